@@ -1,0 +1,18 @@
+# Quick start:  make generate IDEA="build a CLI that summarizes git logs"   |   make test
+.PHONY: setup generate test bench clean
+IDEA ?= build a CLI that summarizes git logs
+
+setup:
+	@bash scripts/setup.sh
+
+generate: setup
+	@.venv/bin/prompt-alchemy generate "$(IDEA)"
+
+test: setup
+	.venv/bin/python -m pytest -q -p no:cacheprovider
+
+bench: setup
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b; done
+
+clean:
+	rm -rf .venv build src/*.egg-info

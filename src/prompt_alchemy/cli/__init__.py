@@ -1,0 +1,82 @@
+"""The `prompt-alchemy` command line. Thin: parse, call a service, render. Heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from prompt_alchemy import __version__
+from prompt_alchemy.cli._common import State
+
+app = typer.Typer(
+    name="prompt-alchemy",
+    help="Turn a raw idea into refined, ready-to-use LLM prompts: prima-materia → solutio → coagulatio.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"prompt-alchemy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: str = typer.Option(None, "--config", metavar="FILE", help="Config file (default: ~/.config/prompt-alchemy/config.yaml, or $PROMPT_ALCHEMY_HOME/config.yaml)."),
+    debug: bool = typer.Option(False, "--debug", help="Verbose logs on stderr and full tracebacks."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    ctx.obj = State(config_file=config, debug=debug)
+    from prompt_alchemy.observability import setup_logging
+
+    setup_logging("DEBUG" if debug else "WARNING")
+
+
+from prompt_alchemy.cli import config_cmd, generate  # noqa: E402  (registers commands)
+
+app.add_typer(config_cmd.app, name="config")
+generate.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one clear error line on stderr and a meaningful exit code, never a traceback
+    unless --debug."""
+    import click
+
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        code = app(args=argv, prog_name="prompt-alchemy", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        hint = f" (see 'prompt-alchemy {exc.ctx.command_path.split(' ', 1)[1]} --help')" \
+            if exc.ctx and " " in exc.ctx.command_path else " (see 'prompt-alchemy --help')"
+        _fail(f"{exc.format_message()}{hint}", 2)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except click.exceptions.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into a clean exit
+        from prompt_alchemy.errors import AlchemyError
+        from prompt_alchemy.security import redact
+
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(exc, AlchemyError):
+            _fail(redact(str(exc)), exc.exit_code)
+        _fail(redact(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)"), 1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    sys.exit(code)

@@ -1,0 +1,85 @@
+"""Shared CLI plumbing: global state, the service, output formats, async execution."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from prompt_alchemy.services import AlchemyService
+
+T = TypeVar("T")
+
+
+@dataclass
+class State:
+    config_file: str | None = None
+    debug: bool = False
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class RichOutput(str, Enum):
+    text = "text"
+    json = "json"
+    yaml = "yaml"
+    markdown = "markdown"
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, State) else State()
+
+
+def make_service(ctx: typer.Context, overrides: dict[str, Any] | None = None) -> AlchemyService:
+    from prompt_alchemy.services import AlchemyService
+
+    return AlchemyService.from_environment(config_file=state(ctx).config_file,
+                                           overrides={k: v for k, v in (overrides or {}).items() if v is not None})
+
+
+def run_with_service(ctx: typer.Context, work: Callable[[AlchemyService], Awaitable[T]],
+                     overrides: dict[str, Any] | None = None) -> T:
+    """Create the service, run `work` on one event loop, and always release the service."""
+    service = make_service(ctx, overrides)
+
+    async def _go() -> T:
+        try:
+            return await work(service)
+        finally:
+            await service.aclose()
+
+    return asyncio.run(_go())
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def print_yaml(data: Any) -> None:
+    import yaml
+
+    sys.stdout.write(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False,
+                                    allow_unicode=True, width=100))
+
+
+def stdout_console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)

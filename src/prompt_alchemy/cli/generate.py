@@ -1,0 +1,129 @@
+"""`prompt-alchemy generate IDEA`: run the phases and show every variant, marking the best final prompt."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from prompt_alchemy.cli._common import RichOutput, print_json, print_yaml, run_with_service, stderr_console, \
+    stdout_console
+
+if TYPE_CHECKING:
+    from prompt_alchemy.models import GenerationResult
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate)
+
+
+def generate(
+    ctx: typer.Context,
+    idea: str = typer.Argument(None, help="The raw idea. Omit it (or pass '-') to read it from stdin."),
+    phases: str = typer.Option(None, "--phases", "-p", help="Comma-separated phases in order: prima-materia (idea), solutio (human), coagulatio (precision)."),
+    count: int = typer.Option(None, "--count", "-n", help="Variants per phase, 1-10 (default: generation.default_count)."),
+    persona: str = typer.Option(None, "--persona", help="code, writing, analysis, generic, or a custom persona from config."),
+    target_model: str = typer.Option(None, "--target-model", help="The model the final prompt is for (e.g. claude-sonnet-4, gpt-4o)."),
+    provider: str = typer.Option(None, "--provider", help="Use this provider for every phase."),
+    temperature: float = typer.Option(None, "--temperature", help="Temperature for every phase, 0-2."),
+    max_tokens: int = typer.Option(None, "--max-tokens", help="Max tokens per call for every phase."),
+    tags: list[str] = typer.Option(None, "--tags", "-t", help="Tags to store (comma-separated, repeatable)."),
+    context: list[Path] = typer.Option(None, "--context", help="A file whose text is given to the phases (repeatable)."),
+    output: RichOutput = typer.Option(RichOutput.text, "--output", "-o", help="text, json, yaml or markdown."),
+    no_save: bool = typer.Option(False, "--no-save", help="Do not store the prompts in the library."),
+) -> None:
+    """Generate refined prompts from an idea through the alchemical phases."""
+    from prompt_alchemy.errors import InputError
+
+    if idea is None or idea == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise InputError("no idea given; pass it as an argument or pipe it on stdin")
+        idea = sys.stdin.read()
+    tag_list = [t for group in tags or [] for t in group.split(",")]
+
+    async def work(service):
+        request = service.build_request(
+            idea, phases=phases, count=count, persona=persona, target_model=target_model, provider=provider,
+            temperature=temperature, max_tokens=max_tokens, tags=tag_list, context_files=context,
+            save=not no_save)
+        with _progress(request) as on_progress:
+            return await service.generate(request, on_progress)
+
+    result = run_with_service(ctx, work)
+    if output is RichOutput.json:
+        print_json(result.public_dict())
+    elif output is RichOutput.yaml:
+        print_yaml(result.public_dict())
+    elif output is RichOutput.markdown:
+        sys.stdout.write(render_markdown(result))
+    else:
+        render_text(result)
+
+
+class _progress:
+    """A Rich progress bar on stderr, phase by phase; silent when stderr is not a terminal."""
+
+    def __init__(self, request) -> None:
+        self.total = len(request.phases) * request.count
+        self.progress = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return None
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                 TimeElapsedColumn(), console=stderr_console(), transient=True)
+        self.progress.start()
+        task = self.progress.add_task("generating", total=self.total)
+
+        def update(event) -> None:
+            self.progress.update(task, completed=event.done,
+                                 description=f"{event.phase.value} · variant {event.variant + 1}")
+
+        return update
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def render_text(result: GenerationResult) -> None:
+    from rich.rule import Rule
+    from rich.text import Text
+
+    console = stdout_console()
+    console.print(Text(f"session {result.session_id[:8]} · persona {result.persona}"
+                       + (f" · target {result.target_model}" if result.target_model else "")
+                       + ("" if result.saved else " · not saved")))
+    for phase in result.phases:
+        console.print(Rule(f"{phase.value} ({phase.alias})", style="cyan"))
+        for p in (x for x in result.prompts if x.phase == phase):
+            star = "★ best" if p.id == result.best_id else ""
+            score = f" · score {p.score:.2f}" if p.score is not None else ""
+            head = Text(f"[{p.variant + 1}] {p.id[:8]} · {p.provider}/{p.model} · {p.actual_tokens} tok · "
+                        f"{p.latency_ms / 1000:.1f}s{score} {star}".rstrip(), style="bold" if star else "")
+            console.print(head)
+            console.print(Text(p.content), "")
+    for event in result.events:
+        console.print(Text(f"note: {event}", style="yellow"))
+    best = result.best
+    if best:
+        console.print(Rule(f"best prompt · {best.id}", style="green"))
+        console.print(Text(best.content))
+    console.print(Text(f"\n{result.total_tokens} tokens · ${result.total_cost:.4f} · "
+                       f"{result.wall_ms / 1000:.1f}s", style="dim"))
+
+
+def render_markdown(result: GenerationResult) -> str:
+    lines = [f"# Prompt Alchemy session {result.session_id}", "", f"**Idea:** {result.idea}", ""]
+    for phase in result.phases:
+        lines += [f"## {phase.value} ({phase.alias})", ""]
+        for p in (x for x in result.prompts if x.phase == phase):
+            mark = " ★ best" if p.id == result.best_id else ""
+            lines += [f"### Variant {p.variant + 1}{mark}", "",
+                      f"`{p.id}` · {p.provider}/{p.model}" + (f" · score {p.score:.2f}" if p.score is not None else ""),
+                      "", p.content, ""]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,554 @@
+"""Settings: defaults → YAML file → environment → CLI flags, with the source of every value recorded.
+
+The file lives at ``~/.config/prompt-alchemy/config.yaml`` (platformdirs) unless ``PROMPT_ALCHEMY_HOME=DIR`` puts
+config and data under DIR, or ``--config FILE`` names another file. Environment variables use the
+``PROMPT_ALCHEMY_`` prefix with ``__`` between nested keys (a hyphen in a key becomes ``_``; list and object values
+are JSON), plus the standard key variables (``OPENAI_API_KEY`` ...). ``${VAR}`` and ``${VAR:-default}`` in the file
+are interpolated. The layers are merged here (so that ``config show`` can say where each value came from) and the
+result is validated by the pydantic-settings model :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from prompt_alchemy.errors import ConfigError
+from prompt_alchemy.models import Phase, PhaseConfig
+
+ENV_PREFIX = "PROMPT_ALCHEMY_"
+_RESERVED_ENV = {"PROMPT_ALCHEMY_HOME", "PROMPT_ALCHEMY_CONFIG"}
+
+#: Every provider name the configuration knows, in "first available" order.
+PROVIDER_NAMES: tuple[str, ...] = ("openai", "anthropic", "google", "openrouter", "ollama", "local", "scripted")
+CLOUD_PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "google", "openrouter")
+#: Standard key variables, lowest precedence within the environment layer.
+KEY_ENV_VARS: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+    "openrouter": ("OPENROUTER_API_KEY",),
+}
+#: The phase's preferred provider when none is configured ("else the first available").
+PREFERRED_PROVIDER: dict[Phase, str] = {
+    Phase.PRIMA_MATERIA: "openai",
+    Phase.SOLUTIO: "anthropic",
+    Phase.COAGULATIO: "google",
+}
+PHASE_DEFAULTS: dict[Phase, tuple[float, int]] = {
+    Phase.PRIMA_MATERIA: (0.8, 1500),
+    Phase.SOLUTIO: (0.7, 2000),
+    Phase.COAGULATIO: (0.4, 1000),
+}
+#: Default model per provider: one table, overridable per provider (`providers.X.model`) and per phase.
+DEFAULT_MODELS: dict[str, str] = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-3-5-haiku-latest",
+    "google": "gemini-2.0-flash",
+    "openrouter": "openai/gpt-4o-mini",
+    "ollama": "llama3.2",
+    "local": "smollm2-135m-instruct",
+    "scripted": "scripted-v1",
+}
+
+
+# --------------------------------------------------------------------------------------------------- the model
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ProviderConfig(_Section):
+    """Settings of one provider. Cloud providers need `api_key`; `base_url` points at compatible servers."""
+
+    api_key: SecretStr | None = None
+    model: str | None = None
+    embedding_model: str | None = None
+    base_url: str | None = None
+    host: str | None = None
+    timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+    requests_per_minute: int | None = Field(None, ge=1)
+
+
+class LocalProviderConfig(_Section):
+    """The embedded llama.cpp model. `model_path` defaults to the bundled SmolLM2-135M-Instruct GGUF."""
+
+    model_path: str | None = None
+    model: str | None = None
+    n_ctx: int = Field(8192, ge=512)
+    n_threads: int | None = Field(None, ge=1)
+    seed: int = 0
+    repeat_penalty: float = Field(1.15, ge=1.0, le=2.0)
+    max_tokens_cap: int = Field(
+        384, ge=16,
+        description="upper bound on tokens per call for the small local model, which rambles at high limits")
+
+    @field_validator("model_path")
+    @classmethod
+    def _expand(cls, v: str | None) -> str | None:
+        return os.path.expanduser(v) if v else v
+
+
+class ScriptedProviderConfig(_Section):
+    """The deterministic provider for tests and benchmarks. Never chosen unless named."""
+
+    model: str | None = None
+    latency: float = Field(0.0, ge=0)
+    responses: list[str] = Field(default_factory=list)
+    fail_phases: list[str] = Field(default_factory=list)
+
+
+class ProvidersConfig(_Section):
+    openai: ProviderConfig = Field(default_factory=ProviderConfig)
+    anthropic: ProviderConfig = Field(default_factory=ProviderConfig)
+    google: ProviderConfig = Field(default_factory=ProviderConfig)
+    openrouter: ProviderConfig = Field(default_factory=ProviderConfig)
+    ollama: ProviderConfig = Field(default_factory=ProviderConfig)
+    local: LocalProviderConfig = Field(default_factory=LocalProviderConfig)
+    scripted: ScriptedProviderConfig = Field(default_factory=ScriptedProviderConfig)
+
+    def get(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+def _phase_default(phase: Phase) -> PhaseConfig:
+    temperature, max_tokens = PHASE_DEFAULTS[phase]
+    return PhaseConfig(temperature=temperature, max_tokens=max_tokens)
+
+
+class PhasesConfig(_Section):
+    prima_materia: PhaseConfig = Field(
+        default_factory=lambda: _phase_default(Phase.PRIMA_MATERIA),
+        validation_alias=AliasChoices("prima-materia", "prima_materia", "idea"), serialization_alias="prima-materia")
+    solutio: PhaseConfig = Field(
+        default_factory=lambda: _phase_default(Phase.SOLUTIO),
+        validation_alias=AliasChoices("solutio", "human"))
+    coagulatio: PhaseConfig = Field(
+        default_factory=lambda: _phase_default(Phase.COAGULATIO),
+        validation_alias=AliasChoices("coagulatio", "precision"))
+
+    def get(self, phase: Phase) -> PhaseConfig:
+        return getattr(self, phase.key)
+
+
+class GenerationConfig(_Section):
+    default_count: int = Field(3, ge=1, le=10)
+    use_parallel: bool = True
+    include_context: bool = False
+    default_persona: str = "generic"
+    default_target_model: str | None = None
+    embedding_provider: str = "local"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_dimensions: int = Field(384, ge=8, le=8192)
+    max_idea_length: int = Field(20_000, ge=1)
+    max_context_chars: int = Field(50_000, ge=0)
+
+
+class StorageConfig(_Section):
+    database_path: str | None = None
+    backup_interval: str | None = None
+    vacuum_interval: str | None = None
+    max_backups: int = Field(5, ge=1)
+
+    @field_validator("database_path")
+    @classmethod
+    def _expand(cls, v: str | None) -> str | None:
+        return os.path.expanduser(v) if v else v
+
+
+class LearningConfig(_Section):
+    enabled: bool = True
+    learning_rate: float = Field(0.1, gt=0, le=10)
+    batch_size: int = Field(32, ge=1)
+    validation_split: float = Field(0.2, gt=0, lt=1)
+    min_feedback: int = Field(20, ge=2)
+    schedule: str | None = "02:00"
+    seed: int = 0
+
+
+class PersonaConfig(_Section):
+    description: str = ""
+    system_prompt: str = ""
+    guidance: str = ""
+    temperatures: dict[str, float] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    """The validated, merged configuration. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(extra="forbid", populate_by_name=True)
+
+    providers: ProvidersConfig = Field(default_factory=ProvidersConfig)
+    phases: PhasesConfig = Field(default_factory=PhasesConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    learning: LearningConfig = Field(default_factory=LearningConfig)
+    personas: dict[str, PersonaConfig] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,  # type: ignore[override]
+                                   file_secret_settings):
+        # The layers are merged by `load_settings` (which records provenance); the model only validates them.
+        return (init_settings,)
+
+
+# ------------------------------------------------------------------------------------------------ paths
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_file: Path
+    data_dir: Path
+
+    @property
+    def default_database(self) -> Path:
+        return self.data_dir / "prompts.db"
+
+
+def resolve_paths(env: Mapping[str, str] | None = None, config_file: str | Path | None = None) -> Paths:
+    env = os.environ if env is None else env
+    home = env.get("PROMPT_ALCHEMY_HOME")
+    if home:
+        base = Path(home).expanduser()
+        cfg, data = base / "config.yaml", base
+    else:
+        import platformdirs
+
+        cfg = Path(platformdirs.user_config_dir("prompt-alchemy")) / "config.yaml"
+        data = Path(platformdirs.user_data_dir("prompt-alchemy"))
+    explicit = config_file or env.get("PROMPT_ALCHEMY_CONFIG")
+    if explicit:
+        cfg = Path(explicit).expanduser()
+    return Paths(config_file=cfg, data_dir=data)
+
+
+# ------------------------------------------------------------------------------------------------ layers
+
+_INTERP = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any, env: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        out = _INTERP.sub(lambda m: env.get(m.group(1)) or (m.group(2) or ""), value)
+        return None if out == "" and value != "" else out
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env) for v in value]
+    return value
+
+
+def read_config_file(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    """Parse and interpolate the YAML file; a missing default file is an empty layer."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}; fix it or run 'prompt-alchemy config init --force'") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of sections (providers, phases, ...)")
+    return _interpolate(data, env)
+
+
+def _parse_env_value(raw: str) -> Any:
+    text = raw.strip()
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"environment value {raw!r} looks like JSON but does not parse: {exc.msg}") from exc
+    return raw
+
+
+def env_layer(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The environment as a nested dict, and the variable each leaf came from."""
+    data: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for provider, names in KEY_ENV_VARS.items():
+        for var in names:
+            if env.get(var):
+                _set_path(data, ["providers", provider, "api_key"], env[var])
+                origin[f"providers.{provider}.api_key"] = f"env:{var}"
+                break
+    if env.get("OLLAMA_HOST"):
+        _set_path(data, ["providers", "ollama", "host"], env["OLLAMA_HOST"])
+        origin["providers.ollama.host"] = "env:OLLAMA_HOST"
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX) or var in _RESERVED_ENV:
+            continue
+        parts = [p.lower() for p in var[len(ENV_PREFIX):].split("__") if p]
+        if not parts:
+            continue
+        if parts[0] == "phases" and len(parts) > 1:
+            parts[1] = parts[1].replace("_", "-")
+        _set_path(data, parts, _parse_env_value(env[var]))
+        origin[".".join(parts)] = f"env:{var}"
+    return data, origin
+
+
+def _set_path(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    node = data
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if not isinstance(nxt, dict):
+            nxt = node[part] = {}
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _normalize_phase_keys(data: dict[str, Any]) -> dict[str, Any]:
+    phases = data.get("phases")
+    if isinstance(phases, dict):
+        fixed = {}
+        for key, value in phases.items():
+            try:
+                fixed[Phase.parse(str(key)).value] = value
+            except ValueError:
+                fixed[key] = value  # left for validation to report
+        data["phases"] = fixed
+    return data
+
+
+def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+@dataclass
+class LoadedSettings:
+    settings: Settings
+    paths: Paths
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.settings.storage.database_path or self.paths.default_database)
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            top = err["loc"][0] if err["loc"] else ""
+            msg = (f"unknown provider name; known providers: {', '.join(PROVIDER_NAMES)}" if top == "providers"
+                   and len(err["loc"]) == 2 else "unknown setting")
+        problems.append(f"{loc}: {msg}")
+    return problems
+
+
+def load_settings(config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+                  env: Mapping[str, str] | None = None) -> LoadedSettings:
+    """Merge defaults, the YAML file, the environment and flag overrides (dotted keys), and validate."""
+    env = dict(os.environ if env is None else env)
+    paths = resolve_paths(env, config_file)
+    if config_file and not Path(config_file).expanduser().exists():
+        raise ConfigError(f"config file {config_file} does not exist; create it with 'prompt-alchemy config init'")
+    file_data = _normalize_phase_keys(read_config_file(paths.config_file, env))
+    env_data, env_origin = env_layer(env)
+    env_data = _normalize_phase_keys(env_data)
+    flag_data: dict[str, Any] = {}
+    for dotted, value in (overrides or {}).items():
+        _set_path(flag_data, dotted.split("."), value)
+
+    sources: dict[str, str] = {}
+    for key in flatten(file_data):
+        sources[key] = f"file:{paths.config_file}"
+    for key in flatten(env_data):
+        sources[key] = env_origin.get(key, "env")
+    for key in flatten(flag_data):
+        sources[key] = "flag"
+
+    merged = deep_merge(deep_merge(file_data, env_data), flag_data)
+    try:
+        settings = Settings(**merged)
+    except ValidationError as exc:
+        raise ConfigError("invalid configuration: " + "; ".join(format_validation_error(exc))) from exc
+    return LoadedSettings(settings=settings, paths=paths, sources=sources)
+
+
+# ------------------------------------------------------------------------------------------------ checks
+
+
+def provider_has_credentials(settings: Settings, name: str) -> bool:
+    if name in CLOUD_PROVIDERS:
+        key = settings.providers.get(name).api_key
+        return bool(key and key.get_secret_value())
+    return True
+
+
+def semantic_problems(settings: Settings) -> list[str]:
+    """Problems pydantic cannot see: unknown provider names in phases, missing keys, unknown personas."""
+    from prompt_alchemy.engine.personas import BUILTIN_PERSONAS
+
+    problems = []
+    for phase in Phase:
+        cfg = settings.phases.get(phase)
+        for role, name in [("provider", cfg.provider)] + [("fallbacks", f) for f in cfg.fallbacks]:
+            if name is None:
+                continue
+            if name not in PROVIDER_NAMES:
+                problems.append(f"phases.{phase.value}.{role}: unknown provider '{name}'; known providers: "
+                                f"{', '.join(PROVIDER_NAMES)}")
+            elif not provider_has_credentials(settings, name):
+                var = KEY_ENV_VARS[name][0]
+                problems.append(f"phases.{phase.value}.{role}: provider '{name}' has no API key; set {var} or "
+                                f"providers.{name}.api_key")
+    if settings.generation.embedding_provider not in PROVIDER_NAMES:
+        problems.append(f"generation.embedding_provider: unknown provider '{settings.generation.embedding_provider}'")
+    personas = set(BUILTIN_PERSONAS) | set(settings.personas)
+    if settings.generation.default_persona not in personas:
+        problems.append(f"generation.default_persona: unknown persona '{settings.generation.default_persona}'; "
+                        f"known personas: {', '.join(sorted(personas))}")
+    for name, persona in settings.personas.items():
+        for key, t in persona.temperatures.items():
+            try:
+                Phase.parse(key)
+            except ValueError as exc:
+                problems.append(f"personas.{name}.temperatures: {exc}")
+            if not 0 <= t <= 2:
+                problems.append(f"personas.{name}.temperatures.{key}: temperature must be between 0 and 2, got {t}")
+    return problems
+
+
+def validate_config(config_file: str | Path | None = None, env: Mapping[str, str] | None = None) -> list[str]:
+    """Every problem in the configuration, as one line each (empty when valid)."""
+    env = dict(os.environ if env is None else env)
+    paths = resolve_paths(env, config_file)
+    try:
+        file_data = _normalize_phase_keys(read_config_file(paths.config_file, env))
+        env_data, _ = env_layer(env)
+    except ConfigError as exc:
+        return [str(exc)]
+    try:
+        settings = Settings(**deep_merge(file_data, _normalize_phase_keys(env_data)))
+    except ValidationError as exc:
+        return format_validation_error(exc)
+    return semantic_problems(settings)
+
+
+def masked_dump(settings: Settings) -> dict[str, Any]:
+    """The merged config as plain data with every secret masked."""
+    data = settings.model_dump(mode="json", by_alias=True)
+    for name in PROVIDER_NAMES:
+        section = data["providers"].get(name, {})
+        if section.get("api_key"):
+            secret = settings.providers.get(name).api_key.get_secret_value()
+            section["api_key"] = mask_secret(secret)
+    return data
+
+
+def mask_secret(secret: str) -> str:
+    """Never reveal any part of a secret: only whether one is set."""
+    return "****" if secret else ""
+
+
+CONFIG_TEMPLATE = """\
+# Prompt Alchemy configuration.
+# Precedence: built-in defaults < this file < environment (PROMPT_ALCHEMY_SECTION__KEY, JSON for lists) < CLI flags.
+# ${VAR} and ${VAR:-default} are replaced from the environment. Never write keys here in plain text:
+# reference them as ${OPENAI_API_KEY} and keep the value in your environment or secret manager.
+
+providers:
+  openai:
+    api_key: ${OPENAI_API_KEY}
+    # model: gpt-4o-mini
+    # base_url: http://127.0.0.1:8080/v1   # any OpenAI-compatible server (llama.cpp, vLLM, LM Studio)
+  anthropic:
+    api_key: ${ANTHROPIC_API_KEY}
+  google:
+    api_key: ${GOOGLE_API_KEY}
+  openrouter:
+    api_key: ${OPENROUTER_API_KEY}
+  ollama:
+    host: ${OLLAMA_HOST}
+  local:
+    # model_path: ~/models/another-model.gguf   # default: the bundled SmolLM2-135M-Instruct
+    n_ctx: 8192
+    max_tokens_cap: 384
+
+# Per phase: provider (empty = the phase's preferred provider, else the first available), ordered fallbacks,
+# temperature (0-2), max_tokens and model.
+phases:
+  prima-materia:
+    temperature: 0.8
+    max_tokens: 1500
+    fallbacks: [local]
+  solutio:
+    temperature: 0.7
+    max_tokens: 2000
+    fallbacks: [local]
+  coagulatio:
+    temperature: 0.4
+    max_tokens: 1000
+    fallbacks: [local]
+
+generation:
+  default_count: 3
+  use_parallel: true
+  include_context: false
+  default_persona: generic
+  embedding_provider: local
+  embedding_model: all-MiniLM-L6-v2
+  embedding_dimensions: 384
+  max_idea_length: 20000
+
+storage:
+  # database_path: ~/.local/share/prompt-alchemy/prompts.db
+  max_backups: 5
+
+learning:
+  enabled: true
+  learning_rate: 0.1
+  batch_size: 32
+  validation_split: 0.2
+  schedule: "02:00"
+
+# Custom personas:
+# personas:
+#   support:
+#     description: Customer-support macros
+#     system_prompt: You write prompts for empathetic, accurate customer-support replies.
+#     temperatures: {prima-materia: 0.6, coagulatio: 0.2}
+"""

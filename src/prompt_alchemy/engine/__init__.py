@@ -1,0 +1,1 @@
+"""Generation orchestration: the three phases, their templates, personas and target-model adaptation."""

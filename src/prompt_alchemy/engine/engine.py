@@ -1,0 +1,160 @@
+"""The generation engine: chains the phases per variant, runs variants concurrently, embeds and ranks finals.
+
+Variant i of phase k+1 is made from variant i of phase k. Nothing is persisted here: the service layer saves a
+finished run in one transaction, so a failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prompt_alchemy.config import Settings
+from prompt_alchemy.embeddings.base import Embedder
+from prompt_alchemy.engine.phases import build_messages, clean_output
+from prompt_alchemy.engine.targets import FAMILY_INSTRUCTIONS, render_for_target, target_family
+from prompt_alchemy.errors import GenerationError, ProviderError
+from prompt_alchemy.models import GenerationResult, MetricRecord, Persona, Phase, Prompt, PromptRequest, new_id
+from prompt_alchemy.observability import get_logger
+from prompt_alchemy.providers.base import GenerationRequest
+from prompt_alchemy.providers.registry import ProviderRegistry
+from prompt_alchemy.ranking.ranker import score_text
+
+log = get_logger("engine")
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    phase: Phase
+    variant: int
+    done: int
+    total: int
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+class Engine:
+    def __init__(self, settings: Settings, registry: ProviderRegistry, embedder: Embedder | None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.embedder = embedder
+
+    def phase_params(self, phase: Phase, request: PromptRequest, persona: Persona) -> tuple[float, int]:
+        """Temperature: flag > persona > phase config. Max tokens: flag > phase config."""
+        cfg = self.settings.phases.get(phase)
+        temperature = request.temperature
+        if temperature is None:
+            temperature = persona.temperatures.get(phase.value, cfg.temperature)
+        return temperature, request.max_tokens or cfg.max_tokens
+
+    async def run(self, request: PromptRequest, persona: Persona,
+                  progress: ProgressCallback | None = None) -> GenerationResult:
+        chains = {phase: self.registry.chain(phase, request.provider) for phase in request.phases}
+        session_id = new_id()
+        family = target_family(request.target_model)
+        total_calls = len(request.phases) * request.count
+        done = 0
+        metrics: list[MetricRecord] = []
+        events: list[str] = []
+        started = time.perf_counter()
+
+        async def run_chain(variant: int) -> list[Prompt]:
+            nonlocal done
+            prompts: list[Prompt] = []
+            draft: str | None = None
+            for index, phase in enumerate(request.phases):
+                final = index == len(request.phases) - 1
+                temperature, max_tokens = self.phase_params(phase, request, persona)
+                messages = build_messages(
+                    phase, idea=request.idea, draft=draft, persona=persona, variant=variant,
+                    context=request.context,
+                    target_instructions=FAMILY_INSTRUCTIONS.get(family or "", "") if final else "")
+                call = GenerationRequest(messages=messages, temperature=temperature, max_tokens=max_tokens,
+                                         metadata={"phase": phase.value, "variant": variant})
+                try:
+                    outcome = await self.registry.generate(phase, chains[phase], call)
+                    text = clean_output(outcome.response.text)
+                    if not text:
+                        raise ProviderError(outcome.response.provider, "returned an empty prompt")
+                except ProviderError as exc:
+                    raise GenerationError(phase.value, exc.provider, exc) from exc
+                if final:
+                    text = render_for_target(text, family)
+                resp = outcome.response
+                prompt = Prompt(
+                    content=text, title=request.idea.splitlines()[0][:80], phase=phase, variant=variant,
+                    provider=resp.provider, model=resp.model, temperature=temperature, max_tokens=max_tokens,
+                    input_tokens=resp.input_tokens, output_tokens=resp.output_tokens, cost_usd=resp.cost_usd,
+                    latency_ms=round(resp.latency_ms, 2), tags=list(request.tags),
+                    parent_id=prompts[-1].id if prompts else None, session_id=session_id,
+                    source_type="generated", original_input=request.idea,
+                    generation_request=request.model_dump(mode="json", exclude={"context"}),
+                    generation_context=[{"source": c.source, "type": c.context_type} for c in request.context]
+                    or None,
+                    persona_used=persona.name, target_model=request.target_model, target_model_family=family)
+                prompts.append(prompt)
+                for m in outcome.metrics:
+                    m.session_id = session_id
+                metrics.extend(outcome.metrics)
+                metrics.append(MetricRecord(
+                    kind="generation", prompt_id=prompt.id, session_id=session_id, phase=phase.value,
+                    provider=resp.provider, model=resp.model, input_tokens=resp.input_tokens,
+                    output_tokens=resp.output_tokens, latency_ms=resp.latency_ms, cost_usd=resp.cost_usd))
+                events.extend(outcome.events)
+                draft = text
+                done += 1
+                if progress:
+                    progress(ProgressEvent(phase=phase, variant=variant, done=done, total=total_calls))
+            return prompts
+
+        chains_out = await self._run_variants(run_chain, request.count)
+        prompts = sorted((p for chain in chains_out for p in chain),
+                         key=lambda p: (request.phases.index(p.phase), p.variant))
+        result = GenerationResult(
+            session_id=session_id, idea=request.idea, phases=request.phases, persona=persona.name,
+            target_model=request.target_model, prompts=prompts, saved=False, events=events, metrics=metrics)
+        await self._embed_and_rank(result)
+        result.wall_ms = (time.perf_counter() - started) * 1000.0
+        result.model_ms = sum(p.latency_ms for p in prompts)
+        return result
+
+    async def _run_variants(self, run_chain, count: int) -> list[list[Prompt]]:
+        if not self.settings.generation.use_parallel or count == 1:
+            return [await run_chain(i) for i in range(count)]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(run_chain(i)) for i in range(count)]
+        except BaseExceptionGroup as eg:
+            first = eg.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from None
+        return [t.result() for t in tasks]
+
+    async def _embed_and_rank(self, result: GenerationResult) -> None:
+        """Embed the idea and the final prompts (when an embedder is available) and rank the finals."""
+        finals = result.final_prompts()
+        similarities: dict[str, float | None] = {p.id: None for p in finals}
+        reason = self.embedder.unavailable_reason() if self.embedder else "no embedder configured"
+        if reason is None:
+            vectors = await self.embedder.embed([result.idea] + [p.content for p in finals])
+            idea_vec = vectors[0]
+            for prompt, vec in zip(finals, vectors[1:]):
+                prompt.embedding = vec.tolist()
+                prompt.embedding_model = self.embedder.model
+                prompt.embedding_provider = self.embedder.provider
+                prompt.embedding_dim = self.embedder.dimensions
+                similarities[prompt.id] = float(vec @ idea_vec)
+        else:
+            result.events.append(f"final prompts not embedded: {reason}")
+            log.warning("final prompts not embedded: %s", reason)
+        for prompt in finals:
+            score = score_text(prompt.content, similarities[prompt.id])
+            prompt.score = score.total
+            result.scores[prompt.id] = score
+        if finals:
+            best = max(finals, key=lambda p: (p.score or 0.0, -(p.variant or 0)))
+            result.best_id = best.id

@@ -1,0 +1,289 @@
+"""Pydantic domain types shared by every layer and interface."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()
+
+
+class Phase(str, Enum):
+    """The three alchemical phases, in their canonical order."""
+
+    PRIMA_MATERIA = "prima-materia"
+    SOLUTIO = "solutio"
+    COAGULATIO = "coagulatio"
+
+    @property
+    def alias(self) -> str:
+        return _PHASE_ALIASES_BY_PHASE[self]
+
+    @property
+    def key(self) -> str:
+        """The identifier form used in config attributes and environment variables."""
+        return self.value.replace("-", "_")
+
+    @classmethod
+    def parse(cls, value: str | Phase) -> Phase:
+        if isinstance(value, Phase):
+            return value
+        name = value.strip().lower().replace("_", "-")
+        if name in _PHASE_BY_NAME:
+            return _PHASE_BY_NAME[name]
+        valid = ", ".join(f"{p.value} ({p.alias})" for p in cls)
+        raise ValueError(f"unknown phase '{value}'; valid phases: {valid}")
+
+    @classmethod
+    def parse_list(cls, value: str | list[str] | list[Phase]) -> list[Phase]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        phases = [cls.parse(v) for v in items if str(v).strip()]
+        if not phases:
+            raise ValueError("no phases given")
+        if len(set(phases)) != len(phases):
+            raise ValueError("a phase is listed twice")
+        order = list(cls)
+        if phases != sorted(phases, key=order.index):
+            raise ValueError("phases must be in order: prima-materia, solutio, coagulatio")
+        return phases
+
+
+_PHASE_ALIASES_BY_PHASE = {
+    Phase.PRIMA_MATERIA: "idea",
+    Phase.SOLUTIO: "human",
+    Phase.COAGULATIO: "precision",
+}
+_PHASE_BY_NAME = {p.value: p for p in Phase} | {a: p for p, a in _PHASE_ALIASES_BY_PHASE.items()}
+
+
+class PhaseConfig(BaseModel):
+    """Per-phase generation settings. `provider=None` means: the phase's preferred provider, else the first
+    available one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str | None = None
+    fallbacks: list[str] = Field(default_factory=list)
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(1000, ge=1, le=200_000)
+    model: str | None = None
+
+
+class Persona(BaseModel):
+    """A persona shapes what every phase is asked for: a system prompt, guidance and per-phase temperatures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    system_prompt: str = ""
+    guidance: str = ""
+    temperatures: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("temperatures")
+    @classmethod
+    def _check_temperatures(cls, v: dict[str, float]) -> dict[str, float]:
+        out = {}
+        for key, t in v.items():
+            phase = Phase.parse(key)
+            if not 0.0 <= t <= 2.0:
+                raise ValueError(f"temperature for {phase.value} must be between 0 and 2, got {t}")
+            out[phase.value] = t
+        return out
+
+
+class ContextItem(BaseModel):
+    """Extra material given to the phases (for example a file's text), stored in `prompt_context`."""
+
+    source: str
+    content: str
+    context_type: str = "file"
+
+
+class PromptRequest(BaseModel):
+    """Everything a generation run needs; validated before any provider call or database write."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idea: str
+    phases: list[Phase] = Field(default_factory=lambda: list(Phase))
+    count: int = Field(3, ge=1, le=10)
+    persona: str = "generic"
+    target_model: str | None = None
+    provider: str | None = None
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(None, ge=1, le=200_000)
+    tags: list[str] = Field(default_factory=list)
+    context: list[ContextItem] = Field(default_factory=list)
+    save: bool = True
+
+    @field_validator("idea")
+    @classmethod
+    def _idea_not_empty(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("the idea is empty; pass it as an argument or on stdin")
+        return v
+
+    @field_validator("phases", mode="before")
+    @classmethod
+    def _parse_phases(cls, v: Any) -> Any:
+        return Phase.parse_list(v)
+
+    @field_validator("tags")
+    @classmethod
+    def _clean_tags(cls, v: list[str]) -> list[str]:
+        seen: list[str] = []
+        for tag in v:
+            tag = tag.strip()
+            if tag and tag not in seen:
+                seen.append(tag)
+        return seen
+
+
+class Prompt(BaseModel):
+    """One stored prompt: every column of the `prompts` table."""
+
+    id: str = Field(default_factory=new_id)
+    content: str
+    content_hash: str = ""
+    title: str | None = None
+    phase: Phase | None = None
+    variant: int | None = None
+    provider: str = ""
+    model: str = ""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    actual_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    tags: list[str] = Field(default_factory=list)
+    parent_id: str | None = None
+    session_id: str | None = None
+    source_type: str = "generated"
+    enhancement_method: str | None = None
+    relevance_score: float = 1.0
+    score: float | None = None
+    usage_count: int = 0
+    generation_count: int = 0
+    last_used_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    embedding: list[float] | None = Field(default=None, repr=False)
+    embedding_model: str | None = None
+    embedding_provider: str | None = None
+    embedding_dim: int | None = None
+    original_input: str | None = None
+    generation_request: dict[str, Any] | None = None
+    generation_context: list[dict[str, Any]] | None = None
+    persona_used: str | None = None
+    target_model_family: str | None = None
+    target_model: str | None = None
+    notes: str | None = None
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.content_hash:
+            self.content_hash = content_hash(self.content)
+        if not self.actual_tokens:
+            self.actual_tokens = self.input_tokens + self.output_tokens
+
+
+class ScoreComponent(BaseModel):
+    name: str
+    value: float
+    weight: float
+    reason: str
+
+
+class PromptScore(BaseModel):
+    total: float
+    components: list[ScoreComponent]
+
+
+class MetricRecord(BaseModel):
+    """One row of the `metrics` table: a provider call, a phase timing, a failover or an error."""
+
+    id: str = Field(default_factory=new_id)
+    kind: str = "generation"
+    prompt_id: str | None = None
+    session_id: str | None = None
+    phase: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+    success: bool = True
+    detail: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GenerationResult(BaseModel):
+    """The outcome of one generation run: every prompt of every phase, and the best final prompt."""
+
+    session_id: str
+    idea: str
+    phases: list[Phase]
+    persona: str
+    target_model: str | None
+    prompts: list[Prompt]
+    scores: dict[str, PromptScore] = Field(default_factory=dict)
+    best_id: str | None = None
+    saved: bool = True
+    wall_ms: float = 0.0
+    model_ms: float = 0.0
+    events: list[str] = Field(default_factory=list)
+    metrics: list[MetricRecord] = Field(default_factory=list, exclude=True)
+
+    @property
+    def best(self) -> Prompt | None:
+        return next((p for p in self.prompts if p.id == self.best_id), None)
+
+    def final_prompts(self) -> list[Prompt]:
+        last = self.phases[-1]
+        return [p for p in self.prompts if p.phase == last]
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(p.actual_tokens for p in self.prompts)
+
+    def public_dict(self) -> dict[str, Any]:
+        """The documented JSON shape shared by the CLI (`--output json`) and the MCP tools."""
+        def item(p: Prompt) -> dict[str, Any]:
+            return {"id": p.id, "phase": p.phase.value if p.phase else None, "variant": p.variant,
+                    "content": p.content, "provider": p.provider, "model": p.model, "parent_id": p.parent_id,
+                    "score": p.score, "temperature": p.temperature, "input_tokens": p.input_tokens,
+                    "output_tokens": p.output_tokens, "cost_usd": p.cost_usd, "latency_ms": p.latency_ms,
+                    "embedding_model": p.embedding_model}
+        best = self.best
+        return {
+            "session_id": self.session_id, "idea": self.idea, "phases": [p.value for p in self.phases],
+            "persona": self.persona, "target_model": self.target_model, "saved": self.saved,
+            "prompts": [item(p) for p in self.prompts],
+            "best": item(best) if best else None,
+            "scores": {pid: s.model_dump() for pid, s in self.scores.items()},
+            "total_tokens": self.total_tokens, "total_cost_usd": round(self.total_cost, 6),
+            "wall_ms": round(self.wall_ms, 1), "model_ms": round(self.model_ms, 1), "events": self.events,
+        }
+
+    @property
+    def total_cost(self) -> float:
+        return sum(p.cost_usd for p in self.prompts)

@@ -1,0 +1,1 @@
+"""Ranking: deterministic prompt features, the weighted ranker, the judge, the optimizer and learning."""

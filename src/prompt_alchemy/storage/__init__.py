@@ -1,0 +1,1 @@
+"""The prompt library: the Store protocol, the SQLite store and the in-memory vector index."""

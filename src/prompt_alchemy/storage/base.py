@@ -1,0 +1,33 @@
+"""The Store protocol: what the rest of the code may ask of the library, whatever the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from prompt_alchemy.models import ContextItem, MetricRecord, Prompt
+
+
+class Store(Protocol):
+    def save_session(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
+                     metrics: list[MetricRecord] | None = None) -> None:
+        """Write a whole generation session in one transaction: all of it or none of it."""
+        ...
+
+    def get_prompt(self, prompt_id: str) -> Prompt | None: ...
+
+    def list_prompts(self, *, session_id: str | None = None, limit: int = 50, offset: int = 0) -> list[Prompt]: ...
+
+    def get_context(self, prompt_id: str) -> list[ContextItem]: ...
+
+    def record_metrics(self, metrics: Iterable[MetricRecord]) -> None: ...
+
+    def list_metrics(self, *, session_id: str | None = None, kind: str | None = None) -> list[MetricRecord]: ...
+
+    def iter_embeddings(self, model: str, dimensions: int) -> Iterable[tuple[str, bytes]]: ...
+
+    def count_prompts(self) -> int: ...
+
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,124 @@
+"""Ordered schema migrations, each a small function applied once and recorded in `_migrations`.
+
+Append new migrations to MIGRATIONS; never edit or reorder one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def run_script(db: sqlite3.Connection, script: str) -> None:
+    """Execute statements one by one inside the caller's transaction (`executescript` would commit it)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:80]}")
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    run_script(db, """
+    CREATE TABLE prompts (
+        id TEXT PRIMARY KEY,
+        content TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        title TEXT,
+        phase TEXT,
+        variant INTEGER,
+        provider TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL DEFAULT '',
+        temperature REAL,
+        max_tokens INTEGER,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        actual_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        latency_ms REAL NOT NULL DEFAULT 0,
+        tags TEXT NOT NULL DEFAULT '[]',
+        parent_id TEXT REFERENCES prompts(id) ON DELETE SET NULL,
+        session_id TEXT,
+        source_type TEXT NOT NULL DEFAULT 'generated',
+        enhancement_method TEXT,
+        relevance_score REAL NOT NULL DEFAULT 1.0,
+        score REAL,
+        usage_count INTEGER NOT NULL DEFAULT 0,
+        generation_count INTEGER NOT NULL DEFAULT 0,
+        last_used_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        embedding BLOB,
+        embedding_model TEXT,
+        embedding_provider TEXT,
+        embedding_dim INTEGER,
+        original_input TEXT,
+        generation_request TEXT,
+        generation_context TEXT,
+        persona_used TEXT,
+        target_model_family TEXT,
+        target_model TEXT,
+        notes TEXT
+    );
+    CREATE INDEX idx_prompts_phase ON prompts(phase);
+    CREATE INDEX idx_prompts_provider ON prompts(provider);
+    CREATE INDEX idx_prompts_model ON prompts(model);
+    CREATE INDEX idx_prompts_content_hash ON prompts(content_hash);
+    CREATE INDEX idx_prompts_session ON prompts(session_id);
+    CREATE INDEX idx_prompts_parent ON prompts(parent_id);
+    CREATE INDEX idx_prompts_created ON prompts(created_at);
+    CREATE INDEX idx_prompts_persona ON prompts(persona_used);
+    CREATE INDEX idx_prompts_embedding_model ON prompts(embedding_model, embedding_dim);
+
+    CREATE TABLE prompt_context (
+        id TEXT PRIMARY KEY,
+        prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+        session_id TEXT,
+        context_type TEXT NOT NULL,
+        source TEXT,
+        content TEXT NOT NULL,
+        relevance_score REAL NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX idx_context_prompt ON prompt_context(prompt_id);
+
+    CREATE TABLE metrics (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        prompt_id TEXT REFERENCES prompts(id) ON DELETE CASCADE,
+        session_id TEXT,
+        phase TEXT,
+        provider TEXT,
+        model TEXT,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        latency_ms REAL NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        success INTEGER NOT NULL DEFAULT 1,
+        detail TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX idx_metrics_prompt ON metrics(prompt_id);
+    CREATE INDEX idx_metrics_session ON metrics(session_id);
+    CREATE INDEX idx_metrics_kind_created ON metrics(kind, created_at);
+
+    CREATE TABLE feedback (
+        id TEXT PRIMARY KEY,
+        prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+        session_id TEXT,
+        rating INTEGER CHECK (rating IS NULL OR rating BETWEEN 1 AND 5),
+        chosen INTEGER,
+        comment TEXT,
+        source TEXT NOT NULL DEFAULT 'cli',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX idx_feedback_prompt ON feedback(prompt_id);
+    """)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_initial,
+]
