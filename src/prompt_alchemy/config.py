@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator,
+                      model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prompt_alchemy.errors import ConfigError
@@ -136,6 +137,23 @@ class PhasesConfig(_Section):
     coagulatio: PhaseConfig = Field(
         default_factory=lambda: _phase_default(Phase.COAGULATIO),
         validation_alias=AliasChoices("coagulatio", "precision"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _phase_defaults(cls, data: Any) -> Any:
+        """A partially configured phase keeps its own defaults for the keys it does not set."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key, value in data.items():
+            try:
+                phase = Phase.parse(str(key))
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                temperature, max_tokens = PHASE_DEFAULTS[phase]
+                out[key] = {"temperature": temperature, "max_tokens": max_tokens, **value}
+        return out
 
     def get(self, phase: Phase) -> PhaseConfig:
         return getattr(self, phase.key)
@@ -461,11 +479,28 @@ def validate_config(config_file: str | Path | None = None, env: Mapping[str, str
         env_data, _ = env_layer(env)
     except ConfigError as exc:
         return [str(exc)]
-    try:
-        settings = Settings(**deep_merge(file_data, _normalize_phase_keys(env_data)))
-    except ValidationError as exc:
-        return format_validation_error(exc)
-    return semantic_problems(settings)
+    data = deep_merge(file_data, _normalize_phase_keys(env_data))
+    problems: list[str] = []
+    for _ in range(5):  # drop each invalid value and retry, so that semantic checks still see the rest
+        try:
+            settings = Settings(**data)
+        except ValidationError as exc:
+            problems += format_validation_error(exc)
+            for err in exc.errors():
+                _drop_path(data, [str(p) for p in err["loc"]])
+            continue
+        return problems + semantic_problems(settings)
+    return problems
+
+
+def _drop_path(data: dict[str, Any], parts: list[str]) -> None:
+    node: Any = data
+    for part in parts[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            return
+        node = node[part]
+    if isinstance(node, dict):
+        node.pop(parts[-1], None)
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:

@@ -36,7 +36,10 @@ class ProviderError(AlchemyError):
 
 
 class ProviderUnavailableError(ProviderError):
-    """The provider cannot be used here (missing key, missing optional package, missing model file)."""
+    """The provider cannot be used here (missing key, missing optional package, missing model file): a setup
+    problem the user must fix, so it exits 2 like bad input."""
+
+    exit_code = 2
 
 
 class GenerationError(AlchemyError):

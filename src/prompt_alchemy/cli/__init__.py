@@ -47,21 +47,19 @@ generate.register(app)
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one clear error line on stderr and a meaningful exit code, never a traceback
     unless --debug."""
-    import click
-
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         code = app(args=argv, prog_name="prompt-alchemy", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        hint = f" (see 'prompt-alchemy {exc.ctx.command_path.split(' ', 1)[1]} --help')" \
-            if exc.ctx and " " in exc.ctx.command_path else " (see 'prompt-alchemy --help')"
-        _fail(f"{exc.format_message()}{hint}", 2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _fail("aborted", 130)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    except click.exceptions.ClickException as exc:
-        _fail(exc.format_message(), exc.exit_code)
+    except typer.TyperException as exc:  # Typer's (vendored Click's) usage and parameter errors
+        code = getattr(exc, "exit_code", 2)
+        ctx = getattr(exc, "ctx", None)
+        path = ctx.command_path.split(" ", 1)[1] + " " if ctx is not None and " " in ctx.command_path else ""
+        hint = f" (see 'prompt-alchemy {path}--help')" if code == 2 else ""
+        _fail(f"{exc.format_message()}{hint}", code)
     except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into a clean exit
         from prompt_alchemy.errors import AlchemyError
         from prompt_alchemy.security import redact
