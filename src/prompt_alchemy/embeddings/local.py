@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,9 @@ class LocalEmbedder:
                 onnx, tok = model_files()
                 options = ort.SessionOptions()
                 options.log_severity_level = 3
+                # Busy-waiting worker threads steal the CPU from the LLM and the event loop on small machines.
+                options.intra_op_num_threads = min(os.cpu_count() or 1, 4)
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 session = ort.InferenceSession(str(onnx), sess_options=options, providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(tok))
                 tokenizer.enable_truncation(MAX_TOKENS)

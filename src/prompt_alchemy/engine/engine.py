@@ -50,16 +50,22 @@ class Engine:
             temperature = persona.temperatures.get(phase.value, cfg.temperature)
         return temperature, request.max_tokens or cfg.max_tokens
 
-    async def run(self, request: PromptRequest, persona: Persona,
-                  progress: ProgressCallback | None = None) -> GenerationResult:
+    async def run(self, request: PromptRequest, persona: Persona, progress: ProgressCallback | None = None,
+                  session_id: str | None = None) -> GenerationResult:
+        """`session_id` may be chosen by the caller (batch runs pre-assign it so that --resume can tell whether an
+        interrupted item was saved); a new one is made otherwise."""
         chains = {phase: self.registry.chain(phase, request.provider) for phase in request.phases}
-        session_id = new_id()
+        session_id = session_id or new_id()
         family = target_family(request.target_model)
         total_calls = len(request.phases) * request.count
         done = 0
         metrics: list[MetricRecord] = []
         events: list[str] = []
         started = time.perf_counter()
+        embed_reason = self.embedder.unavailable_reason() if self.embedder else "no embedder configured"
+        # The idea is embedded while the phases run, and each final prompt as soon as its chain ends, so
+        # embedding stays off the critical path.
+        idea_vector = asyncio.ensure_future(self.embedder.embed([request.idea])) if embed_reason is None else None
 
         async def run_chain(variant: int) -> list[Prompt]:
             nonlocal done
@@ -83,6 +89,7 @@ class Engine:
                     raise GenerationError(phase.value, exc.provider, exc) from exc
                 if final:
                     text = render_for_target(text, family)
+                    vector = (await self.embedder.embed([text]))[0] if embed_reason is None else None
                 resp = outcome.response
                 prompt = Prompt(
                     content=text, title=request.idea.splitlines()[0][:80], phase=phase, variant=variant,
@@ -95,6 +102,11 @@ class Engine:
                     generation_context=[{"source": c.source, "type": c.context_type} for c in request.context]
                     or None,
                     persona_used=persona.name, target_model=request.target_model, target_model_family=family)
+                if final and vector is not None:
+                    prompt.embedding = vector.tolist()
+                    prompt.embedding_model = self.embedder.model
+                    prompt.embedding_provider = self.embedder.provider
+                    prompt.embedding_dim = self.embedder.dimensions
                 prompts.append(prompt)
                 for m in outcome.metrics:
                     m.session_id = session_id
@@ -110,13 +122,21 @@ class Engine:
                     progress(ProgressEvent(phase=phase, variant=variant, done=done, total=total_calls))
             return prompts
 
-        chains_out = await self._run_variants(run_chain, request.count)
+        try:
+            chains_out = await self._run_variants(run_chain, request.count)
+        except BaseException:
+            if idea_vector is not None:
+                idea_vector.cancel()
+            raise
         prompts = sorted((p for chain in chains_out for p in chain),
                          key=lambda p: (request.phases.index(p.phase), p.variant))
         result = GenerationResult(
             session_id=session_id, idea=request.idea, phases=request.phases, persona=persona.name,
             target_model=request.target_model, prompts=prompts, saved=False, events=events, metrics=metrics)
-        await self._embed_and_rank(result)
+        if embed_reason is not None:
+            result.events.append(f"final prompts not embedded: {embed_reason}")
+            log.warning("final prompts not embedded: %s", embed_reason)
+        self._rank(result, (await idea_vector)[0] if idea_vector is not None else None)
         result.wall_ms = (time.perf_counter() - started) * 1000.0
         result.model_ms = sum(p.latency_ms for p in prompts)
         return result
@@ -134,25 +154,14 @@ class Engine:
             raise first from None
         return [t.result() for t in tasks]
 
-    async def _embed_and_rank(self, result: GenerationResult) -> None:
-        """Embed the idea and the final prompts (when an embedder is available) and rank the finals."""
+    def _rank(self, result: GenerationResult, idea_vector) -> None:
+        """Score the final prompts (intent similarity to the idea and structure) and pick the best."""
         finals = result.final_prompts()
-        similarities: dict[str, float | None] = {p.id: None for p in finals}
-        reason = self.embedder.unavailable_reason() if self.embedder else "no embedder configured"
-        if reason is None:
-            vectors = await self.embedder.embed([result.idea] + [p.content for p in finals])
-            idea_vec = vectors[0]
-            for prompt, vec in zip(finals, vectors[1:]):
-                prompt.embedding = vec.tolist()
-                prompt.embedding_model = self.embedder.model
-                prompt.embedding_provider = self.embedder.provider
-                prompt.embedding_dim = self.embedder.dimensions
-                similarities[prompt.id] = float(vec @ idea_vec)
-        else:
-            result.events.append(f"final prompts not embedded: {reason}")
-            log.warning("final prompts not embedded: %s", reason)
         for prompt in finals:
-            score = score_text(prompt.content, similarities[prompt.id])
+            similarity = None
+            if idea_vector is not None and prompt.embedding is not None:
+                similarity = float(sum(a * b for a, b in zip(prompt.embedding, idea_vector.tolist())))
+            score = score_text(prompt.content, similarity)
             prompt.score = score.total
             result.scores[prompt.id] = score
         if finals:
