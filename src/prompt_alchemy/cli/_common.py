@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -51,6 +50,8 @@ def make_service(ctx: typer.Context, overrides: dict[str, Any] | None = None) ->
 def run_with_service(ctx: typer.Context, work: Callable[[AlchemyService], Awaitable[T]],
                      overrides: dict[str, Any] | None = None) -> T:
     """Create the service, run `work` on one event loop, and always release the service."""
+    import asyncio
+
     service = make_service(ctx, overrides)
 
     async def _go() -> T:
