@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -287,3 +287,128 @@ class GenerationResult(BaseModel):
     @property
     def total_cost(self) -> float:
         return sum(p.cost_usd for p in self.prompts)
+
+
+# ------------------------------------------------------------------------------------------- library (issue 4)
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in '90s', '15m', '6h', '1d', '2w' (or a bare number of seconds)."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(text).lower())
+    if not match:
+        raise ValueError(f"'{text}' is not a duration; use a number with s, m, h, d or w (e.g. 12h, 7d)")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+
+
+def parse_when(value: Any, *, end_of_day: bool = False) -> datetime | None:
+    """A point in time from a datetime, an ISO date or datetime, or an age such as '7d' (that long ago).
+    A bare date means its start, or with `end_of_day` the start of the next day (so `--until DATE` includes it)."""
+    from datetime import date, timedelta
+
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        value = value.isoformat()
+    text = str(value).strip()
+    try:
+        return utcnow() - timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+            return start + timedelta(days=1) if end_of_day else start
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"'{text}' is not a date (YYYY-MM-DD), an ISO datetime or an age like 7d") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+class SearchFilters(BaseModel):
+    """Restrictions applied before ranking, over the whole library. Empty fields do not filter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phase: list[Phase] = Field(default_factory=list, description="any of these phases")
+    provider: str | None = None
+    model: str | None = None
+    persona: str | None = None
+    tags: list[str] = Field(default_factory=list, description="every one of these tags")
+    since: datetime | None = Field(None, description="created at or after: ISO date/datetime or an age like 7d")
+    until: datetime | None = Field(None, description="created before: ISO date (inclusive) or datetime, or an age")
+    min_rating: float | None = Field(None, ge=1, le=5, description="average feedback rating at least this")
+    session_id: str | None = None
+    source_type: str | None = Field(None, description="generated, imported, edited, optimized ...")
+
+    @field_validator("phase", mode="before")
+    @classmethod
+    def _phases(cls, v: Any) -> Any:
+        if v is None or v == "":
+            return []
+        items = v.split(",") if isinstance(v, str) else [v] if isinstance(v, Phase) else list(v)
+        return [Phase.parse(x) for x in items if str(x).strip()]
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, v: Any) -> Any:
+        if v is None:
+            return []
+        items = v.split(",") if isinstance(v, str) else [t for x in v for t in str(x).split(",")]
+        return list(dict.fromkeys(t.strip() for t in items if t.strip()))
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _since(cls, v: Any) -> Any:
+        return parse_when(v)
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _until(cls, v: Any) -> Any:
+        return parse_when(v, end_of_day=True)
+
+    def is_empty(self) -> bool:
+        return self == SearchFilters()
+
+
+class SearchResult(BaseModel):
+    """One hit: the prompt, its fused score, and where it ranked in each list that found it."""
+
+    prompt: Prompt
+    score: float
+    mode: Literal["hybrid", "semantic", "text"]
+    text_rank: int | None = None
+    semantic_rank: int | None = None
+    similarity: float | None = None
+
+    def public_dict(self) -> dict[str, Any]:
+        p = self.prompt
+        return {"id": p.id, "content": p.content, "score": round(self.score, 6),
+                "phase": p.phase.value if p.phase else None, "tags": p.tags,
+                "created_at": p.created_at.isoformat(), "title": p.title, "provider": p.provider,
+                "model": p.model, "persona": p.persona_used, "parent_id": p.parent_id,
+                "similarity": None if self.similarity is None else round(self.similarity, 6),
+                "text_rank": self.text_rank, "semantic_rank": self.semantic_rank}
+
+
+class ImportReport(BaseModel):
+    """What an import did. `errors` name the malformed rows by line (or item) number; nothing of them was
+    written."""
+
+    path: str
+    format: str
+    rows: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    embedded: int = 0
+    embedding_model: str | None = None
+    errors: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    wall_ms: float = 0.0

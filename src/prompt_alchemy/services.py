@@ -18,6 +18,25 @@ from prompt_alchemy.engine.personas import resolve_persona
 from prompt_alchemy.errors import InputError, NotFoundError
 from prompt_alchemy.models import ContextItem, GenerationResult, Prompt, PromptRequest
 from prompt_alchemy.security import check_length, register_secret
+# library (issue 4)
+from collections.abc import Callable
+from datetime import datetime
+from typing import IO
+
+from prompt_alchemy.errors import AlchemyError
+from prompt_alchemy.models import ImportReport, SearchFilters, SearchResult
+from prompt_alchemy.observability import get_logger
+
+_log = get_logger("services")
+_SEARCH_MODES = ("hybrid", "semantic", "text")
+_RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
+_RRF_POOL = 50  # candidates taken from each list before fusion
+_MAX_LIMIT = 1000
+_MIN_PREFIX = 4  # shortest id prefix accepted, like git
+_MAX_CANDIDATES = 5  # candidates named when a prefix is ambiguous
+_MAX_DEPTH = 1000
+_IMPORT_BATCH = 256  # rows per import/re-embed transaction
+_EMBED_BATCH = 64  # texts per embedder call
 
 
 class AlchemyService:
@@ -117,16 +136,474 @@ class AlchemyService:
             roots = [p for p in result.prompts if p.parent_id is None]
             contexts = {p.id: request.context for p in roots} if request.context else None
             self.store.save_session(result.prompts, contexts, result.metrics)
+            self._index_prompts(result.prompts)  # library (issue 4): keep loaded vector indexes current
             result.saved = True
         return result
 
-    # ------------------------------------------------------------------ library (basic)
+    # ------------------------------------------------------------------ library (issue 4)
+    # Query logic lives in storage/ (sqlite.py, vectors.py, transfer.py); this block orchestrates it.
 
-    def get_prompt(self, prompt_id: str) -> Prompt:
-        prompt = self.store.get_prompt(prompt_id)
+    def _vector_index(self, model: str, dimensions: int):
+        """The in-memory index of (model, dimensions), loaded from the store on first use."""
+        import threading
+
+        from prompt_alchemy.storage.vectors import VectorIndex
+
+        lock = self.__dict__.setdefault("_index_lock", threading.Lock())
+        indexes = self.__dict__.setdefault("_indexes", {})
+        with lock:
+            index = indexes.get((model, dimensions))
+            if index is None:
+                index = VectorIndex(model, dimensions)
+                ids, matrix = self.store.load_embeddings(model, dimensions)
+                index.load_matrix(ids, matrix)
+                indexes[(model, dimensions)] = index
+            return index
+
+    def load_vector_index(self) -> dict[str, Any]:
+        """Load (or reuse) the index for the configured embedder: its size, memory and load time."""
+        import time
+
+        start = time.perf_counter()
+        index = self._vector_index(self.embedder.model, self.embedder.dimensions)
+        return {"model": index.model, "dimensions": index.dimensions, "vectors": len(index),
+                "bytes": index.nbytes, "load_ms": round((time.perf_counter() - start) * 1000, 2)}
+
+    def _index_prompts(self, prompts: list[Prompt]) -> None:
+        """Keep loaded vector indexes in step with prompts just written (unloaded ones read them on load)."""
+        indexes = self.__dict__.get("_indexes") or {}
+        for p in prompts:
+            if p.embedding is not None and p.embedding_model:
+                index = indexes.get((p.embedding_model, p.embedding_dim or len(p.embedding)))
+                if index is not None:
+                    index.add([p.id], [p.embedding])
+
+    def _unindex(self, ids: list[str]) -> None:
+        for index in (self.__dict__.get("_indexes") or {}).values():
+            index.remove(ids)
+
+    async def _embed_texts(self, texts: list[str]):
+        """Unit vectors for `texts` with the configured embedder, in length-sorted batches (less padding)."""
+        import numpy as np
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.embedder.dimensions), dtype=np.float32)
+        for start in range(0, len(order), _EMBED_BATCH):
+            chunk = order[start:start + _EMBED_BATCH]
+            out[chunk] = await self.embedder.embed([texts[i] for i in chunk])
+        return out
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """The full id of the one prompt whose id is or starts with `id_or_prefix` (like git's short hashes)."""
+        prefix = (id_or_prefix or "").strip()
+        if not prefix:
+            raise InputError("no prompt id given")
+        rows = self.store.resolve_prefix(prefix, limit=_MAX_CANDIDATES + 1)
+        if rows and rows[0]["id"] == prefix:
+            return prefix
+        if len(prefix) < _MIN_PREFIX:
+            raise InputError(f"prompt id prefix '{prefix}' is too short; give at least {_MIN_PREFIX} characters")
+        if not rows:
+            raise NotFoundError(f"no prompt with id '{prefix}' (see 'prompt-alchemy list')")
+        if len(rows) > 1:
+            shown = "; ".join(f"{r['id']} ({r['phase'] or 'no phase'}: {(r['title'] or '')[:30]})"
+                              for r in rows[:_MAX_CANDIDATES])
+            more = " ..." if len(rows) > _MAX_CANDIDATES else ""
+            raise NotFoundError(f"prompt id prefix '{prefix}' is ambiguous; candidates: {shown}{more}")
+        return rows[0]["id"]
+
+    def get_prompt(self, id_or_prefix: str) -> Prompt:
+        prompt = self.store.get_prompt(self.resolve_id(id_or_prefix))
         if prompt is None:
-            raise NotFoundError(f"no prompt with id '{prompt_id}'")
+            raise NotFoundError(f"no prompt with id '{id_or_prefix}'")
         return prompt
+
+    def get_context(self, prompt_id: str) -> list[ContextItem]:
+        return self.store.get_context(self.resolve_id(prompt_id))
+
+    def lineage(self, prompt_id: str) -> dict[str, list[Prompt]]:
+        """Ancestors (root first) and descendants (breadth first) of a prompt."""
+        full = self.resolve_id(prompt_id)
+        return {"ancestors": self.store.ancestors(full), "descendants": self.store.descendants(full)}
+
+    def list_prompts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Prompt]:
+        """The library, most recent first, `limit` at a time from `offset`."""
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
+        if offset < 0:
+            raise InputError(f"offset must be 0 or more, got {offset}")
+        return self.store.list_prompts(filters=filters, limit=limit, offset=offset)
+
+    def count_prompts(self, filters: SearchFilters | None = None) -> int:
+        return self.store.count_matching(filters)
+
+    async def search(self, query: str, *, mode: str = "hybrid", filters: SearchFilters | None = None,
+                     limit: int = 10) -> list[SearchResult]:
+        """Find prompts by words (FTS5 bm25), by meaning (cosine over the in-memory index, the query embedded by
+        the same model as the stored vectors) or both fused by reciprocal rank. Filters apply before ranking."""
+        query = (query or "").strip()
+        if not query:
+            raise InputError("the search query is empty")
+        if mode not in _SEARCH_MODES:
+            raise InputError(f"unknown search mode '{mode}'; use one of: {', '.join(_SEARCH_MODES)}")
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
+        check_length("the search query", query, self.settings.generation.max_idea_length)
+        filters = filters or SearchFilters()
+        pool = limit if mode != "hybrid" else max(_RRF_POOL, limit * 3)
+        text_hits: list[tuple[str, float]] = []
+        semantic_hits: list[tuple[str, float]] = []
+        if mode in ("text", "hybrid"):
+            text_hits = self.store.search_text(query, filters, pool)
+        if mode in ("semantic", "hybrid"):
+            reason = self.embedder.unavailable_reason()
+            if reason is None:
+                vector = (await self.embedder.embed([query]))[0]
+                index = self._vector_index(self.embedder.model, self.embedder.dimensions)
+                allowed = None if filters.is_empty() else self.store.filter_ids(filters)
+                semantic_hits = index.search(vector, pool, allowed)
+            elif mode == "semantic":
+                raise AlchemyError(f"semantic search needs the embedder: {reason}")
+            else:
+                _log.warning("hybrid search falls back to text only: %s", reason)
+        return self._fuse(mode, text_hits, semantic_hits, limit)
+
+    def _fuse(self, mode: str, text_hits: list[tuple[str, float]], semantic_hits: list[tuple[str, float]],
+              limit: int) -> list[SearchResult]:
+        text_rank = {pid: i for i, (pid, _) in enumerate(text_hits, 1)}
+        sem_rank = {pid: i for i, (pid, _) in enumerate(semantic_hits, 1)}
+        similarity = dict(semantic_hits)
+        if mode == "text":
+            scored = text_hits
+        elif mode == "semantic":
+            scored = semantic_hits
+        else:
+            fused: dict[str, float] = {}
+            for ranks in (text_rank, sem_rank):
+                for pid, rank in ranks.items():
+                    fused[pid] = fused.get(pid, 0.0) + 1.0 / (_RRF_K + rank)
+            scored = sorted(fused.items(), key=lambda kv: (-kv[1], sem_rank.get(kv[0], 10**9)))
+        scored = scored[:limit]
+        prompts = self.store.get_prompts([pid for pid, _ in scored])
+        return [SearchResult(prompt=prompts[pid], score=score, mode=mode, text_rank=text_rank.get(pid),  # type: ignore[arg-type]
+                             semantic_rank=sem_rank.get(pid), similarity=similarity.get(pid))
+                for pid, score in scored if pid in prompts]
+
+    async def update_prompt(self, prompt_id: str, *, content: str | None = None, tags: list[str] | None = None,
+                            notes: str | None = None) -> Prompt:
+        """A new version linked to the old one by parent_id (the old one is kept), re-embedded."""
+        from prompt_alchemy.models import content_hash, new_id, utcnow
+
+        if content is None and tags is None and notes is None:
+            raise InputError("nothing to update; give new content, tags or notes")
+        if content is not None:
+            content = content.strip()
+            if not content:
+                raise InputError("the new content is empty")
+            check_length("the content", content, self.settings.generation.max_idea_length)
+        old = self.get_prompt(prompt_id)
+        new_content = old.content if content is None else content
+        clean_tags = old.tags if tags is None else list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+        now = utcnow()
+        new = old.model_copy(update={
+            "id": new_id(), "content": new_content, "content_hash": content_hash(new_content), "tags": clean_tags,
+            "notes": old.notes if notes is None else (notes.strip() or None), "parent_id": old.id,
+            "enhancement_method": "edit", "created_at": now, "updated_at": now, "usage_count": 0,
+            "generation_count": 0, "last_used_at": None, "input_tokens": 0, "output_tokens": 0,
+            "actual_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0,
+            "score": old.score if new_content == old.content else None})
+        embedder = self.embedder
+        current = old.embedding_model == embedder.model and old.embedding_dim == embedder.dimensions
+        if new_content != old.content or not current:
+            reason = embedder.unavailable_reason()
+            if reason is None:
+                vector = (await self._embed_texts([new_content]))[0]
+                new.embedding, new.embedding_model = vector.tolist(), embedder.model
+                new.embedding_provider, new.embedding_dim = embedder.provider, embedder.dimensions
+            else:
+                _log.warning("the new version is not embedded: %s", reason)
+                new.embedding = new.embedding_model = new.embedding_provider = new.embedding_dim = None
+        self.store.save_session([new])
+        self._index_prompts([new])
+        return new
+
+    def history(self, prompt_id: str) -> list[Prompt]:
+        """Every version of a prompt, oldest first: the original and each edit made from it."""
+        root = self.get_prompt(prompt_id)
+        for _ in range(_MAX_DEPTH):
+            if root.enhancement_method != "edit" or not root.parent_id:
+                break
+            parent = self.store.get_prompt(root.parent_id)
+            if parent is None:
+                break
+            root = parent
+        return [root] + self.store.descendants(root.id, edits_only=True)
+
+    def delete_prompt(self, prompt_id: str) -> None:
+        """Delete a prompt with its vector, context, metrics and feedback rows; its children are relinked to its
+        parent and keep working."""
+        full = self.resolve_id(prompt_id)
+        self.store.delete_prompts([full])
+        self._unindex([full])
+
+    async def import_prompts(self, path: str | Path, fmt: str | None = None,
+                             progress: Callable[[int, int], None] | None = None) -> ImportReport:
+        """Import JSON, JSONL or CSV (including the awesome-chatgpt-prompts layout). Malformed rows are reported
+        by line and skipped; duplicates by content hash are skipped and counted; valid rows are embedded (unless
+        they carry vectors) and written in batches, one transaction per batch."""
+        import time
+
+        from prompt_alchemy.storage.transfer import read_prompt_file
+
+        started = time.perf_counter()
+        fmt, rows, errors, seen = read_prompt_file(path, fmt)
+        report = ImportReport(path=str(path), format=fmt, rows=seen, errors=errors, failed=len(errors))
+        by_hash = self.store.ids_by_hash()
+        remap: dict[str, str] = {}
+        fresh = []
+        for row in rows:
+            existing = by_hash.get(row.prompt.content_hash)
+            if existing is not None:
+                remap[row.prompt.id] = existing
+                report.duplicates += 1
+                continue
+            by_hash[row.prompt.content_hash] = row.prompt.id
+            fresh.append(row)
+        taken = self.store.existing_ids(r.prompt.id for r in fresh)
+        if taken:
+            for row in [r for r in fresh if r.prompt.id in taken]:
+                report.errors.append(f"{row.where}: id {row.prompt.id} already exists with different content")
+                report.failed += 1
+            fresh = [r for r in fresh if r.prompt.id not in taken]
+        fresh = self._parents_first(fresh, remap, report)
+        embedder = self.embedder
+        reason = embedder.unavailable_reason()
+        if reason is not None and any(r.prompt.embedding is None for r in fresh):
+            report.warnings.append(f"imported without embeddings: {reason}")
+        else:
+            report.embedding_model = embedder.model
+        total = len(fresh)
+        if progress:
+            progress(0, total)
+        for start in range(0, total, _IMPORT_BATCH):
+            batch = fresh[start:start + _IMPORT_BATCH]
+            todo = [r.prompt for r in batch if r.prompt.embedding is None]
+            if todo and reason is None:
+                vectors = await self._embed_texts([p.content for p in todo])
+                for prompt, vector in zip(todo, vectors):
+                    prompt.embedding, prompt.embedding_model = vector.tolist(), embedder.model
+                    prompt.embedding_provider, prompt.embedding_dim = embedder.provider, embedder.dimensions
+                report.embedded += len(todo)
+            contexts = {r.prompt.id: r.context for r in batch if r.context}
+            self.store.save_session([r.prompt for r in batch], contexts)
+            self._index_prompts([r.prompt for r in batch])
+            report.imported += len(batch)
+            if progress:
+                progress(report.imported, total)
+        report.wall_ms = round((time.perf_counter() - started) * 1000, 1)
+        return report
+
+    def _parents_first(self, rows: list, remap: dict[str, str], report: ImportReport) -> list:
+        """Order rows so that every parent is written before its children; a parent found neither in the file
+        nor in the library is dropped from the row (with a warning), and cycles are rejected."""
+        by_id = {r.prompt.id: r for r in rows}
+        for r in rows:
+            parent = r.prompt.parent_id
+            if parent is not None and parent in remap:
+                r.prompt.parent_id = parent = remap[parent]
+            if parent is not None and parent not in by_id and parent not in self.store.existing_ids([parent]):
+                report.warnings.append(f"{r.where}: parent {parent} is not in the file or the library; "
+                                       f"imported without it")
+                r.prompt.parent_id = None
+        ordered, state = [], {}
+        for r in rows:
+            chain, node, cyclic = [], r, False
+            while node is not None and state.get(node.prompt.id) is None:
+                state[node.prompt.id] = "visiting"
+                chain.append(node)
+                parent = node.prompt.parent_id
+                node = by_id.get(parent) if parent else None
+                if node is not None and state.get(node.prompt.id) == "visiting":
+                    cyclic = True
+                    break
+            for item in reversed(chain):
+                state[item.prompt.id] = "done"
+                if cyclic:
+                    report.errors.append(f"{item.where}: parent links form a cycle")
+                    report.failed += 1
+                else:
+                    ordered.append(item)
+        return ordered
+
+    def export_prompts(self, path: str | Path | IO[str], fmt: str | None = None,
+                       filters: SearchFilters | None = None, force: bool = False) -> int:
+        """Write the matching prompts (oldest first) as JSONL, JSON, Markdown or text to a file (never over an
+        existing one unless `force`; written beside it and renamed into place) or an open stream."""
+        import os
+        import tempfile
+
+        from prompt_alchemy.storage.transfer import EXPORT_FORMATS, PromptWriter, normalize_format
+
+        stream = path if hasattr(path, "write") else None
+        fmt = normalize_format(fmt, None if stream else path, EXPORT_FORMATS, "export")
+        if stream is not None:
+            return self._write_export(stream, fmt, filters, PromptWriter)  # type: ignore[arg-type]
+        target = Path(path).expanduser()  # type: ignore[arg-type]
+        if target.is_dir():
+            raise InputError(f"{target} is a directory; give a file name")
+        if target.exists() and not force:
+            raise InputError(f"{target} already exists; use --force to overwrite it")
+        if not target.parent.is_dir():
+            raise InputError(f"directory {target.parent} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                count = self._write_export(fh, fmt, filters, PromptWriter)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return count
+
+    def _write_export(self, stream: IO[str], fmt: str, filters: SearchFilters | None, writer_cls) -> int:
+        page: list[Prompt] = []
+        with writer_cls(stream, fmt) as writer:
+            def flush() -> None:
+                contexts = self.store.contexts_for([p.id for p in page]) if fmt in ("json", "jsonl") else {}
+                for p in page:
+                    writer.write(p, contexts.get(p.id))
+                page.clear()
+
+            for prompt in self.store.iter_prompts(filters):
+                page.append(prompt)
+                if len(page) >= 500:
+                    flush()
+            flush()
+        return writer.count
+
+    def metrics_report(self, since: Any = None, phase: str | None = None, provider: str | None = None) -> dict:
+        """What the tool has done: prompts by phase, provider, model, persona and day; tokens and cost; per-phase
+        generation latency p50/p95; provider latency and error rates; database size."""
+        from prompt_alchemy.models import Phase, parse_when
+
+        try:
+            when = parse_when(since)
+            phase_name = Phase.parse(phase).value if phase else None
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        report = self.store.metrics_summary(since=when, phase=phase_name, provider=provider)
+        report["filters"] = {"since": when.isoformat() if when else None, "phase": phase_name, "provider": provider}
+        report["database"] = {"path": str(self.store.path), **self.store.file_sizes()}
+        return report
+
+    # ------------------------------------------------------------------ database maintenance (issue 4)
+
+    def db_stats(self) -> dict[str, Any]:
+        stats = self.store.stats()
+        stats["configured_embedding"] = {"provider": self.settings.generation.embedding_provider,
+                                         "model": self.embedder.model, "dimensions": self.embedder.dimensions}
+        stats["backups"] = [str(p) for p in self._backups()]
+        return stats
+
+    def _backup_dir(self) -> Path:
+        return self.loaded.database_path.parent / "backups"
+
+    def _backups(self) -> list[Path]:
+        stem = self.loaded.database_path.stem
+        folder = self._backup_dir()
+        return sorted(folder.glob(f"{stem}-*Z.db")) if folder.is_dir() else []
+
+    def backup_database(self, path: str | Path | None = None, force: bool = False, *,
+                        now: datetime | None = None) -> dict[str, Any]:
+        """An online backup. Without `path`, into the backups folder beside the database, keeping the newest
+        `storage.max_backups`; with `path`, to that file (never over an existing one unless `force`)."""
+        from prompt_alchemy.models import utcnow
+
+        now = now or utcnow()
+        pruned: list[str] = []
+        if path is None:
+            target = self._backup_dir() / f"{self.loaded.database_path.stem}-{now:%Y%m%dT%H%M%S%fZ}.db"
+        else:
+            target = Path(path).expanduser()
+            if target.is_dir():
+                target = target / f"{self.loaded.database_path.stem}-{now:%Y%m%dT%H%M%S%fZ}.db"
+            if target.exists() and not force:
+                raise InputError(f"{target} already exists; use --force to overwrite it")
+            if not target.parent.is_dir():
+                raise InputError(f"directory {target.parent} does not exist")
+            if target.resolve() == self.loaded.database_path.resolve():
+                raise InputError("the backup cannot replace the database itself")
+        size = self.store.backup_to(target)
+        if path is None:
+            keep = self.settings.storage.max_backups
+            backups = self._backups()
+            for old in backups[:-keep] if len(backups) > keep else []:
+                old.unlink(missing_ok=True)
+                pruned.append(str(old))
+        self.store.record_maintenance("backup", now, str(target))
+        return {"path": str(target), "bytes": size, "pruned": pruned, "at": now.isoformat()}
+
+    def vacuum_database(self, *, now: datetime | None = None) -> dict[str, Any]:
+        from prompt_alchemy.models import utcnow
+
+        before = sum(self.store.file_sizes().values())
+        self.store.vacuum()
+        after = sum(self.store.file_sizes().values())
+        now = now or utcnow()
+        self.store.record_maintenance("vacuum", now, f"{before} -> {after} bytes")
+        return {"bytes_before": before, "bytes_after": after, "at": now.isoformat()}
+
+    def migrate_database(self) -> dict[str, Any]:
+        """Apply pending schema migrations (opening the store applies them too): which ran, which exist."""
+        applied = list(self.store.applied_migrations) + self.store.migrate()
+        return {"applied": applied, "migrations": self.store.stats()["migrations"],
+                "version": self.store.schema_version(), "path": str(self.store.path)}
+
+    async def reembed(self, include_all: bool = False,
+                      progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Re-embed the prompts whose vectors come from another embedding model or dimension (with `include_all`,
+        every prompt) with the configured embedder, in batches, one transaction each."""
+        import time
+
+        from prompt_alchemy.storage.sqlite import vector_to_blob
+
+        embedder = self.embedder
+        reason = embedder.unavailable_reason()
+        if reason is not None:
+            raise AlchemyError(f"cannot re-embed: {reason}")
+        started = time.perf_counter()
+        targets = self.store.embedding_targets(embedder.model, embedder.dimensions, include_all=include_all)
+        if progress:
+            progress(0, len(targets))
+        done = 0
+        for start in range(0, len(targets), _IMPORT_BATCH):
+            batch = targets[start:start + _IMPORT_BATCH]
+            vectors = await self._embed_texts([content for _, content in batch])
+            self.store.set_embeddings([(pid, vector_to_blob(v)) for (pid, _), v in zip(batch, vectors)],
+                                      embedder.model, embedder.provider, embedder.dimensions)
+            done += len(batch)
+            if progress:
+                progress(done, len(targets))
+        self.__dict__.pop("_indexes", None)
+        return {"reembedded": done, "model": embedder.model, "provider": embedder.provider,
+                "dimensions": embedder.dimensions, "wall_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+    def run_maintenance_if_due(self, now: Any = None) -> dict[str, Any]:
+        """Back up and/or vacuum when `storage.backup_interval` / `storage.vacuum_interval` has passed since the
+        last run (recorded in the database). For server mode, called periodically. Returns what ran."""
+        from prompt_alchemy.models import parse_duration, parse_when, utcnow
+
+        now = parse_when(now) or utcnow()
+        ran: dict[str, Any] = {}
+        storage = self.settings.storage
+        for task, interval, run in (("backup", storage.backup_interval, self.backup_database),
+                                    ("vacuum", storage.vacuum_interval, self.vacuum_database)):
+            if not interval:
+                continue
+            last = self.store.last_maintenance(task)
+            if last is None or (now - last).total_seconds() >= parse_duration(interval):
+                ran[task] = run(now=now)
+        return ran
 
     # ------------------------------------------------------------------ configuration
 

@@ -43,6 +43,12 @@ from prompt_alchemy.cli import config_cmd, generate  # noqa: E402  (registers co
 
 app.add_typer(config_cmd.app, name="config")
 generate.register(app)
+from prompt_alchemy.cli import db, library, metrics, transfer  # noqa: E402  (issue 4: the library)
+
+library.register(app)
+transfer.register(app)
+db.register(app)
+metrics.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -12,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from prompt_alchemy.errors import AlchemyError
-from prompt_alchemy.models import ContextItem, MetricRecord, Phase, Prompt, new_id, utcnow
+from prompt_alchemy.models import ContextItem, MetricRecord, Phase, Prompt, SearchFilters, new_id, utcnow
 from prompt_alchemy.storage.migrations import MIGRATIONS
 
 PROMPT_COLUMNS: tuple[str, ...] = tuple(Prompt.model_fields)
@@ -72,6 +75,73 @@ def row_to_prompt(row: sqlite3.Row) -> Prompt:
     return Prompt(**data)
 
 
+# ------------------------------------------------------------------ library queries (issue 4)
+
+#: Every prompt column but the embedding BLOB: what lists and search results read.
+_LIGHT = ", ".join(f"p.{c}" for c in PROMPT_COLUMNS if c != "embedding")
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset("""
+a about above after again all also am an and any are as at be because been before being below between both but by
+can could did do does doing down during each few for from further had has have having he her here hers him his how
+i if in into is it its itself just me more most my myself no nor not now of off on once only or other our ours out
+over own please same she should so some such than that the their theirs them then there these they this those
+through to too under until up very was we were what when where which while who whom why will with would you your
+yours
+""".split())
+_MAX_TERMS = 32
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression for free text: "quoted phrases" stay phrases, other words become terms (stop
+    words dropped unless nothing else is left), OR-ed so that bm25 ranks documents by how well they match.
+    Every term is quoted, so FTS5 syntax in the input is never interpreted."""
+    phrases = [" ".join(_TOKEN.findall(p)) for p in re.findall(r'"([^"]*)"', text)]
+    words = [w.lower() for w in _TOKEN.findall(re.sub(r'"[^"]*"', " ", text))]
+    kept = [w for w in words if w not in _STOPWORDS] or words
+    terms = [f'"{p}"' for p in phrases if p] + [f'"{w}"' for w in dict.fromkeys(kept)]
+    return " OR ".join(terms[:_MAX_TERMS]) if terms else None
+
+
+def filter_sql(filters: SearchFilters | None, alias: str = "p") -> tuple[str, list[Any]]:
+    """A WHERE clause (and its parameters) for `filters` over the prompts table aliased `alias`."""
+    if filters is None:
+        return "1", []
+    a = alias
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.phase:
+        clauses.append(f"{a}.phase IN ({', '.join('?' for _ in filters.phase)})")
+        params += [ph.value for ph in filters.phase]
+    for column, value in (("provider", filters.provider), ("model", filters.model),
+                          ("persona_used", filters.persona), ("session_id", filters.session_id),
+                          ("source_type", filters.source_type)):
+        if value:
+            clauses.append(f"{a}.{column} = ?")
+            params.append(value)
+    for tag in filters.tags:
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each({a}.tags) AS t WHERE lower(t.value) = lower(?))")
+        params.append(tag)
+    if filters.since is not None:
+        clauses.append(f"{a}.created_at >= ?")
+        params.append(_to_iso(filters.since))
+    if filters.until is not None:
+        clauses.append(f"{a}.created_at < ?")
+        params.append(_to_iso(filters.until))
+    if filters.min_rating is not None:
+        clauses.append(f"(SELECT AVG(f.rating) FROM feedback AS f WHERE f.prompt_id = {a}.id) >= ?")
+        params.append(filters.min_rating)
+    return (" AND ".join(clauses) or "1"), params
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The nearest-rank percentile (q in 0..100) of `values`, or None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
 class SQLiteStore:
     """One connection per store, shared across threads behind a lock (SQLite serializes writers anyway)."""
 
@@ -88,7 +158,7 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self.migrate()
+        self.applied_migrations: list[str] = self.migrate()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -178,12 +248,16 @@ class SQLiteStore:
         rows = self.query("SELECT * FROM prompts WHERE id = ?", (prompt_id,))
         return row_to_prompt(rows[0]) if rows else None
 
-    def list_prompts(self, *, session_id: str | None = None, limit: int = 50, offset: int = 0) -> list[Prompt]:
+    def list_prompts(self, *, session_id: str | None = None, filters: SearchFilters | None = None,
+                     limit: int = 50, offset: int = 0) -> list[Prompt]:
+        """A session's prompts in generation order, or the library (matching `filters`) most recent first."""
         if session_id:
             rows = self.query("SELECT * FROM prompts WHERE session_id = ? ORDER BY created_at, phase, variant "
                               "LIMIT ? OFFSET ?", (session_id, limit, offset))
         else:
-            rows = self.query("SELECT * FROM prompts ORDER BY created_at DESC LIMIT ? OFFSET ?", (limit, offset))
+            where, params = filter_sql(filters)
+            rows = self.query(f"SELECT {_LIGHT} FROM prompts p WHERE {where} "
+                              "ORDER BY p.created_at DESC, p.id LIMIT ? OFFSET ?", params + [limit, offset])
         return [row_to_prompt(r) for r in rows]
 
     def get_context(self, prompt_id: str) -> list[ContextItem]:
@@ -208,3 +282,309 @@ class SQLiteStore:
 
     def count_prompts(self) -> int:
         return int(self.query("SELECT COUNT(*) FROM prompts")[0][0])
+
+
+    # ------------------------------------------------------------------ library (issue 4)
+
+    def resolve_prefix(self, prefix: str, limit: int = 10) -> list[sqlite3.Row]:
+        """Prompts whose id is `prefix` or starts with it (at most `limit`; the exact id alone if it exists)."""
+        exact = self.query("SELECT id, phase, title, created_at FROM prompts WHERE id = ?", (prefix,))
+        if exact:
+            return exact
+        return self.query("SELECT id, phase, title, created_at FROM prompts WHERE id >= ? AND id < ? "
+                          "ORDER BY id LIMIT ?", (prefix, prefix + "\U0010ffff", limit))
+
+    def search_text(self, query: str, filters: SearchFilters | None = None,
+                    limit: int = 10) -> list[tuple[str, float]]:
+        """(id, score) by FTS5 bm25 over content, title and tags, best first; higher score is better."""
+        match = fts_query(query)
+        if match is None:
+            return []
+        if filters is None or filters.is_empty():
+            sql = ("SELECT p.id, f.rank FROM (SELECT rowid, rank FROM prompts_fts WHERE prompts_fts MATCH ? "
+                   "ORDER BY rank LIMIT ?) AS f JOIN prompts p ON p.rowid = f.rowid ORDER BY f.rank")
+            params: list[Any] = [match, limit]
+        else:
+            where, fparams = filter_sql(filters)
+            sql = (f"SELECT p.id, prompts_fts.rank FROM prompts_fts JOIN prompts p ON p.rowid = prompts_fts.rowid "
+                   f"WHERE prompts_fts MATCH ? AND {where} ORDER BY prompts_fts.rank LIMIT ?")
+            params = [match] + fparams + [limit]
+        return [(r[0], -float(r[1])) for r in self.query(sql, params)]
+
+    def filter_ids(self, filters: SearchFilters | None) -> set[str]:
+        where, params = filter_sql(filters)
+        return {r[0] for r in self.query(f"SELECT p.id FROM prompts p WHERE {where}", params)}
+
+    def get_prompts(self, ids: list[str], *, with_embedding: bool = False) -> dict[str, Prompt]:
+        """The prompts with these ids that exist, by id."""
+        cols = "*" if with_embedding else _LIGHT
+        out: dict[str, Prompt] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for row in self.query(f"SELECT {cols} FROM prompts p WHERE p.id IN ({marks})", chunk):
+                out[row["id"]] = row_to_prompt(row)
+        return out
+
+    def count_matching(self, filters: SearchFilters | None = None) -> int:
+        where, params = filter_sql(filters)
+        return int(self.query(f"SELECT COUNT(*) FROM prompts p WHERE {where}", params)[0][0])
+
+    def ancestors(self, prompt_id: str, max_depth: int = 1000) -> list[Prompt]:
+        """The chain of parents, root first."""
+        rows = self.query(f"""
+            WITH RECURSIVE anc(id, depth) AS (
+                SELECT parent_id, 1 FROM prompts WHERE id = ? AND parent_id IS NOT NULL
+                UNION ALL
+                SELECT p.parent_id, anc.depth + 1 FROM prompts p JOIN anc ON p.id = anc.id
+                WHERE p.parent_id IS NOT NULL AND anc.depth < ?)
+            SELECT {_LIGHT} FROM anc JOIN prompts p ON p.id = anc.id ORDER BY anc.depth DESC""",
+                          (prompt_id, max_depth))
+        return [row_to_prompt(r) for r in rows]
+
+    def descendants(self, prompt_id: str, *, edits_only: bool = False, max_depth: int = 1000) -> list[Prompt]:
+        """Children, grandchildren ... breadth first, oldest first within a level. With `edits_only`, only the
+        links made by editing (new versions)."""
+        edit = " AND p.enhancement_method = 'edit'" if edits_only else ""
+        rows = self.query(f"""
+            WITH RECURSIVE des(id, depth) AS (
+                SELECT p.id, 1 FROM prompts p WHERE p.parent_id = ?{edit}
+                UNION ALL
+                SELECT p.id, des.depth + 1 FROM prompts p JOIN des ON p.parent_id = des.id
+                WHERE des.depth < ?{edit})
+            SELECT {_LIGHT} FROM des JOIN prompts p ON p.id = des.id ORDER BY des.depth, p.created_at, p.id""",
+                          (prompt_id, max_depth))
+        return [row_to_prompt(r) for r in rows]
+
+    def delete_prompts(self, ids: list[str]) -> int:
+        """Delete prompts with their context, metrics and feedback rows (the FTS index follows by trigger).
+        Children are relinked to the deleted prompt's parent, so lineage skips the gap. One transaction."""
+        deleted = 0
+        with self.transaction() as db:
+            for pid in ids:
+                row = db.execute("SELECT parent_id FROM prompts WHERE id = ?", (pid,)).fetchone()
+                if row is None:
+                    continue
+                db.execute("UPDATE prompts SET parent_id = ? WHERE parent_id = ?", (row[0], pid))
+                db.execute("DELETE FROM prompt_context WHERE prompt_id = ?", (pid,))
+                db.execute("DELETE FROM metrics WHERE prompt_id = ?", (pid,))
+                db.execute("DELETE FROM feedback WHERE prompt_id = ?", (pid,))
+                deleted += db.execute("DELETE FROM prompts WHERE id = ?", (pid,)).rowcount
+        return deleted
+
+    def ids_by_hash(self) -> dict[str, str]:
+        """content_hash -> the oldest prompt id with that content."""
+        return {r[0]: r[1] for r in self.query(
+            "SELECT content_hash, id FROM prompts ORDER BY created_at DESC, id DESC")}
+
+    def contexts_for(self, ids: list[str]) -> dict[str, list[ContextItem]]:
+        out: dict[str, list[ContextItem]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for r in self.query(f"SELECT prompt_id, context_type, source, content FROM prompt_context "
+                                f"WHERE prompt_id IN ({marks}) ORDER BY created_at, rowid", chunk):
+                out.setdefault(r["prompt_id"], []).append(
+                    ContextItem(context_type=r["context_type"], source=r["source"] or "", content=r["content"]))
+        return out
+
+    def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            found |= {r[0] for r in self.query(f"SELECT id FROM prompts WHERE id IN ({marks})", chunk)}
+        return found
+
+    def iter_prompts(self, filters: SearchFilters | None = None, *, page: int = 500) -> Iterator[Prompt]:
+        """Every matching prompt with its embedding, oldest first, read page by page."""
+        where, params = filter_sql(filters)
+        last: tuple[str, str] = ("", "")
+        while True:
+            rows = self.query(f"SELECT * FROM prompts p WHERE {where} AND (p.created_at, p.id) > (?, ?) "
+                              "ORDER BY p.created_at, p.id LIMIT ?", params + [last[0], last[1], page])
+            for row in rows:
+                yield row_to_prompt(row)
+            if len(rows) < page:
+                return
+            last = (rows[-1]["created_at"], rows[-1]["id"])
+
+    def load_embeddings(self, model: str, dimensions: int) -> tuple[list[str], Any]:
+        """(ids, float32 matrix) of every stored vector of this model and dimension, read straight into one
+        preallocated array."""
+        import numpy as np
+
+        where = "embedding IS NOT NULL AND embedding_model = ? AND embedding_dim = ?"
+        with self._lock:
+            count = self._db.execute(f"SELECT COUNT(*) FROM prompts WHERE {where}", (model, dimensions)).fetchone()[0]
+            matrix = np.empty((count, dimensions), dtype=np.float32)
+            ids: list[str] = []
+            width = dimensions * 4
+            cursor = self._db.execute(f"SELECT id, embedding FROM prompts WHERE {where}", (model, dimensions))
+            for pid, blob in cursor:
+                if len(ids) == count:
+                    break
+                if len(blob) != width:
+                    continue
+                matrix[len(ids)] = np.frombuffer(blob, dtype=np.float32)
+                ids.append(pid)
+        return ids, matrix[:len(ids)]
+
+    def embedding_targets(self, model: str, dimensions: int, *, include_all: bool = False) -> list[tuple[str, str]]:
+        """(id, content) of prompts whose stored vector is of another model or dimension; with `include_all`,
+        of every prompt."""
+        if include_all:
+            return [(r[0], r[1]) for r in self.query("SELECT id, content FROM prompts ORDER BY created_at")]
+        return [(r[0], r[1]) for r in self.query(
+            "SELECT id, content FROM prompts WHERE embedding IS NOT NULL AND "
+            "(embedding_model IS NOT ? OR embedding_dim IS NOT ?) ORDER BY created_at", (model, dimensions))]
+
+    def set_embeddings(self, rows: list[tuple[str, bytes]], model: str, provider: str, dimensions: int) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE prompts SET embedding = ?, embedding_model = ?, embedding_provider = ?, "
+                           "embedding_dim = ? WHERE id = ?",
+                           [(blob, model, provider, dimensions, pid) for pid, blob in rows])
+
+    def embedding_counts(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.query(
+            "SELECT embedding_model AS model, embedding_provider AS provider, embedding_dim AS dimensions, "
+            "COUNT(*) AS prompts FROM prompts WHERE embedding IS NOT NULL "
+            "GROUP BY embedding_model, embedding_provider, embedding_dim ORDER BY prompts DESC")]
+
+    # ------------------------------------------------------------------ maintenance (issue 4)
+
+    def file_sizes(self) -> dict[str, int]:
+        sizes = {}
+        for suffix in ("", "-wal", "-shm"):
+            f = Path(str(self.path) + suffix)
+            sizes["database" + suffix.replace("-", "_")] = f.stat().st_size if f.exists() else 0
+        return sizes
+
+    def stats(self) -> dict[str, Any]:
+        one = lambda sql: self.query(sql)[0][0]  # noqa: E731
+        return {
+            "path": str(self.path),
+            "prompts": self.count_prompts(),
+            "sessions": one("SELECT COUNT(DISTINCT session_id) FROM prompts WHERE session_id IS NOT NULL"),
+            "by_phase": {(r[0] or "none"): r[1] for r in self.query(
+                "SELECT phase, COUNT(*) FROM prompts GROUP BY phase ORDER BY 2 DESC")},
+            "by_source": {r[0]: r[1] for r in self.query(
+                "SELECT source_type, COUNT(*) FROM prompts GROUP BY source_type ORDER BY 2 DESC")},
+            "embeddings": self.embedding_counts(),
+            "without_embedding": one("SELECT COUNT(*) FROM prompts WHERE embedding IS NULL"),
+            "fts_documents": one("SELECT COUNT(*) FROM prompts_fts_docsize"),
+            "context_rows": one("SELECT COUNT(*) FROM prompt_context"),
+            "metric_rows": one("SELECT COUNT(*) FROM metrics"),
+            "feedback_rows": one("SELECT COUNT(*) FROM feedback"),
+            "page_size": one("PRAGMA page_size"),
+            "page_count": one("PRAGMA page_count"),
+            "freelist_pages": one("PRAGMA freelist_count"),
+            "files": self.file_sizes(),
+            "migrations": [r[0] for r in self.query("SELECT name FROM _migrations ORDER BY applied_at, name")],
+            "maintenance": {r[0]: r[1] for r in self.query("SELECT task, last_run_at FROM maintenance")},
+        }
+
+    def fts_check(self) -> None:
+        """Raise sqlite3.DatabaseError when the FTS index disagrees with the prompts table."""
+        with self._lock:
+            self._db.execute("INSERT INTO prompts_fts(prompts_fts, rank) VALUES ('integrity-check', 1)")
+
+    def backup_to(self, target: Path) -> int:
+        """An online backup (SQLite's backup API) to `target`, written beside it and renamed into place."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        dst = sqlite3.connect(str(partial))
+        try:
+            with self._lock:
+                self._db.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            dst.close()
+        os.replace(partial, target)
+        return target.stat().st_size
+
+    def vacuum(self) -> None:
+        """VACUUM, then rebuild the FTS index (VACUUM may renumber the rowids it is keyed by) and truncate the WAL."""
+        with self._lock:
+            self._db.execute("VACUUM")
+            with self.transaction() as db:
+                db.execute("INSERT INTO prompts_fts(prompts_fts) VALUES ('rebuild')")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def last_maintenance(self, task: str) -> datetime | None:
+        rows = self.query("SELECT last_run_at FROM maintenance WHERE task = ?", (task,))
+        return datetime.fromisoformat(rows[0][0]) if rows else None
+
+    def record_maintenance(self, task: str, when: datetime, detail: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO maintenance (task, last_run_at, detail) VALUES (?, ?, ?) "
+                       "ON CONFLICT(task) DO UPDATE SET last_run_at = excluded.last_run_at, detail = excluded.detail",
+                       (task, _to_iso(when), detail))
+
+    # ------------------------------------------------------------------ metrics report (issue 4)
+
+    def metrics_summary(self, *, since: datetime | None = None, phase: str | None = None,
+                        provider: str | None = None) -> dict[str, Any]:
+        """Counts of prompts by phase, provider, model and persona and per day; tokens and cost; per-phase
+        generation latency p50/p95; per-provider call latency and error rate."""
+        where, params = filter_sql(SearchFilters(since=since, phase=phase or [], provider=provider))
+
+        def group(column: str) -> dict[str, int]:
+            return {(r[0] if r[0] not in (None, "") else "none"): r[1] for r in self.query(
+                f"SELECT p.{column}, COUNT(*) FROM prompts p WHERE {where} GROUP BY p.{column} ORDER BY 2 DESC",
+                params)}
+
+        prompts = {
+            "total": int(self.query(f"SELECT COUNT(*) FROM prompts p WHERE {where}", params)[0][0]),
+            "by_phase": group("phase"), "by_provider": group("provider"), "by_model": group("model"),
+            "by_persona": group("persona_used"), "by_source": group("source_type"),
+            "per_day": {r[0]: r[1] for r in self.query(
+                f"SELECT substr(p.created_at, 1, 10), COUNT(*) FROM prompts p WHERE {where} GROUP BY 1 ORDER BY 1",
+                params)},
+        }
+        mclauses, mparams = ["1"], []
+        if since is not None:
+            mclauses.append("m.created_at >= ?")
+            mparams.append(_to_iso(since))
+        if phase:
+            mclauses.append("m.phase = ?")
+            mparams.append(phase)
+        if provider:
+            mclauses.append("m.provider = ?")
+            mparams.append(provider)
+        mwhere = " AND ".join(mclauses)
+        rows = self.query(f"SELECT m.kind, m.phase, m.provider, m.model, m.input_tokens, m.output_tokens, "
+                          f"m.cost_usd, m.latency_ms, m.success FROM metrics m WHERE {mwhere}", mparams)
+        totals = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "calls": 0, "failovers": 0}
+        phase_latency: dict[str, list[float]] = {}
+        providers: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            totals["input_tokens"] += r["input_tokens"] or 0
+            totals["output_tokens"] += r["output_tokens"] or 0
+            totals["cost_usd"] += r["cost_usd"] or 0.0
+            if r["kind"] == "failover":
+                totals["failovers"] += 1
+                continue
+            if r["kind"] == "generation" and r["success"] and r["phase"]:
+                phase_latency.setdefault(r["phase"], []).append(r["latency_ms"] or 0.0)
+            if r["provider"]:
+                totals["calls"] += 1
+                entry = providers.setdefault(r["provider"], {"calls": 0, "errors": 0, "latencies": []})
+                entry["calls"] += 1
+                if r["success"]:
+                    entry["latencies"].append(r["latency_ms"] or 0.0)
+                else:
+                    entry["errors"] += 1
+        totals["cost_usd"] = round(totals["cost_usd"], 6)
+        return {
+            "prompts": prompts,
+            "totals": totals,
+            "phase_latency_ms": {ph: {"count": len(v), "p50": percentile(v, 50), "p95": percentile(v, 95)}
+                                 for ph, v in sorted(phase_latency.items())},
+            "providers": {name: {"calls": e["calls"], "errors": e["errors"],
+                                 "error_rate": round(e["errors"] / e["calls"], 4) if e["calls"] else 0.0,
+                                 "p50_ms": percentile(e["latencies"], 50), "p95_ms": percentile(e["latencies"], 95)}
+                          for name, e in sorted(providers.items())},
+        }

@@ -1,7 +1,8 @@
 """The in-memory vector index: exact cosine search with numpy over one float32 matrix per (model, dimensions).
 
 Loaded once from the store and kept up to date on writes; vectors of different models or dimensions live in
-different matrices and are never compared.
+different matrices and are never compared. Rows live in a buffer with a little spare capacity so that adding a
+few vectors does not copy the whole matrix; removal moves the last row into the hole.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+#: Below this share of the index, a filtered search scores only the allowed rows instead of masking all of them.
+_SUBSET_SHARE = 0.25
+
 
 class VectorIndex:
     def __init__(self, model: str, dimensions: int) -> None:
@@ -17,60 +21,80 @@ class VectorIndex:
 
         self.model = model
         self.dimensions = dimensions
-        self._matrix = np.zeros((0, dimensions), dtype=np.float32)
+        self._buf = np.zeros((0, dimensions), dtype=np.float32)
+        self._n = 0
         self._ids: list[str] = []
         self._pos: dict[str, int] = {}
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return self._n
 
     def __contains__(self, prompt_id: str) -> bool:
         return prompt_id in self._pos
+
+    @property
+    def _matrix(self):
+        return self._buf[:self._n]
 
     def load(self, rows: Iterable[tuple[str, bytes]]) -> None:
         """Replace the contents with (id, float32 blob) rows."""
         import numpy as np
 
         rows = list(rows)
+        matrix = np.empty((len(rows), self.dimensions), dtype=np.float32)
+        for i, (_, blob) in enumerate(rows):
+            matrix[i] = np.frombuffer(blob, dtype=np.float32)
+        self.load_matrix([pid for pid, _ in rows], matrix)
+
+    def load_matrix(self, ids: list[str], matrix: Any) -> None:
+        """Replace the contents with `ids` and their (len(ids), dimensions) float32 matrix (taken, not copied)."""
+        import numpy as np
+
+        matrix = np.ascontiguousarray(matrix, dtype=np.float32).reshape(len(ids), self.dimensions)
         with self._lock:
-            if rows:
-                buf = b"".join(blob for _, blob in rows)
-                self._matrix = np.frombuffer(buf, dtype=np.float32).reshape(len(rows), self.dimensions).copy()
-            else:
-                self._matrix = np.zeros((0, self.dimensions), dtype=np.float32)
-            self._ids = [pid for pid, _ in rows]
+            self._buf, self._n = matrix, len(ids)
+            self._ids = list(ids)
             self._pos = {pid: i for i, pid in enumerate(self._ids)}
 
     def add(self, ids: list[str], vectors: Any) -> None:
+        """Insert or replace vectors by id."""
         import numpy as np
 
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dimensions)
         with self._lock:
-            fresh = []
+            fresh = [(pid, vec) for pid, vec in zip(ids, vectors) if pid not in self._pos]
             for pid, vec in zip(ids, vectors):
                 if pid in self._pos:
-                    self._matrix[self._pos[pid]] = vec
-                else:
-                    fresh.append((pid, vec))
-            if fresh:
-                self._matrix = np.vstack([self._matrix, np.stack([v for _, v in fresh])])
-                for pid, _ in fresh:
-                    self._pos[pid] = len(self._ids)
-                    self._ids.append(pid)
+                    self._buf[self._pos[pid]] = vec
+            if not fresh:
+                return
+            need = self._n + len(fresh)
+            if need > self._buf.shape[0]:
+                capacity = max(need, self._n + max(64, self._n // 8))
+                grown = np.empty((capacity, self.dimensions), dtype=np.float32)
+                grown[:self._n] = self._buf[:self._n]
+                self._buf = grown
+            for pid, vec in fresh:
+                self._buf[self._n] = vec
+                self._pos[pid] = self._n
+                self._ids.append(pid)
+                self._n += 1
 
     def remove(self, ids: Iterable[str]) -> None:
-        import numpy as np
-
         with self._lock:
-            drop = {self._pos[i] for i in ids if i in self._pos}
-            if not drop:
-                return
-            keep = [i for i in range(len(self._ids)) if i not in drop]
-            self._matrix = self._matrix[np.array(keep, dtype=np.int64)] if keep else \
-                np.zeros((0, self.dimensions), dtype=np.float32)
-            self._ids = [self._ids[i] for i in keep]
-            self._pos = {pid: i for i, pid in enumerate(self._ids)}
+            for pid in ids:
+                i = self._pos.pop(pid, None)
+                if i is None:
+                    continue
+                last = self._n - 1
+                if i != last:
+                    moved = self._ids[last]
+                    self._buf[i] = self._buf[last]
+                    self._ids[i] = moved
+                    self._pos[moved] = i
+                self._ids.pop()
+                self._n -= 1
 
     def search(self, query: Any, k: int = 10, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         """The k nearest ids by cosine similarity (vectors are unit length), optionally within `allowed`."""
@@ -80,17 +104,27 @@ class VectorIndex:
         if q.shape[0] != self.dimensions:
             raise ValueError(f"query has {q.shape[0]} dimensions, index {self.model} has {self.dimensions}")
         with self._lock:
-            if not self._ids:
+            if not self._n or k <= 0:
                 return []
+            if allowed is not None and len(allowed) < _SUBSET_SHARE * self._n:
+                rows = np.fromiter((self._pos[i] for i in allowed if i in self._pos), dtype=np.int64)
+                if rows.size == 0:
+                    return []
+                scores = self._buf[rows] @ q
+                k = min(k, rows.size)
+                top = np.argpartition(-scores, k - 1)[:k]
+                top = top[np.argsort(-scores[top], kind="stable")]
+                return [(self._ids[int(rows[i])], float(scores[i])) for i in top]
             scores = self._matrix @ q
             if allowed is not None:
-                mask = np.fromiter((pid in allowed for pid in self._ids), dtype=bool, count=len(self._ids))
+                mask = np.fromiter((pid in allowed for pid in self._ids), dtype=bool, count=self._n)
                 scores = np.where(mask, scores, -np.inf)
-            k = min(k, len(self._ids))
+            k = min(k, self._n)
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.argsort(-scores[top], kind="stable")]
             return [(self._ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
 
     @property
     def nbytes(self) -> int:
-        return int(self._matrix.nbytes)
+        """Bytes held by the vectors (including spare capacity)."""
+        return int(self._buf.nbytes)

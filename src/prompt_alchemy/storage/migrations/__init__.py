@@ -119,6 +119,39 @@ def m001_initial(db: sqlite3.Connection) -> None:
     """)
 
 
+def m002_fts(db: sqlite3.Connection) -> None:
+    """Full-text search (issue 4): an FTS5 index over content, title and tags of `prompts`, kept in sync by
+    triggers and backfilled from existing rows; plus `maintenance`, when backup and vacuum last ran."""
+    run_script(db, """
+    CREATE VIRTUAL TABLE prompts_fts USING fts5(
+        content, title, tags,
+        content='prompts', content_rowid='rowid',
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER prompts_fts_insert AFTER INSERT ON prompts BEGIN
+        INSERT INTO prompts_fts(rowid, content, title, tags) VALUES (new.rowid, new.content, new.title, new.tags);
+    END;
+    CREATE TRIGGER prompts_fts_delete AFTER DELETE ON prompts BEGIN
+        INSERT INTO prompts_fts(prompts_fts, rowid, content, title, tags)
+            VALUES ('delete', old.rowid, old.content, old.title, old.tags);
+    END;
+    CREATE TRIGGER prompts_fts_update AFTER UPDATE OF content, title, tags ON prompts BEGIN
+        INSERT INTO prompts_fts(prompts_fts, rowid, content, title, tags)
+            VALUES ('delete', old.rowid, old.content, old.title, old.tags);
+        INSERT INTO prompts_fts(rowid, content, title, tags) VALUES (new.rowid, new.content, new.title, new.tags);
+    END;
+    INSERT INTO prompts_fts(prompts_fts, rank) VALUES ('rank', 'bm25(1.0, 2.0, 1.0)');
+    INSERT INTO prompts_fts(prompts_fts) VALUES ('rebuild');
+
+    CREATE TABLE maintenance (
+        task TEXT PRIMARY KEY,
+        last_run_at TEXT NOT NULL,
+        detail TEXT
+    );
+    """)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
+    m002_fts,
 ]

@@ -1,0 +1,281 @@
+"""Prompt files in and out of the library: JSON, JSONL and CSV to read; JSONL, JSON, Markdown and text to write.
+
+Reading turns each row into a validated Prompt (or one error line naming the row's line or item number) without
+touching the database; the service decides what to write. JSONL and JSON exports carry every stored field,
+embeddings and context included, so that exporting and importing again reproduces the library.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from prompt_alchemy.errors import InputError
+from prompt_alchemy.models import ContextItem, Prompt, content_hash
+
+IMPORT_FORMATS = ("jsonl", "json", "csv")
+EXPORT_FORMATS = ("jsonl", "json", "markdown", "text")
+_ALIASES = {"ndjson": "jsonl", "md": "markdown", "txt": "text", "text": "text"}
+_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".md": "markdown",
+             ".markdown": "markdown", ".txt": "text"}
+_PROMPT_FIELDS = set(Prompt.model_fields)
+#: Fields a file may not set: derived from the content, or recomputed on import.
+_DERIVED = {"content_hash"}
+_MAX_ID = 200
+
+
+@dataclass
+class ImportRow:
+    """One valid row: where it was (line or item number), the prompt and its context."""
+
+    where: str
+    prompt: Prompt
+    context: list[ContextItem] = field(default_factory=list)
+
+
+def normalize_format(fmt: str | None, path: str | Path | None, allowed: tuple[str, ...], verb: str) -> str:
+    """The format named by `fmt`, else the one implied by the file's suffix; InputError when neither works."""
+    if fmt:
+        name = _ALIASES.get(fmt.lower(), fmt.lower())
+        if name not in allowed:
+            raise InputError(f"unknown {verb} format '{fmt}'; use one of: {', '.join(allowed)}")
+        return name
+    suffix = Path(str(path)).suffix.lower() if path is not None else ""
+    name = _SUFFIXES.get(suffix)
+    if name not in allowed:
+        raise InputError(f"cannot tell the {verb} format of '{path}' from its name; pass --format "
+                         f"({', '.join(allowed)})")
+    return name
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+
+def read_prompt_file(path: str | Path, fmt: str | None = None) -> tuple[str, list[ImportRow], list[str], int]:
+    """(format, valid rows, one error line per malformed row, number of rows seen). Raises InputError when the
+    file cannot be read at all."""
+    fmt = normalize_format(fmt, path, IMPORT_FORMATS, "import")
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise InputError(f"cannot read import file {path}: {reason}") from None
+    if fmt == "csv":
+        records = _csv_records(text)
+    elif fmt == "jsonl":
+        records = _jsonl_records(text)
+    else:
+        records = _json_records(text, str(path))
+    rows: list[ImportRow] = []
+    errors: list[str] = []
+    seen = 0
+    for where, record in records:
+        seen += 1
+        if isinstance(record, str):
+            errors.append(f"{where}: {record}")
+            continue
+        try:
+            rows.append(_to_row(where, record, from_csv=fmt == "csv"))
+        except ValueError as exc:
+            errors.append(f"{where}: {exc}")
+    return fmt, rows, errors, seen
+
+
+def _jsonl_records(text: str) -> Iterable[tuple[str, dict[str, Any] | str]]:
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield f"line {number}", f"not valid JSON ({exc.msg} at column {exc.colno})"
+            continue
+        yield f"line {number}", value if isinstance(value, dict) else "expected a JSON object"
+
+
+def _json_records(text: str, name: str) -> Iterable[tuple[str, dict[str, Any] | str]]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    if isinstance(value, dict) and isinstance(value.get("prompts"), list):
+        value = value["prompts"]
+    if not isinstance(value, list):
+        raise InputError(f"{name} must hold a JSON array of prompts (or an object with a 'prompts' array)")
+    for number, item in enumerate(value, 1):
+        yield f"item {number}", item if isinstance(item, dict) else "expected a JSON object"
+
+
+def _csv_records(text: str) -> Iterable[tuple[str, dict[str, Any] | str]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        yield "line 1", f"malformed CSV header ({exc})"
+        return
+    if not {"content", "prompt"} & set(header):
+        yield "line 1", "the CSV header needs a 'content' or 'prompt' column"
+        return
+    start = reader.line_num + 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield f"line {start}", f"malformed CSV ({exc})"
+            start = reader.line_num + 1
+            continue
+        where = f"line {start}"
+        start = reader.line_num + 1
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            yield where, f"expected {len(header)} fields, found {len(values)}"
+            continue
+        yield where, {k: v for k, v in zip(header, values) if k and v != ""}
+
+
+def _to_row(where: str, record: dict[str, Any], *, from_csv: bool) -> ImportRow:
+    from pydantic import ValidationError
+
+    data = dict(record)
+    if "content" not in data and "prompt" in data:
+        data["content"] = data.pop("prompt")
+        act = data.pop("act", None)
+        if act is not None:
+            act = str(act).strip()
+            data.setdefault("title", act)
+            tags = _tags(data.get("tags"))
+            data["tags"] = tags if act in tags or not act else [act] + tags
+    content = data.get("content")
+    if not isinstance(content, str) or not content.strip():
+        raise ValueError("missing or empty 'content'")
+    if "tags" in data:
+        data["tags"] = _tags(data["tags"])
+    for name in ("generation_request", "generation_context", "embedding"):
+        if from_csv and isinstance(data.get(name), str):
+            try:
+                data[name] = json.loads(data[name])
+            except json.JSONDecodeError:
+                raise ValueError(f"'{name}' is not valid JSON") from None
+    if "id" in data and (not isinstance(data["id"], str) or not data["id"].strip() or len(data["id"]) > _MAX_ID):
+        raise ValueError(f"'id' must be a non-empty string of at most {_MAX_ID} characters")
+    embedding = data.get("embedding")
+    if embedding is not None:
+        if not isinstance(embedding, list) or not embedding or \
+                not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in embedding):
+            raise ValueError("'embedding' must be a non-empty list of numbers")
+        if not data.get("embedding_model"):
+            raise ValueError("an 'embedding' needs its 'embedding_model'")
+        dim = data.get("embedding_dim")
+        if dim not in (None, "") and int(dim) != len(embedding):
+            raise ValueError(f"'embedding' has {len(embedding)} numbers but embedding_dim is {dim}")
+        data["embedding_dim"] = len(embedding)
+    else:
+        for name in ("embedding_model", "embedding_provider", "embedding_dim"):
+            data.pop(name, None)
+    context = data.pop("context", None) or []
+    fields = {k: v for k, v in data.items() if k in _PROMPT_FIELDS and k not in _DERIVED}
+    fields.setdefault("source_type", "imported")
+    try:
+        prompt = Prompt(**fields)
+        items = [ContextItem(**c) for c in context] if isinstance(context, list) else None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "row"
+        raise ValueError(f"invalid {loc}: {err['msg'].removeprefix('Value error, ')}") from None
+    except TypeError:
+        raise ValueError("'context' must be a list of objects with 'source' and 'content'") from None
+    if items is None:
+        raise ValueError("'context' must be a list of objects with 'source' and 'content'")
+    prompt.content_hash = content_hash(prompt.content)
+    return ImportRow(where=where, prompt=prompt, context=items)
+
+
+def _tags(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError("'tags' is not a valid JSON list") from None
+        else:
+            value = text.split(",")
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise ValueError("'tags' must be a list of strings or a comma-separated string")
+    return list(dict.fromkeys(t.strip() for t in value if t.strip()))
+
+
+# ------------------------------------------------------------------------------------------------ writing
+
+
+def prompt_record(prompt: Prompt, context: list[ContextItem] | None = None) -> dict[str, Any]:
+    """The full JSON form of a stored prompt: every field, the embedding as a list, and its context."""
+    record = prompt.model_dump(mode="json")
+    if context:
+        record["context"] = [c.model_dump() for c in context]
+    return record
+
+
+class PromptWriter:
+    """Writes prompts one by one in one export format to an open text stream."""
+
+    def __init__(self, stream: IO[str], fmt: str) -> None:
+        self.stream = stream
+        self.fmt = fmt
+        self.count = 0
+
+    def __enter__(self) -> PromptWriter:
+        if self.fmt == "json":
+            self.stream.write("[")
+        elif self.fmt == "markdown":
+            self.stream.write("# Prompt library export\n")
+        return self
+
+    def write(self, prompt: Prompt, context: list[ContextItem] | None = None) -> None:
+        out = self.stream
+        if self.fmt == "jsonl":
+            out.write(json.dumps(prompt_record(prompt, context), ensure_ascii=False) + "\n")
+        elif self.fmt == "json":
+            out.write(("," if self.count else "") + "\n  " + json.dumps(prompt_record(prompt, context),
+                                                                         ensure_ascii=False))
+        elif self.fmt == "markdown":
+            out.write(_markdown(prompt))
+        else:
+            out.write(("\n" if self.count else "") + prompt.content.rstrip() + "\n")
+        self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fmt == "json":
+            self.stream.write("\n]\n" if self.count else "]\n")
+
+
+def _markdown(p: Prompt) -> str:
+    heading = (p.title or p.content.splitlines()[0])[:80].strip() or p.id
+    meta = [f"`{p.id}`"]
+    if p.phase:
+        meta.append(p.phase.value)
+    if p.provider:
+        meta.append(f"{p.provider}/{p.model}" if p.model else p.provider)
+    meta.append(p.created_at.strftime("%Y-%m-%d %H:%M UTC"))
+    if p.tags:
+        meta.append("tags: " + ", ".join(p.tags))
+    if p.parent_id:
+        meta.append(f"parent `{p.parent_id}`")
+    longest = max((len(run) for run in re.findall(r"`+", p.content)), default=0)
+    fence = "`" * max(3, longest + 1)
+    notes = f"\n*Notes:* {p.notes}\n" if p.notes else ""
+    return f"\n## {heading}\n\n{' · '.join(meta)}\n{notes}\n{fence}\n{p.content.rstrip()}\n{fence}\n"
