@@ -52,12 +52,19 @@ PHASE_DEFAULTS: dict[Phase, tuple[float, int]] = {
 #: Default model per provider: one table, overridable per provider (`providers.X.model`) and per phase.
 DEFAULT_MODELS: dict[str, str] = {
     "openai": "gpt-4o-mini",
-    "anthropic": "claude-3-5-haiku-latest",
-    "google": "gemini-2.0-flash",
+    "anthropic": "claude-haiku-4-5",
+    "google": "gemini-2.5-flash-lite",
     "openrouter": "openai/gpt-4o-mini",
     "ollama": "llama3.2",
     "local": "smollm2-135m-instruct",
     "scripted": "scripted-v1",
+}
+#: Default embedding model and its native dimensions per provider that can embed (issue 3: providers).
+DEFAULT_EMBEDDING_MODELS: dict[str, tuple[str, int]] = {
+    "openai": ("text-embedding-3-small", 1536),
+    "google": ("gemini-embedding-001", 768),
+    "ollama": ("nomic-embed-text", 768),
+    "local": ("all-MiniLM-L6-v2", 384),
 }
 
 
@@ -79,6 +86,8 @@ class ProviderConfig(_Section):
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
     requests_per_minute: int | None = Field(None, ge=1)
+    fallback_models: list[str] = Field(
+        default_factory=list, description="OpenRouter only: models tried in order when `model` is unavailable")
 
 
 class LocalProviderConfig(_Section):
@@ -194,6 +203,25 @@ class LearningConfig(_Section):
     seed: int = 0
 
 
+class PriceConfig(_Section):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(0.0, ge=0)
+
+
+class GatewayConfig(_Section):
+    """How provider calls are made: response cache, retry backoff, and price overrides (issue 3: providers)."""
+
+    cache: bool = True
+    cache_ttl_seconds: int = Field(7 * 24 * 3600, ge=1)
+    cache_skip_providers: list[str] = Field(default_factory=lambda: ["scripted"])
+    backoff_base_seconds: float = Field(0.5, ge=0)
+    backoff_max_seconds: float = Field(20.0, ge=0)
+    prices: dict[str, PriceConfig] = Field(
+        default_factory=dict, description="per model ('gpt-4o' or 'openai/gpt-4o'): input/output USD per 1M tokens")
+
+
 class PersonaConfig(_Section):
     description: str = ""
     system_prompt: str = ""
@@ -211,6 +239,7 @@ class Settings(BaseSettings):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     learning: LearningConfig = Field(default_factory=LearningConfig)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     personas: dict[str, PersonaConfig] = Field(default_factory=dict)
 
     @classmethod
@@ -568,6 +597,16 @@ generation:
   embedding_model: all-MiniLM-L6-v2
   embedding_dimensions: 384
   max_idea_length: 20000
+
+# Provider calls: retries back off exponentially with jitter (Retry-After is honoured up to backoff_max_seconds,
+# longer waits fail over at once); answers are cached in the database for cache_ttl_seconds (--no-cache bypasses).
+gateway:
+  cache: true
+  cache_ttl_seconds: 604800
+  backoff_base_seconds: 0.5
+  backoff_max_seconds: 20
+  # prices:                        # USD per million tokens; overrides the shipped table
+  #   gpt-4o-mini: {input: 0.15, output: 0.60}
 
 storage:
   # database_path: ~/.local/share/prompt-alchemy/prompts.db

@@ -42,6 +42,10 @@ class ProviderUnavailableError(ProviderError):
     exit_code = 2
 
 
+class CostLimitError(AlchemyError):
+    """A run's estimated or actual cost exceeds the user's limit (--max-cost); nothing from the run was saved."""
+
+
 class GenerationError(AlchemyError):
     """A generation run failed in a named phase; nothing from the run was saved."""
 

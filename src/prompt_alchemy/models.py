@@ -131,6 +131,8 @@ class PromptRequest(BaseModel):
     tags: list[str] = Field(default_factory=list)
     context: list[ContextItem] = Field(default_factory=list)
     save: bool = True
+    use_cache: bool = True  # providers (issue 3): False = always call the provider (--no-cache)
+    max_cost: float | None = Field(None, gt=0)  # providers (issue 3): USD limit for the run (--max-cost)
 
     @field_validator("idea")
     @classmethod

@@ -65,7 +65,10 @@ class AlchemyService:
     def registry(self):
         from prompt_alchemy.providers.registry import ProviderRegistry
 
-        return ProviderRegistry(self.settings)
+        from prompt_alchemy.providers.cache import ResponseCache  # providers (issue 3): response cache in the store
+
+        return ProviderRegistry(self.settings, cache_factory=lambda: ResponseCache(
+            self.store, self.settings.gateway.cache_ttl_seconds))
 
     @cached_property
     def embedder(self):
@@ -89,7 +92,7 @@ class AlchemyService:
                       target_model: str | None = None, provider: str | None = None,
                       temperature: float | None = None, max_tokens: int | None = None,
                       tags: list[str] | None = None, context_files: list[str | Path] | None = None,
-                      save: bool = True) -> PromptRequest:
+                      save: bool = True, use_cache: bool = True, max_cost: float | None = None) -> PromptRequest:
         """Validate everything a generation needs; raises InputError (exit 2) and touches nothing."""
         from pydantic import ValidationError
 
@@ -103,7 +106,7 @@ class AlchemyService:
             "idea": idea, "count": gen.default_count if count is None else count,
             "persona": persona or gen.default_persona, "target_model": target_model or gen.default_target_model,
             "provider": provider, "temperature": temperature, "max_tokens": max_tokens, "tags": tags or [],
-            "context": context, "save": save}
+            "context": context, "save": save, "use_cache": use_cache, "max_cost": max_cost}
         if phases is not None:
             data["phases"] = phases
         try:
@@ -131,7 +134,21 @@ class AlchemyService:
     async def generate(self, request: PromptRequest, progress: ProgressCallback | None = None) -> GenerationResult:
         """Run the phases and, unless `save` is off, store the whole session in one transaction."""
         persona = resolve_persona(request.persona, self.settings)
-        result = await self.engine.run(request, persona, progress)
+        if request.max_cost is not None:  # providers (issue 3): refuse a run whose estimate exceeds the limit
+            estimate = self.estimate_cost(request)
+            if estimate > request.max_cost:
+                from prompt_alchemy.errors import CostLimitError
+
+                raise CostLimitError(f"the estimated cost ${estimate:.4f} exceeds --max-cost ${request.max_cost:g}; "
+                                     f"lower --count or --max-tokens, choose a cheaper model, or raise the limit")
+        read_cache = request.use_cache and (request.save or self.loaded.database_path.exists())
+        with self.registry.run_options(read_cache=read_cache, write_cache=request.save,
+                                       max_cost=request.max_cost) as gateway:
+            result = await self.engine.run(request, persona, progress)
+        if gateway.cache_hits:
+            total = gateway.cache_hits + gateway.calls
+            result.events.append(f"{gateway.cache_hits} of {total} calls answered from the response cache "
+                                 f"(--no-cache to call the providers)")
         if request.save:
             roots = [p for p in result.prompts if p.parent_id is None]
             contexts = {p.id: request.context for p in roots} if request.context else None
@@ -139,6 +156,44 @@ class AlchemyService:
             self._index_prompts(result.prompts)  # library (issue 4): keep loaded vector indexes current
             result.saved = True
         return result
+
+    # ------------------------------------------------------------------ providers (issue 3)
+
+    def estimate_cost(self, request: PromptRequest) -> float:
+        """An upper bound on a run's cost in USD: every call priced at its phase's first provider with max_tokens
+        of output (input counted at about 4 characters per token, each draft at the previous max_tokens)."""
+        from prompt_alchemy.engine.phases import build_messages
+
+        persona = resolve_persona(request.persona, self.settings)
+        total, previous_output = 0.0, 0
+        for index, phase in enumerate(request.phases):
+            name = self.registry.chain(phase, request.provider)[0]
+            _, max_tokens = self.engine.phase_params(phase, request, persona)
+            messages = build_messages(phase, idea=request.idea, draft="" if index else None, persona=persona,
+                                      variant=0, context=request.context)
+            input_tokens = sum(len(m.content) for m in messages) // 4 + previous_output
+            total += self.registry.estimate_cost(name, self.registry.model_for(phase, name), input_tokens,
+                                                 max_tokens)
+            previous_output = max_tokens
+        return total * request.count
+
+    async def providers_status(self, check: bool = False) -> list[dict[str, Any]]:
+        """Every provider: configured/available, default and phase-assigned models, embedding support, price;
+        with `check`, each configured provider is contacted (host reachable, key accepted)."""
+        import asyncio
+
+        from prompt_alchemy.config import PROVIDER_NAMES
+        from prompt_alchemy.providers.registry import EXPLICIT_ONLY, IMPLEMENTATIONS
+
+        rows = [self.registry.describe(n) for n in PROVIDER_NAMES if n in IMPLEMENTATIONS]
+        rows = [r for r in rows if r["name"] not in EXPLICIT_ONLY or r["phases"] or r["embedder"]]
+        if check:
+            async def probe(row: dict[str, Any]) -> dict[str, Any] | None:
+                return await self.registry.check(row["name"]) if row["configured"] else None
+
+            for row, outcome in zip(rows, await asyncio.gather(*(probe(r) for r in rows))):
+                row["check"] = outcome
+        return rows
 
     # ------------------------------------------------------------------ library (issue 4)
     # Query logic lives in storage/ (sqlite.py, vectors.py, transfer.py); this block orchestrates it.

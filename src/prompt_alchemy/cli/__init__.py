@@ -43,6 +43,9 @@ from prompt_alchemy.cli import config_cmd, generate  # noqa: E402  (registers co
 
 app.add_typer(config_cmd.app, name="config")
 generate.register(app)
+from prompt_alchemy.cli import providers  # noqa: E402  (issue 3: providers)
+
+providers.register(app)
 from prompt_alchemy.cli import db, library, metrics, transfer  # noqa: E402  (issue 4: the library)
 
 library.register(app)

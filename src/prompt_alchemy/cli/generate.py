@@ -33,6 +33,8 @@ def generate(
     context: list[Path] = typer.Option(None, "--context", help="A file whose text is given to the phases (repeatable)."),
     output: RichOutput = typer.Option(RichOutput.text, "--output", "-o", help="text, json, yaml or markdown."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not store the prompts in the library."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Always call the providers; do not answer from the response cache."),
+    max_cost: float = typer.Option(None, "--max-cost", metavar="USD", help="Refuse a run whose estimated cost exceeds USD, and stop one that reaches it."),
 ) -> None:
     """Generate refined prompts from an idea through the alchemical phases."""
     from prompt_alchemy.errors import InputError
@@ -47,7 +49,7 @@ def generate(
         request = service.build_request(
             idea, phases=phases, count=count, persona=persona, target_model=target_model, provider=provider,
             temperature=temperature, max_tokens=max_tokens, tags=tag_list, context_files=context,
-            save=not no_save)
+            save=not no_save, use_cache=not no_cache, max_cost=max_cost)
         with _progress(request) as on_progress:
             return await service.generate(request, on_progress)
 
@@ -113,7 +115,9 @@ def render_text(result: GenerationResult) -> None:
     if best:
         console.print(Rule(f"best prompt · {best.id}", style="green"))
         console.print(Text(best.content))
-    console.print(Text(f"\n{result.total_tokens} tokens · ${result.total_cost:.4f} · "
+    tokens_in = sum(p.input_tokens for p in result.prompts)
+    console.print(Text(f"\n{result.total_tokens} tokens ({tokens_in} in, {result.total_tokens - tokens_in} out) · "
+                       f"${result.total_cost:.4f} · "
                        f"{result.wall_ms / 1000:.1f}s", style="dim"))
 
 

@@ -41,6 +41,7 @@ class GenerationResponse:
     latency_ms: float = 0.0
     finish_reason: str | None = None
     cost_usd: float = 0.0
+    cached: bool = False
 
     @property
     def total_tokens(self) -> int:
@@ -104,6 +105,16 @@ class BaseProvider:
 
         raise ProviderError(self.name, "this provider does not produce embeddings; choose another "
                                        "generation.embedding_provider")
+
+    async def check(self) -> str:
+        """Confirm the provider answers (host reachable, key accepted); raises ProviderError when it does not.
+        Returns a short description of what was checked."""
+        from prompt_alchemy.errors import ProviderUnavailableError
+
+        reason = self.unavailable_reason()
+        if reason:
+            raise ProviderUnavailableError(self.name, reason)
+        return "ready (runs in-process)"
 
     async def aclose(self) -> None:
         return None

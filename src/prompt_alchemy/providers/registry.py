@@ -1,21 +1,42 @@
-"""The provider registry: one long-lived instance per provider, and per-phase resolution with ordered fallbacks."""
+"""The provider registry as a gateway: one long-lived instance (and SDK client) per provider, per-phase resolution
+with ordered fallbacks, and dependable calls.
+
+Each call in a phase's chain goes: response cache -> cost limit -> rate limit -> provider, retried with exponential
+backoff and jitter on timeouts, connection errors, 429 and 5xx (honouring Retry-After), then failed over to the
+next provider. Authentication and bad-request errors fail fast. Every retry, failover and cache hit becomes a
+MetricRecord, and every failover an event the `generate` output shows.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import dataclasses
 import importlib
 import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from prompt_alchemy.config import PREFERRED_PROVIDER, PROVIDER_NAMES, Settings
-from prompt_alchemy.errors import InputError, ProviderError, ProviderUnavailableError
+from prompt_alchemy.config import CLOUD_PROVIDERS, PREFERRED_PROVIDER, PROVIDER_NAMES, Settings
+from prompt_alchemy.errors import CostLimitError, InputError, ProviderError, ProviderUnavailableError
 from prompt_alchemy.models import MetricRecord, Phase
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, Provider
+from prompt_alchemy.providers.gateway import RetryPolicy, TokenBucket
+from prompt_alchemy.providers.pricing import PriceTable
 
 log = get_logger("providers")
+T = TypeVar("T")
 
 #: Implementations by name, imported lazily so that unused SDKs are never loaded.
 IMPLEMENTATIONS: dict[str, str] = {
+    "openai": "prompt_alchemy.providers.openai:OpenAIProvider",
+    "anthropic": "prompt_alchemy.providers.anthropic:AnthropicProvider",
+    "google": "prompt_alchemy.providers.google:GoogleProvider",
+    "openrouter": "prompt_alchemy.providers.openrouter:OpenRouterProvider",
+    "ollama": "prompt_alchemy.providers.ollama:OllamaProvider",
     "local": "prompt_alchemy.providers.local:LocalProvider",
     "scripted": "prompt_alchemy.providers.scripted:ScriptedProvider",
 }
@@ -32,10 +53,30 @@ class CallOutcome:
     metrics: list[MetricRecord] = field(default_factory=list)
 
 
+@dataclass
+class RunOptions:
+    """Per-run gateway options, set around a run with :meth:`ProviderRegistry.run_options` and shared by every
+    task the run starts (a context variable): cache use and the cost limit with what has been spent so far."""
+
+    read_cache: bool = True
+    write_cache: bool = True
+    max_cost: float | None = None
+    spent: float = 0.0
+    cache_hits: int = 0
+    calls: int = 0
+
+
+_run_options: contextvars.ContextVar[RunOptions | None] = contextvars.ContextVar("prompt_alchemy_run", default=None)
+
+
 class ProviderRegistry:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cache_factory: Callable[[], Any] | None = None) -> None:
         self.settings = settings
         self._instances: dict[str, Provider] = {}
+        self._limiters: dict[str, TokenBucket] = {}
+        self._cache_factory = cache_factory
+        self._cache: Any = None
+        self.prices = PriceTable(settings.gateway.prices)
 
     # ------------------------------------------------------------------ lookup
 
@@ -89,38 +130,273 @@ class ProviderRegistry:
             return cfg.model
         return self.get(provider).default_model()
 
+    # ------------------------------------------------------------------ gateway plumbing
+
+    @contextmanager
+    def run_options(self, *, read_cache: bool = True, write_cache: bool = True,
+                    max_cost: float | None = None) -> Iterator[RunOptions]:
+        """Gateway options for everything called inside the block (and the tasks it starts)."""
+        options = RunOptions(read_cache=read_cache, write_cache=write_cache, max_cost=max_cost)
+        token = _run_options.set(options)
+        try:
+            yield options
+        finally:
+            _run_options.reset(token)
+
+    @staticmethod
+    def current_options() -> RunOptions:
+        return _run_options.get() or RunOptions()
+
+    def limiter(self, name: str) -> TokenBucket:
+        if name not in self._limiters:
+            rpm = getattr(self.settings.providers.get(name), "requests_per_minute", None)
+            self._limiters[name] = TokenBucket(rpm)
+        return self._limiters[name]
+
+    def retry_policy(self, name: str) -> RetryPolicy:
+        gw = self.settings.gateway
+        return RetryPolicy(max_retries=getattr(self.settings.providers.get(name), "max_retries", 0),
+                           base_delay=gw.backoff_base_seconds, max_delay=gw.backoff_max_seconds)
+
+    @property
+    def cache(self) -> Any:
+        """The response cache (created on first use), or None when caching is off or unavailable."""
+        if self._cache is None and self._cache_factory is not None and self.settings.gateway.cache:
+            self._cache = self._cache_factory()
+        return self._cache
+
+    def _cacheable(self, name: str) -> bool:
+        return self.settings.gateway.cache and name not in self.settings.gateway.cache_skip_providers
+
+    def endpoint(self, name: str) -> str | None:
+        provider = self.get(name)
+        return getattr(provider, "endpoint", None)
+
+    def price_response(self, response: GenerationResponse) -> float:
+        return self.prices.cost(response.provider, response.model, response.input_tokens, response.output_tokens)
+
+    def estimate_cost(self, provider: str, model: str, input_tokens: int, output_tokens: int) -> float:
+        return self.prices.cost(provider, model, input_tokens, output_tokens)
+
+    async def call_with_retries(self, name: str, make_call: Callable[[], Awaitable[T]], *, phase: str | None = None,
+                                model: str | None = None, metrics: list[MetricRecord] | None = None) -> T:
+        """Rate-limit and call `make_call()`, retrying retryable ProviderErrors per the provider's policy.
+        Raises the last error when retries are exhausted (or the server asks for a longer wait than allowed)."""
+        metrics = metrics if metrics is not None else []
+        policy = self.retry_policy(name)
+        limiter = self.limiter(name)
+        timeout = getattr(self.settings.providers.get(name), "timeout", None)
+        attempt = 0
+        while True:
+            waited = await limiter.acquire()
+            if waited > 0:
+                metrics.append(MetricRecord(kind="throttle", phase=phase, provider=name, model=model,
+                                            latency_ms=waited * 1000.0, detail="client-side rate limit"))
+            start = time.perf_counter()
+            try:
+                if timeout:
+                    async with asyncio.timeout(timeout + 1.0):  # backstop over the SDK's own timeout
+                        return await make_call()
+                return await make_call()
+            except TimeoutError:
+                exc = ProviderError(name, f"timed out after {timeout:g}s; raise providers.{name}.timeout if this "
+                                          f"persists", retryable=True)
+            except ProviderError as err:
+                exc = err
+            elapsed = (time.perf_counter() - start) * 1000.0
+            metrics.append(MetricRecord(kind="provider_error", phase=phase, provider=name, model=model,
+                                        latency_ms=elapsed, success=False, detail=str(exc)))
+            if not exc.retryable or attempt >= policy.max_retries:
+                raise exc
+            delay = policy.delay(attempt, exc.retry_after)
+            if delay is None:
+                log.info("%s asks to wait %.0fs (over gateway.backoff_max_seconds); not retrying", name,
+                         exc.retry_after or 0)
+                raise exc
+            if exc.retry_after:
+                limiter.defer(exc.retry_after)
+            attempt += 1
+            metrics.append(MetricRecord(kind="retry", phase=phase, provider=name, model=model,
+                                        latency_ms=delay * 1000.0, success=False,
+                                        detail=f"attempt {attempt + 1} of {policy.max_retries + 1} after "
+                                               f"{delay:.2f}s: {exc}"))
+            log.info("retrying %s in %.2fs (attempt %d of %d): %s", name, delay, attempt + 1,
+                     policy.max_retries + 1, exc)
+            await asyncio.sleep(delay)
+
     # ------------------------------------------------------------------ calls
 
     async def generate(self, phase: Phase, chain: list[str], request: GenerationRequest) -> CallOutcome:
-        """Call the chain in order until one provider answers; retryable failures fail over to the next."""
+        """Call the chain in order until one provider answers; retryable failures are retried, then fail over to
+        the next provider; non-retryable ones (auth, bad request) fail fast."""
+        options = self.current_options()
         events: list[str] = []
         metrics: list[MetricRecord] = []
-        last_error: ProviderError | None = None
         for position, name in enumerate(chain):
             provider = self.get(name)
-            request.model = self.model_for(phase, name)
-            start = time.perf_counter()
+            call = dataclasses.replace(request, model=self.model_for(phase, name))
+            cached = self._cache_lookup(name, call, options)
+            if cached is not None:
+                options.cache_hits += 1
+                metrics.append(MetricRecord(kind="cache_hit", phase=phase.value, provider=cached.provider,
+                                            model=cached.model, latency_ms=cached.latency_ms,
+                                            detail="answered from the response cache"))
+                return CallOutcome(response=cached, events=events, metrics=metrics)
+            if options.max_cost is not None and options.spent >= options.max_cost:
+                raise CostLimitError(
+                    f"the run reached --max-cost ${options.max_cost:g} (spent ${options.spent:.4f}) before "
+                    f"{phase.value}; nothing was saved. Answers so far are cached: rerun with a higher --max-cost "
+                    f"to continue without paying for them again")
             try:
-                response = await provider.generate(request)
+                response = await self.call_with_retries(name, lambda p=provider, c=call: p.generate(c),
+                                                        phase=phase.value, model=call.model, metrics=metrics)
             except ProviderError as exc:
-                last_error = exc
-                elapsed = (time.perf_counter() - start) * 1000.0
-                metrics.append(MetricRecord(kind="provider_error", phase=phase.value, provider=name,
-                                            model=request.model, latency_ms=elapsed, success=False,
-                                            detail=str(exc)))
                 if not exc.retryable or position == len(chain) - 1:
                     raise
                 nxt = chain[position + 1]
-                events.append(f"{phase.value}: {name} failed ({exc}); failing over to {nxt}")
-                metrics.append(MetricRecord(kind="failover", phase=phase.value, provider=name, model=request.model,
-                                            success=False, detail=f"{name} -> {nxt}"))
+                events.append(f"{phase.value}: {name} failed ({exc}); failed over to {nxt}")
+                metrics.append(MetricRecord(kind="failover", phase=phase.value, provider=name, model=call.model,
+                                            success=False, detail=f"{name} -> {nxt}: {exc}"))
                 log.warning("failover in %s: %s -> %s (%s)", phase.value, name, nxt, exc)
                 continue
+            options.calls += 1
+            if not response.cost_usd:
+                response.cost_usd = self.price_response(response)
+            options.spent += response.cost_usd
+            self._cache_store(name, call, response, options)
             return CallOutcome(response=response, events=events, metrics=metrics)
-        assert last_error is not None
-        raise last_error
+        raise ProviderUnavailableError("none", f"no provider in the chain for {phase.value}")
+
+    def _cache_lookup(self, name: str, call: GenerationRequest, options: RunOptions) -> GenerationResponse | None:
+        if not (options.read_cache and self._cacheable(name)):
+            return None
+        cache = self.cache
+        if cache is None:
+            return None
+        from prompt_alchemy.providers.cache import response_key
+
+        start = time.perf_counter()
+        hit = cache.get(response_key(name, self.endpoint(name), call.model or "", call))
+        if hit is not None:
+            hit.latency_ms = (time.perf_counter() - start) * 1000.0
+        return hit
+
+    def _cache_store(self, name: str, call: GenerationRequest, response: GenerationResponse,
+                     options: RunOptions) -> None:
+        if not (options.write_cache and self._cacheable(name)) or not response.text.strip():
+            return
+        cache = self.cache
+        if cache is None:
+            return
+        from prompt_alchemy.providers.cache import response_key
+
+        cache.put(response_key(name, self.endpoint(name), call.model or "", call), response)
+
+    # ------------------------------------------------------------------ embeddings
+
+    def embedding_client(self, name: str) -> EmbeddingClient:
+        """The provider's embeddings behind the gateway: cache, rate limit and retries."""
+        return EmbeddingClient(self, name)
+
+    # ------------------------------------------------------------------ status
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """What `prompt-alchemy providers` shows for one provider (no network)."""
+        from prompt_alchemy.config import DEFAULT_EMBEDDING_MODELS, provider_has_credentials
+
+        provider = self.get(name)
+        cfg = self.settings.providers.get(name)
+        reason = provider.unavailable_reason()
+        if name in CLOUD_PROVIDERS:
+            configured = provider_has_credentials(self.settings, name) or bool(getattr(cfg, "base_url", None))
+        elif name == "ollama":
+            configured = bool(getattr(provider, "endpoint", None))
+        else:
+            configured = reason is None
+        phases: dict[str, dict[str, str]] = {}
+        for phase in Phase:
+            pcfg = self.settings.phases.get(phase)
+            try:
+                chain = self.chain(phase)
+            except ProviderError:
+                chain = []
+            declared = ([pcfg.provider] if pcfg.provider else []) + list(pcfg.fallbacks)
+            if name in chain or name in declared:
+                role = "primary" if (chain[:1] == [name] or pcfg.provider == name) else "fallback"
+                phases[phase.value] = {"role": role, "model": self.model_for(phase, name)}
+        embeds = provider.supports_embeddings() or name == "local"  # local: the bundled MiniLM embedder
+        embedding_model = None
+        if name == "local":
+            embedding_model = DEFAULT_EMBEDDING_MODELS["local"][0]
+        elif embeds:
+            default_embed = getattr(provider, "default_embedding_model", None)
+            embedding_model = default_embed() if callable(default_embed) else DEFAULT_EMBEDDING_MODELS.get(
+                name, ("", 0))[0] or None
+        price = self.prices.lookup(name, provider.default_model())
+        return {
+            "name": name, "configured": configured, "available": reason is None, "reason": reason,
+            "default_model": provider.default_model(), "phases": phases, "embeddings": embeds,
+            "embedding_model": embedding_model,
+            "embedder": name == self.settings.generation.embedding_provider,
+            "endpoint": getattr(provider, "endpoint", None),
+            "timeout": getattr(cfg, "timeout", None), "max_retries": getattr(cfg, "max_retries", None),
+            "requests_per_minute": getattr(cfg, "requests_per_minute", None),
+            "price_per_million": {"input": price.input, "output": price.output} if price else None,
+        }
+
+    async def check(self, name: str) -> dict[str, Any]:
+        """Contact the provider (host reachable, key accepted). Never raises; the outcome is in the result."""
+        provider = self.get(name)
+        start = time.perf_counter()
+        try:
+            detail = await asyncio.wait_for(provider.check(), timeout=min(
+                30.0, (getattr(self.settings.providers.get(name), "timeout", None) or 30.0) + 1.0))
+            ok = True
+        except ProviderError as exc:
+            detail, ok = str(exc).removeprefix(f"provider '{name}': "), False
+        except TimeoutError:
+            detail, ok = "timed out", False
+        return {"ok": ok, "detail": detail, "latency_ms": round((time.perf_counter() - start) * 1000.0, 1)}
 
     async def aclose(self) -> None:
         for provider in self._instances.values():
             await provider.aclose()
         self._instances.clear()
+
+
+class EmbeddingClient:
+    """A provider's `embed` seen through the gateway; looks like a provider to embeddings.ProviderEmbedder."""
+
+    def __init__(self, registry: ProviderRegistry, name: str) -> None:
+        self._registry = registry
+        self._provider = registry.get(name)
+        self.name = name
+
+    def supports_embeddings(self) -> bool:
+        return self._provider.supports_embeddings()
+
+    def unavailable_reason(self) -> str | None:
+        return self._provider.unavailable_reason()
+
+    def default_model(self) -> str:
+        return self._provider.default_model()
+
+    async def embed(self, texts: list[str], model: str | None = None,
+                    dimensions: int | None = None) -> list[list[float]]:
+        registry = self._registry
+        options = registry.current_options()
+        model = model or getattr(self._provider, "default_embedding_model", lambda: "")()
+        cache = registry.cache if registry._cacheable(self.name) else None
+        found: list[list[float] | None] = [None] * len(texts)
+        if cache is not None and options.read_cache:
+            found = cache.get_embeddings(self.name, model, dimensions, texts)
+        missing = [i for i, v in enumerate(found) if v is None]
+        if missing:
+            todo = [texts[i] for i in missing]
+            vectors = await registry.call_with_retries(
+                self.name, lambda: self._provider.embed(todo, model=model, dimensions=dimensions), model=model)
+            for i, vector in zip(missing, vectors):
+                found[i] = vector
+            if cache is not None and options.write_cache:
+                cache.put_embeddings(self.name, model, dimensions, todo, vectors)
+        return [v for v in found if v is not None]

@@ -151,7 +151,35 @@ def m002_fts(db: sqlite3.Connection) -> None:
     """)
 
 
+def m003_response_cache(db: sqlite3.Connection) -> None:
+    """Provider response and embedding caches (issue 3). Keys are hashes; no request text, no secrets."""
+    run_script(db, """
+    CREATE TABLE response_cache (
+        key TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        response TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        hits INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX idx_response_cache_expires ON response_cache(expires_at);
+
+    CREATE TABLE embedding_cache (
+        key TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        dimensions INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX idx_embedding_cache_expires ON embedding_cache(expires_at);
+    """)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_fts,
+    m003_response_cache,
 ]

@@ -1,0 +1,124 @@
+"""Anthropic's Messages API through the official `anthropic` SDK.
+
+The system prompt goes in `system`; Anthropic's temperature range is 0-1, so a higher temperature (the tool allows
+0-2) is clamped to 1.0 with a warning rather than rejected.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from typing import Any
+
+from prompt_alchemy.errors import ProviderError
+from prompt_alchemy.observability import get_logger
+from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse
+from prompt_alchemy.providers.gateway import map_exception
+
+log = get_logger("providers.anthropic")
+
+MAX_TEMPERATURE = 1.0
+
+
+def clamp_temperature(value: float) -> float:
+    return min(max(value, 0.0), MAX_TEMPERATURE)
+
+
+class AnthropicProvider(BaseProvider):
+    name = "anthropic"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self._client: Any = None
+        self._warned: set[float] = set()
+        self._no_temperature: set[str] = set()
+
+    @property
+    def endpoint(self) -> str:
+        return self.config.base_url or "https://api.anthropic.com"
+
+    def _key(self) -> str | None:
+        key = self.config.api_key
+        return (key.get_secret_value() or None) if key is not None else None
+
+    def unavailable_reason(self) -> str | None:
+        if importlib.util.find_spec("anthropic") is None:
+            return "the anthropic package is not installed; pip install anthropic"
+        if self._key() is None:
+            return "no API key; set ANTHROPIC_API_KEY or providers.anthropic.api_key"
+        return None
+
+    def client(self) -> Any:
+        if self._client is None:
+            from anthropic import AsyncAnthropic
+
+            self._client = AsyncAnthropic(api_key=self._key(), base_url=self.config.base_url or None,
+                                          timeout=self.config.timeout, max_retries=0)
+        return self._client
+
+    def _error(self, exc: BaseException, model: str | None = None) -> ProviderError:
+        return map_exception(self.name, exc, model=model, timeout=self.config.timeout, endpoint=self.endpoint)
+
+    def _temperature(self, value: float) -> float:
+        clamped = clamp_temperature(value)
+        if clamped != value and value not in self._warned:
+            self._warned.add(value)
+            log.warning("anthropic accepts temperatures from 0 to 1; using %.1f instead of %.2f", clamped, value)
+        return clamped
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        model = request.model or self.default_model()
+        messages = [{"role": "assistant" if m.role == "assistant" else "user", "content": m.content}
+                    for m in request.non_system]
+        params: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": request.max_tokens}
+        if request.system:
+            params["system"] = request.system
+        if request.stop:
+            params["stop_sequences"] = request.stop
+        start = time.perf_counter()
+        while True:
+            # `temperature` is a documented Messages API field that recent SDKs no longer type, so it travels in
+            # extra_body; a model that rejects it is asked again without it, and that is remembered.
+            send_temperature = model not in self._no_temperature
+            extra = {"temperature": self._temperature(request.temperature)} if send_temperature else None
+            try:
+                message = await self.client().messages.create(**params, extra_body=extra)
+                break
+            except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a ProviderError
+                if send_temperature and getattr(exc, "status_code", None) == 400 and \
+                        "temperature" in str(getattr(exc, "message", "") or exc).lower():
+                    self._no_temperature.add(model)
+                    log.info("anthropic model %s rejected temperature; retrying without it", model)
+                    continue
+                raise self._error(exc, model) from None
+        latency = (time.perf_counter() - start) * 1000.0
+        blocks = getattr(message, "content", None)
+        if blocks is None:
+            raise ProviderError(self.name, "returned a message without content (a malformed response)",
+                                retryable=True)
+        text = "".join(getattr(b, "text", "") for b in blocks if getattr(b, "type", "") == "text")
+        usage = getattr(message, "usage", None)
+        return GenerationResponse(
+            text=text, provider=self.name, model=getattr(message, "model", None) or model,
+            input_tokens=int(getattr(usage, "input_tokens", 0) or 0),
+            output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
+            latency_ms=latency, finish_reason=getattr(message, "stop_reason", None))
+
+    async def check(self) -> str:
+        reason = self.unavailable_reason()
+        if reason:
+            raise ProviderError(self.name, reason)
+        try:
+            page = await self.client().models.list(limit=20)
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc) from None
+        count = len(getattr(page, "data", None) or [])
+        return f"reachable at {self.endpoint}, key accepted, {count} models listed"
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.close()
+            except RuntimeError:
+                pass

@@ -1,0 +1,135 @@
+"""Google Gemini through the official `google-genai` SDK (the Gemini Developer API, keyed by GOOGLE_API_KEY).
+
+The system prompt goes in `system_instruction`; temperature (0-2) and `max_output_tokens` in the generation
+config. Embeddings use a Gemini embedding model with `output_dimensionality`. `base_url` points the SDK at another
+endpoint (a proxy, or a local server in tests).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from typing import Any
+
+from prompt_alchemy.errors import ProviderError
+from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse
+from prompt_alchemy.providers.gateway import map_exception
+
+_EMBED_BATCH = 100  # the API's limit per batchEmbedContents call
+
+
+class GoogleProvider(BaseProvider):
+    name = "google"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self._client: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return self.config.base_url or "https://generativelanguage.googleapis.com"
+
+    def _key(self) -> str | None:
+        key = self.config.api_key
+        return (key.get_secret_value() or None) if key is not None else None
+
+    def unavailable_reason(self) -> str | None:
+        if importlib.util.find_spec("google.genai") is None:
+            return "the google-genai package is not installed; pip install google-genai"
+        if self._key() is None:
+            return "no API key; set GOOGLE_API_KEY (or GEMINI_API_KEY) or providers.google.api_key"
+        return None
+
+    def supports_embeddings(self) -> bool:
+        return True
+
+    def default_embedding_model(self) -> str:
+        from prompt_alchemy.config import DEFAULT_EMBEDDING_MODELS
+
+        return self.config.embedding_model or DEFAULT_EMBEDDING_MODELS["google"][0]
+
+    def client(self) -> Any:
+        """The SDK's async client (`genai.Client(...).aio`), created once."""
+        if self._client is None:
+            from google import genai
+            from google.genai import types
+
+            options = types.HttpOptions(base_url=self.config.base_url or None,
+                                        timeout=int(self.config.timeout * 1000))
+            self._client = genai.Client(api_key=self._key(), vertexai=False, http_options=options).aio
+        return self._client
+
+    def _error(self, exc: BaseException, model: str | None = None) -> ProviderError:
+        return map_exception(self.name, exc, model=model, timeout=self.config.timeout, endpoint=self.endpoint)
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        from google.genai import types
+
+        model = request.model or self.default_model()
+        contents = [types.Content(role="model" if m.role == "assistant" else "user",
+                                  parts=[types.Part(text=m.content)]) for m in request.non_system]
+        config = types.GenerateContentConfig(
+            system_instruction=request.system or None, temperature=request.temperature,
+            max_output_tokens=request.max_tokens, seed=request.seed, stop_sequences=request.stop or None)
+        start = time.perf_counter()
+        try:
+            response = await self.client().models.generate_content(model=model, contents=contents, config=config)
+        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a ProviderError
+            raise self._error(exc, model) from None
+        latency = (time.perf_counter() - start) * 1000.0
+        candidates = getattr(response, "candidates", None) or []
+        if not candidates:
+            feedback = getattr(response, "prompt_feedback", None)
+            reason = getattr(feedback, "block_reason", None)
+            raise ProviderError(self.name, f"returned no candidates{f' (blocked: {reason})' if reason else ''}",
+                                retryable=reason is None)
+        content = getattr(candidates[0], "content", None)
+        parts = (getattr(content, "parts", None) or []) if content is not None else []
+        text = "".join(p.text for p in parts if getattr(p, "text", None) and not getattr(p, "thought", False))
+        usage = getattr(response, "usage_metadata", None)
+        finish = getattr(candidates[0], "finish_reason", None)
+        return GenerationResponse(
+            text=text, provider=self.name, model=getattr(response, "model_version", None) or model,
+            input_tokens=int(getattr(usage, "prompt_token_count", 0) or 0),
+            output_tokens=int(getattr(usage, "candidates_token_count", 0) or 0)
+            + int(getattr(usage, "thoughts_token_count", 0) or 0),  # thinking is billed as output
+            latency_ms=latency, finish_reason=getattr(finish, "value", finish))
+
+    async def embed(self, texts: list[str], model: str | None = None,
+                    dimensions: int | None = None) -> list[list[float]]:
+        from google.genai import types
+
+        model = model or self.default_embedding_model()
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), _EMBED_BATCH):
+            batch = texts[start:start + _EMBED_BATCH]
+            config = types.EmbedContentConfig(output_dimensionality=dimensions) if dimensions else None
+            try:
+                result = await self.client().models.embed_content(model=model, contents=batch, config=config)
+            except Exception as exc:  # noqa: BLE001
+                raise self._error(exc, model) from None
+            embeddings = getattr(result, "embeddings", None) or []
+            if len(embeddings) != len(batch):
+                raise ProviderError(self.name, f"returned {len(embeddings)} embeddings for {len(batch)} texts",
+                                    retryable=True)
+            vectors.extend(list(e.values or []) for e in embeddings)
+        return vectors
+
+    async def check(self) -> str:
+        reason = self.unavailable_reason()
+        if reason:
+            raise ProviderError(self.name, reason)
+        try:
+            pager = await self.client().models.list(config={"page_size": 20})
+            count = len(pager.page or [])
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc) from None
+        return f"reachable at {self.endpoint}, key accepted, {count} models listed"
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.aclose()
+            except RuntimeError:
+                pass

@@ -1,0 +1,123 @@
+"""Ollama through the official `ollama` SDK, at `providers.ollama.host` or `OLLAMA_HOST`.
+
+The system prompt is sent as a system message (the Go reference implementation dropped it); temperature, max
+tokens (`num_predict`), seed and stop go in `options`. Embeddings use Ollama's `/api/embed` (e.g. nomic-embed-text).
+Ollama is used only when a host is configured, so an absent local server is never picked automatically.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from typing import Any
+
+from prompt_alchemy.errors import ProviderError
+from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse
+from prompt_alchemy.providers.gateway import map_exception
+
+
+class OllamaProvider(BaseProvider):
+    name = "ollama"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self._client: Any = None
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.config.host or self.config.base_url
+
+    def _key(self) -> str | None:
+        key = self.config.api_key
+        return (key.get_secret_value() or None) if key is not None else None
+
+    def unavailable_reason(self) -> str | None:
+        if importlib.util.find_spec("ollama") is None:
+            return "the ollama package is not installed; pip install ollama"
+        if not self.endpoint:
+            return "no Ollama host configured; set OLLAMA_HOST or providers.ollama.host (e.g. http://127.0.0.1:11434)"
+        return None
+
+    def supports_embeddings(self) -> bool:
+        return True
+
+    def default_embedding_model(self) -> str:
+        from prompt_alchemy.config import DEFAULT_EMBEDDING_MODELS
+
+        return self.config.embedding_model or DEFAULT_EMBEDDING_MODELS["ollama"][0]
+
+    def client(self) -> Any:
+        if self._client is None:
+            from ollama import AsyncClient
+
+            key = self._key()
+            headers = {"Authorization": f"Bearer {key}"} if key else None
+            self._client = AsyncClient(host=self.endpoint, timeout=self.config.timeout, headers=headers)
+        return self._client
+
+    def _error(self, exc: BaseException, model: str | None = None) -> ProviderError:
+        if isinstance(exc, ConnectionError) and not isinstance(exc, (TimeoutError,)):
+            return ProviderError(self.name, f"cannot connect to Ollama at {self.endpoint}; is `ollama serve` "
+                                            f"running there?", retryable=True)
+        if getattr(exc, "status_code", None) == 404 and model:
+            return ProviderError(self.name, f"model '{model}' is not available on {self.endpoint}; run "
+                                            f"`ollama pull {model}` there or choose another model", status=404)
+        return map_exception(self.name, exc, model=model, timeout=self.config.timeout, endpoint=self.endpoint)
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        model = request.model or self.default_model()
+        options: dict[str, Any] = {"temperature": request.temperature, "num_predict": request.max_tokens}
+        if request.seed is not None:
+            options["seed"] = request.seed
+        if request.stop:
+            options["stop"] = request.stop
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        start = time.perf_counter()
+        try:
+            response = await self.client().chat(model=model, messages=messages, options=options, stream=False)
+        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a ProviderError
+            raise self._error(exc, model) from None
+        latency = (time.perf_counter() - start) * 1000.0
+        message = getattr(response, "message", None)
+        if message is None:
+            raise ProviderError(self.name, "returned no message (a malformed response)", retryable=True)
+        return GenerationResponse(
+            text=message.content or "", provider=self.name, model=getattr(response, "model", None) or model,
+            input_tokens=int(getattr(response, "prompt_eval_count", 0) or 0),
+            output_tokens=int(getattr(response, "eval_count", 0) or 0),
+            latency_ms=latency, finish_reason=getattr(response, "done_reason", None))
+
+    async def embed(self, texts: list[str], model: str | None = None,
+                    dimensions: int | None = None) -> list[list[float]]:
+        model = model or self.default_embedding_model()
+        try:
+            response = await self.client().embed(model=model, input=texts, dimensions=dimensions)
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, model) from None
+        vectors = [list(v) for v in (getattr(response, "embeddings", None) or [])]
+        if len(vectors) != len(texts):
+            raise ProviderError(self.name, f"returned {len(vectors)} embeddings for {len(texts)} texts",
+                                retryable=True)
+        return vectors
+
+    async def check(self) -> str:
+        reason = self.unavailable_reason()
+        if reason:
+            raise ProviderError(self.name, reason)
+        try:
+            listing = await self.client().list()
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc) from None
+        names = {getattr(m, "model", None) for m in (getattr(listing, "models", None) or [])}
+        model = self.default_model()
+        pulled = model in names or f"{model}:latest" in names
+        return (f"reachable at {self.endpoint}, {len(names)} models pulled"
+                + ("" if pulled else f"; default model '{model}' is not pulled (run `ollama pull {model}`)"))
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.close()
+            except RuntimeError:
+                pass
