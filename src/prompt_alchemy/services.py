@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from prompt_alchemy.config import LoadedSettings, load_settings, semantic_problems, validate_config
+from prompt_alchemy.engine.batch import BatchProgress  # batch (issue 7)
 from prompt_alchemy.engine.engine import Engine, ProgressCallback
 from prompt_alchemy.engine.personas import resolve_persona
 from prompt_alchemy.errors import InputError, NotFoundError
 from prompt_alchemy.models import ContextItem, GenerationResult, Prompt, PromptRequest
+from prompt_alchemy.models import BatchItem, BatchItemResult, BatchOptions, BatchReport  # batch (issue 7)
 from prompt_alchemy.security import check_length, register_secret
 # library (issue 4)
 from collections.abc import Callable
@@ -131,7 +133,8 @@ class AlchemyService:
             raise InputError(f"cannot read --context file {path}: {reason}") from None
         return ContextItem(source=str(p), content=text, context_type="file")
 
-    async def generate(self, request: PromptRequest, progress: ProgressCallback | None = None) -> GenerationResult:
+    async def generate(self, request: PromptRequest, progress: ProgressCallback | None = None, *,
+                       session_id: str | None = None) -> GenerationResult:
         """Run the phases and, unless `save` is off, store the whole session in one transaction."""
         persona = resolve_persona(request.persona, self.settings)
         if request.max_cost is not None:  # providers (issue 3): refuse a run whose estimate exceeds the limit
@@ -144,7 +147,7 @@ class AlchemyService:
         read_cache = request.use_cache and (request.save or self.loaded.database_path.exists())
         with self.registry.run_options(read_cache=read_cache, write_cache=request.save,
                                        max_cost=request.max_cost) as gateway:
-            result = await self.engine.run(request, persona, progress)
+            result = await self.engine.run(request, persona, progress, session_id=session_id)
         if gateway.cache_hits:
             total = gateway.cache_hits + gateway.calls
             result.events.append(f"{gateway.cache_hits} of {total} calls answered from the response cache "
@@ -659,6 +662,85 @@ class AlchemyService:
             if last is None or (now - last).total_seconds() >= parse_duration(interval):
                 ran[task] = run(now=now)
         return ran
+
+    # ------------------------------------------------------------------ batch generation (issue 7)
+
+    def read_batch_items(self, path: str | Path, fmt: str | None = None, text: str | None = None) -> list[BatchItem]:
+        """Parse a batch file: JSONL (an object with "idea" and optional options per line), CSV (an `idea` or
+        `prompt` column plus optional option columns) or one idea per line. `text` replaces reading `path`."""
+        from prompt_alchemy.engine.batch import detect_format, parse_items
+
+        if text is None:
+            try:
+                text = Path(path).expanduser().read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+                raise InputError(f"cannot read batch file {path}: {reason}") from None
+        return parse_items(text, fmt or detect_format(path, text), str(path))
+
+    async def batch_generate(self, items: list[BatchItem], *, workers: int = 2, defaults: BatchOptions | None = None,
+                             save: bool = True, results_file: str | Path | None = None, resume: bool = False,
+                             dry_run: bool = False, source: str = "batch",
+                             progress: BatchProgress | None = None) -> BatchReport:
+        """Generate every item, at most `workers` at a time; per-item options override `defaults`. Every item is
+        validated (and every provider chain resolved) before anything runs or is written. With `results_file`,
+        each finished item is appended to it and `resume` skips the items it already holds."""
+        from prompt_alchemy.engine.batch import MAX_WORKERS, BatchJob, ResultsFile, item_keys, run_batch
+
+        if not items:
+            raise InputError("the batch has no ideas")
+        if not 1 <= workers <= MAX_WORKERS:
+            raise InputError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
+        defaults = defaults or BatchOptions()
+        jobs: list[BatchJob] = []
+        for index, (item, key) in enumerate(zip(items, item_keys(items)), 1):
+            options = {name: getattr(item, name) if getattr(item, name) is not None else getattr(defaults, name)
+                       for name in BatchOptions.model_fields}
+            try:
+                request = self.build_request(item.idea, save=save, **options)
+            except InputError as exc:
+                snippet = " ".join(item.idea.split())[:40]
+                raise InputError(f"batch item {index} ('{snippet}'): {exc}") from None
+            jobs.append(BatchJob(key=key, index=index, request=request))
+        for phases, provider in {(tuple(job.request.phases), job.request.provider) for job in jobs}:
+            for phase in phases:
+                self.registry.chain(phase, provider)
+        results = ResultsFile(results_file, resume=resume, source=source) if results_file else None
+
+        async def generate(job: BatchJob, session_id: str | None) -> GenerationResult:
+            return await self.generate(job.request, session_id=session_id)
+
+        return await run_batch(jobs, workers=workers, generate=generate, recover=self._recover_batch_item,
+                               results=results, progress=progress, dry_run=dry_run)
+
+    # ------------------------------------------------------------------ server mode helpers (issue 7)
+
+    def persona_names(self) -> list[str]:
+        from prompt_alchemy.engine.personas import persona_names
+
+        return persona_names(self.settings)
+
+    def validate_configuration(self) -> tuple[Path, list[str]]:
+        """Re-read the configuration file the service was loaded from (plus the environment): (path, problems)."""
+        path = self.loaded.paths.config_file
+        return path, check_configuration(path if path.exists() else None)
+
+    def top_prompts(self, limit: int = 20) -> list[Prompt]:
+        """The best prompts first: by average feedback rating where rated, then by ranking score."""
+        return self.store.top_prompts(limit)
+
+    def _recover_batch_item(self, job: Any, session_id: str) -> BatchItemResult | None:
+        """The result of a batch item that an interrupted run saved but did not get to record, or None."""
+        prompts = self.store.list_prompts(session_id=session_id, limit=1000)
+        if not prompts:
+            return None
+        scored = [p for p in prompts if p.score is not None]
+        best = max(scored, key=lambda p: p.score or 0.0) if scored else None
+        return BatchItemResult(
+            key=job.key, index=job.index, idea=job.request.idea, status="ok", session_id=session_id,
+            best_id=best.id if best else None, best=best.content if best else None,
+            best_score=best.score if best else None, prompt_ids=[p.id for p in prompts], saved=True,
+            total_tokens=sum(p.actual_tokens for p in prompts), cost_usd=round(sum(p.cost_usd for p in prompts), 6))
 
     # ------------------------------------------------------------------ configuration
 

@@ -52,6 +52,10 @@ library.register(app)
 transfer.register(app)
 db.register(app)
 metrics.register(app)
+from prompt_alchemy.cli import batch, serve  # noqa: E402  (issue 7: MCP server and batch)
+
+batch.register(app)
+serve.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -95,19 +95,28 @@ class LocalProvider(BaseProvider):
             return _models[key]
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse:
-        return await asyncio.to_thread(self._generate_sync, request)
+        cancelled = threading.Event()
+        try:
+            return await asyncio.to_thread(self._generate_sync, request, cancelled)
+        except asyncio.CancelledError:
+            cancelled.set()  # the worker thread skips the call, or ends it at the next token
+            raise
 
-    def _generate_sync(self, request: GenerationRequest) -> GenerationResponse:
+    def _generate_sync(self, request: GenerationRequest,
+                       cancelled: threading.Event | None = None) -> GenerationResponse:
         llm = self._llama()
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         max_tokens = max(1, min(request.max_tokens, self.config.max_tokens_cap))
         with _infer_lock:
+            if cancelled is not None and cancelled.is_set():
+                raise ProviderError(self.name, "the call was cancelled before it started")
             start = time.perf_counter()
             try:
                 out = llm.create_chat_completion(
                     messages=messages, temperature=request.temperature, max_tokens=max_tokens,
                     repeat_penalty=self.config.repeat_penalty,
-                    seed=request.seed if request.seed is not None else self.config.seed, stop=request.stop)
+                    seed=request.seed if request.seed is not None else self.config.seed, stop=request.stop,
+                    logits_processor=_stop_when(cancelled, llm) if cancelled is not None else None)
             except ValueError as exc:
                 raise ProviderError(self.name, f"{exc}; shorten the input or raise providers.local.n_ctx") from exc
             latency = (time.perf_counter() - start) * 1000.0
@@ -117,3 +126,20 @@ class LocalProvider(BaseProvider):
             text=choice["message"]["content"] or "", provider=self.name, model=self.default_model(),
             input_tokens=int(usage.get("prompt_tokens", 0)), output_tokens=int(usage.get("completion_tokens", 0)),
             latency_ms=latency, finish_reason=choice.get("finish_reason"))
+
+
+def _stop_when(cancelled: threading.Event, llm: Any) -> Any:
+    """A logits processor that forces end-of-text once `cancelled` is set, so a cancelled call (an MCP client's
+    cancel, Ctrl-C) releases the model after one more token instead of running to max_tokens."""
+    import llama_cpp
+    import numpy as np
+
+    eos = llm.token_eos()
+
+    def process(input_ids: Any, scores: Any) -> Any:
+        if cancelled.is_set():
+            scores[:] = -np.inf
+            scores[eos] = 0.0
+        return scores
+
+    return llama_cpp.LogitsProcessorList([process])

@@ -260,6 +260,15 @@ class SQLiteStore:
                               "ORDER BY p.created_at DESC, p.id LIMIT ? OFFSET ?", params + [limit, offset])
         return [row_to_prompt(r) for r in rows]
 
+    def top_prompts(self, limit: int = 20) -> list[Prompt]:
+        """The best prompts first (MCP prompts, issue 7): by average feedback rating where rated, then by the
+        stored ranking score; prompts with neither are left out."""
+        rating = "(SELECT AVG(f.rating) FROM feedback AS f WHERE f.prompt_id = p.id)"
+        rows = self.query(f"SELECT {_LIGHT} FROM prompts p WHERE p.score IS NOT NULL OR {rating} IS NOT NULL "
+                          f"ORDER BY {rating} IS NULL, {rating} DESC, p.score DESC, p.created_at DESC LIMIT ?",
+                          (limit,))
+        return [row_to_prompt(r) for r in rows]
+
     def get_context(self, prompt_id: str) -> list[ContextItem]:
         rows = self.query("SELECT context_type, source, content FROM prompt_context WHERE prompt_id = ? "
                           "ORDER BY created_at", (prompt_id,))

@@ -1,0 +1,116 @@
+"""End to end over stdio: the real `prompt-alchemy serve` process, a raw JSON-RPC conversation that generates with the
+real local model, and a check that every byte the server wrote on stdout is a JSON-RPC message."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sys.executable).parent / "prompt-alchemy"
+pytestmark = pytest.mark.e2e
+
+
+class RawStdioSession:
+    """A minimal JSON-RPC client that keeps every byte the server writes on stdout."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen([str(SCRIPT), "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+        self.raw = bytearray()
+        self.messages: list[dict] = []
+        self._lock = threading.Condition()
+        self._stderr = bytearray()
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=lambda: self._stderr.extend(self.proc.stderr.read()), daemon=True).start()
+
+    def _read(self) -> None:
+        for line in iter(self.proc.stdout.readline, b""):
+            with self._lock:
+                self.raw.extend(line)
+                try:
+                    self.messages.append(json.loads(line))
+                except ValueError:
+                    pass
+                self._lock.notify_all()
+
+    def send(self, message: dict) -> None:
+        self.proc.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def request(self, id_: int, method: str, params: dict, timeout: float = 300) -> dict:
+        self.send({"id": id_, "method": method, "params": params})
+        with self._lock:
+            ok = self._lock.wait_for(lambda: any(m.get("id") == id_ and "method" not in m for m in self.messages),
+                                     timeout=timeout)
+        assert ok, f"no response to {method}; stderr: {self._stderr.decode(errors='replace')[-2000:]}"
+        return next(m for m in self.messages if m.get("id") == id_ and "method" not in m)
+
+    def close(self) -> tuple[int, str]:
+        self.proc.stdin.close()
+        code = self.proc.wait(timeout=60)
+        return code, self._stderr.decode(errors="replace")
+
+
+@pytest.fixture
+def session(home):
+    env = {k: v for k, v in os.environ.items()}
+    s = RawStdioSession(env)
+    yield s
+    if s.proc.poll() is None:
+        s.proc.kill()
+        s.proc.wait()
+
+
+def test_stdio_generate_with_the_local_model_writes_only_json_rpc_on_stdout(session, home):
+    init = session.request(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                             "clientInfo": {"name": "raw-e2e", "version": "1"}}, timeout=60)
+    assert init["result"]["serverInfo"]["name"] == "prompt-alchemy"
+    session.send({"method": "notifications/initialized"})
+    tools = session.request(2, "tools/list", {}, timeout=60)
+    assert "generate_prompts" in {t["name"] for t in tools["result"]["tools"]}
+    call = session.request(3, "tools/call", {"name": "generate_prompts", "_meta": {"progressToken": "gen-1"},
+                                             "arguments": {"idea": "a haiku about rivers", "count": 1,
+                                                           "max_tokens": 24, "tags": ["e2e-mcp"]}})
+    result = call["result"]
+    assert result.get("isError") is not True, result
+    data = result["structuredContent"]
+    assert data["saved"] is True and len(data["prompts"]) == 3
+    assert {p["provider"] for p in data["prompts"]} == {"local"}
+    bad = session.request(4, "tools/call", {"name": "generate_prompts", "arguments": {"idea": "x", "count": 99}})
+    assert bad["result"]["isError"] is True
+    code, stderr = session.close()
+    assert code == 0, stderr
+
+    progress = [m for m in session.messages if m.get("method") == "notifications/progress"]
+    assert [m["params"]["progress"] for m in progress] == [1, 2, 3]
+    assert {m["params"]["progressToken"] for m in progress} == {"gen-1"}
+    # Every byte on stdout is part of a newline-terminated JSON-RPC 2.0 message.
+    assert session.raw.endswith(b"\n")
+    lines = bytes(session.raw).split(b"\n")[:-1]
+    assert len(lines) == len(session.messages) >= 7
+    for line in lines:
+        message = json.loads(line)
+        assert message["jsonrpc"] == "2.0"
+        assert ("method" in message) or ("id" in message and ("result" in message or "error" in message))
+
+    import sqlite3
+
+    with sqlite3.connect(home / "prompts.db") as db:
+        rows = db.execute("SELECT phase, provider, tags FROM prompts WHERE session_id = ?",
+                          (data["session_id"],)).fetchall()
+    assert sorted(r[0] for r in rows) == ["coagulatio", "prima-materia", "solutio"]
+    assert all(r[1] == "local" and "e2e-mcp" in r[2] for r in rows)
+
+
+def test_stdio_server_exits_cleanly_when_the_client_closes_stdin(session):
+    session.request(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                      "clientInfo": {"name": "raw-e2e", "version": "1"}}, timeout=60)
+    code, stderr = session.close()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
