@@ -192,6 +192,15 @@ class StorageConfig(_Section):
     def _expand(cls, v: str | None) -> str | None:
         return os.path.expanduser(v) if v else v
 
+    @field_validator("backup_interval", "vacuum_interval")
+    @classmethod
+    def _interval(cls, v: str | None) -> str | None:  # library (issue 4): e.g. 12h, 1d, 1w
+        from prompt_alchemy.models import parse_duration
+
+        if v is not None and parse_duration(v) <= 0:
+            raise ValueError("the interval must be longer than zero")
+        return v
+
 
 class LearningConfig(_Section):
     enabled: bool = True
@@ -610,7 +619,9 @@ gateway:
 
 storage:
   # database_path: ~/.local/share/prompt-alchemy/prompts.db
-  max_backups: 5
+  max_backups: 5                 # backups kept in the backups folder beside the database
+  # backup_interval: 1d          # server mode: back up when this long has passed (s, m, h, d, w)
+  # vacuum_interval: 1w          # server mode: vacuum when this long has passed
 
 learning:
   enabled: true

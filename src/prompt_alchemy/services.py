@@ -408,7 +408,8 @@ class AlchemyService:
                              progress: Callable[[int, int], None] | None = None) -> ImportReport:
         """Import JSON, JSONL or CSV (including the awesome-chatgpt-prompts layout). Malformed rows are reported
         by line and skipped; duplicates by content hash are skipped and counted; valid rows are embedded (unless
-        they carry vectors) and written in batches, one transaction per batch."""
+        they carry vectors, or say `"embedding": null` as exports do) and written in batches, one transaction
+        per batch."""
         import time
 
         from prompt_alchemy.storage.transfer import read_prompt_file
@@ -436,7 +437,7 @@ class AlchemyService:
         fresh = self._parents_first(fresh, remap, report)
         embedder = self.embedder
         reason = embedder.unavailable_reason()
-        if reason is not None and any(r.prompt.embedding is None for r in fresh):
+        if reason is not None and any(r.embed for r in fresh):
             report.warnings.append(f"imported without embeddings: {reason}")
         else:
             report.embedding_model = embedder.model
@@ -445,7 +446,7 @@ class AlchemyService:
             progress(0, total)
         for start in range(0, total, _IMPORT_BATCH):
             batch = fresh[start:start + _IMPORT_BATCH]
-            todo = [r.prompt for r in batch if r.prompt.embedding is None]
+            todo = [r.prompt for r in batch if r.embed]
             if todo and reason is None:
                 vectors = await self._embed_texts([p.content for p in todo])
                 for prompt, vector in zip(todo, vectors):
@@ -517,6 +518,9 @@ class AlchemyService:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 count = self._write_export(fh, fmt, filters, PromptWriter)
+            umask = os.umask(0o022)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

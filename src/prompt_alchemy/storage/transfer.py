@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from prompt_alchemy.errors import InputError
-from prompt_alchemy.models import ContextItem, Prompt, content_hash
+from prompt_alchemy.models import ContextItem, Phase, Prompt, content_hash
 
 IMPORT_FORMATS = ("jsonl", "json", "csv")
 EXPORT_FORMATS = ("jsonl", "json", "markdown", "text")
@@ -37,6 +37,8 @@ class ImportRow:
     where: str
     prompt: Prompt
     context: list[ContextItem] = field(default_factory=list)
+    #: False when the row says `"embedding": null` (as exports of unembedded prompts do): leave it without one.
+    embed: bool = True
 
 
 def normalize_format(fmt: str | None, path: str | Path | None, allowed: tuple[str, ...], verb: str) -> str:
@@ -162,6 +164,8 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool) -> ImportRow:
         raise ValueError("missing or empty 'content'")
     if "tags" in data:
         data["tags"] = _tags(data["tags"])
+    if isinstance(data.get("phase"), str):
+        data["phase"] = Phase.parse(data["phase"]).value  # names and aliases (idea, human, precision)
     for name in ("generation_request", "generation_context", "embedding"):
         if from_csv and isinstance(data.get(name), str):
             try:
@@ -199,7 +203,8 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool) -> ImportRow:
     if items is None:
         raise ValueError("'context' must be a list of objects with 'source' and 'content'")
     prompt.content_hash = content_hash(prompt.content)
-    return ImportRow(where=where, prompt=prompt, context=items)
+    return ImportRow(where=where, prompt=prompt, context=items,
+                     embed=prompt.embedding is None and not ("embedding" in record and record["embedding"] is None))
 
 
 def _tags(value: Any) -> list[str]:
