@@ -39,6 +39,27 @@ _MAX_CANDIDATES = 5  # candidates named when a prefix is ambiguous
 _MAX_DEPTH = 1000
 _IMPORT_BATCH = 256  # rows per import/re-embed transaction
 _EMBED_BATCH = 64  # texts per embedder call
+_MAX_COMMENT = 5000  # learning (issue 6): characters in a feedback comment
+_MAX_EXAMPLE_CHARS = 4000  # learning (issue 6): characters of one include_context example
+# library (issue 4)
+from collections.abc import Callable
+from datetime import datetime
+from typing import IO
+
+from prompt_alchemy.errors import AlchemyError
+from prompt_alchemy.models import ImportReport, SearchFilters, SearchResult
+from prompt_alchemy.observability import get_logger
+
+_log = get_logger("services")
+_SEARCH_MODES = ("hybrid", "semantic", "text")
+_RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
+_RRF_POOL = 50  # candidates taken from each list before fusion
+_MAX_LIMIT = 1000
+_MIN_PREFIX = 4  # shortest id prefix accepted, like git
+_MAX_CANDIDATES = 5  # candidates named when a prefix is ambiguous
+_MAX_DEPTH = 1000
+_IMPORT_BATCH = 256  # rows per import/re-embed transaction
+_EMBED_BATCH = 64  # texts per embedder call
 
 
 class AlchemyService:
@@ -299,6 +320,8 @@ class AlchemyService:
                      limit: int = 10) -> list[SearchResult]:
         """Find prompts by words (FTS5 bm25), by meaning (cosine over the in-memory index, the query embedded by
         the same model as the stored vectors) or both fused by reciprocal rank. Filters apply before ranking."""
+        import asyncio
+
         query = (query or "").strip()
         if not query:
             raise InputError("the search query is empty")
@@ -311,19 +334,26 @@ class AlchemyService:
         pool = limit if mode != "hybrid" else max(_RRF_POOL, limit * 3)
         text_hits: list[tuple[str, float]] = []
         semantic_hits: list[tuple[str, float]] = []
-        if mode in ("text", "hybrid"):
-            text_hits = self.store.search_text(query, filters, pool)
+        embedding = None
         if mode in ("semantic", "hybrid"):
-            reason = self.embedder.unavailable_reason()
-            if reason is None:
-                vector = (await self.embedder.embed([query]))[0]
-                index = self._vector_index(self.embedder.model, self.embedder.dimensions)
-                allowed = None if filters.is_empty() else self.store.filter_ids(filters)
-                semantic_hits = index.search(vector, pool, allowed)
+            if "_embed_reason" not in self.__dict__:  # checked once: it looks for packages and model files
+                self.__dict__["_embed_reason"] = self.embedder.unavailable_reason()
+            reason = self.__dict__["_embed_reason"]
+            if reason is None:  # the query is embedded in a worker thread while the text search runs
+                embedding = asyncio.ensure_future(self.embedder.embed([query]))
             elif mode == "semantic":
                 raise AlchemyError(f"semantic search needs the embedder: {reason}")
             else:
                 _log.warning("hybrid search falls back to text only: %s", reason)
+        try:
+            if mode in ("text", "hybrid"):
+                text_hits = self.store.search_text(query, filters, pool)
+        finally:
+            vector = (await embedding)[0] if embedding is not None else None
+        if vector is not None:
+            index = self._vector_index(self.embedder.model, self.embedder.dimensions)
+            allowed = None if filters.is_empty() else self.store.filter_ids(filters)
+            semantic_hits = index.search(vector, pool, allowed)
         return self._fuse(mode, text_hits, semantic_hits, limit)
 
     def _fuse(self, mode: str, text_hits: list[tuple[str, float]], semantic_hits: list[tuple[str, float]],

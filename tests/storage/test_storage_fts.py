@@ -145,3 +145,19 @@ def test_bad_filter_values_are_rejected():
     for bad in ({"phase": "nonsense"}, {"since": "last tuesday"}, {"min_rating": 9}):
         with pytest.raises(ValidationError):
             SearchFilters(**bad)
+
+
+def test_large_libraries_rank_by_their_selective_terms(store, monkeypatch):
+    import prompt_alchemy.storage.sqlite as sqlite_mod
+
+    docs = [Prompt(content=f"common filler text number {i}") for i in range(60)]
+    docs[10].content = "common filler with a rare word"
+    docs[50].content = "common filler with another rare word"
+    store.save_prompts(docs)
+    everything = _ids(store.search_text("common rare", limit=100))
+    assert len(everything) == 60  # small library: every term counts
+    monkeypatch.setattr(sqlite_mod, "_TEXT_BUDGET", 10)
+    monkeypatch.setattr(sqlite_mod, "_DF_SAMPLE", 20)
+    assert store._selective_terms(['"common"', '"rare"']) == ['"rare"']
+    assert set(_ids(store.search_text("common rare", limit=100))) == {docs[10].id, docs[50].id}
+    assert len(store.search_text("common", limit=100)) == 60  # the rarest term always stays

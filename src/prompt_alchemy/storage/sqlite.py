@@ -89,17 +89,26 @@ through to too under until up very was we were what when where which while who w
 yours
 """.split())
 _MAX_TERMS = 32
+#: Matching documents bm25 may score for one text query: past it, the most frequent terms are left out.
+_TEXT_BUDGET = 4000
+#: Most recent rows sampled to estimate how many documents a term matches.
+_DF_SAMPLE = 4000
+_LOAD_MMAP = 1 << 30
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression for free text: "quoted phrases" stay phrases, other words become terms (stop
-    words dropped unless nothing else is left), OR-ed so that bm25 ranks documents by how well they match.
-    Every term is quoted, so FTS5 syntax in the input is never interpreted."""
+def fts_terms(text: str) -> list[str]:
+    """Quoted FTS5 terms for free text: "quoted phrases" stay phrases, other words become terms (stop words
+    dropped unless nothing else is left). Every term is quoted, so FTS5 syntax in the input is never interpreted."""
     phrases = [" ".join(_TOKEN.findall(p)) for p in re.findall(r'"([^"]*)"', text)]
     words = [w.lower() for w in _TOKEN.findall(re.sub(r'"[^"]*"', " ", text))]
     kept = [w for w in words if w not in _STOPWORDS] or words
-    terms = [f'"{p}"' for p in phrases if p] + [f'"{w}"' for w in dict.fromkeys(kept)]
-    return " OR ".join(terms[:_MAX_TERMS]) if terms else None
+    return ([f'"{p}"' for p in phrases if p] + [f'"{w}"' for w in dict.fromkeys(kept)])[:_MAX_TERMS]
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression OR-ing the terms of `text`, so that bm25 ranks documents by how well they match."""
+    terms = fts_terms(text)
+    return " OR ".join(terms) if terms else None
 
 
 def filter_sql(filters: SearchFilters | None, alias: str = "p") -> tuple[str, list[Any]]:
@@ -306,9 +315,10 @@ class SQLiteStore:
     def search_text(self, query: str, filters: SearchFilters | None = None,
                     limit: int = 10) -> list[tuple[str, float]]:
         """(id, score) by FTS5 bm25 over content, title and tags, best first; higher score is better."""
-        match = fts_query(query)
-        if match is None:
+        terms = fts_terms(query)
+        if not terms:
             return []
+        match = " OR ".join(self._selective_terms(terms))
         if filters is None or filters.is_empty():
             sql = ("SELECT p.id, f.rank FROM (SELECT rowid, rank FROM prompts_fts WHERE prompts_fts MATCH ? "
                    "ORDER BY rank LIMIT ?) AS f JOIN prompts p ON p.rowid = f.rowid ORDER BY f.rank")
@@ -319,6 +329,27 @@ class SQLiteStore:
                    f"WHERE prompts_fts MATCH ? AND {where} ORDER BY prompts_fts.rank LIMIT ?")
             params = [match] + fparams + [limit]
         return [(r[0], -float(r[1])) for r in self.query(sql, params)]
+
+    def _selective_terms(self, terms: list[str]) -> list[str]:
+        """The terms to rank by. bm25 scores every document that matches any term, so in a large library the
+        most frequent terms (which also weigh least in bm25) are left out until the estimated number of matching
+        documents fits _TEXT_BUDGET; the rarest term always stays. Frequencies are estimated on the most recent
+        _DF_SAMPLE rows."""
+        top = self.query("SELECT MAX(rowid) FROM prompts")[0][0] or 0
+        if len(terms) == 1 or top <= _TEXT_BUDGET:
+            return terms
+        floor = max(0, top - _DF_SAMPLE)
+        scale = top / min(_DF_SAMPLE, top)
+        estimated = sorted(
+            (self.query("SELECT COUNT(*) FROM prompts_fts WHERE prompts_fts MATCH ? AND rowid > ?",
+                        (term, floor))[0][0] * scale, i, term) for i, term in enumerate(terms))
+        chosen, total = [], 0.0
+        for df, i, term in estimated:
+            if chosen and total + df > _TEXT_BUDGET:
+                break
+            chosen.append((i, term))
+            total += df
+        return [term for _, term in sorted(chosen)]
 
     def filter_ids(self, filters: SearchFilters | None) -> set[str]:
         where, params = filter_sql(filters)
@@ -420,24 +451,33 @@ class SQLiteStore:
             last = (rows[-1]["created_at"], rows[-1]["id"])
 
     def load_embeddings(self, model: str, dimensions: int) -> tuple[list[str], Any]:
-        """(ids, float32 matrix) of every stored vector of this model and dimension, read straight into one
-        preallocated array."""
+        """(ids, float32 matrix) of every stored vector of this model and dimension, read in chunks straight into
+        one preallocated array (through a temporary memory map of the database file)."""
         import numpy as np
 
-        where = "embedding IS NOT NULL AND embedding_model = ? AND embedding_dim = ?"
+        params = (model, dimensions)
         with self._lock:
-            count = self._db.execute(f"SELECT COUNT(*) FROM prompts WHERE {where}", (model, dimensions)).fetchone()[0]
+            # counted from the (embedding_model, embedding_dim) index alone; rows without a vector are skipped below
+            count = self._db.execute("SELECT COUNT(*) FROM prompts WHERE embedding_model = ? AND embedding_dim = ?",
+                                     params).fetchone()[0]
             matrix = np.empty((count, dimensions), dtype=np.float32)
             ids: list[str] = []
             width = dimensions * 4
-            cursor = self._db.execute(f"SELECT id, embedding FROM prompts WHERE {where}", (model, dimensions))
-            for pid, blob in cursor:
-                if len(ids) == count:
-                    break
-                if len(blob) != width:
-                    continue
-                matrix[len(ids)] = np.frombuffer(blob, dtype=np.float32)
-                ids.append(pid)
+            self._db.execute(f"PRAGMA mmap_size={_LOAD_MMAP}")
+            try:
+                cursor = self._db.execute("SELECT id, embedding FROM prompts WHERE embedding IS NOT NULL AND "
+                                          "embedding_model = ? AND embedding_dim = ?", params)
+                while True:
+                    chunk = cursor.fetchmany(4096)
+                    if not chunk:
+                        break
+                    rows = [r for r in chunk if len(r[1]) == width][:count - len(ids)]
+                    if rows:
+                        matrix[len(ids):len(ids) + len(rows)] = np.frombuffer(
+                            b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimensions)
+                        ids.extend(r[0] for r in rows)
+            finally:
+                self._db.execute("PRAGMA mmap_size=0")
         return ids, matrix[:len(ids)]
 
     def embedding_targets(self, model: str, dimensions: int, *, include_all: bool = False) -> list[tuple[str, str]]:
