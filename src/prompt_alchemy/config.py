@@ -212,6 +212,44 @@ class LearningConfig(_Section):
     seed: int = 0
 
 
+# ---- ranking (issue 5): feature weights, the judge and the learned scorer's weight
+
+
+class RankingWeights(_Section):
+    """Weight of each rubric check in the ranker's weighted mean (0 turns a check off)."""
+
+    intent: float = Field(3.0, ge=0)
+    has_role: float = Field(1.0, ge=0)
+    states_task: float = Field(1.0, ge=0)
+    has_constraints: float = Field(1.0, ge=0)
+    output_format: float = Field(1.0, ge=0)
+    examples: float = Field(0.5, ge=0)
+    variables: float = Field(1.0, ge=0)
+    vague_words: float = Field(0.5, ge=0)
+    no_duplicate_lines: float = Field(0.5, ge=0)
+    length: float = Field(1.0, ge=0)
+    distinctness: float = Field(0.5, ge=0)
+
+
+class RankingConfig(_Section):
+    """The ranker: rubric weights, plus the AI judge's and the learned model's weight when they are present."""
+
+    weights: RankingWeights = Field(default_factory=RankingWeights)
+    judge_weight: float = Field(4.0, ge=0, description="weight of the judge's score (1-10 mapped to 0.1-1)")
+    learned_weight: float = Field(3.0, ge=0, description="weight of the learned model's score when one exists")
+    judge_provider: str | None = Field(None, description="the judge's provider (default: one that differs from "
+                                                         "the generator's when available)")
+    judge_model: str | None = None
+    judge_max_tokens: int = Field(700, ge=64, le=8000)
+
+    @field_validator("judge_provider")
+    @classmethod
+    def _known_provider(cls, v: str | None) -> str | None:
+        if v is not None and v not in PROVIDER_NAMES:
+            raise ValueError(f"unknown provider '{v}'; known providers: {', '.join(PROVIDER_NAMES)}")
+        return v
+
+
 class PriceConfig(_Section):
     """USD per million tokens."""
 
@@ -248,6 +286,7 @@ class Settings(BaseSettings):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     learning: LearningConfig = Field(default_factory=LearningConfig)
+    ranking: RankingConfig = Field(default_factory=RankingConfig)  # ranking (issue 5)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     personas: dict[str, PersonaConfig] = Field(default_factory=dict)
 

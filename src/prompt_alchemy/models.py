@@ -131,6 +131,7 @@ class PromptRequest(BaseModel):
     tags: list[str] = Field(default_factory=list)
     context: list[ContextItem] = Field(default_factory=list)
     save: bool = True
+    judge: bool = False  # ranking (issue 5): add the AI judge's scores to ranking
     use_cache: bool = True  # providers (issue 3): False = always call the provider (--no-cache)
     max_cost: float | None = Field(None, gt=0)  # providers (issue 3): USD limit for the run (--max-cost)
 
@@ -217,6 +218,7 @@ class ScoreComponent(BaseModel):
 class PromptScore(BaseModel):
     total: float
     components: list[ScoreComponent]
+    notes: list[str] = Field(default_factory=list)  # ranking (issue 5): e.g. "judge: unscored (...)"
 
 
 class MetricRecord(BaseModel):

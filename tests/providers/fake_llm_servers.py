@@ -150,6 +150,7 @@ def fake_vector(text: str, dims: int) -> list[float]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is observable
+    disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stall)
     fake: FakeLLMServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log

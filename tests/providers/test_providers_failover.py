@@ -133,3 +133,22 @@ async def test_each_prompt_records_the_model_that_answered_and_its_cost(fake_ser
     assert result.total_cost == pytest.approx(sum(r["cost_usd"] for r in rows))
     generation_metrics = [m for m in metrics if m.kind == "generation"]
     assert sum(m.cost_usd for m in generation_metrics) == pytest.approx(result.total_cost)
+
+
+async def test_registry_call_is_one_provider_through_the_gateway(fake_servers, write_config, sentinel_env):
+    from prompt_alchemy.providers.base import GenerationRequest, Message
+
+    servers = fake_servers("openai")
+    servers["openai"].fail(Fault.error(502))
+    write_config(gateway_yaml(servers))
+    service = AlchemyService.from_environment()
+    request = GenerationRequest(messages=[Message("user", "judge this prompt")], temperature=0.0, max_tokens=50)
+    try:
+        first = await service.registry.call("openai", request, phase="judge")
+        second = await service.registry.call("openai", request, phase="judge")
+    finally:
+        await service.aclose()
+    assert first.response.model == "gpt-4o-mini" and first.response.cost_usd > 0
+    assert [m.kind for m in first.metrics] == ["provider_error", "retry"]
+    assert second.response.cached and second.response.text == first.response.text
+    assert len(servers["openai"].generation_requests()) == 2  # the 502, its retry; the repeat was a cache hit

@@ -56,6 +56,9 @@ from prompt_alchemy.cli import batch, serve  # noqa: E402  (issue 7: MCP server 
 
 batch.register(app)
 serve.register(app)
+from prompt_alchemy.cli import ranking  # noqa: E402  (issue 5: score, judge, optimize)
+
+ranking.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,6 +35,7 @@ def generate(
     no_save: bool = typer.Option(False, "--no-save", help="Do not store the prompts in the library."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Always call the providers; do not answer from the response cache."),
     max_cost: float = typer.Option(None, "--max-cost", metavar="USD", help="Refuse a run whose estimated cost exceeds USD, and stop one that reaches it."),
+    judge: bool = typer.Option(False, "--judge", help="Add the AI judge's rubric scores to the ranking of the final prompts (uses a provider other than the generator's when one is available)."),
 ) -> None:
     """Generate refined prompts from an idea through the alchemical phases."""
     from prompt_alchemy.errors import InputError
@@ -49,7 +50,7 @@ def generate(
         request = service.build_request(
             idea, phases=phases, count=count, persona=persona, target_model=target_model, provider=provider,
             temperature=temperature, max_tokens=max_tokens, tags=tag_list, context_files=context,
-            save=not no_save, use_cache=not no_cache, max_cost=max_cost)
+            save=not no_save, use_cache=not no_cache, max_cost=max_cost, judge=judge)
         with _progress(request) as on_progress:
             return await service.generate(request, on_progress)
 

@@ -20,7 +20,7 @@ from prompt_alchemy.models import GenerationResult, MetricRecord, Persona, Phase
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import GenerationRequest
 from prompt_alchemy.providers.registry import ProviderRegistry
-from prompt_alchemy.ranking.ranker import score_text
+from prompt_alchemy.ranking.ranker import Ranker, feature_contexts
 
 log = get_logger("engine")
 
@@ -41,6 +41,7 @@ class Engine:
         self.settings = settings
         self.registry = registry
         self.embedder = embedder
+        self.ranker = Ranker.from_settings(settings)  # the learning loop may set `ranker.learned`
 
     def phase_params(self, phase: Phase, request: PromptRequest, persona: Persona) -> tuple[float, int]:
         """Temperature: flag > persona > phase config. Max tokens: flag > phase config."""
@@ -136,7 +137,7 @@ class Engine:
         if embed_reason is not None:
             result.events.append(f"final prompts not embedded: {embed_reason}")
             log.warning("final prompts not embedded: %s", embed_reason)
-        self._rank(result, (await idea_vector)[0] if idea_vector is not None else None)
+        await self._rank(result, (await idea_vector)[0] if idea_vector is not None else None, judge=request.judge)
         result.wall_ms = (time.perf_counter() - started) * 1000.0
         result.model_ms = sum(p.latency_ms for p in prompts)
         return result
@@ -154,16 +155,45 @@ class Engine:
             raise first from None
         return [t.result() for t in tasks]
 
-    def _rank(self, result: GenerationResult, idea_vector) -> None:
-        """Score the final prompts (intent similarity to the idea and structure) and pick the best."""
+    async def _rank(self, result: GenerationResult, idea_vector, judge: bool = False) -> None:
+        """Score the final prompts with the ranker (rubric, intent, distinctness from sibling variants, and the
+        judge's rubric score with `judge`) and pick the best."""
         finals = result.final_prompts()
-        for prompt in finals:
-            similarity = None
-            if idea_vector is not None and prompt.embedding is not None:
-                similarity = float(sum(a * b for a, b in zip(prompt.embedding, idea_vector.tolist())))
-            score = score_text(prompt.content, similarity)
+        embedded = bool(finals) and all(p.embedding is not None for p in finals)
+        contexts = feature_contexts(
+            [p.content for p in finals], idea=result.idea,
+            vectors=[p.embedding for p in finals] if embedded else None,
+            idea_vector=idea_vector if embedded else None,
+            metas=[{"phase": p.phase.value if p.phase else None, "provider": p.provider, "persona": p.persona_used}
+                   for p in finals])
+        verdicts = await self._judge(result, finals) if judge and finals else [None] * len(finals)
+        for prompt, ctx, verdict in zip(finals, contexts, verdicts):
+            score = self.ranker.score(prompt.content, ctx, verdict)
             prompt.score = score.total
             result.scores[prompt.id] = score
         if finals:
             best = max(finals, key=lambda p: (p.score or 0.0, -(p.variant or 0)))
             result.best_id = best.id
+
+    async def _judge(self, result: GenerationResult, finals: list[Prompt]) -> list:
+        """The judge's rubric score for each final prompt, from a provider other than the generator's when one is
+        available. A failed or unparseable judgment leaves that prompt unscored by the judge (noted)."""
+        from prompt_alchemy.ranking.judge import Judge
+
+        judge = Judge(self.settings, self.registry, avoid={p.provider for p in finals})
+        verdicts = []
+        for prompt in finals:
+            try:
+                verdict = await judge.score(prompt.content, idea=result.idea)
+            except ProviderError as exc:
+                from prompt_alchemy.ranking.judge import JudgeScore
+
+                verdict = JudgeScore(scored=False, provider=judge.provider_name, model=judge.model,
+                                     error=f"unscored: the judge call failed ({exc})")
+            if not verdict.scored:
+                result.events.append(f"judge could not score variant {(prompt.variant or 0) + 1}: {verdict.error}")
+            verdicts.append(verdict)
+        for metric in judge.metrics:
+            metric.session_id = result.session_id
+        result.metrics.extend(judge.metrics)
+        return verdicts

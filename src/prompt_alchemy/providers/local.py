@@ -112,11 +112,14 @@ class LocalProvider(BaseProvider):
                 raise ProviderError(self.name, "the call was cancelled before it started")
             start = time.perf_counter()
             try:
+                schema = request.metadata.get("json_schema")  # constrained JSON (ranking: the judge)
                 out = llm.create_chat_completion(
                     messages=messages, temperature=request.temperature, max_tokens=max_tokens,
-                    repeat_penalty=self.config.repeat_penalty,
+                    # ranking (issue 5): plain greedy decoding when scoring a prompt on examples
+                    repeat_penalty=float(request.metadata.get("repeat_penalty", self.config.repeat_penalty)),
                     seed=request.seed if request.seed is not None else self.config.seed, stop=request.stop,
-                    logits_processor=_stop_when(cancelled, llm) if cancelled is not None else None)
+                    response_format={"type": "json_object", "schema": schema} if schema else None,
+                    logits_processor=_stop_when(cancelled, llm) if cancelled is not None and not schema else None)
             except ValueError as exc:
                 raise ProviderError(self.name, f"{exc}; shorten the input or raise providers.local.n_ctx") from exc
             latency = (time.perf_counter() - start) * 1000.0
@@ -143,3 +146,64 @@ def _stop_when(cancelled: threading.Event, llm: Any) -> Any:
         return scores
 
     return llama_cpp.LogitsProcessorList([process])
+
+
+# ---- log-likelihood scoring (ranking, issue 5): how likely the model finds an expected answer after a prompt
+
+
+def _chat_prefix(llm: Any, messages: list[dict[str, str]]) -> str:
+    """The model's own chat template applied to `messages`, ending where the assistant's reply begins."""
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return "".join(f"{m['content']}\n\n" for m in messages)
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", errors="replace")
+    formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
+    return formatter(messages=messages).prompt
+
+
+def _loglikelihood_sync(provider: LocalProvider, items: list[tuple[list[Any], str]]) -> list[tuple[float, int]]:
+    import numpy as np
+    import llama_cpp
+
+    llm = provider._llama()
+    out: list[tuple[float, int]] = []
+    with _infer_lock:
+        for messages, expected in items:
+            prefix = _chat_prefix(llm, [{"role": m.role, "content": m.content} for m in messages])
+            head = llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=True)
+            full = llm.tokenize((prefix + expected).encode("utf-8"), add_bos=True, special=True)
+            split = 0
+            while split < min(len(head), len(full)) and head[split] == full[split]:
+                split += 1
+            context, continuation = full[:split], full[split:]
+            if not continuation:
+                out.append((0.0, 0))
+                continue
+            if len(full) > llm.n_ctx():
+                raise ProviderError(provider.name, f"prompt and expected output need {len(full)} tokens, more than "
+                                                   f"providers.local.n_ctx ({llm.n_ctx()})")
+            cached = llm.input_ids[:llm.n_tokens].tolist()
+            keep = 0
+            while keep < min(len(cached), len(context)) and cached[keep] == context[keep]:
+                keep += 1
+            llm.n_tokens = min(keep, len(context) - 1)  # re-evaluate at least one token to get fresh logits
+            llm.eval(context[llm.n_tokens:])
+            total = 0.0
+            for i, token in enumerate(continuation):
+                if i:
+                    llm.eval([continuation[i - 1]])
+                logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1),
+                                               shape=(llm.n_vocab(),)).astype(np.float64)
+                peak = logits.max()
+                total += float(logits[token] - peak - np.log(np.exp(logits - peak).sum()))
+            out.append((total, len(continuation)))
+    return out
+
+
+async def loglikelihood(provider: LocalProvider, items: list[tuple[list[Any], str]]) -> list[tuple[float, int]]:
+    """For each (chat messages, expected reply): the natural-log probability the model gives the expected reply's
+    tokens right after the messages (summed), and how many tokens that is. Uses the shared model instance (no
+    second copy in memory); the prompt part is evaluated once and reused while consecutive items share it."""
+    return await asyncio.to_thread(_loglikelihood_sync, provider, items)

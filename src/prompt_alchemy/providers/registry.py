@@ -13,6 +13,7 @@ import asyncio
 import contextvars
 import dataclasses
 import importlib
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -76,6 +77,7 @@ class ProviderRegistry:
         self._limiters: dict[str, TokenBucket] = {}
         self._cache_factory = cache_factory
         self._cache: Any = None
+        self._prepare_lock = threading.Lock()
         self.prices = PriceTable(settings.gateway.prices)
 
     # ------------------------------------------------------------------ lookup
@@ -178,6 +180,17 @@ class ProviderRegistry:
     def estimate_cost(self, provider: str, model: str, input_tokens: int, output_tokens: int) -> float:
         return self.prices.cost(provider, model, input_tokens, output_tokens)
 
+    async def prepare(self, provider: Any) -> None:
+        """Create the provider's SDK client (importing the SDK) in a worker thread before any timer starts:
+        timeouts are for the network, and loading an SDK must not stall other calls on the event loop."""
+        make_client = getattr(provider, "client", None)
+        if callable(make_client) and getattr(provider, "_client", None) is None and provider.is_available():
+            def build() -> None:
+                with self._prepare_lock:
+                    make_client()
+
+            await asyncio.to_thread(build)
+
     async def call_with_retries(self, name: str, make_call: Callable[[], Awaitable[T]], *, phase: str | None = None,
                                 model: str | None = None, metrics: list[MetricRecord] | None = None) -> T:
         """Rate-limit and call `make_call()`, retrying retryable ProviderErrors per the provider's policy.
@@ -233,23 +246,9 @@ class ProviderRegistry:
         events: list[str] = []
         metrics: list[MetricRecord] = []
         for position, name in enumerate(chain):
-            provider = self.get(name)
             call = dataclasses.replace(request, model=self.model_for(phase, name))
-            cached = self._cache_lookup(name, call, options)
-            if cached is not None:
-                options.cache_hits += 1
-                metrics.append(MetricRecord(kind="cache_hit", phase=phase.value, provider=cached.provider,
-                                            model=cached.model, latency_ms=cached.latency_ms,
-                                            detail="answered from the response cache"))
-                return CallOutcome(response=cached, events=events, metrics=metrics)
-            if options.max_cost is not None and options.spent >= options.max_cost:
-                raise CostLimitError(
-                    f"the run reached --max-cost ${options.max_cost:g} (spent ${options.spent:.4f}) before "
-                    f"{phase.value}; nothing was saved. Answers so far are cached: rerun with a higher --max-cost "
-                    f"to continue without paying for them again")
             try:
-                response = await self.call_with_retries(name, lambda p=provider, c=call: p.generate(c),
-                                                        phase=phase.value, model=call.model, metrics=metrics)
+                response = await self._call_one(name, call, phase.value, options, metrics)
             except ProviderError as exc:
                 if not exc.retryable or position == len(chain) - 1:
                     raise
@@ -259,13 +258,41 @@ class ProviderRegistry:
                                             success=False, detail=f"{name} -> {nxt}: {exc}"))
                 log.warning("failover in %s: %s -> %s (%s)", phase.value, name, nxt, exc)
                 continue
-            options.calls += 1
-            if not response.cost_usd:
-                response.cost_usd = self.price_response(response)
-            options.spent += response.cost_usd
-            self._cache_store(name, call, response, options)
             return CallOutcome(response=response, events=events, metrics=metrics)
         raise ProviderUnavailableError("none", f"no provider in the chain for {phase.value}")
+
+    async def call(self, name: str, request: GenerationRequest, *, phase: str | None = None) -> CallOutcome:
+        """One provider through the gateway: response cache, cost limit, rate limit, retries and pricing, without
+        failover. For callers outside the phase chains (a judge, an optimizer)."""
+        call = dataclasses.replace(request, model=request.model or self.get(name).default_model())
+        metrics: list[MetricRecord] = []
+        response = await self._call_one(name, call, phase, self.current_options(), metrics)
+        return CallOutcome(response=response, metrics=metrics)
+
+    async def _call_one(self, name: str, call: GenerationRequest, phase: str | None, options: RunOptions,
+                        metrics: list[MetricRecord]) -> GenerationResponse:
+        cached = self._cache_lookup(name, call, options)
+        if cached is not None:
+            options.cache_hits += 1
+            metrics.append(MetricRecord(kind="cache_hit", phase=phase, provider=cached.provider,
+                                        model=cached.model, latency_ms=cached.latency_ms,
+                                        detail="answered from the response cache"))
+            return cached
+        if options.max_cost is not None and options.spent >= options.max_cost:
+            raise CostLimitError(
+                f"the run reached --max-cost ${options.max_cost:g} (spent ${options.spent:.4f}) before "
+                f"{phase or 'the next call'}; nothing was saved. Answers so far are cached: rerun with a higher "
+                f"--max-cost to continue without paying for them again")
+        provider = self.get(name)
+        await self.prepare(provider)
+        response = await self.call_with_retries(name, lambda: provider.generate(call), phase=phase,
+                                                model=call.model, metrics=metrics)
+        options.calls += 1
+        if not response.cost_usd:
+            response.cost_usd = self.price_response(response)
+        options.spent += response.cost_usd
+        self._cache_store(name, call, response, options)
+        return response
 
     def _cache_lookup(self, name: str, call: GenerationRequest, options: RunOptions) -> GenerationResponse | None:
         if not (options.read_cache and self._cacheable(name)):
@@ -347,6 +374,7 @@ class ProviderRegistry:
     async def check(self, name: str) -> dict[str, Any]:
         """Contact the provider (host reachable, key accepted). Never raises; the outcome is in the result."""
         provider = self.get(name)
+        await self.prepare(provider)
         start = time.perf_counter()
         try:
             detail = await asyncio.wait_for(provider.check(), timeout=min(
@@ -392,6 +420,7 @@ class EmbeddingClient:
             found = cache.get_embeddings(self.name, model, dimensions, texts)
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
+            await registry.prepare(self._provider)
             todo = [texts[i] for i in missing]
             vectors = await registry.call_with_retries(
                 self.name, lambda: self._provider.embed(todo, model=model, dimensions=dimensions), model=model)

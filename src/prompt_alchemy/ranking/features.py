@@ -1,21 +1,47 @@
-"""Deterministic prompt features, each a 0–1 score with a reason. Computed the same way everywhere."""
+"""Deterministic prompt features and the prompt lint rubric: every check is a 0–1 score with a reason.
+
+This module is the one place where a prompt's features are computed. The ranker combines them with weights; the
+learning loop trains on :func:`feature_vector`, which returns the same checks plus length and one-hot metadata as a
+flat ``dict[str, float]`` with a fixed set of keys, so that training and ranking always agree.
+
+Everything here is pure and cheap: similarities (intent, distinctness) are computed by the caller (see
+:func:`prompt_alchemy.ranking.ranker.feature_contexts`) and passed in through :class:`FeatureContext`.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
-_ROLE = re.compile(r"\b(you are|act as|as an? [a-z]+|your role|role:|<role>)", re.I)
+_ROLE = re.compile(r"\b(you are|you're|act as|acting as|as an? [a-z]+ (?:expert|assistant|engineer|writer|analyst|"
+                   r"editor|teacher|tutor|developer|consultant|specialist|reviewer)|your role|role:|<role>|"
+                   r"context:|background:|audience:|persona:)", re.I)
 _TASK = re.compile(r"\b(task|goal|objective|your job|write|create|build|generate|produce|explain|analy[sz]e|"
-                   r"summari[sz]e|design|draft|review|list|describe)\b", re.I)
+                   r"summari[sz]e|design|draft|review|list|describe|classify|translate|extract|answer|give|"
+                   r"rewrite|compare|identify|plan|implement|convert|reply|respond)\b", re.I)
 _CONSTRAINTS = re.compile(r"\b(must|should|never|always|do not|don't|avoid|at most|at least|no more than|limit|"
-                          r"constraint|only|require)", re.I)
+                          r"constraints?|only|require[sd]?|requirements?|without|exactly|keep)\b", re.I)
 _FORMAT = re.compile(r"\b(output format|format|respond (?:with|in)|reply (?:with|in)|return|json|markdown|table|"
-                     r"bullet|numbered|list|sections?|headings?|words|sentences|paragraphs?)\b", re.I)
-_EXAMPLES = re.compile(r"\b(for example|e\.g\.|example|such as|input:|output:|<example>)", re.I)
+                     r"bullet(?:s| points?)?|numbered|sections?|headings?|words|sentences|paragraphs?|yaml|csv|"
+                     r"code block|one line|single word)\b", re.I)
+_FORMAT_HEAVY = re.compile(r"\b(json|yaml|csv|table|schema|template|fields?)\b", re.I)
+_EXAMPLES = re.compile(r"(\bfor example\b|\be\.g\.|\bexamples?:|\bexample (?:input|output)\b|\binput:|\boutput:|"
+                       r"<example>|\bsuch as\b)", re.I)
 _VAGUE = re.compile(r"\b(some|stuff|things?|etc|various|nice|good|maybe|somehow|kind of|sort of|whatever|"
-                    r"appropriate|relevant|certain)\b", re.I)
-_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+                    r"appropriate|relevant|certain|several|properly|basically)\b", re.I)
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}|(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+_WORD = re.compile(r"\w+")
+
+#: The rubric checks, in display order. Each one is a 0–1 score; the ranker weights them.
+RUBRIC: tuple[str, ...] = (
+    "intent", "has_role", "states_task", "has_constraints", "output_format", "examples", "variables",
+    "vague_words", "no_duplicate_lines", "length", "distinctness",
+)
+#: Checks that need something besides the text (an idea, sibling variants); absent when that is missing.
+CONTEXTUAL: frozenset[str] = frozenset({"intent", "distinctness"})
+_PHASES = ("prima-materia", "solutio", "coagulatio")
+_PERSONAS = ("generic", "code", "writing", "analysis")
 
 
 @dataclass(frozen=True)
@@ -25,53 +51,202 @@ class Feature:
     reason: str
 
 
-def structure_features(text: str) -> list[Feature]:
-    """The lint rubric checks that need nothing but the text."""
-    words = re.findall(r"\w+", text)
-    n_words = len(words)
-    feats = [
-        _check("has_role", bool(_ROLE.search(text)), "states a role or context for the model",
-               "gives the model no role or context"),
-        _check("states_task", bool(_TASK.search(text)), "states the task with an action verb",
-               "no clear task verb"),
-        _check("has_constraints", bool(_CONSTRAINTS.search(text)), "states constraints",
-               "states no constraints"),
-        _check("output_format", bool(_FORMAT.search(text)), "specifies the output format",
-               "does not say what the answer should look like"),
-    ]
-    vague = len(_VAGUE.findall(text))
-    density = vague / max(n_words, 1)
-    feats.append(Feature("vague_words", max(0.0, 1.0 - density * 20),
-                         f"{vague} vague word(s) in {n_words} words ({density:.1%})"))
-    lines = [ln.strip().lower() for ln in text.splitlines() if len(ln.strip()) > 8]
-    dupes = len(lines) - len(set(lines))
-    feats.append(Feature("no_duplicate_lines", 1.0 if dupes == 0 else max(0.0, 1 - dupes / max(len(lines), 1) * 2),
-                         "no repeated lines" if dupes == 0 else f"{dupes} repeated line(s)"))
-    feats.append(length_feature(n_words))
-    return feats
+@dataclass(frozen=True)
+class FeatureContext:
+    """What a prompt is judged against besides its own text.
+
+    `idea_similarity` is the cosine similarity of the prompt to the original idea; `sibling_similarity` is its
+    highest similarity to any sibling variant, measured by `sibling_measure` ("embedding" cosine, or "lexical"
+    word-trigram overlap when no embedder is available). Phase, provider and persona feed the one-hot part of
+    :func:`feature_vector` only; they never change a rubric score.
+    """
+
+    idea: str | None = None
+    idea_similarity: float | None = None
+    sibling_similarity: float | None = None
+    sibling_measure: str = "embedding"
+    phase: str | None = None
+    provider: str | None = None
+    persona: str | None = None
 
 
-def length_feature(n_words: int) -> Feature:
-    """Elaboration is not punished: anything from 40 to 1,200 words scores fully."""
-    if n_words < 8:
-        return Feature("length", 0.0, f"{n_words} words: too short to instruct a model")
-    if n_words < 40:
-        return Feature("length", n_words / 40, f"{n_words} words: terse; most prompts need 40+")
-    if n_words <= 1200:
-        return Feature("length", 1.0, f"{n_words} words: a workable length")
-    return Feature("length", max(0.3, 1200 / n_words), f"{n_words} words: very long")
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def variables(text: str) -> set[str]:
+    """Template variables written as ``{name}`` or ``{{name}}`` (JSON braces are not variables)."""
+    return {a or b for a, b in _VARIABLE.findall(text)}
+
+
+def rubric(text: str, ctx: FeatureContext | None = None) -> list[Feature]:
+    """Every rubric check that applies to `text` in `ctx`, in :data:`RUBRIC` order."""
+    ctx = ctx or FeatureContext()
+    n_words = len(words(text))
+    feats: dict[str, Feature] = {}
+    intent = intent_feature(ctx.idea_similarity)
+    if intent is not None:
+        feats["intent"] = intent
+    feats["has_role"] = _check("has_role", bool(_ROLE.search(text)), "states a role or context for the model",
+                               "gives the model no role or context")
+    feats["states_task"] = _check("states_task", bool(_TASK.search(text)), "states the task with an action verb",
+                                  "no clear task verb")
+    feats["has_constraints"] = _check("has_constraints", bool(_CONSTRAINTS.search(text)), "states constraints",
+                                      "states no constraints")
+    feats["output_format"] = _check("output_format", bool(_FORMAT.search(text)), "specifies the output format",
+                                     "does not say what the answer should look like")
+    feats["examples"] = examples_feature(text)
+    feats["variables"] = variables_feature(text, ctx.idea)
+    feats["vague_words"] = vague_feature(text, n_words)
+    feats["no_duplicate_lines"] = duplicates_feature(text)
+    feats["length"] = length_feature(n_words, len(words(ctx.idea)) if ctx.idea else 0)
+    distinct = distinctness_feature(ctx.sibling_similarity, ctx.sibling_measure)
+    if distinct is not None:
+        feats["distinctness"] = distinct
+    return [feats[name] for name in RUBRIC if name in feats]
+
+
+def feature_vector(text: str, ctx: FeatureContext | None = None) -> dict[str, float]:
+    """The prompt as a flat vector with a fixed set of keys, for learning and for a learned scorer.
+
+    Keys: every rubric check (a missing contextual check is 0.0 with ``<name>_missing`` = 1.0), ``log_words``
+    (log of the word count, scaled so 2,000 words is 1.0), and one-hots ``phase=…``, ``provider=…``,
+    ``persona=…`` over fixed vocabularies (unknown personas map to ``persona=custom``).
+    """
+    from prompt_alchemy.config import PROVIDER_NAMES
+
+    ctx = ctx or FeatureContext()
+    feats = {f.name: f.value for f in rubric(text, ctx)}
+    vec: dict[str, float] = {}
+    for name in RUBRIC:
+        vec[name] = float(feats.get(name, 0.0))
+        if name in CONTEXTUAL:
+            vec[f"{name}_missing"] = 0.0 if name in feats else 1.0
+    vec["log_words"] = min(1.0, math.log1p(len(words(text))) / math.log1p(2000))
+    for phase in _PHASES:
+        vec[f"phase={phase}"] = 1.0 if ctx.phase == phase else 0.0
+    for provider in PROVIDER_NAMES:
+        vec[f"provider={provider}"] = 1.0 if ctx.provider == provider else 0.0
+    persona = ctx.persona if ctx.persona in _PERSONAS or ctx.persona is None else "custom"
+    for name in (*_PERSONAS, "custom"):
+        vec[f"persona={name}"] = 1.0 if persona == name else 0.0
+    return vec
+
+
+# ------------------------------------------------------------------------------------------------ checks
 
 
 def intent_feature(similarity: float | None) -> Feature | None:
+    """Intent preservation: cosine similarity to the original idea, 0.1 → 0 and 0.7 or more → 1."""
     if similarity is None:
         return None
     value = max(0.0, min(1.0, (similarity - 0.1) / 0.6))
     return Feature("intent", value, f"cosine similarity {similarity:.2f} to the original idea")
 
 
+def distinctness_feature(similarity: float | None, measure: str = "embedding") -> Feature | None:
+    """Distinctness from sibling variants. A near-copy of a sibling scores 0; clearly different approaches 1.
+
+    Embedding cosine: 0.98 or more → 0, 0.68 or less → 1. Lexical (shared word trigrams): 0.9 → 0, 0.3 → 1.
+    """
+    if similarity is None:
+        return None
+    if measure == "lexical":
+        value = (0.9 - similarity) / 0.6
+        what = f"shares {similarity:.0%} of its word trigrams with its closest sibling variant"
+    else:
+        value = (0.98 - similarity) / 0.30
+        what = f"cosine similarity {similarity:.2f} to its closest sibling variant"
+    value = max(0.0, min(1.0, value))
+    verdict = "a near-copy" if value < 0.2 else "distinct" if value >= 0.7 else "somewhat distinct"
+    return Feature("distinctness", value, f"{verdict}: {what}")
+
+
+def length_feature(n_words: int, idea_words: int = 0) -> Feature:
+    """Length appropriate to the task. Elaboration is not punished: anything from the floor (40 words, or the
+    idea's own length when it is longer) up to max(1,500, 4 × the idea) scores fully."""
+    floor = max(40, min(idea_words, 400))
+    ceiling = max(1500, 4 * idea_words)
+    if n_words < 8:
+        return Feature("length", 0.0, f"{n_words} words: too short to instruct a model")
+    if n_words < floor:
+        if idea_words > 40:
+            why = f"shorter than the {idea_words}-word idea it refines"
+        else:
+            why = f"terse; most prompts need {floor}+"
+        return Feature("length", n_words / floor, f"{n_words} words: {why}")
+    if n_words <= ceiling:
+        return Feature("length", 1.0, f"{n_words} words: a workable length")
+    return Feature("length", max(0.3, ceiling / n_words), f"{n_words} words: very long (over {ceiling})")
+
+
+def examples_feature(text: str) -> Feature:
+    """Examples where useful: present scores 1; absent scores 0.3 when the prompt asks for a structured format
+    (JSON, a table, a schema) that an example would pin down, else 0.7 (optional)."""
+    if _EXAMPLES.search(text):
+        return Feature("examples", 1.0, "includes an example")
+    heavy = _FORMAT_HEAVY.search(text)
+    if heavy:
+        return Feature("examples", 0.3, f"asks for a structured output ({heavy.group(0).lower()}) but shows no example")
+    return Feature("examples", 0.7, "no example (optional for this kind of task)")
+
+
+def variables_feature(text: str, idea: str | None) -> Feature:
+    """Template variables: every ``{variable}`` of the idea is kept (none unused), and the prompt introduces none
+    that the idea does not define (none undefined)."""
+    used = variables(text)
+    if idea is None:
+        if not used:
+            return Feature("variables", 1.0, "no template variables")
+        return Feature("variables", 1.0, f"uses {_names(used)} (no idea to check them against)")
+    defined = variables(idea)
+    unused = defined - used
+    undefined = used - defined
+    if not unused and not undefined:
+        return Feature("variables", 1.0, f"keeps {_names(used)}" if used else "no template variables")
+    problems = []
+    if unused:
+        problems.append(f"drops {_names(unused)} from the idea")
+    if undefined:
+        problems.append(f"introduces undefined {_names(undefined)}")
+    value = max(0.0, 1.0 - 0.34 * (len(unused) + len(undefined)))
+    return Feature("variables", value, "; ".join(problems))
+
+
+def vague_feature(text: str, n_words: int) -> Feature:
+    found = [m.lower() for m in _VAGUE.findall(text)]
+    density = len(found) / max(n_words, 1)
+    sample = f" ({', '.join(sorted(set(found))[:4])})" if found else ""
+    return Feature("vague_words", max(0.0, 1.0 - density * 20),
+                   f"{len(found)} vague word(s){sample} in {n_words} words ({density:.1%})")
+
+
+def duplicates_feature(text: str) -> Feature:
+    lines = [ln.strip().lower() for ln in text.splitlines() if len(ln.strip()) > 8]
+    dupes = len(lines) - len(set(lines))
+    if dupes == 0:
+        return Feature("no_duplicate_lines", 1.0, "no repeated lines")
+    return Feature("no_duplicate_lines", max(0.0, 1 - dupes / max(len(lines), 1) * 2), f"{dupes} repeated line(s)")
+
+
+def lexical_similarity(a: str, b: str) -> float:
+    """Share of word trigrams two texts have in common (Jaccard), 0–1. Used for distinctness without embeddings."""
+    grams_a, grams_b = _trigrams(a), _trigrams(b)
+    if not grams_a or not grams_b:
+        return 1.0 if grams_a == grams_b else 0.0
+    return len(grams_a & grams_b) / len(grams_a | grams_b)
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    tokens = [w.lower() for w in words(text)]
+    if len(tokens) < 3:
+        return {tuple(tokens)} if tokens else set()
+    return {tuple(tokens[i:i + 3]) for i in range(len(tokens) - 2)}
+
+
 def _check(name: str, ok: bool, yes: str, no: str) -> Feature:
     return Feature(name, 1.0 if ok else 0.0, yes if ok else no)
 
 
-def variables(text: str) -> set[str]:
-    return set(_VARIABLE.findall(text))
+def _names(names: set[str]) -> str:
+    return ", ".join(f"{{{n}}}" for n in sorted(names))

@@ -1,31 +1,137 @@
-"""The ranker: a weighted combination of prompt features; every score carries its components."""
+"""The ranker: a weighted mean of the rubric checks, plus the AI judge's score when present, plus a learned
+model's score when one exists. Every score carries its components (value, weight, reason), so it is explainable
+and — the judge aside — reproducible.
+
+total = Σ weight·value / Σ weight over the components present. A missing part (no idea to check intent against,
+no siblings, no judge, an unscored judge reply, no learned model) is left out of both sums, never filled in with a
+default; an unscored judge is recorded in ``PromptScore.notes``.
+
+The learned scorer (supplied by the learning loop) is any object with ``score(features: dict[str, float]) ->
+float`` returning 0–1; it is given :func:`prompt_alchemy.ranking.features.feature_vector` of the prompt.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
 from prompt_alchemy.models import PromptScore, ScoreComponent
-from prompt_alchemy.ranking.features import Feature, intent_feature, structure_features
+from prompt_alchemy.ranking.features import FeatureContext, feature_vector, lexical_similarity, rubric
+
+if TYPE_CHECKING:
+    from prompt_alchemy.config import Settings
+    from prompt_alchemy.ranking.judge import JudgeScore
 
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "intent": 3.0,
-    "has_role": 1.0,
-    "states_task": 1.0,
-    "has_constraints": 1.0,
-    "output_format": 1.0,
-    "vague_words": 0.5,
-    "no_duplicate_lines": 0.5,
-    "length": 1.0,
+    "intent": 3.0, "has_role": 1.0, "states_task": 1.0, "has_constraints": 1.0, "output_format": 1.0,
+    "examples": 0.5, "variables": 1.0, "vague_words": 0.5, "no_duplicate_lines": 0.5, "length": 1.0,
+    "distinctness": 0.5,
 }
+DEFAULT_JUDGE_WEIGHT = 4.0
+DEFAULT_LEARNED_WEIGHT = 3.0
 
 
-def score_text(text: str, similarity: float | None = None,
-               weights: dict[str, float] | None = None) -> PromptScore:
-    weights = weights or DEFAULT_WEIGHTS
-    feats: list[Feature] = structure_features(text)
-    intent = intent_feature(similarity)
-    if intent is not None:
-        feats.append(intent)
-    components = [ScoreComponent(name=f.name, value=round(f.value, 4), weight=weights.get(f.name, 0.0),
-                                 reason=f.reason) for f in feats]
-    total_weight = sum(c.weight for c in components) or 1.0
-    total = sum(c.value * c.weight for c in components) / total_weight
-    return PromptScore(total=round(total, 4), components=components)
+@runtime_checkable
+class LearnedScorer(Protocol):
+    """A trained model over :func:`feature_vector`; `score` returns 0–1. `name` describes it in reasons."""
+
+    def score(self, features: dict[str, float]) -> float: ...
+
+
+class ScoredPrompt(BaseModel):
+    """One ranked prompt: its id (None for ad-hoc text), the score with components, and its feature vector."""
+
+    id: str | None = None
+    content: str
+    score: PromptScore
+    features: dict[str, float] = Field(default_factory=dict)
+    judge: dict[str, Any] | None = None
+    rank: int | None = None
+
+
+class Ranker:
+    def __init__(self, weights: dict[str, float] | None = None, *, judge_weight: float = DEFAULT_JUDGE_WEIGHT,
+                 learned: LearnedScorer | None = None, learned_weight: float = DEFAULT_LEARNED_WEIGHT) -> None:
+        self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        self.judge_weight = judge_weight
+        self.learned = learned
+        self.learned_weight = learned_weight
+
+    @classmethod
+    def from_settings(cls, settings: Settings, learned: LearnedScorer | None = None) -> Ranker:
+        cfg = settings.ranking
+        return cls(cfg.weights.model_dump(), judge_weight=cfg.judge_weight, learned=learned,
+                   learned_weight=cfg.learned_weight)
+
+    def score(self, text: str, ctx: FeatureContext | None = None, judge: JudgeScore | None = None) -> PromptScore:
+        """The weighted score of one prompt, with a component per rubric check, the judge and the learned model."""
+        ctx = ctx or FeatureContext()
+        components = [ScoreComponent(name=f.name, value=round(f.value, 4), weight=self.weights.get(f.name, 0.0),
+                                     reason=f.reason) for f in rubric(text, ctx)]
+        notes: list[str] = []
+        if judge is not None:
+            if judge.scored and judge.normalized is not None:
+                components.append(ScoreComponent(name="judge", value=judge.normalized, weight=self.judge_weight,
+                                                 reason=judge.reason()))
+                if judge.error:
+                    notes.append(f"judge: {judge.error}")
+            else:
+                notes.append(f"judge: {judge.error or 'unscored'}; the score leaves the judge out")
+        if self.learned is not None and self.learned_weight > 0:
+            value = float(self.learned.score(feature_vector(text, ctx)))
+            value = max(0.0, min(1.0, value))
+            name = getattr(self.learned, "name", type(self.learned).__name__)
+            components.append(ScoreComponent(name="learned", value=round(value, 4), weight=self.learned_weight,
+                                             reason=f"learned model {name}: predicted {value:.2f}"))
+        total_weight = sum(c.weight for c in components)
+        total = sum(c.value * c.weight for c in components) / total_weight if total_weight else 0.0
+        return PromptScore(total=round(total, 4), components=components, notes=notes)
+
+    def rank(self, items: Sequence[tuple[str, str, FeatureContext, JudgeScore | None]]) -> list[ScoredPrompt]:
+        """Score (id, text, context, judge) items and return them best first, ties broken by input order."""
+        scored = [ScoredPrompt(id=pid, content=text, score=self.score(text, ctx, judge),
+                               features=feature_vector(text, ctx),
+                               judge=judge.model_dump() if judge is not None else None)
+                  for pid, text, ctx, judge in items]
+        order = sorted(range(len(scored)), key=lambda i: (-scored[i].score.total, i))
+        ranked = [scored[i] for i in order]
+        for position, item in enumerate(ranked, 1):
+            item.rank = position
+        return ranked
+
+
+def score_text(text: str, similarity: float | None = None, weights: dict[str, float] | None = None) -> PromptScore:
+    """Score one prompt from its text and (optionally) its similarity to the idea, with default weights."""
+    return Ranker(weights).score(text, FeatureContext(idea_similarity=similarity))
+
+
+def feature_contexts(texts: Sequence[str], *, idea: str | None = None, vectors: Any = None, idea_vector: Any = None,
+                     metas: Sequence[dict[str, str | None]] | None = None) -> list[FeatureContext]:
+    """Contexts for a group of sibling prompts (variants of one idea). With `vectors` (unit embeddings of the
+    texts, one row each) and `idea_vector`, intent and distinctness use cosine similarity; without them,
+    distinctness falls back to word-trigram overlap and intent is left out. `metas` gives each prompt's phase,
+    provider and persona for the feature vector."""
+    n = len(texts)
+    metas = list(metas) if metas is not None else [{} for _ in range(n)]
+    idea_sims: list[float | None] = [None] * n
+    sibling: list[float | None] = [None] * n
+    measure = "embedding"
+    if vectors is not None and n:
+        import numpy as np
+
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if idea_vector is not None:
+            idea_sims = [float(x) for x in matrix @ np.asarray(idea_vector, dtype=np.float32)]
+        if n > 1:
+            sims = matrix @ matrix.T
+            np.fill_diagonal(sims, -np.inf)
+            sibling = [float(x) for x in sims.max(axis=1)]
+    elif n > 1:
+        measure = "lexical"
+        for i in range(n):
+            sibling[i] = max(lexical_similarity(texts[i], texts[j]) for j in range(n) if j != i)
+    return [FeatureContext(idea=idea, idea_similarity=idea_sims[i], sibling_similarity=sibling[i],
+                           sibling_measure=measure, phase=metas[i].get("phase"), provider=metas[i].get("provider"),
+                           persona=metas[i].get("persona")) for i in range(n)]
