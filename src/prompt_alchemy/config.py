@@ -172,6 +172,9 @@ class GenerationConfig(_Section):
     default_count: int = Field(3, ge=1, le=10)
     use_parallel: bool = True
     include_context: bool = False
+    # learning (issue 6): with include_context, the most similar library prompts rated at least this are examples
+    context_min_rating: float = Field(4.0, ge=1, le=5)
+    context_examples: int = Field(3, ge=1, le=10)
     default_persona: str = "generic"
     default_target_model: str | None = None
     embedding_provider: str = "local"
@@ -210,6 +213,24 @@ class LearningConfig(_Section):
     min_feedback: int = Field(20, ge=2)
     schedule: str | None = "02:00"
     seed: int = 0
+    # learning (issue 6): passes over the training pairs; `schedule` is a local time HH:MM (or null for none)
+    epochs: int = Field(30, ge=1, le=1000)
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule(cls, v: Any) -> str | None:
+        if isinstance(v, bool) and not v:  # YAML reads an unquoted `off` or `no` as false
+            return None
+        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1440:  # YAML 1.1 reads 2:30 as 150
+            return f"{v // 60:02d}:{v % 60:02d}"
+        if v is None or (isinstance(v, str) and v.strip().lower() in ("", "off", "none", "null", "never")):
+            return None
+        if not isinstance(v, str):
+            raise ValueError(f"'{v}' is not a time of day; use HH:MM (24-hour, local time), e.g. 02:00")
+        match = re.fullmatch(r"\s*([01]?\d|2[0-3]):([0-5]\d)\s*", v)
+        if not match:
+            raise ValueError(f"'{v}' is not a time of day; use HH:MM (24-hour, local time), e.g. 02:00")
+        return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
 # ---- ranking (issue 5): feature weights, the judge and the learned scorer's weight

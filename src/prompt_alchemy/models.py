@@ -485,3 +485,43 @@ class BatchReport(BaseModel):
     results_file: str | None = None
     wall_ms: float = 0.0
     items: list[BatchItemResult] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------- learning (issue 6)
+
+FEEDBACK_SOURCES: tuple[str, ...] = ("cli", "mcp", "api")
+
+
+class Feedback(BaseModel):
+    """One row of the `feedback` table: a 1-5 rating of a prompt, or a choice (`chosen` 1 for the prompt a user
+    picked among its sibling variants, 0 for each sibling passed over)."""
+
+    id: str = Field(default_factory=new_id)
+    prompt_id: str
+    session_id: str | None = None
+    rating: int | None = Field(None, ge=1, le=5)
+    chosen: bool | None = None
+    comment: str | None = None
+    source: str = "cli"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelVersion(BaseModel):
+    """One trained learning-to-rank model: a row of the `models` table. `weights` apply to the features after
+    normalization ((value - mean) / scale, per `normalization`); the model's score is the logistic of their sum."""
+
+    id: str = Field(default_factory=new_id)
+    version: int = Field(0, description="1, 2, ...: assigned when the version is stored")
+    kind: str = "pairwise-logistic"
+    status: Literal["adopted", "rejected"]
+    active: bool = False
+    feature_names: list[str]
+    weights: dict[str, float]
+    normalization: dict[str, tuple[float, float]]
+    params: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    training_size: int
+    train_pairs: int
+    validation_pairs: int
+    trigger: str = "cli"
+    created_at: datetime = Field(default_factory=utcnow)

@@ -59,6 +59,9 @@ serve.register(app)
 from prompt_alchemy.cli import ranking  # noqa: E402  (issue 5: score, judge, optimize)
 
 ranking.register(app)
+from prompt_alchemy.cli import learning  # noqa: E402  (issue 6: rate, feedback, train, learning)
+
+learning.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,9 +36,15 @@ def generate(
     no_cache: bool = typer.Option(False, "--no-cache", help="Always call the providers; do not answer from the response cache."),
     max_cost: float = typer.Option(None, "--max-cost", metavar="USD", help="Refuse a run whose estimated cost exceeds USD, and stop one that reaches it."),
     judge: bool = typer.Option(False, "--judge", help="Add the AI judge's rubric scores to the ranking of the final prompts (uses a provider other than the generator's when one is available)."),
+    interactive: bool = typer.Option(False, "--interactive", "-i", help="Then pick the best final prompt (a line read from stdin); it is recorded as chosen and its siblings as skipped, to teach the ranker."),
 ) -> None:
     """Generate refined prompts from an idea through the alchemical phases."""
     from prompt_alchemy.errors import InputError
+
+    if interactive and (idea is None or idea == "-"):  # learning (issue 6)
+        raise InputError("--interactive reads your choice from stdin; give the idea as an argument")
+    if interactive and no_save:
+        raise InputError("--interactive records your choice in the library; it cannot be used with --no-save")
 
     if idea is None or idea == "-":
         if sys.stdin is None or sys.stdin.isatty():
@@ -63,6 +69,40 @@ def generate(
         sys.stdout.write(render_markdown(result))
     else:
         render_text(result)
+    if interactive:
+        _pick_best(ctx, result)
+
+
+def _pick_best(ctx: typer.Context, result: GenerationResult) -> None:
+    """Ask (on stderr) which final prompt is best and record the answer read from stdin (learning, issue 6)."""
+    from prompt_alchemy.errors import InputError
+
+    finals = sorted(result.final_prompts(), key=lambda p: p.variant or 0)
+    err = stderr_console()
+    if len(finals) < 2:
+        err.print("only one final prompt: nothing to choose (rate it with 'prompt-alchemy rate ID SCORE')")
+        return
+    for n, p in enumerate(finals, 1):
+        score = f"score {p.score:.2f} · " if p.score is not None else ""
+        star = " ★" if p.id == result.best_id else ""
+        err.print(f"[{n}] {p.id[:8]} · {score}{' '.join(p.content.split())[:70]}{star}", markup=False,
+                  highlight=False, soft_wrap=True)
+    err.print(f"Which final prompt is best? [1-{len(finals)}, or Enter to skip]: ", end="", markup=False)
+    answer = (sys.stdin.readline() if sys.stdin is not None else "").strip()
+    if not answer:
+        err.print("no choice recorded", markup=False)
+        return
+    chosen = finals[int(answer) - 1] if answer.isdigit() and 1 <= int(answer) <= len(finals) else next(
+        (p for p in finals if len(answer) >= 4 and p.id.startswith(answer)), None)
+    if chosen is None:
+        raise InputError(f"'{answer}' is not a variant number from 1 to {len(finals)} or a final prompt's id; "
+                         f"nothing recorded (rate prompts later with 'prompt-alchemy rate ID SCORE')")
+
+    async def record(service):
+        return service.record_choice(result.session_id, chosen.id, source="cli")
+
+    data = run_with_service(ctx, record)
+    err.print(f"recorded: {chosen.id[:8]} chosen over {len(data['skipped'])} sibling(s)", markup=False)
 
 
 class _progress:

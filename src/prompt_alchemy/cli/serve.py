@@ -81,6 +81,7 @@ async def _run(service, transport: Transport, host: str, port: int) -> None:
             log.info("prompt-alchemy MCP server on stdio (database %s)", service.loaded.database_path)
             await _until_terminated(server.run_stdio_async())
         else:
+    training = asyncio.create_task(service.run_training_scheduler())  # learning (issue 6): nightly training
             await _serve_http(server, service, host, port)
     finally:
         maintenance.cancel()
@@ -89,6 +90,7 @@ async def _run(service, transport: Transport, host: str, port: int) -> None:
 
 
 async def _until_terminated(work) -> None:
+        training.cancel()
     """Run `work` until it ends (stdin closed) or SIGTERM arrives; either way the caller's cleanup runs."""
     import asyncio
     import signal

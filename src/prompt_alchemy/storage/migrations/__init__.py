@@ -178,8 +178,36 @@ def m003_response_cache(db: sqlite3.Connection) -> None:
     """)
 
 
+def m004_learning(db: sqlite3.Connection) -> None:
+    """Learning from feedback (issue 6): every trained model version with its metrics, feature names and weights
+    (JSON); at most one is active. No settings, no secrets. Plus feedback indexes for sessions and time."""
+    run_script(db, """
+    CREATE TABLE models (
+        id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+        feature_names TEXT NOT NULL,
+        weights TEXT NOT NULL,
+        normalization TEXT NOT NULL,
+        params TEXT NOT NULL,
+        metrics TEXT NOT NULL,
+        training_size INTEGER NOT NULL,
+        train_pairs INTEGER NOT NULL,
+        validation_pairs INTEGER NOT NULL,
+        trigger TEXT NOT NULL DEFAULT 'cli',
+        created_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX idx_models_one_active ON models(active) WHERE active = 1;
+    CREATE INDEX idx_feedback_session ON feedback(session_id);
+    CREATE INDEX idx_feedback_created ON feedback(created_at);
+    """)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_fts,
     m003_response_cache,
+    m004_learning,  # issue 6: learning
 ]

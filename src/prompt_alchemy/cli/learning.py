@@ -1,0 +1,196 @@
+"""`rate`, `feedback list`, `train` and `learning status`: teach the ranker what a good prompt is for you."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from prompt_alchemy.cli._common import Output, print_json, run_with_service, stdout_console
+
+OutputOpt = typer.Option(Output.text, "--output", "-o", help="text or json.")
+feedback_app = typer.Typer(help="Ratings and choices you have given prompts.", no_args_is_help=True)
+learning_app = typer.Typer(help="The learned ranking model.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rate")(rate)
+    app.command("train")(train)
+    app.add_typer(feedback_app, name="feedback")
+    app.add_typer(learning_app, name="learning")
+
+
+async def _call(fn, *args, **kwargs):
+    return fn(*args, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------ rate
+
+
+def rate(
+    ctx: typer.Context,
+    prompt_id: str = typer.Argument(..., metavar="ID", help="The prompt's id (or a unique prefix of 4+ characters)."),
+    score: int = typer.Argument(..., metavar="SCORE", help="1 (useless) to 5 (excellent)."),
+    comment: str = typer.Option(None, "--comment", "-m", help="Why: kept with the rating."),
+    output: Output = OutputOpt,
+) -> None:
+    """Rate a stored prompt from 1 to 5; ratings teach the ranker (see 'train')."""
+    row = run_with_service(ctx, lambda s: _call(s.rate, prompt_id, score, comment=comment, source="cli"))
+    if output is Output.json:
+        print_json(row.model_dump(mode="json"))
+        return
+    note = f" · {row.comment}" if row.comment else ""
+    typer.echo(f"rated {row.prompt_id} {row.rating}/5{note}")
+
+
+# ------------------------------------------------------------------------------------------------ feedback list
+
+
+@feedback_app.command("list")
+def feedback_list(
+    ctx: typer.Context,
+    prompt_id: str = typer.Option(None, "--prompt", metavar="ID", help="Only feedback on this prompt."),
+    session: str = typer.Option(None, "--session", metavar="ID", help="Only feedback from this generation session."),
+    source: str = typer.Option(None, "--source", help="Only feedback given through cli, mcp or api."),
+    kind: str = typer.Option(None, "--kind", help="rating or choice."),
+    since: str = typer.Option(None, "--since", help="Given at or after: a date (YYYY-MM-DD), a datetime or an age like 7d."),
+    limit: int = typer.Option(50, "--limit", "-n", help="At most this many rows (1-1000)."),
+    offset: int = typer.Option(0, "--offset", help="Skip this many rows first."),
+    output: Output = OutputOpt,
+) -> None:
+    """Ratings and choices, newest first."""
+    rows = run_with_service(ctx, lambda s: _call(s.list_feedback, prompt_id, session_id=session, source=source,
+                                                 kind=kind, since=since, limit=limit, offset=offset))
+    if output is Output.json:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
+    if not rows:
+        typer.echo("no feedback yet; rate a prompt with 'prompt-alchemy rate ID SCORE'", err=True)
+        return
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("when", "prompt", "feedback", "source", "comment"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        what = f"{r.rating}/5" if r.rating is not None else "chosen" if r.chosen else "skipped"
+        table.add_row(r.created_at.strftime("%Y-%m-%d %H:%M"), r.prompt_id[:8], what, r.source, r.comment or "")
+    stdout_console().print(table)
+
+
+# ------------------------------------------------------------------------------------------------ train
+
+
+def train(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Train and validate, report, but store and adopt nothing."),
+    install_schedule: bool = typer.Option(False, "--install-schedule", help="Add a crontab entry that trains daily at learning.schedule (other entries are kept)."),
+    uninstall_schedule: bool = typer.Option(False, "--uninstall-schedule", help="Remove that crontab entry (other entries are kept)."),
+    crontab_file: Path = typer.Option(None, "--crontab-file", metavar="FILE", help="With --install/--uninstall-schedule: edit this crontab file instead of yours (for containers and tests)."),
+    trigger: str = typer.Option("cli", "--trigger", hidden=True),
+    output: Output = OutputOpt,
+) -> None:
+    """Train the learned ranking model on your ratings and choices; it is adopted only if it ranks the held-out
+    feedback better than the current ranker."""
+    from prompt_alchemy.errors import InputError
+
+    if install_schedule and uninstall_schedule:
+        raise InputError("give --install-schedule or --uninstall-schedule, not both")
+    if (install_schedule or uninstall_schedule) and dry_run:
+        raise InputError("--dry-run trains without adopting; it does not go with --install/--uninstall-schedule")
+    if crontab_file is not None and not (install_schedule or uninstall_schedule):
+        raise InputError("--crontab-file goes with --install-schedule or --uninstall-schedule")
+    if trigger not in ("cli", "cron"):
+        raise InputError(f"unknown --trigger '{trigger}'")
+    if install_schedule or uninstall_schedule:
+        method = "install_training_schedule" if install_schedule else "uninstall_training_schedule"
+        data = run_with_service(ctx, lambda s: _call(getattr(s, method), crontab_file))
+        if output is Output.json:
+            print_json(data)
+        elif install_schedule:
+            verb = "replaced" if data["replaced"] else "installed"
+            typer.echo(f"{verb} the nightly training entry in {data['crontab']} ({data['schedule']} local time; "
+                       f"log: {data['log_file']})")
+        elif data["removed"]:
+            typer.echo(f"removed the nightly training entry from {data['crontab']}")
+        else:
+            typer.echo(f"no training entry in {data['crontab']}; nothing changed")
+        return
+
+    async def work(service):
+        return await service.train(dry_run=dry_run, trigger=trigger)
+
+    report = run_with_service(ctx, work)
+    if output is Output.json:
+        print_json(report.model_dump(mode="json"))
+        return
+    _render_report(report)
+
+
+def _render_report(report: Any) -> None:
+    from rich.text import Text
+
+    console = stdout_console()
+    title = "dry run" if report.dry_run else f"model v{report.version}"
+    console.print(Text(
+        f"{title}: trained on {report.ratings} ratings and {report.choices} choices of {report.prompts} prompts "
+        f"({report.train_pairs} training pairs, {report.validation_pairs} validation pairs)", style="bold"))
+    current = f"v{report.current_version}" if report.current_version else "rubric alone"
+    console.print(Text(f"validation pairwise accuracy: with the candidate {report.candidate_accuracy:.3f} · "
+                       f"current ranker ({current}) {report.current_accuracy:.3f} · rubric alone "
+                       f"{report.baseline_accuracy:.3f} · model alone {report.model_accuracy:.3f}"))
+    console.print(Text(report.reason, style="green" if report.adopted else "yellow"))
+    _render_features(console, report.top_features)
+
+
+def _render_features(console: Any, features: list[dict[str, Any]]) -> None:
+    from rich.text import Text
+
+    if not features:
+        return
+    console.print(Text("features that matter most (what goes with high ratings):"))
+    for f in features:
+        sign = "+" if f["direction"] == "higher" else "-"
+        extra = ""
+        if "avg_rating_with" in f:
+            extra = f" (average rating {f['avg_rating_with']:.2f} with, {f['avg_rating_without']:.2f} without)"
+        console.print(Text(f"  {sign} {f['feature']}: {f['description']}, weight {f['weight']:+.2f}{extra}"))
+
+
+# ------------------------------------------------------------------------------------------------ status
+
+
+@learning_app.command("status")
+def status(ctx: typer.Context, output: Output = OutputOpt) -> None:
+    """The active model (version, metrics, feedback it was trained on, the features that matter most), recent
+    versions, feedback so far and the training schedule."""
+    data = run_with_service(ctx, lambda s: _call(s.learning_status))
+    if output is Output.json:
+        print_json(data)
+        return
+    from rich.text import Text
+
+    console = stdout_console()
+    schedule = f"nightly at {data['schedule']} (next {data['next_run']})" if data["next_run"] else "not scheduled"
+    console.print(Text(f"learning: {'enabled' if data['enabled'] else 'disabled'} · {schedule}"))
+    fb = data["feedback"]
+    console.print(Text(f"feedback: {fb['ratings']} ratings of {fb['rated_prompts']} prompts, {fb['choices']} "
+                       f"choices in {fb['choice_sessions']} sessions (training needs {fb['needed']})"))
+    active = data["active"]
+    if active is None:
+        console.print(Text("active model: none; the ranker uses the rubric alone (train with 'prompt-alchemy train')"))
+    else:
+        m = active["metrics"]
+        console.print(Text(
+            f"active model: v{active['version']} ({active['kind']}, {active['trigger']}, {active['created_at'][:16]}) "
+            f"trained on {active['training_size']} ratings and choices; validation pairwise accuracy "
+            f"{m.get('validation_accuracy', 0):.3f} vs {m.get('current_accuracy', 0):.3f} before it", style="bold"))
+        _render_features(console, active["top_features"])
+    if data["versions"]:
+        console.print(Text("versions: " + ", ".join(
+            f"v{v['version']} {v['status']}{' (active)' if v['active'] else ''} "
+            f"{v['metrics'].get('validation_accuracy', 0):.3f}" for v in data["versions"])))
+    last = data["last_attempt"]
+    if last:
+        console.print(Text(f"last training: {last['at'][:16]} · {last['detail']}"))

@@ -1,0 +1,201 @@
+"""Scheduled training: nightly at `learning.schedule` (HH:MM, local time).
+
+Two ways to run it:
+
+* the server process (`prompt-alchemy serve`) starts :func:`run_scheduler` as an asyncio task. It trains when the
+  day's scheduled time comes; when the server was down at that time and training has run before, it makes up
+  the missed run on start (like anacron). The time of every attempt is kept in the `maintenance` table, so a run
+  made by cron and one made by the server on the same night do not both happen.
+* CLI-only users install a cron entry with `prompt-alchemy train --install-schedule` (removed with
+  `--uninstall-schedule`). Only the one line marked ``# prompt-alchemy:train`` is ever added or removed; every
+  other line of the crontab is kept as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prompt_alchemy.errors import AlchemyError, InputError
+from prompt_alchemy.observability import get_logger
+from prompt_alchemy.ranking.learning import MAINTENANCE_TASK
+
+log = get_logger("schedule")
+
+CRON_MARKER = "# prompt-alchemy:train"
+Clock = Callable[[], datetime]
+
+
+def local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def parse_schedule(text: str) -> tuple[int, int]:
+    """(hour, minute) of an HH:MM schedule (validated by the config model)."""
+    hour, minute = text.split(":")
+    return int(hour), int(minute)
+
+
+def last_slot(now: datetime, schedule: str) -> datetime:
+    """The most recent scheduled time at or before `now`."""
+    hour, minute = parse_schedule(schedule)
+    slot = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return slot if slot <= now else slot - timedelta(days=1)
+
+
+def next_slot(now: datetime, schedule: str) -> datetime:
+    """The first scheduled time after `now`."""
+    return last_slot(now, schedule) + timedelta(days=1)
+
+
+def is_due(now: datetime, schedule: str, last_attempt: datetime | None, started: datetime) -> bool:
+    """Due when a scheduled time has passed since the last attempt (or, if training never ran, since `started`)."""
+    reference = last_attempt if last_attempt is not None else started
+    return reference < last_slot(now, schedule)
+
+
+async def run_scheduler(service: Any, *, clock: Clock | None = None, poll: float = 60.0,
+                        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+    """Train `service` (an AlchemyService) whenever `learning.schedule` comes; runs until cancelled.
+
+    `clock` returns the current local time (aware); the loop wakes at least every `poll` seconds, so a clock that
+    jumps (a test's, or a suspended laptop's) is noticed. A failed or skipped run is logged and counts as the
+    night's attempt; it never stops the server.
+    """
+    clock = clock or local_now
+    cfg = service.settings.learning
+    if not cfg.enabled or not cfg.schedule:
+        log.info("scheduled training is off (learning.enabled: %s, learning.schedule: %s)", cfg.enabled,
+                 cfg.schedule)
+        return
+    started = clock()
+    ran_at: datetime | None = None
+    log.info("scheduled training at %s local time; next at %s", cfg.schedule,
+             next_slot(started, cfg.schedule).isoformat(timespec="minutes"))
+    while True:
+        now = clock()
+        try:
+            last = await asyncio.to_thread(service.store.last_maintenance, MAINTENANCE_TASK)
+        except Exception as exc:  # noqa: BLE001 - a database hiccup must not end the schedule
+            log.warning("scheduled training: cannot read when training last ran: %s", exc)
+            await sleep(poll)
+            continue
+        if ran_at is not None and (last is None or last < ran_at):
+            last = ran_at  # the attempt could not be recorded: do not repeat it
+        if is_due(now, cfg.schedule, last, started):
+            await _train_once(service, now)
+            ran_at = now
+            continue
+        wait = (next_slot(now, cfg.schedule) - now).total_seconds()
+        await sleep(max(0.0, min(poll, wait)))
+
+
+async def _train_once(service: Any, now: datetime) -> None:
+    try:
+        report = await service.train(trigger="schedule", now=now)
+        log.info("scheduled training: %s", report.reason)
+    except InputError as exc:
+        log.info("scheduled training skipped: %s", exc)
+        await _record(service, now, f"skipped: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the server keeps serving; the previous model stays active
+        log.warning("scheduled training failed: %s", exc)
+        await _record(service, now, f"failed: {exc}")
+
+
+async def _record(service: Any, now: datetime, detail: str) -> None:
+    """Count an unsuccessful run as the night's attempt, so it is not retried in a loop."""
+    try:
+        await asyncio.to_thread(service.store.record_maintenance, MAINTENANCE_TASK, now, detail[:500])
+    except Exception as exc:  # noqa: BLE001
+        log.warning("scheduled training: cannot record the attempt: %s", exc)
+
+
+# ------------------------------------------------------------------------------------------------ cron
+
+
+def cron_line(schedule: str, command: Sequence[str], env: dict[str, str], log_file: Path) -> str:
+    """One crontab line that runs `command` daily at `schedule`, appending its output to `log_file`."""
+    hour, minute = parse_schedule(schedule)
+    parts = [f"{k}={shlex.quote(v)}" for k, v in sorted(env.items())] + [shlex.quote(c) for c in command]
+    text = f"{minute} {hour} * * * {' '.join(parts)} >> {shlex.quote(str(log_file))} 2>&1 {CRON_MARKER}"
+    return text.replace("%", "\\%")  # cron turns a bare % into a newline
+
+
+def read_crontab(crontab_file: Path | None = None) -> str:
+    """The current crontab: the file's text, or `crontab -l` (empty when the user has none)."""
+    if crontab_file is not None:
+        try:
+            return crontab_file.read_text(encoding="utf-8") if crontab_file.exists() else ""
+        except OSError as exc:
+            raise AlchemyError(f"cannot read {crontab_file}: {exc.strerror}; nothing changed") from None
+    proc = _crontab(["-l"])
+    if proc.returncode != 0:
+        if "no crontab" in proc.stderr.lower():
+            return ""
+        raise AlchemyError(f"cannot read your crontab ('crontab -l' failed: {proc.stderr.strip() or proc.returncode})"
+                           f"; nothing changed")
+    return proc.stdout
+
+
+def write_crontab(text: str, crontab_file: Path | None = None) -> None:
+    if crontab_file is not None:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{crontab_file.name}.", dir=crontab_file.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, crontab_file)
+        except OSError as exc:
+            raise AlchemyError(f"cannot write {crontab_file}: {exc.strerror}") from None
+        return
+    proc = _crontab(["-"], text)
+    if proc.returncode != 0:
+        raise AlchemyError(f"cannot install the crontab ('crontab -' failed: {proc.stderr.strip() or proc.returncode})"
+                           f"; your crontab is unchanged")
+
+
+def _crontab(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["crontab", *args], input=stdin, capture_output=True, text=True, timeout=30)
+    except FileNotFoundError:
+        raise AlchemyError("the 'crontab' command is not installed; run 'prompt-alchemy serve' (it trains on "
+                           "schedule) or schedule 'prompt-alchemy train' with your system's scheduler") from None
+    except subprocess.TimeoutExpired:
+        raise AlchemyError("the 'crontab' command did not answer within 30 s; nothing changed") from None
+
+
+def _without_entry(text: str) -> tuple[list[str], int]:
+    lines = text.splitlines()
+    kept = [line for line in lines if not line.rstrip().endswith(CRON_MARKER)]
+    return kept, len(lines) - len(kept)
+
+
+def install_cron(line: str, crontab_file: Path | None = None) -> dict[str, Any]:
+    """Add (or replace) the training entry; every other line is kept."""
+    kept, replaced = _without_entry(read_crontab(crontab_file))
+    write_crontab("\n".join(kept + [line]) + "\n", crontab_file)
+    return {"installed": True, "replaced": replaced > 0, "line": line,
+            "crontab": str(crontab_file) if crontab_file else "user crontab"}
+
+
+def uninstall_cron(crontab_file: Path | None = None) -> dict[str, Any]:
+    """Remove the training entry; every other line is kept. Nothing is written when there is no entry."""
+    kept, removed = _without_entry(read_crontab(crontab_file))
+    if removed:
+        write_crontab("\n".join(kept) + "\n" if kept else "", crontab_file)
+    return {"installed": False, "removed": removed, "crontab": str(crontab_file) if crontab_file else "user crontab"}
+
+
+def installed_entry(crontab_file: Path | None = None) -> str | None:
+    """The installed training line, if any (None also when the crontab cannot be read)."""
+    try:
+        text = read_crontab(crontab_file)
+    except AlchemyError:
+        return None
+    return next((line for line in text.splitlines() if line.rstrip().endswith(CRON_MARKER)), None)
