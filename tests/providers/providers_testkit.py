@@ -38,11 +38,12 @@ def provider_block(name: str, server: FakeLLMServer, *, timeout: float = 2.0, ma
 def gateway_yaml(servers: dict[str, FakeLLMServer], *, phases: dict[str, tuple[str, list[str]]] | None = None,
                  timeout: float = 2.0, max_retries: int = 2, backoff: float = 0.01, backoff_max: float = 1.0,
                  extra_providers: dict[str, str] | None = None, cache: bool = True,
-                 skip_cache: str = "[scripted]") -> str:
+                 skip_cache: str = "[scripted]", timeouts: dict[str, float] | None = None) -> str:
     """A config with every given provider at its fake server, tiny backoff, and per-phase provider/fallbacks."""
     extra_providers = extra_providers or {}
-    blocks = [provider_block(n, s, timeout=timeout, max_retries=max_retries, extra=extra_providers.get(n, ""))
-              for n, s in servers.items()]
+    timeouts = timeouts or {}
+    blocks = [provider_block(n, s, timeout=timeouts.get(n, timeout), max_retries=max_retries,
+                             extra=extra_providers.get(n, "")) for n, s in servers.items()]
     phase_lines = []
     for phase, (primary, fallbacks) in (phases or {}).items():
         phase_lines += [f"  {phase}:", f"    provider: {primary}", f"    fallbacks: [{', '.join(fallbacks)}]"]

@@ -51,7 +51,8 @@ async def test_a_failing_primary_fails_over_and_nothing_is_lost_or_duplicated(fa
                                                                            sentinel_env):
     servers = fake_servers("openrouter", "google")
     servers["openrouter"].always = fault
-    write_config(gateway_yaml(servers, phases=phases("openrouter", ["google"]), timeout=0.4, max_retries=1))
+    write_config(gateway_yaml(servers, phases=phases("openrouter", ["google"]), max_retries=1,
+                              timeouts={"openrouter": 0.4, "google": 5.0}))
     result, rows, metrics = await run()
     # every call went to openrouter twice (1 try + 1 retry), then to google once
     assert len(servers["openrouter"].generation_requests()) == 6 * 2
@@ -152,3 +153,23 @@ async def test_registry_call_is_one_provider_through_the_gateway(fake_servers, w
     assert [m.kind for m in first.metrics] == ["provider_error", "retry"]
     assert second.response.cached and second.response.text == first.response.text
     assert len(servers["openai"].generation_requests()) == 2  # the 502, its retry; the repeat was a cache hit
+
+
+async def test_requests_per_minute_throttles_calls_beyond_the_burst(fake_servers, write_config, sentinel_env):
+    import asyncio
+
+    from prompt_alchemy.providers.base import GenerationRequest, Message
+
+    servers = fake_servers("anthropic")
+    write_config(gateway_yaml(servers, extra_providers={"anthropic": "requests_per_minute: 60"}, cache=False))
+    service = AlchemyService.from_environment()
+    requests = [GenerationRequest(messages=[Message("user", f"q{i}")], max_tokens=10) for i in range(12)]
+    try:
+        first = await service.registry.call("anthropic", requests[0])  # loads the SDK and the client
+        outcomes = [first] + await asyncio.gather(*(service.registry.call("anthropic", r) for r in requests[1:]))
+    finally:
+        await service.aclose()
+    throttled = [m for o in outcomes for m in o.metrics if m.kind == "throttle"]
+    assert len(throttled) == 2  # 60/min allows bursts of 10; the 11th and 12th wait their turn
+    assert all(m.latency_ms > 0 and m.provider == "anthropic" for m in throttled)
+    assert len(servers["anthropic"].generation_requests()) == 12

@@ -176,7 +176,7 @@ FAULTS = {
 async def test_faults_map_to_provider_errors(name, fault, fake_servers):
     spec, retryable, status = FAULTS[fault]
     server = fake_servers(name)[name]
-    provider = make(name, server, timeout=0.5)
+    provider = make(name, server, timeout=0.5 if fault == "timeout" else 5.0)
     server.fail(spec)
     try:
         with pytest.raises(ProviderError) as info:
