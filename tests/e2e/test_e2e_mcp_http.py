@@ -117,3 +117,34 @@ def test_log_file_takes_the_logs(home, tmp_path):
     assert proc.returncode == 0
     assert stdout == "" and stderr == ""
     assert "server stopped" in log.read_text()
+
+
+def test_requests_with_a_foreign_host_or_origin_are_refused(http_server):
+    _, url = http_server
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}).encode()
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    for extra in ({"Host": "evil.example:80"}, {"Origin": "http://evil.example"}):
+        request = urllib.request.Request(f"{url}/mcp", data=body, headers={**headers, **extra}, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(request, timeout=10)
+        assert err.value.code in (403, 421)
+    request = urllib.request.Request(f"{url}/mcp", data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+def test_the_server_runs_due_database_maintenance(home):
+    proc, url = start_http_server({"PROMPT_ALCHEMY_STORAGE__BACKUP_INTERVAL": "1h"})
+    try:
+        import time
+
+        backups = home / "backups"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (backups.is_dir() and any(backups.iterdir())):
+            time.sleep(0.1)
+        assert [p.suffix for p in backups.iterdir()] == [".db"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0

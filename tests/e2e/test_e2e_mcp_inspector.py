@@ -1,5 +1,6 @@
 """A real third-party client: the MCP Inspector CLI (npm @modelcontextprotocol/inspector@0.15.0, installed by
-scripts/setup.sh into node_modules) lists the tools and calls them over stdio and over streamable HTTP."""
+scripts/setup.sh into node_modules) lists the tools and calls generate_prompts and search_prompts (and reads a
+resource) over stdio and over streamable HTTP."""
 
 from __future__ import annotations
 
@@ -43,6 +44,12 @@ def check_session(target: list[str]) -> None:
     failed = inspector(*target, "--method", "tools/call", "--tool-name", "generate_prompts",
                        "--tool-arg", "idea=x", "count=42")
     assert failed["isError"] is True and "count" in failed["content"][0]["text"]
+
+    found = inspector(*target, "--method", "tools/call", "--tool-name", "search_prompts",
+                      "--tool-arg", "query=summarizes git logs", "mode=text", "limit=5")
+    assert found.get("isError") is not True, found
+    hits = found["structuredContent"]["results"]
+    assert hits and {h["id"] for h in hits} <= {p["id"] for p in data["prompts"]}  # the library holds only these
 
     resource = inspector(*target, "--method", "resources/read", "--uri", f"prompt://{data['best']['id']}")
     assert json.loads(resource["contents"][0]["text"])["id"] == data["best"]["id"]

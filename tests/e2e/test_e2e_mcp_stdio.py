@@ -114,3 +114,30 @@ def test_stdio_server_exits_cleanly_when_the_client_closes_stdin(session):
     code, stderr = session.close()
     assert code == 0, stderr
     assert "Traceback" not in stderr
+
+
+async def test_search_is_answered_while_the_local_model_generates(home):
+    """Over stdio with the real local model: a search sent while generate_prompts runs comes back before it."""
+    import asyncio
+
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(command=str(SCRIPT), args=["serve"], env=dict(os.environ))
+    async with Client(params) as client:
+        seeded = await client.call_tool("generate_prompts", {"idea": "a haiku about mountains", "count": 1,
+                                                             "max_tokens": 16, "phases": ["coagulatio"]})
+        assert not seeded.is_error
+        first_phase_done = asyncio.Event()
+
+        async def on_progress(progress, total, message):
+            first_phase_done.set()
+
+        generation = asyncio.create_task(client.call_tool(
+            "generate_prompts", {"idea": "a long essay about rivers", "count": 1, "max_tokens": 64},
+            progress_callback=on_progress))
+        await first_phase_done.wait()  # the model is now busy with the second phase
+        search = await client.call_tool("search_prompts", {"query": "haiku mountains"})
+        assert not generation.done()
+        assert not search.is_error and search.structured_content["count"] >= 1
+        result = await generation
+        assert not result.is_error

@@ -135,3 +135,27 @@ async def test_get_metrics(service):
         assert bad.is_error and "not a date" in text_of(bad)
         bad = await client.call_tool("get_metrics", {"provider": "acme"})
         assert bad.is_error
+
+
+async def test_get_providers_lists_the_local_provider_without_secrets(make_service):
+    svc = make_service(**{"providers.openai.api_key": "sk-test-secret-value-1234567890"})
+    async with Client(build_server(svc)) as client:
+        result = await client.call_tool("get_providers", {})
+        assert not result.is_error, text_of(result)
+        rows = {r["name"]: r for r in result.structured_content["providers"]}
+        assert rows["local"]["available"] is True and rows["local"]["embeddings"] is True
+        assert rows["openai"]["configured"] is True
+        assert rows["anthropic"]["configured"] is False and rows["anthropic"]["reason"]
+        assert "- local: available" in text_of(result)
+        assert "sk-test-secret" not in text_of(result) and "sk-test-secret" not in str(result.structured_content)
+        assert (await client.call_tool("get_providers", {"check": "maybe"})).is_error
+
+
+async def test_generate_refuses_a_run_over_max_cost(make_service):
+    svc = make_service(**{"providers.openai.api_key": "sk-test-secret-value-1234567890",
+                          **{f"phases.{p}.provider": "openai" for p in ("prima-materia", "solutio", "coagulatio")}})
+    async with Client(build_server(svc)) as client:
+        result = await client.call_tool("generate_prompts", {"idea": "expensive", "max_cost": 0.000001})
+        assert result.is_error and "max-cost" in text_of(result)
+        assert svc.store.count_prompts() == 0
+        assert (await client.call_tool("generate_prompts", {"idea": "x", "max_cost": 0})).is_error

@@ -31,6 +31,7 @@ def serve(
     """Run the MCP server: every tool (generate_prompts, search_prompts, batch_generate, ...) over stdio or HTTP.
     In stdio mode stdout carries only protocol messages; logs go to stderr or --log-file."""
     import asyncio
+    import os
 
     from prompt_alchemy.errors import InputError
 
@@ -38,6 +39,10 @@ def serve(
         raise InputError(f"--port must be between 0 and 65535, got {port}")
     _setup_logging("DEBUG" if state(ctx).debug else "INFO", log_file)
     service = make_service(ctx)
+    cores = os.cpu_count() or 1
+    if service.settings.providers.local.n_threads is None and cores > 1:
+        # Keep one core for serving, so searches stay responsive while the local model generates.
+        service = make_service(ctx, {"providers.local.n_threads": cores - 1})
     asyncio.run(_run(service, transport, host, port))
 
 
@@ -76,21 +81,21 @@ async def _run(service, transport: Transport, host: str, port: int) -> None:
     log = get_logger("serve")
     server = build_server(service)
     maintenance = asyncio.create_task(_maintenance(service))
+    training = asyncio.create_task(service.run_training_scheduler())  # learning (issue 6): nightly training
     try:
         if transport is Transport.stdio:
             log.info("prompt-alchemy MCP server on stdio (database %s)", service.loaded.database_path)
             await _until_terminated(server.run_stdio_async())
         else:
-    training = asyncio.create_task(service.run_training_scheduler())  # learning (issue 6): nightly training
             await _serve_http(server, service, host, port)
     finally:
         maintenance.cancel()
+        training.cancel()
         await service.aclose()
         log.info("prompt-alchemy MCP server stopped")
 
 
 async def _until_terminated(work) -> None:
-        training.cancel()
     """Run `work` until it ends (stdin closed) or SIGTERM arrives; either way the caller's cleanup runs."""
     import asyncio
     import signal

@@ -191,6 +191,8 @@ def build_server(service: Any) -> Any:
         temperature: Annotated[float | None, Field(ge=0, le=2, description="Temperature for every phase.")] = None,
         max_tokens: Annotated[int | None, Field(ge=1, le=200_000, description="Max tokens per call.")] = None,
         tags: Annotated[list[str] | None, Field(description="Tags to store with the prompts.")] = None,
+        max_cost: Annotated[float | None, Field(
+            gt=0, description="Refuse the run when its estimated cost exceeds this many USD.")] = None,
         save: Annotated[bool, Field(description="Store the prompts in the library (default true).")] = True,
     ) -> CallToolResult:
         """Turn a raw idea into refined prompts through the alchemical phases (prima-materia -> solutio ->
@@ -198,7 +200,7 @@ def build_server(service: Any) -> Any:
         progress notification per finished phase call when the request carries a progress token."""
         request = await call(service.build_request, idea, phases=phases, count=count, persona=persona,
                              target_model=target_model, provider=provider, temperature=temperature,
-                             max_tokens=max_tokens, tags=tags, save=save)
+                             max_tokens=max_tokens, tags=tags, save=save, max_cost=max_cost)
         relay = _ProgressRelay(ctx)
         total = len(request.phases) * request.count
 
@@ -346,6 +348,42 @@ def build_server(service: Any) -> Any:
             lines.append(f"- {name}: {entry['calls']} call(s), error rate {entry['error_rate']:.1%}, "
                          f"p50 {entry['p50_ms']} ms")
         return _text(report, "\n".join(lines))
+
+    # ------------------------------------------------------------------ feedback (issue 6: learning)
+
+    @tool("Rate prompt")
+    async def rate_prompt(
+        id: Annotated[str, Field(min_length=1, description="The prompt id or a unique prefix.")],
+        score: Annotated[int, Field(ge=1, le=5, description="1 (useless) to 5 (excellent).")],
+        comment: Annotated[str | None, Field(max_length=5000, description="Why: kept with the rating.")] = None,
+    ) -> CallToolResult:
+        """Rate a stored prompt from 1 to 5 (recorded with source mcp). Ratings teach the ranker what a good
+        prompt is for this user: the nightly training adopts a model only when it ranks held-out feedback
+        better."""
+        row = await call(service.rate, id, score, comment=comment, source="mcp")
+        return _text(row.model_dump(mode="json"), f"rated {row.prompt_id} {row.rating}/5")
+
+    # ------------------------------------------------------------------ providers
+
+    @tool("Get providers", read_only=True, open_world=True)
+    async def get_providers(
+        check: Annotated[bool, Field(
+            description="Also contact each configured provider (host reachable, key accepted).")] = False,
+    ) -> CallToolResult:
+        """List the LLM providers: whether each is configured and available (and why not), its default model,
+        the phases it serves, embedding support and price. With check=true each configured provider is
+        contacted."""
+        rows = await call(service.providers_status, check=check)
+        lines = []
+        for row in rows:
+            state = "available" if row.get("available") else f"unavailable ({row.get('reason')})"
+            phases = ", ".join(f"{ph} ({info['role']})" for ph, info in (row.get("phases") or {}).items())
+            line = f"- {row['name']}: {state} · model {row.get('default_model')}" + (f" · {phases}" if phases else "")
+            probe = row.get("check")
+            if probe:
+                line += f" · check {'ok' if probe['ok'] else 'FAILED'}: {probe['detail']}"
+            lines.append(line)
+        return _text({"providers": rows}, "\n".join(lines) or "no providers")
 
     # ------------------------------------------------------------------ configuration
 

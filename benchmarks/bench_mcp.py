@@ -1,0 +1,182 @@
+"""MCP server over streamable HTTP on a 10,000-prompt library: concurrent search latency, and how much a running
+local-model generation delays a search.
+
+Builds a temporary library (PROMPT_ALCHEMY_HOME in a temp dir) of 10,000 prompts: texts are windows of the
+awesome-chatgpt-prompts CSV's word stream, vectors are random unit vectors tagged with the local embedder's model
+(exact search costs the same whatever the values; the query itself is embedded for real). Starts the real
+`prompt-alchemy serve --transport http` process on 127.0.0.1 with the default configuration (local model, local
+embedder) and talks to it with the SDK's HTTP client. Prints one JSON object:
+
+- `concurrent_search`: 50 clients each call `search_prompts` (hybrid) at the same moment, for several rounds:
+  p50/p99/max latency and errors (target: p99 < 100 ms, zero errors); the same-run baseline is one client
+  searching alone, one call at a time;
+- `search_during_generate`: searches (one every 0.2 s) while a `generate_prompts` call runs on the local model,
+  against the same searches at the same pace with the model idle (target: p50 delay <= 50 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import numpy as np
+
+N = int(os.environ.get("BENCH_PROMPTS", "10000"))
+CLIENTS = 50
+ROUNDS = 4
+IDLE_SEARCHES = 30
+SEARCH_PAUSE_S = 0.2
+ROOT = Path(__file__).resolve().parent.parent
+CSV_PATH = ROOT.parent / "shared" / "data" / "awesome-chatgpt-prompts.csv"
+QUERIES = ROOT / "tests" / "data" / "library_queries.json"
+SCRIPT = Path(sys.executable).parent / "prompt-alchemy"
+
+
+def _pct(samples: list[float], q: float) -> float | None:
+    return round(float(np.percentile(samples, q)), 1) if samples else None
+
+
+def build_library() -> None:
+    """10,000 stored prompts through the store's own save path."""
+    from prompt_alchemy.models import Phase, Prompt
+    from prompt_alchemy.services import AlchemyService
+
+    rng = np.random.default_rng(42)
+    with CSV_PATH.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    words = re.findall(r"\w+", " ".join(r["prompt"] for r in rows))
+    service = AlchemyService.from_environment()
+    embedder = service.embedder
+    phases = list(Phase)
+    for start in range(0, N, 1000):
+        batch = []
+        for i in range(start, min(N, start + 1000)):
+            at = int(rng.integers(0, len(words) - 200))
+            text = " ".join(words[at:at + int(rng.integers(40, 160))])
+            vector = rng.standard_normal(embedder.dimensions).astype(np.float32)
+            vector /= np.linalg.norm(vector)
+            batch.append(Prompt(content=text, title=rows[i % len(rows)]["act"], phase=phases[i % 3],
+                                provider="local", model="smollm2-135m-instruct", tags=[f"t{i % 20}"],
+                                score=float(rng.uniform(0.3, 1.0)), embedding=vector.tolist(),
+                                embedding_model=embedder.model, embedding_provider=embedder.provider,
+                                embedding_dim=embedder.dimensions, source_type="imported"))
+        service.store.save_prompts(batch)
+    asyncio.run(service.aclose())
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([str(SCRIPT), "serve", "--transport", "http", "--port", "0"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    for line in iter(proc.stderr.readline, ""):
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)/mcp", line)
+        if match:
+            return proc, match.group(1) + "/mcp"
+    raise SystemExit("the server did not start")
+
+
+async def measure(url: str, queries: list[str]) -> dict:
+    from mcp import Client
+
+    async def timed_search(client, query: str) -> tuple[float, bool]:
+        start = time.perf_counter()
+        try:
+            result = await client.call_tool("search_prompts", {"query": query, "limit": 10})
+            ok = not result.is_error and result.structured_content["count"] > 0
+        except Exception:  # noqa: BLE001 - counted as an error
+            ok = False
+        return (time.perf_counter() - start) * 1000.0, ok
+
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(Client(url)) for _ in range(CLIENTS)]
+        await timed_search(clients[0], queries[0])  # warm: vector index load, embedder load
+        alone = [(await timed_search(clients[0], queries[i % len(queries)]))[0] for i in range(IDLE_SEARCHES)]
+
+        latencies: list[float] = []
+        errors = 0
+        wall = []
+        for r in range(ROUNDS):
+            start = time.perf_counter()
+            outcomes = await asyncio.gather(*(timed_search(c, queries[(r * CLIENTS + i) % len(queries)])
+                                              for i, c in enumerate(clients)))
+            wall.append((time.perf_counter() - start) * 1000.0)
+            latencies += [ms for ms, _ in outcomes]
+            errors += sum(not ok for _, ok in outcomes)
+
+        # search while the local model generates
+        client = clients[0]
+        started = asyncio.Event()
+
+        async def on_progress(progress, total, message):
+            started.set()
+
+        gen_start = time.perf_counter()
+        generation = asyncio.create_task(client.call_tool(
+            "generate_prompts", {"idea": "a CLI that summarizes git logs", "count": 1, "max_tokens": 48,
+                                 "save": False}, progress_callback=on_progress))
+        during: list[float] = []
+        i = 0
+        while not generation.done():  # an agent searching now and then while the model works
+            ms, ok = await timed_search(clients[1], queries[i % len(queries)])
+            i += 1
+            if not generation.done():
+                during.append(ms)
+                errors += not ok
+            await asyncio.sleep(SEARCH_PAUSE_S)
+        gen_result = generation.result()
+        gen_s = time.perf_counter() - gen_start
+        idle = []
+        for j in range(IDLE_SEARCHES):  # the same searches at the same pace with the model idle
+            idle.append((await timed_search(clients[1], queries[j % len(queries)]))[0])
+            await asyncio.sleep(SEARCH_PAUSE_S)
+
+    providers = sorted({p["provider"] for p in (gen_result.structured_content or {}).get("prompts", [])})
+    return {
+        "concurrent_search": {
+            "clients": CLIENTS, "rounds": ROUNDS, "calls": len(latencies), "errors": errors,
+            "p50_ms": _pct(latencies, 50), "p99_ms": _pct(latencies, 99), "max_ms": round(max(latencies), 1),
+            "round_wall_ms_median": _pct(wall, 50),
+            "baseline_single_client_p50_ms": _pct(alone, 50), "baseline_single_client_p99_ms": _pct(alone, 99),
+            "target_p99_ms": 100,
+        },
+        "search_during_generate": {
+            "generate_ok": not gen_result.is_error, "generate_providers": providers,
+            "generate_s": round(gen_s, 2), "searches_during": len(during),
+            "idle_p50_ms": _pct(idle, 50), "during_p50_ms": _pct(during, 50), "during_p95_ms": _pct(during, 95),
+            "delay_p50_ms": round(_pct(during, 50) - _pct(idle, 50), 1) if during else None,
+            "delay_p95_ms": round(_pct(during, 95) - _pct(idle, 95), 1) if during else None,
+            "target_delay_ms": 50,
+        },
+    }
+
+
+def main() -> None:
+    tmp = tempfile.mkdtemp(prefix="bench-mcp-")
+    os.environ["PROMPT_ALCHEMY_HOME"] = tmp
+    for var in [v for v in os.environ if v.startswith("PROMPT_ALCHEMY_") and v != "PROMPT_ALCHEMY_HOME"]:
+        del os.environ[var]
+    queries = [q["query"] for q in json.loads(QUERIES.read_text(encoding="utf-8"))["queries"]]
+    t0 = time.perf_counter()
+    build_library()
+    build_s = time.perf_counter() - t0
+    proc, url = start_server()
+    try:
+        figures = asyncio.run(measure(url, queries))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    print(json.dumps({"benchmark": "mcp_http", "prompts": N, "build_s": round(build_s, 1), **figures,
+                      "server_exit_code": proc.returncode, "load_average": round(os.getloadavg()[0], 2)}))
+
+
+if __name__ == "__main__":
+    main()
