@@ -63,7 +63,7 @@ def main() -> None:
     from prompt_alchemy.embeddings import local
 
     _, tokenizer = embedder._load()
-    tokens = [min(len(e.ids), local.MAX_TOKENS) for e in tokenizer.encode_batch([r["prompt"] for r in rows])]
+    tokens = [sum(e.attention_mask) for e in tokenizer.encode_batch([r["prompt"] for r in rows])]  # truncated
     recall = asyncio.run(_recall(service))
     asyncio.run(service.aclose())
     print(json.dumps({

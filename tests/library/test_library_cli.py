@@ -98,6 +98,7 @@ def test_import_export_round_trip(cli, loaded, tmp_path):
     done = cli("export", str(out))
     assert done.returncode == 0 and "exported 3 prompts" in done.stdout
     _fails(cli("export", str(out)), 2, "--force")
+    assert parse_json(cli("export", str(out), "--force", "-o", "json")) == {"exported": 3, "path": str(out)}
     assert cli("export", str(out), "--force", "--tag", "code").returncode == 0
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["eeee3333-cccc"]
     stdout = cli("export", "-", "--format", "jsonl")

@@ -70,6 +70,7 @@ def export_cmd(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     phase: list[str] = PhaseOpt, provider: str = ProviderOpt, model: str = ModelOpt, persona: str = PersonaOpt,
     tag: list[str] = TagOpt, since: str = SinceOpt, until: str = UntilOpt, min_rating: float = MinRatingOpt,
+    output: Output = typer.Option(Output.text, "--output", "-o", help="How to report the export: text or json."),
 ) -> None:
     """Export prompts, oldest first. JSONL and JSON keep every field (lineage, embeddings, context), so importing
     the file into an empty library reproduces it."""
@@ -78,10 +79,16 @@ def export_cmd(
     filters = build_filters(phase, provider, model, persona, tag, since, until, min_rating)
     if path == "-" and not fmt:
         raise InputError("give --format when exporting to stdout")
+    if path == "-" and output is Output.json:
+        raise InputError("--output json reports on an export to a file; with '-' the export itself is the output")
 
     async def work(service):
         return service.export_prompts(sys.stdout if path == "-" else path, fmt, filters=filters, force=force)
 
     count = run_with_service(ctx, work)
-    if path != "-":
+    if path == "-":
+        return
+    if output is Output.json:
+        print_json({"exported": count, "path": path})
+    else:
         typer.echo(f"exported {count} prompts to {path}")
