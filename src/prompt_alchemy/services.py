@@ -1019,8 +1019,8 @@ class AlchemyService:
             check_enough(0, self.settings.learning.min_feedback)
         report = await run_training(self.store, self.settings, self._stored_feature_contexts, dry_run=dry_run,
                                     trigger=trigger, now=now)
-        if report.adopted and "engine" in self.__dict__:
-            self.ranker.learned = self._active_learned_model()
+        if report.adopted:
+            self.refresh_learned_model()
         return report
 
     def learning_status(self) -> dict[str, Any]:
@@ -1089,6 +1089,11 @@ class AlchemyService:
         from prompt_alchemy.ranking.schedule import run_scheduler
 
         await run_scheduler(self, clock=clock, poll=poll)
+
+    def refresh_learned_model(self) -> None:
+        """Make the ranker use the model that is active in the database now (another process may have trained)."""
+        if "engine" in self.__dict__:
+            self.ranker.learned = self._active_learned_model()
 
     def _active_learned_model(self):
         """The active learned scorer for the ranker, or None (learning off, no database, no model yet)."""

@@ -71,3 +71,14 @@ def test_without_include_context_no_examples(home, tmp_path):
     assert all(text not in sent for text in LIBRARY.values())
     assert not any("library prompt" in e for e in result.events)
     asyncio.run(service.aclose())
+
+
+def test_include_context_with_an_empty_library(home):
+    service = make_service(**{"generation.include_context": True})
+    result = asyncio.run(service.generate(service.build_request("teach me SQL joins", count=1)))
+    assert result.saved and not any("library prompt" in e for e in result.events)
+    asyncio.run(service.aclose())
+    second = make_service(**{"generation.include_context": True})  # a library without ratings
+    result = asyncio.run(second.generate(second.build_request("teach me SQL joins", count=1)))
+    assert "example from the library" not in _sent(second)
+    asyncio.run(second.aclose())

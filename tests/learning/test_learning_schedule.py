@@ -103,6 +103,26 @@ async def test_a_missed_night_is_made_up_on_start(sim_home):
         await service.aclose()
 
 
+async def test_the_server_picks_up_a_model_trained_by_another_process(sim_home):
+    server_side = make_service()
+    assert server_side.ranker.learned is None
+    clock = FakeClock(local(2030, 1, 1, 10, 0))
+    task = asyncio.create_task(server_side.run_training_scheduler(clock=clock, poll=0.01))
+    try:
+        await wait_for(lambda: clock.reads >= 5, "the scheduler to start")
+        other = make_service()  # e.g. `prompt-alchemy train` or the cron entry
+        report = await other.train(now=local(2030, 1, 1, 10, 5))
+        await other.aclose()
+        assert report.adopted
+        await wait_for(lambda: server_side.ranker.learned is not None, "the server to load the new model")
+        assert server_side.ranker.learned.version == 1
+        assert [m["trigger"] for m in _models(sim_home)] == ["cli"]  # the server did not train again
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await server_side.aclose()
+
+
 async def test_too_little_feedback_is_skipped_once_a_night(home):
     train, _ = sim_prompts()
     service = make_service()

@@ -66,8 +66,9 @@ async def run_scheduler(service: Any, *, clock: Clock | None = None, poll: float
     """Train `service` (an AlchemyService) whenever `learning.schedule` comes; runs until cancelled.
 
     `clock` returns the current local time (aware); the loop wakes at least every `poll` seconds, so a clock that
-    jumps (a test's, or a suspended laptop's) is noticed. A failed or skipped run is logged and counts as the
-    night's attempt; it never stops the server.
+    jumps (a test's, or a suspended laptop's) is noticed, and so is a model trained by another process (cron, or
+    `prompt-alchemy train`), which the server's ranker then uses. A failed or skipped run is logged and counts as
+    the night's attempt; it never stops the server.
     """
     clock = clock or local_now
     cfg = service.settings.learning
@@ -77,6 +78,11 @@ async def run_scheduler(service: Any, *, clock: Clock | None = None, poll: float
         return
     started = clock()
     ran_at: datetime | None = None
+    try:
+        seen = await asyncio.to_thread(service.store.last_maintenance, MAINTENANCE_TASK)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("scheduled training: cannot read when training last ran: %s", exc)
+        seen = None
     log.info("scheduled training at %s local time; next at %s", cfg.schedule,
              next_slot(started, cfg.schedule).isoformat(timespec="minutes"))
     while True:
@@ -87,6 +93,9 @@ async def run_scheduler(service: Any, *, clock: Clock | None = None, poll: float
             log.warning("scheduled training: cannot read when training last ran: %s", exc)
             await sleep(poll)
             continue
+        if last != seen:  # another process (cron, `prompt-alchemy train`) trained: use its model
+            seen = last
+            await asyncio.to_thread(service.refresh_learned_model)
         if ran_at is not None and (last is None or last < ran_at):
             last = ran_at  # the attempt could not be recorded: do not repeat it
         if is_due(now, cfg.schedule, last, started):
