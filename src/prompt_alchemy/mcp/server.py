@@ -349,6 +349,56 @@ def build_server(service: Any) -> Any:
                          f"p50 {entry['p50_ms']} ms")
         return _text(report, "\n".join(lines))
 
+    # ------------------------------------------------------------------ ranking
+
+    @tool("Optimize prompt", open_world=True)
+    async def optimize_prompt(
+        task: Annotated[str, Field(min_length=1, description="What the prompt must get a model to do.")],
+        ctx: Context,
+        id: Annotated[str | None, Field(description="A stored prompt to improve (id or unique prefix).")] = None,
+        prompt: Annotated[str | None, Field(min_length=1, description="Or the text of a prompt to improve.")] = None,
+        max_iterations: Annotated[int, Field(ge=1, le=20, description="Rounds of critique and rewrite.")] = 3,
+        target_score: Annotated[float | None, Field(
+            gt=0, le=1, description="Stop once the best prompt scores at least this (0-1).")] = None,
+        max_cost: Annotated[float | None, Field(gt=0, description="Stop before spending more than this (USD).")
+                            ] = None,
+        metric: Annotated[Literal["auto", "judge", "accuracy", "loglik"], Field(
+            description="judge (AI rubric), or with examples_path: accuracy or loglik (auto picks).")] = "auto",
+        examples_path: Annotated[str | None, Field(
+            description="A JSONL file on the server's machine with {\"input\", \"expected\"} lines; the score is "
+                        "then measured on held-out examples.")] = None,
+        provider: Annotated[ProviderName | None, Field(description="Provider that critiques and rewrites.")] = None,
+        save: Annotated[bool, Field(description="Store every candidate in the library (default true).")] = True,
+    ) -> CallToolResult:
+        """Improve a prompt for a task: evaluate it, then in each round critique it and rewrite it, keeping the
+        best candidate. Give a stored prompt's id or the prompt text. Sends a progress notification per step
+        when the request carries a progress token."""
+        relay = _ProgressRelay(ctx)
+        steps = 0
+
+        def on_step(message: str) -> None:
+            nonlocal steps
+            steps += 1
+            relay(steps, None, message)
+
+        ok = False
+        try:
+            result = await call(service.optimize, prompt_id=id, prompt=prompt, task=task,
+                                examples_path=examples_path, max_iterations=max_iterations,
+                                target_score=target_score, max_cost=max_cost, metric=metric, provider=provider,
+                                save=save, progress=on_step)
+            ok = True
+        finally:
+            await relay.aclose(flush=ok)
+        best, seed = result.best, result.seed
+        score = (lambda v: "unscored" if v is None else f"{v:.3f}")
+        lines = [f"{'Improved' if result.improved else 'No improvement'} after {result.iterations} round(s) "
+                 f"({result.stop_reason}, metric {result.metric}): seed {score(seed.score)} -> best "
+                 f"{score(best.score)}; best prompt {best.prompt_id}" + (" (saved)" if result.saved else ""), ""]
+        lines += [f"- {change}" for change in result.changes]
+        lines += ["", best.content]
+        return _text(result.model_dump(mode="json"), "\n".join(lines))
+
     # ------------------------------------------------------------------ feedback (issue 6: learning)
 
     @tool("Rate prompt")
@@ -362,6 +412,18 @@ def build_server(service: Any) -> Any:
         better."""
         row = await call(service.rate, id, score, comment=comment, source="mcp")
         return _text(row.model_dump(mode="json"), f"rated {row.prompt_id} {row.rating}/5")
+
+    @tool("Train ranking model", destructive=False)
+    async def train_model(
+        dry_run: Annotated[bool, Field(description="Fit and validate only; adopt and store nothing.")] = False,
+    ) -> CallToolResult:
+        """Train the learned ranking model on the ratings and choices given so far. The new model is adopted
+        only if it ranks held-out feedback better than the current ranker; the report says why or why not."""
+        report = await call(service.train, dry_run, trigger="mcp")
+        summary = (f"{'adopted' if report.adopted else 'not adopted'}: {report.reason} (validation accuracy "
+                   f"{report.current_accuracy:.3f} -> {report.candidate_accuracy:.3f} on "
+                   f"{report.validation_pairs} pair(s))")
+        return _text(report.model_dump(mode="json"), summary)
 
     # ------------------------------------------------------------------ providers
 

@@ -1,0 +1,119 @@
+"""In-process MCP client tests for optimize_prompt and train_model (and the top-rated MCP prompts that ratings
+drive), with their error paths. Real SQLite; the scripted provider answers in call order."""
+
+from __future__ import annotations
+
+import json
+
+from mcp import Client
+
+from prompt_alchemy.mcp.server import build_server
+
+CRITERIA = ["clarity", "specificity", "completeness", "structure", "intent"]
+SEED = "Summarize {article} for a busy reader."
+
+
+def text_of(result) -> str:
+    return "\n".join(block.text for block in result.content if getattr(block, "type", "") == "text")
+
+
+def judge_reply(score: int) -> str:
+    return json.dumps({"scores": {c: {"score": score, "reasoning": f"{c} could be better"} for c in CRITERIA},
+                       "summary": f"scored {score}"})
+
+
+def optimizer_script(scores: list[int]) -> list[str]:
+    """Seed judgment, then per round: a critique, a rewrite and its judgment."""
+    out = [judge_reply(scores[0])]
+    for n in range(1, len(scores)):
+        out += [f"Critique {n}: the prompt does not say how long the summary should be.",
+                f"<prompt>\nYou are an editor. Summarize {{article}} in {n + 2} bullet points.\n</prompt>\n"
+                f"Changes: round {n} made the length explicit.",
+                judge_reply(scores[n])]
+    return out
+
+
+async def test_optimize_prompt_improves_and_reports_progress(make_service):
+    svc = make_service(**{"ranking.judge_provider": "scripted",
+                          "providers.scripted.responses": optimizer_script([5, 8])})
+    messages = []
+
+    async def on_progress(progress, total, message):
+        messages.append((progress, message))
+
+    async with Client(build_server(svc)) as client:
+        result = await client.call_tool("optimize_prompt", {"prompt": SEED, "task": "summarize an article",
+                                                            "max_iterations": 1, "provider": "scripted"},
+                                        progress_callback=on_progress)
+    assert not result.is_error, text_of(result)
+    data = result.structured_content
+    assert data["improved"] is True and data["metric"] == "judge"
+    assert (data["seed"]["score"], data["best"]["score"]) == (0.5, 0.8)
+    assert "bullet points" in data["best"]["content"] and data["best"]["content"] in text_of(result)
+    assert "Improved" in text_of(result)
+    assert [p for p, _ in messages] == list(range(1, len(messages) + 1)) and len(messages) >= 2
+    assert svc.store.get_prompt(data["best"]["prompt_id"]).parent_id == data["seed"]["prompt_id"]
+
+
+async def test_optimize_prompt_errors_change_nothing(service):
+    async with Client(build_server(service)) as client:
+        for arguments, expected in [
+            ({"task": "summarize"}, "give the prompt to optimize"),
+            ({"task": "summarize", "prompt": SEED, "id": "abcd1234"}, "give the prompt to optimize"),
+            ({"task": "summarize", "prompt": SEED, "metric": "accuracy"}, "needs --examples"),
+            ({"task": "summarize", "prompt": SEED, "max_iterations": 21}, "max_iterations"),
+            ({"task": "summarize", "prompt": SEED, "examples_path": "/nonexistent/ex.jsonl"}, "ex.jsonl"),
+            ({"task": "", "prompt": SEED}, "task"),
+            ({"task": "summarize", "id": "ffff0000"}, "no prompt"),
+        ]:
+            result = await client.call_tool("optimize_prompt", arguments)
+            assert result.is_error, arguments
+            assert expected in text_of(result), (arguments, text_of(result))
+    assert service.store.count_prompts() == 0
+
+
+def store_rateable_prompts(svc, n: int = 20) -> list[str]:
+    """n final prompts with fixed ids (so the learner's seeded validation split is the same on every run)."""
+    from prompt_alchemy.models import Phase, Prompt
+
+    prompts = []
+    for i in range(n):
+        body = f"You are an assistant for task {i}. Explain topic {i} to a new colleague."
+        if i % 2:
+            body += " Format the answer as a Markdown table with one row per step."
+        body += " Give context and examples." * (i % 5)
+        prompts.append(Prompt(id=f"00000000-0000-4000-8000-{i:012d}", content=body, phase=Phase.COAGULATIO,
+                              session_id=f"00000000-0000-4000-9000-{i:012d}", score=0.5 + i / 100,
+                              title=f"task {i}", provider="scripted"))
+    svc.store.save_prompts(prompts)
+    return [p.id for p in prompts]
+
+
+async def test_ratings_train_the_model_and_rank_the_mcp_prompts(make_service):
+    svc = make_service(**{"learning.min_feedback": 4})
+    ids = store_rateable_prompts(svc)
+    ratings = [1 + (i % 2) * 2 + (i % 5 > 2) * 2 for i in range(len(ids))]  # table format and length are liked
+    async with Client(build_server(svc)) as client:
+        early = await client.call_tool("train_model", {})
+        assert early.is_error and "feedback" in text_of(early)
+        for prompt_id, rating in zip(ids, ratings):
+            rated = await client.call_tool("rate_prompt", {"id": prompt_id, "score": rating})
+            assert not rated.is_error, text_of(rated)
+
+        listed = [p.description.split(" ")[2] for p in (await client.list_prompts()).prompts]
+        five_star = [pid for pid, r in zip(ids, ratings) if r == 5]
+        assert set(listed[:len(five_star)]) == set(five_star)  # rated best first, then by score
+        assert listed[0] == max(five_star)  # among equal ratings, the higher score
+
+        dry = await client.call_tool("train_model", {"dry_run": True})
+        assert not dry.is_error, text_of(dry)
+        report = dry.structured_content
+        assert report["dry_run"] is True and report["adopted"] is False and report["stored"] is False
+        assert report["ratings"] == len(ids) and report["reason"] in text_of(dry)
+
+        real = await client.call_tool("train_model", {})
+        assert not real.is_error, text_of(real)
+        report = real.structured_content
+        assert report["dry_run"] is False and report["trigger"] == "mcp" and report["stored"] is True
+        assert ("not adopted" in text_of(real)) != report["adopted"]
+        assert (await client.call_tool("train_model", {"dry_run": "perhaps"})).is_error
