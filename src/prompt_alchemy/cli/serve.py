@@ -116,22 +116,17 @@ async def _until_terminated(work) -> None:
 
 
 async def _maintenance(service) -> None:
-    """Run the library's maintenance hook (backups, vacuum, scheduled training) when it exists and is due."""
+    """Run the library's maintenance hook (backups, vacuum) every few minutes; it acts only when one is due."""
     import asyncio
-    import inspect
 
     from prompt_alchemy.observability import get_logger
 
-    hook = getattr(service, "run_maintenance_if_due", None)
-    if hook is None:
-        return
     log = get_logger("serve")
     while True:
         try:
-            if inspect.iscoroutinefunction(hook):
-                await hook()
-            else:
-                await asyncio.to_thread(hook)
+            ran = await asyncio.to_thread(service.run_maintenance_if_due)
+            if ran:
+                log.info("maintenance: %s", ", ".join(ran))
         except Exception as exc:  # noqa: BLE001 - maintenance must never take the server down
             log.warning("maintenance failed: %s", exc)
         await asyncio.sleep(MAINTENANCE_INTERVAL_S)
@@ -174,6 +169,9 @@ async def _serve_http(server, service, host: str, port: int) -> None:
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     log.info("prompt-alchemy MCP server listening on http://%s:%d/mcp (health: /health, database %s)",
              shown, bound, service.loaded.database_path)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("listening on %s without authentication: anyone who can reach this port can generate, read and "
+                    "delete prompts; put it behind an authenticating proxy or bind 127.0.0.1", host)
     config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="on")
     await _uvicorn_server_class()(config).serve(sockets=[sock])
 
