@@ -117,3 +117,19 @@ async def test_ratings_train_the_model_and_rank_the_mcp_prompts(make_service):
         assert report["dry_run"] is False and report["trigger"] == "mcp" and report["stored"] is True
         assert ("not adopted" in text_of(real)) != report["adopted"]
         assert (await client.call_tool("train_model", {"dry_run": "perhaps"})).is_error
+
+
+async def test_a_rated_prompt_without_a_score_is_offered_too(make_service):
+    from prompt_alchemy.models import Prompt
+
+    svc = make_service()
+    imported = Prompt(content="An imported prompt about tea ceremonies.", source_type="imported")
+    svc.store.save_prompts([imported])
+    async with Client(build_server(svc)) as client:
+        assert (await client.list_prompts()).prompts == []
+        assert not (await client.call_tool("rate_prompt", {"id": imported.id, "score": 4})).is_error
+        listed = (await client.list_prompts()).prompts
+        assert [p.description.split(" ")[2] for p in listed] == [imported.id]
+        assert "unscored" in listed[0].description
+        got = await client.get_prompt(listed[0].name)
+        assert got.messages[0].content.text == imported.content

@@ -111,7 +111,8 @@ def build_server(service: Any) -> Any:
     ProviderName = Literal[PROVIDER_NAMES]  # type: ignore[valid-type]
 
     class AlchemyMCPServer(MCPServer):
-        """Adds the library to the resource list and the best-scored prompts to the prompt list."""
+        """Adds the library to the resource list and the best prompts (by rating, then score) to the prompt
+        list."""
 
         async def list_resources(self):  # type: ignore[override]
             from mcp_types import Resource
@@ -132,8 +133,9 @@ def build_server(service: Any) -> Any:
             for p in service.top_prompts(TOP_PROMPTS):
                 listed.append(MCPPrompt(
                     name=_prompt_name(p), title=_short(p.title or p.content, 80), arguments=[],
-                    description=f"stored prompt {p.id} · score {p.score:.2f} · "
-                                f"{p.phase.value if p.phase else p.source_type}"))
+                    description=f"stored prompt {p.id} · "
+                                + (f"score {p.score:.2f}" if p.score is not None else "unscored")
+                                + f" · {p.phase.value if p.phase else p.source_type}"))
             return listed
 
         async def get_prompt(self, name, arguments=None, context=None):  # type: ignore[override]
