@@ -179,7 +179,7 @@ async def test_metrics_report(service):
         service.metrics_report(since="yesterday-ish")
 
 
-async def test_backup_prune_and_scheduled_maintenance(service, write_config, tmp_path):
+async def test_backup_prune_and_scheduled_maintenance(service, tmp_path):
     await service.generate(service.build_request("a packing list for hiking", count=1))
     service.settings.storage.max_backups = 2
     made = [service.backup_database() for _ in range(3)]
