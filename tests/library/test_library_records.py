@@ -182,3 +182,32 @@ async def test_search_result_shape(service):
     listed = service.list_prompts(SearchFilters(phase=Phase.COAGULATIO))
     assert [p.id for p in listed] == [final.id]
     assert isinstance(listed[0], Prompt) and listed[0].embedding is None  # lists skip the vectors
+
+
+async def test_without_an_embedder_text_still_works(home, tmp_path, caplog):
+    from prompt_alchemy.errors import AlchemyError
+    from prompt_alchemy.services import AlchemyService
+
+    svc = AlchemyService.from_environment(overrides={"generation.embedding_provider": "openai"})  # no key here
+    try:
+        path = _write_jsonl(tmp_path / "p.jsonl", [{"content": "Draft a polite reminder email"}])
+        report = await svc.import_prompts(path)
+        assert (report.imported, report.embedded) == (1, 0)
+        assert any("without embeddings" in w and "OPENAI_API_KEY" in w for w in report.warnings)
+        with pytest.raises(AlchemyError, match="semantic search needs the embedder"):
+            await svc.search("reminder email", mode="semantic")
+        import logging
+
+        logger = logging.getLogger("prompt_alchemy")
+        logger.addHandler(caplog.handler)  # direct, in case an in-process CLI run turned propagation off
+        try:
+            with caplog.at_level("WARNING", logger="prompt_alchemy"):
+                hits = await svc.search("reminder email")  # hybrid falls back to text
+        finally:
+            logger.removeHandler(caplog.handler)
+        assert [h.prompt.content for h in hits] == ["Draft a polite reminder email"]
+        assert any("falls back to text" in r.getMessage() for r in caplog.records)
+        with pytest.raises(AlchemyError, match="cannot re-embed"):
+            await svc.reembed()
+    finally:
+        await svc.aclose()

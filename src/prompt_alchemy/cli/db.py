@@ -35,6 +35,7 @@ def stats(ctx: typer.Context, output: Output = OutputOpt) -> None:
         print_json(data)
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
@@ -59,7 +60,7 @@ def stats(ctx: typer.Context, output: Output = OutputOpt) -> None:
         ("backups", f"{len(data['backups'])} kept"),
     ]
     for key, value in rows:
-        table.add_row(key, str(value))
+        table.add_row(key, Text(str(value)))
     stdout_console().print(table)
 
 

@@ -76,6 +76,7 @@ def _label(p: Prompt) -> str:
 
 def _table(prompts: list[Prompt], title: str | None = None, extra: dict[str, list[str]] | None = None):
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, show_lines=False, expand=False)
     for name in extra or {}:
@@ -87,8 +88,8 @@ def _table(prompts: list[Prompt], title: str | None = None, extra: dict[str, lis
     for i, p in enumerate(prompts):
         cells = [values[i] for values in (extra or {}).values()]
         head = f"[{p.title}] " if p.title else ""
-        table.add_row(*cells, p.id[:8], _label(p), p.created_at.strftime("%Y-%m-%d %H:%M"),
-                      _one_line(head + p.content))
+        table.add_row(*cells, p.id[:8], Text(_label(p)), p.created_at.strftime("%Y-%m-%d %H:%M"),
+                      Text(_one_line(head + p.content)))  # Text: brackets in prompts are not Rich markup
     return table
 
 

@@ -12,7 +12,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} ms"
+    if value is None:
+        return "-"
+    return f"{value:.1f} ms" if value < 10 else f"{value:,.0f} ms"
 
 
 def metrics(
@@ -35,6 +37,7 @@ def metrics(
         return
     from rich.columns import Columns
     from rich.table import Table
+    from rich.text import Text
 
     console = stdout_console()
     prompts, totals = data["prompts"], data["totals"]
@@ -48,7 +51,7 @@ def metrics(
         table.add_column("name")
         table.add_column("prompts", justify="right")
         for key, value in list(values.items())[:10]:
-            table.add_row(key, str(value))
+            table.add_row(Text(key), str(value))
         return table
 
     console.print(Columns([counts("by phase", prompts["by_phase"]), counts("by provider", prompts["by_provider"]),
@@ -58,14 +61,14 @@ def metrics(
         for col in ("phase", "calls", "p50", "p95"):
             table.add_column(col, justify="left" if col == "phase" else "right")
         for name, v in data["phase_latency_ms"].items():
-            table.add_row(name, str(v["count"]), _ms(v["p50"]), _ms(v["p95"]))
+            table.add_row(Text(name), str(v["count"]), _ms(v["p50"]), _ms(v["p95"]))
         console.print(table)
     if data["providers"]:
         table = Table(title="providers", title_justify="left")
         for col in ("provider", "calls", "errors", "error rate", "p50", "p95"):
             table.add_column(col, justify="left" if col == "provider" else "right")
         for name, v in data["providers"].items():
-            table.add_row(name, str(v["calls"]), str(v["errors"]), f"{v['error_rate']:.1%}", _ms(v["p50_ms"]),
+            table.add_row(Text(name), str(v["calls"]), str(v["errors"]), f"{v['error_rate']:.1%}", _ms(v["p50_ms"]),
                           _ms(v["p95_ms"]))
         console.print(table)
     per_day = list(prompts["per_day"].items())[-max(days, 1):]
