@@ -225,3 +225,29 @@ def test_generate_judge_flag(cli, home, write_config):
     comps = {c["name"]: c for c in data["scores"][data["best"]["id"]]["components"]}
     assert comps["judge"]["value"] == 0.7
     assert "--judge" in cli("generate", "--help").stdout
+
+
+async def test_distinctness_separates_a_different_strategy_from_near_copies(service):
+    """Variants that differ by strategy score as distinct; sampling-noise copies do not (real MiniLM vectors)."""
+    from prompt_alchemy.ranking.ranker import feature_contexts
+
+    assert service.embedder.unavailable_reason() is None
+    structured = ("You are a release manager. Task: write release notes for version 2.0.\n"
+                  "Requirements:\n1. List breaking changes first.\n2. Keep each item to one line.\n"
+                  "Output format: a Markdown list.")
+    copy = structured.replace("Keep each item to one line", "Keep every item to a single line")
+    example_driven = ("Here is how I want release notes to read. Example input: 'auth: tokens expire after 1h'. "
+                      "Example output: 'Sign-in tokens now expire after one hour; refresh them in your client.' "
+                      "Now do the same for every change in version 2.0, in the same friendly voice.")
+    texts = [structured, copy, example_driven]
+    vectors = await service.embedder.embed(texts + ["release notes for 2.0"])
+    contexts = feature_contexts(texts, idea="release notes for 2.0", vectors=vectors[:3], idea_vector=vectors[3])
+    ranker = Ranker()
+    distinct = [next(c for c in ranker.score(t, ctx).components if c.name == "distinctness")
+                for t, ctx in zip(texts, contexts)]
+    assert distinct[2].value > distinct[0].value and distinct[2].value > distinct[1].value
+    assert distinct[0].value < 0.3 and "near-copy" in distinct[0].reason
+    # without an embedder the same ordering comes from word-trigram overlap
+    lexical = feature_contexts(texts)
+    assert lexical[0].sibling_measure == "lexical"
+    assert lexical[2].sibling_similarity < lexical[0].sibling_similarity

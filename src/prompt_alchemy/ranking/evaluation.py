@@ -209,9 +209,11 @@ def wilson_ci(successes: int, n: int) -> tuple[float, float]:
 
 def answer_request(prompt: str, example: Example, model: str | None = None) -> GenerationRequest:
     """The call that answers one example for accuracy: plain greedy decoding (temperature 0, no repeat penalty),
-    with room for a short explanation around the expected answer."""
+    with room for a short sentence around the expected answer; a one-line answer ends at the first newline."""
+    one_line = "\n" not in example.expected.strip()
     return GenerationRequest(messages=task_messages(prompt, example.input), model=model, temperature=0.0,
-                             max_tokens=min(256, len(example.expected) // 2 + 40), seed=0,
+                             max_tokens=min(256, len(example.expected) // 2 + 32), seed=0,
+                             stop=["\n"] if one_line else None,
                              metadata={"task": "evaluate", "repeat_penalty": 1.0})
 
 
@@ -252,3 +254,12 @@ def paired_difference(a: Evaluation, b: Evaluation) -> tuple[float, float, float
     else:
         diffs = [float(bool(y.correct)) - float(bool(x.correct)) for x, y in zip(a.examples, b.examples)]
     return mean_ci(diffs)
+
+
+async def rank_by_loglik(local_provider: Provider, prompts: dict[str, str],
+                         examples: list[Example]) -> list[tuple[str, Evaluation]]:
+    """Objective ranking of prompts for a labelled task: each prompt's mean log-likelihood of the expected answers
+    (higher is better), best first, with the evaluation of each."""
+    scored = [(name, loglik_evaluation(await loglik_results(local_provider, text, examples)))
+              for name, text in prompts.items()]
+    return sorted(scored, key=lambda item: -item[1].mean)

@@ -217,6 +217,8 @@ class Optimizer:
                 step.best_so_far = step is best
             await self._save(iteration, round_steps)
             steps.extend(round_steps)
+            log.info("optimizer round %d: %s; best %s (%s)", iteration,
+                     ", ".join(f"{s.method} {s.score}" for s in round_steps) or "no candidate", best.score, best.method)
             if exhausted:
                 stop = "budget"
                 self.events.append(f"stopped: --max-cost ${self.budget.limit:g} reached (spent "
