@@ -251,3 +251,25 @@ async def test_distinctness_separates_a_different_strategy_from_near_copies(serv
     lexical = feature_contexts(texts)
     assert lexical[0].sibling_measure == "lexical"
     assert lexical[2].sibling_similarity < lexical[0].sibling_similarity
+
+
+async def test_generate_judge_respects_max_cost(home):
+    """Judge calls count against generate's --max-cost: once the run has spent its limit the judge is skipped
+    (noted as unscored) and the generated prompts are still ranked and saved."""
+    from prompt_alchemy.services import AlchemyService
+
+    svc = AlchemyService.from_environment(overrides={
+        "phases.coagulatio.provider": "scripted", "ranking.judge_provider": "scripted",
+        "providers.scripted.responses": [GOOD, rubric_json(9)],
+        "gateway.prices": {"scripted/scripted-v1": {"input": 0.0, "output": 1_000_000.0}}})
+    try:
+        request = svc.build_request("summarize sales", phases="coagulatio", count=1, max_tokens=1, max_cost=1.5,
+                                    judge=True)
+        result = await svc.generate(request)
+        score = result.scores[result.best_id]
+        assert "judge" not in {c.name for c in score.components}
+        assert any("--max-cost" in note for note in score.notes)
+        assert svc.store.get_prompt(result.best_id) is not None
+        assert len(svc.registry.get("scripted").calls) == 1  # the judge was never called
+    finally:
+        await svc.aclose()

@@ -15,7 +15,7 @@ from prompt_alchemy.config import Settings
 from prompt_alchemy.embeddings.base import Embedder
 from prompt_alchemy.engine.phases import build_messages, clean_output
 from prompt_alchemy.engine.targets import FAMILY_INSTRUCTIONS, render_for_target, target_family
-from prompt_alchemy.errors import GenerationError, ProviderError
+from prompt_alchemy.errors import CostLimitError, GenerationError, ProviderError
 from prompt_alchemy.models import GenerationResult, MetricRecord, Persona, Phase, Prompt, PromptRequest, new_id
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import GenerationRequest
@@ -185,7 +185,7 @@ class Engine:
         for prompt in finals:
             try:
                 verdict = await judge.score(prompt.content, idea=result.idea)
-            except ProviderError as exc:
+            except (ProviderError, CostLimitError) as exc:
                 from prompt_alchemy.ranking.judge import JudgeScore
 
                 verdict = JudgeScore(scored=False, provider=judge.provider_name, model=judge.model,

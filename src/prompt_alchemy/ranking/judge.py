@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from prompt_alchemy.config import Settings
-from prompt_alchemy.errors import InputError, ProviderError, ProviderUnavailableError
+from prompt_alchemy.errors import CostLimitError, InputError, ProviderError, ProviderUnavailableError
 from prompt_alchemy.models import MetricRecord
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, Message
@@ -410,8 +410,12 @@ class Judge:
 async def call_provider(registry: ProviderRegistry, name: str, request: GenerationRequest,
                         metrics: list[MetricRecord], kind: str) -> GenerationResponse:
     """One call to a named provider through the gateway (rate limit, retries), priced when the provider does not
-    report a cost. A failure is recorded in `metrics` and re-raised."""
+    report a cost and counted against the run's --max-cost (CostLimitError once it is reached). A failure is
+    recorded in `metrics` and re-raised."""
     provider = registry.get(name)
+    options = registry.current_options()
+    if options.max_cost is not None and options.spent >= options.max_cost:
+        raise CostLimitError(f"the run reached --max-cost ${options.max_cost:g} (spent ${options.spent:.4f})")
     try:
         response = await registry.call_with_retries(name, lambda: provider.generate(request), model=request.model,
                                                     metrics=metrics)
@@ -421,14 +425,16 @@ async def call_provider(registry: ProviderRegistry, name: str, request: Generati
         raise
     if not response.cost_usd:
         response.cost_usd = registry.price_response(response)
+    options.spent += response.cost_usd
     return response
 
 
 def _pairwise_user(first: str, second: str, reference: str | None, is_task: bool) -> str:
     tag = "task" if is_task else "idea"
     ref = f"<{tag}>\n{reference}\n</{tag}>\n\n" if reference else ""
+    target = tag if reference else "purpose"
     return (f"{ref}Two prompts were written for the same purpose. Which one would make a capable model do the "
-            f"job better? Judge clarity, specificity, completeness and faithfulness to the {tag if reference else 'purpose'}. "
+            f"job better? Judge clarity, specificity, completeness and faithfulness to the {target}. "
             f"Do not prefer a prompt because it is longer or because of its position.\n\n"
             f"<prompt_A words=\"{len(words(first))}\" characters=\"{len(first)}\">\n{first}\n</prompt_A>\n\n"
             f"<prompt_B words=\"{len(words(second))}\" characters=\"{len(second)}\">\n{second}\n</prompt_B>\n\n"

@@ -12,7 +12,7 @@ Each round starts from the best prompt so far and its *latest* evaluation:
 3. **re-evaluate** – every candidate is scored; the best so far becomes the next round's starting point.
 
 The run stops at the target score, the iteration limit, the cost budget (checked before every paid call; the
-unfinished round is dropped) or when a round produces no new candidate ("converged").
+candidates of that round not yet evaluated are dropped) or when a round produces no new candidate ("converged").
 
 Scores are 0–1. Without examples the judge scores (its 1–10 rubric mean ÷ 10). With examples the score is
 objective and computed only on the held-out half, never on the propose half shown to the rewriting model:
@@ -222,7 +222,8 @@ class Optimizer:
             if exhausted:
                 stop = "budget"
                 self.events.append(f"stopped: --max-cost ${self.budget.limit:g} reached (spent "
-                                   f"${self.budget.spent:.4f}); the unfinished round was dropped")
+                                   f"${self.budget.spent:.4f}); candidates of round {iteration} not yet evaluated "
+                                   f"were dropped")
                 break
             if not round_steps:
                 stop = "converged"
@@ -230,8 +231,6 @@ class Optimizer:
                 break
         else:
             stop = "target" if self._reached(best) else "max_iterations"
-        if stop == "max_iterations" and self._reached(best):
-            stop = "target"
         return self._result(seed, best, steps, iterations, stop)
 
     def _reached(self, best: OptimizationStep) -> bool:
