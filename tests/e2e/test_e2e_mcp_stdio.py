@@ -141,3 +141,33 @@ async def test_search_is_answered_while_the_local_model_generates(home):
         assert not search.is_error and search.structured_content["count"] >= 1
         result = await generation
         assert not result.is_error
+
+
+async def test_a_cancelled_call_over_stdio_saves_nothing_and_the_server_goes_on(home):
+    """The client cancels (notifications/cancelled) during the second phase; the third never runs and nothing
+    is saved."""
+    import asyncio
+
+    from mcp import Client, StdioServerParameters
+
+    env = dict(os.environ, PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY="0.5",
+               **{f"PROMPT_ALCHEMY_PHASES__{p}__PROVIDER": "scripted"
+                  for p in ("PRIMA_MATERIA", "SOLUTIO", "COAGULATIO")})
+    params = StdioServerParameters(command=str(SCRIPT), args=["serve"], env=env)
+    async with Client(params) as client:
+        first_phase_done = asyncio.Event()
+
+        async def on_progress(progress, total, message):
+            first_phase_done.set()
+
+        call = asyncio.create_task(client.call_tool("generate_prompts", {"idea": "cancel me", "count": 1},
+                                                    progress_callback=on_progress))
+        await first_phase_done.wait()  # the server is running the call: cancel during the second phase
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.sleep(1.5)  # the two remaining phases would have finished and been saved by now
+        metrics = await client.call_tool("get_metrics", {})
+        assert metrics.structured_content["prompts"]["total"] == 0
+        done = await client.call_tool("generate_prompts", {"idea": "after the cancel", "count": 1})
+        assert not done.is_error and done.structured_content["saved"] is True
