@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
-AWESOME_CSV = SHARED_DATA / "awesome-chatgpt-prompts.csv"
-CLI = [sys.executable, "-m", "prompt_alchemy"]
+from testkit import run_cli
+
 _KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY",
              "OLLAMA_HOST")
 
@@ -53,20 +48,6 @@ def service(home):
     asyncio.run(svc.aclose())
 
 
-def run_cli(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the real CLI as a subprocess with the current (test) environment."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run(CLI + list(args), input=input, capture_output=True, text=True, env=full_env,
-                          timeout=timeout, cwd=ROOT)
-
-
 @pytest.fixture
 def cli():
     return run_cli
-
-
-def parse_json(proc: subprocess.CompletedProcess):
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 import yaml
 
-from conftest import parse_json
+from testkit import parse_json
 
 
 def _count(home) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import AWESOME_CSV
+from testkit import AWESOME_CSV
 
 FORMAT_SENTENCES = (
     "Format the answer as a Markdown table.",

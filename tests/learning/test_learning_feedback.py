@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 
 import pytest
-from conftest import parse_json
+from testkit import parse_json
 from learning_testkit import make_service, sim_prompts, store_prompts
 
 from prompt_alchemy.errors import InputError

@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import CLI, ROOT, parse_json
+from testkit import CLI, ROOT, parse_json
 from learning_testkit import make_service, rate_all, sim_db, sim_home, sim_prompts, store_prompts  # noqa: F401
 
 from prompt_alchemy.ranking.schedule import CRON_MARKER, is_due, last_slot, next_slot

@@ -8,7 +8,7 @@ import json
 import sqlite3
 
 import pytest
-from conftest import parse_json
+from testkit import parse_json
 from learning_testkit import (HELD_N, TRAIN_N, make_service, rate_all, ranker_accuracy, sim_db, sim_home,  # noqa: F401
                               sim_prompts, store_prompts)
 

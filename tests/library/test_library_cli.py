@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import parse_json
+from testkit import parse_json
 
 ROWS = [
     {"id": "abcd1111-aaaa", "content": "Act as a patient chess coach who explains every move", "tags": ["games"],

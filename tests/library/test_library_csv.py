@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AWESOME_CSV
+from testkit import AWESOME_CSV
 
 QUERIES = json.loads((Path(__file__).resolve().parent.parent / "data" / "library_queries.json")
                      .read_text(encoding="utf-8"))["queries"]

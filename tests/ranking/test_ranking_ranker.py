@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 import yaml
 
-from conftest import parse_json
+from testkit import parse_json
 from prompt_alchemy.config import load_settings
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.ranking.features import FeatureContext
