@@ -13,6 +13,7 @@ import asyncio
 import csv
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -66,6 +67,7 @@ def main() -> None:
     tokens = [sum(e.attention_mask) for e in tokenizer.encode_batch([r["prompt"] for r in rows])]  # truncated
     recall = asyncio.run(_recall(service))
     asyncio.run(service.aclose())
+    shutil.rmtree(base, ignore_errors=True)
     print(json.dumps({
         "benchmark": "library_import",
         "rows": report.rows, "imported": report.imported, "duplicates": report.duplicates,
