@@ -103,3 +103,31 @@ def test_unusable_local_model_gives_clear_message(cli, home):
     assert proc.returncode == 2
     assert "missing.gguf does not exist" in proc.stderr and "Traceback" not in proc.stderr
     assert _count(home) == 0
+
+
+def test_progress_bar_on_a_terminal_stderr(home):
+    """With stderr on a terminal, generate draws a Rich progress bar there, and stdout still carries only JSON."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY="0.3", TERM="xterm")
+    proc = subprocess.Popen([sys.executable, "-m", "prompt_alchemy", "generate", "--provider", "scripted", "-n", "1",
+                             "-o", "json", "an idea"], stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    out, _ = proc.communicate(timeout=120)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert json.loads(out)["prompts"]  # stdout untouched by the bar
+    assert b"variant 1" in drawn and b"/3" in drawn

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from prompt_alchemy.cli._common import Output, print_json, run_with_service, stderr_console, stdout_console
+from prompt_alchemy.cli._common import Output, print_json, progress_bar, run_with_service, stdout_console
 
 if TYPE_CHECKING:
     from prompt_alchemy.models import BatchReport
@@ -58,7 +58,8 @@ def batch(
 
     async def work(service):
         items = service.read_batch_items(file, fmt, text=text)
-        with _progress(len(items), enabled=not dry_run) as on_progress:
+        with progress_bar("batch", len(items)) as bar:
+            on_progress = _batch_progress(bar) if bar and not dry_run else None
             return await service.batch_generate(
                 items, workers=workers, defaults=defaults, save=not no_save, results_file=results_file,
                 resume=resume, dry_run=dry_run, source="stdin" if file == "-" else str(file), progress=on_progress)
@@ -79,38 +80,16 @@ def batch(
         raise typer.Exit(1)
 
 
-class _progress:
-    """A Rich progress bar on stderr, item by item; silent when stderr is not a terminal."""
+def _batch_progress(bar):
+    """Adapt the progress bar to the batch runner's per-item callback, counting failures."""
+    failed = 0
 
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total = total
-        self.enabled = enabled and sys.stderr.isatty()
-        self.progress = None
+    def update(result, done: int, total: int) -> None:
+        nonlocal failed
+        failed += result.status == "error"
+        bar(done, total, f"batch · {failed} failed" if failed else "batch")
 
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
-
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), console=stderr_console(),
-                                 transient=True)
-        self.progress.start()
-        task = self.progress.add_task("batch", total=self.total)
-        failed = 0
-
-        def update(result, done: int, total: int) -> None:
-            nonlocal failed
-            failed += result.status == "error"
-            self.progress.update(task, completed=done,
-                                 description=f"batch · {failed} failed" if failed else "batch")
-
-        return update
-
-    def __exit__(self, *exc) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+    return update
 
 
 def render_text(report: BatchReport) -> None:

@@ -121,7 +121,7 @@ def reembed(
     output: Output = OutputOpt,
 ) -> None:
     """Re-embed stored prompts with the configured embedding model (after changing model or dimensions)."""
-    from prompt_alchemy.cli.transfer import progress_bar
+    from prompt_alchemy.cli._common import progress_bar
 
     async def work(service):
         with progress_bar("re-embedding") as on_progress:

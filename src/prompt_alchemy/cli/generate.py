@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from prompt_alchemy.cli._common import RichOutput, print_json, print_yaml, run_with_service, stderr_console, \
-    stdout_console
+from prompt_alchemy.cli._common import (RichOutput, print_json, print_yaml, progress_bar, run_with_service,
+                                        stderr_console, stdout_console)
 
 if TYPE_CHECKING:
     from prompt_alchemy.models import GenerationResult
@@ -57,7 +57,8 @@ def generate(
             idea, phases=phases, count=count, persona=persona, target_model=target_model, provider=provider,
             temperature=temperature, max_tokens=max_tokens, tags=tag_list, context_files=context,
             save=not no_save, use_cache=not no_cache, max_cost=max_cost, judge=judge)
-        with _progress(request) as on_progress:
+        with progress_bar("generating", len(request.phases) * request.count) as bar:
+            on_progress = (lambda e: bar(e.done, e.total, f"{e.phase.value} · variant {e.variant + 1}")) if bar else None
             return await service.generate(request, on_progress)
 
     result = run_with_service(ctx, work)
@@ -103,34 +104,6 @@ def _pick_best(ctx: typer.Context, result: GenerationResult) -> None:
 
     data = run_with_service(ctx, record)
     err.print(f"recorded: {chosen.id[:8]} chosen over {len(data['skipped'])} sibling(s)", markup=False)
-
-
-class _progress:
-    """A Rich progress bar on stderr, phase by phase; silent when stderr is not a terminal."""
-
-    def __init__(self, request) -> None:
-        self.total = len(request.phases) * request.count
-        self.progress = None
-
-    def __enter__(self):
-        if not sys.stderr.isatty():
-            return None
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                                 TimeElapsedColumn(), console=stderr_console(), transient=True)
-        self.progress.start()
-        task = self.progress.add_task("generating", total=self.total)
-
-        def update(event) -> None:
-            self.progress.update(task, completed=event.done,
-                                 description=f"{event.phase.value} · variant {event.variant + 1}")
-
-        return update
-
-    def __exit__(self, *exc) -> None:
-        if self.progress is not None:
-            self.progress.stop()
 
 
 def render_text(result: GenerationResult) -> None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
-from collections.abc import Callable, Iterator
 
 import typer
 
-from prompt_alchemy.cli._common import Output, print_json, run_with_service, stderr_console
+from prompt_alchemy.cli._common import Output, print_json, progress_bar, run_with_service
 from prompt_alchemy.cli.library import (MinRatingOpt, ModelOpt, PersonaOpt, PhaseOpt, ProviderOpt, SinceOpt, TagOpt,
                                         UntilOpt, build_filters)
 
@@ -16,24 +14,6 @@ from prompt_alchemy.cli.library import (MinRatingOpt, ModelOpt, PersonaOpt, Phas
 def register(app: typer.Typer) -> None:
     app.command("import")(import_cmd)
     app.command("export")(export_cmd)
-
-
-@contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A Rich progress bar on stderr fed by (done, total) calls; None (no bar) when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stderr_console(), transient=True) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 def import_cmd(

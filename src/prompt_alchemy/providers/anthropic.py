@@ -12,8 +12,7 @@ from typing import Any
 
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse
-from prompt_alchemy.providers.gateway import map_exception
+from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse
 
 log = get_logger("providers.anthropic")
 
@@ -24,22 +23,17 @@ def clamp_temperature(value: float) -> float:
     return min(max(value, 0.0), MAX_TEMPERATURE)
 
 
-class AnthropicProvider(BaseProvider):
+class AnthropicProvider(SDKProvider):
     name = "anthropic"
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        self._client: Any = None
         self._warned: set[float] = set()
         self._no_temperature: set[str] = set()
 
     @property
     def endpoint(self) -> str:
         return self.config.base_url or "https://api.anthropic.com"
-
-    def _key(self) -> str | None:
-        key = self.config.api_key
-        return (key.get_secret_value() or None) if key is not None else None
 
     def unavailable_reason(self) -> str | None:
         if importlib.util.find_spec("anthropic") is None:
@@ -55,9 +49,6 @@ class AnthropicProvider(BaseProvider):
             self._client = AsyncAnthropic(api_key=self._key(), base_url=self.config.base_url or None,
                                           timeout=self.config.timeout, max_retries=0)
         return self._client
-
-    def _error(self, exc: BaseException, model: str | None = None) -> ProviderError:
-        return map_exception(self.name, exc, model=model, timeout=self.config.timeout, endpoint=self.endpoint)
 
     def _temperature(self, value: float) -> float:
         clamped = clamp_temperature(value)
@@ -104,21 +95,7 @@ class AnthropicProvider(BaseProvider):
             output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
             latency_ms=latency, finish_reason=getattr(message, "stop_reason", None))
 
-    async def check(self) -> str:
-        reason = self.unavailable_reason()
-        if reason:
-            raise ProviderError(self.name, reason)
-        try:
-            page = await self.client().models.list(limit=20)
-        except Exception as exc:  # noqa: BLE001
-            raise self._error(exc) from None
+    async def _probe(self) -> str:
+        page = await self.client().models.list(limit=20)
         count = len(getattr(page, "data", None) or [])
         return f"reachable at {self.endpoint}, key accepted, {count} models listed"
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.close()
-            except RuntimeError:
-                pass

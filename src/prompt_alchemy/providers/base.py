@@ -118,3 +118,57 @@ class BaseProvider:
 
     async def aclose(self) -> None:
         return None
+
+
+class SDKProvider(BaseProvider):
+    """A provider behind an official async SDK: one long-lived client (built on first use by `client()`), the key
+    from config, SDK errors mapped by the gateway, and a health probe for `providers --check`."""
+
+    endpoint: Any = None
+    #: the client's coroutine method that releases its connections
+    close_method = "close"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self._client: Any = None
+
+    def _key(self) -> str | None:
+        key = getattr(self.config, "api_key", None)
+        return (key.get_secret_value() or None) if key is not None else None
+
+    def _error(self, exc: BaseException, model: str | None = None):
+        from prompt_alchemy.providers.gateway import map_exception
+
+        return map_exception(self.name, exc, model=model, timeout=self.config.timeout, endpoint=self.endpoint)
+
+    async def _probe(self) -> str:
+        """One cheap authenticated request; returns what it showed (subclasses define it)."""
+        raise TypeError(f"{type(self).__name__} defines no health probe")
+
+    async def check(self) -> str:
+        from prompt_alchemy.errors import ProviderError
+
+        reason = self.unavailable_reason()
+        if reason:
+            raise ProviderError(self.name, reason)
+        try:
+            return await self._probe()
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any SDK failure becomes a ProviderError
+            raise self._error(exc) from None
+
+    def _expect(self, vectors: list[list[float]], count: int) -> list[list[float]]:
+        from prompt_alchemy.errors import ProviderError
+
+        if len(vectors) != count:
+            raise ProviderError(self.name, f"returned {len(vectors)} embeddings for {count} texts", retryable=True)
+        return vectors
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await getattr(client, self.close_method)()
+            except RuntimeError:  # the event loop that owned the connections is gone
+                pass

@@ -12,26 +12,18 @@ import time
 from typing import Any
 
 from prompt_alchemy.errors import ProviderError
-from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse
-from prompt_alchemy.providers.gateway import map_exception
+from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse
 
 _EMBED_BATCH = 100  # the API's limit per batchEmbedContents call
 
 
-class GoogleProvider(BaseProvider):
+class GoogleProvider(SDKProvider):
+    close_method = "aclose"
     name = "google"
-
-    def __init__(self, config: Any) -> None:
-        super().__init__(config)
-        self._client: Any = None
 
     @property
     def endpoint(self) -> str:
         return self.config.base_url or "https://generativelanguage.googleapis.com"
-
-    def _key(self) -> str | None:
-        key = self.config.api_key
-        return (key.get_secret_value() or None) if key is not None else None
 
     def unavailable_reason(self) -> str | None:
         if importlib.util.find_spec("google.genai") is None:
@@ -58,9 +50,6 @@ class GoogleProvider(BaseProvider):
                                         timeout=int(self.config.timeout * 1000))
             self._client = genai.Client(api_key=self._key(), vertexai=False, http_options=options).aio
         return self._client
-
-    def _error(self, exc: BaseException, model: str | None = None) -> ProviderError:
-        return map_exception(self.name, exc, model=model, timeout=self.config.timeout, endpoint=self.endpoint)
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse:
         from google.genai import types
@@ -109,27 +98,10 @@ class GoogleProvider(BaseProvider):
             except Exception as exc:  # noqa: BLE001
                 raise self._error(exc, model) from None
             embeddings = getattr(result, "embeddings", None) or []
-            if len(embeddings) != len(batch):
-                raise ProviderError(self.name, f"returned {len(embeddings)} embeddings for {len(batch)} texts",
-                                    retryable=True)
-            vectors.extend(list(e.values or []) for e in embeddings)
+            vectors.extend(self._expect([list(e.values or []) for e in embeddings], len(batch)))
         return vectors
 
-    async def check(self) -> str:
-        reason = self.unavailable_reason()
-        if reason:
-            raise ProviderError(self.name, reason)
-        try:
-            pager = await self.client().models.list(config={"page_size": 20})
-            count = len(pager.page or [])
-        except Exception as exc:  # noqa: BLE001
-            raise self._error(exc) from None
+    async def _probe(self) -> str:
+        pager = await self.client().models.list(config={"page_size": 20})
+        count = len(pager.page or [])
         return f"reachable at {self.endpoint}, key accepted, {count} models listed"
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.aclose()
-            except RuntimeError:
-                pass

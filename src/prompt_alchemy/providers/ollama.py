@@ -12,24 +12,16 @@ import time
 from typing import Any
 
 from prompt_alchemy.errors import ProviderError
-from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse
+from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse
 from prompt_alchemy.providers.gateway import map_exception
 
 
-class OllamaProvider(BaseProvider):
+class OllamaProvider(SDKProvider):
     name = "ollama"
-
-    def __init__(self, config: Any) -> None:
-        super().__init__(config)
-        self._client: Any = None
 
     @property
     def endpoint(self) -> str | None:
         return self.config.host or self.config.base_url
-
-    def _key(self) -> str | None:
-        key = self.config.api_key
-        return (key.get_secret_value() or None) if key is not None else None
 
     def unavailable_reason(self) -> str | None:
         if importlib.util.find_spec("ollama") is None:
@@ -94,30 +86,12 @@ class OllamaProvider(BaseProvider):
             response = await self.client().embed(model=model, input=texts, dimensions=dimensions)
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, model) from None
-        vectors = [list(v) for v in (getattr(response, "embeddings", None) or [])]
-        if len(vectors) != len(texts):
-            raise ProviderError(self.name, f"returned {len(vectors)} embeddings for {len(texts)} texts",
-                                retryable=True)
-        return vectors
+        return self._expect([list(v) for v in (getattr(response, "embeddings", None) or [])], len(texts))
 
-    async def check(self) -> str:
-        reason = self.unavailable_reason()
-        if reason:
-            raise ProviderError(self.name, reason)
-        try:
-            listing = await self.client().list()
-        except Exception as exc:  # noqa: BLE001
-            raise self._error(exc) from None
+    async def _probe(self) -> str:
+        listing = await self.client().list()
         names = {getattr(m, "model", None) for m in (getattr(listing, "models", None) or [])}
         model = self.default_model()
         pulled = model in names or f"{model}:latest" in names
         return (f"reachable at {self.endpoint}, {len(names)} models pulled"
                 + ("" if pulled else f"; default model '{model}' is not pulled (run `ollama pull {model}`)"))
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.close()
-            except RuntimeError:
-                pass

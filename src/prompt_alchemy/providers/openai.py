@@ -14,8 +14,7 @@ from typing import Any
 
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse
-from prompt_alchemy.providers.gateway import map_exception
+from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse
 
 log = get_logger("providers.openai")
 
@@ -27,14 +26,13 @@ _EMBED_BATCH = 512
 _NO_KEY = "no-key-required"
 
 
-class OpenAIProvider(BaseProvider):
+class OpenAIProvider(SDKProvider):
     name = "openai"
     sdk = "openai"
     default_base_url: str | None = None
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        self._client: Any = None
         self._quirks: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ description
@@ -51,11 +49,6 @@ class OpenAIProvider(BaseProvider):
     def official(self) -> bool:
         """True when talking to the provider's own API (not a compatible server behind `base_url`)."""
         return not self.config.base_url
-
-    def _key(self) -> str | None:
-        key = self.config.api_key
-        value = key.get_secret_value() if key is not None else None
-        return value or None
 
     def unavailable_reason(self) -> str | None:
         if importlib.util.find_spec(self.sdk) is None:
@@ -86,11 +79,6 @@ class OpenAIProvider(BaseProvider):
                                        timeout=self.config.timeout, max_retries=0,
                                        default_headers=self._headers() or None)
         return self._client
-
-    def _error(self, exc: BaseException, model: str | None = None) -> ProviderError:
-        return map_exception(self.name, exc, model=model, timeout=self.config.timeout, endpoint=self.endpoint)
-
-    # ------------------------------------------------------------------ generation
 
     def _params(self, request: GenerationRequest, model: str) -> dict[str, Any]:
         quirks = self._quirks.get(model, set())
@@ -171,29 +159,12 @@ class OpenAIProvider(BaseProvider):
             except Exception as exc:  # noqa: BLE001
                 raise self._error(exc, model) from None
             data = sorted(result.data, key=lambda d: d.index)
-            if len(data) != len(batch):
-                raise ProviderError(self.name, f"returned {len(data)} embeddings for {len(batch)} texts",
-                                    retryable=True)
-            vectors.extend(list(d.embedding) for d in data)
+            vectors.extend(self._expect([list(d.embedding) for d in data], len(batch)))
         return vectors
 
     # ------------------------------------------------------------------ health
 
-    async def check(self) -> str:
-        reason = self.unavailable_reason()
-        if reason:
-            raise ProviderError(self.name, reason)
-        try:
-            page = await self.client().models.list()
-        except Exception as exc:  # noqa: BLE001
-            raise self._error(exc) from None
+    async def _probe(self) -> str:
+        page = await self.client().models.list()
         count = len(getattr(page, "data", None) or [])
         return f"reachable at {self.endpoint}, key accepted, {count} models listed"
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.close()
-            except RuntimeError:  # the event loop that owned the connections is gone
-                pass
