@@ -13,7 +13,6 @@ import asyncio
 import contextvars
 import dataclasses
 import importlib
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -77,7 +76,6 @@ class ProviderRegistry:
         self._limiters: dict[str, TokenBucket] = {}
         self._cache_factory = cache_factory
         self._cache: Any = None
-        self._prepare_lock = threading.Lock()
         self.prices = PriceTable(settings.gateway.prices)
 
     # ------------------------------------------------------------------ lookup
@@ -181,15 +179,13 @@ class ProviderRegistry:
         return self.prices.cost(provider, model, input_tokens, output_tokens)
 
     async def prepare(self, provider: Any) -> None:
-        """Create the provider's SDK client (importing the SDK) in a worker thread before any timer starts:
-        timeouts are for the network, and loading an SDK must not stall other calls on the event loop."""
+        """Create the provider's SDK client (importing the SDK) before any timer starts: timeouts are for the
+        network. This runs on the event-loop thread on purpose: importing an SDK in a worker thread while the
+        loop uses the same half-imported transport (httpx) raised "partially initialized module" errors; the
+        one-time import cost per process is the price of never racing."""
         make_client = getattr(provider, "client", None)
         if callable(make_client) and getattr(provider, "_client", None) is None and provider.is_available():
-            def build() -> None:
-                with self._prepare_lock:
-                    make_client()
-
-            await asyncio.to_thread(build)
+            make_client()
 
     async def call_with_retries(self, name: str, make_call: Callable[[], Awaitable[T]], *, phase: str | None = None,
                                 model: str | None = None, metrics: list[MetricRecord] | None = None) -> T:
