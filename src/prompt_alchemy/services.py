@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from prompt_alchemy.config import LoadedSettings, load_settings, semantic_problems, validate_config
+from prompt_alchemy.config import LoadedSettings, load_settings, validate_config
 from prompt_alchemy.engine.batch import BatchProgress  # batch (issue 7)
 from prompt_alchemy.engine.engine import Engine, ProgressCallback
 from prompt_alchemy.engine.personas import resolve_persona
@@ -1175,10 +1175,6 @@ class AlchemyService:
             raise InputError(f"no prompt with id '{prompt_id}' (the library is empty)")
         return self._prompt_argument(prompt_id)
 
-    # ------------------------------------------------------------------ configuration
-
-    def config_problems(self) -> list[str]:
-        return semantic_problems(self.settings)
 
 
 def check_configuration(config_file: str | Path | None = None, env: Mapping[str, str] | None = None) -> list[str]:
