@@ -6,6 +6,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from prompt_alchemy.errors import InputError
 
@@ -46,3 +47,12 @@ def check_length(name: str, text: str, limit: int) -> None:
     if len(text) > limit:
         raise InputError(f"{name} is {len(text):,} characters; the limit is {limit:,} "
                          f"(raise generation.max_idea_length to allow more)")
+
+
+def read_text_file(path: str | Path, what: str, encoding: str = "utf-8") -> str:
+    """A user-supplied text file's contents, or InputError naming the file and why it cannot be read."""
+    try:
+        return Path(path).expanduser().read_text(encoding=encoding)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise InputError(f"cannot read {what} {path}: {reason}") from None

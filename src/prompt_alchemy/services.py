@@ -19,7 +19,7 @@ from prompt_alchemy.engine.personas import resolve_persona
 from prompt_alchemy.errors import InputError, NotFoundError
 from prompt_alchemy.models import ContextItem, GenerationResult, Prompt, PromptRequest
 from prompt_alchemy.models import BatchItem, BatchItemResult, BatchOptions, BatchReport  # batch (issue 7)
-from prompt_alchemy.security import check_length, register_secret
+from prompt_alchemy.security import check_length, read_text_file, register_secret
 # library (issue 4)
 from collections.abc import Callable
 from datetime import datetime
@@ -134,13 +134,8 @@ class AlchemyService:
 
     @staticmethod
     def _read_context(path: str | Path) -> ContextItem:
-        p = Path(path).expanduser()
-        try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-            raise InputError(f"cannot read --context file {path}: {reason}") from None
-        return ContextItem(source=str(p), content=text, context_type="file")
+        text = read_text_file(path, "--context file")
+        return ContextItem(source=str(Path(path).expanduser()), content=text, context_type="file")
 
     async def generate(self, request: PromptRequest, progress: ProgressCallback | None = None, *,
                        session_id: str | None = None) -> GenerationResult:
@@ -327,28 +322,41 @@ class AlchemyService:
         filters = filters or SearchFilters()
         pool = limit if mode != "hybrid" else max(_RRF_POOL, limit * 3)
         text_hits: list[tuple[str, float]] = []
-        semantic_hits: list[tuple[str, float]] = []
         embedding = None
         if mode in ("semantic", "hybrid"):
             if "_embed_reason" not in self.__dict__:  # checked once: it looks for packages and model files
                 self.__dict__["_embed_reason"] = self.embedder.unavailable_reason()
             reason = self.__dict__["_embed_reason"]
-            if reason is None:  # the query is embedded in a worker thread while the text search runs
-                embedding = asyncio.ensure_future(self.embedder.embed([query]))
+            if reason is None:  # the query is embedded (batched with concurrent ones) while the text search runs
+                embedding = asyncio.ensure_future(self._query_embedder.embed(query))
             elif mode == "semantic":
                 raise AlchemyError(f"semantic search needs the embedder: {reason}")
             else:
                 _log.warning("hybrid search falls back to text only: %s", reason)
+        # The CPU-bound parts run in worker threads (SQLite and numpy release the GIL), so the event loop goes on
+        # serving other requests and concurrent searches use every core.
         try:
             if mode in ("text", "hybrid"):
-                text_hits = self.store.search_text(query, filters, pool)
+                text_hits = await asyncio.to_thread(self.store.search_text, query, filters, pool)
         finally:
-            vector = (await embedding)[0] if embedding is not None else None
+            vector = (await embedding) if embedding is not None else None
+        return await asyncio.to_thread(self._rank, mode, vector, filters, pool, text_hits, limit)
+
+    def _rank(self, mode: str, vector: Any, filters: SearchFilters, pool: int, text_hits: list[tuple[str, float]],
+              limit: int) -> list[SearchResult]:
+        semantic_hits: list[tuple[str, float]] = []
         if vector is not None:
             index = self._vector_index(self.embedder.model, self.embedder.dimensions)
             allowed = None if filters.is_empty() else self.store.filter_ids(filters)
             semantic_hits = index.search(vector, pool, allowed)
         return self._fuse(mode, text_hits, semantic_hits, limit)
+
+    @cached_property
+    def _query_embedder(self):
+        """Search queries' vectors: cached by (model, text), concurrent queries embedded in one batch."""
+        from prompt_alchemy.embeddings.query import QueryEmbedder
+
+        return QueryEmbedder(self.embedder)
 
     def _fuse(self, mode: str, text_hits: list[tuple[str, float]], semantic_hits: list[tuple[str, float]],
               limit: int) -> list[SearchResult]:

@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.providers.base import GenerationRequest, Message, Provider
+from prompt_alchemy.security import read_text_file
 
 MatchMode = Literal["exact", "contains", "regex"]
 Metric = Literal["accuracy", "loglik"]
@@ -80,12 +81,7 @@ class Evaluation(BaseModel):
 
 def load_examples(path: str | Path) -> list[Example]:
     """Parse and validate an examples file; every problem names its line. Raises InputError."""
-    p = Path(path).expanduser()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-        raise InputError(f"cannot read examples file {path}: {reason}") from None
+    text = read_text_file(path, "examples file")
     examples: list[Example] = []
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import ContextItem, Phase, Prompt, content_hash
+from prompt_alchemy.security import read_text_file
 
 IMPORT_FORMATS = ("jsonl", "json", "csv")
 EXPORT_FORMATS = ("jsonl", "json", "markdown", "text")
@@ -63,12 +64,7 @@ def read_prompt_file(path: str | Path, fmt: str | None = None) -> tuple[str, lis
     """(format, valid rows, one error line per malformed row, number of rows seen). Raises InputError when the
     file cannot be read at all."""
     fmt = normalize_format(fmt, path, IMPORT_FORMATS, "import")
-    p = Path(path).expanduser()
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-        raise InputError(f"cannot read import file {path}: {reason}") from None
+    text = read_text_file(path, "import file", encoding="utf-8-sig")
     if fmt == "csv":
         records = _csv_records(text)
     elif fmt == "jsonl":
