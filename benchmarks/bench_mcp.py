@@ -9,7 +9,12 @@ embedder) and talks to it with the SDK's HTTP client. Prints one JSON object:
 
 - `concurrent_search`: 50 clients each call `search_prompts` (hybrid) at the same moment, for several rounds:
   p50/p99/max latency and errors (target: p99 < 100 ms, zero errors); the same-run baseline is one client
-  searching alone, one call at a time. The clients use the initialize handshake (protocol 2025-11-25), as Claude
+  searching alone, one call at a time. Every call of the benchmark uses a query not searched before (the paraphrase
+  queries of tests/data/library_queries.json, then the CSV's act names, shuffled), so the server's query-vector cache
+  never answers: the figures are for distinct queries. `server_cpu_ms_per_call` and `client_cpu_ms_per_call` are the
+  CPU time (all threads) the server process and this client process spent per concurrent call: on a 2-core machine
+  50 calls cannot all finish within T ms unless 50 x (server + client CPU per call) <= 2 x T. `repeated_queries` is
+  the same concurrent load repeating the first round's queries (answered from the cache: agents repeat searches); The clients use the initialize handshake (protocol 2025-11-25), as Claude
   Desktop, Claude Code and the MCP Inspector do; `single_client_modern_protocol_p50_ms` is the same single-client
   search with the SDK client's default, the 2026-07-28 stateless protocol, whose client adds ~40 ms of waiting
   per call that the server does not spend;
@@ -47,6 +52,25 @@ SCRIPT = Path(sys.executable).parent / "prompt-alchemy"
 
 def _pct(samples: list[float], q: float) -> float | None:
     return round(float(np.percentile(samples, q)), 1) if samples else None
+
+
+def _cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system, every thread) used so far by process `pid` (default: this process)."""
+    if pid is None:
+        return sum(os.times()[:2])
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_queries() -> list[str]:
+    """Distinct realistic search queries: the paraphrases first, then the act names (\"linux terminal\", ...)."""
+    queries = [q["query"] for q in json.loads(QUERIES.read_text(encoding="utf-8"))["queries"]]
+    with CSV_PATH.open(encoding="utf-8", newline="") as fh:
+        acts = [r["act"].strip().lower() for r in csv.DictReader(fh)]
+    rest = list(dict.fromkeys(a for a in acts if a and a not in queries))
+    np.random.default_rng(7).shuffle(rest)
+    return queries + rest
 
 
 def build_library() -> None:
@@ -87,8 +111,16 @@ def start_server() -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not start")
 
 
-async def measure(url: str, queries: list[str]) -> dict:
+async def measure(url: str, queries: list[str], server_pid: int) -> dict:
     from mcp import Client
+
+    fresh = iter(queries)  # every call takes a query no earlier call used
+
+    def next_query() -> str:
+        try:
+            return next(fresh)
+        except StopIteration:
+            raise SystemExit(f"not enough distinct queries ({len(queries)})") from None
 
     async def timed_search(client, query: str) -> tuple[float, bool]:
         start = time.perf_counter()
@@ -101,22 +133,37 @@ async def measure(url: str, queries: list[str]) -> dict:
 
     async with AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(Client(url, mode="legacy")) for _ in range(CLIENTS)]
-        await timed_search(clients[0], queries[0])  # warm: vector index load, embedder load
-        alone = [(await timed_search(clients[0], queries[i % len(queries)]))[0] for i in range(IDLE_SEARCHES)]
+        await timed_search(clients[0], next_query())  # warm: vector index load, embedder load
+        alone = [(await timed_search(clients[0], next_query()))[0] for _ in range(IDLE_SEARCHES)]
         modern = await stack.enter_async_context(Client(url))  # the SDK's default: 2026-07-28 if the server has it
-        await timed_search(modern, queries[0])
-        alone_modern = [(await timed_search(modern, queries[i % len(queries)]))[0] for i in range(IDLE_SEARCHES)]
+        await timed_search(modern, next_query())
+        alone_modern = [(await timed_search(modern, next_query()))[0] for _ in range(IDLE_SEARCHES)]
+
+        async def burst(round_queries: list[str]) -> tuple[list[tuple[float, bool]], float]:
+            start = time.perf_counter()
+            outcomes = await asyncio.gather(*(timed_search(c, q) for c, q in zip(clients, round_queries)))
+            return outcomes, (time.perf_counter() - start) * 1000.0
 
         latencies: list[float] = []
         errors = 0
         wall = []
+        first_round: list[str] = []
+        cpu_server, cpu_client = _cpu_s(server_pid), _cpu_s()
         for r in range(ROUNDS):
-            start = time.perf_counter()
-            outcomes = await asyncio.gather(*(timed_search(c, queries[(r * CLIENTS + i) % len(queries)])
-                                              for i, c in enumerate(clients)))
-            wall.append((time.perf_counter() - start) * 1000.0)
+            round_queries = [next_query() for _ in clients]
+            first_round = first_round or round_queries
+            outcomes, ms = await burst(round_queries)
+            wall.append(ms)
             latencies += [ms for ms, _ in outcomes]
             errors += sum(not ok for _, ok in outcomes)
+        server_cpu = (_cpu_s(server_pid) - cpu_server) * 1000.0 / len(latencies)
+        client_cpu = (_cpu_s() - cpu_client) * 1000.0 / len(latencies)
+        repeated: list[float] = []
+        repeated_errors = 0
+        for _ in range(ROUNDS):
+            outcomes, _ = await burst(first_round)
+            repeated += [ms for ms, _ in outcomes]
+            repeated_errors += sum(not ok for _, ok in outcomes)
 
         # search while the local model generates
         client = clients[0]
@@ -130,10 +177,8 @@ async def measure(url: str, queries: list[str]) -> dict:
             "generate_prompts", {"idea": "a CLI that summarizes git logs", "count": 1, "max_tokens": 48,
                                  "save": False}, progress_callback=on_progress))
         during: list[float] = []
-        i = 0
         while not generation.done():  # an agent searching now and then while the model works
-            ms, ok = await timed_search(clients[1], queries[i % len(queries)])
-            i += 1
+            ms, ok = await timed_search(clients[1], next_query())
             if not generation.done():
                 during.append(ms)
                 errors += not ok
@@ -141,8 +186,8 @@ async def measure(url: str, queries: list[str]) -> dict:
         gen_result = generation.result()
         gen_s = time.perf_counter() - gen_start
         idle = []
-        for j in range(IDLE_SEARCHES):  # the same searches at the same pace with the model idle
-            idle.append((await timed_search(clients[1], queries[j % len(queries)]))[0])
+        for _ in range(max(IDLE_SEARCHES, len(during))):  # as many new searches at the same pace, the model idle
+            idle.append((await timed_search(clients[1], next_query()))[0])
             await asyncio.sleep(SEARCH_PAUSE_S)
 
     providers = sorted({p["provider"] for p in (gen_result.structured_content or {}).get("prompts", [])})
@@ -151,10 +196,14 @@ async def measure(url: str, queries: list[str]) -> dict:
             "clients": CLIENTS, "rounds": ROUNDS, "calls": len(latencies), "errors": errors,
             "p50_ms": _pct(latencies, 50), "p99_ms": _pct(latencies, 99), "max_ms": round(max(latencies), 1),
             "round_wall_ms_median": _pct(wall, 50),
+            "server_cpu_ms_per_call": round(server_cpu, 2), "client_cpu_ms_per_call": round(client_cpu, 2),
+            "distinct_queries": True,
             "baseline_single_client_p50_ms": _pct(alone, 50), "baseline_single_client_p99_ms": _pct(alone, 99),
             "single_client_modern_protocol_p50_ms": _pct(alone_modern, 50),
             "target_p99_ms": 100,
         },
+        "repeated_queries": {"calls": len(repeated), "errors": repeated_errors, "p50_ms": _pct(repeated, 50),
+                             "p99_ms": _pct(repeated, 99)},
         "search_during_generate": {
             "generate_ok": not gen_result.is_error, "generate_providers": providers,
             "generate_s": round(gen_s, 2), "searches_during": len(during),
@@ -171,13 +220,13 @@ def main() -> None:
     os.environ["PROMPT_ALCHEMY_HOME"] = tmp
     for var in [v for v in os.environ if v.startswith("PROMPT_ALCHEMY_") and v != "PROMPT_ALCHEMY_HOME"]:
         del os.environ[var]
-    queries = [q["query"] for q in json.loads(QUERIES.read_text(encoding="utf-8"))["queries"]]
+    queries = load_queries()
     t0 = time.perf_counter()
     build_library()
     build_s = time.perf_counter() - t0
     proc, url = start_server()
     try:
-        figures = asyncio.run(measure(url, queries))
+        figures = asyncio.run(measure(url, queries, proc.pid))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

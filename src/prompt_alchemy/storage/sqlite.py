@@ -168,6 +168,7 @@ class SQLiteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self.applied_migrations: list[str] = self.migrate()
+        self._init_read_side()  # search performance: read-only connections and read caches (below)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -206,8 +207,61 @@ class SQLiteStore:
         return len(self.query("SELECT name FROM _migrations"))
 
     def close(self) -> None:
+        self._close_read_side()
         with self._lock:
             self._db.close()
+
+    # ------------------------------------------------------------------ read side (search performance)
+    # Searches read through a small pool of read-only connections: under WAL each reads a committed snapshot, so
+    # concurrent searches run side by side (sqlite3 releases the GIL while a statement runs) and never queue behind
+    # the write lock. Read caches are keyed by generation(), which changes whenever any connection commits.
+
+    def _init_read_side(self) -> None:
+        self._memory = str(self.path) == ":memory:"  # one connection only: reads share it under the lock
+        self._readers: list[sqlite3.Connection] = []
+        self._opened: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._watch = None if self._memory else self._connect_reader()
+        self._watch_lock = threading.Lock()
+        self._term_counts: tuple[tuple[int, int], dict[str, int]] = ((-1, -1), {})
+        self._allowed_ids: dict[tuple[str, int], frozenset[str]] = {}
+
+    def _connect_reader(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        db.execute("PRAGMA query_only=ON")
+        db.row_factory = sqlite3.Row
+        with self._readers_lock:
+            self._opened.append(db)
+        return db
+
+    def _close_read_side(self) -> None:
+        with self._readers_lock:
+            opened, self._opened, self._readers = self._opened, [], []
+        for db in opened:
+            db.close()
+
+    def read(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Like query(), through a read-only connection: sees every committed write, not an open transaction."""
+        if self._memory:
+            return self.query(sql, params)
+        with self._readers_lock:
+            db = self._readers.pop() if self._readers else None
+        if db is None:
+            db = self._connect_reader()
+        try:
+            return db.execute(sql, tuple(params)).fetchall()
+        finally:
+            with self._readers_lock:
+                if db in self._opened:
+                    self._readers.append(db)
+
+    def generation(self) -> int:
+        """A number that changes whenever any connection, in this process or another, commits a write."""
+        if self._memory:
+            with self._lock:
+                return self._db.total_changes
+        with self._watch_lock:
+            return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
 
     # ------------------------------------------------------------------ writes
 
@@ -328,21 +382,31 @@ class SQLiteStore:
             sql = (f"SELECT p.id, prompts_fts.rank FROM prompts_fts JOIN prompts p ON p.rowid = prompts_fts.rowid "
                    f"WHERE prompts_fts MATCH ? AND {where} ORDER BY prompts_fts.rank LIMIT ?")
             params = [match] + fparams + [limit]
-        return [(r[0], -float(r[1])) for r in self.query(sql, params)]
+        return [(r[0], -float(r[1])) for r in self.read(sql, params)]
 
     def _selective_terms(self, terms: list[str]) -> list[str]:
         """The terms to rank by. bm25 scores every document that matches any term, so in a large library the
         most frequent terms (which also weigh least in bm25) are left out until the estimated number of matching
         documents fits _TEXT_BUDGET; the rarest term always stays. Frequencies are estimated on the most recent
-        _DF_SAMPLE rows."""
-        top = self.query("SELECT MAX(rowid) FROM prompts")[0][0] or 0
-        if len(terms) == 1 or top <= _TEXT_BUDGET:
+        _DF_SAMPLE rows. The counts are cached until the next write (they cost one statement per term)."""
+        if len(terms) == 1:
+            return terms
+        generation = self.generation()
+        key, counts = self._term_counts
+        if key[0] != generation:
+            top = self.read("SELECT MAX(rowid) FROM prompts")[0][0] or 0
+            key, counts = (generation, top), {}
+            self._term_counts = (key, counts)
+        top = key[1]
+        if top <= _TEXT_BUDGET:
             return terms
         floor = max(0, top - _DF_SAMPLE)
         scale = top / min(_DF_SAMPLE, top)
-        estimated = sorted(
-            (self.query("SELECT COUNT(*) FROM prompts_fts WHERE prompts_fts MATCH ? AND rowid > ?",
-                        (term, floor))[0][0] * scale, i, term) for i, term in enumerate(terms))
+        for term in terms:
+            if term not in counts:
+                counts[term] = self.read("SELECT COUNT(*) FROM prompts_fts WHERE prompts_fts MATCH ? AND rowid > ?",
+                                         (term, floor))[0][0]
+        estimated = sorted((counts[term] * scale, i, term) for i, term in enumerate(terms))
         chosen, total = [], 0.0
         for df, i, term in estimated:
             if chosen and total + df > _TEXT_BUDGET:
@@ -351,9 +415,17 @@ class SQLiteStore:
             total += df
         return [term for _, term in sorted(chosen)]
 
-    def filter_ids(self, filters: SearchFilters | None) -> set[str]:
-        where, params = filter_sql(filters)
-        return {r[0] for r in self.query(f"SELECT p.id FROM prompts p WHERE {where}", params)}
+    def filter_ids(self, filters: SearchFilters | None) -> frozenset[str]:
+        """The ids of the prompts matching `filters`, cached per filter until the next write."""
+        key = ("" if filters is None else filters.model_dump_json(), self.generation())
+        ids = self._allowed_ids.get(key)
+        if ids is None:
+            where, params = filter_sql(filters)
+            ids = frozenset(r[0] for r in self.read(f"SELECT p.id FROM prompts p WHERE {where}", params))
+            if len(self._allowed_ids) >= 16:
+                self._allowed_ids.clear()
+            self._allowed_ids[key] = ids
+        return ids
 
     def get_prompts(self, ids: list[str], *, with_embedding: bool = False) -> dict[str, Prompt]:
         """The prompts with these ids that exist, by id."""
@@ -362,7 +434,7 @@ class SQLiteStore:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ", ".join("?" for _ in chunk)
-            for row in self.query(f"SELECT {cols} FROM prompts p WHERE p.id IN ({marks})", chunk):
+            for row in self.read(f"SELECT {cols} FROM prompts p WHERE p.id IN ({marks})", chunk):
                 out[row["id"]] = row_to_prompt(row)
         return out
 
