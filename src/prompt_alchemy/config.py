@@ -96,7 +96,7 @@ class LocalProviderConfig(_Section):
     model_path: str | None = None
     model: str | None = None
     n_ctx: int = Field(8192, ge=512)
-    n_threads: int | None = Field(None, ge=1)
+    n_threads: int | None = Field(None, ge=1, description="llama.cpp threads (default: all cores but one)")
     seed: int = 0
     repeat_penalty: float = Field(1.15, ge=1.0, le=2.0)
     max_tokens_cap: int = Field(

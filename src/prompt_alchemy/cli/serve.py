@@ -31,7 +31,6 @@ def serve(
     """Run the MCP server: every tool (generate_prompts, search_prompts, batch_generate, ...) over stdio or HTTP.
     In stdio mode stdout carries only protocol messages; logs go to stderr or --log-file."""
     import asyncio
-    import os
 
     from prompt_alchemy.errors import InputError
 
@@ -39,10 +38,6 @@ def serve(
         raise InputError(f"--port must be between 0 and 65535, got {port}")
     _setup_logging("DEBUG" if state(ctx).debug else "INFO", log_file)
     service = make_service(ctx)
-    cores = os.cpu_count() or 1
-    if service.settings.providers.local.n_threads is None and cores > 1:
-        # Keep one core for serving, so searches stay responsive while the local model generates.
-        service = make_service(ctx, {"providers.local.n_threads": cores - 1})
     asyncio.run(_run(service, transport, host, port))
 
 
