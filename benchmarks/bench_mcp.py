@@ -18,6 +18,9 @@ embedder) and talks to it with the SDK's HTTP client. Prints one JSON object:
   Desktop, Claude Code and the MCP Inspector do; `single_client_modern_protocol_p50_ms` is the same single-client
   search with the SDK client's default, the 2026-07-28 stateless protocol, whose client adds ~40 ms of waiting
   per call that the server does not spend;
+- `sdk_floor_concurrent`: the same 50-client load against a server built from the same MCP SDK, transport and
+  uvicorn whose `search_prompts` does no work and returns a fixed result of the same shape and size: what the
+  protocol stack alone costs on this machine, the floor under any search implementation;
 - `search_during_generate`: searches (one every 0.2 s) while a `generate_prompts` call runs on the local model,
   against the same searches at the same pace with the model idle (target: p50 delay <= 50 ms).
 """
@@ -101,9 +104,9 @@ def build_library() -> None:
     asyncio.run(service.aclose())
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([str(SCRIPT), "serve", "--transport", "http", "--port", "0"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+def start_server(command: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+    command = command or [str(SCRIPT), "serve", "--transport", "http", "--port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for line in iter(proc.stderr.readline, ""):
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+)/mcp", line)
         if match:
@@ -111,9 +114,36 @@ def start_server() -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not start")
 
 
-async def measure(url: str, queries: list[str], server_pid: int) -> dict:
-    from mcp import Client
+async def timed_search(client, query: str) -> tuple[float, bool]:
+    start = time.perf_counter()
+    try:
+        result = await client.call_tool("search_prompts", {"query": query, "limit": 10})
+        ok = not result.is_error and result.structured_content["count"] > 0
+    except Exception:  # noqa: BLE001 - counted as an error
+        ok = False
+    return (time.perf_counter() - start) * 1000.0, ok
 
+
+async def bursts(clients: list, rounds: list[list[str]], server_pid: int) -> dict:
+    """Each round, every client searches at the same moment (one query each): latency percentiles, errors, and
+    the CPU time the server and this client process spent per call."""
+    latencies: list[float] = []
+    errors = 0
+    wall = []
+    cpu_server, cpu_client = _cpu_s(server_pid), _cpu_s()
+    for round_queries in rounds:
+        start = time.perf_counter()
+        outcomes = await asyncio.gather(*(timed_search(c, q) for c, q in zip(clients, round_queries)))
+        wall.append((time.perf_counter() - start) * 1000.0)
+        latencies += [ms for ms, _ in outcomes]
+        errors += sum(not ok for _, ok in outcomes)
+    return {"calls": len(latencies), "errors": errors, "p50_ms": _pct(latencies, 50), "p99_ms": _pct(latencies, 99),
+            "max_ms": round(max(latencies), 1), "round_wall_ms_median": _pct(wall, 50),
+            "server_cpu_ms_per_call": round((_cpu_s(server_pid) - cpu_server) * 1000.0 / len(latencies), 2),
+            "client_cpu_ms_per_call": round((_cpu_s() - cpu_client) * 1000.0 / len(latencies), 2)}
+
+
+def _query_source(queries: list[str]):
     fresh = iter(queries)  # every call takes a query no earlier call used
 
     def next_query() -> str:
@@ -121,16 +151,58 @@ async def measure(url: str, queries: list[str], server_pid: int) -> dict:
             return next(fresh)
         except StopIteration:
             raise SystemExit(f"not enough distinct queries ({len(queries)})") from None
+    return next_query
 
-    async def timed_search(client, query: str) -> tuple[float, bool]:
-        start = time.perf_counter()
-        try:
-            result = await client.call_tool("search_prompts", {"query": query, "limit": 10})
-            ok = not result.is_error and result.structured_content["count"] > 0
-        except Exception:  # noqa: BLE001 - counted as an error
-            ok = False
-        return (time.perf_counter() - start) * 1000.0, ok
 
+def floor_server() -> None:
+    """The SDK floor: the same MCP SDK, streamable HTTP transport and uvicorn, serving a `search_prompts` tool that
+    does no work and returns a fixed result of a real search's shape and size (10 results of ~700 characters)."""
+    import socket
+
+    import uvicorn
+    from mcp.server.mcpserver import MCPServer
+    from mcp_types import CallToolResult, TextContent
+
+    server = MCPServer("floor", log_level="WARNING")
+    result = {"id": "0" * 36, "content": "word " * 140, "score": 0.03, "phase": "coagulatio", "tags": ["t1"],
+              "created_at": "2026-01-01T00:00:00+00:00", "title": "Linux Terminal", "provider": "local",
+              "model": "smollm2-135m-instruct", "persona": None, "parent_id": None, "similarity": 0.5,
+              "text_rank": 1, "semantic_rank": 1}
+    data = {"query": "", "mode": "hybrid", "count": 10, "results": [result] * 10}
+    summary = "\n".join(["10 result(s):"] + [f"{n}. {result['id']} · coagulatio · {'word ' * 32}" for n in range(10)])
+
+    async def search_prompts(query: str, limit: int = 10):
+        """Returns a fixed result."""
+        return CallToolResult(content=[TextContent(type="text", text=summary)],
+                              structured_content={**data, "query": query})
+
+    search_prompts.__annotations__["return"] = CallToolResult  # a class, not this module's postponed string
+    server.add_tool(search_prompts)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}/mcp", file=sys.stderr, flush=True)
+    app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False)
+    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+
+
+async def measure_floor(url: str, queries: list[str], server_pid: int) -> dict:
+    from mcp import Client
+
+    next_query = _query_source(queries)
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(Client(url, mode="legacy")) for _ in range(CLIENTS)]
+        await timed_search(clients[0], next_query())
+        alone = [(await timed_search(clients[0], next_query()))[0] for _ in range(IDLE_SEARCHES)]
+        figures = await bursts(clients, [[next_query() for _ in clients] for _ in range(ROUNDS)], server_pid)
+    return {**figures, "single_client_p50_ms": _pct(alone, 50)}
+
+
+async def measure(url: str, queries: list[str], server_pid: int) -> dict:
+    from mcp import Client
+
+    next_query = _query_source(queries)
     async with AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(Client(url, mode="legacy")) for _ in range(CLIENTS)]
         await timed_search(clients[0], next_query())  # warm: vector index load, embedder load
@@ -139,31 +211,10 @@ async def measure(url: str, queries: list[str], server_pid: int) -> dict:
         await timed_search(modern, next_query())
         alone_modern = [(await timed_search(modern, next_query()))[0] for _ in range(IDLE_SEARCHES)]
 
-        async def burst(round_queries: list[str]) -> tuple[list[tuple[float, bool]], float]:
-            start = time.perf_counter()
-            outcomes = await asyncio.gather(*(timed_search(c, q) for c, q in zip(clients, round_queries)))
-            return outcomes, (time.perf_counter() - start) * 1000.0
-
-        latencies: list[float] = []
-        errors = 0
-        wall = []
-        first_round: list[str] = []
-        cpu_server, cpu_client = _cpu_s(server_pid), _cpu_s()
-        for r in range(ROUNDS):
-            round_queries = [next_query() for _ in clients]
-            first_round = first_round or round_queries
-            outcomes, ms = await burst(round_queries)
-            wall.append(ms)
-            latencies += [ms for ms, _ in outcomes]
-            errors += sum(not ok for _, ok in outcomes)
-        server_cpu = (_cpu_s(server_pid) - cpu_server) * 1000.0 / len(latencies)
-        client_cpu = (_cpu_s() - cpu_client) * 1000.0 / len(latencies)
-        repeated: list[float] = []
-        repeated_errors = 0
-        for _ in range(ROUNDS):
-            outcomes, _ = await burst(first_round)
-            repeated += [ms for ms, _ in outcomes]
-            repeated_errors += sum(not ok for _, ok in outcomes)
+        rounds = [[next_query() for _ in clients] for _ in range(ROUNDS)]
+        concurrent = await bursts(clients, rounds, server_pid)
+        repeated = await bursts(clients, [rounds[0]] * ROUNDS, server_pid)
+        errors = concurrent["errors"]
 
         # search while the local model generates
         client = clients[0]
@@ -193,17 +244,13 @@ async def measure(url: str, queries: list[str], server_pid: int) -> dict:
     providers = sorted({p["provider"] for p in (gen_result.structured_content or {}).get("prompts", [])})
     return {
         "concurrent_search": {
-            "clients": CLIENTS, "rounds": ROUNDS, "calls": len(latencies), "errors": errors,
-            "p50_ms": _pct(latencies, 50), "p99_ms": _pct(latencies, 99), "max_ms": round(max(latencies), 1),
-            "round_wall_ms_median": _pct(wall, 50),
-            "server_cpu_ms_per_call": round(server_cpu, 2), "client_cpu_ms_per_call": round(client_cpu, 2),
-            "distinct_queries": True,
+            "clients": CLIENTS, "rounds": ROUNDS, **concurrent, "errors": errors, "distinct_queries": True,
             "baseline_single_client_p50_ms": _pct(alone, 50), "baseline_single_client_p99_ms": _pct(alone, 99),
             "single_client_modern_protocol_p50_ms": _pct(alone_modern, 50),
             "target_p99_ms": 100,
         },
-        "repeated_queries": {"calls": len(repeated), "errors": repeated_errors, "p50_ms": _pct(repeated, 50),
-                             "p99_ms": _pct(repeated, 99)},
+        "repeated_queries": {key: repeated[key] for key in ("calls", "errors", "p50_ms", "p99_ms",
+                                                            "server_cpu_ms_per_call")},
         "search_during_generate": {
             "generate_ok": not gen_result.is_error, "generate_providers": providers,
             "generate_s": round(gen_s, 2), "searches_during": len(during),
@@ -216,6 +263,9 @@ async def measure(url: str, queries: list[str], server_pid: int) -> dict:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--floor-server"]:
+        floor_server()
+        return
     tmp = tempfile.mkdtemp(prefix="bench-mcp-")
     os.environ["PROMPT_ALCHEMY_HOME"] = tmp
     for var in [v for v in os.environ if v.startswith("PROMPT_ALCHEMY_") and v != "PROMPT_ALCHEMY_HOME"]:
@@ -230,6 +280,12 @@ def main() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+    floor, floor_url = start_server([sys.executable, __file__, "--floor-server"])
+    try:
+        figures["sdk_floor_concurrent"] = asyncio.run(measure_floor(floor_url, queries, floor.pid))
+    finally:
+        floor.send_signal(signal.SIGTERM)
+        floor.wait(timeout=30)
     print(json.dumps({"benchmark": "mcp_http", "prompts": N, "build_s": round(build_s, 1), **figures,
                       "server_exit_code": proc.returncode, "load_average": round(os.getloadavg()[0], 2)}))
 

@@ -321,7 +321,6 @@ class AlchemyService:
         check_length("the search query", query, self.settings.generation.max_idea_length)
         filters = filters or SearchFilters()
         pool = limit if mode != "hybrid" else max(_RRF_POOL, limit * 3)
-        text_hits: list[tuple[str, float]] = []
         embedding = None
         if mode in ("semantic", "hybrid"):
             if "_embed_reason" not in self.__dict__:  # checked once: it looks for packages and model files
@@ -335,15 +334,21 @@ class AlchemyService:
                 _log.warning("hybrid search falls back to text only: %s", reason)
         # The CPU-bound parts run in worker threads (SQLite and numpy release the GIL), so the event loop goes on
         # serving other requests and concurrent searches use every core.
+        if embedding is None:  # words only: one trip to a worker thread
+            return await asyncio.to_thread(self._rank, mode, query, None, filters, pool, None, limit)
+        text_hits: list[tuple[str, float]] = []
         try:
-            if mode in ("text", "hybrid"):
+            if mode == "hybrid":
                 text_hits = await asyncio.to_thread(self.store.search_text, query, filters, pool)
         finally:
-            vector = (await embedding) if embedding is not None else None
-        return await asyncio.to_thread(self._rank, mode, vector, filters, pool, text_hits, limit)
+            vector = await embedding
+        return await asyncio.to_thread(self._rank, mode, query, vector, filters, pool, text_hits, limit)
 
-    def _rank(self, mode: str, vector: Any, filters: SearchFilters, pool: int, text_hits: list[tuple[str, float]],
-              limit: int) -> list[SearchResult]:
+    def _rank(self, mode: str, query: str, vector: Any, filters: SearchFilters, pool: int,
+              text_hits: list[tuple[str, float]] | None, limit: int) -> list[SearchResult]:
+        """The text hits (searched here when not given), the vector hits, fused and read for the final top `limit`."""
+        if text_hits is None:
+            text_hits = self.store.search_text(query, filters, pool) if mode != "semantic" else []
         semantic_hits: list[tuple[str, float]] = []
         if vector is not None:
             index = self._vector_index(self.embedder.model, self.embedder.dimensions)

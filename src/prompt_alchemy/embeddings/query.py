@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from prompt_alchemy.embeddings.base import Embedder
 
 CACHE_SIZE = 2048
-MAX_BATCH = 32
+MAX_BATCH = 16
 
 
 class QueryEmbedder:
@@ -44,6 +44,11 @@ class QueryEmbedder:
             if vector is not None:
                 self._cache.move_to_end(self._key(text))
             return vector
+
+    def clear(self) -> None:
+        """Forget every cached vector."""
+        with self._cache_lock:
+            self._cache.clear()
 
     def _remember(self, text: str, vector: Any) -> None:
         vector.setflags(write=False)
@@ -74,7 +79,8 @@ class QueryEmbedder:
     async def _drain(self) -> None:
         try:
             while self._queue:
-                texts = list(self._queue)[:self.max_batch]
+                # shortest first, so that a batch pads its texts to a similar length (padding costs model time)
+                texts = sorted(self._queue, key=len)[:self.max_batch]
                 batch = {text: self._queue.pop(text) for text in texts}
                 try:
                     vectors = await self.embedder.embed(texts)

@@ -229,6 +229,7 @@ class SQLiteStore:
     def _connect_reader(self) -> sqlite3.Connection:
         db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         db.execute("PRAGMA query_only=ON")
+        db.execute(f"PRAGMA mmap_size={_LOAD_MMAP}")
         db.row_factory = sqlite3.Row
         with self._readers_lock:
             self._opened.append(db)
