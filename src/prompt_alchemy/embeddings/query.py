@@ -2,15 +2,17 @@
 coalescing of concurrent queries into one embedder call.
 
 A server answering many searches at once would otherwise run the model once per query, each call paying the
-per-call overhead (and, on a small machine, fighting the other calls for the cores). Here a query that arrives
-while the embedder is busy waits for the current call to finish and is then embedded together with every other
-query that arrived meanwhile, in one batch; an idle embedder starts at once, so a lone query waits for nothing.
-Repeated queries (agents often repeat a search) are answered from the cache.
+per-call overhead and fighting the other calls for the cores. Here at most LANES embedder calls run at once (one
+per core); a query that arrives while they are all busy waits for one to finish and is then embedded together
+with the other queries that arrived meanwhile (up to MAX_BATCH, shortest first: a batch pads to its longest text).
+A query that finds a free lane starts at once, so a lone query waits for nothing. Identical concurrent queries are
+embedded once, and repeated queries (agents often repeat a search) are answered from the cache.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -20,18 +22,22 @@ if TYPE_CHECKING:
 
 CACHE_SIZE = 2048
 MAX_BATCH = 16
+#: Embedder calls in flight at once: one per core (up to 2), as a single call barely uses a second core.
+LANES = max(1, min(2, os.cpu_count() or 1))
 
 
 class QueryEmbedder:
-    def __init__(self, embedder: Embedder, *, cache_size: int = CACHE_SIZE, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, embedder: Embedder, *, cache_size: int = CACHE_SIZE, max_batch: int = MAX_BATCH,
+                 lanes: int = LANES) -> None:
         self.embedder = embedder
         self.cache_size = cache_size
         self.max_batch = max_batch
+        self.lanes = lanes
         self._cache: OrderedDict[tuple[str, int, str], Any] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: dict[str, asyncio.Future[Any]] = {}
-        self._busy = False
+        self._running = 0  # embedder calls in flight
         self.calls = 0  # embedder calls made (for tests and benchmarks)
 
     def _key(self, text: str) -> tuple[str, int, str]:
@@ -65,13 +71,13 @@ class QueryEmbedder:
             return vector
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (each CLI command runs its own): nothing of the old one is valid
-            self._loop, self._queue, self._busy = loop, {}, False
+            self._loop, self._queue, self._running = loop, {}, 0
         future = self._queue.get(text)
         if future is None:
             future = self._queue[text] = loop.create_future()
             future.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved even if nobody waits
-            if not self._busy:
-                self._busy = True
+            if self._running < self.lanes:
+                self._running += 1
                 loop.create_task(self._drain())
         # shielded: a caller that gives up must not cancel the result other callers of the same text wait for
         return await asyncio.shield(future)
@@ -98,8 +104,8 @@ class QueryEmbedder:
                     if not future.done():
                         future.set_result(vector)
         finally:
-            self._busy = False
-            if self._queue:  # stopped early (the loop is closing): fail the rest rather than leave them waiting
+            self._running -= 1
+            if self._queue and not self._running:  # stopped early (the loop is closing): fail the rest rather than leave them waiting
                 for future in self._queue.values():
                     if not future.done():
                         future.cancel()
