@@ -27,10 +27,7 @@ def _size(n: int) -> str:
 def stats(ctx: typer.Context, output: Output = OutputOpt) -> None:
     """Counts, embeddings per model, FTS index, size on disk, migrations and last maintenance."""
 
-    async def work(service):
-        return service.db_stats()
-
-    data = run_with_service(ctx, work)
+    data = run_with_service(ctx, lambda service: service.db_stats())
     if output is Output.json:
         print_json(data)
         return
@@ -73,10 +70,7 @@ def backup(
 ) -> None:
     """Copy the database with SQLite's online backup (safe while other processes use it)."""
 
-    async def work(service):
-        return service.backup_database(path, force=force)
-
-    data = run_with_service(ctx, work)
+    data = run_with_service(ctx, lambda service: service.backup_database(path, force=force))
     if output is Output.json:
         print_json(data)
         return
@@ -89,10 +83,7 @@ def backup(
 def vacuum(ctx: typer.Context, output: Output = OutputOpt) -> None:
     """Rebuild the database file to reclaim free space (and rebuild the text index)."""
 
-    async def work(service):
-        return service.vacuum_database()
-
-    data = run_with_service(ctx, work)
+    data = run_with_service(ctx, lambda service: service.vacuum_database())
     if output is Output.json:
         print_json(data)
         return
@@ -103,10 +94,7 @@ def vacuum(ctx: typer.Context, output: Output = OutputOpt) -> None:
 def migrate(ctx: typer.Context, output: Output = OutputOpt) -> None:
     """Apply pending schema migrations and list the applied ones."""
 
-    async def work(service):
-        return service.migrate_database()
-
-    data = run_with_service(ctx, work)
+    data = run_with_service(ctx, lambda service: service.migrate_database())
     if output is Output.json:
         print_json(data)
         return

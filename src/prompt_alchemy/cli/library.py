@@ -197,10 +197,8 @@ def list_cmd(
         raise InputError(f"--page must be 1 or more, got {page}")
     filters = build_filters(phase, provider, model, persona, tag, since, until, min_rating)
 
-    async def work(service):
-        return service.list_prompts(filters, limit=limit, offset=(page - 1) * limit), service.count_prompts(filters)
-
-    prompts, total = run_with_service(ctx, work)
+    prompts, total = run_with_service(ctx, lambda service: (
+        service.list_prompts(filters, limit=limit, offset=(page - 1) * limit), service.count_prompts(filters)))
     if output is Output.json:
         print_json({"total": total, "page": page, "limit": limit, "prompts": [prompt_dict(p) for p in prompts]})
         return
@@ -238,10 +236,7 @@ def history(
 ) -> None:
     """Every version of a prompt, oldest first."""
 
-    async def work(service):
-        return service.history(prompt_id)
-
-    versions = run_with_service(ctx, work)
+    versions = run_with_service(ctx, lambda service: service.history(prompt_id))
     if output is Output.json:
         print_json({"versions": [dict(prompt_dict(p), version=i) for i, p in enumerate(versions, 1)]})
         return

@@ -28,10 +28,8 @@ def metrics(
     """Counts by phase, provider, model and persona; tokens and cost; latency p50/p95 per phase; provider
     response times and error rates; database size; prompts per day."""
 
-    async def work(service):
-        return service.metrics_report(since=since, phase=phase, provider=provider)
-
-    data = run_with_service(ctx, work)
+    data = run_with_service(
+        ctx, lambda service: service.metrics_report(since=since, phase=phase, provider=provider))
     if output is Output.json:
         print_json(data)
         return

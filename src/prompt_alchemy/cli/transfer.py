@@ -62,10 +62,8 @@ def export_cmd(
     if path == "-" and output is Output.json:
         raise InputError("--output json reports on an export to a file; with '-' the export itself is the output")
 
-    async def work(service):
-        return service.export_prompts(sys.stdout if path == "-" else path, fmt, filters=filters, force=force)
-
-    count = run_with_service(ctx, work)
+    count = run_with_service(ctx, lambda service: service.export_prompts(
+        sys.stdout if path == "-" else path, fmt, filters=filters, force=force))
     if path == "-":
         return
     if output is Output.json:
