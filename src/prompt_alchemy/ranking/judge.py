@@ -204,12 +204,8 @@ def parse_rubric(text: str, criteria: list[str]) -> tuple[list[CriterionScore], 
         if score is not None:
             found[name] = CriterionScore(name=name, score=score, reasoning=reasoning.strip())
 
-    try:
-        data = extract_json(text)
-    except JudgeParseError:
-        data = None
-    if isinstance(data, dict):
-        lowered = {_norm_key(k): v for k, v in data.items()}
+    data, lowered = _json_object(text)
+    if data is not None:
         summary = str(lowered.get("summary") or lowered.get("overallreasoning") or lowered.get("reasoning") or "")
         container = lowered.get("scores", lowered.get("criteria", lowered.get("rubric", data)))
         if isinstance(container, dict):
@@ -232,16 +228,23 @@ def parse_rubric(text: str, criteria: list[str]) -> tuple[list[CriterionScore], 
     return [found[c] for c in criteria if c in found], summary.strip()
 
 
+def _json_object(text: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The reply's JSON object and the same with normalized keys, or (None, None) when it has none."""
+    try:
+        data = extract_json(text)
+    except JudgeParseError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    return data, {_norm_key(k): v for k, v in data.items()}
+
+
 def parse_verdict(text: str) -> tuple[Literal["A", "B", "tie"], str]:
     """The winner ("A", "B" or "tie") and reasoning from a pairwise reply; JSON first, then phrases like
     "Winner: B" or "Prompt A is better". Raises JudgeParseError when neither is there."""
     reasoning = ""
-    try:
-        data = extract_json(text)
-    except JudgeParseError:
-        data = None
-    if isinstance(data, dict):
-        lowered = {_norm_key(k): v for k, v in data.items()}
+    _, lowered = _json_object(text)
+    if lowered is not None:
         reasoning = str(lowered.get("reasoning") or lowered.get("reason") or lowered.get("explanation") or "")
         raw = lowered.get("winner", lowered.get("better", lowered.get("choice", lowered.get("verdict"))))
         verdict = _as_verdict(raw)
