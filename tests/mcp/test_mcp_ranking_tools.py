@@ -1,5 +1,5 @@
-"""In-process MCP client tests for optimize_prompt and train_model (and the top-rated MCP prompts that ratings
-drive), with their error paths. Real SQLite; the scripted provider answers in call order."""
+"""In-process MCP client tests for optimize_prompt, train_model and learning_status (and the top-rated MCP
+prompts that ratings drive), with their error paths. Real SQLite; the scripted provider answers in call order."""
 
 from __future__ import annotations
 
@@ -133,3 +133,58 @@ async def test_a_rated_prompt_without_a_score_is_offered_too(make_service):
         assert "unscored" in listed[0].description
         got = await client.get_prompt(listed[0].name)
         assert got.messages[0].content.text == imported.content
+
+
+async def test_learning_status_before_and_after_training(make_service):
+    svc = make_service(**{"learning.min_feedback": 4, "learning.schedule": "03:30"})
+    ids = store_rateable_prompts(svc, 40)
+    async with Client(build_server(svc)) as client:
+        tool = next(t for t in (await client.list_tools()).tools if t.name == "learning_status")
+        assert tool.annotations.read_only_hint is True and tool.annotations.destructive_hint is False
+
+        before = await client.call_tool("learning_status", {})
+        assert not before.is_error, text_of(before)
+        data = before.structured_content
+        assert data["active"] is None and data["versions"] == [] and data["last_attempt"] is None
+        assert data["enabled"] is True and data["schedule"] == "03:30" and "T03:30" in data["next_run"]
+        assert data["feedback"] == {"total": 0, "ratings": 0, "choices": 0, "rated_prompts": 0,
+                                    "choice_sessions": 0, "needed": 4}
+        text = text_of(before)
+        assert "active model: none" in text and "training needs 4" in text and "nightly at 03:30" in text
+
+        # this user likes the prompts without an output-format sentence, which the rubric prefers: a model that
+        # learns it ranks held-out ratings better than the rubric and is adopted
+        for n, prompt_id in enumerate(ids):
+            rated = await client.call_tool("rate_prompt", {"id": prompt_id, "score": 5 if n % 2 == 0 else 1})
+            assert not rated.is_error, text_of(rated)
+        rated_only = (await client.call_tool("learning_status", {})).structured_content
+        assert rated_only["feedback"]["ratings"] == 40 and rated_only["feedback"]["rated_prompts"] == 40
+        assert rated_only["active"] is None
+
+        trained = await client.call_tool("train_model", {})
+        assert not trained.is_error and trained.structured_content["adopted"] is True, text_of(trained)
+
+        after = await client.call_tool("learning_status", {})
+        assert not after.is_error, text_of(after)
+        data = after.structured_content
+        active = data["active"]
+        assert active["version"] == 1 and active["active"] is True and active["status"] == "adopted"
+        assert active["trigger"] == "mcp" and active["training_size"] == 40
+        assert active["metrics"]["validation_accuracy"] > active["metrics"]["current_accuracy"]
+        formats = next(f for f in active["top_features"] if f["feature"] == "output_format")
+        assert formats["direction"] == "lower"
+        assert [(v["version"], v["status"], v["active"]) for v in data["versions"]] == [(1, "adopted", True)]
+        assert data["last_attempt"]["detail"] == "v1 adopted"
+        text = text_of(after)
+        assert "active model: v1 (pairwise-logistic, mcp" in text and "trained on 40 ratings" in text
+        assert "- output_format: specifies the output format" in text
+        assert "versions: v1 adopted (active)" in text and "last training:" in text
+
+
+async def test_learning_status_when_learning_is_disabled(make_service):
+    svc = make_service(**{"learning.enabled": False})
+    async with Client(build_server(svc)) as client:
+        result = await client.call_tool("learning_status", {})
+        assert not result.is_error, text_of(result)
+        assert result.structured_content["enabled"] is False and result.structured_content["next_run"] is None
+        assert "learning: disabled · not scheduled" in text_of(result)
