@@ -1,5 +1,5 @@
 """The local embedder's int8 graph (embeddings/quantize.py): built from the packaged model into the cache directory,
-faithful to the packaged model's vectors, rebuilt when damaged, and independent of how texts are batched."""
+faithful to the packaged model's vectors, rebuilt when damaged, and the same for a text whatever it is embedded with."""
 
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ def _run_graph(path, texts: list[str]) -> np.ndarray:
 
     tokenizer = Tokenizer.from_file(str(model_files()[1]))
     tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.no_padding()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     out = []
     for text in texts:
-        enc = tokenizer.encode(text)
-        ids = np.array([enc.ids], dtype=np.int64)
-        mask = np.array([enc.attention_mask], dtype=np.int64)
-        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+        ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                    "token_type_ids": np.zeros_like(ids)})[0]
         pooled = hidden[0].mean(axis=0)
         out.append(pooled / np.linalg.norm(pooled))
     return np.vstack(out)
@@ -95,17 +95,24 @@ def test_a_damaged_build_is_rebuilt(built, monkeypatch):
     assert path.stat().st_size > 1_000_000
 
 
-def test_batched_embedding_keeps_order_and_matches_single_texts():
-    from prompt_alchemy.embeddings.local import BATCH_SIZE, LocalEmbedder
+def test_many_texts_keep_their_order_and_get_the_vector_each_gets_alone():
+    from prompt_alchemy.embeddings.local import LocalEmbedder
 
-    texts = _csv_prompts(3 * BATCH_SIZE + 5)[::-1] + [""]
+    texts = _csv_prompts(40)[::-1] + ["", "cats"]
     embedder = LocalEmbedder()
     together = embedder.embed_sync(texts)
     assert together.shape == (len(texts), 384)
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
-    alone = np.vstack([embedder.embed_sync([t]) for t in texts[:12]])
-    # int8 activations are scaled per batch, so a text's vector moves slightly with its batch mates
-    cosine = (together[:12] * alone).sum(axis=1)
-    assert cosine.min() >= 0.97, cosine
-    # and each row is its own text's vector, not a neighbour's
-    assert (together[:12] @ alone.T).argmax(axis=1).tolist() == list(range(12))
+    # int8 activations are scaled per run, so each text runs alone: the same vector whatever it is embedded with
+    alone = np.vstack([embedder.embed_sync([t]) for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+
+
+def test_vectors_carry_meaning():
+    from prompt_alchemy.embeddings.local import LocalEmbedder
+
+    cat, kitten, taxes, sql, query = LocalEmbedder().embed_sync([
+        "a cat sat on the mat", "a kitten was resting on the rug", "the quarterly tax filing deadline",
+        "act as a SQL terminal and answer my queries with result tables", "pretend to be a database console"])
+    assert cat @ kitten > cat @ taxes + 0.2
+    assert query @ sql > query @ taxes + 0.2

