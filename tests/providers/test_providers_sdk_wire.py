@@ -189,7 +189,7 @@ async def test_faults_map_to_provider_errors(name, fault, fake_servers):
     assert exc.retryable is retryable, str(exc)
     assert exc.status == status
     assert KEY not in str(exc)
-    if fault == "429" and name != "ollama":  # the Ollama SDK drops response headers
+    if fault == "429":
         assert exc.retry_after == 0.5
     if fault == "401":
         assert "API_KEY" in str(exc) or "api_key" in str(exc)

@@ -229,9 +229,10 @@ def _body_message(body: Any) -> str | None:
 
 
 def map_exception(provider: str, exc: BaseException, *, model: str | None = None, timeout: float | None = None,
-                  endpoint: str | None = None) -> ProviderError:
+                  endpoint: str | None = None, retry_after: float | None = None) -> ProviderError:
     """Translate whatever an SDK raised into a ProviderError (duck-typed over the official SDKs: `status_code`
-    or an integer `code`, the response headers, and the transport exception underneath)."""
+    or an integer `code`, the response headers, and the transport exception underneath). `retry_after` is the
+    server's wait when the caller read it from the response itself (SDKs whose errors drop the headers)."""
     if isinstance(exc, ProviderError):
         return exc
     status = getattr(exc, "status_code", None)
@@ -239,8 +240,8 @@ def map_exception(provider: str, exc: BaseException, *, model: str | None = None
         code = getattr(exc, "code", None)
         status = code if isinstance(code, int) else None
     if status is not None and status >= 400:
-        response = getattr(exc, "response", None)
-        retry_after = parse_retry_after(getattr(response, "headers", None))
+        if retry_after is None:
+            retry_after = parse_retry_after(getattr(getattr(exc, "response", None), "headers", None))
         if retry_after is None:
             retry_after = _google_retry_delay(getattr(exc, "details", None))
         message = _body_message(getattr(exc, "body", None)) or getattr(exc, "message", None) \

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from contextvars import ContextVar
 from typing import Any
 
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse
-from prompt_alchemy.providers.gateway import map_exception
+from prompt_alchemy.providers.gateway import map_exception, parse_retry_after
+
+# The Ollama SDK's ResponseError keeps the status and body but drops the headers, so a response hook notes the
+# server's Retry-After for the call that is failing (hooks run in the caller's task, so each call sees its own).
+_RETRY_AFTER: ContextVar[float | None] = ContextVar("ollama_retry_after", default=None)
+
+
+async def _note_retry_after(response: Any) -> None:
+    if response.status_code >= 400:
+        _RETRY_AFTER.set(parse_retry_after(response.headers))
 
 
 class OllamaProvider(SDKProvider):
@@ -44,7 +54,8 @@ class OllamaProvider(SDKProvider):
 
             key = self._key()
             headers = {"Authorization": f"Bearer {key}"} if key else None
-            self._client = AsyncClient(host=self.endpoint, timeout=self.config.timeout, headers=headers)
+            self._client = AsyncClient(host=self.endpoint, timeout=self.config.timeout, headers=headers,
+                                       event_hooks={"response": [_note_retry_after]})
         return self._client
 
     def _error(self, exc: BaseException, model: str | None = None) -> ProviderError:
@@ -54,7 +65,8 @@ class OllamaProvider(SDKProvider):
         if getattr(exc, "status_code", None) == 404 and model:
             return ProviderError(self.name, f"model '{model}' is not available on {self.endpoint}; run "
                                             f"`ollama pull {model}` there or choose another model", status=404)
-        return map_exception(self.name, exc, model=model, timeout=self.config.timeout, endpoint=self.endpoint)
+        return map_exception(self.name, exc, model=model, timeout=self.config.timeout, endpoint=self.endpoint,
+                             retry_after=_RETRY_AFTER.get())
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse:
         model = request.model or self.default_model()
