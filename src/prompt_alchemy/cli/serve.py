@@ -136,6 +136,7 @@ async def _serve_http(server, service, host: str, port: int) -> None:
 
     from prompt_alchemy import __version__
     from prompt_alchemy.errors import AlchemyError
+    from prompt_alchemy.mcp.http import build_http_app
     from prompt_alchemy.observability import get_logger
 
     log = get_logger("serve")
@@ -149,9 +150,11 @@ async def _serve_http(server, service, host: str, port: int) -> None:
         return JSONResponse({"status": "ok", "version": __version__, "server": "prompt-alchemy",
                              "transport": "streamable-http", "prompts": prompts})
 
-    app = server.streamable_http_app(streamable_http_path="/mcp", host=host)
+    app = build_http_app(server, host=host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio turns Nagle's algorithm off only on sockets that name it, and with Nagle on,
+    # a reply written in two parts (headers, then body) waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

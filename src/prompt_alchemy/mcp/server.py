@@ -43,11 +43,13 @@ def _fail(exc: BaseException) -> Exception:
     return ToolError(redact(str(exc)))
 
 
-def _text(data: Any, summary: str):
-    """A tool result: a readable summary for the model plus the structured data."""
+def _text(data: Any, summary: str, *, json_ready: bool = False):
+    """A tool result: a readable summary for the model plus the structured data. Data of unknown shape goes through
+    one JSON round trip (datetimes, paths and tuples become strings and lists); `json_ready` data, built from JSON
+    types only, is used as it is."""
     from mcp_types import CallToolResult, TextContent
 
-    structured = json.loads(json.dumps(data, default=str))
+    structured = data if json_ready else json.loads(json.dumps(data, default=str))
     return CallToolResult(content=[TextContent(type="text", text=summary)], structured_content=structured)
 
 
@@ -309,7 +311,8 @@ def build_server(service: Any) -> Any:
             p = r.prompt
             lines.append(f"{n}. {p.id} · {p.phase.value if p.phase else p.source_type} · score {r.score:.4f}"
                          + (f" · tags {', '.join(p.tags)}" if p.tags else "") + f"\n   {_short(p.content, 160)}")
-        return _text({"query": query, "mode": mode, "count": len(items), "results": items}, "\n".join(lines))
+        return _text({"query": query, "mode": mode, "count": len(items), "results": items}, "\n".join(lines),
+                     json_ready=True)
 
     @tool("Get prompt", read_only=True)
     async def get_prompt(
