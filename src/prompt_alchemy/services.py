@@ -69,10 +69,14 @@ class AlchemyService:
     def registry(self):
         from prompt_alchemy.providers.registry import ProviderRegistry
 
-        from prompt_alchemy.providers.cache import ResponseCache  # providers (issue 3): response cache in the store
+        return ProviderRegistry(self.settings, cache_factory=lambda: self.response_cache)
 
-        return ProviderRegistry(self.settings, cache_factory=lambda: ResponseCache(
-            self.store, self.settings.gateway.cache_ttl_seconds))
+    @cached_property
+    def response_cache(self):
+        """Provider responses and embeddings cached in the store (gateway.cache_ttl_seconds)."""
+        from prompt_alchemy.providers.cache import ResponseCache
+
+        return ResponseCache(self.store, self.settings.gateway.cache_ttl_seconds)
 
     @cached_property
     def embedder(self):
@@ -616,7 +620,14 @@ class AlchemyService:
         stats["configured_embedding"] = {"provider": self.settings.generation.embedding_provider,
                                          "model": self.embedder.model, "dimensions": self.embedder.dimensions}
         stats["backups"] = [str(p) for p in self._backups()]
+        stats["cache"] = self.response_cache.stats()
         return stats
+
+    def clear_cache(self) -> dict[str, int]:
+        """Forget every cached provider response and embedding; returns what was removed."""
+        before = self.response_cache.stats()
+        removed = self.response_cache.clear()
+        return {"removed": removed, "responses": before["responses"], "embeddings": before["embeddings"]}
 
     def _backup_dir(self) -> Path:
         return self.loaded.database_path.parent / "backups"

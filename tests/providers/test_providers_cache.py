@@ -38,6 +38,22 @@ async def test_a_repeated_run_is_answered_from_the_cache(fake_servers, write_con
     assert {p.id for p in second.prompts}.isdisjoint({p.id for p in first.prompts})  # a new session, new rows
 
 
+async def test_db_stats_shows_the_cache_and_clear_cache_empties_it(fake_servers, write_config, sentinel_env, cli):
+    import json
+
+    servers = fake_servers("anthropic")
+    write_config(gateway_yaml(servers, phases={p: ("anthropic", []) for p in ALL}))
+    await generate(count=1)
+    stats = json.loads(cli("db", "stats", "-o", "json").stdout)["cache"]
+    assert stats["responses"] == 3 and stats["embeddings"] == 0
+    proc = cli("db", "clear-cache")
+    assert proc.returncode == 0, proc.stderr
+    assert "3 responses" in proc.stdout
+    assert json.loads(cli("db", "stats", "-o", "json").stdout)["cache"]["responses"] == 0
+    await generate(count=1)
+    assert len(servers["anthropic"].generation_requests()) == 6  # asked again after the clear
+
+
 async def test_no_cache_calls_the_provider_and_refreshes_the_entry(fake_servers, write_config, sentinel_env):
     servers = fake_servers("openai")
     write_config(gateway_yaml(servers, phases={p: ("openai", []) for p in ALL}))

@@ -1,4 +1,4 @@
-"""`db stats | backup | vacuum | migrate` and the top-level `reembed`."""
+"""`db stats | clear-cache | backup | vacuum | migrate` and the top-level `reembed`."""
 
 from __future__ import annotations
 
@@ -55,10 +55,24 @@ def stats(ctx: typer.Context, output: Output = OutputOpt) -> None:
         ("last backup", data["maintenance"].get("backup", "never")),
         ("last vacuum", data["maintenance"].get("vacuum", "never")),
         ("backups", f"{len(data['backups'])} kept"),
+        ("cache", f"{data['cache']['responses']} responses ({data['cache']['response_hits']} hits), "
+                  f"{data['cache']['embeddings']} embeddings"),
     ]
     for key, value in rows:
         table.add_row(key, Text(str(value)))
     stdout_console().print(table)
+
+
+@app.command("clear-cache")
+def clear_cache(ctx: typer.Context, output: Output = OutputOpt) -> None:
+    """Forget every cached provider response and embedding (the library itself is untouched)."""
+
+    data = run_with_service(ctx, lambda service: service.clear_cache())
+    if output is Output.json:
+        print_json(data)
+        return
+    stdout_console().print(f"cleared the response cache: {data['responses']} responses and "
+                           f"{data['embeddings']} embeddings")
 
 
 @app.command("backup")
