@@ -159,3 +159,33 @@ async def test_generate_refuses_a_run_over_max_cost(make_service):
         assert result.is_error and "max-cost" in text_of(result)
         assert svc.store.count_prompts() == 0
         assert (await client.call_tool("generate_prompts", {"idea": "x", "max_cost": 0})).is_error
+
+
+async def test_concurrent_searches_run_at_most_one_per_core_and_all_answer(service):
+    import asyncio
+
+    from prompt_alchemy.mcp.server import SEARCH_SLOTS
+    from prompt_alchemy.models import Prompt
+
+    service.store.save_prompts([Prompt(content=f"Explain topic {i} with an example.", title=f"topic {i}")
+                                for i in range(12)])
+    search, running, most = service.search, 0, 0
+
+    async def counted(*args, **kwargs):  # the service's own search, counting how many run at once
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await asyncio.sleep(0.01)
+            return await search(*args, **kwargs)
+        finally:
+            running -= 1
+
+    service.search = counted
+    async with Client(build_server(service)) as client:
+        results = await asyncio.gather(*(client.call_tool("search_prompts", {"query": f"topic {i}", "mode": "text"})
+                                         for i in range(12)))
+    assert most == SEARCH_SLOTS
+    for i, result in enumerate(results):
+        assert not result.is_error, text_of(result)
+        assert f"topic {i}" in [r["title"] for r in result.structured_content["results"]]

@@ -10,6 +10,7 @@ types - the persona and provider enums - are built from the configuration when t
 
 import asyncio
 import json
+import os
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
@@ -33,6 +34,9 @@ INSTRUCTIONS = (
     "library. Stored prompts are resources at prompt://ID.")
 PhaseName = Literal["prima-materia", "solutio", "coagulatio", "idea", "human", "precision"]
 TOP_PROMPTS = 20
+# Searches run at most one per core at a time: each is CPU-bound (~10 ms), so running a burst all at once only makes
+# every call finish at the end of it; in turn, the first calls of a burst finish early (same total work).
+SEARCH_SLOTS = max(2, os.cpu_count() or 1)
 RECENT_RESOURCES = 100
 
 
@@ -208,6 +212,8 @@ def build_server(service: Any) -> Any:
         except AlchemyError as exc:
             raise _fail(exc) from exc
 
+    search_slots = asyncio.Semaphore(SEARCH_SLOTS)
+
     # ------------------------------------------------------------------ generation
 
     @tool("Generate prompts", open_world=True)
@@ -304,7 +310,8 @@ def build_server(service: Any) -> Any:
     ) -> CallToolResult:
         """Search the prompt library by words and/or meaning, with optional filters. Returns the best matches
         with their ids, scores and content; read one in full with get_prompt."""
-        results = await call(service.search, query, mode=mode, filters=filters, limit=limit)
+        async with search_slots:
+            results = await call(service.search, query, mode=mode, filters=filters, limit=limit)
         items = [r.public_dict() for r in results]
         lines = [f"{len(items)} result(s) for '{_short(query, 60)}' ({mode}):"]
         for n, r in enumerate(results, 1):
