@@ -5,24 +5,32 @@ Builds a temporary library (PROMPT_ALCHEMY_HOME in a temp dir) of 10,000 prompts
 awesome-chatgpt-prompts CSV's word stream, vectors are random unit vectors tagged with the local embedder's model
 (exact search costs the same whatever the values; the query itself is embedded for real). Starts the real
 `prompt-alchemy serve --transport http` process on 127.0.0.1 with the default configuration (local model, local
-embedder) and talks to it with the SDK's HTTP client. Prints one JSON object:
+embedder) and talks to it over HTTP with two clients: the MCP SDK's client, and a lightweight client that speaks
+the streamable HTTP wire format directly with httpx (initialize, notifications/initialized, tools/call with the
+Mcp-Session-Id header, protocol 2025-11-25). Both clients run in this process, on the same cores as the server; the
+SDK client costs 2-3x the client CPU of the wire client, so the two sets of figures separate what the server costs
+from what the Python SDK client costs. Prints one JSON object:
 
-- `concurrent_search`: 50 clients each call `search_prompts` (hybrid) at the same moment, for several rounds:
-  p50/p99/max latency and errors (target: p99 < 100 ms, zero errors); the same-run baseline is one client
-  searching alone, one call at a time. Every call of the benchmark uses a query not searched before (the paraphrase
-  queries of tests/data/library_queries.json, then the CSV's act names, shuffled), so the server's query-vector cache
-  never answers: the figures are for distinct queries. `server_cpu_ms_per_call` and `client_cpu_ms_per_call` are the
-  CPU time (all threads) the server process and this client process spent per concurrent call: on a 2-core machine
-  50 calls cannot all finish within T ms unless 50 x (server + client CPU per call) <= 2 x T. `repeated_queries` is
-  the same concurrent load repeating the first round's queries (answered from the cache: agents repeat searches); The clients use the initialize handshake (protocol 2025-11-25), as Claude
-  Desktop, Claude Code and the MCP Inspector do; `single_client_modern_protocol_p50_ms` is the same single-client
-  search with the SDK client's default, the 2026-07-28 stateless protocol, whose client adds ~40 ms of waiting
-  per call that the server does not spend;
-- `sdk_floor_concurrent`: the same 50-client load against a server built from the same MCP SDK, transport and
-  uvicorn whose `search_prompts` does no work and returns a fixed result of the same shape and size: what the
-  protocol stack alone costs on this machine, the floor under any search implementation;
+- `concurrent_search` (SDK client) and `concurrent_search_wire_client`: 50 clients each call `search_prompts`
+  (hybrid) at the same moment, for several rounds: p50/p99/max latency and errors (target: p99 < 100 ms, zero
+  errors); the same-run baseline is one client searching alone, one call at a time. Every call of the benchmark
+  uses a query not searched before (the paraphrase queries of tests/data/library_queries.json, then the CSV's act
+  names, shuffled), so the server's query-vector cache never answers: the figures are for distinct queries.
+  `server_cpu_ms_per_call` and `client_cpu_ms_per_call` are the CPU time (all threads) the server process and this
+  client process spent per concurrent call; `server_loop_cpu_ms_per_call` is the part spent on the server's event
+  loop thread (HTTP, the MCP protocol, the tool adapter: the rest is the search in worker threads). On a 2-core
+  machine 50 calls cannot all finish within T ms unless 50 x (server + client CPU per call) <= 2 x T. The SDK
+  clients use the initialize handshake (protocol 2025-11-25), as Claude Desktop, Claude Code and the MCP Inspector
+  do; `single_client_modern_protocol_p50_ms` is the same single-client search with the SDK client's default, the
+  2026-07-28 stateless protocol. `repeated_queries` is the SDK clients' concurrent load repeating the first
+  round's queries (answered from the query-vector cache: agents repeat searches);
+- `sdk_floor_concurrent`: the same 50-client loads (SDK client, wire client) against a server built from the same
+  MCP SDK, HTTP app and uvicorn whose `search_prompts` does no work and returns a fixed result of the same shape
+  and size: what the protocol stack alone costs on this machine, the floor under any search implementation;
 - `search_during_generate`: searches (one every 0.2 s) while a `generate_prompts` call runs on the local model,
   against the same searches at the same pace with the model idle (target: p50 delay <= 50 ms).
+
+`load_average_start`/`_end` and each burst's `load_average_after` show what else ran on the machine.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import tempfile
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -114,6 +123,69 @@ def start_server(command: list[str] | None = None) -> tuple[subprocess.Popen, st
     raise SystemExit("the server did not start")
 
 
+def _loop_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by process `pid`'s main thread: the server's event loop (HTTP, the MCP protocol,
+    the tool adapters); the rest of its CPU is the worker threads (the search itself)."""
+    with open(f"/proc/{pid}/task/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class WireClient:
+    """A minimal MCP client speaking the streamable HTTP wire format directly with httpx, like the SDK client:
+    initialize (protocol 2025-11-25), notifications/initialized, then tools/call with the Mcp-Session-Id and
+    MCP-Protocol-Version headers; reads a plain JSON reply or the SSE stream up to the call's response. It costs
+    far less client CPU than the SDK client, so the server's own figures are not crowded out by the client on the
+    same cores."""
+
+    PROTOCOL = "2025-11-25"
+
+    def __init__(self, http, url: str) -> None:
+        self.http, self.url, self.session, self.next_id = http, url, None, 0
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+        if self.session is not None:
+            headers |= {"mcp-session-id": self.session, "mcp-protocol-version": self.PROTOCOL}
+        return headers
+
+    async def _request(self, method: str, params: dict) -> dict:
+        self.next_id += 1
+        request_id = self.next_id
+        body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        async with self.http.stream("POST", self.url, headers=self._headers(), content=body) as response:
+            response.raise_for_status()
+            if self.session is None:
+                self.session = response.headers["mcp-session-id"]
+            if not response.headers["content-type"].startswith("text/event-stream"):
+                return json.loads(await response.aread())
+            async for line in response.aiter_lines():
+                if line.startswith("data: ") and (message := json.loads(line[6:])).get("id") == request_id:
+                    return message
+        raise RuntimeError(f"no response to request {request_id}")
+
+    async def open(self) -> WireClient:
+        await self._request("initialize", {"protocolVersion": self.PROTOCOL, "capabilities": {},
+                                           "clientInfo": {"name": "bench-wire", "version": "1"}})
+        done = await self.http.post(self.url, headers=self._headers(),
+                                    content=json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        done.raise_for_status()
+        return self
+
+    async def call_tool(self, name: str, arguments: dict) -> SimpleNamespace:
+        reply = await self._request("tools/call", {"name": name, "arguments": arguments})
+        result = reply.get("result") or {}
+        return SimpleNamespace(is_error="error" in reply or bool(result.get("isError")),
+                               structured_content=result.get("structuredContent"))
+
+
+async def wire_clients(stack: AsyncExitStack, url: str) -> list[WireClient]:
+    import httpx
+
+    return [await WireClient(await stack.enter_async_context(httpx.AsyncClient(timeout=120)), url).open()
+            for _ in range(CLIENTS)]
+
+
 async def timed_search(client, query: str) -> tuple[float, bool]:
     start = time.perf_counter()
     try:
@@ -130,7 +202,7 @@ async def bursts(clients: list, rounds: list[list[str]], server_pid: int) -> dic
     latencies: list[float] = []
     errors = 0
     wall = []
-    cpu_server, cpu_client = _cpu_s(server_pid), _cpu_s()
+    cpu_server, cpu_client, cpu_loop = _cpu_s(server_pid), _cpu_s(), _loop_cpu_s(server_pid)
     for round_queries in rounds:
         start = time.perf_counter()
         outcomes = await asyncio.gather(*(timed_search(c, q) for c, q in zip(clients, round_queries)))
@@ -140,7 +212,9 @@ async def bursts(clients: list, rounds: list[list[str]], server_pid: int) -> dic
     return {"calls": len(latencies), "errors": errors, "p50_ms": _pct(latencies, 50), "p99_ms": _pct(latencies, 99),
             "max_ms": round(max(latencies), 1), "round_wall_ms_median": _pct(wall, 50),
             "server_cpu_ms_per_call": round((_cpu_s(server_pid) - cpu_server) * 1000.0 / len(latencies), 2),
-            "client_cpu_ms_per_call": round((_cpu_s() - cpu_client) * 1000.0 / len(latencies), 2)}
+            "server_loop_cpu_ms_per_call": round((_loop_cpu_s(server_pid) - cpu_loop) * 1000.0 / len(latencies), 2),
+            "client_cpu_ms_per_call": round((_cpu_s() - cpu_client) * 1000.0 / len(latencies), 2),
+            "load_average_after": round(os.getloadavg()[0], 2)}
 
 
 def _query_source(queries: list[str]):
@@ -163,6 +237,8 @@ def floor_server() -> None:
     from mcp.server.mcpserver import MCPServer
     from mcp_types import CallToolResult, TextContent
 
+    from prompt_alchemy.mcp.http import build_http_app
+
     server = MCPServer("floor", log_level="WARNING")
     result = {"id": "0" * 36, "content": "word " * 140, "score": 0.03, "phase": "coagulatio", "tags": ["t1"],
               "created_at": "2026-01-01T00:00:00+00:00", "title": "Linux Terminal", "provider": "local",
@@ -178,11 +254,11 @@ def floor_server() -> None:
 
     search_prompts.__annotations__["return"] = CallToolResult  # a class, not this module's postponed string
     server.add_tool(search_prompts)
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # as `serve` does (no Nagle)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}/mcp", file=sys.stderr, flush=True)
-    app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+    app = build_http_app(server, host="127.0.0.1")  # the app `serve` runs: plain JSON replies without progress
     config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False)
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
 
@@ -196,7 +272,13 @@ async def measure_floor(url: str, queries: list[str], server_pid: int) -> dict:
         await timed_search(clients[0], next_query())
         alone = [(await timed_search(clients[0], next_query()))[0] for _ in range(IDLE_SEARCHES)]
         figures = await bursts(clients, [[next_query() for _ in clients] for _ in range(ROUNDS)], server_pid)
-    return {**figures, "single_client_p50_ms": _pct(alone, 50)}
+    async with AsyncExitStack() as stack:
+        wire = await wire_clients(stack, url)
+        await timed_search(wire[0], next_query())
+        wire_alone = [(await timed_search(wire[0], next_query()))[0] for _ in range(IDLE_SEARCHES)]
+        wire_figures = await bursts(wire, [[next_query() for _ in wire] for _ in range(ROUNDS)], server_pid)
+    return {"sdk_client": {**figures, "single_client_p50_ms": _pct(alone, 50)},
+            "wire_client": {**wire_figures, "single_client_p50_ms": _pct(wire_alone, 50)}}
 
 
 async def measure(url: str, queries: list[str], server_pid: int) -> dict:
@@ -215,6 +297,12 @@ async def measure(url: str, queries: list[str], server_pid: int) -> dict:
         concurrent = await bursts(clients, rounds, server_pid)
         repeated = await bursts(clients, [rounds[0]] * ROUNDS, server_pid)
         errors = concurrent["errors"]
+
+        async with AsyncExitStack() as wire_stack:  # the same load from the lightweight wire client
+            wire = await wire_clients(wire_stack, url)
+            await timed_search(wire[0], next_query())
+            wire_alone = [(await timed_search(wire[0], next_query()))[0] for _ in range(IDLE_SEARCHES)]
+            wire_concurrent = await bursts(wire, [[next_query() for _ in wire] for _ in range(ROUNDS)], server_pid)
 
         # search while the local model generates
         client = clients[0]
@@ -244,10 +332,15 @@ async def measure(url: str, queries: list[str], server_pid: int) -> dict:
     providers = sorted({p["provider"] for p in (gen_result.structured_content or {}).get("prompts", [])})
     return {
         "concurrent_search": {
-            "clients": CLIENTS, "rounds": ROUNDS, **concurrent, "errors": errors, "distinct_queries": True,
+            "client": "mcp SDK", "clients": CLIENTS, "rounds": ROUNDS, **concurrent, "errors": errors,
+            "distinct_queries": True,
             "baseline_single_client_p50_ms": _pct(alone, 50), "baseline_single_client_p99_ms": _pct(alone, 99),
             "single_client_modern_protocol_p50_ms": _pct(alone_modern, 50),
             "target_p99_ms": 100,
+        },
+        "concurrent_search_wire_client": {
+            "clients": CLIENTS, "rounds": ROUNDS, **wire_concurrent, "distinct_queries": True,
+            "baseline_single_client_p50_ms": _pct(wire_alone, 50), "target_p99_ms": 100,
         },
         "repeated_queries": {key: repeated[key] for key in ("calls", "errors", "p50_ms", "p99_ms",
                                                             "server_cpu_ms_per_call")},
@@ -271,6 +364,7 @@ def main() -> None:
     for var in [v for v in os.environ if v.startswith("PROMPT_ALCHEMY_") and v != "PROMPT_ALCHEMY_HOME"]:
         del os.environ[var]
     queries = load_queries()
+    load_start = round(os.getloadavg()[0], 2)
     t0 = time.perf_counter()
     build_library()
     build_s = time.perf_counter() - t0
@@ -287,7 +381,8 @@ def main() -> None:
         floor.send_signal(signal.SIGTERM)
         floor.wait(timeout=30)
     print(json.dumps({"benchmark": "mcp_http", "prompts": N, "build_s": round(build_s, 1), **figures,
-                      "server_exit_code": proc.returncode, "load_average": round(os.getloadavg()[0], 2)}))
+                      "server_exit_code": proc.returncode, "load_average_start": load_start,
+                      "load_average_end": round(os.getloadavg()[0], 2)}))
 
 
 if __name__ == "__main__":
