@@ -154,6 +154,10 @@ async def test_the_sdk_client_gets_results_and_progress(url):
         generated = await client.call_tool("generate_prompts", {"idea": "an HTTP idea", "count": 1, "save": False},
                                            progress_callback=on_progress)
         assert not generated.is_error and events == [1, 2, 3]
+        events.clear()
+        batch = await client.call_tool("batch_generate", {"items": [{"idea": "a"}, {"idea": "b"}], "save": False},
+                                       progress_callback=on_progress)
+        assert not batch.is_error and batch.structured_content["generated"] == 2 and sorted(events) == [1, 2]
         bad = await client.call_tool("generate_prompts", {"idea": "x", "phases": ["alembic"]})
         assert bad.is_error
 
