@@ -147,15 +147,10 @@ def _render_report(report: Any) -> None:
 def _render_features(console: Any, features: list[dict[str, Any]]) -> None:
     from rich.text import Text
 
-    if not features:
-        return
-    console.print(Text("features that matter most (what goes with high ratings):"))
-    for f in features:
-        sign = "+" if f["direction"] == "higher" else "-"
-        extra = ""
-        if "avg_rating_with" in f:
-            extra = f" (average rating {f['avg_rating_with']:.2f} with, {f['avg_rating_without']:.2f} without)"
-        console.print(Text(f"  {sign} {f['feature']}: {f['description']}, weight {f['weight']:+.2f}{extra}"))
+    from prompt_alchemy.ranking.learning import feature_lines
+
+    for line in feature_lines(features):
+        console.print(Text(line))
 
 
 # ------------------------------------------------------------------------------------------------ status
@@ -171,26 +166,8 @@ def status(ctx: typer.Context, output: Output = OutputOpt) -> None:
         return
     from rich.text import Text
 
+    from prompt_alchemy.ranking.learning import status_lines
+
     console = stdout_console()
-    schedule = f"nightly at {data['schedule']} (next {data['next_run']})" if data["next_run"] else "not scheduled"
-    console.print(Text(f"learning: {'enabled' if data['enabled'] else 'disabled'} · {schedule}"))
-    fb = data["feedback"]
-    console.print(Text(f"feedback: {fb['ratings']} ratings of {fb['rated_prompts']} prompts, {fb['choices']} "
-                       f"choices in {fb['choice_sessions']} sessions (training needs {fb['needed']})"))
-    active = data["active"]
-    if active is None:
-        console.print(Text("active model: none; the ranker uses the rubric alone (train with 'prompt-alchemy train')"))
-    else:
-        m = active["metrics"]
-        console.print(Text(
-            f"active model: v{active['version']} ({active['kind']}, {active['trigger']}, {active['created_at'][:16]}) "
-            f"trained on {active['training_size']} ratings and choices; validation pairwise accuracy "
-            f"{m.get('validation_accuracy', 0):.3f} vs {m.get('current_accuracy', 0):.3f} before it", style="bold"))
-        _render_features(console, active["top_features"])
-    if data["versions"]:
-        console.print(Text("versions: " + ", ".join(
-            f"v{v['version']} {v['status']}{' (active)' if v['active'] else ''} "
-            f"{v['metrics'].get('validation_accuracy', 0):.3f}" for v in data["versions"])))
-    last = data["last_attempt"]
-    if last:
-        console.print(Text(f"last training: {last['at'][:16]} · {last['detail']}"))
+    for line in status_lines(data, "train with 'prompt-alchemy train'"):
+        console.print(Text(line))

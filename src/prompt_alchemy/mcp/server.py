@@ -102,36 +102,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "prompt"
 
 
-def _learning_summary(data: dict[str, Any]) -> str:
-    """The learning status (AlchemyService.learning_status) as the lines `prompt-alchemy learning status` prints."""
-    schedule = f"nightly at {data['schedule']} (next {data['next_run']})" if data["next_run"] else "not scheduled"
-    fb = data["feedback"]
-    lines = [f"learning: {'enabled' if data['enabled'] else 'disabled'} · {schedule}",
-             f"feedback: {fb['ratings']} ratings of {fb['rated_prompts']} prompts, {fb['choices']} choices in "
-             f"{fb['choice_sessions']} sessions (training needs {fb['needed']})"]
-    active = data["active"]
-    if active is None:
-        lines.append("active model: none; the ranker uses the rubric alone (train it with train_model)")
-    else:
-        m = active["metrics"]
-        lines.append(f"active model: v{active['version']} ({active['kind']}, {active['trigger']}, "
-                     f"{active['created_at'][:16]}) trained on {active['training_size']} ratings and choices; "
-                     f"validation pairwise accuracy {m.get('validation_accuracy', 0):.3f} vs "
-                     f"{m.get('current_accuracy', 0):.3f} before it")
-        if active["top_features"]:
-            lines.append("features that matter most (what goes with high ratings):")
-            lines += [f"  {'+' if f['direction'] == 'higher' else '-'} {f['feature']}: {f['description']}, "
-                      f"weight {f['weight']:+.2f}" for f in active["top_features"]]
-    if data["versions"]:
-        lines.append("versions: " + ", ".join(
-            f"v{v['version']} {v['status']}{' (active)' if v['active'] else ''} "
-            f"{v['metrics'].get('validation_accuracy', 0):.3f}" for v in data["versions"]))
-    last = data["last_attempt"]
-    if last:
-        lines.append(f"last training: {last['at'][:16]} · {last['detail']}")
-    return "\n".join(lines)
-
-
 def build_server(service: Any) -> Any:
     """An MCPServer whose tools, resources and prompts all call `service` (an AlchemyService)."""
     from mcp.server.mcpserver import Context, MCPServer
@@ -472,7 +442,9 @@ def build_server(service: Any) -> Any:
         on and the features that matter most; recent versions; feedback given so far against what training
         needs; the training schedule and the last training attempt."""
         data = await call(service.learning_status)
-        return _text(data, _learning_summary(data))
+        from prompt_alchemy.ranking.learning import status_lines
+
+        return _text(data, "\n".join(status_lines(data, "train it with train_model")))
 
     # ------------------------------------------------------------------ providers
 
