@@ -44,6 +44,16 @@ def model_files() -> tuple[Path | None, Path | None]:
     return (onnx if onnx and onnx.exists() else None), (tok if tok and tok.exists() else None)
 
 
+def _pool():
+    """The threads that embed many texts at once: one per core, started on first use and kept."""
+    with _lock:
+        if "pool" not in _state:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _state["pool"] = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="embed")
+        return _state["pool"]
+
+
 class LocalEmbedder:
     provider = "local"
     model = MODEL_NAME
@@ -73,8 +83,8 @@ class LocalEmbedder:
                 options = ort.SessionOptions()
                 options.log_severity_level = 3
                 # One thread per run, without busy-waiting: parallelism comes from running texts side by side
-                # (embed_sync), which measured faster than intra-op threads (116 vs 79-98 texts/s on 2 cores) and
-                # leaves a single query on one core, beside the event loop and the LLM.
+                # (embed_sync), which measured faster than intra-op threads on 2 cores, and a single query stays
+                # on one core, beside the event loop and the LLM.
                 options.intra_op_num_threads = 1
                 options.inter_op_num_threads = 1
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -107,15 +117,11 @@ class LocalEmbedder:
                                         "token_type_ids": np.zeros_like(ids)})[0]
             out[i] = hidden[0].mean(axis=0)
 
-        workers = min(len(texts), os.cpu_count() or 1)
-        if workers <= 1:
+        if len(texts) == 1 or (os.cpu_count() or 1) == 1:
             for i in range(len(texts)):
                 run(i)
         else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
-                list(pool.map(run, range(len(texts))))
+            list(_pool().map(run, range(len(texts))))
         return normalize(out)
 
     async def embed(self, texts: list[str]):
