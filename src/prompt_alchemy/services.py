@@ -758,6 +758,7 @@ class AlchemyService:
         feature vector and (with `judge`) the judge's rubric. A stored prompt is compared with its sibling
         variants for distinctness and with `idea` (default: its original idea) for intent."""
         from prompt_alchemy.ranking.judge import Judge, JudgeScore
+        from prompt_alchemy.ranking.ranker import prompt_meta
 
         ids = [i for i in (ids or []) if i.strip()]
         if not ids and text is None:
@@ -788,8 +789,7 @@ class AlchemyService:
                             if s.phase == prompt.phase and s.id != prompt.id]
             group = [prompt] + siblings
             reference = idea or prompt.original_input
-            metas = [{"phase": g.phase.value if g.phase else None, "provider": g.provider or None,
-                      "persona": g.persona_used} for g in group]
+            metas = [prompt_meta(g) for g in group]
             ctx = (await self._feature_contexts([g.content for g in group], reference, metas))[0]
             items.append((prompt.id, prompt.content, ctx, await verdict(prompt.content, reference)))
         if judge_ is not None and judge_.metrics and self.loaded.database_path.exists():
@@ -1146,6 +1146,8 @@ class AlchemyService:
     async def _stored_feature_contexts(self, prompts: list[Prompt]) -> dict[str, Any]:
         """Each stored prompt's ranking context, computed as `score_prompts` does: against its original idea and its
         sibling variants (the same session and phase)."""
+        from prompt_alchemy.ranking.ranker import feature_contexts, prompt_meta
+
         out: dict[str, Any] = {}
         sessions: dict[str, list[Prompt]] = {}
         for p in prompts:
@@ -1154,11 +1156,8 @@ class AlchemyService:
                 if p.session_id not in sessions:
                     sessions[p.session_id] = self.store.list_prompts(session_id=p.session_id, limit=200)
                 group += [s for s in sessions[p.session_id] if s.phase == p.phase and s.id != p.id]
-            metas = [{"phase": g.phase.value if g.phase else None, "provider": g.provider or None,
-                      "persona": g.persona_used} for g in group]
+            metas = [prompt_meta(g) for g in group]
             if len(group) == 1 and not p.original_input:  # nothing to compare with: no embedding needed
-                from prompt_alchemy.ranking.ranker import feature_contexts
-
                 out[p.id] = feature_contexts([p.content], metas=metas)[0]
             else:
                 out[p.id] = (await self._feature_contexts([g.content for g in group], p.original_input, metas))[0]

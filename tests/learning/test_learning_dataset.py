@@ -81,3 +81,31 @@ def test_the_learned_scorer_is_the_logistic_of_normalized_weighted_features():
     fv = feature_vector("Return a table. " + "word " * 60)
     z = 2.0 * (1.0 - 0.5) / 0.5 - 1.0 * (1.0 - 0.25) / 0.5
     assert model.logit(fv) == z and model.score(fv) == 1 / (1 + math.exp(-z)) and model.name == "v3"
+
+
+def test_a_preferred_model_is_learned_from_the_model_one_hot():
+    from prompt_alchemy.ranking.learning import fit, top_features
+    from prompt_alchemy.ranking.ranker import feature_contexts, prompt_meta
+
+    # Same texts, two models: users rate everything model "big-1" wrote higher than model "small-1".
+    prompts = {f"p{i}": Prompt(id=f"p{i}", content=f"Write a short story about topic {i // 2}.", provider="openai",
+                               model="big-1" if i % 2 else "small-1") for i in range(60)}
+    contexts = {pid: feature_contexts([p.content], metas=[prompt_meta(p)])[0] for pid, p in prompts.items()}
+    assert contexts["p1"].model == "big-1"
+    assert learning_features(prompts["p1"].content, contexts["p1"])["model=big-1"] == 1.0
+    assert "model=big-1" not in learning_features(prompts["p0"].content, contexts["p0"])
+    feedback = [Feedback(prompt_id=pid, rating=5 if p.model == "big-1" else 2) for pid, p in prompts.items()]
+    data = build_dataset(feedback, prompts, contexts, seed=0, validation_split=0.2)
+    model = fit(data.items, data.train, learning_rate=0.1, batch_size=32, epochs=30, seed=0)
+    assert model.weights["model=big-1"] > 0 > model.weights["model=small-1"]
+    assert model.train_accuracy == 1.0
+    learned = LearnedModel(ModelVersion(version=1, status="adopted", feature_names=model.feature_names,
+                                        weights=model.weights, normalization=model.normalization,
+                                        training_size=60, train_pairs=len(data.train),
+                                        validation_pairs=len(data.validation)))
+    other = Prompt(content="Write a short story about topic 99.", provider="openai", model="big-1")
+    unseen = Prompt(content="Write a short story about topic 99.", provider="openai", model="never-seen")
+    ctx = feature_contexts([other.content, unseen.content], metas=[prompt_meta(other), prompt_meta(unseen)])
+    assert learned.score(feature_vector(other.content, ctx[0])) > learned.score(feature_vector(unseen.content, ctx[1]))
+    described = {f["feature"]: f["description"] for f in top_features(model, data.items)}
+    assert described.get("model=big-1") == "was made by model big-1"

@@ -111,3 +111,6 @@ def test_feature_vector_has_fixed_keys_and_one_hots():
     assert b["provider=local"] == 1.0 and b["persona=custom"] == 1.0 and b["persona=generic"] == 0.0
     assert set(RUBRIC) <= set(a)
     assert 0 < b["log_words"] < 1
+    # models are an open set: only the prompt's own model appears
+    c = feature_vector(GOOD, FeatureContext(provider="openai", model="gpt-4o-mini"))
+    assert set(c) - set(a) == {"model=gpt-4o-mini"} and c["model=gpt-4o-mini"] == 1.0

@@ -20,7 +20,7 @@ from prompt_alchemy.models import GenerationResult, MetricRecord, Persona, Phase
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import GenerationRequest
 from prompt_alchemy.providers.registry import ProviderRegistry
-from prompt_alchemy.ranking.ranker import Ranker, feature_contexts
+from prompt_alchemy.ranking.ranker import Ranker, feature_contexts, prompt_meta
 
 log = get_logger("engine")
 
@@ -164,8 +164,7 @@ class Engine:
             [p.content for p in finals], idea=result.idea,
             vectors=[p.embedding for p in finals] if embedded else None,
             idea_vector=idea_vector if embedded else None,
-            metas=[{"phase": p.phase.value if p.phase else None, "provider": p.provider, "persona": p.persona_used}
-                   for p in finals])
+            metas=[prompt_meta(p) for p in finals])
         verdicts = await self._judge(result, finals) if judge and finals else [None] * len(finals)
         for prompt, ctx, verdict in zip(finals, contexts, verdicts):
             score = self.ranker.score(prompt.content, ctx, verdict)

@@ -57,8 +57,8 @@ class FeatureContext:
 
     `idea_similarity` is the cosine similarity of the prompt to the original idea; `sibling_similarity` is its
     highest similarity to any sibling variant, measured by `sibling_measure` ("embedding" cosine, or "lexical"
-    word-trigram overlap when no embedder is available). Phase, provider and persona feed the one-hot part of
-    :func:`feature_vector` only; they never change a rubric score.
+    word-trigram overlap when no embedder is available). Phase, provider, model and persona feed the one-hot part
+    of :func:`feature_vector` only; they never change a rubric score.
     """
 
     idea: str | None = None
@@ -67,6 +67,7 @@ class FeatureContext:
     sibling_measure: str = "embedding"
     phase: str | None = None
     provider: str | None = None
+    model: str | None = None
     persona: str | None = None
 
 
@@ -111,7 +112,8 @@ def feature_vector(text: str, ctx: FeatureContext | None = None) -> dict[str, fl
 
     Keys: every rubric check (a missing contextual check is 0.0 with ``<name>_missing`` = 1.0), ``log_words``
     (log of the word count, scaled so 2,000 words is 1.0), and one-hots ``phase=…``, ``provider=…``,
-    ``persona=…`` over fixed vocabularies (unknown personas map to ``persona=custom``).
+    ``persona=…`` over fixed vocabularies (unknown personas map to ``persona=custom``). Models are an open set, so
+    ``model=…`` is present (1.0) only for the prompt's own model; a learner reads absent keys as 0.
     """
     from prompt_alchemy.config import PROVIDER_NAMES
 
@@ -130,6 +132,8 @@ def feature_vector(text: str, ctx: FeatureContext | None = None) -> dict[str, fl
     persona = ctx.persona if ctx.persona in _PERSONAS or ctx.persona is None else "custom"
     for name in (*_PERSONAS, "custom"):
         vec[f"persona={name}"] = 1.0 if persona == name else 0.0
+    if ctx.model:
+        vec[f"model={ctx.model}"] = 1.0
     return vec
 
 

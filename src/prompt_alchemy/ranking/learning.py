@@ -93,7 +93,7 @@ def describe(feature: str) -> str:
     if "=" in feature:
         key, value = feature.split("=", 1)
         return {"phase": f"comes from phase {value}", "provider": f"was made by provider {value}",
-                "persona": f"uses persona {value}"}.get(key, feature)
+                "model": f"was made by model {value}", "persona": f"uses persona {value}"}.get(key, feature)
     return feature
 
 

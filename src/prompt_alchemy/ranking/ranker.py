@@ -107,12 +107,18 @@ def score_text(text: str, similarity: float | None = None, weights: dict[str, fl
     return Ranker(weights).score(text, FeatureContext(idea_similarity=similarity))
 
 
+def prompt_meta(prompt: Any) -> dict[str, str | None]:
+    """What the feature vector's one-hots see of a prompt: its phase, provider, model and persona."""
+    return {"phase": prompt.phase.value if prompt.phase else None, "provider": prompt.provider or None,
+            "model": prompt.model or None, "persona": prompt.persona_used}
+
+
 def feature_contexts(texts: Sequence[str], *, idea: str | None = None, vectors: Any = None, idea_vector: Any = None,
                      metas: Sequence[dict[str, str | None]] | None = None) -> list[FeatureContext]:
     """Contexts for a group of sibling prompts (variants of one idea). With `vectors` (unit embeddings of the
     texts, one row each) and `idea_vector`, intent and distinctness use cosine similarity; without them,
     distinctness falls back to word-trigram overlap and intent is left out. `metas` gives each prompt's phase,
-    provider and persona for the feature vector."""
+    provider, model and persona for the feature vector (see prompt_meta)."""
     n = len(texts)
     metas = list(metas) if metas is not None else [{} for _ in range(n)]
     idea_sims: list[float | None] = [None] * n
@@ -134,4 +140,4 @@ def feature_contexts(texts: Sequence[str], *, idea: str | None = None, vectors: 
             sibling[i] = max(lexical_similarity(texts[i], texts[j]) for j in range(n) if j != i)
     return [FeatureContext(idea=idea, idea_similarity=idea_sims[i], sibling_similarity=sibling[i],
                            sibling_measure=measure, phase=metas[i].get("phase"), provider=metas[i].get("provider"),
-                           persona=metas[i].get("persona")) for i in range(n)]
+                           model=metas[i].get("model"), persona=metas[i].get("persona")) for i in range(n)]
