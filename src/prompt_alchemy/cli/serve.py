@@ -79,8 +79,8 @@ async def _run(service, transport: Transport, host: str, port: int) -> None:
     training = asyncio.create_task(service.run_training_scheduler())  # learning (issue 6): nightly training
     try:
         if transport is Transport.stdio:
-            log.info("prompt-alchemy MCP server on stdio (database %s)", service.loaded.database_path)
-            await _until_terminated(server.run_stdio_async())
+            await _until_terminated(server.run_stdio_async(), lambda: log.info(
+                "prompt-alchemy MCP server on stdio (database %s)", service.loaded.database_path))
         else:
             await _serve_http(server, service, host, port)
     finally:
@@ -90,14 +90,16 @@ async def _run(service, transport: Transport, host: str, port: int) -> None:
         log.info("prompt-alchemy MCP server stopped")
 
 
-async def _until_terminated(work) -> None:
-    """Run `work` until it ends (stdin closed) or SIGTERM arrives; either way the caller's cleanup runs."""
+async def _until_terminated(work, announce) -> None:
+    """Run `work` until it ends (stdin closed) or SIGTERM arrives; either way the caller's cleanup runs. `announce`
+    is called once the SIGTERM handler is in place."""
     import asyncio
     import signal
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    announce()
     serving = asyncio.ensure_future(work)
     stopping = asyncio.ensure_future(stop.wait())
     try:
@@ -165,16 +167,19 @@ async def _serve_http(server, service, host: str, port: int) -> None:
     sock.listen(128)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
-    log.info("prompt-alchemy MCP server listening on http://%s:%d/mcp (health: /health, database %s)",
-             shown, bound, service.loaded.database_path)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("listening on %s without authentication: anyone who can reach this port can generate, read and "
-                    "delete prompts; put it behind an authenticating proxy or bind 127.0.0.1", host)
+
+    def announce() -> None:
+        log.info("prompt-alchemy MCP server listening on http://%s:%d/mcp (health: /health, database %s)",
+                 shown, bound, service.loaded.database_path)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("listening on %s without authentication: anyone who can reach this port can generate, read "
+                        "and delete prompts; put it behind an authenticating proxy or bind 127.0.0.1", host)
+
     config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="on")
-    await _uvicorn_server_class()(config).serve(sockets=[sock])
+    await _uvicorn_server_class(announce)(config).serve(sockets=[sock])
 
 
-def _uvicorn_server_class():
+def _uvicorn_server_class(announce):
     import asyncio
     import contextlib
     import signal
@@ -183,7 +188,13 @@ def _uvicorn_server_class():
 
     class _Server(uvicorn.Server):
         """Stops gracefully on SIGINT/SIGTERM and then returns, so the service is closed and the exit is clean
-        (uvicorn's own handler re-raises the signal after shutdown, which skips the caller's cleanup)."""
+        (uvicorn's own handler re-raises the signal after shutdown, which skips the caller's cleanup). It announces
+        itself once it serves, with those handlers in place: a SIGTERM right after the announcement stops it cleanly."""
+
+        async def startup(self, sockets=None):
+            await super().startup(sockets=sockets)
+            if not self.should_exit:
+                announce()
 
         @contextlib.contextmanager
         def capture_signals(self):
