@@ -1,6 +1,6 @@
 """Import of the 848-prompt awesome-chatgpt-prompts CSV with local embeddings, then search quality on our query set.
 
-Runs `service.import_prompts` on ../shared/data/awesome-chatgpt-prompts.csv in a temporary PROMPT_ALCHEMY_HOME
+Runs `service.import_prompts` on src/prompt_alchemy/data/awesome-chatgpt-prompts.csv in a temporary PROMPT_ALCHEMY_HOME
 (target: under 10 s), then recall@5 of semantic, hybrid and text search over tests/data/library_queries.json
 (target: semantic at least 0.85). Also reports what dominates the import: the embedder's token load (tokens per
 prompt after truncation) and its throughput, and the import time without embedding (rows carrying
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CSV_PATH = ROOT.parent / "shared" / "data" / "awesome-chatgpt-prompts.csv"
+CSV_PATH = ROOT / "src" / "prompt_alchemy" / "data" / "awesome-chatgpt-prompts.csv"
 QUERIES = json.loads((ROOT / "tests" / "data" / "library_queries.json").read_text(encoding="utf-8"))["queries"]
 
 

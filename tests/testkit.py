@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
-AWESOME_CSV = SHARED_DATA / "awesome-chatgpt-prompts.csv"
+PACKAGE_DATA = ROOT / "src" / "prompt_alchemy" / "data"
+AWESOME_CSV = PACKAGE_DATA / "awesome-chatgpt-prompts.csv"
 CLI = [sys.executable, "-m", "prompt_alchemy"]
 
 

@@ -1,4 +1,4 @@
-"""The shared awesome-chatgpt-prompts CSV through the real local embedder: counts, dedup, round trip, and recall@5
+"""The packaged awesome-chatgpt-prompts CSV through the real local embedder: counts, dedup, round trip, and recall@5
 of semantic, hybrid and text search on our paraphrase query set (tests/data/library_queries.json).
 
 The CSV is imported once for the module (embedding 846 prompts is the slow part)."""

@@ -10,7 +10,7 @@ from prompt_alchemy.engine.batch import item_keys
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import BatchItem, Phase
 
-AWESOME_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "awesome-chatgpt-prompts.csv"
+AWESOME_CSV = Path(__file__).resolve().parents[2] / "src" / "prompt_alchemy" / "data" / "awesome-chatgpt-prompts.csv"
 
 
 def test_text_lines_skip_blanks_and_comments(service, tmp_path):
