@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,8 @@ from prompt_alchemy.errors import ConfigError
 from prompt_alchemy.models import Phase, PhaseConfig
 
 ENV_PREFIX = "PROMPT_ALCHEMY_"
-_RESERVED_ENV = {"PROMPT_ALCHEMY_HOME", "PROMPT_ALCHEMY_CONFIG"}
+#: Variables with the prefix that are not settings: paths read before any configuration is loaded.
+_RESERVED_ENV = {"PROMPT_ALCHEMY_HOME", "PROMPT_ALCHEMY_CONFIG", "PROMPT_ALCHEMY_CACHE_DIR"}
 
 #: Every provider name the configuration knows, in "first available" order.
 PROVIDER_NAMES: tuple[str, ...] = ("openai", "anthropic", "google", "openrouter", "ollama", "local", "scripted")
@@ -278,6 +280,22 @@ class PriceConfig(_Section):
     output: float = Field(0.0, ge=0)
 
 
+class ServerConfig(_Section):
+    """The MCP server: which Host/Origin names it answers when bound beyond loopback, and where MCP clients may
+    take optimization examples from."""
+
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Host names (optionally host:port, or host:* for any port) that requests "
+                                          "to a server bound beyond loopback may use; Origin is checked against them")
+    examples_dir: str | None = Field(None, description="the only folder optimize_prompt may read examples files "
+                                                       "from (default: examples/ beside the database)")
+
+    @field_validator("examples_dir")
+    @classmethod
+    def _expand(cls, v: str | None) -> str | None:
+        return os.path.expanduser(v) if v else v
+
+
 class GatewayConfig(_Section):
     """How provider calls are made: response cache, retry backoff, and price overrides (issue 3: providers)."""
 
@@ -309,6 +327,7 @@ class Settings(BaseSettings):
     learning: LearningConfig = Field(default_factory=LearningConfig)
     ranking: RankingConfig = Field(default_factory=RankingConfig)  # ranking (issue 5)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     personas: dict[str, PersonaConfig] = Field(default_factory=dict)
 
     @classmethod
@@ -368,12 +387,15 @@ def read_config_file(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
     """Parse and interpolate the YAML file; a missing default file is an empty layer."""
     import yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    from prompt_alchemy.errors import InputError
+    from prompt_alchemy.security import MAX_CONFIG_BYTES, read_text_file
+
+    if not path.exists() and not path.is_symlink():
         return {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        text = read_text_file(path, "config file", limit=MAX_CONFIG_BYTES)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -446,6 +468,60 @@ def _normalize_phase_keys(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+#: Key names from the original design document's config.yaml, read as today's keys (one note on stderr each; the
+#: current key wins when both are set). `generation.default_temperature` and `default_max_tokens` set every phase
+#: that does not set its own; `storage.backup_enabled: false` turns scheduled backups off, and `true` keeps
+#: `storage.backup_interval` (1d when unset).
+LEGACY_KEYS: dict[str, str] = {
+    "generation.default_embedding_model": "generation.embedding_model",
+    "generation.default_embedding_dimensions": "generation.embedding_dimensions",
+    "generation.default_embedding_provider": "generation.embedding_provider",
+    "generation.default_temperature": "phases.<phase>.temperature",
+    "generation.default_max_tokens": "phases.<phase>.max_tokens",
+    "storage.backup_enabled": "storage.backup_interval",
+}
+LEGACY_BACKUP_INTERVAL = "1d"
+_legacy_noted: set[tuple[str, str]] = set()
+
+
+def apply_legacy_keys(data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """`data` (one layer, phase keys normalized) with the design document's key names rewritten to today's."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for old, new in LEGACY_KEYS.items():
+        section, key = old.split(".")
+        block = out.get(section)
+        if not isinstance(block, dict) or key not in block:
+            continue
+        value = block.pop(key)
+        if new.startswith("phases."):
+            setting = new.rsplit(".", 1)[1]
+            phases = out.get("phases")
+            phases = out["phases"] = dict(phases) if isinstance(phases, dict) else {}
+            for phase in Phase:
+                entry = phases.get(phase.value)
+                if entry is None or isinstance(entry, dict):
+                    phases[phase.value] = {setting: value, **(entry or {})}
+            how = f"sets {new} of every phase that does not set its own"
+        elif old == "storage.backup_enabled":
+            if not isinstance(value, bool):
+                raise ConfigError(f"storage.backup_enabled ({origin}) must be true or false, got {value!r}; "
+                                  f"better, use storage.backup_interval (e.g. 1d, or null for no backups)")
+            if not value:
+                block["backup_interval"] = None
+            elif block.get("backup_interval") is None:
+                block["backup_interval"] = LEGACY_BACKUP_INTERVAL
+            how = (f"is read as {new} (false: no scheduled backups; true: {LEGACY_BACKUP_INTERVAL} unless "
+                   f"{new} is set)")
+        else:
+            block.setdefault(new.split(".", 1)[1], value)
+            how = f"is read as {new}"
+        if (old, origin) not in _legacy_noted:
+            _legacy_noted.add((old, origin))
+            sys.stderr.write(f"note: {old} ({origin}) is the design document's name; it {how}. Rename it to "
+                             f"{new} to silence this note.\n")
+    return out
+
+
 def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -501,9 +577,10 @@ def load_settings(config_file: str | Path | None = None, overrides: Mapping[str,
     paths = resolve_paths(env, config_file)
     if config_file and not Path(config_file).expanduser().exists():
         raise ConfigError(f"config file {config_file} does not exist; create it with 'prompt-alchemy config init'")
-    file_data = _normalize_phase_keys(read_config_file(paths.config_file, env))
+    file_data = apply_legacy_keys(_normalize_phase_keys(read_config_file(paths.config_file, env)),
+                                  f"config file {paths.config_file}")
     env_data, env_origin = env_layer(env)
-    env_data = _normalize_phase_keys(env_data)
+    env_data = apply_legacy_keys(_normalize_phase_keys(env_data), "environment")
     flag_data: dict[str, Any] = {}
     for dotted, value in (overrides or {}).items():
         _set_path(flag_data, dotted.split("."), value)
@@ -553,6 +630,13 @@ def semantic_problems(settings: Settings) -> list[str]:
                                 f"providers.{name}.api_key")
     if settings.generation.embedding_provider not in PROVIDER_NAMES:
         problems.append(f"generation.embedding_provider: unknown provider '{settings.generation.embedding_provider}'")
+    local_model, local_dims = DEFAULT_EMBEDDING_MODELS["local"]
+    if settings.generation.embedding_provider == "local" and (settings.generation.embedding_model, settings.
+                                                              generation.embedding_dimensions) != (local_model, local_dims):
+        problems.append(f"generation.embedding_model: the local embedder is {local_model} ({local_dims}-d), not "
+                        f"'{settings.generation.embedding_model}' ({settings.generation.embedding_dimensions}-d); set "
+                        f"generation.embedding_provider to the provider that serves that model (e.g. openai), or "
+                        f"remove embedding_model and embedding_dimensions")
     personas = set(BUILTIN_PERSONAS) | set(settings.personas)
     if settings.generation.default_persona not in personas:
         problems.append(f"generation.default_persona: unknown persona '{settings.generation.default_persona}'; "
@@ -573,11 +657,13 @@ def validate_config(config_file: str | Path | None = None, env: Mapping[str, str
     env = dict(os.environ if env is None else env)
     paths = resolve_paths(env, config_file)
     try:
-        file_data = _normalize_phase_keys(read_config_file(paths.config_file, env))
+        file_data = apply_legacy_keys(_normalize_phase_keys(read_config_file(paths.config_file, env)),
+                                      f"config file {paths.config_file}")
         env_data, _ = env_layer(env)
+        env_data = apply_legacy_keys(_normalize_phase_keys(env_data), "environment")
     except ConfigError as exc:
         return [str(exc)]
-    data = deep_merge(file_data, _normalize_phase_keys(env_data))
+    data = deep_merge(file_data, env_data)
     problems: list[str] = []
     for _ in range(5):  # drop each invalid value and retry, so that semantic checks still see the rest
         try:

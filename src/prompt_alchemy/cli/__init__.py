@@ -62,6 +62,9 @@ ranking.register(app)
 from prompt_alchemy.cli import learning  # noqa: E402  (issue 6: rate, feedback, train, learning)
 
 learning.register(app)
+from prompt_alchemy.cli import doctor  # noqa: E402  (installation health)
+
+doctor.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,6 +42,8 @@ IMPLEMENTATIONS: dict[str, str] = {
 }
 #: Never picked automatically: only when named.
 EXPLICIT_ONLY = {"scripted"}
+#: Providers across a network, which the embedded model backs up.
+REMOTE_PROVIDERS = (*CLOUD_PROVIDERS, "ollama")
 
 
 @dataclass
@@ -104,7 +106,11 @@ class ProviderRegistry:
     # ------------------------------------------------------------------ resolution
 
     def chain(self, phase: Phase, override: str | None = None) -> list[str]:
-        """The ordered providers to try for a phase. Raises when none of them can run here."""
+        """The ordered providers to try for a phase. Raises when none of them can run here.
+
+        A phase served by a remote provider (cloud or Ollama) falls back to the embedded `local` model last when it
+        is installed, unless the phase's `fallbacks` are set explicitly (even to []) or `override` names the one
+        provider to use: an outage then gives a slower answer instead of an error."""
         cfg = self.settings.phases.get(phase)
         if override:
             names = [self.check_name(override)]
@@ -114,6 +120,8 @@ class ProviderRegistry:
             preferred = PREFERRED_PROVIDER[phase]
             auto = preferred if preferred in self.available() else next(iter(self.available()), None)
             names = ([auto] if auto else []) + [self.check_name(f) for f in cfg.fallbacks]
+        if not override and self.local_is_automatic_fallback(phase) and any(n in REMOTE_PROVIDERS for n in names):
+            names.append("local")
         ordered = list(dict.fromkeys(names))
         usable = [n for n in ordered if self.get(n).is_available()]
         if not usable:
@@ -122,6 +130,10 @@ class ProviderRegistry:
             raise ProviderUnavailableError(ordered[0] if ordered else "none",
                                            f"no usable provider for phase {phase.value}: {reasons}")
         return usable
+
+    def local_is_automatic_fallback(self, phase: Phase) -> bool:
+        """Whether `local` ends the phase's chain on its own account: the user did not set the phase's fallbacks."""
+        return "fallbacks" not in self.settings.phases.get(phase).model_fields_set
 
     def model_for(self, phase: Phase, provider: str) -> str:
         """The phase's configured model applies to the phase's own provider; fallbacks use their default."""
@@ -249,7 +261,10 @@ class ProviderRegistry:
                 if not exc.retryable or position == len(chain) - 1:
                     raise
                 nxt = chain[position + 1]
-                events.append(f"{phase.value}: {name} failed ({exc}); failed over to {nxt}")
+                why = (f" (the embedded model, every remote provider's last fallback; set phases.{phase.value}."
+                       f"fallbacks to choose another)" if nxt == "local" and position == len(chain) - 2
+                       and self.local_is_automatic_fallback(phase) else "")
+                events.append(f"{phase.value}: {name} failed ({exc}); failed over to {nxt}{why}")
                 metrics.append(MetricRecord(kind="failover", phase=phase.value, provider=name, model=call.model,
                                             success=False, detail=f"{name} -> {nxt}: {exc}"))
                 log.warning("failover in %s: %s -> %s (%s)", phase.value, name, nxt, exc)
