@@ -321,18 +321,23 @@ def parse_when(value: Any, *, end_of_day: bool = False) -> datetime | None:
         value = value.isoformat()
     text = str(value).strip()
     try:
-        return utcnow() - timedelta(seconds=parse_duration(text))
-    except ValueError:
-        pass
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-            return start + timedelta(days=1) if end_of_day else start
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"'{text}' is not a date (YYYY-MM-DD), an ISO datetime or an age like 7d") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        try:
+            return utcnow() - timedelta(seconds=parse_duration(text))
+        except ValueError:
+            pass
+        try:
+            if len(text) == 10:
+                day = date.fromisoformat(text)
+                start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+                return start + timedelta(days=1) if end_of_day else start
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"'{text[:60]}' is not a date (YYYY-MM-DD), an ISO datetime or an age like 7d") from None
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"'{text[:60]}' is out of range; give a date between 0001-01-02 and 9999-12-30 or a "
+                         f"shorter age") from None
 
 
 class SearchFilters(BaseModel):

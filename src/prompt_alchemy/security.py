@@ -49,10 +49,129 @@ def check_length(name: str, text: str, limit: int) -> None:
                          f"(raise generation.max_idea_length to allow more)")
 
 
-def read_text_file(path: str | Path, what: str, encoding: str = "utf-8") -> str:
-    """A user-supplied text file's contents, or InputError naming the file and why it cannot be read."""
+# ------------------------------------------------------------------ files the tool reads and writes
+
+#: Size caps of the files the tool reads (bytes). A larger file is refused before it is read.
+MAX_IMPORT_BYTES = 1 << 30
+MAX_CONTEXT_BYTES = 8 << 20
+MAX_EXAMPLES_BYTES = 64 << 20
+MAX_CONFIG_BYTES = 1 << 20
+MAX_BATCH_BYTES = 64 << 20
+MAX_STDIN_BYTES = 64 << 20
+_PSEUDO_ROOTS = ("/proc", "/sys")
+
+
+def _size_text(n: int) -> str:
+    return f"{n / (1 << 20):,.0f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+def _pseudo(path: Path) -> bool:
+    text = str(path.resolve()) if path.exists() else str(path.absolute())
+    return any(text == root or text.startswith(root + "/") for root in _PSEUDO_ROOTS)
+
+
+def decode_text(data: bytes, what: str, encoding: str = "utf-8") -> str:
+    """`data` decoded, or InputError saying where the first invalid byte is."""
     try:
-        return Path(path).expanduser().read_text(encoding=encoding)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} is not {encoding.removesuffix('-sig').upper()} text (invalid byte at offset "
+                         f"{exc.start})") from None
+
+
+def read_text_file(path: str | Path, what: str, encoding: str = "utf-8", *, limit: int = MAX_IMPORT_BYTES) -> str:
+    """A user-supplied text file's contents, or InputError naming the file and why it cannot be read. Only
+    regular files outside /proc and /sys are read, and at most `limit` bytes: devices, pipes and pseudo-files
+    (`/dev/zero`, `/proc/...`) are refused at once instead of filling memory."""
+    import stat
+
+    target = Path(path).expanduser()
+    try:
+        if _pseudo(target):
+            raise InputError(f"cannot read {what} {path}: it is a kernel pseudo-file, not a regular file")
+        with open(target, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise InputError(f"cannot read {what} {path}: it is a directory")
+            if not stat.S_ISREG(info.st_mode):
+                raise InputError(f"cannot read {what} {path}: not a regular file (a device, pipe or socket)")
+            if info.st_size > limit:
+                raise InputError(f"cannot read {what} {path}: it is {_size_text(info.st_size)}; the limit is "
+                                 f"{_size_text(limit)}")
+            data = fh.read(limit + 1)
+    except InputError:
+        raise
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputError(f"cannot read {what} {path}: {reason}") from None
+    if len(data) > limit:
+        raise InputError(f"cannot read {what} {path}: it is larger than the limit of {_size_text(limit)}")
+    return decode_text(data, f"{what} {path}", encoding)
+
+
+def read_stdin_text(what: str, stream=None, *, limit: int = MAX_STDIN_BYTES) -> str:
+    """Text piped on stdin (UTF-8, at most `limit` bytes), or InputError."""
+    import sys
+
+    stream = sys.stdin if stream is None else stream
+    raw = getattr(stream, "buffer", None)
+    if raw is None:  # a text stream without bytes underneath (tests): already decoded
+        text = stream.read(limit + 1)
+        if len(text) > limit:
+            raise InputError(f"{what} on stdin is larger than the limit of {_size_text(limit)}")
+        return text
+    data = raw.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{what} on stdin is larger than the limit of {_size_text(limit)}")
+    return decode_text(data, f"{what} on stdin")
+
+
+def check_output_path(path: str | Path, *, force: bool, protected: Iterable[Path] = (),
+                      protected_dirs: Iterable[Path] = (), what: str = "output file",
+                      allow_existing: bool = False) -> Path:
+    """The one guard for every file the tool writes (exports, backups, results files, config init). Refuses:
+    a directory; a missing parent directory; a device, pipe, socket or other non-regular file (even with
+    --force); the library's database, its -wal/-shm/-journal files and anything inside the backups folder; and
+    an existing file unless `force` (or `allow_existing`, for files that are appended to). Returns the path."""
+    import stat
+
+    target = Path(path).expanduser()
+    resolved = target.resolve() if target.exists() or target.is_symlink() else target.absolute()
+    if _pseudo(target) or str(resolved).startswith("/dev/"):
+        raise InputError(f"{what} {target} is a device or kernel pseudo-file; write to a regular file")
+    for db in protected:
+        db = db.resolve() if db.exists() else db.absolute()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            if resolved == Path(str(db) + suffix):
+                raise InputError(f"{what} {target} is the library database{' ' + suffix[1:] + ' file' if suffix else ''}"
+                                 f"; it is never overwritten - choose another file")
+    for folder in protected_dirs:
+        folder = folder.resolve() if folder.exists() else folder.absolute()
+        if resolved == folder or folder in resolved.parents:
+            raise InputError(f"{what} {target} is inside the backups folder {folder}; choose another file")
+    try:
+        info = os.stat(resolved)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise InputError(f"cannot write {what} {target}: {exc.strerror}") from None
+    if info is not None:
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"{what} {target} is a directory; give a file name")
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{what} {target} is not a regular file (a device, pipe or socket); it is never "
+                             f"replaced, even with --force")
+        if not (force or allow_existing):
+            raise InputError(f"{target} already exists; use --force to overwrite it")
+    if not resolved.parent.is_dir():
+        raise InputError(f"directory {target.parent} does not exist")
+    return target
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with every configured secret (API keys given to the tool) masked: for prompt text that is printed
+    and stored. Unlike `redact`, key-shaped strings that are not configured secrets are left alone."""
+    for secret in sorted(known_secrets(), key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "****")
+    return text

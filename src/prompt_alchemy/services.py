@@ -19,7 +19,8 @@ from prompt_alchemy.engine.personas import resolve_persona
 from prompt_alchemy.errors import InputError, NotFoundError
 from prompt_alchemy.models import ContextItem, GenerationResult, Prompt, PromptRequest
 from prompt_alchemy.models import BatchItem, BatchItemResult, BatchOptions, BatchReport  # batch (issue 7)
-from prompt_alchemy.security import check_length, read_text_file, register_secret
+from prompt_alchemy.security import (MAX_BATCH_BYTES, MAX_CONTEXT_BYTES, check_length, check_output_path,
+                                      mask_secrets, read_text_file, register_secret)
 # library (issue 4)
 from collections.abc import Callable
 from datetime import datetime
@@ -34,6 +35,7 @@ _SEARCH_MODES = ("hybrid", "semantic", "text")
 _RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
 _RRF_POOL = 50  # candidates taken from each list before fusion
 _MAX_LIMIT = 1000
+_MAX_OFFSET = 10**12  # far past any library; SQLite's integers end at 2**63
 _MIN_PREFIX = 4  # shortest id prefix accepted, like git
 _MAX_CANDIDATES = 5  # candidates named when a prefix is ambiguous
 _MAX_DEPTH = 1000
@@ -138,7 +140,7 @@ class AlchemyService:
 
     @staticmethod
     def _read_context(path: str | Path) -> ContextItem:
-        text = read_text_file(path, "--context file")
+        text = read_text_file(path, "--context file", limit=MAX_CONTEXT_BYTES)
         return ContextItem(source=str(Path(path).expanduser()), content=text, context_type="file")
 
     async def generate(self, request: PromptRequest, progress: ProgressCallback | None = None, *,
@@ -166,6 +168,7 @@ class AlchemyService:
             total = gateway.cache_hits + gateway.calls
             result.events.append(f"{gateway.cache_hits} of {total} calls answered from the response cache "
                                  f"(--no-cache to call the providers)")
+        mask_prompt_secrets(result.prompts)
         if request.save:
             roots = [p for p in result.prompts if p.parent_id is None]
             contexts = {p.id: request.context for p in roots} if request.context else None
@@ -223,13 +226,18 @@ class AlchemyService:
 
         lock = self.__dict__.setdefault("_index_lock", threading.Lock())
         indexes = self.__dict__.setdefault("_indexes", {})
+        versions = self.__dict__.setdefault("_index_versions", {})
         with lock:
+            # Another process's commit (a CLI import, an update) changes data_version; this process's own writes
+            # do not, and they update the loaded index directly (_index_prompts, _unindex).
+            version = self.store.data_version()
             index = indexes.get((model, dimensions))
-            if index is None:
+            if index is None or versions.get((model, dimensions)) != version:
                 index = VectorIndex(model, dimensions)
                 ids, matrix = self.store.load_embeddings(model, dimensions)
                 index.load_matrix(ids, matrix)
                 indexes[(model, dimensions)] = index
+                versions[(model, dimensions)] = version
             return index
 
     def load_vector_index(self) -> dict[str, Any]:
@@ -264,6 +272,22 @@ class AlchemyService:
             chunk = order[start:start + _EMBED_BATCH]
             out[chunk] = await self.embedder.embed([texts[i] for i in chunk])
         return out
+
+    def _known_dimensions(self) -> dict[str, set[int]]:
+        """The vector lengths a labelled embedding model may have on import: its native size, the configured size
+        of the configured model, and the sizes this library already stores for it."""
+        from prompt_alchemy.config import DEFAULT_EMBEDDING_MODELS
+
+        known: dict[str, set[int]] = {}
+        for model, dims in DEFAULT_EMBEDDING_MODELS.values():
+            known.setdefault(model, set()).add(dims)
+        gen = self.settings.generation
+        known.setdefault(gen.embedding_model, set()).add(gen.embedding_dimensions)
+        if self.loaded.database_path.exists():
+            for row in self.store.embedding_counts():
+                if row["model"] and row["dimensions"]:
+                    known.setdefault(row["model"], set()).add(int(row["dimensions"]))
+        return known
 
     def resolve_id(self, id_or_prefix: str) -> str:
         """The full id of the one prompt whose id is or starts with `id_or_prefix` (like git's short hashes)."""
@@ -302,8 +326,8 @@ class AlchemyService:
         """The library, most recent first, `limit` at a time from `offset`."""
         if not 1 <= limit <= _MAX_LIMIT:
             raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
-        if offset < 0:
-            raise InputError(f"offset must be 0 or more, got {offset}")
+        if not 0 <= offset <= _MAX_OFFSET:
+            raise InputError(f"offset must be between 0 and {_MAX_OFFSET:,}, got {offset}")
         return self.store.list_prompts(filters=filters, limit=limit, offset=offset)
 
     def count_prompts(self, filters: SearchFilters | None = None) -> int:
@@ -401,7 +425,7 @@ class AlchemyService:
                 raise InputError("the new content is empty")
             check_length("the content", content, self.settings.generation.max_idea_length)
         old = self.get_prompt(prompt_id)
-        new_content = old.content if content is None else content
+        new_content = old.content if content is None else mask_secrets(content)
         clean_tags = old.tags if tags is None else list(dict.fromkeys(t.strip() for t in tags if t.strip()))
         now = utcnow()
         new = old.model_copy(update={
@@ -456,9 +480,21 @@ class AlchemyService:
         from prompt_alchemy.storage.transfer import read_prompt_file
 
         started = time.perf_counter()
-        fmt, rows, errors, seen = read_prompt_file(path, fmt)
+        fmt, rows, errors, seen = read_prompt_file(path, fmt, dimensions=self._known_dimensions())
         report = ImportReport(path=str(path), format=fmt, rows=seen, errors=errors, failed=len(errors))
-        by_hash = self.store.ids_by_hash()
+        first_seen: dict[str, str] = {}
+        unique_rows = []
+        for row in rows:  # an id given twice in one file is an error, not a silent drop
+            if row.prompt.id in first_seen:
+                report.errors.append(f"{row.where}: id {row.prompt.id} is already used by "
+                                     f"{first_seen[row.prompt.id]} of this file")
+                report.failed += 1
+                continue
+            first_seen[row.prompt.id] = row.where
+            unique_rows.append(row)
+        rows = unique_rows
+        mask_prompt_secrets([r.prompt for r in rows])
+        by_hash = self.store.ids_by_hash() if self.loaded.database_path.exists() else {}
         remap: dict[str, str] = {}
         fresh = []
         for row in rows:
@@ -506,9 +542,17 @@ class AlchemyService:
                     report.embedded += len(todos[i])
                 pending = embedding(i + 1)  # the next batch embeds while this one is written
                 contexts = {r.prompt.id: r.context for r in batch if r.context}
-                self.store.save_session([r.prompt for r in batch], contexts)
-                self._index_prompts([r.prompt for r in batch])
-                report.imported += len(batch)
+                # the content check runs again inside the write transaction: another process may have imported
+                # the same rows since this one looked
+                inserted, duplicates, clashes = self.store.insert_new_prompts([r.prompt for r in batch], contexts,
+                                                                             remap)
+                self._index_prompts(inserted)
+                report.imported += len(inserted)
+                report.duplicates += len(duplicates)
+                for r in batch:
+                    if r.prompt.id in clashes:
+                        report.errors.append(f"{r.where}: id {r.prompt.id} already exists with different content")
+                        report.failed += 1
                 if progress:
                     progress(report.imported, total)
         finally:
@@ -562,14 +606,11 @@ class AlchemyService:
         fmt = normalize_format(fmt, None if stream else path, EXPORT_FORMATS, "export")
         if stream is not None:
             return self._write_export(stream, fmt, filters, PromptWriter)  # type: ignore[arg-type]
-        target = Path(path).expanduser()  # type: ignore[arg-type]
-        if target.is_dir():
-            raise InputError(f"{target} is a directory; give a file name")
-        if target.exists() and not force:
-            raise InputError(f"{target} already exists; use --force to overwrite it")
-        if not target.parent.is_dir():
-            raise InputError(f"directory {target.parent} does not exist")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        target = self.check_output_path(path, force=force, what="export file")  # type: ignore[arg-type]
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        except OSError as exc:
+            raise InputError(f"cannot write export file {target}: {exc.strerror}") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 count = self._write_export(fh, fmt, filters, PromptWriter)
@@ -620,6 +661,9 @@ class AlchemyService:
         stats["configured_embedding"] = {"provider": self.settings.generation.embedding_provider,
                                          "model": self.embedder.model, "dimensions": self.embedder.dimensions}
         stats["backups"] = [str(p) for p in self._backups()]
+        partials = self._partials()
+        stats["partial_backups"] = {"files": len(partials),
+                                    "bytes": sum(p.stat().st_size for p in partials if p.exists())}
         stats["cache"] = self.response_cache.stats()
         return stats
 
@@ -637,27 +681,60 @@ class AlchemyService:
         folder = self._backup_dir()
         return sorted(folder.glob(f"{stem}-*Z.db")) if folder.is_dir() else []
 
+    def check_output_path(self, path: str | Path, *, force: bool, what: str = "output file",
+                          allow_existing: bool = False) -> Path:
+        """The guard every written file goes through: never the database, its -wal/-shm, a backup, a device or
+        other non-regular file; an existing file only with `force` (see security.check_output_path)."""
+        return check_output_path(path, force=force, what=what, allow_existing=allow_existing,
+                                 protected=[self.loaded.database_path], protected_dirs=[self._backup_dir()])
+
+    def _partials(self) -> list[Path]:
+        """Unfinished backup copies (`*.partial`) left in the backups folder by an interrupted backup."""
+        folder = self._backup_dir()
+        return sorted(folder.glob("*.partial")) if folder.is_dir() else []
+
     def backup_database(self, path: str | Path | None = None, force: bool = False, *,
                         now: datetime | None = None) -> dict[str, Any]:
         """An online backup. Without `path`, into the backups folder beside the database, keeping the newest
-        `storage.max_backups`; with `path`, to that file (never over an existing one unless `force`)."""
+        `storage.max_backups`; with `path`, to that file (never over an existing one unless `force`). The source is
+        checked (`quick_check`) before copying and the copy (`integrity_check`) before it is kept; old backups are
+        pruned only after both pass, so a damaged library never pushes good backups out. Unfinished copies left by
+        an interrupted backup are removed."""
+        import time
+
         from prompt_alchemy.models import utcnow
+        from prompt_alchemy.storage.sqlite import StorageError, damaged_message
 
         now = now or utcnow()
         pruned: list[str] = []
+        if path is not None and Path(path).expanduser().resolve() == self._backup_dir().resolve():
+            path = None  # the backups folder itself: the default, with pruning
+        name = f"{self.loaded.database_path.stem}-{now:%Y%m%dT%H%M%S%fZ}.db"
         if path is None:
-            target = self._backup_dir() / f"{self.loaded.database_path.stem}-{now:%Y%m%dT%H%M%S%fZ}.db"
+            target = self._backup_dir() / name
         else:
             target = Path(path).expanduser()
-            if target.is_dir():
-                target = target / f"{self.loaded.database_path.stem}-{now:%Y%m%dT%H%M%S%fZ}.db"
-            if target.exists() and not force:
-                raise InputError(f"{target} already exists; use --force to overwrite it")
-            if not target.parent.is_dir():
-                raise InputError(f"directory {target.parent} does not exist")
-            if target.resolve() == self.loaded.database_path.resolve():
-                raise InputError("the backup cannot replace the database itself")
-        size = self.store.backup_to(target)
+            if target.is_dir() and target.resolve() != self._backup_dir().resolve():
+                target = target / name
+            target = self.check_output_path(target, force=force, what="backup file")
+        if not self.loaded.database_path.is_file():
+            raise InputError(f"there is no library to back up at {self.loaded.database_path}")
+        problems = self.store.check_integrity(quick=True)
+        if problems:
+            raise StorageError(damaged_message(self.loaded.database_path, problems[0])
+                               + "; no backup was made and no old backup was removed")
+        removed_partials = []
+        for partial in self._partials():  # older than a minute: not a backup another process is writing now
+            try:
+                if time.time() - partial.stat().st_mtime > 60:
+                    partial.unlink()
+                    removed_partials.append(str(partial))
+            except OSError:
+                pass
+        try:
+            size = self.store.backup_to(target)
+        except OSError as exc:
+            raise AlchemyError(f"cannot write backup {target}: {exc.strerror or exc}") from None
         if path is None:
             keep = self.settings.storage.max_backups
             backups = self._backups()
@@ -665,7 +742,47 @@ class AlchemyService:
                 old.unlink(missing_ok=True)
                 pruned.append(str(old))
         self.store.record_maintenance("backup", now, str(target))
-        return {"path": str(target), "bytes": size, "pruned": pruned, "at": now.isoformat()}
+        return {"path": str(target), "bytes": size, "pruned": pruned, "at": now.isoformat(),
+                "removed_partials": removed_partials}
+
+    def restore_database(self, backup: str | Path | None = None, force: bool = False, *,
+                         now: datetime | None = None) -> dict[str, Any]:
+        """Put a backup back in place of the library: `backup` (a file), else the newest backup in backups/ that
+        passes its integrity check. The current file is kept beside it as `<name>.replaced-<time>`. A library that
+        is still sound is replaced only with `force`. Run it while no server uses the library."""
+        from prompt_alchemy.models import utcnow
+        from prompt_alchemy.storage.sqlite import integrity_check, restore_database
+
+        now = now or utcnow()
+        db_path = self.loaded.database_path
+        if "store" in self.__dict__:
+            self.store.close()
+            del self.__dict__["store"]
+        skipped: list[str] = []
+        if backup is not None:
+            chosen = Path(backup).expanduser()
+            if not chosen.is_file():
+                raise InputError(f"backup {chosen} does not exist or is not a file")
+        else:
+            chosen = None
+            for candidate in reversed(self._backups()):
+                if integrity_check(candidate):
+                    skipped.append(str(candidate))
+                    continue
+                chosen = candidate
+                break
+            if chosen is None:
+                raise InputError(f"no sound backup in {self._backup_dir()}"
+                                 + (f" ({len(skipped)} damaged)" if skipped else "")
+                                 + "; give a backup file: prompt-alchemy db restore FILE")
+        if chosen.resolve() == db_path.resolve():
+            raise InputError("the backup to restore is the library itself")
+        if db_path.is_file() and not integrity_check(db_path, quick=True) and not force:
+            raise InputError(f"the library {db_path} passes its integrity check; use --force to replace it "
+                             f"with {chosen} anyway (the current file is kept beside it)")
+        moved = restore_database(db_path, chosen, stamp=f"{now:%Y%m%dT%H%M%SZ}")
+        return {"restored": str(chosen), "database": str(db_path), "previous": str(moved) if moved else None,
+                "skipped_damaged": skipped}
 
     def vacuum_database(self, *, now: datetime | None = None) -> dict[str, Any]:
         from prompt_alchemy.models import utcnow
@@ -822,11 +939,13 @@ class AlchemyService:
                        examples_path: str | Path | None = None, max_iterations: int = 3,
                        target_score: float | None = None, max_cost: float | None = None, metric: str = "auto",
                        provider: str | None = None, task_provider: str | None = None, save: bool = True,
-                       progress: Any = None):
+                       progress: Any = None, examples: list[Any] | None = None, examples_file: str | None = None):
         """Improve a prompt (a stored one by id, or text) for `task`; see ranking/optimizer.py. Everything is
-        validated before any provider call or write; each round's candidates are stored in one transaction."""
+        validated before any provider call or write; each round's candidates are stored in one transaction.
+        Examples come from `examples_path` (a file: the CLI), or, for clients of the server, inline (`examples`)
+        or by name from the examples folder (`examples_file`): a server never opens a path a client names."""
         from prompt_alchemy.models import Phase
-        from prompt_alchemy.ranking.evaluation import load_examples, split_examples
+        from prompt_alchemy.ranking.evaluation import load_examples, parse_examples, split_examples
         from prompt_alchemy.ranking.judge import Judge
         from prompt_alchemy.ranking.optimizer import MAX_ITERATIONS, Optimizer
 
@@ -853,10 +972,27 @@ class AlchemyService:
         else:
             stored = self._prompt_argument(prompt_id or "")
             seed_text, seed_id = stored.content, stored.id
+        if sum(x is not None for x in (examples_path, examples, examples_file)) > 1:
+            raise InputError("give the examples one way: inline examples or an examples file")
+        loaded_examples = None
+        if examples is not None:
+            import json
+
+            if not isinstance(examples, list) or len(examples) > 2000:
+                raise InputError("examples must be a list of at most 2000 objects with input and expected")
+            try:
+                text = "\n".join(json.dumps(e, ensure_ascii=True) for e in examples)
+            except (TypeError, ValueError):
+                raise InputError("examples must be JSON objects with input and expected") from None
+            loaded_examples = parse_examples(text, "examples")
+        elif examples_file is not None:
+            loaded_examples = load_examples(self.examples_file(examples_file))
+        elif examples_path is not None:
+            loaded_examples = load_examples(examples_path)
         propose_set = heldout_set = None
         local_ok = "local" in self.registry.available()
-        if examples_path is not None:
-            propose_set, heldout_set = split_examples(load_examples(examples_path))
+        if loaded_examples is not None:
+            propose_set, heldout_set = split_examples(loaded_examples)
             if metric == "judge":
                 raise InputError("--metric judge does not use --examples; drop one of them")
             if metric == "auto":
@@ -865,7 +1001,8 @@ class AlchemyService:
                 raise InputError(f"--metric loglik needs the local model: "
                                  f"{self.registry.get('local').unavailable_reason()}")
         elif metric in ("accuracy", "loglik"):
-            raise InputError(f"--metric {metric} needs --examples FILE (JSONL lines with input and expected)")
+            raise InputError(f"--metric {metric} needs examples (--examples FILE: JSONL lines with input and "
+                             f"expected)")
         else:
             metric = "judge"
         if provider is not None:
@@ -886,6 +1023,7 @@ class AlchemyService:
         judge = Judge(self.settings, self.registry, avoid={proposer}) if metric == "judge" else None
 
         async def persist(prompts: list[Prompt], metrics: list[Any]) -> None:
+            mask_prompt_secrets(prompts)
             if prompts and self.embedder.unavailable_reason() is None:
                 vectors = await self.embedder.embed([p.content for p in prompts])
                 for p, vector in zip(prompts, vectors):
@@ -903,6 +1041,29 @@ class AlchemyService:
             persist=persist if save else None, progress=progress)
         return await optimizer.run(seed_text, seed_id)
 
+    def examples_dir(self) -> Path:
+        """The one folder whose files MCP clients may name as optimization examples (server.examples_dir)."""
+        configured = self.settings.server.examples_dir
+        return Path(configured) if configured else self.loaded.database_path.parent / "examples"
+
+    def examples_file(self, name: str) -> Path:
+        """The examples file `name` inside examples_dir(); a path, a hidden name or a link out of the folder is
+        refused without saying whether anything exists there."""
+        folder = self.examples_dir()
+        bad = (not isinstance(name, str) or not name.strip() or len(name) > 255 or name.startswith(".")
+               or any(c in name for c in "/\\\x00:"))
+        if bad:
+            raise InputError(f"examples_file must be the name of a file in the examples folder {folder} "
+                             f"(a name, not a path)")
+        path = folder / name
+        try:
+            inside = path.is_file() and folder.resolve() in path.resolve().parents
+        except OSError:
+            inside = False
+        if not inside:
+            raise InputError(f"there is no examples file '{name}' in the examples folder {folder}")
+        return path
+
     # ------------------------------------------------------------------ batch generation (issue 7)
 
     def read_batch_items(self, path: str | Path, fmt: str | None = None, text: str | None = None) -> list[BatchItem]:
@@ -911,11 +1072,7 @@ class AlchemyService:
         from prompt_alchemy.engine.batch import detect_format, parse_items
 
         if text is None:
-            try:
-                text = Path(path).expanduser().read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-                raise InputError(f"cannot read batch file {path}: {reason}") from None
+            text = read_text_file(path, "batch file", limit=MAX_BATCH_BYTES)
         return parse_items(text, fmt or detect_format(path, text), str(path))
 
     async def batch_generate(self, items: list[BatchItem], *, workers: int = 2, defaults: BatchOptions | None = None,
@@ -945,6 +1102,8 @@ class AlchemyService:
         for phases, provider in {(tuple(job.request.phases), job.request.provider) for job in jobs}:
             for phase in phases:
                 self.registry.chain(phase, provider)
+        if results_file:
+            self.check_output_path(results_file, force=False, what="results file", allow_existing=True)
         results = ResultsFile(results_file, resume=resume, source=source) if results_file else None
 
         async def generate(job: BatchJob, session_id: str | None) -> GenerationResult:
@@ -1030,8 +1189,8 @@ class AlchemyService:
 
         if not 1 <= limit <= _MAX_LIMIT:
             raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
-        if offset < 0:
-            raise InputError(f"offset must be 0 or more, got {offset}")
+        if not 0 <= offset <= _MAX_OFFSET:
+            raise InputError(f"offset must be between 0 and {_MAX_OFFSET:,}, got {offset}")
         if source is not None:
             source = self._check_source(source)
         if kind not in (None, "rating", "choice"):
@@ -1212,6 +1371,20 @@ class AlchemyService:
             raise InputError(f"no prompt with id '{prompt_id}' (the library is empty)")
         return self._prompt_argument(prompt_id)
 
+
+
+def mask_prompt_secrets(prompts: list[Prompt]) -> None:
+    """Mask every configured secret (API key) in the prompts' text before it is stored or printed."""
+    from prompt_alchemy.models import content_hash
+
+    for p in prompts:
+        masked = mask_secrets(p.content)
+        if masked != p.content:
+            p.content, p.content_hash = masked, content_hash(masked)
+        for name in ("title", "notes", "original_input"):
+            value = getattr(p, name, None)
+            if isinstance(value, str) and mask_secrets(value) != value:
+                setattr(p, name, mask_secrets(value))
 
 
 def check_configuration(config_file: str | Path | None = None, env: Mapping[str, str] | None = None) -> list[str]:

@@ -45,7 +45,9 @@ def batch(
     if file == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise InputError("no batch input on stdin; pass a FILE or pipe the ideas in")
-        text = sys.stdin.read()
+        from prompt_alchemy.security import read_stdin_text
+
+        text = read_stdin_text("the batch")
     results_file = output_file or Path("batch.results.jsonl" if file == "-" else f"{file}.results.jsonl")
     tag_list = [t for group in tags or [] for t in group.split(",") if t.strip()] or None
     try:

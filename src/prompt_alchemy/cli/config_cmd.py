@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -19,14 +20,31 @@ def init(ctx: typer.Context,
     from prompt_alchemy.config import CONFIG_TEMPLATE, resolve_paths
     from prompt_alchemy.errors import InputError
 
-    path = resolve_paths(config_file=state(ctx).config_file).config_file
-    if path.exists() and not force:
-        raise InputError(f"{path} already exists; use --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(CONFIG_TEMPLATE)
-    os.chmod(path, 0o600)
+    import tempfile
+
+    from prompt_alchemy.security import check_output_path
+
+    paths = resolve_paths(config_file=state(ctx).config_file)
+    path = paths.config_file
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create {path.parent}: {exc.strerror}") from None
+    # the same guard as every other written file: never the library database, a backup or a device
+    check_output_path(path, force=force, what="config file", protected=[paths.default_database],
+                      protected_dirs=[paths.default_database.parent / "backups"])
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"cannot write config file {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(CONFIG_TEMPLATE)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     typer.echo(f"wrote {path}")
 
 

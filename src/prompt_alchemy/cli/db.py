@@ -1,4 +1,4 @@
-"""`db stats | clear-cache | backup | vacuum | migrate` and the top-level `reembed`."""
+"""`db stats | clear-cache | backup | restore | vacuum | migrate` and the top-level `reembed`."""
 
 from __future__ import annotations
 
@@ -54,7 +54,9 @@ def stats(ctx: typer.Context, output: Output = OutputOpt) -> None:
         ("migrations", ", ".join(data["migrations"])),
         ("last backup", data["maintenance"].get("backup", "never")),
         ("last vacuum", data["maintenance"].get("vacuum", "never")),
-        ("backups", f"{len(data['backups'])} kept"),
+        ("backups", f"{len(data['backups'])} kept"
+                    + (f", {data['partial_backups']['files']} unfinished ({_size(data['partial_backups']['bytes'])}: "
+                       f"removed by the next backup)" if data["partial_backups"]["files"] else "")),
         ("cache", f"{data['cache']['responses']} responses ({data['cache']['response_hits']} hits), "
                   f"{data['cache']['embeddings']} embeddings"),
     ]
@@ -91,6 +93,29 @@ def backup(
     typer.echo(f"backed up to {data['path']} ({_size(data['bytes'])})")
     for old in data["pruned"]:
         typer.echo(f"removed old backup {old}")
+    for partial in data.get("removed_partials", []):
+        typer.echo(f"removed unfinished backup {partial}")
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    backup: str = typer.Argument(None, metavar="[BACKUP]", help="A backup file (default: the newest backup in the backups folder that passes its integrity check)."),
+    force: bool = typer.Option(False, "--force", help="Replace the library even though it passes its integrity check."),
+    output: Output = OutputOpt,
+) -> None:
+    """Put a backup back in place of the library (after damage). The current file is kept beside it as
+    <name>.replaced-<time>; stop any server using the library first."""
+    from prompt_alchemy.cli._common import make_service
+
+    data = make_service(ctx).restore_database(backup, force=force)
+    if output is Output.json:
+        print_json(data)
+        return
+    for skipped in data["skipped_damaged"]:
+        typer.echo(f"skipped damaged backup {skipped}", err=True)
+    typer.echo(f"restored {data['database']} from {data['restored']}"
+               + (f" (the replaced file is kept as {data['previous']})" if data["previous"] else ""))
 
 
 @app.command("vacuum")

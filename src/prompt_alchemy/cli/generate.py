@@ -49,7 +49,9 @@ def generate(
     if idea is None or idea == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise InputError("no idea given; pass it as an argument or pipe it on stdin")
-        idea = sys.stdin.read()
+        from prompt_alchemy.security import read_stdin_text
+
+        idea = read_stdin_text("the idea")
     tag_list = [t for group in tags or [] for t in group.split(",")]
 
     async def work(service):

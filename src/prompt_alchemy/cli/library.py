@@ -193,8 +193,8 @@ def list_cmd(
     """List the library, most recent first, one page at a time."""
     from prompt_alchemy.errors import InputError
 
-    if page < 1:
-        raise InputError(f"--page must be 1 or more, got {page}")
+    if not 1 <= page <= 10**9:
+        raise InputError(f"--page must be between 1 and 1,000,000,000, got {page}")
     filters = build_filters(phase, provider, model, persona, tag, since, until, min_rating)
 
     prompts, total = run_with_service(ctx, lambda service: (
@@ -216,7 +216,9 @@ def update(
 ) -> None:
     """Save a new version of a prompt (linked to the old one by parent_id; the old one is kept) and re-embed it."""
     if content == "-":
-        content = sys.stdin.read()
+        from prompt_alchemy.security import read_stdin_text
+
+        content = read_stdin_text("--content")
     tag_list = None if tags is None else [t for group in tags for t in group.split(",")]
 
     async def work(service):

@@ -25,7 +25,9 @@ def _read_stdin(what: str) -> str:
 
     if sys.stdin is None or sys.stdin.isatty():
         raise InputError(f"{what} is '-' but nothing is piped on stdin")
-    return sys.stdin.read()
+    from prompt_alchemy.security import read_stdin_text
+
+    return read_stdin_text(what)
 
 
 # ------------------------------------------------------------------------------------------------ score

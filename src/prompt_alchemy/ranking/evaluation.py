@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.providers.base import GenerationRequest, Message, Provider
-from prompt_alchemy.security import read_text_file
+from prompt_alchemy.security import MAX_EXAMPLES_BYTES, read_text_file
 
 MatchMode = Literal["exact", "contains", "regex"]
 Metric = Literal["accuracy", "loglik"]
@@ -81,12 +81,16 @@ class Evaluation(BaseModel):
 
 def load_examples(path: str | Path) -> list[Example]:
     """Parse and validate an examples file; every problem names its line. Raises InputError."""
-    text = read_text_file(path, "examples file")
+    return parse_examples(read_text_file(path, "examples file", limit=MAX_EXAMPLES_BYTES), f"examples file {path}")
+
+
+def parse_examples(text: str, name: str) -> list[Example]:
+    """Parse and validate examples given as JSONL text (`name` says where they came from in error lines)."""
     examples: list[Example] = []
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
-        where = f"examples file {path} line {number}"
+        where = f"{name} line {number}"
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -115,9 +119,9 @@ def load_examples(path: str | Path) -> list[Example]:
         examples.append(Example(input=data["input"], expected=data["expected"], match=match, split=split,
                                 line=number))
         if len(examples) > MAX_EXAMPLES:
-            raise InputError(f"examples file {path} has more than {MAX_EXAMPLES} examples")
+            raise InputError(f"{name} has more than {MAX_EXAMPLES} examples")
     if not examples:
-        raise InputError(f"examples file {path} is empty; add JSONL lines like "
+        raise InputError(f"{name} is empty; add JSONL lines like "
                          f'{{"input": "hot", "expected": "cold"}}')
     return examples
 

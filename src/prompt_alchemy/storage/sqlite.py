@@ -151,42 +151,186 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
+class StorageError(AlchemyError):
+    """The library database cannot be used as asked (damaged, read-only, written by a newer version): exit 1."""
+
+
+#: Words in SQLite's messages for a damaged file (not for a busy or missing one).
+_DAMAGE = ("malformed", "not a database", "file is encrypted", "database corrupt", "disk image")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a sqlite3 error says that the database file itself is damaged."""
+    return isinstance(exc, sqlite3.DatabaseError) and any(w in str(exc).lower() for w in _DAMAGE)
+
+
+def damaged_message(path: Path, detail: str) -> str:
+    """One line for a damaged library: the path, what SQLite said, and how to restore from backups/."""
+    return (f"the library database {path} is damaged ({detail}); restore the newest sound backup with "
+            f"'prompt-alchemy db restore' (backups are kept in {path.parent / 'backups'}), or move the file away "
+            f"to start an empty library")
+
+
+def integrity_check(path: str | Path, *, quick: bool = False, max_findings: int = 10) -> list[str]:
+    """`PRAGMA integrity_check` (or the faster `quick_check`) of the SQLite file at `path`, opened read-only:
+    [] when it is sound, else its findings (or the error that stopped the check). Writes nothing."""
+    path = Path(path)
+    if not path.is_file():
+        return [f"{path} does not exist"]
+    pragma = "quick_check" if quick else "integrity_check"
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        return [str(exc)]
+    try:
+        rows = [str(r[0]) for r in db.execute(f"PRAGMA {pragma}({int(max_findings)})")]
+    except sqlite3.Error as exc:
+        return [str(exc)]
+    finally:
+        db.close()
+    return [] if rows == ["ok"] else rows
+
+
+def sidecar_files(path: Path) -> list[Path]:
+    """The database file's companions that belong to it: -wal, -shm and -journal."""
+    return [Path(str(path) + suffix) for suffix in ("-wal", "-shm", "-journal")]
+
+
+def restore_database(path: Path, backup: Path, *, stamp: str) -> Path | None:
+    """Replace the database at `path` with a copy of `backup` (checked first). The current file and its -wal/-shm
+    are moved aside as `<name>.replaced-<stamp>` (never deleted); returns where the old file went, if any."""
+    import shutil
+
+    problems = integrity_check(backup)
+    if problems:
+        raise StorageError(f"backup {backup} fails its integrity check ({problems[0]}); choose another backup")
+    partial = path.with_name(f".{path.name}.restore-{stamp}.partial")
+    shutil.copyfile(backup, partial)
+    moved = None
+    if path.exists():
+        moved = path.with_name(f"{path.name}.replaced-{stamp}")
+        os.replace(path, moved)
+    for side in sidecar_files(path):
+        if side.exists():
+            os.replace(side, Path(str(moved or path) + side.name[len(path.name):]))
+    os.replace(partial, path)
+    return moved
+
+
 class SQLiteStore:
     """One connection per store, shared across threads behind a lock (SQLite serializes writers anyway)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        except sqlite3.Error as exc:
-            raise AlchemyError(f"cannot open database {path}: {exc}") from exc
-        self._db.row_factory = sqlite3.Row
+        #: Why this process must not write (a read-only library, a newer schema), or None.
+        self.write_refusal: str | None = None
+        self._target, self._uri = str(path), False
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self.applied_migrations: list[str] = self.migrate()
+        if str(path) != ":memory:":
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create the library folder {self.path.parent}: {exc.strerror}") from None
+        try:
+            with self._guard():
+                self._db = self._open()
+                applied = self._applied_names()
+            unknown = [name for name in applied if name not in {m.__name__ for m in MIGRATIONS}]
+            if unknown:
+                self.write_refusal = (
+                    f"the library database {self.path} was written by a newer version of prompt-alchemy (schema "
+                    f"migrations unknown here: {', '.join(unknown)}); upgrade prompt-alchemy to write to it")
+            self.applied_migrations: list[str] = [] if self.write_refusal else self.migrate()
+        except StorageError:
+            if getattr(self, "_db", None) is not None:
+                self._db.close()
+            raise
         self._init_read_side()  # search performance: read-only connections and read caches (below)
+
+    def _open(self) -> sqlite3.Connection:
+        """The writing connection; on a library the user may not write to, a read-only one (and write_refusal)."""
+        try:
+            db = self._connect(self._target, uri=False)
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            reason = self._read_only_reason()
+            if reason is None or not self.path.is_file():
+                if reason is not None:
+                    raise StorageError(f"cannot create the library database {self.path}: {reason}") from None
+                raise
+            self.write_refusal = (f"the library {self.path} is read-only ({reason}); commands that only read it "
+                                  f"work, this one needs to write")
+            self._uri = True
+            # mode=ro needs the -shm file (or a writable folder to create it); immutable reads the file as it is
+            shm = Path(str(self.path) + "-shm").exists()
+            self._target = f"{self.path.resolve().as_uri()}?{'mode=ro' if shm else 'immutable=1'}"
+            db = self._connect(self._target, uri=True)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
+
+    @staticmethod
+    def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
+        db = sqlite3.connect(target, uri=uri, check_same_thread=False, isolation_level=None, timeout=30)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _read_only_reason(self) -> str | None:
+        """Why the library cannot be written here, if that is the case: the file or its folder is read-only."""
+        folder = self.path.parent
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            return f"no write permission on {self.path}"
+        if not os.access(folder, os.W_OK):
+            return f"no write permission on the folder {folder}"
+        try:
+            if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                return f"{folder} is on a read-only file system"
+        except (OSError, AttributeError):
+            pass
+        return None
+
+    def _applied_names(self) -> list[str]:
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "_migrations" not in tables:
+            return []
+        return [r[0] for r in self._db.execute("SELECT name FROM _migrations")]
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn SQLite's errors about the file itself into one line that names the library and what to do."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise StorageError(damaged_message(self.path, str(exc))) from exc
+            text = str(exc).lower()
+            if "readonly" in text or "read-only" in text or "unable to open" in text:
+                reason = self._read_only_reason() or str(exc)
+                raise StorageError(f"cannot use the library {self.path}: {reason}") from exc
+            raise
 
     # ------------------------------------------------------------------ plumbing
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error: writes are all-or-nothing."""
-        with self._lock:
+        if self.write_refusal:
+            raise StorageError(self.write_refusal)
+        with self._lock, self._guard():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
             else:
                 self._db.execute("COMMIT")
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._guard():
             return self._db.execute(sql, tuple(params)).fetchall()
 
     def migrate(self) -> list[str]:
@@ -202,6 +346,23 @@ class SQLiteStore:
                                (migration.__name__, _to_iso(utcnow())))
                     applied.append(migration.__name__)
         return applied
+
+    def check_integrity(self, *, quick: bool = True, max_findings: int = 10) -> list[str]:
+        """The open library's `quick_check` (or `integrity_check`): [] when sound, else the findings."""
+        pragma = "quick_check" if quick else "integrity_check"
+        try:
+            rows = [str(r[0]) for r in self.query(f"PRAGMA {pragma}({int(max_findings)})")]
+        except StorageError as exc:
+            return [str(exc.__cause__ or exc)]
+        return [] if rows == ["ok"] else rows
+
+    def data_version(self) -> int:
+        """`PRAGMA data_version` of the writing connection: it changes when any other connection (another
+        process's, say) commits, and not for this store's own writes."""
+        if self._memory:
+            return 0
+        with self._lock, self._guard():
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def schema_version(self) -> int:
         return len(self.query("SELECT name FROM _migrations"))
@@ -227,10 +388,9 @@ class SQLiteStore:
         self._allowed_ids: dict[tuple[str, int], frozenset[str]] = {}
 
     def _connect_reader(self) -> sqlite3.Connection:
-        db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        db = self._connect(self._target, uri=self._uri)
         db.execute("PRAGMA query_only=ON")
         db.execute(f"PRAGMA mmap_size={_LOAD_MMAP}")
-        db.row_factory = sqlite3.Row
         with self._readers_lock:
             self._opened.append(db)
         return db
@@ -247,10 +407,11 @@ class SQLiteStore:
             return self.query(sql, params)
         with self._readers_lock:
             db = self._readers.pop() if self._readers else None
-        if db is None:
-            db = self._connect_reader()
         try:
-            return db.execute(sql, tuple(params)).fetchall()
+            with self._guard():
+                if db is None:
+                    db = self._connect_reader()
+                return db.execute(sql, tuple(params)).fetchall()
         finally:
             with self._readers_lock:
                 if db in self._opened:
@@ -261,7 +422,7 @@ class SQLiteStore:
         if self._memory:
             with self._lock:
                 return self._db.total_changes
-        with self._watch_lock:
+        with self._watch_lock, self._guard():
             return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
 
     # ------------------------------------------------------------------ writes
@@ -300,6 +461,41 @@ class SQLiteStore:
 
     def save_prompts(self, prompts: list[Prompt]) -> None:
         self.save_session(prompts)
+
+    def insert_new_prompts(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
+                           remap: dict[str, str] | None = None) -> tuple[list[Prompt], dict[str, str], set[str]]:
+        """Insert the prompts whose content is not stored yet, in one transaction. BEGIN IMMEDIATE takes the write
+        lock before anything is read, so the checks see every commit of every other process: concurrent imports
+        of the same rows store each content once. A parent link to a skipped row follows `remap` (updated here)
+        to the stored copy. Returns (inserted, {id: stored id} for content already stored, ids already taken by
+        other content)."""
+        contexts = contexts or {}
+        remap = {} if remap is None else remap
+        inserted: list[Prompt] = []
+        duplicates: dict[str, str] = {}
+        taken: set[str] = set()
+        with self.transaction() as db:
+            for prompt in prompts:
+                if prompt.parent_id in remap:
+                    prompt.parent_id = remap[prompt.parent_id]
+                if prompt.parent_id in taken:
+                    prompt.parent_id = None
+                row = db.execute("SELECT id FROM prompts WHERE content_hash = ? ORDER BY created_at, id LIMIT 1",
+                                 (prompt.content_hash,)).fetchone()
+                if row is not None:
+                    remap[prompt.id] = duplicates[prompt.id] = row[0]
+                    continue
+                if db.execute("SELECT 1 FROM prompts WHERE id = ?", (prompt.id,)).fetchone() is not None:
+                    taken.add(prompt.id)
+                    continue
+                if prompt.parent_id is not None and db.execute(
+                        "SELECT 1 FROM prompts WHERE id = ?", (prompt.parent_id,)).fetchone() is None:
+                    prompt.parent_id = None
+                self._insert_prompt(db, prompt)
+                for item in contexts.get(prompt.id, []):
+                    self._insert_context(db, prompt, item)
+                inserted.append(prompt)
+        return inserted, duplicates, taken
 
     def record_metrics(self, metrics: Iterable[MetricRecord]) -> None:
         with self.transaction() as db:
@@ -529,7 +725,7 @@ class SQLiteStore:
         import numpy as np
 
         params = (model, dimensions)
-        with self._lock:
+        with self._lock, self._guard():
             # counted from the (embedding_model, embedding_dim) index alone; rows without a vector are skipped below
             count = self._db.execute("SELECT COUNT(*) FROM prompts WHERE embedding_model = ? AND embedding_dim = ?",
                                      params).fetchone()[0]
@@ -612,24 +808,36 @@ class SQLiteStore:
         with self._lock:
             self._db.execute("INSERT INTO prompts_fts(prompts_fts, rank) VALUES ('integrity-check', 1)")
 
-    def backup_to(self, target: Path) -> int:
-        """An online backup (SQLite's backup API) to `target`, written beside it and renamed into place."""
+    def backup_to(self, target: Path, partial: Path | None = None) -> int:
+        """An online backup (SQLite's backup API) to `target`: written to `partial` (default `target.partial`),
+        checked with `PRAGMA integrity_check`, and only then renamed into place. A copy that fails the check is
+        removed and StorageError raised: a bad copy never takes a good one's place."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
+        partial = partial or target.with_name(target.name + ".partial")
         partial.unlink(missing_ok=True)
-        dst = sqlite3.connect(str(partial))
         try:
-            with self._lock:
-                self._db.backup(dst)
-            dst.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            dst.close()
-        os.replace(partial, target)
+            dst = sqlite3.connect(str(partial))
+            try:
+                with self._lock, self._guard():
+                    self._db.backup(dst)
+                dst.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                dst.close()
+            problems = integrity_check(partial)
+            if problems:
+                raise StorageError(f"the backup copy of {self.path} fails its integrity check ({problems[0]}); "
+                                   f"no backup was written and no old backup was removed")
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         return target.stat().st_size
 
     def vacuum(self) -> None:
         """VACUUM, then rebuild the FTS index (VACUUM may renumber the rowids it is keyed by) and truncate the WAL."""
-        with self._lock:
+        if self.write_refusal:
+            raise StorageError(self.write_refusal)
+        with self._lock, self._guard():
             self._db.execute("VACUUM")
             with self.transaction() as db:
                 db.execute("INSERT INTO prompts_fts(prompts_fts) VALUES ('rebuild')")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import IO, Any
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import ContextItem, Phase, Prompt, content_hash
-from prompt_alchemy.security import read_text_file
+from prompt_alchemy.security import MAX_IMPORT_BYTES, read_text_file
 
 IMPORT_FORMATS = ("jsonl", "json", "csv")
 EXPORT_FORMATS = ("jsonl", "json", "markdown", "text")
@@ -60,13 +61,15 @@ def normalize_format(fmt: str | None, path: str | Path | None, allowed: tuple[st
 # ------------------------------------------------------------------------------------------------ reading
 
 
-def read_prompt_file(path: str | Path, fmt: str | None = None) -> tuple[str, list[ImportRow], list[str], int]:
+def read_prompt_file(path: str | Path, fmt: str | None = None, *, dimensions: dict[str, set[int]] | None = None
+                     ) -> tuple[str, list[ImportRow], list[str], int]:
     """(format, valid rows, one error line per malformed row, number of rows seen). Raises InputError when the
-    file cannot be read at all."""
+    file cannot be read at all, or is a CSV without a content column. `dimensions` maps embedding models to the
+    vector lengths they may have; a labelled vector of another length is a malformed row."""
     fmt = normalize_format(fmt, path, IMPORT_FORMATS, "import")
-    text = read_text_file(path, "import file", encoding="utf-8-sig")
+    text = read_text_file(path, "import file", encoding="utf-8-sig", limit=MAX_IMPORT_BYTES)
     if fmt == "csv":
-        records = _csv_records(text)
+        records = _csv_records(text, str(path))
     elif fmt == "jsonl":
         records = _jsonl_records(text)
     else:
@@ -80,7 +83,7 @@ def read_prompt_file(path: str | Path, fmt: str | None = None) -> tuple[str, lis
             errors.append(f"{where}: {record}")
             continue
         try:
-            rows.append(_to_row(where, record, from_csv=fmt == "csv"))
+            rows.append(_to_row(where, record, from_csv=fmt == "csv", dimensions=dimensions or {}))
         except ValueError as exc:
             errors.append(f"{where}: {exc}")
     return fmt, rows, errors, seen
@@ -91,18 +94,23 @@ def _jsonl_records(text: str) -> Iterable[tuple[str, dict[str, Any] | str]]:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = _loads(line)
         except json.JSONDecodeError as exc:
             yield f"line {number}", f"not valid JSON ({exc.msg} at column {exc.colno})"
+            continue
+        except (ValueError, RecursionError) as exc:
+            yield f"line {number}", f"not valid JSON ({exc})"
             continue
         yield f"line {number}", value if isinstance(value, dict) else "expected a JSON object"
 
 
 def _json_records(text: str, name: str) -> Iterable[tuple[str, dict[str, Any] | str]]:
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{name} is not valid JSON: {exc}") from None
     if isinstance(value, dict) and isinstance(value.get("prompts"), list):
         value = value["prompts"]
     if not isinstance(value, list):
@@ -111,18 +119,32 @@ def _json_records(text: str, name: str) -> Iterable[tuple[str, dict[str, Any] | 
         yield f"item {number}", item if isinstance(item, dict) else "expected a JSON object"
 
 
-def _csv_records(text: str) -> Iterable[tuple[str, dict[str, Any] | str]]:
+def _loads(text: str) -> Any:
+    """json.loads without the NaN and Infinity that Python's json accepts (they are not JSON)."""
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _csv_records(text: str, name: str = "the CSV file") -> list[tuple[str, dict[str, Any] | str]]:
+    """The CSV's rows (a field may be as large as the file: long prompts are real). InputError without a header
+    that has a 'content' or 'prompt' column: then no row can be read at all."""
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_IMPORT_BYTES))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        return
+        return []
     except csv.Error as exc:
-        yield "line 1", f"malformed CSV header ({exc})"
-        return
+        raise InputError(f"{name}: malformed CSV header ({exc})") from None
     if not {"content", "prompt"} & set(header):
-        yield "line 1", "the CSV header needs a 'content' or 'prompt' column"
-        return
+        raise InputError(f"{name}: the CSV header needs a 'content' or 'prompt' column; found: "
+                         f"{', '.join(h for h in header if h)[:200] or 'no column names'}")
+    return list(_csv_rows(reader, header))
+
+
+def _csv_rows(reader: Any, header: list[str]) -> Iterable[tuple[str, dict[str, Any] | str]]:
     start = reader.line_num + 1
     while True:
         try:
@@ -143,7 +165,8 @@ def _csv_records(text: str) -> Iterable[tuple[str, dict[str, Any] | str]]:
         yield where, {k: v for k, v in zip(header, values) if k and v != ""}
 
 
-def _to_row(where: str, record: dict[str, Any], *, from_csv: bool) -> ImportRow:
+def _to_row(where: str, record: dict[str, Any], *, from_csv: bool,
+            dimensions: dict[str, set[int]] | None = None) -> ImportRow:
     from pydantic import ValidationError
 
     data = dict(record)
@@ -165,8 +188,8 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool) -> ImportRow:
     for name in ("generation_request", "generation_context", "embedding"):
         if from_csv and isinstance(data.get(name), str):
             try:
-                data[name] = json.loads(data[name])
-            except json.JSONDecodeError:
+                data[name] = _loads(data[name])
+            except (ValueError, RecursionError):
                 raise ValueError(f"'{name}' is not valid JSON") from None
     if "id" in data and (not isinstance(data["id"], str) or not data["id"].strip() or len(data["id"]) > _MAX_ID):
         raise ValueError(f"'id' must be a non-empty string of at most {_MAX_ID} characters")
@@ -175,8 +198,14 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool) -> ImportRow:
         if not isinstance(embedding, list) or not embedding or \
                 not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in embedding):
             raise ValueError("'embedding' must be a non-empty list of numbers")
+        if not all(_finite32(x) for x in embedding):
+            raise ValueError("'embedding' holds NaN, Infinity or a number too large for a float32 vector")
         if not data.get("embedding_model"):
             raise ValueError("an 'embedding' needs its 'embedding_model'")
+        allowed = (dimensions or {}).get(str(data["embedding_model"]))
+        if allowed and len(embedding) not in allowed:
+            raise ValueError(f"'embedding' has {len(embedding)} numbers but {data['embedding_model']} vectors have "
+                             f"{' or '.join(str(d) for d in sorted(allowed))}")
         dim = data.get("embedding_dim")
         if dim not in (None, "") and int(dim) != len(embedding):
             raise ValueError(f"'embedding' has {len(embedding)} numbers but embedding_dim is {dim}")
@@ -198,9 +227,19 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool) -> ImportRow:
         raise ValueError("'context' must be a list of objects with 'source' and 'content'") from None
     if items is None:
         raise ValueError("'context' must be a list of objects with 'source' and 'content'")
+    for name, value in prompt.model_dump(exclude={"embedding"}).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"'{name}' is {value}; it must be a finite number")
     prompt.content_hash = content_hash(prompt.content)
     return ImportRow(where=where, prompt=prompt, context=items,
                      embed=prompt.embedding is None and not ("embedding" in record and record["embedding"] is None))
+
+
+def _finite32(x: float) -> bool:
+    try:
+        return math.isfinite(x) and abs(x) <= 3.4e38
+    except OverflowError:
+        return False
 
 
 def _tags(value: Any) -> list[str]:
