@@ -79,7 +79,9 @@ async def _run(service, transport: Transport, host: str, port: int) -> None:
     training = asyncio.create_task(service.run_training_scheduler())  # learning (issue 6): nightly training
     try:
         if transport is Transport.stdio:
-            await _until_terminated(server.run_stdio_async(), lambda: log.info(
+            from prompt_alchemy.mcp.stdio import run_stdio
+
+            await _until_terminated(run_stdio(server), lambda: log.info(
                 "prompt-alchemy MCP server on stdio (database %s)", service.loaded.database_path))
         else:
             await _serve_http(server, service, host, port)
@@ -138,7 +140,9 @@ async def _serve_http(server, service, host: str, port: int) -> None:
 
     from prompt_alchemy import __version__
     from prompt_alchemy.errors import AlchemyError
-    from prompt_alchemy.mcp.http import build_http_app
+    import sys
+
+    from prompt_alchemy.mcp.http import build_http_app, is_loopback
     from prompt_alchemy.observability import get_logger
 
     log = get_logger("serve")
@@ -152,7 +156,8 @@ async def _serve_http(server, service, host: str, port: int) -> None:
         return JSONResponse({"status": "ok", "version": __version__, "server": "prompt-alchemy",
                              "transport": "streamable-http", "prompts": prompts})
 
-    app = build_http_app(server, host=host)
+    allowed_hosts = list(service.settings.server.allowed_hosts)
+    app = build_http_app(server, host=host, allowed_hosts=allowed_hosts)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio turns Nagle's algorithm off only on sockets that name it, and with Nagle on,
     # a reply written in two parts (headers, then body) waits ~40 ms for the client's delayed ACK.
@@ -171,12 +176,27 @@ async def _serve_http(server, service, host: str, port: int) -> None:
     def announce() -> None:
         log.info("prompt-alchemy MCP server listening on http://%s:%d/mcp (health: /health, database %s)",
                  shown, bound, service.loaded.database_path)
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            log.warning("listening on %s without authentication: anyone who can reach this port can generate, read "
-                        "and delete prompts; put it behind an authenticating proxy or bind 127.0.0.1", host)
+        if not is_loopback(host):
+            checks = (f"Host/Origin limited to server.allowed_hosts ({', '.join(allowed_hosts)})" if allowed_hosts
+                      else "no Host/Origin check (set server.allowed_hosts to the names clients use)")
+            message = (f"listening on {host} beyond loopback without authentication: anyone who can reach this port "
+                       f"can generate, read and delete prompts; {checks}; put it behind an authenticating proxy or "
+                       f"bind 127.0.0.1")
+            log.warning(message)
+            if not _logs_to_stderr():  # impossible to miss: on stderr too when the log goes to a file
+                sys.stderr.write(f"warning: {message}\n")
+                sys.stderr.flush()
 
     config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="on")
     await _uvicorn_server_class(announce)(config).serve(sockets=[sock])
+
+
+def _logs_to_stderr() -> bool:
+    import logging
+    import sys
+
+    return any(isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr
+               for h in logging.getLogger().handlers)
 
 
 def _uvicorn_server_class(announce):

@@ -39,7 +39,7 @@ def wants_plain_reply(body: bytes) -> bool:
     PLAIN_METHODS and no progress token in `params._meta`."""
     try:
         message = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # the SDK answers it (a parse error, 400)
         return False
     if not isinstance(message, dict) or "id" not in message or message.get("method") not in PLAIN_METHODS:
         return False
@@ -48,17 +48,42 @@ def wants_plain_reply(body: bytes) -> bool:
     return not (isinstance(meta, dict) and meta.get("progressToken") is not None)
 
 
-def build_http_app(server: Any, *, host: str) -> Any:
-    """The ASGI app serving `server` (an MCPServer) at /mcp, plus its custom routes, choosing the reply form per
-    request (see the module docstring)."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK
+
+
+def transport_security(host: str, allowed_hosts: list[str]) -> Any:
+    """The Host/Origin checks (DNS-rebinding protection): on loopback, the loopback names plus `allowed_hosts`;
+    beyond loopback, `allowed_hosts` (server.allowed_hosts) plus loopback, or no check at all when none are
+    configured (the caller warns loudly)."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    if not is_loopback(host) and not allowed_hosts:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    hosts = list(dict.fromkeys(_LOOPBACK_HOSTS + list(allowed_hosts)))
+    origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts,
+                                     allowed_origins=origins)
+
+
+def build_http_app(server: Any, *, host: str, allowed_hosts: list[str] | None = None) -> Any:
+    """The ASGI app serving `server` (an MCPServer) at /mcp, plus its custom routes (checked against the same
+    Host/Origin rules), choosing the reply form per request (see the module docstring)."""
     from mcp.server.streamable_http import StreamableHTTPServerTransport
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+    from mcp.server.transport_security import TransportSecurityMiddleware
 
-    app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
+    security = transport_security(host, allowed_hosts or [])
+    app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, transport_security=security)
+    guard = TransportSecurityMiddleware(security)
     manager = server.session_manager
     if type(manager) is not StreamableHTTPSessionManager or not callable(getattr(manager, "_admit_session", None)):
         log.info("this MCP SDK offers no per-session transport hook; every request is answered with an SSE stream")
-        return app
+        return _ReplyChooser(app, guard, choose=False)
 
     class _Transport(StreamableHTTPServerTransport):
         """The SDK's transport; its JSON-or-SSE switch is read per request from `_plain_reply`."""
@@ -82,18 +107,29 @@ def build_http_app(server: Any, *, host: str) -> Any:
             return transport
 
     manager.__class__ = _SessionManager
-    return _ReplyChooser(app)
+    return _ReplyChooser(app, guard)
 
 
 class _ReplyChooser:
-    """ASGI middleware: reads a POST /mcp body, decides the reply form for the request, and replays the body to
-    the app with the decision set in `_plain_reply` for this request's task."""
+    """ASGI middleware: checks Host/Origin of the routes outside /mcp (the SDK checks /mcp itself); reads a POST
+    /mcp body, decides the reply form for the request, and replays the body to the app with the decision set in
+    `_plain_reply` for this request's task."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, guard: Any, *, choose: bool = True) -> None:
         self.app = app
+        self.guard = guard
+        self.choose = choose
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") != MCP_PATH:
+        if scope["type"] == "http" and scope["path"].rstrip("/") != MCP_PATH:
+            from starlette.requests import Request
+
+            refused = await self.guard.validate_request(Request(scope), is_post=False)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+        if not self.choose or scope["type"] != "http" or scope["method"] != "POST" \
+                or scope["path"].rstrip("/") != MCP_PATH:
             await self.app(scope, receive, send)
             return
         messages: list[dict[str, Any]] = []

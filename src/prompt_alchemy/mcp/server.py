@@ -147,12 +147,21 @@ def build_server(service: Any) -> Any:
         async def get_prompt(self, name, arguments=None, context=None):  # type: ignore[override]
             from mcp_types import GetPromptResult, PromptMessage, TextContent
 
-            match = re.fullmatch(r".*-([0-9a-f]{8})", name)
+            from mcp.shared.exceptions import MCPError
+            from mcp_types import INVALID_PARAMS
+
+            match = re.fullmatch(r".*-([0-9a-f]{8})", name or "")
+            unknown = f"Unknown prompt: {_short(str(name), 80)}; list the prompts again (the top prompts change)"
             if self._prompt_manager.get_prompt(name) or match is None:
-                return await super().get_prompt(name, arguments, context)
+                try:
+                    return await super().get_prompt(name, arguments, context)
+                except MCPError:
+                    raise
+                except ValueError:  # the SDK's "unknown prompt": the client's mistake, not a server failure
+                    raise MCPError(INVALID_PARAMS, unknown) from None
             prompt = next((p for p in service.top_prompts(TOP_PROMPTS) if p.id.startswith(match.group(1))), None)
             if prompt is None:
-                raise ValueError(f"Unknown prompt: {name}; list the prompts again, the top prompts change")
+                raise MCPError(INVALID_PARAMS, unknown)
             return GetPromptResult(
                 description=f"stored prompt {prompt.id}",
                 messages=[PromptMessage(role="user", content=TextContent(type="text", text=prompt.content))])
@@ -375,10 +384,16 @@ def build_server(service: Any) -> Any:
         max_cost: Annotated[float | None, Field(gt=0, description="Stop before spending more than this (USD).")
                             ] = None,
         metric: Annotated[Literal["auto", "judge", "accuracy", "loglik"], Field(
-            description="judge (AI rubric), or with examples_path: accuracy or loglik (auto picks).")] = "auto",
-        examples_path: Annotated[str | None, Field(
-            description="A JSONL file on the server's machine with {\"input\", \"expected\"} lines; the score is "
+            description="judge (AI rubric), or with examples: accuracy or loglik (auto picks).")] = "auto",
+        examples: Annotated[list[dict[str, Any]] | None, Field(
+            max_length=2000,
+            description="Examples to measure the prompt on: objects with \"input\" and \"expected\" (optional "
+                        "\"match\": exact, contains or regex; \"split\": propose or heldout). The score is "
                         "then measured on held-out examples.")] = None,
+        examples_file: Annotated[str | None, Field(
+            max_length=255,
+            description="Or the name of a JSONL examples file in the server's examples folder (server.examples_dir; "
+                        "a file name, not a path).")] = None,
         provider: Annotated[ProviderName | None, Field(description="Provider that critiques and rewrites.")] = None,
         save: Annotated[bool, Field(description="Store every candidate in the library (default true).")] = True,
     ) -> CallToolResult:
@@ -396,7 +411,7 @@ def build_server(service: Any) -> Any:
         ok = False
         try:
             result = await call(service.optimize, prompt_id=id, prompt=prompt, task=task,
-                                examples_path=examples_path, max_iterations=max_iterations,
+                                examples=examples, examples_file=examples_file, max_iterations=max_iterations,
                                 target_score=target_score, max_cost=max_cost, metric=metric, provider=provider,
                                 save=save, progress=on_step)
             ok = True
