@@ -18,7 +18,7 @@ from prompt_alchemy.engine.targets import FAMILY_INSTRUCTIONS, render_for_target
 from prompt_alchemy.errors import CostLimitError, GenerationError, ProviderError
 from prompt_alchemy.models import GenerationResult, MetricRecord, Persona, Phase, Prompt, PromptRequest, new_id
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.providers.base import GenerationRequest
+from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse
 from prompt_alchemy.providers.registry import ProviderRegistry
 from prompt_alchemy.ranking.ranker import Ranker, feature_contexts, prompt_meta
 
@@ -68,8 +68,86 @@ class Engine:
         # embedding stays off the critical path.
         idea_vector = asyncio.ensure_future(self.embedder.embed([request.idea])) if embed_reason is None else None
 
-        async def run_chain(variant: int) -> list[Prompt]:
+        structured = self.uses_structured_path(chains)
+
+        def make_prompt(phase: Phase, variant: int, text: str, resp: GenerationResponse, temperature: float,
+                        max_tokens: int, parent: Prompt | None, method: str | None = None,
+                        notes: str | None = None) -> Prompt:
+            return Prompt(
+                content=text, title=request.idea.splitlines()[0][:80], phase=phase, variant=variant,
+                provider=resp.provider, model=resp.model, temperature=temperature, max_tokens=max_tokens,
+                input_tokens=resp.input_tokens, output_tokens=resp.output_tokens, cost_usd=resp.cost_usd,
+                latency_ms=round(resp.latency_ms, 2), tags=list(request.tags),
+                parent_id=parent.id if parent else None, session_id=session_id,
+                source_type="generated", enhancement_method=method, notes=notes, original_input=request.idea,
+                generation_request=request.model_dump(mode="json", exclude={"context"}),
+                generation_context=[{"source": c.source, "type": c.context_type} for c in request.context]
+                or None,
+                persona_used=persona.name, target_model=request.target_model, target_model_family=family)
+
+        async def finish(prompt: Prompt) -> None:
+            """Embed a final prompt as soon as its chain ends."""
+            if embed_reason is None:
+                vector = (await self.embedder.embed([prompt.content]))[0]
+                prompt.embedding = vector.tolist()
+                prompt.embedding_model = self.embedder.model
+                prompt.embedding_provider = self.embedder.provider
+                prompt.embedding_dim = self.embedder.dimensions
+
+        def step_done(phase: Phase, variant: int) -> None:
             nonlocal done
+            done += 1
+            if progress:
+                progress(ProgressEvent(phase=phase, variant=variant, done=done, total=total_calls))
+
+        async def run_structured_chain(variant: int) -> list[Prompt]:
+            from prompt_alchemy.engine.structured import SpecExtractor, assemble, render_prose, strategy_name
+
+            first = request.phases[0]
+            temperature, max_tokens = self.phase_params(first, request, persona)
+            vector = (await asyncio.shield(idea_vector))[0] if idea_vector is not None else None
+            run = await SpecExtractor(self.registry, self.embedder).extract(
+                phase=first, chain=chains[first], idea=request.idea, idea_vector=vector, variant=variant,
+                temperature=min(temperature, 0.3) if variant == 0 else min(temperature, 0.6),
+                persona_guidance=persona.guidance, context=request.context)
+            for outcome in run.outcomes:
+                for m in outcome.metrics:
+                    m.session_id = session_id
+                metrics.extend(outcome.metrics)
+                events.extend(outcome.events)
+            spec = run.spec
+            provider = chains[first][0]
+            model = self.registry.model_for(first, provider)
+            prompts: list[Prompt] = []
+            for index, phase in enumerate(request.phases):
+                final = index == len(request.phases) - 1
+                temperature, max_tokens = self.phase_params(phase, request, persona)
+                if phase is Phase.PRIMA_MATERIA:
+                    text = spec.render()
+                elif phase is Phase.SOLUTIO and not final:
+                    text = render_prose(spec)
+                else:
+                    text = assemble(spec, variant, family)
+                resp = run.response(provider, model) if index == 0 else GenerationResponse(
+                    text="", provider=run.response(provider, model).provider,
+                    model=run.response(provider, model).model)
+                notes = "; ".join(run.notes) if index == 0 and run.notes else None
+                prompt = make_prompt(phase, variant, text, resp, temperature, max_tokens,
+                                     prompts[-1] if prompts else None,
+                                     method=f"structured:{strategy_name(variant)}", notes=notes)
+                if final:
+                    await finish(prompt)
+                prompts.append(prompt)
+                metrics.append(MetricRecord(
+                    kind="generation", prompt_id=prompt.id, session_id=session_id, phase=phase.value,
+                    provider=resp.provider, model=resp.model, input_tokens=resp.input_tokens,
+                    output_tokens=resp.output_tokens, latency_ms=resp.latency_ms, cost_usd=resp.cost_usd))
+                step_done(phase, variant)
+            return prompts
+
+        async def run_chain(variant: int) -> list[Prompt]:
+            if structured:
+                return await run_structured_chain(variant)
             prompts: list[Prompt] = []
             draft: str | None = None
             for index, phase in enumerate(request.phases):
@@ -90,24 +168,11 @@ class Engine:
                     raise GenerationError(phase.value, exc.provider, exc) from exc
                 if final:
                     text = render_for_target(text, family)
-                    vector = (await self.embedder.embed([text]))[0] if embed_reason is None else None
                 resp = outcome.response
-                prompt = Prompt(
-                    content=text, title=request.idea.splitlines()[0][:80], phase=phase, variant=variant,
-                    provider=resp.provider, model=resp.model, temperature=temperature, max_tokens=max_tokens,
-                    input_tokens=resp.input_tokens, output_tokens=resp.output_tokens, cost_usd=resp.cost_usd,
-                    latency_ms=round(resp.latency_ms, 2), tags=list(request.tags),
-                    parent_id=prompts[-1].id if prompts else None, session_id=session_id,
-                    source_type="generated", original_input=request.idea,
-                    generation_request=request.model_dump(mode="json", exclude={"context"}),
-                    generation_context=[{"source": c.source, "type": c.context_type} for c in request.context]
-                    or None,
-                    persona_used=persona.name, target_model=request.target_model, target_model_family=family)
-                if final and vector is not None:
-                    prompt.embedding = vector.tolist()
-                    prompt.embedding_model = self.embedder.model
-                    prompt.embedding_provider = self.embedder.provider
-                    prompt.embedding_dim = self.embedder.dimensions
+                prompt = make_prompt(phase, variant, text, resp, temperature, max_tokens,
+                                     prompts[-1] if prompts else None)
+                if final:
+                    await finish(prompt)
                 prompts.append(prompt)
                 for m in outcome.metrics:
                     m.session_id = session_id
@@ -118,9 +183,7 @@ class Engine:
                     output_tokens=resp.output_tokens, latency_ms=resp.latency_ms, cost_usd=resp.cost_usd))
                 events.extend(outcome.events)
                 draft = text
-                done += 1
-                if progress:
-                    progress(ProgressEvent(phase=phase, variant=variant, done=done, total=total_calls))
+                step_done(phase, variant)
             return prompts
 
         try:
@@ -141,6 +204,15 @@ class Engine:
         result.wall_ms = (time.perf_counter() - started) * 1000.0
         result.model_ms = sum(p.latency_ms for p in prompts)
         return result
+
+    def uses_structured_path(self, chains: dict[Phase, list[str]]) -> bool:
+        """`generation.mode`: structured or freeform as set; under auto, structured when every phase is served by a
+        small local model (the bundled one, or a GGUF marked `providers.local.small`)."""
+        mode = self.settings.generation.mode
+        if mode != "auto":
+            return mode == "structured"
+        return bool(chains) and all(chain[0] == "local" and self.registry.get("local").is_small()
+                                    for chain in chains.values())
 
     async def _run_variants(self, run_chain, count: int) -> list[list[Prompt]]:
         if not self.settings.generation.use_parallel or count == 1:

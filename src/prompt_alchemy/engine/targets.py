@@ -71,7 +71,12 @@ def parse_sections(text: str) -> dict[str, str]:
 def render_for_target(text: str, family: str | None) -> str:
     if family is None:
         return text
-    sections = parse_sections(text) or {"Task": text.strip()}
+    return render_sections(parse_sections(text) or {"Task": text.strip()}, family)
+
+
+def render_sections(sections: dict[str, str], family: str | None) -> str:
+    """Named sections in the target's form: XML tags (claude), Markdown headings (gpt, gemini), or plain
+    `SECTION:` blocks (any other model, or none named)."""
     if family == "claude":
         return "\n\n".join(f"<{n.lower().replace(' ', '_')}>\n{b}\n</{n.lower().replace(' ', '_')}>"
                            for n, b in sections.items())

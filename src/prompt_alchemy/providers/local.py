@@ -72,6 +72,14 @@ class LocalProvider(BaseProvider):
             return "smollm2-135m-instruct"
         return path.stem
 
+    def is_small(self) -> bool:
+        """Whether this model needs the structured small-model path: `providers.local.small`, else true only for
+        the bundled 135M model."""
+        if self.config.small is not None:
+            return self.config.small
+        path = self.model_path()
+        return path is None or path.name == BUNDLED_GGUF
+
     def unavailable_reason(self) -> str | None:
         if importlib.util.find_spec("llama_cpp") is None:
             return f"the local provider needs llama-cpp-python, which is not installed; {SETUP_HINT}"

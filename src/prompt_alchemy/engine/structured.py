@@ -1,0 +1,354 @@
+"""The structured path for small models: the three phases, asking the model only for what it can do.
+
+A 135M model cannot follow a long meta-instruction: given one it writes the deliverable itself, advises a human,
+drifts and repeats. It can fill a short field under a JSON schema when shown examples. So here:
+
+- **prima-materia** extracts a :class:`PromptSpec`. The model fills the expert *role* (few-shot from the nearest
+  real exemplars, constrained to "a/an <a few words>") and the *task* as an imperative. Each field is checked (not
+  empty, not a copy of the instructions or of an exemplar, on the idea by embedding, keeping the idea's key words
+  and ``{variables}``); a failed field is asked once more, then comes from a plain rule, and the spec records which.
+  Everything else comes from rules for the kind of task and from the idea itself.
+- **solutio** renders the spec as flowing prose, one sentence per field, with a bounded length.
+- **coagulatio** assembles the final prompt from the spec in the target model's form; each variant's strategy
+  decides what is included and how.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from prompt_alchemy.engine.exemplars import Exemplar, nearest
+from prompt_alchemy.engine.spec import KINDS, Kind, PromptSpec, classify_kind, key_words, keeps_key_words, rule_spec
+from prompt_alchemy.engine.targets import render_sections
+from prompt_alchemy.errors import ProviderError
+from prompt_alchemy.models import ContextItem, Phase
+from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, Message
+from prompt_alchemy.ranking.features import variables
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from prompt_alchemy.embeddings.base import Embedder
+    from prompt_alchemy.providers.registry import CallOutcome, ProviderRegistry
+
+#: Variant i follows strategy i (modulo): what the final prompt includes and in which order.
+STRATEGY_NAMES: tuple[str, ...] = (
+    "structured", "concise", "example-driven", "step-by-step", "critical", "audience-first", "quality-focused",
+    "minimal-assumption", "persona-rich", "format-first",
+)
+
+ROLE_SCHEMA = {"type": "object", "properties": {"expert": {
+    "type": "string", "pattern": "^(a|an) [a-z][a-z-]*( [a-z][a-z-]*){0,3}$"}}, "required": ["expert"]}
+TASK_SCHEMA = {"type": "object", "properties": {"task": {"type": "string", "minLength": 8, "maxLength": 240}},
+               "required": ["task"]}
+_ROLE_SYSTEM = "Name the expert best suited to each request."
+_TASK_SYSTEM = "Restate each request as one clear instruction to an AI assistant. Keep every detail and {name}."
+_FALLBACK_SHOTS = (
+    Exemplar("suggest a place to visit near my location", "a travel guide", "Suggest a place to visit near my "
+                                                                            "location."),
+    Exemplar("fix the memory leak in my C++ server", "a senior C++ engineer",
+             "Find and fix the memory leak in my C++ server."),
+    Exemplar("create a monthly budget for a family of four", "a financial planner",
+             "Create a monthly budget for a family of four."),
+)
+_BAD_ROLE_WORDS = re.compile(r"\b(request|expert|role|task|json|assistant|ai|user|prompt|model)\b", re.I)
+
+# Similarity floors, measured with MiniLM on this project's ideas. A short role phrase is far from any idea in
+# embedding space ("a software engineer" scores 0.11 against "build a CLI that summarizes git logs", "a poet" 0.01),
+# so a role passes when it is near the idea, or somewhat near it and near the kind's own role ("a web developer"
+# for code). A faithful restated task scores 0.75+ against its idea, a drifted one under 0.6.
+ROLE_MIN_SIMILARITY = 0.2
+ROLE_MIN_SIMILARITY_WITH_KIND = 0.05
+ROLE_KIND_SIMILARITY = 0.5
+TASK_MIN_SIMILARITY = 0.7
+
+
+@dataclass
+class SpecRun:
+    """A spec and the model calls that filled it (their outcomes carry tokens, latency, metrics and events)."""
+
+    spec: PromptSpec
+    outcomes: list[CallOutcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def response(self, provider: str, model: str) -> GenerationResponse:
+        """One response summing every call, for the prima-materia artefact's provider/model/tokens/latency."""
+        if not self.outcomes:
+            return GenerationResponse(text="", provider=provider, model=model)
+        last = self.outcomes[-1].response
+        return GenerationResponse(
+            text="", provider=last.provider, model=last.model,
+            input_tokens=sum(o.response.input_tokens for o in self.outcomes),
+            output_tokens=sum(o.response.output_tokens for o in self.outcomes),
+            latency_ms=sum(o.response.latency_ms for o in self.outcomes),
+            cost_usd=sum(o.response.cost_usd for o in self.outcomes))
+
+
+def strategy_name(variant: int) -> str:
+    return STRATEGY_NAMES[variant % len(STRATEGY_NAMES)]
+
+
+async def choose_kind(idea: str, embedder: Embedder | None, idea_vector: Any) -> Kind:
+    """The kind of task: by the idea's verb or keywords, else the kind whose description is nearest by embedding,
+    else "write"."""
+    name, _how = classify_kind(idea)
+    if name:
+        return KINDS[name]
+    if embedder is not None and idea_vector is not None:
+        import numpy as np
+
+        kinds = list(KINDS.values())
+        matrix = await embedder.embed([k.description for k in kinds])
+        sims = np.asarray(matrix) @ np.asarray(idea_vector, dtype=np.float32)
+        return kinds[int(np.argmax(sims))]
+    return KINDS["write"]
+
+
+def _shots_from_context(context: list[ContextItem]) -> list[Exemplar]:
+    """The user's top-rated prompts (include_context) as exemplars, when their role and task can be read."""
+    from prompt_alchemy.engine.targets import parse_sections
+
+    shots = []
+    for item in context:
+        if item.context_type != "example":
+            continue
+        sections = parse_sections(item.content)
+        role = re.sub(r"^(?:you are|you're|act as)\s+", "", sections.get("Role", "").split("\n")[0], flags=re.I)
+        role = role.strip().rstrip(".").lower()
+        task = sections.get("Task", "").split("\n")[0].strip()
+        if re.fullmatch(r"(a|an) [a-z][a-z-]*( [a-z][a-z-]*){0,3}", role) and 3 <= len(task.split()) <= 40:
+            shots.append(Exemplar(request=task[0].lower() + task[1:].rstrip("."), role=role, task=task))
+    return shots
+
+
+class SpecExtractor:
+    """Fills a spec's model fields through the phase's provider chain (so failover, caching, retries and metrics
+    apply), and checks every field before it is used."""
+
+    def __init__(self, registry: ProviderRegistry, embedder: Embedder | None) -> None:
+        self.registry = registry
+        self.embedder = embedder
+
+    async def extract(self, *, phase: Phase, chain: list[str], idea: str, idea_vector: np.ndarray | None,
+                      variant: int, temperature: float, persona_guidance: str = "",
+                      context: list[ContextItem] | None = None) -> SpecRun:
+        kind = await choose_kind(idea, self.embedder, idea_vector)
+        spec = rule_spec(idea, kind, persona_guidance)
+        run = SpecRun(spec=spec)
+        pool = _shots_from_context(context or []) + await nearest(self.embedder, idea_vector, k=6)
+        pool = pool or list(_FALLBACK_SHOTS)
+        for attempt in range(2):
+            # the second ask uses other exemplars and a warmer temperature
+            shots = pool[attempt * 3:attempt * 3 + 3] or list(_FALLBACK_SHOTS)
+            role = await self._ask(run, phase, chain, _ROLE_SYSTEM, shots, idea, "expert", ROLE_SCHEMA,
+                                   temperature=min(1.0, temperature + 0.3 * attempt), seed=variant + 17 * attempt,
+                                   max_tokens=24, example=lambda s: {"expert": s.role})
+            verdict = await self._check_role(role, idea_vector, shots, kind.role) if role else "no answer"
+            if verdict is None:
+                spec.role = role
+                spec.sources["role"] = "model"
+                break
+            run.notes.append(f"role {role!r} rejected: {verdict}")
+        for attempt in range(2):
+            shots = pool[attempt * 3:attempt * 3 + 3] or list(_FALLBACK_SHOTS)
+            task = await self._ask(run, phase, chain, _TASK_SYSTEM, shots, idea, "task", TASK_SCHEMA,
+                                   temperature=min(1.0, temperature + 0.3 * attempt), seed=variant + 17 * attempt,
+                                   max_tokens=90, example=lambda s: {"task": s.task})
+            verdict = await self._check_task(task, idea, idea_vector, shots) if task else "no answer"
+            if verdict is None:
+                spec.task = task if task.endswith((".", "?", "!")) else task + "."
+                spec.sources["task"] = "model"
+                break
+            run.notes.append(f"task {task!r} rejected: {verdict}")
+        return run
+
+    async def _ask(self, run: SpecRun, phase: Phase, chain: list[str], system: str, shots: list[Exemplar],
+                   idea: str, key: str, schema: dict[str, Any], *, temperature: float, seed: int, max_tokens: int,
+                   example: Any) -> str:
+        messages = [Message("system", system)]
+        for shot in shots:
+            messages.append(Message("user", f"Request: {shot.request}"))
+            messages.append(Message("assistant", json.dumps(example(shot))))
+        messages.append(Message("user", f"Request: {' '.join(idea.split())[:600]}"))
+        request = GenerationRequest(messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                                    metadata={"phase": phase.value, "json_schema": schema, "field": key,
+                                              "repeat_penalty": 1.0})
+        try:
+            outcome = await self.registry.generate(phase, chain, request)
+        except ProviderError as exc:
+            run.notes.append(f"{key}: the model call failed ({exc})")
+            return ""
+        run.outcomes.append(outcome)
+        try:
+            value = json.loads(outcome.response.text).get(key, "")
+        except (ValueError, AttributeError):
+            return ""
+        return " ".join(str(value).split()) if isinstance(value, str) else ""
+
+    async def _similarity(self, text: str, idea_vector: np.ndarray | None) -> float | None:
+        if self.embedder is None or idea_vector is None:
+            return None
+        import numpy as np
+
+        vector = (await self.embedder.embed([text]))[0]
+        return float(np.asarray(vector) @ np.asarray(idea_vector, dtype=np.float32))
+
+    async def _check_role(self, role: str, idea_vector: Any, shots: list[Exemplar], kind_role: str) -> str | None:
+        """None when the role can be used, else why not."""
+        if not re.fullmatch(r"(a|an) [a-z][a-z-]*( [a-z][a-z-]*){0,3}", role):
+            return "not a short 'a/an <expert>' phrase"
+        if _BAD_ROLE_WORDS.search(role):
+            return "copies the instructions"
+        last = role.split()[-1]
+        if last not in _ROLE_NOUNS and not last.endswith(_ROLE_SUFFIXES):
+            return "does not name a person"
+        if self.embedder is None or idea_vector is None:
+            return None
+        import numpy as np
+
+        role_vec, kind_vec = await self.embedder.embed([role, kind_role])
+        to_idea = float(np.asarray(role_vec) @ np.asarray(idea_vector, dtype=np.float32))
+        to_kind = float(np.asarray(role_vec) @ np.asarray(kind_vec))
+        if to_idea >= ROLE_MIN_SIMILARITY or (to_idea >= ROLE_MIN_SIMILARITY_WITH_KIND
+                                              and to_kind >= ROLE_KIND_SIMILARITY):
+            return None
+        copied = any(role == s.role for s in shots)
+        return (f"{'copies an exemplar and ' if copied else ''}is off the idea (similarity {to_idea:.2f} to the "
+                f"idea, {to_kind:.2f} to {kind_role!r})")
+
+    async def _check_task(self, task: str, idea: str, idea_vector: Any, shots: list[Exemplar]) -> str | None:
+        if len(task.split()) < 3:
+            return "too short"
+        if any(task.rstrip(".").lower() == s.task.rstrip(".").lower() for s in shots):
+            return "copies an exemplar"
+        if task.lower().startswith(("request", "restate", "instruction")) or "json" in task.lower():
+            return "copies the instructions"
+        missing = variables(idea) - variables(task)
+        if missing:
+            return "drops " + ", ".join(f"{{{m}}}" for m in sorted(missing))
+        if variables(task) - variables(idea):
+            return "introduces variables the idea does not have"
+        if not keeps_key_words(task, idea, 0.8):
+            return "drops key words of the idea"
+        new = [w for w in key_words(task) if w[:5] not in {k[:5] for k in key_words(idea)}]
+        if len(new) > 2:
+            return f"adds words the idea does not have ({', '.join(new[:4])})"
+        if re.match(r"^(i|i'm|i am|we|my|dear|here)\b", task, re.I):
+            return "is not an instruction"
+        sim = await self._similarity(task, idea_vector)
+        if sim is not None and sim < TASK_MIN_SIMILARITY:
+            return f"drifts from the idea (similarity {sim:.2f})"
+        return None
+
+
+_ROLE_NOUNS = frozenset("""
+guide writer engineer developer analyst planner advisor adviser coach teacher tutor editor reviewer critic
+designer consultant scientist physicist chemist biologist expert strategist manager marketer copywriter
+journalist poet novelist screenwriter storyteller translator lawyer attorney doctor nurse therapist counselor
+counsellor chef cook nutritionist dietitian trainer instructor professor researcher historian economist
+accountant auditor recruiter specialist architect administrator officer programmer blogger author mentor
+mathematician statistician psychologist librarian organizer organiser producer director technician mechanic
+assistant agent artist musician composer photographer entrepreneur founder investor banker broker negotiator
+diplomat debater speaker presenter host comedian linguist philosopher theologian ecologist gardener farmer
+pilot navigator scholar student judge moderator facilitator curator archivist inspector investigator detective
+librarian pharmacist veterinarian dentist surgeon physician paramedic firefighter soldier strategist salesperson
+representative clerk secretary owner stylist illustrator animator filmmaker critic interviewer
+""".split())
+_ROLE_SUFFIXES = ("ist", "er", "or", "ian", "ant", "ent", "eer", "smith")
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?", ":")) else text + "."
+
+
+def _inputs_line(spec: PromptSpec) -> str:
+    return ", ".join(f"{{{name}}}" for name in spec.inputs)
+
+
+def render_prose(spec: PromptSpec, max_sentences: int = 12) -> str:
+    """Solutio on the structured path: the spec as flowing prose for people, a sentence per field, bounded."""
+    sentences = [f"You are {spec.role}, and your job is to {spec.task[0].lower() + spec.task[1:]}"
+                 if spec.task else f"You are {spec.role}."]
+    sentences.append(f"Write for {spec.audience}, and keep their needs in mind throughout.")
+    if spec.inputs:
+        sentences.append(f"You will work from what the user supplies: {_inputs_line(spec)}.")
+    sentences.extend(spec.context[:3])
+    if spec.requirements:
+        sentences.append(f"Above all, {spec.requirements[0][0].lower() + spec.requirements[0][1:]}")
+    sentences.extend(spec.requirements[1:3])
+    if spec.constraints:
+        sentences.append(f"Keep in mind: {spec.constraints[0][0].lower() + spec.constraints[0][1:]}")
+    sentences.append(f"When you answer, give {spec.output_format[0].lower() + spec.output_format[1:]}"
+                     if spec.output_format else "")
+    if spec.success_criteria:
+        sentences.append(f"You have done well when {spec.success_criteria[0][0].lower()}"
+                         f"{spec.success_criteria[0][1:]}")
+    out = [_sentence(s) for s in sentences if s.strip()]
+    return " ".join(out[:max_sentences])
+
+
+def _numbered(items: list[str]) -> str:
+    return "\n".join(f"{i}. {_sentence(item)}" for i, item in enumerate(items, 1))
+
+
+def _bullets(items: list[str]) -> str:
+    return "\n".join(f"- {_sentence(item)}" for item in items)
+
+
+def assemble(spec: PromptSpec, variant: int, family: str | None) -> str:
+    """Coagulatio on the structured path: the final prompt from the spec, by the variant's strategy, in the target
+    model's form (XML sections for Claude, Markdown for GPT and Gemini, plain sections otherwise)."""
+    strategy = strategy_name(variant)
+    role = f"You are {spec.role}."
+    if strategy == "persona-rich":
+        role = (f"You are {spec.role} with years of hands-on experience. You are precise, practical and honest "
+                f"about what you do not know.")
+    context_lines = [f"The result is for {spec.audience}."] + spec.context
+    if spec.inputs:
+        context_lines.append(f"The user supplies {_inputs_line(spec)}; work only from what is given there.")
+    requirements = list(spec.requirements)
+    constraints = list(spec.constraints)
+    sections: dict[str, str] = {"Role": role, "Task": _sentence(spec.task)}
+
+    if strategy == "concise":
+        sections["Context"] = " ".join(_sentence(c) for c in context_lines[:2])
+        sections["Constraints"] = _bullets([requirements[0], constraints[0]] if requirements else constraints[:1])
+        sections["Output format"] = _sentence(spec.output_format)
+        return render_sections(sections, family)
+
+    if strategy == "audience-first":
+        sections = {"Context": _bullets([f"Everything you write is for {spec.audience}: think about what they "
+                                         f"already know and what they need."] + context_lines[1:]),
+                    "Role": role, "Task": _sentence(spec.task)}
+    else:
+        sections["Context"] = _bullets(context_lines) if len(context_lines) > 1 else _sentence(context_lines[0])
+    if strategy == "format-first":
+        sections = {"Output format": _sentence(spec.output_format), **sections}
+    if strategy == "step-by-step":
+        sections["Steps"] = _numbered(spec.steps)
+    else:
+        sections["Requirements"] = _numbered(requirements)
+    if strategy == "critical":
+        constraints.append("Call out edge cases and likely failure modes, and say how you handle each")
+    if strategy == "minimal-assumption" and spec.open_questions:
+        constraints.append("If any of these is unclear, state your assumption before you answer: "
+                           + " ".join(spec.open_questions))
+    sections["Constraints"] = _bullets(constraints)
+    if strategy == "example-driven" and spec.example:
+        sections["Examples"] = "An example of the expected shape (not of the content):\n" + spec.example
+    if strategy == "quality-focused":
+        sections["Success criteria"] = _bullets(spec.success_criteria + [
+            "Before you answer, check your response against each of these criteria"])
+    if "Output format" not in sections:
+        sections["Output format"] = _sentence(spec.output_format)
+    return render_sections(sections, family)
