@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator,
                       model_validator)
@@ -101,6 +101,9 @@ class LocalProviderConfig(_Section):
     n_threads: int | None = Field(None, ge=1, description="llama.cpp threads (default: all cores but one)")
     seed: int = 0
     repeat_penalty: float = Field(1.15, ge=1.0, le=2.0)
+    small: bool | None = Field(
+        None, description="run this model on the structured small-model path under generation.mode auto "
+                          "(default: true for the bundled SmolLM2-135M, false for any other GGUF)")
     max_tokens_cap: int = Field(
         384, ge=16,
         description="upper bound on tokens per call for the small local model, which rambles at high limits")
@@ -171,6 +174,9 @@ class PhasesConfig(_Section):
 
 
 class GenerationConfig(_Section):
+    mode: Literal["auto", "structured", "freeform"] = Field(
+        "auto", description="structured: small-model path (spec by constrained decoding, assembled final prompt); "
+                            "freeform: the phase templates; auto: structured for small local models only")
     default_count: int = Field(3, ge=1, le=10)
     use_parallel: bool = True
     include_context: bool = False
@@ -390,7 +396,11 @@ def read_config_file(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
     from prompt_alchemy.errors import InputError
     from prompt_alchemy.security import MAX_CONFIG_BYTES, read_text_file
 
-    if not path.exists() and not path.is_symlink():
+    try:
+        present = path.exists() or path.is_symlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    if not present:
         return {}
     try:
         text = read_text_file(path, "config file", limit=MAX_CONFIG_BYTES)
@@ -481,11 +491,13 @@ LEGACY_KEYS: dict[str, str] = {
     "storage.backup_enabled": "storage.backup_interval",
 }
 LEGACY_BACKUP_INTERVAL = "1d"
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 _legacy_noted: set[tuple[str, str]] = set()
 
 
-def apply_legacy_keys(data: dict[str, Any], origin: str) -> dict[str, Any]:
-    """`data` (one layer, phase keys normalized) with the design document's key names rewritten to today's."""
+def apply_legacy_keys(data: dict[str, Any], origin: str, below: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`data` (one layer, phase keys normalized) with the design document's key names rewritten to today's. A
+    phase's own setting in this layer or in the layers `below` it wins over a `generation.default_*` value."""
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     for old, new in LEGACY_KEYS.items():
         section, key = old.split(".")
@@ -497,12 +509,17 @@ def apply_legacy_keys(data: dict[str, Any], origin: str) -> dict[str, Any]:
             setting = new.rsplit(".", 1)[1]
             phases = out.get("phases")
             phases = out["phases"] = dict(phases) if isinstance(phases, dict) else {}
+            lower = (below or {}).get("phases") or {}
             for phase in Phase:
                 entry = phases.get(phase.value)
+                if isinstance(lower.get(phase.value), dict) and setting in lower[phase.value]:
+                    continue
                 if entry is None or isinstance(entry, dict):
                     phases[phase.value] = {setting: value, **(entry or {})}
             how = f"sets {new} of every phase that does not set its own"
         elif old == "storage.backup_enabled":
+            if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:  # from the environment
+                value = _BOOL_WORDS[value.strip().lower()]
             if not isinstance(value, bool):
                 raise ConfigError(f"storage.backup_enabled ({origin}) must be true or false, got {value!r}; "
                                   f"better, use storage.backup_interval (e.g. 1d, or null for no backups)")
@@ -580,7 +597,7 @@ def load_settings(config_file: str | Path | None = None, overrides: Mapping[str,
     file_data = apply_legacy_keys(_normalize_phase_keys(read_config_file(paths.config_file, env)),
                                   f"config file {paths.config_file}")
     env_data, env_origin = env_layer(env)
-    env_data = apply_legacy_keys(_normalize_phase_keys(env_data), "environment")
+    env_data = apply_legacy_keys(_normalize_phase_keys(env_data), "environment", below=file_data)
     flag_data: dict[str, Any] = {}
     for dotted, value in (overrides or {}).items():
         _set_path(flag_data, dotted.split("."), value)
@@ -660,7 +677,7 @@ def validate_config(config_file: str | Path | None = None, env: Mapping[str, str
         file_data = apply_legacy_keys(_normalize_phase_keys(read_config_file(paths.config_file, env)),
                                       f"config file {paths.config_file}")
         env_data, _ = env_layer(env)
-        env_data = apply_legacy_keys(_normalize_phase_keys(env_data), "environment")
+        env_data = apply_legacy_keys(_normalize_phase_keys(env_data), "environment", below=file_data)
     except ConfigError as exc:
         return [str(exc)]
     data = deep_merge(file_data, env_data)
