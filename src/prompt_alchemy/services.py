@@ -146,6 +146,8 @@ class AlchemyService:
     async def generate(self, request: PromptRequest, progress: ProgressCallback | None = None, *,
                        session_id: str | None = None) -> GenerationResult:
         """Run the phases and, unless `save` is off, store the whole session in one transaction."""
+        if request.save:
+            self._check_writable()
         persona = resolve_persona(request.persona, self.settings)
         if request.max_cost is not None:  # providers (issue 3): refuse a run whose estimate exceeds the limit
             estimate = self.estimate_cost(request)
@@ -289,6 +291,13 @@ class AlchemyService:
                     known.setdefault(row["model"], set()).add(int(row["dimensions"]))
         return known
 
+    def _check_writable(self) -> None:
+        """Fail before any provider call or embedding when the library cannot be written (read-only, newer)."""
+        from prompt_alchemy.storage.sqlite import StorageError
+
+        if self.loaded.database_path.exists() and self.store.write_refusal:
+            raise StorageError(self.store.write_refusal)
+
     def resolve_id(self, id_or_prefix: str) -> str:
         """The full id of the one prompt whose id is or starts with `id_or_prefix` (like git's short hashes)."""
         prefix = (id_or_prefix or "").strip()
@@ -425,6 +434,7 @@ class AlchemyService:
                 raise InputError("the new content is empty")
             check_length("the content", content, self.settings.generation.max_idea_length)
         old = self.get_prompt(prompt_id)
+        self._check_writable()
         new_content = old.content if content is None else mask_secrets(content)
         clean_tags = old.tags if tags is None else list(dict.fromkeys(t.strip() for t in tags if t.strip()))
         now = utcnow()
@@ -480,6 +490,7 @@ class AlchemyService:
         from prompt_alchemy.storage.transfer import read_prompt_file
 
         started = time.perf_counter()
+        self._check_writable()
         fmt, rows, errors, seen = read_prompt_file(path, fmt, dimensions=self._known_dimensions())
         report = ImportReport(path=str(path), format=fmt, rows=seen, errors=errors, failed=len(errors))
         first_seen: dict[str, str] = {}
