@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str, code: int) -> None:
+    # one line, whatever the input it quotes: line breaks and other control characters are shown escaped
+    message = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in message)
     sys.stderr.write(f"error: {message}\n")
     sys.stderr.flush()
     sys.exit(code)
