@@ -59,8 +59,8 @@ async def test_csv_formats_and_bad_files(service, tmp_path):
 
     nohead = tmp_path / "bad.csv"
     nohead.write_text("a,b\n1,2\n", encoding="utf-8")
-    report = await service.import_prompts(nohead)
-    assert report.imported == 0 and "'content' or 'prompt' column" in report.errors[0]
+    with pytest.raises(InputError, match="'content' or 'prompt' column"):  # no row can be read: bad input
+        await service.import_prompts(nohead)
 
     broken = tmp_path / "broken.json"
     broken.write_text('[{"content": "x"},', encoding="utf-8")
