@@ -258,6 +258,11 @@ class RankingWeights(_Section):
     no_duplicate_lines: float = Field(0.5, ge=0)
     length: float = Field(1.0, ge=0)
     distinctness: float = Field(0.5, ge=0)
+    addressed_to_model: float = Field(1.0, ge=0)
+    not_deliverable: float = Field(1.0, ge=0)
+    not_degenerate: float = Field(1.0, ge=0)
+    on_topic: float = Field(1.0, ge=0)
+    no_scaffolding: float = Field(1.0, ge=0)
 
 
 class RankingConfig(_Section):

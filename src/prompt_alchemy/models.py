@@ -218,7 +218,14 @@ class ScoreComponent(BaseModel):
 class PromptScore(BaseModel):
     total: float
     components: list[ScoreComponent]
-    notes: list[str] = Field(default_factory=list)  # ranking (issue 5): e.g. "judge: unscored (...)"
+    notes: list[str] = Field(default_factory=list)  # e.g. "judge: unscored (...)"
+    #: Why this text is not a usable prompt (the non-prompt checks it failed); empty when it is one.
+    rejected: list[str] = Field(default_factory=list)
+
+    @property
+    def rank_key(self) -> tuple[int, float]:
+        """Sort key, best last: any usable prompt ranks above every rejected one, then by total."""
+        return (0 if self.rejected else 1, self.total)
 
 
 class MetricRecord(BaseModel):

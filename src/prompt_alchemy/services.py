@@ -877,8 +877,13 @@ class AlchemyService:
         if not texts or self.embedder.unavailable_reason() is not None:
             return feature_contexts(texts, idea=idea, metas=metas)
         vectors = await self.embedder.embed(list(texts) + ([idea] if idea else []))
-        return feature_contexts(texts, idea=idea, vectors=vectors[:len(texts)],
-                                idea_vector=vectors[len(texts)] if idea else None, metas=metas)
+        contexts = feature_contexts(texts, idea=idea, vectors=vectors[:len(texts)],
+                                    idea_vector=vectors[len(texts)] if idea else None, metas=metas)
+        if not idea:
+            return contexts
+        from prompt_alchemy.ranking.drift import with_drift
+
+        return await with_drift(self.embedder, contexts, texts, vectors[len(texts)])
 
     async def score_prompts(self, ids: list[str] | None = None, text: str | None = None, idea: str | None = None,
                             judge: bool = False) -> list:

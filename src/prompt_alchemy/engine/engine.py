@@ -237,13 +237,17 @@ class Engine:
             vectors=[p.embedding for p in finals] if embedded else None,
             idea_vector=idea_vector if embedded else None,
             metas=[prompt_meta(p) for p in finals])
+        if embedded and idea_vector is not None:
+            from prompt_alchemy.ranking.drift import with_drift
+
+            contexts = await with_drift(self.embedder, contexts, [p.content for p in finals], idea_vector)
         verdicts = await self._judge(result, finals) if judge and finals else [None] * len(finals)
         for prompt, ctx, verdict in zip(finals, contexts, verdicts):
             score = self.ranker.score(prompt.content, ctx, verdict)
             prompt.score = score.total
             result.scores[prompt.id] = score
         if finals:
-            best = max(finals, key=lambda p: (p.score or 0.0, -(p.variant or 0)))
+            best = max(finals, key=lambda p: (*result.scores[p.id].rank_key, -(p.variant or 0)))
             result.best_id = best.id
 
     async def _judge(self, result: GenerationResult, finals: list[Prompt]) -> list:

@@ -77,11 +77,13 @@ _LABEL = re.compile(r"^\s*(?:\*\*)?(?:final |rewritten |refined |improved |draft
 _POSTAMBLE = re.compile(r"\n\s*(?:let me know|i hope this|feel free to|hope this helps)[^\n]*\s*$", re.I)
 _FENCED = re.compile(r"^\s*```[\w-]*\n(.*?)\n```\s*$", re.S)
 _ECHO_TAG = re.compile(r"^\s*</?(?:draft|idea|prompt)>\s*$", re.I | re.M)
+_WRAPPER = re.compile(r"</?(?:pre|code|remarks)(?:\s[^>]*)?>", re.I)
 
 
 def clean_output(text: str) -> str:
-    """Strip chat preambles ("Here is the prompt:"), labels, sign-offs, a surrounding code fence and quotes."""
-    out = text.strip()
+    """Strip chat preambles ("Here is the prompt:"), labels, sign-offs, wrapper tags (<pre>, <code>, <remarks>),
+    a surrounding code fence and quotes."""
+    out = _WRAPPER.sub("", text).strip()
     for _ in range(3):
         before = out
         out = _PREAMBLE.sub("", out, count=1).strip()

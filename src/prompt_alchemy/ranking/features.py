@@ -32,14 +32,42 @@ _VAGUE = re.compile(r"\b(some|stuff|things?|etc|various|nice|good|maybe|somehow|
                     r"appropriate|relevant|certain|several|properly|basically)\b", re.I)
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}|(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 _WORD = re.compile(r"\w+")
+# The deliverable written out instead of a prompt: letter or essay voice, salutations, first-person narrative.
+_DELIVERABLE = re.compile(
+    r"(^\s*(?:dear|hi|hello|to whom it may concern)\b[^\n]{0,60}[,:]\s*$|^\s*(?:sincerely|best regards|kind regards|"
+    r"warm regards|yours (?:truly|sincerely|faithfully)|regards|cheers|best),?\s*$|\bi am (?:thrilled|excited|"
+    r"writing to|delighted|pleased|confident|eager|an ai)\b|\bi'm (?:thrilled|excited|writing to|an ai)\b|"
+    r"\bthank you for (?:your time|considering)\b|\bi look forward to\b|\bonce upon a time\b|\bin conclusion\b)",
+    re.I | re.M)
+_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|me|my|mine|myself)\b", re.I)
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
+# Advice to a human reader instead of instructions to a model.
+_ADVICE = re.compile(
+    r"\b(here(?:'s| is| are) (?:how|some|a few)\b[^\n]{0,40}\b(?:you can|tips|steps|ways)|you can start by|start by "
+    r"(?:crafting|writing|making|creating|researching)|here are some tips|tips (?:for|to) (?:write|writing|help)|"
+    r"i (?:would )?(?:recommend|suggest) (?:that you|you)|you might want to|you may want to|make sure (?:to|you) "
+    r"(?:proofread|tailor|research)|good luck|hope (?:this|that) helps|follow these steps to)\b", re.I)
+_TO_MODEL = re.compile(r"\b(you are|you're|act as|your (?:task|job|role|goal)|respond|reply|answer|return|output|"
+                       r"write|create|build|explain|give|produce|generate|list|summari[sz]e|review|analy[sz]e|plan|"
+                       r"classify|extract|translate|rewrite|design|draft|describe|suggest|provide)\b", re.I)
+# Scaffolding that belongs to our templates or to a chat reply, never to a prompt.
+_SCAFFOLD = re.compile(
+    r"(\bprima[- ]materia\b|\bsolutio\b|\bcoagulatio\b|\bphase [123] of 3\b|</?(?:idea|draft|remarks|pre|code|"
+    r"assistant|user|system|s|im_start|im_end)>|<context source=|<\|[a-z_]+\|>|\bfield sources:|\bkind of task:|"
+    r"\breply with the (?:final )?prompt only\b)", re.I)
 
 #: The rubric checks, in display order. Each one is a 0–1 score; the ranker weights them.
 RUBRIC: tuple[str, ...] = (
     "intent", "has_role", "states_task", "has_constraints", "output_format", "examples", "variables",
     "vague_words", "no_duplicate_lines", "length", "distinctness",
+    "addressed_to_model", "not_deliverable", "not_degenerate", "on_topic", "no_scaffolding",
 )
+#: The checks that tell a prompt from a non-prompt. A text that fails any of them (value below 0.5) is not a usable
+#: prompt, and the ranker places it below every text that passes them all.
+NON_PROMPT_CHECKS: tuple[str, ...] = ("addressed_to_model", "not_deliverable", "not_degenerate", "on_topic",
+                                      "no_scaffolding")
 #: Checks that need something besides the text (an idea, sibling variants); absent when that is missing.
-CONTEXTUAL: frozenset[str] = frozenset({"intent", "distinctness"})
+CONTEXTUAL: frozenset[str] = frozenset({"intent", "distinctness", "on_topic"})
 _PHASES = ("prima-materia", "solutio", "coagulatio")
 _PERSONAS = ("generic", "code", "writing", "analysis")
 
@@ -69,6 +97,9 @@ class FeatureContext:
     provider: str | None = None
     model: str | None = None
     persona: str | None = None
+    #: Sentences far from both the idea and any instruction a prompt gives (by embedding), out of how many.
+    drift: tuple[str, ...] | None = None
+    sentences: int = 0
 
 
 def words(text: str) -> list[str]:
@@ -104,6 +135,13 @@ def rubric(text: str, ctx: FeatureContext | None = None) -> list[Feature]:
     distinct = distinctness_feature(ctx.sibling_similarity, ctx.sibling_measure)
     if distinct is not None:
         feats["distinctness"] = distinct
+    feats["addressed_to_model"] = addressed_feature(text)
+    feats["not_deliverable"] = deliverable_feature(text, n_words)
+    feats["not_degenerate"] = degenerate_feature(text)
+    on_topic = on_topic_feature(ctx.drift, ctx.sentences)
+    if on_topic is not None:
+        feats["on_topic"] = on_topic
+    feats["no_scaffolding"] = scaffolding_feature(text)
     return [feats[name] for name in RUBRIC if name in feats]
 
 
@@ -231,6 +269,69 @@ def duplicates_feature(text: str) -> Feature:
     if dupes == 0:
         return Feature("no_duplicate_lines", 1.0, "no repeated lines")
     return Feature("no_duplicate_lines", max(0.0, 1 - dupes / max(len(lines), 1) * 2), f"{dupes} repeated line(s)")
+
+
+def addressed_feature(text: str) -> Feature:
+    """Instructions to a model, not advice to a human ("here's how you can write it... 1. start by...")."""
+    advice = [m.group(0) for m in _ADVICE.finditer(text)]
+    if advice and (len(advice) >= 2 or not _TO_MODEL.search(text[:300])):
+        return Feature("addressed_to_model", 0.0, f"advises a human instead of instructing a model: "
+                                                  f"'{advice[0]}'")
+    if not _TO_MODEL.search(text):
+        return Feature("addressed_to_model", 0.3, "gives the model no instruction")
+    return Feature("addressed_to_model", 1.0, "instructs the model")
+
+
+def deliverable_feature(text: str, n_words: int) -> Feature:
+    """A prompt, not the deliverable itself: no salutation or sign-off, no letter or essay voice, no first-person
+    narrative (quoted text aside)."""
+    found = _DELIVERABLE.search(text)
+    if found:
+        return Feature("not_deliverable", 0.0, f"writes the deliverable instead of a prompt: "
+                                               f"'{found.group(0).strip()[:40]}'")
+    unquoted = _QUOTED.sub(" ", text)
+    first = len(_FIRST_PERSON.findall(unquoted))
+    density = first / max(n_words, 1)
+    if n_words >= 20 and density > 0.05:
+        return Feature("not_deliverable", 0.0, f"first-person narrative ({first} of {n_words} words are I/me/my): "
+                                               f"the deliverable, not a prompt")
+    return Feature("not_deliverable", 1.0, "reads as a prompt, not as the deliverable")
+
+
+def degenerate_feature(text: str) -> Feature:
+    """Free of repetition and degenerate text: no sentence said twice, and enough distinct word trigrams."""
+    sentences = [s.strip().lower() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.strip()) > 20]
+    repeated = len(sentences) - len(set(sentences))
+    tokens = [w.lower() for w in words(text)]
+    grams = [tuple(tokens[i:i + 3]) for i in range(len(tokens) - 2)]
+    ratio = len(set(grams)) / len(grams) if grams else 1.0
+    if repeated:
+        return Feature("not_degenerate", 0.0, f"repeats {repeated} sentence(s)")
+    if len(grams) >= 30 and ratio < 0.6:
+        return Feature("not_degenerate", 0.0, f"degenerate: only {ratio:.0%} of its word trigrams are distinct")
+    return Feature("not_degenerate", 1.0, f"no repetition ({ratio:.0%} distinct word trigrams)")
+
+
+def on_topic_feature(drift: tuple[str, ...] | None, sentences: int) -> Feature | None:
+    """Stays on the idea: sentences far (by embedding) from both the idea and any instruction a prompt gives are
+    drift, such as details the idea never mentioned. Absent when no embedder measured it."""
+    if drift is None or not sentences:
+        return None
+    share = len(drift) / sentences
+    if len(drift) >= 2 or share > 0.25:
+        return Feature("on_topic", max(0.0, 0.4 - share), f"{len(drift)} of {sentences} sentences drift off the "
+                                                          f"idea: '{drift[0][:60]}'")
+    if drift:
+        return Feature("on_topic", 0.8, f"1 of {sentences} sentences is far from the idea: '{drift[0][:60]}'")
+    return Feature("on_topic", 1.0, f"all {sentences} sentences stay on the idea")
+
+
+def scaffolding_feature(text: str) -> Feature:
+    """No leaked scaffolding: phase names, our delimiters, chat-template tokens or wrappers such as <remarks>."""
+    found = _SCAFFOLD.search(text)
+    if found:
+        return Feature("no_scaffolding", 0.0, f"leaks scaffolding: '{found.group(0)}'")
+    return Feature("no_scaffolding", 1.0, "no leaked scaffolding")
 
 
 def lexical_similarity(a: str, b: str) -> float:

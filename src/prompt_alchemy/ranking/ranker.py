@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from prompt_alchemy.models import PromptScore, ScoreComponent
-from prompt_alchemy.ranking.features import FeatureContext, feature_vector, lexical_similarity, rubric
+from prompt_alchemy.ranking.features import (NON_PROMPT_CHECKS, FeatureContext, feature_vector,
+                                             lexical_similarity, rubric)
 
 if TYPE_CHECKING:
     from prompt_alchemy.config import Settings
@@ -27,8 +28,11 @@ if TYPE_CHECKING:
 DEFAULT_WEIGHTS: dict[str, float] = {
     "intent": 3.0, "has_role": 1.0, "states_task": 1.0, "has_constraints": 1.0, "output_format": 1.0,
     "examples": 0.5, "variables": 1.0, "vague_words": 0.5, "no_duplicate_lines": 0.5, "length": 1.0,
-    "distinctness": 0.5,
+    "distinctness": 0.5, "addressed_to_model": 1.0, "not_deliverable": 1.0, "not_degenerate": 1.0, "on_topic": 1.0,
+    "no_scaffolding": 1.0,
 }
+#: A rejected text's total is scaled by this, so that its stored score also reads as poor.
+REJECTED_SCALE = 0.3
 DEFAULT_JUDGE_WEIGHT = 4.0
 DEFAULT_LEARNED_WEIGHT = 3.0
 
@@ -87,7 +91,11 @@ class Ranker:
                                              reason=f"learned model {name}: predicted {value:.2f}"))
         total_weight = sum(c.weight for c in components)
         total = sum(c.value * c.weight for c in components) / total_weight if total_weight else 0.0
-        return PromptScore(total=round(total, 4), components=components, notes=notes)
+        rejected = [c.reason for c in components if c.name in NON_PROMPT_CHECKS and c.value < 0.5]
+        if rejected:
+            total *= REJECTED_SCALE
+            notes.append("not a usable prompt: " + "; ".join(rejected))
+        return PromptScore(total=round(total, 4), components=components, notes=notes, rejected=rejected)
 
     def rank(self, items: Sequence[tuple[str, str, FeatureContext, JudgeScore | None]]) -> list[ScoredPrompt]:
         """Score (id, text, context, judge) items and return them best first, ties broken by input order."""
@@ -95,7 +103,7 @@ class Ranker:
                                features=feature_vector(text, ctx),
                                judge=judge.model_dump() if judge is not None else None)
                   for pid, text, ctx, judge in items]
-        order = sorted(range(len(scored)), key=lambda i: (-scored[i].score.total, i))
+        order = sorted(range(len(scored)), key=lambda i: (-scored[i].score.rank_key[0], -scored[i].score.total, i))
         ranked = [scored[i] for i in order]
         for position, item in enumerate(ranked, 1):
             item.rank = position
