@@ -47,8 +47,10 @@ if ! ls "$WHEEL_DIR"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; th
   echo "setup: building llama-cpp-python $LLAMA_VERSION once into $WHEEL_DIR (about 4 minutes)..." >&2
   echo "setup: llama.cpp build flags: $LLAMA_CMAKE_ARGS" >&2
   rm -rf "$WHEEL_DIR.partial"
+  # --no-cache-dir: pip's own wheel cache is keyed by the source, not by CMAKE_ARGS, and would hand back a build
+  # made with other flags (a native one).
   CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
-    $pip wheel -q --no-deps --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_VERSION" -w "$WHEEL_DIR.partial" >&2
+    $pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_VERSION" -w "$WHEEL_DIR.partial" >&2
   mv "$WHEEL_DIR.partial"/llama_cpp_python-*.whl "$WHEEL_DIR"/ && rmdir "$WHEEL_DIR.partial"
   printf '%s\n' "$LLAMA_CMAKE_ARGS" > "$WHEEL_DIR/BUILD_FLAGS"
 fi
