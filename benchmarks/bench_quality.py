@@ -164,7 +164,7 @@ def run_mode(ideas: list[tuple[str, str]], mode: str | None) -> dict:
     with tempfile.TemporaryDirectory() as home:
         for area, idea in ideas:
             data, wall = _generate(home, idea, mode)
-            best = next(p for p in data["prompts"] if p["id"] == data["best"])
+            best = data["best"]
             rows.append({"area": area, "idea": idea, "best": best["content"], "wall_s": wall,
                          "model_s": data["model_ms"] / 1000})
     sims = asyncio.run(_similarities([(r["best"], r["idea"]) for r in rows]))

@@ -148,7 +148,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
           "Give an example.", "Summarize the key points."),
          "Core idea: one sentence.\nHow it works: two or three short paragraphs.\nExample: one concrete case.",
          keywords=("explain", "teach", "understand", "tutor", "lesson", "learn", "describe", "what", "how",
-                   "why", "concept", "introduction", "beginner", "course", "quiz", "study", "student",
+                   "why", "concept", "introduction", "beginner", "course", "quiz", "study", "student", "flashcards",
                    "students", "homework", "exam"),
          description="explain, teach or tutor a topic or concept"),
     Kind("plan", "Create", "an experienced planner", "the person who will follow the plan",
@@ -255,7 +255,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "Opening: one line that states the purpose.\nBody: two or three short paragraphs.\nClose: a clear next step.",
          keywords=("write", "draft", "compose", "letter", "email", "blog", "post", "article", "story", "poem",
                    "newsletter", "copy", "essay", "speech", "script", "tweet", "caption", "description",
-                   "announcement", "bio", "cover", "message", "toast", "review", "headline", "ad", "landing",
+                   "announcement", "bio", "cover", "message", "toast", "headline", "ad", "landing", "posting",
                    "press", "release", "lyrics", "content", "linkedin", "proposal", "invitation", "thank"),
          description="write a text: letters, emails, posts, articles, stories, copy"),
 )}
@@ -290,33 +290,49 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if s.strip()]
 
 
+#: Verbs that name the kind of task whatever follows them.
+_STRONG_VERBS = {
+    "explain": "explain", "teach": "explain", "tutor": "explain", "describe": "explain", "review": "review",
+    "critique": "review", "audit": "review", "proofread": "review", "plan": "plan", "schedule": "plan",
+    "organize": "plan", "organise": "plan", "analyze": "analyze", "analyse": "analyze", "compare": "analyze",
+    "research": "analyze", "investigate": "analyze", "translate": "transform", "rewrite": "transform",
+    "summarize": "transform", "summarise": "transform", "simplify": "transform", "paraphrase": "transform",
+    "shorten": "transform", "extract": "extract", "parse": "extract", "classify": "classify",
+    "categorize": "classify", "categorise": "classify", "label": "classify", "triage": "classify",
+    "brainstorm": "ideas", "advise": "advise", "coach": "advise", "negotiate": "advise", "implement": "code",
+    "debug": "code", "refactor": "code", "fix": "code",
+}
+#: Verbs whose object decides the kind ("write a poem" vs "write a Python function"), with a default.
+_WEAK_VERBS = {
+    "write": "write", "draft": "write", "compose": "write", "craft": "write", "create": "write", "make": "write",
+    "build": "code", "develop": "code", "design": "code", "code": "code", "program": "code", "convert": "transform",
+    "generate": "ideas", "suggest": "ideas", "give": "advise", "help": "advise", "prepare": "plan",
+    "produce": "write",
+}
+#: Phrases that decide the kind before single keywords do.
+_PHRASES = (("cover letter", "write"), ("job posting", "write"), ("business review", "analyze"),
+            ("action items", "transform"), ("meal plan", "plan"), ("lesson plan", "explain"))
+
+
 def classify_kind(idea: str) -> tuple[str, str]:
-    """The kind of task (by the idea's leading verb, then its keywords) and how it was chosen. Returns
-    ("", "none") when nothing matches, so the caller can fall back to embedding similarity."""
+    """The kind of task and how it was chosen: a verb that names it, a telling phrase, the first keyword of a
+    kind in the idea, or a verb's default. Returns ("", "none") when nothing matches, so the caller can fall
+    back to embedding similarity."""
     body = _LEADING.sub("", idea.strip(), count=1)
-    first = (key for key in [w.lower() for w in _WORD.findall(body)[:1]])
-    lead = next(first, "")
-    by_verb = {"write": "write", "draft": "write", "compose": "write", "craft": "write", "explain": "explain",
-               "teach": "explain", "tutor": "explain", "describe": "explain", "review": "review",
-               "critique": "review", "audit": "review", "proofread": "review", "plan": "plan",
-               "schedule": "plan", "organize": "plan", "organise": "plan", "analyze": "analyze",
-               "analyse": "analyze", "compare": "analyze", "research": "analyze", "investigate": "analyze",
-               "translate": "transform", "rewrite": "transform", "summarize": "transform",
-               "summarise": "transform", "convert": "transform", "simplify": "transform", "paraphrase": "transform",
-               "shorten": "transform", "extract": "extract", "parse": "extract", "classify": "classify",
-               "categorize": "classify", "categorise": "classify", "label": "classify", "triage": "classify",
-               "brainstorm": "ideas", "suggest": "ideas", "advise": "advise", "coach": "advise",
-               "negotiate": "advise", "implement": "code", "debug": "code", "refactor": "code", "fix": "code"}
-    if lead in by_verb:
-        return by_verb[lead], f"the verb '{lead}'"
     words = [w.lower() for w in _WORD.findall(body)]
-    best, best_hits = "", 0
-    for kind in KINDS.values():
-        hits = sum(1 for w in words if w in kind.keywords)
-        if hits > best_hits:
-            best, best_hits = kind.name, hits
-    if best:
-        return best, "keywords"
+    lead = words[0] if words else ""
+    if lead in _STRONG_VERBS:
+        return _STRONG_VERBS[lead], f"the verb '{lead}'"
+    lowered = " ".join(words)
+    for phrase, kind in _PHRASES:
+        if phrase in lowered:
+            return kind, f"the phrase '{phrase}'"
+    for w in words[1:] if lead in _WEAK_VERBS else words:
+        for kind in KINDS.values():
+            if w in kind.keywords:
+                return kind.name, f"the keyword '{w}'"
+    if lead in _WEAK_VERBS:
+        return _WEAK_VERBS[lead], f"the verb '{lead}'"
     return "", "none"
 
 
