@@ -177,7 +177,7 @@ def _embedder_fix(loaded: LoadedSettings) -> str:
 
 def _probe_main(kind: str, config_file: str | None) -> int:
     from prompt_alchemy.config import load_settings
-    from prompt_alchemy.errors import AlchemyError
+    from prompt_alchemy.errors import AlchemyError, ConfigError
 
     try:
         loaded = load_settings(config_file=config_file)
@@ -186,8 +186,10 @@ def _probe_main(kind: str, config_file: str | None) -> int:
         sys.stdout.write(json.dumps({"ok": False, "error": str(exc), "fix": exc.fix}) + "\n")
         sys.stderr.write(f"error: {exc}\n")
         return 1
-    except AlchemyError as exc:
-        sys.stdout.write(json.dumps({"ok": False, "error": str(exc), "fix": None}) + "\n")
+    except AlchemyError as exc:  # the configuration does not load, most likely
+        fix = ("fix the configuration ('prompt-alchemy config validate' lists every problem)"
+               if isinstance(exc, ConfigError) else "run 'prompt-alchemy --debug doctor' for details")
+        sys.stdout.write(json.dumps({"ok": False, "error": str(exc), "fix": fix}) + "\n")
         sys.stderr.write(f"error: {exc}\n")
         return 1
     sys.stdout.write(json.dumps({"ok": True, **result}) + "\n")

@@ -116,6 +116,17 @@ def test_a_database_from_a_newer_version_is_reported(home):
     assert "upgrade" in line["fix"]
 
 
+def test_pending_migrations_are_a_warning_with_the_command_to_run(home):
+    db = make_library(home)
+    with sqlite3.connect(db) as conn:
+        last = conn.execute("SELECT name FROM _migrations ORDER BY name DESC LIMIT 1").fetchone()[0]
+        conn.execute("DELETE FROM _migrations WHERE name = ?", (last,))
+    proc, data, checks = doctor()
+    assert proc.returncode == 0 and data["ok"] is True
+    line = checks["database"]
+    assert line["status"] == "warn" and last in line["detail"] and "db migrate" in line["fix"]
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

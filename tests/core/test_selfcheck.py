@@ -48,6 +48,15 @@ def test_a_corrupt_model_file_stops_setup_with_one_clear_message(home, tmp_path)
     assert "Traceback" not in proc.stderr
 
 
+def test_a_broken_config_is_named_as_the_cause_not_the_build(home, write_config):
+    write_config("providers:\n  local:\n    n_ctx: many\n")
+    proc = selfcheck("--wheel-dir", "/cache/llama-x")
+    assert proc.returncode == 1
+    [failed] = [line for line in proc.stderr.splitlines() if line.startswith("setup: FAILED")]
+    assert "providers.local.n_ctx" in failed and "config validate" in failed
+    assert "/cache/llama-x" not in failed
+
+
 def test_a_crashing_probe_is_reported_with_the_wheel_to_remove():
     crash = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
     outcome = asyncio.run(run_child(crash))
