@@ -124,7 +124,17 @@ def _probe_model(loaded: LoadedSettings) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     if response.output_tokens < 1:
         raise ProbeFailure(f"the local model {provider.model_path()} generated no tokens", _model_fix(loaded))
-    return {"model": str(provider.model_path()), "tokens": response.output_tokens, "seconds": round(seconds, 3)}
+    return {"model": str(provider.model_path()), "tokens": response.output_tokens, "seconds": round(seconds, 3),
+            "build": llama_features()}
+
+
+def llama_features() -> list[str]:
+    """The CPU features the installed llama.cpp was built to use (from llama_print_system_info)."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    return [part.split("=")[0].split(":")[-1].strip() for part in info.split("|")
+            if part.strip().endswith("= 1")]
 
 
 def _probe_embedder(loaded: LoadedSettings) -> dict[str, Any]:
@@ -220,7 +230,8 @@ def interpret_probe(kind: str, outcome: ChildOutcome, *, crash_fix: str) -> Chec
     if outcome.returncode == 0 and report.get("ok"):
         if kind == "model":
             detail = (f"{Path(report['model']).name} loads and generates ({report['tokens']} tokens in "
-                      f"{report['seconds']:.2f}s with loading)")
+                      f"{report['seconds']:.2f}s with loading; llama.cpp built for "
+                      f"{' '.join(report.get('build') or []) or 'unknown'})")
         else:
             detail = f"{report['provider']}/{report['model']} embeds a sentence ({report['dimensions']}-d)"
         return Check(label, "ok", detail)
