@@ -89,7 +89,9 @@ def read_text_file(path: str | Path, what: str, encoding: str = "utf-8", *, limi
     try:
         if _pseudo(target):
             raise InputError(f"cannot read {what} {path}: it is a kernel pseudo-file, not a regular file")
-        with open(target, "rb") as fh:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (the check below refuses it)
+        fd = os.open(target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
             info = os.fstat(fh.fileno())
             if stat.S_ISDIR(info.st_mode):
                 raise InputError(f"cannot read {what} {path}: it is a directory")

@@ -309,3 +309,10 @@ def test_configured_secret_in_an_answer_is_masked_in_output_and_library(home, wr
     with sqlite3.connect(home / "prompts.db") as conn:
         rows = conn.execute("SELECT content FROM prompts").fetchall()
     assert rows and all(secret not in r[0] for r in rows)
+
+
+def test_import_of_a_fifo_is_refused_without_waiting_for_a_writer(home, tmp_path):
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    line = one_error_line(run_inproc("import", str(fifo)))
+    assert "not a regular file" in line
