@@ -309,6 +309,7 @@ _WEAK_VERBS = {
     "generate": "ideas", "suggest": "ideas", "give": "advise", "help": "advise", "prepare": "plan",
     "produce": "write",
 }
+_WRITING_VERBS = frozenset({"write", "draft", "compose", "craft"})
 #: Phrases that decide the kind before single keywords do.
 _PHRASES = (("cover letter", "write"), ("job posting", "write"), ("business review", "analyze"),
             ("action items", "transform"), ("meal plan", "plan"), ("lesson plan", "explain"))
@@ -327,8 +328,10 @@ def classify_kind(idea: str) -> tuple[str, str]:
     for phrase, kind in _PHRASES:
         if phrase in lowered:
             return kind, f"the phrase '{phrase}'"
+    # After a writing verb, the object is a text or code ("write a wedding toast" is writing, not planning).
+    kinds = [KINDS[k] for k in ("code", "write", "explain")] if lead in _WRITING_VERBS else list(KINDS.values())
     for w in words[1:] if lead in _WEAK_VERBS else words:
-        for kind in KINDS.values():
+        for kind in kinds:
             if w in kind.keywords:
                 return kind.name, f"the keyword '{w}'"
     if lead in _WEAK_VERBS:
@@ -336,28 +339,88 @@ def classify_kind(idea: str) -> tuple[str, str]:
     return "", "none"
 
 
+_MODALS = frozenset("can could will would should shall may might must was did".split())
+_IRREGULAR = {"am": "is", "have": "has", "do": "does", "go": "goes", "'m": "is", "'ve": "has"}
+
+
+def _third_person_verb(verb: str) -> str:
+    low = verb.lower()
+    if low in _IRREGULAR:
+        return _IRREGULAR[low]
+    if low in _MODALS or low.endswith("ed"):
+        return verb
+    if re.search(r"[^aeiou]y$", low):
+        return verb[:-1] + "ies"
+    if re.search(r"(s|sh|ch|x|z|o)$", low):
+        return verb + "es"
+    return verb + "s"
+
+
+def third_person(text: str) -> str:
+    """The user's first person as the third person, so the prompt speaks to the model about the user ("Help me
+    plan my week" becomes "Help the user plan their week"). Quoted text is left alone."""
+    def subject(match: re.Match) -> str:
+        verb = match.group(2)
+        return f"{'The' if match.group(0)[0].isupper() and match.start() == 0 else 'the'} user " + (
+            _third_person_verb(verb) if verb else "")
+
+    parts = re.split(r"(\"[^\"]*\"|“[^”]*”)", text)
+    for i in range(0, len(parts), 2):
+        t = parts[i]
+        t = re.sub(r"\bI\s*('m|'ve|am|have)\b", lambda m: "the user " + _IRREGULAR[m.group(1)], t)
+        t = re.sub(r"\b(I) (\w+)", subject, t)
+        t = re.sub(r"\bI\b", "the user", t)
+        t = re.sub(r"\b(me|myself)\b", "the user", t, flags=re.I)
+        t = re.sub(r"\b(my|mine)\b", "their", t, flags=re.I)
+        t = re.sub(r"\b(?:we|We) (are|were|have|need|want)\b", lambda m: "the user " + {
+            "are": "is", "were": "was", "have": "has", "need": "needs", "want": "wants"}[m.group(1)], t)
+        t = re.sub(r"\b(our)\b", "their", t, flags=re.I)
+        parts[i] = t
+    out = "".join(parts)
+    return out[0].upper() + out[1:] if out and out[0].islower() and text[:1].isupper() else out
+
+
+def task_sentence(idea: str) -> tuple[str, list[str]]:
+    """The sentence of the idea that asks for something (the first that starts with a verb, after "please",
+    "can you", "I want you to" and the like), and the idea's other sentences, kept as context."""
+    sentences = split_sentences(idea.strip()) or [idea.strip()]
+    for index, sentence in enumerate(sentences):
+        body = _LEADING.sub("", sentence, count=1)
+        first = (body.split() or [""])[0].lower().strip(",")
+        if first in _VERBS or re.match(r"^\s*help me\b", sentence, re.I):
+            return sentence, sentences[:index] + sentences[index + 1:]
+    return sentences[0], sentences[1:]
+
+
 def imperative_task(idea: str, kind: Kind) -> str:
-    """The idea's first sentence as an imperative instruction, keeping its words and `{variables}`."""
-    sentences = split_sentences(_LEADING.sub("", idea.strip(), count=1)) or [idea.strip()]
-    first = sentences[0].rstrip(" .!?;:")
+    """The idea's request as an imperative instruction, keeping its words and `{variables}`."""
+    sentence, _rest = task_sentence(idea)
+    helped = re.match(r"^\s*(?:please\s+)?help me\s+(?:to\s+)?(.*)$", sentence, re.I | re.S)
+    if helped:  # "help me plan my week": the model helps the user
+        return third_person(f"Help the user {helped.group(1).rstrip(' .!?;:')}") + "."
+    first = _LEADING.sub("", sentence, count=1).rstrip(" .!?;:")
     words = first.split()
     if not words:
         return ""
     lead = words[0].lower().strip(",")
     if lead in _VERBS:
         text = first[0].upper() + first[1:]
+    elif lead in ("i", "i'm", "we", "we're", "my", "our"):
+        ing = re.match(r"^(?:i am|i'm|we are|we're)\s+(\w+ing)\b\s*(.*)$", first, re.I)
+        text = (f"Help the user with {ing.group(1)} {ing.group(2)}".rstrip() if ing
+                else f"Help the user with this: {third_person(first)}")
     else:
         article = "" if lead in ("a", "an", "the") or first[0] == "{" else ("an " if lead[0] in "aeiou" else "a ")
         text = f"{kind.verb} {article}{first}"
-    return text + "."
+    return third_person(text) + "."
 
 
 def idea_details(idea: str) -> list[str]:
-    """Sentences of the idea after the first: the user's own requirements, kept verbatim."""
-    sentences = split_sentences(_LEADING.sub("", idea.strip(), count=1))
+    """The idea's other sentences: the user's own requirements and situation, kept (in the third person)."""
+    _sentence, rest = task_sentence(idea)
     out = []
-    for s in sentences[1:]:
-        s = s.strip()
+    for s in rest:
+        s = third_person(s.strip())
         if s:
             out.append(s[0].upper() + s[1:] if s[0].islower() else s)
     return out[:8]
@@ -443,7 +506,7 @@ def material_variable(idea: str, kind: Kind) -> str | None:
     for name, cues in _MATERIAL_NAMES:
         if any(re.search(rf"\b{re.escape(c)}\b", lowered) for c in cues):
             return name
-    return "text"
+    return None if kind.name == "analyze" else "text"
 
 
 def rule_spec(idea: str, kind: Kind, persona_guidance: str = "") -> PromptSpec:

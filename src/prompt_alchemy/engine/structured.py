@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.engine.exemplars import Exemplar, nearest
-from prompt_alchemy.engine.spec import KINDS, Kind, PromptSpec, classify_kind, key_words, keeps_key_words, rule_spec
+from prompt_alchemy.engine.spec import (KINDS, Kind, PromptSpec, classify_kind, key_words, keeps_key_words, rule_spec,
+                                        split_sentences, task_sentence, third_person)
 from prompt_alchemy.engine.targets import render_sections
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.models import ContextItem, Phase
@@ -152,12 +153,14 @@ class SpecExtractor:
                 spec.sources["role"] = "model"
                 break
             run.notes.append(f"role {role!r} rejected: {verdict}")
+        request, _rest = task_sentence(idea)  # a paragraph's other sentences are context, not the task
         for attempt in range(2):
             shots = pool[attempt * 3:attempt * 3 + 3] or list(_FALLBACK_SHOTS)
-            task = await self._ask(run, phase, chain, _TASK_SYSTEM, shots, idea, "task", TASK_SCHEMA,
+            task = await self._ask(run, phase, chain, _TASK_SYSTEM, shots, request, "task", TASK_SCHEMA,
                                    temperature=min(1.0, temperature + 0.3 * attempt), seed=variant + 17 * attempt,
                                    max_tokens=90, example=lambda s: {"task": s.task})
-            verdict = await self._check_task(task, idea, idea_vector, shots) if task else "no answer"
+            task = third_person((split_sentences(task) or [""])[0])
+            verdict = await self._check_task(task, request, idea_vector, shots) if task else "no answer"
             if verdict is None:
                 spec.task = task if task.endswith((".", "?", "!")) else task + "."
                 spec.sources["task"] = "model"
@@ -220,6 +223,8 @@ class SpecExtractor:
                 f"idea, {to_kind:.2f} to {kind_role!r})")
 
     async def _check_task(self, task: str, idea: str, idea_vector: Any, shots: list[Exemplar]) -> str | None:
+        """None when the task can be used, else why not; `idea` is the idea's own request sentence."""
+        idea = third_person(idea)
         if len(task.split()) < 3:
             return "too short"
         if any(task.rstrip(".").lower() == s.task.rstrip(".").lower() for s in shots):
@@ -236,7 +241,7 @@ class SpecExtractor:
         new = [w for w in key_words(task) if w[:5] not in {k[:5] for k in key_words(idea)}]
         if len(new) > 2:
             return f"adds words the idea does not have ({', '.join(new[:4])})"
-        if re.match(r"^(i|i'm|i am|we|my|dear|here)\b", task, re.I):
+        if re.match(r"^(i|i.m|i am|we|my|dear|here|the user)\b", task, re.I):
             return "is not an instruction"
         sim = await self._similarity(task, idea_vector)
         if sim is not None and sim < TASK_MIN_SIMILARITY:
