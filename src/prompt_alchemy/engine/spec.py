@@ -322,6 +322,9 @@ def classify_kind(idea: str) -> tuple[str, str]:
     body = _LEADING.sub("", idea.strip(), count=1)
     words = [w.lower() for w in _WORD.findall(body)]
     lead = words[0] if words else ""
+    if re.match(r"^\s*(?:(?:what|which|where|when|how)\s+(?:should|can|could|do)|should|can|could)\s+(?:i|we)\b",
+                body, re.I):
+        return "advise", "a question about what to do"
     if lead in _STRONG_VERBS:
         return _STRONG_VERBS[lead], f"the verb '{lead}'"
     lowered = " ".join(words)
@@ -340,6 +343,9 @@ def classify_kind(idea: str) -> tuple[str, str]:
 
 
 _MODALS = frozenset("can could will would should shall may might must was did".split())
+_AUXILIARIES = _MODALS | frozenset("do does am are is have has".split())
+_QUESTION = re.compile(r"^\s*(?:what|which|where|when|why|how|who|whom|whose|should|can|could|would|is|are|do|"
+                       r"does|did|will)\b", re.I)
 _IRREGULAR = {"am": "is", "have": "has", "do": "does", "go": "goes", "'m": "is", "'ve": "has"}
 
 
@@ -361,6 +367,9 @@ def third_person(text: str) -> str:
     plan my week" becomes "Help the user plan their week"). Quoted text is left alone."""
     def subject(match: re.Match) -> str:
         verb = match.group(2)
+        before = match.string[:match.start()].split()
+        if before and before[-1].lower() in _AUXILIARIES:  # a question: "should I cook" keeps "cook"
+            return "the user " + verb
         return f"{'The' if match.group(0)[0].isupper() and match.start() == 0 else 'the'} user " + (
             _third_person_verb(verb) if verb else "")
 
@@ -395,6 +404,10 @@ def task_sentence(idea: str) -> tuple[str, list[str]]:
 def imperative_task(idea: str, kind: Kind) -> str:
     """The idea's request as an imperative instruction, keeping its words and `{variables}`."""
     sentence, _rest = task_sentence(idea)
+    asks = not _LEADING.match(sentence).group(0).strip()  # "can you explain DNS?" is a request, not a question
+    if asks and (sentence.rstrip().endswith("?") or _QUESTION.match(sentence)):
+        question = third_person(sentence.strip().rstrip(" .!?"))
+        return f"Answer the user's question: {question[0].lower() + question[1:]}?"
     helped = re.match(r"^\s*(?:please\s+)?help me\s+(?:to\s+)?(.*)$", sentence, re.I | re.S)
     if helped:  # "help me plan my week": the model helps the user
         return third_person(f"Help the user {helped.group(1).rstrip(' .!?;:')}") + "."

@@ -160,6 +160,8 @@ class SpecExtractor:
                                    temperature=min(1.0, temperature + 0.3 * attempt), seed=variant + 17 * attempt,
                                    max_tokens=90, example=lambda s: {"task": s.task})
             task = third_person((split_sentences(task) or [""])[0])
+            if re.search(r"\b(my|me|i)\b", request, re.I):  # the model turned "my app" into "your app"
+                task = re.sub(r"\byour\b", "their", re.sub(r"\bYour\b", "Their", task))
             verdict = await self._check_task(task, request, idea_vector, shots) if task else "no answer"
             if verdict is None:
                 spec.task = task if task.endswith((".", "?", "!")) else task + "."
