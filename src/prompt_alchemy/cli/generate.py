@@ -121,6 +121,9 @@ def render_text(result: GenerationResult) -> None:
         for p in (x for x in result.prompts if x.phase == phase):
             star = "★ best" if p.id == result.best_id else ""
             score = f" · score {p.score:.2f}" if p.score is not None else ""
+            verdict = result.scores.get(p.id)
+            if verdict is not None and verdict.rejected:
+                star = f"✗ not a usable prompt: {verdict.rejected[0]}" + (" (still the best here)" if star else "")
             head = Text(f"[{p.variant + 1}] {p.id[:8]} · {p.provider}/{p.model} · {p.actual_tokens} tok · "
                         f"{p.latency_ms / 1000:.1f}s{score} {star}".rstrip(), style="bold" if star else "")
             console.print(head)
