@@ -6,6 +6,7 @@ provider registry, the embedder) are created lazily, once, and reused.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from functools import cached_property
@@ -170,7 +171,7 @@ class AlchemyService:
             total = gateway.cache_hits + gateway.calls
             result.events.append(f"{gateway.cache_hits} of {total} calls answered from the response cache "
                                  f"(--no-cache to call the providers)")
-        mask_prompt_secrets(result.prompts)
+        result = mask_result_secrets(result)
         if request.save:
             roots = [p for p in result.prompts if p.parent_id is None]
             contexts = {p.id: request.context for p in roots} if request.context else None
@@ -1401,6 +1402,23 @@ def mask_prompt_secrets(prompts: list[Prompt]) -> None:
             value = getattr(p, name, None)
             if isinstance(value, str) and mask_secrets(value) != value:
                 setattr(p, name, mask_secrets(value))
+        for name in ("generation_request", "generation_context"):
+            value = getattr(p, name, None)
+            if value is not None:
+                text = json.dumps(value)
+                if mask_secrets(text) != text:
+                    setattr(p, name, json.loads(mask_secrets(text)))
+
+
+def mask_result_secrets(result: GenerationResult) -> GenerationResult:
+    """The result with every configured secret masked: the prompts (content hashes follow) and everything said
+    about them (ranking reasons quote the text)."""
+    mask_prompt_secrets(result.prompts)
+    dumped = result.model_dump_json()
+    if mask_secrets(dumped) == dumped:
+        return result
+    masked = GenerationResult.model_validate_json(mask_secrets(dumped))
+    return masked
 
 
 def check_configuration(config_file: str | Path | None = None, env: Mapping[str, str] | None = None) -> list[str]:

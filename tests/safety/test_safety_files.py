@@ -301,9 +301,13 @@ def test_configured_secret_in_an_answer_is_masked_in_output_and_library(home, wr
     secret = "sk-sentinel-0123456789abcdefSECRET"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     write_config("providers:\n  scripted:\n    responses:\n      - 'Use the key " + secret + " to call the API.'\n")
-    run = run_inproc("generate", "call the API", *SCRIPTED, "-o", "json")
+    # the answer drifts off the idea, so the ranker's reasons quote it too
+    run = run_inproc("generate", "plan a picnic for twelve people", *SCRIPTED, "-o", "json")
     assert run.code == 0, run.err
     assert secret not in run.out and "****" in run.out
+    run = run_inproc("generate", f"use the key {secret} for the picnic", *SCRIPTED, "-o", "json")
+    assert run.code == 0, run.err
+    assert secret not in run.out
     exported = run_inproc("export", "-", "-f", "jsonl")
     assert secret not in exported.out
     with sqlite3.connect(home / "prompts.db") as conn:

@@ -54,6 +54,14 @@ async def test_optimize_prompt_takes_no_server_paths(service, tmp_path):
     assert service.store.count_prompts() == 0
 
 
+async def test_unknown_tool_arguments_are_errors_not_ignored(service, tmp_path):
+    async with Client(build_server(service)) as client:
+        result = await client.call_tool("optimize_prompt", {"task": "t", "prompt": SEED,
+                                                            "examples_path": str(tmp_path / "x.jsonl")})
+        assert result.is_error and "unknown argument(s) for optimize_prompt: examples_path" in text_of(result)
+    assert service.store.count_prompts() == 0
+
+
 async def test_optimize_prompt_inline_examples_are_validated(service):
     async with Client(build_server(service)) as client:
         bad = await client.call_tool("optimize_prompt", {"task": "t", "prompt": SEED,
@@ -152,6 +160,7 @@ def test_stdio_answers_malformed_json_rpc(home):
             (b'{"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": []}', 9, -32602),
             (b'[1, 2, 3]', None, -32600),
             (b'\xff\xfe{"broken', None, -32700),
+            (b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "ping"}', None, -32600),
         ]
         for n, (raw, msg_id, code) in enumerate(cases, 2):
             server.send(raw)

@@ -120,6 +120,20 @@ def build_server(service: Any) -> Any:
         """Adds the library to the resource list and the best prompts (by rating, then score) to the prompt
         list."""
 
+        async def call_tool(self, name, arguments, context=None):  # type: ignore[override]
+            """Unknown arguments are an error, not silently dropped: a client that sends one (a misspelt option,
+            or `examples_path` from an older version) must learn that it was not used."""
+            from mcp.server.mcpserver.exceptions import ToolError
+
+            tool = self._tool_manager.get_tool(name) if hasattr(self, "_tool_manager") else None
+            if tool is not None and isinstance(arguments, dict):
+                known = set((tool.parameters or {}).get("properties", {}))
+                unknown = sorted(str(k) for k in arguments if k not in known)
+                if known and unknown:
+                    raise ToolError(f"unknown argument(s) for {name}: {_short(', '.join(unknown), 120)}; it takes: "
+                                    f"{', '.join(sorted(known))}")
+            return await super().call_tool(name, arguments, context)
+
         async def list_resources(self):  # type: ignore[override]
             from mcp_types import Resource
 

@@ -97,7 +97,10 @@ class _CheckedLines:
             if not line.strip():
                 continue
             try:
-                types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                if isinstance(message, types.JSONRPCNotification) and '"id"' in line \
+                        and "id" in json.loads(line):  # a request whose id is neither a string nor an integer
+                    raise ValueError("id must be a string or an integer")
             except Exception as exc:  # noqa: BLE001 - every invalid line gets a reply (or a log line)
                 reply = error_reply(line, exc)
                 if reply is not None:
