@@ -164,6 +164,7 @@ def run_mode(ideas: list[tuple[str, str]], mode: str | None) -> dict:
     with tempfile.TemporaryDirectory() as home:
         for area, idea in ideas:
             data, wall = _generate(home, idea, mode)
+            print(f"{mode or 'default'}: {wall:5.1f}s {idea[:60]}", file=sys.stderr, flush=True)
             best = data["best"]
             rows.append({"area": area, "idea": idea, "best": best["content"], "wall_s": wall,
                          "model_s": data["model_ms"] / 1000})

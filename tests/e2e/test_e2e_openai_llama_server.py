@@ -114,8 +114,10 @@ def test_generate_and_check_through_the_cli(llama_server, cli, home):
     assert prompt["input_tokens"] > 0 and 0 < prompt["output_tokens"] <= 24
     assert data["total_cost_usd"] == 0.0  # a self-hosted model has no price
     row = sqlite3.connect(home / "prompts.db").execute(
-        "SELECT provider, model, input_tokens, output_tokens FROM prompts WHERE id = ?", (prompt["id"],)).fetchone()
-    assert row == ("openai", ALIAS, prompt["input_tokens"], prompt["output_tokens"])
+        "SELECT provider, model, input_tokens, output_tokens, enhancement_method FROM prompts WHERE id = ?",
+        (prompt["id"],)).fetchone()
+    # a cloud-style provider keeps the freeform path (the phase templates) under generation.mode auto
+    assert row == ("openai", ALIAS, prompt["input_tokens"], prompt["output_tokens"], None)
 
     check = cli("providers", "--check", "--output", "json", env=env)
     assert check.returncode == 0, check.stderr
