@@ -1,0 +1,589 @@
+"""The hostile-input and fault audit, re-run: bad CLI inputs, bad MCP messages, kill -9 mid-operation,
+concurrency, secret sentinels and HTTP probes. Prints one JSON object: per category, cases tried, handled
+cleanly, failures (with the first few failing cases named).
+
+    .venv/bin/python benchmarks/bench_audit.py            # about two minutes on 2 cores
+
+Clean means: a bad input ends with exit 2 (1 for a runtime fault) and exactly one `error:` line on stderr, no
+traceback, no "unexpected" error, and nothing changed in the library; a malformed MCP message gets a JSON-RPC
+error or an isError result with a reason; a killed process leaves a database that passes integrity_check and a
+re-run that finishes the work once; a configured key never appears in output, library, export or logs; an HTTP
+probe gets a 4xx answer, never a 500 or a hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "prompt_alchemy"]
+SCRIPTED_ENV = {f"PROMPT_ALCHEMY_PHASES__{p}__PROVIDER": "scripted" for p in ("PRIMA_MATERIA", "SOLUTIO", "COAGULATIO")}
+SCRIPTED = ["--provider", "scripted", "--count", "1"]
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.tried = 0
+        self.clean = 0
+        self.failures: list[str] = []
+
+    def record(self, name: str, ok: bool, detail: str = "") -> None:
+        self.tried += 1
+        if ok:
+            self.clean += 1
+        else:
+            self.failures.append(f"{name}: {detail}"[:200])
+
+    def row(self) -> dict:
+        return {"tried": self.tried, "handled_cleanly": self.clean, "failures": self.tried - self.clean,
+                "failing_cases": self.failures[:5]}
+
+
+def env_for(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPT_ALCHEMY_")}
+    env.update(PROMPT_ALCHEMY_HOME=str(home), **SCRIPTED_ENV, **extra)
+    return env
+
+
+def cli(home: Path, *args: str, stdin: bytes | None = None, timeout: float = 120, **extra: str):
+    """Run the CLI; a run that hangs past `timeout` is killed and reported as exit -9 ("timed out")."""
+    try:
+        return subprocess.run(CLI + list(args), input=stdin, capture_output=True, env=env_for(home, **extra),
+                              cwd=ROOT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(CLI + list(args), -9, b"", f"timed out after {timeout:g}s".encode())
+
+
+def state(home: Path) -> str:
+    h = hashlib.sha256()
+    db = home / "prompts.db"
+    if db.exists():
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            for row in conn.execute("SELECT id, content, tags FROM prompts ORDER BY id"):
+                h.update(repr(tuple(row)).encode())
+    return h.hexdigest()
+
+
+def integrity(db: Path) -> str:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def one_clean_line(proc, codes=(1, 2)) -> tuple[bool, str]:
+    err = proc.stderr.decode("utf-8", "replace")
+    lines = err.strip().splitlines()
+    ok = (proc.returncode in codes and len(lines) == 1 and lines[0].startswith("error: ")
+          and "Traceback" not in err and "error: unexpected" not in err)
+    return ok, f"exit {proc.returncode}: {err.strip()[:150]}"
+
+
+def fresh_library(base: Path, name: str) -> Path:
+    home = base / name
+    home.mkdir()
+    assert cli(home, "generate", "plan a picnic for twelve people", *SCRIPTED).returncode == 0
+    return home
+
+
+# ------------------------------------------------------------------------------------------------ bad CLI inputs
+
+
+def bad_cli_inputs(base: Path) -> dict:
+    t = Tally()
+    home = fresh_library(base, "cli")
+    db = home / "prompts.db"
+    fifo = base / "fifo"
+    os.mkfifo(fifo)
+    csv_no_content = base / "nocontent.csv"
+    csv_no_content.write_text("title\nx\n", encoding="utf-8")
+    binary = base / "binary.yaml"
+    binary.write_bytes(bytes(range(256)) * 8)
+    cases: list[tuple[str, list[str], bytes | None, dict]] = [
+        ("export over the database", ["export", str(db), "-f", "jsonl", "--force"], None, {}),
+        ("export over the WAL", ["export", f"{db}-wal", "-f", "jsonl", "--force"], None, {}),
+        ("export over the SHM", ["export", f"{db}-shm", "-f", "jsonl", "--force"], None, {}),
+        ("export to /dev/full", ["export", "/dev/full", "-f", "jsonl", "--force"], None, {}),
+        ("export to /dev/null", ["export", "/dev/null", "-f", "jsonl", "--force"], None, {}),
+        ("export to a fifo", ["export", str(fifo), "-f", "jsonl", "--force"], None, {}),
+        ("export into /proc", ["export", "/proc/self/x.jsonl"], None, {}),
+        ("export to a missing folder", ["export", str(base / "no" / "x.jsonl")], None, {}),
+        ("backup over the database", ["db", "backup", str(db), "--force"], None, {}),
+        ("backup to /dev/full", ["db", "backup", "/dev/full", "--force"], None, {}),
+        ("config init over the database", ["--config", str(db), "config", "init", "--force"], None, {}),
+        ("results file = database", ["batch", "-", *SCRIPTED, "--output-file", str(db), "--resume"], b"idea\n", {}),
+        ("import /dev/zero", ["import", "/dev/zero", "-f", "jsonl"], None, {}),
+        ("import a fifo", ["import", str(fifo), "-f", "jsonl"], None, {}),
+        ("import /proc/self/environ", ["import", "/proc/self/environ", "-f", "jsonl"], None, {}),
+        ("import /proc/self/mem", ["import", "/proc/self/mem", "-f", "jsonl"], None, {}),
+        ("import a folder", ["import", str(base), "-f", "jsonl"], None, {}),
+        ("import missing", ["import", str(base / "missing.jsonl")], None, {}),
+        ("import CSV without content", ["import", str(csv_no_content)], None, {}),
+        ("context /dev/zero", ["generate", "x", *SCRIPTED, "--context", "/dev/zero"], None, {}),
+        ("binary config", ["--config", str(binary), "list"], None, {}),
+        ("generate invalid UTF-8", ["generate", *SCRIPTED], b"idea \xff\xfe", {}),
+        ("score invalid UTF-8", ["score", "--text", "-"], b"\xc3(", {}),
+        ("optimize invalid UTF-8", ["optimize", "--prompt", "-", "--task", "t"], b"\x80", {}),
+        ("batch invalid UTF-8", ["batch", "-", *SCRIPTED], b"\xff\n", {}),
+        ("since 99999999d", ["list", "--since", "99999999d"], None, {}),
+        ("until 9999-12-31", ["list", "--until", "9999-12-31"], None, {}),
+        ("since year 1 with offset", ["list", "--since", "0001-01-01T00:00:00+05:00"], None, {}),
+        ("since nonsense", ["list", "--since", "yesterday-ish"], None, {}),
+        ("page 10^20", ["list", "--page", str(10**20)], None, {}),
+        ("page 0", ["list", "--page", "0"], None, {}),
+        ("limit 0", ["list", "--limit", "0"], None, {}),
+        ("min-rating 9", ["list", "--min-rating", "9"], None, {}),
+        ("unknown phase", ["list", "--phase", "nigredo"], None, {}),
+        ("show unknown id", ["show", "ffffffff"], None, {}),
+        ("show short prefix", ["show", "ab"], None, {}),
+        ("rate 7", ["rate", "ffffffff", "7"], None, {}),
+        ("unknown persona", ["generate", "x", *SCRIPTED, "--persona", "pirate\nking"], None, {}),
+        ("idea too long", ["generate", "x" * 25_000, *SCRIPTED], None, {}),
+        ("empty search", ["search", "   "], None, {}),
+        ("unknown search mode", ["search", "x", "--mode", "fuzzy"], None, {}),
+        ("cache dir variable", ["list"], None, {"PROMPT_ALCHEMY_CACHE_DIR": str(base / "cache")}),
+        ("bad env setting", ["list"], None, {"PROMPT_ALCHEMY_GENERATION__DEFAULT_COUNT": "many"}),
+        ("unknown env setting", ["list"], None, {"PROMPT_ALCHEMY_NOPE": "1"}),
+    ]
+    for name, args, stdin, extra in cases:
+        before = state(home)
+        proc = cli(home, *args, stdin=stdin, **extra)
+        if name == "cache dir variable":
+            ok, detail = proc.returncode == 0, proc.stderr.decode()[:150]
+        else:
+            ok, detail = one_clean_line(proc)
+            ok = ok and (proc.returncode != 2 or state(home) == before) and integrity(db) == "ok"
+        t.record(name, ok, detail)
+    # damaged and newer-schema libraries
+    for kind in ("damaged", "newer schema"):
+        lib = fresh_library(base, kind.replace(" ", "-"))
+        ldb = lib / "prompts.db"
+        if kind == "damaged":
+            cli(lib, "db", "vacuum")
+            for side in ("-wal", "-shm"):
+                Path(f"{ldb}{side}").unlink(missing_ok=True)
+            data = bytearray(ldb.read_bytes())
+            for i in range(8192, len(data)):
+                data[i] = (i * 131) % 251
+            ldb.write_bytes(bytes(data))
+        else:
+            with contextlib.closing(sqlite3.connect(ldb)) as conn, conn:
+                conn.execute("INSERT INTO _migrations VALUES ('m999_future', '2030-01-01')")
+        for args in (["list"], ["generate", "x y", *SCRIPTED], ["db", "backup"], ["search", "picnic", "--mode",
+                                                                                  "text"]):
+            proc = cli(lib, *args)
+            if kind == "newer schema" and args[0] in ("list", "search"):
+                ok, detail = proc.returncode == 0, proc.stderr.decode()[:150]
+            else:
+                ok, detail = one_clean_line(proc, codes=(1,))
+                ok = ok and (str(ldb) in detail or "upgrade" in detail)
+            t.record(f"{kind}: {' '.join(args[:2])}", ok, detail)
+    return t.row()
+
+
+# ------------------------------------------------------------------------------------------------ bad MCP messages
+
+
+def bad_mcp_messages(base: Path) -> dict:
+    t = Tally()
+    home = fresh_library(base, "mcp")
+    proc = subprocess.Popen(CLI + ["serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env_for(home), cwd=ROOT)
+    replies: list[dict] = []
+    cond = threading.Condition()
+
+    def read() -> None:
+        for line in iter(proc.stdout.readline, b""):
+            with cond:
+                try:
+                    replies.append(json.loads(line))
+                except ValueError:
+                    replies.append({"_not_json": line.decode("utf-8", "replace")})
+                cond.notify_all()
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def send(raw: bytes, expect_reply: bool = True, timeout: float = 30) -> dict | None:
+        with cond:
+            count = len(replies)
+        proc.stdin.write(raw + b"\n")
+        proc.stdin.flush()
+        if not expect_reply:
+            return None
+        with cond:
+            cond.wait_for(lambda: len(replies) > count, timeout)
+            return replies[count] if len(replies) > count else None
+
+    def call(tool: str, arguments, msg_id: int) -> bytes:
+        return json.dumps({"jsonrpc": "2.0", "id": msg_id, "method": "tools/call",
+                           "params": {"name": tool, "arguments": arguments}}).encode()
+
+    send(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "audit", "version": "1"}}}).encode())
+    send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}', expect_reply=False)
+    (home / "secret.jsonl").write_text('{"input": "SECRET-IN", "expected": "SECRET-OUT"}\n', encoding="utf-8")
+    cases: list[tuple[str, bytes]] = [
+        ("invalid JSON", b"{not json"),
+        ("invalid UTF-8", b"\xff\xfe{}"),
+        ("array", b"[1,2,3]"),
+        ("params is a number", b'{"jsonrpc":"2.0","id":11,"method":"tools/call","params":5}'),
+        ("params is a list", b'{"jsonrpc":"2.0","id":12,"method":"tools/list","params":[]}'),
+        ("id is an object", b'{"jsonrpc":"2.0","id":{},"method":"ping"}'),
+        ("lone surrogate", b'{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"search_prompts",'
+                           b'"arguments":{"query":"\\ud800"}}}'),
+        ("unknown method", b'{"jsonrpc":"2.0","id":14,"method":"nope/nope"}'),
+        ("unknown tool", call("no_such_tool", {}, 15)),
+        ("prompts/get unknown", b'{"jsonrpc":"2.0","id":16,"method":"prompts/get","params":{"name":"nope-12345678"}}'),
+        ("resource unknown", b'{"jsonrpc":"2.0","id":17,"method":"resources/read","params":{"uri":"prompt://ffff"}}'),
+        ("search since 99999999d", call("search_prompts", {"query": "x", "filters": {"since": "99999999d"}}, 18)),
+        ("search until 9999-12-31", call("search_prompts", {"query": "x", "filters": {"until": "9999-12-31"}}, 19)),
+        ("metrics since nonsense", call("get_metrics", {"since": "soon"}, 20)),
+        ("examples_file absolute", call("optimize_prompt", {"task": "t", "prompt": "p",
+                                                            "examples_file": str(home / "secret.jsonl")}, 21)),
+        ("examples_file traversal", call("optimize_prompt", {"task": "t", "prompt": "p",
+                                                             "examples_file": "../secret.jsonl"}, 22)),
+        ("examples_file /dev/zero", call("optimize_prompt", {"task": "t", "prompt": "p",
+                                                             "examples_file": "/dev/zero"}, 23)),
+        ("examples_path (removed)", call("optimize_prompt", {"task": "t", "prompt": "p",
+                                                             "examples_path": str(home / "secret.jsonl")}, 24)),
+        ("inline examples malformed", call("optimize_prompt", {"task": "t", "prompt": "p",
+                                                               "examples": [{"input": 1}]}, 25)),
+        ("rate score 9", call("rate_prompt", {"id": "ffffffff", "score": 9}, 26)),
+        ("get_prompt empty", call("get_prompt", {"id": ""}, 27)),
+        ("generate count 0", call("generate_prompts", {"idea": "x", "count": 0}, 28)),
+        ("generate idea wrong type", call("generate_prompts", {"idea": ["x"]}, 29)),
+        ("batch empty", call("batch_generate", {"items": []}, 30)),
+        ("update nothing", call("update_prompt", {"id": "ffffffff"}, 31)),
+    ]
+    for name, raw in cases:
+        before = state(home)
+        reply = send(raw)
+        text = json.dumps(reply) if reply else ""
+        ok = reply is not None and ("error" in reply or (reply.get("result", {}).get("isError") and
+                                                          reply["result"]["content"][0]["text"].strip()))
+        ok = ok and "SECRET-" not in text and "Traceback" not in text and state(home) == before
+        t.record(name, bool(ok), text[:150] or "no reply")
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = proc.stderr.read().decode("utf-8", "replace")
+    t.record("no traceback in the server log", "Traceback" not in log, log[-200:])
+    return t.row()
+
+
+# ------------------------------------------------------------------------------------------------ kills
+
+
+def kill_after(home: Path, args: list[str], delay: float, **extra: str) -> None:
+    proc = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env_for(home, **extra), cwd=ROOT)
+    try:
+        proc.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def kills(base: Path, per_kind: int = 3) -> dict:
+    t = Tally()
+    rng = random.Random(13)
+    rows = base / "kill-rows.jsonl"
+    rows.write_text("".join(json.dumps({"content": f"Kill prompt {i}: step {i}.", "embedding": None}) + "\n"
+                            for i in range(3000)), encoding="utf-8")
+    home = base / "kill-import"
+    home.mkdir()
+    for n in range(per_kind):
+        kill_after(home, ["import", str(rows)], rng.uniform(0.8, 3.0))
+        db = home / "prompts.db"
+        t.record(f"import kill {n}", not db.exists() or integrity(db) == "ok", "integrity")
+    ok = cli(home, "import", str(rows)).returncode == 0
+    with contextlib.closing(sqlite3.connect(home / "prompts.db")) as conn:
+        total = conn.execute("SELECT COUNT(*), COUNT(DISTINCT content_hash) FROM prompts").fetchone()
+    t.record("import re-run completes once", ok and tuple(total) == (3000, 3000), str(total))
+
+    home = base / "kill-batch"
+    home.mkdir()
+    ideas = base / "ideas.txt"
+    ideas.write_text("".join(f"kill idea {i}\n" for i in range(1, 11)), encoding="utf-8")
+    results = base / "results.jsonl"
+    args = ["batch", str(ideas), "--count", "1", "--output-file", str(results), "--resume"]
+    for n in range(per_kind):
+        kill_after(home, args, rng.uniform(1.0, 4.0), PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY="0.1")
+        db = home / "prompts.db"
+        whole = True
+        if db.exists():
+            with contextlib.closing(sqlite3.connect(db)) as conn:
+                whole = all(c == 3 for (c,) in conn.execute("SELECT COUNT(*) FROM prompts GROUP BY session_id"))
+        t.record(f"batch kill {n}", not db.exists() or (integrity(db) == "ok" and whole), "integrity/sessions")
+    ok = cli(home, *args, PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY="0.1").returncode == 0
+    with contextlib.closing(sqlite3.connect(home / "prompts.db")) as conn:
+        counts = [c for (c,) in conn.execute("SELECT COUNT(DISTINCT session_id) FROM prompts GROUP BY original_input")]
+    t.record("batch --resume completes once", ok and len(counts) == 10 and set(counts) == {1}, str(counts))
+
+    home = base / "kill-backup"
+    home.mkdir()
+    filler = base / "filler.jsonl"
+    filler.write_text("".join(json.dumps({"content": f"Filler {i}: " + "lorem ipsum " * 300, "embedding": None})
+                              + "\n" for i in range(1500)), encoding="utf-8")
+    cli(home, "import", str(filler))
+    for n in range(per_kind):
+        kill_after(home, ["db", "backup"], rng.uniform(0.3, 1.5))
+        backups = list((home / "backups").glob("*.db")) if (home / "backups").is_dir() else []
+        t.record(f"backup kill {n}", integrity(home / "prompts.db") == "ok"
+                 and all(integrity(b) == "ok" for b in backups), "integrity")
+    for partial in (home / "backups").glob("*.partial") if (home / "backups").is_dir() else []:
+        os.utime(partial, (time.time() - 3600,) * 2)
+    proc = cli(home, "db", "backup")
+    t.record("next backup cleans partials", proc.returncode == 0 and not list((home / "backups").glob("*.partial")),
+             proc.stderr.decode()[:150])
+    return t.row()
+
+
+# ------------------------------------------------------------------------------------------------ concurrency
+
+
+def concurrency(base: Path) -> dict:
+    t = Tally()
+    rows = base / "conc-rows.jsonl"
+    rows.write_text("".join(json.dumps({"content": f"Concurrent prompt {i}.", "embedding": None}) + "\n"
+                            for i in range(848)), encoding="utf-8")
+    for n_procs in (2, 3):
+        home = base / f"conc-import-{n_procs}"
+        home.mkdir()
+        procs = [subprocess.Popen(CLI + ["import", str(rows)], env=env_for(home), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE) for _ in range(n_procs)]
+        errs = [p.communicate(timeout=300)[1].decode() for p in procs]
+        with contextlib.closing(sqlite3.connect(home / "prompts.db")) as conn:
+            count = conn.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]
+        t.record(f"{n_procs} parallel imports of one file", count == 848 and all(p.returncode == 0 for p in procs)
+                 and not any("locked" in e for e in errs), f"{count} rows; {errs}")
+    # duplicate ids within one file
+    home = base / "conc-dup"
+    home.mkdir()
+    dup = base / "dup.jsonl"
+    dup.write_text('{"id": "a1", "content": "one"}\n{"id": "a1", "content": "two"}\n', encoding="utf-8")
+    proc = cli(home, "import", str(dup), "-o", "json")
+    report = json.loads(proc.stdout or b"{}")
+    t.record("duplicate id in one file is an error", report.get("failed") == 1
+             and any("line 2" in e for e in report.get("errors", [])), str(report)[:150])
+    # imports, generates and a backup at once
+    home = fresh_library(base, "conc-mixed")
+    procs = [subprocess.Popen(CLI + args, env=env_for(home), cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+             for args in (["import", str(rows)], ["generate", "one idea", *SCRIPTED],
+                          ["generate", "two idea", *SCRIPTED], ["db", "backup"], ["list"])]
+    errs = [p.communicate(timeout=300)[1].decode() for p in procs]
+    t.record("import + generate + backup + list at once", all(p.returncode == 0 for p in procs)
+             and integrity(home / "prompts.db") == "ok", "; ".join(e[:80] for e in errs))
+    # a running service's vector index sees another process's import
+    home = base / "conc-index"
+    home.mkdir()
+    code = f"""
+import asyncio, json, subprocess, sys
+from prompt_alchemy.services import AlchemyService
+async def main():
+    svc = AlchemyService.from_environment()
+    if svc.embedder.unavailable_reason():
+        print(json.dumps({{"skip": True}})); return
+    await svc.search("x", mode="semantic") if svc.loaded.database_path.exists() else None
+    p = {str(base / 'idx.jsonl')!r}
+    open(p, 'w').write(json.dumps({{"content": "Tune a PostgreSQL query planner for large joins."}}) + "\\n")
+    subprocess.run([sys.executable, "-m", "prompt_alchemy", "import", p], check=True, capture_output=True)
+    hits = await svc.search("database query tuning", mode="semantic", limit=1)
+    print(json.dumps({{"hit": hits[0].prompt.content if hits else None}}))
+    await svc.aclose()
+asyncio.run(main())
+"""
+    cli(home, "import", str(rows))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env_for(home), cwd=ROOT, timeout=300)
+    out = json.loads(proc.stdout or b"{}")
+    if not out.get("skip"):
+        t.record("server index follows another process", (out.get("hit") or "").startswith("Tune a PostgreSQL"),
+                 proc.stderr.decode()[-150:])
+    return t.row()
+
+
+# ------------------------------------------------------------------------------------------------ secret sentinels
+
+
+def secret_sentinels(base: Path) -> dict:
+    t = Tally()
+    secret = "sk-audit-sentinel-" + "7" * 24
+    for n, (var, where) in enumerate([("OPENAI_API_KEY", "answer"), ("ANTHROPIC_API_KEY", "answer"),
+                                      ("OPENAI_API_KEY", "idea"), ("GOOGLE_API_KEY", "import")]):
+        home = base / f"secret-{n}"
+        home.mkdir()
+        (home / "config.yaml").write_text(
+            "providers:\n  scripted:\n    responses: ['Call it with " + secret + " please.']\n", encoding="utf-8")
+        extra = {var: secret}
+        if where == "import":
+            f = base / f"secret-{n}.jsonl"
+            f.write_text(json.dumps({"content": f"Use {secret} to log in."}) + "\n", encoding="utf-8")
+            proc = cli(home, "--debug", "import", str(f), "-o", "json", **extra)
+        else:
+            idea = f"use the key {secret}" if where == "idea" else "call the API"
+            proc = cli(home, "--debug", "generate", idea, *SCRIPTED, "-o", "json", **extra)
+        exported = cli(home, "export", "-", "-f", "jsonl", **extra).stdout
+        with contextlib.closing(sqlite3.connect(home / "prompts.db")) as conn:
+            stored = json.dumps(conn.execute("SELECT content, original_input, title FROM prompts").fetchall())
+        texts = {"stdout": proc.stdout, "stderr": proc.stderr, "export": exported, "library": stored.encode()}
+        leaked = [k for k, v in texts.items() if secret.encode() in v]
+        t.record(f"{var} in the {where}", proc.returncode == 0 and not leaked, f"leaked into {leaked}")
+    return t.row()
+
+
+# ------------------------------------------------------------------------------------------------ HTTP probes
+
+
+def http_probes(base: Path) -> dict:
+    t = Tally()
+    home = fresh_library(base, "http")
+    log_file = base / "http.log"
+
+    def start(host: str, config: str | None = None):
+        args = CLI[:]
+        if config:
+            (home / "srv.yaml").write_text(config, encoding="utf-8")
+            args += ["--config", str(home / "srv.yaml")]
+        log_file.unlink(missing_ok=True)
+        proc = subprocess.Popen(args + ["serve", "--transport", "http", "--host", host, "--port", "0", "--log-file",
+                                        str(log_file)], env=env_for(home), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = log_file.read_text() if log_file.exists() else ""
+            m = re.search(r"listening on http://\S+:(\d+)/mcp", text)
+            if m:
+                return proc, int(m.group(1))
+            time.sleep(0.1)
+        proc.kill()
+        raise RuntimeError("server did not start")
+
+    def probe(port: int, path: str, *, host: str | None = None, body: bytes | None = None,
+              ctype: str = "application/json", method: str | None = None) -> tuple[int, str]:
+        headers = {"Content-Type": ctype, "Accept": "application/json, text/event-stream"}
+        if host:
+            headers["Host"] = host
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, headers=headers,
+                                     method=method or ("POST" if body is not None else "GET"))
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode("utf-8", "replace")
+
+    def raw_post(port: int, body: bytes) -> tuple[int, str]:
+        """POST over a raw socket, reading the answer even when the server answers (413) before the whole body
+        is sent and closes the connection, as it should; urllib reports that as a reset."""
+        import socket
+
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            head = (f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                    f"Accept: application/json, text/event-stream\r\nContent-Length: {len(body)}\r\n\r\n")
+            try:
+                sock.sendall(head.encode() + body)
+            except OSError:
+                pass
+            data = b""
+            with contextlib.suppress(OSError):
+                while b"\r\n\r\n" not in data:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+        match = re.match(rb"HTTP/1\.[01] (\d{3})", data)
+        return (int(match.group(1)) if match else 0), data.decode("latin-1")[:200]
+
+    def stop(proc) -> str:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        return proc.stderr.read()
+
+    proc, port = start("127.0.0.1")
+    ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    cases = [
+        ("health, foreign Host", dict(path="/health", host="evil.example"), {421}),
+        ("mcp, foreign Host", dict(path="/mcp", host="evil.example", body=ping), {421}),
+        ("mcp, foreign Origin", dict(path="/mcp", body=ping), None),
+        ("deeply nested body", dict(path="/mcp", body=b"[" * 100_000 + b"]" * 100_000), {400}),
+        ("invalid JSON", dict(path="/mcp", body=b"{nope"), {400}),
+        ("invalid UTF-8", dict(path="/mcp", body=b"\xff\xfe\xfd"), {400}),
+        ("oversized body", dict(path="/mcp", body=b'{"a":"' + b"x" * (5 << 20) + b'"}'), {400, 413}),
+        ("wrong content type", dict(path="/mcp", body=ping, ctype="text/plain"), {400, 415}),
+        ("params is a number", dict(path="/mcp", body=b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":5}'),
+         {400}),
+        ("unknown path", dict(path="/admin"), {404}),
+        ("DELETE without session", dict(path="/mcp", method="DELETE"), {400, 404, 405}),
+    ]
+    for name, kwargs, expected in cases:
+        if name == "mcp, foreign Origin":
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", data=ping, method="POST", headers={
+                "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                "Origin": "http://evil.example"})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    status = r.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            t.record(name, status == 403, f"HTTP {status}")
+            continue
+        try:
+            status, body = raw_post(port, kwargs["body"]) if name == "oversized body" else probe(port, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - a probe that hangs or resets is a failure
+            t.record(name, False, repr(exc)[:150])
+            continue
+        t.record(name, status in expected and "Traceback" not in body, f"HTTP {status}: {body[:100]}")
+    t.record("health on loopback Host", probe(port, "/health", host=f"127.0.0.1:{port}")[0] == 200, "")
+    stderr = stop(proc)
+    t.record("no traceback in the log", "Traceback" not in log_file.read_text() + stderr, stderr[-150:])
+    # beyond loopback: the warning on stderr even with a log file; allowed_hosts kept
+    proc, port = start("0.0.0.0", "server:\n  allowed_hosts: ['team.example:*']\n")
+    t.record("allowed host answered", probe(port, "/health", host=f"team.example:{port}")[0] == 200, "")
+    t.record("other host refused beyond loopback", probe(port, "/health", host="evil.example")[0] == 421, "")
+    stderr = stop(proc)
+    t.record("bind warning on stderr and in the log", "beyond loopback" in stderr
+             and "beyond loopback" in log_file.read_text(), stderr[:150])
+    return t.row()
+
+
+def main() -> None:
+    started = time.perf_counter()
+    base = Path(tempfile.mkdtemp(prefix="pa-audit-"))
+    try:
+        table = {}
+        for name, fn in (("bad CLI inputs", bad_cli_inputs), ("bad MCP messages", bad_mcp_messages),
+                         ("kills", kills), ("concurrency", concurrency), ("secret sentinels", secret_sentinels),
+                         ("HTTP probes", http_probes)):
+            t0 = time.perf_counter()
+            table[name] = fn(base)
+            table[name]["wall_s"] = round(time.perf_counter() - t0, 1)
+        totals = {k: sum(row[k] for row in table.values()) for k in ("tried", "handled_cleanly", "failures")}
+        print(json.dumps({"audit": table, "totals": totals, "wall_s": round(time.perf_counter() - started, 1)},
+                         indent=2))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
