@@ -1018,8 +1018,8 @@ class AlchemyService:
                 raise InputError(f"--metric loglik needs the local model: "
                                  f"{self.registry.get('local').unavailable_reason()}")
         elif metric in ("accuracy", "loglik"):
-            raise InputError(f"--metric {metric} needs examples (--examples FILE: JSONL lines with input and "
-                             f"expected)")
+            raise InputError(f"--metric {metric} needs --examples FILE (JSONL lines with input and expected; over "
+                             f"MCP: examples or examples_file)")
         else:
             metric = "judge"
         if provider is not None:

@@ -60,7 +60,7 @@ async def test_optimize_prompt_errors_change_nothing(service):
         for arguments, expected in [
             ({"task": "summarize"}, "give the prompt to optimize"),
             ({"task": "summarize", "prompt": SEED, "id": "abcd1234"}, "give the prompt to optimize"),
-            ({"task": "summarize", "prompt": SEED, "metric": "accuracy"}, "needs examples"),
+            ({"task": "summarize", "prompt": SEED, "metric": "accuracy"}, "needs --examples"),
             ({"task": "summarize", "prompt": SEED, "max_iterations": 21}, "max_iterations"),
             ({"task": "summarize", "prompt": SEED, "examples_file": "ex.jsonl"}, "no examples file 'ex.jsonl'"),
             ({"task": "summarize", "prompt": SEED, "examples_file": "../../etc/passwd"}, "a name, not a path"),
