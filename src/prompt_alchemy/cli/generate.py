@@ -123,7 +123,7 @@ def render_text(result: GenerationResult) -> None:
             score = f" · score {p.score:.2f}" if p.score is not None else ""
             verdict = result.scores.get(p.id)
             if verdict is not None and verdict.rejected:
-                star = f"✗ not a usable prompt: {verdict.rejected[0]}" + (" (still the best here)" if star else "")
+                star = (f"{star} · " if star else "") + f"✗ not a usable prompt: {verdict.rejected[0]}"
             head = Text(f"[{p.variant + 1}] {p.id[:8]} · {p.provider}/{p.model} · {p.actual_tokens} tok · "
                         f"{p.latency_ms / 1000:.1f}s{score} {star}".rstrip(), style="bold" if star else "")
             console.print(head)
