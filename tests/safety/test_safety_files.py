@@ -104,7 +104,7 @@ def test_files_over_the_cap_are_refused_before_reading(home, tmp_path, monkeypat
     monkeypatch.setattr("prompt_alchemy.storage.transfer.MAX_IMPORT_BYTES", 1000)
     line = one_error_line(run_inproc("import", str(big)))
     assert "limit" in line
-    monkeypatch.setattr("prompt_alchemy.services.MAX_CONTEXT_BYTES", 1000)
+    monkeypatch.setattr("prompt_alchemy.services.generation.MAX_CONTEXT_BYTES", 1000)
     line = one_error_line(run_inproc("generate", "an idea", *SCRIPTED, "--context", str(big)))
     assert "limit" in line
     assert count_prompts(home) == 0

@@ -1,0 +1,61 @@
+"""Limits and helpers shared by the capability services."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from prompt_alchemy.config import validate_config
+from prompt_alchemy.models import GenerationResult, Prompt
+from prompt_alchemy.security import mask_secrets
+
+_SEARCH_MODES = ("hybrid", "semantic", "text")
+_RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
+_RRF_POOL = 50  # candidates taken from each list before fusion
+_MAX_LIMIT = 1000
+_MAX_OFFSET = 10**12  # far past any library; SQLite's integers end at 2**63
+_MIN_PREFIX = 4  # shortest id prefix accepted, like git
+_MAX_CANDIDATES = 5  # candidates named when a prefix is ambiguous
+_MAX_DEPTH = 1000
+_IMPORT_BATCH = 256  # rows per import/re-embed transaction
+_EMBED_BATCH = 64  # texts per embedder call
+_MAX_COMMENT = 5000  # characters in a feedback comment
+_MAX_EXAMPLE_CHARS = 4000  # characters of one include_context example
+
+
+def mask_prompt_secrets(prompts: list[Prompt]) -> None:
+    """Mask every configured secret (API key) in the prompts' text before it is stored or printed."""
+    from prompt_alchemy.models import content_hash
+
+    for p in prompts:
+        masked = mask_secrets(p.content)
+        if masked != p.content:
+            p.content, p.content_hash = masked, content_hash(masked)
+        for name in ("title", "notes", "original_input"):
+            value = getattr(p, name, None)
+            if isinstance(value, str) and mask_secrets(value) != value:
+                setattr(p, name, mask_secrets(value))
+        for name in ("generation_request", "generation_context"):
+            value = getattr(p, name, None)
+            if value is not None:
+                text = json.dumps(value)
+                if mask_secrets(text) != text:
+                    setattr(p, name, json.loads(mask_secrets(text)))
+
+
+def mask_result_secrets(result: GenerationResult) -> GenerationResult:
+    """The result with every configured secret masked: the prompts (content hashes follow) and everything said
+    about them (ranking reasons quote the text)."""
+    mask_prompt_secrets(result.prompts)
+    dumped = result.model_dump_json()
+    if mask_secrets(dumped) == dumped:
+        return result
+    masked = GenerationResult.model_validate_json(mask_secrets(dumped))
+    return masked
+
+
+def check_configuration(config_file: str | Path | None = None, env: Mapping[str, str] | None = None) -> list[str]:
+    """Every problem in the configuration (file and environment), one line each."""
+    return validate_config(config_file, env=os.environ if env is None else env)

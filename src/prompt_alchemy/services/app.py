@@ -1,0 +1,86 @@
+"""The composition root: settings, and the store, provider registry, response cache, embedder and engine, each
+built once on first use and shared by every capability service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prompt_alchemy.config import LoadedSettings, load_settings
+from prompt_alchemy.engine.engine import Engine
+from prompt_alchemy.security import register_secret
+
+if TYPE_CHECKING:
+    from prompt_alchemy.embeddings.base import Embedder
+    from prompt_alchemy.providers.cache import ResponseCache
+    from prompt_alchemy.providers.registry import ProviderRegistry
+    from prompt_alchemy.storage.sqlite import SQLiteStore
+
+
+class App:
+    def __init__(self, loaded: LoadedSettings) -> None:
+        self.loaded = loaded
+        self.settings = loaded.settings
+        for name in ("openai", "anthropic", "google", "openrouter", "ollama"):
+            key = self.settings.providers.get(name).api_key
+            if key is not None:
+                register_secret(key.get_secret_value())
+
+    @classmethod
+    def from_environment(cls, config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+                         env: Mapping[str, str] | None = None) -> App:
+        return cls(load_settings(config_file=config_file, overrides=overrides, env=env))
+
+    # ------------------------------------------------------------------ components (lazy, shared)
+
+    @cached_property
+    def store(self) -> SQLiteStore:
+        from prompt_alchemy.storage.sqlite import SQLiteStore
+
+        return SQLiteStore(self.loaded.database_path)
+
+    @cached_property
+    def registry(self) -> ProviderRegistry:
+        from prompt_alchemy.providers.registry import ProviderRegistry
+
+        return ProviderRegistry(self.settings, cache_factory=lambda: self.response_cache)
+
+    @cached_property
+    def response_cache(self) -> ResponseCache:
+        """Provider responses and embeddings cached in the store (gateway.cache_ttl_seconds)."""
+        from prompt_alchemy.providers.cache import ResponseCache
+
+        return ResponseCache(self.store, self.settings.gateway.cache_ttl_seconds)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        from prompt_alchemy.embeddings import make_embedder
+
+        return make_embedder(self.settings, self.registry)
+
+    @cached_property
+    def engine(self) -> Engine:
+        engine = Engine(self.settings, self.registry, self.embedder)
+        engine.ranker.learned = self._active_learned_model()  # the adopted model, if any
+        return engine
+
+    async def aclose(self) -> None:
+        if "registry" in self.__dict__:
+            await self.registry.aclose()
+        if "store" in self.__dict__:
+            self.store.close()
+
+    def persona_names(self) -> list[str]:
+        from prompt_alchemy.engine.personas import persona_names
+
+        return persona_names(self.settings)
+
+    def validate_configuration(self) -> tuple[Path, list[str]]:
+        """Re-read the configuration file the service was loaded from (plus the environment): (path, problems)."""
+        from prompt_alchemy.services._common import check_configuration as _check
+
+        path = self.loaded.paths.config_file
+        return path, _check(path if path.exists() else None)
+

@@ -1,0 +1,172 @@
+"""Generation: validating a request, running the phases, saving the session; provider status and cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prompt_alchemy.engine.engine import ProgressCallback
+from prompt_alchemy.engine.personas import resolve_persona
+from prompt_alchemy.errors import InputError
+from prompt_alchemy.models import (
+    ContextItem,
+    GenerationResult,
+    PromptRequest,
+    SearchFilters,
+)
+from prompt_alchemy.observability import get_logger
+from prompt_alchemy.security import MAX_CONTEXT_BYTES, check_length, read_text_file
+from prompt_alchemy.services._common import _MAX_EXAMPLE_CHARS, mask_result_secrets
+from prompt_alchemy.services.app import App
+
+_log = get_logger("services")
+
+
+class GenerationService(App):
+    """Generate prompts from an idea, and report on the providers that serve it."""
+
+    def build_request(self, idea: str, *, phases: Any = None, count: int | None = None, persona: str | None = None,
+                      target_model: str | None = None, provider: str | None = None,
+                      temperature: float | None = None, max_tokens: int | None = None,
+                      tags: list[str] | None = None, context_files: list[str | Path] | None = None,
+                      save: bool = True, use_cache: bool = True, max_cost: float | None = None,
+                      judge: bool = False) -> PromptRequest:
+        """Validate everything a generation needs; raises InputError (exit 2) and touches nothing."""
+        from pydantic import ValidationError
+
+        gen = self.settings.generation
+        check_length("the idea", idea, gen.max_idea_length)
+        context = [self._read_context(path) for path in context_files or []]
+        if sum(len(c.content) for c in context) > gen.max_context_chars:
+            raise InputError(f"--context files total more than {gen.max_context_chars:,} characters "
+                             f"(raise generation.max_context_chars to allow more)")
+        data: dict[str, Any] = {
+            "idea": idea, "count": gen.default_count if count is None else count,
+            "persona": persona or gen.default_persona, "target_model": target_model or gen.default_target_model,
+            "provider": provider, "temperature": temperature, "max_tokens": max_tokens, "tags": tags or [],
+            "context": context, "save": save, "use_cache": use_cache, "max_cost": max_cost, "judge": judge}
+        if phases is not None:
+            data["phases"] = phases
+        try:
+            request = PromptRequest(**data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "request"
+            msg = err["msg"].removeprefix("Value error, ")
+            raise InputError(f"invalid {field}: {msg}") from None
+        resolve_persona(request.persona, self.settings)
+        if request.provider:
+            self.registry.check_name(request.provider)
+        if request.judge:  # fail before any call when no judge can run
+            from prompt_alchemy.ranking.judge import judge_chain
+
+            judge_chain(self.registry, self.settings)
+        return request
+
+    @staticmethod
+    def _read_context(path: str | Path) -> ContextItem:
+        text = read_text_file(path, "--context file", limit=MAX_CONTEXT_BYTES)
+        return ContextItem(source=str(Path(path).expanduser()), content=text, context_type="file")
+
+    async def generate(self, request: PromptRequest, progress: ProgressCallback | None = None, *,
+                       session_id: str | None = None) -> GenerationResult:
+        """Run the phases and, unless `save` is off, store the whole session in one transaction."""
+        if request.save:
+            self._check_writable()
+        persona = resolve_persona(request.persona, self.settings)
+        if request.max_cost is not None:  # refuse a run whose estimate exceeds the limit
+            estimate = self.estimate_cost(request)
+            if estimate > request.max_cost:
+                from prompt_alchemy.errors import CostLimitError
+
+                raise CostLimitError(f"the estimated cost ${estimate:.4f} exceeds --max-cost ${request.max_cost:g}; "
+                                     f"lower --count or --max-tokens, choose a cheaper model, or raise the limit")
+        examples = await self._rated_examples(request.idea) if self.settings.generation.include_context else []
+        if examples:  # top-rated similar library prompts as examples for the phases
+            request = request.model_copy(update={"context": [*request.context, *examples]})
+        read_cache = request.use_cache and (request.save or self.loaded.database_path.exists())
+        with self.registry.run_options(read_cache=read_cache, write_cache=request.save,
+                                       max_cost=request.max_cost) as gateway:
+            result = await self.engine.run(request, persona, progress, session_id=session_id)
+        if examples:
+            result.events.append(f"the phases were given {len(examples)} top-rated similar library prompt(s) as "
+                                 f"examples (generation.include_context)")
+        if gateway.cache_hits:
+            total = gateway.cache_hits + gateway.calls
+            result.events.append(f"{gateway.cache_hits} of {total} calls answered from the response cache "
+                                 f"(--no-cache to call the providers)")
+        result = mask_result_secrets(result)
+        if request.save:
+            roots = [p for p in result.prompts if p.parent_id is None]
+            contexts = {p.id: request.context for p in roots} if request.context else None
+            self.store.save_session(result.prompts, contexts, result.metrics)
+            self._index_prompts(result.prompts)  # keep loaded vector indexes current
+            result.saved = True
+        return result
+
+
+    def estimate_cost(self, request: PromptRequest) -> float:
+        """An upper bound on a run's cost in USD: every call priced at its phase's first provider with max_tokens
+        of output (input counted at about 4 characters per token, each draft at the previous max_tokens)."""
+        from prompt_alchemy.engine.phases import build_messages
+
+        persona = resolve_persona(request.persona, self.settings)
+        total, previous_output = 0.0, 0
+        for index, phase in enumerate(request.phases):
+            name = self.registry.chain(phase, request.provider)[0]
+            _, max_tokens = self.engine.phase_params(phase, request, persona)
+            messages = build_messages(phase, idea=request.idea, draft="" if index else None, persona=persona,
+                                      variant=0, context=request.context)
+            input_tokens = sum(len(m.content) for m in messages) // 4 + previous_output
+            total += self.registry.estimate_cost(name, self.registry.model_for(phase, name), input_tokens,
+                                                 max_tokens)
+            previous_output = max_tokens
+        return total * request.count
+
+    async def providers_status(self, check: bool = False) -> list[dict[str, Any]]:
+        """Every provider: configured/available, default and phase-assigned models, embedding support, price;
+        with `check`, each configured provider is contacted (host reachable, key accepted)."""
+        import asyncio
+
+        from prompt_alchemy.config import PROVIDER_NAMES
+        from prompt_alchemy.providers.registry import EXPLICIT_ONLY, IMPLEMENTATIONS
+
+        rows = [self.registry.describe(n) for n in PROVIDER_NAMES if n in IMPLEMENTATIONS]
+        rows = [r for r in rows if r["name"] not in EXPLICIT_ONLY or r["phases"] or r["embedder"]]
+        if check:
+            async def probe(row: dict[str, Any]) -> dict[str, Any] | None:
+                return await self.registry.check(row["name"]) if row["configured"] else None
+
+            for row, outcome in zip(rows, await asyncio.gather(*(probe(r) for r in rows))):
+                row["check"] = outcome
+        return rows
+
+
+    async def _rated_examples(self, idea: str) -> list[ContextItem]:
+        """For `generation.include_context`: the library prompts most similar to the idea (by embedding) whose
+        average rating is at least `generation.context_min_rating`, as example context for the phases."""
+        from prompt_alchemy.storage.feedback import average_ratings
+
+        gen = self.settings.generation
+        if not self.loaded.database_path.exists():
+            return []
+        reason = self.embedder.unavailable_reason()
+        if reason is not None:
+            _log.warning("include_context: no examples from the library: %s", reason)
+            return []
+        hits = await self.search(idea, mode="semantic", filters=SearchFilters(min_rating=gen.context_min_rating),
+                                 limit=gen.context_examples)
+        ratings = average_ratings(self.store, [h.prompt.id for h in hits])
+        budget = gen.max_context_chars
+        examples = []
+        for hit in hits:
+            text = hit.prompt.content[:_MAX_EXAMPLE_CHARS]
+            if len(text) > budget:
+                break
+            budget -= len(text)
+            avg, n = ratings.get(hit.prompt.id, (0.0, 0))
+            examples.append(ContextItem(
+                source=f"example from the library: prompt {hit.prompt.id[:8]}, rated {avg:.1f}/5 ({n} ratings)",
+                content=text, context_type="example"))
+        return examples
+

@@ -1,0 +1,226 @@
+"""Learning from feedback: ratings and choices, training, the learned model and its schedule."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prompt_alchemy.errors import InputError
+from prompt_alchemy.models import Prompt
+from prompt_alchemy.security import check_length
+from prompt_alchemy.services._common import _MAX_COMMENT, _MAX_LIMIT, _MAX_OFFSET
+from prompt_alchemy.services.app import App
+
+
+class LearningService(App):
+    """Record feedback and learn the user's taste from it."""
+
+    # Feedback and model rows live in storage/feedback.py; training in ranking/learning.py; the schedule in
+    # ranking/schedule.py. This block validates and orchestrates.
+
+    def rate(self, prompt_id: str, score: int, comment: str | None = None, source: str = "cli"):
+        """Record a 1-5 rating of a stored prompt (with an optional comment). Bad input writes nothing."""
+        from prompt_alchemy.models import Feedback
+        from prompt_alchemy.storage.feedback import insert_feedback
+
+        rating = self._check_score(score)
+        source = self._check_source(source)
+        comment = (comment or "").strip() or None
+        if comment is not None:
+            check_length("the comment", comment, _MAX_COMMENT)
+        prompt = self._feedback_prompt(prompt_id)
+        row = Feedback(prompt_id=prompt.id, session_id=prompt.session_id, rating=rating, comment=comment,
+                       source=source)
+        insert_feedback(self.store, [row])
+        return row
+
+    def record_choice(self, session_id: str, chosen_id: str, source: str = "cli") -> dict[str, Any]:
+        """The user picked `chosen_id` as the best final prompt of a session: chosen=1 for it, chosen=0 (skipped)
+        for each of its sibling variants of the same phase, in one transaction."""
+        from prompt_alchemy.models import Feedback
+        from prompt_alchemy.storage.feedback import insert_feedback
+
+        source = self._check_source(source)
+        if not (session_id or "").strip():
+            raise InputError("no session id given")
+        chosen = self._feedback_prompt(chosen_id)
+        if chosen.session_id != session_id:
+            raise InputError(f"prompt {chosen.id} is not part of session {session_id}")
+        siblings = [p for p in self.store.list_prompts(session_id=session_id, limit=_MAX_LIMIT)
+                    if p.phase == chosen.phase and p.id != chosen.id]
+        rows = [Feedback(prompt_id=chosen.id, session_id=session_id, chosen=True, source=source)]
+        rows += [Feedback(prompt_id=p.id, session_id=session_id, chosen=False, source=source) for p in siblings]
+        insert_feedback(self.store, rows)
+        return {"session_id": session_id, "chosen": chosen.id, "skipped": [p.id for p in siblings]}
+
+    def list_feedback(self, prompt_id: str | None = None, *, session_id: str | None = None,
+                      source: str | None = None, kind: str | None = None, since: Any = None, limit: int = 50,
+                      offset: int = 0) -> list:
+        """Feedback rows (ratings and choices), newest first."""
+        from prompt_alchemy.models import parse_when
+        from prompt_alchemy.storage.feedback import list_feedback
+
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
+        if not 0 <= offset <= _MAX_OFFSET:
+            raise InputError(f"offset must be between 0 and {_MAX_OFFSET:,}, got {offset}")
+        if source is not None:
+            source = self._check_source(source)
+        if kind not in (None, "rating", "choice"):
+            raise InputError(f"unknown feedback kind '{kind}'; use rating or choice")
+        try:
+            when = parse_when(since)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        if not self.loaded.database_path.exists():
+            if prompt_id is not None:
+                raise InputError(f"no prompt with id '{prompt_id}' (the library is empty)")
+            return []
+        full = self._prompt_argument(prompt_id).id if prompt_id is not None else None
+        return list_feedback(self.store, prompt_id=full, session_id=session_id, source=source, since=when,
+                             kind=kind, limit=limit, offset=offset)
+
+    async def train(self, dry_run: bool = False, *, trigger: str = "cli", now: datetime | None = None):
+        """Fit a learning-to-rank model on all feedback, validate it against the current ranker, and adopt it only
+        if it is better (never with `dry_run`). Too little feedback is bad input (exit 2) and changes nothing."""
+        from prompt_alchemy.ranking.learning import check_enough, run_training
+
+        if not self.loaded.database_path.exists():
+            check_enough(0, self.settings.learning.min_feedback)
+        report = await run_training(self.store, self.settings, self._stored_feature_contexts, dry_run=dry_run,
+                                    trigger=trigger, now=now)
+        if report.adopted:
+            self.refresh_learned_model()
+        return report
+
+    def learning_status(self) -> dict[str, Any]:
+        """The active model (version, metrics, training-set size, the features that matter most), recent versions,
+        feedback counts and the schedule."""
+        from prompt_alchemy.ranking.schedule import local_now, next_slot
+        from prompt_alchemy.storage.feedback import (
+            feedback_counts,
+            last_training,
+            list_models,
+        )
+
+        cfg = self.settings.learning
+        exists = self.loaded.database_path.exists()
+        models = list_models(self.store, limit=10) if exists else []
+        active = next((m for m in models if m.active), None)
+        if active is None and exists:
+            from prompt_alchemy.storage.feedback import active_model
+
+            active = active_model(self.store)
+
+        def summary(m) -> dict[str, Any]:
+            metrics = {k: v for k, v in m.metrics.items() if k != "top_features"}
+            return {"version": m.version, "status": m.status, "active": m.active, "kind": m.kind,
+                    "created_at": m.created_at.isoformat(), "trigger": m.trigger, "training_size": m.training_size,
+                    "train_pairs": m.train_pairs, "validation_pairs": m.validation_pairs, "metrics": metrics,
+                    "params": m.params}
+
+        counts = feedback_counts(self.store) if exists else {
+            "total": 0, "ratings": 0, "choices": 0, "rated_prompts": 0, "choice_sessions": 0}
+        return {
+            "enabled": cfg.enabled, "schedule": cfg.schedule,
+            "next_run": next_slot(local_now(), cfg.schedule).isoformat(timespec="minutes")
+            if cfg.enabled and cfg.schedule else None,
+            "feedback": {**counts, "needed": cfg.min_feedback},
+            "active": {**summary(active), "top_features": active.metrics.get("top_features", [])} if active else None,
+            "versions": [summary(m) for m in models],
+            "last_attempt": last_training(self.store) if exists else None,
+        }
+
+    def install_training_schedule(self, crontab_file: str | Path | None = None) -> dict[str, Any]:
+        """Add (or replace) a crontab entry that runs `prompt-alchemy train` daily at `learning.schedule`; every
+        other crontab line is kept. `crontab_file` edits that file instead of the user's crontab."""
+        import sys
+
+        from prompt_alchemy.ranking.schedule import cron_line, install_cron
+
+        cfg = self.settings.learning
+        if not cfg.enabled:
+            raise InputError("learning is disabled (learning.enabled: false); enable it before scheduling training")
+        if not cfg.schedule:
+            raise InputError("learning.schedule is not set; set it to a time such as 02:00 first")
+        env = {k: os.environ[k] for k in ("PROMPT_ALCHEMY_HOME",) if os.environ.get(k)}
+        command = [sys.executable, "-m", "prompt_alchemy"]
+        if self.loaded.paths.config_file.exists():
+            command += ["--config", str(self.loaded.paths.config_file.resolve())]
+        command += ["train", "--trigger", "cron"]
+        log_file = self.loaded.database_path.parent / "training.log"
+        line = cron_line(cfg.schedule, command, env, log_file)
+        return {**install_cron(line, Path(crontab_file) if crontab_file else None), "schedule": cfg.schedule,
+                "log_file": str(log_file)}
+
+    def uninstall_training_schedule(self, crontab_file: str | Path | None = None) -> dict[str, Any]:
+        from prompt_alchemy.ranking.schedule import uninstall_cron
+
+        return uninstall_cron(Path(crontab_file) if crontab_file else None)
+
+    async def run_training_scheduler(self, *, clock: Any = None, poll: float = 60.0) -> None:
+        """For the server process: train whenever `learning.schedule` comes, until cancelled."""
+        from prompt_alchemy.ranking.schedule import run_scheduler
+
+        await run_scheduler(self, clock=clock, poll=poll)
+
+    def refresh_learned_model(self) -> None:
+        """Make the ranker use the model that is active in the database now (another process may have trained)."""
+        if "engine" in self.__dict__:
+            self.ranker.learned = self._active_learned_model()
+
+    def _active_learned_model(self):
+        """The active learned scorer for the ranker, or None (learning off, no database, no model yet)."""
+        if not self.settings.learning.enabled or not self.loaded.database_path.exists():
+            return None
+        from prompt_alchemy.ranking.learning import LearnedModel
+        from prompt_alchemy.storage.feedback import active_model
+
+        model = active_model(self.store)
+        return LearnedModel(model) if model is not None else None
+
+    async def _stored_feature_contexts(self, prompts: list[Prompt]) -> dict[str, Any]:
+        """Each stored prompt's ranking context, computed as `score_prompts` does: against its original idea and its
+        sibling variants (the same session and phase)."""
+        from prompt_alchemy.ranking.ranker import feature_contexts, prompt_meta
+
+        out: dict[str, Any] = {}
+        sessions: dict[str, list[Prompt]] = {}
+        for p in prompts:
+            group = [p]
+            if p.session_id and p.phase is not None:
+                if p.session_id not in sessions:
+                    sessions[p.session_id] = self.store.list_prompts(session_id=p.session_id, limit=200)
+                group += [s for s in sessions[p.session_id] if s.phase == p.phase and s.id != p.id]
+            metas = [prompt_meta(g) for g in group]
+            if len(group) == 1 and not p.original_input:  # nothing to compare with: no embedding needed
+                out[p.id] = feature_contexts([p.content], metas=metas)[0]
+            else:
+                out[p.id] = (await self._feature_contexts([g.content for g in group], p.original_input, metas))[0]
+        return out
+
+
+    @staticmethod
+    def _check_score(score: Any) -> int:
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or score != int(score) \
+                or not 1 <= score <= 5:
+            raise InputError(f"the score must be a whole number from 1 to 5, got {score!r}")
+        return int(score)
+
+    @staticmethod
+    def _check_source(source: str) -> str:
+        from prompt_alchemy.models import FEEDBACK_SOURCES
+
+        if source not in FEEDBACK_SOURCES:
+            raise InputError(f"unknown feedback source '{source}'; use one of: {', '.join(FEEDBACK_SOURCES)}")
+        return source
+
+    def _feedback_prompt(self, prompt_id: str) -> Prompt:
+        """The stored prompt that feedback is about; an unknown one is bad input and creates no database."""
+        if not self.loaded.database_path.exists():
+            raise InputError(f"no prompt with id '{prompt_id}' (the library is empty)")
+        return self._prompt_argument(prompt_id)
+
+

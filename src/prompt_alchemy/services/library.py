@@ -1,0 +1,496 @@
+"""The library: records, lineage, search (text, semantic, hybrid), updates, history, import and export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import IO, Any
+
+from prompt_alchemy.errors import AlchemyError, InputError, NotFoundError
+from prompt_alchemy.models import (
+    ContextItem,
+    ImportReport,
+    Prompt,
+    SearchFilters,
+    SearchResult,
+)
+from prompt_alchemy.observability import get_logger
+from prompt_alchemy.security import check_length, mask_secrets
+from prompt_alchemy.services._common import (
+    _EMBED_BATCH,
+    _IMPORT_BATCH,
+    _MAX_CANDIDATES,
+    _MAX_DEPTH,
+    _MAX_LIMIT,
+    _MAX_OFFSET,
+    _MIN_PREFIX,
+    _RRF_K,
+    _RRF_POOL,
+    _SEARCH_MODES,
+    mask_prompt_secrets,
+)
+from prompt_alchemy.services.app import App
+
+_log = get_logger("services")
+
+
+class LibraryService(App):
+    """Read, search, change, import and export the prompt library."""
+
+    # Query logic lives in storage/ (sqlite.py, vectors.py, transfer.py); this block orchestrates it.
+
+    def _vector_index(self, model: str, dimensions: int):
+        """The in-memory index of (model, dimensions), loaded from the store on first use."""
+        import threading
+
+        from prompt_alchemy.storage.vectors import VectorIndex
+
+        lock = self.__dict__.setdefault("_index_lock", threading.Lock())
+        indexes = self.__dict__.setdefault("_indexes", {})
+        versions = self.__dict__.setdefault("_index_versions", {})
+        with lock:
+            # Another process's commit (a CLI import, an update) changes data_version; this process's own writes
+            # do not, and they update the loaded index directly (_index_prompts, _unindex).
+            version = self.store.data_version()
+            index = indexes.get((model, dimensions))
+            if index is None or versions.get((model, dimensions)) != version:
+                index = VectorIndex(model, dimensions)
+                ids, matrix = self.store.load_embeddings(model, dimensions)
+                index.load_matrix(ids, matrix)
+                indexes[(model, dimensions)] = index
+                versions[(model, dimensions)] = version
+            return index
+
+    def load_vector_index(self) -> dict[str, Any]:
+        """Load (or reuse) the index for the configured embedder: its size, memory and load time."""
+        import time
+
+        start = time.perf_counter()
+        index = self._vector_index(self.embedder.model, self.embedder.dimensions)
+        return {"model": index.model, "dimensions": index.dimensions, "vectors": len(index),
+                "bytes": index.nbytes, "load_ms": round((time.perf_counter() - start) * 1000, 2)}
+
+    def _index_prompts(self, prompts: list[Prompt]) -> None:
+        """Keep loaded vector indexes in step with prompts just written (unloaded ones read them on load)."""
+        indexes = self.__dict__.get("_indexes") or {}
+        for p in prompts:
+            if p.embedding is not None and p.embedding_model:
+                index = indexes.get((p.embedding_model, p.embedding_dim or len(p.embedding)))
+                if index is not None:
+                    index.add([p.id], [p.embedding])
+
+    def _unindex(self, ids: list[str]) -> None:
+        for index in (self.__dict__.get("_indexes") or {}).values():
+            index.remove(ids)
+
+    async def _embed_texts(self, texts: list[str]):
+        """Unit vectors for `texts` with the configured embedder, in length-sorted batches (less padding)."""
+        import numpy as np
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.embedder.dimensions), dtype=np.float32)
+        for start in range(0, len(order), _EMBED_BATCH):
+            chunk = order[start:start + _EMBED_BATCH]
+            out[chunk] = await self.embedder.embed([texts[i] for i in chunk])
+        return out
+
+    def _known_dimensions(self) -> dict[str, set[int]]:
+        """The vector lengths a labelled embedding model may have on import: its native size, the configured size
+        of the configured model, and the sizes this library already stores for it."""
+        from prompt_alchemy.config import DEFAULT_EMBEDDING_MODELS
+
+        known: dict[str, set[int]] = {}
+        for model, dims in DEFAULT_EMBEDDING_MODELS.values():
+            known.setdefault(model, set()).add(dims)
+        gen = self.settings.generation
+        known.setdefault(gen.embedding_model, set()).add(gen.embedding_dimensions)
+        if self.loaded.database_path.exists():
+            for row in self.store.embedding_counts():
+                if row["model"] and row["dimensions"]:
+                    known.setdefault(row["model"], set()).add(int(row["dimensions"]))
+        return known
+
+    def _check_writable(self) -> None:
+        """Fail before any provider call or embedding when the library cannot be written (read-only, newer)."""
+        from prompt_alchemy.storage.sqlite import StorageError
+
+        if self.loaded.database_path.exists() and self.store.write_refusal:
+            raise StorageError(self.store.write_refusal)
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """The full id of the one prompt whose id is or starts with `id_or_prefix` (like git's short hashes)."""
+        prefix = (id_or_prefix or "").strip()
+        if not prefix:
+            raise InputError("no prompt id given")
+        rows = self.store.resolve_prefix(prefix, limit=_MAX_CANDIDATES + 1)
+        if rows and rows[0]["id"] == prefix:
+            return prefix
+        if len(prefix) < _MIN_PREFIX:
+            raise InputError(f"prompt id prefix '{prefix}' is too short; give at least {_MIN_PREFIX} characters")
+        if not rows:
+            raise NotFoundError(f"no prompt with id '{prefix}' (see 'prompt-alchemy list')")
+        if len(rows) > 1:
+            shown = "; ".join(f"{r['id']} ({r['phase'] or 'no phase'}: {(r['title'] or '')[:30]})"
+                              for r in rows[:_MAX_CANDIDATES])
+            more = " ..." if len(rows) > _MAX_CANDIDATES else ""
+            raise NotFoundError(f"prompt id prefix '{prefix}' is ambiguous; candidates: {shown}{more}")
+        return rows[0]["id"]
+
+    def get_prompt(self, id_or_prefix: str) -> Prompt:
+        prompt = self.store.get_prompt(self.resolve_id(id_or_prefix))
+        if prompt is None:
+            raise NotFoundError(f"no prompt with id '{id_or_prefix}'")
+        return prompt
+
+    def get_context(self, prompt_id: str) -> list[ContextItem]:
+        return self.store.get_context(self.resolve_id(prompt_id))
+
+    def lineage(self, prompt_id: str) -> dict[str, list[Prompt]]:
+        """Ancestors (root first) and descendants (breadth first) of a prompt."""
+        full = self.resolve_id(prompt_id)
+        return {"ancestors": self.store.ancestors(full), "descendants": self.store.descendants(full)}
+
+    def list_prompts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Prompt]:
+        """The library, most recent first, `limit` at a time from `offset`."""
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
+        if not 0 <= offset <= _MAX_OFFSET:
+            raise InputError(f"offset must be between 0 and {_MAX_OFFSET:,}, got {offset}")
+        return self.store.list_prompts(filters=filters, limit=limit, offset=offset)
+
+    def count_prompts(self, filters: SearchFilters | None = None) -> int:
+        return self.store.count_matching(filters)
+
+    async def search(self, query: str, *, mode: str = "hybrid", filters: SearchFilters | None = None,
+                     limit: int = 10) -> list[SearchResult]:
+        """Find prompts by words (FTS5 bm25), by meaning (cosine over the in-memory index, the query embedded by
+        the same model as the stored vectors) or both fused by reciprocal rank. Filters apply before ranking."""
+        import asyncio
+
+        query = (query or "").strip()
+        if not query:
+            raise InputError("the search query is empty")
+        if mode not in _SEARCH_MODES:
+            raise InputError(f"unknown search mode '{mode}'; use one of: {', '.join(_SEARCH_MODES)}")
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
+        check_length("the search query", query, self.settings.generation.max_idea_length)
+        filters = filters or SearchFilters()
+        pool = limit if mode != "hybrid" else max(_RRF_POOL, limit * 3)
+        embedding = None
+        if mode in ("semantic", "hybrid"):
+            if "_embed_reason" not in self.__dict__:  # checked once: it looks for packages and model files
+                self.__dict__["_embed_reason"] = self.embedder.unavailable_reason()
+            reason = self.__dict__["_embed_reason"]
+            if reason is None:  # the query is embedded (batched with concurrent ones) while the text search runs
+                embedding = asyncio.ensure_future(self._query_embedder.embed(query))
+            elif mode == "semantic":
+                raise AlchemyError(f"semantic search needs the embedder: {reason}")
+            else:
+                _log.warning("hybrid search falls back to text only: %s", reason)
+        # The CPU-bound parts run in worker threads (SQLite and numpy release the GIL), so the event loop goes on
+        # serving other requests and concurrent searches use every core.
+        if embedding is None:  # words only: one trip to a worker thread
+            return await asyncio.to_thread(self._rank, mode, query, None, filters, pool, None, limit)
+        text_hits: list[tuple[str, float]] = []
+        try:
+            if mode == "hybrid":
+                text_hits = await asyncio.to_thread(self.store.search_text, query, filters, pool)
+        finally:
+            vector = await embedding
+        return await asyncio.to_thread(self._rank, mode, query, vector, filters, pool, text_hits, limit)
+
+    def _rank(self, mode: str, query: str, vector: Any, filters: SearchFilters, pool: int,
+              text_hits: list[tuple[str, float]] | None, limit: int) -> list[SearchResult]:
+        """The text hits (searched here when not given), the vector hits, fused and read for the final top `limit`."""
+        if text_hits is None:
+            text_hits = self.store.search_text(query, filters, pool) if mode != "semantic" else []
+        semantic_hits: list[tuple[str, float]] = []
+        if vector is not None:
+            index = self._vector_index(self.embedder.model, self.embedder.dimensions)
+            allowed = None if filters.is_empty() else self.store.filter_ids(filters)
+            semantic_hits = index.search(vector, pool, allowed)
+        return self._fuse(mode, text_hits, semantic_hits, limit)
+
+    @cached_property
+    def _query_embedder(self):
+        """Search queries' vectors: cached by (model, text), concurrent queries embedded in one batch."""
+        from prompt_alchemy.embeddings.query import QueryEmbedder
+
+        return QueryEmbedder(self.embedder)
+
+    def _fuse(self, mode: str, text_hits: list[tuple[str, float]], semantic_hits: list[tuple[str, float]],
+              limit: int) -> list[SearchResult]:
+        text_rank = {pid: i for i, (pid, _) in enumerate(text_hits, 1)}
+        sem_rank = {pid: i for i, (pid, _) in enumerate(semantic_hits, 1)}
+        similarity = dict(semantic_hits)
+        if mode == "text":
+            scored = text_hits
+        elif mode == "semantic":
+            scored = semantic_hits
+        else:
+            fused: dict[str, float] = {}
+            for ranks in (text_rank, sem_rank):
+                for pid, rank in ranks.items():
+                    fused[pid] = fused.get(pid, 0.0) + 1.0 / (_RRF_K + rank)
+            scored = sorted(fused.items(), key=lambda kv: (-kv[1], sem_rank.get(kv[0], 10**9)))
+        scored = scored[:limit]
+        prompts = self.store.get_prompts([pid for pid, _ in scored])
+        return [SearchResult(prompt=prompts[pid], score=score, mode=mode, text_rank=text_rank.get(pid),  # type: ignore[arg-type]
+                             semantic_rank=sem_rank.get(pid), similarity=similarity.get(pid))
+                for pid, score in scored if pid in prompts]
+
+    async def update_prompt(self, prompt_id: str, *, content: str | None = None, tags: list[str] | None = None,
+                            notes: str | None = None) -> Prompt:
+        """A new version linked to the old one by parent_id (the old one is kept), re-embedded."""
+        from prompt_alchemy.models import content_hash, new_id, utcnow
+
+        if content is None and tags is None and notes is None:
+            raise InputError("nothing to update; give new content, tags or notes")
+        if content is not None:
+            content = content.strip()
+            if not content:
+                raise InputError("the new content is empty")
+            check_length("the content", content, self.settings.generation.max_idea_length)
+        old = self.get_prompt(prompt_id)
+        self._check_writable()
+        new_content = old.content if content is None else mask_secrets(content)
+        clean_tags = old.tags if tags is None else list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+        now = utcnow()
+        new = old.model_copy(update={
+            "id": new_id(), "content": new_content, "content_hash": content_hash(new_content), "tags": clean_tags,
+            "notes": old.notes if notes is None else (notes.strip() or None), "parent_id": old.id,
+            "enhancement_method": "edit", "created_at": now, "updated_at": now, "usage_count": 0,
+            "generation_count": 0, "last_used_at": None, "input_tokens": 0, "output_tokens": 0,
+            "actual_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0,
+            "score": old.score if new_content == old.content else None})
+        embedder = self.embedder
+        current = old.embedding_model == embedder.model and old.embedding_dim == embedder.dimensions
+        if new_content != old.content or not current:
+            reason = embedder.unavailable_reason()
+            if reason is None:
+                vector = (await self._embed_texts([new_content]))[0]
+                new.embedding, new.embedding_model = vector.tolist(), embedder.model
+                new.embedding_provider, new.embedding_dim = embedder.provider, embedder.dimensions
+            else:
+                _log.warning("the new version is not embedded: %s", reason)
+                new.embedding = new.embedding_model = new.embedding_provider = new.embedding_dim = None
+        self.store.save_session([new])
+        self._index_prompts([new])
+        return new
+
+    def history(self, prompt_id: str) -> list[Prompt]:
+        """Every version of a prompt, oldest first: the original and each edit made from it."""
+        root = self.get_prompt(prompt_id)
+        for _ in range(_MAX_DEPTH):
+            if root.enhancement_method != "edit" or not root.parent_id:
+                break
+            parent = self.store.get_prompt(root.parent_id)
+            if parent is None:
+                break
+            root = parent
+        return [root] + self.store.descendants(root.id, edits_only=True)
+
+    def delete_prompt(self, prompt_id: str) -> None:
+        """Delete a prompt with its vector, context, metrics and feedback rows; its children are relinked to its
+        parent and keep working."""
+        full = self.resolve_id(prompt_id)
+        self.store.delete_prompts([full])
+        self._unindex([full])
+
+    async def import_prompts(self, path: str | Path, fmt: str | None = None,
+                             progress: Callable[[int, int], None] | None = None) -> ImportReport:
+        """Import JSON, JSONL or CSV (including the awesome-chatgpt-prompts layout). Malformed rows are reported
+        by line and skipped; duplicates by content hash are skipped and counted; valid rows are embedded (unless
+        they carry vectors, or say `"embedding": null` as exports do) and written in batches, one transaction
+        per batch."""
+        import time
+
+        from prompt_alchemy.storage.transfer import read_prompt_file
+
+        started = time.perf_counter()
+        self._check_writable()
+        fmt, rows, errors, seen = read_prompt_file(path, fmt, dimensions=self._known_dimensions())
+        report = ImportReport(path=str(path), format=fmt, rows=seen, errors=errors, failed=len(errors))
+        first_seen: dict[str, str] = {}
+        unique_rows = []
+        for row in rows:  # an id given twice in one file is an error, not a silent drop
+            if row.prompt.id in first_seen:
+                report.errors.append(f"{row.where}: id {row.prompt.id} is already used by "
+                                     f"{first_seen[row.prompt.id]} of this file")
+                report.failed += 1
+                continue
+            first_seen[row.prompt.id] = row.where
+            unique_rows.append(row)
+        rows = unique_rows
+        mask_prompt_secrets([r.prompt for r in rows])
+        by_hash = self.store.ids_by_hash() if self.loaded.database_path.exists() else {}
+        remap: dict[str, str] = {}
+        fresh = []
+        for row in rows:
+            existing = by_hash.get(row.prompt.content_hash)
+            if existing is not None:
+                remap[row.prompt.id] = existing
+                report.duplicates += 1
+                continue
+            by_hash[row.prompt.content_hash] = row.prompt.id
+            fresh.append(row)
+        taken = self.store.existing_ids(r.prompt.id for r in fresh)
+        if taken:
+            for row in [r for r in fresh if r.prompt.id in taken]:
+                report.errors.append(f"{row.where}: id {row.prompt.id} already exists with different content")
+                report.failed += 1
+            fresh = [r for r in fresh if r.prompt.id not in taken]
+        fresh = self._parents_first(fresh, remap, report)
+        embedder = self.embedder
+        reason = embedder.unavailable_reason()
+        if reason is not None and any(r.embed for r in fresh):
+            report.warnings.append(f"imported without embeddings: {reason}")
+        else:
+            report.embedding_model = embedder.model
+        total = len(fresh)
+        if progress:
+            progress(0, total)
+        import asyncio
+
+        batches = [fresh[start:start + _IMPORT_BATCH] for start in range(0, total, _IMPORT_BATCH)]
+        todos = [[r.prompt for r in batch if r.embed] if reason is None else [] for batch in batches]
+
+        def embedding(i: int) -> asyncio.Task | None:
+            if i >= len(batches) or not todos[i]:
+                return None
+            return asyncio.ensure_future(self._embed_texts([p.content for p in todos[i]]))
+
+        pending = embedding(0)
+        try:
+            for i, batch in enumerate(batches):
+                if pending is not None:
+                    vectors = await pending
+                    for prompt, vector in zip(todos[i], vectors):
+                        prompt.embedding, prompt.embedding_model = vector.tolist(), embedder.model
+                        prompt.embedding_provider, prompt.embedding_dim = embedder.provider, embedder.dimensions
+                    report.embedded += len(todos[i])
+                pending = embedding(i + 1)  # the next batch embeds while this one is written
+                contexts = {r.prompt.id: r.context for r in batch if r.context}
+                # the content check runs again inside the write transaction: another process may have imported
+                # the same rows since this one looked
+                inserted, duplicates, clashes = self.store.insert_new_prompts([r.prompt for r in batch], contexts,
+                                                                             remap)
+                self._index_prompts(inserted)
+                report.imported += len(inserted)
+                report.duplicates += len(duplicates)
+                for r in batch:
+                    if r.prompt.id in clashes:
+                        report.errors.append(f"{r.where}: id {r.prompt.id} already exists with different content")
+                        report.failed += 1
+                if progress:
+                    progress(report.imported, total)
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+        report.wall_ms = round((time.perf_counter() - started) * 1000, 1)
+        return report
+
+    def _parents_first(self, rows: list, remap: dict[str, str], report: ImportReport) -> list:
+        """Order rows so that every parent is written before its children; a parent found neither in the file
+        nor in the library is dropped from the row (with a warning), and cycles are rejected."""
+        by_id = {r.prompt.id: r for r in rows}
+        for r in rows:
+            parent = r.prompt.parent_id
+            if parent is not None and parent in remap:
+                r.prompt.parent_id = parent = remap[parent]
+            if parent is not None and parent not in by_id and parent not in self.store.existing_ids([parent]):
+                report.warnings.append(f"{r.where}: parent {parent} is not in the file or the library; "
+                                       f"imported without it")
+                r.prompt.parent_id = None
+        ordered, state = [], {}
+        for r in rows:
+            chain, node, cyclic = [], r, False
+            while node is not None and state.get(node.prompt.id) is None:
+                state[node.prompt.id] = "visiting"
+                chain.append(node)
+                parent = node.prompt.parent_id
+                node = by_id.get(parent) if parent else None
+                if node is not None and state.get(node.prompt.id) == "visiting":
+                    cyclic = True
+                    break
+            for item in reversed(chain):
+                state[item.prompt.id] = "done"
+                if cyclic:
+                    report.errors.append(f"{item.where}: parent links form a cycle")
+                    report.failed += 1
+                else:
+                    ordered.append(item)
+        return ordered
+
+    def export_prompts(self, path: str | Path | IO[str], fmt: str | None = None,
+                       filters: SearchFilters | None = None, force: bool = False) -> int:
+        """Write the matching prompts (oldest first) as JSONL, JSON, Markdown or text to a file (never over an
+        existing one unless `force`; written beside it and renamed into place) or an open stream."""
+        import os
+        import tempfile
+
+        from prompt_alchemy.storage.transfer import (
+            EXPORT_FORMATS,
+            PromptWriter,
+            normalize_format,
+        )
+
+        stream = path if hasattr(path, "write") else None
+        fmt = normalize_format(fmt, None if stream else path, EXPORT_FORMATS, "export")
+        if stream is not None:
+            return self._write_export(stream, fmt, filters, PromptWriter)  # type: ignore[arg-type]
+        target = self.check_output_path(path, force=force, what="export file")  # type: ignore[arg-type]
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        except OSError as exc:
+            raise InputError(f"cannot write export file {target}: {exc.strerror}") from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                count = self._write_export(fh, fmt, filters, PromptWriter)
+            umask = os.umask(0o022)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return count
+
+    def _write_export(self, stream: IO[str], fmt: str, filters: SearchFilters | None, writer_cls) -> int:
+        page: list[Prompt] = []
+        with writer_cls(stream, fmt) as writer:
+            def flush() -> None:
+                contexts = self.store.contexts_for([p.id for p in page]) if fmt in ("json", "jsonl") else {}
+                for p in page:
+                    writer.write(p, contexts.get(p.id))
+                page.clear()
+
+            for prompt in self.store.iter_prompts(filters):
+                page.append(prompt)
+                if len(page) >= 500:
+                    flush()
+            flush()
+        return writer.count
+
+    def metrics_report(self, since: Any = None, phase: str | None = None, provider: str | None = None) -> dict:
+        """What the tool has done: prompts by phase, provider, model, persona and day; tokens and cost; per-phase
+        generation latency p50/p95; provider latency and error rates; database size."""
+        from prompt_alchemy.models import Phase, parse_when
+
+        try:
+            when = parse_when(since)
+            phase_name = Phase.parse(phase).value if phase else None
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        report = self.store.metrics_summary(since=when, phase=phase_name, provider=provider)
+        report["filters"] = {"since": when.isoformat() if when else None, "phase": phase_name, "provider": provider}
+        report["database"] = {"path": str(self.store.path), **self.store.file_sizes()}
+        return report
+
+
+    def top_prompts(self, limit: int = 20) -> list[Prompt]:
+        """The best prompts first: by average feedback rating where rated, then by ranking score."""
+        return self.store.top_prompts(limit)
+

@@ -1,0 +1,208 @@
+"""Database maintenance: stats, the response cache, backups and restore, vacuum, migrations, re-embedding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prompt_alchemy.errors import AlchemyError, InputError
+from prompt_alchemy.security import check_output_path
+from prompt_alchemy.services._common import _IMPORT_BATCH
+from prompt_alchemy.services.app import App
+
+
+class MaintenanceService(App):
+    """Keep the library's database healthy."""
+
+    def db_stats(self) -> dict[str, Any]:
+        stats = self.store.stats()
+        stats["configured_embedding"] = {"provider": self.settings.generation.embedding_provider,
+                                         "model": self.embedder.model, "dimensions": self.embedder.dimensions}
+        stats["backups"] = [str(p) for p in self._backups()]
+        partials = self._partials()
+        stats["partial_backups"] = {"files": len(partials),
+                                    "bytes": sum(p.stat().st_size for p in partials if p.exists())}
+        stats["cache"] = self.response_cache.stats()
+        return stats
+
+    def clear_cache(self) -> dict[str, int]:
+        """Forget every cached provider response and embedding; returns what was removed."""
+        before = self.response_cache.stats()
+        removed = self.response_cache.clear()
+        return {"removed": removed, "responses": before["responses"], "embeddings": before["embeddings"]}
+
+    def _backup_dir(self) -> Path:
+        return self.loaded.database_path.parent / "backups"
+
+    def _backups(self) -> list[Path]:
+        stem = self.loaded.database_path.stem
+        folder = self._backup_dir()
+        return sorted(folder.glob(f"{stem}-*Z.db")) if folder.is_dir() else []
+
+    def check_output_path(self, path: str | Path, *, force: bool, what: str = "output file",
+                          allow_existing: bool = False) -> Path:
+        """The guard every written file goes through: never the database, its -wal/-shm, a backup, a device or
+        other non-regular file; an existing file only with `force` (see security.check_output_path)."""
+        return check_output_path(path, force=force, what=what, allow_existing=allow_existing,
+                                 protected=[self.loaded.database_path], protected_dirs=[self._backup_dir()])
+
+    def _partials(self) -> list[Path]:
+        """Unfinished backup copies (`*.partial`) left in the backups folder by an interrupted backup."""
+        folder = self._backup_dir()
+        return sorted(folder.glob("*.partial")) if folder.is_dir() else []
+
+    def backup_database(self, path: str | Path | None = None, force: bool = False, *,
+                        now: datetime | None = None) -> dict[str, Any]:
+        """An online backup. Without `path`, into the backups folder beside the database, keeping the newest
+        `storage.max_backups`; with `path`, to that file (never over an existing one unless `force`). The source is
+        checked (`quick_check`) before copying and the copy (`integrity_check`) before it is kept; old backups are
+        pruned only after both pass, so a damaged library never pushes good backups out. Unfinished copies left by
+        an interrupted backup are removed."""
+        import time
+
+        from prompt_alchemy.models import utcnow
+        from prompt_alchemy.storage.sqlite import StorageError, damaged_message
+
+        now = now or utcnow()
+        pruned: list[str] = []
+        if path is not None and Path(path).expanduser().resolve() == self._backup_dir().resolve():
+            path = None  # the backups folder itself: the default, with pruning
+        name = f"{self.loaded.database_path.stem}-{now:%Y%m%dT%H%M%S%fZ}.db"
+        if path is None:
+            target = self._backup_dir() / name
+        else:
+            target = Path(path).expanduser()
+            if target.is_dir() and target.resolve() != self._backup_dir().resolve():
+                target = target / name
+            target = self.check_output_path(target, force=force, what="backup file")
+        if not self.loaded.database_path.is_file():
+            raise InputError(f"there is no library to back up at {self.loaded.database_path}")
+        problems = self.store.check_integrity(quick=True)
+        if problems:
+            raise StorageError(damaged_message(self.loaded.database_path, problems[0])
+                               + "; no backup was made and no old backup was removed")
+        removed_partials = []
+        for partial in self._partials():  # older than a minute: not a backup another process is writing now
+            try:
+                if time.time() - partial.stat().st_mtime > 60:
+                    partial.unlink()
+                    removed_partials.append(str(partial))
+            except OSError:
+                pass
+        try:
+            size = self.store.backup_to(target)
+        except OSError as exc:
+            raise AlchemyError(f"cannot write backup {target}: {exc.strerror or exc}") from None
+        if path is None:
+            keep = self.settings.storage.max_backups
+            backups = self._backups()
+            for old in backups[:-keep] if len(backups) > keep else []:
+                old.unlink(missing_ok=True)
+                pruned.append(str(old))
+        self.store.record_maintenance("backup", now, str(target))
+        return {"path": str(target), "bytes": size, "pruned": pruned, "at": now.isoformat(),
+                "removed_partials": removed_partials}
+
+    def restore_database(self, backup: str | Path | None = None, force: bool = False, *,
+                         now: datetime | None = None) -> dict[str, Any]:
+        """Put a backup back in place of the library: `backup` (a file), else the newest backup in backups/ that
+        passes its integrity check. The current file is kept beside it as `<name>.replaced-<time>`. A library that
+        is still sound is replaced only with `force`. Run it while no server uses the library."""
+        from prompt_alchemy.models import utcnow
+        from prompt_alchemy.storage.sqlite import integrity_check, restore_database
+
+        now = now or utcnow()
+        db_path = self.loaded.database_path
+        if "store" in self.__dict__:
+            self.store.close()
+            del self.__dict__["store"]
+        skipped: list[str] = []
+        if backup is not None:
+            chosen = Path(backup).expanduser()
+            if not chosen.is_file():
+                raise InputError(f"backup {chosen} does not exist or is not a file")
+        else:
+            chosen = None
+            for candidate in reversed(self._backups()):
+                if integrity_check(candidate):
+                    skipped.append(str(candidate))
+                    continue
+                chosen = candidate
+                break
+            if chosen is None:
+                raise InputError(f"no sound backup in {self._backup_dir()}"
+                                 + (f" ({len(skipped)} damaged)" if skipped else "")
+                                 + "; give a backup file: prompt-alchemy db restore FILE")
+        if chosen.resolve() == db_path.resolve():
+            raise InputError("the backup to restore is the library itself")
+        if db_path.is_file() and not integrity_check(db_path, quick=True) and not force:
+            raise InputError(f"the library {db_path} passes its integrity check; use --force to replace it "
+                             f"with {chosen} anyway (the current file is kept beside it)")
+        moved = restore_database(db_path, chosen, stamp=f"{now:%Y%m%dT%H%M%SZ}")
+        return {"restored": str(chosen), "database": str(db_path), "previous": str(moved) if moved else None,
+                "skipped_damaged": skipped}
+
+    def vacuum_database(self, *, now: datetime | None = None) -> dict[str, Any]:
+        from prompt_alchemy.models import utcnow
+
+        before = sum(self.store.file_sizes().values())
+        self.store.vacuum()
+        after = sum(self.store.file_sizes().values())
+        now = now or utcnow()
+        self.store.record_maintenance("vacuum", now, f"{before} -> {after} bytes")
+        return {"bytes_before": before, "bytes_after": after, "at": now.isoformat()}
+
+    def migrate_database(self) -> dict[str, Any]:
+        """Apply pending schema migrations (opening the store applies them too): which ran, which exist."""
+        applied = list(self.store.applied_migrations) + self.store.migrate()
+        return {"applied": applied, "migrations": self.store.stats()["migrations"],
+                "version": self.store.schema_version(), "path": str(self.store.path)}
+
+    async def reembed(self, include_all: bool = False,
+                      progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Re-embed the prompts whose vectors come from another embedding model or dimension (with `include_all`,
+        every prompt) with the configured embedder, in batches, one transaction each."""
+        import time
+
+        from prompt_alchemy.storage.sqlite import vector_to_blob
+
+        embedder = self.embedder
+        reason = embedder.unavailable_reason()
+        if reason is not None:
+            raise AlchemyError(f"cannot re-embed: {reason}")
+        started = time.perf_counter()
+        targets = self.store.embedding_targets(embedder.model, embedder.dimensions, include_all=include_all)
+        if progress:
+            progress(0, len(targets))
+        done = 0
+        for start in range(0, len(targets), _IMPORT_BATCH):
+            batch = targets[start:start + _IMPORT_BATCH]
+            vectors = await self._embed_texts([content for _, content in batch])
+            self.store.set_embeddings([(pid, vector_to_blob(v)) for (pid, _), v in zip(batch, vectors)],
+                                      embedder.model, embedder.provider, embedder.dimensions)
+            done += len(batch)
+            if progress:
+                progress(done, len(targets))
+        self.__dict__.pop("_indexes", None)
+        return {"reembedded": done, "model": embedder.model, "provider": embedder.provider,
+                "dimensions": embedder.dimensions, "wall_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+    def run_maintenance_if_due(self, now: Any = None) -> dict[str, Any]:
+        """Back up and/or vacuum when `storage.backup_interval` / `storage.vacuum_interval` has passed since the
+        last run (recorded in the database). For server mode, called periodically. Returns what ran."""
+        from prompt_alchemy.models import parse_duration, parse_when, utcnow
+
+        now = parse_when(now) or utcnow()
+        ran: dict[str, Any] = {}
+        storage = self.settings.storage
+        for task, interval, run in (("backup", storage.backup_interval, self.backup_database),
+                                    ("vacuum", storage.vacuum_interval, self.vacuum_database)):
+            if not interval:
+                continue
+            last = self.store.last_maintenance(task)
+            if last is None or (now - last).total_seconds() >= parse_duration(interval):
+                ran[task] = run(now=now)
+        return ran
+

@@ -1,0 +1,242 @@
+"""Ranking: scoring prompts with the rubric (and the judge), comparing two, and the optimizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prompt_alchemy.errors import InputError, NotFoundError
+from prompt_alchemy.models import Prompt
+from prompt_alchemy.security import check_length
+from prompt_alchemy.services._common import mask_prompt_secrets
+from prompt_alchemy.services.app import App
+
+
+class RankingService(App):
+    """Score, judge and optimize prompts."""
+
+    @property
+    def ranker(self):
+        """The one ranker, shared with the engine; the learning loop may set `ranker.learned`."""
+        return self.engine.ranker
+
+    def _prompt_argument(self, id_or_prefix: str) -> Prompt:
+        """A stored prompt named as an argument: an unknown id is bad input (exit 2)."""
+        try:
+            return self.get_prompt(id_or_prefix)
+        except NotFoundError as exc:
+            raise InputError(f"{exc}; list prompts with 'prompt-alchemy list' or search for them") from None
+
+    async def _feature_contexts(self, texts: list[str], idea: str | None, metas: list[dict[str, Any]]):
+        from prompt_alchemy.ranking.ranker import feature_contexts
+
+        if not texts or self.embedder.unavailable_reason() is not None:
+            return feature_contexts(texts, idea=idea, metas=metas)
+        vectors = await self.embedder.embed(list(texts) + ([idea] if idea else []))
+        contexts = feature_contexts(texts, idea=idea, vectors=vectors[:len(texts)],
+                                    idea_vector=vectors[len(texts)] if idea else None, metas=metas)
+        if not idea:
+            return contexts
+        from prompt_alchemy.ranking.drift import with_drift
+
+        return await with_drift(self.embedder, contexts, texts, vectors[len(texts)])
+
+    async def score_prompts(self, ids: list[str] | None = None, text: str | None = None, idea: str | None = None,
+                            judge: bool = False) -> list:
+        """Rank stored prompts (by id) or one ad-hoc text, best first; every result carries its score components,
+        feature vector and (with `judge`) the judge's rubric. A stored prompt is compared with its sibling
+        variants for distinctness and with `idea` (default: its original idea) for intent."""
+        from prompt_alchemy.ranking.judge import Judge, JudgeScore
+        from prompt_alchemy.ranking.ranker import prompt_meta
+
+        ids = [i for i in (ids or []) if i.strip()]
+        if not ids and text is None:
+            raise InputError("nothing to score: give prompt IDs or --text")
+        if ids and text is not None:
+            raise InputError("give prompt IDs or --text, not both")
+        if text is not None:
+            if not text.strip():
+                raise InputError("--text is empty")
+            check_length("--text", text, self.settings.generation.max_idea_length)
+        if idea is not None and not idea.strip():
+            raise InputError("--idea is empty")
+        prompts = [self._prompt_argument(i) for i in ids]
+        judge_ = Judge(self.settings, self.registry, avoid={p.provider for p in prompts if p.provider}) \
+            if judge else None
+        items = []
+
+        async def verdict(content: str, reference: str | None) -> JudgeScore | None:
+            return await judge_.score(content, idea=reference) if judge_ is not None else None
+
+        if text is not None:
+            ctx = (await self._feature_contexts([text], idea, [{}]))[0]
+            items.append((None, text, ctx, await verdict(text, idea)))
+        for prompt in prompts:
+            siblings = []
+            if prompt.session_id and prompt.phase is not None:
+                siblings = [s for s in self.store.list_prompts(session_id=prompt.session_id, limit=200)
+                            if s.phase == prompt.phase and s.id != prompt.id]
+            group = [prompt] + siblings
+            reference = idea or prompt.original_input
+            metas = [prompt_meta(g) for g in group]
+            ctx = (await self._feature_contexts([g.content for g in group], reference, metas))[0]
+            items.append((prompt.id, prompt.content, ctx, await verdict(prompt.content, reference)))
+        if judge_ is not None and judge_.metrics and self.loaded.database_path.exists():
+            self.store.record_metrics(judge_.metrics)
+        return self.ranker.rank(items)
+
+    async def judge_prompts(self, id_a: str, id_b: str | None = None) -> dict[str, Any]:
+        """With two ids: which stored prompt is better (asked in both orders; a disagreement is a tie). With one:
+        the judge's rubric scores. The judge avoids the prompts' own providers when another is available."""
+        from prompt_alchemy.ranking.judge import Judge
+
+        a = self._prompt_argument(id_a)
+        b = self._prompt_argument(id_b) if id_b is not None else None
+        if b is not None and a.id == b.id:
+            raise InputError("give two different prompts to compare")
+        judge = Judge(self.settings, self.registry, avoid={p.provider for p in (a, b) if p and p.provider})
+        if b is None:
+            verdict = await judge.score(a.content, idea=a.original_input)
+            out: dict[str, Any] = {"mode": "rubric", "id": a.id, **verdict.model_dump()}
+        else:
+            idea = a.original_input if a.original_input == b.original_input else None
+            result = await judge.compare(a.content, b.content, idea=idea)
+            winner_id = {"a": a.id, "b": b.id}.get(result.winner or "")
+            out = {"mode": "pairwise", "a": a.id, "b": b.id, "winner_id": winner_id, **result.model_dump()}
+        if judge.metrics:
+            self.store.record_metrics(judge.metrics)
+        return out
+
+    async def optimize(self, prompt_id: str | None = None, prompt: str | None = None, task: str | None = None,
+                       examples_path: str | Path | None = None, max_iterations: int = 3,
+                       target_score: float | None = None, max_cost: float | None = None, metric: str = "auto",
+                       provider: str | None = None, task_provider: str | None = None, save: bool = True,
+                       progress: Any = None, examples: list[Any] | None = None, examples_file: str | None = None):
+        """Improve a prompt (a stored one by id, or text) for `task`; see ranking/optimizer.py. Everything is
+        validated before any provider call or write; each round's candidates are stored in one transaction.
+        Examples come from `examples_path` (a file: the CLI), or, for clients of the server, inline (`examples`)
+        or by name from the examples folder (`examples_file`): a server never opens a path a client names."""
+        from prompt_alchemy.models import Phase
+        from prompt_alchemy.ranking.evaluation import (
+            load_examples,
+            parse_examples,
+            split_examples,
+        )
+        from prompt_alchemy.ranking.judge import Judge
+        from prompt_alchemy.ranking.optimizer import MAX_ITERATIONS, Optimizer
+
+        if (prompt_id is None) == (prompt is None):
+            raise InputError("give the prompt to optimize: a prompt ID or --prompt TEXT (one of them)")
+        task = (task or "").strip()
+        if not task:
+            raise InputError("--task is required: say what the prompt must get a model to do")
+        check_length("--task", task, self.settings.generation.max_idea_length)
+        if not 1 <= max_iterations <= MAX_ITERATIONS:
+            raise InputError(f"--max-iterations must be between 1 and {MAX_ITERATIONS}, got {max_iterations}")
+        if target_score is not None and not 0 < target_score <= 1:
+            raise InputError(f"--target-score must be above 0 and at most 1 (scores are 0-1; the judge's 1-10 "
+                             f"is divided by 10), got {target_score:g}")
+        if max_cost is not None and not max_cost > 0:
+            raise InputError(f"--max-cost must be a positive amount in USD, got {max_cost:g}")
+        if metric not in ("auto", "judge", "accuracy", "loglik"):
+            raise InputError(f"unknown --metric '{metric}'; choose auto, judge, accuracy or loglik")
+        if prompt is not None:
+            if not prompt.strip():
+                raise InputError("--prompt is empty")
+            check_length("--prompt", prompt, self.settings.generation.max_idea_length)
+            seed_text, seed_id = prompt.strip(), None
+        else:
+            stored = self._prompt_argument(prompt_id or "")
+            seed_text, seed_id = stored.content, stored.id
+        if sum(x is not None for x in (examples_path, examples, examples_file)) > 1:
+            raise InputError("give the examples one way: inline examples or an examples file")
+        loaded_examples = None
+        if examples is not None:
+            import json
+
+            if not isinstance(examples, list) or len(examples) > 2000:
+                raise InputError("examples must be a list of at most 2000 objects with input and expected")
+            try:
+                text = "\n".join(json.dumps(e, ensure_ascii=True) for e in examples)
+            except (TypeError, ValueError):
+                raise InputError("examples must be JSON objects with input and expected") from None
+            loaded_examples = parse_examples(text, "examples")
+        elif examples_file is not None:
+            loaded_examples = load_examples(self.examples_file(examples_file))
+        elif examples_path is not None:
+            loaded_examples = load_examples(examples_path)
+        propose_set = heldout_set = None
+        local_ok = "local" in self.registry.available()
+        if loaded_examples is not None:
+            propose_set, heldout_set = split_examples(loaded_examples)
+            if metric == "judge":
+                raise InputError("--metric judge does not use --examples; drop one of them")
+            if metric == "auto":
+                metric = "loglik" if local_ok else "accuracy"
+            if metric == "loglik" and not local_ok:
+                raise InputError(f"--metric loglik needs the local model: "
+                                 f"{self.registry.get('local').unavailable_reason()}")
+        elif metric in ("accuracy", "loglik"):
+            raise InputError(f"--metric {metric} needs --examples FILE (JSONL lines with input and expected; over "
+                             f"MCP: examples or examples_file)")
+        else:
+            metric = "judge"
+        if provider is not None:
+            self.registry.check_name(provider)
+            reason = self.registry.get(provider).unavailable_reason()
+            if reason:
+                raise InputError(f"--provider {provider} cannot be used: {reason}")
+            proposer = provider
+        else:
+            proposer = self.registry.chain(Phase.COAGULATIO)[0]
+        if task_provider is not None:
+            self.registry.check_name(task_provider)
+            reason = self.registry.get(task_provider).unavailable_reason()
+            if reason:
+                raise InputError(f"--task-provider {task_provider} cannot be used: {reason}")
+        elif metric != "judge":
+            task_provider = "local" if local_ok else proposer
+        judge = Judge(self.settings, self.registry, avoid={proposer}) if metric == "judge" else None
+
+        async def persist(prompts: list[Prompt], metrics: list[Any]) -> None:
+            mask_prompt_secrets(prompts)
+            if prompts and self.embedder.unavailable_reason() is None:
+                vectors = await self.embedder.embed([p.content for p in prompts])
+                for p, vector in zip(prompts, vectors):
+                    p.embedding = vector.tolist()
+                    p.embedding_model = self.embedder.model
+                    p.embedding_provider = self.embedder.provider
+                    p.embedding_dim = self.embedder.dimensions
+            self.store.save_session(prompts, metrics=metrics)
+            self._index_prompts(prompts)  # keep loaded vector indexes current
+
+        optimizer = Optimizer(
+            self.settings, self.registry, task=task, metric=metric, proposer=proposer,  # type: ignore[arg-type]
+            judge=judge, propose_set=propose_set, heldout_set=heldout_set, task_provider=task_provider,
+            max_iterations=max_iterations, target_score=target_score, max_cost=max_cost,
+            persist=persist if save else None, progress=progress)
+        return await optimizer.run(seed_text, seed_id)
+
+    def examples_dir(self) -> Path:
+        """The one folder whose files MCP clients may name as optimization examples (server.examples_dir)."""
+        configured = self.settings.server.examples_dir
+        return Path(configured) if configured else self.loaded.database_path.parent / "examples"
+
+    def examples_file(self, name: str) -> Path:
+        """The examples file `name` inside examples_dir(); a path, a hidden name or a link out of the folder is
+        refused without saying whether anything exists there."""
+        folder = self.examples_dir()
+        bad = (not isinstance(name, str) or not name.strip() or len(name) > 255 or name.startswith(".")
+               or any(c in name for c in "/\\\x00:"))
+        if bad:
+            raise InputError(f"examples_file must be the name of a file in the examples folder {folder} "
+                             f"(a name, not a path)")
+        path = folder / name
+        try:
+            inside = path.is_file() and folder.resolve() in path.resolve().parents
+        except OSError:
+            inside = False
+        if not inside:
+            raise InputError(f"there is no examples file '{name}' in the examples folder {folder}")
+        return path
+
