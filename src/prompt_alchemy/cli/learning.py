@@ -147,7 +147,7 @@ def _render_report(report: Any) -> None:
 def _render_features(console: Any, features: list[dict[str, Any]]) -> None:
     from rich.text import Text
 
-    from prompt_alchemy.ranking.learning import feature_lines
+    from prompt_alchemy.render import feature_lines
 
     for line in feature_lines(features):
         console.print(Text(line))
@@ -166,8 +166,8 @@ def status(ctx: typer.Context, output: Output = OutputOpt) -> None:
         return
     from rich.text import Text
 
-    from prompt_alchemy.ranking.learning import status_lines
+    from prompt_alchemy.render import learning_status_lines
 
     console = stdout_console()
-    for line in status_lines(data, "train with 'prompt-alchemy train'"):
+    for line in learning_status_lines(data, "train with 'prompt-alchemy train'"):
         console.print(Text(line))
