@@ -127,16 +127,15 @@ def test_a_worse_model_is_not_adopted(sim_home):
 
 
 def test_a_failure_while_storing_leaves_the_previous_model_active(sim_home):
-    from prompt_alchemy.storage.feedback import active_model, list_models, save_model
 
     service = make_service()
     asyncio.run(service.train())
-    v1 = active_model(service.store)
+    v1 = service.store.active_model()
     clash = v1.model_copy(update={"version": 0, "active": True, "status": "adopted"})  # same id: the insert fails
     with pytest.raises(sqlite3.IntegrityError):
-        save_model(service.store, clash)
-    assert active_model(service.store).id == v1.id
-    assert [m.version for m in list_models(service.store)] == [1]
+        service.store.save_model(clash)
+    assert service.store.active_model().id == v1.id
+    assert [m.version for m in service.store.list_models()] == [1]
     asyncio.run(service.aclose())
 
 

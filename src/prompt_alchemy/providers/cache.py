@@ -11,11 +11,14 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse
 from prompt_alchemy.security import known_secrets
+
+if TYPE_CHECKING:
+    from prompt_alchemy.storage.cache import CacheRepository
 
 log = get_logger("providers.cache")
 
@@ -42,9 +45,9 @@ def _contains_secret(text: str) -> bool:
 
 
 class ResponseCache:
-    """Reads and writes through a store that offers `transaction()` and `query()` (the SQLite store)."""
+    """Keys, expiry and secret checks for cached answers and vectors; the rows live in the store."""
 
-    def __init__(self, store: Any, ttl_seconds: float, *, clock=time.time) -> None:
+    def __init__(self, store: CacheRepository, ttl_seconds: float, *, clock=time.time) -> None:
         self.store = store
         self.ttl = float(ttl_seconds)
         self._clock = clock
@@ -53,13 +56,10 @@ class ResponseCache:
     # ------------------------------------------------------------------ generations
 
     def get(self, key: str) -> GenerationResponse | None:
-        now = self._clock()
-        rows = self.store.query("SELECT response FROM response_cache WHERE key = ? AND expires_at > ?", (key, now))
-        if not rows:
+        payload = self.store.cached_response(key, self._clock())
+        if payload is None:
             return None
-        with self.store.transaction() as db:
-            db.execute("UPDATE response_cache SET hits = hits + 1 WHERE key = ?", (key,))
-        data = json.loads(rows[0][0])
+        data = json.loads(payload)
         return GenerationResponse(text=data["text"], provider=data["provider"], model=data["model"],
                                   input_tokens=int(data.get("input_tokens", 0)),
                                   output_tokens=int(data.get("output_tokens", 0)),
@@ -74,14 +74,9 @@ class ResponseCache:
         payload = json.dumps({"text": response.text, "provider": response.provider, "model": response.model,
                               "input_tokens": response.input_tokens, "output_tokens": response.output_tokens,
                               "finish_reason": response.finish_reason}, ensure_ascii=False)
-        with self.store.transaction() as db:
-            if not self._purged:
-                db.execute("DELETE FROM response_cache WHERE expires_at <= ?", (now,))
-                db.execute("DELETE FROM embedding_cache WHERE expires_at <= ?", (now,))
-                self._purged = True
-            db.execute("INSERT OR REPLACE INTO response_cache (key, provider, model, response, created_at, "
-                       "expires_at, hits) VALUES (?, ?, ?, ?, ?, ?, 0)",
-                       (key, response.provider, response.model, payload, now, now + self.ttl))
+        self.store.cache_response(key, response.provider, response.model, payload, now, now + self.ttl,
+                                  purge_expired=not self._purged)
+        self._purged = True
         return True
 
     # ------------------------------------------------------------------ embeddings
@@ -91,40 +86,22 @@ class ResponseCache:
         import numpy as np
 
         keys = [embedding_key(provider, model, dimensions, t) for t in texts]
-        found: dict[str, list[float]] = {}
-        now = self._clock()
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for key, blob in self.store.query(
-                    f"SELECT key, vector FROM embedding_cache WHERE expires_at > ? AND key IN ({marks})",
-                    [now, *chunk]):
-                found[key] = np.frombuffer(blob, dtype=np.float32).tolist()
-        return [found.get(k) for k in keys]
+        found = self.store.cached_vectors(keys, self._clock())
+        return [np.frombuffer(found[k], dtype=np.float32).tolist() if k in found else None for k in keys]
 
     def put_embeddings(self, provider: str, model: str, dimensions: int | None, texts: Sequence[str],
                        vectors: Sequence[Sequence[float]]) -> None:
         import numpy as np
 
         now = self._clock()
-        rows = [(embedding_key(provider, model, dimensions, t), provider, model, len(v),
-                 np.asarray(v, dtype=np.float32).tobytes(), now, now + self.ttl) for t, v in zip(texts, vectors)]
-        with self.store.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO embedding_cache (key, provider, model, dimensions, vector, "
-                           "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        self.store.cache_vectors([(embedding_key(provider, model, dimensions, t), provider, model, len(v),
+                                   np.asarray(v, dtype=np.float32).tobytes(), now, now + self.ttl)
+                                  for t, v in zip(texts, vectors)])
 
     # ------------------------------------------------------------------ housekeeping
 
     def stats(self) -> dict[str, int]:
-        now = self._clock()
-        responses = self.store.query("SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM response_cache "
-                                     "WHERE expires_at > ?", (now,))[0]
-        embeddings = self.store.query("SELECT COUNT(*) FROM embedding_cache WHERE expires_at > ?", (now,))[0]
-        return {"responses": int(responses[0]), "response_hits": int(responses[1]), "embeddings": int(embeddings[0])}
+        return self.store.cache_stats(self._clock())
 
     def clear(self) -> int:
-        with self.store.transaction() as db:
-            removed = db.execute("DELETE FROM response_cache").rowcount
-            removed += db.execute("DELETE FROM embedding_cache").rowcount
-        return int(removed)
+        return self.store.clear_cache()

@@ -326,13 +326,12 @@ async def run_training(store: SQLiteStore, settings: Settings, contexts_for: Con
     import asyncio
 
     from prompt_alchemy.ranking.ranker import Ranker
-    from prompt_alchemy.storage.feedback import active_model, save_model, training_feedback
 
     started = time.perf_counter()
     cfg = settings.learning
     if not cfg.enabled:
         raise InputError("learning is disabled (learning.enabled: false); enable it to train a model")
-    feedback = training_feedback(store)
+    feedback = store.training_feedback()
     check_enough(len(feedback), cfg.min_feedback)
     prompts = store.get_prompts(sorted({f.prompt_id for f in feedback}))
     contexts = await contexts_for(list(prompts.values()))
@@ -355,7 +354,7 @@ async def run_training(store: SQLiteStore, settings: Settings, contexts_for: Con
         train_pairs=len(data.train), validation_pairs=len(data.validation), trigger=trigger,
         created_at=now or utcnow())
     scorer = LearnedModel(candidate)
-    current = active_model(store)
+    current = store.active_model()
     current_scorer = LearnedModel(current) if current is not None else None
 
     def ranker_scores(learned: LearnedModel | None) -> list[float]:
@@ -379,7 +378,7 @@ async def run_training(store: SQLiteStore, settings: Settings, contexts_for: Con
                "compared_with": current.version if current else None, "top_features": patterns}
     version = None
     if not dry_run:
-        saved = save_model(store, candidate.model_copy(update={
+        saved = store.save_model(candidate.model_copy(update={
             "status": "adopted" if adopted else "rejected", "active": adopted, "metrics": metrics}))
         version = saved.version
         store.record_maintenance(MAINTENANCE_TASK, now or utcnow(), f"v{version} {saved.status}")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from prompt_alchemy.embeddings.base import Embedder
     from prompt_alchemy.providers.cache import ResponseCache
     from prompt_alchemy.providers.registry import ProviderRegistry
-    from prompt_alchemy.storage.sqlite import SQLiteStore
+    from prompt_alchemy.storage.base import Store
 
 
 class App:
@@ -36,7 +36,7 @@ class App:
     # ------------------------------------------------------------------ components (lazy, shared)
 
     @cached_property
-    def store(self) -> SQLiteStore:
+    def store(self) -> Store:
         from prompt_alchemy.storage.sqlite import SQLiteStore
 
         return SQLiteStore(self.loaded.database_path)

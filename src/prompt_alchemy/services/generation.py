@@ -145,7 +145,6 @@ class GenerationService(App):
     async def _rated_examples(self, idea: str) -> list[ContextItem]:
         """For `generation.include_context`: the library prompts most similar to the idea (by embedding) whose
         average rating is at least `generation.context_min_rating`, as example context for the phases."""
-        from prompt_alchemy.storage.feedback import average_ratings
 
         gen = self.settings.generation
         if not self.loaded.database_path.exists():
@@ -156,7 +155,7 @@ class GenerationService(App):
             return []
         hits = await self.search(idea, mode="semantic", filters=SearchFilters(min_rating=gen.context_min_rating),
                                  limit=gen.context_examples)
-        ratings = average_ratings(self.store, [h.prompt.id for h in hits])
+        ratings = self.store.average_ratings([h.prompt.id for h in hits])
         budget = gen.max_context_chars
         examples = []
         for hit in hits:

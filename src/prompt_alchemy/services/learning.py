@@ -23,7 +23,6 @@ class LearningService(App):
     def rate(self, prompt_id: str, score: int, comment: str | None = None, source: str = "cli"):
         """Record a 1-5 rating of a stored prompt (with an optional comment). Bad input writes nothing."""
         from prompt_alchemy.models import Feedback
-        from prompt_alchemy.storage.feedback import insert_feedback
 
         rating = self._check_score(score)
         source = self._check_source(source)
@@ -33,14 +32,13 @@ class LearningService(App):
         prompt = self._feedback_prompt(prompt_id)
         row = Feedback(prompt_id=prompt.id, session_id=prompt.session_id, rating=rating, comment=comment,
                        source=source)
-        insert_feedback(self.store, [row])
+        self.store.insert_feedback([row])
         return row
 
     def record_choice(self, session_id: str, chosen_id: str, source: str = "cli") -> dict[str, Any]:
         """The user picked `chosen_id` as the best final prompt of a session: chosen=1 for it, chosen=0 (skipped)
         for each of its sibling variants of the same phase, in one transaction."""
         from prompt_alchemy.models import Feedback
-        from prompt_alchemy.storage.feedback import insert_feedback
 
         source = self._check_source(source)
         if not (session_id or "").strip():
@@ -52,7 +50,7 @@ class LearningService(App):
                     if p.phase == chosen.phase and p.id != chosen.id]
         rows = [Feedback(prompt_id=chosen.id, session_id=session_id, chosen=True, source=source)]
         rows += [Feedback(prompt_id=p.id, session_id=session_id, chosen=False, source=source) for p in siblings]
-        insert_feedback(self.store, rows)
+        self.store.insert_feedback(rows)
         return {"session_id": session_id, "chosen": chosen.id, "skipped": [p.id for p in siblings]}
 
     def list_feedback(self, prompt_id: str | None = None, *, session_id: str | None = None,
@@ -60,7 +58,6 @@ class LearningService(App):
                       offset: int = 0) -> list:
         """Feedback rows (ratings and choices), newest first."""
         from prompt_alchemy.models import parse_when
-        from prompt_alchemy.storage.feedback import list_feedback
 
         if not 1 <= limit <= _MAX_LIMIT:
             raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
@@ -79,7 +76,7 @@ class LearningService(App):
                 raise InputError(f"no prompt with id '{prompt_id}' (the library is empty)")
             return []
         full = self._prompt_argument(prompt_id).id if prompt_id is not None else None
-        return list_feedback(self.store, prompt_id=full, session_id=session_id, source=source, since=when,
+        return self.store.list_feedback(prompt_id=full, session_id=session_id, source=source, since=when,
                              kind=kind, limit=limit, offset=offset)
 
     async def train(self, dry_run: bool = False, *, trigger: str = "cli", now: datetime | None = None):
@@ -99,20 +96,14 @@ class LearningService(App):
         """The active model (version, metrics, training-set size, the features that matter most), recent versions,
         feedback counts and the schedule."""
         from prompt_alchemy.ranking.schedule import local_now, next_slot
-        from prompt_alchemy.storage.feedback import (
-            feedback_counts,
-            last_training,
-            list_models,
-        )
 
         cfg = self.settings.learning
         exists = self.loaded.database_path.exists()
-        models = list_models(self.store, limit=10) if exists else []
+        models = self.store.list_models(limit=10) if exists else []
         active = next((m for m in models if m.active), None)
         if active is None and exists:
-            from prompt_alchemy.storage.feedback import active_model
 
-            active = active_model(self.store)
+            active = self.store.active_model()
 
         def summary(m) -> dict[str, Any]:
             metrics = {k: v for k, v in m.metrics.items() if k != "top_features"}
@@ -121,7 +112,7 @@ class LearningService(App):
                     "train_pairs": m.train_pairs, "validation_pairs": m.validation_pairs, "metrics": metrics,
                     "params": m.params}
 
-        counts = feedback_counts(self.store) if exists else {
+        counts = self.store.feedback_counts() if exists else {
             "total": 0, "ratings": 0, "choices": 0, "rated_prompts": 0, "choice_sessions": 0}
         return {
             "enabled": cfg.enabled, "schedule": cfg.schedule,
@@ -130,7 +121,7 @@ class LearningService(App):
             "feedback": {**counts, "needed": cfg.min_feedback},
             "active": {**summary(active), "top_features": active.metrics.get("top_features", [])} if active else None,
             "versions": [summary(m) for m in models],
-            "last_attempt": last_training(self.store) if exists else None,
+            "last_attempt": self.store.last_training() if exists else None,
         }
 
     def install_training_schedule(self, crontab_file: str | Path | None = None) -> dict[str, Any]:
@@ -176,9 +167,8 @@ class LearningService(App):
         if not self.settings.learning.enabled or not self.loaded.database_path.exists():
             return None
         from prompt_alchemy.ranking.learning import LearnedModel
-        from prompt_alchemy.storage.feedback import active_model
 
-        model = active_model(self.store)
+        model = self.store.active_model()
         return LearnedModel(model) if model is not None else None
 
     async def _stored_feature_contexts(self, prompts: list[Prompt]) -> dict[str, Any]:

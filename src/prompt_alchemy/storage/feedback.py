@@ -1,6 +1,5 @@
-"""Queries of the learning loop (issue 6): the `feedback` table (ratings and choices) and the `models` table (every
-trained model version; at most one active). Functions over a :class:`~prompt_alchemy.storage.sqlite.SQLiteStore`;
-every write is one transaction."""
+"""The feedback and models part of the SQLite store: the `feedback` table (ratings and choices) and the `models`
+table (every trained model version; at most one active). Every write is one transaction."""
 
 from __future__ import annotations
 
@@ -10,9 +9,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.models import Feedback, ModelVersion
+from prompt_alchemy.storage.timefmt import to_iso
 
 if TYPE_CHECKING:
-    from prompt_alchemy.storage.sqlite import SQLiteStore
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
 
 
 #: The `maintenance` task under which every training attempt (CLI, cron or the server's schedule) is recorded.
@@ -20,39 +21,13 @@ TRAINING_TASK = "train"
 
 
 def _iso(value: datetime) -> str:
-    from prompt_alchemy.storage.sqlite import _to_iso
-
-    return _to_iso(value) or ""
+    return to_iso(value) or ""
 
 
 def _row_to_feedback(row: sqlite3.Row) -> Feedback:
     data = dict(row)
     data["chosen"] = None if data["chosen"] is None else bool(data["chosen"])
     return Feedback(**data)
-
-
-# ------------------------------------------------------------------------------------------------ feedback
-
-
-def insert_feedback(store: SQLiteStore, rows: list[Feedback]) -> None:
-    """Write feedback rows, all or none."""
-    with store.transaction() as db:
-        for f in rows:
-            db.execute(
-                "INSERT INTO feedback (id, prompt_id, session_id, rating, chosen, comment, source, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (f.id, f.prompt_id, f.session_id, f.rating, None if f.chosen is None else int(f.chosen), f.comment,
-                 f.source, _iso(f.created_at)))
-
-
-def list_feedback(store: SQLiteStore, *, prompt_id: str | None = None, session_id: str | None = None,
-                  source: str | None = None, since: datetime | None = None, kind: str | None = None,
-                  limit: int = 50, offset: int = 0) -> list[Feedback]:
-    """Feedback rows, newest first. `kind` is "rating" or "choice"."""
-    clauses, params = _where(prompt_id=prompt_id, session_id=session_id, source=source, since=since, kind=kind)
-    rows = store.query(f"SELECT * FROM feedback WHERE {clauses} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-                       params + [limit, offset])
-    return [_row_to_feedback(r) for r in rows]
 
 
 def _where(*, prompt_id: str | None, session_id: str | None, source: str | None, since: datetime | None,
@@ -72,35 +47,6 @@ def _where(*, prompt_id: str | None, session_id: str | None, source: str | None,
     return " AND ".join(clauses), params
 
 
-def training_feedback(store: SQLiteStore) -> list[Feedback]:
-    """Every rating and choice, oldest first: what a model is trained on."""
-    rows = store.query("SELECT * FROM feedback WHERE rating IS NOT NULL OR chosen IS NOT NULL "
-                       "ORDER BY created_at, id")
-    return [_row_to_feedback(r) for r in rows]
-
-
-def feedback_counts(store: SQLiteStore) -> dict[str, int]:
-    row = store.query(
-        "SELECT COUNT(*) AS total, COUNT(rating) AS ratings, COUNT(chosen) AS choices, "
-        "COUNT(DISTINCT CASE WHEN rating IS NOT NULL THEN prompt_id END) AS rated_prompts, "
-        "COUNT(DISTINCT CASE WHEN chosen IS NOT NULL THEN session_id END) AS choice_sessions FROM feedback")[0]
-    return {key: int(row[key] or 0) for key in row.keys()}
-
-
-def average_ratings(store: SQLiteStore, ids: list[str]) -> dict[str, tuple[float, int]]:
-    """(average rating, number of ratings) of each of `ids` that has been rated."""
-    out: dict[str, tuple[float, int]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for row in store.query(f"SELECT prompt_id, AVG(rating) AS avg, COUNT(rating) AS n FROM feedback "
-                               f"WHERE rating IS NOT NULL AND prompt_id IN ({marks}) GROUP BY prompt_id", chunk):
-            out[row["prompt_id"]] = (float(row["avg"]), int(row["n"]))
-    return out
-
-
-# ------------------------------------------------------------------------------------------------ models
-
 _JSON_FIELDS = ("feature_names", "weights", "normalization", "params", "metrics")
 
 
@@ -112,36 +58,83 @@ def _row_to_model(row: sqlite3.Row) -> ModelVersion:
     return ModelVersion(**data)
 
 
-def save_model(store: SQLiteStore, model: ModelVersion) -> ModelVersion:
-    """Store a new model version (numbered here, in the same transaction). An `active` model replaces the active
-    one in that transaction: if anything fails, nothing is written and the previous model stays active."""
-    with store.transaction() as db:
-        version = int(db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM models").fetchone()[0])
-        saved = model.model_copy(update={"version": version})
-        if saved.active:
-            db.execute("UPDATE models SET active = 0 WHERE active = 1")
-        db.execute(
-            "INSERT INTO models (id, version, kind, status, active, feature_names, weights, normalization, params, "
-            "metrics, training_size, train_pairs, validation_pairs, trigger, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (saved.id, version, saved.kind, saved.status, int(saved.active), json.dumps(saved.feature_names),
-             json.dumps(saved.weights), json.dumps(saved.normalization), json.dumps(saved.params, default=str),
-             json.dumps(saved.metrics, default=str), saved.training_size, saved.train_pairs,
-             saved.validation_pairs, saved.trigger, _iso(saved.created_at)))
-    return saved
+class FeedbackRepository:
+    """Ratings, choices and learned models: a part of the SQLite store, whose `transaction()` and `query()` it
+    uses."""
 
+    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    query: Callable[..., list[sqlite3.Row]]
 
-def active_model(store: SQLiteStore) -> ModelVersion | None:
-    rows = store.query("SELECT * FROM models WHERE active = 1")
-    return _row_to_model(rows[0]) if rows else None
+    def insert_feedback(self, rows: list[Feedback]) -> None:
+        """Write feedback rows, all or none."""
+        with self.transaction() as db:
+            for f in rows:
+                db.execute(
+                    "INSERT INTO feedback (id, prompt_id, session_id, rating, chosen, comment, source, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (f.id, f.prompt_id, f.session_id, f.rating, None if f.chosen is None else int(f.chosen), f.comment,
+                     f.source, _iso(f.created_at)))
 
+    def list_feedback(self, *, prompt_id: str | None = None, session_id: str | None = None,
+                      source: str | None = None, since: datetime | None = None, kind: str | None = None,
+                      limit: int = 50, offset: int = 0) -> list[Feedback]:
+        """Feedback rows, newest first. `kind` is "rating" or "choice"."""
+        clauses, params = _where(prompt_id=prompt_id, session_id=session_id, source=source, since=since, kind=kind)
+        rows = self.query(f"SELECT * FROM feedback WHERE {clauses} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+                           params + [limit, offset])
+        return [_row_to_feedback(r) for r in rows]
 
-def list_models(store: SQLiteStore, limit: int = 20) -> list[ModelVersion]:
-    """Model versions, newest first."""
-    return [_row_to_model(r) for r in store.query("SELECT * FROM models ORDER BY version DESC LIMIT ?", (limit,))]
+    def training_feedback(self) -> list[Feedback]:
+        """Every rating and choice, oldest first: what a model is trained on."""
+        rows = self.query("SELECT * FROM feedback WHERE rating IS NOT NULL OR chosen IS NOT NULL "
+                           "ORDER BY created_at, id")
+        return [_row_to_feedback(r) for r in rows]
 
+    def feedback_counts(self) -> dict[str, int]:
+        row = self.query(
+            "SELECT COUNT(*) AS total, COUNT(rating) AS ratings, COUNT(chosen) AS choices, "
+            "COUNT(DISTINCT CASE WHEN rating IS NOT NULL THEN prompt_id END) AS rated_prompts, "
+            "COUNT(DISTINCT CASE WHEN chosen IS NOT NULL THEN session_id END) AS choice_sessions FROM feedback")[0]
+        return {key: int(row[key] or 0) for key in row.keys()}
 
-def last_training(store: SQLiteStore) -> dict[str, Any] | None:
-    """When training was last attempted (by any trigger) and what came of it."""
-    rows = store.query("SELECT last_run_at, detail FROM maintenance WHERE task = ?", (TRAINING_TASK,))
-    return {"at": rows[0]["last_run_at"], "detail": rows[0]["detail"]} if rows else None
+    def average_ratings(self, ids: list[str]) -> dict[str, tuple[float, int]]:
+        """(average rating, number of ratings) of each of `ids` that has been rated."""
+        out: dict[str, tuple[float, int]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for row in self.query(f"SELECT prompt_id, AVG(rating) AS avg, COUNT(rating) AS n FROM feedback "
+                                   f"WHERE rating IS NOT NULL AND prompt_id IN ({marks}) GROUP BY prompt_id", chunk):
+                out[row["prompt_id"]] = (float(row["avg"]), int(row["n"]))
+        return out
+
+    def save_model(self, model: ModelVersion) -> ModelVersion:
+        """Store a new model version (numbered here, in the same transaction). An `active` model replaces the active
+        one in that transaction: if anything fails, nothing is written and the previous model stays active."""
+        with self.transaction() as db:
+            version = int(db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM models").fetchone()[0])
+            saved = model.model_copy(update={"version": version})
+            if saved.active:
+                db.execute("UPDATE models SET active = 0 WHERE active = 1")
+            db.execute(
+                "INSERT INTO models (id, version, kind, status, active, feature_names, weights, normalization, params, "
+                "metrics, training_size, train_pairs, validation_pairs, trigger, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (saved.id, version, saved.kind, saved.status, int(saved.active), json.dumps(saved.feature_names),
+                 json.dumps(saved.weights), json.dumps(saved.normalization), json.dumps(saved.params, default=str),
+                 json.dumps(saved.metrics, default=str), saved.training_size, saved.train_pairs,
+                 saved.validation_pairs, saved.trigger, _iso(saved.created_at)))
+        return saved
+
+    def active_model(self) -> ModelVersion | None:
+        rows = self.query("SELECT * FROM models WHERE active = 1")
+        return _row_to_model(rows[0]) if rows else None
+
+    def list_models(self, limit: int = 20) -> list[ModelVersion]:
+        """Model versions, newest first."""
+        return [_row_to_model(r) for r in self.query("SELECT * FROM models ORDER BY version DESC LIMIT ?", (limit,))]
+
+    def last_training(self) -> dict[str, Any] | None:
+        """When training was last attempted (by any trigger) and what came of it."""
+        rows = self.query("SELECT last_run_at, detail FROM maintenance WHERE task = ?", (TRAINING_TASK,))
+        return {"at": rows[0]["last_run_at"], "detail": rows[0]["detail"]} if rows else None

@@ -10,13 +10,16 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prompt_alchemy.errors import AlchemyError
 from prompt_alchemy.models import ContextItem, MetricRecord, Phase, Prompt, SearchFilters, new_id, utcnow
+from prompt_alchemy.storage.cache import CacheRepository
+from prompt_alchemy.storage.feedback import FeedbackRepository
 from prompt_alchemy.storage.migrations import MIGRATIONS
+from prompt_alchemy.storage.timefmt import to_iso as _to_iso
 
 PROMPT_COLUMNS: tuple[str, ...] = tuple(Prompt.model_fields)
 _JSON_COLUMNS = {"tags", "generation_request", "generation_context"}
@@ -33,14 +36,6 @@ def blob_to_vector(blob: bytes) -> list[float]:
     import numpy as np
 
     return np.frombuffer(blob, dtype=np.float32).tolist()
-
-
-def _to_iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
 
 
 def prompt_to_row(prompt: Prompt) -> dict[str, Any]:
@@ -75,7 +70,7 @@ def row_to_prompt(row: sqlite3.Row) -> Prompt:
     return Prompt(**data)
 
 
-# ------------------------------------------------------------------ library queries (issue 4)
+# ------------------------------------------------------------------ library queries
 
 #: Every prompt column but the embedding BLOB: what lists and search results read.
 _LIGHT = ", ".join(f"p.{c}" for c in PROMPT_COLUMNS if c != "embedding")
@@ -217,7 +212,7 @@ def restore_database(path: Path, backup: Path, *, stamp: str) -> Path | None:
     return moved
 
 
-class SQLiteStore:
+class SQLiteStore(FeedbackRepository, CacheRepository):
     """One connection per store, shared across threads behind a lock (SQLite serializes writers anyway)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -544,16 +539,11 @@ class SQLiteStore:
         rows = self.query(sql + " ORDER BY created_at", params)
         return [MetricRecord(**{**dict(r), "success": bool(r["success"])}) for r in rows]
 
-    def iter_embeddings(self, model: str, dimensions: int) -> Iterable[tuple[str, bytes]]:
-        return [(r[0], r[1]) for r in self.query(
-            "SELECT id, embedding FROM prompts WHERE embedding IS NOT NULL AND embedding_model = ? "
-            "AND embedding_dim = ?", (model, dimensions))]
-
     def count_prompts(self) -> int:
         return int(self.query("SELECT COUNT(*) FROM prompts")[0][0])
 
 
-    # ------------------------------------------------------------------ library (issue 4)
+    # ------------------------------------------------------------------ library
 
     def resolve_prefix(self, prefix: str, limit: int = 10) -> list[sqlite3.Row]:
         """Prompts whose id is `prefix` or starts with it (at most `limit`; the exact id alone if it exists)."""
@@ -770,7 +760,7 @@ class SQLiteStore:
             "COUNT(*) AS prompts FROM prompts WHERE embedding IS NOT NULL "
             "GROUP BY embedding_model, embedding_provider, embedding_dim ORDER BY prompts DESC")]
 
-    # ------------------------------------------------------------------ maintenance (issue 4)
+    # ------------------------------------------------------------------ maintenance
 
     def file_sizes(self) -> dict[str, int]:
         sizes = {}
@@ -853,7 +843,7 @@ class SQLiteStore:
                        "ON CONFLICT(task) DO UPDATE SET last_run_at = excluded.last_run_at, detail = excluded.detail",
                        (task, _to_iso(when), detail))
 
-    # ------------------------------------------------------------------ metrics report (issue 4)
+    # ------------------------------------------------------------------ metrics report
 
     def metrics_summary(self, *, since: datetime | None = None, phase: str | None = None,
                         provider: str | None = None) -> dict[str, Any]:
