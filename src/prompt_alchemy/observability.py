@@ -1,12 +1,9 @@
-"""Logging (stderr or a file, never stdout) and small timing helpers."""
+"""Logging: stderr or a file, never stdout, always through the secret-redacting filter."""
 
 from __future__ import annotations
 
 import logging
 import sys
-import time
-from contextlib import contextmanager
-from collections.abc import Iterator
 
 from prompt_alchemy.security import RedactingFilter
 
@@ -27,14 +24,3 @@ def setup_logging(level: str | int = "WARNING", log_file: str | None = None) -> 
 
 def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(f"{LOGGER_NAME}.{name}")
-
-
-@contextmanager
-def timed() -> Iterator[dict[str, float]]:
-    """`with timed() as t: ...` then `t["ms"]` holds the elapsed milliseconds."""
-    box = {"ms": 0.0}
-    start = time.perf_counter()
-    try:
-        yield box
-    finally:
-        box["ms"] = (time.perf_counter() - start) * 1000.0

