@@ -201,6 +201,16 @@ class Prompt(BaseModel):
     target_model: str | None = None
     notes: str | None = None
 
+    def set_embedding(self, vector: Any, embedder: Any) -> None:
+        """Attach `vector` (from `embedder`: its model, provider and dimensions go with it), or clear all four
+        fields with `vector` None."""
+        if vector is None:
+            self.embedding = self.embedding_model = self.embedding_provider = self.embedding_dim = None
+            return
+        self.embedding = vector.tolist() if hasattr(vector, "tolist") else list(vector)
+        self.embedding_model, self.embedding_provider = embedder.model, embedder.provider
+        self.embedding_dim = embedder.dimensions
+
     def model_post_init(self, __context: Any) -> None:
         if not self.content_hash:
             self.content_hash = content_hash(self.content)

@@ -14,9 +14,21 @@ from dataclasses import dataclass
 from prompt_alchemy.config import Settings
 from prompt_alchemy.embeddings.base import Embedder
 from prompt_alchemy.engine.phases import build_messages, clean_output
-from prompt_alchemy.engine.targets import FAMILY_INSTRUCTIONS, render_for_target, target_family
+from prompt_alchemy.engine.targets import (
+    FAMILY_INSTRUCTIONS,
+    render_for_target,
+    target_family,
+)
 from prompt_alchemy.errors import CostLimitError, GenerationError, ProviderError
-from prompt_alchemy.models import GenerationResult, MetricRecord, Persona, Phase, Prompt, PromptRequest, new_id
+from prompt_alchemy.models import (
+    GenerationResult,
+    MetricRecord,
+    Persona,
+    Phase,
+    Prompt,
+    PromptRequest,
+    new_id,
+)
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse
 from prompt_alchemy.providers.registry import ProviderRegistry
@@ -88,11 +100,7 @@ class Engine:
         async def finish(prompt: Prompt) -> None:
             """Embed a final prompt as soon as its chain ends."""
             if embed_reason is None:
-                vector = (await self.embedder.embed([prompt.content]))[0]
-                prompt.embedding = vector.tolist()
-                prompt.embedding_model = self.embedder.model
-                prompt.embedding_provider = self.embedder.provider
-                prompt.embedding_dim = self.embedder.dimensions
+                prompt.set_embedding((await self.embedder.embed([prompt.content]))[0], self.embedder)
 
         def step_done(phase: Phase, variant: int) -> None:
             nonlocal done
@@ -101,7 +109,12 @@ class Engine:
                 progress(ProgressEvent(phase=phase, variant=variant, done=done, total=total_calls))
 
         async def run_structured_chain(variant: int) -> list[Prompt]:
-            from prompt_alchemy.engine.structured import SpecExtractor, assemble, render_prose, strategy_name
+            from prompt_alchemy.engine.structured import (
+                SpecExtractor,
+                assemble,
+                render_prose,
+                strategy_name,
+            )
 
             first = request.phases[0]
             temperature, max_tokens = self.phase_params(first, request, persona)
@@ -204,6 +217,21 @@ class Engine:
         result.wall_ms = (time.perf_counter() - started) * 1000.0
         result.model_ms = sum(p.latency_ms for p in prompts)
         return result
+
+    def estimate_cost(self, request: PromptRequest, persona: Persona) -> float:
+        """An upper bound on a run's cost in USD: every call priced at its phase's first provider with max_tokens
+        of output (input counted at about 4 characters per token, each draft at the previous max_tokens)."""
+        total, previous_output = 0.0, 0
+        for index, phase in enumerate(request.phases):
+            name = self.registry.chain(phase, request.provider)[0]
+            _, max_tokens = self.phase_params(phase, request, persona)
+            messages = build_messages(phase, idea=request.idea, draft="" if index else None, persona=persona,
+                                      variant=0, context=request.context)
+            input_tokens = sum(len(m.content) for m in messages) // 4 + previous_output
+            total += self.registry.estimate_cost(name, self.registry.model_for(phase, name), input_tokens,
+                                                 max_tokens)
+            previous_output = max_tokens
+        return total * request.count
 
     def uses_structured_path(self, chains: dict[Phase, list[str]]) -> bool:
         """`generation.mode`: structured or freeform as set; under auto, structured when every phase is served by a

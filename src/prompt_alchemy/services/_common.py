@@ -25,6 +25,16 @@ _MAX_COMMENT = 5000  # characters in a feedback comment
 _MAX_EXAMPLE_CHARS = 4000  # characters of one include_context example
 
 
+def check_page(limit: int, offset: int = 0) -> None:
+    """A page of results: 1 to _MAX_LIMIT rows from an offset of 0 to _MAX_OFFSET; else bad input."""
+    from prompt_alchemy.errors import InputError
+
+    if not 1 <= limit <= _MAX_LIMIT:
+        raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
+    if not 0 <= offset <= _MAX_OFFSET:
+        raise InputError(f"offset must be between 0 and {_MAX_OFFSET:,}, got {offset}")
+
+
 def mask_prompt_secrets(prompts: list[Prompt]) -> None:
     """Mask every configured secret (API key) in the prompts' text before it is stored or printed."""
     from prompt_alchemy.models import content_hash

@@ -106,22 +106,8 @@ class GenerationService(App):
 
 
     def estimate_cost(self, request: PromptRequest) -> float:
-        """An upper bound on a run's cost in USD: every call priced at its phase's first provider with max_tokens
-        of output (input counted at about 4 characters per token, each draft at the previous max_tokens)."""
-        from prompt_alchemy.engine.phases import build_messages
-
-        persona = resolve_persona(request.persona, self.settings)
-        total, previous_output = 0.0, 0
-        for index, phase in enumerate(request.phases):
-            name = self.registry.chain(phase, request.provider)[0]
-            _, max_tokens = self.engine.phase_params(phase, request, persona)
-            messages = build_messages(phase, idea=request.idea, draft="" if index else None, persona=persona,
-                                      variant=0, context=request.context)
-            input_tokens = sum(len(m.content) for m in messages) // 4 + previous_output
-            total += self.registry.estimate_cost(name, self.registry.model_for(phase, name), input_tokens,
-                                                 max_tokens)
-            previous_output = max_tokens
-        return total * request.count
+        """An upper bound on a run's cost in USD (see Engine.estimate_cost)."""
+        return self.engine.estimate_cost(request, resolve_persona(request.persona, self.settings))
 
     async def providers_status(self, check: bool = False) -> list[dict[str, Any]]:
         """Every provider: configured/available, default and phase-assigned models, embedding support, price;

@@ -10,7 +10,11 @@ from typing import Any
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import Prompt
 from prompt_alchemy.security import check_length
-from prompt_alchemy.services._common import _MAX_COMMENT, _MAX_LIMIT, _MAX_OFFSET
+from prompt_alchemy.services._common import (
+    _MAX_COMMENT,
+    _MAX_LIMIT,
+    check_page,
+)
 from prompt_alchemy.services.app import App
 
 
@@ -59,10 +63,7 @@ class LearningService(App):
         """Feedback rows (ratings and choices), newest first."""
         from prompt_alchemy.models import parse_when
 
-        if not 1 <= limit <= _MAX_LIMIT:
-            raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
-        if not 0 <= offset <= _MAX_OFFSET:
-            raise InputError(f"offset must be between 0 and {_MAX_OFFSET:,}, got {offset}")
+        check_page(limit, offset)
         if source is not None:
             source = self._check_source(source)
         if kind not in (None, "rating", "choice"):

@@ -22,12 +22,11 @@ from prompt_alchemy.services._common import (
     _IMPORT_BATCH,
     _MAX_CANDIDATES,
     _MAX_DEPTH,
-    _MAX_LIMIT,
-    _MAX_OFFSET,
     _MIN_PREFIX,
     _RRF_K,
     _RRF_POOL,
     _SEARCH_MODES,
+    check_page,
     mask_prompt_secrets,
 )
 from prompt_alchemy.services.app import App
@@ -153,10 +152,7 @@ class LibraryService(App):
 
     def list_prompts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Prompt]:
         """The library, most recent first, `limit` at a time from `offset`."""
-        if not 1 <= limit <= _MAX_LIMIT:
-            raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
-        if not 0 <= offset <= _MAX_OFFSET:
-            raise InputError(f"offset must be between 0 and {_MAX_OFFSET:,}, got {offset}")
+        check_page(limit, offset)
         return self.store.list_prompts(filters=filters, limit=limit, offset=offset)
 
     def count_prompts(self, filters: SearchFilters | None = None) -> int:
@@ -173,8 +169,7 @@ class LibraryService(App):
             raise InputError("the search query is empty")
         if mode not in _SEARCH_MODES:
             raise InputError(f"unknown search mode '{mode}'; use one of: {', '.join(_SEARCH_MODES)}")
-        if not 1 <= limit <= _MAX_LIMIT:
-            raise InputError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
+        check_page(limit)
         check_length("the search query", query, self.settings.generation.max_idea_length)
         filters = filters or SearchFilters()
         pool = limit if mode != "hybrid" else max(_RRF_POOL, limit * 3)
@@ -192,16 +187,16 @@ class LibraryService(App):
         # The CPU-bound parts run in worker threads (SQLite and numpy release the GIL), so the event loop goes on
         # serving other requests and concurrent searches use every core.
         if embedding is None:  # words only: one trip to a worker thread
-            return await asyncio.to_thread(self._rank, mode, query, None, filters, pool, None, limit)
+            return await asyncio.to_thread(self._search_hits, mode, query, None, filters, pool, None, limit)
         text_hits: list[tuple[str, float]] = []
         try:
             if mode == "hybrid":
                 text_hits = await asyncio.to_thread(self.store.search_text, query, filters, pool)
         finally:
             vector = await embedding
-        return await asyncio.to_thread(self._rank, mode, query, vector, filters, pool, text_hits, limit)
+        return await asyncio.to_thread(self._search_hits, mode, query, vector, filters, pool, text_hits, limit)
 
-    def _rank(self, mode: str, query: str, vector: Any, filters: SearchFilters, pool: int,
+    def _search_hits(self, mode: str, query: str, vector: Any, filters: SearchFilters, pool: int,
               text_hits: list[tuple[str, float]] | None, limit: int) -> list[SearchResult]:
         """The text hits (searched here when not given), the vector hits, fused and read for the final top `limit`."""
         if text_hits is None:
@@ -270,12 +265,10 @@ class LibraryService(App):
         if new_content != old.content or not current:
             reason = embedder.unavailable_reason()
             if reason is None:
-                vector = (await self._embed_texts([new_content]))[0]
-                new.embedding, new.embedding_model = vector.tolist(), embedder.model
-                new.embedding_provider, new.embedding_dim = embedder.provider, embedder.dimensions
+                new.set_embedding((await self._embed_texts([new_content]))[0], embedder)
             else:
                 _log.warning("the new version is not embedded: %s", reason)
-                new.embedding = new.embedding_model = new.embedding_provider = new.embedding_dim = None
+                new.set_embedding(None, embedder)
         self.store.save_session([new])
         self._index_prompts([new])
         return new
@@ -368,8 +361,7 @@ class LibraryService(App):
                 if pending is not None:
                     vectors = await pending
                     for prompt, vector in zip(todos[i], vectors):
-                        prompt.embedding, prompt.embedding_model = vector.tolist(), embedder.model
-                        prompt.embedding_provider, prompt.embedding_dim = embedder.provider, embedder.dimensions
+                        prompt.set_embedding(vector, embedder)
                     report.embedded += len(todos[i])
                 pending = embedding(i + 1)  # the next batch embeds while this one is written
                 contexts = {r.prompt.id: r.context for r in batch if r.context}

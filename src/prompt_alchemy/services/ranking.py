@@ -203,10 +203,7 @@ class RankingService(App):
             if prompts and self.embedder.unavailable_reason() is None:
                 vectors = await self.embedder.embed([p.content for p in prompts])
                 for p, vector in zip(prompts, vectors):
-                    p.embedding = vector.tolist()
-                    p.embedding_model = self.embedder.model
-                    p.embedding_provider = self.embedder.provider
-                    p.embedding_dim = self.embedder.dimensions
+                    p.set_embedding(vector, self.embedder)
             self.store.save_session(prompts, metrics=metrics)
             self._index_prompts(prompts)  # keep loaded vector indexes current
 
