@@ -194,11 +194,14 @@ def run_mode(ideas: list[tuple[str, str]], mode: str | None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", action="store_true", help="also run the freeform path (the baseline)")
+    parser.add_argument("--before-only", action="store_true", help="run only the freeform baseline")
     parser.add_argument("--ideas", type=int, default=len(IDEAS))
     args = parser.parse_args()
     ideas = IDEAS[:args.ideas]
-    result = {"benchmark": "quality_local_default", "after": run_mode(ideas, None)}
-    if args.before:
+    result: dict = {"benchmark": "quality_local_default"}
+    if not args.before_only:
+        result["after"] = run_mode(ideas, None)
+    if args.before or args.before_only:
         result["before"] = run_mode(ideas, "freeform")
     print(json.dumps(result, indent=1))
 
