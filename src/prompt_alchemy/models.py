@@ -226,6 +226,9 @@ class ScoreComponent(BaseModel):
 
 
 class PromptScore(BaseModel):
+    """A prompt's score: the weighted total, every component with its value, weight and reason, notes, and why
+    it is not a usable prompt when it fails a non-prompt check."""
+
     total: float
     components: list[ScoreComponent]
     notes: list[str] = Field(default_factory=list)  # e.g. "judge: unscored (...)"

@@ -273,6 +273,8 @@ refactor optimize improve edit simplify shorten answer evaluate assess estimate 
 teach tutor coach help tell give show find name draft craft set tag sort detect identify research investigate
 convert format check test validate solve teach turn advise negotiate
 """.split())
+#: Words an instruction may start with.
+INSTRUCTION_VERBS = _VERBS | frozenset("answer find tell show ask act respond reply return provide".split())
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z{\"'(])")
 _AUDIENCE = re.compile(
     r"\b(?:for|to|aimed at|targeting|targeted at)\s+((?:(?:the|a|an|my|our|their|busy|new|young|older|"

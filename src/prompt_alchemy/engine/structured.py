@@ -21,8 +21,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.engine.exemplars import Exemplar, nearest
-from prompt_alchemy.engine.spec import (KINDS, Kind, PromptSpec, classify_kind, key_words, keeps_key_words, rule_spec,
-                                        split_sentences, task_sentence, third_person)
+from prompt_alchemy.engine.spec import (
+    INSTRUCTION_VERBS,
+    KINDS,
+    Kind,
+    PromptSpec,
+    classify_kind,
+    keeps_key_words,
+    key_words,
+    rule_spec,
+    split_sentences,
+    task_sentence,
+    third_person,
+)
 from prompt_alchemy.engine.targets import render_sections
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.models import ContextItem, Phase
@@ -147,7 +158,7 @@ class SpecExtractor:
             role = await self._ask(run, phase, chain, _ROLE_SYSTEM, shots, idea, "expert", ROLE_SCHEMA,
                                    temperature=min(1.0, temperature + 0.3 * attempt), seed=variant + 17 * attempt,
                                    max_tokens=24, example=lambda s: {"expert": s.role})
-            verdict = await self._check_role(role, idea_vector, shots, kind.role) if role else "no answer"
+            verdict = await self._check_role(role, idea, idea_vector, shots, kind.role) if role else "no answer"
             if verdict is None:
                 spec.role = role
                 spec.sources["role"] = "model"
@@ -201,14 +212,16 @@ class SpecExtractor:
         vector = (await self.embedder.embed([text]))[0]
         return float(np.asarray(vector) @ np.asarray(idea_vector, dtype=np.float32))
 
-    async def _check_role(self, role: str, idea_vector: Any, shots: list[Exemplar], kind_role: str) -> str | None:
+    async def _check_role(self, role: str, idea: str, idea_vector: Any, shots: list[Exemplar],
+                          kind_role: str) -> str | None:
         """None when the role can be used, else why not."""
         if not re.fullmatch(r"(a|an) [a-z][a-z-]*( [a-z][a-z-]*){0,3}", role):
             return "not a short 'a/an <expert>' phrase"
         if _BAD_ROLE_WORDS.search(role):
             return "copies the instructions"
         last = role.split()[-1]
-        if last not in _ROLE_NOUNS and not last.endswith(_ROLE_SUFFIXES):
+        if last not in _ROLE_NOUNS and (not last.endswith(_ROLE_SUFFIXES) or last in _NOT_PEOPLE
+                                        or last in {w.lower().strip(".,!?") for w in idea.split()}):
             return "does not name a person"
         if self.embedder is None or idea_vector is None:
             return None
@@ -243,7 +256,8 @@ class SpecExtractor:
         new = [w for w in key_words(task) if w[:5] not in {k[:5] for k in key_words(idea)}]
         if len(new) > 2:
             return f"adds words the idea does not have ({', '.join(new[:4])})"
-        if re.match(r"^(i|i.m|i am|we|my|dear|here|the user)\b", task, re.I):
+        if re.match(r"^(i|i.m|i am|we|my|dear|here|the user)\b", task, re.I) or \
+                task.split()[0].lower().strip(",") not in INSTRUCTION_VERBS:
             return "is not an instruction"
         sim = await self._similarity(task, idea_vector)
         if sim is not None and sim < TASK_MIN_SIMILARITY:
@@ -265,6 +279,13 @@ librarian pharmacist veterinarian dentist surgeon physician paramedic firefighte
 representative clerk secretary owner stylist illustrator animator filmmaker critic interviewer
 """.split())
 _ROLE_SUFFIXES = ("ist", "er", "or", "ian", "ant", "ent", "eer", "smith")
+#: Words with a person's ending that name things ("a newsletter" is the deliverable, not its writer).
+_NOT_PEOPLE = frozenset("""
+newsletter letter paper computer server browser order number poster cover water matter layer parameter filter
+folder container answer character chapter register counter printer monitor header footer border corner center
+centre error sensor vector factor motor tractor reactor generator calculator indicator editor's twitter
+transcript component client document agent's content event student's talent patent statement comment element
+""".split())
 
 
 # ------------------------------------------------------------------------------------------------ rendering

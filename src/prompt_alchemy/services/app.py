@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 
 class App:
+    """Settings and the shared components, each built once on first use: the store (a :class:`Store`), the
+    provider registry, the response cache, the embedder and the engine."""
+
     def __init__(self, loaded: LoadedSettings) -> None:
         self.loaded = loaded
         self.settings = loaded.settings
