@@ -165,3 +165,21 @@ async def test_freeform_is_unchanged_for_scripted_providers(service):
     result = await service.generate(service.build_request("a weekly sales summary", count=1))
     assert all(p.enhancement_method is None for p in result.prompts)
     assert "Notes: scripted coagulatio" in result.best.content
+
+
+async def test_the_users_top_rated_prompts_join_the_exemplars(home):
+    from prompt_alchemy.models import ContextItem
+
+    svc = _service([ROLE, TASK])
+    try:
+        rated = ContextItem(source="example from the library", context_type="example",
+                            content="ROLE:\nYou are a wine sommelier.\n\nTASK:\nRecommend a wine for a dinner party.")
+        request = svc.build_request("write a cover letter for a junior data analyst job", count=1)
+        request.context.append(rated)
+        await svc.generate(request)
+        first_call = svc.registry.get("scripted").calls[0]
+        shots = [m.content for m in first_call.messages if m.role == "user"]
+        assert shots[0] == "Request: recommend a wine for a dinner party"  # the user's own prompt comes first
+        assert '"expert": "a wine sommelier"' in first_call.messages[2].content
+    finally:
+        await svc.aclose()
