@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from prompt_alchemy.errors import AlchemyError, InputError
-from prompt_alchemy.models import BatchItem, BatchItemResult, BatchReport, GenerationResult, PromptRequest
+from prompt_alchemy.models import (
+    BatchItem,
+    BatchItemResult,
+    BatchReport,
+    GenerationResult,
+    PromptRequest,
+)
 from prompt_alchemy.observability import get_logger
 
 log = get_logger("batch")

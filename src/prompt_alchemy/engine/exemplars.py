@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from prompt_alchemy.engine.spec import names_a_person
 from prompt_alchemy.observability import get_logger
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 log = get_logger("exemplars")
 
 CSV_NAME = "awesome-chatgpt-prompts.csv"
-_ACT_AS = re.compile(r"^\s*I want you to act (?:as|like) (?:an? |the |my )?([^.,;:!?\n]{2,48}?)\s*[.,;:]\s*(.+)$",
+_ACT_AS = re.compile(r"^\s*(?:I want you to act|I want you to be|act|please act) (?:as|like) (?:an? |the |my )?([^.,;:!?\n]{2,48}?)\s*[.,;:]\s*(.+)$",
                      re.S | re.I)
 _REQUEST_LEAD = re.compile(
     r"^(?:(?:and |then )?(?:you will|you should|you must|you need to|you'll|your task is to|your job is to|"
@@ -54,17 +55,23 @@ def _article(noun: str) -> str:
 
 
 def _triple(act: str, prompt: str) -> Exemplar | None:
+    """(request, role, task) from one CSV row: the role from "act as <role>" (else the row's `act`), the request
+    from the first of its next sentences that reads as an instruction."""
     match = _ACT_AS.match(prompt)
-    if not match:
+    if match:
+        role_noun, rest = match.group(1).strip(), match.group(2)
+    elif re.fullmatch(r"[A-Za-z][A-Za-z -]{2,40}", act.strip()) and len(act.split()) <= 4:
+        role_noun, rest = act.strip(), prompt
+    else:
         return None
-    role_noun = match.group(1).strip()
-    if len(role_noun.split()) > 5 or _PLACEHOLDER.search(role_noun):
+    if len(role_noun.split()) > 5 or _PLACEHOLDER.search(role_noun) or not names_a_person(role_noun):
         return None
-    rest = " ".join(match.group(2).split())
-    for sentence in re.split(r"(?<=[.!?])\s+", rest)[:3]:
+    rest = " ".join(rest.split())
+    for sentence in re.split(r"(?<=[.!?])\s+", rest)[:4]:
         body = _REQUEST_LEAD.sub("", sentence.strip(), count=1)
-        if body != sentence.strip() and _VERB_START.match(body) and 4 <= len(body.split()) <= 28 \
-                and not _PLACEHOLDER.search(body) and "my first" not in body.lower():
+        if _VERB_START.match(body) and 4 <= len(body.split()) <= 28 \
+                and not _PLACEHOLDER.search(body) and "my first" not in body.lower() \
+                and not re.search(r"\*\*|\s-\s|:\s*$", body):
             task = body[0].upper() + body[1:].rstrip(" .!?") + "."
             request = f"{act.strip().lower()}: {body[0].lower() + body[1:].rstrip(' .!?')}"
             return Exemplar(request=request, role=_article(role_noun.lower() if not role_noun.isupper()

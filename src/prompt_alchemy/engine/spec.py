@@ -46,6 +46,35 @@ def keeps_key_words(text: str, idea: str, share: float = 0.6) -> bool:
     return sum(1 for w in wanted if w[:5] in have) >= share * len(wanted)
 
 
+ROLE_NOUNS = frozenset("""
+guide writer engineer developer analyst planner advisor adviser coach teacher tutor editor reviewer critic
+designer consultant scientist physicist chemist biologist expert strategist manager marketer copywriter
+journalist poet novelist screenwriter storyteller translator lawyer attorney doctor nurse therapist counselor
+counsellor chef cook nutritionist dietitian trainer instructor professor researcher historian economist
+accountant auditor recruiter specialist architect administrator officer programmer blogger author mentor
+mathematician statistician psychologist librarian organizer organiser producer director technician mechanic
+assistant agent artist musician composer photographer entrepreneur founder investor banker broker negotiator
+diplomat debater speaker presenter host comedian linguist philosopher theologian ecologist gardener farmer
+pilot navigator scholar student judge moderator facilitator curator archivist inspector investigator detective
+librarian pharmacist veterinarian dentist surgeon physician paramedic firefighter soldier strategist salesperson
+representative clerk secretary owner stylist illustrator animator filmmaker critic interviewer
+""".split())
+_ROLE_SUFFIXES = ("ist", "er", "or", "ian", "ant", "ent", "eer", "smith")
+#: Words with a person's ending that name things ("a newsletter" is the deliverable, not its writer).
+_NOT_PEOPLE = frozenset("""
+newsletter letter paper computer server browser order number poster cover water matter layer parameter filter timer
+folder container answer character chapter register counter printer monitor header footer border corner center
+centre error sensor vector factor motor tractor reactor generator calculator indicator editor's twitter
+transcript component client document agent's content event student's talent patent statement comment element
+""".split())
+
+
+def names_a_person(role: str) -> bool:
+    """Whether a role phrase ("a travel guide") ends in a word for a person, not a thing ("a newsletter")."""
+    last = role.split()[-1].lower() if role.split() else ""
+    return last in ROLE_NOUNS or (last.endswith(_ROLE_SUFFIXES) and last not in _NOT_PEOPLE)
+
+
 class PromptSpec(BaseModel):
     """The essence of an idea. `sources` says where each field came from (model, rule, idea, exemplar)."""
 

@@ -24,10 +24,12 @@ from prompt_alchemy.engine.exemplars import Exemplar, nearest
 from prompt_alchemy.engine.spec import (
     INSTRUCTION_VERBS,
     KINDS,
+    ROLE_NOUNS,
     Kind,
     PromptSpec,
     classify_kind,
     keeps_key_words,
+    names_a_person,
     key_words,
     rule_spec,
     split_sentences,
@@ -220,8 +222,8 @@ class SpecExtractor:
         if _BAD_ROLE_WORDS.search(role):
             return "copies the instructions"
         last = role.split()[-1]
-        if last not in _ROLE_NOUNS and (not last.endswith(_ROLE_SUFFIXES) or last in _NOT_PEOPLE
-                                        or last in {w.lower().strip(".,!?") for w in idea.split()}):
+        if not names_a_person(role) or (last not in ROLE_NOUNS
+                                         and last in {w.lower().strip(".,!?") for w in idea.split()}):
             return "does not name a person"
         if self.embedder is None or idea_vector is None:
             return None
@@ -265,27 +267,7 @@ class SpecExtractor:
         return None
 
 
-_ROLE_NOUNS = frozenset("""
-guide writer engineer developer analyst planner advisor adviser coach teacher tutor editor reviewer critic
-designer consultant scientist physicist chemist biologist expert strategist manager marketer copywriter
-journalist poet novelist screenwriter storyteller translator lawyer attorney doctor nurse therapist counselor
-counsellor chef cook nutritionist dietitian trainer instructor professor researcher historian economist
-accountant auditor recruiter specialist architect administrator officer programmer blogger author mentor
-mathematician statistician psychologist librarian organizer organiser producer director technician mechanic
-assistant agent artist musician composer photographer entrepreneur founder investor banker broker negotiator
-diplomat debater speaker presenter host comedian linguist philosopher theologian ecologist gardener farmer
-pilot navigator scholar student judge moderator facilitator curator archivist inspector investigator detective
-librarian pharmacist veterinarian dentist surgeon physician paramedic firefighter soldier strategist salesperson
-representative clerk secretary owner stylist illustrator animator filmmaker critic interviewer
-""".split())
-_ROLE_SUFFIXES = ("ist", "er", "or", "ian", "ant", "ent", "eer", "smith")
-#: Words with a person's ending that name things ("a newsletter" is the deliverable, not its writer).
-_NOT_PEOPLE = frozenset("""
-newsletter letter paper computer server browser order number poster cover water matter layer parameter filter
-folder container answer character chapter register counter printer monitor header footer border corner center
-centre error sensor vector factor motor tractor reactor generator calculator indicator editor's twitter
-transcript component client document agent's content event student's talent patent statement comment element
-""".split())
+
 
 
 # ------------------------------------------------------------------------------------------------ rendering
