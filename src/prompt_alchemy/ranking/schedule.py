@@ -21,11 +21,14 @@ import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.errors import AlchemyError, InputError
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.ranking.learning import MAINTENANCE_TASK
+
+if TYPE_CHECKING:
+    from prompt_alchemy.services import AlchemyService
 
 log = get_logger("schedule")
 
@@ -61,9 +64,9 @@ def is_due(now: datetime, schedule: str, last_attempt: datetime | None, started:
     return reference < last_slot(now, schedule)
 
 
-async def run_scheduler(service: Any, *, clock: Clock | None = None, poll: float = 60.0,
+async def run_scheduler(service: AlchemyService, *, clock: Clock | None = None, poll: float = 60.0,
                         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
-    """Train `service` (an AlchemyService) whenever `learning.schedule` comes; runs until cancelled.
+    """Train `service` whenever `learning.schedule` comes; runs until cancelled.
 
     `clock` returns the current local time (aware); the loop wakes at least every `poll` seconds, so a clock that
     jumps (a test's, or a suspended laptop's) is noticed, and so is a model trained by another process (cron, or
@@ -106,7 +109,7 @@ async def run_scheduler(service: Any, *, clock: Clock | None = None, poll: float
         await sleep(max(0.0, min(poll, wait)))
 
 
-async def _train_once(service: Any, now: datetime) -> None:
+async def _train_once(service: AlchemyService, now: datetime) -> None:
     try:
         report = await service.train(trigger="schedule", now=now)
         log.info("scheduled training: %s", report.reason)
@@ -118,7 +121,7 @@ async def _train_once(service: Any, now: datetime) -> None:
         await _record(service, now, f"failed: {exc}")
 
 
-async def _record(service: Any, now: datetime, detail: str) -> None:
+async def _record(service: AlchemyService, now: datetime, detail: str) -> None:
     """Count an unsuccessful run as the night's attempt, so it is not retried in a loop."""
     try:
         await asyncio.to_thread(service.store.record_maintenance, MAINTENANCE_TASK, now, detail[:500])

@@ -1,0 +1,203 @@
+"""The long-running server: the MCP server over stdio or streamable HTTP (`/mcp`, `/health`), with the library's
+maintenance and the nightly training running beside it until stdin closes or a signal arrives.
+
+Heavy imports (the MCP SDK, uvicorn, starlette) happen inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from prompt_alchemy.errors import AlchemyError, InputError
+from prompt_alchemy.observability import get_logger
+
+if TYPE_CHECKING:
+    from prompt_alchemy.services import AlchemyService
+
+log = get_logger("serve")
+
+Transport = Literal["stdio", "http"]
+MAINTENANCE_INTERVAL_S = 600.0
+
+
+def configure_logging(level: str, log_file: Path | None) -> None:
+    """The package's logs at `level`, everything else (the SDK, uvicorn) at WARNING, all to stderr or the file.
+    An unwritable `log_file` is bad input (nothing is started)."""
+    from prompt_alchemy.observability import setup_logging
+    from prompt_alchemy.security import RedactingFilter
+
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            log_file.open("a").close()
+        except OSError as exc:
+            raise InputError(f"cannot write --log-file {log_file}: {exc.strerror}") from None
+    setup_logging(level, str(log_file) if log_file else None)
+    root = logging.getLogger()
+    root.handlers.clear()
+    handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel("WARNING")
+
+
+async def run(service: AlchemyService, transport: Transport, host: str, port: int) -> None:
+    """Serve `service` over `transport` until stdin closes (stdio) or SIGINT/SIGTERM arrives; maintenance and the
+    training schedule run beside it. The service is closed on the way out."""
+    from prompt_alchemy.mcp.server import build_server
+
+    server = build_server(service)
+    maintenance = asyncio.create_task(run_maintenance(service))
+    training = asyncio.create_task(service.run_training_scheduler())
+    try:
+        if transport == "stdio":
+            from prompt_alchemy.mcp.stdio import run_stdio
+
+            await until_terminated(run_stdio(server), lambda: log.info(
+                "prompt-alchemy MCP server on stdio (database %s)", service.loaded.database_path))
+        else:
+            await serve_http(server, service, host, port)
+    finally:
+        maintenance.cancel()
+        training.cancel()
+        await service.aclose()
+        log.info("prompt-alchemy MCP server stopped")
+
+
+async def until_terminated(work: Awaitable[None], announce: Callable[[], None]) -> None:
+    """Run `work` until it ends (stdin closed) or SIGTERM arrives; either way the caller's cleanup runs. `announce`
+    is called once the SIGTERM handler is in place."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    announce()
+    serving = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        for task in (serving, stopping):
+            task.cancel()
+    if serving.done() and not serving.cancelled() and (error := serving.exception()) is not None:
+        raise error
+
+
+async def run_maintenance(service: AlchemyService) -> None:
+    """Run the library's maintenance hook (backups, vacuum) every few minutes; it acts only when one is due."""
+    while True:
+        try:
+            ran = await asyncio.to_thread(service.run_maintenance_if_due)
+            if ran:
+                log.info("maintenance: %s", ", ".join(ran))
+        except Exception as exc:  # noqa: BLE001 - maintenance must never take the server down
+            log.warning("maintenance failed: %s", exc)
+        await asyncio.sleep(MAINTENANCE_INTERVAL_S)
+
+
+async def serve_http(server: Any, service: AlchemyService, host: str, port: int) -> None:
+    """Serve `server` (the MCPServer) at http://host:port/mcp with /health, until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from prompt_alchemy.mcp.http import build_http_app, is_loopback
+
+    _add_health_route(server, service)
+    allowed_hosts = list(service.settings.server.allowed_hosts)
+    app = build_http_app(server, host=host, allowed_hosts=allowed_hosts)
+    sock = _listen(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
+
+    def announce() -> None:
+        log.info("prompt-alchemy MCP server listening on http://%s:%d/mcp (health: /health, database %s)",
+                 shown, bound, service.loaded.database_path)
+        if not is_loopback(host):
+            checks = (f"Host/Origin limited to server.allowed_hosts ({', '.join(allowed_hosts)})" if allowed_hosts
+                      else "no Host/Origin check (set server.allowed_hosts to the names clients use)")
+            message = (f"listening on {host} beyond loopback without authentication: anyone who can reach this port "
+                       f"can generate, read and delete prompts; {checks}; put it behind an authenticating proxy or "
+                       f"bind 127.0.0.1")
+            log.warning(message)
+            if not _logs_to_stderr():  # impossible to miss: on stderr too when the log goes to a file
+                sys.stderr.write(f"warning: {message}\n")
+                sys.stderr.flush()
+
+    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="on")
+    await _uvicorn_server_class(announce)(config).serve(sockets=[sock])
+
+
+def _add_health_route(server: Any, service: AlchemyService) -> None:
+    """GET /health: the version and the number of stored prompts, or 503 when the database cannot answer."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    from prompt_alchemy import __version__
+
+    @server.custom_route("/health", methods=["GET"])
+    async def health(request: Request) -> JSONResponse:
+        try:
+            prompts = service.store.count_prompts()
+        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+            return JSONResponse({"status": "error", "version": __version__, "error": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok", "version": __version__, "server": "prompt-alchemy",
+                             "transport": "streamable-http", "prompts": prompts})
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0 picks a free one); a busy or unknown address is an error that
+    names what to change."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio turns Nagle's algorithm off only on sockets that name it, and with Nagle on,
+    # a reply written in two parts (headers, then body) waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise AlchemyError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port "
+                           f"or --host") from None
+    sock.listen(128)
+    return sock
+
+
+def _logs_to_stderr() -> bool:
+    return any(isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr
+               for h in logging.getLogger().handlers)
+
+
+def _uvicorn_server_class(announce: Callable[[], None]) -> Any:
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        """Stops gracefully on SIGINT/SIGTERM and then returns, so the service is closed and the exit is clean
+        (uvicorn's own handler re-raises the signal after shutdown, which skips the caller's cleanup). It announces
+        itself once it serves, with those handlers in place: a SIGTERM right after the announcement stops it
+        cleanly."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.should_exit:
+                announce()
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.handle_exit, sig, None)
+            try:
+                yield
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+
+    return _Server
