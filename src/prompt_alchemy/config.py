@@ -300,11 +300,22 @@ class ServerConfig(_Section):
                                           "to a server bound beyond loopback may use; Origin is checked against them")
     examples_dir: str | None = Field(None, description="the only folder optimize_prompt may read examples files "
                                                        "from (default: examples/ beside the database)")
+    require_auth: bool = Field(False, description="require an API key (prompt-alchemy keys create) on the REST API "
+                                                  "and MCP over HTTP even on loopback; always required beyond it")
+    rate_limit_per_minute: int = Field(600, ge=1, description="requests per minute per API key (a key's own "
+                                                             "--rate-limit overrides it); more answer 429")
+    metrics_require_auth: bool = Field(False, description="require a read key on /metrics too")
 
     @field_validator("examples_dir")
     @classmethod
     def _expand(cls, v: str | None) -> str | None:
         return os.path.expanduser(v) if v else v
+
+
+class LoggingConfig(_Section):
+    """How the server logs: plain text lines or one JSON object per line (with request ids)."""
+
+    format: Literal["text", "json"] = "text"
 
 
 class GatewayConfig(_Section):
@@ -339,6 +350,7 @@ class Settings(BaseSettings):
     ranking: RankingConfig = Field(default_factory=RankingConfig)  # ranking (issue 5)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
     personas: dict[str, PersonaConfig] = Field(default_factory=dict)
 
     @classmethod

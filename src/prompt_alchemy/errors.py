@@ -19,6 +19,10 @@ class ConfigError(InputError):
     """The configuration file or environment is malformed or invalid."""
 
 
+class ConflictError(InputError):
+    """The request clashes with what exists (an active API key of the same name): exit code 2, HTTP 409."""
+
+
 class NotFoundError(AlchemyError):
     """An ID or name that does not exist (exit code 1, like `git show` of an unknown object)."""
 

@@ -12,6 +12,7 @@ from prompt_alchemy.services._common import (
     mask_prompt_secrets,
     mask_result_secrets,
 )
+from prompt_alchemy.services.access import AccessService
 from prompt_alchemy.services.app import App
 from prompt_alchemy.services.batch import BatchService
 from prompt_alchemy.services.generation import GenerationService
@@ -23,6 +24,7 @@ from prompt_alchemy.services.ranking import RankingService
 __all__ = ["AlchemyService", "App", "check_configuration", "mask_prompt_secrets", "mask_result_secrets"]
 
 
-class AlchemyService(GenerationService, LibraryService, MaintenanceService, RankingService, BatchService,
-                     LearningService):
-    """Every operation of the application over one shared :class:`App`."""
+class AlchemyService(AccessService, GenerationService, LibraryService, MaintenanceService, RankingService,
+                     BatchService, LearningService):
+    """Every operation of the application over one shared :class:`App`. :class:`AccessService` comes first: it
+    records each write of the others in the audit log."""

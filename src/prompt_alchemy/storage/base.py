@@ -1,9 +1,9 @@
 """The Store protocol: everything the layers above may ask of the library, whatever the database.
 
 It comes in parts, one per repository: prompts (records, lineage, search, embeddings, metrics), feedback and
-learned models, the response cache, and maintenance. :class:`Store` is all of them; the SQLite store implements
-it (``storage/sqlite.py`` with ``storage/feedback.py`` and ``storage/cache.py``), and every SQL statement lives
-in ``storage/``.
+learned models, the response cache, API keys and the audit log (access), and maintenance. :class:`Store` is all
+of them; the SQLite store implements it (``storage/sqlite.py`` with ``storage/feedback.py``, ``storage/cache.py``
+and ``storage/access.py``), and every SQL statement lives in ``storage/``.
 """
 
 from __future__ import annotations
@@ -138,6 +138,37 @@ class CacheStore(Protocol):
     def clear_cache(self) -> int: ...
 
 
+class AccessStore(Protocol):
+    """API keys (a name, a scope, a salted hash of the secret; never the secret) and the append-only audit log."""
+
+    def insert_api_key(self, *, key_id: str, name: str, scope: str, salt: str, secret_hash: str,
+                       rate_limit: int | None, created_at: datetime) -> None:
+        """Store a new key; an active key with the same name is a conflict."""
+        ...
+
+    def api_key_secret(self, key_id: str) -> dict[str, Any] | None:
+        """One key's row including `salt` and `secret_hash`, for verification only."""
+        ...
+
+    def list_api_keys(self, *, include_revoked: bool = False) -> list[dict[str, Any]]:
+        """Keys (id, name, scope, rate_limit, created_at, revoked_at), oldest first; never the salt or hash."""
+        ...
+
+    def revoke_api_key(self, name_or_id: str, when: datetime) -> dict[str, Any] | None: ...
+
+    def append_audit(self, *, actor: str, action: str, targets: list[str], outcome: str,
+                     detail: str | None = None, when: datetime) -> int: ...
+
+    def list_audit(self, *, actor: str | None = None, action: str | None = None, target: str | None = None,
+                   since: datetime | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Audit rows (id, created_at, actor, action, targets, outcome, detail), newest first."""
+        ...
+
+    def creators(self, ids: list[str]) -> dict[str, str]:
+        """The actor recorded as creating each of `ids` (prompts, feedback rows), where one is."""
+        ...
+
+
 class MaintenanceStore(Protocol):
     """Schema, integrity, change detection, backups and housekeeping."""
 
@@ -169,5 +200,5 @@ class MaintenanceStore(Protocol):
 
 
 @runtime_checkable
-class Store(PromptRepository, FeedbackStore, CacheStore, MaintenanceStore, Protocol):
+class Store(PromptRepository, FeedbackStore, CacheStore, AccessStore, MaintenanceStore, Protocol):
     """The whole library store."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from prompt_alchemy.errors import AlchemyError
 from prompt_alchemy.models import ContextItem, MetricRecord, Phase, Prompt, SearchFilters, new_id, utcnow
+from prompt_alchemy.storage.access import AccessRepository
 from prompt_alchemy.storage.cache import CacheRepository
 from prompt_alchemy.storage.feedback import FeedbackRepository
 from prompt_alchemy.storage.migrations import MIGRATIONS
@@ -212,7 +213,7 @@ def restore_database(path: Path, backup: Path, *, stamp: str) -> Path | None:
     return moved
 
 
-class SQLiteStore(FeedbackRepository, CacheRepository):
+class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository):
     """One connection per store, shared across threads behind a lock (SQLite serializes writers anyway)."""
 
     def __init__(self, path: str | Path) -> None:

@@ -205,9 +205,44 @@ def m004_learning(db: sqlite3.Connection) -> None:
     """)
 
 
+def m005_access(db: sqlite3.Connection) -> None:
+    """API keys (only a salted hash of each secret) and the append-only audit log of every write."""
+    run_script(db, """
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        scope TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+        salt TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        rate_limit INTEGER,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE UNIQUE INDEX idx_api_keys_active_name ON api_keys(name) WHERE revoked_at IS NULL;
+
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        targets TEXT NOT NULL DEFAULT '[]',
+        outcome TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX idx_audit_created ON audit_log(created_at);
+    CREATE INDEX idx_audit_actor ON audit_log(actor);
+    CREATE TABLE audit_targets (
+        audit_id INTEGER NOT NULL REFERENCES audit_log(id) ON DELETE CASCADE,
+        target_id TEXT NOT NULL
+    );
+    CREATE INDEX idx_audit_targets_target ON audit_targets(target_id);
+    """)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_fts,
     m003_response_cache,
     m004_learning,  # issue 6: learning
+    m005_access,  # API keys and the audit log
 ]
