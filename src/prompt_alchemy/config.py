@@ -221,8 +221,10 @@ class LearningConfig(_Section):
     min_feedback: int = Field(20, ge=2)
     schedule: str | None = "02:00"
     seed: int = 0
-    # learning (issue 6): passes over the training pairs; `schedule` is a local time HH:MM (or null for none)
+    # passes over the training pairs; `schedule` is a local time HH:MM (or null for none)
     epochs: int = Field(30, ge=1, le=1000)
+    #: Feedback this many days old counts half (and a quarter at twice that); null: no decay.
+    half_life_days: float | None = Field(None, gt=0)
 
     @field_validator("schedule", mode="before")
     @classmethod

@@ -219,10 +219,17 @@ class Prompt(BaseModel):
 
 
 class ScoreComponent(BaseModel):
+    """One part of a score: its 0-1 value, its weight and why it got that value. `weight_source` says where the
+    weight came from: "default" (the built-in rubric), "config" (the `ranking` section of your config) or "learned"
+    (an adopted model re-weighted it from your feedback; `default_weight` is then the weight it had before). A
+    negative learned weight means you prefer the check failed: the component then counts ``1 - value``."""
+
     name: str
     value: float
     weight: float
     reason: str
+    weight_source: Literal["default", "config", "learned"] = "default"
+    default_weight: float | None = None
 
 
 class PromptScore(BaseModel):

@@ -172,7 +172,61 @@ def feature_vector(text: str, ctx: FeatureContext | None = None) -> dict[str, fl
         vec[f"persona={name}"] = 1.0 if persona == name else 0.0
     if ctx.model:
         vec[f"model={ctx.model}"] = 1.0
+    vec.update(shape_features(text))
     return vec
+
+
+#: How a prompt opens, for :func:`shape_features` (and the patterns report).
+OPENINGS: tuple[str, ...] = ("you_are", "act_as", "imperative", "question", "other")
+_OPEN_YOU_ARE = re.compile(r"^\W*(?:you are|you're)\b", re.I)
+_OPEN_ACT_AS = re.compile(r"^\W*(?:i want you to act as|i want you to be|act as|acting as|pretend (?:to be|you are)|"
+                          r"imagine you are|i would like you to act as|i need you to act as)\b", re.I)
+_IMPERATIVE = frozenset((
+    "write create build generate produce explain analyze analyse summarize summarise design draft review list "
+    "describe classify translate extract answer give rewrite compare identify plan implement convert reply respond "
+    "make help provide suggest tell find act please read take use imagine consider develop outline evaluate "
+    "assess recommend prepare compose craft edit improve check fix correct solve calculate teach show").split())
+_LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S", re.M)
+_HEADING = re.compile(r"^\s*(?:#{1,6}\s+\S|[A-Z][A-Za-z /]{1,30}:\s*$|[A-Z][A-Za-z /]{1,30}:\s+\S|<[a-z_]+>)", re.M)
+_SECOND_PERSON = re.compile(r"\b(you|your|yours|yourself)\b", re.I)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+
+
+def opening(text: str) -> str:
+    """How the prompt opens: "you_are" ("You are ..."), "act_as" ("I want you to act as ...", "Act as ..."),
+    "imperative" (a verb such as "Write ..."), "question", or "other"."""
+    head = text.strip()
+    if _OPEN_YOU_ARE.match(head):
+        return "you_are"
+    if _OPEN_ACT_AS.match(head):
+        return "act_as"
+    first = words(head[:80])
+    if first and first[0].lower() in _IMPERATIVE:
+        return "imperative"
+    sentence = _SENTENCE.match(head)
+    if sentence and sentence.group(0).rstrip().endswith("?"):
+        return "question"
+    return "other"
+
+
+def shape_features(text: str) -> dict[str, float]:
+    """The prompt's form beyond the rubric, for the learned model: how it opens, lists, headings or labelled
+    sections, questions, template variables, quoted text, code, sentence length and how much it addresses the
+    model as "you". Fixed keys, values 0-1."""
+    n_words = max(len(words(text)), 1)
+    sentences = [s for s in _SENTENCE.findall(text) if words(s)]
+    out = {f"opening={name}": 0.0 for name in OPENINGS}
+    out[f"opening={opening(text)}"] = 1.0
+    out["has_list"] = 1.0 if len(_LIST_LINE.findall(text)) >= 2 else 0.0
+    out["has_headings"] = 1.0 if len(_HEADING.findall(text)) >= 2 else 0.0
+    out["has_question"] = 1.0 if "?" in text else 0.0
+    out["has_variables"] = 1.0 if variables(text) else 0.0
+    out["has_quotes"] = 1.0 if _QUOTED.search(text) else 0.0
+    out["has_code"] = 1.0 if "`" in text else 0.0
+    out["multiline"] = 1.0 if text.strip().count("\n") >= 2 else 0.0
+    out["sentence_words"] = min(1.0, n_words / max(len(sentences), 1) / 40.0)
+    out["second_person"] = min(1.0, len(_SECOND_PERSON.findall(text)) / n_words * 10.0)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ checks

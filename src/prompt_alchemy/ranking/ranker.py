@@ -1,13 +1,19 @@
 """The ranker: a weighted mean of the rubric checks, plus the AI judge's score when present, plus a learned
-model's score when one exists. Every score carries its components (value, weight, reason), so it is explainable
-and — the judge aside — reproducible.
+model's score when one exists. Every score carries its components (value, weight, where the weight came from,
+reason), so it is explainable and — the judge aside — reproducible.
 
-total = Σ weight·value / Σ weight over the components present. A missing part (no idea to check intent against,
-no siblings, no judge, an unscored judge reply, no learned model) is left out of both sums, never filled in with a
-default; an unscored judge is recorded in ``PromptScore.notes``.
+total = Σ |weight|·value' / Σ |weight| over the components present, where value' is the value, or 1 − value for a
+negative weight (only a learned weight is negative: the user prefers the check failed). A missing part (no idea
+to check intent against, no siblings, no judge, an unscored judge reply, no learned model) is left out of both
+sums, never filled in with a default; an unscored judge is recorded in ``PromptScore.notes``.
 
 The learned scorer (supplied by the learning loop) is any object with ``score(features: dict[str, float]) ->
-float`` returning 0–1; it is given :func:`prompt_alchemy.ranking.features.feature_vector` of the prompt.
+float`` returning 0–1; it is given :func:`prompt_alchemy.ranking.features.feature_vector` of the prompt. A scorer
+that also re-weights the rubric (:class:`RubricReweighting`, what training adopts) gives the weights of the checks
+it learned, and the weight of its own component; every other check keeps its default or configured weight.
+
+Whatever the weights, a text that fails a non-prompt check ranks below every usable prompt: the gate reads the
+checks' values, never their weights, so learning cannot promote a non-prompt.
 """
 
 from __future__ import annotations
@@ -44,6 +50,19 @@ class LearnedScorer(Protocol):
     def score(self, features: dict[str, float]) -> float: ...
 
 
+@runtime_checkable
+class RubricReweighting(Protocol):
+    """A learned scorer that also re-weights the rubric: `rubric_weights(defaults)` gives the weight of each check
+    it learned (from the ranker's default or configured weights), `component_weight` the weight of its own
+    `learned` component."""
+
+    component_weight: float
+
+    def score(self, features: dict[str, float]) -> float: ...
+
+    def rubric_weights(self, defaults: dict[str, float]) -> dict[str, float]: ...
+
+
 class ScoredPrompt(BaseModel):
     """One ranked prompt: its id (None for ad-hoc text), the score with components, and its feature vector."""
 
@@ -72,25 +91,46 @@ class Ranker:
     def score(self, text: str, ctx: FeatureContext | None = None, judge: JudgeScore | None = None) -> PromptScore:
         """The weighted score of one prompt, with a component per rubric check, the judge and the learned model."""
         ctx = ctx or FeatureContext()
-        components = [ScoreComponent(name=f.name, value=round(f.value, 4), weight=self.weights.get(f.name, 0.0),
-                                     reason=f.reason) for f in rubric(text, ctx)]
+        use_learned = self.learned is not None and self.learned_weight > 0
+        reweighting = use_learned and isinstance(self.learned, RubricReweighting)
+        learned_weights = self.learned.rubric_weights(self.weights) if reweighting else {}  # type: ignore[union-attr]
+        components = []
+        for f in rubric(text, ctx):
+            weight = self.weights.get(f.name, 0.0)
+            if f.name in learned_weights:
+                components.append(ScoreComponent(name=f.name, value=round(f.value, 4), weight=learned_weights[f.name],
+                                                 reason=f.reason, weight_source="learned", default_weight=weight))
+            else:
+                components.append(ScoreComponent(name=f.name, value=round(f.value, 4), weight=weight, reason=f.reason,
+                                                 weight_source=_source(weight, DEFAULT_WEIGHTS.get(f.name))))
         notes: list[str] = []
         if judge is not None:
             if judge.scored and judge.normalized is not None:
                 components.append(ScoreComponent(name="judge", value=judge.normalized, weight=self.judge_weight,
-                                                 reason=judge.reason()))
+                                                 reason=judge.reason(),
+                                                 weight_source=_source(self.judge_weight, DEFAULT_JUDGE_WEIGHT)))
                 if judge.error:
                     notes.append(f"judge: {judge.error}")
             else:
                 notes.append(f"judge: {judge.error or 'unscored'}; the score leaves the judge out")
-        if self.learned is not None and self.learned_weight > 0:
-            value = float(self.learned.score(feature_vector(text, ctx)))
+        if use_learned:
+            value = float(self.learned.score(feature_vector(text, ctx)))  # type: ignore[union-attr]
             value = max(0.0, min(1.0, value))
             name = getattr(self.learned, "name", type(self.learned).__name__)
-            components.append(ScoreComponent(name="learned", value=round(value, 4), weight=self.learned_weight,
-                                             reason=f"learned model {name}: predicted {value:.2f}"))
-        total_weight = sum(c.weight for c in components)
-        total = sum(c.value * c.weight for c in components) / total_weight if total_weight else 0.0
+            if reweighting:
+                weight = float(self.learned.component_weight)  # type: ignore[union-attr]
+                if weight > 0:
+                    components.append(ScoreComponent(
+                        name="learned", value=round(value, 4), weight=weight, weight_source="learned",
+                        reason=f"learned model {name}: what your ratings favour beyond the rubric (length bands, "
+                               f"form, metadata): {value:.2f}"))
+            else:
+                components.append(ScoreComponent(name="learned", value=round(value, 4), weight=self.learned_weight,
+                                                 reason=f"learned model {name}: predicted {value:.2f}",
+                                                 weight_source=_source(self.learned_weight, DEFAULT_LEARNED_WEIGHT)))
+        total_weight = sum(abs(c.weight) for c in components)
+        total = sum(abs(c.weight) * (c.value if c.weight >= 0 else 1.0 - c.value)
+                    for c in components) / total_weight if total_weight else 0.0
         rejected = [c.reason for c in components if c.name in NON_PROMPT_CHECKS and c.value < 0.5]
         if rejected:
             total *= REJECTED_SCALE
@@ -108,6 +148,10 @@ class Ranker:
         for position, item in enumerate(ranked, 1):
             item.rank = position
         return ranked
+
+
+def _source(weight: float, default: float | None) -> str:
+    return "default" if default is not None and abs(weight - default) < 1e-12 else "config"
 
 
 def score_text(text: str, similarity: float | None = None, weights: dict[str, float] | None = None) -> PromptScore:

@@ -167,10 +167,10 @@ class LearningService(App):
         """The active learned scorer for the ranker, or None (learning off, no database, no model yet)."""
         if not self.settings.learning.enabled or not self.loaded.database_path.exists():
             return None
-        from prompt_alchemy.ranking.learning import LearnedModel
+        from prompt_alchemy.ranking.learning import scorer_for
 
         model = self.store.active_model()
-        return LearnedModel(model) if model is not None else None
+        return scorer_for(model) if model is not None else None
 
     async def _stored_feature_contexts(self, prompts: list[Prompt]) -> dict[str, Any]:
         """Each stored prompt's ranking context, computed as `score_prompts` does: against its original idea and its
