@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -56,6 +57,13 @@ async def run(service: AlchemyService, transport: Transport, host: str, port: in
     from prompt_alchemy.mcp.server import build_server
 
     server = build_server(service)
+    if transport == "http":
+        from prompt_alchemy import telemetry
+        from prompt_alchemy.api.logs import apply_format
+
+        apply_format(service.settings.logging.format)
+        if telemetry.enable_tracing():
+            log.info("OpenTelemetry traces go to %s", os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
     maintenance = asyncio.create_task(run_maintenance(service))
     training = asyncio.create_task(service.run_training_scheduler())
     try:
@@ -113,19 +121,27 @@ async def serve_http(server: Any, service: AlchemyService, host: str, port: int)
     _add_health_route(server, service)
     allowed_hosts = list(service.settings.server.allowed_hosts)
     app = build_http_app(server, host=host, allowed_hosts=allowed_hosts)
+    from prompt_alchemy.api import mount
+
+    app = mount(app, service, host=host)  # the REST API, /metrics, API keys and request ids in front of /mcp
     sock = _listen(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
 
     def announce() -> None:
-        log.info("prompt-alchemy MCP server listening on http://%s:%d/mcp (health: /health, database %s)",
-                 shown, bound, service.loaded.database_path)
+        log.info("prompt-alchemy MCP server listening on http://%s:%d/mcp (REST API: /api/v1, health: /health, "
+                 "metrics: /metrics, database %s)", shown, bound, service.loaded.database_path)
+        if app.require_auth:
+            keys = len(service.list_keys())
+            log.info("API keys are required on /api/v1 and /mcp (%d active)", keys)
+            if keys == 0:
+                log.warning("no API key exists: every request will be refused; create one with "
+                            "'prompt-alchemy keys create --name NAME --scope write'")
         if not is_loopback(host):
             checks = (f"Host/Origin limited to server.allowed_hosts ({', '.join(allowed_hosts)})" if allowed_hosts
                       else "no Host/Origin check (set server.allowed_hosts to the names clients use)")
-            message = (f"listening on {host} beyond loopback without authentication: anyone who can reach this port "
-                       f"can generate, read and delete prompts; {checks}; put it behind an authenticating proxy or "
-                       f"bind 127.0.0.1")
+            message = (f"listening on {host} beyond loopback: API keys are required, but {checks}; serve it over "
+                       f"TLS (a reverse proxy) so keys are not sent in the clear")
             log.warning(message)
             if not _logs_to_stderr():  # impossible to miss: on stderr too when the log goes to a file
                 sys.stderr.write(f"warning: {message}\n")

@@ -85,9 +85,15 @@ class GenerationService(App):
         if examples:  # top-rated similar library prompts as examples for the phases
             request = request.model_copy(update={"context": [*request.context, *examples]})
         read_cache = request.use_cache and (request.save or self.loaded.database_path.exists())
+        import time
+
+        from prompt_alchemy import telemetry
+
+        started = time.perf_counter()
         with self.registry.run_options(read_cache=read_cache, write_cache=request.save,
                                        max_cost=request.max_cost) as gateway:
             result = await self.engine.run(request, persona, progress, session_id=session_id)
+        telemetry.observe_generation(result, time.perf_counter() - started)
         if examples:
             result.events.append(f"the phases were given {len(examples)} top-rated similar library prompt(s) as "
                                  f"examples (generation.include_context)")

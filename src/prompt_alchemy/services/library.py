@@ -163,6 +163,9 @@ class LibraryService(App):
         """Find prompts by words (FTS5 bm25), by meaning (cosine over the in-memory index, the query embedded by
         the same model as the stored vectors) or both fused by reciprocal rank. Filters apply before ranking."""
         import asyncio
+        import time
+
+        from prompt_alchemy import telemetry
 
         query = (query or "").strip()
         if not query:
@@ -186,15 +189,20 @@ class LibraryService(App):
                 _log.warning("hybrid search falls back to text only: %s", reason)
         # The CPU-bound parts run in worker threads (SQLite and numpy release the GIL), so the event loop goes on
         # serving other requests and concurrent searches use every core.
+        started = time.perf_counter()
         if embedding is None:  # words only: one trip to a worker thread
-            return await asyncio.to_thread(self._search_hits, mode, query, None, filters, pool, None, limit)
-        text_hits: list[tuple[str, float]] = []
-        try:
-            if mode == "hybrid":
-                text_hits = await asyncio.to_thread(self.store.search_text, query, filters, pool)
-        finally:
-            vector = await embedding
-        return await asyncio.to_thread(self._search_hits, mode, query, vector, filters, pool, text_hits, limit)
+            results = await asyncio.to_thread(self._search_hits, mode, query, None, filters, pool, None, limit)
+        else:
+            text_hits: list[tuple[str, float]] = []
+            try:
+                if mode == "hybrid":
+                    text_hits = await asyncio.to_thread(self.store.search_text, query, filters, pool)
+            finally:
+                vector = await embedding
+            results = await asyncio.to_thread(self._search_hits, mode, query, vector, filters, pool, text_hits,
+                                              limit)
+        telemetry.observe_search(mode, time.perf_counter() - started)
+        return results
 
     def _search_hits(self, mode: str, query: str, vector: Any, filters: SearchFilters, pool: int,
               text_hits: list[tuple[str, float]] | None, limit: int) -> list[SearchResult]:

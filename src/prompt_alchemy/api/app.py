@@ -1,0 +1,293 @@
+"""The team server's front door: one ASGI app in front of the MCP app that adds the REST API (/api/v1, its
+OpenAPI schema and docs), /metrics, API keys with per-key rate limits on REST and on MCP over HTTP, request ids,
+access logs and HTTP metrics. Everything else (/mcp, /health) goes to the MCP app unchanged.
+
+Keys are required whenever the server is bound beyond loopback, and on loopback when `server.require_auth` is
+set; a key that is sent is always checked (a wrong one is refused even where none is required).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import time
+import uuid
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from prompt_alchemy.api.errors import ApiError, from_exception, validation_message
+from prompt_alchemy.api.logs import request_id
+from prompt_alchemy.api.routes import ENDPOINTS, PREFIX, Call, Endpoint
+from prompt_alchemy.observability import get_logger
+from prompt_alchemy.providers.gateway import TokenBucket
+
+if TYPE_CHECKING:
+    from prompt_alchemy.services import AlchemyService
+    from prompt_alchemy.services.access import ApiKey
+
+log = get_logger("http")
+access_log = get_logger("http.access")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MCP_SCOPE = "write"  # MCP tools include writes (generate, update, delete)
+MAX_BODY = 24 * 1024 * 1024
+
+
+class _Bucket(TokenBucket):
+    """The gateway's token bucket, refusing instead of waiting: a request either takes a token or learns how many
+    seconds until one is free."""
+
+    def try_take(self) -> float:
+        with self._lock:
+            if self.rate is None:
+                return 0.0
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return 0.0
+            return (1.0 - self._tokens) / self.rate
+
+
+def error_response(err: ApiError) -> Any:
+    from starlette.responses import JSONResponse
+
+    body = {"error": {"code": err.code, "message": err.message, "request_id": request_id.get()}}
+    headers = dict(err.headers)
+    if err.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="prompt-alchemy"')
+    return JSONResponse(body, status_code=err.status, headers=headers)
+
+
+class TeamServer:
+    """ASGI: REST API, /metrics, auth and observability in front of `inner` (the MCP app)."""
+
+    def __init__(self, inner: Any, service: AlchemyService, *, host: str) -> None:
+        from prompt_alchemy import __version__, telemetry
+        from prompt_alchemy.mcp.http import MCP_PATH, is_loopback
+
+        self.inner = inner
+        self.guard = getattr(inner, "guard", None)
+        self.service = service
+        self.version = __version__
+        cfg = service.settings.server
+        self.require_auth = bool(cfg.require_auth) or not is_loopback(host)
+        self.metrics_require_auth = bool(cfg.metrics_require_auth)
+        self.default_rate = cfg.rate_limit_per_minute
+        self.mcp_path = MCP_PATH
+        self.buckets: dict[str, _Bucket] = {}
+        self.search_slots = asyncio.Semaphore(4)
+        self.api = self._build_api()
+        self._openapi: bytes | None = None
+        telemetry.enable_metrics(self._library_size)
+
+    # ------------------------------------------------------------------ ASGI
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        from prompt_alchemy import telemetry
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        given = headers.get("x-request-id", "")
+        rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        scope["pa_route"] = self._route_label(scope["path"])
+        try:
+            await self._dispatch(scope, receive, send_with_id, headers)
+        finally:
+            elapsed = time.perf_counter() - started
+            telemetry.observe_http(scope.get("pa_route", "other"), scope["method"], status[0], elapsed)
+            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status[0], elapsed * 1000,
+                            extra={"method": scope["method"], "path": scope["path"], "status": status[0],
+                                   "duration_ms": round(elapsed * 1000, 2), "actor": scope.get("pa_actor")})
+            request_id.reset(token)
+
+    def _route_label(self, path: str) -> str:
+        if path.rstrip("/") == self.mcp_path:
+            return self.mcp_path
+        if path in ("/health", "/metrics"):
+            return path
+        if path.startswith(PREFIX):
+            return path if path in (f"{PREFIX}/openapi.json", f"{PREFIX}/docs") else f"{PREFIX}/unmatched"
+        return "other"
+
+    async def _dispatch(self, scope: dict[str, Any], receive: Any, send: Any, headers: dict[str, str]) -> None:
+        path = scope["path"]
+        is_api = path == PREFIX or path.startswith(PREFIX + "/")
+        is_mcp = path.rstrip("/") == self.mcp_path
+        if not (is_api or is_mcp or path == "/metrics"):
+            await self.inner(scope, receive, send)  # /health and anything else: the MCP app
+            return
+        from starlette.requests import Request
+        from starlette.responses import Response
+
+        if self.guard is not None:  # Host/Origin first (the SDK checks /mcp again)
+            refused = await self.guard.validate_request(Request(scope), is_post=False)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+        public = path in (f"{PREFIX}/openapi.json", f"{PREFIX}/docs", f"{PREFIX}/docs/") \
+            or (path == "/metrics" and not self.metrics_require_auth)
+        key = None
+        if not public:
+            try:
+                key = self._authenticate(headers, needed=MCP_SCOPE if is_mcp else None,
+                                         required=self.require_auth or path == "/metrics")
+            except ApiError as err:
+                await error_response(err)(scope, receive, send)
+                return
+        from prompt_alchemy.services.access import actor
+
+        scope["pa_key"] = key
+        scope["pa_actor"] = key.name if key else None
+        token = actor.set(key.name if key else None)
+        try:
+            if path == "/metrics":
+                from prompt_alchemy import telemetry
+
+                body, media = await asyncio.to_thread(telemetry.render_metrics)
+                await Response(body, media_type=media)(scope, receive, send)
+            elif is_mcp:
+                await self.inner(scope, receive, send)
+            else:
+                await self.api(scope, receive, send)
+        finally:
+            actor.reset(token)
+
+    def _authenticate(self, headers: dict[str, str], *, needed: str | None, required: bool) -> ApiKey | None:
+        """The key the request carries (checked, rate-limited), None when it carries none and none is required;
+        else an ApiError (401, 403 or 429)."""
+        from prompt_alchemy.services.access import scope_allows
+
+        auth = headers.get("authorization", "")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else headers.get("x-api-key", "").strip()
+        if not token:
+            if required:
+                raise ApiError("unauthorized", "an API key is required: send 'Authorization: Bearer <key>' "
+                                               "(create one with 'prompt-alchemy keys create')")
+            return None
+        key = self.service.authenticate(token)
+        if key is None:
+            raise ApiError("unauthorized", "the API key is not valid (unknown, mistyped or revoked)")
+        if needed is not None and not scope_allows(key.scope, needed):
+            raise ApiError("forbidden", f"the key '{key.name}' has scope '{key.scope}'; this needs '{needed}'")
+        bucket = self.buckets.get(key.id)
+        if bucket is None:
+            bucket = self.buckets.setdefault(key.id, _Bucket(key.rate_limit or self.default_rate))
+        wait = bucket.try_take()
+        if wait > 0:
+            raise ApiError("rate_limited", f"the key '{key.name}' is over its rate limit; retry in "
+                                           f"{math.ceil(wait)} s", headers={"Retry-After": str(math.ceil(wait))})
+        return key
+
+    def _library_size(self) -> float:
+        try:
+            return float(self.service.store.count_prompts())
+        except Exception:  # noqa: BLE001 - a scrape never fails on it
+            return float("nan")
+
+    # ------------------------------------------------------------------ the REST app
+
+    def _build_api(self) -> Any:
+        from starlette.applications import Starlette
+        from starlette.exceptions import HTTPException
+        from starlette.responses import HTMLResponse, Response
+        from starlette.routing import Route
+
+        routes = [Route(PREFIX + e.path, self._endpoint(e), methods=[e.method]) for e in ENDPOINTS]
+
+        async def openapi(_: Any) -> Response:
+            if self._openapi is None:
+                from prompt_alchemy.api.openapi import build_openapi
+
+                self._openapi = json.dumps(build_openapi(self.version)).encode()
+            return Response(self._openapi, media_type="application/json")
+
+        async def docs(_: Any) -> Response:
+            page = resources.files("prompt_alchemy.api").joinpath("static/docs.html").read_text("utf-8")
+            return HTMLResponse(page)
+
+        routes += [Route(f"{PREFIX}/openapi.json", openapi, methods=["GET"]),
+                   Route(f"{PREFIX}/docs", docs, methods=["GET"])]
+
+        async def http_error(request: Any, exc: HTTPException) -> Response:
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_input")
+            message = {404: f"no route {request.url.path} (see {PREFIX}/docs)",
+                       405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code,
+                                                                                      str(exc.detail))
+            return error_response(ApiError(code, message))
+
+        async def server_error(request: Any, exc: Exception) -> Response:
+            log.error("unexpected error on %s %s: %r", request.method, request.url.path, exc, exc_info=exc)
+            return error_response(ApiError("internal_error", "unexpected server error; the server log has the "
+                                                             "details"))
+
+        return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
+
+    def _endpoint(self, e: Endpoint) -> Any:
+        from starlette.requests import Request
+        from starlette.responses import Response
+
+        from prompt_alchemy.services.access import scope_allows
+
+        label = PREFIX + e.path
+
+        async def handle(request: Request) -> Response:
+            request.scope["pa_route"] = label
+            key = request.scope.get("pa_key")
+            try:
+                if key is None and self.require_auth:
+                    raise ApiError("unauthorized", "an API key is required")
+                if key is not None and not scope_allows(key.scope, e.scope):
+                    raise ApiError("forbidden", f"the key '{key.name}' has scope '{key.scope}'; {e.method} "
+                                                f"{label} needs '{e.scope}'")
+                query = body = None
+                if e.query is not None:
+                    params: dict[str, Any] = {}
+                    for name, value in request.query_params.multi_items():
+                        params[name] = value if name not in params else f"{params[name]},{value}"
+                    try:
+                        query = e.query.model_validate(params)
+                    except ValidationError as exc:
+                        raise ApiError("bad_input", validation_message(exc)) from None
+                elif request.query_params:
+                    raise ApiError("bad_input", f"{label} takes no query parameters")
+                if e.body is not None:
+                    raw = await request.body()
+                    if len(raw) > MAX_BODY:
+                        raise ApiError("payload_too_large", "the request body is too large")
+                    try:
+                        body = e.body.model_validate_json(raw or b"{}")
+                    except ValidationError as exc:
+                        raise ApiError("bad_input", validation_message(exc)) from None
+                call = Call(self.service, dict(request.path_params), query, body, self.search_slots,
+                            request.headers.get("accept", ""))
+                result = await e.handler(call)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON error
+                err = from_exception(exc)
+                if err.status >= 500:
+                    log.error("%s %s failed: %s", e.method, label, exc, exc_info=err.code == "internal_error")
+                return error_response(err)
+            if isinstance(result, Response):
+                return result
+            return Response(json.dumps(result, default=str, ensure_ascii=False), status_code=e.status,
+                            media_type="application/json")
+
+        return handle

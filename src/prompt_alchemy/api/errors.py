@@ -1,0 +1,76 @@
+"""API errors: every failure is a JSON body `{"error": {"code", "message", "request_id"}}` with a stable code and a
+status that follows the CLI's exit codes (bad input 400, not found 404, conflict 409, runtime failures 5xx).
+Never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prompt_alchemy.errors import (
+    AlchemyError,
+    ConfigError,
+    ConflictError,
+    CostLimitError,
+    GenerationError,
+    InputError,
+    NotFoundError,
+    ProviderError,
+    ProviderUnavailableError,
+)
+
+#: Every code the API answers with, and its status (documented in the OpenAPI schema).
+CODES: dict[str, int] = {
+    "bad_input": 400, "invalid_config": 400, "provider_unavailable": 400, "cost_limit": 400,
+    "unauthorized": 401, "forbidden": 403, "not_found": 404, "method_not_allowed": 405, "conflict": 409,
+    "payload_too_large": 413, "rate_limited": 429, "internal_error": 500, "provider_error": 502,
+    "generation_failed": 502, "storage_error": 503,
+}
+
+
+class ApiError(Exception):
+    """An error answer: a stable `code` (its status comes from CODES), a one-line message, extra headers."""
+
+    def __init__(self, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = CODES[code]
+        self.message = message
+        self.headers = headers or {}
+
+
+def from_exception(exc: BaseException) -> ApiError:
+    """The answer for a failure raised by a service; anything unexpected is a 500 that names no internals."""
+    from prompt_alchemy.security import redact
+
+    if isinstance(exc, ApiError):
+        return exc
+    message = redact(str(exc))
+    if isinstance(exc, ConflictError):
+        return ApiError("conflict", message)
+    if isinstance(exc, ConfigError):
+        return ApiError("invalid_config", message)
+    if isinstance(exc, ProviderUnavailableError):
+        return ApiError("provider_unavailable", message)
+    if isinstance(exc, InputError):
+        return ApiError("bad_input", message)
+    if isinstance(exc, NotFoundError):
+        return ApiError("not_found", message)
+    if isinstance(exc, CostLimitError):
+        return ApiError("cost_limit", message)
+    if isinstance(exc, GenerationError):
+        return ApiError("generation_failed", message)
+    if isinstance(exc, ProviderError):
+        headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after else None
+        return ApiError("provider_error", message, headers=headers)
+    if type(exc).__name__ == "StorageError":
+        return ApiError("storage_error", message)
+    if isinstance(exc, AlchemyError):
+        return ApiError("internal_error", message)
+    return ApiError("internal_error", "unexpected server error; the server log has the details")
+
+
+def validation_message(exc: Any) -> str:
+    """One line from a pydantic ValidationError: the first field and what is wrong with it."""
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err.get("loc", ())) or "request"
+    return f"invalid {field}: {str(err.get('msg', 'invalid value')).removeprefix('Value error, ')}"

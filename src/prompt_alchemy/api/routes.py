@@ -1,0 +1,308 @@
+"""The REST routes under /api/v1: thin handlers that validate their input with the models in `api/models.py`,
+call one AlchemyService method and return JSON. The table `ENDPOINTS` is also the source of the OpenAPI schema."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from prompt_alchemy.api import models as m
+from prompt_alchemy.api.errors import ApiError, validation_message
+
+if TYPE_CHECKING:
+    from prompt_alchemy.models import Prompt
+    from prompt_alchemy.services import AlchemyService
+
+PREFIX = "/api/v1"
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class Call:
+    """What a handler gets: the service, path parameters, the validated query and body."""
+
+    service: AlchemyService
+    path: dict[str, str]
+    query: Any
+    body: Any
+    search_slots: asyncio.Semaphore
+    accept: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Callable[[Call], Awaitable[Any]]
+    scope: str
+    summary: str
+    response: type[BaseModel] | None
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    status: int = 200
+    media: str = "application/json"
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+# ------------------------------------------------------------------ helpers
+
+def prompt_out(p: Prompt, creators: dict[str, str] | None = None) -> dict[str, Any]:
+    data = p.model_dump(mode="json", exclude={"embedding", "generation_request", "generation_context"})
+    data["created_by"] = (creators or {}).get(p.id)
+    return data
+
+
+def filters_from(query: Any, names: tuple[str, ...]) -> Any:
+    from prompt_alchemy.models import SearchFilters
+
+    values = {n: getattr(query, n) for n in names if getattr(query, n, None) is not None}
+    try:
+        return SearchFilters(**values) if values else None
+    except ValidationError as exc:
+        raise ApiError("bad_input", validation_message(exc)) from None
+    except ValueError as exc:
+        raise ApiError("bad_input", str(exc)) from None
+
+
+_LIST_FILTERS = ("phase", "provider", "model", "persona", "tags", "since", "until", "min_rating", "session_id",
+                 "source_type")
+
+
+async def _thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+# ------------------------------------------------------------------ handlers
+
+async def generate(c: Call) -> Any:
+    b: m.GenerateIn = c.body
+    svc = c.service
+    request = svc.build_request(b.idea, phases=b.phases, count=b.count, persona=b.persona,
+                                target_model=b.target_model, provider=b.provider, temperature=b.temperature,
+                                max_tokens=b.max_tokens, tags=b.tags, save=b.save, max_cost=b.max_cost)
+    if b.stream or "text/event-stream" in c.accept:
+        return _generate_events(svc, request)
+    result = await svc.generate(request)
+    return result.public_dict()
+
+
+def _generate_events(svc: AlchemyService, request: Any) -> Any:
+    """Server-sent events: `progress` after each phase call, then `result` (or `error`) and the stream ends."""
+    from starlette.responses import StreamingResponse
+
+    from prompt_alchemy.api.errors import from_exception
+
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    total = len(request.phases) * request.count
+
+    def on_progress(event: Any) -> None:
+        data = {"done": event.done, "total": total, "phase": event.phase.value, "variant": event.variant}
+        loop.call_soon_threadsafe(queue.put_nowait, ("progress", data))
+
+    async def run() -> None:
+        try:
+            result = await svc.generate(request, on_progress)
+            await queue.put(("result", result.public_dict()))
+        except Exception as exc:  # noqa: BLE001 - reported as an event
+            err = from_exception(exc)
+            await queue.put(("error", {"code": err.code, "message": err.message}))
+
+    async def events() -> Any:
+        task = asyncio.ensure_future(run())
+        try:
+            while True:
+                kind, data = await queue.get()
+                yield f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
+                if kind in ("result", "error"):
+                    break
+        finally:
+            if not task.done():
+                task.cancel()
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def search(c: Call) -> Any:
+    q: m.SearchQuery = c.query
+    filters = filters_from(q, ("phase", "provider", "tags", "since", "min_rating"))
+    async with c.search_slots:
+        results = await c.service.search(q.q, mode=q.mode, filters=filters, limit=q.limit)
+    items = [r.public_dict() for r in results]
+    return {"query": q.q, "mode": q.mode, "count": len(items), "results": items}
+
+
+async def list_prompts(c: Call) -> Any:
+    q: m.ListQuery = c.query
+    filters = filters_from(q, _LIST_FILTERS)
+
+    def work() -> dict[str, Any]:
+        prompts = c.service.list_prompts(filters, limit=q.limit, offset=q.offset)
+        creators = c.service.creators([p.id for p in prompts])
+        return {"total": c.service.count_prompts(filters), "count": len(prompts),
+                "prompts": [prompt_out(p, creators) for p in prompts]}
+
+    return await _thread(work)
+
+
+async def get_prompt(c: Call) -> Any:
+    def work() -> dict[str, Any]:
+        svc = c.service
+        prompt = svc.get_prompt(c.path["id"])
+        data: dict[str, Any] = {"prompt": prompt}
+        if c.query.lineage:
+            data["lineage"] = svc.lineage(prompt.id)
+        everyone = [prompt] + [p for ps in data.get("lineage", {}).values() for p in ps]
+        creators = svc.creators([p.id for p in everyone])
+        out: dict[str, Any] = {"prompt": prompt_out(prompt, creators)}
+        if "lineage" in data:
+            out["lineage"] = {k: [prompt_out(p, creators) for p in v] for k, v in data["lineage"].items()}
+        return out
+
+    return await _thread(work)
+
+
+async def update_prompt(c: Call) -> Any:
+    b: m.UpdateIn = c.body
+    new = await c.service.update_prompt(c.path["id"], content=b.content, tags=b.tags, notes=b.notes)
+    return {"prompt": prompt_out(new, c.service.creators([new.id])), "previous_id": new.parent_id}
+
+
+async def history(c: Call) -> Any:
+    def work() -> dict[str, Any]:
+        versions = c.service.history(c.path["id"])
+        creators = c.service.creators([p.id for p in versions])
+        return {"count": len(versions), "versions": [prompt_out(p, creators) for p in versions]}
+
+    return await _thread(work)
+
+
+async def delete_prompt(c: Call) -> Any:
+    def work() -> dict[str, Any]:
+        full = c.service.resolve_id(c.path["id"])
+        c.service.delete_prompt(full)
+        return {"deleted": full}
+
+    return await _thread(work)
+
+
+async def rate(c: Call) -> Any:
+    b: m.RateIn = c.body
+    row = await _thread(c.service.rate, c.path["id"], b.score, comment=b.comment, source="api")
+    from prompt_alchemy.services.access import current_actor
+
+    return {**row.model_dump(mode="json"), "actor": current_actor()}
+
+
+async def feedback(c: Call) -> Any:
+    q: m.FeedbackQuery = c.query
+
+    def work() -> dict[str, Any]:
+        rows = c.service.list_feedback(q.prompt_id, session_id=q.session_id, kind=q.kind, since=q.since,
+                                       limit=q.limit, offset=q.offset)
+        actors = c.service.creators([r.id for r in rows])
+        return {"count": len(rows), "feedback": [{**r.model_dump(mode="json"), "actor": actors.get(r.id)}
+                                                 for r in rows]}
+
+    return await _thread(work)
+
+
+async def metrics(c: Call) -> Any:
+    q: m.MetricsQuery = c.query
+    return await _thread(c.service.metrics_report, since=q.since, phase=q.phase, provider=q.provider)
+
+
+async def providers(c: Call) -> Any:
+    return {"providers": await c.service.providers_status(check=c.query.check)}
+
+
+async def train(c: Call) -> Any:
+    report = await c.service.train(c.body.dry_run, trigger="api")
+    return report.model_dump(mode="json")
+
+
+async def learning_status(c: Call) -> Any:
+    return await _thread(c.service.learning_status)
+
+
+async def import_prompts(c: Call) -> Any:
+    import os
+    import tempfile
+
+    b: m.ImportIn = c.body
+    if len(b.content.encode()) > MAX_IMPORT_BYTES:
+        raise ApiError("payload_too_large", f"the import is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
+    fd, path = tempfile.mkstemp(suffix=f".{b.format}", prefix="prompt-alchemy-import-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(b.content)
+        report = await c.service.import_prompts(path, b.format)
+    finally:
+        os.unlink(path)
+    data = report.model_dump(mode="json")
+    data["path"] = "(request body)"
+    return data
+
+
+async def export(c: Call) -> Any:
+    import io
+
+    from starlette.responses import Response
+
+    q: m.ExportQuery = c.query
+    filters = filters_from(q, ("phase", "provider", "tags", "since"))
+    buf = io.StringIO()
+    count = await _thread(c.service.export_prompts, buf, q.format, filters)
+    media = {"jsonl": "application/x-ndjson", "json": "application/json", "markdown": "text/markdown",
+             "text": "text/plain"}[q.format]
+    return Response(buf.getvalue(), media_type=f"{media}; charset=utf-8", headers={"X-Prompt-Count": str(count)})
+
+
+async def audit(c: Call) -> Any:
+    q: m.AuditQuery = c.query
+    rows = await _thread(c.service.list_audit, actor_name=q.actor, action=q.action, target=q.target, since=q.since,
+                         limit=q.limit, offset=q.offset)
+    return {"count": len(rows), "rows": rows}
+
+
+E = Endpoint
+ENDPOINTS: list[Endpoint] = [
+    E("POST", "/generate", generate, "write", "Generate prompts from an idea (SSE with stream=true or "
+      "Accept: text/event-stream)", m.GenerationOut, body=m.GenerateIn, tags=("generation",)),
+    E("GET", "/search", search, "read", "Search the library by words and/or meaning", m.SearchOut,
+      query=m.SearchQuery, tags=("library",)),
+    E("GET", "/prompts", list_prompts, "read", "List stored prompts, most recent first", m.PromptList,
+      query=m.ListQuery, tags=("library",)),
+    E("GET", "/prompts/{id}", get_prompt, "read", "Read one prompt (id or unique prefix) with its lineage",
+      m.PromptDetail, query=m.GetQuery, tags=("library",)),
+    E("PATCH", "/prompts/{id}", update_prompt, "write", "Edit a prompt: saved as a new version linked to the old",
+      m.AnyObject, body=m.UpdateIn, tags=("library",)),
+    E("DELETE", "/prompts/{id}", delete_prompt, "write", "Delete a prompt with its vector, context and feedback",
+      m.DeletedOut, tags=("library",)),
+    E("GET", "/prompts/{id}/history", history, "read", "Every version of a prompt, oldest first", m.HistoryOut,
+      tags=("library",)),
+    E("POST", "/prompts/{id}/ratings", rate, "write", "Rate a prompt 1-5", m.FeedbackOut, body=m.RateIn,
+      status=201, tags=("feedback",)),
+    E("GET", "/feedback", feedback, "read", "Feedback rows (ratings and choices), newest first", m.FeedbackList,
+      query=m.FeedbackQuery, tags=("feedback",)),
+    E("GET", "/metrics", metrics, "read", "Usage report: prompts, tokens, cost, latency, provider error rates",
+      m.AnyObject, query=m.MetricsQuery, tags=("operations",)),
+    E("GET", "/providers", providers, "read", "Providers: configured, available, models, prices",
+      m.ProviderList, query=m.ProvidersQuery, tags=("operations",)),
+    E("POST", "/learning/train", train, "write", "Train the ranking model on the feedback", m.AnyObject,
+      body=m.TrainIn, tags=("feedback",)),
+    E("GET", "/learning/status", learning_status, "read", "The learned model and the feedback counts",
+      m.AnyObject, tags=("feedback",)),
+    E("POST", "/import", import_prompts, "write", "Import prompts (JSON, JSONL or CSV text)", m.ImportOut,
+      body=m.ImportIn, tags=("library",)),
+    E("GET", "/export", export, "read", "Export prompts as JSONL, JSON, Markdown or text", None,
+      query=m.ExportQuery, media="application/x-ndjson", tags=("library",)),
+    E("GET", "/audit", audit, "admin", "The audit log of every write, newest first", m.AuditList,
+      query=m.AuditQuery, tags=("operations",)),
+]
