@@ -16,57 +16,82 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator,
+from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator,
                       model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prompt_alchemy.errors import ConfigError
 from prompt_alchemy.models import Phase, PhaseConfig
+from prompt_alchemy.providers.base import (LocalProviderConfig, ProviderConfig, ProviderInfo,  # noqa: F401
+                                           ScriptedProviderConfig)
+from prompt_alchemy.providers.catalog import all_providers
 
 ENV_PREFIX = "PROMPT_ALCHEMY_"
 #: Variables with the prefix that are not settings: paths read before any configuration is loaded.
 _RESERVED_ENV = {"PROMPT_ALCHEMY_HOME", "PROMPT_ALCHEMY_CONFIG", "PROMPT_ALCHEMY_CACHE_DIR"}
 
-#: Every provider name the configuration knows, in "first available" order.
-PROVIDER_NAMES: tuple[str, ...] = ("openai", "anthropic", "google", "openrouter", "ollama", "local", "scripted")
-CLOUD_PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "google", "openrouter")
+# ---- the provider tables, derived from the provider descriptions (providers/catalog.py) on first use, so that
+# plugins count and importing this module loads none of them. `from prompt_alchemy.config import PROVIDER_NAMES`
+# works as for any constant.
+
+#: Every provider name the configuration knows, in "first available" order (built-in, then plugins).
+PROVIDER_NAMES: tuple[str, ...]
+#: Providers behind a paid API that needs a key.
+CLOUD_PROVIDERS: tuple[str, ...]
+#: Providers across a network (cloud, and servers such as Ollama), which the embedded model backs up.
+REMOTE_PROVIDERS: tuple[str, ...]
+#: Providers whose settings hold an `api_key` (secrets to register for redaction).
+KEYED_PROVIDERS: tuple[str, ...]
 #: Standard key variables, lowest precedence within the environment layer.
-KEY_ENV_VARS: dict[str, tuple[str, ...]] = {
-    "openai": ("OPENAI_API_KEY",),
-    "anthropic": ("ANTHROPIC_API_KEY",),
-    "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
-    "openrouter": ("OPENROUTER_API_KEY",),
-}
+KEY_ENV_VARS: dict[str, tuple[str, ...]]
+#: Standard server address variables (`providers.<name>.host`).
+HOST_ENV_VARS: dict[str, tuple[str, ...]]
 #: The phase's preferred provider when none is configured ("else the first available").
-PREFERRED_PROVIDER: dict[Phase, str] = {
-    Phase.PRIMA_MATERIA: "openai",
-    Phase.SOLUTIO: "anthropic",
-    Phase.COAGULATIO: "google",
+PREFERRED_PROVIDER: dict[Phase, str]
+#: Default model per provider, overridable per provider (`providers.X.model`) and per phase.
+DEFAULT_MODELS: dict[str, str]
+#: Default embedding model and its native dimensions per provider that can embed.
+DEFAULT_EMBEDDING_MODELS: dict[str, tuple[str, int]]
+
+
+def _preferred(infos: Mapping[str, ProviderInfo]) -> dict[Phase, str]:
+    out: dict[Phase, str] = {}
+    for info in infos.values():
+        for phase in info.preferred_phases:
+            out.setdefault(phase, info.name)
+    return out
+
+
+_DERIVED: dict[str, Any] = {
+    "PROVIDER_NAMES": lambda infos: tuple(infos),
+    "CLOUD_PROVIDERS": lambda infos: tuple(n for n, i in infos.items() if i.kind == "cloud"),
+    "REMOTE_PROVIDERS": lambda infos: tuple(n for n, i in infos.items() if i.kind in ("cloud", "remote")),
+    "KEYED_PROVIDERS": lambda infos: tuple(n for n, i in infos.items() if "api_key" in i.config_model.model_fields),
+    "KEY_ENV_VARS": lambda infos: {n: i.key_env_vars for n, i in infos.items() if i.key_env_vars},
+    "HOST_ENV_VARS": lambda infos: {n: i.host_env_vars for n, i in infos.items() if i.host_env_vars},
+    "PREFERRED_PROVIDER": _preferred,
+    "DEFAULT_MODELS": lambda infos: {n: i.default_model for n, i in infos.items()},
+    "DEFAULT_EMBEDDING_MODELS": lambda infos: {n: i.embedding for n, i in infos.items() if i.embedding},
 }
+
+
+def __getattr__(name: str) -> Any:
+    """The derived provider tables above, computed once on first access."""
+    derive = _DERIVED.get(name)
+    if derive is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = globals()[name] = derive(all_providers())
+    return value
+
+
 PHASE_DEFAULTS: dict[Phase, tuple[float, int]] = {
     Phase.PRIMA_MATERIA: (0.8, 1500),
     Phase.SOLUTIO: (0.7, 2000),
     Phase.COAGULATIO: (0.4, 1000),
-}
-#: Default model per provider: one table, overridable per provider (`providers.X.model`) and per phase.
-DEFAULT_MODELS: dict[str, str] = {
-    "openai": "gpt-4o-mini",
-    "anthropic": "claude-haiku-4-5",
-    "google": "gemini-2.5-flash-lite",
-    "openrouter": "openai/gpt-4o-mini",
-    "ollama": "llama3.2",
-    "local": "smollm2-135m-instruct",
-    "scripted": "scripted-v1",
-}
-#: Default embedding model and its native dimensions per provider that can embed (issue 3: providers).
-DEFAULT_EMBEDDING_MODELS: dict[str, tuple[str, int]] = {
-    "openai": ("text-embedding-3-small", 1536),
-    "google": ("gemini-embedding-001", 768),
-    "ollama": ("nomic-embed-text", 768),
-    "local": ("all-MiniLM-L6-v2", 384),
 }
 
 
@@ -77,60 +102,30 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class ProviderConfig(_Section):
-    """Settings of one provider. Cloud providers need `api_key`; `base_url` points at compatible servers."""
-
-    api_key: SecretStr | None = None
-    model: str | None = None
-    embedding_model: str | None = None
-    base_url: str | None = None
-    host: str | None = None
-    timeout: float = Field(60.0, gt=0)
-    max_retries: int = Field(2, ge=0, le=10)
-    requests_per_minute: int | None = Field(None, ge=1)
-    fallback_models: list[str] = Field(
-        default_factory=list, description="OpenRouter only: models tried in order when `model` is unavailable")
-
-
-class LocalProviderConfig(_Section):
-    """The embedded llama.cpp model. `model_path` defaults to the bundled SmolLM2-135M-Instruct GGUF."""
-
-    model_path: str | None = None
-    model: str | None = None
-    n_ctx: int = Field(8192, ge=512)
-    n_threads: int | None = Field(None, ge=1, description="llama.cpp threads (default: all cores but one)")
-    seed: int = 0
-    repeat_penalty: float = Field(1.15, ge=1.0, le=2.0)
-    small: bool | None = Field(
-        None, description="run this model on the structured small-model path under generation.mode auto "
-                          "(default: true for the bundled SmolLM2-135M, false for any other GGUF)")
-    max_tokens_cap: int = Field(
-        384, ge=16,
-        description="upper bound on tokens per call for the small local model, which rambles at high limits")
-
-    @field_validator("model_path")
-    @classmethod
-    def _expand(cls, v: str | None) -> str | None:
-        return os.path.expanduser(v) if v else v
-
-
-class ScriptedProviderConfig(_Section):
-    """The deterministic provider for tests and benchmarks. Never chosen unless named."""
-
-    model: str | None = None
-    latency: float = Field(0.0, ge=0)
-    responses: list[str] = Field(default_factory=list)
-    fail_phases: list[str] = Field(default_factory=list)
+@cache
+def _sections_model() -> type[BaseModel]:
+    """One field per known provider (built-in or plugin), typed by the settings model its description names."""
+    fields: dict[str, Any] = {name: (info.config_model, Field(default_factory=info.config_model))
+                              for name, info in all_providers().items()}
+    return create_model("ProviderSections", __config__=ConfigDict(extra="forbid", populate_by_name=True),
+                        **fields)
 
 
 class ProvidersConfig(_Section):
-    openai: ProviderConfig = Field(default_factory=ProviderConfig)
-    anthropic: ProviderConfig = Field(default_factory=ProviderConfig)
-    google: ProviderConfig = Field(default_factory=ProviderConfig)
-    openrouter: ProviderConfig = Field(default_factory=ProviderConfig)
-    ollama: ProviderConfig = Field(default_factory=ProviderConfig)
-    local: LocalProviderConfig = Field(default_factory=LocalProviderConfig)
-    scripted: ScriptedProviderConfig = Field(default_factory=ScriptedProviderConfig)
+    """`providers.<name>`: one section per known provider, built-in or plugin, each validated by the settings
+    model of the provider's description (see providers/catalog.py). Read a section as an attribute
+    (`providers.openai`) or with `get(name)`; an unknown name is a validation error."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _sections(cls, data: Any, handler: Any) -> Any:
+        if isinstance(data, Mapping):
+            model = _sections_model()
+            validated = model.model_validate(dict(data))
+            data = {name: getattr(validated, name) for name in model.model_fields}
+        return handler(data)
 
     def get(self, name: str) -> Any:
         return getattr(self, name)
@@ -180,7 +175,7 @@ class GenerationConfig(_Section):
     default_count: int = Field(3, ge=1, le=10)
     use_parallel: bool = True
     include_context: bool = False
-    # learning (issue 6): with include_context, the most similar library prompts rated at least this are examples
+    # with include_context, the most similar library prompts rated at least this are examples
     context_min_rating: float = Field(4.0, ge=1, le=5)
     context_examples: int = Field(3, ge=1, le=10)
     default_persona: str = "generic"
@@ -205,7 +200,7 @@ class StorageConfig(_Section):
 
     @field_validator("backup_interval", "vacuum_interval")
     @classmethod
-    def _interval(cls, v: str | None) -> str | None:  # library (issue 4): e.g. 12h, 1d, 1w
+    def _interval(cls, v: str | None) -> str | None:  # e.g. 12h, 1d, 1w
         from prompt_alchemy.models import parse_duration
 
         if v is not None and parse_duration(v) <= 0:
@@ -243,7 +238,7 @@ class LearningConfig(_Section):
         return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
-# ---- ranking (issue 5): feature weights, the judge and the learned scorer's weight
+# ---- ranking: feature weights, the judge and the learned scorer's weight
 
 
 class RankingWeights(_Section):
@@ -281,8 +276,8 @@ class RankingConfig(_Section):
     @field_validator("judge_provider")
     @classmethod
     def _known_provider(cls, v: str | None) -> str | None:
-        if v is not None and v not in PROVIDER_NAMES:
-            raise ValueError(f"unknown provider '{v}'; known providers: {', '.join(PROVIDER_NAMES)}")
+        if v is not None and v not in all_providers():
+            raise ValueError(f"unknown provider '{v}'; known providers: {', '.join(all_providers())}")
         return v
 
 
@@ -321,7 +316,7 @@ class LoggingConfig(_Section):
 
 
 class GatewayConfig(_Section):
-    """How provider calls are made: response cache, retry backoff, and price overrides (issue 3: providers)."""
+    """How provider calls are made: response cache, retry backoff, and price overrides."""
 
     cache: bool = True
     cache_ttl_seconds: int = Field(7 * 24 * 3600, ge=1)
@@ -349,7 +344,7 @@ class Settings(BaseSettings):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     learning: LearningConfig = Field(default_factory=LearningConfig)
-    ranking: RankingConfig = Field(default_factory=RankingConfig)  # ranking (issue 5)
+    ranking: RankingConfig = Field(default_factory=RankingConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
@@ -452,15 +447,13 @@ def env_layer(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The environment as a nested dict, and the variable each leaf came from."""
     data: dict[str, Any] = {}
     origin: dict[str, str] = {}
-    for provider, names in KEY_ENV_VARS.items():
-        for var in names:
-            if env.get(var):
-                _set_path(data, ["providers", provider, "api_key"], env[var])
-                origin[f"providers.{provider}.api_key"] = f"env:{var}"
-                break
-    if env.get("OLLAMA_HOST"):
-        _set_path(data, ["providers", "ollama", "host"], env["OLLAMA_HOST"])
-        origin["providers.ollama.host"] = "env:OLLAMA_HOST"
+    for info in all_providers().values():
+        for setting, names in (("api_key", info.key_env_vars), ("host", info.host_env_vars)):
+            for var in names:
+                if env.get(var):
+                    _set_path(data, ["providers", info.name, setting], env[var])
+                    origin[f"providers.{info.name}.{setting}"] = f"env:{var}"
+                    break
     for var in sorted(env):
         if not var.startswith(ENV_PREFIX) or var in _RESERVED_ENV:
             continue
@@ -600,7 +593,7 @@ def format_validation_error(exc: ValidationError) -> list[str]:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             top = err["loc"][0] if err["loc"] else ""
-            msg = (f"unknown provider name; known providers: {', '.join(PROVIDER_NAMES)}" if top == "providers"
+            msg = (f"unknown provider name; known providers: {', '.join(all_providers())}" if top == "providers"
                    and len(err["loc"]) == 2 else "unknown setting")
         problems.append(f"{loc}: {msg}")
     return problems
@@ -641,8 +634,10 @@ def load_settings(config_file: str | Path | None = None, overrides: Mapping[str,
 
 
 def provider_has_credentials(settings: Settings, name: str) -> bool:
-    if name in CLOUD_PROVIDERS:
-        key = settings.providers.get(name).api_key
+    """False only for a provider that needs an API key (a cloud provider) and has none."""
+    info = all_providers().get(name)
+    if info is not None and info.needs_key:
+        key = getattr(settings.providers.get(name), "api_key", None)
         return bool(key and key.get_secret_value())
     return True
 
@@ -652,21 +647,21 @@ def semantic_problems(settings: Settings) -> list[str]:
     from prompt_alchemy.engine.personas import BUILTIN_PERSONAS
 
     problems = []
+    providers = all_providers()
     for phase in Phase:
         cfg = settings.phases.get(phase)
         for role, name in [("provider", cfg.provider)] + [("fallbacks", f) for f in cfg.fallbacks]:
             if name is None:
                 continue
-            if name not in PROVIDER_NAMES:
+            if name not in providers:
                 problems.append(f"phases.{phase.value}.{role}: unknown provider '{name}'; known providers: "
-                                f"{', '.join(PROVIDER_NAMES)}")
+                                f"{', '.join(providers)}")
             elif not provider_has_credentials(settings, name):
-                var = KEY_ENV_VARS[name][0]
-                problems.append(f"phases.{phase.value}.{role}: provider '{name}' has no API key; set {var} or "
-                                f"providers.{name}.api_key")
-    if settings.generation.embedding_provider not in PROVIDER_NAMES:
+                where = " or ".join((*providers[name].key_env_vars[:1], f"providers.{name}.api_key"))
+                problems.append(f"phases.{phase.value}.{role}: provider '{name}' has no API key; set {where}")
+    if settings.generation.embedding_provider not in providers:
         problems.append(f"generation.embedding_provider: unknown provider '{settings.generation.embedding_provider}'")
-    local_model, local_dims = DEFAULT_EMBEDDING_MODELS["local"]
+    local_model, local_dims = providers["local"].embedding or ("", 0)
     if settings.generation.embedding_provider == "local" and (settings.generation.embedding_model, settings.
                                                               generation.embedding_dimensions) != (local_model, local_dims):
         problems.append(f"generation.embedding_model: the local embedder is {local_model} ({local_dims}-d), not "
@@ -726,9 +721,8 @@ def _drop_path(data: dict[str, Any], parts: list[str]) -> None:
 def masked_dump(settings: Settings) -> dict[str, Any]:
     """The merged config as plain data with every secret masked."""
     data = settings.model_dump(mode="json", by_alias=True)
-    for name in PROVIDER_NAMES:
-        section = data["providers"].get(name, {})
-        if section.get("api_key"):
+    for name, section in data["providers"].items():
+        if isinstance(section, dict) and section.get("api_key"):
             secret = settings.providers.get(name).api_key.get_secret_value()
             section["api_key"] = mask_secret(secret)
     return data

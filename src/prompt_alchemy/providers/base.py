@@ -1,9 +1,18 @@
-"""The provider protocol and the request/response types every provider speaks."""
+"""The provider protocol, the request/response types every provider speaks, each provider's settings model, and
+the self-description (:class:`ProviderInfo`) from which the registry and the configuration are built."""
 
 from __future__ import annotations
 
+import importlib
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from prompt_alchemy.models import Phase
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,150 @@ class GenerationResponse:
         return self.input_tokens + self.output_tokens
 
 
+# --------------------------------------------------------------------------------------------------- settings
+
+
+class ProviderSettings(BaseModel):
+    """Base of every provider's settings section (`providers.<name>` in config): unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ProviderConfig(ProviderSettings):
+    """Settings of one provider. Cloud providers need `api_key`; `base_url` points at compatible servers."""
+
+    api_key: SecretStr | None = None
+    model: str | None = None
+    embedding_model: str | None = None
+    base_url: str | None = None
+    host: str | None = None
+    timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+    requests_per_minute: int | None = Field(None, ge=1)
+    fallback_models: list[str] = Field(
+        default_factory=list, description="OpenRouter only: models tried in order when `model` is unavailable")
+
+
+class LocalProviderConfig(ProviderSettings):
+    """The embedded llama.cpp model. `model_path` defaults to the bundled SmolLM2-135M-Instruct GGUF."""
+
+    model_path: str | None = None
+    model: str | None = None
+    n_ctx: int = Field(8192, ge=512)
+    n_threads: int | None = Field(None, ge=1, description="llama.cpp threads (default: all cores but one)")
+    seed: int = 0
+    repeat_penalty: float = Field(1.15, ge=1.0, le=2.0)
+    small: bool | None = Field(
+        None, description="run this model on the structured small-model path under generation.mode auto "
+                          "(default: true for the bundled SmolLM2-135M, false for any other GGUF)")
+    max_tokens_cap: int = Field(
+        384, ge=16,
+        description="upper bound on tokens per call for the small local model, which rambles at high limits")
+
+    @field_validator("model_path")
+    @classmethod
+    def _expand(cls, v: str | None) -> str | None:
+        return os.path.expanduser(v) if v else v
+
+
+class ScriptedProviderConfig(ProviderSettings):
+    """The deterministic provider for tests and benchmarks. Never chosen unless named."""
+
+    model: str | None = None
+    latency: float = Field(0.0, ge=0)
+    responses: list[str] = Field(default_factory=list)
+    fail_phases: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------- description
+
+#: Where a provider runs: in this process (`local`), behind a paid API key (`cloud`), or on a server the user runs
+#: (`remote`, e.g. Ollama). Cloud and remote providers fall back to the embedded model when a phase's fallbacks
+#: are not set.
+ProviderKind = Literal["local", "cloud", "remote"]
+_KINDS = ("local", "cloud", "remote")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """What a provider is, declared without importing it: the registry, the configuration (`providers.<name>`,
+    the key variables, default models) and `prompt-alchemy providers` are all built from these.
+
+    Built-in providers declare theirs in :mod:`prompt_alchemy.providers.catalog`; a plugin exposes one (or a
+    callable returning one) under the ``prompt_alchemy.providers`` entry-point group.
+    """
+
+    #: The name used in config (`providers.<name>`), `--provider` and phases: lowercase letters, digits, `_`.
+    name: str
+    #: "package.module:Class"; imported on first use, so unused SDKs never load. The class is built with the
+    #: provider's settings section (an instance of `config_model`).
+    implementation: str
+    #: The model used when neither `providers.<name>.model` nor a phase's `model` is set.
+    default_model: str
+    kind: ProviderKind = "remote"
+    #: Environment variables that hold the API key (`providers.<name>.api_key`), first match wins.
+    key_env_vars: tuple[str, ...] = ()
+    #: Environment variables that hold the server address (`providers.<name>.host`).
+    host_env_vars: tuple[str, ...] = ()
+    #: The default embedding model and its native dimensions, when the provider embeds.
+    embedding_model: str | None = None
+    embedding_dimensions: int | None = None
+    #: Phases this provider serves when no provider is configured for them and it is available.
+    preferred_phases: tuple[Phase, ...] = ()
+    #: Never chosen automatically, only when named (the scripted test provider).
+    explicit_only: bool = False
+    #: The settings model of `providers.<name>`.
+    config_model: type[ProviderSettings] = ProviderConfig
+    #: USD per million (input, output) tokens by model ("*" matches any model). Built-in providers list theirs in
+    #: the shipped prices.json under their name, which wins over these.
+    prices: Mapping[str, tuple[float, float]] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            problems.append(f"name {self.name!r} must be lowercase letters, digits and '_', starting with a letter")
+        module, _, attr = str(self.implementation).partition(":")
+        if not module or not attr:
+            problems.append(f"implementation {self.implementation!r} must be 'package.module:Class'")
+        if not self.default_model:
+            problems.append("default_model is empty")
+        if self.kind not in _KINDS:
+            problems.append(f"kind {self.kind!r} must be one of {', '.join(_KINDS)}")
+        if (self.embedding_model is None) != (self.embedding_dimensions is None):
+            problems.append("embedding_model and embedding_dimensions go together")
+        if not (isinstance(self.config_model, type) and issubclass(self.config_model, BaseModel)):
+            problems.append("config_model must be a pydantic model class")
+        object.__setattr__(self, "key_env_vars", tuple(self.key_env_vars))
+        object.__setattr__(self, "host_env_vars", tuple(self.host_env_vars))
+        try:
+            object.__setattr__(self, "preferred_phases", tuple(Phase.parse(p) for p in self.preferred_phases))
+        except ValueError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise ValueError(f"provider description {getattr(self, 'name', '?')!r}: " + "; ".join(problems))
+
+    @property
+    def embedding(self) -> tuple[str, int] | None:
+        """(model, native dimensions) of the default embedding model, or None when the provider does not embed."""
+        if self.embedding_model is None or self.embedding_dimensions is None:
+            return None
+        return self.embedding_model, self.embedding_dimensions
+
+    @property
+    def needs_key(self) -> bool:
+        """Whether the provider cannot work without an API key (every cloud provider)."""
+        return self.kind == "cloud"
+
+    def load(self) -> type:
+        """Import and return the implementation class."""
+        module, _, attr = self.implementation.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+# --------------------------------------------------------------------------------------------------- protocol
+
+
 @runtime_checkable
 class Provider(Protocol):
     """What every provider implements. Construction is cheap and never touches the network."""
@@ -83,9 +236,15 @@ class BaseProvider:
         self.config = config
 
     def default_model(self) -> str:
-        from prompt_alchemy.config import DEFAULT_MODELS
+        from prompt_alchemy.providers.catalog import provider_info
 
-        return getattr(self.config, "model", None) or DEFAULT_MODELS[self.name]
+        return getattr(self.config, "model", None) or provider_info(self.name).default_model
+
+    def default_embedding_model(self) -> str:
+        """`providers.<name>.embedding_model`, else the description's default (empty when it does not embed)."""
+        from prompt_alchemy.providers.catalog import provider_info
+
+        return getattr(self.config, "embedding_model", None) or provider_info(self.name).embedding_model or ""
 
     def models(self) -> list[str]:
         return [self.default_model()]

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prompt_alchemy.config import KEY_ENV_VARS
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.security import redact
 
@@ -123,7 +122,10 @@ class TokenBucket:
 
 
 def key_hint(provider: str) -> str:
-    names = KEY_ENV_VARS.get(provider)
+    from prompt_alchemy.providers.catalog import all_providers
+
+    info = all_providers().get(provider)
+    names = info.key_env_vars if info is not None else ()
     if names:
         return f"check {' or '.join(names)} (or providers.{provider}.api_key)"
     if provider == "ollama":

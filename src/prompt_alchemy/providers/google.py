@@ -35,11 +35,6 @@ class GoogleProvider(SDKProvider):
     def supports_embeddings(self) -> bool:
         return True
 
-    def default_embedding_model(self) -> str:
-        from prompt_alchemy.config import DEFAULT_EMBEDDING_MODELS
-
-        return self.config.embedding_model or DEFAULT_EMBEDDING_MODELS["google"][0]
-
     def client(self) -> Any:
         """The SDK's async client (`genai.Client(...).aio`), created once."""
         if self._client is None:

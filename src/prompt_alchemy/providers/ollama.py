@@ -43,11 +43,6 @@ class OllamaProvider(SDKProvider):
     def supports_embeddings(self) -> bool:
         return True
 
-    def default_embedding_model(self) -> str:
-        from prompt_alchemy.config import DEFAULT_EMBEDDING_MODELS
-
-        return self.config.embedding_model or DEFAULT_EMBEDDING_MODELS["ollama"][0]
-
     def client(self) -> Any:
         if self._client is None:
             from ollama import AsyncClient

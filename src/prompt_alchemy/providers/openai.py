@@ -61,11 +61,6 @@ class OpenAIProvider(SDKProvider):
     def supports_embeddings(self) -> bool:
         return True
 
-    def default_embedding_model(self) -> str:
-        from prompt_alchemy.config import DEFAULT_EMBEDDING_MODELS
-
-        return self.config.embedding_model or DEFAULT_EMBEDDING_MODELS["openai"][0]
-
     # ------------------------------------------------------------------ client
 
     def _headers(self) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""Token prices per model (USD per million input/output tokens): the shipped table `prices.json`, overridable
-with `gateway.prices` in config, and the cost of a call or an estimated run."""
+"""Token prices per model (USD per million input/output tokens): the shipped table `prices.json` (by provider
+name) over the prices a provider's description declares (a plugin's), overridable with `gateway.prices` in config,
+and the cost of a call or an estimated run."""
 
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ def shipped_prices() -> dict[str, dict[str, Price]]:
             for provider, models in data["providers"].items()}
 
 
+@lru_cache(maxsize=None)
+def provider_prices(provider: str) -> dict[str, Price]:
+    """A provider's price table: what its description declares, with the shipped table's entries over it."""
+    from prompt_alchemy.providers.catalog import all_providers
+
+    info = all_providers().get(provider)
+    declared = {model: Price(float(i), float(o)) for model, (i, o) in (info.prices if info else {}).items()}
+    return {**declared, **shipped_prices().get(provider, {})}
+
+
 def _longest_prefix(table: Mapping[str, Price], model: str) -> Price | None:
     if model in table:
         return table[model]
@@ -55,12 +66,11 @@ class PriceTable:
         for key in (f"{provider}/{model}", model):
             if key in self.overrides:
                 return self.overrides[key]
-        tables = shipped_prices()
-        found = _longest_prefix(tables.get(provider, {}), model)
+        found = _longest_prefix(provider_prices(provider), model)
         if found is None and provider == "openrouter" and "/" in model:
             vendor, rest = model.split("/", 1)
             if vendor in _VENDOR_TABLE:
-                found = _longest_prefix(tables.get(_VENDOR_TABLE[vendor], {}), rest)
+                found = _longest_prefix(provider_prices(_VENDOR_TABLE[vendor]), rest)
         return found
 
     def cost(self, provider: str, model: str, input_tokens: int, output_tokens: int) -> float:

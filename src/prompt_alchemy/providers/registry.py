@@ -12,38 +12,45 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
-import importlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from prompt_alchemy.config import CLOUD_PROVIDERS, PREFERRED_PROVIDER, PROVIDER_NAMES, Settings
+from prompt_alchemy.config import Settings
 from prompt_alchemy.errors import CostLimitError, InputError, ProviderError, ProviderUnavailableError
 from prompt_alchemy.models import MetricRecord, Phase
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, Provider
+from prompt_alchemy.providers.catalog import all_providers
 from prompt_alchemy.providers.gateway import RetryPolicy, TokenBucket
 from prompt_alchemy.providers.pricing import PriceTable
 
 log = get_logger("providers")
 T = TypeVar("T")
 
-#: Implementations by name, imported lazily so that unused SDKs are never loaded.
-IMPLEMENTATIONS: dict[str, str] = {
-    "openai": "prompt_alchemy.providers.openai:OpenAIProvider",
-    "anthropic": "prompt_alchemy.providers.anthropic:AnthropicProvider",
-    "google": "prompt_alchemy.providers.google:GoogleProvider",
-    "openrouter": "prompt_alchemy.providers.openrouter:OpenRouterProvider",
-    "ollama": "prompt_alchemy.providers.ollama:OllamaProvider",
-    "local": "prompt_alchemy.providers.local:LocalProvider",
-    "scripted": "prompt_alchemy.providers.scripted:ScriptedProvider",
-}
+#: Implementations by name ("module:Class"), imported on first use so that unused SDKs are never loaded.
+IMPLEMENTATIONS: dict[str, str]
 #: Never picked automatically: only when named.
-EXPLICIT_ONLY = {"scripted"}
+EXPLICIT_ONLY: frozenset[str]
 #: Providers across a network, which the embedded model backs up.
-REMOTE_PROVIDERS = (*CLOUD_PROVIDERS, "ollama")
+REMOTE_PROVIDERS: tuple[str, ...]
+
+_DERIVED = {
+    "IMPLEMENTATIONS": lambda: {n: i.implementation for n, i in all_providers().items()},
+    "EXPLICIT_ONLY": lambda: frozenset(n for n, i in all_providers().items() if i.explicit_only),
+    "REMOTE_PROVIDERS": lambda: tuple(n for n, i in all_providers().items() if i.kind in ("cloud", "remote")),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The tables above, derived from the provider descriptions (built-in and plugins) on first access."""
+    derive = _DERIVED.get(name)
+    if derive is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = globals()[name] = derive()
+    return value
 
 
 @dataclass
@@ -84,24 +91,21 @@ class ProviderRegistry:
 
     @staticmethod
     def check_name(name: str) -> str:
-        if name not in PROVIDER_NAMES:
-            raise InputError(f"unknown provider '{name}'; known providers: {', '.join(PROVIDER_NAMES)}")
-        if name not in IMPLEMENTATIONS:
-            raise InputError(f"provider '{name}' is not supported by this installation; "
-                             f"supported: {', '.join(IMPLEMENTATIONS)}")
+        if name not in all_providers():
+            raise InputError(f"unknown provider '{name}'; known providers: {', '.join(all_providers())}")
         return name
 
     def get(self, name: str) -> Provider:
         self.check_name(name)
         if name not in self._instances:
-            module, cls = IMPLEMENTATIONS[name].split(":")
-            factory = getattr(importlib.import_module(module), cls)
-            self._instances[name] = factory(self.settings.providers.get(name))
+            provider = all_providers()[name].load()(self.settings.providers.get(name))
+            if getattr(provider, "name", None) != name:
+                provider.name = name  # the description's name is the one config, output and storage use
+            self._instances[name] = provider
         return self._instances[name]
 
     def available(self) -> list[str]:
-        return [n for n in PROVIDER_NAMES if n in IMPLEMENTATIONS and n not in EXPLICIT_ONLY
-                and self.get(n).is_available()]
+        return [n for n, info in all_providers().items() if not info.explicit_only and self.get(n).is_available()]
 
     # ------------------------------------------------------------------ resolution
 
@@ -117,10 +121,11 @@ class ProviderRegistry:
         elif cfg.provider:
             names = [self.check_name(cfg.provider)] + [self.check_name(f) for f in cfg.fallbacks]
         else:
-            preferred = PREFERRED_PROVIDER[phase]
+            preferred = next((n for n, i in all_providers().items() if phase in i.preferred_phases), None)
             auto = preferred if preferred in self.available() else next(iter(self.available()), None)
             names = ([auto] if auto else []) + [self.check_name(f) for f in cfg.fallbacks]
-        if not override and self.local_is_automatic_fallback(phase) and any(n in REMOTE_PROVIDERS for n in names):
+        remote = [n for n in names if all_providers()[n].kind in ("cloud", "remote")]
+        if not override and self.local_is_automatic_fallback(phase) and remote:
             names.append("local")
         ordered = list(dict.fromkeys(names))
         usable = [n for n in ordered if self.get(n).is_available()]
@@ -340,14 +345,15 @@ class ProviderRegistry:
 
     def describe(self, name: str) -> dict[str, Any]:
         """What `prompt-alchemy providers` shows for one provider (no network)."""
-        from prompt_alchemy.config import DEFAULT_EMBEDDING_MODELS, provider_has_credentials
+        from prompt_alchemy.config import provider_has_credentials
 
+        info = all_providers()[name]
         provider = self.get(name)
         cfg = self.settings.providers.get(name)
         reason = provider.unavailable_reason()
-        if name in CLOUD_PROVIDERS:
+        if info.kind == "cloud":
             configured = provider_has_credentials(self.settings, name) or bool(getattr(cfg, "base_url", None))
-        elif name == "ollama":
+        elif info.kind == "remote" and hasattr(provider, "endpoint"):
             configured = bool(getattr(provider, "endpoint", None))
         else:
             configured = reason is None
@@ -365,11 +371,10 @@ class ProviderRegistry:
         embeds = provider.supports_embeddings() or name == "local"  # local: the bundled MiniLM embedder
         embedding_model = None
         if name == "local":
-            embedding_model = DEFAULT_EMBEDDING_MODELS["local"][0]
+            embedding_model = info.embedding_model
         elif embeds:
             default_embed = getattr(provider, "default_embedding_model", None)
-            embedding_model = default_embed() if callable(default_embed) else DEFAULT_EMBEDDING_MODELS.get(
-                name, ("", 0))[0] or None
+            embedding_model = (default_embed() if callable(default_embed) else info.embedding_model) or None
         price = self.prices.lookup(name, provider.default_model())
         return {
             "name": name, "configured": configured, "available": reason is None, "reason": reason,
