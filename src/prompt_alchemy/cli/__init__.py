@@ -65,6 +65,10 @@ learning.register(app)
 from prompt_alchemy.cli import doctor  # noqa: E402  (installation health)
 
 doctor.register(app)
+from prompt_alchemy.cli import audit, keys  # noqa: E402  (server mode: API keys and the audit log)
+
+keys.register(app)
+audit.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
