@@ -160,6 +160,8 @@ class ProviderInfo:
         problems = []
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             problems.append(f"name {self.name!r} must be lowercase letters, digits and '_', starting with a letter")
+        elif self.name.startswith("model_") or self.name == "get" or hasattr(BaseModel, self.name):
+            problems.append(f"name {self.name!r} is reserved (it would shadow a settings attribute)")
         module, _, attr = str(self.implementation).partition(":")
         if not module or not attr:
             problems.append(f"implementation {self.implementation!r} must be 'package.module:Class'")
