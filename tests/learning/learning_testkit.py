@@ -174,3 +174,120 @@ def make_service(**overrides):
     from prompt_alchemy.services import AlchemyService
 
     return AlchemyService.from_environment(overrides={**SCRIPTED, **overrides})
+
+
+# ------------------------------------------------------------------------------------------------ varied prompts and tastes
+
+ROLE_SENTENCE = re.compile(r"^\s*(?:i want you to act as|i want you to be|act as|you are|you're|i would like you to "
+                           r"act as|imagine you are|pretend (?:to be|you are))\b[^.!?]*[.!?]\s*", re.I)
+EXAMPLE_SENTENCES = (
+    "For example, if I ask about recursion, start with a one-line definition and then a tiny code sample.",
+    "Example input: 'my printer is offline'. Example output: 'Check the cable, then restart the spooler.'",
+    "For instance, a good answer to 'plan a picnic' lists food, place and a backup plan for rain.",
+    "Here is an example of the tone I want: 'Short, warm and to the point.'",
+    "E.g. when I send a headline, reply with three alternatives ranked by clarity.",
+)
+CONSTRAINT_SENTENCES = (
+    "Never invent facts; say when you do not know.", "Keep every answer under 150 words.",
+    "Do not use jargon without explaining it.", "Always ask one clarifying question first if the request is vague.",
+)
+IMPERATIVE_OPENERS = ("Help me with this:", "Work as follows.", "Please read carefully.", "Your task is below.")
+
+
+def usable(text: str) -> bool:
+    """The ranker's non-prompt gate passes `text` (judged on its own, as an imported prompt is)."""
+    from prompt_alchemy.ranking.features import NON_PROMPT_CHECKS, rubric
+
+    return all(f.value >= 0.5 for f in rubric(text) if f.name in NON_PROMPT_CHECKS)
+
+
+def build_varied_prompts(n: int, *, seed: int, offset: int = 0, prefix: str = "var") -> list[SimPrompt]:
+    """`n` prompts from CSV rows `offset`.. (a fixed shuffle), each transformed at random so that concise and long
+    prompts, prompts with and without a role line, with and without examples, format and constraint sentences all
+    occur: the raw material for simulated users with different tastes. Only usable prompts are kept (those the
+    ranker's non-prompt gate passes: learning never moves a text the gate rejects, so those say nothing about
+    learning); the transforms are tried on the next rows until `n` are kept."""
+    with open(AWESOME_CSV, encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if len(r["prompt"].split()) >= 25 and not r["prompt"].lstrip()
+                .startswith("{")]
+    random.Random(4321).shuffle(rows)
+    rng = random.Random(seed)
+    out: list[SimPrompt] = []
+    for i, row in enumerate(rows[offset:]):
+        if len(out) == n:
+            break
+        text = " ".join(row["prompt"].split())
+        if rng.random() < 0.4:
+            stripped = ROLE_SENTENCE.sub("", text, count=1)
+            if stripped != text and len(stripped.split()) >= 8:
+                text = stripped if rng.random() < 0.5 else f"{rng.choice(IMPERATIVE_OPENERS)} {stripped}"
+        if rng.random() < 0.45:
+            text = _shorten(text, rng.choice((120, 200, 280, 360)))
+        if rng.random() < 0.35:
+            text = f"{text} {rng.choice(EXAMPLE_SENTENCES)}"
+        if rng.random() < 0.3:
+            text = f"{text} {rng.choice(FORMAT_SENTENCES)}"
+        if rng.random() < 0.25:
+            text = f"{text} {rng.choice(CONSTRAINT_SENTENCES)}"
+        if usable(text):
+            out.append(SimPrompt(id=f"{prefix}-{offset + i:04d}", content=text, act=row["act"]))
+    return out
+
+
+_USER_ROLE = re.compile(r"\b(act as|acting as|you are|you're|your role|i want you to be|pretend to be|imagine you are|"
+                        r"as an? (?:expert|assistant|consultant)\b)", re.I)
+_USER_EXAMPLE = re.compile(r"\b(for example|e\.g\.|for instance|example|such as|sample)\b", re.I)
+
+
+def concise_taste(text: str) -> int:
+    """Likes short prompts: 60 words or fewer."""
+    return 5 if len(text.split()) <= 60 else 1
+
+
+def no_role_taste(text: str) -> int:
+    """Dislikes a role line ("act as ...", "you are ...") anywhere in the opening."""
+    return 1 if _USER_ROLE.search(text[:200]) else 5
+
+
+def examples_taste(text: str) -> int:
+    """Likes prompts that show an example."""
+    return 5 if _USER_EXAMPLE.search(text) else 1
+
+
+TASTES = {"concise": concise_taste, "no_role": no_role_taste, "examples": examples_taste,
+          "format_and_detail": true_rating}
+
+
+def taste_accuracy(scores: dict[str, float], prompts: list[SimPrompt], taste) -> float:
+    """Pairwise agreement of `scores` with `taste` on every pair it rates differently (ties count half)."""
+    won = total = 0.0
+    truth = {p.id: taste(p.content) for p in prompts}
+    for i, a in enumerate(prompts):
+        for b in prompts[i + 1:]:
+            ra, rb = truth[a.id], truth[b.id]
+            if ra == rb:
+                continue
+            better, worse = (a, b) if ra > rb else (b, a)
+            total += 1
+            sb, sw = scores[better.id], scores[worse.id]
+            won += 1.0 if sb > sw else 0.5 if sb == sw else 0.0
+    return won / total if total else 0.0
+
+
+def rate_with(service, prompts: list[SimPrompt], taste, *, seed: int = 7, noise: float = 0.1) -> None:
+    """Rate `prompts` as a user with `taste` would: one rating in ten (by default) off by one."""
+    rng = random.Random(seed)
+    for p in prompts:
+        rating = taste(p.content)
+        if rng.random() < noise:
+            rating = min(5, max(1, rating + rng.choice((-1, 1))))
+        service.rate(p.id, rating, source="cli")
+
+
+def ranker_scores(service, prompts: list[SimPrompt]) -> dict[str, float]:
+    """The service's ranker's totals (as `score`/`generate` compute them) for stored `prompts`."""
+    import asyncio
+
+    stored = service.store.get_prompts([p.id for p in prompts])
+    contexts = asyncio.run(service._stored_feature_contexts(list(stored.values())))
+    return {p.id: service.ranker.score(p.content, contexts[p.id]).total for p in prompts}

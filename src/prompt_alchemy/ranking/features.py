@@ -192,6 +192,13 @@ _SECOND_PERSON = re.compile(r"\b(you|your|yours|yourself)\b", re.I)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 
 
+def lexical_features(text: str) -> dict[str, float]:
+    """The words of the prompt as an open set of ``word=…`` keys (lower case, 3+ letters), present (1.0) only for
+    words the text uses: what lets a learned model pick up a user's own notion ("an example", "for instance")
+    that no rubric check names. Not part of :func:`feature_vector` (whose keys are fixed)."""
+    return {f"word={w}": 1.0 for w in {w.lower() for w in words(text)} if len(w) >= 3 and w.isalpha()}
+
+
 def opening(text: str) -> str:
     """How the prompt opens: "you_are" ("You are ..."), "act_as" ("I want you to act as ...", "Act as ..."),
     "imperative" (a verb such as "Write ..."), "question", or "other"."""

@@ -57,7 +57,8 @@ from pydantic import BaseModel, Field
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import Feedback, ModelVersion, Prompt, utcnow
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.ranking.features import NON_PROMPT_CHECKS, RUBRIC, FeatureContext, feature_vector
+from prompt_alchemy.ranking.features import (NON_PROMPT_CHECKS, RUBRIC, FeatureContext, feature_vector,
+                                             lexical_features)
 from prompt_alchemy.storage.feedback import TRAINING_TASK as MAINTENANCE_TASK
 
 if TYPE_CHECKING:
@@ -112,13 +113,16 @@ def expand(features: dict[str, float]) -> dict[str, float]:
 
 
 def learning_features(text: str, ctx: FeatureContext | None = None) -> dict[str, float]:
-    """Everything the learned model sees of a prompt."""
-    return expand(feature_vector(text, ctx))
+    """Everything the learned model sees of a prompt: the ranker's feature vector, the derived signals and the
+    prompt's words (``word=…``; training keeps those that enough rated prompts use, and not most of them)."""
+    return {**expand(feature_vector(text, ctx)), **lexical_features(text)}
 
 
 def describe(feature: str) -> str:
     if feature in _DESCRIPTIONS:
         return _DESCRIPTIONS[feature]
+    if feature.startswith("word="):
+        return f"uses the word '{feature.split('=', 1)[1]}'"
     if feature.startswith("words>="):
         return f"has at least {feature.split('>=', 1)[1]} words"
     if "=" in feature:
@@ -388,9 +392,16 @@ def fit(items: Sequence[Item], pairs: Sequence[tuple[int, int]], *, learning_rat
     default); deterministic for a given input."""
     import numpy as np
 
-    names = sorted({name for it in items for name in it.features})
-    matrix = np.array([[it.features.get(n, 0.0) for n in names] for it in items], dtype=np.float64)
     used = sorted({i for pair in pairs for i in pair})
+    frequency: dict[str, int] = {}
+    for i in used:
+        for name in items[i].features:
+            if name.startswith("word="):
+                frequency[name] = frequency.get(name, 0) + 1
+    low, high = max(5, 0.04 * len(used)), 0.5 * len(used)
+    names = sorted({name for it in items for name in it.features
+                    if not name.startswith("word=") or low <= frequency.get(name, 0) <= high})
+    matrix = np.array([[it.features.get(n, 0.0) for n in names] for it in items], dtype=np.float64)
     mean = matrix[used].mean(axis=0)
     scale = matrix[used].std(axis=0)
     keep = scale > 1e-9

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from prompt_alchemy.models import PromptScore, ScoreComponent
 from prompt_alchemy.ranking.features import (NON_PROMPT_CHECKS, FeatureContext, feature_vector,
-                                             lexical_similarity, rubric)
+                                             lexical_features, lexical_similarity, rubric)
 
 if TYPE_CHECKING:
     from prompt_alchemy.config import Settings
@@ -114,7 +114,10 @@ class Ranker:
             else:
                 notes.append(f"judge: {judge.error or 'unscored'}; the score leaves the judge out")
         if use_learned:
-            value = float(self.learned.score(feature_vector(text, ctx)))  # type: ignore[union-attr]
+            seen = feature_vector(text, ctx)
+            if reweighting:
+                seen.update(lexical_features(text))
+            value = float(self.learned.score(seen))  # type: ignore[union-attr]
             value = max(0.0, min(1.0, value))
             name = getattr(self.learned, "name", type(self.learned).__name__)
             if reweighting:
