@@ -1,0 +1,117 @@
+"""REST search beside MCP over HTTP, on one server process: 50 concurrent clients each.
+
+Builds a temporary library (bench_mcp's builder: CSV word windows with random unit vectors tagged with the local
+embedder's model; BENCH_PROMPTS prompts, default 10,000), creates an API key, and starts the real
+`prompt-alchemy serve --transport http` on 127.0.0.1 with `server.require_auth` on, so every call below is
+authenticated (key lookup, hash check, rate limit) as on a team server. Then, in the same run against the same
+process:
+
+- `rest_search`: 50 httpx clients each send `GET /api/v1/search?q=...&limit=10` (hybrid) at the same moment, for
+  several rounds: p50/p99/max latency, errors, server CPU per call;
+- `mcp_search` (the baseline): 50 lightweight MCP wire clients (bench_mcp.WireClient: initialize, then
+  tools/call search_prompts) do the same with the same number of distinct queries.
+
+Every call uses a query not searched before (the query-vector cache never answers). Both clients run in this
+process, on the same cores as the server. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_mcp  # noqa: E402
+from bench_mcp import CLIENTS, ROUNDS, _cpu_s, _pct  # noqa: E402
+
+
+async def rest_bursts(url: str, key: str, rounds: list[list[str]], pid: int) -> dict:
+    import httpx
+
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(httpx.AsyncClient(
+            base_url=url, timeout=120, headers={"Authorization": f"Bearer {key}"})) for _ in range(CLIENTS)]
+        await asyncio.gather(*(c.get("/api/v1/search", params={"q": "warm up", "limit": 1}) for c in clients))
+
+        async def one(client, query: str) -> tuple[float, bool]:
+            start = time.perf_counter()
+            try:
+                r = await client.get("/api/v1/search", params={"q": query, "limit": 10})
+                ok = r.status_code == 200 and r.json()["count"] > 0
+            except Exception:  # noqa: BLE001 - counted as an error
+                ok = False
+            return (time.perf_counter() - start) * 1000.0, ok
+
+        return await _measure(clients, rounds, pid, one)
+
+
+async def mcp_bursts(url: str, key: str, rounds: list[list[str]], pid: int) -> dict:
+    import httpx
+
+    async with AsyncExitStack() as stack:
+        clients = [await bench_mcp.WireClient(await stack.enter_async_context(httpx.AsyncClient(
+            timeout=120, headers={"Authorization": f"Bearer {key}"})), url + "/mcp").open() for _ in range(CLIENTS)]
+        await asyncio.gather(*(c.call_tool("search_prompts", {"query": "warm up", "limit": 1}) for c in clients))
+        return await _measure(clients, rounds, pid, bench_mcp.timed_search)
+
+
+async def _measure(clients: list, rounds: list[list[str]], pid: int, one) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    cpu0, t0 = _cpu_s(pid), time.perf_counter()
+    for queries in rounds:
+        results = await asyncio.gather(*(one(c, q) for c, q in zip(clients, queries)))
+        latencies += [ms for ms, _ in results]
+        errors += sum(1 for _, ok in results if not ok)
+    wall = time.perf_counter() - t0
+    calls = len(latencies)
+    return {"clients": CLIENTS, "calls": calls, "errors": errors, "p50_ms": _pct(latencies, 50),
+            "p99_ms": _pct(latencies, 99), "max_ms": round(max(latencies), 1),
+            "calls_per_s": round(calls / wall, 1),
+            "server_cpu_ms_per_call": round((_cpu_s(pid) - cpu0) * 1000 / calls, 2)}
+
+
+def main() -> None:
+    tmp = tempfile.mkdtemp(prefix="bench-rest-")
+    os.environ["PROMPT_ALCHEMY_HOME"] = tmp
+    for var in [v for v in os.environ if v.startswith("PROMPT_ALCHEMY_") and v != "PROMPT_ALCHEMY_HOME"]:
+        del os.environ[var]
+    queries = bench_mcp.load_queries()
+    load_start = round(os.getloadavg()[0], 2)
+    t0 = time.perf_counter()
+    bench_mcp.build_library()
+    build_s = time.perf_counter() - t0
+    from prompt_alchemy.services import AlchemyService
+
+    service = AlchemyService.from_environment()
+    key, _ = service.create_key("bench", "write", rate_limit=1_000_000)
+    asyncio.run(service.aclose())
+    os.environ["PROMPT_ALCHEMY_SERVER__REQUIRE_AUTH"] = "true"
+    proc, mcp_url = bench_mcp.start_server()
+    url = mcp_url.removesuffix("/mcp")
+    per = CLIENTS * ROUNDS
+    rest_rounds = [queries[i * CLIENTS:(i + 1) * CLIENTS] for i in range(ROUNDS)]
+    mcp_rounds = [queries[per + i * CLIENTS:per + (i + 1) * CLIENTS] for i in range(ROUNDS)]
+    try:
+        mcp = asyncio.run(mcp_bursts(url, key, mcp_rounds, proc.pid))
+        rest = asyncio.run(rest_bursts(url, key, rest_rounds, proc.pid))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    print(json.dumps({"benchmark": "rest_http", "prompts": bench_mcp.N, "build_s": round(build_s, 1),
+                      "authenticated": True, "rest_search": rest, "mcp_search": mcp,
+                      "rest_vs_mcp_p50": round(rest["p50_ms"] / mcp["p50_ms"], 2) if mcp["p50_ms"] else None,
+                      "server_exit_code": proc.returncode, "load_average_start": load_start,
+                      "load_average_end": round(os.getloadavg()[0], 2)}))
+
+
+if __name__ == "__main__":
+    main()
