@@ -141,6 +141,12 @@ def _render_report(report: Any) -> None:
                        f"current ranker ({current}) {report.current_accuracy:.3f} · rubric alone "
                        f"{report.baseline_accuracy:.3f} · model alone {report.model_accuracy:.3f}"))
     console.print(Text(report.reason, style="green" if report.adopted else "yellow"))
+    console.print(Text(f"trust {report.trust:.2f} = evidence {report.evidence:.2f} × confidence "
+                       f"{report.confidence:.2f} (fully learned ranker: {report.full_accuracy:.3f})"))
+    if report.trust > 0:
+        console.print(Text("the rubric's weights with the candidate (largest changes first):"))
+        for w in report.learned_weights[:8]:
+            console.print(Text(f"  {w['name']}: {w['default']:g} (default) → {w['weight']:g} (learned)"))
     _render_features(console, report.top_features)
 
 
@@ -170,4 +176,25 @@ def status(ctx: typer.Context, output: Output = OutputOpt) -> None:
 
     console = stdout_console()
     for line in learning_status_lines(data, "train with 'prompt-alchemy train'"):
+        console.print(Text(line))
+
+
+# ------------------------------------------------------------------------------------------------ patterns
+
+
+@learning_app.command("patterns")
+def patterns(ctx: typer.Context, output: Output = OutputOpt) -> None:
+    """Which characteristics go with high and with low ratings (sections, length band, opening, examples,
+    {variables}, persona, provider, model, target, phase), with counts and 95% intervals; nothing where the
+    evidence is thin."""
+    report = run_with_service(ctx, lambda s: _call(s.learning_patterns))
+    if output is Output.json:
+        print_json(report.model_dump(mode="json"))
+        return
+    from rich.text import Text
+
+    from prompt_alchemy.render import pattern_lines
+
+    console = stdout_console()
+    for line in pattern_lines(report):
         console.print(Text(line))

@@ -60,10 +60,13 @@ def score(
         label = item.id or "text"
         console.print(Text(f"#{item.rank} {label} · score {item.score.total:.3f}", style="bold"))
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        for column in ("component", "value", "weight", "reason"):
+        for column in ("component", "value", "weight", "source", "reason"):
             table.add_column(column, justify="right" if column in ("value", "weight") else "left")
         for c in item.score.components:
-            table.add_row(c.name, f"{c.value:.2f}", f"{c.weight:g}", c.reason)
+            source = c.weight_source
+            if c.default_weight is not None:
+                source = f"learned (default {c.default_weight:g})"
+            table.add_row(c.name, f"{c.value:.2f}", f"{c.weight:g}", source, c.reason)
         console.print(table)
         for note in item.score.notes:
             console.print(Text(f"note: {note}", style="yellow"))

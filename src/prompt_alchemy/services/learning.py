@@ -108,10 +108,11 @@ class LearningService(App):
 
         def summary(m) -> dict[str, Any]:
             metrics = {k: v for k, v in m.metrics.items() if k != "top_features"}
+            params = {k: v for k, v in m.params.items() if k != "reweighting"}
             return {"version": m.version, "status": m.status, "active": m.active, "kind": m.kind,
                     "created_at": m.created_at.isoformat(), "trigger": m.trigger, "training_size": m.training_size,
                     "train_pairs": m.train_pairs, "validation_pairs": m.validation_pairs, "metrics": metrics,
-                    "params": m.params}
+                    "params": params}
 
         counts = self.store.feedback_counts() if exists else {
             "total": 0, "ratings": 0, "choices": 0, "rated_prompts": 0, "choice_sessions": 0}
@@ -124,6 +125,20 @@ class LearningService(App):
             "versions": [summary(m) for m in models],
             "last_attempt": self.store.last_training() if exists else None,
         }
+
+    def learning_patterns(self, *, now: datetime | None = None):
+        """Which characteristics of a prompt go with high and with low ratings (counts, 95% intervals); nothing
+        where the evidence is thin."""
+        from prompt_alchemy.models import utcnow
+        from prompt_alchemy.ranking.patterns import detect, rated_prompts
+
+        half_life = self.settings.learning.half_life_days
+        if not self.loaded.database_path.exists():
+            return detect([], 0, half_life_days=half_life)
+        feedback = self.store.training_feedback()
+        prompts = self.store.get_prompts(sorted({f.prompt_id for f in feedback if f.rating is not None}))
+        rated, ratings = rated_prompts(feedback, prompts, half_life_days=half_life, now=now or utcnow())
+        return detect(rated, ratings, half_life_days=half_life)
 
     def install_training_schedule(self, crontab_file: str | Path | None = None) -> dict[str, Any]:
         """Add (or replace) a crontab entry that runs `prompt-alchemy train` daily at `learning.schedule`; every
