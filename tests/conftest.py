@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from prompt_alchemy.config import HOST_ENV_VARS, KEY_ENV_VARS
 from testkit import run_cli
 
-_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY",
-             "OLLAMA_HOST")
+#: Every provider's standard key and host variables, from the provider descriptions.
+_KEY_VARS = tuple(var for table in (KEY_ENV_VARS, HOST_ENV_VARS) for names in table.values() for var in names)
 
 
 @pytest.fixture(autouse=True)
