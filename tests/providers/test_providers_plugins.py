@@ -194,3 +194,23 @@ def test_a_description_is_checked_when_declared():
                      (dict(embedding_model="e"), "go together"), (dict(preferred_phases=("nope",)), "unknown phase")):
         with pytest.raises(ValueError, match=why):
             ProviderInfo(**{"name": "mine", "implementation": "pkg.mod:Cls", "default_model": "m", **bad})
+
+
+def test_a_plugin_whose_implementation_is_missing_is_only_unavailable(tmp_path):
+    root = make_distribution(tmp_path / "site", "pa_half", {"pa_half.py": (
+        "from prompt_alchemy.providers.base import ProviderInfo\n"
+        "INFO = ProviderInfo(name='half', implementation='pa_half_missing.impl:Half', default_model='h1')\n")},
+        {"half": "pa_half:INFO"})
+    env = {"PYTHONPATH": str(root)}
+    proc = run_cli("providers", "--output", "json", env=env)
+    rows = {r["name"]: r for r in parse_json(proc)}
+    assert rows["half"]["available"] is False and "could not be loaded" in rows["half"]["reason"]
+    assert rows["local"]["available"] is True
+    assert len([x for x in proc.stderr.splitlines() if "'half'" in x]) == 1
+
+    gen = run_cli("generate", "--provider", "half", "--phases", "coagulatio", "-n", "1", "a haiku", env=env)
+    assert gen.returncode == 2 and "Traceback" not in gen.stderr
+    assert "half" in gen.stderr and "could not be loaded" in gen.stderr
+    ok = run_cli("generate", "--provider", "scripted", "--phases", "coagulatio", "-n", "1", "--no-save",
+                 "--output", "json", "a haiku", env=env)
+    assert parse_json(ok)["prompts"][0]["provider"] == "scripted"

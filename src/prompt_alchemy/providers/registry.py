@@ -22,7 +22,7 @@ from prompt_alchemy.config import Settings
 from prompt_alchemy.errors import CostLimitError, InputError, ProviderError, ProviderUnavailableError
 from prompt_alchemy.models import MetricRecord, Phase
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, Provider
+from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse, Provider
 from prompt_alchemy.providers.catalog import all_providers
 from prompt_alchemy.providers.gateway import RetryPolicy, TokenBucket
 from prompt_alchemy.providers.pricing import PriceTable
@@ -51,6 +51,25 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = globals()[name] = derive()
     return value
+
+
+_unloadable_warned: set[str] = set()
+
+
+class _UnloadableProvider(BaseProvider):
+    """Stands in for a provider whose implementation cannot be imported (a plugin's missing module or SDK): it is
+    unavailable, with the reason, so that every other provider keeps working."""
+
+    def __init__(self, name: str, config: Any, reason: str) -> None:
+        super().__init__(config)
+        self.name = name
+        self._reason = reason
+
+    def unavailable_reason(self) -> str | None:
+        return self._reason
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        raise ProviderUnavailableError(self.name, self._reason)
 
 
 @dataclass
@@ -98,7 +117,17 @@ class ProviderRegistry:
     def get(self, name: str) -> Provider:
         self.check_name(name)
         if name not in self._instances:
-            provider = all_providers()[name].load()(self.settings.providers.get(name))
+            info = all_providers()[name]
+            config = self.settings.providers.get(name)
+            try:
+                provider = info.load()(config)
+            except Exception as exc:  # noqa: BLE001 - a broken implementation disables that provider only
+                reason = f"its implementation {info.implementation} could not be loaded: " + " ".join(
+                    f"{type(exc).__name__}: {exc}".split())
+                if name not in _unloadable_warned:
+                    _unloadable_warned.add(name)
+                    log.warning("provider '%s': %s", name, reason)
+                provider = _UnloadableProvider(name, config, reason)
             if getattr(provider, "name", None) != name:
                 provider.name = name  # the description's name is the one config, output and storage use
             self._instances[name] = provider
