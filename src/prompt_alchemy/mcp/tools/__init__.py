@@ -44,6 +44,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(learning.rate_prompt, "Rate prompt"),
     ToolSpec(learning.train_model, "Train ranking model"),
     ToolSpec(learning.learning_status, "Learning status", read_only=True),
+    ToolSpec(learning.learning_patterns, "Learning patterns", read_only=True),
     ToolSpec(setup.get_providers, "Get providers", read_only=True, open_world=True),
     ToolSpec(setup.validate_config, "Validate configuration", read_only=True),
 )

@@ -7,7 +7,7 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from prompt_alchemy.mcp.tools._common import ToolContext, service, text_result, tool_errors
-from prompt_alchemy.render import learning_status_lines
+from prompt_alchemy.render import learning_status_lines, pattern_lines
 
 
 async def rate_prompt(
@@ -44,3 +44,14 @@ async def learning_status(ctx: ToolContext) -> CallToolResult:
     with tool_errors():
         data = await asyncio.to_thread(service(ctx).learning_status)
     return text_result(data, "\n".join(learning_status_lines(data, "train it with train_model")))
+
+
+async def learning_patterns(ctx: ToolContext) -> CallToolResult:
+    """Which characteristics of a prompt go with high and with low ratings: sections present, length band,
+    opening form ('You are...', 'I want you to act as...', an imperative), examples, {variables}, persona,
+    provider, model, target and phase. Each with counts, the mean rating with and without it (95% interval of
+    the difference) and the share rated 4 or more (95% Wilson interval); characteristics with too few rated
+    prompts are listed as thin and not judged."""
+    with tool_errors():
+        report = await asyncio.to_thread(service(ctx).learning_patterns)
+    return text_result(report.model_dump(mode="json"), "\n".join(pattern_lines(report)))
