@@ -26,7 +26,9 @@ class App:
     def __init__(self, loaded: LoadedSettings) -> None:
         self.loaded = loaded
         self.settings = loaded.settings
-        for name in ("openai", "anthropic", "google", "openrouter", "ollama"):
+        from prompt_alchemy.config import KEYED_PROVIDERS
+
+        for name in KEYED_PROVIDERS:
             key = self.settings.providers.get(name).api_key
             if key is not None:
                 register_secret(key.get_secret_value())
