@@ -16,8 +16,10 @@ pytestmark = pytest.mark.e2e
 
 
 def _run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    # The freeform path, where the real model writes every phase; the default structured path (which calls the
+    # model in prima-materia only) is tested end to end in test_e2e_structured_local.py.
     return subprocess.run([str(SCRIPT), *args], input=input, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ))
+                          env=dict(os.environ, PROMPT_ALCHEMY_GENERATION__MODE="freeform"))
 
 
 @pytest.fixture(scope="module")
