@@ -138,7 +138,7 @@ async def test_a_rated_prompt_without_a_score_is_offered_too(make_service):
 
 async def test_learning_status_before_and_after_training(make_service):
     svc = make_service(**{"learning.min_feedback": 4, "learning.schedule": "03:30"})
-    ids = store_rateable_prompts(svc, 40)
+    ids = store_rateable_prompts(svc, 120)  # enough held-out pairs for a significant gain
     async with Client(build_server(svc)) as client:
         tool = next(t for t in (await client.list_tools()).tools if t.name == "learning_status")
         assert tool.annotations.read_only_hint is True and tool.annotations.destructive_hint is False
@@ -159,7 +159,7 @@ async def test_learning_status_before_and_after_training(make_service):
             rated = await client.call_tool("rate_prompt", {"id": prompt_id, "score": 5 if n % 2 == 0 else 1})
             assert not rated.is_error, text_of(rated)
         rated_only = (await client.call_tool("learning_status", {})).structured_content
-        assert rated_only["feedback"]["ratings"] == 40 and rated_only["feedback"]["rated_prompts"] == 40
+        assert rated_only["feedback"]["ratings"] == 120 and rated_only["feedback"]["rated_prompts"] == 120
         assert rated_only["active"] is None
 
         trained = await client.call_tool("train_model", {})
@@ -170,14 +170,14 @@ async def test_learning_status_before_and_after_training(make_service):
         data = after.structured_content
         active = data["active"]
         assert active["version"] == 1 and active["active"] is True and active["status"] == "adopted"
-        assert active["trigger"] == "mcp" and active["training_size"] == 40
+        assert active["trigger"] == "mcp" and active["training_size"] == 120
         assert active["metrics"]["validation_accuracy"] > active["metrics"]["current_accuracy"]
         formats = next(f for f in active["top_features"] if f["feature"] == "output_format")
         assert formats["direction"] == "lower"
         assert [(v["version"], v["status"], v["active"]) for v in data["versions"]] == [(1, "adopted", True)]
         assert data["last_attempt"]["detail"] == "v1 adopted"
         text = text_of(after)
-        assert "active model: v1 (pairwise-logistic, mcp" in text and "trained on 40 ratings" in text
+        assert "active model: v1 (pairwise-logistic, mcp" in text and "trained on 120 ratings" in text
         assert "- output_format: specifies the output format" in text
         assert "versions: v1 adopted (active)" in text and "last training:" in text
 
