@@ -98,3 +98,19 @@ async def test_drift_by_embedding_flags_sentences_off_the_idea():
     assert n >= 4
     assert any("volcano" in s for s in drift) and any("dragon" in s for s in drift)
     assert not any("cover letter" in s for s in drift)
+
+
+def test_real_prompts_from_the_shipped_library_are_rarely_rejected():
+    """The checks target the small model's failure modes, not the voices of real prompts: a user talking to the
+    model in the first person ("I will type commands and you will reply"), structured prompts that repeat a
+    heading, an instruction with no common verb."""
+    import csv
+    from importlib import resources
+
+    from prompt_alchemy.ranking.features import NON_PROMPT_CHECKS
+
+    text = resources.files("prompt_alchemy").joinpath("data", "awesome-chatgpt-prompts.csv").read_text()
+    rows = [r for r in csv.DictReader(text.splitlines(keepends=True)) if r["type"] == "TEXT"]
+    rejected = [r for r in rows if any(f.name in NON_PROMPT_CHECKS and f.value < 0.5 for f in rubric(r["prompt"]))]
+    assert len(rows) > 700
+    assert len(rejected) / len(rows) < 0.02, [r["prompt"][:80] for r in rejected[:5]]

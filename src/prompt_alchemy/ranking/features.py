@@ -40,6 +40,12 @@ _DELIVERABLE = re.compile(
     r"\bthank you for (?:your time|considering)\b|\bi look forward to\b|\bonce upon a time\b|\bin conclusion\b)",
     re.I | re.M)
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|me|my|mine|myself)\b", re.I)
+_SECOND_PERSON = re.compile(r"\b(you|your|you'll|you're|yourself)\b", re.I)
+# A text that opens by casting or instructing the model.
+_OPENS_AS_PROMPT = re.compile(
+    r"^\W*(?:(?:role|task|system|persona)\W*:?\W*)?(?:you are|you're|act as|i want you to|i would like you to|"
+    r"your (?:task|job|role)|please (?:act|respond|write|create)|(?:write|create|build|explain|generate|"
+    r"give|list|draft|design|make|provide|summari[sz]e|translate|review|analy[sz]e|plan|help)\b)", re.I)
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 # Advice to a human reader instead of instructions to a model.
 _ADVICE = re.compile(
@@ -108,7 +114,22 @@ def words(text: str) -> list[str]:
 
 def variables(text: str) -> set[str]:
     """Template variables written as ``{name}`` or ``{{name}}`` (JSON braces are not variables)."""
-    return {a or b for a, b in _VARIABLE.findall(text)}
+    return set(variable_names(text))
+
+
+def variable_names(text: str) -> list[str]:
+    """The template variables of `text` (see :func:`variables`), each once, in order of first appearance."""
+    return list(dict.fromkeys(a or b for a, b in _VARIABLE.findall(text)))
+
+
+def fill_variables(text: str, values: dict[str, str]) -> str:
+    """`text` with every ``{name}`` and ``{{name}}`` whose name is in `values` replaced by its value (in one pass:
+    a value that itself contains ``{braces}`` is inserted as it is); other variables are left as written."""
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return values[name] if name in values else match.group(0)
+
+    return _VARIABLE.sub(replace, text)
 
 
 def rubric(text: str, ctx: FeatureContext | None = None) -> list[Feature]:
@@ -339,21 +360,24 @@ def addressed_feature(text: str) -> Feature:
         return Feature("addressed_to_model", 0.0, f"advises a human instead of instructing a model: "
                                                   f"'{advice[0]}'")
     if not _TO_MODEL.search(text):
-        return Feature("addressed_to_model", 0.3, "gives the model no instruction")
+        return Feature("addressed_to_model", 0.6, "no clear instruction verb for the model")
     return Feature("addressed_to_model", 1.0, "instructs the model")
 
 
 def deliverable_feature(text: str, n_words: int) -> Feature:
     """A prompt, not the deliverable itself: no salutation or sign-off, no letter or essay voice, no first-person
     narrative (quoted text aside)."""
+    opens_as_prompt = bool(_OPENS_AS_PROMPT.match(text))
     found = _DELIVERABLE.search(text)
-    if found:
+    if found and not opens_as_prompt:  # inside a prompt, a sign-off may be part of a template it gives
         return Feature("not_deliverable", 0.0, f"writes the deliverable instead of a prompt: "
                                                f"'{found.group(0).strip()[:40]}'")
     unquoted = _QUOTED.sub(" ", text)
     first = len(_FIRST_PERSON.findall(unquoted))
     density = first / max(n_words, 1)
-    if n_words >= 20 and density > 0.05:
+    # "I will type commands and you will reply" is a user talking to a model: first person beside second person.
+    second = len(_SECOND_PERSON.findall(unquoted)) / max(n_words, 1)
+    if n_words >= 20 and density > 0.05 and second < 0.02 and not opens_as_prompt:
         return Feature("not_deliverable", 0.0, f"first-person narrative ({first} of {n_words} words are I/me/my): "
                                                f"the deliverable, not a prompt")
     return Feature("not_deliverable", 1.0, "reads as a prompt, not as the deliverable")
@@ -361,8 +385,12 @@ def deliverable_feature(text: str, n_words: int) -> Feature:
 
 def degenerate_feature(text: str) -> Feature:
     """Free of repetition and degenerate text: no sentence said twice, and enough distinct word trigrams."""
-    sentences = [s.strip().lower() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.strip()) > 20]
+    # sentences with words in them: separators, headings and short list items may repeat in a structured prompt
+    sentences = [s.strip().lower() for s in re.split(r"(?<=[.!?])\s+|\n+", text)
+                 if len(s.strip()) > 20 and len(words(s)) >= 4 and not s.lstrip().startswith(("#", "-", "*", "|"))]
     repeated = len(sentences) - len(set(sentences))
+    if repeated and len(sentences) > 12 and repeated / len(sentences) < 0.1:
+        repeated = 0  # a long prompt restating a line or two (a reminder, a closing rule) is not degenerate
     tokens = [w.lower() for w in words(text)]
     grams = [tuple(tokens[i:i + 3]) for i in range(len(tokens) - 2)]
     ratio = len(set(grams)) / len(grams) if grams else 1.0
