@@ -199,7 +199,7 @@ class TeamServer:
 
     def _library_size(self) -> float:
         try:
-            return float(self.service.store.count_prompts())
+            return float(self.service.count_prompts())
         except Exception:  # noqa: BLE001 - a scrape never fails on it
             return float("nan")
 

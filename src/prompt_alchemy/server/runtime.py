@@ -161,7 +161,7 @@ def _add_health_route(server: Any, service: AlchemyService) -> None:
     @server.custom_route("/health", methods=["GET"])
     async def health(request: Request) -> JSONResponse:
         try:
-            prompts = service.store.count_prompts()
+            prompts = service.count_prompts()
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
             return JSONResponse({"status": "error", "version": __version__, "error": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__, "server": "prompt-alchemy",
