@@ -23,6 +23,15 @@ class ConflictError(InputError):
     """The request clashes with what exists (an active API key of the same name): exit code 2, HTTP 409."""
 
 
+class MissingVariablesError(InputError):
+    """A prompt was filled without a value for each of its template variables; `missing` names every one."""
+
+    def __init__(self, missing: list[str], hint: str = "") -> None:
+        super().__init__(f"missing value{'s' if len(missing) > 1 else ''} for "
+                         f"{', '.join(missing)}{hint}")
+        self.missing = missing
+
+
 class NotFoundError(AlchemyError):
     """An ID or name that does not exist (exit code 1, like `git show` of an unknown object)."""
 

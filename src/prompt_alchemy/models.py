@@ -445,6 +445,7 @@ class ImportReport(BaseModel):
     failed: int = 0
     embedded: int = 0
     embedding_model: str | None = None
+    labels: int = 0
     errors: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     wall_ms: float = 0.0

@@ -69,6 +69,10 @@ from prompt_alchemy.cli import audit, keys  # noqa: E402  (server mode: API keys
 
 keys.register(app)
 audit.register(app)
+from prompt_alchemy.cli import labels, use  # noqa: E402  (prompts in daily use: fill variables, labels)
+
+use.register(app)
+app.add_typer(labels.app, name="label")
 
 
 def main(argv: list[str] | None = None) -> None:

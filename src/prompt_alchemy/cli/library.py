@@ -130,13 +130,18 @@ def show(
 ) -> None:
     """Everything about one prompt, with its context and lineage (ancestors and descendants)."""
 
+    from prompt_alchemy.ranking.features import variable_names
+
     async def work(service):
         prompt = service.get_prompt(prompt_id)
-        return prompt, service.get_context(prompt.id), service.lineage(prompt.id)
+        return (prompt, service.get_context(prompt.id), service.lineage(prompt.id),
+                service.labels_for([prompt.id]).get(prompt.id, []))
 
-    prompt, context, lineage = run_with_service(ctx, work)
+    prompt, context, lineage, labels = run_with_service(ctx, work)
+    variables = variable_names(prompt.content)
     if output is Output.json:
-        print_json({"prompt": prompt_dict(prompt, full=True), "context": [c.model_dump() for c in context],
+        print_json({"prompt": prompt_dict(prompt, full=True), "variables": variables, "labels": labels,
+                    "context": [c.model_dump() for c in context],
                     "lineage": {k: [prompt_dict(p) for p in v] for k, v in lineage.items()}})
         return
     from rich.rule import Rule
@@ -159,7 +164,8 @@ def show(
         "cost": f"${prompt.cost_usd:.6f}" if prompt.cost_usd else None,
         "latency": f"{prompt.latency_ms:.0f} ms" if prompt.latency_ms else None,
         "score": None if prompt.score is None else f"{prompt.score:.3f}",
-        "tags": ", ".join(prompt.tags) or None, "session": prompt.session_id, "parent": prompt.parent_id,
+        "tags": ", ".join(prompt.tags) or None, "labels": ", ".join(labels) or None,
+        "variables": ", ".join(variables) or None, "session": prompt.session_id, "parent": prompt.parent_id,
         "created": prompt.created_at.isoformat(), "embedding": (f"{prompt.embedding_model} ({prompt.embedding_dim}-d)"
                                                                 if prompt.embedding_model else "none"),
         "idea": _one_line(prompt.original_input, 100) if prompt.original_input else None, "notes": prompt.notes,
@@ -212,9 +218,27 @@ def update(
     content: str = typer.Option(None, "--content", help="The new content ('-' reads it from stdin)."),
     tags: list[str] = typer.Option(None, "--tags", help="Replace the tags (comma-separated, repeatable; '' clears them)."),
     notes: str = typer.Option(None, "--notes", help="Replace the notes ('' clears them)."),
+    edit: bool = typer.Option(False, "--edit", "-e", help="Edit the content in $VISUAL or $EDITOR; a new version is "
+                                                        "saved only if the text changed."),
     output: Output = OutputOpt,
 ) -> None:
     """Save a new version of a prompt (linked to the old one by parent_id; the old one is kept) and re-embed it."""
+    from prompt_alchemy.errors import InputError
+
+    if edit and content is not None:
+        raise InputError("give either --edit or --content, not both")
+    if edit:
+        current = run_with_service(ctx, lambda service: service.get_prompt(prompt_id))
+        edited = edit_text(current.content, suffix=".md")
+        if edited.strip() == current.content.strip():
+            if tags is None and notes is None:
+                typer.echo(f"no changes; nothing saved ({current.id} is unchanged)", err=True)
+                if output is Output.json:
+                    print_json({"prompt": prompt_dict(current, full=True), "previous_id": None, "changed": False})
+                return
+        else:
+            content = edited
+        prompt_id = current.id
     if content == "-":
         from prompt_alchemy.security import read_stdin_text
 
@@ -233,17 +257,62 @@ def update(
 
 def history(
     ctx: typer.Context,
-    prompt_id: str = typer.Argument(..., metavar="ID", help="A prompt id or a unique prefix of one."),
+    prompt_id: str = typer.Argument(..., metavar="ID", help="A prompt id, a unique prefix of one, or a label."),
     output: Output = OutputOpt,
 ) -> None:
-    """Every version of a prompt, oldest first."""
+    """Every version of a prompt, oldest first, with the labels pointing at each."""
 
-    versions = run_with_service(ctx, lambda service: service.history(prompt_id))
+    def work(service):
+        versions = service.history(prompt_id)
+        return versions, service.labels_for([p.id for p in versions])
+
+    versions, labels = run_with_service(ctx, work)
     if output is Output.json:
-        print_json({"versions": [dict(prompt_dict(p), version=i) for i, p in enumerate(versions, 1)]})
+        print_json({"versions": [dict(prompt_dict(p), version=i, labels=labels.get(p.id, []))
+                                 for i, p in enumerate(versions, 1)]})
         return
     stdout_console().print(_table(versions, title=f"{len(versions)} version(s)",
-                                  extra={"v": [str(i) for i in range(1, len(versions) + 1)]}))
+                                  extra={"v": [str(i) for i in range(1, len(versions) + 1)],
+                                         "labels": [", ".join(labels.get(p.id, [])) for p in versions]}))
+
+
+def edit_text(text: str, suffix: str = ".txt") -> str:
+    """`text` as the user leaves it after editing it in $VISUAL, else $EDITOR, else vi. An editor that cannot be
+    started or exits with an error is a failure (exit 1) and nothing is saved."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from prompt_alchemy.errors import AlchemyError, InputError
+    from prompt_alchemy.security import read_text_file
+
+    editor = (os.environ.get("VISUAL") or os.environ.get("EDITOR") or "").strip()
+    if not editor:
+        if shutil.which("vi") is None:
+            raise InputError("no editor: set $VISUAL or $EDITOR (or use --content)")
+        editor = "vi"
+    try:
+        command = shlex.split(editor)
+    except ValueError as exc:
+        raise InputError(f"cannot parse the editor command '{editor}': {exc}") from None
+    fd, name = tempfile.mkstemp(prefix="prompt-alchemy-", suffix=suffix)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text if text.endswith("\n") else text + "\n")
+        try:
+            code = subprocess.call([*command, str(path)])
+        except OSError as exc:
+            raise AlchemyError(f"cannot start the editor '{command[0]}': {exc.strerror or exc}; nothing saved") \
+                from None
+        if code != 0:
+            raise AlchemyError(f"the editor '{command[0]}' exited with status {code}; nothing saved")
+        return read_text_file(path, "the edited prompt")
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def delete(

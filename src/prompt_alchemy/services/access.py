@@ -197,6 +197,18 @@ class AccessService(App):
         self.record_audit("delete", [prompt_id])
         return result
 
+    def set_label(self, prompt_id, name, *, source="cli"):  # type: ignore[no-untyped-def]
+        out = super().set_label(prompt_id, name, source=source)  # type: ignore[misc]
+        if out["changed"]:
+            self.record_audit("label.set", [out["prompt_id"], *([out["previous_id"]] if out["previous_id"] else [])],
+                              detail=f"label={out['name']}")
+        return out
+
+    def remove_label(self, name, *, source="cli"):  # type: ignore[no-untyped-def]
+        out = super().remove_label(name, source=source)  # type: ignore[misc]
+        self.record_audit("label.remove", [out["prompt_id"]], detail=f"label={out['name']}")
+        return out
+
     def rate(self, prompt_id, score, comment=None, source="cli"):  # type: ignore[no-untyped-def]
         row = super().rate(prompt_id, score, comment=comment, source=source)  # type: ignore[misc]
         self.record_audit("rate", [row.id, row.prompt_id], detail=f"rating={row.rating} source={source}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
-from prompt_alchemy.errors import AlchemyError, InputError, NotFoundError
+from prompt_alchemy.errors import AlchemyError, InputError, MissingVariablesError, NotFoundError
 from prompt_alchemy.models import (
     ContextItem,
     ImportReport,
@@ -32,6 +34,22 @@ from prompt_alchemy.services._common import (
 from prompt_alchemy.services.app import App
 
 _log = get_logger("services")
+
+#: A label: a letter, then letters, digits, '.', '_' or '-' (at most 64 in all).
+LABEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
+#: Names that could be read as an id prefix (ids are hex UUIDs) are not labels.
+_ID_LIKE = re.compile(r"^[0-9a-fA-F-]+$")
+
+
+@dataclass
+class RenderedPrompt:
+    """A stored prompt with its variables filled (or its template, unfilled)."""
+
+    prompt: Prompt
+    text: str
+    variables: list[str]
+    values: dict[str, str]
+    labels: list[str]
 
 
 class LibraryService(App):
@@ -118,17 +136,25 @@ class LibraryService(App):
             raise StorageError(self.store.write_refusal)
 
     def resolve_id(self, id_or_prefix: str) -> str:
-        """The full id of the one prompt whose id is or starts with `id_or_prefix` (like git's short hashes)."""
+        """The full id of the prompt named by `id_or_prefix`: its full id, a label (which points at one version), or
+        a unique prefix of its id (like git's short hashes), in that order."""
         prefix = (id_or_prefix or "").strip()
         if not prefix:
             raise InputError("no prompt id given")
         rows = self.store.resolve_prefix(prefix, limit=_MAX_CANDIDATES + 1)
         if rows and rows[0]["id"] == prefix:
             return prefix
+        if LABEL_NAME.match(prefix):
+            labelled = self.store.get_label(prefix)
+            if labelled is not None:
+                return labelled
         if len(prefix) < _MIN_PREFIX:
             raise InputError(f"prompt id prefix '{prefix}' is too short; give at least {_MIN_PREFIX} characters")
         if not rows:
-            raise NotFoundError(f"no prompt with id '{prefix}' (see 'prompt-alchemy list')")
+            if _ID_LIKE.match(prefix):
+                raise NotFoundError(f"no prompt with id '{prefix}' (see 'prompt-alchemy list')")
+            raise NotFoundError(f"no prompt with id or label '{prefix}' (see 'prompt-alchemy list' and "
+                                f"'prompt-alchemy label list')")
         if len(rows) > 1:
             shown = "; ".join(f"{r['id']} ({r['phase'] or 'no phase'}: {(r['title'] or '')[:30]})"
                               for r in rows[:_MAX_CANDIDATES])
@@ -141,6 +167,95 @@ class LibraryService(App):
         if prompt is None:
             raise NotFoundError(f"no prompt with id '{id_or_prefix}'")
         return prompt
+
+    # ------------------------------------------------------------------ using a prompt: its variables filled
+
+    def render_prompt(self, id_or_label: str, values: Mapping[str, str] | None = None, *, raw: bool = False,
+                      missing_hint: str = "", strict: bool = True) -> RenderedPrompt:
+        """The prompt named by an id, prefix or label with its ``{name}`` / ``{{name}}`` variables filled from
+        `values`. Every variable needs a value (MissingVariablesError names each missing one); with `strict`, a
+        value for a name the prompt does not use is bad input too. `raw` returns the template unfilled."""
+        from prompt_alchemy.ranking.features import fill_variables, variable_names
+
+        prompt = self.get_prompt(id_or_label)
+        names = variable_names(prompt.content)
+        values = dict(values or {})
+        labels = self.store.labels_for([prompt.id]).get(prompt.id, [])
+        if raw:
+            return RenderedPrompt(prompt, prompt.content, names, {}, labels)
+        unknown = [k for k in values if k not in names]
+        if strict and unknown:
+            known = f"its variables are: {', '.join(names)}" if names else "it has no variables"
+            raise InputError(f"prompt {prompt.id[:8]} has no variable{'s' if len(unknown) > 1 else ''} "
+                             f"{', '.join(unknown)}; {known}")
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise MissingVariablesError(missing, missing_hint)
+        for name, value in values.items():
+            check_length(f"the value of {name}", value, self.settings.generation.max_idea_length * 10)
+        return RenderedPrompt(prompt, fill_variables(prompt.content, values), names,
+                              {k: v for k, v in values.items() if k in names}, labels)
+
+    # ------------------------------------------------------------------ labels
+
+    def _label_name(self, name: str) -> str:
+        name = (name or "").strip()
+        if not LABEL_NAME.match(name):
+            raise InputError(f"invalid label '{name[:80]}': use 1-64 letters, digits, '.', '_' or '-', starting "
+                             f"with a letter")
+        if _ID_LIKE.match(name):
+            raise InputError(f"invalid label '{name}': it could be read as a prompt id prefix; use a name with a "
+                             f"letter after 'f' (production, staging, v2-draft)")
+        return name
+
+    def set_label(self, prompt_id: str, name: str, *, source: str = "cli") -> dict[str, Any]:
+        """Point the label `name` at one version (creating the label, or moving it there); the move is recorded.
+        Returns {name, prompt_id, previous_id}."""
+        from prompt_alchemy.models import utcnow
+        from prompt_alchemy.services.access import current_actor
+
+        name = self._label_name(name)
+        full = self.resolve_id(prompt_id)
+        self._check_writable()
+        previous = self.store.set_label(name, full, utcnow(), actor=current_actor(), source=source)
+        return {"name": name, "prompt_id": full, "previous_id": previous if previous != full else None,
+                "changed": previous != full}
+
+    def remove_label(self, name: str, *, source: str = "cli") -> dict[str, Any]:
+        """Remove a label (the version it pointed at is kept); the removal is recorded."""
+        from prompt_alchemy.models import utcnow
+        from prompt_alchemy.services.access import current_actor
+
+        name = (name or "").strip()
+        self._check_writable()
+        previous = self.store.remove_label(name, utcnow(), actor=current_actor(), source=source)
+        if previous is None:
+            raise NotFoundError(f"no label named '{name[:80]}' (see 'prompt-alchemy label list')")
+        return {"name": name, "prompt_id": previous}
+
+    def list_labels(self) -> list[dict[str, Any]]:
+        """Every label with the version it points at (name, prompt_id, updated_at, title, phase, content)."""
+        if not self.loaded.database_path.exists():
+            return []
+        labels = self.store.list_labels()
+        prompts = self.store.get_prompts([row["prompt_id"] for row in labels])
+        out = []
+        for row in labels:
+            p = prompts.get(row["prompt_id"])
+            out.append({**row, "title": p.title if p else None, "phase": p.phase.value if p and p.phase else None,
+                        "content": p.content if p else None})
+        return out
+
+    def label_history(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Every change of one label (or of all), newest first."""
+        check_page(limit)
+        if not self.loaded.database_path.exists():
+            return []
+        return self.store.label_history(name.strip() if name else None, limit)
+
+    def labels_for(self, ids: list[str]) -> dict[str, list[str]]:
+        """The labels pointing at each of `ids` (those that have any)."""
+        return self.store.labels_for(list(ids)) if ids else {}
 
     def get_context(self, prompt_id: str) -> list[ContextItem]:
         return self.store.get_context(self.resolve_id(prompt_id))
@@ -338,6 +453,7 @@ class LibraryService(App):
             by_hash[row.prompt.content_hash] = row.prompt.id
             fresh.append(row)
         taken = self.store.existing_ids(r.prompt.id for r in fresh)
+        rejected = set(taken)  # rows not written: their labels are not applied either
         if taken:
             for row in [r for r in fresh if r.prompt.id in taken]:
                 report.errors.append(f"{row.where}: id {row.prompt.id} already exists with different content")
@@ -382,6 +498,7 @@ class LibraryService(App):
                 report.duplicates += len(duplicates)
                 for r in batch:
                     if r.prompt.id in clashes:
+                        rejected.add(r.prompt.id)
                         report.errors.append(f"{r.where}: id {r.prompt.id} already exists with different content")
                         report.failed += 1
                 if progress:
@@ -389,8 +506,29 @@ class LibraryService(App):
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
+        self._import_labels([r for r in rows if r.prompt.id not in rejected], remap, report)
         report.wall_ms = round((time.perf_counter() - started) * 1000, 1)
         return report
+
+    def _import_labels(self, rows: list, remap: dict[str, str], report: ImportReport) -> None:
+        """Point each label a row carries at the row's prompt (or the stored copy of its content); a label that
+        points elsewhere here is moved, and the move recorded like any other."""
+        from prompt_alchemy.models import utcnow
+        from prompt_alchemy.services.access import current_actor
+
+        stored = self.store.existing_ids([remap.get(r.prompt.id, r.prompt.id) for r in rows if r.labels])
+        for row in rows:
+            target = remap.get(row.prompt.id, row.prompt.id)
+            for name in row.labels:
+                if target not in stored:
+                    continue
+                if not LABEL_NAME.match(name) or _ID_LIKE.match(name):
+                    report.warnings.append(f"{row.where}: label '{name[:80]}' is not a valid label name; skipped")
+                    continue
+                previous = self.store.set_label(name, target, utcnow(), actor=current_actor(), source="import")
+                if previous not in (None, target):
+                    report.warnings.append(f"{row.where}: label '{name}' moved from {previous} to {target}")
+                report.labels += previous != target
 
     def _parents_first(self, rows: list, remap: dict[str, str], report: ImportReport) -> list:
         """Order rows so that every parent is written before its children; a parent found neither in the file
@@ -463,8 +601,9 @@ class LibraryService(App):
         with writer_cls(stream, fmt) as writer:
             def flush() -> None:
                 contexts = self.store.contexts_for([p.id for p in page]) if fmt in ("json", "jsonl") else {}
+                labels = self.store.labels_for([p.id for p in page])
                 for p in page:
-                    writer.write(p, contexts.get(p.id))
+                    writer.write(p, contexts.get(p.id), labels.get(p.id))
                 page.clear()
 
             for prompt in self.store.iter_prompts(filters):

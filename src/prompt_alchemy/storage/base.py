@@ -1,9 +1,9 @@
 """The Store protocol: everything the layers above may ask of the library, whatever the database.
 
 It comes in parts, one per repository: prompts (records, lineage, search, embeddings, metrics), feedback and
-learned models, the response cache, API keys and the audit log (access), and maintenance. :class:`Store` is all
+learned models, the response cache, API keys and the audit log (access), labels, and maintenance. :class:`Store` is all
 of them; the SQLite store implements it (``storage/sqlite.py`` with ``storage/feedback.py``, ``storage/cache.py``
-and ``storage/access.py``), and every SQL statement lives in ``storage/``.
+and ``storage/access.py``, ``storage/labels.py``), and every SQL statement lives in ``storage/``.
 """
 
 from __future__ import annotations
@@ -169,6 +169,32 @@ class AccessStore(Protocol):
         ...
 
 
+class LabelStore(Protocol):
+    """Labels: a name pointing at exactly one prompt version, and the append-only history of every change."""
+
+    def set_label(self, name: str, prompt_id: str, when: datetime, *, actor: str = "local",
+                  source: str = "cli") -> str | None:
+        """Point `name` at `prompt_id` (create or move) and record it; the id it pointed at before, or None."""
+        ...
+
+    def remove_label(self, name: str, when: datetime, *, actor: str = "local", source: str = "cli") -> str | None:
+        """Remove `name` and record it; the id it pointed at, or None when there was no such label."""
+        ...
+
+    def get_label(self, name: str) -> str | None: ...
+
+    def list_labels(self) -> list[dict[str, Any]]:
+        """Every label (name, prompt_id, updated_at), by name."""
+        ...
+
+    def labels_for(self, ids: list[str]) -> dict[str, list[str]]: ...
+
+    def label_history(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Changes (name, action: set/move/remove/deleted, prompt_id, previous_id, actor, source, created_at),
+        newest first."""
+        ...
+
+
 class MaintenanceStore(Protocol):
     """Schema, integrity, change detection, backups and housekeeping."""
 
@@ -200,5 +226,5 @@ class MaintenanceStore(Protocol):
 
 
 @runtime_checkable
-class Store(PromptRepository, FeedbackStore, CacheStore, AccessStore, MaintenanceStore, Protocol):
+class Store(PromptRepository, FeedbackStore, CacheStore, AccessStore, LabelStore, MaintenanceStore, Protocol):
     """The whole library store."""

@@ -19,6 +19,7 @@ from prompt_alchemy.models import ContextItem, MetricRecord, Phase, Prompt, Sear
 from prompt_alchemy.storage.access import AccessRepository
 from prompt_alchemy.storage.cache import CacheRepository
 from prompt_alchemy.storage.feedback import FeedbackRepository
+from prompt_alchemy.storage.labels import LabelRepository
 from prompt_alchemy.storage.migrations import MIGRATIONS
 from prompt_alchemy.storage.timefmt import to_iso as _to_iso
 
@@ -213,7 +214,7 @@ def restore_database(path: Path, backup: Path, *, stamp: str) -> Path | None:
     return moved
 
 
-class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository):
+class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRepository):
     """One connection per store, shared across threads behind a lock (SQLite serializes writers anyway)."""
 
     def __init__(self, path: str | Path) -> None:

@@ -41,6 +41,8 @@ class ImportRow:
     context: list[ContextItem] = field(default_factory=list)
     #: False when the row says `"embedding": null` (as exports of unembedded prompts do): leave it without one.
     embed: bool = True
+    #: Labels that pointed at this prompt in the exported library.
+    labels: list[str] = field(default_factory=list)
 
 
 def normalize_format(fmt: str | None, path: str | Path | None, allowed: tuple[str, ...], verb: str) -> str:
@@ -214,6 +216,11 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool,
         for name in ("embedding_model", "embedding_provider", "embedding_dim"):
             data.pop(name, None)
     context = data.pop("context", None) or []
+    labels = data.pop("labels", None) or []
+    if isinstance(labels, str):
+        labels = _tags(labels)
+    if not isinstance(labels, list) or not all(isinstance(x, str) and x.strip() for x in labels):
+        raise ValueError("'labels' must be a list of label names")
     fields = {k: v for k, v in data.items() if k in _PROMPT_FIELDS and k not in _DERIVED}
     fields.setdefault("source_type", "imported")
     try:
@@ -231,7 +238,7 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool,
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"'{name}' is {value}; it must be a finite number")
     prompt.content_hash = content_hash(prompt.content)
-    return ImportRow(where=where, prompt=prompt, context=items,
+    return ImportRow(where=where, prompt=prompt, context=items, labels=[x.strip() for x in labels],
                      embed=prompt.embedding is None and not ("embedding" in record and record["embedding"] is None))
 
 
@@ -262,11 +269,15 @@ def _tags(value: Any) -> list[str]:
 # ------------------------------------------------------------------------------------------------ writing
 
 
-def prompt_record(prompt: Prompt, context: list[ContextItem] | None = None) -> dict[str, Any]:
-    """The full JSON form of a stored prompt: every field, the embedding as a list, and its context."""
+def prompt_record(prompt: Prompt, context: list[ContextItem] | None = None,
+                  labels: list[str] | None = None) -> dict[str, Any]:
+    """The full JSON form of a stored prompt: every field, the embedding as a list, its context and the labels
+    pointing at it."""
     record = prompt.model_dump(mode="json")
     if context:
         record["context"] = [c.model_dump() for c in context]
+    if labels:
+        record["labels"] = list(labels)
     return record
 
 
@@ -285,15 +296,16 @@ class PromptWriter:
             self.stream.write("# Prompt library export\n")
         return self
 
-    def write(self, prompt: Prompt, context: list[ContextItem] | None = None) -> None:
+    def write(self, prompt: Prompt, context: list[ContextItem] | None = None,
+              labels: list[str] | None = None) -> None:
         out = self.stream
         if self.fmt == "jsonl":
-            out.write(json.dumps(prompt_record(prompt, context), ensure_ascii=False) + "\n")
+            out.write(json.dumps(prompt_record(prompt, context, labels), ensure_ascii=False) + "\n")
         elif self.fmt == "json":
-            out.write(("," if self.count else "") + "\n  " + json.dumps(prompt_record(prompt, context),
+            out.write(("," if self.count else "") + "\n  " + json.dumps(prompt_record(prompt, context, labels),
                                                                          ensure_ascii=False))
         elif self.fmt == "markdown":
-            out.write(_markdown(prompt))
+            out.write(_markdown(prompt, labels))
         else:
             out.write(("\n" if self.count else "") + prompt.content.rstrip() + "\n")
         self.count += 1
@@ -303,7 +315,7 @@ class PromptWriter:
             self.stream.write("\n]\n" if self.count else "]\n")
 
 
-def _markdown(p: Prompt) -> str:
+def _markdown(p: Prompt, labels: list[str] | None = None) -> str:
     heading = (p.title or p.content.splitlines()[0])[:80].strip() or p.id
     meta = [f"`{p.id}`"]
     if p.phase:
@@ -315,6 +327,8 @@ def _markdown(p: Prompt) -> str:
         meta.append("tags: " + ", ".join(p.tags))
     if p.parent_id:
         meta.append(f"parent `{p.parent_id}`")
+    if labels:
+        meta.append("labels: " + ", ".join(labels))
     longest = max((len(run) for run in re.findall(r"`+", p.content)), default=0)
     fence = "`" * max(3, longest + 1)
     notes = f"\n*Notes:* {p.notes}\n" if p.notes else ""

@@ -239,10 +239,71 @@ def m005_access(db: sqlite3.Connection) -> None:
     """)
 
 
+def m006_labels(db: sqlite3.Connection) -> None:
+    """Labels: a name pointing at exactly one prompt version (`production` -> a version), and the append-only
+    history of every set, move and removal. Deleting a labelled prompt removes its labels and records that."""
+    run_script(db, """
+    CREATE TABLE labels (
+        name TEXT PRIMARY KEY,
+        prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX idx_labels_prompt ON labels(prompt_id);
+    CREATE TABLE label_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        prompt_id TEXT,
+        previous_id TEXT,
+        action TEXT NOT NULL CHECK (action IN ('set', 'move', 'remove', 'deleted')),
+        actor TEXT NOT NULL DEFAULT 'local',
+        source TEXT NOT NULL DEFAULT 'cli',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX idx_label_history_name ON label_history(name);
+    CREATE TRIGGER labels_prompt_deleted BEFORE DELETE ON prompts BEGIN
+        INSERT INTO label_history (name, prompt_id, previous_id, action, source, created_at)
+            SELECT name, NULL, old.id, 'deleted', 'delete', strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
+            FROM labels WHERE prompt_id = old.id;
+    END;
+    """)
+
+
+def m007_fts_datasette(db: sqlite3.Connection) -> None:
+    """The full-text index declared as `content="prompts"` (double quotes), the form Datasette detects, so
+    `datasette prompts.db` offers a search box on `prompts`. Same columns, tokenizer, ranking and triggers."""
+    run_script(db, """
+    DROP TRIGGER IF EXISTS prompts_fts_insert;
+    DROP TRIGGER IF EXISTS prompts_fts_delete;
+    DROP TRIGGER IF EXISTS prompts_fts_update;
+    DROP TABLE IF EXISTS prompts_fts;
+    CREATE VIRTUAL TABLE prompts_fts USING fts5(
+        content, title, tags,
+        content="prompts", content_rowid="rowid",
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER prompts_fts_insert AFTER INSERT ON prompts BEGIN
+        INSERT INTO prompts_fts(rowid, content, title, tags) VALUES (new.rowid, new.content, new.title, new.tags);
+    END;
+    CREATE TRIGGER prompts_fts_delete AFTER DELETE ON prompts BEGIN
+        INSERT INTO prompts_fts(prompts_fts, rowid, content, title, tags)
+            VALUES ('delete', old.rowid, old.content, old.title, old.tags);
+    END;
+    CREATE TRIGGER prompts_fts_update AFTER UPDATE OF content, title, tags ON prompts BEGIN
+        INSERT INTO prompts_fts(prompts_fts, rowid, content, title, tags)
+            VALUES ('delete', old.rowid, old.content, old.title, old.tags);
+        INSERT INTO prompts_fts(rowid, content, title, tags) VALUES (new.rowid, new.content, new.title, new.tags);
+    END;
+    INSERT INTO prompts_fts(prompts_fts, rank) VALUES ('rank', 'bm25(1.0, 2.0, 1.0)');
+    INSERT INTO prompts_fts(prompts_fts) VALUES ('rebuild');
+    """)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_fts,
     m003_response_cache,
     m004_learning,  # issue 6: learning
     m005_access,  # API keys and the audit log
+    m006_labels,  # labels pointing at prompt versions, with their history
+    m007_fts_datasette,  # the FTS table in the form Datasette detects
 ]
