@@ -364,6 +364,12 @@ def classify_kind(idea: str) -> tuple[str, str]:
             return kind, f"the phrase '{phrase}'"
     # After a writing verb, the object is a text or code ("write a wedding toast" is writing, not planning).
     kinds = [KINDS[k] for k in ("code", "write", "explain")] if lead in _WRITING_VERBS else list(KINDS.values())
+    if lead in _WEAK_VERBS:  # the verb's own kind first when the idea has one of its words ("suggest names")
+        default = KINDS[_WEAK_VERBS[lead]]
+        kinds = [default] + [k for k in kinds if k is not default]
+        own = next((w for w in words[1:] if w in default.keywords), None)
+        if own:
+            return default.name, f"the verb '{lead}' and the keyword '{own}'"
     for w in words[1:] if lead in _WEAK_VERBS else words:
         for kind in kinds:
             if w in kind.keywords:
