@@ -417,7 +417,8 @@ def third_person(text: str) -> str:
         t = re.sub(r"\b(I) (\w+)", subject, t)
         t = re.sub(r"\bI\b", "the user", t)
         t = re.sub(r"\b(me|myself)\b", "the user", t, flags=re.I)
-        t = re.sub(r"\b(my|mine)\b", "their", t, flags=re.I)
+        t = re.sub(r"\b(my|mine)\b", lambda m: "their" if "the user" in m.string[:m.start()].lower()
+                   else "the user's", t, flags=re.I)
         t = re.sub(r"\b(?:we|We) (are|were|have|need|want)\b", lambda m: "the user " + {
             "are": "is", "were": "was", "have": "has", "need": "needs", "want": "wants"}[m.group(1)], t)
         t = re.sub(r"\b(our)\b", "their", t, flags=re.I)

@@ -172,9 +172,10 @@ class SpecExtractor:
             task = await self._ask(run, phase, chain, _TASK_SYSTEM, shots, request, "task", TASK_SCHEMA,
                                    temperature=min(1.0, temperature + 0.3 * attempt), seed=variant + 17 * attempt,
                                    max_tokens=90, example=lambda s: {"task": s.task})
-            task = third_person((split_sentences(task) or [""])[0])
+            task = (split_sentences(task) or [""])[0]
             if re.search(r"\b(my|me|i)\b", request, re.I):  # the model turned "my app" into "your app"
-                task = re.sub(r"\byour\b", "their", re.sub(r"\bYour\b", "Their", task))
+                task = re.sub(r"\byour\b", "my", re.sub(r"\bYour\b", "My", task))
+            task = third_person(task)
             verdict = await self._check_task(task, request, idea_vector, shots) if task else "no answer"
             if verdict is None:
                 spec.task = task if task.endswith((".", "?", "!")) else task + "."
