@@ -1,5 +1,6 @@
 """The MCP server: the tools (`mcp/tools/`, thin typed adapters over the same AlchemyService methods the CLI calls),
-the stored prompts as `prompt://ID` resources, and the best-scored prompts as MCP prompts.
+the stored prompts as `prompt://ID` resources, and labelled and best-scored prompts as MCP prompts whose arguments
+are their template variables (`mcp/prompts.py`).
 
 Tools return a readable text summary plus structured content; failures come back as `isError` results whose text
 says what was wrong and what to do. The server's lifespan yields its `ServerState` (the service and what requests
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, GetPromptResult, PromptMessage, Resource, TextContent
+from mcp_types import INVALID_PARAMS, Resource
 from mcp_types import Prompt as MCPPrompt
 
 from prompt_alchemy import __version__
 from prompt_alchemy.errors import AlchemyError, NotFoundError
+from prompt_alchemy.mcp.prompts import prompt_name as _prompt_name
 from prompt_alchemy.mcp.tools import register_tools
 from prompt_alchemy.mcp.tools._common import SEARCH_SLOTS, ServerState, prompt_dict, short
 
 if TYPE_CHECKING:
-    from prompt_alchemy.models import Prompt
     from prompt_alchemy.services import AlchemyService
 
 __all__ = ["SEARCH_SLOTS", "SERVER_NAME", "AlchemyMCPServer", "ServerState", "build_server"]
@@ -40,7 +40,6 @@ INSTRUCTIONS = (
     "(extract the essence), solutio (natural language) and coagulatio (the precise final prompt). Use "
     "generate_prompts for one idea and batch_generate for many; generated prompts are saved in a searchable "
     "library. Stored prompts are resources at prompt://ID.")
-TOP_PROMPTS = 20
 RECENT_RESOURCES = 100
 
 
@@ -92,32 +91,20 @@ class AlchemyMCPServer(MCPServer[ServerState]):
         return listed
 
     async def list_prompts(self) -> list[MCPPrompt]:
-        listed = await super().list_prompts()
-        for p in await asyncio.to_thread(self.state.service.top_prompts, TOP_PROMPTS):
-            listed.append(MCPPrompt(
-                name=_prompt_name(p), title=short(p.title or p.content, 80), arguments=[],
-                description=f"stored prompt {p.id} · "
-                            + (f"score {p.score:.2f}" if p.score is not None else "unscored")
-                            + f" · {p.phase.value if p.phase else p.source_type}"))
-        return listed
+        from prompt_alchemy.mcp.prompts import list_stored_prompts
+
+        return [*await super().list_prompts(), *await list_stored_prompts(self.state.service)]
 
     async def get_prompt(self, name, arguments=None, context=None):  # type: ignore[no-untyped-def]
-        match = re.fullmatch(r".*-([0-9a-f]{8})", name or "")
+        from prompt_alchemy.mcp.prompts import get_stored_prompt
+
         unknown = f"Unknown prompt: {short(str(name), 80)}; list the prompts again (the top prompts change)"
-        if self._prompt_manager.get_prompt(name) or match is None:
-            try:
-                return await super().get_prompt(name, arguments, context)
-            except MCPError:
-                raise
-            except ValueError:  # the SDK's "unknown prompt": the client's mistake, not a server failure
-                raise MCPError(INVALID_PARAMS, unknown) from None
-        top = await asyncio.to_thread(self.state.service.top_prompts, TOP_PROMPTS)
-        prompt = next((p for p in top if p.id.startswith(match.group(1))), None)
-        if prompt is None:
+        if self._prompt_manager.get_prompt(name):
+            return await super().get_prompt(name, arguments, context)
+        result = await get_stored_prompt(self.state.service, str(name or ""), arguments)
+        if result is None:  # the client's mistake, not a server failure
             raise MCPError(INVALID_PARAMS, unknown)
-        return GetPromptResult(
-            description=f"stored prompt {prompt.id}",
-            messages=[PromptMessage(role="user", content=TextContent(type="text", text=prompt.content))])
+        return result
 
 
 async def read_prompt(prompt_id: str, ctx: Context[ServerState, Any]) -> str:
@@ -131,10 +118,3 @@ async def read_prompt(prompt_id: str, ctx: Context[ServerState, Any]) -> str:
         raise ResourceError(str(exc)) from None
     return json.dumps(prompt_dict(prompt), ensure_ascii=False, indent=2)
 
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "prompt"
-
-
-def _prompt_name(p: Prompt) -> str:
-    return f"{_slug(p.title or p.content)}-{p.id[:8]}"

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 
-from prompt_alchemy.mcp.tools import generation, learning, library, ranking, setup
+from prompt_alchemy.mcp.tools import generation, learning, library, ranking, setup, templates
 from prompt_alchemy.mcp.tools._common import Choices
 
 __all__ = ["TOOLS", "ToolSpec", "register_tools"]
@@ -40,6 +40,8 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(library.update_prompt, "Update prompt"),
     ToolSpec(library.delete_prompt, "Delete prompt", destructive=True),
     ToolSpec(library.get_metrics, "Get metrics", read_only=True),
+    ToolSpec(templates.render_prompt, "Render prompt", read_only=True),
+    ToolSpec(templates.list_labels, "List labels", read_only=True),
     ToolSpec(ranking.optimize_prompt, "Optimize prompt", open_world=True),
     ToolSpec(learning.rate_prompt, "Rate prompt"),
     ToolSpec(learning.train_model, "Train ranking model"),

@@ -1,0 +1,104 @@
+"""Stored prompts as MCP prompts: every labelled version (named by its label) and the best-scored prompts (named by
+a slug of their title and their short id), each with its template variables as arguments; `prompts/get` fills them.
+
+The server's `list_prompts` / `get_prompt` call these; nothing here writes to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING
+
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    INVALID_PARAMS,
+    GetPromptResult,
+    PromptArgument,
+    PromptMessage,
+    TextContent,
+)
+from mcp_types import Prompt as MCPPrompt
+
+from prompt_alchemy.errors import AlchemyError
+from prompt_alchemy.mcp.tools._common import short
+from prompt_alchemy.security import redact
+
+if TYPE_CHECKING:
+    from prompt_alchemy.models import Prompt
+    from prompt_alchemy.services import AlchemyService
+
+TOP_PROMPTS = 20
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "prompt"
+
+
+def prompt_name(p: Prompt) -> str:
+    """The MCP name of a top prompt: a slug of its title (or text) and its first 8 id characters."""
+    return f"{slug(p.title or p.content)}-{p.id[:8]}"
+
+
+def _arguments(p: Prompt) -> list[PromptArgument]:
+    from prompt_alchemy.ranking.features import variable_names
+
+    return [PromptArgument(name=name, description=f"the value of {{{name}}} in the prompt", required=True)
+            for name in variable_names(p.content)]
+
+
+def _describe(p: Prompt, head: str) -> str:
+    return (f"{head} {p.id} · " + (f"score {p.score:.2f}" if p.score is not None else "unscored")
+            + f" · {p.phase.value if p.phase else p.source_type}")
+
+
+def _published(service: AlchemyService) -> list[tuple[str, Prompt, str]]:
+    """(name, prompt, description) of every published prompt: labelled versions first, then the top prompts."""
+    out: list[tuple[str, Prompt, str]] = []
+    labels = service.list_labels()
+    if labels:
+        prompts = service.store.get_prompts([lb["prompt_id"] for lb in labels])
+        for lb in labels:
+            p = prompts.get(lb["prompt_id"])
+            if p is not None:
+                out.append((lb["name"], p, _describe(p, f"label {lb['name']} → stored prompt")))
+    for p in service.top_prompts(TOP_PROMPTS):
+        out.append((prompt_name(p), p, _describe(p, "stored prompt")))
+    return out
+
+
+async def list_stored_prompts(service: AlchemyService) -> list[MCPPrompt]:
+    published = await asyncio.to_thread(_published, service)
+    return [MCPPrompt(name=name, title=short(p.title or p.content, 80), description=description,
+                      arguments=_arguments(p)) for name, p, description in published]
+
+
+def _find(service: AlchemyService, name: str) -> tuple[Prompt, str] | None:
+    if not service.loaded.database_path.exists():
+        return None
+    from prompt_alchemy.services.library import LABEL_NAME
+
+    if LABEL_NAME.match(name) and service.store.get_label(name) is not None:
+        return service.get_prompt(name), f"label {name} → stored prompt"
+    match = re.fullmatch(r".*-([0-9a-f]{8})", name)
+    if match is None:
+        return None
+    prompt = next((p for p in service.top_prompts(TOP_PROMPTS) if p.id.startswith(match.group(1))), None)
+    return (prompt, "stored prompt") if prompt is not None else None
+
+
+async def get_stored_prompt(service: AlchemyService, name: str,
+                            arguments: dict[str, str] | None) -> GetPromptResult | None:
+    """The published prompt `name` with `arguments` filled, or None when no stored prompt has that name. A missing
+    or unknown argument is an invalid-params error naming each one."""
+    found = await asyncio.to_thread(_find, service, name)
+    if found is None:
+        return None
+    prompt, head = found
+    try:
+        rendered = await asyncio.to_thread(service.render_prompt, prompt.id, dict(arguments or {}),
+                                           missing_hint=" (pass them as the prompt's arguments)")
+    except AlchemyError as exc:
+        raise MCPError(INVALID_PARAMS, redact(str(exc))) from None
+    return GetPromptResult(description=f"{head} {prompt.id}",
+                           messages=[PromptMessage(role="user", content=TextContent(type="text", text=rendered.text))])
