@@ -73,6 +73,9 @@ from prompt_alchemy.cli import labels, use  # noqa: E402  (prompts in daily use:
 
 use.register(app)
 app.add_typer(labels.app, name="label")
+from prompt_alchemy.cli import view  # noqa: E402  (the local web viewer)
+
+view.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -893,8 +893,12 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                 phase_latency.setdefault(r["phase"], []).append(r["latency_ms"] or 0.0)
             if r["provider"]:
                 totals["calls"] += 1
-                entry = providers.setdefault(r["provider"], {"calls": 0, "errors": 0, "latencies": []})
+                entry = providers.setdefault(r["provider"], {"calls": 0, "errors": 0, "latencies": [],
+                                                             "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0})
                 entry["calls"] += 1
+                entry["input_tokens"] += r["input_tokens"] or 0
+                entry["output_tokens"] += r["output_tokens"] or 0
+                entry["cost_usd"] += r["cost_usd"] or 0.0
                 if r["success"]:
                     entry["latencies"].append(r["latency_ms"] or 0.0)
                 else:
@@ -907,6 +911,8 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                                  for ph, v in sorted(phase_latency.items())},
             "providers": {name: {"calls": e["calls"], "errors": e["errors"],
                                  "error_rate": round(e["errors"] / e["calls"], 4) if e["calls"] else 0.0,
-                                 "p50_ms": percentile(e["latencies"], 50), "p95_ms": percentile(e["latencies"], 95)}
+                                 "p50_ms": percentile(e["latencies"], 50), "p95_ms": percentile(e["latencies"], 95),
+                                 "input_tokens": e["input_tokens"], "output_tokens": e["output_tokens"],
+                                 "cost_usd": round(e["cost_usd"], 6)}
                           for name, e in sorted(providers.items())},
         }
