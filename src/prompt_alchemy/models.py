@@ -522,7 +522,7 @@ class BatchReport(BaseModel):
 
 # ------------------------------------------------------------------------------------------- learning (issue 6)
 
-FEEDBACK_SOURCES: tuple[str, ...] = ("cli", "mcp", "api")
+FEEDBACK_SOURCES: tuple[str, ...] = ("cli", "mcp", "api", "viewer")
 
 
 class Feedback(BaseModel):

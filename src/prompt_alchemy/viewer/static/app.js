@@ -160,7 +160,7 @@ function fillCard(p, variables) {
   form.addEventListener("submit", async ev => {
     ev.preventDefault();
     const values = {};
-    for (const [k, v] of new FormData(form)) values[k] = v;
+    for (const [k, v] of new FormData(form)) if (v !== "") values[k] = v;  // an empty field is a missing value
     msg.textContent = "";
     try {
       const r = await api(`/api/prompts/${p.id}/render`, { method: "POST", body: { values } });
