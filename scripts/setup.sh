@@ -27,6 +27,19 @@ if [ -f package-lock.json ]; then
   fi
 fi
 
+# Debian's Chromium for the web viewer's browser tests (driven by Playwright's Python package; never
+# `playwright install`): installed only when missing, and only where apt-get can run as root (CI).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the viewer's browser tests..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2 \
+      || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2; } \
+      || echo "setup: could not install chromium; the viewer's browser test will be skipped" >&2
+  else
+    echo "setup: /usr/bin/chromium is missing (apt-get install chromium as root); the viewer's browser test is skipped" >&2
+  fi
+fi
+
 want=$(cat pyproject.toml scripts/setup.sh $(ls package-lock.json 2>/dev/null) | sha256sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/prompt-alchemy" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
