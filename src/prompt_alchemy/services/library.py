@@ -58,26 +58,8 @@ class LibraryService(App):
     # Query logic lives in storage/ (sqlite.py, vectors.py, transfer.py); this block orchestrates it.
 
     def _vector_index(self, model: str, dimensions: int):
-        """The in-memory index of (model, dimensions), loaded from the store on first use."""
-        import threading
-
-        from prompt_alchemy.storage.vectors import VectorIndex
-
-        lock = self.__dict__.setdefault("_index_lock", threading.Lock())
-        indexes = self.__dict__.setdefault("_indexes", {})
-        versions = self.__dict__.setdefault("_index_versions", {})
-        with lock:
-            # Another process's commit (a CLI import, an update) changes data_version; this process's own writes
-            # do not, and they update the loaded index directly (_index_prompts, _unindex).
-            version = self.store.data_version()
-            index = indexes.get((model, dimensions))
-            if index is None or versions.get((model, dimensions)) != version:
-                index = VectorIndex(model, dimensions)
-                ids, matrix = self.store.load_embeddings(model, dimensions)
-                index.load_matrix(ids, matrix)
-                indexes[(model, dimensions)] = index
-                versions[(model, dimensions)] = version
-            return index
+        """The store's vector space of (model, dimensions): its size and membership (the store searches it)."""
+        return self.store.vector_index(model, dimensions)
 
     def load_vector_index(self) -> dict[str, Any]:
         """Load (or reuse) the index for the configured embedder: its size, memory and load time."""
@@ -89,17 +71,7 @@ class LibraryService(App):
                 "bytes": index.nbytes, "load_ms": round((time.perf_counter() - start) * 1000, 2)}
 
     def _index_prompts(self, prompts: list[Prompt]) -> None:
-        """Keep loaded vector indexes in step with prompts just written (unloaded ones read them on load)."""
-        indexes = self.__dict__.get("_indexes") or {}
-        for p in prompts:
-            if p.embedding is not None and p.embedding_model:
-                index = indexes.get((p.embedding_model, p.embedding_dim or len(p.embedding)))
-                if index is not None:
-                    index.add([p.id], [p.embedding])
-
-    def _unindex(self, ids: list[str]) -> None:
-        for index in (self.__dict__.get("_indexes") or {}).values():
-            index.remove(ids)
+        """Nothing to do: the store keeps its vector search current with its own writes."""
 
     async def _embed_texts(self, texts: list[str]):
         """Unit vectors for `texts` with the configured embedder, in length-sorted batches (less padding)."""
@@ -326,9 +298,8 @@ class LibraryService(App):
             text_hits = self.store.search_text(query, filters, pool) if mode != "semantic" else []
         semantic_hits: list[tuple[str, float]] = []
         if vector is not None:
-            index = self._vector_index(self.embedder.model, self.embedder.dimensions)
-            allowed = None if filters.is_empty() else self.store.filter_ids(filters)
-            semantic_hits = index.search(vector, pool, allowed)
+            semantic_hits = self.store.search_vectors(vector, self.embedder.model, self.embedder.dimensions, pool,
+                                                      filters)
         return self._fuse(mode, text_hits, semantic_hits, limit)
 
     @cached_property
@@ -413,7 +384,6 @@ class LibraryService(App):
         parent and keep working."""
         full = self.resolve_id(prompt_id)
         self.store.delete_prompts([full])
-        self._unindex([full])
 
     async def import_prompts(self, path: str | Path, fmt: str | None = None,
                              progress: Callable[[int, int], None] | None = None) -> ImportReport:
@@ -628,6 +598,12 @@ class LibraryService(App):
         report["database"] = {"path": str(self.store.path), **self.store.file_sizes()}
         return report
 
+
+    def library_version(self) -> int:
+        """A number that changes when the library changes: with every commit from any connection when the store
+        can tell (SQLite), else with other processes' commits. What a server polls to tell its clients."""
+        generation = getattr(self.store, "generation", None)  # not in the Store protocol: SQLite only
+        return int(generation()) if callable(generation) else self.store.data_version()
 
     def top_prompts(self, limit: int = 20) -> list[Prompt]:
         """The best prompts first: by average feedback rating where rated, then by ranking score."""

@@ -3,7 +3,8 @@
 It comes in parts, one per repository: prompts (records, lineage, search, embeddings, metrics), feedback and
 learned models, the response cache, API keys and the audit log (access), labels, and maintenance. :class:`Store` is all
 of them; the SQLite store implements it (``storage/sqlite.py`` with ``storage/feedback.py``, ``storage/cache.py``
-and ``storage/access.py``, ``storage/labels.py``), and every SQL statement lives in ``storage/``.
+and ``storage/access.py``, ``storage/labels.py``), and so does the PostgreSQL store (``storage/postgres/``, pgvector
+for vectors). Every SQL statement lives in ``storage/``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,22 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from prompt_alchemy.models import ContextItem, Feedback, MetricRecord, ModelVersion, Prompt, SearchFilters
+
+
+class VectorSpace(Protocol):
+    """The vectors of one (model, dimensions): SQLite's in-memory index, or a pgvector table."""
+
+    model: str
+    dimensions: int
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, prompt_id: object) -> bool: ...
+
+    @property
+    def nbytes(self) -> int: ...
+
+    def search(self, query: Any, k: int = 10, allowed: set[str] | None = None) -> list[tuple[str, float]]: ...
 
 
 class PromptRepository(Protocol):
@@ -80,6 +97,16 @@ class PromptRepository(Protocol):
 
     def load_embeddings(self, model: str, dimensions: int) -> tuple[list[str], Any]:
         """(ids, float32 matrix) of the stored vectors of one model and dimension."""
+        ...
+
+    def vector_index(self, model: str, dimensions: int) -> VectorSpace:
+        """The stored vectors of one model and dimension, as a space to count, test membership of and search."""
+        ...
+
+    def search_vectors(self, vector: Any, model: str, dimensions: int, limit: int,
+                       filters: SearchFilters | None = None) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the `limit` nearest vectors of this model and dimension among the prompts
+        matching `filters`, best first. Vectors of other models or dimensions are never compared."""
         ...
 
     def embedding_targets(self, model: str, dimensions: int, *,

@@ -383,6 +383,51 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
         self._watch_lock = threading.Lock()
         self._term_counts: tuple[tuple[int, int], dict[str, int]] = ((-1, -1), {})
         self._allowed_ids: dict[tuple[str, int], frozenset[str]] = {}
+        self._vector_indexes: dict[tuple[str, int], Any] = {}
+        self._vector_versions: dict[tuple[str, int], int] = {}
+        self._vector_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ vector search (the in-memory index)
+    # One exact numpy index per (model, dimensions), loaded on first use. Another process's commit changes
+    # data_version and the index is reloaded; this store's own writes do not change it, and they update the loaded
+    # indexes directly (see _index_written and _unindex).
+
+    def vector_index(self, model: str, dimensions: int) -> Any:
+        """The in-memory VectorIndex of (model, dimensions), loaded (or reloaded after another process's commit)."""
+        from prompt_alchemy.storage.vectors import VectorIndex
+
+        key = (model, dimensions)
+        with self._vector_lock:
+            version = self.data_version()
+            index = self._vector_indexes.get(key)
+            if index is None or self._vector_versions.get(key) != version:
+                index = VectorIndex(model, dimensions)
+                ids, matrix = self.load_embeddings(model, dimensions)
+                index.load_matrix(ids, matrix)
+                self._vector_indexes[key] = index
+                self._vector_versions[key] = version
+            return index
+
+    def search_vectors(self, vector: Any, model: str, dimensions: int, limit: int,
+                       filters: SearchFilters | None = None) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the `limit` nearest stored vectors of this model and dimension, best first,
+        among the prompts matching `filters`: exact, over the in-memory index."""
+        allowed = None if filters is None or filters.is_empty() else self.filter_ids(filters)
+        return self.vector_index(model, dimensions).search(vector, limit, allowed)
+
+    def _index_written(self, prompts: Iterable[Prompt]) -> None:
+        """Put vectors just committed by this store into the loaded indexes (unloaded ones read them on load)."""
+        if not self._vector_indexes:
+            return
+        for p in prompts:
+            if p.embedding is not None and p.embedding_model:
+                index = self._vector_indexes.get((p.embedding_model, p.embedding_dim or len(p.embedding)))
+                if index is not None:
+                    index.add([p.id], [p.embedding])
+
+    def _unindex(self, ids: list[str]) -> None:
+        for index in list(self._vector_indexes.values()):
+            index.remove(ids)
 
     def _connect_reader(self) -> sqlite3.Connection:
         db = self._connect(self._target, uri=self._uri)
@@ -455,6 +500,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                     self._insert_context(db, prompt, item)
             for metric in metrics or []:
                 self._insert_metric(db, metric)
+        self._index_written(prompts)
 
     def save_prompts(self, prompts: list[Prompt]) -> None:
         self.save_session(prompts)
@@ -492,6 +538,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                 for item in contexts.get(prompt.id, []):
                     self._insert_context(db, prompt, item)
                 inserted.append(prompt)
+        self._index_written(inserted)
         return inserted, duplicates, taken
 
     def record_metrics(self, metrics: Iterable[MetricRecord]) -> None:
@@ -671,6 +718,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                 db.execute("DELETE FROM metrics WHERE prompt_id = ?", (pid,))
                 db.execute("DELETE FROM feedback WHERE prompt_id = ?", (pid,))
                 deleted += db.execute("DELETE FROM prompts WHERE id = ?", (pid,)).rowcount
+        self._unindex(ids)
         return deleted
 
     def ids_by_hash(self) -> dict[str, str]:
@@ -755,6 +803,15 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
             db.executemany("UPDATE prompts SET embedding = ?, embedding_model = ?, embedding_provider = ?, "
                            "embedding_dim = ? WHERE id = ?",
                            [(blob, model, provider, dimensions, pid) for pid, blob in rows])
+        if self._vector_indexes:
+            import numpy as np
+
+            ids = [pid for pid, _ in rows]
+            for key, index in list(self._vector_indexes.items()):
+                if key == (model, dimensions):
+                    index.add(ids, np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32))
+                else:
+                    index.remove(ids)
 
     def embedding_counts(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.query(
