@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import IO, TypeVar
 
 from prompt_alchemy.errors import InputError
+
+T = TypeVar("T")
 
 _KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY")
 # Shapes of well-known API keys, redacted even when we were never told the value.
@@ -168,6 +171,31 @@ def check_output_path(path: str | Path, *, force: bool, protected: Iterable[Path
     if not resolved.parent.is_dir():
         raise InputError(f"directory {target.parent} does not exist")
     return target
+
+
+def write_text_atomically(path: Path, write: Callable[[IO[str]], T], *, what: str, mode: int | None = None) -> T:
+    """Write a file through `write(stream)` into a temporary file beside it, then rename it into place: readers see
+    the old file or the whole new one, never a part. `mode` defaults to what the umask allows (0o666 & ~umask).
+    A failure removes the temporary file and leaves `path` as it was; an OS error is one line naming `what`."""
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {what} {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            result = write(fh)
+        if mode is None:
+            umask = os.umask(0o022)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return result
 
 
 def mask_secrets(text: str) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 import typer
 
@@ -17,12 +15,10 @@ app = typer.Typer(help="Create, inspect and check the configuration.", no_args_i
 def init(ctx: typer.Context,
          force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:
     """Write a commented config file (mode 0600). Keys are referenced as ${VAR}, never stored."""
+
     from prompt_alchemy.config import CONFIG_TEMPLATE, resolve_paths
     from prompt_alchemy.errors import InputError
-
-    import tempfile
-
-    from prompt_alchemy.security import check_output_path
+    from prompt_alchemy.security import check_output_path, write_text_atomically
 
     paths = resolve_paths(config_file=state(ctx).config_file)
     path = paths.config_file
@@ -33,18 +29,7 @@ def init(ctx: typer.Context,
     # the same guard as every other written file: never the library database, a backup or a device
     check_output_path(path, force=force, what="config file", protected=[paths.default_database],
                       protected_dirs=[paths.default_database.parent / "backups"])
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise InputError(f"cannot write config file {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(CONFIG_TEMPLATE)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, lambda fh: fh.write(CONFIG_TEMPLATE), what="config file", mode=0o600)
     typer.echo(f"wrote {path}")
 
 

@@ -14,10 +14,8 @@ Two ways to run it:
 from __future__ import annotations
 
 import asyncio
-import os
 import shlex
 import subprocess
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from prompt_alchemy.errors import AlchemyError, InputError
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.ranking.learning import MAINTENANCE_TASK
+from prompt_alchemy.security import write_text_atomically
 
 if TYPE_CHECKING:
     from prompt_alchemy.services import AlchemyService
@@ -159,10 +158,7 @@ def read_crontab(crontab_file: Path | None = None) -> str:
 def write_crontab(text: str, crontab_file: Path | None = None) -> None:
     if crontab_file is not None:
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{crontab_file.name}.", dir=crontab_file.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, crontab_file)
+            write_text_atomically(crontab_file, lambda fh: fh.write(text), what="crontab file")
         except OSError as exc:
             raise AlchemyError(f"cannot write {crontab_file}: {exc.strerror}") from None
         return

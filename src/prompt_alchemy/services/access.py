@@ -159,8 +159,11 @@ class AccessService(App):
 
     def _audit_failure(self, action: str, targets: list[str], exc: BaseException) -> None:
         """A write that failed after its input was accepted is recorded with its error class; bad input (which
-        changes nothing) and a library that does not exist yet are not."""
-        if isinstance(exc, AlchemyError) and not isinstance(exc, InputError) \
+        changes nothing), a library that does not exist yet and one that cannot be written (damaged, read-only,
+        newer: the audit row could not be written either, and the error already says why) are not."""
+        from prompt_alchemy.storage.sqlite import StorageError
+
+        if isinstance(exc, AlchemyError) and not isinstance(exc, (InputError, StorageError)) \
                 and self.loaded.database_path.exists():
             self.record_audit(action, targets, outcome=f"error:{type(exc).__name__}", detail=str(exc)[:300])
 

@@ -9,7 +9,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
-from prompt_alchemy.errors import AlchemyError, InputError, MissingVariablesError, NotFoundError
+from prompt_alchemy.errors import (
+    AlchemyError,
+    InputError,
+    MissingVariablesError,
+    NotFoundError,
+)
 from prompt_alchemy.models import (
     ContextItem,
     ImportReport,
@@ -18,7 +23,7 @@ from prompt_alchemy.models import (
     SearchResult,
 )
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.security import check_length, mask_secrets
+from prompt_alchemy.security import check_length, mask_secrets, write_text_atomically
 from prompt_alchemy.services._common import (
     _EMBED_BATCH,
     _IMPORT_BATCH,
@@ -536,8 +541,6 @@ class LibraryService(App):
                        filters: SearchFilters | None = None, force: bool = False) -> int:
         """Write the matching prompts (oldest first) as JSONL, JSON, Markdown or text to a file (never over an
         existing one unless `force`; written beside it and renamed into place) or an open stream."""
-        import os
-        import tempfile
 
         from prompt_alchemy.storage.transfer import (
             EXPORT_FORMATS,
@@ -550,21 +553,8 @@ class LibraryService(App):
         if stream is not None:
             return self._write_export(stream, fmt, filters, PromptWriter)  # type: ignore[arg-type]
         target = self.check_output_path(path, force=force, what="export file")  # type: ignore[arg-type]
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        except OSError as exc:
-            raise InputError(f"cannot write export file {target}: {exc.strerror}") from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                count = self._write_export(fh, fmt, filters, PromptWriter)
-            umask = os.umask(0o022)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return count
+        return write_text_atomically(target, lambda fh: self._write_export(fh, fmt, filters, PromptWriter),
+                                     what="export file")
 
     def _write_export(self, stream: IO[str], fmt: str, filters: SearchFilters | None, writer_cls) -> int:
         page: list[Prompt] = []
