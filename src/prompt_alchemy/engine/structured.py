@@ -24,7 +24,6 @@ from prompt_alchemy.engine.exemplars import Exemplar, nearest
 from prompt_alchemy.engine.spec import (
     INSTRUCTION_VERBS,
     KINDS,
-    ROLE_NOUNS,
     Kind,
     PromptSpec,
     classify_kind,
@@ -223,9 +222,11 @@ class SpecExtractor:
         if _BAD_ROLE_WORDS.search(role):
             return "copies the instructions"
         last = role.split()[-1]
-        if not names_a_person(role) or (last not in ROLE_NOUNS
-                                         and last in {w.lower().strip(".,!?") for w in idea.split()}):
+        if not names_a_person(role):
             return "does not name a person"
+        if last in {w.lower().strip(".,!?'") for w in idea.split()}:
+            # "help me negotiate with my manager" -> "a manager": a person in the idea is not its expert
+            return "repeats a person or thing from the idea instead of naming its expert"
         if self.embedder is None or idea_vector is None:
             return None
         import numpy as np
