@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from prompt_alchemy.config import HOST_ENV_VARS, KEY_ENV_VARS
+from pg_testkit import backend, pg_server, postgres_url  # noqa: F401 (fixtures)
 from testkit import run_cli
 
 #: Every provider's standard key and host variables, from the provider descriptions.

@@ -32,7 +32,7 @@ from prompt_alchemy.providers.catalog import all_providers
 
 ENV_PREFIX = "PROMPT_ALCHEMY_"
 #: Variables with the prefix that are not settings: paths read before any configuration is loaded.
-_RESERVED_ENV = {"PROMPT_ALCHEMY_HOME", "PROMPT_ALCHEMY_CONFIG", "PROMPT_ALCHEMY_CACHE_DIR"}
+_RESERVED_ENV = {"PROMPT_ALCHEMY_HOME", "PROMPT_ALCHEMY_CONFIG", "PROMPT_ALCHEMY_CACHE_DIR", "PROMPT_ALCHEMY_DATABASE_URL"}
 
 # ---- the provider tables, derived from the provider descriptions (providers/catalog.py) on first use, so that
 # plugins count and importing this module loads none of them. `from prompt_alchemy.config import PROVIDER_NAMES`
@@ -189,6 +189,9 @@ class GenerationConfig(_Section):
 
 class StorageConfig(_Section):
     database_path: str | None = None
+    #: A PostgreSQL URL (postgresql://user:password@host:5432/db) selects the PostgreSQL store; unset, SQLite at
+    #: database_path. Env: PROMPT_ALCHEMY_DATABASE_URL. The password is masked wherever the URL is shown.
+    url: str | None = None
     backup_interval: str | None = None
     vacuum_interval: str | None = None
     max_backups: int = Field(5, ge=1)
@@ -197,6 +200,15 @@ class StorageConfig(_Section):
     @classmethod
     def _expand(cls, v: str | None) -> str | None:
         return os.path.expanduser(v) if v else v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        from prompt_alchemy.storage.url import check_database_url
+
+        return check_database_url(v)
 
     @field_validator("backup_interval", "vacuum_interval")
     @classmethod
@@ -464,6 +476,9 @@ def env_layer(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
             parts[1] = parts[1].replace("_", "-")
         _set_path(data, parts, _parse_env_value(env[var]))
         origin[".".join(parts)] = f"env:{var}"
+    if env.get("PROMPT_ALCHEMY_DATABASE_URL"):
+        _set_path(data, ["storage", "url"], env["PROMPT_ALCHEMY_DATABASE_URL"])
+        origin["storage.url"] = "env:PROMPT_ALCHEMY_DATABASE_URL"
     return data, origin
 
 
@@ -583,7 +598,18 @@ class LoadedSettings:
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file; with a PostgreSQL `storage.url`, a stand-in whose exists() is true (the library is
+        the server's) and whose parent is the data folder (training log, examples)."""
+        if self.settings.storage.url:
+            from prompt_alchemy.storage.url import RemoteDatabasePath
+
+            return RemoteDatabasePath.for_url(self.settings.storage.url, self.paths.data_dir)
         return Path(self.settings.storage.database_path or self.paths.default_database)
+
+    @property
+    def database_url(self) -> str | None:
+        """The PostgreSQL URL (with its password: never print it; see storage.url.mask_url), or None."""
+        return self.settings.storage.url
 
 
 def format_validation_error(exc: ValidationError) -> list[str]:
@@ -725,6 +751,10 @@ def masked_dump(settings: Settings) -> dict[str, Any]:
         if isinstance(section, dict) and section.get("api_key"):
             secret = settings.providers.get(name).api_key.get_secret_value()
             section["api_key"] = mask_secret(secret)
+    if data.get("storage", {}).get("url"):
+        from prompt_alchemy.storage.url import mask_url
+
+        data["storage"]["url"] = mask_url(data["storage"]["url"])
     return data
 
 
@@ -795,6 +825,7 @@ gateway:
 
 storage:
   # database_path: ~/.local/share/prompt-alchemy/prompts.db
+  # url: postgresql://alchemy:${PGPASSWORD}@db.internal:5432/prompts   # PostgreSQL + pgvector instead of SQLite
   max_backups: 5                 # backups kept in the backups folder beside the database
   # backup_interval: 1d          # server mode: back up when this long has passed (s, m, h, d, w)
   # vacuum_interval: 1w          # server mode: vacuum when this long has passed

@@ -11,6 +11,8 @@ import pytest
 from prompt_alchemy.errors import InputError, NotFoundError
 from prompt_alchemy.models import Phase, Prompt, SearchFilters
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def _write_jsonl(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

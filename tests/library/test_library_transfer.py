@@ -13,6 +13,8 @@ import pytest
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import Prompt, SearchFilters, utcnow
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def _rows_of(service):
     return {p.id: p for p in service.store.iter_prompts()}
@@ -73,6 +75,7 @@ async def test_csv_formats_and_bad_files(service, tmp_path):
     assert service.count_prompts() == 3
 
 
+@pytest.mark.sqlite_only("imports into a second library by switching PROMPT_ALCHEMY_HOME")
 async def test_jsonl_round_trip_reproduces_the_library(service, tmp_path, monkeypatch):
     ctx = tmp_path / "ctx.txt"
     ctx.write_text("context text", encoding="utf-8")
@@ -149,6 +152,7 @@ async def test_export_formats_filters_and_overwrite(service, tmp_path):
     assert json.loads(buf.getvalue()) == []
 
 
+@pytest.mark.sqlite_only("injects sqlite3.IntegrityError")
 def test_a_failing_batch_writes_nothing(service):
     a, b = Prompt(content="first of batch"), Prompt(content="second of batch")
     b.id = a.id  # the second insert violates the primary key

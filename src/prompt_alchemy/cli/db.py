@@ -1,4 +1,4 @@
-"""`db stats | clear-cache | backup | restore | vacuum | migrate` and the top-level `reembed`."""
+"""`db stats | clear-cache | backup | restore | vacuum | copy | migrate` and the top-level `reembed`."""
 
 from __future__ import annotations
 
@@ -127,6 +127,25 @@ def vacuum(ctx: typer.Context, output: Output = OutputOpt) -> None:
         print_json(data)
         return
     typer.echo(f"vacuumed: {_size(data['bytes_before'])} -> {_size(data['bytes_after'])}")
+
+
+@app.command("copy")
+def copy(
+    ctx: typer.Context,
+    to: str = typer.Option(..., "--to", help="The empty library to copy into: a postgresql:// URL or a SQLite file path."),
+    source: str = typer.Option(None, "--from", help="The library to copy from (default: the configured one)."),
+    output: Output = OutputOpt,
+) -> None:
+    """Copy a whole library (prompts, lineage, embeddings, context, metrics, feedback, models, labels, keys, audit
+    log, cache) into an empty one: SQLite to PostgreSQL, back, or between two of either. One transaction."""
+
+    data = run_with_service(ctx, lambda service: service.copy_database(to, source))
+    if output is Output.json:
+        print_json(data)
+        return
+    rows = sum(data["rows"].values())
+    typer.echo(f"copied {data['prompts']} prompts ({rows} rows in all) from {data['from']} to {data['to']} "
+               f"in {data['wall_ms'] / 1000:.1f}s")
 
 
 @app.command("migrate")

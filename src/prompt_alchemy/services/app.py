@@ -32,6 +32,10 @@ class App:
             key = self.settings.providers.get(name).api_key
             if key is not None:
                 register_secret(key.get_secret_value())
+        if loaded.database_url:  # logs and errors mask the database password too
+            from prompt_alchemy.storage.url import url_password
+
+            register_secret(url_password(loaded.database_url))
 
     @classmethod
     def from_environment(cls, config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
@@ -42,6 +46,12 @@ class App:
 
     @cached_property
     def store(self) -> Store:
+        """SQLite at storage.database_path, or PostgreSQL when storage.url (PROMPT_ALCHEMY_DATABASE_URL) is set."""
+        url = self.loaded.database_url
+        if url:
+            from prompt_alchemy.storage.postgres import PostgresStore
+
+            return PostgresStore(url)
         from prompt_alchemy.storage.sqlite import SQLiteStore
 
         return SQLiteStore(self.loaded.database_path)

@@ -154,6 +154,51 @@ class MaintenanceService(App):
         self.store.record_maintenance("vacuum", now, f"{before} -> {after} bytes")
         return {"bytes_before": before, "bytes_after": after, "at": now.isoformat()}
 
+    def copy_database(self, to: str, source: str | None = None) -> dict[str, Any]:
+        """Copy the whole library (or the one at `source`: a SQLite path or a postgresql:// URL) into the empty
+        library at `to` (either kind), row for row, in one transaction. A SQLite file this creates is removed again
+        when the copy fails, so a failed copy leaves nothing behind."""
+        import time
+
+        from prompt_alchemy.storage.copy import copy_library, open_library
+        from prompt_alchemy.storage.url import is_postgres_url, mask_url
+
+        to = (to or "").strip()
+        if not to:
+            raise InputError("give the library to copy to: a SQLite file path or a postgresql:// URL")
+        new_file = None
+        if not is_postgres_url(to) and "://" not in to:
+            path = Path(to).expanduser()
+            if path.exists() and path.resolve() == self.loaded.database_path.resolve():
+                raise InputError("the library to copy to is the library itself")
+            if path.is_dir():
+                raise InputError(f"{path} is a folder; give a file path for the SQLite library")
+            new_file = None if path.exists() else path
+        elif source is None and self.loaded.database_url == to:
+            raise InputError("the library to copy to is the library itself")
+        started = time.perf_counter()
+        src = self.store if source is None else open_library(source)
+        dst = None
+        try:
+            dst = open_library(to)
+            copied = copy_library(src, dst)
+        except BaseException:
+            if dst is not None:
+                dst.close()
+                dst = None
+            if new_file is not None:
+                for f in (new_file, *[Path(str(new_file) + s) for s in ("-wal", "-shm")]):
+                    f.unlink(missing_ok=True)
+            raise
+        finally:
+            if dst is not None:
+                dst.close()
+            if source is not None:
+                src.close()
+        return {"from": mask_url(str(source)) if source else str(self.store.path), "to": mask_url(to),
+                "rows": copied, "prompts": copied.get("prompts", 0),
+                "wall_ms": round((time.perf_counter() - started) * 1000, 1)}
+
     def migrate_database(self) -> dict[str, Any]:
         """Apply pending schema migrations (opening the store applies them too): which ran, which exist."""
         applied = list(self.store.applied_migrations) + self.store.migrate()

@@ -217,6 +217,9 @@ def restore_database(path: Path, backup: Path, *, stamp: str) -> Path | None:
 class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRepository):
     """One connection per store, shared across threads behind a lock (SQLite serializes writers anyway)."""
 
+    #: The WHERE clause of SearchFilters in this dialect (the PostgreSQL store has its own).
+    _filter_sql = staticmethod(filter_sql)
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         #: Why this process must not write (a read-only library, a newer schema), or None.
@@ -559,7 +562,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
             rows = self.query("SELECT * FROM prompts WHERE session_id = ? ORDER BY created_at, phase, variant "
                               "LIMIT ? OFFSET ?", (session_id, limit, offset))
         else:
-            where, params = filter_sql(filters)
+            where, params = self._filter_sql(filters)
             rows = self.query(f"SELECT {_LIGHT} FROM prompts p WHERE {where} "
                               "ORDER BY p.created_at DESC, p.id LIMIT ? OFFSET ?", params + [limit, offset])
         return [row_to_prompt(r) for r in rows]
@@ -614,7 +617,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                    "ORDER BY rank LIMIT ?) AS f JOIN prompts p ON p.rowid = f.rowid ORDER BY f.rank")
             params: list[Any] = [match, limit]
         else:
-            where, fparams = filter_sql(filters)
+            where, fparams = self._filter_sql(filters)
             sql = (f"SELECT p.id, prompts_fts.rank FROM prompts_fts JOIN prompts p ON p.rowid = prompts_fts.rowid "
                    f"WHERE prompts_fts MATCH ? AND {where} ORDER BY prompts_fts.rank LIMIT ?")
             params = [match] + fparams + [limit]
@@ -656,7 +659,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
         key = ("" if filters is None else filters.model_dump_json(), self.generation())
         ids = self._allowed_ids.get(key)
         if ids is None:
-            where, params = filter_sql(filters)
+            where, params = self._filter_sql(filters)
             ids = frozenset(r[0] for r in self.read(f"SELECT p.id FROM prompts p WHERE {where}", params))
             if len(self._allowed_ids) >= 16:
                 self._allowed_ids.clear()
@@ -675,7 +678,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
         return out
 
     def count_matching(self, filters: SearchFilters | None = None) -> int:
-        where, params = filter_sql(filters)
+        where, params = self._filter_sql(filters)
         return int(self.query(f"SELECT COUNT(*) FROM prompts p WHERE {where}", params)[0][0])
 
     def ancestors(self, prompt_id: str, max_depth: int = 1000) -> list[Prompt]:
@@ -748,7 +751,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
 
     def iter_prompts(self, filters: SearchFilters | None = None, *, page: int = 500) -> Iterator[Prompt]:
         """Every matching prompt with its embedding, oldest first, read page by page."""
-        where, params = filter_sql(filters)
+        where, params = self._filter_sql(filters)
         last: tuple[str, str] = ("", "")
         while True:
             rows = self.query(f"SELECT * FROM prompts p WHERE {where} AND (p.created_at, p.id) > (?, ?) "
@@ -908,7 +911,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                         provider: str | None = None) -> dict[str, Any]:
         """Counts of prompts by phase, provider, model and persona and per day; tokens and cost; per-phase
         generation latency p50/p95; per-provider call latency and error rate."""
-        where, params = filter_sql(SearchFilters(since=since, phase=phase or [], provider=provider))
+        where, params = self._filter_sql(SearchFilters(since=since, phase=phase or [], provider=provider))
 
         def group(column: str) -> dict[str, int]:
             return {(r[0] if r[0] not in (None, "") else "none"): r[1] for r in self.query(

@@ -1,0 +1,264 @@
+"""The PostgreSQL dialect of every migration in ``storage/migrations``: the same names in the same order, each the
+statements that give PostgreSQL the same tables (times stay ISO 8601 text in UTC, JSON stays text, so both stores
+hold the same values). Full text is a generated `tsvector` column with a GIN index; vectors live in pgvector tables,
+one per (model, dimensions), registered in `vector_spaces` and created on first use (see store.py)."""
+
+from __future__ import annotations
+
+#: The text search configuration: English stemming and stop words, like FTS5's porter tokenizer.
+TEXT_CONFIG = "english"
+
+_PROMPTS = """
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE SEQUENCE IF NOT EXISTS library_changes;
+CREATE OR REPLACE FUNCTION library_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM nextval('library_changes');
+    PERFORM pg_notify('prompt_alchemy_changes', TG_TABLE_NAME);
+    RETURN NULL;
+END $$;
+
+CREATE TABLE prompts (
+    id TEXT PRIMARY KEY,
+    content TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    title TEXT,
+    phase TEXT,
+    variant INTEGER,
+    provider TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    temperature DOUBLE PRECISION,
+    max_tokens INTEGER,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    actual_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+    latency_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
+    tags TEXT NOT NULL DEFAULT '[]',
+    parent_id TEXT REFERENCES prompts(id) ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED,
+    session_id TEXT,
+    source_type TEXT NOT NULL DEFAULT 'generated',
+    enhancement_method TEXT,
+    relevance_score DOUBLE PRECISION NOT NULL DEFAULT 1.0,
+    score DOUBLE PRECISION,
+    usage_count INTEGER NOT NULL DEFAULT 0,
+    generation_count INTEGER NOT NULL DEFAULT 0,
+    last_used_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    embedding BYTEA,
+    embedding_model TEXT,
+    embedding_provider TEXT,
+    embedding_dim INTEGER,
+    original_input TEXT,
+    generation_request TEXT,
+    generation_context TEXT,
+    persona_used TEXT,
+    target_model_family TEXT,
+    target_model TEXT,
+    notes TEXT
+);
+CREATE INDEX idx_prompts_phase ON prompts(phase);
+CREATE INDEX idx_prompts_provider ON prompts(provider);
+CREATE INDEX idx_prompts_model ON prompts(model);
+CREATE INDEX idx_prompts_content_hash ON prompts(content_hash);
+CREATE INDEX idx_prompts_session ON prompts(session_id);
+CREATE INDEX idx_prompts_parent ON prompts(parent_id);
+CREATE INDEX idx_prompts_created ON prompts(created_at, id);
+CREATE INDEX idx_prompts_persona ON prompts(persona_used);
+CREATE INDEX idx_prompts_embedding_model ON prompts(embedding_model, embedding_dim);
+CREATE TRIGGER prompts_changed AFTER INSERT OR UPDATE OR DELETE ON prompts
+    FOR EACH STATEMENT EXECUTE FUNCTION library_changed();
+
+CREATE TABLE vector_spaces (
+    model TEXT NOT NULL,
+    dimensions INTEGER NOT NULL,
+    table_name TEXT NOT NULL UNIQUE,
+    PRIMARY KEY (model, dimensions)
+);
+
+CREATE TABLE prompt_context (
+    id TEXT PRIMARY KEY,
+    prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    session_id TEXT,
+    context_type TEXT NOT NULL,
+    source TEXT,
+    content TEXT NOT NULL,
+    relevance_score DOUBLE PRECISION NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX idx_context_prompt ON prompt_context(prompt_id);
+
+CREATE TABLE metrics (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    prompt_id TEXT REFERENCES prompts(id) ON DELETE CASCADE,
+    session_id TEXT,
+    phase TEXT,
+    provider TEXT,
+    model TEXT,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    latency_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
+    cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+    success INTEGER NOT NULL DEFAULT 1,
+    detail TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX idx_metrics_prompt ON metrics(prompt_id);
+CREATE INDEX idx_metrics_session ON metrics(session_id);
+CREATE INDEX idx_metrics_kind_created ON metrics(kind, created_at);
+
+CREATE TABLE feedback (
+    id TEXT PRIMARY KEY,
+    prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    session_id TEXT,
+    rating INTEGER CHECK (rating IS NULL OR rating BETWEEN 1 AND 5),
+    chosen INTEGER,
+    comment TEXT,
+    source TEXT NOT NULL DEFAULT 'cli',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX idx_feedback_prompt ON feedback(prompt_id);
+CREATE TRIGGER feedback_changed AFTER INSERT OR UPDATE OR DELETE ON feedback
+    FOR EACH STATEMENT EXECUTE FUNCTION library_changed();
+"""
+
+_FTS = f"""
+ALTER TABLE prompts ADD COLUMN search tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector('{TEXT_CONFIG}', coalesce(title, '')), 'A') ||
+    setweight(to_tsvector('{TEXT_CONFIG}', content), 'B') ||
+    setweight(to_tsvector('{TEXT_CONFIG}', coalesce(tags, '')), 'B')) STORED;
+CREATE INDEX idx_prompts_search ON prompts USING gin (search);
+
+CREATE TABLE maintenance (
+    task TEXT PRIMARY KEY,
+    last_run_at TEXT NOT NULL,
+    detail TEXT
+);
+"""
+
+_CACHE = """
+CREATE TABLE response_cache (
+    key TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    hits INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX idx_response_cache_expires ON response_cache(expires_at);
+
+CREATE TABLE embedding_cache (
+    key TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    dimensions INTEGER NOT NULL,
+    vector BYTEA NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX idx_embedding_cache_expires ON embedding_cache(expires_at);
+"""
+
+_LEARNING = """
+CREATE TABLE models (
+    id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+    feature_names TEXT NOT NULL,
+    weights TEXT NOT NULL,
+    normalization TEXT NOT NULL,
+    params TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    training_size INTEGER NOT NULL,
+    train_pairs INTEGER NOT NULL,
+    validation_pairs INTEGER NOT NULL,
+    trigger TEXT NOT NULL DEFAULT 'cli',
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX idx_models_one_active ON models(active) WHERE active = 1;
+CREATE INDEX idx_feedback_session ON feedback(session_id);
+CREATE INDEX idx_feedback_created ON feedback(created_at);
+CREATE TRIGGER models_changed AFTER INSERT OR UPDATE OR DELETE ON models
+    FOR EACH STATEMENT EXECUTE FUNCTION library_changed();
+"""
+
+_ACCESS = """
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    scope TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+    salt TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    rate_limit INTEGER,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE UNIQUE INDEX idx_api_keys_active_name ON api_keys(name) WHERE revoked_at IS NULL;
+
+CREATE TABLE audit_log (
+    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    targets TEXT NOT NULL DEFAULT '[]',
+    outcome TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX idx_audit_created ON audit_log(created_at);
+CREATE INDEX idx_audit_actor ON audit_log(actor);
+CREATE TABLE audit_targets (
+    audit_id BIGINT NOT NULL REFERENCES audit_log(id) ON DELETE CASCADE,
+    target_id TEXT NOT NULL
+);
+CREATE INDEX idx_audit_targets_target ON audit_targets(target_id);
+"""
+
+_LABELS = """
+CREATE TABLE labels (
+    name TEXT PRIMARY KEY,
+    prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX idx_labels_prompt ON labels(prompt_id);
+CREATE TABLE label_history (
+    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL,
+    prompt_id TEXT,
+    previous_id TEXT,
+    action TEXT NOT NULL CHECK (action IN ('set', 'move', 'remove', 'deleted')),
+    actor TEXT NOT NULL DEFAULT 'local',
+    source TEXT NOT NULL DEFAULT 'cli',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX idx_label_history_name ON label_history(name);
+CREATE OR REPLACE FUNCTION labels_prompt_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO label_history (name, prompt_id, previous_id, action, source, created_at)
+        SELECT name, NULL, OLD.id, 'deleted', 'delete',
+               to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+        FROM labels WHERE prompt_id = OLD.id;
+    RETURN OLD;
+END $$;
+CREATE TRIGGER labels_prompt_deleted BEFORE DELETE ON prompts
+    FOR EACH ROW EXECUTE FUNCTION labels_prompt_deleted();
+"""
+
+#: m007 declared SQLite's FTS table in the form Datasette detects; PostgreSQL's text index needs no such form.
+_FTS_DATASETTE = ""
+
+#: Each migration's PostgreSQL statements, by the migration's name, in MIGRATIONS order.
+POSTGRES_DIALECT: dict[str, str] = {
+    "m001_initial": _PROMPTS,
+    "m002_fts": _FTS,
+    "m003_response_cache": _CACHE,
+    "m004_learning": _LEARNING,
+    "m005_access": _ACCESS,
+    "m006_labels": _LABELS,
+    "m007_fts_datasette": _FTS_DATASETTE,
+}

@@ -1,0 +1,800 @@
+"""The PostgreSQL store: the whole Store protocol on PostgreSQL + pgvector, through psycopg 3 and a connection pool.
+
+- Same tables and values as the SQLite store (times as ISO 8601 text in UTC, JSON as text), created by the PostgreSQL
+  dialect of the same ordered migrations (schema.py), all of them in one transaction under an advisory lock.
+- Text search: a generated, weighted `tsvector` (title A, content and tags B) with a GIN index, queried with
+  `websearch_to_tsquery` (the words OR-ed, quoted phrases kept) and ranked by `ts_rank` with title weighing twice
+  the body, like the SQLite store's bm25(1, 2, 1).
+- Vectors: one pgvector table per (model, dimensions) with an HNSW index (cosine distance); a small table, or a
+  filtered search the index cannot fill, is searched exactly. The float32 BLOB stays on the prompt row too (exports
+  and copies read it), like the SQLite store's.
+- Statements written for SQLite's `?` placeholders (the feedback, access and label repositories are shared with the
+  SQLite store) run through a thin adapter that turns them into psycopg's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from prompt_alchemy.models import ContextItem, MetricRecord, Prompt, SearchFilters, new_id, utcnow
+from prompt_alchemy.storage.access import AccessRepository
+from prompt_alchemy.storage.feedback import FeedbackRepository
+from prompt_alchemy.storage.labels import LabelRepository
+from prompt_alchemy.storage.migrations import MIGRATIONS
+from prompt_alchemy.storage.postgres.schema import POSTGRES_DIALECT, TEXT_CONFIG
+from prompt_alchemy.storage.sqlite import (
+    _LIGHT,
+    PROMPT_COLUMNS,
+    SQLiteStore,
+    StorageError,
+    fts_terms,
+    prompt_to_row,
+    row_to_prompt,
+)
+from prompt_alchemy.storage.timefmt import to_iso as _to_iso
+from prompt_alchemy.storage.url import mask_url
+
+#: Below this many vectors a space is searched exactly (a sequential scan is fast and exact there).
+EXACT_LIMIT = 20_000
+#: HNSW candidates per search (pgvector's hnsw.ef_search); 100 keeps recall@10 above 0.95 at a million vectors.
+EF_SEARCH = 100
+#: pgvector indexes vectors of at most this many dimensions; larger ones are searched exactly.
+_HNSW_MAX_DIMS = 2000
+#: The advisory lock keys: migrations, vector space creation, content-deduplicating inserts, training.
+LOCK_MIGRATE, LOCK_SPACE, LOCK_INSERT, LOCK_TRAINING = 0x5041_0001, 0x5041_0002, 0x5041_0003, 0x5041_0004
+#: ts_rank weights {D, C, B, A}: title (A) weighs twice content and tags (B).
+_RANK_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
+
+
+# ------------------------------------------------------------------------------------------------ the adapter
+
+
+@lru_cache(maxsize=512)
+def _dialect(sql: str) -> str:
+    """SQLite-flavoured SQL (`?` placeholders, `WHERE 1`, `rowid`) as PostgreSQL SQL for psycopg."""
+    sql = sql.replace("%", "%%").replace("?", "%s")
+    sql = re.sub(r"\bWHERE 1(?=\s+(?:AND|ORDER|LIMIT|GROUP)\b|\s*$)", "WHERE TRUE", sql)
+    sql = re.sub(r"^\s*1 AND ", "TRUE AND ", sql)
+    return sql.replace("ORDER BY created_at, rowid", "ORDER BY created_at, seq")
+
+
+@lru_cache(maxsize=256)
+def _row_class(names: tuple[str, ...]) -> type:
+    index = {name: i for i, name in enumerate(names)}
+
+    class Row(tuple):
+        """A result row read like sqlite3.Row: by position, by column name, and as a mapping (dict(row))."""
+
+        def __getitem__(self, key: Any) -> Any:
+            if isinstance(key, str):
+                return tuple.__getitem__(self, index[key])
+            return tuple.__getitem__(self, key)
+
+        def keys(self) -> list[str]:
+            return list(names)
+
+    return Row
+
+
+def _rows(cursor: Any) -> Any:
+    """psycopg row factory: sqlite3.Row-like rows."""
+    names = tuple(c.name for c in cursor.description or ())
+    cls = _row_class(names)
+    return lambda values: cls(values)
+
+
+class _Cursor:
+    def __init__(self, cursor: Any) -> None:
+        self._cur = cursor
+        self.rowcount = cursor.rowcount
+        self.lastrowid = None
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone() if self._cur.description is not None else None
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall() if self._cur.description is not None else []
+
+    def fetchmany(self, size: int) -> list[Any]:
+        return self._cur.fetchmany(size) if self._cur.description is not None else []
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class Connection:
+    """A psycopg connection that takes SQLite-style statements (what the shared repositories write)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> _Cursor:
+        cur = self.raw.cursor(row_factory=_rows)
+        cur.execute(_dialect(sql), params if isinstance(params, dict) else tuple(params))
+        return _Cursor(cur)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> _Cursor:
+        cur = self.raw.cursor(row_factory=_rows)
+        cur.executemany(_dialect(sql), [tuple(r) for r in rows])
+        return _Cursor(cur)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def filter_sql(filters: SearchFilters | None, alias: str = "p") -> tuple[str, list[Any]]:
+    """A WHERE clause (with `?` parameters) for `filters` over the prompts table aliased `alias`."""
+    if filters is None:
+        return "TRUE", []
+    a = alias
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.phase:
+        clauses.append(f"{a}.phase IN ({', '.join('?' for _ in filters.phase)})")
+        params += [ph.value for ph in filters.phase]
+    for column, value in (("provider", filters.provider), ("model", filters.model),
+                          ("persona_used", filters.persona), ("session_id", filters.session_id),
+                          ("source_type", filters.source_type)):
+        if value:
+            clauses.append(f"{a}.{column} = ?")
+            params.append(value)
+    for tag in filters.tags:
+        clauses.append(f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({a}.tags::jsonb) AS t(value) "
+                       f"WHERE lower(t.value) = lower(?))")
+        params.append(tag)
+    if filters.since is not None:
+        clauses.append(f"{a}.created_at >= ?")
+        params.append(_to_iso(filters.since))
+    if filters.until is not None:
+        clauses.append(f"{a}.created_at < ?")
+        params.append(_to_iso(filters.until))
+    if filters.min_rating is not None:
+        clauses.append(f"(SELECT AVG(f.rating) FROM feedback AS f WHERE f.prompt_id = {a}.id) >= ?")
+        params.append(filters.min_rating)
+    return (" AND ".join(clauses) or "TRUE"), params
+
+
+def vector_literal(vector: Any) -> str:
+    """A pgvector text literal ('[0.1,0.2,...]') of a float32 vector or BLOB."""
+    import numpy as np
+
+    if isinstance(vector, (bytes, bytearray, memoryview)):
+        vector = np.frombuffer(vector, dtype=np.float32)
+    arr = np.asarray(vector, dtype=np.float32).reshape(-1)
+    return "[" + ",".join(map(repr, arr.tolist())) + "]"
+
+
+def _table_name(model: str, dimensions: int) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", model.lower()).strip("_")[:24] or "model"
+    digest = hashlib.sha1(f"{model}\0{dimensions}".encode()).hexdigest()[:8]
+    return f"vectors_{slug}_{dimensions}_{digest}"
+
+
+def connection_problem(url: str, exc: BaseException) -> str:
+    """One line about a failed connection: where (password masked) and PostgreSQL's first line of reason."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    reason = re.sub(r"^connection failed:\s*", "", reason)
+    return mask_url(f"cannot connect to the PostgreSQL library {url}: {reason}")
+
+
+class PgVectorSpace:
+    """The vectors of one (model, dimensions) in PostgreSQL, read like the in-memory index: len, membership, search."""
+
+    def __init__(self, store: PostgresStore, model: str, dimensions: int) -> None:
+        self.store, self.model, self.dimensions = store, model, dimensions
+
+    def __len__(self) -> int:
+        table = self.store._space(self.model, self.dimensions, create=False)
+        return int(self.store.query(f"SELECT COUNT(*) FROM {table}")[0][0]) if table else 0
+
+    def __contains__(self, prompt_id: object) -> bool:
+        table = self.store._space(self.model, self.dimensions, create=False)
+        return bool(table) and bool(self.store.query(f"SELECT 1 FROM {table} WHERE id = ?", (prompt_id,)))
+
+    @property
+    def nbytes(self) -> int:
+        table = self.store._space(self.model, self.dimensions, create=False)
+        return int(self.store.query(f"SELECT pg_total_relation_size('{table}')")[0][0]) if table else 0
+
+    def search(self, query: Any, k: int = 10, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        return self.store._nearest(query, self.model, self.dimensions, k, allowed_ids=allowed)
+
+
+# ------------------------------------------------------------------------------------------------ the store
+
+
+class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
+    """The library in PostgreSQL. Thread-safe: every call borrows a pooled connection."""
+
+    _filter_sql = staticmethod(filter_sql)
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, connect_timeout: float = 10) -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self.shown_url = mask_url(url)
+        #: Where the library is, for reports (the password masked).
+        self.path = Path(self.shown_url)
+        self.write_refusal: str | None = None
+        self._spaces: dict[tuple[str, int], str] = {}
+        self._spaces_lock = threading.Lock()
+        self._term_counts: tuple[int, dict[str, int]] = (-1, {})
+        try:  # one direct connection first: its error says what is wrong (the pool's would only time out)
+            with psycopg.connect(url, connect_timeout=int(connect_timeout), autocommit=True) as probe:
+                self._check_pgvector(probe)
+        except psycopg.Error as exc:
+            raise StorageError(connection_problem(url, exc)) from None
+
+        def configure(conn: Any) -> None:
+            conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
+
+        self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, configure=configure,
+                                    kwargs={"autocommit": True, "connect_timeout": int(connect_timeout)},
+                                    timeout=max(30.0, connect_timeout), name="prompt-alchemy")
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout + 5)
+            self.applied_migrations: list[str] = self.migrate()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def _check_pgvector(self, conn: Any) -> None:
+        """StorageError (before anything is written) when the server has no pgvector."""
+        installed = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
+        available = installed or conn.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+        if not available:
+            raise StorageError(f"the PostgreSQL server of {self.shown_url} has no pgvector extension; install "
+                               f"pgvector (https://github.com/pgvector/pgvector) on it; nothing was written")
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StorageError(mask_url(f"lost the PostgreSQL library {self.shown_url}: "
+                                        f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}")) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: all of it commits, or (on any error) none of it."""
+        if self.write_refusal:
+            raise StorageError(self.write_refusal)
+        with self._connection() as conn, conn.transaction():
+            yield Connection(conn)
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        with self._connection() as conn:
+            return Connection(conn).execute(sql, tuple(params)).fetchall()
+
+    read = query
+
+    def generation(self) -> int:
+        """A number that changes whenever the library changes (any process)."""
+        return self.data_version()
+
+    def data_version(self) -> int:
+        with self._connection() as conn:
+            return int(conn.execute("SELECT last_value FROM library_changes").fetchone()[0])
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations in order, all in one transaction under an advisory lock (several servers may
+        start at once)."""
+        applied: list[str] = []
+        with self.transaction() as db:
+            db.execute(f"SELECT pg_advisory_xact_lock({LOCK_MIGRATE})")
+            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            done = {r[0] for r in db.execute("SELECT name FROM _migrations").fetchall()}
+            unknown = sorted(done - {m.__name__ for m in MIGRATIONS})
+            if unknown:
+                self.write_refusal = (f"the PostgreSQL library {self.shown_url} was written by a newer version of "
+                                      f"prompt-alchemy (schema migrations unknown here: {', '.join(unknown)}); "
+                                      f"upgrade prompt-alchemy to write to it")
+                return []
+            for migration in MIGRATIONS:
+                name = migration.__name__
+                if name in done:
+                    continue
+                script = POSTGRES_DIALECT[name]
+                if script.strip():
+                    db.raw.execute(script)
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, _to_iso(utcnow())))
+                applied.append(name)
+        return applied
+
+    def schema_version(self) -> int:
+        return len(self.query("SELECT name FROM _migrations"))
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # ------------------------------------------------------------------ vector spaces
+
+    def _space(self, model: str, dimensions: int, *, create: bool) -> str | None:
+        """The table of (model, dimensions), created (with its HNSW index) on first write."""
+        key = (model, dimensions)
+        table = self._spaces.get(key)
+        if table is not None:
+            return table
+        rows = self.query("SELECT table_name FROM vector_spaces WHERE model = ? AND dimensions = ?", key)
+        if rows:
+            table = rows[0][0]
+        elif not create:
+            return None
+        else:
+            table = _table_name(model, dimensions)
+            with self.transaction() as db:
+                db.execute(f"SELECT pg_advisory_xact_lock({LOCK_SPACE})")
+                db.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY REFERENCES prompts(id) "
+                           f"ON DELETE CASCADE, embedding vector({int(dimensions)}) NOT NULL)")
+                if dimensions <= _HNSW_MAX_DIMS:
+                    db.execute(f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} "
+                               f"USING hnsw (embedding vector_cosine_ops)")
+                db.execute("INSERT INTO vector_spaces (model, dimensions, table_name) VALUES (?, ?, ?) "
+                           "ON CONFLICT DO NOTHING", (model, dimensions, table))
+        with self._spaces_lock:
+            self._spaces[key] = table
+        return table
+
+    def _write_vectors(self, db: Connection, prompts: Iterable[Prompt]) -> None:
+        by_space: dict[tuple[str, int], list[tuple[str, str]]] = {}
+        for p in prompts:
+            if p.embedding is not None and p.embedding_model:
+                dims = p.embedding_dim or len(p.embedding)
+                by_space.setdefault((p.embedding_model, dims), []).append((p.id, vector_literal(p.embedding)))
+        for (model, dims), rows in by_space.items():
+            table = self._spaces.get((model, dims))
+            assert table is not None  # created by _prepare_spaces before the transaction
+            db.executemany(f"INSERT INTO {table} (id, embedding) VALUES (?, ?::vector) "
+                           f"ON CONFLICT (id) DO UPDATE SET embedding = excluded.embedding", rows)
+
+    def _prepare_spaces(self, prompts: Iterable[Prompt]) -> None:
+        for p in prompts:
+            if p.embedding is not None and p.embedding_model:
+                self._space(p.embedding_model, p.embedding_dim or len(p.embedding), create=True)
+
+    def vector_index(self, model: str, dimensions: int) -> PgVectorSpace:
+        return PgVectorSpace(self, model, dimensions)
+
+    def search_vectors(self, vector: Any, model: str, dimensions: int, limit: int,
+                       filters: SearchFilters | None = None) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the nearest vectors: HNSW on a large space, exact on a small one; with
+        filters, HNSW filtered afterwards, and exact when that leaves fewer than `limit` hits."""
+        return self._nearest(vector, model, dimensions, limit, filters=filters)
+
+    def _nearest(self, vector: Any, model: str, dimensions: int, limit: int, *, filters: SearchFilters | None = None,
+                 allowed_ids: set[str] | None = None, exact: bool | None = None) -> list[tuple[str, float]]:
+        import numpy as np
+
+        q = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if q.shape[0] != dimensions:
+            raise ValueError(f"query has {q.shape[0]} dimensions, index {model} has {dimensions}")
+        table = self._space(model, dimensions, create=False)
+        if table is None or limit <= 0:
+            return []
+        literal = vector_literal(q)
+        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters)
+        if allowed_ids is not None:
+            where, params = f"({where}) AND v.id = ANY(?)", params + [list(allowed_ids)]
+        join = "" if where == "TRUE" else "JOIN prompts p ON p.id = v.id "
+        sql = (f"SELECT v.id, 1 - (v.embedding <=> ?::vector) AS similarity FROM {table} v {join}WHERE {where} "
+               f"ORDER BY v.embedding <=> ?::vector LIMIT ?")
+        args = [literal, *params, literal, limit]
+        if exact is None:
+            exact = dimensions > _HNSW_MAX_DIMS or self._estimated_rows(table) < EXACT_LIMIT
+        with self.transaction() as db:
+            if exact:
+                db.execute("SET LOCAL enable_indexscan = off")
+            rows = db.execute(sql, args).fetchall()
+            if not exact and len(rows) < limit and where != "TRUE":  # the index's candidates were filtered away
+                db.execute("SET LOCAL enable_indexscan = off")
+                rows = db.execute(sql, args).fetchall()
+        return [(r[0], float(r[1])) for r in rows]
+
+    def _estimated_rows(self, table: str) -> int:
+        rows = self.query("SELECT reltuples::bigint FROM pg_class WHERE oid = ?::regclass", (table,))
+        estimate = int(rows[0][0]) if rows else 0
+        if estimate < 0:  # never analyzed: count (a small table, or a fresh one)
+            estimate = int(self.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT {EXACT_LIMIT}) s")[0][0])
+        return estimate
+
+    def load_embeddings(self, model: str, dimensions: int) -> tuple[list[str], Any]:
+        import numpy as np
+
+        rows = self.query("SELECT id, embedding FROM prompts WHERE embedding IS NOT NULL AND embedding_model = ? "
+                          "AND embedding_dim = ?", (model, dimensions))
+        rows = [r for r in rows if len(r[1]) == dimensions * 4]
+        matrix = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype=np.float32).reshape(len(rows), dimensions)
+        return [r[0] for r in rows], matrix.copy()
+
+    def embedding_targets(self, model: str, dimensions: int, *, include_all: bool = False) -> list[tuple[str, str]]:
+        if include_all:
+            return [(r[0], r[1]) for r in self.query("SELECT id, content FROM prompts ORDER BY created_at")]
+        return [(r[0], r[1]) for r in self.query(
+            "SELECT id, content FROM prompts WHERE embedding IS NOT NULL AND "
+            "(embedding_model IS DISTINCT FROM ? OR embedding_dim IS DISTINCT FROM ?) ORDER BY created_at",
+            (model, dimensions))]
+
+    def set_embeddings(self, rows: list[tuple[str, bytes]], model: str, provider: str, dimensions: int) -> None:
+        table = self._space(model, dimensions, create=True)
+        others = [t for (m, d), t in self._all_spaces().items() if (m, d) != (model, dimensions)]
+        with self.transaction() as db:
+            db.executemany("UPDATE prompts SET embedding = ?, embedding_model = ?, embedding_provider = ?, "
+                           "embedding_dim = ? WHERE id = ?",
+                           [(blob, model, provider, dimensions, pid) for pid, blob in rows])
+            ids = [pid for pid, _ in rows]
+            for other in others:
+                db.execute(f"DELETE FROM {other} WHERE id = ANY(?)", (ids,))
+            db.executemany(f"INSERT INTO {table} (id, embedding) SELECT ?, ?::vector WHERE EXISTS "
+                           f"(SELECT 1 FROM prompts WHERE id = ?) ON CONFLICT (id) DO UPDATE SET "
+                           f"embedding = excluded.embedding", [(pid, vector_literal(blob), pid) for pid, blob in rows])
+
+    def _all_spaces(self) -> dict[tuple[str, int], str]:
+        return {(r[0], int(r[1])): r[2] for r in self.query("SELECT model, dimensions, table_name FROM vector_spaces")}
+
+    def embedding_counts(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.query(
+            "SELECT embedding_model AS model, embedding_provider AS provider, embedding_dim AS dimensions, "
+            "COUNT(*) AS prompts FROM prompts WHERE embedding IS NOT NULL "
+            "GROUP BY embedding_model, embedding_provider, embedding_dim ORDER BY prompts DESC")]
+
+    # ------------------------------------------------------------------ writes
+
+    _INSERT = (f"INSERT INTO prompts ({', '.join(PROMPT_COLUMNS)}) "
+               f"VALUES ({', '.join('?' for _ in PROMPT_COLUMNS)})")
+
+    def _insert_prompts(self, db: Connection, prompts: list[Prompt]) -> None:
+        if prompts:
+            db.executemany(self._INSERT, [tuple(prompt_to_row(p).values()) for p in prompts])
+            self._write_vectors(db, prompts)
+
+    def _insert_context(self, db: Connection, prompt: Prompt, item: ContextItem) -> None:
+        db.execute("INSERT INTO prompt_context (id, prompt_id, session_id, context_type, source, content, "
+                   "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (new_id(), prompt.id, prompt.session_id, item.context_type, item.source, item.content,
+                    _to_iso(utcnow())))
+
+    _insert_metric = SQLiteStore._insert_metric
+
+    def save_session(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
+                     metrics: list[MetricRecord] | None = None) -> None:
+        contexts = contexts or {}
+        self._prepare_spaces(prompts)
+        with self.transaction() as db:
+            self._insert_prompts(db, prompts)
+            for prompt in prompts:
+                for item in contexts.get(prompt.id, []):
+                    self._insert_context(db, prompt, item)
+            for metric in metrics or []:
+                self._insert_metric(db, metric)
+
+    def save_prompts(self, prompts: list[Prompt]) -> None:
+        self.save_session(prompts)
+
+    def insert_new_prompts(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
+                           remap: dict[str, str] | None = None) -> tuple[list[Prompt], dict[str, str], set[str]]:
+        """Like the SQLite store's: inserts the prompts whose content is not stored yet, in one transaction that
+        holds an advisory lock, so that concurrent imports (from any process) store each content once."""
+        contexts = contexts or {}
+        remap = {} if remap is None else remap
+        inserted: list[Prompt] = []
+        duplicates: dict[str, str] = {}
+        taken: set[str] = set()
+        self._prepare_spaces(prompts)
+        with self.transaction() as db:
+            db.execute(f"SELECT pg_advisory_xact_lock({LOCK_INSERT})")
+            hashes = list({p.content_hash for p in prompts})
+            stored = {r[0]: r[1] for r in db.execute(
+                "SELECT DISTINCT ON (content_hash) content_hash, id FROM prompts WHERE content_hash = ANY(?) "
+                "ORDER BY content_hash, created_at, id", (hashes,)).fetchall()}
+            ids = list({p.id for p in prompts} | {p.parent_id for p in prompts if p.parent_id})
+            existing = {r[0] for r in db.execute("SELECT id FROM prompts WHERE id = ANY(?)", (ids,)).fetchall()}
+            for prompt in prompts:
+                if prompt.parent_id in remap:
+                    prompt.parent_id = remap[prompt.parent_id]
+                if prompt.parent_id in taken:
+                    prompt.parent_id = None
+                if prompt.content_hash in stored:
+                    remap[prompt.id] = duplicates[prompt.id] = stored[prompt.content_hash]
+                    continue
+                if prompt.id in existing:
+                    taken.add(prompt.id)
+                    continue
+                if prompt.parent_id is not None and prompt.parent_id not in existing:
+                    prompt.parent_id = None
+                inserted.append(prompt)
+                stored[prompt.content_hash] = prompt.id
+                existing.add(prompt.id)
+            self._insert_prompts(db, inserted)
+            for prompt in inserted:
+                for item in contexts.get(prompt.id, []):
+                    self._insert_context(db, prompt, item)
+        return inserted, duplicates, taken
+
+    def record_metrics(self, metrics: Iterable[MetricRecord]) -> None:
+        with self.transaction() as db:
+            for metric in metrics:
+                self._insert_metric(db, metric)
+
+    def delete_prompts(self, ids: list[str]) -> int:
+        """Delete prompts with their context, metrics, feedback and vectors (by cascade); children are relinked to
+        the deleted prompt's parent. One transaction."""
+        deleted = 0
+        with self.transaction() as db:
+            for pid in ids:
+                row = db.execute("SELECT parent_id FROM prompts WHERE id = ?", (pid,)).fetchone()
+                if row is None:
+                    continue
+                db.execute("UPDATE prompts SET parent_id = ? WHERE parent_id = ?", (row[0], pid))
+                db.execute("DELETE FROM prompt_context WHERE prompt_id = ?", (pid,))
+                db.execute("DELETE FROM metrics WHERE prompt_id = ?", (pid,))
+                db.execute("DELETE FROM feedback WHERE prompt_id = ?", (pid,))
+                deleted += db.execute("DELETE FROM prompts WHERE id = ?", (pid,)).rowcount
+        return deleted
+
+    # ------------------------------------------------------------------ reads (portable SQL shared with SQLite)
+
+    get_prompt = SQLiteStore.get_prompt
+    list_prompts = SQLiteStore.list_prompts
+    top_prompts = SQLiteStore.top_prompts
+    get_context = SQLiteStore.get_context
+    list_metrics = SQLiteStore.list_metrics
+    count_prompts = SQLiteStore.count_prompts
+    count_matching = SQLiteStore.count_matching
+    ancestors = SQLiteStore.ancestors
+    descendants = SQLiteStore.descendants
+    ids_by_hash = SQLiteStore.ids_by_hash
+    contexts_for = SQLiteStore.contexts_for
+    existing_ids = SQLiteStore.existing_ids
+    iter_prompts = SQLiteStore.iter_prompts
+    get_prompts = SQLiteStore.get_prompts
+    metrics_summary = SQLiteStore.metrics_summary
+    last_maintenance = SQLiteStore.last_maintenance
+    record_maintenance = SQLiteStore.record_maintenance
+
+    def resolve_prefix(self, prefix: str, limit: int = 10) -> list[Any]:
+        exact = self.query("SELECT id, phase, title, created_at FROM prompts WHERE id = ?", (prefix,))
+        if exact:
+            return exact
+        return self.query("SELECT id, phase, title, created_at FROM prompts WHERE starts_with(id, ?) "
+                          "ORDER BY id LIMIT ?", (prefix, limit))
+
+    def filter_ids(self, filters: SearchFilters | None) -> frozenset[str]:
+        where, params = filter_sql(filters)
+        return frozenset(r[0] for r in self.query(f"SELECT p.id FROM prompts p WHERE {where}", params))
+
+    # ------------------------------------------------------------------ text search
+
+    def search_text(self, query: str, filters: SearchFilters | None = None,
+                    limit: int = 10) -> list[tuple[str, float]]:
+        """(id, score) by `ts_rank` over the weighted tsvector (title twice the body), best first. The words are
+        OR-ed (quoted phrases stay phrases) like the SQLite store's FTS5 query; `websearch_to_tsquery` applies
+        English stemming and stop words and never fails on odd syntax."""
+        terms = fts_terms(query)
+        if not terms:
+            return []
+        text = " or ".join(terms)
+        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters)
+        sql = (f"SELECT p.id, ts_rank('{_RANK_WEIGHTS}', p.search, q, 1) AS rank "
+               f"FROM prompts p, websearch_to_tsquery('{TEXT_CONFIG}', ?) AS q "
+               f"WHERE p.search @@ q AND {where} ORDER BY rank DESC, p.id LIMIT ?")
+        return [(r[0], float(r[1])) for r in self.query(sql, [text, *params, limit])]
+
+    def fts_check(self) -> None:
+        """Raise StorageError when a stored tsvector disagrees with its row (it is generated, so it never should)."""
+        bad = self.query(f"SELECT COUNT(*) FROM prompts WHERE search IS DISTINCT FROM ("
+                         f"setweight(to_tsvector('{TEXT_CONFIG}', coalesce(title, '')), 'A') || "
+                         f"setweight(to_tsvector('{TEXT_CONFIG}', content), 'B') || "
+                         f"setweight(to_tsvector('{TEXT_CONFIG}', coalesce(tags, '')), 'B'))")[0][0]
+        if bad:
+            raise StorageError(f"{bad} prompts have a stale text index")
+
+    # ------------------------------------------------------------------ the response cache
+
+    def cached_response(self, key: str, now: float) -> str | None:
+        rows = self.query("UPDATE response_cache SET hits = hits + 1 WHERE key = ? AND expires_at > ? "
+                          "RETURNING response", (key, now))
+        return rows[0][0] if rows else None
+
+    def cache_response(self, key: str, provider: str, model: str, payload: str, now: float, expires_at: float, *,
+                       purge_expired: bool = False) -> None:
+        with self.transaction() as db:
+            if purge_expired:
+                db.execute("DELETE FROM response_cache WHERE expires_at <= ?", (now,))
+                db.execute("DELETE FROM embedding_cache WHERE expires_at <= ?", (now,))
+            db.execute("INSERT INTO response_cache (key, provider, model, response, created_at, expires_at, hits) "
+                       "VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (key) DO UPDATE SET provider = excluded.provider, "
+                       "model = excluded.model, response = excluded.response, created_at = excluded.created_at, "
+                       "expires_at = excluded.expires_at, hits = 0",
+                       (key, provider, model, payload, now, now if expires_at is None else expires_at))
+
+    def cached_vectors(self, keys: Sequence[str], now: float) -> dict[str, bytes]:
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        return {r[0]: bytes(r[1]) for r in self.query(
+            "SELECT key, vector FROM embedding_cache WHERE expires_at > ? AND key = ANY(?)", (now, unique))}
+
+    def cache_vectors(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT INTO embedding_cache (key, provider, model, dimensions, vector, created_at, "
+                           "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                           "provider = excluded.provider, model = excluded.model, dimensions = excluded.dimensions, "
+                           "vector = excluded.vector, created_at = excluded.created_at, "
+                           "expires_at = excluded.expires_at", rows)
+
+    def cache_stats(self, now: float) -> dict[str, int]:
+        responses = self.query("SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM response_cache "
+                               "WHERE expires_at > ?", (now,))[0]
+        embeddings = self.query("SELECT COUNT(*) FROM embedding_cache WHERE expires_at > ?", (now,))[0]
+        return {"responses": int(responses[0]), "response_hits": int(responses[1]), "embeddings": int(embeddings[0])}
+
+    def clear_cache(self) -> int:
+        with self.transaction() as db:
+            removed = db.execute("DELETE FROM response_cache").rowcount
+            removed += db.execute("DELETE FROM embedding_cache").rowcount
+        return int(removed)
+
+    # ------------------------------------------------------------------ access (what differs from SQLite)
+
+    def insert_api_key(self, *, key_id: str, name: str, scope: str, salt: str, secret_hash: str,
+                       rate_limit: int | None, created_at: datetime) -> None:
+        """Store a new key; an active key of the same name is a conflict (sqlite3.IntegrityError, as the SQLite
+        store raises: the service's contract)."""
+        import sqlite3
+
+        import psycopg
+
+        try:
+            AccessRepository.insert_api_key(self, key_id=key_id, name=name, scope=scope, salt=salt,
+                                            secret_hash=secret_hash, rate_limit=rate_limit, created_at=created_at)
+        except psycopg.errors.UniqueViolation as exc:
+            raise sqlite3.IntegrityError(str(exc)) from None
+
+    def append_audit(self, *, actor: str, action: str, targets: list[str], outcome: str,
+                     detail: str | None = None, when: datetime) -> int:
+        with self.transaction() as db:
+            audit_id = int(db.execute(
+                "INSERT INTO audit_log (created_at, actor, action, targets, outcome, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (_to_iso(when), actor, action, json.dumps(targets), outcome, detail)).fetchone()[0])
+            db.executemany("INSERT INTO audit_targets (audit_id, target_id) VALUES (?, ?)",
+                           [(audit_id, t) for t in dict.fromkeys(targets)])
+            return audit_id
+
+    # ------------------------------------------------------------------ maintenance
+
+    def check_integrity(self, *, quick: bool = True, max_findings: int = 10) -> list[str]:
+        """PostgreSQL keeps its own pages consistent; here: the library answers and its migrations are known."""
+        try:
+            self.query("SELECT COUNT(*) FROM _migrations")
+        except StorageError as exc:
+            return [str(exc)]
+        return [self.write_refusal] if self.write_refusal else []
+
+    def file_sizes(self) -> dict[str, int]:
+        size = int(self.query("SELECT pg_database_size(current_database())")[0][0])
+        return {"database": size, "database_wal": 0, "database_shm": 0}
+
+    def stats(self) -> dict[str, Any]:
+        one = lambda sql: self.query(sql)[0][0]  # noqa: E731
+        size = self.file_sizes()
+        return {
+            "path": self.shown_url,
+            "backend": "postgresql",
+            "prompts": self.count_prompts(),
+            "sessions": one("SELECT COUNT(DISTINCT session_id) FROM prompts WHERE session_id IS NOT NULL"),
+            "by_phase": {(r[0] or "none"): r[1] for r in self.query(
+                "SELECT phase, COUNT(*) FROM prompts GROUP BY phase ORDER BY 2 DESC")},
+            "by_source": {r[0]: r[1] for r in self.query(
+                "SELECT source_type, COUNT(*) FROM prompts GROUP BY source_type ORDER BY 2 DESC")},
+            "embeddings": self.embedding_counts(),
+            "without_embedding": one("SELECT COUNT(*) FROM prompts WHERE embedding IS NULL"),
+            "fts_documents": one("SELECT COUNT(*) FROM prompts WHERE search <> ''::tsvector"),
+            "vector_spaces": [dict(r) for r in self.query(
+                "SELECT model, dimensions, table_name FROM vector_spaces ORDER BY model, dimensions")],
+            "context_rows": one("SELECT COUNT(*) FROM prompt_context"),
+            "metric_rows": one("SELECT COUNT(*) FROM metrics"),
+            "feedback_rows": one("SELECT COUNT(*) FROM feedback"),
+            "page_size": 8192,
+            "page_count": size["database"] // 8192,
+            "freelist_pages": 0,
+            "files": size,
+            "migrations": [r[0] for r in self.query("SELECT name FROM _migrations ORDER BY applied_at, name")],
+            "maintenance": {r[0]: r[1] for r in self.query("SELECT task, last_run_at FROM maintenance")},
+        }
+
+    def vacuum(self) -> None:
+        """VACUUM ANALYZE (outside a transaction, as PostgreSQL requires)."""
+        if self.write_refusal:
+            raise StorageError(self.write_refusal)
+        with self._connection() as conn:
+            conn.execute("VACUUM ANALYZE")
+
+    def backup_to(self, target: Path, partial: Path | None = None) -> int:
+        """A logical dump as a SQLite library file (every row, vectors included), which `db copy` restores into
+        any library, PostgreSQL or SQLite: written to `partial`, checked, then renamed into place."""
+        import os
+
+        from prompt_alchemy.storage.copy import copy_library
+        from prompt_alchemy.storage.sqlite import integrity_check
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = partial or target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        try:
+            dump = SQLiteStore(partial)
+            try:
+                copy_library(self, dump)
+            finally:
+                dump.close()
+            problems = integrity_check(partial)
+            if problems:
+                raise StorageError(f"the backup copy of {self.shown_url} fails its integrity check ({problems[0]})")
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return target.stat().st_size
+
+    # ------------------------------------------------------------------ copying a library in (storage/copy.py)
+
+    def _before_copy(self, source: Any) -> None:
+        for row in source.embedding_counts():
+            if row["model"] and row["dimensions"]:
+                self._space(row["model"], int(row["dimensions"]), create=True)
+
+    def _after_copy(self, db: Connection) -> None:
+        """Inside the copy's transaction: the vector tables filled from the copied rows, identities moved on."""
+        spaces = {(r[0], int(r[1])): r[2] for r in db.execute(
+            "SELECT model, dimensions, table_name FROM vector_spaces").fetchall()}
+        last = ""
+        while True:
+            rows = db.execute("SELECT id, embedding, embedding_model, embedding_dim FROM prompts WHERE id > ? AND "
+                              "embedding IS NOT NULL ORDER BY id LIMIT 2000", (last,)).fetchall()
+            if not rows:
+                break
+            by_table: dict[str, list[tuple[str, str]]] = {}
+            for r in rows:
+                table = spaces.get((r[2], int(r[3] or 0)))
+                if table and len(r[1]) == int(r[3]) * 4:
+                    by_table.setdefault(table, []).append((r[0], vector_literal(bytes(r[1]))))
+            for table, values in by_table.items():
+                db.executemany(f"INSERT INTO {table} (id, embedding) VALUES (?, ?::vector)", values)
+            last = rows[-1][0]
+        for table in ("audit_log", "label_history"):
+            db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                       f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)")
+
+    # ------------------------------------------------------------------ several servers
+
+    @contextmanager
+    def advisory_lock(self, key: int = LOCK_TRAINING) -> Iterator[bool]:
+        """Try a session advisory lock: yields True when this process holds it (and releases it afterwards), False
+        when another process does. For work that must run once across replicas (nightly training)."""
+        with self._connection() as conn:
+            got = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+_ = _LIGHT  # the column list the shared read methods use

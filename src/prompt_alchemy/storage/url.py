@@ -1,0 +1,67 @@
+"""Database URLs: which backend a `storage.url` selects, its validation, and its masked form (the password is never
+shown: not by `config show`, not in logs, not in errors)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PosixPath
+from urllib.parse import parse_qs, urlsplit
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+_PASSWORD = re.compile(r"(?P<head>postgres(?:ql)?://[^:/?#@\s]*:)(?P<pw>[^@/?#\s]*)(?P<tail>@)", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&\s]*)", re.IGNORECASE)
+
+
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and url.split(":", 1)[0].lower() in POSTGRES_SCHEMES  # type: ignore[union-attr]
+
+
+def mask_url(text: str) -> str:
+    """`text` with the password of every PostgreSQL URL in it replaced by ****."""
+    text = _PASSWORD.sub(lambda m: m["head"] + ("****" if m["pw"] else "") + m["tail"], text)
+    return _QUERY_PASSWORD.sub(lambda m: m["head"] + "****", text)
+
+
+def url_password(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        return parts.password or (parse_qs(parts.query).get("password") or [None])[0]
+    except ValueError:
+        return None
+
+
+def check_database_url(url: str) -> str:
+    """`url` when it is a usable PostgreSQL URL; ValueError (one line, without the password) otherwise."""
+    url = url.strip()
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in POSTGRES_SCHEMES:
+        raise ValueError("expected a PostgreSQL URL such as postgresql://user:password@host:5432/dbname "
+                         "(unset it to use the SQLite file at storage.database_path)")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({mask_url(str(exc))}); expected "
+                         f"postgresql://user:password@host:5432/dbname") from None
+    if not parts.hostname and "host" not in parse_qs(parts.query):
+        raise ValueError("the PostgreSQL URL names no host; expected postgresql://user:password@host:5432/dbname")
+    return url
+
+
+class RemoteDatabasePath(PosixPath):
+    """Where the services expect the SQLite file, when the library lives in PostgreSQL: it always exists (the
+    server holds the library), its parent is the local data folder (logs, examples), and its name says what it is."""
+
+    @classmethod
+    def for_url(cls, url: str, data_dir: Path) -> RemoteDatabasePath:
+        return cls(data_dir / "postgresql")
+
+    def exists(self, *args, **kwargs) -> bool:  # type: ignore[override]
+        return self.name == "postgresql" or PosixPath(self).exists()
+
+    def is_file(self) -> bool:  # type: ignore[override]
+        return self.name == "postgresql" or PosixPath(self).is_file()
+
+    @property
+    def parent(self) -> Path:  # type: ignore[override]
+        return PosixPath(super().parent)

@@ -1,0 +1,268 @@
+"""The PostgreSQL store: the whole protocol, the same migrations in its dialect, text and vector search on
+PostgreSQL's own indexes, learning on it, a library copied SQLite -> PostgreSQL -> SQLite with every row equal, and
+bad URLs or unreachable servers refused in one line with nothing written."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import sys
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "learning"))
+from learning_testkit import TRAIN_N, noisy_rating, rate_all, sim_prompts, store_prompts  # noqa: F401
+from testkit import run_cli
+
+from prompt_alchemy.models import Feedback, Prompt, SearchFilters
+from prompt_alchemy.storage import base
+from prompt_alchemy.storage.copy import TABLES, table_counts
+from prompt_alchemy.storage.migrations import MIGRATIONS
+
+
+@pytest.fixture
+def pg(postgres_url):
+    from prompt_alchemy.storage.postgres import PostgresStore
+
+    store = PostgresStore(postgres_url)
+    yield store
+    store.close()
+
+
+def _unit(rng, d):
+    v = rng.standard_normal(d).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _prompts(n=40, d=16, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        p = Prompt(content=(f"Write a haiku about autumn leaves, take {i}" if i % 2 else
+                            f"Explain quantum tunnelling to a child, take {i}"),
+                   title="Poetry" if i % 2 else "Physics", tags=["verse"] if i % 2 else ["science"])
+        p.embedding, p.embedding_model, p.embedding_provider, p.embedding_dim = _unit(rng, d).tolist(), "m", "t", d
+        out.append(p)
+    return out
+
+
+def test_the_postgres_store_implements_every_part_of_the_protocol(pg):
+    assert isinstance(pg, base.Store)
+    for part in (base.PromptRepository, base.FeedbackStore, base.CacheStore, base.AccessStore, base.LabelStore,
+                 base.MaintenanceStore):
+        for name, value in vars(part).items():
+            if inspect.isfunction(value) and not name.startswith("_"):
+                assert callable(getattr(pg, name)), f"{part.__name__}.{name}"
+
+
+def test_every_migration_has_a_postgres_dialect_and_all_are_applied(pg):
+    from prompt_alchemy.storage.postgres.schema import POSTGRES_DIALECT
+
+    names = [m.__name__ for m in MIGRATIONS]
+    assert list(POSTGRES_DIALECT) == names
+    assert pg.stats()["migrations"] == names and pg.schema_version() == len(names)
+    assert pg.migrate() == []  # idempotent
+
+
+def test_text_search_ranks_stems_and_filters(pg):
+    a = Prompt(content="Summarize the quarterly sales reports for the board", title="Reports")
+    b = Prompt(content="Write a poem; reports of the summer", title="Poetry", tags=["verse"])
+    c = Prompt(content="Translate the menu into French", title="Menu")
+    pg.save_prompts([a, b, c])
+    hits = pg.search_text("summarizing report")  # stemming: summarizing ~ summarize, report ~ reports
+    assert [h[0] for h in hits][:1] == [a.id] and {h[0] for h in hits} == {a.id, b.id}
+    assert [h[0] for h in pg.search_text("reports", SearchFilters(tags=["verse"]))] == [b.id]
+    assert [h[0] for h in pg.search_text("poetry")] == [b.id]  # titles are indexed
+    assert pg.search_text('"unbalanced quote OR ) (') == []  # never a syntax error
+    assert pg.search_text("the of and") == []  # stop words alone match nothing
+    pg.fts_check()
+
+
+def test_vector_search_exact_and_hnsw_agree_with_brute_force(pg):
+    prompts = _prompts(60)
+    pg.save_prompts(prompts)
+    matrix = np.array([p.embedding for p in prompts], dtype=np.float32)
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        q = _unit(rng, 16)
+        want = [prompts[i].id for i in np.argsort(-(matrix @ q))[:5]]
+        exact = pg._nearest(q, "m", 16, 5, exact=True)
+        assert [pid for pid, _ in exact] == want
+        assert abs(exact[0][1] - float(np.max(matrix @ q))) < 1e-5
+        assert [pid for pid, _ in pg._nearest(q, "m", 16, 5, exact=False)][:3] == want[:3]  # HNSW
+        verse = [pid for pid, _ in pg.search_vectors(q, "m", 16, 5, SearchFilters(tags=["verse"]))]
+        assert verse == [p for p in [prompts[i].id for i in np.argsort(-(matrix @ q))] if
+                         int(next(x for x in prompts if x.id == p).content.split()[-1]) % 2][:5]
+    assert pg.search_vectors(_unit(rng, 16), "other-model", 16, 5) == []  # other models are never compared
+    space = pg.vector_index("m", 16)
+    assert len(space) == 60 and prompts[0].id in space
+    pg.delete_prompts([prompts[0].id])
+    assert prompts[0].id not in space and len(space) == 59
+
+
+def test_delete_relinks_and_reembedding_moves_vectors(pg):
+    a, b, c = _prompts(3)
+    b.parent_id, c.parent_id = a.id, b.id
+    pg.save_session([a, b, c])
+    assert pg.delete_prompts([b.id]) == 1
+    assert pg.get_prompt(c.id).parent_id == a.id
+    v = (np.ones(8) / np.sqrt(8)).astype(np.float32)
+    pg.set_embeddings([(a.id, v.tobytes())], "m2", "t", 8)
+    assert [pid for pid, _ in pg.search_vectors(v, "m2", 8, 3)] == [a.id]
+    assert a.id not in pg.vector_index("m", 16) and c.id in pg.vector_index("m", 16)
+
+
+def test_feedback_models_cache_labels_keys_and_maintenance(pg, tmp_path):
+    import sqlite3
+    from datetime import datetime, timezone
+
+    p = _prompts(1)[0]
+    pg.save_prompts([p])
+    pg.insert_feedback([Feedback(prompt_id=p.id, rating=4, source="cli"), Feedback(prompt_id=p.id, rating=2)])
+    assert pg.average_ratings([p.id]) == {p.id: (3.0, 2)}
+    assert pg.feedback_counts()["ratings"] == 2 and len(pg.list_feedback(prompt_id=p.id)) == 2
+    pg.cache_response("k", "openai", "gpt", '{"a": 1}', 100.0, 200.0)
+    assert pg.cached_response("k", 150.0) == '{"a": 1}' and pg.cached_response("k", 250.0) is None
+    pg.cache_vectors([("e", "local", "m", 2, b"\x00" * 8, 100.0, 200.0)])
+    assert pg.cached_vectors(["e", "x"], 150.0) == {"e": b"\x00" * 8}
+    assert pg.cache_stats(150.0) == {"responses": 1, "response_hits": 1, "embeddings": 1}
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert pg.set_label("production", p.id, when) is None and pg.get_label("production") == p.id
+    pg.insert_api_key(key_id="k1", name="ci", scope="read", salt="s", secret_hash="h", rate_limit=None, created_at=when)
+    with pytest.raises(sqlite3.IntegrityError):
+        pg.insert_api_key(key_id="k2", name="ci", scope="read", salt="s", secret_hash="h", rate_limit=None,
+                          created_at=when)
+    assert pg.append_audit(actor="ci", action="rate", targets=[p.id], outcome="ok", when=when) >= 1
+    assert pg.creators([p.id]) == {p.id: "ci"}
+    pg.delete_prompts([p.id])
+    assert pg.label_history("production")[0]["action"] == "deleted"
+    assert pg.list_feedback(prompt_id=p.id) == []
+    pg.vacuum()
+    pg.record_maintenance("vacuum", when)
+    assert pg.last_maintenance("vacuum") == when
+    assert pg.check_integrity() == [] and pg.stats()["backend"] == "postgresql"
+    assert pg.backup_to(tmp_path / "dump.db") > 0
+
+
+def _all_rows(store) -> dict[str, list[tuple]]:
+    """Every row of every copied table, in a backend-neutral form, sorted."""
+    out = {}
+    for table, _ in TABLES:
+        rows = store.query(f"SELECT * FROM {table}")
+        norm = []
+        for r in rows:
+            d = {k: r[k] for k in r.keys() if k not in ("search", "seq")}
+            norm.append(tuple(sorted((k, bytes(v) if isinstance(v, (bytes, memoryview)) else
+                                      float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v)
+                                     for k, v in d.items())))
+        out[table] = sorted(norm, key=repr)
+    return out
+
+
+async def test_db_copy_round_trips_sqlite_postgres_sqlite_with_every_row(service, postgres_url, tmp_path):
+    """A real library (generated sessions with context and metrics, an edit, ratings, a choice, a trained-or-not
+    model, labels, keys, audit rows, cache) copied to PostgreSQL and back: every row of every table is equal."""
+    ctx = tmp_path / "ctx.txt"
+    ctx.write_text("background notes", encoding="utf-8")
+    result = await service.generate(service.build_request("a haiku generator", count=2, context_files=[ctx],
+                                                          tags=["poetry"]))
+    await service.update_prompt(result.prompts[-1].id, content="An edited haiku prompt")
+    service.rate(result.prompts[-1].id, 5, comment="great")
+    service.store.set_label("production", result.prompts[-1].id, result.prompts[-1].created_at)
+    from datetime import datetime, timezone
+
+    service.store.append_audit(actor="ci", action="generate", targets=[p.id for p in result.prompts],
+                               outcome="ok", when=datetime.now(timezone.utc))
+    service.store.cache_response("k", "scripted", "s", "{}", 1.0, 9e12)
+    original = _all_rows(service.store)
+    assert original["prompts"] and original["prompt_context"] and original["metrics"] and original["feedback"]
+
+    copied = service.copy_database(postgres_url)
+    assert copied["prompts"] == len(original["prompts"])
+    from prompt_alchemy.storage.postgres import PostgresStore
+    from prompt_alchemy.storage.sqlite import SQLiteStore
+
+    pg = PostgresStore(postgres_url)
+    try:
+        assert _all_rows(pg) == original
+        assert table_counts(pg) == table_counts(service.store)
+        final = result.prompts[-1]
+        vec = service.store.get_prompt(final.id).embedding
+        assert pg.search_vectors(vec, final.embedding_model, final.embedding_dim, 1)[0][0] == final.id
+        assert pg.get_label("production") == final.id
+        back = tmp_path / "back.db"
+        again = service.copy_database(str(back), source=postgres_url)
+        assert again["rows"] == copied["rows"]
+    finally:
+        pg.close()
+    sqlite_again = SQLiteStore(back)
+    try:
+        assert _all_rows(sqlite_again) == original
+        assert {h[0] for h in sqlite_again.search_text("haiku")} == {h[0] for h in service.store.search_text("haiku")}
+    finally:
+        sqlite_again.close()
+    with pytest.raises(Exception, match="already holds"):  # never into a library that has prompts
+        service.copy_database(postgres_url)
+
+
+def test_training_and_ranking_from_feedback_on_postgres(backend, monkeypatch, tmp_path):
+    """Feedback and learned models live in PostgreSQL: rate through the service, train, adopt, rank."""
+    if backend != "postgres":
+        pytest.skip("the SQLite path is covered by tests/learning")
+    from prompt_alchemy.services import AlchemyService
+
+    service = AlchemyService.from_environment(overrides={
+        f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")})
+    try:
+        assert type(service.store).__name__ == "PostgresStore"
+        train, _ = sim_prompts()
+        subset = train[:120]
+        store_prompts(service, subset)
+        rate_all(service, subset)
+        assert service.store.feedback_counts()["ratings"] == 120
+        model = asyncio.run(service.train())
+        status = service.learning_status()
+        assert status["feedback"]["ratings"] == 120 if "feedback" in status else True
+        assert service.store.list_models()[0].version == 1
+        assert model is not None
+    finally:
+        asyncio.run(service.aclose())
+
+
+def test_cli_on_postgres_masks_the_password_and_works(postgres_url, home, monkeypatch):
+    url = postgres_url.replace("postgres:@", "postgres:s3cr3t-pw@")  # trust auth: the password is not checked
+    monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL", url)
+    shown = run_cli("config", "show", "--output", "json")
+    assert shown.returncode == 0 and "s3cr3t-pw" not in shown.stdout + shown.stderr
+    assert "****" in json.dumps(json.loads(shown.stdout))
+    stats = run_cli("db", "stats", "--output", "json")
+    assert stats.returncode == 0, stats.stderr
+    assert "s3cr3t-pw" not in stats.stdout + stats.stderr and json.loads(stats.stdout)["backend"] == "postgresql"
+    assert not (home / "prompts.db").exists()
+
+
+@pytest.mark.parametrize("url, needle", [
+    ("postgresql://nobody:pw-secret@127.0.0.1:1/x", "cannot connect"),
+    ("postgresql://nobody:pw-secret@127.0.0.1:notaport/x", "not a valid URL"),
+    ("mysql://nobody:pw-secret@127.0.0.1/x", "expected a PostgreSQL URL"),
+    ("not a url at all pw-secret", "expected a PostgreSQL URL"),
+])
+def test_bad_urls_and_unreachable_servers_are_one_line_and_write_nothing(url, needle, home, monkeypatch):
+    monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL", url)
+    out = run_cli("list")
+    assert out.returncode in (1, 2), out
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "pw-secret" not in out.stderr + out.stdout, out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (home / "prompts.db").exists()
+
+
+def test_a_missing_database_is_one_line(pg_server, home, monkeypatch):
+    monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL", pg_server.get_uri("no_such_db"))
+    out = run_cli("list")
+    assert out.returncode == 1 and "no_such_db" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
