@@ -228,6 +228,7 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         self.write_refusal: str | None = None
         self._spaces: dict[tuple[str, int], str] = {}
         self._spaces_lock = threading.Lock()
+        self._indexed: set[str] = set()
         self._term_counts: tuple[int, dict[str, int]] = (-1, {})
         try:  # one direct connection first: its error says what is wrong (the pool's would only time out)
             with psycopg.connect(url, connect_timeout=int(connect_timeout), autocommit=True) as probe:
@@ -327,7 +328,8 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
     # ------------------------------------------------------------------ vector spaces
 
     def _space(self, model: str, dimensions: int, *, create: bool) -> str | None:
-        """The table of (model, dimensions), created (with its HNSW index) on first write."""
+        """The table of (model, dimensions), created on first write. Its HNSW index is built once the table
+        outgrows exact search (see _ensure_index): until then inserts do not pay for maintaining a graph."""
         key = (model, dimensions)
         table = self._spaces.get(key)
         if table is not None:
@@ -343,9 +345,6 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
                 db.execute(f"SELECT pg_advisory_xact_lock({LOCK_SPACE})")
                 db.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY REFERENCES prompts(id) "
                            f"ON DELETE CASCADE, embedding vector({int(dimensions)}) NOT NULL)")
-                if dimensions <= _HNSW_MAX_DIMS:
-                    db.execute(f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} "
-                               f"USING hnsw (embedding vector_cosine_ops)")
                 db.execute("INSERT INTO vector_spaces (model, dimensions, table_name) VALUES (?, ?, ?) "
                            "ON CONFLICT DO NOTHING", (model, dimensions, table))
         with self._spaces_lock:
@@ -398,6 +397,8 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         args = [literal, *params, literal, limit]
         if exact is None:
             exact = dimensions > _HNSW_MAX_DIMS or self._estimated_rows(table) < EXACT_LIMIT
+            if not exact:
+                self._ensure_index(table)
         with self.transaction() as db:
             if exact:
                 db.execute("SET LOCAL enable_indexscan = off")
@@ -406,6 +407,23 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
                 db.execute("SET LOCAL enable_indexscan = off")
                 rows = db.execute(sql, args).fetchall()
         return [(r[0], float(r[1])) for r in rows]
+
+    def _ensure_index(self, table: str) -> None:
+        """Build the HNSW index (cosine) of a vector table that has none yet: once, by whichever process first
+        searches the table after it outgrew exact search (or by vacuum); later inserts keep it current."""
+        if table in self._indexed:
+            return
+        if not self.query("SELECT 1 FROM pg_indexes WHERE tablename = ? AND indexname = ?", (table, f"{table}_hnsw")):
+            with self._connection() as conn:
+                conn.execute(f"SELECT pg_advisory_lock({LOCK_SPACE})")
+                try:
+                    conn.execute("SET maintenance_work_mem = '1GB'")
+                    conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} "
+                                 f"USING hnsw (embedding vector_cosine_ops)")
+                    conn.execute("RESET maintenance_work_mem")
+                finally:
+                    conn.execute(f"SELECT pg_advisory_unlock({LOCK_SPACE})")
+        self._indexed.add(table)
 
     def _estimated_rows(self, table: str) -> int:
         rows = self.query("SELECT reltuples::bigint FROM pg_class WHERE oid = ?::regclass", (table,))
@@ -726,6 +744,9 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
             raise StorageError(self.write_refusal)
         with self._connection() as conn:
             conn.execute("VACUUM ANALYZE")
+        for (_, dims), table in self._all_spaces().items():  # a space that outgrew exact search gets its index
+            if dims <= _HNSW_MAX_DIMS and self._estimated_rows(table) >= EXACT_LIMIT:
+                self._ensure_index(table)
 
     def backup_to(self, target: Path, partial: Path | None = None) -> int:
         """A logical dump as a SQLite library file (every row, vectors included), which `db copy` restores into
