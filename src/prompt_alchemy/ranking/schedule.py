@@ -101,14 +101,34 @@ async def run_scheduler(service: AlchemyService, *, clock: Clock | None = None, 
         if ran_at is not None and (last is None or last < ran_at):
             last = ran_at  # the attempt could not be recorded: do not repeat it
         if is_due(now, cfg.schedule, last, started):
-            await _train_once(service, now)
+            await _train_once(service, now, lambda fresh, now=now: is_due(now, cfg.schedule, fresh, started))
             ran_at = now
             continue
         wait = (next_slot(now, cfg.schedule) - now).total_seconds()
         await sleep(max(0.0, min(poll, wait)))
 
 
-async def _train_once(service: AlchemyService, now: datetime) -> None:
+async def _train_once(service: AlchemyService, now: datetime,
+                      still_due: Callable[[datetime | None], bool] | None = None) -> None:
+    """Train once, holding the store's `train` lock: with several servers on one database (replicas), only one
+    of them trains; another that wakes at the same time sees the lock taken, or (after it) the night's run
+    recorded, and only picks up the new model."""
+    try:
+        with service.store.exclusive(MAINTENANCE_TASK) as mine:
+            if not mine:
+                log.info("scheduled training: another server is training now; its model will be used")
+                return
+            if still_due is not None:
+                fresh = await asyncio.to_thread(service.store.last_maintenance, MAINTENANCE_TASK)
+                if not still_due(fresh):
+                    log.info("scheduled training: another server already trained at %s", fresh)
+                    return
+            await _train_locked(service, now)
+    except Exception as exc:  # noqa: BLE001 - the lock itself failed (the database is away): try next time
+        log.warning("scheduled training failed: %s", exc)
+
+
+async def _train_locked(service: AlchemyService, now: datetime) -> None:
     try:
         report = await service.train(trigger="schedule", now=now)
         log.info("scheduled training: %s", report.reason)

@@ -10,6 +10,7 @@ for vectors). Every SQL statement lives in ``storage/``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -244,6 +245,11 @@ class MaintenanceStore(Protocol):
     def backup_to(self, target: Path) -> int: ...
 
     def vacuum(self) -> None: ...
+
+    def exclusive(self, task: str) -> AbstractContextManager[bool]:
+        """A non-blocking lock across processes (PostgreSQL: an advisory lock, so across replicas): True inside
+        the block when this process holds it, False when another one does."""
+        ...
 
     def last_maintenance(self, task: str) -> datetime | None: ...
 

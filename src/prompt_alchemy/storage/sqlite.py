@@ -895,6 +895,34 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                 db.execute("INSERT INTO prompts_fts(prompts_fts) VALUES ('rebuild')")
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    @contextmanager
+    def exclusive(self, task: str) -> Iterator[bool]:
+        """Whether this process may run `task` alone (one that must run once across processes, like nightly
+        training): an exclusive, non-blocking lock on a `<database>.<task>.lock` file beside the library."""
+        import fcntl
+
+        if self._memory:
+            yield True
+            return
+        lock = Path(f"{self.path}.{re.sub(r'[^A-Za-z0-9_-]', '_', task)}.lock")
+        try:
+            fh = open(lock, "a+")  # noqa: SIM115 - held for the with-block
+        except OSError:
+            yield True  # a read-only folder: nothing else can be writing either
+            return
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        finally:
+            fh.close()
+
     def last_maintenance(self, task: str) -> datetime | None:
         rows = self.query("SELECT last_run_at FROM maintenance WHERE task = ?", (task,))
         return datetime.fromisoformat(rows[0][0]) if rows else None

@@ -239,9 +239,12 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         def configure(conn: Any) -> None:
             conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
 
+        # check: every borrowed connection is tested first, so after the server restarts (or the network comes back)
+        # the pool replaces dead connections by itself and the store recovers without a restart of this process.
         self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, configure=configure,
+                                    check=ConnectionPool.check_connection, reconnect_timeout=24 * 3600,
                                     kwargs={"autocommit": True, "connect_timeout": int(connect_timeout)},
-                                    timeout=max(30.0, connect_timeout), name="prompt-alchemy")
+                                    timeout=5.0, name="prompt-alchemy")
         try:
             self._pool.open(wait=True, timeout=connect_timeout + 5)
             self.applied_migrations: list[str] = self.migrate()
@@ -806,9 +809,11 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
     # ------------------------------------------------------------------ several servers
 
     @contextmanager
-    def advisory_lock(self, key: int = LOCK_TRAINING) -> Iterator[bool]:
-        """Try a session advisory lock: yields True when this process holds it (and releases it afterwards), False
-        when another process does. For work that must run once across replicas (nightly training)."""
+    def exclusive(self, task: str) -> Iterator[bool]:
+        """Try a session advisory lock named by `task`: yields True when this process holds it (released
+        afterwards), False when another process (another replica) does. For work that must run once across replicas,
+        such as nightly training."""
+        key = int.from_bytes(hashlib.sha1(f"prompt-alchemy:{task}".encode()).digest()[:8], "big", signed=True)
         with self._connection() as conn:
             got = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
             try:
