@@ -51,6 +51,8 @@ EF_SEARCH = 100
 _HNSW_MAX_DIMS = 2000
 #: The advisory lock keys: migrations, vector space creation, content-deduplicating inserts, training.
 LOCK_MIGRATE, LOCK_SPACE, LOCK_INSERT, LOCK_TRAINING = 0x5041_0001, 0x5041_0002, 0x5041_0003, 0x5041_0004
+#: Matching documents ts_rank may score for one text query: past it, the most frequent terms are left out.
+_TEXT_BUDGET = 4000
 #: ts_rank weights {D, C, B, A}: title (A) weighs twice content and tags (B).
 _RANK_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
 
@@ -229,7 +231,7 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         self._spaces: dict[tuple[str, int], str] = {}
         self._spaces_lock = threading.Lock()
         self._indexed: set[str] = set()
-        self._term_counts: tuple[int, dict[str, int]] = (-1, {})
+        self._lexeme_stats: tuple[float, int, dict[str, float]] = (-1e9, 0, {})
         try:  # one direct connection first: its error says what is wrong (the pool's would only time out)
             with psycopg.connect(url, connect_timeout=int(connect_timeout), autocommit=True) as probe:
                 self._check_pgvector(probe)
@@ -610,12 +612,50 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         terms = fts_terms(query)
         if not terms:
             return []
-        text = " or ".join(terms)
+        text = " or ".join(self._selective_terms(terms))
         where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters)
         sql = (f"SELECT p.id, ts_rank('{_RANK_WEIGHTS}', p.search, q, 1) AS rank "
                f"FROM prompts p, websearch_to_tsquery('{TEXT_CONFIG}', ?) AS q "
                f"WHERE p.search @@ q AND {where} ORDER BY rank DESC, p.id LIMIT ?")
         return [(r[0], float(r[1])) for r in self.query(sql, [text, *params, limit])]
+
+    def _selective_terms(self, terms: list[str]) -> list[str]:
+        """The terms to rank by. ts_rank scores every document that matches any term, so in a large library the
+        most frequent terms (which also weigh least) are left out until the estimated number of matching documents
+        fits _TEXT_BUDGET; the rarest term always stays. Frequencies come from PostgreSQL's own statistics of the
+        tsvector column (its most common lexemes, kept by ANALYZE and autovacuum), read at most once a minute."""
+        import time
+
+        if len(terms) == 1:
+            return terms
+        stamp, rows, freqs = self._lexeme_stats
+        if time.monotonic() - stamp > 60:
+            stats = self.query("SELECT c.reltuples::bigint, s.most_common_elems::text, s.most_common_elem_freqs "
+                               "FROM pg_class c LEFT JOIN pg_stats s ON s.tablename = 'prompts' AND "
+                               "s.attname = 'search' AND s.schemaname = current_schema() "
+                               "WHERE c.oid = 'prompts'::regclass")
+            rows, freqs = 0, {}
+            if stats:
+                rows = max(0, int(stats[0][0] or 0))
+                elems = (stats[0][1] or "{}").strip("{}")
+                lexemes = [e.strip('"') for e in elems.split(",")] if elems else []
+                freqs = dict(zip(lexemes, [float(f) for f in (stats[0][2] or [])]))
+            self._lexeme_stats = (time.monotonic(), rows, freqs)
+        if rows <= _TEXT_BUDGET or not freqs:
+            return terms
+        lexed = self.query(f"SELECT t, ARRAY(SELECT lexeme FROM unnest(to_tsvector('{TEXT_CONFIG}', t))) "
+                           f"FROM unnest(?::text[]) AS t", ([t.strip('"') for t in terms],))
+        estimated = []
+        for i, (term, (_, lexemes)) in enumerate(zip(terms, lexed)):
+            df = min((freqs.get(lx, 0.0) for lx in lexemes), default=0.0) * rows if lexemes else 0.0
+            estimated.append((df, i, term))
+        chosen, total = [], 0.0
+        for df, i, term in sorted(estimated):
+            if chosen and total + df > _TEXT_BUDGET:
+                break
+            chosen.append((i, term))
+            total += df
+        return [term for _, term in sorted(chosen)]
 
     def fts_check(self) -> None:
         """Raise StorageError when a stored tsvector disagrees with its row (it is generated, so it never should)."""
