@@ -266,3 +266,38 @@ def test_a_missing_database_is_one_line(pg_server, home, monkeypatch):
     out = run_cli("list")
     assert out.returncode == 1 and "no_such_db" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
+
+
+def test_a_wrong_password_is_one_line_without_the_password(pg_server, home, monkeypatch):
+    """A role that must give a password (scram-sha-256 for it in pg_hba.conf), given the wrong one."""
+    import psycopg
+
+    hba = pg_server.pgdata / "pg_hba.conf"
+    text = hba.read_text()
+    if "alchemy_pw_role" not in text:
+        hba.write_text("local all alchemy_pw_role scram-sha-256\nhost all alchemy_pw_role 127.0.0.1/32 scram-sha-256\n"
+                       + text)
+        with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+            conn.execute("CREATE ROLE alchemy_pw_role LOGIN PASSWORD 'right-one'")
+            conn.execute("SELECT pg_reload_conf()")
+    url = pg_server.get_uri().replace("postgres:@", "alchemy_pw_role:wrong-one-xyz@")
+    monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL", url)
+    out = run_cli("list")
+    assert out.returncode == 1
+    assert "password authentication failed" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert "wrong-one-xyz" not in out.stderr + out.stdout
+
+
+def test_a_server_without_pgvector_is_refused_before_anything_is_written():
+    from prompt_alchemy.storage.postgres.store import PostgresStore
+    from prompt_alchemy.storage.sqlite import StorageError
+
+    class NoVector:  # what pg_extension and pg_available_extensions answer on a server without pgvector
+        def execute(self, sql, params=()):
+            assert sql.lstrip().upper().startswith("SELECT")  # it only looks
+            return type("R", (), {"fetchone": staticmethod(lambda: None)})()
+
+    store = PostgresStore.__new__(PostgresStore)
+    store.shown_url = "postgresql://u:****@h/db"
+    with pytest.raises(StorageError, match="has no pgvector extension.*nothing was written"):
+        store._check_pgvector(NoVector())
