@@ -301,3 +301,39 @@ def test_a_server_without_pgvector_is_refused_before_anything_is_written():
     store.shown_url = "postgresql://u:****@h/db"
     with pytest.raises(StorageError, match="has no pgvector extension.*nothing was written"):
         store._check_pgvector(NoVector())
+
+
+async def test_backup_restore_and_doctor_on_postgres(postgres_url, home, monkeypatch, tmp_path):
+    """db backup on PostgreSQL writes a SQLite library file with every row; db copy restores it; db restore
+    says how; doctor's database check reads the PostgreSQL library without changing it."""
+    from prompt_alchemy.config import load_settings
+    from prompt_alchemy.errors import InputError
+    from prompt_alchemy.selfcheck import check_database
+    from prompt_alchemy.services import AlchemyService
+    from prompt_alchemy.storage.sqlite import SQLiteStore
+
+    monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL", postgres_url)
+    service = AlchemyService.from_environment(overrides={
+        f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")})
+    try:
+        result = await service.generate(service.build_request("a limerick about queues", count=1))
+        service.rate(result.prompts[-1].id, 4)
+        backup = service.backup_database()
+        assert Path(backup["path"]).parent == home / "backups"
+        dump = SQLiteStore(Path(backup["path"]))
+        try:
+            live = _all_rows(service.store)
+            live.pop("maintenance")  # the backup's own record is written after the copy
+            copy = _all_rows(dump)
+            copy.pop("maintenance")
+            assert copy == live and live["prompts"] and live["feedback"]
+        finally:
+            dump.close()
+        with pytest.raises(InputError, match="db copy --from BACKUP"):
+            service.restore_database(backup["path"])
+        restored = tmp_path / "restored.db"
+        assert service.copy_database(str(restored), source=backup["path"])["prompts"] == 3
+        check = check_database(load_settings())
+        assert check.status == "ok" and "3 prompts" in check.detail and "migrations current" in check.detail
+    finally:
+        await service.aclose()

@@ -115,6 +115,9 @@ class MaintenanceService(App):
 
         now = now or utcnow()
         db_path = self.loaded.database_path
+        if self.loaded.database_url:
+            raise InputError("the library is in PostgreSQL: restore a backup into an empty database with "
+                             "'prompt-alchemy db copy --from BACKUP --to URL' (backups are SQLite library files)")
         if "store" in self.__dict__:
             self.store.close()
             del self.__dict__["store"]

@@ -55,3 +55,36 @@ def check_sqlite(path: str | Path, *, max_findings: int = 20) -> DatabaseHealth:
     finally:
         db.close()
     return health
+
+
+def check_postgres(url: str) -> DatabaseHealth:
+    """Connect to the PostgreSQL library at `url` (nothing is created or migrated): it answers, pgvector is there,
+    its applied migrations match this code's, and how many prompts it holds. The password never appears."""
+    from prompt_alchemy.storage.url import mask_url
+
+    health = DatabaseHealth(path=Path(mask_url(url)), exists=True)
+    try:
+        import psycopg
+    except ImportError:
+        health.error = "psycopg is not installed (pip install 'prompt-alchemy[postgres]')"
+        return health
+    try:
+        with psycopg.connect(url, connect_timeout=10, autocommit=True) as db:
+            health.opened = True
+            health.integrity = ["ok"]  # PostgreSQL checks its own pages; what can be wrong here is the schema
+            vector = db.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+            if vector is None:
+                health.error = "the server has no pgvector extension"
+                return health
+            if db.execute("SELECT to_regclass('_migrations')").fetchone()[0] is not None:
+                health.applied = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY applied_at, name")]
+            known = [m.__name__ for m in MIGRATIONS]
+            health.pending = [name for name in known if name not in health.applied]
+            health.unknown = [name for name in health.applied if name not in known]
+            if db.execute("SELECT to_regclass('prompts')").fetchone()[0] is not None:
+                health.prompts = int(db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0])
+    except psycopg.Error as exc:
+        from prompt_alchemy.storage.postgres.store import connection_problem
+
+        health.error = connection_problem(url, exc)
+    return health
