@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "learning"))
-from learning_testkit import TRAIN_N, noisy_rating, rate_all, sim_prompts, store_prompts  # noqa: F401
+from learning_testkit import TRAIN_N, make_service, ranker_accuracy, rate_all, sim_prompts, store_prompts
 from testkit import run_cli
 
 from prompt_alchemy.models import Feedback, Prompt, SearchFilters
@@ -209,28 +209,34 @@ async def test_db_copy_round_trips_sqlite_postgres_sqlite_with_every_row(service
         service.copy_database(postgres_url)
 
 
-def test_training_and_ranking_from_feedback_on_postgres(backend, monkeypatch, tmp_path):
-    """Feedback and learned models live in PostgreSQL: rate through the service, train, adopt, rank."""
-    if backend != "postgres":
-        pytest.skip("the SQLite path is covered by tests/learning")
-    from prompt_alchemy.services import AlchemyService
-
-    service = AlchemyService.from_environment(overrides={
-        f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")})
+def test_training_learns_from_feedback_stored_in_postgres(postgres_url, home, monkeypatch):
+    """The learning suite's main case on PostgreSQL: 300 ratings through the service, training adopts a model
+    stored in PostgreSQL, a fresh service (another process's state) loads it and ranks held-out prompts better;
+    a dry run stores nothing."""
+    monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL", postgres_url)
+    train, held = sim_prompts()
+    service = make_service()
     try:
         assert type(service.store).__name__ == "PostgresStore"
-        train, _ = sim_prompts()
-        subset = train[:120]
-        store_prompts(service, subset)
-        rate_all(service, subset)
-        assert service.store.feedback_counts()["ratings"] == 120
-        model = asyncio.run(service.train())
-        status = service.learning_status()
-        assert status["feedback"]["ratings"] == 120 if "feedback" in status else True
-        assert service.store.list_models()[0].version == 1
-        assert model is not None
+        store_prompts(service, train + held)
+        rate_all(service, train)
+        assert service.store.feedback_counts()["ratings"] == TRAIN_N
+        before = ranker_accuracy(service, held)
+        dry = asyncio.run(service.train(dry_run=True))
+        assert dry.dry_run and service.store.list_models() == []
+        report = asyncio.run(service.train())
+        assert report.adopted and report.version == 1 and report.ratings == TRAIN_N
     finally:
         asyncio.run(service.aclose())
+    fresh = make_service()
+    try:
+        assert fresh.ranker.learned is not None and fresh.ranker.learned.version == 1
+        after = ranker_accuracy(fresh, held)
+        models = fresh.store.list_models()
+        assert len(models) == 1 and models[0].active and models[0].training_size == TRAIN_N
+    finally:
+        asyncio.run(fresh.aclose())
+    assert after >= 0.8 and after >= before + 0.08
 
 
 def test_cli_on_postgres_masks_the_password_and_works(postgres_url, home, monkeypatch):
