@@ -131,9 +131,9 @@ class PromptRequest(BaseModel):
     tags: list[str] = Field(default_factory=list)
     context: list[ContextItem] = Field(default_factory=list)
     save: bool = True
-    judge: bool = False  # ranking (issue 5): add the AI judge's scores to ranking
-    use_cache: bool = True  # providers (issue 3): False = always call the provider (--no-cache)
-    max_cost: float | None = Field(None, gt=0)  # providers (issue 3): USD limit for the run (--max-cost)
+    judge: bool = False  # add the AI judge's scores to ranking
+    use_cache: bool = True  # False = always call the provider (--no-cache)
+    max_cost: float | None = Field(None, gt=0)  # USD limit for the run (--max-cost)
 
     @field_validator("idea")
     @classmethod
@@ -320,7 +320,7 @@ class GenerationResult(BaseModel):
         return sum(p.cost_usd for p in self.prompts)
 
 
-# ------------------------------------------------------------------------------------------- library (issue 4)
+# ------------------------------------------------------------------------------------------------ library
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -520,7 +520,7 @@ class BatchReport(BaseModel):
     items: list[BatchItemResult] = Field(default_factory=list)
 
 
-# ------------------------------------------------------------------------------------------- learning (issue 6)
+# ------------------------------------------------------------------------------------------------ learning
 
 FEEDBACK_SOURCES: tuple[str, ...] = ("cli", "mcp", "api", "viewer")
 

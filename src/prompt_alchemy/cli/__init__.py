@@ -43,23 +43,23 @@ from prompt_alchemy.cli import config_cmd, generate  # noqa: E402  (registers co
 
 app.add_typer(config_cmd.app, name="config")
 generate.register(app)
-from prompt_alchemy.cli import providers  # noqa: E402  (issue 3: providers)
+from prompt_alchemy.cli import providers  # noqa: E402  (providers)
 
 providers.register(app)
-from prompt_alchemy.cli import db, library, metrics, transfer  # noqa: E402  (issue 4: the library)
+from prompt_alchemy.cli import db, library, metrics, transfer  # noqa: E402  (the library)
 
 library.register(app)
 transfer.register(app)
 db.register(app)
 metrics.register(app)
-from prompt_alchemy.cli import batch, serve  # noqa: E402  (issue 7: MCP server and batch)
+from prompt_alchemy.cli import batch, serve  # noqa: E402  (MCP server and batch)
 
 batch.register(app)
 serve.register(app)
-from prompt_alchemy.cli import ranking  # noqa: E402  (issue 5: score, judge, optimize)
+from prompt_alchemy.cli import ranking  # noqa: E402  (score, judge, optimize)
 
 ranking.register(app)
-from prompt_alchemy.cli import learning  # noqa: E402  (issue 6: rate, feedback, train, learning)
+from prompt_alchemy.cli import learning  # noqa: E402  (rate, feedback, train, learning)
 
 learning.register(app)
 from prompt_alchemy.cli import doctor  # noqa: E402  (installation health)

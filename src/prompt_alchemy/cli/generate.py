@@ -41,7 +41,7 @@ def generate(
     """Generate refined prompts from an idea through the alchemical phases."""
     from prompt_alchemy.errors import InputError
 
-    if interactive and (idea is None or idea == "-"):  # learning (issue 6)
+    if interactive and (idea is None or idea == "-"):
         raise InputError("--interactive reads your choice from stdin; give the idea as an argument")
     if interactive and no_save:
         raise InputError("--interactive records your choice in the library; it cannot be used with --no-save")
@@ -77,7 +77,7 @@ def generate(
 
 
 def _pick_best(ctx: typer.Context, result: GenerationResult) -> None:
-    """Ask (on stderr) which final prompt is best and record the answer read from stdin (learning, issue 6)."""
+    """Ask (on stderr) which final prompt is best and record the answer read from stdin."""
     from prompt_alchemy.errors import InputError
 
     finals = sorted(result.final_prompts(), key=lambda p: p.variant or 0)

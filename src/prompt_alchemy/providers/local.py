@@ -130,7 +130,7 @@ class LocalProvider(BaseProvider):
                 schema = request.metadata.get("json_schema")  # constrained JSON (ranking: the judge)
                 out = llm.create_chat_completion(
                     messages=messages, temperature=request.temperature, max_tokens=max_tokens,
-                    # ranking (issue 5): plain greedy decoding when scoring a prompt on examples
+                    # ranking: plain greedy decoding when scoring a prompt on examples
                     repeat_penalty=float(request.metadata.get("repeat_penalty", self.config.repeat_penalty)),
                     seed=request.seed if request.seed is not None else self.config.seed, stop=request.stop,
                     response_format={"type": "json_object", "schema": schema} if schema else None,
@@ -163,7 +163,7 @@ def _stop_when(cancelled: threading.Event, llm: Any) -> Any:
     return llama_cpp.LogitsProcessorList([process])
 
 
-# ---- log-likelihood scoring (ranking, issue 5): how likely the model finds an expected answer after a prompt
+# ---- log-likelihood scoring (ranking): how likely the model finds an expected answer after a prompt
 
 
 def _chat_prefix(llm: Any, messages: list[dict[str, str]]) -> str:

@@ -568,7 +568,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
         return [row_to_prompt(r) for r in rows]
 
     def top_prompts(self, limit: int = 20) -> list[Prompt]:
-        """The best prompts first (MCP prompts, issue 7): by average feedback rating where rated, then by the
+        """The best prompts first (MCP prompts): by average feedback rating where rated, then by the
         stored ranking score; prompts with neither are left out."""
         rating = "(SELECT AVG(f.rating) FROM feedback AS f WHERE f.prompt_id = p.id)"
         rows = self.query(f"SELECT {_LIGHT} FROM prompts p WHERE p.score IS NOT NULL OR {rating} IS NOT NULL "

@@ -120,7 +120,7 @@ def m001_initial(db: sqlite3.Connection) -> None:
 
 
 def m002_fts(db: sqlite3.Connection) -> None:
-    """Full-text search (issue 4): an FTS5 index over content, title and tags of `prompts`, kept in sync by
+    """Full-text search: an FTS5 index over content, title and tags of `prompts`, kept in sync by
     triggers and backfilled from existing rows; plus `maintenance`, when backup and vacuum last ran."""
     run_script(db, """
     CREATE VIRTUAL TABLE prompts_fts USING fts5(
@@ -152,7 +152,7 @@ def m002_fts(db: sqlite3.Connection) -> None:
 
 
 def m003_response_cache(db: sqlite3.Connection) -> None:
-    """Provider response and embedding caches (issue 3). Keys are hashes; no request text, no secrets."""
+    """Provider response and embedding caches. Keys are hashes; no request text, no secrets."""
     run_script(db, """
     CREATE TABLE response_cache (
         key TEXT PRIMARY KEY,
@@ -179,7 +179,7 @@ def m003_response_cache(db: sqlite3.Connection) -> None:
 
 
 def m004_learning(db: sqlite3.Connection) -> None:
-    """Learning from feedback (issue 6): every trained model version with its metrics, feature names and weights
+    """Learning from feedback: every trained model version with its metrics, feature names and weights
     (JSON); at most one is active. No settings, no secrets. Plus feedback indexes for sessions and time."""
     run_script(db, """
     CREATE TABLE models (
@@ -302,7 +302,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_fts,
     m003_response_cache,
-    m004_learning,  # issue 6: learning
+    m004_learning,
     m005_access,  # API keys and the audit log
     m006_labels,  # labels pointing at prompt versions, with their history
     m007_fts_datasette,  # the FTS table in the form Datasette detects
