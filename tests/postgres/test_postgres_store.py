@@ -343,3 +343,20 @@ async def test_backup_restore_and_doctor_on_postgres(postgres_url, home, monkeyp
         assert check.status == "ok" and "3 prompts" in check.detail and "migrations current" in check.detail
     finally:
         await service.aclose()
+
+
+def test_a_role_that_may_not_create_the_schema_is_one_line_and_writes_nothing(pg_server, home, monkeypatch):
+    import psycopg
+
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'alchemy_limited'").fetchone():
+            conn.execute("CREATE ROLE alchemy_limited LOGIN")
+        conn.execute("DROP DATABASE IF EXISTS limited_db")
+        conn.execute("CREATE DATABASE limited_db")  # owned by postgres; PUBLIC may not create in its schema
+    monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL",
+                       pg_server.get_uri("limited_db").replace("postgres:@", "alchemy_limited:@"))
+    out = run_cli("list")
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "cannot prepare the PostgreSQL library" in out.stderr and "nothing was written" in out.stderr
+    with psycopg.connect(pg_server.get_uri("limited_db"), autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('_migrations'), to_regclass('prompts')").fetchone() == (None, None)

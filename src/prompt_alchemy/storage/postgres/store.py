@@ -250,6 +250,13 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         try:
             self._pool.open(wait=True, timeout=connect_timeout + 5)
             self.applied_migrations: list[str] = self.migrate()
+        except psycopg.Error as exc:  # e.g. no right to create tables or the vector extension: nothing was written
+            self._pool.close()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            hint = (" (run CREATE EXTENSION vector as a superuser once, or grant this role the right to)"
+                    if "extension" in first.lower() else "")
+            raise StorageError(mask_url(f"cannot prepare the PostgreSQL library {self.shown_url}: {first}{hint}; "
+                                        f"nothing was written")) from None
         except BaseException:
             self._pool.close()
             raise
