@@ -142,10 +142,14 @@ async def test_an_idea_over_the_length_limit_is_rejected(make_service):
     assert result.is_error and "50" in text_of(result)
 
 
-async def test_unknown_tool_is_an_error(service):
+async def test_unknown_tool_is_invalid_params(service):
+    """An unknown tool is a protocol error (-32602), as the spec says, not a tool result."""
+    from mcp.shared.exceptions import MCPError
+
     async with Client(build_server(service)) as client:
-        result = await client.call_tool("transmute_lead", {})
-        assert result.is_error and "transmute_lead" in text_of(result)
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("transmute_lead", {})
+        assert caught.value.error.code == -32602 and "transmute_lead" in caught.value.error.message
 
 
     # ------------------------------------------------------------------------------------------------- batch

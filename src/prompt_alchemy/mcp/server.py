@@ -30,6 +30,7 @@ from prompt_alchemy.mcp.tools import register_tools
 from prompt_alchemy.mcp.tools._common import SEARCH_SLOTS, ServerState, prompt_dict, short
 
 if TYPE_CHECKING:
+    from prompt_alchemy.mcp.notifications import ClientHub
     from prompt_alchemy.services import AlchemyService
 
 __all__ = ["SEARCH_SLOTS", "SERVER_NAME", "AlchemyMCPServer", "ServerState", "build_server"]
@@ -51,6 +52,10 @@ def build_server(service: AlchemyService) -> AlchemyMCPServer:
     register_tools(server, {"persona": tuple(service.persona_names()), "provider": PROVIDER_NAMES})
     server.resource("prompt://{prompt_id}", name="stored-prompt", title="Stored prompt", mime_type="application/json",
                     description="A stored prompt with its metadata; the id may be a unique prefix.")(read_prompt)
+    from prompt_alchemy.mcp import completions, notifications
+
+    server.hub = notifications.install(server, service)  # logging, subscriptions, list_changed
+    completions.install(server, service)
     return server
 
 
@@ -60,10 +65,15 @@ class AlchemyMCPServer(MCPServer[ServerState]):
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
+        self.hub: ClientHub | None = None
 
         @asynccontextmanager
         async def lifespan(_: MCPServer[ServerState]) -> AsyncIterator[ServerState]:
-            yield state
+            if self.hub is None:
+                yield state
+                return
+            async with self.hub.running():
+                yield state
 
         super().__init__(SERVER_NAME, title="Prompt Alchemy", version=__version__, instructions=INSTRUCTIONS,
                          log_level="WARNING", lifespan=lifespan)
@@ -72,6 +82,8 @@ class AlchemyMCPServer(MCPServer[ServerState]):
         """Unknown arguments are an error, not silently dropped: a client that sends one (a misspelt option, or
         `examples_path` from an older version) must learn that it was not used."""
         tool = self._tool_manager.get_tool(name) if hasattr(self, "_tool_manager") else None
+        if tool is None and hasattr(self, "_tool_manager"):  # the client's mistake: invalid params
+            raise MCPError(INVALID_PARAMS, f"Unknown tool: {short(str(name), 80)}; tools/list names them")
         if tool is not None and isinstance(arguments, dict):
             known = set((tool.parameters or {}).get("properties", {}))
             unknown = sorted(str(k) for k in arguments if k not in known)
