@@ -84,6 +84,7 @@ class Client:
             log.debug("notification %s not sent: %s", getattr(notification, "method", "?"), exc)
 
 
+_NOT_FORWARDED = (log.name, f"{LOGGER_NAME}.http")
 _current: ContextVar[Client | None] = ContextVar("prompt_alchemy_mcp_client", default=None)
 
 
@@ -95,8 +96,8 @@ class _Forward(logging.Handler):
         self.hub = hub
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(log.name):
-            return  # never about our own sending (no loops)
+        if record.name.startswith(_NOT_FORWARDED):
+            return  # our own sending (no loops), and the HTTP access log (other clients' requests)
         try:
             self.hub.forward(record)
         except Exception:  # noqa: BLE001 - logging must never fail the caller
