@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from prompt_alchemy.errors import AlchemyError
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from prompt_alchemy.services import AlchemyService
 
 MAX_VALUES = 100  # the protocol's limit per answer
-SCAN_LIMIT = 2000  # the most recent prompts read for ids, tags and models
+SCAN_LIMIT = 1000  # the most recent prompts read for ids, tags and models
 ID_ARGUMENTS = frozenset({"id", "prompt_id", "parent_id", "a", "b", "a_id", "b_id"})
 MODEL_ARGUMENTS = frozenset({"model", "target_model"})
 TAG_ARGUMENTS = frozenset({"tag", "tags"})
@@ -171,4 +171,19 @@ def install(server: Any, service: AlchemyService) -> Completer:
     """Serve `completion/complete` on `server` (an MCPServer)."""
     completer = Completer(server, service)
     server._lowlevel_server.add_request_handler("completion/complete", CompleteParams, completer)
+
+    async def tool_references(ctx: Any, call_next: Any) -> Any:
+        """The SDK checks a spec method's params against the spec before any handler runs, which refuses a
+        `ref/tool` reference; this middleware answers those requests itself."""
+        params = ctx.params
+        ref = params.get("ref") if isinstance(params, dict) else None
+        if ctx.method != "completion/complete" or not isinstance(ref, dict) or ref.get("type") != "ref/tool":
+            return await call_next(ctx)
+        try:
+            typed = CompleteParams.model_validate(params, by_name=False)
+        except ValidationError as exc:
+            raise _invalid(f"Invalid params: {exc.errors()[0].get('msg')}") from None
+        return await completer(ctx, typed)
+
+    server.middleware.append(tool_references)
     return completer
