@@ -25,7 +25,7 @@ from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, ValidationErro
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prompt_alchemy.errors import ConfigError
-from prompt_alchemy.models import Phase, PhaseConfig
+from prompt_alchemy.models import BUILTIN_PERSONAS, Phase, PhaseConfig
 from prompt_alchemy.providers.base import (LocalProviderConfig, ProviderConfig, ProviderInfo,  # noqa: F401
                                            ScriptedProviderConfig)
 from prompt_alchemy.providers.catalog import all_providers
@@ -670,8 +670,6 @@ def provider_has_credentials(settings: Settings, name: str) -> bool:
 
 def semantic_problems(settings: Settings) -> list[str]:
     """Problems pydantic cannot see: unknown provider names in phases, missing keys, unknown personas."""
-    from prompt_alchemy.engine.personas import BUILTIN_PERSONAS
-
     problems = []
     providers = all_providers()
     for phase in Phase:
