@@ -9,6 +9,8 @@ import pytest
 
 from testkit import parse_json
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 ROWS = [
     {"id": "abcd1111-aaaa", "content": "Act as a patient chess coach who explains every move", "tags": ["games"],
      "title": "Chess coach"},

@@ -15,6 +15,8 @@ import pytest
 
 from testkit import AWESOME_CSV
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 QUERIES = json.loads((Path(__file__).resolve().parent.parent / "data" / "library_queries.json")
                      .read_text(encoding="utf-8"))["queries"]
 

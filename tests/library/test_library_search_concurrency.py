@@ -13,6 +13,8 @@ from prompt_alchemy.embeddings.query import QueryEmbedder
 from prompt_alchemy.models import Phase, Prompt, SearchFilters
 from prompt_alchemy.storage.sqlite import SQLiteStore
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 TEXTS = ["pretend to be a unix shell", "a travel guide for rome", "review my python code for bugs",
          "write a cover letter", "explain quantum physics to a child", "a chess opponent"]
 

@@ -8,6 +8,8 @@ from mcp import Client
 
 from prompt_alchemy.mcp.server import build_server
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def text_of(result) -> str:
     return "\n".join(block.text for block in result.content if getattr(block, "type", "") == "text")

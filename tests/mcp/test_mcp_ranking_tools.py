@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from mcp import Client
 
 from prompt_alchemy.mcp.server import build_server
+
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 CRITERIA = ["clarity", "specificity", "completeness", "structure", "intent"]
 SEED = "Summarize {article} for a busy reader."
