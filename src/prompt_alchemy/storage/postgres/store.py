@@ -31,15 +31,7 @@ from prompt_alchemy.storage.feedback import FeedbackRepository
 from prompt_alchemy.storage.labels import LabelRepository
 from prompt_alchemy.storage.migrations import MIGRATIONS
 from prompt_alchemy.storage.postgres.schema import POSTGRES_DIALECT, TEXT_CONFIG
-from prompt_alchemy.storage.sqlite import (
-    _LIGHT,
-    PROMPT_COLUMNS,
-    SQLiteStore,
-    StorageError,
-    fts_terms,
-    prompt_to_row,
-    row_to_prompt,
-)
+from prompt_alchemy.storage.sqlite import PROMPT_COLUMNS, SQLiteStore, StorageError, fts_terms, prompt_to_row
 from prompt_alchemy.storage.timefmt import to_iso as _to_iso
 from prompt_alchemy.storage.url import mask_url
 
@@ -869,5 +861,3 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
                 if got:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
-
-_ = _LIGHT  # the column list the shared read methods use
