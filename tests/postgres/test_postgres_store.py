@@ -360,3 +360,19 @@ def test_a_role_that_may_not_create_the_schema_is_one_line_and_writes_nothing(pg
     assert "cannot prepare the PostgreSQL library" in out.stderr and "nothing was written" in out.stderr
     with psycopg.connect(pg_server.get_uri("limited_db"), autocommit=True) as conn:
         assert conn.execute("SELECT to_regclass('_migrations'), to_regclass('prompts')").fetchone() == (None, None)
+
+
+def test_data_version_follows_writes_from_other_connections(pg, postgres_url):
+    from prompt_alchemy.storage.postgres import PostgresStore
+
+    other = PostgresStore(postgres_url)  # another process's store, as far as the database can tell
+    try:
+        before = pg.data_version()
+        other.save_prompts(_prompts(2))
+        after = pg.data_version()
+        assert after > before
+        other.insert_feedback([Feedback(prompt_id=other.list_prompts(limit=1)[0].id, rating=3)])
+        assert pg.data_version() > after
+        assert pg.data_version() == pg.data_version()  # reading changes nothing
+    finally:
+        other.close()

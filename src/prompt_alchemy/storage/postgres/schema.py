@@ -1,7 +1,9 @@
 """The PostgreSQL dialect of every migration in ``storage/migrations``: the same names in the same order, each the
 statements that give PostgreSQL the same tables (times stay ISO 8601 text in UTC, JSON stays text, so both stores
 hold the same values). Full text is a generated `tsvector` column with a GIN index; vectors live in pgvector tables,
-one per (model, dimensions), registered in `vector_spaces` and created on first use (see store.py)."""
+one per (model, dimensions), registered in `vector_spaces` and created on first use (see store.py). Every write to
+prompts, feedback or models moves the `library_changes` sequence on: the store's data_version, which every process
+sees (sequences are not transactional, so writers never wait on it)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ CREATE SEQUENCE IF NOT EXISTS library_changes;
 CREATE OR REPLACE FUNCTION library_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM nextval('library_changes');
-    PERFORM pg_notify('prompt_alchemy_changes', TG_TABLE_NAME);
     RETURN NULL;
 END $$;
 

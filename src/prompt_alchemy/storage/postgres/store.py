@@ -41,8 +41,8 @@ EXACT_LIMIT = 20_000
 EF_SEARCH = 100
 #: pgvector indexes vectors of at most this many dimensions; larger ones are searched exactly.
 _HNSW_MAX_DIMS = 2000
-#: The advisory lock keys: migrations, vector space creation, content-deduplicating inserts, training.
-LOCK_MIGRATE, LOCK_SPACE, LOCK_INSERT, LOCK_TRAINING = 0x5041_0001, 0x5041_0002, 0x5041_0003, 0x5041_0004
+#: The advisory lock keys: migrations, vector space creation and indexing, content-deduplicating inserts.
+LOCK_MIGRATE, LOCK_SPACE, LOCK_INSERT = 0x5041_0001, 0x5041_0002, 0x5041_0003
 #: Matching documents ts_rank may score for one text query: past it, the most frequent terms are left out.
 _TEXT_BUDGET = 4000
 #: ts_rank weights {D, C, B, A}: title (A) weighs twice content and tags (B).
