@@ -376,3 +376,43 @@ def test_data_version_follows_writes_from_other_connections(pg, postgres_url):
         assert pg.data_version() == pg.data_version()  # reading changes nothing
     finally:
         other.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_exclusive_lets_one_process_run_a_task(kind, request, tmp_path):
+    """What keeps nightly training to one replica: while one store holds the lock, another's attempt is refused."""
+    from prompt_alchemy.storage.sqlite import SQLiteStore
+
+    if kind == "postgres":
+        from prompt_alchemy.storage.postgres import PostgresStore
+
+        url = request.getfixturevalue("postgres_url")
+        first, second = PostgresStore(url), PostgresStore(url)
+    else:
+        first, second = SQLiteStore(tmp_path / "lib.db"), SQLiteStore(tmp_path / "lib.db")
+    try:
+        with first.exclusive("train") as mine:
+            assert mine
+            with second.exclusive("train") as theirs:
+                assert not theirs
+            with second.exclusive("vacuum") as other_task:
+                assert other_task
+        with second.exclusive("train") as now_theirs:
+            assert now_theirs
+    finally:
+        first.close()
+        second.close()
+
+
+async def test_metrics_report_on_postgres(postgres_url, home, monkeypatch):
+    monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL", postgres_url)
+    service = make_service()
+    try:
+        await service.generate(service.build_request("a limerick about caches", count=2))
+        summary = service.store.metrics_summary()
+        assert summary["prompts"]["total"] == 6 and summary["prompts"]["by_phase"]["coagulatio"] == 2
+        assert summary["totals"]["calls"] >= 6 and "scripted" in summary["providers"]
+        assert set(summary["phase_latency_ms"]) == {"prima-materia", "solutio", "coagulatio"}
+        assert len(summary["prompts"]["per_day"]) == 1
+    finally:
+        await service.aclose()
