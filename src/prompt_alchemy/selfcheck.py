@@ -334,7 +334,8 @@ def _provider_fix(name: str, detail: str) -> str:
     from prompt_alchemy.config import KEY_ENV_VARS
 
     lowered = detail.lower()
-    if name in KEY_ENV_VARS and any(w in lowered for w in ("401", "403", "key", "auth", "permission")):
+    if name in KEY_ENV_VARS and any(w in lowered for w in ("http 401", "http 403", "authentication failed",
+                                                              "permission denied", "api key", "no api key")):
         return f"check {KEY_ENV_VARS[name][0]} (or providers.{name}.api_key)"
     setting = "host (or OLLAMA_HOST)" if name == "ollama" else "base_url"
     return (f"check the network and providers.{name}.{setting}; remove the provider's key to stop using it "

@@ -221,7 +221,7 @@ class Optimizer:
                      ", ".join(f"{s.method} {s.score}" for s in round_steps) or "no candidate", best.score, best.method)
             if exhausted:
                 stop = "budget"
-                log.warning("budget stop: the optimizer reached max-cost $%g (spent $%.4f) in round %d",
+                log.info("budget stop: the optimizer reached max-cost $%g (spent $%.4f) in round %d",
                             self.budget.limit, self.budget.spent, iteration)
                 self.events.append(f"stopped: --max-cost ${self.budget.limit:g} reached (spent "
                                    f"${self.budget.spent:.4f}); candidates of round {iteration} not yet evaluated "

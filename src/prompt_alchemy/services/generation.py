@@ -79,7 +79,7 @@ class GenerationService(App):
             if estimate > request.max_cost:
                 from prompt_alchemy.errors import CostLimitError
 
-                _log.warning("budget stop: the estimated cost $%.4f exceeds max-cost $%g; nothing generated",
+                _log.info("budget stop: the estimated cost $%.4f exceeds max-cost $%g; nothing generated",
                              estimate, request.max_cost)
                 raise CostLimitError(f"the estimated cost ${estimate:.4f} exceeds --max-cost ${request.max_cost:g}; "
                                      f"lower --count or --max-tokens, choose a cheaper model, or raise the limit")

@@ -130,8 +130,8 @@ class LibraryService(App):
         if not rows:
             if _ID_LIKE.match(prefix):
                 raise NotFoundError(f"no prompt with id '{prefix}' (see 'prompt-alchemy list')")
-            raise NotFoundError(f"no prompt with id or label '{prefix}' (see 'prompt-alchemy list' and "
-                                f"'prompt-alchemy label list')")
+            raise NotFoundError(f"no prompt with id '{prefix}', nor a label of that name (see 'prompt-alchemy list' "
+                                f"and 'prompt-alchemy label list')")
         if len(rows) > 1:
             shown = "; ".join(f"{r['id']} ({r['phase'] or 'no phase'}: {(r['title'] or '')[:30]})"
                               for r in rows[:_MAX_CANDIDATES])
