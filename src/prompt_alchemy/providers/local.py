@@ -7,6 +7,7 @@ loop stays free. Nothing is ever written to stdout (llama.cpp's own logging is s
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import os
 import threading
@@ -38,6 +39,18 @@ def default_threads() -> int:
     all: on 2 cores, 2 threads fell to 6.6 tokens/s beside one other busy process, against 54 with 1 thread.
     The spare core also keeps the event loop (MCP searches, embeddings) responsive during generation."""
     return max(1, (os.cpu_count() or 1) - 1)
+
+
+def _free_models() -> None:
+    """At exit, free every loaded model while the interpreter is whole (worker threads have been joined by then):
+    left to garbage collection during shutdown, llama.cpp's objects can be freed out of order and crash."""
+    with _infer_lock, _load_lock:
+        for llm in _models.values():
+            try:
+                llm.close()
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+        _models.clear()
 
 
 def _silence_llama_logs() -> None:
@@ -101,6 +114,8 @@ class LocalProvider(BaseProvider):
                 import llama_cpp
 
                 _silence_llama_logs()
+                if not _models:
+                    atexit.register(_free_models)
                 try:
                     _models[key] = llama_cpp.Llama(
                         model_path=path, n_ctx=self.config.n_ctx, n_threads=self.config.n_threads or default_threads(),
