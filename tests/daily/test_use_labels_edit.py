@@ -79,7 +79,7 @@ def test_labels_resolve_move_with_history_and_survive_export_import(cli, loaded,
     _fails(cli("label", "set", "abcd1", "beef"), 2, "could be read as a prompt id prefix")
     _fails(cli("label", "set", "abcd1", "no spaces"), 2, "invalid label")
     _fails(cli("label", "rm", "nonesuch"), 1, "no label named 'nonesuch'")
-    _fails(cli("show", "nonesuch"), 1, "no prompt with id or label 'nonesuch'")
+    _fails(cli("show", "nonesuch"), 1, "no prompt with id 'nonesuch', nor a label of that name")
 
     export = tmp_path / "out.jsonl"
     assert cli("export", str(export)).returncode == 0
