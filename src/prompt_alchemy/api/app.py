@@ -23,7 +23,7 @@ from prompt_alchemy.api.errors import ApiError, from_exception, validation_messa
 from prompt_alchemy.api.logs import request_id
 from prompt_alchemy.api.routes import ENDPOINTS, PREFIX, Call, Endpoint
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.providers.gateway import TokenBucket
+from prompt_alchemy.providers.resilience import TokenBucket
 
 if TYPE_CHECKING:
     from prompt_alchemy.services import AlchemyService

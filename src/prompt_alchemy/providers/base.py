@@ -298,7 +298,7 @@ class SDKProvider(BaseProvider):
         return (key.get_secret_value() or None) if key is not None else None
 
     def _error(self, exc: BaseException, model: str | None = None):
-        from prompt_alchemy.providers.gateway import map_exception
+        from prompt_alchemy.providers.resilience import map_exception
 
         return map_exception(self.name, exc, model=model, timeout=self.config.timeout, endpoint=self.endpoint)
 

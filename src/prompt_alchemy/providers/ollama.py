@@ -14,7 +14,7 @@ from typing import Any
 
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse
-from prompt_alchemy.providers.gateway import map_exception, parse_retry_after
+from prompt_alchemy.providers.resilience import map_exception, parse_retry_after
 
 # The Ollama SDK's ResponseError keeps the status and body but drops the headers, so a response hook notes the
 # server's Retry-After for the call that is failing (hooks run in the caller's task, so each call sees its own).

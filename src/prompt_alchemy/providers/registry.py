@@ -24,7 +24,7 @@ from prompt_alchemy.models import MetricRecord, Phase
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse, Provider
 from prompt_alchemy.providers.catalog import all_providers
-from prompt_alchemy.providers.gateway import RetryPolicy, TokenBucket
+from prompt_alchemy.providers.resilience import RetryPolicy, TokenBucket
 from prompt_alchemy.providers.pricing import PriceTable
 
 log = get_logger("providers")

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from prompt_alchemy.errors import ProviderError
-from prompt_alchemy.providers.gateway import (RetryPolicy, TokenBucket, map_exception, parse_retry_after,
+from prompt_alchemy.providers.resilience import (RetryPolicy, TokenBucket, map_exception, parse_retry_after,
                                               status_error)
 from prompt_alchemy.providers.pricing import PriceTable
 
