@@ -183,3 +183,9 @@ async def test_the_users_top_rated_prompts_join_the_exemplars(home):
         assert '"expert": "a wine sommelier"' in first_call.messages[2].content
     finally:
         await svc.aclose()
+
+
+def test_a_request_for_a_prompt_becomes_the_task_itself():
+    assert imperative_task("a prompt that grades essays against a {rubric}", KINDS["review"]) == \
+        "Grade essays against a {rubric}."
+    assert imperative_task("I want a prompt to plan my week", KINDS["plan"]) == "Plan the user's week."

@@ -151,16 +151,17 @@ async def nearest(embedder: Embedder | None, idea_vector: np.ndarray | None, k: 
 def main() -> None:  # pragma: no cover - run by scripts/setup.sh
     """Embed the exemplar pool once into the cache, so the first `generate` does not pay for it."""
     import asyncio
+    import sys
 
     from prompt_alchemy.config import load_settings
     from prompt_alchemy.embeddings import build_embedder
 
     embedder = build_embedder(load_settings())
     if embedder is None or embedder.unavailable_reason():
-        print("exemplars: no local embedder; skipped")
+        sys.stderr.write("exemplars: no local embedder; skipped\n")
         return
     matrix = asyncio.run(vectors(embedder))
-    print(f"exemplars: {matrix.shape[0]} exemplar vectors cached at {_vectors_path(embedder)}")
+    sys.stderr.write(f"exemplars: {matrix.shape[0]} exemplar vectors cached at {_vectors_path(embedder)}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

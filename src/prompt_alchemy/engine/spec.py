@@ -290,12 +290,31 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 )}
 
 _LEADING = re.compile(
-    r"^\s*(?:(?:hey|hi|hello)[,!]?\s+)?(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?|"
-    r"i\s+(?:want|need|would like|'d like)\s+(?:you\s+)?(?:to\s+)?|help\s+me\s+(?:to\s+)?|"
-    r"i\s+want\s+a\s+prompt\s+(?:that|to)\s+|(?:create|write|make)\s+a\s+prompt\s+(?:that|to|for)\s+)?",
+    r"^\s*(?:(?:hey|hi|hello)[,!]?\s+)?(?:please\s+)?(?:"
+    r"(?:(?:i\s+(?:want|need)|create|write|make|give\s+me)\s+)?an?\s+prompt\s+(?:that|which|to|for)\s+|"
+    r"(?:can|could|would|will)\s+you\s+(?:please\s+)?|"
+    r"i\s+(?:want|need|would like|'d like)\s+(?:you\s+)?(?:to\s+)?|help\s+me\s+(?:to\s+)?)?",
     re.I)
+_META = re.compile(r"^\s*(?:(?:i\s+(?:want|need)|create|write|make|give\s+me)\s+)?an?\s+prompt\s+(?:that|which)\s+",
+                   re.I)
+
+
+def strip_lead(sentence: str) -> str:
+    """The request without its politeness or meta lead ("can you", "I want you to", "a prompt that"). After
+    "a prompt that", the verb is put back in the imperative: "a prompt that grades essays" asks to grade essays."""
+    meta = _META.match(sentence)
+    body = _LEADING.sub("", sentence, count=1)
+    if meta and body.split():
+        verb, rest = body.split(maxsplit=1)[0], body[len(body.split(maxsplit=1)[0]):]
+        low = verb.lower()
+        for ending, base in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("xes", "x"), ("s", "")):
+            if low.endswith(ending) and low[:-len(ending)] + base in _VERBS | {"grade", "rate", "score", "check"}:
+                body = low[:-len(ending)] + base + rest
+                break
+    return body
 _VERBS = frozenset("""
 write draft compose create build make design develop implement generate produce explain teach describe summarize
+grade rate score
 summarise translate rewrite convert review critique audit proofread analyze analyse compare plan schedule organize
 organise classify categorize label extract list find suggest brainstorm recommend outline prepare fix debug
 refactor optimize improve edit simplify shorten answer evaluate assess estimate calculate compute prepare propose
@@ -350,7 +369,7 @@ def classify_kind(idea: str) -> tuple[str, str]:
     """The kind of task and how it was chosen: a verb that names it, a telling phrase, the first keyword of a
     kind in the idea, or a verb's default. Returns ("", "none") when nothing matches, so the caller can fall
     back to embedding similarity."""
-    body = _LEADING.sub("", idea.strip(), count=1)
+    body = strip_lead(idea.strip())
     words = [w.lower() for w in _WORD.findall(body)]
     lead = words[0] if words else ""
     if re.match(r"^\s*(?:(?:what|which|where|when|how)\s+(?:should|can|could|do)|should|can|could)\s+(?:i|we)\b",
@@ -432,7 +451,7 @@ def task_sentence(idea: str) -> tuple[str, list[str]]:
     "can you", "I want you to" and the like), and the idea's other sentences, kept as context."""
     sentences = split_sentences(idea.strip()) or [idea.strip()]
     for index, sentence in enumerate(sentences):
-        body = _LEADING.sub("", sentence, count=1)
+        body = strip_lead(sentence)
         first = (body.split() or [""])[0].lower().strip(",")
         if first in _VERBS or re.match(r"^\s*help me\b", sentence, re.I):
             return sentence, sentences[:index] + sentences[index + 1:]
@@ -449,7 +468,7 @@ def imperative_task(idea: str, kind: Kind) -> str:
     helped = re.match(r"^\s*(?:please\s+)?help me\s+(?:to\s+)?(.*)$", sentence, re.I | re.S)
     if helped:  # "help me plan my week": the model helps the user
         return third_person(f"Help the user {helped.group(1).rstrip(' .!?;:')}") + "."
-    first = _LEADING.sub("", sentence, count=1).rstrip(" .!?;:")
+    first = strip_lead(sentence).rstrip(" .!?;:")
     words = first.split()
     if not words:
         return ""

@@ -161,7 +161,8 @@ class SpecExtractor:
                                    max_tokens=24, example=lambda s: {"expert": s.role})
             verdict = await self._check_role(role, idea, idea_vector, shots, kind.role) if role else "no answer"
             if verdict is None:
-                spec.role = role
+                noun = role.split(" ", 1)[1]
+                spec.role = f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"  # the model may write "a academic …"
                 spec.sources["role"] = "model"
                 break
             run.notes.append(f"role {role!r} rejected: {verdict}")
