@@ -108,10 +108,15 @@ def fts_query(text: str) -> str | None:
     return " OR ".join(terms) if terms else None
 
 
-def filter_sql(filters: SearchFilters | None, alias: str = "p") -> tuple[str, list[Any]]:
-    """A WHERE clause (and its parameters) for `filters` over the prompts table aliased `alias`."""
+_SQLITE_TAG = "EXISTS (SELECT 1 FROM json_each({a}.tags) AS t WHERE lower(t.value) = lower(?))"
+
+
+def filter_sql(filters: SearchFilters | None, alias: str = "p", *, true: str = "1",
+               tag_clause: str = _SQLITE_TAG) -> tuple[str, list[Any]]:
+    """A WHERE clause (with `?` parameters) for `filters` over the prompts table aliased `alias`. Another dialect
+    gives its literal for true and its clause matching one tag of the JSON `tags` column ({a} is the alias)."""
     if filters is None:
-        return "1", []
+        return true, []
     a = alias
     clauses: list[str] = []
     params: list[Any] = []
@@ -125,7 +130,7 @@ def filter_sql(filters: SearchFilters | None, alias: str = "p") -> tuple[str, li
             clauses.append(f"{a}.{column} = ?")
             params.append(value)
     for tag in filters.tags:
-        clauses.append(f"EXISTS (SELECT 1 FROM json_each({a}.tags) AS t WHERE lower(t.value) = lower(?))")
+        clauses.append(tag_clause.format(a=a))
         params.append(tag)
     if filters.since is not None:
         clauses.append(f"{a}.created_at >= ?")
@@ -136,7 +141,7 @@ def filter_sql(filters: SearchFilters | None, alias: str = "p") -> tuple[str, li
     if filters.min_rating is not None:
         clauses.append(f"(SELECT AVG(f.rating) FROM feedback AS f WHERE f.prompt_id = {a}.id) >= ?")
         params.append(filters.min_rating)
-    return (" AND ".join(clauses) or "1"), params
+    return (" AND ".join(clauses) or true), params
 
 
 def percentile(values: list[float], q: float) -> float | None:

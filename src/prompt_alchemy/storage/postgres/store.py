@@ -32,6 +32,7 @@ from prompt_alchemy.storage.labels import LabelRepository
 from prompt_alchemy.storage.migrations import MIGRATIONS
 from prompt_alchemy.storage.postgres.schema import POSTGRES_DIALECT, TEXT_CONFIG
 from prompt_alchemy.storage.sqlite import PROMPT_COLUMNS, SQLiteStore, StorageError, fts_terms, prompt_to_row
+from prompt_alchemy.storage.sqlite import filter_sql as sqlite_filter_sql
 from prompt_alchemy.storage.timefmt import to_iso as _to_iso
 from prompt_alchemy.storage.url import mask_url
 
@@ -126,35 +127,10 @@ class Connection:
 
 
 def filter_sql(filters: SearchFilters | None, alias: str = "p") -> tuple[str, list[Any]]:
-    """A WHERE clause (with `?` parameters) for `filters` over the prompts table aliased `alias`."""
-    if filters is None:
-        return "TRUE", []
-    a = alias
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.phase:
-        clauses.append(f"{a}.phase IN ({', '.join('?' for _ in filters.phase)})")
-        params += [ph.value for ph in filters.phase]
-    for column, value in (("provider", filters.provider), ("model", filters.model),
-                          ("persona_used", filters.persona), ("session_id", filters.session_id),
-                          ("source_type", filters.source_type)):
-        if value:
-            clauses.append(f"{a}.{column} = ?")
-            params.append(value)
-    for tag in filters.tags:
-        clauses.append(f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({a}.tags::jsonb) AS t(value) "
-                       f"WHERE lower(t.value) = lower(?))")
-        params.append(tag)
-    if filters.since is not None:
-        clauses.append(f"{a}.created_at >= ?")
-        params.append(_to_iso(filters.since))
-    if filters.until is not None:
-        clauses.append(f"{a}.created_at < ?")
-        params.append(_to_iso(filters.until))
-    if filters.min_rating is not None:
-        clauses.append(f"(SELECT AVG(f.rating) FROM feedback AS f WHERE f.prompt_id = {a}.id) >= ?")
-        params.append(filters.min_rating)
-    return (" AND ".join(clauses) or "TRUE"), params
+    """The SQLite store's filter clause in PostgreSQL's words (with `?` parameters)."""
+    return sqlite_filter_sql(filters, alias, true="TRUE", tag_clause=(
+        "EXISTS (SELECT 1 FROM jsonb_array_elements_text({a}.tags::jsonb) AS t(value) "
+        "WHERE lower(t.value) = lower(?))"))
 
 
 def vector_literal(vector: Any) -> str:
