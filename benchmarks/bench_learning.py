@@ -48,7 +48,7 @@ def run_one(taste_name: str, n: int, train, held, *, noise_seed: int | None = No
         else:
             rng = random.Random(noise_seed)
             for p in train[:n]:
-                service.rate(p.id, rng.randint(1, 5), source="cli")
+                asyncio.run(service.rate(p.id, rng.randint(1, 5), source="cli"))
         before = taste_accuracy(ranker_scores(service, held), held, taste)
         started = time.perf_counter()
         try:

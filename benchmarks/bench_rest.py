@@ -92,7 +92,7 @@ def main() -> None:
     from prompt_alchemy.services import AlchemyService
 
     service = AlchemyService.from_environment()
-    key, _ = service.create_key("bench", "write", rate_limit=1_000_000)
+    key, _ = asyncio.run(service.create_key("bench", "write", rate_limit=1_000_000))
     asyncio.run(service.aclose())
     os.environ["PROMPT_ALCHEMY_SERVER__REQUIRE_AUTH"] = "true"
     proc, mcp_url = bench_mcp.start_server()

@@ -162,7 +162,7 @@ def measure(tmp: Path) -> dict:
     service = AlchemyService.from_environment()
     embedder = service.embedder
     rss_before = _rss_mb()
-    info = service.load_vector_index()
+    info = asyncio.run(service.load_vector_index())
     rss_growth = _rss_mb() - rss_before
     index = service._vector_index(embedder.model, embedder.dimensions)
     ids_overhead = sum(sys.getsizeof(i) for i in index._ids) + sys.getsizeof(index._ids) + sys.getsizeof(index._pos)

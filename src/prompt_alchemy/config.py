@@ -607,6 +607,15 @@ class LoadedSettings:
         return Path(self.settings.storage.database_path or self.paths.default_database)
 
     @property
+    def database_location(self) -> str:
+        """Where the library is, fit to print: the SQLite file, or the PostgreSQL URL with its password masked."""
+        if self.settings.storage.url:
+            from prompt_alchemy.storage.url import mask_url
+
+            return mask_url(self.settings.storage.url)
+        return str(self.database_path)
+
+    @property
     def database_url(self) -> str | None:
         """The PostgreSQL URL (with its password: never print it; see storage.url.mask_url), or None."""
         return self.settings.storage.url

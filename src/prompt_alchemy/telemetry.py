@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 _metrics: _Metrics | None = None
@@ -26,7 +26,7 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 
 class _Metrics:
-    def __init__(self, library_size: Callable[[], float] | None) -> None:
+    def __init__(self) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = r = CollectorRegistry(auto_describe=True)
@@ -56,17 +56,19 @@ class _Metrics:
         self.search_latency = Histogram(f"{p}search_duration_seconds", "Library searches by mode", ["mode"],
                                         buckets=_LATENCY_BUCKETS, registry=r)
         self.library = Gauge(f"{p}library_prompts", "Stored prompts", registry=r)
-        if library_size is not None:
-            self.library.set_function(library_size)
 
 
-def enable_metrics(library_size: Callable[[], float] | None = None) -> None:
-    """Create the metrics (once per process); `library_size` is read at each scrape."""
+def enable_metrics() -> None:
+    """Create the metrics (once per process)."""
     global _metrics
     if _metrics is None:
-        _metrics = _Metrics(library_size)
-    elif library_size is not None:
-        _metrics.library.set_function(library_size)
+        _metrics = _Metrics()
+
+
+def observe_library_size(prompts: float) -> None:
+    """The library's size, as counted when a scrape asks."""
+    if _metrics is not None:
+        _metrics.library.set(prompts)
 
 
 def metrics_enabled() -> bool:

@@ -22,7 +22,7 @@ async def library(service, tmp_path):
     path = tmp_path / "seed.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     assert (await service.import_prompts(path)).imported == 2
-    service.set_label("abcd1111-aaaa", "summarizer")
+    await service.set_label("abcd1111-aaaa", "summarizer")
     return service
 
 

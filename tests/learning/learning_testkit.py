@@ -7,6 +7,7 @@ one rating in ten is off by one, as real ratings are.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import random
@@ -124,10 +125,21 @@ def store_prompts(service, prompts: list[SimPrompt]) -> None:
                                        tags=[p.act]) for p in prompts])
 
 
+def _rate(service, ratings: list[tuple[str, int]]) -> None:
+    """Rate through the service, from sync or async tests alike (on an event loop of its own)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def rate() -> None:
+        for prompt_id, rating in ratings:
+            await service.rate(prompt_id, rating, source="cli")
+
+    with ThreadPoolExecutor(1) as worker:
+        worker.submit(asyncio.run, rate()).result()
+
+
 def rate_all(service, prompts: list[SimPrompt], seed: int = 7) -> None:
     rng = random.Random(seed)
-    for p in prompts:
-        service.rate(p.id, noisy_rating(p.content, rng), source="cli")
+    _rate(service, [(p.id, noisy_rating(p.content, rng)) for p in prompts])
 
 
 def ranker_accuracy(service, prompts: list[SimPrompt]) -> float:
@@ -277,11 +289,13 @@ def taste_accuracy(scores: dict[str, float], prompts: list[SimPrompt], taste) ->
 def rate_with(service, prompts: list[SimPrompt], taste, *, seed: int = 7, noise: float = 0.1) -> None:
     """Rate `prompts` as a user with `taste` would: one rating in ten (by default) off by one."""
     rng = random.Random(seed)
+    ratings = []
     for p in prompts:
         rating = taste(p.content)
         if rng.random() < noise:
             rating = min(5, max(1, rating + rng.choice((-1, 1))))
-        service.rate(p.id, rating, source="cli")
+        ratings.append((p.id, rating))
+    _rate(service, ratings)
 
 
 def ranker_scores(service, prompts: list[SimPrompt]) -> dict[str, float]:

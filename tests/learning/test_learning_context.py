@@ -26,7 +26,7 @@ def _library(tmp_path):
     report = asyncio.run(service.import_prompts(path))
     assert report.imported == 4 and report.embedded == 4
     for pid, score in RATINGS.items():
-        service.rate(pid, score)
+        asyncio.run(service.rate(pid, score))
     asyncio.run(service.aclose())
 
 

@@ -36,7 +36,7 @@ def test_rate_records_a_rating_with_comment_and_source(library, home, cli):
     text = cli("rate", library[1], "2")
     assert text.returncode == 0 and text.stdout.strip() == f"rated {library[1]} 2/5"
     service = make_service()
-    service.rate(library[2], 5, source="mcp")
+    asyncio.run(service.rate(library[2], 5, source="mcp"))
     asyncio.run(service.aclose())
     rows = _feedback(home)
     assert [(r["prompt_id"], r["rating"], r["source"]) for r in rows] == [
@@ -64,11 +64,11 @@ def test_a_non_integer_score_is_rejected(library, home, cli):
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     service = make_service()
     with pytest.raises(InputError, match="whole number from 1 to 5"):
-        service.rate(library[0], 3.5)
+        asyncio.run(service.rate(library[0], 3.5))
     with pytest.raises(InputError, match="whole number"):
-        service.rate(library[0], True)
+        asyncio.run(service.rate(library[0], True))
     with pytest.raises(InputError, match="unknown feedback source"):
-        service.rate(library[0], 3, source="web")
+        asyncio.run(service.rate(library[0], 3, source="web"))
     asyncio.run(service.aclose())
     assert _feedback(home) == []
 
@@ -110,9 +110,9 @@ def test_generate_interactive_by_id_prefix_and_skipping(home, cli):
     result = parse_json(cli("generate", "plan a trip", "-i", "-o", "json", input="\n", env=SCRIPTED_ENV))
     final = next(p for p in result["prompts"] if p["phase"] == "coagulatio" and p["variant"] == 2)
     service = make_service()
-    service.record_choice(result["session_id"], final["id"][:8])
+    asyncio.run(service.record_choice(result["session_id"], final["id"][:8]))
     with pytest.raises(InputError, match="not part of session"):
-        service.record_choice("another-session", final["id"])
+        asyncio.run(service.record_choice("another-session", final["id"]))
     asyncio.run(service.aclose())
     assert sum(r["chosen"] for r in _feedback(home)) == 1 and len(_feedback(home)) == 3
 

@@ -23,7 +23,7 @@ async def test_rate_prompt_tool(home):
             assert bad.is_error
             unknown = await client.call_tool("rate_prompt", {"id": "nope-nope", "score": 3})
             assert unknown.is_error and "no prompt with id 'nope-nope'" in unknown.content[0].text
-        rows = service.list_feedback()
+        rows = await service.list_feedback()
         assert [(r.prompt_id, r.rating, r.source, r.comment) for r in rows] == [(train[0].id, 5, "mcp", "great")]
     finally:
         await service.aclose()

@@ -31,7 +31,7 @@ def _trained(pools, n: int, *, ratings=None):
         rate_with(service, train[:n], concise_taste)
     else:
         for p in train[:n]:
-            service.rate(p.id, ratings(p), source="cli")
+            asyncio.run(service.rate(p.id, ratings(p), source="cli"))
     return service
 
 
@@ -135,9 +135,9 @@ def test_a_prompt_rated_many_times_counts_once_by_its_mean(home, cli, pools):
     service = make_service()
     store_prompts(service, train[:12])
     for p in train[:12]:
-        service.rate(p.id, 2)
+        asyncio.run(service.rate(p.id, 2))
     for r in (5, 5, 2):
-        service.rate(train[0].id, r)
+        asyncio.run(service.rate(train[0].id, r))
     from prompt_alchemy.ranking.patterns import rated_prompts
 
     feedback = service.store.training_feedback()

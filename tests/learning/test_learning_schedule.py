@@ -17,6 +17,7 @@ from testkit import CLI, ROOT, parse_json
 from learning_testkit import make_service, rate_all, sim_db, sim_home, sim_prompts, store_prompts  # noqa: F401
 
 from prompt_alchemy.ranking.schedule import CRON_MARKER, is_due, last_slot, next_slot
+from prompt_alchemy.server.schedule import run_learning_loop
 
 
 class FakeClock:
@@ -62,7 +63,7 @@ def test_slots():
 async def test_training_runs_when_its_time_comes(sim_home):
     service = make_service(**{"learning.schedule": "02:00"})
     clock = FakeClock(local(2030, 1, 1, 1, 59))
-    task = asyncio.create_task(service.run_training_scheduler(clock=clock, poll=0.01))
+    task = asyncio.create_task(run_learning_loop(service, clock=clock, poll=0.01))
     try:
         await wait_for(lambda: clock.reads >= 30, "the scheduler to poll")
         assert _models(sim_home) == [] and service.store.last_maintenance("train") is None
@@ -93,7 +94,7 @@ async def test_a_missed_night_is_made_up_on_start(sim_home):
     now = local(2030, 1, 3, 10, 0)
     service.store.record_maintenance("train", now - timedelta(days=2), "v0 adopted")
     clock = FakeClock(now)
-    task = asyncio.create_task(service.run_training_scheduler(clock=clock, poll=0.01))
+    task = asyncio.create_task(run_learning_loop(service, clock=clock, poll=0.01))
     try:
         await wait_for(lambda: len(_models(sim_home)) == 1, "the make-up training")
         assert _models(sim_home)[0]["trigger"] == "schedule"
@@ -107,7 +108,7 @@ async def test_the_server_picks_up_a_model_trained_by_another_process(sim_home):
     server_side = make_service()
     assert server_side.ranker.learned is None
     clock = FakeClock(local(2030, 1, 1, 10, 0))
-    task = asyncio.create_task(server_side.run_training_scheduler(clock=clock, poll=0.01))
+    task = asyncio.create_task(run_learning_loop(server_side, clock=clock, poll=0.01))
     try:
         await wait_for(lambda: clock.reads >= 5, "the scheduler to start")
         other = make_service()  # e.g. `prompt-alchemy train` or the cron entry
@@ -129,7 +130,7 @@ async def test_too_little_feedback_is_skipped_once_a_night(home):
     store_prompts(service, train[:10])
     rate_all(service, train[:5])
     clock = FakeClock(local(2030, 1, 1, 1, 59))
-    task = asyncio.create_task(service.run_training_scheduler(clock=clock, poll=0.01))
+    task = asyncio.create_task(run_learning_loop(service, clock=clock, poll=0.01))
     try:
         await wait_for(lambda: clock.reads >= 5, "the scheduler to start")
         clock.now = local(2030, 1, 1, 2, 1)
@@ -137,7 +138,7 @@ async def test_too_little_feedback_is_skipped_once_a_night(home):
         reads = clock.reads
         await wait_for(lambda: clock.reads >= reads + 30, "the scheduler to poll")
         assert service.store.last_maintenance("train") == local(2030, 1, 1, 2, 1)
-        detail = service.learning_status()["last_attempt"]["detail"]
+        detail = (await service.learning_status())["last_attempt"]["detail"]
         assert detail.startswith("skipped: training needs at least 20")
         assert _models(home) == [] and not task.done()
     finally:
@@ -146,9 +147,25 @@ async def test_too_little_feedback_is_skipped_once_a_night(home):
         await service.aclose()
 
 
-async def test_no_schedule_means_no_scheduler(home):
+async def test_no_schedule_means_no_training(home):
+    """Without a schedule the loop only watches for models trained elsewhere; it never trains, and it creates no
+    library."""
     service = make_service(**{"learning.schedule": None})
-    await asyncio.wait_for(service.run_training_scheduler(clock=FakeClock(local(2030, 1, 1, 2, 0))), 30)
+    clock = FakeClock(local(2030, 1, 1, 2, 0))
+    task = asyncio.create_task(run_learning_loop(service, clock=clock, poll=0.01))
+    try:
+        await wait_for(lambda: clock.reads >= 20, "the loop to poll")
+        assert not task.done()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await service.aclose()
+    assert not (home / "prompts.db").exists()
+
+
+async def test_learning_off_means_no_loop(home):
+    service = make_service(**{"learning.enabled": False})
+    await asyncio.wait_for(run_learning_loop(service, clock=FakeClock(local(2030, 1, 1, 2, 0))), 30)
     await service.aclose()
     assert not (home / "prompts.db").exists()
 

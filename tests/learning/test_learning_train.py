@@ -162,7 +162,7 @@ def test_feedback_without_preferences_is_bad_input(home):
     service = make_service()
     store_prompts(service, train[:40])
     for p in train[:40]:
-        service.rate(p.id, 3)  # all equal: nothing to learn from
+        asyncio.run(service.rate(p.id, 3))  # all equal: nothing to learn from
     with pytest.raises(InputError, match="no preference pairs"):
         asyncio.run(service.train())
     assert _models(home) == []

@@ -44,10 +44,10 @@ def test_counts_and_dedup(library):
     assert report.imported == len(distinct) == 846
     assert report.duplicates == 2 and report.failed == 0 and report.errors == []
     assert report.embedded == 846 and report.embedding_model == service.embedder.model
-    assert service.count_prompts() == 846
-    stats = service.db_stats()
+    assert asyncio.run(service.count_prompts()) == 846
+    stats = asyncio.run(service.db_stats())
     assert stats["fts_documents"] == 846 and stats["without_embedding"] == 0
-    terminal = next(p for p in service.list_prompts(limit=1000) if p.title == "Linux Terminal")
+    terminal = next(p for p in asyncio.run(service.list_prompts(limit=1000)) if p.title == "Linux Terminal")
     assert terminal.tags == ["Linux Terminal"] and terminal.content.startswith("I want you to act as a linux terminal")
     assert terminal.source_type == "imported"
 
@@ -56,7 +56,7 @@ def test_reimport_skips_everything(library):
     service, _ = library
     again = asyncio.run(service.import_prompts(AWESOME_CSV))
     assert (again.imported, again.duplicates, again.embedded) == (0, 848, 0)
-    assert service.count_prompts() == 846
+    assert asyncio.run(service.count_prompts()) == 846
 
 
 def _recall(service, mode: str) -> tuple[float, list[str]]:
@@ -102,7 +102,7 @@ def test_jsonl_round_trip_of_the_csv_library(library, tmp_path):
 
     service, _ = library
     out = tmp_path / "awesome.jsonl"
-    assert service.export_prompts(out, "jsonl") == 846
+    assert asyncio.run(service.export_prompts(out, "jsonl")) == 846
     home = tmp_path / "copy"
     home.mkdir()
     copy = AlchemyService.from_environment(env={"PROMPT_ALCHEMY_HOME": str(home)})

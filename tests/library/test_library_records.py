@@ -28,30 +28,30 @@ async def test_prefix_ids_like_git(service, tmp_path):
             {"id": "ffff0000-9999", "content": "third"}]
     report = await service.import_prompts(_write_jsonl(tmp_path / "p.jsonl", rows))
     assert report.imported == 3
-    assert service.resolve_id("ffff") == "ffff0000-9999"
-    assert service.get_prompt("abcd2").content == "second"
-    assert service.resolve_id("abcd1111-0000") == "abcd1111-0000"
+    assert await service.resolve_id("ffff") == "ffff0000-9999"
+    assert (await service.get_prompt("abcd2")).content == "second"
+    assert await service.resolve_id("abcd1111-0000") == "abcd1111-0000"
     with pytest.raises(NotFoundError) as ambiguous:
-        service.get_prompt("abcd")
+        await service.get_prompt("abcd")
     message = str(ambiguous.value)
     assert "ambiguous" in message and "abcd1111-0000" in message and "abcd2222-0000" in message
     assert "\n" not in message
     with pytest.raises(NotFoundError, match="no prompt with id 'beef'"):
-        service.get_prompt("beef")
+        await service.get_prompt("beef")
     with pytest.raises(InputError, match="too short"):
-        service.get_prompt("ab")
+        await service.get_prompt("ab")
     with pytest.raises(InputError):
-        service.get_prompt("  ")
+        await service.get_prompt("  ")
 
 
 async def test_lineage_of_a_generated_chain(service):
     result = await _generate(service, "a tool that names git branches")
     first, middle, last = result.prompts  # prima-materia -> solutio -> coagulatio
-    lineage = service.lineage(middle.id[:8])
+    lineage = await service.lineage(middle.id[:8])
     assert [p.id for p in lineage["ancestors"]] == [first.id]
     assert [p.id for p in lineage["descendants"]] == [last.id]
-    assert [p.id for p in service.lineage(last.id)["ancestors"]] == [first.id, middle.id]
-    assert [p.id for p in service.lineage(first.id)["descendants"]] == [middle.id, last.id]
+    assert [p.id for p in (await service.lineage(last.id))["ancestors"]] == [first.id, middle.id]
+    assert [p.id for p in (await service.lineage(first.id))["descendants"]] == [middle.id, last.id]
 
 
 async def test_update_makes_a_linked_reembedded_version_and_history(service):
@@ -61,9 +61,9 @@ async def test_update_makes_a_linked_reembedded_version_and_history(service):
                                      tags=["release", "bullets"], notes="shorter")
     assert v2.id != final.id and v2.parent_id == final.id and v2.enhancement_method == "edit"
     assert v2.tags == ["release", "bullets"] and v2.notes == "shorter"
-    old = service.get_prompt(final.id)
+    old = await service.get_prompt(final.id)
     assert old.content == final.content  # the old version is kept unchanged
-    stored = service.get_prompt(v2.id)
+    stored = await service.get_prompt(v2.id)
     assert stored.embedding_model == service.embedder.model and stored.embedding is not None
     expected = (await service.embedder.embed([stored.content]))[0]
     assert float(np.dot(np.asarray(stored.embedding), expected)) > 0.999
@@ -72,16 +72,16 @@ async def test_update_makes_a_linked_reembedded_version_and_history(service):
     assert [r.prompt.id for r in await service.search("changelog bullet", mode="text")] == [v2.id]
     v3 = await service.update_prompt(v2.id, notes="")  # notes only: same content, vector reused
     assert v3.notes is None and v3.content == v2.content
-    assert service.get_prompt(v3.id).embedding == stored.embedding
+    assert (await service.get_prompt(v3.id)).embedding == stored.embedding
     for member in (final.id, v2.id, v3.id):
-        assert [p.id for p in service.history(member)] == [final.id, v2.id, v3.id]
+        assert [p.id for p in await service.history(member)] == [final.id, v2.id, v3.id]
     # the phase chain is not mistaken for versions
-    assert [p.id for p in service.history(result.prompts[0].id)] == [result.prompts[0].id]
+    assert [p.id for p in await service.history(result.prompts[0].id)] == [result.prompts[0].id]
     with pytest.raises(InputError, match="nothing to update"):
         await service.update_prompt(v3.id)
     with pytest.raises(InputError, match="empty"):
         await service.update_prompt(v3.id, content="   ")
-    assert len(service.history(v3.id)) == 3  # bad input wrote nothing
+    assert len(await service.history(v3.id)) == 3  # bad input wrote nothing
 
 
 async def test_delete_removes_vector_context_metrics_and_children_keep_working(service, tmp_path):
@@ -96,24 +96,24 @@ async def test_delete_removes_vector_context_metrics_and_children_keep_working(s
     assert q("SELECT COUNT(*) FROM prompt_context WHERE prompt_id = ?", (first.id,))[0][0] == 1
     assert q("SELECT COUNT(*) FROM metrics WHERE prompt_id = ?", (middle.id,))[0][0] == 1
 
-    service.delete_prompt(middle.id)
+    await service.delete_prompt(middle.id)
     assert q("SELECT COUNT(*) FROM metrics WHERE prompt_id = ?", (middle.id,))[0][0] == 0
     with pytest.raises(NotFoundError):
-        service.get_prompt(middle.id)
-    child = service.get_prompt(last.id)
+        await service.get_prompt(middle.id)
+    child = await service.get_prompt(last.id)
     assert child.parent_id == first.id  # relinked over the gap
-    assert [p.id for p in service.lineage(last.id)["ancestors"]] == [first.id]
+    assert [p.id for p in (await service.lineage(last.id))["ancestors"]] == [first.id]
 
-    service.delete_prompt(first.id)
+    await service.delete_prompt(first.id)
     assert q("SELECT COUNT(*) FROM prompt_context WHERE prompt_id = ?", (first.id,))[0][0] == 0
-    assert service.get_prompt(last.id).parent_id is None
+    assert (await service.get_prompt(last.id)).parent_id is None
 
-    service.delete_prompt(last.id)
+    await service.delete_prompt(last.id)
     assert last.id not in index
     assert all(r.prompt.id != last.id for r in await service.search("quiz rivers", mode="semantic"))
     service.store.fts_check()
     with pytest.raises(NotFoundError):
-        service.delete_prompt(last.id)
+        await service.delete_prompt(last.id)
 
 
 async def test_generate_updates_a_loaded_index(service):
@@ -154,7 +154,7 @@ async def test_vectors_of_other_models_are_never_compared(service, tmp_path):
     assert report.imported == 2 and report.embedded == 1
     hits = await service.search("plain english legal contracts", mode="semantic", limit=10)
     assert [h.prompt.content for h in hits] == ["Plan a weekly vegetarian menu"]
-    models = {e["model"]: e["prompts"] for e in service.db_stats()["embeddings"]}
+    models = {e["model"]: e["prompts"] for e in (await service.db_stats())["embeddings"]}
     assert models == {"other-embedder": 1, service.embedder.model: 1}
 
     done = await service.reembed()
@@ -171,7 +171,7 @@ async def test_search_rejects_bad_input(service):
     with pytest.raises(InputError, match="empty"):
         await service.search("   ")
     with pytest.raises(InputError):
-        service.list_prompts(limit=0)
+        await service.list_prompts(limit=0)
 
 
 async def test_search_result_shape(service):
@@ -181,7 +181,7 @@ async def test_search_result_shape(service):
     assert {"id", "content", "score", "phase", "tags", "created_at"} <= set(data)
     final = result.prompts[-1]
     assert any(h.prompt.id == final.id and h.text_rank and h.semantic_rank for h in hits)
-    listed = service.list_prompts(SearchFilters(phase=Phase.COAGULATIO))
+    listed = await service.list_prompts(SearchFilters(phase=Phase.COAGULATIO))
     assert [p.id for p in listed] == [final.id]
     assert isinstance(listed[0], Prompt) and listed[0].embedding is None  # lists skip the vectors
 

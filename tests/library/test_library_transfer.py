@@ -3,6 +3,7 @@ embeddings, round trip, overwrite protection, batch atomicity, metrics and maint
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sqlite3
@@ -38,7 +39,7 @@ async def test_jsonl_import_reports_malformed_rows_by_line(service, tmp_path):
     lines = [e.split(":")[0] for e in report.errors]
     assert lines == ["line 2", "line 3", "line 5", "line 6", "line 7"]
     assert "phase" in report.errors[3]
-    stored = {p.content: p for p in service.list_prompts()}
+    stored = {p.content: p for p in await service.list_prompts()}
     assert set(stored) == {"good one", "  good two  "}  # content is kept exactly as given
     assert stored["good one"].tags == ["a", "b"] and stored["good one"].source_type == "imported"
     assert stored["  good two  "].phase.value == "coagulatio"
@@ -51,13 +52,13 @@ async def test_csv_formats_and_bad_files(service, tmp_path):
     report = await service.import_prompts(awesome)
     assert (report.imported, report.failed) == (2, 1)
     assert report.errors == ["line 5: expected 3 fields, found 2"]  # counted from the row's first line
-    chef = next(p for p in service.list_prompts() if p.title == "Chef")
+    chef = next(p for p in await service.list_prompts() if p.title == "Chef")
     assert chef.tags == ["Chef"] and chef.content == "Suggest recipes"
 
     generic = tmp_path / "generic.csv"
     generic.write_text('content,title,tags\nHello there,Greeting,"x,y"\n', encoding="utf-8")
     assert (await service.import_prompts(generic)).imported == 1
-    assert service.list_prompts(SearchFilters(tags=["y"]))[0].title == "Greeting"
+    assert (await service.list_prompts(SearchFilters(tags=["y"])))[0].title == "Greeting"
 
     nohead = tmp_path / "bad.csv"
     nohead.write_text("a,b\n1,2\n", encoding="utf-8")
@@ -72,7 +73,7 @@ async def test_csv_formats_and_bad_files(service, tmp_path):
         await service.import_prompts(tmp_path / "prompts.xml")
     with pytest.raises(InputError, match="cannot read"):
         await service.import_prompts(tmp_path / "missing.jsonl")
-    assert service.count_prompts() == 3
+    assert await service.count_prompts() == 3
 
 
 @pytest.mark.sqlite_only("imports into a second library by switching PROMPT_ALCHEMY_HOME")
@@ -83,8 +84,8 @@ async def test_jsonl_round_trip_reproduces_the_library(service, tmp_path, monkey
                                                           tags=["poetry"]))
     await service.update_prompt(result.prompts[-1].id, content="An edited haiku prompt")
     out = tmp_path / "lib.jsonl"
-    count = service.export_prompts(out, "jsonl")
-    assert count == service.count_prompts() == 7
+    count = await service.export_prompts(out, "jsonl")
+    assert count == await service.count_prompts() == 7
     original = _rows_of(service)
     contexts = service.store.contexts_for(list(original))
 
@@ -120,8 +121,8 @@ async def test_children_before_parents_and_missing_parents(service, tmp_path):
     assert report.imported == 3 and report.failed == 2
     assert sorted(e.split(":")[0] for e in report.errors) == ["item 4", "item 5"]
     assert any("gone-1" in w for w in report.warnings)
-    assert service.get_prompt("child-1").parent_id == "root-1"
-    assert service.get_prompt("orphan-1").parent_id is None
+    assert (await service.get_prompt("child-1")).parent_id == "root-1"
+    assert (await service.get_prompt("orphan-1")).parent_id is None
 
 
 async def test_export_formats_filters_and_overwrite(service, tmp_path):
@@ -130,25 +131,25 @@ async def test_export_formats_filters_and_overwrite(service, tmp_path):
                     + json.dumps({"content": "second prompt", "tags": ["other"]}) + "\n", encoding="utf-8")
     await service.import_prompts(path)
     md = tmp_path / "out.md"
-    assert service.export_prompts(md, None, SearchFilters(tags=["md"])) == 1
+    assert await service.export_prompts(md, None, SearchFilters(tags=["md"])) == 1
     text = md.read_text(encoding="utf-8")
     assert "## Fences" in text and "````\nUse ``` fences\ncarefully\n````" in text
     with pytest.raises(InputError, match="already exists"):
-        service.export_prompts(md, "markdown")
+        await service.export_prompts(md, "markdown")
     assert md.read_text(encoding="utf-8") == text  # untouched
-    assert service.export_prompts(md, "markdown", force=True) == 2
+    assert await service.export_prompts(md, "markdown", force=True) == 2
     buf = io.StringIO()
-    assert service.export_prompts(buf, "json") == 2
+    assert await service.export_prompts(buf, "json") == 2
     assert [p["content"] for p in json.loads(buf.getvalue())] == ["Use ``` fences\ncarefully", "second prompt"]
     buf = io.StringIO()
-    service.export_prompts(buf, "txt")
+    await service.export_prompts(buf, "txt")
     assert "second prompt" in buf.getvalue() and "{" not in buf.getvalue()
     with pytest.raises(InputError, match="unknown export format"):
-        service.export_prompts(tmp_path / "x.out", "yaml")
+        await service.export_prompts(tmp_path / "x.out", "yaml")
     with pytest.raises(InputError, match="does not exist"):
-        service.export_prompts(tmp_path / "nope" / "x.jsonl", "jsonl")
+        await service.export_prompts(tmp_path / "nope" / "x.jsonl", "jsonl")
     buf = io.StringIO()
-    assert service.export_prompts(buf, "json", SearchFilters(tags=["none"])) == 0
+    assert await service.export_prompts(buf, "json", SearchFilters(tags=["none"])) == 0
     assert json.loads(buf.getvalue()) == []
 
 
@@ -158,13 +159,13 @@ def test_a_failing_batch_writes_nothing(service):
     b.id = a.id  # the second insert violates the primary key
     with pytest.raises(sqlite3.IntegrityError):
         service.store.save_prompts([a, b])
-    assert service.count_prompts() == 0
+    assert asyncio.run(service.count_prompts()) == 0
     assert service.store.stats()["fts_documents"] == 0
 
 
 async def test_metrics_report(service):
     await service.generate(service.build_request("a study plan for statistics", count=2, persona="analysis"))
-    report = service.metrics_report()
+    report = await service.metrics_report()
     prompts = report["prompts"]
     assert prompts["total"] == 6
     assert prompts["by_phase"] == {"prima-materia": 2, "solutio": 2, "coagulatio": 2}
@@ -175,35 +176,35 @@ async def test_metrics_report(service):
     assert report["providers"]["scripted"]["calls"] == 6 and report["providers"]["scripted"]["error_rate"] == 0
     assert report["totals"]["output_tokens"] > 0
     assert report["database"]["database"] > 0
-    only = service.metrics_report(phase="idea")
+    only = await service.metrics_report(phase="idea")
     assert only["prompts"]["total"] == 2 and list(only["phase_latency_ms"]) == ["prima-materia"]
-    assert service.metrics_report(since="1d")["prompts"]["total"] == 6
-    assert service.metrics_report(provider="openai")["prompts"]["total"] == 0
+    assert (await service.metrics_report(since="1d"))["prompts"]["total"] == 6
+    assert (await service.metrics_report(provider="openai"))["prompts"]["total"] == 0
     with pytest.raises(InputError):
-        service.metrics_report(since="yesterday-ish")
+        await service.metrics_report(since="yesterday-ish")
 
 
 async def test_backup_prune_and_scheduled_maintenance(service, tmp_path):
     await service.generate(service.build_request("a packing list for hiking", count=1))
     service.settings.storage.max_backups = 2
-    made = [service.backup_database() for _ in range(3)]
-    kept = service.db_stats()["backups"]
+    made = [await service.backup_database() for _ in range(3)]
+    kept = (await service.db_stats())["backups"]
     assert kept == [m["path"] for m in made[1:]] and made[2]["pruned"] == [made[0]["path"]]
     copy = sqlite3.connect(made[-1]["path"])
     assert copy.execute("SELECT COUNT(*) FROM prompts").fetchone()[0] == 3
     copy.close()
     target = tmp_path / "manual.db"
-    service.backup_database(target)
+    await service.backup_database(target)
     with pytest.raises(InputError, match="already exists"):
-        service.backup_database(target)
+        await service.backup_database(target)
 
     service.settings.storage.backup_interval = "1d"
     service.settings.storage.vacuum_interval = "7d"
     start = utcnow() + timedelta(days=1)
-    first = service.run_maintenance_if_due(start)
+    first = await service.run_maintenance_if_due(start)
     assert set(first) == {"backup", "vacuum"}  # vacuum never ran; the last backup was a day ago
-    assert service.run_maintenance_if_due(start + timedelta(hours=2)) == {}
-    later = service.run_maintenance_if_due(start + timedelta(days=1, minutes=1))
+    assert await service.run_maintenance_if_due(start + timedelta(hours=2)) == {}
+    later = await service.run_maintenance_if_due(start + timedelta(days=1, minutes=1))
     assert set(later) == {"backup"}
     service.store.fts_check()
-    assert service.migrate_database()["version"] >= 2
+    assert (await service.migrate_database())["version"] >= 2

@@ -97,8 +97,8 @@ async def test_update_prompt_makes_a_new_version(service):
         new = result.structured_content["prompt"]
         assert new["id"] != best["id"] and new["parent_id"] == best["id"]
         assert (new["content"], new["tags"], new["notes"]) == ("Edited prompt text.", ["edited"], "tightened")
-        assert service.get_prompt(best["id"]).content == best["content"]  # the old version is kept
-        assert service.get_prompt(new["id"]).content == "Edited prompt text."
+        assert (await service.get_prompt(best["id"])).content == best["content"]  # the old version is kept
+        assert (await service.get_prompt(new["id"])).content == "Edited prompt text."
         nothing = await client.call_tool("update_prompt", {"id": best["id"]})
         assert nothing.is_error and "nothing to update" in text_of(nothing)
         empty = await client.call_tool("update_prompt", {"id": best["id"], "content": ""})

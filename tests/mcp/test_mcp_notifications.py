@@ -181,7 +181,7 @@ async def test_completion_of_prompt_ids_labels_personas_phases_providers_and_tag
         result = await client.call_tool("generate_prompts", {"idea": "summarize git logs", "count": 1,
                                                              "tags": ["release", "git"]})
         best = result.structured_content["best"]["id"]
-        service.set_label(best, "release-notes")
+        await service.set_label(best, "release-notes")
         template = types.ResourceTemplateReference(type="ref/resource", uri="prompt://{prompt_id}")
         by_id = await complete(client, template, "prompt_id", best[:4])
         assert best in by_id.values and all(v.startswith(best[:4]) for v in by_id.values)
@@ -201,7 +201,7 @@ async def test_completion_of_a_published_prompt_argument_and_unknown_names(servi
     async with Client(build_server(service), mode="legacy") as client:
         result = await client.call_tool("generate_prompts", {"idea": "summarize git logs", "count": 1})
         best = result.structured_content["best"]["id"]
-        service.set_label(best, "release-notes")
+        await service.set_label(best, "release-notes")
         prompts = {p.name: p for p in (await client.list_prompts()).prompts}
         assert "release-notes" in prompts
         argument_names = [a.name for a in prompts["release-notes"].arguments or ()]

@@ -171,7 +171,7 @@ async def test_db_copy_round_trips_sqlite_postgres_sqlite_with_every_row(service
     result = await service.generate(service.build_request("a haiku generator", count=2, context_files=[ctx],
                                                           tags=["poetry"]))
     await service.update_prompt(result.prompts[-1].id, content="An edited haiku prompt")
-    service.rate(result.prompts[-1].id, 5, comment="great")
+    await service.rate(result.prompts[-1].id, 5, comment="great")
     service.store.set_label("production", result.prompts[-1].id, result.prompts[-1].created_at)
     from datetime import datetime, timezone
 
@@ -181,7 +181,7 @@ async def test_db_copy_round_trips_sqlite_postgres_sqlite_with_every_row(service
     original = _all_rows(service.store)
     assert original["prompts"] and original["prompt_context"] and original["metrics"] and original["feedback"]
 
-    copied = service.copy_database(postgres_url)
+    copied = await service.copy_database(postgres_url)
     assert copied["prompts"] == len(original["prompts"])
     from prompt_alchemy.storage.postgres import PostgresStore
     from prompt_alchemy.storage.sqlite import SQLiteStore
@@ -195,7 +195,7 @@ async def test_db_copy_round_trips_sqlite_postgres_sqlite_with_every_row(service
         assert pg.search_vectors(vec, final.embedding_model, final.embedding_dim, 1)[0][0] == final.id
         assert pg.get_label("production") == final.id
         back = tmp_path / "back.db"
-        again = service.copy_database(str(back), source=postgres_url)
+        again = await service.copy_database(str(back), source=postgres_url)
         assert again["rows"] == copied["rows"]
     finally:
         pg.close()
@@ -206,7 +206,7 @@ async def test_db_copy_round_trips_sqlite_postgres_sqlite_with_every_row(service
     finally:
         sqlite_again.close()
     with pytest.raises(Exception, match="already holds"):  # never into a library that has prompts
-        service.copy_database(postgres_url)
+        await service.copy_database(postgres_url)
 
 
 def test_training_learns_from_feedback_stored_in_postgres(postgres_url, home, monkeypatch):
@@ -323,8 +323,8 @@ async def test_backup_restore_and_doctor_on_postgres(postgres_url, home, monkeyp
         f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")})
     try:
         result = await service.generate(service.build_request("a limerick about queues", count=1))
-        service.rate(result.prompts[-1].id, 4)
-        backup = service.backup_database()
+        await service.rate(result.prompts[-1].id, 4)
+        backup = await service.backup_database()
         assert Path(backup["path"]).parent == home / "backups"
         dump = SQLiteStore(Path(backup["path"]))
         try:
@@ -336,9 +336,9 @@ async def test_backup_restore_and_doctor_on_postgres(postgres_url, home, monkeyp
         finally:
             dump.close()
         with pytest.raises(InputError, match="db copy --from BACKUP"):
-            service.restore_database(backup["path"])
+            await service.restore_database(backup["path"])
         restored = tmp_path / "restored.db"
-        assert service.copy_database(str(restored), source=backup["path"])["prompts"] == 3
+        assert (await service.copy_database(str(restored), source=backup["path"]))["prompts"] == 3
         check = check_database(load_settings())
         assert check.status == "ok" and "3 prompts" in check.detail and "migrations current" in check.detail
     finally:

@@ -84,7 +84,7 @@ class TeamServer:
         self.search_slots = asyncio.Semaphore(4)
         self.api = self._build_api()
         self._openapi: bytes | None = None
-        telemetry.enable_metrics(self._library_size)
+        telemetry.enable_metrics()
 
     # ------------------------------------------------------------------ ASGI
 
@@ -148,8 +148,8 @@ class TeamServer:
         key = None
         if not public:
             try:
-                key = self._authenticate(headers, needed=MCP_SCOPE if is_mcp else None,
-                                         required=self.require_auth or path == "/metrics")
+                key = await self._authenticate(headers, needed=MCP_SCOPE if is_mcp else None,
+                                               required=self.require_auth or path == "/metrics")
             except ApiError as err:
                 await error_response(err)(scope, receive, send)
                 return
@@ -162,6 +162,7 @@ class TeamServer:
             if path == "/metrics":
                 from prompt_alchemy import telemetry
 
+                await self._count_library()
                 body, media = await asyncio.to_thread(telemetry.render_metrics)
                 await Response(body, media_type=media)(scope, receive, send)
             elif is_mcp:
@@ -171,7 +172,7 @@ class TeamServer:
         finally:
             actor.reset(token)
 
-    def _authenticate(self, headers: dict[str, str], *, needed: str | None, required: bool) -> ApiKey | None:
+    async def _authenticate(self, headers: dict[str, str], *, needed: str | None, required: bool) -> ApiKey | None:
         """The key the request carries (checked, rate-limited), None when it carries none and none is required;
         else an ApiError (401, 403 or 429)."""
         from prompt_alchemy.services.access import scope_allows
@@ -183,7 +184,7 @@ class TeamServer:
                 raise ApiError("unauthorized", "an API key is required: send 'Authorization: Bearer <key>' "
                                                "(create one with 'prompt-alchemy keys create')")
             return None
-        key = self.service.authenticate(token)
+        key = await self.service.authenticate(token)
         if key is None:
             raise ApiError("unauthorized", "the API key is not valid (unknown, mistyped or revoked)")
         if needed is not None and not scope_allows(key.scope, needed):
@@ -197,11 +198,13 @@ class TeamServer:
                                            f"{math.ceil(wait)} s", headers={"Retry-After": str(math.ceil(wait))})
         return key
 
-    def _library_size(self) -> float:
+    async def _count_library(self) -> None:
+        from prompt_alchemy import telemetry
+
         try:
-            return float(self.service.count_prompts())
+            telemetry.observe_library_size(await self.service.count_prompts())
         except Exception:  # noqa: BLE001 - a scrape never fails on it
-            return float("nan")
+            telemetry.observe_library_size(float("nan"))
 
     # ------------------------------------------------------------------ the REST app
 

@@ -73,10 +73,6 @@ _LIST_FILTERS = ("phase", "provider", "model", "persona", "tags", "since", "unti
                  "source_type")
 
 
-async def _thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    return await asyncio.to_thread(fn, *args, **kwargs)
-
-
 # ------------------------------------------------------------------ handlers
 
 async def generate(c: Call) -> Any:
@@ -141,60 +137,47 @@ async def search(c: Call) -> Any:
 async def list_prompts(c: Call) -> Any:
     q: m.ListQuery = c.query
     filters = filters_from(q, _LIST_FILTERS)
-
-    def work() -> dict[str, Any]:
-        prompts = c.service.list_prompts(filters, limit=q.limit, offset=q.offset)
-        creators = c.service.creators([p.id for p in prompts])
-        return {"total": c.service.count_prompts(filters), "count": len(prompts),
-                "prompts": [prompt_out(p, creators) for p in prompts]}
-
-    return await _thread(work)
+    prompts = await c.service.list_prompts(filters, limit=q.limit, offset=q.offset)
+    creators = await c.service.creators([p.id for p in prompts])
+    return {"total": await c.service.count_prompts(filters), "count": len(prompts),
+            "prompts": [prompt_out(p, creators) for p in prompts]}
 
 
 async def get_prompt(c: Call) -> Any:
-    def work() -> dict[str, Any]:
-        svc = c.service
-        prompt = svc.get_prompt(c.path["id"])
-        data: dict[str, Any] = {"prompt": prompt}
-        if c.query.lineage:
-            data["lineage"] = svc.lineage(prompt.id)
-        everyone = [prompt] + [p for ps in data.get("lineage", {}).values() for p in ps]
-        creators = svc.creators([p.id for p in everyone])
-        out: dict[str, Any] = {"prompt": prompt_out(prompt, creators)}
-        if "lineage" in data:
-            out["lineage"] = {k: [prompt_out(p, creators) for p in v] for k, v in data["lineage"].items()}
-        return out
-
-    return await _thread(work)
+    svc = c.service
+    prompt = await svc.get_prompt(c.path["id"])
+    data: dict[str, Any] = {"prompt": prompt}
+    if c.query.lineage:
+        data["lineage"] = await svc.lineage(prompt.id)
+    everyone = [prompt] + [p for ps in data.get("lineage", {}).values() for p in ps]
+    creators = await svc.creators([p.id for p in everyone])
+    out: dict[str, Any] = {"prompt": prompt_out(prompt, creators)}
+    if "lineage" in data:
+        out["lineage"] = {k: [prompt_out(p, creators) for p in v] for k, v in data["lineage"].items()}
+    return out
 
 
 async def update_prompt(c: Call) -> Any:
     b: m.UpdateIn = c.body
     new = await c.service.update_prompt(c.path["id"], content=b.content, tags=b.tags, notes=b.notes)
-    return {"prompt": prompt_out(new, c.service.creators([new.id])), "previous_id": new.parent_id}
+    return {"prompt": prompt_out(new, await c.service.creators([new.id])), "previous_id": new.parent_id}
 
 
 async def history(c: Call) -> Any:
-    def work() -> dict[str, Any]:
-        versions = c.service.history(c.path["id"])
-        creators = c.service.creators([p.id for p in versions])
-        return {"count": len(versions), "versions": [prompt_out(p, creators) for p in versions]}
-
-    return await _thread(work)
+    versions = await c.service.history(c.path["id"])
+    creators = await c.service.creators([p.id for p in versions])
+    return {"count": len(versions), "versions": [prompt_out(p, creators) for p in versions]}
 
 
 async def delete_prompt(c: Call) -> Any:
-    def work() -> dict[str, Any]:
-        full = c.service.resolve_id(c.path["id"])
-        c.service.delete_prompt(full)
-        return {"deleted": full}
-
-    return await _thread(work)
+    full = await c.service.resolve_id(c.path["id"])
+    await c.service.delete_prompt(full)
+    return {"deleted": full}
 
 
 async def rate(c: Call) -> Any:
     b: m.RateIn = c.body
-    row = await _thread(c.service.rate, c.path["id"], b.score, comment=b.comment, source="api")
+    row = await c.service.rate(c.path["id"], b.score, comment=b.comment, source="api")
     from prompt_alchemy.services.access import current_actor
 
     return {**row.model_dump(mode="json"), "actor": current_actor()}
@@ -202,20 +185,16 @@ async def rate(c: Call) -> Any:
 
 async def feedback(c: Call) -> Any:
     q: m.FeedbackQuery = c.query
-
-    def work() -> dict[str, Any]:
-        rows = c.service.list_feedback(q.prompt_id, session_id=q.session_id, kind=q.kind, since=q.since,
-                                       limit=q.limit, offset=q.offset)
-        actors = c.service.creators([r.id for r in rows])
-        return {"count": len(rows), "feedback": [{**r.model_dump(mode="json"), "actor": actors.get(r.id)}
-                                                 for r in rows]}
-
-    return await _thread(work)
+    rows = await c.service.list_feedback(q.prompt_id, session_id=q.session_id, kind=q.kind, since=q.since,
+                                         limit=q.limit, offset=q.offset)
+    actors = await c.service.creators([r.id for r in rows])
+    return {"count": len(rows), "feedback": [{**r.model_dump(mode="json"), "actor": actors.get(r.id)}
+                                             for r in rows]}
 
 
 async def metrics(c: Call) -> Any:
     q: m.MetricsQuery = c.query
-    return await _thread(c.service.metrics_report, since=q.since, phase=q.phase, provider=q.provider)
+    return await c.service.metrics_report(since=q.since, phase=q.phase, provider=q.provider)
 
 
 async def providers(c: Call) -> Any:
@@ -228,7 +207,7 @@ async def train(c: Call) -> Any:
 
 
 async def learning_status(c: Call) -> Any:
-    return await _thread(c.service.learning_status)
+    return await c.service.learning_status()
 
 
 async def import_prompts(c: Call) -> Any:
@@ -258,7 +237,7 @@ async def export(c: Call) -> Any:
     q: m.ExportQuery = c.query
     filters = filters_from(q, ("phase", "provider", "tags", "since"))
     buf = io.StringIO()
-    count = await _thread(c.service.export_prompts, buf, q.format, filters)
+    count = await c.service.export_prompts(buf, q.format, filters)
     media = {"jsonl": "application/x-ndjson", "json": "application/json", "markdown": "text/markdown",
              "text": "text/plain"}[q.format]
     return Response(buf.getvalue(), media_type=f"{media}; charset=utf-8", headers={"X-Prompt-Count": str(count)})
@@ -266,8 +245,8 @@ async def export(c: Call) -> Any:
 
 async def audit(c: Call) -> Any:
     q: m.AuditQuery = c.query
-    rows = await _thread(c.service.list_audit, actor_name=q.actor, action=q.action, target=q.target, since=q.since,
-                         limit=q.limit, offset=q.offset)
+    rows = await c.service.list_audit(actor_name=q.actor, action=q.action, target=q.target, since=q.since,
+                                      limit=q.limit, offset=q.offset)
     return {"count": len(rows), "rows": rows}
 
 

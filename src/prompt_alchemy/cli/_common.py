@@ -48,19 +48,16 @@ def make_service(ctx: typer.Context, overrides: dict[str, Any] | None = None) ->
                                            overrides={k: v for k, v in (overrides or {}).items() if v is not None})
 
 
-def run_with_service(ctx: typer.Context, work: Callable[[AlchemyService], Awaitable[T] | T],
+def run_with_service(ctx: typer.Context, work: Callable[[AlchemyService], Awaitable[T]],
                      overrides: dict[str, Any] | None = None) -> T:
-    """Create the service, run `work` (a coroutine function or a plain function) on one event loop, and always
-    release the service."""
+    """Create the service, await `work(service)` on one event loop, and always release the service."""
     import asyncio
-    import inspect
 
     service = make_service(ctx, overrides)
 
     async def _go() -> T:
         try:
-            result = work(service)
-            return await result if inspect.isawaitable(result) else result
+            return await work(service)
         finally:
             await service.aclose()
 

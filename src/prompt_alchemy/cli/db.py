@@ -106,9 +106,7 @@ def restore(
 ) -> None:
     """Put a backup back in place of the library (after damage). The current file is kept beside it as
     <name>.replaced-<time>; stop any server using the library first."""
-    from prompt_alchemy.cli._common import make_service
-
-    data = make_service(ctx).restore_database(backup, force=force)
+    data = run_with_service(ctx, lambda service: service.restore_database(backup, force=force))
     if output is Output.json:
         print_json(data)
         return

@@ -102,7 +102,7 @@ def _pick_best(ctx: typer.Context, result: GenerationResult) -> None:
                          f"nothing recorded (rate prompts later with 'prompt-alchemy rate ID SCORE')")
 
     async def record(service):
-        return service.record_choice(result.session_id, chosen.id, source="cli")
+        return await service.record_choice(result.session_id, chosen.id, source="cli")
 
     data = run_with_service(ctx, record)
     err.print(f"recorded: {chosen.id[:8]} chosen over {len(data['skipped'])} sibling(s)", markup=False)

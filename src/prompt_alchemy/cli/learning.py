@@ -21,10 +21,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(learning_app, name="learning")
 
 
-async def _call(fn, *args, **kwargs):
-    return fn(*args, **kwargs)
-
-
 # ------------------------------------------------------------------------------------------------ rate
 
 
@@ -36,7 +32,7 @@ def rate(
     output: Output = OutputOpt,
 ) -> None:
     """Rate a stored prompt from 1 to 5; ratings teach the ranker (see 'train')."""
-    row = run_with_service(ctx, lambda s: _call(s.rate, prompt_id, score, comment=comment, source="cli"))
+    row = run_with_service(ctx, lambda s: s.rate(prompt_id, score, comment=comment, source="cli"))
     if output is Output.json:
         print_json(row.model_dump(mode="json"))
         return
@@ -60,8 +56,8 @@ def feedback_list(
     output: Output = OutputOpt,
 ) -> None:
     """Ratings and choices, newest first."""
-    rows = run_with_service(ctx, lambda s: _call(s.list_feedback, prompt_id, session_id=session, source=source,
-                                                 kind=kind, since=since, limit=limit, offset=offset))
+    rows = run_with_service(ctx, lambda s: s.list_feedback(prompt_id, session_id=session, source=source,
+                                                           kind=kind, since=since, limit=limit, offset=offset))
     if output is Output.json:
         print_json([r.model_dump(mode="json") for r in rows])
         return
@@ -105,7 +101,7 @@ def train(
         raise InputError(f"unknown --trigger '{trigger}'")
     if install_schedule or uninstall_schedule:
         method = "install_training_schedule" if install_schedule else "uninstall_training_schedule"
-        data = run_with_service(ctx, lambda s: _call(getattr(s, method), crontab_file))
+        data = run_with_service(ctx, lambda s: getattr(s, method)(crontab_file))
         if output is Output.json:
             print_json(data)
         elif install_schedule:
@@ -166,7 +162,7 @@ def _render_features(console: Any, features: list[dict[str, Any]]) -> None:
 def status(ctx: typer.Context, output: Output = OutputOpt) -> None:
     """The active model (version, metrics, feedback it was trained on, the features that matter most), recent
     versions, feedback so far and the training schedule."""
-    data = run_with_service(ctx, lambda s: _call(s.learning_status))
+    data = run_with_service(ctx, lambda s: s.learning_status())
     if output is Output.json:
         print_json(data)
         return
@@ -187,7 +183,7 @@ def patterns(ctx: typer.Context, output: Output = OutputOpt) -> None:
     """Which characteristics go with high and with low ratings (sections, length band, opening, examples,
     {variables}, persona, provider, model, target, phase), with counts and 95% intervals; nothing where the
     evidence is thin."""
-    report = run_with_service(ctx, lambda s: _call(s.learning_patterns))
+    report = run_with_service(ctx, lambda s: s.learning_patterns())
     if output is Output.json:
         print_json(report.model_dump(mode="json"))
         return

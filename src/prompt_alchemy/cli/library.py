@@ -133,9 +133,9 @@ def show(
     from prompt_alchemy.ranking.features import variable_names
 
     async def work(service):
-        prompt = service.get_prompt(prompt_id)
-        return (prompt, service.get_context(prompt.id), service.lineage(prompt.id),
-                service.labels_for([prompt.id]).get(prompt.id, []))
+        prompt = await service.get_prompt(prompt_id)
+        return (prompt, await service.get_context(prompt.id), await service.lineage(prompt.id),
+                (await service.labels_for([prompt.id])).get(prompt.id, []))
 
     prompt, context, lineage, labels = run_with_service(ctx, work)
     variables = variable_names(prompt.content)
@@ -203,8 +203,11 @@ def list_cmd(
         raise InputError(f"--page must be between 1 and 1,000,000,000, got {page}")
     filters = build_filters(phase, provider, model, persona, tag, since, until, min_rating)
 
-    prompts, total = run_with_service(ctx, lambda service: (
-        service.list_prompts(filters, limit=limit, offset=(page - 1) * limit), service.count_prompts(filters)))
+    async def work(service):
+        return (await service.list_prompts(filters, limit=limit, offset=(page - 1) * limit),
+                await service.count_prompts(filters))
+
+    prompts, total = run_with_service(ctx, work)
     if output is Output.json:
         print_json({"total": total, "page": page, "limit": limit, "prompts": [prompt_dict(p) for p in prompts]})
         return
@@ -262,9 +265,9 @@ def history(
 ) -> None:
     """Every version of a prompt, oldest first, with the labels pointing at each."""
 
-    def work(service):
-        versions = service.history(prompt_id)
-        return versions, service.labels_for([p.id for p in versions])
+    async def work(service):
+        versions = await service.history(prompt_id)
+        return versions, await service.labels_for([p.id for p in versions])
 
     versions, labels = run_with_service(ctx, work)
     if output is Output.json:
@@ -325,7 +328,7 @@ def delete(
     from prompt_alchemy.errors import AlchemyError, InputError
 
     async def work(service):
-        prompts = [service.get_prompt(pid) for pid in prompt_ids]
+        prompts = [await service.get_prompt(pid) for pid in prompt_ids]
         if not yes:
             if not sys.stdin.isatty():
                 raise InputError("refusing to delete without confirmation; pass --yes")
@@ -334,7 +337,7 @@ def delete(
             if not typer.confirm(f"Delete {len(prompts)} prompt(s)?", err=True):
                 raise AlchemyError("nothing deleted")
         for p in prompts:
-            service.delete_prompt(p.id)
+            await service.delete_prompt(p.id)
         return [p.id for p in prompts]
 
     deleted = run_with_service(ctx, work)

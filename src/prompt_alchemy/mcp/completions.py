@@ -14,7 +14,6 @@ resource template, tool or argument is invalid params (-32602).
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any, Literal
 
 import mcp_types as types
@@ -89,7 +88,7 @@ class Completer:
             names = [a.name for a in fixed.arguments or ()]
         else:
             try:
-                found = await asyncio.to_thread(_find, self.service, name)
+                found = await _find(self.service, name)
             except AlchemyError:
                 found = None
             if found is None:
@@ -124,7 +123,7 @@ class Completer:
         completion = _matches(candidates, prefix)
         if not completion.values and len(prefix) >= 4:  # an older prompt than the ones read: ask the library
             try:
-                full = await asyncio.to_thread(self.service.resolve_id, prefix)
+                full = await self.service.resolve_id(prefix)
             except AlchemyError:
                 return completion
             return types.Completion(values=[full], total=1, has_more=False)
@@ -132,15 +131,15 @@ class Completer:
 
     async def vocabulary(self) -> dict[str, list[str]]:
         """Labels, recent prompt ids, tags and models of the library (cached until the library changes)."""
-        version = await asyncio.to_thread(self.service.library_version)
+        version = await self.service.library_version()
         if self._vocabulary is not None and self._vocabulary[0] == version:
             return self._vocabulary[1]
-        words = await asyncio.to_thread(self._read_vocabulary)
+        words = await self._read_vocabulary()
         self._vocabulary = (version, words)
         return words
 
-    def _read_vocabulary(self) -> dict[str, list[str]]:
-        prompts = self.service.list_prompts(limit=SCAN_LIMIT)
+    async def _read_vocabulary(self) -> dict[str, list[str]]:
+        prompts = await self.service.list_prompts(limit=SCAN_LIMIT)
         tags: dict[str, None] = {}
         models: dict[str, None] = {}
         for p in prompts:
@@ -148,7 +147,7 @@ class Completer:
             if p.model:
                 models[p.model] = None
         try:
-            labels = sorted(str(row["name"]) for row in self.service.list_labels())
+            labels = sorted(str(row["name"]) for row in await self.service.list_labels())
         except AlchemyError:
             labels = []
         return {"ids": [p.id for p in prompts], "labels": labels, "tags": sorted(tags), "models": sorted(models)}

@@ -251,9 +251,10 @@ class ClientHub:
         prompt_id = await self._resolve(uri)
         client = self.client_for(ctx)
         if client is not None:
+            if prompt_id not in self._versions:  # the baseline first: a library check may run meanwhile
+                versions = await self._prompt_versions(prompt_id)
+                self._versions.setdefault(prompt_id, versions)
             client.subscriptions[uri] = prompt_id
-            if prompt_id not in self._versions:
-                self._versions[prompt_id] = await asyncio.to_thread(self._prompt_versions, prompt_id)
         return types.EmptyResult()
 
     async def unsubscribe(self, ctx: Any, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
@@ -269,18 +270,18 @@ class ClientHub:
         if not uri.startswith(RESOURCE_URI_PREFIX) or len(uri) == len(RESOURCE_URI_PREFIX):
             raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri[:120]}; subscriptions are for prompt://ID")
         try:
-            prompt = await asyncio.to_thread(self.service.get_prompt, uri[len(RESOURCE_URI_PREFIX):])
+            prompt = await self.service.get_prompt(uri[len(RESOURCE_URI_PREFIX):])
         except NotFoundError as exc:
             raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri[:120]}: {redact(str(exc))}") from None
         except AlchemyError as exc:
             raise MCPError(types.INVALID_PARAMS, redact(str(exc))) from None
         return prompt.id
 
-    def _prompt_versions(self, prompt_id: str) -> tuple[str, ...] | None:
+    async def _prompt_versions(self, prompt_id: str) -> tuple[str, ...] | None:
         """The ids of every version of a prompt (None once it is deleted): a new version or a deletion changes
         it."""
         try:
-            return tuple(p.id for p in self.service.history(prompt_id))
+            return tuple(p.id for p in await self.service.history(prompt_id))
         except NotFoundError:
             return None
 
@@ -289,7 +290,7 @@ class ClientHub:
     async def _watch(self) -> None:
         assert self._poke is not None
         with contextlib.suppress(Exception):
-            self._version = await asyncio.to_thread(self.service.library_version)
+            self._version = await self.service.library_version()
             self._lists = await self._list_fingerprints()
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
@@ -299,7 +300,7 @@ class ClientHub:
             if not self.clients:
                 continue
             try:
-                version = await asyncio.to_thread(self.service.library_version)
+                version = await self.service.library_version()
                 if poked or version != self._version:
                     self._version = version
                     await self.check_library()
@@ -311,10 +312,8 @@ class ClientHub:
         the published prompts' names."""
         from prompt_alchemy.mcp.prompts import list_stored_prompts
 
-        def resources() -> tuple[int, tuple[str, ...]]:
-            return (self.service.count_prompts(), tuple(p.id for p in self.service.list_prompts(limit=100)))
-
-        listed = await asyncio.to_thread(resources)
+        recent = await self.service.list_prompts(limit=100)
+        listed = (await self.service.count_prompts(), tuple(p.id for p in recent))
         prompts = tuple((p.name, tuple(a.name for a in p.arguments or ()))
                         for p in await list_stored_prompts(self.service))
         return listed, prompts
@@ -333,7 +332,7 @@ class ClientHub:
         watched = {pid for c in ready for pid in c.subscriptions.values()}
         changed = set()
         for prompt_id in watched:
-            versions = await asyncio.to_thread(self._prompt_versions, prompt_id)
+            versions = await self._prompt_versions(prompt_id)
             if versions != self._versions.get(prompt_id):
                 self._versions[prompt_id] = versions
                 changed.add(prompt_id)

@@ -6,7 +6,6 @@ The server's `list_prompts` / `get_prompt` call these; nothing here writes to st
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import TYPE_CHECKING
 
@@ -52,38 +51,37 @@ def _describe(p: Prompt, head: str) -> str:
             + f" · {p.phase.value if p.phase else p.source_type}")
 
 
-def _published(service: AlchemyService) -> list[tuple[str, Prompt, str]]:
+async def _published(service: AlchemyService) -> list[tuple[str, Prompt, str]]:
     """(name, prompt, description) of every published prompt: labelled versions first, then the top prompts."""
     out: list[tuple[str, Prompt, str]] = []
-    labels = service.list_labels()
+    labels = await service.list_labels()
     if labels:
-        prompts = service.store.get_prompts([lb["prompt_id"] for lb in labels])
+        prompts = await service.get_prompts([lb["prompt_id"] for lb in labels])
         for lb in labels:
             p = prompts.get(lb["prompt_id"])
             if p is not None:
                 out.append((lb["name"], p, _describe(p, f"label {lb['name']} → stored prompt")))
-    for p in service.top_prompts(TOP_PROMPTS):
+    for p in await service.top_prompts(TOP_PROMPTS):
         out.append((prompt_name(p), p, _describe(p, "stored prompt")))
     return out
 
 
 async def list_stored_prompts(service: AlchemyService) -> list[MCPPrompt]:
-    published = await asyncio.to_thread(_published, service)
+    published = await _published(service)
     return [MCPPrompt(name=name, title=short(p.title or p.content, 80), description=description,
                       arguments=_arguments(p)) for name, p, description in published]
 
 
-def _find(service: AlchemyService, name: str) -> tuple[Prompt, str] | None:
+async def _find(service: AlchemyService, name: str) -> tuple[Prompt, str] | None:
     if not service.loaded.database_path.exists():
         return None
-    from prompt_alchemy.services.library import LABEL_NAME
-
-    if LABEL_NAME.match(name) and service.store.get_label(name) is not None:
-        return service.get_prompt(name), f"label {name} → stored prompt"
+    if await service.label_target(name) is not None:
+        return await service.get_prompt(name), f"label {name} → stored prompt"
     match = re.fullmatch(r".*-([0-9a-f]{8})", name)
     if match is None:
         return None
-    prompt = next((p for p in service.top_prompts(TOP_PROMPTS) if p.id.startswith(match.group(1))), None)
+    top = await service.top_prompts(TOP_PROMPTS)
+    prompt = next((p for p in top if p.id.startswith(match.group(1))), None)
     return (prompt, "stored prompt") if prompt is not None else None
 
 
@@ -91,13 +89,13 @@ async def get_stored_prompt(service: AlchemyService, name: str,
                             arguments: dict[str, str] | None) -> GetPromptResult | None:
     """The published prompt `name` with `arguments` filled, or None when no stored prompt has that name. A missing
     or unknown argument is an invalid-params error naming each one."""
-    found = await asyncio.to_thread(_find, service, name)
+    found = await _find(service, name)
     if found is None:
         return None
     prompt, head = found
     try:
-        rendered = await asyncio.to_thread(service.render_prompt, prompt.id, dict(arguments or {}),
-                                           missing_hint=" (pass them as the prompt's arguments)")
+        rendered = await service.render_prompt(prompt.id, dict(arguments or {}),
+                                               missing_hint=" (pass them as the prompt's arguments)")
     except AlchemyError as exc:
         raise MCPError(INVALID_PARAMS, redact(str(exc))) from None
     return GetPromptResult(description=f"{head} {prompt.id}",

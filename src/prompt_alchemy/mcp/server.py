@@ -11,7 +11,6 @@ Imported only when a server is built (`prompt-alchemy serve`, tests): it loads t
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -94,7 +93,7 @@ class AlchemyMCPServer(MCPServer[ServerState]):
 
     async def list_resources(self) -> list[Resource]:
         listed = await super().list_resources()
-        for p in await asyncio.to_thread(self.state.service.list_prompts, limit=RECENT_RESOURCES):
+        for p in await self.state.service.list_prompts(limit=RECENT_RESOURCES):
             listed.append(Resource(
                 uri=f"prompt://{p.id}", name=_prompt_name(p), title=short(p.title or p.content, 80),
                 mime_type="application/json",
@@ -123,7 +122,7 @@ async def read_prompt(prompt_id: str, ctx: Context[ServerState, Any]) -> str:
     """The `prompt://{prompt_id}` resource: a stored prompt with its metadata, as JSON."""
     service = ctx.request_context.lifespan_context.service
     try:
-        prompt = await asyncio.to_thread(service.get_prompt, prompt_id)
+        prompt = await service.get_prompt(prompt_id)
     except NotFoundError as exc:
         raise ResourceNotFoundError(str(exc)) from None
     except AlchemyError as exc:

@@ -1,11 +1,10 @@
-"""Scheduled training: nightly at `learning.schedule` (HH:MM, local time).
+"""Scheduled training: nightly at `learning.schedule` (HH:MM, local time). This module says when it is due.
 
 Two ways to run it:
 
-* the server process (`prompt-alchemy serve`) starts :func:`run_scheduler` as an asyncio task. It trains when the
-  day's scheduled time comes; when the server was down at that time and training has run before, it makes up
-  the missed run on start (like anacron). The time of every attempt is kept in the `maintenance` table, so a run
-  made by cron and one made by the server on the same night do not both happen.
+* the server process (`prompt-alchemy serve`) runs :func:`prompt_alchemy.server.schedule.run_learning_loop`.
+  The time of every attempt is kept in the `maintenance` table, so a run made by cron and one made by the server
+  on the same night do not both happen.
 * CLI-only users install a cron entry with `prompt-alchemy train --install-schedule` (removed with
   `--uninstall-schedule`). Only the one line marked ``# prompt-alchemy:train`` is ever added or removed; every
   other line of the crontab is kept as it was.
@@ -13,23 +12,16 @@ Two ways to run it:
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 import subprocess
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from prompt_alchemy.errors import AlchemyError, InputError
-from prompt_alchemy.observability import get_logger
-from prompt_alchemy.ranking.learning import MAINTENANCE_TASK
+from prompt_alchemy.errors import AlchemyError
 from prompt_alchemy.security import write_text_atomically
 
-if TYPE_CHECKING:
-    from prompt_alchemy.services import AlchemyService
-
-log = get_logger("schedule")
 
 CRON_MARKER = "# prompt-alchemy:train"
 Clock = Callable[[], datetime]
@@ -61,91 +53,6 @@ def is_due(now: datetime, schedule: str, last_attempt: datetime | None, started:
     """Due when a scheduled time has passed since the last attempt (or, if training never ran, since `started`)."""
     reference = last_attempt if last_attempt is not None else started
     return reference < last_slot(now, schedule)
-
-
-async def run_scheduler(service: AlchemyService, *, clock: Clock | None = None, poll: float = 60.0,
-                        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
-    """Train `service` whenever `learning.schedule` comes; runs until cancelled.
-
-    `clock` returns the current local time (aware); the loop wakes at least every `poll` seconds, so a clock that
-    jumps (a test's, or a suspended laptop's) is noticed, and so is a model trained by another process (cron, or
-    `prompt-alchemy train`), which the server's ranker then uses. A failed or skipped run is logged and counts as
-    the night's attempt; it never stops the server.
-    """
-    clock = clock or local_now
-    cfg = service.settings.learning
-    if not cfg.enabled or not cfg.schedule:
-        log.info("scheduled training is off (learning.enabled: %s, learning.schedule: %s)", cfg.enabled,
-                 cfg.schedule)
-        return
-    started = clock()
-    ran_at: datetime | None = None
-    try:
-        seen = await asyncio.to_thread(service.store.last_maintenance, MAINTENANCE_TASK)
-    except Exception as exc:  # noqa: BLE001
-        log.warning("scheduled training: cannot read when training last ran: %s", exc)
-        seen = None
-    log.info("scheduled training at %s local time; next at %s", cfg.schedule,
-             next_slot(started, cfg.schedule).isoformat(timespec="minutes"))
-    while True:
-        now = clock()
-        try:
-            last = await asyncio.to_thread(service.store.last_maintenance, MAINTENANCE_TASK)
-        except Exception as exc:  # noqa: BLE001 - a database hiccup must not end the schedule
-            log.warning("scheduled training: cannot read when training last ran: %s", exc)
-            await sleep(poll)
-            continue
-        if last != seen:  # another process (cron, `prompt-alchemy train`) trained: use its model
-            seen = last
-            await asyncio.to_thread(service.refresh_learned_model)
-        if ran_at is not None and (last is None or last < ran_at):
-            last = ran_at  # the attempt could not be recorded: do not repeat it
-        if is_due(now, cfg.schedule, last, started):
-            await _train_once(service, now, lambda fresh, now=now: is_due(now, cfg.schedule, fresh, started))
-            ran_at = now
-            continue
-        wait = (next_slot(now, cfg.schedule) - now).total_seconds()
-        await sleep(max(0.0, min(poll, wait)))
-
-
-async def _train_once(service: AlchemyService, now: datetime,
-                      still_due: Callable[[datetime | None], bool] | None = None) -> None:
-    """Train once, holding the store's `train` lock: with several servers on one database (replicas), only one
-    of them trains; another that wakes at the same time sees the lock taken, or (after it) the night's run
-    recorded, and only picks up the new model."""
-    try:
-        with service.store.exclusive(MAINTENANCE_TASK) as mine:
-            if not mine:
-                log.info("scheduled training: another server is training now; its model will be used")
-                return
-            if still_due is not None:
-                fresh = await asyncio.to_thread(service.store.last_maintenance, MAINTENANCE_TASK)
-                if not still_due(fresh):
-                    log.info("scheduled training: another server already trained at %s", fresh)
-                    return
-            await _train_locked(service, now)
-    except Exception as exc:  # noqa: BLE001 - the lock itself failed (the database is away): try next time
-        log.warning("scheduled training failed: %s", exc)
-
-
-async def _train_locked(service: AlchemyService, now: datetime) -> None:
-    try:
-        report = await service.train(trigger="schedule", now=now)
-        log.info("scheduled training: %s", report.reason)
-    except InputError as exc:
-        log.info("scheduled training skipped: %s", exc)
-        await _record(service, now, f"skipped: {exc}")
-    except Exception as exc:  # noqa: BLE001 - the server keeps serving; the previous model stays active
-        log.warning("scheduled training failed: %s", exc)
-        await _record(service, now, f"failed: {exc}")
-
-
-async def _record(service: AlchemyService, now: datetime, detail: str) -> None:
-    """Count an unsuccessful run as the night's attempt, so it is not retried in a loop."""
-    try:
-        await asyncio.to_thread(service.store.record_maintenance, MAINTENANCE_TASK, now, detail[:500])
-    except Exception as exc:  # noqa: BLE001
-        log.warning("scheduled training: cannot record the attempt: %s", exc)
 
 
 # ------------------------------------------------------------------------------------------------ cron

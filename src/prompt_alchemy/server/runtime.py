@@ -64,19 +64,21 @@ async def run(service: AlchemyService, transport: Transport, host: str, port: in
         apply_format(service.settings.logging.format)
         if telemetry.enable_tracing():
             log.info("OpenTelemetry traces go to %s", os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    from prompt_alchemy.server.schedule import run_learning_loop
+
     maintenance = asyncio.create_task(run_maintenance(service))
-    training = asyncio.create_task(service.run_training_scheduler())
+    learning = asyncio.create_task(run_learning_loop(service))
     try:
         if transport == "stdio":
             from prompt_alchemy.mcp.stdio import run_stdio
 
             await until_terminated(run_stdio(server), lambda: log.info(
-                "prompt-alchemy MCP server on stdio (database %s)", service.loaded.database_path))
+                "prompt-alchemy MCP server on stdio (database %s)", service.loaded.database_location))
         else:
             await serve_http(server, service, host, port)
     finally:
         maintenance.cancel()
-        training.cancel()
+        learning.cancel()
         await service.aclose()
         log.info("prompt-alchemy MCP server stopped")
 
@@ -104,7 +106,7 @@ async def run_maintenance(service: AlchemyService) -> None:
     """Run the library's maintenance hook (backups, vacuum) every few minutes; it acts only when one is due."""
     while True:
         try:
-            ran = await asyncio.to_thread(service.run_maintenance_if_due)
+            ran = await service.run_maintenance_if_due()
             if ran:
                 log.info("maintenance: %s", ", ".join(ran))
         except Exception as exc:  # noqa: BLE001 - maintenance must never take the server down
@@ -128,11 +130,12 @@ async def serve_http(server: Any, service: AlchemyService, host: str, port: int)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
 
+    keys = len(await service.list_keys()) if app.require_auth else 0
+
     def announce() -> None:
         log.info("prompt-alchemy MCP server listening on http://%s:%d/mcp (REST API: /api/v1, health: /health, "
-                 "metrics: /metrics, database %s)", shown, bound, service.loaded.database_path)
+                 "metrics: /metrics, database %s)", shown, bound, service.loaded.database_location)
         if app.require_auth:
-            keys = len(service.list_keys())
             log.info("API keys are required on /api/v1 and /mcp (%d active)", keys)
             if keys == 0:
                 log.warning("no API key exists: every request will be refused; create one with "
@@ -161,7 +164,7 @@ def _add_health_route(server: Any, service: AlchemyService) -> None:
     @server.custom_route("/health", methods=["GET"])
     async def health(request: Request) -> JSONResponse:
         try:
-            prompts = service.count_prompts()
+            prompts = await service.count_prompts()
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
             return JSONResponse({"status": "error", "version": __version__, "error": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__, "server": "prompt-alchemy",

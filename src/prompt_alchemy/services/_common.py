@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from prompt_alchemy.config import validate_config
 from prompt_alchemy.models import GenerationResult, Prompt
@@ -23,6 +26,23 @@ _IMPORT_BATCH = 256  # rows per import/re-embed transaction
 _EMBED_BATCH = 64  # texts per embedder call
 _MAX_COMMENT = 5000  # characters in a feedback comment
 _MAX_EXAMPLE_CHARS = 4000  # characters of one include_context example
+
+
+_S = TypeVar("_S")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def in_thread(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]:
+    """Make a service operation whose work blocks (the database, files) awaitable like every other: it runs in a
+    worker thread, so a server's event loop goes on serving while it works. The request's context variables (the
+    actor, the request id) go with it."""
+
+    @functools.wraps(method)
+    async def operation(self: _S, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return await asyncio.to_thread(method, self, *args, **kwargs)
+
+    return operation
 
 
 def check_page(limit: int, offset: int = 0) -> None:

@@ -9,6 +9,7 @@ the ids written and the outcome, never the text written or any secret.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -19,7 +20,7 @@ from typing import Any
 
 from prompt_alchemy.errors import AlchemyError, ConflictError, InputError, NotFoundError
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.services._common import check_page
+from prompt_alchemy.services._common import check_page, in_thread
 from prompt_alchemy.services.app import App
 
 _log = get_logger("services.access")
@@ -62,6 +63,7 @@ class AccessService(App):
 
     # ------------------------------------------------------------------ keys
 
+    @in_thread
     def create_key(self, name: str, scope: str, rate_limit: int | None = None) -> tuple[str, dict[str, Any]]:
         """A new key: (the secret, shown once; its stored row). Only a salted SHA-256 of the secret is stored."""
         import sqlite3
@@ -86,16 +88,18 @@ class AccessService(App):
         except sqlite3.IntegrityError:
             raise ConflictError(f"an active key named '{name}' exists; revoke it first or choose another "
                                 f"name") from None
-        self.record_audit("key.create", [key_id], detail=f"name={name} scope={scope}")
+        self._record_audit("key.create", [key_id], detail=f"name={name} scope={scope}")
         row = {"id": key_id, "name": name, "scope": scope, "rate_limit": rate_limit,
                "created_at": now.isoformat(), "revoked_at": None}
         return f"{KEY_PREFIX}{key_id}_{secret}", row
 
+    @in_thread
     def list_keys(self, include_revoked: bool = False) -> list[dict[str, Any]]:
         if not self.loaded.database_path.exists():
             return []
         return self.store.list_api_keys(include_revoked=include_revoked)
 
+    @in_thread
     def revoke_key(self, name_or_id: str) -> dict[str, Any]:
         from prompt_alchemy.models import utcnow
 
@@ -107,9 +111,10 @@ class AccessService(App):
         row = self.store.revoke_api_key(name_or_id, utcnow())
         if row is None:
             raise NotFoundError(f"no active key named '{name_or_id}' (see 'prompt-alchemy keys list')")
-        self.record_audit("key.revoke", [row["id"]], detail=f"name={row['name']}")
+        self._record_audit("key.revoke", [row["id"]], detail=f"name={row['name']}")
         return row
 
+    @in_thread
     def authenticate(self, token: str | None) -> ApiKey | None:
         """The active key whose secret `token` is, or None (unknown, malformed, wrong secret or revoked)."""
         match = _TOKEN.match((token or "").strip())
@@ -124,7 +129,8 @@ class AccessService(App):
 
     # ------------------------------------------------------------------ audit
 
-    def record_audit(self, action: str, targets: list[str], outcome: str = "ok", detail: str | None = None) -> None:
+    def _record_audit(self, action: str, targets: list[str], outcome: str = "ok",
+                      detail: str | None = None) -> None:
         """Append one audit row for the current actor. A failure to record is logged, never raised: the write
         it describes has happened."""
         from prompt_alchemy.models import utcnow
@@ -136,6 +142,7 @@ class AccessService(App):
         except Exception as exc:  # noqa: BLE001 - see the docstring
             _log.warning("could not record the audit row for %s: %s", action, exc)
 
+    @in_thread
     def list_audit(self, *, actor_name: str | None = None, action: str | None = None, target: str | None = None,
                    since: Any = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
         """Audit rows, newest first."""
@@ -151,6 +158,7 @@ class AccessService(App):
         return self.store.list_audit(actor=actor_name, action=action, target=target, since=when, limit=limit,
                                      offset=offset)
 
+    @in_thread
     def creators(self, ids: list[str]) -> dict[str, str]:
         """Who created each of `ids` (prompts, feedback rows), where the audit log records it."""
         if not ids or not self.loaded.database_path.exists():
@@ -165,82 +173,82 @@ class AccessService(App):
 
         if isinstance(exc, AlchemyError) and not isinstance(exc, (InputError, StorageError)) \
                 and self.loaded.database_path.exists():
-            self.record_audit(action, targets, outcome=f"error:{type(exc).__name__}", detail=str(exc)[:300])
+            self._record_audit(action, targets, outcome=f"error:{type(exc).__name__}", detail=str(exc)[:300])
+
+    async def _audited(self, action: str, targets: list[str], write: Any, describe: Any, *,
+                       record_failure: bool = True) -> Any:
+        """Await `write` and append its audit row: `describe(result)` gives (targets, detail), or None when the
+        write changed nothing; a failure is recorded as `_audit_failure` says, and raised."""
+        try:
+            result = await write
+        except Exception as exc:
+            if record_failure:
+                await asyncio.to_thread(self._audit_failure, action, targets, exc)
+            raise
+        described = describe(result)
+        if described is not None:
+            written, detail = described
+            await asyncio.to_thread(self._record_audit, action, written, detail=detail)
+        return result
 
     # ------------------------------------------------------------------ the audited writes
 
     async def generate(self, request, progress=None, *, session_id=None):  # type: ignore[no-untyped-def]
-        try:
-            result = await super().generate(request, progress, session_id=session_id)  # type: ignore[misc]
-        except Exception as exc:
-            if request.save:
-                self._audit_failure("generate", [session_id] if session_id else [], exc)
-            raise
-        if result.saved:
-            self.record_audit("generate", [result.session_id, *(p.id for p in result.prompts)],
-                              detail=f"{len(result.prompts)} prompt(s)")
-        return result
+        return await self._audited(
+            "generate", [session_id] if session_id else [],
+            super().generate(request, progress, session_id=session_id),  # type: ignore[misc]
+            lambda r: ([r.session_id, *(p.id for p in r.prompts)], f"{len(r.prompts)} prompt(s)") if r.saved
+            else None, record_failure=request.save)
 
     async def update_prompt(self, prompt_id, **changes):  # type: ignore[no-untyped-def]
-        try:
-            new = await super().update_prompt(prompt_id, **changes)  # type: ignore[misc]
-        except Exception as exc:
-            self._audit_failure("update", [prompt_id], exc)
-            raise
         fields = ",".join(k for k, v in changes.items() if v is not None)
-        self.record_audit("update", [new.id, new.parent_id or prompt_id], detail=f"changed {fields}")
-        return new
+        return await self._audited(
+            "update", [prompt_id], super().update_prompt(prompt_id, **changes),  # type: ignore[misc]
+            lambda new: ([new.id, new.parent_id or prompt_id], f"changed {fields}"))
 
-    def delete_prompt(self, prompt_id):  # type: ignore[no-untyped-def]
-        try:
-            result = super().delete_prompt(prompt_id)  # type: ignore[misc]
-        except Exception as exc:
-            self._audit_failure("delete", [prompt_id], exc)
-            raise
-        self.record_audit("delete", [prompt_id])
-        return result
+    async def delete_prompt(self, prompt_id):  # type: ignore[no-untyped-def]
+        return await self._audited("delete", [prompt_id], super().delete_prompt(prompt_id),  # type: ignore[misc]
+                                   lambda _: ([prompt_id], None))
 
-    def set_label(self, prompt_id, name, *, source="cli"):  # type: ignore[no-untyped-def]
-        out = super().set_label(prompt_id, name, source=source)  # type: ignore[misc]
-        if out["changed"]:
-            self.record_audit("label.set", [out["prompt_id"], *([out["previous_id"]] if out["previous_id"] else [])],
-                              detail=f"label={out['name']}")
-        return out
+    async def set_label(self, prompt_id, name, *, source="cli"):  # type: ignore[no-untyped-def]
+        return await self._audited(
+            "label.set", [prompt_id], super().set_label(prompt_id, name, source=source),  # type: ignore[misc]
+            lambda out: ([out["prompt_id"], *([out["previous_id"]] if out["previous_id"] else [])],
+                         f"label={out['name']}") if out["changed"] else None, record_failure=False)
 
-    def remove_label(self, name, *, source="cli"):  # type: ignore[no-untyped-def]
-        out = super().remove_label(name, source=source)  # type: ignore[misc]
-        self.record_audit("label.remove", [out["prompt_id"]], detail=f"label={out['name']}")
-        return out
+    async def remove_label(self, name, *, source="cli"):  # type: ignore[no-untyped-def]
+        return await self._audited(
+            "label.remove", [], super().remove_label(name, source=source),  # type: ignore[misc]
+            lambda out: ([out["prompt_id"]], f"label={out['name']}"), record_failure=False)
 
-    def rate(self, prompt_id, score, comment=None, source="cli"):  # type: ignore[no-untyped-def]
-        row = super().rate(prompt_id, score, comment=comment, source=source)  # type: ignore[misc]
-        self.record_audit("rate", [row.id, row.prompt_id], detail=f"rating={row.rating} source={source}")
-        return row
+    async def rate(self, prompt_id, score, comment=None, source="cli"):  # type: ignore[no-untyped-def]
+        return await self._audited(
+            "rate", [prompt_id], super().rate(prompt_id, score, comment=comment, source=source),  # type: ignore[misc]
+            lambda row: ([row.id, row.prompt_id], f"rating={row.rating} source={source}"), record_failure=False)
 
-    def record_choice(self, session_id, chosen_id, source="cli"):  # type: ignore[no-untyped-def]
-        out = super().record_choice(session_id, chosen_id, source=source)  # type: ignore[misc]
-        self.record_audit("choose", [session_id, out["chosen"], *out["skipped"]], detail=f"source={source}")
-        return out
+    async def record_choice(self, session_id, chosen_id, source="cli"):  # type: ignore[no-untyped-def]
+        return await self._audited(
+            "choose", [session_id], super().record_choice(session_id, chosen_id, source=source),  # type: ignore[misc]
+            lambda out: ([session_id, out["chosen"], *out["skipped"]], f"source={source}"), record_failure=False)
 
     async def train(self, dry_run=False, *, trigger="cli", now=None):  # type: ignore[no-untyped-def]
-        try:
-            report = await super().train(dry_run, trigger=trigger, now=now)  # type: ignore[misc]
-        except Exception as exc:
-            if not dry_run:
-                self._audit_failure("train", [], exc)
-            raise
-        if not dry_run:
-            self.record_audit("train", [f"model-v{report.version}"] if report.version else [],
-                              detail=f"trigger={trigger} adopted={report.adopted} stored={report.stored}")
-        return report
+        return await self._audited(
+            "train", [], super().train(dry_run, trigger=trigger, now=now),  # type: ignore[misc]
+            lambda report: None if dry_run else (
+                [f"model-v{report.version}"] if report.version else [],
+                f"trigger={trigger} adopted={report.adopted} stored={report.stored}"), record_failure=not dry_run)
 
     async def import_prompts(self, path, fmt=None, progress=None):  # type: ignore[no-untyped-def]
-        try:
-            report = await super().import_prompts(path, fmt, progress)  # type: ignore[misc]
-        except Exception as exc:
-            self._audit_failure("import", [], exc)
-            raise
-        self.record_audit("import", [], detail=f"imported={report.imported} duplicates={report.duplicates} "
-                                               f"failed={report.failed} format={report.format}")
-        return report
+        return await self._audited(
+            "import", [], super().import_prompts(path, fmt, progress),  # type: ignore[misc]
+            lambda report: ([], f"imported={report.imported} duplicates={report.duplicates} "
+                                f"failed={report.failed} format={report.format}"))
 
+    async def optimize(self, prompt_id=None, prompt=None, **options):  # type: ignore[no-untyped-def]
+        save = options.get("save", True)
+        return await self._audited(
+            "optimize", [prompt_id] if prompt_id else [],
+            super().optimize(prompt_id, prompt, **options),  # type: ignore[misc]
+            lambda result: ([step.prompt_id for step in result.steps if step.prompt_id],
+                            f"metric={result.metric} iterations={result.iterations} improved={result.improved}")
+            if save and result.saved else None, record_failure=save)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from prompt_alchemy.config import LoadedSettings, load_settings
 from prompt_alchemy.engine.engine import Engine
 from prompt_alchemy.security import register_secret
+from prompt_alchemy.services._common import check_configuration, in_thread
 
 if TYPE_CHECKING:
     from prompt_alchemy.embeddings.base import Embedder
@@ -92,10 +93,9 @@ class App:
 
         return persona_names(self.settings)
 
+    @in_thread
     def validate_configuration(self) -> tuple[Path, list[str]]:
         """Re-read the configuration file the service was loaded from (plus the environment): (path, problems)."""
-        from prompt_alchemy.services._common import check_configuration as _check
-
         path = self.loaded.paths.config_file
-        return path, _check(path if path.exists() else None)
+        return path, check_configuration(path if path.exists() else None)
 

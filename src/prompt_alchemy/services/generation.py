@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +108,7 @@ class GenerationService(App):
         if request.save:
             roots = [p for p in result.prompts if p.parent_id is None]
             contexts = {p.id: request.context for p in roots} if request.context else None
-            self.store.save_session(result.prompts, contexts, result.metrics)
-            self._index_prompts(result.prompts)  # keep loaded vector indexes current
+            await asyncio.to_thread(self.store.save_session, result.prompts, contexts, result.metrics)
             result.saved = True
         return result
 
@@ -120,8 +120,6 @@ class GenerationService(App):
     async def providers_status(self, check: bool = False) -> list[dict[str, Any]]:
         """Every provider: configured/available, default and phase-assigned models, embedding support, price;
         with `check`, each configured provider is contacted (host reachable, key accepted)."""
-        import asyncio
-
         from prompt_alchemy.config import PROVIDER_NAMES
         from prompt_alchemy.providers.registry import EXPLICIT_ONLY, IMPLEMENTATIONS
 

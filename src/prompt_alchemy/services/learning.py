@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import Prompt
+from prompt_alchemy.observability import get_logger
 from prompt_alchemy.security import check_length
 from prompt_alchemy.services._common import (
     _MAX_COMMENT,
     _MAX_LIMIT,
     check_page,
+    in_thread,
 )
 from prompt_alchemy.services.app import App
+
+_log = get_logger("schedule")
 
 
 class LearningService(App):
     """Record feedback and learn the user's taste from it."""
 
-    # Feedback and model rows live in storage/feedback.py; training in ranking/learning.py; the schedule in
-    # ranking/schedule.py. This block validates and orchestrates.
+    # Feedback and model rows live in storage/feedback.py; training in ranking/learning.py; when training is due
+    # in ranking/schedule.py, and the server's loop in server/schedule.py. This block validates and orchestrates.
 
+    @in_thread
     def rate(self, prompt_id: str, score: int, comment: str | None = None, source: str = "cli"):
         """Record a 1-5 rating of a stored prompt (with an optional comment). Bad input writes nothing."""
         from prompt_alchemy.models import Feedback
@@ -39,6 +46,7 @@ class LearningService(App):
         self.store.insert_feedback([row])
         return row
 
+    @in_thread
     def record_choice(self, session_id: str, chosen_id: str, source: str = "cli") -> dict[str, Any]:
         """The user picked `chosen_id` as the best final prompt of a session: chosen=1 for it, chosen=0 (skipped)
         for each of its sibling variants of the same phase, in one transaction."""
@@ -57,6 +65,12 @@ class LearningService(App):
         self.store.insert_feedback(rows)
         return {"session_id": session_id, "chosen": chosen.id, "skipped": [p.id for p in siblings]}
 
+    @in_thread
+    def average_ratings(self, ids: list[str]) -> dict[str, tuple[float, int]]:
+        """Each rated prompt of `ids`: (its average rating, the number of ratings)."""
+        return self.store.average_ratings(list(ids)) if ids else {}
+
+    @in_thread
     def list_feedback(self, prompt_id: str | None = None, *, session_id: str | None = None,
                       source: str | None = None, kind: str | None = None, since: Any = None, limit: int = 50,
                       offset: int = 0) -> list:
@@ -90,9 +104,10 @@ class LearningService(App):
         report = await run_training(self.store, self.settings, self._stored_feature_contexts, dry_run=dry_run,
                                     trigger=trigger, now=now)
         if report.adopted:
-            self.refresh_learned_model()
+            await self.refresh_learned_model()
         return report
 
+    @in_thread
     def learning_status(self) -> dict[str, Any]:
         """The active model (version, metrics, training-set size, the features that matter most), recent versions,
         feedback counts and the schedule."""
@@ -126,6 +141,7 @@ class LearningService(App):
             "last_attempt": self.store.last_training() if exists else None,
         }
 
+    @in_thread
     def learning_patterns(self, *, now: datetime | None = None):
         """Which characteristics of a prompt go with high and with low ratings (counts, 95% intervals); nothing
         where the evidence is thin."""
@@ -140,6 +156,7 @@ class LearningService(App):
         rated, ratings = rated_prompts(feedback, prompts, half_life_days=half_life, now=now or utcnow())
         return detect(rated, ratings, half_life_days=half_life)
 
+    @in_thread
     def install_training_schedule(self, crontab_file: str | Path | None = None) -> dict[str, Any]:
         """Add (or replace) a crontab entry that runs `prompt-alchemy train` daily at `learning.schedule`; every
         other crontab line is kept. `crontab_file` edits that file instead of the user's crontab."""
@@ -162,17 +179,60 @@ class LearningService(App):
         return {**install_cron(line, Path(crontab_file) if crontab_file else None), "schedule": cfg.schedule,
                 "log_file": str(log_file)}
 
+    @in_thread
     def uninstall_training_schedule(self, crontab_file: str | Path | None = None) -> dict[str, Any]:
         from prompt_alchemy.ranking.schedule import uninstall_cron
 
         return uninstall_cron(Path(crontab_file) if crontab_file else None)
 
-    async def run_training_scheduler(self, *, clock: Any = None, poll: float = 60.0) -> None:
-        """For the server process: train whenever `learning.schedule` comes, until cancelled."""
-        from prompt_alchemy.ranking.schedule import run_scheduler
+    @in_thread
+    def last_training_attempt(self) -> datetime | None:
+        """When training last ran here or in any process sharing the library (None: never)."""
+        from prompt_alchemy.ranking.learning import MAINTENANCE_TASK
 
-        await run_scheduler(self, clock=clock, poll=poll)
+        if not self.loaded.database_path.exists():
+            return None
+        return self.store.last_maintenance(MAINTENANCE_TASK)
 
+    async def scheduled_train(self, now: datetime, still_due: Callable[[datetime | None], bool] | None = None) -> None:
+        """The scheduled run: train once, holding the store's training lock, so that with several servers on one
+        database (replicas) only one trains; another that wakes at the same time sees the lock taken, or (after
+        it) the night's run recorded (`still_due` says whether a run recorded since is enough). Too little
+        feedback, or a failure, is logged and recorded as the night's attempt; it is never raised."""
+        from prompt_alchemy.ranking.learning import MAINTENANCE_TASK
+
+        try:
+            with self.store.exclusive(MAINTENANCE_TASK) as mine:
+                if not mine:
+                    _log.info("scheduled training: another server is training now; its model will be used")
+                    return
+                if still_due is not None:
+                    fresh = await self.last_training_attempt()
+                    if not still_due(fresh):
+                        _log.info("scheduled training: another server already trained at %s", fresh)
+                        return
+                try:
+                    report = await self.train(trigger="schedule", now=now)
+                    _log.info("scheduled training: %s", report.reason)
+                except InputError as exc:
+                    _log.info("scheduled training skipped: %s", exc)
+                    await asyncio.to_thread(self._record_attempt, now, f"skipped: {exc}")
+                except Exception as exc:  # noqa: BLE001 - the server keeps serving; the previous model stays
+                    _log.warning("scheduled training failed: %s", exc)
+                    await asyncio.to_thread(self._record_attempt, now, f"failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the lock itself failed (the database is away): try next time
+            _log.warning("scheduled training failed: %s", exc)
+
+    def _record_attempt(self, now: datetime, detail: str) -> None:
+        """Count an unsuccessful run as the night's attempt, so it is not retried in a loop."""
+        from prompt_alchemy.ranking.learning import MAINTENANCE_TASK
+
+        try:
+            self.store.record_maintenance(MAINTENANCE_TASK, now, detail[:500])
+        except Exception as exc:  # noqa: BLE001
+            _log.warning("scheduled training: cannot record the attempt: %s", exc)
+
+    @in_thread
     def refresh_learned_model(self) -> None:
         """Make the ranker use the model that is active in the database now (another process may have trained)."""
         if "engine" in self.__dict__:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from prompt_alchemy.services._common import (
     _RRF_POOL,
     _SEARCH_MODES,
     check_page,
+    in_thread,
     mask_prompt_secrets,
 )
 from prompt_alchemy.services.app import App
@@ -66,6 +68,7 @@ class LibraryService(App):
         """The store's vector space of (model, dimensions): its size and membership (the store searches it)."""
         return self.store.vector_index(model, dimensions)
 
+    @in_thread
     def load_vector_index(self) -> dict[str, Any]:
         """Load (or reuse) the index for the configured embedder: its size, memory and load time."""
         import time
@@ -74,9 +77,6 @@ class LibraryService(App):
         index = self._vector_index(self.embedder.model, self.embedder.dimensions)
         return {"model": index.model, "dimensions": index.dimensions, "vectors": len(index),
                 "bytes": index.nbytes, "load_ms": round((time.perf_counter() - start) * 1000, 2)}
-
-    def _index_prompts(self, prompts: list[Prompt]) -> None:
-        """Nothing to do: the store keeps its vector search current with its own writes."""
 
     async def _embed_texts(self, texts: list[str]):
         """Unit vectors for `texts` with the configured embedder, in length-sorted batches (less padding)."""
@@ -112,7 +112,16 @@ class LibraryService(App):
         if self.loaded.database_path.exists() and self.store.write_refusal:
             raise StorageError(self.store.write_refusal)
 
+    @in_thread
     def resolve_id(self, id_or_prefix: str) -> str:
+        """The full id of the prompt named by `id_or_prefix` (see `_resolve_id`)."""
+        return self._resolve_id(id_or_prefix)
+
+    @in_thread
+    def get_prompt(self, id_or_prefix: str) -> Prompt:
+        return self._get_prompt(id_or_prefix)
+
+    def _resolve_id(self, id_or_prefix: str) -> str:
         """The full id of the prompt named by `id_or_prefix`: its full id, a label (which points at one version), or
         a unique prefix of its id (like git's short hashes), in that order."""
         prefix = (id_or_prefix or "").strip()
@@ -139,14 +148,15 @@ class LibraryService(App):
             raise NotFoundError(f"prompt id prefix '{prefix}' is ambiguous; candidates: {shown}{more}")
         return rows[0]["id"]
 
-    def get_prompt(self, id_or_prefix: str) -> Prompt:
-        prompt = self.store.get_prompt(self.resolve_id(id_or_prefix))
+    def _get_prompt(self, id_or_prefix: str) -> Prompt:
+        prompt = self.store.get_prompt(self._resolve_id(id_or_prefix))
         if prompt is None:
             raise NotFoundError(f"no prompt with id '{id_or_prefix}'")
         return prompt
 
     # ------------------------------------------------------------------ using a prompt: its variables filled
 
+    @in_thread
     def render_prompt(self, id_or_label: str, values: Mapping[str, str] | None = None, *, raw: bool = False,
                       missing_hint: str = "", strict: bool = True) -> RenderedPrompt:
         """The prompt named by an id, prefix or label with its ``{name}`` / ``{{name}}`` variables filled from
@@ -154,7 +164,7 @@ class LibraryService(App):
         value for a name the prompt does not use is bad input too. `raw` returns the template unfilled."""
         from prompt_alchemy.ranking.features import fill_variables, variable_names
 
-        prompt = self.get_prompt(id_or_label)
+        prompt = self._get_prompt(id_or_label)
         names = variable_names(prompt.content)
         values = dict(values or {})
         labels = self.store.labels_for([prompt.id]).get(prompt.id, [])
@@ -185,6 +195,7 @@ class LibraryService(App):
                              f"letter after 'f' (production, staging, v2-draft)")
         return name
 
+    @in_thread
     def set_label(self, prompt_id: str, name: str, *, source: str = "cli") -> dict[str, Any]:
         """Point the label `name` at one version (creating the label, or moving it there); the move is recorded.
         Returns {name, prompt_id, previous_id}."""
@@ -192,12 +203,13 @@ class LibraryService(App):
         from prompt_alchemy.services.access import current_actor
 
         name = self._label_name(name)
-        full = self.resolve_id(prompt_id)
+        full = self._resolve_id(prompt_id)
         self._check_writable()
         previous = self.store.set_label(name, full, utcnow(), actor=current_actor(), source=source)
         return {"name": name, "prompt_id": full, "previous_id": previous if previous != full else None,
                 "changed": previous != full}
 
+    @in_thread
     def remove_label(self, name: str, *, source: str = "cli") -> dict[str, Any]:
         """Remove a label (the version it pointed at is kept); the removal is recorded."""
         from prompt_alchemy.models import utcnow
@@ -210,6 +222,7 @@ class LibraryService(App):
             raise NotFoundError(f"no label named '{name[:80]}' (see 'prompt-alchemy label list')")
         return {"name": name, "prompt_id": previous}
 
+    @in_thread
     def list_labels(self) -> list[dict[str, Any]]:
         """Every label with the version it points at (name, prompt_id, updated_at, title, phase, content)."""
         if not self.loaded.database_path.exists():
@@ -223,6 +236,7 @@ class LibraryService(App):
                         "content": p.content if p else None})
         return out
 
+    @in_thread
     def label_history(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Every change of one label (or of all), newest first."""
         check_page(limit)
@@ -230,23 +244,38 @@ class LibraryService(App):
             return []
         return self.store.label_history(name.strip() if name else None, limit)
 
+    @in_thread
+    def label_target(self, name: str) -> str | None:
+        """The id of the version the label `name` points at, or None when there is no such label."""
+        return self.store.get_label(name) if LABEL_NAME.match(name or "") else None
+
+    @in_thread
+    def get_prompts(self, ids: list[str]) -> dict[str, Prompt]:
+        """The stored prompts of `ids` by id (unknown ids are left out)."""
+        return self.store.get_prompts(list(ids)) if ids else {}
+
+    @in_thread
     def labels_for(self, ids: list[str]) -> dict[str, list[str]]:
         """The labels pointing at each of `ids` (those that have any)."""
         return self.store.labels_for(list(ids)) if ids else {}
 
+    @in_thread
     def get_context(self, prompt_id: str) -> list[ContextItem]:
-        return self.store.get_context(self.resolve_id(prompt_id))
+        return self.store.get_context(self._resolve_id(prompt_id))
 
+    @in_thread
     def lineage(self, prompt_id: str) -> dict[str, list[Prompt]]:
         """Ancestors (root first) and descendants (breadth first) of a prompt."""
-        full = self.resolve_id(prompt_id)
+        full = self._resolve_id(prompt_id)
         return {"ancestors": self.store.ancestors(full), "descendants": self.store.descendants(full)}
 
+    @in_thread
     def list_prompts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Prompt]:
         """The library, most recent first, `limit` at a time from `offset`."""
         check_page(limit, offset)
         return self.store.list_prompts(filters=filters, limit=limit, offset=offset)
 
+    @in_thread
     def count_prompts(self, filters: SearchFilters | None = None) -> int:
         return self.store.count_matching(filters)
 
@@ -254,7 +283,6 @@ class LibraryService(App):
                      limit: int = 10) -> list[SearchResult]:
         """Find prompts by words (FTS5 bm25), by meaning (cosine over the in-memory index, the query embedded by
         the same model as the stored vectors) or both fused by reciprocal rank. Filters apply before ranking."""
-        import asyncio
         import time
 
         from prompt_alchemy import telemetry
@@ -347,7 +375,7 @@ class LibraryService(App):
             if not content:
                 raise InputError("the new content is empty")
             check_length("the content", content, self.settings.generation.max_idea_length)
-        old = self.get_prompt(prompt_id)
+        old = await self.get_prompt(prompt_id)
         self._check_writable()
         new_content = old.content if content is None else mask_secrets(content)
         clean_tags = old.tags if tags is None else list(dict.fromkeys(t.strip() for t in tags if t.strip()))
@@ -368,13 +396,13 @@ class LibraryService(App):
             else:
                 _log.warning("the new version is not embedded: %s", reason)
                 new.set_embedding(None, embedder)
-        self.store.save_session([new])
-        self._index_prompts([new])
+        await asyncio.to_thread(self.store.save_session, [new])
         return new
 
+    @in_thread
     def history(self, prompt_id: str) -> list[Prompt]:
         """Every version of a prompt, oldest first: the original and each edit made from it."""
-        root = self.get_prompt(prompt_id)
+        root = self._get_prompt(prompt_id)
         for _ in range(_MAX_DEPTH):
             if root.enhancement_method != "edit" or not root.parent_id:
                 break
@@ -384,10 +412,11 @@ class LibraryService(App):
             root = parent
         return [root] + self.store.descendants(root.id, edits_only=True)
 
+    @in_thread
     def delete_prompt(self, prompt_id: str) -> None:
         """Delete a prompt with its vector, context, metrics and feedback rows; its children are relinked to its
         parent and keep working."""
-        full = self.resolve_id(prompt_id)
+        full = self._resolve_id(prompt_id)
         self.store.delete_prompts([full])
 
     async def import_prompts(self, path: str | Path, fmt: str | None = None,
@@ -398,9 +427,61 @@ class LibraryService(App):
         per batch."""
         import time
 
+        started = time.perf_counter()
+        report, rows, fresh, remap, rejected = await asyncio.to_thread(self._plan_import, path, fmt)
+        embedder = self.embedder
+        reason = embedder.unavailable_reason()
+        if reason is not None and any(r.embed for r in fresh):
+            report.warnings.append(f"imported without embeddings: {reason}")
+        else:
+            report.embedding_model = embedder.model
+        total = len(fresh)
+        if progress:
+            progress(0, total)
+        batches = [fresh[start:start + _IMPORT_BATCH] for start in range(0, total, _IMPORT_BATCH)]
+        todos = [[r.prompt for r in batch if r.embed] if reason is None else [] for batch in batches]
+
+        def embedding(i: int) -> asyncio.Task | None:
+            if i >= len(batches) or not todos[i]:
+                return None
+            return asyncio.ensure_future(self._embed_texts([p.content for p in todos[i]]))
+
+        pending = embedding(0)
+        try:
+            for i, batch in enumerate(batches):
+                if pending is not None:
+                    vectors = await pending
+                    for prompt, vector in zip(todos[i], vectors):
+                        prompt.set_embedding(vector, embedder)
+                    report.embedded += len(todos[i])
+                pending = embedding(i + 1)  # the next batch embeds while this one is written
+                contexts = {r.prompt.id: r.context for r in batch if r.context}
+                # the content check runs again inside the write transaction: another process may have imported
+                # the same rows since this one looked
+                inserted, duplicates, clashes = await asyncio.to_thread(
+                    self.store.insert_new_prompts, [r.prompt for r in batch], contexts, remap)
+                report.imported += len(inserted)
+                report.duplicates += len(duplicates)
+                for r in batch:
+                    if r.prompt.id in clashes:
+                        rejected.add(r.prompt.id)
+                        report.errors.append(f"{r.where}: id {r.prompt.id} already exists with different content")
+                        report.failed += 1
+                if progress:
+                    progress(report.imported, total)
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+        await asyncio.to_thread(self._import_labels, [r for r in rows if r.prompt.id not in rejected], remap, report)
+        report.wall_ms = round((time.perf_counter() - started) * 1000, 1)
+        return report
+
+    def _plan_import(self, path: str | Path, fmt: str | None) -> tuple[ImportReport, list, list, dict[str, str],
+                                                                      set[str]]:
+        """Read and check the file: (the report so far, every valid row, the rows to write with parents first,
+        the ids of rows whose content the library holds already mapped to the stored ids, the ids not written)."""
         from prompt_alchemy.storage.transfer import read_prompt_file
 
-        started = time.perf_counter()
         self._check_writable()
         fmt, rows, errors, seen = read_prompt_file(path, fmt, dimensions=self._known_dimensions())
         report = ImportReport(path=str(path), format=fmt, rows=seen, errors=errors, failed=len(errors))
@@ -435,55 +516,7 @@ class LibraryService(App):
                 report.failed += 1
             fresh = [r for r in fresh if r.prompt.id not in taken]
         fresh = self._parents_first(fresh, remap, report)
-        embedder = self.embedder
-        reason = embedder.unavailable_reason()
-        if reason is not None and any(r.embed for r in fresh):
-            report.warnings.append(f"imported without embeddings: {reason}")
-        else:
-            report.embedding_model = embedder.model
-        total = len(fresh)
-        if progress:
-            progress(0, total)
-        import asyncio
-
-        batches = [fresh[start:start + _IMPORT_BATCH] for start in range(0, total, _IMPORT_BATCH)]
-        todos = [[r.prompt for r in batch if r.embed] if reason is None else [] for batch in batches]
-
-        def embedding(i: int) -> asyncio.Task | None:
-            if i >= len(batches) or not todos[i]:
-                return None
-            return asyncio.ensure_future(self._embed_texts([p.content for p in todos[i]]))
-
-        pending = embedding(0)
-        try:
-            for i, batch in enumerate(batches):
-                if pending is not None:
-                    vectors = await pending
-                    for prompt, vector in zip(todos[i], vectors):
-                        prompt.set_embedding(vector, embedder)
-                    report.embedded += len(todos[i])
-                pending = embedding(i + 1)  # the next batch embeds while this one is written
-                contexts = {r.prompt.id: r.context for r in batch if r.context}
-                # the content check runs again inside the write transaction: another process may have imported
-                # the same rows since this one looked
-                inserted, duplicates, clashes = self.store.insert_new_prompts([r.prompt for r in batch], contexts,
-                                                                             remap)
-                self._index_prompts(inserted)
-                report.imported += len(inserted)
-                report.duplicates += len(duplicates)
-                for r in batch:
-                    if r.prompt.id in clashes:
-                        rejected.add(r.prompt.id)
-                        report.errors.append(f"{r.where}: id {r.prompt.id} already exists with different content")
-                        report.failed += 1
-                if progress:
-                    progress(report.imported, total)
-        finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-        self._import_labels([r for r in rows if r.prompt.id not in rejected], remap, report)
-        report.wall_ms = round((time.perf_counter() - started) * 1000, 1)
-        return report
+        return report, rows, fresh, remap, rejected
 
     def _import_labels(self, rows: list, remap: dict[str, str], report: ImportReport) -> None:
         """Point each label a row carries at the row's prompt (or the stored copy of its content); a label that
@@ -537,6 +570,7 @@ class LibraryService(App):
                     ordered.append(item)
         return ordered
 
+    @in_thread
     def export_prompts(self, path: str | Path | IO[str], fmt: str | None = None,
                        filters: SearchFilters | None = None, force: bool = False) -> int:
         """Write the matching prompts (oldest first) as JSONL, JSON, Markdown or text to a file (never over an
@@ -573,6 +607,7 @@ class LibraryService(App):
             flush()
         return writer.count
 
+    @in_thread
     def metrics_report(self, since: Any = None, phase: str | None = None, provider: str | None = None) -> dict:
         """What the tool has done: prompts by phase, provider, model, persona and day; tokens and cost; per-phase
         generation latency p50/p95; provider latency and error rates; database size."""
@@ -589,12 +624,14 @@ class LibraryService(App):
         return report
 
 
+    @in_thread
     def library_version(self) -> int:
         """A number that changes when the library changes: with every commit from any connection when the store
         can tell (SQLite), else with other processes' commits. What a server polls to tell its clients."""
         generation = getattr(self.store, "generation", None)  # not in the Store protocol: SQLite only
         return int(generation()) if callable(generation) else self.store.data_version()
 
+    @in_thread
     def top_prompts(self, limit: int = 20) -> list[Prompt]:
         """The best prompts first: by average feedback rating where rated, then by ranking score."""
         return self.store.top_prompts(limit)

@@ -9,13 +9,14 @@ from typing import Any
 
 from prompt_alchemy.errors import AlchemyError, InputError
 from prompt_alchemy.security import check_output_path
-from prompt_alchemy.services._common import _IMPORT_BATCH
+from prompt_alchemy.services._common import _IMPORT_BATCH, in_thread
 from prompt_alchemy.services.app import App
 
 
 class MaintenanceService(App):
     """Keep the library's database healthy."""
 
+    @in_thread
     def db_stats(self) -> dict[str, Any]:
         stats = self.store.stats()
         stats["configured_embedding"] = {"provider": self.settings.generation.embedding_provider,
@@ -27,6 +28,7 @@ class MaintenanceService(App):
         stats["cache"] = self.response_cache.stats()
         return stats
 
+    @in_thread
     def clear_cache(self) -> dict[str, int]:
         """Forget every cached provider response and embedding; returns what was removed."""
         before = self.response_cache.stats()
@@ -53,8 +55,13 @@ class MaintenanceService(App):
         folder = self._backup_dir()
         return sorted(folder.glob("*.partial")) if folder.is_dir() else []
 
+    @in_thread
     def backup_database(self, path: str | Path | None = None, force: bool = False, *,
                         now: datetime | None = None) -> dict[str, Any]:
+        return self._backup(path, force, now=now)
+
+    def _backup(self, path: str | Path | None = None, force: bool = False, *,
+                now: datetime | None = None) -> dict[str, Any]:
         """An online backup. Without `path`, into the backups folder beside the database, keeping the newest
         `storage.max_backups`; with `path`, to that file (never over an existing one unless `force`). The source is
         checked (`quick_check`) before copying and the copy (`integrity_check`) before it is kept; old backups are
@@ -105,6 +112,7 @@ class MaintenanceService(App):
         return {"path": str(target), "bytes": size, "pruned": pruned, "at": now.isoformat(),
                 "removed_partials": removed_partials}
 
+    @in_thread
     def restore_database(self, backup: str | Path | None = None, force: bool = False, *,
                          now: datetime | None = None) -> dict[str, Any]:
         """Put a backup back in place of the library: `backup` (a file), else the newest backup in backups/ that
@@ -147,7 +155,11 @@ class MaintenanceService(App):
         return {"restored": str(chosen), "database": str(db_path), "previous": str(moved) if moved else None,
                 "skipped_damaged": skipped}
 
+    @in_thread
     def vacuum_database(self, *, now: datetime | None = None) -> dict[str, Any]:
+        return self._vacuum(now=now)
+
+    def _vacuum(self, *, now: datetime | None = None) -> dict[str, Any]:
         from prompt_alchemy.models import utcnow
 
         before = sum(self.store.file_sizes().values())
@@ -157,6 +169,7 @@ class MaintenanceService(App):
         self.store.record_maintenance("vacuum", now, f"{before} -> {after} bytes")
         return {"bytes_before": before, "bytes_after": after, "at": now.isoformat()}
 
+    @in_thread
     def copy_database(self, to: str, source: str | None = None) -> dict[str, Any]:
         """Copy the whole library (or the one at `source`: a SQLite path or a postgresql:// URL) into the empty
         library at `to` (either kind), row for row, in one transaction. A SQLite file this creates is removed again
@@ -202,6 +215,7 @@ class MaintenanceService(App):
                 "rows": copied, "prompts": copied.get("prompts", 0),
                 "wall_ms": round((time.perf_counter() - started) * 1000, 1)}
 
+    @in_thread
     def migrate_database(self) -> dict[str, Any]:
         """Apply pending schema migrations (opening the store applies them too): which ran, which exist."""
         applied = list(self.store.applied_migrations) + self.store.migrate()
@@ -237,6 +251,7 @@ class MaintenanceService(App):
         return {"reembedded": done, "model": embedder.model, "provider": embedder.provider,
                 "dimensions": embedder.dimensions, "wall_ms": round((time.perf_counter() - started) * 1000, 1)}
 
+    @in_thread
     def run_maintenance_if_due(self, now: Any = None) -> dict[str, Any]:
         """Back up and/or vacuum when `storage.backup_interval` / `storage.vacuum_interval` has passed since the
         last run (recorded in the database). For server mode, called periodically. Returns what ran."""
@@ -245,8 +260,8 @@ class MaintenanceService(App):
         now = parse_when(now) or utcnow()
         ran: dict[str, Any] = {}
         storage = self.settings.storage
-        for task, interval, run in (("backup", storage.backup_interval, self.backup_database),
-                                    ("vacuum", storage.vacuum_interval, self.vacuum_database)):
+        for task, interval, run in (("backup", storage.backup_interval, self._backup),
+                                    ("vacuum", storage.vacuum_interval, self._vacuum)):
             if not interval:
                 continue
             last = self.store.last_maintenance(task)

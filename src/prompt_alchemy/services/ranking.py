@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ class RankingService(App):
     def _prompt_argument(self, id_or_prefix: str) -> Prompt:
         """A stored prompt named as an argument: an unknown id is bad input (exit 2)."""
         try:
-            return self.get_prompt(id_or_prefix)
+            return self._get_prompt(id_or_prefix)
         except NotFoundError as exc:
             raise InputError(f"{exc}; list prompts with 'prompt-alchemy list' or search for them") from None
 
@@ -204,8 +205,7 @@ class RankingService(App):
                 vectors = await self.embedder.embed([p.content for p in prompts])
                 for p, vector in zip(prompts, vectors):
                     p.set_embedding(vector, self.embedder)
-            self.store.save_session(prompts, metrics=metrics)
-            self._index_prompts(prompts)  # keep loaded vector indexes current
+            await asyncio.to_thread(self.store.save_session, prompts, metrics=metrics)
 
         optimizer = Optimizer(
             self.settings, self.registry, task=task, metric=metric, proposer=proposer,  # type: ignore[arg-type]

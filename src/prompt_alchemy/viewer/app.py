@@ -102,26 +102,26 @@ def build_app(service: AlchemyService) -> Starlette:
         flt = filters(request)
         query = (q.get("q") or "").strip()
         if not query:
-            prompts = await asyncio.to_thread(service.list_prompts, flt, limit)
+            prompts = await service.list_prompts(flt, limit)
             items = [dict(_summary(p), score=None) for p in prompts]
         else:
             results = await service.search(query, mode=q.get("mode") or "hybrid", filters=flt, limit=limit)
             items = [dict(_summary(r.prompt), match=r.score) for r in results]
-        labels = await asyncio.to_thread(service.labels_for, [i["id"] for i in items])
+        labels = await service.labels_for([i["id"] for i in items])
         for item in items:
             item["labels"] = labels.get(item["id"], [])
         return {"query": query, "results": items}
 
-    def prompt_page(ref: str) -> dict[str, Any]:
+    async def prompt_page(ref: str) -> dict[str, Any]:
         from prompt_alchemy.ranking.features import variable_names
 
-        prompt = service.get_prompt(ref)
-        family = service.lineage(prompt.id)
-        versions = service.history(prompt.id)
+        prompt = await service.get_prompt(ref)
+        family = await service.lineage(prompt.id)
+        versions = await service.history(prompt.id)
         ids = [prompt.id] + [p.id for p in versions] + [p.id for v in family.values() for p in v]
-        labels = service.labels_for(ids)
-        ratings = service.store.average_ratings([prompt.id]).get(prompt.id)
-        feedback = service.list_feedback(prompt.id, kind="rating", limit=20)
+        labels = await service.labels_for(ids)
+        ratings = (await service.average_ratings([prompt.id])).get(prompt.id)
+        feedback = await service.list_feedback(prompt.id, kind="rating", limit=20)
         return {
             "prompt": dict(_summary(prompt), notes=prompt.notes, persona=prompt.persona_used,
                            original_input=prompt.original_input, input_tokens=prompt.input_tokens,
@@ -138,10 +138,10 @@ def build_app(service: AlchemyService) -> Starlette:
         }
 
     async def get_prompt(request: Request) -> dict[str, Any]:
-        return await asyncio.to_thread(prompt_page, request.path_params["ref"])
+        return await prompt_page(request.path_params["ref"])
 
     async def score(request: Request) -> dict[str, Any]:
-        full = await asyncio.to_thread(service.resolve_id, request.path_params["ref"])
+        full = await service.resolve_id(request.path_params["ref"])
         scored = (await service.score_prompts([full]))[0]
         return scored.model_dump(mode="json", exclude={"features"})
 
@@ -150,8 +150,7 @@ def build_app(service: AlchemyService) -> Starlette:
         values = data.get("values") or {}
         if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
             raise InputError("'values' must map variable names to text")
-        rendered = await asyncio.to_thread(service.render_prompt, request.path_params["ref"], values,
-                                           missing_hint=" (fill in each field)")
+        rendered = await service.render_prompt(request.path_params["ref"], values, missing_hint=" (fill in each field)")
         return {"id": rendered.prompt.id, "text": rendered.text, "variables": rendered.variables}
 
     async def rate(request: Request) -> dict[str, Any]:
@@ -159,41 +158,38 @@ def build_app(service: AlchemyService) -> Starlette:
         rating = data.get("rating")
         if not isinstance(rating, int) or isinstance(rating, bool):
             raise InputError("'rating' must be a whole number from 1 to 5")
-        row = await asyncio.to_thread(service.rate, request.path_params["ref"], rating, data.get("comment") or None,
-                                      _SOURCE)
-        average = (await asyncio.to_thread(service.store.average_ratings, [row.prompt_id])).get(row.prompt_id)
+        row = await service.rate(request.path_params["ref"], rating, data.get("comment") or None, _SOURCE)
+        average = (await service.average_ratings([row.prompt_id])).get(row.prompt_id)
         return {"prompt_id": row.prompt_id, "rating": row.rating,
                 "average": round(average[0], 2) if average else None, "count": average[1] if average else 0}
 
     async def set_label(request: Request) -> dict[str, Any]:
         data = await body(request)
-        return await asyncio.to_thread(service.set_label, request.path_params["ref"], str(data.get("name") or ""),
-                                       source=_SOURCE)
+        return await service.set_label(request.path_params["ref"], str(data.get("name") or ""), source=_SOURCE)
 
     async def remove_label(request: Request) -> dict[str, Any]:
-        return await asyncio.to_thread(service.remove_label, request.path_params["name"], source=_SOURCE)
+        return await service.remove_label(request.path_params["name"], source=_SOURCE)
 
     async def labels(request: Request) -> dict[str, Any]:
-        return {"labels": await asyncio.to_thread(service.list_labels),
-                "history": await asyncio.to_thread(service.label_history, None, 50)}
+        return {"labels": await service.list_labels(),
+                "history": await service.label_history(None, 50)}
 
     async def diff(request: Request) -> dict[str, Any]:
         a_ref, b_ref = request.query_params.get("a") or "", request.query_params.get("b") or ""
-        a = await asyncio.to_thread(service.get_prompt, a_ref)
-        b = await asyncio.to_thread(service.get_prompt, b_ref)
+        a = await service.get_prompt(a_ref)
+        b = await service.get_prompt(b_ref)
         return {"a": a.id, "b": b.id, "lines": diff_lines(a.content, b.content)}
 
     async def metrics(request: Request) -> dict[str, Any]:
         q = request.query_params
-        return await asyncio.to_thread(service.metrics_report, since=q.get("since") or None)
+        return await service.metrics_report(since=q.get("since") or None)
 
     async def start_generate(request: Request) -> dict[str, Any]:
         data = await body(request)
         count = data.get("count")
-        req = await asyncio.to_thread(
-            service.build_request, str(data.get("idea") or ""), count=int(count) if count else None,
-            persona=data.get("persona") or None, provider=data.get("provider") or None,
-            tags=[t.strip() for t in str(data.get("tags") or "").split(",") if t.strip()])
+        req = service.build_request(str(data.get("idea") or ""), count=int(count) if count else None,
+                                    persona=data.get("persona") or None, provider=data.get("provider") or None,
+                                    tags=[t.strip() for t in str(data.get("tags") or "").split(",") if t.strip()])
         for old in [j for j in jobs.values() if j.status != "running"][:max(0, len(jobs) - _MAX_JOBS + 1)]:
             jobs.pop(old.id, None)
         job = Job(id=uuid.uuid4().hex[:12], idea=req.idea)

@@ -1,6 +1,5 @@
 """Learning tools: rate prompts, train the learned ranking model, and report on it."""
 
-import asyncio
 from typing import Annotated
 
 from mcp_types import CallToolResult
@@ -20,7 +19,7 @@ async def rate_prompt(
     prompt is for this user: the nightly training adopts a model only when it ranks held-out feedback
     better."""
     with tool_errors():
-        row = await asyncio.to_thread(service(ctx).rate, id, score, comment=comment, source="mcp")
+        row = await service(ctx).rate(id, score, comment=comment, source="mcp")
     return text_result(row.model_dump(mode="json"), f"rated {row.prompt_id} {row.rating}/5")
 
 
@@ -42,7 +41,7 @@ async def learning_status(ctx: ToolContext) -> CallToolResult:
     on and the features that matter most; recent versions; feedback given so far against what training
     needs; the training schedule and the last training attempt."""
     with tool_errors():
-        data = await asyncio.to_thread(service(ctx).learning_status)
+        data = await service(ctx).learning_status()
     return text_result(data, "\n".join(learning_status_lines(data, "train it with train_model")))
 
 
@@ -53,5 +52,5 @@ async def learning_patterns(ctx: ToolContext) -> CallToolResult:
     the difference) and the share rated 4 or more (95% Wilson interval); characteristics with too few rated
     prompts are listed as thin and not judged."""
     with tool_errors():
-        report = await asyncio.to_thread(service(ctx).learning_patterns)
+        report = await service(ctx).learning_patterns()
     return text_result(report.model_dump(mode="json"), "\n".join(pattern_lines(report)))

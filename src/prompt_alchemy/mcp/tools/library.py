@@ -4,7 +4,6 @@ The service's library reads and writes are synchronous database calls: they run 
 loop keeps serving other requests; search is async and awaited.
 """
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 from mcp_types import CallToolResult
@@ -60,14 +59,14 @@ async def get_prompt(
     and edits."""
     svc = service(ctx)
     with tool_errors():
-        prompt = await asyncio.to_thread(svc.get_prompt, id)
+        prompt = await svc.get_prompt(id)
     data: dict[str, Any] = {"prompt": prompt_dict(prompt)}
     lines = [f"{prompt.id} · {prompt.phase.value if prompt.phase else prompt.source_type} · "
              f"{prompt.provider or '-'}/{prompt.model or '-'}"
              + (f" · score {prompt.score:.2f}" if prompt.score is not None else ""), "", prompt.content]
     if include_lineage:
         with tool_errors():
-            family = await asyncio.to_thread(svc.lineage, prompt.id)
+            family = await svc.lineage(prompt.id)
         data["lineage"] = {k: [_brief(p) for p in v] for k, v in family.items()}
         for key in ("ancestors", "descendants"):
             if family[key]:
@@ -99,8 +98,8 @@ async def delete_prompt(
     it are relinked to its parent."""
     svc = service(ctx)
     with tool_errors():
-        full = await asyncio.to_thread(svc.resolve_id, id)
-        await asyncio.to_thread(svc.delete_prompt, full)
+        full = await svc.resolve_id(id)
+        await svc.delete_prompt(full)
     return text_result({"deleted": full}, f"deleted {full}")
 
 
@@ -113,7 +112,7 @@ async def get_metrics(
     """Usage report: prompts by phase, provider, model, persona and day; tokens and cost; per-phase latency
     p50/p95; provider latency and error rates; database size."""
     with tool_errors():
-        report = await asyncio.to_thread(service(ctx).metrics_report, since=since, phase=phase, provider=provider)
+        report = await service(ctx).metrics_report(since=since, phase=phase, provider=provider)
     prompts, totals = report.get("prompts", {}), report.get("totals", {})
     lines = [f"{prompts.get('total', 0)} prompt(s); {totals.get('calls', 0)} provider call(s), "
              f"{totals.get('input_tokens', 0)} input + {totals.get('output_tokens', 0)} output tokens, "

@@ -1,6 +1,5 @@
 """Setup tools: the providers the server can use, and the configuration it runs with."""
 
-import asyncio
 from typing import Annotated
 
 from mcp_types import CallToolResult
@@ -35,7 +34,7 @@ async def validate_config(ctx: ToolContext) -> CallToolResult:
     """Check the configuration file and environment the server runs with; lists every problem (unknown
     settings, bad values, unknown providers or personas, missing API keys)."""
     with tool_errors():
-        config_file, problems = await asyncio.to_thread(service(ctx).validate_configuration)
+        config_file, problems = await service(ctx).validate_configuration()
     data = {"config_file": str(config_file), "valid": not problems, "problems": problems}
     summary = (f"configuration is valid ({config_file})" if not problems else
                f"{len(problems)} problem(s) in {config_file}:\n" + "\n".join(f"- {p}" for p in problems))

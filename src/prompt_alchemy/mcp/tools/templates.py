@@ -1,7 +1,6 @@
 """Using stored prompts: fill a prompt's template variables (for agents that call tools but not MCP prompts), and
 the labels that name versions."""
 
-import asyncio
 from typing import Annotated
 
 from mcp_types import CallToolResult
@@ -23,8 +22,7 @@ async def render_prompt(
     missing or unknown variable is an error naming each one."""
     svc = service(ctx)
     with tool_errors():
-        rendered = await asyncio.to_thread(svc.render_prompt, id, variables or {}, raw=raw,
-                                           missing_hint=" (pass them in 'variables')")
+        rendered = await svc.render_prompt(id, variables or {}, raw=raw, missing_hint=" (pass them in 'variables')")
     return text_result({"id": rendered.prompt.id, "labels": rendered.labels, "raw": raw, "text": rendered.text,
                         "variables": rendered.variables, "values": rendered.values}, rendered.text, json_ready=True)
 
@@ -33,6 +31,6 @@ async def list_labels(ctx: ToolContext) -> CallToolResult:
     """The labels (names such as 'production' that point at one prompt version) and the version each points at.
     Any tool that takes a prompt id also takes a label."""
     with tool_errors():
-        labels = await asyncio.to_thread(service(ctx).list_labels)
+        labels = await service(ctx).list_labels()
     lines = [f"{lb['name']} → {lb['prompt_id']}" for lb in labels] or ["no labels"]
     return text_result({"labels": labels}, "\n".join(lines))
