@@ -164,17 +164,16 @@ def measure(tmp: Path) -> dict:
     rss_before = _rss_mb()
     info = asyncio.run(service.load_vector_index())
     rss_growth = _rss_mb() - rss_before
-    index = service._vector_index(embedder.model, embedder.dimensions)
+    index = service.library.vector_index(embedder.model, embedder.dimensions)
     ids_overhead = sum(sys.getsizeof(i) for i in index._ids) + sys.getsizeof(index._ids) + sys.getsizeof(index._pos)
 
     qvec = np.asarray(embedder.embed_sync(queries), dtype=np.float32)  # warm the embedder too
     loop = asyncio.new_event_loop()
 
-    forget = getattr(service, "_query_embedder", None)  # the query-vector cache, where there is one
+    forget = service.library.query_embedder  # the query-vector cache
 
     def search(q, mode):
-        if forget is not None:
-            forget.clear()  # every timed search embeds its query: the figures are for queries never seen before
+        forget.clear()  # every timed search embeds its query: the figures are for queries never seen before
         return service.search(q, mode=mode, limit=K)
 
     def run(mode):

@@ -90,7 +90,7 @@ async def test_delete_removes_vector_context_metrics_and_children_keep_working(s
     result = await service.generate(service.build_request("a quiz about rivers", count=1, context_files=[ctx]))
     first, middle, last = result.prompts
     assert await service.search("quiz rivers", mode="semantic")  # loads the vector index
-    index = service._vector_index(service.embedder.model, service.embedder.dimensions)
+    index = service.library.vector_index(service.embedder.model, service.embedder.dimensions)
     assert last.id in index
     q = service.store.query
     assert q("SELECT COUNT(*) FROM prompt_context WHERE prompt_id = ?", (first.id,))[0][0] == 1
@@ -119,7 +119,7 @@ async def test_delete_removes_vector_context_metrics_and_children_keep_working(s
 async def test_generate_updates_a_loaded_index(service):
     first = await _generate(service, "a limerick about databases")
     await service.search("limerick", mode="semantic")
-    index = service._vector_index(service.embedder.model, service.embedder.dimensions)
+    index = service.library.vector_index(service.embedder.model, service.embedder.dimensions)
     before = len(index)
     second = await _generate(service, "a checklist for reviewing pull requests")
     assert len(index) == before + 1

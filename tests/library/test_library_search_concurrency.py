@@ -129,7 +129,7 @@ async def test_concurrent_searches_answer_what_sequential_ones_do(service):
         return [(r.prompt.id, round(r.score, 6), r.text_rank, r.semantic_rank) for r in results]
 
     sequential = [shape(await service.search(q, mode=m, filters=f, limit=5)) for q, m, f in calls]
-    service._query_embedder._cache.clear()  # the concurrent pass embeds again, in batches
+    service.library.query_embedder._cache.clear()  # the concurrent pass embeds again, in batches
     concurrent = await asyncio.gather(*(service.search(q, mode=m, filters=f, limit=5) for q, m, f in calls))
     assert [shape(r) for r in concurrent] == sequential
     assert all(s for s, (_, _, f) in zip(sequential, calls) if f is None)

@@ -14,16 +14,12 @@ from prompt_alchemy.config import validate_config
 from prompt_alchemy.models import GenerationResult, Prompt
 from prompt_alchemy.security import mask_secrets
 
-_SEARCH_MODES = ("hybrid", "semantic", "text")
-_RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
-_RRF_POOL = 50  # candidates taken from each list before fusion
 _MAX_LIMIT = 1000
 _MAX_OFFSET = 10**12  # far past any library; SQLite's integers end at 2**63
 _MIN_PREFIX = 4  # shortest id prefix accepted, like git
 _MAX_CANDIDATES = 5  # candidates named when a prefix is ambiguous
 _MAX_DEPTH = 1000
 _IMPORT_BATCH = 256  # rows per import/re-embed transaction
-_EMBED_BATCH = 64  # texts per embedder call
 _MAX_COMMENT = 5000  # characters in a feedback comment
 _MAX_EXAMPLE_CHARS = 4000  # characters of one include_context example
 

@@ -15,6 +15,7 @@ from prompt_alchemy.services._common import check_configuration, in_thread
 
 if TYPE_CHECKING:
     from prompt_alchemy.embeddings.base import Embedder
+    from prompt_alchemy.library import Library
     from prompt_alchemy.providers.cache import ResponseCache
     from prompt_alchemy.providers.registry import ProviderRegistry
     from prompt_alchemy.storage.base import Store
@@ -75,6 +76,13 @@ class App:
         from prompt_alchemy.embeddings import make_embedder
 
         return make_embedder(self.settings, self.registry)
+
+    @cached_property
+    def library(self) -> Library:
+        """The library as searched: the store, the embedder and the fusion of their rankings."""
+        from prompt_alchemy.library import Library
+
+        return Library(self.store, self.embedder)
 
     @cached_property
     def engine(self) -> Engine:

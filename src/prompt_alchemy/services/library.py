@@ -6,12 +6,10 @@ import asyncio
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
 from prompt_alchemy.errors import (
-    AlchemyError,
     InputError,
     MissingVariablesError,
     NotFoundError,
@@ -26,18 +24,15 @@ from prompt_alchemy.models import (
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.security import check_length, mask_secrets, write_text_atomically
 from prompt_alchemy.services._common import (
-    _EMBED_BATCH,
     _IMPORT_BATCH,
     _MAX_CANDIDATES,
     _MAX_DEPTH,
     _MIN_PREFIX,
-    _RRF_K,
-    _RRF_POOL,
-    _SEARCH_MODES,
     check_page,
     in_thread,
     mask_prompt_secrets,
 )
+from prompt_alchemy.library import SEARCH_MODES
 from prompt_alchemy.services.app import App
 
 _log = get_logger("services")
@@ -64,30 +59,15 @@ class LibraryService(App):
 
     # Query logic lives in storage/ (sqlite.py, vectors.py, transfer.py); this block orchestrates it.
 
-    def _vector_index(self, model: str, dimensions: int):
-        """The store's vector space of (model, dimensions): its size and membership (the store searches it)."""
-        return self.store.vector_index(model, dimensions)
-
     @in_thread
     def load_vector_index(self) -> dict[str, Any]:
         """Load (or reuse) the index for the configured embedder: its size, memory and load time."""
         import time
 
         start = time.perf_counter()
-        index = self._vector_index(self.embedder.model, self.embedder.dimensions)
+        index = self.library.vector_index()
         return {"model": index.model, "dimensions": index.dimensions, "vectors": len(index),
                 "bytes": index.nbytes, "load_ms": round((time.perf_counter() - start) * 1000, 2)}
-
-    async def _embed_texts(self, texts: list[str]):
-        """Unit vectors for `texts` with the configured embedder, in length-sorted batches (less padding)."""
-        import numpy as np
-
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), self.embedder.dimensions), dtype=np.float32)
-        for start in range(0, len(order), _EMBED_BATCH):
-            chunk = order[start:start + _EMBED_BATCH]
-            out[chunk] = await self.embedder.embed([texts[i] for i in chunk])
-        return out
 
     def _known_dimensions(self) -> dict[str, set[int]]:
         """The vector lengths a labelled embedding model may have on import: its native size, the configured size
@@ -281,8 +261,8 @@ class LibraryService(App):
 
     async def search(self, query: str, *, mode: str = "hybrid", filters: SearchFilters | None = None,
                      limit: int = 10) -> list[SearchResult]:
-        """Find prompts by words (FTS5 bm25), by meaning (cosine over the in-memory index, the query embedded by
-        the same model as the stored vectors) or both fused by reciprocal rank. Filters apply before ranking."""
+        """Find prompts by words, by meaning or both fused (see :meth:`Library.search`), after checking the
+        request."""
         import time
 
         from prompt_alchemy import telemetry
@@ -290,78 +270,14 @@ class LibraryService(App):
         query = (query or "").strip()
         if not query:
             raise InputError("the search query is empty")
-        if mode not in _SEARCH_MODES:
-            raise InputError(f"unknown search mode '{mode}'; use one of: {', '.join(_SEARCH_MODES)}")
+        if mode not in SEARCH_MODES:
+            raise InputError(f"unknown search mode '{mode}'; use one of: {', '.join(SEARCH_MODES)}")
         check_page(limit)
         check_length("the search query", query, self.settings.generation.max_idea_length)
-        filters = filters or SearchFilters()
-        pool = limit if mode != "hybrid" else max(_RRF_POOL, limit * 3)
-        embedding = None
-        if mode in ("semantic", "hybrid"):
-            if "_embed_reason" not in self.__dict__:  # checked once: it looks for packages and model files
-                self.__dict__["_embed_reason"] = self.embedder.unavailable_reason()
-            reason = self.__dict__["_embed_reason"]
-            if reason is None:  # the query is embedded (batched with concurrent ones) while the text search runs
-                embedding = asyncio.ensure_future(self._query_embedder.embed(query))
-            elif mode == "semantic":
-                raise AlchemyError(f"semantic search needs the embedder: {reason}")
-            else:
-                _log.warning("hybrid search falls back to text only: %s", reason)
-        # The CPU-bound parts run in worker threads (SQLite and numpy release the GIL), so the event loop goes on
-        # serving other requests and concurrent searches use every core.
         started = time.perf_counter()
-        if embedding is None:  # words only: one trip to a worker thread
-            results = await asyncio.to_thread(self._search_hits, mode, query, None, filters, pool, None, limit)
-        else:
-            text_hits: list[tuple[str, float]] = []
-            try:
-                if mode == "hybrid":
-                    text_hits = await asyncio.to_thread(self.store.search_text, query, filters, pool)
-            finally:
-                vector = await embedding
-            results = await asyncio.to_thread(self._search_hits, mode, query, vector, filters, pool, text_hits,
-                                              limit)
+        results = await self.library.search(query, mode, filters or SearchFilters(), limit)
         telemetry.observe_search(mode, time.perf_counter() - started)
         return results
-
-    def _search_hits(self, mode: str, query: str, vector: Any, filters: SearchFilters, pool: int,
-              text_hits: list[tuple[str, float]] | None, limit: int) -> list[SearchResult]:
-        """The text hits (searched here when not given), the vector hits, fused and read for the final top `limit`."""
-        if text_hits is None:
-            text_hits = self.store.search_text(query, filters, pool) if mode != "semantic" else []
-        semantic_hits: list[tuple[str, float]] = []
-        if vector is not None:
-            semantic_hits = self.store.search_vectors(vector, self.embedder.model, self.embedder.dimensions, pool,
-                                                      filters)
-        return self._fuse(mode, text_hits, semantic_hits, limit)
-
-    @cached_property
-    def _query_embedder(self):
-        """Search queries' vectors: cached by (model, text), concurrent queries embedded in one batch."""
-        from prompt_alchemy.embeddings.query import QueryEmbedder
-
-        return QueryEmbedder(self.embedder)
-
-    def _fuse(self, mode: str, text_hits: list[tuple[str, float]], semantic_hits: list[tuple[str, float]],
-              limit: int) -> list[SearchResult]:
-        text_rank = {pid: i for i, (pid, _) in enumerate(text_hits, 1)}
-        sem_rank = {pid: i for i, (pid, _) in enumerate(semantic_hits, 1)}
-        similarity = dict(semantic_hits)
-        if mode == "text":
-            scored = text_hits
-        elif mode == "semantic":
-            scored = semantic_hits
-        else:
-            fused: dict[str, float] = {}
-            for ranks in (text_rank, sem_rank):
-                for pid, rank in ranks.items():
-                    fused[pid] = fused.get(pid, 0.0) + 1.0 / (_RRF_K + rank)
-            scored = sorted(fused.items(), key=lambda kv: (-kv[1], sem_rank.get(kv[0], 10**9)))
-        scored = scored[:limit]
-        prompts = self.store.get_prompts([pid for pid, _ in scored])
-        return [SearchResult(prompt=prompts[pid], score=score, mode=mode, text_rank=text_rank.get(pid),  # type: ignore[arg-type]
-                             semantic_rank=sem_rank.get(pid), similarity=similarity.get(pid))
-                for pid, score in scored if pid in prompts]
 
     async def update_prompt(self, prompt_id: str, *, content: str | None = None, tags: list[str] | None = None,
                             notes: str | None = None) -> Prompt:
@@ -392,7 +308,7 @@ class LibraryService(App):
         if new_content != old.content or not current:
             reason = embedder.unavailable_reason()
             if reason is None:
-                new.set_embedding((await self._embed_texts([new_content]))[0], embedder)
+                new.set_embedding((await self.library.embed_texts([new_content]))[0], embedder)
             else:
                 _log.warning("the new version is not embedded: %s", reason)
                 new.set_embedding(None, embedder)
@@ -444,7 +360,7 @@ class LibraryService(App):
         def embedding(i: int) -> asyncio.Task | None:
             if i >= len(batches) or not todos[i]:
                 return None
-            return asyncio.ensure_future(self._embed_texts([p.content for p in todos[i]]))
+            return asyncio.ensure_future(self.library.embed_texts([p.content for p in todos[i]]))
 
         pending = embedding(0)
         try:

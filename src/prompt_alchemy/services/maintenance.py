@@ -241,7 +241,7 @@ class MaintenanceService(App):
         done = 0
         for start in range(0, len(targets), _IMPORT_BATCH):
             batch = targets[start:start + _IMPORT_BATCH]
-            vectors = await self._embed_texts([content for _, content in batch])
+            vectors = await self.library.embed_texts([content for _, content in batch])
             self.store.set_embeddings([(pid, vector_to_blob(v)) for (pid, _), v in zip(batch, vectors)],
                                       embedder.model, embedder.provider, embedder.dimensions)
             done += len(batch)
