@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -242,12 +243,12 @@ class MaintenanceService(App):
         for start in range(0, len(targets), _IMPORT_BATCH):
             batch = targets[start:start + _IMPORT_BATCH]
             vectors = await self.library.embed_texts([content for _, content in batch])
-            self.store.set_embeddings([(pid, vector_to_blob(v)) for (pid, _), v in zip(batch, vectors)],
-                                      embedder.model, embedder.provider, embedder.dimensions)
+            await asyncio.to_thread(self.store.set_embeddings,
+                                    [(pid, vector_to_blob(v)) for (pid, _), v in zip(batch, vectors)],
+                                    embedder.model, embedder.provider, embedder.dimensions)
             done += len(batch)
             if progress:
                 progress(done, len(targets))
-        self.__dict__.pop("_indexes", None)
         return {"reembedded": done, "model": embedder.model, "provider": embedder.provider,
                 "dimensions": embedder.dimensions, "wall_ms": round((time.perf_counter() - started) * 1000, 1)}
 
