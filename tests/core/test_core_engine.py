@@ -210,3 +210,104 @@ def test_sections_parse_and_render():
     assert "## Output format\na table" in render_for_target(text, "gpt")
     assert render_for_target("just words", "plain") == "TASK:\njust words"
     assert render_for_target(text, None) == text
+
+
+# ------------------------------------------------------------------------------------------------ token streaming
+
+
+async def _run_streaming(svc: AlchemyService, idea: str, **options):
+    """Run the engine with both callbacks; returns the result and one timeline of progress and token events."""
+    from prompt_alchemy.engine.personas import resolve_persona
+
+    request = svc.build_request(idea, **{"save": False, **options})
+    timeline: list = []
+    with svc.registry.run_options(write_cache=request.save):
+        result = await svc.engine.run(request, resolve_persona(request.persona, svc.settings), timeline.append,
+                                      on_token=timeline.append)
+    return result, timeline
+
+
+async def test_the_final_phase_streams_per_variant_while_variants_run_concurrently(home):
+    from prompt_alchemy.engine.engine import ProgressEvent, TokenEvent
+
+    svc = _service(**{"providers.scripted.latency": 0.3})
+    try:
+        result, timeline = await _run_streaming(svc, "build a CLI that summarizes git logs", count=3)
+    finally:
+        await svc.aclose()
+    tokens = [e for e in timeline if isinstance(e, TokenEvent)]
+    assert {e.phase for e in tokens} == {Phase.COAGULATIO}  # earlier phases send no token events
+    assert not any(e.assembled for e in tokens)
+    for final in result.final_prompts():
+        mine = [e.delta for e in tokens if e.variant == final.variant]
+        assert len(mine) > 10  # word by word
+        assert clean_output("".join(mine)) == final.content  # the deltas joined are the final text, uncleaned
+        done = next(i for i, e in enumerate(timeline) if isinstance(e, ProgressEvent)
+                    and e.phase is Phase.COAGULATIO and e.variant == final.variant)
+        assert max(i for i, e in enumerate(timeline) if isinstance(e, TokenEvent) and e.variant == final.variant) < done
+    # the three final calls ran at the same time: their deltas interleave instead of arriving variant after variant
+    order = [e.variant for e in tokens]
+    switches = sum(1 for a, b in zip(order, order[1:]) if a != b)
+    assert switches > 10, order
+
+
+async def test_only_the_last_requested_phase_streams(service):
+    from prompt_alchemy.engine.engine import TokenEvent
+
+    result, timeline = await _run_streaming(service, "a newsletter about Rust", phases="idea,human", count=2)
+    tokens = [e for e in timeline if isinstance(e, TokenEvent)]
+    assert {(e.phase, e.variant) for e in tokens} == {(Phase.SOLUTIO, 0), (Phase.SOLUTIO, 1)}
+    for final in result.final_prompts():
+        assert clean_output("".join(e.delta for e in tokens if e.variant == final.variant)) == final.content
+
+
+async def test_without_a_token_callback_nothing_streams(service, monkeypatch):
+    registry = service.registry
+    asked: list[tuple[str, bool]] = []
+    original = registry.generate
+
+    async def spy(phase, chain, request, *, on_delta=None):
+        asked.append((phase.value, on_delta is not None))
+        return await original(phase, chain, request, on_delta=on_delta)
+
+    monkeypatch.setattr(registry, "generate", spy)
+    await service.generate(service.build_request("plain run", count=2))
+    assert len(asked) == 6 and not any(streams for _, streams in asked)
+    asked.clear()
+    await _run_streaming(service, "streamed run", count=2)
+    assert sorted(asked) == [("coagulatio", True)] * 2 + [("prima-materia", False)] * 2 + [("solutio", False)] * 2
+
+
+async def test_a_cached_final_answer_arrives_as_one_delta(home):
+    from prompt_alchemy.engine.engine import TokenEvent
+
+    svc = _service(**{"gateway.cache_skip_providers": []})
+    try:
+        first, _ = await _run_streaming(svc, "cache me", count=2, save=True)
+        second, timeline = await _run_streaming(svc, "cache me", count=2, save=True)
+    finally:
+        await svc.aclose()
+    tokens = [e for e in timeline if isinstance(e, TokenEvent)]
+    assert sorted(e.variant for e in tokens) == [0, 1]  # one delta per variant: the whole cached answer
+    by_variant = {p.variant: p.content for p in second.final_prompts()}
+    assert all(clean_output(e.delta) == by_variant[e.variant] for e in tokens)
+    assert [p.content for p in first.final_prompts()] == [p.content for p in second.final_prompts()]
+
+
+async def test_the_structured_path_delivers_each_assembled_final_text_as_one_event(home):
+    import json
+
+    from prompt_alchemy.engine.engine import TokenEvent
+
+    svc = _service(**{"generation.mode": "structured", "providers.scripted.responses": [
+        json.dumps({"expert": "a career coach"}), json.dumps({"task": "Write a cover letter for a data analyst job."})]})
+    try:
+        result, timeline = await _run_streaming(svc, "write a cover letter for a data analyst job", count=3)
+    finally:
+        await svc.aclose()
+    tokens = [e for e in timeline if isinstance(e, TokenEvent)]
+    assert sorted(e.variant for e in tokens) == [0, 1, 2] and all(e.assembled for e in tokens)
+    assert all(e.phase is Phase.COAGULATIO for e in tokens)
+    finals = {p.variant: p for p in result.final_prompts()}
+    assert all(e.delta == finals[e.variant].content for e in tokens)  # exactly the saved final prompt
+    assert all(finals[e.variant].enhancement_method.startswith("structured:") for e in tokens)

@@ -2,6 +2,13 @@
 Google Gemini and Ollama, so the official SDKs run over real sockets. Faults are injected per request: error
 statuses (with Retry-After), timeouts, connection resets and malformed JSON.
 
+Streamed requests are answered in each provider's streaming format, a word per event, with chunked transfer
+encoding: OpenAI chat completion chunks as SSE ending in `data: [DONE]` (the usage chunk when
+`stream_options.include_usage` asks for it), Anthropic's message_start / content_block_delta / message_delta /
+message_stop events, Gemini's `:streamGenerateContent?alt=sse` partial responses, and Ollama's NDJSON lines.
+Stream faults strike after `after` words: the connection cut (`cut`), an error event in the provider's format
+(`stream_error`), or a pause (`stall`).
+
 Used by tests/providers, tests/e2e and the benchmarks (which put this directory on sys.path).
 """
 
@@ -24,10 +31,12 @@ KINDS = ("openai", "anthropic", "google", "ollama")
 
 @dataclass
 class Fault:
-    kind: str  # "status" | "timeout" | "reset" | "malformed"
+    kind: str  # "status" | "timeout" | "reset" | "malformed" | streams only: "cut" | "stream_error" | "stall"
     status: int = 500
     retry_after: float | None = None
     delay: float = 0.0
+    #: stream faults: how many words of the answer are sent first
+    after: int = 0
 
     @classmethod
     def error(cls, status: int, retry_after: float | None = None) -> Fault:
@@ -52,6 +61,21 @@ class Fault:
     @classmethod
     def unauthorized(cls) -> Fault:
         return cls("status", status=401)
+
+    @classmethod
+    def cut(cls, after: int = 2) -> Fault:
+        """A streamed answer whose connection is reset after `after` words (0: after the stream's opening)."""
+        return cls("cut", after=after)
+
+    @classmethod
+    def stream_error(cls, after: int = 2) -> Fault:
+        """A streamed answer that reports a server error in the provider's own stream format after `after` words."""
+        return cls("stream_error", after=after)
+
+    @classmethod
+    def stall(cls, after: int = 1, delay: float = 3.0) -> Fault:
+        """A streamed answer that pauses for `delay` seconds after `after` words, then goes on."""
+        return cls("stall", after=after, delay=delay)
 
 
 @dataclass
@@ -78,6 +102,11 @@ class FakeLLMServer:
     reasoning_models: set[str] = field(default_factory=set)
     #: Report this many prompt tokens per call instead of an estimate (to make calls expensive).
     prompt_tokens: int | None = None
+    #: Seconds between the events of a streamed answer.
+    stream_delay: float = 0.0
+    #: OpenAI wire: end a stream with the usage chunk when `stream_options.include_usage` asks for it (llama.cpp's
+    #: Python server, for one, never sends it).
+    stream_usage: bool = True
 
     def __post_init__(self) -> None:
         assert self.kind in KINDS, self.kind
@@ -85,6 +114,8 @@ class FakeLLMServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.calls = 0
+        #: words of streamed answers sent so far (all requests)
+        self.words_sent = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -156,6 +187,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log
         return None
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):  # a client that dropped a (broken) stream's connection
+            pass
+
     # ------------------------------------------------------------------ plumbing
 
     def _read_body(self) -> Any:
@@ -207,15 +244,19 @@ class _Handler(BaseHTTPRequestHandler):
         record.fault = fault.kind + (f":{fault.status}" if fault.kind == "status" else "") if fault else None
         with fake._lock:
             fake.requests.append(record)
+        streamed = _is_stream(fake.kind, self.path, body)
         if fault is not None:
-            if fault.kind == "reset":
+            if fault.kind == "reset" or (fault.kind in STREAM_FAULTS and not streamed):
                 self._reset()
                 return
             if fault.kind == "timeout":
                 time.sleep(fault.delay)
                 self.close_connection = True
             elif fault.kind == "malformed":
-                self._send(200, None, raw=b'{"id": "broken", "choices": [ {"message": ')
+                if streamed:
+                    self._send_stream([_MALFORMED_STREAM[fake.kind]], None)
+                else:
+                    self._send(200, None, raw=b'{"id": "broken", "choices": [ {"message": ')
                 return
             elif fault.kind == "status":
                 headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
@@ -226,9 +267,48 @@ class _Handler(BaseHTTPRequestHandler):
         except _NotFound as exc:
             status, payload = 404, self._error_body(404, str(exc))
         try:
-            self._send(status, payload)
+            if streamed and status == 200:
+                self._send_stream(_stream_events(fake.kind, payload, body, usage=fake.stream_usage), fault)
+            else:
+                self._send(status, payload)
         except OSError:
             pass
+
+    def _send_stream(self, events: list[bytes | str], fault: Fault | None) -> None:
+        """Send a streamed answer with chunked transfer encoding, one event per chunk, applying a stream fault
+        when its word count is reached (`str` items are the answer's words, already encoded as events)."""
+        kind = self.fake.kind
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson" if kind == "ollama" else "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        self.wfile.flush()
+        words = 0
+        for event in events:
+            is_word = isinstance(event, str)
+            if is_word and fault is not None and fault.kind in STREAM_FAULTS and words == fault.after:
+                if fault.kind == "cut":
+                    self._reset()
+                    return
+                if fault.kind == "stream_error":
+                    self._chunk(_STREAM_ERROR[kind])
+                    self._chunk(b"")
+                    return
+                time.sleep(fault.delay)  # stall, then go on
+            if is_word:
+                words += 1
+                if self.fake.stream_delay:
+                    time.sleep(self.fake.stream_delay)
+            self._chunk(event.encode() if isinstance(event, str) else event)
+            if is_word:
+                with self.fake._lock:
+                    self.fake.words_sent += 1
+        self._chunk(b"")
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
 
     # ------------------------------------------------------------------ wire formats
 
@@ -326,11 +406,12 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and path in ("/v1/models", "/v1beta/models"):
             return 200, {"models": [{"name": "models/gemini-2.5-flash-lite", "displayName": "Gemini 2.5 Flash-Lite",
                                      "supportedGenerationMethods": ["generateContent"]}]}
-        match = re.fullmatch(r"/v1(?:beta)?/models/([^:]+):(generateContent|batchEmbedContents)", path)
+        match = re.fullmatch(r"/v1(?:beta)?/models/([^:]+):(generateContent|streamGenerateContent|"
+                             r"batchEmbedContents)", path)
         if not match:
             raise _NotFound(path)
         model, action = match.groups()
-        if action == "generateContent":
+        if action in ("generateContent", "streamGenerateContent"):
             system = " ".join(p.get("text", "") for p in (body.get("systemInstruction") or {}).get("parts", []))
             prompt = system + "\n" + "\n".join(p.get("text", "") for c in body["contents"] for p in c["parts"])
             text = self._text(prompt)
@@ -366,3 +447,96 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _NotFound(Exception):
     pass
+
+
+# ------------------------------------------------------------------------------------------------ streaming
+
+STREAM_FAULTS = ("cut", "stream_error", "stall")
+
+
+def _is_stream(kind: str, path: str, body: Any) -> bool:
+    if kind == "google":
+        return ":streamGenerateContent" in path
+    return isinstance(body, dict) and body.get("stream") is True
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\s*\S+|\s+$", text)
+
+
+def _sse(data: Any, event: str | None = None, sep: str = "\n\n") -> str:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data)}{sep}"
+
+
+def _stream_events(kind: str, payload: Any, body: Any, usage: bool = True) -> list[bytes | str]:
+    """The streamed form of a complete answer `payload`: `str` items carry one word each, `bytes` items are the
+    events around them (opening, usage, end)."""
+    if kind == "openai":
+        base = {"id": payload["id"], "object": "chat.completion.chunk", "created": payload["created"],
+                "model": payload["model"]}
+        choice = payload["choices"][0]
+
+        def chunk(delta: dict, finish: str | None = None) -> dict:
+            return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+
+        events: list[bytes | str] = [_sse(chunk({"role": "assistant", "content": ""})).encode()]
+        events += [_sse(chunk({"content": w})) for w in _words(choice["message"]["content"])]
+        events.append(_sse(chunk({}, choice["finish_reason"])).encode())
+        if usage and (body.get("stream_options") or {}).get("include_usage"):
+            events.append(_sse({**base, "choices": [], "usage": payload["usage"]}).encode())
+        return [*events, b"data: [DONE]\n\n"]
+    if kind == "anthropic":
+        text = "".join(b["text"] for b in payload["content"])
+        message = {**payload, "content": [], "stop_reason": None, "stop_sequence": None,
+                   "usage": {"input_tokens": payload["usage"]["input_tokens"], "output_tokens": 1}}
+        events = [_sse({"type": "message_start", "message": message}, "message_start").encode(),
+                  _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                       "content_block_start").encode(),
+                  _sse({"type": "ping"}, "ping").encode()]
+        events += [_sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}},
+                        "content_block_delta") for w in _words(text)]
+        return [*events,
+                _sse({"type": "content_block_stop", "index": 0}, "content_block_stop").encode(),
+                _sse({"type": "message_delta", "delta": {"stop_reason": payload["stop_reason"], "stop_sequence": None},
+                      "usage": {"output_tokens": payload["usage"]["output_tokens"]}}, "message_delta").encode(),
+                _sse({"type": "message_stop"}, "message_stop").encode()]
+    if kind == "google":
+        candidate = payload["candidates"][0]
+        words = _words("".join(p["text"] for p in candidate["content"]["parts"]))
+        usage = payload["usageMetadata"]
+        events = []
+        for i, word in enumerate(words):
+            last = i == len(words) - 1
+            part = {"candidates": [{"content": {"role": "model", "parts": [{"text": word}]}, "index": 0,
+                                    **({"finishReason": candidate["finishReason"]} if last else {})}],
+                    "usageMetadata": usage if last else {"promptTokenCount": usage["promptTokenCount"],
+                                                          "totalTokenCount": usage["promptTokenCount"]},
+                    "modelVersion": payload["modelVersion"]}
+            events.append(_sse(part, sep="\r\n\r\n"))
+        return events
+    done = {k: v for k, v in payload.items() if k != "message"}
+    events = [json.dumps({"model": payload["model"], "created_at": payload["created_at"],
+                          "message": {"role": "assistant", "content": w}, "done": False}) + "\n"
+              for w in _words(payload["message"]["content"])]
+    return [*events, (json.dumps({**done, "message": {"role": "assistant", "content": ""}}) + "\n").encode()]
+
+
+#: An error reported inside each provider's stream, in its documented form.
+_STREAM_ERROR = {
+    "openai": _sse({"error": {"message": "The server had an error while processing your request.",
+                              "type": "server_error", "param": None, "code": None}}).encode(),
+    "anthropic": _sse({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+                      "error").encode(),
+    "google": _sse({"error": {"code": 503, "message": "The model is overloaded. Please try again later.",
+                              "status": "UNAVAILABLE"}}, sep="\r\n\r\n").encode(),
+    "ollama": (json.dumps({"error": "an error was encountered while running the model"}) + "\n").encode(),
+}
+
+#: A garbled first event in each provider's stream format.
+_MALFORMED_STREAM = {
+    "openai": b'data: {"id": "broken", "choices": [ {\n\n',
+    "anthropic": b'event: message_start\ndata: {"type": "message_start", "message": {\n\n',
+    "google": b'data: {"candidates": [ {\r\n\r\n',
+    "ollama": b'{"model": "x", "message": {\n',
+}

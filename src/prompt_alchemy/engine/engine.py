@@ -2,6 +2,10 @@
 
 Variant i of phase k+1 is made from variant i of phase k. Nothing is persisted here: the service layer saves a
 finished run in one transaction, so a failure leaves nothing behind.
+
+A caller follows a run through two callbacks, both called on the event loop's thread, in the order things happen:
+`progress` gets a :class:`ProgressEvent` after each phase call, and `on_token` (optional; passing it is what makes
+the final phase stream) gets a :class:`TokenEvent` for each piece of the final phase's text as it arrives.
 """
 
 from __future__ import annotations
@@ -48,6 +52,31 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
+@dataclass(frozen=True)
+class TokenEvent:
+    """A piece of one variant's final-phase text, in arrival order; a variant's deltas joined are the text the
+    model wrote for it. Only the last phase of the request streams.
+
+    On the freeform path the deltas are the model's raw output as the provider streams it (a cached answer comes
+    as one delta). The saved final prompt is that text after clean-up (a lead-in such as "Here is the prompt:" or
+    a code fence removed) and in the target model's form, so read the finished prompt from the result, not from
+    the deltas. A call that fails before its first delta is retried or failed over unseen; one that fails after
+    it ends the run with the error (drop the partial text then).
+
+    On the structured small-model path the final text is assembled by rules from the extracted spec, not
+    generated token by token, so each variant's finished final text arrives as one event (`assembled` true) as
+    soon as that variant's chain has it; it is exactly the saved final prompt.
+    """
+
+    phase: Phase
+    variant: int
+    delta: str
+    assembled: bool = False
+
+
+TokenCallback = Callable[[TokenEvent], None]
+
+
 class Engine:
     def __init__(self, settings: Settings, registry: ProviderRegistry, embedder: Embedder | None) -> None:
         self.settings = settings
@@ -64,9 +93,11 @@ class Engine:
         return temperature, request.max_tokens or cfg.max_tokens
 
     async def run(self, request: PromptRequest, persona: Persona, progress: ProgressCallback | None = None,
-                  session_id: str | None = None) -> GenerationResult:
+                  session_id: str | None = None, *, on_token: TokenCallback | None = None) -> GenerationResult:
         """`session_id` may be chosen by the caller (batch runs pre-assign it so that --resume can tell whether an
-        interrupted item was saved); a new one is made otherwise."""
+        interrupted item was saved); a new one is made otherwise. `on_token` streams the final phase: it receives
+        a :class:`TokenEvent` per delta of each variant's final text (variants run concurrently, so their events
+        interleave); without it no call streams."""
         chains = {phase: self.registry.chain(phase, request.provider) for phase in request.phases}
         session_id = session_id or new_id()
         family = target_family(request.target_model)
@@ -141,6 +172,8 @@ class Engine:
                     text = render_prose(spec)
                 else:
                     text = assemble(spec, variant, family)
+                if final and on_token is not None:
+                    on_token(TokenEvent(phase=phase, variant=variant, delta=text, assembled=True))
                 resp = run.response(provider, model) if index == 0 else GenerationResponse(
                     text="", provider=run.response(provider, model).provider,
                     model=run.response(provider, model).model)
@@ -172,8 +205,9 @@ class Engine:
                     target_instructions=FAMILY_INSTRUCTIONS.get(family or "", "") if final else "")
                 call = GenerationRequest(messages=messages, temperature=temperature, max_tokens=max_tokens,
                                          metadata={"phase": phase.value, "variant": variant})
+                on_delta = _token_relay(on_token, phase, variant) if final and on_token is not None else None
                 try:
-                    outcome = await self.registry.generate(phase, chains[phase], call)
+                    outcome = await self.registry.generate(phase, chains[phase], call, on_delta=on_delta)
                     text = clean_output(outcome.response.text)
                     if not text:
                         raise ProviderError(outcome.response.provider, "returned an empty prompt")
@@ -300,3 +334,8 @@ class Engine:
             metric.session_id = result.session_id
         result.metrics.extend(judge.metrics)
         return verdicts
+
+
+def _token_relay(on_token: TokenCallback, phase: Phase, variant: int) -> Callable[[str], None]:
+    """The registry's delta callback for one variant's final call, as TokenEvents."""
+    return lambda delta: on_token(TokenEvent(phase=phase, variant=variant, delta=delta))

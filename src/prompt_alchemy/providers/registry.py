@@ -5,6 +5,11 @@ Each call in a phase's chain goes: response cache -> cost limit -> rate limit ->
 backoff and jitter on timeouts, connection errors, 429 and 5xx (honouring Retry-After), then failed over to the
 next provider. Authentication and bad-request errors fail fast. Every retry, failover and cache hit becomes a
 MetricRecord, and every failover an event the `generate` output shows.
+
+A call streams when the caller passes `on_delta`: the provider's streaming API is used and each text delta is
+handed over as it arrives (a cached answer arrives as one delta). The same rules apply until the first delta has
+been delivered; after that a failure ends the call (see :mod:`prompt_alchemy.providers.resilience`). Without
+`on_delta` the provider's plain `generate` is called, exactly as before streaming existed.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ import asyncio
 import contextvars
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,9 +27,10 @@ from prompt_alchemy.config import Settings
 from prompt_alchemy.errors import CostLimitError, InputError, ProviderError, ProviderUnavailableError
 from prompt_alchemy.models import MetricRecord, Phase
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse, Provider
+from prompt_alchemy.providers.base import (BaseProvider, DeltaCallback, GenerationRequest, GenerationResponse,
+                                           Provider, StreamItem)
 from prompt_alchemy.providers.catalog import all_providers
-from prompt_alchemy.providers.resilience import RetryPolicy, TokenBucket
+from prompt_alchemy.providers.resilience import RetryPolicy, StreamProgress, TokenBucket, interrupted_stream_error
 from prompt_alchemy.providers.pricing import PriceTable
 
 log = get_logger("providers")
@@ -234,9 +240,14 @@ class ProviderRegistry:
             make_client()
 
     async def call_with_retries(self, name: str, make_call: Callable[[], Awaitable[T]], *, phase: str | None = None,
-                                model: str | None = None, metrics: list[MetricRecord] | None = None) -> T:
+                                model: str | None = None, metrics: list[MetricRecord] | None = None,
+                                stream: StreamProgress | None = None) -> T:
         """Rate-limit and call `make_call()`, retrying retryable ProviderErrors per the provider's policy.
-        Raises the last error when retries are exhausted (or the server asks for a longer wait than allowed)."""
+        Raises the last error when retries are exhausted (or the server asks for a longer wait than allowed).
+
+        With `stream` (a streamed call, which applies its own timeout between deltas instead of one over the whole
+        call), a failure after the first delta was delivered is not retried: it raises the mapped error, marked
+        not retryable so that no failover follows either."""
         metrics = metrics if metrics is not None else []
         policy = self.retry_policy(name)
         limiter = self.limiter(name)
@@ -249,7 +260,7 @@ class ProviderRegistry:
                                             latency_ms=waited * 1000.0, detail="client-side rate limit"))
             start = time.perf_counter()
             try:
-                if timeout:
+                if timeout and stream is None:
                     async with asyncio.timeout(timeout + 1.0):  # backstop over the SDK's own timeout
                         return await make_call()
                 return await make_call()
@@ -259,6 +270,8 @@ class ProviderRegistry:
             except ProviderError as err:
                 exc = err
             elapsed = (time.perf_counter() - start) * 1000.0
+            if stream is not None and stream.started:
+                exc = interrupted_stream_error(exc, stream)
             metrics.append(MetricRecord(kind="provider_error", phase=phase, provider=name, model=model,
                                         latency_ms=elapsed, success=False, detail=str(exc)))
             if not exc.retryable or attempt >= policy.max_retries:
@@ -281,16 +294,20 @@ class ProviderRegistry:
 
     # ------------------------------------------------------------------ calls
 
-    async def generate(self, phase: Phase, chain: list[str], request: GenerationRequest) -> CallOutcome:
+    async def generate(self, phase: Phase, chain: list[str], request: GenerationRequest, *,
+                       on_delta: DeltaCallback | None = None) -> CallOutcome:
         """Call the chain in order until one provider answers; retryable failures are retried, then fail over to
-        the next provider; non-retryable ones (auth, bad request) fail fast."""
+        the next provider; non-retryable ones (auth, bad request) fail fast.
+
+        With `on_delta` the call streams: each text delta goes to `on_delta` as it arrives, and only the provider
+        that delivers the first delta ever delivers any (a stream that breaks later ends the call)."""
         options = self.current_options()
         events: list[str] = []
         metrics: list[MetricRecord] = []
         for position, name in enumerate(chain):
             call = dataclasses.replace(request, model=self.model_for(phase, name))
             try:
-                response = await self._call_one(name, call, phase.value, options, metrics)
+                response = await self._call_one(name, call, phase.value, options, metrics, on_delta)
             except ProviderError as exc:
                 if not exc.retryable or position == len(chain) - 1:
                     raise
@@ -306,22 +323,25 @@ class ProviderRegistry:
             return CallOutcome(response=response, events=events, metrics=metrics)
         raise ProviderUnavailableError("none", f"no provider in the chain for {phase.value}")
 
-    async def call(self, name: str, request: GenerationRequest, *, phase: str | None = None) -> CallOutcome:
+    async def call(self, name: str, request: GenerationRequest, *, phase: str | None = None,
+                   on_delta: DeltaCallback | None = None) -> CallOutcome:
         """One provider through the gateway: response cache, cost limit, rate limit, retries and pricing, without
-        failover. For callers outside the phase chains (a judge, an optimizer)."""
+        failover. For callers outside the phase chains (a judge, an optimizer). `on_delta` streams the call."""
         call = dataclasses.replace(request, model=request.model or self.get(name).default_model())
         metrics: list[MetricRecord] = []
-        response = await self._call_one(name, call, phase, self.current_options(), metrics)
+        response = await self._call_one(name, call, phase, self.current_options(), metrics, on_delta)
         return CallOutcome(response=response, metrics=metrics)
 
     async def _call_one(self, name: str, call: GenerationRequest, phase: str | None, options: RunOptions,
-                        metrics: list[MetricRecord]) -> GenerationResponse:
+                        metrics: list[MetricRecord], on_delta: DeltaCallback | None = None) -> GenerationResponse:
         cached = self._cache_lookup(name, call, options)
         if cached is not None:
             options.cache_hits += 1
             metrics.append(MetricRecord(kind="cache_hit", phase=phase, provider=cached.provider,
                                         model=cached.model, latency_ms=cached.latency_ms,
                                         detail="answered from the response cache"))
+            if on_delta is not None and cached.text:
+                on_delta(cached.text)  # a cached answer is delivered whole, as one delta
             return cached
         if options.max_cost is not None and options.spent >= options.max_cost:
             raise CostLimitError(
@@ -330,13 +350,51 @@ class ProviderRegistry:
                 f"--max-cost to continue without paying for them again")
         provider = self.get(name)
         await self.prepare(provider)
-        response = await self.call_with_retries(name, lambda: provider.generate(call), phase=phase,
-                                                model=call.model, metrics=metrics)
+        if on_delta is None:
+            response = await self.call_with_retries(name, lambda: provider.generate(call), phase=phase,
+                                                    model=call.model, metrics=metrics)
+        else:
+            progress = StreamProgress()
+            response = await self.call_with_retries(
+                name, lambda: self._read_stream(name, provider, call, on_delta, progress), phase=phase,
+                model=call.model, metrics=metrics, stream=progress)
         options.calls += 1
         if not response.cost_usd:
             response.cost_usd = self.price_response(response)
         options.spent += response.cost_usd
         self._cache_store(name, call, response, options)
+        return response
+
+    async def _read_stream(self, name: str, provider: Provider, call: GenerationRequest, on_delta: DeltaCallback,
+                           progress: StreamProgress) -> GenerationResponse:
+        """One attempt at a streamed call: hand each delta to `on_delta` (noting it in `progress`) and return the
+        final response. The wait for each next item is bounded by the provider's timeout (plus the backstop's
+        second), so a long answer that keeps arriving is never cut, while a stalled one is."""
+        timeout = getattr(self.settings.providers.get(name), "timeout", None)
+        response: GenerationResponse | None = None
+        async with aclosing(_open_stream(provider, call)) as items:
+            iterator = aiter(items)
+            while True:
+                try:
+                    if timeout:
+                        async with asyncio.timeout(timeout + 1.0):
+                            item = await anext(iterator)
+                    else:
+                        item = await anext(iterator)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    waiting = "the next token" if progress.started else "the first token"
+                    raise ProviderError(name, f"timed out after {timeout:g}s waiting for {waiting}; raise "
+                                              f"providers.{name}.timeout if this persists", retryable=True) from None
+                if isinstance(item, GenerationResponse):
+                    response = item
+                elif item:
+                    progress.delivered(item)
+                    on_delta(item)
+        if response is None:
+            raise ProviderError(name, "the stream ended without its final response (a cut or malformed stream)",
+                                retryable=True)
         return response
 
     def _cache_lookup(self, name: str, call: GenerationRequest, options: RunOptions) -> GenerationResponse | None:
@@ -435,6 +493,14 @@ class ProviderRegistry:
         for provider in self._instances.values():
             await provider.aclose()
         self._instances.clear()
+
+
+def _open_stream(provider: Provider, call: GenerationRequest) -> AsyncIterator[StreamItem]:
+    """The provider's stream; a plugin object without `stream` answers through `generate`, as one delta."""
+    stream = getattr(provider, "stream", None)
+    if callable(stream):
+        return stream(call)
+    return BaseProvider.stream(provider, call)  # type: ignore[arg-type]  (uses only provider.generate)
 
 
 class EmbeddingClient:

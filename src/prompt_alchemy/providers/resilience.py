@@ -1,8 +1,14 @@
 """Dependable provider calls: retry with exponential backoff and jitter (honouring Retry-After), a token-bucket
-rate limiter per provider, and the mapping of HTTP failures to :class:`ProviderError`.
+rate limiter per provider, the mapping of HTTP failures to :class:`ProviderError`, and the rule for streams.
 
-Providers translate their SDK's exceptions with :func:`status_error` and :func:`transport_error`; the registry
-decides what to do with the result (retry, fail over, or fail fast).
+Providers translate their SDK's exceptions with :func:`status_error` and :func:`transport_error` (and errors a
+server reports inside a stream with :func:`stream_error`); the registry decides what to do with the result (retry,
+fail over, or fail fast).
+
+Streams follow the same rules until their first text delta reaches the caller (:class:`StreamProgress`): a stream
+that fails before that is retried and failed over like any call. Once text has been delivered, a retry or another
+provider would repeat or contradict it, so a failure ends the call with the mapped error, marked not retryable
+(:func:`interrupted_stream_error`).
 """
 
 from __future__ import annotations
@@ -263,3 +269,48 @@ def map_exception(provider: str, exc: BaseException, *, model: str | None = None
         where = f" to {endpoint}" if endpoint else ""
         return ProviderError(provider, f"connection failed{where}", retryable=True)
     return unexpected_error(provider, exc)
+
+
+# ------------------------------------------------------------------------------------------------ streams
+
+#: Error types that providers report inside a stream (where the HTTP status is already 200), as the HTTP status
+#: the same failure has as a plain response: Anthropic's `event: error` types, OpenAI-style error `type`s.
+STREAM_ERROR_STATUS = {
+    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
+    "permission_denied": 403, "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429,
+    "rate_limit_exceeded": 429, "insufficient_quota": 429, "api_error": 500, "server_error": 500,
+    "internal_error": 500, "service_unavailable": 503, "timeout_error": 504, "overloaded_error": 529,
+}
+
+
+def stream_error(provider: str, kind: str | None, message: str | None = None, *,
+                 model: str | None = None) -> ProviderError:
+    """An error the server reported inside a stream, by its type (`overloaded_error`, `server_error` ...): mapped
+    like the HTTP status that type stands for; an unknown type counts as a server error (retryable)."""
+    status = STREAM_ERROR_STATUS.get(str(kind or "").lower(), 500)
+    return status_error(provider, status, message or kind, model=model)
+
+
+class StreamProgress:
+    """What a streamed call has handed to its caller so far. Retrying and failing over are allowed only while
+    nothing has been delivered (`started` is false)."""
+
+    def __init__(self) -> None:
+        self.deltas = 0
+        self.chars = 0
+
+    @property
+    def started(self) -> bool:
+        return self.deltas > 0
+
+    def delivered(self, delta: str) -> None:
+        self.deltas += 1
+        self.chars += len(delta)
+
+
+def interrupted_stream_error(exc: ProviderError, progress: StreamProgress) -> ProviderError:
+    """The error that ends a stream which failed after its first delta: the mapped cause (same provider, message
+    and status), saying how much had arrived, and never retryable, so nothing retries or fails it over."""
+    detail = str(exc).removeprefix(f"provider '{exc.provider}': ")
+    return ProviderError(exc.provider, f"{detail} (the stream broke after {progress.chars} characters had been "
+                                       f"delivered, so it was not retried)", status=exc.status)

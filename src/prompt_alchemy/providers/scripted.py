@@ -1,7 +1,8 @@
 """A deterministic provider for tests and benchmarks: same request, same answer, with configurable latency.
 
 Never chosen by default; name it with `--provider scripted` or in config. Each answer is derived from the request,
-so chaining, personas and target models visibly change what comes back.
+so chaining, personas and target models visibly change what comes back. It streams its answer word by word;
+`generate` is that stream collected.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import asyncio
 import hashlib
 import re
 import time
+from collections.abc import AsyncIterator
 
 from prompt_alchemy.errors import ProviderError
-from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse
+from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse, StreamItem, collect
 
 _INPUT = re.compile(r"<(idea|draft)>\n?(.*?)\n?</\1>", re.S)
 
@@ -28,16 +30,29 @@ class ScriptedProvider(BaseProvider):
         return False
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        return await collect(self.stream(request))
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        """The answer word by word. `latency` is the whole call's: half of it before the first word, the rest
+        spread over the words, so streaming callers see the text arrive and others wait as long as before."""
         start = time.perf_counter()
         self.calls.append(request)
         if self.config.latency:
-            await asyncio.sleep(self.config.latency)
+            await asyncio.sleep(self.config.latency / 2)
         phase = str(request.metadata.get("phase", ""))
         if phase and phase in self.config.fail_phases:
+            if self.config.latency:
+                await asyncio.sleep(self.config.latency / 2)  # a failure takes the whole latency, as before
             raise ProviderError(self.name, f"scripted failure in phase {phase}", status=500)
         text = self._answer(request, len(self.calls) - 1)
+        words = re.findall(r"\s*\S+|\s+$", text)
+        pause = self.config.latency / 2 / max(1, len(words))
+        for word in words:
+            yield word
+            if pause:
+                await asyncio.sleep(pause)
         prompt_chars = sum(len(m.content) for m in request.messages)
-        return GenerationResponse(
+        yield GenerationResponse(
             text=text, provider=self.name, model=request.model or self.default_model(),
             input_tokens=max(1, prompt_chars // 4), output_tokens=max(1, len(text) // 4),
             latency_ms=(time.perf_counter() - start) * 1000.0, finish_reason="stop")
