@@ -31,7 +31,8 @@ class GenerateIn(_In):
     tags: list[str] | None = None
     max_cost: float | None = Field(None, gt=0, description="Refuse a run whose estimated cost exceeds this (USD).")
     save: bool = Field(True, description="Store the prompts in the library.")
-    stream: bool = Field(False, description="Answer with server-sent events: phase progress, then the result.")
+    stream: bool = Field(False, description="Answer with server-sent events: phase progress, the final phase's "
+                                            "text as it arrives (token events), then the result.")
 
 
 class ListQuery(_In):

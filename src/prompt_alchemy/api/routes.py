@@ -88,7 +88,8 @@ async def generate(c: Call) -> Any:
 
 
 def _generate_events(svc: AlchemyService, request: Any) -> Any:
-    """Server-sent events: `progress` after each phase call, then `result` (or `error`) and the stream ends."""
+    """Server-sent events: `progress` after each phase call, `token` for each piece of a variant's final-phase
+    text as it arrives (see TokenEvent), then `result` (or `error`) and the stream ends."""
     from starlette.responses import StreamingResponse
 
     from prompt_alchemy.api.errors import from_exception
@@ -101,9 +102,14 @@ def _generate_events(svc: AlchemyService, request: Any) -> Any:
         data = {"done": event.done, "total": total, "phase": event.phase.value, "variant": event.variant}
         loop.call_soon_threadsafe(queue.put_nowait, ("progress", data))
 
+    def on_token(event: Any) -> None:
+        data = {"phase": event.phase.value, "variant": event.variant, "delta": event.delta,
+                "assembled": event.assembled}
+        loop.call_soon_threadsafe(queue.put_nowait, ("token", data))
+
     async def run() -> None:
         try:
-            result = await svc.generate(request, on_progress)
+            result = await svc.generate(request, on_progress, on_token=on_token)
             await queue.put(("result", result.public_dict()))
         except Exception as exc:  # noqa: BLE001 - reported as an event
             err = from_exception(exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 
@@ -12,7 +12,8 @@ from prompt_alchemy.cli._common import (RichOutput, print_json, print_yaml, prog
                                         stderr_console, stdout_console)
 
 if TYPE_CHECKING:
-    from prompt_alchemy.models import GenerationResult
+    from prompt_alchemy.engine.engine import ProgressEvent, TokenEvent
+    from prompt_alchemy.models import GenerationResult, Phase
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +38,7 @@ def generate(
     max_cost: float = typer.Option(None, "--max-cost", metavar="USD", help="Refuse a run whose estimated cost exceeds USD, and stop one that reaches it."),
     judge: bool = typer.Option(False, "--judge", help="Add the AI judge's rubric scores to the ranking of the final prompts (uses a provider other than the generator's when one is available)."),
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Then pick the best final prompt (a line read from stdin); it is recorded as chosen and its siblings as skipped, to teach the ranker."),
+    stream: bool = typer.Option(False, "--stream", "-s", help="Print the final phase's text as it arrives (one variant at a time), then the best prompt."),
 ) -> None:
     """Generate refined prompts from an idea through the alchemical phases."""
     from prompt_alchemy.errors import InputError
@@ -45,6 +47,8 @@ def generate(
         raise InputError("--interactive reads your choice from stdin; give the idea as an argument")
     if interactive and no_save:
         raise InputError("--interactive records your choice in the library; it cannot be used with --no-save")
+    if stream and output is not RichOutput.text:
+        raise InputError(f"--stream prints text as it arrives; it cannot be used with --output {output.value}")
 
     if idea is None or idea == "-":
         if sys.stdin is None or sys.stdin.isatty():
@@ -59,12 +63,20 @@ def generate(
             idea, phases=phases, count=count, persona=persona, target_model=target_model, provider=provider,
             temperature=temperature, max_tokens=max_tokens, tags=tag_list, context_files=context,
             save=not no_save, use_cache=not no_cache, max_cost=max_cost, judge=judge)
+        if stream:
+            live = LiveText(sys.stdout, request.phases[-1])
+            try:
+                return await service.generate(request, live.progress, on_token=live.token)
+            finally:
+                live.close()
         with progress_bar("generating", len(request.phases) * request.count) as bar:
             on_progress = (lambda e: bar(e.done, e.total, f"{e.phase.value} · variant {e.variant + 1}")) if bar else None
             return await service.generate(request, on_progress)
 
     result = run_with_service(ctx, work)
-    if output is RichOutput.json:
+    if stream:
+        render_best(result)
+    elif output is RichOutput.json:
         print_json(result.public_dict())
     elif output is RichOutput.yaml:
         print_yaml(result.public_dict())
@@ -128,6 +140,15 @@ def render_text(result: GenerationResult) -> None:
                         f"{p.latency_ms / 1000:.1f}s{score} {star}".rstrip(), style="bold" if star else "")
             console.print(head)
             console.print(Text(p.content), "")
+    render_best(result)
+
+
+def render_best(result: GenerationResult) -> None:
+    """The notes, the best final prompt and the run's totals."""
+    from rich.rule import Rule
+    from rich.text import Text
+
+    console = stdout_console()
     for event in result.events:
         console.print(Text(f"note: {event}", style="yellow"))
     best = result.best
@@ -138,6 +159,65 @@ def render_text(result: GenerationResult) -> None:
     console.print(Text(f"\n{result.total_tokens} tokens ({tokens_in} in, {result.total_tokens - tokens_in} out) · "
                        f"${result.total_cost:.4f} · "
                        f"{result.wall_ms / 1000:.1f}s", style="dim"))
+
+
+class LiveText:
+    """Prints the final phase's text as it arrives. Variants run at once, so one is shown live and the others are
+    held until it ends; then the finished ones are shown whole and the next one goes live. Other phases' progress
+    goes to stderr when it is a terminal."""
+
+    def __init__(self, out: TextIO, final_phase: Phase) -> None:
+        self.out = out
+        self.final_phase = final_phase
+        self.texts: dict[int, list[str]] = {}
+        self.finished: set[int] = set()
+        self.shown: set[int] = set()
+        self.live: int | None = None
+        self.status = sys.stderr.isatty()
+
+    def token(self, event: TokenEvent) -> None:
+        self.texts.setdefault(event.variant, []).append(event.delta)
+        if self.live is None and event.variant not in self.shown:
+            self._show(event.variant)
+        elif self.live == event.variant:
+            self._write(event.delta)
+
+    def progress(self, event: ProgressEvent) -> None:
+        if event.phase != self.final_phase:
+            if self.status:
+                sys.stderr.write(f"  {event.phase.value} · variant {event.variant + 1} done ({event.done}/"
+                                 f"{event.total})\n")
+            return
+        self.finished.add(event.variant)
+        if event.variant == self.live:
+            self._write("\n")
+            self.live = None
+            self._catch_up()
+
+    def close(self) -> None:
+        """Show whatever was held (a run that ended early, or an error)."""
+        if self.live is not None:
+            self._write("\n")
+            self.live = None
+        self.finished |= set(self.texts)
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        for variant in sorted(v for v in self.texts if v not in self.shown):
+            self._show(variant)
+            if variant not in self.finished:
+                return  # it goes on live
+            self._write("\n")
+            self.live = None
+
+    def _show(self, variant: int) -> None:
+        self.shown.add(variant)
+        self.live = variant
+        self._write(f"── {self.final_phase.value} · variant {variant + 1} ──\n" + "".join(self.texts[variant]))
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
 
 
 def render_markdown(result: GenerationResult) -> str:

@@ -30,6 +30,8 @@ KEY_PREFIX = "pa_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _TOKEN = re.compile(r"^pa_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 LOCAL_ACTOR = "local"
+#: The rate-limit window: a key's limit counts requests per minute.
+RATE_WINDOW = 60.0
 
 #: The name of whoever the current request acts for (an API key's name), or None for the local user.
 actor: ContextVar[str | None] = ContextVar("prompt_alchemy_actor", default=None)
@@ -127,6 +129,13 @@ class AccessService(App):
             return None
         return ApiKey(id=row["id"], name=row["name"], scope=row["scope"], rate_limit=row["rate_limit"])
 
+    @in_thread
+    def count_request(self, key: ApiKey, default_limit: int) -> float:
+        """Count one request of `key` against its rate limit (its own, else `default_limit`) per minute: 0.0 when
+        it is within, else the seconds until the key may send again. Shared by every server on a PostgreSQL
+        library."""
+        return self.store.count_request(key.id, key.rate_limit or default_limit, window=RATE_WINDOW)
+
     # ------------------------------------------------------------------ audit
 
     def _record_audit(self, action: str, targets: list[str], outcome: str = "ok",
@@ -193,10 +202,10 @@ class AccessService(App):
 
     # ------------------------------------------------------------------ the audited writes
 
-    async def generate(self, request, progress=None, *, session_id=None):  # type: ignore[no-untyped-def]
+    async def generate(self, request, progress=None, *, session_id=None, on_token=None):  # type: ignore[no-untyped-def]
         return await self._audited(
             "generate", [session_id] if session_id else [],
-            super().generate(request, progress, session_id=session_id),  # type: ignore[misc]
+            super().generate(request, progress, session_id=session_id, on_token=on_token),  # type: ignore[misc]
             lambda r: ([r.session_id, *(p.id for p in r.prompts)], f"{len(r.prompts)} prompt(s)") if r.saved
             else None, record_failure=request.save)
 

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from prompt_alchemy.engine.engine import ProgressCallback
+from prompt_alchemy.engine.engine import ProgressCallback, TokenCallback
 from prompt_alchemy.engine.personas import resolve_persona
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import (
@@ -70,8 +70,10 @@ class GenerationService(App):
         return ContextItem(source=str(Path(path).expanduser()), content=text, context_type="file")
 
     async def generate(self, request: PromptRequest, progress: ProgressCallback | None = None, *,
-                       session_id: str | None = None) -> GenerationResult:
-        """Run the phases and, unless `save` is off, store the whole session in one transaction."""
+                       session_id: str | None = None, on_token: TokenCallback | None = None) -> GenerationResult:
+        """Run the phases and, unless `save` is off, store the whole session in one transaction. `progress` hears
+        of each finished phase call; `on_token` receives the final phase's text as it arrives (see
+        :class:`TokenEvent`)."""
         if request.save:
             self._check_writable()
         persona = resolve_persona(request.persona, self.settings)
@@ -95,7 +97,7 @@ class GenerationService(App):
         started = time.perf_counter()
         with self.registry.run_options(read_cache=read_cache, write_cache=request.save,
                                        max_cost=request.max_cost) as gateway:
-            result = await self.engine.run(request, persona, progress, session_id=session_id)
+            result = await self.engine.run(request, persona, progress, session_id=session_id, on_token=on_token)
         telemetry.observe_generation(result, time.perf_counter() - started)
         if examples:
             result.events.append(f"the phases were given {len(examples)} top-rated similar library prompt(s) as "
