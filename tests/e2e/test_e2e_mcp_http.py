@@ -67,7 +67,7 @@ async def test_tools_over_http_with_progress_errors_and_resources(http_server):
                                         progress_callback=on_progress)
         assert not result.is_error
         data = result.structured_content
-        assert events == [1, 2, 3, 4, 5, 6]
+        assert [e for e in events if float(e).is_integer()] == [1, 2, 3, 4, 5, 6]  # partial text between
         bad = await client.call_tool("generate_prompts", {"idea": "x", "phases": ["alembic"]})
         assert bad.is_error
         read = await client.read_resource(f"prompt://{data['best']['id']}")

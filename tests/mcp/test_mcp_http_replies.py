@@ -117,14 +117,16 @@ async def test_a_call_with_a_progress_token_streams_its_progress_then_the_result
             "arguments": {"idea": "a CLI that summarizes git logs", "count": 2, "save": False}})
         assert reply["result"].get("isError") is not True, reply
         assert len(reply["result"]["structuredContent"]["prompts"]) == 6
-        assert [m["method"] for m in before] == ["notifications/progress"] * 6
-        assert [m["params"]["progress"] for m in before] == [1, 2, 3, 4, 5, 6]
+        assert {m["method"] for m in before} == {"notifications/progress"}
+        phases = [m for m in before if float(m["params"]["progress"]).is_integer()]  # partial text in between
+        assert [m["params"]["progress"] for m in phases] == [1, 2, 3, 4, 5, 6]
         assert {m["params"]["progressToken"] for m in before} == {"gen-1"}
         # a progress token of 0 is a token too
         reply, before = await wire.request("tools/call", {
             "name": "generate_prompts", "_meta": {"progressToken": 0},
             "arguments": {"idea": "a haiku about rivers", "count": 1, "save": False}})
-        assert len(before) == 3 and reply["result"].get("isError") is not True
+        assert len([m for m in before if float(m["params"]["progress"]).is_integer()]) == 3
+        assert reply["result"].get("isError") is not True
 
 
 async def test_plain_and_streamed_calls_at_once_in_one_session(url):
@@ -137,7 +139,8 @@ async def test_plain_and_streamed_calls_at_once_in_one_session(url):
                                                 "arguments": {"query": topic, "mode": "text"}})
                     for topic in ("unit tests", "tea ceremonies", "git rebase") * 3]
         (gen, progress), *found = await asyncio.gather(streamed, *searches)
-    assert len(progress) == 9 and len(gen["result"]["structuredContent"]["prompts"]) == 9
+    assert len([m for m in progress if float(m["params"]["progress"]).is_integer()]) == 9
+    assert len(gen["result"]["structuredContent"]["prompts"]) == 9
     for (reply, before), topic in zip(found, ("unit tests", "tea ceremonies", "git rebase") * 3):
         assert before == [] and reply["result"]["structuredContent"]["results"][0]["title"] == topic
 
@@ -153,7 +156,7 @@ async def test_the_sdk_client_gets_results_and_progress(url):
         assert not found.is_error and found.structured_content["results"][0]["title"] == "tea ceremonies"
         generated = await client.call_tool("generate_prompts", {"idea": "an HTTP idea", "count": 1, "save": False},
                                            progress_callback=on_progress)
-        assert not generated.is_error and events == [1, 2, 3]
+        assert not generated.is_error and [e for e in events if float(e).is_integer()] == [1, 2, 3]
         events.clear()
         batch = await client.call_tool("batch_generate", {"items": [{"idea": "a"}, {"idea": "b"}], "save": False},
                                        progress_callback=on_progress)

@@ -87,9 +87,17 @@ async def test_generate_reports_progress_per_phase(service):
         result = await client.call_tool("generate_prompts", {"idea": "progress please", "count": 2},
                                         progress_callback=on_progress)
         assert not result.is_error
-        assert [e[0] for e in events] == [1, 2, 3, 4, 5, 6]
+        phases = [e for e in events if float(e[0]).is_integer()]  # one per finished phase call
+        assert [e[0] for e in phases] == [1, 2, 3, 4, 5, 6]
         assert {e[1] for e in events} == {6}
-        assert {m.split(" ")[0] for _, _, m in events} == {"prima-materia", "solutio", "coagulatio"}
+        assert {m.split(" ")[0] for _, _, m in phases} == {"prima-materia", "solutio", "coagulatio"}
+        # between them, the final phase's text so far; progress rises with every notification
+        partial = [m for p, _, m in events if not float(p).is_integer()]
+        assert partial and all(m.startswith("coagulatio · variant ") for m in partial)
+        assert [e[0] for e in events] == sorted(e[0] for e in events)
+        finals = {p.id: p.content for p in (await service.list_prompts(limit=10)) if p.phase.value == "coagulatio"}
+        done = [m for _, _, m in phases if m.startswith("coagulatio")]
+        assert all(": " in m for m in done) and len(finals) == 2
 
 
 @pytest.mark.parametrize("arguments, expected", [

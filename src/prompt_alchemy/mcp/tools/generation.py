@@ -29,23 +29,20 @@ async def generate_prompts(
     save: Annotated[bool, Field(description="Store the prompts in the library (default true).")] = True,
 ) -> CallToolResult:
     """Turn a raw idea into refined prompts through the alchemical phases (prima-materia -> solutio ->
-    coagulatio). Returns every variant of every phase with its id, and the best final prompt. Sends one
-    progress notification per finished phase call when the request carries a progress token."""
+    coagulatio). Returns every variant of every phase with its id, and the best final prompt. When the request
+    carries a progress token, sends a progress notification per finished phase call, and the final phase's text
+    as it arrives (the message holds the variant's text so far, at most every quarter second)."""
     svc = service(ctx)
     with tool_errors():  # validation only: no I/O
         request = svc.build_request(idea, phases=phases, count=count, persona=persona, target_model=target_model,
                                     provider=provider, temperature=temperature, max_tokens=max_tokens, tags=tags,
                                     save=save, max_cost=max_cost)
     relay = ProgressRelay(ctx)
-    total = len(request.phases) * request.count
-
-    def on_phase(event: Any) -> None:
-        relay(event.done, total, f"{event.phase.value} · variant {event.variant + 1} done")
-
+    live = PartialText(relay, len(request.phases) * request.count, request.phases[-1])
     ok = False
     try:
         with tool_errors():
-            result = await svc.generate(request, on_phase)
+            result = await svc.generate(request, live.phase_done, on_token=live.token)
         ok = True
     finally:
         await relay.aclose(flush=ok)
@@ -57,6 +54,42 @@ async def generate_prompts(
     lines.append("All prompts: " + ", ".join(f"{p.phase.value}[{p.variant + 1}] {p.id}" for p in result.prompts))
     lines += [f"note: {e}" for e in result.events]
     return text_result(result.public_dict(), "\n".join(lines))
+
+
+class PartialText:
+    """Progress notifications for generate: one per finished phase call, and between them the final phase's text
+    so far (throttled). Progress rises with each notification, as the protocol requires: partial-text
+    notifications take fractions between two phase counts."""
+
+    INTERVAL = 0.25  # seconds between partial-text notifications
+
+    def __init__(self, relay: ProgressRelay, total: int, final_phase: Any) -> None:
+        self.relay = relay
+        self.total = total
+        self.final_phase = final_phase
+        self.texts: dict[int, str] = {}
+        self.done = 0
+        self.partials = 0  # partial-text notifications since the last phase event
+        self.sent_at = 0.0
+
+    def phase_done(self, event: Any) -> None:
+        self.done, self.partials = event.done, 0
+        message = f"{event.phase.value} · variant {event.variant + 1} done"
+        if event.phase == self.final_phase and event.variant in self.texts:
+            message += f": {self.texts[event.variant]}"
+        self.relay(event.done, self.total, message)
+
+    def token(self, event: Any) -> None:
+        import time
+
+        text = self.texts[event.variant] = self.texts.get(event.variant, "") + event.delta
+        now = time.monotonic()
+        if now - self.sent_at < self.INTERVAL:
+            return
+        self.sent_at = now
+        self.partials += 1
+        progress = self.done + self.partials / (self.partials + 1)
+        self.relay(progress, self.total, f"{self.final_phase.value} · variant {event.variant + 1}: {text}")
 
 
 async def batch_generate(
