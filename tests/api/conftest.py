@@ -78,3 +78,19 @@ def auth_server(tmp_path_factory):
     server = Server(tmp_path_factory.mktemp("auth"), {"PROMPT_ALCHEMY_SERVER__REQUIRE_AUTH": "true"})
     yield server
     server.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Servers of the test's own, stopped after it: `make_server(name, extra_env)` starts one in tmp_path/name."""
+    started: list[Server] = []
+
+    def make(name: str, extra_env: dict[str, str] | None = None) -> Server:
+        home = tmp_path / name
+        home.mkdir(parents=True, exist_ok=True)
+        started.append(Server(home, extra_env))
+        return started[-1]
+
+    yield make
+    for server in started:
+        server.stop()

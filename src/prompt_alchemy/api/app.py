@@ -3,7 +3,10 @@ OpenAPI schema and docs), /metrics, API keys with per-key rate limits on REST an
 access logs and HTTP metrics. Everything else (/mcp, /health) goes to the MCP app unchanged.
 
 Keys are required whenever the server is bound beyond loopback, and on loopback when `server.require_auth` is
-set; a key that is sent is always checked (a wrong one is refused even where none is required).
+set; a key that is sent is always checked (a wrong one is refused even where none is required). Every request
+with a key counts against the key's rate limit: a fixed window of a minute, counted by the store (on PostgreSQL
+one UPSERT shared by every replica). A read key may connect to /mcp; each tool then checks the scope it needs
+(the table in mcp/tools), with the key this request carries (scope["pa_key"]).
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from prompt_alchemy.api.errors import ApiError, from_exception, validation_messa
 from prompt_alchemy.api.logs import request_id
 from prompt_alchemy.api.routes import ENDPOINTS, PREFIX, Call, Endpoint
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.providers.resilience import TokenBucket
 
 if TYPE_CHECKING:
     from prompt_alchemy.services import AlchemyService
@@ -33,25 +35,8 @@ log = get_logger("http")
 access_log = get_logger("http.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-MCP_SCOPE = "write"  # MCP tools include writes (generate, update, delete)
+MCP_SCOPE = "read"  # to connect; each MCP tool then needs its own scope (mcp/tools TOOLS)
 MAX_BODY = 24 * 1024 * 1024
-
-
-class _Bucket(TokenBucket):
-    """The gateway's token bucket, refusing instead of waiting: a request either takes a token or learns how many
-    seconds until one is free."""
-
-    def try_take(self) -> float:
-        with self._lock:
-            if self.rate is None:
-                return 0.0
-            now = self._clock()
-            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-            self._updated = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return 0.0
-            return (1.0 - self._tokens) / self.rate
 
 
 def error_response(err: ApiError) -> Any:
@@ -80,7 +65,9 @@ class TeamServer:
         self.metrics_require_auth = bool(cfg.metrics_require_auth)
         self.default_rate = cfg.rate_limit_per_minute
         self.mcp_path = MCP_PATH
-        self.buckets: dict[str, _Bucket] = {}
+        #: key id -> time.monotonic() until which the key's window is full: its refusals are answered here, without
+        #: counting again (the count only grows until the window closes, so no other server can admit it sooner).
+        self.refused_until: dict[str, float] = {}
         self.search_slots = asyncio.Semaphore(4)
         self.api = self._build_api()
         self._openapi: bytes | None = None
@@ -150,7 +137,11 @@ class TeamServer:
             try:
                 key = await self._authenticate(headers, needed=MCP_SCOPE if is_mcp else None,
                                                required=self.require_auth or path == "/metrics")
-            except ApiError as err:
+            except Exception as exc:  # noqa: BLE001 - a refusal, or the library unreachable (503): JSON either way
+                err = from_exception(exc)
+                if err.status >= 500:
+                    log.error("checking the API key of %s %s failed: %s", scope["method"], path, exc,
+                              exc_info=err.code == "internal_error")
                 await error_response(err)(scope, receive, send)
                 return
         from prompt_alchemy.services.access import actor
@@ -189,13 +180,19 @@ class TeamServer:
             raise ApiError("unauthorized", "the API key is not valid (unknown, mistyped or revoked)")
         if needed is not None and not scope_allows(key.scope, needed):
             raise ApiError("forbidden", f"the key '{key.name}' has scope '{key.scope}'; this needs '{needed}'")
-        bucket = self.buckets.get(key.id)
-        if bucket is None:
-            bucket = self.buckets.setdefault(key.id, _Bucket(key.rate_limit or self.default_rate))
-        wait = bucket.try_take()
+        now = time.monotonic()
+        wait = self.refused_until.get(key.id, 0.0) - now
+        if wait <= 0:
+            wait = await self.service.count_request(key, self.default_rate)
+            if wait > 0:
+                self.refused_until[key.id] = now + wait
+            else:
+                self.refused_until.pop(key.id, None)
         if wait > 0:
-            raise ApiError("rate_limited", f"the key '{key.name}' is over its rate limit; retry in "
-                                           f"{math.ceil(wait)} s", headers={"Retry-After": str(math.ceil(wait))})
+            retry = max(1, math.ceil(wait))
+            raise ApiError("rate_limited", f"the key '{key.name}' is over its rate limit of "
+                                           f"{key.rate_limit or self.default_rate} requests per minute; retry in "
+                                           f"{retry} s", headers={"Retry-After": str(retry)})
         return key
 
     async def _count_library(self) -> None:

@@ -3,8 +3,10 @@ the stored prompts as `prompt://ID` resources, and labelled and best-scored prom
 are their template variables (`mcp/prompts.py`).
 
 Tools return a readable text summary plus structured content; failures come back as `isError` results whose text
-says what was wrong and what to do. The server's lifespan yields its `ServerState` (the service and what requests
-share), which a tool reads from its context. Nothing here writes to stdout: in stdio mode stdout is the protocol.
+says what was wrong and what to do. Over HTTP a tool runs only when the request's API key has the scope the tool
+needs (`TOOL_SCOPES`); otherwise the call is an `isError` result naming that scope. The server's lifespan yields
+its `ServerState` (the service and what requests share), which a tool reads from its context. Nothing here writes
+to stdout: in stdio mode stdout is the protocol.
 
 Imported only when a server is built (`prompt-alchemy serve`, tests): it loads the MCP SDK.
 """
@@ -25,7 +27,7 @@ from mcp_types import Prompt as MCPPrompt
 from prompt_alchemy import __version__
 from prompt_alchemy.errors import AlchemyError, NotFoundError
 from prompt_alchemy.mcp.prompts import prompt_name as _prompt_name
-from prompt_alchemy.mcp.tools import register_tools
+from prompt_alchemy.mcp.tools import TOOL_SCOPES, register_tools
 from prompt_alchemy.mcp.tools._common import SEARCH_SLOTS, ServerState, prompt_dict, short
 
 if TYPE_CHECKING:
@@ -83,6 +85,9 @@ class AlchemyMCPServer(MCPServer[ServerState]):
         tool = self._tool_manager.get_tool(name) if hasattr(self, "_tool_manager") else None
         if tool is None and hasattr(self, "_tool_manager"):  # the client's mistake: invalid params
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {short(str(name), 80)}; tools/list names them")
+        refusal = scope_refusal(str(name), request_key(context))
+        if refusal is not None:
+            raise ToolError(refusal)
         if tool is not None and isinstance(arguments, dict):
             known = set((tool.parameters or {}).get("properties", {}))
             unknown = sorted(str(k) for k in arguments if k not in known)
@@ -116,6 +121,29 @@ class AlchemyMCPServer(MCPServer[ServerState]):
         if result is None:  # the client's mistake, not a server failure
             raise MCPError(INVALID_PARAMS, unknown)
         return result
+
+
+def request_key(context: Any) -> Any:
+    """The API key of the HTTP request behind a tool call (the team server puts it in the request's ASGI scope as
+    `pa_key`), or None: over stdio, or over HTTP without a key where none is required."""
+    try:
+        request = context.request_context.request if context is not None else None
+    except ValueError:  # no request context (a direct call)
+        return None
+    scope = getattr(request, "scope", None)
+    return scope.get("pa_key") if isinstance(scope, dict) else None
+
+
+def scope_refusal(tool: str, key: Any) -> str | None:
+    """Why `key` may not call `tool` (its scope is below the tool's in TOOL_SCOPES), or None when it may. No key
+    (stdio, the local user) may call every tool."""
+    from prompt_alchemy.services.access import scope_allows
+
+    needed = TOOL_SCOPES.get(tool, "write")
+    if key is None or scope_allows(key.scope, needed):
+        return None
+    return (f"the key '{key.name}' has scope '{key.scope}'; the tool {tool} needs scope '{needed}' (use a key "
+            f"created with --scope {needed})")
 
 
 async def read_prompt(prompt_id: str, ctx: Context[ServerState, Any]) -> str:

@@ -1,11 +1,18 @@
 """The access part of the SQLite store: API keys (`api_keys`: a name, a scope and a salted SHA-256 of the secret,
-never the secret) and the append-only audit log (`audit_log`, with `audit_targets` indexing the ids each row
-names). Every write is one transaction."""
+never the secret), the append-only audit log (`audit_log`, with `audit_targets` indexing the ids each row names)
+and the per-key request counts of the rate limit. Every write is one transaction.
+
+The request counts of a SQLite library live in the serving process's memory, not in the file: one server process
+serves a SQLite library, and a commit per request would change the library's data_version, which the read caches
+(search filters, term statistics) and MCP's change notifications follow. The PostgreSQL store, shared by replicas,
+keeps them in a table (see its `count_request`)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Audit actions that create something: the actor of such a row is the creator of its targets.
 CREATING_ACTIONS = ("generate", "update", "rate", "choose", "import", "optimize")
+
+_RATE_LOCK = threading.Lock()
 
 
 def _key_row(row: sqlite3.Row) -> dict[str, Any]:
@@ -116,3 +125,23 @@ class AccessRepository:
                     f"ORDER BY a.id DESC", [*chunk, *CREATING_ACTIONS]):
                 out[row["target_id"]] = row["actor"]  # ascending by overwrite: the earliest row wins
         return out
+
+    # ------------------------------------------------------------------ rate limits
+
+    def count_request(self, key_id: str, limit: int, *, window: float = 60.0, now: float | None = None) -> float:
+        """Count one request of `key_id` in its window: 0.0 when it is within `limit`, else the seconds until the
+        window closes. In this process's memory (see the module docstring); closed windows are dropped once a
+        window."""
+        now = time.monotonic() if now is None else now
+        with _RATE_LOCK:
+            state = self.__dict__.setdefault("_rate_windows", {"swept": now, "keys": {}})
+            windows: dict[str, list[float]] = state["keys"]
+            if now - state["swept"] >= window:
+                for stale in [k for k, (start, _) in windows.items() if start <= now - window]:
+                    del windows[stale]
+                state["swept"] = now
+            entry = windows.get(key_id)
+            if entry is None or entry[0] <= now - window:
+                entry = windows[key_id] = [now, 0]
+            entry[1] = min(entry[1], limit) + 1
+            return 0.0 if entry[1] <= limit else max(0.0, entry[0] + window - now)

@@ -196,6 +196,13 @@ class AccessStore(Protocol):
         """The actor recorded as creating each of `ids` (prompts, feedback rows), where one is."""
         ...
 
+    def count_request(self, key_id: str, limit: int, *, window: float = 60.0, now: float | None = None) -> float:
+        """Count one request of the key `key_id` in its fixed window (opened by its first request after the last
+        window closed, `window` seconds long) and say whether it fits: 0.0 when it is one of the first `limit`,
+        else the seconds until the window closes (the Retry-After). Atomic across every process sharing the
+        library on PostgreSQL; SQLite counts in this process. `now` replaces the store's clock (tests)."""
+        ...
+
 
 class LabelStore(Protocol):
     """Labels: a name pointing at exactly one prompt version, and the append-only history of every change."""

@@ -3,6 +3,11 @@
 Each tool is a thin adapter over the service: it reaches the service through the lifespan context, calls it, and
 returns a readable summary plus the structured data. Its docstring, reflowed to one paragraph, is the description a
 model reads; its annotations are the input schema. Anticipated failures (AlchemyError) come back as tool errors.
+
+`TOOLS` is also the one place that says which API-key scope each tool needs over HTTP (`scope`: read for the tools
+that only read, write for the rest, as on the REST API; generation needs write even unsaved, since it spends
+provider budget). The server checks it before a tool runs (`AlchemyMCPServer.call_tool`); stdio, the local user,
+has every tool.
 """
 
 import functools
@@ -18,38 +23,43 @@ from mcp_types import ToolAnnotations
 from prompt_alchemy.mcp.tools import generation, learning, library, ranking, setup, templates
 from prompt_alchemy.mcp.tools._common import Choices
 
-__all__ = ["TOOLS", "ToolSpec", "register_tools"]
+__all__ = ["TOOLS", "TOOL_SCOPES", "ToolSpec", "register_tools"]
 
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """A tool function with the hints a client shows beside it."""
+    """A tool function with the hints a client shows beside it, and the key scope it needs over HTTP (a tool
+    without one needs write)."""
 
     fn: Callable[..., Any]
     title: str
     read_only: bool = False
     destructive: bool = False
     open_world: bool = False
+    scope: Literal["read", "write", "admin"] = "write"
 
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(generation.generate_prompts, "Generate prompts", open_world=True),
-    ToolSpec(generation.batch_generate, "Batch generate", open_world=True),
-    ToolSpec(library.search_prompts, "Search prompts", read_only=True),
-    ToolSpec(library.get_prompt, "Get prompt", read_only=True),
-    ToolSpec(library.update_prompt, "Update prompt"),
-    ToolSpec(library.delete_prompt, "Delete prompt", destructive=True),
-    ToolSpec(library.get_metrics, "Get metrics", read_only=True),
-    ToolSpec(templates.render_prompt, "Render prompt", read_only=True),
-    ToolSpec(templates.list_labels, "List labels", read_only=True),
-    ToolSpec(ranking.optimize_prompt, "Optimize prompt", open_world=True),
-    ToolSpec(learning.rate_prompt, "Rate prompt"),
-    ToolSpec(learning.train_model, "Train ranking model"),
-    ToolSpec(learning.learning_status, "Learning status", read_only=True),
-    ToolSpec(learning.learning_patterns, "Learning patterns", read_only=True),
-    ToolSpec(setup.get_providers, "Get providers", read_only=True, open_world=True),
-    ToolSpec(setup.validate_config, "Validate configuration", read_only=True),
+    ToolSpec(generation.generate_prompts, "Generate prompts", open_world=True, scope="write"),
+    ToolSpec(generation.batch_generate, "Batch generate", open_world=True, scope="write"),
+    ToolSpec(library.search_prompts, "Search prompts", read_only=True, scope="read"),
+    ToolSpec(library.get_prompt, "Get prompt", read_only=True, scope="read"),
+    ToolSpec(library.update_prompt, "Update prompt", scope="write"),
+    ToolSpec(library.delete_prompt, "Delete prompt", destructive=True, scope="write"),
+    ToolSpec(library.get_metrics, "Get metrics", read_only=True, scope="read"),
+    ToolSpec(templates.render_prompt, "Render prompt", read_only=True, scope="read"),
+    ToolSpec(templates.list_labels, "List labels", read_only=True, scope="read"),
+    ToolSpec(ranking.optimize_prompt, "Optimize prompt", open_world=True, scope="write"),
+    ToolSpec(learning.rate_prompt, "Rate prompt", scope="write"),
+    ToolSpec(learning.train_model, "Train ranking model", scope="write"),
+    ToolSpec(learning.learning_status, "Learning status", read_only=True, scope="read"),
+    ToolSpec(learning.learning_patterns, "Learning patterns", read_only=True, scope="read"),
+    ToolSpec(setup.get_providers, "Get providers", read_only=True, open_world=True, scope="read"),
+    ToolSpec(setup.validate_config, "Validate configuration", read_only=True, scope="read"),
 )
+
+#: The scope each tool needs from an HTTP client's API key, by tool name.
+TOOL_SCOPES: dict[str, str] = {spec.fn.__name__: spec.scope for spec in TOOLS}
 
 
 def register_tools(server: MCPServer, choices: Mapping[str, Sequence[str]]) -> None:

@@ -298,6 +298,12 @@ def m007_fts_datasette(db: sqlite3.Connection) -> None:
     """)
 
 
+def m008_rate_windows(db: sqlite3.Connection) -> None:
+    """The API keys' rate-limit windows. PostgreSQL only (an UNLOGGED table shared by every replica): SQLite counts
+    in the serving process's memory, since a commit per request would move the library's data_version, which
+    read caches and change notifications follow (see storage/access.py). Nothing to do here."""
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_fts,
@@ -306,4 +312,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m005_access,  # API keys and the audit log
     m006_labels,  # labels pointing at prompt versions, with their history
     m007_fts_datasette,  # the FTS table in the form Datasette detects
+    m008_rate_windows,  # the API keys' rate-limit windows (PostgreSQL; SQLite counts in memory)
 ]

@@ -253,6 +253,17 @@ CREATE TRIGGER labels_prompt_deleted BEFORE DELETE ON prompts
 #: m007 declared SQLite's FTS table in the form Datasette detects; PostgreSQL's text index needs no such form.
 _FTS_DATASETTE = ""
 
+#: The API keys' rate-limit windows, shared by every replica: one row per key (the window's start in epoch seconds
+#: on the database's clock, and the requests counted in it), updated by one UPSERT per request. UNLOGGED: no WAL
+#: flush per request; after a crash the table is empty, which only restarts the windows.
+_RATE_WINDOWS = """
+CREATE UNLOGGED TABLE rate_windows (
+    key_id TEXT PRIMARY KEY,
+    window_start DOUBLE PRECISION NOT NULL,
+    hits INTEGER NOT NULL
+);
+"""
+
 #: Each migration's PostgreSQL statements, by the migration's name, in MIGRATIONS order.
 POSTGRES_DIALECT: dict[str, str] = {
     "m001_initial": _PROMPTS,
@@ -262,4 +273,5 @@ POSTGRES_DIALECT: dict[str, str] = {
     "m005_access": _ACCESS,
     "m006_labels": _LABELS,
     "m007_fts_datasette": _FTS_DATASETTE,
+    "m008_rate_windows": _RATE_WINDOWS,
 }
