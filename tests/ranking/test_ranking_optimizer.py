@@ -288,3 +288,18 @@ def test_optimize_cli_text_and_json(cli, home, write_config):
         assert needle in text.stdout
     with sqlite3.connect(home / "prompts.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM prompts WHERE source_type = 'optimized'").fetchone()[0] == 6
+
+
+async def test_an_optimization_run_appends_one_audit_row_naming_what_it_stored(home):
+    svc = make_service(script(2, [5, 6, 7]))
+    try:
+        result = await svc.optimize(prompt=SEED, task="summarize an article", max_iterations=2, provider="scripted")
+        rows = await svc.list_audit(action="optimize")
+        assert len(rows) == 1 and rows[0]["actor"] == "local" and rows[0]["outcome"] == "ok"
+        assert set(rows[0]["targets"]) == {s.prompt_id for s in result.steps}
+        assert "iterations=2" in rows[0]["detail"]
+        await svc.optimize(prompt=SEED, task="summarize an article", max_iterations=1, provider="scripted",
+                           save=False)
+        assert len(await svc.list_audit(action="optimize")) == 1  # nothing stored, nothing recorded
+    finally:
+        await svc.aclose()
