@@ -170,16 +170,99 @@ def sim_db(tmp_path_factory) -> Path:
     return home / "prompts.db"
 
 
+@pytest.fixture(scope="session")
+def sim_pg(pg_server, sim_db) -> str:
+    """The simulated user's library in PostgreSQL (copied once per test session from `sim_db`, as `db copy` does):
+    the name of a template database each PostgreSQL test clones."""
+    return pg_template(pg_server, "alchemy_sim", sim_db)
+
+
 @pytest.fixture
-def sim_home(home, sim_db) -> Path:
-    """The test's PROMPT_ALCHEMY_HOME with a copy of the simulated user's library."""
+def sim_home(home, sim_db, backend, request) -> Path:
+    """The test's PROMPT_ALCHEMY_HOME with a copy of the simulated user's library (the SQLite file, or on
+    PostgreSQL the test's database cloned from `sim_pg`)."""
     import shutil
 
+    if backend == "postgres":
+        pg_clone(request.getfixturevalue("pg_server"), request.getfixturevalue("sim_pg"),
+                 request.getfixturevalue("postgres_url"))
+        return home
     for suffix in ("", "-wal", "-shm"):
         src = Path(f"{sim_db}{suffix}")
         if src.exists():
             shutil.copy(src, home / f"prompts.db{suffix}")
     return home
+
+
+# ------------------------------------------------------------------------------------------------ either backend
+
+
+def pg_template(pg_server, name: str, sqlite_db: Path) -> str:
+    """A PostgreSQL template database `name` holding every row of the SQLite library `sqlite_db` (copied as
+    `db copy` does); its name."""
+    import psycopg
+    from pg_testkit import _TEMPLATE
+
+    from prompt_alchemy.storage.copy import copy_library
+    from prompt_alchemy.storage.postgres import PostgresStore
+    from prompt_alchemy.storage.sqlite import SQLiteStore
+
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
+    source, target = SQLiteStore(sqlite_db), PostgresStore(pg_server.get_uri(name))
+    try:
+        copy_library(source, target)
+    finally:
+        source.close()
+        target.close()
+    return name
+
+
+def pg_clone(pg_server, template: str, url: str) -> None:
+    """Make the (fresh, unused) database at `url` a copy of the template database `template`."""
+    import psycopg
+
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+
+
+_pg_reader: list = []  # [url, connection]: the last PostgreSQL library read (polled by the schedule tests)
+
+
+def library_rows(home: Path, sql: str) -> list[dict]:
+    """The rows of `sql` on the test's library, whichever the backend: the SQLite file in `home`, or the
+    PostgreSQL database PROMPT_ALCHEMY_DATABASE_URL names (the same schema: the same columns and values)."""
+    import os
+    import sqlite3
+
+    url = os.environ.get("PROMPT_ALCHEMY_DATABASE_URL")
+    if not url:
+        with sqlite3.connect(home / "prompts.db") as db:
+            db.row_factory = sqlite3.Row
+            return [dict(r) for r in db.execute(sql)]
+    import psycopg
+    from psycopg.rows import dict_row
+
+    if not _pg_reader or _pg_reader[0] != url or _pg_reader[1].closed:
+        if _pg_reader:
+            _pg_reader[1].close()
+        _pg_reader[:] = [url, psycopg.connect(url, autocommit=True, row_factory=dict_row)]
+    return _pg_reader[1].execute(sql).fetchall()
+
+
+def integrity_error() -> type[Exception]:
+    """What the test's backend raises when a write breaks a constraint."""
+    import os
+    import sqlite3
+
+    if os.environ.get("PROMPT_ALCHEMY_DATABASE_URL"):
+        import psycopg
+
+        return psycopg.IntegrityError
+    return sqlite3.IntegrityError
 
 
 def make_service(**overrides):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 
-from learning_testkit import make_service
+import pytest
+from learning_testkit import library_rows, make_service
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 LIBRARY = {
     "ctx-sql-good": "You are a patient SQL tutor. Explain INNER, LEFT and FULL joins with two small example tables, "
@@ -46,8 +48,7 @@ def test_top_rated_similar_prompts_are_examples(home, tmp_path):
         assert LIBRARY[other] not in sent
     assert any("top-rated similar library prompt" in e for e in result.events)
     asyncio.run(service.aclose())
-    with sqlite3.connect(home / "prompts.db") as db:
-        rows = db.execute("SELECT context_type, content FROM prompt_context").fetchall()
+    rows = [tuple(r.values()) for r in library_rows(home, "SELECT context_type, content FROM prompt_context")]
     assert rows == [("example", LIBRARY["ctx-sql-good"])]
 
 

@@ -9,6 +9,8 @@ from prompt_alchemy.ranking.features import FeatureContext, feature_vector
 from prompt_alchemy.ranking.learning import (LENGTH_STEPS, LearnedModel, build_dataset, expand, in_validation,
                                              learning_features)
 
+# No `backend` fixture: these build datasets and models from in-memory rows; no library is involved.
+
 
 def _prompts(n: int, session: str | None = None) -> dict[str, Prompt]:
     return {f"p{i}": Prompt(id=f"p{i}", content=f"prompt number {i} " + "word " * (10 * i), session_id=session)

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 import pytest
 from testkit import parse_json
-from learning_testkit import make_service, sim_prompts, store_prompts
+from learning_testkit import library_rows, make_service, sim_prompts, store_prompts
 
 from prompt_alchemy.errors import InputError
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 SCRIPTED_ENV = {f"PROMPT_ALCHEMY_PHASES__{p}__PROVIDER": "scripted" for p in ("PRIMA_MATERIA", "SOLUTIO", "COAGULATIO")}
 
 
 def _feedback(home) -> list[dict]:
-    with sqlite3.connect(home / "prompts.db") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(r) for r in db.execute("SELECT * FROM feedback ORDER BY created_at, id")]
+    return library_rows(home, "SELECT * FROM feedback ORDER BY created_at, id")
 
 
 @pytest.fixture
@@ -80,6 +79,7 @@ def test_an_unknown_prompt_is_bad_input(library, home, cli):
     assert _feedback(home) == []
 
 
+@pytest.mark.sqlite_only("creating no SQLite file; a PostgreSQL library always exists, so the id is just unknown")
 def test_rating_in_an_empty_library_creates_no_database(home, cli):
     proc = cli("rate", "abcd1234", "4")
     assert proc.returncode == 2 and "library is empty" in proc.stderr

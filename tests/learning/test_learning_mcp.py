@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from learning_testkit import make_service, sim_prompts, store_prompts
 from mcp import Client
 
 from prompt_alchemy.mcp.server import build_server
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 async def test_rate_prompt_tool(home):
@@ -29,6 +32,7 @@ async def test_rate_prompt_tool(home):
         await service.aclose()
 
 
+@pytest.mark.sqlite_only("no library: the tool's schema only")
 def test_the_tool_is_listed():
     service = make_service()
 

@@ -17,6 +17,8 @@ from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import Feedback, Prompt, utcnow
 from prompt_alchemy.ranking.learning import build_dataset, trust_for
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 @pytest.fixture(scope="module")
 def pools():
@@ -148,6 +150,7 @@ def test_a_prompt_rated_many_times_counts_once_by_its_mean(home, cli, pools):
     assert parse_json(cli("learning", "patterns", "--output", "json"))["rated_prompts"] == 12
 
 
+@pytest.mark.sqlite_only("no library: pairs built from in-memory feedback")
 def test_choices_count_as_pairs_within_their_session():
     prompts = {f"s{i}": Prompt(id=f"s{i}", content=f"Write variant {i} " + "word " * i, session_id="sess")
                for i in range(3)}
@@ -166,6 +169,7 @@ def test_choices_count_as_pairs_within_their_session():
     assert data.train_units >= 1 + 30
 
 
+@pytest.mark.sqlite_only("no library: decay of in-memory feedback, and a config setting")
 def test_half_life_decays_old_feedback(home, cli):
     now = utcnow()
     prompts = {f"p{i}": Prompt(id=f"p{i}", content=f"prompt {i} " + "word " * (5 * i)) for i in range(3)}

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 
 import pytest
 from testkit import parse_json
-from learning_testkit import (HELD_N, TRAIN_N, make_service, rate_all, ranker_accuracy, sim_db, sim_home,  # noqa: F401
-                              sim_prompts, store_prompts)
+from learning_testkit import (HELD_N, TRAIN_N, integrity_error, library_rows, make_service, rate_all,  # noqa: F401
+                              ranker_accuracy, sim_db, sim_home, sim_pg, sim_prompts, store_prompts)
 
 from prompt_alchemy.errors import InputError
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def _models(home) -> list[dict]:
-    with sqlite3.connect(home / "prompts.db") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(r) for r in db.execute("SELECT * FROM models ORDER BY version")]
+    return library_rows(home, "SELECT * FROM models ORDER BY version")
 
 
 def test_training_learns_the_hidden_preference(sim_home, cli, capsys):
@@ -132,7 +131,7 @@ def test_a_failure_while_storing_leaves_the_previous_model_active(sim_home):
     asyncio.run(service.train())
     v1 = service.store.active_model()
     clash = v1.model_copy(update={"version": 0, "active": True, "status": "adopted"})  # same id: the insert fails
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_error()):
         service.store.save_model(clash)
     assert service.store.active_model().id == v1.id
     assert [m.version for m in service.store.list_models()] == [1]
@@ -147,11 +146,11 @@ def test_too_little_feedback_is_bad_input_and_changes_nothing(home, cli):
     with pytest.raises(InputError, match=r"at least 20 ratings or choices .* there are 5"):
         asyncio.run(service.train())
     asyncio.run(service.aclose())
-    before = (home / "prompts.db").stat().st_mtime_ns, _models(home)
+    before = _models(home)
     proc = cli("train")
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "at least 20" in proc.stderr and "there are 5" in proc.stderr
-    assert _models(home) == [] and before[1] == []
+    assert _models(home) == [] and before == []
     status = parse_json(cli("learning", "status", "--output", "json"))
     assert status["feedback"]["ratings"] == 5 and status["feedback"]["needed"] == 20
     assert status["last_attempt"] is None
