@@ -221,6 +221,15 @@ def test_the_server_process_trains_on_schedule(sim_home):
 # ------------------------------------------------------------------------------------------------ cron
 
 
+@pytest.mark.sqlite_only("the URL is given by hand")
+def test_a_url_with_a_password_is_never_written_into_the_crontab(home, cli, tmp_path):
+    tab = tmp_path / "crontab"
+    proc = cli("train", "--install-schedule", "--crontab-file", str(tab),
+               env={"PROMPT_ALCHEMY_DATABASE_URL": "postgresql://team:s3cret-pw@127.0.0.1:5/prompts"})
+    assert proc.returncode == 2 and "~/.pgpass" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "s3cret-pw" not in proc.stdout + proc.stderr and not tab.exists()
+
+
 @pytest.mark.sqlite_only("crontab handling")
 def test_install_and_uninstall_keep_other_crontab_lines(home, cli, tmp_path):
     tab = tmp_path / "crontab"
@@ -251,11 +260,6 @@ def test_install_and_uninstall_keep_other_crontab_lines(home, cli, tmp_path):
 
 def test_the_installed_entry_trains(sim_home, cli, tmp_path, backend, request):
     """Run the installed line's command the way cron would (sh, no PROMPT_ALCHEMY_* in the environment)."""
-    if backend == "postgres":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, raises=subprocess.CalledProcessError,
-            reason="bug: install_training_schedule (services/learning.py) carries only PROMPT_ALCHEMY_HOME into the "
-                   "entry, so a library chosen by PROMPT_ALCHEMY_DATABASE_URL is lost and cron trains an empty one"))
     tab = tmp_path / "crontab"
     assert cli("train", "--install-schedule", "--crontab-file", str(tab)).returncode == 0
     entry = tab.read_text().splitlines()[0]

@@ -170,6 +170,15 @@ class LearningService(App):
         if not cfg.schedule:
             raise InputError("learning.schedule is not set; set it to a time such as 02:00 first")
         env = {k: os.environ[k] for k in ("PROMPT_ALCHEMY_HOME",) if os.environ.get(k)}
+        url = self.loaded.database_url
+        if url:  # the same library for cron, without writing a password into the crontab
+            from prompt_alchemy.storage.url import url_password
+
+            if url_password(url):
+                raise InputError("the library's URL holds a password, which a crontab line would show in plain "
+                                 "text: keep the password in PostgreSQL's password file (~/.pgpass) and drop it "
+                                 "from storage.url, or let 'prompt-alchemy serve' train on schedule")
+            env["PROMPT_ALCHEMY_DATABASE_URL"] = url
         command = [sys.executable, "-m", "prompt_alchemy"]
         if self.loaded.paths.config_file.exists():
             command += ["--config", str(self.loaded.paths.config_file.resolve())]
