@@ -58,3 +58,27 @@ def backend(request, home, monkeypatch) -> str:
             pytest.skip(f"SQLite only: {marker.args[0] if marker.args else 'reads the SQLite file itself'}")
         monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL", request.getfixturevalue("postgres_url"))
     return request.param
+
+
+class RestartablePostgres:
+    """A PostgreSQL server of one test's own, which the test may stop and start again (the session's shared server
+    must keep running for every other test). `url` names its database `library`; the URL survives a restart."""
+
+    def __init__(self, root) -> None:
+        import pgserver
+        import psycopg
+
+        self._pgserver, self.root = pgserver, root
+        self.server = pgserver.get_server(root / "data", cleanup_mode="stop")
+        with psycopg.connect(self.server.get_uri(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE library")
+        self.url = self.server.get_uri("library")
+
+    def stop(self) -> None:
+        """A fast shutdown (pg_ctl stop): every session is ended and its open transaction rolled back."""
+        self.server.cleanup()
+
+    def start(self) -> None:
+        self.server = self._pgserver.get_server(self.root / "data", cleanup_mode="stop")
+        assert self.server.get_uri("library") == self.url
+
