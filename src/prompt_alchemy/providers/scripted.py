@@ -47,10 +47,13 @@ class ScriptedProvider(BaseProvider):
         text = self._answer(request, len(self.calls) - 1)
         words = re.findall(r"\s*\S+|\s+$", text)
         pause = self.config.latency / 2 / max(1, len(words))
+        clock = asyncio.get_running_loop().time
+        due = clock()
         for word in words:
             yield word
-            if pause:
-                await asyncio.sleep(pause)
+            if pause:  # to a schedule, so that the sleeps' overshoot does not add up over the words
+                due += pause
+                await asyncio.sleep(max(0.0, due - clock()))
         prompt_chars = sum(len(m.content) for m in request.messages)
         yield GenerationResponse(
             text=text, provider=self.name, model=request.model or self.default_model(),
