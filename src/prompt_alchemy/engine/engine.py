@@ -98,157 +98,26 @@ class Engine:
         interrupted item was saved); a new one is made otherwise. `on_token` streams the final phase: it receives
         a :class:`TokenEvent` per delta of each variant's final text (variants run concurrently, so their events
         interleave); without it no call streams."""
-        chains = {phase: self.registry.chain(phase, request.provider) for phase in request.phases}
-        session_id = session_id or new_id()
-        family = target_family(request.target_model)
-        total_calls = len(request.phases) * request.count
-        done = 0
-        metrics: list[MetricRecord] = []
-        events: list[str] = []
-        started = time.perf_counter()
-        embed_reason = self.embedder.unavailable_reason() if self.embedder else "no embedder configured"
-        # The idea is embedded while the phases run, and each final prompt as soon as its chain ends, so
-        # embedding stays off the critical path.
-        idea_vector = asyncio.ensure_future(self.embedder.embed([request.idea])) if embed_reason is None else None
-
-        structured = self.uses_structured_path(chains)
-
-        def make_prompt(phase: Phase, variant: int, text: str, resp: GenerationResponse, temperature: float,
-                        max_tokens: int, parent: Prompt | None, method: str | None = None,
-                        notes: str | None = None) -> Prompt:
-            return Prompt(
-                content=text, title=request.idea.splitlines()[0][:80], phase=phase, variant=variant,
-                provider=resp.provider, model=resp.model, temperature=temperature, max_tokens=max_tokens,
-                input_tokens=resp.input_tokens, output_tokens=resp.output_tokens, cost_usd=resp.cost_usd,
-                latency_ms=round(resp.latency_ms, 2), tags=list(request.tags),
-                parent_id=parent.id if parent else None, session_id=session_id,
-                source_type="generated", enhancement_method=method, notes=notes, original_input=request.idea,
-                generation_request=request.model_dump(mode="json", exclude={"context"}),
-                generation_context=[{"source": c.source, "type": c.context_type} for c in request.context]
-                or None,
-                persona_used=persona.name, target_model=request.target_model, target_model_family=family)
-
-        async def finish(prompt: Prompt) -> None:
-            """Embed a final prompt as soon as its chain ends."""
-            if embed_reason is None:
-                prompt.set_embedding((await self.embedder.embed([prompt.content]))[0], self.embedder)
-
-        def step_done(phase: Phase, variant: int) -> None:
-            nonlocal done
-            done += 1
-            if progress:
-                progress(ProgressEvent(phase=phase, variant=variant, done=done, total=total_calls))
-
-        async def run_structured_chain(variant: int) -> list[Prompt]:
-            from prompt_alchemy.engine.structured import (
-                SpecExtractor,
-                assemble,
-                render_prose,
-                strategy_name,
-            )
-
-            first = request.phases[0]
-            temperature, max_tokens = self.phase_params(first, request, persona)
-            vector = (await asyncio.shield(idea_vector))[0] if idea_vector is not None else None
-            run = await SpecExtractor(self.registry, self.embedder).extract(
-                phase=first, chain=chains[first], idea=request.idea, idea_vector=vector, variant=variant,
-                temperature=min(temperature, 0.3) if variant == 0 else min(temperature, 0.6),
-                persona_guidance=persona.guidance, context=request.context)
-            for outcome in run.outcomes:
-                for m in outcome.metrics:
-                    m.session_id = session_id
-                metrics.extend(outcome.metrics)
-                events.extend(outcome.events)
-            spec = run.spec
-            provider = chains[first][0]
-            model = self.registry.model_for(first, provider)
-            prompts: list[Prompt] = []
-            for index, phase in enumerate(request.phases):
-                final = index == len(request.phases) - 1
-                temperature, max_tokens = self.phase_params(phase, request, persona)
-                if phase is Phase.PRIMA_MATERIA:
-                    text = spec.render()
-                elif phase is Phase.SOLUTIO and not final:
-                    text = render_prose(spec)
-                else:
-                    text = assemble(spec, variant, family)
-                if final and on_token is not None:
-                    on_token(TokenEvent(phase=phase, variant=variant, delta=text, assembled=True))
-                resp = run.response(provider, model) if index == 0 else GenerationResponse(
-                    text="", provider=run.response(provider, model).provider,
-                    model=run.response(provider, model).model)
-                notes = "; ".join(run.notes) if index == 0 and run.notes else None
-                prompt = make_prompt(phase, variant, text, resp, temperature, max_tokens,
-                                     prompts[-1] if prompts else None,
-                                     method=f"structured:{strategy_name(variant)}", notes=notes)
-                if final:
-                    await finish(prompt)
-                prompts.append(prompt)
-                metrics.append(MetricRecord(
-                    kind="generation", prompt_id=prompt.id, session_id=session_id, phase=phase.value,
-                    provider=resp.provider, model=resp.model, input_tokens=resp.input_tokens,
-                    output_tokens=resp.output_tokens, latency_ms=resp.latency_ms, cost_usd=resp.cost_usd))
-                step_done(phase, variant)
-            return prompts
-
-        async def run_chain(variant: int) -> list[Prompt]:
-            if structured:
-                return await run_structured_chain(variant)
-            prompts: list[Prompt] = []
-            draft: str | None = None
-            for index, phase in enumerate(request.phases):
-                final = index == len(request.phases) - 1
-                temperature, max_tokens = self.phase_params(phase, request, persona)
-                messages = build_messages(
-                    phase, idea=request.idea, draft=draft, persona=persona, variant=variant,
-                    context=request.context,
-                    target_instructions=FAMILY_INSTRUCTIONS.get(family or "", "") if final else "")
-                call = GenerationRequest(messages=messages, temperature=temperature, max_tokens=max_tokens,
-                                         metadata={"phase": phase.value, "variant": variant})
-                on_delta = _token_relay(on_token, phase, variant) if final and on_token is not None else None
-                try:
-                    outcome = await self.registry.generate(phase, chains[phase], call, on_delta=on_delta)
-                    text = clean_output(outcome.response.text)
-                    if not text:
-                        raise ProviderError(outcome.response.provider, "returned an empty prompt")
-                except ProviderError as exc:
-                    raise GenerationError(phase.value, exc.provider, exc) from exc
-                if final:
-                    text = render_for_target(text, family)
-                resp = outcome.response
-                prompt = make_prompt(phase, variant, text, resp, temperature, max_tokens,
-                                     prompts[-1] if prompts else None)
-                if final:
-                    await finish(prompt)
-                prompts.append(prompt)
-                for m in outcome.metrics:
-                    m.session_id = session_id
-                metrics.extend(outcome.metrics)
-                metrics.append(MetricRecord(
-                    kind="generation", prompt_id=prompt.id, session_id=session_id, phase=phase.value,
-                    provider=resp.provider, model=resp.model, input_tokens=resp.input_tokens,
-                    output_tokens=resp.output_tokens, latency_ms=resp.latency_ms, cost_usd=resp.cost_usd))
-                events.extend(outcome.events)
-                draft = text
-                step_done(phase, variant)
-            return prompts
-
+        run = _Run(self, request, persona, session_id or new_id(), progress, on_token)
+        chain = run.structured_chain if self.uses_structured_path(run.chains) else run.freeform_chain
         try:
-            chains_out = await self._run_variants(run_chain, request.count)
+            chains_out = await self._run_variants(chain, request.count)
         except BaseException:
-            if idea_vector is not None:
-                idea_vector.cancel()
+            if run.idea_vector is not None:
+                run.idea_vector.cancel()
             raise
         prompts = sorted((p for chain in chains_out for p in chain),
                          key=lambda p: (request.phases.index(p.phase), p.variant))
         result = GenerationResult(
-            session_id=session_id, idea=request.idea, phases=request.phases, persona=persona.name,
-            target_model=request.target_model, prompts=prompts, saved=False, events=events, metrics=metrics)
-        if embed_reason is not None:
-            result.events.append(f"final prompts not embedded: {embed_reason}")
-            log.warning("final prompts not embedded: %s", embed_reason)
-        await self._rank(result, (await idea_vector)[0] if idea_vector is not None else None, judge=request.judge)
-        result.wall_ms = (time.perf_counter() - started) * 1000.0
+            session_id=run.session_id, idea=request.idea, phases=request.phases, persona=persona.name,
+            target_model=request.target_model, prompts=prompts, saved=False, events=run.events,
+            metrics=run.metrics)
+        if run.embed_reason is not None:
+            result.events.append(f"final prompts not embedded: {run.embed_reason}")
+            log.warning("final prompts not embedded: %s", run.embed_reason)
+        idea_vector = (await run.idea_vector)[0] if run.idea_vector is not None else None
+        await self._rank(result, idea_vector, judge=request.judge)
+        result.wall_ms = (time.perf_counter() - run.started) * 1000.0
         result.model_ms = sum(p.latency_ms for p in prompts)
         return result
 
@@ -334,6 +203,152 @@ class Engine:
             metric.session_id = result.session_id
         result.metrics.extend(judge.metrics)
         return verdicts
+
+
+class _Run:
+    """One generation run's shared state: its request, the provider chains, the metrics and events gathered from
+    every variant, and the progress count. Each variant's chain of phases is one call of `freeform_chain` (the
+    phase templates) or `structured_chain` (the small-model path); the variants run concurrently."""
+
+    def __init__(self, engine: Engine, request: PromptRequest, persona: Persona, session_id: str,
+                 progress: ProgressCallback | None, on_token: TokenCallback | None) -> None:
+        self.engine = engine
+        self.request = request
+        self.persona = persona
+        self.session_id = session_id
+        self.progress = progress
+        self.on_token = on_token
+        self.chains = {phase: engine.registry.chain(phase, request.provider) for phase in request.phases}
+        self.family = target_family(request.target_model)
+        self.total_calls = len(request.phases) * request.count
+        self.done = 0
+        self.metrics: list[MetricRecord] = []
+        self.events: list[str] = []
+        self.started = time.perf_counter()
+        embedder = engine.embedder
+        self.embed_reason = embedder.unavailable_reason() if embedder else "no embedder configured"
+        # The idea is embedded while the phases run, and each final prompt as soon as its chain ends, so
+        # embedding stays off the critical path.
+        self.idea_vector = (asyncio.ensure_future(embedder.embed([request.idea]))
+                            if embedder is not None and self.embed_reason is None else None)
+
+    def make_prompt(self, phase: Phase, variant: int, text: str, resp: GenerationResponse, temperature: float,
+                    max_tokens: int, parent: Prompt | None, method: str | None = None,
+                    notes: str | None = None) -> Prompt:
+        request = self.request
+        return Prompt(
+            content=text, title=request.idea.splitlines()[0][:80], phase=phase, variant=variant,
+            provider=resp.provider, model=resp.model, temperature=temperature, max_tokens=max_tokens,
+            input_tokens=resp.input_tokens, output_tokens=resp.output_tokens, cost_usd=resp.cost_usd,
+            latency_ms=round(resp.latency_ms, 2), tags=list(request.tags),
+            parent_id=parent.id if parent else None, session_id=self.session_id,
+            source_type="generated", enhancement_method=method, notes=notes, original_input=request.idea,
+            generation_request=request.model_dump(mode="json", exclude={"context"}),
+            generation_context=[{"source": c.source, "type": c.context_type} for c in request.context] or None,
+            persona_used=self.persona.name, target_model=request.target_model, target_model_family=self.family)
+
+    async def finish(self, prompt: Prompt) -> None:
+        """Embed a final prompt as soon as its chain ends."""
+        if self.embed_reason is None and self.engine.embedder is not None:
+            prompt.set_embedding((await self.engine.embedder.embed([prompt.content]))[0], self.engine.embedder)
+
+    def record(self, prompt: Prompt, resp: GenerationResponse, call_metrics: list[MetricRecord] = ()) -> None:
+        """The metrics of a phase's calls and of the prompt it made, all under this session."""
+        for m in call_metrics:
+            m.session_id = self.session_id
+        self.metrics.extend(call_metrics)
+        self.metrics.append(MetricRecord(
+            kind="generation", prompt_id=prompt.id, session_id=self.session_id, phase=prompt.phase.value,
+            provider=resp.provider, model=resp.model, input_tokens=resp.input_tokens,
+            output_tokens=resp.output_tokens, latency_ms=resp.latency_ms, cost_usd=resp.cost_usd))
+
+    def step_done(self, phase: Phase, variant: int) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(ProgressEvent(phase=phase, variant=variant, done=self.done, total=self.total_calls))
+
+    async def structured_chain(self, variant: int) -> list[Prompt]:
+        """The small-model path: the model fills the spec once (prima-materia); every phase's text is rendered
+        from it, the final one assembled for the strategy and the target."""
+        from prompt_alchemy.engine.structured import SpecExtractor, assemble, render_prose, strategy_name
+
+        request, engine = self.request, self.engine
+        first = request.phases[0]
+        temperature, max_tokens = engine.phase_params(first, request, self.persona)
+        vector = (await asyncio.shield(self.idea_vector))[0] if self.idea_vector is not None else None
+        run = await SpecExtractor(engine.registry, engine.embedder).extract(
+            phase=first, chain=self.chains[first], idea=request.idea, idea_vector=vector, variant=variant,
+            temperature=min(temperature, 0.3) if variant == 0 else min(temperature, 0.6),
+            persona_guidance=self.persona.guidance, context=request.context)
+        for outcome in run.outcomes:
+            for m in outcome.metrics:
+                m.session_id = self.session_id
+            self.metrics.extend(outcome.metrics)
+            self.events.extend(outcome.events)
+        spec = run.spec
+        provider = self.chains[first][0]
+        answered = run.response(provider, engine.registry.model_for(first, provider))
+        prompts: list[Prompt] = []
+        for index, phase in enumerate(request.phases):
+            final = index == len(request.phases) - 1
+            temperature, max_tokens = engine.phase_params(phase, request, self.persona)
+            if phase is Phase.PRIMA_MATERIA:
+                text = spec.render()
+            elif phase is Phase.SOLUTIO and not final:
+                text = render_prose(spec)
+            else:
+                text = assemble(spec, variant, self.family)
+            if final and self.on_token is not None:
+                self.on_token(TokenEvent(phase=phase, variant=variant, delta=text, assembled=True))
+            resp = answered if index == 0 else GenerationResponse(text="", provider=answered.provider,
+                                                                  model=answered.model)
+            notes = "; ".join(run.notes) if index == 0 and run.notes else None
+            prompt = self.make_prompt(phase, variant, text, resp, temperature, max_tokens,
+                                      prompts[-1] if prompts else None,
+                                      method=f"structured:{strategy_name(variant)}", notes=notes)
+            if final:
+                await self.finish(prompt)
+            prompts.append(prompt)
+            self.record(prompt, resp)
+            self.step_done(phase, variant)
+        return prompts
+
+    async def freeform_chain(self, variant: int) -> list[Prompt]:
+        """The phase templates: each phase's model call works on the draft of the phase before."""
+        request, engine = self.request, self.engine
+        prompts: list[Prompt] = []
+        draft: str | None = None
+        for index, phase in enumerate(request.phases):
+            final = index == len(request.phases) - 1
+            temperature, max_tokens = engine.phase_params(phase, request, self.persona)
+            messages = build_messages(
+                phase, idea=request.idea, draft=draft, persona=self.persona, variant=variant,
+                context=request.context,
+                target_instructions=FAMILY_INSTRUCTIONS.get(self.family or "", "") if final else "")
+            call = GenerationRequest(messages=messages, temperature=temperature, max_tokens=max_tokens,
+                                     metadata={"phase": phase.value, "variant": variant})
+            streaming = final and self.on_token is not None
+            on_delta = _token_relay(self.on_token, phase, variant) if streaming else None  # type: ignore[arg-type]
+            try:
+                outcome = await engine.registry.generate(phase, self.chains[phase], call, on_delta=on_delta)
+                text = clean_output(outcome.response.text)
+                if not text:
+                    raise ProviderError(outcome.response.provider, "returned an empty prompt")
+            except ProviderError as exc:
+                raise GenerationError(phase.value, exc.provider, exc) from exc
+            if final:
+                text = render_for_target(text, self.family)
+            resp = outcome.response
+            prompt = self.make_prompt(phase, variant, text, resp, temperature, max_tokens,
+                                      prompts[-1] if prompts else None)
+            if final:
+                await self.finish(prompt)
+            prompts.append(prompt)
+            self.record(prompt, resp, outcome.metrics)
+            self.events.extend(outcome.events)
+            draft = text
+            self.step_done(phase, variant)
+        return prompts
 
 
 def _token_relay(on_token: TokenCallback, phase: Phase, variant: int) -> Callable[[str], None]:
