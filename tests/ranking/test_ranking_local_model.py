@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from learning.learning_testkit import library_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "prompt-alchemy"
@@ -47,6 +47,9 @@ async def test_loglik_recovers_correct_paraphrase_wrong_empty(local_provider):
     assert again[0][1].mean == pytest.approx(ranked[0][1].mean, abs=1e-6)
 
 
+@pytest.mark.usefixtures("backend")
+@pytest.mark.sqlite_only("slow (the real model); PostgreSQL adds nothing: the optimizer's stored rows are checked on "
+                         "both backends in test_ranking_optimizer.py")
 def test_optimize_end_to_end_with_the_local_model(tmp_path, home):
     lines = [("hot", "cold"), ("big", "small"), ("fast", "slow"), ("happy", "sad"), ("up", "down"),
              ("light", "dark"), ("early", "late"), ("strong", "weak")]
@@ -71,8 +74,7 @@ def test_optimize_end_to_end_with_the_local_model(tmp_path, home):
         assert {e["input"] for e in step["evaluation"]["examples"]} == heldout_inputs
         assert not any(f"Input: {i}\n" in step["content"] for i in heldout_inputs)  # held-out never shown
     assert data["best"]["score"] >= data["seed"]["score"]
-    with sqlite3.connect(home / "prompts.db") as db:
-        rows = db.execute("SELECT id, parent_id, score, source_type FROM prompts WHERE session_id = ?",
-                          (data["run_id"],)).fetchall()
+    rows = [tuple(r.values()) for r in library_rows(
+        home, f"SELECT id, parent_id, score, source_type FROM prompts WHERE session_id = '{data['run_id']}'")]
     assert len(rows) == len(data["steps"])
     assert {r[3] for r in rows} == {"optimized"} and all(r[2] is not None for r in rows)

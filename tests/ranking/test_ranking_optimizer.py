@@ -4,10 +4,10 @@ with lineage and score, each stop condition, variable preservation, held-out dis
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 import yaml
+from learning.learning_testkit import library_rows
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.ranking.evaluation import load_examples, split_examples
@@ -15,6 +15,8 @@ from prompt_alchemy.ranking.optimizer import Budget, _BudgetExhausted, add_demon
 
 CRIT = ["clarity", "specificity", "completeness", "structure", "intent"]
 SEED = "Summarize {article} for a busy reader."
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def judge_reply(score: int) -> str:
@@ -143,6 +145,7 @@ async def test_stops_at_the_budget_and_keeps_finished_work(home):
         await svc.aclose()
 
 
+@pytest.mark.sqlite_only("no library: the budget's arithmetic")
 def test_budget_unit():
     budget = Budget(0.01)
     budget.check()
@@ -208,6 +211,7 @@ async def test_examples_mode_scores_held_out_only_and_shows_propose_examples(hom
         await svc.aclose()
 
 
+@pytest.mark.sqlite_only("no library: parsing and text assembly")
 def test_proposal_parsing_and_demonstrations():
     assert parse_proposal("<prompt>\nNew text {x}\n</prompt>\nChanges: tightened.") == ("New text {x}", "tightened.")
     assert parse_proposal("Here is the improved prompt:\nDo it well.\n\nChanges: clarified")[0] == "Do it well."
@@ -220,6 +224,7 @@ def test_proposal_parsing_and_demonstrations():
 # ------------------------------------------------------------------------------------------------ bad input
 
 
+@pytest.mark.sqlite_only("no library: reading examples files")
 def test_examples_file_errors_name_the_line(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n\n")
@@ -256,7 +261,7 @@ def test_examples_file_errors_name_the_line(tmp_path):
     (["--prompt", "Do X.", "--task", "t", "--examples", "BAD"], "line 2: not valid JSON"),
     (["--prompt", "Do X.", "--task", "t", "--examples", "MISSING"], "cannot read examples file"),
 ])
-def test_optimize_bad_input_exit_2_and_nothing_stored(cli, home, tmp_path, write_config, args, message):
+def test_optimize_bad_input_exit_2_and_nothing_stored(cli, home, backend, tmp_path, write_config, args, message):
     write_config(yaml.safe_dump({"ranking": {"judge_provider": "scripted"},
                                  "providers": {"scripted": {"responses": [judge_reply(5)]}}}))
     (tmp_path / "empty.jsonl").write_text("")
@@ -266,10 +271,8 @@ def test_optimize_bad_input_exit_2_and_nothing_stored(cli, home, tmp_path, write
     proc = cli("optimize", *[files.get(a, a) for a in args], "--provider", "scripted")
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-    db = home / "prompts.db"
-    if db.exists():
-        with sqlite3.connect(db) as conn:
-            assert conn.execute("SELECT COUNT(*) FROM prompts").fetchone()[0] == 0
+    if backend == "postgres" or (home / "prompts.db").exists():  # a SQLite library may not have been created
+        assert library_rows(home, "SELECT COUNT(*) AS n FROM prompts")[0]["n"] == 0
 
 
 def test_optimize_cli_text_and_json(cli, home, write_config):
@@ -286,8 +289,7 @@ def test_optimize_cli_text_and_json(cli, home, write_config):
     assert text.returncode == 0, text.stderr
     for needle in ("before: 0.500", "after:  0.800", "what changed and why", "diff (seed → best)", "best prompt"):
         assert needle in text.stdout
-    with sqlite3.connect(home / "prompts.db") as conn:
-        assert conn.execute("SELECT COUNT(*) FROM prompts WHERE source_type = 'optimized'").fetchone()[0] == 6
+    assert library_rows(home, "SELECT COUNT(*) AS n FROM prompts WHERE source_type = 'optimized'")[0]["n"] == 6
 
 
 async def test_an_optimization_run_appends_one_audit_row_naming_what_it_stored(home):

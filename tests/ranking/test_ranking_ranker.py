@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 import yaml
+from learning.learning_testkit import library_rows
 
 from testkit import parse_json
 from prompt_alchemy.config import load_settings
@@ -25,11 +25,14 @@ WEAK = "summarize some sales stuff"
 
 CRIT = ["clarity", "specificity", "completeness", "structure", "intent"]
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def rubric_json(score: int) -> str:
     return json.dumps({"scores": {c: {"score": score, "reasoning": f"{c} ok"} for c in CRIT}, "summary": "ok"})
 
 
+@pytest.mark.sqlite_only("no library: scoring a text")
 def test_every_component_has_value_weight_and_reason():
     s = score_text(GOOD, similarity=0.6)
     names = [c.name for c in s.components]
@@ -40,6 +43,7 @@ def test_every_component_has_value_weight_and_reason():
     assert s.total == pytest.approx(expected, abs=1e-4)
 
 
+@pytest.mark.sqlite_only("no library: ranking in-memory texts")
 def test_ranker_recovers_good_over_weak_and_breaks_ties_by_order():
     ranked = Ranker().rank([("weak", WEAK, FeatureContext(), None), ("good", GOOD, FeatureContext(), None),
                             ("good2", GOOD, FeatureContext(), None)])
@@ -48,6 +52,7 @@ def test_ranker_recovers_good_over_weak_and_breaks_ties_by_order():
     assert ranked[0].features["has_role"] == 1.0 and ranked[-1].features["has_role"] == 0.0
 
 
+@pytest.mark.sqlite_only("no library: weights from settings")
 def test_weights_come_from_config():
     settings = load_settings(overrides={"ranking.weights.output_format": 0, "ranking.weights.length": 0,
                                         "ranking.weights.intent": 7, "ranking.judge_weight": 2.5}).settings
@@ -64,6 +69,7 @@ def test_weights_come_from_config():
     assert judge_part.value == 0.8 and judge_part.weight == 2.5 and "8.0/10" in judge_part.reason
 
 
+@pytest.mark.sqlite_only("no library: an in-memory learned scorer")
 def test_learned_scorer_is_a_weighted_component_over_the_feature_vector():
     class Learned:
         name = "test-model"
@@ -170,6 +176,7 @@ async def test_score_prompts_bad_input(service, kwargs, message):
         await service.score_prompts(**kwargs)
 
 
+@pytest.mark.sqlite_only("scoring text writes nothing: checks that no SQLite file is created")
 def test_score_cli_json_and_text(cli, home):
     proc = cli("score", "--text", GOOD, "--idea", "summarize quarterly sales", "--output", "json")
     data = parse_json(proc)
@@ -210,8 +217,7 @@ def test_judge_cli_compares_two_stored_prompts(cli, home, write_config):
     assert verdict["winner"] == "a" and verdict["winner_id"] == a and verdict["agreed"] is True
     text = cli("judge", a, b)
     assert text.returncode == 0 and f"winner: A {a}" in text.stdout
-    with sqlite3.connect(home / "prompts.db") as db:
-        n = db.execute("SELECT COUNT(*) FROM metrics WHERE kind = 'judge_compare'").fetchone()[0]
+    n = library_rows(home, "SELECT COUNT(*) AS n FROM metrics WHERE kind = 'judge_compare'")[0]["n"]
     assert n == 6
 
 
@@ -227,6 +233,7 @@ def test_generate_judge_flag(cli, home, write_config):
     assert "--judge" in cli("generate", "--help").stdout
 
 
+@pytest.mark.sqlite_only("no library: the embedder's vectors only")
 async def test_distinctness_separates_a_different_strategy_from_near_copies(service):
     """Variants that differ by strategy score as distinct; sampling-noise copies do not (real MiniLM vectors)."""
     from prompt_alchemy.ranking.ranker import feature_contexts
