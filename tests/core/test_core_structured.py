@@ -123,9 +123,27 @@ def test_solutio_prose_is_bounded_and_keeps_the_task():
     ("write a Python function that validates emails", "code"), ("convert this SQL query to pandas", "code"),
     ("write a job posting for a senior backend engineer", "write"), ("create a quiz on the French Revolution",
                                                                      "explain"),
+    ("a chrome extension that blocks distracting sites during work hours", "code"),
+    ("a vscode plugin that formats SQL", "code"), ("ideas for a birthday party", "ideas"),
 ])
 def test_kind_of_task(idea, kind):
     assert classify_kind(idea)[0] == kind
+
+
+def test_a_creative_piece_gets_its_own_shape_and_constraints():
+    poem = rule_spec("a poem about autumn for my grandmother", KINDS["write"])
+    letter = rule_spec("write a thank-you letter to my landlord", KINDS["write"])
+    assert "Stanzas" not in letter.example and "stanzas" in poem.example
+    assert not any("placeholders" in c for c in poem.constraints)
+    assert any("placeholders" in c for c in letter.constraints)
+    assert poem.task == "Write a poem about autumn for the user's grandmother."
+
+
+def test_our_is_the_users_until_the_user_is_named():
+    assert imperative_task("analyze why our website traffic dropped", KINDS["analyze"]) == \
+        "Analyze why the user's website traffic dropped."
+    assert imperative_task("help me improve our onboarding", KINDS["advise"]) == \
+        "Help the user improve their onboarding."
 
 
 def test_imperative_task_and_format_cues():

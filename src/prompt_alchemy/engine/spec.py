@@ -442,7 +442,8 @@ def third_person(text: str) -> str:
                    else "the user's", t, flags=re.I)
         t = re.sub(r"\b(?:we|We) (are|were|have|need|want)\b", lambda m: "the user " + {
             "are": "is", "were": "was", "have": "has", "need": "needs", "want": "wants"}[m.group(1)], t)
-        t = re.sub(r"\b(our)\b", "their", t, flags=re.I)
+        t = re.sub(r"\b(our|ours)\b", lambda m: "their" if "the user" in m.string[:m.start()].lower()
+                   else "the user's", t, flags=re.I)
         parts[i] = t
     out = "".join(parts)
     return out[0].upper() + out[1:] if out and out[0].islower() and text[:1].isupper() else out
@@ -581,6 +582,16 @@ def material_variable(idea: str, kind: Kind) -> str | None:
     return None if kind.name == "analyze" else "text"
 
 
+#: A creative piece (a poem, a song, a story) is written, but not to a letter's shape or a report's caution.
+_CREATIVE = re.compile(r"\b(poem|poems|poetry|haiku|sonnet|limerick|lyrics|song|ballad|verse|rhyme|story|stories|"
+                       r"tale|fable|fairy tale)\b", re.I)
+_CREATIVE_CONSTRAINTS = ("Use concrete images and sensory details instead of generic filler.",
+                         "Keep any form that was asked for (length, rhyme, meter); otherwise choose one that suits "
+                         "the subject and the reader.")
+_CREATIVE_EXAMPLE = ("Title: a few words.\nThe piece: short stanzas or paragraphs built on concrete images.\n"
+                     "Nothing after it: no notes or explanation.")
+
+
 def rule_spec(idea: str, kind: Kind, persona_guidance: str = "") -> PromptSpec:
     """A complete spec from rules alone: the floor that model fields improve on."""
     idea_vars = sorted(variables(idea), key=idea.find)
@@ -600,8 +611,11 @@ def rule_spec(idea: str, kind: Kind, persona_guidance: str = "") -> PromptSpec:
                "success_criteria": "rule", "open_questions": "rule"}
     if details:
         sources["context"] = "idea"
+    constraints, example = list(kind.constraints), kind.example
+    if kind.name == "write" and _CREATIVE.search(idea):
+        constraints, example = list(_CREATIVE_CONSTRAINTS), _CREATIVE_EXAMPLE
     return PromptSpec(
         kind=kind.name, role=kind.role, task=imperative_task(idea, kind), audience=audience or kind.audience,
-        inputs=inputs, context=details, requirements=requirements, constraints=list(kind.constraints),
+        inputs=inputs, context=details, requirements=requirements, constraints=constraints,
         output_format=form or kind.output_format, success_criteria=list(kind.success), open_questions=list(kind.questions),
-        steps=list(kind.steps), example=kind.example, sources=sources)
+        steps=list(kind.steps), example=example, sources=sources)
