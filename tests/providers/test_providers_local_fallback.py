@@ -49,8 +49,10 @@ def test_a_cloud_outage_is_answered_by_the_local_model_and_said_so(fake_servers,
     assert [p["provider"] for p in data["prompts"]] == ["local"]
     assert data["prompts"][0]["content"].strip()
     assert len(server.generation_requests()) == 1
-    [event] = data["events"]
+    event, remade = data["events"]
     assert event.startswith("prima-materia: openai failed") and "HTTP 503" in event
+    # the bundled model cannot follow the phase templates: the variant is made on the small-model path
+    assert "made on the small-model path" in remade
     assert "failed over to local (the embedded model" in event and "phases.prima-materia.fallbacks" in event
     text = run_cli("generate", "--phases", "idea", "-n", "1", "--no-save", "a tool that renames photos")
     assert text.returncode == 0 and "failed over to local" in text.stdout + text.stderr

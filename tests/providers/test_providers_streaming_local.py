@@ -137,3 +137,35 @@ async def test_the_freeform_engine_streams_the_final_phase_from_the_local_model(
         assert len([e for e in events if e.variant == final.variant]) > 1
         assert final.content == render_for_target(clean_output(raw), "gpt")  # the saved prompt is the stream, cleaned
         assert final.provider == "local"
+
+
+async def test_a_variant_failing_over_to_the_small_model_is_made_on_the_small_model_path(
+        provider, fake_servers, write_config, sentinel_env):
+    """A cloud provider down for one phase of one variant: that phase fails over to the bundled 135M model, which
+    cannot follow the phase templates, so the variant is made again on the small-model path (every phase on the
+    local model). The other variant keeps its cloud prompts; progress stays whole; the session saves."""
+    from prompt_alchemy.services import AlchemyService
+
+    servers = fake_servers("openai")
+    servers["openai"].fail(Fault.error(503))  # the first call fails: one variant's prima-materia
+    phases = {p: ("openai", ["local"]) for p in ("prima-materia", "solutio", "coagulatio")}
+    write_config(gateway_yaml(servers, phases=phases, max_retries=0))
+    service = AlchemyService.from_environment()
+    progress = []
+    try:
+        result = await service.generate(service.build_request("plan a 3-day trip to Lisbon", count=2),
+                                        progress.append)
+        stored = await service.list_prompts(limit=10)
+    finally:
+        await service.aclose()
+    by_variant = {v: [p for p in result.prompts if p.variant == v] for v in (0, 1)}
+    moved = [v for v, ps in by_variant.items() if {p.provider for p in ps} == {"local"}]
+    assert len(moved) == 1 and {p.provider for p in by_variant[1 - moved[0]]} == {"openai"}
+    assert all(p.enhancement_method.startswith("structured:") for p in by_variant[moved[0]])
+    assert [p.phase for p in by_variant[moved[0]]] == [Phase.PRIMA_MATERIA, Phase.SOLUTIO, Phase.COAGULATIO]
+    assert any("made on the small-model path" in e for e in result.events)
+    assert [e.done for e in progress] == [1, 2, 3, 4, 5, 6]
+    assert not result.scores[result.best_id].rejected or result.best.provider == "openai"
+    assert result.saved and len(stored) == 6
+    generation_metrics = {m.prompt_id for m in result.metrics if m.kind == "generation"}
+    assert generation_metrics == {p.id for p in result.prompts}

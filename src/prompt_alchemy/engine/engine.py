@@ -267,17 +267,20 @@ class _Run:
         if self.progress:
             self.progress(ProgressEvent(phase=phase, variant=variant, done=self.done, total=self.total_calls))
 
-    async def structured_chain(self, variant: int) -> list[Prompt]:
+    async def structured_chain(self, variant: int, chains: dict[Phase, list[str]] | None = None,
+                               counted: int = 0) -> list[Prompt]:
         """The small-model path: the model fills the spec once (prima-materia); every phase's text is rendered
-        from it, the final one assembled for the strategy and the target."""
+        from it, the final one assembled for the strategy and the target. `chains` replaces the run's (a variant
+        moved to the local model); the first `counted` phases' progress was reported already."""
         from prompt_alchemy.engine.structured import SpecExtractor, assemble, render_prose, strategy_name
 
         request, engine = self.request, self.engine
+        chains = chains or self.chains
         first = request.phases[0]
         temperature, max_tokens = engine.phase_params(first, request, self.persona)
         vector = (await asyncio.shield(self.idea_vector))[0] if self.idea_vector is not None else None
         run = await SpecExtractor(engine.registry, engine.embedder).extract(
-            phase=first, chain=self.chains[first], idea=request.idea, idea_vector=vector, variant=variant,
+            phase=first, chain=chains[first], idea=request.idea, idea_vector=vector, variant=variant,
             temperature=min(temperature, 0.3) if variant == 0 else min(temperature, 0.6),
             persona_guidance=self.persona.guidance, context=request.context)
         for outcome in run.outcomes:
@@ -286,7 +289,7 @@ class _Run:
             self.metrics.extend(outcome.metrics)
             self.events.extend(outcome.events)
         spec = run.spec
-        provider = self.chains[first][0]
+        provider = chains[first][0]
         answered = run.response(provider, engine.registry.model_for(first, provider))
         prompts: list[Prompt] = []
         for index, phase in enumerate(request.phases):
@@ -310,7 +313,8 @@ class _Run:
                 await self.finish(prompt)
             prompts.append(prompt)
             self.record(prompt, resp)
-            self.step_done(phase, variant)
+            if index >= counted:
+                self.step_done(phase, variant)
         return prompts
 
     async def freeform_chain(self, variant: int) -> list[Prompt]:
@@ -339,6 +343,8 @@ class _Run:
             if final:
                 text = render_for_target(text, self.family)
             resp = outcome.response
+            if self._small_fallback(phase, resp.provider):
+                return await self._restart_structured(variant, phase, prompts, outcome.metrics, outcome.events)
             prompt = self.make_prompt(phase, variant, text, resp, temperature, max_tokens,
                                       prompts[-1] if prompts else None)
             if final:
@@ -349,6 +355,28 @@ class _Run:
             draft = text
             self.step_done(phase, variant)
         return prompts
+
+    def _small_fallback(self, phase: Phase, provider: str) -> bool:
+        """Whether a phase's call failed over from another provider to the small local model, which cannot
+        follow the phase templates (under `generation.mode: auto`)."""
+        engine = self.engine
+        return (provider == "local" and self.chains[phase][0] != "local"
+                and engine.settings.generation.mode == "auto" and engine.registry.get("local").is_small())
+
+    async def _restart_structured(self, variant: int, phase: Phase, made: list[Prompt], call_metrics: list,
+                                  call_events: list[str]) -> list[Prompt]:
+        """Make the variant again on the small-model path, every phase on the local model: its earlier drafts
+        are dropped (their calls' metrics and costs are kept), and progress goes on from where it was."""
+        dropped = {p.id for p in made}
+        self.metrics[:] = [m for m in self.metrics if m.prompt_id not in dropped]
+        for m in call_metrics:
+            m.session_id = self.session_id
+        self.metrics.extend(call_metrics)
+        self.events.extend(call_events)
+        self.events.append(f"variant {variant + 1}: {phase.value} failed over to the small local model, which "
+                           f"cannot follow the phase templates; the variant was made on the small-model path")
+        local = {p: ["local"] for p in self.request.phases}
+        return await self.structured_chain(variant, chains=local, counted=len(made))
 
 
 def _token_relay(on_token: TokenCallback, phase: Phase, variant: int) -> Callable[[str], None]:
