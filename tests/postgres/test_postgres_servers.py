@@ -5,11 +5,7 @@ that loses the database answers /health with 503 and recovers by itself when the
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,41 +13,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-SCRIPT = Path(sys.executable).parent / "prompt-alchemy"
-SCRIPTED = {f"PROMPT_ALCHEMY_PHASES__{p}__PROVIDER": "scripted" for p in ("PRIMA_MATERIA", "SOLUTIO", "COAGULATIO")}
+from testkit import Server
 
 
-class _Server:
+class _Server(Server):
+    """A server on the shared library, with an HTTP client of its own."""
+
     def __init__(self, home: Path, url: str) -> None:
         home.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPT_ALCHEMY_")}
-        env.update(SCRIPTED, PROMPT_ALCHEMY_HOME=str(home), PROMPT_ALCHEMY_DATABASE_URL=url)
-        self.log = home / "server.log"
-        self.proc = subprocess.Popen([str(SCRIPT), "serve", "--transport", "http", "--host", "127.0.0.1", "--port",
-                                      "0", "--log-file", str(self.log)], env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("server exited: " + self.proc.stderr.read())
-            text = self.log.read_text(encoding="utf-8") if self.log.exists() else ""
-            match = re.search(r"listening on (http://127\.0\.0\.1:\d+)/mcp", text)
-            if match:
-                self.url = match.group(1)
-                self.client = httpx.Client(base_url=self.url, timeout=30)
-                return
-            time.sleep(0.1)
-        raise AssertionError("server did not start")
+        super().__init__(home, {"PROMPT_ALCHEMY_DATABASE_URL": url})
+        self.client = httpx.Client(base_url=self.url, timeout=30)  # type: ignore[method-assign]
 
-    def stop(self) -> None:
+    def stop(self) -> str:
         self.client.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
+        return super().stop()
 
 
 @pytest.fixture

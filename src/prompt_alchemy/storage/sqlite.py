@@ -219,6 +219,22 @@ def restore_database(path: Path, backup: Path, *, stamp: str) -> Path | None:
     return moved
 
 
+def delete_relinking(db: Any, ids: list[str]) -> int:
+    """Delete prompts with their context, metrics and feedback rows in the open transaction `db`; each one's
+    children are relinked to its parent, so lineage skips the gap. Portable SQL: both stores use it."""
+    deleted = 0
+    for pid in ids:
+        row = db.execute("SELECT parent_id FROM prompts WHERE id = ?", (pid,)).fetchone()
+        if row is None:
+            continue
+        db.execute("UPDATE prompts SET parent_id = ? WHERE parent_id = ?", (row[0], pid))
+        db.execute("DELETE FROM prompt_context WHERE prompt_id = ?", (pid,))
+        db.execute("DELETE FROM metrics WHERE prompt_id = ?", (pid,))
+        db.execute("DELETE FROM feedback WHERE prompt_id = ?", (pid,))
+        deleted += db.execute("DELETE FROM prompts WHERE id = ?", (pid,)).rowcount
+    return deleted
+
+
 class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRepository):
     """One connection per store, shared across threads behind a lock (SQLite serializes writers anyway)."""
 
@@ -257,7 +273,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
         try:
             db = self._connect(self._target, uri=False)
             db.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.OperationalError:
             reason = self._read_only_reason()
             if reason is None or not self.path.is_file():
                 if reason is not None:
@@ -715,17 +731,8 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
     def delete_prompts(self, ids: list[str]) -> int:
         """Delete prompts with their context, metrics and feedback rows (the FTS index follows by trigger).
         Children are relinked to the deleted prompt's parent, so lineage skips the gap. One transaction."""
-        deleted = 0
         with self.transaction() as db:
-            for pid in ids:
-                row = db.execute("SELECT parent_id FROM prompts WHERE id = ?", (pid,)).fetchone()
-                if row is None:
-                    continue
-                db.execute("UPDATE prompts SET parent_id = ? WHERE parent_id = ?", (row[0], pid))
-                db.execute("DELETE FROM prompt_context WHERE prompt_id = ?", (pid,))
-                db.execute("DELETE FROM metrics WHERE prompt_id = ?", (pid,))
-                db.execute("DELETE FROM feedback WHERE prompt_id = ?", (pid,))
-                deleted += db.execute("DELETE FROM prompts WHERE id = ?", (pid,)).rowcount
+            deleted = delete_relinking(db, ids)
         self._unindex(ids)
         return deleted
 

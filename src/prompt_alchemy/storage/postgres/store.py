@@ -30,11 +30,19 @@ from typing import Any
 from prompt_alchemy.models import ContextItem, MetricRecord, Prompt, SearchFilters, new_id, utcnow
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.storage.access import AccessRepository
+from prompt_alchemy.storage.cache import CacheRepository
 from prompt_alchemy.storage.feedback import FeedbackRepository
 from prompt_alchemy.storage.labels import LabelRepository
 from prompt_alchemy.storage.migrations import MIGRATIONS
 from prompt_alchemy.storage.postgres.schema import POSTGRES_DIALECT, TEXT_CONFIG
-from prompt_alchemy.storage.sqlite import PROMPT_COLUMNS, SQLiteStore, StorageError, fts_terms, prompt_to_row
+from prompt_alchemy.storage.sqlite import (
+    PROMPT_COLUMNS,
+    SQLiteStore,
+    StorageError,
+    delete_relinking,
+    fts_terms,
+    prompt_to_row,
+)
 from prompt_alchemy.storage.sqlite import filter_sql as sqlite_filter_sql
 from prompt_alchemy.storage.timefmt import to_iso as _to_iso
 from prompt_alchemy.storage.url import mask_url
@@ -656,18 +664,8 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
     def delete_prompts(self, ids: list[str]) -> int:
         """Delete prompts with their context, metrics, feedback and vectors (by cascade); children are relinked to
         the deleted prompt's parent. One transaction."""
-        deleted = 0
         with self.transaction() as db:
-            for pid in ids:
-                row = db.execute("SELECT parent_id FROM prompts WHERE id = ?", (pid,)).fetchone()
-                if row is None:
-                    continue
-                db.execute("UPDATE prompts SET parent_id = ? WHERE parent_id = ?", (row[0], pid))
-                db.execute("DELETE FROM prompt_context WHERE prompt_id = ?", (pid,))
-                db.execute("DELETE FROM metrics WHERE prompt_id = ?", (pid,))
-                db.execute("DELETE FROM feedback WHERE prompt_id = ?", (pid,))
-                deleted += db.execute("DELETE FROM prompts WHERE id = ?", (pid,)).rowcount
-        return deleted
+            return delete_relinking(db, ids)
 
     # ------------------------------------------------------------------ reads (portable SQL shared with SQLite)
 
@@ -796,17 +794,8 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
                            "vector = excluded.vector, created_at = excluded.created_at, "
                            "expires_at = excluded.expires_at", rows)
 
-    def cache_stats(self, now: float) -> dict[str, int]:
-        responses = self.query("SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM response_cache "
-                               "WHERE expires_at > ?", (now,))[0]
-        embeddings = self.query("SELECT COUNT(*) FROM embedding_cache WHERE expires_at > ?", (now,))[0]
-        return {"responses": int(responses[0]), "response_hits": int(responses[1]), "embeddings": int(embeddings[0])}
-
-    def clear_cache(self) -> int:
-        with self.transaction() as db:
-            removed = db.execute("DELETE FROM response_cache").rowcount
-            removed += db.execute("DELETE FROM embedding_cache").rowcount
-        return int(removed)
+    cache_stats = CacheRepository.cache_stats  # portable SQL shared with SQLite
+    clear_cache = CacheRepository.clear_cache
 
     # ------------------------------------------------------------------ access (what differs from SQLite)
 
