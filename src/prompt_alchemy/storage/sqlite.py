@@ -846,7 +846,19 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
     def stats(self) -> dict[str, Any]:
         one = lambda sql: self.query(sql)[0][0]  # noqa: E731
         return {
-            "path": str(self.path),
+            "path": str(self.path), **self.library_counts(),
+            "fts_documents": one("SELECT COUNT(*) FROM prompts_fts_docsize"),
+            "page_size": one("PRAGMA page_size"),
+            "page_count": one("PRAGMA page_count"),
+            "freelist_pages": one("PRAGMA freelist_count"),
+            "files": self.file_sizes(),
+        }
+
+    def library_counts(self) -> dict[str, Any]:
+        """What `stats` reports in portable SQL (both stores): prompts, sessions, rows per table, embeddings,
+        migrations and last maintenance."""
+        one = lambda sql: self.query(sql)[0][0]  # noqa: E731
+        return {
             "prompts": self.count_prompts(),
             "sessions": one("SELECT COUNT(DISTINCT session_id) FROM prompts WHERE session_id IS NOT NULL"),
             "by_phase": {(r[0] or "none"): r[1] for r in self.query(
@@ -855,14 +867,9 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                 "SELECT source_type, COUNT(*) FROM prompts GROUP BY source_type ORDER BY 2 DESC")},
             "embeddings": self.embedding_counts(),
             "without_embedding": one("SELECT COUNT(*) FROM prompts WHERE embedding IS NULL"),
-            "fts_documents": one("SELECT COUNT(*) FROM prompts_fts_docsize"),
             "context_rows": one("SELECT COUNT(*) FROM prompt_context"),
             "metric_rows": one("SELECT COUNT(*) FROM metrics"),
             "feedback_rows": one("SELECT COUNT(*) FROM feedback"),
-            "page_size": one("PRAGMA page_size"),
-            "page_count": one("PRAGMA page_count"),
-            "freelist_pages": one("PRAGMA freelist_count"),
-            "files": self.file_sizes(),
             "migrations": [r[0] for r in self.query("SELECT name FROM _migrations ORDER BY applied_at, name")],
             "maintenance": {r[0]: r[1] for r in self.query("SELECT task, last_run_at FROM maintenance")},
         }

@@ -838,32 +838,20 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         size = int(self.query("SELECT pg_database_size(current_database())")[0][0])
         return {"database": size, "database_wal": 0, "database_shm": 0}
 
+    library_counts = SQLiteStore.library_counts
+
     def stats(self) -> dict[str, Any]:
         one = lambda sql: self.query(sql)[0][0]  # noqa: E731
         size = self.file_sizes()
         return {
-            "path": self.shown_url,
-            "backend": "postgresql",
-            "prompts": self.count_prompts(),
-            "sessions": one("SELECT COUNT(DISTINCT session_id) FROM prompts WHERE session_id IS NOT NULL"),
-            "by_phase": {(r[0] or "none"): r[1] for r in self.query(
-                "SELECT phase, COUNT(*) FROM prompts GROUP BY phase ORDER BY 2 DESC")},
-            "by_source": {r[0]: r[1] for r in self.query(
-                "SELECT source_type, COUNT(*) FROM prompts GROUP BY source_type ORDER BY 2 DESC")},
-            "embeddings": self.embedding_counts(),
-            "without_embedding": one("SELECT COUNT(*) FROM prompts WHERE embedding IS NULL"),
+            "path": self.shown_url, "backend": "postgresql", **self.library_counts(),
             "fts_documents": one("SELECT COUNT(*) FROM prompts WHERE search <> ''::tsvector"),
             "vector_spaces": [dict(r) for r in self.query(
                 "SELECT model, dimensions, table_name FROM vector_spaces ORDER BY model, dimensions")],
-            "context_rows": one("SELECT COUNT(*) FROM prompt_context"),
-            "metric_rows": one("SELECT COUNT(*) FROM metrics"),
-            "feedback_rows": one("SELECT COUNT(*) FROM feedback"),
             "page_size": 8192,
             "page_count": size["database"] // 8192,
             "freelist_pages": 0,
             "files": size,
-            "migrations": [r[0] for r in self.query("SELECT name FROM _migrations ORDER BY applied_at, name")],
-            "maintenance": {r[0]: r[1] for r in self.query("SELECT task, last_run_at FROM maintenance")},
         }
 
     def vacuum(self) -> None:
