@@ -1,5 +1,6 @@
 """Generation tools: one idea (generate_prompts) or many (batch_generate)."""
 
+import time
 from typing import Annotated, Any
 
 from mcp_types import CallToolResult
@@ -80,8 +81,6 @@ class PartialText:
         self.relay(event.done, self.total, message)
 
     def token(self, event: Any) -> None:
-        import time
-
         text = self.texts[event.variant] = self.texts.get(event.variant, "") + event.delta
         now = time.monotonic()
         if now - self.sent_at < self.INTERVAL:
