@@ -29,11 +29,16 @@ def strategy_for(variant: int) -> str:
     return STRATEGIES[variant % len(STRATEGIES)]
 
 
+def strip_comments(text: str) -> str:
+    """Template files name their sources in lines starting with '#'; those lines never reach a prompt."""
+    return "".join(line for line in text.splitlines(keepends=True) if not line.lstrip().startswith("#"))
+
+
 @lru_cache(maxsize=None)
 def template(phase: Phase, part: str) -> Template:
     text = resources.files("prompt_alchemy.engine").joinpath("templates", f"{phase.value}.{part}.txt").read_text(
         encoding="utf-8")
-    return Template(text)
+    return Template(strip_comments(text))
 
 
 def fence(tag: str, text: str) -> str:
@@ -52,17 +57,32 @@ def _context_block(context: list[ContextItem]) -> str:
     return "".join(parts)
 
 
+#: Said in the system message only when a <guidance> block is sent.
+GUIDANCE_NOTE = ("The <guidance> block holds the skeleton of a good prompt for this kind of request and the details "
+                 "extracted from the idea. Follow its structure where it fits the idea and keep every detail it lists "
+                 "(numbers with units, must/never/only rules, names, audience, language) in the user's words.\n")
+
+
+def _guidance_block(guidance: str) -> str:
+    text = guidance.strip()
+    return f"<guidance>\n{fence('guidance', text)}\n</guidance>\n\n" if text else ""
+
+
 def build_messages(phase: Phase, *, idea: str, draft: str | None, persona: Persona, variant: int,
-                   context: list[ContextItem], target_instructions: str = "") -> list[Message]:
-    """The system and user messages for one phase call. Without a previous phase, the idea is the draft."""
+                   context: list[ContextItem], target_instructions: str = "", guidance: str = "") -> list[Message]:
+    """The system and user messages for one phase call. Without a previous phase, the idea is the draft.
+    `guidance` (the chosen pattern's skeleton and the idea's extracted details) is sent as a delimited data block;
+    empty guidance leaves no trace in either message."""
     system = template(phase, "system").substitute(
         persona_system=f"{persona.system_prompt}\n" if persona.system_prompt else "",
         persona_guidance=f"{persona.guidance}\n" if persona.guidance else "",
         strategy=strategy_for(variant),
         target_instructions=target_instructions,
+        guidance_note=GUIDANCE_NOTE if guidance.strip() else "",
     )
     user = template(phase, "user").substitute(
         context=_context_block(context),
+        guidance=_guidance_block(guidance),
         idea=fence("idea", idea),
         draft=fence("draft", draft if draft is not None else idea),
     )
