@@ -4,7 +4,8 @@ Who acts is a context variable (:data:`actor`): the HTTP server sets it to the n
 a request; otherwise it is ``local`` (the CLI, stdio MCP, the server's own schedule). The writes of the other
 capability services (generate with save, update, delete, rate, choose, train, import) are recorded here, in one
 place, by overriding them and calling the capability's own method: a row holds the time, the actor, the action,
-the ids written and the outcome, never the text written or any secret.
+the ids written and the outcome, never the text written or any secret. Deletes, label changes and import batches
+commit their rows with the write itself (an AuditNote handed to the store); for them only failures are added here.
 """
 
 from __future__ import annotations
@@ -215,20 +216,23 @@ class AccessService(App):
             "update", [prompt_id], super().update_prompt(prompt_id, **changes),  # type: ignore[misc]
             lambda new: ([new.id, new.parent_id or prompt_id], f"changed {fields}"))
 
+    # Deletes, label changes and imports commit their audit rows in the write's own transaction (the library
+    # service hands the store an AuditNote): one delete of many concurrent ones has a row, and a killed import
+    # leaves no written row without one. Here only their failures are recorded.
+
     async def delete_prompt(self, prompt_id):  # type: ignore[no-untyped-def]
         return await self._audited("delete", [prompt_id], super().delete_prompt(prompt_id),  # type: ignore[misc]
-                                   lambda _: ([prompt_id], None))
+                                   lambda _: None)
 
     async def set_label(self, prompt_id, name, *, source="cli"):  # type: ignore[no-untyped-def]
-        return await self._audited(
-            "label.set", [prompt_id], super().set_label(prompt_id, name, source=source),  # type: ignore[misc]
-            lambda out: ([out["prompt_id"], *([out["previous_id"]] if out["previous_id"] else [])],
-                         f"label={out['name']}") if out["changed"] else None, record_failure=False)
+        return await self._audited("label.set", [prompt_id],
+                                   super().set_label(prompt_id, name, source=source),  # type: ignore[misc]
+                                   lambda _: None, record_failure=False)
 
     async def remove_label(self, name, *, source="cli"):  # type: ignore[no-untyped-def]
-        return await self._audited(
-            "label.remove", [], super().remove_label(name, source=source),  # type: ignore[misc]
-            lambda out: ([out["prompt_id"]], f"label={out['name']}"), record_failure=False)
+        return await self._audited("label.remove", [],
+                                   super().remove_label(name, source=source),  # type: ignore[misc]
+                                   lambda _: None, record_failure=False)
 
     async def rate(self, prompt_id, score, comment=None, source="cli"):  # type: ignore[no-untyped-def]
         return await self._audited(
@@ -248,10 +252,8 @@ class AccessService(App):
                 f"trigger={trigger} adopted={report.adopted} stored={report.stored}"), record_failure=not dry_run)
 
     async def import_prompts(self, path, fmt=None, progress=None):  # type: ignore[no-untyped-def]
-        return await self._audited(
-            "import", [], super().import_prompts(path, fmt, progress),  # type: ignore[misc]
-            lambda report: ([], f"imported={report.imported} duplicates={report.duplicates} "
-                                f"failed={report.failed} format={report.format}"))
+        return await self._audited("import", [], super().import_prompts(path, fmt, progress),  # type: ignore[misc]
+                                   lambda _: None)
 
     async def optimize(self, prompt_id=None, prompt=None, **options):  # type: ignore[no-untyped-def]
         save = options.get("save", True)

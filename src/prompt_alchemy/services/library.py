@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from prompt_alchemy.services._common import (
 )
 from prompt_alchemy.library import SEARCH_MODES
 from prompt_alchemy.services.app import App
+from prompt_alchemy.storage.base import AuditNote
 
 _log = get_logger("services")
 
@@ -128,6 +130,13 @@ class LibraryService(App):
             raise NotFoundError(f"prompt id prefix '{prefix}' is ambiguous; candidates: {shown}{more}")
         return rows[0]["id"]
 
+    @staticmethod
+    def _audit_note(action: str, detail: str | None = None) -> AuditNote:
+        """The audit row of a write by the current actor, for the store to commit with the write itself."""
+        from prompt_alchemy.services.access import current_actor
+
+        return AuditNote(actor=current_actor(), action=action, detail=detail[:500] if detail else None)
+
     def _get_prompt(self, id_or_prefix: str) -> Prompt:
         prompt = self.store.get_prompt(self._resolve_id(id_or_prefix))
         if prompt is None:
@@ -177,15 +186,16 @@ class LibraryService(App):
 
     @in_thread
     def set_label(self, prompt_id: str, name: str, *, source: str = "cli") -> dict[str, Any]:
-        """Point the label `name` at one version (creating the label, or moving it there); the move is recorded.
-        Returns {name, prompt_id, previous_id}."""
+        """Point the label `name` at one version (creating the label, or moving it there); the move is recorded in
+        the label's history and the audit log, in the move's transaction. Returns {name, prompt_id, previous_id}."""
         from prompt_alchemy.models import utcnow
         from prompt_alchemy.services.access import current_actor
 
         name = self._label_name(name)
         full = self._resolve_id(prompt_id)
         self._check_writable()
-        previous = self.store.set_label(name, full, utcnow(), actor=current_actor(), source=source)
+        previous = self.store.set_label(name, full, utcnow(), actor=current_actor(), source=source,
+                                        audit=self._audit_note("label.set", f"label={name} source={source}"))
         return {"name": name, "prompt_id": full, "previous_id": previous if previous != full else None,
                 "changed": previous != full}
 
@@ -197,7 +207,9 @@ class LibraryService(App):
 
         name = (name or "").strip()
         self._check_writable()
-        previous = self.store.remove_label(name, utcnow(), actor=current_actor(), source=source)
+        previous = self.store.remove_label(name, utcnow(), actor=current_actor(), source=source,
+                                           audit=self._audit_note("label.remove", f"label={name[:80]} "
+                                                                                  f"source={source}"))
         if previous is None:
             raise NotFoundError(f"no label named '{name[:80]}' (see 'prompt-alchemy label list')")
         return {"name": name, "prompt_id": previous}
@@ -331,16 +343,20 @@ class LibraryService(App):
     @in_thread
     def delete_prompt(self, prompt_id: str) -> None:
         """Delete a prompt with its vector, context, metrics and feedback rows; its children are relinked to its
-        parent and keep working."""
+        parent and keep working. The audit row commits with the delete. A prompt that another request (or another
+        server) deleted in the meantime is not found: of concurrent deletes, one succeeds."""
         full = self._resolve_id(prompt_id)
-        self.store.delete_prompts([full])
+        if not self.store.delete_prompts([full], audit=self._audit_note("delete")):
+            raise NotFoundError(f"no prompt with id '{full}' (it was deleted)")
 
     async def import_prompts(self, path: str | Path, fmt: str | None = None,
                              progress: Callable[[int, int], None] | None = None) -> ImportReport:
         """Import JSON, JSONL or CSV (including the awesome-chatgpt-prompts layout). Malformed rows are reported
         by line and skipped; duplicates by content hash are skipped and counted; valid rows are embedded (unless
         they carry vectors, or say `"embedding": null` as exports do) and written in batches, one transaction
-        per batch."""
+        per batch, each with its audit row naming the ids it wrote (so that a killed import leaves no row without
+        one). Labels the rows carry are set afterwards, each move audited as a label move; a last audit row sums
+        the import up, with the labels it moved."""
         import time
 
         started = time.perf_counter()
@@ -374,8 +390,10 @@ class LibraryService(App):
                 contexts = {r.prompt.id: r.context for r in batch if r.context}
                 # the content check runs again inside the write transaction: another process may have imported
                 # the same rows since this one looked
+                note = self._audit_note("import", f"batch {i + 1}/{len(batches)} format={report.format}")
                 inserted, duplicates, clashes = await asyncio.to_thread(
-                    self.store.insert_new_prompts, [r.prompt for r in batch], contexts, remap)
+                    functools.partial(self.store.insert_new_prompts, [r.prompt for r in batch], contexts, remap,
+                                      audit=note))
                 report.imported += len(inserted)
                 report.duplicates += len(duplicates)
                 for r in batch:
@@ -388,9 +406,22 @@ class LibraryService(App):
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
-        await asyncio.to_thread(self._import_labels, [r for r in rows if r.prompt.id not in rejected], remap, report)
+        moved = await asyncio.to_thread(self._import_labels, [r for r in rows if r.prompt.id not in rejected], remap,
+                                        report)
+        await asyncio.to_thread(self._audit_import, report, moved)
         report.wall_ms = round((time.perf_counter() - started) * 1000, 1)
         return report
+
+    def _audit_import(self, report: ImportReport, moved: list[str]) -> None:
+        """The import's closing audit row: its counts and the labels it set or moved (each also has a label.set
+        row of its own). Its batches' rows, naming the ids written, are committed already."""
+        from prompt_alchemy.models import utcnow
+
+        note = self._audit_note("import", f"done imported={report.imported} duplicates={report.duplicates} "
+                                          f"failed={report.failed} format={report.format} "
+                                          f"labels={','.join(dict.fromkeys(moved)) or '-'}")
+        self.store.append_audit(actor=note.actor, action=note.action, targets=[], outcome="ok", detail=note.detail,
+                                when=utcnow())
 
     def _plan_import(self, path: str | Path, fmt: str | None) -> tuple[ImportReport, list, list, dict[str, str],
                                                                       set[str]]:
@@ -434,12 +465,14 @@ class LibraryService(App):
         fresh = self._parents_first(fresh, remap, report)
         return report, rows, fresh, remap, rejected
 
-    def _import_labels(self, rows: list, remap: dict[str, str], report: ImportReport) -> None:
+    def _import_labels(self, rows: list, remap: dict[str, str], report: ImportReport) -> list[str]:
         """Point each label a row carries at the row's prompt (or the stored copy of its content); a label that
-        points elsewhere here is moved, and the move recorded like any other."""
+        points elsewhere here is moved, and the move recorded (history and audit) like any other. Returns the
+        names of the labels set or moved."""
         from prompt_alchemy.models import utcnow
         from prompt_alchemy.services.access import current_actor
 
+        moved: list[str] = []
         stored = self.store.existing_ids([remap.get(r.prompt.id, r.prompt.id) for r in rows if r.labels])
         for row in rows:
             target = remap.get(row.prompt.id, row.prompt.id)
@@ -449,10 +482,14 @@ class LibraryService(App):
                 if not LABEL_NAME.match(name) or _ID_LIKE.match(name):
                     report.warnings.append(f"{row.where}: label '{name[:80]}' is not a valid label name; skipped")
                     continue
-                previous = self.store.set_label(name, target, utcnow(), actor=current_actor(), source="import")
+                previous = self.store.set_label(name, target, utcnow(), actor=current_actor(), source="import",
+                                                audit=self._audit_note("label.set", f"label={name} source=import"))
                 if previous not in (None, target):
                     report.warnings.append(f"{row.where}: label '{name}' moved from {previous} to {target}")
-                report.labels += previous != target
+                if previous != target:
+                    report.labels += 1
+                    moved.append(name)
+        return moved
 
     def _parents_first(self, rows: list, remap: dict[str, str], report: ImportReport) -> list:
         """Order rows so that every parent is written before its children; a parent found neither in the file

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractContextManager
 
+    from prompt_alchemy.storage.base import AuditNote
+
 #: Audit actions that create something: the actor of such a row is the creator of its targets.
 CREATING_ACTIONS = ("generate", "update", "rate", "choose", "import", "optimize")
 
@@ -39,6 +41,24 @@ def _audit_row(row: sqlite3.Row) -> dict[str, Any]:
     data = dict(row)
     data["targets"] = json.loads(data["targets"] or "[]")
     return data
+
+
+def write_audit(db: Any, *, actor: str, action: str, targets: list[str], outcome: str = "ok",
+                detail: str | None = None, when: datetime) -> int:
+    """Append one audit row and its target index in the open transaction `db` (either store's); returns its id.
+    Portable SQL: both stores use it, for rows of their own and for rows committed with the write they describe."""
+    audit_id = int(db.execute("INSERT INTO audit_log (created_at, actor, action, targets, outcome, detail) "
+                              "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                              (to_iso(when), actor, action, json.dumps(targets), outcome, detail)).fetchall()[0][0])
+    db.executemany("INSERT INTO audit_targets (audit_id, target_id) VALUES (?, ?)",
+                   [(audit_id, t) for t in dict.fromkeys(targets)])
+    return audit_id
+
+
+def write_note(db: Any, note: AuditNote | None, targets: list[str], when: datetime) -> None:
+    """The row of `note` (when given) for a write that touched `targets`, in that write's transaction `db`."""
+    if note is not None:
+        write_audit(db, actor=note.actor, action=note.action, targets=targets, detail=note.detail, when=when)
 
 
 class AccessRepository:
@@ -84,15 +104,10 @@ class AccessRepository:
 
     def append_audit(self, *, actor: str, action: str, targets: list[str], outcome: str,
                      detail: str | None = None, when: datetime) -> int:
-        """Append one audit row (and its target index); returns its id."""
+        """Append one audit row (and its target index) in a transaction of its own; returns its id."""
         with self.transaction() as db:
-            cur = db.execute("INSERT INTO audit_log (created_at, actor, action, targets, outcome, detail) "
-                             "VALUES (?, ?, ?, ?, ?, ?)",
-                             (to_iso(when), actor, action, json.dumps(targets), outcome, detail))
-            audit_id = int(cur.lastrowid or 0)
-            db.executemany("INSERT INTO audit_targets (audit_id, target_id) VALUES (?, ?)",
-                           [(audit_id, t) for t in dict.fromkeys(targets)])
-            return audit_id
+            return write_audit(db, actor=actor, action=action, targets=targets, outcome=outcome, detail=detail,
+                               when=when)
 
     def list_audit(self, *, actor: str | None = None, action: str | None = None, target: str | None = None,
                    since: datetime | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:

@@ -11,11 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from prompt_alchemy.models import ContextItem, Feedback, MetricRecord, ModelVersion, Prompt, SearchFilters
+
+
+@dataclass(frozen=True)
+class AuditNote:
+    """The audit row of a write, committed in the write's own transaction: who (`actor`), what (`action`) and a
+    short `detail` (never text written or a secret). The store adds the time and the ids the write touched, so that
+    the row names exactly what was committed, and a write never commits without its row (nor a row without its
+    write), whatever kills the process in between."""
+
+    actor: str
+    action: str
+    detail: str | None = None
 
 
 class VectorSpace(Protocol):
@@ -48,8 +61,9 @@ class PromptRepository(Protocol):
     def save_prompts(self, prompts: list[Prompt]) -> None: ...
 
     def insert_new_prompts(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
-                           **kwargs: Any) -> Any:
-        """Insert prompts whose content is not stored yet, deciding inside the write transaction."""
+                           remap: dict[str, str] | None = None, *, audit: AuditNote | None = None) -> Any:
+        """Insert prompts whose content is not stored yet, deciding inside the write transaction; with `audit`,
+        its row (naming every id written) is committed in the same transaction when anything was written."""
         ...
 
     def get_prompt(self, prompt_id: str) -> Prompt | None: ...
@@ -85,8 +99,11 @@ class PromptRepository(Protocol):
 
     def descendants(self, prompt_id: str, *, edits_only: bool = False, max_depth: int = 1000) -> list[Prompt]: ...
 
-    def delete_prompts(self, ids: list[str]) -> int:
-        """Delete with context, metrics and feedback; children are relinked to the deleted prompt's parent."""
+    def delete_prompts(self, ids: list[str], *, audit: AuditNote | None = None) -> int:
+        """Delete with context, metrics and feedback; children are relinked to the deleted prompt's parent. Returns
+        how many this call deleted: a prompt another writer deleted first counts 0. With `audit`, its row (naming
+        the ids deleted) is committed in the same transaction when anything was deleted. Safe against concurrent
+        deletes of related prompts from any process: lineage stays whole and no foreign key fails."""
         ...
 
     def search_text(self, query: str, filters: SearchFilters | None = None,
@@ -208,12 +225,17 @@ class LabelStore(Protocol):
     """Labels: a name pointing at exactly one prompt version, and the append-only history of every change."""
 
     def set_label(self, name: str, prompt_id: str, when: datetime, *, actor: str = "local",
-                  source: str = "cli") -> str | None:
-        """Point `name` at `prompt_id` (create or move) and record it; the id it pointed at before, or None."""
+                  source: str = "cli", audit: AuditNote | None = None) -> str | None:
+        """Point `name` at `prompt_id` (create or move) and record it; the id it pointed at before, or None. The
+        read of the previous id, the move and its history row (and the `audit` row, when the label changed) are one
+        transaction under the label's lock, so concurrent moves from any process leave a history whose every row
+        names the true previous prompt."""
         ...
 
-    def remove_label(self, name: str, when: datetime, *, actor: str = "local", source: str = "cli") -> str | None:
-        """Remove `name` and record it; the id it pointed at, or None when there was no such label."""
+    def remove_label(self, name: str, when: datetime, *, actor: str = "local", source: str = "cli",
+                     audit: AuditNote | None = None) -> str | None:
+        """Remove `name` and record it (with the `audit` row, in one transaction under the label's lock); the id it
+        pointed at, or None when there was no such label."""
         ...
 
     def get_label(self, name: str) -> str | None: ...

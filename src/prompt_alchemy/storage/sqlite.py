@@ -12,16 +12,19 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.errors import AlchemyError
 from prompt_alchemy.models import ContextItem, MetricRecord, Phase, Prompt, SearchFilters, new_id, utcnow
-from prompt_alchemy.storage.access import AccessRepository
+from prompt_alchemy.storage.access import AccessRepository, write_note
 from prompt_alchemy.storage.cache import CacheRepository
 from prompt_alchemy.storage.feedback import FeedbackRepository
 from prompt_alchemy.storage.labels import LabelRepository
 from prompt_alchemy.storage.migrations import MIGRATIONS
 from prompt_alchemy.storage.timefmt import to_iso as _to_iso
+
+if TYPE_CHECKING:
+    from prompt_alchemy.storage.base import AuditNote
 
 PROMPT_COLUMNS: tuple[str, ...] = tuple(Prompt.model_fields)
 _JSON_COLUMNS = {"tags", "generation_request", "generation_context"}
@@ -219,19 +222,23 @@ def restore_database(path: Path, backup: Path, *, stamp: str) -> Path | None:
     return moved
 
 
-def delete_relinking(db: Any, ids: list[str]) -> int:
+def delete_relinking(db: Any, ids: list[str], *, lock: str = "") -> list[str]:
     """Delete prompts with their context, metrics and feedback rows in the open transaction `db`; each one's
-    children are relinked to its parent, so lineage skips the gap. Portable SQL: both stores use it."""
-    deleted = 0
-    for pid in ids:
-        row = db.execute("SELECT parent_id FROM prompts WHERE id = ?", (pid,)).fetchone()
+    children are relinked to its parent, so lineage skips the gap. Returns the ids deleted here (a prompt already
+    gone is left out). `lock` ends the statement that reads a prompt's parent (PostgreSQL: ` FOR UPDATE`, so that
+    the parent read is the latest committed one and the row is held until the transaction ends). Portable SQL:
+    both stores use it."""
+    deleted: list[str] = []
+    for pid in dict.fromkeys(ids):
+        row = db.execute(f"SELECT parent_id FROM prompts WHERE id = ?{lock}", (pid,)).fetchone()
         if row is None:
             continue
         db.execute("UPDATE prompts SET parent_id = ? WHERE parent_id = ?", (row[0], pid))
         db.execute("DELETE FROM prompt_context WHERE prompt_id = ?", (pid,))
         db.execute("DELETE FROM metrics WHERE prompt_id = ?", (pid,))
         db.execute("DELETE FROM feedback WHERE prompt_id = ?", (pid,))
-        deleted += db.execute("DELETE FROM prompts WHERE id = ?", (pid,)).rowcount
+        if db.execute("DELETE FROM prompts WHERE id = ?", (pid,)).rowcount:
+            deleted.append(pid)
     return deleted
 
 
@@ -530,12 +537,14 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
         self.save_session(prompts)
 
     def insert_new_prompts(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
-                           remap: dict[str, str] | None = None) -> tuple[list[Prompt], dict[str, str], set[str]]:
+                           remap: dict[str, str] | None = None, *, audit: AuditNote | None = None
+                           ) -> tuple[list[Prompt], dict[str, str], set[str]]:
         """Insert the prompts whose content is not stored yet, in one transaction. BEGIN IMMEDIATE takes the write
         lock before anything is read, so the checks see every commit of every other process: concurrent imports
         of the same rows store each content once. A parent link to a skipped row follows `remap` (updated here)
-        to the stored copy. Returns (inserted, {id: stored id} for content already stored, ids already taken by
-        other content)."""
+        to the stored copy. The `audit` row, naming every id inserted, commits with the batch (when it inserted
+        any). Returns (inserted, {id: stored id} for content already stored, ids already taken by other
+        content)."""
         contexts = contexts or {}
         remap = {} if remap is None else remap
         inserted: list[Prompt] = []
@@ -562,6 +571,8 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                 for item in contexts.get(prompt.id, []):
                     self._insert_context(db, prompt, item)
                 inserted.append(prompt)
+            if inserted:
+                write_note(db, audit, [p.id for p in inserted], utcnow())
         self._index_written(inserted)
         return inserted, duplicates, taken
 
@@ -728,13 +739,17 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                           (prompt_id, max_depth))
         return [row_to_prompt(r) for r in rows]
 
-    def delete_prompts(self, ids: list[str]) -> int:
+    def delete_prompts(self, ids: list[str], *, audit: AuditNote | None = None) -> int:
         """Delete prompts with their context, metrics and feedback rows (the FTS index follows by trigger).
-        Children are relinked to the deleted prompt's parent, so lineage skips the gap. One transaction."""
+        Children are relinked to the deleted prompt's parent, so lineage skips the gap. One transaction (BEGIN
+        IMMEDIATE: no other writer in between), with the `audit` row naming the ids deleted when there are any.
+        Returns how many were deleted."""
         with self.transaction() as db:
             deleted = delete_relinking(db, ids)
+            if deleted:
+                write_note(db, audit, deleted, utcnow())
         self._unindex(ids)
-        return deleted
+        return len(deleted)
 
     def ids_by_hash(self) -> dict[str, str]:
         """content_hash -> the oldest prompt id with that content."""

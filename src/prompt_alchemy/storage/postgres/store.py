@@ -29,7 +29,8 @@ from typing import Any
 
 from prompt_alchemy.models import ContextItem, MetricRecord, Prompt, SearchFilters, new_id, utcnow
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.storage.access import AccessRepository
+from prompt_alchemy.storage.access import AccessRepository, write_note
+from prompt_alchemy.storage.base import AuditNote
 from prompt_alchemy.storage.cache import CacheRepository
 from prompt_alchemy.storage.feedback import FeedbackRepository
 from prompt_alchemy.storage.labels import LabelRepository
@@ -60,8 +61,15 @@ HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
 _BUILD_MEMORY_MIN_MB, _BUILD_MEMORY_MAX_MB = 64, 8192
 #: pgvector indexes vectors of at most this many dimensions; larger ones are searched exactly.
 _HNSW_MAX_DIMS = 2000
-#: The advisory lock keys: migrations, vector space creation and indexing, content-deduplicating inserts.
+#: The advisory lock keys: migrations, vector space creation and indexing, and lineage (content-deduplicating
+#: inserts, which check that a parent exists, and deletes, which relink children: one at a time across replicas).
 LOCK_MIGRATE, LOCK_SPACE, LOCK_INSERT = 0x5041_0001, 0x5041_0002, 0x5041_0003
+#: The class of the per-label advisory locks (two-key form: this class and the hash of the label's name).
+LOCK_LABEL_CLASS = 0x5041_0004
+#: SQLSTATEs after which a delete is tried again: a foreign key, a serialization failure, a deadlock.
+_RETRY_STATES = frozenset({"23503", "40001", "40P01"})
+#: How many times a delete is tried before its error goes up.
+DELETE_ATTEMPTS = 5
 #: Matching documents ts_rank may score for one text query: past it, the most frequent terms are left out.
 _TEXT_BUDGET = 4000
 #: ts_rank weights {D, C, B, A}: title (A) weighs twice content and tags (B).
@@ -99,6 +107,13 @@ def _connection_lost(exc: BaseException) -> bool:
         return False
     state = getattr(cause, "sqlstate", None)
     return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
+def _retryable(exc: BaseException) -> bool:
+    """True when `exc` (raw or wrapped in a StorageError) is a conflict with a concurrent writer that a fresh
+    transaction resolves: a foreign key that another transaction's delete broke, a serialization failure, a
+    deadlock."""
+    return any(getattr(e, "sqlstate", None) in _RETRY_STATES for e in (exc, exc.__cause__))
 
 
 # ------------------------------------------------------------------------------------------------ the adapter
@@ -580,9 +595,11 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         self.save_session(prompts)
 
     def insert_new_prompts(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
-                           remap: dict[str, str] | None = None) -> tuple[list[Prompt], dict[str, str], set[str]]:
+                           remap: dict[str, str] | None = None, *, audit: AuditNote | None = None
+                           ) -> tuple[list[Prompt], dict[str, str], set[str]]:
         """Like the SQLite store's: inserts the prompts whose content is not stored yet, in one transaction that
-        holds an advisory lock, so that concurrent imports (from any process) store each content once.
+        holds an advisory lock, so that concurrent imports (from any process) store each content once. The `audit`
+        row, naming the ids inserted, commits in the same transaction.
 
         The batch is all or nothing. When the connection is lost (the server restarts, fails over, the network
         drops) the transaction is rolled back by the server and the batch is written again once the database is
@@ -598,7 +615,7 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         while True:
             try:
                 self._prepare_spaces(prompts)
-                return self._insert_new(prompts, contexts, remap, again=attempt > 0)
+                return self._insert_new(prompts, contexts, remap, again=attempt > 0, audit=audit)
             except StorageError as exc:
                 if not _connection_lost(exc):
                     raise
@@ -618,7 +635,7 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
                 time.sleep(min(2.0, 0.25 * attempt))
 
     def _insert_new(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]], remap: dict[str, str], *,
-                    again: bool) -> tuple[list[Prompt], dict[str, str], set[str]]:
+                    again: bool, audit: AuditNote | None) -> tuple[list[Prompt], dict[str, str], set[str]]:
         inserted: list[Prompt] = []
         duplicates: dict[str, str] = {}
         taken: set[str] = set()
@@ -654,6 +671,8 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
             for prompt in inserted:
                 for item in contexts.get(prompt.id, []):
                     self._insert_context(db, prompt, item)
+            if inserted:  # rows of a lost attempt that committed after all came with their own audit row
+                write_note(db, audit, [p.id for p in inserted], utcnow())
         return committed + inserted, duplicates, taken
 
     def record_metrics(self, metrics: Iterable[MetricRecord]) -> None:
@@ -661,11 +680,32 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
             for metric in metrics:
                 self._insert_metric(db, metric)
 
-    def delete_prompts(self, ids: list[str]) -> int:
+    def delete_prompts(self, ids: list[str], *, audit: AuditNote | None = None) -> int:
         """Delete prompts with their context, metrics, feedback and vectors (by cascade); children are relinked to
-        the deleted prompt's parent. One transaction."""
-        with self.transaction() as db:
-            return delete_relinking(db, ids)
+        the deleted prompt's parent. One transaction, with the `audit` row naming the ids deleted.
+
+        Safe across replicas: the transaction takes the lineage lock (so deletes, and imports that check parents,
+        go one at a time), then each row FOR UPDATE, reading its parent as last committed. Of concurrent deletes of
+        one prompt exactly one deletes it (the others count 0 and write no audit row), and deleting a parent and
+        its child at once relinks the grandchildren to the surviving ancestor in either order. A conflict with
+        another kind of writer (a foreign key, a deadlock) is tried again, up to DELETE_ATTEMPTS times."""
+        import psycopg
+
+        for attempt in range(1, DELETE_ATTEMPTS + 1):
+            try:
+                with self.transaction() as db:
+                    db.execute(f"SELECT pg_advisory_xact_lock({LOCK_INSERT})")
+                    deleted = delete_relinking(db, sorted(set(ids)), lock=" FOR UPDATE")
+                    if deleted:
+                        write_note(db, audit, deleted, utcnow())
+                return len(deleted)
+            except (psycopg.Error, StorageError) as exc:
+                if attempt == DELETE_ATTEMPTS or not _retryable(exc):
+                    raise
+                _log.info("a delete met a concurrent write (%s); trying again", getattr(
+                    exc.__cause__ or exc, "sqlstate", ""))
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ reads (portable SQL shared with SQLite)
 
@@ -813,16 +853,13 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         except psycopg.errors.UniqueViolation as exc:
             raise sqlite3.IntegrityError(str(exc)) from None
 
-    def append_audit(self, *, actor: str, action: str, targets: list[str], outcome: str,
-                     detail: str | None = None, when: datetime) -> int:
-        with self.transaction() as db:
-            audit_id = int(db.execute(
-                "INSERT INTO audit_log (created_at, actor, action, targets, outcome, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                (_to_iso(when), actor, action, json.dumps(targets), outcome, detail)).fetchone()[0])
-            db.executemany("INSERT INTO audit_targets (audit_id, target_id) VALUES (?, ?)",
-                           [(audit_id, t) for t in dict.fromkeys(targets)])
-            return audit_id
+    # ------------------------------------------------------------------ labels (what differs from SQLite)
+
+    def _lock_label(self, db: Connection, name: str) -> None:
+        """A transaction lock of the label's own (an advisory lock on its name's hash, which also covers a label
+        not created yet): concurrent moves of one label, from any replica, read its previous prompt one after the
+        other, each after the last one committed."""
+        db.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (LOCK_LABEL_CLASS, name))
 
     # ------------------------------------------------------------------ maintenance
 
