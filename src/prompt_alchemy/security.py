@@ -29,9 +29,36 @@ def known_secrets() -> set[str]:
     return _registered | {v for k in _KEY_VARS if (v := os.environ.get(k)) and len(v) >= 4}
 
 
+# The password of any URL with credentials (`scheme://user:password@`), whatever the scheme and however malformed
+# the rest: a `mysql://` URL, a host like `[bad`, or a password with `%`, `/` or `#` in it.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@'\"]*:)(?P<pw>[^\s@'\"]+)(?=@)")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&\s'\"]+)", re.IGNORECASE)
+
+
+def register_url_secret(url: str | None) -> None:
+    """Remember the password of a database URL (as written and percent-decoded) so that it is masked too."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    if not url:
+        return
+    match = _URL_PASSWORD.search(url)
+    candidates = [match["pw"]] if match else []
+    try:
+        candidates += parse_qs(urlsplit(url).query).get("password", [])
+    except ValueError:
+        pass
+    for value in candidates:
+        register_secret(value)
+        register_secret(unquote(value))
+
+
 def redact(text: str, secrets: Iterable[str] | None = None) -> str:
+    """`text` with every known secret, key-shaped string and URL password masked: for logs, errors and --debug
+    tracebacks (pydantic's `input_value=` included)."""
     for secret in sorted(set(secrets or ()) | known_secrets(), key=len, reverse=True):
         text = text.replace(secret, "****")
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + "****", text)
+    text = _QUERY_PASSWORD.sub(lambda m: m["head"] + "****", text)
     return _KEY_PATTERNS.sub("****", text)
 
 
@@ -50,6 +77,93 @@ def check_length(name: str, text: str, limit: int) -> None:
     if len(text) > limit:
         raise InputError(f"{name} is {len(text):,} characters; the limit is {limit:,} "
                          f"(raise generation.max_idea_length to allow more)")
+
+
+# ------------------------------------------------------------------ control characters in text input
+
+#: C0 control characters other than tab, line feed and carriage return, and DEL. PostgreSQL cannot store NUL in
+#: text, and none of them belongs in a prompt, a tag or a comment: they are refused on every interface.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_char_problem(text: str) -> str | None:
+    """Why `text` is refused (the first control character, as U+XXXX, and where it is), or None."""
+    match = CONTROL_CHARS.search(text)
+    if match is None:
+        return None
+    return (f"contains the control character U+{ord(match.group()):04X} at character {match.start() + 1}; "
+            f"remove it (tabs and line breaks are fine)")
+
+
+def check_text(field: str, text: str | None) -> str | None:
+    """`text` unchanged, or InputError naming `field` when it holds a control character. The one check every
+    interface's text input goes through (see `models.CleanText`)."""
+    if text is not None:
+        problem = control_char_problem(text)
+        if problem is not None:
+            raise InputError(f"invalid {field}: {problem}")
+    return text
+
+
+def first_control_char(value: object, where: str = "") -> tuple[str, str] | None:
+    """(the field path, the problem) of the first control character in a JSON-like value (keys included), or
+    None: what an import row is checked with."""
+    if isinstance(value, str):
+        problem = control_char_problem(value)
+        return None if problem is None else (where or "value", problem)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            found = first_control_char(str(key), path) or first_control_char(item, path)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = first_control_char(item, f"{where}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def strip_control_chars(text: str) -> str:
+    """`text` without its control characters (what `db copy --strip-nul` stores)."""
+    return CONTROL_CHARS.sub("", text)
+
+
+# ------------------------------------------------------------------ user-supplied regular expressions
+
+#: Caps on a user's regex: its length, the text it is matched against (the rest is not searched) and its time.
+MAX_REGEX_LENGTH = 1000
+MAX_REGEX_INPUT = 20_000
+REGEX_TIMEOUT = 1.0
+
+
+def compile_user_regex(pattern: str, flags: int = 0):
+    """A user's pattern compiled with the `regex` package, or InputError (too long, or not a valid regex)."""
+    import regex
+
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise InputError(f"the regex is {len(pattern):,} characters; the limit is {MAX_REGEX_LENGTH:,}")
+    try:
+        return regex.compile(pattern, flags | regex.VERSION0)
+    except (regex.error, RecursionError, OverflowError, ValueError) as exc:
+        raise InputError(f"not a valid regex ({exc})") from None
+
+
+def search_user_regex(pattern: str, text: str, *, ignore_case: bool = True, timeout: float = REGEX_TIMEOUT) -> bool:
+    """Whether the user's `pattern` is found in (the first MAX_REGEX_INPUT characters of) `text`, searched with a
+    time limit: a pattern that backtracks catastrophically raises InputError after `timeout` seconds instead of
+    holding the process. The `regex` package releases the GIL while it matches, but call this off the event
+    loop's thread all the same (`asyncio.to_thread`): it blocks its caller for up to `timeout`."""
+    import regex
+
+    compiled = compile_user_regex(pattern, (regex.IGNORECASE if ignore_case else 0) | regex.DOTALL)
+    try:
+        return compiled.search(text[:MAX_REGEX_INPUT], timeout=timeout, concurrent=True) is not None
+    except TimeoutError:
+        raise InputError(f"the regex {pattern[:80]!r} took longer than {timeout:g} s to match (it backtracks "
+                         f"catastrophically); simplify it, e.g. avoid nested or overlapping repeats such as "
+                         f"(a+)+ or (.|\\w)*") from None
 
 
 # ------------------------------------------------------------------ files the tool reads and writes

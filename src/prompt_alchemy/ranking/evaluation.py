@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.providers.base import GenerationRequest, Message, Provider
-from prompt_alchemy.security import MAX_EXAMPLES_BYTES, read_text_file
+from prompt_alchemy.security import MAX_EXAMPLES_BYTES, compile_user_regex, read_text_file, search_user_regex
 
 MatchMode = Literal["exact", "contains", "regex"]
 Metric = Literal["accuracy", "loglik"]
@@ -110,9 +110,9 @@ def parse_examples(text: str, name: str) -> list[Example]:
             raise InputError(f"{where}: \"match\" must be exact, contains or regex, got {match!r}")
         if match == "regex":
             try:
-                re.compile(data["expected"])
-            except re.error as exc:
-                raise InputError(f"{where}: \"expected\" is not a valid regex ({exc})") from None
+                compile_user_regex(data["expected"])
+            except InputError as exc:
+                raise InputError(f"{where}: \"expected\": {exc}") from None
         split = data.get("split")
         if split not in (None, "propose", "heldout"):
             raise InputError(f"{where}: \"split\" must be propose or heldout, got {split!r}")
@@ -157,13 +157,24 @@ def _normalize(text: str) -> str:
 
 def matches(output: str, expected: str, mode: MatchMode) -> bool:
     """exact: equal after trimming whitespace, quotes, a final period and case; contains: the expected text
-    appears as whole words; regex: `expected` is searched case-insensitively."""
+    appears as whole words; regex: `expected` (the user's pattern) is searched case-insensitively, with the caps
+    and time limit of security.search_user_regex (InputError when it runs out of time). Blocks up to that limit:
+    from async code, await `amatches`."""
     if mode == "regex":
-        return re.search(expected, output, re.I | re.S) is not None
+        return search_user_regex(expected, output)
     out, exp = _normalize(output), _normalize(expected)
     if mode == "exact":
         return out == exp
     return re.search(rf"(?<!\w){re.escape(exp)}(?!\w)", out) is not None
+
+
+async def amatches(output: str, expected: str, mode: MatchMode) -> bool:
+    """`matches` for async code: a user's regex runs in a worker thread, never on the event loop's."""
+    if mode == "regex":
+        import asyncio
+
+        return await asyncio.to_thread(matches, output, expected, mode)
+    return matches(output, expected, mode)
 
 
 # --------------------------------------------------------------------------------------------- statistics

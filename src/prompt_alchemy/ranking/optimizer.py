@@ -39,7 +39,7 @@ from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, Message
 from prompt_alchemy.providers.registry import ProviderRegistry
 from prompt_alchemy.ranking.evaluation import (Evaluation, Example, ExampleResult, accuracy_evaluation,
-                                               answer_request, loglik_evaluation, loglik_results, matches,
+                                               amatches, answer_request, loglik_evaluation, loglik_results,
                                                paired_difference)
 from prompt_alchemy.ranking.features import variables
 from prompt_alchemy.ranking.judge import Judge, JudgeScore, call_provider
@@ -268,7 +268,7 @@ class Optimizer:
             response = await self._call(self.task_provider, answer_request(prompt, ex, model), "optimize_task")
             output = response.text.strip()
             results.append(ExampleResult(input=ex.input, expected=ex.expected, output=output,
-                                         correct=matches(output, ex.expected, ex.match)))
+                                         correct=await amatches(output, ex.expected, ex.match)))
         return results
 
     def _local(self):
