@@ -411,7 +411,7 @@ def _third_person_verb(verb: str) -> str:
     low = verb.lower()
     if low in _IRREGULAR:
         return _IRREGULAR[low]
-    if low in _MODALS or low.endswith("ed"):
+    if low in _MODALS or (low.endswith("ed") and not low.endswith("eed")):
         return verb
     if re.search(r"[^aeiou]y$", low):
         return verb[:-1] + "ies"
@@ -424,18 +424,18 @@ def third_person(text: str) -> str:
     """The user's first person as the third person, so the prompt speaks to the model about the user ("Help me
     plan my week" becomes "Help the user plan their week"). Quoted text is left alone."""
     def subject(match: re.Match) -> str:
-        verb = match.group(2)
+        adverb, verb = match.group(2) or "", match.group(3)
         before = match.string[:match.start()].split()
         if before and before[-1].lower() in _AUXILIARIES:  # a question: "should I cook" keeps "cook"
-            return "the user " + verb
-        return f"{'The' if match.group(0)[0].isupper() and match.start() == 0 else 'the'} user " + (
+            return "the user " + adverb + verb
+        return f"{'The' if match.group(0)[0].isupper() and match.start() == 0 else 'the'} user " + adverb + (
             _third_person_verb(verb) if verb else "")
 
     parts = re.split(r"(\"[^\"]*\"|“[^”]*”)", text)
     for i in range(0, len(parts), 2):
         t = parts[i]
         t = re.sub(r"\bI\s*('m|'ve|am|have)\b", lambda m: "the user " + _IRREGULAR[m.group(1)], t)
-        t = re.sub(r"\b(I) (\w+)", subject, t)
+        t = re.sub(r"\b(I) ((?:only|also|just|really|always|never|usually|often|still|already) )?(\w+)", subject, t)
         t = re.sub(r"\bI\b", "the user", t)
         t = re.sub(r"\b(me|myself)\b", "the user", t, flags=re.I)
         t = re.sub(r"\b(my|mine)\b", lambda m: "their" if "the user" in m.string[:m.start()].lower()

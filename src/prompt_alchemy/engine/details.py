@@ -1,0 +1,596 @@
+"""The details of an idea that a fitting prompt must keep, extracted once by plain rules: numbers with their units,
+the user's must / never / only clauses (as instructions, in the user's words), named entities, the stated
+audience, the idea's language, the inputs it names, classification labels and extraction fields, what a bot or
+agent is for, and the facts of --context files.
+
+Nothing here calls a model; every value is a piece of the idea (or of a context file), at most turned from the
+first person to the third ("my" -> "the user's") or from "it must never give" to "Never give".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from prompt_alchemy.engine.spec import _AUDIENCE, INSTRUCTION_VERBS, split_sentences, strip_lead, third_person
+from prompt_alchemy.models import ContextItem
+from prompt_alchemy.ranking.features import variables
+
+# ------------------------------------------------------------------------------------------------ language
+
+LANGUAGE_NAMES = {"es": "Spanish", "de": "German", "fr": "French", "it": "Italian", "pt": "Portuguese",
+                  "nl": "Dutch"}
+#: Frequent function words and request verbs per language; an idea is in the language with the most hits (at
+#: least two, and more than English's).
+_STOP_WORDS = {
+    "en": "the a an and of to for in on with my our is are that this it be please write make give me about".split(),
+    "es": ("el la los las un una unos unas y de del para por con sin en mi mis nuestro que es son al lo "
+           "escribe escribir crea haz dame hazme sobre como muy pero cómo qué necesito quiero ayúdame").split(),
+    "de": ("der die das den dem des ein eine einen einem einer und oder für mit ohne mein meine meinen meinem "
+           "unser ist sind nicht zu im auf wegen über schreibe schreib erstelle mach gib bitte ich wir wie "
+           "was auch").split(),
+    "fr": ("le la les un une des et de du pour avec sans en mon ma mes notre nos est sont pas que qui au aux "
+           "écris écrire crée fais donne-moi moi sur comment je nous très").split(),
+    "it": ("il lo la gli le un una uno e di del della per con senza in mio mia miei nostro è sono non che al "
+           "scrivi crea fammi dammi su come io noi molto").split(),
+    "pt": ("o a os as um uma e de do da dos das para com sem em meu minha nosso é são não que ao "
+           "escreva escreve crie faça me sobre como eu nós muito").split(),
+    "nl": ("de het een en van voor met zonder in op mijn onze is zijn niet dat die te schrijf maak geef "
+           "over hoe ik wij graag").split(),
+}
+_TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?", re.UNICODE)
+
+
+def detect_language(text: str) -> str | None:
+    """The ISO code of the idea's language when it is one of es, de, fr, it, pt, nl; None for English (or too
+    little to tell)."""
+    words = [w.lower() for w in _TOKEN.findall(text)]
+    if not words:
+        return None
+    scores = {code: sum(1 for w in words if w in set(stop)) for code, stop in _STOP_WORDS.items()}
+    accents = len(re.findall(r"[áéíóúñ¿¡ãõçàèìòùâêîôûëïüöäß]", text.lower()))
+    english = scores.pop("en")
+    if not scores:
+        return None
+    best = max(scores, key=lambda c: scores[c])
+    if scores[best] >= 2 and scores[best] + (1 if accents else 0) > english:
+        return best
+    return None
+
+
+#: Request words of the supported languages in English, for choosing a pattern (the embedder reads English).
+_GLOSS = {
+    "email": "email", "e-mail": "email", "correo": "email", "courriel": "email", "mail": "email",
+    "carta": "letter", "brief": "letter", "lettre": "letter", "lettera": "letter",
+    "vermieter": "landlord", "casero": "landlord", "propriétaire": "landlord", "padrone": "landlord",
+    "jefe": "boss", "chef": "boss", "patron": "boss", "capo": "boss", "chefe": "boss", "baas": "boss",
+    "poema": "poem", "gedicht": "poem", "poème": "poem", "poesia": "poem",
+    "cuento": "story", "historia": "story", "geschichte": "story", "histoire": "story", "storia": "story",
+    "história": "story", "verhaal": "story",
+    "resumen": "summary", "resume": "summarize", "resumir": "summarize", "zusammenfassung": "summary",
+    "fasse": "summarize", "résumé": "summary", "résume": "summarize", "riassunto": "summary",
+    "riassumi": "summarize", "samenvatting": "summary",
+    "plan": "plan", "piano": "plan", "plano": "plan",
+    "viaje": "trip", "reise": "trip", "voyage": "trip", "viaggio": "trip", "viagem": "trip", "reis": "trip",
+    "receta": "recipe", "rezept": "recipe", "recette": "recipe", "ricetta": "recipe", "receita": "recipe",
+    "recept": "recipe", "código": "code", "codice": "code", "función": "function", "funktion": "function",
+    "fonction": "function", "funzione": "function", "traduce": "translate", "übersetze": "translate",
+    "traduis": "translate", "traduci": "translate", "traduza": "translate", "vertaal": "translate",
+    "escribe": "write", "schreibe": "write", "schreib": "write", "écris": "write", "scrivi": "write",
+    "escreva": "write", "schrijf": "write", "explica": "explain", "erkläre": "explain", "explique": "explain",
+    "spiega": "explain", "leg": "explain", "ideas": "ideas", "ideen": "ideas", "idées": "ideas", "idee": "ideas",
+    "ideias": "ideas", "ideeën": "ideas", "nombres": "names", "namen": "names", "noms": "names", "nomi": "names",
+    "nomes": "names", "semana": "week", "semanas": "weeks", "woche": "week", "wochen": "weeks",
+    "semaine": "week", "semaines": "weeks", "settimana": "week", "settimane": "weeks", "week": "week",
+    "weken": "weeks", "días": "days", "tage": "days", "jours": "days", "giorni": "days", "dias": "days",
+    "dagen": "days", "entrenamiento": "training", "trainingsplan": "training plan", "entraînement": "training",
+    "allenamento": "training", "treino": "training", "imagen": "image", "bild": "image", "immagine": "image",
+    "imagem": "image", "afbeelding": "image", "entrevista": "interview", "vorstellungsgespräch": "interview",
+    "entretien": "interview", "colloquio": "interview", "sollicitatiegesprek": "interview",
+    "clientes": "customers", "kunden": "customers", "clients": "customers", "klanten": "customers",
+    "anschreiben": "cover letter", "bewerbung": "job application", "candidature": "job application",
+    "presentación": "cover letter", "motivation": "cover letter", "heizung": "heating", "kaputten": "broken",
+    "kaputt": "broken", "calefacción": "heating", "chauffage": "heating", "riscaldamento": "heating",
+    "vacaciones": "vacation", "urlaub": "vacation", "vacances": "vacation", "ferie": "vacation",
+    "férias": "vacation", "vakantie": "vacation", "producto": "product", "produkt": "product",
+    "produit": "product", "prodotto": "product", "produto": "product", "descripción": "description",
+    "beschreibung": "description", "descrizione": "description", "descrição": "description",
+    "beschrijving": "description", "aprender": "learn", "lernen": "learn", "apprendre": "learn",
+    "imparare": "learn", "leren": "learn", "examen": "exam", "prüfung": "exam", "esame": "exam",
+    "prova": "exam", "perro": "dog", "hund": "dog", "chien": "dog", "cane": "dog", "cachorro": "dog",
+    "hond": "dog", "gato": "cat", "katze": "cat", "chat": "cat", "gatto": "cat", "kat": "cat",
+    "preguntas": "questions", "fragen": "questions", "questions": "questions", "domande": "questions",
+    "perguntas": "questions", "vragen": "questions", "publicación": "post", "beitrag": "post",
+    "publication": "post", "post": "post", "reunión": "meeting", "besprechung": "meeting", "réunion": "meeting",
+    "riunione": "meeting", "reunião": "meeting", "vergadering": "meeting", "notas": "notes", "notizen": "notes",
+    "notes": "notes", "appunti": "notes", "aantekeningen": "notes",
+}
+
+
+def gloss(text: str) -> str:
+    """The idea with the request words this module knows put in English, word by word (names and unknown words
+    kept), for choosing a pattern."""
+    return _TOKEN.sub(lambda m: _GLOSS.get(m.group(0).lower(), m.group(0)), text)
+
+
+# ------------------------------------------------------------------------------------------------ numbers
+
+_NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty "
+                 "fifty hundred").split()
+_QUALIFIER = (r"(?:(?:no more than|not more than|no less than|at most|at least|up to|under|over|fewer than|"
+              r"less than|more than|maximum of|max|exactly|about|around|within|only)\s+)?")
+_UNIT_WORD = r"[a-z][a-z-]*"
+_NUMBER = re.compile(
+    r"(?<![\w.:/-])" + _QUALIFIER
+    + r"(?:(?P<money>[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?[kKmM]\b)?)"
+    + r"|(?P<ratio>\d{1,2}:\d{1,2}\b)"
+    + r"|(?P<num>(?:\d[\d,]*(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")(?:\s?%|\s?[kK]\b)?)"
+    + r"(?P<unit>-(?:" + _UNIT_WORD + r")|\s+(?:" + _UNIT_WORD + r"\s+)?(?:" + _UNIT_WORD + r"))?)", re.I)
+#: Words that cannot be a number's unit (the number is a bare figure: "in 2024", "top 5 of the").
+_NOT_UNITS = frozenset("""a an the and or of to in on at by for with from is are was were be it this that these those
+as than then but so if when who which what where how i we you they he she my our your their me us them""".split())
+
+
+def _unit_ok(words: list[str]) -> bool:
+    return bool(words) and all(w.lower() not in _NOT_UNITS for w in words)
+
+
+def numbers_with_units(text: str) -> list[str]:
+    """Each number in the idea with its unit or qualifier, in the user's words ("10 names", "under 300 words",
+    "6-week", "$500", "16:9"). A spelled number counts only with a plural unit ("two kids")."""
+    out: list[str] = []
+    for match in _NUMBER.finditer(text):
+        phrase = match.group(0).strip()
+        num = match.group("num")
+        unit = (match.group("unit") or "").strip()
+        if num:
+            unit_words = unit.lstrip("-").split()
+            if unit and not unit.startswith("-") and not _unit_ok(unit_words):
+                # "5 of the", "2024 and": keep the figure alone, or the first word when it is a unit
+                first = unit_words[0] if unit_words else ""
+                phrase = phrase[:match.start("unit") - match.start()].strip()
+                if first and first.lower() not in _NOT_UNITS:
+                    phrase = f"{phrase} {first}"
+            elif unit and not unit.startswith("-") and len(unit_words) == 2 and \
+                    unit_words[1].lower() in _NOT_UNITS:
+                phrase = phrase.rsplit(" ", 1)[0]
+            if num.lower() in _NUMBER_WORDS and (not unit or unit.startswith("-") is False and
+                                                 not unit_words[-1].lower().endswith("s")):
+                continue
+            if not unit and re.fullmatch(r"(?:19|20)\d\d", num):  # a year is an entity, not a limit
+                continue
+        if phrase and phrase.lower() not in (o.lower() for o in out):
+            out.append(phrase)
+    return out
+
+
+def _count(numbers: list[str]) -> str:
+    """The number the idea asks for with its unit: the first number that has a unit word."""
+    for phrase in numbers:
+        bare = re.sub(r"^" + _QUALIFIER, "", phrase, flags=re.I)
+        if re.search(r"\d|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", bare, re.I) and re.search(r"[a-z]{2,}$", bare,
+                                                                                             re.I):
+            return bare
+    return ""
+
+
+# ------------------------------------------------------------------------------------------------ clauses
+
+_SUBJECT = r"(?:(?:it|they|he|she|you|this|that|i|we|the [\w-]+(?: [\w-]+)?|each [\w-]+|every [\w-]+|its [\w-]+)\s+)?"
+_MODALS = (
+    ("must not|mustn't|should not|shouldn't|does not|doesn't|do not|don't|cannot|can't|may not|will not|won't",
+     "Do not"),
+    ("must never|should never|can never|will never|never", "Never"),
+    ("must always|should always|will always|always", "Always"),
+    ("must only|should only|can only|may only|will only|only", "Only"),
+    ("must|should|has to|have to|needs to|need to|is required to", ""),
+)
+_MODAL = re.compile(r"^(?:and|but|so|also|plus|then)?\s*" + _SUBJECT + "(" + "|".join(m for m, _ in _MODALS)
+                    + r")\s+(.+)$", re.I)
+_LIMIT = re.compile(r"\b(?:no more than|not more than|at most|at least|maximum|max\.?|fewer than|less than|under|"
+                    r"within|exactly|keep it|make sure|avoid|no)\b", re.I)
+_CLAUSE_SPLIT = re.compile(
+    r"\s*;\s*|\s*:\s+(?=[a-z])|,\s+(?=(?:and |but )?(?:it|they|he|she|you|the [\w-]+|each [\w-]+|i|we)\s+"
+    r"(?:must|should|never|always|only|can't|cannot|don't|do not|doesn't|has to|have to|needs to)\b)|"
+    r",?\s+(?:and|but)\s+(?=(?:it |they |you |the \w+ )?(?:must|should|never|always|can't|cannot|don't|do not|"
+    r"doesn't|has to|have to|needs to|keep|make sure|avoid)\b)|"
+    r",\s+(?=(?:never|always|only|no more than|at most|at least|keep|make sure|avoid|don't|do not|no|under)\b)|"
+    r"\s+(?:that|which|who)\s+(?=(?:must|should|never|always|only|can't|cannot|doesn't|does not)\b)", re.I)
+_IRREGULAR_BASE = {"has": "have", "does": "do", "goes": "go", "is": "be"}
+
+
+def base_verb(word: str) -> str:
+    """ "gives" -> "give", "passes" -> "pass", "replies" -> "reply" (for a verb after "never", "only" ...)."""
+    low = word.lower()
+    if low in _IRREGULAR_BASE:
+        return _IRREGULAR_BASE[low]
+    if len(low) > 4 and low.endswith("ies"):
+        return word[:-3] + "y"
+    if re.search(r"(?:ss|sh|ch|x|zz|o)es$", low):
+        return word[:-2]
+    if low.endswith("s") and not low.endswith(("ss", "us", "is")) and len(low) > 3:
+        return word[:-1]
+    return word
+
+
+def as_instruction(clause: str) -> str:
+    """A must / never / only clause as an instruction, in the user's words: "it must never give veterinary advice"
+    -> "Never give veterinary advice."; first-person limits go to the third person."""
+    clause = clause.strip().strip(" ,.;:")
+    match = _MODAL.match(clause)
+    subject = ""
+    if match:
+        before = clause[:match.start(1)].strip().lower()
+        subject = re.sub(r"^(?:and|but|so|also|plus|then)\s*", "", before)
+    if match and subject not in ("i", "we"):
+        modal, rest = match.group(1).lower(), match.group(2)
+        prefix = next(p for m, p in _MODALS if modal in m.split("|"))
+        words = rest.split(" ", 1)
+        verb = base_verb(words[0]) if prefix != "" or subject else words[0]
+        if prefix == "" and not subject and words[0].lower() in ("be", "have"):
+            verb = words[0]
+        rest = verb + (" " + words[1] if len(words) > 1 else "")
+        text = f"{prefix} {rest}" if prefix else rest
+    else:
+        text = clause
+    text = third_person(text)
+    text = text[0].upper() + text[1:] if text else text
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _is_rule(clause: str) -> bool:
+    return bool(_MODAL.match(clause.strip()) or _LIMIT.search(clause))
+
+
+# ------------------------------------------------------------------------------------------------ entities
+
+_ENTITY = re.compile(r"(?<![\w'])((?:[A-Z][\w&'.-]*|[A-Z]{2,}\d*)(?:\s+(?:of|de|la|del|von|van|the)?\s*"
+                     r"[A-Z][\w&'.-]*)*)")
+_NOT_ENTITIES = frozenset("""I I'm I've I'd A An The My Our We You Please Can Could Would Write Make Create Give
+Help It This That These Those Then If When And But Or For To In On At With From By As Also Use Keep Never Always
+Only Don't Do Must Should No Yes Hi Hello Hey AI Dear Subject OK""".split())
+
+
+def named_entities(text: str) -> list[str]:
+    """Capitalised names in the idea (Amazon, Kyoto, "New York", "Google Calendar"), excluding a sentence's
+    first word when it is an ordinary word."""
+    out: list[str] = []
+    for sentence in split_sentences(text) or [text]:
+        for match in _ENTITY.finditer(sentence):
+            name = match.group(1).rstrip(".'")
+            name = re.sub(r"'s$", "", name)
+            first = name.split()[0]
+            if first in _NOT_ENTITIES:
+                name = " ".join(name.split()[1:])
+                if not name or not name[0].isupper():
+                    continue
+            if match.start() == 0 and " " not in name and name.lower() in _COMMON_FIRST_WORDS:
+                continue
+            if name and name not in out and name not in _NOT_ENTITIES:
+                out.append(name)
+    return out
+
+
+_COMMON_FIRST_WORDS = frozenset("""write make create give help draft generate build design plan explain summarize
+summarise translate list suggest find tell show act pretend be a an the can could would please i my our we you
+what how why which who when where is are do does should role play roleplay system prompt turn convert review
+classify extract compare analyze analyse prepare propose recommend teach coach tutor brainstorm name""".split())
+
+# ------------------------------------------------------------------------------------------------ audience
+
+_AUDIENCE_NOUNS = (r"(?:beginners|students|kids|children|teens|teenagers|developers|engineers|programmers|managers|"
+                   r"executives|customers|clients|users|readers|parents|teachers|investors|recruiters|patients|"
+                   r"nurses|doctors|newcomers|employees|colleagues|stakeholders|marketers|designers|researchers|"
+                   r"novices|experts|seniors|adults|owners|founders|subscribers|followers|learners|analysts|"
+                   r"buyers|shoppers|tourists|travellers|travelers|retirees|homeowners|tenants|voters|donors|"
+                   r"candidates|applicants|staff|players|guests|members|volunteers|pupils|freshmen|graduates|"
+                   r"athletes|runners|musicians|artists|writers|lawyers|accountants|the CTO|the CEO|the board)")
+_AUDIENCE_VERBS = re.compile(
+    r"\b(?:helps?|teach(?:es)?|coaches|guides|supports|serves|assists|answers|trains)\s+"
+    r"((?:(?!(?:that|which|who|with|and|to|for)\b)[\w-]+\s+){0,2}?" + _AUDIENCE_NOUNS + r")\b", re.I)
+_AUDIENCE_POSSESSIVE = re.compile(r"\b((?:[\w-]+\s+)?" + _AUDIENCE_NOUNS + r")'\s+(?:questions|problems|requests)",
+                                  re.I)
+_AUDIENCE_FOR = re.compile(r"\bfor\s+((?:the|a|an|my|our|their|busy|new|young|older|\w+-year-old|\w+)\s+)?"
+                           r"(the CTO|the CEO|the board|my boss|my manager|my team|the team)\b", re.I)
+
+
+def stated_audience(text: str) -> str:
+    """Who the result is for, when the idea says so ("for beginners", "helps kids", "employees' questions")."""
+    for regex in (_AUDIENCE, _AUDIENCE_VERBS, _AUDIENCE_POSSESSIVE):
+        match = regex.search(text)
+        if match:
+            return third_person(match.group(1).strip())
+    match = _AUDIENCE_FOR.search(text)
+    if match:
+        return third_person(match.group(2).strip())
+    return ""
+
+
+# ------------------------------------------------------------------------------------------------ inputs, labels
+
+_MATERIALS = (
+    ("support tickets", "tickets"), ("tickets", "tickets"), ("reviews", "reviews"), ("review", "review"),
+    ("resumes", "resumes"), ("resume", "resume"), ("résumé", "resume"), ("cv", "resume"),
+    ("transcripts", "transcript"), ("transcript", "transcript"), ("meeting notes", "notes"),
+    ("standup notes", "notes"), ("notes", "notes"), ("emails", "emails"), ("email", "email"),
+    ("articles", "article"), ("article", "article"), ("essays", "essay"), ("essay", "essay"),
+    ("contracts", "contract"), ("contract", "contract"), ("invoices", "invoices"), ("invoice", "invoice"),
+    ("receipts", "receipts"), ("survey responses", "responses"), ("responses", "responses"),
+    ("comments", "comments"), ("tweets", "tweets"), ("messages", "messages"), ("feedback", "feedback"),
+    ("job description", "job_description"), ("job posting", "job_posting"), ("logs", "logs"), ("log", "log"),
+    ("stack trace", "stack_trace"), ("error message", "error"), ("diff", "diff"), ("pull request", "diff"),
+    ("code", "code"), ("function", "code"), ("script", "code"), ("query", "query"), ("csv", "data"),
+    ("spreadsheet", "data"), ("dataset", "data"), ("data", "data"), ("report", "report"), ("paper", "paper"),
+    ("document", "document"), ("chapter", "chapter"), ("lecture", "lecture"), ("recipe", "recipe"),
+    ("product descriptions", "descriptions"), ("text", "text"),
+)
+
+
+def named_inputs(text: str) -> list[str]:
+    """The material the idea names, as a variable name ("classify support tickets" -> tickets), first first."""
+    lowered = text.lower()
+    found: list[tuple[int, str]] = []
+    for phrase, name in _MATERIALS:
+        match = re.search(rf"\b{re.escape(phrase)}\b", lowered)
+        if match and name not in (n for _, n in found) and not any(
+                s <= match.start() < s + 30 for s, _ in found if phrase in lowered[s:s + 30]):
+            found.append((match.start(), name))
+    return [name for _, name in sorted(found)]
+
+
+_LIST = r"([\w' -]+?(?:,\s*[\w' -]+?)*,?\s+(?:or|and)\s+[\w'-]+(?:\s[\w'-]+)?)"
+_LABELS = re.compile(r"\b(?:as|into|labels?:?|categories:?|either|by \w+ \()\s*\(?" + _LIST + r"(?=\)|[.;,]|$)",
+                     re.I)
+_FIELDS = re.compile(r"\b(?:extract|pull out|pull|get|capture|fields:?)\s+(?:the\s+)?" + _LIST
+                     + r"(?=\s+(?:from|out of|of|in)\b|[.;]|$)", re.I)
+
+
+def _items(listing: str) -> list[str]:
+    parts = re.split(r",\s*|\s+(?:or|and)\s+", listing)
+    return [p.strip().strip("'\"") for p in parts if p.strip() and len(p.split()) <= 3]
+
+
+def labels_in(text: str) -> list[str]:
+    match = _LABELS.search(text)
+    return _items(match.group(1)) if match else []
+
+
+def fields_in(text: str) -> list[str]:
+    match = _FIELDS.search(text)
+    return _items(match.group(1)) if match else []
+
+
+# ------------------------------------------------------------------------------------------------ subject, purpose
+
+_PROMPT_LEAD = re.compile(
+    r"^(?:(?:write|create|make|give me|generate|draft|design|build|set up|i need|i want)\s+)?(?:me\s+)?"
+    r"(?:(?:an?|the|my|our)\s+)?(?:[\w./-]+\s+){0,2}?"
+    r"(?:system prompt|system message|prompt|instructions|persona prompt|character prompt|image prompt|"
+    r"/imagine prompt)\s*(?:for|to|of|that|which|:)?\s*", re.I)
+_IMAGE_WORDS = re.compile(r"\b(?:midjourney|mj|stable diffusion|sdxl|sd ?1\.5|automatic1111|comfyui|dall-?e(?: ?3)?|"
+                          r"chatgpt|firefly|imagen|v\d)\b\s*(?:prompt|image)?\s*(?:for|of|showing|:)?\s*", re.I)
+_SUBJECT_END = re.compile(r"\s*(?:;|:\s|,\s+(?:it|they|the bot|and it)\b|\s+(?:that|which|who|so that|so|to help|"
+                          r"in order to)\s)", re.I)
+_BOT_NOUN = re.compile(r"\b(bot|chatbot|assistant|agent|tutor|coach|gpt|helper|character|npc|widget|"
+                       r"system prompt|prompt)s?\b", re.I)
+_PURPOSE = re.compile(r"\b(?:bot|chatbot|assistant|agent|tutor|coach|gpt|helper|ai|model|widget|npc)\b[^;.]*?"
+                      r"\s(?:that|which|who|to)\s+(?:can\s+|will\s+|should\s+)?(.+)$", re.I)
+_COMMON_VERBS = frozenset("""help answer read send draft reply label ask book report check run open restart page find
+compare suggest explain quiz guide correct track remind escalate flag summarize summarise translate schedule collect
+search fetch give keep pass hand tell notify create update delete post monitor triage handle teach coach review
+write plan research list fix test watch greet recommend sort file tag route look respond practise practice take
+walk build give teach""".split())
+
+
+def subject_of(request: str) -> str:
+    """What the idea is about, in its words: its request without the lead ("write a system prompt for", "can
+    you", "midjourney prompt for"), up to the first clause ("; it must", "that ...")."""
+    body = strip_lead(request.strip())
+    body = _PROMPT_LEAD.sub("", body, count=1)
+    body = _IMAGE_WORDS.sub("", body, count=1) if _IMAGE_WORDS.match(body) else body
+    body = re.sub(r"^(?:(?:pretend|act|role-?play|play|be)\s+(?:to be\s+|as\s+)?)", "", body, flags=re.I)
+    words = body.split(maxsplit=1)
+    if len(words) == 2 and words[0].lower() in INSTRUCTION_VERBS:
+        body = words[1]
+    end = _SUBJECT_END.search(body)
+    subject = body[:end.start()] if end else body
+    return subject.strip().rstrip(" .!?,")
+
+
+def image_subject(request: str) -> str:
+    """For an image prompt: the whole description after the lead and the model's name ("a tiny astronaut
+    watering plants on the moon, pastel colors")."""
+    body = strip_lead(request.strip())
+    body = _PROMPT_LEAD.sub("", body, count=1)
+    body = _IMAGE_WORDS.sub("", body).strip()
+    body = re.sub(r"^(?:(?:an?\s+)?(?:image|picture|photo|illustration)\s+(?:of|showing|with)\s+)", "", body,
+                  flags=re.I)
+    body = re.sub(r"[,;]?\s*(?:--\w+\s*[\w:.]*\s*)+$", "", body)  # parameters the user typed go to parameters
+    body = re.sub(r",?\s*\b\d{1,2}:\d{1,2}\b", "", body)
+    return body.strip().rstrip(" .!?,")
+
+
+def purpose_of(request: str) -> str:
+    """What a bot, assistant or agent is for, as an instruction in the idea's words ("a bot that answers
+    employees' questions about X" -> "Answer employees' questions about X.")."""
+    match = _PURPOSE.search(request)
+    if not match:
+        return ""
+    text = match.group(1).strip().rstrip(" .!?,")
+    words = text.split()
+    if not words:
+        return ""
+    first = base_verb(words[0])
+    if first.lower() not in _COMMON_VERBS and not words[0].lower().endswith("s"):
+        return ""
+    words[0] = first
+
+    def conj(m: re.Match[str]) -> str:
+        base = base_verb(m.group(2))
+        return m.group(1) + (base if base.lower() in _COMMON_VERBS else m.group(2))
+
+    text = re.sub(r"(,\s+|\band\s+)(\w+)", conj, " ".join(words))
+    text = third_person(text)
+    return text[0].upper() + text[1:] + "."
+
+
+def domain_of(request: str, audience: str) -> str:
+    """The business, field or topic ("a pet supplies store", "math", "fractions"), or "" when the idea does not
+    name one plainly."""
+    possessive = re.search(r"\b((?:a|an|the|our|my)\s+(?:[\w-]+\s+){0,3}[\w-]+)'s\s+(?:[\w-]+\s+){0,3}"
+                           r"(?:bot|chatbot|assistant|agent|chat|website|app|help|support|helpdesk|widget|gpt)",
+                           request, re.I)
+    if possessive:
+        return re.sub(r"^(?:our|my)\s+", "a ", possessive.group(1), flags=re.I)
+    modifier = re.search(r"\b(?:a|an|the|my|our)?\s*((?:[A-Za-z][\w-]*\s+){1,2}?)(?:tutor|coach|teacher)\b",
+                         request, re.I)
+    if modifier:
+        words = [w for w in modifier.group(1).split() if w.lower() not in _GENERIC_MODIFIERS]
+        if words:
+            return " ".join(words)
+    for pattern in (r"\b(?:about|on|with|for|of)\s+((?:the|a|an|their|its)\s+)?((?:[\w'-]+\s+){0,3}?[\w'-]+)"
+                    r"(?=\s+(?:by|that|which|who|and|to|for|so|in|from|using|with)\b|[,;.]|$)",):
+        for match in re.finditer(pattern, request, re.I):
+            value = ((match.group(1) or "") + match.group(2)).strip()
+            if value.lower().split()[-1] not in _NOT_DOMAINS and not value.lower().startswith(("me", "my", "i ")) \
+                    and value.lower() != audience.lower() and not re.search(r"\d", value):
+                return third_person(value)
+    return ""
+
+
+_GENERIC_MODIFIERS = frozenset("""a an the my our patient friendly personal ai virtual socratic bot chatbot
+helpful online private expert experienced good great kind strict tough""".split())
+_NOT_DOMAINS = frozenset("""me them it this that answers questions help kids children students users customers
+employees people everyone anyone""".split())
+_MARATHON = {"marathon": "running", "half marathon": "running", "5k": "running", "10k": "running",
+             "couch to 5k": "running", "ultramarathon": "running", "triathlon": "triathlon"}
+
+
+# ------------------------------------------------------------------------------------------------ the whole
+
+
+@dataclass(frozen=True)
+class IdeaDetails:
+    """Everything of an idea that its prompt must keep. `request` is the idea's request with its rule clauses
+    taken out (the user's words); `rules` are those clauses as instructions; `context` the idea's other
+    sentences (third person); `facts` the sentences of --context files."""
+
+    idea: str
+    request: str
+    rules: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
+    count: str = ""
+    entities: tuple[str, ...] = ()
+    audience: str = ""
+    language: str | None = None
+    inputs: tuple[str, ...] = ()
+    variables: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    subject: str = ""
+    image_subject: str = ""
+    domain: str = ""
+    purpose: str = ""
+    context: tuple[str, ...] = ()
+    facts: tuple[str, ...] = ()
+    aspect_ratio: str = ""
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def language_name(self) -> str:
+        return LANGUAGE_NAMES.get(self.language or "", "")
+
+    def must_keep(self) -> list[str]:
+        """The details a prompt for this idea must keep, each a short line."""
+        out = list(self.rules)
+        out += [n for n in self.numbers if not any(n.lower() in r.lower() for r in self.rules)]
+        if self.entities:
+            out.append("Names: " + ", ".join(self.entities))
+        if self.audience:
+            out.append(f"Audience: {self.audience}")
+        if self.labels:
+            out.append("Labels: " + ", ".join(self.labels))
+        if self.fields:
+            out.append("Fields: " + ", ".join(self.fields))
+        if self.variables:
+            out.append("Inputs: " + ", ".join(f"{{{v}}}" for v in self.variables))
+        out += list(self.context)
+        out += list(self.facts)
+        return out
+
+
+def _split_request(sentence: str) -> tuple[str, list[str]]:
+    """The request part of a sentence and its rule clauses ("X; it must never Y and must Z")."""
+    parts = [p for p in _CLAUSE_SPLIT.split(sentence) if p and p.strip()]
+    if not parts:
+        return sentence, []
+    request, rules = [parts[0]], []
+    for part in parts[1:]:
+        (rules if _is_rule(part) else request).append(part)
+    return ", ".join(p.strip().rstrip(",") for p in request), rules
+
+
+def context_facts(items: list[ContextItem] | None) -> tuple[str, ...]:
+    """The facts of the user's --context files (not their rated prompts), a line or sentence each, bounded."""
+    out: list[str] = []
+    for item in items or []:
+        if item.context_type == "example":
+            continue
+        for line in item.content.splitlines():
+            line = line.strip().lstrip("#*->•").strip()
+            if not line or len(line) < 4:
+                continue
+            for sentence in split_sentences(line) or [line]:
+                sentence = sentence[:240].rstrip()
+                if sentence and sentence not in out:
+                    out.append(sentence if sentence.endswith((".", "!", "?", ":")) else sentence + ".")
+            if len(out) >= 12:
+                return tuple(out[:12])
+    return tuple(out)
+
+
+def extract_details(idea: str, context_items: list[ContextItem] | None = None) -> IdeaDetails:
+    """Every detail of the idea the prompt must keep (see the module doc)."""
+    from prompt_alchemy.engine.spec import task_sentence
+
+    text = " ".join(idea.split())
+    language = detect_language(text)
+    sentence, others = task_sentence(text)
+    request, rule_clauses = _split_request(sentence)
+    context: list[str] = []
+    for other in others:
+        part_request, part_rules = _split_request(other)
+        if _is_rule(part_request):
+            rule_clauses.append(part_request)
+        elif language is None:
+            context.append(third_person(part_request.strip()))
+        else:
+            context.append(part_request.strip())
+        rule_clauses.extend(part_rules)
+    rules = tuple(dict.fromkeys(as_instruction(c) if language is None else c.strip().rstrip(".") + "."
+                                for c in rule_clauses if c.strip()))
+    numbers = tuple(numbers_with_units(text))
+    subject = subject_of(request) if language is None else request.strip().rstrip(".")
+    ratio = re.search(r"\b(\d{1,2}:\d{1,2})\b", text)
+    if not ratio:
+        shape = re.search(r"\b(widescreen|wide|landscape|portrait|vertical|square|phone wallpaper)\b", text, re.I)
+        ratio_value = {"widescreen": "16:9", "wide": "16:9", "landscape": "3:2", "portrait": "2:3",
+                       "vertical": "9:16", "square": "1:1", "phone wallpaper": "9:16"}[shape.group(1).lower()] \
+            if shape else ""
+    else:
+        ratio_value = ratio.group(1)
+    audience = stated_audience(text)
+    domain = domain_of(request, audience) if language is None else ""
+    domain = _MARATHON.get(domain.lower(), domain)
+    for word, sport in _MARATHON.items():
+        if re.search(rf"\b{re.escape(word)}\b", text, re.I) and "coach" in text.lower():
+            domain = sport
+            break
+    return IdeaDetails(
+        idea=idea, request=request.strip().rstrip(" ,;"), rules=rules, numbers=numbers, count=_count(list(numbers)),
+        entities=tuple(named_entities(text)) if language != "de" else (), audience=audience, language=language,
+        inputs=tuple(named_inputs(request)), variables=tuple(sorted(variables(text), key=text.find)),
+        labels=tuple(labels_in(text)), fields=tuple(fields_in(text)), subject=subject,
+        image_subject=image_subject(request), domain=domain,
+        purpose=purpose_of(request) if language is None else "", context=tuple(context),
+        facts=context_facts(context_items), aspect_ratio=ratio_value)

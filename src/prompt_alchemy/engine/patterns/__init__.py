@@ -1,0 +1,407 @@
+"""Prompt patterns: what a good prompt for one kind of request contains, kept as data (one YAML file each, package
+data beside this module), and the choice of the pattern that fits an idea.
+
+A pattern's ``examples`` are the training set that chooses it: the idea is compared by embedding with every
+example, each pattern scores the mean of its two nearest examples, and the best pattern is used when it is clearly
+nearest (above a floor, ahead of the runner-up by a margin); otherwise the ``general`` pattern, which says only
+what the idea says. Without an embedder the choice falls back to word overlap with the examples. The example
+vectors are embedded once per embedder and pattern files and kept in the cache directory.
+
+The schema is in docs/patterns.md. A file that fails validation is left out with a warning at run time, and fails
+the pattern tests (tests/engine/test_patterns.py), so a broken file is caught before release, not by a user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from prompt_alchemy.observability import get_logger
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from prompt_alchemy.embeddings.base import Embedder
+    from prompt_alchemy.engine.details import IdeaDetails
+
+log = get_logger("patterns")
+
+GENERAL = "general"
+MIN_EXAMPLES = 6
+#: The slots a pattern's lines may use; the engine fills them from the idea (a line whose slot has no value for an
+#: idea is dropped). `purpose` is what a bot or agent is for, in the idea's words, as an instruction.
+SLOTS = frozenset({"subject", "domain", "audience", "count", "language", "input", "labels", "fields", "purpose"})
+_SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# Choosing. Calibrated on the pattern examples only (leave-one-out: each example is held out and chosen against the
+# other examples; measured with MiniLM int8 over the pattern files as committed, see tests/engine/test_choose.py):
+# see docs/patterns.md for the current figures. An idea whose best pattern scores under FLOOR, or leads the
+# runner-up by less than MARGIN, gets the general pattern.
+FLOOR = 0.30
+MARGIN = 0.0
+#: Without an embedder: the least word-overlap score (mean of the two best examples) that chooses a pattern.
+KEYWORD_FLOOR = 0.12
+
+
+class Pattern(BaseModel):
+    """One pattern file. Frozen; unknown keys, missing examples and unknown slots are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str
+    examples: tuple[str, ...]
+    form: Literal["sections", "paragraph"] = "sections"
+    roles: tuple[str, ...] = ()
+    audience: str = ""
+    task: tuple[str, ...] = ()  # lines that state the task themselves (bots, agents, images); first that fills
+    sections: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    details_section: str = "Constraints"
+    requirements: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+    output_format: str = ""
+    example_output: str = ""
+    inputs: tuple[str, ...] = ()
+    parameters: str = ""
+
+    @field_validator("examples")
+    @classmethod
+    def _enough_examples(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        value = tuple(" ".join(v.split()) for v in value)
+        if len(value) < MIN_EXAMPLES:
+            raise ValueError(f"needs at least {MIN_EXAMPLES} examples, has {len(value)}")
+        if len({v.lower() for v in value}) != len(value):
+            raise ValueError("has duplicate examples")
+        if any(not v for v in value):
+            raise ValueError("has an empty example")
+        return value
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"input {name!r} must be a lower-case variable name (no braces)")
+        return value
+
+    @model_validator(mode="after")
+    def _slots_known(self) -> Pattern:
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", self.name):
+            raise ValueError(f"name {self.name!r} must be lower-case words joined by hyphens")
+        for text in self.template_lines():
+            unknown = set(_SLOT.findall(text)) - SLOTS
+            if unknown:
+                raise ValueError(f"unknown slot(s) {', '.join(sorted(unknown))} in {text!r}; "
+                                 f"known: {', '.join(sorted(SLOTS))}")
+        if self.form == "paragraph" and not self.task:
+            raise ValueError("a paragraph pattern needs a task line (its subject)")
+        if self.name != GENERAL and not self.form == "paragraph" and not self.roles:
+            raise ValueError("needs at least one role")
+        return self
+
+    def template_lines(self) -> list[str]:
+        lines = [*self.roles, self.audience, *self.task, *self.requirements, *self.constraints, self.output_format]
+        for body in self.sections.values():
+            lines.extend(body)
+        return lines
+
+    def skeleton(self) -> str:
+        """The pattern's shape as guidance for a model that writes the prompt itself: its headings, requirements,
+        constraints and output format (slots left as they are)."""
+        parts = [f"Kind of request: {self.name} - {self.description}"]
+        if self.form == "paragraph":
+            parts.append("Form: ONE descriptive paragraph, no headings: "
+                         + ", ".join(h.lower() for h in self.sections) + (
+                             f"; then the model's parameters: {self.parameters.splitlines()[0]}"
+                             if self.parameters else ""))
+        elif self.sections:
+            parts.append("Sections: Role, Task, " + ", ".join(self.sections) + ", Output format")
+            for heading, lines in self.sections.items():
+                parts.append(f"{heading}:\n" + "\n".join(f"- {line}" for line in lines))
+        if self.requirements:
+            parts.append("Requirements:\n" + "\n".join(f"- {r}" for r in self.requirements))
+        if self.constraints:
+            parts.append("Constraints:\n" + "\n".join(f"- {c}" for c in self.constraints))
+        if self.output_format:
+            parts.append(f"Output format: {self.output_format}")
+        return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+def _files() -> list[tuple[str, str]]:
+    folder = resources.files(__name__)
+    return sorted((entry.name, entry.read_text(encoding="utf-8")) for entry in folder.iterdir()
+                  if entry.name.endswith(".yaml"))
+
+
+def parse_pattern(file_name: str, text: str) -> Pattern:
+    """One pattern from its file; ValueError naming the file and what is wrong."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{file_name}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{file_name}: must be a mapping of keys")
+    for key in ("sections",):
+        if data.get(key) is None:
+            data[key] = {}
+    for key in ("roles", "task", "requirements", "constraints", "inputs"):
+        if data.get(key) is None:
+            data[key] = ()
+        elif isinstance(data[key], str):
+            data[key] = (data[key],)
+    try:
+        pattern = Pattern.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'file'}: "
+            + ("unknown key (see docs/patterns.md for the schema)" if e["type"] == "extra_forbidden" else e["msg"])
+            for e in exc.errors())
+        raise ValueError(f"{file_name}: {problems}") from None
+    if pattern.name != file_name.removesuffix(".yaml"):
+        raise ValueError(f"{file_name}: name {pattern.name!r} must equal the file name")
+    return pattern
+
+
+def validate_all() -> list[str]:
+    """Every problem in the shipped pattern files (empty when all are valid)."""
+    problems = []
+    for file_name, text in _files():
+        try:
+            parse_pattern(file_name, text)
+        except ValueError as exc:
+            problems.append(str(exc))
+    names = {f.removesuffix(".yaml") for f, _ in _files()}
+    if GENERAL not in names:
+        problems.append(f"{GENERAL}.yaml is missing")
+    return problems
+
+
+@lru_cache(maxsize=1)
+def load_patterns() -> dict[str, Pattern]:
+    """The valid patterns by name, general included; an invalid file is left out with a warning."""
+    out: dict[str, Pattern] = {}
+    for file_name, text in _files():
+        try:
+            pattern = parse_pattern(file_name, text)
+        except ValueError as exc:
+            log.warning("pattern left out: %s", exc)
+            continue
+        out[pattern.name] = pattern
+    if GENERAL not in out:
+        raise RuntimeError("the general pattern is missing from the package")
+    return out
+
+
+def files_digest() -> str:
+    digest = hashlib.sha256()
+    for file_name, text in _files():
+        digest.update(file_name.encode() + b"\0" + text.encode("utf-8") + b"\0")
+    return digest.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------------ choosing
+
+
+@dataclass(frozen=True)
+class PatternChoice:
+    """The chosen pattern; `similarity` is its score, `margin` its lead over the runner-up, `fallback` whether
+    the general pattern was used because no pattern was clearly nearest (`nearest` names the one that was)."""
+
+    pattern: Pattern
+    similarity: float
+    margin: float
+    fallback: bool
+    nearest: str = ""
+    method: str = "embedding"
+
+
+def example_table() -> tuple[list[str], list[str]]:
+    """Every example and its pattern's name, in a fixed order."""
+    texts, labels = [], []
+    for name, pattern in sorted(load_patterns().items()):
+        for example in pattern.examples:
+            texts.append(example)
+            labels.append(name)
+    return texts, labels
+
+
+def _vectors_path(embedder: Embedder) -> Path:
+    from prompt_alchemy.embeddings.quantize import cache_dir
+
+    key = hashlib.sha256(f"{files_digest()}|{embedder.provider}|{embedder.model}|{embedder.dimensions}|v1".encode())
+    return cache_dir() / "patterns" / f"{key.hexdigest()[:16]}.npy"
+
+
+_vectors: dict[tuple[str, str, int, str], np.ndarray] = {}
+
+
+async def example_vectors(embedder: Embedder) -> np.ndarray:
+    """Unit vectors of every example (in `example_table` order), from memory, the cache file, or embedded once."""
+    import numpy as np
+
+    key = (embedder.provider, embedder.model, embedder.dimensions, files_digest())
+    if key in _vectors:
+        return _vectors[key]
+    texts, _labels = example_table()
+    path = _vectors_path(embedder)
+    matrix = None
+    if path.is_file():
+        try:
+            matrix = np.load(path)
+        except (OSError, ValueError):
+            matrix = None
+    if matrix is None or matrix.shape != (len(texts), embedder.dimensions):
+        matrix = np.asarray(await embedder.embed(texts), dtype=np.float32)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, matrix)
+            tmp.replace(path)
+        except OSError as exc:  # a read-only cache only costs the next run the same work
+            log.warning("could not cache pattern vectors in %s: %s", path, exc)
+    _vectors[key] = matrix
+    return matrix
+
+
+def pattern_scores(sims: np.ndarray, labels: list[str], top: int = 2) -> dict[str, float]:
+    """Each pattern's score: the mean of its `top` best example similarities."""
+    import numpy as np
+
+    by_name: dict[str, list[float]] = {}
+    for value, name in zip(np.asarray(sims).tolist(), labels):
+        by_name.setdefault(name, []).append(value)
+    return {name: sum(sorted(vals, reverse=True)[:top]) / min(top, len(vals)) for name, vals in by_name.items()}
+
+
+def decide(scores: dict[str, float], floor: float = FLOOR, margin: float = MARGIN,
+           method: str = "embedding") -> PatternChoice:
+    """The best-scoring pattern when it is clearly nearest, else general."""
+    patterns = load_patterns()
+    ranked = sorted(scores.items(), key=lambda item: -item[1])
+    best, best_score = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    lead = best_score - runner_up
+    if best == GENERAL:
+        return PatternChoice(patterns[GENERAL], best_score, lead, False, best, method)
+    if best_score < floor or lead < margin:
+        return PatternChoice(patterns[GENERAL], best_score, lead, True, best, method)
+    return PatternChoice(patterns[best], best_score, lead, False, best, method)
+
+
+_STEM = re.compile(r"[a-z0-9]+")
+_STOP = frozenset("""a an the and or but of for to in on at by with from into about as is are be it its this that
+i me my we our you your can could would should will please want need make write create give some any each
+prompt""".split())
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in _STEM.findall(text.lower()) if len(w) >= 2 and w not in _STOP}
+
+
+def keyword_scores(idea: str) -> dict[str, float]:
+    """Word overlap (by five-letter stems, cosine of the two sets) of the idea with each pattern's examples,
+    each pattern scoring the mean of its two best examples."""
+    texts, labels = example_table()
+    idea_stems = _stems(idea)
+    sims = []
+    for text in texts:
+        ex = _stems(text)
+        sims.append(len(idea_stems & ex) / math.sqrt(len(idea_stems) * len(ex)) if idea_stems and ex else 0.0)
+    return pattern_scores(sims, labels)
+
+
+async def choose_pattern(idea: str, embedder: Embedder | None, idea_vector: np.ndarray | None) -> PatternChoice:
+    """The pattern that fits the idea (see the module doc). A non-English idea is compared through an English
+    gloss of its request words (see details.gloss) as well as its own words."""
+    from prompt_alchemy.engine.details import detect_language, gloss
+
+    language = detect_language(idea)
+    english = gloss(idea) if language else idea
+    if embedder is None or embedder.unavailable_reason() is not None:
+        return decide(keyword_scores(english), KEYWORD_FLOOR, 0.0, method="keywords")
+    import numpy as np
+
+    matrix = await example_vectors(embedder)
+    if idea_vector is None or english != idea:
+        idea_vector = (await embedder.embed([english]))[0]
+    sims = matrix @ np.asarray(idea_vector, dtype=np.float32)
+    return decide(pattern_scores(sims, example_table()[1]))
+
+
+# ------------------------------------------------------------------------------------------------ filling
+
+
+_ARTICLE_SLOT = re.compile(r"\b([Aa]n?) \{([a-z_]+)\}")
+_LEADING_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
+
+
+def article_for(word: str) -> str:
+    """"a" or "an" for the word that follows, by its sound ("an hour", "a user", "an MBA")."""
+    low = word.lower()
+    if re.match(r"(?:hour|honest|honou?r|heir)", low) or (word.isupper() and len(word) > 1 and
+                                                            word[0] in "AEFHILMNORSX"):
+        return "an"
+    if re.match(r"(?:uni|use|usu|uti|eu|one\b|once|ur[ai])", low):
+        return "a"
+    return "an" if low[:1] in set("aeiou") else "a"
+
+
+def fill(line: str, slots: dict[str, str]) -> str | None:
+    """A pattern line with its slots filled, or None when a slot it uses has no value. A slot after "a"/"an" is
+    used as a modifier ("a {domain} coach" -> "a running coach"): its own article goes, the article agrees, and a
+    value too long or possessive for that place counts as missing."""
+    def with_article(match: re.Match[str]) -> str:
+        value = slots.get(match.group(2)) or ""
+        value = _LEADING_ARTICLE.sub("", value)
+        if not value or "'" in value or len(value.split()) > 3 or value.lower().startswith(("their ", "the ")):
+            raise KeyError(match.group(2))
+        article = article_for(value.split()[0])
+        if match.group(1)[0].isupper():
+            article = article.capitalize()
+        return f"{article} {value}"
+
+    try:
+        line = _ARTICLE_SLOT.sub(with_article, line)
+    except KeyError:
+        return None
+    missing = [name for name in _SLOT.findall(line) if not slots.get(name)]
+    if missing:
+        return None
+    out = _SLOT.sub(lambda m: slots[m.group(1)], line)
+    return out[0].upper() + out[1:] if out and line.startswith("{") else out
+
+
+def first_filled(lines: tuple[str, ...] | list[str], slots: dict[str, str]) -> str | None:
+    for line in lines:
+        filled = fill(line, slots)
+        if filled:
+            return filled
+    return None
+
+
+def pattern_guidance(choice: PatternChoice, details: IdeaDetails) -> str:
+    """Guidance for a model that writes the prompt itself (the free-form and cloud path): the chosen pattern's
+    skeleton and the idea's details that the prompt must keep."""
+    parts = [f"The request fits the pattern \"{choice.pattern.name}\". Build the prompt on this skeleton, "
+             f"filled for this idea (leave out any part that does not apply):", choice.pattern.skeleton()]
+    kept = details.must_keep()
+    if kept:
+        parts.append("Keep every one of these details of the idea, in the user's words:\n"
+                     + "\n".join(f"- {item}" for item in kept))
+    if details.language:
+        parts.append(f"The idea is in {details.language_name}: keep its request as written and tell the model "
+                     f"to answer in {details.language_name}.")
+    return "\n\n".join(parts)
