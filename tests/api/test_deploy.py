@@ -26,8 +26,8 @@ def test_the_manifests_are_a_complete_deployment():
     dep = docs["Deployment"]["spec"]
     assert dep["replicas"] == 3
     container = dep["template"]["spec"]["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
     assert container["resources"]["requests"] and container["resources"]["limits"]
     assert dep["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
     assert {e["secretRef"]["name"] for e in container["envFrom"]} == {docs["Secret"]["metadata"]["name"]}

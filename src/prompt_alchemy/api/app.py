@@ -1,6 +1,13 @@
 """The team server's front door: one ASGI app in front of the MCP app that adds the REST API (/api/v1, its
 OpenAPI schema and docs), /metrics, API keys with per-key rate limits on REST and on MCP over HTTP, request ids,
-access logs and HTTP metrics. Everything else (/mcp, /health) goes to the MCP app unchanged.
+access logs and HTTP metrics, the probes /livez and /readyz, the Host/Origin checks and the request-body cap.
+Everything else (/mcp, /health) goes to the MCP app unchanged.
+
+Every request but the probes is checked against server.allowed_hosts (server/hosts.py: parsed, never compared by
+prefix); a refusal is the JSON error shape (421 for the Host, 403 for the Origin). A request body is read here,
+before anything else sees it, and refused with a JSON 413 as soon as it passes the cap: at once when Content-Length
+says so, else when the bytes counted while streaming (a chunked body) pass it; nothing larger is ever buffered.
+Metrics labels come from closed sets (known routes, known methods; the rest is `other`).
 
 Keys are required whenever the server is bound beyond loopback, and on loopback when `server.require_auth` is
 set; a key that is sent is always checked (a wrong one is refused even where none is required). Every request
@@ -36,13 +43,19 @@ access_log = get_logger("http.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MCP_SCOPE = "read"  # to connect; each MCP tool then needs its own scope (mcp/tools TOOLS)
-MAX_BODY = 24 * 1024 * 1024
+MAX_BODY = 24 * 1024 * 1024  # a REST request body
+MAX_MCP_BODY = 4 * 1024 * 1024  # any other request body (a JSON-RPC message to /mcp): the MCP SDK's own limit
+PROBES = ("/livez", "/readyz")
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+READY_TIMEOUT_S = 2.5  # /readyz answers within the probe's timeoutSeconds (3) even when a check hangs
 
 
 def error_response(err: ApiError) -> Any:
     from starlette.responses import JSONResponse
 
-    body = {"error": {"code": err.code, "message": err.message, "request_id": request_id.get()}}
+    from prompt_alchemy.public_errors import public_message
+
+    body = {"error": {"code": err.code, "message": public_message(err.message), "request_id": request_id.get()}}
     headers = dict(err.headers)
     if err.status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="prompt-alchemy"')
@@ -55,9 +68,11 @@ class TeamServer:
     def __init__(self, inner: Any, service: AlchemyService, *, host: str) -> None:
         from prompt_alchemy import __version__, telemetry
         from prompt_alchemy.mcp.http import MCP_PATH, is_loopback
+        from prompt_alchemy.server.hosts import HostPolicy
 
         self.inner = inner
-        self.guard = getattr(inner, "guard", None)
+        allowed = list(service.settings.server.allowed_hosts)
+        self.hosts = HostPolicy(allowed, check=is_loopback(host) or bool(allowed))
         self.service = service
         self.version = __version__
         cfg = service.settings.server
@@ -100,7 +115,8 @@ class TeamServer:
             await self._dispatch(scope, receive, send_with_id, headers)
         finally:
             elapsed = time.perf_counter() - started
-            telemetry.observe_http(scope.get("pa_route", "other"), scope["method"], status[0], elapsed)
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            telemetry.observe_http(scope.get("pa_route", "other"), method, status[0], elapsed)
             access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status[0], elapsed * 1000,
                             extra={"method": scope["method"], "path": scope["path"], "status": status[0],
                                    "duration_ms": round(elapsed * 1000, 2), "actor": scope.get("pa_actor")})
@@ -109,7 +125,7 @@ class TeamServer:
     def _route_label(self, path: str) -> str:
         if path.rstrip("/") == self.mcp_path:
             return self.mcp_path
-        if path in ("/health", "/metrics"):
+        if path in ("/health", "/metrics", *PROBES):
             return path
         if path.startswith(PREFIX):
             return path if path in (f"{PREFIX}/openapi.json", f"{PREFIX}/docs") else f"{PREFIX}/unmatched"
@@ -117,19 +133,22 @@ class TeamServer:
 
     async def _dispatch(self, scope: dict[str, Any], receive: Any, send: Any, headers: dict[str, str]) -> None:
         path = scope["path"]
+        if path in PROBES:  # before the Host check: kubelet sends the pod's IP
+            await self._probe(path, scope, receive, send)
+            return
         is_api = path == PREFIX or path.startswith(PREFIX + "/")
         is_mcp = path.rstrip("/") == self.mcp_path
+        try:
+            self._check_origin(headers)
+            receive = await read_body(scope, receive, headers, MAX_BODY if is_api else MAX_MCP_BODY)
+        except ApiError as err:
+            await error_response(err)(scope, receive, send)
+            return
         if not (is_api or is_mcp or path == "/metrics"):
             await self.inner(scope, receive, send)  # /health and anything else: the MCP app
             return
-        from starlette.requests import Request
         from starlette.responses import Response
 
-        if self.guard is not None:  # Host/Origin first (the SDK checks /mcp again)
-            refused = await self.guard.validate_request(Request(scope), is_post=False)
-            if refused is not None:
-                await refused(scope, receive, send)
-                return
         public = path in (f"{PREFIX}/openapi.json", f"{PREFIX}/docs", f"{PREFIX}/docs/") \
             or (path == "/metrics" and not self.metrics_require_auth)
         key = None
@@ -162,6 +181,47 @@ class TeamServer:
                 await self.api(scope, receive, send)
         finally:
             actor.reset(token)
+
+    def _check_origin(self, headers: dict[str, str]) -> None:
+        """Refuse a request whose Host is not this server's (421) or that comes from another site's page (403)."""
+        if not self.hosts.allows_host(headers.get("host")):
+            raise ApiError("misdirected_request", "the Host header does not name this server (see "
+                                                  "server.allowed_hosts)")
+        if not self.hosts.allows_origin(headers.get("origin")):
+            raise ApiError("forbidden", "requests from this Origin are not allowed (see server.allowed_hosts)")
+
+    async def _probe(self, path: str, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """GET /livez: the process answers (nothing else is checked, so a database outage restarts nothing).
+        GET /readyz: the database answers and every phase has a usable model; 503 naming what is not ready (the
+        details go to the log, never to the unauthenticated caller)."""
+        from starlette.responses import JSONResponse
+
+        if scope["method"] not in ("GET", "HEAD"):
+            await error_response(ApiError("method_not_allowed", f"{scope['method']} is not allowed on {path}"))(
+                scope, receive, send)
+            return
+        if path == "/livez":
+            await JSONResponse({"status": "ok"})(scope, receive, send)
+            return
+        checks = {"database": await self._ready("database", self.service.count_prompts()),
+                  "model": await self._ready("model", asyncio.to_thread(self._models_usable))}
+        ready = all(v == "ok" for v in checks.values())
+        await JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
+                           status_code=200 if ready else 503)(scope, receive, send)
+
+    def _models_usable(self) -> None:
+        from prompt_alchemy.models import Phase
+
+        for phase in Phase:
+            self.service.registry.chain(phase)  # raises when no provider of the phase can run here
+
+    async def _ready(self, name: str, check: Any) -> str:
+        try:
+            await asyncio.wait_for(check, READY_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - a probe reports, never raises
+            log.warning("/readyz: the %s is not ready: %s", name, exc if str(exc) else type(exc).__name__)
+            return "unavailable"
+        return "ok"
 
     async def _authenticate(self, headers: dict[str, str], *, needed: str | None, required: bool) -> ApiKey | None:
         """The key the request carries (checked, rate-limited), None when it carries none and none is required;
@@ -270,9 +330,7 @@ class TeamServer:
                 elif request.query_params:
                     raise ApiError("bad_input", f"{label} takes no query parameters")
                 if e.body is not None:
-                    raw = await request.body()
-                    if len(raw) > MAX_BODY:
-                        raise ApiError("payload_too_large", "the request body is too large")
+                    raw = await request.body()  # at most MAX_BODY: read_body refused anything larger
                     try:
                         body = e.body.model_validate_json(raw or b"{}")
                     except ValidationError as exc:
@@ -291,3 +349,35 @@ class TeamServer:
                             media_type="application/json")
 
         return handle
+
+
+async def read_body(scope: dict[str, Any], receive: Any, headers: dict[str, str], cap: int) -> Any:
+    """Read the request's body (at most `cap` bytes) and return a `receive` that replays it, then passes on.
+    ApiError 413 as soon as Content-Length or the bytes counted so far pass `cap`: nothing larger is buffered.
+    A request that announces no body is passed on unread (a GET that opens an event stream)."""
+    declared = headers.get("content-length")
+    if declared is None and "chunked" not in headers.get("transfer-encoding", "").lower():
+        return receive
+    too_large = ApiError("payload_too_large", f"the request body is larger than {cap // (1024 * 1024)} MiB",
+                         headers={"Connection": "close"})
+    if declared is not None and declared.strip().isdigit() and int(declared) > cap:
+        raise too_large
+    body = bytearray()
+    pending: list[dict[str, Any]] = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":  # the client left: the app sees it after what arrived
+            pending.append(message)
+            break
+        chunk = message.get("body", b"")
+        if len(body) + len(chunk) > cap:
+            raise too_large
+        body += chunk
+        more = bool(message.get("more_body", False))
+    pending.insert(0, {"type": "http.request", "body": bytes(body), "more_body": more})
+
+    async def replay() -> dict[str, Any]:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

@@ -22,8 +22,8 @@ from prompt_alchemy.errors import (
 CODES: dict[str, int] = {
     "bad_input": 400, "invalid_config": 400, "provider_unavailable": 400, "cost_limit": 400,
     "unauthorized": 401, "forbidden": 403, "not_found": 404, "method_not_allowed": 405, "conflict": 409,
-    "payload_too_large": 413, "rate_limited": 429, "internal_error": 500, "provider_error": 502,
-    "generation_failed": 502, "storage_error": 503,
+    "payload_too_large": 413, "misdirected_request": 421, "rate_limited": 429, "internal_error": 500,
+    "provider_error": 502, "generation_failed": 502, "storage_error": 503,
 }
 
 
@@ -40,11 +40,11 @@ class ApiError(Exception):
 
 def from_exception(exc: BaseException) -> ApiError:
     """The answer for a failure raised by a service; anything unexpected is a 500 that names no internals."""
-    from prompt_alchemy.security import redact
+    from prompt_alchemy.public_errors import public_message
 
     if isinstance(exc, ApiError):
         return exc
-    message = redact(str(exc))
+    message = public_message(str(exc))
     if isinstance(exc, ConflictError):
         return ApiError("conflict", message)
     if isinstance(exc, ConfigError):

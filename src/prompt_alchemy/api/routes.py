@@ -200,7 +200,9 @@ async def feedback(c: Call) -> Any:
 
 async def metrics(c: Call) -> Any:
     q: m.MetricsQuery = c.query
-    return await c.service.metrics_report(since=q.since, phase=q.phase, provider=q.provider)
+    from prompt_alchemy.public_errors import public_report
+
+    return public_report(await c.service.metrics_report(since=q.since, phase=q.phase, provider=q.provider))
 
 
 async def providers(c: Call) -> Any:

@@ -70,14 +70,17 @@ def transport_security(host: str, allowed_hosts: list[str]) -> Any:
                                      allowed_origins=origins)
 
 
-def build_http_app(server: Any, *, host: str, allowed_hosts: list[str] | None = None) -> Any:
+def build_http_app(server: Any, *, host: str, allowed_hosts: list[str] | None = None,
+                   host_checks: bool = True) -> Any:
     """The ASGI app serving `server` (an MCPServer) at /mcp, plus its custom routes (checked against the same
-    Host/Origin rules), choosing the reply form per request (see the module docstring)."""
+    Host/Origin rules), choosing the reply form per request (see the module docstring). With
+    `host_checks=False` nothing here checks Host/Origin: the app in front does (the team server, server/hosts.py)."""
     from mcp.server.streamable_http import StreamableHTTPServerTransport
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-    from mcp.server.transport_security import TransportSecurityMiddleware
+    from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 
-    security = transport_security(host, allowed_hosts or [])
+    security = transport_security(host, allowed_hosts or []) if host_checks else \
+        TransportSecuritySettings(enable_dns_rebinding_protection=False)
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, transport_security=security)
     guard = TransportSecurityMiddleware(security)
     manager = server.session_manager

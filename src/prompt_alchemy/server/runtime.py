@@ -2,6 +2,12 @@
 maintenance and the nightly training running beside it until stdin closes or a signal arrives.
 
 Heavy imports (the MCP SDK, uvicorn, starlette) happen inside the functions, so importing this module is cheap.
+
+Shutdown is bounded: on SIGTERM/SIGINT the HTTP server stops accepting, gives requests in flight (and open MCP event
+streams) SHUTDOWN_GRACE_S to finish, then cancels them, closes the service and returns. If anything still holds
+the process (a model call in a worker thread cannot be interrupted), it exits anyway SHUTDOWN_DEADLINE_S after the
+signal, with every thread's stack in the log (faulthandler: it needs no interpreter lock, so even a thread stuck in
+C code cannot stop it).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ log = get_logger("serve")
 
 Transport = Literal["stdio", "http"]
 MAINTENANCE_INTERVAL_S = 600.0
+SHUTDOWN_GRACE_S = 5.0
+SHUTDOWN_DEADLINE_S = 9.0
 
 
 def configure_logging(level: str, log_file: Path | None) -> None:
@@ -55,7 +63,10 @@ async def run(service: AlchemyService, transport: Transport, host: str, port: in
     """Serve `service` over `transport` until stdin closes (stdio) or SIGINT/SIGTERM arrives; maintenance and the
     training schedule run beside it. The service is closed on the way out."""
     from prompt_alchemy.mcp.server import build_server
+    from prompt_alchemy.public_errors import register_paths
 
+    register_paths({service.examples_dir(): "server.examples_dir", service.loaded.paths.data_dir: "(data folder)",
+                    str(service.loaded.database_path): "(database file)"})
     server = build_server(service)
     if transport == "http":
         from prompt_alchemy import telemetry
@@ -88,7 +99,12 @@ async def until_terminated(work: Awaitable[None], announce: Callable[[], None]) 
     is called once the SIGTERM handler is in place."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+
+    def on_sigterm() -> None:
+        arm_exit_deadline()
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     announce()
     serving = asyncio.ensure_future(work)
     stopping = asyncio.ensure_future(stop.wait())
@@ -100,6 +116,26 @@ async def until_terminated(work: Awaitable[None], announce: Callable[[], None]) 
             task.cancel()
     if serving.done() and not serving.cancelled() and (error := serving.exception()) is not None:
         raise error
+
+
+def arm_exit_deadline() -> None:
+    """Make sure the process is gone SHUTDOWN_DEADLINE_S from now (see the module docstring). Armed once, by the
+    first stop signal; only ever called in the `serve` process."""
+    import faulthandler
+
+    if getattr(arm_exit_deadline, "armed", False):
+        return
+    arm_exit_deadline.armed = True  # type: ignore[attr-defined]
+    out: Any = sys.stderr
+    for handler in logging.getLogger().handlers:
+        stream = getattr(handler, "stream", None)
+        if stream is not None and hasattr(stream, "fileno"):
+            out = stream
+            break
+    try:
+        faulthandler.dump_traceback_later(SHUTDOWN_DEADLINE_S, exit=True, file=out)
+    except (ValueError, OSError, AttributeError):  # no usable file descriptor: the default stderr
+        faulthandler.dump_traceback_later(SHUTDOWN_DEADLINE_S, exit=True)
 
 
 async def run_maintenance(service: AlchemyService) -> None:
@@ -120,9 +156,16 @@ async def serve_http(server: Any, service: AlchemyService, host: str, port: int)
 
     from prompt_alchemy.mcp.http import build_http_app, is_loopback
 
+    from prompt_alchemy.server.hosts import HostPolicy
+
     _add_health_route(server, service)
     allowed_hosts = list(service.settings.server.allowed_hosts)
-    app = build_http_app(server, host=host, allowed_hosts=allowed_hosts)
+    try:
+        HostPolicy(allowed_hosts)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    # Host/Origin are checked in front of everything (api.app.TeamServer) with the parser of server/hosts.py
+    app = build_http_app(server, host=host, allowed_hosts=allowed_hosts, host_checks=False)
     from prompt_alchemy.api import mount
 
     app = mount(app, service, host=host)  # the REST API, /metrics, API keys and request ids in front of /mcp
@@ -150,12 +193,14 @@ async def serve_http(server: Any, service: AlchemyService, host: str, port: int)
                 sys.stderr.write(f"warning: {message}\n")
                 sys.stderr.flush()
 
-    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S))
     await _uvicorn_server_class(announce)(config).serve(sockets=[sock])
 
 
 def _add_health_route(server: Any, service: AlchemyService) -> None:
-    """GET /health: the version and the number of stored prompts, or 503 when the database cannot answer."""
+    """GET /health: the version and the number of stored prompts, or 503 when the database cannot answer (the
+    reason goes to the log). Under the Host allow-list; the probes are /livez and /readyz (api.app)."""
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
@@ -166,7 +211,9 @@ def _add_health_route(server: Any, service: AlchemyService) -> None:
         try:
             prompts = await service.count_prompts()
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
-            return JSONResponse({"status": "error", "version": __version__, "error": str(exc)}, status_code=503)
+            log.warning("/health: the database did not answer: %s", exc)
+            return JSONResponse({"status": "error", "version": __version__, "error": "the database did not "
+                                 "answer (the server log has the reason)"}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__, "server": "prompt-alchemy",
                              "transport": "streamable-http", "prompts": prompts})
 
@@ -202,6 +249,10 @@ def _uvicorn_server_class(announce: Callable[[], None]) -> Any:
         (uvicorn's own handler re-raises the signal after shutdown, which skips the caller's cleanup). It announces
         itself once it serves, with those handlers in place: a SIGTERM right after the announcement stops it
         cleanly."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            arm_exit_deadline()
+            super().handle_exit(sig, frame)
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)

@@ -18,7 +18,7 @@ from mcp_types import CallToolResult, TextContent
 
 from prompt_alchemy.errors import AlchemyError
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.security import redact
+from prompt_alchemy.public_errors import public_message
 
 if TYPE_CHECKING:
     from prompt_alchemy.models import Prompt
@@ -80,11 +80,11 @@ ProviderName = Annotated[str, Choices("provider")]
 @contextmanager
 def tool_errors() -> Iterator[None]:
     """Turn anticipated failures (AlchemyError) into tool errors whose text a model can act on, secrets
-    redacted; anything else stays an unexpected failure."""
+    redacted and the server's folders named, not shown (public_errors); anything else stays an unexpected failure."""
     try:
         yield
     except AlchemyError as exc:
-        raise ToolError(redact(str(exc))) from exc
+        raise ToolError(public_message(str(exc))) from exc
 
 
 def text_result(data: Any, summary: str, *, json_ready: bool = False) -> CallToolResult:

@@ -12,6 +12,7 @@ from pydantic import Field
 from prompt_alchemy.mcp.tools._common import (PhaseName, ProviderName, ToolContext, prompt_dict, service, short,
                                               state, text_result, tool_errors)
 from prompt_alchemy.models import Prompt, SearchFilters
+from prompt_alchemy.public_errors import public_report
 
 
 async def search_prompts(
@@ -112,7 +113,7 @@ async def get_metrics(
     """Usage report: prompts by phase, provider, model, persona and day; tokens and cost; per-phase latency
     p50/p95; provider latency and error rates; database size."""
     with tool_errors():
-        report = await service(ctx).metrics_report(since=since, phase=phase, provider=provider)
+        report = public_report(await service(ctx).metrics_report(since=since, phase=phase, provider=provider))
     prompts, totals = report.get("prompts", {}), report.get("totals", {})
     lines = [f"{prompts.get('total', 0)} prompt(s); {totals.get('calls', 0)} provider call(s), "
              f"{totals.get('input_tokens', 0)} input + {totals.get('output_tokens', 0)} output tokens, "
