@@ -267,6 +267,7 @@ class RankingWeights(_Section):
     no_duplicate_lines: float = Field(0.5, ge=0)
     length: float = Field(1.0, ge=0)
     distinctness: float = Field(0.5, ge=0)
+    specificity: float = Field(1.5, ge=0, description="share of sentences about the idea (by embedding)")
     addressed_to_model: float = Field(1.0, ge=0)
     not_deliverable: float = Field(1.0, ge=0)
     not_degenerate: float = Field(1.0, ge=0)

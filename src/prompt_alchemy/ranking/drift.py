@@ -1,14 +1,17 @@
 """Drift off the idea, measured by embedding: which sentences of a prompt are far from both the idea and from any
-instruction a prompt normally gives ("Keep it under 300 words.", "Reply in Markdown.").
+instruction a prompt normally gives ("Keep it under 300 words.", "Reply in Markdown."), and which sentences are not
+related to the idea at all (generic: they would fit any idea).
 
 A sentence about the idea is near the idea; an instruction about form, tone or quality is near one of the anchor
 instructions below; a sentence that is neither ("Use 3D modeling and color gradients" in a cover-letter prompt) is
-drift. The result feeds :class:`prompt_alchemy.ranking.features.FeatureContext` (``drift``, ``sentences``).
+drift. A sentence not near the idea, whether or not it is a usual instruction, is generic. The result feeds
+:class:`prompt_alchemy.ranking.features.FeatureContext` (``drift``, ``sentences``, ``generic``).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,8 +52,24 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-async def measure(embedder: Embedder, texts: list[str], idea_vector: Any) -> list[tuple[tuple[str, ...], int]]:
-    """For each text: its drifting sentences and how many sentences were checked. One embedding batch for all."""
+#: A sentence is related to the idea when its similarity to the idea is at least this (MiniLM); a prompt whose
+#: sentences mostly fall below it is generic (see the ranker's specificity check).
+RELATED_THRESHOLD = 0.25
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """One text's sentences measured against the idea: how many were checked, those far from the idea and from
+    every anchor instruction (drift), and those not related to the idea whatever they say (generic)."""
+
+    sentences: int
+    drift: tuple[str, ...]
+    generic: tuple[str, ...]
+
+
+async def check_sentences(embedder: Embedder, texts: list[str], idea_vector: Any) -> list[SentenceCheck]:
+    """Each text's sentences against the idea and the anchor instructions, in one embedding batch for all texts:
+    the one place where sentence-to-idea similarity is computed (for on_topic and specificity)."""
     import numpy as np
 
     key = (embedder.provider, embedder.model, embedder.dimensions)
@@ -60,23 +79,34 @@ async def measure(embedder: Embedder, texts: list[str], idea_vector: Any) -> lis
     per_text = [sentences(t) for t in texts]
     flat = [s for group in per_text for s in group]
     if not flat:
-        return [((), 0) for _ in texts]
+        return [SentenceCheck(0, (), ()) for _ in texts]
     vectors = np.asarray(await embedder.embed(flat), dtype=np.float32)
-    idea = np.asarray(idea_vector, dtype=np.float32)
-    nearest = np.maximum(vectors @ idea, (vectors @ anchors.T).max(axis=1))
-    out: list[tuple[tuple[str, ...], int]] = []
+    to_idea = vectors @ np.asarray(idea_vector, dtype=np.float32)
+    nearest = np.maximum(to_idea, (vectors @ anchors.T).max(axis=1))
+    out: list[SentenceCheck] = []
     position = 0
     for group in per_text:
-        scores = nearest[position:position + len(group)]
-        out.append((tuple(s for s, v in zip(group, scores) if v < DRIFT_THRESHOLD), len(group)))
-        position += len(group)
+        end = position + len(group)
+        idea_scores, best = to_idea[position:end], nearest[position:end]
+        out.append(SentenceCheck(
+            sentences=len(group),
+            drift=tuple(s for s, v in zip(group, best) if v < DRIFT_THRESHOLD),
+            generic=tuple(s for s, v in zip(group, idea_scores) if v < RELATED_THRESHOLD)))
+        position = end
     return out
+
+
+async def measure(embedder: Embedder, texts: list[str], idea_vector: Any) -> list[tuple[tuple[str, ...], int]]:
+    """For each text: its drifting sentences and how many sentences were checked. One embedding batch for all."""
+    return [(c.drift, c.sentences) for c in await check_sentences(embedder, texts, idea_vector)]
 
 
 async def with_drift(embedder: Embedder, contexts: list[FeatureContext], texts: list[str],
                      idea_vector: Any) -> list[FeatureContext]:
-    """The contexts with each text's drift measured against the idea (for the ranker's on_topic check)."""
+    """The contexts with each text's sentences measured against the idea: drift (for the ranker's on_topic check)
+    and the sentences not related to the idea (for its specificity check)."""
     import dataclasses
 
-    drifts = await measure(embedder, texts, idea_vector)
-    return [dataclasses.replace(ctx, drift=drift, sentences=n) for ctx, (drift, n) in zip(contexts, drifts)]
+    checks = await check_sentences(embedder, texts, idea_vector)
+    return [dataclasses.replace(ctx, drift=c.drift, sentences=c.sentences, generic=c.generic)
+            for ctx, c in zip(contexts, checks)]

@@ -24,7 +24,24 @@ _CONSTRAINTS = re.compile(r"\b(must|should|never|always|do not|don't|avoid|at mo
                           r"constraints?|only|require[sd]?|requirements?|without|exactly|keep)\b", re.I)
 _FORMAT = re.compile(r"\b(output format|format|respond (?:with|in)|reply (?:with|in)|return|json|markdown|table|"
                      r"bullet(?:s| points?)?|numbered|sections?|headings?|words|sentences|paragraphs?|yaml|csv|"
-                     r"code block|one line|single word)\b", re.I)
+                     r"code blocks?|fenced|one line|single word|bulleted|checklist)\b|```", re.I)
+# An output-format section in each target form: Claude's XML (<output_format>), Markdown (## Output format,
+# **Output format:**) and plain labels (Output format:, OUTPUT FORMAT:).
+_FORMAT_SECTION = re.compile(
+    r"<\s*(?:output[_ ]?format|response[_ ]?format|answer[_ ]?format|format|output)\s*>|"
+    r"^[ \t]*#{1,6}[ \t]*(?:output|response|answer)?[ _]?format\b|^[ \t]*#{1,6}[ \t]*output[ \t]*$|"
+    r"^[ \t]*(?:\*\*)?[ \t]*(?:output|response|answer)[ _]format[ \t]*(?:\*\*)?[ \t]*:|^[ \t]*format[ \t]*:",
+    re.I | re.M)
+# An image-model prompt: the model's own parameters (Midjourney flags, a Stable Diffusion negative prompt).
+_IMAGE_PARAMS = re.compile(r"(?:^|\s)--(?:ar|aspect|v|version|niji|style|stylize|s|chaos|c|no|q|quality|seed|"
+                           r"weird|tile)\b|^\s*negative prompt\s*:", re.I | re.M)
+_IMAGE_MODEL = re.compile(r"\b(midjourney|stable[- ]?diffusion|sdxl|dall[- ·]?e|imagen|flux|image (?:prompt|"
+                          r"generat\w*|model)|text[- ]to[- ]image)\b", re.I)
+_VISUAL = re.compile(r"\b(lighting|light|composition|palette|colou?rs?|style|illustration|photograph|photo|render|"
+                     r"watercolou?r|oil painting|cinematic|depth of field|lens|\d+ ?mm|close-up|wide shot|"
+                     r"backdrop|background|foreground|pastel|detailed|texture)\b", re.I)
+_PICTURE_OF = re.compile(r"\b(?:an? )?(?:image|picture|illustration|photo(?:graph)?|painting|render(?:ing)?|"
+                         r"digital art) of\b", re.I)
 _FORMAT_HEAVY = re.compile(r"\b(json|yaml|csv|table|schema|template|fields?)\b", re.I)
 _EXAMPLES = re.compile(r"(\bfor example\b|\be\.g\.|\bexamples?:|\bexample (?:input|output)\b|\binput:|\boutput:|"
                        r"<example>|\bsuch as\b)", re.I)
@@ -58,14 +75,14 @@ _TO_MODEL = re.compile(r"\b(you are|you're|act as|your (?:task|job|role|goal)|re
                        r"classify|extract|translate|rewrite|design|draft|describe|suggest|provide)\b", re.I)
 # Scaffolding that belongs to our templates or to a chat reply, never to a prompt.
 _SCAFFOLD = re.compile(
-    r"(\bprima[- ]materia\b|\bsolutio\b|\bcoagulatio\b|\bphase [123] of 3\b|</?(?:idea|draft|remarks|pre|code|"
+    r"(\bprima[- ]materia\b|\bsolutio\b|\bcoagulatio\b|\bphase [123] of 3\b|</?(?:idea|draft|guidance|remarks|pre|code|"
     r"assistant|user|system|s|im_start|im_end)>|<context source=|<\|[a-z_]+\|>|\bfield sources:|\bkind of task:|"
     r"\breply with the (?:final )?prompt only\b)", re.I)
 
 #: The rubric checks, in display order. Each one is a 0–1 score; the ranker weights them.
 RUBRIC: tuple[str, ...] = (
     "intent", "has_role", "states_task", "has_constraints", "output_format", "examples", "variables",
-    "vague_words", "no_duplicate_lines", "length", "distinctness",
+    "vague_words", "no_duplicate_lines", "length", "distinctness", "specificity",
     "addressed_to_model", "not_deliverable", "not_degenerate", "on_topic", "no_scaffolding",
 )
 #: The checks that tell a prompt from a non-prompt. A text that fails any of them (value below 0.5) is not a usable
@@ -73,7 +90,7 @@ RUBRIC: tuple[str, ...] = (
 NON_PROMPT_CHECKS: tuple[str, ...] = ("addressed_to_model", "not_deliverable", "not_degenerate", "on_topic",
                                       "no_scaffolding")
 #: Checks that need something besides the text (an idea, sibling variants); absent when that is missing.
-CONTEXTUAL: frozenset[str] = frozenset({"intent", "distinctness", "on_topic"})
+CONTEXTUAL: frozenset[str] = frozenset({"intent", "distinctness", "on_topic", "specificity"})
 _PHASES = ("prima-materia", "solutio", "coagulatio")
 _PERSONAS = ("generic", "code", "writing", "analysis")
 
@@ -106,6 +123,8 @@ class FeatureContext:
     #: Sentences far from both the idea and any instruction a prompt gives (by embedding), out of how many.
     drift: tuple[str, ...] | None = None
     sentences: int = 0
+    #: Sentences not related to the idea by embedding (they would fit any idea), measured with `drift`.
+    generic: tuple[str, ...] | None = None
 
 
 def words(text: str) -> list[str]:
@@ -146,8 +165,7 @@ def rubric(text: str, ctx: FeatureContext | None = None) -> list[Feature]:
                                   "no clear task verb")
     feats["has_constraints"] = _check("has_constraints", bool(_CONSTRAINTS.search(text)), "states constraints",
                                       "states no constraints")
-    feats["output_format"] = _check("output_format", bool(_FORMAT.search(text)), "specifies the output format",
-                                     "does not say what the answer should look like")
+    feats["output_format"] = output_format_feature(text, ctx.idea)
     feats["examples"] = examples_feature(text)
     feats["variables"] = variables_feature(text, ctx.idea)
     feats["vague_words"] = vague_feature(text, n_words)
@@ -156,6 +174,9 @@ def rubric(text: str, ctx: FeatureContext | None = None) -> list[Feature]:
     distinct = distinctness_feature(ctx.sibling_similarity, ctx.sibling_measure)
     if distinct is not None:
         feats["distinctness"] = distinct
+    specific = specificity_feature(ctx.generic, ctx.sentences)
+    if specific is not None:
+        feats["specificity"] = specific
     feats["addressed_to_model"] = addressed_feature(text)
     feats["not_deliverable"] = deliverable_feature(text, n_words)
     feats["not_degenerate"] = degenerate_feature(text)
@@ -284,6 +305,53 @@ def distinctness_feature(similarity: float | None, measure: str = "embedding") -
     value = max(0.0, min(1.0, value))
     verdict = "a near-copy" if value < 0.2 else "distinct" if value >= 0.7 else "somewhat distinct"
     return Feature("distinctness", value, f"{verdict}: {what}")
+
+
+def output_format_feature(text: str, idea: str | None = None) -> Feature:
+    """Says what the answer should look like, in whatever form the target reads: an output-format section (Claude's
+    <output_format>, Markdown "## Output format", a plain "Output format:" label) or a phrase naming the form (code
+    blocks, a ```sql block, JSON, a table, one paragraph, a numbered list). An image-model prompt has no sections:
+    its form is the descriptive paragraph and the model's parameters, so it is not asked for an output section."""
+    section = _FORMAT_SECTION.search(text)
+    if section:
+        return Feature("output_format", 1.0, f"specifies the output format ({section.group(0).strip()} section)")
+    phrase = _FORMAT.search(text)
+    if phrase:
+        return Feature("output_format", 1.0, f"specifies the output format ('{phrase.group(0).strip()}')")
+    if is_image_prompt(text, idea):
+        return Feature("output_format", 1.0, "an image prompt: its form is the descriptive paragraph and the model's "
+                                             "parameters, not an output section")
+    return Feature("output_format", 0.0, "does not say what the answer should look like")
+
+
+def is_image_prompt(text: str, idea: str | None = None) -> bool:
+    """A prompt for an image model: it carries the model's parameters (--ar 16:9, a negative prompt), or it is one
+    paragraph with no sections, for an idea that names an image model, or describing a picture (style, lighting,
+    composition) without addressing the model as "you"."""
+    if _IMAGE_PARAMS.search(text):
+        return True
+    if "\n\n" in text.strip() or len(_HEADING.findall(text)) >= 2:
+        return False
+    if idea is not None and _IMAGE_MODEL.search(idea):
+        return True
+    visual = len({m.lower() for m in _VISUAL.findall(text)})
+    if _PICTURE_OF.search(text):
+        return visual >= 2
+    return visual >= 3 and not _SECOND_PERSON.search(text)
+
+
+def specificity_feature(generic: tuple[str, ...] | None, sentences: int) -> Feature | None:
+    """The share of the prompt's sentences related to the idea by embedding (see
+    :func:`prompt_alchemy.ranking.drift.measure`): a prompt whose sentences would fit any idea ("Match the tone to
+    the audience.") scores low. The value is that share. Absent when no embedder measured it."""
+    if generic is None or not sentences:
+        return None
+    related = sentences - len(generic)
+    value = related / sentences
+    if not generic:
+        return Feature("specificity", value, f"all {sentences} sentences are about the idea")
+    return Feature("specificity", value, f"{related} of {sentences} sentences are about the idea; "
+                                         f"{len(generic)} would fit any idea, e.g. '{generic[0][:60]}'")
 
 
 def length_feature(n_words: int, idea_words: int = 0) -> Feature:

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 DEFAULT_WEIGHTS: dict[str, float] = {
     "intent": 3.0, "has_role": 1.0, "states_task": 1.0, "has_constraints": 1.0, "output_format": 1.0,
     "examples": 0.5, "variables": 1.0, "vague_words": 0.5, "no_duplicate_lines": 0.5, "length": 1.0,
-    "distinctness": 0.5, "addressed_to_model": 1.0, "not_deliverable": 1.0, "not_degenerate": 1.0, "on_topic": 1.0,
-    "no_scaffolding": 1.0,
+    "distinctness": 0.5, "specificity": 1.5, "addressed_to_model": 1.0, "not_deliverable": 1.0,
+    "not_degenerate": 1.0, "on_topic": 1.0, "no_scaffolding": 1.0,
 }
 #: A rejected text's total is scaled by this, so that its stored score also reads as poor.
 REJECTED_SCALE = 0.3
