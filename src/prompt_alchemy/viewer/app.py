@@ -1,27 +1,34 @@
 """The viewer's Starlette app: the single-page UI from `static/` and its JSON routes under `/api/`.
 
-Every route is a thin adapter over the service (no SQL here): parse, call, return JSON. Anticipated failures
-(AlchemyError) become `{"error": "..."}` with 400 (bad input), 404 (unknown id or label) or 500. Generation runs as
-a background task whose phase progress the page polls.
+Every route is a thin adapter over the service (no SQL here): parse, check, call, return JSON. `guard.ViewerGuard`
+stands in front (Host, Origin, CSRF header, body type and size). Every failure is the REST API's JSON error shape
+`{"error": {"code", "message", "request_id"}}`: a service's anticipated failure keeps the API's code and status
+(bad input 400, unknown id or label 404, ...), a field of the wrong type is 422, an unknown route 404, and anything
+unexpected a 500 that names no internals. Generation runs as a background task whose phase progress the page polls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
+import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from prompt_alchemy.errors import AlchemyError, InputError, NotFoundError
+from prompt_alchemy.observability import get_logger
 from prompt_alchemy.security import redact
+from prompt_alchemy.viewer.guard import MAX_BODY, ViewerError, ViewerGuard, error_body, is_json
 
 if TYPE_CHECKING:
     from prompt_alchemy.models import Prompt
@@ -30,6 +37,12 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).parent / "static"
 _MAX_JOBS = 20
 _SOURCE = "viewer"
+_MAX_DEPTH = 8  # the page's bodies are two levels deep ({"values": {...}})
+_MAX_TEXT = 20_000
+#: A prompt reference in a path or query: a full id, an id prefix or a label (letters, digits, '.', '_', '-').
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_JOB = re.compile(r"^[0-9a-f]{12}$")
+log = get_logger("viewer")
 
 
 @dataclass
@@ -45,9 +58,34 @@ class Job:
     task: asyncio.Task | None = None
 
 
-def _error(exc: Exception) -> JSONResponse:
-    status = 404 if isinstance(exc, NotFoundError) else 400 if isinstance(exc, InputError) else 500
-    return JSONResponse({"error": redact(str(exc))}, status_code=status)
+def _error(exc: BaseException) -> JSONResponse:
+    """The JSON error answer for `exc`: a ViewerError as it is, a service failure with the REST API's code and
+    status, anything else a 500 that names no internals (the traceback goes to the log)."""
+    from prompt_alchemy.api.errors import from_exception
+    from prompt_alchemy.api.logs import request_id
+
+    if isinstance(exc, ViewerError):
+        code, message, status = exc.code, exc.message, exc.status
+    else:
+        if not isinstance(exc, AlchemyError):
+            log.error("viewer request failed", exc_info=exc)
+        err = from_exception(exc)
+        code, message, status = err.code, err.message, err.status
+    return JSONResponse(error_body(code, message, request_id.get()), status_code=status)
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own refusals (unknown route 404, wrong method 405) in the same JSON shape."""
+    status = getattr(exc, "status_code", 500)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "bad_input" if status < 500 else
+                                                             "internal_error")
+    message = {404: f"no such page or route: {request.url.path[:100]}",
+               405: f"{request.method} is not allowed here"}.get(status, str(getattr(exc, "detail", "")))
+    return _error(ViewerError(code, message, status))
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    return _error(exc)
 
 
 def _summary(p: Prompt) -> dict[str, Any]:
@@ -58,24 +96,88 @@ def _summary(p: Prompt) -> dict[str, Any]:
 
 
 def _handler(fn):
-    """A JSON route: `fn(service, request)` answers a dict; an anticipated failure is an error body."""
+    """A JSON route: `fn(service, request)` answers a dict; every failure is the JSON error shape."""
     async def endpoint(request: Request) -> Response:
         try:
             return JSONResponse(await fn(request.app.state.service, request))
-        except AlchemyError as exc:
+        except ValueError as exc:  # a malformed query value
+            return _error(ViewerError("bad_input", redact(str(exc))[:300]))
+        except Exception as exc:  # noqa: BLE001 - anticipated (AlchemyError) or not: JSON either way
             return _error(exc)
-        except ValueError as exc:  # a malformed body or query value
-            return JSONResponse({"error": str(exc)}, status_code=400)
     return endpoint
 
+
+async def _read(request: Request) -> bytes:
+    """The body, counted while it arrives: past MAX_BODY bytes it is refused without reading the rest."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ViewerError("payload_too_large", f"the request body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests lists and objects (iteratively: no recursion on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if level <= _MAX_DEPTH:
+                stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 async def _body(request: Request) -> dict[str, Any]:
+    """The JSON object the request carries: JSON content type, at most MAX_BODY bytes, nested at most _MAX_DEPTH
+    levels."""
+    if not is_json(request.headers.get("content-type")):
+        raise ViewerError("unsupported_media_type", "a request body must be JSON sent with "
+                                                    "'Content-Type: application/json'")
+    raw = await _read(request)
     try:
-        data = await request.json()
+        data = json.loads(raw)
+    except RecursionError:
+        raise ViewerError("bad_input", f"the request body is nested more than {_MAX_DEPTH} levels deep") from None
     except ValueError:
-        raise InputError("the request body is not JSON") from None
+        raise ViewerError("bad_input", "the request body is not JSON") from None
     if not isinstance(data, dict):
-        raise InputError("the request body must be a JSON object")
+        raise ViewerError("bad_input", "the request body must be a JSON object")
+    if _depth(data) > _MAX_DEPTH:
+        raise ViewerError("bad_input", f"the request body is nested more than {_MAX_DEPTH} levels deep")
     return data
+
+
+def _text(data: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    """The field `name` as text (None when absent, null or empty and not required); any other type is a 422."""
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise ViewerError("invalid_field", f"'{name}' is required and must be text")
+        return None
+    if not isinstance(value, str):
+        raise ViewerError("invalid_field", f"'{name}' must be text, not {_json_type(value)}")
+    if len(value) > _MAX_TEXT:
+        raise ViewerError("invalid_field", f"'{name}' is longer than {_MAX_TEXT} characters")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _ref(value: str | None, what: str = "prompt id") -> str:
+    """A prompt reference from a path or query, checked against the library's id, prefix and label format."""
+    if not value or not _REF.match(value):
+        shown = (value or "")[:40]
+        raise ViewerError("bad_input", f"'{shown}' is not a {what}: ids, id prefixes and labels are letters, digits, "
+                                       f"'.', '_' and '-'")
+    return value
+
 
 def _filters(request: Request):
     from pydantic import ValidationError
@@ -135,34 +237,37 @@ async def _prompt_page(service: AlchemyService, ref: str) -> dict[str, Any]:
     }
 
 async def get_prompt(service: AlchemyService, request: Request) -> dict[str, Any]:
-    return await _prompt_page(service, request.path_params["ref"])
+    return await _prompt_page(service, _ref(request.path_params["ref"]))
 
 async def score(service: AlchemyService, request: Request) -> dict[str, Any]:
-    full = await service.resolve_id(request.path_params["ref"])
+    full = await service.resolve_id(_ref(request.path_params["ref"]))
     scored = (await service.score_prompts([full]))[0]
     return scored.model_dump(mode="json", exclude={"features"})
 
 async def render(service: AlchemyService, request: Request) -> dict[str, Any]:
+    ref = _ref(request.path_params["ref"])
     data = await _body(request)
     values = data.get("values") or {}
     if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-        raise InputError("'values' must map variable names to text")
-    rendered = await service.render_prompt(request.path_params["ref"], values, missing_hint=" (fill in each field)")
+        raise ViewerError("invalid_field", "'values' must map variable names to text")
+    rendered = await service.render_prompt(ref, values, missing_hint=" (fill in each field)")
     return {"id": rendered.prompt.id, "text": rendered.text, "variables": rendered.variables}
 
 async def rate(service: AlchemyService, request: Request) -> dict[str, Any]:
+    ref = _ref(request.path_params["ref"])
     data = await _body(request)
     rating = data.get("rating")
     if not isinstance(rating, int) or isinstance(rating, bool):
-        raise InputError("'rating' must be a whole number from 1 to 5")
-    row = await service.rate(request.path_params["ref"], rating, data.get("comment") or None, _SOURCE)
+        raise ViewerError("invalid_field", "'rating' must be a whole number from 1 to 5")
+    row = await service.rate(ref, rating, _text(data, "comment"), _SOURCE)
     average = (await service.average_ratings([row.prompt_id])).get(row.prompt_id)
     return {"prompt_id": row.prompt_id, "rating": row.rating,
             "average": round(average[0], 2) if average else None, "count": average[1] if average else 0}
 
 async def set_label(service: AlchemyService, request: Request) -> dict[str, Any]:
+    ref = _ref(request.path_params["ref"])
     data = await _body(request)
-    return await service.set_label(request.path_params["ref"], str(data.get("name") or ""), source=_SOURCE)
+    return await service.set_label(ref, _text(data, "name", required=True) or "", source=_SOURCE)
 
 async def remove_label(service: AlchemyService, request: Request) -> dict[str, Any]:
     return await service.remove_label(request.path_params["name"], source=_SOURCE)
@@ -172,7 +277,7 @@ async def labels(service: AlchemyService, request: Request) -> dict[str, Any]:
             "history": await service.label_history(None, 50)}
 
 async def diff(service: AlchemyService, request: Request) -> dict[str, Any]:
-    a_ref, b_ref = request.query_params.get("a") or "", request.query_params.get("b") or ""
+    a_ref, b_ref = _ref(request.query_params.get("a")), _ref(request.query_params.get("b"))
     a = await service.get_prompt(a_ref)
     b = await service.get_prompt(b_ref)
     return {"a": a.id, "b": b.id, "lines": diff_lines(a.content, b.content)}
@@ -185,9 +290,15 @@ async def start_generate(service: AlchemyService, request: Request) -> dict[str,
     jobs: dict[str, Job] = request.app.state.jobs
     data = await _body(request)
     count = data.get("count")
-    req = service.build_request(str(data.get("idea") or ""), count=int(count) if count else None,
-                                persona=data.get("persona") or None, provider=data.get("provider") or None,
-                                tags=[t.strip() for t in str(data.get("tags") or "").split(",") if t.strip()])
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+        raise ViewerError("invalid_field", "'count' must be a whole number")
+    tags = data.get("tags")
+    if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
+        tags = ",".join(tags)
+    tags = _text({"tags": tags}, "tags") or ""
+    req = service.build_request(_text(data, "idea") or "", count=count or None,
+                                persona=_text(data, "persona"), provider=_text(data, "provider"),
+                                tags=[t.strip() for t in tags.split(",") if t.strip()])
     for old in [j for j in jobs.values() if j.status != "running"][:max(0, len(jobs) - _MAX_JOBS + 1)]:
         jobs.pop(old.id, None)
     job = Job(id=uuid.uuid4().hex[:12], idea=req.idea)
@@ -211,7 +322,8 @@ async def start_generate(service: AlchemyService, request: Request) -> dict[str,
     return {"job": job.id}
 
 async def generate_status(service: AlchemyService, request: Request) -> dict[str, Any]:
-    job = request.app.state.jobs.get(request.path_params["job"])
+    given = request.path_params["job"]
+    job = request.app.state.jobs.get(given) if _JOB.match(given) else None
     if job is None:
         raise NotFoundError(f"no generation job {request.path_params['job'][:20]}")
     return {"job": job.id, "idea": job.idea, "status": job.status, "events": job.events,
@@ -225,8 +337,9 @@ async def index(request: Request) -> Response:
 
 
 
-def build_app(service: AlchemyService) -> Starlette:
-    """The viewer over `service` (which the caller owns and closes); handlers reach it through `app.state`."""
+def build_app(service: AlchemyService) -> ViewerGuard:
+    """The viewer over `service` (which the caller owns and closes), behind its guard; handlers reach the service
+    through `app.state`."""
     routes = [
         Route("/", index),
         Route("/api/search", _handler(search)),
@@ -244,10 +357,10 @@ def build_app(service: AlchemyService) -> Starlette:
         Route("/api/generate/{job}", _handler(generate_status)),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _unexpected})
     app.state.service = service
     app.state.jobs = {}
-    return app
+    return ViewerGuard(app)
 
 
 def diff_lines(a: str, b: str) -> list[dict[str, str]]:

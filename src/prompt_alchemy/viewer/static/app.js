@@ -22,15 +22,21 @@ const svgEl = (tag, attrs, ...children) => {
   return node;
 };
 
+// Every change the page makes carries this header (a cross-site form cannot send it) and a JSON body.
+const WRITE_HEADERS = { "x-prompt-alchemy": "1" };
+// A path segment or query value built from data (ids, labels, job ids): always percent-encoded.
+const enc = encodeURIComponent;
+
 async function api(path, options) {
-  const opts = options || {};
-  if (opts.body && typeof opts.body !== "string") {
+  const opts = Object.assign({ credentials: "same-origin" }, options || {});
+  opts.headers = Object.assign({}, opts.method && opts.method !== "GET" ? WRITE_HEADERS : {}, opts.headers || {});
+  if (opts.body !== undefined && typeof opts.body !== "string") {
     opts.body = JSON.stringify(opts.body);
-    opts.headers = { "content-type": "application/json" };
+    opts.headers["content-type"] = "application/json";
   }
   const res = await fetch(path, opts);
-  const data = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
-  if (!res.ok) throw new Error(data.error || `HTTP ${res.status}`);
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error((data.error && (data.error.message || data.error)) || `HTTP ${res.status}`);
   return data;
 }
 
@@ -84,7 +90,7 @@ async function searchPage(params) {
   if (!data.results.length) list.append(el("li", { class: "muted" }, q ? "No matching prompts." : "The library is empty."));
   for (const r of data.results) {
     list.append(el("li", { class: "result" },
-      el("a", { class: "title", href: `#/prompt/${r.id}` }, r.title || short(r.content, 70)),
+      el("a", { class: "title", href: `#/prompt/${enc(r.id)}` }, r.title || short(r.content, 70)),
       " ", el("span", { class: "muted" }, `${r.id.slice(0, 8)} · ${phaseOf(r)}${r.provider ? " · " + r.provider : ""}`
         + (r.score !== null && r.score !== undefined ? ` · score ${r.score.toFixed(2)}` : "")),
       " ", chips(r.labels, "label"), chips(r.tags),
@@ -110,7 +116,7 @@ function highlighted(text) {
 }
 
 async function promptPage(ref) {
-  const data = await api(`/api/prompts/${encodeURIComponent(ref)}`);
+  const data = await api(`/api/prompts/${enc(ref)}`);
   const p = data.prompt;
   $app.append(
     el("h1", {}, p.title || short(p.content, 80)),
@@ -128,7 +134,7 @@ async function promptPage(ref) {
 function labelsCard(p, labels) {
   const box = el("span", { id: "labels" });
   const draw = names => box.replaceChildren(...(names.length ? names.map(n => el("span", { class: "chip label", "data-label": n }, n,
-    el("button", { title: `remove ${n}`, onclick: async () => { await api(`/api/labels/${encodeURIComponent(n)}`, { method: "DELETE" }); route(); } }, "×")))
+    el("button", { title: `remove ${n}`, onclick: async () => { await api(`/api/labels/${enc(n)}`, { method: "DELETE" }); route(); } }, "×")))
     : [el("span", { class: "muted" }, "none")]));
   draw(labels);
   const input = el("input", { name: "label", id: "label-name", placeholder: "production", size: 12 });
@@ -136,7 +142,7 @@ function labelsCard(p, labels) {
   const form = el("form", { class: "inline", style: "display:inline-flex;margin-left:1rem" }, input, el("button", { type: "submit", class: "secondary" }, "Set label"), msg);
   form.addEventListener("submit", async ev => {
     ev.preventDefault();
-    try { await api(`/api/prompts/${p.id}/labels`, { method: "POST", body: { name: input.value } }); route(); }
+    try { await api(`/api/prompts/${enc(p.id)}/labels`, { method: "POST", body: { name: input.value } }); route(); }
     catch (e) { msg.replaceChildren(errorBox(e)); }
   });
   return el("div", { class: "card" }, el("strong", {}, "Labels: "), box, form);
@@ -163,7 +169,7 @@ function fillCard(p, variables) {
     for (const [k, v] of new FormData(form)) if (v !== "") values[k] = v;  // an empty field is a missing value
     msg.textContent = "";
     try {
-      const r = await api(`/api/prompts/${p.id}/render`, { method: "POST", body: { values } });
+      const r = await api(`/api/prompts/${enc(p.id)}/render`, { method: "POST", body: { values } });
       out.value = r.text;
     } catch (e) { out.value = ""; msg.replaceChildren(errorBox(e)); }
   });
@@ -178,7 +184,7 @@ function ratingCard(p, rating, feedback) {
   for (let n = 1; n <= 5; n++) {
     stars.append(el("button", { type: "button", "data-star": n, title: `${n} star${n > 1 ? "s" : ""}`, onclick: async () => {
       try {
-        const r = await api(`/api/prompts/${p.id}/rate`, { method: "POST", body: { rating: n, comment: comment.value } });
+        const r = await api(`/api/prompts/${enc(p.id)}/rate`, { method: "POST", body: { rating: n, comment: comment.value } });
         stars.querySelectorAll("button").forEach(b => b.classList.toggle("on", Number(b.dataset.star) <= n));
         summary.textContent = `Average ${r.average.toFixed(1)} from ${r.count} rating(s) · you rated ${n}`;
         comment.value = "";
@@ -192,7 +198,7 @@ function ratingCard(p, rating, feedback) {
 
 function scoreCard(p) {
   const card = el("div", { class: "card", id: "score" }, el("h2", {}, "Score"), el("p", { class: "muted" }, "scoring…"));
-  api(`/api/prompts/${p.id}/score`).then(s => {
+  api(`/api/prompts/${enc(p.id)}/score`).then(s => {
     const sc = s.score;
     const rows = sc.components.map(c => el("tr", {}, el("td", {}, c.name), el("td", {}, c.value.toFixed(2)),
       el("td", {}, c.weight.toFixed(2) + (c.weight_source !== "default" ? ` (${c.weight_source})` : "")), el("td", {}, c.reason)));
@@ -235,7 +241,7 @@ function lineageCard(p, lineage) {
       svgEl("text", { x: 8, y: 17 }, `${phaseOf(n)}${n.variant !== null && n.variant !== undefined ? " v" + (n.variant + 1) : ""} · ${id.slice(0, 8)}`),
       svgEl("text", { x: 8, y: 33, class: "muted" }, short(n.title || n.content, 26)),
       svgEl("title", {}, short(n.content, 300)));
-    if (id !== p.id) { const a = svgEl("a", { href: `#/prompt/${id}` }); a.append(g); svg.append(a); } else svg.append(g);
+    if (id !== p.id) { const a = svgEl("a", { href: `#/prompt/${enc(id)}` }); a.append(g); svg.append(a); } else svg.append(g);
   }
   const count = nodes.size - 1;
   return el("div", { class: "card" }, el("h2", {}, `Lineage (${count} related prompt${count === 1 ? "" : "s"})`),
@@ -250,7 +256,7 @@ function historyCard(p, versions) {
     el("td", {}, el("input", { type: "radio", name: "a", value: v.id, checked: i === Math.max(0, versions.length - 2) })),
     el("td", {}, el("input", { type: "radio", name: "b", value: v.id, checked: i === versions.length - 1 })),
     el("td", {}, String(v.version)),
-    el("td", {}, v.id === p.id ? el("strong", {}, v.id.slice(0, 8)) : el("a", { href: `#/prompt/${v.id}` }, v.id.slice(0, 8))),
+    el("td", {}, v.id === p.id ? el("strong", {}, v.id.slice(0, 8)) : el("a", { href: `#/prompt/${enc(v.id)}` }, v.id.slice(0, 8))),
     el("td", {}, chips(v.labels, "label")), el("td", {}, v.created_at.slice(0, 16).replace("T", " ")),
     el("td", {}, short(v.content, 60)))));
   table.append(body);
@@ -259,7 +265,7 @@ function historyCard(p, versions) {
     const a = card.querySelector("input[name=a]:checked"), b = card.querySelector("input[name=b]:checked");
     if (!a || !b) return;
     try {
-      const d = await api(`/api/diff?a=${a.value}&b=${b.value}`);
+      const d = await api(`/api/diff?a=${enc(a.value)}&b=${enc(b.value)}`);
       out.replaceChildren(...(d.lines.length ? d.lines.map(l => el("div", { class: l.op === "+" ? "add" : l.op === "-" ? "del" : "" }, `${l.op} ${l.text}`)) : [el("div", { class: "muted" }, "identical")]));
     } catch (e) { out.replaceChildren(errorBox(e)); }
   } }, "Diff A → B");
@@ -284,7 +290,7 @@ function bars(id, entries, opts) {
 }
 
 async function metricsPage(params) {
-  const m = await api("/api/metrics" + (params.get("since") ? `?since=${encodeURIComponent(params.get("since"))}` : ""));
+  const m = await api("/api/metrics" + (params.get("since") ? `?since=${enc(params.get("since"))}` : ""));
   const prov = Object.entries(m.providers || {});
   const phases = Object.entries(m.phase_latency_ms || {});
   $app.append(el("h1", {}, "Metrics"),
@@ -312,6 +318,7 @@ async function generatePage() {
   form.addEventListener("submit", async ev => {
     ev.preventDefault();
     const body = Object.fromEntries(new FormData(form));
+    body.count = body.count ? Number(body.count) : null;
     status.replaceChildren(el("p", {}, "starting…"));
     try {
       const { job } = await api("/api/generate", { method: "POST", body });
@@ -322,7 +329,7 @@ async function generatePage() {
 }
 
 async function poll(job, box) {
-  const s = await api(`/api/generate/${job}`).catch(e => ({ status: "error", error: e.message, events: [] }));
+  const s = await api(`/api/generate/${enc(job)}`).catch(e => ({ status: "error", error: e.message, events: [] }));
   const last = new Map();
   for (const e of s.events || []) last.set(e.phase, e);
   const rows = [...last.values()].map(e => el("div", { class: "phase-row", "data-phase": e.phase }, el("span", {}, e.phase),
@@ -331,7 +338,7 @@ async function poll(job, box) {
   if (s.status === "running") { setTimeout(() => poll(job, box), 300); return; }
   if (s.status === "error") { box.append(errorBox(new Error(s.error))); return; }
   const list = el("ul", { class: "results" }, s.result.prompts.map(p => el("li", {},
-    el("a", { href: `#/prompt/${p.id}`, class: "title" }, `${phaseOf(p)} v${(p.variant || 0) + 1}`), p.id === s.result.best ? el("span", { class: "chip" }, "best") : "",
+    el("a", { href: `#/prompt/${enc(p.id)}`, class: "title" }, `${phaseOf(p)} v${(p.variant || 0) + 1}`), p.id === s.result.best ? el("span", { class: "chip" }, "best") : "",
     el("div", { class: "snippet" }, short(p.content, 200)))));
   box.append(list);
 }
@@ -342,7 +349,7 @@ async function labelsPage() {
   const data = await api("/api/labels");
   const table = el("table", { id: "labels-table" }, el("thead", {}, el("tr", {}, ["label", "version", "since", "text"].map(h => el("th", {}, h)))),
     el("tbody", {}, data.labels.map(l => el("tr", {}, el("td", {}, el("span", { class: "chip label" }, l.name)),
-      el("td", {}, el("a", { href: `#/prompt/${l.prompt_id}` }, l.prompt_id.slice(0, 8))), el("td", {}, l.updated_at.slice(0, 16).replace("T", " ")),
+      el("td", {}, el("a", { href: `#/prompt/${enc(l.prompt_id)}` }, l.prompt_id.slice(0, 8))), el("td", {}, l.updated_at.slice(0, 16).replace("T", " ")),
       el("td", {}, short(l.content, 80))))));
   const hist = el("ul", {}, data.history.map(h => el("li", {}, `${h.created_at.slice(0, 16).replace("T", " ")} · ${h.name} · ${h.action} `
     + (h.action === "move" ? `${h.previous_id.slice(0, 8)} → ${h.prompt_id.slice(0, 8)}` : (h.prompt_id || h.previous_id || "").slice(0, 8)) + ` (${h.source})`)));
