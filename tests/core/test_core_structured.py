@@ -1,5 +1,6 @@
-"""The structured small-model path with the scripted provider: spec fields, their checks and fallbacks, strategies,
-target forms and the choice of path. The real model runs in tests/e2e/test_e2e_generate_local.py."""
+"""The structured small-model path with the scripted provider: the pattern's spec, the model's task and its checks
+and fallbacks, strategies, target forms and the choice of path. The real model runs in
+tests/e2e/test_e2e_structured_local.py and tests/engine/test_engine_local.py."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ import json
 
 import pytest
 
-from prompt_alchemy.engine.spec import KINDS, classify_kind, format_from_idea, imperative_task, rule_spec
+from prompt_alchemy.engine.details import extract_details
+from prompt_alchemy.engine.patterns import PatternChoice, choose_pattern, load_patterns
+from prompt_alchemy.engine.spec import format_from_idea, imperative_task, pattern_spec
 from prompt_alchemy.engine.structured import assemble, render_prose
 from prompt_alchemy.models import Phase
 from prompt_alchemy.ranking.features import variables
 
 ROLE = json.dumps({"expert": "a career coach"})
 TASK = json.dumps({"task": "Write a cover letter for a junior data analyst job."})
+
+
+def spec_for(idea: str, pattern: str):
+    """The rule-filled spec of an idea under a named pattern (no model, no embedder)."""
+    choice = PatternChoice(load_patterns()[pattern], 0.5, 0.1, False, pattern)
+    return pattern_spec(choice, extract_details(idea))
 
 
 def _service(responses: list[str], **more):
@@ -26,7 +35,7 @@ def _service(responses: list[str], **more):
 
 
 async def test_structured_run_stores_three_phases_with_lineage_and_model_fields(home):
-    svc = _service([ROLE, TASK])
+    svc = _service([TASK])
     try:
         result = await svc.generate(svc.build_request("write a cover letter for a junior data analyst job", count=2))
         assert len(result.prompts) == 6
@@ -38,13 +47,17 @@ async def test_structured_run_stores_three_phases_with_lineage_and_model_fields(
             assert chain[1].parent_id == chain[0].id and chain[2].parent_id == chain[1].id
             assert all(p.enhancement_method.startswith("structured:") for p in chain)
             spec_text = chain[0].content
-            assert "Role: a career coach" in spec_text and "role=model" in spec_text and "task=model" in spec_text
-            assert "Audience: the hiring manager" in spec_text  # from the deliverable, not the model
+            assert "Kind of task: cover-letter" in spec_text  # the pattern, chosen by meaning
+            assert "role=pattern" in spec_text and "task=model" in spec_text  # the role fits: no role call
+            assert "Audience: the hiring manager" in spec_text  # from the pattern, not the model
             final = chain[2].content
-            for section in ("ROLE:", "TASK:", "CONTEXT:", "CONSTRAINTS:", "OUTPUT FORMAT:"):
+            for section in ("ROLE:", "TASK:", "OUTPUT FORMAT:"):
                 assert section in final
-            assert "You are a career coach." in final
-            assert chain[0].input_tokens > 0 and chain[2].input_tokens == 0  # only prima-materia calls the model
+            assert "Write a cover letter for a junior data analyst job." in final
+            assert chain[2].input_tokens == 0  # only prima-materia calls the model
+        # the task is asked once per idea and shared by the variants; the first variant carries its tokens
+        assert len(svc.registry.get("scripted").calls) == 1
+        assert sorted(chain[0].input_tokens > 0 for chain in by_variant.values()) == [False, True]
         stored = svc.store.list_prompts(session_id=result.session_id, limit=10)
         assert len(stored) == 6
         assert result.best_id in {p.id for p in result.final_prompts()}
@@ -54,18 +67,17 @@ async def test_structured_run_stores_three_phases_with_lineage_and_model_fields(
 
 
 async def test_a_failing_field_is_asked_again_once_then_comes_from_a_rule(home):
-    # The role copies the instructions; the task drops the idea's {transcript} variable.
-    bad_role = json.dumps({"expert": "a request"})
+    # The task drops the idea's {transcript} and {team} variables (the pattern's role fits: no role call).
     bad_task = json.dumps({"task": "Summarize the meeting for the team."})
-    svc = _service([bad_role, bad_role, bad_task, bad_task])
+    svc = _service([bad_task, bad_task])
     try:
         result = await svc.generate(svc.build_request("summarize {transcript} into action items for {team}",
                                                       count=1))
         spec = next(p for p in result.prompts if p.phase is Phase.PRIMA_MATERIA)
         calls = svc.registry.get("scripted").calls
-        assert len(calls) == 4  # role twice, task twice: one retry each
-        assert "role=rule" in spec.content and "task=rule" in spec.content
-        assert "copies the instructions" in spec.notes and "drops {team}, {transcript}" in spec.notes
+        assert len(calls) == 2  # the task twice: one retry
+        assert "role=pattern" in spec.content and "task=idea" in spec.content  # the user's own words
+        assert "drops {team}, {transcript}" in spec.notes
         final = result.best.content
         assert variables(final) == {"transcript", "team"}
         assert "Summarize {transcript} into action items for {team}." in final
@@ -77,79 +89,73 @@ async def test_a_failing_field_is_asked_again_once_then_comes_from_a_rule(home):
 async def test_an_unparseable_answer_falls_back_to_rules(home):
     svc = _service(["Dear hiring manager, I am thrilled to apply"])
     try:
-        result = await svc.generate(svc.build_request("build a CLI that summarizes git logs", count=1))
+        result = await svc.generate(svc.build_request("write a Python CLI that summarizes git logs", count=1))
         final = result.best.content
-        assert "You are a senior software engineer." in final
-        assert "Build a CLI that summarizes git logs." in final
+        spec = next(p for p in result.prompts if p.phase is Phase.PRIMA_MATERIA).content
+        assert "Kind of task: code-write" in spec
+        assert "You are a senior software engineer" in final  # the pattern's role
+        assert "Write a Python CLI that summarizes git logs." in final
         assert "Dear" not in final
     finally:
         await svc.aclose()
 
 
 def test_strategies_change_what_is_included():
-    spec = rule_spec("review my pull request for security problems", KINDS["review"])
+    spec = spec_for("review my pull request for security problems", "code-review")
     structured, concise, examples, steps = (assemble(spec, v, None) for v in range(4))
     assert "REQUIREMENTS:" in structured and "STEPS:" not in structured
     assert "REQUIREMENTS:" not in concise and len(concise) < len(structured)
-    assert "EXAMPLES:" in examples
+    assert "EXAMPLES:" in examples or examples.index("OUTPUT FORMAT:") < examples.index("TASK:")
     assert "STEPS:" in steps and "REQUIREMENTS:" not in steps
+    critical = assemble(spec, 4, None)
+    assert "NEVER BREAK THESE:" in critical
     quality = assemble(spec, 6, None)
     assert "SUCCESS CRITERIA:" in quality and "Before you answer" in quality
     assumptions = assemble(spec, 7, None)
     assert "state your assumption" in assumptions
-    assert len({structured, concise, examples, steps, quality, assumptions}) == 6
-    assert "{code}" in structured  # the material the review works on is an input variable
+    assert len({structured, concise, examples, steps, critical, quality, assumptions}) == 7
+    assert "{diff}" in structured  # the material the review works on is an input, named for what it is
 
 
 @pytest.mark.parametrize("family,marker", [("claude", "<role>\nYou are"), ("gpt", "## Role\nYou are"),
                                            ("gemini", "## Task"), (None, "ROLE:\nYou are")])
 def test_the_final_form_follows_the_target(family, marker):
-    spec = rule_spec("explain quantum entanglement to high school students", KINDS["explain"])
+    spec = spec_for("explain quantum entanglement to high school students", "explain-topic")
     assert marker in assemble(spec, 0, family)
 
 
 def test_solutio_prose_is_bounded_and_keeps_the_task():
-    spec = rule_spec("write a wedding toast for my sister {sister_name}", KINDS["write"])
+    spec = spec_for("write a wedding toast for my sister {sister_name}", "general")
+    spec.role = "a speechwriter"
     prose = render_prose(spec)
     assert "\n" not in prose and prose.count(". ") <= 12
-    assert "{sister_name}" in prose and prose.startswith("You are a professional writer")
+    assert "{sister_name}" in prose and prose.startswith("You are a speechwriter")
 
 
-@pytest.mark.parametrize("idea,kind", [
-    ("write a cover letter", "write"), ("explain photosynthesis", "explain"), ("a newsletter about Rust", "write"),
-    ("build a CLI that summarizes git logs", "code"), ("classify tickets by urgency", "classify"),
-    ("I want you to summarize this article", "transform"), ("brainstorm names for a bakery", "ideas"),
-    ("plan a 3-day trip to Lisbon", "plan"), ("help me negotiate a raise", "advise"),
-    ("write a Python function that validates emails", "code"), ("convert this SQL query to pandas", "code"),
-    ("write a job posting for a senior backend engineer", "write"), ("create a quiz on the French Revolution",
-                                                                     "explain"),
-    ("a chrome extension that blocks distracting sites during work hours", "code"),
-    ("a vscode plugin that formats SQL", "code"), ("ideas for a birthday party", "ideas"),
-])
-def test_kind_of_task(idea, kind):
-    assert classify_kind(idea)[0] == kind
+async def test_a_creative_piece_gets_its_own_pattern_not_a_letters():
+    from prompt_alchemy.embeddings.local import LocalEmbedder
 
-
-def test_a_creative_piece_gets_its_own_shape_and_constraints():
-    poem = rule_spec("a poem about autumn for my grandmother", KINDS["write"])
-    letter = rule_spec("write a thank-you letter to my landlord", KINDS["write"])
-    assert "Stanzas" not in letter.example and "stanzas" in poem.example
-    assert not any("placeholders" in c for c in poem.constraints)
-    assert any("placeholders" in c for c in letter.constraints)
-    assert poem.task == "Write a poem about autumn for the user's grandmother."
+    embedder = LocalEmbedder()
+    poem_idea, letter_idea = "a poem about autumn for my grandmother", "write a thank-you letter to my landlord"
+    poem = await choose_pattern(poem_idea, embedder, (await embedder.embed([poem_idea]))[0])
+    letter = await choose_pattern(letter_idea, embedder, (await embedder.embed([letter_idea]))[0])
+    assert poem.pattern.name == "poem" and letter.pattern.name != "poem"
+    spec = pattern_spec(poem, extract_details(poem_idea))
+    assert spec.task == "Write a poem about autumn for the user's grandmother."
+    assert not any("placeholders" in c.lower() for c in spec.constraints)
 
 
 def test_our_is_the_users_until_the_user_is_named():
-    assert imperative_task("analyze why our website traffic dropped", KINDS["analyze"]) == \
+    assert imperative_task("analyze why our website traffic dropped") == \
         "Analyze why the user's website traffic dropped."
-    assert imperative_task("help me improve our onboarding", KINDS["advise"]) == \
+    assert imperative_task("help me improve our onboarding") == \
         "Help the user improve their onboarding."
 
 
 def test_imperative_task_and_format_cues():
-    assert imperative_task("a recipe recommender for leftovers", KINDS["code"]) == \
-        "Build a recipe recommender for leftovers."
-    assert imperative_task("Can you please explain DNS? Keep it short.", KINDS["explain"]) == "Explain DNS."
+    assert imperative_task("a recipe recommender for leftovers") == "Create a recipe recommender for leftovers."
+    assert imperative_task("a newsletter about Rust") == "Write a newsletter about Rust."
+    assert imperative_task("Can you please explain DNS? Keep it short.") == "Explain DNS."
     assert "JSON" in format_from_idea("extract the totals as JSON")
     assert format_from_idea("write a poem") is None
 
@@ -198,12 +204,11 @@ async def test_the_users_top_rated_prompts_join_the_exemplars(home):
         first_call = svc.registry.get("scripted").calls[0]
         shots = [m.content for m in first_call.messages if m.role == "user"]
         assert shots[0] == "Request: recommend a wine for a dinner party"  # the user's own prompt comes first
-        assert '"expert": "a wine sommelier"' in first_call.messages[2].content
+        assert '"task": "Recommend a wine for a dinner party."' in first_call.messages[2].content
     finally:
         await svc.aclose()
 
 
 def test_a_request_for_a_prompt_becomes_the_task_itself():
-    assert imperative_task("a prompt that grades essays against a {rubric}", KINDS["review"]) == \
-        "Grade essays against a {rubric}."
-    assert imperative_task("I want a prompt to plan my week", KINDS["plan"]) == "Plan the user's week."
+    assert imperative_task("a prompt that grades essays against a {rubric}") == "Grade essays against a {rubric}."
+    assert imperative_task("I want a prompt to plan my week") == "Plan the user's week."

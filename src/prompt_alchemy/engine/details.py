@@ -309,7 +309,7 @@ def stated_audience(text: str) -> str:
 # ------------------------------------------------------------------------------------------------ inputs, labels
 
 _MATERIALS = (
-    ("support tickets", "tickets"), ("tickets", "tickets"), ("reviews", "reviews"), ("review", "review"),
+    ("support tickets", "tickets"), ("tickets", "tickets"), ("reviews", "reviews"),
     ("resumes", "resumes"), ("resume", "resume"), ("résumé", "resume"), ("cv", "resume"),
     ("transcripts", "transcript"), ("transcript", "transcript"), ("meeting notes", "notes"),
     ("standup notes", "notes"), ("notes", "notes"), ("emails", "emails"), ("email", "email"),
@@ -448,7 +448,10 @@ def domain_of(request: str, audience: str) -> str:
         words = [w for w in modifier.group(1).split() if w.lower() not in _GENERIC_MODIFIERS]
         if words:
             return " ".join(words)
-    for pattern in (r"\b(?:about|on|with|for|of)\s+((?:the|a|an|their|its)\s+)?((?:[\w'-]+\s+){0,3}?[\w'-]+)"
+    business = re.search(r"\bfor\s+((?:a|an|the|our|my)\s+(?:[\w'-]+\s+){0,3}?" + _BUSINESS + r")\b", request, re.I)
+    if business:
+        return re.sub(r"^(?:our|my)\s+", "a ", business.group(1), flags=re.I)
+    for pattern in (r"\b(?:about|on|with)\s+((?:the|a|an|their|its)\s+)?((?:[\w'-]+\s+){0,3}?[\w'-]+)"
                     r"(?=\s+(?:by|that|which|who|and|to|for|so|in|from|using|with)\b|[,;.]|$)",):
         for match in re.finditer(pattern, request, re.I):
             value = ((match.group(1) or "") + match.group(2)).strip()
@@ -458,6 +461,9 @@ def domain_of(request: str, audience: str) -> str:
     return ""
 
 
+_BUSINESS = (r"(?:store|shop|company|business|startup|clinic|practice|restaurant|bakery|cafe|café|agency|firm|brand|"
+             r"school|hotel|gym|salon|studio|nonprofit|charity|bank|hospital|library|museum|team|club|app|website|"
+             r"platform|service|marketplace|brewery|winery|farm|garage|pharmacy|university|airline)")
 _GENERIC_MODIFIERS = frozenset("""a an the my our patient friendly personal ai virtual socratic bot chatbot
 helpful online private expert experienced good great kind strict tough""".split())
 _NOT_DOMAINS = frozenset("""me them it this that answers questions help kids children students users customers

@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prompt_alchemy.config import Settings
 from prompt_alchemy.embeddings.base import Embedder
@@ -37,6 +38,9 @@ from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse
 from prompt_alchemy.providers.registry import ProviderRegistry
 from prompt_alchemy.ranking.ranker import Ranker, feature_contexts, prompt_meta
+
+if TYPE_CHECKING:
+    from prompt_alchemy.engine.structured import SpecRun
 
 log = get_logger("engine")
 
@@ -225,6 +229,8 @@ class _Run:
         self.metrics: list[MetricRecord] = []
         self.events: list[str] = []
         self.started = time.perf_counter()
+        self.specs: dict[tuple[str, ...], tuple[asyncio.Future[SpecRun], int]] = {}
+        self.guidance: asyncio.Future[str] | None = None
         embedder = engine.embedder
         self.embed_reason = embedder.unavailable_reason() if embedder else "no embedder configured"
         # The idea is embedded while the phases run, and each final prompt as soon as its chain ends, so
@@ -267,30 +273,50 @@ class _Run:
         if self.progress:
             self.progress(ProgressEvent(phase=phase, variant=variant, done=self.done, total=self.total_calls))
 
-    async def structured_chain(self, variant: int, chains: dict[Phase, list[str]] | None = None,
-                               counted: int = 0) -> list[Prompt]:
-        """The small-model path: the model fills the spec once (prima-materia); every phase's text is rendered
-        from it, the final one assembled for the strategy and the target. `chains` replaces the run's (a variant
-        moved to the local model); the first `counted` phases' progress was reported already."""
-        from prompt_alchemy.engine.structured import SpecExtractor, assemble, render_prose, strategy_name
+    async def shared_spec(self, chains: dict[Phase, list[str]], variant: int = 0) -> tuple[SpecRun, int]:
+        """The idea's spec on the small-model path, made once per run (per provider chain) and shared by every
+        variant: the pattern, the details and the model's task. Returns it and the variant that made it (whose
+        prima-materia carries the calls' tokens and cost)."""
+        from prompt_alchemy.engine.structured import SpecExtractor
 
+        key = tuple(chains[self.request.phases[0]])
+        if key not in self.specs:
+            self.specs[key] = (asyncio.ensure_future(self._make_spec(chains, SpecExtractor)), variant)
+        future, owner = self.specs[key]
+        return await asyncio.shield(future), owner
+
+    async def _make_spec(self, chains: dict[Phase, list[str]], extractor_type) -> SpecRun:
         request, engine = self.request, self.engine
-        chains = chains or self.chains
         first = request.phases[0]
-        temperature, max_tokens = engine.phase_params(first, request, self.persona)
+        temperature, _max_tokens = engine.phase_params(first, request, self.persona)
         vector = (await asyncio.shield(self.idea_vector))[0] if self.idea_vector is not None else None
-        run = await SpecExtractor(engine.registry, engine.embedder).extract(
-            phase=first, chain=chains[first], idea=request.idea, idea_vector=vector, variant=variant,
-            temperature=min(temperature, 0.3) if variant == 0 else min(temperature, 0.6),
-            persona_guidance=self.persona.guidance, context=request.context)
+        run = await extractor_type(engine.registry, engine.embedder).extract(
+            phase=first, chain=chains[first], idea=request.idea, idea_vector=vector, variant=0,
+            temperature=min(temperature, 0.3), persona_guidance=self.persona.guidance, context=request.context)
         for outcome in run.outcomes:
             for m in outcome.metrics:
                 m.session_id = self.session_id
             self.metrics.extend(outcome.metrics)
             self.events.extend(outcome.events)
+        return run
+
+    async def structured_chain(self, variant: int, chains: dict[Phase, list[str]] | None = None,
+                               counted: int = 0) -> list[Prompt]:
+        """The small-model path: the model fills the spec once (prima-materia); every phase's text is rendered
+        from it, the final one assembled for the strategy and the target. `chains` replaces the run's (a variant
+        moved to the local model); the first `counted` phases' progress was reported already."""
+        from prompt_alchemy.engine.structured import assemble, render_prose, strategy_name
+
+        request, engine = self.request, self.engine
+        chains = chains or self.chains
+        first = request.phases[0]
+        run, owner = await self.shared_spec(chains, variant)
         spec = run.spec
         provider = chains[first][0]
-        answered = run.response(provider, engine.registry.model_for(first, provider))
+        # the spec's model calls are made once per idea: the first variant to ask carries their tokens and cost
+        answered = (run.response(provider, engine.registry.model_for(first, provider)) if owner == variant
+                    else GenerationResponse(text="", provider=provider,
+                                            model=engine.registry.model_for(first, provider)))
         prompts: list[Prompt] = []
         for index, phase in enumerate(request.phases):
             final = index == len(request.phases) - 1
@@ -305,7 +331,7 @@ class _Run:
                 self.on_token(TokenEvent(phase=phase, variant=variant, delta=text, assembled=True))
             resp = answered if index == 0 else GenerationResponse(text="", provider=answered.provider,
                                                                   model=answered.model)
-            notes = "; ".join(run.notes) if index == 0 and run.notes else None
+            notes = "; ".join(run.notes) if index == 0 and run.notes and owner == variant else None
             prompt = self.make_prompt(phase, variant, text, resp, temperature, max_tokens,
                                       prompts[-1] if prompts else None,
                                       method=f"structured:{strategy_name(variant)}", notes=notes)
@@ -317,18 +343,33 @@ class _Run:
                 self.step_done(phase, variant)
         return prompts
 
+    async def _pattern_guidance(self) -> str:
+        """The chosen pattern's skeleton and the idea's details, once per run, for models that write the prompt
+        themselves (the same patterns as the small-model path)."""
+        from prompt_alchemy.engine.details import extract_details
+        from prompt_alchemy.engine.patterns import choose_pattern, pattern_guidance
+
+        vector = (await asyncio.shield(self.idea_vector))[0] if self.idea_vector is not None else None
+        embedder = self.engine.embedder if self.embed_reason is None else None
+        choice = await choose_pattern(self.request.idea, embedder, vector)
+        return pattern_guidance(choice, extract_details(self.request.idea, self.request.context))
+
     async def freeform_chain(self, variant: int) -> list[Prompt]:
         """The phase templates: each phase's model call works on the draft of the phase before."""
         request, engine = self.request, self.engine
         prompts: list[Prompt] = []
         draft: str | None = None
+        if self.guidance is None:
+            self.guidance = asyncio.ensure_future(self._pattern_guidance())
+        guidance = await asyncio.shield(self.guidance)
         for index, phase in enumerate(request.phases):
             final = index == len(request.phases) - 1
             temperature, max_tokens = engine.phase_params(phase, request, self.persona)
             messages = build_messages(
                 phase, idea=request.idea, draft=draft, persona=self.persona, variant=variant,
                 context=request.context,
-                target_instructions=FAMILY_INSTRUCTIONS.get(self.family or "", "") if final else "")
+                target_instructions=FAMILY_INSTRUCTIONS.get(self.family or "", "") if final else "",
+                guidance=guidance)
             call = GenerationRequest(messages=messages, temperature=temperature, max_tokens=max_tokens,
                                      metadata={"phase": phase.value, "variant": variant})
             streaming = final and self.on_token is not None

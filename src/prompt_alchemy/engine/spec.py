@@ -1,20 +1,25 @@
-"""The prompt spec: the essence of an idea as short, bounded fields, and the plain rules that fill a field when the
-model cannot.
+"""The prompt spec: the essence of an idea as short, bounded fields, filled from the chosen pattern and the idea's
+details, and the plain rules for the user's own words (third person, imperative) when the model cannot restate
+the task.
 
-The structured path (see :mod:`prompt_alchemy.engine.structured`) asks a small model only for the fields it fills
-well (role and task) and takes the rest from rules per kind of task (write, explain, review, plan, ...) and from
-what the idea itself says (its `{variables}`, its audience, its extra sentences). Every field records where it came
-from: ``model``, ``rule``, ``idea`` or ``exemplar``.
+The structured path (see :mod:`prompt_alchemy.engine.structured`) asks a small model only for what it does well
+(the task, restated; a role when the pattern has none that fits) and takes the rest from the chosen pattern
+(:mod:`prompt_alchemy.engine.patterns`) and from what the idea itself says (:mod:`prompt_alchemy.engine.details`).
+Every field records where it came from: ``model``, ``pattern``, ``idea`` or ``rule``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from prompt_alchemy.ranking.features import variables
+
+if TYPE_CHECKING:
+    from prompt_alchemy.engine.details import IdeaDetails
+    from prompt_alchemy.engine.patterns import Pattern, PatternChoice
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#'-]*")
 STOPWORDS = frozenset("""
@@ -92,204 +97,49 @@ class PromptSpec(BaseModel):
     steps: list[str] = Field(default_factory=list)
     example: str = ""
     sources: dict[str, str] = Field(default_factory=dict)
+    # from the pattern and the idea's details
+    choice: str = ""  # how the pattern was chosen ("similarity 0.43, margin 0.08")
+    form: str = "sections"
+    sections: dict[str, list[str]] = Field(default_factory=dict)
+    details_section: str = "Constraints"
+    rules: list[str] = Field(default_factory=list)  # the idea's own must/never/only clauses and limits
+    facts: list[str] = Field(default_factory=list)  # from --context files
+    language: str = ""  # the idea's language when not English ("Spanish")
+    parameters: str = ""  # an image model's own parameters
+    alternatives: list[str] = Field(default_factory=list)  # further roles of the pattern
 
     def render(self) -> str:
         """The readable rendering stored as the prima-materia artefact."""
         def bullets(items: list[str]) -> str:
             return "\n".join(f"- {item}" for item in items)
 
-        parts = [f"Kind of task: {self.kind}", f"Role: {self.role}", f"Task: {self.task}",
+        parts = [f"Kind of task: {self.kind}" + (f" ({self.choice})" if self.choice else ""),
+                 f"Role: {self.role or '(none: ' + self.form + ')'}", f"Task: {self.task}",
                  f"Audience: {self.audience}"]
+        if self.language:
+            parts.append(f"Language: {self.language}")
+        if self.rules:
+            parts.append("The idea's own rules:\n" + bullets(self.rules))
+        if self.facts:
+            parts.append("Facts from context files:\n" + bullets(self.facts))
+        for heading, lines in self.sections.items():
+            if lines:
+                parts.append(f"{heading}:\n" + bullets(lines))
+        if self.parameters:
+            parts.append(f"Parameters: {self.parameters}")
         if self.inputs:
             parts.append("Inputs: " + ", ".join(f"{{{name}}}" for name in self.inputs))
         if self.context:
             parts.append("Context:\n" + bullets(self.context))
-        parts.append("Requirements:\n" + bullets(self.requirements))
-        parts.append("Constraints:\n" + bullets(self.constraints))
-        parts.append(f"Output format: {self.output_format}")
-        parts.append("Success criteria:\n" + bullets(self.success_criteria))
-        parts.append("Open questions:\n" + bullets(self.open_questions))
+        for label, items in (("Requirements", self.requirements), ("Constraints", self.constraints),
+                             ("Success criteria", self.success_criteria), ("Open questions", self.open_questions)):
+            if items:
+                parts.append(f"{label}:\n" + bullets(items))
+        if self.output_format:
+            parts.append(f"Output format: {self.output_format}")
         parts.append("Field sources: " + ", ".join(f"{k}={v}" for k, v in sorted(self.sources.items())))
         return "\n".join(parts)
 
-
-@dataclass(frozen=True)
-class Kind:
-    """A kind of task and its plain rules: what a good prompt for it asks of the model."""
-
-    name: str
-    verb: str  # imperative used when the idea has no verb of its own
-    role: str
-    audience: str
-    requirements: tuple[str, ...]
-    constraints: tuple[str, ...]
-    output_format: str
-    success: tuple[str, ...]
-    questions: tuple[str, ...]
-    steps: tuple[str, ...]
-    example: str
-    material: bool = False  # the task works on material the user supplies (text, code, data)
-    keywords: tuple[str, ...] = field(default=())
-    description: str = ""
-
-
-KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("code", "Build", "a senior software engineer", "developers who will run and maintain the code",
-         ("State the language, libraries and environment you assume.",
-          "Handle errors and edge cases explicitly.",
-          "Include tests or a quick way to check that the code works."),
-         ("Prefer the standard library and well-maintained packages.",
-          "Do not leave placeholders or unfinished functions."),
-         "The complete code in fenced code blocks, then a short explanation of how to run it.",
-         ("The code runs as written and does what the task asks.", "Edge cases are handled and explained."),
-         ("Which language, versions and platforms must it support?",),
-         ("Restate the requirements and your assumptions.", "Design the structure: modules, functions and data.",
-          "Write the code.", "Add tests and usage instructions."),
-         "Input: a short sample of what the program receives.\nOutput: the exact result it should print or return.",
-         keywords=("code", "function", "script", "cli", "api", "program", "app", "application", "bug", "debug",
-                   "implement", "refactor", "sql", "query", "python", "javascript", "typescript", "rust", "java",
-                   "golang", "regex", "website", "web", "backend", "frontend", "database", "bot", "tool",
-                   "library", "class", "algorithm", "endpoint", "deploy", "docker", "test", "unit", "git",
-                   "compiler", "parser", "scraper", "automation", "automate", "software", "react", "css", "html",
-                   "extension", "plugin", "addon", "browser", "chrome", "firefox", "vscode", "dashboard", "widget",
-                   "microservice", "sdk", "android", "ios", "kotlin", "swift", "django", "flask", "node"),
-         description="write, fix or design software: code, scripts, tools, APIs and queries"),
-    Kind("review", "Review", "a meticulous reviewer", "the author who will act on the feedback",
-         ("Point to the specific passage or line behind every issue.", "Rank the issues by severity."),
-         ("Be direct but constructive.", "Suggest focused fixes instead of rewriting everything."),
-         "A list of issues, each with its location, why it matters and a suggested fix, then an overall verdict.",
-         ("Every issue is specific and actionable.", "The most serious problems come first."),
-         ("What standard or checklist should the review follow?",),
-         ("Read the whole material once.", "List the issues with their locations.", "Rank them by severity.",
-          "Suggest a fix for each and give a verdict."),
-         "Issue: a vague claim in paragraph 2.\nWhy it matters: readers cannot verify it.\nFix: cite the source.",
-         material=True,
-         keywords=("review", "critique", "audit", "proofread", "feedback", "evaluate", "grade", "assess",
-                   "check", "inspect", "critic"),
-         description="review, critique, proofread or evaluate something the user supplies"),
-    Kind("explain", "Explain", "an experienced teacher", "learners who are new to the topic",
-         ("Build up from what the reader already knows, one step at a time.",
-          "Use one concrete example or analogy."),
-         ("Define every technical term the first time it appears.",
-          "Stay accurate, and say when something is simplified."),
-         "A clear explanation in plain language with short headings, then a two-sentence summary.",
-         ("A newcomer can follow it without outside help.", "It is accurate and complete for the question."),
-         ("How much does the reader already know about the topic?",),
-         ("Start with the core idea in one sentence.", "Explain the parts and how they fit together.",
-          "Give an example.", "Summarize the key points."),
-         "Core idea: one sentence.\nHow it works: two or three short paragraphs.\nExample: one concrete case.",
-         keywords=("explain", "teach", "understand", "tutor", "lesson", "learn", "describe", "what", "how",
-                   "why", "concept", "introduction", "beginner", "course", "quiz", "study", "student", "flashcards",
-                   "students", "homework", "exam"),
-         description="explain, teach or tutor a topic or concept"),
-    Kind("plan", "Create", "an experienced planner", "the person who will follow the plan",
-         ("Break the work into concrete steps with timings.", "Note dependencies, risks and what to prepare."),
-         ("Keep the plan realistic for the stated time and budget.",
-          "Prefer specific actions over general advice."),
-         "A numbered plan grouped by stage, each step with its timing, then a short checklist.",
-         ("Someone could follow the plan without further questions.", "Timings and resources add up."),
-         ("What time, budget and constraints does the plan have to fit?",),
-         ("Clarify the goal and the limits.", "List the stages.", "Break each stage into dated steps.",
-          "Add risks and a checklist."),
-         "Week 1: set up the basics (2 hours).\nWeek 2: first milestone (3 hours).\nChecklist: what to prepare.",
-         keywords=("plan", "schedule", "itinerary", "roadmap", "strategy", "organize", "organise", "budget",
-                   "workout", "routine", "trip", "travel", "timeline", "prepare", "launch", "event", "wedding",
-                   "party", "diet", "meal", "training", "migration", "project"),
-         description="plan a project, trip, schedule, routine or strategy"),
-    Kind("analyze", "Analyze", "a careful analyst", "decision makers who need clear conclusions",
-         ("State the question, the method and the assumptions.",
-          "Support every conclusion with evidence from the material."),
-         ("Separate facts from interpretation.", "Say how confident you are in each finding."),
-         "Findings as a short list, each with its evidence and confidence, then recommendations.",
-         ("Each finding is backed by evidence.", "The recommendations follow from the findings."),
-         ("What decision will this analysis inform?",),
-         ("Restate the question.", "Examine the material.", "List the findings with evidence.",
-          "Recommend what to do."),
-         "Finding: sales fell 12% in Q3.\nEvidence: the monthly totals.\nConfidence: high.",
-         material=True,
-         keywords=("analyze", "analyse", "analysis", "compare", "investigate", "research", "data", "dataset",
-                   "trends", "metrics", "statistics", "survey", "report", "forecast", "evaluate", "churn",
-                   "sales", "market", "competitor", "kpi", "financial", "spreadsheet", "csv"),
-         description="analyze data, compare options or research a question"),
-    Kind("transform", "Rewrite", "a skilled editor", "the readers of the transformed text",
-         ("Keep the meaning and every key fact of the original.", "Adapt wording, length and tone as asked."),
-         ("Do not add information that is not in the original.", "Keep names, numbers and quotes exact."),
-         "Only the transformed text, with no commentary.",
-         ("Nothing important from the original is lost.", "The result reads naturally."),
-         ("What length, tone or style should the result have?",),
-         ("Read the original carefully.", "Note its key facts.", "Rewrite it as asked.",
-          "Check that every key fact survived."),
-         "Original: a long, formal paragraph.\nResult: the same facts in two plain sentences.",
-         material=True,
-         keywords=("translate", "rewrite", "convert", "summarize", "summarise", "summary", "paraphrase",
-                   "simplify", "shorten", "reformat", "condense", "rephrase", "edit", "polish", "tldr"),
-         description="translate, summarize, rewrite, simplify or convert a text"),
-    Kind("extract", "Extract", "a precise information-extraction specialist", "systems and people who use the data",
-         ("Extract only what the source states.", "Keep the original wording for quoted values."),
-         ("Do not guess missing values; use null for them.", "Keep the field names exactly as specified."),
-         "JSON with one field per item, and null for anything not found.",
-         ("Every value can be found in the source.", "The output parses as valid JSON."),
-         ("Which fields are required, and in what format?",),
-         ("Read the source.", "Find each requested field.", "Copy the values exactly.", "Return the JSON."),
-         'Input: "Order 1042 shipped on 3 May to Oslo."\nOutput: {"order_id": "1042", "date": "3 May", '
-         '"city": "Oslo"}',
-         material=True,
-         keywords=("extract", "parse", "pull", "fields", "entities", "invoice", "receipt", "scrape",
-                   "structured", "json", "table", "names", "dates", "addresses"),
-         description="extract fields, entities or facts from text into structured data"),
-    Kind("classify", "Classify", "a careful classifier", "the team that acts on the labels",
-         ("Use only the allowed categories.", "Give a one-line reason for each label."),
-         ("Choose exactly one label per item unless told otherwise.", "Say 'uncertain' when no label fits."),
-         "One line per item: the label, then a short reason.",
-         ("Labels are consistent for similar items.", "Every label has a reason."),
-         ("What are the allowed categories?",),
-         ("Read the item.", "Compare it with each category.", "Pick the best label.", "Give the reason."),
-         "Item: \"The app crashes on login.\"\nLabel: bug - it reports broken behaviour.",
-         material=True,
-         keywords=("classify", "categorize", "categorise", "label", "tag", "sort", "sentiment", "triage",
-                   "detect", "moderate", "spam", "intent", "category", "categories", "priority"),
-         description="classify, label, tag or triage items into categories"),
-    Kind("ideas", "Generate", "a creative strategist", "the person choosing among the ideas",
-         ("Offer varied ideas, from safe to bold.", "Make each idea specific and actionable."),
-         ("No duplicates or near-duplicates.", "Keep every idea within the stated constraints."),
-         "A numbered list of ideas, each with a one-line rationale.",
-         ("The ideas differ from one another.", "Each could be acted on right away."),
-         ("What constraints (budget, audience, time) must the ideas respect?",),
-         ("Clarify the goal.", "Generate many options.", "Keep the strongest and most varied.",
-          "Explain each in one line."),
-         "1. A themed scavenger hunt - cheap and fits all ages.\n2. A cooking contest - social and hands-on.",
-         keywords=("ideas", "brainstorm", "names", "name", "slogan", "slogans", "suggest", "suggestions",
-                   "gift", "gifts", "themes", "topics", "titles", "inspiration", "creative"),
-         description="brainstorm ideas, names, titles, themes or suggestions"),
-    Kind("advise", "Advise on", "an experienced coach", "the person asking, who will act on the advice",
-         ("Start from the key facts of the situation, and ask for any that are missing.",
-          "Give specific, practical steps."),
-         ("Be honest about trade-offs and risks.", "Avoid generic platitudes."),
-         "A short assessment, then numbered steps, then the first thing to do today.",
-         ("The advice fits the situation described.", "Each step is concrete."),
-         ("What are the person's situation, goals and limits?",),
-         ("Understand the situation.", "Weigh the options.", "Recommend steps.", "Name the first action."),
-         "Assessment: two sentences.\nSteps: 1. ... 2. ... 3. ...\nFirst action: one sentence.",
-         keywords=("advice", "advise", "negotiate", "career", "decide", "decision", "improve", "habit",
-                   "relationship", "motivation", "productivity", "stress", "coach", "coaching", "interview",
-                   "salary", "raise", "health", "fitness", "personal", "finance", "invest", "savings"),
-         description="advise or coach a person on a decision, habit or personal situation"),
-    Kind("write", "Write", "a professional writer", "the people who will read the text",
-         ("Match the tone to the audience and the purpose.", "Open with a strong first line and end with a clear close."),
-         ("Use concrete details instead of generic filler.",
-          "Do not invent facts, names or figures; mark missing details as [placeholders]."),
-         "The finished text only, ready to use, with no commentary.",
-         ("It reads naturally and fits its audience.", "Every point from the task is covered."),
-         ("What tone, length and key points should it have?",),
-         ("Identify the reader and the goal.", "Outline the main points.", "Write the draft.",
-          "Revise it for clarity and tone."),
-         "Opening: one line that states the purpose.\nBody: two or three short paragraphs.\nClose: a clear next step.",
-         keywords=("write", "draft", "compose", "letter", "email", "blog", "post", "article", "story", "poem",
-                   "newsletter", "copy", "essay", "speech", "script", "tweet", "caption", "description",
-                   "announcement", "bio", "cover", "message", "toast", "headline", "ad", "landing", "posting",
-                   "press", "release", "lyrics", "content", "linkedin", "proposal", "invitation", "thank"),
-         description="write a text: letters, emails, posts, articles, stories, copy"),
-)}
 
 _LEADING = re.compile(
     r"^\s*(?:(?:hey|hi|hello)[,!]?\s+)?(?:please\s+)?(?:"
@@ -340,64 +190,6 @@ _AUDIENCE = re.compile(
 
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if s.strip()]
-
-
-#: Verbs that name the kind of task whatever follows them.
-_STRONG_VERBS = {
-    "explain": "explain", "teach": "explain", "tutor": "explain", "describe": "explain", "review": "review",
-    "critique": "review", "audit": "review", "proofread": "review", "plan": "plan", "schedule": "plan",
-    "organize": "plan", "organise": "plan", "analyze": "analyze", "analyse": "analyze", "compare": "analyze",
-    "research": "analyze", "investigate": "analyze", "translate": "transform", "rewrite": "transform",
-    "summarize": "transform", "summarise": "transform", "simplify": "transform", "paraphrase": "transform",
-    "shorten": "transform", "extract": "extract", "parse": "extract", "classify": "classify",
-    "categorize": "classify", "categorise": "classify", "label": "classify", "triage": "classify",
-    "brainstorm": "ideas", "advise": "advise", "coach": "advise", "negotiate": "advise", "implement": "code",
-    "debug": "code", "refactor": "code", "fix": "code",
-}
-#: Verbs whose object decides the kind ("write a poem" vs "write a Python function"), with a default.
-_WEAK_VERBS = {
-    "write": "write", "draft": "write", "compose": "write", "craft": "write", "create": "write", "make": "write",
-    "build": "code", "develop": "code", "design": "code", "code": "code", "program": "code", "convert": "transform",
-    "generate": "ideas", "suggest": "ideas", "give": "advise", "help": "advise", "prepare": "plan",
-    "produce": "write",
-}
-_WRITING_VERBS = frozenset({"write", "draft", "compose", "craft"})
-#: Phrases that decide the kind before single keywords do.
-_PHRASES = (("cover letter", "write"), ("job posting", "write"), ("business review", "analyze"),
-            ("action items", "transform"), ("meal plan", "plan"), ("lesson plan", "explain"))
-
-
-def classify_kind(idea: str) -> tuple[str, str]:
-    """The kind of task and how it was chosen: a verb that names it, a telling phrase, the first keyword of a
-    kind in the idea, or a verb's default. Returns ("", "none") when nothing matches, so the caller can fall
-    back to embedding similarity."""
-    body = strip_lead(idea.strip())
-    words = [w.lower() for w in _WORD.findall(body)]
-    lead = words[0] if words else ""
-    if re.match(r"^\s*(?:(?:what|which|where|when|how)\s+(?:should|can|could|do)|should|can|could)\s+(?:i|we)\b",
-                body, re.I):
-        return "advise", "a question about what to do"
-    if lead in _STRONG_VERBS:
-        return _STRONG_VERBS[lead], f"the verb '{lead}'"
-    lowered = " ".join(words)
-    for phrase, kind in _PHRASES:
-        if phrase in lowered:
-            return kind, f"the phrase '{phrase}'"
-    # After a writing verb, the object is a text or code ("write a wedding toast" is writing, not planning).
-    kinds = [KINDS[k] for k in ("code", "write", "explain")] if lead in _WRITING_VERBS else list(KINDS.values())
-    if lead in _WEAK_VERBS:  # the verb's own kind first when the idea has one of its words ("suggest names")
-        default = KINDS[_WEAK_VERBS[lead]]
-        kinds = [default] + [k for k in kinds if k is not default]
-        own = next((w for w in words[1:] if w in default.keywords), None)
-        if own:
-            return default.name, f"the verb '{lead}' and the keyword '{own}'"
-    for w in words[1:] if lead in _WEAK_VERBS else words:
-        for kind in kinds:
-            if w in kind.keywords:
-                return kind.name, f"the keyword '{w}'"
-    if lead in _WEAK_VERBS:
-        return _WEAK_VERBS[lead], f"the verb '{lead}'"
-    return "", "none"
 
 
 _MODALS = frozenset("can could will would should shall may might must was did".split())
@@ -461,8 +253,14 @@ def task_sentence(idea: str) -> tuple[str, list[str]]:
     return sentences[0], sentences[1:]
 
 
-def imperative_task(idea: str, kind: Kind) -> str:
-    """The idea's request as an imperative instruction, keeping its words and `{variables}`."""
+_TEXT_NOUNS = re.compile(r"\b(letter|email|e-mail|post|poem|story|stories|newsletter|article|summary|description|"
+                         r"bio|speech|toast|essay|note|message|caption|headline|slogan|tagline|review|report|"
+                         r"proposal|song|lyrics|haiku|limerick|script|announcement|invitation|tweet|blog)s?\b", re.I)
+
+
+def imperative_task(idea: str) -> str:
+    """The idea's request as an imperative instruction in the user's own words (first person turned to third),
+    keeping its `{variables}`; an idea without a verb gets "Write" (a text) or "Create" (anything else)."""
     sentence, _rest = task_sentence(idea)
     asks = not _LEADING.match(sentence).group(0).strip()  # "can you explain DNS?" is a request, not a question
     if asks and (sentence.rstrip().endswith("?") or _QUESTION.match(sentence)):
@@ -484,19 +282,9 @@ def imperative_task(idea: str, kind: Kind) -> str:
                 else f"Help the user with this: {third_person(first)}")
     else:
         article = "" if lead in ("a", "an", "the") or first[0] == "{" else ("an " if lead[0] in "aeiou" else "a ")
-        text = f"{kind.verb} {article}{first}"
+        verb = "Write" if _TEXT_NOUNS.search(" ".join(words[:6])) else "Create"
+        text = f"{verb} {article}{first}"
     return third_person(text) + "."
-
-
-def idea_details(idea: str) -> list[str]:
-    """The idea's other sentences: the user's own requirements and situation, kept (in the third person)."""
-    _sentence, rest = task_sentence(idea)
-    out = []
-    for s in rest:
-        s = third_person(s.strip())
-        if s:
-            out.append(s[0].upper() + s[1:] if s[0].islower() else s)
-    return out[:8]
 
 
 #: Who reads a kind of deliverable, when the idea names the deliverable but not its audience.
@@ -559,63 +347,112 @@ def audience_from_idea(idea: str) -> str | None:
     return None
 
 
-_MATERIAL_NAMES = (
-    ("code", ("code", "function", "script", "program", "pull request", "diff", "snippet", "repository")),
-    ("transcript", ("transcript", "meeting", "call", "interview")),
-    ("email", ("email", "e-mail", "inbox")),
-    ("resume", ("resume", "résumé", "cv")),
-    ("contract", ("contract", "agreement", "terms")),
-    ("data", ("data", "dataset", "csv", "spreadsheet", "table", "numbers", "logs", "log")),
-    ("article", ("article", "paper", "essay", "post", "blog")),
-    ("reviews", ("reviews", "feedback", "comments", "tickets", "tweets")),
-)
+
+# ------------------------------------------------------------------------------------------------ from a pattern
 
 
-def material_variable(idea: str, kind: Kind) -> str | None:
-    """For tasks that work on the user's material (review, summarize, extract, ...), the variable that holds it."""
-    if not kind.material:
-        return None
-    lowered = idea.lower()
-    for name, cues in _MATERIAL_NAMES:
-        if any(re.search(rf"\b{re.escape(c)}\b", lowered) for c in cues):
-            return name
-    return None if kind.name == "analyze" else "text"
+def slots_for(pattern: Pattern, details: IdeaDetails, inputs: list[str]) -> dict[str, str]:
+    """The values of a pattern's slots for one idea (see the pattern contract)."""
+    audience = details.audience or pattern.audience or audience_from_idea(details.idea) or ""
+    return {
+        "subject": details.image_subject if pattern.form == "paragraph" else details.subject,
+        "domain": details.domain, "audience": audience, "count": details.count,
+        "language": details.language_name, "input": f"{{{inputs[0]}}}" if inputs else "",
+        "labels": ", ".join(details.labels), "fields": ", ".join(details.fields), "purpose": details.purpose,
+    }
 
 
-#: A creative piece (a poem, a song, a story) is written, but not to a letter's shape or a report's caution.
-_CREATIVE = re.compile(r"\b(poem|poems|poetry|haiku|sonnet|limerick|lyrics|song|ballad|verse|rhyme|story|stories|"
-                       r"tale|fable|fairy tale)\b", re.I)
-_CREATIVE_CONSTRAINTS = ("Use concrete images and sensory details instead of generic filler.",
-                         "Keep any form that was asked for (length, rhyme, meter); otherwise choose one that suits "
-                         "the subject and the reader.")
-_CREATIVE_EXAMPLE = ("Title: a few words.\nThe piece: short stanzas or paragraphs built on concrete images.\n"
-                     "Nothing after it: no notes or explanation.")
+def _filled(lines: tuple[str, ...] | list[str], slots: dict[str, str]) -> list[str]:
+    from prompt_alchemy.engine.patterns import fill
+
+    return [f for f in (fill(line, slots) for line in lines) if f]
 
 
-def rule_spec(idea: str, kind: Kind, persona_guidance: str = "") -> PromptSpec:
-    """A complete spec from rules alone: the floor that model fields improve on."""
-    idea_vars = sorted(variables(idea), key=idea.find)
-    inputs = list(idea_vars)
-    material = material_variable(idea, kind) if not idea_vars else None
-    if material:
-        inputs.append(material)
-    audience = audience_from_idea(idea)
-    details = idea_details(idea)
-    form = format_from_idea(idea)
-    requirements = list(kind.requirements)
+def _inputs(pattern: Pattern, details: IdeaDetails) -> tuple[list[str], str]:
+    """The prompt's input variables: the idea's own {variables}; else, for a pattern run on material, its inputs
+    renamed for what the idea names ({tickets}); none when the task needs none."""
+    if details.variables:
+        return list(details.variables), "idea"
+    if not pattern.inputs:
+        return [], "idea"
+    named = [n for n in details.inputs if n not in pattern.inputs[1:]]
+    return ([named[0], *pattern.inputs[1:]] if named else list(pattern.inputs)), ("idea" if named else "pattern")
+
+
+def _negatives(rules: list[str]) -> list[str]:
+    """What an image must not show, from the idea's "no text" / "do not include people" rules."""
+    out = []
+    for rule in rules:
+        match = re.match(r"^(?:no|without|do not (?:include|show|add|use)|never (?:include|show))\s+(.+?)\.?$",
+                         rule, re.I)
+        if match:
+            out.append(match.group(1))
+    return out
+
+
+def image_parameters(pattern: Pattern, details: IdeaDetails) -> str:
+    """The image model's parameters: the pattern's, with the idea's aspect ratio and the things it must not show."""
+    params = pattern.parameters
+    negatives = _negatives(list(details.rules))
+    if "--ar" in params and details.aspect_ratio:
+        params = re.sub(r"--ar \S+", f"--ar {details.aspect_ratio}", params)
+    if "--" in params and negatives:
+        params += " --no " + ", ".join(negatives)
+    if params.startswith("Negative prompt:") and negatives:
+        first, _, rest = params.partition("\n")
+        params = f"{first}, {', '.join(negatives)}" + (f"\n{rest}" if rest else "")
+    return params
+
+
+def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: str = "") -> PromptSpec:
+    """A complete spec from the chosen pattern and the idea's details: the floor that the model's task (and role,
+    when the pattern has none) improve on. The task is the pattern's own task line when it has one that fills
+    (bots, agents, image prompts), else the user's request in their own words, third person."""
+    pattern = choice.pattern
+    inputs, inputs_source = _inputs(pattern, details)
+    slots = slots_for(pattern, details, inputs)
+    roles = _filled(pattern.roles, slots)
+    pattern_task = _filled(pattern.task, slots)
+    if details.language:
+        task, task_source = details.request.rstrip(" .") + ".", "idea"
+    elif pattern_task:
+        task, task_source = pattern_task[0], "pattern"
+    else:
+        task, task_source = imperative_task(details.request or details.idea), "rule"
+    # the idea's numbers that neither its task nor its rules already carry
+    carried = " ".join([details.request, *details.rules]).lower()
+    limits = [n for n in details.numbers if n.lower() not in carried]
+    rules = list(details.rules) + [f"{n[0].upper()}{n[1:]}." for n in limits]
+    sections = {heading: _filled(lines, slots) for heading, lines in pattern.sections.items()}
+    requirements = _filled(pattern.requirements, slots)
     if persona_guidance:
         requirements.append(persona_guidance.strip())
-    sources = {"role": "rule", "task": "rule", "audience": "idea" if audience else "rule",
-               "inputs": "idea" if idea_vars else ("rule" if material else "idea"),
-               "requirements": "rule", "constraints": "rule", "output_format": "idea" if form else "rule",
-               "success_criteria": "rule", "open_questions": "rule"}
-    if details:
+    constraints = _filled(pattern.constraints, slots)
+    if pattern.form == "sections":
+        if pattern.details_section in sections:
+            sections[pattern.details_section] = rules + sections[pattern.details_section]
+        else:
+            constraints = rules + constraints
+    form = format_from_idea(details.idea)
+    output_format = form or " ".join(_filled([pattern.output_format], slots))
+    audience = slots["audience"]
+    context = list(details.context)
+    sources = {"role": "pattern" if roles else "rule", "task": task_source,
+               "audience": "idea" if details.audience else ("pattern" if pattern.audience else "rule"),
+               "inputs": inputs_source, "sections": "pattern", "requirements": "pattern",
+               "constraints": "idea+pattern" if rules else "pattern",
+               "output_format": "idea" if form else "pattern"}
+    if details.context:
         sources["context"] = "idea"
-    constraints, example = list(kind.constraints), kind.example
-    if kind.name == "write" and _CREATIVE.search(idea):
-        constraints, example = list(_CREATIVE_CONSTRAINTS), _CREATIVE_EXAMPLE
+    if details.facts:
+        sources["facts"] = "context files"
     return PromptSpec(
-        kind=kind.name, role=kind.role, task=imperative_task(idea, kind), audience=audience or kind.audience,
-        inputs=inputs, context=details, requirements=requirements, constraints=constraints,
-        output_format=form or kind.output_format, success_criteria=list(kind.success), open_questions=list(kind.questions),
-        steps=list(kind.steps), example=example, sources=sources)
+        kind=pattern.name, role=roles[0] if roles else "", task=task, audience=audience, inputs=inputs,
+        context=context, requirements=requirements, constraints=constraints, output_format=output_format,
+        example=pattern.example_output.strip(), sources=sources,
+        choice=(f"{choice.method} {choice.similarity:.2f}, margin {choice.margin:.2f}"
+                + (f"; nearest was {choice.nearest}, not clear enough" if choice.fallback else "")),
+        form=pattern.form, sections=sections, details_section=pattern.details_section, rules=rules,
+        facts=list(details.facts), language=details.language_name,
+        parameters=image_parameters(pattern, details) if pattern.form == "paragraph" else pattern.parameters,
+        alternatives=roles[1:])

@@ -20,19 +20,18 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from prompt_alchemy.engine.details import IdeaDetails, extract_details
 from prompt_alchemy.engine.exemplars import Exemplar, nearest
+from prompt_alchemy.engine.patterns import PatternChoice, choose_pattern
 from prompt_alchemy.engine.spec import (
     INSTRUCTION_VERBS,
-    KINDS,
-    Kind,
     PromptSpec,
-    classify_kind,
+    imperative_task,
     keeps_key_words,
-    names_a_person,
     key_words,
-    rule_spec,
+    names_a_person,
+    pattern_spec,
     split_sentences,
-    task_sentence,
     third_person,
 )
 from prompt_alchemy.engine.targets import render_sections
@@ -84,6 +83,8 @@ class SpecRun:
     """A spec and the model calls that filled it (their outcomes carry tokens, latency, metrics and events)."""
 
     spec: PromptSpec
+    details: IdeaDetails | None = None
+    choice: PatternChoice | None = None
     outcomes: list[CallOutcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -102,22 +103,6 @@ class SpecRun:
 
 def strategy_name(variant: int) -> str:
     return STRATEGY_NAMES[variant % len(STRATEGY_NAMES)]
-
-
-async def choose_kind(idea: str, embedder: Embedder | None, idea_vector: Any) -> Kind:
-    """The kind of task: by the idea's verb or keywords, else the kind whose description is nearest by embedding,
-    else "write"."""
-    name, _how = classify_kind(idea)
-    if name:
-        return KINDS[name]
-    if embedder is not None and idea_vector is not None:
-        import numpy as np
-
-        kinds = list(KINDS.values())
-        matrix = await embedder.embed([k.description for k in kinds])
-        sims = np.asarray(matrix) @ np.asarray(idea_vector, dtype=np.float32)
-        return kinds[int(np.argmax(sims))]
-    return KINDS["write"]
 
 
 def _shots_from_context(context: list[ContextItem]) -> list[Exemplar]:
@@ -148,25 +133,44 @@ class SpecExtractor:
     async def extract(self, *, phase: Phase, chain: list[str], idea: str, idea_vector: np.ndarray | None,
                       variant: int, temperature: float, persona_guidance: str = "",
                       context: list[ContextItem] | None = None) -> SpecRun:
-        kind = await choose_kind(idea, self.embedder, idea_vector)
-        spec = rule_spec(idea, kind, persona_guidance)
-        run = SpecRun(spec=spec)
+        """The spec of one idea, made once per run and shared by its variants: the pattern chosen, the idea's
+        details extracted, the pattern filled; then the model restates the task (unless the pattern states it,
+        or the idea is not in English) and names a role (only when the pattern has none that fits)."""
+        choice = await choose_pattern(idea, self.embedder, idea_vector)
+        details = extract_details(idea, context)
+        spec = pattern_spec(choice, details, persona_guidance)
+        run = SpecRun(spec=spec, details=details, choice=choice)
+        needs_role = not spec.role and choice.pattern.form == "sections"
+        needs_task = spec.sources.get("task") == "rule"
+        if not (needs_role or needs_task):
+            return run
         pool = _shots_from_context(context or []) + await nearest(self.embedder, idea_vector, k=6)
         pool = pool or list(_FALLBACK_SHOTS)
+        if needs_role:
+            await self._fill_role(run, phase, chain, idea, idea_vector, pool, temperature, variant)
+        if needs_task:
+            await self._fill_task(run, phase, chain, details, idea_vector, pool, temperature, variant)
+        return run
+
+    async def _fill_role(self, run: SpecRun, phase: Phase, chain: list[str], idea: str, idea_vector: Any,
+                         pool: list[Exemplar], temperature: float, variant: int) -> None:
         for attempt in range(2):
             # the second ask uses other exemplars and a warmer temperature
             shots = pool[attempt * 3:attempt * 3 + 3] or list(_FALLBACK_SHOTS)
             role = await self._ask(run, phase, chain, _ROLE_SYSTEM, shots, idea, "expert", ROLE_SCHEMA,
                                    temperature=min(1.0, temperature + 0.3 * attempt), seed=variant + 17 * attempt,
                                    max_tokens=24, example=lambda s: {"expert": s.role})
-            verdict = await self._check_role(role, idea, idea_vector, shots, kind.role) if role else "no answer"
+            verdict = await self._check_role(role, idea, idea_vector, shots, "") if role else "no answer"
             if verdict is None:
                 noun = role.split(" ", 1)[1]
-                spec.role = f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"  # the model may write "a academic …"
-                spec.sources["role"] = "model"
-                break
+                run.spec.role = f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"  # the model may write "a academic"
+                run.spec.sources["role"] = "model"
+                return
             run.notes.append(f"role {role!r} rejected: {verdict}")
-        request, _rest = task_sentence(idea)  # a paragraph's other sentences are context, not the task
+
+    async def _fill_task(self, run: SpecRun, phase: Phase, chain: list[str], details: IdeaDetails,
+                         idea_vector: Any, pool: list[Exemplar], temperature: float, variant: int) -> None:
+        request = details.request or details.idea  # the request without the idea's rule clauses
         for attempt in range(2):
             shots = pool[attempt * 3:attempt * 3 + 3] or list(_FALLBACK_SHOTS)
             task = await self._ask(run, phase, chain, _TASK_SYSTEM, shots, request, "task", TASK_SCHEMA,
@@ -176,13 +180,14 @@ class SpecExtractor:
             if re.search(r"\b(my|me|i)\b", request, re.I):  # the model turned "my app" into "your app"
                 task = re.sub(r"\byour\b", "my", re.sub(r"\bYour\b", "My", task))
             task = third_person(task)
-            verdict = await self._check_task(task, request, idea_vector, shots) if task else "no answer"
+            verdict = await self._check_task(task, request, idea_vector, shots, details) if task else "no answer"
             if verdict is None:
-                spec.task = task if task.endswith((".", "?", "!")) else task + "."
-                spec.sources["task"] = "model"
-                break
+                run.spec.task = task if task.endswith((".", "?", "!")) else task + "."
+                run.spec.sources["task"] = "model"
+                return
             run.notes.append(f"task {task!r} rejected: {verdict}")
-        return run
+        run.spec.task = imperative_task(request)  # the user's own words, third person
+        run.spec.sources["task"] = "idea"
 
     async def _ask(self, run: SpecRun, phase: Phase, chain: list[str], system: str, shots: list[Exemplar],
                    idea: str, key: str, schema: dict[str, Any], *, temperature: float, seed: int, max_tokens: int,
@@ -232,9 +237,9 @@ class SpecExtractor:
             return None
         import numpy as np
 
-        role_vec, kind_vec = await self.embedder.embed([role, kind_role])
+        role_vec, kind_vec = await self.embedder.embed([role, kind_role or role])
         to_idea = float(np.asarray(role_vec) @ np.asarray(idea_vector, dtype=np.float32))
-        to_kind = float(np.asarray(role_vec) @ np.asarray(kind_vec))
+        to_kind = float(np.asarray(role_vec) @ np.asarray(kind_vec)) if kind_role else 0.0
         if to_idea >= ROLE_MIN_SIMILARITY or (to_idea >= ROLE_MIN_SIMILARITY_WITH_KIND
                                               and to_kind >= ROLE_KIND_SIMILARITY):
             return None
@@ -242,9 +247,17 @@ class SpecExtractor:
         return (f"{'copies an exemplar and ' if copied else ''}is off the idea (similarity {to_idea:.2f} to the "
                 f"idea, {to_kind:.2f} to {kind_role!r})")
 
-    async def _check_task(self, task: str, idea: str, idea_vector: Any, shots: list[Exemplar]) -> str | None:
+    async def _check_task(self, task: str, idea: str, idea_vector: Any, shots: list[Exemplar],
+                          details: IdeaDetails | None = None) -> str | None:
         """None when the task can be used, else why not; `idea` is the idea's own request sentence."""
         idea = third_person(idea)
+        lowered = task.lower()
+        for number in re.findall(r"\d[\d,.:]*", idea):
+            if number.rstrip(".,") not in task:
+                return f"drops the number {number.rstrip('.,')}"
+        for entity in details.entities if details else ():
+            if entity.lower() in idea.lower() and entity.lower() not in lowered:
+                return f"drops the name {entity}"
         if len(task.split()) < 3:
             return "too short"
         if any(task.rstrip(".").lower() == s.task.rstrip(".").lower() for s in shots):
@@ -288,24 +301,33 @@ def _inputs_line(spec: PromptSpec) -> str:
     return ", ".join(f"{{{name}}}" for name in spec.inputs)
 
 
+def _lower_first(text: str) -> str:
+    return text[0].lower() + text[1:] if text and not text[:2].isupper() else text
+
+
 def render_prose(spec: PromptSpec, max_sentences: int = 12) -> str:
     """Solutio on the structured path: the spec as flowing prose for people, a sentence per field, bounded."""
-    sentences = [f"You are {spec.role}, and your job is to {spec.task[0].lower() + spec.task[1:]}"
-                 if spec.task else f"You are {spec.role}."]
-    sentences.append(f"Write for {spec.audience}, and keep their needs in mind throughout.")
+    if spec.form == "paragraph":
+        return paragraph(spec, 0)
+    opening = f"You are {spec.role}" if spec.role else ""
+    if spec.task:
+        task = _lower_first(spec.task) if not spec.language else f"handle this request: {spec.task}"
+        opening = f"{opening}, and your job is to {task}" if opening else task
+    sentences = [opening]
+    if spec.language:
+        sentences.append(f"Write the answer in {spec.language}")
+    if spec.audience and spec.audience.lower() not in spec.task.lower():
+        sentences.append(f"It is for {spec.audience}")
     if spec.inputs:
-        sentences.append(f"You will work from what the user supplies: {_inputs_line(spec)}.")
-    sentences.extend(spec.context[:3])
-    if spec.requirements:
-        sentences.append(f"Above all, {spec.requirements[0][0].lower() + spec.requirements[0][1:]}")
-    sentences.extend(spec.requirements[1:3])
-    if spec.constraints:
-        sentences.append(f"Keep in mind: {spec.constraints[0][0].lower() + spec.constraints[0][1:]}")
-    sentences.append(f"When you answer, give {spec.output_format[0].lower() + spec.output_format[1:]}"
-                     if spec.output_format else "")
-    if spec.success_criteria:
-        sentences.append(f"You have done well when {spec.success_criteria[0][0].lower()}"
-                         f"{spec.success_criteria[0][1:]}")
+        sentences.append(f"You will work from what the user supplies: {_inputs_line(spec)}")
+    sentences.extend(spec.context[:2])
+    sentences.extend(spec.facts[:2])
+    sentences.extend(spec.rules[:3])
+    for lines in spec.sections.values():
+        sentences.extend(line for line in lines[:1] if line not in spec.rules)
+    sentences.extend(spec.requirements[:1])
+    if spec.output_format:
+        sentences.append(f"When you answer, give {_lower_first(spec.output_format)}")
     out = [_sentence(s) for s in sentences if s.strip()]
     return " ".join(out[:max_sentences])
 
@@ -318,50 +340,129 @@ def _bullets(items: list[str]) -> str:
     return "\n".join(f"- {_sentence(item)}" for item in items)
 
 
+def paragraph(spec: PromptSpec, variant: int) -> str:
+    """An image prompt: ONE descriptive paragraph (the subject from the idea, then the pattern's style, lighting,
+    composition and camera, the variant choosing among the pattern's alternatives), then the model's parameters.
+    Natural-sentence patterns (DALL-E) read as sentences, tag patterns (Midjourney, Stable Diffusion) as phrases."""
+    subject = spec.task.strip().rstrip(".")
+    subject = subject[0].upper() + subject[1:] if subject else subject
+    aspects = [lines[variant % len(lines)] for lines in spec.sections.values() if lines]
+    sentences = any(a.rstrip().endswith(".") for a in aspects)
+    if sentences:
+        extra = [r for r in spec.rules if not r.lower().startswith(("no ", "without "))]
+        negatives = [r for r in spec.rules if r.lower().startswith(("no ", "without "))]
+        text = " ".join([_sentence(subject)] + [_sentence(a) for a in aspects] + [_sentence(r) for r in extra]
+                        + [_sentence(n) for n in negatives])
+    else:
+        extra = [r.rstrip(".") for r in spec.rules if not r.lower().startswith(("no ", "without ", "do not ",
+                                                                                  "never "))]
+        text = ", ".join([subject, *extra, *aspects])
+    params = spec.parameters.strip()
+    if not params:
+        return text
+    return f"{text}\n{params}" if params.startswith("Negative prompt:") else f"{text} {params}"
+
+
+def _context_lines(spec: PromptSpec) -> list[str]:
+    lines = []
+    mentioned = " ".join([spec.task, *(line for body in spec.sections.values() for line in body)]).lower()
+    if spec.audience and spec.audience.lower() not in mentioned:
+        lines.append(f"The result is for {spec.audience}.")
+    lines.extend(spec.context)
+    if spec.facts:
+        lines.append("Facts from the user's files: " + " ".join(spec.facts))
+    if spec.inputs:
+        lines.append(f"The user supplies {_inputs_line(spec)}; work only from what is given there.")
+    return lines
+
+
+def _task_text(spec: PromptSpec) -> str:
+    if spec.language:
+        return f"{spec.task}\nWrite the answer in {spec.language}."
+    return _sentence(spec.task)
+
+
+def _constraints(spec: PromptSpec) -> list[str]:
+    return list(spec.constraints)
+
+
 def assemble(spec: PromptSpec, variant: int, family: str | None) -> str:
     """Coagulatio on the structured path: the final prompt from the spec, by the variant's strategy, in the target
-    model's form (XML sections for Claude, Markdown for GPT and Gemini, plain sections otherwise)."""
+    model's form (XML sections for Claude, Markdown for GPT and Gemini, plain sections otherwise). An image
+    pattern gives one paragraph and its parameters in every form. Each strategy changes what a reader sees:
+    structured (every section), concise (the rules and the format only), example-driven (an example of this kind
+    of output, or the output format first), step-by-step (the pattern's guidance as ordered steps), critical (the
+    rules first, as what must never break), audience-first, quality-focused (a check before answering),
+    minimal-assumption, persona-rich (the pattern's further roles and its tone first), format-first."""
+    if spec.form == "paragraph":
+        return paragraph(spec, variant)
     strategy = strategy_name(variant)
-    role = f"You are {spec.role}."
-    if strategy == "persona-rich":
-        role = (f"You are {spec.role} with years of hands-on experience. You are precise, practical and honest "
-                f"about what you do not know.")
-    context_lines = [f"The result is for {spec.audience}."] + spec.context
-    if spec.inputs:
-        context_lines.append(f"The user supplies {_inputs_line(spec)}; work only from what is given there.")
-    requirements = list(spec.requirements)
-    constraints = list(spec.constraints)
-    sections: dict[str, str] = {"Role": role, "Task": _sentence(spec.task)}
+    role = f"You are {spec.role}." if spec.role else ""
+    if strategy == "persona-rich" and spec.role and spec.alternatives:
+        role = f"You are {spec.role}: {', '.join(spec.alternatives)}."
+    context = _context_lines(spec)
+    pattern_sections = {h: list(lines) for h, lines in spec.sections.items() if lines}
+    constraints = _constraints(spec)
+    sections: dict[str, str] = {}
+    if role:
+        sections["Role"] = role
+    sections["Task"] = _task_text(spec)
 
     if strategy == "concise":
-        sections["Context"] = " ".join(_sentence(c) for c in context_lines[:2])
-        sections["Constraints"] = _bullets([requirements[0], constraints[0]] if requirements else constraints[:1])
-        sections["Output format"] = _sentence(spec.output_format)
+        if context:
+            sections["Context"] = " ".join(_sentence(c) for c in context[:2])
+        rules = spec.rules or [lines[0] for lines in pattern_sections.values()][:2]
+        kept = rules + [lines[0] for h, lines in pattern_sections.items() if lines[0] not in rules
+                        and h != spec.details_section][:2]
+        if kept or constraints:
+            sections["Rules"] = _bullets(kept or constraints[:1])
+        if spec.output_format:
+            sections["Output format"] = _sentence(spec.output_format)
         return render_sections(sections, family)
 
-    if strategy == "audience-first":
-        sections = {"Context": _bullets([f"Everything you write is for {spec.audience}: think about what they "
-                                         f"already know and what they need."] + context_lines[1:]),
-                    "Role": role, "Task": _sentence(spec.task)}
-    else:
-        sections["Context"] = _bullets(context_lines) if len(context_lines) > 1 else _sentence(context_lines[0])
-    if strategy == "format-first":
-        sections = {"Output format": _sentence(spec.output_format), **sections}
-    if strategy == "step-by-step":
-        sections["Steps"] = _numbered(spec.steps)
-    else:
-        sections["Requirements"] = _numbered(requirements)
+    if context:
+        sections["Context"] = _bullets(context) if len(context) > 1 else _sentence(context[0])
+    if strategy == "audience-first" and "Context" in sections:
+        sections = {"Context": sections["Context"], **{k: v for k, v in sections.items() if k != "Context"}}
     if strategy == "critical":
-        constraints.append("Call out edge cases and likely failure modes, and say how you handle each")
-    if strategy == "minimal-assumption" and spec.open_questions:
-        constraints.append("If any of these is unclear, state your assumption before you answer: "
-                           + " ".join(spec.open_questions))
-    sections["Constraints"] = _bullets(constraints)
+        must = [line for line in spec.rules] + constraints
+        if must:
+            sections["Never break these"] = _bullets(must)
+        constraints = []
+        if spec.details_section in pattern_sections:
+            pattern_sections[spec.details_section] = [line for line in pattern_sections[spec.details_section]
+                                                      if line not in spec.rules]
+    if strategy == "persona-rich":
+        tone = {h: v for h, v in pattern_sections.items() if h.lower() in ("tone", "voice", "character")}
+        pattern_sections = {**tone, **{h: v for h, v in pattern_sections.items() if h not in tone}}
+    if strategy == "step-by-step":
+        steps = [line for lines in pattern_sections.values() for line in lines if line not in spec.rules]
+        steps += spec.requirements
+        if spec.rules:
+            sections["Rules"] = _bullets(spec.rules)
+        if steps:
+            sections["Steps"] = _numbered(steps + ["Check the result against the rules above before you answer"])
+    else:
+        for heading, lines in pattern_sections.items():
+            if lines:
+                sections[heading] = _bullets(lines)
+        if spec.requirements:
+            sections["Requirements"] = _numbered(spec.requirements)
+    if strategy == "minimal-assumption":
+        constraints.append("If the request leaves out something you need, state your assumption before you "
+                           "answer")
+    if constraints:
+        sections["Constraints"] = _bullets(constraints)
     if strategy == "example-driven" and spec.example:
-        sections["Examples"] = "An example of the expected shape (not of the content):\n" + spec.example
+        sections["Examples"] = "An example of this kind of output (its shape, not its content):\n" + spec.example
     if strategy == "quality-focused":
-        sections["Success criteria"] = _bullets(spec.success_criteria + [
-            "Before you answer, check your response against each of these criteria"])
-    if "Output format" not in sections:
+        checks = spec.rules + spec.requirements
+        if checks:
+            sections["Success criteria"] = _bullets(checks + ["Before you answer, check your response against "
+                                                              "each of these"])
+    if spec.output_format:
         sections["Output format"] = _sentence(spec.output_format)
+        if strategy in ("format-first", "example-driven") and not (strategy == "example-driven" and spec.example):
+            sections = {"Output format": sections["Output format"],
+                        **{k: v for k, v in sections.items() if k != "Output format"}}
     return render_sections(sections, family)
