@@ -1,209 +1,359 @@
-"""Quality of the default `generate` with the embedded model: does the best final prompt work as a prompt?
+"""Quality of the default offline `generate` on the development set: does the best prompt FIT the request?
 
-Runs 30 ideas (coding, writing, analysis, education, business, personal; with and without `{variables}`; one line
-and a paragraph) through `generate` as a user would (the installed CLI, a fresh home, default settings, no key),
-then judges each best final prompt with an independent checker defined here, not with the product's ranker:
+The development set (benchmarks/data/dev_ideas.yaml) is the TEST set: 250 ideas written by hand as users type
+them, each with the pattern a prompt engineer would choose and hand-written expectations of what a fitting prompt
+must contain (`must`: every check needs one of its alternatives) and must not contain (`must_not`). It is kept
+apart from the pattern files' examples (the TRAINING set); tests/engine/test_dev_set.py checks both.
 
-- addressed to a model; neither the deliverable itself nor advice to a human;
-- keeps the idea's key words; stays on topic (embedding similarity to the idea);
-- has a role, a task, context, constraints and an output format;
-- free of repetition and degenerate text; leaks no scaffolding; keeps the idea's `{variables}`.
+Each idea runs through the project's service layer in one worker process (the embedded local model, default
+settings and variant count, a fresh PROMPT_ALCHEMY_HOME, no keys, nothing saved, no response cache); the BEST
+(ranked) prompt is checked here, by this file's own checker, not by the product's ranker.
 
-`--before` also runs each idea with `generation.mode: freeform` (the phase templates, as before the structured path)
-in the same run. Prints one JSON object: pass rates, per-check failures, wall and model time, and every failing
-prompt with its reasons. `--ideas N` runs the first N ideas only.
+Prints one JSON object: pass rate overall, per expected pattern and for the subsets (non-English, AI-facing, with
+numbers), pattern-choice accuracy when the engine reports the pattern it chose, median seconds per idea, and the
+first failing checks per idea (bounded).
+
+    python benchmarks/bench_quality.py [--limit N] [--pattern NAME] [--show N]
+        [--src PATH_TO_SRC] [--baseline PATH_TO_SRC] [--save FILE] [--rescore FILE]
+
+`--baseline` runs the same set against another checkout's `src` (e.g. `git worktree add /tmp/pa-before <commit>`)
+in a second worker, in the same run, and prints both side by side. `--save` writes every best prompt to a JSON file;
+`--rescore` re-checks such a file without generating (after a correction to the expectations).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-SCRIPT = Path(sys.executable).parent / "prompt-alchemy"
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SET = ROOT / "benchmarks" / "data" / "dev_ideas.yaml"
+RESULT_MARK = "@@result "
 
-IDEAS: list[tuple[str, str]] = [
-    ("coding", "build a CLI that summarizes git logs"),
-    ("coding", "write a Python function that validates {email_address} and explains why it is invalid"),
-    ("coding", "review my pull request for security problems"),
-    ("coding", "convert this SQL query to a pandas dataframe operation: {sql_query}"),
-    ("coding", "Design a REST API for a library system. Books can be borrowed and returned. Members have a limit "
-               "of five books. Overdue books accrue a daily fine."),
-    ("writing", "write a cover letter for a junior data analyst job"),
-    ("writing", "a newsletter about Rust for beginners"),
-    ("writing", "write a wedding toast for my sister {sister_name} and her husband {partner_name}"),
-    ("writing", "Write a short story for children about a lighthouse keeper who befriends a seagull. It should "
-                "be gentle, about 500 words, and end with a lesson about patience."),
-    ("writing", "draft a product description for a standing desk"),
-    ("analysis", "analyze customer churn from {churn_data} and suggest three retention strategies"),
-    ("analysis", "compare PostgreSQL and MongoDB for an analytics startup"),
-    ("analysis", "summarize {transcript} into action items for {team}"),
-    ("analysis", "Investigate why our website conversion rate dropped last month. Traffic is stable, but the "
-                 "checkout page was redesigned and a new payment provider was added."),
-    ("analysis", "extract the invoice number, date and total from {invoice_text} as JSON"),
-    ("education", "explain quantum entanglement to high school students"),
-    ("education", "create a 10-question quiz on the French Revolution"),
-    ("education", "teach me the basics of {topic} in 15 minutes a day for a week"),
-    ("education", "I am preparing a lesson for adult learners on budgeting. They have little math background. "
-                  "I want practical exercises and a short reading they can finish in class."),
-    ("education", "make flashcards for learning Spanish irregular verbs"),
-    ("business", "plan a marketing launch for a mobile budgeting app"),
-    ("business", "write a job posting for a senior backend engineer at {company}"),
-    ("business", "classify customer support tickets by urgency"),
-    ("business", "Prepare a quarterly business review for our biggest client. Cover usage growth, open support "
-                 "issues and the renewal proposal. Keep it under ten slides."),
-    ("business", "brainstorm names for a coffee subscription service"),
-    ("personal", "help me negotiate a raise with my manager"),
-    ("personal", "plan a 3-day trip to Lisbon on a budget"),
-    ("personal", "create a weekly meal plan for a vegetarian family of four"),
-    ("personal", "suggest a morning routine that helps me focus, given {wake_time} and {commute_minutes}"),
-    ("personal", "I keep procrastinating on my thesis. Give me a realistic plan to finish the literature review "
-                 "in four weeks while working part-time."),
-]
+#: The pattern names of the pattern-library contract (notes: patterns-contract).
+AI_FACING = ("assistant-system-prompt", "support-bot", "internal-helpdesk-bot", "tutor", "coach", "agent-with-tools",
+             "roleplay-character", "image-midjourney", "image-stable-diffusion", "image-dalle")
+PATTERN_NAMES = AI_FACING + (
+    "general", "extract-json", "classify", "summarize", "translate", "rewrite-tone",
+    "code-write", "code-debug", "code-review", "security-review", "code-convert", "code-tests", "code-explain",
+    "sql-query", "data-analysis", "compare-decide", "root-cause", "report-from-notes", "explain-topic",
+    "trip-plan", "study-plan", "training-plan", "meal-plan", "project-plan",
+    "brainstorm", "naming", "story", "poem", "song-lyrics",
+    "email", "cover-letter", "grant-proposal", "product-description", "profile-bio", "social-post", "blog-article",
+    "interview-prep", "red-team", "grade-rubric")
+_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY",
+         "MISTRAL_API_KEY", "GROQ_API_KEY")
 
-# ------------------------------------------------------------------------------------ the independent checker
-
-_STOP = set("""a an the and or but of for to in on at by with from into about as is are be it its this that these
-those i me my we our you your they them their what which who how why when where can could would should will may
-might must do does did have has had not no so than too very just also please want need like some any each every all
-more most much many few such own same other make help get let one two up out over under new way""".split())
-_VARIABLE = re.compile(r"\{\{?\s*([A-Za-z_]\w*)\s*\}?\}")
+# --------------------------------------------------------------------------------------------- the dev set
 
 
-def _content_words(text: str) -> list[str]:
-    text = _VARIABLE.sub(" ", text)
-    out = []
-    for w in re.findall(r"[a-z][a-z0-9+#'-]*", text.lower()):
-        w = w.strip("'-")
-        if len(w) >= 3 and w not in _STOP and w not in out:
-            out.append(w)
+def load_dev_set(path: Path = DEV_SET) -> list[dict[str, Any]]:
+    """The ideas with `must_not` expanded: '@group' references replaced by the group's entries, and the global
+    entries appended. Each idea also gets `ai_facing`, `non_english` and `with_numbers` flags."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    groups: dict[str, list[str]] = data.get("groups") or {}
+    global_not: list[str] = data.get("global_must_not") or []
+    ideas = []
+    for raw in data["ideas"]:
+        idea = dict(raw)
+        idea["must_not"] = [*expand(raw.get("must_not") or [], groups), *global_not]
+        idea["also_ok"] = list(raw.get("also_ok") or [])
+        idea["ai_facing"] = bool(raw.get("ai", raw["pattern"] in AI_FACING))
+        idea["non_english"] = bool(raw.get("lang")) and raw.get("lang") != "en"
+        idea["with_numbers"] = bool(raw.get("numbers"))
+        ideas.append(idea)
+    return ideas
+
+
+def expand(entries: Iterable[str], groups: dict[str, list[str]]) -> list[str]:
+    out: list[str] = []
+    for entry in entries:
+        if entry.startswith("@"):
+            if entry[1:] not in groups:
+                raise ValueError(f"unknown must_not group {entry!r}")
+            out.extend(groups[entry[1:]])
+        else:
+            out.append(entry)
     return out
 
 
-def _sentences(text: str) -> list[str]:
-    return [s.strip().lower() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.strip()) > 15]
+# ------------------------------------------------------------------------------------------------ checker
 
 
-def check(prompt: str, idea: str, similarity: float) -> dict[str, bool]:
-    low = prompt.lower()
-    words = re.findall(r"[a-z']+", low)
-    first_person = sum(1 for w in words if w in ("i", "i'm", "i've", "me", "my", "mine"))
-    unquoted_fp = first_person - len(re.findall(r"\"[^\"]*\b(?:i|my|me)\b[^\"]*\"", low))
-    advice = re.search(r"here(?:'s| is| are) (?:how|some)|you can start by|start by crafting|here are some tips|"
-                       r"i recommend|i suggest|you might want to|good luck|hope this helps", low)
-    salutation = re.search(r"^\s*(dear|to whom it may concern|sincerely|best regards|kind regards|yours truly)\b",
-                           low, re.M)
-    narrative = re.search(r"\bi am (thrilled|excited|writing|delighted|eager|an ai)|\bi look forward\b", low)
-    idea_words = _content_words(idea)
-    have = {w[:5] for w in _content_words(prompt)}
-    kept = sum(1 for w in idea_words if w[:5] in have) / max(1, len(idea_words))
-    sents = _sentences(prompt)
-    tokens = re.findall(r"\w+", low)
-    grams = [tuple(tokens[i:i + 3]) for i in range(max(0, len(tokens) - 2))]
-    distinct = len(set(grams)) / len(grams) if grams else 1.0
-    return {
-        "addressed_to_model": bool(re.search(r"\byou\b|\byour\b", low)) and not advice,
-        "not_deliverable_or_advice": not salutation and not narrative and not advice
-        and unquoted_fp <= max(1, len(words) // 40),
-        "keeps_key_words": kept >= 0.7,
-        "on_topic": similarity >= 0.45,
-        "has_role": bool(re.search(r"\byou are\b|\bact as\b|\brole\b", low)),
-        "has_task": bool(re.search(r"\btask\b|^\s*(write|build|create|explain|plan|analy[sz]e|summari[sz]e|review|"
-                                   r"design|draft|compare|classify|extract|suggest|make|teach|prepare|investigate|"
-                                   r"convert|help|brainstorm)\b", low, re.M)),
-        "has_context": bool(re.search(r"\bcontext\b|\baudience\b|\bis for\b|\bfor (?:the|a|an) ", low)),
-        "has_constraints": bool(re.search(r"\bconstraints?\b|\bmust\b|\bdo not\b|\bdon't\b|\bavoid\b|\bnever\b|"
-                                          r"\bonly\b|\bkeep\b", low)),
-        "has_output_format": bool(re.search(r"\boutput\b|\bformat\b|\brespond with\b|\breturn\b|\breply\b", low)),
-        "no_repetition": len(sents) == len(set(sents)) and distinct >= 0.7,
-        "no_scaffolding": not re.search(r"prima[- ]materia|solutio|coagulatio|<idea>|<draft>|<remarks>|<pre>|"
-                                        r"field sources|kind of task|^```", low, re.M),
-        "keeps_variables": set(_VARIABLE.findall(idea)) <= set(_VARIABLE.findall(prompt)),
-    }
+def matches(alternative: str, text: str) -> bool:
+    """A 're:' alternative is a regex (IGNORECASE, MULTILINE); anything else a case-insensitive substring."""
+    if alternative.startswith("re:"):
+        return re.search(alternative[3:], text, re.IGNORECASE | re.MULTILINE) is not None
+    return alternative.casefold() in text.casefold()
 
 
-# ------------------------------------------------------------------------------------------------------ runs
+def check_prompt(prompt: str, idea: dict[str, Any]) -> list[str]:
+    """The failed checks, described: 'missing: a | b' for a must check none of whose alternatives appears, and
+    'has: x' for a must_not entry that appears. Empty when the prompt fits."""
+    failed = []
+    for check in idea.get("must") or []:
+        if not any(matches(alt, prompt) for alt in check):
+            failed.append("missing: " + " | ".join(check))
+    for bad in idea.get("must_not") or []:
+        if matches(bad, prompt):
+            failed.append("has: " + bad)
+    return failed
 
 
-def _generate(home: str, idea: str, mode: str | None) -> tuple[dict, float]:
-    env = dict(os.environ, PROMPT_ALCHEMY_HOME=home)
-    if mode:
-        env["PROMPT_ALCHEMY_GENERATION__MODE"] = mode
-    start = time.perf_counter()
-    proc = subprocess.run([str(SCRIPT), "generate", "--no-cache", "--output", "json", idea],
-                          capture_output=True, text=True, env=env, timeout=900)
-    wall = time.perf_counter() - start
+def check_count(idea: dict[str, Any]) -> int:
+    return len(idea.get("must") or []) + len(idea.get("must_not") or [])
+
+
+# ------------------------------------------------------------------------------------------------- worker
+
+
+def _chosen_pattern(result: Any, names: set[str]) -> str | None:
+    """The pattern the engine reports it chose, wherever it records it (a result or prompt attribute, the spec
+    text of the first phase, a note, an event); None when it records none."""
+    for holder in (result, *result.prompts):
+        for attr in ("pattern", "pattern_name"):
+            value = getattr(holder, attr, None)
+            if isinstance(value, str) and value in names:
+                return value
+    texts: list[str] = list(result.events)
+    for p in result.prompts:
+        texts.extend(str(v) for v in (getattr(p, "notes", None), p.enhancement_method, *(p.tags or [])) if v)
+        if p.parent_id is None:
+            texts.append(p.content)
+    for text in texts:
+        for match in re.finditer(r"\bpattern\b[\s:=\"'(]*([a-z][a-z-]+)", text, re.I):
+            if match.group(1).lower() in names:
+                return match.group(1).lower()
+    return None
+
+
+def worker(ideas_file: str) -> None:
+    """Generate each idea through the service layer of the prompt_alchemy on sys.path; one result line each."""
+    import asyncio
+
+    import prompt_alchemy
+    from prompt_alchemy.services import AlchemyService
+
+    names = set(PATTERN_NAMES)
+    patterns_dir = Path(prompt_alchemy.__file__).parent / "engine" / "patterns"
+    names.update(p.stem for p in patterns_dir.glob("*.yaml"))
+    ideas = json.loads(Path(ideas_file).read_text(encoding="utf-8"))
+
+    async def run() -> None:
+        svc = AlchemyService.from_environment()
+        try:
+            warm = svc.build_request("warm up the model", save=False, use_cache=False)
+            await svc.generate(warm)
+            for idea in ideas:
+                start = time.perf_counter()
+                row: dict[str, Any] = {"idea": idea}
+                try:
+                    result = await svc.generate(svc.build_request(idea, save=False, use_cache=False))
+                    best = result.best
+                    row.update(best=best.content if best else "", chosen=_chosen_pattern(result, names))
+                except Exception as exc:  # one failing idea is reported, the rest still run
+                    row.update(best="", chosen=None, error=f"{type(exc).__name__}: {exc}"[:300])
+                row["seconds"] = round(time.perf_counter() - start, 3)
+                print(RESULT_MARK + json.dumps(row, ensure_ascii=False), flush=True)
+        finally:
+            await svc.aclose()
+
+    print(RESULT_MARK + json.dumps({"source": prompt_alchemy.__file__}), flush=True)
+    asyncio.run(run())
+
+
+def run_order(ideas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Round-robin over the expected patterns (the first idea of each, then the second of each, ...), so that any
+    prefix (`--limit`, or a run stopped early) covers the patterns evenly."""
+    by_pattern: dict[str, list[dict[str, Any]]] = {}
+    for idea in ideas:
+        by_pattern.setdefault(idea["pattern"], []).append(idea)
+    out = []
+    for rank in range(max((len(v) for v in by_pattern.values()), default=0)):
+        out.extend(group[rank] for group in by_pattern.values() if rank < len(group))
+    return out
+
+
+def generate_all(src: Path, ideas: list[dict[str, Any]], label: str,
+                 progress: Any = None) -> dict[str, Any]:
+    """Run the worker against the checkout whose package directory is `src`, in a fresh home, without keys.
+    `progress(run)` is called after each idea with the run so far (to save partial results)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPT_ALCHEMY_") and k not in _KEYS}
+    env["PYTHONPATH"] = str(src)
+    rows: dict[str, dict[str, Any]] = {}
+    run: dict[str, Any] = {"src": str(src), "package": "", "commit": _commit(src), "rows": rows}
+    with tempfile.TemporaryDirectory() as tmp:
+        env["PROMPT_ALCHEMY_HOME"] = tmp
+        ideas_file = Path(tmp) / "ideas.json"
+        ideas_file.write_text(json.dumps([i["idea"] for i in ideas]), encoding="utf-8")
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", str(ideas_file)],
+                                stdout=subprocess.PIPE, text=True, env=env, cwd=tmp)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if not line.startswith(RESULT_MARK):
+                continue
+            row = json.loads(line[len(RESULT_MARK):])
+            if "source" in row:
+                run["package"] = row["source"]
+                continue
+            rows[row["idea"]] = row
+            print(f"{label} {len(rows)}/{len(ideas)} {row['seconds']:5.1f}s {row['idea'][:70]}", file=sys.stderr,
+                  flush=True)
+            if progress is not None:
+                progress(run)
+        if proc.wait() != 0:
+            print(f"{label}: the worker exited with {proc.returncode}", file=sys.stderr)
+    return run
+
+
+def _commit(src: Path) -> str | None:
+    proc = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"generate failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
-    return json.loads(proc.stdout), wall
+        return None
+    dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--", "."], capture_output=True, text=True)
+    return proc.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
 
 
-async def _similarities(pairs: list[tuple[str, str]]) -> list[float]:
-    from prompt_alchemy.config import load_settings
-    from prompt_alchemy.embeddings import make_embedder
-    from prompt_alchemy.providers.registry import ProviderRegistry
-
-    settings = load_settings().settings
-    embedder = make_embedder(settings, ProviderRegistry(settings))
-    out = []
-    for prompt, idea in pairs:
-        a, b = await embedder.embed([prompt, idea])
-        out.append(float(a @ b))
-    return out
+# ------------------------------------------------------------------------------------------------ scoring
 
 
-def run_mode(ideas: list[tuple[str, str]], mode: str | None) -> dict:
-    rows = []
-    with tempfile.TemporaryDirectory() as home:
-        for area, idea in ideas:
-            data, wall = _generate(home, idea, mode)
-            print(f"{mode or 'default'}: {wall:5.1f}s {idea[:60]}", file=sys.stderr, flush=True)
-            best = data["best"]
-            rows.append({"area": area, "idea": idea, "best": best["content"], "wall_s": wall,
-                         "model_s": data["model_ms"] / 1000})
-    sims = asyncio.run(_similarities([(r["best"], r["idea"]) for r in rows]))
-    failures: dict[str, int] = {}
+def _rate(flags: list[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 3) if flags else None
+
+
+def score(run: dict[str, Any], ideas: list[dict[str, Any]], max_failing: int = 80) -> dict[str, Any]:
+    rows = run["rows"]
+    per_pattern: dict[str, list[bool]] = {}
+    subsets: dict[str, list[bool]] = {"non_english": [], "ai_facing": [], "with_numbers": []}
+    chosen_ok: list[bool] = []
+    checks_total = checks_failed = 0
     failing = []
-    for row, sim in zip(rows, sims):
-        checks = check(row["best"], row["idea"], sim)
-        row["passed"] = all(checks.values())
-        for name, ok in checks.items():
-            if not ok:
-                failures[name] = failures.get(name, 0) + 1
-        if not row["passed"]:
-            failing.append({"idea": row["idea"], "failed": [n for n, ok in checks.items() if not ok],
-                            "similarity": round(sim, 3), "best": row["best"][:600]})
-    walls = sorted(r["wall_s"] for r in rows)
+    passed_all = []
+    for idea in ideas:
+        row = rows.get(idea["idea"])
+        if row is None:
+            continue
+        failed = check_prompt(row["best"], idea) if not row.get("error") else ["error: " + row["error"]]
+        ok = not failed
+        passed_all.append(ok)
+        checks_total += check_count(idea)
+        checks_failed += len(failed)
+        per_pattern.setdefault(idea["pattern"], []).append(ok)
+        for name in subsets:
+            if idea[name]:
+                subsets[name].append(ok)
+        if row.get("chosen"):
+            chosen_ok.append(row["chosen"] in (idea["pattern"], *idea["also_ok"]))
+        if failed and len(failing) < max_failing:
+            failing.append({"idea": idea["idea"][:90], "pattern": idea["pattern"], "chosen": row.get("chosen"),
+                            "failed": failed[:3] + ([f"... {len(failed) - 3} more"] if len(failed) > 3 else [])})
+    seconds = [r["seconds"] for r in rows.values() if not r.get("error")]
+    accuracy: Any = _rate(chosen_ok) if chosen_ok else "not reported by this engine"
     return {
-        "mode": mode or "default", "ideas": len(rows),
-        "pass_rate": round(sum(r["passed"] for r in rows) / len(rows), 3),
-        "failures_by_check": failures,
-        "wall_s_median": round(walls[len(walls) // 2], 2), "wall_s_max": round(walls[-1], 2),
-        "model_s_median": round(sorted(r["model_s"] for r in rows)[len(rows) // 2], 2),
+        "src": run["src"], "commit": run.get("commit"), "ideas": len(passed_all),
+        "errors": sum(1 for r in rows.values() if r.get("error")),
+        "pass_rate": _rate(passed_all),
+        "check_pass_rate": round(1 - checks_failed / checks_total, 3) if checks_total else None,
+        "subsets": {name: {"n": len(flags), "pass_rate": _rate(flags)} for name, flags in subsets.items()},
+        "pattern_accuracy": accuracy, "pattern_reported_for": len(chosen_ok),
+        "seconds_median": round(statistics.median(seconds), 2) if seconds else None,
+        "per_pattern": {name: {"n": len(flags), "pass_rate": _rate(flags)} for name, flags in sorted(per_pattern.items())},
         "failing": failing,
     }
 
 
+def side_by_side(current: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    """Pattern -> [current, baseline] pass rates, and the headline figures the same way."""
+    names = sorted(set(current["per_pattern"]) | set(baseline["per_pattern"]))
+    return {
+        "pass_rate": [current["pass_rate"], baseline["pass_rate"]],
+        "check_pass_rate": [current["check_pass_rate"], baseline["check_pass_rate"]],
+        "seconds_median": [current["seconds_median"], baseline["seconds_median"]],
+        "subsets": {k: [current["subsets"][k]["pass_rate"], baseline["subsets"][k]["pass_rate"]]
+                    for k in current["subsets"]},
+        "per_pattern": {n: [current["per_pattern"].get(n, {}).get("pass_rate"),
+                            baseline["per_pattern"].get(n, {}).get("pass_rate")] for n in names},
+    }
+
+
+def show(run: dict[str, Any], ideas: list[dict[str, Any]], count: int, label: str) -> None:
+    for idea in ideas[:count]:
+        row = run["rows"].get(idea["idea"])
+        if row is None:
+            continue
+        failed = check_prompt(row["best"], idea)
+        print(f"\n===== {label} [{idea['pattern']} -> {row.get('chosen')}] {idea['idea']}\n"
+              f"{row['best'] or row.get('error')}\n----- {'PASS' if not failed else '; '.join(failed)}",
+              file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------------- main
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--before", action="store_true", help="also run the freeform path (the baseline)")
-    parser.add_argument("--before-only", action="store_true", help="run only the freeform baseline")
-    parser.add_argument("--ideas", type=int, default=len(IDEAS))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, help="the first N ideas (after --pattern)")
+    parser.add_argument("--pattern", help="only the ideas expecting this pattern")
+    parser.add_argument("--show", type=int, default=0, help="print N best prompts and their checks to stderr")
+    parser.add_argument("--src", type=Path, default=ROOT / "src", help="the checkout's src directory to measure")
+    parser.add_argument("--baseline", type=Path, help="another checkout's src directory, run the same way")
+    parser.add_argument("--save", type=Path, help="write every best prompt of the run(s) to this JSON file")
+    parser.add_argument("--rescore", type=Path, help="check the prompts of a --save file instead of generating")
+    parser.add_argument("--dev-set", type=Path, default=DEV_SET)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    ideas = IDEAS[:args.ideas]
-    result: dict = {"benchmark": "quality_local_default"}
-    if not args.before_only:
-        result["after"] = run_mode(ideas, None)
-    if args.before or args.before_only:
-        result["before"] = run_mode(ideas, "freeform")
-    print(json.dumps(result, indent=1))
+    if args.worker:
+        worker(args.worker)
+        return
+    ideas = load_dev_set(args.dev_set)
+    if args.pattern:
+        if args.pattern not in {i["pattern"] for i in ideas}:
+            print(f"error: no idea in the development set expects the pattern {args.pattern!r}", file=sys.stderr)
+            sys.exit(2)
+        ideas = [i for i in ideas if i["pattern"] == args.pattern]
+    ideas = run_order(ideas)
+    if args.limit is not None:
+        ideas = ideas[:args.limit]
+    for path in (args.src, args.baseline):
+        if path is not None and not args.rescore and not (path / "prompt_alchemy").is_dir():
+            print(f"error: {path} has no prompt_alchemy package (pass a checkout's src directory)", file=sys.stderr)
+            sys.exit(2)
+    runs: dict[str, Any] = {}
+
+    def save(label: str, run: dict[str, Any]) -> None:
+        runs[label] = run
+        if args.save:  # after every idea: a run stopped early can still be scored with --rescore
+            args.save.write_text(json.dumps(runs, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    if args.rescore:
+        runs = json.loads(args.rescore.read_text(encoding="utf-8"))
+    else:
+        save("current", generate_all(args.src.resolve(), ideas, "current", lambda r: save("current", r)))
+        if args.baseline:
+            save("baseline", generate_all(args.baseline.resolve(), ideas, "baseline", lambda r: save("baseline", r)))
+    for label, run in runs.items():
+        if args.show:
+            show(run, ideas, args.show, label)
+    out: dict[str, Any] = {"benchmark": "quality_dev_set", "dev_set": str(args.dev_set.relative_to(ROOT))
+                           if args.dev_set.is_relative_to(ROOT) else str(args.dev_set),
+                           "ideas": len(ideas), "note": "seconds are wall time per idea on a shared machine (noisy)"}
+    scored = {label: score(run, ideas) for label, run in runs.items()}
+    out.update(scored)
+    if "baseline" in scored and "current" in scored:
+        out["side_by_side"] = side_by_side(scored["current"], scored["baseline"])
+    print(json.dumps(out, ensure_ascii=False, indent=1))
 
 
 if __name__ == "__main__":
