@@ -2,8 +2,8 @@
 
 `enable_metrics()` (the HTTP server does it) creates the metrics in a registry of their own; until then every
 `observe_*` call is a no-op, so the CLI never imports `prometheus_client`. `enable_tracing()` sets up an
-OpenTelemetry tracer when `OTEL_EXPORTER_OTLP_ENDPOINT` is set and the optional packages are installed; `span()`
-is a no-op context manager otherwise.
+OpenTelemetry tracer when `OTEL_EXPORTER_OTLP_ENDPOINT` is set and the `otel` extra is installed; until then
+every span helper is a no-op that imports nothing (see the tracing section below).
 
 What is measured: HTTP requests by route, method and status with latency histograms; provider calls, errors,
 retries, failovers, tokens and cost by provider and model (from each generation's metric records); generation
@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 _metrics: _Metrics | None = None
@@ -94,7 +93,6 @@ def observe_http(route: str, method: str, status: int, seconds: float) -> None:
 def observe_search(mode: str, seconds: float) -> None:
     if _metrics is not None:
         _metrics.search_latency.labels(mode).observe(seconds)
-    _record_span("search", seconds, {"search.mode": mode})
 
 
 def observe_generation(result: Any, seconds: float) -> None:
@@ -120,38 +118,35 @@ def observe_generation(result: Any, seconds: float) -> None:
                 m.provider_failovers.labels(provider, model).inc()
             elif rec.kind == "cache_hit":
                 m.cache_hits.labels(provider).inc()
-    if _tracer is not None:
-        end = time.time_ns()
-        root = _tracer.start_span("generate", start_time=end - int(seconds * 1e9),
-                                  attributes={"session.id": getattr(result, "session_id", "")})
-        from opentelemetry import trace
-
-        ctx = trace.set_span_in_context(root)
-        for rec in records:
-            if rec.kind in ("generation", "provider_error", "retry", "failover", "cache_hit"):
-                start = int(rec.created_at.timestamp() * 1e9) - int(rec.latency_ms * 1e6)
-                span = _tracer.start_span(f"provider.{rec.kind}" if rec.kind != "generation" else
-                                          f"phase.{rec.phase}", context=ctx, start_time=start, attributes={
-                                              "provider": rec.provider or "", "model": rec.model or "",
-                                              "phase": rec.phase or "", "tokens.input": rec.input_tokens,
-                                              "tokens.output": rec.output_tokens, "success": rec.success})
-                span.end(end_time=start + int(rec.latency_ms * 1e6))
-        root.end(end_time=end)
 
 
 # ------------------------------------------------------------------------------------------------ tracing
+#
+# Live spans, started when the work starts and ended when it ends: the server span of an HTTP request (a child of
+# the caller's W3C trace context), `generate`, one `phase <name>` per phase call, and one span per model call named
+# and described by the OpenTelemetry GenAI semantic conventions (gen_ai.provider.name, not the older
+# gen_ai.system). The model call's context goes out to the provider as `traceparent`/`tracestate` headers.
+# Every function here returns at once, importing nothing, while tracing is off.
+
+_propagator: Any = None
+
+#: gen_ai.provider.name for the providers whose value the conventions name; the rest keep their own name.
+_GENAI_PROVIDER = {"google": "gcp.gen_ai"}
+#: gen_ai.operation.name: Gemini's API is generate_content; every other provider here is a chat API.
+_GENAI_OPERATION = {"google": "generate_content"}
 
 
 def enable_tracing(exporter: Any = None) -> bool:
-    """Send spans to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (or to `exporter`, for tests). False when
-    neither applies or the optional packages are missing."""
-    global _tracer
+    """Send spans to OTLP over HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set (the exporter reads the OTEL_EXPORTER_OTLP_*
+    variables), or to `exporter` (tests). False when neither applies or the `otel` extra is not installed."""
+    global _tracer, _propagator
     if exporter is None and not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return False
     try:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
         if exporter is None:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -165,23 +160,154 @@ def enable_tracing(exporter: Any = None) -> bool:
         get_logger("telemetry").warning("OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is off: %s (pip install "
                                         "'prompt-alchemy[otel]')", exc)
         return False
-    provider = TracerProvider(resource=Resource.create({"service.name": "prompt-alchemy"}))
+    from prompt_alchemy import __version__
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "prompt-alchemy",
+                                                        "service.version": __version__}))
     provider.add_span_processor(processor)
-    _tracer = provider.get_tracer("prompt_alchemy")
+    _tracer = provider.get_tracer("prompt_alchemy", __version__)
+    _propagator = TraceContextTextMapPropagator()
     return True
 
 
-def _record_span(name: str, seconds: float, attributes: dict[str, Any]) -> None:
-    if _tracer is not None:
-        end = time.time_ns()
-        _tracer.start_span(name, start_time=end - int(seconds * 1e9), attributes=attributes).end(end_time=end)
+def tracing_enabled() -> bool:
+    return _tracer is not None
 
 
 @contextlib.contextmanager
 def span(name: str, **attributes: Any) -> Iterator[None]:
-    """A span around a block when tracing is on; nothing otherwise."""
+    """An internal span around a block (a child of the current one) when tracing is on; nothing otherwise."""
     if _tracer is None:
         yield
         return
-    with _tracer.start_as_current_span(name, attributes=attributes):
+    with _tracer.start_as_current_span(name, attributes=_clean(attributes)):
         yield
+
+
+def annotate(**attributes: Any) -> None:
+    """Add attributes to the current span (when tracing is on and there is one)."""
+    if _tracer is None:
+        return
+    from opentelemetry import trace
+
+    trace.get_current_span().set_attributes(_clean(attributes))
+
+
+@contextlib.contextmanager
+def server_span(scope: dict[str, Any], headers: Mapping[str, str], status: Callable[[], int]) -> Iterator[None]:
+    """The SERVER span of one HTTP request, a child of the caller's `traceparent`/`tracestate` (a new trace without
+    them). It is current while the request is handled, and also kept in the ASGI scope as `pa_trace` for work that
+    runs in another task (an MCP tool call: see :func:`attached`). Named `{method} {route}` from the scope's
+    `pa_route` and given `status()` as the response code when the request ends."""
+    if _tracer is None:
+        yield
+        return
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+
+    method = scope.get("method", "GET")
+    parent = _propagator.extract({k: v for k, v in headers.items() if k in ("traceparent", "tracestate")})
+    with _tracer.start_as_current_span(f"{method} {scope.get('pa_route', 'other')}", context=parent,
+                                       kind=trace.SpanKind.SERVER, attributes={
+                                           "http.request.method": method, "url.path": scope.get("path", ""),
+                                           "url.scheme": scope.get("scheme", "http")}) as current:
+        scope["pa_trace"] = otel_context.get_current()
+        try:
+            yield
+        finally:
+            route, code = scope.get("pa_route", "other"), status()
+            current.update_name(f"{method} {route}")
+            current.set_attribute("http.route", route)
+            current.set_attribute("http.response.status_code", code)
+            if code >= 500:
+                current.set_attribute("error.type", str(code))
+                current.set_status(trace.StatusCode.ERROR)
+
+
+@contextlib.contextmanager
+def attached(scope: Mapping[str, Any] | None) -> Iterator[None]:
+    """Make the request's server span (kept by :func:`server_span` in the ASGI scope) current for a block that runs
+    in another task, so its spans nest under the request."""
+    trace_context = scope.get("pa_trace") if scope is not None and _tracer is not None else None
+    if trace_context is None:
+        yield
+        return
+    from opentelemetry import context as otel_context
+
+    token = otel_context.attach(trace_context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+class ModelCall:
+    """What a model-call span learns from the answer (see :func:`model_call`)."""
+
+    def __init__(self, current: Any = None) -> None:
+        self._span = current
+
+    def answered(self, model: str | None, input_tokens: int, output_tokens: int,
+                 finish_reason: str | None = None) -> None:
+        if self._span is None:
+            return
+        self._span.set_attributes(_clean({
+            "gen_ai.response.model": model, "gen_ai.usage.input_tokens": input_tokens,
+            "gen_ai.usage.output_tokens": output_tokens,
+            "gen_ai.response.finish_reasons": [finish_reason] if finish_reason else None}))
+
+
+@contextlib.contextmanager
+def model_call(provider: str, model: str | None, *, temperature: float | None, max_tokens: int | None,
+               remote: bool, server: str | None = None) -> Iterator[ModelCall]:
+    """The span of one logical call to a model, retries included (GenAI semantic conventions: named
+    `{gen_ai.operation.name} {gen_ai.request.model}`, CLIENT for a model across the network, INTERNAL for one in
+    this process). A failure sets `error.type` (the HTTP status, or the exception's class) and the ERROR status."""
+    if _tracer is None:
+        yield ModelCall()
+        return
+    from opentelemetry import trace
+
+    operation = _GENAI_OPERATION.get(provider, "chat")
+    attributes = {"gen_ai.operation.name": operation, "gen_ai.provider.name": _GENAI_PROVIDER.get(provider, provider),
+                  "gen_ai.request.model": model, "gen_ai.request.temperature": temperature,
+                  "gen_ai.request.max_tokens": max_tokens, **_server_address(server)}
+    kind = trace.SpanKind.CLIENT if remote else trace.SpanKind.INTERNAL
+    with _tracer.start_as_current_span(f"{operation} {model}" if model else operation, kind=kind,
+                                       attributes=_clean(attributes), record_exception=False,
+                                       set_status_on_exception=False) as current:
+        try:
+            yield ModelCall(current)
+        except BaseException as exc:
+            status = getattr(exc, "status", None)
+            current.set_attribute("error.type", str(status) if isinstance(status, int) else type(exc).__qualname__)
+            current.set_status(trace.StatusCode.ERROR, str(exc)[:200])
+            raise
+
+
+def outgoing_headers() -> dict[str, str]:
+    """The current span's W3C trace context (`traceparent`, and `tracestate` when there is one) for an outgoing
+    request; empty when tracing is off."""
+    if _tracer is None:
+        return {}
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier
+
+
+def _server_address(url: str | None) -> dict[str, Any]:
+    if not url:
+        return {}
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return {}
+    return {"server.address": parts.hostname, "server.port": port} if parts.hostname else {}
+
+
+def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes without the unset ones (OpenTelemetry refuses None)."""
+    return {k: v for k, v in attributes.items() if v is not None}

@@ -112,7 +112,8 @@ class TeamServer:
 
         scope["pa_route"] = self._route_label(scope["path"])
         try:
-            await self._dispatch(scope, receive, send_with_id, headers)
+            with telemetry.server_span(scope, headers, lambda: status[0]):  # a child of the caller's traceparent
+                await self._dispatch(scope, receive, send_with_id, headers)
         finally:
             elapsed = time.perf_counter() - started
             method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"

@@ -94,7 +94,10 @@ class AlchemyMCPServer(MCPServer[ServerState]):
             if known and unknown:
                 raise ToolError(f"unknown argument(s) for {name}: {short(', '.join(unknown), 120)}; it takes: "
                                 f"{', '.join(sorted(known))}")
-        return await super().call_tool(name, arguments, context)
+        from prompt_alchemy import telemetry
+
+        with telemetry.attached(request_scope(context)):  # the tool's spans under the HTTP request's server span
+            return await super().call_tool(name, arguments, context)
 
     async def list_resources(self) -> list[Resource]:
         listed = await super().list_resources()
@@ -123,15 +126,21 @@ class AlchemyMCPServer(MCPServer[ServerState]):
         return result
 
 
-def request_key(context: Any) -> Any:
-    """The API key of the HTTP request behind a tool call (the team server puts it in the request's ASGI scope as
-    `pa_key`), or None: over stdio, or over HTTP without a key where none is required."""
+def request_scope(context: Any) -> dict[str, Any] | None:
+    """The ASGI scope of the HTTP request behind a tool call, or None (stdio, or a direct call)."""
     try:
         request = context.request_context.request if context is not None else None
     except ValueError:  # no request context (a direct call)
         return None
     scope = getattr(request, "scope", None)
-    return scope.get("pa_key") if isinstance(scope, dict) else None
+    return scope if isinstance(scope, dict) else None
+
+
+def request_key(context: Any) -> Any:
+    """The API key of the HTTP request behind a tool call (the team server puts it in the request's ASGI scope as
+    `pa_key`), or None: over stdio, or over HTTP without a key where none is required."""
+    scope = request_scope(context)
+    return scope.get("pa_key") if scope is not None else None
 
 
 def scope_refusal(tool: str, key: Any) -> str | None:

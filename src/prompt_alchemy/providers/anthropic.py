@@ -20,6 +20,7 @@ from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse, StreamItem
 from prompt_alchemy.providers.resilience import stream_error
+from prompt_alchemy.telemetry import outgoing_headers
 
 log = get_logger("providers.anthropic")
 
@@ -81,6 +82,8 @@ class AnthropicProvider(SDKProvider):
             params["system"] = request.system
         if request.stop:
             params["stop_sequences"] = request.stop
+        if trace_headers := outgoing_headers():  # the model call's span, as traceparent
+            params["extra_headers"] = trace_headers
         return params
 
     async def _send(self, request: GenerationRequest, model: str,

@@ -18,6 +18,7 @@ from typing import Any
 
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse, StreamItem
+from prompt_alchemy.telemetry import outgoing_headers
 
 _EMBED_BATCH = 100  # the API's limit per batchEmbedContents call
 
@@ -56,9 +57,11 @@ class GoogleProvider(SDKProvider):
 
         contents = [types.Content(role="model" if m.role == "assistant" else "user",
                                   parts=[types.Part(text=m.content)]) for m in request.non_system]
+        trace_headers = outgoing_headers()  # the model call's span, as traceparent
         config = types.GenerateContentConfig(
             system_instruction=request.system or None, temperature=request.temperature,
-            max_output_tokens=request.max_tokens, seed=request.seed, stop_sequences=request.stop or None)
+            max_output_tokens=request.max_tokens, seed=request.seed, stop_sequences=request.stop or None,
+            http_options=types.HttpOptions(headers=trace_headers) if trace_headers else None)
         return {"model": model, "contents": contents, "config": config}
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse:

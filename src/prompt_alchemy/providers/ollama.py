@@ -20,6 +20,7 @@ from typing import Any
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse, StreamItem
 from prompt_alchemy.providers.resilience import map_exception, parse_retry_after, stream_error
+from prompt_alchemy.telemetry import outgoing_headers
 
 # The Ollama SDK's ResponseError keeps the status and body but drops the headers, so a response hook notes the
 # server's Retry-After for the call that is failing (hooks run in the caller's task, so each call sees its own).
@@ -29,6 +30,12 @@ _RETRY_AFTER: ContextVar[float | None] = ContextVar("ollama_retry_after", defaul
 async def _note_retry_after(response: Any) -> None:
     if response.status_code >= 400:
         _RETRY_AFTER.set(parse_retry_after(response.headers))
+
+
+async def _send_trace_context(request: Any) -> None:
+    """The model call's span as traceparent (the Ollama API has no per-request headers; hooks run in the
+    caller's task, so this is the calling span)."""
+    request.headers.update(outgoing_headers())
 
 
 class OllamaProvider(SDKProvider):
@@ -55,7 +62,8 @@ class OllamaProvider(SDKProvider):
             key = self._key()
             headers = {"Authorization": f"Bearer {key}"} if key else None
             self._client = AsyncClient(host=self.endpoint, timeout=self.config.timeout, headers=headers,
-                                       event_hooks={"response": [_note_retry_after]})
+                                       event_hooks={"request": [_send_trace_context],
+                                                    "response": [_note_retry_after]})
         return self._client
 
     def _error(self, exc: BaseException, model: str | None = None) -> ProviderError:

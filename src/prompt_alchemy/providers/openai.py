@@ -22,6 +22,7 @@ from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse, StreamItem
 from prompt_alchemy.providers.resilience import status_error, stream_error
+from prompt_alchemy.telemetry import outgoing_headers
 
 log = get_logger("providers.openai")
 
@@ -136,7 +137,8 @@ class OpenAIProvider(SDKProvider):
         client = self.client()
         for _attempt in range(3):
             try:
-                return await client.chat.completions.create(**self._params(request, model), **extra)
+                return await client.chat.completions.create(**self._params(request, model), **extra,
+                                                            extra_headers=outgoing_headers() or None)
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a ProviderError
                 if self._learn_quirk(model, exc):
                     continue

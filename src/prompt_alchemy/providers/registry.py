@@ -23,6 +23,7 @@ from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from prompt_alchemy import telemetry
 from prompt_alchemy.config import Settings
 from prompt_alchemy.errors import CostLimitError, InputError, ProviderError, ProviderUnavailableError
 from prompt_alchemy.models import MetricRecord, Phase
@@ -301,6 +302,12 @@ class ProviderRegistry:
 
         With `on_delta` the call streams: each text delta goes to `on_delta` as it arrives, and only the provider
         that delivers the first delta ever delivers any (a stream that breaks later ends the call)."""
+        with telemetry.span(f"phase {phase.value}", **{"prompt_alchemy.phase": phase.value,
+                                                        "prompt_alchemy.variant": request.metadata.get("variant")}):
+            return await self._generate(phase, chain, request, on_delta)
+
+    async def _generate(self, phase: Phase, chain: list[str], request: GenerationRequest,
+                        on_delta: DeltaCallback | None) -> CallOutcome:
         options = self.current_options()
         events: list[str] = []
         metrics: list[MetricRecord] = []
@@ -350,14 +357,18 @@ class ProviderRegistry:
                 f"--max-cost to continue without paying for them again")
         provider = self.get(name)
         await self.prepare(provider)
-        if on_delta is None:
-            response = await self.call_with_retries(name, lambda: provider.generate(call), phase=phase,
-                                                    model=call.model, metrics=metrics)
-        else:
-            progress = StreamProgress()
-            response = await self.call_with_retries(
-                name, lambda: self._read_stream(name, provider, call, on_delta, progress), phase=phase,
-                model=call.model, metrics=metrics, stream=progress)
+        with telemetry.model_call(name, call.model, temperature=call.temperature, max_tokens=call.max_tokens,
+                                  remote=all_providers()[name].kind in ("cloud", "remote"),
+                                  server=self.endpoint(name)) as traced:
+            if on_delta is None:
+                response = await self.call_with_retries(name, lambda: provider.generate(call), phase=phase,
+                                                        model=call.model, metrics=metrics)
+            else:
+                progress = StreamProgress()
+                response = await self.call_with_retries(
+                    name, lambda: self._read_stream(name, provider, call, on_delta, progress), phase=phase,
+                    model=call.model, metrics=metrics, stream=progress)
+            traced.answered(response.model, response.input_tokens, response.output_tokens, response.finish_reason)
         options.calls += 1
         if not response.cost_usd:
             response.cost_usd = self.price_response(response)

@@ -95,9 +95,12 @@ class GenerationService(App):
         from prompt_alchemy import telemetry
 
         started = time.perf_counter()
-        with self.registry.run_options(read_cache=read_cache, write_cache=request.save,
-                                       max_cost=request.max_cost) as gateway:
+        with telemetry.span("generate", **{"prompt_alchemy.variants": request.count,
+                                           "prompt_alchemy.persona": persona.name}), \
+                self.registry.run_options(read_cache=read_cache, write_cache=request.save,
+                                          max_cost=request.max_cost) as gateway:
             result = await self.engine.run(request, persona, progress, session_id=session_id, on_token=on_token)
+            telemetry.annotate(**{"prompt_alchemy.session_id": result.session_id})
         telemetry.observe_generation(result, time.perf_counter() - started)
         if examples:
             result.events.append(f"the phases were given {len(examples)} top-rated similar library prompt(s) as "
