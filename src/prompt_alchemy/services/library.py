@@ -287,7 +287,8 @@ class LibraryService(App):
         check_page(limit)
         check_length("the search query", query, self.settings.generation.max_idea_length)
         started = time.perf_counter()
-        results = await self.library.search(query, mode, filters or SearchFilters(), limit)
+        with telemetry.span("search", **{"prompt_alchemy.search.mode": mode}):
+            results = await self.library.search(query, mode, filters or SearchFilters(), limit)
         telemetry.observe_search(mode, time.perf_counter() - started)
         return results
 
