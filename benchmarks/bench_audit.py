@@ -567,6 +567,158 @@ def http_probes(base: Path) -> dict:
     return t.row()
 
 
+# ------------------------------------------------------------------------------------------------ two replicas
+
+
+def pg_concurrency_probes(base: Path) -> dict:
+    """Two servers on one PostgreSQL (pgserver), hit at once: concurrent deletes of one prompt (one 200 and one
+    audit row, the rest 404), a parent and its child deleted at once (no 500, lineage relinked), 30 concurrent
+    label moves through REST imports (a history chain whose every row names the true previous prompt, each move
+    audited with its key), an import's audit rows (the ids written, the labels moved), and a CLI import killed with
+    kill -9 mid-way (every committed row named by an audit row)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = Tally()
+    try:
+        import pgserver
+        import psycopg
+    except ImportError as exc:
+        return {**t.row(), "skipped": f"no PostgreSQL for the probes ({exc.name} is not installed)"}
+    root = Path(tempfile.mkdtemp(prefix="pa-pgc-"))  # short: unix socket paths are limited to ~100 characters
+    server = pgserver.get_server(root, cleanup_mode="delete")
+    procs: list[subprocess.Popen] = []
+    try:
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE audit_replicas")
+        url = server.get_uri("audit_replicas")
+        extra = {"PROMPT_ALCHEMY_DATABASE_URL": url}
+
+        def start(name: str) -> int:
+            home = base / f"replica-{name}"
+            home.mkdir()
+            log = home / "server.log"
+            procs.append(subprocess.Popen(CLI + ["serve", "--transport", "http", "--host", "127.0.0.1", "--port",
+                                                 "0", "--log-file", str(log)], env=env_for(home, **extra), cwd=ROOT,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                m = re.search(r"listening on http://\S+:(\d+)/mcp", log.read_text() if log.exists() else "")
+                if m:
+                    return int(m.group(1))
+                time.sleep(0.1)
+            raise RuntimeError("server did not start")
+
+        ports = [start("a"), start("b")]
+        made = cli(base, "keys", "create", "--name", "auditor", "--scope", "write", "--output", "json", **extra)
+        key = json.loads(made.stdout)["key"]
+
+        def call(port: int, method: str, path: str, body: dict | None = None) -> int:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1{path}", method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {key}"})
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    return r.status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        def import_rows(port: int, rows: list[dict]) -> int:
+            return call(port, "POST", "/import", {"format": "jsonl",
+                                                  "content": "".join(json.dumps(r) + "\n" for r in rows)})
+
+        def at_once(calls: list) -> list:
+            barrier = threading.Barrier(len(calls))
+
+            def run(fn):
+                barrier.wait()
+                return fn()
+
+            with ThreadPoolExecutor(len(calls)) as pool:
+                return list(pool.map(run, calls))
+
+        def sql(query: str, *params) -> list:
+            with psycopg.connect(url, autocommit=True) as conn:
+                return conn.execute(query, params).fetchall()
+
+        def audit_rows(action: str, target: str) -> list:
+            return sql("SELECT a.outcome, a.actor FROM audit_log a JOIN audit_targets t ON t.audit_id = a.id "
+                       "WHERE a.action = %s AND t.target_id = %s", action, target)
+
+        # concurrent deletes of one prompt
+        ids = [f"pdel-{n}" for n in range(6)]
+        import_rows(ports[0], [{"id": i, "content": f"Delete race {i}.", "embedding": None} for i in ids])
+        for pid in ids:
+            codes = at_once([lambda n=n, pid=pid: call(ports[n % 2], "DELETE", f"/prompts/{pid}") for n in range(6)])
+            ok_rows = [r for r in audit_rows("delete", pid) if r[0] == "ok"]
+            t.record(f"6 concurrent deletes of {pid}", sorted(codes) == [200] + [404] * 5 and len(ok_rows) == 1,
+                     f"{codes}, {len(ok_rows)} ok audit rows")
+        # a parent and its child deleted at once
+        rows = []
+        for n in range(15):
+            chain = [f"plin-{n}-{g}" for g in range(4)]
+            rows += [{"id": c, "content": f"Lineage {n}.{g}.", "parent_id": chain[g - 1] if g else None,
+                      "embedding": None} for g, c in enumerate(chain)]
+        import_rows(ports[1], rows)
+        for n in range(15):
+            parent, child = f"plin-{n}-1", f"plin-{n}-2"
+            pair = (parent, child) if n % 2 else (child, parent)
+            codes = at_once([lambda i=i, pid=pid: call(ports[i], "DELETE", f"/prompts/{pid}")
+                             for i, pid in enumerate(pair)])
+            linked = sql("SELECT parent_id FROM prompts WHERE id = %s", f"plin-{n}-3")
+            t.record(f"parent and child deleted at once ({n})", codes == [200, 200]
+                     and linked == [(f"plin-{n}-0",)], f"{codes}, grandchild's parent {linked}")
+        # 30 concurrent label moves through REST imports
+        labelled = [{"id": f"plab-{n:02d}", "content": f"Label version {n}.", "embedding": None} for n in range(30)]
+        import_rows(ports[0], labelled)
+        codes = at_once([lambda n=n, row=row: import_rows(ports[n % 2], [{**row, "labels": ["production"]}])
+                         for n, row in enumerate(labelled)])
+        history = sql("SELECT prompt_id, previous_id, actor FROM label_history WHERE name = 'production' ORDER BY id")
+        t.record("30 concurrent label moves answered", codes == [200] * 30 and len(history) == 30, f"{codes}")
+        for n, (prev, row) in enumerate(zip(history, history[1:]), start=1):
+            t.record(f"label history row {n} names the previous prompt", row[1] == prev[0] and row[2] == "auditor",
+                     f"previous {row[1]}, moved from {prev[0]}, actor {row[2]}")
+        moves = sql("SELECT COUNT(*) FROM audit_log WHERE action = 'label.set' AND actor = 'auditor' "
+                    "AND detail LIKE '%%source=import%%'")[0][0]
+        t.record("each label move through import audited as a label move", moves == 30, f"{moves} rows")
+        # an import's audit rows name the ids written
+        missing = [pid for (pid,) in sql("SELECT id FROM prompts") if not audit_rows("import", pid)]
+        t.record("every imported id named by an import audit row", not missing, f"{len(missing)} missing")
+        # kill -9 mid-import: no committed row without its audit row
+        home = base / "pg-kill"
+        home.mkdir()
+        big = base / "pg-kill.jsonl"
+        big.write_text("".join(json.dumps({"id": f"pkill-{n:05d}", "content": f"Killed import {n}: step {n}."})
+                               + "\n" for n in range(1000)), encoding="utf-8")
+        proc = subprocess.Popen(CLI + ["import", str(big)], env=env_for(home, **extra), cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline and not sql(
+                "SELECT 1 FROM prompts WHERE id LIKE 'pkill-%%' LIMIT 1"):
+            time.sleep(0.02)
+        with psycopg.connect(url) as holder:  # no commit gets past this lock: the import is killed mid-way
+            holder.execute("LOCK TABLE prompts IN SHARE MODE")
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            holder.rollback()
+        written = [pid for (pid,) in sql("SELECT id FROM prompts WHERE id LIKE 'pkill-%%'")]
+        missing = [pid for pid in written if not audit_rows("import", pid)]
+        t.record("kill -9 mid-import leaves no unaudited row", 0 < len(written) < 1000 and not missing,
+                 f"{len(written)} written, {len(missing)} without an audit row")
+    except Exception as exc:  # noqa: BLE001 - a probe that crashes is a failure, reported
+        t.record("two-replica probes ran", False, repr(exc)[:150])
+    finally:
+        for proc in procs:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+            if proc.poll() is None:
+                proc.kill()
+        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+    return t.row()
+
+
 def main() -> None:
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="pa-audit-"))
@@ -574,7 +726,7 @@ def main() -> None:
         table = {}
         for name, fn in (("bad CLI inputs", bad_cli_inputs), ("bad MCP messages", bad_mcp_messages),
                          ("kills", kills), ("concurrency", concurrency), ("secret sentinels", secret_sentinels),
-                         ("HTTP probes", http_probes)):
+                         ("HTTP probes", http_probes), ("two replicas on PostgreSQL", pg_concurrency_probes)):
             t0 = time.perf_counter()
             table[name] = fn(base)
             table[name]["wall_s"] = round(time.perf_counter() - t0, 1)
