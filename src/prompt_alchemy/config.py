@@ -659,6 +659,11 @@ def load_settings(config_file: str | Path | None = None, overrides: Mapping[str,
         sources[key] = "flag"
 
     merged = deep_merge(deep_merge(file_data, env_data), flag_data)
+    url = merged.get("storage", {}).get("url") if isinstance(merged.get("storage"), dict) else None
+    if isinstance(url, str):  # masked in every log line and error from here on, even when it fails validation
+        from prompt_alchemy.security import register_url_secret
+
+        register_url_secret(url)
     try:
         settings = Settings(**merged)
     except ValidationError as exc:

@@ -6,9 +6,23 @@ import hashlib
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from prompt_alchemy.security import CONTROL_CHARS, control_char_problem
+
+
+def _no_control_chars(value: str) -> str:
+    problem = control_char_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+#: Text that a user gives (an idea, a tag, a filter): refused when it holds a control character (C0 other than tab,
+#: line feed and carriage return, or DEL), the same on every interface and backend (see security.check_text).
+CleanText = Annotated[str, AfterValidator(_no_control_chars)]
 
 
 def new_id() -> str:
@@ -149,12 +163,12 @@ class PromptRequest(BaseModel):
     idea: str
     phases: list[Phase] = Field(default_factory=lambda: list(Phase))
     count: int = Field(3, ge=1, le=10)
-    persona: str = "generic"
-    target_model: str | None = None
-    provider: str | None = None
+    persona: CleanText = "generic"
+    target_model: CleanText | None = None
+    provider: CleanText | None = None
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(None, ge=1, le=200_000)
-    tags: list[str] = Field(default_factory=list)
+    tags: list[CleanText] = Field(default_factory=list)
     context: list[ContextItem] = Field(default_factory=list)
     save: bool = True
     judge: bool = False  # add the AI judge's scores to ranking
@@ -165,14 +179,23 @@ class PromptRequest(BaseModel):
     @classmethod
     def _idea_not_empty(cls, v: str) -> str:
         v = v.strip()
-        if not v:
+        if not CONTROL_CHARS.sub("", v).strip():  # only control characters is no idea at all
             raise ValueError("the idea is empty; pass it as an argument or on stdin")
-        return v
+        return _no_control_chars(v)
 
     @field_validator("phases", mode="before")
     @classmethod
     def _parse_phases(cls, v: Any) -> Any:
         return Phase.parse_list(v)
+
+    @field_validator("context")
+    @classmethod
+    def _clean_context(cls, v: list[ContextItem]) -> list[ContextItem]:
+        for item in v:
+            problem = control_char_problem(item.content)
+            if problem is not None:
+                raise ValueError(f"the context from {item.source[:200]} {problem}")
+        return v
 
     @field_validator("tags")
     @classmethod
@@ -399,15 +422,15 @@ class SearchFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     phase: list[Phase] = Field(default_factory=list, description="any of these phases")
-    provider: str | None = None
-    model: str | None = None
-    persona: str | None = None
-    tags: list[str] = Field(default_factory=list, description="every one of these tags")
+    provider: CleanText | None = None
+    model: CleanText | None = None
+    persona: CleanText | None = None
+    tags: list[CleanText] = Field(default_factory=list, description="every one of these tags")
     since: datetime | None = Field(None, description="created at or after: ISO date/datetime or an age like 7d")
     until: datetime | None = Field(None, description="created before: ISO date (inclusive) or datetime, or an age")
     min_rating: float | None = Field(None, ge=1, le=5, description="average feedback rating at least this")
-    session_id: str | None = None
-    source_type: str | None = Field(None, description="generated, imported, edited, optimized ...")
+    session_id: CleanText | None = None
+    source_type: CleanText | None = Field(None, description="generated, imported, edited, optimized ...")
 
     @field_validator("phase", mode="before")
     @classmethod
@@ -510,7 +533,7 @@ class BatchItem(BatchOptions):
     (a repeated identical item counts as a separate item)."""
 
     idea: str = Field(description="the raw idea")
-    id: str | None = Field(None, max_length=200, description="your own stable key for this item")
+    id: CleanText | None = Field(None, max_length=200, description="your own stable key for this item")
 
 
 class BatchItemResult(BaseModel):

@@ -272,16 +272,17 @@ def check_config(config_file: str | Path | None) -> tuple[Check, LoadedSettings 
 def check_database(loaded: LoadedSettings) -> Check:
     from prompt_alchemy.storage.health import check_postgres, check_sqlite
 
-    path = loaded.database_path
+    path: Path | str = loaded.database_path
     if loaded.database_url:  # PostgreSQL: `path` is the URL with its password masked
         health = check_postgres(loaded.database_url)
-        path = health.path
+        path = loaded.database_location  # the URL as text (a Path would fold its '//'), password masked
         restore = ("check storage.url (PROMPT_ALCHEMY_DATABASE_URL) and that the server is up with pgvector; "
                    "'prompt-alchemy db copy --from BACKUP --to URL' restores a backup into an empty database")
     else:
-        health = check_sqlite(path)
+        health = check_sqlite(loaded.database_path)
+        backups = loaded.database_path.parent / "backups"
         restore = (f"move {path} aside and restore your newest backup into its place ('prompt-alchemy db backup' "
-                   f"writes them to {path.parent / 'backups'}); without one, the next run starts an empty library")
+                   f"writes them to {backups}); without one, the next run starts an empty library")
     if not health.exists:
         return Check("database", "ok", f"{path} not created yet (the first saved prompt creates it)")
     if health.error:

@@ -98,10 +98,10 @@ def main(argv: list[str] | None = None) -> None:
         from prompt_alchemy.errors import AlchemyError
         from prompt_alchemy.security import redact
 
-        if debug:
+        if debug:  # the full traceback, with every secret masked (URL passwords in pydantic's input_value too)
             import traceback
 
-            traceback.print_exc()
+            sys.stderr.write(redact(traceback.format_exc()))
         if isinstance(exc, AlchemyError):
             _fail(redact(str(exc)), exc.exit_code)
         _fail(redact(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)"), 1)

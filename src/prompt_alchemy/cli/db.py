@@ -132,18 +132,21 @@ def copy(
     ctx: typer.Context,
     to: str = typer.Option(..., "--to", help="The empty library to copy into: a postgresql:// URL or a SQLite file path."),
     source: str = typer.Option(None, "--from", help="The library to copy from (default: the configured one)."),
+    strip_nul: bool = typer.Option(False, "--strip-nul", help="Remove NUL characters from the rows that hold them "
+                                   "(PostgreSQL cannot store them; without this such a copy is refused, naming them)."),
     output: Output = OutputOpt,
 ) -> None:
     """Copy a whole library (prompts, lineage, embeddings, context, metrics, feedback, models, labels, keys, audit
     log, cache) into an empty one: SQLite to PostgreSQL, back, or between two of either. One transaction."""
 
-    data = run_with_service(ctx, lambda service: service.copy_database(to, source))
+    data = run_with_service(ctx, lambda service: service.copy_database(to, source, strip_nul=strip_nul))
     if output is Output.json:
         print_json(data)
         return
     rows = sum(data["rows"].values())
+    stripped = f"; NUL characters removed from {data['nul_stripped']} row(s)" if data["nul_stripped"] else ""
     typer.echo(f"copied {data['prompts']} prompts ({rows} rows in all) from {data['from']} to {data['to']} "
-               f"in {data['wall_ms'] / 1000:.1f}s")
+               f"in {data['wall_ms'] / 1000:.1f}s{stripped}")
 
 
 @app.command("migrate")

@@ -315,6 +315,16 @@ def edit_text(text: str, suffix: str = ".txt") -> str:
             raise AlchemyError(f"the editor '{command[0]}' exited with status {code}; nothing saved")
         return read_text_file(path, "the edited prompt")
     finally:
+        _remove_edit_file(path)
+
+
+def _remove_edit_file(path) -> None:
+    """Remove the editing file, or what the editor left in its place (a directory: only that directory)."""
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
         path.unlink(missing_ok=True)
 
 

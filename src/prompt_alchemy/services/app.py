@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.config import LoadedSettings, load_settings
 from prompt_alchemy.engine.engine import Engine
-from prompt_alchemy.security import register_secret
+from prompt_alchemy.security import register_secret, register_url_secret
 from prompt_alchemy.services._common import check_configuration, in_thread
 
 if TYPE_CHECKING:
@@ -35,9 +35,7 @@ class App:
             if key is not None:
                 register_secret(key.get_secret_value())
         if loaded.database_url:  # logs and errors mask the database password too
-            from prompt_alchemy.storage.url import url_password
-
-            register_secret(url_password(loaded.database_url))
+            register_url_secret(loaded.database_url)
 
     @classmethod
     def from_environment(cls, config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,

@@ -12,7 +12,7 @@ from typing import Any
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import Prompt
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.security import check_length
+from prompt_alchemy.security import check_length, check_text
 from prompt_alchemy.services._common import (
     _MAX_COMMENT,
     _MAX_LIMIT,
@@ -40,6 +40,7 @@ class LearningService(App):
         comment = (comment or "").strip() or None
         if comment is not None:
             check_length("the comment", comment, _MAX_COMMENT)
+            check_text("comment", comment)
         prompt = self._feedback_prompt(prompt_id)
         row = Feedback(prompt_id=prompt.id, session_id=prompt.session_id, rating=rating, comment=comment,
                        source=source)

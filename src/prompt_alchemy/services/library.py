@@ -23,7 +23,7 @@ from prompt_alchemy.models import (
     SearchResult,
 )
 from prompt_alchemy.observability import get_logger
-from prompt_alchemy.security import check_length, mask_secrets, write_text_atomically
+from prompt_alchemy.security import check_length, check_text, mask_secrets, write_text_atomically
 from prompt_alchemy.services._common import (
     _IMPORT_BATCH,
     _MAX_CANDIDATES,
@@ -109,6 +109,7 @@ class LibraryService(App):
         prefix = (id_or_prefix or "").strip()
         if not prefix:
             raise InputError("no prompt id given")
+        check_text("prompt id", prefix)
         rows = self.store.resolve_prefix(prefix, limit=_MAX_CANDIDATES + 1)
         if rows and rows[0]["id"] == prefix:
             return prefix
@@ -205,7 +206,7 @@ class LibraryService(App):
         from prompt_alchemy.models import utcnow
         from prompt_alchemy.services.access import current_actor
 
-        name = (name or "").strip()
+        name = check_text("label", (name or "").strip()) or ""
         self._check_writable()
         previous = self.store.remove_label(name, utcnow(), actor=current_actor(), source=source,
                                            audit=self._audit_note("label.remove", f"label={name[:80]} "
@@ -234,7 +235,7 @@ class LibraryService(App):
         check_page(limit)
         if not self.loaded.database_path.exists():
             return []
-        return self.store.label_history(name.strip() if name else None, limit)
+        return self.store.label_history(check_text("label", name.strip()) if name else None, limit)
 
     @in_thread
     def label_target(self, name: str) -> str | None:
@@ -286,6 +287,7 @@ class LibraryService(App):
             raise InputError(f"unknown search mode '{mode}'; use one of: {', '.join(SEARCH_MODES)}")
         check_page(limit)
         check_length("the search query", query, self.settings.generation.max_idea_length)
+        check_text("search query", query)
         started = time.perf_counter()
         with telemetry.span("search", **{"prompt_alchemy.search.mode": mode}):
             results = await self.library.search(query, mode, filters or SearchFilters(), limit)
@@ -299,6 +301,10 @@ class LibraryService(App):
 
         if content is None and tags is None and notes is None:
             raise InputError("nothing to update; give new content, tags or notes")
+        check_text("content", content)
+        check_text("notes", notes)
+        for tag in tags or []:
+            check_text("tags", tag)
         if content is not None:
             content = content.strip()
             if not content:

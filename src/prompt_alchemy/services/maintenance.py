@@ -14,6 +14,32 @@ from prompt_alchemy.services._common import _IMPORT_BATCH, in_thread
 from prompt_alchemy.services.app import App
 
 
+#: The files an unfinished backup copy may leave: the copy and SQLite's journal files beside it.
+_PARTIAL_SUFFIXES = ("", "-journal", "-wal", "-shm")
+
+
+def _abandoned(copy: Path) -> bool:
+    """True when no connection (in any process) holds the unfinished copy for writing: a write lock can be taken."""
+    import sqlite3
+
+    if not copy.exists():
+        return True
+    try:
+        conn = sqlite3.connect(f"{copy.resolve().as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None)
+    except sqlite3.Error:
+        return True
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as exc:
+        return "locked" not in str(exc) and "busy" not in str(exc)
+    except sqlite3.Error:
+        return True
+    finally:
+        conn.close()
+
+
 class MaintenanceService(App):
     """Keep the library's database healthy."""
 
@@ -52,9 +78,37 @@ class MaintenanceService(App):
                                  protected=[self.loaded.database_path], protected_dirs=[self._backup_dir()])
 
     def _partials(self) -> list[Path]:
-        """Unfinished backup copies (`*.partial`) left in the backups folder by an interrupted backup."""
+        """Unfinished backup copies left in the backups folder by an interrupted backup: `*.partial` and the SQLite
+        files beside one (`*.partial-journal`, `-wal`, `-shm`)."""
         folder = self._backup_dir()
-        return sorted(folder.glob("*.partial")) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        return sorted(p for suffix in _PARTIAL_SUFFIXES for p in folder.glob(f"*.partial{suffix}"))
+
+    def _remove_stale_partials(self) -> list[str]:
+        """Remove every unfinished copy no backup is writing now: older than a minute, or left with a hot journal
+        (its writer was killed mid-copy: a live writer holds a lock while its journal exists). Returns what went."""
+        import time
+
+        groups: dict[Path, list[Path]] = {}
+        for path in self._partials():
+            base = path.with_name(path.name[:path.name.rindex(".partial") + len(".partial")])
+            groups.setdefault(base, []).append(path)
+        removed = []
+        for base, files in groups.items():
+            try:
+                newest = max(f.stat().st_mtime for f in files)
+            except OSError:
+                continue
+            hot = any(f.name.endswith("-journal") for f in files)
+            if time.time() - newest > 60 or (hot and _abandoned(base)):
+                for f in sorted(files, key=lambda f: f != base):  # the copy first, then its journal
+                    try:
+                        f.unlink(missing_ok=True)
+                    except OSError:
+                        break
+                removed += [str(f) for f in files if not f.exists()]  # the probe may have rolled the journal back
+        return removed
 
     @in_thread
     def backup_database(self, path: str | Path | None = None, force: bool = False, *,
@@ -68,8 +122,6 @@ class MaintenanceService(App):
         checked (`quick_check`) before copying and the copy (`integrity_check`) before it is kept; old backups are
         pruned only after both pass, so a damaged library never pushes good backups out. Unfinished copies left by
         an interrupted backup are removed."""
-        import time
-
         from prompt_alchemy.models import utcnow
         from prompt_alchemy.storage.sqlite import StorageError, damaged_message
 
@@ -91,14 +143,7 @@ class MaintenanceService(App):
         if problems:
             raise StorageError(damaged_message(self.loaded.database_path, problems[0])
                                + "; no backup was made and no old backup was removed")
-        removed_partials = []
-        for partial in self._partials():  # older than a minute: not a backup another process is writing now
-            try:
-                if time.time() - partial.stat().st_mtime > 60:
-                    partial.unlink()
-                    removed_partials.append(str(partial))
-            except OSError:
-                pass
+        removed_partials = self._remove_stale_partials()
         try:
             size = self.store.backup_to(target)
         except OSError as exc:
@@ -171,10 +216,11 @@ class MaintenanceService(App):
         return {"bytes_before": before, "bytes_after": after, "at": now.isoformat()}
 
     @in_thread
-    def copy_database(self, to: str, source: str | None = None) -> dict[str, Any]:
+    def copy_database(self, to: str, source: str | None = None, *, strip_nul: bool = False) -> dict[str, Any]:
         """Copy the whole library (or the one at `source`: a SQLite path or a postgresql:// URL) into the empty
         library at `to` (either kind), row for row, in one transaction. A SQLite file this creates is removed again
-        when the copy fails, so a failed copy leaves nothing behind."""
+        when the copy fails, so a failed copy leaves nothing behind. Rows holding NUL characters cannot move into
+        PostgreSQL: they are named and nothing is copied, unless `strip_nul` (see storage.copy.copy_library)."""
         import time
 
         from prompt_alchemy.storage.copy import copy_library, open_library
@@ -198,7 +244,8 @@ class MaintenanceService(App):
         dst = None
         try:
             dst = open_library(to)
-            copied = copy_library(src, dst)
+            copied = copy_library(src, dst, strip_nul=strip_nul)
+            stripped = copied.pop("nul_stripped", 0)
         except BaseException:
             if dst is not None:
                 dst.close()
@@ -213,7 +260,7 @@ class MaintenanceService(App):
             if source is not None:
                 src.close()
         return {"from": mask_url(str(source)) if source else str(self.store.path), "to": mask_url(to),
-                "rows": copied, "prompts": copied.get("prompts", 0),
+                "rows": copied, "prompts": copied.get("prompts", 0), "nul_stripped": stripped,
                 "wall_ms": round((time.perf_counter() - started) * 1000, 1)}
 
     @in_thread

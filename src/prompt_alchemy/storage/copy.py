@@ -55,13 +55,34 @@ def table_counts(store: Any) -> dict[str, int]:
     return {table: int(store.query(f"SELECT COUNT(*) FROM {table}")[0][0]) for table, _ in TABLES}
 
 
-def copy_library(source: Any, target: Any, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
-    """Copy every row of `source` into the empty `target` in one transaction; rows copied per table."""
+#: How many rows that cannot move an error names before it says "and N more".
+_NAMED_ROWS = 20
+
+
+def _nul_columns(row: Any, columns: list[str]) -> list[str]:
+    return [c for c in columns if isinstance(row[c], str) and "\x00" in row[c]]
+
+
+def _row_name(table: str, key: str | None, row: Any, bad: list[str]) -> str:
+    which = f" {row[key]!r}" if key is not None and not _nul_columns(row, [key]) else ""
+    return f"{table}{which} ({', '.join(bad)})"
+
+
+def copy_library(source: Any, target: Any, progress: Callable[[str, int], None] | None = None, *,
+                 strip_nul: bool = False) -> dict[str, int]:
+    """Copy every row of `source` into the empty `target` in one transaction; rows copied per table (and
+    `nul_stripped`: the rows whose NUL characters were removed). PostgreSQL cannot store NUL in text, which an old
+    SQLite library may hold: such a copy is refused with every row that cannot move named (nothing is written),
+    unless `strip_nul`, which removes the NULs from those rows' text and copies them."""
     from prompt_alchemy.errors import InputError
+    from prompt_alchemy.storage.sqlite import SQLiteStore
 
     held = target.count_prompts()
     if held:
         raise InputError(f"the target library {target.path} already holds {held} prompts; copy into an empty library")
+    refuses_nul = not isinstance(target, SQLiteStore)
+    unmovable: list[str] = []
+    stripped = 0
     copied: dict[str, int] = {}
     parents: list[tuple[str, str]] = []
     before = getattr(target, "_before_copy", None)
@@ -79,6 +100,14 @@ def copy_library(source: Any, target: Any, progress: Callable[[str, int], None] 
                 values = []
                 for row in rows:
                     value = [row[c] for c in columns]
+                    bad = _nul_columns(row, columns) if refuses_nul else []
+                    if bad and not strip_nul:
+                        unmovable.append(_row_name(table, key, row, bad))
+                        continue
+                    if bad:
+                        stripped += 1
+                        for c in bad:
+                            value[columns.index(c)] = row[c].replace("\x00", "")
                     if table == "prompts" and row["parent_id"] is not None:  # parents may come later: linked below
                         parents.append((row["parent_id"], row["id"]))
                         value[columns.index("parent_id")] = None
@@ -87,15 +116,24 @@ def copy_library(source: Any, target: Any, progress: Callable[[str, int], None] 
                     if table == "embedding_cache":
                         value[columns.index("vector")] = bytes(row["vector"])
                     values.append(value)
+                if unmovable:  # keep looking, to name every row that cannot move; nothing is kept
+                    continue
                 db.executemany(sql, values)
                 copied[table] += len(values)
                 if progress:
                     progress(table, copied[table])
-            if table == "prompts" and parents:
+            if table == "prompts" and parents and not unmovable:
                 db.executemany("UPDATE prompts SET parent_id = ? WHERE id = ?", parents)
+        if unmovable:  # raised inside the transaction: it is rolled back and the target stays empty
+            more = f" and {len(unmovable) - _NAMED_ROWS} more" if len(unmovable) > _NAMED_ROWS else ""
+            raise InputError(f"{len(unmovable)} row(s) hold NUL characters, which {target.path} (PostgreSQL) cannot "
+                             f"store: {'; '.join(unmovable[:_NAMED_ROWS])}{more}; nothing was copied. Copy again "
+                             f"with --strip-nul to remove the NULs from those rows")
         after = getattr(target, "_after_copy", None)
         if after is not None:
             after(db)
+    if strip_nul:
+        copied["nul_stripped"] = stripped
     return copied
 
 

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import ContextItem, Phase, Prompt, content_hash
-from prompt_alchemy.security import MAX_IMPORT_BYTES, read_text_file
+from prompt_alchemy.security import MAX_IMPORT_BYTES, first_control_char, read_text_file
 
 IMPORT_FORMATS = ("jsonl", "json", "csv")
 EXPORT_FORMATS = ("jsonl", "json", "markdown", "text")
@@ -171,6 +171,9 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool,
             dimensions: dict[str, set[int]] | None = None) -> ImportRow:
     from pydantic import ValidationError
 
+    found = first_control_char(record)
+    if found is not None:
+        raise ValueError(f"invalid {found[0]}: {found[1]}")
     data = dict(record)
     if "content" not in data and "prompt" in data:
         data["content"] = data.pop("prompt")
