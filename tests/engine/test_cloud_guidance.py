@@ -113,3 +113,21 @@ def test_comment_lines_are_stripped_before_substitution():
     text = strip_comments("# from $somewhere, see https://example.org\nWrite $what.\n  # indented comment\nDone.\n")
     assert text == "Write $what.\nDone.\n"
     assert Template(text).substitute(what="a haiku") == "Write a haiku.\nDone.\n"
+
+
+async def test_generate_on_the_cloud_path_sends_the_pattern_and_the_details_to_every_phase(service):
+    """Through the service and the engine: the free-form path (every phase on the scripted provider, as on a cloud
+    provider) chooses the pattern and extracts the details once, and every phase call carries them as data."""
+    result = await service.generate(service.build_request(IDEA, count=2))
+    assert len(result.final_prompts()) == 2
+    calls = [c for c in service.registry.get("scripted").calls if c.metadata.get("phase") in {p.value for p in Phase}]
+    assert len(calls) == 6  # three phases, two variants
+    for call in calls:
+        user = call.non_system[-1].content
+        block = re.search(r"<guidance>\n(.*?)\n</guidance>", user, re.S)
+        assert block, user
+        assert "support-bot" in block.group(1)  # the chosen pattern's skeleton
+        assert "veterinary advice" in block.group(1) and "7 days" in block.group(1)  # the idea's details
+        assert GUIDANCE_NOTE.strip() in call.system
+    assert len({re.search(r"<guidance>.*?</guidance>", c.non_system[-1].content, re.S).group(0)
+                for c in calls}) == 1  # chosen once per idea, shared by the variants

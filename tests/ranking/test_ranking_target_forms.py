@@ -78,3 +78,13 @@ def test_the_claude_form_variant_with_an_output_format_ranks_first():
     ranked = Ranker().rank([("without", without, FeatureContext(), None),
                             ("with", with_format, FeatureContext(), None)])
     assert [r.id for r in ranked] == ["with", "without"]
+
+
+@pytest.mark.parametrize("leak", ["<guidance>\nKind of request: support-bot\n</guidance>",
+                                  "Kind of request: support-bot - a customer-facing chatbot",
+                                  'The request fits the pattern "support-bot".'])
+def test_echoed_guidance_is_leaked_scaffolding(leak):
+    from prompt_alchemy.ranking.features import scaffolding_feature
+
+    text = "You are the support assistant for a pet store. Answer questions about orders.\n" + leak
+    assert scaffolding_feature(text).value == 0.0

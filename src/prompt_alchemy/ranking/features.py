@@ -76,7 +76,8 @@ _TO_MODEL = re.compile(r"\b(you are|you're|act as|your (?:task|job|role|goal)|re
 # Scaffolding that belongs to our templates or to a chat reply, never to a prompt.
 _SCAFFOLD = re.compile(
     r"(\bprima[- ]materia\b|\bsolutio\b|\bcoagulatio\b|\bphase [123] of 3\b|</?(?:idea|draft|guidance|remarks|pre|code|"
-    r"assistant|user|system|s|im_start|im_end)>|<context source=|<\|[a-z_]+\|>|\bfield sources:|\bkind of task:|"
+    r"assistant|user|system|s|im_start|im_end)>|<context source=|<\|[a-z_]+\|>|\bfield sources:|"
+    r"\bkind of (?:task|request):|\bthe request fits the pattern\b|"
     r"\breply with the (?:final )?prompt only\b)", re.I)
 
 #: The rubric checks, in display order. Each one is a 0–1 score; the ranker weights them.
