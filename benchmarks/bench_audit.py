@@ -719,6 +719,139 @@ def pg_concurrency_probes(base: Path) -> dict:
     return t.row()
 
 
+# ------------------------------------------------------------------------------------------------ viewer probes
+
+
+def viewer_probes(base: Path) -> dict:
+    """The local viewer (`prompt-alchemy view`) under cross-site and malformed requests: foreign Hosts (parsed, not
+    by prefix), writes from other origins or without the CSRF header, non-JSON bodies, oversized, deeply nested and
+    mistyped bodies, crafted ids. Clean: the expected status, the JSON error shape, and no rating, label or prompt
+    changed in the library."""
+    import socket
+
+    t = Tally()
+    home = fresh_library(base, "viewer")
+    crafted = base / "crafted.jsonl"
+    crafted.write_text(json.dumps({"id": "cccc0001/../other/rate?", "content": "a crafted id"}) + "\n")
+    assert cli(home, "import", str(crafted)).returncode == 0
+    target = next(p["id"] for p in json.loads(cli(home, "list", "-o", "json").stdout)["prompts"]
+                  if "/" not in p["id"])
+    assert cli(home, "label", "set", target, "production").returncode == 0
+    proc = subprocess.Popen(CLI + ["view", "--port", "0"], env=env_for(home), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+    def fingerprint() -> tuple:
+        with contextlib.closing(sqlite3.connect(home / "prompts.db")) as conn:
+            return tuple(conn.execute(q).fetchall() for q in (
+                "SELECT count(*) FROM prompts", "SELECT count(*) FROM feedback",
+                "SELECT name, prompt_id FROM labels ORDER BY name", "SELECT count(*) FROM label_history"))
+
+    def send(port: int, method: str, path: str, headers: dict[str, str], body: bytes = b"",
+             chunked: bool = False) -> tuple[int, str]:
+        head = f"{method} {path} HTTP/1.1\r\nConnection: close\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        if chunked:
+            head += "Transfer-Encoding: chunked\r\n"
+            payload = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 8192]), body[i:i + 8192])
+                               for i in range(0, len(body), 8192)) + b"0\r\n\r\n"
+        else:
+            head += f"Content-Length: {len(body)}\r\n" if body or method in ("POST", "PUT") else ""
+            payload = body
+        data = b""
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            with contextlib.suppress(OSError):  # the viewer may answer (413) before the whole body is sent
+                sock.sendall(head.encode("latin-1") + b"\r\n" + payload)
+            with contextlib.suppress(OSError):
+                while chunk := sock.recv(65536):
+                    data += chunk
+        match = re.match(rb"HTTP/1\.[01] (\d{3})", data)
+        return (int(match.group(1)) if match else 0), data.partition(b"\r\n\r\n")[2].decode("utf-8", "replace")
+
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        if not match:
+            t.record("viewer starts", False, (line + proc.stderr.read())[-200:])
+            return t.row()
+        port = int(match.group(1))
+        own = f"http://127.0.0.1:{port}"
+        host = {"Host": f"127.0.0.1:{port}"}
+        page = {**host, "Origin": own, "X-Prompt-Alchemy": "1", "Content-Type": "application/json"}
+        rate = f"/api/prompts/{target}/rate"
+        good = json.dumps({"rating": 1, "comment": "probe"}).encode()
+        cases: list[tuple[str, str, str, dict[str, str], bytes, bool, set[int]]] = []
+        for foreign in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{port}@evil.example",
+                        f"127.0.0.1:{port}.evil.example", f"127.0.0.1:{port}0", "localhost:1", f"[::2]:{port}",
+                        f"127.0.0.1:{port}:{port}", "127.0.0.1"):
+            cases.append((f"GET /api/search, Host {foreign}", "GET", "/api/search", {"Host": foreign}, b"", False,
+                          {421}))
+        cases.append(("GET /, Host evil.example", "GET", "/", {"Host": f"evil.example:{port}"}, b"", False, {421}))
+        cases.append(("rate, Host rebound, own-looking Origin", "POST", rate,
+                      {**page, "Host": f"evil.example:{port}"}, good, False, {421}))
+        for name, change in (("no Origin nor Referer", {"Origin": None}), ("Origin of another port",
+                             {"Origin": "http://127.0.0.1:1"}), ("Origin null", {"Origin": "null"}),
+                             ("Origin https", {"Origin": f"https://127.0.0.1:{port}"}),
+                             ("Origin with user info", {"Origin": f"http://127.0.0.1:{port}@evil.example"}),
+                             ("foreign Referer", {"Origin": None, "Referer": "http://evil.example/"}),
+                             ("no CSRF header", {"X-Prompt-Alchemy": None}), ("CSRF header 0", {"X-Prompt-Alchemy": "0"})):
+            headers = {k: v for k, v in {**page, **change}.items() if v is not None}
+            cases.append((f"rate, {name}", "POST", rate, headers, good, False, {403}))
+            if name in ("Origin of another port", "no CSRF header"):
+                cases.append((f"label move, {name}", "POST", f"/api/prompts/{target}/labels", headers,
+                              b'{"name": "stolen"}', False, {403}))
+                cases.append((f"label delete, {name}", "DELETE", "/api/labels/production", headers, b"", False,
+                              {403}))
+                cases.append((f"generate, {name}", "POST", "/api/generate", headers,
+                              b'{"idea": "spend the budget", "count": 1}', False, {403}))
+        for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                      "text/json"):
+            cases.append((f"rate, Content-Type {ctype}", "POST", rate, {**page, "Content-Type": ctype}, good, False,
+                          {415}))
+        cases.append(("rate, no Content-Type", "POST", rate, {k: v for k, v in page.items() if k != "Content-Type"},
+                      good, False, {415}))
+        big = b'{"rating": 1, "comment": "' + b"x" * (2 << 20) + b'"}'
+        cases.append(("rate, 2 MiB body", "POST", rate, page, big, False, {413}))
+        cases.append(("rate, 2 MiB chunked body", "POST", rate, page, big, True, {413}))
+        for depth in (50, 100_000):
+            cases.append((f"rate, nested {depth} deep", "POST", rate, page,
+                          b'{"rating": 1, "x": ' + b"[" * depth + b"]" * depth + b"}", False, {400}))
+        for comment in ('{"a": 1}', "[1]", "5", "true"):
+            cases.append((f"rate, comment {comment}", "POST", rate, page,
+                          f'{{"rating": 1, "comment": {comment}}}'.encode(), False, {422}))
+        cases.append(("rate, rating '5'", "POST", rate, page, b'{"rating": "5"}', False, {422}))
+        cases.append(("generate, count as text", "POST", "/api/generate", page, b'{"idea": "x", "count": "9"}',
+                      False, {422}))
+        cases.append(("rate, body not JSON", "POST", rate, page, b"rating=5", False, {400}))
+        cases.append(("rate, invalid UTF-8", "POST", rate, page, b'{"rating": 1, "comment": "\xff"}', False, {400}))
+        cases.append(("diff, crafted ref", "GET", f"/api/diff?a=cccc0001/..&b={target}", host, b"", False, {400}))
+        cases.append(("rate, encoded crafted id", "POST", "/api/prompts/cccc0001%2F..%2Fother%2Frate%3F/rate", page,
+                      good, False, {400, 404}))
+        cases.append(("unknown route", "GET", "/api/nothing", host, b"", False, {404}))
+        cases.append(("PUT on rate", "PUT", rate, page, b"", False, {405}))
+        before = fingerprint()
+        for name, method, path, headers, body, chunked, expected in cases:
+            status, text = send(port, method, path, headers, body, chunked)
+            try:
+                err = json.loads(text)["error"]
+                shaped = isinstance(err, dict) and set(err) == {"code", "message", "request_id"}
+            except (ValueError, KeyError, TypeError):
+                shaped = False
+            unchanged = fingerprint() == before
+            t.record(f"viewer {name}", status in expected and shaped and unchanged,
+                     f"HTTP {status}{'' if shaped else ' (not the JSON error shape)'}"
+                     f"{'' if unchanged else ' (the library changed)'}: {text[:80]}")
+        status, text = send(port, "POST", f"/api/prompts/{target}/rate", page, good)
+        t.record("viewer own page rates", status == 200 and fingerprint() != before, f"HTTP {status}: {text[:80]}")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return t.row()
+
+
 def main() -> None:
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="pa-audit-"))
@@ -726,7 +859,8 @@ def main() -> None:
         table = {}
         for name, fn in (("bad CLI inputs", bad_cli_inputs), ("bad MCP messages", bad_mcp_messages),
                          ("kills", kills), ("concurrency", concurrency), ("secret sentinels", secret_sentinels),
-                         ("HTTP probes", http_probes), ("two replicas on PostgreSQL", pg_concurrency_probes)):
+                         ("HTTP probes", http_probes), ("two replicas on PostgreSQL", pg_concurrency_probes),
+                         ("viewer", viewer_probes)):
             t0 = time.perf_counter()
             table[name] = fn(base)
             table[name]["wall_s"] = round(time.perf_counter() - t0, 1)
