@@ -65,6 +65,7 @@ def load_dev_set(path: Path = DEV_SET) -> list[dict[str, Any]]:
         idea["ai_facing"] = bool(raw.get("ai", raw["pattern"] in AI_FACING))
         idea["non_english"] = bool(raw.get("lang")) and raw.get("lang") != "en"
         idea["with_numbers"] = bool(raw.get("numbers"))
+        idea["batch"] = int(raw.get("batch", 1))
         ideas.append(idea)
     return ideas
 
@@ -228,6 +229,7 @@ def score(run: dict[str, Any], ideas: list[dict[str, Any]], max_failing: int = 8
     rows = run["rows"]
     per_pattern: dict[str, list[bool]] = {}
     subsets: dict[str, list[bool]] = {"non_english": [], "ai_facing": [], "with_numbers": []}
+    batches: dict[int, list[bool]] = {}
     chosen_ok: list[bool] = []
     checks_total = checks_failed = 0
     failing = []
@@ -242,6 +244,7 @@ def score(run: dict[str, Any], ideas: list[dict[str, Any]], max_failing: int = 8
         checks_total += check_count(idea)
         checks_failed += len(failed)
         per_pattern.setdefault(idea["pattern"], []).append(ok)
+        batches.setdefault(idea["batch"], []).append(ok)
         for name in subsets:
             if idea[name]:
                 subsets[name].append(ok)
@@ -258,6 +261,7 @@ def score(run: dict[str, Any], ideas: list[dict[str, Any]], max_failing: int = 8
         "pass_rate": _rate(passed_all),
         "check_pass_rate": round(1 - checks_failed / checks_total, 3) if checks_total else None,
         "subsets": {name: {"n": len(flags), "pass_rate": _rate(flags)} for name, flags in subsets.items()},
+        "batches": {f"batch_{b}": {"n": len(flags), "pass_rate": _rate(flags)} for b, flags in sorted(batches.items())},
         "pattern_accuracy": accuracy, "pattern_reported_for": len(chosen_ok),
         "seconds_median": round(statistics.median(seconds), 2) if seconds else None,
         "per_pattern": {name: {"n": len(flags), "pass_rate": _rate(flags)} for name, flags in sorted(per_pattern.items())},
@@ -297,6 +301,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, help="the first N ideas (after --pattern)")
     parser.add_argument("--pattern", help="only the ideas expecting this pattern")
+    parser.add_argument("--batch", type=int, help="only this batch (2: held out, written after the pattern examples)")
     parser.add_argument("--show", type=int, default=0, help="print N best prompts and their checks to stderr")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the checkout's src directory to measure")
     parser.add_argument("--baseline", type=Path, help="another checkout's src directory, run the same way")
@@ -314,6 +319,11 @@ def main() -> None:
             print(f"error: no idea in the development set expects the pattern {args.pattern!r}", file=sys.stderr)
             sys.exit(2)
         ideas = [i for i in ideas if i["pattern"] == args.pattern]
+    if args.batch is not None:
+        ideas = [i for i in ideas if i["batch"] == args.batch]
+        if not ideas:
+            print(f"error: the development set has no batch {args.batch}", file=sys.stderr)
+            sys.exit(2)
     ideas = run_order(ideas)
     if args.limit is not None:
         ideas = ideas[:args.limit]

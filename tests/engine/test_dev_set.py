@@ -89,7 +89,7 @@ def test_the_file_parses_and_holds_at_least_200_distinct_ideas(raw: dict, ideas:
     texts = [i["idea"].strip().casefold() for i in ideas]
     assert len(set(texts)) == len(texts), [t for t, n in Counter(texts).items() if n > 1]
     for idea in raw["ideas"]:
-        assert set(idea) <= {"idea", "pattern", "also_ok", "lang", "numbers", "ai", "must", "must_not"}, idea
+        assert set(idea) <= {"idea", "pattern", "also_ok", "lang", "numbers", "ai", "must", "must_not", "batch"}, idea
         assert isinstance(idea["idea"], str) and idea["idea"].strip()
         assert idea["must"], f"no must checks: {idea['idea']}"
 
@@ -98,6 +98,12 @@ def test_every_contract_pattern_has_at_least_five_ideas(ideas: list[dict]) -> No
     counts = Counter(i["pattern"] for i in ideas)
     short = {name: counts.get(name, 0) for name in CONTRACT_PATTERNS if counts.get(name, 0) < 5}
     assert not short, short
+
+
+def test_the_held_out_batch_covers_every_contract_pattern(ideas: list[dict]) -> None:
+    """Batch 2 was written after the pattern examples, unseen by their authors: one idea per pattern at least."""
+    held_out = Counter(i["pattern"] for i in ideas if i["batch"] == 2)
+    assert set(CONTRACT_PATTERNS) <= set(held_out)
 
 
 def test_pattern_names_are_known(ideas: list[dict]) -> None:
