@@ -86,4 +86,5 @@ def error_of(response: httpx.Response, status: int) -> dict:
     assert set(body) == {"error"} and isinstance(body["error"], dict), body
     assert set(body["error"]) == {"code", "message", "request_id"}, body
     assert body["error"]["message"] and body["error"]["request_id"], body
+    assert response.headers["x-request-id"] == body["error"]["request_id"]
     return body["error"]

@@ -68,7 +68,13 @@ class ViewerGuard:
             if refusal is not None:
                 await self._refuse(refusal, rid, send)
                 return
-            await self.app(scope, receive, send)
+
+            async def send_with_id(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
+                await send(message)
+
+            await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
 
