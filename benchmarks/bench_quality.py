@@ -50,18 +50,23 @@ _KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KE
 
 
 def load_dev_set(path: Path = DEV_SET) -> list[dict[str, Any]]:
-    """The ideas with `must_not` expanded: '@group' references replaced by the group's entries, and the global
-    entries appended. Each idea also gets `ai_facing`, `non_english` and `with_numbers` flags."""
+    """The ideas with `must_not` expanded: '@group' references replaced by the group's entries, then the entries
+    of every shape whose `only_for` names neither the idea's pattern nor an also_ok one, then the global entries. Each idea also gets `ai_facing`, `non_english` and `with_numbers` flags."""
     import yaml
 
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     groups: dict[str, list[str]] = data.get("groups") or {}
     global_not: list[str] = data.get("global_must_not") or []
+    shapes: dict[str, dict[str, list[str]]] = data.get("shapes") or {}
+    pattern_must: dict[str, list[list[str]]] = data.get("pattern_must") or {}
     ideas = []
     for raw in data["ideas"]:
         idea = dict(raw)
-        idea["must_not"] = [*expand(raw.get("must_not") or [], groups), *global_not]
         idea["also_ok"] = list(raw.get("also_ok") or [])
+        fits = {raw["pattern"], *idea["also_ok"]}
+        foreign = [bad for shape in shapes.values() if not fits & set(shape["only_for"]) for bad in shape["must_not"]]
+        idea["must_not"] = [*expand(raw.get("must_not") or [], groups), *foreign, *global_not]
+        idea["must"] = [*(raw.get("must") or []), *pattern_must.get(raw["pattern"], [])]
         idea["ai_facing"] = bool(raw.get("ai", raw["pattern"] in AI_FACING))
         idea["non_english"] = bool(raw.get("lang")) and raw.get("lang") != "en"
         idea["with_numbers"] = bool(raw.get("numbers"))

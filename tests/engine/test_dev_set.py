@@ -134,6 +134,10 @@ def test_subset_flags_are_true(ideas: list[dict]) -> None:
 def test_every_check_is_well_formed(raw: dict, ideas: list[dict]) -> None:
     for name, entries in (raw.get("groups") or {}).items():
         assert entries and all(isinstance(e, str) and e for e in entries), name
+    for name, shape in (raw.get("shapes") or {}).items():
+        assert set(shape) == {"only_for", "must_not"} and shape["must_not"], name
+        assert set(shape["only_for"]) <= set(CONTRACT_PATTERNS), name
+    assert set(raw.get("pattern_must") or {}) <= set(CONTRACT_PATTERNS)
     for idea in ideas:
         for check in idea["must"]:
             assert isinstance(check, list) and check, idea["idea"]
@@ -236,6 +240,12 @@ def test_groups_and_global_entries_expand(tmp_path: Path) -> None:
         "ideas": [{"idea": "a poem", "pattern": "poem", "must": [["poem"]], "must_not": ["@notcode", "Dear "]}]}))
     (idea,) = bench.load_dev_set(path)
     assert idea["must_not"] == ["fenced code block", "Dear ", "<idea>"]
+    path.write_text(yaml.safe_dump({
+        "shapes": {"image": {"only_for": ["image-dalle"], "must_not": ["--ar"]}},
+        "ideas": [{"idea": "a poem", "pattern": "poem", "must": [["poem"]]},
+                  {"idea": "a dalle cat", "pattern": "image-dalle", "must": [["cat"]]},
+                  {"idea": "a cat picture", "pattern": "story", "also_ok": ["image-dalle"], "must": [["cat"]]}]}))
+    assert [i["must_not"] for i in bench.load_dev_set(path)] == [["--ar"], [], []]
     assert bench.check_prompt("Write a poem. <idea>", idea) == ["has: <idea>"]
     path.write_text(yaml.safe_dump({"ideas": [{"idea": "x", "pattern": "poem", "must": [["x"]],
                                                "must_not": ["@nosuch"]}]}))
