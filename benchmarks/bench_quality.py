@@ -66,7 +66,8 @@ def load_dev_set(path: Path = DEV_SET) -> list[dict[str, Any]]:
         fits = {raw["pattern"], *idea["also_ok"]}
         foreign = [bad for shape in shapes.values() if not fits & set(shape["only_for"]) for bad in shape["must_not"]]
         idea["must_not"] = [*expand(raw.get("must_not") or [], groups), *foreign, *global_not]
-        idea["must"] = [*(raw.get("must") or []), *pattern_must.get(raw["pattern"], [])]
+        own = list(raw.get("must") or [])
+        idea["must"] = own + [check for check in pattern_must.get(raw["pattern"], []) if check not in own]
         idea["ai_facing"] = bool(raw.get("ai", raw["pattern"] in AI_FACING))
         idea["non_english"] = bool(raw.get("lang")) and raw.get("lang") != "en"
         idea["with_numbers"] = bool(raw.get("numbers"))
