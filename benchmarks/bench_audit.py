@@ -852,6 +852,84 @@ def viewer_probes(base: Path) -> dict:
     return t.row()
 
 
+# ------------------------------------------------------------------------------------------------ input probes
+
+
+def input_probes(base: Path) -> dict:
+    """Control characters on the CLI and in import files, users' regexes that backtrack catastrophically, database
+    passwords under --debug, doctor's PostgreSQL URL, leftovers of a killed backup and what an editor leaves."""
+    t = Tally()
+    home = fresh_library(base, "inputs")
+    db = home / "prompts.db"
+    pid = sqlite3.connect(db).execute("SELECT id FROM prompts LIMIT 1").fetchone()[0]
+    # argv cannot carry NUL: it comes on stdin; the other control characters come as arguments
+    for name, args, stdin in [
+            ("idea of only NUL", ["generate", *SCRIPTED], b"\x00"),
+            ("NUL inside an idea", ["generate", *SCRIPTED], b"plan a\x00 trip"),
+            ("idea of only C0 and DEL", ["generate", "\x01\x1b\x7f", *SCRIPTED], None),
+            ("control character in a tag", ["generate", "plan a trip", *SCRIPTED, "--tags", "a\x07"], None),
+            ("control character in new content", ["update", pid, "--content", "new\x01text"], None),
+            ("control character in notes", ["update", pid, "--notes", "n\x7f"], None),
+            ("control character in a search", ["search", "a\x1bb", "--mode", "text"], None),
+            ("control character in a rating comment", ["rate", pid, "4", "--comment", "c\x02"], None)]:
+        before = state(home)
+        proc = cli(home, *args, stdin=stdin)
+        ok, detail = one_clean_line(proc, codes=(2,))
+        t.record(name, ok and state(home) == before, detail)
+    rows = base / "nul-rows.jsonl"
+    rows.write_text(json.dumps({"content": "bad \u0000 row"}) + "\n" + json.dumps({"content": "a good row"}) + "\n",
+                    encoding="utf-8")
+    proc = cli(home, "import", str(rows), "-o", "json")
+    report = json.loads(proc.stdout or b"{}")
+    t.record("import names the NUL row and keeps the good one", report.get("imported") == 1
+             and "line 1: invalid content" in " ".join(report.get("errors", [])), proc.stderr.decode()[-150:])
+    # users' regexes: each run ends (a non-match or one clear error) well inside the timeout
+    for pattern in ("(?:.|\\w)*QQQZ", "(a+)+$", "(?:(?:.|\\w)+)+\\d{9}"):
+        examples = base / "regex.jsonl"
+        examples.write_text(json.dumps({"input": "hot weather today", "expected": pattern,
+                                        "match": "regex", "split": "heldout"}) + "\n"
+                            + json.dumps({"input": "cold", "expected": "cold", "split": "propose"}) + "\n",
+                            encoding="utf-8")
+        proc = cli(home, "optimize", "--prompt", "Describe the weather: {input}", "--task", "weather", "--examples",
+                   str(examples), "--metric", "accuracy", "--max-iterations", "1", "--provider", "scripted",
+                   "--task-provider", "scripted", "--no-save", timeout=60,
+                   PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__RESPONSES=json.dumps(["hot weather today " * 20]))
+        ok = proc.returncode == 0 or one_clean_line(proc, codes=(2,))[0]
+        t.record(f"regex {pattern}", ok, f"exit {proc.returncode}: {proc.stderr.decode()[-150:]}")
+    for url in ("mysql://alice:Aud1tSecret@db.example/lib", "postgresql://alice:Aud1tSecret@[bad/lib",
+                "postgresql://alice:Aud1t%Secret@127.0.0.1:9/lib"):
+        proc = cli(home, "--debug", "list", PROMPT_ALCHEMY_DATABASE_URL=url)
+        out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+        t.record(f"--debug masks {url.split(':')[0]} password", "Aud1t" not in out, out[-150:])
+    proc = cli(home, "doctor", "-o", "json", timeout=180,
+               PROMPT_ALCHEMY_DATABASE_URL="postgresql://alice:Aud1tSecret@127.0.0.1:9/lib")
+    text = proc.stdout.decode("utf-8", "replace")
+    t.record("doctor shows the URL whole, masked", "postgresql://alice:****@127.0.0.1:9/lib" in text
+             and "postgresql:/alice" not in text and "Aud1t" not in text, text[-150:])
+    # what a backup killed mid-copy leaves (a copy with a hot journal nobody holds) is removed by the next backup
+    folder = home / "backups"
+    folder.mkdir(exist_ok=True)
+    copy = folder / "prompts-20200101T000000000000Z.db.partial"
+    with contextlib.closing(sqlite3.connect(copy)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+    (folder / (copy.name + "-journal")).write_bytes(b"\0" * 512)
+    proc = cli(home, "db", "backup", "-o", "json")
+    leftovers = [p.name for p in folder.iterdir() if ".partial" in p.name]
+    t.record("killed backup's partial and journal removed", proc.returncode == 0 and not leftovers, str(leftovers))
+    # update --edit: an editor that leaves invalid UTF-8, or a directory
+    for name, body in [("invalid UTF-8", "open(path, 'wb').write(b'x \\xff y')"),
+                       ("a directory", "os.remove(path); os.mkdir(path)")]:
+        editor = base / "editor.py"
+        editor.write_text(f"#!{sys.executable}\nimport os, sys\npath = sys.argv[1]\n{body}\n", encoding="utf-8")
+        editor.chmod(0o755)
+        before = state(home)
+        proc = cli(home, "update", pid, "--edit", EDITOR=str(editor), VISUAL="")
+        ok, detail = one_clean_line(proc, codes=(2,))
+        t.record(f"update --edit leaves {name}", ok and state(home) == before, detail)
+    return t.row()
+
+
 def main() -> None:
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="pa-audit-"))
@@ -860,7 +938,7 @@ def main() -> None:
         for name, fn in (("bad CLI inputs", bad_cli_inputs), ("bad MCP messages", bad_mcp_messages),
                          ("kills", kills), ("concurrency", concurrency), ("secret sentinels", secret_sentinels),
                          ("HTTP probes", http_probes), ("two replicas on PostgreSQL", pg_concurrency_probes),
-                         ("viewer", viewer_probes)):
+                         ("viewer", viewer_probes), ("inputs", input_probes)):
             t0 = time.perf_counter()
             table[name] = fn(base)
             table[name]["wall_s"] = round(time.perf_counter() - t0, 1)

@@ -140,6 +140,7 @@ def test_db_copy_names_rows_with_nul_and_strip_nul_copies_them(home, postgres_ur
     refused = run_cli("db", "copy", "--to", postgres_url)
     assert refused.returncode == 2, refused.stderr
     assert f"prompts '{bad_id}' (content)" in refused.stderr and "--strip-nul" in refused.stderr
+    assert "which postgresql://" in refused.stderr
     assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT COUNT(*) FROM prompts").fetchone()[0] == 0  # nothing was written

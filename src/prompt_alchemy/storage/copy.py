@@ -126,7 +126,8 @@ def copy_library(source: Any, target: Any, progress: Callable[[str, int], None] 
                 db.executemany("UPDATE prompts SET parent_id = ? WHERE id = ?", parents)
         if unmovable:  # raised inside the transaction: it is rolled back and the target stays empty
             more = f" and {len(unmovable) - _NAMED_ROWS} more" if len(unmovable) > _NAMED_ROWS else ""
-            raise InputError(f"{len(unmovable)} row(s) hold NUL characters, which {target.path} (PostgreSQL) cannot "
+            where = getattr(target, "shown_url", target.path)  # the URL as text: a Path folds its '//'
+            raise InputError(f"{len(unmovable)} row(s) hold NUL characters, which {where} (PostgreSQL) cannot "
                              f"store: {'; '.join(unmovable[:_NAMED_ROWS])}{more}; nothing was copied. Copy again "
                              f"with --strip-nul to remove the NULs from those rows")
         after = getattr(target, "_after_copy", None)
