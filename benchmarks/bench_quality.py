@@ -14,11 +14,13 @@ numbers), pattern-choice accuracy when the engine reports the pattern it chose, 
 first failing checks per idea (bounded).
 
     python benchmarks/bench_quality.py [--limit N] [--pattern NAME] [--show N]
-        [--src PATH_TO_SRC] [--baseline PATH_TO_SRC] [--save FILE] [--rescore FILE]
+        [--src PATH_TO_SRC] [--baseline PATH_TO_SRC] [--label NAME] [--save FILE] [--rescore FILE... [--common]]
 
 `--baseline` runs the same set against another checkout's `src` (e.g. `git worktree add /tmp/pa-before <commit>`)
 in a second worker, in the same run, and prints both side by side. `--save` writes every best prompt to a JSON file;
-`--rescore` re-checks such a file without generating (after a correction to the expectations).
+`--rescore` re-checks such files without generating (after a correction to the expectations); given two runs (two
+files, or one file of a --baseline run) it prints them side by side, the first as current; `--common` scores only
+the ideas every run has (runs stopped early).
 """
 
 from __future__ import annotations
@@ -259,11 +261,12 @@ def score(run: dict[str, Any], ideas: list[dict[str, Any]], max_failing: int = 8
         if failed and len(failing) < max_failing:
             failing.append({"idea": idea["idea"][:90], "pattern": idea["pattern"], "chosen": row.get("chosen"),
                             "failed": failed[:3] + ([f"... {len(failed) - 3} more"] if len(failed) > 3 else [])})
-    seconds = [r["seconds"] for r in rows.values() if not r.get("error")]
+    scored_rows = [rows[i["idea"]] for i in ideas if i["idea"] in rows]
+    seconds = [r["seconds"] for r in scored_rows if not r.get("error")]
     accuracy: Any = _rate(chosen_ok) if chosen_ok else "not reported by this engine"
     return {
         "src": run["src"], "commit": run.get("commit"), "ideas": len(passed_all),
-        "errors": sum(1 for r in rows.values() if r.get("error")),
+        "errors": sum(1 for r in scored_rows if r.get("error")),
         "pass_rate": _rate(passed_all),
         "check_pass_rate": round(1 - checks_failed / checks_total, 3) if checks_total else None,
         "subsets": {name: {"n": len(flags), "pass_rate": _rate(flags)} for name, flags in subsets.items()},
@@ -303,6 +306,20 @@ def show(run: dict[str, Any], ideas: list[dict[str, Any]], count: int, label: st
 # --------------------------------------------------------------------------------------------------- main
 
 
+def _merge_saved(paths: list[Path]) -> dict[str, Any]:
+    """The runs of several --save files; a label taken already is replaced by the file's name."""
+    runs: dict[str, Any] = {}
+    for path in paths:
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+            sys.exit(2)
+        for label, run in saved.items():
+            runs[label if label not in runs else path.stem] = run
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, help="the first N ideas (after --pattern)")
@@ -312,7 +329,9 @@ def main() -> None:
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the checkout's src directory to measure")
     parser.add_argument("--baseline", type=Path, help="another checkout's src directory, run the same way")
     parser.add_argument("--save", type=Path, help="write every best prompt of the run(s) to this JSON file")
-    parser.add_argument("--rescore", type=Path, help="check the prompts of a --save file instead of generating")
+    parser.add_argument("--label", default="current", help="the name of the measured run in the output")
+    parser.add_argument("--rescore", type=Path, nargs="+", help="check the prompts of --save files, no generating")
+    parser.add_argument("--common", action="store_true", help="with --rescore: only the ideas every run has")
     parser.add_argument("--dev-set", type=Path, default=DEV_SET)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -345,9 +364,11 @@ def main() -> None:
             args.save.write_text(json.dumps(runs, ensure_ascii=False, indent=1), encoding="utf-8")
 
     if args.rescore:
-        runs = json.loads(args.rescore.read_text(encoding="utf-8"))
+        runs = _merge_saved(args.rescore)
+        if args.common:
+            ideas = [i for i in ideas if all(i["idea"] in run["rows"] for run in runs.values())]
     else:
-        save("current", generate_all(args.src.resolve(), ideas, "current", lambda r: save("current", r)))
+        save(args.label, generate_all(args.src.resolve(), ideas, args.label, lambda r: save(args.label, r)))
         if args.baseline:
             save("baseline", generate_all(args.baseline.resolve(), ideas, "baseline", lambda r: save("baseline", r)))
     for label, run in runs.items():
@@ -359,8 +380,9 @@ def main() -> None:
                            "note": "seconds are wall time per idea on a shared machine (noisy)"}
     scored = {label: score(run, ideas) for label, run in runs.items()}
     out.update(scored)
-    if "baseline" in scored and "current" in scored:
-        out["side_by_side"] = side_by_side(scored["current"], scored["baseline"])
+    if len(scored) == 2:
+        first, second = scored
+        out["side_by_side"] = {"order": [first, second], **side_by_side(scored[first], scored[second])}
     print(json.dumps(out, ensure_ascii=False, indent=1))
 
 
