@@ -5,9 +5,9 @@ Heavy imports (the MCP SDK, uvicorn, starlette) happen inside the functions, so 
 
 Shutdown is bounded: on SIGTERM/SIGINT the HTTP server stops accepting, gives requests in flight (and open MCP event
 streams) SHUTDOWN_GRACE_S to finish, then cancels them, closes the service and returns. If anything still holds
-the process (a model call in a worker thread cannot be interrupted), it exits anyway SHUTDOWN_DEADLINE_S after the
-signal, with every thread's stack in the log (faulthandler: it needs no interpreter lock, so even a thread stuck in
-C code cannot stop it).
+the process (a model call in a worker thread cannot be interrupted), the kernel ends it SHUTDOWN_DEADLINE_S after
+the signal (SIGALRM, whose default action needs neither the interpreter lock nor a writable log). Logging never
+blocks the event loop (server/logsink.py), so a log nobody reads cannot keep the signal from being handled.
 """
 
 from __future__ import annotations
@@ -49,13 +49,19 @@ def configure_logging(level: str, log_file: Path | None) -> None:
             log_file.open("a").close()
         except OSError as exc:
             raise InputError(f"cannot write --log-file {log_file}: {exc.strerror}") from None
+    from prompt_alchemy.observability import LOGGER_NAME
+    from prompt_alchemy.server.logsink import BackgroundLogHandler
+
     setup_logging(level, str(log_file) if log_file else None)
-    root = logging.getLogger()
-    root.handlers.clear()
-    handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    handler = BackgroundLogHandler.to_file(log_file) if log_file else BackgroundLogHandler.to_stderr()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
-    root.addHandler(handler)
+    root, package = logging.getLogger(), logging.getLogger(LOGGER_NAME)
+    for logger in (root, package):  # one writer thread for both: the package's logs and everything else's
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+            old.close()
+        logger.addHandler(handler)
     root.setLevel("WARNING")
 
 
@@ -121,21 +127,13 @@ async def until_terminated(work: Awaitable[None], announce: Callable[[], None]) 
 def arm_exit_deadline() -> None:
     """Make sure the process is gone SHUTDOWN_DEADLINE_S from now (see the module docstring). Armed once, by the
     first stop signal; only ever called in the `serve` process."""
-    import faulthandler
-
     if getattr(arm_exit_deadline, "armed", False):
         return
     arm_exit_deadline.armed = True  # type: ignore[attr-defined]
-    out: Any = sys.stderr
-    for handler in logging.getLogger().handlers:
-        stream = getattr(handler, "stream", None)
-        if stream is not None and hasattr(stream, "fileno"):
-            out = stream
-            break
-    try:
-        faulthandler.dump_traceback_later(SHUTDOWN_DEADLINE_S, exit=True, file=out)
-    except (ValueError, OSError, AttributeError):  # no usable file descriptor: the default stderr
-        faulthandler.dump_traceback_later(SHUTDOWN_DEADLINE_S, exit=True)
+    log.info("stopping: requests in flight get %.0f s, the process ends within %.0f s", SHUTDOWN_GRACE_S,
+             SHUTDOWN_DEADLINE_S)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(int(SHUTDOWN_DEADLINE_S))
 
 
 async def run_maintenance(service: AlchemyService) -> None:
@@ -237,7 +235,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _logs_to_stderr() -> bool:
-    return any(isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr
+    return any(getattr(h, "target", None) == "stderr"
+               or (isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr)
                for h in logging.getLogger().handlers)
 
 
