@@ -128,7 +128,8 @@ _NUMBER = re.compile(
     + r"(?P<unit>-(?:" + _UNIT_WORD + r")|\s+(?:" + _UNIT_WORD + r"\s+)?(?:" + _UNIT_WORD + r"))?)", re.I)
 #: Words that cannot be a number's unit (the number is a bare figure: "in 2024", "top 5 of the").
 _NOT_UNITS = frozenset("""a an the and or of to in on at by for with from is are was were be it this that these those
-as than then but so if when who which what where how i we you they he she my our your their me us them""".split())
+as than then but so if when who which what where how i we you they he she my our your their me us them each
+per apiece total long""".split())
 
 
 def _unit_ok(words: list[str]) -> bool:

@@ -32,6 +32,7 @@ from prompt_alchemy.engine.spec import (
     names_a_person,
     pattern_spec,
     split_sentences,
+    strip_lead,
     third_person,
 )
 from prompt_alchemy.engine.targets import render_sections
@@ -271,6 +272,9 @@ class SpecExtractor:
             return "introduces variables the idea does not have"
         if not keeps_key_words(task, idea, 0.8):
             return "drops key words of the idea"
+        lead = strip_lead(idea).split(maxsplit=1)[0].lower().strip(",") if strip_lead(idea).split() else ""
+        if lead in INSTRUCTION_VERBS and task.split()[0].lower().strip(",")[:4] != lead[:4]:
+            return f"changes the idea's verb ({lead!r})"
         new = [w for w in key_words(task) if w[:5] not in {k[:5] for k in key_words(idea)}]
         if len(new) > 2:
             return f"adds words the idea does not have ({', '.join(new[:4])})"
