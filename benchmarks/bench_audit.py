@@ -930,6 +930,182 @@ def input_probes(base: Path) -> dict:
     return t.row()
 
 
+# ------------------------------------------------------------------------------------------------ server hardening
+
+
+def server_probes(base: Path) -> dict:
+    """The team server against the cases of the last audit: bodies past the cap (announced, and chunked without an
+    end) answered 413 JSON before they are sent; 3,000 made-up methods and paths do not grow /metrics; Host with
+    user info refused (421 JSON), Origin likewise (403); the manifests' probes and scrape answer a pod-IP Host with
+    the manifests' ConfigMap; no server folder in /api/v1/metrics or MCP optimize errors; SIGTERM under a 50-client
+    MCP burst, with the server's stderr pipe unread, ends the process within 10 s."""
+    import socket
+    import uuid
+
+    import yaml
+
+    t = Tally()
+    home = fresh_library(base, "server")
+    kube = ROOT / "deploy" / "kubernetes"
+    docs = {d["kind"]: d for p in sorted(kube.glob("*.yaml")) for d in yaml.safe_load_all(p.read_text("utf-8"))}
+    config = base / "kube-config.yaml"
+    config.write_text(docs["ConfigMap"]["data"]["config.yaml"], encoding="utf-8")
+
+    def start(*extra: str, **env: str) -> tuple[subprocess.Popen, int]:
+        proc = subprocess.Popen(CLI + ["serve", "--transport", "http", "--port", "0", *extra], env=env_for(home, **env),
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for line in iter(proc.stderr.readline, ""):  # then the pipe is left unread, as a careless supervisor does
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/mcp", line)
+            if m:
+                return proc, int(m.group(1))
+        raise RuntimeError("server did not start")
+
+    def request(port: int, method: str, path: str, *, host: str | None = None, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            conn.putheader("Host", host or f"127.0.0.1:{port}")
+            for k, v in (headers or {}).items():
+                conn.putheader(k, v)
+            if body is not None:
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            conn.close()
+
+    def is_json_error(body: bytes, code: str) -> bool:
+        try:
+            return json.loads(body)["error"]["code"] == code
+        except (ValueError, KeyError, TypeError):
+            return False
+
+    def early_413(port: int, path: str, *, chunked: bool, cap: int) -> tuple[bool, str]:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {600 << 20}"
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                         f"Accept: application/json, text/event-stream\r\n{framing}\r\n\r\n".encode())
+            if chunked:
+                piece = b"40000\r\n" + b"x" * 0x40000 + b"\r\n"
+                with contextlib.suppress(OSError):
+                    for _ in range(cap // 0x40000 + 4):  # just past the cap, and the body never ends
+                        sock.sendall(piece)
+            data = b""
+            with contextlib.suppress(OSError):
+                while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        _, _, body = data.partition(b"\r\n\r\n")
+        return data.startswith(b"HTTP/1.1 413") and is_json_error(body, "payload_too_large"), repr(data[:120])
+
+    def mcp_call(port: int, tool: str, arguments: dict) -> str:
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "audit", "version": "1"}}}
+        _, h, _ = request(port, "POST", "/mcp", body=json.dumps(init).encode(), headers=headers)
+        headers |= {"Mcp-Session-Id": h["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"}
+        request(port, "POST", "/mcp", body=b'{"jsonrpc":"2.0","method":"notifications/initialized"}', headers=headers)
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
+        return request(port, "POST", "/mcp", body=json.dumps(call).encode(), headers=headers)[2].decode()
+
+    proc, port = start()
+    try:
+        for path, cap in (("/api/v1/import", 24 << 20), ("/mcp", 4 << 20)):
+            for chunked in (False, True):
+                try:
+                    ok, detail = early_413(port, path, chunked=chunked, cap=cap)
+                except Exception as exc:  # noqa: BLE001 - a hang is the failure
+                    ok, detail = False, repr(exc)[:120]
+                t.record(f"{path} body past the cap, {'chunked' if chunked else 'announced'}", ok, detail)
+        for path in ("/metrics", "/api/v1/nowhere", "/nowhere"):
+            request(port, "BREW", path)
+        request(port, "GET", "/metrics")
+        before = request(port, "GET", "/metrics")[2].decode()
+        statuses = set()
+        for i in range(3000):
+            path = f"/api/v1/{uuid.uuid4().hex}" if i % 2 else f"/{uuid.uuid4().hex}/{i}"
+            statuses.add(request(port, f"X{uuid.uuid4().hex[:8].upper()}", path)[0])
+        after = request(port, "GET", "/metrics")[2].decode()
+        series = lambda text: [x for x in text.splitlines() if x.startswith("prompt_alchemy_http_")]  # noqa: E731
+        t.record("3,000 made-up methods and paths", len(series(after)) == len(series(before))
+                 and max(statuses) < 500, f"{len(before)} -> {len(after)} bytes, statuses {sorted(statuses)}")
+        for path in ("/health", "/metrics", "/api/v1/prompts", "/mcp"):
+            for host in (f"127.0.0.1:{port}@evil.example", f"127.0.0.1.evil.example:{port}", "evil.example"):
+                status, _, body = request(port, "GET", path, host=host)
+                t.record(f"{path} Host {host}", status == 421 and is_json_error(body, "misdirected_request"),
+                         f"HTTP {status}")
+            status, _, body = request(port, "GET", path, headers={"Origin": f"http://127.0.0.1:{port}@evil.example"})
+            t.record(f"{path} Origin with user info", status == 403 and is_json_error(body, "forbidden"),
+                     f"HTTP {status}")
+        status, _, body = request(port, "GET", "/api/v1/metrics")
+        t.record("/api/v1/metrics names no path", status == 200 and str(home).encode() not in body
+                 and b'"path"' not in body, f"HTTP {status}")
+        for name in ("missing.jsonl", "../../etc/passwd", "a/b.jsonl"):
+            text = mcp_call(port, "optimize_prompt", {"task": "explain", "prompt": "Explain it.",
+                                                      "examples_file": name})
+            t.record(f"optimize_prompt examples_file {name}", '"isError":true' in text.replace(" ", "")
+                     and str(home) not in text and "/examples" not in text, text[:150])
+    finally:
+        proc.kill()
+        proc.wait()
+
+    # the manifests' probes and scrape, with the manifests' ConfigMap, from a pod-IP Host
+    template = docs["Deployment"]["spec"]["template"]
+    container = template["spec"]["containers"][0]
+    kport = container["ports"][0]["containerPort"]
+    paths = [container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe")]
+    paths.append(template["metadata"]["annotations"]["prometheus.io/path"])
+    proc, port = start(PROMPT_ALCHEMY_CONFIG=str(config))
+    try:
+        for path in paths:
+            status, _, _ = request(port, "GET", path, host=f"10.244.1.17:{kport}")
+            t.record(f"manifest path {path} from a pod IP", status == 200, f"HTTP {status}")
+        for path in paths[:2]:
+            status, _, _ = request(port, "GET", path, host="evil.example")
+            t.record(f"probe {path} from any Host", status == 200, f"HTTP {status}")
+    finally:
+        proc.kill()
+        proc.wait()
+
+    # SIGTERM under a 50-client MCP burst, the server's stderr pipe never read after start
+    proc, port = start()
+    stop = threading.Event()
+    calls = [0]
+
+    def client(i: int) -> None:
+        with contextlib.suppress(Exception):
+            while not stop.is_set():
+                mcp_call(port, "search_prompts", {"query": f"picnic plan {i}", "limit": 5})
+                calls[0] += 1
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(50)]
+    for th in threads:
+        th.start()
+    deadline = time.monotonic() + 120
+    while calls[0] < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+        exited = True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        exited = False
+    stop.set()
+    took = time.monotonic() - started
+    t.record("SIGTERM under a 50-client burst", exited and took <= 10 and calls[0] >= 300,
+             f"{calls[0]} calls before; exit {proc.returncode} after {took:.1f} s")
+    return t.row()
+
+
 def main() -> None:
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="pa-audit-"))
@@ -938,7 +1114,8 @@ def main() -> None:
         for name, fn in (("bad CLI inputs", bad_cli_inputs), ("bad MCP messages", bad_mcp_messages),
                          ("kills", kills), ("concurrency", concurrency), ("secret sentinels", secret_sentinels),
                          ("HTTP probes", http_probes), ("two replicas on PostgreSQL", pg_concurrency_probes),
-                         ("viewer", viewer_probes), ("inputs", input_probes)):
+                         ("viewer", viewer_probes), ("inputs", input_probes),
+                         ("server hardening", server_probes)):
             t0 = time.perf_counter()
             table[name] = fn(base)
             table[name]["wall_s"] = round(time.perf_counter() - t0, 1)
