@@ -138,16 +138,17 @@ MAX_REGEX_INPUT = 20_000
 REGEX_TIMEOUT = 1.0
 
 
-def compile_user_regex(pattern: str, flags: int = 0):
-    """A user's pattern compiled with the `regex` package, or InputError (too long, or not a valid regex)."""
+def compile_user_regex(pattern: str, flags: int = 0, *, what: str = "the regex"):
+    """A user's pattern compiled with the `regex` package, or InputError naming `what` (too long, or not a valid
+    regex)."""
     import regex
 
     if len(pattern) > MAX_REGEX_LENGTH:
-        raise InputError(f"the regex is {len(pattern):,} characters; the limit is {MAX_REGEX_LENGTH:,}")
+        raise InputError(f"{what} is {len(pattern):,} characters long; the limit for a regex is {MAX_REGEX_LENGTH:,}")
     try:
         return regex.compile(pattern, flags | regex.VERSION0)
     except (regex.error, RecursionError, OverflowError, ValueError) as exc:
-        raise InputError(f"not a valid regex ({exc})") from None
+        raise InputError(f"{what} is not a valid regex ({exc})") from None
 
 
 def search_user_regex(pattern: str, text: str, *, ignore_case: bool = True, timeout: float = REGEX_TIMEOUT) -> bool:

@@ -109,10 +109,7 @@ def parse_examples(text: str, name: str) -> list[Example]:
         if match not in ("exact", "contains", "regex"):
             raise InputError(f"{where}: \"match\" must be exact, contains or regex, got {match!r}")
         if match == "regex":
-            try:
-                compile_user_regex(data["expected"])
-            except InputError as exc:
-                raise InputError(f"{where}: \"expected\": {exc}") from None
+            compile_user_regex(data["expected"], what=f"{where}: \"expected\"")
         split = data.get("split")
         if split not in (None, "propose", "heldout"):
             raise InputError(f"{where}: \"split\" must be propose or heldout, got {split!r}")
