@@ -322,7 +322,8 @@ def _merge_saved(paths: list[Path]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--limit", type=int, help="the first N ideas (after --pattern)")
+    parser.add_argument("--limit", type=int, help="the first N ideas in run order (after --pattern, --batch)")
+    parser.add_argument("--offset", type=int, default=0, help="skip the first N ideas in run order")
     parser.add_argument("--pattern", help="only the ideas expecting this pattern")
     parser.add_argument("--batch", type=int, help="only this batch (2: held out, written after the pattern examples)")
     parser.add_argument("--show", type=int, default=0, help="print N best prompts and their checks to stderr")
@@ -350,6 +351,7 @@ def main() -> None:
             print(f"error: the development set has no batch {args.batch}", file=sys.stderr)
             sys.exit(2)
     ideas = run_order(ideas)
+    ideas = ideas[args.offset:]
     if args.limit is not None:
         ideas = ideas[:args.limit]
     for path in (args.src, args.baseline):
