@@ -30,6 +30,11 @@ from what the Python SDK client costs. Prints one JSON object:
 - `search_during_generate`: searches (one every 0.2 s) while a `generate_prompts` call runs on the local model,
   against the same searches at the same pace with the model idle (target: p50 delay <= 50 ms).
 
+- `shutdown_under_burst`: 50 wire clients call `search_prompts` in a loop; SIGTERM arrives mid-burst; how long
+  the server took to exit, its exit code, and the calls that finished before (target: exit within 10 s, code 0).
+  `server_exit_code` and `server_stop_s` are the same for the plain stop after the measurements.
+
+The servers' stderr is read to the end by a thread (their log: one line per request), as any supervisor must.
 `load_average_start`/`_end` and each burst's `load_average_after` show what else ran on the machine.
 """
 
@@ -44,6 +49,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -60,6 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CSV_PATH = ROOT / "src" / "prompt_alchemy" / "data" / "awesome-chatgpt-prompts.csv"
 QUERIES = ROOT / "tests" / "data" / "library_queries.json"
 SCRIPT = Path(sys.executable).parent / "prompt-alchemy"
+STOP_WAIT_S = 30
 
 
 def _pct(samples: list[float], q: float) -> float | None:
@@ -119,8 +126,49 @@ def start_server(command: list[str] | None = None) -> tuple[subprocess.Popen, st
     for line in iter(proc.stderr.readline, ""):
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+)/mcp", line)
         if match:
+            threading.Thread(target=proc.stderr.read, daemon=True).start()  # the log, read to its end
             return proc, match.group(1) + "/mcp"
     raise SystemExit("the server did not start")
+
+
+def stop_server(proc: subprocess.Popen) -> dict:
+    """SIGTERM, then wait (at most STOP_WAIT_S, then kill): the seconds it took and the exit code."""
+    start = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=STOP_WAIT_S)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        timed_out = True
+    return {"stop_s": round(time.perf_counter() - start, 2), "exit_code": proc.returncode, "timed_out": timed_out}
+
+
+async def shutdown_under_burst(url: str, proc: subprocess.Popen, queries: list[str]) -> dict:
+    """50 wire clients search in a loop; SIGTERM once every client has finished a few calls."""
+    next_query = _query_source(queries)
+    done = [0]
+    async with AsyncExitStack() as stack:
+        wire = await wire_clients(stack, url)
+
+        async def loop(client: WireClient) -> None:
+            try:
+                while True:
+                    await client.call_tool("search_prompts", {"query": next_query(), "limit": 10})
+                    done[0] += 1
+            except BaseException:  # noqa: BLE001 - the server went away (or the queries ran out)
+                return
+
+        tasks = [asyncio.create_task(loop(c)) for c in wire]
+        while done[0] < 2 * CLIENTS and not all(t.done() for t in tasks):
+            await asyncio.sleep(0.05)
+        calls_before = done[0]
+        stopped = await asyncio.to_thread(stop_server, proc)
+        await asyncio.wait(tasks, timeout=30)
+        for task in tasks:
+            task.cancel()
+    return {"clients": CLIENTS, "calls_before_sigterm": calls_before, **stopped, "target_s": 10}
 
 
 def _loop_cpu_s(pid: int) -> float:
@@ -372,17 +420,21 @@ def main() -> None:
     try:
         figures = asyncio.run(measure(url, queries, proc.pid))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        stopped = stop_server(proc)
+    proc, url = start_server()
+    try:
+        figures["shutdown_under_burst"] = asyncio.run(shutdown_under_burst(url, proc, queries[::-1]))
+    finally:
+        if proc.poll() is None:
+            stop_server(proc)
     floor, floor_url = start_server([sys.executable, __file__, "--floor-server"])
     try:
         figures["sdk_floor_concurrent"] = asyncio.run(measure_floor(floor_url, queries, floor.pid))
     finally:
-        floor.send_signal(signal.SIGTERM)
-        floor.wait(timeout=30)
+        stop_server(floor)
     print(json.dumps({"benchmark": "mcp_http", "prompts": N, "build_s": round(build_s, 1), **figures,
-                      "server_exit_code": proc.returncode, "load_average_start": load_start,
-                      "load_average_end": round(os.getloadavg()[0], 2)}))
+                      "server_exit_code": stopped["exit_code"], "server_stop_s": stopped["stop_s"],
+                      "load_average_start": load_start, "load_average_end": round(os.getloadavg()[0], 2)}))
 
 
 if __name__ == "__main__":
