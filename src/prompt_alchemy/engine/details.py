@@ -531,7 +531,7 @@ def _split_request(sentence: str) -> tuple[str, list[str]]:
     parts = [p for p in _CLAUSE_SPLIT.split(sentence) if p and p.strip()]
     if not parts:
         return sentence, []
-    request, rules = [parts[0]], []
+    request, rules = [parts[0]], list[str]()
     for part in parts[1:]:
         (rules if _is_rule(part) else request).append(part)
     return ", ".join(p.strip().rstrip(",") for p in request), rules

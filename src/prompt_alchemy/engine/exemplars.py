@@ -148,20 +148,23 @@ async def nearest(embedder: Embedder | None, idea_vector: np.ndarray | None, k: 
     return [items[i] for i in order]
 
 
-def main() -> None:  # pragma: no cover - run by scripts/setup.sh
-    """Embed the exemplar pool once into the cache, so the first `generate` does not pay for it."""
+def main() -> None:  # pragma: no cover - run by hand or by a packager after install
+    """Embed the exemplar pool and the pattern examples once into the cache, so the first `generate` does not pay
+    for it: python -m prompt_alchemy.engine.exemplars"""
     import asyncio
     import sys
 
-    from prompt_alchemy.config import load_settings
-    from prompt_alchemy.embeddings import build_embedder
+    from prompt_alchemy.embeddings.local import LocalEmbedder
+    from prompt_alchemy.engine.patterns import example_vectors
 
-    embedder = build_embedder(load_settings())
-    if embedder is None or embedder.unavailable_reason():
+    embedder = LocalEmbedder()
+    if embedder.unavailable_reason():
         sys.stderr.write("exemplars: no local embedder; skipped\n")
         return
     matrix = asyncio.run(vectors(embedder))
     sys.stderr.write(f"exemplars: {matrix.shape[0]} exemplar vectors cached at {_vectors_path(embedder)}\n")
+    examples = asyncio.run(example_vectors(embedder))
+    sys.stderr.write(f"patterns: {examples.shape[0]} example and description vectors cached\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

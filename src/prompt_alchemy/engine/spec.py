@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from prompt_alchemy.ranking.features import variables
-
 if TYPE_CHECKING:
     from prompt_alchemy.engine.details import IdeaDetails
     from prompt_alchemy.engine.patterns import Pattern, PatternChoice

@@ -42,11 +42,11 @@ SLOTS = frozenset({"subject", "domain", "audience", "count", "language", "input"
 _SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # Choosing. Calibrated on the pattern examples only (leave-one-out: each example is held out and chosen against the
-# other examples and the descriptions; MiniLM int8, 49 patterns, 434 examples, measured while the pattern files
-# were being written): the best pattern was right for 82% of held-out examples. Right choices scored a median
-# 0.41 and led the runner-up by 0.11; wrong ones 0.32 and 0.04. Held-out examples under FLOOR 0.25 or under
-# MARGIN 0.005 were right only half the time (19 of 37), so those ideas get the general pattern; above them the
-# choice is right 85% of the time for 91% of the ideas. tests/engine/test_choose.py re-measures this.
+# other examples and the descriptions; MiniLM int8, 49 patterns, 460 examples): the best pattern was right for 84%
+# of held-out examples. Right choices scored a median 0.42 and led the runner-up by 0.12; wrong ones 0.33 and 0.03.
+# Held-out examples under FLOOR 0.25 or MARGIN 0.005 were right less than half the time (16 of 35), so those
+# ideas get the general pattern; above them the choice is right 87% of the time for 92% of the ideas.
+# tests/engine/test_choose.py re-measures this.
 FLOOR = 0.25
 MARGIN = 0.005
 #: Without an embedder: the least word-overlap score (mean of the two best examples) that chooses a pattern.
