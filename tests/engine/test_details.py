@@ -20,6 +20,7 @@ def test_numbers_keep_their_units_and_qualifiers():
     assert numbers_with_units("a wallpaper in 9:16 of a fox") == ["9:16"]
     assert numbers_with_units("a history of jazz since 1950") == []  # a year is not a limit
     assert numbers_with_units("plan a day out for two kids") == ["two kids"]
+    assert extract_details("a 6-week plan to learn basic Spanish").count == "6 weeks"  # the {count} slot reads well
 
 
 def test_rule_clauses_become_instructions_in_the_users_words():
@@ -32,6 +33,7 @@ def test_rule_clauses_become_instructions_in_the_users_words():
     assert as_instruction("the bot should not mention competitors") == "Do not mention competitors."
     assert as_instruction("it can only recommend products in stock") == "Only recommend products in stock."
     assert as_instruction("I only have 15 minutes a day") == "The user only has 15 minutes a day."
+    assert extract_details("dinner ideas for tonight. I don't eat pork").rules == ("The user doesn't eat pork.",)
 
 
 def test_entities_audience_and_purpose():

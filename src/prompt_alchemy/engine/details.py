@@ -171,6 +171,10 @@ def _count(numbers: list[str]) -> str:
         bare = re.sub(r"^" + _QUALIFIER, "", phrase, flags=re.I)
         if re.search(r"\d|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", bare, re.I) and re.search(r"[a-z]{2,}$", bare,
                                                                                              re.I):
+            hyphen = re.fullmatch(r"(\d+|[a-z]+)-([a-z]+)", bare, re.I)  # "6-week" -> "6 weeks"
+            if hyphen:
+                number, unit = hyphen.groups()
+                return f"{number} {unit}" + ("" if number in ("1", "one") or unit.endswith("s") else "s")
             return bare
     return ""
 

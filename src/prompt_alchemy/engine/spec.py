@@ -194,6 +194,8 @@ _MODALS = frozenset("can could will would should shall may might must was did".s
 _AUXILIARIES = _MODALS | frozenset("do does am are is have has".split())
 _QUESTION = re.compile(r"^\s*(?:what|which|where|when|why|how|who|whom|whose|should|can|could|would|is|are|do|"
                        r"does|did|will)\b", re.I)
+_NEGATIONS = {"don't": "doesn't", "do not": "does not", "didn't": "didn't", "can't": "can't", "cannot": "cannot",
+              "won't": "won't", "haven't": "hasn't", "have not": "has not", "am not": "is not", "'m not": "is not"}
 _IRREGULAR = {"am": "is", "have": "has", "do": "does", "go": "goes", "'m": "is", "'ve": "has"}
 
 
@@ -225,6 +227,8 @@ def third_person(text: str) -> str:
     for i in range(0, len(parts), 2):
         t = parts[i]
         t = re.sub(r"\bI\s*('m|'ve|am|have)\b", lambda m: "the user " + _IRREGULAR[m.group(1)], t)
+        t = re.sub(r"\bI (don't|do not|didn't|can't|cannot|won't|haven't|have not|am not|'m not)\b",
+                   lambda m: "the user " + _NEGATIONS[m.group(1)], t)
         t = re.sub(r"\b(I) ((?:only|also|just|really|always|never|usually|often|still|already) )?(\w+)", subject, t)
         t = re.sub(r"\bI\b", "the user", t)
         t = re.sub(r"\b(me|myself)\b", "the user", t, flags=re.I)
