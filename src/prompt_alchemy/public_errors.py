@@ -27,11 +27,12 @@ def _spellings(path: str | os.PathLike[str]) -> set[str]:
     return {s for s in out if len(s) > 1}
 
 
-def register_paths(named: Mapping[str, str | os.PathLike[str] | None]) -> None:
+def register_paths(named: Mapping[str | os.PathLike[str], str]) -> None:
     """Name the folders (and files) in `named` ({path: name}); the temporary and home folders are always named.
     Longer paths are replaced first, so a file inside a named folder keeps only its own name."""
-    pairs = {(s, name) for path, name in {**named, tempfile.gettempdir(): "(temporary folder)",
-                                          str(Path.home()): "~"}.items() if path for s in _spellings(path)}
+    every: dict[str | os.PathLike[str], str] = {**named, tempfile.gettempdir(): "(temporary folder)",
+                                                str(Path.home()): "~"}
+    pairs = {(s, name) for path, name in every.items() if os.fspath(path) for s in _spellings(path)}
     _named[:] = sorted(pairs, key=lambda pair: -len(pair[0]))
 
 

@@ -142,8 +142,8 @@ class TeamServer:
         try:
             self._check_origin(headers)
             receive = await read_body(scope, receive, headers, MAX_BODY if is_api else MAX_MCP_BODY)
-        except ApiError as err:
-            await error_response(err)(scope, receive, send)
+        except ApiError as refusal:
+            await error_response(refusal)(scope, receive, send)
             return
         if not (is_api or is_mcp or path == "/metrics"):
             await self.inner(scope, receive, send)  # /health and anything else: the MCP app
