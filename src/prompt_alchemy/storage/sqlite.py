@@ -395,6 +395,9 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
     def schema_version(self) -> int:
         return len(self.query("SELECT name FROM _migrations"))
 
+    def library_exists(self) -> bool:
+        return str(self.path) == ":memory:" or self.path.exists()
+
     def close(self) -> None:
         self._close_read_side()
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path, PosixPath
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -46,6 +47,23 @@ def check_database_url(url: str) -> str:
     if not parts.hostname and "host" not in parse_qs(parts.query):
         raise ValueError("the PostgreSQL URL names no host; expected postgresql://user:password@host:5432/dbname")
     return url
+
+
+class LibraryLocation(Protocol):
+    """Where the library is (config.LoadedSettings is one): a PostgreSQL URL, or else the SQLite file."""
+
+    @property
+    def database_url(self) -> str | None: ...
+
+    @property
+    def database_path(self) -> Path: ...
+
+
+def library_exists(location: LibraryLocation) -> bool:
+    """Whether there is a library to read, asked before any store is opened (opening a SQLite store creates its
+    file): with a PostgreSQL URL always (the server holds it; the store migrates it on connecting), else whether
+    the SQLite file exists. Once a store is open, `Store.library_exists()` answers the same."""
+    return bool(location.database_url) or Path(location.database_path).exists()
 
 
 class RemoteDatabasePath(PosixPath):

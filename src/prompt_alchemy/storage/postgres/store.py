@@ -380,6 +380,9 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
     def schema_version(self) -> int:
         return len(self.query("SELECT name FROM _migrations"))
 
+    def library_exists(self) -> bool:
+        return True  # connected and migrated in __init__
+
     def close(self) -> None:
         self._pool.close()
 
