@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from prompt_alchemy.models import partial_request_fields
 
 PhaseName = Literal["prima-materia", "solutio", "coagulatio", "idea", "human", "precision"]
 
@@ -19,20 +21,18 @@ class _Out(BaseModel):
 
 # ------------------------------------------------------------------ requests
 
-class GenerateIn(_In):
-    idea: str = Field(min_length=1, description="The raw idea to turn into prompts.")
-    phases: list[PhaseName] | None = Field(None, description="Phases to run, in order (default: all three).")
-    count: int | None = Field(None, ge=1, le=10, description="Variants per phase.")
-    persona: str | None = Field(None, max_length=100)
-    target_model: str | None = Field(None, max_length=200)
-    provider: str | None = Field(None, max_length=50, description="Use this provider for every phase.")
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=1, le=200_000)
-    tags: list[str] | None = None
-    max_cost: float | None = Field(None, gt=0, description="Refuse a run whose estimated cost exceeds this (USD).")
-    save: bool = Field(True, description="Store the prompts in the library.")
-    stream: bool = Field(False, description="Answer with server-sent events: phase progress, the final phase's "
-                                            "text as it arrives (token events), then the result.")
+#: PromptRequest's fields that the REST body leaves out: `context_files` names paths on the machine that reads them,
+#: and over HTTP that is the server, so a client could make it read its files; send the text as `context` items.
+GENERATE_EXCLUDED = frozenset({"context_files"})
+
+#: The generate body: PromptRequest's fields with their descriptions and limits (see `partial_request_fields`), but
+#: `GENERATE_EXCLUDED`, plus `stream`, which is about the HTTP answer rather than the request.
+GenerateIn = create_model(
+    "GenerateIn", __base__=_In, __doc__="A generate request: the fields of PromptRequest, but server paths.",
+    **partial_request_fields(exclude=GENERATE_EXCLUDED),  # type: ignore[arg-type]
+    stream=(bool, Field(False, description="Answer with server-sent events: phase progress, the final phase's "
+                                           "text as it arrives (token events), then the result.")),
+)
 
 
 class ListQuery(_In):

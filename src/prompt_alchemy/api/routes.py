@@ -76,12 +76,10 @@ _LIST_FILTERS = ("phase", "provider", "model", "persona", "tags", "since", "unti
 # ------------------------------------------------------------------ handlers
 
 async def generate(c: Call) -> Any:
-    b: m.GenerateIn = c.body
+    body: BaseModel = c.body  # an m.GenerateIn: PromptRequest's fields, but server paths, and `stream`
     svc = c.service
-    request = svc.build_request(b.idea, phases=b.phases, count=b.count, persona=b.persona,
-                                target_model=b.target_model, provider=b.provider, temperature=b.temperature,
-                                max_tokens=b.max_tokens, tags=b.tags, save=b.save, max_cost=b.max_cost)
-    if b.stream or "text/event-stream" in c.accept:
+    request = svc.build_request(body.model_dump(exclude_unset=True, exclude={"stream"}))
+    if getattr(body, "stream", False) or "text/event-stream" in c.accept:
         return _generate_events(svc, request)
     result = await svc.generate(request)
     return result.public_dict()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from prompt_alchemy.engine.engine import ProgressCallback, TokenCallback
 from prompt_alchemy.engine.personas import resolve_persona
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import (
+    CONFIG_DEFAULTS,
     ContextItem,
     GenerationResult,
     PromptRequest,
@@ -23,38 +27,41 @@ from prompt_alchemy.services.app import App
 _log = get_logger("services")
 
 
+def _validated(data: dict[str, Any]) -> PromptRequest:
+    """`data` as a PromptRequest, or an InputError naming the first field that is wrong."""
+    try:
+        return PromptRequest(**data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "request"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise InputError(f"invalid {field}: {msg}") from None
+
+
 class GenerationService(App):
     """Generate prompts from an idea, and report on the providers that serve it."""
 
-    def build_request(self, idea: str, *, phases: Any = None, count: int | None = None, persona: str | None = None,
-                      target_model: str | None = None, provider: str | None = None,
-                      temperature: float | None = None, max_tokens: int | None = None,
-                      tags: list[str] | None = None, context_files: list[str | Path] | None = None,
-                      save: bool = True, use_cache: bool = True, max_cost: float | None = None,
-                      judge: bool = False) -> PromptRequest:
-        """Validate everything a generation needs; raises InputError (exit 2) and touches nothing."""
-        from pydantic import ValidationError
-
+    def build_request(self, fields: Mapping[str, Any] | str, /, **more: Any) -> PromptRequest:
+        """Validate a partial request; raises InputError (exit 2) and touches nothing. `fields` maps PromptRequest's
+        field names to values (or is just the idea), `more` adds to it. A field that is missing or None takes its
+        default: from the `generation` settings for the fields of `CONFIG_DEFAULTS`, else PromptRequest's.
+        `context_files` are read here and join `context` as items."""
+        data = {"idea": fields} if isinstance(fields, str) else dict(fields)
+        data.update(more)
+        data = {name: value for name, value in data.items() if value is not None}
         gen = self.settings.generation
-        check_length("the idea", idea, gen.max_idea_length)
-        context = [self._read_context(path) for path in context_files or []]
-        if sum(len(c.content) for c in context) > gen.max_context_chars:
-            raise InputError(f"--context files total more than {gen.max_context_chars:,} characters "
+        for name, setting in CONFIG_DEFAULTS.items():
+            if name not in data and getattr(gen, setting) is not None:
+                data[name] = getattr(gen, setting)
+        if isinstance(data.get("idea"), str):
+            check_length("the idea", data["idea"], gen.max_idea_length)
+        files = data.pop("context_files", None) or []
+        if files:
+            data["context"] = [*data.get("context", []), *(self._read_context(path) for path in files)]
+        request = _validated(data)
+        if sum(len(c.content) for c in request.context) > gen.max_context_chars:
+            raise InputError(f"the context totals more than {gen.max_context_chars:,} characters "
                              f"(raise generation.max_context_chars to allow more)")
-        data: dict[str, Any] = {
-            "idea": idea, "count": gen.default_count if count is None else count,
-            "persona": persona or gen.default_persona, "target_model": target_model or gen.default_target_model,
-            "provider": provider, "temperature": temperature, "max_tokens": max_tokens, "tags": tags or [],
-            "context": context, "save": save, "use_cache": use_cache, "max_cost": max_cost, "judge": judge}
-        if phases is not None:
-            data["phases"] = phases
-        try:
-            request = PromptRequest(**data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "request"
-            msg = err["msg"].removeprefix("Value error, ")
-            raise InputError(f"invalid {field}: {msg}") from None
         resolve_persona(request.persona, self.settings)
         if request.provider:
             self.registry.check_name(request.provider)

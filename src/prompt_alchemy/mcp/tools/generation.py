@@ -1,43 +1,25 @@
 """Generation tools: one idea (generate_prompts) or many (batch_generate)."""
 
+import inspect
 import time
 from typing import Annotated, Any
 
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from prompt_alchemy.mcp.tools._common import (PersonaName, PhaseName, ProgressRelay, ProviderName, ToolContext,
+from prompt_alchemy.mcp.tools._common import (PersonaName, ProgressRelay, ProviderName, ToolContext,
                                               service, short, text_result, tool_errors)
-from prompt_alchemy.models import BatchItem, BatchReport
+from prompt_alchemy.models import BatchItem, BatchReport, PromptRequest, partial_request_fields
 
 
-async def generate_prompts(
-    idea: Annotated[str, Field(min_length=1, description="The raw idea to turn into prompts.")],
-    ctx: ToolContext,
-    phases: Annotated[list[PhaseName] | None, Field(
-        description="Phases to run, in order (default: all three). Aliases: idea, human, precision.")] = None,
-    count: Annotated[int | None, Field(ge=1, le=10, description="Variants per phase, 1-10.")] = None,
-    persona: Annotated[PersonaName | None, Field(description="Persona that shapes every phase.")] = None,
-    target_model: Annotated[str | None, Field(
-        max_length=200, description="The model the final prompt is for, e.g. claude-sonnet-4 or gpt-4o.")] = None,
-    provider: Annotated[ProviderName | None, Field(
-        description="Use this provider for every phase (default: each phase's configured provider).")] = None,
-    temperature: Annotated[float | None, Field(ge=0, le=2, description="Temperature for every phase.")] = None,
-    max_tokens: Annotated[int | None, Field(ge=1, le=200_000, description="Max tokens per call.")] = None,
-    tags: Annotated[list[str] | None, Field(description="Tags to store with the prompts.")] = None,
-    max_cost: Annotated[float | None, Field(
-        gt=0, description="Refuse the run when its estimated cost exceeds this many USD.")] = None,
-    save: Annotated[bool, Field(description="Store the prompts in the library (default true).")] = True,
-) -> CallToolResult:
+async def generate_prompts(ctx: ToolContext, **fields: Any) -> CallToolResult:
     """Turn a raw idea into refined prompts through the alchemical phases (prima-materia -> solutio ->
     coagulatio). Returns every variant of every phase with its id, and the best final prompt. When the request
     carries a progress token, sends a progress notification per finished phase call, and the final phase's text
     as it arrives (the message holds the variant's text so far, at most every quarter second)."""
     svc = service(ctx)
     with tool_errors():  # validation only: no I/O
-        request = svc.build_request(idea, phases=phases, count=count, persona=persona, target_model=target_model,
-                                    provider=provider, temperature=temperature, max_tokens=max_tokens, tags=tags,
-                                    save=save, max_cost=max_cost)
+        request = svc.build_request(fields)
     relay = ProgressRelay(ctx)
     live = PartialText(relay, len(request.phases) * request.count, request.phases[-1])
     ok = False
@@ -55,6 +37,31 @@ async def generate_prompts(
     lines.append("All prompts: " + ", ".join(f"{p.phase.value}[{p.variant + 1}] {p.id}" for p in result.prompts))
     lines += [f"note: {e}" for e in result.events]
     return text_result(result.public_dict(), "\n".join(lines))
+
+
+#: PromptRequest's fields that the tool leaves out: `context_files` names paths on the machine that reads them,
+#: which over HTTP is the server, so a client could make it read its files; send the text as `context` items.
+GENERATE_EXCLUDED = frozenset({"context_files"})
+#: Parameters whose values are known only when the server is built (narrowed by `register_tools`).
+_CHOICES = {"persona": PersonaName, "provider": ProviderName}
+
+
+def request_parameters(exclude: frozenset[str]) -> list[inspect.Parameter]:
+    """PromptRequest's fields as tool parameters (see `partial_request_fields`), so the SDK's input schema carries
+    the same descriptions and limits; persona and provider take the server's choices."""
+    params = []
+    for name, (annotation, info) in partial_request_fields(exclude=exclude).items():
+        if name in _CHOICES:
+            annotation = Annotated[(_CHOICES[name], *PromptRequest.model_fields[name].metadata)] | None
+        default = inspect.Parameter.empty if info.is_required() else info.default
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                        annotation=Annotated[annotation, Field(description=info.description)]))
+    return params
+
+
+generate_prompts.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=ToolContext),
+     *request_parameters(GENERATE_EXCLUDED)], return_annotation=CallToolResult)
 
 
 class PartialText:
