@@ -213,8 +213,9 @@ def generate_all(src: Path, ideas: list[dict[str, Any]], label: str,
                   flush=True)
             if progress is not None:
                 progress(run)
-        if proc.wait() != 0:
+        if proc.wait() != 0:  # reported in the output: a run that lost ideas is not a clean measurement
             print(f"{label}: the worker exited with {proc.returncode}", file=sys.stderr)
+            run["worker_exit"] = proc.returncode
     return run
 
 
@@ -266,6 +267,7 @@ def score(run: dict[str, Any], ideas: list[dict[str, Any]], max_failing: int = 8
     accuracy: Any = _rate(chosen_ok) if chosen_ok else "not reported by this engine"
     return {
         "src": run["src"], "commit": run.get("commit"), "ideas": len(passed_all),
+        **({"worker_exit": run["worker_exit"]} if run.get("worker_exit") else {}),
         "errors": sum(1 for r in scored_rows if r.get("error")),
         "pass_rate": _rate(passed_all),
         "check_pass_rate": round(1 - checks_failed / checks_total, 3) if checks_total else None,
