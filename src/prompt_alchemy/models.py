@@ -10,7 +10,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import annotated_types
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -21,7 +20,9 @@ from pydantic import (
     field_validator,
 )
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
+from prompt_alchemy.request_fields import MAX_CONTEXT_ITEM_CHARS, REQUEST_FIELDS
 from prompt_alchemy.security import CONTROL_CHARS, control_char_problem
 
 
@@ -159,12 +160,6 @@ BUILTIN_PERSONAS: dict[str, Persona] = {
 
 
 
-#: The longest idea any interface takes; `generation.max_idea_length` (20,000 by default) is usually lower.
-MAX_IDEA_CHARS = 1_000_000
-#: The longest single context item (the total is bounded by `generation.max_context_chars`).
-MAX_CONTEXT_ITEM_CHARS = 8 << 20
-
-
 class ContextItem(BaseModel):
     """Extra material given to the phases (for example a file's text), stored in `prompt_context`."""
 
@@ -184,7 +179,9 @@ def _idea_text(value: Any) -> Any:
 
 
 def _phase_list(value: Any) -> Any:
-    return Phase.parse_list(value) if isinstance(value, (str, list, tuple)) else value
+    if isinstance(value, str):
+        return Phase.parse_list(value)
+    return Phase.parse_list(list(value)) if isinstance(value, (list, tuple)) else value
 
 
 def _unique_tags(tags: list[str]) -> list[str]:
@@ -210,102 +207,51 @@ TagList = Annotated[list[CleanText], AfterValidator(_unique_tags)]
 ContextList = Annotated[list[ContextItem], AfterValidator(_clean_context)]
 
 
+def _spec(name: str, default: Any = PydanticUndefined, **kwargs: Any) -> Any:
+    """A `Field` with the description and limits that `REQUEST_FIELDS` declares for `name`."""
+    spec = REQUEST_FIELDS[name]
+    return Field(default, description=spec.description, **spec.limits(), **kwargs)
+
+
 class PromptRequest(BaseModel):
-    """Everything a generation run needs, declared once: every interface (CLI options, the REST body, the MCP tool's
-    arguments) derives its fields, descriptions and limits from here. Validated before any provider call or
-    database write; `AlchemyService.build_request` fills the defaults that come from the settings
+    """Everything a generation run needs. Its fields' descriptions and limits come from `REQUEST_FIELDS`; every
+    interface (CLI options, the REST body, the MCP tool's arguments) derives from this model. Validated before any
+    provider call or database write; `AlchemyService.build_request` fills the defaults that come from the settings
     (`CONFIG_DEFAULTS`) and reads `context_files` into `context`."""
 
     model_config = ConfigDict(extra="forbid")
 
-    idea: IdeaText = Field(min_length=1, max_length=MAX_IDEA_CHARS, description=(
-        "The raw idea to turn into prompts (at most generation.max_idea_length characters)."))
-    phases: PhaseList = Field(default_factory=lambda: list(Phase), description=(
-        "Phases to run, in order: prima-materia (idea), solutio (human), coagulatio (precision); "
-        "default: all three."))
-    count: int = Field(3, ge=1, le=10, description="Variants per phase (default: generation.default_count).")
-    persona: CleanText = Field("generic", max_length=100, description=(
-        "code, writing, analysis, generic, or a custom persona from config (default: generation.default_persona)."))
-    target_model: CleanText | None = Field(None, max_length=200, description=(
-        "The model the final prompt is for, e.g. claude-sonnet-4 or gpt-4o."))
-    provider: CleanText | None = Field(None, max_length=100, description=(
-        "Use this provider for every phase (default: each phase's configured provider)."))
-    temperature: float | None = Field(None, ge=0.0, le=2.0, description="Temperature for every phase.")
-    max_tokens: int | None = Field(None, ge=1, le=200_000, description="Max tokens per call for every phase.")
-    tags: TagList = Field(default_factory=list, description="Tags to store with the prompts.")
-    context: ContextList = Field(default_factory=list, description=(
-        "Extra material given to the phases, as text items (source, content)."))
-    context_files: list[Path] = Field(default_factory=list, description=(
-        "Files whose text is given to the phases; read by the process that runs the request, so only local "
-        "interfaces (the CLI, the Python API) offer it."))
-    save: bool = Field(True, description="Store the prompts in the library.")
-    judge: bool = Field(False, description=(
-        "Add the AI judge's rubric scores to the ranking of the final prompts (uses a provider other than the "
-        "generator's when one is available)."))
-    use_cache: bool = Field(True, description=(
-        "Answer from the response cache when the same call was made before (off: always call the providers)."))
-    max_cost: float | None = Field(None, gt=0, description=(
-        "Refuse a run whose estimated cost exceeds this many USD, and stop one that reaches it."))
+    idea: IdeaText = _spec("idea")
+    phases: PhaseList = _spec("phases", default_factory=lambda: list(Phase))
+    count: int = _spec("count", 3)
+    persona: CleanText = _spec("persona", "generic")
+    target_model: CleanText | None = _spec("target_model", None)
+    provider: CleanText | None = _spec("provider", None)
+    temperature: float | None = _spec("temperature", None)
+    max_tokens: int | None = _spec("max_tokens", None)
+    tags: TagList = _spec("tags", default_factory=list)
+    context: ContextList = _spec("context", default_factory=list)
+    context_files: list[Path] = _spec("context_files", default_factory=list)
+    save: bool = _spec("save", True)
+    judge: bool = _spec("judge", False)
+    use_cache: bool = _spec("use_cache", True)
+    max_cost: float | None = _spec("max_cost", None)
 
 
 #: Fields whose default comes from the `generation` settings, by field name: the setting's name.
 CONFIG_DEFAULTS: dict[str, str] = {"count": "default_count", "persona": "default_persona",
                                    "target_model": "default_target_model"}
 
-_LIMIT_KEYS = {annotated_types.Ge: "ge", annotated_types.Le: "le", annotated_types.Gt: "gt",
-               annotated_types.Lt: "lt", annotated_types.MinLen: "min_length", annotated_types.MaxLen: "max_length"}
 
-
-def field_limits(info: FieldInfo) -> dict[str, Any]:
-    """A field's limits as `Field` keywords: ge, le, gt, lt, min_length, max_length."""
-    limits: dict[str, Any] = {}
-    for item in info.metadata:
-        key = _LIMIT_KEYS.get(type(item))
-        if key is not None:
-            limits[key] = getattr(item, key)
-    return limits
-
-
-def limits_text(info: FieldInfo) -> str:
-    """A field's limits in words, e.g. '1 to 10', 'more than 0', 'at most 200 characters'; '' without limits."""
-    lim = field_limits(info)
-    parts = []
-    if "ge" in lim and "le" in lim:
-        parts.append(f"{lim['ge']:g} to {lim['le']:g}")
-    else:
-        parts += [f"at least {lim['ge']:g}"] if "ge" in lim else []
-        parts += [f"at most {lim['le']:g}"] if "le" in lim else []
-    parts += [f"more than {lim['gt']:g}"] if "gt" in lim else []
-    parts += [f"less than {lim['lt']:g}"] if "lt" in lim else []
-    if "max_length" in lim:
-        parts.append(f"at most {lim['max_length']:,} characters")
-    return ", ".join(parts)
-
-
-def field_help(name: str, model: type[BaseModel] | None = None) -> str:
-    """The help text of a request field (of PromptRequest unless `model` is given): its description and its
-    limits, as the CLI shows them."""
-    info = (model or PromptRequest).model_fields[name]
-    limits = limits_text(info)
-    return f"{info.description} Allowed: {limits}." if limits else info.description or ""
-
-
-def request_field(name: str, default: Any = None) -> Any:
-    """A `Field` with PromptRequest's description and limits for `name` and another default: for models that take
-    a partial request (batch options)."""
-    info = PromptRequest.model_fields[name]
-    return Field(default, description=info.description, **field_limits(info))
-
-
-def partial_request_fields(*, exclude: Iterable[str] = ()) -> dict[str, tuple[Any, FieldInfo]]:
+def partial_request_fields(*, exclude: Iterable[str] = ()) -> dict[str, tuple[Any, Any]]:
     """PromptRequest's fields as an interface takes them (`create_model` definitions): the same types, validators,
     descriptions and limits; `idea` required, the flags with their defaults, every other field optional with None
     meaning "the default" (from the settings or from PromptRequest), which `build_request` fills."""
-    out: dict[str, tuple[Any, FieldInfo]] = {}
+    out: dict[str, tuple[Any, Any]] = {}
     for name, info in PromptRequest.model_fields.items():
         if name in exclude:
             continue
-        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        annotation: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         if info.is_required():
             out[name] = (annotation, Field(description=info.description))
         elif info.annotation is bool:
@@ -615,14 +561,14 @@ class BatchOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    phases: list[Phase] | None = request_field("phases")
-    count: int | None = request_field("count")
-    persona: str | None = request_field("persona")
-    target_model: str | None = request_field("target_model")
-    provider: str | None = request_field("provider")
-    temperature: float | None = request_field("temperature")
-    max_tokens: int | None = request_field("max_tokens")
-    tags: list[str] | None = request_field("tags")
+    phases: list[Phase] | None = _spec("phases", None)
+    count: int | None = _spec("count", None)
+    persona: str | None = _spec("persona", None)
+    target_model: str | None = _spec("target_model", None)
+    provider: str | None = _spec("provider", None)
+    temperature: float | None = _spec("temperature", None)
+    max_tokens: int | None = _spec("max_tokens", None)
+    tags: list[str] | None = _spec("tags", None)
 
     @field_validator("phases", mode="before")
     @classmethod

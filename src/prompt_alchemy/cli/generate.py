@@ -10,6 +10,7 @@ import typer
 
 from prompt_alchemy.cli._common import (RichOutput, print_json, print_yaml, progress_bar, run_with_service,
                                         stderr_console, stdout_console)
+from prompt_alchemy.request_fields import field_help
 
 if TYPE_CHECKING:
     from prompt_alchemy.engine.engine import ProgressEvent, TokenEvent
@@ -22,21 +23,21 @@ def register(app: typer.Typer) -> None:
 
 def generate(
     ctx: typer.Context,
-    idea: str = typer.Argument(None, help="The raw idea. Omit it (or pass '-') to read it from stdin."),
-    phases: str = typer.Option(None, "--phases", "-p", help="Comma-separated phases in order: prima-materia (idea), solutio (human), coagulatio (precision)."),
-    count: int = typer.Option(None, "--count", "-n", help="Variants per phase, 1-10 (default: generation.default_count)."),
-    persona: str = typer.Option(None, "--persona", help="code, writing, analysis, generic, or a custom persona from config."),
-    target_model: str = typer.Option(None, "--target-model", help="The model the final prompt is for (e.g. claude-sonnet-4, gpt-4o)."),
-    provider: str = typer.Option(None, "--provider", help="Use this provider for every phase."),
-    temperature: float = typer.Option(None, "--temperature", help="Temperature for every phase, 0-2."),
-    max_tokens: int = typer.Option(None, "--max-tokens", help="Max tokens per call for every phase."),
-    tags: list[str] = typer.Option(None, "--tags", "-t", help="Tags to store (comma-separated, repeatable)."),
-    context: list[Path] = typer.Option(None, "--context", help="A file whose text is given to the phases (repeatable)."),
+    idea: str = typer.Argument(None, help=field_help("idea") + " Omit it (or pass '-') to read it from stdin."),
+    phases: str = typer.Option(None, "--phases", "-p", help=field_help("phases") + " Comma-separated."),
+    count: int = typer.Option(None, "--count", "-n", help=field_help("count")),
+    persona: str = typer.Option(None, "--persona", help=field_help("persona")),
+    target_model: str = typer.Option(None, "--target-model", help=field_help("target_model")),
+    provider: str = typer.Option(None, "--provider", help=field_help("provider")),
+    temperature: float = typer.Option(None, "--temperature", help=field_help("temperature")),
+    max_tokens: int = typer.Option(None, "--max-tokens", help=field_help("max_tokens")),
+    tags: list[str] = typer.Option(None, "--tags", "-t", help=field_help("tags") + " Comma-separated, repeatable."),
+    context_files: list[Path] = typer.Option(None, "--context", help=field_help("context_files") + " Repeatable."),
     output: RichOutput = typer.Option(RichOutput.text, "--output", "-o", help="text, json, yaml or markdown."),
-    no_save: bool = typer.Option(False, "--no-save", help="Do not store the prompts in the library."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Always call the providers; do not answer from the response cache."),
-    max_cost: float = typer.Option(None, "--max-cost", metavar="USD", help="Refuse a run whose estimated cost exceeds USD, and stop one that reaches it."),
-    judge: bool = typer.Option(False, "--judge", help="Add the AI judge's rubric scores to the ranking of the final prompts (uses a provider other than the generator's when one is available)."),
+    save: bool = typer.Option(True, "--save/--no-save", help=field_help("save")),
+    use_cache: bool = typer.Option(True, "--cache/--no-cache", help=field_help("use_cache")),
+    max_cost: float = typer.Option(None, "--max-cost", metavar="USD", help=field_help("max_cost")),
+    judge: bool = typer.Option(False, "--judge", help=field_help("judge")),
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Then pick the best final prompt (a line read from stdin); it is recorded as chosen and its siblings as skipped, to teach the ranker."),
     stream: bool = typer.Option(False, "--stream", "-s", help="Print the final phase's text as it arrives (one variant at a time), then the best prompt."),
 ) -> None:
@@ -45,7 +46,7 @@ def generate(
 
     if interactive and (idea is None or idea == "-"):
         raise InputError("--interactive reads your choice from stdin; give the idea as an argument")
-    if interactive and no_save:
+    if interactive and not save:
         raise InputError("--interactive records your choice in the library; it cannot be used with --no-save")
     if stream and output is not RichOutput.text:
         raise InputError(f"--stream prints text as it arrives; it cannot be used with --output {output.value}")
@@ -56,13 +57,13 @@ def generate(
         from prompt_alchemy.security import read_stdin_text
 
         idea = read_stdin_text("the idea")
-    tag_list = [t for group in tags or [] for t in group.split(",")]
+    fields = {"idea": idea, "phases": phases, "count": count, "persona": persona, "target_model": target_model,
+              "provider": provider, "temperature": temperature, "max_tokens": max_tokens,
+              "tags": [t for group in tags or [] for t in group.split(",")], "context_files": context_files,
+              "save": save, "use_cache": use_cache, "max_cost": max_cost, "judge": judge}
 
     async def work(service):
-        request = service.build_request(
-            idea, phases=phases, count=count, persona=persona, target_model=target_model, provider=provider,
-            temperature=temperature, max_tokens=max_tokens, tags=tag_list, context_files=context,
-            save=not no_save, use_cache=not no_cache, max_cost=max_cost, judge=judge)
+        request = service.build_request(fields)
         if stream:
             live = LiveText(sys.stdout, request.phases[-1])
             try:

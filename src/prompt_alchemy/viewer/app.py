@@ -296,9 +296,9 @@ async def start_generate(service: AlchemyService, request: Request) -> dict[str,
     if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
         tags = ",".join(tags)
     tags = _text({"tags": tags}, "tags") or ""
-    req = service.build_request(_text(data, "idea") or "", count=count or None,
-                                persona=_text(data, "persona"), provider=_text(data, "provider"),
-                                tags=[t.strip() for t in tags.split(",") if t.strip()])
+    req = service.build_request({"idea": _text(data, "idea") or "", "count": count or None,
+                                 "persona": _text(data, "persona"), "provider": _text(data, "provider"),
+                                 "tags": [t.strip() for t in tags.split(",") if t.strip()]})
     for old in [j for j in jobs.values() if j.status != "running"][:max(0, len(jobs) - _MAX_JOBS + 1)]:
         jobs.pop(old.id, None)
     job = Job(id=uuid.uuid4().hex[:12], idea=req.idea)
