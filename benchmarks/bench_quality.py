@@ -26,6 +26,7 @@ the ideas every run has (runs stopped early).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -175,11 +176,14 @@ def worker(ideas_file: str) -> None:
 
 
 def run_order(ideas: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Round-robin over the expected patterns (the first idea of each, then the second of each, ...), so that any
-    prefix (`--limit`, or a run stopped early) covers the patterns evenly."""
+    """Round-robin over the expected patterns (one idea of each, then another of each, ...), so that any prefix
+    (`--limit`, or a run stopped early) covers the patterns evenly; within a pattern in a fixed shuffled order
+    (the file lists a pattern's non-English ideas last)."""
     by_pattern: dict[str, list[dict[str, Any]]] = {}
     for idea in ideas:
         by_pattern.setdefault(idea["pattern"], []).append(idea)
+    for group in by_pattern.values():  # a fixed shuffle within each pattern: a prefix mixes languages and lengths
+        group.sort(key=lambda i: hashlib.sha1(i["idea"].encode()).hexdigest())
     out = []
     for rank in range(max((len(v) for v in by_pattern.values()), default=0)):
         out.extend(group[rank] for group in by_pattern.values() if rank < len(group))
@@ -327,6 +331,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="the first N ideas in run order (after --pattern, --batch)")
     parser.add_argument("--offset", type=int, default=0, help="skip the first N ideas in run order")
     parser.add_argument("--pattern", help="only the ideas expecting this pattern")
+    parser.add_argument("--subset", choices=("non_english", "ai_facing", "with_numbers"), help="only this subset")
     parser.add_argument("--batch", type=int, help="only this batch (2: held out, written after the pattern examples)")
     parser.add_argument("--show", type=int, default=0, help="print N best prompts and their checks to stderr")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the checkout's src directory to measure")
@@ -352,6 +357,8 @@ def main() -> None:
         if not ideas:
             print(f"error: the development set has no batch {args.batch}", file=sys.stderr)
             sys.exit(2)
+    if args.subset:
+        ideas = [i for i in ideas if i[args.subset]]
     ideas = run_order(ideas)
     ideas = ideas[args.offset:]
     if args.limit is not None:
