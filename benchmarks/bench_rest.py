@@ -9,7 +9,9 @@ process:
 - `rest_search`: 50 httpx clients each send `GET /api/v1/search?q=...&limit=10` (hybrid) at the same moment, for
   several rounds: p50/p99/max latency, errors, server CPU per call;
 - `mcp_search` (the baseline): 50 lightweight MCP wire clients (bench_mcp.WireClient: initialize, then
-  tools/call search_prompts) do the same with the same number of distinct queries.
+  tools/call search_prompts) do the same with the same number of distinct queries;
+- `floor`: the same 50 httpx clients against a bare Starlette route under uvicorn in its own process (no auth, no
+  search: a fixed JSON answer), the least any HTTP route can cost here; `rest_p99_vs_floor` compares the two.
 
 Every call uses a query not searched before (the query-vector cache never answers). Both clients run in this
 process, on the same cores as the server. Prints one JSON object.
@@ -21,6 +23,8 @@ import asyncio
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +55,39 @@ async def rest_bursts(url: str, key: str, rounds: list[list[str]], pid: int) -> 
             return (time.perf_counter() - start) * 1000.0, ok
 
         return await _measure(clients, rounds, pid, one)
+
+
+FLOOR_APP = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+async def search(request):
+    return JSONResponse({"query": request.query_params.get("q"), "count": 1, "results": [{"id": "x"}]})
+
+uvicorn.run(Starlette(routes=[Route("/api/v1/search", search)]), host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning", access_log=False)
+"""
+
+
+def start_floor() -> tuple[subprocess.Popen, str]:
+    """The bare Starlette + uvicorn route in a process of its own, once it answers."""
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", FLOOR_APP, str(port)])
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(url + "/api/v1/search", timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the bare Starlette floor did not start")
 
 
 async def mcp_bursts(url: str, key: str, rounds: list[list[str]], pid: int) -> dict:
@@ -106,9 +143,17 @@ def main() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+    floor_proc, floor_url = start_floor()
+    try:
+        floor = asyncio.run(rest_bursts(floor_url, key, rest_rounds, floor_proc.pid))
+    finally:
+        floor_proc.send_signal(signal.SIGTERM)
+        floor_proc.wait(timeout=30)
     print(json.dumps({"benchmark": "rest_http", "prompts": bench_mcp.N, "build_s": round(build_s, 1),
                       "authenticated": True, "rest_search": rest, "mcp_search": mcp,
                       "rest_vs_mcp_p50": round(rest["p50_ms"] / mcp["p50_ms"], 2) if mcp["p50_ms"] else None,
+                      "floor": floor,
+                      "rest_p99_vs_floor": round(rest["p99_ms"] / floor["p99_ms"], 2) if floor["p99_ms"] else None,
                       "server_exit_code": proc.returncode, "load_average_start": load_start,
                       "load_average_end": round(os.getloadavg()[0], 2)}))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 _metrics: _Metrics | None = None
@@ -194,11 +194,12 @@ def annotate(**attributes: Any) -> None:
 
 
 @contextlib.contextmanager
-def server_span(scope: dict[str, Any], headers: Mapping[str, str], status: Callable[[], int]) -> Iterator[None]:
+def server_span(scope: MutableMapping[str, Any], headers: Mapping[str, str], status: Callable[[], int],
+                route: Callable[[], str]) -> Iterator[None]:
     """The SERVER span of one HTTP request, a child of the caller's `traceparent`/`tracestate` (a new trace without
-    them). It is current while the request is handled, and also kept in the ASGI scope as `pa_trace` for work that
-    runs in another task (an MCP tool call: see :func:`attached`). Named `{method} {route}` from the scope's
-    `pa_route` and given `status()` as the response code when the request ends."""
+    them). It is current while the request is handled, and also kept in the request's state
+    (`scope["state"]["trace_context"]`) for work that runs in another task (an MCP tool call: see :func:`attached`).
+    Named `{method} {route()}` and given `status()` as the response code when the request ends."""
     if _tracer is None:
         yield
         return
@@ -207,17 +208,17 @@ def server_span(scope: dict[str, Any], headers: Mapping[str, str], status: Calla
 
     method = scope.get("method", "GET")
     parent = _propagator.extract({k: v for k, v in headers.items() if k in ("traceparent", "tracestate")})
-    with _tracer.start_as_current_span(f"{method} {scope.get('pa_route', 'other')}", context=parent,
+    with _tracer.start_as_current_span(f"{method} {route()}", context=parent,
                                        kind=trace.SpanKind.SERVER, attributes={
                                            "http.request.method": method, "url.path": scope.get("path", ""),
                                            "url.scheme": scope.get("scheme", "http")}) as current:
-        scope["pa_trace"] = otel_context.get_current()
+        scope.setdefault("state", {})["trace_context"] = otel_context.get_current()
         try:
             yield
         finally:
-            route, code = scope.get("pa_route", "other"), status()
-            current.update_name(f"{method} {route}")
-            current.set_attribute("http.route", route)
+            label, code = route(), status()
+            current.update_name(f"{method} {label}")
+            current.set_attribute("http.route", label)
             current.set_attribute("http.response.status_code", code)
             if code >= 500:
                 current.set_attribute("error.type", str(code))
@@ -228,7 +229,8 @@ def server_span(scope: dict[str, Any], headers: Mapping[str, str], status: Calla
 def attached(scope: Mapping[str, Any] | None) -> Iterator[None]:
     """Make the request's server span (kept by :func:`server_span` in the ASGI scope) current for a block that runs
     in another task, so its spans nest under the request."""
-    trace_context = scope.get("pa_trace") if scope is not None and _tracer is not None else None
+    trace_context = scope.get("state", {}).get("trace_context") if scope is not None and _tracer is not None \
+        else None
     if trace_context is None:
         yield
         return

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import JSONResponse
+
+from prompt_alchemy.api.logs import request_id
 from prompt_alchemy.errors import (
     AlchemyError,
     ConfigError,
@@ -17,6 +20,7 @@ from prompt_alchemy.errors import (
     ProviderError,
     ProviderUnavailableError,
 )
+from prompt_alchemy.public_errors import public_message
 
 #: Every code the API answers with, and its status (documented in the OpenAPI schema).
 CODES: dict[str, int] = {
@@ -28,20 +32,34 @@ CODES: dict[str, int] = {
 
 
 class ApiError(Exception):
-    """An error answer: a stable `code` (its status comes from CODES), a one-line message, extra headers."""
+    """An error answer: a stable `code` (its status comes from CODES unless `status` is given: the viewer's own
+    codes), a one-line message, extra headers."""
 
-    def __init__(self, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, code: str, message: str, *, headers: dict[str, str] | None = None,
+                 status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
-        self.status = CODES[code]
+        self.status = status or CODES[code]
         self.message = message
         self.headers = headers or {}
 
 
+def error_body(code: str, message: str, rid: str | None) -> dict[str, Any]:
+    """The one error shape of every JSON answer the server and the viewer give."""
+    return {"error": {"code": code, "message": message, "request_id": rid}}
+
+
+def error_response(err: ApiError) -> JSONResponse:
+    """`err` as the JSON error answer, with the id of the request being served (a 401 says how to authenticate)."""
+    headers = dict(err.headers)
+    if err.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="prompt-alchemy"')
+    return JSONResponse(error_body(err.code, public_message(err.message), request_id.get()),
+                        status_code=err.status, headers=headers)
+
+
 def from_exception(exc: BaseException) -> ApiError:
     """The answer for a failure raised by a service; anything unexpected is a 500 that names no internals."""
-    from prompt_alchemy.public_errors import public_message
-
     if isinstance(exc, ApiError):
         return exc
     message = public_message(str(exc))

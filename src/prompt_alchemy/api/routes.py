@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 PREFIX = "/api/v1"
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+SSE_PING_S = 15.0  # a keep-alive comment on a quiet event stream
 
 
 @dataclass
@@ -86,9 +87,11 @@ async def generate(c: Call) -> Any:
 
 
 def _generate_events(svc: AlchemyService, request: Any) -> Any:
-    """Server-sent events: `progress` after each phase call, `token` for each piece of a variant's final-phase
-    text as it arrives (see TokenEvent), then `result` (or `error`) and the stream ends."""
-    from starlette.responses import StreamingResponse
+    """Server-sent events (sse-starlette): `progress` after each phase call, `token` for each piece of a variant's
+    final-phase text as it arrives (see TokenEvent), then `result` (or `error`) and the stream ends. A comment
+    line every SSE_PING_S keeps proxies from closing a quiet stream; when the client leaves, the generation is
+    cancelled."""
+    from sse_starlette import EventSourceResponse, ServerSentEvent
 
     from prompt_alchemy.api.errors import from_exception
 
@@ -118,15 +121,14 @@ def _generate_events(svc: AlchemyService, request: Any) -> Any:
         try:
             while True:
                 kind, data = await queue.get()
-                yield f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
+                yield ServerSentEvent(json.dumps(data, ensure_ascii=False, default=str), event=kind)
                 if kind in ("result", "error"):
                     break
-        finally:
+        finally:  # the stream ended, or the client left (sse-starlette cancels this generator)
             if not task.done():
                 task.cancel()
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventSourceResponse(events(), ping=SSE_PING_S, sep="\n", headers={"Cache-Control": "no-cache"})
 
 
 async def search(c: Call) -> Any:
@@ -200,6 +202,7 @@ async def metrics(c: Call) -> Any:
     q: m.MetricsQuery = c.query
     from prompt_alchemy.public_errors import public_report
 
+    filters_from(q, ("since", "phase", "provider"))  # the typed filters refuse bad values here (400)
     return public_report(await c.service.metrics_report(since=q.since, phase=q.phase, provider=q.provider))
 
 

@@ -137,10 +137,11 @@ def request_scope(context: Any) -> dict[str, Any] | None:
 
 
 def request_key(context: Any) -> Any:
-    """The API key of the HTTP request behind a tool call (the team server puts it in the request's ASGI scope as
-    `pa_key`), or None: over stdio, or over HTTP without a key where none is required."""
+    """The API key of the HTTP request behind a tool call (the team server's authentication puts it in the
+    request's `scope["user"]`, an api.auth.ApiKeyUser), or None: over stdio, or over HTTP without a key where none
+    is required."""
     scope = request_scope(context)
-    return scope.get("pa_key") if scope is not None else None
+    return getattr(scope.get("user"), "key", None) if scope is not None else None
 
 
 def scope_refusal(tool: str, key: Any) -> str | None:

@@ -25,10 +25,11 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from prompt_alchemy.api.errors import ApiError, error_response, from_exception
 from prompt_alchemy.errors import AlchemyError, InputError, NotFoundError
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.security import redact
-from prompt_alchemy.viewer.guard import MAX_BODY, ViewerError, ViewerGuard, error_body, is_json
+from prompt_alchemy.viewer.guard import MAX_BODY, ViewerError, ViewerGuard, is_json
 
 if TYPE_CHECKING:
     from prompt_alchemy.models import Prompt
@@ -61,17 +62,9 @@ class Job:
 def _error(exc: BaseException) -> JSONResponse:
     """The JSON error answer for `exc`: a ViewerError as it is, a service failure with the REST API's code and
     status, anything else a 500 that names no internals (the traceback goes to the log)."""
-    from prompt_alchemy.api.errors import from_exception
-    from prompt_alchemy.api.logs import request_id
-
-    if isinstance(exc, ViewerError):
-        code, message, status = exc.code, exc.message, exc.status
-    else:
-        if not isinstance(exc, AlchemyError):
-            log.error("viewer request failed", exc_info=exc)
-        err = from_exception(exc)
-        code, message, status = err.code, err.message, err.status
-    return JSONResponse(error_body(code, message, request_id.get()), status_code=status)
+    if not isinstance(exc, (AlchemyError, ApiError)):
+        log.error("viewer request failed", exc_info=exc)
+    return error_response(from_exception(exc))
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:

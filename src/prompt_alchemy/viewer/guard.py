@@ -9,15 +9,21 @@
   - a body is `Content-Type: application/json` (415 otherwise) and at most MAX_BODY bytes by its Content-Length
     (413); the route counts the bytes again while reading, for bodies sent without a length.
 
-Every refusal is the JSON error shape of the REST API: `{"error": {"code", "message", "request_id"}}`.
+Every refusal is the team server's JSON error answer (`api.errors.error_response`, one implementation for both):
+`{"error": {"code", "message", "request_id"}}`, with the request's id also in `x-request-id`.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import MutableMapping
 from typing import Any
 
+from prompt_alchemy.api.errors import ApiError, error_body, error_response
+from prompt_alchemy.api.logs import request_id
 from prompt_alchemy.http_guard import is_local_authority, parse_host, parse_origin, referer_origin
+
+__all__ = ["CSRF_HEADER", "CSRF_VALUE", "MAX_BODY", "ViewerError", "ViewerGuard", "error_body", "is_json"]
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "x-prompt-alchemy"
@@ -30,18 +36,12 @@ STATUS = {"bad_input": 400, "forbidden": 403, "not_found": 404, "method_not_allo
           "invalid_field": 422, "internal_error": 500}
 
 
-class ViewerError(Exception):
-    """An error answer: a code from STATUS (or the REST API's codes, with `status`) and a one-line message."""
+class ViewerError(ApiError):
+    """The server's ApiError with the viewer's own codes: a code from STATUS (or the REST API's codes, with
+    `status`) and a one-line message."""
 
     def __init__(self, code: str, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status or STATUS[code]
-
-
-def error_body(code: str, message: str, rid: str | None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "request_id": rid}}
+        super().__init__(code, message, status=status or STATUS[code])
 
 
 def is_json(content_type: str | None) -> bool:
@@ -59,21 +59,19 @@ class ViewerGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from prompt_alchemy.api.logs import request_id
-
         rid = uuid.uuid4().hex[:16]
         token = request_id.set(rid)
+
+        async def send_with_id(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
+            await send(message)
+
         try:
             refusal = self.refusal(scope)
             if refusal is not None:
-                await self._refuse(refusal, rid, send)
+                await error_response(refusal)(scope, receive, send_with_id)
                 return
-
-            async def send_with_id(message: dict[str, Any]) -> None:
-                if message["type"] == "http.response.start":
-                    message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
-                await send(message)
-
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
@@ -108,13 +106,3 @@ class ViewerGuard:
             return ViewerError("unsupported_media_type", "a request body must be JSON sent with "
                                                          "'Content-Type: application/json'")
         return None
-
-    @staticmethod
-    async def _refuse(err: ViewerError, rid: str, send: Any) -> None:
-        import json
-
-        body = json.dumps(error_body(err.code, err.message, rid)).encode()
-        await send({"type": "http.response.start", "status": err.status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"x-request-id", rid.encode())]})
-        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,184 @@
+"""API keys on the team server, from Starlette's authentication parts (the MCP SDK's bearer middleware is the model).
+
+- `ApiKeyBackend` (an `AuthenticationBackend`) reads `Authorization: Bearer <key>` or `X-API-Key`, checks the key
+  once per request and puts it in `scope["user"]` (an `ApiKeyUser`) with the scopes it grants in `scope["auth"]`
+  (`read` < `write` < `admin`: a write key holds `read` and `write`). A key that is sent is always checked; a wrong
+  one is a 401 even where none is required.
+- `RequireKey` refuses a request without a key where one is required (401), or whose key lacks a scope (403).
+- `RateLimit` counts every request that carries a key against the key's limit per minute (429 with Retry-After).
+
+`Protected(app, ...)` stacks the three in that order in front of an app (a Mount's). Refusals are the JSON error
+shape (`api.errors.error_response`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from prompt_alchemy.api.errors import ApiError, error_response, from_exception
+from prompt_alchemy.observability import get_logger
+from prompt_alchemy.services.access import SCOPES, ApiKey, actor
+
+if TYPE_CHECKING:
+    from prompt_alchemy.services import AlchemyService
+
+log = get_logger("http")
+
+KEY_REQUIRED = ("an API key is required: send 'Authorization: Bearer <key>' (create one with 'prompt-alchemy keys "
+                "create')")
+
+
+class ApiKeyUser(BaseUser):
+    """`scope["user"]` of a request that carries a valid key."""
+
+    def __init__(self, key: ApiKey) -> None:
+        self.key = key
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.key.name
+
+
+def granted_scopes(scope: str) -> list[str]:
+    """Every scope a key of `scope` holds (read < write < admin)."""
+    return list(SCOPES[:SCOPES.index(scope) + 1])
+
+
+def request_key(scope: Scope) -> ApiKey | None:
+    """The key the request carries (set by ApiKeyBackend), or None."""
+    user = scope.get("user")
+    return user.key if isinstance(user, ApiKeyUser) else None
+
+
+class KeyRefused(AuthenticationError):
+    """A refusal of the backend, with the JSON answer it becomes."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def bearer_token(conn: HTTPConnection) -> str:
+    auth = conn.headers.get("authorization", "")
+    return auth[7:].strip() if auth[:7].lower() == "bearer " else conn.headers.get("x-api-key", "").strip()
+
+
+class ApiKeyBackend(AuthenticationBackend):
+    """Checks the key a request carries against the library's keys (salted hashes; revoked keys fail)."""
+
+    def __init__(self, service: AlchemyService) -> None:
+        self.service = service
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        token = bearer_token(conn)
+        if not token:
+            return None
+        try:
+            key = await self.service.authenticate(token)
+        except Exception as exc:  # noqa: BLE001 - the library unreachable (503) or worse: JSON either way
+            err = from_exception(exc)
+            log.error("checking the API key of %s %s failed: %s", conn.scope["method"], conn.url.path, exc,
+                      exc_info=err.code == "internal_error")
+            raise KeyRefused(err) from None
+        if key is None:
+            raise KeyRefused(ApiError("unauthorized", "the API key is not valid (unknown, mistyped or revoked)"))
+        return AuthCredentials(granted_scopes(key.scope)), ApiKeyUser(key)
+
+
+def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
+    err = exc.error if isinstance(exc, KeyRefused) else ApiError("unauthorized", str(exc))
+    response: Response = error_response(err)
+    return response
+
+
+class RequireKey:
+    """401 without a key where one is `required`; 403 when the key lacks `scope`. Sets the audit's actor."""
+
+    def __init__(self, app: ASGIApp, *, required: bool, scope: str | None = None) -> None:
+        self.app = app
+        self.required = required
+        self.scope = scope
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = request_key(scope)
+        refusal = None
+        if key is None and self.required:
+            refusal = ApiError("unauthorized", KEY_REQUIRED)
+        elif key is not None and self.scope is not None and self.scope not in scope["auth"].scopes:
+            refusal = ApiError("forbidden", f"the key '{key.name}' has scope '{key.scope}'; this needs "
+                                            f"'{self.scope}'")
+        if refusal is not None:
+            await error_response(refusal)(scope, receive, send)
+            return
+        token = actor.set(key.name if key else None)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            actor.reset(token)
+
+
+class RateLimit:
+    """Counts a keyed request against its key's limit (a fixed window of a minute, counted by the store: one
+    UPSERT shared by every replica on PostgreSQL). Once a key's window is full its refusals are answered here
+    without counting again until the window closes (the count only grows, so no other server admits it sooner)."""
+
+    def __init__(self, app: ASGIApp, *, service: AlchemyService, default_rate: int,
+                 refused_until: dict[str, float]) -> None:
+        self.app = app
+        self.service = service
+        self.default_rate = default_rate
+        self.refused_until = refused_until
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = request_key(scope)
+        try:
+            wait = await self._wait(key) if key is not None else 0.0
+        except Exception as exc:  # noqa: BLE001 - the library unreachable (503) or worse: JSON either way
+            log.error("counting a request of %s failed: %s", scope["path"], exc)
+            await error_response(from_exception(exc))(scope, receive, send)
+            return
+        if key is not None and wait > 0:
+            retry = max(1, math.ceil(wait))
+            refusal = ApiError("rate_limited", f"the key '{key.name}' is over its rate limit of "
+                                               f"{key.rate_limit or self.default_rate} requests per minute; retry "
+                                               f"in {retry} s", headers={"Retry-After": str(retry)})
+            await error_response(refusal)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _wait(self, key: ApiKey) -> float:
+        now = time.monotonic()
+        wait = self.refused_until.get(key.id, 0.0) - now
+        if wait > 0:
+            return wait
+        wait = await self.service.count_request(key, self.default_rate)
+        if wait > 0:
+            self.refused_until[key.id] = now + wait
+        else:
+            self.refused_until.pop(key.id, None)
+        return wait
+
+
+class Protected:
+    """`app` behind the key check (once), the key requirement and the rate limit; `limits` are RateLimit's
+    keyword arguments (one shared `refused_until` for the whole server). Usable as a Starlette `Middleware`."""
+
+    def __init__(self, app: ASGIApp, *, backend: ApiKeyBackend, limits: dict[str, Any], required: bool,
+                 scope: str | None = None) -> None:
+        self.app = AuthenticationMiddleware(RequireKey(RateLimit(app, **limits), required=required, scope=scope),
+                                            backend=backend, on_error=on_auth_error)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
