@@ -340,6 +340,8 @@ def main() -> None:
     parser.add_argument("--label", default="current", help="the name of the measured run in the output")
     parser.add_argument("--rescore", type=Path, nargs="+", help="check the prompts of --save files, no generating")
     parser.add_argument("--common", action="store_true", help="with --rescore: only the ideas every run has")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --save: keep the file's prompts and generate only the ideas it lacks")
     parser.add_argument("--dev-set", type=Path, default=DEV_SET)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -379,7 +381,16 @@ def main() -> None:
         if args.common:
             ideas = [i for i in ideas if all(i["idea"] in run["rows"] for run in runs.values())]
     else:
-        save(args.label, generate_all(args.src.resolve(), ideas, args.label, lambda r: save(args.label, r)))
+        kept: dict[str, Any] = {}
+        if args.resume and args.save and args.save.exists():
+            kept = json.loads(args.save.read_text(encoding="utf-8")).get(args.label, {}).get("rows", {})
+        todo = [i for i in ideas if i["idea"] not in kept]
+
+        def merged(run: dict[str, Any]) -> dict[str, Any]:
+            return {**run, "rows": {**kept, **run["rows"]}}
+
+        run = generate_all(args.src.resolve(), todo, args.label, lambda r: save(args.label, merged(r)))
+        save(args.label, merged(run))
         if args.baseline:
             save("baseline", generate_all(args.baseline.resolve(), ideas, "baseline", lambda r: save("baseline", r)))
     for label, run in runs.items():
