@@ -36,6 +36,10 @@ class NotFoundError(AlchemyError):
     """An ID or name that does not exist (exit code 1, like `git show` of an unknown object)."""
 
 
+class StorageError(AlchemyError):
+    """The library database cannot be used as asked (damaged, read-only, written by a newer version): exit 1."""
+
+
 class ProviderError(AlchemyError):
     """A provider failed. `retryable` says whether the registry may retry or fail over."""
 

@@ -73,7 +73,7 @@ def test_closed_windows_are_pruned(store):
 
 
 def test_postgres_keeps_the_windows_in_an_unlogged_table_and_sqlite_in_memory(postgres_url, tmp_path):
-    from prompt_alchemy.storage.migrations import MIGRATIONS
+    from prompt_alchemy.storage.sqlite.migrations import MIGRATIONS
     from prompt_alchemy.storage.postgres import PostgresStore
     from prompt_alchemy.storage.sqlite import SQLiteStore
 

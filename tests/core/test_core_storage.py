@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from prompt_alchemy.models import ContextItem, MetricRecord, Phase, Prompt
-from prompt_alchemy.storage.migrations import MIGRATIONS
+from prompt_alchemy.storage.sqlite.migrations import MIGRATIONS
 from prompt_alchemy.storage.sqlite import PROMPT_COLUMNS, SQLiteStore
 
 

@@ -37,7 +37,7 @@ def test_datasette_detects_and_searches_the_fts_table(cli, tmp_path, home):
 
 def test_an_older_library_keeps_its_index_through_the_migration(tmp_path):
     from prompt_alchemy.models import Prompt
-    from prompt_alchemy.storage import migrations
+    from prompt_alchemy.storage.sqlite import migrations
     from prompt_alchemy.storage.sqlite import SQLiteStore
 
     path = tmp_path / "old.db"
@@ -45,7 +45,7 @@ def test_an_older_library_keeps_its_index_through_the_migration(tmp_path):
     original = list(migrations.MIGRATIONS)
     migrations.MIGRATIONS[:] = older
     try:
-        import prompt_alchemy.storage.sqlite as sqlite_module
+        import prompt_alchemy.storage.sqlite.store as sqlite_module
 
         sqlite_module.MIGRATIONS = migrations.MIGRATIONS
         store = SQLiteStore(path)

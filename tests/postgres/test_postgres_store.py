@@ -21,7 +21,7 @@ from testkit import run_cli
 from prompt_alchemy.models import Feedback, Prompt, SearchFilters
 from prompt_alchemy.storage import base
 from prompt_alchemy.storage.copy import TABLES, table_counts
-from prompt_alchemy.storage.migrations import MIGRATIONS
+from prompt_alchemy.storage.sqlite.migrations import MIGRATIONS
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_the_postgres_store_implements_every_part_of_the_protocol(pg):
 
 
 def test_every_migration_has_a_postgres_dialect_and_all_are_applied(pg):
-    from prompt_alchemy.storage.postgres.schema import POSTGRES_DIALECT
+    from prompt_alchemy.storage.postgres.migrations import POSTGRES_DIALECT
 
     names = [m.__name__ for m in MIGRATIONS]
     assert list(POSTGRES_DIALECT) == names
@@ -296,7 +296,7 @@ def test_a_wrong_password_is_one_line_without_the_password(pg_server, home, monk
 
 def test_a_server_without_pgvector_is_refused_before_anything_is_written():
     from prompt_alchemy.storage.postgres.store import PostgresStore
-    from prompt_alchemy.storage.sqlite import StorageError
+    from prompt_alchemy.errors import StorageError
 
     class NoVector:  # what pg_extension and pg_available_extensions answer on a server without pgvector
         def execute(self, sql, params=()):

@@ -170,7 +170,7 @@ def test_restore_over_a_sound_library_needs_force(library):
 
 
 def test_backup_verifies_the_copy_before_pruning(library, monkeypatch, tmp_path):
-    import prompt_alchemy.storage.sqlite as sq
+    import prompt_alchemy.storage.sqlite.store as sq
 
     for _ in range(2):
         assert run_inproc("db", "backup").code == 0

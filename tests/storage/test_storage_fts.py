@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from prompt_alchemy.models import Phase, Prompt, SearchFilters
-from prompt_alchemy.storage.migrations import m001_initial
+from prompt_alchemy.storage.sqlite.migrations import m001_initial
 from prompt_alchemy.storage.sqlite import SQLiteStore, fts_query
 
 
@@ -148,7 +148,7 @@ def test_bad_filter_values_are_rejected():
 
 
 def test_large_libraries_rank_by_their_selective_terms(store, monkeypatch):
-    import prompt_alchemy.storage.sqlite as sqlite_mod
+    import prompt_alchemy.storage.sqlite.store as sqlite_mod
 
     docs = [Prompt(content=f"common filler text number {i}") for i in range(60)]
     docs[10].content = "common filler with a rare word"

@@ -63,7 +63,7 @@ from prompt_alchemy.storage.feedback import TRAINING_TASK as MAINTENANCE_TASK
 
 if TYPE_CHECKING:
     from prompt_alchemy.config import Settings
-    from prompt_alchemy.storage.sqlite import SQLiteStore
+    from prompt_alchemy.storage.base import Store
 
 log = get_logger("learning")
 
@@ -528,7 +528,7 @@ def check_enough(rows: int, needed: int) -> None:
                          f"or pick the best with 'prompt-alchemy generate --interactive'")
 
 
-async def run_training(store: SQLiteStore, settings: Settings, contexts_for: ContextBuilder, *,
+async def run_training(store: Store, settings: Settings, contexts_for: ContextBuilder, *,
                        dry_run: bool = False, trigger: str = "cli", now: datetime | None = None) -> TrainingReport:
     """Train a candidate on all feedback, validate it against the ranker as it is, and (unless `dry_run`) store
     it as a new version, active only if it is better. Too little feedback is bad input and changes nothing."""

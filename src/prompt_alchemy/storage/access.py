@@ -10,7 +10,6 @@ keeps them in a table (see its `count_request`)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from datetime import datetime
@@ -30,14 +29,14 @@ CREATING_ACTIONS = ("generate", "update", "rate", "choose", "import", "optimize"
 _RATE_LOCK = threading.Lock()
 
 
-def _key_row(row: sqlite3.Row) -> dict[str, Any]:
+def _key_row(row: Any) -> dict[str, Any]:
     data = dict(row)
     data.pop("salt", None)
     data.pop("secret_hash", None)
     return data
 
 
-def _audit_row(row: sqlite3.Row) -> dict[str, Any]:
+def _audit_row(row: Any) -> dict[str, Any]:
     data = dict(row)
     data["targets"] = json.loads(data["targets"] or "[]")
     return data
@@ -62,11 +61,11 @@ def write_note(db: Any, note: AuditNote | None, targets: list[str], when: dateti
 
 
 class AccessRepository:
-    """API keys and the audit log: a part of the SQLite store, whose `transaction()`, `query()` and `read()` it
+    """API keys and the audit log: a part of each store, whose `transaction()`, `query()` and `read()` it
     uses."""
 
-    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    query: Callable[..., list[sqlite3.Row]]
+    transaction: Callable[[], AbstractContextManager[Any]]
+    query: Callable[..., list[Any]]
 
     # ------------------------------------------------------------------ keys
 
@@ -112,7 +111,8 @@ class AccessRepository:
     def list_audit(self, *, actor: str | None = None, action: str | None = None, target: str | None = None,
                    since: datetime | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
         """Audit rows, newest first."""
-        clauses, params = ["1"], []
+        clauses: list[str] = ["1 = 1"]  # true in both dialects
+        params: list[Any] = []
         for column, value in (("actor", actor), ("action", action)):
             if value is not None:
                 clauses.append(f"a.{column} = ?")

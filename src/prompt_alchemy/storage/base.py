@@ -2,9 +2,11 @@
 
 It comes in parts, one per repository: prompts (records, lineage, search, embeddings, metrics), feedback and
 learned models, the response cache, API keys and the audit log (access), labels, and maintenance. :class:`Store` is all
-of them; the SQLite store implements it (``storage/sqlite.py`` with ``storage/feedback.py``, ``storage/cache.py``
-and ``storage/access.py``, ``storage/labels.py``), and so does the PostgreSQL store (``storage/postgres/``, pgvector
-for vectors). Every SQL statement lives in ``storage/``.
+of them. Both stores implement it from the same shared repositories (``storage/prompts.py``, ``feedback.py``,
+``cache.py``, ``access.py``, ``labels.py``, written once; ``storage/dialect.py`` holds the words that differ) and add
+what is their own: ``storage/sqlite/`` (the store on one file, FTS5, the in-memory vector index, and its migrations)
+and ``storage/postgres/`` (the store on a pool, tsvector, pgvector, and its migrations). Every SQL statement lives in
+``storage/``.
 """
 
 from __future__ import annotations

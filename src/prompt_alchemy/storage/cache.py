@@ -1,9 +1,8 @@
-"""The response-cache part of the SQLite store: provider answers and embeddings, keyed by a hash of the request,
+"""The response-cache part of both stores: provider answers and embeddings, keyed by a hash of the request,
 each with an expiry time (seconds since the epoch)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -12,10 +11,11 @@ _CHUNK = 500  # keys per IN (...) query
 
 
 class CacheRepository:
-    """Cached answers and vectors: a part of the SQLite store, whose `transaction()` and `query()` it uses."""
+    """Cached answers and vectors: a part of each store, whose `transaction()` and `query()` it uses. PostgreSQL
+    counts a hit and reads the answer in one statement, and reads vectors by `= ANY(array)` (its own methods)."""
 
-    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    query: Callable[..., list[sqlite3.Row]]
+    transaction: Callable[[], AbstractContextManager[Any]]
+    query: Callable[..., list[Any]]
 
     def cached_response(self, key: str, now: float) -> str | None:
         """The stored answer (JSON) under `key` if it has not expired; counts the hit."""
@@ -33,8 +33,10 @@ class CacheRepository:
             if purge_expired:
                 db.execute("DELETE FROM response_cache WHERE expires_at <= ?", (now,))
                 db.execute("DELETE FROM embedding_cache WHERE expires_at <= ?", (now,))
-            db.execute("INSERT OR REPLACE INTO response_cache (key, provider, model, response, created_at, "
-                       "expires_at, hits) VALUES (?, ?, ?, ?, ?, ?, 0)",
+            db.execute("INSERT INTO response_cache (key, provider, model, response, created_at, expires_at, hits) "
+                       "VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (key) DO UPDATE SET provider = excluded.provider, "
+                       "model = excluded.model, response = excluded.response, created_at = excluded.created_at, "
+                       "expires_at = excluded.expires_at, hits = 0",
                        (key, provider, model, payload, now, now if expires_at is None else expires_at))
 
     def cached_vectors(self, keys: Sequence[str], now: float) -> dict[str, bytes]:
@@ -53,8 +55,11 @@ class CacheRepository:
     def cache_vectors(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Store (key, provider, model, dimensions, vector bytes, created_at, expires_at) rows."""
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO embedding_cache (key, provider, model, dimensions, vector, "
-                           "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO embedding_cache (key, provider, model, dimensions, vector, created_at, "
+                           "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                           "provider = excluded.provider, model = excluded.model, dimensions = excluded.dimensions, "
+                           "vector = excluded.vector, created_at = excluded.created_at, "
+                           "expires_at = excluded.expires_at", rows)
 
     def cache_stats(self, now: float) -> dict[str, int]:
         responses = self.query("SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM response_cache "

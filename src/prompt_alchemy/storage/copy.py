@@ -43,7 +43,7 @@ def _pages(store: Any, table: str, key: str | None, columns: list[str]):
         return
     last = None
     while True:
-        where, params = ("", []) if last is None else (f"WHERE {key} > ?", [last])
+        where, params = ("", list[Any]()) if last is None else (f"WHERE {key} > ?", [last])
         rows = store.query(f"SELECT {cols} FROM {table} {where} ORDER BY {key} LIMIT ?", [*params, _PAGE])
         if not rows:
             return

@@ -4,7 +4,6 @@ table (every trained model version; at most one active). Every write is one tran
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ def _iso(value: datetime) -> str:
     return to_iso(value) or ""
 
 
-def _row_to_feedback(row: sqlite3.Row) -> Feedback:
+def _row_to_feedback(row: Any) -> Feedback:
     data = dict(row)
     data["chosen"] = None if data["chosen"] is None else bool(data["chosen"])
     return Feedback(**data)
@@ -32,7 +31,7 @@ def _row_to_feedback(row: sqlite3.Row) -> Feedback:
 
 def _where(*, prompt_id: str | None, session_id: str | None, source: str | None, since: datetime | None,
            kind: str | None) -> tuple[str, list[Any]]:
-    clauses, params = ["1"], []
+    clauses, params = ["1 = 1"], []  # true in both dialects
     for column, value in (("prompt_id", prompt_id), ("session_id", session_id), ("source", source)):
         if value is not None:
             clauses.append(f"{column} = ?")
@@ -50,7 +49,7 @@ def _where(*, prompt_id: str | None, session_id: str | None, source: str | None,
 _JSON_FIELDS = ("feature_names", "weights", "normalization", "params", "metrics")
 
 
-def _row_to_model(row: sqlite3.Row) -> ModelVersion:
+def _row_to_model(row: Any) -> ModelVersion:
     data = dict(row)
     for name in _JSON_FIELDS:
         data[name] = json.loads(data[name])
@@ -59,11 +58,11 @@ def _row_to_model(row: sqlite3.Row) -> ModelVersion:
 
 
 class FeedbackRepository:
-    """Ratings, choices and learned models: a part of the SQLite store, whose `transaction()` and `query()` it
+    """Ratings, choices and learned models: a part of each store, whose `transaction()` and `query()` it
     uses."""
 
-    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    query: Callable[..., list[sqlite3.Row]]
+    transaction: Callable[[], AbstractContextManager[Any]]
+    query: Callable[..., list[Any]]
 
     def insert_feedback(self, rows: list[Feedback]) -> None:
         """Write feedback rows, all or none."""

@@ -7,8 +7,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from prompt_alchemy.storage.migrations import MIGRATIONS
+from prompt_alchemy.storage.sqlite.migrations import MIGRATIONS
 
 
 @dataclass
@@ -26,6 +27,13 @@ class DatabaseHealth:
     @property
     def sound(self) -> bool:
         return self.opened and self.integrity == ["ok"]
+
+
+def _first(db: Any, sql: str) -> Any:
+    """The first column of the one row `sql` returns."""
+    row = db.execute(sql).fetchone()
+    assert row is not None  # a SELECT without FROM, or an aggregate: always one row
+    return row[0]
 
 
 def check_sqlite(path: str | Path, *, max_findings: int = 20) -> DatabaseHealth:
@@ -76,13 +84,13 @@ def check_postgres(url: str) -> DatabaseHealth:
             if vector is None:
                 health.error = "the server has no pgvector extension"
                 return health
-            if db.execute("SELECT to_regclass('_migrations')").fetchone()[0] is not None:
+            if _first(db, "SELECT to_regclass('_migrations')") is not None:
                 health.applied = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY applied_at, name")]
             known = [m.__name__ for m in MIGRATIONS]
             health.pending = [name for name in known if name not in health.applied]
             health.unknown = [name for name in health.applied if name not in known]
-            if db.execute("SELECT to_regclass('prompts')").fetchone()[0] is not None:
-                health.prompts = int(db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0])
+            if _first(db, "SELECT to_regclass('prompts')") is not None:
+                health.prompts = int(_first(db, "SELECT COUNT(*) FROM prompts"))
     except psycopg.Error as exc:
         from prompt_alchemy.storage.postgres.store import connection_problem
 

@@ -4,7 +4,6 @@ write is one transaction, under the label's lock."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +18,10 @@ if TYPE_CHECKING:
 
 
 class LabelRepository:
-    """Labels and their history: a part of the SQLite store, whose `transaction()` and `query()` it uses."""
+    """Labels and their history: a part of each store, whose `transaction()` and `query()` it uses."""
 
-    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    query: Callable[..., list[sqlite3.Row]]
+    transaction: Callable[[], AbstractContextManager[Any]]
+    query: Callable[..., list[Any]]
 
     def _lock_label(self, db: Any, name: str) -> None:
         """Hold the label `name` until the open transaction ends. SQLite's BEGIN IMMEDIATE already serializes every

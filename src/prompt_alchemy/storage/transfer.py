@@ -53,11 +53,11 @@ def normalize_format(fmt: str | None, path: str | Path | None, allowed: tuple[st
             raise InputError(f"unknown {verb} format '{fmt}'; use one of: {', '.join(allowed)}")
         return name
     suffix = Path(str(path)).suffix.lower() if path is not None else ""
-    name = _SUFFIXES.get(suffix)
-    if name not in allowed:
+    guessed = _SUFFIXES.get(suffix)
+    if guessed is None or guessed not in allowed:
         raise InputError(f"cannot tell the {verb} format of '{path}' from its name; pass --format "
                          f"({', '.join(allowed)})")
-    return name
+    return guessed
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -70,6 +70,7 @@ def read_prompt_file(path: str | Path, fmt: str | None = None, *, dimensions: di
     vector lengths they may have; a labelled vector of another length is a malformed row."""
     fmt = normalize_format(fmt, path, IMPORT_FORMATS, "import")
     text = read_text_file(path, "import file", encoding="utf-8-sig", limit=MAX_IMPORT_BYTES)
+    records: Iterable[tuple[str, dict[str, Any] | str]]
     if fmt == "csv":
         records = _csv_records(text, str(path))
     elif fmt == "jsonl":
@@ -211,7 +212,7 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool,
         if allowed and len(embedding) not in allowed:
             raise ValueError(f"'embedding' has {len(embedding)} numbers but {data['embedding_model']} vectors have "
                              f"{' or '.join(str(d) for d in sorted(allowed))}")
-        dim = data.get("embedding_dim")
+        dim: Any = data.get("embedding_dim")
         if dim not in (None, "") and int(dim) != len(embedding):
             raise ValueError(f"'embedding' has {len(embedding)} numbers but embedding_dim is {dim}")
         data["embedding_dim"] = len(embedding)

@@ -26,7 +26,7 @@ def mask_url(text: str) -> str:
 def url_password(url: str) -> str | None:
     try:
         parts = urlsplit(url)
-        return parts.password or (parse_qs(parts.query).get("password") or [None])[0]
+        return parts.password or next(iter(parse_qs(parts.query).get("password") or []), None)
     except ValueError:
         return None
 

@@ -8,14 +8,14 @@
 - Vectors: one pgvector table per (model, dimensions) with an HNSW index (cosine distance); a small table, or a
   filtered search the index cannot fill, is searched exactly. The float32 BLOB stays on the prompt row too (exports
   and copies read it), like the SQLite store's.
-- Statements written for SQLite's `?` placeholders (the feedback, access and label repositories are shared with the
-  SQLite store) run through a thin adapter that turns them into psycopg's.
+- The portable reads and writes are the shared repositories' (storage/prompts.py, feedback.py, cache.py, access.py,
+  labels.py), written once with `?` placeholders; the connection adapter below gives psycopg its `%s` placeholders
+  (storage/dialect.py) and nothing else. What PostgreSQL does its own way is here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import threading
@@ -27,24 +27,24 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from prompt_alchemy.models import ContextItem, MetricRecord, Prompt, SearchFilters, new_id, utcnow
+from prompt_alchemy.errors import StorageError
+from prompt_alchemy.models import ContextItem, Prompt, SearchFilters, utcnow
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.storage.access import AccessRepository, write_note
 from prompt_alchemy.storage.base import AuditNote
 from prompt_alchemy.storage.cache import CacheRepository
+from prompt_alchemy.storage.dialect import POSTGRES
 from prompt_alchemy.storage.feedback import FeedbackRepository
 from prompt_alchemy.storage.labels import LabelRepository
-from prompt_alchemy.storage.migrations import MIGRATIONS
-from prompt_alchemy.storage.postgres.schema import POSTGRES_DIALECT, TEXT_CONFIG
-from prompt_alchemy.storage.sqlite import (
+from prompt_alchemy.storage.postgres.migrations import POSTGRES_DIALECT, TEXT_CONFIG
+from prompt_alchemy.storage.prompts import (
     PROMPT_COLUMNS,
-    SQLiteStore,
-    StorageError,
+    PromptRecords,
     delete_relinking,
+    filter_sql,
     fts_terms,
     prompt_to_row,
 )
-from prompt_alchemy.storage.sqlite import filter_sql as sqlite_filter_sql
 from prompt_alchemy.storage.timefmt import to_iso as _to_iso
 from prompt_alchemy.storage.url import mask_url
 
@@ -119,15 +119,6 @@ def _retryable(exc: BaseException) -> bool:
 # ------------------------------------------------------------------------------------------------ the adapter
 
 
-@lru_cache(maxsize=512)
-def _dialect(sql: str) -> str:
-    """SQLite-flavoured SQL (`?` placeholders, `WHERE 1`, `rowid`) as PostgreSQL SQL for psycopg."""
-    sql = sql.replace("%", "%%").replace("?", "%s")
-    sql = re.sub(r"\bWHERE 1(?=\s+(?:AND|ORDER|LIMIT|GROUP)\b|\s*$)", "WHERE TRUE", sql)
-    sql = re.sub(r"^\s*1 AND ", "TRUE AND ", sql)
-    return sql.replace("ORDER BY created_at, rowid", "ORDER BY created_at, seq")
-
-
 @lru_cache(maxsize=256)
 def _row_class(names: tuple[str, ...]) -> type:
     index = {name: i for i, name in enumerate(names)}
@@ -173,30 +164,23 @@ class _Cursor:
 
 
 class Connection:
-    """A psycopg connection that takes SQLite-style statements (what the shared repositories write)."""
+    """A psycopg connection that takes the shared repositories' statements (`?` placeholders, see Dialect)."""
 
     def __init__(self, conn: Any) -> None:
         self.raw = conn
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> _Cursor:
         cur = self.raw.cursor(row_factory=_rows)
-        cur.execute(_dialect(sql), params if isinstance(params, dict) else tuple(params))
+        cur.execute(POSTGRES.statement(sql), params if isinstance(params, dict) else tuple(params))
         return _Cursor(cur)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> _Cursor:
         cur = self.raw.cursor(row_factory=_rows)
-        cur.executemany(_dialect(sql), [tuple(r) for r in rows])
+        cur.executemany(POSTGRES.statement(sql), [tuple(r) for r in rows])
         return _Cursor(cur)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def filter_sql(filters: SearchFilters | None, alias: str = "p") -> tuple[str, list[Any]]:
-    """The SQLite store's filter clause in PostgreSQL's words (with `?` parameters)."""
-    return sqlite_filter_sql(filters, alias, true="TRUE", tag_clause=(
-        "EXISTS (SELECT 1 FROM jsonb_array_elements_text({a}.tags::jsonb) AS t(value) "
-        "WHERE lower(t.value) = lower(?))"))
 
 
 def vector_literal(vector: Any) -> str:
@@ -259,10 +243,10 @@ class PgVectorSpace:
 # ------------------------------------------------------------------------------------------------ the store
 
 
-class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
+class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepository, LabelRepository):
     """The library in PostgreSQL. Thread-safe: every call borrows a pooled connection."""
 
-    _filter_sql = staticmethod(filter_sql)
+    dialect = POSTGRES
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, connect_timeout: float = 10) -> None:
         import psycopg
@@ -360,25 +344,20 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
             db.execute(f"SELECT pg_advisory_xact_lock({LOCK_MIGRATE})")
             db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
             done = {r[0] for r in db.execute("SELECT name FROM _migrations").fetchall()}
-            unknown = sorted(done - {m.__name__ for m in MIGRATIONS})
+            unknown = sorted(done - set(POSTGRES_DIALECT))
             if unknown:
                 self.write_refusal = (f"the PostgreSQL library {self.shown_url} was written by a newer version of "
                                       f"prompt-alchemy (schema migrations unknown here: {', '.join(unknown)}); "
                                       f"upgrade prompt-alchemy to write to it")
                 return []
-            for migration in MIGRATIONS:
-                name = migration.__name__
+            for name, script in POSTGRES_DIALECT.items():
                 if name in done:
                     continue
-                script = POSTGRES_DIALECT[name]
                 if script.strip():
                     db.raw.execute(script)
                 db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, _to_iso(utcnow())))
                 applied.append(name)
         return applied
-
-    def schema_version(self) -> int:
-        return len(self.query("SELECT name FROM _migrations"))
 
     def library_exists(self) -> bool:
         return True  # connected and migrated in __init__
@@ -424,7 +403,8 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
             db.executemany(f"INSERT INTO {table} (id, embedding) VALUES (?, ?::vector) "
                            f"ON CONFLICT (id) DO UPDATE SET embedding = excluded.embedding", rows)
 
-    def _prepare_spaces(self, prompts: Iterable[Prompt]) -> None:
+    def _before_write(self, prompts: Iterable[Prompt]) -> None:
+        """Create the vector spaces `prompts` write to (each in a transaction of its own) before their insert."""
         for p in prompts:
             if p.embedding is not None and p.embedding_model:
                 self._space(p.embedding_model, p.embedding_dim or len(p.embedding), create=True)
@@ -449,7 +429,7 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         if table is None or limit <= 0:
             return []
         literal = vector_literal(q)
-        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters)
+        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters, POSTGRES)
         if allowed_ids is not None:
             where, params = f"({where}) AND v.id = ANY(?)", params + [list(allowed_ids)]
         join = "" if where == "TRUE" else "JOIN prompts p ON p.id = v.id "
@@ -533,14 +513,6 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         matrix = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype=np.float32).reshape(len(rows), dimensions)
         return [r[0] for r in rows], matrix.copy()
 
-    def embedding_targets(self, model: str, dimensions: int, *, include_all: bool = False) -> list[tuple[str, str]]:
-        if include_all:
-            return [(r[0], r[1]) for r in self.query("SELECT id, content FROM prompts ORDER BY created_at")]
-        return [(r[0], r[1]) for r in self.query(
-            "SELECT id, content FROM prompts WHERE embedding IS NOT NULL AND "
-            "(embedding_model IS DISTINCT FROM ? OR embedding_dim IS DISTINCT FROM ?) ORDER BY created_at",
-            (model, dimensions))]
-
     def set_embeddings(self, rows: list[tuple[str, bytes]], model: str, provider: str, dimensions: int) -> None:
         table = self._space(model, dimensions, create=True)
         others = [t for (m, d), t in self._all_spaces().items() if (m, d) != (model, dimensions)]
@@ -558,12 +530,6 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
     def _all_spaces(self) -> dict[tuple[str, int], str]:
         return {(r[0], int(r[1])): r[2] for r in self.query("SELECT model, dimensions, table_name FROM vector_spaces")}
 
-    def embedding_counts(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.query(
-            "SELECT embedding_model AS model, embedding_provider AS provider, embedding_dim AS dimensions, "
-            "COUNT(*) AS prompts FROM prompts WHERE embedding IS NOT NULL "
-            "GROUP BY embedding_model, embedding_provider, embedding_dim ORDER BY prompts DESC")]
-
     # ------------------------------------------------------------------ writes
 
     _INSERT = (f"INSERT INTO prompts ({', '.join(PROMPT_COLUMNS)}) "
@@ -573,29 +539,6 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         if prompts:
             db.executemany(self._INSERT, [tuple(prompt_to_row(p).values()) for p in prompts])
             self._write_vectors(db, prompts)
-
-    def _insert_context(self, db: Connection, prompt: Prompt, item: ContextItem) -> None:
-        db.execute("INSERT INTO prompt_context (id, prompt_id, session_id, context_type, source, content, "
-                   "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (new_id(), prompt.id, prompt.session_id, item.context_type, item.source, item.content,
-                    _to_iso(utcnow())))
-
-    _insert_metric = SQLiteStore._insert_metric
-
-    def save_session(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
-                     metrics: list[MetricRecord] | None = None) -> None:
-        contexts = contexts or {}
-        self._prepare_spaces(prompts)
-        with self.transaction() as db:
-            self._insert_prompts(db, prompts)
-            for prompt in prompts:
-                for item in contexts.get(prompt.id, []):
-                    self._insert_context(db, prompt, item)
-            for metric in metrics or []:
-                self._insert_metric(db, metric)
-
-    def save_prompts(self, prompts: list[Prompt]) -> None:
-        self.save_session(prompts)
 
     def insert_new_prompts(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
                            remap: dict[str, str] | None = None, *, audit: AuditNote | None = None
@@ -617,7 +560,7 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         attempt = 0
         while True:
             try:
-                self._prepare_spaces(prompts)
+                self._before_write(prompts)
                 return self._insert_new(prompts, contexts, remap, again=attempt > 0, audit=audit)
             except StorageError as exc:
                 if not _connection_lost(exc):
@@ -678,11 +621,6 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
                 write_note(db, audit, [p.id for p in inserted], utcnow())
         return committed + inserted, duplicates, taken
 
-    def record_metrics(self, metrics: Iterable[MetricRecord]) -> None:
-        with self.transaction() as db:
-            for metric in metrics:
-                self._insert_metric(db, metric)
-
     def delete_prompts(self, ids: list[str], *, audit: AuditNote | None = None) -> int:
         """Delete prompts with their context, metrics, feedback and vectors (by cascade); children are relinked to
         the deleted prompt's parent. One transaction, with the `audit` row naming the ids deleted.
@@ -710,25 +648,7 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
 
-    # ------------------------------------------------------------------ reads (portable SQL shared with SQLite)
-
-    get_prompt = SQLiteStore.get_prompt
-    list_prompts = SQLiteStore.list_prompts
-    top_prompts = SQLiteStore.top_prompts
-    get_context = SQLiteStore.get_context
-    list_metrics = SQLiteStore.list_metrics
-    count_prompts = SQLiteStore.count_prompts
-    count_matching = SQLiteStore.count_matching
-    ancestors = SQLiteStore.ancestors
-    descendants = SQLiteStore.descendants
-    ids_by_hash = SQLiteStore.ids_by_hash
-    contexts_for = SQLiteStore.contexts_for
-    existing_ids = SQLiteStore.existing_ids
-    iter_prompts = SQLiteStore.iter_prompts
-    get_prompts = SQLiteStore.get_prompts
-    metrics_summary = SQLiteStore.metrics_summary
-    last_maintenance = SQLiteStore.last_maintenance
-    record_maintenance = SQLiteStore.record_maintenance
+    # ------------------------------------------------------------------ reads
 
     def resolve_prefix(self, prefix: str, limit: int = 10) -> list[Any]:
         exact = self.query("SELECT id, phase, title, created_at FROM prompts WHERE id = ?", (prefix,))
@@ -738,7 +658,7 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
                           "ORDER BY id LIMIT ?", (prefix, limit))
 
     def filter_ids(self, filters: SearchFilters | None) -> frozenset[str]:
-        where, params = filter_sql(filters)
+        where, params = filter_sql(filters, POSTGRES)
         return frozenset(r[0] for r in self.query(f"SELECT p.id FROM prompts p WHERE {where}", params))
 
     # ------------------------------------------------------------------ text search
@@ -752,7 +672,7 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         if not terms:
             return []
         text = " or ".join(self._selective_terms(terms))
-        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters)
+        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters, POSTGRES)
         sql = (f"SELECT p.id, ts_rank('{_RANK_WEIGHTS}', p.search, q, 1) AS rank "
                f"FROM prompts p, websearch_to_tsquery('{TEXT_CONFIG}', ?) AS q "
                f"WHERE p.search @@ q AND {where} ORDER BY rank DESC, p.id LIMIT ?")
@@ -786,7 +706,8 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         for i, (term, (_, lexemes)) in enumerate(zip(terms, lexed)):
             df = min((freqs.get(lx, 0.0) for lx in lexemes), default=0.0) * rows if lexemes else 0.0
             estimated.append((df, i, term))
-        chosen, total = [], 0.0
+        chosen: list[tuple[int, str]] = []
+        total = 0.0
         for df, i, term in sorted(estimated):
             if chosen and total + df > _TEXT_BUDGET:
                 break
@@ -810,35 +731,12 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
                           "RETURNING response", (key, now))
         return rows[0][0] if rows else None
 
-    def cache_response(self, key: str, provider: str, model: str, payload: str, now: float, expires_at: float, *,
-                       purge_expired: bool = False) -> None:
-        with self.transaction() as db:
-            if purge_expired:
-                db.execute("DELETE FROM response_cache WHERE expires_at <= ?", (now,))
-                db.execute("DELETE FROM embedding_cache WHERE expires_at <= ?", (now,))
-            db.execute("INSERT INTO response_cache (key, provider, model, response, created_at, expires_at, hits) "
-                       "VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (key) DO UPDATE SET provider = excluded.provider, "
-                       "model = excluded.model, response = excluded.response, created_at = excluded.created_at, "
-                       "expires_at = excluded.expires_at, hits = 0",
-                       (key, provider, model, payload, now, now if expires_at is None else expires_at))
-
     def cached_vectors(self, keys: Sequence[str], now: float) -> dict[str, bytes]:
         unique = list(dict.fromkeys(keys))
         if not unique:
             return {}
         return {r[0]: bytes(r[1]) for r in self.query(
             "SELECT key, vector FROM embedding_cache WHERE expires_at > ? AND key = ANY(?)", (now, unique))}
-
-    def cache_vectors(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        with self.transaction() as db:
-            db.executemany("INSERT INTO embedding_cache (key, provider, model, dimensions, vector, created_at, "
-                           "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                           "provider = excluded.provider, model = excluded.model, dimensions = excluded.dimensions, "
-                           "vector = excluded.vector, created_at = excluded.created_at, "
-                           "expires_at = excluded.expires_at", rows)
-
-    cache_stats = CacheRepository.cache_stats  # portable SQL shared with SQLite
-    clear_cache = CacheRepository.clear_cache
 
     # ------------------------------------------------------------------ access (what differs from SQLite)
 
@@ -851,7 +749,7 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         import psycopg
 
         try:
-            AccessRepository.insert_api_key(self, key_id=key_id, name=name, scope=scope, salt=salt,
+            super().insert_api_key(key_id=key_id, name=name, scope=scope, salt=salt,
                                             secret_hash=secret_hash, rate_limit=rate_limit, created_at=created_at)
         except psycopg.errors.UniqueViolation as exc:
             raise sqlite3.IntegrityError(str(exc)) from None
@@ -877,8 +775,6 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
     def file_sizes(self) -> dict[str, int]:
         size = int(self.query("SELECT pg_database_size(current_database())")[0][0])
         return {"database": size, "database_wal": 0, "database_shm": 0}
-
-    library_counts = SQLiteStore.library_counts
 
     def stats(self) -> dict[str, Any]:
         one = lambda sql: self.query(sql)[0][0]  # noqa: E731
@@ -910,7 +806,7 @@ class PostgresStore(FeedbackRepository, AccessRepository, LabelRepository):
         import os
 
         from prompt_alchemy.storage.copy import copy_library
-        from prompt_alchemy.storage.sqlite import integrity_check
+        from prompt_alchemy.storage.sqlite import SQLiteStore, integrity_check
 
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = partial or target.with_name(target.name + ".partial")

@@ -2,93 +2,35 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prompt_alchemy.errors import AlchemyError
-from prompt_alchemy.models import ContextItem, MetricRecord, Phase, Prompt, SearchFilters, new_id, utcnow
+from prompt_alchemy.errors import StorageError
+from prompt_alchemy.models import ContextItem, Prompt, SearchFilters, utcnow
 from prompt_alchemy.storage.access import AccessRepository, write_note
 from prompt_alchemy.storage.cache import CacheRepository
+from prompt_alchemy.storage.dialect import SQLITE
 from prompt_alchemy.storage.feedback import FeedbackRepository
 from prompt_alchemy.storage.labels import LabelRepository
-from prompt_alchemy.storage.migrations import MIGRATIONS
+from prompt_alchemy.storage.prompts import (
+    PromptRecords,
+    delete_relinking,
+    filter_sql,
+    fts_terms,
+    prompt_to_row,
+)
+from prompt_alchemy.storage.sqlite.migrations import MIGRATIONS
 from prompt_alchemy.storage.timefmt import to_iso as _to_iso
 
 if TYPE_CHECKING:
     from prompt_alchemy.storage.base import AuditNote
 
-PROMPT_COLUMNS: tuple[str, ...] = tuple(Prompt.model_fields)
-_JSON_COLUMNS = {"tags", "generation_request", "generation_context"}
-_TIME_COLUMNS = {"created_at", "updated_at", "last_used_at"}
-
-
-def vector_to_blob(vector: Any) -> bytes:
-    import numpy as np
-
-    return np.asarray(vector, dtype=np.float32).tobytes()
-
-
-def blob_to_vector(blob: bytes) -> list[float]:
-    import numpy as np
-
-    return np.frombuffer(blob, dtype=np.float32).tolist()
-
-
-def prompt_to_row(prompt: Prompt) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for name in PROMPT_COLUMNS:
-        value = getattr(prompt, name)
-        if name == "embedding":
-            value = vector_to_blob(value) if value is not None else None
-        elif name == "phase":
-            value = value.value if value is not None else None
-        elif name in _JSON_COLUMNS:
-            value = json.dumps(value) if value is not None else None
-        elif name in _TIME_COLUMNS:
-            value = _to_iso(value)
-        row[name] = value
-    if row["embedding"] is not None and prompt.embedding_dim is None:
-        row["embedding_dim"] = len(prompt.embedding or [])
-    return row
-
-
-def row_to_prompt(row: sqlite3.Row) -> Prompt:
-    data = dict(row)
-    for name in _JSON_COLUMNS:
-        if data.get(name) is not None:
-            data[name] = json.loads(data[name])
-    if data.get("tags") is None:
-        data["tags"] = []
-    if data.get("embedding") is not None:
-        data["embedding"] = blob_to_vector(data["embedding"])
-    if data.get("phase"):
-        data["phase"] = Phase(data["phase"])
-    return Prompt(**data)
-
-
-# ------------------------------------------------------------------ library queries
-
-#: Every prompt column but the embedding BLOB: what lists and search results read.
-_LIGHT = ", ".join(f"p.{c}" for c in PROMPT_COLUMNS if c != "embedding")
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-_STOPWORDS = frozenset("""
-a about above after again all also am an and any are as at be because been before being below between both but by
-can could did do does doing down during each few for from further had has have having he her here hers him his how
-i if in into is it its itself just me more most my myself no nor not now of off on once only or other our ours out
-over own please same she should so some such than that the their theirs them then there these they this those
-through to too under until up very was we were what when where which while who whom why will with would you your
-yours
-""".split())
-_MAX_TERMS = 32
 #: Matching documents bm25 may score for one text query: past it, the most frequent terms are left out.
 _TEXT_BUDGET = 4000
 #: Most recent rows sampled to estimate how many documents a term matches.
@@ -96,68 +38,10 @@ _DF_SAMPLE = 4000
 _LOAD_MMAP = 1 << 30
 
 
-def fts_terms(text: str) -> list[str]:
-    """Quoted FTS5 terms for free text: "quoted phrases" stay phrases, other words become terms (stop words
-    dropped unless nothing else is left). Every term is quoted, so FTS5 syntax in the input is never interpreted."""
-    phrases = [" ".join(_TOKEN.findall(p)) for p in re.findall(r'"([^"]*)"', text)]
-    words = [w.lower() for w in _TOKEN.findall(re.sub(r'"[^"]*"', " ", text))]
-    kept = [w for w in words if w not in _STOPWORDS] or words
-    return ([f'"{p}"' for p in phrases if p] + [f'"{w}"' for w in dict.fromkeys(kept)])[:_MAX_TERMS]
-
-
 def fts_query(text: str) -> str | None:
     """An FTS5 MATCH expression OR-ing the terms of `text`, so that bm25 ranks documents by how well they match."""
     terms = fts_terms(text)
     return " OR ".join(terms) if terms else None
-
-
-_SQLITE_TAG = "EXISTS (SELECT 1 FROM json_each({a}.tags) AS t WHERE lower(t.value) = lower(?))"
-
-
-def filter_sql(filters: SearchFilters | None, alias: str = "p", *, true: str = "1",
-               tag_clause: str = _SQLITE_TAG) -> tuple[str, list[Any]]:
-    """A WHERE clause (with `?` parameters) for `filters` over the prompts table aliased `alias`. Another dialect
-    gives its literal for true and its clause matching one tag of the JSON `tags` column ({a} is the alias)."""
-    if filters is None:
-        return true, []
-    a = alias
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.phase:
-        clauses.append(f"{a}.phase IN ({', '.join('?' for _ in filters.phase)})")
-        params += [ph.value for ph in filters.phase]
-    for column, value in (("provider", filters.provider), ("model", filters.model),
-                          ("persona_used", filters.persona), ("session_id", filters.session_id),
-                          ("source_type", filters.source_type)):
-        if value:
-            clauses.append(f"{a}.{column} = ?")
-            params.append(value)
-    for tag in filters.tags:
-        clauses.append(tag_clause.format(a=a))
-        params.append(tag)
-    if filters.since is not None:
-        clauses.append(f"{a}.created_at >= ?")
-        params.append(_to_iso(filters.since))
-    if filters.until is not None:
-        clauses.append(f"{a}.created_at < ?")
-        params.append(_to_iso(filters.until))
-    if filters.min_rating is not None:
-        clauses.append(f"(SELECT AVG(f.rating) FROM feedback AS f WHERE f.prompt_id = {a}.id) >= ?")
-        params.append(filters.min_rating)
-    return (" AND ".join(clauses) or true), params
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """The nearest-rank percentile (q in 0..100) of `values`, or None when there are none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-class StorageError(AlchemyError):
-    """The library database cannot be used as asked (damaged, read-only, written by a newer version): exit 1."""
 
 
 #: Words in SQLite's messages for a damaged file (not for a busy or missing one).
@@ -222,31 +106,10 @@ def restore_database(path: Path, backup: Path, *, stamp: str) -> Path | None:
     return moved
 
 
-def delete_relinking(db: Any, ids: list[str], *, lock: str = "") -> list[str]:
-    """Delete prompts with their context, metrics and feedback rows in the open transaction `db`; each one's
-    children are relinked to its parent, so lineage skips the gap. Returns the ids deleted here (a prompt already
-    gone is left out). `lock` ends the statement that reads a prompt's parent (PostgreSQL: ` FOR UPDATE`, so that
-    the parent read is the latest committed one and the row is held until the transaction ends). Portable SQL:
-    both stores use it."""
-    deleted: list[str] = []
-    for pid in dict.fromkeys(ids):
-        row = db.execute(f"SELECT parent_id FROM prompts WHERE id = ?{lock}", (pid,)).fetchone()
-        if row is None:
-            continue
-        db.execute("UPDATE prompts SET parent_id = ? WHERE parent_id = ?", (row[0], pid))
-        db.execute("DELETE FROM prompt_context WHERE prompt_id = ?", (pid,))
-        db.execute("DELETE FROM metrics WHERE prompt_id = ?", (pid,))
-        db.execute("DELETE FROM feedback WHERE prompt_id = ?", (pid,))
-        if db.execute("DELETE FROM prompts WHERE id = ?", (pid,)).rowcount:
-            deleted.append(pid)
-    return deleted
-
-
-class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRepository):
+class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepository, LabelRepository):
     """One connection per store, shared across threads behind a lock (SQLite serializes writers anyway)."""
 
-    #: The WHERE clause of SearchFilters in this dialect (the PostgreSQL store has its own).
-    _filter_sql = staticmethod(filter_sql)
+    dialect = SQLITE
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -392,9 +255,6 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
         with self._lock, self._guard():
             return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
-    def schema_version(self) -> int:
-        return len(self.query("SELECT name FROM _migrations"))
-
     def library_exists(self) -> bool:
         return str(self.path) == ":memory:" or self.path.exists()
 
@@ -499,45 +359,20 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
             with self._lock:
                 return self._db.total_changes
         with self._watch_lock, self._guard():
+            assert self._watch is not None  # opened in _init_read_side for a file
             return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
 
     # ------------------------------------------------------------------ writes
 
-    def _insert_prompt(self, db: sqlite3.Connection, prompt: Prompt) -> None:
-        row = prompt_to_row(prompt)
-        cols = ", ".join(row)
-        marks = ", ".join(f":{c}" for c in row)
-        db.execute(f"INSERT INTO prompts ({cols}) VALUES ({marks})", row)
+    def _insert_prompts(self, db: sqlite3.Connection, prompts: list[Prompt]) -> None:
+        for prompt in prompts:
+            row = prompt_to_row(prompt)
+            cols = ", ".join(row)
+            marks = ", ".join(f":{c}" for c in row)
+            db.execute(f"INSERT INTO prompts ({cols}) VALUES ({marks})", row)
 
-    def _insert_context(self, db: sqlite3.Connection, prompt: Prompt, item: ContextItem) -> None:
-        db.execute(
-            "INSERT INTO prompt_context (id, prompt_id, session_id, context_type, source, content, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (new_id(), prompt.id, prompt.session_id, item.context_type, item.source, item.content,
-             _to_iso(utcnow())))
-
-    def _insert_metric(self, db: sqlite3.Connection, m: MetricRecord) -> None:
-        db.execute(
-            "INSERT INTO metrics (id, kind, prompt_id, session_id, phase, provider, model, input_tokens, "
-            "output_tokens, latency_ms, cost_usd, success, detail, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (m.id, m.kind, m.prompt_id, m.session_id, m.phase, m.provider, m.model, m.input_tokens,
-             m.output_tokens, m.latency_ms, m.cost_usd, int(m.success), m.detail, _to_iso(m.created_at)))
-
-    def save_session(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
-                     metrics: list[MetricRecord] | None = None) -> None:
-        contexts = contexts or {}
-        with self.transaction() as db:
-            for prompt in prompts:
-                self._insert_prompt(db, prompt)
-                for item in contexts.get(prompt.id, []):
-                    self._insert_context(db, prompt, item)
-            for metric in metrics or []:
-                self._insert_metric(db, metric)
+    def _after_write(self, prompts: list[Prompt]) -> None:
         self._index_written(prompts)
-
-    def save_prompts(self, prompts: list[Prompt]) -> None:
-        self.save_session(prompts)
 
     def insert_new_prompts(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
                            remap: dict[str, str] | None = None, *, audit: AuditNote | None = None
@@ -570,7 +405,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                 if prompt.parent_id is not None and db.execute(
                         "SELECT 1 FROM prompts WHERE id = ?", (prompt.parent_id,)).fetchone() is None:
                     prompt.parent_id = None
-                self._insert_prompt(db, prompt)
+                self._insert_prompts(db, [prompt])
                 for item in contexts.get(prompt.id, []):
                     self._insert_context(db, prompt, item)
                 inserted.append(prompt)
@@ -579,55 +414,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
         self._index_written(inserted)
         return inserted, duplicates, taken
 
-    def record_metrics(self, metrics: Iterable[MetricRecord]) -> None:
-        with self.transaction() as db:
-            for metric in metrics:
-                self._insert_metric(db, metric)
-
     # ------------------------------------------------------------------ reads
-
-    def get_prompt(self, prompt_id: str) -> Prompt | None:
-        rows = self.query("SELECT * FROM prompts WHERE id = ?", (prompt_id,))
-        return row_to_prompt(rows[0]) if rows else None
-
-    def list_prompts(self, *, session_id: str | None = None, filters: SearchFilters | None = None,
-                     limit: int = 50, offset: int = 0) -> list[Prompt]:
-        """A session's prompts in generation order, or the library (matching `filters`) most recent first."""
-        if session_id:
-            rows = self.query("SELECT * FROM prompts WHERE session_id = ? ORDER BY created_at, phase, variant "
-                              "LIMIT ? OFFSET ?", (session_id, limit, offset))
-        else:
-            where, params = self._filter_sql(filters)
-            rows = self.query(f"SELECT {_LIGHT} FROM prompts p WHERE {where} "
-                              "ORDER BY p.created_at DESC, p.id LIMIT ? OFFSET ?", params + [limit, offset])
-        return [row_to_prompt(r) for r in rows]
-
-    def top_prompts(self, limit: int = 20) -> list[Prompt]:
-        """The best prompts first (MCP prompts): by average feedback rating where rated, then by the
-        stored ranking score; prompts with neither are left out."""
-        rating = "(SELECT AVG(f.rating) FROM feedback AS f WHERE f.prompt_id = p.id)"
-        rows = self.query(f"SELECT {_LIGHT} FROM prompts p WHERE p.score IS NOT NULL OR {rating} IS NOT NULL "
-                          f"ORDER BY {rating} IS NULL, {rating} DESC, p.score DESC, p.created_at DESC LIMIT ?",
-                          (limit,))
-        return [row_to_prompt(r) for r in rows]
-
-    def get_context(self, prompt_id: str) -> list[ContextItem]:
-        rows = self.query("SELECT context_type, source, content FROM prompt_context WHERE prompt_id = ? "
-                          "ORDER BY created_at", (prompt_id,))
-        return [ContextItem(context_type=r["context_type"], source=r["source"] or "", content=r["content"])
-                for r in rows]
-
-    def list_metrics(self, *, session_id: str | None = None, kind: str | None = None) -> list[MetricRecord]:
-        sql, params = "SELECT * FROM metrics WHERE 1=1", []
-        if session_id:
-            sql, params = sql + " AND session_id = ?", params + [session_id]
-        if kind:
-            sql, params = sql + " AND kind = ?", params + [kind]
-        rows = self.query(sql + " ORDER BY created_at", params)
-        return [MetricRecord(**{**dict(r), "success": bool(r["success"])}) for r in rows]
-
-    def count_prompts(self) -> int:
-        return int(self.query("SELECT COUNT(*) FROM prompts")[0][0])
 
 
     # ------------------------------------------------------------------ library
@@ -652,7 +439,7 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                    "ORDER BY rank LIMIT ?) AS f JOIN prompts p ON p.rowid = f.rowid ORDER BY f.rank")
             params: list[Any] = [match, limit]
         else:
-            where, fparams = self._filter_sql(filters)
+            where, fparams = filter_sql(filters, self.dialect)
             sql = (f"SELECT p.id, prompts_fts.rank FROM prompts_fts JOIN prompts p ON p.rowid = prompts_fts.rowid "
                    f"WHERE prompts_fts MATCH ? AND {where} ORDER BY prompts_fts.rank LIMIT ?")
             params = [match] + fparams + [limit]
@@ -681,7 +468,8 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                 counts[term] = self.read("SELECT COUNT(*) FROM prompts_fts WHERE prompts_fts MATCH ? AND rowid > ?",
                                          (term, floor))[0][0]
         estimated = sorted((counts[term] * scale, i, term) for i, term in enumerate(terms))
-        chosen, total = [], 0.0
+        chosen: list[tuple[int, str]] = []
+        total = 0.0
         for df, i, term in estimated:
             if chosen and total + df > _TEXT_BUDGET:
                 break
@@ -694,53 +482,12 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
         key = ("" if filters is None else filters.model_dump_json(), self.generation())
         ids = self._allowed_ids.get(key)
         if ids is None:
-            where, params = self._filter_sql(filters)
+            where, params = filter_sql(filters, self.dialect)
             ids = frozenset(r[0] for r in self.read(f"SELECT p.id FROM prompts p WHERE {where}", params))
             if len(self._allowed_ids) >= 16:
                 self._allowed_ids.clear()
             self._allowed_ids[key] = ids
         return ids
-
-    def get_prompts(self, ids: list[str], *, with_embedding: bool = False) -> dict[str, Prompt]:
-        """The prompts with these ids that exist, by id."""
-        cols = "*" if with_embedding else _LIGHT
-        out: dict[str, Prompt] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for row in self.read(f"SELECT {cols} FROM prompts p WHERE p.id IN ({marks})", chunk):
-                out[row["id"]] = row_to_prompt(row)
-        return out
-
-    def count_matching(self, filters: SearchFilters | None = None) -> int:
-        where, params = self._filter_sql(filters)
-        return int(self.query(f"SELECT COUNT(*) FROM prompts p WHERE {where}", params)[0][0])
-
-    def ancestors(self, prompt_id: str, max_depth: int = 1000) -> list[Prompt]:
-        """The chain of parents, root first."""
-        rows = self.query(f"""
-            WITH RECURSIVE anc(id, depth) AS (
-                SELECT parent_id, 1 FROM prompts WHERE id = ? AND parent_id IS NOT NULL
-                UNION ALL
-                SELECT p.parent_id, anc.depth + 1 FROM prompts p JOIN anc ON p.id = anc.id
-                WHERE p.parent_id IS NOT NULL AND anc.depth < ?)
-            SELECT {_LIGHT} FROM anc JOIN prompts p ON p.id = anc.id ORDER BY anc.depth DESC""",
-                          (prompt_id, max_depth))
-        return [row_to_prompt(r) for r in rows]
-
-    def descendants(self, prompt_id: str, *, edits_only: bool = False, max_depth: int = 1000) -> list[Prompt]:
-        """Children, grandchildren ... breadth first, oldest first within a level. With `edits_only`, only the
-        links made by editing (new versions)."""
-        edit = " AND p.enhancement_method = 'edit'" if edits_only else ""
-        rows = self.query(f"""
-            WITH RECURSIVE des(id, depth) AS (
-                SELECT p.id, 1 FROM prompts p WHERE p.parent_id = ?{edit}
-                UNION ALL
-                SELECT p.id, des.depth + 1 FROM prompts p JOIN des ON p.parent_id = des.id
-                WHERE des.depth < ?{edit})
-            SELECT {_LIGHT} FROM des JOIN prompts p ON p.id = des.id ORDER BY des.depth, p.created_at, p.id""",
-                          (prompt_id, max_depth))
-        return [row_to_prompt(r) for r in rows]
 
     def delete_prompts(self, ids: list[str], *, audit: AuditNote | None = None) -> int:
         """Delete prompts with their context, metrics and feedback rows (the FTS index follows by trigger).
@@ -753,44 +500,6 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                 write_note(db, audit, deleted, utcnow())
         self._unindex(ids)
         return len(deleted)
-
-    def ids_by_hash(self) -> dict[str, str]:
-        """content_hash -> the oldest prompt id with that content."""
-        return {r[0]: r[1] for r in self.query(
-            "SELECT content_hash, id FROM prompts ORDER BY created_at DESC, id DESC")}
-
-    def contexts_for(self, ids: list[str]) -> dict[str, list[ContextItem]]:
-        out: dict[str, list[ContextItem]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for r in self.query(f"SELECT prompt_id, context_type, source, content FROM prompt_context "
-                                f"WHERE prompt_id IN ({marks}) ORDER BY created_at, rowid", chunk):
-                out.setdefault(r["prompt_id"], []).append(
-                    ContextItem(context_type=r["context_type"], source=r["source"] or "", content=r["content"]))
-        return out
-
-    def existing_ids(self, ids: Iterable[str]) -> set[str]:
-        ids = list(ids)
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            found |= {r[0] for r in self.query(f"SELECT id FROM prompts WHERE id IN ({marks})", chunk)}
-        return found
-
-    def iter_prompts(self, filters: SearchFilters | None = None, *, page: int = 500) -> Iterator[Prompt]:
-        """Every matching prompt with its embedding, oldest first, read page by page."""
-        where, params = self._filter_sql(filters)
-        last: tuple[str, str] = ("", "")
-        while True:
-            rows = self.query(f"SELECT * FROM prompts p WHERE {where} AND (p.created_at, p.id) > (?, ?) "
-                              "ORDER BY p.created_at, p.id LIMIT ?", params + [last[0], last[1], page])
-            for row in rows:
-                yield row_to_prompt(row)
-            if len(rows) < page:
-                return
-            last = (rows[-1]["created_at"], rows[-1]["id"])
 
     def load_embeddings(self, model: str, dimensions: int) -> tuple[list[str], Any]:
         """(ids, float32 matrix) of every stored vector of this model and dimension, read in chunks straight into
@@ -822,15 +531,6 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                 self._db.execute("PRAGMA mmap_size=0")
         return ids, matrix[:len(ids)]
 
-    def embedding_targets(self, model: str, dimensions: int, *, include_all: bool = False) -> list[tuple[str, str]]:
-        """(id, content) of prompts whose stored vector is of another model or dimension; with `include_all`,
-        of every prompt."""
-        if include_all:
-            return [(r[0], r[1]) for r in self.query("SELECT id, content FROM prompts ORDER BY created_at")]
-        return [(r[0], r[1]) for r in self.query(
-            "SELECT id, content FROM prompts WHERE embedding IS NOT NULL AND "
-            "(embedding_model IS NOT ? OR embedding_dim IS NOT ?) ORDER BY created_at", (model, dimensions))]
-
     def set_embeddings(self, rows: list[tuple[str, bytes]], model: str, provider: str, dimensions: int) -> None:
         with self.transaction() as db:
             db.executemany("UPDATE prompts SET embedding = ?, embedding_model = ?, embedding_provider = ?, "
@@ -845,12 +545,6 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
                     index.add(ids, np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32))
                 else:
                     index.remove(ids)
-
-    def embedding_counts(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.query(
-            "SELECT embedding_model AS model, embedding_provider AS provider, embedding_dim AS dimensions, "
-            "COUNT(*) AS prompts FROM prompts WHERE embedding IS NOT NULL "
-            "GROUP BY embedding_model, embedding_provider, embedding_dim ORDER BY prompts DESC")]
 
     # ------------------------------------------------------------------ maintenance
 
@@ -870,26 +564,6 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
             "page_count": one("PRAGMA page_count"),
             "freelist_pages": one("PRAGMA freelist_count"),
             "files": self.file_sizes(),
-        }
-
-    def library_counts(self) -> dict[str, Any]:
-        """What `stats` reports in portable SQL (both stores): prompts, sessions, rows per table, embeddings,
-        migrations and last maintenance."""
-        one = lambda sql: self.query(sql)[0][0]  # noqa: E731
-        return {
-            "prompts": self.count_prompts(),
-            "sessions": one("SELECT COUNT(DISTINCT session_id) FROM prompts WHERE session_id IS NOT NULL"),
-            "by_phase": {(r[0] or "none"): r[1] for r in self.query(
-                "SELECT phase, COUNT(*) FROM prompts GROUP BY phase ORDER BY 2 DESC")},
-            "by_source": {r[0]: r[1] for r in self.query(
-                "SELECT source_type, COUNT(*) FROM prompts GROUP BY source_type ORDER BY 2 DESC")},
-            "embeddings": self.embedding_counts(),
-            "without_embedding": one("SELECT COUNT(*) FROM prompts WHERE embedding IS NULL"),
-            "context_rows": one("SELECT COUNT(*) FROM prompt_context"),
-            "metric_rows": one("SELECT COUNT(*) FROM metrics"),
-            "feedback_rows": one("SELECT COUNT(*) FROM feedback"),
-            "migrations": [r[0] for r in self.query("SELECT name FROM _migrations ORDER BY applied_at, name")],
-            "maintenance": {r[0]: r[1] for r in self.query("SELECT task, last_run_at FROM maintenance")},
         }
 
     def fts_check(self) -> None:
@@ -960,84 +634,4 @@ class SQLiteStore(FeedbackRepository, CacheRepository, AccessRepository, LabelRe
         finally:
             fh.close()
 
-    def last_maintenance(self, task: str) -> datetime | None:
-        rows = self.query("SELECT last_run_at FROM maintenance WHERE task = ?", (task,))
-        return datetime.fromisoformat(rows[0][0]) if rows else None
-
-    def record_maintenance(self, task: str, when: datetime, detail: str | None = None) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT INTO maintenance (task, last_run_at, detail) VALUES (?, ?, ?) "
-                       "ON CONFLICT(task) DO UPDATE SET last_run_at = excluded.last_run_at, detail = excluded.detail",
-                       (task, _to_iso(when), detail))
-
     # ------------------------------------------------------------------ metrics report
-
-    def metrics_summary(self, *, since: datetime | None = None, phase: str | None = None,
-                        provider: str | None = None) -> dict[str, Any]:
-        """Counts of prompts by phase, provider, model and persona and per day; tokens and cost; per-phase
-        generation latency p50/p95; per-provider call latency and error rate."""
-        where, params = self._filter_sql(SearchFilters(since=since, phase=phase or [], provider=provider))
-
-        def group(column: str) -> dict[str, int]:
-            return {(r[0] if r[0] not in (None, "") else "none"): r[1] for r in self.query(
-                f"SELECT p.{column}, COUNT(*) FROM prompts p WHERE {where} GROUP BY p.{column} ORDER BY 2 DESC",
-                params)}
-
-        prompts = {
-            "total": int(self.query(f"SELECT COUNT(*) FROM prompts p WHERE {where}", params)[0][0]),
-            "by_phase": group("phase"), "by_provider": group("provider"), "by_model": group("model"),
-            "by_persona": group("persona_used"), "by_source": group("source_type"),
-            "per_day": {r[0]: r[1] for r in self.query(
-                f"SELECT substr(p.created_at, 1, 10), COUNT(*) FROM prompts p WHERE {where} GROUP BY 1 ORDER BY 1",
-                params)},
-        }
-        mclauses, mparams = ["1"], []
-        if since is not None:
-            mclauses.append("m.created_at >= ?")
-            mparams.append(_to_iso(since))
-        if phase:
-            mclauses.append("m.phase = ?")
-            mparams.append(phase)
-        if provider:
-            mclauses.append("m.provider = ?")
-            mparams.append(provider)
-        mwhere = " AND ".join(mclauses)
-        rows = self.query(f"SELECT m.kind, m.phase, m.provider, m.model, m.input_tokens, m.output_tokens, "
-                          f"m.cost_usd, m.latency_ms, m.success FROM metrics m WHERE {mwhere}", mparams)
-        totals = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "calls": 0, "failovers": 0}
-        phase_latency: dict[str, list[float]] = {}
-        providers: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            totals["input_tokens"] += r["input_tokens"] or 0
-            totals["output_tokens"] += r["output_tokens"] or 0
-            totals["cost_usd"] += r["cost_usd"] or 0.0
-            if r["kind"] == "failover":
-                totals["failovers"] += 1
-                continue
-            if r["kind"] == "generation" and r["success"] and r["phase"]:
-                phase_latency.setdefault(r["phase"], []).append(r["latency_ms"] or 0.0)
-            if r["provider"]:
-                totals["calls"] += 1
-                entry = providers.setdefault(r["provider"], {"calls": 0, "errors": 0, "latencies": [],
-                                                             "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0})
-                entry["calls"] += 1
-                entry["input_tokens"] += r["input_tokens"] or 0
-                entry["output_tokens"] += r["output_tokens"] or 0
-                entry["cost_usd"] += r["cost_usd"] or 0.0
-                if r["success"]:
-                    entry["latencies"].append(r["latency_ms"] or 0.0)
-                else:
-                    entry["errors"] += 1
-        totals["cost_usd"] = round(totals["cost_usd"], 6)
-        return {
-            "prompts": prompts,
-            "totals": totals,
-            "phase_latency_ms": {ph: {"count": len(v), "p50": percentile(v, 50), "p95": percentile(v, 95)}
-                                 for ph, v in sorted(phase_latency.items())},
-            "providers": {name: {"calls": e["calls"], "errors": e["errors"],
-                                 "error_rate": round(e["errors"] / e["calls"], 4) if e["calls"] else 0.0,
-                                 "p50_ms": percentile(e["latencies"], 50), "p95_ms": percentile(e["latencies"], 95),
-                                 "input_tokens": e["input_tokens"], "output_tokens": e["output_tokens"],
-                                 "cost_usd": round(e["cost_usd"], 6)}
-                          for name, e in sorted(providers.items())},
-        }
