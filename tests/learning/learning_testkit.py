@@ -147,7 +147,7 @@ def ranker_accuracy(service, prompts: list[SimPrompt]) -> float:
     import asyncio
 
     stored = service.store.get_prompts([p.id for p in prompts])
-    contexts = asyncio.run(service._stored_feature_contexts(list(stored.values())))
+    contexts = asyncio.run(service.learning.stored_feature_contexts(list(stored.values())))
     return pairwise_accuracy({p.id: service.ranker.score(p.content, contexts[p.id]).total for p in prompts}, prompts)
 
 
@@ -386,5 +386,5 @@ def ranker_scores(service, prompts: list[SimPrompt]) -> dict[str, float]:
     import asyncio
 
     stored = service.store.get_prompts([p.id for p in prompts])
-    contexts = asyncio.run(service._stored_feature_contexts(list(stored.values())))
+    contexts = asyncio.run(service.learning.stored_feature_contexts(list(stored.values())))
     return {p.id: service.ranker.score(p.content, contexts[p.id]).total for p in prompts}

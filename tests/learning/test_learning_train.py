@@ -72,7 +72,7 @@ def test_the_ranker_sees_the_features_training_saw(sim_home):
     asyncio.run(service.train())
     train, _ = sim_prompts()
     stored = service.store.get_prompts([p.id for p in train[:20]])
-    contexts = asyncio.run(service._stored_feature_contexts(list(stored.values())))
+    contexts = asyncio.run(service.learning.stored_feature_contexts(list(stored.values())))
     model = service.ranker.learned
     seen = set()
     for p in train[:20]:

@@ -73,7 +73,7 @@ async def list_stored_prompts(service: AlchemyService) -> list[MCPPrompt]:
 
 
 async def _find(service: AlchemyService, name: str) -> tuple[Prompt, str] | None:
-    if not service.loaded.database_path.exists():
+    if not service.library_exists():
         return None
     if await service.label_target(name) is not None:
         return await service.get_prompt(name), f"label {name} → stored prompt"

@@ -82,9 +82,13 @@ async def collect(stream: AsyncIterator[StreamItem], on_delta: DeltaCallback | N
 
 
 class ProviderSettings(BaseModel):
-    """Base of every provider's settings section (`providers.<name>` in config): unknown keys are errors."""
+    """Base of every provider's settings section (`providers.<name>` in config): unknown keys are errors. Every
+    section has `timeout`: the seconds one call may take before it fails as timed out (and may be retried); none
+    means no limit, the default for the embedded and scripted providers."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    timeout: float | None = Field(None, gt=0)
 
 
 class ProviderConfig(ProviderSettings):
@@ -192,8 +196,8 @@ class ProviderInfo:
             problems.append(f"kind {self.kind!r} must be one of {', '.join(_KINDS)}")
         if (self.embedding_model is None) != (self.embedding_dimensions is None):
             problems.append("embedding_model and embedding_dimensions go together")
-        if not (isinstance(self.config_model, type) and issubclass(self.config_model, BaseModel)):
-            problems.append("config_model must be a pydantic model class")
+        if not (isinstance(self.config_model, type) and issubclass(self.config_model, ProviderSettings)):
+            problems.append("config_model must be a subclass of prompt_alchemy.providers.base.ProviderSettings")
         object.__setattr__(self, "key_env_vars", tuple(self.key_env_vars))
         object.__setattr__(self, "host_env_vars", tuple(self.host_env_vars))
         try:

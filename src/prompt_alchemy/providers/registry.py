@@ -252,7 +252,7 @@ class ProviderRegistry:
         metrics = metrics if metrics is not None else []
         policy = self.retry_policy(name)
         limiter = self.limiter(name)
-        timeout = getattr(self.settings.providers.get(name), "timeout", None)
+        timeout = self.settings.providers.get(name).timeout
         attempt = 0
         while True:
             waited = await limiter.acquire()
@@ -381,7 +381,7 @@ class ProviderRegistry:
         """One attempt at a streamed call: hand each delta to `on_delta` (noting it in `progress`) and return the
         final response. The wait for each next item is bounded by the provider's timeout (plus the backstop's
         second), so a long answer that keeps arriving is never cut, while a stalled one is."""
-        timeout = getattr(self.settings.providers.get(name), "timeout", None)
+        timeout = self.settings.providers.get(name).timeout
         response: GenerationResponse | None = None
         async with aclosing(_open_stream(provider, call)) as items:
             iterator = aiter(items)
@@ -480,7 +480,7 @@ class ProviderRegistry:
             "embedding_model": embedding_model,
             "embedder": name == self.settings.generation.embedding_provider,
             "endpoint": getattr(provider, "endpoint", None),
-            "timeout": getattr(cfg, "timeout", None), "max_retries": getattr(cfg, "max_retries", None),
+            "timeout": cfg.timeout, "max_retries": getattr(cfg, "max_retries", None),
             "requests_per_minute": getattr(cfg, "requests_per_minute", None),
             "price_per_million": {"input": price.input, "output": price.output} if price else None,
         }
@@ -492,7 +492,7 @@ class ProviderRegistry:
         start = time.perf_counter()
         try:
             detail = await asyncio.wait_for(provider.check(), timeout=min(
-                30.0, (getattr(self.settings.providers.get(name), "timeout", None) or 30.0) + 1.0))
+                30.0, (self.settings.providers.get(name).timeout or 30.0) + 1.0))
             ok = True
         except ProviderError as exc:
             detail, ok = str(exc).removeprefix(f"provider '{name}': "), False

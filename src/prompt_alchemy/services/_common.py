@@ -10,9 +10,9 @@ from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from prompt_alchemy.config import validate_config
+from prompt_alchemy.config import LoadedSettings, validate_config
 from prompt_alchemy.models import GenerationResult, Prompt
-from prompt_alchemy.security import mask_secrets
+from prompt_alchemy.security import check_output_path, mask_secrets
 
 _MAX_LIMIT = 1000
 _MAX_OFFSET = 10**12  # far past any library; SQLite's integers end at 2**63
@@ -85,3 +85,16 @@ def mask_result_secrets(result: GenerationResult) -> GenerationResult:
 def check_configuration(config_file: str | Path | None = None, env: Mapping[str, str] | None = None) -> list[str]:
     """Every problem in the configuration (file and environment), one line each."""
     return validate_config(config_file, env=os.environ if env is None else env)
+
+
+def backup_dir(loaded: LoadedSettings) -> Path:
+    """The folder of the library's backups: `backups/` beside the database file."""
+    return loaded.database_path.parent / "backups"
+
+
+def guard_output_path(loaded: LoadedSettings, path: str | Path, *, force: bool, what: str = "output file",
+                      allow_existing: bool = False) -> Path:
+    """The guard every written file goes through: never the database, its -wal/-shm, a backup, a device or other
+    non-regular file; an existing file only with `force` (see security.check_output_path)."""
+    return check_output_path(path, force=force, what=what, allow_existing=allow_existing,
+                             protected=[loaded.database_path], protected_dirs=[backup_dir(loaded)])

@@ -1,5 +1,9 @@
 """The composition root: settings, and the store, provider registry, response cache, embedder and engine, each
-built once on first use and shared by every capability service."""
+built once on first use and shared by every capability service.
+
+The capability services receive this object in their constructors rather than the store, engine or embedder
+themselves because those are built on first use: opening a SQLite store creates the library file, and a request
+that is refused (bad input) or that only reads an absent library must leave nothing on disk."""
 
 from __future__ import annotations
 
@@ -12,12 +16,14 @@ from prompt_alchemy.config import LoadedSettings, load_settings
 from prompt_alchemy.engine.engine import Engine
 from prompt_alchemy.security import register_secret, register_url_secret
 from prompt_alchemy.services._common import check_configuration, in_thread
+from prompt_alchemy.storage.url import library_exists
 
 if TYPE_CHECKING:
     from prompt_alchemy.embeddings.base import Embedder
     from prompt_alchemy.library import Library
     from prompt_alchemy.providers.cache import ResponseCache
     from prompt_alchemy.providers.registry import ProviderRegistry
+    from prompt_alchemy.ranking.learning import LearnedModel
     from prompt_alchemy.storage.base import Store
 
 
@@ -85,13 +91,36 @@ class App:
     @cached_property
     def engine(self) -> Engine:
         engine = Engine(self.settings, self.registry, self.embedder)
-        engine.ranker.learned = self._active_learned_model()  # the adopted model, if any
+        engine.ranker.learned = self.learned_model()  # the adopted model, if any
         return engine
 
+    def is_built(self, component: str) -> bool:
+        """Whether the component `component` (store, registry, engine ...) has been built yet."""
+        return component in self.__dict__
+
+    def reset_store(self) -> None:
+        """Close the store, if open; the next use opens it again (after a restore replaced its file)."""
+        if self.is_built("store"):
+            self.store.close()
+            del self.__dict__["store"]
+
+    def library_exists(self) -> bool:
+        """Whether the library exists already, answered without creating it (opening a store creates one)."""
+        return library_exists(self.loaded)
+
+    def learned_model(self) -> LearnedModel | None:
+        """The active learned scorer for the ranker, or None (learning off, no library, no model yet)."""
+        if not self.settings.learning.enabled or not self.library_exists():
+            return None
+        from prompt_alchemy.ranking.learning import scorer_for
+
+        model = self.store.active_model()
+        return scorer_for(model) if model is not None else None
+
     async def aclose(self) -> None:
-        if "registry" in self.__dict__:
+        if self.is_built("registry"):
             await self.registry.aclose()
-        if "store" in self.__dict__:
+        if self.is_built("store"):
             self.store.close()
 
     def persona_names(self) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prompt_alchemy.engine.batch import BatchProgress
 from prompt_alchemy.errors import InputError
@@ -15,11 +15,20 @@ from prompt_alchemy.models import (
     GenerationResult,
 )
 from prompt_alchemy.security import MAX_BATCH_BYTES, read_text_file
+from prompt_alchemy.services._common import guard_output_path
 from prompt_alchemy.services.app import App
+from prompt_alchemy.services.generation import GenerationService
+
+if TYPE_CHECKING:
+    from prompt_alchemy.engine.batch import BatchJob
 
 
-class BatchService(App):
-    """Generate for many ideas at once."""
+class BatchService:
+    """Generate for many ideas at once, each through the generation service."""
+
+    def __init__(self, app: App, generation: GenerationService) -> None:
+        self.app = app
+        self.generation = generation
 
     def read_batch_items(self, path: str | Path, fmt: str | None = None, text: str | None = None) -> list[BatchItem]:
         """Parse a batch file: JSONL (an object with "idea" and optional options per line), CSV (an `idea` or
@@ -55,28 +64,28 @@ class BatchService(App):
             options = {name: getattr(item, name) if getattr(item, name) is not None else getattr(defaults, name)
                        for name in BatchOptions.model_fields}
             try:
-                request = self.build_request(item.idea, save=save, **options)
+                request = self.generation.build_request(item.idea, save=save, **options)
             except InputError as exc:
                 snippet = " ".join(item.idea.split())[:40]
                 raise InputError(f"batch item {index} ('{snippet}'): {exc}") from None
             jobs.append(BatchJob(key=key, index=index, request=request))
         for phases, provider in {(tuple(job.request.phases), job.request.provider) for job in jobs}:
             for phase in phases:
-                self.registry.chain(phase, provider)
+                self.app.registry.chain(phase, provider)
         if results_file:
-            self.check_output_path(results_file, force=False, what="results file", allow_existing=True)
+            guard_output_path(self.app.loaded, results_file, force=False, what="results file", allow_existing=True)
         results = ResultsFile(results_file, resume=resume, source=source) if results_file else None
 
         async def generate(job: BatchJob, session_id: str | None) -> GenerationResult:
-            return await self.generate(job.request, session_id=session_id)
+            return await self.generation.generate(job.request, session_id=session_id)
 
         return await run_batch(jobs, workers=workers, generate=generate, recover=self._recover_batch_item,
                                results=results, progress=progress, dry_run=dry_run)
 
 
-    def _recover_batch_item(self, job: Any, session_id: str) -> BatchItemResult | None:
+    def _recover_batch_item(self, job: BatchJob, session_id: str) -> BatchItemResult | None:
         """The result of a batch item that an interrupted run saved but did not get to record, or None."""
-        prompts = self.store.list_prompts(session_id=session_id, limit=1000)
+        prompts = self.app.store.list_prompts(session_id=session_id, limit=1000)
         if not prompts:
             return None
         scored = [p for p in prompts if p.score is not None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -22,7 +22,13 @@ from prompt_alchemy.models import (
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.security import MAX_CONTEXT_BYTES, check_length, read_text_file
 from prompt_alchemy.services._common import _MAX_EXAMPLE_CHARS, mask_result_secrets
+from prompt_alchemy.services.access import AuditLog, Call, Written, audited
 from prompt_alchemy.services.app import App
+from prompt_alchemy.services.library import LibraryService
+
+if TYPE_CHECKING:
+    from prompt_alchemy.config import Settings
+    from prompt_alchemy.providers.registry import ProviderRegistry
 
 _log = get_logger("services")
 
@@ -38,15 +44,35 @@ def _validated(data: dict[str, Any]) -> PromptRequest:
         raise InputError(f"invalid {field}: {msg}") from None
 
 
-class GenerationService(App):
-    """Generate prompts from an idea, and report on the providers that serve it."""
+def _generated(result: GenerationResult, call: Call) -> Written:
+    if not result.saved:
+        return None
+    return [result.session_id, *(p.id for p in result.prompts)], f"{len(result.prompts)} prompt(s)"
+
+
+class GenerationService:
+    """Generate prompts from an idea, and report on the providers that serve it. It reads the library (for
+    example prompts, and to refuse a library it cannot write) through the library service."""
+
+    def __init__(self, app: App, library: LibraryService, audit: AuditLog) -> None:
+        self.app = app
+        self.library = library
+        self.audit = audit
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    @property
+    def registry(self) -> ProviderRegistry:
+        return self.app.registry
 
     def build_request(self, fields: Mapping[str, Any] | str, /, **more: Any) -> PromptRequest:
         """Validate a partial request; raises InputError (exit 2) and touches nothing. `fields` maps PromptRequest's
         field names to values (or is just the idea), `more` adds to it. A field that is missing or None takes its
         default: from the `generation` settings for the fields of `CONFIG_DEFAULTS`, else PromptRequest's.
         `context_files` are read here and join `context` as items."""
-        data = {"idea": fields} if isinstance(fields, str) else dict(fields)
+        data: dict[str, Any] = {"idea": fields} if isinstance(fields, str) else dict(fields)
         data.update(more)
         data = {name: value for name, value in data.items() if value is not None}
         gen = self.settings.generation
@@ -76,13 +102,15 @@ class GenerationService(App):
         text = read_text_file(path, "--context file", limit=MAX_CONTEXT_BYTES)
         return ContextItem(source=str(Path(path).expanduser()), content=text, context_type="file")
 
+    @audited("generate", targets=lambda call: [call["session_id"]] if call["session_id"] else [],
+             written=_generated, failures=lambda call: bool(call["request"].save))
     async def generate(self, request: PromptRequest, progress: ProgressCallback | None = None, *,
                        session_id: str | None = None, on_token: TokenCallback | None = None) -> GenerationResult:
         """Run the phases and, unless `save` is off, store the whole session in one transaction. `progress` hears
         of each finished phase call; `on_token` receives the final phase's text as it arrives (see
         :class:`TokenEvent`)."""
         if request.save:
-            self._check_writable()
+            self.library.check_writable()
         persona = resolve_persona(request.persona, self.settings)
         if request.max_cost is not None:  # refuse a run whose estimate exceeds the limit
             estimate = self.estimate_cost(request)
@@ -90,13 +118,13 @@ class GenerationService(App):
                 from prompt_alchemy.errors import CostLimitError
 
                 _log.info("budget stop: the estimated cost $%.4f exceeds max-cost $%g; nothing generated",
-                             estimate, request.max_cost)
+                          estimate, request.max_cost)
                 raise CostLimitError(f"the estimated cost ${estimate:.4f} exceeds --max-cost ${request.max_cost:g}; "
                                      f"lower --count or --max-tokens, choose a cheaper model, or raise the limit")
         examples = await self._rated_examples(request.idea) if self.settings.generation.include_context else []
         if examples:  # top-rated similar library prompts as examples for the phases
             request = request.model_copy(update={"context": [*request.context, *examples]})
-        read_cache = request.use_cache and (request.save or self.loaded.database_path.exists())
+        read_cache = request.use_cache and (request.save or self.app.library_exists())
         import time
 
         from prompt_alchemy import telemetry
@@ -106,7 +134,8 @@ class GenerationService(App):
                                            "prompt_alchemy.persona": persona.name}), \
                 self.registry.run_options(read_cache=read_cache, write_cache=request.save,
                                           max_cost=request.max_cost) as gateway:
-            result = await self.engine.run(request, persona, progress, session_id=session_id, on_token=on_token)
+            result = await self.app.engine.run(request, persona, progress, session_id=session_id,
+                                               on_token=on_token)
             telemetry.annotate(**{"prompt_alchemy.session_id": result.session_id})
         telemetry.observe_generation(result, time.perf_counter() - started)
         if examples:
@@ -120,14 +149,14 @@ class GenerationService(App):
         if request.save:
             roots = [p for p in result.prompts if p.parent_id is None]
             contexts = {p.id: request.context for p in roots} if request.context else None
-            await asyncio.to_thread(self.store.save_session, result.prompts, contexts, result.metrics)
+            await asyncio.to_thread(self.app.store.save_session, result.prompts, contexts, result.metrics)
             result.saved = True
         return result
 
 
     def estimate_cost(self, request: PromptRequest) -> float:
         """An upper bound on a run's cost in USD (see Engine.estimate_cost)."""
-        return self.engine.estimate_cost(request, resolve_persona(request.persona, self.settings))
+        return self.app.engine.estimate_cost(request, resolve_persona(request.persona, self.settings))
 
     async def providers_status(self, check: bool = False) -> list[dict[str, Any]]:
         """Every provider: configured/available, default and phase-assigned models, embedding support, price;
@@ -151,15 +180,16 @@ class GenerationService(App):
         average rating is at least `generation.context_min_rating`, as example context for the phases."""
 
         gen = self.settings.generation
-        if not self.loaded.database_path.exists():
+        if not self.app.library_exists():
             return []
-        reason = self.embedder.unavailable_reason()
+        reason = self.app.embedder.unavailable_reason()
         if reason is not None:
             _log.warning("include_context: no examples from the library: %s", reason)
             return []
-        hits = await self.search(idea, mode="semantic", filters=SearchFilters(min_rating=gen.context_min_rating),
-                                 limit=gen.context_examples)
-        ratings = self.store.average_ratings([h.prompt.id for h in hits])
+        hits = await self.library.search(idea, mode="semantic",
+                                         filters=SearchFilters(min_rating=gen.context_min_rating),
+                                         limit=gen.context_examples)
+        ratings = self.app.store.average_ratings([h.prompt.id for h in hits])
         budget = gen.max_context_chars
         examples = []
         for hit in hits:

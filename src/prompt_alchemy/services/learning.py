@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import Prompt
@@ -19,19 +19,47 @@ from prompt_alchemy.services._common import (
     check_page,
     in_thread,
 )
+from prompt_alchemy.services.access import AuditLog, Call, Written, audited
 from prompt_alchemy.services.app import App
+from prompt_alchemy.services.ranking import RankingService
+
+if TYPE_CHECKING:
+    from prompt_alchemy.models import Feedback
+    from prompt_alchemy.ranking.features import FeatureContext
+    from prompt_alchemy.ranking.learning import TrainingReport
 
 _log = get_logger("schedule")
 
 
-class LearningService(App):
+def _rated(row: Feedback, call: Call) -> Written:
+    return [row.id, row.prompt_id], f"rating={row.rating} source={call['source']}"
+
+
+def _chosen(out: dict[str, Any], call: Call) -> Written:
+    return [call["session_id"], out["chosen"], *out["skipped"]], f"source={call['source']}"
+
+
+def _trained(report: TrainingReport, call: Call) -> Written:
+    if call["dry_run"]:
+        return None
+    return ([f"model-v{report.version}"] if report.version else [],
+            f"trigger={call['trigger']} adopted={report.adopted} stored={report.stored}")
+
+
+class LearningService:
     """Record feedback and learn the user's taste from it."""
+
+    def __init__(self, app: App, ranking: RankingService, audit: AuditLog) -> None:
+        self.app = app
+        self.ranking = ranking
+        self.audit = audit
 
     # Feedback and model rows live in storage/feedback.py; training in ranking/learning.py; when training is due
     # in ranking/schedule.py, and the server's loop in server/schedule.py. This block validates and orchestrates.
 
+    @audited("rate", targets=lambda call: [call["prompt_id"]], written=_rated, failures=False)
     @in_thread
-    def rate(self, prompt_id: str, score: int, comment: str | None = None, source: str = "cli"):
+    def rate(self, prompt_id: str, score: int, comment: str | None = None, source: str = "cli") -> Feedback:
         """Record a 1-5 rating of a stored prompt (with an optional comment). Bad input writes nothing."""
         from prompt_alchemy.models import Feedback
 
@@ -44,9 +72,10 @@ class LearningService(App):
         prompt = self._feedback_prompt(prompt_id)
         row = Feedback(prompt_id=prompt.id, session_id=prompt.session_id, rating=rating, comment=comment,
                        source=source)
-        self.store.insert_feedback([row])
+        self.app.store.insert_feedback([row])
         return row
 
+    @audited("choose", targets=lambda call: [call["session_id"]], written=_chosen, failures=False)
     @in_thread
     def record_choice(self, session_id: str, chosen_id: str, source: str = "cli") -> dict[str, Any]:
         """The user picked `chosen_id` as the best final prompt of a session: chosen=1 for it, chosen=0 (skipped)
@@ -59,17 +88,17 @@ class LearningService(App):
         chosen = self._feedback_prompt(chosen_id)
         if chosen.session_id != session_id:
             raise InputError(f"prompt {chosen.id} is not part of session {session_id}")
-        siblings = [p for p in self.store.list_prompts(session_id=session_id, limit=_MAX_LIMIT)
+        siblings = [p for p in self.app.store.list_prompts(session_id=session_id, limit=_MAX_LIMIT)
                     if p.phase == chosen.phase and p.id != chosen.id]
         rows = [Feedback(prompt_id=chosen.id, session_id=session_id, chosen=True, source=source)]
         rows += [Feedback(prompt_id=p.id, session_id=session_id, chosen=False, source=source) for p in siblings]
-        self.store.insert_feedback(rows)
+        self.app.store.insert_feedback(rows)
         return {"session_id": session_id, "chosen": chosen.id, "skipped": [p.id for p in siblings]}
 
     @in_thread
     def average_ratings(self, ids: list[str]) -> dict[str, tuple[float, int]]:
         """Each rated prompt of `ids`: (its average rating, the number of ratings)."""
-        return self.store.average_ratings(list(ids)) if ids else {}
+        return self.app.store.average_ratings(list(ids)) if ids else {}
 
     @in_thread
     def list_feedback(self, prompt_id: str | None = None, *, session_id: str | None = None,
@@ -87,22 +116,24 @@ class LearningService(App):
             when = parse_when(since)
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        if not self.loaded.database_path.exists():
+        if not self.app.library_exists():
             if prompt_id is not None:
                 raise InputError(f"no prompt with id '{prompt_id}' (the library is empty)")
             return []
-        full = self._prompt_argument(prompt_id).id if prompt_id is not None else None
-        return self.store.list_feedback(prompt_id=full, session_id=session_id, source=source, since=when,
+        full = self.ranking.prompt_argument(prompt_id).id if prompt_id is not None else None
+        return self.app.store.list_feedback(prompt_id=full, session_id=session_id, source=source, since=when,
                              kind=kind, limit=limit, offset=offset)
 
-    async def train(self, dry_run: bool = False, *, trigger: str = "cli", now: datetime | None = None):
+    @audited("train", written=_trained, failures=lambda call: not call["dry_run"])
+    async def train(self, dry_run: bool = False, *, trigger: str = "cli",
+                    now: datetime | None = None) -> TrainingReport:
         """Fit a learning-to-rank model on all feedback, validate it against the current ranker, and adopt it only
         if it is better (never with `dry_run`). Too little feedback is bad input (exit 2) and changes nothing."""
         from prompt_alchemy.ranking.learning import check_enough, run_training
 
-        if not self.loaded.database_path.exists():
-            check_enough(0, self.settings.learning.min_feedback)
-        report = await run_training(self.store, self.settings, self._stored_feature_contexts, dry_run=dry_run,
+        if not self.app.library_exists():
+            check_enough(0, self.app.settings.learning.min_feedback)
+        report = await run_training(self.app.store, self.app.settings, self.stored_feature_contexts, dry_run=dry_run,
                                     trigger=trigger, now=now)
         if report.adopted:
             await self.refresh_learned_model()
@@ -114,13 +145,13 @@ class LearningService(App):
         feedback counts and the schedule."""
         from prompt_alchemy.ranking.schedule import local_now, next_slot
 
-        cfg = self.settings.learning
-        exists = self.loaded.database_path.exists()
-        models = self.store.list_models(limit=10) if exists else []
+        cfg = self.app.settings.learning
+        exists = self.app.library_exists()
+        models = self.app.store.list_models(limit=10) if exists else []
         active = next((m for m in models if m.active), None)
         if active is None and exists:
 
-            active = self.store.active_model()
+            active = self.app.store.active_model()
 
         def summary(m) -> dict[str, Any]:
             metrics = {k: v for k, v in m.metrics.items() if k != "top_features"}
@@ -130,7 +161,7 @@ class LearningService(App):
                     "train_pairs": m.train_pairs, "validation_pairs": m.validation_pairs, "metrics": metrics,
                     "params": params}
 
-        counts = self.store.feedback_counts() if exists else {
+        counts = self.app.store.feedback_counts() if exists else {
             "total": 0, "ratings": 0, "choices": 0, "rated_prompts": 0, "choice_sessions": 0}
         return {
             "enabled": cfg.enabled, "schedule": cfg.schedule,
@@ -139,7 +170,7 @@ class LearningService(App):
             "feedback": {**counts, "needed": cfg.min_feedback},
             "active": {**summary(active), "top_features": active.metrics.get("top_features", [])} if active else None,
             "versions": [summary(m) for m in models],
-            "last_attempt": self.store.last_training() if exists else None,
+            "last_attempt": self.app.store.last_training() if exists else None,
         }
 
     @in_thread
@@ -149,11 +180,11 @@ class LearningService(App):
         from prompt_alchemy.models import utcnow
         from prompt_alchemy.ranking.patterns import detect, rated_prompts
 
-        half_life = self.settings.learning.half_life_days
-        if not self.loaded.database_path.exists():
+        half_life = self.app.settings.learning.half_life_days
+        if not self.app.library_exists():
             return detect([], 0, half_life_days=half_life)
-        feedback = self.store.training_feedback()
-        prompts = self.store.get_prompts(sorted({f.prompt_id for f in feedback if f.rating is not None}))
+        feedback = self.app.store.training_feedback()
+        prompts = self.app.store.get_prompts(sorted({f.prompt_id for f in feedback if f.rating is not None}))
         rated, ratings = rated_prompts(feedback, prompts, half_life_days=half_life, now=now or utcnow())
         return detect(rated, ratings, half_life_days=half_life)
 
@@ -165,13 +196,13 @@ class LearningService(App):
 
         from prompt_alchemy.ranking.schedule import cron_line, install_cron
 
-        cfg = self.settings.learning
+        cfg = self.app.settings.learning
         if not cfg.enabled:
             raise InputError("learning is disabled (learning.enabled: false); enable it before scheduling training")
         if not cfg.schedule:
             raise InputError("learning.schedule is not set; set it to a time such as 02:00 first")
         env = {k: os.environ[k] for k in ("PROMPT_ALCHEMY_HOME",) if os.environ.get(k)}
-        url = self.loaded.database_url
+        url = self.app.loaded.database_url
         if url:  # the same library for cron, without writing a password into the crontab
             from prompt_alchemy.storage.url import url_password
 
@@ -181,10 +212,10 @@ class LearningService(App):
                                  "from storage.url, or let 'prompt-alchemy serve' train on schedule")
             env["PROMPT_ALCHEMY_DATABASE_URL"] = url
         command = [sys.executable, "-m", "prompt_alchemy"]
-        if self.loaded.paths.config_file.exists():
-            command += ["--config", str(self.loaded.paths.config_file.resolve())]
+        if self.app.loaded.paths.config_file.exists():
+            command += ["--config", str(self.app.loaded.paths.config_file.resolve())]
         command += ["train", "--trigger", "cron"]
-        log_file = self.loaded.database_path.parent / "training.log"
+        log_file = self.app.loaded.database_path.parent / "training.log"
         line = cron_line(cfg.schedule, command, env, log_file)
         return {**install_cron(line, Path(crontab_file) if crontab_file else None), "schedule": cfg.schedule,
                 "log_file": str(log_file)}
@@ -200,9 +231,9 @@ class LearningService(App):
         """When training last ran here or in any process sharing the library (None: never)."""
         from prompt_alchemy.ranking.learning import MAINTENANCE_TASK
 
-        if not self.loaded.database_path.exists():
+        if not self.app.library_exists():
             return None
-        return self.store.last_maintenance(MAINTENANCE_TASK)
+        return self.app.store.last_maintenance(MAINTENANCE_TASK)
 
     async def scheduled_train(self, now: datetime, still_due: Callable[[datetime | None], bool] | None = None) -> None:
         """The scheduled run: train once, holding the store's training lock, so that with several servers on one
@@ -212,7 +243,7 @@ class LearningService(App):
         from prompt_alchemy.ranking.learning import MAINTENANCE_TASK
 
         try:
-            with self.store.exclusive(MAINTENANCE_TASK) as mine:
+            with self.app.store.exclusive(MAINTENANCE_TASK) as mine:
                 if not mine:
                     _log.info("scheduled training: another server is training now; its model will be used")
                     return
@@ -238,43 +269,34 @@ class LearningService(App):
         from prompt_alchemy.ranking.learning import MAINTENANCE_TASK
 
         try:
-            self.store.record_maintenance(MAINTENANCE_TASK, now, detail[:500])
+            self.app.store.record_maintenance(MAINTENANCE_TASK, now, detail[:500])
         except Exception as exc:  # noqa: BLE001
             _log.warning("scheduled training: cannot record the attempt: %s", exc)
 
     @in_thread
     def refresh_learned_model(self) -> None:
         """Make the ranker use the model that is active in the database now (another process may have trained)."""
-        if "engine" in self.__dict__:
-            self.ranker.learned = self._active_learned_model()
+        if self.app.is_built("engine"):
+            self.ranking.ranker.learned = self.app.learned_model()
 
-    def _active_learned_model(self):
-        """The active learned scorer for the ranker, or None (learning off, no database, no model yet)."""
-        if not self.settings.learning.enabled or not self.loaded.database_path.exists():
-            return None
-        from prompt_alchemy.ranking.learning import scorer_for
-
-        model = self.store.active_model()
-        return scorer_for(model) if model is not None else None
-
-    async def _stored_feature_contexts(self, prompts: list[Prompt]) -> dict[str, Any]:
+    async def stored_feature_contexts(self, prompts: list[Prompt]) -> dict[str, FeatureContext]:
         """Each stored prompt's ranking context, computed as `score_prompts` does: against its original idea and its
         sibling variants (the same session and phase)."""
         from prompt_alchemy.ranking.ranker import feature_contexts, prompt_meta
 
-        out: dict[str, Any] = {}
+        out: dict[str, FeatureContext] = {}
         sessions: dict[str, list[Prompt]] = {}
         for p in prompts:
             group = [p]
             if p.session_id and p.phase is not None:
                 if p.session_id not in sessions:
-                    sessions[p.session_id] = self.store.list_prompts(session_id=p.session_id, limit=200)
+                    sessions[p.session_id] = self.app.store.list_prompts(session_id=p.session_id, limit=200)
                 group += [s for s in sessions[p.session_id] if s.phase == p.phase and s.id != p.id]
             metas = [prompt_meta(g) for g in group]
             if len(group) == 1 and not p.original_input:  # nothing to compare with: no embedding needed
                 out[p.id] = feature_contexts([p.content], metas=metas)[0]
             else:
-                out[p.id] = (await self._feature_contexts([g.content for g in group], p.original_input, metas))[0]
+                out[p.id] = (await self.ranking.feature_contexts([g.content for g in group], p.original_input, metas))[0]
         return out
 
 
@@ -295,8 +317,8 @@ class LearningService(App):
 
     def _feedback_prompt(self, prompt_id: str) -> Prompt:
         """The stored prompt that feedback is about; an unknown one is bad input and creates no database."""
-        if not self.loaded.database_path.exists():
+        if not self.app.library_exists():
             raise InputError(f"no prompt with id '{prompt_id}' (the library is empty)")
-        return self._prompt_argument(prompt_id)
+        return self.ranking.prompt_argument(prompt_id)
 
 

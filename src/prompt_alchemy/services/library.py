@@ -24,18 +24,19 @@ from prompt_alchemy.models import (
 )
 from prompt_alchemy.observability import get_logger
 from prompt_alchemy.security import check_length, check_text, mask_secrets, write_text_atomically
+from prompt_alchemy.library import SEARCH_MODES
 from prompt_alchemy.services._common import (
     _IMPORT_BATCH,
     _MAX_CANDIDATES,
     _MAX_DEPTH,
     _MIN_PREFIX,
     check_page,
+    guard_output_path,
     in_thread,
     mask_prompt_secrets,
 )
-from prompt_alchemy.library import SEARCH_MODES
+from prompt_alchemy.services.access import AuditLog, Call, Written, audited
 from prompt_alchemy.services.app import App
-from prompt_alchemy.storage.base import AuditNote
 
 _log = get_logger("services")
 
@@ -56,8 +57,21 @@ class RenderedPrompt:
     labels: list[str]
 
 
-class LibraryService(App):
+def _updated(new: Prompt, call: Call) -> Written:
+    fields = ",".join(k for k in ("content", "tags", "notes") if call[k] is not None)
+    return [new.id, new.parent_id or call["prompt_id"]], f"changed {fields}"
+
+
+def _prompt_target(call: Call) -> list[str]:
+    return [call["prompt_id"]]
+
+
+class LibraryService:
     """Read, search, change, import and export the prompt library."""
+
+    def __init__(self, app: App, audit: AuditLog) -> None:
+        self.app = app
+        self.audit = audit
 
     # Query logic lives in storage/ (sqlite.py, vectors.py, transfer.py); this block orchestrates it.
 
@@ -67,7 +81,7 @@ class LibraryService(App):
         import time
 
         start = time.perf_counter()
-        index = self.library.vector_index()
+        index = self.app.library.vector_index()
         return {"model": index.model, "dimensions": index.dimensions, "vectors": len(index),
                 "bytes": index.nbytes, "load_ms": round((time.perf_counter() - start) * 1000, 2)}
 
@@ -79,42 +93,42 @@ class LibraryService(App):
         known: dict[str, set[int]] = {}
         for model, dims in DEFAULT_EMBEDDING_MODELS.values():
             known.setdefault(model, set()).add(dims)
-        gen = self.settings.generation
+        gen = self.app.settings.generation
         known.setdefault(gen.embedding_model, set()).add(gen.embedding_dimensions)
-        if self.loaded.database_path.exists():
-            for row in self.store.embedding_counts():
+        if self.app.library_exists():
+            for row in self.app.store.embedding_counts():
                 if row["model"] and row["dimensions"]:
                     known.setdefault(row["model"], set()).add(int(row["dimensions"]))
         return known
 
-    def _check_writable(self) -> None:
+    def check_writable(self) -> None:
         """Fail before any provider call or embedding when the library cannot be written (read-only, newer)."""
-        from prompt_alchemy.storage.sqlite import StorageError
+        from prompt_alchemy.errors import StorageError
 
-        if self.loaded.database_path.exists() and self.store.write_refusal:
-            raise StorageError(self.store.write_refusal)
+        if self.app.library_exists() and self.app.store.write_refusal:
+            raise StorageError(self.app.store.write_refusal)
 
     @in_thread
     def resolve_id(self, id_or_prefix: str) -> str:
-        """The full id of the prompt named by `id_or_prefix` (see `_resolve_id`)."""
-        return self._resolve_id(id_or_prefix)
+        """The full id of the prompt named by `id_or_prefix` (see `lookup_id`)."""
+        return self.lookup_id(id_or_prefix)
 
     @in_thread
     def get_prompt(self, id_or_prefix: str) -> Prompt:
-        return self._get_prompt(id_or_prefix)
+        return self.lookup_prompt(id_or_prefix)
 
-    def _resolve_id(self, id_or_prefix: str) -> str:
+    def lookup_id(self, id_or_prefix: str) -> str:
         """The full id of the prompt named by `id_or_prefix`: its full id, a label (which points at one version), or
         a unique prefix of its id (like git's short hashes), in that order."""
         prefix = (id_or_prefix or "").strip()
         if not prefix:
             raise InputError("no prompt id given")
         check_text("prompt id", prefix)
-        rows = self.store.resolve_prefix(prefix, limit=_MAX_CANDIDATES + 1)
+        rows = self.app.store.resolve_prefix(prefix, limit=_MAX_CANDIDATES + 1)
         if rows and rows[0]["id"] == prefix:
             return prefix
         if LABEL_NAME.match(prefix):
-            labelled = self.store.get_label(prefix)
+            labelled = self.app.store.get_label(prefix)
             if labelled is not None:
                 return labelled
         if len(prefix) < _MIN_PREFIX:
@@ -131,15 +145,8 @@ class LibraryService(App):
             raise NotFoundError(f"prompt id prefix '{prefix}' is ambiguous; candidates: {shown}{more}")
         return rows[0]["id"]
 
-    @staticmethod
-    def _audit_note(action: str, detail: str | None = None) -> AuditNote:
-        """The audit row of a write by the current actor, for the store to commit with the write itself."""
-        from prompt_alchemy.services.access import current_actor
-
-        return AuditNote(actor=current_actor(), action=action, detail=detail[:500] if detail else None)
-
-    def _get_prompt(self, id_or_prefix: str) -> Prompt:
-        prompt = self.store.get_prompt(self._resolve_id(id_or_prefix))
+    def lookup_prompt(self, id_or_prefix: str) -> Prompt:
+        prompt = self.app.store.get_prompt(self.lookup_id(id_or_prefix))
         if prompt is None:
             raise NotFoundError(f"no prompt with id '{id_or_prefix}'")
         return prompt
@@ -154,10 +161,10 @@ class LibraryService(App):
         value for a name the prompt does not use is bad input too. `raw` returns the template unfilled."""
         from prompt_alchemy.ranking.features import fill_variables, variable_names
 
-        prompt = self._get_prompt(id_or_label)
+        prompt = self.lookup_prompt(id_or_label)
         names = variable_names(prompt.content)
         values = dict(values or {})
-        labels = self.store.labels_for([prompt.id]).get(prompt.id, [])
+        labels = self.app.store.labels_for([prompt.id]).get(prompt.id, [])
         if raw:
             return RenderedPrompt(prompt, prompt.content, names, {}, labels)
         unknown = [k for k in values if k not in names]
@@ -169,7 +176,7 @@ class LibraryService(App):
         if missing:
             raise MissingVariablesError(missing, missing_hint)
         for name, value in values.items():
-            check_length(f"the value of {name}", value, self.settings.generation.max_idea_length * 10)
+            check_length(f"the value of {name}", value, self.app.settings.generation.max_idea_length * 10)
         return RenderedPrompt(prompt, fill_variables(prompt.content, values), names,
                               {k: v for k, v in values.items() if k in names}, labels)
 
@@ -185,31 +192,35 @@ class LibraryService(App):
                              f"letter after 'f' (production, staging, v2-draft)")
         return name
 
+    # Deletes, label changes and imports commit their audit rows in the write's own transaction (an AuditNote
+    # handed to the store): of many concurrent deletes each has its row, and a killed import leaves no written row
+    # without one. Their decorators record only failures.
+
+    @audited("label.set", targets=_prompt_target, failures=False)
     @in_thread
     def set_label(self, prompt_id: str, name: str, *, source: str = "cli") -> dict[str, Any]:
         """Point the label `name` at one version (creating the label, or moving it there); the move is recorded in
         the label's history and the audit log, in the move's transaction. Returns {name, prompt_id, previous_id}."""
         from prompt_alchemy.models import utcnow
-        from prompt_alchemy.services.access import current_actor
 
         name = self._label_name(name)
-        full = self._resolve_id(prompt_id)
-        self._check_writable()
-        previous = self.store.set_label(name, full, utcnow(), actor=current_actor(), source=source,
-                                        audit=self._audit_note("label.set", f"label={name} source={source}"))
+        full = self.lookup_id(prompt_id)
+        self.check_writable()
+        previous = self.app.store.set_label(name, full, utcnow(), actor=self.audit.actor(), source=source,
+                                        audit=self.audit.note("label.set", f"label={name} source={source}"))
         return {"name": name, "prompt_id": full, "previous_id": previous if previous != full else None,
                 "changed": previous != full}
 
+    @audited("label.remove", failures=False)
     @in_thread
     def remove_label(self, name: str, *, source: str = "cli") -> dict[str, Any]:
         """Remove a label (the version it pointed at is kept); the removal is recorded."""
         from prompt_alchemy.models import utcnow
-        from prompt_alchemy.services.access import current_actor
 
         name = check_text("label", (name or "").strip()) or ""
-        self._check_writable()
-        previous = self.store.remove_label(name, utcnow(), actor=current_actor(), source=source,
-                                           audit=self._audit_note("label.remove", f"label={name[:80]} "
+        self.check_writable()
+        previous = self.app.store.remove_label(name, utcnow(), actor=self.audit.actor(), source=source,
+                                           audit=self.audit.note("label.remove", f"label={name[:80]} "
                                                                                   f"source={source}"))
         if previous is None:
             raise NotFoundError(f"no label named '{name[:80]}' (see 'prompt-alchemy label list')")
@@ -218,10 +229,10 @@ class LibraryService(App):
     @in_thread
     def list_labels(self) -> list[dict[str, Any]]:
         """Every label with the version it points at (name, prompt_id, updated_at, title, phase, content)."""
-        if not self.loaded.database_path.exists():
+        if not self.app.library_exists():
             return []
-        labels = self.store.list_labels()
-        prompts = self.store.get_prompts([row["prompt_id"] for row in labels])
+        labels = self.app.store.list_labels()
+        prompts = self.app.store.get_prompts([row["prompt_id"] for row in labels])
         out = []
         for row in labels:
             p = prompts.get(row["prompt_id"])
@@ -233,44 +244,44 @@ class LibraryService(App):
     def label_history(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Every change of one label (or of all), newest first."""
         check_page(limit)
-        if not self.loaded.database_path.exists():
+        if not self.app.library_exists():
             return []
-        return self.store.label_history(check_text("label", name.strip()) if name else None, limit)
+        return self.app.store.label_history(check_text("label", name.strip()) if name else None, limit)
 
     @in_thread
     def label_target(self, name: str) -> str | None:
         """The id of the version the label `name` points at, or None when there is no such label."""
-        return self.store.get_label(name) if LABEL_NAME.match(name or "") else None
+        return self.app.store.get_label(name) if LABEL_NAME.match(name or "") else None
 
     @in_thread
     def get_prompts(self, ids: list[str]) -> dict[str, Prompt]:
         """The stored prompts of `ids` by id (unknown ids are left out)."""
-        return self.store.get_prompts(list(ids)) if ids else {}
+        return self.app.store.get_prompts(list(ids)) if ids else {}
 
     @in_thread
     def labels_for(self, ids: list[str]) -> dict[str, list[str]]:
         """The labels pointing at each of `ids` (those that have any)."""
-        return self.store.labels_for(list(ids)) if ids else {}
+        return self.app.store.labels_for(list(ids)) if ids else {}
 
     @in_thread
     def get_context(self, prompt_id: str) -> list[ContextItem]:
-        return self.store.get_context(self._resolve_id(prompt_id))
+        return self.app.store.get_context(self.lookup_id(prompt_id))
 
     @in_thread
     def lineage(self, prompt_id: str) -> dict[str, list[Prompt]]:
         """Ancestors (root first) and descendants (breadth first) of a prompt."""
-        full = self._resolve_id(prompt_id)
-        return {"ancestors": self.store.ancestors(full), "descendants": self.store.descendants(full)}
+        full = self.lookup_id(prompt_id)
+        return {"ancestors": self.app.store.ancestors(full), "descendants": self.app.store.descendants(full)}
 
     @in_thread
     def list_prompts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Prompt]:
         """The library, most recent first, `limit` at a time from `offset`."""
         check_page(limit, offset)
-        return self.store.list_prompts(filters=filters, limit=limit, offset=offset)
+        return self.app.store.list_prompts(filters=filters, limit=limit, offset=offset)
 
     @in_thread
     def count_prompts(self, filters: SearchFilters | None = None) -> int:
-        return self.store.count_matching(filters)
+        return self.app.store.count_matching(filters)
 
     async def search(self, query: str, *, mode: str = "hybrid", filters: SearchFilters | None = None,
                      limit: int = 10) -> list[SearchResult]:
@@ -286,14 +297,15 @@ class LibraryService(App):
         if mode not in SEARCH_MODES:
             raise InputError(f"unknown search mode '{mode}'; use one of: {', '.join(SEARCH_MODES)}")
         check_page(limit)
-        check_length("the search query", query, self.settings.generation.max_idea_length)
+        check_length("the search query", query, self.app.settings.generation.max_idea_length)
         check_text("search query", query)
         started = time.perf_counter()
         with telemetry.span("search", **{"prompt_alchemy.search.mode": mode}):
-            results = await self.library.search(query, mode, filters or SearchFilters(), limit)
+            results = await self.app.library.search(query, mode, filters or SearchFilters(), limit)
         telemetry.observe_search(mode, time.perf_counter() - started)
         return results
 
+    @audited("update", targets=_prompt_target, written=_updated)
     async def update_prompt(self, prompt_id: str, *, content: str | None = None, tags: list[str] | None = None,
                             notes: str | None = None) -> Prompt:
         """A new version linked to the old one by parent_id (the old one is kept), re-embedded."""
@@ -309,9 +321,9 @@ class LibraryService(App):
             content = content.strip()
             if not content:
                 raise InputError("the new content is empty")
-            check_length("the content", content, self.settings.generation.max_idea_length)
+            check_length("the content", content, self.app.settings.generation.max_idea_length)
         old = await self.get_prompt(prompt_id)
-        self._check_writable()
+        self.check_writable()
         new_content = old.content if content is None else mask_secrets(content)
         clean_tags = old.tags if tags is None else list(dict.fromkeys(t.strip() for t in tags if t.strip()))
         now = utcnow()
@@ -322,40 +334,42 @@ class LibraryService(App):
             "generation_count": 0, "last_used_at": None, "input_tokens": 0, "output_tokens": 0,
             "actual_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0,
             "score": old.score if new_content == old.content else None})
-        embedder = self.embedder
+        embedder = self.app.embedder
         current = old.embedding_model == embedder.model and old.embedding_dim == embedder.dimensions
         if new_content != old.content or not current:
             reason = embedder.unavailable_reason()
             if reason is None:
-                new.set_embedding((await self.library.embed_texts([new_content]))[0], embedder)
+                new.set_embedding((await self.app.library.embed_texts([new_content]))[0], embedder)
             else:
                 _log.warning("the new version is not embedded: %s", reason)
                 new.set_embedding(None, embedder)
-        await asyncio.to_thread(self.store.save_session, [new])
+        await asyncio.to_thread(self.app.store.save_session, [new])
         return new
 
     @in_thread
     def history(self, prompt_id: str) -> list[Prompt]:
         """Every version of a prompt, oldest first: the original and each edit made from it."""
-        root = self._get_prompt(prompt_id)
+        root = self.lookup_prompt(prompt_id)
         for _ in range(_MAX_DEPTH):
             if root.enhancement_method != "edit" or not root.parent_id:
                 break
-            parent = self.store.get_prompt(root.parent_id)
+            parent = self.app.store.get_prompt(root.parent_id)
             if parent is None:
                 break
             root = parent
-        return [root] + self.store.descendants(root.id, edits_only=True)
+        return [root] + self.app.store.descendants(root.id, edits_only=True)
 
+    @audited("delete", targets=_prompt_target)
     @in_thread
     def delete_prompt(self, prompt_id: str) -> None:
         """Delete a prompt with its vector, context, metrics and feedback rows; its children are relinked to its
         parent and keep working. The audit row commits with the delete. A prompt that another request (or another
         server) deleted in the meantime is not found: of concurrent deletes, one succeeds."""
-        full = self._resolve_id(prompt_id)
-        if not self.store.delete_prompts([full], audit=self._audit_note("delete")):
+        full = self.lookup_id(prompt_id)
+        if not self.app.store.delete_prompts([full], audit=self.audit.note("delete")):
             raise NotFoundError(f"no prompt with id '{full}' (it was deleted)")
 
+    @audited("import")
     async def import_prompts(self, path: str | Path, fmt: str | None = None,
                              progress: Callable[[int, int], None] | None = None) -> ImportReport:
         """Import JSON, JSONL or CSV (including the awesome-chatgpt-prompts layout). Malformed rows are reported
@@ -368,7 +382,7 @@ class LibraryService(App):
 
         started = time.perf_counter()
         report, rows, fresh, remap, rejected = await asyncio.to_thread(self._plan_import, path, fmt)
-        embedder = self.embedder
+        embedder = self.app.embedder
         reason = embedder.unavailable_reason()
         if reason is not None and any(r.embed for r in fresh):
             report.warnings.append(f"imported without embeddings: {reason}")
@@ -383,7 +397,7 @@ class LibraryService(App):
         def embedding(i: int) -> asyncio.Task | None:
             if i >= len(batches) or not todos[i]:
                 return None
-            return asyncio.ensure_future(self.library.embed_texts([p.content for p in todos[i]]))
+            return asyncio.ensure_future(self.app.library.embed_texts([p.content for p in todos[i]]))
 
         pending = embedding(0)
         try:
@@ -397,9 +411,9 @@ class LibraryService(App):
                 contexts = {r.prompt.id: r.context for r in batch if r.context}
                 # the content check runs again inside the write transaction: another process may have imported
                 # the same rows since this one looked
-                note = self._audit_note("import", f"batch {i + 1}/{len(batches)} format={report.format}")
+                note = self.audit.note("import", f"batch {i + 1}/{len(batches)} format={report.format}")
                 inserted, duplicates, clashes = await asyncio.to_thread(
-                    functools.partial(self.store.insert_new_prompts, [r.prompt for r in batch], contexts, remap,
+                    functools.partial(self.app.store.insert_new_prompts, [r.prompt for r in batch], contexts, remap,
                                       audit=note))
                 report.imported += len(inserted)
                 report.duplicates += len(duplicates)
@@ -424,10 +438,10 @@ class LibraryService(App):
         row of its own). Its batches' rows, naming the ids written, are committed already."""
         from prompt_alchemy.models import utcnow
 
-        note = self._audit_note("import", f"done imported={report.imported} duplicates={report.duplicates} "
+        note = self.audit.note("import", f"done imported={report.imported} duplicates={report.duplicates} "
                                           f"failed={report.failed} format={report.format} "
                                           f"labels={','.join(dict.fromkeys(moved)) or '-'}")
-        self.store.append_audit(actor=note.actor, action=note.action, targets=[], outcome="ok", detail=note.detail,
+        self.app.store.append_audit(actor=note.actor, action=note.action, targets=[], outcome="ok", detail=note.detail,
                                 when=utcnow())
 
     def _plan_import(self, path: str | Path, fmt: str | None) -> tuple[ImportReport, list, list, dict[str, str],
@@ -436,7 +450,7 @@ class LibraryService(App):
         the ids of rows whose content the library holds already mapped to the stored ids, the ids not written)."""
         from prompt_alchemy.storage.transfer import read_prompt_file
 
-        self._check_writable()
+        self.check_writable()
         fmt, rows, errors, seen = read_prompt_file(path, fmt, dimensions=self._known_dimensions())
         report = ImportReport(path=str(path), format=fmt, rows=seen, errors=errors, failed=len(errors))
         first_seen: dict[str, str] = {}
@@ -451,7 +465,7 @@ class LibraryService(App):
             unique_rows.append(row)
         rows = unique_rows
         mask_prompt_secrets([r.prompt for r in rows])
-        by_hash = self.store.ids_by_hash() if self.loaded.database_path.exists() else {}
+        by_hash = self.app.store.ids_by_hash() if self.app.library_exists() else {}
         remap: dict[str, str] = {}
         fresh = []
         for row in rows:
@@ -462,7 +476,7 @@ class LibraryService(App):
                 continue
             by_hash[row.prompt.content_hash] = row.prompt.id
             fresh.append(row)
-        taken = self.store.existing_ids(r.prompt.id for r in fresh)
+        taken = self.app.store.existing_ids(r.prompt.id for r in fresh)
         rejected = set(taken)  # rows not written: their labels are not applied either
         if taken:
             for row in [r for r in fresh if r.prompt.id in taken]:
@@ -477,10 +491,9 @@ class LibraryService(App):
         points elsewhere here is moved, and the move recorded (history and audit) like any other. Returns the
         names of the labels set or moved."""
         from prompt_alchemy.models import utcnow
-        from prompt_alchemy.services.access import current_actor
 
         moved: list[str] = []
-        stored = self.store.existing_ids([remap.get(r.prompt.id, r.prompt.id) for r in rows if r.labels])
+        stored = self.app.store.existing_ids([remap.get(r.prompt.id, r.prompt.id) for r in rows if r.labels])
         for row in rows:
             target = remap.get(row.prompt.id, row.prompt.id)
             for name in row.labels:
@@ -489,8 +502,8 @@ class LibraryService(App):
                 if not LABEL_NAME.match(name) or _ID_LIKE.match(name):
                     report.warnings.append(f"{row.where}: label '{name[:80]}' is not a valid label name; skipped")
                     continue
-                previous = self.store.set_label(name, target, utcnow(), actor=current_actor(), source="import",
-                                                audit=self._audit_note("label.set", f"label={name} source=import"))
+                previous = self.app.store.set_label(name, target, utcnow(), actor=self.audit.actor(), source="import",
+                                                audit=self.audit.note("label.set", f"label={name} source=import"))
                 if previous not in (None, target):
                     report.warnings.append(f"{row.where}: label '{name}' moved from {previous} to {target}")
                 if previous != target:
@@ -506,11 +519,12 @@ class LibraryService(App):
             parent = r.prompt.parent_id
             if parent is not None and parent in remap:
                 r.prompt.parent_id = parent = remap[parent]
-            if parent is not None and parent not in by_id and parent not in self.store.existing_ids([parent]):
+            if parent is not None and parent not in by_id and parent not in self.app.store.existing_ids([parent]):
                 report.warnings.append(f"{r.where}: parent {parent} is not in the file or the library; "
                                        f"imported without it")
                 r.prompt.parent_id = None
-        ordered, state = [], {}
+        ordered: list = []
+        state: dict[str, str] = {}
         for r in rows:
             chain, node, cyclic = [], r, False
             while node is not None and state.get(node.prompt.id) is None:
@@ -542,25 +556,25 @@ class LibraryService(App):
             normalize_format,
         )
 
-        stream = path if hasattr(path, "write") else None
-        fmt = normalize_format(fmt, None if stream else path, EXPORT_FORMATS, "export")
-        if stream is not None:
-            return self._write_export(stream, fmt, filters, PromptWriter)  # type: ignore[arg-type]
-        target = self.check_output_path(path, force=force, what="export file")  # type: ignore[arg-type]
-        return write_text_atomically(target, lambda fh: self._write_export(fh, fmt, filters, PromptWriter),
+        if not isinstance(path, (str, Path)):  # an open stream
+            return self._write_export(path, normalize_format(fmt, None, EXPORT_FORMATS, "export"), filters,
+                                      PromptWriter)
+        chosen = normalize_format(fmt, path, EXPORT_FORMATS, "export")
+        target = guard_output_path(self.app.loaded, path, force=force, what="export file")
+        return write_text_atomically(target, lambda fh: self._write_export(fh, chosen, filters, PromptWriter),
                                      what="export file")
 
     def _write_export(self, stream: IO[str], fmt: str, filters: SearchFilters | None, writer_cls) -> int:
         page: list[Prompt] = []
         with writer_cls(stream, fmt) as writer:
             def flush() -> None:
-                contexts = self.store.contexts_for([p.id for p in page]) if fmt in ("json", "jsonl") else {}
-                labels = self.store.labels_for([p.id for p in page])
+                contexts = self.app.store.contexts_for([p.id for p in page]) if fmt in ("json", "jsonl") else {}
+                labels = self.app.store.labels_for([p.id for p in page])
                 for p in page:
                     writer.write(p, contexts.get(p.id), labels.get(p.id))
                 page.clear()
 
-            for prompt in self.store.iter_prompts(filters):
+            for prompt in self.app.store.iter_prompts(filters):
                 page.append(prompt)
                 if len(page) >= 500:
                     flush()
@@ -578,9 +592,9 @@ class LibraryService(App):
             phase_name = Phase.parse(phase).value if phase else None
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        report = self.store.metrics_summary(since=when, phase=phase_name, provider=provider)
+        report = self.app.store.metrics_summary(since=when, phase=phase_name, provider=provider)
         report["filters"] = {"since": when.isoformat() if when else None, "phase": phase_name, "provider": provider}
-        report["database"] = {"path": str(self.store.path), **self.store.file_sizes()}
+        report["database"] = {"path": str(self.app.store.path), **self.app.store.file_sizes()}
         return report
 
 
@@ -588,11 +602,11 @@ class LibraryService(App):
     def library_version(self) -> int:
         """A number that changes when the library changes: with every commit from any connection when the store
         can tell (SQLite), else with other processes' commits. What a server polls to tell its clients."""
-        generation = getattr(self.store, "generation", None)  # not in the Store protocol: SQLite only
-        return int(generation()) if callable(generation) else self.store.data_version()
+        generation = getattr(self.app.store, "generation", None)  # not in the Store protocol: SQLite only
+        return int(generation()) if callable(generation) else self.app.store.data_version()
 
     @in_thread
     def top_prompts(self, limit: int = 20) -> list[Prompt]:
         """The best prompts first: by average feedback rating where rated, then by ranking score."""
-        return self.store.top_prompts(limit)
+        return self.app.store.top_prompts(limit)
 

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from prompt_alchemy.errors import AlchemyError, InputError
-from prompt_alchemy.security import check_output_path
-from prompt_alchemy.services._common import _IMPORT_BATCH, in_thread
+from prompt_alchemy.services._common import _IMPORT_BATCH, backup_dir, guard_output_path, in_thread
 from prompt_alchemy.services.app import App
 
 
@@ -40,42 +39,43 @@ def _abandoned(copy: Path) -> bool:
         conn.close()
 
 
-class MaintenanceService(App):
+class MaintenanceService:
     """Keep the library's database healthy."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
 
     @in_thread
     def db_stats(self) -> dict[str, Any]:
-        stats = self.store.stats()
-        stats["configured_embedding"] = {"provider": self.settings.generation.embedding_provider,
-                                         "model": self.embedder.model, "dimensions": self.embedder.dimensions}
+        stats = self.app.store.stats()
+        stats["configured_embedding"] = {"provider": self.app.settings.generation.embedding_provider,
+                                         "model": self.app.embedder.model, "dimensions": self.app.embedder.dimensions}
         stats["backups"] = [str(p) for p in self._backups()]
         partials = self._partials()
         stats["partial_backups"] = {"files": len(partials),
                                     "bytes": sum(p.stat().st_size for p in partials if p.exists())}
-        stats["cache"] = self.response_cache.stats()
+        stats["cache"] = self.app.response_cache.stats()
         return stats
 
     @in_thread
     def clear_cache(self) -> dict[str, int]:
         """Forget every cached provider response and embedding; returns what was removed."""
-        before = self.response_cache.stats()
-        removed = self.response_cache.clear()
+        before = self.app.response_cache.stats()
+        removed = self.app.response_cache.clear()
         return {"removed": removed, "responses": before["responses"], "embeddings": before["embeddings"]}
 
     def _backup_dir(self) -> Path:
-        return self.loaded.database_path.parent / "backups"
+        return backup_dir(self.app.loaded)
 
     def _backups(self) -> list[Path]:
-        stem = self.loaded.database_path.stem
+        stem = self.app.loaded.database_path.stem
         folder = self._backup_dir()
         return sorted(folder.glob(f"{stem}-*Z.db")) if folder.is_dir() else []
 
     def check_output_path(self, path: str | Path, *, force: bool, what: str = "output file",
                           allow_existing: bool = False) -> Path:
-        """The guard every written file goes through: never the database, its -wal/-shm, a backup, a device or
-        other non-regular file; an existing file only with `force` (see security.check_output_path)."""
-        return check_output_path(path, force=force, what=what, allow_existing=allow_existing,
-                                 protected=[self.loaded.database_path], protected_dirs=[self._backup_dir()])
+        """The guard every written file goes through (see :func:`guard_output_path`)."""
+        return guard_output_path(self.app.loaded, path, force=force, what=what, allow_existing=allow_existing)
 
     def _partials(self) -> list[Path]:
         """Unfinished backup copies left in the backups folder by an interrupted backup: `*.partial` and the SQLite
@@ -123,13 +123,14 @@ class MaintenanceService(App):
         pruned only after both pass, so a damaged library never pushes good backups out. Unfinished copies left by
         an interrupted backup are removed."""
         from prompt_alchemy.models import utcnow
-        from prompt_alchemy.storage.sqlite import StorageError, damaged_message
+        from prompt_alchemy.errors import StorageError
+        from prompt_alchemy.storage.sqlite import damaged_message
 
         now = now or utcnow()
         pruned: list[str] = []
         if path is not None and Path(path).expanduser().resolve() == self._backup_dir().resolve():
             path = None  # the backups folder itself: the default, with pruning
-        name = f"{self.loaded.database_path.stem}-{now:%Y%m%dT%H%M%S%fZ}.db"
+        name = f"{self.app.loaded.database_path.stem}-{now:%Y%m%dT%H%M%S%fZ}.db"
         if path is None:
             target = self._backup_dir() / name
         else:
@@ -137,24 +138,24 @@ class MaintenanceService(App):
             if target.is_dir() and target.resolve() != self._backup_dir().resolve():
                 target = target / name
             target = self.check_output_path(target, force=force, what="backup file")
-        if not self.loaded.database_path.is_file():
-            raise InputError(f"there is no library to back up at {self.loaded.database_path}")
-        problems = self.store.check_integrity(quick=True)
+        if not self.app.loaded.database_path.is_file():
+            raise InputError(f"there is no library to back up at {self.app.loaded.database_path}")
+        problems = self.app.store.check_integrity(quick=True)
         if problems:
-            raise StorageError(damaged_message(self.loaded.database_path, problems[0])
+            raise StorageError(damaged_message(self.app.loaded.database_path, problems[0])
                                + "; no backup was made and no old backup was removed")
         removed_partials = self._remove_stale_partials()
         try:
-            size = self.store.backup_to(target)
+            size = self.app.store.backup_to(target)
         except OSError as exc:
             raise AlchemyError(f"cannot write backup {target}: {exc.strerror or exc}") from None
         if path is None:
-            keep = self.settings.storage.max_backups
+            keep = self.app.settings.storage.max_backups
             backups = self._backups()
             for old in backups[:-keep] if len(backups) > keep else []:
                 old.unlink(missing_ok=True)
                 pruned.append(str(old))
-        self.store.record_maintenance("backup", now, str(target))
+        self.app.store.record_maintenance("backup", now, str(target))
         return {"path": str(target), "bytes": size, "pruned": pruned, "at": now.isoformat(),
                 "removed_partials": removed_partials}
 
@@ -168,30 +169,29 @@ class MaintenanceService(App):
         from prompt_alchemy.storage.sqlite import integrity_check, restore_database
 
         now = now or utcnow()
-        db_path = self.loaded.database_path
-        if self.loaded.database_url:
+        db_path = self.app.loaded.database_path
+        if self.app.loaded.database_url:
             raise InputError("the library is in PostgreSQL: restore a backup into an empty database with "
                              "'prompt-alchemy db copy --from BACKUP --to URL' (backups are SQLite library files)")
-        if "store" in self.__dict__:
-            self.store.close()
-            del self.__dict__["store"]
+        self.app.reset_store()
         skipped: list[str] = []
         if backup is not None:
             chosen = Path(backup).expanduser()
             if not chosen.is_file():
                 raise InputError(f"backup {chosen} does not exist or is not a file")
         else:
-            chosen = None
+            found: Path | None = None
             for candidate in reversed(self._backups()):
                 if integrity_check(candidate):
                     skipped.append(str(candidate))
                     continue
-                chosen = candidate
+                found = candidate
                 break
-            if chosen is None:
+            if found is None:
                 raise InputError(f"no sound backup in {self._backup_dir()}"
                                  + (f" ({len(skipped)} damaged)" if skipped else "")
                                  + "; give a backup file: prompt-alchemy db restore FILE")
+            chosen = found
         if chosen.resolve() == db_path.resolve():
             raise InputError("the backup to restore is the library itself")
         if db_path.is_file() and not integrity_check(db_path, quick=True) and not force:
@@ -208,11 +208,11 @@ class MaintenanceService(App):
     def _vacuum(self, *, now: datetime | None = None) -> dict[str, Any]:
         from prompt_alchemy.models import utcnow
 
-        before = sum(self.store.file_sizes().values())
-        self.store.vacuum()
-        after = sum(self.store.file_sizes().values())
+        before = sum(self.app.store.file_sizes().values())
+        self.app.store.vacuum()
+        after = sum(self.app.store.file_sizes().values())
         now = now or utcnow()
-        self.store.record_maintenance("vacuum", now, f"{before} -> {after} bytes")
+        self.app.store.record_maintenance("vacuum", now, f"{before} -> {after} bytes")
         return {"bytes_before": before, "bytes_after": after, "at": now.isoformat()}
 
     @in_thread
@@ -232,15 +232,15 @@ class MaintenanceService(App):
         new_file = None
         if not is_postgres_url(to) and "://" not in to:
             path = Path(to).expanduser()
-            if path.exists() and path.resolve() == self.loaded.database_path.resolve():
+            if path.exists() and path.resolve() == self.app.loaded.database_path.resolve():
                 raise InputError("the library to copy to is the library itself")
             if path.is_dir():
                 raise InputError(f"{path} is a folder; give a file path for the SQLite library")
             new_file = None if path.exists() else path
-        elif source is None and self.loaded.database_url == to:
+        elif source is None and self.app.loaded.database_url == to:
             raise InputError("the library to copy to is the library itself")
         started = time.perf_counter()
-        src = self.store if source is None else open_library(source)
+        src = self.app.store if source is None else open_library(source)
         dst = None
         try:
             dst = open_library(to)
@@ -259,16 +259,16 @@ class MaintenanceService(App):
                 dst.close()
             if source is not None:
                 src.close()
-        return {"from": mask_url(str(source)) if source else str(self.store.path), "to": mask_url(to),
+        return {"from": mask_url(str(source)) if source else str(self.app.store.path), "to": mask_url(to),
                 "rows": copied, "prompts": copied.get("prompts", 0), "nul_stripped": stripped,
                 "wall_ms": round((time.perf_counter() - started) * 1000, 1)}
 
     @in_thread
     def migrate_database(self) -> dict[str, Any]:
         """Apply pending schema migrations (opening the store applies them too): which ran, which exist."""
-        applied = list(self.store.applied_migrations) + self.store.migrate()
-        return {"applied": applied, "migrations": self.store.stats()["migrations"],
-                "version": self.store.schema_version(), "path": str(self.store.path)}
+        applied = list(self.app.store.applied_migrations) + self.app.store.migrate()
+        return {"applied": applied, "migrations": self.app.store.stats()["migrations"],
+                "version": self.app.store.schema_version(), "path": str(self.app.store.path)}
 
     async def reembed(self, include_all: bool = False,
                       progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -278,19 +278,19 @@ class MaintenanceService(App):
 
         from prompt_alchemy.storage.sqlite import vector_to_blob
 
-        embedder = self.embedder
+        embedder = self.app.embedder
         reason = embedder.unavailable_reason()
         if reason is not None:
             raise AlchemyError(f"cannot re-embed: {reason}")
         started = time.perf_counter()
-        targets = self.store.embedding_targets(embedder.model, embedder.dimensions, include_all=include_all)
+        targets = self.app.store.embedding_targets(embedder.model, embedder.dimensions, include_all=include_all)
         if progress:
             progress(0, len(targets))
         done = 0
         for start in range(0, len(targets), _IMPORT_BATCH):
             batch = targets[start:start + _IMPORT_BATCH]
-            vectors = await self.library.embed_texts([content for _, content in batch])
-            await asyncio.to_thread(self.store.set_embeddings,
+            vectors = await self.app.library.embed_texts([content for _, content in batch])
+            await asyncio.to_thread(self.app.store.set_embeddings,
                                     [(pid, vector_to_blob(v)) for (pid, _), v in zip(batch, vectors)],
                                     embedder.model, embedder.provider, embedder.dimensions)
             done += len(batch)
@@ -307,12 +307,12 @@ class MaintenanceService(App):
 
         now = parse_when(now) or utcnow()
         ran: dict[str, Any] = {}
-        storage = self.settings.storage
+        storage = self.app.settings.storage
         for task, interval, run in (("backup", storage.backup_interval, self._backup),
                                     ("vacuum", storage.vacuum_interval, self._vacuum)):
             if not interval:
                 continue
-            last = self.store.last_maintenance(task)
+            last = self.app.store.last_maintenance(task)
             if last is None or (now - last).total_seconds() >= parse_duration(interval):
                 ran[task] = run(now=now)
         return ran

@@ -4,43 +4,67 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.errors import InputError, NotFoundError
 from prompt_alchemy.models import Prompt
 from prompt_alchemy.security import check_length
 from prompt_alchemy.services._common import mask_prompt_secrets
+from prompt_alchemy.services.access import AuditLog, Call, Written, audited
 from prompt_alchemy.services.app import App
+from prompt_alchemy.services.library import LibraryService
+
+if TYPE_CHECKING:
+    from prompt_alchemy.ranking.features import FeatureContext
+    from prompt_alchemy.ranking.optimizer import OptimizationResult, OptimizeMetric
+    from prompt_alchemy.ranking.ranker import Ranker
+
+_METRICS: dict[str, OptimizeMetric] = {"judge": "judge", "accuracy": "accuracy", "loglik": "loglik"}
 
 
-class RankingService(App):
+def _optimized(result: OptimizationResult, call: Call) -> Written:
+    if not (call["save"] and result.saved):
+        return None
+    return ([step.prompt_id for step in result.steps if step.prompt_id],
+            f"metric={result.metric} iterations={result.iterations} improved={result.improved}")
+
+
+class RankingService:
     """Score, judge and optimize prompts."""
 
-    @property
-    def ranker(self):
-        """The one ranker, shared with the engine; the learning loop may set `ranker.learned`."""
-        return self.engine.ranker
+    def __init__(self, app: App, library: LibraryService, audit: AuditLog) -> None:
+        self.app = app
+        self.library = library
+        self.audit = audit
 
-    def _prompt_argument(self, id_or_prefix: str) -> Prompt:
+    @property
+    def ranker(self) -> Ranker:
+        """The one ranker, shared with the engine; the learning loop may set `ranker.learned`."""
+        return self.app.engine.ranker
+
+    def prompt_argument(self, id_or_prefix: str) -> Prompt:
         """A stored prompt named as an argument: an unknown id is bad input (exit 2)."""
         try:
-            return self._get_prompt(id_or_prefix)
+            return self.library.lookup_prompt(id_or_prefix)
         except NotFoundError as exc:
             raise InputError(f"{exc}; list prompts with 'prompt-alchemy list' or search for them") from None
 
-    async def _feature_contexts(self, texts: list[str], idea: str | None, metas: list[dict[str, Any]]):
+    async def feature_contexts(self, texts: list[str], idea: str | None,
+                               metas: list[dict[str, Any]]) -> list[FeatureContext]:
+        """The ranking context of each text: against `idea` and each other (by embedding, where one is
+        available), with drift from the idea."""
         from prompt_alchemy.ranking.ranker import feature_contexts
 
-        if not texts or self.embedder.unavailable_reason() is not None:
+        if not texts or self.app.embedder.unavailable_reason() is not None:
             return feature_contexts(texts, idea=idea, metas=metas)
-        vectors = await self.embedder.embed(list(texts) + ([idea] if idea else []))
+        vectors = await self.app.embedder.embed(list(texts) + ([idea] if idea else []))
         contexts = feature_contexts(texts, idea=idea, vectors=vectors[:len(texts)],
                                     idea_vector=vectors[len(texts)] if idea else None, metas=metas)
         if not idea:
             return contexts
         from prompt_alchemy.ranking.drift import with_drift
 
-        return await with_drift(self.embedder, contexts, texts, vectors[len(texts)])
+        return await with_drift(self.app.embedder, contexts, texts, vectors[len(texts)])
 
     async def score_prompts(self, ids: list[str] | None = None, text: str | None = None, idea: str | None = None,
                             judge: bool = False) -> list:
@@ -58,32 +82,32 @@ class RankingService(App):
         if text is not None:
             if not text.strip():
                 raise InputError("--text is empty")
-            check_length("--text", text, self.settings.generation.max_idea_length)
+            check_length("--text", text, self.app.settings.generation.max_idea_length)
         if idea is not None and not idea.strip():
             raise InputError("--idea is empty")
-        prompts = [self._prompt_argument(i) for i in ids]
-        judge_ = Judge(self.settings, self.registry, avoid={p.provider for p in prompts if p.provider}) \
+        prompts = [self.prompt_argument(i) for i in ids]
+        judge_ = Judge(self.app.settings, self.app.registry, avoid={p.provider for p in prompts if p.provider}) \
             if judge else None
-        items = []
+        items: list[tuple[Any, str, FeatureContext, JudgeScore | None]] = []  # None: the ad-hoc text
 
         async def verdict(content: str, reference: str | None) -> JudgeScore | None:
             return await judge_.score(content, idea=reference) if judge_ is not None else None
 
         if text is not None:
-            ctx = (await self._feature_contexts([text], idea, [{}]))[0]
+            ctx = (await self.feature_contexts([text], idea, [{}]))[0]
             items.append((None, text, ctx, await verdict(text, idea)))
         for prompt in prompts:
             siblings = []
             if prompt.session_id and prompt.phase is not None:
-                siblings = [s for s in self.store.list_prompts(session_id=prompt.session_id, limit=200)
+                siblings = [s for s in self.app.store.list_prompts(session_id=prompt.session_id, limit=200)
                             if s.phase == prompt.phase and s.id != prompt.id]
             group = [prompt] + siblings
             reference = idea or prompt.original_input
             metas = [prompt_meta(g) for g in group]
-            ctx = (await self._feature_contexts([g.content for g in group], reference, metas))[0]
+            ctx = (await self.feature_contexts([g.content for g in group], reference, metas))[0]
             items.append((prompt.id, prompt.content, ctx, await verdict(prompt.content, reference)))
-        if judge_ is not None and judge_.metrics and self.loaded.database_path.exists():
-            self.store.record_metrics(judge_.metrics)
+        if judge_ is not None and judge_.metrics and self.app.library_exists():
+            self.app.store.record_metrics(judge_.metrics)
         return self.ranker.rank(items)
 
     async def judge_prompts(self, id_a: str, id_b: str | None = None) -> dict[str, Any]:
@@ -91,11 +115,11 @@ class RankingService(App):
         the judge's rubric scores. The judge avoids the prompts' own providers when another is available."""
         from prompt_alchemy.ranking.judge import Judge
 
-        a = self._prompt_argument(id_a)
-        b = self._prompt_argument(id_b) if id_b is not None else None
+        a = self.prompt_argument(id_a)
+        b = self.prompt_argument(id_b) if id_b is not None else None
         if b is not None and a.id == b.id:
             raise InputError("give two different prompts to compare")
-        judge = Judge(self.settings, self.registry, avoid={p.provider for p in (a, b) if p and p.provider})
+        judge = Judge(self.app.settings, self.app.registry, avoid={p.provider for p in (a, b) if p and p.provider})
         if b is None:
             verdict = await judge.score(a.content, idea=a.original_input)
             out: dict[str, Any] = {"mode": "rubric", "id": a.id, **verdict.model_dump()}
@@ -105,14 +129,17 @@ class RankingService(App):
             winner_id = {"a": a.id, "b": b.id}.get(result.winner or "")
             out = {"mode": "pairwise", "a": a.id, "b": b.id, "winner_id": winner_id, **result.model_dump()}
         if judge.metrics:
-            self.store.record_metrics(judge.metrics)
+            self.app.store.record_metrics(judge.metrics)
         return out
 
+    @audited("optimize", targets=lambda call: [call["prompt_id"]] if call["prompt_id"] else [], written=_optimized,
+             failures=lambda call: bool(call["save"]))
     async def optimize(self, prompt_id: str | None = None, prompt: str | None = None, task: str | None = None,
                        examples_path: str | Path | None = None, max_iterations: int = 3,
                        target_score: float | None = None, max_cost: float | None = None, metric: str = "auto",
                        provider: str | None = None, task_provider: str | None = None, save: bool = True,
-                       progress: Any = None, examples: list[Any] | None = None, examples_file: str | None = None):
+                       progress: Any = None, examples: list[Any] | None = None,
+                       examples_file: str | None = None) -> OptimizationResult:
         """Improve a prompt (a stored one by id, or text) for `task`; see ranking/optimizer.py. Everything is
         validated before any provider call or write; each round's candidates are stored in one transaction.
         Examples come from `examples_path` (a file: the CLI), or, for clients of the server, inline (`examples`)
@@ -131,7 +158,7 @@ class RankingService(App):
         task = (task or "").strip()
         if not task:
             raise InputError("--task is required: say what the prompt must get a model to do")
-        check_length("--task", task, self.settings.generation.max_idea_length)
+        check_length("--task", task, self.app.settings.generation.max_idea_length)
         if not 1 <= max_iterations <= MAX_ITERATIONS:
             raise InputError(f"--max-iterations must be between 1 and {MAX_ITERATIONS}, got {max_iterations}")
         if target_score is not None and not 0 < target_score <= 1:
@@ -144,10 +171,10 @@ class RankingService(App):
         if prompt is not None:
             if not prompt.strip():
                 raise InputError("--prompt is empty")
-            check_length("--prompt", prompt, self.settings.generation.max_idea_length)
+            check_length("--prompt", prompt, self.app.settings.generation.max_idea_length)
             seed_text, seed_id = prompt.strip(), None
         else:
-            stored = self._prompt_argument(prompt_id or "")
+            stored = self.prompt_argument(prompt_id or "")
             seed_text, seed_id = stored.content, stored.id
         if sum(x is not None for x in (examples_path, examples, examples_file)) > 1:
             raise InputError("give the examples one way: inline examples or an examples file")
@@ -167,7 +194,7 @@ class RankingService(App):
         elif examples_path is not None:
             loaded_examples = load_examples(examples_path)
         propose_set = heldout_set = None
-        local_ok = "local" in self.registry.available()
+        local_ok = "local" in self.app.registry.available()
         if loaded_examples is not None:
             propose_set, heldout_set = split_examples(loaded_examples)
             if metric == "judge":
@@ -176,39 +203,39 @@ class RankingService(App):
                 metric = "loglik" if local_ok else "accuracy"
             if metric == "loglik" and not local_ok:
                 raise InputError(f"--metric loglik needs the local model: "
-                                 f"{self.registry.get('local').unavailable_reason()}")
+                                 f"{self.app.registry.get('local').unavailable_reason()}")
         elif metric in ("accuracy", "loglik"):
             raise InputError(f"--metric {metric} needs --examples FILE (JSONL lines with input and expected; over "
                              f"MCP: examples or examples_file)")
         else:
             metric = "judge"
         if provider is not None:
-            self.registry.check_name(provider)
-            reason = self.registry.get(provider).unavailable_reason()
+            self.app.registry.check_name(provider)
+            reason = self.app.registry.get(provider).unavailable_reason()
             if reason:
                 raise InputError(f"--provider {provider} cannot be used: {reason}")
             proposer = provider
         else:
-            proposer = self.registry.chain(Phase.COAGULATIO)[0]
+            proposer = self.app.registry.chain(Phase.COAGULATIO)[0]
         if task_provider is not None:
-            self.registry.check_name(task_provider)
-            reason = self.registry.get(task_provider).unavailable_reason()
+            self.app.registry.check_name(task_provider)
+            reason = self.app.registry.get(task_provider).unavailable_reason()
             if reason:
                 raise InputError(f"--task-provider {task_provider} cannot be used: {reason}")
         elif metric != "judge":
             task_provider = "local" if local_ok else proposer
-        judge = Judge(self.settings, self.registry, avoid={proposer}) if metric == "judge" else None
+        judge = Judge(self.app.settings, self.app.registry, avoid={proposer}) if metric == "judge" else None
 
         async def persist(prompts: list[Prompt], metrics: list[Any]) -> None:
             mask_prompt_secrets(prompts)
-            if prompts and self.embedder.unavailable_reason() is None:
-                vectors = await self.embedder.embed([p.content for p in prompts])
+            if prompts and self.app.embedder.unavailable_reason() is None:
+                vectors = await self.app.embedder.embed([p.content for p in prompts])
                 for p, vector in zip(prompts, vectors):
-                    p.set_embedding(vector, self.embedder)
-            await asyncio.to_thread(self.store.save_session, prompts, metrics=metrics)
+                    p.set_embedding(vector, self.app.embedder)
+            await asyncio.to_thread(self.app.store.save_session, prompts, metrics=metrics)
 
         optimizer = Optimizer(
-            self.settings, self.registry, task=task, metric=metric, proposer=proposer,  # type: ignore[arg-type]
+            self.app.settings, self.app.registry, task=task, metric=_METRICS[metric], proposer=proposer,
             judge=judge, propose_set=propose_set, heldout_set=heldout_set, task_provider=task_provider,
             max_iterations=max_iterations, target_score=target_score, max_cost=max_cost,
             persist=persist if save else None, progress=progress)
@@ -216,8 +243,8 @@ class RankingService(App):
 
     def examples_dir(self) -> Path:
         """The one folder whose files MCP clients may name as optimization examples (server.examples_dir)."""
-        configured = self.settings.server.examples_dir
-        return Path(configured) if configured else self.loaded.database_path.parent / "examples"
+        configured = self.app.settings.server.examples_dir
+        return Path(configured) if configured else self.app.loaded.database_path.parent / "examples"
 
     def examples_file(self, name: str) -> Path:
         """The examples file `name` inside examples_dir(); a path, a hidden name or a link out of the folder is
