@@ -1,6 +1,5 @@
 """The library in one SQLite file: the store (store.py) and its ordered migrations (migrations.py)."""
 
-from prompt_alchemy.errors import StorageError  # for services not yet importing it from errors; goes once they do
 from prompt_alchemy.storage.prompts import PROMPT_COLUMNS, prompt_to_row, vector_to_blob
 from prompt_alchemy.storage.sqlite.store import (
     SQLiteStore,
@@ -10,5 +9,5 @@ from prompt_alchemy.storage.sqlite.store import (
     restore_database,
 )
 
-__all__ = ["PROMPT_COLUMNS", "SQLiteStore", "StorageError", "damaged_message", "fts_query", "integrity_check", "prompt_to_row",
+__all__ = ["PROMPT_COLUMNS", "SQLiteStore", "damaged_message", "fts_query", "integrity_check", "prompt_to_row",
            "restore_database", "vector_to_blob"]
