@@ -1,5 +1,5 @@
 # Quick start:  make generate IDEA="build a CLI that summarizes git logs"   |   make test
-.PHONY: setup generate test bench clean
+.PHONY: setup generate test bench docs clean
 IDEA ?= build a CLI that summarizes git logs
 
 setup:
@@ -14,5 +14,8 @@ test: setup
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b; done
 
+docs: setup
+	NO_MKDOCS_2_WARNING=1 .venv/bin/python -m mkdocs build --strict
+
 clean:
-	rm -rf .venv build src/*.egg-info
+	rm -rf .venv build site src/*.egg-info
