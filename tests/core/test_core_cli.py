@@ -42,7 +42,7 @@ def test_generate_json_from_stdin(cli, home):
 
 
 def test_generate_text_yaml_markdown(cli, home):
-    text = cli("generate", "--provider", "scripted", "-n", "1", "--tags", "a,b", "--tags", "c", "build a CLI")
+    text = cli("generate", "--provider", "scripted", "-n", "1", "--all", "--tags", "a,b", "--tags", "c", "build a CLI")
     assert text.returncode == 0, text.stderr
     assert "prima-materia (idea)" in text.stdout and "★ best" in text.stdout and "best prompt" in text.stdout
     data = yaml.safe_load(cli("generate", "--provider", "scripted", "-n", "1", "-o", "yaml", "x").stdout)

@@ -73,7 +73,7 @@ def test_database_holds_the_chained_session(local_run):
 
 def test_text_output_and_progress_stay_off_stdout_json(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMPT_ALCHEMY_HOME", str(tmp_path))
-    proc = _run("generate", "--phases", "precision", "--count", "1", "--max-tokens", "24",
+    proc = _run("generate", "--phases", "precision", "--count", "1", "--max-tokens", "24", "--all",
                 "--target-model", "claude-sonnet-4", "--no-save", "summarize a meeting")
     assert proc.returncode == 0, proc.stderr
     assert "coagulatio (precision)" in proc.stdout and "<" in proc.stdout and "★ best" in proc.stdout

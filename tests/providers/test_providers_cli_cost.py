@@ -30,13 +30,15 @@ def test_text_output_shows_tokens_cost_and_failover(cli, home, fake_servers, wri
     write_config(gateway_yaml(servers, phases={p: ("openrouter", ["openai"]) for p in ALL}, max_retries=0))
     proc = cli("generate", "-n", "1", "an onboarding checklist for new engineers")
     assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
-    assert "openai/gpt-4o-mini" in out
-    assert out.count("note: ") == 3 and "openrouter failed (provider 'openrouter': server error (HTTP 503)" in out
-    assert "failed over to openai" in out
-    summary = [line for line in out.splitlines() if " tokens (" in line]
+    out, err = proc.stdout, proc.stderr
+    assert "openai/gpt-4o-mini" not in out and "note:" not in out and " tokens (" not in out  # the prompt alone
+    assert err.count("note: ") == 3 and "openrouter failed (provider 'openrouter': server error (HTTP 503)" in err
+    assert "failed over to openai" in err and "failover in" not in err  # each note once, not also as a log line
+    summary = [line for line in err.splitlines() if " tokens (" in line]
     assert len(summary) == 1 and " in, " in summary[0] and "$0.00" in summary[0]
     assert prompt_count(home) == 3
+    every = cli("generate", "-n", "1", "--all", "--no-save", "an onboarding checklist for new engineers")
+    assert every.returncode == 0 and "openai/gpt-4o-mini" in every.stdout
 
 
 def test_json_output_carries_cost_and_events(cli, fake_servers, write_config, sentinel_env):

@@ -1,4 +1,5 @@
-"""`prompt-alchemy generate IDEA`: run the phases and show every variant, marking the best final prompt."""
+"""`prompt-alchemy generate IDEA`: run the phases; the best final prompt goes to stdout (so it can be piped), and a
+short summary (variants, scores, where they are stored, notes) to stderr. `--all` shows every variant."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ def generate(
     judge: bool = typer.Option(False, "--judge", help=field_help("judge")),
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Then pick the best final prompt (a line read from stdin); it is recorded as chosen and its siblings as skipped, to teach the ranker."),
     stream: bool = typer.Option(False, "--stream", "-s", help="Print the final phase's text as it arrives (one variant at a time), then the best prompt."),
+    show_all: bool = typer.Option(False, "--all", "-a", help="Text output: every variant of every phase, then the best prompt (default: the best prompt alone)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Text output: the best prompt alone, with no summary on stderr (notes still go there)."),
 ) -> None:
     """Generate refined prompts from an idea through the alchemical phases."""
     from prompt_alchemy.errors import InputError
@@ -50,6 +53,8 @@ def generate(
         raise InputError("--interactive records your choice in the library; it cannot be used with --no-save")
     if stream and output is not RichOutput.text:
         raise InputError(f"--stream prints text as it arrives; it cannot be used with --output {output.value}")
+    if show_all and quiet:
+        raise InputError("--all shows every variant and --quiet only the best prompt; choose one")
 
     if idea is None or idea == "-":
         if sys.stdin is None or sys.stdin.isatty():
@@ -74,17 +79,29 @@ def generate(
             on_progress = (lambda e: bar(e.done, e.total, f"{e.phase.value} · variant {e.variant + 1}")) if bar else None
             return await service.generate(request, on_progress)
 
-    result = run_with_service(ctx, work)
+    where: list[str] = []
+
+    async def located(service):
+        where.append(service.loaded.database_location)
+        return await work(service)
+
+    result = run_with_service(ctx, located)
+    if output is RichOutput.text:
+        render_notes(result)
     if stream:
-        render_best(result)
+        render_best(result, rule=True)
     elif output is RichOutput.json:
         print_json(result.public_dict())
     elif output is RichOutput.yaml:
         print_yaml(result.public_dict())
     elif output is RichOutput.markdown:
         sys.stdout.write(render_markdown(result))
-    else:
+    elif show_all:
         render_text(result)
+    else:
+        render_best(result)
+    if output is RichOutput.text and not quiet:
+        render_summary(result, where[0] if where else None)
     if interactive:
         _pick_best(ctx, result)
 
@@ -122,6 +139,7 @@ def _pick_best(ctx: typer.Context, result: GenerationResult) -> None:
 
 
 def render_text(result: GenerationResult) -> None:
+    """Every variant of every phase, each under a heading, then the best prompt under a rule (stdout)."""
     from rich.rule import Rule
     from rich.text import Text
 
@@ -141,25 +159,62 @@ def render_text(result: GenerationResult) -> None:
                         f"{p.latency_ms / 1000:.1f}s{score} {star}".rstrip(), style="bold" if star else "")
             console.print(head)
             console.print(Text(p.content), "")
-    render_best(result)
+    render_best(result, rule=True)
 
 
-def render_best(result: GenerationResult) -> None:
-    """The notes, the best final prompt and the run's totals."""
-    from rich.rule import Rule
+def render_best(result: GenerationResult, rule: bool = False) -> None:
+    """The best final prompt on stdout: alone (ready to pipe), or under a rule naming it after other text."""
+    best = result.best
+    if best is None:
+        return
+    if rule:
+        from rich.rule import Rule
+
+        stdout_console().print(Rule(f"best prompt · {best.id}", style="green"))
+    sys.stdout.write(best.content.rstrip("\n") + "\n")
+    sys.stdout.flush()
+
+
+def render_notes(result: GenerationResult) -> None:
+    """The run's notes (failovers, prompts not embedded ...), once each, on stderr."""
     from rich.text import Text
 
-    console = stdout_console()
-    for event in result.events:
-        console.print(Text(f"note: {event}", style="yellow"))
-    best = result.best
-    if best:
-        console.print(Rule(f"best prompt · {best.id}", style="green"))
-        console.print(Text(best.content))
+    err = stderr_console()
+    for event in dict.fromkeys(result.events):
+        err.print(Text(f"note: {event}", style="yellow"), soft_wrap=True)
+
+
+def summary_lines(result: GenerationResult, location: str | None) -> list[str]:
+    """What the run made, in two or three short lines: variants and their scores, where they are stored (or not),
+    the chosen pattern when the result names one, tokens, cost and time."""
+    finals = sorted(result.final_prompts(), key=lambda p: p.variant or 0)
+    scores = ", ".join((f"{p.score:.2f}" if p.score is not None else "-") + ("*" if p.id == result.best_id else "")
+                       for p in finals)
+    made = f"{len(finals)} variant{'s' if len(finals) != 1 else ''}"
+    if len(result.phases) > 1:
+        made += f" ({len(result.prompts)} prompts over {len(result.phases)} phases)"
+    lines = [f"{made} · scores {scores} (* best)" if scores else made]
+    if result.saved:
+        lines.append(f"stored in {location or 'the library'} · session {result.session_id[:8]}"
+                     + (f" · best {result.best_id[:8]}" if result.best_id else "")
+                     + " (--all shows every variant)")
+    else:
+        lines.append("not saved (--no-save) · --all shows every variant")
+    pattern = getattr(result, "pattern", None)
+    if pattern:
+        lines.append(f"pattern: {getattr(pattern, 'name', pattern)}")
     tokens_in = sum(p.input_tokens for p in result.prompts)
-    console.print(Text(f"\n{result.total_tokens} tokens ({tokens_in} in, {result.total_tokens - tokens_in} out) · "
-                       f"${result.total_cost:.4f} · "
-                       f"{result.wall_ms / 1000:.1f}s", style="dim"))
+    lines.append(f"{result.total_tokens} tokens ({tokens_in} in, {result.total_tokens - tokens_in} out) · "
+                 f"${result.total_cost:.4f} · {result.wall_ms / 1000:.1f}s")
+    return lines
+
+
+def render_summary(result: GenerationResult, location: str | None) -> None:
+    from rich.text import Text
+
+    err = stderr_console()
+    for line in summary_lines(result, location):
+        err.print(Text(line, style="dim"), soft_wrap=True)
 
 
 class LiveText:

@@ -118,7 +118,7 @@ class Engine:
             metrics=run.metrics)
         if run.embed_reason is not None:
             result.events.append(f"final prompts not embedded: {run.embed_reason}")
-            log.warning("final prompts not embedded: %s", run.embed_reason)
+            log.info("final prompts not embedded: %s", run.embed_reason)  # the result's note says it
         idea_vector = (await run.idea_vector)[0] if run.idea_vector is not None else None
         await self._rank(result, idea_vector, judge=request.judge)
         result.wall_ms = (time.perf_counter() - run.started) * 1000.0

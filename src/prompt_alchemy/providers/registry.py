@@ -325,7 +325,7 @@ class ProviderRegistry:
                 events.append(f"{phase.value}: {name} failed ({exc}); failed over to {nxt}{why}")
                 metrics.append(MetricRecord(kind="failover", phase=phase.value, provider=name, model=call.model,
                                             success=False, detail=f"{name} -> {nxt}: {exc}"))
-                log.warning("failover in %s: %s -> %s (%s)", phase.value, name, nxt, exc)
+                log.info("failover in %s: %s -> %s (%s)", phase.value, name, nxt, exc)  # the result's note says it
                 continue
             return CallOutcome(response=response, events=events, metrics=metrics)
         raise ProviderUnavailableError("none", f"no provider in the chain for {phase.value}")
