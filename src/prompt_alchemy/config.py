@@ -310,7 +310,7 @@ class ServerConfig(_Section):
                                           "to a server bound beyond loopback may use; Origin is checked against them")
     examples_dir: str | None = Field(None, description="the only folder optimize_prompt may read examples files "
                                                        "from (default: examples/ beside the database)")
-    require_auth: bool = Field(False, description="require an API key (prompt-alchemy keys create) on the REST API "
+    require_auth: bool = Field(False, description="require an API key (prompt-alchemy api-keys create) on the REST API "
                                                   "and MCP over HTTP even on loopback; always required beyond it")
     rate_limit_per_minute: int = Field(600, ge=1, description="requests per minute per API key (a key's own "
                                                              "--rate-limit overrides it); more answer 429")
@@ -375,29 +375,76 @@ class Settings(BaseSettings):
 
 @dataclass(frozen=True)
 class Paths:
+    """Where the tool keeps things: the config file, the config directory (keys.json), the data directory (the
+    SQLite library, backups, models) and the cache directory (built model graphs, shared by every home). From
+    platformdirs, so each platform gets its own convention; `PROMPT_ALCHEMY_HOME=DIR` puts config and data under
+    DIR."""
+
     config_file: Path
     data_dir: Path
+    config_dir: Path | None = None
+    cache_dir: Path | None = None
 
     @property
     def default_database(self) -> Path:
         return self.data_dir / "prompts.db"
 
+    @property
+    def keys_file(self) -> Path:
+        """The provider keys file (`prompt-alchemy keys set NAME`), in the config directory."""
+        from prompt_alchemy.keyfile import FILE_NAME
+
+        return (self.config_dir or self.config_file.parent) / FILE_NAME
+
 
 def resolve_paths(env: Mapping[str, str] | None = None, config_file: str | Path | None = None) -> Paths:
     env = os.environ if env is None else env
+    import platformdirs
+
     home = env.get("PROMPT_ALCHEMY_HOME")
     if home:
-        base = Path(home).expanduser()
-        cfg, data = base / "config.yaml", base
+        cfg_dir = data = Path(home).expanduser()
     else:
-        import platformdirs
-
-        cfg = Path(platformdirs.user_config_dir("prompt-alchemy")) / "config.yaml"
-        data = Path(platformdirs.user_data_dir("prompt-alchemy"))
+        cfg_dir = Path(platformdirs.user_config_dir("prompt-alchemy", appauthor=False))
+        data = Path(platformdirs.user_data_dir("prompt-alchemy", appauthor=False))
+    cache = cache_dir(env)
+    cfg = cfg_dir / "config.yaml"
     explicit = config_file or env.get("PROMPT_ALCHEMY_CONFIG")
     if explicit:
         cfg = Path(explicit).expanduser()
-    return Paths(config_file=cfg, data_dir=data)
+    return Paths(config_file=cfg, data_dir=data, config_dir=cfg_dir, cache_dir=cache)
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Built artefacts shared by every home on the machine (the fast embedding graph): `PROMPT_ALCHEMY_CACHE_DIR`,
+    else the platform's user cache directory (platformdirs; `$XDG_CACHE_HOME/prompt-alchemy` on Linux)."""
+    env = os.environ if env is None else env
+    explicit = env.get("PROMPT_ALCHEMY_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("prompt-alchemy", appauthor=False))
+
+
+def key_file_layer(paths: Paths, merged: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The stored provider keys (keys.json) that no higher layer sets, as a layer to merge on top, and their
+    origin: the file is the lowest layer of a key, so the config file, the environment and flags win, and a
+    `${OPENAI_API_KEY}` in the config file that the environment leaves empty falls through to it."""
+    from prompt_alchemy.keyfile import read_keys
+
+    stored = read_keys(paths.keys_file)
+    providers = merged.get("providers") if isinstance(merged.get("providers"), Mapping) else {}
+    layer: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for name, key in stored.items():
+        if name not in all_providers():
+            continue  # a key for a provider (plugin) that is not installed now: kept in the file, not loaded
+        section = providers.get(name) if isinstance(providers.get(name), Mapping) else {}
+        if not section.get("api_key"):
+            _set_path(layer, ["providers", name, "api_key"], key)
+            origin[f"providers.{name}.api_key"] = f"keys:{paths.keys_file}"
+    return layer, origin
 
 
 # ------------------------------------------------------------------------------------------------ layers
@@ -599,12 +646,11 @@ class LoadedSettings:
 
     @property
     def database_path(self) -> Path:
-        """The SQLite file; with a PostgreSQL `storage.url`, a stand-in whose exists() is true (the library is
-        the server's) and whose parent is the data folder (training log, examples)."""
+        """The SQLite file. With a PostgreSQL `storage.url` there is no file: this names `postgresql` in the data
+        folder, whose parent is where local files go (training log, examples, backups); ask
+        `storage.url.library_exists` whether the library is there, never this path."""
         if self.settings.storage.url:
-            from prompt_alchemy.storage.url import RemoteDatabasePath
-
-            return RemoteDatabasePath.for_url(self.settings.storage.url, self.paths.data_dir)
+            return self.paths.data_dir / "postgresql"
         return Path(self.settings.storage.database_path or self.paths.default_database)
 
     @property
@@ -659,6 +705,9 @@ def load_settings(config_file: str | Path | None = None, overrides: Mapping[str,
         sources[key] = "flag"
 
     merged = deep_merge(deep_merge(file_data, env_data), flag_data)
+    key_data, key_origin = key_file_layer(paths, merged)
+    merged = deep_merge(merged, key_data)
+    sources.update(key_origin)
     url = merged.get("storage", {}).get("url") if isinstance(merged.get("storage"), dict) else None
     if isinstance(url, str):  # masked in every log line and error from here on, even when it fails validation
         from prompt_alchemy.security import register_url_secret
@@ -696,8 +745,9 @@ def semantic_problems(settings: Settings) -> list[str]:
                 problems.append(f"phases.{phase.value}.{role}: unknown provider '{name}'; known providers: "
                                 f"{', '.join(providers)}")
             elif not provider_has_credentials(settings, name):
-                where = " or ".join((*providers[name].key_env_vars[:1], f"providers.{name}.api_key"))
-                problems.append(f"phases.{phase.value}.{role}: provider '{name}' has no API key; set {where}")
+                where = ", ".join((*providers[name].key_env_vars[:1], f"providers.{name}.api_key"))
+                problems.append(f"phases.{phase.value}.{role}: provider '{name}' has no API key; run "
+                                f"'prompt-alchemy keys set {name}', or set {where}")
     if settings.generation.embedding_provider not in providers:
         problems.append(f"generation.embedding_provider: unknown provider '{settings.generation.embedding_provider}'")
     local_model, local_dims = providers["local"].embedding or ("", 0)
@@ -734,6 +784,10 @@ def validate_config(config_file: str | Path | None = None, env: Mapping[str, str
     except ConfigError as exc:
         return [str(exc)]
     data = deep_merge(file_data, env_data)
+    try:
+        data = deep_merge(data, key_file_layer(paths, data)[0])
+    except ConfigError as exc:
+        return [str(exc)]
     problems: list[str] = []
     for _ in range(5):  # drop each invalid value and retry, so that semantic checks still see the rest
         try:

@@ -138,8 +138,8 @@ class MaintenanceService:
             if target.is_dir() and target.resolve() != self._backup_dir().resolve():
                 target = target / name
             target = self.check_output_path(target, force=force, what="backup file")
-        if not self.app.loaded.database_path.is_file():
-            raise InputError(f"there is no library to back up at {self.app.loaded.database_path}")
+        if not self.app.library_exists():
+            raise InputError(f"there is no library to back up at {self.app.loaded.database_location}")
         problems = self.app.store.check_integrity(quick=True)
         if problems:
             raise StorageError(damaged_message(self.app.loaded.database_path, problems[0])

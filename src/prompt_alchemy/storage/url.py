@@ -4,7 +4,7 @@ shown: not by `config show`, not in logs, not in errors)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path, PosixPath
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -64,22 +64,3 @@ def library_exists(location: LibraryLocation) -> bool:
     file): with a PostgreSQL URL always (the server holds it; the store migrates it on connecting), else whether
     the SQLite file exists. Once a store is open, `Store.library_exists()` answers the same."""
     return bool(location.database_url) or Path(location.database_path).exists()
-
-
-class RemoteDatabasePath(PosixPath):
-    """Where the services expect the SQLite file, when the library lives in PostgreSQL: it always exists (the
-    server holds the library), its parent is the local data folder (logs, examples), and its name says what it is."""
-
-    @classmethod
-    def for_url(cls, url: str, data_dir: Path) -> RemoteDatabasePath:
-        return cls(data_dir / "postgresql")
-
-    def exists(self, *args, **kwargs) -> bool:  # type: ignore[override]
-        return self.name == "postgresql" or PosixPath(self).exists()
-
-    def is_file(self) -> bool:  # type: ignore[override]
-        return self.name == "postgresql" or PosixPath(self).is_file()
-
-    @property
-    def parent(self) -> Path:  # type: ignore[override]
-        return PosixPath(super().parent)
