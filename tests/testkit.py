@@ -66,7 +66,7 @@ class Server:
         return subprocess.run([str(SCRIPT), *args], env=self.env, capture_output=True, text=True, timeout=60)
 
     def create_key(self, name: str, scope: str, *extra: str) -> str:
-        proc = self.cli("keys", "create", "--name", name, "--scope", scope, *extra, "--output", "json")
+        proc = self.cli("api-keys", "create", "--name", name, "--scope", scope, *extra, "--output", "json")
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)["key"]
 

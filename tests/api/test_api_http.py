@@ -193,7 +193,7 @@ def test_auth_refusals_scopes_revocation_rate_limit_and_audit(auth_server):
         limited = c.get("/api/v1/prompts")
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
         assert limited.json()["error"]["code"] == "rate_limited"
-    assert s.cli("keys", "revoke", "writer").returncode == 0
+    assert s.cli("api-keys", "revoke", "writer").returncode == 0
     with s.client(writer) as c:
         assert c.get("/api/v1/prompts").status_code == 401
     with s.client(admin) as c:

@@ -65,9 +65,10 @@ learning.register(app)
 from prompt_alchemy.cli import doctor  # noqa: E402  (installation health)
 
 doctor.register(app)
-from prompt_alchemy.cli import audit, keys  # noqa: E402  (server mode: API keys and the audit log)
+from prompt_alchemy.cli import api_keys, audit, keys  # noqa: E402  (provider keys; server API keys, audit log)
 
 keys.register(app)
+api_keys.register(app)
 audit.register(app)
 from prompt_alchemy.cli import labels, use  # noqa: E402  (prompts in daily use: fill variables, labels)
 

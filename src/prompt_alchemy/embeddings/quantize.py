@@ -6,8 +6,8 @@ restores the float32 weights (q x scale), then applies onnxruntime's dynamic qua
 which turns each MatMul into an int8 `DynamicQuantizeMatMul`: measured 1.6-1.8x faster with a mean cosine of 0.992
 to the float32 vectors (per-tensor scales were as fast but drifted to 0.951).
 
-The result is built once per machine into the cache directory (`$PROMPT_ALCHEMY_CACHE_DIR`, else
-`$XDG_CACHE_HOME/prompt-alchemy`, else `~/.cache/prompt-alchemy`), named after everything that shapes it, and
+The result is built once per machine into the cache directory (`$PROMPT_ALCHEMY_CACHE_DIR`, else the platform's
+user cache directory from platformdirs: `$XDG_CACHE_HOME/prompt-alchemy` or `~/.cache/prompt-alchemy` on Linux), named after everything that shapes it, and
 written atomically, so concurrent first runs never see half a file. `make setup` builds it ahead of time:
 `python -m prompt_alchemy.embeddings.quantize`.
 """
@@ -44,11 +44,9 @@ def model_files() -> tuple[Path | None, Path | None]:
 
 
 def cache_dir() -> Path:
-    explicit = os.environ.get("PROMPT_ALCHEMY_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "prompt-alchemy"
+    from prompt_alchemy.config import cache_dir as configured_cache_dir
+
+    return configured_cache_dir()
 
 
 def _version(distribution: str) -> str:

@@ -243,10 +243,10 @@ class AccessService:
         if not name_or_id:
             raise InputError("no key name or id given")
         if not self.app.library_exists():
-            raise NotFoundError(f"no active key named '{name_or_id}' (see 'prompt-alchemy keys list')")
+            raise NotFoundError(f"no active key named '{name_or_id}' (see 'prompt-alchemy api-keys list')")
         row = self.app.store.revoke_api_key(name_or_id, utcnow())
         if row is None:
-            raise NotFoundError(f"no active key named '{name_or_id}' (see 'prompt-alchemy keys list')")
+            raise NotFoundError(f"no active key named '{name_or_id}' (see 'prompt-alchemy api-keys list')")
         self.audit.record("key.revoke", [row["id"]], detail=f"name={row['name']}")
         return row
 
