@@ -1,5 +1,5 @@
 # Quick start:  make generate IDEA="build a CLI that summarizes git logs"   |   make test
-.PHONY: setup generate test bench docs clean
+.PHONY: setup generate test lint bench docs clean
 IDEA ?= build a CLI that summarizes git logs
 
 setup:
@@ -10,6 +10,12 @@ generate: setup
 
 test: setup
 	.venv/bin/python -m pytest -q -p no:cacheprovider
+
+# Lint and types: the configuration is in pyproject.toml ([tool.ruff], [tool.mypy]); 0 findings is the bar.
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b; done

@@ -158,6 +158,9 @@ async def get_prompt(c: Call) -> Any:
     everyone = [prompt] + [p for ps in data.get("lineage", {}).values() for p in ps]
     creators = await svc.creators([p.id for p in everyone])
     out: dict[str, Any] = {"prompt": prompt_out(prompt, creators)}
+    named = (await svc.names_for([prompt.id])).get(prompt.id)
+    out["prompt"]["name"], out["prompt"]["version"] = named if named else (None, None)
+    out["prompt"]["labels"] = (await svc.labels_for([prompt.id])).get(prompt.id, [])
     if "lineage" in data:
         out["lineage"] = {k: [prompt_out(p, creators) for p in v] for k, v in data["lineage"].items()}
     return out
@@ -267,7 +270,8 @@ ENDPOINTS: list[Endpoint] = [
       query=m.SearchQuery, tags=("library",)),
     E("GET", "/prompts", list_prompts, "read", "List stored prompts, most recent first", m.PromptList,
       query=m.ListQuery, tags=("library",)),
-    E("GET", "/prompts/{id}", get_prompt, "read", "Read one prompt (id or unique prefix) with its lineage",
+    E("GET", "/prompts/{id}", get_prompt, "read", "Read one prompt (id, unique prefix, NAME, NAME@LABEL or "
+      "NAME@VERSION) with its lineage",
       m.PromptDetail, query=m.GetQuery, tags=("library",)),
     E("PATCH", "/prompts/{id}", update_prompt, "write", "Edit a prompt: saved as a new version linked to the old",
       m.AnyObject, body=m.UpdateIn, tags=("library",)),
@@ -294,3 +298,7 @@ ENDPOINTS: list[Endpoint] = [
     E("GET", "/audit", audit, "admin", "The audit log of every write, newest first", m.AuditList,
       query=m.AuditQuery, tags=("operations",)),
 ]
+
+from prompt_alchemy.api.names import name_endpoints  # noqa: E402  (named prompts: versions and labels)
+
+ENDPOINTS.extend(name_endpoints(Endpoint, m.AnyObject))

@@ -73,6 +73,9 @@ audit.register(app)
 from prompt_alchemy.cli import labels, use  # noqa: E402  (prompts in daily use: fill variables, labels)
 
 use.register(app)
+from prompt_alchemy.cli import save  # noqa: E402, I001  (named prompts: save NAME [TEXT|-])
+
+save.register(app)
 app.add_typer(labels.app, name="label")
 from prompt_alchemy.cli import view  # noqa: E402  (the local web viewer)
 

@@ -226,8 +226,9 @@ class AlchemyService:
     ) -> ImportReport:
         return await self.library_service.import_prompts(path, fmt, progress)
 
-    async def label_history(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        return await self.library_service.label_history(name, limit)
+    async def label_history(self, name: str | None = None, limit: int = 100, *,
+                            prompt_name: str | None = None) -> list[dict[str, Any]]:
+        return await self.library_service.label_history(name, limit, prompt_name=prompt_name)
 
     async def label_target(self, name: str) -> str | None:
         return await self.library_service.label_target(name)
@@ -241,8 +242,27 @@ class AlchemyService:
     async def lineage(self, prompt_id: str) -> dict[str, list[Prompt]]:
         return await self.library_service.lineage(prompt_id)
 
-    async def list_labels(self) -> list[dict[str, Any]]:
-        return await self.library_service.list_labels()
+    async def list_labels(self, prompt_name: str | None = None) -> list[dict[str, Any]]:
+        return await self.library_service.list_labels(prompt_name)
+
+    async def list_names(self) -> list[dict[str, Any]]:
+        return await self.library_service.list_names()
+
+    async def name_versions(self, name: str) -> dict[str, Any]:
+        return await self.library_service.name_versions(name)
+
+    async def names_for(self, ids: list[str]) -> dict[str, tuple[str, int]]:
+        return await self.library_service.names_for(ids)
+
+    async def protect_label(self, name: str, protected: bool = True) -> dict[str, Any]:
+        return await self.library_service.protect_label(name, protected)
+
+    async def protected_labels(self) -> list[str]:
+        return await self.library_service.protected_labels()
+
+    async def save_version(self, name: str, text: str, *, title: str | None = None, tags: list[str] | None = None,
+                           source: str = "cli") -> dict[str, Any]:
+        return await self.library_service.save_version(name, text, title=title, tags=tags, source=source)
 
     async def list_prompts(
         self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0
@@ -255,8 +275,9 @@ class AlchemyService:
     async def metrics_report(self, since: Any = None, phase: str | None = None, provider: str | None = None) -> dict:
         return await self.library_service.metrics_report(since, phase, provider)
 
-    async def remove_label(self, name: str, *, source: str = "cli") -> dict[str, Any]:
-        return await self.library_service.remove_label(name, source=source)
+    async def remove_label(self, name: str, *, prompt_name: str | None = None, source: str = "cli",
+                           force: bool = False) -> dict[str, Any]:
+        return await self.library_service.remove_label(name, prompt_name=prompt_name, source=source, force=force)
 
     async def render_prompt(
         self,
@@ -279,8 +300,9 @@ class AlchemyService:
     ) -> list[SearchResult]:
         return await self.library_service.search(query, mode=mode, filters=filters, limit=limit)
 
-    async def set_label(self, prompt_id: str, name: str, *, source: str = "cli") -> dict[str, Any]:
-        return await self.library_service.set_label(prompt_id, name, source=source)
+    async def set_label(self, prompt_id: str, name: str, *, version: int | None = None, source: str = "cli",
+                        force: bool = False) -> dict[str, Any]:
+        return await self.library_service.set_label(prompt_id, name, version=version, source=source, force=force)
 
     async def top_prompts(self, limit: int = 20) -> list[Prompt]:
         return await self.library_service.top_prompts(limit)

@@ -304,6 +304,59 @@ def m008_rate_windows(db: sqlite3.Connection) -> None:
     read caches and change notifications follow (see storage/access.py). Nothing to do here."""
 
 
+def m009_named_prompts(db: sqlite3.Connection) -> None:
+    """Named prompts: `prompts.name` and `prompts.version` (unique together: a name's versions 1..n), labels per
+    name (`labels` keyed by (prompt_name, name)), the name in `label_history`, and `protected_labels`. Every label
+    of the old global table moves to the name of the prompt it pointed at (named from the prompt when it had none);
+    each move is written to the label history and the audit log, and logged."""
+    from prompt_alchemy.models import utcnow
+    from prompt_alchemy.storage.labels import migrate_global_labels
+
+    run_script(db, """
+    ALTER TABLE prompts ADD COLUMN name TEXT;
+    ALTER TABLE prompts ADD COLUMN version INTEGER;
+    CREATE UNIQUE INDEX idx_prompts_name_version ON prompts(name, version);
+    DROP TRIGGER IF EXISTS labels_prompt_deleted;
+    DROP INDEX IF EXISTS idx_labels_prompt;
+    ALTER TABLE labels RENAME TO labels_m008;
+    CREATE TABLE labels (
+        prompt_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (prompt_name, name)
+    );
+    CREATE INDEX idx_labels_prompt ON labels(prompt_id);
+    CREATE INDEX idx_labels_name ON labels(name);
+    ALTER TABLE label_history ADD COLUMN prompt_name TEXT;
+    CREATE INDEX idx_label_history_prompt_name ON label_history(prompt_name);
+    CREATE TABLE protected_labels (
+        name TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL
+    );
+    """)
+    log_label_moves(migrate_global_labels(db, utcnow()))
+    run_script(db, """
+    DROP TABLE labels_m008;
+    CREATE TRIGGER labels_prompt_deleted BEFORE DELETE ON prompts BEGIN
+        INSERT INTO label_history (prompt_name, name, prompt_id, previous_id, action, source, created_at)
+            SELECT prompt_name, name, NULL, old.id, 'deleted', 'delete', strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
+            FROM labels WHERE prompt_id = old.id;
+    END;
+    """)
+
+
+def log_label_moves(lines: list[str]) -> None:
+    """The migration's log of how each global label moved (a warning: what `use production` means changed)."""
+    from prompt_alchemy.observability import get_logger
+
+    log = get_logger("storage.migrations")
+    if lines:
+        log.warning("labels are now per prompt name (migration m009); %d moved:", len(lines))
+    for line in lines:
+        log.warning("  %s", line)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_fts,
@@ -313,4 +366,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m006_labels,  # labels pointing at prompt versions, with their history
     m007_fts_datasette,  # the FTS table in the form Datasette detects
     m008_rate_windows,  # the API keys' rate-limit windows (PostgreSQL; SQLite counts in memory)
+    m009_named_prompts,  # prompt names with versions; labels per name; protected labels
 ]
