@@ -55,6 +55,8 @@ class _Metrics:
         self.search_latency = Histogram(f"{p}search_duration_seconds", "Library searches by mode", ["mode"],
                                         buckets=_LATENCY_BUCKETS, registry=r)
         self.library = Gauge(f"{p}library_prompts", "Stored prompts", registry=r)
+        self.queue_depth = Gauge(f"{p}job_queue_depth", "Job items queued or running (the worker autoscaler's "
+                                 "signal)", registry=r)
 
 
 def enable_metrics() -> None:
@@ -68,6 +70,12 @@ def observe_library_size(prompts: float) -> None:
     """The library's size, as counted when a scrape asks."""
     if _metrics is not None:
         _metrics.library.set(prompts)
+
+
+def observe_queue_depth(items: float) -> None:
+    """Job items queued or running over every job, as counted when a scrape asks."""
+    if _metrics is not None:
+        _metrics.queue_depth.set(items)
 
 
 def metrics_enabled() -> bool:

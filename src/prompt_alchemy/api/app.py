@@ -174,6 +174,10 @@ class TeamServer:
             telemetry.observe_library_size(await self.service.count_prompts())
         except Exception:  # noqa: BLE001 - a scrape never fails on it
             telemetry.observe_library_size(float("nan"))
+        try:
+            telemetry.observe_queue_depth(await self.service.jobs.queue_depth())
+        except Exception:  # noqa: BLE001 - a scrape never fails on it
+            telemetry.observe_queue_depth(float("nan"))
         body, media = await asyncio.to_thread(telemetry.render_metrics)
         return Response(body, media_type=media)
 
@@ -235,4 +239,4 @@ class TeamServer:
             except ValidationError as exc:
                 raise ApiError("bad_input", validation_message(exc)) from None
         return Call(self.service, dict(request.path_params), query, body, self.search_slots,
-                    request.headers.get("accept", ""))
+                    request.headers.get("accept", ""), request.headers.get("prefer", ""))

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from prompt_alchemy.api import models as m
 from prompt_alchemy.api.errors import ApiError, validation_message
+from prompt_alchemy.jobs import models as jm
 
 if TYPE_CHECKING:
     from prompt_alchemy.models import Prompt
@@ -33,6 +34,7 @@ class Call:
     body: Any
     search_slots: asyncio.Semaphore
     accept: str = ""
+    prefer: str = ""  # the Prefer header: "respond-async" makes generate and train a job (202)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ async def generate(c: Call) -> Any:
     body: BaseModel = c.body  # an m.GenerateIn: PromptRequest's fields, but server paths, and `stream`
     svc = c.service
     request = svc.build_request(body.model_dump(exclude_unset=True, exclude={"stream"}))
+    if _wants_async(c):
+        return _accepted(await svc.jobs.submit_generate(request))
     if getattr(body, "stream", False) or "text/event-stream" in c.accept:
         return _generate_events(svc, request)
     result = await svc.generate(request)
@@ -214,6 +218,8 @@ async def providers(c: Call) -> Any:
 
 
 async def train(c: Call) -> Any:
+    if _wants_async(c):
+        return _accepted(await c.service.jobs.submit_train(dry_run=c.body.dry_run))
     report = await c.service.train(c.body.dry_run, trigger="api")
     return report.model_dump(mode="json")
 
@@ -262,6 +268,73 @@ async def audit(c: Call) -> Any:
     return {"count": len(rows), "rows": rows}
 
 
+# ------------------------------------------------------------------ jobs
+
+
+def _wants_async(c: Call) -> bool:
+    return any(p.strip().lower() == "respond-async" for p in c.prefer.replace(";", ",").split(","))
+
+
+def _accepted(info: Any) -> Any:
+    """202 with the job, `Location` naming where to follow it."""
+    from starlette.responses import Response
+
+    return Response(json.dumps(info.model_dump(mode="json", exclude_none=True)), status_code=202,
+                    media_type="application/json",
+                    headers={"Location": f"{PREFIX}/jobs/{info.job}", "Preference-Applied": "respond-async"})
+
+
+async def submit_batch(c: Call) -> Any:
+    from prompt_alchemy.models import BatchItem, BatchOptions
+
+    b: Any = c.body  # a jobs.models.BatchSubmission
+    try:
+        defaults = BatchOptions.model_validate(b.defaults or {})
+    except ValidationError as exc:
+        raise ApiError("bad_input", "defaults: " + validation_message(exc)) from None
+    items = []
+    for number, data in enumerate(b.items, 1):
+        try:
+            items.append(BatchItem.model_validate(data))
+        except ValidationError as exc:
+            raise ApiError("bad_input", f"items[{number}]: " + validation_message(exc)) from None
+    return _accepted(await c.service.jobs.submit_batch(items, defaults=defaults, save=b.save, source="api"))
+
+
+async def list_jobs(c: Call) -> Any:
+    jobs = await c.service.jobs.list_jobs(status=c.query.status, limit=c.query.limit)
+    return {"count": len(jobs), "jobs": [j.model_dump(mode="json", exclude_none=True) for j in jobs]}
+
+
+def _job_id(c: Call) -> int:
+    raw = c.path["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError("not_found", f"no job {raw[:40]!r}")
+    return int(raw)
+
+
+async def get_job(c: Call) -> Any:
+    return await _job_call(c.service.jobs.show(_job_id(c), items=c.query.items))
+
+
+async def cancel_job(c: Call) -> Any:
+    return await _job_call(c.service.jobs.cancel(_job_id(c)))
+
+
+async def retry_job(c: Call) -> Any:
+    return await _job_call(c.service.jobs.retry(_job_id(c)))
+
+
+async def _job_call(call: Awaitable[Any]) -> Any:
+    from prompt_alchemy.errors import InputError
+
+    try:
+        info = await call
+    except InputError as exc:
+        raise ApiError("not_found" if str(exc).startswith("no job") else "conflict", str(exc)) from None
+    return info.model_dump(mode="json", exclude_none=True)
+
+
 E = Endpoint
 ENDPOINTS: list[Endpoint] = [
     E("POST", "/generate", generate, "write", "Generate prompts from an idea (SSE with stream=true or "
@@ -295,6 +368,16 @@ ENDPOINTS: list[Endpoint] = [
       body=m.ImportIn, tags=("library",)),
     E("GET", "/export", export, "read", "Export prompts as JSONL, JSON, Markdown or text", None,
       query=m.ExportQuery, media="application/x-ndjson", tags=("library",)),
+    E("POST", "/batch", submit_batch, "write", "Submit a batch of ideas as a job (202; follow it at "
+      "/jobs/{id})", m.AnyObject, body=jm.BatchSubmission, status=202, tags=("jobs",)),
+    E("GET", "/jobs", list_jobs, "read", "Jobs, newest first", m.AnyObject, query=jm.JobsQuery,
+      tags=("jobs",)),
+    E("GET", "/jobs/{id}", get_job, "read", "A job's status, progress and result", m.AnyObject,
+      query=jm.JobQuery, tags=("jobs",)),
+    E("POST", "/jobs/{id}/cancel", cancel_job, "write", "Cancel a job's items that have not started",
+      m.AnyObject, tags=("jobs",)),
+    E("POST", "/jobs/{id}/retry", retry_job, "write", "Queue a failed or cancelled job's unfinished items again",
+      m.AnyObject, tags=("jobs",)),
     E("GET", "/audit", audit, "admin", "The audit log of every write, newest first", m.AuditList,
       query=m.AuditQuery, tags=("operations",)),
 ]

@@ -80,6 +80,9 @@ app.add_typer(labels.app, name="label")
 from prompt_alchemy.cli import view  # noqa: E402  (the local web viewer)
 
 view.register(app)
+from prompt_alchemy.cli import jobs  # noqa: E402  (jobs: list, show, cancel, retry)
+
+jobs.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,6 +36,7 @@ def batch(
     tags: list[str] = typer.Option(None, "--tags", "-t", help="Default tags (comma-separated, repeatable)."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not store the prompts in the library."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
+    run_async: bool = typer.Option(False, "--async", help="Submit the batch as a job and print its id (see 'jobs show'): on a PostgreSQL library any worker runs it; on SQLite it runs here, as a job."),
 ) -> None:
     """Generate prompts for every idea in FILE; per-item options override these defaults."""
     from prompt_alchemy.errors import InputError
@@ -58,6 +59,10 @@ def batch(
         raise InputError(f"invalid --{'-'.join(str(p) for p in err['loc']).replace('_', '-')}: "
                          f"{err['msg'].removeprefix('Value error, ')}") from None
 
+    if run_async:
+        submit_job(ctx, file, fmt, text, defaults, not no_save, output)
+        return
+
     async def work(service):
         items = service.read_batch_items(file, fmt, text=text)
         with progress_bar("batch", len(items)) as bar:
@@ -79,6 +84,22 @@ def batch(
     if report.failed:
         sys.stderr.write(f"error: {report.failed} of {report.total} item(s) failed (see {report.results_file}); "
                          f"run again with --resume to retry them\n")
+        raise typer.Exit(1)
+
+
+def submit_job(ctx: typer.Context, file: str, fmt: str | None, text: str | None, defaults, save: bool,
+               output: Output) -> None:
+    """`batch --async`: the items become a job (queued on PostgreSQL; run here, as a job, on SQLite)."""
+    from prompt_alchemy.cli.jobs import render
+
+    async def work(service):
+        items = service.read_batch_items(file, fmt, text=text)
+        return await service.jobs.submit_batch(items, defaults=defaults, save=save, wait=not service.jobs.queued,
+                                               source="stdin" if file == "-" else str(file))
+
+    info = run_with_service(ctx, work)
+    render(info, output)
+    if info.status == "failed":
         raise typer.Exit(1)
 
 

@@ -18,6 +18,12 @@ class Transport(str, Enum):
     http = "http"
 
 
+class Role(str, Enum):
+    all = "all"
+    api = "api"
+    worker = "worker"
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
@@ -28,6 +34,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="HTTP: address to listen on."),
     port: int = typer.Option(8080, "--port", help="HTTP: port to listen on (0 picks a free one)."),
     log_file: Path = typer.Option(None, "--log-file", help="Write logs to this file instead of stderr."),
+    role: Role = typer.Option(Role.all, "--role", help="all: serve and run jobs (one machine); api: serve and queue jobs; worker: run queued jobs and the nightly training (api and worker need a PostgreSQL library; docs/jobs.md)."),
+    concurrency: int = typer.Option(2, "--concurrency", help="Worker: job items run at the same time, 1-32."),
 ) -> None:
     """Run the MCP server: every tool (generate_prompts, search_prompts, batch_generate, ...) over stdio or HTTP.
     In stdio mode stdout carries only protocol messages; logs go to stderr or --log-file."""
@@ -38,6 +46,11 @@ def serve(
 
     if not 0 <= port <= 65535:
         raise InputError(f"--port must be between 0 and 65535, got {port}")
+    if not 1 <= concurrency <= 32:
+        raise InputError(f"--concurrency must be between 1 and 32, got {concurrency}")
     runtime.configure_logging("DEBUG" if state(ctx).debug else "INFO", log_file)
     service = make_service(ctx)
-    asyncio.run(runtime.run(service, transport.value, host, port))
+    if role is not Role.all and not service.jobs.queued:
+        raise InputError(f"--role {role.value} needs a PostgreSQL library (storage.url) for the job queue; with "
+                         f"SQLite use --role all (jobs run in the server)")
+    asyncio.run(runtime.run(service, transport.value, host, port, role=role.value, concurrency=concurrency))

@@ -65,9 +65,15 @@ def configure_logging(level: str, log_file: Path | None) -> None:
     root.setLevel("WARNING")
 
 
-async def run(service: AlchemyService, transport: Transport, host: str, port: int) -> None:
+async def run(service: AlchemyService, transport: Transport, host: str, port: int, *, role: str = "all",
+              concurrency: int = 2) -> None:
     """Serve `service` over `transport` until stdin closes (stdio) or SIGINT/SIGTERM arrives; maintenance and the
-    training schedule run beside it. The service is closed on the way out."""
+    training schedule run beside it. The service is closed on the way out. `role`: `all` serves and (on a
+    PostgreSQL library) runs queued jobs; `api` only serves; `worker` runs queued jobs and the training schedule,
+    and serves nothing (see server/worker.py)."""
+    if role == "worker":
+        await run_worker_role(service, concurrency)
+        return
     from prompt_alchemy.mcp.server import build_server
     from prompt_alchemy.public_errors import register_paths
 
@@ -84,7 +90,12 @@ async def run(service: AlchemyService, transport: Transport, host: str, port: in
     from prompt_alchemy.server.schedule import run_learning_loop
 
     maintenance = asyncio.create_task(run_maintenance(service))
-    learning = asyncio.create_task(run_learning_loop(service))
+    learning = asyncio.create_task(run_learning_loop(service)) if role == "all" else None
+    jobs = None
+    if role == "all" and service.jobs.queued:
+        from prompt_alchemy.server.worker import run_queue_worker
+
+        jobs = asyncio.create_task(run_queue_worker(service, concurrency=concurrency, install_signal_handlers=False))
     try:
         if transport == "stdio":
             from prompt_alchemy.mcp.stdio import run_stdio
@@ -94,10 +105,26 @@ async def run(service: AlchemyService, transport: Transport, host: str, port: in
         else:
             await serve_http(server, service, host, port)
     finally:
+        for task in (maintenance, learning, jobs):
+            if task is not None:
+                task.cancel()
+        await service.aclose()
+        log.info("prompt-alchemy MCP server stopped")
+
+
+async def run_worker_role(service: AlchemyService, concurrency: int) -> None:
+    """`serve --role worker`: queued jobs and the training schedule, until SIGINT/SIGTERM (running items finish)."""
+    from prompt_alchemy.server.schedule import run_learning_loop
+    from prompt_alchemy.server.worker import run_queue_worker
+
+    maintenance = asyncio.create_task(run_maintenance(service))
+    learning = asyncio.create_task(run_learning_loop(service))
+    try:
+        await run_queue_worker(service, concurrency=concurrency, install_signal_handlers=True)
+    finally:
         maintenance.cancel()
         learning.cancel()
         await service.aclose()
-        log.info("prompt-alchemy MCP server stopped")
 
 
 async def until_terminated(work: Awaitable[None], announce: Callable[[], None]) -> None:

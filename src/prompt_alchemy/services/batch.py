@@ -46,18 +46,29 @@ class BatchService:
         """Generate every item, at most `workers` at a time; per-item options override `defaults`. Every item is
         validated (and every provider chain resolved) before anything runs or is written. With `results_file`,
         each finished item is appended to it and `resume` skips the items it already holds."""
-        from prompt_alchemy.engine.batch import (
-            MAX_WORKERS,
-            BatchJob,
-            ResultsFile,
-            item_keys,
-            run_batch,
-        )
+        from prompt_alchemy.engine.batch import MAX_WORKERS, ResultsFile, run_batch
+
+        if not 1 <= workers <= MAX_WORKERS:
+            raise InputError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
+        jobs = self.plan(items, defaults=defaults, save=save)
+        if results_file:
+            guard_output_path(self.app.loaded, results_file, force=False, what="results file", allow_existing=True)
+        results = ResultsFile(results_file, resume=resume, source=source) if results_file else None
+
+        async def generate(job: BatchJob, session_id: str | None) -> GenerationResult:
+            return await self.generation.generate(job.request, session_id=session_id)
+
+        return await run_batch(jobs, workers=workers, generate=generate, recover=self._recover_batch_item,
+                               results=results, progress=progress, dry_run=dry_run)
+
+    def plan(self, items: list[BatchItem], *, defaults: BatchOptions | None = None,
+             save: bool = True) -> list[BatchJob]:
+        """One validated request per item, keyed (see engine.batch.item_keys); every provider chain is resolved.
+        Raises InputError naming the first bad item; nothing runs or is written."""
+        from prompt_alchemy.engine.batch import BatchJob, item_keys
 
         if not items:
             raise InputError("the batch has no ideas")
-        if not 1 <= workers <= MAX_WORKERS:
-            raise InputError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
         defaults = defaults or BatchOptions()
         jobs: list[BatchJob] = []
         for index, (item, key) in enumerate(zip(items, item_keys(items)), 1):
@@ -72,16 +83,12 @@ class BatchService:
         for phases, provider in {(tuple(job.request.phases), job.request.provider) for job in jobs}:
             for phase in phases:
                 self.app.registry.chain(phase, provider)
-        if results_file:
-            guard_output_path(self.app.loaded, results_file, force=False, what="results file", allow_existing=True)
-        results = ResultsFile(results_file, resume=resume, source=source) if results_file else None
+        return jobs
 
-        async def generate(job: BatchJob, session_id: str | None) -> GenerationResult:
-            return await self.generation.generate(job.request, session_id=session_id)
-
-        return await run_batch(jobs, workers=workers, generate=generate, recover=self._recover_batch_item,
-                               results=results, progress=progress, dry_run=dry_run)
-
+    def recover_item(self, job: BatchJob, session_id: str) -> BatchItemResult | None:
+        """The result of an item whose prompts are stored under `session_id` already (an earlier run saved them
+        before it could record that), or None when nothing is stored."""
+        return self._recover_batch_item(job, session_id)
 
     def _recover_batch_item(self, job: BatchJob, session_id: str) -> BatchItemResult | None:
         """The result of a batch item that an interrupted run saved but did not get to record, or None."""

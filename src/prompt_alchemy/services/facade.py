@@ -13,6 +13,7 @@ The capability services, and what each receives:
 - :class:`BatchService` (the app, the generation service): many ideas at once.
 - :class:`RankingService` (the app, the library service, the audit log): scoring, judging, optimizing.
 - :class:`LearningService` (the app, the ranking service, the audit log): feedback and training.
+- :class:`JobsService` (the app, batch, generation, ranking, learning): long work as jobs (services/jobs.py).
 - :class:`MaintenanceService` (the app): backups, restore, vacuum, copy, migrations, re-embedding.
 """
 
@@ -28,6 +29,7 @@ from prompt_alchemy.services.access import AccessService, ApiKey, AuditLog
 from prompt_alchemy.services.app import App
 from prompt_alchemy.services.batch import BatchService
 from prompt_alchemy.services.generation import GenerationService
+from prompt_alchemy.services.jobs import JobsService
 from prompt_alchemy.services.learning import LearningService
 from prompt_alchemy.services.library import LibraryService, RenderedPrompt
 from prompt_alchemy.services.maintenance import MaintenanceService
@@ -72,6 +74,7 @@ class AlchemyService:
         self.ranking = RankingService(self.app, self.library_service, self.audit)
         self.learning = LearningService(self.app, self.ranking, self.audit)
         self.maintenance = MaintenanceService(self.app)
+        self.jobs = JobsService(self.app, self.batch, self.generation, self.ranking, self.learning)
 
     @classmethod
     def from_environment(
@@ -123,6 +126,7 @@ class AlchemyService:
         return self.ranking.ranker
 
     async def aclose(self) -> None:
+        await self.jobs.aclose()
         await self.app.aclose()
 
     def library_exists(self) -> bool:
