@@ -104,6 +104,26 @@ _GLOSS = {
     "publication": "post", "post": "post", "reunión": "meeting", "besprechung": "meeting", "réunion": "meeting",
     "riunione": "meeting", "reunião": "meeting", "vergadering": "meeting", "notas": "notes", "notizen": "notes",
     "notes": "notes", "appunti": "notes", "aantekeningen": "notes",
+    # assistants, bots, tutors, coaches, agents and characters
+    "asistente": "assistant", "assistente": "assistant", "assistent": "assistant", "assistentin": "assistant",
+    "kundenservice": "customer service", "kundendienst": "customer service", "atención": "support",
+    "soporte": "support", "assistenza": "support", "suporte": "support", "mitarbeiter": "employees",
+    "empleados": "employees", "dipendenti": "employees", "employés": "employees", "funcionários": "employees",
+    "werkzeugen": "tools", "werkzeuge": "tools", "herramientas": "tools", "outils": "tools", "strumenti": "tools",
+    "ferramentas": "tools", "rollenspiel": "roleplay", "personaje": "character", "personnage": "character",
+    "personaggio": "character", "figur": "character", "entrenador": "coach", "entraîneur": "coach",
+    "allenatore": "coach", "treinador": "coach", "profesor": "teacher", "lehrer": "teacher", "nachhilfe": "tutoring",
+    "professeur": "teacher", "insegnante": "teacher", "professor": "teacher", "alumnos": "students",
+    "schüler": "students", "élèves": "students", "studenti": "students", "alunos": "students",
+    "buchungen": "bookings", "reservas": "bookings", "réservations": "bookings", "prenotazioni": "bookings",
+    "termine": "appointments", "citas": "appointments", "kalender": "calendar", "calendario": "calendar",
+    "calendrier": "calendar", "sommeil": "sleep", "schlaf": "sleep", "sonno": "sleep", "sono": "sleep",
+    "fumar": "smoking", "rauchen": "smoking", "fumer": "smoking", "fumare": "smoking", "smettere": "quit",
+    "aufhören": "quit", "arrêter": "quit", "dejar": "quit", "parar": "quit", "abnehmen": "lose weight",
+    "adelgazar": "lose weight", "maigrir": "lose weight", "dimagrire": "lose weight", "emagrecer": "lose weight",
+    "ahorrar": "save money", "sparen": "save money", "économiser": "save money", "risparmiare": "save money",
+    "economizar": "save money", "du": "you", "bist": "are", "eres": "you are", "ich": "I", "für": "for",
+    "pour": "for", "mit": "with", "avec": "with",
 }
 
 
@@ -371,7 +391,7 @@ _PROMPT_LEAD = re.compile(
     r"^(?:(?:write|create|make|give me|generate|draft|design|build|set up|i need|i want)\s+)?(?:me\s+)?"
     r"(?:(?:an?|the|my|our)\s+)?(?:[\w./-]+\s+){0,2}?"
     r"(?:system prompt|system message|prompt|instructions|persona prompt|character prompt|image prompt|"
-    r"/imagine prompt)\s*(?:for|to|of|that|which|:)?\s*", re.I)
+    r"/imagine prompt)\s*(?:for|to|of|that|which|:|,)?\s*", re.I)
 _IMAGE_WORDS = re.compile(r"\b(?:midjourney|mj|stable diffusion|sdxl|sd ?1\.5|automatic1111|comfyui|dall-?e(?: ?3)?|"
                           r"chatgpt|firefly|imagen|v\d)\b\s*(?:prompt|image)?\s*(?:for|of|showing|:)?\s*", re.I)
 _SUBJECT_END = re.compile(r"\s*(?:;|:\s|,\s+(?:it|they|the bot|and it)\b|\s+(?:that|which|who|so that|so|to help|"
@@ -399,7 +419,7 @@ def subject_of(request: str) -> str:
         body = words[1]
     end = _SUBJECT_END.search(body)
     subject = body[:end.start()] if end else body
-    return subject.strip().rstrip(" .!?,")
+    return subject.strip().lstrip(" ,;:.-").rstrip(" .!?,")
 
 
 def image_subject(request: str) -> str:
@@ -412,7 +432,7 @@ def image_subject(request: str) -> str:
                   flags=re.I)
     body = re.sub(r"[,;]?\s*(?:--\w+\s*[\w:.]*\s*)+$", "", body)  # parameters the user typed go to parameters
     body = re.sub(r",?\s*\b\d{1,2}:\d{1,2}\b", "", body)
-    return body.strip().rstrip(" .!?,")
+    return body.strip().lstrip(" ,;:.-").rstrip(" .!?,")
 
 
 def purpose_of(request: str) -> str:
@@ -439,6 +459,87 @@ def purpose_of(request: str) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+#: Where an idea's brief breaks into clauses: sentence ends (also before a lower-case word, as people type),
+#: semicolons, dashes, colons, and commas outside brackets.
+_BRIEF_SPLIT = re.compile(r"(?<=[a-z0-9)\]'\"])[.!?]\s+|\s*;\s*|\s+[-\u2013\u2014]\s+|\s*:\s+|"
+                          r",\s+(?![^()]*\))(?!(?:and|or)\s)(?![\w.]+\(\))", re.I)
+_MODAL_WORD = re.compile(r"\b(?:must|never|should|shouldn't|always|only|don't|do not|cannot|can't|has to|have to|"
+                         r"up to)\b", re.I)
+_PROMPT_AFTER_BOT = re.compile(r"\b((?:bot|chatbot|assistant|agent|tutor|coach|helper|gpt|character)s?)\s+"
+                               r"(?:system\s+)?(?:prompt|instructions|persona)\b", re.I)
+_BOT_WORD = re.compile(r"\b(?:bot|chatbot|assistant|agent|tutor|coach|helper|widget|gpt|character|npc|companion)s?\b",
+                       re.I)
+_META_CLAUSE = re.compile(r"^(?:(?:i|we)\s+)?(?:need|want|would like|here'?s|make|write|give me|create)?\s*(?:me\s+)?"
+                          r"(?:(?:an?|the|my|our)\s+)?(?:[\w./-]+\s+){0,4}?(?:system prompt|system message|prompt|"
+                          r"instructions|persona|custom instructions)s?\s*(?:please)?$", re.I)
+_AS_PERSONA = re.compile(r"^.*?\b(?:acts?|act|behaves?|works?|serves?|pretends?) as\s+", re.I)
+
+
+def _ours(text: str) -> str:
+    """A business's "our" becomes "the" (the bot's user is not the prompt's writer); "my" is the third person."""
+    text = re.sub(r"\b[Ww]e(?:'re| are)\b", "the business is", text)
+    text = re.sub(r"\bour\b", "the", text)
+    text = re.sub(r"\bOur\b", "The", text)
+    return third_person(text)
+
+
+def _clauses(text: str) -> list[str]:
+    parts = [p.strip().strip(" ,.;") for p in _BRIEF_SPLIT.split(text)]
+    return [p for p in parts if p]
+
+
+def brief_of(idea: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """An AI-facing idea's brief, clause by clause in the user's words: the persona it describes (the first clause
+    naming a bot, tutor, coach or agent: "the support bot for the invoicing tool Billwise"), the other clauses as
+    scope lines ("Baggage, seat changes, delays."), and its must / never / only clauses and limits as rules. No
+    clause of the idea is dropped except the request for a prompt itself ("need the system prompt")."""
+    persona = ""
+    scope: list[str] = []
+    rules: list[str] = []
+    short: list[str] = []
+
+    def flush() -> None:
+        if short:
+            line = ", ".join(short)
+            scope.append(line[0].upper() + line[1:] + ".")
+            short.clear()
+
+    for raw in _clauses(" ".join(idea.split())):
+        clause = strip_lead(raw)
+        if _PROMPT_AFTER_BOT.search(clause):  # "need the customer chat assistant prompt": the assistant
+            clause = re.sub(r"^(?:(?:i|we)\s+)?(?:need|want|would like)\s+", "", _PROMPT_AFTER_BOT.sub(r"\1", clause),
+                            flags=re.I)
+        elif _META_CLAUSE.match(raw.strip(" ,.;")) or _META_CLAUSE.match(clause.strip(" ,.;")):
+            continue
+        clause = _PROMPT_LEAD.sub("", clause, count=1).strip(" ,.;")
+        if not clause:
+            continue
+        ruled = _is_rule(clause) or bool(_MODAL_WORD.search(clause))
+        if ruled and not (not persona and _BOT_WORD.search(clause) and not _MODAL_WORD.search(clause)):
+            flush()
+            rule = as_instruction(_ours(clause))
+            if rule.lower() not in (r.lower() for r in rules):
+                rules.append(rule)
+            continue
+        if not persona and _BOT_WORD.search(clause) and len(clause.split()) <= 30:
+            body = _AS_PERSONA.sub("", clause) if _AS_PERSONA.match(clause) else clause
+            body = re.sub(r"\s+(?:persona|prompt|system prompt)\b", "", body, flags=re.I)
+            body = re.sub(r"^(?:(?:write|create|make|build|design|set up|give me)\s+)", "", body, flags=re.I)
+            body = _ours(body.strip())
+            if not re.match(r"(?:a|an|the|the user's)\b", body, re.I):
+                body = "the " + body
+            persona = body[0].lower() + body[1:] if not body[:2].isupper() else body
+            continue
+        text = _ours(clause)
+        if len(text.split()) <= 3:
+            short.append(text)
+            continue
+        flush()
+        scope.append(text[0].upper() + text[1:] + ("" if text.endswith(("?", "!")) else "."))
+    flush()
+    return persona, tuple(scope), tuple(rules)
+
+
 def domain_of(request: str, audience: str) -> str:
     """The business, field or topic ("a pet supplies store", "math", "fractions"), or "" when the idea does not
     name one plainly."""
@@ -447,7 +548,7 @@ def domain_of(request: str, audience: str) -> str:
                            request, re.I)
     if possessive:
         return re.sub(r"^(?:our|my)\s+", "a ", possessive.group(1), flags=re.I)
-    modifier = re.search(r"\b(?:a|an|the|my|our)?\s*((?:[A-Za-z][\w-]*\s+){1,2}?)(?:tutor|coach|teacher)\b",
+    modifier = re.search(r"\b(?:(?:a|an|the|my|our)\s+)?((?:[A-Za-z][\w-]*\s+){1,2}?)(?:tutor|coach|teacher)\b",
                          request, re.I)
     if modifier:
         words = [w for w in modifier.group(1).split() if w.lower() not in _GENERIC_MODIFIERS]
@@ -505,6 +606,9 @@ class IdeaDetails:
     context: tuple[str, ...] = ()
     facts: tuple[str, ...] = ()
     aspect_ratio: str = ""
+    persona: str = ""  # the bot, tutor, coach or agent the idea describes, in its words
+    scope: tuple[str, ...] = ()  # the idea's other clauses (what the bot covers), in its words
+    brief_rules: tuple[str, ...] = ()  # its must / never / only clauses, clause by clause
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -591,7 +695,9 @@ def extract_details(idea: str, context_items: list[ContextItem] | None = None) -
     else:
         ratio_value = ratio.group(1)
     audience = stated_audience(text)
-    domain = domain_of(request, audience) if language is None else ""
+    first_sentence = re.split(r"(?<=[a-z0-9)])[.!?]\s+", request, maxsplit=1)[0]
+    domain = domain_of(first_sentence, audience) if language is None else ""
+    persona, scope, brief_rules = brief_of(text) if language is None else ("", (), ())
     domain = _MARATHON.get(domain.lower(), domain)
     for word, sport in _MARATHON.items():
         if re.search(rf"\b{re.escape(word)}\b", text, re.I) and "coach" in text.lower():
@@ -604,4 +710,5 @@ def extract_details(idea: str, context_items: list[ContextItem] | None = None) -
         labels=tuple(labels_in(text)), fields=tuple(fields_in(text)), subject=subject,
         image_subject=image_subject(request), domain=domain,
         purpose=purpose_of(request) if language is None else "", context=tuple(context),
-        facts=context_facts(context_items), aspect_ratio=ratio_value)
+        facts=context_facts(context_items), aspect_ratio=ratio_value, persona=persona, scope=scope,
+        brief_rules=brief_rules)

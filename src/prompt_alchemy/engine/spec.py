@@ -105,6 +105,7 @@ class PromptSpec(BaseModel):
     language: str = ""  # the idea's language when not English ("Spanish")
     parameters: str = ""  # an image model's own parameters
     alternatives: list[str] = Field(default_factory=list)  # further roles of the pattern
+    brief: list[str] = Field(default_factory=list)  # an AI-facing idea's own scope clauses, in its words
 
     def render(self) -> str:
         """The readable rendering stored as the prima-materia artefact."""
@@ -116,6 +117,8 @@ class PromptSpec(BaseModel):
                  f"Audience: {self.audience}"]
         if self.language:
             parts.append(f"Language: {self.language}")
+        if self.brief:
+            parts.append("The idea's own scope:\n" + bullets(self.brief))
         if self.rules:
             parts.append("The idea's own rules:\n" + bullets(self.rules))
         if self.facts:
@@ -196,6 +199,9 @@ _QUESTION = re.compile(r"^\s*(?:what|which|where|when|why|how|who|whom|whose|sho
                        r"does|did|will)\b", re.I)
 _NEGATIONS = {"don't": "doesn't", "do not": "does not", "didn't": "didn't", "can't": "can't", "cannot": "cannot",
               "won't": "won't", "haven't": "hasn't", "have not": "has not", "am not": "is not", "'m not": "is not"}
+#: Irregular past forms: "what I wrote" stays "what the user wrote".
+_PAST = frozenset("""wrote went did had made said got took came saw ran ate read felt left lost bought sent spent thought
+told knew found gave kept began brought built paid met sat stood heard won""".split())
 _IRREGULAR = {"am": "is", "have": "has", "do": "does", "go": "goes", "'m": "is", "'ve": "has"}
 
 
@@ -203,7 +209,7 @@ def _third_person_verb(verb: str) -> str:
     low = verb.lower()
     if low in _IRREGULAR:
         return _IRREGULAR[low]
-    if low in _MODALS or (low.endswith("ed") and not low.endswith("eed")):
+    if low in _MODALS or low in _PAST or (low.endswith("ed") and not low.endswith("eed")):
         return verb
     if re.search(r"[^aeiou]y$", low):
         return verb[:-1] + "ies"
@@ -406,6 +412,9 @@ def image_parameters(pattern: Pattern, details: IdeaDetails) -> str:
     return params
 
 
+_BOT_WORDS = frozenset("bot chatbot assistant chat widget system user's the".split())
+
+
 def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: str = "") -> PromptSpec:
     """A complete spec from the chosen pattern and the idea's details: the floor that the model's task (and role,
     when the pattern has none) improve on. The task is the pattern's own task line when it has one that fills
@@ -421,11 +430,31 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
         task, task_source = pattern_task[0], "pattern"
     else:
         task, task_source = imperative_task(details.request or details.idea), "rule"
+    # a bot, tutor, coach or agent: the idea's own persona, scope clauses and rules, clause by clause
+    ai_facing = pattern.form == "sections" and bool(pattern.task) and not details.language
+    brief, rules = [], list(details.rules)
+    if ai_facing:
+        said_by_pattern = {w[:4] for w in key_words(" ".join([roles[0] if roles else "", *pattern_task[:1]]))}
+        new_words = [w for w in key_words(details.persona) if w[:4] not in said_by_pattern and w not in _BOT_WORDS
+                     and w.rstrip("s") not in STOPWORDS]
+        if new_words and "{subject}" not in pattern.roles[0]:  # the idea's persona says more than the pattern's
+            roles = [details.persona, *roles]
+        brief = [line for line in details.scope
+                 if line.rstrip(".").lower() != slots["subject"].lower()]  # a character's subject is its role
+        said = " ".join([details.persona, *brief, *rules]).lower()
+        for rule in details.brief_rules:
+            words = key_words(rule)
+            if words and sum(1 for w in words if w in said) < 0.8 * len(words):
+                rules.append(rule)
+                said += " " + rule.lower()
     # the idea's numbers that neither its task nor its rules already carry
-    carried = " ".join([details.request, *details.rules]).lower()
+    carried = " ".join([details.request, *rules, *brief, details.persona if ai_facing else ""]).lower()
     limits = [n for n in details.numbers if n.lower() not in carried]
-    rules = list(details.rules) + [f"{n[0].upper()}{n[1:]}." for n in limits]
+    rules += [f"{n[0].upper()}{n[1:]}." for n in limits]
     sections = {heading: _filled(lines, slots) for heading, lines in pattern.sections.items()}
+    if brief and sections:
+        scope_heading = "Scope" if "Scope" in sections else next(iter(sections))
+        sections[scope_heading] = brief + sections[scope_heading]
     requirements = _filled(pattern.requirements, slots)
     if persona_guidance:
         requirements.append(persona_guidance.strip())
@@ -448,6 +477,8 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
         sources["context"] = "idea"
     if details.facts:
         sources["facts"] = "context files"
+    if roles and re.match(r"(?:A|An|The) [a-z]", roles[0]):  # "{subject}" filled at the line's start
+        roles[0] = roles[0][0].lower() + roles[0][1:]
     return PromptSpec(
         kind=pattern.name, role=roles[0] if roles else "", task=task, audience=audience, inputs=inputs,
         context=context, requirements=requirements, constraints=constraints, output_format=output_format,
@@ -455,6 +486,6 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
         choice=(f"{choice.method} {choice.similarity:.2f}, margin {choice.margin:.2f}"
                 + (f"; nearest was {choice.nearest}, not clear enough" if choice.fallback else "")),
         form=pattern.form, sections=sections, details_section=pattern.details_section, rules=rules,
-        facts=list(details.facts), language=details.language_name,
+        facts=list(details.facts), language=details.language_name, brief=brief,
         parameters=image_parameters(pattern, details) if pattern.form == "paragraph" else pattern.parameters,
         alternatives=roles[1:])

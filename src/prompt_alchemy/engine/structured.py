@@ -326,9 +326,10 @@ def render_prose(spec: PromptSpec, max_sentences: int = 12) -> str:
         sentences.append(f"You will work from what the user supplies: {_inputs_line(spec)}")
     sentences.extend(spec.context[:2])
     sentences.extend(spec.facts[:2])
+    sentences.extend(spec.brief[:3])
     sentences.extend(spec.rules[:3])
     for lines in spec.sections.values():
-        sentences.extend(line for line in lines[:1] if line not in spec.rules)
+        sentences.extend(line for line in lines[:1] if line not in spec.rules and line not in spec.brief)
     sentences.extend(spec.requirements[:1])
     if spec.output_format:
         sentences.append(f"When you answer, give {_lower_first(spec.output_format)}")
@@ -348,7 +349,7 @@ def paragraph(spec: PromptSpec, variant: int) -> str:
     """An image prompt: ONE descriptive paragraph (the subject from the idea, then the pattern's style, lighting,
     composition and camera, the variant choosing among the pattern's alternatives), then the model's parameters.
     Natural-sentence patterns (DALL-E) read as sentences, tag patterns (Midjourney, Stable Diffusion) as phrases."""
-    subject = spec.task.strip().rstrip(".")
+    subject = spec.task.strip().lstrip(" ,;:.-").rstrip(".")
     subject = subject[0].upper() + subject[1:] if subject else subject
     aspects = [lines[variant % len(lines)] for lines in spec.sections.values() if lines]
     sentences = any(a.rstrip().endswith(".") for a in aspects)
@@ -415,9 +416,10 @@ def assemble(spec: PromptSpec, variant: int, family: str | None) -> str:
     if strategy == "concise":
         if context:
             sections["Context"] = " ".join(_sentence(c) for c in context[:2])
-        rules = spec.rules or [lines[0] for lines in pattern_sections.values()][:2]
-        kept = rules + [lines[0] for h, lines in pattern_sections.items() if lines[0] not in rules
-                        and h != spec.details_section][:2]
+        rules = spec.brief + (spec.rules or [lines[0] for lines in pattern_sections.values()][:2])
+        firsts = [next((line for line in lines if line not in spec.brief), "") for h, lines in
+                  pattern_sections.items() if h != spec.details_section]
+        kept = rules + [line for line in firsts if line and line not in rules][:2]
         if kept or constraints:
             sections["Rules"] = _bullets(kept or constraints[:1])
         if spec.output_format:
@@ -440,8 +442,11 @@ def assemble(spec: PromptSpec, variant: int, family: str | None) -> str:
         tone = {h: v for h, v in pattern_sections.items() if h.lower() in ("tone", "voice", "character")}
         pattern_sections = {**tone, **{h: v for h, v in pattern_sections.items() if h not in tone}}
     if strategy == "step-by-step":
-        steps = [line for lines in pattern_sections.values() for line in lines if line not in spec.rules]
+        steps = [line for lines in pattern_sections.values() for line in lines
+                 if line not in spec.rules and line not in spec.brief]
         steps += spec.requirements
+        if spec.brief:
+            sections["Scope"] = _bullets(spec.brief)
         if spec.rules:
             sections["Rules"] = _bullets(spec.rules)
         if steps:

@@ -323,9 +323,19 @@ def pattern_scores(sims: list[float], labels: list[str], top: int = 2) -> dict[s
     return {name: sum(sorted(vals, reverse=True)[:top]) / min(top, len(vals)) for name, vals in by_name.items()}
 
 
+#: Patterns whose prompts share one shape (a bot's system prompt; one image paragraph): when the two nearest are of
+#: one family, either fits far better than the general pattern, so the margin does not apply between them.
+FAMILIES = (frozenset({"support-bot", "internal-helpdesk-bot", "assistant-system-prompt"}),
+            frozenset({"image-midjourney", "image-stable-diffusion", "image-dalle"}))
+
+
+def _same_family(first: str, second: str) -> bool:
+    return any(first in family and second in family for family in FAMILIES)
+
+
 def decide(scores: dict[str, float], floor: float = FLOOR, margin: float = MARGIN,
            method: str = "embedding") -> PatternChoice:
-    """The best-scoring pattern when it is clearly nearest, else general."""
+    """The best-scoring pattern when it is clearly nearest (or its runner-up is of its family), else general."""
     patterns = load_patterns()
     ranked = sorted(scores.items(), key=lambda item: -item[1])
     best, best_score = ranked[0]
@@ -333,6 +343,8 @@ def decide(scores: dict[str, float], floor: float = FLOOR, margin: float = MARGI
     lead = best_score - runner_up
     if best == GENERAL:
         return PatternChoice(patterns[GENERAL], best_score, lead, False, best, method)
+    if len(ranked) > 1 and _same_family(best, ranked[1][0]) and best_score >= floor:
+        return PatternChoice(patterns[best], best_score, lead, False, best, method)
     if best_score < floor or lead < margin:
         return PatternChoice(patterns[GENERAL], best_score, lead, True, best, method)
     return PatternChoice(patterns[best], best_score, lead, False, best, method)
@@ -374,7 +386,65 @@ async def choose_pattern(idea: str, embedder: Embedder | None, idea_vector: np.n
     matrix = await example_vectors(embedder)
     if idea_vector is None or english != idea:
         idea_vector = (await embedder.embed([english]))[0]
-    return decide(embedding_scores(matrix, np.asarray(idea_vector)))
+    return decide(_named_model(english, _asked_kind(english, language, embedding_scores(matrix,
+                                                                                       np.asarray(idea_vector)))))
+
+
+#: An image model named in the idea decides which image pattern (its parameters and syntax differ).
+_IMAGE_MODELS = (("image-midjourney", re.compile(r"\b(?:midjourney|mj|/imagine)\b", re.I)),
+                 ("image-stable-diffusion", re.compile(r"\b(?:stable diffusion|sdxl|sd ?1\.5|sd ?3|automatic1111|"
+                                                       r"comfyui)\b", re.I)),
+                 ("image-dalle", re.compile(r"\b(?:dall-?e(?: ?[23])?)\b", re.I)))
+#: How near an image pattern must already be to the best for a named image model to decide.
+NAMED_MODEL_REACH = 0.06
+
+
+def _named_model(idea: str, scores: dict[str, float]) -> dict[str, float]:
+    """When the idea names an image model and that model's pattern is nearly the best, it becomes the best."""
+    best = max(scores.values())
+    for name, regex in _IMAGE_MODELS:
+        if name in scores and regex.search(idea) and scores[name] >= best - NAMED_MODEL_REACH:
+            return {**scores, name: best + MARGIN + 0.001}
+    return scores
+
+
+_TRANSLATE_WORD = re.compile(r"\btranslat|\binto (?:english|spanish|german|french|italian|portuguese|dutch)\b", re.I)
+
+
+#: A request that acts on a bot (tests it, labels or grades its chats) or sets a model's behaviour is not a request
+#: for a business's chatbot, however near its words are to the support examples.
+_ACTS_ON = frozenset("""label classify categorize categorise tag sort grade score rate evaluate assess review audit test
+red red-team stress-test summarize summarise translate extract compare analyze analyse""".split())
+_BEHAVIOUR = re.compile(r"\b(?:makes?|making|gets?|so|that|until)\s+(?:the\s+|an?\s+)?(?:model|ai|llm|chatgpt|gpt|"
+                        r"claude|gemini|bot|assistant)\s+(?:always\s+|never\s+|only\s+|to\s+)?(?:answers?|responds?|"
+                        r"repl(?:y|ies)|ends?|asks?|starts?|picks?|writes?|talks?|speaks?|uses?|says?|act)\b", re.I)
+_BUSINESS_BOTS = ("support-bot", "internal-helpdesk-bot")
+
+
+def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> dict[str, float]:
+    """Candidates the idea's own request rules out. A non-English idea is near the translation examples by its
+    foreign words alone: translation is a candidate only when the idea asks to translate. A business's bot is not
+    a candidate when the request acts on a bot (red-team it, label its chats) or sets a model's behaviour."""
+    from prompt_alchemy.engine.details import _PROMPT_LEAD
+    from prompt_alchemy.engine.spec import strip_lead
+
+    drop: set[str] = set()
+    if language and not _TRANSLATE_WORD.search(idea):
+        drop.add("translate")
+    body = _PROMPT_LEAD.sub("", strip_lead(idea.strip()), count=1)
+    first = re.split(r"[\s,:;]+", body.lower(), maxsplit=1)[0] if body.strip() else ""
+    if first in _ACTS_ON:
+        drop.update(_BUSINESS_BOTS)
+    kept = {name: score for name, score in scores.items() if name not in drop} if drop else scores
+    if _BEHAVIOUR.search(idea) and not _HAS_PERSONA.search(idea):
+        # "a prompt that makes the model answer only yes or no": the prompt is the behaviour, said plainly
+        return {**kept, GENERAL: max(kept.values()) + MARGIN + 0.001}
+    return kept
+
+
+#: Words that make a behaviour request a persona's prompt (a business's bot, a tutor, a character) after all.
+_HAS_PERSONA = re.compile(r"\b(?:customers?|employees?|staff|store|shop|company|clinic|business|tutor|coach|"
+                          r"character|agent|persona|students?)\b", re.I)
 
 
 # ------------------------------------------------------------------------------------------------ filling
