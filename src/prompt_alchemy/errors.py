@@ -23,6 +23,10 @@ class ConflictError(InputError):
     """The request clashes with what exists (an active API key of the same name): exit code 2, HTTP 409."""
 
 
+class ForbiddenError(InputError):
+    """The caller may not do this (moving a protected label without the right): exit code 2, HTTP 403."""
+
+
 class MissingVariablesError(InputError):
     """A prompt was filled without a value for each of its template variables; `missing` names every one."""
 

@@ -62,24 +62,35 @@ def test_use_fills_values_files_and_reports_every_missing_variable(cli, loaded, 
 
 
 def test_labels_resolve_move_with_history_and_survive_export_import(cli, loaded, tmp_path, monkeypatch):
-    assert cli("label", "set", "abcd1", "production").returncode == 0
-    filled = parse_json(cli("use", "production", "-p", "tone", "a", "-p", "topic", "b", "-p", "audience", "c",
-                            "-o", "json"))
-    assert filled["id"] == "abcd1111-aaaa" and filled["labels"] == ["production"]
-    moved = parse_json(cli("label", "set", "abcd2", "production", "-o", "json"))
-    assert moved == {"name": "production", "prompt_id": "abcd2222-bbbb", "previous_id": "abcd1111-aaaa",
-                     "changed": True}
-    assert parse_json(cli("show", "production", "-o", "json"))["prompt"]["id"] == "abcd2222-bbbb"
-    history = parse_json(cli("label", "history", "production", "-o", "json"))["history"]
+    # a label belongs to a prompt name: labelling an unnamed prompt names it from its title ("Summary" -> summary)
+    first = parse_json(cli("label", "set", "abcd1", "production", "-o", "json"))
+    assert (first["prompt_name"], first["version"]) == ("summary", 1)
+    filled = parse_json(cli("use", "summary@production", "-p", "tone", "a", "-p", "topic", "b", "-p", "audience",
+                            "c", "-o", "json"))
+    assert filled["id"] == "abcd1111-aaaa" and filled["labels"] == ["production"] and filled["name"] == "summary"
+    assert parse_json(cli("use", "production", "--raw", "-o", "json"))["id"] == "abcd1111-aaaa"  # one name has it
+    other = parse_json(cli("label", "set", "abcd2", "production", "-o", "json"))  # another name: nothing moves
+    assert (other["prompt_name"], other["previous_id"], other["changed"]) == ("plain", None, True)
+    _fails(cli("use", "production"), 2, "on several prompt names")
+    v2 = parse_json(cli("save", "summary", "Write a {tone} summary of {topic}.", "-o", "json"))
+    assert v2["version"] == 2
+    moved = parse_json(cli("label", "set", "summary", "production", "-o", "json"))
+    assert {k: moved[k] for k in ("name", "prompt_name", "version", "prompt_id", "previous_id", "previous_version",
+                                  "changed")} == {
+        "name": "production", "prompt_name": "summary", "version": 2, "prompt_id": v2["prompt_id"],
+        "previous_id": "abcd1111-aaaa", "previous_version": 1, "changed": True}
+    assert parse_json(cli("show", "summary@production", "-o", "json"))["prompt"]["id"] == v2["prompt_id"]
+    assert parse_json(cli("show", "plain@production", "-o", "json"))["prompt"]["id"] == "abcd2222-bbbb"
+    history = parse_json(cli("label", "history", "production", "--name", "summary", "-o", "json"))["history"]
     assert [(h["action"], h["prompt_id"], h["previous_id"]) for h in history] == [
-        ("move", "abcd2222-bbbb", "abcd1111-aaaa"), ("set", "abcd1111-aaaa", None)]
-    assert cli("label", "set", "production", "staging").returncode == 0  # a label names an ID here too
-    versions = parse_json(cli("history", "staging", "-o", "json"))["versions"]
+        ("move", v2["prompt_id"], "abcd1111-aaaa"), ("set", "abcd1111-aaaa", None)]
+    assert cli("label", "set", "plain@1", "staging").returncode == 0  # any reference names the version
+    versions = parse_json(cli("history", "plain", "-o", "json"))["versions"]
     assert versions[0]["labels"] == ["production", "staging"]
     _fails(cli("label", "set", "abcd1", "beef"), 2, "could be read as a prompt id prefix")
     _fails(cli("label", "set", "abcd1", "no spaces"), 2, "invalid label")
     _fails(cli("label", "rm", "nonesuch"), 1, "no label named 'nonesuch'")
-    _fails(cli("show", "nonesuch"), 1, "no prompt with id 'nonesuch', nor a label of that name")
+    _fails(cli("show", "nonesuch"), 1, "no prompt with id 'nonesuch', nor a name or label of that name")
 
     export = tmp_path / "out.jsonl"
     assert cli("export", str(export)).returncode == 0
@@ -87,18 +98,21 @@ def test_labels_resolve_move_with_history_and_survive_export_import(cli, loaded,
     assert records["abcd2222-bbbb"]["labels"] == ["production", "staging"] and "labels" not in records["abcd1111-aaaa"]
     monkeypatch.setenv("PROMPT_ALCHEMY_HOME", str(tmp_path / "other-home"))
     report = parse_json(cli("import", str(export), "-o", "json"))
-    assert report["imported"] == 2 and report["labels"] == 2
+    assert report["imported"] == 3 and report["labels"] == 3
     labels = parse_json(cli("label", "list", "-o", "json"))["labels"]
     assert {(lb["name"], lb["prompt_id"]) for lb in labels} == {("production", "abcd2222-bbbb"),
-                                                               ("staging", "abcd2222-bbbb")}
+                                                               ("staging", "abcd2222-bbbb"),
+                                                               ("production", v2["prompt_id"])}
     removed = parse_json(cli("label", "rm", "staging", "-o", "json"))
-    assert removed == {"name": "staging", "prompt_id": "abcd2222-bbbb"}
+    assert removed["name"] == "staging" and removed["prompt_id"] == "abcd2222-bbbb"
     assert [h["action"] for h in parse_json(cli("label", "history", "staging", "-o", "json"))["history"]] == [
         "remove", "set"]
     # deleting a labelled version removes its labels, and the history says why
-    assert cli("delete", "production", "--yes").returncode == 0
-    assert parse_json(cli("label", "list", "-o", "json"))["labels"] == []
-    assert parse_json(cli("label", "history", "production", "-o", "json"))["history"][0]["action"] == "deleted"
+    owner = removed["prompt_name"]
+    assert cli("delete", f"{owner}@production", "--yes").returncode == 0
+    assert [lb["prompt_id"] for lb in parse_json(cli("label", "list", "-o", "json"))["labels"]] == [v2["prompt_id"]]
+    assert parse_json(cli("label", "history", "production", "--name", owner, "-o", "json"))["history"][0][
+        "action"] == "deleted"
 
 
 def _editor(tmp_path, body: str) -> str:

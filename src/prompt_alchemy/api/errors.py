@@ -13,6 +13,7 @@ from prompt_alchemy.errors import (
     AlchemyError,
     ConfigError,
     ConflictError,
+    ForbiddenError,
     CostLimitError,
     GenerationError,
     InputError,
@@ -65,6 +66,8 @@ def from_exception(exc: BaseException) -> ApiError:
     message = public_message(str(exc))
     if isinstance(exc, ConflictError):
         return ApiError("conflict", message)
+    if isinstance(exc, ForbiddenError):
+        return ApiError("forbidden", message)
     if isinstance(exc, ConfigError):
         return ApiError("invalid_config", message)
     if isinstance(exc, ProviderUnavailableError):

@@ -39,7 +39,7 @@ def parse_tokens(tokens: list[str]) -> tuple[str, list[tuple[str, str]]]:
         target = token
         i += 1
     if target is None:
-        raise InputError("missing the prompt ID or label: prompt-alchemy use ID|LABEL -p NAME VALUE ...")
+        raise InputError("missing the prompt: prompt-alchemy use NAME[@LABEL|@VERSION]|ID -p NAME VALUE ...")
     return target, pairs
 
 
@@ -67,16 +67,16 @@ def read_values(pairs: list[tuple[str, str]] | None) -> dict[str, str]:
 
 def use(
     ctx: typer.Context,
-    tokens: list[str] = typer.Argument(..., metavar="ID|LABEL [-p NAME VALUE]...",
-                                       help="A prompt id (or unique prefix) or a label, then one '-p NAME VALUE' "
-                                            "per variable; VALUE '@FILE' reads the file, '@@' starts a literal "
-                                            "'@'."),
+    tokens: list[str] = typer.Argument(..., metavar="PROMPT [-p NAME VALUE]...",
+                                       help="A prompt name (its latest version), NAME@LABEL, NAME@VERSION, or a "
+                                            "prompt id (or unique prefix), then one '-p NAME VALUE' per variable; "
+                                            "VALUE '@FILE' reads the file, '@@' starts a literal '@'."),
     raw: bool = typer.Option(False, "--raw", help="Print the template itself, variables unfilled."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
 ) -> None:
     """Print a stored prompt with its {variables} (or {{variables}}) filled: ready to paste or pipe into a model.
 
-    Example: prompt-alchemy use production -p topic "release notes" -p diff @changes.diff
+    Example: prompt-alchemy use release-notes@production -p topic "v2" -p diff @changes.diff
     """
     prompt_id, pairs = parse_tokens(tokens)
     values = read_values(pairs)
@@ -84,7 +84,8 @@ def use(
     rendered = run_with_service(ctx, lambda service: service.render_prompt(
         prompt_id, values, raw=raw, missing_hint=" (pass -p NAME VALUE for each)"))
     if output is Output.json:
-        print_json({"id": rendered.prompt.id, "labels": rendered.labels, "raw": raw, "text": rendered.text,
+        print_json({"id": rendered.prompt.id, "name": rendered.name, "version": rendered.version,
+                    "labels": rendered.labels, "raw": raw, "text": rendered.text,
                     "variables": rendered.variables, "values": rendered.values})
         return
     typer.echo(rendered.text)

@@ -1,5 +1,6 @@
-"""Stored prompts as MCP prompts: every labelled version (named by its label) and the best-scored prompts (named by
-a slug of their title and their short id), each with its template variables as arguments; `prompts/get` fills them.
+"""Stored prompts as MCP prompts: every named prompt (its latest version, as `NAME`), every labelled version (as
+`NAME@LABEL`) and the best-scored prompts (named by a slug of their title and their short id), each with its template
+variables as arguments; `prompts/get` fills them, and also takes `NAME@VERSION`.
 
 The server's `list_prompts` / `get_prompt` call these; nothing here writes to stdout.
 """
@@ -52,15 +53,26 @@ def _describe(p: Prompt, head: str) -> str:
 
 
 async def _published(service: AlchemyService) -> list[tuple[str, Prompt, str]]:
-    """(name, prompt, description) of every published prompt: labelled versions first, then the top prompts."""
+    """(name, prompt, description) of every published prompt: named prompts and their labelled versions first,
+    then the top prompts."""
     out: list[tuple[str, Prompt, str]] = []
+    names = await service.list_names()
     labels = await service.list_labels()
-    if labels:
-        prompts = await service.get_prompts([lb["prompt_id"] for lb in labels])
-        for lb in labels:
+    latest = {row["name"]: await service.label_target(row["name"]) for row in names}
+    prompts = await service.get_prompts([pid for pid in latest.values() if pid]
+                                        + [lb["prompt_id"] for lb in labels])
+    by_name: dict[str, list[dict]] = {}
+    for lb in labels:
+        by_name.setdefault(lb["prompt_name"], []).append(lb)
+    for row in names:
+        p = prompts.get(latest[row["name"]] or "")
+        if p is not None:
+            out.append((row["name"], p, _describe(p, f"{row['name']} (latest: version {row['latest_version']}) →")))
+        for lb in by_name.get(row["name"], []):
             p = prompts.get(lb["prompt_id"])
             if p is not None:
-                out.append((lb["name"], p, _describe(p, f"label {lb['name']} → stored prompt")))
+                ref = f"{lb['prompt_name']}@{lb['name']}"
+                out.append((ref, p, _describe(p, f"{ref} (version {lb['version']}) →")))
     for p in await service.top_prompts(TOP_PROMPTS):
         out.append((prompt_name(p), p, _describe(p, "stored prompt")))
     return out
@@ -73,10 +85,13 @@ async def list_stored_prompts(service: AlchemyService) -> list[MCPPrompt]:
 
 
 async def _find(service: AlchemyService, name: str) -> tuple[Prompt, str] | None:
+    """The prompt `name` publishes: a prompt name (latest), NAME@LABEL, NAME@VERSION, or a top prompt's name."""
     if not service.library_exists():
         return None
-    if await service.label_target(name) is not None:
-        return await service.get_prompt(name), f"label {name} → stored prompt"
+    if "@" in name or re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]{0,63}", name):
+        target = await service.label_target(name)
+        if target is not None:
+            return await service.get_prompt(target), f"{name} → stored prompt"
     match = re.fullmatch(r".*-([0-9a-f]{8})", name)
     if match is None:
         return None

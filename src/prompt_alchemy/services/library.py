@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from prompt_alchemy.errors import (
+    ForbiddenError,
     InputError,
     MissingVariablesError,
     NotFoundError,
@@ -37,13 +38,15 @@ from prompt_alchemy.services._common import (
 )
 from prompt_alchemy.services.access import AuditLog, Call, Written, audited
 from prompt_alchemy.services.app import App
+from prompt_alchemy.storage.labels import ID_LIKE, LATEST, NAME_PATTERN
 
 _log = get_logger("services")
 
-#: A label: a letter, then letters, digits, '.', '_' or '-' (at most 64 in all).
-LABEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
-#: Names that could be read as an id prefix (ids are hex UUIDs) are not labels.
-_ID_LIKE = re.compile(r"^[0-9a-fA-F-]+$")
+#: A prompt name or a label: a letter, then letters, digits, '.', '_' or '-' (at most 64 in all); never id-like.
+LABEL_NAME = NAME_PATTERN
+_ID_LIKE = ID_LIKE
+#: Where a protected label may be moved from without an admin key: the local user, who says --force.
+_LOCAL_SOURCES = ("cli", "viewer")
 
 
 @dataclass
@@ -55,6 +58,9 @@ class RenderedPrompt:
     variables: list[str]
     values: dict[str, str]
     labels: list[str]
+    #: The prompt's name and version, when it has a name.
+    name: str | None = None
+    version: int | None = None
 
 
 def _updated(new: Prompt, call: Call) -> Written:
@@ -124,26 +130,60 @@ class LibraryService:
         if not prefix:
             raise InputError("no prompt id given")
         check_text("prompt id", prefix)
+        if "@" in prefix:
+            return self._resolve_reference(prefix)
         rows = self.app.store.resolve_prefix(prefix, limit=_MAX_CANDIDATES + 1)
         if rows and rows[0]["id"] == prefix:
             return prefix
-        if LABEL_NAME.match(prefix):
-            labelled = self.app.store.get_label(prefix)
-            if labelled is not None:
-                return labelled
+        if LABEL_NAME.match(prefix) and not _ID_LIKE.match(prefix):
+            named = self.app.store.resolve_name(prefix)
+            if named is not None:
+                return named
+            owners = self.app.store.label_owners(prefix)
+            if len(owners) > 1:
+                raise InputError(f"the label '{prefix}' is on several prompt names ({', '.join(owners[:5])}); "
+                                 f"say which: {owners[0]}@{prefix}")
+            if owners:
+                labelled = self.app.store.get_label(prefix, owners[0])
+                if labelled is not None:
+                    return labelled
         if len(prefix) < _MIN_PREFIX:
             raise InputError(f"prompt id prefix '{prefix}' is too short; give at least {_MIN_PREFIX} characters")
         if not rows:
             if _ID_LIKE.match(prefix):
                 raise NotFoundError(f"no prompt with id '{prefix}' (see 'prompt-alchemy list')")
-            raise NotFoundError(f"no prompt with id '{prefix}', nor a label of that name (see 'prompt-alchemy list' "
-                                f"and 'prompt-alchemy label list')")
+            raise NotFoundError(f"no prompt with id '{prefix}', nor a name or label of that name (see "
+                                f"'prompt-alchemy list' and 'prompt-alchemy label list')")
         if len(rows) > 1:
             shown = "; ".join(f"{r['id']} ({r['phase'] or 'no phase'}: {(r['title'] or '')[:30]})"
                               for r in rows[:_MAX_CANDIDATES])
             more = " ..." if len(rows) > _MAX_CANDIDATES else ""
             raise NotFoundError(f"prompt id prefix '{prefix}' is ambiguous; candidates: {shown}{more}")
         return rows[0]["id"]
+
+    def _resolve_reference(self, ref: str) -> str:
+        """The id named by `NAME@LABEL`, `NAME@VERSION` or `NAME@latest`."""
+        name, _, selector = ref.partition("@")
+        self._prompt_name(name)
+        if not selector:
+            raise InputError(f"'{ref}' names no label or version after '@' (NAME@production, NAME@3)")
+        if selector.isdigit():
+            found = self.app.store.resolve_name(name, int(selector))
+        elif selector == LATEST:
+            found = self.app.store.resolve_name(name)
+        else:
+            found = self.app.store.get_label(self._label_name(selector), name)
+        if found is not None:
+            return found
+        versions = self.app.store.name_versions(name)
+        if not versions:
+            raise NotFoundError(f"no prompt named '{name}' (see 'prompt-alchemy label list' or save one with "
+                                f"'prompt-alchemy save {name}')")
+        if selector.isdigit():
+            raise NotFoundError(f"'{name}' has no version {selector} (it has versions 1-{versions[-1]['version']})")
+        labels = sorted(row["name"] for row in self.app.store.list_labels(name))
+        raise NotFoundError(f"'{name}' has no label '{selector}' (its labels: {', '.join(labels) or 'none'}; "
+                            f"'{name}@latest' is its newest version)")
 
     def lookup_prompt(self, id_or_prefix: str) -> Prompt:
         prompt = self.app.store.get_prompt(self.lookup_id(id_or_prefix))
@@ -165,8 +205,10 @@ class LibraryService:
         names = variable_names(prompt.content)
         values = dict(values or {})
         labels = self.app.store.labels_for([prompt.id]).get(prompt.id, [])
+        named = self.app.store.names_for([prompt.id]).get(prompt.id)
+        prompt_name, version = named if named else (None, None)
         if raw:
-            return RenderedPrompt(prompt, prompt.content, names, {}, labels)
+            return RenderedPrompt(prompt, prompt.content, names, {}, labels, prompt_name, version)
         unknown = [k for k in values if k not in names]
         if strict and unknown:
             known = f"its variables are: {', '.join(names)}" if names else "it has no variables"
@@ -178,9 +220,9 @@ class LibraryService:
         for name, value in values.items():
             check_length(f"the value of {name}", value, self.app.settings.generation.max_idea_length * 10)
         return RenderedPrompt(prompt, fill_variables(prompt.content, values), names,
-                              {k: v for k, v in values.items() if k in names}, labels)
+                              {k: v for k, v in values.items() if k in names}, labels, prompt_name, version)
 
-    # ------------------------------------------------------------------ labels
+    # ------------------------------------------------------------------ names and labels
 
     def _label_name(self, name: str) -> str:
         name = (name or "").strip()
@@ -190,7 +232,51 @@ class LibraryService:
         if _ID_LIKE.match(name):
             raise InputError(f"invalid label '{name}': it could be read as a prompt id prefix; use a name with a "
                              f"letter after 'f' (production, staging, v2-draft)")
+        if name == LATEST:
+            raise InputError("'latest' is implicit (the newest version of a name); it cannot be set or removed")
         return name
+
+    def _prompt_name(self, name: str) -> str:
+        name = (name or "").strip()
+        if not LABEL_NAME.match(name) or _ID_LIKE.match(name):
+            raise InputError(f"invalid prompt name '{name[:80]}': use 1-64 letters, digits, '.', '_' or '-', "
+                             f"starting with a letter, not readable as an id prefix (movie-critic, summarizer)")
+        return name
+
+    def _check_protected(self, label: str, source: str, force: bool) -> None:
+        """Refuse to move a protected label unless the caller may: locally (CLI, viewer) with `force`; over REST
+        or MCP with an admin key."""
+        if label not in self.app.store.protected_labels():
+            return
+        if source in _LOCAL_SOURCES:
+            if force:
+                return
+            raise ForbiddenError(f"the label '{label}' is protected; moving it needs --force")
+        actor = self.audit.actor()
+        keys = {k["name"]: k["scope"] for k in self.app.store.list_api_keys()}
+        if keys.get(actor) != "admin":
+            raise ForbiddenError(f"the label '{label}' is protected; only an admin key may move it")
+
+    def _label_target(self, ref: str, version: int | None) -> str:
+        """The id a label is set on: `ref` a name (with `version`, else its latest), or any prompt reference."""
+        ref = (ref or "").strip()
+        if "@" not in ref and LABEL_NAME.match(ref) and not _ID_LIKE.match(ref):
+            found = self.app.store.resolve_name(ref, version)
+            if found is not None:
+                return found
+            if version is not None and self.app.store.resolve_name(ref) is not None:
+                return self.lookup_id(f"{ref}@{version}")  # names the versions it has
+        if version is not None:
+            if "@" in ref or self.app.store.resolve_prefix(ref, limit=1):
+                raise InputError("a VERSION goes with a prompt name (label set NAME LABEL VERSION), not an id")
+            raise NotFoundError(f"no prompt named '{ref}' (save one with 'prompt-alchemy save {ref}')")
+        return self.lookup_id(ref)
+
+    def _version_of(self, prompt_id: str | None) -> int | None:
+        if prompt_id is None:
+            return None
+        named = self.app.store.names_for([prompt_id]).get(prompt_id)
+        return named[1] if named else None
 
     # Deletes, label changes and imports commit their audit rows in the write's own transaction (an AuditNote
     # handed to the store): of many concurrent deletes each has its row, and a killed import leaves no written row
@@ -198,40 +284,81 @@ class LibraryService:
 
     @audited("label.set", targets=_prompt_target, failures=False)
     @in_thread
-    def set_label(self, prompt_id: str, name: str, *, source: str = "cli") -> dict[str, Any]:
-        """Point the label `name` at one version (creating the label, or moving it there); the move is recorded in
-        the label's history and the audit log, in the move's transaction. Returns {name, prompt_id, previous_id}."""
+    def set_label(self, prompt_id: str, name: str, *, version: int | None = None, source: str = "cli",
+                  force: bool = False) -> dict[str, Any]:
+        """Point the label `name` of a prompt name at one version: `prompt_id` is the name (with `version`, else
+        its latest) or any prompt reference (an unnamed prompt is named first, from its title, idea or text).
+        Labels of other names never move. The move is recorded in the label's history and the audit log, in the
+        move's transaction. Returns {name, prompt_name, version, prompt_id, previous_id, previous_version,
+        changed}."""
         from prompt_alchemy.models import utcnow
 
         name = self._label_name(name)
-        full = self.lookup_id(prompt_id)
+        full = self._label_target(prompt_id, version)
+        self._check_protected(name, source, force)
         self.check_writable()
         previous = self.app.store.set_label(name, full, utcnow(), actor=self.audit.actor(), source=source,
-                                        audit=self.audit.note("label.set", f"label={name} source={source}"))
-        return {"name": name, "prompt_id": full, "previous_id": previous if previous != full else None,
-                "changed": previous != full}
+                                            audit=self.audit.note("label.set", f"label={name} source={source}"))
+        owner, at = self.app.store.names_for([full])[full]
+        moved = previous if previous != full else None
+        return {"name": name, "prompt_name": owner, "version": at, "prompt_id": full, "previous_id": moved,
+                "previous_version": self._version_of(moved), "changed": previous != full}
+
+    def _label_owner(self, name: str, prompt_name: str | None) -> str:
+        if prompt_name:
+            return self._prompt_name(prompt_name)
+        owners = self.app.store.label_owners(name)
+        if len(owners) > 1:
+            raise InputError(f"the label '{name}' is on several prompt names ({', '.join(owners[:5])}); say which: "
+                             f"label rm {owners[0]} {name}")
+        if not owners:
+            raise NotFoundError(f"no label named '{name[:80]}' (see 'prompt-alchemy label list')")
+        return owners[0]
 
     @audited("label.remove", failures=False)
     @in_thread
-    def remove_label(self, name: str, *, source: str = "cli") -> dict[str, Any]:
-        """Remove a label (the version it pointed at is kept); the removal is recorded."""
+    def remove_label(self, name: str, *, prompt_name: str | None = None, source: str = "cli",
+                     force: bool = False) -> dict[str, Any]:
+        """Remove the label `name` of `prompt_name` (None: of the only name that has it); the version it pointed at
+        is kept and the removal is recorded."""
         from prompt_alchemy.models import utcnow
 
         name = check_text("label", (name or "").strip()) or ""
+        owner = self._label_owner(name, prompt_name)
+        self._check_protected(name, source, force)
         self.check_writable()
         previous = self.app.store.remove_label(name, utcnow(), actor=self.audit.actor(), source=source,
-                                           audit=self.audit.note("label.remove", f"label={name[:80]} "
-                                                                                  f"source={source}"))
+                                               prompt_name=owner,
+                                               audit=self.audit.note("label.remove", f"label={name[:80]} "
+                                                                                      f"name={owner} source={source}"))
         if previous is None:
-            raise NotFoundError(f"no label named '{name[:80]}' (see 'prompt-alchemy label list')")
-        return {"name": name, "prompt_id": previous}
+            raise NotFoundError(f"'{owner}' has no label '{name[:80]}' (see 'prompt-alchemy label list')")
+        return {"name": name, "prompt_name": owner, "prompt_id": previous}
+
+    @audited("label.protect", failures=False)
+    @in_thread
+    def protect_label(self, name: str, protected: bool = True) -> dict[str, Any]:
+        """Protect a label for every prompt name (or lift the protection): a protected label moves only with
+        --force locally, or with an admin key over REST and MCP."""
+        from prompt_alchemy.models import utcnow
+
+        name = self._label_name(name)
+        self.check_writable()
+        changed = self.app.store.protect_label(name, protected, utcnow(), audit=self.audit.note(
+            "label.protect", f"label={name} protected={str(protected).lower()}"))
+        return {"name": name, "protected": protected, "changed": changed}
 
     @in_thread
-    def list_labels(self) -> list[dict[str, Any]]:
-        """Every label with the version it points at (name, prompt_id, updated_at, title, phase, content)."""
+    def protected_labels(self) -> list[str]:
+        return self.app.store.protected_labels() if self.app.library_exists() else []
+
+    @in_thread
+    def list_labels(self, prompt_name: str | None = None) -> list[dict[str, Any]]:
+        """Every label with the version it points at (prompt_name, name, prompt_id, version, protected,
+        updated_at, title, phase, content)."""
         if not self.app.library_exists():
             return []
-        labels = self.app.store.list_labels()
+        labels = self.app.store.list_labels(self._prompt_name(prompt_name) if prompt_name else None)
         prompts = self.app.store.get_prompts([row["prompt_id"] for row in labels])
         out = []
         for row in labels:
@@ -241,17 +368,82 @@ class LibraryService:
         return out
 
     @in_thread
-    def label_history(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Every change of one label (or of all), newest first."""
+    def label_history(self, name: str | None = None, limit: int = 100, *,
+                      prompt_name: str | None = None) -> list[dict[str, Any]]:
+        """Every change of one label (or of all; of one prompt name), newest first."""
         check_page(limit)
         if not self.app.library_exists():
             return []
-        return self.app.store.label_history(check_text("label", name.strip()) if name else None, limit)
+        return self.app.store.label_history(check_text("label", name.strip()) if name else None, limit,
+                                            prompt_name=check_text("name", prompt_name.strip())
+                                            if prompt_name else None)
 
     @in_thread
     def label_target(self, name: str) -> str | None:
-        """The id of the version the label `name` points at, or None when there is no such label."""
-        return self.app.store.get_label(name) if LABEL_NAME.match(name or "") else None
+        """The id a name, `NAME@LABEL`, `NAME@VERSION` or a label on one name only points at, or None."""
+        try:
+            return self.lookup_id(name) if (name or "").strip() and not _ID_LIKE.match(name) else None
+        except (InputError, NotFoundError):
+            return None
+
+    # ------------------------------------------------------------------ named prompts: versions
+
+    async def save_version(self, name: str, text: str, *, title: str | None = None, tags: list[str] | None = None,
+                           source: str = "cli") -> dict[str, Any]:
+        """Store hand-written `text` as the next version of `name` (version 1 of a new name), linked to the previous
+        version as an edit and embedded when the embedder is available; audited in the write's transaction."""
+        from prompt_alchemy.models import content_hash, utcnow
+
+        name = self._prompt_name(name)
+        check_text("content", text)
+        content = (text or "").strip()
+        if not content:
+            raise InputError("the prompt text is empty")
+        check_length("the prompt text", content, self.app.settings.generation.max_idea_length * 10)
+        check_text("title", title)
+        self.check_writable()
+        content = mask_secrets(content)
+        previous_id = await asyncio.to_thread(self.app.store.resolve_name, name)
+        now = utcnow()
+        prompt = Prompt(content=content, content_hash=content_hash(content), title=(title or "").strip() or name,
+                        tags=list(dict.fromkeys(t.strip() for t in tags or [] if t.strip())),
+                        source_type="manual", parent_id=previous_id,
+                        enhancement_method="edit" if previous_id else None, created_at=now, updated_at=now)
+        await self._embed(prompt)
+        version = await asyncio.to_thread(
+            self.app.store.save_version, prompt, name,
+            audit=self.audit.note("save", f"name={name} source={source}"))
+        return {"name": name, "version": version, "prompt_id": prompt.id, "previous_id": previous_id}
+
+    async def _embed(self, prompt: Prompt) -> None:
+        embedder = self.app.embedder
+        reason = embedder.unavailable_reason()
+        if reason is None:
+            prompt.set_embedding((await self.app.library.embed_texts([prompt.content]))[0], embedder)
+        else:
+            _log.warning("the new version is not embedded: %s", reason)
+            prompt.set_embedding(None, embedder)
+
+    @in_thread
+    def name_versions(self, name: str) -> dict[str, Any]:
+        """A name's versions (oldest first, each with its labels) and its labels."""
+        name = self._prompt_name(name)
+        versions = self.app.store.name_versions(name) if self.app.library_exists() else []
+        if not versions:
+            raise NotFoundError(f"no prompt named '{name}' (save one with 'prompt-alchemy save {name}')")
+        labels = self.app.store.labels_for([v["prompt_id"] for v in versions])
+        return {"name": name, "latest": versions[-1]["version"],
+                "versions": [{**v, "labels": labels.get(v["prompt_id"], [])} for v in versions],
+                "labels": self.app.store.list_labels(name)}
+
+    @in_thread
+    def list_names(self) -> list[dict[str, Any]]:
+        return self.app.store.list_names() if self.app.library_exists() else []
+
+    @in_thread
+    def names_for(self, ids: list[str]) -> dict[str, tuple[str, int]]:
+        """The (name, version) of each of `ids` that has a name."""
+        return self.app.store.names_for(list(ids)) if ids and self.app.library_exists() else {}
 
     @in_thread
     def get_prompts(self, ids: list[str]) -> dict[str, Prompt]:
@@ -282,6 +474,24 @@ class LibraryService:
     @in_thread
     def count_prompts(self, filters: SearchFilters | None = None) -> int:
         return self.app.store.count_matching(filters)
+
+    @in_thread
+    def embedding_mismatch(self) -> str | None:
+        """Why a search by meaning finds nothing when the library's vectors come from another embedder than the
+        configured one (they are never mixed), and what to run; None when the embedder's own vectors are there
+        or the library holds none."""
+        if not self.app.library_exists():
+            return None
+        embedder = self.app.embedder
+        counts = [r for r in self.app.store.embedding_counts() if r["model"]]
+        if not counts or any(r["model"] == embedder.model and r["dimensions"] == embedder.dimensions
+                             for r in counts):
+            return None
+        other = ", ".join(f"{r['prompts']} with {r['provider'] or '?'}/{r['model']} ({r['dimensions']}-d)"
+                          for r in counts)
+        return (f"the library's prompts are embedded by another model ({other}), the embedder is now "
+                f"{embedder.provider}/{embedder.model} ({embedder.dimensions}-d), and the two are never mixed: "
+                f"run 'prompt-alchemy reembed' to embed them with it")
 
     async def search(self, query: str, *, mode: str = "hybrid", filters: SearchFilters | None = None,
                      limit: int = 10) -> list[SearchResult]:
@@ -343,7 +553,11 @@ class LibraryService:
             else:
                 _log.warning("the new version is not embedded: %s", reason)
                 new.set_embedding(None, embedder)
-        await asyncio.to_thread(self.app.store.save_session, [new])
+        named = await asyncio.to_thread(self.app.store.names_for, [old.id])
+        if old.id in named:  # an edit of a named prompt is the name's next version
+            await asyncio.to_thread(self.app.store.save_version, new, named[old.id][0])
+        else:
+            await asyncio.to_thread(self.app.store.save_session, [new])
         return new
 
     @in_thread

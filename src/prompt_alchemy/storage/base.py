@@ -224,34 +224,64 @@ class AccessStore(Protocol):
 
 
 class LabelStore(Protocol):
-    """Labels: a name pointing at exactly one prompt version, and the append-only history of every change."""
+    """Named prompts and their labels: a name's versions 1..n (prompts.name, prompts.version), labels each pointing
+    at one version of one name (`latest` is implicit), the append-only history of every label change, and the
+    labels protected for the whole library."""
+
+    def save_version(self, prompt: Prompt, name: str, *, contexts: list[ContextItem] | None = None,
+                     audit: AuditNote | None = None) -> int:
+        """Insert `prompt` as the next version of `name`, with its `audit` row, in one transaction under the
+        name's lock; the version."""
+        ...
+
+    def assign_name(self, prompt_id: str, name: str | None = None) -> tuple[str, int] | None:
+        """Name an unnamed prompt (`name` as its next version, or a name derived from it); (name, version)."""
+        ...
+
+    def resolve_name(self, name: str, version: int | None = None) -> str | None:
+        """The id of one version of `name` (None: the latest), or None."""
+        ...
+
+    def name_versions(self, name: str) -> list[dict[str, Any]]: ...
+
+    def names_for(self, ids: list[str]) -> dict[str, tuple[str, int]]: ...
+
+    def list_names(self) -> list[dict[str, Any]]: ...
 
     def set_label(self, name: str, prompt_id: str, when: datetime, *, actor: str = "local",
-                  source: str = "cli", audit: AuditNote | None = None) -> str | None:
-        """Point `name` at `prompt_id` (create or move) and record it; the id it pointed at before, or None. The
-        read of the previous id, the move and its history row (and the `audit` row, when the label changed) are one
-        transaction under the label's lock, so concurrent moves from any process leave a history whose every row
-        names the true previous prompt."""
+                  source: str = "cli", audit: AuditNote | None = None, prompt_name: str | None = None) -> str | None:
+        """Point the label `name` of the prompt's name at `prompt_id` (create or move; an unnamed prompt is named
+        first) and record it; the id it pointed at before, or None. The read of the previous id, the move and its
+        history row (and the `audit` row, when the label changed) are one transaction under the name's lock, so
+        concurrent moves from any process leave a history whose every row names the true previous version."""
         ...
 
     def remove_label(self, name: str, when: datetime, *, actor: str = "local", source: str = "cli",
-                     audit: AuditNote | None = None) -> str | None:
-        """Remove `name` and record it (with the `audit` row, in one transaction under the label's lock); the id it
-        pointed at, or None when there was no such label."""
+                     audit: AuditNote | None = None, prompt_name: str | None = None) -> str | None:
+        """Remove the label `name` of `prompt_name` (None: of the only name that has it) and record it (with the
+        `audit` row, in one transaction under the name's lock); the id it pointed at, or None."""
         ...
 
-    def get_label(self, name: str) -> str | None: ...
+    def get_label(self, name: str, prompt_name: str | None = None) -> str | None: ...
 
-    def list_labels(self) -> list[dict[str, Any]]:
-        """Every label (name, prompt_id, updated_at), by name."""
+    def list_labels(self, prompt_name: str | None = None) -> list[dict[str, Any]]:
+        """Every label (prompt_name, name, prompt_id, version, protected, updated_at), by name and label."""
         ...
 
     def labels_for(self, ids: list[str]) -> dict[str, list[str]]: ...
 
-    def label_history(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Changes (name, action: set/move/remove/deleted, prompt_id, previous_id, actor, source, created_at),
-        newest first."""
+    def label_owners(self, name: str) -> list[str]: ...
+
+    def label_history(self, name: str | None = None, limit: int = 100, *,
+                      prompt_name: str | None = None) -> list[dict[str, Any]]:
+        """Changes (prompt_name, name, action: set/move/remove/deleted, prompt_id, previous_id, actor, source,
+        created_at), newest first."""
         ...
+
+    def protect_label(self, name: str, protected: bool, when: datetime, *, audit: AuditNote | None = None) -> bool:
+        ...
+
+    def protected_labels(self) -> list[str]: ...
 
 
 class MaintenanceStore(Protocol):

@@ -15,7 +15,8 @@ TABLES: list[tuple[str, str | None]] = [
     ("metrics", "id"),
     ("feedback", "id"),
     ("models", "id"),
-    ("labels", "name"),
+    ("labels", None),  # keyed by (prompt_name, name): few rows, read at once
+    ("protected_labels", "name"),
     ("label_history", "id"),
     ("api_keys", "id"),
     ("audit_log", "id"),

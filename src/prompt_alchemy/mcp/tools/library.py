@@ -50,8 +50,9 @@ def _brief(p: Prompt) -> dict[str, Any]:
 
 
 async def get_prompt(
-    id: Annotated[str, Field(min_length=1, description="The prompt id, or a unique prefix of at least 4 "
-                                                      "characters.")],
+    id: Annotated[str, Field(min_length=1, description="The prompt id, a unique prefix of at least 4 characters, "
+                                                      "a prompt name (its latest version), NAME@LABEL or "
+                                                      "NAME@VERSION.")],
     ctx: ToolContext,
     include_lineage: Annotated[bool, Field(
         description="Also return the prompts it was made from (ancestors) and made into (descendants).")] = True,

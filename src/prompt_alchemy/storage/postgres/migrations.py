@@ -7,6 +7,11 @@ sees (sequences are not transactional, so writers never wait on it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from prompt_alchemy.storage.sqlite.migrations import PEOPLE_SQL
+
 #: The text search configuration: English stemming and stop words, like FTS5's porter tokenizer.
 TEXT_CONFIG = "english"
 
@@ -264,6 +269,56 @@ CREATE UNLOGGED TABLE rate_windows (
 );
 """
 
+#: m009: named prompts (see storage/sqlite/migrations.py). The old labels table is renamed aside (with its key
+#: and index) for the data step, which moves every global label to a name (`storage.labels.migrate_global_labels`).
+_NAMED_PROMPTS = """
+ALTER TABLE prompts ADD COLUMN name TEXT, ADD COLUMN version INTEGER;
+CREATE UNIQUE INDEX idx_prompts_name_version ON prompts(name, version);
+ALTER TABLE labels RENAME TO labels_m008;
+ALTER TABLE labels_m008 RENAME CONSTRAINT labels_pkey TO labels_m008_pkey;
+ALTER INDEX idx_labels_prompt RENAME TO idx_labels_m008_prompt;
+CREATE TABLE labels (
+    prompt_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (prompt_name, name)
+);
+CREATE INDEX idx_labels_prompt ON labels(prompt_id);
+CREATE INDEX idx_labels_name ON labels(name);
+ALTER TABLE label_history ADD COLUMN prompt_name TEXT;
+CREATE INDEX idx_label_history_prompt_name ON label_history(prompt_name);
+CREATE TABLE protected_labels (
+    name TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL
+);
+CREATE OR REPLACE FUNCTION labels_prompt_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO label_history (prompt_name, name, prompt_id, previous_id, action, source, created_at)
+        SELECT prompt_name, name, NULL, OLD.id, 'deleted', 'delete',
+               to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+        FROM labels WHERE prompt_id = OLD.id;
+    RETURN OLD;
+END $$;
+"""
+
+
+def _move_global_labels(db: Any) -> None:
+    """m009's data step (after its statements, in the same transaction): the global labels move to names, and the
+    old table goes."""
+    from prompt_alchemy.models import utcnow
+    from prompt_alchemy.storage.labels import migrate_global_labels
+    from prompt_alchemy.storage.sqlite.migrations import log_label_moves
+
+    log_label_moves(migrate_global_labels(db, utcnow()))
+    db.execute("DROP TABLE labels_m008")
+
+
+#: Data steps run after a migration's statements, in its transaction, by the migration's name.
+POSTGRES_DATA_STEPS: dict[str, Callable[[Any], None]] = {
+    "m009_named_prompts": _move_global_labels,
+}
+
 #: Each migration's PostgreSQL statements, by the migration's name, in MIGRATIONS order.
 POSTGRES_DIALECT: dict[str, str] = {
     "m001_initial": _PROMPTS,
@@ -274,4 +329,6 @@ POSTGRES_DIALECT: dict[str, str] = {
     "m006_labels": _LABELS,
     "m007_fts_datasette": _FTS_DATASETTE,
     "m008_rate_windows": _RATE_WINDOWS,
+    "m009_named_prompts": _NAMED_PROMPTS,
+    "m010_people": PEOPLE_SQL,
 }

@@ -36,12 +36,14 @@ from prompt_alchemy.storage.cache import CacheRepository
 from prompt_alchemy.storage.dialect import POSTGRES
 from prompt_alchemy.storage.feedback import FeedbackRepository
 from prompt_alchemy.storage.labels import LabelRepository
-from prompt_alchemy.storage.postgres.migrations import POSTGRES_DIALECT, TEXT_CONFIG
+from prompt_alchemy.storage.postgres.migrations import POSTGRES_DATA_STEPS, POSTGRES_DIALECT, TEXT_CONFIG
 from prompt_alchemy.storage.prompts import (
     PROMPT_COLUMNS,
     PromptRecords,
     delete_relinking,
     filter_sql,
+    scoped,
+    unfiltered,
     fts_terms,
     prompt_to_row,
 )
@@ -355,6 +357,8 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
                     continue
                 if script.strip():
                     db.raw.execute(script)
+                if name in POSTGRES_DATA_STEPS:
+                    POSTGRES_DATA_STEPS[name](db)
                 db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, _to_iso(utcnow())))
                 applied.append(name)
         return applied
@@ -429,7 +433,7 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         if table is None or limit <= 0:
             return []
         literal = vector_literal(q)
-        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters, POSTGRES)
+        where, params = ("TRUE", []) if unfiltered(filters) else filter_sql(filters, POSTGRES)
         if allowed_ids is not None:
             where, params = f"({where}) AND v.id = ANY(?)", params + [list(allowed_ids)]
         join = "" if where == "TRUE" else "JOIN prompts p ON p.id = v.id "
@@ -651,11 +655,13 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
     # ------------------------------------------------------------------ reads
 
     def resolve_prefix(self, prefix: str, limit: int = 10) -> list[Any]:
-        exact = self.query("SELECT id, phase, title, created_at FROM prompts WHERE id = ?", (prefix,))
+        where, params = scoped("p.id = ?", [prefix])
+        exact = self.query(f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where}", params)
         if exact:
             return exact
-        return self.query("SELECT id, phase, title, created_at FROM prompts WHERE starts_with(id, ?) "
-                          "ORDER BY id LIMIT ?", (prefix, limit))
+        where, params = scoped("starts_with(p.id, ?)", [prefix])
+        return self.query(f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where} "
+                          "ORDER BY p.id LIMIT ?", params + [limit])
 
     def filter_ids(self, filters: SearchFilters | None) -> frozenset[str]:
         where, params = filter_sql(filters, POSTGRES)
@@ -672,7 +678,7 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         if not terms:
             return []
         text = " or ".join(self._selective_terms(terms))
-        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters, POSTGRES)
+        where, params = ("TRUE", []) if unfiltered(filters) else filter_sql(filters, POSTGRES)
         sql = (f"SELECT p.id, ts_rank('{_RANK_WEIGHTS}', p.search, q, 1) AS rank "
                f"FROM prompts p, websearch_to_tsquery('{TEXT_CONFIG}', ?) AS q "
                f"WHERE p.search @@ q AND {where} ORDER BY rank DESC, p.id LIMIT ?")
