@@ -42,8 +42,6 @@ from prompt_alchemy.storage.prompts import (
     PromptRecords,
     delete_relinking,
     filter_sql,
-    scoped,
-    unfiltered,
     fts_terms,
     prompt_to_row,
 )
@@ -433,7 +431,7 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         if table is None or limit <= 0:
             return []
         literal = vector_literal(q)
-        where, params = ("TRUE", []) if unfiltered(filters) else filter_sql(filters, POSTGRES)
+        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters, POSTGRES)
         if allowed_ids is not None:
             where, params = f"({where}) AND v.id = ANY(?)", params + [list(allowed_ids)]
         join = "" if where == "TRUE" else "JOIN prompts p ON p.id = v.id "
@@ -655,13 +653,11 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
     # ------------------------------------------------------------------ reads
 
     def resolve_prefix(self, prefix: str, limit: int = 10) -> list[Any]:
-        where, params = scoped("p.id = ?", [prefix])
-        exact = self.query(f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where}", params)
+        exact = self.query("SELECT id, phase, title, created_at FROM prompts WHERE id = ?", (prefix,))
         if exact:
             return exact
-        where, params = scoped("starts_with(p.id, ?)", [prefix])
-        return self.query(f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where} "
-                          "ORDER BY p.id LIMIT ?", params + [limit])
+        return self.query("SELECT id, phase, title, created_at FROM prompts WHERE starts_with(id, ?) "
+                          "ORDER BY id LIMIT ?", (prefix, limit))
 
     def filter_ids(self, filters: SearchFilters | None) -> frozenset[str]:
         where, params = filter_sql(filters, POSTGRES)
@@ -678,7 +674,7 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         if not terms:
             return []
         text = " or ".join(self._selective_terms(terms))
-        where, params = ("TRUE", []) if unfiltered(filters) else filter_sql(filters, POSTGRES)
+        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters, POSTGRES)
         sql = (f"SELECT p.id, ts_rank('{_RANK_WEIGHTS}', p.search, q, 1) AS rank "
                f"FROM prompts p, websearch_to_tsquery('{TEXT_CONFIG}', ?) AS q "
                f"WHERE p.search @@ q AND {where} ORDER BY rank DESC, p.id LIMIT ?")
