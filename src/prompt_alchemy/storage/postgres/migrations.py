@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from prompt_alchemy.storage.sqlite.migrations import PEOPLE_SQL
 
 #: The text search configuration: English stemming and stop words, like FTS5's porter tokenizer.
 TEXT_CONFIG = "english"
@@ -330,5 +329,4 @@ POSTGRES_DIALECT: dict[str, str] = {
     "m007_fts_datasette": _FTS_DATASETTE,
     "m008_rate_windows": _RATE_WINDOWS,
     "m009_named_prompts": _NAMED_PROMPTS,
-    "m010_people": PEOPLE_SQL,
 }
