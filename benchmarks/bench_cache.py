@@ -61,7 +61,7 @@ async def _session(service) -> float:
 def main() -> None:
     from fake_llm_servers import FakeLLMServer
 
-    from prompt_alchemy.observability import setup_logging
+    from prompt_alchemy.logging_setup import setup_logging
     from prompt_alchemy.services import AlchemyService
 
     setup_logging("ERROR")

@@ -60,7 +60,7 @@ async def _measure(settings, chain: list[str]) -> list[float]:
 def main() -> None:
     from fake_llm_servers import Fault, FakeLLMServer
 
-    from prompt_alchemy.observability import setup_logging
+    from prompt_alchemy.logging_setup import setup_logging
 
     setup_logging("ERROR")  # every call fails over; the warning per call is not what is measured
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.errors import AlchemyError
 from prompt_alchemy.models import SearchFilters, SearchResult
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 
 if TYPE_CHECKING:
     from prompt_alchemy.embeddings.base import Embedder

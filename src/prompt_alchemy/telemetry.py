@@ -163,7 +163,7 @@ def enable_tracing(exporter: Any = None) -> bool:
         else:
             processor = SimpleSpanProcessor(exporter)
     except ImportError as exc:
-        from prompt_alchemy.observability import get_logger
+        from prompt_alchemy.logging_setup import get_logger
 
         get_logger("telemetry").warning("OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is off: %s (pip install "
                                         "'prompt-alchemy[otel]')", exc)

@@ -42,7 +42,7 @@ from prompt_alchemy.api.middleware import BodyCap, HostOriginGuard, RequestConte
 from prompt_alchemy.api.routes import ENDPOINTS, PREFIX, Call, Endpoint
 from prompt_alchemy.mcp.http import MCP_PATH, is_loopback
 from prompt_alchemy.models import Phase
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.server.hosts import HostPolicy
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from prompt_alchemy.api.errors import ApiError, error_response, from_exception
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.services.access import SCOPES, ApiKey, actor
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from prompt_alchemy import telemetry
 from prompt_alchemy.api.errors import ApiError, error_response
 from prompt_alchemy.api.logs import request_id
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.server.hosts import HostPolicy
 
 access_log = get_logger("http.access")

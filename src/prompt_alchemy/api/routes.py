@@ -1,4 +1,4 @@
-"""The REST routes under /api/v1: thin handlers that validate their input with the models in `api/models.py`,
+"""The REST routes under /api/v1: thin handlers that validate their input with the models in `api/schemas.py`,
 call one AlchemyService method and return JSON. The table `ENDPOINTS` is also the source of the OpenAPI schema."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from prompt_alchemy.api import models as m
+from prompt_alchemy.api import schemas
 from prompt_alchemy.api.errors import ApiError, validation_message
 from prompt_alchemy.jobs import models as jm
 
@@ -79,7 +79,7 @@ _LIST_FILTERS = ("phase", "provider", "model", "persona", "tags", "since", "unti
 # ------------------------------------------------------------------ handlers
 
 async def generate(c: Call) -> Any:
-    body: BaseModel = c.body  # an m.GenerateIn: PromptRequest's fields, but server paths, and `stream`
+    body: BaseModel = c.body  # an schemas.GenerateIn: PromptRequest's fields, but server paths, and `stream`
     svc = c.service
     request = svc.build_request(body.model_dump(exclude_unset=True, exclude={"stream"}))
     if _wants_async(c):
@@ -136,7 +136,7 @@ def _generate_events(svc: AlchemyService, request: Any) -> Any:
 
 
 async def search(c: Call) -> Any:
-    q: m.SearchQuery = c.query
+    q: schemas.SearchQuery = c.query
     filters = filters_from(q, ("phase", "provider", "tags", "since", "min_rating"))
     async with c.search_slots:
         results = await c.service.search(q.q, mode=q.mode, filters=filters, limit=q.limit)
@@ -145,7 +145,7 @@ async def search(c: Call) -> Any:
 
 
 async def list_prompts(c: Call) -> Any:
-    q: m.ListQuery = c.query
+    q: schemas.ListQuery = c.query
     filters = filters_from(q, _LIST_FILTERS)
     prompts = await c.service.list_prompts(filters, limit=q.limit, offset=q.offset)
     creators = await c.service.creators([p.id for p in prompts])
@@ -171,7 +171,7 @@ async def get_prompt(c: Call) -> Any:
 
 
 async def update_prompt(c: Call) -> Any:
-    b: m.UpdateIn = c.body
+    b: schemas.UpdateIn = c.body
     new = await c.service.update_prompt(c.path["id"], content=b.content, tags=b.tags, notes=b.notes)
     return {"prompt": prompt_out(new, await c.service.creators([new.id])), "previous_id": new.parent_id}
 
@@ -189,7 +189,7 @@ async def delete_prompt(c: Call) -> Any:
 
 
 async def rate(c: Call) -> Any:
-    b: m.RateIn = c.body
+    b: schemas.RateIn = c.body
     row = await c.service.rate(c.path["id"], b.score, comment=b.comment, source="api")
     from prompt_alchemy.services.access import current_actor
 
@@ -197,7 +197,7 @@ async def rate(c: Call) -> Any:
 
 
 async def feedback(c: Call) -> Any:
-    q: m.FeedbackQuery = c.query
+    q: schemas.FeedbackQuery = c.query
     rows = await c.service.list_feedback(q.prompt_id, session_id=q.session_id, kind=q.kind, since=q.since,
                                          limit=q.limit, offset=q.offset)
     actors = await c.service.creators([r.id for r in rows])
@@ -206,7 +206,7 @@ async def feedback(c: Call) -> Any:
 
 
 async def metrics(c: Call) -> Any:
-    q: m.MetricsQuery = c.query
+    q: schemas.MetricsQuery = c.query
     from prompt_alchemy.public_errors import public_report
 
     filters_from(q, ("since", "phase", "provider"))  # the typed filters refuse bad values here (400)
@@ -232,7 +232,7 @@ async def import_prompts(c: Call) -> Any:
     import os
     import tempfile
 
-    b: m.ImportIn = c.body
+    b: schemas.ImportIn = c.body
     if len(b.content.encode()) > MAX_IMPORT_BYTES:
         raise ApiError("payload_too_large", f"the import is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
     fd, path = tempfile.mkstemp(suffix=f".{b.format}", prefix="prompt-alchemy-import-")
@@ -252,7 +252,7 @@ async def export(c: Call) -> Any:
 
     from starlette.responses import Response
 
-    q: m.ExportQuery = c.query
+    q: schemas.ExportQuery = c.query
     filters = filters_from(q, ("phase", "provider", "tags", "since"))
     buf = io.StringIO()
     count = await c.service.export_prompts(buf, q.format, filters)
@@ -262,7 +262,7 @@ async def export(c: Call) -> Any:
 
 
 async def audit(c: Call) -> Any:
-    q: m.AuditQuery = c.query
+    q: schemas.AuditQuery = c.query
     rows = await c.service.list_audit(actor_name=q.actor, action=q.action, target=q.target, since=q.since,
                                       limit=q.limit, offset=q.offset)
     return {"count": len(rows), "rows": rows}
@@ -335,53 +335,52 @@ async def _job_call(call: Awaitable[Any]) -> Any:
     return info.model_dump(mode="json", exclude_none=True)
 
 
-E = Endpoint
 ENDPOINTS: list[Endpoint] = [
-    E("POST", "/generate", generate, "write", "Generate prompts from an idea (SSE with stream=true or "
-      "Accept: text/event-stream)", m.GenerationOut, body=m.GenerateIn, tags=("generation",)),
-    E("GET", "/search", search, "read", "Search the library by words and/or meaning", m.SearchOut,
-      query=m.SearchQuery, tags=("library",)),
-    E("GET", "/prompts", list_prompts, "read", "List stored prompts, most recent first", m.PromptList,
-      query=m.ListQuery, tags=("library",)),
-    E("GET", "/prompts/{id}", get_prompt, "read", "Read one prompt (id, unique prefix, NAME, NAME@LABEL or "
+    Endpoint("POST", "/generate", generate, "write", "Generate prompts from an idea (SSE with stream=true or "
+      "Accept: text/event-stream)", schemas.GenerationOut, body=schemas.GenerateIn, tags=("generation",)),
+    Endpoint("GET", "/search", search, "read", "Search the library by words and/or meaning", schemas.SearchOut,
+      query=schemas.SearchQuery, tags=("library",)),
+    Endpoint("GET", "/prompts", list_prompts, "read", "List stored prompts, most recent first", schemas.PromptList,
+      query=schemas.ListQuery, tags=("library",)),
+    Endpoint("GET", "/prompts/{id}", get_prompt, "read", "Read one prompt (id, unique prefix, NAME, NAME@LABEL or "
       "NAME@VERSION) with its lineage",
-      m.PromptDetail, query=m.GetQuery, tags=("library",)),
-    E("PATCH", "/prompts/{id}", update_prompt, "write", "Edit a prompt: saved as a new version linked to the old",
-      m.AnyObject, body=m.UpdateIn, tags=("library",)),
-    E("DELETE", "/prompts/{id}", delete_prompt, "write", "Delete a prompt with its vector, context and feedback",
-      m.DeletedOut, tags=("library",)),
-    E("GET", "/prompts/{id}/history", history, "read", "Every version of a prompt, oldest first", m.HistoryOut,
+      schemas.PromptDetail, query=schemas.GetQuery, tags=("library",)),
+    Endpoint("PATCH", "/prompts/{id}", update_prompt, "write", "Edit a prompt: saved as a new version linked to the old",
+      schemas.AnyObject, body=schemas.UpdateIn, tags=("library",)),
+    Endpoint("DELETE", "/prompts/{id}", delete_prompt, "write", "Delete a prompt with its vector, context and feedback",
+      schemas.DeletedOut, tags=("library",)),
+    Endpoint("GET", "/prompts/{id}/history", history, "read", "Every version of a prompt, oldest first", schemas.HistoryOut,
       tags=("library",)),
-    E("POST", "/prompts/{id}/ratings", rate, "write", "Rate a prompt 1-5", m.FeedbackOut, body=m.RateIn,
+    Endpoint("POST", "/prompts/{id}/ratings", rate, "write", "Rate a prompt 1-5", schemas.FeedbackOut, body=schemas.RateIn,
       status=201, tags=("feedback",)),
-    E("GET", "/feedback", feedback, "read", "Feedback rows (ratings and choices), newest first", m.FeedbackList,
-      query=m.FeedbackQuery, tags=("feedback",)),
-    E("GET", "/metrics", metrics, "read", "Usage report: prompts, tokens, cost, latency, provider error rates",
-      m.AnyObject, query=m.MetricsQuery, tags=("operations",)),
-    E("GET", "/providers", providers, "read", "Providers: configured, available, models, prices",
-      m.ProviderList, query=m.ProvidersQuery, tags=("operations",)),
-    E("POST", "/learning/train", train, "write", "Train the ranking model on the feedback", m.AnyObject,
-      body=m.TrainIn, tags=("feedback",)),
-    E("GET", "/learning/status", learning_status, "read", "The learned model and the feedback counts",
-      m.AnyObject, tags=("feedback",)),
-    E("POST", "/import", import_prompts, "write", "Import prompts (JSON, JSONL or CSV text)", m.ImportOut,
-      body=m.ImportIn, tags=("library",)),
-    E("GET", "/export", export, "read", "Export prompts as JSONL, JSON, Markdown or text", None,
-      query=m.ExportQuery, media="application/x-ndjson", tags=("library",)),
-    E("POST", "/batch", submit_batch, "write", "Submit a batch of ideas as a job (202; follow it at "
-      "/jobs/{id})", m.AnyObject, body=jm.BatchSubmission, status=202, tags=("jobs",)),
-    E("GET", "/jobs", list_jobs, "read", "Jobs, newest first", m.AnyObject, query=jm.JobsQuery,
+    Endpoint("GET", "/feedback", feedback, "read", "Feedback rows (ratings and choices), newest first", schemas.FeedbackList,
+      query=schemas.FeedbackQuery, tags=("feedback",)),
+    Endpoint("GET", "/metrics", metrics, "read", "Usage report: prompts, tokens, cost, latency, provider error rates",
+      schemas.AnyObject, query=schemas.MetricsQuery, tags=("operations",)),
+    Endpoint("GET", "/providers", providers, "read", "Providers: configured, available, models, prices",
+      schemas.ProviderList, query=schemas.ProvidersQuery, tags=("operations",)),
+    Endpoint("POST", "/learning/train", train, "write", "Train the ranking model on the feedback", schemas.AnyObject,
+      body=schemas.TrainIn, tags=("feedback",)),
+    Endpoint("GET", "/learning/status", learning_status, "read", "The learned model and the feedback counts",
+      schemas.AnyObject, tags=("feedback",)),
+    Endpoint("POST", "/import", import_prompts, "write", "Import prompts (JSON, JSONL or CSV text)", schemas.ImportOut,
+      body=schemas.ImportIn, tags=("library",)),
+    Endpoint("GET", "/export", export, "read", "Export prompts as JSONL, JSON, Markdown or text", None,
+      query=schemas.ExportQuery, media="application/x-ndjson", tags=("library",)),
+    Endpoint("POST", "/batch", submit_batch, "write", "Submit a batch of ideas as a job (202; follow it at "
+      "/jobs/{id})", schemas.AnyObject, body=jm.BatchSubmission, status=202, tags=("jobs",)),
+    Endpoint("GET", "/jobs", list_jobs, "read", "Jobs, newest first", schemas.AnyObject, query=jm.JobsQuery,
       tags=("jobs",)),
-    E("GET", "/jobs/{id}", get_job, "read", "A job's status, progress and result", m.AnyObject,
+    Endpoint("GET", "/jobs/{id}", get_job, "read", "A job's status, progress and result", schemas.AnyObject,
       query=jm.JobQuery, tags=("jobs",)),
-    E("POST", "/jobs/{id}/cancel", cancel_job, "write", "Cancel a job's items that have not started",
-      m.AnyObject, tags=("jobs",)),
-    E("POST", "/jobs/{id}/retry", retry_job, "write", "Queue a failed or cancelled job's unfinished items again",
-      m.AnyObject, tags=("jobs",)),
-    E("GET", "/audit", audit, "admin", "The audit log of every write, newest first", m.AuditList,
-      query=m.AuditQuery, tags=("operations",)),
+    Endpoint("POST", "/jobs/{id}/cancel", cancel_job, "write", "Cancel a job's items that have not started",
+      schemas.AnyObject, tags=("jobs",)),
+    Endpoint("POST", "/jobs/{id}/retry", retry_job, "write", "Queue a failed or cancelled job's unfinished items again",
+      schemas.AnyObject, tags=("jobs",)),
+    Endpoint("GET", "/audit", audit, "admin", "The audit log of every write, newest first", schemas.AuditList,
+      query=schemas.AuditQuery, tags=("operations",)),
 ]
 
 from prompt_alchemy.api.names import name_endpoints  # noqa: E402  (named prompts: versions and labels)
 
-ENDPOINTS.extend(name_endpoints(Endpoint, m.AnyObject))
+ENDPOINTS.extend(name_endpoints(Endpoint, schemas.AnyObject))

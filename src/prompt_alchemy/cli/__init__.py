@@ -34,7 +34,7 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     ctx.obj = State(config_file=config, debug=debug)
-    from prompt_alchemy.observability import setup_logging
+    from prompt_alchemy.logging_setup import setup_logging
 
     setup_logging("DEBUG" if debug else "WARNING")
 

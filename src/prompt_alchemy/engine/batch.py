@@ -31,7 +31,7 @@ from prompt_alchemy.models import (
     GenerationResult,
     PromptRequest,
 )
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 
 log = get_logger("batch")
 

@@ -34,7 +34,7 @@ from prompt_alchemy.models import (
     PromptRequest,
     new_id,
 )
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse
 from prompt_alchemy.providers.registry import ProviderRegistry
 from prompt_alchemy.ranking.ranker import Ranker, feature_contexts, prompt_meta
@@ -102,7 +102,7 @@ class Engine:
         interrupted item was saved); a new one is made otherwise. `on_token` streams the final phase: it receives
         a :class:`TokenEvent` per delta of each variant's final text (variants run concurrently, so their events
         interleave); without it no call streams."""
-        run = _Run(self, request, persona, session_id or new_id(), progress, on_token)
+        run = GenerationRun(self, request, persona, session_id or new_id(), progress, on_token)
         chain = run.structured_chain if self.uses_structured_path(run.chains) else run.freeform_chain
         try:
             chains_out = await self._run_variants(chain, request.count)
@@ -209,7 +209,7 @@ class Engine:
         return verdicts
 
 
-class _Run:
+class GenerationRun:
     """One generation run's shared state: its request, the provider chains, the metrics and events gathered from
     every variant, and the progress count. Each variant's chain of phases is one call of `freeform_chain` (the
     phase templates) or `structured_chain` (the small-model path); the variants run concurrently."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prompt_alchemy.engine.spec import names_a_person
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 
 if TYPE_CHECKING:
     import numpy as np

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import procrastinate
 
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 
 if TYPE_CHECKING:
     from prompt_alchemy.services.jobs import JobsService

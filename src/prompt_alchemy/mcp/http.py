@@ -20,7 +20,7 @@ import json
 from contextvars import ContextVar
 from typing import Any
 
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 
 log = get_logger("mcp.http")
 

@@ -29,7 +29,7 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
 from prompt_alchemy.errors import AlchemyError, NotFoundError
-from prompt_alchemy.observability import LOGGER_NAME, get_logger
+from prompt_alchemy.logging_setup import LOGGER_NAME, get_logger
 from prompt_alchemy.security import redact
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import sys
 from io import TextIOWrapper
 from typing import Any
 
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 
 log = get_logger("mcp.stdio")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import cache
 
 from prompt_alchemy.models import Phase
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.providers.base import (LocalProviderConfig, ProviderConfig, ProviderInfo,
                                            ScriptedProviderConfig)
 

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from prompt_alchemy.errors import ProviderError
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse, StreamItem
 from prompt_alchemy.providers.resilience import status_error, stream_error
 from prompt_alchemy.telemetry import outgoing_headers

@@ -27,7 +27,7 @@ from prompt_alchemy import telemetry
 from prompt_alchemy.config import Settings
 from prompt_alchemy.errors import CostLimitError, InputError, ProviderError, ProviderUnavailableError
 from prompt_alchemy.models import MetricRecord, Phase
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.providers.base import (BaseProvider, DeltaCallback, GenerationRequest, GenerationResponse,
                                            Provider, StreamItem)
 from prompt_alchemy.providers.catalog import all_providers

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from prompt_alchemy.config import Settings
 from prompt_alchemy.errors import CostLimitError, InputError, ProviderError, ProviderUnavailableError
 from prompt_alchemy.models import MetricRecord
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, Message
 from prompt_alchemy.providers.registry import ProviderRegistry
 from prompt_alchemy.ranking.features import words

@@ -56,7 +56,7 @@ from pydantic import BaseModel, Field
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import Feedback, ModelVersion, Prompt, utcnow
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.ranking.features import (NON_PROMPT_CHECKS, RUBRIC, FeatureContext, feature_vector,
                                              lexical_features)
 from prompt_alchemy.storage.feedback import TRAINING_TASK as MAINTENANCE_TASK

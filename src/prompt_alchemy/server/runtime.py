@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from prompt_alchemy.errors import AlchemyError, InputError
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 
 if TYPE_CHECKING:
     from prompt_alchemy.services import AlchemyService
@@ -40,7 +40,7 @@ SHUTDOWN_DEADLINE_S = 9.0
 def configure_logging(level: str, log_file: Path | None) -> None:
     """The package's logs at `level`, everything else (the SDK, uvicorn) at WARNING, all to stderr or the file.
     An unwritable `log_file` is bad input (nothing is started)."""
-    from prompt_alchemy.observability import setup_logging
+    from prompt_alchemy.logging_setup import setup_logging
     from prompt_alchemy.security import RedactingFilter
 
     if log_file is not None:
@@ -49,7 +49,7 @@ def configure_logging(level: str, log_file: Path | None) -> None:
             log_file.open("a").close()
         except OSError as exc:
             raise InputError(f"cannot write --log-file {log_file}: {exc.strerror}") from None
-    from prompt_alchemy.observability import LOGGER_NAME
+    from prompt_alchemy.logging_setup import LOGGER_NAME
     from prompt_alchemy.server.logsink import BackgroundLogHandler
 
     setup_logging(level, str(log_file) if log_file else None)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from prompt_alchemy.errors import AlchemyError, ConflictError, InputError, NotFoundError
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.services._common import check_page, in_thread
 from prompt_alchemy.services.app import App
 from prompt_alchemy.storage.base import AuditNote

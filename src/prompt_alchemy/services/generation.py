@@ -19,7 +19,7 @@ from prompt_alchemy.models import (
     PromptRequest,
     SearchFilters,
 )
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.security import MAX_CONTEXT_BYTES, check_length, read_text_file
 from prompt_alchemy.services._common import _MAX_EXAMPLE_CHARS, mask_result_secrets
 from prompt_alchemy.services.access import AuditLog, Call, Written, audited

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.errors import AlchemyError, InputError
 from prompt_alchemy.jobs.models import JobInfo, JobItemInfo, JobKind, JobProgress, job_status
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.services.app import App
 from prompt_alchemy.services.batch import BatchService
 from prompt_alchemy.services.generation import GenerationService

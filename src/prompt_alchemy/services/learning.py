@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import Prompt
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.security import check_length, check_text
 from prompt_alchemy.services._common import (
     _MAX_COMMENT,

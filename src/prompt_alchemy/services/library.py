@@ -23,7 +23,7 @@ from prompt_alchemy.models import (
     SearchFilters,
     SearchResult,
 )
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.security import check_length, check_text, mask_secrets, write_text_atomically
 from prompt_alchemy.library import SEARCH_MODES
 from prompt_alchemy.services._common import (

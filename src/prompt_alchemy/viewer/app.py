@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from prompt_alchemy.api.errors import ApiError, error_response, from_exception
 from prompt_alchemy.errors import AlchemyError, InputError, NotFoundError
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.security import redact
 from prompt_alchemy.viewer.guard import MAX_BODY, ViewerError, ViewerGuard, is_json
 

@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 
 from prompt_alchemy.errors import AlchemyError
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.public_errors import public_message
 
 if TYPE_CHECKING:

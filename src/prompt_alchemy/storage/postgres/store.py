@@ -29,7 +29,7 @@ from typing import Any
 
 from prompt_alchemy.errors import StorageError
 from prompt_alchemy.models import ContextItem, Prompt, SearchFilters, utcnow
-from prompt_alchemy.observability import get_logger
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.storage.access import AccessRepository, write_note
 from prompt_alchemy.storage.base import AuditNote
 from prompt_alchemy.storage.cache import CacheRepository

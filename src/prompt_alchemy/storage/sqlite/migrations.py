@@ -348,7 +348,7 @@ def m009_named_prompts(db: sqlite3.Connection) -> None:
 
 def log_label_moves(lines: list[str]) -> None:
     """The migration's log of how each global label moved (a warning: what `use production` means changed)."""
-    from prompt_alchemy.observability import get_logger
+    from prompt_alchemy.logging_setup import get_logger
 
     log = get_logger("storage.migrations")
     if lines:
