@@ -229,6 +229,7 @@ class SqliteJobRecords(_Records):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._item_locks: dict[tuple[int, str], Any] = {}
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -249,7 +250,18 @@ class SqliteJobRecords(_Records):
 
     @asynccontextmanager
     async def item_lock(self, job_id: int, key: str) -> AsyncIterator[None]:
-        yield  # one process runs the items: nothing to serialize across machines
+        """One process runs the items: an asyncio lock per item is enough."""
+        import asyncio
+
+        entry = self._item_locks.setdefault((job_id, key), [asyncio.Lock(), 0])
+        entry[1] += 1  # holders and waiters: the lock is dropped when the last of them leaves
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._item_locks[(job_id, key)]
 
     def close(self) -> None:
         self._db.close()
