@@ -29,11 +29,13 @@ _STOP_WORDS = {
     "de": ("der die das den dem des ein eine einen einem einer und oder für mit ohne mein meine meinen meinem "
            "unser ist sind nicht zu im auf wegen über schreibe schreib erstelle mach gib bitte ich wir wie "
            "was auch").split(),
-    "fr": ("le la les un une des et de du pour avec sans en mon ma mes notre nos est sont pas que qui au aux "
+    "fr": ("le la les un une des et de du pour avec sans en mon ma mes notre nos est sont pas que qui au aux ce "
+           "cette par explique-moi "
            "écris écrire crée fais donne-moi moi sur comment je nous très").split(),
     "it": ("il lo la gli le un una uno e di del della per con senza in mio mia miei nostro è sono non che al "
            "scrivi crea fammi dammi su come io noi molto").split(),
-    "pt": ("o a os as um uma e de do da dos das para com sem em meu minha nosso é são não que ao "
+    "pt": ("o a os as um uma e de do da dos das para com sem em meu minha nosso é são não que ao vezes você "
+           "durante pelo pela num numa "
            "escreva escreve crie faça me sobre como eu nós muito").split(),
     "nl": ("de het een en van voor met zonder in op mijn onze is zijn niet dat die te schrijf maak geef "
            "over hoe ik wij graag").split(),
@@ -52,6 +54,7 @@ def detect_language(text: str) -> str | None:
     english = scores.pop("en")
     if not scores:
         return None
+    scores["pt"] += len(re.findall(r"ções?\b|ã", text.lower()))  # endings only Portuguese has
     best = max(scores, key=lambda c: scores[c])
     if scores[best] >= 2 and scores[best] + (1 if accents else 0) > english:
         return best
@@ -122,7 +125,10 @@ _GLOSS = {
     "aufhören": "quit", "arrêter": "quit", "dejar": "quit", "parar": "quit", "abnehmen": "lose weight",
     "adelgazar": "lose weight", "maigrir": "lose weight", "dimagrire": "lose weight", "emagrecer": "lose weight",
     "ahorrar": "save money", "sparen": "save money", "économiser": "save money", "risparmiare": "save money",
-    "economizar": "save money", "du": "you", "bist": "are", "eres": "you are", "ich": "I", "für": "for",
+    "economizar": "save money", "klassifiziere": "classify", "klassifizieren": "classify", "clasifica": "classify",
+    "clasificar": "classify", "classe": "classify", "classer": "classify", "classifica": "classify",
+    "classifique": "classify", "explique-moi": "explain", "ordne": "sort", "du": "you", "bist": "are",
+    "eres": "you are", "ich": "I", "für": "for",
     "pour": "for", "mit": "with", "avec": "with",
 }
 

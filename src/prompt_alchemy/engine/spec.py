@@ -376,12 +376,16 @@ def _filled(lines: tuple[str, ...] | list[str], slots: dict[str, str]) -> list[s
     return [f for f in (fill(line, slots) for line in lines) if f]
 
 
+#: Material given inline: a code span, or a token dense with code symbols (a regex, a one-liner, a formula).
+_INLINE_MATERIAL = re.compile(r"`[^`]{4,}`|(?<!\S)(?=\S*[(){}\[\]^$*+?\\|=<>;])\S{8,}(?!\S)(?<![.,!?:)])")
+
+
 def _inputs(pattern: Pattern, details: IdeaDetails) -> tuple[list[str], str]:
     """The prompt's input variables: the idea's own {variables}; else, for a pattern run on material, its inputs
     renamed for what the idea names ({tickets}); none when the task needs none."""
     if details.variables:
         return list(details.variables), "idea"
-    if not pattern.inputs:
+    if not pattern.inputs or _INLINE_MATERIAL.search(details.idea):  # the material is in the idea itself
         return [], "idea"
     named = [n for n in details.inputs if n not in pattern.inputs[1:]]
     return ([named[0], *pattern.inputs[1:]] if named else list(pattern.inputs)), ("idea" if named else "pattern")
