@@ -717,7 +717,31 @@ def load_settings(config_file: str | Path | None = None, overrides: Mapping[str,
         settings = Settings(**merged)
     except ValidationError as exc:
         raise ConfigError("invalid configuration: " + "; ".join(format_validation_error(exc))) from exc
+    follow_keys_for_embeddings(settings, sources)
     return LoadedSettings(settings=settings, paths=paths, sources=sources)
+
+
+def local_embedder_problem() -> str | None:
+    """Why the local embedder (MiniLM on onnxruntime) cannot run here, or None; looks for packages and files only."""
+    from prompt_alchemy.embeddings.local import LocalEmbedder
+
+    return LocalEmbedder().unavailable_reason()
+
+
+def follow_keys_for_embeddings(settings: Settings, sources: dict[str, str]) -> None:
+    """Embeddings follow the keys: when nobody chose `generation.embedding_provider` and the local embedder is not
+    installed, the first provider that embeds and has a key (OpenAI, then Google ...) becomes the embedder, with
+    its own model and dimensions, so saved prompts are embedded and search is semantic. A library embedded by
+    another model is never mixed with it: search reads only the embedder's vectors (`reembed` converts)."""
+    if "generation.embedding_provider" in sources or settings.generation.embedding_provider != "local":
+        return
+    if local_embedder_problem() is None:
+        return
+    for name, info in all_providers().items():
+        if info.embedding and info.needs_key and provider_has_credentials(settings, name):
+            settings.generation.embedding_provider = name
+            sources["generation.embedding_provider"] = f"auto:no local embedder, {name} has a key"
+            return
 
 
 # ------------------------------------------------------------------------------------------------ checks

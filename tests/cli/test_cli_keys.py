@@ -19,7 +19,7 @@ FROM_ENV = "sk-ENVKEY-9876543210fedcbaQRS"
 
 
 def _openai_config(write_config, server) -> None:
-    write_config("providers:\n" + provider_block("openai", server, max_retries=0) + "\n"
+    write_config("providers:\n" + provider_block("openai", server, timeout=60.0, max_retries=0) + "\n"
                  "phases:\n  prima-materia:\n    provider: openai\n    fallbacks: []\n")
 
 

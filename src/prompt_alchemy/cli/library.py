@@ -109,9 +109,14 @@ def search(
     filters = build_filters(phase, provider, model, persona, tag, since, until, min_rating)
 
     async def work(service):
-        return await service.search(query, mode=mode, filters=filters, limit=limit)
+        results = await service.search(query, mode=mode, filters=filters, limit=limit)
+        by_meaning = mode == "semantic" or (mode == "hybrid" and not any(r.semantic_rank for r in results))
+        hint = await service.library_service.embedding_mismatch() if by_meaning else None
+        return results, hint
 
-    results = run_with_service(ctx, work)
+    results, hint = run_with_service(ctx, work)
+    if hint and (not results or mode == "hybrid"):
+        typer.echo(f"note: {hint}", err=True)
     if output is Output.json:
         print_json({"query": query, "mode": mode, "results": [r.public_dict() for r in results]})
         return

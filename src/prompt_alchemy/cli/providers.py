@@ -18,7 +18,8 @@ def providers(
     check: bool = typer.Option(False, "--check", help="Contact each configured provider: host reachable, key accepted (exit 1 if any fails)."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
 ) -> None:
-    """Show every provider: configured and available, default and phase-assigned models, embeddings, price."""
+    """Show every provider: configured and available, default and phase-assigned models, embeddings, and price with
+    its source (genai-prices, or the dated fallback table for models it does not know)."""
     rows = run_with_service(ctx, lambda service: service.providers_status(check=check))
     if output is Output.json:
         print_json(rows)
@@ -55,8 +56,9 @@ def render_text(rows: list[dict[str, Any]], check: bool) -> None:
         if row["embedder"]:
             embed += " (in use)"
         price = row["price_per_million"]
+        source = f" ({row['price_source']})" if row.get("price_source") else ""
         cells = [row["name"], _status(row), row["default_model"], phases or "-", embed,
-                 f"${price['input']:g} / ${price['output']:g}" if price else "unknown"]
+                 f"${price['input']:g} / ${price['output']:g}{source}" if price else "unknown"]
         if check:
             outcome = row.get("check")
             cells.append("skipped (not configured)" if outcome is None else
@@ -67,3 +69,6 @@ def render_text(rows: list[dict[str, Any]], check: bool) -> None:
     for row in rows:
         if row["reason"] and (row["configured"] or row["phases"]):
             console.print(Text(f"{row['name']}: {row['reason']}", style="yellow"))
+    from prompt_alchemy.providers.pricing import sources_note
+
+    console.print(Text(sources_note(), style="dim"))

@@ -32,7 +32,7 @@ from prompt_alchemy.providers.base import (BaseProvider, DeltaCallback, Generati
                                            Provider, StreamItem)
 from prompt_alchemy.providers.catalog import all_providers
 from prompt_alchemy.providers.resilience import RetryPolicy, StreamProgress, TokenBucket, interrupted_stream_error
-from prompt_alchemy.providers.pricing import PriceTable
+from prompt_alchemy.providers.pricing import PriceTable, price_source
 
 log = get_logger("providers")
 T = TypeVar("T")
@@ -483,6 +483,7 @@ class ProviderRegistry:
             "timeout": cfg.timeout, "max_retries": getattr(cfg, "max_retries", None),
             "requests_per_minute": getattr(cfg, "requests_per_minute", None),
             "price_per_million": {"input": price.input, "output": price.output} if price else None,
+            "price_source": price_source(price),
         }
 
     async def check(self, name: str) -> dict[str, Any]:
