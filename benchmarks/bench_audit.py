@@ -51,8 +51,12 @@ class Tally:
             self.failures.append(f"{name}: {detail}"[:200])
 
     def row(self) -> dict:
-        return {"tried": self.tried, "handled_cleanly": self.clean, "failures": self.tried - self.clean,
-                "failing_cases": self.failures[:5]}
+        return {
+            "tried": self.tried,
+            "handled_cleanly": self.clean,
+            "failures": self.tried - self.clean,
+            "failing_cases": self.failures[:5],
+        }
 
 
 def env_for(home: Path, **extra: str) -> dict[str, str]:
@@ -64,8 +68,9 @@ def env_for(home: Path, **extra: str) -> dict[str, str]:
 def cli(home: Path, *args: str, stdin: bytes | None = None, timeout: float = 120, **extra: str):
     """Run the CLI; a run that hangs past `timeout` is killed and reported as exit -9 ("timed out")."""
     try:
-        return subprocess.run(CLI + list(args), input=stdin, capture_output=True, env=env_for(home, **extra),
-                              cwd=ROOT, timeout=timeout)
+        return subprocess.run(
+            CLI + list(args), input=stdin, capture_output=True, env=env_for(home, **extra), cwd=ROOT, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(CLI + list(args), -9, b"", f"timed out after {timeout:g}s".encode())
 
@@ -88,8 +93,13 @@ def integrity(db: Path) -> str:
 def one_clean_line(proc, codes=(1, 2)) -> tuple[bool, str]:
     err = proc.stderr.decode("utf-8", "replace")
     lines = err.strip().splitlines()
-    ok = (proc.returncode in codes and len(lines) == 1 and lines[0].startswith("error: ")
-          and "Traceback" not in err and "error: unexpected" not in err)
+    ok = (
+        proc.returncode in codes
+        and len(lines) == 1
+        and lines[0].startswith("error: ")
+        and "Traceback" not in err
+        and "error: unexpected" not in err
+    )
     return ok, f"exit {proc.returncode}: {err.strip()[:150]}"
 
 
@@ -183,8 +193,12 @@ def bad_cli_inputs(base: Path) -> dict:
         else:
             with contextlib.closing(sqlite3.connect(ldb)) as conn, conn:
                 conn.execute("INSERT INTO _migrations VALUES ('m999_future', '2030-01-01')")
-        for args in (["list"], ["generate", "x y", *SCRIPTED], ["db", "backup"], ["search", "picnic", "--mode",
-                                                                                  "text"]):
+        for args in (
+            ["list"],
+            ["generate", "x y", *SCRIPTED],
+            ["db", "backup"],
+            ["search", "picnic", "--mode", "text"],
+        ):
             proc = cli(lib, *args)
             if kind == "newer schema" and args[0] in ("list", "search"):
                 ok, detail = proc.returncode == 0, proc.stderr.decode()[:150]
@@ -201,8 +215,14 @@ def bad_cli_inputs(base: Path) -> dict:
 def bad_mcp_messages(base: Path) -> dict:
     t = Tally()
     home = fresh_library(base, "mcp")
-    proc = subprocess.Popen(CLI + ["serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env_for(home), cwd=ROOT)
+    proc = subprocess.Popen(
+        CLI + ["serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env_for(home),
+        cwd=ROOT,
+    )
     replies: list[dict] = []
     cond = threading.Condition()
 
@@ -229,11 +249,24 @@ def bad_mcp_messages(base: Path) -> dict:
             return replies[count] if len(replies) > count else None
 
     def call(tool: str, arguments, msg_id: int) -> bytes:
-        return json.dumps({"jsonrpc": "2.0", "id": msg_id, "method": "tools/call",
-                           "params": {"name": tool, "arguments": arguments}}).encode()
+        return json.dumps(
+            {"jsonrpc": "2.0", "id": msg_id, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
+        ).encode()
 
-    send(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "audit", "version": "1"}}}).encode())
+    send(
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "audit", "version": "1"},
+                },
+            }
+        ).encode()
+    )
     send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}', expect_reply=False)
     (home / "secret.jsonl").write_text('{"input": "SECRET-IN", "expected": "SECRET-OUT"}\n', encoding="utf-8")
     cases: list[tuple[str, bytes]] = [
@@ -243,8 +276,11 @@ def bad_mcp_messages(base: Path) -> dict:
         ("params is a number", b'{"jsonrpc":"2.0","id":11,"method":"tools/call","params":5}'),
         ("params is a list", b'{"jsonrpc":"2.0","id":12,"method":"tools/list","params":[]}'),
         ("id is an object", b'{"jsonrpc":"2.0","id":{},"method":"ping"}'),
-        ("lone surrogate", b'{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"search_prompts",'
-                           b'"arguments":{"query":"\\ud800"}}}'),
+        (
+            "lone surrogate",
+            b'{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"search_prompts",'
+            b'"arguments":{"query":"\\ud800"}}}',
+        ),
         ("unknown method", b'{"jsonrpc":"2.0","id":14,"method":"nope/nope"}'),
         ("unknown tool", call("no_such_tool", {}, 15)),
         ("prompts/get unknown", b'{"jsonrpc":"2.0","id":16,"method":"prompts/get","params":{"name":"nope-12345678"}}'),
@@ -252,16 +288,26 @@ def bad_mcp_messages(base: Path) -> dict:
         ("search since 99999999d", call("search_prompts", {"query": "x", "filters": {"since": "99999999d"}}, 18)),
         ("search until 9999-12-31", call("search_prompts", {"query": "x", "filters": {"until": "9999-12-31"}}, 19)),
         ("metrics since nonsense", call("get_metrics", {"since": "soon"}, 20)),
-        ("examples_file absolute", call("optimize_prompt", {"task": "t", "prompt": "p",
-                                                            "examples_file": str(home / "secret.jsonl")}, 21)),
-        ("examples_file traversal", call("optimize_prompt", {"task": "t", "prompt": "p",
-                                                             "examples_file": "../secret.jsonl"}, 22)),
-        ("examples_file /dev/zero", call("optimize_prompt", {"task": "t", "prompt": "p",
-                                                             "examples_file": "/dev/zero"}, 23)),
-        ("examples_path (removed)", call("optimize_prompt", {"task": "t", "prompt": "p",
-                                                             "examples_path": str(home / "secret.jsonl")}, 24)),
-        ("inline examples malformed", call("optimize_prompt", {"task": "t", "prompt": "p",
-                                                               "examples": [{"input": 1}]}, 25)),
+        (
+            "examples_file absolute",
+            call("optimize_prompt", {"task": "t", "prompt": "p", "examples_file": str(home / "secret.jsonl")}, 21),
+        ),
+        (
+            "examples_file traversal",
+            call("optimize_prompt", {"task": "t", "prompt": "p", "examples_file": "../secret.jsonl"}, 22),
+        ),
+        (
+            "examples_file /dev/zero",
+            call("optimize_prompt", {"task": "t", "prompt": "p", "examples_file": "/dev/zero"}, 23),
+        ),
+        (
+            "examples_path (removed)",
+            call("optimize_prompt", {"task": "t", "prompt": "p", "examples_path": str(home / "secret.jsonl")}, 24),
+        ),
+        (
+            "inline examples malformed",
+            call("optimize_prompt", {"task": "t", "prompt": "p", "examples": [{"input": 1}]}, 25),
+        ),
         ("rate score 9", call("rate_prompt", {"id": "ffffffff", "score": 9}, 26)),
         ("get_prompt empty", call("get_prompt", {"id": ""}, 27)),
         ("generate count 0", call("generate_prompts", {"idea": "x", "count": 0}, 28)),
@@ -273,8 +319,10 @@ def bad_mcp_messages(base: Path) -> dict:
         before = state(home)
         reply = send(raw)
         text = json.dumps(reply) if reply else ""
-        ok = reply is not None and ("error" in reply or (reply.get("result", {}).get("isError") and
-                                                          reply["result"]["content"][0]["text"].strip()))
+        ok = reply is not None and (
+            "error" in reply
+            or (reply.get("result", {}).get("isError") and reply["result"]["content"][0]["text"].strip())
+        )
         ok = ok and "SECRET-" not in text and "Traceback" not in text and state(home) == before
         t.record(name, bool(ok), text[:150] or "no reply")
     proc.stdin.close()
@@ -292,8 +340,9 @@ def bad_mcp_messages(base: Path) -> dict:
 
 
 def kill_after(home: Path, args: list[str], delay: float, **extra: str) -> None:
-    proc = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env_for(home, **extra), cwd=ROOT)
+    proc = subprocess.Popen(
+        CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env_for(home, **extra), cwd=ROOT
+    )
     try:
         proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:
@@ -305,8 +354,10 @@ def kills(base: Path, per_kind: int = 3) -> dict:
     t = Tally()
     rng = random.Random(13)
     rows = base / "kill-rows.jsonl"
-    rows.write_text("".join(json.dumps({"content": f"Kill prompt {i}: step {i}.", "embedding": None}) + "\n"
-                            for i in range(3000)), encoding="utf-8")
+    rows.write_text(
+        "".join(json.dumps({"content": f"Kill prompt {i}: step {i}.", "embedding": None}) + "\n" for i in range(3000)),
+        encoding="utf-8",
+    )
     home = base / "kill-import"
     home.mkdir()
     for n in range(per_kind):
@@ -340,19 +391,30 @@ def kills(base: Path, per_kind: int = 3) -> dict:
     home = base / "kill-backup"
     home.mkdir()
     filler = base / "filler.jsonl"
-    filler.write_text("".join(json.dumps({"content": f"Filler {i}: " + "lorem ipsum " * 300, "embedding": None})
-                              + "\n" for i in range(1500)), encoding="utf-8")
+    filler.write_text(
+        "".join(
+            json.dumps({"content": f"Filler {i}: " + "lorem ipsum " * 300, "embedding": None}) + "\n"
+            for i in range(1500)
+        ),
+        encoding="utf-8",
+    )
     cli(home, "import", str(filler))
     for n in range(per_kind):
         kill_after(home, ["db", "backup"], rng.uniform(0.3, 1.5))
         backups = list((home / "backups").glob("*.db")) if (home / "backups").is_dir() else []
-        t.record(f"backup kill {n}", integrity(home / "prompts.db") == "ok"
-                 and all(integrity(b) == "ok" for b in backups), "integrity")
+        t.record(
+            f"backup kill {n}",
+            integrity(home / "prompts.db") == "ok" and all(integrity(b) == "ok" for b in backups),
+            "integrity",
+        )
     for partial in (home / "backups").glob("*.partial") if (home / "backups").is_dir() else []:
         os.utime(partial, (time.time() - 3600,) * 2)
     proc = cli(home, "db", "backup")
-    t.record("next backup cleans partials", proc.returncode == 0 and not list((home / "backups").glob("*.partial")),
-             proc.stderr.decode()[:150])
+    t.record(
+        "next backup cleans partials",
+        proc.returncode == 0 and not list((home / "backups").glob("*.partial")),
+        proc.stderr.decode()[:150],
+    )
     return t.row()
 
 
@@ -362,18 +424,31 @@ def kills(base: Path, per_kind: int = 3) -> dict:
 def concurrency(base: Path) -> dict:
     t = Tally()
     rows = base / "conc-rows.jsonl"
-    rows.write_text("".join(json.dumps({"content": f"Concurrent prompt {i}.", "embedding": None}) + "\n"
-                            for i in range(848)), encoding="utf-8")
+    rows.write_text(
+        "".join(json.dumps({"content": f"Concurrent prompt {i}.", "embedding": None}) + "\n" for i in range(848)),
+        encoding="utf-8",
+    )
     for n_procs in (2, 3):
         home = base / f"conc-import-{n_procs}"
         home.mkdir()
-        procs = [subprocess.Popen(CLI + ["import", str(rows)], env=env_for(home), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE) for _ in range(n_procs)]
+        procs = [
+            subprocess.Popen(
+                CLI + ["import", str(rows)],
+                env=env_for(home),
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(n_procs)
+        ]
         errs = [p.communicate(timeout=300)[1].decode() for p in procs]
         with contextlib.closing(sqlite3.connect(home / "prompts.db")) as conn:
             count = conn.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]
-        t.record(f"{n_procs} parallel imports of one file", count == 848 and all(p.returncode == 0 for p in procs)
-                 and not any("locked" in e for e in errs), f"{count} rows; {errs}")
+        t.record(
+            f"{n_procs} parallel imports of one file",
+            count == 848 and all(p.returncode == 0 for p in procs) and not any("locked" in e for e in errs),
+            f"{count} rows; {errs}",
+        )
     # duplicate ids within one file
     home = base / "conc-dup"
     home.mkdir()
@@ -381,17 +456,29 @@ def concurrency(base: Path) -> dict:
     dup.write_text('{"id": "a1", "content": "one"}\n{"id": "a1", "content": "two"}\n', encoding="utf-8")
     proc = cli(home, "import", str(dup), "-o", "json")
     report = json.loads(proc.stdout or b"{}")
-    t.record("duplicate id in one file is an error", report.get("failed") == 1
-             and any("line 2" in e for e in report.get("errors", [])), str(report)[:150])
+    t.record(
+        "duplicate id in one file is an error",
+        report.get("failed") == 1 and any("line 2" in e for e in report.get("errors", [])),
+        str(report)[:150],
+    )
     # imports, generates and a backup at once
     home = fresh_library(base, "conc-mixed")
-    procs = [subprocess.Popen(CLI + args, env=env_for(home), cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
-             for args in (["import", str(rows)], ["generate", "one idea", *SCRIPTED],
-                          ["generate", "two idea", *SCRIPTED], ["db", "backup"], ["list"])]
+    procs = [
+        subprocess.Popen(CLI + args, env=env_for(home), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for args in (
+            ["import", str(rows)],
+            ["generate", "one idea", *SCRIPTED],
+            ["generate", "two idea", *SCRIPTED],
+            ["db", "backup"],
+            ["list"],
+        )
+    ]
     errs = [p.communicate(timeout=300)[1].decode() for p in procs]
-    t.record("import + generate + backup + list at once", all(p.returncode == 0 for p in procs)
-             and integrity(home / "prompts.db") == "ok", "; ".join(e[:80] for e in errs))
+    t.record(
+        "import + generate + backup + list at once",
+        all(p.returncode == 0 for p in procs) and integrity(home / "prompts.db") == "ok",
+        "; ".join(e[:80] for e in errs),
+    )
     # a running service's vector index sees another process's import
     home = base / "conc-index"
     home.mkdir()
@@ -415,8 +502,11 @@ asyncio.run(main())
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env_for(home), cwd=ROOT, timeout=300)
     out = json.loads(proc.stdout or b"{}")
     if not out.get("skip"):
-        t.record("server index follows another process", (out.get("hit") or "").startswith("Tune a PostgreSQL"),
-                 proc.stderr.decode()[-150:])
+        t.record(
+            "server index follows another process",
+            (out.get("hit") or "").startswith("Tune a PostgreSQL"),
+            proc.stderr.decode()[-150:],
+        )
     return t.row()
 
 
@@ -426,12 +516,19 @@ asyncio.run(main())
 def secret_sentinels(base: Path) -> dict:
     t = Tally()
     secret = "sk-audit-sentinel-" + "7" * 24
-    for n, (var, where) in enumerate([("OPENAI_API_KEY", "answer"), ("ANTHROPIC_API_KEY", "answer"),
-                                      ("OPENAI_API_KEY", "idea"), ("GOOGLE_API_KEY", "import")]):
+    for n, (var, where) in enumerate(
+        [
+            ("OPENAI_API_KEY", "answer"),
+            ("ANTHROPIC_API_KEY", "answer"),
+            ("OPENAI_API_KEY", "idea"),
+            ("GOOGLE_API_KEY", "import"),
+        ]
+    ):
         home = base / f"secret-{n}"
         home.mkdir()
         (home / "config.yaml").write_text(
-            "providers:\n  scripted:\n    responses: ['Call it with " + secret + " please.']\n", encoding="utf-8")
+            "providers:\n  scripted:\n    responses: ['Call it with " + secret + " please.']\n", encoding="utf-8"
+        )
         extra = {var: secret}
         if where == "import":
             f = base / f"secret-{n}.jsonl"
@@ -463,9 +560,14 @@ def http_probes(base: Path) -> dict:
             (home / "srv.yaml").write_text(config, encoding="utf-8")
             args += ["--config", str(home / "srv.yaml")]
         log_file.unlink(missing_ok=True)
-        proc = subprocess.Popen(args + ["serve", "--transport", "http", "--host", host, "--port", "0", "--log-file",
-                                        str(log_file)], env=env_for(home), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            args + ["serve", "--transport", "http", "--host", host, "--port", "0", "--log-file", str(log_file)],
+            env=env_for(home),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             text = log_file.read_text() if log_file.exists() else ""
@@ -476,13 +578,24 @@ def http_probes(base: Path) -> dict:
         proc.kill()
         raise RuntimeError("server did not start")
 
-    def probe(port: int, path: str, *, host: str | None = None, body: bytes | None = None,
-              ctype: str = "application/json", method: str | None = None) -> tuple[int, str]:
+    def probe(
+        port: int,
+        path: str,
+        *,
+        host: str | None = None,
+        body: bytes | None = None,
+        ctype: str = "application/json",
+        method: str | None = None,
+    ) -> tuple[int, str]:
         headers = {"Content-Type": ctype, "Accept": "application/json, text/event-stream"}
         if host:
             headers["Host"] = host
-        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, headers=headers,
-                                     method=method or ("POST" if body is not None else "GET"))
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}",
+            data=body,
+            headers=headers,
+            method=method or ("POST" if body is not None else "GET"),
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
                 return r.status, r.read().decode("utf-8", "replace")
@@ -495,8 +608,10 @@ def http_probes(base: Path) -> dict:
         import socket
 
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            head = (f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-                    f"Accept: application/json, text/event-stream\r\nContent-Length: {len(body)}\r\n\r\n")
+            head = (
+                f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                f"Accept: application/json, text/event-stream\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
             try:
                 sock.sendall(head.encode() + body)
             except OSError:
@@ -531,16 +646,26 @@ def http_probes(base: Path) -> dict:
         ("invalid UTF-8", dict(path="/mcp", body=b"\xff\xfe\xfd"), {400}),
         ("oversized body", dict(path="/mcp", body=b'{"a":"' + b"x" * (5 << 20) + b'"}'), {400, 413}),
         ("wrong content type", dict(path="/mcp", body=ping, ctype="text/plain"), {400, 415}),
-        ("params is a number", dict(path="/mcp", body=b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":5}'),
-         {400}),
+        (
+            "params is a number",
+            dict(path="/mcp", body=b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":5}'),
+            {400},
+        ),
         ("unknown path", dict(path="/admin"), {404}),
         ("DELETE without session", dict(path="/mcp", method="DELETE"), {400, 404, 405}),
     ]
     for name, kwargs, expected in cases:
         if name == "mcp, foreign Origin":
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", data=ping, method="POST", headers={
-                "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-                "Origin": "http://evil.example"})
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/mcp",
+                data=ping,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept": "application/json, text/event-stream",
+                    "Origin": "http://evil.example",
+                },
+            )
             try:
                 with urllib.request.urlopen(req, timeout=30) as r:
                     status = r.status
@@ -562,8 +687,11 @@ def http_probes(base: Path) -> dict:
     t.record("allowed host answered", probe(port, "/health", host=f"team.example:{port}")[0] == 200, "")
     t.record("other host refused beyond loopback", probe(port, "/health", host="evil.example")[0] == 421, "")
     stderr = stop(proc)
-    t.record("bind warning on stderr and in the log", "beyond loopback" in stderr
-             and "beyond loopback" in log_file.read_text(), stderr[:150])
+    t.record(
+        "bind warning on stderr and in the log",
+        "beyond loopback" in stderr and "beyond loopback" in log_file.read_text(),
+        stderr[:150],
+    )
     return t.row()
 
 
@@ -597,9 +725,16 @@ def pg_concurrency_probes(base: Path) -> dict:
             home = base / f"replica-{name}"
             home.mkdir()
             log = home / "server.log"
-            procs.append(subprocess.Popen(CLI + ["serve", "--transport", "http", "--host", "127.0.0.1", "--port",
-                                                 "0", "--log-file", str(log)], env=env_for(home, **extra), cwd=ROOT,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    CLI
+                    + ["serve", "--transport", "http", "--host", "127.0.0.1", "--port", "0", "--log-file", str(log)],
+                    env=env_for(home, **extra),
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 m = re.search(r"listening on http://\S+:(\d+)/mcp", log.read_text() if log.exists() else "")
@@ -613,10 +748,12 @@ def pg_concurrency_probes(base: Path) -> dict:
         key = json.loads(made.stdout)["key"]
 
         def call(port: int, method: str, path: str, body: dict | None = None) -> int:
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1{path}", method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Content-Type": "application/json",
-                                                  "Authorization": f"Bearer {key}"})
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v1{path}",
+                method=method,
+                data=json.dumps(body).encode() if body is not None else None,
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+            )
             try:
                 with urllib.request.urlopen(req, timeout=60) as r:
                     return r.status
@@ -624,8 +761,9 @@ def pg_concurrency_probes(base: Path) -> dict:
                 return exc.code
 
         def import_rows(port: int, rows: list[dict]) -> int:
-            return call(port, "POST", "/import", {"format": "jsonl",
-                                                  "content": "".join(json.dumps(r) + "\n" for r in rows)})
+            return call(
+                port, "POST", "/import", {"format": "jsonl", "content": "".join(json.dumps(r) + "\n" for r in rows)}
+            )
 
         def at_once(calls: list) -> list:
             barrier = threading.Barrier(len(calls))
@@ -642,8 +780,12 @@ def pg_concurrency_probes(base: Path) -> dict:
                 return conn.execute(query, params).fetchall()
 
         def audit_rows(action: str, target: str) -> list:
-            return sql("SELECT a.outcome, a.actor FROM audit_log a JOIN audit_targets t ON t.audit_id = a.id "
-                       "WHERE a.action = %s AND t.target_id = %s", action, target)
+            return sql(
+                "SELECT a.outcome, a.actor FROM audit_log a JOIN audit_targets t ON t.audit_id = a.id "
+                "WHERE a.action = %s AND t.target_id = %s",
+                action,
+                target,
+            )
 
         # concurrent deletes of one prompt
         ids = [f"pdel-{n}" for n in range(6)]
@@ -651,35 +793,53 @@ def pg_concurrency_probes(base: Path) -> dict:
         for pid in ids:
             codes = at_once([lambda n=n, pid=pid: call(ports[n % 2], "DELETE", f"/prompts/{pid}") for n in range(6)])
             ok_rows = [r for r in audit_rows("delete", pid) if r[0] == "ok"]
-            t.record(f"6 concurrent deletes of {pid}", sorted(codes) == [200] + [404] * 5 and len(ok_rows) == 1,
-                     f"{codes}, {len(ok_rows)} ok audit rows")
+            t.record(
+                f"6 concurrent deletes of {pid}",
+                sorted(codes) == [200] + [404] * 5 and len(ok_rows) == 1,
+                f"{codes}, {len(ok_rows)} ok audit rows",
+            )
         # a parent and its child deleted at once
         rows = []
         for n in range(15):
             chain = [f"plin-{n}-{g}" for g in range(4)]
-            rows += [{"id": c, "content": f"Lineage {n}.{g}.", "parent_id": chain[g - 1] if g else None,
-                      "embedding": None} for g, c in enumerate(chain)]
+            rows += [
+                {"id": c, "content": f"Lineage {n}.{g}.", "parent_id": chain[g - 1] if g else None, "embedding": None}
+                for g, c in enumerate(chain)
+            ]
         import_rows(ports[1], rows)
         for n in range(15):
             parent, child = f"plin-{n}-1", f"plin-{n}-2"
             pair = (parent, child) if n % 2 else (child, parent)
-            codes = at_once([lambda i=i, pid=pid: call(ports[i], "DELETE", f"/prompts/{pid}")
-                             for i, pid in enumerate(pair)])
+            codes = at_once(
+                [lambda i=i, pid=pid: call(ports[i], "DELETE", f"/prompts/{pid}") for i, pid in enumerate(pair)]
+            )
             linked = sql("SELECT parent_id FROM prompts WHERE id = %s", f"plin-{n}-3")
-            t.record(f"parent and child deleted at once ({n})", codes == [200, 200]
-                     and linked == [(f"plin-{n}-0",)], f"{codes}, grandchild's parent {linked}")
+            t.record(
+                f"parent and child deleted at once ({n})",
+                codes == [200, 200] and linked == [(f"plin-{n}-0",)],
+                f"{codes}, grandchild's parent {linked}",
+            )
         # 30 concurrent label moves through REST imports
         labelled = [{"id": f"plab-{n:02d}", "content": f"Label version {n}.", "embedding": None} for n in range(30)]
         import_rows(ports[0], labelled)
-        codes = at_once([lambda n=n, row=row: import_rows(ports[n % 2], [{**row, "labels": ["production"]}])
-                         for n, row in enumerate(labelled)])
+        codes = at_once(
+            [
+                lambda n=n, row=row: import_rows(ports[n % 2], [{**row, "labels": ["production"]}])
+                for n, row in enumerate(labelled)
+            ]
+        )
         history = sql("SELECT prompt_id, previous_id, actor FROM label_history WHERE name = 'production' ORDER BY id")
         t.record("30 concurrent label moves answered", codes == [200] * 30 and len(history) == 30, f"{codes}")
         for n, (prev, row) in enumerate(zip(history, history[1:]), start=1):
-            t.record(f"label history row {n} names the previous prompt", row[1] == prev[0] and row[2] == "auditor",
-                     f"previous {row[1]}, moved from {prev[0]}, actor {row[2]}")
-        moves = sql("SELECT COUNT(*) FROM audit_log WHERE action = 'label.set' AND actor = 'auditor' "
-                    "AND detail LIKE '%%source=import%%'")[0][0]
+            t.record(
+                f"label history row {n} names the previous prompt",
+                row[1] == prev[0] and row[2] == "auditor",
+                f"previous {row[1]}, moved from {prev[0]}, actor {row[2]}",
+            )
+        moves = sql(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'label.set' AND actor = 'auditor' "
+            "AND detail LIKE '%%source=import%%'"
+        )[0][0]
         t.record("each label move through import audited as a label move", moves == 30, f"{moves} rows")
         # an import's audit rows name the ids written
         missing = [pid for (pid,) in sql("SELECT id FROM prompts") if not audit_rows("import", pid)]
@@ -688,13 +848,26 @@ def pg_concurrency_probes(base: Path) -> dict:
         home = base / "pg-kill"
         home.mkdir()
         big = base / "pg-kill.jsonl"
-        big.write_text("".join(json.dumps({"id": f"pkill-{n:05d}", "content": f"Killed import {n}: step {n}."})
-                               + "\n" for n in range(1000)), encoding="utf-8")
-        proc = subprocess.Popen(CLI + ["import", str(big)], env=env_for(home, **extra), cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        big.write_text(
+            "".join(
+                json.dumps({"id": f"pkill-{n:05d}", "content": f"Killed import {n}: step {n}."}) + "\n"
+                for n in range(1000)
+            ),
+            encoding="utf-8",
+        )
+        proc = subprocess.Popen(
+            CLI + ["import", str(big)],
+            env=env_for(home, **extra),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline and not sql(
-                "SELECT 1 FROM prompts WHERE id LIKE 'pkill-%%' LIMIT 1"):
+        while (
+            proc.poll() is None
+            and time.monotonic() < deadline
+            and not sql("SELECT 1 FROM prompts WHERE id LIKE 'pkill-%%' LIMIT 1")
+        ):
             time.sleep(0.02)
         with psycopg.connect(url) as holder:  # no commit gets past this lock: the import is killed mid-way
             holder.execute("LOCK TABLE prompts IN SHARE MODE")
@@ -703,8 +876,11 @@ def pg_concurrency_probes(base: Path) -> dict:
             holder.rollback()
         written = [pid for (pid,) in sql("SELECT id FROM prompts WHERE id LIKE 'pkill-%%'")]
         missing = [pid for pid in written if not audit_rows("import", pid)]
-        t.record("kill -9 mid-import leaves no unaudited row", 0 < len(written) < 1000 and not missing,
-                 f"{len(written)} written, {len(missing)} without an audit row")
+        t.record(
+            "kill -9 mid-import leaves no unaudited row",
+            0 < len(written) < 1000 and not missing,
+            f"{len(written)} written, {len(missing)} without an audit row",
+        )
     except Exception as exc:  # noqa: BLE001 - a probe that crashes is a failure, reported
         t.record("two-replica probes ran", False, repr(exc)[:150])
     finally:
@@ -734,26 +910,42 @@ def viewer_probes(base: Path) -> dict:
     crafted = base / "crafted.jsonl"
     crafted.write_text(json.dumps({"id": "cccc0001/../other/rate?", "content": "a crafted id"}) + "\n")
     assert cli(home, "import", str(crafted)).returncode == 0
-    target = next(p["id"] for p in json.loads(cli(home, "list", "-o", "json").stdout)["prompts"]
-                  if "/" not in p["id"])
+    target = next(p["id"] for p in json.loads(cli(home, "list", "-o", "json").stdout)["prompts"] if "/" not in p["id"])
     assert cli(home, "label", "set", target, "production").returncode == 0
-    proc = subprocess.Popen(CLI + ["view", "--port", "0"], env=env_for(home), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        CLI + ["view", "--port", "0"],
+        env=env_for(home),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     def fingerprint() -> tuple:
         with contextlib.closing(sqlite3.connect(home / "prompts.db")) as conn:
-            return tuple(conn.execute(q).fetchall() for q in (
-                "SELECT count(*) FROM prompts", "SELECT count(*) FROM feedback",
-                "SELECT name, prompt_id FROM labels ORDER BY name", "SELECT count(*) FROM label_history"))
+            return tuple(
+                conn.execute(q).fetchall()
+                for q in (
+                    "SELECT count(*) FROM prompts",
+                    "SELECT count(*) FROM feedback",
+                    "SELECT name, prompt_id FROM labels ORDER BY name",
+                    "SELECT count(*) FROM label_history",
+                )
+            )
 
-    def send(port: int, method: str, path: str, headers: dict[str, str], body: bytes = b"",
-             chunked: bool = False) -> tuple[int, str]:
+    def send(
+        port: int, method: str, path: str, headers: dict[str, str], body: bytes = b"", chunked: bool = False
+    ) -> tuple[int, str]:
         head = f"{method} {path} HTTP/1.1\r\nConnection: close\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         if chunked:
             head += "Transfer-Encoding: chunked\r\n"
-            payload = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 8192]), body[i:i + 8192])
-                               for i in range(0, len(body), 8192)) + b"0\r\n\r\n"
+            payload = (
+                b"".join(
+                    b"%x\r\n%s\r\n" % (len(body[i : i + 8192]), body[i : i + 8192]) for i in range(0, len(body), 8192)
+                )
+                + b"0\r\n\r\n"
+            )
         else:
             head += f"Content-Length: {len(body)}\r\n" if body or method in ("POST", "PUT") else ""
             payload = body
@@ -780,52 +972,133 @@ def viewer_probes(base: Path) -> dict:
         rate = f"/api/prompts/{target}/rate"
         good = json.dumps({"rating": 1, "comment": "probe"}).encode()
         cases: list[tuple[str, str, str, dict[str, str], bytes, bool, set[int]]] = []
-        for foreign in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{port}@evil.example",
-                        f"127.0.0.1:{port}.evil.example", f"127.0.0.1:{port}0", "localhost:1", f"[::2]:{port}",
-                        f"127.0.0.1:{port}:{port}", "127.0.0.1"):
-            cases.append((f"GET /api/search, Host {foreign}", "GET", "/api/search", {"Host": foreign}, b"", False,
-                          {421}))
+        for foreign in (
+            "evil.example",
+            f"evil.example:{port}",
+            f"127.0.0.1:{port}@evil.example",
+            f"127.0.0.1:{port}.evil.example",
+            f"127.0.0.1:{port}0",
+            "localhost:1",
+            f"[::2]:{port}",
+            f"127.0.0.1:{port}:{port}",
+            "127.0.0.1",
+        ):
+            cases.append(
+                (f"GET /api/search, Host {foreign}", "GET", "/api/search", {"Host": foreign}, b"", False, {421})
+            )
         cases.append(("GET /, Host evil.example", "GET", "/", {"Host": f"evil.example:{port}"}, b"", False, {421}))
-        cases.append(("rate, Host rebound, own-looking Origin", "POST", rate,
-                      {**page, "Host": f"evil.example:{port}"}, good, False, {421}))
-        for name, change in (("no Origin nor Referer", {"Origin": None}), ("Origin of another port",
-                             {"Origin": "http://127.0.0.1:1"}), ("Origin null", {"Origin": "null"}),
-                             ("Origin https", {"Origin": f"https://127.0.0.1:{port}"}),
-                             ("Origin with user info", {"Origin": f"http://127.0.0.1:{port}@evil.example"}),
-                             ("foreign Referer", {"Origin": None, "Referer": "http://evil.example/"}),
-                             ("no CSRF header", {"X-Prompt-Alchemy": None}), ("CSRF header 0", {"X-Prompt-Alchemy": "0"})):
+        cases.append(
+            (
+                "rate, Host rebound, own-looking Origin",
+                "POST",
+                rate,
+                {**page, "Host": f"evil.example:{port}"},
+                good,
+                False,
+                {421},
+            )
+        )
+        for name, change in (
+            ("no Origin nor Referer", {"Origin": None}),
+            ("Origin of another port", {"Origin": "http://127.0.0.1:1"}),
+            ("Origin null", {"Origin": "null"}),
+            ("Origin https", {"Origin": f"https://127.0.0.1:{port}"}),
+            ("Origin with user info", {"Origin": f"http://127.0.0.1:{port}@evil.example"}),
+            ("foreign Referer", {"Origin": None, "Referer": "http://evil.example/"}),
+            ("no CSRF header", {"X-Prompt-Alchemy": None}),
+            ("CSRF header 0", {"X-Prompt-Alchemy": "0"}),
+        ):
             headers = {k: v for k, v in {**page, **change}.items() if v is not None}
             cases.append((f"rate, {name}", "POST", rate, headers, good, False, {403}))
             if name in ("Origin of another port", "no CSRF header"):
-                cases.append((f"label move, {name}", "POST", f"/api/prompts/{target}/labels", headers,
-                              b'{"name": "stolen"}', False, {403}))
-                cases.append((f"label delete, {name}", "DELETE", "/api/labels/production", headers, b"", False,
-                              {403}))
-                cases.append((f"generate, {name}", "POST", "/api/generate", headers,
-                              b'{"idea": "spend the budget", "count": 1}', False, {403}))
-        for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-                      "text/json"):
-            cases.append((f"rate, Content-Type {ctype}", "POST", rate, {**page, "Content-Type": ctype}, good, False,
-                          {415}))
-        cases.append(("rate, no Content-Type", "POST", rate, {k: v for k, v in page.items() if k != "Content-Type"},
-                      good, False, {415}))
+                cases.append(
+                    (
+                        f"label move, {name}",
+                        "POST",
+                        f"/api/prompts/{target}/labels",
+                        headers,
+                        b'{"name": "stolen"}',
+                        False,
+                        {403},
+                    )
+                )
+                cases.append((f"label delete, {name}", "DELETE", "/api/labels/production", headers, b"", False, {403}))
+                cases.append(
+                    (
+                        f"generate, {name}",
+                        "POST",
+                        "/api/generate",
+                        headers,
+                        b'{"idea": "spend the budget", "count": 1}',
+                        False,
+                        {403},
+                    )
+                )
+        for ctype in (
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "text/json",
+        ):
+            cases.append(
+                (f"rate, Content-Type {ctype}", "POST", rate, {**page, "Content-Type": ctype}, good, False, {415})
+            )
+        cases.append(
+            (
+                "rate, no Content-Type",
+                "POST",
+                rate,
+                {k: v for k, v in page.items() if k != "Content-Type"},
+                good,
+                False,
+                {415},
+            )
+        )
         big = b'{"rating": 1, "comment": "' + b"x" * (2 << 20) + b'"}'
         cases.append(("rate, 2 MiB body", "POST", rate, page, big, False, {413}))
         cases.append(("rate, 2 MiB chunked body", "POST", rate, page, big, True, {413}))
         for depth in (50, 100_000):
-            cases.append((f"rate, nested {depth} deep", "POST", rate, page,
-                          b'{"rating": 1, "x": ' + b"[" * depth + b"]" * depth + b"}", False, {400}))
+            cases.append(
+                (
+                    f"rate, nested {depth} deep",
+                    "POST",
+                    rate,
+                    page,
+                    b'{"rating": 1, "x": ' + b"[" * depth + b"]" * depth + b"}",
+                    False,
+                    {400},
+                )
+            )
         for comment in ('{"a": 1}', "[1]", "5", "true"):
-            cases.append((f"rate, comment {comment}", "POST", rate, page,
-                          f'{{"rating": 1, "comment": {comment}}}'.encode(), False, {422}))
+            cases.append(
+                (
+                    f"rate, comment {comment}",
+                    "POST",
+                    rate,
+                    page,
+                    f'{{"rating": 1, "comment": {comment}}}'.encode(),
+                    False,
+                    {422},
+                )
+            )
         cases.append(("rate, rating '5'", "POST", rate, page, b'{"rating": "5"}', False, {422}))
-        cases.append(("generate, count as text", "POST", "/api/generate", page, b'{"idea": "x", "count": "9"}',
-                      False, {422}))
+        cases.append(
+            ("generate, count as text", "POST", "/api/generate", page, b'{"idea": "x", "count": "9"}', False, {422})
+        )
         cases.append(("rate, body not JSON", "POST", rate, page, b"rating=5", False, {400}))
         cases.append(("rate, invalid UTF-8", "POST", rate, page, b'{"rating": 1, "comment": "\xff"}', False, {400}))
         cases.append(("diff, crafted ref", "GET", f"/api/diff?a=cccc0001/..&b={target}", host, b"", False, {400}))
-        cases.append(("rate, encoded crafted id", "POST", "/api/prompts/cccc0001%2F..%2Fother%2Frate%3F/rate", page,
-                      good, False, {400, 404}))
+        cases.append(
+            (
+                "rate, encoded crafted id",
+                "POST",
+                "/api/prompts/cccc0001%2F..%2Fother%2Frate%3F/rate",
+                page,
+                good,
+                False,
+                {400, 404},
+            )
+        )
         cases.append(("unknown route", "GET", "/api/nothing", host, b"", False, {404}))
         cases.append(("PUT on rate", "PUT", rate, page, b"", False, {405}))
         before = fingerprint()
@@ -837,9 +1110,12 @@ def viewer_probes(base: Path) -> dict:
             except (ValueError, KeyError, TypeError):
                 shaped = False
             unchanged = fingerprint() == before
-            t.record(f"viewer {name}", status in expected and shaped and unchanged,
-                     f"HTTP {status}{'' if shaped else ' (not the JSON error shape)'}"
-                     f"{'' if unchanged else ' (the library changed)'}: {text[:80]}")
+            t.record(
+                f"viewer {name}",
+                status in expected and shaped and unchanged,
+                f"HTTP {status}{'' if shaped else ' (not the JSON error shape)'}"
+                f"{'' if unchanged else ' (the library changed)'}: {text[:80]}",
+            )
         status, text = send(port, "POST", f"/api/prompts/{target}/rate", page, good)
         t.record("viewer own page rates", status == 200 and fingerprint() != before, f"HTTP {status}: {text[:80]}")
     finally:
@@ -864,48 +1140,86 @@ def input_probes(base: Path) -> dict:
     pid = sqlite3.connect(db).execute("SELECT id FROM prompts LIMIT 1").fetchone()[0]
     # argv cannot carry NUL: it comes on stdin; the other control characters come as arguments
     for name, args, stdin in [
-            ("idea of only NUL", ["generate", *SCRIPTED], b"\x00"),
-            ("NUL inside an idea", ["generate", *SCRIPTED], b"plan a\x00 trip"),
-            ("idea of only C0 and DEL", ["generate", "\x01\x1b\x7f", *SCRIPTED], None),
-            ("control character in a tag", ["generate", "plan a trip", *SCRIPTED, "--tags", "a\x07"], None),
-            ("control character in new content", ["update", pid, "--content", "new\x01text"], None),
-            ("control character in notes", ["update", pid, "--notes", "n\x7f"], None),
-            ("control character in a search", ["search", "a\x1bb", "--mode", "text"], None),
-            ("control character in a rating comment", ["rate", pid, "4", "--comment", "c\x02"], None)]:
+        ("idea of only NUL", ["generate", *SCRIPTED], b"\x00"),
+        ("NUL inside an idea", ["generate", *SCRIPTED], b"plan a\x00 trip"),
+        ("idea of only C0 and DEL", ["generate", "\x01\x1b\x7f", *SCRIPTED], None),
+        ("control character in a tag", ["generate", "plan a trip", *SCRIPTED, "--tags", "a\x07"], None),
+        ("control character in new content", ["update", pid, "--content", "new\x01text"], None),
+        ("control character in notes", ["update", pid, "--notes", "n\x7f"], None),
+        ("control character in a search", ["search", "a\x1bb", "--mode", "text"], None),
+        ("control character in a rating comment", ["rate", pid, "4", "--comment", "c\x02"], None),
+    ]:
         before = state(home)
         proc = cli(home, *args, stdin=stdin)
         ok, detail = one_clean_line(proc, codes=(2,))
         t.record(name, ok and state(home) == before, detail)
     rows = base / "nul-rows.jsonl"
-    rows.write_text(json.dumps({"content": "bad \u0000 row"}) + "\n" + json.dumps({"content": "a good row"}) + "\n",
-                    encoding="utf-8")
+    rows.write_text(
+        json.dumps({"content": "bad \u0000 row"}) + "\n" + json.dumps({"content": "a good row"}) + "\n",
+        encoding="utf-8",
+    )
     proc = cli(home, "import", str(rows), "-o", "json")
     report = json.loads(proc.stdout or b"{}")
-    t.record("import names the NUL row and keeps the good one", report.get("imported") == 1
-             and "line 1: invalid content" in " ".join(report.get("errors", [])), proc.stderr.decode()[-150:])
+    t.record(
+        "import names the NUL row and keeps the good one",
+        report.get("imported") == 1 and "line 1: invalid content" in " ".join(report.get("errors", [])),
+        proc.stderr.decode()[-150:],
+    )
     # users' regexes: each run ends (a non-match or one clear error) well inside the timeout
     for pattern in ("(?:.|\\w)*QQQZ", "(a+)+$", "(?:(?:.|\\w)+)+\\d{9}"):
         examples = base / "regex.jsonl"
-        examples.write_text(json.dumps({"input": "hot weather today", "expected": pattern,
-                                        "match": "regex", "split": "heldout"}) + "\n"
-                            + json.dumps({"input": "cold", "expected": "cold", "split": "propose"}) + "\n",
-                            encoding="utf-8")
-        proc = cli(home, "optimize", "--prompt", "Describe the weather: {input}", "--task", "weather", "--examples",
-                   str(examples), "--metric", "accuracy", "--max-iterations", "1", "--provider", "scripted",
-                   "--task-provider", "scripted", "--no-save", timeout=60,
-                   PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__RESPONSES=json.dumps(["hot weather today " * 20]))
+        examples.write_text(
+            json.dumps({"input": "hot weather today", "expected": pattern, "match": "regex", "split": "heldout"})
+            + "\n"
+            + json.dumps({"input": "cold", "expected": "cold", "split": "propose"})
+            + "\n",
+            encoding="utf-8",
+        )
+        proc = cli(
+            home,
+            "optimize",
+            "--prompt",
+            "Describe the weather: {input}",
+            "--task",
+            "weather",
+            "--examples",
+            str(examples),
+            "--metric",
+            "accuracy",
+            "--max-iterations",
+            "1",
+            "--provider",
+            "scripted",
+            "--task-provider",
+            "scripted",
+            "--no-save",
+            timeout=60,
+            PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__RESPONSES=json.dumps(["hot weather today " * 20]),
+        )
         ok = proc.returncode == 0 or one_clean_line(proc, codes=(2,))[0]
         t.record(f"regex {pattern}", ok, f"exit {proc.returncode}: {proc.stderr.decode()[-150:]}")
-    for url in ("mysql://alice:Aud1tSecret@db.example/lib", "postgresql://alice:Aud1tSecret@[bad/lib",
-                "postgresql://alice:Aud1t%Secret@127.0.0.1:9/lib"):
+    for url in (
+        "mysql://alice:Aud1tSecret@db.example/lib",
+        "postgresql://alice:Aud1tSecret@[bad/lib",
+        "postgresql://alice:Aud1t%Secret@127.0.0.1:9/lib",
+    ):
         proc = cli(home, "--debug", "list", PROMPT_ALCHEMY_DATABASE_URL=url)
         out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
         t.record(f"--debug masks {url.split(':')[0]} password", "Aud1t" not in out, out[-150:])
-    proc = cli(home, "doctor", "-o", "json", timeout=180,
-               PROMPT_ALCHEMY_DATABASE_URL="postgresql://alice:Aud1tSecret@127.0.0.1:9/lib")
+    proc = cli(
+        home,
+        "doctor",
+        "-o",
+        "json",
+        timeout=180,
+        PROMPT_ALCHEMY_DATABASE_URL="postgresql://alice:Aud1tSecret@127.0.0.1:9/lib",
+    )
     text = proc.stdout.decode("utf-8", "replace")
-    t.record("doctor shows the URL whole, masked", "postgresql://alice:****@127.0.0.1:9/lib" in text
-             and "postgresql:/alice" not in text and "Aud1t" not in text, text[-150:])
+    t.record(
+        "doctor shows the URL whole, masked",
+        "postgresql://alice:****@127.0.0.1:9/lib" in text and "postgresql:/alice" not in text and "Aud1t" not in text,
+        text[-150:],
+    )
     # what a backup killed mid-copy leaves (a copy with a hot journal nobody holds) is removed by the next backup
     folder = home / "backups"
     folder.mkdir(exist_ok=True)
@@ -918,8 +1232,10 @@ def input_probes(base: Path) -> dict:
     leftovers = [p.name for p in folder.iterdir() if ".partial" in p.name]
     t.record("killed backup's partial and journal removed", proc.returncode == 0 and not leftovers, str(leftovers))
     # update --edit: an editor that leaves invalid UTF-8, or a directory
-    for name, body in [("invalid UTF-8", "open(path, 'wb').write(b'x \\xff y')"),
-                       ("a directory", "os.remove(path); os.mkdir(path)")]:
+    for name, body in [
+        ("invalid UTF-8", "open(path, 'wb').write(b'x \\xff y')"),
+        ("a directory", "os.remove(path); os.mkdir(path)"),
+    ]:
         editor = base / "editor.py"
         editor.write_text(f"#!{sys.executable}\nimport os, sys\npath = sys.argv[1]\n{body}\n", encoding="utf-8")
         editor.chmod(0o755)
@@ -952,16 +1268,29 @@ def server_probes(base: Path) -> dict:
     config.write_text(docs["ConfigMap"]["data"]["config.yaml"], encoding="utf-8")
 
     def start(*extra: str, **env: str) -> tuple[subprocess.Popen, int]:
-        proc = subprocess.Popen(CLI + ["serve", "--transport", "http", "--port", "0", *extra], env=env_for(home, **env),
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            CLI + ["serve", "--transport", "http", "--port", "0", *extra],
+            env=env_for(home, **env),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for line in iter(proc.stderr.readline, ""):  # then the pipe is left unread, as a careless supervisor does
             m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/mcp", line)
             if m:
                 return proc, int(m.group(1))
         raise RuntimeError("server did not start")
 
-    def request(port: int, method: str, path: str, *, host: str | None = None, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        port: int,
+        method: str,
+        path: str,
+        *,
+        host: str | None = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
         import http.client
 
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -987,8 +1316,10 @@ def server_probes(base: Path) -> dict:
     def early_413(port: int, path: str, *, chunked: bool, cap: int) -> tuple[bool, str]:
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {600 << 20}"
-            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-                         f"Accept: application/json, text/event-stream\r\n{framing}\r\n\r\n".encode())
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                f"Accept: application/json, text/event-stream\r\n{framing}\r\n\r\n".encode()
+            )
             if chunked:
                 piece = b"40000\r\n" + b"x" * 0x40000 + b"\r\n"
                 with contextlib.suppress(OSError):
@@ -1006,8 +1337,16 @@ def server_probes(base: Path) -> dict:
 
     def mcp_call(port: int, tool: str, arguments: dict) -> str:
         headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "audit", "version": "1"}}}
+        init = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "audit", "version": "1"},
+            },
+        }
         _, h, _ = request(port, "POST", "/mcp", body=json.dumps(init).encode(), headers=headers)
         headers |= {"Mcp-Session-Id": h["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"}
         request(port, "POST", "/mcp", body=b'{"jsonrpc":"2.0","method":"notifications/initialized"}', headers=headers)
@@ -1033,24 +1372,38 @@ def server_probes(base: Path) -> dict:
             statuses.add(request(port, f"X{uuid.uuid4().hex[:8].upper()}", path)[0])
         after = request(port, "GET", "/metrics")[2].decode()
         series = lambda text: [x for x in text.splitlines() if x.startswith("prompt_alchemy_http_")]  # noqa: E731
-        t.record("3,000 made-up methods and paths", len(series(after)) == len(series(before))
-                 and max(statuses) < 500, f"{len(before)} -> {len(after)} bytes, statuses {sorted(statuses)}")
+        t.record(
+            "3,000 made-up methods and paths",
+            len(series(after)) == len(series(before)) and max(statuses) < 500,
+            f"{len(before)} -> {len(after)} bytes, statuses {sorted(statuses)}",
+        )
         for path in ("/health", "/metrics", "/api/v1/prompts", "/mcp"):
             for host in (f"127.0.0.1:{port}@evil.example", f"127.0.0.1.evil.example:{port}", "evil.example"):
                 status, _, body = request(port, "GET", path, host=host)
-                t.record(f"{path} Host {host}", status == 421 and is_json_error(body, "misdirected_request"),
-                         f"HTTP {status}")
+                t.record(
+                    f"{path} Host {host}",
+                    status == 421 and is_json_error(body, "misdirected_request"),
+                    f"HTTP {status}",
+                )
             status, _, body = request(port, "GET", path, headers={"Origin": f"http://127.0.0.1:{port}@evil.example"})
-            t.record(f"{path} Origin with user info", status == 403 and is_json_error(body, "forbidden"),
-                     f"HTTP {status}")
+            t.record(
+                f"{path} Origin with user info", status == 403 and is_json_error(body, "forbidden"), f"HTTP {status}"
+            )
         status, _, body = request(port, "GET", "/api/v1/metrics")
-        t.record("/api/v1/metrics names no path", status == 200 and str(home).encode() not in body
-                 and b'"path"' not in body, f"HTTP {status}")
+        t.record(
+            "/api/v1/metrics names no path",
+            status == 200 and str(home).encode() not in body and b'"path"' not in body,
+            f"HTTP {status}",
+        )
         for name in ("missing.jsonl", "../../etc/passwd", "a/b.jsonl"):
-            text = mcp_call(port, "optimize_prompt", {"task": "explain", "prompt": "Explain it.",
-                                                      "examples_file": name})
-            t.record(f"optimize_prompt examples_file {name}", '"isError":true' in text.replace(" ", "")
-                     and str(home) not in text and "/examples" not in text, text[:150])
+            text = mcp_call(
+                port, "optimize_prompt", {"task": "explain", "prompt": "Explain it.", "examples_file": name}
+            )
+            t.record(
+                f"optimize_prompt examples_file {name}",
+                '"isError":true' in text.replace(" ", "") and str(home) not in text and "/examples" not in text,
+                text[:150],
+            )
     finally:
         proc.kill()
         proc.wait()
@@ -1101,8 +1454,11 @@ def server_probes(base: Path) -> dict:
         exited = False
     stop.set()
     took = time.monotonic() - started
-    t.record("SIGTERM under a 50-client burst", exited and took <= 10 and calls[0] >= 300,
-             f"{calls[0]} calls before; exit {proc.returncode} after {took:.1f} s")
+    t.record(
+        "SIGTERM under a 50-client burst",
+        exited and took <= 10 and calls[0] >= 300,
+        f"{calls[0]} calls before; exit {proc.returncode} after {took:.1f} s",
+    )
     return t.row()
 
 
@@ -1111,17 +1467,25 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="pa-audit-"))
     try:
         table = {}
-        for name, fn in (("bad CLI inputs", bad_cli_inputs), ("bad MCP messages", bad_mcp_messages),
-                         ("kills", kills), ("concurrency", concurrency), ("secret sentinels", secret_sentinels),
-                         ("HTTP probes", http_probes), ("two replicas on PostgreSQL", pg_concurrency_probes),
-                         ("viewer", viewer_probes), ("inputs", input_probes),
-                         ("server hardening", server_probes)):
+        for name, fn in (
+            ("bad CLI inputs", bad_cli_inputs),
+            ("bad MCP messages", bad_mcp_messages),
+            ("kills", kills),
+            ("concurrency", concurrency),
+            ("secret sentinels", secret_sentinels),
+            ("HTTP probes", http_probes),
+            ("two replicas on PostgreSQL", pg_concurrency_probes),
+            ("viewer", viewer_probes),
+            ("inputs", input_probes),
+            ("server hardening", server_probes),
+        ):
             t0 = time.perf_counter()
             table[name] = fn(base)
             table[name]["wall_s"] = round(time.perf_counter() - t0, 1)
         totals = {k: sum(row[k] for row in table.values()) for k in ("tried", "handled_cleanly", "failures")}
-        print(json.dumps({"audit": table, "totals": totals, "wall_s": round(time.perf_counter() - started, 1)},
-                         indent=2))
+        print(
+            json.dumps({"audit": table, "totals": totals, "wall_s": round(time.perf_counter() - started, 1)}, indent=2)
+        )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -32,9 +32,17 @@ async def _calls(service) -> tuple[list[float], list[float]]:
 
     registry = service.registry
     chain = registry.chain(Phase.SOLUTIO)
-    requests = [GenerationRequest(messages=[Message("system", "You refine prompts."),
-                                            Message("user", f"idea number {i}: " + "details " * 200)],
-                                  temperature=0.7, max_tokens=500) for i in range(CALLS)]
+    requests = [
+        GenerationRequest(
+            messages=[
+                Message("system", "You refine prompts."),
+                Message("user", f"idea number {i}: " + "details " * 200),
+            ],
+            temperature=0.7,
+            max_tokens=500,
+        )
+        for i in range(CALLS)
+    ]
     misses, hits = [], []
     for request in requests[:5]:  # warm-up: SDK import, connection, cache table
         await registry.generate(Phase.SOLUTIO, chain, request)
@@ -83,18 +91,22 @@ def main() -> None:
                 await service.aclose()
 
         misses, hits, first, second = asyncio.run(run())
-    print(json.dumps({
-        "benchmark": "response_cache",
-        "calls": len(hits),
-        "hit_ms_median": round(statistics.median(hits), 3),
-        "hit_ms_p95": _p(hits, 0.95),
-        "baseline_miss_ms_median": round(statistics.median(misses), 3),
-        "baseline_miss_ms_p95": _p(misses, 0.95),
-        "target_hit_ms": 5.0,
-        "session_3x3_first_run_ms": round(first, 1),
-        "session_3x3_repeated_run_ms": round(second, 1),
-        "provider": "openai SDK -> 127.0.0.1 fake server",
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "response_cache",
+                "calls": len(hits),
+                "hit_ms_median": round(statistics.median(hits), 3),
+                "hit_ms_p95": _p(hits, 0.95),
+                "baseline_miss_ms_median": round(statistics.median(misses), 3),
+                "baseline_miss_ms_p95": _p(misses, 0.95),
+                "target_hit_ms": 5.0,
+                "session_3x3_first_run_ms": round(first, 1),
+                "session_3x3_repeated_run_ms": round(second, 1),
+                "provider": "openai SDK -> 127.0.0.1 fake server",
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

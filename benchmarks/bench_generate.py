@@ -40,16 +40,20 @@ def main() -> None:
         sequential = [asyncio.run(_one(False)) for _ in range(2)]
     critical = 3 * LATENCY
     wall = statistics.median(parallel)
-    print(json.dumps({
-        "benchmark": "generate_scripted_3x3",
-        "call_latency_s": LATENCY,
-        "critical_path_s": critical,
-        "wall_s_median": round(wall, 3),
-        "ratio_to_critical_path": round(wall / critical, 3),
-        "target_ratio": 1.15,
-        "baseline_sequential_s": round(statistics.median(sequential), 3),
-        "runs": RUNS,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "generate_scripted_3x3",
+                "call_latency_s": LATENCY,
+                "critical_path_s": critical,
+                "wall_s_median": round(wall, 3),
+                "ratio_to_critical_path": round(wall / critical, 3),
+                "target_ratio": 1.15,
+                "baseline_sequential_s": round(statistics.median(sequential), 3),
+                "runs": RUNS,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,13 @@ def main() -> None:
     with CSV_PATH.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     plain = base / "plain.jsonl"
-    plain.write_text("".join(json.dumps({"content": r["prompt"], "title": r["act"], "tags": [r["act"]],
-                                         "embedding": None}) + "\n" for r in rows), encoding="utf-8")
+    plain.write_text(
+        "".join(
+            json.dumps({"content": r["prompt"], "title": r["act"], "tags": [r["act"]], "embedding": None}) + "\n"
+            for r in rows
+        ),
+        encoding="utf-8",
+    )
     (base / "plain").mkdir()
     service = AlchemyService.from_environment(env={"PROMPT_ALCHEMY_HOME": str(base / "plain")})
     start = time.perf_counter()
@@ -68,18 +73,29 @@ def main() -> None:
     recall = asyncio.run(_recall(service))
     asyncio.run(service.aclose())
     shutil.rmtree(base, ignore_errors=True)
-    print(json.dumps({
-        "benchmark": "library_import",
-        "rows": report.rows, "imported": report.imported, "duplicates": report.duplicates,
-        "embedded": report.embedded, "embedding_model": report.embedding_model,
-        "import_s": round(import_s, 2), "target_import_s": 10,
-        "import_without_embeddings_s": round(plain_s, 3), "imported_without_embeddings": plain_report.imported,
-        "embedding_texts_per_s": round(report.embedded / max(import_s - plain_s, 1e-9), 1),
-        "embedder_max_tokens": local.MAX_TOKENS,
-        "mean_tokens_per_prompt": round(sum(tokens) / len(tokens), 1),
-        "recall_at_5": recall, "queries": len(QUERIES), "target_semantic_recall_at_5": 0.85,
-        "load_average": os.getloadavg()[0],
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "library_import",
+                "rows": report.rows,
+                "imported": report.imported,
+                "duplicates": report.duplicates,
+                "embedded": report.embedded,
+                "embedding_model": report.embedding_model,
+                "import_s": round(import_s, 2),
+                "target_import_s": 10,
+                "import_without_embeddings_s": round(plain_s, 3),
+                "imported_without_embeddings": plain_report.imported,
+                "embedding_texts_per_s": round(report.embedded / max(import_s - plain_s, 1e-9), 1),
+                "embedder_max_tokens": local.MAX_TOKENS,
+                "mean_tokens_per_prompt": round(sum(tokens) / len(tokens), 1),
+                "recall_at_5": recall,
+                "queries": len(QUERIES),
+                "target_semantic_recall_at_5": 0.85,
+                "load_average": os.getloadavg()[0],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -59,15 +59,26 @@ def run_one(taste_name: str, n: int, train, held, *, noise_seed: int | None = No
         train_s = time.perf_counter() - started
         after = taste_accuracy(ranker_scores(service, held), held, taste)
         asyncio.run(service.aclose())
-    out = {"ratings": n, "before": round(before, 4), "after": round(after, 4), "gain": round(after - before, 4),
-           "train_seconds": round(train_s, 2)}
+    out = {
+        "ratings": n,
+        "before": round(before, 4),
+        "after": round(after, 4),
+        "gain": round(after - before, 4),
+        "train_seconds": round(train_s, 2),
+    }
     if report is None:
         out.update(adopted=False, reason=why)
         return out
-    out.update(adopted=report.adopted, trust=report.trust, gain_z=report.gain_z,
-               validation_current=report.current_accuracy, validation_candidate=report.candidate_accuracy,
-               validation_full=report.full_accuracy, train_pairs=report.train_pairs,
-               validation_pairs=report.validation_pairs)
+    out.update(
+        adopted=report.adopted,
+        trust=report.trust,
+        gain_z=report.gain_z,
+        validation_current=report.current_accuracy,
+        validation_candidate=report.candidate_accuracy,
+        validation_full=report.full_accuracy,
+        train_pairs=report.train_pairs,
+        validation_pairs=report.validation_pairs,
+    )
     if n >= 300:
         out["top_features"] = [f["feature"] for f in report.top_features[:4]]
         out["reweighted"] = {w["name"]: [w["default"], w["weight"]] for w in report.learned_weights[:4]}
@@ -91,24 +102,52 @@ def main() -> None:
     tastes = {}
     for name in args.tastes.split(","):
         runs = [run_one(name, n, train, held) for n in sizes]
-        print(f"{name}: " + ", ".join(f"{r['ratings']}: {r['before']:.3f}->{r['after']:.3f}" for r in runs),
-              file=sys.stderr)
+        print(
+            f"{name}: " + ", ".join(f"{r['ratings']}: {r['before']:.3f}->{r['after']:.3f}" for r in runs),
+            file=sys.stderr,
+        )
         tastes[name] = {"growth": runs, "before": runs[-1]["before"], "after": runs[-1]["after"]}
     noise = [run_one("concise", POOL_N, train, held, noise_seed=seed) for seed in range(args.noise_seeds)]
     cfg = LearningConfig()
-    print(json.dumps({
-        "benchmark": "learning", "heldout_prompts": HELD_N, "metric": "pairwise agreement with the hidden taste",
-        "baseline": "the ranker before training (rubric alone), same run, same prompts",
-        "params": {"learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size, "epochs": cfg.epochs,
-                   "validation_split": cfg.validation_split, "seed": cfg.seed, "evidence_half": EVIDENCE_HALF,
-                   "min_z": MIN_Z},
-        "summary": {name: {"rubric": t["before"], "learned": t["after"]} for name, t in tastes.items()},
-        "tastes": tastes,
-        "random_ratings": {"runs": [{k: r.get(k) for k in ("ratings", "adopted", "trust", "gain_z",
-                                                            "validation_current", "validation_candidate")}
-                                    for r in noise],
-                           "adopted": sum(bool(r["adopted"]) for r in noise)},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "learning",
+                "heldout_prompts": HELD_N,
+                "metric": "pairwise agreement with the hidden taste",
+                "baseline": "the ranker before training (rubric alone), same run, same prompts",
+                "params": {
+                    "learning_rate": cfg.learning_rate,
+                    "batch_size": cfg.batch_size,
+                    "epochs": cfg.epochs,
+                    "validation_split": cfg.validation_split,
+                    "seed": cfg.seed,
+                    "evidence_half": EVIDENCE_HALF,
+                    "min_z": MIN_Z,
+                },
+                "summary": {name: {"rubric": t["before"], "learned": t["after"]} for name, t in tastes.items()},
+                "tastes": tastes,
+                "random_ratings": {
+                    "runs": [
+                        {
+                            k: r.get(k)
+                            for k in (
+                                "ratings",
+                                "adopted",
+                                "trust",
+                                "gain_z",
+                                "validation_current",
+                                "validation_candidate",
+                            )
+                        }
+                        for r in noise
+                    ],
+                    "adopted": sum(bool(r["adopted"]) for r in noise),
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

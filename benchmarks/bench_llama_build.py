@@ -29,8 +29,23 @@ ROOT = Path(__file__).resolve().parent.parent
 VERSION = "0.3.36"
 NATIVE_FLAGS = "-DGGML_NATIVE=ON"
 CACHE = Path(os.environ.get("PROMPT_ALCHEMY_BENCH_WHEELS", Path.home() / ".cache" / "prompt-alchemy" / "bench-wheels"))
-SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-              "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
+SIMD_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "bmi2",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx_vnni",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+)
 
 # Runs inside each interpreter: load the model, read a prompt, generate exactly N tokens greedily.
 CHILD = r"""
@@ -91,11 +106,30 @@ def native_wheel(log) -> tuple[Path, float | None]:
     partial.mkdir(parents=True)
     log(f"building a native llama-cpp-python {VERSION} into {folder} (about 5 minutes)...")
     start = time.perf_counter()
-    env = dict(os.environ, CMAKE_ARGS=NATIVE_FLAGS, CMAKE_BUILD_PARALLEL_LEVEL=os.environ.get(
-        "CMAKE_BUILD_PARALLEL_LEVEL", "2"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-cache-dir", "--no-deps", "--no-binary", "llama-cpp-python",
-                    f"llama-cpp-python=={VERSION}", "-w", str(partial)], env=env, check=True,
-                   stdout=sys.stderr)
+    env = dict(
+        os.environ,
+        CMAKE_ARGS=NATIVE_FLAGS,
+        CMAKE_BUILD_PARALLEL_LEVEL=os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", "2"),
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-cache-dir",
+            "--no-deps",
+            "--no-binary",
+            "llama-cpp-python",
+            f"llama-cpp-python=={VERSION}",
+            "-w",
+            str(partial),
+        ],
+        env=env,
+        check=True,
+        stdout=sys.stderr,
+    )
     seconds = time.perf_counter() - start
     folder.mkdir(parents=True, exist_ok=True)
     wheel = next(partial.glob("llama_cpp_python-*.whl"))
@@ -115,8 +149,9 @@ def native_venv(wheel: Path, where: Path, log) -> Path:
 
 
 def measure(python: Path, model: Path, tokens: int, threads: int) -> dict:
-    proc = subprocess.run([str(python), "-c", CHILD, str(model), str(tokens), str(threads)], capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [str(python), "-c", CHILD, str(model), str(tokens), str(threads)], capture_output=True, text=True, timeout=600
+    )
     if proc.returncode < 0:
         return {"crashed": signal.Signals(-proc.returncode).name}
     if proc.returncode != 0:
@@ -128,19 +163,26 @@ def summarize(runs: list[dict]) -> dict:
     ok = [r for r in runs if "gen_tps" in r]
     if not ok:
         return {"runs": runs}
-    return {"gen_tokens_per_s": round(statistics.median(r["gen_tps"] for r in ok), 1),
-            "gen_tokens_per_s_runs": [round(r["gen_tps"], 1) for r in ok],
-            "prompt_tokens_per_s": round(statistics.median(r["prompt_tps"] for r in ok), 1),
-            "load_s": round(statistics.median(r["load_s"] for r in ok), 3),
-            "system_info": ok[0]["system_info"], "crashes": [r for r in runs if "gen_tps" not in r]}
+    return {
+        "gen_tokens_per_s": round(statistics.median(r["gen_tps"] for r in ok), 1),
+        "gen_tokens_per_s_runs": [round(r["gen_tps"], 1) for r in ok],
+        "prompt_tokens_per_s": round(statistics.median(r["prompt_tps"] for r in ok), 1),
+        "load_s": round(statistics.median(r["load_s"] for r in ok), 3),
+        "system_info": ok[0]["system_info"],
+        "crashes": [r for r in runs if "gen_tps" not in r],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1) - 1),
-                        help="llama.cpp threads (default: all cores but one, as the local provider uses)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=max(1, (os.cpu_count() or 1) - 1),
+        help="llama.cpp threads (default: all cores but one, as the local provider uses)",
+    )
     parser.add_argument("--portable-python", default=str(ROOT / ".venv" / "bin" / "python"))
     args = parser.parse_args()
 
@@ -161,16 +203,33 @@ def main() -> None:
             portable_runs.append(measure(Path(args.portable_python), model, args.tokens, args.threads))
             native_runs.append(measure(native_python, model, args.tokens, args.threads))
     portable, native = summarize(portable_runs), summarize(native_runs)
-    ratio = (round(native["gen_tokens_per_s"] / portable["gen_tokens_per_s"], 3)
-             if "gen_tokens_per_s" in portable and "gen_tokens_per_s" in native else None)
-    print(json.dumps({
-        "benchmark": "llama_build", "model": model.name, "tokens": args.tokens, "threads": args.threads,
-        "rounds": args.rounds, "cpu": cpu_info(), "load_average": os.getloadavg(),
-        "portable": {"flags": portable_flags(), **portable},
-        "native": {"flags": NATIVE_FLAGS, "wheel": str(wheel), "build_s": round(build_s, 1) if build_s else None,
-                   **native},
-        "native_over_portable": ratio,
-    }, indent=2))
+    ratio = (
+        round(native["gen_tokens_per_s"] / portable["gen_tokens_per_s"], 3)
+        if "gen_tokens_per_s" in portable and "gen_tokens_per_s" in native
+        else None
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "llama_build",
+                "model": model.name,
+                "tokens": args.tokens,
+                "threads": args.threads,
+                "rounds": args.rounds,
+                "cpu": cpu_info(),
+                "load_average": os.getloadavg(),
+                "portable": {"flags": portable_flags(), **portable},
+                "native": {
+                    "flags": NATIVE_FLAGS,
+                    "wheel": str(wheel),
+                    "build_s": round(build_s, 1) if build_s else None,
+                    **native,
+                },
+                "native_over_portable": ratio,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

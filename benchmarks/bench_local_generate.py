@@ -25,22 +25,35 @@ IDEAS = ("write a cover letter for a junior data analyst job", "build a CLI that
 def _run(home: str, idea: str, mode: str) -> dict:
     env = dict(os.environ, PROMPT_ALCHEMY_HOME=home, PROMPT_ALCHEMY_GENERATION__MODE=mode)
     start = time.perf_counter()
-    proc = subprocess.run([str(SCRIPT), "generate", "--no-cache", "--output", "json", idea],
-                          capture_output=True, text=True, env=env, check=True)
+    proc = subprocess.run(
+        [str(SCRIPT), "generate", "--no-cache", "--output", "json", idea],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     wall = time.perf_counter() - start
     data = json.loads(proc.stdout)
-    return {"process_wall_s": wall, "engine_wall_s": data["wall_ms"] / 1000, "model_s": data["model_ms"] / 1000,
-            "output_tokens": sum(p["output_tokens"] for p in data["prompts"])}
+    return {
+        "process_wall_s": wall,
+        "engine_wall_s": data["wall_ms"] / 1000,
+        "model_s": data["model_ms"] / 1000,
+        "output_tokens": sum(p["output_tokens"] for p in data["prompts"]),
+    }
 
 
 def _summary(runs: list[dict]) -> dict:
     wall = statistics.median(r["process_wall_s"] for r in runs)
     model = statistics.median(r["model_s"] for r in runs)
-    return {"runs": len(runs), "process_wall_s_median": round(wall, 2),
-            "process_wall_s_max": round(max(r["process_wall_s"] for r in runs), 2),
-            "engine_wall_s_median": round(statistics.median(r["engine_wall_s"] for r in runs), 2),
-            "model_s_median": round(model, 2), "model_share_of_wall": round(model / wall, 3),
-            "output_tokens_median": statistics.median(r["output_tokens"] for r in runs)}
+    return {
+        "runs": len(runs),
+        "process_wall_s_median": round(wall, 2),
+        "process_wall_s_max": round(max(r["process_wall_s"] for r in runs), 2),
+        "engine_wall_s_median": round(statistics.median(r["engine_wall_s"] for r in runs), 2),
+        "model_s_median": round(model, 2),
+        "model_share_of_wall": round(model / wall, 3),
+        "output_tokens_median": statistics.median(r["output_tokens"] for r in runs),
+    }
 
 
 def main() -> None:

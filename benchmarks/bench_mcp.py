@@ -108,14 +108,25 @@ def build_library() -> None:
         batch = []
         for i in range(start, min(N, start + 1000)):
             at = int(rng.integers(0, len(words) - 200))
-            text = " ".join(words[at:at + int(rng.integers(40, 160))])
+            text = " ".join(words[at : at + int(rng.integers(40, 160))])
             vector = rng.standard_normal(embedder.dimensions).astype(np.float32)
             vector /= np.linalg.norm(vector)
-            batch.append(Prompt(content=text, title=rows[i % len(rows)]["act"], phase=phases[i % 3],
-                                provider="local", model="smollm2-135m-instruct", tags=[f"t{i % 20}"],
-                                score=float(rng.uniform(0.3, 1.0)), embedding=vector.tolist(),
-                                embedding_model=embedder.model, embedding_provider=embedder.provider,
-                                embedding_dim=embedder.dimensions, source_type="imported"))
+            batch.append(
+                Prompt(
+                    content=text,
+                    title=rows[i % len(rows)]["act"],
+                    phase=phases[i % 3],
+                    provider="local",
+                    model="smollm2-135m-instruct",
+                    tags=[f"t{i % 20}"],
+                    score=float(rng.uniform(0.3, 1.0)),
+                    embedding=vector.tolist(),
+                    embedding_model=embedder.model,
+                    embedding_provider=embedder.provider,
+                    embedding_dim=embedder.dimensions,
+                    source_type="imported",
+                )
+            )
         service.store.save_prompts(batch)
     asyncio.run(service.aclose())
 
@@ -213,25 +224,37 @@ class WireClient:
         raise RuntimeError(f"no response to request {request_id}")
 
     async def open(self) -> WireClient:
-        await self._request("initialize", {"protocolVersion": self.PROTOCOL, "capabilities": {},
-                                           "clientInfo": {"name": "bench-wire", "version": "1"}})
-        done = await self.http.post(self.url, headers=self._headers(),
-                                    content=json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        await self._request(
+            "initialize",
+            {
+                "protocolVersion": self.PROTOCOL,
+                "capabilities": {},
+                "clientInfo": {"name": "bench-wire", "version": "1"},
+            },
+        )
+        done = await self.http.post(
+            self.url,
+            headers=self._headers(),
+            content=json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        )
         done.raise_for_status()
         return self
 
     async def call_tool(self, name: str, arguments: dict) -> SimpleNamespace:
         reply = await self._request("tools/call", {"name": name, "arguments": arguments})
         result = reply.get("result") or {}
-        return SimpleNamespace(is_error="error" in reply or bool(result.get("isError")),
-                               structured_content=result.get("structuredContent"))
+        return SimpleNamespace(
+            is_error="error" in reply or bool(result.get("isError")), structured_content=result.get("structuredContent")
+        )
 
 
 async def wire_clients(stack: AsyncExitStack, url: str) -> list[WireClient]:
     import httpx
 
-    return [await WireClient(await stack.enter_async_context(httpx.AsyncClient(timeout=120)), url).open()
-            for _ in range(CLIENTS)]
+    return [
+        await WireClient(await stack.enter_async_context(httpx.AsyncClient(timeout=120)), url).open()
+        for _ in range(CLIENTS)
+    ]
 
 
 async def timed_search(client, query: str) -> tuple[float, bool]:
@@ -257,12 +280,18 @@ async def bursts(clients: list, rounds: list[list[str]], server_pid: int) -> dic
         wall.append((time.perf_counter() - start) * 1000.0)
         latencies += [ms for ms, _ in outcomes]
         errors += sum(not ok for _, ok in outcomes)
-    return {"calls": len(latencies), "errors": errors, "p50_ms": _pct(latencies, 50), "p99_ms": _pct(latencies, 99),
-            "max_ms": round(max(latencies), 1), "round_wall_ms_median": _pct(wall, 50),
-            "server_cpu_ms_per_call": round((_cpu_s(server_pid) - cpu_server) * 1000.0 / len(latencies), 2),
-            "server_loop_cpu_ms_per_call": round((_loop_cpu_s(server_pid) - cpu_loop) * 1000.0 / len(latencies), 2),
-            "client_cpu_ms_per_call": round((_cpu_s() - cpu_client) * 1000.0 / len(latencies), 2),
-            "load_average_after": round(os.getloadavg()[0], 2)}
+    return {
+        "calls": len(latencies),
+        "errors": errors,
+        "p50_ms": _pct(latencies, 50),
+        "p99_ms": _pct(latencies, 99),
+        "max_ms": round(max(latencies), 1),
+        "round_wall_ms_median": _pct(wall, 50),
+        "server_cpu_ms_per_call": round((_cpu_s(server_pid) - cpu_server) * 1000.0 / len(latencies), 2),
+        "server_loop_cpu_ms_per_call": round((_loop_cpu_s(server_pid) - cpu_loop) * 1000.0 / len(latencies), 2),
+        "client_cpu_ms_per_call": round((_cpu_s() - cpu_client) * 1000.0 / len(latencies), 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
+    }
 
 
 def _query_source(queries: list[str]):
@@ -273,6 +302,7 @@ def _query_source(queries: list[str]):
             return next(fresh)
         except StopIteration:
             raise SystemExit(f"not enough distinct queries ({len(queries)})") from None
+
     return next_query
 
 
@@ -288,17 +318,30 @@ def floor_server() -> None:
     from prompt_alchemy.mcp.http import build_http_app
 
     server = MCPServer("floor", log_level="WARNING")
-    result = {"id": "0" * 36, "content": "word " * 140, "score": 0.03, "phase": "coagulatio", "tags": ["t1"],
-              "created_at": "2026-01-01T00:00:00+00:00", "title": "Linux Terminal", "provider": "local",
-              "model": "smollm2-135m-instruct", "persona": None, "parent_id": None, "similarity": 0.5,
-              "text_rank": 1, "semantic_rank": 1}
+    result = {
+        "id": "0" * 36,
+        "content": "word " * 140,
+        "score": 0.03,
+        "phase": "coagulatio",
+        "tags": ["t1"],
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "title": "Linux Terminal",
+        "provider": "local",
+        "model": "smollm2-135m-instruct",
+        "persona": None,
+        "parent_id": None,
+        "similarity": 0.5,
+        "text_rank": 1,
+        "semantic_rank": 1,
+    }
     data = {"query": "", "mode": "hybrid", "count": 10, "results": [result] * 10}
     summary = "\n".join(["10 result(s):"] + [f"{n}. {result['id']} · coagulatio · {'word ' * 32}" for n in range(10)])
 
     async def search_prompts(query: str, limit: int = 10):
         """Returns a fixed result."""
-        return CallToolResult(content=[TextContent(type="text", text=summary)],
-                              structured_content={**data, "query": query})
+        return CallToolResult(
+            content=[TextContent(type="text", text=summary)], structured_content={**data, "query": query}
+        )
 
     search_prompts.__annotations__["return"] = CallToolResult  # a class, not this module's postponed string
     server.add_tool(search_prompts)
@@ -325,8 +368,10 @@ async def measure_floor(url: str, queries: list[str], server_pid: int) -> dict:
         await timed_search(wire[0], next_query())
         wire_alone = [(await timed_search(wire[0], next_query()))[0] for _ in range(IDLE_SEARCHES)]
         wire_figures = await bursts(wire, [[next_query() for _ in wire] for _ in range(ROUNDS)], server_pid)
-    return {"sdk_client": {**figures, "single_client_p50_ms": _pct(alone, 50)},
-            "wire_client": {**wire_figures, "single_client_p50_ms": _pct(wire_alone, 50)}}
+    return {
+        "sdk_client": {**figures, "single_client_p50_ms": _pct(alone, 50)},
+        "wire_client": {**wire_figures, "single_client_p50_ms": _pct(wire_alone, 50)},
+    }
 
 
 async def measure(url: str, queries: list[str], server_pid: int) -> dict:
@@ -360,9 +405,13 @@ async def measure(url: str, queries: list[str], server_pid: int) -> dict:
             started.set()
 
         gen_start = time.perf_counter()
-        generation = asyncio.create_task(client.call_tool(
-            "generate_prompts", {"idea": "a CLI that summarizes git logs", "count": 1, "max_tokens": 48,
-                                 "save": False}, progress_callback=on_progress))
+        generation = asyncio.create_task(
+            client.call_tool(
+                "generate_prompts",
+                {"idea": "a CLI that summarizes git logs", "count": 1, "max_tokens": 48, "save": False},
+                progress_callback=on_progress,
+            )
+        )
         during: list[float] = []
         while not generation.done():  # an agent searching now and then while the model works
             ms, ok = await timed_search(clients[1], next_query())
@@ -380,22 +429,36 @@ async def measure(url: str, queries: list[str], server_pid: int) -> dict:
     providers = sorted({p["provider"] for p in (gen_result.structured_content or {}).get("prompts", [])})
     return {
         "concurrent_search": {
-            "client": "mcp SDK", "clients": CLIENTS, "rounds": ROUNDS, **concurrent, "errors": errors,
+            "client": "mcp SDK",
+            "clients": CLIENTS,
+            "rounds": ROUNDS,
+            **concurrent,
+            "errors": errors,
             "distinct_queries": True,
-            "baseline_single_client_p50_ms": _pct(alone, 50), "baseline_single_client_p99_ms": _pct(alone, 99),
+            "baseline_single_client_p50_ms": _pct(alone, 50),
+            "baseline_single_client_p99_ms": _pct(alone, 99),
             "single_client_modern_protocol_p50_ms": _pct(alone_modern, 50),
             "target_p99_ms": 100,
         },
         "concurrent_search_wire_client": {
-            "clients": CLIENTS, "rounds": ROUNDS, **wire_concurrent, "distinct_queries": True,
-            "baseline_single_client_p50_ms": _pct(wire_alone, 50), "target_p99_ms": 100,
+            "clients": CLIENTS,
+            "rounds": ROUNDS,
+            **wire_concurrent,
+            "distinct_queries": True,
+            "baseline_single_client_p50_ms": _pct(wire_alone, 50),
+            "target_p99_ms": 100,
         },
-        "repeated_queries": {key: repeated[key] for key in ("calls", "errors", "p50_ms", "p99_ms",
-                                                            "server_cpu_ms_per_call")},
+        "repeated_queries": {
+            key: repeated[key] for key in ("calls", "errors", "p50_ms", "p99_ms", "server_cpu_ms_per_call")
+        },
         "search_during_generate": {
-            "generate_ok": not gen_result.is_error, "generate_providers": providers,
-            "generate_s": round(gen_s, 2), "searches_during": len(during),
-            "idle_p50_ms": _pct(idle, 50), "during_p50_ms": _pct(during, 50), "during_p95_ms": _pct(during, 95),
+            "generate_ok": not gen_result.is_error,
+            "generate_providers": providers,
+            "generate_s": round(gen_s, 2),
+            "searches_during": len(during),
+            "idle_p50_ms": _pct(idle, 50),
+            "during_p50_ms": _pct(during, 50),
+            "during_p95_ms": _pct(during, 95),
             "delay_p50_ms": round(_pct(during, 50) - _pct(idle, 50), 1) if during else None,
             "delay_p95_ms": round(_pct(during, 95) - _pct(idle, 95), 1) if during else None,
             "target_delay_ms": 50,
@@ -432,9 +495,20 @@ def main() -> None:
         figures["sdk_floor_concurrent"] = asyncio.run(measure_floor(floor_url, queries, floor.pid))
     finally:
         stop_server(floor)
-    print(json.dumps({"benchmark": "mcp_http", "prompts": N, "build_s": round(build_s, 1), **figures,
-                      "server_exit_code": stopped["exit_code"], "server_stop_s": stopped["stop_s"],
-                      "load_average_start": load_start, "load_average_end": round(os.getloadavg()[0], 2)}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "mcp_http",
+                "prompts": N,
+                "build_s": round(build_s, 1),
+                **figures,
+                "server_exit_code": stopped["exit_code"],
+                "server_stop_s": stopped["stop_s"],
+                "load_average_start": load_start,
+                "load_average_end": round(os.getloadavg()[0], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

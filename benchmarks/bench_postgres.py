@@ -54,7 +54,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # one core for numpy: the server has
-    os.environ.setdefault(_var, "1")                                         # the other (two cores in all)
+    os.environ.setdefault(_var, "1")  # the other (two cores in all)
 
 import numpy as np  # noqa: E402
 
@@ -76,9 +76,16 @@ SHARED_BUFFERS = os.environ.get("BENCH_SHARED_BUFFERS", "2GB")
 DIM, K, MODEL = 384, 10, "bench-minilm"
 TAIL = 2000
 #: The server's settings: two cores at most (leader + one parallel worker), room for a bulk load.
-SERVER_SETTINGS = {"max_parallel_workers": "1", "max_parallel_maintenance_workers": "1",
-                   "max_parallel_workers_per_gather": "1", "autovacuum": "off", "shared_buffers": SHARED_BUFFERS,
-                   "effective_cache_size": "8GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min"}
+SERVER_SETTINGS = {
+    "max_parallel_workers": "1",
+    "max_parallel_maintenance_workers": "1",
+    "max_parallel_workers_per_gather": "1",
+    "autovacuum": "off",
+    "shared_buffers": SHARED_BUFFERS,
+    "effective_cache_size": "8GB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+}
 
 _loads: list[tuple[str, float]] = []
 
@@ -121,7 +128,7 @@ def _windows(docs: list[list[str]], n: int, seed: int) -> list[str]:
         words = docs[int(rng.integers(len(docs)))]
         length = min(int(rng.integers(12, 90)), len(words))
         start = int(rng.integers(0, len(words) - length + 1))
-        out[" ".join(words[start:start + length])] = None
+        out[" ".join(words[start : start + length])] = None
     return list(out)
 
 
@@ -140,7 +147,7 @@ def _embed(texts: list[str], name: str) -> tuple[np.ndarray, float]:
     if reason:
         raise SystemExit(f"the local embedder is needed for the real anchors and queries: {reason}")
     start = time.perf_counter()
-    vecs = np.vstack([embedder.embed_sync(texts[i:i + 256]) for i in range(0, len(texts), 256)]).astype(np.float32)
+    vecs = np.vstack([embedder.embed_sync(texts[i : i + 256]) for i in range(0, len(texts), 256)]).astype(np.float32)
     spent = time.perf_counter() - start
     CACHE.mkdir(parents=True, exist_ok=True)
     np.save(path, vecs)
@@ -154,11 +161,11 @@ class Anchors:
         self.texts, self.vectors = texts, vectors
         self.neighbours = np.empty((len(vectors), 10), dtype=np.int64)
         for i in range(0, len(vectors), 1000):
-            sims = vectors[i:i + 1000] @ vectors.T
+            sims = vectors[i : i + 1000] @ vectors.T
             for j in range(sims.shape[0]):
                 sims[j, i + j] = -2  # not itself
             top = np.argpartition(-sims, 10, axis=1)[:, :10]
-            self.neighbours[i:i + 1000] = top
+            self.neighbours[i : i + 1000] = top
         centred = vectors - vectors.mean(axis=0)
         w, u = np.linalg.eigh(np.cov(centred.T))
         self.shape = (u * np.sqrt(np.maximum(w, 0))).astype(np.float32)  # noise ~ N(0, cov(anchors))
@@ -182,8 +189,11 @@ def _lid(data: np.ndarray, queries: np.ndarray, k: int = 20) -> dict:
     top = -np.sort(-sims, axis=1)[:, :k]
     dist = np.sqrt(np.maximum(2 - 2 * top, 1e-12))
     lid = -1 / np.mean(np.log(dist[:, :-1] / dist[:, -1:]), axis=1)
-    return {"lid": round(float(np.median(lid)), 1), "nn1_sim": round(float(np.median(top[:, 0])), 3),
-            "nn10_sim": round(float(np.median(top[:, 9])), 3)}
+    return {
+        "lid": round(float(np.median(lid)), 1),
+        "nn1_sim": round(float(np.median(top[:, 0])), 3),
+        "nn10_sim": round(float(np.median(top[:, 9])), 3),
+    }
 
 
 def _rows(anchors: Anchors, n: int, titles: list[str], seed: int, start: int, stop: int):
@@ -199,8 +209,13 @@ def _rows(anchors: Anchors, n: int, titles: list[str], seed: int, start: int, st
         if s >= e:
             continue
         ids = [str(uuid.UUID(int=(seed << 64) | (n << 24) | (lo + i))) for i in range(s, e)]
-        yield (ids, vecs[s:e], texts[s:e], [titles[j] for j in title_ix[s:e]],
-               [base + timedelta(seconds=30 * (lo + i)) for i in range(s, e)])
+        yield (
+            ids,
+            vecs[s:e],
+            texts[s:e],
+            [titles[j] for j in title_ix[s:e]],
+            [base + timedelta(seconds=30 * (lo + i)) for i in range(s, e)],
+        )
 
 
 def _prompts(ids, vecs, texts, titles, times, *, vectors_as_lists: bool = True):
@@ -208,8 +223,18 @@ def _prompts(ids, vecs, texts, titles, times, *, vectors_as_lists: bool = True):
 
     out = []
     for pid, v, text, title, when in zip(ids, vecs, texts, titles, times):
-        p = Prompt(id=pid, content=text, title=title, tags=[title], source_type="imported", created_at=when,
-                   updated_at=when, embedding_model=MODEL, embedding_provider="local", embedding_dim=DIM)
+        p = Prompt(
+            id=pid,
+            content=text,
+            title=title,
+            tags=[title],
+            source_type="imported",
+            created_at=when,
+            updated_at=when,
+            embedding_model=MODEL,
+            embedding_provider="local",
+            embedding_dim=DIM,
+        )
         p.embedding = v.tolist() if vectors_as_lists else None
         out.append(p)
     return out
@@ -240,8 +265,17 @@ def _binary_vectors(ids: list[str], vecs: np.ndarray) -> bytes:
     form: int16 dimensions, int16 unused, big-endian float4s)."""
     n, width = len(ids), len(ids[0])
     assert all(len(i) == width for i in ids)
-    rec = np.dtype([("fields", ">i2"), ("idlen", ">i4"), ("id", f"S{width}"), ("vlen", ">i4"), ("dim", ">i2"),
-                    ("unused", ">i2"), ("vec", ">f4", (DIM,))])
+    rec = np.dtype(
+        [
+            ("fields", ">i2"),
+            ("idlen", ">i4"),
+            ("id", f"S{width}"),
+            ("vlen", ">i4"),
+            ("dim", ">i2"),
+            ("unused", ">i2"),
+            ("vec", ">f4", (DIM,)),
+        ]
+    )
     arr = np.zeros(n, dtype=rec)
     arr["fields"], arr["idlen"], arr["id"] = 2, width, [i.encode() for i in ids]
     arr["vlen"], arr["dim"], arr["vec"] = 4 + 4 * DIM, DIM, vecs
@@ -250,7 +284,7 @@ def _binary_vectors(ids: list[str], vecs: np.ndarray) -> bytes:
 
 def _save(store, prompts, batch=2000):
     for start in range(0, len(prompts), batch):
-        store.save_prompts(prompts[start:start + batch])
+        store.save_prompts(prompts[start : start + batch])
 
 
 def build_postgres(url: str, anchors: Anchors, n: int, titles: list[str], out: dict) -> None:
@@ -281,11 +315,13 @@ def build_postgres(url: str, anchors: Anchors, n: int, titles: list[str], out: d
     pg.query(f"ANALYZE {table}")
     notices = []
     with psycopg.connect(url, autocommit=True) as conn:  # what the store's build will use, for the report
-        out["pg_hnsw"] = {"m": pg_module.HNSW_M, "ef_construction": pg_module.HNSW_EF_CONSTRUCTION,
-                          "ef_search": pg_module.EF_SEARCH,
-                          "maintenance_work_mem": pg_module.build_memory(n, DIM),
-                          "max_parallel_maintenance_workers": conn.execute(
-                              "SHOW max_parallel_maintenance_workers").fetchone()[0]}
+        out["pg_hnsw"] = {
+            "m": pg_module.HNSW_M,
+            "ef_construction": pg_module.HNSW_EF_CONSTRUCTION,
+            "ef_search": pg_module.EF_SEARCH,
+            "maintenance_work_mem": pg_module.build_memory(n, DIM),
+            "max_parallel_maintenance_workers": conn.execute("SHOW max_parallel_maintenance_workers").fetchone()[0],
+        }
     import logging
 
     class _Keep(logging.Handler):
@@ -362,8 +398,10 @@ def _ef_sweep(url: str, table: str, queries: np.ndarray, exact: list, values=(40
     from prompt_alchemy.storage.postgres.store import vector_literal
 
     out = {}
-    sql = (f"SELECT v.id, 1 - (v.embedding <=> %s::vector) FROM {table} v ORDER BY v.embedding <=> %s::vector "
-           f"LIMIT {K}")
+    sql = (
+        f"SELECT v.id, 1 - (v.embedding <=> %s::vector) FROM {table} v ORDER BY v.embedding <=> %s::vector "
+        f"LIMIT {K}"
+    )
     with psycopg.connect(url, autocommit=True) as conn:
         for ef in values:
             conn.execute(f"SET hnsw.ef_search = {ef}")
@@ -393,10 +431,20 @@ def measure(url: str, sqlite_path: Path | None, queries: np.ndarray, words: list
     exact_hits = []
     exact = _timed(lambda q: exact_hits.append(pg._nearest(q, MODEL, DIM, K, exact=True)), queries[:N_EXACT])
     recall = [_recall(a, b) for a, b in zip(hnsw_hits, exact_hits)]
-    out["recall_at_10_same_ids"] = round(float(np.mean(
-        [len({i for i, _ in a} & {i for i, _ in b}) / max(1, len(b)) for a, b in zip(hnsw_hits, exact_hits)])), 4)
-    out["semantic_ms"] = {"pg_hnsw_p50": _pct(hnsw, 50), "pg_hnsw_p99": _pct(hnsw, 99),
-                          "pg_exact_p50": _pct(exact, 50), "pg_exact_p99": _pct(exact, 99)}
+    out["recall_at_10_same_ids"] = round(
+        float(
+            np.mean(
+                [len({i for i, _ in a} & {i for i, _ in b}) / max(1, len(b)) for a, b in zip(hnsw_hits, exact_hits)]
+            )
+        ),
+        4,
+    )
+    out["semantic_ms"] = {
+        "pg_hnsw_p50": _pct(hnsw, 50),
+        "pg_hnsw_p99": _pct(hnsw, 99),
+        "pg_exact_p50": _pct(exact, 50),
+        "pg_exact_p99": _pct(exact, 99),
+    }
     out["recall_at_10"] = round(float(np.mean(recall)), 4)
     out["recall_at_10_min"] = round(float(np.min(recall)), 2)
     out["ef_search_sweep"] = _ef_sweep(url, table, queries[:N_EXACT], exact_hits)
@@ -430,8 +478,14 @@ def real_recall(url: str, anchors: Anchors, queries: np.ndarray) -> dict:
     pg = PostgresStore(url)
     prompts = []
     for i, (text, v) in enumerate(zip(anchors.texts, anchors.vectors)):
-        p = Prompt(id=f"real-{i:06d}", content=text, source_type="imported", embedding_model="real-minilm",
-                   embedding_provider="local", embedding_dim=DIM)
+        p = Prompt(
+            id=f"real-{i:06d}",
+            content=text,
+            source_type="imported",
+            embedding_model="real-minilm",
+            embedding_provider="local",
+            embedding_dim=DIM,
+        )
         p.embedding = v.tolist()
         prompts.append(p)
     _save(pg, prompts)
@@ -440,8 +494,11 @@ def real_recall(url: str, anchors: Anchors, queries: np.ndarray) -> dict:
     pg._ensure_index(table)  # HNSW even below the exact-search limit: its recall is what is measured
     got = []
     for q in queries:
-        got.append(_recall(pg._nearest(q, "real-minilm", DIM, K, exact=False),
-                           pg._nearest(q, "real-minilm", DIM, K, exact=True)))
+        got.append(
+            _recall(
+                pg._nearest(q, "real-minilm", DIM, K, exact=False), pg._nearest(q, "real-minilm", DIM, K, exact=True)
+            )
+        )
     pg.close()
     return {"vectors": len(anchors.texts), "queries": len(queries), "recall_at_10": round(float(np.mean(got)), 4)}
 
@@ -480,31 +537,51 @@ def _table(result: dict) -> str:
                 cells.append("-")
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
 
-    sem = lambda s: s["semantic_ms"]
-    row("semantic p50 / p99, HNSW (ms)", lambda s: f"{sem(s)['pg_hnsw_p50']} / {sem(s)['pg_hnsw_p99']}",
-        "p50 <= 20 at 1M")
-    row("recall@10 HNSW vs exact (worst query)", lambda s: f"{s['recall_at_10']} ({s['recall_at_10_min']})",
-        ">= 0.95 at 1M")
+    def sem(s: dict) -> dict:
+        return s["semantic_ms"]
+
+    row(
+        "semantic p50 / p99, HNSW (ms)",
+        lambda s: f"{sem(s)['pg_hnsw_p50']} / {sem(s)['pg_hnsw_p99']}",
+        "p50 <= 20 at 1M",
+    )
+    row(
+        "recall@10 HNSW vs exact (worst query)",
+        lambda s: f"{s['recall_at_10']} ({s['recall_at_10_min']})",
+        ">= 0.95 at 1M",
+    )
     row("semantic p50 / p99, exact (ms)", lambda s: f"{sem(s)['pg_exact_p50']} / {sem(s)['pg_exact_p99']}")
-    row("semantic p50 / p99, SQLite numpy (ms)", lambda s: f"{sem(s)['sqlite_numpy_p50']} / "
-                                                           f"{sem(s)['sqlite_numpy_p99']}")
+    row(
+        "semantic p50 / p99, SQLite numpy (ms)",
+        lambda s: f"{sem(s)['sqlite_numpy_p50']} / " f"{sem(s)['sqlite_numpy_p99']}",
+    )
     row("text p50, PostgreSQL / SQLite (ms)", lambda s: f"{s['text_ms']['pg_p50']} / {s['text_ms']['sqlite_p50']}")
-    row("hybrid p50 (p99), PostgreSQL (ms)", lambda s: f"{s['hybrid_ms']['pg_p50']} ({s['hybrid_ms']['pg_p99']})",
-        "p50 <= 30 at 100k")
+    row(
+        "hybrid p50 (p99), PostgreSQL (ms)",
+        lambda s: f"{s['hybrid_ms']['pg_p50']} ({s['hybrid_ms']['pg_p99']})",
+        "p50 <= 30 at 100k",
+    )
     row("hybrid p50 (p99), SQLite (ms)", lambda s: f"{s['hybrid_ms']['sqlite_p50']} ({s['hybrid_ms']['sqlite_p99']})")
-    row("ingest /s: store no index / COPY / HNSW kept", lambda s: f"{s['pg_ingest_store_per_s']:,} / "
-        f"{s['pg_ingest_copy_per_s']:,} / {s['pg_ingest_hnsw_maintained_per_s']:,}")
+    row(
+        "ingest /s: store no index / COPY / HNSW kept",
+        lambda s: f"{s['pg_ingest_store_per_s']:,} / "
+        f"{s['pg_ingest_copy_per_s']:,} / {s['pg_ingest_hnsw_maintained_per_s']:,}",
+    )
     row("ingest /s: SQLite save_prompts", lambda s: f"{s['sqlite_ingest_per_s']:,}")
     row("PostgreSQL build: all rows + HNSW + ANALYZE (s)", lambda s: f"{s['pg_build_s']}", "<= 1200 (20 min)")
     row("  of which HNSW build (s)", lambda s: f"{s['pg_hnsw_build_s']}")
     row("SQLite build (s)", lambda s: f"{s['sqlite_build_s']}")
-    row("database MB: PostgreSQL (HNSW) / SQLite", lambda s: f"{s['pg_database_mb']:,} ({s['pg_hnsw_index_mb']:,})"
-        f" / {s['sqlite_file_mb']:,}")
+    row(
+        "database MB: PostgreSQL (HNSW) / SQLite",
+        lambda s: f"{s['pg_database_mb']:,} ({s['pg_hnsw_index_mb']:,})" f" / {s['sqlite_file_mb']:,}",
+    )
     row("benchmark peak RSS (MB)", lambda s: f"{s['peak_rss_mb']:,}")
     row("load average (1 min), min-max", lambda s: f"{s['load_avg_range'][0]}-{s['load_avg_range'][1]}")
     for ef in ("40", "100", "200", "400"):
-        row(f"ef_search {ef}: recall@10 / p50 ms", lambda s, ef=ef: f"{s['ef_search_sweep'][ef]['recall_at_10']} / "
-            f"{s['ef_search_sweep'][ef]['p50_ms']}")
+        row(
+            f"ef_search {ef}: recall@10 / p50 ms",
+            lambda s, ef=ef: f"{s['ef_search_sweep'][ef]['recall_at_10']} / " f"{s['ef_search_sweep'][ef]['p50_ms']}",
+        )
     return "\n".join(lines)
 
 
@@ -527,18 +604,25 @@ def main() -> None:
     sample, _ = anchors.draw(np.random.default_rng(99), min(N_BASE, 20000))
     uniform = np.random.default_rng(98).standard_normal((min(N_BASE, 20000), DIM)).astype(np.float32)
     uniform /= np.linalg.norm(uniform, axis=1, keepdims=True)
-    result = {"postgres": None, "pgvector": None, "cores": os.cpu_count(),
-              "vectors": {"what": "384-d unit vectors in the all-MiniLM-L6-v2 space: mixtures of real embeddings of "
-                                  f"{N_BASE:,} awesome-chatgpt-prompts text windows (a random anchor and a near one, "
-                                  f"{FAR:.0%} a far one) plus noise shaped by their covariance x {NOISE}; queries "
-                                  f"are {len(queries)} real embeddings ({min(len(paraphrases), N_QUERIES)} "
-                                  "paraphrase queries, the rest held-out windows)",
-                          "anchor_embedding_s": round(embed_s, 1),
-                          "hardness_at_20k (queries' local intrinsic dimensionality, median nn similarity)": {
-                              "real windows": _lid(anchors.vectors[:20000], queries),
-                              "synthetic rows": _lid(sample, queries),
-                              "uniform random": _lid(uniform, queries)}},
-              "sizes": []}
+    result = {
+        "postgres": None,
+        "pgvector": None,
+        "cores": os.cpu_count(),
+        "vectors": {
+            "what": "384-d unit vectors in the all-MiniLM-L6-v2 space: mixtures of real embeddings of "
+            f"{N_BASE:,} awesome-chatgpt-prompts text windows (a random anchor and a near one, "
+            f"{FAR:.0%} a far one) plus noise shaped by their covariance x {NOISE}; queries "
+            f"are {len(queries)} real embeddings ({min(len(paraphrases), N_QUERIES)} "
+            "paraphrase queries, the rest held-out windows)",
+            "anchor_embedding_s": round(embed_s, 1),
+            "hardness_at_20k (queries' local intrinsic dimensionality, median nn similarity)": {
+                "real windows": _lid(anchors.vectors[:20000], queries),
+                "synthetic rows": _lid(sample, queries),
+                "uniform random": _lid(uniform, queries),
+            },
+        },
+        "sizes": [],
+    }
     del sample, uniform
     server = None
     try:
@@ -573,16 +657,21 @@ def main() -> None:
                 conn.execute(f"DROP DATABASE bench_{n}")  # the next size gets the disk and the cache
         result["real_embeddings"] = real_recall(server.get_uri("bench_real"), anchors, queries)
         with psycopg.connect(server.get_uri("bench_real"), autocommit=True) as conn:
-            result["pgvector"] = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'"
-                                              ).fetchone()[0]
+            result["pgvector"] = conn.execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+            ).fetchone()[0]
     finally:
         if server is not None:
             server.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"PostgreSQL {result['postgres']}, pgvector {result['pgvector']}, {result['cores']} cores; vectors: "
-          f"{result['vectors']['what']}.")
-    print(f"HNSW: {result['sizes'][-1]['pg_hnsw'] if result['sizes'] else '-'}; recall@10 on real embeddings only "
-          f"({result['real_embeddings']['vectors']:,} vectors): {result['real_embeddings']['recall_at_10']}\n")
+    print(
+        f"PostgreSQL {result['postgres']}, pgvector {result['pgvector']}, {result['cores']} cores; vectors: "
+        f"{result['vectors']['what']}."
+    )
+    print(
+        f"HNSW: {result['sizes'][-1]['pg_hnsw'] if result['sizes'] else '-'}; recall@10 on real embeddings only "
+        f"({result['real_embeddings']['vectors']:,} vectors): {result['real_embeddings']['recall_at_10']}\n"
+    )
     print(_table(result))
     print()
     print(json.dumps(result, indent=2))

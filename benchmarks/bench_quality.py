@@ -44,17 +44,35 @@ DEV_SET = ROOT / "benchmarks" / "data" / "dev_ideas.yaml"
 RESULT_MARK = "@@result "
 
 #: The AI-facing pattern names of the pattern-library contract (an idea expecting one is in the AI-facing subset).
-AI_FACING = ("assistant-system-prompt", "support-bot", "internal-helpdesk-bot", "tutor", "coach", "agent-with-tools",
-             "roleplay-character", "image-midjourney", "image-stable-diffusion", "image-dalle")
-_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY",
-         "MISTRAL_API_KEY", "GROQ_API_KEY")
+AI_FACING = (
+    "assistant-system-prompt",
+    "support-bot",
+    "internal-helpdesk-bot",
+    "tutor",
+    "coach",
+    "agent-with-tools",
+    "roleplay-character",
+    "image-midjourney",
+    "image-stable-diffusion",
+    "image-dalle",
+)
+_KEYS = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GOOGLE_API_KEY",
+    "GEMINI_API_KEY",
+    "OPENROUTER_API_KEY",
+    "MISTRAL_API_KEY",
+    "GROQ_API_KEY",
+)
 
 # --------------------------------------------------------------------------------------------- the dev set
 
 
 def load_dev_set(path: Path = DEV_SET) -> list[dict[str, Any]]:
     """The ideas with `must_not` expanded: '@group' references replaced by the group's entries, then the entries
-    of every shape whose `only_for` names neither the idea's pattern nor an also_ok one, then the global entries. Each idea also gets `ai_facing`, `non_english` and `with_numbers` flags."""
+    of every shape whose `only_for` names neither the idea's pattern nor an also_ok one, then the global entries.
+    Each idea also gets `ai_facing`, `non_english` and `with_numbers` flags."""
     import yaml
 
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -190,8 +208,7 @@ def run_order(ideas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def generate_all(src: Path, ideas: list[dict[str, Any]], label: str,
-                 progress: Any = None) -> dict[str, Any]:
+def generate_all(src: Path, ideas: list[dict[str, Any]], label: str, progress: Any = None) -> dict[str, Any]:
     """Run the worker against the checkout whose package directory is `src`, in a fresh home, without keys.
     `progress(run)` is called after each idea with the run so far (to save partial results)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPT_ALCHEMY_") and k not in _KEYS}
@@ -202,19 +219,27 @@ def generate_all(src: Path, ideas: list[dict[str, Any]], label: str,
         env["PROMPT_ALCHEMY_HOME"] = tmp
         ideas_file = Path(tmp) / "ideas.json"
         ideas_file.write_text(json.dumps([i["idea"] for i in ideas]), encoding="utf-8")
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", str(ideas_file)],
-                                stdout=subprocess.PIPE, text=True, env=env, cwd=tmp)
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--worker", str(ideas_file)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp,
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             if not line.startswith(RESULT_MARK):
                 continue
-            row = json.loads(line[len(RESULT_MARK):])
+            row = json.loads(line[len(RESULT_MARK) :])
             if "source" in row:
                 run["package"] = row["source"]
                 continue
             rows[row["idea"]] = row
-            print(f"{label} {len(rows)}/{len(ideas)} {row['seconds']:5.1f}s {row['idea'][:70]}", file=sys.stderr,
-                  flush=True)
+            print(
+                f"{label} {len(rows)}/{len(ideas)} {row['seconds']:5.1f}s {row['idea'][:70]}",
+                file=sys.stderr,
+                flush=True,
+            )
             if progress is not None:
                 progress(run)
         if proc.wait() != 0:  # reported in the output: a run that lost ideas is not a clean measurement
@@ -264,22 +289,33 @@ def score(run: dict[str, Any], ideas: list[dict[str, Any]], max_failing: int = 8
         if row.get("chosen"):
             chosen_ok.append(row["chosen"] in (idea["pattern"], *idea["also_ok"]))
         if failed and len(failing) < max_failing:
-            failing.append({"idea": idea["idea"][:90], "pattern": idea["pattern"], "chosen": row.get("chosen"),
-                            "failed": failed[:3] + ([f"... {len(failed) - 3} more"] if len(failed) > 3 else [])})
+            failing.append(
+                {
+                    "idea": idea["idea"][:90],
+                    "pattern": idea["pattern"],
+                    "chosen": row.get("chosen"),
+                    "failed": failed[:3] + ([f"... {len(failed) - 3} more"] if len(failed) > 3 else []),
+                }
+            )
     scored_rows = [rows[i["idea"]] for i in ideas if i["idea"] in rows]
     seconds = [r["seconds"] for r in scored_rows if not r.get("error")]
     accuracy: Any = _rate(chosen_ok) if chosen_ok else "not reported by this engine"
     return {
-        "src": run["src"], "commit": run.get("commit"), "ideas": len(passed_all),
+        "src": run["src"],
+        "commit": run.get("commit"),
+        "ideas": len(passed_all),
         **({"worker_exit": run["worker_exit"]} if run.get("worker_exit") else {}),
         "errors": sum(1 for r in scored_rows if r.get("error")),
         "pass_rate": _rate(passed_all),
         "check_pass_rate": round(1 - checks_failed / checks_total, 3) if checks_total else None,
         "subsets": {name: {"n": len(flags), "pass_rate": _rate(flags)} for name, flags in subsets.items()},
         "batches": {f"batch_{b}": {"n": len(flags), "pass_rate": _rate(flags)} for b, flags in sorted(batches.items())},
-        "pattern_accuracy": accuracy, "pattern_reported_for": len(chosen_ok),
+        "pattern_accuracy": accuracy,
+        "pattern_reported_for": len(chosen_ok),
         "seconds_median": round(statistics.median(seconds), 2) if seconds else None,
-        "per_pattern": {name: {"n": len(flags), "pass_rate": _rate(flags)} for name, flags in sorted(per_pattern.items())},
+        "per_pattern": {
+            name: {"n": len(flags), "pass_rate": _rate(flags)} for name, flags in sorted(per_pattern.items())
+        },
         "failing": failing,
     }
 
@@ -291,10 +327,13 @@ def side_by_side(current: dict[str, Any], baseline: dict[str, Any]) -> dict[str,
         "pass_rate": [current["pass_rate"], baseline["pass_rate"]],
         "check_pass_rate": [current["check_pass_rate"], baseline["check_pass_rate"]],
         "seconds_median": [current["seconds_median"], baseline["seconds_median"]],
-        "subsets": {k: [current["subsets"][k]["pass_rate"], baseline["subsets"][k]["pass_rate"]]
-                    for k in current["subsets"]},
-        "per_pattern": {n: [current["per_pattern"].get(n, {}).get("pass_rate"),
-                            baseline["per_pattern"].get(n, {}).get("pass_rate")] for n in names},
+        "subsets": {
+            k: [current["subsets"][k]["pass_rate"], baseline["subsets"][k]["pass_rate"]] for k in current["subsets"]
+        },
+        "per_pattern": {
+            n: [current["per_pattern"].get(n, {}).get("pass_rate"), baseline["per_pattern"].get(n, {}).get("pass_rate")]
+            for n in names
+        },
     }
 
 
@@ -304,9 +343,11 @@ def show(run: dict[str, Any], ideas: list[dict[str, Any]], count: int, label: st
         if row is None:
             continue
         failed = check_prompt(row["best"], idea)
-        print(f"\n===== {label} [{idea['pattern']} -> {row.get('chosen')}] {idea['idea']}\n"
-              f"{row['best'] or row.get('error')}\n----- {'PASS' if not failed else '; '.join(failed)}",
-              file=sys.stderr)
+        print(
+            f"\n===== {label} [{idea['pattern']} -> {row.get('chosen')}] {idea['idea']}\n"
+            f"{row['best'] or row.get('error')}\n----- {'PASS' if not failed else '; '.join(failed)}",
+            file=sys.stderr,
+        )
 
 
 # --------------------------------------------------------------------------------------------------- main
@@ -340,8 +381,11 @@ def main() -> None:
     parser.add_argument("--label", default="current", help="the name of the measured run in the output")
     parser.add_argument("--rescore", type=Path, nargs="+", help="check the prompts of --save files, no generating")
     parser.add_argument("--common", action="store_true", help="with --rescore: only the ideas every run has")
-    parser.add_argument("--resume", action="store_true",
-                        help="with --save: keep the file's prompts and generate only the ideas it lacks")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --save: keep the file's prompts and generate only the ideas it lacks",
+    )
     parser.add_argument("--dev-set", type=Path, default=DEV_SET)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -362,9 +406,9 @@ def main() -> None:
     if args.subset:
         ideas = [i for i in ideas if i[args.subset]]
     ideas = run_order(ideas)
-    ideas = ideas[args.offset:]
+    ideas = ideas[args.offset :]
     if args.limit is not None:
-        ideas = ideas[:args.limit]
+        ideas = ideas[: args.limit]
     for path in (args.src, args.baseline):
         if path is not None and not args.rescore and not (path / "prompt_alchemy").is_dir():
             print(f"error: {path} has no prompt_alchemy package (pass a checkout's src directory)", file=sys.stderr)
@@ -396,10 +440,12 @@ def main() -> None:
     for label, run in runs.items():
         if args.show:
             show(run, ideas, args.show, label)
-    out: dict[str, Any] = {"benchmark": "quality_dev_set", "dev_set": str(args.dev_set.relative_to(ROOT))
-                           if args.dev_set.is_relative_to(ROOT) else str(args.dev_set),
-                           "ideas_selected": len(ideas),
-                           "note": "seconds are wall time per idea on a shared machine (noisy)"}
+    out: dict[str, Any] = {
+        "benchmark": "quality_dev_set",
+        "dev_set": str(args.dev_set.relative_to(ROOT)) if args.dev_set.is_relative_to(ROOT) else str(args.dev_set),
+        "ideas_selected": len(ideas),
+        "note": "seconds are wall time per idea on a shared machine (noisy)",
+    }
     scored = {label: score(run, ideas) for label, run in runs.items()}
     out.update(scored)
     if len(scored) == 2:

@@ -36,8 +36,11 @@ def _pct(values: list[float], p: float) -> float:
 
 
 def _summary(samples: list[float], scale: float, unit: str) -> dict:
-    return {f"p50_{unit}": round(_pct(samples, 50) * scale, 2), f"p99_{unit}": round(_pct(samples, 99) * scale, 2),
-            f"mean_{unit}": round(statistics.fmean(samples) * scale, 2)}
+    return {
+        f"p50_{unit}": round(_pct(samples, 50) * scale, 2),
+        f"p99_{unit}": round(_pct(samples, 99) * scale, 2),
+        f"mean_{unit}": round(statistics.fmean(samples) * scale, 2),
+    }
 
 
 def old_bucket_limiter():
@@ -119,8 +122,11 @@ async def bench_library(name: str, env: dict[str, str]) -> dict:
         steps: dict[str, list[float]] = {k: [] for k in limiters}
         calls: dict[str, list[float]] = {k: [] for k in limiters}
         rates: dict[str, list[float]] = {k: [] for k in limiters}
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1",
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://127.0.0.1",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
             for _ in range(50):  # warm up: connections, prepared statements, imports
                 await store_limiter(key, 600)
                 assert (await client.get("/api/v1/prompts", params={"limit": 1})).status_code == 200
@@ -134,11 +140,14 @@ async def bench_library(name: str, env: dict[str, str]) -> dict:
         result: dict = {}
         for kind in limiters:
             result[f"step_{kind}"] = _summary(steps[kind], 1e6, "us")
-            result[f"request_{kind}"] = {**_summary(calls[kind], 1e3, "ms"),
-                                         f"calls_per_s_{CONCURRENT}_clients": round(statistics.fmean(rates[kind]), 1)}
+            result[f"request_{kind}"] = {
+                **_summary(calls[kind], 1e3, "ms"),
+                f"calls_per_s_{CONCURRENT}_clients": round(statistics.fmean(rates[kind]), 1),
+            }
         result["step_added_p50_us"] = round(result["step_store"]["p50_us"] - result["step_bucket"]["p50_us"], 1)
-        result["request_added_p50_ms"] = round(result["request_store"]["p50_ms"]
-                                               - result["request_bucket"]["p50_ms"], 2)
+        result["request_added_p50_ms"] = round(
+            result["request_store"]["p50_ms"] - result["request_bucket"]["p50_ms"], 2
+        )
         return result
     finally:
         await service.aclose()
@@ -155,8 +164,10 @@ async def main() -> dict:
         (root / "pg-home").mkdir()
         out = {"calls": CALLS, "cores": os.cpu_count()}
         out["sqlite"] = await bench_library("sqlite", {**base, "PROMPT_ALCHEMY_HOME": str(root / "lite")})
-        out["postgres"] = await bench_library("postgres", {**base, "PROMPT_ALCHEMY_HOME": str(root / "pg-home"),
-                                                           "PROMPT_ALCHEMY_DATABASE_URL": server.get_uri()})
+        out["postgres"] = await bench_library(
+            "postgres",
+            {**base, "PROMPT_ALCHEMY_HOME": str(root / "pg-home"), "PROMPT_ALCHEMY_DATABASE_URL": server.get_uri()},
+        )
         return out
     finally:
         server.cleanup()

@@ -41,8 +41,12 @@ async def rest_bursts(url: str, key: str, rounds: list[list[str]], pid: int) -> 
     import httpx
 
     async with AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(httpx.AsyncClient(
-            base_url=url, timeout=120, headers={"Authorization": f"Bearer {key}"})) for _ in range(CLIENTS)]
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=url, timeout=120, headers={"Authorization": f"Bearer {key}"})
+            )
+            for _ in range(CLIENTS)
+        ]
         await asyncio.gather(*(c.get("/api/v1/search", params={"q": "warm up", "limit": 1}) for c in clients))
 
         async def one(client, query: str) -> tuple[float, bool]:
@@ -94,8 +98,15 @@ async def mcp_bursts(url: str, key: str, rounds: list[list[str]], pid: int) -> d
     import httpx
 
     async with AsyncExitStack() as stack:
-        clients = [await bench_mcp.WireClient(await stack.enter_async_context(httpx.AsyncClient(
-            timeout=120, headers={"Authorization": f"Bearer {key}"})), url + "/mcp").open() for _ in range(CLIENTS)]
+        clients = [
+            await bench_mcp.WireClient(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(timeout=120, headers={"Authorization": f"Bearer {key}"})
+                ),
+                url + "/mcp",
+            ).open()
+            for _ in range(CLIENTS)
+        ]
         await asyncio.gather(*(c.call_tool("search_prompts", {"query": "warm up", "limit": 1}) for c in clients))
         return await _measure(clients, rounds, pid, bench_mcp.timed_search)
 
@@ -110,10 +121,16 @@ async def _measure(clients: list, rounds: list[list[str]], pid: int, one) -> dic
         errors += sum(1 for _, ok in results if not ok)
     wall = time.perf_counter() - t0
     calls = len(latencies)
-    return {"clients": CLIENTS, "calls": calls, "errors": errors, "p50_ms": _pct(latencies, 50),
-            "p99_ms": _pct(latencies, 99), "max_ms": round(max(latencies), 1),
-            "calls_per_s": round(calls / wall, 1),
-            "server_cpu_ms_per_call": round((_cpu_s(pid) - cpu0) * 1000 / calls, 2)}
+    return {
+        "clients": CLIENTS,
+        "calls": calls,
+        "errors": errors,
+        "p50_ms": _pct(latencies, 50),
+        "p99_ms": _pct(latencies, 99),
+        "max_ms": round(max(latencies), 1),
+        "calls_per_s": round(calls / wall, 1),
+        "server_cpu_ms_per_call": round((_cpu_s(pid) - cpu0) * 1000 / calls, 2),
+    }
 
 
 def main() -> None:
@@ -135,8 +152,8 @@ def main() -> None:
     proc, mcp_url = bench_mcp.start_server()
     url = mcp_url.removesuffix("/mcp")
     per = CLIENTS * ROUNDS
-    rest_rounds = [queries[i * CLIENTS:(i + 1) * CLIENTS] for i in range(ROUNDS)]
-    mcp_rounds = [queries[per + i * CLIENTS:per + (i + 1) * CLIENTS] for i in range(ROUNDS)]
+    rest_rounds = [queries[i * CLIENTS : (i + 1) * CLIENTS] for i in range(ROUNDS)]
+    mcp_rounds = [queries[per + i * CLIENTS : per + (i + 1) * CLIENTS] for i in range(ROUNDS)]
     try:
         mcp = asyncio.run(mcp_bursts(url, key, mcp_rounds, proc.pid))
         rest = asyncio.run(rest_bursts(url, key, rest_rounds, proc.pid))
@@ -149,13 +166,24 @@ def main() -> None:
     finally:
         floor_proc.send_signal(signal.SIGTERM)
         floor_proc.wait(timeout=30)
-    print(json.dumps({"benchmark": "rest_http", "prompts": bench_mcp.N, "build_s": round(build_s, 1),
-                      "authenticated": True, "rest_search": rest, "mcp_search": mcp,
-                      "rest_vs_mcp_p50": round(rest["p50_ms"] / mcp["p50_ms"], 2) if mcp["p50_ms"] else None,
-                      "floor": floor,
-                      "rest_p99_vs_floor": round(rest["p99_ms"] / floor["p99_ms"], 2) if floor["p99_ms"] else None,
-                      "server_exit_code": proc.returncode, "load_average_start": load_start,
-                      "load_average_end": round(os.getloadavg()[0], 2)}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "rest_http",
+                "prompts": bench_mcp.N,
+                "build_s": round(build_s, 1),
+                "authenticated": True,
+                "rest_search": rest,
+                "mcp_search": mcp,
+                "rest_vs_mcp_p50": round(rest["p50_ms"] / mcp["p50_ms"], 2) if mcp["p50_ms"] else None,
+                "floor": floor,
+                "rest_p99_vs_floor": round(rest["p99_ms"] / floor["p99_ms"], 2) if floor["p99_ms"] else None,
+                "server_exit_code": proc.returncode,
+                "load_average_start": load_start,
+                "load_average_end": round(os.getloadavg()[0], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +71,7 @@ def _corpus(rng: np.random.Generator) -> tuple[list[str], list[str]]:
     stream = np.array(words, dtype=object)
     lengths = rng.integers(40, 160, size=N)
     starts = rng.integers(0, len(stream) - 200, size=N)
-    texts = [" ".join(stream[s:s + n]) for s, n in zip(starts, lengths)]
+    texts = [" ".join(stream[s : s + n]) for s, n in zip(starts, lengths)]
     return texts, [titles[i] for i in rng.integers(0, len(titles), size=N)]
 
 
@@ -83,22 +83,41 @@ def _vectors(rng: np.random.Generator) -> np.ndarray:
 
 def _fill(store, texts, titles, vectors, model: str) -> list[str]:
     ids = [str(uuid.UUID(int=int(x))) for x in np.random.default_rng(7).integers(0, 2**63, size=N)]
-    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
     batch = []
     with store.transaction() as db:
         for i in range(N):
             when = (base + timedelta(seconds=i * 30)).isoformat()
-            batch.append((ids[i], texts[i], uuid.uuid4().hex, titles[i], json.dumps([titles[i]]), when, when,
-                          vectors[i].tobytes(), model, "local", DIM))
+            batch.append(
+                (
+                    ids[i],
+                    texts[i],
+                    uuid.uuid4().hex,
+                    titles[i],
+                    json.dumps([titles[i]]),
+                    when,
+                    when,
+                    vectors[i].tobytes(),
+                    model,
+                    "local",
+                    DIM,
+                )
+            )
             if len(batch) == 5000:
-                db.executemany("INSERT INTO prompts (id, content, content_hash, title, tags, created_at, updated_at, "
-                               "embedding, embedding_model, embedding_provider, embedding_dim, source_type) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'imported')", batch)
+                db.executemany(
+                    "INSERT INTO prompts (id, content, content_hash, title, tags, created_at, updated_at, "
+                    "embedding, embedding_model, embedding_provider, embedding_dim, source_type) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'imported')",
+                    batch,
+                )
                 batch.clear()
         if batch:
-            db.executemany("INSERT INTO prompts (id, content, content_hash, title, tags, created_at, updated_at, "
-                           "embedding, embedding_model, embedding_provider, embedding_dim, source_type) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'imported')", batch)
+            db.executemany(
+                "INSERT INTO prompts (id, content, content_hash, title, tags, created_at, updated_at, "
+                "embedding, embedding_model, embedding_provider, embedding_dim, source_type) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'imported')",
+                batch,
+            )
     return ids
 
 
@@ -115,10 +134,15 @@ def _build_sqlite_vec(vectors: np.ndarray, path: Path) -> dict:
     db.execute(f"CREATE VIRTUAL TABLE items USING vec0(embedding float[{DIM}] distance_metric=cosine)")
     start = time.perf_counter()
     with db:
-        db.executemany("INSERT INTO items(rowid, embedding) VALUES (?, ?)",
-                       ((i + 1, vectors[i].tobytes()) for i in range(len(vectors))))
-    facts = {"version": db.execute("SELECT vec_version()").fetchone()[0], "sqlite": apsw.sqlite_lib_version(),
-             "insert_s": round(time.perf_counter() - start, 2)}
+        db.executemany(
+            "INSERT INTO items(rowid, embedding) VALUES (?, ?)",
+            ((i + 1, vectors[i].tobytes()) for i in range(len(vectors))),
+        )
+    facts = {
+        "version": db.execute("SELECT vec_version()").fetchone()[0],
+        "sqlite": apsw.sqlite_lib_version(),
+        "insert_s": round(time.perf_counter() - start, 2),
+    }
     db.close()
     return facts
 
@@ -203,15 +227,23 @@ def measure(tmp: Path) -> dict:
     sv_p50 = _pct(theirs, 50) if theirs else None
     return {
         "queries": len(queries),
-        "index": {"load_ms": info["load_ms"], "vectors": info["vectors"],
-                  "matrix_mb": round(info["bytes"] / 1048576, 1),
-                  "ids_mb": round(ids_overhead / 1048576, 1),
-                  "rss_growth_mb": round(rss_growth, 1)},
-        "vector_search_ms": {"numpy_alone_p50": _pct(alone, 50), "numpy_alone_p95": _pct(alone, 95),
-                             "numpy_p50": _pct(ours, 50), "numpy_p95": _pct(ours, 95),
-                             "sqlite_vec_p50": sv_p50, "sqlite_vec_p95": _pct(theirs, 95) if theirs else None,
-                             "speedup_vs_sqlite_vec": round(sv_p50 / _pct(ours, 50), 1) if sv_p50 else None,
-                             "same_top_k_as_sqlite_vec": f"{agree}/{len(theirs)}" if theirs else None},
+        "index": {
+            "load_ms": info["load_ms"],
+            "vectors": info["vectors"],
+            "matrix_mb": round(info["bytes"] / 1048576, 1),
+            "ids_mb": round(ids_overhead / 1048576, 1),
+            "rss_growth_mb": round(rss_growth, 1),
+        },
+        "vector_search_ms": {
+            "numpy_alone_p50": _pct(alone, 50),
+            "numpy_alone_p95": _pct(alone, 95),
+            "numpy_p50": _pct(ours, 50),
+            "numpy_p95": _pct(ours, 95),
+            "sqlite_vec_p50": sv_p50,
+            "sqlite_vec_p95": _pct(theirs, 95) if theirs else None,
+            "speedup_vs_sqlite_vec": round(sv_p50 / _pct(ours, 50), 1) if sv_p50 else None,
+            "same_top_k_as_sqlite_vec": f"{agree}/{len(theirs)}" if theirs else None,
+        },
         "service_search_ms": {mode: {"p50": _pct(s, 50), "p95": _pct(s, 95)} for mode, s in end_to_end.items()},
         "query_embedding_ms": {"p50": _pct(embed_only, 50), "p95": _pct(embed_only, 95)},
     }
@@ -225,19 +257,39 @@ def main() -> None:
     os.environ["PROMPT_ALCHEMY_HOME"] = str(tmp)
     try:
         built = build(tmp)
-        child = subprocess.run([sys.executable, __file__, "--measure", str(tmp)], capture_output=True, text=True,
-                               check=True, env=dict(os.environ))
+        child = subprocess.run(
+            [sys.executable, __file__, "--measure", str(tmp)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ),
+        )
         measured = json.loads(child.stdout)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps({
-        "benchmark": "library_search", "prompts": N, "dimensions": DIM, "k": K, "rounds": ROUNDS,
-        "build_s": built["build_s"], **measured,
-        "sqlite_vec": built["sqlite_vec"],
-        "targets": {"semantic_p50_ms": 10, "speedup_vs_sqlite_vec": 6, "text_p50_ms": 10, "hybrid_p50_ms": 30,
-                    "index_mb": 200, "index_load_ms": 1000},
-        "load_average": os.getloadavg()[0],
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "library_search",
+                "prompts": N,
+                "dimensions": DIM,
+                "k": K,
+                "rounds": ROUNDS,
+                "build_s": built["build_s"],
+                **measured,
+                "sqlite_vec": built["sqlite_vec"],
+                "targets": {
+                    "semantic_p50_ms": 10,
+                    "speedup_vs_sqlite_vec": 6,
+                    "text_p50_ms": 10,
+                    "hybrid_p50_ms": 30,
+                    "index_mb": 200,
+                    "index_load_ms": 1000,
+                },
+                "load_average": os.getloadavg()[0],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

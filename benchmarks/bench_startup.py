@@ -26,14 +26,18 @@ def main() -> None:
     bare = _time([sys.executable, "-c", "pass"])
     help_ = _time([str(SCRIPT), "--help"])
     version = _time([str(SCRIPT), "--version"])
-    print(json.dumps({
-        "benchmark": "cli_startup",
-        "python_pass_s": round(bare, 4),
-        "help_s": round(help_, 4),
-        "version_s": round(version, 4),
-        "help_ratio_to_bare_python": round(help_ / bare, 2),
-        "target_help_s": 0.3,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "cli_startup",
+                "python_pass_s": round(bare, 4),
+                "help_s": round(help_, 4),
+                "version_s": round(version, 4),
+                "help_ratio_to_bare_python": round(help_ / bare, 2),
+                "target_help_s": 0.3,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
