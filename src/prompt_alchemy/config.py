@@ -322,6 +322,23 @@ class ServerConfig(_Section):
         return os.path.expanduser(v) if v else v
 
 
+class CacheConfig(_Section):
+    """Where the response cache and the per-key rate windows live: unset, in the library (SQLite, or PostgreSQL
+    shared by every server); a Redis URL (redis://[:password@]host:6379/0, rediss://, unix://) puts both in Redis,
+    with expiry by Redis (docs/scaling.md). Needs the `redis` extra. Env: PROMPT_ALCHEMY_CACHE__URL."""
+
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        from prompt_alchemy.storage.redis_cache import check_cache_url
+
+        return check_cache_url(v)
+
+
 class LoggingConfig(_Section):
     """How the server logs: plain text lines or one JSON object per line (with request ids)."""
 
@@ -361,6 +378,7 @@ class Settings(BaseSettings):
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     personas: dict[str, PersonaConfig] = Field(default_factory=dict)
 
     @classmethod
@@ -713,6 +731,11 @@ def load_settings(config_file: str | Path | None = None, overrides: Mapping[str,
         from prompt_alchemy.security import register_url_secret
 
         register_url_secret(url)
+    cache_url = merged.get("cache", {}).get("url") if isinstance(merged.get("cache"), dict) else None
+    if isinstance(cache_url, str):  # the Redis password too
+        from prompt_alchemy.security import register_url_secret
+
+        register_url_secret(cache_url)
     try:
         settings = Settings(**merged)
     except ValidationError as exc:

@@ -18,7 +18,7 @@ from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse
 from prompt_alchemy.security import known_secrets
 
 if TYPE_CHECKING:
-    from prompt_alchemy.storage.cache import CacheRepository
+    from prompt_alchemy.storage.base import CacheStore
 
 log = get_logger("providers.cache")
 
@@ -47,7 +47,7 @@ def _contains_secret(text: str) -> bool:
 class ResponseCache:
     """Keys, expiry and secret checks for cached answers and vectors; the rows live in the store."""
 
-    def __init__(self, store: CacheRepository, ttl_seconds: float, *, clock=time.time) -> None:
+    def __init__(self, store: CacheStore, ttl_seconds: float, *, clock=time.time) -> None:
         self.store = store
         self.ttl = float(ttl_seconds)
         self._clock = clock

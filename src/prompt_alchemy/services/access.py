@@ -267,5 +267,5 @@ class AccessService:
     def count_request(self, key: ApiKey, default_limit: int) -> float:
         """Count one request of `key` against its rate limit (its own, else `default_limit`) per minute: 0.0 when
         it is within, else the seconds until the key may send again. Shared by every server on a PostgreSQL
-        library."""
-        return self.app.store.count_request(key.id, key.rate_limit or default_limit, window=RATE_WINDOW)
+        library (or one Redis: cache.url)."""
+        return self.app.rate_windows.count_request(key.id, key.rate_limit or default_limit, window=RATE_WINDOW)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from prompt_alchemy.providers.registry import ProviderRegistry
     from prompt_alchemy.ranking.learning import LearnedModel
     from prompt_alchemy.storage.base import Store
+    from prompt_alchemy.storage.redis_cache import RateWindows, RedisCache
 
 
 class App:
@@ -69,11 +70,27 @@ class App:
         return ProviderRegistry(self.settings, cache_factory=lambda: self.response_cache)
 
     @cached_property
+    def redis(self) -> RedisCache | None:
+        """The Redis that holds the response cache and the rate windows (cache.url), or None: the store does."""
+        url = self.settings.cache.url
+        if not url:
+            return None
+        from prompt_alchemy.storage.redis_cache import RedisCache
+
+        return RedisCache(url)
+
+    @property
+    def rate_windows(self) -> RateWindows:
+        """Where API keys' requests are counted: Redis when cache.url is set, else the store."""
+        return self.redis or self.store
+
+    @cached_property
     def response_cache(self) -> ResponseCache:
-        """Provider responses and embeddings cached in the store (gateway.cache_ttl_seconds)."""
+        """Provider responses and embeddings cached in Redis (cache.url) or the store, for
+        gateway.cache_ttl_seconds."""
         from prompt_alchemy.providers.cache import ResponseCache
 
-        return ResponseCache(self.store, self.settings.gateway.cache_ttl_seconds)
+        return ResponseCache(self.redis or self.store, self.settings.gateway.cache_ttl_seconds)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -122,6 +139,8 @@ class App:
             await self.registry.aclose()
         if self.is_built("store"):
             self.store.close()
+        if self.is_built("redis") and self.redis is not None:
+            self.redis.close()
 
     def persona_names(self) -> list[str]:
         from prompt_alchemy.engine.personas import persona_names
