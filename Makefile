@@ -1,27 +1,28 @@
 # Quick start:  make generate IDEA="build a CLI that summarizes git logs"   |   make test
-.PHONY: setup generate test lint bench docs clean
+#   setup     .venv with the package and the embedded offline stack (pinned; no browser, no npm, no dev extras)
+#   generate  setup, then one generation: the prompt on stdout, setup's progress lines (if any) on stderr
+#   test      setup plus the test tools (dev extras, npm ci, Debian chromium where needed), then the suite
+#   lock      regenerate src/prompt_alchemy/data/constraints.txt from this .venv (after the suite passed)
+.PHONY: setup setup-dev generate test bench lock clean
 IDEA ?= build a CLI that summarizes git logs
 
 setup:
 	@bash scripts/setup.sh
 
+setup-dev:
+	@bash scripts/setup.sh --dev
+
 generate: setup
 	@.venv/bin/prompt-alchemy generate "$(IDEA)"
 
-test: setup
+test: setup-dev
 	.venv/bin/python -m pytest -q -p no:cacheprovider
 
-# Lint and types: the configuration is in pyproject.toml ([tool.ruff], [tool.mypy]); 0 findings is the bar.
-lint: setup
-	.venv/bin/ruff check .
-	.venv/bin/ruff format --check .
-	.venv/bin/mypy
-
-bench: setup
+bench: setup-dev
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b; done
 
-docs: setup
-	NO_MKDOCS_2_WARNING=1 .venv/bin/python -m mkdocs build --strict
+lock:
+	.venv/bin/python scripts/lock.py
 
 clean:
-	rm -rf .venv build site src/*.egg-info
+	rm -rf .venv build src/*.egg-info

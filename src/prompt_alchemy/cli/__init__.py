@@ -83,6 +83,9 @@ view.register(app)
 from prompt_alchemy.cli import jobs  # noqa: E402  (jobs: list, show, cancel, retry)
 
 jobs.register(app)
+from prompt_alchemy.cli import local  # noqa: E402  (the offline stack without the repository)
+
+local.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

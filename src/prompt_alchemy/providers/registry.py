@@ -166,8 +166,10 @@ class ProviderRegistry:
         ordered = list(dict.fromkeys(names))
         usable = [n for n in ordered if self.get(n).is_available()]
         if not usable:
+            from prompt_alchemy.localstack import setup_hint
+
             reasons = "; ".join(f"{n}: {self.get(n).unavailable_reason()}" for n in ordered) or \
-                "no provider is configured or installed (add an API key, or run 'make setup' for the local model)"
+                f"no provider is configured or installed (add an API key, or {setup_hint()} for the local model)"
             raise ProviderUnavailableError(ordered[0] if ordered else "none",
                                            f"no usable provider for phase {phase.value}: {reasons}")
         return usable
