@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-
-from prompt_alchemy.config import HOST_ENV_VARS, KEY_ENV_VARS
 from pg_testkit import backend, pg_server, postgres_url  # noqa: F401 (fixtures)
 from testkit import run_cli
+
+from prompt_alchemy.config import HOST_ENV_VARS, KEY_ENV_VARS
 
 #: Every provider's standard key and host variables, from the provider descriptions.
 _KEY_VARS = tuple(var for table in (KEY_ENV_VARS, HOST_ENV_VARS) for names in table.values() for var in names)
@@ -30,10 +30,12 @@ def home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def write_config(home):
     """Write config.yaml in the test home from a YAML string."""
+
     def _write(text: str) -> Path:
         path = home / "config.yaml"
         path.write_text(text, encoding="utf-8")
         return path
+
     return _write
 
 
@@ -42,8 +44,9 @@ def service(home):
     """A service whose phases all use the scripted provider (instant, deterministic)."""
     from prompt_alchemy.services import AlchemyService
 
-    svc = AlchemyService.from_environment(overrides={
-        f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")})
+    svc = AlchemyService.from_environment(
+        overrides={f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")}
+    )
     yield svc
     import asyncio
 

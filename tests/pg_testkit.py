@@ -81,4 +81,3 @@ class RestartablePostgres:
     def start(self) -> None:
         self.server = self._pgserver.get_server(self.root / "data", cleanup_mode="stop")
         assert self.server.get_uri("library") == self.url
-

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from testkit import Server
 
+
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory):
     """Loopback without require_auth: keys optional (but checked when sent)."""

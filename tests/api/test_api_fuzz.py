@@ -23,20 +23,23 @@ def api_schema(open_server):
 def test_read_routes_never_answer_5xx(api_schema, open_server):
     """Each GET operation, a dozen generated requests each (schemathesis' pytest plugin predates this pytest, so
     the strategies are driven by hypothesis directly)."""
-    operations = [r.ok() for r in api_schema.include(method="GET").exclude(path="/api/v1/providers")
-                  .get_all_operations()]
+    operations = [
+        r.ok() for r in api_schema.include(method="GET").exclude(path="/api/v1/providers").get_all_operations()
+    ]
     assert len(operations) >= 9
     seen: list[int] = []
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+        )
         def never_5xx(case):
             response = case.call(base_url=open_server.url, timeout=30)
             seen.append(response.status_code)
-            assert response.status_code < 500, \
-                f"{case.method} {case.formatted_path} {case.query}: {response.text[:300]}"
+            assert (
+                response.status_code < 500
+            ), f"{case.method} {case.formatted_path} {case.query}: {response.text[:300]}"
             if response.status_code >= 400:
                 body = response.json()
                 assert set(body) == {"error"} and body["error"]["code"] and "Traceback" not in response.text

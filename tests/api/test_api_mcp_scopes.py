@@ -44,14 +44,17 @@ async def mcp_client(server, key: str):
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=60) as http, \
-            Client(streamable_http_client(f"{server.url}/mcp", http_client=http)) as client:
+    async with (
+        httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=60) as http,
+        Client(streamable_http_client(f"{server.url}/mcp", http_client=http)) as client,
+    ):
         yield client
 
 
 def seed(server, admin: str, *ids: str) -> None:
-    lines = "\n".join(json.dumps({"id": pid, "content": f"Explain photosynthesis to a child, version {pid}"})
-                      for pid in ids)
+    lines = "\n".join(
+        json.dumps({"id": pid, "content": f"Explain photosynthesis to a child, version {pid}"}) for pid in ids
+    )
     with server.client(admin) as c:
         assert c.post("/api/v1/import", json={"format": "jsonl", "content": lines}).json()["imported"] == len(ids)
 
@@ -84,8 +87,10 @@ async def test_a_read_key_calls_the_read_tools_and_is_refused_the_write_tools(au
         for name, args in WRITES:
             result = await client.call_tool(name, args)
             assert result.is_error, name
-            assert result.content[0].text == (f"the key 'scopes-reader' has scope 'read'; the tool {name} needs "
-                                              f"scope 'write' (use a key created with --scope write)")
+            assert result.content[0].text == (
+                f"the key 'scopes-reader' has scope 'read'; the tool {name} needs "
+                f"scope 'write' (use a key created with --scope write)"
+            )
     assert audit(s, admin, actor="scopes-reader") == []  # nothing was written
     with s.client(admin) as c:
         kept = c.get("/api/v1/prompts/scope-0001").json()
@@ -114,8 +119,9 @@ async def test_mcp_writes_are_audited_as_the_key_and_stdio_writes_as_local(auth_
         updated = await client.call_tool("update_prompt", {"id": "bot-0001", "tags": ["bot"]})
         assert not updated.is_error, updated.content
         # with a progress token the reply is an SSE stream: the actor goes along there too
-        generated = await client.call_tool("generate_prompts", {"idea": "a bot's idea", "count": 1},
-                                           progress_callback=on_progress)
+        generated = await client.call_tool(
+            "generate_prompts", {"idea": "a bot's idea", "count": 1}, progress_callback=on_progress
+        )
         assert not generated.is_error and progress and progress[-1] == 3  # notifications came: SSE
     new_id = updated.structured_content["prompt"]["id"]
     rows = audit(s, admin, actor="mcp-bot")

@@ -56,8 +56,10 @@ def test_tracing_stays_off_without_an_endpoint(monkeypatch):
 def test_the_cli_imports_no_opentelemetry():
     import subprocess
 
-    code = ("import sys; from prompt_alchemy.cli import app; import prompt_alchemy.providers.registry, "
-            "prompt_alchemy.providers.openai; print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))")
+    code = (
+        "import sys; from prompt_alchemy.cli import app; import prompt_alchemy.providers.registry, "
+        "prompt_alchemy.providers.openai; print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -74,9 +74,11 @@ def _chunked(piece: bytes):
 def test_a_body_announced_larger_than_the_cap_is_refused_before_it_is_sent(open_server, path, cap):
     """Content-Length of 600 MB, and only headers sent: the 413 arrives at once, in the JSON error shape."""
     with socket.create_connection(("127.0.0.1", _port(open_server)), timeout=30) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{_port(open_server)}\r\nContent-Type: "
-                     f"application/json\r\nAccept: application/json, text/event-stream\r\n"
-                     f"Content-Length: {600 * MiB}\r\n\r\n".encode())
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{_port(open_server)}\r\nContent-Type: "
+            f"application/json\r\nAccept: application/json, text/event-stream\r\n"
+            f"Content-Length: {600 * MiB}\r\n\r\n".encode()
+        )
         status, headers, body = _read_response(sock)  # the old server waited for 600 MB here (socket timeout)
     assert status == 413
     error = json.loads(body)["error"]
@@ -92,8 +94,10 @@ def test_a_chunked_body_is_counted_while_it_streams_and_refused_past_the_cap(ope
     port = _port(open_server)
     before = _rss_kib(open_server)
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-                f"Accept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Accept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ).encode()
         sent = _send_until_answered(sock, head, _chunked(b"x" * (256 * 1024)), cap + MiB)
         assert sent <= cap + 2 * MiB  # far from the announced 600 MB: the answer cannot wait for the end
         status, headers, body = _read_response(sock)
@@ -112,7 +116,7 @@ def test_a_body_within_the_cap_still_works_chunked(open_server):
     def parts():
         payload = json.dumps({"format": "jsonl", "content": line}).encode()
         for i in range(0, len(payload), 7):
-            yield payload[i:i + 7]
+            yield payload[i : i + 7]
 
     with open_server.client() as c:
         r = c.post("/api/v1/import", content=parts(), headers={"content-type": "application/json"})
@@ -157,14 +161,32 @@ def test_host_patterns_parse_and_match_by_parts():
     assert policy.allows_host("alchemy.example.com") and policy.allows_host("alchemy.example.com:443")
     assert policy.allows_host("svc:8080") and policy.allows_host("10.244.1.17:8080")
     assert policy.allows_host("api.example.com:8443") and not policy.allows_host("api.example.com:8444")
-    for bad in ("127.0.0.1:8080@evil.example", "127.0.0.1.evil.example:8080", "evil.example", "svc.evil:1",
-                "11.0.0.1:8080", "alchemy.example.com:8080", "", None, "127.0.0.1:80800", "::1", "user@svc:1",
-                "10.244.1.17:8080/x", "127.0.0.1 :8080"):
+    for bad in (
+        "127.0.0.1:8080@evil.example",
+        "127.0.0.1.evil.example:8080",
+        "evil.example",
+        "svc.evil:1",
+        "11.0.0.1:8080",
+        "alchemy.example.com:8080",
+        "",
+        None,
+        "127.0.0.1:80800",
+        "::1",
+        "user@svc:1",
+        "10.244.1.17:8080/x",
+        "127.0.0.1 :8080",
+    ):
         assert not policy.allows_host(bad), bad
     assert policy.allows_origin(None) and policy.allows_origin("https://alchemy.example.com")
     assert policy.allows_origin("http://127.0.0.1:5173")
-    for bad in ("null", "https://evil.example", "http://127.0.0.1:8080@evil.example", "file://", "http://svc.evil",
-                "https://alchemy.example.com.evil.example"):
+    for bad in (
+        "null",
+        "https://evil.example",
+        "http://127.0.0.1:8080@evil.example",
+        "file://",
+        "http://svc.evil",
+        "https://alchemy.example.com.evil.example",
+    ):
         assert not policy.allows_origin(bad), bad
     assert parse_pattern("10.0.0.0/33") is None and parse_pattern("a b") is None and parse_pattern("x:*:*") is None
 
@@ -173,8 +195,12 @@ def test_host_patterns_parse_and_match_by_parts():
 def test_a_host_with_user_info_is_refused_with_the_json_error(open_server, path):
     port = _port(open_server)
     with open_server.client() as c:
-        for host in (f"127.0.0.1:{port}@evil.example", f"localhost:{port}@evil.example", "127.0.0.1.evil.example",
-                     f"evil.example:{port}"):
+        for host in (
+            f"127.0.0.1:{port}@evil.example",
+            f"localhost:{port}@evil.example",
+            "127.0.0.1.evil.example",
+            f"evil.example:{port}",
+        ):
             r = c.get(path, headers={"Host": host})
             assert r.status_code == 421, (host, r.status_code, r.text)
             error = r.json()["error"]
@@ -197,8 +223,14 @@ def test_probes_answer_any_host_and_report_readiness(open_server):
 
 def test_readyz_says_unavailable_without_naming_why_and_livez_stays_up(make_server):
     """No usable model for a phase (a provider with no key): not ready, 503; alive all the same."""
-    server = make_server("unready", {"PROMPT_ALCHEMY_PHASES__SOLUTIO__PROVIDER": "openai",
-                                     "PROMPT_ALCHEMY_PHASES__SOLUTIO__FALLBACKS": "[]", "OPENAI_API_KEY": ""})
+    server = make_server(
+        "unready",
+        {
+            "PROMPT_ALCHEMY_PHASES__SOLUTIO__PROVIDER": "openai",
+            "PROMPT_ALCHEMY_PHASES__SOLUTIO__FALLBACKS": "[]",
+            "OPENAI_API_KEY": "",
+        },
+    )
     with server.client() as c:
         ready = c.get("/readyz", headers={"Host": "10.244.1.17:8080"})
         assert ready.status_code == 503
@@ -224,8 +256,9 @@ async def test_mcp_errors_and_usage_report_name_no_server_folder(open_server):
     home = str(open_server.home)
     async with Client(f"{open_server.url}/mcp") as client:
         for name in ("missing.jsonl", "../etc/passwd", "sub/x.jsonl"):
-            result = await client.call_tool("optimize_prompt", {"task": "explain", "prompt": "Explain it.",
-                                                                "examples_file": name})
+            result = await client.call_tool(
+                "optimize_prompt", {"task": "explain", "prompt": "Explain it.", "examples_file": name}
+            )
             text = result.content[0].text
             assert result.is_error and "examples" in text, text
             assert home not in text and "/examples" not in text, text

@@ -37,8 +37,9 @@ async def _client(url: str, index: int, ready: list[int], done: list[int], stop:
             ready[0] += 1
             while not stop.is_set():
                 if index % 5 == 0:
-                    await client.call_tool("generate_prompts", {"idea": f"a shutdown test idea {index}",
-                                                                "count": 1, "save": False})
+                    await client.call_tool(
+                        "generate_prompts", {"idea": f"a shutdown test idea {index}", "count": 1, "save": False}
+                    )
                 else:
                     await client.call_tool("search_prompts", {"query": f"explain topic {index}", "limit": 5})
                 done[0] += 1
@@ -49,8 +50,13 @@ async def _client(url: str, index: int, ready: list[int], done: list[int], stop:
 def _start(home) -> tuple[subprocess.Popen, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPT_ALCHEMY_")}
     env.update(SCRIPTED, PROMPT_ALCHEMY_HOME=str(home))
-    proc = subprocess.Popen([str(SCRIPT), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", "0"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(SCRIPT), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in iter(proc.stderr.readline, ""):  # then nobody reads it again
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+)/mcp", line)
         if match:
@@ -69,8 +75,9 @@ async def test_sigterm_under_a_50_client_mcp_burst_ends_the_server(tmp_path):
 
 
 async def _burst_then_sigterm(proc: subprocess.Popen, url: str) -> None:
-    lines = "\n".join(json.dumps({"content": f"Explain topic {i} to a new colleague in five steps."})
-                      for i in range(200))
+    lines = "\n".join(
+        json.dumps({"content": f"Explain topic {i} to a new colleague in five steps."}) for i in range(200)
+    )
     with httpx.Client(base_url=url, timeout=30) as c:
         assert c.post("/api/v1/import", json={"format": "jsonl", "content": lines}).status_code == 200
         try:  # ~100 KB of access log: more than the pipe holds (64 KiB)

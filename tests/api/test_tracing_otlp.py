@@ -45,7 +45,9 @@ class Collector:
 
             def do_POST(self) -> None:  # noqa: N802
                 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-                    ExportTraceServiceRequest, ExportTraceServiceResponse)
+                    ExportTraceServiceRequest,
+                    ExportTraceServiceResponse,
+                )
 
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if self.headers.get("Content-Encoding") == "gzip":
@@ -56,8 +58,9 @@ class Collector:
                     return
                 request = ExportTraceServiceRequest.FromString(body)
                 with collector.lock:
-                    collector.spans += [span for rs in request.resource_spans for ss in rs.scope_spans
-                                        for span in ss.spans]
+                    collector.spans += [
+                        span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans
+                    ]
                 reply = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
@@ -89,8 +92,9 @@ def attrs(span: Any) -> dict[str, Any]:
     for kv in span.attributes:
         value = kv.value
         kind = value.WhichOneof("value")
-        out[kv.key] = [v.string_value for v in value.array_value.values] if kind == "array_value" else \
-            getattr(value, kind)
+        out[kv.key] = (
+            [v.string_value for v in value.array_value.values] if kind == "array_value" else getattr(value, kind)
+        )
     return out
 
 
@@ -103,11 +107,16 @@ def caller_context() -> tuple[str, str, str]:
 def traced(tmp_path_factory):
     collector = Collector()
     fake = FakeLLMServer("openai").start()
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "100",
-           "OPENAI_API_KEY": "sk-test-tracing-0123456789", "PROMPT_ALCHEMY_PROVIDERS__OPENAI__BASE_URL": fake.base_url,
-           "PROMPT_ALCHEMY_PROVIDERS__OPENAI__MAX_RETRIES": "2", "PROMPT_ALCHEMY_GATEWAY__CACHE": "false",
-           "PROMPT_ALCHEMY_GATEWAY__BACKOFF_BASE_SECONDS": "0.01",
-           **{f"PROMPT_ALCHEMY_PHASES__{p}__PROVIDER": "openai" for p in PHASES}}
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OPENAI_API_KEY": "sk-test-tracing-0123456789",
+        "PROMPT_ALCHEMY_PROVIDERS__OPENAI__BASE_URL": fake.base_url,
+        "PROMPT_ALCHEMY_PROVIDERS__OPENAI__MAX_RETRIES": "2",
+        "PROMPT_ALCHEMY_GATEWAY__CACHE": "false",
+        "PROMPT_ALCHEMY_GATEWAY__BACKOFF_BASE_SECONDS": "0.01",
+        **{f"PROMPT_ALCHEMY_PHASES__{p}__PROVIDER": "openai" for p in PHASES},
+    }
     server = Server(tmp_path_factory.mktemp("otel"), env)
     yield server, collector, fake
     server.stop()
@@ -118,8 +127,9 @@ def traced(tmp_path_factory):
 def generation_arrived(spans: list[Any]) -> bool:
     """Every span of one generation has arrived: its three model calls, generate, and generate's parent."""
     ids = {s.span_id for s in spans}
-    return sum("gen_ai.operation.name" in attrs(s) for s in spans) >= 3 and \
-        any(s.name == "generate" and s.parent_span_id in ids for s in spans)
+    return sum("gen_ai.operation.name" in attrs(s) for s in spans) >= 3 and any(
+        s.name == "generate" and s.parent_span_id in ids for s in spans
+    )
 
 
 def by_id(spans: list[Any]) -> dict[bytes, Any]:
@@ -128,8 +138,12 @@ def by_id(spans: list[Any]) -> dict[bytes, Any]:
 
 def assert_nested(child: Any, parent: Any) -> None:
     assert child.parent_span_id == parent.span_id, (child.name, parent.name)
-    assert parent.start_time_unix_nano <= child.start_time_unix_nano <= child.end_time_unix_nano \
-        <= parent.end_time_unix_nano, (child.name, parent.name)  # live spans: the child within its parent
+    assert (
+        parent.start_time_unix_nano
+        <= child.start_time_unix_nano
+        <= child.end_time_unix_nano
+        <= parent.end_time_unix_nano
+    ), (child.name, parent.name)  # live spans: the child within its parent
 
 
 def assert_generation_tree(spans: list[Any], root: Any) -> list[Any]:
@@ -152,8 +166,11 @@ def test_rest_generate_continues_the_callers_trace_to_the_provider(traced):
     fake.requests.clear()
     fake.fail(Fault.error(503))  # the first call is retried: still one model-call span, covering both attempts
     with server.client() as c:
-        r = c.post("/api/v1/generate", json={"idea": "a haiku about green tea", "count": 1},
-                   headers={"traceparent": traceparent, "tracestate": "caller=t61rcWkgMzE"})
+        r = c.post(
+            "/api/v1/generate",
+            json={"idea": "a haiku about green tea", "count": 1},
+            headers={"traceparent": traceparent, "tracestate": "caller=t61rcWkgMzE"},
+        )
     assert r.status_code == 200, r.text
 
     spans = collector.trace(trace_id, generation_arrived)
@@ -188,8 +205,9 @@ def test_a_failed_model_call_carries_error_type(traced):
     trace_id, caller_span, traceparent = caller_context()
     fake.fail(Fault.unauthorized())  # not retryable: the phase fails at once, with no failover
     with server.client() as c:
-        r = c.post("/api/v1/generate", json={"idea": "a failing idea", "count": 1},
-                   headers={"traceparent": traceparent})
+        r = c.post(
+            "/api/v1/generate", json={"idea": "a failing idea", "count": 1}, headers={"traceparent": traceparent}
+        )
     assert r.status_code >= 400
     spans = collector.trace(trace_id, lambda got: any(s.name == "POST /api/v1/generate" for s in got))
     failed = [s for s in spans if "gen_ai.operation.name" in attrs(s)]
@@ -206,10 +224,11 @@ async def test_mcp_tool_call_continues_the_callers_trace(traced):
     server, collector, fake = traced
     trace_id, caller_span, traceparent = caller_context()
     fake.requests.clear()
-    async with httpx.AsyncClient(headers={"traceparent": traceparent}, timeout=60) as http, \
-            Client(streamable_http_client(f"{server.url}/mcp", http_client=http)) as client:
-        result = await client.call_tool("generate_prompts", {"idea": "a limerick about tea", "count": 1,
-                                                             "save": False})
+    async with (
+        httpx.AsyncClient(headers={"traceparent": traceparent}, timeout=60) as http,
+        Client(streamable_http_client(f"{server.url}/mcp", http_client=http)) as client,
+    ):
+        result = await client.call_tool("generate_prompts", {"idea": "a limerick about tea", "count": 1, "save": False})
     assert not result.is_error, result
 
     spans = collector.trace(trace_id, generation_arrived)

@@ -30,9 +30,9 @@ def test_precedence_file_env_flag(write_config, monkeypatch):
     monkeypatch.setenv("PROMPT_ALCHEMY_GENERATION__DEFAULT_COUNT", "4")
     loaded = load_settings(overrides={"phases.solutio.temperature": 1.1})
     s = loaded.settings
-    assert s.generation.default_count == 4            # env beats file
-    assert s.generation.use_parallel is False          # file beats default
-    assert s.phases.solutio.temperature == 1.1         # flag beats file
+    assert s.generation.default_count == 4  # env beats file
+    assert s.generation.use_parallel is False  # file beats default
+    assert s.phases.solutio.temperature == 1.1  # flag beats file
     assert loaded.sources["generation.default_count"] == "env:PROMPT_ALCHEMY_GENERATION__DEFAULT_COUNT"
     assert loaded.sources["generation.use_parallel"].startswith("file:")
     assert loaded.sources["phases.solutio.temperature"] == "flag"
@@ -49,9 +49,11 @@ def test_env_hyphenated_phase_and_json_list(monkeypatch):
 def test_interpolation_tilde_and_phase_aliases(write_config, monkeypatch, home):
     monkeypatch.setenv("MY_DB_DIR", str(home / "dbs"))
     monkeypatch.setenv("OPENAI_SENTINEL", "sk-sentinel-interp-0123456789abcdef")
-    write_config("storage:\n  database_path: ${MY_DB_DIR}/lib.db\nproviders:\n  openai:\n    api_key: ${OPENAI_SENTINEL}\n"
-                 "  local:\n    model_path: ~/models/x.gguf\n  ollama:\n    host: ${NOPE_UNSET:-http://127.0.0.1:11434}\n"
-                 "phases:\n  idea:\n    max_tokens: 77\n  precision:\n    model: m1\n")
+    write_config(
+        "storage:\n  database_path: ${MY_DB_DIR}/lib.db\nproviders:\n  openai:\n    api_key: ${OPENAI_SENTINEL}\n"
+        "  local:\n    model_path: ~/models/x.gguf\n  ollama:\n    host: ${NOPE_UNSET:-http://127.0.0.1:11434}\n"
+        "phases:\n  idea:\n    max_tokens: 77\n  precision:\n    model: m1\n"
+    )
     loaded = load_settings()
     s = loaded.settings
     assert loaded.database_path == home / "dbs" / "lib.db"
@@ -87,16 +89,20 @@ def test_invalid_values_raise_with_every_problem(write_config):
 
 
 def test_validate_reports_every_problem(write_config):
-    write_config("phases:\n  prima-materia:\n    provider: openai\n    fallbacks: [nosuch]\n"
-                 "  coagulatio:\n    temperature: 2.5\n")
+    write_config(
+        "phases:\n  prima-materia:\n    provider: openai\n    fallbacks: [nosuch]\n"
+        "  coagulatio:\n    temperature: 2.5\n"
+    )
     problems = validate_config()
     joined = "\n".join(problems)
-    assert "phases.coagulatio.temperature" in joined          # a schema error ...
-    assert "unknown provider 'nosuch'" in joined              # ... does not hide the other problems
+    assert "phases.coagulatio.temperature" in joined  # a schema error ...
+    assert "unknown provider 'nosuch'" in joined  # ... does not hide the other problems
     assert "provider 'openai' has no API key" in joined
     assert len(problems) == 3
-    write_config("phases:\n  prima-materia:\n    provider: openai\n    fallbacks: [nosuch]\n"
-                 "generation:\n  default_persona: pirate\n")
+    write_config(
+        "phases:\n  prima-materia:\n    provider: openai\n    fallbacks: [nosuch]\n"
+        "generation:\n  default_persona: pirate\n"
+    )
     problems = validate_config()
     joined = "\n".join(problems)
     assert "provider 'openai' has no API key" in joined and "OPENAI_API_KEY" in joined

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from prompt_alchemy.engine.phases import clean_output, strategy_for
@@ -58,8 +56,10 @@ async def test_phase_subset_and_per_phase_settings(service):
     assert {c.max_tokens for c in calls if c.metadata["phase"] == "coagulatio"} == {1000}
     assert all(p.tags == ["rust"] for p in result.prompts)
     finals = result.final_prompts()
-    assert all(parent.phase is Phase.PRIMA_MATERIA for parent in
-               (next(x for x in result.prompts if x.id == f.parent_id) for f in finals))
+    assert all(
+        parent.phase is Phase.PRIMA_MATERIA
+        for parent in (next(x for x in result.prompts if x.id == f.parent_id) for f in finals)
+    )
 
 
 async def test_flags_override_temperature_and_max_tokens(service):
@@ -83,8 +83,10 @@ async def test_personas_change_templates_and_temperatures(home):
 
 
 async def test_custom_persona_from_config(write_config):
-    write_config("personas:\n  support:\n    system_prompt: You write prompts for empathetic support replies.\n"
-                 "    guidance: Always include an apology template.\n    temperatures: {solutio: 0.33}\n")
+    write_config(
+        "personas:\n  support:\n    system_prompt: You write prompts for empathetic support replies.\n"
+        "    guidance: Always include an apology template.\n    temperatures: {solutio: 0.33}\n"
+    )
     svc = _service()
     result = await svc.generate(svc.build_request("refund policy answer", count=1, persona="support"))
     calls = _calls(svc)
@@ -100,8 +102,9 @@ def test_unknown_persona_is_input_error(service):
         service.build_request("x", persona="pirate")
 
 
-@pytest.mark.parametrize("target,marker", [("claude-sonnet-4", "<task>"), ("gpt-4o", "## Task"),
-                                           ("llama3-70b", "TASK:")])
+@pytest.mark.parametrize(
+    "target,marker", [("claude-sonnet-4", "<task>"), ("gpt-4o", "## Task"), ("llama3-70b", "TASK:")]
+)
 async def test_target_model_changes_final_form(service, target, marker):
     result = await service.generate(service.build_request("summarize meeting notes", count=1, target_model=target))
     final = result.final_prompts()[0]
@@ -190,14 +193,17 @@ def test_build_request_rejects_bad_input(service, tmp_path):
         service.build_request("  \n ")
 
 
-@pytest.mark.parametrize("raw,clean", [
-    ("Here is the prompt:\n\nDo the thing.", "Do the thing."),
-    ("Sure! Here's a refined prompt:\nDo it well.\n\nLet me know if you need changes.", "Do it well."),
-    ("```markdown\nRole: tester\nTask: test\n```", "Role: tester\nTask: test"),
-    ('"Write a haiku about rain."', "Write a haiku about rain."),
-    ("Final prompt:\n<draft>\nAsk for the data.\n</draft>", "Ask for the data."),
-    ("Plain text stays.", "Plain text stays."),
-])
+@pytest.mark.parametrize(
+    "raw,clean",
+    [
+        ("Here is the prompt:\n\nDo the thing.", "Do the thing."),
+        ("Sure! Here's a refined prompt:\nDo it well.\n\nLet me know if you need changes.", "Do it well."),
+        ("```markdown\nRole: tester\nTask: test\n```", "Role: tester\nTask: test"),
+        ('"Write a haiku about rain."', "Write a haiku about rain."),
+        ("Final prompt:\n<draft>\nAsk for the data.\n</draft>", "Ask for the data."),
+        ("Plain text stays.", "Plain text stays."),
+    ],
+)
 def test_clean_output(raw, clean):
     assert clean_output(raw) == clean
 
@@ -222,8 +228,9 @@ async def _run_streaming(svc: AlchemyService, idea: str, **options):
     request = svc.build_request(idea, **{"save": False, **options})
     timeline: list = []
     with svc.registry.run_options(write_cache=request.save):
-        result = await svc.engine.run(request, resolve_persona(request.persona, svc.settings), timeline.append,
-                                      on_token=timeline.append)
+        result = await svc.engine.run(
+            request, resolve_persona(request.persona, svc.settings), timeline.append, on_token=timeline.append
+        )
     return result, timeline
 
 
@@ -242,8 +249,11 @@ async def test_the_final_phase_streams_per_variant_while_variants_run_concurrent
         mine = [e.delta for e in tokens if e.variant == final.variant]
         assert len(mine) > 10  # word by word
         assert clean_output("".join(mine)) == final.content  # the deltas joined are the final text, uncleaned
-        done = next(i for i, e in enumerate(timeline) if isinstance(e, ProgressEvent)
-                    and e.phase is Phase.COAGULATIO and e.variant == final.variant)
+        done = next(
+            i
+            for i, e in enumerate(timeline)
+            if isinstance(e, ProgressEvent) and e.phase is Phase.COAGULATIO and e.variant == final.variant
+        )
         assert max(i for i, e in enumerate(timeline) if isinstance(e, TokenEvent) and e.variant == final.variant) < done
     # the three final calls ran at the same time: their deltas interleave instead of arriving variant after variant
     order = [e.variant for e in tokens]
@@ -299,8 +309,15 @@ async def test_the_structured_path_delivers_each_assembled_final_text_as_one_eve
 
     from prompt_alchemy.engine.engine import TokenEvent
 
-    svc = _service(**{"generation.mode": "structured", "providers.scripted.responses": [
-        json.dumps({"expert": "a career coach"}), json.dumps({"task": "Write a cover letter for a data analyst job."})]})
+    svc = _service(
+        **{
+            "generation.mode": "structured",
+            "providers.scripted.responses": [
+                json.dumps({"expert": "a career coach"}),
+                json.dumps({"task": "Write a cover letter for a data analyst job."}),
+            ],
+        }
+    )
     try:
         result, timeline = await _run_streaming(svc, "write a cover letter for a data analyst job", count=3)
     finally:

@@ -6,8 +6,15 @@ from pydantic import ValidationError
 from prompt_alchemy.models import Phase, Prompt, PromptRequest, content_hash
 
 
-@pytest.mark.parametrize("name,phase", [("idea", Phase.PRIMA_MATERIA), ("prima_materia", Phase.PRIMA_MATERIA),
-                                        ("human", Phase.SOLUTIO), ("PRECISION", Phase.COAGULATIO)])
+@pytest.mark.parametrize(
+    "name,phase",
+    [
+        ("idea", Phase.PRIMA_MATERIA),
+        ("prima_materia", Phase.PRIMA_MATERIA),
+        ("human", Phase.SOLUTIO),
+        ("PRECISION", Phase.COAGULATIO),
+    ],
+)
 def test_phase_aliases(name, phase):
     assert Phase.parse(name) is phase
 
@@ -24,8 +31,13 @@ def test_phase_list_order_and_errors():
 
 def test_request_validation():
     assert PromptRequest(idea="  x  ").idea == "x"
-    for bad in ({"idea": "   "}, {"idea": "x", "count": 0}, {"idea": "x", "count": 11},
-                {"idea": "x", "temperature": 2.5}, {"idea": "x", "phases": "nope"}):
+    for bad in (
+        {"idea": "   "},
+        {"idea": "x", "count": 0},
+        {"idea": "x", "count": 11},
+        {"idea": "x", "temperature": 2.5},
+        {"idea": "x", "phases": "nope"},
+    ):
         with pytest.raises(ValidationError):
             PromptRequest(**bad)
     assert PromptRequest(idea="x", tags=["a", " a", "", "b"]).tags == ["a", "b"]

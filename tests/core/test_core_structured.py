@@ -29,8 +29,14 @@ def _service(responses: list[str], **more):
     from prompt_alchemy.services import AlchemyService
 
     overrides = {f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")}
-    overrides.update({"generation.mode": "structured", "generation.use_parallel": False,
-                      "providers.scripted.responses": responses, **more})
+    overrides.update(
+        {
+            "generation.mode": "structured",
+            "generation.use_parallel": False,
+            "providers.scripted.responses": responses,
+            **more,
+        }
+    )
     return AlchemyService.from_environment(overrides=overrides)
 
 
@@ -71,8 +77,7 @@ async def test_a_failing_field_is_asked_again_once_then_comes_from_a_rule(home):
     bad_task = json.dumps({"task": "Summarize the meeting for the team."})
     svc = _service([bad_task, bad_task])
     try:
-        result = await svc.generate(svc.build_request("summarize {transcript} into action items for {team}",
-                                                      count=1))
+        result = await svc.generate(svc.build_request("summarize {transcript} into action items for {team}", count=1))
         spec = next(p for p in result.prompts if p.phase is Phase.PRIMA_MATERIA)
         calls = svc.registry.get("scripted").calls
         assert len(calls) == 2  # the task twice: one retry
@@ -117,8 +122,10 @@ def test_strategies_change_what_is_included():
     assert "{diff}" in structured  # the material the review works on is an input, named for what it is
 
 
-@pytest.mark.parametrize("family,marker", [("claude", "<role>\nYou are"), ("gpt", "## Role\nYou are"),
-                                           ("gemini", "## Task"), (None, "ROLE:\nYou are")])
+@pytest.mark.parametrize(
+    "family,marker",
+    [("claude", "<role>\nYou are"), ("gpt", "## Role\nYou are"), ("gemini", "## Task"), (None, "ROLE:\nYou are")],
+)
 def test_the_final_form_follows_the_target(family, marker):
     spec = spec_for("explain quantum entanglement to high school students", "explain-topic")
     assert marker in assemble(spec, 0, family)
@@ -146,10 +153,10 @@ async def test_a_creative_piece_gets_its_own_pattern_not_a_letters():
 
 
 def test_our_is_the_users_until_the_user_is_named():
-    assert imperative_task("analyze why our website traffic dropped") == \
-        "Analyze why the user's website traffic dropped."
-    assert imperative_task("help me improve our onboarding") == \
-        "Help the user improve their onboarding."
+    assert (
+        imperative_task("analyze why our website traffic dropped") == "Analyze why the user's website traffic dropped."
+    )
+    assert imperative_task("help me improve our onboarding") == "Help the user improve their onboarding."
 
 
 def test_imperative_task_and_format_cues():
@@ -167,8 +174,7 @@ async def test_auto_mode_uses_the_structured_path_only_for_small_local_models(ho
     try:
         engine = svc.engine
         local = {p: ["local"] for p in Phase}
-        assert engine.uses_structured_path(local) is (svc.registry.get("local").model_path() is not None
-                                                      or True)
+        assert engine.uses_structured_path(local) is (svc.registry.get("local").model_path() is not None or True)
         assert not engine.uses_structured_path({p: ["scripted"] for p in Phase})
         assert not engine.uses_structured_path({Phase.PRIMA_MATERIA: ["openai", "local"]})
     finally:
@@ -196,8 +202,11 @@ async def test_the_users_top_rated_prompts_join_the_exemplars(home):
 
     svc = _service([ROLE, TASK])
     try:
-        rated = ContextItem(source="example from the library", context_type="example",
-                            content="ROLE:\nYou are a wine sommelier.\n\nTASK:\nRecommend a wine for a dinner party.")
+        rated = ContextItem(
+            source="example from the library",
+            context_type="example",
+            content="ROLE:\nYou are a wine sommelier.\n\nTASK:\nRecommend a wine for a dinner party.",
+        )
         request = svc.build_request("write a cover letter for a junior data analyst job", count=1)
         request.context.append(rated)
         await svc.generate(request)

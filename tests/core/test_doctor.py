@@ -14,7 +14,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "providers"))
 
 from providers_testkit import SENTINELS, fake_servers, provider_block  # noqa: E402,F401  (fixtures)
-
 from testkit import run_cli  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -140,10 +139,14 @@ def test_an_unreachable_provider_and_a_rejected_key_are_reported(home, write_con
     monkeypatch.setenv("ANTHROPIC_API_KEY", SENTINELS["anthropic"])
     monkeypatch.setenv("GOOGLE_API_KEY", SENTINELS["google"])
     port = _closed_port()
-    write_config("providers:\n"
-                 f"  openai:\n    base_url: http://127.0.0.1:{port}/v1\n    timeout: 2\n    max_retries: 0\n"
-                 + provider_block("anthropic", servers["anthropic"]) + "\n"
-                 + provider_block("google", servers["google"]) + "\n")
+    write_config(
+        "providers:\n"
+        f"  openai:\n    base_url: http://127.0.0.1:{port}/v1\n    timeout: 2\n    max_retries: 0\n"
+        + provider_block("anthropic", servers["anthropic"])
+        + "\n"
+        + provider_block("google", servers["google"])
+        + "\n"
+    )
     proc, data, checks = doctor()
     assert proc.returncode == 1, proc.stdout
     unreachable = checks["provider openai"]

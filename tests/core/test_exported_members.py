@@ -19,10 +19,29 @@ def test_all_exports_are_importable_and_documented():
 
 def test_the_exported_set_is_deliberate():
     assert set(prompt_alchemy.__all__) == {
-        "__version__", "AlchemyService", "App", "Settings", "load_settings", "Phase", "Prompt", "PromptRequest",
-        "GenerationResult", "PromptScore", "SearchFilters", "SearchResult", "Feedback", "Persona", "AlchemyError",
-        "InputError", "ConfigError", "NotFoundError", "ProviderError", "ProviderUnavailableError",
-        "CostLimitError", "GenerationError"}
+        "__version__",
+        "AlchemyService",
+        "App",
+        "Settings",
+        "load_settings",
+        "Phase",
+        "Prompt",
+        "PromptRequest",
+        "GenerationResult",
+        "PromptScore",
+        "SearchFilters",
+        "SearchResult",
+        "Feedback",
+        "Persona",
+        "AlchemyError",
+        "InputError",
+        "ConfigError",
+        "NotFoundError",
+        "ProviderError",
+        "ProviderUnavailableError",
+        "CostLimitError",
+        "GenerationError",
+    }
 
 
 def test_importing_the_package_stays_cheap():

@@ -8,14 +8,20 @@ import os
 import subprocess
 import sys
 
-from prompt_alchemy.selfcheck import interpret_probe, run_child
-
 from testkit import ROOT
+
+from prompt_alchemy.selfcheck import interpret_probe, run_child
 
 
 def selfcheck(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "prompt_alchemy.selfcheck", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "prompt_alchemy.selfcheck", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 def test_the_smoke_check_passes_on_this_install(home):

@@ -16,8 +16,11 @@ MAX_TOKENS = 256
 
 
 def _request() -> GenerationRequest:
-    return GenerationRequest(messages=[Message("user", "Write a very long story about dragons, at least 2000 words.")],
-                             max_tokens=MAX_TOKENS, temperature=0.8)
+    return GenerationRequest(
+        messages=[Message("user", "Write a very long story about dragons, at least 2000 words.")],
+        max_tokens=MAX_TOKENS,
+        temperature=0.8,
+    )
 
 
 async def test_a_cancelled_local_generation_stops_early():

@@ -24,8 +24,13 @@ pytestmark = pytest.mark.e2e
 def start_http_server(extra_env: dict[str, str] | None = None, *args: str) -> tuple[subprocess.Popen, str]:
     """Start `serve --transport http --port 0` and return the process and its base URL (read from the log)."""
     env = dict(os.environ, **SCRIPTED, **(extra_env or {}))
-    proc = subprocess.Popen([str(SCRIPT), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", "0",
-                             *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(SCRIPT), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", "0", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     for line in iter(proc.stderr.readline, ""):
         seen.append(line)
@@ -63,8 +68,9 @@ async def test_tools_over_http_with_progress_errors_and_resources(http_server):
     async with Client(f"{url}/mcp") as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert {"generate_prompts", "batch_generate", "validate_config"} <= names
-        result = await client.call_tool("generate_prompts", {"idea": "an HTTP idea", "count": 2},
-                                        progress_callback=on_progress)
+        result = await client.call_tool(
+            "generate_prompts", {"idea": "an HTTP idea", "count": 2}, progress_callback=on_progress
+        )
         assert not result.is_error
         data = result.structured_content
         assert [e for e in events if float(e).is_integer()] == [1, 2, 3, 4, 5, 6]  # partial text between
@@ -90,20 +96,31 @@ def test_unknown_paths_and_a_busy_port(http_server, tmp_path):
         urllib.request.urlopen(f"{url}/nope", timeout=10)
     assert err.value.code == 404
     port = url.rsplit(":", 1)[1]
-    proc = subprocess.run([str(SCRIPT), "serve", "--transport", "http", "--port", port], capture_output=True,
-                          text=True, timeout=60, env=dict(os.environ, **SCRIPTED))
+    proc = subprocess.run(
+        [str(SCRIPT), "serve", "--transport", "http", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, **SCRIPTED),
+    )
     assert proc.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr
-    bad = subprocess.run([str(SCRIPT), "serve", "--transport", "http", "--port", "70000"], capture_output=True,
-                         text=True, timeout=60)
+    bad = subprocess.run(
+        [str(SCRIPT), "serve", "--transport", "http", "--port", "70000"], capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 2 and "--port" in bad.stderr
 
 
 def test_log_file_takes_the_logs(home, tmp_path):
     log = tmp_path / "logs" / "server.log"
     env = dict(os.environ, **SCRIPTED)
-    proc = subprocess.Popen([str(SCRIPT), "serve", "--transport", "http", "--port", "0", "--log-file", str(log)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(SCRIPT), "serve", "--transport", "http", "--port", "0", "--log-file", str(log)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         import time
 
@@ -121,8 +138,18 @@ def test_log_file_takes_the_logs(home, tmp_path):
 
 def test_requests_with_a_foreign_host_or_origin_are_refused(http_server):
     _, url = http_server
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}).encode()
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+    ).encode()
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     for extra in ({"Host": "evil.example:80"}, {"Origin": "http://evil.example"}):
         request = urllib.request.Request(f"{url}/mcp", data=body, headers={**headers, **extra}, method="POST")

@@ -20,8 +20,9 @@ class RawStdioSession:
     """A minimal JSON-RPC client that keeps every byte the server writes on stdout."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([str(SCRIPT), "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env)
+        self.proc = subprocess.Popen(
+            [str(SCRIPT), "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
         self.raw = bytearray()
         self.messages: list[dict] = []
         self._lock = threading.Condition()
@@ -46,8 +47,9 @@ class RawStdioSession:
     def request(self, id_: int, method: str, params: dict, timeout: float = 300) -> dict:
         self.send({"id": id_, "method": method, "params": params})
         with self._lock:
-            ok = self._lock.wait_for(lambda: any(m.get("id") == id_ and "method" not in m for m in self.messages),
-                                     timeout=timeout)
+            ok = self._lock.wait_for(
+                lambda: any(m.get("id") == id_ and "method" not in m for m in self.messages), timeout=timeout
+            )
         assert ok, f"no response to {method}; stderr: {self._stderr.decode(errors='replace')[-2000:]}"
         return next(m for m in self.messages if m.get("id") == id_ and "method" not in m)
 
@@ -68,15 +70,25 @@ def session(home):
 
 
 def test_stdio_generate_with_the_local_model_writes_only_json_rpc_on_stdout(session, home):
-    init = session.request(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
-                                             "clientInfo": {"name": "raw-e2e", "version": "1"}}, timeout=60)
+    init = session.request(
+        1,
+        "initialize",
+        {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw-e2e", "version": "1"}},
+        timeout=60,
+    )
     assert init["result"]["serverInfo"]["name"] == "prompt-alchemy"
     session.send({"method": "notifications/initialized"})
     tools = session.request(2, "tools/list", {}, timeout=60)
     assert "generate_prompts" in {t["name"] for t in tools["result"]["tools"]}
-    call = session.request(3, "tools/call", {"name": "generate_prompts", "_meta": {"progressToken": "gen-1"},
-                                             "arguments": {"idea": "a haiku about rivers", "count": 1,
-                                                           "max_tokens": 24, "tags": ["e2e-mcp"]}})
+    call = session.request(
+        3,
+        "tools/call",
+        {
+            "name": "generate_prompts",
+            "_meta": {"progressToken": "gen-1"},
+            "arguments": {"idea": "a haiku about rivers", "count": 1, "max_tokens": 24, "tags": ["e2e-mcp"]},
+        },
+    )
     result = call["result"]
     assert result.get("isError") is not True, result
     data = result["structuredContent"]
@@ -104,15 +116,20 @@ def test_stdio_generate_with_the_local_model_writes_only_json_rpc_on_stdout(sess
     import sqlite3
 
     with sqlite3.connect(home / "prompts.db") as db:
-        rows = db.execute("SELECT phase, provider, tags FROM prompts WHERE session_id = ?",
-                          (data["session_id"],)).fetchall()
+        rows = db.execute(
+            "SELECT phase, provider, tags FROM prompts WHERE session_id = ?", (data["session_id"],)
+        ).fetchall()
     assert sorted(r[0] for r in rows) == ["coagulatio", "prima-materia", "solutio"]
     assert all(r[1] == "local" and "e2e-mcp" in r[2] for r in rows)
 
 
 def test_stdio_server_exits_cleanly_when_the_client_closes_stdin(session):
-    session.request(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
-                                      "clientInfo": {"name": "raw-e2e", "version": "1"}}, timeout=60)
+    session.request(
+        1,
+        "initialize",
+        {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw-e2e", "version": "1"}},
+        timeout=60,
+    )
     code, stderr = session.close()
     assert code == 0, stderr
     assert "Traceback" not in stderr
@@ -126,17 +143,23 @@ async def test_search_is_answered_while_the_local_model_generates(home):
 
     params = StdioServerParameters(command=str(SCRIPT), args=["serve"], env=dict(os.environ))
     async with Client(params) as client:
-        seeded = await client.call_tool("generate_prompts", {"idea": "a haiku about mountains", "count": 1,
-                                                             "max_tokens": 16, "phases": ["coagulatio"]})
+        seeded = await client.call_tool(
+            "generate_prompts",
+            {"idea": "a haiku about mountains", "count": 1, "max_tokens": 16, "phases": ["coagulatio"]},
+        )
         assert not seeded.is_error
         first_phase_done = asyncio.Event()
 
         async def on_progress(progress, total, message):
             first_phase_done.set()
 
-        generation = asyncio.create_task(client.call_tool(
-            "generate_prompts", {"idea": "a long essay about rivers", "count": 1, "max_tokens": 64},
-            progress_callback=on_progress))
+        generation = asyncio.create_task(
+            client.call_tool(
+                "generate_prompts",
+                {"idea": "a long essay about rivers", "count": 1, "max_tokens": 64},
+                progress_callback=on_progress,
+            )
+        )
         await first_phase_done.wait()  # the model is now busy with the second phase
         search = await client.call_tool("search_prompts", {"query": "haiku mountains"})
         assert not generation.done()
@@ -152,9 +175,11 @@ async def test_a_cancelled_call_over_stdio_saves_nothing_and_the_server_goes_on(
 
     from mcp import Client, StdioServerParameters
 
-    env = dict(os.environ, PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY="0.5",
-               **{f"PROMPT_ALCHEMY_PHASES__{p}__PROVIDER": "scripted"
-                  for p in ("PRIMA_MATERIA", "SOLUTIO", "COAGULATIO")})
+    env = dict(
+        os.environ,
+        PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY="0.5",
+        **{f"PROMPT_ALCHEMY_PHASES__{p}__PROVIDER": "scripted" for p in ("PRIMA_MATERIA", "SOLUTIO", "COAGULATIO")},
+    )
     params = StdioServerParameters(command=str(SCRIPT), args=["serve"], env=env)
     async with Client(params) as client:
         first_phase_done = asyncio.Event()
@@ -162,8 +187,9 @@ async def test_a_cancelled_call_over_stdio_saves_nothing_and_the_server_goes_on(
         async def on_progress(progress, total, message):
             first_phase_done.set()
 
-        call = asyncio.create_task(client.call_tool("generate_prompts", {"idea": "cancel me", "count": 1},
-                                                    progress_callback=on_progress))
+        call = asyncio.create_task(
+            client.call_tool("generate_prompts", {"idea": "cancel me", "count": 1}, progress_callback=on_progress)
+        )
         await first_phase_done.wait()  # the server is running the call: cancel during the second phase
         call.cancel()
         with pytest.raises(asyncio.CancelledError):

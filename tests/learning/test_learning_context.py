@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 LIBRARY = {
     "ctx-sql-good": "You are a patient SQL tutor. Explain INNER, LEFT and FULL joins with two small example tables, "
-                    "then give three practice queries. Format: a Markdown table per example.",
+    "then give three practice queries. Format: a Markdown table per example.",
     "ctx-sql-poor": "Teach me SQL joins step by step.",
     "ctx-sql-unrated": "Explain SQL joins and how to write them, with practice queries.",
     "ctx-poem-good": "Write a short poem about autumn leaves falling in a quiet park, in four rhyming stanzas.",
@@ -54,8 +54,9 @@ def test_top_rated_similar_prompts_are_examples(home, tmp_path):
 
 def test_the_rating_threshold_and_example_count_come_from_config(home, tmp_path):
     _library(tmp_path)
-    service = make_service(**{"generation.include_context": True, "generation.context_min_rating": 2,
-                              "generation.context_examples": 3})
+    service = make_service(
+        **{"generation.include_context": True, "generation.context_min_rating": 2, "generation.context_examples": 3}
+    )
     asyncio.run(service.generate(service.build_request("teach me SQL joins", count=1)))
     sent = _sent(service)
     assert LIBRARY["ctx-sql-poor"] in sent and LIBRARY["ctx-sql-good"] in sent

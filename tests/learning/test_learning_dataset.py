@@ -6,15 +6,23 @@ import math
 
 from prompt_alchemy.models import Feedback, ModelVersion, Prompt
 from prompt_alchemy.ranking.features import FeatureContext, feature_vector
-from prompt_alchemy.ranking.learning import (LENGTH_STEPS, LearnedModel, build_dataset, expand, in_validation,
-                                             learning_features)
+from prompt_alchemy.ranking.learning import (
+    LENGTH_STEPS,
+    LearnedModel,
+    build_dataset,
+    expand,
+    in_validation,
+    learning_features,
+)
 
 # No `backend` fixture: these build datasets and models from in-memory rows; no library is involved.
 
 
 def _prompts(n: int, session: str | None = None) -> dict[str, Prompt]:
-    return {f"p{i}": Prompt(id=f"p{i}", content=f"prompt number {i} " + "word " * (10 * i), session_id=session)
-            for i in range(n)}
+    return {
+        f"p{i}": Prompt(id=f"p{i}", content=f"prompt number {i} " + "word " * (10 * i), session_id=session)
+        for i in range(n)
+    }
 
 
 def test_ratings_make_pairs_within_each_split_only():
@@ -34,8 +42,11 @@ def test_ratings_make_pairs_within_each_split_only():
 
 def test_repeated_ratings_average_and_equal_ratings_make_no_pair():
     prompts = _prompts(2)
-    feedback = [Feedback(prompt_id="p0", rating=5), Feedback(prompt_id="p0", rating=1),
-                Feedback(prompt_id="p1", rating=3)]
+    feedback = [
+        Feedback(prompt_id="p0", rating=5),
+        Feedback(prompt_id="p0", rating=1),
+        Feedback(prompt_id="p1", rating=3),
+    ]
     data = build_dataset(feedback, prompts, {}, seed=0, validation_split=0.01)
     assert sorted(it.rating for it in data.items) == [3.0, 3.0]
     assert data.train == [] and data.validation == []
@@ -43,9 +54,11 @@ def test_repeated_ratings_average_and_equal_ratings_make_no_pair():
 
 def test_choices_prefer_the_pick_over_its_siblings():
     prompts = _prompts(3, session="s1")
-    feedback = [Feedback(prompt_id="p1", session_id="s1", chosen=True),
-                Feedback(prompt_id="p0", session_id="s1", chosen=False),
-                Feedback(prompt_id="p2", session_id="s1", chosen=False)]
+    feedback = [
+        Feedback(prompt_id="p1", session_id="s1", chosen=True),
+        Feedback(prompt_id="p0", session_id="s1", chosen=False),
+        Feedback(prompt_id="p2", session_id="s1", chosen=False),
+    ]
     data = build_dataset(feedback, prompts, {}, seed=0, validation_split=0.5)
     pairs = data.validation if in_validation("s1", 0, 0.5) else data.train
     named = sorted((data.items[a].prompt.id, data.items[b].prompt.id) for a, b in pairs)
@@ -75,11 +88,18 @@ def test_learning_features_extend_the_ranker_features():
 
 
 def test_the_learned_scorer_is_the_logistic_of_normalized_weighted_features():
-    model = LearnedModel(ModelVersion(
-        version=3, status="adopted", feature_names=["output_format", "words>=50"],
-        weights={"output_format": 2.0, "words>=50": -1.0},
-        normalization={"output_format": (0.5, 0.5), "words>=50": (0.25, 0.5)},
-        training_size=1, train_pairs=1, validation_pairs=1))
+    model = LearnedModel(
+        ModelVersion(
+            version=3,
+            status="adopted",
+            feature_names=["output_format", "words>=50"],
+            weights={"output_format": 2.0, "words>=50": -1.0},
+            normalization={"output_format": (0.5, 0.5), "words>=50": (0.25, 0.5)},
+            training_size=1,
+            train_pairs=1,
+            validation_pairs=1,
+        )
+    )
     fv = feature_vector("Return a table. " + "word " * 60)
     z = 2.0 * (1.0 - 0.5) / 0.5 - 1.0 * (1.0 - 0.25) / 0.5
     assert model.logit(fv) == z and model.score(fv) == 1 / (1 + math.exp(-z)) and model.name == "v3"
@@ -90,8 +110,15 @@ def test_a_preferred_model_is_learned_from_the_model_one_hot():
     from prompt_alchemy.ranking.ranker import feature_contexts, prompt_meta
 
     # Same texts, two models: users rate everything model "big-1" wrote higher than model "small-1".
-    prompts = {f"p{i}": Prompt(id=f"p{i}", content=f"Write a short story about topic {i // 2}.", provider="openai",
-                               model="big-1" if i % 2 else "small-1") for i in range(60)}
+    prompts = {
+        f"p{i}": Prompt(
+            id=f"p{i}",
+            content=f"Write a short story about topic {i // 2}.",
+            provider="openai",
+            model="big-1" if i % 2 else "small-1",
+        )
+        for i in range(60)
+    }
     contexts = {pid: feature_contexts([p.content], metas=[prompt_meta(p)])[0] for pid, p in prompts.items()}
     assert contexts["p1"].model == "big-1"
     assert learning_features(prompts["p1"].content, contexts["p1"])["model=big-1"] == 1.0
@@ -101,10 +128,18 @@ def test_a_preferred_model_is_learned_from_the_model_one_hot():
     model = fit(data.items, data.train, learning_rate=0.1, batch_size=32, epochs=30, seed=0)
     assert model.weights["model=big-1"] > 0 > model.weights["model=small-1"]
     assert model.train_accuracy == 1.0
-    learned = LearnedModel(ModelVersion(version=1, status="adopted", feature_names=model.feature_names,
-                                        weights=model.weights, normalization=model.normalization,
-                                        training_size=60, train_pairs=len(data.train),
-                                        validation_pairs=len(data.validation)))
+    learned = LearnedModel(
+        ModelVersion(
+            version=1,
+            status="adopted",
+            feature_names=model.feature_names,
+            weights=model.weights,
+            normalization=model.normalization,
+            training_size=60,
+            train_pairs=len(data.train),
+            validation_pairs=len(data.validation),
+        )
+    )
     other = Prompt(content="Write a short story about topic 99.", provider="openai", model="big-1")
     unseen = Prompt(content="Write a short story about topic 99.", provider="openai", model="never-seen")
     ctx = feature_contexts([other.content, unseen.content], metas=[prompt_meta(other), prompt_meta(unseen)])

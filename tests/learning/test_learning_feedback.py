@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from testkit import parse_json
 from learning_testkit import library_rows, make_service, sim_prompts, store_prompts
+from testkit import parse_json
 
 from prompt_alchemy.errors import InputError
 
@@ -39,7 +39,10 @@ def test_rate_records_a_rating_with_comment_and_source(library, home, cli):
     asyncio.run(service.aclose())
     rows = _feedback(home)
     assert [(r["prompt_id"], r["rating"], r["source"]) for r in rows] == [
-        (library[0], 4, "cli"), (library[1], 2, "cli"), (library[2], 5, "mcp")]
+        (library[0], 4, "cli"),
+        (library[1], 2, "cli"),
+        (library[2], 5, "mcp"),
+    ]
 
     listed = parse_json(cli("feedback", "list", "--output", "json"))
     assert [r["prompt_id"] for r in listed] == [library[2], library[1], library[0]]  # newest first
@@ -89,14 +92,20 @@ def test_rating_in_an_empty_library_creates_no_database(home, cli):
 
 
 def test_generate_interactive_records_the_pick_and_skips_its_siblings(home, cli):
-    proc = cli("generate", "a weekly status email for my team", "--interactive", "--output", "json",
-               input="2\n", env=SCRIPTED_ENV)
+    proc = cli(
+        "generate",
+        "a weekly status email for my team",
+        "--interactive",
+        "--output",
+        "json",
+        input="2\n",
+        env=SCRIPTED_ENV,
+    )
     result = parse_json(proc)
     assert "Which final prompt is best? [1-3" in proc.stderr and "recorded" in proc.stderr
     finals = sorted((p for p in result["prompts"] if p["phase"] == "coagulatio"), key=lambda p: p["variant"])
     rows = _feedback(home)
-    assert {r["prompt_id"]: r["chosen"] for r in rows} == {finals[0]["id"]: 0, finals[1]["id"]: 1,
-                                                          finals[2]["id"]: 0}
+    assert {r["prompt_id"]: r["chosen"] for r in rows} == {finals[0]["id"]: 0, finals[1]["id"]: 1, finals[2]["id"]: 0}
     assert {r["session_id"] for r in rows} == {result["session_id"]}
     assert all(r["rating"] is None and r["source"] == "cli" for r in rows)
     kinds = parse_json(cli("feedback", "list", "--kind", "choice", "--session", result["session_id"], "-o", "json"))

@@ -9,9 +9,16 @@ import random
 from datetime import timedelta
 
 import pytest
+from learning_testkit import (
+    build_varied_prompts,
+    concise_taste,
+    make_service,
+    ranker_scores,
+    rate_with,
+    store_prompts,
+    taste_accuracy,
+)
 from testkit import parse_json
-from learning_testkit import (build_varied_prompts, concise_taste, make_service, rate_with, ranker_scores,
-                              store_prompts, taste_accuracy)
 
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.models import Feedback, Prompt, utcnow
@@ -70,8 +77,9 @@ def test_learning_never_promotes_a_non_prompt(home, pools):
     assert asyncio.run(service.train()).adopted
     letter = "Dear team,\nI am thrilled to share our results with you.\nBest regards,\nAnna"  # concise, not a prompt
     long_prompt = max(held, key=lambda p: len(p.content.split())).content  # the kind this user rates lowest
-    ranked = service.ranker.rank([("letter", letter, FeatureContext(), None),
-                                  ("prompt", long_prompt, FeatureContext(), None)])
+    ranked = service.ranker.rank(
+        [("letter", letter, FeatureContext(), None), ("prompt", long_prompt, FeatureContext(), None)]
+    )
     asyncio.run(service.aclose())
     assert [r.id for r in ranked] == ["prompt", "letter"]
     assert ranked[1].score.rejected and not ranked[0].score.rejected
@@ -152,12 +160,15 @@ def test_a_prompt_rated_many_times_counts_once_by_its_mean(home, cli, pools):
 
 @pytest.mark.sqlite_only("no library: pairs built from in-memory feedback")
 def test_choices_count_as_pairs_within_their_session():
-    prompts = {f"s{i}": Prompt(id=f"s{i}", content=f"Write variant {i} " + "word " * i, session_id="sess")
-               for i in range(3)}
+    prompts = {
+        f"s{i}": Prompt(id=f"s{i}", content=f"Write variant {i} " + "word " * i, session_id="sess") for i in range(3)
+    }
     prompts.update({f"r{i}": Prompt(id=f"r{i}", content=f"Rated prompt {i} " + "word " * i) for i in range(40)})
-    feedback = [Feedback(prompt_id="s1", session_id="sess", chosen=True),
-                Feedback(prompt_id="s0", session_id="sess", chosen=False),
-                Feedback(prompt_id="s2", session_id="sess", chosen=False)]
+    feedback = [
+        Feedback(prompt_id="s1", session_id="sess", chosen=True),
+        Feedback(prompt_id="s0", session_id="sess", chosen=False),
+        Feedback(prompt_id="s2", session_id="sess", chosen=False),
+    ]
     feedback += [Feedback(prompt_id=f"r{i}", rating=1 + i % 5) for i in range(40)]
     data = build_dataset(feedback, prompts, {}, seed=0, validation_split=0.01)
     ids = [(data.items[a].prompt.id, data.items[b].prompt.id) for a, b in data.train]
@@ -174,8 +185,12 @@ def test_half_life_decays_old_feedback(home, cli):
     now = utcnow()
     prompts = {f"p{i}": Prompt(id=f"p{i}", content=f"prompt {i} " + "word " * (5 * i)) for i in range(3)}
     old, new = now - timedelta(days=300), now - timedelta(days=1)
-    feedback = [Feedback(prompt_id="p0", rating=5, created_at=old), Feedback(prompt_id="p0", rating=1, created_at=new),
-                Feedback(prompt_id="p1", rating=3, created_at=new), Feedback(prompt_id="p2", rating=4, created_at=old)]
+    feedback = [
+        Feedback(prompt_id="p0", rating=5, created_at=old),
+        Feedback(prompt_id="p0", rating=1, created_at=new),
+        Feedback(prompt_id="p1", rating=3, created_at=new),
+        Feedback(prompt_id="p2", rating=4, created_at=old),
+    ]
     off = build_dataset(feedback, prompts, {}, seed=0, validation_split=0.01, now=now)
     on = build_dataset(feedback, prompts, {}, seed=0, validation_split=0.01, half_life_days=30, now=now)
     rating = {it.prompt.id: it.rating for it in off.items}

@@ -12,9 +12,17 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
+from learning_testkit import (  # noqa: F401
+    library_rows,
+    make_service,
+    rate_all,
+    sim_db,
+    sim_home,
+    sim_pg,
+    sim_prompts,
+    store_prompts,
+)
 from testkit import CLI, ROOT, parse_json
-from learning_testkit import (library_rows, make_service, rate_all, sim_db, sim_home, sim_pg, sim_prompts,  # noqa: F401
-                              store_prompts)
 
 from prompt_alchemy.ranking.schedule import CRON_MARKER, is_due, last_slot, next_slot
 from prompt_alchemy.server.schedule import run_learning_loop
@@ -200,8 +208,13 @@ def test_the_server_process_trains_on_schedule(sim_home):
     service = make_service()
     service.store.record_maintenance("train", datetime.now().astimezone() - timedelta(days=2), "v0 adopted")
     asyncio.run(service.aclose())
-    server = subprocess.Popen(CLI + ["serve", "--transport", "http", "--port", "0"], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        CLI + ["serve", "--transport", "http", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         end = time.monotonic() + 240
         while not _models(sim_home):
@@ -224,8 +237,13 @@ def test_the_server_process_trains_on_schedule(sim_home):
 @pytest.mark.sqlite_only("the URL is given by hand")
 def test_a_url_with_a_password_is_never_written_into_the_crontab(home, cli, tmp_path):
     tab = tmp_path / "crontab"
-    proc = cli("train", "--install-schedule", "--crontab-file", str(tab),
-               env={"PROMPT_ALCHEMY_DATABASE_URL": "postgresql://team:s3cret-pw@127.0.0.1:5/prompts"})
+    proc = cli(
+        "train",
+        "--install-schedule",
+        "--crontab-file",
+        str(tab),
+        env={"PROMPT_ALCHEMY_DATABASE_URL": "postgresql://team:s3cret-pw@127.0.0.1:5/prompts"},
+    )
     assert proc.returncode == 2 and "~/.pgpass" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert "s3cret-pw" not in proc.stdout + proc.stderr and not tab.exists()
 
@@ -244,7 +262,9 @@ def test_install_and_uninstall_keep_other_crontab_lines(home, cli, tmp_path):
     assert f"PROMPT_ALCHEMY_HOME={home}" in entry and "-m prompt_alchemy train --trigger cron" in entry
     assert "training.log" in entry and "API_KEY" not in entry
 
-    again = cli("train", "--install-schedule", "--crontab-file", str(tab), env={"PROMPT_ALCHEMY_LEARNING__SCHEDULE": "23:15"})
+    again = cli(
+        "train", "--install-schedule", "--crontab-file", str(tab), env={"PROMPT_ALCHEMY_LEARNING__SCHEDULE": "23:15"}
+    )
     assert again.returncode == 0 and "replaced" in again.stdout
     lines = tab.read_text().splitlines()
     assert len(lines) == 4 and lines[3].startswith("15 23 * * * ")
@@ -311,8 +331,9 @@ def test_cron_errors(home, cli, tmp_path):
     proc = cli("train", "--install-schedule", env={"PATH": str(empty)})
     assert proc.returncode == 1 and "'crontab' command is not installed" in proc.stderr
     tab = tmp_path / "crontab"
-    proc = cli("train", "--install-schedule", "--crontab-file", str(tab),
-               env={"PROMPT_ALCHEMY_LEARNING__SCHEDULE": "null"})
+    proc = cli(
+        "train", "--install-schedule", "--crontab-file", str(tab), env={"PROMPT_ALCHEMY_LEARNING__SCHEDULE": "null"}
+    )
     assert proc.returncode == 2 and "learning.schedule is not set" in proc.stderr and not tab.exists()
     proc = cli("train", "--install-schedule", "--uninstall-schedule")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1

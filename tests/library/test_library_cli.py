@@ -6,18 +6,31 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from testkit import parse_json
 
 pytestmark = pytest.mark.usefixtures("backend")
 
 ROWS = [
-    {"id": "abcd1111-aaaa", "content": "Act as a patient chess coach who explains every move", "tags": ["games"],
-     "title": "Chess coach"},
-    {"id": "abcd2222-bbbb", "content": "Write a weekly meal plan for a vegetarian athlete", "tags": ["food"],
-     "title": "Meal plan", "phase": "coagulatio"},
-    {"id": "eeee3333-cccc", "content": "Review this pull request for security problems", "tags": ["code", "review"],
-     "title": "PR review", "parent_id": "abcd1111-aaaa"},
+    {
+        "id": "abcd1111-aaaa",
+        "content": "Act as a patient chess coach who explains every move",
+        "tags": ["games"],
+        "title": "Chess coach",
+    },
+    {
+        "id": "abcd2222-bbbb",
+        "content": "Write a weekly meal plan for a vegetarian athlete",
+        "tags": ["food"],
+        "title": "Meal plan",
+        "phase": "coagulatio",
+    },
+    {
+        "id": "eeee3333-cccc",
+        "content": "Review this pull request for security problems",
+        "tags": ["code", "review"],
+        "title": "PR review",
+        "parent_id": "abcd1111-aaaa",
+    },
 ]
 
 
@@ -75,8 +88,19 @@ def test_show_list_and_ids(cli, loaded):
 
 
 def test_update_history_delete(cli, loaded):
-    new = parse_json(cli("update", "abcd2222", "--content", "-", "--tags", "food,plans", "-o", "json",
-                         input="Write a two-week vegan meal plan\n"))
+    new = parse_json(
+        cli(
+            "update",
+            "abcd2222",
+            "--content",
+            "-",
+            "--tags",
+            "food,plans",
+            "-o",
+            "json",
+            input="Write a two-week vegan meal plan\n",
+        )
+    )
     new_id = new["prompt"]["id"]
     assert new["previous_id"] == "abcd2222-bbbb" and new["prompt"]["tags"] == ["food", "plans"]
     versions = parse_json(cli("history", new_id[:8], "-o", "json"))["versions"]

@@ -12,13 +12,13 @@ import re
 from pathlib import Path
 
 import pytest
-
 from testkit import AWESOME_CSV
 
 pytestmark = pytest.mark.usefixtures("backend")
 
-QUERIES = json.loads((Path(__file__).resolve().parent.parent / "data" / "library_queries.json")
-                     .read_text(encoding="utf-8"))["queries"]
+QUERIES = json.loads(
+    (Path(__file__).resolve().parent.parent / "data" / "library_queries.json").read_text(encoding="utf-8")
+)["queries"]
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,7 @@ def _recall(service, mode: str) -> tuple[float, list[str]]:
             else:
                 misses.append(q["query"])
         return hits / len(QUERIES), misses
+
     return asyncio.run(run())
 
 

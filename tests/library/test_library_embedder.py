@@ -7,7 +7,6 @@ import csv
 
 import numpy as np
 import pytest
-
 from testkit import AWESOME_CSV
 
 
@@ -30,8 +29,9 @@ def _run_graph(path, texts: list[str]) -> np.ndarray:
     out = []
     for text in texts:
         ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
-        hidden = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                                    "token_type_ids": np.zeros_like(ids)})[0]
+        hidden = session.run(
+            None, {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        )[0]
         pooled = hidden[0].mean(axis=0)
         out.append(pooled / np.linalg.norm(pooled))
     return np.vstack(out)
@@ -111,8 +111,14 @@ def test_many_texts_keep_their_order_and_get_the_vector_each_gets_alone():
 def test_vectors_carry_meaning():
     from prompt_alchemy.embeddings.local import LocalEmbedder
 
-    cat, kitten, taxes, sql, query = LocalEmbedder().embed_sync([
-        "a cat sat on the mat", "a kitten was resting on the rug", "the quarterly tax filing deadline",
-        "act as a SQL terminal and answer my queries with result tables", "pretend to be a database console"])
+    cat, kitten, taxes, sql, query = LocalEmbedder().embed_sync(
+        [
+            "a cat sat on the mat",
+            "a kitten was resting on the rug",
+            "the quarterly tax filing deadline",
+            "act as a SQL terminal and answer my queries with result tables",
+            "pretend to be a database console",
+        ]
+    )
     assert cat @ kitten > cat @ taxes + 0.2
     assert query @ sql > query @ taxes + 0.2

@@ -24,8 +24,11 @@ async def _generate(service, idea, **kw):
 
 
 async def test_prefix_ids_like_git(service, tmp_path):
-    rows = [{"id": "abcd1111-0000", "content": "first"}, {"id": "abcd2222-0000", "content": "second"},
-            {"id": "ffff0000-9999", "content": "third"}]
+    rows = [
+        {"id": "abcd1111-0000", "content": "first"},
+        {"id": "abcd2222-0000", "content": "second"},
+        {"id": "ffff0000-9999", "content": "third"},
+    ]
     report = await service.import_prompts(_write_jsonl(tmp_path / "p.jsonl", rows))
     assert report.imported == 3
     assert await service.resolve_id("ffff") == "ffff0000-9999"
@@ -57,8 +60,12 @@ async def test_lineage_of_a_generated_chain(service):
 async def test_update_makes_a_linked_reembedded_version_and_history(service):
     result = await _generate(service, "summarize release notes", tags=["release"])
     final = result.prompts[-1]
-    v2 = await service.update_prompt(final.id[:10], content="Summarize the changelog as five bullet points",
-                                     tags=["release", "bullets"], notes="shorter")
+    v2 = await service.update_prompt(
+        final.id[:10],
+        content="Summarize the changelog as five bullet points",
+        tags=["release", "bullets"],
+        notes="shorter",
+    )
     assert v2.id != final.id and v2.parent_id == final.id and v2.enhancement_method == "edit"
     assert v2.tags == ["release", "bullets"] and v2.notes == "shorter"
     old = await service.get_prompt(final.id)
@@ -129,10 +136,8 @@ async def test_generate_updates_a_loaded_index(service):
 
 
 async def test_filters_apply_before_ranking(service, tmp_path):
-    rows = [{"content": f"Write a bedtime story about a dragon, version {i}", "tags": ["stories"]}
-            for i in range(30)]
-    rows.append({"content": "A dragon appears briefly in this gardening guide", "tags": ["garden"],
-                 "phase": "solutio"})
+    rows = [{"content": f"Write a bedtime story about a dragon, version {i}", "tags": ["stories"]} for i in range(30)]
+    rows.append({"content": "A dragon appears briefly in this gardening guide", "tags": ["garden"], "phase": "solutio"})
     await service.import_prompts(_write_jsonl(tmp_path / "d.jsonl", rows))
     for mode in ("text", "semantic", "hybrid"):
         unfiltered = await service.search("dragon bedtime story", mode=mode, limit=5)
@@ -147,9 +152,15 @@ async def test_vectors_of_other_models_are_never_compared(service, tmp_path):
     rng = np.random.default_rng(0)
     foreign = rng.standard_normal(384).astype(np.float32)
     foreign /= np.linalg.norm(foreign)
-    rows = [{"content": "Translate legal contracts into plain English", "embedding": foreign.tolist(),
-             "embedding_model": "other-embedder", "embedding_provider": "elsewhere"},
-            {"content": "Plan a weekly vegetarian menu"}]
+    rows = [
+        {
+            "content": "Translate legal contracts into plain English",
+            "embedding": foreign.tolist(),
+            "embedding_model": "other-embedder",
+            "embedding_provider": "elsewhere",
+        },
+        {"content": "Plan a weekly vegetarian menu"},
+    ]
     report = await service.import_prompts(_write_jsonl(tmp_path / "m.jsonl", rows))
     assert report.imported == 2 and report.embedded == 1
     hits = await service.search("plain english legal contracts", mode="semantic", limit=10)

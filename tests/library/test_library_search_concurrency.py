@@ -15,8 +15,14 @@ from prompt_alchemy.storage.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.usefixtures("backend")
 
-TEXTS = ["pretend to be a unix shell", "a travel guide for rome", "review my python code for bugs",
-         "write a cover letter", "explain quantum physics to a child", "a chess opponent"]
+TEXTS = [
+    "pretend to be a unix shell",
+    "a travel guide for rome",
+    "review my python code for bugs",
+    "write a cover letter",
+    "explain quantum physics to a child",
+    "a chess opponent",
+]
 
 
 class CountingEmbedder(LocalEmbedder):
@@ -118,12 +124,27 @@ async def test_concurrent_searches_answer_what_sequential_ones_do(service):
         pytest.skip(service.embedder.unavailable_reason())
     contents = [f"{t} with clear steps and examples number {i}" for i, t in enumerate(TEXTS * 4)]
     vectors = service.embedder.embed_sync(contents)
-    service.store.save_prompts([
-        Prompt(content=c, phase=Phase.COAGULATIO, provider="scripted", tags=[f"t{i % 2}"], embedding=v.tolist(),
-               embedding_model=service.embedder.model, embedding_provider=service.embedder.provider,
-               embedding_dim=service.embedder.dimensions) for i, (c, v) in enumerate(zip(contents, vectors))])
-    calls = [(q, mode, f) for q in TEXTS for mode in ("text", "semantic", "hybrid")
-             for f in (None, SearchFilters(tags=["t1"]))]
+    service.store.save_prompts(
+        [
+            Prompt(
+                content=c,
+                phase=Phase.COAGULATIO,
+                provider="scripted",
+                tags=[f"t{i % 2}"],
+                embedding=v.tolist(),
+                embedding_model=service.embedder.model,
+                embedding_provider=service.embedder.provider,
+                embedding_dim=service.embedder.dimensions,
+            )
+            for i, (c, v) in enumerate(zip(contents, vectors))
+        ]
+    )
+    calls = [
+        (q, mode, f)
+        for q in TEXTS
+        for mode in ("text", "semantic", "hybrid")
+        for f in (None, SearchFilters(tags=["t1"]))
+    ]
 
     def shape(results):
         return [(r.prompt.id, round(r.score, 6), r.text_rank, r.semantic_rank) for r in results]
@@ -135,6 +156,6 @@ async def test_concurrent_searches_answer_what_sequential_ones_do(service):
     assert all(s for s, (_, _, f) in zip(sequential, calls) if f is None)
     assert len({s[0][0] for s in sequential if s}) > 3  # different queries find different prompts
     # filtered searches only return prompts tagged t1
-    for (q, m, f), results in zip(calls, concurrent):
+    for (_query, _mode, f), results in zip(calls, concurrent):
         if f is not None:
             assert all("t1" in r.prompt.tags for r in results)

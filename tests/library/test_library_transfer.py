@@ -23,17 +23,23 @@ def _rows_of(service):
 
 async def test_jsonl_import_reports_malformed_rows_by_line(service, tmp_path):
     path = tmp_path / "mixed.jsonl"
-    path.write_text("\n".join([
-        json.dumps({"content": "good one", "tags": "a, b"}),
-        "{not json",
-        json.dumps({"title": "no content"}),
-        "",
-        json.dumps(["not", "an", "object"]),
-        json.dumps({"content": "bad phase", "phase": "fermentation"}),
-        json.dumps({"content": "vector without model", "embedding": [0.1, 0.2]}),
-        json.dumps({"content": "good one"}),  # duplicate by content
-        json.dumps({"content": "  good two  ", "phase": "precision"}),
-    ]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps({"content": "good one", "tags": "a, b"}),
+                "{not json",
+                json.dumps({"title": "no content"}),
+                "",
+                json.dumps(["not", "an", "object"]),
+                json.dumps({"content": "bad phase", "phase": "fermentation"}),
+                json.dumps({"content": "vector without model", "embedding": [0.1, 0.2]}),
+                json.dumps({"content": "good one"}),  # duplicate by content
+                json.dumps({"content": "  good two  ", "phase": "precision"}),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     report = await service.import_prompts(path)
     assert (report.rows, report.imported, report.duplicates, report.failed) == (8, 2, 1, 5)
     lines = [e.split(":")[0] for e in report.errors]
@@ -47,8 +53,11 @@ async def test_jsonl_import_reports_malformed_rows_by_line(service, tmp_path):
 
 async def test_csv_formats_and_bad_files(service, tmp_path):
     awesome = tmp_path / "awesome.csv"
-    awesome.write_text('act,prompt,for_devs\nLinux Terminal,"I want you to act as a linux terminal.\nReply '
-                       'with output.",TRUE\n,,\nBroken,"x"\nChef,"Suggest recipes",FALSE\n', encoding="utf-8")
+    awesome.write_text(
+        'act,prompt,for_devs\nLinux Terminal,"I want you to act as a linux terminal.\nReply '
+        'with output.",TRUE\n,,\nBroken,"x"\nChef,"Suggest recipes",FALSE\n',
+        encoding="utf-8",
+    )
     report = await service.import_prompts(awesome)
     assert (report.imported, report.failed) == (2, 1)
     assert report.errors == ["line 5: expected 3 fields, found 2"]  # counted from the row's first line
@@ -80,8 +89,9 @@ async def test_csv_formats_and_bad_files(service, tmp_path):
 async def test_jsonl_round_trip_reproduces_the_library(service, tmp_path, monkeypatch):
     ctx = tmp_path / "ctx.txt"
     ctx.write_text("context text", encoding="utf-8")
-    result = await service.generate(service.build_request("a haiku generator", count=2, context_files=[ctx],
-                                                          tags=["poetry"]))
+    result = await service.generate(
+        service.build_request("a haiku generator", count=2, context_files=[ctx], tags=["poetry"])
+    )
     await service.update_prompt(result.prompts[-1].id, content="An edited haiku prompt")
     out = tmp_path / "lib.jsonl"
     count = await service.export_prompts(out, "jsonl")
@@ -110,11 +120,13 @@ async def test_jsonl_round_trip_reproduces_the_library(service, tmp_path, monkey
 
 
 async def test_children_before_parents_and_missing_parents(service, tmp_path):
-    rows = [{"id": "child-1", "content": "child", "parent_id": "root-1"},
-            {"id": "orphan-1", "content": "orphan", "parent_id": "gone-1"},
-            {"id": "root-1", "content": "root"},
-            {"id": "loop-a", "content": "loop a", "parent_id": "loop-b"},
-            {"id": "loop-b", "content": "loop b", "parent_id": "loop-a"}]
+    rows = [
+        {"id": "child-1", "content": "child", "parent_id": "root-1"},
+        {"id": "orphan-1", "content": "orphan", "parent_id": "gone-1"},
+        {"id": "root-1", "content": "root"},
+        {"id": "loop-a", "content": "loop a", "parent_id": "loop-b"},
+        {"id": "loop-b", "content": "loop b", "parent_id": "loop-a"},
+    ]
     path = tmp_path / "lineage.json"
     path.write_text(json.dumps({"prompts": rows}), encoding="utf-8")
     report = await service.import_prompts(path)
@@ -127,8 +139,13 @@ async def test_children_before_parents_and_missing_parents(service, tmp_path):
 
 async def test_export_formats_filters_and_overwrite(service, tmp_path):
     path = tmp_path / "in.jsonl"
-    path.write_text(json.dumps({"content": "Use ``` fences\ncarefully", "title": "Fences", "tags": ["md"]}) + "\n"
-                    + json.dumps({"content": "second prompt", "tags": ["other"]}) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps({"content": "Use ``` fences\ncarefully", "title": "Fences", "tags": ["md"]})
+        + "\n"
+        + json.dumps({"content": "second prompt", "tags": ["other"]})
+        + "\n",
+        encoding="utf-8",
+    )
     await service.import_prompts(path)
     md = tmp_path / "out.md"
     assert await service.export_prompts(md, None, SearchFilters(tags=["md"])) == 1

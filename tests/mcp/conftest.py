@@ -23,4 +23,3 @@ def make_service(home):
 
     for svc in made:
         asyncio.run(svc.aclose())
-

@@ -28,8 +28,9 @@ def sessions_by_idea(home: Path) -> Counter:
     if not db.exists():
         return Counter()
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT original_input, COUNT(DISTINCT session_id) FROM prompts "
-                            "GROUP BY original_input").fetchall()
+        rows = conn.execute(
+            "SELECT original_input, COUNT(DISTINCT session_id) FROM prompts " "GROUP BY original_input"
+        ).fetchall()
     return Counter(dict(rows))
 
 
@@ -78,8 +79,19 @@ def test_resume_skips_finished_items_and_generates_new_ones(cli, home, tmp_path)
     assert cli("batch", str(ideas), "--provider", "scripted", "--count", "1", "--output-file", str(out)).returncode == 0
     with ideas.open("a") as fh:
         fh.write("a late addition\n")
-    proc = cli("batch", str(ideas), "--provider", "scripted", "--count", "1", "--output-file", str(out), "--resume",
-               "-o", "json")
+    proc = cli(
+        "batch",
+        str(ideas),
+        "--provider",
+        "scripted",
+        "--count",
+        "1",
+        "--output-file",
+        str(out),
+        "--resume",
+        "-o",
+        "json",
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert (report["generated"], report["skipped"]) == (1, 2)
@@ -93,8 +105,18 @@ def test_interrupted_batch_resumes_without_duplicates_or_losses(home, tmp_path):
     ideas = write_ideas(tmp_path, 6)
     out = tmp_path / "results.jsonl"
     env = dict(os.environ, PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY="0.15")
-    args = CLI + ["batch", str(ideas), "--provider", "scripted", "--count", "1", "--workers", "2",
-                  "--output-file", str(out)]
+    args = CLI + [
+        "batch",
+        str(ideas),
+        "--provider",
+        "scripted",
+        "--count",
+        "1",
+        "--workers",
+        "2",
+        "--output-file",
+        str(out),
+    ]
     proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -109,8 +131,9 @@ def test_interrupted_batch_resumes_without_duplicates_or_losses(home, tmp_path):
     assert 2 <= len(first) < 6
     assert len(sessions_by_idea(home)) >= len(first)
 
-    resumed = subprocess.run(args + ["--resume", "-o", "json"], env=env, cwd=ROOT, capture_output=True, text=True,
-                             timeout=120)
+    resumed = subprocess.run(
+        args + ["--resume", "-o", "json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout)
     assert report["skipped"] == len(first) and report["generated"] == 6 - len(first)
@@ -122,13 +145,23 @@ def test_interrupted_batch_resumes_without_duplicates_or_losses(home, tmp_path):
 def test_an_item_saved_but_not_recorded_is_recovered_not_regenerated(cli, home, tmp_path):
     ideas = write_ideas(tmp_path, 3)
     out = tmp_path / "results.jsonl"
-    assert cli("batch", str(ideas), "--provider", "scripted", "--count", "1", "--output-file",
-               str(out)).returncode == 0
+    assert cli("batch", str(ideas), "--provider", "scripted", "--count", "1", "--output-file", str(out)).returncode == 0
     lines = out.read_text().splitlines()
     lost = json.loads(lines[-1])
     out.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:25])  # the process died while writing that line
-    proc = cli("batch", str(ideas), "--provider", "scripted", "--count", "1", "--output-file", str(out), "--resume",
-               "-o", "json")
+    proc = cli(
+        "batch",
+        str(ideas),
+        "--provider",
+        "scripted",
+        "--count",
+        "1",
+        "--output-file",
+        str(out),
+        "--resume",
+        "-o",
+        "json",
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert (report["skipped"], report["generated"]) == (2, 1)
@@ -150,8 +183,19 @@ def test_failed_items_exit_1_and_are_retried_on_resume(cli, home, tmp_path):
     assert "1 of 2 item(s) failed" in proc.stderr
     _, items = results(out)
     assert {i["status"] for i in items} == {"ok", "error"}
-    proc = cli("batch", str(ideas), "--provider", "scripted", "--count", "1", "--output-file", str(out), "--resume",
-               "-o", "json")
+    proc = cli(
+        "batch",
+        str(ideas),
+        "--provider",
+        "scripted",
+        "--count",
+        "1",
+        "--output-file",
+        str(out),
+        "--resume",
+        "-o",
+        "json",
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert [i["status"] for i in report["items"]] == ["skipped", "ok"]
@@ -188,24 +232,40 @@ def test_bad_input_exits_2_and_changes_nothing(cli, home, tmp_path):
     assert "batch item 2" in proc.stderr and "pirate" in proc.stderr
     assert not Path(f"{ideas}.results.jsonl").exists()
     assert prompt_count(home) == 0
-    for args, expected in [(["--workers", "0"], "workers"), (["--count", "11"], "--count"),
-                           (["--phases", "alembic"], "--phases"), (["--format", "xml"], "unknown batch format")]:
+    for args, expected in [
+        (["--workers", "0"], "workers"),
+        (["--count", "11"], "--count"),
+        (["--phases", "alembic"], "--phases"),
+        (["--format", "xml"], "unknown batch format"),
+    ]:
         proc = cli("batch", str(ideas), "--provider", "scripted", *args)
         assert proc.returncode == 2 and expected in proc.stderr, (args, proc.stderr)
     proc = cli("batch", str(tmp_path / "missing.txt"))
     assert proc.returncode == 2 and "cannot read batch file" in proc.stderr
     not_results = tmp_path / "other.jsonl"
     not_results.write_text("hello\n")
-    proc = cli("batch", str(write_ideas(tmp_path, 1)), "--provider", "scripted", "--output-file", str(not_results),
-               "--resume")
+    proc = cli(
+        "batch", str(write_ideas(tmp_path, 1)), "--provider", "scripted", "--output-file", str(not_results), "--resume"
+    )
     assert proc.returncode == 2 and "not a prompt-alchemy batch results file" in proc.stderr
     assert prompt_count(home) == 0
 
 
 def test_stdin_input(cli, home, tmp_path):
     out = tmp_path / "stdin.results.jsonl"
-    proc = cli("batch", "-", "--provider", "scripted", "--count", "1", "--output-file", str(out), "-o", "json",
-               input="from stdin one\nfrom stdin two\n")
+    proc = cli(
+        "batch",
+        "-",
+        "--provider",
+        "scripted",
+        "--count",
+        "1",
+        "--output-file",
+        str(out),
+        "-o",
+        "json",
+        input="from stdin one\nfrom stdin two\n",
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["generated"] == 2
     header, _ = results(out)

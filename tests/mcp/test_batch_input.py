@@ -22,11 +22,18 @@ def test_text_lines_skip_blanks_and_comments(service, tmp_path):
 
 def test_jsonl_objects_and_strings_with_options(service, tmp_path):
     path = tmp_path / "ideas.jsonl"
-    path.write_text('{"idea": "one", "count": 2, "phases": "idea,precision", "tags": ["a"], "id": "k1"}\n'
-                    '\n"two"\n', encoding="utf-8")
+    path.write_text(
+        '{"idea": "one", "count": 2, "phases": "idea,precision", "tags": ["a"], "id": "k1"}\n' '\n"two"\n',
+        encoding="utf-8",
+    )
     one, two = service.read_batch_items(path)
     assert (one.idea, one.count, one.phases, one.tags, one.id) == (
-        "one", 2, [Phase.PRIMA_MATERIA, Phase.COAGULATIO], ["a"], "k1")
+        "one",
+        2,
+        [Phase.PRIMA_MATERIA, Phase.COAGULATIO],
+        ["a"],
+        "k1",
+    )
     assert two.idea == "two" and two.count is None
 
 
@@ -39,10 +46,10 @@ def test_format_is_sniffed_from_content_when_the_extension_says_nothing(service,
 
 def test_csv_with_idea_and_option_columns(service, tmp_path):
     path = tmp_path / "ideas.csv"
-    path.write_text("idea,count,tags,target-model,notes\n"
-                    '"a CLI, for logs",2,"x,y",gpt-4o,ignored\n'
-                    ",,,,\n"
-                    "plain,,,,\n", encoding="utf-8")
+    path.write_text(
+        "idea,count,tags,target-model,notes\n" '"a CLI, for logs",2,"x,y",gpt-4o,ignored\n' ",,,,\n" "plain,,,,\n",
+        encoding="utf-8",
+    )
     first, second = service.read_batch_items(path)
     assert (first.idea, first.count, first.tags, first.target_model) == ("a CLI, for logs", 2, ["x", "y"], "gpt-4o")
     assert (second.idea, second.count, second.tags) == ("plain", None, None)
@@ -54,16 +61,19 @@ def test_the_awesome_prompts_csv_reads_its_prompt_column(service):
     assert all(i.idea for i in items)
 
 
-@pytest.mark.parametrize("name, content, expected", [
-    ("bad.jsonl", '{"idea": "ok"}\n{"idea": \n', "line 2: not valid JSON"),
-    ("bad.jsonl", '{"idea": "ok"}\n[1, 2]\n', "line 2: expected a JSON object"),
-    ("bad.jsonl", '{"idea": "ok", "colour": "blue"}\n', "line 1: invalid colour"),
-    ("bad.jsonl", '{"idea": "ok", "count": 11}\n', "line 1: invalid count"),
-    ("bad.jsonl", '{"count": 1}\n', "line 1: invalid idea"),
-    ("bad.csv", "title,body\nx,y\n", "needs an 'idea'"),
-    ("bad.csv", "idea,phases\nx,alembic\n", "line 2: invalid phases"),
-    ("empty.txt", "\n# nothing\n", "has no ideas"),
-])
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("bad.jsonl", '{"idea": "ok"}\n{"idea": \n', "line 2: not valid JSON"),
+        ("bad.jsonl", '{"idea": "ok"}\n[1, 2]\n', "line 2: expected a JSON object"),
+        ("bad.jsonl", '{"idea": "ok", "colour": "blue"}\n', "line 1: invalid colour"),
+        ("bad.jsonl", '{"idea": "ok", "count": 11}\n', "line 1: invalid count"),
+        ("bad.jsonl", '{"count": 1}\n', "line 1: invalid idea"),
+        ("bad.csv", "title,body\nx,y\n", "needs an 'idea'"),
+        ("bad.csv", "idea,phases\nx,alembic\n", "line 2: invalid phases"),
+        ("empty.txt", "\n# nothing\n", "has no ideas"),
+    ],
+)
 def test_bad_input_names_the_line(service, tmp_path, name, content, expected):
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")

@@ -28,22 +28,28 @@ pytestmark = pytest.mark.e2e
 
 
 def cli(*args: str) -> str:
-    proc = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, **SCRIPTED))
+    proc = subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, timeout=120, env=dict(os.environ, **SCRIPTED)
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
 
 @pytest.fixture
 def server(home):
-    generated = json.loads(cli("generate", "summarize git logs into release notes for {audience}", "--count", "1",
-                               "-o", "json"))
+    generated = json.loads(
+        cli("generate", "summarize git logs into release notes for {audience}", "--count", "1", "-o", "json")
+    )
     best = generated["best"]["id"] if "best" in generated else generated["prompts"][-1]["id"]
     cli("label", "set", best, "release-notes")
     cli("generate", "review a pull request for security issues", "--count", "1", "-o", "json")
-    proc = subprocess.Popen([str(SCRIPT), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", "0"],
-                            env=dict(os.environ, **SCRIPTED), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [str(SCRIPT), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", "0"],
+        env=dict(os.environ, **SCRIPTED),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     for line in iter(proc.stderr.readline, ""):
         seen.append(line)
@@ -64,11 +70,18 @@ def server(home):
 
 def run_suite(url: str, out: Path) -> dict[str, list[dict]]:
     """Run every active server scenario; the checks of each, by scenario name."""
-    assert CONFORMANCE.exists() and (NODE22 / "node").exists(), \
-        "the MCP conformance suite or Node 22 is not installed; run 'make setup' (it runs npm ci)"
+    assert (
+        CONFORMANCE.exists() and (NODE22 / "node").exists()
+    ), "the MCP conformance suite or Node 22 is not installed; run 'make setup' (it runs npm ci)"
     env = dict(os.environ, PATH=f"{NODE22}{os.pathsep}{os.environ.get('PATH', '')}", NO_COLOR="1")
-    proc = subprocess.run([str(CONFORMANCE), "server", "--url", url, "-o", str(out)], capture_output=True,
-                          text=True, timeout=600, cwd=ROOT, env=env)
+    proc = subprocess.run(
+        [str(CONFORMANCE), "server", "--url", url, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env=env,
+    )
     results: dict[str, list[dict]] = {}
     for checks in out.glob("server-*/checks.json"):
         scenario = re.sub(r"^server-|-\d{4}-\d\d-\d\dT.*$", "", checks.parent.name)
@@ -83,9 +96,10 @@ def test_conformance_suite_fails_only_on_its_own_fixtures(server, tmp_path):
     assert all(entry.get("reason") and entry.get("message") for entry in expected.values())
     results = run_suite(url, tmp_path / "results")
 
-    failed = {name: "; ".join(c.get("errorMessage") or c["status"] for c in checks
-                              if c["status"] in ("FAILURE", "WARNING"))
-              for name, checks in results.items()}
+    failed = {
+        name: "; ".join(c.get("errorMessage") or c["status"] for c in checks if c["status"] in ("FAILURE", "WARNING"))
+        for name, checks in results.items()
+    }
     failed = {name: why for name, why in failed.items() if why}
     passed = sorted(set(results) - set(failed))
     unexpected = {name: why for name, why in failed.items() if name not in expected}
@@ -97,8 +111,15 @@ def test_conformance_suite_fails_only_on_its_own_fixtures(server, tmp_path):
     wrong = {name: why for name, why in failed.items() if not re.search(expected[name]["message"], why)}
     assert not wrong, f"fixture scenarios failing for another reason than expected: {wrong}"
     # what the suite checks without fixtures, passing for real
-    assert {"server-initialize", "ping", "logging-set-level", "tools-list", "resources-list", "prompts-list",
-            "dns-rebinding-protection"} <= set(passed), passed
+    assert {
+        "server-initialize",
+        "ping",
+        "logging-set-level",
+        "tools-list",
+        "resources-list",
+        "prompts-list",
+        "dns-rebinding-protection",
+    } <= set(passed), passed
 
     proc.terminate()
     _, stderr = proc.communicate(timeout=20)

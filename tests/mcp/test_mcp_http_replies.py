@@ -40,8 +40,15 @@ async def url(service):
 def _prompts():
     from prompt_alchemy.models import Phase, Prompt
 
-    return [Prompt(content=f"Explain {topic} to a new colleague with three examples.", phase=Phase.COAGULATIO,
-                   title=topic, provider="scripted") for topic in ("git rebase", "unit tests", "tea ceremonies")]
+    return [
+        Prompt(
+            content=f"Explain {topic} to a new colleague with three examples.",
+            phase=Phase.COAGULATIO,
+            title=topic,
+            provider="scripted",
+        )
+        for topic in ("git rebase", "unit tests", "tea ceremonies")
+    ]
 
 
 class Wire:
@@ -58,11 +65,16 @@ class Wire:
         return headers
 
     async def open(self) -> Wire:
-        reply, _ = await self.request("initialize", {"protocolVersion": PROTOCOL, "capabilities": {},
-                                                     "clientInfo": {"name": "wire-test", "version": "1"}})
+        reply, _ = await self.request(
+            "initialize",
+            {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "wire-test", "version": "1"}},
+        )
         assert reply["result"]["serverInfo"]["name"] == "prompt-alchemy"
-        done = await self.http.post(self.url, headers=self.headers(),
-                                    content=json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        done = await self.http.post(
+            self.url,
+            headers=self.headers(),
+            content=json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        )
         assert done.status_code == 202
         return self
 
@@ -79,8 +91,11 @@ class Wire:
         if kind == "application/json":
             return response.json(), []
         assert kind == "text/event-stream"
-        messages = [json.loads(line[len("data: "):]) for line in response.text.splitlines()
-                    if line.startswith("data: ") and line.strip() != "data:"]
+        messages = [
+            json.loads(line[len("data: ") :])
+            for line in response.text.splitlines()
+            if line.startswith("data: ") and line.strip() != "data:"
+        ]
         assert messages and messages[-1]["id"] == request_id, response.text
         return messages[-1], messages[:-1]
 
@@ -97,8 +112,11 @@ async def test_calls_without_a_progress_token_get_plain_json(url):
         assert wire.types == ["text/event-stream"]  # initialize: the SDK's default
         tools = plain(await wire.request("tools/list", {}))
         assert "search_prompts" in {t["name"] for t in tools["result"]["tools"]}
-        found = plain(await wire.request("tools/call", {"name": "search_prompts",
-                                                        "arguments": {"query": "git rebase", "mode": "text"}}))
+        found = plain(
+            await wire.request(
+                "tools/call", {"name": "search_prompts", "arguments": {"query": "git rebase", "mode": "text"}}
+            )
+        )
         data = found["result"]["structuredContent"]
         assert data["count"] >= 1 and data["results"][0]["title"] == "git rebase"
         assert "git rebase" in found["result"]["content"][0]["text"]
@@ -112,9 +130,14 @@ async def test_calls_without_a_progress_token_get_plain_json(url):
 async def test_a_call_with_a_progress_token_streams_its_progress_then_the_result(url):
     async with httpx.AsyncClient(timeout=60) as http:
         wire = await Wire(http, url).open()
-        reply, before = await wire.request("tools/call", {
-            "name": "generate_prompts", "_meta": {"progressToken": "gen-1"},
-            "arguments": {"idea": "a CLI that summarizes git logs", "count": 2, "save": False}})
+        reply, before = await wire.request(
+            "tools/call",
+            {
+                "name": "generate_prompts",
+                "_meta": {"progressToken": "gen-1"},
+                "arguments": {"idea": "a CLI that summarizes git logs", "count": 2, "save": False},
+            },
+        )
         assert reply["result"].get("isError") is not True, reply
         assert len(reply["result"]["structuredContent"]["prompts"]) == 6
         assert {m["method"] for m in before} == {"notifications/progress"}
@@ -122,9 +145,14 @@ async def test_a_call_with_a_progress_token_streams_its_progress_then_the_result
         assert [m["params"]["progress"] for m in phases] == [1, 2, 3, 4, 5, 6]
         assert {m["params"]["progressToken"] for m in before} == {"gen-1"}
         # a progress token of 0 is a token too
-        reply, before = await wire.request("tools/call", {
-            "name": "generate_prompts", "_meta": {"progressToken": 0},
-            "arguments": {"idea": "a haiku about rivers", "count": 1, "save": False}})
+        reply, before = await wire.request(
+            "tools/call",
+            {
+                "name": "generate_prompts",
+                "_meta": {"progressToken": 0},
+                "arguments": {"idea": "a haiku about rivers", "count": 1, "save": False},
+            },
+        )
         assert len([m for m in before if float(m["params"]["progress"]).is_integer()]) == 3
         assert reply["result"].get("isError") is not True
 
@@ -132,12 +160,18 @@ async def test_a_call_with_a_progress_token_streams_its_progress_then_the_result
 async def test_plain_and_streamed_calls_at_once_in_one_session(url):
     async with httpx.AsyncClient(timeout=60) as http:
         wire = await Wire(http, url).open()
-        streamed = wire.request("tools/call", {
-            "name": "generate_prompts", "_meta": {"progressToken": "p"},
-            "arguments": {"idea": "a CLI that summarizes git logs", "count": 3, "save": False}})
-        searches = [wire.request("tools/call", {"name": "search_prompts",
-                                                "arguments": {"query": topic, "mode": "text"}})
-                    for topic in ("unit tests", "tea ceremonies", "git rebase") * 3]
+        streamed = wire.request(
+            "tools/call",
+            {
+                "name": "generate_prompts",
+                "_meta": {"progressToken": "p"},
+                "arguments": {"idea": "a CLI that summarizes git logs", "count": 3, "save": False},
+            },
+        )
+        searches = [
+            wire.request("tools/call", {"name": "search_prompts", "arguments": {"query": topic, "mode": "text"}})
+            for topic in ("unit tests", "tea ceremonies", "git rebase") * 3
+        ]
         (gen, progress), *found = await asyncio.gather(streamed, *searches)
     assert len([m for m in progress if float(m["params"]["progress"]).is_integer()]) == 9
     assert len(gen["result"]["structuredContent"]["prompts"]) == 9
@@ -154,12 +188,14 @@ async def test_the_sdk_client_gets_results_and_progress(url):
     async with Client(url, mode="legacy") as client:
         found = await client.call_tool("search_prompts", {"query": "tea ceremonies", "mode": "text"})
         assert not found.is_error and found.structured_content["results"][0]["title"] == "tea ceremonies"
-        generated = await client.call_tool("generate_prompts", {"idea": "an HTTP idea", "count": 1, "save": False},
-                                           progress_callback=on_progress)
+        generated = await client.call_tool(
+            "generate_prompts", {"idea": "an HTTP idea", "count": 1, "save": False}, progress_callback=on_progress
+        )
         assert not generated.is_error and [e for e in events if float(e).is_integer()] == [1, 2, 3]
         events.clear()
-        batch = await client.call_tool("batch_generate", {"items": [{"idea": "a"}, {"idea": "b"}], "save": False},
-                                       progress_callback=on_progress)
+        batch = await client.call_tool(
+            "batch_generate", {"items": [{"idea": "a"}, {"idea": "b"}], "save": False}, progress_callback=on_progress
+        )
         assert not batch.is_error and batch.structured_content["generated"] == 2 and sorted(events) == [1, 2]
         bad = await client.call_tool("generate_prompts", {"idea": "x", "phases": ["alembic"]})
         assert bad.is_error
@@ -169,8 +205,14 @@ async def test_a_body_too_large_to_inspect_is_passed_on_whole(url):
     async with httpx.AsyncClient(timeout=60) as http:
         wire = await Wire(http, url).open()
         query = "tea " * (MAX_PEEK_BYTES // 4 + 1000)
-        body = json.dumps({"jsonrpc": "2.0", "id": 99, "method": "tools/call",
-                           "params": {"name": "search_prompts", "arguments": {"query": query}}}).encode()
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 99,
+                "method": "tools/call",
+                "params": {"name": "search_prompts", "arguments": {"query": query}},
+            }
+        ).encode()
         assert len(body) > MAX_PEEK_BYTES
         wire.next_id = 98
         reply, _ = await wire.request("tools/call", {}, body=body)
@@ -179,17 +221,20 @@ async def test_a_body_too_large_to_inspect_is_passed_on_whole(url):
         assert f"{len(query.strip()):,} characters" in reply["result"]["content"][0]["text"]
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "search_prompts"}}', True),
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', True),
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": {"progressToken": "t"}}}', False),
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": {"progressToken": 0}}}', False),
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": {"progressToken": null}}}', True),
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}', False),
-    (b'{"jsonrpc": "2.0", "method": "notifications/initialized"}', False),
-    (b'[{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]', False),
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": []}', True),
-    (b'not json', False),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "search_prompts"}}', True),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', True),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": {"progressToken": "t"}}}', False),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": {"progressToken": 0}}}', False),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": {"progressToken": null}}}', True),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}', False),
+        (b'{"jsonrpc": "2.0", "method": "notifications/initialized"}', False),
+        (b'[{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]', False),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": []}', True),
+        (b"not json", False),
+    ],
+)
 def test_which_requests_get_a_plain_reply(body, expected):
     assert wants_plain_reply(body) is expected

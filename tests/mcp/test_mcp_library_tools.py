@@ -33,9 +33,15 @@ async def test_search_finds_generated_prompts_with_filters(service):
         assert found <= {p["id"] for p in rust["prompts"]}
         assert data["results"][0]["id"] in text_of(result)
 
-        filtered = await client.call_tool("search_prompts", {
-            "query": "expert assistant", "mode": "text", "limit": 50,
-            "filters": {"tags": ["food"], "phase": ["coagulatio"]}})
+        filtered = await client.call_tool(
+            "search_prompts",
+            {
+                "query": "expert assistant",
+                "mode": "text",
+                "limit": 50,
+                "filters": {"tags": ["food"], "phase": ["coagulatio"]},
+            },
+        )
         assert not filtered.is_error, text_of(filtered)
         hits = filtered.structured_content["results"]
         assert hits and all(h["phase"] == "coagulatio" and "food" in h["tags"] for h in hits)
@@ -45,15 +51,18 @@ async def test_search_finds_generated_prompts_with_filters(service):
         assert len(hybrid.structured_content["results"]) <= 3
 
 
-@pytest.mark.parametrize("arguments, expected", [
-    ({"query": ""}, "query"),
-    ({"query": "x", "mode": "fuzzy"}, "mode"),
-    ({"query": "x", "limit": 0}, "limit"),
-    ({"query": "x", "limit": 101}, "limit"),
-    ({"query": "x", "filters": {"colour": "blue"}}, "colour"),
-    ({"query": "x", "filters": {"since": "last tuesday"}}, "since"),
-    ({"query": "   "}, "the search query is empty"),
-])
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        ({"query": ""}, "query"),
+        ({"query": "x", "mode": "fuzzy"}, "mode"),
+        ({"query": "x", "limit": 0}, "limit"),
+        ({"query": "x", "limit": 101}, "limit"),
+        ({"query": "x", "filters": {"colour": "blue"}}, "colour"),
+        ({"query": "x", "filters": {"since": "last tuesday"}}, "since"),
+        ({"query": "   "}, "the search query is empty"),
+    ],
+)
 async def test_search_errors(service, arguments, expected):
     async with Client(build_server(service)) as client:
         result = await client.call_tool("search_prompts", arguments)
@@ -91,8 +100,10 @@ async def test_update_prompt_makes_a_new_version(service):
     async with Client(build_server(service)) as client:
         gen = await generate(client, "an update test")
         best = gen["best"]
-        result = await client.call_tool("update_prompt", {"id": best["id"], "content": "Edited prompt text.",
-                                                          "tags": ["edited"], "notes": "tightened"})
+        result = await client.call_tool(
+            "update_prompt",
+            {"id": best["id"], "content": "Edited prompt text.", "tags": ["edited"], "notes": "tightened"},
+        )
         assert not result.is_error, text_of(result)
         new = result.structured_content["prompt"]
         assert new["id"] != best["id"] and new["parent_id"] == best["id"]
@@ -154,8 +165,12 @@ async def test_get_providers_lists_the_local_provider_without_secrets(make_servi
 
 
 async def test_generate_refuses_a_run_over_max_cost(make_service):
-    svc = make_service(**{"providers.openai.api_key": "sk-test-secret-value-1234567890",
-                          **{f"phases.{p}.provider": "openai" for p in ("prima-materia", "solutio", "coagulatio")}})
+    svc = make_service(
+        **{
+            "providers.openai.api_key": "sk-test-secret-value-1234567890",
+            **{f"phases.{p}.provider": "openai" for p in ("prima-materia", "solutio", "coagulatio")},
+        }
+    )
     async with Client(build_server(svc)) as client:
         result = await client.call_tool("generate_prompts", {"idea": "expensive", "max_cost": 0.000001})
         assert result.is_error and "max-cost" in text_of(result)
@@ -169,8 +184,9 @@ async def test_concurrent_searches_run_at_most_one_per_core_and_all_answer(servi
     from prompt_alchemy.mcp.server import SEARCH_SLOTS
     from prompt_alchemy.models import Prompt
 
-    service.store.save_prompts([Prompt(content=f"Explain topic {i} with an example.", title=f"topic {i}")
-                                for i in range(12)])
+    service.store.save_prompts(
+        [Prompt(content=f"Explain topic {i} with an example.", title=f"topic {i}") for i in range(12)]
+    )
     search, running, most = service.search, 0, 0
 
     async def counted(*args, **kwargs):  # the service's own search, counting how many run at once
@@ -185,8 +201,9 @@ async def test_concurrent_searches_run_at_most_one_per_core_and_all_answer(servi
 
     service.search = counted
     async with Client(build_server(service)) as client:
-        results = await asyncio.gather(*(client.call_tool("search_prompts", {"query": f"topic {i}", "mode": "text"})
-                                         for i in range(12)))
+        results = await asyncio.gather(
+            *(client.call_tool("search_prompts", {"query": f"topic {i}", "mode": "text"}) for i in range(12))
+        )
     assert most == SEARCH_SLOTS
     for i, result in enumerate(results):
         assert not result.is_error, text_of(result)

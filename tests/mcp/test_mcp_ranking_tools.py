@@ -22,33 +22,42 @@ def text_of(result) -> str:
 
 
 def judge_reply(score: int) -> str:
-    return json.dumps({"scores": {c: {"score": score, "reasoning": f"{c} could be better"} for c in CRITERIA},
-                       "summary": f"scored {score}"})
+    return json.dumps(
+        {
+            "scores": {c: {"score": score, "reasoning": f"{c} could be better"} for c in CRITERIA},
+            "summary": f"scored {score}",
+        }
+    )
 
 
 def optimizer_script(scores: list[int]) -> list[str]:
     """Seed judgment, then per round: a critique, a rewrite and its judgment."""
     out = [judge_reply(scores[0])]
     for n in range(1, len(scores)):
-        out += [f"Critique {n}: the prompt does not say how long the summary should be.",
-                f"<prompt>\nYou are an editor. Summarize {{article}} in {n + 2} bullet points.\n</prompt>\n"
-                f"Changes: round {n} made the length explicit.",
-                judge_reply(scores[n])]
+        out += [
+            f"Critique {n}: the prompt does not say how long the summary should be.",
+            f"<prompt>\nYou are an editor. Summarize {{article}} in {n + 2} bullet points.\n</prompt>\n"
+            f"Changes: round {n} made the length explicit.",
+            judge_reply(scores[n]),
+        ]
     return out
 
 
 async def test_optimize_prompt_improves_and_reports_progress(make_service):
-    svc = make_service(**{"ranking.judge_provider": "scripted",
-                          "providers.scripted.responses": optimizer_script([5, 8])})
+    svc = make_service(
+        **{"ranking.judge_provider": "scripted", "providers.scripted.responses": optimizer_script([5, 8])}
+    )
     messages = []
 
     async def on_progress(progress, total, message):
         messages.append((progress, message))
 
     async with Client(build_server(svc)) as client:
-        result = await client.call_tool("optimize_prompt", {"prompt": SEED, "task": "summarize an article",
-                                                            "max_iterations": 1, "provider": "scripted"},
-                                        progress_callback=on_progress)
+        result = await client.call_tool(
+            "optimize_prompt",
+            {"prompt": SEED, "task": "summarize an article", "max_iterations": 1, "provider": "scripted"},
+            progress_callback=on_progress,
+        )
     assert not result.is_error, text_of(result)
     data = result.structured_content
     assert data["improved"] is True and data["metric"] == "judge"
@@ -87,9 +96,17 @@ def store_rateable_prompts(svc, n: int = 20) -> list[str]:
         if i % 2:
             body += " Format the answer as a Markdown table with one row per step."
         body += " Give context and examples." * (i % 5)
-        prompts.append(Prompt(id=f"00000000-0000-4000-8000-{i:012d}", content=body, phase=Phase.COAGULATIO,
-                              session_id=f"00000000-0000-4000-9000-{i:012d}", score=0.5 + i / 100,
-                              title=f"task {i}", provider="scripted"))
+        prompts.append(
+            Prompt(
+                id=f"00000000-0000-4000-8000-{i:012d}",
+                content=body,
+                phase=Phase.COAGULATIO,
+                session_id=f"00000000-0000-4000-9000-{i:012d}",
+                score=0.5 + i / 100,
+                title=f"task {i}",
+                provider="scripted",
+            )
+        )
     svc.store.save_prompts(prompts)
     return [p.id for p in prompts]
 
@@ -107,7 +124,7 @@ async def test_ratings_train_the_model_and_rank_the_mcp_prompts(make_service):
 
         listed = [p.description.split(" ")[2] for p in (await client.list_prompts()).prompts]
         five_star = [pid for pid, r in zip(ids, ratings) if r == 5]
-        assert set(listed[:len(five_star)]) == set(five_star)  # rated best first, then by score
+        assert set(listed[: len(five_star)]) == set(five_star)  # rated best first, then by score
         assert listed[0] == max(five_star)  # among equal ratings, the higher score
 
         dry = await client.call_tool("train_model", {"dry_run": True})
@@ -152,8 +169,14 @@ async def test_learning_status_before_and_after_training(make_service):
         data = before.structured_content
         assert data["active"] is None and data["versions"] == [] and data["last_attempt"] is None
         assert data["enabled"] is True and data["schedule"] == "03:30" and "T03:30" in data["next_run"]
-        assert data["feedback"] == {"total": 0, "ratings": 0, "choices": 0, "rated_prompts": 0,
-                                    "choice_sessions": 0, "needed": 4}
+        assert data["feedback"] == {
+            "total": 0,
+            "ratings": 0,
+            "choices": 0,
+            "rated_prompts": 0,
+            "choice_sessions": 0,
+            "needed": 4,
+        }
         text = text_of(before)
         assert "active model: none" in text and "training needs 4" in text and "nightly at 03:30" in text
 

@@ -41,8 +41,9 @@ async def test_tools_are_listed_with_descriptions_bounds_and_enums(service):
 
 async def test_generate_saves_by_default_and_returns_structured_and_text(service):
     async with Client(build_server(service)) as client:
-        result = await client.call_tool("generate_prompts", {"idea": "a CLI that summarizes git logs", "count": 2,
-                                                             "tags": ["cli", "git"]})
+        result = await client.call_tool(
+            "generate_prompts", {"idea": "a CLI that summarizes git logs", "count": 2, "tags": ["cli", "git"]}
+        )
         assert not result.is_error, text_of(result)
         data = result.structured_content
         assert data["saved"] is True and len(data["prompts"]) == 6
@@ -67,9 +68,18 @@ async def test_generate_with_save_false_stores_nothing(service):
 
 async def test_generate_options_reach_the_engine(service):
     async with Client(build_server(service)) as client:
-        result = await client.call_tool("generate_prompts", {
-            "idea": "a newsletter about Rust", "phases": ["idea", "precision"], "count": 1, "persona": "writing",
-            "target_model": "claude-sonnet-4", "provider": "scripted", "temperature": 0.3})
+        result = await client.call_tool(
+            "generate_prompts",
+            {
+                "idea": "a newsletter about Rust",
+                "phases": ["idea", "precision"],
+                "count": 1,
+                "persona": "writing",
+                "target_model": "claude-sonnet-4",
+                "provider": "scripted",
+                "temperature": 0.3,
+            },
+        )
         assert not result.is_error, text_of(result)
         data = result.structured_content
         assert data["phases"] == ["prima-materia", "coagulatio"]
@@ -84,8 +94,9 @@ async def test_generate_reports_progress_per_phase(service):
         async def on_progress(progress, total, message):
             events.append((progress, total, message))
 
-        result = await client.call_tool("generate_prompts", {"idea": "progress please", "count": 2},
-                                        progress_callback=on_progress)
+        result = await client.call_tool(
+            "generate_prompts", {"idea": "progress please", "count": 2}, progress_callback=on_progress
+        )
         assert not result.is_error
         phases = [e for e in events if float(e[0]).is_integer()]  # one per finished phase call
         assert [e[0] for e in phases] == [1, 2, 3, 4, 5, 6]
@@ -100,16 +111,19 @@ async def test_generate_reports_progress_per_phase(service):
         assert all(": " in m for m in done) and len(finals) == 2
 
 
-@pytest.mark.parametrize("arguments, expected", [
-    ({"idea": "x", "count": 20}, "less than or equal to 10"),
-    ({"idea": "x", "count": 0}, "greater than or equal to 1"),
-    ({"idea": "x", "persona": "pirate"}, "persona"),
-    ({"idea": "x", "phases": ["alembic"]}, "phases"),
-    ({"idea": "x", "temperature": 3}, "temperature"),
-    ({"idea": "x", "provider": "nonesuch"}, "provider"),
-    ({"count": 1}, "idea"),
-    ({"idea": ""}, "idea"),
-])
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        ({"idea": "x", "count": 20}, "less than or equal to 10"),
+        ({"idea": "x", "count": 0}, "greater than or equal to 1"),
+        ({"idea": "x", "persona": "pirate"}, "persona"),
+        ({"idea": "x", "phases": ["alembic"]}, "phases"),
+        ({"idea": "x", "temperature": 3}, "temperature"),
+        ({"idea": "x", "provider": "nonesuch"}, "provider"),
+        ({"count": 1}, "idea"),
+        ({"idea": ""}, "idea"),
+    ],
+)
 async def test_schema_invalid_arguments_are_tool_errors_and_the_server_keeps_running(service, arguments, expected):
     async with Client(build_server(service)) as client:
         result = await client.call_tool("generate_prompts", arguments)
@@ -120,11 +134,14 @@ async def test_schema_invalid_arguments_are_tool_errors_and_the_server_keeps_run
         assert not ok.is_error
 
 
-@pytest.mark.parametrize("arguments, expected", [
-    ({"idea": "   "}, "the idea is empty"),
-    ({"idea": "x", "phases": ["coagulatio", "solutio"]}, "phases must be in order"),
-    ({"idea": "x", "phases": ["solutio", "solutio"]}, "listed twice"),
-])
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        ({"idea": "   "}, "the idea is empty"),
+        ({"idea": "x", "phases": ["coagulatio", "solutio"]}, "phases must be in order"),
+        ({"idea": "x", "phases": ["solutio", "solutio"]}, "listed twice"),
+    ],
+)
 async def test_service_validation_errors_are_actionable(service, arguments, expected):
     async with Client(build_server(service)) as client:
         result = await client.call_tool("generate_prompts", arguments)
@@ -159,7 +176,6 @@ async def test_unknown_tool_is_invalid_params(service):
             await client.call_tool("transmute_lead", {})
         assert caught.value.error.code == -32602 and "transmute_lead" in caught.value.error.message
 
-
     # ------------------------------------------------------------------------------------------------- batch
 
 
@@ -170,10 +186,12 @@ async def test_batch_generate_runs_items_with_their_options_and_reports_progress
         async def on_progress(progress, total, message):
             events.append((progress, total))
 
-        items = [{"idea": "first idea"}, {"idea": "second idea", "count": 2, "tags": ["two"]},
-                 {"idea": "third idea", "phases": ["prima-materia"]}]
-        result = await client.call_tool("batch_generate", {"items": items, "workers": 2},
-                                        progress_callback=on_progress)
+        items = [
+            {"idea": "first idea"},
+            {"idea": "second idea", "count": 2, "tags": ["two"]},
+            {"idea": "third idea", "phases": ["prima-materia"]},
+        ]
+        result = await client.call_tool("batch_generate", {"items": items, "workers": 2}, progress_callback=on_progress)
         assert not result.is_error, text_of(result)
         report = result.structured_content
         assert (report["total"], report["generated"], report["failed"]) == (3, 3, 0)
@@ -205,8 +223,10 @@ async def test_batch_schema_errors(service):
 
 async def test_batch_item_failure_is_reported_and_the_rest_go_on(make_service):
     svc = make_service(**{"providers.scripted.fail_phases": ["solutio"]})
-    items = [{"idea": "only the first phase", "phases": ["prima-materia"], "count": 1},
-             {"idea": "needs solutio", "count": 1}]
+    items = [
+        {"idea": "only the first phase", "phases": ["prima-materia"], "count": 1},
+        {"idea": "needs solutio", "count": 1},
+    ]
     async with Client(build_server(svc)) as c:
         result = await c.call_tool("batch_generate", {"items": items})
     assert not result.is_error
@@ -235,8 +255,7 @@ async def test_validate_config_rereads_the_file(service, write_config):
         assert any("colour" in p for p in data["problems"])
         assert "problem" in text_of(result)
 
-
-    # ------------------------------------------------------------------------------------------------- resources, prompts
+    # --------------------------------------------------------------------------------------------- resources, prompts
 
 
 async def test_stored_prompts_are_resources(service):
@@ -257,7 +276,9 @@ async def test_stored_prompts_are_resources(service):
 async def test_best_scored_prompts_are_mcp_prompts(service):
     async with Client(build_server(service)) as client:
         assert (await client.list_prompts()).prompts == []
-        gen = (await client.call_tool("generate_prompts", {"idea": "an mcp prompt test", "count": 2})).structured_content
+        gen = (
+            await client.call_tool("generate_prompts", {"idea": "an mcp prompt test", "count": 2})
+        ).structured_content
         prompts = (await client.list_prompts()).prompts
         finals = {p["id"]: p for p in gen["prompts"] if p["phase"] == "coagulatio"}
         assert len(prompts) == 2
@@ -269,7 +290,6 @@ async def test_best_scored_prompts_are_mcp_prompts(service):
         with pytest.raises(MCPError):
             await client.get_prompt("no-such-prompt-0badc0de")
 
-
     # ------------------------------------------------------------------------------------------------- concurrency
 
 
@@ -277,6 +297,7 @@ async def test_a_long_generate_does_not_block_other_calls(make_service):
     svc = make_service(**{"providers.scripted.latency": 0.4})
     finished: list[str] = []
     async with Client(build_server(svc)) as c:
+
         async def slow():
             await c.call_tool("generate_prompts", {"idea": "slow", "count": 1})
             finished.append("generate")

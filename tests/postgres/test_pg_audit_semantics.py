@@ -34,8 +34,14 @@ def test_parent_and_child_deleted_at_once_relink_the_grandchild(backend, service
     rows = []
     for t in range(5):
         chain = [f"c{t}-{g}" for g in range(4)]
-        rows += [{"id": pid, "content": f"Chain {t} generation {g}: tidy the wording.",
-                  "parent_id": chain[g - 1] if g else None} for g, pid in enumerate(chain)]
+        rows += [
+            {
+                "id": pid,
+                "content": f"Chain {t} generation {g}: tidy the wording.",
+                "parent_id": chain[g - 1] if g else None,
+            }
+            for g, pid in enumerate(chain)
+        ]
     _import(service, tmp_path, rows)
 
     async def both(t: int):
@@ -61,13 +67,20 @@ def test_concurrent_label_moves_keep_one_history_chain(backend, service, tmp_pat
     audited = service.store.list_audit(action="label.set", limit=100)
     assert len(audited) == 20
     assert {r["targets"][0]: r["targets"][1:] for r in audited} == {
-        row["prompt_id"]: [row["previous_id"]] if row["previous_id"] else [] for row in history}
+        row["prompt_id"]: [row["previous_id"]] if row["previous_id"] else [] for row in history
+    }
 
 
 @pytest.mark.parametrize("with_labels", [False, True])
 def test_import_audit_rows_name_the_ids_and_the_labels(backend, service, tmp_path, with_labels):
-    rows = [{"id": f"imp-{i}", "content": f"Imported {i}: outline the talk.",
-             **({"labels": ["production"]} if with_labels and i == 1 else {})} for i in range(3)]
+    rows = [
+        {
+            "id": f"imp-{i}",
+            "content": f"Imported {i}: outline the talk.",
+            **({"labels": ["production"]} if with_labels and i == 1 else {}),
+        }
+        for i in range(3)
+    ]
     report = _import(service, tmp_path, rows)
     assert report.imported == 3
     imports = service.store.list_audit(action="import")

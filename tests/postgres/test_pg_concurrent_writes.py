@@ -83,14 +83,21 @@ def _delete(server: Server, key: str, pid: str):
     def call() -> int:
         with server.client(key) as client:
             return client.delete(f"/api/v1/prompts/{pid}").status_code
+
     return call
 
 
 def test_concurrent_deletes_of_one_prompt_give_one_200_and_one_audit_row(servers, store):
     a, b, key = servers
     ids = [f"del-{trial:02d}" for trial in range(6)]
-    assert _import(a, key, [{"id": pid, "content": f"Delete race {pid}: summarise the report in three lines.",
-                             "embedding": None} for pid in ids]).json()["imported"] == len(ids)
+    assert _import(
+        a,
+        key,
+        [
+            {"id": pid, "content": f"Delete race {pid}: summarise the report in three lines.", "embedding": None}
+            for pid in ids
+        ],
+    ).json()["imported"] == len(ids)
     for pid in ids:
         codes = _at_once([_delete(a if i % 2 else b, key, pid) for i in range(6)])
         assert sorted(codes) == [200] + [404] * 5, (pid, codes)
@@ -108,8 +115,14 @@ def test_deleting_a_parent_and_its_child_at_once_never_fails_and_keeps_lineage(s
     for t in range(trials):
         chain = [f"lin-{t:02d}-{g}" for g in ("root", "parent", "child", "grandchild")]
         for i, pid in enumerate(chain):
-            rows.append({"id": pid, "content": f"Lineage trial {t}, generation {i}: rewrite the note for clarity.",
-                         "parent_id": chain[i - 1] if i else None, "embedding": None})
+            rows.append(
+                {
+                    "id": pid,
+                    "content": f"Lineage trial {t}, generation {i}: rewrite the note for clarity.",
+                    "parent_id": chain[i - 1] if i else None,
+                    "embedding": None,
+                }
+            )
     assert _import(a, key, rows).json()["imported"] == len(rows)
     for t in range(trials):
         root, parent, child, grandchild = (f"lin-{t:02d}-{g}" for g in ("root", "parent", "child", "grandchild"))
@@ -128,8 +141,10 @@ def test_deleting_a_parent_and_its_child_at_once_never_fails_and_keeps_lineage(s
 def test_thirty_concurrent_label_moves_leave_one_history_chain(servers, store):
     a, b, key = servers
     ids = [f"lab-{i:02d}" for i in range(30)]
-    rows = [{"id": pid, "content": f"Label version {pid}: answer the customer politely and briefly.",
-             "embedding": None} for pid in ids]
+    rows = [
+        {"id": pid, "content": f"Label version {pid}: answer the customer politely and briefly.", "embedding": None}
+        for pid in ids
+    ]
     assert _import(a, key, rows).json()["imported"] == len(ids)
 
     def move(server: Server, row: dict):
@@ -140,31 +155,48 @@ def test_thirty_concurrent_label_moves_leave_one_history_chain(servers, store):
     history = list(reversed(store.label_history("production", limit=100)))  # oldest first
     assert len(history) == 30
     assert history[0]["action"] == "set" and history[0]["previous_id"] is None
-    wrong = [(prev["prompt_id"], row["previous_id"]) for prev, row in zip(history, history[1:])
-             if row["previous_id"] != prev["prompt_id"]]
+    wrong = [
+        (prev["prompt_id"], row["previous_id"])
+        for prev, row in zip(history, history[1:])
+        if row["previous_id"] != prev["prompt_id"]
+    ]
     assert not wrong, f"{len(wrong)} of 29 history rows name the wrong previous prompt: {wrong[:3]}"
     assert sorted(row["prompt_id"] for row in history) == ids
     assert store.get_label("production") == history[-1]["prompt_id"]
     assert all(row["actor"] == "deployer" and row["source"] == "import" for row in history)
     audited = [r for r in store.list_audit(action="label.set", limit=1000) if "label=production" in (r["detail"] or "")]
     assert len(audited) == 30
-    assert all(r["actor"] == "deployer" and r["outcome"] == "ok" and "source=import" in r["detail"]
-               for r in audited), audited[:2]
+    assert all(
+        r["actor"] == "deployer" and r["outcome"] == "ok" and "source=import" in r["detail"] for r in audited
+    ), audited[:2]
     by_target = {r["targets"][0]: r["targets"][1:] for r in audited}
     assert by_target == {row["prompt_id"]: ([row["previous_id"]] if row["previous_id"] else []) for row in history}
 
 
 def test_a_rest_import_audits_the_ids_it_wrote_and_the_labels_it_moved(servers, store):
     a, b, key = servers
-    rows = [{"id": f"aud-{i}", "content": f"Audited import {i}: draft a short release note.", "embedding": None,
-             **({"labels": ["staging"]} if i == 2 else {})} for i in range(3)]
+    rows = [
+        {
+            "id": f"aud-{i}",
+            "content": f"Audited import {i}: draft a short release note.",
+            "embedding": None,
+            **({"labels": ["staging"]} if i == 2 else {}),
+        }
+        for i in range(3)
+    ]
     report = _import(b, key, rows).json()
     assert report["imported"] == 3 and report["labels"] == 1
-    imports = [r for r in store.list_audit(action="import", actor="deployer", limit=1000)
-               if any(t.startswith("aud-") for t in r["targets"])]
+    imports = [
+        r
+        for r in store.list_audit(action="import", actor="deployer", limit=1000)
+        if any(t.startswith("aud-") for t in r["targets"])
+    ]
     assert len(imports) == 1 and sorted(imports[0]["targets"]) == ["aud-0", "aud-1", "aud-2"], imports
-    summary = next(r for r in store.list_audit(action="import", actor="deployer", limit=10)
-                   if (r["detail"] or "").startswith("done"))
+    summary = next(
+        r
+        for r in store.list_audit(action="import", actor="deployer", limit=10)
+        if (r["detail"] or "").startswith("done")
+    )
     assert "imported=3" in summary["detail"] and "labels=staging" in summary["detail"], summary
     moves = store.list_audit(action="label.set", target="aud-2", limit=10)
     assert len(moves) == 1 and moves[0]["actor"] == "deployer" and "label=staging" in moves[0]["detail"]

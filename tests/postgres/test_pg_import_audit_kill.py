@@ -66,11 +66,26 @@ def _write_lock(backend: str, home: Path) -> Iterator[None]:
 
 def test_an_import_killed_mid_way_leaves_no_prompt_without_its_audit_row(backend, home, tmp_path):
     path = tmp_path / "rows.jsonl"
-    path.write_text("".join(json.dumps({"id": f"kill-{i:05d}", "content": f"Killed import {i}: list the steps of "
-                                        f"task {i * 7919 % 10007} for a new colleague."}) + "\n"
-                            for i in range(N)), encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "prompt_alchemy", "import", str(path)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"kill-{i:05d}",
+                    "content": f"Killed import {i}: list the steps of " f"task {i * 7919 % 10007} for a new colleague.",
+                }
+            )
+            + "\n"
+            for i in range(N)
+        ),
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prompt_alchemy", "import", str(path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
     try:
         deadline = time.monotonic() + 120  # a guard against a hang, not a measurement
         while _count(backend, home) == 0:

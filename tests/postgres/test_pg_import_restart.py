@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from pg_testkit import RestartablePostgres
 
 N = 3000
@@ -33,8 +32,14 @@ MODEL, DIMS = "all-MiniLM-L6-v2", 384
 BLOCKED_BATCH = 2  # batches 0 and 1 commit; batch 2 is half written when the server goes down
 LOCK_KEY = 7_415_001
 #: The real CLI; `wait` shortens how long an import batch waits for the database to come back.
-CLI = [sys.executable, "-c", ("import sys; import prompt_alchemy.storage.postgres.store as s; "
-                              "s.RECONNECT_WAIT = float(sys.argv.pop(1)); from prompt_alchemy.cli import main; main()")]
+CLI = [
+    sys.executable,
+    "-c",
+    (
+        "import sys; import prompt_alchemy.storage.postgres.store as s; "
+        "s.RECONNECT_WAIT = float(sys.argv.pop(1)); from prompt_alchemy.cli import main; main()"
+    ),
+]
 
 
 def _row(i: int, rng: np.random.Generator) -> dict:
@@ -86,8 +91,9 @@ def import_file(tmp_path):
 def _cli(args: list[str], url: str, wait: float = 30.0) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPT_ALCHEMY_DATABASE")}
     env.update(PROMPT_ALCHEMY_DATABASE_URL=url, PYTHONWARNINGS="ignore")
-    return subprocess.Popen(CLI + [str(wait)] + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        CLI + [str(wait)] + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _library(url: str) -> dict:
@@ -95,11 +101,16 @@ def _library(url: str) -> dict:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        table = conn.execute("SELECT table_name FROM vector_spaces WHERE model = %s AND dimensions = %s",
-                             (MODEL, DIMS)).fetchone()[0]
-        prompts = {r[0]: r for r in conn.execute(
-            "SELECT id, content, content_hash, title, tags, phase, provider, model, parent_id, created_at, "
-            "embedding, embedding_model, embedding_dim FROM prompts").fetchall()}
+        table = conn.execute(
+            "SELECT table_name FROM vector_spaces WHERE model = %s AND dimensions = %s", (MODEL, DIMS)
+        ).fetchone()[0]
+        prompts = {
+            r[0]: r
+            for r in conn.execute(
+                "SELECT id, content, content_hash, title, tags, phase, provider, model, parent_id, created_at, "
+                "embedding, embedding_model, embedding_dim FROM prompts"
+            ).fetchall()
+        }
         vectors = dict(conn.execute(f"SELECT id, embedding::text FROM {table}").fetchall())
         context: dict[str, list] = {}
         for pid, source, content in conn.execute("SELECT prompt_id, source, content FROM prompt_context"):
@@ -120,7 +131,13 @@ def _check_whole(lib: dict, rows: list[dict], expected_ids: list[str]) -> None:
         row, stored = by_id[pid], lib["prompts"][pid]
         _, content, _, title, tags, phase, provider, model, parent, created, blob, emb_model, emb_dim = stored
         assert (content, title, json.loads(tags), phase, provider, model) == (
-            row["content"], row["title"], row["tags"], row["phase"], row["provider"], row["model"])
+            row["content"],
+            row["title"],
+            row["tags"],
+            row["phase"],
+            row["provider"],
+            row["model"],
+        )
         assert parent == row["parent_id"]  # lineage kept: every parent is in an earlier (committed) row
         assert created.startswith(row["created_at"][:19])
         assert (emb_model, emb_dim) == (MODEL, DIMS)
@@ -140,8 +157,10 @@ def _wait_until_blocked(url: str, proc: subprocess.Popen) -> None:
             if proc.poll() is not None:
                 out, err = proc.communicate()
                 raise AssertionError(f"the import ended before reaching batch {BLOCKED_BATCH}: {out} {err}")
-            waiting = conn.execute("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                                   "AND objid = %s", (LOCK_KEY,)).fetchone()[0]
+            waiting = conn.execute(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted " "AND objid = %s",
+                (LOCK_KEY,),
+            ).fetchone()[0]
             if waiting:
                 return
             time.sleep(0.05)
@@ -149,8 +168,9 @@ def _wait_until_blocked(url: str, proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.parametrize("fault", ["restart", "outage"])
-def test_a_database_restart_mid_import_leaves_whole_batches_and_a_rerun_completes(restartable_postgres,
-                                                                                   import_file, fault):
+def test_a_database_restart_mid_import_leaves_whole_batches_and_a_rerun_completes(
+    restartable_postgres, import_file, fault
+):
     import psycopg
 
     from prompt_alchemy.services._common import _IMPORT_BATCH

@@ -109,8 +109,10 @@ def test_two_servers_share_one_library_and_survive_a_database_restart(own_postgr
                 break
             time.sleep(0.3)
         assert status == 200, "the server did not recover when the database came back"
-        print(f"seen through the other server after {seen_at * 1000:.0f} ms; recovered "
-              f"{time.monotonic() - outage:.1f} s after the database restart began")
+        print(
+            f"seen through the other server after {seen_at * 1000:.0f} ms; recovered "
+            f"{time.monotonic() - outage:.1f} s after the database restart began"
+        )
         assert b.client.get("/health").json()["prompts"] == 1
     finally:
         a.stop()

@@ -123,8 +123,7 @@ class FakeLLMServer:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -232,14 +231,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _key(self) -> str:
         auth = self.headers.get("authorization", "")
-        return (auth.removeprefix("Bearer ").strip() or self.headers.get("x-api-key")
-                or self.headers.get("x-goog-api-key") or "")
+        return (
+            auth.removeprefix("Bearer ").strip()
+            or self.headers.get("x-api-key")
+            or self.headers.get("x-goog-api-key")
+            or ""
+        )
 
     def _handle(self, method: str) -> None:
         fake = self.fake
         body = self._read_body() if method == "POST" else None
-        record = Recorded(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body,
-                          self.client_address)
+        record = Recorded(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body, self.client_address)
         fault = fake.next_fault()
         record.fault = fault.kind + (f":{fault.status}" if fault.kind == "status" else "") if fault else None
         with fake._lock:
@@ -319,15 +321,32 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"Incorrect API key provided: {self._key()}"
         message = message or {429: "Rate limit reached", 503: "Service unavailable"}.get(status, f"error {status}")
         if kind == "openai":
-            return {"error": {"message": message, "type": "invalid_request_error" if status < 500 else "server_error",
-                              "code": status}}
+            return {
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error" if status < 500 else "server_error",
+                    "code": status,
+                }
+            }
         if kind == "anthropic":
-            types = {401: "authentication_error", 429: "rate_limit_error", 529: "overloaded_error",
-                     404: "not_found_error", 400: "invalid_request_error"}
+            types = {
+                401: "authentication_error",
+                429: "rate_limit_error",
+                529: "overloaded_error",
+                404: "not_found_error",
+                400: "invalid_request_error",
+            }
             return {"type": "error", "error": {"type": types.get(status, "api_error"), "message": message}}
         if kind == "google":
-            statuses = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                        429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+            statuses = {
+                400: "INVALID_ARGUMENT",
+                401: "UNAUTHENTICATED",
+                403: "PERMISSION_DENIED",
+                404: "NOT_FOUND",
+                429: "RESOURCE_EXHAUSTED",
+                500: "INTERNAL",
+                503: "UNAVAILABLE",
+            }
             return {"error": {"code": status, "message": message, "status": statuses.get(status, "UNKNOWN")}}
         return {"error": message}
 
@@ -337,8 +356,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.reply is not None:
             return fake.reply
         digest = hashlib.sha256(prompt.encode()).hexdigest()[:8]
-        return (f"Role: You are a careful expert assistant.\nTask: turn the idea into a precise plan.\n"
-                f"Output format: numbered steps, then a summary.\n(answered by fake {fake.kind} call {n}, {digest})")
+        return (
+            f"Role: You are a careful expert assistant.\nTask: turn the idea into a precise plan.\n"
+            f"Output format: numbered steps, then a summary.\n(answered by fake {fake.kind} call {n}, {digest})"
+        )
 
     def _prompt_tokens(self, prompt: str) -> int:
         return self.fake.prompt_tokens if self.fake.prompt_tokens is not None else len(prompt) // 4
@@ -351,63 +372,119 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _openai(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         if method == "GET" and path == "/v1/models":
-            return 200, {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 0,
-                                                     "owned_by": "fake"}]}
+            return 200, {
+                "object": "list",
+                "data": [{"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "fake"}],
+            }
         if path == "/v1/chat/completions":
             prompt = "\n".join(m.get("content", "") for m in body["messages"])
             model = body["model"]
             if model in self.fake.reasoning_models:
                 if "max_tokens" in body:
-                    return 400, {"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with "
-                                                      "this model. Use 'max_completion_tokens' instead.",
-                                           "type": "invalid_request_error", "param": "max_tokens",
-                                           "code": "unsupported_parameter"}}
+                    return 400, {
+                        "error": {
+                            "message": "Unsupported parameter: 'max_tokens' is not supported with "
+                            "this model. Use 'max_completion_tokens' instead.",
+                            "type": "invalid_request_error",
+                            "param": "max_tokens",
+                            "code": "unsupported_parameter",
+                        }
+                    }
                 if body.get("temperature", 1) != 1:
-                    return 400, {"error": {"message": f"Unsupported value: 'temperature' does not support "
-                                                      f"{body['temperature']} with this model. Only the default (1) "
-                                                      f"value is supported.", "type": "invalid_request_error",
-                                           "param": "temperature", "code": "unsupported_value"}}
+                    return 400, {
+                        "error": {
+                            "message": f"Unsupported value: 'temperature' does not support "
+                            f"{body['temperature']} with this model. Only the default (1) "
+                            f"value is supported.",
+                            "type": "invalid_request_error",
+                            "param": "temperature",
+                            "code": "unsupported_value",
+                        }
+                    }
             for candidate in body.get("models") or [model]:
                 if candidate not in self.fake.unavailable_models:
                     model = candidate
                     break
             text = self._text(prompt)
-            return 200, {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-                         "model": model,
-                         "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                      "finish_reason": "stop", "logprobs": None}],
-                         "usage": {"prompt_tokens": self._prompt_tokens(prompt), "completion_tokens": len(text) // 4,
-                                   "total_tokens": self._prompt_tokens(prompt) + len(text) // 4}}
+            return 200, {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": self._prompt_tokens(prompt),
+                    "completion_tokens": len(text) // 4,
+                    "total_tokens": self._prompt_tokens(prompt) + len(text) // 4,
+                },
+            }
         if path == "/v1/embeddings":
             texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
             dims = body.get("dimensions") or self.fake.embed_dims
-            return 200, {"object": "list", "model": body["model"],
-                         "data": [{"object": "embedding", "index": i, "embedding": fake_vector(t, dims)}
-                                  for i, t in enumerate(texts)],
-                         "usage": {"prompt_tokens": sum(len(t) // 4 for t in texts),
-                                   "total_tokens": sum(len(t) // 4 for t in texts)}}
+            return 200, {
+                "object": "list",
+                "model": body["model"],
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": fake_vector(t, dims)} for i, t in enumerate(texts)
+                ],
+                "usage": {
+                    "prompt_tokens": sum(len(t) // 4 for t in texts),
+                    "total_tokens": sum(len(t) // 4 for t in texts),
+                },
+            }
         raise _NotFound(path)
 
     def _anthropic(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         if method == "GET" and path == "/v1/models":
-            return 200, {"data": [{"type": "model", "id": "claude-haiku-4-5", "display_name": "Haiku",
-                                   "created_at": "2024-10-22T00:00:00Z"}],
-                         "has_more": False, "first_id": "claude-haiku-4-5", "last_id": "claude-haiku-4-5"}
+            return 200, {
+                "data": [
+                    {
+                        "type": "model",
+                        "id": "claude-haiku-4-5",
+                        "display_name": "Haiku",
+                        "created_at": "2024-10-22T00:00:00Z",
+                    }
+                ],
+                "has_more": False,
+                "first_id": "claude-haiku-4-5",
+                "last_id": "claude-haiku-4-5",
+            }
         if path == "/v1/messages":
             prompt = (body.get("system") or "") + "\n" + "\n".join(m["content"] for m in body["messages"])
             text = self._text(prompt)
-            return 200, {"id": "msg_fake", "type": "message", "role": "assistant", "model": body["model"],
-                         "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-                         "stop_sequence": None,
-                         "usage": {"input_tokens": len(prompt) // 4, "output_tokens": len(text) // 4}}
+            return 200, {
+                "id": "msg_fake",
+                "type": "message",
+                "role": "assistant",
+                "model": body["model"],
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": len(prompt) // 4, "output_tokens": len(text) // 4},
+            }
         raise _NotFound(path)
 
     def _google(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         if method == "GET" and path in ("/v1/models", "/v1beta/models"):
-            return 200, {"models": [{"name": "models/gemini-2.5-flash-lite", "displayName": "Gemini 2.5 Flash-Lite",
-                                     "supportedGenerationMethods": ["generateContent"]}]}
-        match = re.fullmatch(r"/v1(?:beta)?/models/([^:]+):(generateContent|streamGenerateContent|"
-                             r"batchEmbedContents)", path)
+            return 200, {
+                "models": [
+                    {
+                        "name": "models/gemini-2.5-flash-lite",
+                        "displayName": "Gemini 2.5 Flash-Lite",
+                        "supportedGenerationMethods": ["generateContent"],
+                    }
+                ]
+            }
+        match = re.fullmatch(
+            r"/v1(?:beta)?/models/([^:]+):(generateContent|streamGenerateContent|" r"batchEmbedContents)", path
+        )
         if not match:
             raise _NotFound(path)
         model, action = match.groups()
@@ -415,12 +492,17 @@ class _Handler(BaseHTTPRequestHandler):
             system = " ".join(p.get("text", "") for p in (body.get("systemInstruction") or {}).get("parts", []))
             prompt = system + "\n" + "\n".join(p.get("text", "") for c in body["contents"] for p in c["parts"])
             text = self._text(prompt)
-            return 200, {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
-                                         "finishReason": "STOP", "index": 0}],
-                         "usageMetadata": {"promptTokenCount": len(prompt) // 4,
-                                           "candidatesTokenCount": len(text) // 4,
-                                           "totalTokenCount": len(prompt) // 4 + len(text) // 4},
-                         "modelVersion": model}
+            return 200, {
+                "candidates": [
+                    {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}
+                ],
+                "usageMetadata": {
+                    "promptTokenCount": len(prompt) // 4,
+                    "candidatesTokenCount": len(text) // 4,
+                    "totalTokenCount": len(prompt) // 4 + len(text) // 4,
+                },
+                "modelVersion": model,
+            }
         vectors = []
         for request in body["requests"]:
             text = " ".join(p.get("text", "") for p in request["content"]["parts"])
@@ -429,15 +511,34 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _ollama(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         if method == "GET" and path == "/api/tags":
-            return 200, {"models": [{"name": "llama3.2:latest", "model": "llama3.2:latest", "size": 1,
-                                     "digest": "0" * 12, "modified_at": "2025-01-01T00:00:00Z", "details": {}}]}
+            return 200, {
+                "models": [
+                    {
+                        "name": "llama3.2:latest",
+                        "model": "llama3.2:latest",
+                        "size": 1,
+                        "digest": "0" * 12,
+                        "modified_at": "2025-01-01T00:00:00Z",
+                        "details": {},
+                    }
+                ]
+            }
         if path == "/api/chat":
             prompt = "\n".join(m["content"] for m in body["messages"])
             text = self._text(prompt)
-            return 200, {"model": body["model"], "created_at": "2025-01-01T00:00:00Z",
-                         "message": {"role": "assistant", "content": text}, "done": True, "done_reason": "stop",
-                         "total_duration": 1, "load_duration": 1, "prompt_eval_count": len(prompt) // 4,
-                         "prompt_eval_duration": 1, "eval_count": len(text) // 4, "eval_duration": 1}
+            return 200, {
+                "model": body["model"],
+                "created_at": "2025-01-01T00:00:00Z",
+                "message": {"role": "assistant", "content": text},
+                "done": True,
+                "done_reason": "stop",
+                "total_duration": 1,
+                "load_duration": 1,
+                "prompt_eval_count": len(prompt) // 4,
+                "prompt_eval_duration": 1,
+                "eval_count": len(text) // 4,
+                "eval_duration": 1,
+            }
         if path == "/api/embed":
             texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
             dims = body.get("dimensions") or self.fake.embed_dims
@@ -473,8 +574,12 @@ def _stream_events(kind: str, payload: Any, body: Any, usage: bool = True) -> li
     """The streamed form of a complete answer `payload`: `str` items carry one word each, `bytes` items are the
     events around them (opening, usage, end)."""
     if kind == "openai":
-        base = {"id": payload["id"], "object": "chat.completion.chunk", "created": payload["created"],
-                "model": payload["model"]}
+        base = {
+            "id": payload["id"],
+            "object": "chat.completion.chunk",
+            "created": payload["created"],
+            "model": payload["model"],
+        }
         choice = payload["choices"][0]
 
         def chunk(delta: dict, finish: str | None = None) -> dict:
@@ -488,19 +593,41 @@ def _stream_events(kind: str, payload: Any, body: Any, usage: bool = True) -> li
         return [*events, b"data: [DONE]\n\n"]
     if kind == "anthropic":
         text = "".join(b["text"] for b in payload["content"])
-        message = {**payload, "content": [], "stop_reason": None, "stop_sequence": None,
-                   "usage": {"input_tokens": payload["usage"]["input_tokens"], "output_tokens": 1}}
-        events = [_sse({"type": "message_start", "message": message}, "message_start").encode(),
-                  _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-                       "content_block_start").encode(),
-                  _sse({"type": "ping"}, "ping").encode()]
-        events += [_sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}},
-                        "content_block_delta") for w in _words(text)]
-        return [*events,
-                _sse({"type": "content_block_stop", "index": 0}, "content_block_stop").encode(),
-                _sse({"type": "message_delta", "delta": {"stop_reason": payload["stop_reason"], "stop_sequence": None},
-                      "usage": {"output_tokens": payload["usage"]["output_tokens"]}}, "message_delta").encode(),
-                _sse({"type": "message_stop"}, "message_stop").encode()]
+        message = {
+            **payload,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": payload["usage"]["input_tokens"], "output_tokens": 1},
+        }
+        events = [
+            _sse({"type": "message_start", "message": message}, "message_start").encode(),
+            _sse(
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                "content_block_start",
+            ).encode(),
+            _sse({"type": "ping"}, "ping").encode(),
+        ]
+        events += [
+            _sse(
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}},
+                "content_block_delta",
+            )
+            for w in _words(text)
+        ]
+        return [
+            *events,
+            _sse({"type": "content_block_stop", "index": 0}, "content_block_stop").encode(),
+            _sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": payload["stop_reason"], "stop_sequence": None},
+                    "usage": {"output_tokens": payload["usage"]["output_tokens"]},
+                },
+                "message_delta",
+            ).encode(),
+            _sse({"type": "message_stop"}, "message_stop").encode(),
+        ]
     if kind == "google":
         candidate = payload["candidates"][0]
         words = _words("".join(p["text"] for p in candidate["content"]["parts"]))
@@ -508,28 +635,62 @@ def _stream_events(kind: str, payload: Any, body: Any, usage: bool = True) -> li
         events = []
         for i, word in enumerate(words):
             last = i == len(words) - 1
-            part = {"candidates": [{"content": {"role": "model", "parts": [{"text": word}]}, "index": 0,
-                                    **({"finishReason": candidate["finishReason"]} if last else {})}],
-                    "usageMetadata": usage if last else {"promptTokenCount": usage["promptTokenCount"],
-                                                          "totalTokenCount": usage["promptTokenCount"]},
-                    "modelVersion": payload["modelVersion"]}
+            part = {
+                "candidates": [
+                    {
+                        "content": {"role": "model", "parts": [{"text": word}]},
+                        "index": 0,
+                        **({"finishReason": candidate["finishReason"]} if last else {}),
+                    }
+                ],
+                "usageMetadata": usage
+                if last
+                else {"promptTokenCount": usage["promptTokenCount"], "totalTokenCount": usage["promptTokenCount"]},
+                "modelVersion": payload["modelVersion"],
+            }
             events.append(_sse(part, sep="\r\n\r\n"))
         return events
     done = {k: v for k, v in payload.items() if k != "message"}
-    events = [json.dumps({"model": payload["model"], "created_at": payload["created_at"],
-                          "message": {"role": "assistant", "content": w}, "done": False}) + "\n"
-              for w in _words(payload["message"]["content"])]
+    events = [
+        json.dumps(
+            {
+                "model": payload["model"],
+                "created_at": payload["created_at"],
+                "message": {"role": "assistant", "content": w},
+                "done": False,
+            }
+        )
+        + "\n"
+        for w in _words(payload["message"]["content"])
+    ]
     return [*events, (json.dumps({**done, "message": {"role": "assistant", "content": ""}}) + "\n").encode()]
 
 
 #: An error reported inside each provider's stream, in its documented form.
 _STREAM_ERROR = {
-    "openai": _sse({"error": {"message": "The server had an error while processing your request.",
-                              "type": "server_error", "param": None, "code": None}}).encode(),
-    "anthropic": _sse({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
-                      "error").encode(),
-    "google": _sse({"error": {"code": 503, "message": "The model is overloaded. Please try again later.",
-                              "status": "UNAVAILABLE"}}, sep="\r\n\r\n").encode(),
+    "openai": _sse(
+        {
+            "error": {
+                "message": "The server had an error while processing your request.",
+                "type": "server_error",
+                "param": None,
+                "code": None,
+            }
+        }
+    ).encode(),
+    "anthropic": _sse(
+        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "error"
+    ).encode(),
+    "google": _sse(
+        {
+            "error": {
+                "code": 503,
+                "message": "The model is overloaded. Please try again later.",
+                "status": "UNAVAILABLE",
+            }
+        },
+        sep="\r\n\r\n",
+    ).encode(),
     "ollama": (json.dumps({"error": "an error was encountered while running the model"}) + "\n").encode(),
 }
 

@@ -20,14 +20,19 @@ SENTINELS = {
     "google": "AIzaSENTINEL-google-0123456789abcdefghijklmn",
     "openrouter": "sk-or-SENTINEL-openrouter-0123456789",
 }
-KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "google": "GOOGLE_API_KEY",
-           "openrouter": "OPENROUTER_API_KEY"}
+KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "google": "GOOGLE_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+}
 #: The wire format each provider speaks.
 WIRE = {"openai": "openai", "openrouter": "openai", "anthropic": "anthropic", "google": "google", "ollama": "ollama"}
 
 
-def provider_block(name: str, server: FakeLLMServer, *, timeout: float = 2.0, max_retries: int = 2,
-                   extra: str = "") -> str:
+def provider_block(
+    name: str, server: FakeLLMServer, *, timeout: float = 2.0, max_retries: int = 2, extra: str = ""
+) -> str:
     """The YAML for one provider pointed at a fake server (keys come from the environment)."""
     where = f"host: {server.url}" if name == "ollama" else f"base_url: {server.base_url}"
     lines = [f"  {name}:", f"    {where}", f"    timeout: {timeout}", f"    max_retries: {max_retries}"]
@@ -35,25 +40,47 @@ def provider_block(name: str, server: FakeLLMServer, *, timeout: float = 2.0, ma
     return "\n".join(lines)
 
 
-def gateway_yaml(servers: dict[str, FakeLLMServer], *, phases: dict[str, tuple[str, list[str]]] | None = None,
-                 timeout: float = 2.0, max_retries: int = 2, backoff: float = 0.01, backoff_max: float = 1.0,
-                 extra_providers: dict[str, str] | None = None, cache: bool = True,
-                 skip_cache: str = "[scripted]", timeouts: dict[str, float] | None = None) -> str:
+def gateway_yaml(
+    servers: dict[str, FakeLLMServer],
+    *,
+    phases: dict[str, tuple[str, list[str]]] | None = None,
+    timeout: float = 2.0,
+    max_retries: int = 2,
+    backoff: float = 0.01,
+    backoff_max: float = 1.0,
+    extra_providers: dict[str, str] | None = None,
+    cache: bool = True,
+    skip_cache: str = "[scripted]",
+    timeouts: dict[str, float] | None = None,
+) -> str:
     """A config with every given provider at its fake server, tiny backoff, and per-phase provider/fallbacks."""
     extra_providers = extra_providers or {}
     timeouts = timeouts or {}
-    blocks = [provider_block(n, s, timeout=timeouts.get(n, timeout), max_retries=max_retries,
-                             extra=extra_providers.get(n, "")) for n, s in servers.items()]
+    blocks = [
+        provider_block(
+            n, s, timeout=timeouts.get(n, timeout), max_retries=max_retries, extra=extra_providers.get(n, "")
+        )
+        for n, s in servers.items()
+    ]
     phase_lines = []
     for phase, (primary, fallbacks) in (phases or {}).items():
         phase_lines += [f"  {phase}:", f"    provider: {primary}", f"    fallbacks: [{', '.join(fallbacks)}]"]
-    return "\n".join([
-        "providers:", *blocks,
-        "phases:" if phase_lines else "", *phase_lines,
-        "gateway:", f"  cache: {'true' if cache else 'false'}", f"  backoff_base_seconds: {backoff}",
-        f"  backoff_max_seconds: {backoff_max}", f"  cache_skip_providers: {skip_cache}",
-        "generation:", "  embedding_provider: local",
-        ""])
+    return "\n".join(
+        [
+            "providers:",
+            *blocks,
+            "phases:" if phase_lines else "",
+            *phase_lines,
+            "gateway:",
+            f"  cache: {'true' if cache else 'false'}",
+            f"  backoff_base_seconds: {backoff}",
+            f"  backoff_max_seconds: {backoff_max}",
+            f"  cache_skip_providers: {skip_cache}",
+            "generation:",
+            "  embedding_provider: local",
+            "",
+        ]
+    )
 
 
 @pytest.fixture

@@ -109,18 +109,20 @@ def test_the_cache_stores_hashes_and_answers_never_requests_or_secrets(tmp_path)
     store = SQLiteStore(tmp_path / "c.db")
     cache = ResponseCache(store, ttl_seconds=60)
     request = GenerationRequest(messages=[Message("user", "PRIVATE-IDEA-TEXT")], model="m")
-    assert cache.put(response_key("openai", None, "m", request),
-                     GenerationResponse(text="fine answer", provider="openai", model="m"))
-    assert not cache.put(response_key("openai", None, "m", _request()),
-                         GenerationResponse(text=f"echo {secret}", provider="openai", model="m"))
+    assert cache.put(
+        response_key("openai", None, "m", request), GenerationResponse(text="fine answer", provider="openai", model="m")
+    )
+    assert not cache.put(
+        response_key("openai", None, "m", _request()),
+        GenerationResponse(text=f"echo {secret}", provider="openai", model="m"),
+    )
     store.close()
     dump = "\n".join(sqlite3.connect(tmp_path / "c.db").iterdump())
     assert "fine answer" in dump
     assert "PRIVATE-IDEA-TEXT" not in dump and secret not in dump
 
 
-async def test_provider_embeddings_are_cached_by_model_dimensions_and_text(fake_servers, write_config,
-                                                                        sentinel_env):
+async def test_provider_embeddings_are_cached_by_model_dimensions_and_text(fake_servers, write_config, sentinel_env):
     servers = fake_servers("openai")
     write_config(gateway_yaml(servers).replace("  embedding_provider: local", "  embedding_provider: openai"))
     service = AlchemyService.from_environment()

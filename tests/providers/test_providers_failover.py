@@ -4,8 +4,8 @@ what each run leaves in the database."""
 from __future__ import annotations
 
 import pytest
-from providers_testkit import fake_servers, gateway_yaml, sentinel_env  # noqa: F401  (fixtures)
 from fake_llm_servers import Fault
+from providers_testkit import fake_servers, gateway_yaml, sentinel_env  # noqa: F401  (fixtures)
 
 from prompt_alchemy.errors import GenerationError
 from prompt_alchemy.models import Phase
@@ -44,15 +44,21 @@ async def test_a_429_with_retry_after_is_retried_and_the_run_completes(fake_serv
     assert result.events == []
 
 
-@pytest.mark.parametrize("fault", [Fault.error(503), Fault.error(500), Fault.rate_limit(0.01), Fault.timeout(1.5),
-                                   Fault.reset(), Fault.malformed()],
-                         ids=["503", "500", "429", "timeout", "reset", "malformed"])
-async def test_a_failing_primary_fails_over_and_nothing_is_lost_or_duplicated(fault, fake_servers, write_config,
-                                                                           sentinel_env):
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.error(503), Fault.error(500), Fault.rate_limit(0.01), Fault.timeout(1.5), Fault.reset(), Fault.malformed()],
+    ids=["503", "500", "429", "timeout", "reset", "malformed"],
+)
+async def test_a_failing_primary_fails_over_and_nothing_is_lost_or_duplicated(
+    fault, fake_servers, write_config, sentinel_env
+):
     servers = fake_servers("openrouter", "google")
     servers["openrouter"].always = fault
-    write_config(gateway_yaml(servers, phases=phases("openrouter", ["google"]), max_retries=1,
-                              timeouts={"openrouter": 0.4, "google": 5.0}))
+    write_config(
+        gateway_yaml(
+            servers, phases=phases("openrouter", ["google"]), max_retries=1, timeouts={"openrouter": 0.4, "google": 5.0}
+        )
+    )
     result, rows, metrics = await run()
     # every call went to openrouter twice (1 try + 1 retry), then to google once
     assert len(servers["openrouter"].generation_requests()) == 6 * 2
@@ -72,8 +78,7 @@ async def test_a_failing_primary_fails_over_and_nothing_is_lost_or_duplicated(fa
         assert parent.phase is Phase.SOLUTIO and parent.variant == final.variant
 
 
-async def test_a_retry_after_longer_than_the_backoff_cap_fails_over_at_once(fake_servers, write_config,
-                                                                         sentinel_env):
+async def test_a_retry_after_longer_than_the_backoff_cap_fails_over_at_once(fake_servers, write_config, sentinel_env):
     servers = fake_servers("anthropic", "ollama")
     servers["anthropic"].always = Fault.rate_limit(60)
     write_config(gateway_yaml(servers, phases=phases("anthropic", ["ollama"]), backoff_max=1.0))
@@ -83,8 +88,7 @@ async def test_a_retry_after_longer_than_the_backoff_cap_fails_over_at_once(fake
     assert "retry after 60s" in result.events[0]
 
 
-async def test_a_401_fails_fast_names_the_provider_and_fix_and_saves_nothing(fake_servers, write_config,
-                                                                          sentinel_env):
+async def test_a_401_fails_fast_names_the_provider_and_fix_and_saves_nothing(fake_servers, write_config, sentinel_env):
     servers = fake_servers("openai", "anthropic")
     servers["openai"].always = Fault.unauthorized()
     write_config(gateway_yaml(servers, phases=phases("openai", ["anthropic"])))
@@ -102,8 +106,9 @@ async def test_a_401_fails_fast_names_the_provider_and_fix_and_saves_nothing(fak
         await service.aclose()
 
 
-async def test_when_every_provider_fails_the_last_error_is_reported_and_nothing_saved(fake_servers, write_config,
-                                                                                   sentinel_env):
+async def test_when_every_provider_fails_the_last_error_is_reported_and_nothing_saved(
+    fake_servers, write_config, sentinel_env
+):
     servers = fake_servers("openai", "anthropic")
     servers["openai"].always = Fault.error(503)
     servers["anthropic"].always = Fault.error(529)
@@ -120,12 +125,19 @@ async def test_when_every_provider_fails_the_last_error_is_reported_and_nothing_
 
 async def test_each_prompt_records_the_model_that_answered_and_its_cost(fake_servers, write_config, sentinel_env):
     servers = fake_servers("openai", "anthropic", "google")
-    write_config(gateway_yaml(servers, phases={"prima-materia": ("openai", []), "solutio": ("anthropic", []),
-                                               "coagulatio": ("google", [])}))
+    write_config(
+        gateway_yaml(
+            servers,
+            phases={"prima-materia": ("openai", []), "solutio": ("anthropic", []), "coagulatio": ("google", [])},
+        )
+    )
     result, rows, metrics = await run(count=1)
     got = {r["phase"]: (r["provider"], r["model"]) for r in rows}
-    assert got == {"prima-materia": ("openai", "gpt-4o-mini"), "solutio": ("anthropic", "claude-haiku-4-5"),
-                   "coagulatio": ("google", "gemini-2.5-flash-lite")}
+    assert got == {
+        "prima-materia": ("openai", "gpt-4o-mini"),
+        "solutio": ("anthropic", "claude-haiku-4-5"),
+        "coagulatio": ("google", "gemini-2.5-flash-lite"),
+    }
     prices = {"openai": (0.15, 0.6), "anthropic": (1.0, 5.0), "google": (0.1, 0.4)}
     for prompt in result.prompts:
         p_in, p_out = prices[prompt.provider]

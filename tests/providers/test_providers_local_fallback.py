@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from providers_testkit import fake_servers, provider_block, sentinel_env  # noqa: F401  (fixtures)
 from fake_llm_servers import Fault
+from providers_testkit import fake_servers, provider_block, sentinel_env  # noqa: F401  (fixtures)
+from testkit import run_cli
 
 from prompt_alchemy.config import load_settings
 from prompt_alchemy.models import Phase
 from prompt_alchemy.providers.registry import ProviderRegistry
-
-from testkit import run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -22,8 +21,10 @@ def config(server, fallbacks: str | None = None) -> str:
     phase = "  prima-materia:\n    provider: openai\n    max_tokens: 24\n"
     if fallbacks is not None:
         phase += f"    fallbacks: {fallbacks}\n"
-    return ("providers:\n" + provider_block("openai", server, timeout=2.0, max_retries=0) + "\n"
-            "phases:\n" + phase + "gateway:\n  cache: false\n")
+    return (
+        "providers:\n" + provider_block("openai", server, timeout=2.0, max_retries=0) + "\n"
+        "phases:\n" + phase + "gateway:\n  cache: false\n"
+    )
 
 
 def test_the_chain_ends_with_local_unless_fallbacks_are_set(fake_servers, write_config, sentinel_env, home):

@@ -12,7 +12,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from testkit import parse_json, run_cli
 
 PLUGIN_PROVIDER = '''
@@ -33,13 +32,13 @@ class EchoProvider(BaseProvider):
                                   input_tokens=1000, output_tokens=500, finish_reason="stop")
 '''
 
-PLUGIN_INIT = '''
+PLUGIN_INIT = """
 from prompt_alchemy.providers.base import ProviderInfo
 
 # The description only: the implementation module is imported when the provider is first used.
 INFO = ProviderInfo(name="echo", implementation="pa_echo.provider:EchoProvider", kind="local",
                     default_model="echo-1", prices={"echo-1": (2.0, 4.0), "echo-large": (10.0, 20.0)})
-'''
+"""
 
 
 def make_distribution(root: Path, dist: str, modules: dict[str, str], entry_points: dict[str, str]) -> Path:
@@ -63,16 +62,31 @@ def warnings_about_plugins(stderr: str) -> list[str]:
 
 @pytest.fixture
 def echo_plugin(tmp_path) -> dict[str, str]:
-    root = make_distribution(tmp_path / "site", "pa_echo", {
-        "pa_echo/__init__.py": PLUGIN_INIT, "pa_echo/provider.py": PLUGIN_PROVIDER}, {"echo": "pa_echo:INFO"})
+    root = make_distribution(
+        tmp_path / "site",
+        "pa_echo",
+        {"pa_echo/__init__.py": PLUGIN_INIT, "pa_echo/provider.py": PLUGIN_PROVIDER},
+        {"echo": "pa_echo:INFO"},
+    )
     return {"PYTHONPATH": str(root)}
 
 
 def test_a_plugin_provider_generates_and_is_stored(echo_plugin, write_config):
     # configured under providers.<name> like a built-in provider
     write_config("providers:\n  echo:\n    model: echo-large\n    max_retries: 0\n")
-    proc = run_cli("generate", "--provider", "echo", "--phases", "coagulatio", "--count", "1", "--output", "json",
-                   "a tool that renames photos by the date they were taken", env=echo_plugin)
+    proc = run_cli(
+        "generate",
+        "--provider",
+        "echo",
+        "--phases",
+        "coagulatio",
+        "--count",
+        "1",
+        "--output",
+        "json",
+        "a tool that renames photos by the date they were taken",
+        env=echo_plugin,
+    )
     result = parse_json(proc)
     assert warnings_about_plugins(proc.stderr) == []
     [prompt] = result["prompts"]
@@ -85,8 +99,20 @@ def test_a_plugin_provider_generates_and_is_stored(echo_plugin, write_config):
 
     # chosen per phase in config, and listed by `providers` beside the built-in ones
     write_config("phases:\n  coagulatio:\n    provider: echo\n    fallbacks: []\n")
-    again = parse_json(run_cli("generate", "--phases", "coagulatio", "-n", "1", "--no-save", "--output", "json",
-                               "a haiku about tides", env=echo_plugin))
+    again = parse_json(
+        run_cli(
+            "generate",
+            "--phases",
+            "coagulatio",
+            "-n",
+            "1",
+            "--no-save",
+            "--output",
+            "json",
+            "a haiku about tides",
+            env=echo_plugin,
+        )
+    )
     assert [p["provider"] for p in again["prompts"]] == ["echo"]
     assert again["prompts"][0]["model"] == "echo-1"
     rows = {r["name"]: r for r in parse_json(run_cli("providers", "--output", "json", env=echo_plugin))}
@@ -104,14 +130,21 @@ def test_plugin_settings_are_validated_like_built_in_ones(echo_plugin, write_con
 
 
 def test_broken_plugins_warn_once_each_and_change_nothing_else(tmp_path):
-    root = make_distribution(tmp_path / "site", "pa_broken", {
-        "pa_broken/__init__.py": "",
-        "pa_broken/explodes.py": "raise RuntimeError('the plugin failed to import')\n",
-        "pa_broken/wrong.py": "INFO = {'name': 'wrong'}\n",
-        "pa_broken/dup.py": ("from prompt_alchemy.providers.base import ProviderInfo\n"
-                             "INFO = ProviderInfo(name='openai', implementation='pa_broken.dup:X', "
-                             "default_model='m')\n"),
-    }, {"explodes": "pa_broken.explodes:INFO", "wrong": "pa_broken.wrong:INFO", "dup": "pa_broken.dup:INFO"})
+    root = make_distribution(
+        tmp_path / "site",
+        "pa_broken",
+        {
+            "pa_broken/__init__.py": "",
+            "pa_broken/explodes.py": "raise RuntimeError('the plugin failed to import')\n",
+            "pa_broken/wrong.py": "INFO = {'name': 'wrong'}\n",
+            "pa_broken/dup.py": (
+                "from prompt_alchemy.providers.base import ProviderInfo\n"
+                "INFO = ProviderInfo(name='openai', implementation='pa_broken.dup:X', "
+                "default_model='m')\n"
+            ),
+        },
+        {"explodes": "pa_broken.explodes:INFO", "wrong": "pa_broken.wrong:INFO", "dup": "pa_broken.dup:INFO"},
+    )
     env = {"PYTHONPATH": str(root)}
     baseline = parse_json(run_cli("providers", "--output", "json"))
 
@@ -120,14 +153,29 @@ def test_broken_plugins_warn_once_each_and_change_nothing_else(tmp_path):
     assert json.loads(proc.stdout) == baseline  # the built-in providers, exactly as without the plugins
     lines = warnings_about_plugins(proc.stderr)
     assert len(lines) == 3, proc.stderr
-    for name, why in (("explodes", "the plugin failed to import"), ("wrong", "not a"),
-                      ("dup", "'openai' is already taken by a built-in provider")):
+    for name, why in (
+        ("explodes", "the plugin failed to import"),
+        ("wrong", "not a"),
+        ("dup", "'openai' is already taken by a built-in provider"),
+    ):
         [line] = [x for x in lines if f"'{name}'" in x]
         assert why in line and "pa_broken" in line
     assert len(proc.stderr.strip().splitlines()) == 3  # nothing else went to stderr
 
-    gen = run_cli("generate", "--provider", "scripted", "--phases", "coagulatio", "-n", "1", "--no-save",
-                  "--output", "json", "a tool that renames photos", env=env)
+    gen = run_cli(
+        "generate",
+        "--provider",
+        "scripted",
+        "--phases",
+        "coagulatio",
+        "-n",
+        "1",
+        "--no-save",
+        "--output",
+        "json",
+        "a tool that renames photos",
+        env=env,
+    )
     assert parse_json(gen)["prompts"][0]["provider"] == "scripted"
     assert len(warnings_about_plugins(gen.stderr)) == 3
     assert warnings_about_plugins(run_cli("--help", env=env).stderr) == []  # plugins load on first need only
@@ -143,16 +191,22 @@ def test_provider_tables_derive_from_the_descriptions():
     infos = catalog.all_providers()
     builtin = [info.name for info in catalog.builtin_providers()]
     assert builtin == ["openai", "anthropic", "google", "openrouter", "ollama", "local", "scripted"]
-    assert config.PROVIDER_NAMES == tuple(infos) and config.PROVIDER_NAMES[:len(builtin)] == tuple(builtin)
+    assert config.PROVIDER_NAMES == tuple(infos) and config.PROVIDER_NAMES[: len(builtin)] == tuple(builtin)
     assert {n: config.KEY_ENV_VARS[n] for n in builtin if n in config.KEY_ENV_VARS} == {
-        "openai": ("OPENAI_API_KEY",), "anthropic": ("ANTHROPIC_API_KEY",),
-        "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"), "openrouter": ("OPENROUTER_API_KEY",)}
+        "openai": ("OPENAI_API_KEY",),
+        "anthropic": ("ANTHROPIC_API_KEY",),
+        "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+        "openrouter": ("OPENROUTER_API_KEY",),
+    }
     assert config.HOST_ENV_VARS["ollama"] == ("OLLAMA_HOST",)
     assert config.CLOUD_PROVIDERS[:4] == ("openai", "anthropic", "google", "openrouter")
     assert set(config.KEYED_PROVIDERS) >= {"openai", "anthropic", "google", "openrouter", "ollama"}
     assert not {"local", "scripted"} & set(config.KEYED_PROVIDERS)
-    assert config.PREFERRED_PROVIDER == {Phase.PRIMA_MATERIA: "openai", Phase.SOLUTIO: "anthropic",
-                                         Phase.COAGULATIO: "google"}
+    assert config.PREFERRED_PROVIDER == {
+        Phase.PRIMA_MATERIA: "openai",
+        Phase.SOLUTIO: "anthropic",
+        Phase.COAGULATIO: "google",
+    }
     assert config.DEFAULT_MODELS == {n: i.default_model for n, i in infos.items()}
     assert config.DEFAULT_EMBEDDING_MODELS["local"] == ("all-MiniLM-L6-v2", 384)
     assert registry.IMPLEMENTATIONS == {n: i.implementation for n, i in infos.items()}
@@ -173,10 +227,12 @@ def test_provider_tables_derive_from_the_descriptions():
 
 def test_descriptions_load_no_sdk():
     """The catalogue, the derived tables and a validated Settings import no provider module and no SDK."""
-    code = ("import sys; from prompt_alchemy import config; config.PROVIDER_NAMES; config.Settings(); "
-            "from prompt_alchemy.providers.registry import IMPLEMENTATIONS; "
-            "mods = ('openai', 'anthropic', 'google.genai', 'ollama', 'llama_cpp', 'prompt_alchemy.providers.openai',"
-            " 'prompt_alchemy.providers.local'); print([m for m in mods if m in sys.modules])")
+    code = (
+        "import sys; from prompt_alchemy import config; config.PROVIDER_NAMES; config.Settings(); "
+        "from prompt_alchemy.providers.registry import IMPLEMENTATIONS; "
+        "mods = ('openai', 'anthropic', 'google.genai', 'ollama', 'llama_cpp', 'prompt_alchemy.providers.openai',"
+        " 'prompt_alchemy.providers.local'); print([m for m in mods if m in sys.modules])"
+    )
     import subprocess
     import sys
 
@@ -189,18 +245,30 @@ def test_a_description_is_checked_when_declared():
 
     ok = ProviderInfo(name="mine", implementation="pkg.mod:Cls", default_model="m", preferred_phases=("idea",))
     assert ok.preferred_phases[0].value == "prima-materia" and ok.embedding is None and not ok.needs_key
-    for bad, why in ((dict(name="My-Provider"), "lowercase"), (dict(name="get"), "reserved"),
-                     (dict(implementation="pkg.mod"), "package.module:Class"), (dict(kind="orbital"), "kind"),
-                     (dict(embedding_model="e"), "go together"), (dict(preferred_phases=("nope",)), "unknown phase")):
+    for bad, why in (
+        (dict(name="My-Provider"), "lowercase"),
+        (dict(name="get"), "reserved"),
+        (dict(implementation="pkg.mod"), "package.module:Class"),
+        (dict(kind="orbital"), "kind"),
+        (dict(embedding_model="e"), "go together"),
+        (dict(preferred_phases=("nope",)), "unknown phase"),
+    ):
         with pytest.raises(ValueError, match=why):
             ProviderInfo(**{"name": "mine", "implementation": "pkg.mod:Cls", "default_model": "m", **bad})
 
 
 def test_a_plugin_whose_implementation_is_missing_is_only_unavailable(tmp_path):
-    root = make_distribution(tmp_path / "site", "pa_half", {"pa_half.py": (
-        "from prompt_alchemy.providers.base import ProviderInfo\n"
-        "INFO = ProviderInfo(name='half', implementation='pa_half_missing.impl:Half', default_model='h1')\n")},
-        {"half": "pa_half:INFO"})
+    root = make_distribution(
+        tmp_path / "site",
+        "pa_half",
+        {
+            "pa_half.py": (
+                "from prompt_alchemy.providers.base import ProviderInfo\n"
+                "INFO = ProviderInfo(name='half', implementation='pa_half_missing.impl:Half', default_model='h1')\n"
+            )
+        },
+        {"half": "pa_half:INFO"},
+    )
     env = {"PYTHONPATH": str(root)}
     proc = run_cli("providers", "--output", "json", env=env)
     rows = {r["name"]: r for r in parse_json(proc)}
@@ -211,6 +279,18 @@ def test_a_plugin_whose_implementation_is_missing_is_only_unavailable(tmp_path):
     gen = run_cli("generate", "--provider", "half", "--phases", "coagulatio", "-n", "1", "a haiku", env=env)
     assert gen.returncode == 2 and "Traceback" not in gen.stderr
     assert "half" in gen.stderr and "could not be loaded" in gen.stderr
-    ok = run_cli("generate", "--provider", "scripted", "--phases", "coagulatio", "-n", "1", "--no-save",
-                 "--output", "json", "a haiku", env=env)
+    ok = run_cli(
+        "generate",
+        "--provider",
+        "scripted",
+        "--phases",
+        "coagulatio",
+        "-n",
+        "1",
+        "--no-save",
+        "--output",
+        "json",
+        "a haiku",
+        env=env,
+    )
     assert parse_json(ok)["prompts"][0]["provider"] == "scripted"

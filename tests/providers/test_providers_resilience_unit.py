@@ -8,9 +8,8 @@ import random
 import pytest
 
 from prompt_alchemy.errors import ProviderError
-from prompt_alchemy.providers.resilience import (RetryPolicy, TokenBucket, map_exception, parse_retry_after,
-                                              status_error)
 from prompt_alchemy.providers.pricing import PriceTable
+from prompt_alchemy.providers.resilience import RetryPolicy, TokenBucket, map_exception, parse_retry_after, status_error
 
 
 class FakeClock:
@@ -85,9 +84,21 @@ def test_auth_errors_fail_fast_name_the_fix_and_never_repeat_the_server_text():
     assert "SENTINEL" not in str(exc)
 
 
-@pytest.mark.parametrize("status,retryable", [(429, True), (500, True), (502, True), (503, True), (529, True),
-                                              (408, True), (400, False), (404, False), (422, False),
-                                              (403, False)])
+@pytest.mark.parametrize(
+    "status,retryable",
+    [
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (529, True),
+        (408, True),
+        (400, False),
+        (404, False),
+        (422, False),
+        (403, False),
+    ],
+)
 def test_status_classification(status, retryable):
     exc = status_error("anthropic", status, "detail", model="m", retry_after=1.0 if retryable else None)
     assert exc.retryable is retryable
@@ -109,8 +120,12 @@ def test_map_exception_reads_status_headers_and_google_retry_info():
     class GoogleError(Exception):
         code = 429
         response = None
-        details = {"error": {"code": 429, "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                                                       "retryDelay": "13s"}]}}
+        details = {
+            "error": {
+                "code": 429,
+                "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "13s"}],
+            }
+        }
 
     assert map_exception("google", GoogleError("quota")).retry_after == 13.0
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from providers_testkit import fake_servers  # noqa: F401  (fixture)
 from fake_llm_servers import Fault
+from providers_testkit import fake_servers  # noqa: F401  (fixture)
 
 from prompt_alchemy.config import ProviderConfig
 from prompt_alchemy.errors import ProviderError
@@ -19,8 +19,13 @@ from prompt_alchemy.providers.ollama import OllamaProvider
 from prompt_alchemy.providers.openai import OpenAIProvider
 from prompt_alchemy.providers.openrouter import OpenRouterProvider
 
-CLASSES = {"openai": OpenAIProvider, "openrouter": OpenRouterProvider, "anthropic": AnthropicProvider,
-           "google": GoogleProvider, "ollama": OllamaProvider}
+CLASSES = {
+    "openai": OpenAIProvider,
+    "openrouter": OpenRouterProvider,
+    "anthropic": AnthropicProvider,
+    "google": GoogleProvider,
+    "ollama": OllamaProvider,
+}
 KEY = "sk-SENTINEL-wire-0123456789abcdef"
 
 
@@ -30,8 +35,11 @@ def make(name: str, server, **extra):
 
 
 def request(temperature: float = 0.7, max_tokens: int = 123) -> GenerationRequest:
-    return GenerationRequest(messages=[Message("system", "SYSTEM-RULES"), Message("user", "USER-IDEA")],
-                             temperature=temperature, max_tokens=max_tokens)
+    return GenerationRequest(
+        messages=[Message("system", "SYSTEM-RULES"), Message("user", "USER-IDEA")],
+        temperature=temperature,
+        max_tokens=max_tokens,
+    )
 
 
 def sent_system_and_limits(name: str, body: dict) -> tuple[str, float | None, int | None]:
@@ -119,8 +127,7 @@ async def test_openai_reasoning_model_parameters_are_adapted_and_remembered(fake
 
 async def test_openrouter_sends_attribution_headers_and_its_model_fallback_list(fake_servers):
     server = fake_servers("openrouter", unavailable_models={"anthropic/claude-haiku-4-5"})["openrouter"]
-    provider = make("openrouter", server, model="anthropic/claude-haiku-4-5",
-                    fallback_models=["openai/gpt-4o-mini"])
+    provider = make("openrouter", server, model="anthropic/claude-haiku-4-5", fallback_models=["openai/gpt-4o-mini"])
     try:
         response = await provider.generate(request())
     finally:

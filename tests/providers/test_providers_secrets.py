@@ -7,8 +7,8 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from providers_testkit import fake_servers, gateway_yaml, sentinel_env  # noqa: F401  (fixtures)
 from fake_llm_servers import Fault
+from providers_testkit import fake_servers, gateway_yaml, sentinel_env  # noqa: F401  (fixtures)
 
 from prompt_alchemy.errors import GenerationError
 from prompt_alchemy.services import AlchemyService
@@ -30,15 +30,19 @@ def database_dump(home) -> str:
         db.close()
 
 
-def test_sentinel_keys_appear_in_no_output_log_row_or_cache_entry(cli, home, fake_servers, write_config,
-                                                                  sentinel_env):
+def test_sentinel_keys_appear_in_no_output_log_row_or_cache_entry(cli, home, fake_servers, write_config, sentinel_env):
     servers = fake_servers("openai", "anthropic", "google", "openrouter", "ollama")
     servers["openrouter"].fail(Fault.rate_limit(0.01), Fault.error(503), Fault.reset(), Fault.malformed())
     servers["anthropic"].always = Fault.error(529)
     config = gateway_yaml(
-        servers, max_retries=1,
-        phases={"prima-materia": ("openrouter", ["google"]), "solutio": ("anthropic", ["ollama"]),
-                "coagulatio": ("openai", [])})
+        servers,
+        max_retries=1,
+        phases={
+            "prima-materia": ("openrouter", ["google"]),
+            "solutio": ("anthropic", ["ollama"]),
+            "coagulatio": ("openai", []),
+        },
+    )
     write_config(config.replace("  embedding_provider: local", "  embedding_provider: google"))
     outputs = []
 
@@ -67,8 +71,10 @@ def test_sentinel_keys_appear_in_no_output_log_row_or_cache_entry(cli, home, fak
     for name, server in servers.items():
         if name == "ollama":
             continue
-        sent = {r.headers.get("authorization", "") + r.headers.get("x-api-key", "")
-                + r.headers.get("x-goog-api-key", "") for r in server.requests}
+        sent = {
+            r.headers.get("authorization", "") + r.headers.get("x-api-key", "") + r.headers.get("x-goog-api-key", "")
+            for r in server.requests
+        }
         assert any(sentinel_env[name] in s for s in sent), name
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from providers_testkit import WIRE, fake_servers, gateway_yaml, sentinel_env  # noqa: F401  (fixtures)
 from fake_llm_servers import Fault
+from providers_testkit import WIRE, fake_servers, gateway_yaml, sentinel_env  # noqa: F401  (fixtures)
 
 from prompt_alchemy.config import ProviderConfig, load_settings
 from prompt_alchemy.errors import GenerationError, ProviderError
@@ -23,11 +23,18 @@ from prompt_alchemy.providers.openai import OpenAIProvider
 from prompt_alchemy.providers.openrouter import OpenRouterProvider
 from prompt_alchemy.providers.registry import ProviderRegistry
 
-CLASSES = {"openai": OpenAIProvider, "openrouter": OpenRouterProvider, "anthropic": AnthropicProvider,
-           "google": GoogleProvider, "ollama": OllamaProvider}
+CLASSES = {
+    "openai": OpenAIProvider,
+    "openrouter": OpenRouterProvider,
+    "anthropic": AnthropicProvider,
+    "google": GoogleProvider,
+    "ollama": OllamaProvider,
+}
 KEY = "sk-SENTINEL-stream-0123456789abcdef"
-REPLY = ("Role: You are a release engineer.\nTask: Summarize the git log of the last week for the team.\n"
-         "Output format: five bullet points, newest first.")
+REPLY = (
+    "Role: You are a release engineer.\nTask: Summarize the git log of the last week for the team.\n"
+    "Output format: five bullet points, newest first."
+)
 WORDS = REPLY.split()
 #: How each provider's stream reports a server error inside the stream, as an HTTP status.
 STREAM_ERROR_STATUS = {"openai": 500, "openrouter": 500, "anthropic": 529, "google": 503, "ollama": 500}
@@ -39,10 +46,14 @@ def make(name: str, server, **extra):
 
 
 def request(max_tokens: int = 200) -> GenerationRequest:
-    return GenerationRequest(messages=[
-        Message("system", "You turn ideas into precise prompts for language models. Keep every requirement."),
-        Message("user", "<idea>a tool that summarizes git logs for the weekly team meeting</idea>")],
-        temperature=0.5, max_tokens=max_tokens)
+    return GenerationRequest(
+        messages=[
+            Message("system", "You turn ideas into precise prompts for language models. Keep every requirement."),
+            Message("user", "<idea>a tool that summarizes git logs for the weekly team meeting</idea>"),
+        ],
+        temperature=0.5,
+        max_tokens=max_tokens,
+    )
 
 
 async def read(provider, req: GenerationRequest, server=None) -> tuple[list[str], list[int], GenerationResponse]:
@@ -87,8 +98,13 @@ async def test_deltas_arrive_in_order_as_sent_and_end_with_the_plain_calls_respo
     assert sent[0] < len(WORDS) // 2 and sent[len(WORDS) // 2] < len(WORDS), sent
     # the same response as the non-streaming call: text, usage, the model that answered, finish reason
     assert final.input_tokens > 0 and final.output_tokens > 0
-    assert (final.text, final.input_tokens, final.output_tokens, final.model, final.finish_reason) == \
-        (plain.text, plain.input_tokens, plain.output_tokens, plain.model, plain.finish_reason)
+    assert (final.text, final.input_tokens, final.output_tokens, final.model, final.finish_reason) == (
+        plain.text,
+        plain.input_tokens,
+        plain.output_tokens,
+        plain.model,
+        plain.finish_reason,
+    )
     assert final.provider == name
     streamed, plain_request = server.generation_requests()
     assert streamed_flags(name, streamed)
@@ -199,11 +215,14 @@ async def stream_through(registry: ProviderRegistry, chain: list[str]):
     return outcome, deltas
 
 
-@pytest.mark.parametrize("fault", [Fault.error(503), Fault.cut(0), Fault.stream_error(0), Fault.malformed(),
-                                   Fault.timeout(2.0)],
-                         ids=["503", "cut-at-open", "error-event-at-open", "malformed", "timeout"])
-async def test_a_stream_failing_before_its_first_delta_is_retried_then_failed_over(fault, fake_servers, write_config,
-                                                                                 sentinel_env):
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.error(503), Fault.cut(0), Fault.stream_error(0), Fault.malformed(), Fault.timeout(2.0)],
+    ids=["503", "cut-at-open", "error-event-at-open", "malformed", "timeout"],
+)
+async def test_a_stream_failing_before_its_first_delta_is_retried_then_failed_over(
+    fault, fake_servers, write_config, sentinel_env
+):
     servers = fake_servers("openai", "anthropic", reply=REPLY)
     servers["openai"].always = fault
     write_config(gateway_yaml(servers, max_retries=1, timeouts={"openai": 0.5, "anthropic": 5.0}))
@@ -228,8 +247,9 @@ async def test_a_retried_stream_delivers_each_delta_once(fake_servers, write_con
 
 
 @pytest.mark.parametrize("primary", list(CLASSES))
-async def test_a_stream_broken_after_its_first_delta_ends_the_call_with_the_mapped_error(primary, fake_servers,
-                                                                                        write_config, sentinel_env):
+async def test_a_stream_broken_after_its_first_delta_ends_the_call_with_the_mapped_error(
+    primary, fake_servers, write_config, sentinel_env
+):
     backup = "ollama" if primary != "ollama" else "openai"
     servers = fake_servers(primary, backup, reply=REPLY)
     servers[primary].fail(Fault.stream_error(2))
@@ -252,8 +272,9 @@ async def test_a_stream_broken_after_its_first_delta_ends_the_call_with_the_mapp
     assert KEY not in str(error)
 
 
-async def test_a_stream_that_stalls_after_its_first_delta_times_out_without_a_retry(fake_servers, write_config,
-                                                                                   sentinel_env):
+async def test_a_stream_that_stalls_after_its_first_delta_times_out_without_a_retry(
+    fake_servers, write_config, sentinel_env
+):
     servers = fake_servers("anthropic", "openai", reply=REPLY)
     servers["anthropic"].fail(Fault.stall(after=2, delay=3.0))
     write_config(gateway_yaml(servers, timeouts={"anthropic": 0.5, "openai": 5.0}))
@@ -278,8 +299,9 @@ async def test_a_long_stream_that_keeps_arriving_outlives_the_timeout(fake_serve
     assert "".join(deltas) == REPLY and outcome.response.latency_ms > 1000
 
 
-async def test_a_streamed_answer_is_priced_cached_and_then_delivered_as_one_delta(fake_servers, write_config,
-                                                                                 sentinel_env):
+async def test_a_streamed_answer_is_priced_cached_and_then_delivered_as_one_delta(
+    fake_servers, write_config, sentinel_env
+):
     from prompt_alchemy.services import AlchemyService
 
     servers = fake_servers("openai", reply=REPLY, prompt_tokens=20_000)

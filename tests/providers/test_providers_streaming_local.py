@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from providers_testkit import fake_servers, gateway_yaml, sentinel_env  # noqa: F401  (fixtures)
 from fake_llm_servers import Fault
+from providers_testkit import fake_servers, gateway_yaml, sentinel_env  # noqa: F401  (fixtures)
 
 from prompt_alchemy.config import LocalProviderConfig, load_settings
 from prompt_alchemy.engine.phases import clean_output
@@ -23,13 +23,23 @@ pytestmark = pytest.mark.e2e
 
 SCHEMA = {"type": "object", "properties": {"expert": {"type": "string"}}, "required": ["expert"]}
 CASES = {
-    "free text": GenerationRequest(messages=[Message("user", "Write a short poem about the sea.")], max_tokens=48,
-                                   temperature=0.7, seed=3),
-    "stop string": GenerationRequest(messages=[Message("user", "List three fruits, one per line.")], max_tokens=40,
-                                     temperature=0.7, seed=3, stop=["\n"]),
-    "json schema": GenerationRequest(messages=[Message("system", "Name the expert."),
-                                               Message("user", "Request: fix my python bug")],
-                                     max_tokens=40, temperature=0.3, seed=3, metadata={"json_schema": SCHEMA}),
+    "free text": GenerationRequest(
+        messages=[Message("user", "Write a short poem about the sea.")], max_tokens=48, temperature=0.7, seed=3
+    ),
+    "stop string": GenerationRequest(
+        messages=[Message("user", "List three fruits, one per line.")],
+        max_tokens=40,
+        temperature=0.7,
+        seed=3,
+        stop=["\n"],
+    ),
+    "json schema": GenerationRequest(
+        messages=[Message("system", "Name the expert."), Message("user", "Request: fix my python bug")],
+        max_tokens=40,
+        temperature=0.3,
+        seed=3,
+        metadata={"json_schema": SCHEMA},
+    ),
 }
 
 
@@ -63,21 +73,30 @@ async def test_the_stream_gives_llama_cpps_own_non_streaming_answer(provider, ca
     try:  # llama.cpp's non-streaming call, as the provider made it before streaming existed
         raw = provider._llama().create_chat_completion(
             messages=[{"role": m.role, "content": m.content} for m in request.messages],
-            temperature=request.temperature, max_tokens=request.max_tokens, repeat_penalty=1.15, seed=request.seed,
-            stop=request.stop, response_format={"type": "json_object", "schema": schema} if schema else None)
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            repeat_penalty=1.15,
+            seed=request.seed,
+            stop=request.stop,
+            response_format={"type": "json_object", "schema": schema} if schema else None,
+        )
     finally:
         _infer_lock.release()
     assert len(deltas) > 1 and "".join(deltas) == final.text
     assert final.text == plain.text == raw["choices"][0]["message"]["content"]
     usage = raw["usage"]
-    assert (final.input_tokens, final.output_tokens) == (plain.input_tokens, plain.output_tokens) == \
-        (usage["prompt_tokens"], usage["completion_tokens"])
+    assert (
+        (final.input_tokens, final.output_tokens)
+        == (plain.input_tokens, plain.output_tokens)
+        == (usage["prompt_tokens"], usage["completion_tokens"])
+    )
     assert final.finish_reason == plain.finish_reason == raw["choices"][0]["finish_reason"]
 
 
 async def test_deltas_arrive_while_the_model_is_still_generating(provider):
-    request = GenerationRequest(messages=[Message("user", "Write a long story about dragons.")], max_tokens=96,
-                                temperature=0.8, seed=1)
+    request = GenerationRequest(
+        messages=[Message("user", "Write a long story about dragons.")], max_tokens=96, temperature=0.8, seed=1
+    )
     deltas, busy, final = await read(provider, request)
     assert final.output_tokens == 96 and final.finish_reason == "length"
     assert len(deltas) >= 80  # about a token each
@@ -85,8 +104,9 @@ async def test_deltas_arrive_while_the_model_is_still_generating(provider):
 
 
 async def test_closing_a_stream_early_ends_the_generation_and_frees_the_model(provider):
-    request = GenerationRequest(messages=[Message("user", "Write a very long story about dragons.")],
-                                max_tokens=384, temperature=0.8, seed=2)
+    request = GenerationRequest(
+        messages=[Message("user", "Write a very long story about dragons.")], max_tokens=384, temperature=0.8, seed=2
+    )
     stream = provider.stream(request)
     received = [await anext(stream) for _ in range(3)]
     await stream.aclose()
@@ -98,7 +118,8 @@ async def test_closing_a_stream_early_ends_the_generation_and_frees_the_model(pr
 
 
 async def test_a_remote_stream_failing_before_its_first_token_fails_over_to_the_local_model(
-        provider, fake_servers, write_config, sentinel_env):
+    provider, fake_servers, write_config, sentinel_env
+):
     servers = fake_servers("openai")
     servers["openai"].always = Fault.cut(0)
     write_config(gateway_yaml(servers, max_retries=0))
@@ -119,13 +140,22 @@ async def test_the_freeform_engine_streams_the_final_phase_from_the_local_model(
     from prompt_alchemy.engine.personas import resolve_persona
     from prompt_alchemy.services import AlchemyService
 
-    write_config("generation:\n  mode: freeform\nphases:\n" + "".join(
-        f"  {p}:\n    provider: local\n    max_tokens: 48\n" for p in ("prima-materia", "solutio", "coagulatio")))
+    write_config(
+        "generation:\n  mode: freeform\nphases:\n"
+        + "".join(
+            f"  {p}:\n    provider: local\n    max_tokens: 48\n" for p in ("prima-materia", "solutio", "coagulatio")
+        )
+    )
     service = AlchemyService.from_environment()
     events, progress = [], []
     try:
-        request = service.build_request("a checklist for reviewing pull requests", count=2, phases="idea,precision",
-                                        save=False, target_model="gpt-4o")
+        request = service.build_request(
+            "a checklist for reviewing pull requests",
+            count=2,
+            phases="idea,precision",
+            save=False,
+            target_model="gpt-4o",
+        )
         persona = resolve_persona(request.persona, service.settings)
         result = await service.engine.run(request, persona, progress.append, on_token=events.append)
     finally:
@@ -140,7 +170,8 @@ async def test_the_freeform_engine_streams_the_final_phase_from_the_local_model(
 
 
 async def test_a_variant_failing_over_to_the_small_model_is_made_on_the_small_model_path(
-        provider, fake_servers, write_config, sentinel_env):
+    provider, fake_servers, write_config, sentinel_env
+):
     """A cloud provider down for one phase of one variant: that phase fails over to the bundled 135M model, which
     cannot follow the phase templates, so the variant is made again on the small-model path (every phase on the
     local model). The other variant keeps its cloud prompts; progress stays whole; the session saves."""
@@ -153,8 +184,7 @@ async def test_a_variant_failing_over_to_the_small_model_is_made_on_the_small_mo
     service = AlchemyService.from_environment()
     progress = []
     try:
-        result = await service.generate(service.build_request("plan a 3-day trip to Lisbon", count=2),
-                                        progress.append)
+        result = await service.generate(service.build_request("plan a 3-day trip to Lisbon", count=2), progress.append)
         stored = await service.list_prompts(limit=10)
     finally:
         await service.aclose()

@@ -39,7 +39,8 @@ async def test_each_provider_sends_the_model_calls_traceparent(name, stream, fak
     server = fake_servers(name)[name]
     provider = make(name, server)
     caller = TraceContextTextMapPropagator().extract(
-        {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "caller=abc"})
+        {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "caller=abc"}
+    )
     token = context.attach(caller)
     try:
         with telemetry.model_call(name, "m", temperature=0.7, max_tokens=123, remote=True):
@@ -52,7 +53,7 @@ async def test_each_provider_sends_the_model_calls_traceparent(name, stream, fak
     assert len(sent) == 1
     assert sent[0].headers["traceparent"] == f"00-0af7651916cd43dd8448eb211c80319c-{span_id}-01"
     assert sent[0].headers["tracestate"] == "caller=abc"
-    assert exporter.get_finished_spans()[0].parent.span_id == 0xb7ad6b7169203331
+    assert exporter.get_finished_spans()[0].parent.span_id == 0xB7AD6B7169203331
 
 
 @pytest.mark.parametrize("name", list(CLASSES))

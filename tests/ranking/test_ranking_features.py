@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from prompt_alchemy.ranking.features import (RUBRIC, FeatureContext, feature_vector, lexical_similarity, rubric,
-                                             variables)
+from prompt_alchemy.ranking.features import (
+    RUBRIC,
+    FeatureContext,
+    feature_vector,
+    lexical_similarity,
+    rubric,
+    variables,
+)
 
 GOOD = """You are a senior technical editor for a developer-documentation team.
 
@@ -32,10 +38,19 @@ def by_name(text, ctx=None):
 
 
 def test_good_prompt_passes_every_structural_check():
-    f = by_name(GOOD, FeatureContext(idea="Rewrite release notes {notes} for an upgrade from {old_version} to "
-                                          "{new_version}"))
-    for name in ("has_role", "states_task", "has_constraints", "output_format", "examples", "variables",
-                 "no_duplicate_lines", "length"):
+    f = by_name(
+        GOOD, FeatureContext(idea="Rewrite release notes {notes} for an upgrade from {old_version} to " "{new_version}")
+    )
+    for name in (
+        "has_role",
+        "states_task",
+        "has_constraints",
+        "output_format",
+        "examples",
+        "variables",
+        "no_duplicate_lines",
+        "length",
+    ):
         assert f[name].value == 1.0, (name, f[name].reason)
     assert f["vague_words"].value > 0.9
     assert "keeps {new_version}, {notes}, {old_version}" == f["variables"].reason
@@ -52,8 +67,9 @@ def test_bad_prompt_fails_with_reasons():
 
 
 def test_variables_unused_and_undefined_are_named():
-    f = by_name("Summarize {article} for {audience} in {lang}.", FeatureContext(idea="Summarize {article} for "
-                                                                                     "{reader}"))["variables"]
+    f = by_name(
+        "Summarize {article} for {audience} in {lang}.", FeatureContext(idea="Summarize {article} for " "{reader}")
+    )["variables"]
     assert f.value < 1.0
     assert "drops {reader}" in f.reason
     assert "undefined {audience}, {lang}" in f.reason
@@ -63,13 +79,14 @@ def test_variables_unused_and_undefined_are_named():
 def test_elaboration_is_not_punished():
     idea = "a haiku about rain"
     short = "Write a haiku about rain."
-    long = ("You are a poet. Write a haiku about rain. " + "Use vivid, concrete imagery of the senses. " * 40)
+    long = "You are a poet. Write a haiku about rain. " + "Use vivid, concrete imagery of the senses. " * 40
     assert by_name(short, FeatureContext(idea=idea))["length"].value < 1.0
     assert by_name(long, FeatureContext(idea=idea))["length"].value == 1.0
     # a prompt shorter than a long idea it refines loses length credit, and the reason says so
     big_idea = " ".join(["requirement"] * 200)
-    f = by_name("You are an analyst. Write the report. Must be short. Output format: a table.",
-                FeatureContext(idea=big_idea))["length"]
+    f = by_name(
+        "You are an analyst. Write the report. Must be short. Output format: a table.", FeatureContext(idea=big_idea)
+    )["length"]
     assert f.value < 0.2 and "shorter than the 200-word idea" in f.reason
 
 
@@ -102,8 +119,12 @@ def test_lexical_similarity():
 
 def test_feature_vector_has_fixed_keys_and_one_hots():
     a = feature_vector("short", FeatureContext())
-    b = feature_vector(GOOD, FeatureContext(idea="x", idea_similarity=0.5, sibling_similarity=0.8, phase="solutio",
-                                            provider="local", persona="my-own"))
+    b = feature_vector(
+        GOOD,
+        FeatureContext(
+            idea="x", idea_similarity=0.5, sibling_similarity=0.8, phase="solutio", provider="local", persona="my-own"
+        ),
+    )
     assert set(a) == set(b)
     assert all(isinstance(v, float) for v in b.values())
     assert a["intent_missing"] == 1.0 and b["intent_missing"] == 0.0

@@ -17,8 +17,9 @@ CRIT = ["clarity", "specificity", "completeness", "structure"]
 
 
 def rubric_json(*scores: int, summary: str = "solid") -> str:
-    return json.dumps({"scores": {c: {"score": s, "reasoning": f"{c} is {s}"} for c, s in zip(CRIT, scores)},
-                       "summary": summary})
+    return json.dumps(
+        {"scores": {c: {"score": s, "reasoning": f"{c} is {s}"} for c, s in zip(CRIT, scores)}, "summary": summary}
+    )
 
 
 def make_judge(responses: list[str], **extra) -> Judge:
@@ -32,15 +33,21 @@ def make_judge(responses: list[str], **extra) -> Judge:
 
 def test_parses_the_requested_shape():
     scores, summary = parse_rubric(rubric_json(8, 7, 6, 9), CRIT)
-    assert [(s.name, s.score) for s in scores] == [("clarity", 8), ("specificity", 7), ("completeness", 6),
-                                                   ("structure", 9)]
+    assert [(s.name, s.score) for s in scores] == [
+        ("clarity", 8),
+        ("specificity", 7),
+        ("completeness", 6),
+        ("structure", 9),
+    ]
     assert scores[0].reasoning == "clarity is 8" and summary == "solid"
 
 
 def test_parses_a_chatty_fenced_reply_with_trailing_commas_and_smart_quotes():
-    reply = ("Sure! Here is my evaluation of the prompt:\n\n```json\n{\n  “scores”: {\n    “clarity”: {“score”: 9, "
-             "“reasoning”: “Very clear.”},\n    “specificity”: {“score”: “6/10”, “reasoning”: “Few limits.”},\n  },\n"
-             "  “summary”: “Good overall.”,\n}\n```\nLet me know if you need anything else.")
+    reply = (
+        "Sure! Here is my evaluation of the prompt:\n\n```json\n{\n  “scores”: {\n    “clarity”: {“score”: 9, "
+        "“reasoning”: “Very clear.”},\n    “specificity”: {“score”: “6/10”, “reasoning”: “Few limits.”},\n  },\n"
+        "  “summary”: “Good overall.”,\n}\n```\nLet me know if you need anything else."
+    )
     scores, summary = parse_rubric(reply, CRIT)
     assert {s.name: s.score for s in scores} == {"clarity": 9, "specificity": 6}
     assert summary == "Good overall."
@@ -49,8 +56,9 @@ def test_parses_a_chatty_fenced_reply_with_trailing_commas_and_smart_quotes():
 def test_parses_flat_and_list_shapes_and_single_quotes():
     flat = "{'Clarity': 8, 'Specificity': '7 out of 10', 'completeness': 5.5, 'Structure': 10}"
     assert [s.score for s in parse_rubric(flat, CRIT)[0]] == [8, 7, 5.5, 10]
-    listed = json.dumps({"criteria": [{"criterion": "Clarity", "score": 4, "reason": "muddled"},
-                                      {"name": "STRUCTURE", "rating": 3}]})
+    listed = json.dumps(
+        {"criteria": [{"criterion": "Clarity", "score": 4, "reason": "muddled"}, {"name": "STRUCTURE", "rating": 3}]}
+    )
     scores = {s.name: (s.score, s.reasoning) for s in parse_rubric(listed, CRIT)[0]}
     assert scores == {"clarity": (4, "muddled"), "structure": (3, "")}
 
@@ -61,20 +69,24 @@ def test_parses_markdown_lines_when_there_is_no_json():
     assert scores == {"clarity": 8, "specificity": 5}
 
 
-@pytest.mark.parametrize("reply", ["This prompt is excellent, well done!", '{"clarity": 0, "structure": 11}',
-                                   '{"verdict": "good"}', ""])
+@pytest.mark.parametrize(
+    "reply", ["This prompt is excellent, well done!", '{"clarity": 0, "structure": 11}', '{"verdict": "good"}', ""]
+)
 def test_no_usable_score_is_an_error_not_a_default(reply):
     with pytest.raises(JudgeParseError):
         parse_rubric(reply, CRIT)
 
 
-@pytest.mark.parametrize("reply,expected", [
-    ('{"winner": "B", "reasoning": "B states the format."}', "B"),
-    ('```json\n{"Winner": "Prompt A", "reasoning": "x"}\n```', "A"),
-    ('{"winner": "Tie", "reasoning": "equivalent"}', "tie"),
-    ("After comparing both, the winner is B because it is specific.", "B"),
-    ("Prompt A is clearly better: it names the audience.", "A"),
-])
+@pytest.mark.parametrize(
+    "reply,expected",
+    [
+        ('{"winner": "B", "reasoning": "B states the format."}', "B"),
+        ('```json\n{"Winner": "Prompt A", "reasoning": "x"}\n```', "A"),
+        ('{"winner": "Tie", "reasoning": "equivalent"}', "tie"),
+        ("After comparing both, the winner is B because it is specific.", "B"),
+        ("Prompt A is clearly better: it names the audience.", "A"),
+    ],
+)
 def test_parses_pairwise_verdicts(reply, expected):
     assert parse_verdict(reply)[0] == expected
 

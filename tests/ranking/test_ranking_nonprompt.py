@@ -8,29 +8,42 @@ import pytest
 from prompt_alchemy.ranking.features import FeatureContext, rubric
 from prompt_alchemy.ranking.ranker import Ranker
 
-GOOD = ("You are a career coach.\nTask: Write a cover letter for a junior data analyst job.\nContext: the reader "
-        "is a hiring manager.\nConstraints: keep it under 300 words; do not invent employers.\nOutput format: the "
-        "letter only.")
-LETTER = ("Dear Hiring Manager,\nI am thrilled to apply for the junior data analyst position at your company. "
-          "My background in statistics makes me a strong fit.\nSincerely,\nAlex")
-ADVICE = ("Writing a cover letter for a junior data analyst job requires planning. Here's how you can write it "
-          "with minimal editing:\n1. Start by crafting your resume.\n2. Next, research the company. Good luck!")
-REPEATED = ("You are an analyst. Write an email copy that is 4 pages long. Write an email copy that is 4 pages "
-            "long. Reply in Markdown.")
-SCAFFOLD = "<remarks>\nYou are a writer. Write a cover letter for a junior data analyst job. Reply in Markdown.\n</remarks>"
+GOOD = (
+    "You are a career coach.\nTask: Write a cover letter for a junior data analyst job.\nContext: the reader "
+    "is a hiring manager.\nConstraints: keep it under 300 words; do not invent employers.\nOutput format: the "
+    "letter only."
+)
+LETTER = (
+    "Dear Hiring Manager,\nI am thrilled to apply for the junior data analyst position at your company. "
+    "My background in statistics makes me a strong fit.\nSincerely,\nAlex"
+)
+ADVICE = (
+    "Writing a cover letter for a junior data analyst job requires planning. Here's how you can write it "
+    "with minimal editing:\n1. Start by crafting your resume.\n2. Next, research the company. Good luck!"
+)
+REPEATED = (
+    "You are an analyst. Write an email copy that is 4 pages long. Write an email copy that is 4 pages "
+    "long. Reply in Markdown."
+)
+SCAFFOLD = (
+    "<remarks>\nYou are a writer. Write a cover letter for a junior data analyst job. Reply in Markdown.\n</remarks>"
+)
 
 
 def _check(text: str, name: str, ctx: FeatureContext | None = None):
     return next(f for f in rubric(text, ctx) if f.name == name)
 
 
-@pytest.mark.parametrize("text,name,reason", [
-    (LETTER, "not_deliverable", "writes the deliverable"),
-    (ADVICE, "addressed_to_model", "advises a human"),
-    (REPEATED, "not_degenerate", "repeats 1 sentence"),
-    (SCAFFOLD, "no_scaffolding", "leaks scaffolding: '<remarks>'"),
-    ("Prima-materia: You are a writer. Write the letter.", "no_scaffolding", "Prima-materia"),
-])
+@pytest.mark.parametrize(
+    "text,name,reason",
+    [
+        (LETTER, "not_deliverable", "writes the deliverable"),
+        (ADVICE, "addressed_to_model", "advises a human"),
+        (REPEATED, "not_degenerate", "repeats 1 sentence"),
+        (SCAFFOLD, "no_scaffolding", "leaks scaffolding: '<remarks>'"),
+        ("Prima-materia: You are a writer. Write the letter.", "no_scaffolding", "Prima-materia"),
+    ],
+)
 def test_each_non_prompt_fails_its_check_with_a_reason(text, name, reason):
     feature = _check(text, name)
     assert feature.value < 0.5 and reason in feature.reason
@@ -38,8 +51,10 @@ def test_each_non_prompt_fails_its_check_with_a_reason(text, name, reason):
 
 
 def test_first_person_narrative_is_the_deliverable_but_quoted_text_is_not():
-    narrative = ("I have always loved data. In my last role I built dashboards, and I learned that my strength "
-                 "is turning my curiosity into insight for my team, which I enjoy.")
+    narrative = (
+        "I have always loved data. In my last role I built dashboards, and I learned that my strength "
+        "is turning my curiosity into insight for my team, which I enjoy."
+    )
     assert _check(narrative, "not_deliverable").value == 0.0
     quoted = GOOD + ' Start the letter with "I am applying because I love data and my team says I am curious".'
     assert _check(quoted, "not_deliverable").value == 1.0
@@ -53,8 +68,13 @@ def test_degenerate_text_with_few_distinct_trigrams():
 
 def test_drift_is_measured_by_the_caller_and_absent_without_it():
     assert "on_topic" not in {f.name for f in rubric(GOOD)}
-    drifted = _check(GOOD, "on_topic", FeatureContext(drift=("Use 3D modeling and color gradients.",
-                                                             "Add texture effects to every chart."), sentences=5))
+    drifted = _check(
+        GOOD,
+        "on_topic",
+        FeatureContext(
+            drift=("Use 3D modeling and color gradients.", "Add texture effects to every chart."), sentences=5
+        ),
+    )
     assert drifted.value < 0.5 and "2 of 5 sentences drift" in drifted.reason
     assert _check(GOOD, "on_topic", FeatureContext(drift=(), sentences=5)).value == 1.0
 
@@ -62,7 +82,7 @@ def test_drift_is_measured_by_the_caller_and_absent_without_it():
 def test_a_rejected_text_ranks_below_every_usable_prompt():
     ranker = Ranker()
     # A long, well-sectioned letter scores high on the rubric alone; still it must rank below a plain prompt.
-    rich_letter = ("Role: applicant\nTask: write\nConstraints: must be formal\nOutput format: letter\n" + LETTER)
+    rich_letter = "Role: applicant\nTask: write\nConstraints: must be formal\nOutput format: letter\n" + LETTER
     plain = "You are a writer. Write a short cover letter for a data analyst job."
     ranked = ranker.rank([("letter", rich_letter, FeatureContext(), None), ("plain", plain, FeatureContext(), None)])
     assert [r.id for r in ranked] == ["plain", "letter"]
@@ -75,8 +95,9 @@ def test_a_rejected_text_ranks_below_every_usable_prompt():
 def test_clean_up_strips_wrappers():
     from prompt_alchemy.engine.phases import clean_output
 
-    assert clean_output("<pre><code>\nYou are a writer. Write a poem.\n</code></pre>") == \
-        "You are a writer. Write a poem."
+    assert (
+        clean_output("<pre><code>\nYou are a writer. Write a poem.\n</code></pre>") == "You are a writer. Write a poem."
+    )
     assert clean_output("<remarks>You are a tutor.</remarks>") == "You are a tutor."
 
 
@@ -91,8 +112,10 @@ async def test_drift_by_embedding_flags_sentences_off_the_idea():
     if embedder.unavailable_reason():
         pytest.skip(embedder.unavailable_reason())
     idea = "write a cover letter for a junior data analyst job"
-    text = (GOOD + "\nUse 3D modeling with color gradients and texture effects for the volcano scene. "
-            "Add a dragon flying over the medieval castle at dawn.")
+    text = (
+        GOOD + "\nUse 3D modeling with color gradients and texture effects for the volcano scene. "
+        "Add a dragon flying over the medieval castle at dawn."
+    )
     (vector,) = await embedder.embed([idea])
     ((drift, n),) = await measure(embedder, [text], vector)
     assert n >= 4

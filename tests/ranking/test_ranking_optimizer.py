@@ -20,30 +20,44 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 
 def judge_reply(score: int) -> str:
-    return json.dumps({"scores": {c: {"score": score, "reasoning": f"{c} could be better"} for c in CRIT},
-                       "summary": f"scored {score}"})
+    return json.dumps(
+        {
+            "scores": {c: {"score": score, "reasoning": f"{c} could be better"} for c in CRIT},
+            "summary": f"scored {score}",
+        }
+    )
 
 
 def rewrite(n: int, extra: str = "") -> str:
-    return (f"<prompt>\nYou are an editor. Summarize {{article}} for a busy reader in {n + 2} bullet points.{extra}\n"
-            f"</prompt>\nChanges: round {n} made the length explicit.")
+    return (
+        f"<prompt>\nYou are an editor. Summarize {{article}} for a busy reader in {n + 2} bullet points.{extra}\n"
+        f"</prompt>\nChanges: round {n} made the length explicit."
+    )
 
 
 def script(rounds: int, scores: list[int]) -> list[str]:
     """Answers in call order: seed judgment, then per round a critique, a rewrite and its judgment."""
     out = [judge_reply(scores[0])]
     for n in range(1, rounds + 1):
-        out += [f"Critique {n}: the prompt does not say how long the summary should be.", rewrite(n),
-                judge_reply(scores[n])]
+        out += [
+            f"Critique {n}: the prompt does not say how long the summary should be.",
+            rewrite(n),
+            judge_reply(scores[n]),
+        ]
     return out
 
 
 def make_service(responses: list[str], **extra):
     from prompt_alchemy.services import AlchemyService
 
-    return AlchemyService.from_environment(overrides={
-        "ranking.judge_provider": "scripted", "providers.scripted.responses": responses,
-        "phases.coagulatio.provider": "scripted", **extra})
+    return AlchemyService.from_environment(
+        overrides={
+            "ranking.judge_provider": "scripted",
+            "providers.scripted.responses": responses,
+            "phases.coagulatio.provider": "scripted",
+            **extra,
+        }
+    )
 
 
 def stored(svc, run_id):
@@ -86,8 +100,9 @@ async def test_every_iteration_is_stored_with_lineage_and_score(home):
 async def test_stops_at_the_target_score(home):
     svc = make_service(script(3, [5, 6, 7, 8]))
     try:
-        result = await svc.optimize(prompt=SEED, task="summarize an article", max_iterations=3, target_score=0.7,
-                                    provider="scripted")
+        result = await svc.optimize(
+            prompt=SEED, task="summarize an article", max_iterations=3, target_score=0.7, provider="scripted"
+        )
         assert result.stop_reason == "target" and result.iterations == 2 and result.best.score == 0.7
         assert len(stored(svc, result.run_id)) == 3
     finally:
@@ -129,11 +144,11 @@ async def test_stops_when_a_round_brings_nothing_new(home):
 
 async def test_stops_at_the_budget_and_keeps_finished_work(home):
     # price the scripted model so that every call costs money, then allow only part of the run
-    svc = make_service(script(4, [5, 6, 7, 8, 9]),
-                       **{"gateway.prices": {"scripted/scripted-v1": {"input": 50.0, "output": 50.0}}})
+    svc = make_service(
+        script(4, [5, 6, 7, 8, 9]), **{"gateway.prices": {"scripted/scripted-v1": {"input": 50.0, "output": 50.0}}}
+    )
     try:
-        result = await svc.optimize(prompt=SEED, task="summarize", max_iterations=4, max_cost=0.06,
-                                    provider="scripted")
+        result = await svc.optimize(prompt=SEED, task="summarize", max_iterations=4, max_cost=0.06, provider="scripted")
         assert result.stop_reason == "budget" and result.iterations < 4
         assert result.total_cost_usd >= 0.06
         assert any("--max-cost" in e for e in result.events)
@@ -188,15 +203,20 @@ async def test_optimizing_a_stored_prompt_links_to_it(home):
 
 async def test_examples_mode_scores_held_out_only_and_shows_propose_examples(home, tmp_path):
     lines = [{"input": f"propose-{i}", "expected": "cold", "split": "propose"} for i in range(4)]
-    lines += [{"input": f"heldout-{i}", "expected": "cold" if i < 3 else "warm", "split": "heldout"}
-              for i in range(4)]
+    lines += [{"input": f"heldout-{i}", "expected": "cold" if i < 3 else "warm", "split": "heldout"} for i in range(4)]
     path = tmp_path / "ex.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     svc = make_service(["cold"])  # the task model always answers "cold"
     try:
-        result = await svc.optimize(prompt="Give the antonym of the word.", task="antonyms", examples_path=path,
-                                    metric="accuracy", provider="scripted", task_provider="scripted",
-                                    max_iterations=1)
+        result = await svc.optimize(
+            prompt="Give the antonym of the word.",
+            task="antonyms",
+            examples_path=path,
+            metric="accuracy",
+            provider="scripted",
+            task_provider="scripted",
+            max_iterations=1,
+        )
         assert result.metric == "accuracy" and result.examples == {"propose": 4, "heldout": 4}
         assert result.seed.evaluation.n == 4 and result.seed.score == 0.75
         assert result.seed.evaluation.ci_low < 0.75 < result.seed.evaluation.ci_high
@@ -240,7 +260,7 @@ def test_examples_file_errors_name_the_line(tmp_path):
         load_examples(missing)
     regex = tmp_path / "regex.jsonl"
     regex.write_text('{"input": "a", "expected": "(", "match": "regex"}\n')
-    with pytest.raises(InputError, match="line 1: \"expected\" is not a valid regex"):
+    with pytest.raises(InputError, match='line 1: "expected" is not a valid regex'):
         load_examples(regex)
     one = tmp_path / "one.jsonl"
     one.write_text('{"input": "a", "expected": "b"}\n')
@@ -248,26 +268,35 @@ def test_examples_file_errors_name_the_line(tmp_path):
         split_examples(load_examples(one))
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--prompt", "Do X."], "--task is required"),
-    (["--task", "t"], "a prompt ID or --prompt"),
-    (["deadbeef", "--task", "t"], "no prompt with id 'deadbeef'"),
-    (["--prompt", "Do X.", "--task", "t", "--target-score", "1.5"], "--target-score must be"),
-    (["--prompt", "Do X.", "--task", "t", "--target-score", "0"], "--target-score must be"),
-    (["--prompt", "Do X.", "--task", "t", "--max-iterations", "0"], "--max-iterations must be between 1 and 20"),
-    (["--prompt", "Do X.", "--task", "t", "--max-cost", "-1"], "--max-cost must be a positive"),
-    (["--prompt", "Do X.", "--task", "t", "--metric", "loglik"], "needs --examples"),
-    (["--prompt", "Do X.", "--task", "t", "--examples", "EMPTY"], "is empty"),
-    (["--prompt", "Do X.", "--task", "t", "--examples", "BAD"], "line 2: not valid JSON"),
-    (["--prompt", "Do X.", "--task", "t", "--examples", "MISSING"], "cannot read examples file"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--prompt", "Do X."], "--task is required"),
+        (["--task", "t"], "a prompt ID or --prompt"),
+        (["deadbeef", "--task", "t"], "no prompt with id 'deadbeef'"),
+        (["--prompt", "Do X.", "--task", "t", "--target-score", "1.5"], "--target-score must be"),
+        (["--prompt", "Do X.", "--task", "t", "--target-score", "0"], "--target-score must be"),
+        (["--prompt", "Do X.", "--task", "t", "--max-iterations", "0"], "--max-iterations must be between 1 and 20"),
+        (["--prompt", "Do X.", "--task", "t", "--max-cost", "-1"], "--max-cost must be a positive"),
+        (["--prompt", "Do X.", "--task", "t", "--metric", "loglik"], "needs --examples"),
+        (["--prompt", "Do X.", "--task", "t", "--examples", "EMPTY"], "is empty"),
+        (["--prompt", "Do X.", "--task", "t", "--examples", "BAD"], "line 2: not valid JSON"),
+        (["--prompt", "Do X.", "--task", "t", "--examples", "MISSING"], "cannot read examples file"),
+    ],
+)
 def test_optimize_bad_input_exit_2_and_nothing_stored(cli, home, backend, tmp_path, write_config, args, message):
-    write_config(yaml.safe_dump({"ranking": {"judge_provider": "scripted"},
-                                 "providers": {"scripted": {"responses": [judge_reply(5)]}}}))
+    write_config(
+        yaml.safe_dump(
+            {"ranking": {"judge_provider": "scripted"}, "providers": {"scripted": {"responses": [judge_reply(5)]}}}
+        )
+    )
     (tmp_path / "empty.jsonl").write_text("")
     (tmp_path / "bad.jsonl").write_text('{"input": "a", "expected": "b"}\nnot json\n')
-    files = {"EMPTY": str(tmp_path / "empty.jsonl"), "BAD": str(tmp_path / "bad.jsonl"),
-             "MISSING": str(tmp_path / "missing.jsonl")}
+    files = {
+        "EMPTY": str(tmp_path / "empty.jsonl"),
+        "BAD": str(tmp_path / "bad.jsonl"),
+        "MISSING": str(tmp_path / "missing.jsonl"),
+    }
     proc = cli("optimize", *[files.get(a, a) for a in args], "--provider", "scripted")
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -276,11 +305,18 @@ def test_optimize_bad_input_exit_2_and_nothing_stored(cli, home, backend, tmp_pa
 
 
 def test_optimize_cli_text_and_json(cli, home, write_config):
-    write_config(yaml.safe_dump({"phases": {"coagulatio": {"provider": "scripted"}},
-                                 "ranking": {"judge_provider": "scripted"},
-                                 "providers": {"scripted": {"responses": script(2, [5, 6, 8])}}}))
-    proc = cli("optimize", "--prompt", SEED, "--task", "summarize an article", "--max-iterations", "2",
-               "--output", "json")
+    write_config(
+        yaml.safe_dump(
+            {
+                "phases": {"coagulatio": {"provider": "scripted"}},
+                "ranking": {"judge_provider": "scripted"},
+                "providers": {"scripted": {"responses": script(2, [5, 6, 8])}},
+            }
+        )
+    )
+    proc = cli(
+        "optimize", "--prompt", SEED, "--task", "summarize an article", "--max-iterations", "2", "--output", "json"
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["stop_reason"] == "max_iterations" and data["best"]["score"] == 0.8
@@ -300,8 +336,7 @@ async def test_an_optimization_run_appends_one_audit_row_naming_what_it_stored(h
         assert len(rows) == 1 and rows[0]["actor"] == "local" and rows[0]["outcome"] == "ok"
         assert set(rows[0]["targets"]) == {s.prompt_id for s in result.steps}
         assert "iterations=2" in rows[0]["detail"]
-        await svc.optimize(prompt=SEED, task="summarize an article", max_iterations=1, provider="scripted",
-                           save=False)
+        await svc.optimize(prompt=SEED, task="summarize an article", max_iterations=1, provider="scripted", save=False)
         assert len(await svc.list_audit(action="optimize")) == 1  # nothing stored, nothing recorded
     finally:
         await svc.aclose()

@@ -8,19 +8,23 @@ import json
 import pytest
 import yaml
 from learning.learning_testkit import library_rows
-
 from testkit import parse_json
+
 from prompt_alchemy.config import load_settings
 from prompt_alchemy.errors import InputError
 from prompt_alchemy.ranking.features import FeatureContext
 from prompt_alchemy.ranking.judge import CriterionScore, JudgeScore
 from prompt_alchemy.ranking.ranker import Ranker, score_text
 
-GOOD = ("You are a senior data analyst.\nTask: summarize the quarterly sales table for the sales director.\n"
-        "Constraints: at most 150 words; never invent numbers; flag any region whose sales fell.\n"
-        "Output format: three bullet points, then one sentence with the main risk.")
-NO_FORMAT = ("You are a senior data analyst.\nTask: summarize the quarterly sales table for the sales director.\n"
-             "Constraints: at most 150 words; never invent numbers; flag any region whose sales fell.")
+GOOD = (
+    "You are a senior data analyst.\nTask: summarize the quarterly sales table for the sales director.\n"
+    "Constraints: at most 150 words; never invent numbers; flag any region whose sales fell.\n"
+    "Output format: three bullet points, then one sentence with the main risk."
+)
+NO_FORMAT = (
+    "You are a senior data analyst.\nTask: summarize the quarterly sales table for the sales director.\n"
+    "Constraints: at most 150 words; never invent numbers; flag any region whose sales fell."
+)
 WEAK = "summarize some sales stuff"
 
 CRIT = ["clarity", "specificity", "completeness", "structure", "intent"]
@@ -45,8 +49,13 @@ def test_every_component_has_value_weight_and_reason():
 
 @pytest.mark.sqlite_only("no library: ranking in-memory texts")
 def test_ranker_recovers_good_over_weak_and_breaks_ties_by_order():
-    ranked = Ranker().rank([("weak", WEAK, FeatureContext(), None), ("good", GOOD, FeatureContext(), None),
-                            ("good2", GOOD, FeatureContext(), None)])
+    ranked = Ranker().rank(
+        [
+            ("weak", WEAK, FeatureContext(), None),
+            ("good", GOOD, FeatureContext(), None),
+            ("good2", GOOD, FeatureContext(), None),
+        ]
+    )
     assert [r.id for r in ranked] == ["good", "good2", "weak"]
     assert [r.rank for r in ranked] == [1, 2, 3]
     assert ranked[0].features["has_role"] == 1.0 and ranked[-1].features["has_role"] == 0.0
@@ -54,16 +63,23 @@ def test_ranker_recovers_good_over_weak_and_breaks_ties_by_order():
 
 @pytest.mark.sqlite_only("no library: weights from settings")
 def test_weights_come_from_config():
-    settings = load_settings(overrides={"ranking.weights.output_format": 0, "ranking.weights.length": 0,
-                                        "ranking.weights.intent": 7, "ranking.judge_weight": 2.5}).settings
+    settings = load_settings(
+        overrides={
+            "ranking.weights.output_format": 0,
+            "ranking.weights.length": 0,
+            "ranking.weights.intent": 7,
+            "ranking.judge_weight": 2.5,
+        }
+    ).settings
     ranker = Ranker.from_settings(settings)
     s = ranker.score(NO_FORMAT, FeatureContext(idea_similarity=0.5))
     weights = {c.name: c.weight for c in s.components}
     assert weights["output_format"] == 0 and weights["intent"] == 7 and weights["has_role"] == 1.0
     # with the format and length checks weighted out, the prompt without a format scores like the one with it
     assert s.total == ranker.score(GOOD, FeatureContext(idea_similarity=0.5)).total
-    verdict = JudgeScore(scored=True, overall=8.0, criteria=[CriterionScore(name="clarity", score=8)],
-                         provider="scripted", model="m")
+    verdict = JudgeScore(
+        scored=True, overall=8.0, criteria=[CriterionScore(name="clarity", score=8)], provider="scripted", model="m"
+    )
     judged = ranker.score(GOOD, judge=verdict)
     judge_part = next(c for c in judged.components if c.name == "judge")
     assert judge_part.value == 0.8 and judge_part.weight == 2.5 and "8.0/10" in judge_part.reason
@@ -115,9 +131,12 @@ async def test_generate_with_judge_adds_judge_scores_and_can_change_the_best(hom
 
     # Two variants of one phase, then two judge calls (the scripted provider answers in this order): the judge
     # strongly prefers the variant without an output format, which the rubric alone ranks lower.
-    overrides = {"phases.coagulatio.provider": "scripted", "ranking.judge_provider": "scripted",
-                 "generation.use_parallel": False,
-                 "providers.scripted.responses": [GOOD, NO_FORMAT, rubric_json(2), rubric_json(9)]}
+    overrides = {
+        "phases.coagulatio.provider": "scripted",
+        "ranking.judge_provider": "scripted",
+        "generation.use_parallel": False,
+        "providers.scripted.responses": [GOOD, NO_FORMAT, rubric_json(2), rubric_json(9)],
+    }
     plain = AlchemyService.from_environment(overrides={**overrides, "providers.scripted.responses": [GOOD, NO_FORMAT]})
     base = await plain.generate(plain.build_request("summarize sales", phases="coagulatio", count=2))
     await plain.aclose()
@@ -126,8 +145,10 @@ async def test_generate_with_judge_adds_judge_scores_and_can_change_the_best(hom
     svc = AlchemyService.from_environment(overrides=overrides)
     result = await svc.generate(svc.build_request("summarize sales", phases="coagulatio", count=2, judge=True))
     try:
-        judge_parts = {p.content: next(c for c in result.scores[p.id].components if c.name == "judge")
-                       for p in result.final_prompts()}
+        judge_parts = {
+            p.content: next(c for c in result.scores[p.id].components if c.name == "judge")
+            for p in result.final_prompts()
+        }
         assert judge_parts[GOOD].value == 0.2 and judge_parts[NO_FORMAT].value == 0.9
         assert result.best.content == NO_FORMAT
         kinds = [m.kind for m in svc.store.list_metrics(session_id=result.session_id)]
@@ -139,9 +160,14 @@ async def test_generate_with_judge_adds_judge_scores_and_can_change_the_best(hom
 async def test_generate_with_an_unparseable_judge_notes_it_and_keeps_rubric_order(home):
     from prompt_alchemy.services import AlchemyService
 
-    svc = AlchemyService.from_environment(overrides={
-        "phases.coagulatio.provider": "scripted", "ranking.judge_provider": "scripted",
-        "generation.use_parallel": False, "providers.scripted.responses": [GOOD, NO_FORMAT, "no idea", "hmm"]})
+    svc = AlchemyService.from_environment(
+        overrides={
+            "phases.coagulatio.provider": "scripted",
+            "ranking.judge_provider": "scripted",
+            "generation.use_parallel": False,
+            "providers.scripted.responses": [GOOD, NO_FORMAT, "no idea", "hmm"],
+        }
+    )
     try:
         result = await svc.generate(svc.build_request("summarize sales", phases="coagulatio", count=2, judge=True))
         assert result.best.content == GOOD
@@ -165,12 +191,15 @@ async def test_score_prompts_uses_siblings_and_the_original_idea(service):
     assert len(single) == 1 and single[0].id is None and single[0].rank == 1
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({}, "nothing to score"),
-    ({"ids": ["x"], "text": "y"}, "not both"),
-    ({"text": "   "}, "--text is empty"),
-    ({"ids": ["no-such-id"]}, "no prompt with id 'no-such-id'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({}, "nothing to score"),
+        ({"ids": ["x"], "text": "y"}, "not both"),
+        ({"text": "   "}, "--text is empty"),
+        ({"ids": ["no-such-id"]}, "no prompt with id 'no-such-id'"),
+    ],
+)
 async def test_score_prompts_bad_input(service, kwargs, message):
     with pytest.raises(InputError, match=message):
         await service.score_prompts(**kwargs)
@@ -198,21 +227,42 @@ def test_score_and_judge_cli_bad_input_exit_2(cli, home):
 
 
 def test_judge_cli_compares_two_stored_prompts(cli, home, write_config):
-    write_config(yaml.safe_dump({
-        "phases": {"coagulatio": {"provider": "scripted"}},
-        "generation": {"use_parallel": False},
-        "ranking": {"judge_provider": "scripted"},
-        "providers": {"scripted": {"responses": [GOOD, WEAK]}}}))
+    write_config(
+        yaml.safe_dump(
+            {
+                "phases": {"coagulatio": {"provider": "scripted"}},
+                "generation": {"use_parallel": False},
+                "ranking": {"judge_provider": "scripted"},
+                "providers": {"scripted": {"responses": [GOOD, WEAK]}},
+            }
+        )
+    )
     gen = parse_json(cli("generate", "--phases", "coagulatio", "-n", "2", "-o", "json", "sales summary"))
     a, b = [p["id"] for p in gen["prompts"]]
     # a new process: the scripted provider's answers start again from the first one, which names "A" both times
-    write_config(yaml.safe_dump({"ranking": {"judge_provider": "scripted"}, "providers": {"scripted": {
-        "responses": ['{"winner": "A", "reasoning": "shown first"}']}}}))
+    write_config(
+        yaml.safe_dump(
+            {
+                "ranking": {"judge_provider": "scripted"},
+                "providers": {"scripted": {"responses": ['{"winner": "A", "reasoning": "shown first"}']}},
+            }
+        )
+    )
     verdict = parse_json(cli("judge", a, b, "-o", "json"))
     assert verdict["mode"] == "pairwise" and verdict["winner"] == "tie" and verdict["agreed"] is False
     assert verdict["lengths"]["a"] > verdict["lengths"]["b"]
-    write_config(yaml.safe_dump({"ranking": {"judge_provider": "scripted"}, "providers": {"scripted": {
-        "responses": ['{"winner": "A", "reasoning": "r"}', '{"winner": "B", "reasoning": "r"}']}}}))
+    write_config(
+        yaml.safe_dump(
+            {
+                "ranking": {"judge_provider": "scripted"},
+                "providers": {
+                    "scripted": {
+                        "responses": ['{"winner": "A", "reasoning": "r"}', '{"winner": "B", "reasoning": "r"}']
+                    }
+                },
+            }
+        )
+    )
     verdict = parse_json(cli("judge", a, b, "-o", "json"))
     assert verdict["winner"] == "a" and verdict["winner_id"] == a and verdict["agreed"] is True
     text = cli("judge", a, b)
@@ -222,11 +272,16 @@ def test_judge_cli_compares_two_stored_prompts(cli, home, write_config):
 
 
 def test_generate_judge_flag(cli, home, write_config):
-    write_config(yaml.safe_dump({
-        "phases": {"coagulatio": {"provider": "scripted"}},
-        "generation": {"use_parallel": False},
-        "ranking": {"judge_provider": "scripted"},
-        "providers": {"scripted": {"responses": [GOOD, rubric_json(7)]}}}))
+    write_config(
+        yaml.safe_dump(
+            {
+                "phases": {"coagulatio": {"provider": "scripted"}},
+                "generation": {"use_parallel": False},
+                "ranking": {"judge_provider": "scripted"},
+                "providers": {"scripted": {"responses": [GOOD, rubric_json(7)]}},
+            }
+        )
+    )
     data = parse_json(cli("generate", "--phases", "coagulatio", "-n", "1", "--judge", "-o", "json", "sales"))
     comps = {c["name"]: c for c in data["scores"][data["best"]["id"]]["components"]}
     assert comps["judge"]["value"] == 0.7
@@ -239,19 +294,24 @@ async def test_distinctness_separates_a_different_strategy_from_near_copies(serv
     from prompt_alchemy.ranking.ranker import feature_contexts
 
     assert service.embedder.unavailable_reason() is None
-    structured = ("You are a release manager. Task: write release notes for version 2.0.\n"
-                  "Requirements:\n1. List breaking changes first.\n2. Keep each item to one line.\n"
-                  "Output format: a Markdown list.")
+    structured = (
+        "You are a release manager. Task: write release notes for version 2.0.\n"
+        "Requirements:\n1. List breaking changes first.\n2. Keep each item to one line.\n"
+        "Output format: a Markdown list."
+    )
     copy = structured.replace("Keep each item to one line", "Keep every item to a single line")
-    example_driven = ("Here is how I want release notes to read. Example input: 'auth: tokens expire after 1h'. "
-                      "Example output: 'Sign-in tokens now expire after one hour; refresh them in your client.' "
-                      "Now do the same for every change in version 2.0, in the same friendly voice.")
+    example_driven = (
+        "Here is how I want release notes to read. Example input: 'auth: tokens expire after 1h'. "
+        "Example output: 'Sign-in tokens now expire after one hour; refresh them in your client.' "
+        "Now do the same for every change in version 2.0, in the same friendly voice."
+    )
     texts = [structured, copy, example_driven]
     vectors = await service.embedder.embed(texts + ["release notes for 2.0"])
     contexts = feature_contexts(texts, idea="release notes for 2.0", vectors=vectors[:3], idea_vector=vectors[3])
     ranker = Ranker()
-    distinct = [next(c for c in ranker.score(t, ctx).components if c.name == "distinctness")
-                for t, ctx in zip(texts, contexts)]
+    distinct = [
+        next(c for c in ranker.score(t, ctx).components if c.name == "distinctness") for t, ctx in zip(texts, contexts)
+    ]
     assert distinct[2].value > distinct[0].value and distinct[2].value > distinct[1].value
     assert distinct[0].value < 0.3 and "near-copy" in distinct[0].reason
     # without an embedder the same ordering comes from word-trigram overlap
@@ -265,13 +325,18 @@ async def test_generate_judge_respects_max_cost(home):
     (noted as unscored) and the generated prompts are still ranked and saved."""
     from prompt_alchemy.services import AlchemyService
 
-    svc = AlchemyService.from_environment(overrides={
-        "phases.coagulatio.provider": "scripted", "ranking.judge_provider": "scripted",
-        "providers.scripted.responses": [GOOD, rubric_json(9)],
-        "gateway.prices": {"scripted/scripted-v1": {"input": 0.0, "output": 1_000_000.0}}})
+    svc = AlchemyService.from_environment(
+        overrides={
+            "phases.coagulatio.provider": "scripted",
+            "ranking.judge_provider": "scripted",
+            "providers.scripted.responses": [GOOD, rubric_json(9)],
+            "gateway.prices": {"scripted/scripted-v1": {"input": 0.0, "output": 1_000_000.0}},
+        }
+    )
     try:
-        request = svc.build_request("summarize sales", phases="coagulatio", count=1, max_tokens=1, max_cost=1.5,
-                                    judge=True)
+        request = svc.build_request(
+            "summarize sales", phases="coagulatio", count=1, max_tokens=1, max_cost=1.5, judge=True
+        )
         result = await svc.generate(request)
         score = result.scores[result.best_id]
         assert "judge" not in {c.name for c in score.components}

@@ -11,8 +11,10 @@ from prompt_alchemy.ranking.features import FeatureContext, feature_vector, rubr
 from prompt_alchemy.ranking.learning import LearnedRanking
 from prompt_alchemy.ranking.ranker import DEFAULT_WEIGHTS, Ranker, feature_contexts
 
-IDEA = ("a system prompt for a pet supplies store's support bot; it must never give veterinary advice and must pass "
-        "to a human any complaint about a delivery over 7 days late")
+IDEA = (
+    "a system prompt for a pet supplies store's support bot; it must never give veterinary advice and must pass "
+    "to a human any complaint about a delivery over 7 days late"
+)
 SPECIFIC = """You are the customer support assistant for a pet supplies store.
 Help customers with orders, deliveries, returns and questions about pet food, toys and accessories.
 Never give veterinary advice: when a customer asks about a pet's health, suggest they ask a veterinarian.
@@ -26,7 +28,7 @@ Be clear, concise and accurate in every answer.
 Think step by step and check your work before you answer.
 Use simple language and avoid jargon.
 Keep every answer well organised and easy to read.
-Output format: short paragraphs; for example, a greeting, the answer, then an offer of further help."""
+Output format: short paragraphs; for example, a greeting, the answer, then an offer of further help."""  # noqa: E501
 
 
 @pytest.fixture
@@ -53,8 +55,9 @@ async def _contexts(embedder, texts: list[str]) -> list[FeatureContext]:
 async def test_a_specific_prompt_outranks_a_generic_one_for_the_same_idea(embedder):
     texts = [GENERIC, SPECIFIC]  # the generic one first: a tie would keep it first
     contexts = await _contexts(embedder, texts)
-    ranked = Ranker().rank([(name, text, ctx, None) for name, text, ctx in zip(("generic", "specific"), texts,
-                                                                             contexts)])
+    ranked = Ranker().rank(
+        [(name, text, ctx, None) for name, text, ctx in zip(("generic", "specific"), texts, contexts)]
+    )
     assert [r.id for r in ranked] == ["specific", "generic"]
     parts = {r.id: {c.name: c for c in r.score.components} for r in ranked}
     assert parts["specific"]["specificity"].value >= 0.8
@@ -107,12 +110,19 @@ def test_a_learned_model_stored_before_the_check_keeps_its_default_weight():
     """A model trained before specificity existed has no weight for it: the check keeps its default weight and
     the model's score ignores the new features."""
     version = ModelVersion(
-        status="adopted", active=True, version=3, feature_names=["has_role", "log_words"],
+        status="adopted",
+        active=True,
+        version=3,
+        feature_names=["has_role", "log_words"],
         weights={"has_role": 0.8, "log_words": -0.5},
         normalization={"has_role": (0.5, 0.5), "log_words": (0.4, 0.2)},
-        params={"reweighting": {"trust": 0.6, "rubric": {"has_role": 2.5}, "extra_weight": 1.0,
-                                "extra_range": [-2.0, 2.0]}},
-        training_size=120, train_pairs=400, validation_pairs=100)
+        params={
+            "reweighting": {"trust": 0.6, "rubric": {"has_role": 2.5}, "extra_weight": 1.0, "extra_range": [-2.0, 2.0]}
+        },
+        training_size=120,
+        train_pairs=400,
+        validation_pairs=100,
+    )
     learned = LearnedRanking(version)
     ranker = Ranker(learned=learned)
     ctx = FeatureContext(idea=IDEA, generic=("a",), sentences=4)

@@ -9,15 +9,20 @@ from prompt_alchemy.engine.targets import render_sections
 from prompt_alchemy.ranking.features import FeatureContext, is_image_prompt, output_format_feature
 from prompt_alchemy.ranking.ranker import Ranker
 
-SECTIONS = {"Role": "You are a senior Python engineer.",
-            "Task": "Write a function that parses ISO 8601 dates for the billing service.",
-            "Constraints": "Handle time zones; never silently drop an offset.",
-            "Output format": "The complete function first, then a two-line note on the edge cases it handles."}
+SECTIONS = {
+    "Role": "You are a senior Python engineer.",
+    "Task": "Write a function that parses ISO 8601 dates for the billing service.",
+    "Constraints": "Handle time zones; never silently drop an offset.",
+    "Output format": "The complete function first, then a two-line note on the edge cases it handles.",
+}
 NO_FORMAT = {k: v for k, v in SECTIONS.items() if k != "Output format"}
 # As long and as well formed, with a Context section where the other has its output format.
-WITH_CONTEXT = {"Role": SECTIONS["Role"], "Task": SECTIONS["Task"],
-                "Context": "Partners send the billing service dates from many regions, with and without offsets.",
-                "Constraints": SECTIONS["Constraints"]}
+WITH_CONTEXT = {
+    "Role": SECTIONS["Role"],
+    "Task": SECTIONS["Task"],
+    "Context": "Partners send the billing service dates from many regions, with and without offsets.",
+    "Constraints": SECTIONS["Constraints"],
+}
 
 
 @pytest.mark.parametrize("family", ["claude", "gpt", "gemini", "plain"])
@@ -35,27 +40,42 @@ def test_claudes_output_format_section_is_read():
     assert output_format_feature(render_sections(NO_FORMAT, "claude")).value == 0.0  # the check can still fail
 
 
-@pytest.mark.parametrize("text", [
-    "You are a senior engineer. Write a Python function that parses ISO dates. Give the complete code in code "
-    "blocks.",
-    "You are a database architect. Write a query that finds each customer's first order, in a ```sql block.",
-    "You are a backend engineer. Convert the handler to Go and give the full program in fenced blocks.",
-    "You are an analyst. Compare the two plans and answer in one paragraph.",
-    "You are an analyst. Compare the two plans and put the result in a table.",
-    "You are a data engineer. Extract the invoice number and total as JSON.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "You are a senior engineer. Write a Python function that parses ISO dates. Give the complete code in code "
+        "blocks.",
+        "You are a database architect. Write a query that finds each customer's first order, in a ```sql block.",
+        "You are a backend engineer. Convert the handler to Go and give the full program in fenced blocks.",
+        "You are an analyst. Compare the two plans and answer in one paragraph.",
+        "You are an analyst. Compare the two plans and put the result in a table.",
+        "You are a data engineer. Extract the invoice number and total as JSON.",
+    ],
+)
 def test_phrases_naming_the_form_count(text):
     assert output_format_feature(text).value == 1.0, output_format_feature(text).reason
 
 
-@pytest.mark.parametrize("text,idea", [
-    ("A lighthouse in a storm at night, oil painting style, dramatic light breaking through the clouds, waves "
-     "crashing on the rocks --ar 3:2 --v 6", None),
-    ("A cozy reading nook by a rainy window, warm lamplight, soft focus, photorealistic, 50mm lens\n"
-     "Negative prompt: blurry, text, watermark, extra fingers", None),
-    ("A tiny astronaut watering plants on the moon, soft pastel colors, gentle light, whimsical children's book "
-     "illustration.", "DALL-E prompt for a tiny astronaut watering plants on the moon, pastel colors"),
-])
+@pytest.mark.parametrize(
+    "text,idea",
+    [
+        (
+            "A lighthouse in a storm at night, oil painting style, dramatic light breaking through the clouds, waves "
+            "crashing on the rocks --ar 3:2 --v 6",
+            None,
+        ),
+        (
+            "A cozy reading nook by a rainy window, warm lamplight, soft focus, photorealistic, 50mm lens\n"
+            "Negative prompt: blurry, text, watermark, extra fingers",
+            None,
+        ),
+        (
+            "A tiny astronaut watering plants on the moon, soft pastel colors, gentle light, whimsical children's book "
+            "illustration.",
+            "DALL-E prompt for a tiny astronaut watering plants on the moon, pastel colors",
+        ),
+    ],
+)
 def test_an_image_prompt_is_not_penalised_for_having_no_output_section(text, idea):
     assert is_image_prompt(text, idea)
     feature = output_format_feature(text, idea)
@@ -75,14 +95,20 @@ def test_the_claude_form_variant_with_an_output_format_ranks_first():
     output section comes first in the input, so a tie would keep it first."""
     without = render_sections(WITH_CONTEXT, "claude")
     with_format = render_sections(SECTIONS, "claude")
-    ranked = Ranker().rank([("without", without, FeatureContext(), None),
-                            ("with", with_format, FeatureContext(), None)])
+    ranked = Ranker().rank(
+        [("without", without, FeatureContext(), None), ("with", with_format, FeatureContext(), None)]
+    )
     assert [r.id for r in ranked] == ["with", "without"]
 
 
-@pytest.mark.parametrize("leak", ["<guidance>\nKind of request: support-bot\n</guidance>",
-                                  "Kind of request: support-bot - a customer-facing chatbot",
-                                  'The request fits the pattern "support-bot".'])
+@pytest.mark.parametrize(
+    "leak",
+    [
+        "<guidance>\nKind of request: support-bot\n</guidance>",
+        "Kind of request: support-bot - a customer-facing chatbot",
+        'The request fits the pattern "support-bot".',
+    ],
+)
 def test_echoed_guidance_is_leaked_scaffolding(leak):
     from prompt_alchemy.ranking.features import scaffolding_feature
 

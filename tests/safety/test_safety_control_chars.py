@@ -12,7 +12,6 @@ import sqlite3
 import uuid
 
 import pytest
-
 from safety_kit import library_state, run_inproc
 from testkit import SCRIPTED, Server, run_cli
 
@@ -31,11 +30,14 @@ def test_an_idea_of_only_control_characters_is_empty(home, scripted, idea):
     assert library_state(home) == before
 
 
-@pytest.mark.parametrize(("args", "field"), [
-    (["generate", "plan a\x00 trip"], "invalid idea"),
-    (["generate", "plan a trip", "--tags", "ok,b\x07ad"], "invalid tags"),
-    (["generate", "plan a\x7f trip"], "invalid idea"),
-])
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["generate", "plan a\x00 trip"], "invalid idea"),
+        (["generate", "plan a trip", "--tags", "ok,b\x07ad"], "invalid tags"),
+        (["generate", "plan a\x7f trip"], "invalid idea"),
+    ],
+)
 def test_cli_refuses_control_characters_naming_the_field(home, scripted, args, field):
     before = library_state(home)
     run = run_inproc(*args)
@@ -80,8 +82,12 @@ async def test_rest_and_mcp_refuse_control_characters_on_both_backends(home, bac
                 ("PATCH", f"/api/v1/prompts/{pid}", {"content": "new\u0000text"}, "invalid content: contains"),
                 ("PATCH", f"/api/v1/prompts/{pid}", {"tags": ["a\u0001"]}, "invalid tags: contains"),
                 ("PATCH", f"/api/v1/prompts/{pid}", {"notes": "n\u007f"}, "invalid notes: contains"),
-                ("POST", f"/api/v1/prompts/{pid}/ratings", {"score": 4, "comment": "c\u0000"},
-                 "invalid comment: contains"),
+                (
+                    "POST",
+                    f"/api/v1/prompts/{pid}/ratings",
+                    {"score": 4, "comment": "c\u0000"},
+                    "invalid comment: contains",
+                ),
                 ("GET", "/api/v1/search?q=hot%00weather", None, "invalid search query: contains"),
                 ("GET", "/api/v1/prompts/ab%00cd", None, "invalid prompt id: contains"),
             ]:
@@ -93,8 +99,9 @@ async def test_rest_and_mcp_refuse_control_characters_on_both_backends(home, bac
 
         async with Client(f"{server.url}/mcp") as client:
             result = await client.call_tool("update_prompt", {"id": pid, "content": "mcp\u0000text"})
-            assert result.is_error and "invalid content: contains the control character U+0000" in \
-                result.content[0].text
+            assert (
+                result.is_error and "invalid content: contains the control character U+0000" in result.content[0].text
+            )
             result = await client.call_tool("generate_prompts", {"idea": "\u0000\u0000"})
             assert result.is_error and "the idea is empty" in result.content[0].text
     finally:
@@ -104,10 +111,15 @@ async def test_rest_and_mcp_refuse_control_characters_on_both_backends(home, bac
 
 def test_import_file_names_the_bad_row_and_keeps_the_good_one(home, backend, tmp_path):
     path = tmp_path / "rows.jsonl"
-    path.write_text(json.dumps({"content": "first good prompt"}) + "\n"
-                    + json.dumps({"content": "tagged", "tags": ["x\u0002y"]}) + "\n"
-                    + json.dumps({"content": "ctx", "context": [{"source": "s", "content": "c\u0000"}]}) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps({"content": "first good prompt"})
+        + "\n"
+        + json.dumps({"content": "tagged", "tags": ["x\u0002y"]})
+        + "\n"
+        + json.dumps({"content": "ctx", "context": [{"source": "s", "content": "c\u0000"}]})
+        + "\n",
+        encoding="utf-8",
+    )
     proc = run_cli("import", str(path), "--output", "json")
     data = json.loads(proc.stdout)
     assert data["imported"] == 1 and data["failed"] == 2
@@ -127,8 +139,10 @@ def _old_library_with_nul(home) -> str:
         names = [d[0] for d in db.execute("SELECT * FROM prompts LIMIT 1").description]
         values = dict(zip(names, row))
         values.update(id=bad_id, content="old\x00prompt", content_hash="h" * 64)
-        db.execute(f"INSERT INTO prompts ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
-                   list(values.values()))
+        db.execute(
+            f"INSERT INTO prompts ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
+            list(values.values()),
+        )
         db.commit()
     return bad_id
 

@@ -15,7 +15,6 @@ import sys
 import time
 
 import pytest
-
 from safety_kit import library_state
 from testkit import SCRIPT, run_cli
 
@@ -82,12 +81,19 @@ def _editor(tmp_path, body: str) -> str:
     return str(script)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("open(path, 'wb').write(b'Explain recursion \\xff\\xfe to a child.')",
-     "the edited prompt .* is not UTF-8 text \\(invalid byte at offset 18\\)"),
-    ("os.remove(path)\nos.mkdir(path)\nopen(os.path.join(path, 'x'), 'w').write('x')",
-     "cannot read the edited prompt .*: (it is a directory|Is a directory)"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "open(path, 'wb').write(b'Explain recursion \\xff\\xfe to a child.')",
+            "the edited prompt .* is not UTF-8 text \\(invalid byte at offset 18\\)",
+        ),
+        (
+            "os.remove(path)\nos.mkdir(path)\nopen(os.path.join(path, 'x'), 'w').write('x')",
+            "cannot read the edited prompt .*: (it is a directory|Is a directory)",
+        ),
+    ],
+)
 def test_update_edit_refuses_what_is_not_text(home, tmp_path, monkeypatch, body, message):
     import re
 
@@ -119,11 +125,14 @@ def test_doctor_prints_the_postgresql_url_whole_with_its_password_masked(home):
     assert "Sup3rSecret" not in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("url", [
-    "mysql://alice:Sup3rSecret@db.example/library",
-    "postgresql://alice:Sup3rSecret@[bad/library",
-    "postgresql://alice:Sup3r%Secret@127.0.0.1:9/library",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://alice:Sup3rSecret@db.example/library",
+        "postgresql://alice:Sup3rSecret@[bad/library",
+        "postgresql://alice:Sup3r%Secret@127.0.0.1:9/library",
+    ],
+)
 def test_debug_masks_database_passwords(home, url):
     proc = run_cli("--debug", "list", env={"PROMPT_ALCHEMY_DATABASE_URL": url})
     assert proc.returncode != 0

@@ -8,19 +8,21 @@ import subprocess
 import sys
 
 import pytest
-
 from safety_kit import count_prompts, library_state, run_inproc
 from testkit import ROOT
 
 
 def test_parallel_imports_of_the_same_file_store_each_prompt_once(home, tmp_path):
-    rows = [{"content": f"Parallel import prompt number {i}: explain topic {i} clearly.", "embedding": None}
-            for i in range(600)]
+    rows = [
+        {"content": f"Parallel import prompt number {i}: explain topic {i} clearly.", "embedding": None}
+        for i in range(600)
+    ]
     path = tmp_path / "same.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     cmd = [sys.executable, "-m", "prompt_alchemy", "import", str(path), "-o", "json"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-             for _ in range(3)]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(3)
+    ]
     reports = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
@@ -33,11 +35,18 @@ def test_parallel_imports_of_the_same_file_store_each_prompt_once(home, tmp_path
 
 def test_duplicate_ids_in_one_file_are_errors_with_line_numbers(home, tmp_path):
     path = tmp_path / "dup.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in [
-        {"id": "same-id-1", "content": "first prompt"},
-        {"id": "other-id", "content": "second prompt"},
-        {"id": "same-id-1", "content": "third prompt, same id"},
-    ]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"id": "same-id-1", "content": "first prompt"},
+                {"id": "other-id", "content": "second prompt"},
+                {"id": "same-id-1", "content": "third prompt, same id"},
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     run = run_inproc("import", str(path), "-o", "json")
     assert run.code == 0, run.err
     report = json.loads(run.out)
@@ -46,13 +55,16 @@ def test_duplicate_ids_in_one_file_are_errors_with_line_numbers(home, tmp_path):
     assert "error: line 3" in run.err
 
 
-@pytest.mark.parametrize("row, fragment", [
-    ('{"content": "a", "score": NaN}', "NaN"),
-    ('{"content": "a", "score": Infinity}', "Infinity"),
-    ('{"content": "a", "embedding": [0.1, NaN], "embedding_model": "m"}', "NaN"),
-    ('{"content": "a", "embedding": [1e400, 0.2], "embedding_model": "m"}', "embedding"),
-    ('{"content": "a", "embedding": [0.1, 0.2], "embedding_model": "all-MiniLM-L6-v2"}', "384"),
-])
+@pytest.mark.parametrize(
+    "row, fragment",
+    [
+        ('{"content": "a", "score": NaN}', "NaN"),
+        ('{"content": "a", "score": Infinity}', "Infinity"),
+        ('{"content": "a", "embedding": [0.1, NaN], "embedding_model": "m"}', "NaN"),
+        ('{"content": "a", "embedding": [1e400, 0.2], "embedding_model": "m"}', "embedding"),
+        ('{"content": "a", "embedding": [0.1, 0.2], "embedding_model": "all-MiniLM-L6-v2"}', "384"),
+    ],
+)
 def test_import_refuses_non_finite_numbers_and_mislabelled_vectors(home, tmp_path, row, fragment):
     path = tmp_path / "bad.jsonl"
     path.write_text(row + "\n", encoding="utf-8")
@@ -94,23 +106,42 @@ async def test_running_service_semantic_search_sees_other_processes_writes(servi
     if service.embedder.unavailable_reason() is not None:
         pytest.skip(f"no local embedder: {service.embedder.unavailable_reason()}")
     seed = tmp_path / "seed.jsonl"
-    seed.write_text(json.dumps({"content": "Bake sourdough bread with a long cold fermentation."}) + "\n",
-                    encoding="utf-8")
+    seed.write_text(
+        json.dumps({"content": "Bake sourdough bread with a long cold fermentation."}) + "\n", encoding="utf-8"
+    )
     await service.import_prompts(seed)
     first = await service.search("bread baking", mode="semantic", limit=5)
     assert len(first) == 1
     other = tmp_path / "other.jsonl"
-    other.write_text(json.dumps({"content": "Tune a PostgreSQL query planner for large joins."}) + "\n",
-                     encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "prompt_alchemy", "import", str(other)], capture_output=True,
-                          text=True, cwd=ROOT, timeout=300)
+    other.write_text(
+        json.dumps({"content": "Tune a PostgreSQL query planner for large joins."}) + "\n", encoding="utf-8"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "prompt_alchemy", "import", str(other)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     hits = await service.search("database query tuning", mode="semantic", limit=5)
     assert [h.prompt.content for h in hits][0].startswith("Tune a PostgreSQL"), hits
     target = hits[0].prompt.id
-    proc = subprocess.run([sys.executable, "-m", "prompt_alchemy", "update", target, "--content",
-                           "Plan a garden with tomatoes, basil and peppers."], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "prompt_alchemy",
+            "update",
+            target,
+            "--content",
+            "Plan a garden with tomatoes, basil and peppers.",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     hits = await service.search("vegetable gardening", mode="semantic", limit=1)
     assert hits[0].prompt.content.startswith("Plan a garden")

@@ -18,8 +18,10 @@ from prompt_alchemy.security import MAX_REGEX_LENGTH, search_user_regex
 AUDIT_PATTERN = "(?:.|\\w)*QQQZ"
 #: One that backtracks catastrophically in the `regex` package too (no required literal lets it give up early).
 EXPLOSIVE = "(?:(?:.|\\w)+)+\\d{9}"
-ANSWER = ("Here is the answer about the weather: hot weather today, with a light breeze from the west and a clear "
-          "sky until the evening, when clouds gather over the hills and the temperature falls a little.")
+ANSWER = (
+    "Here is the answer about the weather: hot weather today, with a light breeze from the west and a clear "
+    "sky until the evening, when clouds gather over the hills and the temperature falls a little."
+)
 
 
 def test_classic_and_audit_patterns_end_as_non_matches():
@@ -35,10 +37,11 @@ def test_a_pattern_that_runs_out_of_time_is_one_clear_error():
 
 
 def test_caps_on_the_pattern_and_its_validity_name_the_line():
-    with pytest.raises(InputError, match="line 1: \"expected\" is 1,001 characters long; the limit for a regex"):
-        parse_examples(json.dumps({"input": "x", "expected": "a" * (MAX_REGEX_LENGTH + 1), "match": "regex"}),
-                       "examples")
-    with pytest.raises(InputError, match="line 1: \"expected\" is not a valid regex"):
+    with pytest.raises(InputError, match='line 1: "expected" is 1,001 characters long; the limit for a regex'):
+        parse_examples(
+            json.dumps({"input": "x", "expected": "a" * (MAX_REGEX_LENGTH + 1), "match": "regex"}), "examples"
+        )
+    with pytest.raises(InputError, match='line 1: "expected" is not a valid regex'):
         parse_examples(json.dumps({"input": "x", "expected": "(unclosed", "match": "regex"}), "examples")
     # a huge answer is searched only up to the cap: a match far past it is not seen
     assert search_user_regex("needle", "x" * 50_000 + "needle") is False
@@ -53,12 +56,25 @@ async def test_server_answers_health_while_an_optimize_with_a_catastrophic_regex
 
     server = Server(home, {"PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__RESPONSES": json.dumps([ANSWER])})
     try:
-        examples = [{"input": "hot weather today", "expected": EXPLOSIVE, "match": "regex", "split": "heldout"},
-                    {"input": "cold weather", "expected": "cold", "match": "contains", "split": "propose"}]
+        examples = [
+            {"input": "hot weather today", "expected": EXPLOSIVE, "match": "regex", "split": "heldout"},
+            {"input": "cold weather", "expected": "cold", "match": "contains", "split": "propose"},
+        ]
         async with Client(f"{server.url}/mcp") as client:
-            call = asyncio.ensure_future(client.call_tool("optimize_prompt", {
-                "task": "describe the weather", "prompt": "Describe the weather: {input}", "examples": examples,
-                "metric": "accuracy", "max_iterations": 1, "provider": "scripted", "save": False}))
+            call = asyncio.ensure_future(
+                client.call_tool(
+                    "optimize_prompt",
+                    {
+                        "task": "describe the weather",
+                        "prompt": "Describe the weather: {input}",
+                        "examples": examples,
+                        "metric": "accuracy",
+                        "max_iterations": 1,
+                        "provider": "scripted",
+                        "save": False,
+                    },
+                )
+            )
             answered_during_call = 0
             async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
                 while not call.done():
@@ -73,9 +89,21 @@ async def test_server_answers_health_while_an_optimize_with_a_catastrophic_regex
             assert answered_during_call >= 1
             # the audit's exact case is a plain non-match: the run finishes with accuracy 0 on that example
             examples[0]["expected"] = AUDIT_PATTERN
-            done = await asyncio.wait_for(client.call_tool("optimize_prompt", {
-                "task": "describe the weather", "prompt": "Describe the weather: {input}", "examples": examples,
-                "metric": "accuracy", "max_iterations": 1, "provider": "scripted", "save": False}), 60)
+            done = await asyncio.wait_for(
+                client.call_tool(
+                    "optimize_prompt",
+                    {
+                        "task": "describe the weather",
+                        "prompt": "Describe the weather: {input}",
+                        "examples": examples,
+                        "metric": "accuracy",
+                        "max_iterations": 1,
+                        "provider": "scripted",
+                        "save": False,
+                    },
+                ),
+                60,
+            )
             assert not done.is_error, done.content[0].text
             assert done.structured_content["seed"]["evaluation"]["examples"][0]["correct"] is False
         with httpx.Client(base_url=server.url, timeout=10) as http:

@@ -24,15 +24,20 @@ def _brute(ids, matrix, q, k, allowed=None):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 120), k=st.integers(1, 15),
-       removed=st.integers(0, 30), subset=st.integers(0, 3))
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 120),
+    k=st.integers(1, 15),
+    removed=st.integers(0, 30),
+    subset=st.integers(0, 3),
+)
 def test_search_matches_brute_force(seed, n, k, removed, subset):
     rng = np.random.default_rng(seed)
     ids = [f"p{i}" for i in range(n)]
     matrix = _unit(rng, n, 8)
     index = VectorIndex("m", 8)
     index.add(ids[: n // 2], matrix[: n // 2])
-    index.add(ids[n // 2:], matrix[n // 2:])
+    index.add(ids[n // 2 :], matrix[n // 2 :])
     gone = set(rng.choice(ids, size=min(removed, n), replace=False).tolist())
     index.remove(gone)
     live = [i for i, pid in enumerate(ids) if pid not in gone]
@@ -66,13 +71,17 @@ def test_store_loads_only_one_model_and_dimension(tmp_path):
     store = SQLiteStore(tmp_path / "v.db")
     try:
         rng = np.random.default_rng(1)
-        mine = [Prompt(content=f"mine {i}", embedding=v.tolist(), embedding_model="m", embedding_dim=4)
-                for i, v in enumerate(_unit(rng, 5, 4))]
-        other = [Prompt(content="other model", embedding=_unit(rng, 1, 4)[0].tolist(), embedding_model="x",
-                        embedding_dim=4),
-                 Prompt(content="other dimension", embedding=_unit(rng, 1, 6)[0].tolist(), embedding_model="m",
-                        embedding_dim=6),
-                 Prompt(content="no vector")]
+        mine = [
+            Prompt(content=f"mine {i}", embedding=v.tolist(), embedding_model="m", embedding_dim=4)
+            for i, v in enumerate(_unit(rng, 5, 4))
+        ]
+        other = [
+            Prompt(content="other model", embedding=_unit(rng, 1, 4)[0].tolist(), embedding_model="x", embedding_dim=4),
+            Prompt(
+                content="other dimension", embedding=_unit(rng, 1, 6)[0].tolist(), embedding_model="m", embedding_dim=6
+            ),
+            Prompt(content="no vector"),
+        ]
         store.save_prompts(mine + other)
         ids, matrix = store.load_embeddings("m", 4)
         assert sorted(ids) == sorted(p.id for p in mine)

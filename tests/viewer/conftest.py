@@ -4,7 +4,6 @@ own home (see viewer_kit). Tests only add ratings to SCRATCH, so every other pro
 from __future__ import annotations
 
 import pytest
-
 from viewer_kit import start_viewer
 
 

@@ -19,15 +19,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from viewer_kit import OTHER, TARGET
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--host-resolver-rules=MAP evil.example 127.0.0.1"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--host-resolver-rules=MAP evil.example 127.0.0.1",
+]
 SECRET_WORDS = ("Release notes writer", "Meal planner", TARGET, OTHER)
 
 HOSTILE = """<!doctype html><html><body>
@@ -120,9 +126,12 @@ class _Hostile:
 def _library(viewer) -> dict:
     """What the library holds that the attacks could change: ratings, labels and their history, prompt ids."""
     labels = viewer.get("/api/labels")
-    return {"ratings": {ref: viewer.ratings(ref) for ref in (TARGET, OTHER)},
-            "labels": [(label["name"], label["prompt_id"]) for label in labels["labels"]],
-            "history": len(labels["history"]), "prompts": viewer.prompt_ids()}
+    return {
+        "ratings": {ref: viewer.ratings(ref) for ref in (TARGET, OTHER)},
+        "labels": [(label["name"], label["prompt_id"]) for label in labels["labels"]],
+        "history": len(labels["history"]),
+        "prompts": viewer.prompt_ids(),
+    }
 
 
 def _generate_and_wait(viewer) -> None:
@@ -162,8 +171,9 @@ def test_a_cross_site_page_writes_nothing_and_reads_nothing(viewer):
                 response = page.goto(rebound + "/")
                 if response is None or response.status != 421:
                     holes.append(f"the page was served to Host evil.example ({response and response.status})")
-                read = page.evaluate("fetch('/api/search?limit=100').then(async r => r.status + ' ' + "
-                                     "await r.text())")
+                read = page.evaluate(
+                    "fetch('/api/search?limit=100').then(async r => r.status + ' ' + " "await r.text())"
+                )
                 leaked = [word for word in SECRET_WORDS if word in read + page.content()]
                 if not read.startswith("421 ") or leaked:
                     holes.append(f"a rebound page read /api/search: {read[:80]!r}, leaking {leaked}")
@@ -177,8 +187,11 @@ def test_a_cross_site_page_writes_nothing_and_reads_nothing(viewer):
         holes.append(f"ratings recorded: {after['ratings']}")
     if after["labels"] != before["labels"] or after["history"] != before["history"]:
         holes.append(f"labels changed: {after['labels']} ({after['history'] - before['history']} history rows)")
-    foreign = [i for i in after["prompts"] - before["prompts"]
-               if "spend the provider budget" in (viewer.get(f"/api/prompts/{i}")["prompt"]["original_input"] or "")]
+    foreign = [
+        i
+        for i in after["prompts"] - before["prompts"]
+        if "spend the provider budget" in (viewer.get(f"/api/prompts/{i}")["prompt"]["original_input"] or "")
+    ]
     if foreign:
         holes.append(f"a foreign page started a generation: {len(foreign)} prompts")
     assert holes == [], "\n".join(holes)
@@ -198,8 +211,10 @@ def test_the_page_encodes_a_crafted_id_so_its_rating_cannot_land_elsewhere(viewe
             page.goto(viewer.url + "#/prompt/cccc0001")
             page.wait_for_selector("#stars button[data-star='5']")
             page.click("#stars button[data-star='5']")
-            page.wait_for_function("document.querySelector('#rating-summary').textContent.length > 0 && "
-                                   "!document.querySelector('#rating-summary').textContent.startsWith('Not rated')")
+            page.wait_for_function(
+                "document.querySelector('#rating-summary').textContent.length > 0 && "
+                "!document.querySelector('#rating-summary').textContent.startsWith('Not rated')"
+            )
             rate_urls = [u for u in sent if u.endswith("/rate")]
             assert rate_urls and all("%2F" in u for u in rate_urls), rate_urls
         finally:

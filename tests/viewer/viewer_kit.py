@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-
 from testkit import CLI, ROOT, SCRIPTED
 
 #: A prompt, another one, and an imported id built to walk out of `/api/prompts/<id>/rate` into another prompt's
@@ -40,8 +38,7 @@ class Viewer:
 
     def client(self) -> httpx.Client:
         """A client that sends what the viewer's page sends on a write: its Origin and the CSRF header."""
-        return httpx.Client(base_url=self.origin, timeout=60,
-                            headers={"Origin": self.origin, "X-Prompt-Alchemy": "1"})
+        return httpx.Client(base_url=self.origin, timeout=60, headers={"Origin": self.origin, "X-Prompt-Alchemy": "1"})
 
     def get(self, path: str) -> dict:
         with httpx.Client(base_url=self.origin, timeout=60) as client:
@@ -65,12 +62,15 @@ def start_viewer(home: Path):
     for args in (["import", str(seed), "-o", "json"], ["label", "set", TARGET, "production"]):
         done = subprocess.run(CLI + args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
-    proc = subprocess.Popen(CLI + ["view", "--port", "0"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        CLI + ["view", "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = proc.stdout.readline()
-        assert line.startswith("Prompt Alchemy viewer: http://127.0.0.1:"), (line, proc.stderr.read()
-                                                                            if proc.poll() is not None else "")
+        assert line.startswith("Prompt Alchemy viewer: http://127.0.0.1:"), (
+            line,
+            proc.stderr.read() if proc.poll() is not None else "",
+        )
         url = line.split(": ", 1)[1].strip()
         yield Viewer(url=url, port=int(url.rstrip("/").rsplit(":", 1)[1]), proc=proc)
     finally:
