@@ -31,8 +31,8 @@ async def library(service, tmp_path):
 async def test_prompts_list_and_get_with_arguments(library):
     async with Client(build_server(library)) as client:
         listed = {p.name: p for p in (await client.list_prompts()).prompts}
-        assert "summarizer" in listed
-        labelled = listed["summarizer"]
+        assert "bullet-summary@summarizer" in listed  # a label is published under its prompt name
+        labelled = listed["bullet-summary@summarizer"]
         assert [(a.name, a.required) for a in labelled.arguments] == [
             ("role", True),
             ("document", True),

@@ -201,14 +201,15 @@ async def test_completion_of_a_published_prompt_argument_and_unknown_names(servi
     async with Client(build_server(service), mode="legacy") as client:
         result = await client.call_tool("generate_prompts", {"idea": "summarize git logs", "count": 1})
         best = result.structured_content["best"]["id"]
-        await service.set_label(best, "release-notes")
+        named = await service.set_label(best, "release-notes")
+        published = f"{named['prompt_name']}@release-notes"  # a label is published under its prompt name
         prompts = {p.name: p for p in (await client.list_prompts()).prompts}
-        assert "release-notes" in prompts
-        argument_names = [a.name for a in prompts["release-notes"].arguments or ()]
+        assert published in prompts
+        argument_names = [a.name for a in prompts[published].arguments or ()]
         for name in argument_names[:1]:
-            assert (await complete(client, {"type": "ref/prompt", "name": "release-notes"}, name, "")).values == []
+            assert (await complete(client, {"type": "ref/prompt", "name": published}, name, "")).values == []
         bad = [({"type": "ref/prompt", "name": "test_prompt_with_arguments"}, "arg1"),
-               ({"type": "ref/prompt", "name": "release-notes"}, "no_such_argument"),
+               ({"type": "ref/prompt", "name": published}, "no_such_argument"),
                (types.ResourceTemplateReference(type="ref/resource", uri="test://template/{id}"), "id"),
                (ref_tool("transmute_lead"), "id"),
                (ref_tool("generate_prompts"), "no_such_argument")]

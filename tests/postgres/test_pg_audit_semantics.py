@@ -54,8 +54,11 @@ def test_parent_and_child_deleted_at_once_relink_the_grandchild(backend, service
 
 
 def test_concurrent_label_moves_keep_one_history_chain(backend, service, tmp_path):
-    ids = [f"v-{i:02d}" for i in range(20)]
-    _import(service, tmp_path, [{"id": pid, "content": f"Version {pid}: greet the guest warmly."} for pid in ids])
+    async def versions():  # a label moves between the versions of one name
+        return [(await service.save_version("greeter", f"Version {i}: greet the guest warmly."))["prompt_id"]
+                for i in range(20)]
+
+    ids = asyncio.run(versions())
 
     async def moves():
         return await asyncio.gather(*(service.set_label(pid, "production") for pid in ids))
