@@ -7,7 +7,7 @@ import sys
 import typer
 
 from prompt_alchemy import __version__
-from prompt_alchemy.cli._common import State
+from prompt_alchemy.cli._common import State, clean_help_types
 
 app = typer.Typer(
     name="prompt-alchemy",
@@ -86,6 +86,9 @@ jobs.register(app)
 from prompt_alchemy.cli import local  # noqa: E402  (the offline stack without the repository)
 
 local.register(app)
+
+
+clean_help_types()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -105,3 +105,21 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
                        **({"description": description} if description else {}))
 
         yield update
+
+
+def clean_help_types() -> None:
+    """Help names a value by its metavar (ID..., TAG[,TAG], FILE) rather than its Python type: Typer 0.29 prints an
+    argument's type even when it has a metavar ("ID... <list[str]>"). Options with a metavar are already shown
+    by it alone; older Typers need nothing."""
+    from typer import core
+
+    argument = getattr(core, "TyperArgument", None)
+    shown = getattr(argument, "display_type_rich", None)
+    if argument is None or shown is None or getattr(shown, "_metavar_first", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if self.metavar is not None else shown(self, ctx)
+
+    display_type_rich._metavar_first = True  # type: ignore[attr-defined]
+    argument.display_type_rich = display_type_rich

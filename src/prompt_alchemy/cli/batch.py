@@ -33,7 +33,7 @@ def batch(
     provider: str = typer.Option(None, "--provider", help="Default provider for every phase."),
     temperature: float = typer.Option(None, "--temperature", help="Default temperature for every phase, 0-2."),
     max_tokens: int = typer.Option(None, "--max-tokens", help="Default max tokens per call."),
-    tags: list[str] = typer.Option(None, "--tags", "-t", help="Default tags (comma-separated, repeatable)."),
+    tags: list[str] = typer.Option(None, "--tags", "-t", metavar="TAG[,TAG]", help="Default tags (comma-separated, repeatable)."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not store the prompts in the library."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
     run_async: bool = typer.Option(False, "--async", help="Submit the batch as a job and print its id (see 'jobs show'): on a PostgreSQL library any worker runs it; on SQLite it runs here, as a job."),

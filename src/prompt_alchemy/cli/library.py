@@ -24,11 +24,11 @@ def register(app: typer.Typer) -> None:
 
 # ------------------------------------------------------------------------------------------- shared options
 
-PhaseOpt = typer.Option(None, "--phase", help="Only this phase: prima-materia/idea, solutio/human, coagulatio/precision (repeatable).")
+PhaseOpt = typer.Option(None, "--phase", metavar="PHASE", help="Only this phase: prima-materia/idea, solutio/human, coagulatio/precision (repeatable).")
 ProviderOpt = typer.Option(None, "--provider", help="Only prompts made by this provider.")
 ModelOpt = typer.Option(None, "--model", help="Only prompts made by this model.")
 PersonaOpt = typer.Option(None, "--persona", help="Only prompts made with this persona.")
-TagOpt = typer.Option(None, "--tag", "-t", help="Only prompts with this tag (repeatable, or comma-separated: all must match).")
+TagOpt = typer.Option(None, "--tag", "-t", metavar="TAG[,TAG]", help="Only prompts with this tag (repeatable, or comma-separated: all must match).")
 SinceOpt = typer.Option(None, "--since", help="Created at or after: YYYY-MM-DD, an ISO datetime, or an age like 7d, 12h.")
 UntilOpt = typer.Option(None, "--until", help="Created before: YYYY-MM-DD (that day included), an ISO datetime, or an age.")
 MinRatingOpt = typer.Option(None, "--min-rating", help="Average feedback rating at least this (1-5).")
@@ -224,7 +224,7 @@ def update(
     ctx: typer.Context,
     prompt_id: str = typer.Argument(..., metavar="ID", help="A prompt id or a unique prefix of one."),
     content: str = typer.Option(None, "--content", help="The new content ('-' reads it from stdin)."),
-    tags: list[str] = typer.Option(None, "--tags", help="Replace the tags (comma-separated, repeatable; '' clears them)."),
+    tags: list[str] = typer.Option(None, "--tags", metavar="TAG[,TAG]", help="Replace the tags (comma-separated, repeatable; '' clears them)."),
     notes: str = typer.Option(None, "--notes", help="Replace the notes ('' clears them)."),
     edit: bool = typer.Option(False, "--edit", "-e", help="Edit the content in $VISUAL or $EDITOR; a new version is "
                                                         "saved only if the text changed."),

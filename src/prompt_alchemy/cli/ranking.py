@@ -35,7 +35,7 @@ def _read_stdin(what: str) -> str:
 
 def score(
     ctx: typer.Context,
-    ids: list[str] = typer.Argument(None, help="IDs of stored prompts to score and rank."),
+    ids: list[str] = typer.Argument(None, metavar="[ID]...", help="IDs of stored prompts to score and rank."),
     text: str = typer.Option(None, "--text", help="Score this prompt text instead ('-' reads stdin)."),
     idea: str = typer.Option(None, "--idea", help="The original idea, for the intent check (default: a stored prompt's own idea)."),
     judge: bool = typer.Option(False, "--judge", help="Add the AI judge's rubric score (calls a provider)."),

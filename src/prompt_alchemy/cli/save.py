@@ -42,7 +42,7 @@ def save(
     text: str = typer.Argument(None, metavar="[TEXT|-]", help="The prompt text; '-' reads stdin; none opens "
                                                               "$VISUAL / $EDITOR."),
     title: str = typer.Option(None, "--title", help="A title (default: the name)."),
-    tags: list[str] = typer.Option(None, "--tag", "-t", help="A tag (repeatable)."),
+    tags: list[str] = typer.Option(None, "--tag", "-t", metavar="TAG", help="A tag (repeatable)."),
     label: str = typer.Option(None, "--label", "-l", help="Also point this label of NAME at the new version."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
 ) -> None:
