@@ -56,10 +56,27 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from prompt_alchemy.config import Settings, load_settings
-    from prompt_alchemy.errors import (AlchemyError, ConfigError, CostLimitError, GenerationError, InputError,
-                                       NotFoundError, ProviderError, ProviderUnavailableError)
-    from prompt_alchemy.models import (Feedback, GenerationResult, Persona, Phase, Prompt, PromptRequest,
-                                       PromptScore, SearchFilters, SearchResult)
+    from prompt_alchemy.errors import (
+        AlchemyError,
+        ConfigError,
+        CostLimitError,
+        GenerationError,
+        InputError,
+        NotFoundError,
+        ProviderError,
+        ProviderUnavailableError,
+    )
+    from prompt_alchemy.models import (
+        Feedback,
+        GenerationResult,
+        Persona,
+        Phase,
+        Prompt,
+        PromptRequest,
+        PromptScore,
+        SearchFilters,
+        SearchResult,
+    )
     from prompt_alchemy.services import AlchemyService, App
 
 

@@ -13,8 +13,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.errors import AlchemyError
-from prompt_alchemy.models import SearchFilters, SearchResult
 from prompt_alchemy.logging_setup import get_logger
+from prompt_alchemy.models import SearchFilters, SearchResult
 
 if TYPE_CHECKING:
     from prompt_alchemy.embeddings.base import Embedder
@@ -59,7 +59,7 @@ class Library:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.embedder.dimensions), dtype=np.float32)
         for start in range(0, len(order), EMBED_BATCH):
-            chunk = order[start:start + EMBED_BATCH]
+            chunk = order[start : start + EMBED_BATCH]
             out[chunk] = await self.embedder.embed([texts[i] for i in chunk])
         return out
 
@@ -89,16 +89,18 @@ class Library:
             vector = await embedding
         return await asyncio.to_thread(self._hits, mode, query, vector, filters, pool, text_hits, limit)
 
-    def _hits(self, mode: str, query: str, vector: Any, filters: SearchFilters, pool: int, text_hits: Hits | None,
-              limit: int) -> list[SearchResult]:
+    def _hits(
+        self, mode: str, query: str, vector: Any, filters: SearchFilters, pool: int, text_hits: Hits | None, limit: int
+    ) -> list[SearchResult]:
         """The text hits (searched here when not given), the vector hits, fused and read for the final top
         `limit`."""
         if text_hits is None:
             text_hits = self.store.search_text(query, filters, pool) if mode != "semantic" else []
         semantic_hits: Hits = []
         if vector is not None:
-            semantic_hits = self.store.search_vectors(vector, self.embedder.model, self.embedder.dimensions, pool,
-                                                      filters)
+            semantic_hits = self.store.search_vectors(
+                vector, self.embedder.model, self.embedder.dimensions, pool, filters
+            )
         return self.fuse(mode, text_hits, semantic_hits, limit)
 
     def fuse(self, mode: str, text_hits: Hits, semantic_hits: Hits, limit: int) -> list[SearchResult]:
@@ -119,6 +121,15 @@ class Library:
             scored = sorted(fused.items(), key=lambda kv: (-kv[1], sem_rank.get(kv[0], 10**9)))
         scored = scored[:limit]
         prompts = self.store.get_prompts([pid for pid, _ in scored])
-        return [SearchResult(prompt=prompts[pid], score=score, mode=mode, text_rank=text_rank.get(pid),
-                             semantic_rank=sem_rank.get(pid), similarity=similarity.get(pid))
-                for pid, score in scored if pid in prompts]
+        return [
+            SearchResult(
+                prompt=prompts[pid],
+                score=score,
+                mode=mode,
+                text_rank=text_rank.get(pid),
+                semantic_rank=sem_rank.get(pid),
+                similarity=similarity.get(pid),
+            )
+            for pid, score in scored
+            if pid in prompts
+        ]

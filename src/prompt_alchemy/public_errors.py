@@ -30,8 +30,11 @@ def _spellings(path: str | os.PathLike[str]) -> set[str]:
 def register_paths(named: Mapping[str | os.PathLike[str], str]) -> None:
     """Name the folders (and files) in `named` ({path: name}); the temporary and home folders are always named.
     Longer paths are replaced first, so a file inside a named folder keeps only its own name."""
-    every: dict[str | os.PathLike[str], str] = {**named, tempfile.gettempdir(): "(temporary folder)",
-                                                str(Path.home()): "~"}
+    every: dict[str | os.PathLike[str], str] = {
+        **named,
+        tempfile.gettempdir(): "(temporary folder)",
+        str(Path.home()): "~",
+    }
     pairs = {(s, name) for path, name in every.items() if os.fspath(path) for s in _spellings(path)}
     _named[:] = sorted(pairs, key=lambda pair: -len(pair[0]))
 

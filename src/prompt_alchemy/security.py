@@ -75,8 +75,10 @@ class RedactingFilter(logging.Filter):
 
 def check_length(name: str, text: str, limit: int) -> None:
     if len(text) > limit:
-        raise InputError(f"{name} is {len(text):,} characters; the limit is {limit:,} "
-                         f"(raise generation.max_idea_length to allow more)")
+        raise InputError(
+            f"{name} is {len(text):,} characters; the limit is {limit:,} "
+            f"(raise generation.max_idea_length to allow more)"
+        )
 
 
 # ------------------------------------------------------------------ control characters in text input
@@ -91,8 +93,10 @@ def control_char_problem(text: str) -> str | None:
     match = CONTROL_CHARS.search(text)
     if match is None:
         return None
-    return (f"contains the control character U+{ord(match.group()):04X} at character {match.start() + 1}; "
-            f"remove it (tabs and line breaks are fine)")
+    return (
+        f"contains the control character U+{ord(match.group()):04X} at character {match.start() + 1}; "
+        f"remove it (tabs and line breaks are fine)"
+    )
 
 
 def check_text(field: str, text: str | None) -> str | None:
@@ -162,9 +166,11 @@ def search_user_regex(pattern: str, text: str, *, ignore_case: bool = True, time
     try:
         return compiled.search(text[:MAX_REGEX_INPUT], timeout=timeout, concurrent=True) is not None
     except TimeoutError:
-        raise InputError(f"the regex {pattern[:80]!r} took longer than {timeout:g} s to match (it backtracks "
-                         f"catastrophically); simplify it, e.g. avoid nested or overlapping repeats such as "
-                         f"(a+)+ or (.|\\w)*") from None
+        raise InputError(
+            f"the regex {pattern[:80]!r} took longer than {timeout:g} s to match (it backtracks "
+            f"catastrophically); simplify it, e.g. avoid nested or overlapping repeats such as "
+            f"(a+)+ or (.|\\w)*"
+        ) from None
 
 
 # ------------------------------------------------------------------ files the tool reads and writes
@@ -193,8 +199,9 @@ def decode_text(data: bytes, what: str, encoding: str = "utf-8") -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{what} is not {encoding.removesuffix('-sig').upper()} text (invalid byte at offset "
-                         f"{exc.start})") from None
+        raise InputError(
+            f"{what} is not {encoding.removesuffix('-sig').upper()} text (invalid byte at offset " f"{exc.start})"
+        ) from None
 
 
 def read_text_file(path: str | Path, what: str, encoding: str = "utf-8", *, limit: int = MAX_IMPORT_BYTES) -> str:
@@ -216,8 +223,9 @@ def read_text_file(path: str | Path, what: str, encoding: str = "utf-8", *, limi
             if not stat.S_ISREG(info.st_mode):
                 raise InputError(f"cannot read {what} {path}: not a regular file (a device, pipe or socket)")
             if info.st_size > limit:
-                raise InputError(f"cannot read {what} {path}: it is {_size_text(info.st_size)}; the limit is "
-                                 f"{_size_text(limit)}")
+                raise InputError(
+                    f"cannot read {what} {path}: it is {_size_text(info.st_size)}; the limit is " f"{_size_text(limit)}"
+                )
             data = fh.read(limit + 1)
     except InputError:
         raise
@@ -246,9 +254,15 @@ def read_stdin_text(what: str, stream=None, *, limit: int = MAX_STDIN_BYTES) -> 
     return decode_text(data, f"{what} on stdin")
 
 
-def check_output_path(path: str | Path, *, force: bool, protected: Iterable[Path] = (),
-                      protected_dirs: Iterable[Path] = (), what: str = "output file",
-                      allow_existing: bool = False) -> Path:
+def check_output_path(
+    path: str | Path,
+    *,
+    force: bool,
+    protected: Iterable[Path] = (),
+    protected_dirs: Iterable[Path] = (),
+    what: str = "output file",
+    allow_existing: bool = False,
+) -> Path:
     """The one guard for every file the tool writes (exports, backups, results files, config init). Refuses:
     a directory; a missing parent directory; a device, pipe, socket or other non-regular file (even with
     --force); the library's database, its -wal/-shm/-journal files and anything inside the backups folder; and
@@ -263,8 +277,10 @@ def check_output_path(path: str | Path, *, force: bool, protected: Iterable[Path
         db = db.resolve() if db.exists() else db.absolute()
         for suffix in ("", "-wal", "-shm", "-journal"):
             if resolved == Path(str(db) + suffix):
-                raise InputError(f"{what} {target} is the library database{' ' + suffix[1:] + ' file' if suffix else ''}"
-                                 f"; it is never overwritten - choose another file")
+                raise InputError(
+                    f"{what} {target} is the library database{' ' + suffix[1:] + ' file' if suffix else ''}"
+                    f"; it is never overwritten - choose another file"
+                )
     for folder in protected_dirs:
         folder = folder.resolve() if folder.exists() else folder.absolute()
         if resolved == folder or folder in resolved.parents:
@@ -279,8 +295,10 @@ def check_output_path(path: str | Path, *, force: bool, protected: Iterable[Path
         if stat.S_ISDIR(info.st_mode):
             raise InputError(f"{what} {target} is a directory; give a file name")
         if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"{what} {target} is not a regular file (a device, pipe or socket); it is never "
-                             f"replaced, even with --force")
+            raise InputError(
+                f"{what} {target} is not a regular file (a device, pipe or socket); it is never "
+                f"replaced, even with --force"
+            )
         if not (force or allow_existing):
             raise InputError(f"{target} already exists; use --force to overwrite it")
     if not resolved.parent.is_dir():

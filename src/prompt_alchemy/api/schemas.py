@@ -28,10 +28,18 @@ GENERATE_EXCLUDED = frozenset({"context_files"})
 #: The generate body: PromptRequest's fields with their descriptions and limits (see `partial_request_fields`), but
 #: `GENERATE_EXCLUDED`, plus `stream`, which is about the HTTP answer rather than the request.
 GenerateIn = create_model(  # type: ignore[call-overload]
-    "GenerateIn", __base__=_In, __doc__="A generate request: the fields of PromptRequest, but server paths.",
+    "GenerateIn",
+    __base__=_In,
+    __doc__="A generate request: the fields of PromptRequest, but server paths.",
     **partial_request_fields(exclude=GENERATE_EXCLUDED),
-    stream=(bool, Field(False, description="Answer with server-sent events: phase progress, the final phase's "
-                                           "text as it arrives (token events), then the result.")),
+    stream=(
+        bool,
+        Field(
+            False,
+            description="Answer with server-sent events: phase progress, the final phase's "
+            "text as it arrives (token events), then the result.",
+        ),
+    ),
 )
 
 
@@ -123,9 +131,12 @@ class AuditQuery(_In):
 
 # ------------------------------------------------------------------ responses
 
+
 class ErrorBody(BaseModel):
-    code: str = Field(description="A stable code: bad_input, unauthorized, forbidden, not_found, conflict, "
-                                  "rate_limited, internal_error, ...")
+    code: str = Field(
+        description="A stable code: bad_input, unauthorized, forbidden, not_found, conflict, "
+        "rate_limited, internal_error, ..."
+    )
     message: str
     request_id: str | None = None
 

@@ -17,8 +17,11 @@ def register(root: typer.Typer) -> None:
 def list_audit(
     ctx: typer.Context,
     actor: str = typer.Option(None, "--actor", help="Only this actor (an API key's name, or 'local')."),
-    action: str = typer.Option(None, "--action", help="Only this action (generate, update, delete, rate, choose, "
-                                                      "train, import, key.create, key.revoke)."),
+    action: str = typer.Option(
+        None,
+        "--action",
+        help="Only this action (generate, update, delete, rate, choose, " "train, import, key.create, key.revoke).",
+    ),
     target: str = typer.Option(None, "--target", help="Only rows naming this id."),
     since: str = typer.Option(None, "--since", help="Only since: YYYY-MM-DD, an ISO datetime, or an age like 7d."),
     limit: int = typer.Option(50, "--limit", "-n", help="How many rows, newest first."),
@@ -26,8 +29,10 @@ def list_audit(
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
 ) -> None:
     """Audit rows, newest first."""
-    rows = run_with_service(ctx, lambda s: s.list_audit(actor_name=actor, action=action, target=target, since=since,
-                                                        limit=limit, offset=offset))
+    rows = run_with_service(
+        ctx,
+        lambda s: s.list_audit(actor_name=actor, action=action, target=target, since=since, limit=limit, offset=offset),
+    )
     if output is Output.json:
         print_json(rows)
         return

@@ -12,8 +12,7 @@ app = typer.Typer(help="Create, inspect and check the configuration.", no_args_i
 
 
 @app.command("init")
-def init(ctx: typer.Context,
-         force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:
+def init(ctx: typer.Context, force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:
     """Write a commented config file (mode 0600). Keys are referenced as ${VAR}, never stored."""
 
     from prompt_alchemy.config import CONFIG_TEMPLATE, resolve_paths
@@ -27,8 +26,13 @@ def init(ctx: typer.Context,
     except OSError as exc:
         raise InputError(f"cannot create {path.parent}: {exc.strerror}") from None
     # the same guard as every other written file: never the library database, a backup or a device
-    check_output_path(path, force=force, what="config file", protected=[paths.default_database],
-                      protected_dirs=[paths.default_database.parent / "backups"])
+    check_output_path(
+        path,
+        force=force,
+        what="config file",
+        protected=[paths.default_database],
+        protected_dirs=[paths.default_database.parent / "backups"],
+    )
     write_text_atomically(path, lambda fh: fh.write(CONFIG_TEMPLATE), what="config file", mode=0o600)
     typer.echo(f"wrote {path}")
 
@@ -43,8 +47,14 @@ def show(ctx: typer.Context, output: Output = typer.Option(Output.text, "--outpu
     flat = flatten(data)
     sources = {key: loaded.sources.get(key, "default") for key in flat}
     if output is Output.json:
-        print_json({"config_file": str(loaded.paths.config_file), "database": str(loaded.database_path),
-                    "config": data, "sources": sources})
+        print_json(
+            {
+                "config_file": str(loaded.paths.config_file),
+                "database": str(loaded.database_path),
+                "config": data,
+                "sources": sources,
+            }
+        )
         return
     from rich.table import Table
 

@@ -41,24 +41,40 @@ def stats(ctx: typer.Context, output: Output = OutputOpt) -> None:
     emb = data["configured_embedding"]
     rows = [
         ("database", data["path"]),
-        ("size", f"{_size(files['database'])} (+ {_size(files['database_wal'])} WAL), "
-                 f"{data['freelist_pages']} free pages"),
+        (
+            "size",
+            f"{_size(files['database'])} (+ {_size(files['database_wal'])} WAL), "
+            f"{data['freelist_pages']} free pages",
+        ),
         ("prompts", f"{data['prompts']} in {data['sessions']} sessions"),
         ("by phase", ", ".join(f"{k}: {v}" for k, v in data["by_phase"].items()) or "-"),
         ("by source", ", ".join(f"{k}: {v}" for k, v in data["by_source"].items()) or "-"),
-        ("embeddings", "; ".join(f"{e['model']} ({e['dimensions']}-d): {e['prompts']}" for e in data["embeddings"])
-         + f"; none: {data['without_embedding']}"),
+        (
+            "embeddings",
+            "; ".join(f"{e['model']} ({e['dimensions']}-d): {e['prompts']}" for e in data["embeddings"])
+            + f"; none: {data['without_embedding']}",
+        ),
         ("configured", f"{emb['provider']}/{emb['model']} ({emb['dimensions']}-d)"),
         ("text index", f"{data['fts_documents']} documents"),
         ("rows", f"context {data['context_rows']}, metrics {data['metric_rows']}, feedback {data['feedback_rows']}"),
         ("migrations", ", ".join(data["migrations"])),
         ("last backup", data["maintenance"].get("backup", "never")),
         ("last vacuum", data["maintenance"].get("vacuum", "never")),
-        ("backups", f"{len(data['backups'])} kept"
-                    + (f", {data['partial_backups']['files']} unfinished ({_size(data['partial_backups']['bytes'])}: "
-                       f"removed by the next backup)" if data["partial_backups"]["files"] else "")),
-        ("cache", f"{data['cache']['responses']} responses ({data['cache']['response_hits']} hits), "
-                  f"{data['cache']['embeddings']} embeddings"),
+        (
+            "backups",
+            f"{len(data['backups'])} kept"
+            + (
+                f", {data['partial_backups']['files']} unfinished ({_size(data['partial_backups']['bytes'])}: "
+                f"removed by the next backup)"
+                if data["partial_backups"]["files"]
+                else ""
+            ),
+        ),
+        (
+            "cache",
+            f"{data['cache']['responses']} responses ({data['cache']['response_hits']} hits), "
+            f"{data['cache']['embeddings']} embeddings",
+        ),
     ]
     for key, value in rows:
         table.add_row(key, Text(str(value)))
@@ -73,14 +89,19 @@ def clear_cache(ctx: typer.Context, output: Output = OutputOpt) -> None:
     if output is Output.json:
         print_json(data)
         return
-    stdout_console().print(f"cleared the response cache: {data['responses']} responses and "
-                           f"{data['embeddings']} embeddings")
+    stdout_console().print(
+        f"cleared the response cache: {data['responses']} responses and " f"{data['embeddings']} embeddings"
+    )
 
 
 @app.command("backup")
 def backup(
     ctx: typer.Context,
-    path: str = typer.Argument(None, metavar="[PATH]", help="A file or folder (default: the backups folder beside the database, keeping storage.max_backups)."),
+    path: str = typer.Argument(
+        None,
+        metavar="[PATH]",
+        help="A file or folder (default: the backups folder beside the database, keeping storage.max_backups).",
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     output: Output = OutputOpt,
 ) -> None:
@@ -100,7 +121,11 @@ def backup(
 @app.command("restore")
 def restore(
     ctx: typer.Context,
-    backup: str = typer.Argument(None, metavar="[BACKUP]", help="A backup file (default: the newest backup in the backups folder that passes its integrity check)."),
+    backup: str = typer.Argument(
+        None,
+        metavar="[BACKUP]",
+        help="A backup file (default: the newest backup in the backups folder that passes its integrity check).",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace the library even though it passes its integrity check."),
     output: Output = OutputOpt,
 ) -> None:
@@ -112,8 +137,10 @@ def restore(
         return
     for skipped in data["skipped_damaged"]:
         typer.echo(f"skipped damaged backup {skipped}", err=True)
-    typer.echo(f"restored {data['database']} from {data['restored']}"
-               + (f" (the replaced file is kept as {data['previous']})" if data["previous"] else ""))
+    typer.echo(
+        f"restored {data['database']} from {data['restored']}"
+        + (f" (the replaced file is kept as {data['previous']})" if data["previous"] else "")
+    )
 
 
 @app.command("vacuum")
@@ -130,10 +157,16 @@ def vacuum(ctx: typer.Context, output: Output = OutputOpt) -> None:
 @app.command("copy")
 def copy(
     ctx: typer.Context,
-    to: str = typer.Option(..., "--to", help="The empty library to copy into: a postgresql:// URL or a SQLite file path."),
+    to: str = typer.Option(
+        ..., "--to", help="The empty library to copy into: a postgresql:// URL or a SQLite file path."
+    ),
     source: str = typer.Option(None, "--from", help="The library to copy from (default: the configured one)."),
-    strip_nul: bool = typer.Option(False, "--strip-nul", help="Remove NUL characters from the rows that hold them "
-                                   "(PostgreSQL cannot store them; without this such a copy is refused, naming them)."),
+    strip_nul: bool = typer.Option(
+        False,
+        "--strip-nul",
+        help="Remove NUL characters from the rows that hold them "
+        "(PostgreSQL cannot store them; without this such a copy is refused, naming them).",
+    ),
     output: Output = OutputOpt,
 ) -> None:
     """Copy a whole library (prompts, lineage, embeddings, context, metrics, feedback, models, labels, keys, audit
@@ -145,8 +178,10 @@ def copy(
         return
     rows = sum(data["rows"].values())
     stripped = f"; NUL characters removed from {data['nul_stripped']} row(s)" if data["nul_stripped"] else ""
-    typer.echo(f"copied {data['prompts']} prompts ({rows} rows in all) from {data['from']} to {data['to']} "
-               f"in {data['wall_ms'] / 1000:.1f}s{stripped}")
+    typer.echo(
+        f"copied {data['prompts']} prompts ({rows} rows in all) from {data['from']} to {data['to']} "
+        f"in {data['wall_ms'] / 1000:.1f}s{stripped}"
+    )
 
 
 @app.command("migrate")
@@ -164,7 +199,9 @@ def migrate(ctx: typer.Context, output: Output = OutputOpt) -> None:
 
 def reembed(
     ctx: typer.Context,
-    all_prompts: bool = typer.Option(False, "--all", help="Re-embed every prompt, not only those embedded by another model or dimension."),
+    all_prompts: bool = typer.Option(
+        False, "--all", help="Re-embed every prompt, not only those embedded by another model or dimension."
+    ),
     output: Output = OutputOpt,
 ) -> None:
     """Re-embed stored prompts with the configured embedding model (after changing model or dimensions)."""
@@ -178,5 +215,7 @@ def reembed(
     if output is Output.json:
         print_json(data)
         return
-    typer.echo(f"re-embedded {data['reembedded']} prompts with {data['provider']}/{data['model']} "
-               f"({data['dimensions']}-d) in {data['wall_ms'] / 1000:.1f}s")
+    typer.echo(
+        f"re-embedded {data['reembedded']} prompts with {data['provider']}/{data['model']} "
+        f"({data['dimensions']}-d) in {data['wall_ms'] / 1000:.1f}s"
+    )

@@ -28,8 +28,7 @@ def metrics(
     """Counts by phase, provider, model and persona; tokens and cost; latency p50/p95 per phase; provider
     response times and error rates; database size; prompts per day."""
 
-    data = run_with_service(
-        ctx, lambda service: service.metrics_report(since=since, phase=phase, provider=provider))
+    data = run_with_service(ctx, lambda service: service.metrics_report(since=since, phase=phase, provider=provider))
     if output is Output.json:
         print_json(data)
         return
@@ -39,10 +38,12 @@ def metrics(
 
     console = stdout_console()
     prompts, totals = data["prompts"], data["totals"]
-    console.print(f"[bold]{prompts['total']}[/bold] prompts · {totals['input_tokens']:,} input + "
-                  f"{totals['output_tokens']:,} output tokens · ${totals['cost_usd']:.4f} · "
-                  f"{totals['calls']} provider calls, {totals['failovers']} failovers · database "
-                  f"{data['database']['database'] / 1048576:.1f} MB")
+    console.print(
+        f"[bold]{prompts['total']}[/bold] prompts · {totals['input_tokens']:,} input + "
+        f"{totals['output_tokens']:,} output tokens · ${totals['cost_usd']:.4f} · "
+        f"{totals['calls']} provider calls, {totals['failovers']} failovers · database "
+        f"{data['database']['database'] / 1048576:.1f} MB"
+    )
 
     def counts(title: str, values: dict[str, int]) -> Table:
         table = Table(title=title, title_justify="left")
@@ -52,8 +53,16 @@ def metrics(
             table.add_row(Text(key), str(value))
         return table
 
-    console.print(Columns([counts("by phase", prompts["by_phase"]), counts("by provider", prompts["by_provider"]),
-                           counts("by model", prompts["by_model"]), counts("by persona", prompts["by_persona"])]))
+    console.print(
+        Columns(
+            [
+                counts("by phase", prompts["by_phase"]),
+                counts("by provider", prompts["by_provider"]),
+                counts("by model", prompts["by_model"]),
+                counts("by persona", prompts["by_persona"]),
+            ]
+        )
+    )
     if data["phase_latency_ms"]:
         table = Table(title="generation latency per phase", title_justify="left")
         for col in ("phase", "calls", "p50", "p95"):
@@ -66,10 +75,16 @@ def metrics(
         for col in ("provider", "calls", "errors", "error rate", "p50", "p95"):
             table.add_column(col, justify="left" if col == "provider" else "right")
         for name, v in data["providers"].items():
-            table.add_row(Text(name), str(v["calls"]), str(v["errors"]), f"{v['error_rate']:.1%}", _ms(v["p50_ms"]),
-                          _ms(v["p95_ms"]))
+            table.add_row(
+                Text(name),
+                str(v["calls"]),
+                str(v["errors"]),
+                f"{v['error_rate']:.1%}",
+                _ms(v["p50_ms"]),
+                _ms(v["p95_ms"]),
+            )
         console.print(table)
-    per_day = list(prompts["per_day"].items())[-max(days, 1):]
+    per_day = list(prompts["per_day"].items())[-max(days, 1) :]
     if per_day:
         peak = max(n for _, n in per_day)
         chart = Table(title="prompts per day", title_justify="left", show_header=False, box=None)

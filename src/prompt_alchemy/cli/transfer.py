@@ -7,8 +7,17 @@ import sys
 import typer
 
 from prompt_alchemy.cli._common import Output, print_json, progress_bar, run_with_service
-from prompt_alchemy.cli.library import (MinRatingOpt, ModelOpt, PersonaOpt, PhaseOpt, ProviderOpt, SinceOpt, TagOpt,
-                                        UntilOpt, build_filters)
+from prompt_alchemy.cli.library import (
+    MinRatingOpt,
+    ModelOpt,
+    PersonaOpt,
+    PhaseOpt,
+    ProviderOpt,
+    SinceOpt,
+    TagOpt,
+    UntilOpt,
+    build_filters,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -34,9 +43,11 @@ def import_cmd(
     if output is Output.json:
         print_json(report.model_dump())
     else:
-        typer.echo(f"imported {report.imported} of {report.rows} rows from {report.path} ({report.format}): "
-                   f"{report.duplicates} duplicates skipped, {report.failed} malformed, {report.embedded} embedded, "
-                   f"{report.wall_ms / 1000:.1f}s")
+        typer.echo(
+            f"imported {report.imported} of {report.rows} rows from {report.path} ({report.format}): "
+            f"{report.duplicates} duplicates skipped, {report.failed} malformed, {report.embedded} embedded, "
+            f"{report.wall_ms / 1000:.1f}s"
+        )
     for line in report.errors:
         typer.echo(f"error: {line}", err=True)
     for line in report.warnings:
@@ -46,10 +57,18 @@ def import_cmd(
 def export_cmd(
     ctx: typer.Context,
     path: str = typer.Argument(..., metavar="FILE", help="Where to write; '-' for stdout."),
-    fmt: str = typer.Option(None, "--format", "-f", help="jsonl, json, markdown or text (default: from the file name)."),
+    fmt: str = typer.Option(
+        None, "--format", "-f", help="jsonl, json, markdown or text (default: from the file name)."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
-    phase: list[str] = PhaseOpt, provider: str = ProviderOpt, model: str = ModelOpt, persona: str = PersonaOpt,
-    tag: list[str] = TagOpt, since: str = SinceOpt, until: str = UntilOpt, min_rating: float = MinRatingOpt,
+    phase: list[str] = PhaseOpt,
+    provider: str = ProviderOpt,
+    model: str = ModelOpt,
+    persona: str = PersonaOpt,
+    tag: list[str] = TagOpt,
+    since: str = SinceOpt,
+    until: str = UntilOpt,
+    min_rating: float = MinRatingOpt,
     output: Output = typer.Option(Output.text, "--output", "-o", help="How to report the export: text or json."),
 ) -> None:
     """Export prompts, oldest first. JSONL and JSON keep every field (lineage, embeddings, context), so importing
@@ -62,8 +81,10 @@ def export_cmd(
     if path == "-" and output is Output.json:
         raise InputError("--output json reports on an export to a file; with '-' the export itself is the output")
 
-    count = run_with_service(ctx, lambda service: service.export_prompts(
-        sys.stdout if path == "-" else path, fmt, filters=filters, force=force))
+    count = run_with_service(
+        ctx,
+        lambda service: service.export_prompts(sys.stdout if path == "-" else path, fmt, filters=filters, force=force),
+    )
     if path == "-":
         return
     if output is Output.json:

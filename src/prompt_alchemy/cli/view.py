@@ -34,8 +34,9 @@ def view(
 
         from prompt_alchemy.viewer import build_app
 
-        server = uvicorn.Server(uvicorn.Config(build_app(service), host="127.0.0.1", port=port, log_level="warning",
-                                               access_log=False))
+        server = uvicorn.Server(
+            uvicorn.Config(build_app(service), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        )
         task = asyncio.create_task(server.serve())
         try:
             while not server.started and not task.done():

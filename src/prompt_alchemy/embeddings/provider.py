@@ -24,6 +24,9 @@ class ProviderEmbedder:
         vectors = await self._provider.embed(texts, model=self.model, dimensions=self.dimensions)
         matrix = np.asarray(vectors, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape[1] != self.dimensions:
-            raise ProviderError(self.provider, f"embedding model {self.model} returned vectors of shape "
-                                               f"{matrix.shape}, expected {self.dimensions} dimensions")
+            raise ProviderError(
+                self.provider,
+                f"embedding model {self.model} returned vectors of shape "
+                f"{matrix.shape}, expected {self.dimensions} dimensions",
+            )
         return normalize(matrix)

@@ -27,8 +27,9 @@ LANES = max(1, min(2, os.cpu_count() or 1))
 
 
 class QueryEmbedder:
-    def __init__(self, embedder: Embedder, *, cache_size: int = CACHE_SIZE, max_batch: int = MAX_BATCH,
-                 lanes: int = LANES) -> None:
+    def __init__(
+        self, embedder: Embedder, *, cache_size: int = CACHE_SIZE, max_batch: int = MAX_BATCH, lanes: int = LANES
+    ) -> None:
         self.embedder = embedder
         self.cache_size = cache_size
         self.max_batch = max_batch
@@ -86,7 +87,7 @@ class QueryEmbedder:
         try:
             while self._queue:
                 # shortest first, so that a batch pads its texts to a similar length (padding costs model time)
-                texts = sorted(self._queue, key=len)[:self.max_batch]
+                texts = sorted(self._queue, key=len)[: self.max_batch]
                 batch = {text: self._queue.pop(text) for text in texts}
                 try:
                     vectors = await self.embedder.embed(texts)
@@ -105,7 +106,9 @@ class QueryEmbedder:
                         future.set_result(vector)
         finally:
             self._running -= 1
-            if self._queue and not self._running:  # stopped early (the loop is closing): fail the rest rather than leave them waiting
+            if (
+                self._queue and not self._running
+            ):  # stopped early (the loop is closing): fail the rest rather than leave them waiting
                 for future in self._queue.values():
                     if not future.done():
                         future.cancel()

@@ -97,8 +97,10 @@ class Completer:
 
             names = list(variable_names(found[0].content))
         if argument.name not in names:
-            raise _invalid(f"Unknown argument {argument.name[:60]!r} of prompt {name[:80]}; it takes: "
-                           f"{', '.join(names) or 'no arguments'}")
+            raise _invalid(
+                f"Unknown argument {argument.name[:60]!r} of prompt {name[:80]}; it takes: "
+                f"{', '.join(names) or 'no arguments'}"
+            )
         return types.Completion(values=[], total=0, has_more=False)
 
     async def _tool(self, name: str, argument: types.CompletionArgument) -> types.Completion:
@@ -107,8 +109,9 @@ class Completer:
             raise _invalid(f"Unknown tool: {name[:80]}")
         properties = (tool.parameters or {}).get("properties", {})
         if argument.name not in properties:
-            raise _invalid(f"Unknown argument {argument.name[:60]!r} of {name}; it takes: "
-                           f"{', '.join(sorted(properties))}")
+            raise _invalid(
+                f"Unknown argument {argument.name[:60]!r} of {name}; it takes: " f"{', '.join(sorted(properties))}"
+            )
         if argument.name in ID_ARGUMENTS:
             return await self._ids(argument.value)
         if argument.name in TAG_ARGUMENTS or argument.name in MODEL_ARGUMENTS:

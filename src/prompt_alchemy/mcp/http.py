@@ -26,9 +26,19 @@ log = get_logger("mcp.http")
 
 MCP_PATH = "/mcp"
 # Requests answered by a single result: a plain JSON body unless a progress token asks for notifications.
-PLAIN_METHODS = frozenset({
-    "tools/call", "tools/list", "resources/list", "resources/templates/list", "resources/read", "prompts/list",
-    "prompts/get", "completion/complete", "ping"})
+PLAIN_METHODS = frozenset(
+    {
+        "tools/call",
+        "tools/list",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "prompts/list",
+        "prompts/get",
+        "completion/complete",
+        "ping",
+    }
+)
 MAX_PEEK_BYTES = 1 << 20  # larger bodies are not parsed twice: they get the SDK's default reply (its limit: 4 MiB)
 
 _plain_reply: ContextVar[bool] = ContextVar("prompt_alchemy_mcp_plain_reply", default=False)
@@ -66,12 +76,10 @@ def transport_security(host: str, allowed_hosts: list[str]) -> Any:
         return TransportSecuritySettings(enable_dns_rebinding_protection=False)
     hosts = list(dict.fromkeys(_LOOPBACK_HOSTS + list(allowed_hosts)))
     origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts,
-                                     allowed_origins=origins)
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
-def build_http_app(server: Any, *, host: str, allowed_hosts: list[str] | None = None,
-                   host_checks: bool = True) -> Any:
+def build_http_app(server: Any, *, host: str, allowed_hosts: list[str] | None = None, host_checks: bool = True) -> Any:
     """The ASGI app serving `server` (an MCPServer) at /mcp, plus its custom routes (checked against the same
     Host/Origin rules), choosing the reply form per request (see the module docstring). With
     `host_checks=False` nothing here checks Host/Origin: the app in front does (the team server, server/hosts.py)."""
@@ -79,8 +87,11 @@ def build_http_app(server: Any, *, host: str, allowed_hosts: list[str] | None = 
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
     from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 
-    security = transport_security(host, allowed_hosts or []) if host_checks else \
-        TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    security = (
+        transport_security(host, allowed_hosts or [])
+        if host_checks
+        else TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    )
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, transport_security=security)
     guard = TransportSecurityMiddleware(security)
     manager = server.session_manager
@@ -131,8 +142,12 @@ class _ReplyChooser:
             if refused is not None:
                 await refused(scope, receive, send)
                 return
-        if not self.choose or scope["type"] != "http" or scope["method"] != "POST" \
-                or scope["path"].rstrip("/") != MCP_PATH:
+        if (
+            not self.choose
+            or scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"].rstrip("/") != MCP_PATH
+        ):
             await self.app(scope, receive, send)
             return
         messages: list[dict[str, Any]] = []
@@ -148,8 +163,9 @@ class _ReplyChooser:
                 break
             if size > MAX_PEEK_BYTES:
                 break
-        plain = complete and size <= MAX_PEEK_BYTES and wants_plain_reply(b"".join(m.get("body", b"")
-                                                                                 for m in messages))
+        plain = (
+            complete and size <= MAX_PEEK_BYTES and wants_plain_reply(b"".join(m.get("body", b"") for m in messages))
+        )
 
         async def replay() -> dict[str, Any]:
             return messages.pop(0) if messages else await receive()

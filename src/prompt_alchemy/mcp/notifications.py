@@ -39,9 +39,16 @@ log = get_logger("mcp.notifications")
 
 # MCP log levels (RFC 5424 order) and the Python level each one admits.
 LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
-_PYTHON_LEVEL = {"debug": logging.DEBUG, "info": logging.INFO, "notice": 25, "warning": logging.WARNING,
-                 "error": logging.ERROR, "critical": logging.CRITICAL, "alert": logging.CRITICAL + 1,
-                 "emergency": logging.CRITICAL + 2}
+_PYTHON_LEVEL = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "notice": 25,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "alert": logging.CRITICAL + 1,
+    "emergency": logging.CRITICAL + 2,
+}
 POLL_SECONDS = 1.0
 RESOURCE_URI_PREFIX = "prompt://"
 MAX_LOG_TEXT = 2000
@@ -227,8 +234,11 @@ class ClientHub:
             text += f" ({type(record.exc_info[1]).__name__})"  # the kind of failure, never a traceback
         text = text if len(text) <= MAX_LOG_TEXT else text[: MAX_LOG_TEXT - 1] + "…"
         logger_name = record.name.removeprefix(LOGGER_NAME + ".") or LOGGER_NAME
-        notification = types.LoggingMessageNotification(params=types.LoggingMessageNotificationParams(
-            level=mcp_level(record.levelno), data=text, logger=logger_name))  # type: ignore[arg-type]
+        notification = types.LoggingMessageNotification(
+            params=types.LoggingMessageNotificationParams(
+                level=mcp_level(record.levelno), data=text, logger=logger_name
+            )
+        )  # type: ignore[arg-type]
         for client in targets:
             self._loop.call_soon_threadsafe(self._enqueue, client, notification)
 
@@ -270,7 +280,7 @@ class ClientHub:
         if not uri.startswith(RESOURCE_URI_PREFIX) or len(uri) == len(RESOURCE_URI_PREFIX):
             raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri[:120]}; subscriptions are for prompt://ID")
         try:
-            prompt = await self.service.get_prompt(uri[len(RESOURCE_URI_PREFIX):])
+            prompt = await self.service.get_prompt(uri[len(RESOURCE_URI_PREFIX) :])
         except NotFoundError as exc:
             raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri[:120]}: {redact(str(exc))}") from None
         except AlchemyError as exc:
@@ -314,8 +324,9 @@ class ClientHub:
 
         recent = await self.service.list_prompts(limit=100)
         listed = (await self.service.count_prompts(), tuple(p.id for p in recent))
-        prompts = tuple((p.name, tuple(a.name for a in p.arguments or ()))
-                        for p in await list_stored_prompts(self.service))
+        prompts = tuple(
+            (p.name, tuple(a.name for a in p.arguments or ())) for p in await list_stored_prompts(self.service)
+        )
         return listed, prompts
 
     async def check_library(self) -> None:
@@ -339,8 +350,9 @@ class ClientHub:
         for client in ready:
             for uri, prompt_id in list(client.subscriptions.items()):
                 if prompt_id in changed:
-                    await client.notify(types.ResourceUpdatedNotification(
-                        params=types.ResourceUpdatedNotificationParams(uri=uri)))
+                    await client.notify(
+                        types.ResourceUpdatedNotification(params=types.ResourceUpdatedNotificationParams(uri=uri))
+                    )
 
 
 def install(server: Any, service: AlchemyService) -> ClientHub:
@@ -358,8 +370,9 @@ def install(server: Any, service: AlchemyService) -> ClientHub:
     create = lowlevel.create_initialization_options
 
     def create_initialization_options(notification_options: Any = None, *args: Any, **kwargs: Any) -> Any:
-        return create(notification_options or NotificationOptions(prompts_changed=True, resources_changed=True),
-                      *args, **kwargs)
+        return create(
+            notification_options or NotificationOptions(prompts_changed=True, resources_changed=True), *args, **kwargs
+        )
 
     lowlevel.create_initialization_options = create_initialization_options
     return hub

@@ -32,8 +32,7 @@ def error_reply(line: str, exc: Exception) -> Any | None:
     if not isinstance(message, dict):
         return _error(None, types.INVALID_REQUEST, "Invalid Request: a JSON-RPC message is a JSON object")
     raw_id = message.get("id")
-    msg_id = raw_id if isinstance(raw_id, str) or (isinstance(raw_id, int) and not isinstance(raw_id, bool)) \
-        else None
+    msg_id = raw_id if isinstance(raw_id, str) or (isinstance(raw_id, int) and not isinstance(raw_id, bool)) else None
     if "method" not in message:
         log.warning("ignored a malformed JSON-RPC response from the client: %s", detail)
         return None
@@ -41,8 +40,11 @@ def error_reply(line: str, exc: Exception) -> Any | None:
         log.warning("ignored a malformed JSON-RPC notification: %s", detail)
         return None
     if _has_lone_surrogate(message):
-        return _error(msg_id, types.INVALID_PARAMS,
-                      "Invalid params: a string holds a lone UTF-16 surrogate escape, which is not a character")
+        return _error(
+            msg_id,
+            types.INVALID_PARAMS,
+            "Invalid params: a string holds a lone UTF-16 surrogate escape, which is not a character",
+        )
     params = message.get("params")
     if "params" in message and not isinstance(params, (dict, type(None))):
         return _error(msg_id, types.INVALID_PARAMS, "Invalid params: params must be an object")
@@ -98,8 +100,9 @@ class _CheckedLines:
                 continue
             try:
                 message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                if isinstance(message, types.JSONRPCNotification) and '"id"' in line \
-                        and "id" in json.loads(line):  # a request whose id is neither a string nor an integer
+                if (
+                    isinstance(message, types.JSONRPCNotification) and '"id"' in line and "id" in json.loads(line)
+                ):  # a request whose id is neither a string nor an integer
                     raise ValueError("id must be a string or an integer")
             except Exception as exc:  # noqa: BLE001 - every invalid line gets a reply (or a log line)
                 reply = error_reply(line, exc)

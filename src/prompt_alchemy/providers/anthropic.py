@@ -18,7 +18,7 @@ from typing import Any
 
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.logging_setup import get_logger
-from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse, StreamItem
+from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, SDKProvider, StreamItem
 from prompt_alchemy.providers.resilience import stream_error
 from prompt_alchemy.telemetry import outgoing_headers
 
@@ -54,8 +54,9 @@ class AnthropicProvider(SDKProvider):
         if self._client is None:
             from anthropic import AsyncAnthropic
 
-            self._client = AsyncAnthropic(api_key=self._key(), base_url=self.config.base_url or None,
-                                          timeout=self.config.timeout, max_retries=0)
+            self._client = AsyncAnthropic(
+                api_key=self._key(), base_url=self.config.base_url or None, timeout=self.config.timeout, max_retries=0
+            )
         return self._client
 
     def _temperature(self, value: float) -> float:
@@ -75,8 +76,9 @@ class AnthropicProvider(SDKProvider):
         return super()._error(exc, model)
 
     def _params(self, request: GenerationRequest, model: str) -> dict[str, Any]:
-        messages = [{"role": "assistant" if m.role == "assistant" else "user", "content": m.content}
-                    for m in request.non_system]
+        messages = [
+            {"role": "assistant" if m.role == "assistant" else "user", "content": m.content} for m in request.non_system
+        ]
         params: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": request.max_tokens}
         if request.system:
             params["system"] = request.system
@@ -86,8 +88,9 @@ class AnthropicProvider(SDKProvider):
             params["extra_headers"] = trace_headers
         return params
 
-    async def _send(self, request: GenerationRequest, model: str,
-                    send: Callable[[dict[str, Any] | None], Awaitable[Any]]) -> Any:
+    async def _send(
+        self, request: GenerationRequest, model: str, send: Callable[[dict[str, Any] | None], Awaitable[Any]]
+    ) -> Any:
         """`send(extra_body)`, asked again without temperature when the model rejects it."""
         while True:
             # `temperature` is a documented Messages API field that recent SDKs no longer type, so it travels in
@@ -97,8 +100,11 @@ class AnthropicProvider(SDKProvider):
             try:
                 return await send(extra)
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a ProviderError
-                if send_temperature and getattr(exc, "status_code", None) == 400 and \
-                        "temperature" in str(getattr(exc, "message", "") or exc).lower():
+                if (
+                    send_temperature
+                    and getattr(exc, "status_code", None) == 400
+                    and "temperature" in str(getattr(exc, "message", "") or exc).lower()
+                ):
                     self._no_temperature.add(model)
                     log.info("anthropic model %s rejected temperature; retrying without it", model)
                     continue
@@ -108,8 +114,9 @@ class AnthropicProvider(SDKProvider):
         model = request.model or self.default_model()
         params = self._params(request, model)
         start = time.perf_counter()
-        message = await self._send(request, model,
-                                   lambda extra: self.client().messages.create(**params, extra_body=extra))
+        message = await self._send(
+            request, model, lambda extra: self.client().messages.create(**params, extra_body=extra)
+        )
         return self._response(message, model, (time.perf_counter() - start) * 1000.0)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
@@ -117,8 +124,11 @@ class AnthropicProvider(SDKProvider):
         params = self._params(request, model)
         start = time.perf_counter()
         async with AsyncExitStack() as stack:
-            events = await self._send(request, model, lambda extra: stack.enter_async_context(
-                self.client().messages.stream(**params, extra_body=extra)))
+            events = await self._send(
+                request,
+                model,
+                lambda extra: stack.enter_async_context(self.client().messages.stream(**params, extra_body=extra)),
+            )
             try:
                 async for text in events.text_stream:
                     if text:
@@ -127,22 +137,26 @@ class AnthropicProvider(SDKProvider):
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a ProviderError
                 raise self._error(exc, model) from None
         if getattr(message, "stop_reason", None) is None:
-            raise ProviderError(self.name, "the stream ended before message_stop (a cut or malformed stream)",
-                                retryable=True)
+            raise ProviderError(
+                self.name, "the stream ended before message_stop (a cut or malformed stream)", retryable=True
+            )
         yield self._response(message, model, (time.perf_counter() - start) * 1000.0)
 
     def _response(self, message: Any, model: str, latency: float) -> GenerationResponse:
         blocks = getattr(message, "content", None)
         if blocks is None:
-            raise ProviderError(self.name, "returned a message without content (a malformed response)",
-                                retryable=True)
+            raise ProviderError(self.name, "returned a message without content (a malformed response)", retryable=True)
         text = "".join(getattr(b, "text", "") for b in blocks if getattr(b, "type", "") == "text")
         usage = getattr(message, "usage", None)
         return GenerationResponse(
-            text=text, provider=self.name, model=getattr(message, "model", None) or model,
+            text=text,
+            provider=self.name,
+            model=getattr(message, "model", None) or model,
             input_tokens=int(getattr(usage, "input_tokens", 0) or 0),
             output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
-            latency_ms=latency, finish_reason=getattr(message, "stop_reason", None))
+            latency_ms=latency,
+            finish_reason=getattr(message, "stop_reason", None),
+        )
 
     async def _probe(self) -> str:
         page = await self.client().models.list(limit=20)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from prompt_alchemy.models import Phase
 from prompt_alchemy.logging_setup import get_logger
-from prompt_alchemy.providers.base import (LocalProviderConfig, ProviderConfig, ProviderInfo,
-                                           ScriptedProviderConfig)
+from prompt_alchemy.models import Phase
+from prompt_alchemy.providers.base import LocalProviderConfig, ProviderInfo, ScriptedProviderConfig
 
 #: The entry-point group third-party providers register under.
 ENTRY_POINT_GROUP = "prompt_alchemy.providers"
@@ -24,33 +23,66 @@ log = get_logger("providers")
 
 _BUILTIN: tuple[ProviderInfo, ...] = (
     ProviderInfo(
-        name="openai", implementation="prompt_alchemy.providers.openai:OpenAIProvider", kind="cloud",
-        default_model="gpt-4o-mini", key_env_vars=("OPENAI_API_KEY",),
-        embedding_model="text-embedding-3-small", embedding_dimensions=1536,
-        preferred_phases=(Phase.PRIMA_MATERIA,)),
+        name="openai",
+        implementation="prompt_alchemy.providers.openai:OpenAIProvider",
+        kind="cloud",
+        default_model="gpt-4o-mini",
+        key_env_vars=("OPENAI_API_KEY",),
+        embedding_model="text-embedding-3-small",
+        embedding_dimensions=1536,
+        preferred_phases=(Phase.PRIMA_MATERIA,),
+    ),
     ProviderInfo(
-        name="anthropic", implementation="prompt_alchemy.providers.anthropic:AnthropicProvider", kind="cloud",
-        default_model="claude-haiku-4-5", key_env_vars=("ANTHROPIC_API_KEY",),
-        preferred_phases=(Phase.SOLUTIO,)),
+        name="anthropic",
+        implementation="prompt_alchemy.providers.anthropic:AnthropicProvider",
+        kind="cloud",
+        default_model="claude-haiku-4-5",
+        key_env_vars=("ANTHROPIC_API_KEY",),
+        preferred_phases=(Phase.SOLUTIO,),
+    ),
     ProviderInfo(
-        name="google", implementation="prompt_alchemy.providers.google:GoogleProvider", kind="cloud",
-        default_model="gemini-2.5-flash-lite", key_env_vars=("GOOGLE_API_KEY", "GEMINI_API_KEY"),
-        embedding_model="gemini-embedding-001", embedding_dimensions=768,
-        preferred_phases=(Phase.COAGULATIO,)),
+        name="google",
+        implementation="prompt_alchemy.providers.google:GoogleProvider",
+        kind="cloud",
+        default_model="gemini-2.5-flash-lite",
+        key_env_vars=("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+        embedding_model="gemini-embedding-001",
+        embedding_dimensions=768,
+        preferred_phases=(Phase.COAGULATIO,),
+    ),
     ProviderInfo(
-        name="openrouter", implementation="prompt_alchemy.providers.openrouter:OpenRouterProvider", kind="cloud",
-        default_model="openai/gpt-4o-mini", key_env_vars=("OPENROUTER_API_KEY",)),
+        name="openrouter",
+        implementation="prompt_alchemy.providers.openrouter:OpenRouterProvider",
+        kind="cloud",
+        default_model="openai/gpt-4o-mini",
+        key_env_vars=("OPENROUTER_API_KEY",),
+    ),
     ProviderInfo(
-        name="ollama", implementation="prompt_alchemy.providers.ollama:OllamaProvider", kind="remote",
-        default_model="llama3.2", host_env_vars=("OLLAMA_HOST",),
-        embedding_model="nomic-embed-text", embedding_dimensions=768),
+        name="ollama",
+        implementation="prompt_alchemy.providers.ollama:OllamaProvider",
+        kind="remote",
+        default_model="llama3.2",
+        host_env_vars=("OLLAMA_HOST",),
+        embedding_model="nomic-embed-text",
+        embedding_dimensions=768,
+    ),
     ProviderInfo(
-        name="local", implementation="prompt_alchemy.providers.local:LocalProvider", kind="local",
-        default_model="smollm2-135m-instruct", config_model=LocalProviderConfig,
-        embedding_model="all-MiniLM-L6-v2", embedding_dimensions=384),
+        name="local",
+        implementation="prompt_alchemy.providers.local:LocalProvider",
+        kind="local",
+        default_model="smollm2-135m-instruct",
+        config_model=LocalProviderConfig,
+        embedding_model="all-MiniLM-L6-v2",
+        embedding_dimensions=384,
+    ),
     ProviderInfo(
-        name="scripted", implementation="prompt_alchemy.providers.scripted:ScriptedProvider", kind="local",
-        default_model="scripted-v1", config_model=ScriptedProviderConfig, explicit_only=True),
+        name="scripted",
+        implementation="prompt_alchemy.providers.scripted:ScriptedProvider",
+        kind="local",
+        default_model="scripted-v1",
+        config_model=ScriptedProviderConfig,
+        explicit_only=True,
+    ),
 )
 
 
@@ -75,8 +107,10 @@ def load_plugins() -> tuple[ProviderInfo, ...]:
             obj = entry.load()
             info = obj if isinstance(obj, ProviderInfo) or not callable(obj) else obj()
             if not isinstance(info, ProviderInfo):
-                raise TypeError(f"{entry.value} is a {type(info).__name__}, not a "
-                                f"prompt_alchemy.providers.base.ProviderInfo (or a callable returning one)")
+                raise TypeError(
+                    f"{entry.value} is a {type(info).__name__}, not a "
+                    f"prompt_alchemy.providers.base.ProviderInfo (or a callable returning one)"
+                )
             if info.name in taken:
                 raise ValueError(f"the name '{info.name}' is already taken by {taken[info.name]}")
         except Exception as exc:  # noqa: BLE001 - any failure of third-party code skips that plugin only

@@ -17,7 +17,7 @@ from contextlib import aclosing
 from typing import Any
 
 from prompt_alchemy.errors import ProviderError
-from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse, StreamItem
+from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, SDKProvider, StreamItem
 from prompt_alchemy.telemetry import outgoing_headers
 
 _EMBED_BATCH = 100  # the API's limit per batchEmbedContents call
@@ -47,21 +47,26 @@ class GoogleProvider(SDKProvider):
             from google import genai
             from google.genai import types
 
-            options = types.HttpOptions(base_url=self.config.base_url or None,
-                                        timeout=int(self.config.timeout * 1000))
+            options = types.HttpOptions(base_url=self.config.base_url or None, timeout=int(self.config.timeout * 1000))
             self._client = genai.Client(api_key=self._key(), vertexai=False, http_options=options).aio
         return self._client
 
     def _params(self, request: GenerationRequest, model: str) -> dict[str, Any]:
         from google.genai import types
 
-        contents = [types.Content(role="model" if m.role == "assistant" else "user",
-                                  parts=[types.Part(text=m.content)]) for m in request.non_system]
+        contents = [
+            types.Content(role="model" if m.role == "assistant" else "user", parts=[types.Part(text=m.content)])
+            for m in request.non_system
+        ]
         trace_headers = outgoing_headers()  # the model call's span, as traceparent
         config = types.GenerateContentConfig(
-            system_instruction=request.system or None, temperature=request.temperature,
-            max_output_tokens=request.max_tokens, seed=request.seed, stop_sequences=request.stop or None,
-            http_options=types.HttpOptions(headers=trace_headers) if trace_headers else None)
+            system_instruction=request.system or None,
+            temperature=request.temperature,
+            max_output_tokens=request.max_tokens,
+            seed=request.seed,
+            stop_sequences=request.stop or None,
+            http_options=types.HttpOptions(headers=trace_headers) if trace_headers else None,
+        )
         return {"model": model, "contents": contents, "config": config}
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse:
@@ -101,34 +106,41 @@ class GoogleProvider(SDKProvider):
         if candidate is None:
             raise self._no_candidates(last)
         if getattr(candidate, "finish_reason", None) is None:
-            raise ProviderError(self.name, "the stream ended before the model finished (a cut or malformed "
-                                           "stream)", retryable=True)
+            raise ProviderError(
+                self.name, "the stream ended before the model finished (a cut or malformed " "stream)", retryable=True
+            )
         yield self._response("".join(parts), last, candidate, model, (time.perf_counter() - start) * 1000.0)
 
     def _no_candidates(self, response: Any) -> ProviderError:
         feedback = getattr(response, "prompt_feedback", None)
         reason = getattr(feedback, "block_reason", None)
-        return ProviderError(self.name, f"returned no candidates{f' (blocked: {reason})' if reason else ''}",
-                             retryable=reason is None)
+        return ProviderError(
+            self.name, f"returned no candidates{f' (blocked: {reason})' if reason else ''}", retryable=reason is None
+        )
 
     def _response(self, text: str, response: Any, candidate: Any, model: str, latency: float) -> GenerationResponse:
         usage = getattr(response, "usage_metadata", None)
         finish = getattr(candidate, "finish_reason", None)
         return GenerationResponse(
-            text=text, provider=self.name, model=getattr(response, "model_version", None) or model,
+            text=text,
+            provider=self.name,
+            model=getattr(response, "model_version", None) or model,
             input_tokens=int(getattr(usage, "prompt_token_count", 0) or 0),
             output_tokens=int(getattr(usage, "candidates_token_count", 0) or 0)
             + int(getattr(usage, "thoughts_token_count", 0) or 0),  # thinking is billed as output
-            latency_ms=latency, finish_reason=getattr(finish, "value", finish))
+            latency_ms=latency,
+            finish_reason=getattr(finish, "value", finish),
+        )
 
-    async def embed(self, texts: list[str], model: str | None = None,
-                    dimensions: int | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], model: str | None = None, dimensions: int | None = None
+    ) -> list[list[float]]:
         from google.genai import types
 
         model = model or self.default_embedding_model()
         vectors: list[list[float]] = []
         for start in range(0, len(texts), _EMBED_BATCH):
-            batch = texts[start:start + _EMBED_BATCH]
+            batch = texts[start : start + _EMBED_BATCH]
             config = types.EmbedContentConfig(output_dimensionality=dimensions) if dimensions else None
             try:
                 result = await self.client().models.embed_content(model=model, contents=batch, config=config)

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from prompt_alchemy.errors import ProviderError
-from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse, StreamItem
+from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, SDKProvider, StreamItem
 from prompt_alchemy.providers.resilience import map_exception, parse_retry_after, stream_error
 from prompt_alchemy.telemetry import outgoing_headers
 
@@ -61,23 +61,39 @@ class OllamaProvider(SDKProvider):
 
             key = self._key()
             headers = {"Authorization": f"Bearer {key}"} if key else None
-            self._client = AsyncClient(host=self.endpoint, timeout=self.config.timeout, headers=headers,
-                                       event_hooks={"request": [_send_trace_context],
-                                                    "response": [_note_retry_after]})
+            self._client = AsyncClient(
+                host=self.endpoint,
+                timeout=self.config.timeout,
+                headers=headers,
+                event_hooks={"request": [_send_trace_context], "response": [_note_retry_after]},
+            )
         return self._client
 
     def _error(self, exc: BaseException, model: str | None = None) -> ProviderError:
         if isinstance(exc, ConnectionError) and not isinstance(exc, (TimeoutError,)):
-            return ProviderError(self.name, f"cannot connect to Ollama at {self.endpoint}; is `ollama serve` "
-                                            f"running there?", retryable=True)
+            return ProviderError(
+                self.name,
+                f"cannot connect to Ollama at {self.endpoint}; is `ollama serve` " f"running there?",
+                retryable=True,
+            )
         if getattr(exc, "status_code", None) == 404 and model:
-            return ProviderError(self.name, f"model '{model}' is not available on {self.endpoint}; run "
-                                            f"`ollama pull {model}` there or choose another model", status=404)
+            return ProviderError(
+                self.name,
+                f"model '{model}' is not available on {self.endpoint}; run "
+                f"`ollama pull {model}` there or choose another model",
+                status=404,
+            )
         if getattr(exc, "status_code", None) == -1 and type(exc).__name__ == "ResponseError":
             # the SDK's ResponseError without a status: an {"error": ...} line inside a streamed answer
             return stream_error(self.name, "server_error", getattr(exc, "error", None) or str(exc), model=model)
-        return map_exception(self.name, exc, model=model, timeout=self.config.timeout, endpoint=self.endpoint,
-                             retry_after=_RETRY_AFTER.get())
+        return map_exception(
+            self.name,
+            exc,
+            model=model,
+            timeout=self.config.timeout,
+            endpoint=self.endpoint,
+            retry_after=_RETRY_AFTER.get(),
+        )
 
     def _params(self, request: GenerationRequest, model: str) -> dict[str, Any]:
         options: dict[str, Any] = {"temperature": request.temperature, "num_predict": request.max_tokens}
@@ -119,19 +135,25 @@ class OllamaProvider(SDKProvider):
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a ProviderError
             raise self._error(exc, model) from None
         if final is None:
-            raise ProviderError(self.name, "the stream ended before its done line (a cut or malformed stream)",
-                                retryable=True)
+            raise ProviderError(
+                self.name, "the stream ended before its done line (a cut or malformed stream)", retryable=True
+            )
         yield self._response("".join(parts), final, model, (time.perf_counter() - start) * 1000.0)
 
     def _response(self, text: str, response: Any, model: str, latency: float) -> GenerationResponse:
         return GenerationResponse(
-            text=text, provider=self.name, model=getattr(response, "model", None) or model,
+            text=text,
+            provider=self.name,
+            model=getattr(response, "model", None) or model,
             input_tokens=int(getattr(response, "prompt_eval_count", 0) or 0),
             output_tokens=int(getattr(response, "eval_count", 0) or 0),
-            latency_ms=latency, finish_reason=getattr(response, "done_reason", None))
+            latency_ms=latency,
+            finish_reason=getattr(response, "done_reason", None),
+        )
 
-    async def embed(self, texts: list[str], model: str | None = None,
-                    dimensions: int | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], model: str | None = None, dimensions: int | None = None
+    ) -> list[list[float]]:
         model = model or self.default_embedding_model()
         try:
             response = await self.client().embed(model=model, input=texts, dimensions=dimensions)
@@ -144,5 +166,6 @@ class OllamaProvider(SDKProvider):
         names = {getattr(m, "model", None) for m in (getattr(listing, "models", None) or [])}
         model = self.default_model()
         pulled = model in names or f"{model}:latest" in names
-        return (f"reachable at {self.endpoint}, {len(names)} models pulled"
-                + ("" if pulled else f"; default model '{model}' is not pulled (run `ollama pull {model}`)"))
+        return f"reachable at {self.endpoint}, {len(names)} models pulled" + (
+            "" if pulled else f"; default model '{model}' is not pulled (run `ollama pull {model}`)"
+        )

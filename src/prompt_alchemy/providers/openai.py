@@ -20,7 +20,7 @@ from typing import Any
 
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.logging_setup import get_logger
-from prompt_alchemy.providers.base import SDKProvider, GenerationRequest, GenerationResponse, StreamItem
+from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, SDKProvider, StreamItem
 from prompt_alchemy.providers.resilience import status_error, stream_error
 from prompt_alchemy.telemetry import outgoing_headers
 
@@ -63,8 +63,10 @@ class OpenAIProvider(SDKProvider):
         if importlib.util.find_spec(self.sdk) is None:
             return f"the {self.sdk} package is not installed; pip install {self.sdk}"
         if self._key() is None and self.official:
-            return (f"no API key; set OPENAI_API_KEY or providers.{self.name}.api_key (or providers.{self.name}."
-                    f"base_url for a compatible server that needs none)")
+            return (
+                f"no API key; set OPENAI_API_KEY or providers.{self.name}.api_key (or providers.{self.name}."
+                f"base_url for a compatible server that needs none)"
+            )
         return None
 
     def supports_embeddings(self) -> bool:
@@ -79,16 +81,22 @@ class OpenAIProvider(SDKProvider):
         if self._client is None:
             from openai import AsyncOpenAI
 
-            self._client = AsyncOpenAI(api_key=self._key() or _NO_KEY, base_url=self.base_url,
-                                       timeout=self.config.timeout, max_retries=0,
-                                       default_headers=self._headers() or None)
+            self._client = AsyncOpenAI(
+                api_key=self._key() or _NO_KEY,
+                base_url=self.base_url,
+                timeout=self.config.timeout,
+                max_retries=0,
+                default_headers=self._headers() or None,
+            )
         return self._client
 
     def _params(self, request: GenerationRequest, model: str) -> dict[str, Any]:
         quirks = self._quirks.get(model, set())
         reasoning = self.official and bool(_REASONING.match(model))
         params: dict[str, Any] = {
-            "model": model, "messages": [{"role": m.role, "content": m.content} for m in request.messages]}
+            "model": model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
         use_completion_tokens = (reasoning or "max_completion_tokens" in quirks) and "max_tokens" not in quirks
         params["max_completion_tokens" if use_completion_tokens else "max_tokens"] = request.max_tokens
         if not reasoning and "no_temperature" not in quirks:
@@ -111,10 +119,14 @@ class OpenAIProvider(SDKProvider):
         quirks = self._quirks.setdefault(model, set())
         if "temperature" in text and "no_temperature" not in quirks:
             quirks.add("no_temperature")
-        elif "max_tokens" in text and "max_completion_tokens" in text and not quirks & {"max_tokens",
-                                                                                         "max_completion_tokens"}:
-            quirks.add("max_tokens" if "max_completion_tokens" in text.split("max_tokens")[0] else
-                       "max_completion_tokens")
+        elif (
+            "max_tokens" in text
+            and "max_completion_tokens" in text
+            and not quirks & {"max_tokens", "max_completion_tokens"}
+        ):
+            quirks.add(
+                "max_tokens" if "max_completion_tokens" in text.split("max_tokens")[0] else "max_completion_tokens"
+            )
         else:
             return False
         log.info("%s model %s rejected a parameter; retrying without it (%s)", self.name, model, sorted(quirks))
@@ -127,8 +139,7 @@ class OpenAIProvider(SDKProvider):
         if getattr(exc, "status_code", None) is None and isinstance(body, dict):
             code, message = body.get("code"), body.get("message")
             if isinstance(code, int) or (isinstance(code, str) and code.isdigit()):
-                return status_error(self.name, int(code), message if isinstance(message, str) else None,
-                                    model=model)
+                return status_error(self.name, int(code), message if isinstance(message, str) else None, model=model)
             return stream_error(self.name, body.get("type") or code, message, model=model)
         return super()._error(exc, model)
 
@@ -137,8 +148,9 @@ class OpenAIProvider(SDKProvider):
         client = self.client()
         for _attempt in range(3):
             try:
-                return await client.chat.completions.create(**self._params(request, model), **extra,
-                                                            extra_headers=outgoing_headers() or None)
+                return await client.chat.completions.create(
+                    **self._params(request, model), **extra, extra_headers=outgoing_headers() or None
+                )
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a ProviderError
                 if self._learn_quirk(model, exc):
                     continue
@@ -156,10 +168,14 @@ class OpenAIProvider(SDKProvider):
         usage = getattr(completion, "usage", None)
         text = (choice.message.content if choice.message else None) or ""
         return GenerationResponse(
-            text=text, provider=self.name, model=getattr(completion, "model", None) or model,
+            text=text,
+            provider=self.name,
+            model=getattr(completion, "model", None) or model,
             input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            latency_ms=latency, finish_reason=choice.finish_reason)
+            latency_ms=latency,
+            finish_reason=choice.finish_reason,
+        )
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         model = request.model or self.default_model()
@@ -185,8 +201,9 @@ class OpenAIProvider(SDKProvider):
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a ProviderError
             raise self._error(exc, model) from None
         if finish is None:
-            raise ProviderError(self.name, "the stream ended before the model finished (a cut or malformed "
-                                           "stream)", retryable=True)
+            raise ProviderError(
+                self.name, "the stream ended before the model finished (a cut or malformed " "stream)", retryable=True
+            )
         text = "".join(parts)
         if usage is not None:
             input_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
@@ -196,21 +213,27 @@ class OpenAIProvider(SDKProvider):
             output_tokens = len(text) // 4
             if not self._estimated_usage_noted:
                 self._estimated_usage_noted = True
-                log.info("%s at %s sent no usage in its stream; token counts are estimated", self.name,
-                         self.endpoint)
+                log.info("%s at %s sent no usage in its stream; token counts are estimated", self.name, self.endpoint)
         yield GenerationResponse(
-            text=text, provider=self.name, model=answered_by or model, input_tokens=input_tokens,
-            output_tokens=output_tokens, latency_ms=(time.perf_counter() - start) * 1000.0, finish_reason=finish)
+            text=text,
+            provider=self.name,
+            model=answered_by or model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            latency_ms=(time.perf_counter() - start) * 1000.0,
+            finish_reason=finish,
+        )
 
     # ------------------------------------------------------------------ embeddings
 
-    async def embed(self, texts: list[str], model: str | None = None,
-                    dimensions: int | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], model: str | None = None, dimensions: int | None = None
+    ) -> list[list[float]]:
         model = model or self.default_embedding_model()
         client = self.client()
         vectors: list[list[float]] = []
         for start in range(0, len(texts), _EMBED_BATCH):
-            batch = texts[start:start + _EMBED_BATCH]
+            batch = texts[start : start + _EMBED_BATCH]
             params: dict[str, Any] = {"model": model, "input": batch, "encoding_format": "float"}
             if dimensions and _DIMENSIONED.match(model):
                 params["dimensions"] = dimensions

@@ -43,9 +43,13 @@ class OpenRouterProvider(OpenAIProvider):
         fallbacks = [m for m in self.config.fallback_models if m != model]
         return {"extra_body": {"models": [model, *fallbacks]}} if fallbacks else {}
 
-    async def embed(self, texts: list[str], model: str | None = None,
-                    dimensions: int | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], model: str | None = None, dimensions: int | None = None
+    ) -> list[list[float]]:
         from prompt_alchemy.errors import ProviderError
 
-        raise ProviderError(self.name, "OpenRouter does not serve embeddings here; choose openai, google, ollama "
-                                       "or local for generation.embedding_provider")
+        raise ProviderError(
+            self.name,
+            "OpenRouter does not serve embeddings here; choose openai, google, ollama "
+            "or local for generation.embedding_provider",
+        )

@@ -45,11 +45,10 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 20.0
 
-    def delay(self, attempt: int, retry_after: float | None = None,
-              rng: random.Random | None = None) -> float | None:
+    def delay(self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None) -> float | None:
         if retry_after is not None:
             return max(0.0, retry_after) if retry_after <= self.max_delay else None
-        ceiling = min(self.max_delay, self.base_delay * (2 ** attempt))
+        ceiling = min(self.max_delay, self.base_delay * (2**attempt))
         return (rng or random).uniform(ceiling / 2, ceiling)
 
 
@@ -141,11 +140,17 @@ def key_hint(provider: str) -> str:
 
 def _detail(message: str | None) -> str:
     text = " ".join(redact(str(message or "")).split())
-    return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL - 1] + "…"
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
 
-def status_error(provider: str, status: int, message: str | None = None, *, model: str | None = None,
-                 retry_after: float | None = None) -> ProviderError:
+def status_error(
+    provider: str,
+    status: int,
+    message: str | None = None,
+    *,
+    model: str | None = None,
+    retry_after: float | None = None,
+) -> ProviderError:
     """A ProviderError for an HTTP error status. Auth failures never include the server's text (servers echo
     parts of the key); other details are redacted and shortened."""
     if status in (401, 403):
@@ -155,16 +160,28 @@ def status_error(provider: str, status: int, message: str | None = None, *, mode
         label = {429: "rate limited", 529: "overloaded"}.get(status, "server error" if status >= 500 else "busy")
         detail = _detail(message)
         wait = f"; retry after {retry_after:g}s" if retry_after is not None else ""
-        return ProviderError(provider, f"{label} (HTTP {status}){': ' + detail if detail else ''}{wait}",
-                             retryable=True, retry_after=retry_after, status=status)
+        return ProviderError(
+            provider,
+            f"{label} (HTTP {status}){': ' + detail if detail else ''}{wait}",
+            retryable=True,
+            retry_after=retry_after,
+            status=status,
+        )
     detail = _detail(message)
     if status == 404:
-        fix = (f"check that model '{model}' exists for this provider (providers.{provider}.model or the "
-               f"phase's model)") if model else f"check providers.{provider}.base_url"
+        fix = (
+            (
+                f"check that model '{model}' exists for this provider (providers.{provider}.model or the "
+                f"phase's model)"
+            )
+            if model
+            else f"check providers.{provider}.base_url"
+        )
     else:
         fix = f"check the request settings for {provider} (model, temperature, max_tokens)"
-    return ProviderError(provider, f"rejected the request (HTTP {status}){': ' + detail if detail else ''}; {fix}",
-                         status=status)
+    return ProviderError(
+        provider, f"rejected the request (HTTP {status}){': ' + detail if detail else ''}; {fix}", status=status
+    )
 
 
 def _transport_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
@@ -183,8 +200,9 @@ def _transport_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type
     return tuple(timeouts), tuple(connects), tuple(protocol)
 
 
-def transport_error(provider: str, exc: BaseException, *, timeout: float | None = None,
-                    endpoint: str | None = None) -> ProviderError | None:
+def transport_error(
+    provider: str, exc: BaseException, *, timeout: float | None = None, endpoint: str | None = None
+) -> ProviderError | None:
     """A retryable ProviderError for timeouts, refused or reset connections and malformed responses, or None when
     `exc` is none of these."""
     timeouts, connects, protocol = _transport_classes()
@@ -194,15 +212,15 @@ def transport_error(provider: str, exc: BaseException, *, timeout: float | None 
         seen.add(id(current))
         if isinstance(current, timeouts):
             after = f" after {timeout:g}s" if timeout else ""
-            return ProviderError(provider, f"timed out{after}; raise providers.{provider}.timeout if this persists",
-                                 retryable=True)
+            return ProviderError(
+                provider, f"timed out{after}; raise providers.{provider}.timeout if this persists", retryable=True
+            )
         if isinstance(current, connects + protocol):
             where = f" to {endpoint}" if endpoint else ""
             reason = _detail(str(current)) or type(current).__name__
             return ProviderError(provider, f"connection failed{where} ({reason})", retryable=True)
         if isinstance(current, ValueError):  # json.JSONDecodeError and friends: a garbled body
-            return ProviderError(provider, "returned a malformed response (not the JSON it documents)",
-                                 retryable=True)
+            return ProviderError(provider, "returned a malformed response (not the JSON it documents)", retryable=True)
         current = current.__cause__ or current.__context__
     return None
 
@@ -236,8 +254,15 @@ def _body_message(body: Any) -> str | None:
     return None
 
 
-def map_exception(provider: str, exc: BaseException, *, model: str | None = None, timeout: float | None = None,
-                  endpoint: str | None = None, retry_after: float | None = None) -> ProviderError:
+def map_exception(
+    provider: str,
+    exc: BaseException,
+    *,
+    model: str | None = None,
+    timeout: float | None = None,
+    endpoint: str | None = None,
+    retry_after: float | None = None,
+) -> ProviderError:
     """Translate whatever an SDK raised into a ProviderError (duck-typed over the official SDKs: `status_code`
     or an integer `code`, the response headers, and the transport exception underneath). `retry_after` is the
     server's wait when the caller read it from the response itself (SDKs whose errors drop the headers)."""
@@ -252,10 +277,19 @@ def map_exception(provider: str, exc: BaseException, *, model: str | None = None
             retry_after = parse_retry_after(getattr(getattr(exc, "response", None), "headers", None))
         if retry_after is None:
             retry_after = _google_retry_delay(getattr(exc, "details", None))
-        message = _body_message(getattr(exc, "body", None)) or getattr(exc, "message", None) \
-            or getattr(exc, "error", None) or str(exc)
-        return status_error(provider, status, message if isinstance(message, str) else str(message),
-                            model=model, retry_after=retry_after)
+        message = (
+            _body_message(getattr(exc, "body", None))
+            or getattr(exc, "message", None)
+            or getattr(exc, "error", None)
+            or str(exc)
+        )
+        return status_error(
+            provider,
+            status,
+            message if isinstance(message, str) else str(message),
+            model=model,
+            retry_after=retry_after,
+        )
     if status is not None or "ResponseValidation" in type(exc).__name__:
         return ProviderError(provider, "returned a malformed response (not the JSON it documents)", retryable=True)
     mapped = transport_error(provider, exc, timeout=timeout, endpoint=endpoint)
@@ -263,8 +297,9 @@ def map_exception(provider: str, exc: BaseException, *, model: str | None = None
         return mapped
     name = type(exc).__name__
     if "Timeout" in name:
-        return ProviderError(provider, f"timed out; raise providers.{provider}.timeout if this persists",
-                             retryable=True)
+        return ProviderError(
+            provider, f"timed out; raise providers.{provider}.timeout if this persists", retryable=True
+        )
     if "Connection" in name:
         where = f" to {endpoint}" if endpoint else ""
         return ProviderError(provider, f"connection failed{where}", retryable=True)
@@ -276,15 +311,27 @@ def map_exception(provider: str, exc: BaseException, *, model: str | None = None
 #: Error types that providers report inside a stream (where the HTTP status is already 200), as the HTTP status
 #: the same failure has as a plain response: Anthropic's `event: error` types, OpenAI-style error `type`s.
 STREAM_ERROR_STATUS = {
-    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
-    "permission_denied": 403, "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429,
-    "rate_limit_exceeded": 429, "insufficient_quota": 429, "api_error": 500, "server_error": 500,
-    "internal_error": 500, "service_unavailable": 503, "timeout_error": 504, "overloaded_error": 529,
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "permission_denied": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "api_error": 500,
+    "server_error": 500,
+    "internal_error": 500,
+    "service_unavailable": 503,
+    "timeout_error": 504,
+    "overloaded_error": 529,
 }
 
 
-def stream_error(provider: str, kind: str | None, message: str | None = None, *,
-                 model: str | None = None) -> ProviderError:
+def stream_error(
+    provider: str, kind: str | None, message: str | None = None, *, model: str | None = None
+) -> ProviderError:
     """An error the server reported inside a stream, by its type (`overloaded_error`, `server_error` ...): mapped
     like the HTTP status that type stands for; an unknown type counts as a server error (retryable)."""
     status = STREAM_ERROR_STATUS.get(str(kind or "").lower(), 500)
@@ -312,5 +359,8 @@ def interrupted_stream_error(exc: ProviderError, progress: StreamProgress) -> Pr
     """The error that ends a stream which failed after its first delta: the mapped cause (same provider, message
     and status), saying how much had arrived, and never retryable, so nothing retries or fails it over."""
     detail = str(exc).removeprefix(f"provider '{exc.provider}': ")
-    return ProviderError(exc.provider, f"{detail} (the stream broke after {progress.chars} characters had been "
-                                       f"delivered, so it was not retried)", status=exc.status)
+    return ProviderError(
+        exc.provider,
+        f"{detail} (the stream broke after {progress.chars} characters had been " f"delivered, so it was not retried)",
+        status=exc.status,
+    )

@@ -56,9 +56,14 @@ class ScriptedProvider(BaseProvider):
                 await asyncio.sleep(max(0.0, due - clock()))
         prompt_chars = sum(len(m.content) for m in request.messages)
         yield GenerationResponse(
-            text=text, provider=self.name, model=request.model or self.default_model(),
-            input_tokens=max(1, prompt_chars // 4), output_tokens=max(1, len(text) // 4),
-            latency_ms=(time.perf_counter() - start) * 1000.0, finish_reason="stop")
+            text=text,
+            provider=self.name,
+            model=request.model or self.default_model(),
+            input_tokens=max(1, prompt_chars // 4),
+            output_tokens=max(1, len(text) // 4),
+            latency_ms=(time.perf_counter() - start) * 1000.0,
+            finish_reason="stop",
+        )
 
     def _answer(self, request: GenerationRequest, index: int) -> str:
         if self.config.responses:
@@ -69,8 +74,10 @@ class ScriptedProvider(BaseProvider):
         digest = hashlib.sha256((request.system + "\x00" + user).encode()).hexdigest()[:8]
         phase = request.metadata.get("phase", "?")
         variant = request.metadata.get("variant", 0)
-        return (f"Here is the prompt:\n\nRole: You are an expert assistant for this task.\n"
-                f"Task: {source}\n"
-                f"Constraints:\n- Keep every stated requirement.\n- Ask when something is ambiguous.\n"
-                f"Output format: a numbered list of steps, then a short summary.\n"
-                f"Notes: scripted {phase} variant {variant} ({digest}, temperature {request.temperature})")
+        return (
+            f"Here is the prompt:\n\nRole: You are an expert assistant for this task.\n"
+            f"Task: {source}\n"
+            f"Constraints:\n- Keep every stated requirement.\n- Ask when something is ambiguous.\n"
+            f"Output format: a numbered list of steps, then a short summary.\n"
+            f"Notes: scripted {phase} variant {variant} ({digest}, temperature {request.temperature})"
+        )

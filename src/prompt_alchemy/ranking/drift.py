@@ -20,17 +20,36 @@ if TYPE_CHECKING:
 
 #: Instructions any prompt may give, whatever its topic.
 ANCHORS: tuple[str, ...] = (
-    "You are an expert assistant.", "Your task is to help with the request.", "State your assumptions first.",
-    "Keep the answer short and specific.", "Use clear, simple language.", "Reply in Markdown with headings.",
-    "Return valid JSON only.", "Use a numbered list of steps.", "Give one concrete example.",
-    "Do not invent facts; say when you are unsure.", "Ask a question when something is unclear.",
-    "Match the tone to the audience.", "Check your answer before you reply.", "Include tests.",
-    "Handle errors and edge cases.", "Explain your reasoning briefly.", "Cite the source of every claim.",
-    "Use concrete details instead of generic filler.", "Stay within the word limit.",
-    "The result is for the intended readers.", "Output only the final text, with no commentary.",
-    "Rank the issues by severity.", "Break the work into steps with timings.", "Keep names and numbers exact.",
-    "Suggest a fix for each problem.", "End with a short summary.", "Be honest about trade-offs and risks.",
-    "Follow the format exactly.", "Write in a friendly, professional tone.", "Use only the information given.",
+    "You are an expert assistant.",
+    "Your task is to help with the request.",
+    "State your assumptions first.",
+    "Keep the answer short and specific.",
+    "Use clear, simple language.",
+    "Reply in Markdown with headings.",
+    "Return valid JSON only.",
+    "Use a numbered list of steps.",
+    "Give one concrete example.",
+    "Do not invent facts; say when you are unsure.",
+    "Ask a question when something is unclear.",
+    "Match the tone to the audience.",
+    "Check your answer before you reply.",
+    "Include tests.",
+    "Handle errors and edge cases.",
+    "Explain your reasoning briefly.",
+    "Cite the source of every claim.",
+    "Use concrete details instead of generic filler.",
+    "Stay within the word limit.",
+    "The result is for the intended readers.",
+    "Output only the final text, with no commentary.",
+    "Rank the issues by severity.",
+    "Break the work into steps with timings.",
+    "Keep names and numbers exact.",
+    "Suggest a fix for each problem.",
+    "End with a short summary.",
+    "Be honest about trade-offs and risks.",
+    "Follow the format exactly.",
+    "Write in a friendly, professional tone.",
+    "Use only the information given.",
 )
 #: A sentence is drift when its similarity to the idea and to every anchor stays under this (MiniLM).
 DRIFT_THRESHOLD = 0.3
@@ -88,10 +107,13 @@ async def check_sentences(embedder: Embedder, texts: list[str], idea_vector: Any
     for group in per_text:
         end = position + len(group)
         idea_scores, best = to_idea[position:end], nearest[position:end]
-        out.append(SentenceCheck(
-            sentences=len(group),
-            drift=tuple(s for s, v in zip(group, best) if v < DRIFT_THRESHOLD),
-            generic=tuple(s for s, v in zip(group, idea_scores) if v < RELATED_THRESHOLD)))
+        out.append(
+            SentenceCheck(
+                sentences=len(group),
+                drift=tuple(s for s, v in zip(group, best) if v < DRIFT_THRESHOLD),
+                generic=tuple(s for s, v in zip(group, idea_scores) if v < RELATED_THRESHOLD),
+            )
+        )
         position = end
     return out
 
@@ -101,12 +123,15 @@ async def measure(embedder: Embedder, texts: list[str], idea_vector: Any) -> lis
     return [(c.drift, c.sentences) for c in await check_sentences(embedder, texts, idea_vector)]
 
 
-async def with_drift(embedder: Embedder, contexts: list[FeatureContext], texts: list[str],
-                     idea_vector: Any) -> list[FeatureContext]:
+async def with_drift(
+    embedder: Embedder, contexts: list[FeatureContext], texts: list[str], idea_vector: Any
+) -> list[FeatureContext]:
     """The contexts with each text's sentences measured against the idea: drift (for the ranker's on_topic check)
     and the sentences not related to the idea (for its specificity check)."""
     import dataclasses
 
     checks = await check_sentences(embedder, texts, idea_vector)
-    return [dataclasses.replace(ctx, drift=c.drift, sentences=c.sentences, generic=c.generic)
-            for ctx, c in zip(contexts, checks)]
+    return [
+        dataclasses.replace(ctx, drift=c.drift, sentences=c.sentences, generic=c.generic)
+        for ctx, c in zip(contexts, checks)
+    ]

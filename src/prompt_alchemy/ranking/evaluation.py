@@ -70,10 +70,14 @@ class Evaluation(BaseModel):
 
     def describe(self) -> str:
         if self.metric == "accuracy":
-            return (f"accuracy {self.mean:.0%} (95% CI {self.ci_low:.0%}–{self.ci_high:.0%}) on {self.n} held-out "
-                    f"example(s)")
-        return (f"mean log-likelihood {self.mean:.3f} nats (95% CI {self.ci_low:.3f} to {self.ci_high:.3f}; "
-                f"{self.per_token:.3f} per token) on {self.n} held-out example(s)")
+            return (
+                f"accuracy {self.mean:.0%} (95% CI {self.ci_low:.0%}–{self.ci_high:.0%}) on {self.n} held-out "
+                f"example(s)"
+            )
+        return (
+            f"mean log-likelihood {self.mean:.3f} nats (95% CI {self.ci_low:.3f} to {self.ci_high:.3f}; "
+            f"{self.per_token:.3f} per token) on {self.n} held-out example(s)"
+        )
 
 
 # --------------------------------------------------------------------------------------------- examples
@@ -94,32 +98,32 @@ def parse_examples(text: str, name: str) -> list[Example]:
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg}); each line must be an object with "
-                             f"\"input\" and \"expected\"") from None
+            raise InputError(
+                f"{where}: not valid JSON ({exc.msg}); each line must be an object with " f'"input" and "expected"'
+            ) from None
         if not isinstance(data, dict):
-            raise InputError(f"{where}: expected a JSON object with \"input\" and \"expected\"")
+            raise InputError(f'{where}: expected a JSON object with "input" and "expected"')
         unknown = set(data) - {"input", "expected", "match", "split"}
         if unknown:
-            raise InputError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; allowed: input, expected, "
-                             f"match, split")
+            raise InputError(
+                f"{where}: unknown field(s) {', '.join(sorted(unknown))}; allowed: input, expected, " f"match, split"
+            )
         for field in ("input", "expected"):
             if not isinstance(data.get(field), str) or not data[field].strip():
-                raise InputError(f"{where}: \"{field}\" must be a non-empty string")
+                raise InputError(f'{where}: "{field}" must be a non-empty string')
         match = data.get("match", "exact")
         if match not in ("exact", "contains", "regex"):
-            raise InputError(f"{where}: \"match\" must be exact, contains or regex, got {match!r}")
+            raise InputError(f'{where}: "match" must be exact, contains or regex, got {match!r}')
         if match == "regex":
-            compile_user_regex(data["expected"], what=f"{where}: \"expected\"")
+            compile_user_regex(data["expected"], what=f'{where}: "expected"')
         split = data.get("split")
         if split not in (None, "propose", "heldout"):
-            raise InputError(f"{where}: \"split\" must be propose or heldout, got {split!r}")
-        examples.append(Example(input=data["input"], expected=data["expected"], match=match, split=split,
-                                line=number))
+            raise InputError(f'{where}: "split" must be propose or heldout, got {split!r}')
+        examples.append(Example(input=data["input"], expected=data["expected"], match=match, split=split, line=number))
         if len(examples) > MAX_EXAMPLES:
             raise InputError(f"{name} has more than {MAX_EXAMPLES} examples")
     if not examples:
-        raise InputError(f"{name} is empty; add JSONL lines like "
-                         f'{{"input": "hot", "expected": "cold"}}')
+        raise InputError(f"{name} is empty; add JSONL lines like " f'{{"input": "hot", "expected": "cold"}}')
     return examples
 
 
@@ -134,8 +138,10 @@ def split_examples(examples: list[Example], seed: int = 0) -> tuple[list[Example
     propose += rest[:half]
     heldout += rest[half:]
     if not propose or not heldout:
-        raise InputError(f"need at least one propose and one held-out example (got {len(propose)} and "
-                         f"{len(heldout)}); add examples or fix their \"split\" fields")
+        raise InputError(
+            f"need at least one propose and one held-out example (got {len(propose)} and "
+            f'{len(heldout)}); add examples or fix their "split" fields'
+        )
     return propose, heldout
 
 
@@ -177,9 +183,33 @@ async def amatches(output: str, expected: str, mode: MatchMode) -> bool:
 # --------------------------------------------------------------------------------------------- statistics
 
 
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-        11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
-        20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+_T95 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    11: 2.201,
+    12: 2.179,
+    13: 2.160,
+    14: 2.145,
+    15: 2.131,
+    16: 2.120,
+    17: 2.110,
+    18: 2.101,
+    19: 2.093,
+    20: 2.086,
+    25: 2.060,
+    30: 2.042,
+    40: 2.021,
+    60: 2.000,
+    120: 1.980,
+}
 
 
 def t_critical(df: int) -> float:
@@ -219,28 +249,38 @@ def answer_request(prompt: str, example: Example, model: str | None = None) -> G
     """The call that answers one example for accuracy: plain greedy decoding (temperature 0, no repeat penalty),
     with room for a short sentence around the expected answer; a one-line answer ends at the first newline."""
     one_line = "\n" not in example.expected.strip()
-    return GenerationRequest(messages=task_messages(prompt, example.input), model=model, temperature=0.0,
-                             max_tokens=min(256, len(example.expected) // 2 + 32), seed=0,
-                             stop=["\n"] if one_line else None,
-                             metadata={"task": "evaluate", "repeat_penalty": 1.0})
+    return GenerationRequest(
+        messages=task_messages(prompt, example.input),
+        model=model,
+        temperature=0.0,
+        max_tokens=min(256, len(example.expected) // 2 + 32),
+        seed=0,
+        stop=["\n"] if one_line else None,
+        metadata={"task": "evaluate", "repeat_penalty": 1.0},
+    )
 
 
 def accuracy_evaluation(results: list[ExampleResult]) -> Evaluation:
     correct = sum(1 for r in results if r.correct)
     low, high = wilson_ci(correct, len(results))
     acc = correct / len(results)
-    return Evaluation(metric="accuracy", n=len(results), mean=acc, ci_low=low, ci_high=high, score=acc,
-                      examples=results)
+    return Evaluation(
+        metric="accuracy", n=len(results), mean=acc, ci_low=low, ci_high=high, score=acc, examples=results
+    )
 
 
 async def loglik_results(local_provider: Provider, prompt: str, examples: list[Example]) -> list[ExampleResult]:
     """The local model's log-likelihood of each expected answer after the prompt and input."""
     from prompt_alchemy.providers.local import loglikelihood
 
-    scored = await loglikelihood(local_provider,  # type: ignore[arg-type]
-                                 [(task_messages(prompt, ex.input), ex.expected) for ex in examples])
-    return [ExampleResult(input=ex.input, expected=ex.expected, loglik=round(ll, 5), tokens=n)
-            for ex, (ll, n) in zip(examples, scored)]
+    scored = await loglikelihood(
+        local_provider,  # type: ignore[arg-type]
+        [(task_messages(prompt, ex.input), ex.expected) for ex in examples],
+    )
+    return [
+        ExampleResult(input=ex.input, expected=ex.expected, loglik=round(ll, 5), tokens=n)
+        for ex, (ll, n) in zip(examples, scored)
+    ]
 
 
 def loglik_evaluation(results: list[ExampleResult]) -> Evaluation:
@@ -248,9 +288,16 @@ def loglik_evaluation(results: list[ExampleResult]) -> Evaluation:
     tokens = sum(r.tokens or 0 for r in results) or 1
     mean, low, high = mean_ci(values)
     per_token = sum(values) / tokens
-    return Evaluation(metric="loglik", n=len(results), mean=round(mean, 5), ci_low=round(low, 5),
-                      ci_high=round(high, 5), score=round(math.exp(per_token), 6), per_token=round(per_token, 5),
-                      examples=results)
+    return Evaluation(
+        metric="loglik",
+        n=len(results),
+        mean=round(mean, 5),
+        ci_low=round(low, 5),
+        ci_high=round(high, 5),
+        score=round(math.exp(per_token), 6),
+        per_token=round(per_token, 5),
+        examples=results,
+    )
 
 
 def paired_difference(a: Evaluation, b: Evaluation) -> tuple[float, float, float]:
@@ -264,10 +311,13 @@ def paired_difference(a: Evaluation, b: Evaluation) -> tuple[float, float, float
     return mean_ci(diffs)
 
 
-async def rank_by_loglik(local_provider: Provider, prompts: dict[str, str],
-                         examples: list[Example]) -> list[tuple[str, Evaluation]]:
+async def rank_by_loglik(
+    local_provider: Provider, prompts: dict[str, str], examples: list[Example]
+) -> list[tuple[str, Evaluation]]:
     """Objective ranking of prompts for a labelled task: each prompt's mean log-likelihood of the expected answers
     (higher is better), best first, with the evaluation of each."""
-    scored = [(name, loglik_evaluation(await loglik_results(local_provider, text, examples)))
-              for name, text in prompts.items()]
+    scored = [
+        (name, loglik_evaluation(await loglik_results(local_provider, text, examples)))
+        for name, text in prompts.items()
+    ]
     return sorted(scored, key=lambda item: -item[1].mean)

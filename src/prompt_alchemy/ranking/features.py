@@ -14,39 +14,68 @@ import math
 import re
 from dataclasses import dataclass
 
-_ROLE = re.compile(r"\b(you are|you're|act as|acting as|as an? [a-z]+ (?:expert|assistant|engineer|writer|analyst|"
-                   r"editor|teacher|tutor|developer|consultant|specialist|reviewer)|your role|role:|<role>|"
-                   r"context:|background:|audience:|persona:)", re.I)
-_TASK = re.compile(r"\b(task|goal|objective|your job|write|create|build|generate|produce|explain|analy[sz]e|"
-                   r"summari[sz]e|design|draft|review|list|describe|classify|translate|extract|answer|give|"
-                   r"rewrite|compare|identify|plan|implement|convert|reply|respond)\b", re.I)
-_CONSTRAINTS = re.compile(r"\b(must|should|never|always|do not|don't|avoid|at most|at least|no more than|limit|"
-                          r"constraints?|only|require[sd]?|requirements?|without|exactly|keep)\b", re.I)
-_FORMAT = re.compile(r"\b(output format|format|respond (?:with|in)|reply (?:with|in)|return|json|markdown|table|"
-                     r"bullet(?:s| points?)?|numbered|sections?|headings?|words|sentences|paragraphs?|yaml|csv|"
-                     r"code blocks?|fenced|one line|single word|bulleted|checklist)\b|```", re.I)
+_ROLE = re.compile(
+    r"\b(you are|you're|act as|acting as|as an? [a-z]+ (?:expert|assistant|engineer|writer|analyst|"
+    r"editor|teacher|tutor|developer|consultant|specialist|reviewer)|your role|role:|<role>|"
+    r"context:|background:|audience:|persona:)",
+    re.I,
+)
+_TASK = re.compile(
+    r"\b(task|goal|objective|your job|write|create|build|generate|produce|explain|analy[sz]e|"
+    r"summari[sz]e|design|draft|review|list|describe|classify|translate|extract|answer|give|"
+    r"rewrite|compare|identify|plan|implement|convert|reply|respond)\b",
+    re.I,
+)
+_CONSTRAINTS = re.compile(
+    r"\b(must|should|never|always|do not|don't|avoid|at most|at least|no more than|limit|"
+    r"constraints?|only|require[sd]?|requirements?|without|exactly|keep)\b",
+    re.I,
+)
+_FORMAT = re.compile(
+    r"\b(output format|format|respond (?:with|in)|reply (?:with|in)|return|json|markdown|table|"
+    r"bullet(?:s| points?)?|numbered|sections?|headings?|words|sentences|paragraphs?|yaml|csv|"
+    r"code blocks?|fenced|one line|single word|bulleted|checklist)\b|```",
+    re.I,
+)
 # An output-format section in each target form: Claude's XML (<output_format>), Markdown (## Output format,
 # **Output format:**) and plain labels (Output format:, OUTPUT FORMAT:).
 _FORMAT_SECTION = re.compile(
     r"<\s*(?:output[_ ]?format|response[_ ]?format|answer[_ ]?format|format|output)\s*>|"
     r"^[ \t]*#{1,6}[ \t]*(?:output|response|answer)?[ _]?format\b|^[ \t]*#{1,6}[ \t]*output[ \t]*$|"
     r"^[ \t]*(?:\*\*)?[ \t]*(?:output|response|answer)[ _]format[ \t]*(?:\*\*)?[ \t]*:|^[ \t]*format[ \t]*:",
-    re.I | re.M)
+    re.I | re.M,
+)
 # An image-model prompt: the model's own parameters (Midjourney flags, a Stable Diffusion negative prompt).
-_IMAGE_PARAMS = re.compile(r"(?:^|\s)--(?:ar|aspect|v|version|niji|style|stylize|s|chaos|c|no|q|quality|seed|"
-                           r"weird|tile)\b|^\s*negative prompt\s*:", re.I | re.M)
-_IMAGE_MODEL = re.compile(r"\b(midjourney|stable[- ]?diffusion|sdxl|dall[- ·]?e|imagen|flux|image (?:prompt|"
-                          r"generat\w*|model)|text[- ]to[- ]image)\b", re.I)
-_VISUAL = re.compile(r"\b(lighting|light|composition|palette|colou?rs?|style|illustration|photograph|photo|render|"
-                     r"watercolou?r|oil painting|cinematic|depth of field|lens|\d+ ?mm|close-up|wide shot|"
-                     r"backdrop|background|foreground|pastel|detailed|texture)\b", re.I)
-_PICTURE_OF = re.compile(r"\b(?:an? )?(?:image|picture|illustration|photo(?:graph)?|painting|render(?:ing)?|"
-                         r"digital art) of\b", re.I)
+_IMAGE_PARAMS = re.compile(
+    r"(?:^|\s)--(?:ar|aspect|v|version|niji|style|stylize|s|chaos|c|no|q|quality|seed|"
+    r"weird|tile)\b|^\s*negative prompt\s*:",
+    re.I | re.M,
+)
+_IMAGE_MODEL = re.compile(
+    r"\b(midjourney|stable[- ]?diffusion|sdxl|dall[- ·]?e|imagen|flux|image (?:prompt|"
+    r"generat\w*|model)|text[- ]to[- ]image)\b",
+    re.I,
+)
+_VISUAL = re.compile(
+    r"\b(lighting|light|composition|palette|colou?rs?|style|illustration|photograph|photo|render|"
+    r"watercolou?r|oil painting|cinematic|depth of field|lens|\d+ ?mm|close-up|wide shot|"
+    r"backdrop|background|foreground|pastel|detailed|texture)\b",
+    re.I,
+)
+_PICTURE_OF = re.compile(
+    r"\b(?:an? )?(?:image|picture|illustration|photo(?:graph)?|painting|render(?:ing)?|" r"digital art) of\b", re.I
+)
 _FORMAT_HEAVY = re.compile(r"\b(json|yaml|csv|table|schema|template|fields?)\b", re.I)
-_EXAMPLES = re.compile(r"(\bfor example\b|\be\.g\.|\bexamples?:|\bexample (?:input|output)\b|\binput:|\boutput:|"
-                       r"<example>|\bsuch as\b)", re.I)
-_VAGUE = re.compile(r"\b(some|stuff|things?|etc|various|nice|good|maybe|somehow|kind of|sort of|whatever|"
-                    r"appropriate|relevant|certain|several|properly|basically)\b", re.I)
+_EXAMPLES = re.compile(
+    r"(\bfor example\b|\be\.g\.|\bexamples?:|\bexample (?:input|output)\b|\binput:|\boutput:|"
+    r"<example>|\bsuch as\b)",
+    re.I,
+)
+_VAGUE = re.compile(
+    r"\b(some|stuff|things?|etc|various|nice|good|maybe|somehow|kind of|sort of|whatever|"
+    r"appropriate|relevant|certain|several|properly|basically)\b",
+    re.I,
+)
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}|(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 _WORD = re.compile(r"\w+")
 # The deliverable written out instead of a prompt: letter or essay voice, salutations, first-person narrative.
@@ -55,41 +84,70 @@ _DELIVERABLE = re.compile(
     r"warm regards|yours (?:truly|sincerely|faithfully)|regards|cheers|best),?\s*$|\bi am (?:thrilled|excited|"
     r"writing to|delighted|pleased|confident|eager|an ai)\b|\bi'm (?:thrilled|excited|writing to|an ai)\b|"
     r"\bthank you for (?:your time|considering)\b|\bi look forward to\b|\bonce upon a time\b|\bin conclusion\b)",
-    re.I | re.M)
+    re.I | re.M,
+)
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|me|my|mine|myself)\b", re.I)
 _SECOND_PERSON = re.compile(r"\b(you|your|you'll|you're|yourself)\b", re.I)
 # A text that opens by casting or instructing the model.
 _OPENS_AS_PROMPT = re.compile(
     r"^\W*(?:(?:role|task|system|persona)\W*:?\W*)?(?:you are|you're|act as|i want you to|i would like you to|"
     r"your (?:task|job|role)|please (?:act|respond|write|create)|(?:write|create|build|explain|generate|"
-    r"give|list|draft|design|make|provide|summari[sz]e|translate|review|analy[sz]e|plan|help)\b)", re.I)
+    r"give|list|draft|design|make|provide|summari[sz]e|translate|review|analy[sz]e|plan|help)\b)",
+    re.I,
+)
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 # Advice to a human reader instead of instructions to a model.
 _ADVICE = re.compile(
     r"\b(here(?:'s| is| are) (?:how|some|a few)\b[^\n]{0,40}\b(?:you can|tips|steps|ways)|you can start by|start by "
     r"(?:crafting|writing|making|creating|researching)|here are some tips|tips (?:for|to) (?:write|writing|help)|"
     r"i (?:would )?(?:recommend|suggest) (?:that you|you)|you might want to|you may want to|make sure (?:to|you) "
-    r"(?:proofread|tailor|research)|good luck|hope (?:this|that) helps|follow these steps to)\b", re.I)
-_TO_MODEL = re.compile(r"\b(you are|you're|act as|your (?:task|job|role|goal)|respond|reply|answer|return|output|"
-                       r"write|create|build|explain|give|produce|generate|list|summari[sz]e|review|analy[sz]e|plan|"
-                       r"classify|extract|translate|rewrite|design|draft|describe|suggest|provide)\b", re.I)
+    r"(?:proofread|tailor|research)|good luck|hope (?:this|that) helps|follow these steps to)\b",
+    re.I,
+)
+_TO_MODEL = re.compile(
+    r"\b(you are|you're|act as|your (?:task|job|role|goal)|respond|reply|answer|return|output|"
+    r"write|create|build|explain|give|produce|generate|list|summari[sz]e|review|analy[sz]e|plan|"
+    r"classify|extract|translate|rewrite|design|draft|describe|suggest|provide)\b",
+    re.I,
+)
 # Scaffolding that belongs to our templates or to a chat reply, never to a prompt.
 _SCAFFOLD = re.compile(
     r"(\bprima[- ]materia\b|\bsolutio\b|\bcoagulatio\b|\bphase [123] of 3\b|</?(?:idea|draft|guidance|remarks|pre|code|"
     r"assistant|user|system|s|im_start|im_end)>|<context source=|<\|[a-z_]+\|>|\bfield sources:|"
     r"\bkind of (?:task|request):|\bthe request fits the pattern\b|"
-    r"\breply with the (?:final )?prompt only\b)", re.I)
+    r"\breply with the (?:final )?prompt only\b)",
+    re.I,
+)
 
 #: The rubric checks, in display order. Each one is a 0–1 score; the ranker weights them.
 RUBRIC: tuple[str, ...] = (
-    "intent", "has_role", "states_task", "has_constraints", "output_format", "examples", "variables",
-    "vague_words", "no_duplicate_lines", "length", "distinctness", "specificity",
-    "addressed_to_model", "not_deliverable", "not_degenerate", "on_topic", "no_scaffolding",
+    "intent",
+    "has_role",
+    "states_task",
+    "has_constraints",
+    "output_format",
+    "examples",
+    "variables",
+    "vague_words",
+    "no_duplicate_lines",
+    "length",
+    "distinctness",
+    "specificity",
+    "addressed_to_model",
+    "not_deliverable",
+    "not_degenerate",
+    "on_topic",
+    "no_scaffolding",
 )
 #: The checks that tell a prompt from a non-prompt. A text that fails any of them (value below 0.5) is not a usable
 #: prompt, and the ranker places it below every text that passes them all.
-NON_PROMPT_CHECKS: tuple[str, ...] = ("addressed_to_model", "not_deliverable", "not_degenerate", "on_topic",
-                                      "no_scaffolding")
+NON_PROMPT_CHECKS: tuple[str, ...] = (
+    "addressed_to_model",
+    "not_deliverable",
+    "not_degenerate",
+    "on_topic",
+    "no_scaffolding",
+)
 #: Checks that need something besides the text (an idea, sibling variants); absent when that is missing.
 CONTEXTUAL: frozenset[str] = frozenset({"intent", "distinctness", "on_topic", "specificity"})
 _PHASES = ("prima-materia", "solutio", "coagulatio")
@@ -145,6 +203,7 @@ def variable_names(text: str) -> list[str]:
 def fill_variables(text: str, values: dict[str, str]) -> str:
     """`text` with every ``{name}`` and ``{{name}}`` whose name is in `values` replaced by its value (in one pass:
     a value that itself contains ``{braces}`` is inserted as it is); other variables are left as written."""
+
     def replace(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
         return values[name] if name in values else match.group(0)
@@ -160,12 +219,18 @@ def rubric(text: str, ctx: FeatureContext | None = None) -> list[Feature]:
     intent = intent_feature(ctx.idea_similarity)
     if intent is not None:
         feats["intent"] = intent
-    feats["has_role"] = _check("has_role", bool(_ROLE.search(text)), "states a role or context for the model",
-                               "gives the model no role or context")
-    feats["states_task"] = _check("states_task", bool(_TASK.search(text)), "states the task with an action verb",
-                                  "no clear task verb")
-    feats["has_constraints"] = _check("has_constraints", bool(_CONSTRAINTS.search(text)), "states constraints",
-                                      "states no constraints")
+    feats["has_role"] = _check(
+        "has_role",
+        bool(_ROLE.search(text)),
+        "states a role or context for the model",
+        "gives the model no role or context",
+    )
+    feats["states_task"] = _check(
+        "states_task", bool(_TASK.search(text)), "states the task with an action verb", "no clear task verb"
+    )
+    feats["has_constraints"] = _check(
+        "has_constraints", bool(_CONSTRAINTS.search(text)), "states constraints", "states no constraints"
+    )
     feats["output_format"] = output_format_feature(text, ctx.idea)
     feats["examples"] = examples_feature(text)
     feats["variables"] = variables_feature(text, ctx.idea)
@@ -222,13 +287,19 @@ def feature_vector(text: str, ctx: FeatureContext | None = None) -> dict[str, fl
 #: How a prompt opens, for :func:`shape_features` (and the patterns report).
 OPENINGS: tuple[str, ...] = ("you_are", "act_as", "imperative", "question", "other")
 _OPEN_YOU_ARE = re.compile(r"^\W*(?:you are|you're)\b", re.I)
-_OPEN_ACT_AS = re.compile(r"^\W*(?:i want you to act as|i want you to be|act as|acting as|pretend (?:to be|you are)|"
-                          r"imagine you are|i would like you to act as|i need you to act as)\b", re.I)
-_IMPERATIVE = frozenset((
-    "write create build generate produce explain analyze analyse summarize summarise design draft review list "
-    "describe classify translate extract answer give rewrite compare identify plan implement convert reply respond "
-    "make help provide suggest tell find act please read take use imagine consider develop outline evaluate "
-    "assess recommend prepare compose craft edit improve check fix correct solve calculate teach show").split())
+_OPEN_ACT_AS = re.compile(
+    r"^\W*(?:i want you to act as|i want you to be|act as|acting as|pretend (?:to be|you are)|"
+    r"imagine you are|i would like you to act as|i need you to act as)\b",
+    re.I,
+)
+_IMPERATIVE = frozenset(
+    (
+        "write create build generate produce explain analyze analyse summarize summarise design draft review list "
+        "describe classify translate extract answer give rewrite compare identify plan implement convert reply respond "
+        "make help provide suggest tell find act please read take use imagine consider develop outline evaluate "
+        "assess recommend prepare compose craft edit improve check fix correct solve calculate teach show"
+    ).split()
+)
 _LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S", re.M)
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s+\S|[A-Z][A-Za-z /]{1,30}:\s*$|[A-Z][A-Za-z /]{1,30}:\s+\S|<[a-z_]+>)", re.M)
 _SECOND_PERSON = re.compile(r"\b(you|your|yours|yourself)\b", re.I)
@@ -320,8 +391,12 @@ def output_format_feature(text: str, idea: str | None = None) -> Feature:
     if phrase:
         return Feature("output_format", 1.0, f"specifies the output format ('{phrase.group(0).strip()}')")
     if is_image_prompt(text, idea):
-        return Feature("output_format", 1.0, "an image prompt: its form is the descriptive paragraph and the model's "
-                                             "parameters, not an output section")
+        return Feature(
+            "output_format",
+            1.0,
+            "an image prompt: its form is the descriptive paragraph and the model's "
+            "parameters, not an output section",
+        )
     return Feature("output_format", 0.0, "does not say what the answer should look like")
 
 
@@ -351,8 +426,12 @@ def specificity_feature(generic: tuple[str, ...] | None, sentences: int) -> Feat
     value = related / sentences
     if not generic:
         return Feature("specificity", value, f"all {sentences} sentences are about the idea")
-    return Feature("specificity", value, f"{related} of {sentences} sentences are about the idea; "
-                                         f"{len(generic)} would fit any idea, e.g. '{generic[0][:60]}'")
+    return Feature(
+        "specificity",
+        value,
+        f"{related} of {sentences} sentences are about the idea; "
+        f"{len(generic)} would fit any idea, e.g. '{generic[0][:60]}'",
+    )
 
 
 def length_feature(n_words: int, idea_words: int = 0) -> Feature:
@@ -410,8 +489,11 @@ def vague_feature(text: str, n_words: int) -> Feature:
     found = [m.lower() for m in _VAGUE.findall(text)]
     density = len(found) / max(n_words, 1)
     sample = f" ({', '.join(sorted(set(found))[:4])})" if found else ""
-    return Feature("vague_words", max(0.0, 1.0 - density * 20),
-                   f"{len(found)} vague word(s){sample} in {n_words} words ({density:.1%})")
+    return Feature(
+        "vague_words",
+        max(0.0, 1.0 - density * 20),
+        f"{len(found)} vague word(s){sample} in {n_words} words ({density:.1%})",
+    )
 
 
 def duplicates_feature(text: str) -> Feature:
@@ -426,8 +508,7 @@ def addressed_feature(text: str) -> Feature:
     """Instructions to a model, not advice to a human ("here's how you can write it... 1. start by...")."""
     advice = [m.group(0) for m in _ADVICE.finditer(text)]
     if advice and (len(advice) >= 2 or not _TO_MODEL.search(text[:300])):
-        return Feature("addressed_to_model", 0.0, f"advises a human instead of instructing a model: "
-                                                  f"'{advice[0]}'")
+        return Feature("addressed_to_model", 0.0, f"advises a human instead of instructing a model: " f"'{advice[0]}'")
     if not _TO_MODEL.search(text):
         return Feature("addressed_to_model", 0.6, "no clear instruction verb for the model")
     return Feature("addressed_to_model", 1.0, "instructs the model")
@@ -439,29 +520,36 @@ def deliverable_feature(text: str, n_words: int) -> Feature:
     opens_as_prompt = bool(_OPENS_AS_PROMPT.match(text))
     found = _DELIVERABLE.search(text)
     if found and not opens_as_prompt:  # inside a prompt, a sign-off may be part of a template it gives
-        return Feature("not_deliverable", 0.0, f"writes the deliverable instead of a prompt: "
-                                               f"'{found.group(0).strip()[:40]}'")
+        return Feature(
+            "not_deliverable", 0.0, f"writes the deliverable instead of a prompt: " f"'{found.group(0).strip()[:40]}'"
+        )
     unquoted = _QUOTED.sub(" ", text)
     first = len(_FIRST_PERSON.findall(unquoted))
     density = first / max(n_words, 1)
     # "I will type commands and you will reply" is a user talking to a model: first person beside second person.
     second = len(_SECOND_PERSON.findall(unquoted)) / max(n_words, 1)
     if n_words >= 20 and density > 0.05 and second < 0.02 and not opens_as_prompt:
-        return Feature("not_deliverable", 0.0, f"first-person narrative ({first} of {n_words} words are I/me/my): "
-                                               f"the deliverable, not a prompt")
+        return Feature(
+            "not_deliverable",
+            0.0,
+            f"first-person narrative ({first} of {n_words} words are I/me/my): " f"the deliverable, not a prompt",
+        )
     return Feature("not_deliverable", 1.0, "reads as a prompt, not as the deliverable")
 
 
 def degenerate_feature(text: str) -> Feature:
     """Free of repetition and degenerate text: no sentence said twice, and enough distinct word trigrams."""
     # sentences with words in them: separators, headings and short list items may repeat in a structured prompt
-    sentences = [s.strip().lower() for s in re.split(r"(?<=[.!?])\s+|\n+", text)
-                 if len(s.strip()) > 20 and len(words(s)) >= 4 and not s.lstrip().startswith(("#", "-", "*", "|"))]
+    sentences = [
+        s.strip().lower()
+        for s in re.split(r"(?<=[.!?])\s+|\n+", text)
+        if len(s.strip()) > 20 and len(words(s)) >= 4 and not s.lstrip().startswith(("#", "-", "*", "|"))
+    ]
     repeated = len(sentences) - len(set(sentences))
     if repeated and len(sentences) > 12 and repeated / len(sentences) < 0.1:
         repeated = 0  # a long prompt restating a line or two (a reminder, a closing rule) is not degenerate
     tokens = [w.lower() for w in words(text)]
-    grams = [tuple(tokens[i:i + 3]) for i in range(len(tokens) - 2)]
+    grams = [tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)]
     ratio = len(set(grams)) / len(grams) if grams else 1.0
     if repeated:
         return Feature("not_degenerate", 0.0, f"repeats {repeated} sentence(s)")
@@ -477,8 +565,11 @@ def on_topic_feature(drift: tuple[str, ...] | None, sentences: int) -> Feature |
         return None
     share = len(drift) / sentences
     if len(drift) >= 2 or share > 0.25:
-        return Feature("on_topic", max(0.0, 0.4 - share), f"{len(drift)} of {sentences} sentences drift off the "
-                                                          f"idea: '{drift[0][:60]}'")
+        return Feature(
+            "on_topic",
+            max(0.0, 0.4 - share),
+            f"{len(drift)} of {sentences} sentences drift off the " f"idea: '{drift[0][:60]}'",
+        )
     if drift:
         return Feature("on_topic", 0.8, f"1 of {sentences} sentences is far from the idea: '{drift[0][:60]}'")
     return Feature("on_topic", 1.0, f"all {sentences} sentences stay on the idea")
@@ -504,7 +595,7 @@ def _trigrams(text: str) -> set[tuple[str, ...]]:
     tokens = [w.lower() for w in words(text)]
     if len(tokens) < 3:
         return {tuple(tokens)} if tokens else set()
-    return {tuple(tokens[i:i + 3]) for i in range(len(tokens) - 2)}
+    return {tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)}
 
 
 def _check(name: str, ok: bool, yes: str, no: str) -> Feature:

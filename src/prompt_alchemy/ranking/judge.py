@@ -22,8 +22,8 @@ from pydantic import BaseModel, Field
 
 from prompt_alchemy.config import Settings
 from prompt_alchemy.errors import CostLimitError, InputError, ProviderError, ProviderUnavailableError
-from prompt_alchemy.models import MetricRecord
 from prompt_alchemy.logging_setup import get_logger
+from prompt_alchemy.models import MetricRecord
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, Message
 from prompt_alchemy.providers.registry import ProviderRegistry
 from prompt_alchemy.ranking.features import words
@@ -39,9 +39,11 @@ CRITERIA: dict[str, str] = {
     "intent": "Does it keep everything the original idea or task asked for, without drifting from it?",
 }
 
-_SYSTEM = ("You are a strict, impartial evaluator of prompts written for large language models. You judge how well "
-           "a prompt would make a capable model do the task. Length is not quality: a longer prompt is better only "
-           "when the extra words add needed information. Reply with JSON only.")
+_SYSTEM = (
+    "You are a strict, impartial evaluator of prompts written for large language models. You judge how well "
+    "a prompt would make a capable model do the task. Length is not quality: a longer prompt is better only "
+    "when the extra words add needed information. Reply with JSON only."
+)
 
 
 class CriterionScore(BaseModel):
@@ -147,7 +149,7 @@ def _balanced(text: str, start: int) -> str | None:
         elif ch == "}":
             depth -= 1
             if depth == 0:
-                return text[start:i + 1]
+                return text[start : i + 1]
     return None
 
 
@@ -179,8 +181,15 @@ def _norm_key(key: str) -> str:
     return re.sub(r"[^a-z]", "", key.lower())
 
 
-_ALIASES = {"intentpreservation": "intent", "intentfidelity": "intent", "fidelity": "intent",
-            "specific": "specificity", "clear": "clarity", "complete": "completeness", "organization": "structure"}
+_ALIASES = {
+    "intentpreservation": "intent",
+    "intentfidelity": "intent",
+    "fidelity": "intent",
+    "specific": "specificity",
+    "clear": "clarity",
+    "complete": "completeness",
+    "organization": "structure",
+}
 
 
 def parse_rubric(text: str, criteria: list[str]) -> tuple[list[CriterionScore], str]:
@@ -220,8 +229,10 @@ def parse_rubric(text: str, criteria: list[str]) -> tuple[list[CriterionScore], 
             for key, value in data.items():
                 take(key, value)
     if not found:
-        for m in re.finditer(r"(?im)^[\s*#-]*\**([A-Za-z ]+?)\**\s*[:=-]\s*\**(\d+(?:\.\d+)?)\s*(?:/\s*10)?\**"
-                             r"\s*[-–—:,.]?\s*(.*)$", text):
+        for m in re.finditer(
+            r"(?im)^[\s*#-]*\**([A-Za-z ]+?)\**\s*[:=-]\s*\**(\d+(?:\.\d+)?)\s*(?:/\s*10)?\**" r"\s*[-–—:,.]?\s*(.*)$",
+            text,
+        ):
             take(m.group(1), m.group(2), m.group(3))
     if not found:
         raise JudgeParseError("the reply has no score for any criterion")
@@ -250,8 +261,9 @@ def parse_verdict(text: str) -> tuple[Literal["A", "B", "tie"], str]:
         verdict = _as_verdict(raw)
         if verdict:
             return verdict, reasoning.strip()
-    m = re.search(r"(?i)\b(?:winner|better(?: prompt)?|verdict|choice)\b\W{0,4}(?:is\s+)?(?:prompt\s+)?([AB]\b|tie)",
-                  text)
+    m = re.search(
+        r"(?i)\b(?:winner|better(?: prompt)?|verdict|choice)\b\W{0,4}(?:is\s+)?(?:prompt\s+)?([AB]\b|tie)", text
+    )
     if m:
         verdict = _as_verdict(m.group(1))
         if verdict:
@@ -295,15 +307,19 @@ def judge_chain(registry: ProviderRegistry, settings: Settings, avoid: set[str] 
         return others[0]
     if available:
         return available[0]
-    raise ProviderUnavailableError("none", "no provider is available for the judge; add an API key, run 'make "
-                                           "setup' for the local model, or set ranking.judge_provider")
+    raise ProviderUnavailableError(
+        "none",
+        "no provider is available for the judge; add an API key, run 'make "
+        "setup' for the local model, or set ranking.judge_provider",
+    )
 
 
 class Judge:
     """Rubric and pairwise judgments from one provider. `metrics` collects one record per call."""
 
-    def __init__(self, settings: Settings, registry: ProviderRegistry, avoid: set[str] | None = None,
-                 provider: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, registry: ProviderRegistry, avoid: set[str] | None = None, provider: str | None = None
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.provider_name = provider or judge_chain(registry, settings, avoid)
@@ -321,12 +337,15 @@ class Judge:
         criteria = [c for c in CRITERIA if c != "intent" or reference]
         listing = "\n".join(f"- {c}: {CRITERIA[c]}" for c in criteria)
         example = ", ".join(f'"{c}": {{"score": <1-10>, "reasoning": "<one sentence>"}}' for c in criteria)
-        ref_block = (f"<{'task' if task else 'idea'}>\n{reference}\n</{'task' if task else 'idea'}>\n\n"
-                     if reference else "")
-        user = (f"{ref_block}<prompt words=\"{len(words(prompt))}\">\n{prompt}\n</prompt>\n\n"
-                f"Score the prompt from 1 (very poor) to 10 (excellent) on each criterion:\n{listing}\n\n"
-                f"Reply with JSON only, exactly in this shape:\n"
-                f'{{"scores": {{{example}}}, "summary": "<one sentence overall>"}}')
+        ref_block = (
+            f"<{'task' if task else 'idea'}>\n{reference}\n</{'task' if task else 'idea'}>\n\n" if reference else ""
+        )
+        user = (
+            f'{ref_block}<prompt words="{len(words(prompt))}">\n{prompt}\n</prompt>\n\n'
+            f"Score the prompt from 1 (very poor) to 10 (excellent) on each criterion:\n{listing}\n\n"
+            f"Reply with JSON only, exactly in this shape:\n"
+            f'{{"scores": {{{example}}}, "summary": "<one sentence overall>"}}'
+        )
         messages = [Message("system", _SYSTEM), Message("user", user)]
         schema = _rubric_schema(criteria)
         result = JudgeScore(scored=False, provider=self.provider_name, model=self.model)
@@ -340,9 +359,14 @@ class Judge:
             except JudgeParseError as exc:
                 last_error = str(exc)
                 log.warning("judge reply not parseable (attempt %d): %s", attempt, exc)
-                messages = messages + [Message("assistant", reply.text[:2000]), Message(
-                    "user", "That reply could not be read: it needs a 1-10 score for each criterion. Reply again "
-                            "with only the JSON object in the shape given, nothing else.")]
+                messages = messages + [
+                    Message("assistant", reply.text[:2000]),
+                    Message(
+                        "user",
+                        "That reply could not be read: it needs a 1-10 score for each criterion. Reply again "
+                        "with only the JSON object in the shape given, nothing else.",
+                    ),
+                ]
                 continue
             result.scored = True
             result.criteria = scores
@@ -361,8 +385,12 @@ class Judge:
         """Which prompt is better for the task? Asked in both orders; disagreement is a tie."""
         if not a.strip() or not b.strip():
             raise InputError("cannot compare an empty prompt")
-        result = PairwiseResult(scored=False, provider=self.provider_name, model=self.model,
-                                lengths={"a": len(words(a)), "b": len(words(b))})
+        result = PairwiseResult(
+            scored=False,
+            provider=self.provider_name,
+            model=self.model,
+            lengths={"a": len(words(a)), "b": len(words(b))},
+        )
         texts = {"a": a, "b": b}
         for first in ("a", "b"):
             second = "b" if first == "a" else "a"
@@ -377,9 +405,14 @@ class Judge:
                     label, reasoning = parse_verdict(reply.text)
                 except JudgeParseError as exc:
                     verdict.error = f"{exc} (after a retry)" if attempt == 2 else str(exc)
-                    messages = messages + [Message("assistant", reply.text[:2000]), Message(
-                        "user", 'That reply could not be read. Reply again with only {"winner": "A" or "B" or '
-                                '"tie", "reasoning": "<one sentence>"}.')]
+                    messages = messages + [
+                        Message("assistant", reply.text[:2000]),
+                        Message(
+                            "user",
+                            'That reply could not be read. Reply again with only {"winner": "A" or "B" or '
+                            '"tie", "reasoning": "<one sentence>"}.',
+                        ),
+                    ]
                     continue
                 verdict.winner = "tie" if label == "tie" else shown[label]  # type: ignore[assignment]
                 verdict.reasoning = reasoning
@@ -397,21 +430,35 @@ class Judge:
 
     # ------------------------------------------------------------------ calls
 
-    async def _ask(self, messages: list[Message], schema: dict[str, Any], attempt: int,
-                   kind: str) -> GenerationResponse:
+    async def _ask(
+        self, messages: list[Message], schema: dict[str, Any], attempt: int, kind: str
+    ) -> GenerationResponse:
         request = GenerationRequest(
-            messages=messages, model=self.model, temperature=0.0 if attempt == 1 else 0.3,
-            max_tokens=self.settings.ranking.judge_max_tokens, seed=attempt,
-            metadata={"task": kind, "json_schema": schema})
+            messages=messages,
+            model=self.model,
+            temperature=0.0 if attempt == 1 else 0.3,
+            max_tokens=self.settings.ranking.judge_max_tokens,
+            seed=attempt,
+            metadata={"task": kind, "json_schema": schema},
+        )
         response = await call_provider(self.registry, self.provider_name, request, self.metrics, kind)
-        self.metrics.append(MetricRecord(
-            kind=kind, provider=response.provider, model=response.model, input_tokens=response.input_tokens,
-            output_tokens=response.output_tokens, latency_ms=response.latency_ms, cost_usd=response.cost_usd))
+        self.metrics.append(
+            MetricRecord(
+                kind=kind,
+                provider=response.provider,
+                model=response.model,
+                input_tokens=response.input_tokens,
+                output_tokens=response.output_tokens,
+                latency_ms=response.latency_ms,
+                cost_usd=response.cost_usd,
+            )
+        )
         return response
 
 
-async def call_provider(registry: ProviderRegistry, name: str, request: GenerationRequest,
-                        metrics: list[MetricRecord], kind: str) -> GenerationResponse:
+async def call_provider(
+    registry: ProviderRegistry, name: str, request: GenerationRequest, metrics: list[MetricRecord], kind: str
+) -> GenerationResponse:
     """One call to a named provider through the gateway (rate limit, retries), priced when the provider does not
     report a cost and counted against the run's --max-cost (CostLimitError once it is reached). A failure is
     recorded in `metrics` and re-raised."""
@@ -420,11 +467,13 @@ async def call_provider(registry: ProviderRegistry, name: str, request: Generati
     if options.max_cost is not None and options.spent >= options.max_cost:
         raise CostLimitError(f"the run reached --max-cost ${options.max_cost:g} (spent ${options.spent:.4f})")
     try:
-        response = await registry.call_with_retries(name, lambda: provider.generate(request), model=request.model,
-                                                    metrics=metrics)
+        response = await registry.call_with_retries(
+            name, lambda: provider.generate(request), model=request.model, metrics=metrics
+        )
     except ProviderError as exc:
-        metrics.append(MetricRecord(kind=kind, provider=name, model=request.model, success=False,
-                                    detail=str(exc)[:300]))
+        metrics.append(
+            MetricRecord(kind=kind, provider=name, model=request.model, success=False, detail=str(exc)[:300])
+        )
         raise
     if not response.cost_usd:
         response.cost_usd = registry.price_response(response)
@@ -436,28 +485,40 @@ def _pairwise_user(first: str, second: str, reference: str | None, is_task: bool
     tag = "task" if is_task else "idea"
     ref = f"<{tag}>\n{reference}\n</{tag}>\n\n" if reference else ""
     target = tag if reference else "purpose"
-    return (f"{ref}Two prompts were written for the same purpose. Which one would make a capable model do the "
-            f"job better? Judge clarity, specificity, completeness and faithfulness to the {target}. "
-            f"Do not prefer a prompt because it is longer or because of its position.\n\n"
-            f"<prompt_A words=\"{len(words(first))}\" characters=\"{len(first)}\">\n{first}\n</prompt_A>\n\n"
-            f"<prompt_B words=\"{len(words(second))}\" characters=\"{len(second)}\">\n{second}\n</prompt_B>\n\n"
-            'Reply with JSON only: {"winner": "A" or "B" or "tie", "reasoning": "<one or two sentences>"}')
+    return (
+        f"{ref}Two prompts were written for the same purpose. Which one would make a capable model do the "
+        f"job better? Judge clarity, specificity, completeness and faithfulness to the {target}. "
+        f"Do not prefer a prompt because it is longer or because of its position.\n\n"
+        f'<prompt_A words="{len(words(first))}" characters="{len(first)}">\n{first}\n</prompt_A>\n\n'
+        f'<prompt_B words="{len(words(second))}" characters="{len(second)}">\n{second}\n</prompt_B>\n\n'
+        'Reply with JSON only: {"winner": "A" or "B" or "tie", "reasoning": "<one or two sentences>"}'
+    )
 
 
 def _rubric_schema(criteria: list[str]) -> dict[str, Any]:
-    item = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 10},
-                                             "reasoning": {"type": "string", "maxLength": 160}},
-            "required": ["score", "reasoning"]}
-    return {"type": "object",
-            "properties": {"scores": {"type": "object", "properties": {c: item for c in criteria},
-                                      "required": criteria},
-                           "summary": {"type": "string", "maxLength": 240}},
-            "required": ["scores", "summary"]}
+    item = {
+        "type": "object",
+        "properties": {
+            "score": {"type": "integer", "minimum": 1, "maximum": 10},
+            "reasoning": {"type": "string", "maxLength": 160},
+        },
+        "required": ["score", "reasoning"],
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "scores": {"type": "object", "properties": {c: item for c in criteria}, "required": criteria},
+            "summary": {"type": "string", "maxLength": 240},
+        },
+        "required": ["scores", "summary"],
+    }
 
 
 _VERDICT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"winner": {"type": "string", "enum": ["A", "B", "tie"]},
-                   "reasoning": {"type": "string", "maxLength": 240}},
+    "properties": {
+        "winner": {"type": "string", "enum": ["A", "B", "tie"]},
+        "reasoning": {"type": "string", "maxLength": 240},
+    },
     "required": ["winner", "reasoning"],
 }

@@ -34,13 +34,21 @@ from pydantic import BaseModel, Field
 
 from prompt_alchemy.config import Settings
 from prompt_alchemy.errors import AlchemyError
-from prompt_alchemy.models import MetricRecord, Prompt, new_id
 from prompt_alchemy.logging_setup import get_logger
+from prompt_alchemy.models import MetricRecord, Prompt, new_id
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse, Message
 from prompt_alchemy.providers.registry import ProviderRegistry
-from prompt_alchemy.ranking.evaluation import (Evaluation, Example, ExampleResult, accuracy_evaluation,
-                                               amatches, answer_request, loglik_evaluation, loglik_results,
-                                               paired_difference)
+from prompt_alchemy.ranking.evaluation import (
+    Evaluation,
+    Example,
+    ExampleResult,
+    accuracy_evaluation,
+    amatches,
+    answer_request,
+    loglik_evaluation,
+    loglik_results,
+    paired_difference,
+)
 from prompt_alchemy.ranking.features import variables
 from prompt_alchemy.ranking.judge import Judge, JudgeScore, call_provider
 
@@ -52,10 +60,14 @@ Persist = Callable[[list[Prompt], list[MetricRecord]], Awaitable[None]]
 MAX_ITERATIONS = 20
 DEMOS_PER_ROUND = 3
 
-_CRITIC_SYSTEM = ("You are an expert prompt engineer. You diagnose precisely why a prompt makes a model fail at its "
-                  "task. Be concrete and brief.")
-_WRITER_SYSTEM = ("You are an expert prompt engineer. You rewrite prompts so that a model does the task better, "
-                  "keeping the author's intent, template variables and constraints.")
+_CRITIC_SYSTEM = (
+    "You are an expert prompt engineer. You diagnose precisely why a prompt makes a model fail at its "
+    "task. Be concrete and brief."
+)
+_WRITER_SYSTEM = (
+    "You are an expert prompt engineer. You rewrite prompts so that a model does the task better, "
+    "keeping the author's intent, template variables and constraints."
+)
 
 
 class OptimizationStep(BaseModel):
@@ -97,7 +109,8 @@ class OptimizationResult(BaseModel):
     total_cost_usd: float = 0.0
     improved: bool = False
     improvement: dict[str, float] | None = Field(
-        None, description="examples only: mean per-example gain of best over seed on held-out, with a 95% CI")
+        None, description="examples only: mean per-example gain of best over seed on held-out, with a 95% CI"
+    )
     diff: str = ""
     changes: list[str] = Field(default_factory=list, description="what changed and why, seed → best")
     examples: dict[str, int] | None = None
@@ -129,11 +142,24 @@ class Budget:
 class Optimizer:
     """One optimization run. Build it with validated inputs (see `AlchemyService.optimize`), then `await run()`."""
 
-    def __init__(self, settings: Settings, registry: ProviderRegistry, *, task: str, metric: OptimizeMetric,
-                 proposer: str, judge: Judge | None = None, propose_set: list[Example] | None = None,
-                 heldout_set: list[Example] | None = None, task_provider: str | None = None,
-                 max_iterations: int = 3, target_score: float | None = None, max_cost: float | None = None,
-                 persist: Persist | None = None, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ProviderRegistry,
+        *,
+        task: str,
+        metric: OptimizeMetric,
+        proposer: str,
+        judge: Judge | None = None,
+        propose_set: list[Example] | None = None,
+        heldout_set: list[Example] | None = None,
+        task_provider: str | None = None,
+        max_iterations: int = 3,
+        target_score: float | None = None,
+        max_cost: float | None = None,
+        persist: Persist | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.task = task
@@ -165,11 +191,15 @@ class Optimizer:
         try:
             await self._evaluate(seed)
         except _BudgetExhausted:
-            raise AlchemyError(f"--max-cost ${self.budget.limit:g} was reached while evaluating the seed prompt; "
-                               f"nothing was stored") from None
+            raise AlchemyError(
+                f"--max-cost ${self.budget.limit:g} was reached while evaluating the seed prompt; "
+                f"nothing was stored"
+            ) from None
         if seed.score is None:
-            raise AlchemyError(f"the judge could not score the seed prompt ({seed.describe()}); nothing was stored. "
-                               f"Set ranking.judge_provider to a more capable model, or pass --examples")
+            raise AlchemyError(
+                f"the judge could not score the seed prompt ({seed.describe()}); nothing was stored. "
+                f"Set ranking.judge_provider to a more capable model, or pass --examples"
+            )
         seed.best_so_far = True
         if seed_id is None:
             await self._save(0, [seed])
@@ -193,8 +223,9 @@ class Optimizer:
                 for content, method, changes in await self._candidates(best, critique, iteration, steps):
                     key = _canon(content)
                     if key in seen:
-                        self.events.append(f"round {iteration}: the {method} candidate repeats an earlier prompt; "
-                                           f"skipped")
+                        self.events.append(
+                            f"round {iteration}: the {method} candidate repeats an earlier prompt; " f"skipped"
+                        )
                         continue
                     dropped = required - variables(content)
                     if dropped:
@@ -202,8 +233,15 @@ class Optimizer:
                         self.events.append(f"round {iteration}: the {method} candidate dropped {names}; rejected")
                         continue
                     seen.add(key)
-                    step = OptimizationStep(iteration=iteration, prompt_id=new_id(), parent_id=best.prompt_id,
-                                            method=method, content=content, critique=critique, changes=changes)
+                    step = OptimizationStep(
+                        iteration=iteration,
+                        prompt_id=new_id(),
+                        parent_id=best.prompt_id,
+                        method=method,
+                        content=content,
+                        critique=critique,
+                        changes=changes,
+                    )
                     self.progress(f"round {iteration}: evaluating the {method} candidate")
                     await self._evaluate(step)
                     round_steps.append(step)
@@ -217,15 +255,26 @@ class Optimizer:
                 step.best_so_far = step is best
             await self._save(iteration, round_steps)
             steps.extend(round_steps)
-            log.info("optimizer round %d: %s; best %s (%s)", iteration,
-                     ", ".join(f"{s.method} {s.score}" for s in round_steps) or "no candidate", best.score, best.method)
+            log.info(
+                "optimizer round %d: %s; best %s (%s)",
+                iteration,
+                ", ".join(f"{s.method} {s.score}" for s in round_steps) or "no candidate",
+                best.score,
+                best.method,
+            )
             if exhausted:
                 stop = "budget"
-                log.info("budget stop: the optimizer reached max-cost $%g (spent $%.4f) in round %d",
-                            self.budget.limit, self.budget.spent, iteration)
-                self.events.append(f"stopped: --max-cost ${self.budget.limit:g} reached (spent "
-                                   f"${self.budget.spent:.4f}); candidates of round {iteration} not yet evaluated "
-                                   f"were dropped")
+                log.info(
+                    "budget stop: the optimizer reached max-cost $%g (spent $%.4f) in round %d",
+                    self.budget.limit,
+                    self.budget.spent,
+                    iteration,
+                )
+                self.events.append(
+                    f"stopped: --max-cost ${self.budget.limit:g} reached (spent "
+                    f"${self.budget.spent:.4f}); candidates of round {iteration} not yet evaluated "
+                    f"were dropped"
+                )
                 break
             if not round_steps:
                 stop = "converged"
@@ -267,8 +316,14 @@ class Optimizer:
         for ex in examples:
             response = await self._call(self.task_provider, answer_request(prompt, ex, model), "optimize_task")
             output = response.text.strip()
-            results.append(ExampleResult(input=ex.input, expected=ex.expected, output=output,
-                                         correct=await amatches(output, ex.expected, ex.match)))
+            results.append(
+                ExampleResult(
+                    input=ex.input,
+                    expected=ex.expected,
+                    output=output,
+                    correct=await amatches(output, ex.expected, ex.match),
+                )
+            )
         return results
 
     def _local(self):
@@ -283,8 +338,9 @@ class Optimizer:
             scored.sort(key=lambda r: r.loglik or 0.0)
             worst = scored[:DEMOS_PER_ROUND]
             if self.task_provider is not None:
-                answers = await self._answers(step.content, [Example(input=r.input, expected=r.expected)
-                                                             for r in worst])
+                answers = await self._answers(
+                    step.content, [Example(input=r.input, expected=r.expected) for r in worst]
+                )
                 for r, a in zip(worst, answers):
                     r.output, r.correct = a.output, a.correct
             view = scored
@@ -300,26 +356,41 @@ class Optimizer:
         if self.metric == "judge":
             assert step.judge is not None
             findings = "\n".join(f"- {c.name}: {c.score:g}/10 – {c.reasoning}" for c in step.judge.criteria)
-            evidence = (f"A reviewer scored the prompt {step.judge.overall:.1f}/10:\n{findings}\n"
-                        f"Overall: {step.judge.summary}")
+            evidence = (
+                f"A reviewer scored the prompt {step.judge.overall:.1f}/10:\n{findings}\n"
+                f"Overall: {step.judge.summary}"
+            )
         else:
             view = await self._propose_view(step)
             lines = []
             for r in view[:DEMOS_PER_ROUND]:
                 got = f"; the model answered {r.output!r}" if r.output is not None else ""
                 lines.append(f"- input {r.input!r}: expected {r.expected!r}{got}")
-            evidence = (f"Measured on held-out examples: {step.describe()}.\nExamples it handles worst:\n"
-                        + "\n".join(lines))
-        user = (f"<task>\n{self.task}\n</task>\n\n<prompt>\n{step.content}\n</prompt>\n\n{evidence}\n\n"
-                f"In two to four sentences, say what in the prompt causes these problems and what should change. "
-                f"Do not rewrite the prompt.")
-        response = await self._call(self.proposer, GenerationRequest(
-            messages=[Message("system", _CRITIC_SYSTEM), Message("user", user)], model=self.proposer_model,
-            temperature=0.3, max_tokens=200, seed=step.iteration, metadata={"task": "critique"}), "optimize_critique")
+            evidence = f"Measured on held-out examples: {step.describe()}.\nExamples it handles worst:\n" + "\n".join(
+                lines
+            )
+        user = (
+            f"<task>\n{self.task}\n</task>\n\n<prompt>\n{step.content}\n</prompt>\n\n{evidence}\n\n"
+            f"In two to four sentences, say what in the prompt causes these problems and what should change. "
+            f"Do not rewrite the prompt."
+        )
+        response = await self._call(
+            self.proposer,
+            GenerationRequest(
+                messages=[Message("system", _CRITIC_SYSTEM), Message("user", user)],
+                model=self.proposer_model,
+                temperature=0.3,
+                max_tokens=200,
+                seed=step.iteration,
+                metadata={"task": "critique"},
+            ),
+            "optimize_critique",
+        )
         return " ".join(response.text.split())[:1500] or "(the critic gave no critique)"
 
-    async def _candidates(self, best: OptimizationStep, critique: str, iteration: int,
-                          history: list[OptimizationStep]) -> list[tuple[str, str, str]]:
+    async def _candidates(
+        self, best: OptimizationStep, critique: str, iteration: int, history: list[OptimizationStep]
+    ) -> list[tuple[str, str, str]]:
         candidates: list[tuple[str, str, str]] = []
         rewrite = await self._rewrite(best, critique, iteration, history)
         if rewrite is not None:
@@ -333,21 +404,39 @@ class Optimizer:
                 candidates.append(shaped)
         return candidates
 
-    async def _rewrite(self, best: OptimizationStep, critique: str, iteration: int,
-                       history: list[OptimizationStep]) -> tuple[str, str, str] | None:
+    async def _rewrite(
+        self, best: OptimizationStep, critique: str, iteration: int, history: list[OptimizationStep]
+    ) -> tuple[str, str, str] | None:
         keep = sorted(variables(best.content))
-        keep_line = (f"Keep these template variables exactly as written: {', '.join('{' + v + '}' for v in keep)}. "
-                     if keep else "")
+        keep_line = (
+            f"Keep these template variables exactly as written: {', '.join('{' + v + '}' for v in keep)}. "
+            if keep
+            else ""
+        )
         worse = [s for s in history if s.score is not None and s.method == "rewrite" and s is not best][-2:]
-        tried = "".join(f"\nAn earlier rewrite scored {s.score:.3f} (the current prompt scores {best.score:.3f}); "
-                        f"do not repeat it:\n<earlier>\n{s.content[:800]}\n</earlier>\n" for s in worse)
-        user = (f"<task>\n{self.task}\n</task>\n\n<prompt>\n{best.content}\n</prompt>\n\n<critique>\n{critique}\n"
-                f"</critique>\n{tried}\nWrite an improved version of the prompt that fixes the critique. {keep_line}"
-                f"Keep every constraint of the original. Reply with the new prompt between <prompt> and </prompt>, "
-                f"then one line starting with \"Changes:\" saying what you changed and why.")
-        response = await self._call(self.proposer, GenerationRequest(
-            messages=[Message("system", _WRITER_SYSTEM), Message("user", user)], model=self.proposer_model,
-            temperature=0.7, max_tokens=600, seed=iteration, metadata={"task": "rewrite"}), "optimize_rewrite")
+        tried = "".join(
+            f"\nAn earlier rewrite scored {s.score:.3f} (the current prompt scores {best.score:.3f}); "
+            f"do not repeat it:\n<earlier>\n{s.content[:800]}\n</earlier>\n"
+            for s in worse
+        )
+        user = (
+            f"<task>\n{self.task}\n</task>\n\n<prompt>\n{best.content}\n</prompt>\n\n<critique>\n{critique}\n"
+            f"</critique>\n{tried}\nWrite an improved version of the prompt that fixes the critique. {keep_line}"
+            f"Keep every constraint of the original. Reply with the new prompt between <prompt> and </prompt>, "
+            f'then one line starting with "Changes:" saying what you changed and why.'
+        )
+        response = await self._call(
+            self.proposer,
+            GenerationRequest(
+                messages=[Message("system", _WRITER_SYSTEM), Message("user", user)],
+                model=self.proposer_model,
+                temperature=0.7,
+                max_tokens=600,
+                seed=iteration,
+                metadata={"task": "rewrite"},
+            ),
+            "optimize_rewrite",
+        )
         content, changes = parse_proposal(response.text)
         if not content:
             self.events.append(f"round {iteration}: the rewrite was empty; skipped")
@@ -369,8 +458,14 @@ class Optimizer:
             return None
         content = add_demonstrations(best.content, [(r.input, r.expected) for r in chosen])
         inputs = ", ".join(repr(r.input) for r in chosen)
-        return content, "examples", (f"added {len(chosen)} worked example(s) from the propose set that the prompt "
-                                     f"handled worst ({inputs}), to show the expected answer format")
+        return (
+            content,
+            "examples",
+            (
+                f"added {len(chosen)} worked example(s) from the propose set that the prompt "
+                f"handled worst ({inputs}), to show the expected answer format"
+            ),
+        )
 
     async def _with_format(self, best: OptimizationStep) -> tuple[str, str, str] | None:
         """State the answer format the propose examples show, when the model's answers there are wordier."""
@@ -383,17 +478,31 @@ class Optimizer:
         if not wordy:
             return None
         content = best.content.rstrip() + ("\n" if "\n" in best.content else " ") + instruction
-        return content, "format", (f"stated the answer format the propose examples show, because the model wrapped "
-                                   f"{len(wordy)} of its answers there in extra words (e.g. {wordy[0].output[:60]!r})")
+        return (
+            content,
+            "format",
+            (
+                f"stated the answer format the propose examples show, because the model wrapped "
+                f"{len(wordy)} of its answers there in extra words (e.g. {wordy[0].output[:60]!r})"
+            ),
+        )
 
     async def _call(self, name: str, request: GenerationRequest, kind: str) -> GenerationResponse:
         self.budget.check()
         response = await call_provider(self.registry, name, request, self.metrics, kind)
         self.budget.charge(response.cost_usd)
-        self.metrics.append(MetricRecord(
-            kind=kind, session_id=self.run_id, provider=response.provider, model=response.model,
-            input_tokens=response.input_tokens, output_tokens=response.output_tokens,
-            latency_ms=response.latency_ms, cost_usd=response.cost_usd))
+        self.metrics.append(
+            MetricRecord(
+                kind=kind,
+                session_id=self.run_id,
+                provider=response.provider,
+                model=response.model,
+                input_tokens=response.input_tokens,
+                output_tokens=response.output_tokens,
+                latency_ms=response.latency_ms,
+                cost_usd=response.cost_usd,
+            )
+        )
         return response
 
     # ------------------------------------------------------------------ storage and result
@@ -411,24 +520,42 @@ class Optimizer:
         await self.persist(prompts, metrics)
 
     def _as_prompt(self, step: OptimizationStep) -> Prompt:
-        by = {"seed": "seed prompt", "rewrite": f"rewritten by {self.proposer}", "examples": "few-shot examples added",
-              "format": "answer format stated"}
+        by = {
+            "seed": "seed prompt",
+            "rewrite": f"rewritten by {self.proposer}",
+            "examples": "few-shot examples added",
+            "format": "answer format stated",
+        }
         notes = f"optimizer round {step.iteration} ({by[step.method]}): {step.describe()}"
         if step.changes:
             notes += f". Changes: {step.changes}"
         return Prompt(
-            id=step.prompt_id, content=step.content, title=self.task.splitlines()[0][:80],
+            id=step.prompt_id,
+            content=step.content,
+            title=self.task.splitlines()[0][:80],
             provider=self.proposer if step.method == "rewrite" else "",
             model=self.proposer_model if step.method == "rewrite" else "",
-            cost_usd=round(step.cost_usd, 8), parent_id=step.parent_id, session_id=self.run_id,
-            source_type="optimized", enhancement_method=f"optimizer:{step.method}",
-            score=round(step.score, 6) if step.score is not None else None, original_input=self.task,
-            generation_request={"optimizer": {"metric": self.metric, "iteration": step.iteration,
-                                              "method": step.method}},
-            notes=notes)
+            cost_usd=round(step.cost_usd, 8),
+            parent_id=step.parent_id,
+            session_id=self.run_id,
+            source_type="optimized",
+            enhancement_method=f"optimizer:{step.method}",
+            score=round(step.score, 6) if step.score is not None else None,
+            original_input=self.task,
+            generation_request={
+                "optimizer": {"metric": self.metric, "iteration": step.iteration, "method": step.method}
+            },
+            notes=notes,
+        )
 
-    def _result(self, seed: OptimizationStep, best: OptimizationStep, steps: list[OptimizationStep],
-                iterations: int, stop: StopReason) -> OptimizationResult:
+    def _result(
+        self,
+        seed: OptimizationStep,
+        best: OptimizationStep,
+        steps: list[OptimizationStep],
+        iterations: int,
+        stop: StopReason,
+    ) -> OptimizationResult:
         improvement = None
         if seed.evaluation is not None and best.evaluation is not None and best is not seed:
             mean, low, high = paired_difference(seed.evaluation, best.evaluation)
@@ -439,18 +566,36 @@ class Optimizer:
             path.append(node)
             node = by_id.get(node.parent_id or "")
         changes = [f"round {s.iteration} ({s.method}): {s.changes}" for s in reversed(path)]
-        diff = "".join(difflib.unified_diff(seed.content.splitlines(keepends=True),
-                                            best.content.splitlines(keepends=True), "seed", "best"))
+        diff = "".join(
+            difflib.unified_diff(
+                seed.content.splitlines(keepends=True), best.content.splitlines(keepends=True), "seed", "best"
+            )
+        )
         return OptimizationResult(
-            run_id=self.run_id, task=self.task, metric=self.metric, seed=seed, best=best, steps=steps,
-            iterations=iterations, stop_reason=stop, max_iterations=self.max_iterations,
-            target_score=self.target_score, max_cost=self.budget.limit,
-            total_cost_usd=round(self.budget.spent, 6), improved=best is not seed, improvement=improvement,
-            diff=diff, changes=changes,
+            run_id=self.run_id,
+            task=self.task,
+            metric=self.metric,
+            seed=seed,
+            best=best,
+            steps=steps,
+            iterations=iterations,
+            stop_reason=stop,
+            max_iterations=self.max_iterations,
+            target_score=self.target_score,
+            max_cost=self.budget.limit,
+            total_cost_usd=round(self.budget.spent, 6),
+            improved=best is not seed,
+            improvement=improvement,
+            diff=diff,
+            changes=changes,
             examples={"propose": len(self.propose_set), "heldout": len(self.heldout_set)}
-            if self.metric != "judge" else None,
-            proposer=self.proposer, judge_provider=self.judge.provider_name if self.judge else None,
-            saved=self.persist is not None, events=self.events)
+            if self.metric != "judge"
+            else None,
+            proposer=self.proposer,
+            judge_provider=self.judge.provider_name if self.judge else None,
+            saved=self.persist is not None,
+            events=self.events,
+        )
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -469,7 +614,7 @@ def parse_proposal(text: str) -> tuple[str, str]:
     if tagged:
         body = tagged.group(1)
     else:
-        body = text[:m.start()] if m else text
+        body = text[: m.start()] if m else text
         body = re.sub(r"(?i)</?prompt>", "", body)
     return clean_output(body).strip(), changes
 
@@ -482,7 +627,7 @@ def add_demonstrations(prompt: str, pairs: list[tuple[str, str]]) -> str:
     if block:
         end = block.end()
         body = block.group(0) if block.group(0).endswith("\n") else block.group(0) + "\n"
-        return prompt[:block.start()] + body + lines + prompt[end:].lstrip("\n")
+        return prompt[: block.start()] + body + lines + prompt[end:].lstrip("\n")
     section = f"Examples:\n{lines}"
     if "{input}" in prompt:
         index = prompt.rfind("\n", 0, prompt.index("{input}")) + 1

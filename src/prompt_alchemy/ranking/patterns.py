@@ -31,11 +31,20 @@ MIN_RATED = 10
 MIN_PROMPTS = 5
 HIGH = 4  # a rating of 4 or more counts as high
 _Z = 1.959964
-SECTIONS = {"has_role": "a role or context", "states_task": "a task verb", "has_constraints": "constraints",
-            "output_format": "an output format"}
+SECTIONS = {
+    "has_role": "a role or context",
+    "states_task": "a task verb",
+    "has_constraints": "constraints",
+    "output_format": "an output format",
+}
 LENGTH_BANDS: tuple[tuple[int, int | None], ...] = ((0, 60), (61, 150), (151, 400), (401, None))
-_OPENINGS = {"you_are": "'You are ...'", "act_as": "'I want you to act as ...'", "imperative": "an imperative",
-             "question": "a question", "other": "something else"}
+_OPENINGS = {
+    "you_are": "'You are ...'",
+    "act_as": "'I want you to act as ...'",
+    "imperative": "an imperative",
+    "question": "a question",
+    "other": "something else",
+}
 
 
 class Pattern(BaseModel):
@@ -73,8 +82,13 @@ class Rated:
     count: int
 
 
-def rated_prompts(feedback: Sequence[Feedback], prompts: dict[str, Prompt], *, half_life_days: float | None = None,
-                  now: datetime | None = None) -> tuple[list[Rated], int]:
+def rated_prompts(
+    feedback: Sequence[Feedback],
+    prompts: dict[str, Prompt],
+    *,
+    half_life_days: float | None = None,
+    now: datetime | None = None,
+) -> tuple[list[Rated], int]:
     """Each rated prompt once, with its (decayed) mean rating; and the number of ratings."""
     from prompt_alchemy.ranking.learning import decay
 
@@ -113,9 +127,13 @@ def characteristics(prompt: Prompt) -> dict[str, str]:
             out[f"length:{label}"] = label
     form = opening(text)
     out[f"opening:{form}"] = f"opens with {_OPENINGS[form]}"
-    for group, value in (("persona", prompt.persona_used), ("provider", prompt.provider), ("model", prompt.model),
-                         ("target", prompt.target_model or prompt.target_model_family),
-                         ("phase", prompt.phase.value if prompt.phase else None)):
+    for group, value in (
+        ("persona", prompt.persona_used),
+        ("provider", prompt.provider),
+        ("model", prompt.model),
+        ("target", prompt.target_model or prompt.target_model_family),
+        ("phase", prompt.phase.value if prompt.phase else None),
+    ):
         if value:
             out[f"{group}:{value}"] = f"{group} {value}"
     return out
@@ -126,8 +144,8 @@ def wilson(successes: int, n: int) -> tuple[float, float]:
     if n == 0:
         return 0.0, 1.0
     p = successes / n
-    centre = (p + _Z ** 2 / (2 * n)) / (1 + _Z ** 2 / n)
-    half = _Z * math.sqrt(p * (1 - p) / n + _Z ** 2 / (4 * n * n)) / (1 + _Z ** 2 / n)
+    centre = (p + _Z**2 / (2 * n)) / (1 + _Z**2 / n)
+    half = _Z * math.sqrt(p * (1 - p) / n + _Z**2 / (4 * n * n)) / (1 + _Z**2 / n)
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
@@ -135,7 +153,7 @@ def _t(df: float) -> float:
     """Two-sided 95% Student t quantile (a close approximation; exact enough for a verdict)."""
     if df <= 1:
         return 12.71
-    return _Z + 2.4 / df + 2.6 / df ** 2
+    return _Z + 2.4 / df + 2.6 / df**2
 
 
 def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
@@ -147,7 +165,7 @@ def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
     diff = ma - mb
     if se2 <= 0:
         return diff, diff, diff
-    df = se2 ** 2 / ((va / len(a)) ** 2 / (len(a) - 1) + (vb / len(b)) ** 2 / (len(b) - 1)) if va or vb else 1e9
+    df = se2**2 / ((va / len(a)) ** 2 / (len(a) - 1) + (vb / len(b)) ** 2 / (len(b) - 1)) if va or vb else 1e9
     half = _t(df) * math.sqrt(se2)
     return diff, diff - half, diff + half
 
@@ -155,12 +173,19 @@ def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
 def detect(rated: Sequence[Rated], ratings: int, *, half_life_days: float | None = None) -> PatternReport:
     """The pattern report for `rated` prompts (see the module docstring)."""
     n = len(rated)
-    base = PatternReport(rated_prompts=n, ratings=ratings, half_life_days=half_life_days,
-                         mean_rating=round(sum(r.rating for r in rated) / n, 3) if n else None,
-                         high_share=round(sum(r.rating >= HIGH for r in rated) / n, 3) if n else None, message="")
+    base = PatternReport(
+        rated_prompts=n,
+        ratings=ratings,
+        half_life_days=half_life_days,
+        mean_rating=round(sum(r.rating for r in rated) / n, 3) if n else None,
+        high_share=round(sum(r.rating >= HIGH for r in rated) / n, 3) if n else None,
+        message="",
+    )
     if n < MIN_RATED:
-        base.message = (f"not enough evidence: {n} rated prompt(s); patterns need at least {MIN_RATED} "
-                        f"(rate prompts with 'prompt-alchemy rate ID SCORE')")
+        base.message = (
+            f"not enough evidence: {n} rated prompt(s); patterns need at least {MIN_RATED} "
+            f"(rate prompts with 'prompt-alchemy rate ID SCORE')"
+        )
         return base
     traits = [characteristics(r.prompt) for r in rated]
     names: dict[str, str] = {}
@@ -176,19 +201,29 @@ def detect(rated: Sequence[Rated], ratings: int, *, half_life_days: float | None
         highs = sum(x >= HIGH for x in with_)
         verdict = "high" if lo > 0 else "low" if hi < 0 else "unclear"
         pattern = Pattern(
-            characteristic=key, group=key.split(":", 1)[0], description=names[key], prompts_with=len(with_),
-            prompts_without=len(without), mean_with=round(sum(with_) / len(with_), 3),
-            mean_without=round(sum(without) / len(without), 3), difference=round(diff, 3),
-            difference_ci=(round(lo, 3), round(hi, 3)), high_share=round(highs / len(with_), 3),
-            high_share_ci=tuple(round(x, 3) for x in wilson(highs, len(with_))), verdict=verdict)
+            characteristic=key,
+            group=key.split(":", 1)[0],
+            description=names[key],
+            prompts_with=len(with_),
+            prompts_without=len(without),
+            mean_with=round(sum(with_) / len(with_), 3),
+            mean_without=round(sum(without) / len(without), 3),
+            difference=round(diff, 3),
+            difference_ci=(round(lo, 3), round(hi, 3)),
+            high_share=round(highs / len(with_), 3),
+            high_share_ci=tuple(round(x, 3) for x in wilson(highs, len(with_))),
+            verdict=verdict,
+        )
         getattr(base, verdict if verdict != "unclear" else "unclear").append(pattern)
     base.high.sort(key=lambda p: -p.difference_ci[0])
     base.low.sort(key=lambda p: p.difference_ci[1])
     base.unclear.sort(key=lambda p: -abs(p.difference))
     clear = len(base.high) + len(base.low)
-    base.message = (f"{clear} characteristic(s) go clearly with high or low ratings across {n} rated prompts"
-                    if clear else f"no characteristic goes clearly with high or low ratings across {n} rated "
-                                  f"prompts yet")
+    base.message = (
+        f"{clear} characteristic(s) go clearly with high or low ratings across {n} rated prompts"
+        if clear
+        else f"no characteristic goes clearly with high or low ratings across {n} rated " f"prompts yet"
+    )
     if base.thin:
         base.message += f"; {len(base.thin)} with too few rated prompts to judge"
     return base

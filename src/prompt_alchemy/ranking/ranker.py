@@ -24,18 +24,37 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from prompt_alchemy.models import PromptScore, ScoreComponent
-from prompt_alchemy.ranking.features import (NON_PROMPT_CHECKS, FeatureContext, feature_vector,
-                                             lexical_features, lexical_similarity, rubric)
+from prompt_alchemy.ranking.features import (
+    NON_PROMPT_CHECKS,
+    FeatureContext,
+    feature_vector,
+    lexical_features,
+    lexical_similarity,
+    rubric,
+)
 
 if TYPE_CHECKING:
     from prompt_alchemy.config import Settings
     from prompt_alchemy.ranking.judge import JudgeScore
 
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "intent": 3.0, "has_role": 1.0, "states_task": 1.0, "has_constraints": 1.0, "output_format": 1.0,
-    "examples": 0.5, "variables": 1.0, "vague_words": 0.5, "no_duplicate_lines": 0.5, "length": 1.0,
-    "distinctness": 0.5, "specificity": 1.5, "addressed_to_model": 1.0, "not_deliverable": 1.0,
-    "not_degenerate": 1.0, "on_topic": 1.0, "no_scaffolding": 1.0,
+    "intent": 3.0,
+    "has_role": 1.0,
+    "states_task": 1.0,
+    "has_constraints": 1.0,
+    "output_format": 1.0,
+    "examples": 0.5,
+    "variables": 1.0,
+    "vague_words": 0.5,
+    "no_duplicate_lines": 0.5,
+    "length": 1.0,
+    "distinctness": 0.5,
+    "specificity": 1.5,
+    "addressed_to_model": 1.0,
+    "not_deliverable": 1.0,
+    "not_degenerate": 1.0,
+    "on_topic": 1.0,
+    "no_scaffolding": 1.0,
 }
 #: A rejected text's total is scaled by this, so that its stored score also reads as poor.
 REJECTED_SCALE = 0.3
@@ -75,8 +94,14 @@ class ScoredPrompt(BaseModel):
 
 
 class Ranker:
-    def __init__(self, weights: dict[str, float] | None = None, *, judge_weight: float = DEFAULT_JUDGE_WEIGHT,
-                 learned: LearnedScorer | None = None, learned_weight: float = DEFAULT_LEARNED_WEIGHT) -> None:
+    def __init__(
+        self,
+        weights: dict[str, float] | None = None,
+        *,
+        judge_weight: float = DEFAULT_JUDGE_WEIGHT,
+        learned: LearnedScorer | None = None,
+        learned_weight: float = DEFAULT_LEARNED_WEIGHT,
+    ) -> None:
         self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
         self.judge_weight = judge_weight
         self.learned = learned
@@ -85,8 +110,9 @@ class Ranker:
     @classmethod
     def from_settings(cls, settings: Settings, learned: LearnedScorer | None = None) -> Ranker:
         cfg = settings.ranking
-        return cls(cfg.weights.model_dump(), judge_weight=cfg.judge_weight, learned=learned,
-                   learned_weight=cfg.learned_weight)
+        return cls(
+            cfg.weights.model_dump(), judge_weight=cfg.judge_weight, learned=learned, learned_weight=cfg.learned_weight
+        )
 
     def score(self, text: str, ctx: FeatureContext | None = None, judge: JudgeScore | None = None) -> PromptScore:
         """The weighted score of one prompt, with a component per rubric check, the judge and the learned model."""
@@ -98,17 +124,38 @@ class Ranker:
         for f in rubric(text, ctx):
             weight = self.weights.get(f.name, 0.0)
             if f.name in learned_weights:
-                components.append(ScoreComponent(name=f.name, value=round(f.value, 4), weight=learned_weights[f.name],
-                                                 reason=f.reason, weight_source="learned", default_weight=weight))
+                components.append(
+                    ScoreComponent(
+                        name=f.name,
+                        value=round(f.value, 4),
+                        weight=learned_weights[f.name],
+                        reason=f.reason,
+                        weight_source="learned",
+                        default_weight=weight,
+                    )
+                )
             else:
-                components.append(ScoreComponent(name=f.name, value=round(f.value, 4), weight=weight, reason=f.reason,
-                                                 weight_source=_source(weight, DEFAULT_WEIGHTS.get(f.name))))
+                components.append(
+                    ScoreComponent(
+                        name=f.name,
+                        value=round(f.value, 4),
+                        weight=weight,
+                        reason=f.reason,
+                        weight_source=_source(weight, DEFAULT_WEIGHTS.get(f.name)),
+                    )
+                )
         notes: list[str] = []
         if judge is not None:
             if judge.scored and judge.normalized is not None:
-                components.append(ScoreComponent(name="judge", value=judge.normalized, weight=self.judge_weight,
-                                                 reason=judge.reason(),
-                                                 weight_source=_source(self.judge_weight, DEFAULT_JUDGE_WEIGHT)))
+                components.append(
+                    ScoreComponent(
+                        name="judge",
+                        value=judge.normalized,
+                        weight=self.judge_weight,
+                        reason=judge.reason(),
+                        weight_source=_source(self.judge_weight, DEFAULT_JUDGE_WEIGHT),
+                    )
+                )
                 if judge.error:
                     notes.append(f"judge: {judge.error}")
             else:
@@ -123,17 +170,32 @@ class Ranker:
             if reweighting:
                 weight = float(self.learned.component_weight)  # type: ignore[union-attr]
                 if weight > 0:
-                    components.append(ScoreComponent(
-                        name="learned", value=round(value, 4), weight=weight, weight_source="learned",
-                        reason=f"learned model {name}: what your ratings favour beyond the rubric (length bands, "
-                               f"form, metadata): {value:.2f}"))
+                    components.append(
+                        ScoreComponent(
+                            name="learned",
+                            value=round(value, 4),
+                            weight=weight,
+                            weight_source="learned",
+                            reason=f"learned model {name}: what your ratings favour beyond the rubric (length bands, "
+                            f"form, metadata): {value:.2f}",
+                        )
+                    )
             else:
-                components.append(ScoreComponent(name="learned", value=round(value, 4), weight=self.learned_weight,
-                                                 reason=f"learned model {name}: predicted {value:.2f}",
-                                                 weight_source=_source(self.learned_weight, DEFAULT_LEARNED_WEIGHT)))
+                components.append(
+                    ScoreComponent(
+                        name="learned",
+                        value=round(value, 4),
+                        weight=self.learned_weight,
+                        reason=f"learned model {name}: predicted {value:.2f}",
+                        weight_source=_source(self.learned_weight, DEFAULT_LEARNED_WEIGHT),
+                    )
+                )
         total_weight = sum(abs(c.weight) for c in components)
-        total = sum(abs(c.weight) * (c.value if c.weight >= 0 else 1.0 - c.value)
-                    for c in components) / total_weight if total_weight else 0.0
+        total = (
+            sum(abs(c.weight) * (c.value if c.weight >= 0 else 1.0 - c.value) for c in components) / total_weight
+            if total_weight
+            else 0.0
+        )
         rejected = [c.reason for c in components if c.name in NON_PROMPT_CHECKS and c.value < 0.5]
         if rejected:
             total *= REJECTED_SCALE
@@ -142,10 +204,16 @@ class Ranker:
 
     def rank(self, items: Sequence[tuple[str, str, FeatureContext, JudgeScore | None]]) -> list[ScoredPrompt]:
         """Score (id, text, context, judge) items and return them best first, ties broken by input order."""
-        scored = [ScoredPrompt(id=pid, content=text, score=self.score(text, ctx, judge),
-                               features=feature_vector(text, ctx),
-                               judge=judge.model_dump() if judge is not None else None)
-                  for pid, text, ctx, judge in items]
+        scored = [
+            ScoredPrompt(
+                id=pid,
+                content=text,
+                score=self.score(text, ctx, judge),
+                features=feature_vector(text, ctx),
+                judge=judge.model_dump() if judge is not None else None,
+            )
+            for pid, text, ctx, judge in items
+        ]
         order = sorted(range(len(scored)), key=lambda i: (-scored[i].score.rank_key[0], -scored[i].score.total, i))
         ranked = [scored[i] for i in order]
         for position, item in enumerate(ranked, 1):
@@ -164,12 +232,22 @@ def score_text(text: str, similarity: float | None = None, weights: dict[str, fl
 
 def prompt_meta(prompt: Any) -> dict[str, str | None]:
     """What the feature vector's one-hots see of a prompt: its phase, provider, model and persona."""
-    return {"phase": prompt.phase.value if prompt.phase else None, "provider": prompt.provider or None,
-            "model": prompt.model or None, "persona": prompt.persona_used}
+    return {
+        "phase": prompt.phase.value if prompt.phase else None,
+        "provider": prompt.provider or None,
+        "model": prompt.model or None,
+        "persona": prompt.persona_used,
+    }
 
 
-def feature_contexts(texts: Sequence[str], *, idea: str | None = None, vectors: Any = None, idea_vector: Any = None,
-                     metas: Sequence[dict[str, str | None]] | None = None) -> list[FeatureContext]:
+def feature_contexts(
+    texts: Sequence[str],
+    *,
+    idea: str | None = None,
+    vectors: Any = None,
+    idea_vector: Any = None,
+    metas: Sequence[dict[str, str | None]] | None = None,
+) -> list[FeatureContext]:
     """Contexts for a group of sibling prompts (variants of one idea). With `vectors` (unit embeddings of the
     texts, one row each) and `idea_vector`, intent and distinctness use cosine similarity; without them,
     distinctness falls back to word-trigram overlap and intent is left out. `metas` gives each prompt's phase,
@@ -193,6 +271,16 @@ def feature_contexts(texts: Sequence[str], *, idea: str | None = None, vectors: 
         measure = "lexical"
         for i in range(n):
             sibling[i] = max(lexical_similarity(texts[i], texts[j]) for j in range(n) if j != i)
-    return [FeatureContext(idea=idea, idea_similarity=idea_sims[i], sibling_similarity=sibling[i],
-                           sibling_measure=measure, phase=metas[i].get("phase"), provider=metas[i].get("provider"),
-                           model=metas[i].get("model"), persona=metas[i].get("persona")) for i in range(n)]
+    return [
+        FeatureContext(
+            idea=idea,
+            idea_similarity=idea_sims[i],
+            sibling_similarity=sibling[i],
+            sibling_measure=measure,
+            phase=metas[i].get("phase"),
+            provider=metas[i].get("provider"),
+            model=metas[i].get("model"),
+            persona=metas[i].get("persona"),
+        )
+        for i in range(n)
+    ]

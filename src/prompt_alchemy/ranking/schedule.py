@@ -22,7 +22,6 @@ from typing import Any
 from prompt_alchemy.errors import AlchemyError
 from prompt_alchemy.security import write_text_atomically
 
-
 CRON_MARKER = "# prompt-alchemy:train"
 Clock = Callable[[], datetime]
 
@@ -77,8 +76,10 @@ def read_crontab(crontab_file: Path | None = None) -> str:
     if proc.returncode != 0:
         if "no crontab" in proc.stderr.lower():
             return ""
-        raise AlchemyError(f"cannot read your crontab ('crontab -l' failed: {proc.stderr.strip() or proc.returncode})"
-                           f"; nothing changed")
+        raise AlchemyError(
+            f"cannot read your crontab ('crontab -l' failed: {proc.stderr.strip() or proc.returncode})"
+            f"; nothing changed"
+        )
     return proc.stdout
 
 
@@ -91,16 +92,20 @@ def write_crontab(text: str, crontab_file: Path | None = None) -> None:
         return
     proc = _crontab(["-"], text)
     if proc.returncode != 0:
-        raise AlchemyError(f"cannot install the crontab ('crontab -' failed: {proc.stderr.strip() or proc.returncode})"
-                           f"; your crontab is unchanged")
+        raise AlchemyError(
+            f"cannot install the crontab ('crontab -' failed: {proc.stderr.strip() or proc.returncode})"
+            f"; your crontab is unchanged"
+        )
 
 
 def _crontab(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(["crontab", *args], input=stdin, capture_output=True, text=True, timeout=30)
     except FileNotFoundError:
-        raise AlchemyError("the 'crontab' command is not installed; run 'prompt-alchemy serve' (it trains on "
-                           "schedule) or schedule 'prompt-alchemy train' with your system's scheduler") from None
+        raise AlchemyError(
+            "the 'crontab' command is not installed; run 'prompt-alchemy serve' (it trains on "
+            "schedule) or schedule 'prompt-alchemy train' with your system's scheduler"
+        ) from None
     except subprocess.TimeoutExpired:
         raise AlchemyError("the 'crontab' command did not answer within 30 s; nothing changed") from None
 
@@ -115,8 +120,12 @@ def install_cron(line: str, crontab_file: Path | None = None) -> dict[str, Any]:
     """Add (or replace) the training entry; every other line is kept."""
     kept, replaced = _without_entry(read_crontab(crontab_file))
     write_crontab("\n".join(kept + [line]) + "\n", crontab_file)
-    return {"installed": True, "replaced": replaced > 0, "line": line,
-            "crontab": str(crontab_file) if crontab_file else "user crontab"}
+    return {
+        "installed": True,
+        "replaced": replaced > 0,
+        "line": line,
+        "crontab": str(crontab_file) if crontab_file else "user crontab",
+    }
 
 
 def uninstall_cron(crontab_file: Path | None = None) -> dict[str, Any]:

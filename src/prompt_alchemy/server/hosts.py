@@ -72,8 +72,10 @@ class HostPolicy:
         parsed = [(entry, parse_pattern(entry)) for entry in [*LOOPBACK_PATTERNS, *patterns]]
         bad = [entry for entry, pattern in parsed if pattern is None]
         if bad:
-            raise ValueError(f"server.allowed_hosts: cannot read {', '.join(repr(b) for b in bad)} (use name, "
-                             f"name:PORT, name:*, [IPv6]:* or a network such as 10.0.0.0/8)")
+            raise ValueError(
+                f"server.allowed_hosts: cannot read {', '.join(repr(b) for b in bad)} (use name, "
+                f"name:PORT, name:*, [IPv6]:* or a network such as 10.0.0.0/8)"
+            )
         self.patterns = [pattern for _, pattern in parsed if pattern is not None]
 
     def admits(self, authority: Authority | None) -> bool:

@@ -55,8 +55,10 @@ class BackgroundLogHandler(logging.Handler):
             line = self.lines.get()
             dropped, self.dropped = self.dropped, 0
             if dropped:
-                self._write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} WARNING prompt_alchemy.log: {dropped} log "
-                            f"line(s) dropped: the log was not being read fast enough\n".encode())
+                self._write(
+                    f"{time.strftime('%Y-%m-%d %H:%M:%S')} WARNING prompt_alchemy.log: {dropped} log "
+                    f"line(s) dropped: the log was not being read fast enough\n".encode()
+                )
             self._write(line)
             self.lines.task_done()
 

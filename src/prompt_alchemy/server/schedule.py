@@ -27,8 +27,13 @@ log = get_logger("schedule")
 REFRESH_SECONDS = 5.0
 
 
-async def run_learning_loop(service: AlchemyService, *, clock: Clock | None = None, poll: float = REFRESH_SECONDS,
-                            sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+async def run_learning_loop(
+    service: AlchemyService,
+    *,
+    clock: Clock | None = None,
+    poll: float = REFRESH_SECONDS,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> None:
     """Run until cancelled: refresh the ranker's model when another process trained, and train when
     `learning.schedule` comes. `clock` returns the current local time (aware); the loop wakes at least every
     `poll` seconds, so a clock that jumps (a test's, or a suspended laptop's) is noticed. A failed or skipped run
@@ -46,8 +51,11 @@ async def run_learning_loop(service: AlchemyService, *, clock: Clock | None = No
         log.warning("learning loop: cannot read when training last ran: %s", exc)
         seen = None
     if cfg.schedule:
-        log.info("scheduled training at %s local time; next at %s", cfg.schedule,
-                 next_slot(started, cfg.schedule).isoformat(timespec="minutes"))
+        log.info(
+            "scheduled training at %s local time; next at %s",
+            cfg.schedule,
+            next_slot(started, cfg.schedule).isoformat(timespec="minutes"),
+        )
     while True:
         now = clock()
         try:

@@ -66,11 +66,17 @@ def register_tools(server: MCPServer, choices: Mapping[str, Sequence[str]]) -> N
     """Add every tool to `server`. `choices` gives the allowed values of each `Choices` kind (persona, provider)
     for this server."""
     for spec in TOOLS:
-        server.add_tool(with_choices(spec.fn, choices), title=spec.title,
-                        description=" ".join((spec.fn.__doc__ or "").split()),
-                        annotations=ToolAnnotations(title=spec.title, read_only_hint=spec.read_only,
-                                                    destructive_hint=spec.destructive,
-                                                    open_world_hint=spec.open_world))
+        server.add_tool(
+            with_choices(spec.fn, choices),
+            title=spec.title,
+            description=" ".join((spec.fn.__doc__ or "").split()),
+            annotations=ToolAnnotations(
+                title=spec.title,
+                read_only_hint=spec.read_only,
+                destructive_hint=spec.destructive,
+                open_world_hint=spec.open_world,
+            ),
+        )
 
 
 def with_choices(fn: Callable[..., Any], choices: Mapping[str, Sequence[str]]) -> Callable[..., Any]:
@@ -105,9 +111,9 @@ def _narrow(tp: Any, choices: Mapping[str, Sequence[str]]) -> Any:
     if origin in (Union, types.UnionType):
         args = get_args(tp)
         narrowed_args = tuple(_narrow(a, choices) for a in args)
-        return tp if all(n is a for n, a in zip(narrowed_args, args)) else Union[narrowed_args]
+        return tp if all(n is a for n, a in zip(narrowed_args, args)) else Union[narrowed_args]  # noqa: UP007  (a union built at run time)
     if origin is list:
         (item,) = get_args(tp)
         narrowed = _narrow(item, choices)
-        return tp if narrowed is item else list[narrowed]
+        return tp if narrowed is item else types.GenericAlias(list, (narrowed,))
     return tp

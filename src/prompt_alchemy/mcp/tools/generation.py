@@ -7,8 +7,16 @@ from typing import Annotated, Any
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from prompt_alchemy.mcp.tools._common import (PersonaName, ProgressRelay, ProviderName, ToolContext,
-                                              service, short, text_result, tool_errors)
+from prompt_alchemy.mcp.tools._common import (
+    PersonaName,
+    ProgressRelay,
+    ProviderName,
+    ToolContext,
+    service,
+    short,
+    text_result,
+    tool_errors,
+)
 from prompt_alchemy.models import BatchItem, BatchReport, PromptRequest, partial_request_fields
 
 
@@ -30,8 +38,11 @@ async def generate_prompts(ctx: ToolContext, **fields: Any) -> CallToolResult:
     finally:
         await relay.aclose(flush=ok)
     best = result.best
-    lines = [f"Generated {len(result.prompts)} prompt(s) for session {result.session_id}"
-             + (" (saved)" if result.saved else " (not saved)") + "."]
+    lines = [
+        f"Generated {len(result.prompts)} prompt(s) for session {result.session_id}"
+        + (" (saved)" if result.saved else " (not saved)")
+        + "."
+    ]
     if best is not None:
         lines += [f"Best final prompt ({best.id}, score {best.score:.2f}):", "", best.content, ""]
     lines.append("All prompts: " + ", ".join(f"{p.phase.value}[{p.variant + 1}] {p.id}" for p in result.prompts))
@@ -54,14 +65,24 @@ def request_parameters(exclude: frozenset[str]) -> list[inspect.Parameter]:
         if name in _CHOICES:
             annotation = Annotated[(_CHOICES[name], *PromptRequest.model_fields[name].metadata)] | None
         default = inspect.Parameter.empty if info.is_required() else info.default
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                        annotation=Annotated[annotation, Field(description=info.description)]))
+        params.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=default,
+                annotation=Annotated[annotation, Field(description=info.description)],
+            )
+        )
     return params
 
 
 generate_prompts.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-    [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=ToolContext),
-     *request_parameters(GENERATE_EXCLUDED)], return_annotation=CallToolResult)
+    [
+        inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=ToolContext),
+        *request_parameters(GENERATE_EXCLUDED),
+    ],
+    return_annotation=CallToolResult,
+)
 
 
 class PartialText:
@@ -99,10 +120,15 @@ class PartialText:
 
 
 async def batch_generate(
-    items: Annotated[list[BatchItem], Field(
-        min_length=1, max_length=100,
-        description="Ideas to generate, each with optional per-item options (phases, count, persona, "
-                    "target_model, provider, temperature, max_tokens, tags).")],
+    items: Annotated[
+        list[BatchItem],
+        Field(
+            min_length=1,
+            max_length=100,
+            description="Ideas to generate, each with optional per-item options (phases, count, persona, "
+            "target_model, provider, temperature, max_tokens, tags).",
+        ),
+    ],
     ctx: ToolContext,
     workers: Annotated[int, Field(ge=1, le=8, description="Items generated at the same time.")] = 2,
     save: Annotated[bool, Field(description="Store the prompts in the library (default true).")] = True,

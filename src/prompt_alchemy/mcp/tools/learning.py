@@ -31,8 +31,10 @@ async def train_model(
     only if it ranks held-out feedback better than the current ranker; the report says why or why not."""
     with tool_errors():
         report = await service(ctx).train(dry_run, trigger="mcp")
-    summary = (f"{report.reason} (validation accuracy {report.current_accuracy:.3f} -> "
-               f"{report.candidate_accuracy:.3f} on {report.validation_pairs} pair(s))")
+    summary = (
+        f"{report.reason} (validation accuracy {report.current_accuracy:.3f} -> "
+        f"{report.candidate_accuracy:.3f} on {report.validation_pairs} pair(s))"
+    )
     return text_result(report.model_dump(mode="json"), summary)
 
 

@@ -10,8 +10,9 @@ from prompt_alchemy.mcp.tools._common import ToolContext, service, text_result, 
 
 async def get_providers(
     ctx: ToolContext,
-    check: Annotated[bool, Field(
-        description="Also contact each configured provider (host reachable, key accepted).")] = False,
+    check: Annotated[
+        bool, Field(description="Also contact each configured provider (host reachable, key accepted).")
+    ] = False,
 ) -> CallToolResult:
     """List the LLM providers: whether each is configured and available (and why not), its default model,
     the phases it serves, embedding support and price. With check=true each configured provider is
@@ -36,6 +37,9 @@ async def validate_config(ctx: ToolContext) -> CallToolResult:
     with tool_errors():
         config_file, problems = await service(ctx).validate_configuration()
     data = {"config_file": str(config_file), "valid": not problems, "problems": problems}
-    summary = (f"configuration is valid ({config_file})" if not problems else
-               f"{len(problems)} problem(s) in {config_file}:\n" + "\n".join(f"- {p}" for p in problems))
+    summary = (
+        f"configuration is valid ({config_file})"
+        if not problems
+        else f"{len(problems)} problem(s) in {config_file}:\n" + "\n".join(f"- {p}" for p in problems)
+    )
     return text_result(data, summary)

@@ -10,12 +10,21 @@ from prompt_alchemy.mcp.tools._common import ToolContext, service, text_result, 
 
 
 async def render_prompt(
-    id: Annotated[str, Field(min_length=1, description="The prompt id, a unique prefix of at least 4 characters, "
-                                                      "or a label such as 'production'.")],
+    id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description="The prompt id, a unique prefix of at least 4 characters, " "or a label such as 'production'.",
+        ),
+    ],
     ctx: ToolContext,
-    variables: Annotated[dict[str, str] | None, Field(
-        description="A value for each of the prompt's {variables}, by name. Every variable needs one; call with "
-                    "raw=true to see which the prompt has.")] = None,
+    variables: Annotated[
+        dict[str, str] | None,
+        Field(
+            description="A value for each of the prompt's {variables}, by name. Every variable needs one; call with "
+            "raw=true to see which the prompt has."
+        ),
+    ] = None,
     raw: Annotated[bool, Field(description="Return the template unfilled, with its variable names.")] = False,
 ) -> CallToolResult:
     """Fill a stored prompt's {variables} (or {{variables}}) and return the text, ready to send to a model. A
@@ -23,8 +32,18 @@ async def render_prompt(
     svc = service(ctx)
     with tool_errors():
         rendered = await svc.render_prompt(id, variables or {}, raw=raw, missing_hint=" (pass them in 'variables')")
-    return text_result({"id": rendered.prompt.id, "labels": rendered.labels, "raw": raw, "text": rendered.text,
-                        "variables": rendered.variables, "values": rendered.values}, rendered.text, json_ready=True)
+    return text_result(
+        {
+            "id": rendered.prompt.id,
+            "labels": rendered.labels,
+            "raw": raw,
+            "text": rendered.text,
+            "variables": rendered.variables,
+            "values": rendered.values,
+        },
+        rendered.text,
+        json_ready=True,
+    )
 
 
 async def list_labels(ctx: ToolContext) -> CallToolResult:
