@@ -363,7 +363,18 @@ async def run_doctor(config_file: str | Path | None = None) -> list[Check]:
                       ("" if others else " (no other provider is configured, so nothing can generate)"))
     else:
         model = await model_task
-    return [config, model, await embed_task, check_database(loaded)] + providers
+    return [config, model, await embed_task, check_database(loaded)] + consistent(providers, model)
+
+
+def consistent(providers: list[Check], model: Check) -> list[Check]:
+    """The providers' checks as they stand beside the local model's: "every phase runs on the embedded local model"
+    only when that model works; when it does not and no other provider is configured, nothing can generate."""
+    if model.status in ("ok", "skip") or [c.name for c in providers] != ["providers"]:
+        return providers
+    return [Check("providers", "warn", "no cloud provider or Ollama configured, and the embedded local model does "
+                                       "not work (see 'local model'): nothing can generate",
+                  "store a provider key with 'prompt-alchemy keys set openai' (or set OPENAI_API_KEY), or fix the "
+                  "local model")]
 
 
 def setup_check(wheel_dir: str | None = None) -> list[Check]:
