@@ -117,3 +117,16 @@ def test_two_runners_of_one_item_store_it_once(jobs_service, monkeypatch):
     info = asyncio.run(both())
     assert info.status == "succeeded" and info.items[0].attempts == 1
     assert svc.store.count_prompts() == 3
+
+
+def test_sqlite_generate_and_train_async_are_jobs(cli):
+    proc = cli("generate", "a haiku about queues", "--count", "2", "--async", "-o", "json", env=SCRIPTED_ENV)
+    assert proc.returncode == 0, proc.stderr
+    job = json.loads(proc.stdout)
+    assert job["kind"] == "generate" and job["status"] == "succeeded" and len(job["result"]["prompt_ids"]) == 6
+    train = cli("train", "--async", "-o", "json", env=SCRIPTED_ENV)  # too little feedback: the job fails
+    assert train.returncode == 1
+    failed = json.loads(train.stdout)
+    assert failed["kind"] == "train" and failed["status"] == "failed" and "at least" in failed["error"]
+    kinds = [j["kind"] for j in json.loads(cli("jobs", "list", "-o", "json", env=SCRIPTED_ENV).stdout)["jobs"]]
+    assert kinds == ["train", "generate"]

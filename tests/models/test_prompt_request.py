@@ -24,7 +24,7 @@ MCP_EXCLUDED = {"context_files": SERVER_PATHS}
 CLI_EXCLUDED = {"context": "the CLI gives files (--context FILE), read into context items"}
 #: Options that are about the interface, not the request.
 REST_ONLY = {"stream"}
-CLI_ONLY = {"output", "interactive", "stream"}
+CLI_ONLY = {"output", "interactive", "stream", "run_async"}
 
 _LIMIT_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength")
 

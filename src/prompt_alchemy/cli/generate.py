@@ -43,6 +43,7 @@ def generate(
     stream: bool = typer.Option(False, "--stream", "-s", help="Print the final phase's text as it arrives (one variant at a time), then the best prompt."),
     show_all: bool = typer.Option(False, "--all", "-a", help="Text output: every variant of every phase, then the best prompt (default: the best prompt alone)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Text output: the best prompt alone, with no summary on stderr (notes still go there)."),
+    run_async: bool = typer.Option(False, "--async", help="Run it as a job and print the job (see 'jobs show'): on a PostgreSQL library a worker runs it."),
 ) -> None:
     """Generate refined prompts from an idea through the alchemical phases."""
     from prompt_alchemy.errors import InputError
@@ -66,6 +67,11 @@ def generate(
               "provider": provider, "temperature": temperature, "max_tokens": max_tokens,
               "tags": [t for group in tags or [] for t in group.split(",")], "context_files": context_files,
               "save": save, "use_cache": use_cache, "max_cost": max_cost, "judge": judge}
+    if run_async:
+        from prompt_alchemy.cli.jobs import submit
+
+        submit(ctx, lambda svc: svc.jobs.submit_generate(svc.build_request(fields), wait=not svc.jobs.queued), output)
+        return
 
     async def work(service):
         request = service.build_request(fields)

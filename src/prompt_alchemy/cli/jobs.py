@@ -72,8 +72,18 @@ def retry(
     render(run_with_service(ctx, lambda svc: svc.jobs.retry(job_id, wait=not svc.jobs.queued)), output)
 
 
-def render(info: JobInfo, output: Output) -> None:
-    if output is Output.json:
+def submit(ctx: typer.Context, make, output) -> None:  # type: ignore[no-untyped-def]
+    """`--async` on batch, generate, optimize and train: `make(service)` submits the job (queued on PostgreSQL; run
+    here, as a job, on SQLite); prints it; exit 1 when it failed."""
+    info = run_with_service(ctx, make)
+    render(info, output)
+    if info.status == "failed":
+        raise typer.Exit(1)
+
+
+def render(info: JobInfo, output) -> None:  # type: ignore[no-untyped-def]
+    """`output`: any --output choice; json prints the job, anything else a short text."""
+    if getattr(output, "value", output) == "json":
         print_json(info.model_dump(mode="json", exclude_none=True))
         return
     console = stdout_console()

@@ -86,6 +86,7 @@ def train(
     crontab_file: Path = typer.Option(None, "--crontab-file", metavar="FILE", help="With --install/--uninstall-schedule: edit this crontab file instead of yours (for containers and tests)."),
     trigger: str = typer.Option("cli", "--trigger", hidden=True),
     output: Output = OutputOpt,
+    run_async: bool = typer.Option(False, "--async", help="Run training as a job and print the job (see 'jobs show'): on a PostgreSQL library a worker runs it."),
 ) -> None:
     """Train the learned ranking model on your ratings and choices; it is adopted only if it ranks the held-out
     feedback better than the current ranker."""
@@ -112,6 +113,12 @@ def train(
             typer.echo(f"removed the nightly training entry from {data['crontab']}")
         else:
             typer.echo(f"no training entry in {data['crontab']}; nothing changed")
+        return
+
+    if run_async:
+        from prompt_alchemy.cli.jobs import submit
+
+        submit(ctx, lambda svc: svc.jobs.submit_train(dry_run=dry_run, wait=not svc.jobs.queued), output)
         return
 
     async def work(service):

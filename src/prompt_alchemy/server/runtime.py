@@ -72,7 +72,7 @@ async def run(service: AlchemyService, transport: Transport, host: str, port: in
     PostgreSQL library) runs queued jobs; `api` only serves; `worker` runs queued jobs and the training schedule,
     and serves nothing (see server/worker.py)."""
     if role == "worker":
-        await run_worker_role(service, concurrency)
+        await run_worker_role(service, concurrency, probes=(host, port) if transport == "http" else None)
         return
     from prompt_alchemy.mcp.server import build_server
     from prompt_alchemy.public_errors import register_paths
@@ -112,15 +112,24 @@ async def run(service: AlchemyService, transport: Transport, host: str, port: in
         log.info("prompt-alchemy MCP server stopped")
 
 
-async def run_worker_role(service: AlchemyService, concurrency: int) -> None:
-    """`serve --role worker`: queued jobs and the training schedule, until SIGINT/SIGTERM (running items finish)."""
+async def run_worker_role(service: AlchemyService, concurrency: int, *,
+                          probes: tuple[str, int] | None = None) -> None:
+    """`serve --role worker`: queued jobs and the training schedule, until SIGINT/SIGTERM (running items finish);
+    with `--transport http`, /livez, /readyz and /metrics on --host/--port for the orchestrator."""
     from prompt_alchemy.server.schedule import run_learning_loop
-    from prompt_alchemy.server.worker import run_queue_worker
+    from prompt_alchemy.server.worker import run_queue_worker, serve_probes
 
     maintenance = asyncio.create_task(run_maintenance(service))
     learning = asyncio.create_task(run_learning_loop(service))
+    worker = asyncio.create_task(run_queue_worker(service, concurrency=concurrency, install_signal_handlers=False))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # a cancelled worker lets its running items finish
+        loop.add_signal_handler(sig, worker.cancel)
     try:
-        await run_queue_worker(service, concurrency=concurrency, install_signal_handlers=True)
+        if probes is not None:
+            await serve_probes(service, worker, *probes)
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
     finally:
         maintenance.cancel()
         learning.cancel()
