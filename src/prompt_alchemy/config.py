@@ -310,6 +310,10 @@ class ServerConfig(_Section):
     """The MCP server: which Host/Origin names it answers when bound beyond loopback, and where MCP clients may
     take optimization examples from."""
 
+    host: str = Field("127.0.0.1", min_length=1, description="the address `serve --transport http` listens on "
+                                                             "(--host overrides it)")
+    port: int = Field(8080, ge=0, le=65535, description="the port `serve --transport http` listens on; 0 picks a free "
+                                                       "one (--port overrides it)")
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Host names (optionally host:port, or host:* for any port) that requests "
                                           "to a server bound beyond loopback may use; Origin is checked against them")

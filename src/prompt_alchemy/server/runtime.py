@@ -66,7 +66,7 @@ def configure_logging(level: str, log_file: Path | None) -> None:
 
 
 async def run(service: AlchemyService, transport: Transport, host: str, port: int, *, role: str = "all",
-              concurrency: int = 2) -> None:
+              concurrency: int = 2, schedule: bool = True) -> None:
     """Serve `service` over `transport` until stdin closes (stdio) or SIGINT/SIGTERM arrives; maintenance and the
     training schedule run beside it. The service is closed on the way out. `role`: `all` serves and (on a
     PostgreSQL library) runs queued jobs; `api` only serves; `worker` runs queued jobs and the training schedule,
@@ -89,8 +89,9 @@ async def run(service: AlchemyService, transport: Transport, host: str, port: in
             log.info("OpenTelemetry traces go to %s", os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
     from prompt_alchemy.server.schedule import run_learning_loop
 
-    maintenance = asyncio.create_task(run_maintenance(service))
-    learning = asyncio.create_task(run_learning_loop(service)) if role == "all" else None
+    # `schedule` off (stdio's default: a desktop client starts and stops the process): no backups, vacuum or training
+    maintenance = asyncio.create_task(run_maintenance(service)) if schedule else None
+    learning = asyncio.create_task(run_learning_loop(service)) if role == "all" and schedule else None
     jobs = None
     if role == "all" and service.jobs.queued:
         from prompt_alchemy.server.worker import run_queue_worker
@@ -216,7 +217,7 @@ async def serve_http(server: Any, service: AlchemyService, host: str, port: int)
             log.info("API keys are required on /api/v1 and /mcp (%d active)", keys)
             if keys == 0:
                 log.warning("no API key exists: every request will be refused; create one with "
-                            "'prompt-alchemy keys create --name NAME --scope write'")
+                            "'prompt-alchemy api-keys create --name NAME --scope write'")
         if not is_loopback(host):
             checks = (f"Host/Origin limited to server.allowed_hosts ({', '.join(allowed_hosts)})" if allowed_hosts
                       else "no Host/Origin check (set server.allowed_hosts to the names clients use)")
