@@ -139,20 +139,27 @@ def test_deleting_a_parent_and_its_child_at_once_never_fails_and_keeps_lineage(s
 
 
 def test_thirty_concurrent_label_moves_leave_one_history_chain(servers, store):
+    """Labels belong to a name: 30 versions of one name, and its `production` label moved to each of them at once
+    through two servers. Every history row names the version the label really left."""
     a, b, key = servers
-    ids = [f"lab-{i:02d}" for i in range(30)]
-    rows = [
-        {"id": pid, "content": f"Label version {pid}: answer the customer politely and briefly.", "embedding": None}
-        for pid in ids
-    ]
-    assert _import(a, key, rows).json()["imported"] == len(ids)
+    versions: dict[int, str] = {}
+    with a.client(key) as client:
+        for i in range(30):
+            reply = client.post("/api/v1/names/support-reply/versions",
+                                json={"content": f"Version {i}: answer the customer politely and briefly."})
+            assert reply.status_code == 201, reply.text
+            versions[reply.json()["version"]] = reply.json()["prompt_id"]
+    assert sorted(versions) == list(range(1, 31))
 
-    def move(server: Server, row: dict):
-        return lambda: _import(server, key, [{**row, "labels": ["production"]}]).status_code
+    def move(server: Server, version: int):
+        def call() -> int:
+            with server.client(key) as client:
+                return client.put("/api/v1/names/support-reply/labels/production", json={"version": version}).status_code
+        return call
 
-    codes = _at_once([move(a if i % 2 else b, row) for i, row in enumerate(rows)])
+    codes = _at_once([move(a if v % 2 else b, v) for v in versions])
     assert codes == [200] * 30
-    history = list(reversed(store.label_history("production", limit=100)))  # oldest first
+    history = list(reversed(store.label_history("production", limit=100, prompt_name="support-reply")))
     assert len(history) == 30
     assert history[0]["action"] == "set" and history[0]["previous_id"] is None
     wrong = [
@@ -161,14 +168,13 @@ def test_thirty_concurrent_label_moves_leave_one_history_chain(servers, store):
         if row["previous_id"] != prev["prompt_id"]
     ]
     assert not wrong, f"{len(wrong)} of 29 history rows name the wrong previous prompt: {wrong[:3]}"
-    assert sorted(row["prompt_id"] for row in history) == ids
-    assert store.get_label("production") == history[-1]["prompt_id"]
-    assert all(row["actor"] == "deployer" and row["source"] == "import" for row in history)
-    audited = [r for r in store.list_audit(action="label.set", limit=1000) if "label=production" in (r["detail"] or "")]
+    assert sorted(row["prompt_id"] for row in history) == sorted(versions.values())
+    assert store.get_label("production", "support-reply") == history[-1]["prompt_id"]
+    assert all(row["actor"] == "deployer" for row in history)
+    ids = set(versions.values())
+    audited = [r for r in store.list_audit(action="label.set", limit=1000) if r["targets"] and r["targets"][0] in ids]
     assert len(audited) == 30
-    assert all(
-        r["actor"] == "deployer" and r["outcome"] == "ok" and "source=import" in r["detail"] for r in audited
-    ), audited[:2]
+    assert all(r["actor"] == "deployer" and r["outcome"] == "ok" for r in audited), audited[:2]
     by_target = {r["targets"][0]: r["targets"][1:] for r in audited}
     assert by_target == {row["prompt_id"]: ([row["previous_id"]] if row["previous_id"] else []) for row in history}
 
