@@ -331,6 +331,52 @@ class ServerConfig(_Section):
         return os.path.expanduser(v) if v else v
 
 
+class OidcConfig(_Section):
+    """Sign-in with OpenID Connect: REST and MCP over HTTP accept the issuer's access tokens (JWTs) beside API keys.
+    Unset `issuer`: no sign-in (API keys only)."""
+
+    issuer: str | None = Field(None, description="the issuer URL (its /.well-known/openid-configuration names the "
+                                                 "JWKS); tokens must carry it as 'iss'")
+    audience: str | None = Field(None, description="the audience ('aud') access tokens must be issued for: this "
+                                                   "API's identifier at the provider; required with an issuer")
+    client_id: str | None = Field(None, description="the OAuth client of the viewer's sign-in (public, with PKCE)")
+    role_claim: str | None = Field(None, description="the token claim holding roles: 'admin', ['team-a:member', "
+                                                     "...] or {'team-a': 'member'}; unset, roles come from an admin")
+    default_role: Literal["viewer", "member"] | None = Field(
+        None, description="the role in the default project of a user whom neither the claim nor an admin gave one")
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"],
+                                  description="signature algorithms accepted (never 'none' nor HMAC)")
+    leeway_seconds: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf/iat")
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if a.lower() == "none" or a.upper().startswith("HS")]
+        if bad:
+            raise ValueError(f"only public-key algorithms may verify tokens, not {', '.join(bad)}")
+        return v
+
+    @model_validator(mode="after")
+    def _audience_required(self) -> OidcConfig:
+        if self.issuer and not self.audience:
+            raise ValueError("auth.oidc.audience is required with an issuer (tokens for other APIs are refused)")
+        return self
+
+
+class AuthConfig(_Section):
+    """Who may sign in to the team server (API keys need no settings)."""
+
+    oidc: OidcConfig = Field(default_factory=OidcConfig)
+
+
+class RetentionConfig(_Section):
+    """How long generation sessions and audit rows are kept (`users purge`, and the server's daily maintenance).
+    Unset: kept for ever. A session's prompts with a name, a label or a rating are always kept."""
+
+    sessions_days: int | None = Field(None, ge=1, description="purge generation sessions older than this")
+    audit_days: int | None = Field(None, ge=1, description="purge audit rows older than this")
+
+
 class CacheConfig(_Section):
     """Where the response cache and the per-key rate windows live: unset, in the library (SQLite, or PostgreSQL
     shared by every server); a Redis URL (redis://[:password@]host:6379/0, rediss://, unix://) puts both in Redis,
@@ -388,6 +434,8 @@ class Settings(BaseSettings):
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     personas: dict[str, PersonaConfig] = Field(default_factory=dict)
 
     @classmethod

@@ -24,6 +24,7 @@ from pydantic_core import PydanticUndefined
 
 from prompt_alchemy.request_fields import MAX_CONTEXT_ITEM_CHARS, REQUEST_FIELDS
 from prompt_alchemy.security import CONTROL_CHARS, control_char_problem
+from prompt_alchemy.tenancy import current_handle, current_project
 
 
 def _no_control_chars(value: str) -> str:
@@ -302,6 +303,8 @@ class Prompt(BaseModel):
     target_model_family: str | None = None
     target_model: str | None = None
     notes: str | None = None
+    project_id: str = Field(default_factory=current_project)
+    created_by: str | None = Field(default_factory=current_handle)
 
     def set_embedding(self, vector: Any, embedder: Any) -> None:
         """Attach `vector` (from `embedder`: its model, provider and dimensions go with it), or clear all four

@@ -7,13 +7,22 @@
 - `RequireKey` refuses a request without a key where one is required (401), or whose key lacks a scope (403).
 - `RateLimit` counts every request that carries a key against the key's limit per minute (429 with Retry-After).
 
+Beside API keys the backend accepts the access tokens of an OpenID Connect provider (`auth.oidc` in the settings):
+a JWT whose signature is checked against the issuer's published keys (JWKS, through PyJWT's `PyJWKClient`), whose
+issuer, audience and expiry are checked, and whose subject becomes a user on first sign-in (services/people.py).
+Every caller then acts in one project (`X-Project` picks one of a signed-in user's projects): `scope["user"]` holds
+its principal, which bounds every prompt read and write of the request (prompt_alchemy.tenancy), and the scope it
+holds is bounded by its role there.
+
 `Protected(app, ...)` stacks the three in that order in front of an app (a Mount's). Refusals are the JSON error
 shape (`api.errors.error_response`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +35,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from prompt_alchemy.api.errors import ApiError, error_response, from_exception
 from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.services.access import SCOPES, ApiKey, actor
+from prompt_alchemy.services.people import Refused
+from prompt_alchemy.tenancy import Principal, principal
 
 if TYPE_CHECKING:
     from prompt_alchemy.services import AlchemyService
@@ -39,8 +50,9 @@ KEY_REQUIRED = ("an API key is required: send 'Authorization: Bearer <key>' (cre
 class ApiKeyUser(BaseUser):
     """`scope["user"]` of a request that carries a valid key."""
 
-    def __init__(self, key: ApiKey) -> None:
+    def __init__(self, key: ApiKey, caller: Principal | None = None) -> None:
         self.key = key
+        self.principal = caller
 
     @property
     def is_authenticated(self) -> bool:
@@ -75,26 +87,102 @@ def bearer_token(conn: HTTPConnection) -> str:
     return auth[7:].strip() if auth[:7].lower() == "bearer " else conn.headers.get("x-api-key", "").strip()
 
 
+def looks_like_jwt(token: str) -> bool:
+    parts = token.split(".")
+    return len(parts) == 3 and all(parts) and token[:3] == "eyJ"
+
+
+class TokenVerifier:
+    """Verifies an OIDC provider's access tokens: the signature against the issuer's JWKS (fetched from the
+    issuer's discovery document, cached, fetched again when a token names an unknown key), the algorithm among the
+    configured public-key ones, `iss`, `aud`, `exp` (and `nbf`/`iat`) with a small leeway. No crypto of our own:
+    PyJWT does all of it."""
+
+    def __init__(self, issuer: str, audience: str, algorithms: list[str], leeway: int) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = algorithms
+        self.leeway = leeway
+        self._jwks: Any = None
+        self._lock = threading.Lock()
+
+    def _client(self) -> Any:
+        import json
+        import urllib.request
+
+        import jwt
+
+        with self._lock:
+            if self._jwks is None:
+                url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+                with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - the configured issuer
+                    discovery = json.load(answer)
+                if discovery.get("issuer") != self.issuer:
+                    raise ValueError(f"the discovery document of {self.issuer} names another issuer")
+                self._jwks = jwt.PyJWKClient(discovery["jwks_uri"], cache_keys=True, lifespan=300, timeout=10)
+            return self._jwks
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The token's claims; raises ApiError (401) naming what was wrong."""
+        import jwt
+
+        try:
+            key = self._client().get_signing_key_from_jwt(token)
+            claims: dict[str, Any] = jwt.decode(
+                token, key=key.key, algorithms=self.algorithms, audience=self.audience, issuer=self.issuer,
+                leeway=self.leeway, options={"require": ["exp", "iss", "sub", "aud"]})
+        except jwt.ExpiredSignatureError:
+            raise ApiError("unauthorized", "the access token has expired; sign in again") from None
+        except jwt.InvalidAudienceError:
+            raise ApiError("unauthorized", "the access token was issued for another audience than this "
+                                           "server's (auth.oidc.audience)") from None
+        except jwt.InvalidIssuerError:
+            raise ApiError("unauthorized", "the access token comes from another issuer") from None
+        except jwt.InvalidSignatureError:
+            raise ApiError("unauthorized", "the access token's signature is not valid") from None
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
+            raise ApiError("unauthorized", f"the access token is not valid: {exc}") from None
+        except OSError as exc:
+            log.error("fetching the signing keys of %s failed: %s", self.issuer, exc)
+            raise ApiError("unavailable", "the sign-in provider's keys could not be fetched",
+                           status=503) from None
+        return claims
+
+
 class ApiKeyBackend(AuthenticationBackend):
-    """Checks the key a request carries against the library's keys (salted hashes; revoked keys fail)."""
+    """Checks the key a request carries against the library's keys (salted hashes; revoked keys fail), or the
+    access token against the OIDC provider's keys, and finds the caller's project and role."""
 
     def __init__(self, service: AlchemyService) -> None:
         self.service = service
+        oidc = service.settings.auth.oidc
+        self.verifier = (TokenVerifier(oidc.issuer, oidc.audience, oidc.algorithms, oidc.leeway_seconds)
+                         if oidc.issuer and oidc.audience else None)
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         token = bearer_token(conn)
         if not token:
             return None
+        project = conn.headers.get("x-project", "").strip() or None
         try:
-            key = await self.service.authenticate(token)
+            if self.verifier is not None and looks_like_jwt(token):
+                claims = await asyncio.to_thread(self.verifier.verify, token)
+                caller = await self.service.people.sign_in(claims, project)
+            else:
+                key = await self.service.authenticate(token)
+                if key is None:
+                    raise ApiError("unauthorized", "the API key is not valid (unknown, mistyped or revoked)")
+                caller = await self.service.people.key_caller(key, project)
+        except ApiError as err:
+            raise KeyRefused(err) from None
+        except Refused as exc:
+            raise KeyRefused(ApiError("forbidden", str(exc))) from None
         except Exception as exc:  # noqa: BLE001 - the library unreachable (503) or worse: JSON either way
             err = from_exception(exc)
-            log.error("checking the API key of %s %s failed: %s", conn.scope["method"], conn.url.path, exc,
+            log.error("checking the credentials of %s %s failed: %s", conn.scope["method"], conn.url.path, exc,
                       exc_info=err.code == "internal_error")
             raise KeyRefused(err) from None
-        if key is None:
-            raise KeyRefused(ApiError("unauthorized", "the API key is not valid (unknown, mistyped or revoked)"))
-        return AuthCredentials(granted_scopes(key.scope)), ApiKeyUser(key)
+        return AuthCredentials(granted_scopes(caller.key.scope)), ApiKeyUser(caller.key, caller.principal)
 
 
 def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
@@ -122,10 +210,15 @@ class RequireKey:
         if refusal is not None:
             await error_response(refusal)(scope, receive, send)
             return
-        token = actor.set(key.name if key else None)
+        user = scope.get("user")
+        caller = user.principal if isinstance(user, ApiKeyUser) else None
+        signed_in = caller is not None and key is not None and key.id.startswith("user:")
+        token = actor.set(caller.handle if signed_in and caller is not None else key.name if key else None)
+        bound = principal.set(caller)
         try:
             await self.app(scope, receive, send)
         finally:
+            principal.reset(bound)
             actor.reset(token)
 
 

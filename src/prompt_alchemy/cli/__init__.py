@@ -83,6 +83,9 @@ view.register(app)
 from prompt_alchemy.cli import jobs  # noqa: E402  (jobs: list, show, cancel, retry)
 
 jobs.register(app)
+from prompt_alchemy.cli import users  # noqa: E402  (users, projects, roles, data rights)
+
+users.register(app)
 from prompt_alchemy.cli import local  # noqa: E402  (the offline stack without the repository)
 
 local.register(app)

@@ -8,6 +8,7 @@ The capability services, and what each receives:
 
 - :class:`AuditLog` (the app): audit rows, listed and recorded; :func:`audited` records the writes below.
 - :class:`AccessService` (the app, the audit log): API keys.
+- :class:`PeopleService` (the app, the audit log): users, projects, roles, a project's keys, data rights.
 - :class:`LibraryService` (the app, the audit log): records, labels, search, updates, import, export.
 - :class:`GenerationService` (the app, the library service, the audit log): requests and runs.
 - :class:`BatchService` (the app, the generation service): many ideas at once.
@@ -33,6 +34,7 @@ from prompt_alchemy.services.jobs import JobsService
 from prompt_alchemy.services.learning import LearningService
 from prompt_alchemy.services.library import LibraryService, RenderedPrompt
 from prompt_alchemy.services.maintenance import MaintenanceService
+from prompt_alchemy.services.people import PeopleService
 from prompt_alchemy.services.ranking import RankingService
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ class AlchemyService:
         self.app = App(loaded)
         self.audit = AuditLog(self.app)
         self.access = AccessService(self.app, self.audit)
+        self.people = PeopleService(self.app, self.audit)
         self.library_service = LibraryService(self.app, self.audit)
         self.generation = GenerationService(self.app, self.library_service, self.audit)
         self.batch = BatchService(self.app, self.generation)

@@ -284,6 +284,58 @@ class LabelStore(Protocol):
     def protected_labels(self) -> list[str]: ...
 
 
+class PeopleStore(Protocol):
+    """Projects, users and their roles, the project and user of each key, and a person's data (storage/people.py)."""
+
+    def create_project(self, project_id: str, when: datetime, *, audit: AuditNote | None = None) -> bool: ...
+
+    def list_projects(self) -> list[dict[str, Any]]: ...
+
+    def project_exists(self, project_id: str) -> bool: ...
+
+    def upsert_user(self, *, user_id: str, issuer: str, subject: str, handle: str, email: str | None,
+                    display_name: str | None, when: datetime, audit: AuditNote | None = None,
+                    ) -> tuple[dict[str, Any], bool]:
+        """The user of (issuer, subject), created on first sign-in; (row, created)."""
+
+    def handle_taken(self, handle: str) -> bool: ...
+
+    def find_user(self, ref: str) -> dict[str, Any] | None: ...
+
+    def list_users(self) -> list[dict[str, Any]]: ...
+
+    def set_user_disabled(self, user_id: str, disabled: bool, when: datetime, *,
+                          audit: AuditNote | None = None) -> None: ...
+
+    def set_membership(self, user_id: str, project_id: str, role: str, source: str, when: datetime, *,
+                       audit: AuditNote | None = None) -> None: ...
+
+    def remove_membership(self, user_id: str, project_id: str, when: datetime, *,
+                          audit: AuditNote | None = None) -> bool: ...
+
+    def memberships(self, user_id: str) -> dict[str, dict[str, str]]: ...
+
+    def project_owners(self, project_id: str) -> list[str]: ...
+
+    def insert_project_key(self, *, key_id: str, name: str, scope: str, salt: str, secret_hash: str,
+                           rate_limit: int | None, created_at: datetime, project_id: str, user_id: str | None,
+                           audit: AuditNote | None = None) -> None: ...
+
+    def key_binding(self, key_id: str) -> dict[str, Any] | None:
+        """The project, user, user's handle, disabled time and role of a key."""
+
+    def person_data(self, user: dict[str, Any]) -> dict[str, Any]:
+        """Everything stored about a user (prompts, ratings, keys without secrets, audit rows)."""
+
+    def erase_person(self, user: dict[str, Any], when: datetime, *, keep_prompts: bool,
+                     audit: AuditNote | None = None) -> dict[str, int]:
+        """Delete or anonymise everything of a user, in one transaction."""
+
+    def purge_before(self, *, sessions_before: datetime | None, audit_before: datetime | None, when: datetime,
+                     audit: AuditNote | None = None) -> dict[str, int]:
+        """The retention purge of old generation sessions and audit rows, in one transaction."""
+
+
 class MaintenanceStore(Protocol):
     """Schema, integrity, change detection, backups and housekeeping."""
 
@@ -325,5 +377,6 @@ class MaintenanceStore(Protocol):
 
 
 @runtime_checkable
-class Store(PromptRepository, FeedbackStore, CacheStore, AccessStore, LabelStore, MaintenanceStore, Protocol):
+class Store(PromptRepository, FeedbackStore, CacheStore, AccessStore, LabelStore, PeopleStore, MaintenanceStore,
+            Protocol):
     """The whole library store."""

@@ -16,6 +16,7 @@ from typing import Any
 from prompt_alchemy.models import ContextItem, MetricRecord, Phase, Prompt, SearchFilters, new_id, utcnow
 from prompt_alchemy.storage.dialect import SQLITE, Dialect
 from prompt_alchemy.storage.timefmt import to_iso as _to_iso
+from prompt_alchemy.tenancy import project_scope
 
 PROMPT_COLUMNS: tuple[str, ...] = tuple(Prompt.model_fields)
 _JSON_COLUMNS = {"tags", "generation_request", "generation_context"}
@@ -95,11 +96,10 @@ def filter_sql(filters: SearchFilters | None, dialect: Dialect = SQLITE, alias: 
     """A WHERE clause (with `?` parameters) for `filters` over the prompts table aliased `alias`, in `dialect`'s
     words for true and for matching one tag of the JSON `tags` column."""
     true = dialect.true
-    if filters is None:
-        return true, []
     a = alias
-    clauses: list[str] = []
-    params: list[Any] = []
+    clauses, params = project_clause(a)
+    if filters is None:
+        return (" AND ".join(clauses) or true), params
     if filters.phase:
         clauses.append(f"{a}.phase IN ({', '.join('?' for _ in filters.phase)})")
         params += [ph.value for ph in filters.phase]
@@ -124,6 +124,24 @@ def filter_sql(filters: SearchFilters | None, dialect: Dialect = SQLITE, alias: 
     return (" AND ".join(clauses) or true), params
 
 
+def project_clause(alias: str = "p") -> tuple[list[str], list[Any]]:
+    """The clause that bounds a query over prompts (aliased `alias`) to the current caller's project, if any (see
+    prompt_alchemy.tenancy): every read of a request's prompts passes through here or through filter_sql."""
+    project = project_scope()
+    return ([f"{alias}.project_id = ?"], [project]) if project is not None else ([], [])
+
+
+def unfiltered(filters: SearchFilters | None) -> bool:
+    """Whether a query may read every prompt: no filter, and a caller not bounded to a project."""
+    return (filters is None or filters.is_empty()) and project_scope() is None
+
+
+def scoped(sql_where: str, params: list[Any], alias: str = "p") -> tuple[str, list[Any]]:
+    """`sql_where` and its `params` with the project clause added (when the caller is bounded to a project)."""
+    clauses, extra = project_clause(alias)
+    return (" AND ".join([f"({sql_where})", *clauses]) if clauses else sql_where), params + extra
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """The nearest-rank percentile (q in 0..100) of `values`, or None when there are none."""
     if not values:
@@ -138,10 +156,11 @@ def delete_relinking(db: Any, ids: list[str], *, lock: str = "") -> list[str]:
     children are relinked to its parent, so lineage skips the gap. Returns the ids deleted here (a prompt already
     gone is left out). `lock` ends the statement that reads a prompt's parent (PostgreSQL: ` FOR UPDATE`, so that
     the parent read is the latest committed one and the row is held until the transaction ends). Portable SQL:
-    both stores use it."""
+    both stores use it. A caller bounded to a project deletes only that project's prompts."""
     deleted: list[str] = []
     for pid in dict.fromkeys(ids):
-        row = db.execute(f"SELECT parent_id FROM prompts WHERE id = ?{lock}", (pid,)).fetchone()
+        where, params = scoped("p.id = ?", [pid])
+        row = db.execute(f"SELECT p.parent_id FROM prompts p WHERE {where}{lock}", params).fetchone()
         if row is None:
             continue
         db.execute("UPDATE prompts SET parent_id = ? WHERE parent_id = ?", (row[0], pid))
@@ -209,15 +228,17 @@ class PromptRecords:
                 self._insert_metric(db, metric)
 
     def get_prompt(self, prompt_id: str) -> Prompt | None:
-        rows = self.query("SELECT * FROM prompts WHERE id = ?", (prompt_id,))
+        where, params = scoped("p.id = ?", [prompt_id])
+        rows = self.query(f"SELECT * FROM prompts p WHERE {where}", params)
         return row_to_prompt(rows[0]) if rows else None
 
     def list_prompts(self, *, session_id: str | None = None, filters: SearchFilters | None = None,
                      limit: int = 50, offset: int = 0) -> list[Prompt]:
         """A session's prompts in generation order, or the library (matching `filters`) most recent first."""
         if session_id:
-            rows = self.query("SELECT * FROM prompts WHERE session_id = ? ORDER BY created_at, phase, variant "
-                              "LIMIT ? OFFSET ?", (session_id, limit, offset))
+            where, params = scoped("p.session_id = ?", [session_id])
+            rows = self.query(f"SELECT * FROM prompts p WHERE {where} ORDER BY p.created_at, p.phase, p.variant "
+                              "LIMIT ? OFFSET ?", params + [limit, offset])
         else:
             where, params = filter_sql(filters, self.dialect)
             rows = self.query(f"SELECT {_LIGHT} FROM prompts p WHERE {where} "
@@ -228,9 +249,10 @@ class PromptRecords:
         """The best prompts first (MCP prompts): by average feedback rating where rated, then by the
         stored ranking score; prompts with neither are left out."""
         rating = "(SELECT AVG(f.rating) FROM feedback AS f WHERE f.prompt_id = p.id)"
-        rows = self.query(f"SELECT {_LIGHT} FROM prompts p WHERE p.score IS NOT NULL OR {rating} IS NOT NULL "
+        where, params = scoped(f"p.score IS NOT NULL OR {rating} IS NOT NULL", [])
+        rows = self.query(f"SELECT {_LIGHT} FROM prompts p WHERE {where} "
                           f"ORDER BY {rating} IS NULL, {rating} DESC, p.score DESC, p.created_at DESC LIMIT ?",
-                          (limit,))
+                          params + [limit])
         return [row_to_prompt(r) for r in rows]
 
     def get_context(self, prompt_id: str) -> list[ContextItem]:
@@ -258,7 +280,8 @@ class PromptRecords:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ", ".join("?" for _ in chunk)
-            for row in self.read(f"SELECT {cols} FROM prompts p WHERE p.id IN ({marks})", chunk):
+            where, params = scoped(f"p.id IN ({marks})", chunk)
+            for row in self.read(f"SELECT {cols} FROM prompts p WHERE {where}", params):
                 out[row["id"]] = row_to_prompt(row)
         return out
 
@@ -268,34 +291,38 @@ class PromptRecords:
 
     def ancestors(self, prompt_id: str, max_depth: int = 1000) -> list[Prompt]:
         """The chain of parents, root first."""
+        where, params = scoped(self.dialect.true, [])
         rows = self.query(f"""
             WITH RECURSIVE anc(id, depth) AS (
                 SELECT parent_id, 1 FROM prompts WHERE id = ? AND parent_id IS NOT NULL
                 UNION ALL
                 SELECT p.parent_id, anc.depth + 1 FROM prompts p JOIN anc ON p.id = anc.id
                 WHERE p.parent_id IS NOT NULL AND anc.depth < ?)
-            SELECT {_LIGHT} FROM anc JOIN prompts p ON p.id = anc.id ORDER BY anc.depth DESC""",
-                          (prompt_id, max_depth))
+            SELECT {_LIGHT} FROM anc JOIN prompts p ON p.id = anc.id WHERE {where} ORDER BY anc.depth DESC""",
+                          (prompt_id, max_depth, *params))
         return [row_to_prompt(r) for r in rows]
 
     def descendants(self, prompt_id: str, *, edits_only: bool = False, max_depth: int = 1000) -> list[Prompt]:
         """Children, grandchildren ... breadth first, oldest first within a level. With `edits_only`, only the
         links made by editing (new versions)."""
         edit = " AND p.enhancement_method = 'edit'" if edits_only else ""
+        where, params = scoped(self.dialect.true, [])
         rows = self.query(f"""
             WITH RECURSIVE des(id, depth) AS (
                 SELECT p.id, 1 FROM prompts p WHERE p.parent_id = ?{edit}
                 UNION ALL
                 SELECT p.id, des.depth + 1 FROM prompts p JOIN des ON p.parent_id = des.id
                 WHERE des.depth < ?{edit})
-            SELECT {_LIGHT} FROM des JOIN prompts p ON p.id = des.id ORDER BY des.depth, p.created_at, p.id""",
-                          (prompt_id, max_depth))
+            SELECT {_LIGHT} FROM des JOIN prompts p ON p.id = des.id WHERE {where}
+            ORDER BY des.depth, p.created_at, p.id""", (prompt_id, max_depth, *params))
         return [row_to_prompt(r) for r in rows]
 
     def ids_by_hash(self) -> dict[str, str]:
         """content_hash -> the oldest prompt id with that content."""
+        where, params = scoped(self.dialect.true, [])
         return {r[0]: r[1] for r in self.query(
-            "SELECT content_hash, id FROM prompts ORDER BY created_at DESC, id DESC")}
+            f"SELECT p.content_hash, p.id FROM prompts p WHERE {where} ORDER BY p.created_at DESC, p.id DESC",
+            params)}
 
     def contexts_for(self, ids: list[str]) -> dict[str, list[ContextItem]]:
         out: dict[str, list[ContextItem]] = {}

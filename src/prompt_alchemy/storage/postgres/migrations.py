@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from prompt_alchemy.storage.sqlite.migrations import PEOPLE_SQL
 
 #: The text search configuration: English stemming and stop words, like FTS5's porter tokenizer.
 TEXT_CONFIG = "english"
@@ -329,4 +330,5 @@ POSTGRES_DIALECT: dict[str, str] = {
     "m007_fts_datasette": _FTS_DATASETTE,
     "m008_rate_windows": _RATE_WINDOWS,
     "m009_named_prompts": _NAMED_PROMPTS,
+    "m010_people": PEOPLE_SQL,
 }

@@ -36,12 +36,15 @@ from prompt_alchemy.storage.cache import CacheRepository
 from prompt_alchemy.storage.dialect import POSTGRES
 from prompt_alchemy.storage.feedback import FeedbackRepository
 from prompt_alchemy.storage.labels import LabelRepository
+from prompt_alchemy.storage.people import PeopleRepository
 from prompt_alchemy.storage.postgres.migrations import POSTGRES_DATA_STEPS, POSTGRES_DIALECT, TEXT_CONFIG
 from prompt_alchemy.storage.prompts import (
     PROMPT_COLUMNS,
     PromptRecords,
     delete_relinking,
     filter_sql,
+    scoped,
+    unfiltered,
     fts_terms,
     prompt_to_row,
 )
@@ -243,7 +246,8 @@ class PgVectorSpace:
 # ------------------------------------------------------------------------------------------------ the store
 
 
-class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepository, LabelRepository):
+class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepository, LabelRepository,
+                    PeopleRepository):
     """The library in PostgreSQL. Thread-safe: every call borrows a pooled connection."""
 
     dialect = POSTGRES
@@ -431,7 +435,7 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         if table is None or limit <= 0:
             return []
         literal = vector_literal(q)
-        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters, POSTGRES)
+        where, params = ("TRUE", []) if unfiltered(filters) else filter_sql(filters, POSTGRES)
         if allowed_ids is not None:
             where, params = f"({where}) AND v.id = ANY(?)", params + [list(allowed_ids)]
         join = "" if where == "TRUE" else "JOIN prompts p ON p.id = v.id "
@@ -653,11 +657,13 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
     # ------------------------------------------------------------------ reads
 
     def resolve_prefix(self, prefix: str, limit: int = 10) -> list[Any]:
-        exact = self.query("SELECT id, phase, title, created_at FROM prompts WHERE id = ?", (prefix,))
+        where, params = scoped("p.id = ?", [prefix])
+        exact = self.query(f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where}", params)
         if exact:
             return exact
-        return self.query("SELECT id, phase, title, created_at FROM prompts WHERE starts_with(id, ?) "
-                          "ORDER BY id LIMIT ?", (prefix, limit))
+        where, params = scoped("starts_with(p.id, ?)", [prefix])
+        return self.query(f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where} "
+                          "ORDER BY p.id LIMIT ?", params + [limit])
 
     def filter_ids(self, filters: SearchFilters | None) -> frozenset[str]:
         where, params = filter_sql(filters, POSTGRES)
@@ -674,7 +680,7 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         if not terms:
             return []
         text = " or ".join(self._selective_terms(terms))
-        where, params = ("TRUE", []) if filters is None or filters.is_empty() else filter_sql(filters, POSTGRES)
+        where, params = ("TRUE", []) if unfiltered(filters) else filter_sql(filters, POSTGRES)
         sql = (f"SELECT p.id, ts_rank('{_RANK_WEIGHTS}', p.search, q, 1) AS rank "
                f"FROM prompts p, websearch_to_tsquery('{TEXT_CONFIG}', ?) AS q "
                f"WHERE p.search @@ q AND {where} ORDER BY rank DESC, p.id LIMIT ?")

@@ -357,6 +357,52 @@ def log_label_moves(lines: list[str]) -> None:
         log.warning("  %s", line)
 
 
+def m010_people(db: sqlite3.Connection) -> None:
+    """Users, projects and roles: `projects` (with the `default` project every existing prompt and key joins),
+    `users` (created on first sign-in; `disabled_at` refuses them), `memberships` (a user's role in a project:
+    owner, admin, member or viewer, and whether it came from the sign-in claim or from an admin), and on
+    `prompts` the project and the creator, on `api_keys` the project and the optional user."""
+    run_script(db, PEOPLE_SQL)
+
+
+#: m010's statements, in SQL both databases read (the PostgreSQL migration uses them too).
+PEOPLE_SQL = """
+CREATE TABLE projects (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL
+);
+INSERT INTO projects (id, created_at) VALUES ('default', '1970-01-01T00:00:00+00:00');
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    issuer TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    handle TEXT NOT NULL UNIQUE,
+    email TEXT,
+    display_name TEXT,
+    created_at TEXT NOT NULL,
+    last_seen_at TEXT,
+    disabled_at TEXT,
+    UNIQUE (issuer, subject)
+);
+CREATE TABLE memberships (
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT 'admin',
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, project_id)
+);
+CREATE INDEX idx_memberships_project ON memberships(project_id);
+ALTER TABLE prompts ADD COLUMN project_id TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE prompts ADD COLUMN created_by TEXT;
+CREATE INDEX idx_prompts_project ON prompts(project_id, created_at);
+CREATE INDEX idx_prompts_created_by ON prompts(created_by);
+ALTER TABLE api_keys ADD COLUMN project_id TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE api_keys ADD COLUMN user_id TEXT;
+CREATE INDEX idx_api_keys_user ON api_keys(user_id);
+"""
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_fts,
@@ -367,4 +413,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m007_fts_datasette,  # the FTS table in the form Datasette detects
     m008_rate_windows,  # the API keys' rate-limit windows (PostgreSQL; SQLite counts in memory)
     m009_named_prompts,  # prompt names with versions; labels per name; protected labels
+    m010_people,  # users, projects and roles; prompts and keys belong to a project
 ]

@@ -18,14 +18,18 @@ from prompt_alchemy.storage.cache import CacheRepository
 from prompt_alchemy.storage.dialect import SQLITE
 from prompt_alchemy.storage.feedback import FeedbackRepository
 from prompt_alchemy.storage.labels import LabelRepository
+from prompt_alchemy.storage.people import PeopleRepository
 from prompt_alchemy.storage.prompts import (
     PromptRecords,
     delete_relinking,
     filter_sql,
+    scoped,
+    unfiltered,
     fts_terms,
     prompt_to_row,
 )
 from prompt_alchemy.storage.sqlite.migrations import MIGRATIONS
+from prompt_alchemy.tenancy import project_scope
 from prompt_alchemy.storage.timefmt import to_iso as _to_iso
 
 if TYPE_CHECKING:
@@ -106,7 +110,8 @@ def restore_database(path: Path, backup: Path, *, stamp: str) -> Path | None:
     return moved
 
 
-class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepository, LabelRepository):
+class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepository, LabelRepository,
+                  PeopleRepository):
     """One connection per store, shared across threads behind a lock (SQLite serializes writers anyway)."""
 
     dialect = SQLITE
@@ -276,7 +281,7 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
         self._watch = None if self._memory else self._connect_reader()
         self._watch_lock = threading.Lock()
         self._term_counts: tuple[tuple[int, int], dict[str, int]] = ((-1, -1), {})
-        self._allowed_ids: dict[tuple[str, int], frozenset[str]] = {}
+        self._allowed_ids: dict[tuple[str, str, int], frozenset[str]] = {}
         self._vector_indexes: dict[tuple[str, int], Any] = {}
         self._vector_versions: dict[tuple[str, int], int] = {}
         self._vector_lock = threading.Lock()
@@ -306,7 +311,7 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
                        filters: SearchFilters | None = None) -> list[tuple[str, float]]:
         """(id, cosine similarity) of the `limit` nearest stored vectors of this model and dimension, best first,
         among the prompts matching `filters`: exact, over the in-memory index."""
-        allowed = None if filters is None or filters.is_empty() else self.filter_ids(filters)
+        allowed = None if unfiltered(filters) else self.filter_ids(filters)
         return self.vector_index(model, dimensions).search(vector, limit, allowed)
 
     def _index_written(self, prompts: Iterable[Prompt]) -> None:
@@ -421,11 +426,13 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
 
     def resolve_prefix(self, prefix: str, limit: int = 10) -> list[sqlite3.Row]:
         """Prompts whose id is `prefix` or starts with it (at most `limit`; the exact id alone if it exists)."""
-        exact = self.query("SELECT id, phase, title, created_at FROM prompts WHERE id = ?", (prefix,))
+        where, params = scoped("p.id = ?", [prefix])
+        exact = self.query(f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where}", params)
         if exact:
             return exact
-        return self.query("SELECT id, phase, title, created_at FROM prompts WHERE id >= ? AND id < ? "
-                          "ORDER BY id LIMIT ?", (prefix, prefix + "\U0010ffff", limit))
+        where, params = scoped("p.id >= ? AND p.id < ?", [prefix, prefix + "\U0010ffff"])
+        return self.query(f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where} "
+                          "ORDER BY p.id LIMIT ?", params + [limit])
 
     def search_text(self, query: str, filters: SearchFilters | None = None,
                     limit: int = 10) -> list[tuple[str, float]]:
@@ -434,7 +441,7 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
         if not terms:
             return []
         match = " OR ".join(self._selective_terms(terms))
-        if filters is None or filters.is_empty():
+        if unfiltered(filters):
             sql = ("SELECT p.id, f.rank FROM (SELECT rowid, rank FROM prompts_fts WHERE prompts_fts MATCH ? "
                    "ORDER BY rank LIMIT ?) AS f JOIN prompts p ON p.rowid = f.rowid ORDER BY f.rank")
             params: list[Any] = [match, limit]
@@ -479,7 +486,7 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
 
     def filter_ids(self, filters: SearchFilters | None) -> frozenset[str]:
         """The ids of the prompts matching `filters`, cached per filter until the next write."""
-        key = ("" if filters is None else filters.model_dump_json(), self.generation())
+        key = ("" if filters is None else filters.model_dump_json(), project_scope() or "", self.generation())
         ids = self._allowed_ids.get(key)
         if ids is None:
             where, params = filter_sql(filters, self.dialect)
