@@ -32,8 +32,10 @@ def read_keys(path: Path) -> dict[str, str]:
     try:
         data = json.loads(text) if text.strip() else {}
     except ValueError:
-        raise ConfigError(f"the keys file {path} is not valid JSON; fix it or delete it and run "
-                          f"'prompt-alchemy keys set NAME' again") from None
+        raise ConfigError(
+            f"the keys file {path} is not valid JSON; fix it or delete it and run "
+            f"'prompt-alchemy keys set NAME' again"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"the keys file {path} must hold a JSON object of provider name to key")
     return {str(k): v for k, v in data.items() if k != _NOTE_KEY and isinstance(v, str) and v}

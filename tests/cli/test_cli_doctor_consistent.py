@@ -23,8 +23,11 @@ def test_a_failing_local_model_and_no_provider_is_said_once_and_consistently(cli
 
 
 def test_a_working_local_model_keeps_the_reassuring_line():
-    alone = [Check("providers", "ok", "no cloud provider or Ollama configured: every phase runs on the embedded "
-                                      "local model")]
+    alone = [
+        Check(
+            "providers", "ok", "no cloud provider or Ollama configured: every phase runs on the embedded " "local model"
+        )
+    ]
     assert consistent(alone, Check("local model", "ok", "loads and generates")) == alone
     remote = [Check("provider openai", "ok", "key accepted")]
     assert consistent(remote, Check("local model", "fail", "broken")) == remote

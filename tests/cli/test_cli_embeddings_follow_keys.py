@@ -32,13 +32,18 @@ def no_local_embedder(tmp_path) -> dict[str, str]:
 
 
 def _config(write_config, server) -> None:
-    write_config("providers:\n" + provider_block("openai", server, timeout=60.0, max_retries=0) + "\n"
-                 "phases:\n" + "".join(f"  {p}:\n    provider: openai\n    fallbacks: []\n"
-                                       for p in ("prima-materia", "solutio", "coagulatio")))
+    write_config(
+        "providers:\n" + provider_block("openai", server, timeout=60.0, max_retries=0) + "\n"
+        "phases:\n"
+        + "".join(
+            f"  {p}:\n    provider: openai\n    fallbacks: []\n" for p in ("prima-materia", "solutio", "coagulatio")
+        )
+    )
 
 
-def test_openai_embeds_and_search_is_semantic_without_the_local_stack(cli, home, fake_servers, write_config,
-                                                                        no_local_embedder):
+def test_openai_embeds_and_search_is_semantic_without_the_local_stack(
+    cli, home, fake_servers, write_config, no_local_embedder
+):
     server = fake_servers("openai")["openai"]
     _config(write_config, server)
     shown = json.loads(cli("config", "show", "-o", "json", env=no_local_embedder).stdout)
@@ -57,8 +62,9 @@ def test_openai_embeds_and_search_is_semantic_without_the_local_stack(cli, home,
     assert "warning" not in found.stderr.lower() and "reembed" not in found.stderr
 
 
-def test_an_explicit_choice_wins_and_a_mismatched_search_says_to_reembed(cli, home, fake_servers, write_config,
-                                                                          no_local_embedder):
+def test_an_explicit_choice_wins_and_a_mismatched_search_says_to_reembed(
+    cli, home, fake_servers, write_config, no_local_embedder
+):
     server = fake_servers("openai")["openai"]
     _config(write_config, server)
     assert cli("generate", "-n", "1", "-o", "json", "a haiku about tea", env=no_local_embedder).returncode == 0

@@ -19,8 +19,10 @@ FROM_ENV = "sk-ENVKEY-9876543210fedcbaQRS"
 
 
 def _openai_config(write_config, server) -> None:
-    write_config("providers:\n" + provider_block("openai", server, timeout=60.0, max_retries=0) + "\n"
-                 "phases:\n  prima-materia:\n    provider: openai\n    fallbacks: []\n")
+    write_config(
+        "providers:\n" + provider_block("openai", server, timeout=60.0, max_retries=0) + "\n"
+        "phases:\n  prima-materia:\n    provider: openai\n    fallbacks: []\n"
+    )
 
 
 def _keys_sent(server) -> set[str]:
@@ -56,8 +58,17 @@ def test_the_environment_wins_over_the_stored_key(cli, home, fake_servers, write
     assert cli("keys", "set", "openai", input=STORED).returncode == 0
     server = fake_servers("openai")["openai"]
     _openai_config(write_config, server)
-    gen = cli("generate", "--phases", "idea", "-n", "1", "-o", "json", "a tool that renames photos",
-              env={"OPENAI_API_KEY": FROM_ENV})
+    gen = cli(
+        "generate",
+        "--phases",
+        "idea",
+        "-n",
+        "1",
+        "-o",
+        "json",
+        "a tool that renames photos",
+        env={"OPENAI_API_KEY": FROM_ENV},
+    )
     assert gen.returncode == 0, gen.stderr
     assert _keys_sent(server) == {FROM_ENV}
     again = cli("keys", "set", "openai", input=STORED, env={"OPENAI_API_KEY": FROM_ENV})
@@ -74,7 +85,8 @@ def test_remove_and_bad_input_change_nothing(cli, home):
     before = path.read_bytes()
     spaced = cli("keys", "set", "openai", input="sk one two\n")
     assert spaced.returncode == 2 and path.read_bytes() == before
-    assert cli("keys", "remove", "anthropic").returncode == 0 and cli("keys", "list", "-o", "json").stdout.strip() == "[]"
+    assert cli("keys", "remove", "anthropic").returncode == 0
+    assert cli("keys", "list", "-o", "json").stdout.strip() == "[]"
     missing = cli("keys", "remove", "anthropic")
     assert missing.returncode == 1 and "no stored key for anthropic" in missing.stderr
     path.write_text("{not json")

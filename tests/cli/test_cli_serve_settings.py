@@ -7,25 +7,32 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 
 import httpx
 import pytest
-
 from testkit import CLI, SCRIPTED
 
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "test", "version": "0"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}},
+}
 
 
 def _stdio_session(home, *flags: str) -> str:
     """Start `serve` on stdio, wait for the answer to initialize, close stdin, wait for the exit; the log."""
     log = home / "serve.log"
     env = {**os.environ, **SCRIPTED, "PROMPT_ALCHEMY_LEARNING__ENABLED": "false"}
-    proc = subprocess.Popen([*CLI, "serve", "--log-file", str(log), *flags], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--log-file", str(log), *flags],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         proc.stdin.write(json.dumps(INIT) + "\n")
         proc.stdin.flush()
@@ -66,8 +73,13 @@ def test_http_host_and_port_come_from_settings(home, write_config, how):
     else:
         write_config("server:\n  host: 127.0.0.2\n  port: 0\n")
     log = home / "http.log"
-    proc = subprocess.Popen([*CLI, "serve", "--transport", "http", "--log-file", str(log)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--transport", "http", "--log-file", str(log)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = _listening(log, proc)
         assert url.startswith("http://127.0.0.2:") and not url.endswith(":8080")

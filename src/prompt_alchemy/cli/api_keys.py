@@ -11,8 +11,9 @@ import typer
 
 from prompt_alchemy.cli._common import Output, print_json, run_with_service, stdout_console
 
-app = typer.Typer(help="API keys for the team server (REST API and MCP over HTTP); provider keys are 'keys'.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="API keys for the team server (REST API and MCP over HTTP); provider keys are 'keys'.", no_args_is_help=True
+)
 
 
 class Scope(str, Enum):
@@ -29,10 +30,14 @@ def register(root: typer.Typer) -> None:
 def create(
     ctx: typer.Context,
     name: str = typer.Option(..., "--name", help="Who uses the key; recorded as the actor of what it writes."),
-    scope: Scope = typer.Option(Scope.read, "--scope", help="read (GET routes), write (also generate, edit, rate, "
-                                                           "import, train; MCP), admin (also the audit log)."),
-    rate_limit: int = typer.Option(None, "--rate-limit", help="Requests per minute for this key (default: "
-                                                              "server.rate_limit_per_minute)."),
+    scope: Scope = typer.Option(
+        Scope.read,
+        "--scope",
+        help="read (GET routes), write (also generate, edit, rate, " "import, train; MCP), admin (also the audit log).",
+    ),
+    rate_limit: int = typer.Option(
+        None, "--rate-limit", help="Requests per minute for this key (default: " "server.rate_limit_per_minute)."
+    ),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
 ) -> None:
     """Create a key and print it once: it cannot be shown again (only its hash is stored)."""
@@ -41,8 +46,11 @@ def create(
         print_json({**row, "key": secret})
         return
     typer.echo(secret)
-    typer.echo(f"created key '{row['name']}' (id {row['id']}, scope {row['scope']}); store it now: it is not "
-               f"shown again. Send it as 'Authorization: Bearer <key>'.", err=True)
+    typer.echo(
+        f"created key '{row['name']}' (id {row['id']}, scope {row['scope']}); store it now: it is not "
+        f"shown again. Send it as 'Authorization: Bearer <key>'.",
+        err=True,
+    )
 
 
 @app.command("list")
@@ -65,8 +73,14 @@ def list_keys(
     for col in ("id", "name", "scope", "rate limit", "created", "revoked"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["id"], r["name"], r["scope"], str(r["rate_limit"] or "default"), r["created_at"][:19],
-                      (r["revoked_at"] or "")[:19])
+        table.add_row(
+            r["id"],
+            r["name"],
+            r["scope"],
+            str(r["rate_limit"] or "default"),
+            r["created_at"][:19],
+            (r["revoked_at"] or "")[:19],
+        )
     stdout_console().print(table)
 
 

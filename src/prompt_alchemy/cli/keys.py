@@ -17,8 +17,11 @@ import typer
 from prompt_alchemy.cli import api_keys
 from prompt_alchemy.cli._common import Output, print_json, state
 
-app = typer.Typer(help="Provider API keys (OpenAI, Anthropic ...), stored owner-only in keys.json. Team server "
-                       "keys are 'api-keys'.", no_args_is_help=True)
+app = typer.Typer(
+    help="Provider API keys (OpenAI, Anthropic ...), stored owner-only in keys.json. Team server "
+    "keys are 'api-keys'.",
+    no_args_is_help=True,
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -50,7 +53,7 @@ def _read_secret(name: str) -> str:
 
         value = getpass.getpass(f"Enter the {name} API key (hidden): ")
     else:
-        value = (sys.stdin.readline() if sys.stdin is not None else "")
+        value = sys.stdin.readline() if sys.stdin is not None else ""
     value = value.strip()
     if not value:
         raise InputError("no key given; type it at the prompt or pipe it on stdin (nothing was stored)")
@@ -86,7 +89,9 @@ def set_key(
 def list_keys(
     ctx: typer.Context,
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
-    server: bool = typer.Option(False, "--server", hidden=True, help="The team server's API keys (now 'api-keys list')."),
+    server: bool = typer.Option(
+        False, "--server", hidden=True, help="The team server's API keys (now 'api-keys list')."
+    ),
     include_revoked: bool = typer.Option(False, "--all", hidden=True, help="With --server: include revoked keys."),
 ) -> None:
     """The providers that have a stored key (names only, never the keys)."""
@@ -128,8 +133,10 @@ def key_path(ctx: typer.Context) -> None:
 
 
 def _moved(command: str) -> None:
-    sys.stderr.write(f"note: 'prompt-alchemy keys {command}' for the team server's API keys is now "
-                     f"'prompt-alchemy api-keys {command}'; the old spelling goes away in the next release\n")
+    sys.stderr.write(
+        f"note: 'prompt-alchemy keys {command}' for the team server's API keys is now "
+        f"'prompt-alchemy api-keys {command}'; the old spelling goes away in the next release\n"
+    )
 
 
 @app.command("create", hidden=True)

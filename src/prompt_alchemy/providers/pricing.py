@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -36,8 +36,9 @@ class Price:
             from genai_prices import Usage, calc_price
 
             provider_id, model_ref = self.genai_ref
-            calculation = calc_price(Usage(input_tokens=input_tokens, output_tokens=output_tokens), model_ref,
-                                     provider_id=provider_id)
+            calculation = calc_price(
+                Usage(input_tokens=input_tokens, output_tokens=output_tokens), model_ref, provider_id=provider_id
+            )
             return float(calculation.total_price)
         return (input_tokens * self.input + output_tokens * self.output) / 1_000_000.0
 
@@ -64,8 +65,12 @@ def genai_price(provider: str, model: str) -> Price | None:
         probe = calc_price(Usage(input_tokens=1000, output_tokens=1000), model, provider_id=provider_id)
     except LookupError:
         return None
-    return Price(float(probe.input_price) * 1000.0, float(probe.output_price) * 1000.0, source=GENAI_PRICES,
-                 genai_ref=(provider_id, model))
+    return Price(
+        float(probe.input_price) * 1000.0,
+        float(probe.output_price) * 1000.0,
+        source=GENAI_PRICES,
+        genai_ref=(provider_id, model),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -90,19 +95,22 @@ def sources_note() -> str:
     """Where prices come from, for `providers` output."""
     version = genai_prices_version()
     first = f"genai-prices {version}" if version else "genai-prices (not installed)"
-    return (f"prices: gateway.prices in config, then {first}, then the local fallback table dated {table_date()} "
-            f"for models genai-prices does not know")
+    return (
+        f"prices: gateway.prices in config, then {first}, then the local fallback table dated {table_date()} "
+        f"for models genai-prices does not know"
+    )
 
 
 @lru_cache(maxsize=1)
 def shipped_prices() -> dict[str, dict[str, Price]]:
     data = json.loads(resources.files("prompt_alchemy.providers").joinpath("prices.json").read_text("utf-8"))
-    return {provider: {model: Price(float(p["input"]), float(p.get("output", 0.0)))
-                       for model, p in models.items()}
-            for provider, models in data["providers"].items()}
+    return {
+        provider: {model: Price(float(p["input"]), float(p.get("output", 0.0))) for model, p in models.items()}
+        for provider, models in data["providers"].items()
+    }
 
 
-@lru_cache(maxsize=None)
+@cache
 def provider_prices(provider: str) -> dict[str, Price]:
     """A provider's price table: what its description declares, with the shipped table's entries over it."""
     from prompt_alchemy.providers.catalog import all_providers
@@ -115,8 +123,11 @@ def provider_prices(provider: str) -> dict[str, Price]:
 def _longest_prefix(table: Mapping[str, Price], model: str) -> Price | None:
     if model in table:
         return table[model]
-    matches = [name for name in table if name != "*" and model.startswith(name)
-               and model[len(name):len(name) + 1] in ("-", "@", ":", ".")]
+    matches = [
+        name
+        for name in table
+        if name != "*" and model.startswith(name) and model[len(name) : len(name) + 1] in ("-", "@", ":", ".")
+    ]
     if matches:
         return table[max(matches, key=len)]
     return table.get("*")
