@@ -128,7 +128,7 @@ _GLOSS = {
     "economizar": "save money", "klassifiziere": "classify", "klassifizieren": "classify", "clasifica": "classify",
     "clasificar": "classify", "classe": "classify", "classer": "classify", "classifica": "classify",
     "classifique": "classify", "explique-moi": "explain", "ordne": "sort", "du": "you", "bist": "are",
-    "eres": "you are", "ich": "I", "für": "for",
+    "eres": "you are", "ich": "I", "für": "for", "sistema": "system", "système": "system",
     "pour": "for", "mit": "with", "avec": "with",
 }
 
@@ -527,6 +527,8 @@ def brief_of(idea: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
             if rule.lower() not in (r.lower() for r in rules):
                 rules.append(rule)
             continue
+        if not persona and _BOT_WORD.search(clause) and len(_BOT_WORD.sub("", clause).split()) == 0:
+            continue  # "agent prompt": only the kind of prompt, said again
         if not persona and _BOT_WORD.search(clause) and len(clause.split()) <= 30:
             body = _AS_PERSONA.sub("", clause) if _AS_PERSONA.match(clause) else clause
             body = re.sub(r"\s+(?:persona|prompt|system prompt)\b", "", body, flags=re.I)

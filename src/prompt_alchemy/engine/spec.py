@@ -172,7 +172,7 @@ summarise translate rewrite convert review critique audit proofread analyze anal
 organise classify categorize label extract list find suggest brainstorm recommend outline prepare fix debug
 refactor optimize improve edit simplify shorten answer evaluate assess estimate calculate compute prepare propose
 teach tutor coach help tell give show find name draft craft set tag sort detect identify research investigate
-convert format check test validate solve teach turn advise negotiate
+convert format check test validate solve teach turn advise negotiate red-team stress-test jailbreak
 """.split())
 #: Words an instruction may start with.
 INSTRUCTION_VERBS = _VERBS | frozenset("answer find tell show ask act respond reply return provide".split())
@@ -361,7 +361,8 @@ def audience_from_idea(idea: str) -> str | None:
 
 def slots_for(pattern: Pattern, details: IdeaDetails, inputs: list[str]) -> dict[str, str]:
     """The values of a pattern's slots for one idea (see the pattern contract)."""
-    audience = details.audience or pattern.audience or audience_from_idea(details.idea) or ""
+    persona_kind = pattern.form == "sections" and bool(pattern.task)  # a bot's reader is its user, no deliverable's
+    audience = details.audience or pattern.audience or ("" if persona_kind else audience_from_idea(details.idea)) or ""
     return {
         "subject": details.image_subject if pattern.form == "paragraph" else details.subject,
         "domain": details.domain, "audience": audience, "count": details.count,
@@ -443,10 +444,12 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
                      and w.rstrip("s") not in STOPWORDS]
         if new_words and "{subject}" not in pattern.roles[0]:  # the idea's persona says more than the pattern's
             roles = [details.persona, *roles]
-        brief = [line for line in details.scope
-                 if line.rstrip(".").lower() != slots["subject"].lower()]  # a character's subject is its role
-        said = " ".join([details.persona, *brief, *rules]).lower()
-        for rule in details.brief_rules:
+        brief = [line for line in details.scope  # a character's subject is already its role
+                 if "{subject}" not in pattern.roles[0] or line.rstrip(".").lower() != slots["subject"].lower()]
+        # the idea's rules clause by clause; a longer one only when it says more than the clauses
+        rules, said = [], " ".join([details.persona, *brief]).lower()
+        plain = [r for r in details.rules if len(r.split()) <= 20 and ". " not in r]  # split on "and must"
+        for rule in [*plain, *details.brief_rules, *details.rules]:
             words = key_words(rule)
             if words and sum(1 for w in words if w in said) < 0.8 * len(words):
                 rules.append(rule)
@@ -468,7 +471,7 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
             sections[pattern.details_section] = rules + sections[pattern.details_section]
         else:
             constraints = rules + constraints
-    form = format_from_idea(details.idea)
+    form = None if ai_facing else format_from_idea(details.idea)  # "email" in an agent's tools is no format
     output_format = form or " ".join(_filled([pattern.output_format], slots))
     audience = slots["audience"]
     context = list(details.context)

@@ -416,7 +416,9 @@ def assemble(spec: PromptSpec, variant: int, family: str | None) -> str:
     if strategy == "concise":
         if context:
             sections["Context"] = " ".join(_sentence(c) for c in context[:2])
-        rules = spec.brief + (spec.rules or [lines[0] for lines in pattern_sections.values()][:2])
+        rules = spec.brief + (spec.rules or [next((line for line in lines if line not in spec.brief), "")
+                                             for lines in pattern_sections.values()][:2])
+        rules = [line for line in dict.fromkeys(rules) if line]
         firsts = [next((line for line in lines if line not in spec.brief), "") for h, lines in
                   pattern_sections.items() if h != spec.details_section]
         kept = rules + [line for line in firsts if line and line not in rules][:2]

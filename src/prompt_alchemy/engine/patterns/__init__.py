@@ -419,6 +419,10 @@ _BEHAVIOUR = re.compile(r"\b(?:makes?|making|gets?|so|that|until)\s+(?:the\s+|an
                         r"claude|gemini|bot|assistant)\s+(?:always\s+|never\s+|only\s+|to\s+)?(?:answers?|responds?|"
                         r"repl(?:y|ies)|ends?|asks?|starts?|picks?|writes?|talks?|speaks?|uses?|says?|act)\b", re.I)
 _BUSINESS_BOTS = ("support-bot", "internal-helpdesk-bot")
+_ON_MATERIAL = ("extract-json", "classify", "summarize", "translate", "rewrite-tone")
+_BUILDS_A_PROGRAM = re.compile(r"^(?:build|write|create|make|implement|code|develop)\s+(?:me\s+)?(?:an?\s+|the\s+)?"
+                               r"(?:[\w+#.-]+\s+){0,3}?(?:cli|command-line tool|script|app|application|program|"
+                               r"extension|plugin|library|tool|service|api|endpoint|function|component)\b", re.I)
 
 
 def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> dict[str, float]:
@@ -435,6 +439,8 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
     first = re.split(r"[\s,:;]+", body.lower(), maxsplit=1)[0] if body.strip() else ""
     if first in _ACTS_ON:
         drop.update(_BUSINESS_BOTS)
+    if _BUILDS_A_PROGRAM.match(body):  # a program that summarizes is code, not a summary of given material
+        drop.update(_ON_MATERIAL)
     kept = {name: score for name, score in scores.items() if name not in drop} if drop else scores
     if _BEHAVIOUR.search(idea) and not _HAS_PERSONA.search(idea):
         # "a prompt that makes the model answer only yes or no": the prompt is the behaviour, said plainly
