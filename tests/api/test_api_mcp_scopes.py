@@ -26,6 +26,9 @@ WRITES = [
     ("batch_generate", {"items": [{"idea": "a"}], "save": False}),
     ("optimize_prompt", {"task": "explain", "prompt": "Explain it."}),
     ("train_model", {"dry_run": True}),
+    ("submit_batch", {"items": [{"idea": "a"}], "save": False}),
+    ("cancel_job", {"job": 1}),
+    ("retry_job", {"job": 1}),
 ]
 READS = [
     ("get_prompt", {"id": "scope-0001"}),
@@ -36,6 +39,7 @@ READS = [
     ("learning_patterns", {}),
     ("get_providers", {}),
     ("validate_config", {}),
+    ("list_jobs", {}),
 ]
 
 
@@ -68,7 +72,8 @@ def test_every_tool_has_one_scope_and_only_the_read_only_tools_are_read():
     assert len(TOOL_SCOPES) == len(TOOLS)
     for spec in TOOLS:
         assert TOOL_SCOPES[spec.fn.__name__] == ("read" if spec.read_only else "write"), spec.fn.__name__
-    assert {name for name, _ in WRITES} | {"search_prompts"} | {name for name, _ in READS} == set(TOOL_SCOPES)
+    called = {"search_prompts", "job_status"}  # called below, and in tests/jobs/test_jobs_mcp.py
+    assert {name for name, _ in WRITES} | called | {name for name, _ in READS} == set(TOOL_SCOPES)
 
 
 async def test_a_read_key_calls_the_read_tools_and_is_refused_the_write_tools(auth_server):

@@ -26,10 +26,6 @@ HEARTBEAT_S = 2.0
 #: ... and is taken for dead when it has not for this long (s); its running items then go back on the queue
 STALLED_AFTER_S = 10.0
 
-blueprint = procrastinate.Blueprint()
-
-
-@blueprint.task(name="run_item", queue=QUEUE, pass_context=True)
 async def run_item(context: procrastinate.JobContext, job_id: int, key: str) -> None:
     """Run one item of a job (a batch idea, or the whole of any other job)."""
     jobs: JobsService = context.additional_context["jobs"]
@@ -38,6 +34,10 @@ async def run_item(context: procrastinate.JobContext, job_id: int, key: str) -> 
 
 def make_app(url: str) -> procrastinate.App:
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=4))
+    # a blueprint of this app's own: add_tasks_from renames the blueprint's tasks in place, so a shared one would
+    # give a second app of the process (a second service) the task 'alchemy:alchemy:run_item'
+    blueprint = procrastinate.Blueprint()
+    blueprint.task(name="run_item", queue=QUEUE, pass_context=True)(run_item)
     app.add_tasks_from(blueprint, namespace="alchemy")
     return app
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.errors import AlchemyError, InputError
@@ -160,11 +161,15 @@ class JobsService:
 
         await asyncio.gather(*(worker() for _ in range(min(LOCAL_CONCURRENCY, len(keys)))))
 
-    async def wait(self, job_id: int, *, poll: float = 0.5, timeout: float | None = None) -> JobInfo:
-        """Until the job is succeeded, failed or cancelled."""
+    async def wait(self, job_id: int, *, poll: float = 0.5, timeout: float | None = None,
+                   on_poll: Callable[[JobInfo], Awaitable[None]] | None = None) -> JobInfo:
+        """Until the job is succeeded, failed or cancelled (or `timeout` seconds have passed: the job as it is
+        then). `on_poll` sees the job at every look, the last one included."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             info = await self.show(job_id)
+            if on_poll is not None:
+                await on_poll(info)
             if info.status in ("succeeded", "failed", "cancelled"):
                 return info
             if deadline is not None and time.monotonic() > deadline:

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 
-from prompt_alchemy.mcp.tools import generation, learning, library, ranking, setup, templates
+from prompt_alchemy.mcp.tools import generation, jobs, learning, library, ranking, setup, templates
 from prompt_alchemy.mcp.tools._common import Choices
 
 __all__ = ["TOOLS", "TOOL_SCOPES", "ToolSpec", "register_tools"]
@@ -56,6 +56,11 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(learning.learning_patterns, "Learning patterns", read_only=True, scope="read"),
     ToolSpec(setup.get_providers, "Get providers", read_only=True, open_world=True, scope="read"),
     ToolSpec(setup.validate_config, "Validate configuration", read_only=True, scope="read"),
+    ToolSpec(jobs.submit_batch, "Submit a batch job", open_world=True, scope="write"),
+    ToolSpec(jobs.job_status, "Job status", read_only=True, scope="read"),
+    ToolSpec(jobs.list_jobs, "List jobs", read_only=True, scope="read"),
+    ToolSpec(jobs.cancel_job, "Cancel a job", destructive=True, scope="write"),
+    ToolSpec(jobs.retry_job, "Retry a job", open_world=True, scope="write"),
 )
 
 #: The scope each tool needs from an HTTP client's API key, by tool name.
