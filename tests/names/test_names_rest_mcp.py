@@ -75,4 +75,8 @@ async def test_rest_and_mcp_by_name_and_label(server):
         assert json.loads(resource.contents[0].text)["id"] == v2["prompt_id"]
         old = await client.read_resource("prompt://movie-critic@1")
         assert json.loads(old.contents[0].text)["content"] == "Review {movie}."
+        shown = json.loads(resource.contents[0].text)
+        assert (shown["name"], shown["version"], shown["labels"]) == ("movie-critic", 2, ["production", "staging"])
+        assert (json.loads(old.contents[0].text)["name"], json.loads(old.contents[0].text)["version"]) == (
+            "movie-critic", 1)
     await http.aclose()

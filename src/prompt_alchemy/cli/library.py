@@ -140,12 +140,15 @@ def show(
     async def work(service):
         prompt = await service.get_prompt(prompt_id)
         return (prompt, await service.get_context(prompt.id), await service.lineage(prompt.id),
-                (await service.labels_for([prompt.id])).get(prompt.id, []))
+                (await service.labels_for([prompt.id])).get(prompt.id, []),
+                (await service.names_for([prompt.id])).get(prompt.id))
 
-    prompt, context, lineage, labels = run_with_service(ctx, work)
+    prompt, context, lineage, labels, named = run_with_service(ctx, work)
+    name, version = named if named else (None, None)
     variables = variable_names(prompt.content)
     if output is Output.json:
-        print_json({"prompt": prompt_dict(prompt, full=True), "variables": variables, "labels": labels,
+        print_json({"prompt": dict(prompt_dict(prompt, full=True), name=name, version=version),
+                    "variables": variables, "labels": labels,
                     "context": [c.model_dump() for c in context],
                     "lineage": {k: [prompt_dict(p) for p in v] for k, v in lineage.items()}})
         return
@@ -159,7 +162,7 @@ def show(
     meta.add_column(style="bold")
     meta.add_column(overflow="fold")
     rows = {
-        "title": prompt.title, "phase": f"{prompt.phase.value} ({prompt.phase.alias})" if prompt.phase else None,
+        "name": name, "version": None if version is None else str(version), "title": prompt.title, "phase": f"{prompt.phase.value} ({prompt.phase.alias})" if prompt.phase else None,
         "variant": None if prompt.variant is None else str(prompt.variant + 1),
         "source": prompt.source_type + (f" ({prompt.enhancement_method})" if prompt.enhancement_method else ""),
         "provider": f"{prompt.provider}/{prompt.model}" if prompt.provider else None,

@@ -157,7 +157,8 @@ def scope_refusal(tool: str, key: Any) -> str | None:
 
 
 async def read_prompt(prompt_id: str, ctx: Context[ServerState, Any]) -> str:
-    """The `prompt://{prompt_id}` resource: a stored prompt with its metadata, as JSON."""
+    """The `prompt://{prompt_id}` resource: a stored prompt with its metadata, its name and version (null when it
+    has no name) and the labels pointing at it, as JSON."""
     service = ctx.request_context.lifespan_context.service
     try:
         prompt = await service.get_prompt(prompt_id)
@@ -165,5 +166,9 @@ async def read_prompt(prompt_id: str, ctx: Context[ServerState, Any]) -> str:
         raise ResourceNotFoundError(str(exc)) from None
     except AlchemyError as exc:
         raise ResourceError(str(exc)) from None
-    return json.dumps(prompt_dict(prompt), ensure_ascii=False, indent=2)
+    named = (await service.names_for([prompt.id])).get(prompt.id)
+    data = prompt_dict(prompt)
+    data["name"], data["version"] = named if named else (None, None)
+    data["labels"] = (await service.labels_for([prompt.id])).get(prompt.id, [])
+    return json.dumps(data, ensure_ascii=False, indent=2)
 

@@ -18,6 +18,7 @@ from prompt_alchemy.errors import (
 )
 from prompt_alchemy.models import (
     ContextItem,
+    Feedback,
     ImportReport,
     Prompt,
     SearchFilters,
@@ -641,8 +642,10 @@ class LibraryService:
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
-        moved = await asyncio.to_thread(self._import_labels, [r for r in rows if r.prompt.id not in rejected], remap,
-                                        report)
+        kept = [r for r in rows if r.prompt.id not in rejected]
+        await asyncio.to_thread(self._import_names, kept, remap, report)
+        await asyncio.to_thread(self._import_ratings, kept, remap)
+        moved = await asyncio.to_thread(self._import_labels, kept, remap, report)
         await asyncio.to_thread(self._audit_import, report, moved)
         report.wall_ms = round((time.perf_counter() - started) * 1000, 1)
         return report
@@ -699,6 +702,40 @@ class LibraryService:
             fresh = [r for r in fresh if r.prompt.id not in taken]
         fresh = self._parents_first(fresh, remap, report)
         return report, rows, fresh, remap, rejected
+
+    def _import_names(self, rows: list, remap: dict[str, str], report: ImportReport) -> None:
+        """Give each stored row its name and version from the file, in version order (before its labels, which
+        belong to the name). A version the library holds already for another prompt becomes the name's next
+        version, with a warning; a prompt that has a name here keeps it."""
+        named = sorted((r for r in rows if r.name), key=lambda r: (r.name, r.version or 0))
+        stored = self.app.store.existing_ids([remap.get(r.prompt.id, r.prompt.id) for r in named])
+        for row in named:
+            target = remap.get(row.prompt.id, row.prompt.id)
+            if target not in stored:
+                continue
+            if not LABEL_NAME.match(row.name) or _ID_LIKE.match(row.name):
+                report.warnings.append(f"{row.where}: name '{row.name[:80]}' is not a valid prompt name; "
+                                       f"imported without it")
+                continue
+            got = self.app.store.assign_name(target, row.name, version=row.version)
+            if got is not None and got[0] == row.name and row.version is not None and got[1] != row.version:
+                report.warnings.append(f"{row.where}: {row.name}@{row.version} is another prompt here; imported "
+                                       f"as {row.name}@{got[1]}")
+
+    def _import_ratings(self, rows: list, remap: dict[str, str]) -> int:
+        """Store the ratings the rows carry on the row's prompt (or the stored copy of its content); a rating
+        already here (same id) is not stored twice. Returns how many were stored."""
+        stored = 0
+        for row in rows:
+            target = remap.get(row.prompt.id, row.prompt.id)
+            if not row.ratings or not self.app.store.existing_ids([target]):
+                continue
+            have = {f.id for f in self.app.store.list_feedback(prompt_id=target, limit=100_000)}
+            fresh = [f.model_copy(update={"prompt_id": target}) for f in row.ratings if f.id not in have]
+            if fresh:
+                self.app.store.insert_feedback(fresh)
+                stored += len(fresh)
+        return stored
 
     def _import_labels(self, rows: list, remap: dict[str, str], report: ImportReport) -> list[str]:
         """Point each label a row carries at the row's prompt (or the stored copy of its content); a label that
@@ -778,14 +815,27 @@ class LibraryService:
         return write_text_atomically(target, lambda fh: self._write_export(fh, chosen, filters, PromptWriter),
                                      what="export file")
 
+    def _ratings_of(self, ids: list[str]) -> dict[str, list[Feedback]]:
+        """The ratings of each of `ids` that has any, oldest first."""
+        rated = self.app.store.average_ratings(ids)
+        return {i: sorted(self.app.store.list_feedback(prompt_id=i, kind="rating", limit=rated[i][1] + 10),
+                          key=lambda f: (f.created_at, f.id)) for i in ids if i in rated}
+
     def _write_export(self, stream: IO[str], fmt: str, filters: SearchFilters | None, writer_cls) -> int:
+        from prompt_alchemy.storage.transfer import Extras
+
         page: list[Prompt] = []
         with writer_cls(stream, fmt) as writer:
             def flush() -> None:
-                contexts = self.app.store.contexts_for([p.id for p in page]) if fmt in ("json", "jsonl") else {}
-                labels = self.app.store.labels_for([p.id for p in page])
+                ids = [p.id for p in page]
+                full = fmt in ("json", "jsonl")
+                contexts = self.app.store.contexts_for(ids) if full else {}
+                labels = self.app.store.labels_for(ids)
+                names = self.app.store.names_for(ids)
+                ratings = self._ratings_of(ids) if fmt != "text" else {}
                 for p in page:
-                    writer.write(p, contexts.get(p.id), labels.get(p.id))
+                    writer.write(p, Extras(context=contexts.get(p.id), labels=labels.get(p.id),
+                                           named=names.get(p.id), ratings=ratings.get(p.id)))
                 page.clear()
 
             for prompt in self.app.store.iter_prompts(filters):

@@ -234,8 +234,10 @@ class LabelStore(Protocol):
         name's lock; the version."""
         ...
 
-    def assign_name(self, prompt_id: str, name: str | None = None) -> tuple[str, int] | None:
-        """Name an unnamed prompt (`name` as its next version, or a name derived from it); (name, version)."""
+    def assign_name(self, prompt_id: str, name: str | None = None, *,
+                    version: int | None = None) -> tuple[str, int] | None:
+        """Name an unnamed prompt (`name` as `version` when free, else as its next version; or a name derived from
+        it); (name, version)."""
         ...
 
     def resolve_name(self, name: str, version: int | None = None) -> str | None:

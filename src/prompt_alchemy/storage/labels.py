@@ -134,9 +134,11 @@ class LabelRepository:
         self._after_write([prompt])
         return version
 
-    def _name_prompt(self, db: Any, prompt_id: str, name: str | None) -> tuple[str, int] | None:
-        """The (name, version) of `prompt_id`, naming it first when it has none: `name` (as its next version), or a
-        name derived from the prompt. None when there is no such prompt. Inside the caller's transaction."""
+    def _name_prompt(self, db: Any, prompt_id: str, name: str | None,
+                     version: int | None = None) -> tuple[str, int] | None:
+        """The (name, version) of `prompt_id`, naming it first when it has none: `name` (as `version` when that is
+        free, else as its next version), or a name derived from the prompt. None when there is no such prompt.
+        Inside the caller's transaction."""
         row = db.execute("SELECT name, version, title, original_input, content FROM prompts WHERE id = ?",
                          (prompt_id,)).fetchone()
         if row is None:
@@ -147,15 +149,18 @@ class LabelRepository:
             taken = {r[0] for r in db.execute("SELECT DISTINCT name FROM prompts WHERE name IS NOT NULL").fetchall()}
             name = derive_name({"title": row[2], "original_input": row[3], "content": row[4]}, taken)
         self._lock_label(db, name)
-        version = self._next_version(db, name)
+        if version is None or db.execute("SELECT 1 FROM prompts WHERE name = ? AND version = ?",
+                                         (name, version)).fetchone() is not None:
+            version = self._next_version(db, name)
         db.execute("UPDATE prompts SET name = ?, version = ? WHERE id = ? AND name IS NULL", (name, version, prompt_id))
         return name, version
 
-    def assign_name(self, prompt_id: str, name: str | None = None) -> tuple[str, int] | None:
-        """Name an unnamed prompt (`name` as its next version, or a derived name); a named one keeps its name.
-        Returns (name, version), or None when there is no such prompt."""
+    def assign_name(self, prompt_id: str, name: str | None = None, *,
+                    version: int | None = None) -> tuple[str, int] | None:
+        """Name an unnamed prompt (`name` as `version` when that is free, else as its next version; or a derived
+        name); a named one keeps its name. Returns (name, version), or None when there is no such prompt."""
         with self.transaction() as db:
-            return self._name_prompt(db, prompt_id, name)
+            return self._name_prompt(db, prompt_id, name, version)
 
     def resolve_name(self, name: str, version: int | None = None) -> str | None:
         """The id of version `version` of `name` (the latest when None), or None."""

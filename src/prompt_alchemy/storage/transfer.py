@@ -2,7 +2,9 @@
 
 Reading turns each row into a validated Prompt (or one error line naming the row's line or item number) without
 touching the database; the service decides what to write. JSONL and JSON exports carry every stored field,
-embeddings and context included, so that exporting and importing again reproduces the library.
+embeddings and context included, with the prompt's name and version, the labels pointing at it and its ratings, so
+that exporting and importing again reproduces the library. Markdown shows the name, version and labels; text is the
+prompt text only.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from prompt_alchemy.errors import InputError
-from prompt_alchemy.models import ContextItem, Phase, Prompt, content_hash
+from prompt_alchemy.models import ContextItem, Feedback, Phase, Prompt, content_hash
 from prompt_alchemy.security import MAX_IMPORT_BYTES, first_control_char, read_text_file
 
 IMPORT_FORMATS = ("jsonl", "json", "csv")
@@ -43,6 +45,11 @@ class ImportRow:
     embed: bool = True
     #: Labels that pointed at this prompt in the exported library.
     labels: list[str] = field(default_factory=list)
+    #: The prompt's name and version in the exported library (None when it had no name).
+    name: str | None = None
+    version: int | None = None
+    #: Its ratings (1-5, with comment, source and time) in the exported library.
+    ratings: list[Feedback] = field(default_factory=list)
 
 
 def normalize_format(fmt: str | None, path: str | Path | None, allowed: tuple[str, ...], verb: str) -> str:
@@ -225,6 +232,13 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool,
         labels = _tags(labels)
     if not isinstance(labels, list) or not all(isinstance(x, str) and x.strip() for x in labels):
         raise ValueError("'labels' must be a list of label names")
+    prompt_name, version = _name_fields(data.pop("name", None), data.pop("version", None), from_csv=from_csv)
+    ratings = data.pop("ratings", None) or []
+    if from_csv and isinstance(ratings, str):
+        try:
+            ratings = _loads(ratings)
+        except (ValueError, RecursionError):
+            raise ValueError("'ratings' is not valid JSON") from None
     fields = {k: v for k, v in data.items() if k in _PROMPT_FIELDS and k not in _DERIVED}
     fields.setdefault("source_type", "imported")
     try:
@@ -243,7 +257,46 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool,
             raise ValueError(f"'{name}' is {value}; it must be a finite number")
     prompt.content_hash = content_hash(prompt.content)
     return ImportRow(where=where, prompt=prompt, context=items, labels=[x.strip() for x in labels],
-                     embed=prompt.embedding is None and not ("embedding" in record and record["embedding"] is None))
+                     embed=prompt.embedding is None and not ("embedding" in record and record["embedding"] is None),
+                     name=prompt_name, version=version, ratings=_ratings(ratings, prompt.id))
+
+
+def _name_fields(name: Any, version: Any, *, from_csv: bool) -> tuple[str | None, int | None]:
+    """A row's `name` (text) and `version` (a whole number from 1, only with a name); the name's format is the
+    service's to check."""
+    if name is None or name == "":
+        if version not in (None, ""):
+            raise ValueError("'version' needs a 'name'")
+        return None, None
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("'name' must be text")
+    if version in (None, ""):
+        return name.strip(), None
+    if from_csv and isinstance(version, str) and version.strip().isdigit():
+        version = int(version)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError("'version' must be a whole number from 1")
+    return name.strip(), version
+
+
+def _ratings(value: Any, prompt_id: str) -> list[Feedback]:
+    """The row's `ratings` as feedback rows of `prompt_id` (each {rating, comment?, source?, created_at?, id?})."""
+    from pydantic import ValidationError
+
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise ValueError("'ratings' must be a list of objects with a 'rating' from 1 to 5")
+    out = []
+    for item in value:
+        if not isinstance(item.get("rating"), int) or isinstance(item.get("rating"), bool):
+            raise ValueError("'ratings' must be a list of objects with a 'rating' from 1 to 5")
+        fields = {k: item[k] for k in ("id", "rating", "comment", "source", "created_at") if item.get(k) is not None}
+        try:
+            out.append(Feedback(prompt_id=prompt_id, **fields))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ValueError(f"invalid ratings.{'.'.join(str(x) for x in err['loc'])}: "
+                             f"{err['msg'].removeprefix('Value error, ')}") from None
+    return out
 
 
 def _finite32(x: float) -> bool:
@@ -273,15 +326,31 @@ def _tags(value: Any) -> list[str]:
 # ------------------------------------------------------------------------------------------------ writing
 
 
-def prompt_record(prompt: Prompt, context: list[ContextItem] | None = None,
-                  labels: list[str] | None = None) -> dict[str, Any]:
-    """The full JSON form of a stored prompt: every field, the embedding as a list, its context and the labels
-    pointing at it."""
+@dataclass
+class Extras:
+    """What an export writes beside a prompt's own fields: its context, the labels pointing at it, its name and
+    version, and its ratings."""
+
+    context: list[ContextItem] | None = None
+    labels: list[str] | None = None
+    named: tuple[str, int] | None = None
+    ratings: list[Feedback] | None = None
+
+
+def prompt_record(prompt: Prompt, extras: Extras | None = None) -> dict[str, Any]:
+    """The full JSON form of a stored prompt: every field, the embedding as a list, its name and version, its
+    context, the labels pointing at it and its ratings."""
+    extras = extras or Extras()
     record = prompt.model_dump(mode="json")
-    if context:
-        record["context"] = [c.model_dump() for c in context]
-    if labels:
-        record["labels"] = list(labels)
+    if extras.named:
+        record["name"], record["version"] = extras.named
+    if extras.context:
+        record["context"] = [c.model_dump() for c in extras.context]
+    if extras.labels:
+        record["labels"] = list(extras.labels)
+    if extras.ratings:
+        record["ratings"] = [{"id": f.id, "rating": f.rating, "comment": f.comment, "source": f.source,
+                              "created_at": f.created_at.isoformat()} for f in extras.ratings]
     return record
 
 
@@ -300,16 +369,15 @@ class PromptWriter:
             self.stream.write("# Prompt library export\n")
         return self
 
-    def write(self, prompt: Prompt, context: list[ContextItem] | None = None,
-              labels: list[str] | None = None) -> None:
+    def write(self, prompt: Prompt, extras: Extras | None = None) -> None:
         out = self.stream
         if self.fmt == "jsonl":
-            out.write(json.dumps(prompt_record(prompt, context, labels), ensure_ascii=False) + "\n")
+            out.write(json.dumps(prompt_record(prompt, extras), ensure_ascii=False) + "\n")
         elif self.fmt == "json":
-            out.write(("," if self.count else "") + "\n  " + json.dumps(prompt_record(prompt, context, labels),
+            out.write(("," if self.count else "") + "\n  " + json.dumps(prompt_record(prompt, extras),
                                                                          ensure_ascii=False))
         elif self.fmt == "markdown":
-            out.write(_markdown(prompt, labels))
+            out.write(_markdown(prompt, extras or Extras()))
         else:
             out.write(("\n" if self.count else "") + prompt.content.rstrip() + "\n")
         self.count += 1
@@ -319,9 +387,11 @@ class PromptWriter:
             self.stream.write("\n]\n" if self.count else "]\n")
 
 
-def _markdown(p: Prompt, labels: list[str] | None = None) -> str:
+def _markdown(p: Prompt, extras: Extras) -> str:
     heading = (p.title or p.content.splitlines()[0])[:80].strip() or p.id
     meta = [f"`{p.id}`"]
+    if extras.named:
+        meta.append(f"`{extras.named[0]}@{extras.named[1]}`")
     if p.phase:
         meta.append(p.phase.value)
     if p.provider:
@@ -331,8 +401,11 @@ def _markdown(p: Prompt, labels: list[str] | None = None) -> str:
         meta.append("tags: " + ", ".join(p.tags))
     if p.parent_id:
         meta.append(f"parent `{p.parent_id}`")
-    if labels:
-        meta.append("labels: " + ", ".join(labels))
+    if extras.labels:
+        meta.append("labels: " + ", ".join(extras.labels))
+    if extras.ratings:
+        average = sum(f.rating or 0 for f in extras.ratings) / len(extras.ratings)
+        meta.append(f"rated {average:.1f} ({len(extras.ratings)})")
     longest = max((len(run) for run in re.findall(r"`+", p.content)), default=0)
     fence = "`" * max(3, longest + 1)
     notes = f"\n*Notes:* {p.notes}\n" if p.notes else ""
