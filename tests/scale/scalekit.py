@@ -132,9 +132,12 @@ class Replica:
 HAPROXY_CONFIG = """\
 global
     maxconn 512
+    log stdout format raw local0
 
 defaults
     mode http
+    log global
+    option httplog
     timeout connect 2s
     timeout client 120s
     timeout server 120s
@@ -153,7 +156,9 @@ backend replicas
     balance leastconn
     option httpchk GET /readyz
     http-check expect status 200
-    default-server inter 300ms fall 1 rise 1
+    # a probe may take a while on a loaded machine: wait for it; two failed probes take a replica out
+    timeout check 3s
+    default-server inter 500ms fall 2 rise 1
 {servers}
 """
 
