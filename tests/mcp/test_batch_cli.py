@@ -272,13 +272,59 @@ def test_stdin_input(cli, home, tmp_path):
     assert header["input"] == "stdin"
 
 
-def test_a_results_file_in_use_is_refused(cli, home, tmp_path):
-    import fcntl
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from prompt_alchemy.filelocks import try_lock
+lock = try_lock(Path(sys.argv[1]))
+print("held" if lock is not None else "busy", flush=True)
+time.sleep(600)
+"""
 
+
+def hold_lock(path: Path) -> subprocess.Popen:
+    """Another process holding the lock on `path` (until killed)."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_results_file_in_use_is_refused_until_its_holder_dies(cli, home, tmp_path):
     ideas = write_ideas(tmp_path, 1)
     out = tmp_path / "busy.jsonl"
-    with open(out, "a") as held:
-        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+    holder = hold_lock(tmp_path / "busy.jsonl.lock")
+    try:
         proc = cli("batch", str(ideas), "--provider", "scripted", "--output-file", str(out))
-    assert proc.returncode == 1 and "in use by another batch run" in proc.stderr
-    assert prompt_count(home) == 0
+        assert proc.returncode == 1 and "in use by another batch run" in proc.stderr
+        assert prompt_count(home) == 0 and not out.exists()
+    finally:
+        holder.kill()  # SIGKILL: no cleanup runs; the operating system drops the lock
+        holder.wait()
+    proc = cli("batch", str(ideas), "--provider", "scripted", "--count", "1", "--output-file", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert len(results(out)[1]) == 1 and prompt_count(home) == 3
+
+
+def test_a_running_batch_holds_its_results_file(cli, home, tmp_path):
+    """While a batch run writes its results file, another process cannot take the file's lock."""
+    out = tmp_path / "held.jsonl"
+    ideas = write_ideas(tmp_path, 1)
+    code = ("import sys\nfrom prompt_alchemy.engine.batch import ResultsFile\n"
+            "f = ResultsFile(sys.argv[1], resume=False, source='x'); f.open(); print('open', flush=True)\n"
+            "sys.stdin.readline(); f.close(); print('closed', flush=True); sys.stdin.readline()\n")
+    writer = subprocess.Popen([sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    assert writer.stdin is not None and writer.stdout is not None
+    try:
+        assert writer.stdout.readline().strip() == "open"
+        proc = cli("batch", str(ideas), "--provider", "scripted", "--output-file", str(out), "--resume")
+        assert proc.returncode == 1 and "in use by another batch run" in proc.stderr
+        writer.stdin.write("\n")
+        writer.stdin.flush()
+        assert writer.stdout.readline().strip() == "closed"  # close() releases it with the process still alive
+        proc = cli("batch", str(ideas), "--provider", "scripted", "--count", "1", "--output-file", str(out),
+                   "--resume")
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        writer.kill()
+        writer.wait()

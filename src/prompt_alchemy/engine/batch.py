@@ -21,9 +21,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from prompt_alchemy.errors import AlchemyError, InputError
+from prompt_alchemy.filelocks import try_lock
 from prompt_alchemy.models import (
     BatchItem,
     BatchItemResult,
@@ -32,6 +33,9 @@ from prompt_alchemy.models import (
     PromptRequest,
 )
 from prompt_alchemy.logging_setup import get_logger
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 log = get_logger("batch")
 
@@ -146,7 +150,8 @@ def item_keys(items: list[BatchItem]) -> list[str]:
 
 class ResultsFile:
     """The JSONL results file: a header line `{"type": "batch", "batch_id": ...}`, then one `{"type": "item", ...}`
-    line per finished item (the last line for a key wins). Locked while a run writes to it."""
+    line per finished item (the last line for a key wins). Locked while a run writes to it, through the file
+    `<results>.lock` beside it (left in place; the lock itself ends with the run or its process)."""
 
     def __init__(self, path: str | Path, *, resume: bool, source: str) -> None:
         self.path = Path(path)
@@ -154,6 +159,7 @@ class ResultsFile:
         self.batch_id: str | None = None
         self.done: dict[str, BatchItemResult] = {}
         self._fh: TextIO | None = None
+        self._lock: BaseFileLock | None = None
         self._partial_tail = False
         if self.path.exists() and not self.path.is_file():
             raise InputError(f"results file {self.path} is not a regular file")
@@ -201,16 +207,15 @@ class ResultsFile:
     def open(self) -> None:
         """Lock the file and write the header of a new batch; from here on lines can be appended."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+", encoding="utf-8")
+        lock = try_lock(self.lock_path)
+        if lock is None:
+            raise AlchemyError(f"results file {self.path} is in use by another batch run")
         try:
-            import fcntl
-
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # pragma: no cover - not POSIX
-            pass
-        except BlockingIOError:
-            fh.close()
-            raise AlchemyError(f"results file {self.path} is in use by another batch run") from None
+            fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until close()
+        except BaseException:
+            lock.release()
+            raise
+        self._lock = lock
         fh.seek(0)
         existing = fh.read()
         if existing and not existing.endswith("\n"):
@@ -233,10 +238,17 @@ class ResultsFile:
         self._fh.flush()
         os.fsync(self._fh.fileno())
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 # --------------------------------------------------------------------------------------------------- running

@@ -616,29 +616,24 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
     @contextmanager
     def exclusive(self, task: str) -> Iterator[bool]:
         """Whether this process may run `task` alone (one that must run once across processes, like nightly
-        training): an exclusive, non-blocking lock on a `<database>.<task>.lock` file beside the library."""
-        import fcntl
+        training): an exclusive, non-blocking lock on a `<database>.<task>.lock` file beside the library, which the
+        operating system drops if this process dies."""
+        from prompt_alchemy.filelocks import try_lock
 
         if self._memory:
             yield True
             return
-        lock = Path(f"{self.path}.{re.sub(r'[^A-Za-z0-9_-]', '_', task)}.lock")
         try:
-            fh = open(lock, "a+")  # noqa: SIM115 - held for the with-block
+            lock = try_lock(Path(f"{self.path}.{re.sub(r'[^A-Za-z0-9_-]', '_', task)}.lock"))
         except OSError:
             yield True  # a read-only folder: nothing else can be writing either
             return
+        if lock is None:
+            yield False
+            return
         try:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+            yield True
         finally:
-            fh.close()
+            lock.release()
 
     # ------------------------------------------------------------------ metrics report
