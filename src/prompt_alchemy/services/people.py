@@ -23,7 +23,7 @@ from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.services._common import in_thread
 from prompt_alchemy.services.access import KEY_PREFIX, SCOPES, ApiKey, AuditLog, _hash, scope_allows
 from prompt_alchemy.services.app import App
-from prompt_alchemy.tenancy import DEFAULT_PROJECT, Principal
+from prompt_alchemy.tenancy import DEFAULT_PROJECT, LOCAL_USER, Principal
 
 _log = get_logger("services.people")
 
@@ -225,9 +225,13 @@ class PeopleService:
     def list_users(self) -> list[dict[str, Any]]:
         return self.app.store.list_users() if self.app.library_exists() else []
 
-    def _user(self, ref: str) -> dict[str, Any]:
+    def _user(self, ref: str, *, local: bool = False) -> dict[str, Any]:
+        """The user `ref` names; with `local`, 'local' is the CLI's own user, who has no row (nothing is set up)."""
         ref = (ref or "").strip()
         user = self.app.store.find_user(ref) if ref and self.app.library_exists() else None
+        if user is None and local and ref == LOCAL_USER and self.app.library_exists():
+            return {"id": LOCAL_USER, "handle": LOCAL_USER, "issuer": None, "subject": None, "email": None,
+                    "display_name": "the local user (the CLI)", "created_at": None, "disabled_at": None}
         if user is None:
             raise NotFoundError(f"no user '{ref}' (see 'prompt-alchemy users list')")
         return user
@@ -311,7 +315,7 @@ class PeopleService:
     def export_user(self, user_ref: str) -> dict[str, Any]:
         """Everything stored about a person: their user row and roles, prompts, ratings, keys (without secrets) and
         the audit rows of what they did."""
-        user = self._user(user_ref)
+        user = self._user(user_ref, local=True)
         data = self.app.store.person_data(user)
         self.audit.record("user.export", [user["id"]])
         return data
@@ -320,7 +324,7 @@ class PeopleService:
     def erase_user(self, user_ref: str, *, keep_prompts: bool = False) -> dict[str, int]:
         """Delete everything of a person in one transaction (their prompts too, unless `keep_prompts`: then kept
         without their name); the audit rows they acted in stay, anonymised. The erase itself is audited."""
-        user = self._user(user_ref)
+        user = self._user(user_ref, local=True)
         detail = "prompts=kept-anonymised" if keep_prompts else "prompts=deleted"
         return self.app.store.erase_person(user, self._now(), keep_prompts=keep_prompts,
                                            audit=self.audit.note("user.erase", detail))
@@ -329,8 +333,8 @@ class PeopleService:
     def purge(self, *, sessions_days: int | None = None, audit_days: int | None = None) -> dict[str, int]:
         """The retention purge: the days given, else `retention` in the settings; nothing set, nothing purged."""
         retention = self.app.settings.retention
-        sessions_days = sessions_days or retention.sessions_days
-        audit_days = audit_days or retention.audit_days
+        sessions_days = retention.sessions_days if sessions_days is None else sessions_days
+        audit_days = retention.audit_days if audit_days is None else audit_days
         for label, days in (("--sessions-days", sessions_days), ("--audit-days", audit_days)):
             if days is not None and days < 1:
                 raise InputError(f"{label} must be at least 1, got {days}")
