@@ -169,3 +169,23 @@ def test_every_queue_app_of_a_process_has_the_item_task():
 
     first, second = make_app("postgresql://127.0.0.1:1/none"), make_app("postgresql://127.0.0.1:1/none")
     assert TASK in first.tasks and TASK in second.tasks
+
+
+def test_sqlite_optimize_async_is_a_job_with_the_examples_read_at_submit(cli, home, tmp_path):
+    import json
+
+    from testkit import SCRIPTED
+
+    env = {**SCRIPTED, "PROMPT_ALCHEMY_GENERATION__EMBEDDING_PROVIDER": "scripted"}
+    examples = tmp_path / "examples.jsonl"
+    examples.write_text("".join(json.dumps({"input": f"{n} + {n}", "expected": str(2 * n)}) + "\n"
+                                for n in range(6)), encoding="utf-8")
+    proc = cli("optimize", "--prompt", "Add the two numbers.", "--task", "add two numbers", "--examples",
+               str(examples), "--metric", "accuracy", "--max-iterations", "1", "--async", "-o", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    job = json.loads(proc.stdout)
+    assert job["kind"] == "optimize" and job["status"] == "succeeded", job
+    assert job["result"]["metric"] == "accuracy" and job["result"]["examples"]["heldout"] >= 1
+    assert job["params"] == {"prompt_id": None, "task": "add two numbers", "metric": "accuracy", "max_iterations": 1}
+    shown = json.loads(cli("jobs", "show", str(job["job"]), "-o", "json", env=env).stdout)
+    assert shown["status"] == "succeeded" and shown["result"]["run_id"] == job["result"]["run_id"]

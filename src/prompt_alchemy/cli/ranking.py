@@ -148,11 +148,21 @@ def optimize(
     task_provider: str = typer.Option(None, "--task-provider", help="Provider that answers the examples for accuracy (default: local)."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not store the iterations in the library."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
+    run_async: bool = typer.Option(False, "--async", help="Run it as a job and print the job (see 'jobs show'): on a PostgreSQL library a worker runs it."),
 ) -> None:
     """Improve a prompt: evaluate, critique with the latest evaluation, rewrite, re-evaluate; keep the best and
     store every iteration with its lineage."""
     if prompt == "-":
         prompt = _read_stdin("--prompt")
+    if run_async:
+        from prompt_alchemy.cli.jobs import submit
+
+        options = {"prompt_id": prompt_id, "prompt": prompt, "task": task,
+                   "examples_path": str(examples) if examples is not None else None,
+                   "max_iterations": max_iterations, "target_score": target_score, "max_cost": max_cost,
+                   "metric": metric, "provider": provider, "task_provider": task_provider, "save": not no_save}
+        submit(ctx, lambda svc: svc.jobs.submit_optimize(options, wait=not svc.jobs.queued), output)
+        return
 
     async def work(service):
         with _status() as on_progress:

@@ -120,11 +120,12 @@ class JobsService:
 
     async def submit_optimize(self, options: dict[str, Any], *, wait: bool = False) -> JobInfo:
         """`options` are RankingService.optimize's keyword arguments (JSON values; no progress callback)."""
-        if options.get("examples_path"):
+        options = dict(options)
+        path = options.pop("examples_path", None)
+        if path:  # read here: the worker that runs the job cannot read the submitter's files
             from prompt_alchemy.ranking.evaluation import load_examples
 
-            options = {**options, "examples": [e.model_dump(mode="json")
-                                               for e in load_examples(options.pop("examples_path"))]}
+            options["examples"] = [e.model_dump(mode="json", exclude={"line"}) for e in load_examples(path)]
         summary = {k: v for k, v in options.items() if k in ("prompt_id", "task", "metric", "max_iterations")}
         return await self._submit("optimize", summary, [(SINGLE_KEY, 1, {"options": options})], wait)
 
