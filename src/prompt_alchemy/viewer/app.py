@@ -215,6 +215,7 @@ async def _prompt_page(service: AlchemyService, ref: str) -> dict[str, Any]:
     ratings = (await service.average_ratings([prompt.id])).get(prompt.id)
     feedback = await service.list_feedback(prompt.id, kind="rating", limit=20)
     return {
+        "named": await _named(service, prompt.id),
         "prompt": dict(_summary(prompt), notes=prompt.notes, persona=prompt.persona_used,
                        original_input=prompt.original_input, input_tokens=prompt.input_tokens,
                        output_tokens=prompt.output_tokens, cost_usd=prompt.cost_usd,
@@ -228,6 +229,19 @@ async def _prompt_page(service: AlchemyService, ref: str) -> dict[str, Any]:
         "feedback": [{"rating": f.rating, "comment": f.comment, "source": f.source,
                       "created_at": f.created_at.isoformat()} for f in feedback],
     }
+
+async def _named(service: AlchemyService, prompt_id: str) -> dict[str, Any] | None:
+    """The prompt's name and version, the name's versions (with their labels) and its labels (each marked
+    protected or not); None when the prompt has no name."""
+    named = (await service.names_for([prompt_id])).get(prompt_id)
+    if named is None:
+        return None
+    versions = await service.name_versions(named[0])
+    return {"name": named[0], "version": named[1], "latest": versions["latest"],
+            "versions": [{"version": v["version"], "prompt_id": v["prompt_id"], "title": v["title"],
+                          "created_at": str(v["created_at"]), "labels": v["labels"]} for v in versions["versions"]],
+            "labels": [{"name": lb["name"], "version": lb["version"], "prompt_id": lb["prompt_id"],
+                        "protected": lb["protected"]} for lb in versions["labels"]]}
 
 async def get_prompt(service: AlchemyService, request: Request) -> dict[str, Any]:
     return await _prompt_page(service, _ref(request.path_params["ref"]))
@@ -264,6 +278,24 @@ async def set_label(service: AlchemyService, request: Request) -> dict[str, Any]
 
 async def remove_label(service: AlchemyService, request: Request) -> dict[str, Any]:
     return await service.remove_label(request.path_params["name"], source=_SOURCE)
+
+def _version(data: dict[str, Any]) -> int | None:
+    value = data.get("version")
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ViewerError("invalid_field", "'version' must be a whole number from 1")
+    return value
+
+async def move_name_label(service: AlchemyService, request: Request) -> dict[str, Any]:
+    """Point a label of a name at one of its versions (the latest when `version` is absent). A protected label is
+    refused (403): the viewer has no --force."""
+    name = _ref(request.path_params["name"], "prompt name")
+    label = _ref(request.path_params["label"], "label")
+    version = _version(await _body(request))
+    return await service.set_label(name, label, version=version, source=_SOURCE)
+
+async def remove_name_label(service: AlchemyService, request: Request) -> dict[str, Any]:
+    return await service.remove_label(_ref(request.path_params["label"], "label"),
+                                      prompt_name=_ref(request.path_params["name"], "prompt name"), source=_SOURCE)
 
 async def labels(service: AlchemyService, request: Request) -> dict[str, Any]:
     return {"labels": await service.list_labels(),
@@ -343,6 +375,8 @@ def build_app(service: AlchemyService) -> ViewerGuard:
         Route("/api/prompts/{ref}/labels", _handler(set_label), methods=["POST"]),
         Route("/api/labels", _handler(labels)),
         Route("/api/labels/{name}", _handler(remove_label), methods=["DELETE"]),
+        Route("/api/names/{name}/labels/{label}", _handler(move_name_label), methods=["PUT"]),
+        Route("/api/names/{name}/labels/{label}", _handler(remove_name_label), methods=["DELETE"]),
         Route("/api/diff", _handler(diff)),
         Route("/api/metrics", _handler(metrics)),
         Route("/api/personas", _handler(personas)),

@@ -123,7 +123,7 @@ async function promptPage(ref) {
     el("p", { class: "muted", id: "meta" }, `${p.id} · ${phaseOf(p)}`
       + (p.provider ? ` · ${p.provider}/${p.model}` : "") + ` · ${p.created_at.slice(0, 16).replace("T", " ")}`,
       " ", chips(p.tags)),
-    labelsCard(p, data.labels),
+    data.named ? nameCard(p, data.named) : labelsCard(p, data.labels),
     el("div", { class: "card" }, el("h2", {}, "Content"), highlighted(p.content)),
     fillCard(p, data.variables),
     el("div", { class: "grid" }, ratingCard(p, data.rating, data.feedback), scoreCard(p)),
@@ -146,6 +146,37 @@ function labelsCard(p, labels) {
     catch (e) { msg.replaceChildren(errorBox(e)); }
   });
   return el("div", { class: "card" }, el("strong", {}, "Labels: "), box, form);
+}
+
+// A named prompt: its name and version, the name's other versions, and its labels. An unprotected label can be
+// pointed at this version; a protected one is shown as such and only moves from the CLI (--force) or an admin key.
+function nameCard(p, named) {
+  const msg = el("span", { id: "name-msg" });
+  const move = async label => {
+    try {
+      await api(`/api/names/${enc(named.name)}/labels/${enc(label)}`, { method: "PUT", body: { version: named.version } });
+      route();
+    } catch (e) { msg.replaceChildren(errorBox(e)); }
+  };
+  const versions = named.versions.map(v => v.prompt_id === p.id
+    ? el("strong", { class: "version current", "data-version": v.version }, `v${v.version}`)
+    : el("a", { class: "version", "data-version": v.version, href: `#/prompt/${enc(v.prompt_id)}`, title: v.title || "" }, `v${v.version}`));
+  const labels = named.labels.map(l => el("li", { "data-label": l.name, "data-version": l.version },
+    el("span", { class: "chip label" }, l.name), ` → v${l.version}`,
+    l.protected ? el("span", { class: "muted protected", title: "moves only with the CLI's --force or an admin key" }, " (protected)") : "",
+    !l.protected && l.prompt_id !== p.id
+      ? el("button", { type: "button", class: "secondary move-label", "data-label": l.name, onclick: () => move(l.name) }, `Move ${l.name} to v${named.version}`)
+      : ""));
+  const input = el("input", { name: "label", id: "label-name", value: "staging", size: 12 });
+  const form = el("form", { class: "inline", id: "move-form" }, input,
+    el("button", { type: "submit", class: "secondary" }, `Point at v${named.version}`));
+  form.addEventListener("submit", ev => { ev.preventDefault(); move(input.value.trim()); });
+  return el("div", { class: "card", id: "name-card" },
+    el("h2", {}, el("span", { id: "prompt-name" }, named.name), ` · version ${named.version}`,
+      named.version === named.latest ? el("span", { class: "muted" }, " (latest)") : ""),
+    el("p", { id: "name-versions" }, "Versions: ", versions.flatMap((v, i) => i ? [" ", v] : [v])),
+    el("ul", { id: "name-labels" }, labels.length ? labels : el("li", { class: "muted" }, "no labels")),
+    form, msg);
 }
 
 function fillCard(p, variables) {
