@@ -34,8 +34,8 @@ ROLE_SCOPE = {"viewer": "read", "member": "write", "admin": "admin", "owner": "a
 #: What each role may do: (what, the least role that may). docs/teams.md shows this table.
 PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("read, search and use the project's prompts; export them", "viewer"),
-    ("generate, save, edit, rate and delete prompts; move labels that are not protected", "member"),
-    ("move protected labels; import; train; read the audit log; create and revoke the project's keys", "admin"),
+    ("generate, save, edit, rate, import and delete prompts; train; move labels that are not protected", "member"),
+    ("move protected labels; read the audit log; create the project's keys", "admin"),
     ("give and take roles up to admin; create projects", "admin"),
     ("make or unmake owners", "owner"),
 )
