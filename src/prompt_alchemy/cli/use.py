@@ -81,7 +81,7 @@ def use(
     prompt_id, pairs = parse_tokens(tokens)
     values = read_values(pairs)
 
-    rendered = run_with_service(ctx, lambda service: service.render_prompt(
+    rendered = run_with_service(ctx, lambda service: service.use_prompt(
         prompt_id, values, raw=raw, missing_hint=" (pass -p NAME VALUE for each)"))
     if output is Output.json:
         print_json({"id": rendered.prompt.id, "name": rendered.name, "version": rendered.version,

@@ -109,8 +109,8 @@ async def get_stored_prompt(service: AlchemyService, name: str,
         return None
     prompt, head = found
     try:
-        rendered = await service.render_prompt(prompt.id, dict(arguments or {}),
-                                               missing_hint=" (pass them as the prompt's arguments)")
+        rendered = await service.use_prompt(prompt.id, dict(arguments or {}),
+                                            missing_hint=" (pass them as the prompt's arguments)")
     except AlchemyError as exc:
         raise MCPError(INVALID_PARAMS, redact(str(exc))) from None
     return GetPromptResult(description=f"{head} {prompt.id}",

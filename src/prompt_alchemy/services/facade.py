@@ -299,6 +299,11 @@ class AlchemyService:
             id_or_label, values, raw=raw, missing_hint=missing_hint, strict=strict
         )
 
+    async def use_prompt(
+        self, id_or_label: str, values: Mapping[str, str] | None = None, *, raw: bool = False, missing_hint: str = ""
+    ) -> RenderedPrompt:
+        return await self.library_service.use_prompt(id_or_label, values, raw=raw, missing_hint=missing_hint)
+
     async def resolve_id(self, id_or_prefix: str) -> str:
         return await self.library_service.resolve_id(id_or_prefix)
 

@@ -223,6 +223,28 @@ class LibraryService:
         return RenderedPrompt(prompt, fill_variables(prompt.content, values), names,
                               {k: v for k, v in values.items() if k in names}, labels, prompt_name, version)
 
+    async def use_prompt(self, id_or_label: str, values: Mapping[str, str] | None = None, *, raw: bool = False,
+                         missing_hint: str = "") -> RenderedPrompt:
+        """A prompt rendered for use (`prompt-alchemy use`, MCP `prompts/get`): `render_prompt`, then one more use
+        counted on the prompt (its usage_count and last_used_at). A render that fails counts nothing."""
+        rendered = await self.render_prompt(id_or_label, values, raw=raw, missing_hint=missing_hint)
+        await asyncio.to_thread(self._count_use, rendered.prompt.id)
+        return rendered
+
+    def _count_use(self, prompt_id: str) -> None:
+        """Count a use; a library this process may not write (read-only, newer schema) or a failed write leaves the
+        count as it was and the use goes on."""
+        from prompt_alchemy.errors import StorageError
+        from prompt_alchemy.models import utcnow
+
+        if self.app.store.write_refusal:
+            _log.debug("use of %s not counted: %s", prompt_id, self.app.store.write_refusal)
+            return
+        try:
+            self.app.store.record_use(prompt_id, utcnow())
+        except StorageError as exc:
+            _log.warning("use of %s not counted: %s", prompt_id[:8], exc)
+
     # ------------------------------------------------------------------ names and labels
 
     def _label_name(self, name: str) -> str:

@@ -227,6 +227,15 @@ class PromptRecords:
             for metric in metrics:
                 self._insert_metric(db, metric)
 
+    def record_use(self, prompt_id: str, when: datetime) -> bool:
+        """Count one use of a prompt (its `usage_count` goes up by one, `last_used_at` becomes `when`), in one
+        statement, so concurrent uses are never lost. Whether the prompt was there (in the caller's project)."""
+        where, params = scoped("prompts.id = ?", [prompt_id], alias="prompts")
+        with self.transaction() as db:
+            cursor = db.execute(f"UPDATE prompts SET usage_count = usage_count + 1, last_used_at = ? WHERE {where}",
+                                [_to_iso(when), *params])
+            return bool(cursor.rowcount)
+
     def get_prompt(self, prompt_id: str) -> Prompt | None:
         where, params = scoped("p.id = ?", [prompt_id])
         rows = self.query(f"SELECT * FROM prompts p WHERE {where}", params)
