@@ -744,7 +744,7 @@ def pg_concurrency_probes(base: Path) -> dict:
             raise RuntimeError("server did not start")
 
         ports = [start("a"), start("b")]
-        made = cli(base, "keys", "create", "--name", "auditor", "--scope", "write", "--output", "json", **extra)
+        made = cli(base, "api-keys", "create", "--name", "auditor", "--scope", "write", "--output", "json", **extra)
         key = json.loads(made.stdout)["key"]
 
         def call(port: int, method: str, path: str, body: dict | None = None) -> int:
