@@ -78,9 +78,9 @@ def signal_name(returncode: int) -> str:
 
 async def run_child(argv: list[str], timeout: float = PROBE_TIMEOUT, env: dict[str, str] | None = None) -> ChildOutcome:
     """Run a command, capture its output, and never raise for how it ended (crash, error or timeout)."""
-    proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                                                env=env)
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+    )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:
@@ -112,12 +112,13 @@ def _probe_model(loaded: LoadedSettings) -> dict[str, Any]:
     from prompt_alchemy.providers.base import GenerationRequest, Message
     from prompt_alchemy.providers.local import LocalProvider
 
-    provider = LocalProvider(loaded.settings.providers.local)
+    provider = LocalProvider(loaded.settings.providers.get("local"))
     reason = provider.unavailable_reason()
     if reason:
         raise ProbeFailure(reason, _model_fix(loaded))
-    request = GenerationRequest(messages=[Message("user", "Say hello in three words.")], temperature=0.0,
-                                max_tokens=PROBE_TOKENS, seed=0)
+    request = GenerationRequest(
+        messages=[Message("user", "Say hello in three words.")], temperature=0.0, max_tokens=PROBE_TOKENS, seed=0
+    )
     start = time.perf_counter()
     try:
         response = asyncio.run(provider.generate(request))
@@ -126,8 +127,12 @@ def _probe_model(loaded: LoadedSettings) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     if response.output_tokens < 1:
         raise ProbeFailure(f"the local model {provider.model_path()} generated no tokens", _model_fix(loaded))
-    return {"model": str(provider.model_path()), "tokens": response.output_tokens, "seconds": round(seconds, 3),
-            "build": llama_features()}
+    return {
+        "model": str(provider.model_path()),
+        "tokens": response.output_tokens,
+        "seconds": round(seconds, 3),
+        "build": llama_features(),
+    }
 
 
 def llama_features() -> list[str]:
@@ -135,8 +140,7 @@ def llama_features() -> list[str]:
     import llama_cpp
 
     info = llama_cpp.llama_print_system_info().decode(errors="replace")
-    return [part.split("=")[0].split(":")[-1].strip() for part in info.split("|")
-            if part.strip().endswith("= 1")]
+    return [part.split("=")[0].split(":")[-1].strip() for part in info.split("|") if part.strip().endswith("= 1")]
 
 
 def _probe_embedder(loaded: LoadedSettings) -> dict[str, Any]:
@@ -166,14 +170,17 @@ def _probe_embedder(loaded: LoadedSettings) -> dict[str, Any]:
         raise ProbeFailure(str(exc), fix) from None
     norm = float(np.linalg.norm(vectors[0])) if vectors.ndim == 2 and len(vectors) == 1 else float("nan")
     if vectors.shape != (1, embedder.dimensions) or not math.isfinite(norm) or abs(norm - 1.0) > 1e-3:
-        raise ProbeFailure(f"embedder {embedder.provider}/{embedder.model} returned a malformed vector "
-                           f"(shape {vectors.shape}, norm {norm:.3f})", fix)
+        raise ProbeFailure(
+            f"embedder {embedder.provider}/{embedder.model} returned a malformed vector "
+            f"(shape {vectors.shape}, norm {norm:.3f})",
+            fix,
+        )
     return {"provider": embedder.provider, "model": embedder.model, "dimensions": embedder.dimensions}
 
 
 def _model_fix(loaded: LoadedSettings) -> str:
-    if loaded.settings.providers.local.model_path:
-        return ("point providers.local.model_path at a valid GGUF file, or remove it to use the bundled model")
+    if loaded.settings.providers.get("local").model_path:
+        return "point providers.local.model_path at a valid GGUF file, or remove it to use the bundled model"
     return f"reinstall the local stack: {setup_hint()}"
 
 
@@ -181,8 +188,10 @@ def _embedder_fix(loaded: LoadedSettings) -> str:
     name = loaded.settings.generation.embedding_provider
     if name == "local":
         return f"reinstall the local embedding model: {setup_hint()}"
-    return (f"check providers.{name} (key and endpoint), or set generation.embedding_provider: local for the "
-            f"offline embedder")
+    return (
+        f"check providers.{name} (key and endpoint), or set generation.embedding_provider: local for the "
+        f"offline embedder"
+    )
 
 
 def _probe_main(kind: str, config_file: str | None) -> int:
@@ -197,8 +206,11 @@ def _probe_main(kind: str, config_file: str | None) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return 1
     except AlchemyError as exc:  # the configuration does not load, most likely
-        fix = ("fix the configuration ('prompt-alchemy config validate' lists every problem)"
-               if isinstance(exc, ConfigError) else "run 'prompt-alchemy --debug doctor' for details")
+        fix = (
+            "fix the configuration ('prompt-alchemy config validate' lists every problem)"
+            if isinstance(exc, ConfigError)
+            else "run 'prompt-alchemy --debug doctor' for details"
+        )
         sys.stdout.write(json.dumps({"ok": False, "error": str(exc), "fix": fix}) + "\n")
         sys.stderr.write(f"error: {exc}\n")
         return 1
@@ -206,7 +218,7 @@ def _probe_main(kind: str, config_file: str | None) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------------------ checks (in the caller)
+# -------------------------------------------------------------------------------------------- checks (in the caller)
 
 _LABELS = {"model": "local model", "embedder": "embedder"}
 
@@ -215,8 +227,9 @@ def interpret_probe(kind: str, outcome: ChildOutcome, *, crash_fix: str) -> Chec
     """Turn a probe child's ending into a report line: ok, a failure it explained, a crash, or a hang."""
     label = _LABELS[kind]
     if outcome.returncode is None:
-        return Check(label, "fail", f"did not finish within {PROBE_TIMEOUT:g}s (hung while loading or running)",
-                     crash_fix)
+        return Check(
+            label, "fail", f"did not finish within {PROBE_TIMEOUT:g}s (hung while loading or running)", crash_fix
+        )
     if outcome.crashed:
         what = "loading the model or generating" if kind == "model" else "embedding a sentence"
         return Check(label, "fail", f"crashed with {signal_name(outcome.returncode)} while {what}", crash_fix)
@@ -229,9 +242,11 @@ def interpret_probe(kind: str, outcome: ChildOutcome, *, crash_fix: str) -> Chec
             continue
     if outcome.returncode == 0 and report.get("ok"):
         if kind == "model":
-            detail = (f"{Path(report['model']).name} loads and generates ({report['tokens']} tokens in "
-                      f"{report['seconds']:.2f}s with loading; llama.cpp built for "
-                      f"{' '.join(report.get('build') or []) or 'unknown'})")
+            detail = (
+                f"{Path(report['model']).name} loads and generates ({report['tokens']} tokens in "
+                f"{report['seconds']:.2f}s with loading; llama.cpp built for "
+                f"{' '.join(report.get('build') or []) or 'unknown'})"
+            )
         else:
             detail = f"{report['provider']}/{report['model']} embeds a sentence ({report['dimensions']}-d)"
         return Check(label, "ok", detail)
@@ -241,14 +256,19 @@ def interpret_probe(kind: str, outcome: ChildOutcome, *, crash_fix: str) -> Chec
 
 def crash_fix_text(wheel_dir: str | None = None) -> str:
     where = wheel_dir or WHEEL_CACHE_HINT
-    return (f"llama-cpp-python was built for another CPU (or its build is damaged): remove {where} and run "
-            f"'{fix_command()}' again; on an older CPU set PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS (docs/install.md)")
+    return (
+        f"llama-cpp-python was built for another CPU (or its build is damaged): remove {where} and run "
+        f"'{fix_command()}' again; on an older CPU set PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS (docs/install.md)"
+    )
 
 
 async def probe(kind: str, config_file: str | Path | None, *, crash_fix: str | None = None) -> Check:
     outcome = await run_child(probe_argv(kind, config_file))
-    fix = crash_fix or (crash_fix_text() if kind == "model" else
-                        f"onnxruntime crashed on this machine: reinstall it ('{fix_command()}') and run doctor again")
+    fix = crash_fix or (
+        crash_fix_text()
+        if kind == "model"
+        else f"onnxruntime crashed on this machine: reinstall it ('{fix_command()}') and run doctor again"
+    )
     return interpret_probe(kind, outcome, crash_fix=fix)
 
 
@@ -276,13 +296,17 @@ def check_database(loaded: LoadedSettings) -> Check:
     if loaded.database_url:  # PostgreSQL: `path` is the URL with its password masked
         health = check_postgres(loaded.database_url)
         path = loaded.database_location  # the URL as text (a Path would fold its '//'), password masked
-        restore = ("check storage.url (PROMPT_ALCHEMY_DATABASE_URL) and that the server is up with pgvector; "
-                   "'prompt-alchemy db copy --from BACKUP --to URL' restores a backup into an empty database")
+        restore = (
+            "check storage.url (PROMPT_ALCHEMY_DATABASE_URL) and that the server is up with pgvector; "
+            "'prompt-alchemy db copy --from BACKUP --to URL' restores a backup into an empty database"
+        )
     else:
         health = check_sqlite(loaded.database_path)
         backups = loaded.database_path.parent / "backups"
-        restore = (f"move {path} aside and restore your newest backup into its place ('prompt-alchemy db backup' "
-                   f"writes them to {backups}); without one, the next run starts an empty library")
+        restore = (
+            f"move {path} aside and restore your newest backup into its place ('prompt-alchemy db backup' "
+            f"writes them to {backups}); without one, the next run starts an empty library"
+        )
     if not health.exists:
         return Check("database", "ok", f"{path} not created yet (the first saved prompt creates it)")
     if health.error:
@@ -291,14 +315,21 @@ def check_database(loaded: LoadedSettings) -> Check:
         findings = "; ".join(health.integrity[:3]) + (" ..." if len(health.integrity) > 3 else "")
         return Check("database", "fail", f"{path} fails its integrity check: {findings}", restore)
     if health.unknown:
-        return Check("database", "fail", f"{path} was written by a newer prompt-alchemy (migrations "
-                                         f"{', '.join(health.unknown)} are unknown to this version)",
-                     "upgrade prompt-alchemy (or use this database only with the newer version)")
+        return Check(
+            "database",
+            "fail",
+            f"{path} was written by a newer prompt-alchemy (migrations "
+            f"{', '.join(health.unknown)} are unknown to this version)",
+            "upgrade prompt-alchemy (or use this database only with the newer version)",
+        )
     prompts = f"{health.prompts} prompts, " if health.prompts is not None else ""
     if health.pending:
-        return Check("database", "warn", f"{path}: integrity ok, {prompts}migrations pending: "
-                                         f"{', '.join(health.pending)}",
-                     "run 'prompt-alchemy db migrate' (any command that opens the library applies them too)")
+        return Check(
+            "database",
+            "warn",
+            f"{path}: integrity ok, {prompts}migrations pending: " f"{', '.join(health.pending)}",
+            "run 'prompt-alchemy db migrate' (any command that opens the library applies them too)",
+        )
     return Check("database", "ok", f"{path}: integrity ok, {prompts}migrations current ({len(health.applied)})")
 
 
@@ -320,14 +351,28 @@ async def check_providers(loaded: LoadedSettings) -> tuple[list[Check], bool]:
             continue
         where = f" at {row['endpoint']}" if row.get("endpoint") else ""
         if outcome["ok"]:
-            checks.append(Check(f"provider {row['name']}", "ok", f"{outcome['detail']}{where} "
-                                                                 f"({outcome['latency_ms']:.0f} ms)"))
+            checks.append(
+                Check(
+                    f"provider {row['name']}", "ok", f"{outcome['detail']}{where} " f"({outcome['latency_ms']:.0f} ms)"
+                )
+            )
         else:
-            checks.append(Check(f"provider {row['name']}", "fail", f"{outcome['detail']}{where}",
-                                _provider_fix(row["name"], outcome["detail"])))
+            checks.append(
+                Check(
+                    f"provider {row['name']}",
+                    "fail",
+                    f"{outcome['detail']}{where}",
+                    _provider_fix(row["name"], outcome["detail"]),
+                )
+            )
     if not checks:
-        checks.append(Check("providers", "ok", "no cloud provider or Ollama configured: every phase runs on the "
-                                               "embedded local model"))
+        checks.append(
+            Check(
+                "providers",
+                "ok",
+                "no cloud provider or Ollama configured: every phase runs on the " "embedded local model",
+            )
+        )
     return checks, others
 
 
@@ -335,12 +380,16 @@ def _provider_fix(name: str, detail: str) -> str:
     from prompt_alchemy.config import KEY_ENV_VARS
 
     lowered = detail.lower()
-    if name in KEY_ENV_VARS and any(w in lowered for w in ("http 401", "http 403", "authentication failed",
-                                                              "permission denied", "api key", "no api key")):
+    if name in KEY_ENV_VARS and any(
+        w in lowered
+        for w in ("http 401", "http 403", "authentication failed", "permission denied", "api key", "no api key")
+    ):
         return f"check {KEY_ENV_VARS[name][0]} (or providers.{name}.api_key)"
     setting = "host (or OLLAMA_HOST)" if name == "ollama" else "base_url"
-    return (f"check the network and providers.{name}.{setting}; remove the provider's key to stop using it "
-            f"(its phases then fail over)")
+    return (
+        f"check the network and providers.{name}.{setting}; remove the provider's key to stop using it "
+        f"(its phases then fail over)"
+    )
 
 
 async def run_doctor(config_file: str | Path | None = None) -> list[Check]:
@@ -348,19 +397,25 @@ async def run_doctor(config_file: str | Path | None = None) -> list[Check]:
     config, loaded = check_config(config_file)
     if loaded is None:
         reason = "skipped: the configuration does not load"
-        return [config] + [Check(name, "skip", reason) for name in ("local model", "embedder", "database",
-                                                                    "providers")]
+        return [config] + [Check(name, "skip", reason) for name in ("local model", "embedder", "database", "providers")]
     from prompt_alchemy.providers.local import LocalProvider
 
-    local_reason = LocalProvider(loaded.settings.providers.local).unavailable_reason()
-    model_task = None if local_reason and not loaded.settings.providers.local.model_path else \
-        asyncio.ensure_future(probe("model", config_file))
+    local_reason = LocalProvider(loaded.settings.providers.get("local")).unavailable_reason()
+    model_task = (
+        None
+        if local_reason and not loaded.settings.providers.get("local").model_path
+        else asyncio.ensure_future(probe("model", config_file))
+    )
     embed_task = asyncio.ensure_future(probe("embedder", config_file))
     providers, others = await check_providers(loaded)
     if model_task is None:
-        model = Check("local model", "warn" if others else "fail", local_reason or "",
-                      f"{setup_hint()} for the embedded offline model" +
-                      ("" if others else " (no other provider is configured, so nothing can generate)"))
+        model = Check(
+            "local model",
+            "warn" if others else "fail",
+            local_reason or "",
+            f"{setup_hint()} for the embedded offline model"
+            + ("" if others else " (no other provider is configured, so nothing can generate)"),
+        )
     else:
         model = await model_task
     return [config, model, await embed_task, check_database(loaded)] + consistent(providers, model)
@@ -371,17 +426,25 @@ def consistent(providers: list[Check], model: Check) -> list[Check]:
     only when that model works; when it does not and no other provider is configured, nothing can generate."""
     if model.status in ("ok", "skip") or [c.name for c in providers] != ["providers"]:
         return providers
-    return [Check("providers", "warn", "no cloud provider or Ollama configured, and the embedded local model does "
-                                       "not work (see 'local model'): nothing can generate",
-                  "store a provider key with 'prompt-alchemy keys set openai' (or set OPENAI_API_KEY), or fix the "
-                  "local model")]
+    return [
+        Check(
+            "providers",
+            "warn",
+            "no cloud provider or Ollama configured, and the embedded local model does "
+            "not work (see 'local model'): nothing can generate",
+            "store a provider key with 'prompt-alchemy keys set openai' (or set OPENAI_API_KEY), or fix the "
+            "local model",
+        )
+    ]
 
 
 def setup_check(wheel_dir: str | None = None) -> list[Check]:
     """Setup's smoke check: the local model generates and the embedder embeds, each in its own child process."""
+
     async def both() -> list[Check]:
-        return list(await asyncio.gather(probe("model", None, crash_fix=crash_fix_text(wheel_dir)),
-                                         probe("embedder", None)))
+        return list(
+            await asyncio.gather(probe("model", None, crash_fix=crash_fix_text(wheel_dir)), probe("embedder", None))
+        )
 
     return asyncio.run(both())
 
@@ -395,15 +458,18 @@ def _setup_main(wheel_dir: str | None) -> int:
     if failed:
         what = "; ".join(f"the {c.name} {c.detail}" for c in failed)
         fixes = "; ".join(dict.fromkeys(c.fix for c in failed if c.fix))
-        sys.stderr.write(f"setup: FAILED: {what}. To fix: {fixes}. Setup is not marked done, so the next run "
-                         f"checks again.\n")
+        sys.stderr.write(
+            f"setup: FAILED: {what}. To fix: {fixes}. Setup is not marked done, so the next run " f"checks again.\n"
+        )
         return 1
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prompt_alchemy.selfcheck",
-                                     description="Setup's smoke check: the local model generates, the embedder embeds.")
+    parser = argparse.ArgumentParser(
+        prog="python -m prompt_alchemy.selfcheck",
+        description="Setup's smoke check: the local model generates, the embedder embeds.",
+    )
     parser.add_argument("--wheel-dir", help="the llama-cpp-python wheel cache directory to name when the model crashes")
     sub = parser.add_subparsers(dest="command")
     child = sub.add_parser("probe", help="run one probe in this process (the checks run it in a child process)")

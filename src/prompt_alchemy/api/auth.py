@@ -43,8 +43,9 @@ if TYPE_CHECKING:
 
 log = get_logger("http")
 
-KEY_REQUIRED = ("an API key is required: send 'Authorization: Bearer <key>' (create one with 'prompt-alchemy keys "
-                "create')")
+KEY_REQUIRED = (
+    "an API key is required: send 'Authorization: Bearer <key>' (create one with 'prompt-alchemy keys " "create')"
+)
 
 
 class ApiKeyUser(BaseUser):
@@ -65,7 +66,7 @@ class ApiKeyUser(BaseUser):
 
 def granted_scopes(scope: str) -> list[str]:
     """Every scope a key of `scope` holds (read < write < admin)."""
-    return list(SCOPES[:SCOPES.index(scope) + 1])
+    return list(SCOPES[: SCOPES.index(scope) + 1])
 
 
 def request_key(scope: Scope) -> ApiKey | None:
@@ -129,13 +130,21 @@ class TokenVerifier:
         try:
             key = self._client().get_signing_key_from_jwt(token)
             claims: dict[str, Any] = jwt.decode(
-                token, key=key.key, algorithms=self.algorithms, audience=self.audience, issuer=self.issuer,
-                leeway=self.leeway, options={"require": ["exp", "iss", "sub", "aud"]})
+                token,
+                key=key.key,
+                algorithms=self.algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iss", "sub", "aud"]},
+            )
         except jwt.ExpiredSignatureError:
             raise ApiError("unauthorized", "the access token has expired; sign in again") from None
         except jwt.InvalidAudienceError:
-            raise ApiError("unauthorized", "the access token was issued for another audience than this "
-                                           "server's (auth.oidc.audience)") from None
+            raise ApiError(
+                "unauthorized",
+                "the access token was issued for another audience than this " "server's (auth.oidc.audience)",
+            ) from None
         except jwt.InvalidIssuerError:
             raise ApiError("unauthorized", "the access token comes from another issuer") from None
         except jwt.InvalidSignatureError:
@@ -144,8 +153,7 @@ class TokenVerifier:
             raise ApiError("unauthorized", f"the access token is not valid: {exc}") from None
         except OSError as exc:
             log.error("fetching the signing keys of %s failed: %s", self.issuer, exc)
-            raise ApiError("unavailable", "the sign-in provider's keys could not be fetched",
-                           status=503) from None
+            raise ApiError("unavailable", "the sign-in provider's keys could not be fetched", status=503) from None
         return claims
 
 
@@ -156,8 +164,11 @@ class ApiKeyBackend(AuthenticationBackend):
     def __init__(self, service: AlchemyService) -> None:
         self.service = service
         oidc = service.settings.auth.oidc
-        self.verifier = (TokenVerifier(oidc.issuer, oidc.audience, oidc.algorithms, oidc.leeway_seconds)
-                         if oidc.issuer and oidc.audience else None)
+        self.verifier = (
+            TokenVerifier(oidc.issuer, oidc.audience, oidc.algorithms, oidc.leeway_seconds)
+            if oidc.issuer and oidc.audience
+            else None
+        )
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         token = bearer_token(conn)
@@ -178,10 +189,15 @@ class ApiKeyBackend(AuthenticationBackend):
         except Refused as exc:
             raise KeyRefused(ApiError("forbidden", str(exc))) from None
         except Exception as exc:  # noqa: BLE001 - the library unreachable (503) or worse: JSON either way
-            err = from_exception(exc)
-            log.error("checking the credentials of %s %s failed: %s", conn.scope["method"], conn.url.path, exc,
-                      exc_info=err.code == "internal_error")
-            raise KeyRefused(err) from None
+            failure = from_exception(exc)
+            log.error(
+                "checking the credentials of %s %s failed: %s",
+                conn.scope["method"],
+                conn.url.path,
+                exc,
+                exc_info=failure.code == "internal_error",
+            )
+            raise KeyRefused(failure) from None
         return AuthCredentials(granted_scopes(caller.key.scope)), ApiKeyUser(caller.key, caller.principal)
 
 
@@ -205,8 +221,9 @@ class RequireKey:
         if key is None and self.required:
             refusal = ApiError("unauthorized", KEY_REQUIRED)
         elif key is not None and self.scope is not None and self.scope not in scope["auth"].scopes:
-            refusal = ApiError("forbidden", f"the key '{key.name}' has scope '{key.scope}'; this needs "
-                                            f"'{self.scope}'")
+            refusal = ApiError(
+                "forbidden", f"the key '{key.name}' has scope '{key.scope}'; this needs " f"'{self.scope}'"
+            )
         if refusal is not None:
             await error_response(refusal)(scope, receive, send)
             return
@@ -227,8 +244,9 @@ class RateLimit:
     UPSERT shared by every replica on PostgreSQL). Once a key's window is full its refusals are answered here
     without counting again until the window closes (the count only grows, so no other server admits it sooner)."""
 
-    def __init__(self, app: ASGIApp, *, service: AlchemyService, default_rate: int,
-                 refused_until: dict[str, float]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, service: AlchemyService, default_rate: int, refused_until: dict[str, float]
+    ) -> None:
         self.app = app
         self.service = service
         self.default_rate = default_rate
@@ -244,9 +262,13 @@ class RateLimit:
             return
         if key is not None and wait > 0:
             retry = max(1, math.ceil(wait))
-            refusal = ApiError("rate_limited", f"the key '{key.name}' is over its rate limit of "
-                                               f"{key.rate_limit or self.default_rate} requests per minute; retry "
-                                               f"in {retry} s", headers={"Retry-After": str(retry)})
+            refusal = ApiError(
+                "rate_limited",
+                f"the key '{key.name}' is over its rate limit of "
+                f"{key.rate_limit or self.default_rate} requests per minute; retry "
+                f"in {retry} s",
+                headers={"Retry-After": str(retry)},
+            )
             await error_response(refusal)(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -268,10 +290,14 @@ class Protected:
     """`app` behind the key check (once), the key requirement and the rate limit; `limits` are RateLimit's
     keyword arguments (one shared `refused_until` for the whole server). Usable as a Starlette `Middleware`."""
 
-    def __init__(self, app: ASGIApp, *, backend: ApiKeyBackend, limits: dict[str, Any], required: bool,
-                 scope: str | None = None) -> None:
-        self.app = AuthenticationMiddleware(RequireKey(RateLimit(app, **limits), required=required, scope=scope),
-                                            backend=backend, on_error=on_auth_error)
+    def __init__(
+        self, app: ASGIApp, *, backend: ApiKeyBackend, limits: dict[str, Any], required: bool, scope: str | None = None
+    ) -> None:
+        self.app = AuthenticationMiddleware(
+            RequireKey(RateLimit(app, **limits), required=required, scope=scope),
+            backend=backend,
+            on_error=on_auth_error,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)

@@ -44,12 +44,14 @@ def state(ctx: typer.Context) -> State:
 def make_service(ctx: typer.Context, overrides: dict[str, Any] | None = None) -> AlchemyService:
     from prompt_alchemy.services import AlchemyService
 
-    return AlchemyService.from_environment(config_file=state(ctx).config_file,
-                                           overrides={k: v for k, v in (overrides or {}).items() if v is not None})
+    return AlchemyService.from_environment(
+        config_file=state(ctx).config_file, overrides={k: v for k, v in (overrides or {}).items() if v is not None}
+    )
 
 
-def run_with_service(ctx: typer.Context, work: Callable[[AlchemyService], Awaitable[T]],
-                     overrides: dict[str, Any] | None = None) -> T:
+def run_with_service(
+    ctx: typer.Context, work: Callable[[AlchemyService], Awaitable[T]], overrides: dict[str, Any] | None = None
+) -> T:
     """Create the service, await `work(service)` on one event loop, and always release the service."""
     import asyncio
 
@@ -71,8 +73,9 @@ def print_json(data: Any) -> None:
 def print_yaml(data: Any) -> None:
     import yaml
 
-    sys.stdout.write(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False,
-                                    allow_unicode=True, width=100))
+    sys.stdout.write(
+        yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False, allow_unicode=True, width=100)
+    )
 
 
 def stdout_console():
@@ -96,13 +99,18 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stderr_console(), transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+        transient=True,
+    ) as bar:
         task = bar.add_task(description, total=total)
 
         def update(done: int, total: int | None = None, description: str | None = None) -> None:
-            bar.update(task, completed=done, total=total,
-                       **({"description": description} if description else {}))
+            bar.update(task, completed=done, total=total, description=description or None)
 
         yield update
 

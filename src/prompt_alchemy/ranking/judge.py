@@ -214,7 +214,7 @@ def parse_rubric(text: str, criteria: list[str]) -> tuple[list[CriterionScore], 
             found[name] = CriterionScore(name=name, score=score, reasoning=reasoning.strip())
 
     data, lowered = _json_object(text)
-    if data is not None:
+    if data is not None and lowered is not None:
         summary = str(lowered.get("summary") or lowered.get("overallreasoning") or lowered.get("reasoning") or "")
         container = lowered.get("scores", lowered.get("criteria", lowered.get("rubric", data)))
         if isinstance(container, dict):
@@ -394,7 +394,7 @@ class Judge:
         texts = {"a": a, "b": b}
         for first in ("a", "b"):
             second = "b" if first == "a" else "a"
-            verdict = OrderVerdict(first=first)  # type: ignore[arg-type]
+            verdict = OrderVerdict(first=first)
             shown = {"A": first, "B": second}
             user = _pairwise_user(texts[first], texts[second], task or idea, bool(task))
             messages = [Message("system", _SYSTEM), Message("user", user)]
@@ -422,10 +422,10 @@ class Judge:
         if any(o.winner is None for o in result.orders):
             result.error = "unscored: " + "; ".join(o.error or "" for o in result.orders if o.winner is None)
             return result
-        first, second = result.orders[0].winner, result.orders[1].winner
+        winner_ab, winner_ba = result.orders[0].winner, result.orders[1].winner
         result.scored = True
-        result.agreed = first == second
-        result.winner = first if first == second else "tie"
+        result.agreed = winner_ab == winner_ba
+        result.winner = winner_ab if winner_ab == winner_ba else "tie"
         return result
 
     # ------------------------------------------------------------------ calls

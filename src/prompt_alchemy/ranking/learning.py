@@ -55,10 +55,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from prompt_alchemy.errors import InputError
-from prompt_alchemy.models import Feedback, ModelVersion, Prompt, utcnow
 from prompt_alchemy.logging_setup import get_logger
-from prompt_alchemy.ranking.features import (NON_PROMPT_CHECKS, RUBRIC, FeatureContext, feature_vector,
-                                             lexical_features)
+from prompt_alchemy.models import Feedback, ModelVersion, Prompt, utcnow
+from prompt_alchemy.ranking.features import NON_PROMPT_CHECKS, RUBRIC, FeatureContext, feature_vector, lexical_features
 from prompt_alchemy.storage.feedback import TRAINING_TASK as MAINTENANCE_TASK
 
 if TYPE_CHECKING:
@@ -81,22 +80,41 @@ MIN_Z = 2.0
 _RUBRIC_SET = frozenset(RUBRIC)
 
 _DESCRIPTIONS = {
-    "intent": "stays close to the original idea", "has_role": "states a role or context",
-    "states_task": "states the task with an action verb", "has_constraints": "states constraints",
-    "output_format": "specifies the output format", "examples": "includes an example",
-    "variables": "keeps the idea's template variables", "vague_words": "avoids vague words",
-    "no_duplicate_lines": "has no repeated lines", "length": "has a workable length (rubric)",
-    "distinctness": "differs from its sibling variants", "log_words": "is longer (log of the word count)",
-    "intent_missing": "has no original idea to compare with", "distinctness_missing": "has no sibling variants",
-    "on_topic_missing": "was not checked for drift", "specificity": "its sentences are about the idea",
-    "specificity_missing": "was not checked for specificity", "addressed_to_model": "instructs a model",
-    "not_deliverable": "is a prompt, not the deliverable", "not_degenerate": "has no repetition",
-    "on_topic": "stays on the idea", "no_scaffolding": "leaks no scaffolding",
-    "opening=you_are": "opens with 'You are ...'", "opening=act_as": "opens with 'I want you to act as ...'",
-    "opening=imperative": "opens with an imperative ('Write ...')", "opening=question": "opens with a question",
-    "opening=other": "opens some other way", "has_list": "has a list", "has_headings": "has headings or labelled "
-    "sections", "has_question": "asks a question", "has_variables": "has {variables}", "has_quotes": "quotes text",
-    "has_code": "has code", "multiline": "spans several lines", "sentence_words": "has longer sentences",
+    "intent": "stays close to the original idea",
+    "has_role": "states a role or context",
+    "states_task": "states the task with an action verb",
+    "has_constraints": "states constraints",
+    "output_format": "specifies the output format",
+    "examples": "includes an example",
+    "variables": "keeps the idea's template variables",
+    "vague_words": "avoids vague words",
+    "no_duplicate_lines": "has no repeated lines",
+    "length": "has a workable length (rubric)",
+    "distinctness": "differs from its sibling variants",
+    "log_words": "is longer (log of the word count)",
+    "intent_missing": "has no original idea to compare with",
+    "distinctness_missing": "has no sibling variants",
+    "on_topic_missing": "was not checked for drift",
+    "specificity": "its sentences are about the idea",
+    "specificity_missing": "was not checked for specificity",
+    "addressed_to_model": "instructs a model",
+    "not_deliverable": "is a prompt, not the deliverable",
+    "not_degenerate": "has no repetition",
+    "on_topic": "stays on the idea",
+    "no_scaffolding": "leaks no scaffolding",
+    "opening=you_are": "opens with 'You are ...'",
+    "opening=act_as": "opens with 'I want you to act as ...'",
+    "opening=imperative": "opens with an imperative ('Write ...')",
+    "opening=question": "opens with a question",
+    "opening=other": "opens some other way",
+    "has_list": "has a list",
+    "has_headings": "has headings or labelled " "sections",
+    "has_question": "asks a question",
+    "has_variables": "has {variables}",
+    "has_quotes": "quotes text",
+    "has_code": "has code",
+    "multiline": "spans several lines",
+    "sentence_words": "has longer sentences",
     "second_person": "addresses the model as 'you' often",
 }
 
@@ -128,8 +146,12 @@ def describe(feature: str) -> str:
         return f"has at least {feature.split('>=', 1)[1]} words"
     if "=" in feature:
         key, value = feature.split("=", 1)
-        return {"phase": f"comes from phase {value}", "provider": f"was made by provider {value}",
-                "model": f"was made by model {value}", "persona": f"uses persona {value}"}.get(key, feature)
+        return {
+            "phase": f"comes from phase {value}",
+            "provider": f"was made by provider {value}",
+            "model": f"was made by model {value}",
+            "persona": f"uses persona {value}",
+        }.get(key, feature)
     return feature
 
 
@@ -140,8 +162,16 @@ class LearnedModel:
         self.record = version
         self.version = version.version
         self.name = f"v{version.version}" if version.version else "candidate"
-        self._terms = [(f, float(version.weights.get(f, 0.0)), *map(float, version.normalization[f]))
-                       for f in version.feature_names if version.weights.get(f)]
+        self._terms: list[tuple[str, float, float, float]] = [
+            (
+                f,
+                float(version.weights.get(f, 0.0)),
+                float(version.normalization[f][0]),
+                float(version.normalization[f][1]),
+            )
+            for f in version.feature_names
+            if version.weights.get(f)
+        ]
 
     def logit(self, features: dict[str, float]) -> float:
         x = expand(features)
@@ -196,8 +226,11 @@ def reweighting(model: Fit, items: Sequence[Item], defaults: dict[str, float], b
     defaults."""
     raw = {n: model.weights[n] / model.normalization[n][1] for n in model.feature_names if model.weights.get(n)}
     fitted = [n for n in RUBRIC if n in model.normalization]
-    extras = [(n, model.weights[n], *model.normalization[n]) for n in model.feature_names
-              if n not in _RUBRIC_SET and model.weights.get(n)]
+    extras = [
+        (n, model.weights[n], *model.normalization[n])
+        for n in model.feature_names
+        if n not in _RUBRIC_SET and model.weights.get(n)
+    ]
     values = [sum(w * (it.features.get(n, 0.0) - m) / sc for n, w, m, sc in extras) for it in items] or [0.0]
     lo, hi = min(values), max(values)
     raw_total = sum(abs(raw.get(n, 0.0)) for n in fitted) + (hi - lo)
@@ -209,8 +242,7 @@ def reweighting(model: Fit, items: Sequence[Item], defaults: dict[str, float], b
         if n in NON_PROMPT_CHECKS:
             w = max(w, defaults.get(n, 0.0))
         rubric_w[n] = round(w, 4)
-    return {"rubric": rubric_w, "extra_weight": round(scale * (hi - lo), 4), "extra_range": [lo, hi],
-            "budget": budget}
+    return {"rubric": rubric_w, "extra_weight": round(scale * (hi - lo), 4), "extra_range": [lo, hi], "budget": budget}
 
 
 def trust_for(units: int, z: float) -> dict[str, float]:
@@ -218,12 +250,20 @@ def trust_for(units: int, z: float) -> dict[str, float]:
     gain of one standard error or less, 1 at three or more)."""
     evidence = units / (units + EVIDENCE_HALF) if units > 0 else 0.0
     confidence = max(0.0, min(1.0, (z - 1.0) / 2.0)) if math.isfinite(z) else 0.0
-    return {"trust": round(evidence * confidence, 4), "evidence": round(evidence, 4),
-            "confidence": round(confidence, 4)}
+    return {
+        "trust": round(evidence * confidence, 4),
+        "evidence": round(evidence, 4),
+        "confidence": round(confidence, 4),
+    }
 
 
-def paired_gain(better: Sequence[float], other: Sequence[float], pairs: Sequence[tuple[int, int]],
-                groups: Sequence[tuple[str, ...]], weights: Sequence[float] | None = None) -> tuple[float, float]:
+def paired_gain(
+    better: Sequence[float],
+    other: Sequence[float],
+    pairs: Sequence[tuple[int, int]],
+    groups: Sequence[tuple[str, ...]],
+    weights: Sequence[float] | None = None,
+) -> tuple[float, float]:
     """The pairwise-accuracy gain of scores `better` over `other` on `pairs`, and its standard error: each pair's
     gain is shared among its groups (the prompts it compares, or its choice session), and the error comes from
     the spread of the groups' mean gains (pairs that share a prompt are not independent)."""
@@ -298,9 +338,16 @@ def decay(created_at: datetime, now: datetime | None, half_life_days: float | No
     return 0.5 ** (age / half_life_days)
 
 
-def build_dataset(feedback: Sequence[Feedback], prompts: dict[str, Prompt], contexts: dict[str, FeatureContext],
-                  *, seed: int, validation_split: float, half_life_days: float | None = None,
-                  now: datetime | None = None) -> Dataset:
+def build_dataset(
+    feedback: Sequence[Feedback],
+    prompts: dict[str, Prompt],
+    contexts: dict[str, FeatureContext],
+    *,
+    seed: int,
+    validation_split: float,
+    half_life_days: float | None = None,
+    now: datetime | None = None,
+) -> Dataset:
     """Items and preference pairs (training and validation) from ratings and choices."""
     import random
 
@@ -338,8 +385,9 @@ def build_dataset(feedback: Sequence[Feedback], prompts: dict[str, Prompt], cont
     for pid in sorted(totals):
         i = item(pid)
         wsum = sum(w for _, w in totals[pid])
-        items[i].rating = sum(r * w for r, w in totals[pid]) / wsum if wsum > 0 else \
-            sum(r for r, _ in totals[pid]) / len(totals[pid])
+        items[i].rating = (
+            sum(r * w for r, w in totals[pid]) / wsum if wsum > 0 else sum(r for r, _ in totals[pid]) / len(totals[pid])
+        )
         items[i].ratings = len(totals[pid])
         item_weight[i] = max(w for _, w in totals[pid])
         sides[in_validation(pid, seed, validation_split)].append(i)
@@ -347,12 +395,15 @@ def build_dataset(feedback: Sequence[Feedback], prompts: dict[str, Prompt], cont
     for side, members in sides.items():
         share = 2.0 / max(len(members) - 1, 1)  # each rated prompt weighs about one unit in all
         for a_pos, a in enumerate(members):
-            for b in members[a_pos + 1:]:
+            for b in members[a_pos + 1 :]:
                 ra, rb = items[a].rating, items[b].rating
                 if ra is not None and rb is not None and ra != rb:
                     pa, pb = items[a].prompt.id, items[b].prompt.id
-                    pairs[side].append((a, b, share * min(item_weight[a], item_weight[b]), (pa, pb)) if ra > rb
-                                       else (b, a, share * min(item_weight[a], item_weight[b]), (pa, pb)))
+                    pairs[side].append(
+                        (a, b, share * min(item_weight[a], item_weight[b]), (pa, pb))
+                        if ra > rb
+                        else (b, a, share * min(item_weight[a], item_weight[b]), (pa, pb))
+                    )
     data.train_units = len(sides[False])
     for session_id in sorted(choices):
         picks = choices[session_id]
@@ -387,8 +438,16 @@ class Fit:
     train_accuracy: float
 
 
-def fit(items: Sequence[Item], pairs: Sequence[tuple[int, int]], *, learning_rate: float, batch_size: int,
-        epochs: int, seed: int, weights: Sequence[float] | None = None) -> Fit:
+def fit(
+    items: Sequence[Item],
+    pairs: Sequence[tuple[int, int]],
+    *,
+    learning_rate: float,
+    batch_size: int,
+    epochs: int,
+    seed: int,
+    weights: Sequence[float] | None = None,
+) -> Fit:
     """Pairwise logistic regression by seeded mini-batch gradient descent (each pair weighted by `weights`, 1 by
     default); deterministic for a given input."""
     import numpy as np
@@ -400,8 +459,14 @@ def fit(items: Sequence[Item], pairs: Sequence[tuple[int, int]], *, learning_rat
             if name.startswith("word="):
                 frequency[name] = frequency.get(name, 0) + 1
     low, high = max(5, 0.04 * len(used)), 0.5 * len(used)
-    names = sorted({name for it in items for name in it.features
-                    if not name.startswith("word=") or low <= frequency.get(name, 0) <= high})
+    names = sorted(
+        {
+            name
+            for it in items
+            for name in it.features
+            if not name.startswith("word=") or low <= frequency.get(name, 0) <= high
+        }
+    )
     matrix = np.array([[it.features.get(n, 0.0) for n in names] for it in items], dtype=np.float64)
     mean = matrix[used].mean(axis=0)
     scale = matrix[used].std(axis=0)
@@ -419,7 +484,7 @@ def fit(items: Sequence[Item], pairs: Sequence[tuple[int, int]], *, learning_rat
     for _ in range(epochs):
         order = rng.permutation(len(diffs))
         for start in range(0, len(order), batch_size):
-            pick = order[start:start + batch_size]
+            pick = order[start : start + batch_size]
             batch = diffs[pick]
             margin = np.clip(batch @ w, -60, 60)
             grad = -(batch.T @ (pair_w[pick] / (1.0 + np.exp(margin)))) / len(batch) + L2 * w
@@ -427,20 +492,27 @@ def fit(items: Sequence[Item], pairs: Sequence[tuple[int, int]], *, learning_rat
     margins = diffs @ w
     loss = float(np.mean(np.logaddexp(0.0, -margins)) + L2 / 2 * float(w @ w))
     accuracy = float(np.mean((margins > 0) + 0.5 * (margins == 0))) if len(margins) else 0.0
-    return Fit(feature_names=names, weights={n: round(float(v), 6) for n, v in zip(names, w)},
-               normalization={n: (float(m), float(s)) for n, m, s in zip(names, mean, scale)},
-               train_loss=loss, train_accuracy=accuracy)
+    return Fit(
+        feature_names=names,
+        weights={n: round(float(v), 6) for n, v in zip(names, w)},
+        normalization={n: (float(m), float(s)) for n, m, s in zip(names, mean, scale)},
+        train_loss=loss,
+        train_accuracy=accuracy,
+    )
 
 
-def pairwise_accuracy(scores: Sequence[float], pairs: Sequence[tuple[int, int]],
-                      weights: Sequence[float] | None = None) -> float:
+def pairwise_accuracy(
+    scores: Sequence[float], pairs: Sequence[tuple[int, int]], weights: Sequence[float] | None = None
+) -> float:
     """Share of pairs (weighted by `weights`, 1 by default) whose preferred prompt scores higher (a tie counts
     half)."""
     if not pairs:
         return 0.0
     weights = weights or [1.0] * len(pairs)
-    won = sum(w * (1.0 if scores[a] > scores[b] else 0.5 if scores[a] == scores[b] else 0.0)
-              for (a, b), w in zip(pairs, weights))
+    won = sum(
+        w * (1.0 if scores[a] > scores[b] else 0.5 if scores[a] == scores[b] else 0.0)
+        for (a, b), w in zip(pairs, weights)
+    )
     total = sum(weights)
     return won / total if total else 0.0
 
@@ -449,11 +521,26 @@ def weight_changes(model: LearnedRanking, defaults: dict[str, float]) -> list[di
     """Each re-weighted check (and the learned component): its default weight, its learned weight at full trust
     and the weight the ranker uses with this model, largest change first."""
     used = model.rubric_weights(defaults)
-    rows = [{"name": n, "default": defaults.get(n, 0.0), "learned": w, "weight": used.get(n, defaults.get(n, 0.0)),
-             "description": describe(n)} for n, w in model.learned_rubric.items()]
+    rows = [
+        {
+            "name": n,
+            "default": defaults.get(n, 0.0),
+            "learned": w,
+            "weight": used.get(n, defaults.get(n, 0.0)),
+            "description": describe(n),
+        }
+        for n, w in model.learned_rubric.items()
+    ]
     rows.sort(key=lambda r: (-abs(r["weight"] - r["default"]), r["name"]))
-    rows.append({"name": "learned", "default": 0.0, "learned": model.extra_weight, "weight": model.component_weight,
-                 "description": "what your ratings favour beyond the rubric (length bands, form, metadata)"})
+    rows.append(
+        {
+            "name": "learned",
+            "default": 0.0,
+            "learned": model.extra_weight,
+            "weight": model.component_weight,
+            "description": "what your ratings favour beyond the rubric (length bands, form, metadata)",
+        }
+    )
     return rows
 
 
@@ -466,8 +553,12 @@ def top_features(model: Fit, items: Sequence[Item], limit: int = TOP_FEATURES) -
     for name, weight in ranked[:limit]:
         if weight == 0:
             continue
-        entry: dict[str, Any] = {"feature": name, "weight": round(weight, 4),
-                                 "direction": "higher" if weight > 0 else "lower", "description": describe(name)}
+        entry: dict[str, Any] = {
+            "feature": name,
+            "weight": round(weight, 4),
+            "direction": "higher" if weight > 0 else "lower",
+            "description": describe(name),
+        }
         high = [it.rating for it in rated if it.features.get(name, 0.0) >= 0.5]
         low = [it.rating for it in rated if it.features.get(name, 0.0) < 0.5]
         if high and low:
@@ -505,15 +596,21 @@ class TrainingReport(BaseModel):
     choices: int
     prompts: int
     top_features: list[dict[str, Any]] = Field(default_factory=list)
-    trust: float = Field(0.0, description="how far the candidate moves the rubric's weights toward the learned ones, "
-                                          "0-1 (evidence × confidence)")
+    trust: float = Field(
+        0.0,
+        description="how far the candidate moves the rubric's weights toward the learned ones, "
+        "0-1 (evidence × confidence)",
+    )
     evidence: float = Field(0.0, description="n / (n + 50) for n rated prompts and choice sessions in training")
     confidence: float = Field(0.0, description="0-1 from the fully learned ranker's validation gain over the rubric")
     full_accuracy: float = Field(0.0, description="validation pairwise accuracy of the fully learned ranker")
-    gain_z: float = Field(0.0, description="the candidate's validation gain over the current ranker, in standard "
-                                           "errors (adoption needs 2)")
+    gain_z: float = Field(
+        0.0,
+        description="the candidate's validation gain over the current ranker, in standard " "errors (adoption needs 2)",
+    )
     learned_weights: list[dict[str, Any]] = Field(
-        default_factory=list, description="each check's weight before and with the candidate")
+        default_factory=list, description="each check's weight before and with the candidate"
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     wall_ms: float = 0.0
 
@@ -523,13 +620,22 @@ ContextBuilder = Callable[[list[Prompt]], Awaitable[dict[str, FeatureContext]]]
 
 def check_enough(rows: int, needed: int) -> None:
     if rows < needed:
-        raise InputError(f"training needs at least {needed} ratings or choices (learning.min_feedback); there "
-                         f"{'is' if rows == 1 else 'are'} {rows}: rate prompts with 'prompt-alchemy rate ID SCORE' "
-                         f"or pick the best with 'prompt-alchemy generate --interactive'")
+        raise InputError(
+            f"training needs at least {needed} ratings or choices (learning.min_feedback); there "
+            f"{'is' if rows == 1 else 'are'} {rows}: rate prompts with 'prompt-alchemy rate ID SCORE' "
+            f"or pick the best with 'prompt-alchemy generate --interactive'"
+        )
 
 
-async def run_training(store: Store, settings: Settings, contexts_for: ContextBuilder, *,
-                       dry_run: bool = False, trigger: str = "cli", now: datetime | None = None) -> TrainingReport:
+async def run_training(
+    store: Store,
+    settings: Settings,
+    contexts_for: ContextBuilder,
+    *,
+    dry_run: bool = False,
+    trigger: str = "cli",
+    now: datetime | None = None,
+) -> TrainingReport:
     """Train a candidate on all feedback, validate it against the ranker as it is, and (unless `dry_run`) store
     it as a new version, active only if it is better. Too little feedback is bad input and changes nothing."""
     import asyncio
@@ -545,21 +651,42 @@ async def run_training(store: Store, settings: Settings, contexts_for: ContextBu
     prompts = store.get_prompts(sorted({f.prompt_id for f in feedback}))
     contexts = await contexts_for(list(prompts.values()))
     when = now or utcnow()
-    data = build_dataset(feedback, prompts, contexts, seed=cfg.seed, validation_split=cfg.validation_split,
-                         half_life_days=cfg.half_life_days, now=when)
+    data = build_dataset(
+        feedback,
+        prompts,
+        contexts,
+        seed=cfg.seed,
+        validation_split=cfg.validation_split,
+        half_life_days=cfg.half_life_days,
+        now=when,
+    )
     check_enough(data.feedback_rows, cfg.min_feedback)
     if not data.train or not data.validation:
         where = "training" if not data.train else "validation"
         raise InputError(
             f"the feedback gives no preference pairs for the {where} split ({len(data.items)} prompts, "
             f"{data.ratings} ratings, {data.choices} choices): rate more prompts, with different scores, or pick "
-            f"among variants with 'generate --interactive'")
-    params: dict[str, Any] = {"learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size,
-                              "epochs": cfg.epochs, "validation_split": cfg.validation_split, "seed": cfg.seed,
-                              "l2": L2, "half_life_days": cfg.half_life_days}
-    result = await asyncio.to_thread(fit, data.items, data.train, learning_rate=cfg.learning_rate,
-                                     batch_size=cfg.batch_size, epochs=cfg.epochs, seed=cfg.seed,
-                                     weights=data.train_weights)
+            f"among variants with 'generate --interactive'"
+        )
+    params: dict[str, Any] = {
+        "learning_rate": cfg.learning_rate,
+        "batch_size": cfg.batch_size,
+        "epochs": cfg.epochs,
+        "validation_split": cfg.validation_split,
+        "seed": cfg.seed,
+        "l2": L2,
+        "half_life_days": cfg.half_life_days,
+    }
+    result = await asyncio.to_thread(
+        fit,
+        data.items,
+        data.train,
+        learning_rate=cfg.learning_rate,
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs,
+        seed=cfg.seed,
+        weights=data.train_weights,
+    )
     patterns = top_features(result, data.items)
     defaults = settings.ranking.weights.model_dump()
     budget = settings.ranking.learned_weight or DEFAULT_LEARNED_WEIGHT
@@ -567,10 +694,18 @@ async def run_training(store: Store, settings: Settings, contexts_for: ContextBu
 
     def version_with(trust: float) -> ModelVersion:
         return ModelVersion(
-            kind=KIND, status="rejected", feature_names=result.feature_names, weights=result.weights,
-            normalization=result.normalization, params={**params, "reweighting": {**shape, "trust": trust}},
-            training_size=data.feedback_rows, train_pairs=len(data.train), validation_pairs=len(data.validation),
-            trigger=trigger, created_at=when)
+            kind=KIND,
+            status="rejected",
+            feature_names=result.feature_names,
+            weights=result.weights,
+            normalization=result.normalization,
+            params={**params, "reweighting": {**shape, "trust": trust}},
+            training_size=data.feedback_rows,
+            train_pairs=len(data.train),
+            validation_pairs=len(data.validation),
+            trigger=trigger,
+            created_at=when,
+        )
 
     current = store.active_model()
     current_scorer = scorer_for(current) if current is not None else None
@@ -588,8 +723,9 @@ async def run_training(store: Store, settings: Settings, contexts_for: ContextBu
     baseline = accuracy(base_scores)
     full_scores = ranker_scores(LearnedRanking(version_with(1.0)))
     full_acc = accuracy(full_scores)
-    full_gain, full_se = paired_gain(full_scores, base_scores, data.validation, data.validation_groups,
-                                     data.validation_weights)
+    full_gain, full_se = paired_gain(
+        full_scores, base_scores, data.validation, data.validation_groups, data.validation_weights
+    )
     trust = trust_for(data.train_units, full_gain / full_se if full_se > 0 else 0.0)
     candidate = version_with(trust["trust"])
     scorer = LearnedRanking(candidate)
@@ -598,45 +734,87 @@ async def run_training(store: Store, settings: Settings, contexts_for: ContextBu
     candidate_scores = ranker_scores(scorer)
     candidate_acc = accuracy(candidate_scores)
     model_acc = accuracy([LearnedModel(candidate).logit(it.features) for it in data.items])
-    gain, se = paired_gain(candidate_scores, current_scores, data.validation, data.validation_groups,
-                           data.validation_weights)
+    gain, se = paired_gain(
+        candidate_scores, current_scores, data.validation, data.validation_groups, data.validation_weights
+    )
     z = gain / se if se > 0 and math.isfinite(se) else 0.0
     better = candidate_acc > current_acc + 1e-9
     adopted = better and z >= MIN_Z
     against = f"the active model v{current.version}" if current else "the rubric alone (no model yet)"
     if adopted:
-        reason = (f"adopted: validation pairwise accuracy {candidate_acc:.3f} beats {current_acc:.3f} of {against} "
-                  f"({z:.1f} standard errors); trust {trust['trust']:.2f}")
+        reason = (
+            f"adopted: validation pairwise accuracy {candidate_acc:.3f} beats {current_acc:.3f} of {against} "
+            f"({z:.1f} standard errors); trust {trust['trust']:.2f}"
+        )
     elif better:
-        reason = (f"not adopted: validation pairwise accuracy {candidate_acc:.3f} beats {current_acc:.3f} of "
-                  f"{against} by only {z:.1f} standard errors (needs {MIN_Z:g}): too little evidence yet")
+        reason = (
+            f"not adopted: validation pairwise accuracy {candidate_acc:.3f} beats {current_acc:.3f} of "
+            f"{against} by only {z:.1f} standard errors (needs {MIN_Z:g}): too little evidence yet"
+        )
     else:
-        reason = (f"not adopted: validation pairwise accuracy {candidate_acc:.3f} does not beat {current_acc:.3f} of "
-                  f"{against}")
+        reason = (
+            f"not adopted: validation pairwise accuracy {candidate_acc:.3f} does not beat {current_acc:.3f} of "
+            f"{against}"
+        )
     if dry_run:
         reason = f"dry run, nothing stored; would be {reason}"
     changed = weight_changes(scorer, defaults)
-    metrics = {"validation_accuracy": round(candidate_acc, 4), "current_accuracy": round(current_acc, 4),
-               "baseline_accuracy": round(baseline, 4), "model_validation_accuracy": round(model_acc, 4),
-               "full_validation_accuracy": round(full_acc, 4), "gain_z": round(z, 2), **trust,
-               "train_accuracy": round(result.train_accuracy, 4), "train_loss": round(result.train_loss, 5),
-               "ratings": data.ratings, "choices": data.choices, "prompts": len(data.items),
-               "train_units": data.train_units, "compared_with": current.version if current else None,
-               "top_features": patterns, "learned_weights": changed}
+    metrics = {
+        "validation_accuracy": round(candidate_acc, 4),
+        "current_accuracy": round(current_acc, 4),
+        "baseline_accuracy": round(baseline, 4),
+        "model_validation_accuracy": round(model_acc, 4),
+        "full_validation_accuracy": round(full_acc, 4),
+        "gain_z": round(z, 2),
+        **trust,
+        "train_accuracy": round(result.train_accuracy, 4),
+        "train_loss": round(result.train_loss, 5),
+        "ratings": data.ratings,
+        "choices": data.choices,
+        "prompts": len(data.items),
+        "train_units": data.train_units,
+        "compared_with": current.version if current else None,
+        "top_features": patterns,
+        "learned_weights": changed,
+    }
     version = None
     if not dry_run:
-        saved = store.save_model(candidate.model_copy(update={
-            "status": "adopted" if adopted else "rejected", "active": adopted, "metrics": metrics}))
+        saved = store.save_model(
+            candidate.model_copy(
+                update={"status": "adopted" if adopted else "rejected", "active": adopted, "metrics": metrics}
+            )
+        )
         version = saved.version
         store.record_maintenance(MAINTENANCE_TASK, when, f"v{version} {saved.status}")
     log.info("training (%s): %s", trigger, reason)
     return TrainingReport(
-        dry_run=dry_run, better=adopted, adopted=adopted and not dry_run, stored=not dry_run, version=version, reason=reason,
-        trigger=trigger, current_version=current.version if current else None, current_accuracy=round(current_acc, 4),
-        candidate_accuracy=round(candidate_acc, 4), baseline_accuracy=round(baseline, 4),
-        model_accuracy=round(model_acc, 4), train_accuracy=round(result.train_accuracy, 4),
-        train_loss=round(result.train_loss, 5), train_pairs=len(data.train), validation_pairs=len(data.validation),
-        feedback_rows=data.feedback_rows, ratings=data.ratings, choices=data.choices, prompts=len(data.items),
-        top_features=patterns, trust=trust["trust"], evidence=trust["evidence"], confidence=trust["confidence"],
-        full_accuracy=round(full_acc, 4), gain_z=round(z, 2), learned_weights=changed, params=params,
-        wall_ms=round((time.perf_counter() - started) * 1000, 1))
+        dry_run=dry_run,
+        better=adopted,
+        adopted=adopted and not dry_run,
+        stored=not dry_run,
+        version=version,
+        reason=reason,
+        trigger=trigger,
+        current_version=current.version if current else None,
+        current_accuracy=round(current_acc, 4),
+        candidate_accuracy=round(candidate_acc, 4),
+        baseline_accuracy=round(baseline, 4),
+        model_accuracy=round(model_acc, 4),
+        train_accuracy=round(result.train_accuracy, 4),
+        train_loss=round(result.train_loss, 5),
+        train_pairs=len(data.train),
+        validation_pairs=len(data.validation),
+        feedback_rows=data.feedback_rows,
+        ratings=data.ratings,
+        choices=data.choices,
+        prompts=len(data.items),
+        top_features=patterns,
+        trust=trust["trust"],
+        evidence=trust["evidence"],
+        confidence=trust["confidence"],
+        full_accuracy=round(full_acc, 4),
+        gain_z=round(z, 2),
+        learned_weights=changed,
+        params=params,
+        wall_ms=round((time.perf_counter() - started) * 1000, 1),
+    )

@@ -483,7 +483,7 @@ class Optimizer:
             "format",
             (
                 f"stated the answer format the propose examples show, because the model wrapped "
-                f"{len(wordy)} of its answers there in extra words (e.g. {wordy[0].output[:60]!r})"
+                f"{len(wordy)} of its answers there in extra words (e.g. {(wordy[0].output or '')[:60]!r})"
             ),
         )
 
@@ -561,7 +561,8 @@ class Optimizer:
             mean, low, high = paired_difference(seed.evaluation, best.evaluation)
             improvement = {"mean": round(mean, 5), "ci_low": round(low, 5), "ci_high": round(high, 5)}
         by_id = {s.prompt_id: s for s in steps}
-        path, node = [], best
+        path: list[OptimizationStep] = []
+        node: OptimizationStep | None = best
         while node is not None and node is not seed:
             path.append(node)
             node = by_id.get(node.parent_id or "")
