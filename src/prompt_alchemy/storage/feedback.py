@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.models import Feedback, ModelVersion
 from prompt_alchemy.storage.timefmt import to_iso
+from prompt_alchemy.tenancy import project_scope
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,6 +44,10 @@ def _where(*, prompt_id: str | None, session_id: str | None, source: str | None,
         clauses.append("rating IS NOT NULL")
     elif kind == "choice":
         clauses.append("chosen IS NOT NULL")
+    project = project_scope()
+    if project is not None:  # a caller bounded to a project reads the feedback on that project's prompts only
+        clauses.append("prompt_id IN (SELECT p.id FROM prompts p WHERE p.project_id = ?)")
+        params.append(project)
     return " AND ".join(clauses), params
 
 
