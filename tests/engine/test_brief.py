@@ -60,3 +60,19 @@ def test_behaviour_prompts_and_requests_about_a_bot_are_not_a_business_bot() -> 
     assert asyncio.run(chosen("grade our chatbot's replies to refund requests for politeness")) not in (
         "support-bot", "internal-helpdesk-bot")
     assert asyncio.run(chosen("support bot for a ski rental shop, refunds within 14 days")) == "support-bot"
+
+
+def test_request_shapes_rule_out_patterns_that_do_not_fit() -> None:
+    from prompt_alchemy.embeddings.local import LocalEmbedder
+    from prompt_alchemy.engine.patterns import choose_pattern
+
+    embedder = LocalEmbedder()
+
+    async def chosen(idea: str) -> str:
+        return (await choose_pattern(idea, embedder, None)).pattern.name
+
+    assert asyncio.run(chosen("should our choir rent a hall or rehearse in the church basement?")) == "compare-decide"
+    assert asyncio.run(chosen("how long do I boil a soft egg")) != "meal-plan"
+    assert asyncio.run(chosen("weekly meal plan for a vegan runner")) == "meal-plan"
+    assert asyncio.run(chosen("build a CLI that extracts the titles from a folder of PDFs")) not in (
+        "extract-json", "summarize", "classify")

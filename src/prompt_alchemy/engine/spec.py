@@ -144,7 +144,7 @@ class PromptSpec(BaseModel):
 
 _LEADING = re.compile(
     r"^\s*(?:(?:hey|hi|hello)[,!]?\s+)?(?:please\s+)?(?:"
-    r"(?:(?:i\s+(?:want|need)|create|write|make|give\s+me)\s+)?an?\s+prompt\s+(?:that|which|to|for)\s+|"
+    r"(?:(?:(?:i\s+)?(?:want|need)|create|write|make|give\s+me)\s+)?an?\s+prompt\s+(?:that|which|to|for)\s+|"
     r"(?:can|could|would|will)\s+you\s+(?:please\s+)?|"
     r"i\s+(?:want|need|would like|'d like)\s+(?:you\s+)?(?:to\s+)?|help\s+me\s+(?:to\s+)?)?",
     re.I)

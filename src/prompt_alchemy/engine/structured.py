@@ -421,7 +421,7 @@ def assemble(spec: PromptSpec, variant: int, family: str | None) -> str:
         rules = [line for line in dict.fromkeys(rules) if line]
         firsts = [next((line for line in lines if line not in spec.brief), "") for h, lines in
                   pattern_sections.items() if h != spec.details_section]
-        kept = rules + [line for line in firsts if line and line not in rules][:2]
+        kept = rules + [line for line in firsts if line and line not in rules][:3]
         if kept or constraints:
             sections["Rules"] = _bullets(kept or constraints[:1])
         if spec.output_format:

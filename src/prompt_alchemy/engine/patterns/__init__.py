@@ -404,7 +404,7 @@ def _named_model(idea: str, scores: dict[str, float]) -> dict[str, float]:
     best = max(scores.values())
     for name, regex in _IMAGE_MODELS:
         if name in scores and regex.search(idea) and scores[name] >= best - NAMED_MODEL_REACH:
-            return {**scores, name: best + MARGIN + 0.001}
+            return {**scores, name: max(best, FLOOR) + MARGIN + 0.001}
     return scores
 
 
@@ -419,6 +419,10 @@ _BEHAVIOUR = re.compile(r"\b(?:makes?|making|gets?|so|that|until)\s+(?:the\s+|an
                         r"claude|gemini|bot|assistant)\s+(?:always\s+|never\s+|only\s+|to\s+)?(?:answers?|responds?|"
                         r"repl(?:y|ies)|ends?|asks?|starts?|picks?|writes?|talks?|speaks?|uses?|says?|act)\b", re.I)
 _BUSINESS_BOTS = ("support-bot", "internal-helpdesk-bot")
+_SPAN_OF_MEALS = re.compile(r"\b(?:plan|planning|week|weekly|days?|month|menus?|meals|dinners|lunches|breakfasts|"
+                            r"prep|diet|calories|macros|semana|woche|semaine|settimana|plano|piano|wochenplan|"
+                            r"speiseplan|menú|repas|pasti|refeições|comidas)\b", re.I)
+_CHOICE = re.compile(r"^\s*(?:should|which|is it better)\b[^.?!]{3,120}\s(?:or|vs\.?|versus)\s[^.!]{2,80}\?", re.I)
 _ON_MATERIAL = ("extract-json", "classify", "summarize", "translate", "rewrite-tone")
 _BUILDS_A_PROGRAM = re.compile(r"^(?:build|write|create|make|implement|code|develop)\s+(?:me\s+)?(?:an?\s+|the\s+)?"
                                r"(?:[\w+#.-]+\s+){0,3}?(?:cli|command-line tool|script|app|application|program|"
@@ -439,9 +443,13 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
     first = re.split(r"[\s,:;]+", body.lower(), maxsplit=1)[0] if body.strip() else ""
     if first in _ACTS_ON:
         drop.update(_BUSINESS_BOTS)
+    if not _SPAN_OF_MEALS.search(idea):  # one dish or one meal is a recipe question, not a plan
+        drop.add("meal-plan")
     if _BUILDS_A_PROGRAM.match(body):  # a program that summarizes is code, not a summary of given material
         drop.update(_ON_MATERIAL)
     kept = {name: score for name, score in scores.items() if name not in drop} if drop else scores
+    if _CHOICE.search(idea) and "compare-decide" in kept:  # "should we use A or B?" asks for a decision
+        kept = {**kept, "compare-decide": max(FLOOR, *kept.values()) + MARGIN + 0.001}
     if _BEHAVIOUR.search(idea) and not _HAS_PERSONA.search(idea):
         # "a prompt that makes the model answer only yes or no": the prompt is the behaviour, said plainly
         return {**kept, GENERAL: max(kept.values()) + MARGIN + 0.001}
