@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from prompt_alchemy.api import schemas
 from prompt_alchemy.api.errors import CODES
 from prompt_alchemy.api.routes import ENDPOINTS, PREFIX
+from prompt_alchemy.api.schemas import ErrorOut
 
 _REF = "#/components/schemas/{model}"
 _ERRORS = {"400": "Bad input", "401": "Missing, wrong or revoked API key", "403": "The key's scope is too narrow",
@@ -18,7 +18,7 @@ _ERRORS = {"400": "Bad input", "401": "Missing, wrong or revoked API key", "403"
 
 
 def build_openapi(version: str) -> dict[str, Any]:
-    bodies = {e.body for e in ENDPOINTS if e.body} | {e.response for e in ENDPOINTS if e.response} | {schemas.ErrorOut}
+    bodies = {e.body for e in ENDPOINTS if e.body} | {e.response for e in ENDPOINTS if e.response} | {ErrorOut}
     _, defs = models_json_schema([(model, "validation") for model in sorted(bodies, key=lambda x: x.__name__)],
                                  ref_template=_REF)
     schemas = defs.get("$defs", {})
