@@ -49,10 +49,17 @@ def test_an_older_library_keeps_its_index_through_the_migration(tmp_path):
 
         sqlite_module.MIGRATIONS = migrations.MIGRATIONS
         store = SQLiteStore(path)
-        store.save_prompts([Prompt(content="Summarize the quarterly sales figures")])
         store.close()
     finally:
         migrations.MIGRATIONS[:] = original
+    # the row as that older code wrote it: only the columns its schema had
+    from prompt_alchemy.storage.prompts import prompt_to_row
+
+    row = prompt_to_row(Prompt(content="Summarize the quarterly sales figures"))
+    with sqlite3.connect(path) as db:
+        columns = {r[1] for r in db.execute("PRAGMA table_info(prompts)")}
+        row = {k: v for k, v in row.items() if k in columns}
+        db.execute(f"INSERT INTO prompts ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)})", row)
     store = SQLiteStore(path)
     try:
         assert {"m006_labels", "m007_fts_datasette"} <= set(store.applied_migrations)
