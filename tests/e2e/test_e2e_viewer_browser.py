@@ -130,7 +130,8 @@ def test_viewer_in_a_real_browser(viewer, tmp_path):
             page.wait_for_selector("#content")
             assert latest in page.inner_text("#meta")
             assert page.locator("mark.var").all_inner_texts() == ["{product}", "{{version}}", "{changes}"]
-            assert page.locator("#labels [data-label=production]").count() == 1
+            # a labelled prompt has a name now: its page shows the name's labels (production on this version)
+            assert page.locator("#name-labels li[data-label=production]").count() == 1
 
             # fill the variables: a missing one is named, then the filled text
             page.fill("textarea[data-var=product]", "Alchemy")
