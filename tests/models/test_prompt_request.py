@@ -24,7 +24,7 @@ MCP_EXCLUDED = {"context_files": SERVER_PATHS}
 CLI_EXCLUDED = {"context": "the CLI gives files (--context FILE), read into context items"}
 #: Options that are about the interface, not the request.
 REST_ONLY = {"stream"}
-CLI_ONLY = {"output", "interactive", "stream", "run_async"}
+CLI_ONLY = {"output", "interactive", "stream", "run_async", "show_all", "quiet"}  # how the CLI prints or runs, not what it asks
 
 _LIMIT_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength")
 
