@@ -445,6 +445,8 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
         drop.update(_BUSINESS_BOTS)
     if not _SPAN_OF_MEALS.search(idea):  # one dish or one meal is a recipe question, not a plan
         drop.add("meal-plan")
+    if not _ASKS_FOR_NAMES.search(idea):  # a product description of an Etsy shop's mugs is not its name
+        drop.add("naming")
     if _BUILDS_A_PROGRAM.match(body):  # a program that summarizes is code, not a summary of given material
         drop.update(_ON_MATERIAL)
     kept = {name: score for name, score in scores.items() if name not in drop} if drop else scores
@@ -454,6 +456,11 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
         # "a prompt that makes the model answer only yes or no": the prompt is the behaviour, said plainly
         return {**kept, GENERAL: max(kept.values()) + MARGIN + 0.001}
     return kept
+
+
+#: A naming request asks for a name (or a title, tagline, what to call something), in the idea's own language.
+_ASKS_FOR_NAMES = re.compile(r"\b(?:names?|naming|call|titles?|taglines?|slogans?|nombres?|llamar|namen?|"
+                             r"nennen|noms?|appeler|nomes?|chamar|nomi|chiamare)\b", re.I)
 
 
 #: Words that make a behaviour request a persona's prompt (a business's bot, a tutor, a character) after all.
