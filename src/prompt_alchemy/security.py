@@ -88,8 +88,16 @@ def check_length(name: str, text: str, limit: int) -> None:
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+#: Lone UTF-16 surrogates: what bytes that are not UTF-8 become in a command-line argument (surrogateescape).
+SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def control_char_problem(text: str) -> str | None:
-    """Why `text` is refused (the first control character, as U+XXXX, and where it is), or None."""
+    """Why `text` is refused (the first control character, as U+XXXX, and where it is; or bytes that are not
+    UTF-8), or None."""
+    bad = SURROGATES.search(text)
+    if bad is not None:
+        return f"is not valid UTF-8 (a byte that is not text at character {bad.start() + 1})"
     match = CONTROL_CHARS.search(text)
     if match is None:
         return None
