@@ -385,7 +385,10 @@ def _inputs(pattern: Pattern, details: IdeaDetails) -> tuple[list[str], str]:
     """The prompt's input variables: the idea's own {variables}; else, for a pattern run on material, its inputs
     renamed for what the idea names ({tickets}); none when the task needs none."""
     if details.variables:
-        return list(details.variables), "idea"
+        # the idea's own {variables} are inputs; when it names its material in words and not as a variable
+        # ("grades essays against a {rubric}"), that material comes first: it is what {input} lines refer to
+        material = [n for n in details.inputs if n not in details.variables][:1] if pattern.inputs else []
+        return [*material, *details.variables], "idea"
     if not pattern.inputs or _INLINE_MATERIAL.search(details.idea):  # the material is in the idea itself
         return [], "idea"
     named = [n for n in details.inputs if n not in pattern.inputs[1:]]
