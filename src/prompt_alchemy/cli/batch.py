@@ -90,17 +90,14 @@ def batch(
 def submit_job(ctx: typer.Context, file: str, fmt: str | None, text: str | None, defaults, save: bool,
                output: Output) -> None:
     """`batch --async`: the items become a job (queued on PostgreSQL; run here, as a job, on SQLite)."""
-    from prompt_alchemy.cli.jobs import render
+    from prompt_alchemy.cli.jobs import submit
 
     async def work(service):
         items = service.read_batch_items(file, fmt, text=text)
         return await service.jobs.submit_batch(items, defaults=defaults, save=save, wait=not service.jobs.queued,
                                                source="stdin" if file == "-" else str(file))
 
-    info = run_with_service(ctx, work)
-    render(info, output)
-    if info.status == "failed":
-        raise typer.Exit(1)
+    submit(ctx, work, output)
 
 
 def _batch_progress(bar):
