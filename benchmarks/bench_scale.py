@@ -49,8 +49,11 @@ def _timed(fn, n: int) -> dict:
         t0 = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t0)
-    return {"p50_us": round(_pct(samples, 50) * 1e6, 1), "p99_us": round(_pct(samples, 99) * 1e6, 1),
-            "mean_us": round(statistics.fmean(samples) * 1e6, 1)}
+    return {
+        "p50_us": round(_pct(samples, 50) * 1e6, 1),
+        "p99_us": round(_pct(samples, 99) * 1e6, 1),
+        "mean_us": round(statistics.fmean(samples) * 1e6, 1),
+    }
 
 
 def cache_figures(redis_url: str, pg_url: str) -> dict:
@@ -63,8 +66,10 @@ def cache_figures(redis_url: str, pg_url: str) -> dict:
     for name, backing in (("postgresql", PostgresStore(pg_url)), ("redis", RedisCache(redis_url))):
         backing.cache_response("bench-key", "openai", "m", payload, now, now + 3600)
         assert backing.cached_response("bench-key", now) is not None
-        out[name] = {"cached_answer": _timed(lambda b=backing: b.cached_response("bench-key", time.time()), CALLS),
-                     "rate_check": _timed(lambda b=backing: b.count_request("bench", 10**9, window=60.0), CALLS)}
+        out[name] = {
+            "cached_answer": _timed(lambda b=backing: b.cached_response("bench-key", time.time()), CALLS),
+            "rate_check": _timed(lambda b=backing: b.count_request("bench", 10**9, window=60.0), CALLS),
+        }
         backing.close()
     return out
 
@@ -82,9 +87,10 @@ def rest_mix(url: str) -> dict:
         with httpx.Client(base_url=url, timeout=60) as c:
             while not stop.is_set():
                 n += 1
-                for call in (lambda: c.get("/api/v1/prompts", params={"limit": 5}),
-                             lambda k=n: c.post("/api/v1/generate", json={"idea": f"c{i}-{k} a release checklist",
-                                                                          "count": 1})):
+                for call in (
+                    lambda: c.get("/api/v1/prompts", params={"limit": 5}),
+                    lambda k=n: c.post("/api/v1/generate", json={"idea": f"c{i}-{k} a release checklist", "count": 1}),
+                ):
                     t0 = time.perf_counter()
                     code = call().status_code
                     samples.append(time.perf_counter() - t0)
@@ -99,8 +105,13 @@ def rest_mix(url: str) -> dict:
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
-    return {"requests_per_s": round(len(samples) / elapsed, 1), "p50_ms": round(_pct(samples, 50) * 1e3, 1),
-            "p99_ms": round(_pct(samples, 99) * 1e3, 1), "requests": len(samples), "errors": errors[0]}
+    return {
+        "requests_per_s": round(len(samples) / elapsed, 1),
+        "p50_ms": round(_pct(samples, 50) * 1e3, 1),
+        "p99_ms": round(_pct(samples, 99) * 1e3, 1),
+        "requests": len(samples),
+        "errors": errors[0],
+    }
 
 
 def job_throughput(url: str) -> dict:
@@ -108,8 +119,14 @@ def job_throughput(url: str) -> dict:
 
     with httpx.Client(base_url=url, timeout=60) as c:
         t0 = time.perf_counter()
-        jobs = [c.post("/api/v1/generate", json={"idea": f"job {i} {t0} an onboarding plan", "count": 1},
-                       headers={"Prefer": "respond-async"}).json()["job"] for i in range(JOBS)]
+        jobs = [
+            c.post(
+                "/api/v1/generate",
+                json={"idea": f"job {i} {t0} an onboarding plan", "count": 1},
+                headers={"Prefer": "respond-async"},
+            ).json()["job"]
+            for i in range(JOBS)
+        ]
         pending = set(jobs)
         while pending and time.perf_counter() - t0 < 300:
             for job in list(pending):
@@ -138,8 +155,13 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="pa-scale-"))
     pg = pgserver.get_server(root / "pg", cleanup_mode="delete")
     redis = RedisServer(redis_bin, root / "redis")
-    report: dict = {"clients": CLIENTS, "seconds": SECONDS, "scripted_latency_s": LATENCY, "jobs": JOBS,
-                    "cores": os.cpu_count()}
+    report: dict = {
+        "clients": CLIENTS,
+        "seconds": SECONDS,
+        "scripted_latency_s": LATENCY,
+        "jobs": JOBS,
+        "cores": os.cpu_count(),
+    }
     try:
         report["cache"] = cache_figures(redis.url, fresh_database(pg, "cachebench"))
         env = shared_env(fresh_database(pg, "baseline"), latency=LATENCY)
@@ -154,8 +176,10 @@ def main() -> None:
             replicas = [Replica(root / f"n{n}r{i}", env) for i in range(n)]
             proxy = HAProxy(haproxy_bin, root / f"haproxy{n}", [r.port for r in replicas])
             try:
-                report["replicas"][str(n)] = {"rest_through_haproxy": rest_mix(proxy.url),
-                                              "jobs_through_haproxy": job_throughput(proxy.url)}
+                report["replicas"][str(n)] = {
+                    "rest_through_haproxy": rest_mix(proxy.url),
+                    "jobs_through_haproxy": job_throughput(proxy.url),
+                }
             finally:
                 proxy.stop()
                 for r in replicas:

@@ -64,13 +64,14 @@ def resolve(roots: list[Requirement]) -> dict[str, str]:
         try:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError:
-            raise SystemExit(f"error: {req.name} is required but not installed in {sys.prefix}; install it, "
-                             f"run the suite, then lock again") from None
+            raise SystemExit(
+                f"error: {req.name} is required but not installed in {sys.prefix}; install it, "
+                f"run the suite, then lock again"
+            ) from None
         pinned[name] = dist.version
         for raw in dist.requires or []:
             sub = Requirement(raw)
-            if sub.marker is not None and not any(sub.marker.evaluate({**env, "extra": e})
-                                                  for e in (extras or {""})):
+            if sub.marker is not None and not any(sub.marker.evaluate({**env, "extra": e}) for e in (extras or {""})):
                 continue
             todo.append((sub, frozenset(sub.extras)))
     return pinned

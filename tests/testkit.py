@@ -18,13 +18,15 @@ AWESOME_CSV = PACKAGE_DATA / "awesome-chatgpt-prompts.csv"
 CLI = [sys.executable, "-m", "prompt_alchemy"]
 
 
-def run_cli(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run the real CLI as a subprocess with the current (test) environment."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run(CLI + list(args), input=input, capture_output=True, text=True, env=full_env,
-                          timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        CLI + list(args), input=input, capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT
+    )
 
 
 def parse_json(proc: subprocess.CompletedProcess):
@@ -45,9 +47,24 @@ class Server:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPT_ALCHEMY_")}
         self.env.update(SCRIPTED, PROMPT_ALCHEMY_HOME=str(home), **(extra_env or {}))
         self.log = home / "server.log"
-        self.proc = subprocess.Popen([str(SCRIPT), "serve", "--transport", "http", "--host", "127.0.0.1",
-                                      "--port", "0", "--log-file", str(self.log)], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [
+                str(SCRIPT),
+                "serve",
+                "--transport",
+                "http",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--log-file",
+                str(self.log),
+            ],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.url = self._wait()
 
     def _wait(self) -> str:

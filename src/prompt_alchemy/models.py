@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,7 +19,6 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
-from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from prompt_alchemy.request_fields import MAX_CONTEXT_ITEM_CHARS, REQUEST_FIELDS
@@ -44,7 +43,7 @@ def new_id() -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def content_hash(text: str) -> str:
@@ -137,28 +136,32 @@ class Persona(BaseModel):
 
 #: The built-in personas; custom ones come from config (`personas:`) and may shadow these.
 BUILTIN_PERSONAS: dict[str, Persona] = {
-    "generic": Persona(
-        name="generic", description="General-purpose prompts for any task."),
+    "generic": Persona(name="generic", description="General-purpose prompts for any task."),
     "code": Persona(
-        name="code", description="Software engineering: code generation, review, debugging, tooling.",
+        name="code",
+        description="Software engineering: code generation, review, debugging, tooling.",
         system_prompt="You specialize in prompts for software engineering tasks.",
         guidance="Make the prompt name the language and environment, the inputs and outputs, error handling, "
-                 "edge cases and tests, and ask for code in fenced blocks.",
-        temperatures={"prima-materia": 0.7, "solutio": 0.5, "coagulatio": 0.2}),
+        "edge cases and tests, and ask for code in fenced blocks.",
+        temperatures={"prima-materia": 0.7, "solutio": 0.5, "coagulatio": 0.2},
+    ),
     "writing": Persona(
-        name="writing", description="Writing and content: articles, newsletters, stories, copy.",
+        name="writing",
+        description="Writing and content: articles, newsletters, stories, copy.",
         system_prompt="You specialize in prompts for writing and content creation.",
         guidance="Make the prompt state the audience, tone and voice, length, structure of the piece and what "
-                 "makes it engaging.",
-        temperatures={"prima-materia": 0.9, "solutio": 0.8, "coagulatio": 0.5}),
+        "makes it engaging.",
+        temperatures={"prima-materia": 0.9, "solutio": 0.8, "coagulatio": 0.5},
+    ),
     "analysis": Persona(
-        name="analysis", description="Analysis and research: data, evidence, reasoning, reports.",
+        name="analysis",
+        description="Analysis and research: data, evidence, reasoning, reports.",
         system_prompt="You specialize in prompts for analysis and research tasks.",
         guidance="Make the prompt state the question, the data or sources, the method, the assumptions to "
-                 "check, and a structured findings format with confidence levels.",
-        temperatures={"prima-materia": 0.6, "solutio": 0.5, "coagulatio": 0.3}),
+        "check, and a structured findings format with confidence levels.",
+        temperatures={"prima-materia": 0.6, "solutio": 0.5, "coagulatio": 0.3},
+    ),
 }
-
 
 
 class ContextItem(BaseModel):
@@ -202,8 +205,11 @@ _PHASE_NAMES = [name for phase in Phase for name in (phase.value, phase.alias)]
 #: The types carry their own validators, so a model derived from PromptRequest's fields (the REST body, the MCP
 #: tool's arguments) validates exactly as PromptRequest does.
 IdeaText = Annotated[str, BeforeValidator(_idea_text)]
-PhaseList = Annotated[list[Phase], BeforeValidator(_phase_list),
-                      WithJsonSchema({"type": "array", "items": {"type": "string", "enum": _PHASE_NAMES}})]
+PhaseList = Annotated[
+    list[Phase],
+    BeforeValidator(_phase_list),
+    WithJsonSchema({"type": "array", "items": {"type": "string", "enum": _PHASE_NAMES}}),
+]
 TagList = Annotated[list[CleanText], AfterValidator(_unique_tags)]
 ContextList = Annotated[list[ContextItem], AfterValidator(_clean_context)]
 
@@ -240,8 +246,11 @@ class PromptRequest(BaseModel):
 
 
 #: Fields whose default comes from the `generation` settings, by field name: the setting's name.
-CONFIG_DEFAULTS: dict[str, str] = {"count": "default_count", "persona": "default_persona",
-                                   "target_model": "default_target_model"}
+CONFIG_DEFAULTS: dict[str, str] = {
+    "count": "default_count",
+    "persona": "default_persona",
+    "target_model": "default_target_model",
+}
 
 
 def partial_request_fields(*, exclude: Iterable[str] = ()) -> dict[str, tuple[Any, Any]]:
@@ -403,21 +412,41 @@ class GenerationResult(BaseModel):
 
     def public_dict(self) -> dict[str, Any]:
         """The documented JSON shape shared by the CLI (`--output json`) and the MCP tools."""
+
         def item(p: Prompt) -> dict[str, Any]:
-            return {"id": p.id, "phase": p.phase.value if p.phase else None, "variant": p.variant,
-                    "content": p.content, "provider": p.provider, "model": p.model, "parent_id": p.parent_id,
-                    "score": p.score, "temperature": p.temperature, "input_tokens": p.input_tokens,
-                    "output_tokens": p.output_tokens, "cost_usd": p.cost_usd, "latency_ms": p.latency_ms,
-                    "embedding_model": p.embedding_model}
+            return {
+                "id": p.id,
+                "phase": p.phase.value if p.phase else None,
+                "variant": p.variant,
+                "content": p.content,
+                "provider": p.provider,
+                "model": p.model,
+                "parent_id": p.parent_id,
+                "score": p.score,
+                "temperature": p.temperature,
+                "input_tokens": p.input_tokens,
+                "output_tokens": p.output_tokens,
+                "cost_usd": p.cost_usd,
+                "latency_ms": p.latency_ms,
+                "embedding_model": p.embedding_model,
+            }
+
         best = self.best
         return {
-            "session_id": self.session_id, "idea": self.idea, "phases": [p.value for p in self.phases],
-            "persona": self.persona, "target_model": self.target_model, "saved": self.saved,
+            "session_id": self.session_id,
+            "idea": self.idea,
+            "phases": [p.value for p in self.phases],
+            "persona": self.persona,
+            "target_model": self.target_model,
+            "saved": self.saved,
             "prompts": [item(p) for p in self.prompts],
             "best": item(best) if best else None,
             "scores": {pid: s.model_dump() for pid, s in self.scores.items()},
-            "total_tokens": self.total_tokens, "total_cost_usd": round(self.total_cost, 6),
-            "wall_ms": round(self.wall_ms, 1), "model_ms": round(self.model_ms, 1), "events": self.events,
+            "total_tokens": self.total_tokens,
+            "total_cost_usd": round(self.total_cost, 6),
+            "wall_ms": round(self.wall_ms, 1),
+            "model_ms": round(self.model_ms, 1),
+            "events": self.events,
         }
 
     @property
@@ -448,7 +477,7 @@ def parse_when(value: Any, *, end_of_day: bool = False) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
         value = value.isoformat()
     text = str(value).strip()
@@ -460,16 +489,17 @@ def parse_when(value: Any, *, end_of_day: bool = False) -> datetime | None:
         try:
             if len(text) == 10:
                 day = date.fromisoformat(text)
-                start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+                start = datetime(day.year, day.month, day.day, tzinfo=UTC)
                 return start + timedelta(days=1) if end_of_day else start
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"'{text[:60]}' is not a date (YYYY-MM-DD), an ISO datetime or an age like 7d") from None
-        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-        return parsed.astimezone(timezone.utc)
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
     except OverflowError:
-        raise ValueError(f"'{text[:60]}' is out of range; give a date between 0001-01-02 and 9999-12-30 or a "
-                         f"shorter age") from None
+        raise ValueError(
+            f"'{text[:60]}' is out of range; give a date between 0001-01-02 and 9999-12-30 or a " f"shorter age"
+        ) from None
 
 
 class SearchFilters(BaseModel):
@@ -530,12 +560,22 @@ class SearchResult(BaseModel):
 
     def public_dict(self) -> dict[str, Any]:
         p = self.prompt
-        return {"id": p.id, "content": p.content, "score": round(self.score, 6),
-                "phase": p.phase.value if p.phase else None, "tags": p.tags,
-                "created_at": p.created_at.isoformat(), "title": p.title, "provider": p.provider,
-                "model": p.model, "persona": p.persona_used, "parent_id": p.parent_id,
-                "similarity": None if self.similarity is None else round(self.similarity, 6),
-                "text_rank": self.text_rank, "semantic_rank": self.semantic_rank}
+        return {
+            "id": p.id,
+            "content": p.content,
+            "score": round(self.score, 6),
+            "phase": p.phase.value if p.phase else None,
+            "tags": p.tags,
+            "created_at": p.created_at.isoformat(),
+            "title": p.title,
+            "provider": p.provider,
+            "model": p.model,
+            "persona": p.persona_used,
+            "parent_id": p.parent_id,
+            "similarity": None if self.similarity is None else round(self.similarity, 6),
+            "text_rank": self.text_rank,
+            "semantic_rank": self.semantic_rank,
+        }
 
 
 class ImportReport(BaseModel):

@@ -60,31 +60,49 @@ class FieldSpec:
 
 
 REQUEST_FIELDS: dict[str, FieldSpec] = {
-    "idea": FieldSpec("The raw idea to turn into prompts (at most generation.max_idea_length characters).",
-                      min_length=1, max_length=MAX_IDEA_CHARS),
-    "phases": FieldSpec("Phases to run, in order: prima-materia (idea), solutio (human), coagulatio (precision); "
-                        "default: all three."),
+    "idea": FieldSpec(
+        "The raw idea to turn into prompts (at most generation.max_idea_length characters).",
+        min_length=1,
+        max_length=MAX_IDEA_CHARS,
+    ),
+    "phases": FieldSpec(
+        "Phases to run, in order: prima-materia (idea), solutio (human), coagulatio (precision); " "default: all three."
+    ),
     "count": FieldSpec("Variants per phase (default: generation.default_count).", ge=1, le=10),
-    "persona": FieldSpec("code, writing, analysis, generic, or a custom persona from config "
-                         "(default: generation.default_persona).", max_length=100),
-    "target_model": FieldSpec("The model the final prompt is for, e.g. claude-sonnet-4 or gpt-4o "
-                              "(default: generation.default_target_model).", max_length=200),
-    "provider": FieldSpec("Use this provider for every phase (default: each phase's configured provider).",
-                          max_length=100),
+    "persona": FieldSpec(
+        "code, writing, analysis, generic, or a custom persona from config " "(default: generation.default_persona).",
+        max_length=100,
+    ),
+    "target_model": FieldSpec(
+        "The model the final prompt is for, e.g. claude-sonnet-4 or gpt-4o "
+        "(default: generation.default_target_model).",
+        max_length=200,
+    ),
+    "provider": FieldSpec(
+        "Use this provider for every phase (default: each phase's configured provider).", max_length=100
+    ),
     "temperature": FieldSpec("Temperature for every phase.", ge=0.0, le=2.0),
     "max_tokens": FieldSpec("Max tokens per call for every phase.", ge=1, le=200_000),
     "tags": FieldSpec("Tags to store with the prompts."),
-    "context": FieldSpec("Extra material given to the phases, as text items (source, content); all of it at most "
-                         "generation.max_context_chars characters."),
-    "context_files": FieldSpec("Files whose text is given to the phases. Read by the process that runs the "
-                               "request, so only local interfaces (the CLI, the Python API) offer it."),
+    "context": FieldSpec(
+        "Extra material given to the phases, as text items (source, content); all of it at most "
+        "generation.max_context_chars characters."
+    ),
+    "context_files": FieldSpec(
+        "Files whose text is given to the phases. Read by the process that runs the "
+        "request, so only local interfaces (the CLI, the Python API) offer it."
+    ),
     "save": FieldSpec("Store the prompts in the library."),
-    "judge": FieldSpec("Add the AI judge's rubric scores to the ranking of the final prompts (uses a provider "
-                       "other than the generator's when one is available)."),
-    "use_cache": FieldSpec("Answer from the response cache when the same call was made before (off: always call "
-                           "the providers)."),
-    "max_cost": FieldSpec("Refuse a run whose estimated cost exceeds this many USD, and stop one that reaches it.",
-                          gt=0),
+    "judge": FieldSpec(
+        "Add the AI judge's rubric scores to the ranking of the final prompts (uses a provider "
+        "other than the generator's when one is available)."
+    ),
+    "use_cache": FieldSpec(
+        "Answer from the response cache when the same call was made before (off: always call " "the providers)."
+    ),
+    "max_cost": FieldSpec(
+        "Refuse a run whose estimated cost exceeds this many USD, and stop one that reaches it.", gt=0
+    ),
 }
 
 

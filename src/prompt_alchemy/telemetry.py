@@ -30,33 +30,60 @@ class _Metrics:
 
         self.registry = r = CollectorRegistry(auto_describe=True)
         p = "prompt_alchemy_"
-        self.http_requests = Counter(f"{p}http_requests_total", "HTTP requests by route, method and status",
-                                     ["route", "method", "status"], registry=r)
-        self.http_latency = Histogram(f"{p}http_request_duration_seconds", "HTTP request latency by route",
-                                      ["route", "method"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.provider_calls = Counter(f"{p}provider_calls_total", "Provider calls that answered",
-                                      ["provider", "model"], registry=r)
-        self.provider_errors = Counter(f"{p}provider_errors_total", "Provider call failures",
-                                       ["provider", "model"], registry=r)
-        self.provider_retries = Counter(f"{p}provider_retries_total", "Provider call retries",
-                                        ["provider", "model"], registry=r)
-        self.provider_failovers = Counter(f"{p}provider_failovers_total", "Failovers away from a provider",
-                                          ["provider", "model"], registry=r)
-        self.provider_tokens = Counter(f"{p}provider_tokens_total", "Tokens by provider, model and direction",
-                                       ["provider", "model", "direction"], registry=r)
-        self.provider_cost = Counter(f"{p}provider_cost_usd_total", "Cost in USD by provider and model",
-                                     ["provider", "model"], registry=r)
-        self.cache_hits = Counter(f"{p}cache_hits_total", "Provider calls answered from the response cache",
-                                  ["provider"], registry=r)
-        self.generation_latency = Histogram(f"{p}generation_duration_seconds", "Whole generation runs",
-                                            buckets=_LATENCY_BUCKETS, registry=r)
-        self.phase_latency = Histogram(f"{p}generation_phase_duration_seconds", "Generation calls by phase",
-                                       ["phase"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.search_latency = Histogram(f"{p}search_duration_seconds", "Library searches by mode", ["mode"],
-                                        buckets=_LATENCY_BUCKETS, registry=r)
+        self.http_requests = Counter(
+            f"{p}http_requests_total",
+            "HTTP requests by route, method and status",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            f"{p}http_request_duration_seconds",
+            "HTTP request latency by route",
+            ["route", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.provider_calls = Counter(
+            f"{p}provider_calls_total", "Provider calls that answered", ["provider", "model"], registry=r
+        )
+        self.provider_errors = Counter(
+            f"{p}provider_errors_total", "Provider call failures", ["provider", "model"], registry=r
+        )
+        self.provider_retries = Counter(
+            f"{p}provider_retries_total", "Provider call retries", ["provider", "model"], registry=r
+        )
+        self.provider_failovers = Counter(
+            f"{p}provider_failovers_total", "Failovers away from a provider", ["provider", "model"], registry=r
+        )
+        self.provider_tokens = Counter(
+            f"{p}provider_tokens_total",
+            "Tokens by provider, model and direction",
+            ["provider", "model", "direction"],
+            registry=r,
+        )
+        self.provider_cost = Counter(
+            f"{p}provider_cost_usd_total", "Cost in USD by provider and model", ["provider", "model"], registry=r
+        )
+        self.cache_hits = Counter(
+            f"{p}cache_hits_total", "Provider calls answered from the response cache", ["provider"], registry=r
+        )
+        self.generation_latency = Histogram(
+            f"{p}generation_duration_seconds", "Whole generation runs", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.phase_latency = Histogram(
+            f"{p}generation_phase_duration_seconds",
+            "Generation calls by phase",
+            ["phase"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.search_latency = Histogram(
+            f"{p}search_duration_seconds", "Library searches by mode", ["mode"], buckets=_LATENCY_BUCKETS, registry=r
+        )
         self.library = Gauge(f"{p}library_prompts", "Stored prompts", registry=r)
-        self.queue_depth = Gauge(f"{p}job_queue_depth", "Job items queued or running (the worker autoscaler's "
-                                 "signal)", registry=r)
+        self.queue_depth = Gauge(
+            f"{p}job_queue_depth", "Job items queued or running (the worker autoscaler's " "signal)", registry=r
+        )
 
 
 def enable_metrics() -> None:
@@ -165,13 +192,15 @@ def enable_tracing(exporter: Any = None) -> bool:
     except ImportError as exc:
         from prompt_alchemy.logging_setup import get_logger
 
-        get_logger("telemetry").warning("OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is off: %s (pip install "
-                                        "'prompt-alchemy[otel]')", exc)
+        get_logger("telemetry").warning(
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is off: %s (pip install " "'prompt-alchemy[otel]')", exc
+        )
         return False
     from prompt_alchemy import __version__
 
-    provider = TracerProvider(resource=Resource.create({"service.name": "prompt-alchemy",
-                                                        "service.version": __version__}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "prompt-alchemy", "service.version": __version__})
+    )
     provider.add_span_processor(processor)
     _tracer = provider.get_tracer("prompt_alchemy", __version__)
     _propagator = TraceContextTextMapPropagator()
@@ -202,8 +231,9 @@ def annotate(**attributes: Any) -> None:
 
 
 @contextlib.contextmanager
-def server_span(scope: MutableMapping[str, Any], headers: Mapping[str, str], status: Callable[[], int],
-                route: Callable[[], str]) -> Iterator[None]:
+def server_span(
+    scope: MutableMapping[str, Any], headers: Mapping[str, str], status: Callable[[], int], route: Callable[[], str]
+) -> Iterator[None]:
     """The SERVER span of one HTTP request, a child of the caller's `traceparent`/`tracestate` (a new trace without
     them). It is current while the request is handled, and also kept in the request's state
     (`scope["state"]["trace_context"]`) for work that runs in another task (an MCP tool call: see :func:`attached`).
@@ -216,10 +246,16 @@ def server_span(scope: MutableMapping[str, Any], headers: Mapping[str, str], sta
 
     method = scope.get("method", "GET")
     parent = _propagator.extract({k: v for k, v in headers.items() if k in ("traceparent", "tracestate")})
-    with _tracer.start_as_current_span(f"{method} {route()}", context=parent,
-                                       kind=trace.SpanKind.SERVER, attributes={
-                                           "http.request.method": method, "url.path": scope.get("path", ""),
-                                           "url.scheme": scope.get("scheme", "http")}) as current:
+    with _tracer.start_as_current_span(
+        f"{method} {route()}",
+        context=parent,
+        kind=trace.SpanKind.SERVER,
+        attributes={
+            "http.request.method": method,
+            "url.path": scope.get("path", ""),
+            "url.scheme": scope.get("scheme", "http"),
+        },
+    ) as current:
         scope.setdefault("state", {})["trace_context"] = otel_context.get_current()
         try:
             yield
@@ -237,8 +273,7 @@ def server_span(scope: MutableMapping[str, Any], headers: Mapping[str, str], sta
 def attached(scope: Mapping[str, Any] | None) -> Iterator[None]:
     """Make the request's server span (kept by :func:`server_span` in the ASGI scope) current for a block that runs
     in another task, so its spans nest under the request."""
-    trace_context = scope.get("state", {}).get("trace_context") if scope is not None and _tracer is not None \
-        else None
+    trace_context = scope.get("state", {}).get("trace_context") if scope is not None and _tracer is not None else None
     if trace_context is None:
         yield
         return
@@ -257,19 +292,33 @@ class ModelCall:
     def __init__(self, current: Any = None) -> None:
         self._span = current
 
-    def answered(self, model: str | None, input_tokens: int, output_tokens: int,
-                 finish_reason: str | None = None) -> None:
+    def answered(
+        self, model: str | None, input_tokens: int, output_tokens: int, finish_reason: str | None = None
+    ) -> None:
         if self._span is None:
             return
-        self._span.set_attributes(_clean({
-            "gen_ai.response.model": model, "gen_ai.usage.input_tokens": input_tokens,
-            "gen_ai.usage.output_tokens": output_tokens,
-            "gen_ai.response.finish_reasons": [finish_reason] if finish_reason else None}))
+        self._span.set_attributes(
+            _clean(
+                {
+                    "gen_ai.response.model": model,
+                    "gen_ai.usage.input_tokens": input_tokens,
+                    "gen_ai.usage.output_tokens": output_tokens,
+                    "gen_ai.response.finish_reasons": [finish_reason] if finish_reason else None,
+                }
+            )
+        )
 
 
 @contextlib.contextmanager
-def model_call(provider: str, model: str | None, *, temperature: float | None, max_tokens: int | None,
-               remote: bool, server: str | None = None) -> Iterator[ModelCall]:
+def model_call(
+    provider: str,
+    model: str | None,
+    *,
+    temperature: float | None,
+    max_tokens: int | None,
+    remote: bool,
+    server: str | None = None,
+) -> Iterator[ModelCall]:
     """The span of one logical call to a model, retries included (GenAI semantic conventions: named
     `{gen_ai.operation.name} {gen_ai.request.model}`, CLIENT for a model across the network, INTERNAL for one in
     this process). A failure sets `error.type` (the HTTP status, or the exception's class) and the ERROR status."""
@@ -279,13 +328,22 @@ def model_call(provider: str, model: str | None, *, temperature: float | None, m
     from opentelemetry import trace
 
     operation = _GENAI_OPERATION.get(provider, "chat")
-    attributes = {"gen_ai.operation.name": operation, "gen_ai.provider.name": _GENAI_PROVIDER.get(provider, provider),
-                  "gen_ai.request.model": model, "gen_ai.request.temperature": temperature,
-                  "gen_ai.request.max_tokens": max_tokens, **_server_address(server)}
+    attributes = {
+        "gen_ai.operation.name": operation,
+        "gen_ai.provider.name": _GENAI_PROVIDER.get(provider, provider),
+        "gen_ai.request.model": model,
+        "gen_ai.request.temperature": temperature,
+        "gen_ai.request.max_tokens": max_tokens,
+        **_server_address(server),
+    }
     kind = trace.SpanKind.CLIENT if remote else trace.SpanKind.INTERNAL
-    with _tracer.start_as_current_span(f"{operation} {model}" if model else operation, kind=kind,
-                                       attributes=_clean(attributes), record_exception=False,
-                                       set_status_on_exception=False) as current:
+    with _tracer.start_as_current_span(
+        f"{operation} {model}" if model else operation,
+        kind=kind,
+        attributes=_clean(attributes),
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as current:
         try:
             yield ModelCall(current)
         except BaseException as exc:

@@ -36,8 +36,9 @@ def test_every_route_over_http(open_server):
     assert listed["total"] == 6 and listed["count"] == 3
     assert listed["prompts"][0]["created_by"] == "local"
     found = c.get("/api/v1/search", params={"q": "green tea haiku", "mode": "text", "limit": 5}).json()
-    assert found["count"] >= 1 and all("green" in h["content"].lower() or "tea" in h["content"].lower()
-                                       for h in found["results"])
+    assert found["count"] >= 1 and all(
+        "green" in h["content"].lower() or "tea" in h["content"].lower() for h in found["results"]
+    )
     detail = c.get(f"/api/v1/prompts/{final[:8]}").json()
     assert detail["prompt"]["id"] == final and len(detail["lineage"]["ancestors"]) == 2
 
@@ -108,8 +109,10 @@ def test_errors_are_json_with_stable_codes(open_server):
 
 def test_generate_streams_progress_and_result_as_sse(open_server):
     events = []
-    with open_server.client() as c, c.stream("POST", "/api/v1/generate", json={"idea": "a streamed idea",
-                                                                           "count": 1, "stream": True}) as r:
+    with (
+        open_server.client() as c,
+        c.stream("POST", "/api/v1/generate", json={"idea": "a streamed idea", "count": 1, "stream": True}) as r,
+    ):
         assert r.headers["content-type"].startswith("text/event-stream")
         kind = None
         for line in r.iter_lines():
@@ -168,8 +171,14 @@ def test_auth_refusals_scopes_revocation_rate_limit_and_audit(auth_server):
         r = anon.get("/api/v1/prompts")
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
         assert r.headers["www-authenticate"].startswith("Bearer")
-        assert anon.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                         headers={"Accept": "application/json, text/event-stream"}).status_code == 401
+        assert (
+            anon.post(
+                "/mcp",
+                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                headers={"Accept": "application/json, text/event-stream"},
+            ).status_code
+            == 401
+        )
         assert anon.get("/health").status_code == 200
         assert anon.get("/api/v1/openapi.json").status_code == 200
     with s.client("pa_000000000000_" + "x" * 43) as wrong:
@@ -181,8 +190,14 @@ def test_auth_refusals_scopes_revocation_rate_limit_and_audit(auth_server):
         assert c.get("/api/v1/audit").status_code == 403
         # a read key connects to /mcp; each tool checks the scope it needs (test_api_mcp_scopes.py)
         hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
-        assert c.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello},
-                      headers={"Accept": "application/json, text/event-stream"}).status_code == 200
+        assert (
+            c.post(
+                "/mcp",
+                json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello},
+                headers={"Accept": "application/json, text/event-stream"},
+            ).status_code
+            == 200
+        )
     with s.client(writer) as c:
         gen = c.post("/api/v1/generate", json={"idea": "writer's idea", "count": 1})
         assert gen.status_code == 200

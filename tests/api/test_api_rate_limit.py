@@ -73,9 +73,9 @@ def test_closed_windows_are_pruned(store):
 
 
 def test_postgres_keeps_the_windows_in_an_unlogged_table_and_sqlite_in_memory(postgres_url, tmp_path):
-    from prompt_alchemy.storage.sqlite.migrations import MIGRATIONS
     from prompt_alchemy.storage.postgres import PostgresStore
     from prompt_alchemy.storage.sqlite import SQLiteStore
+    from prompt_alchemy.storage.sqlite.migrations import MIGRATIONS
 
     assert "m008_rate_windows" in [m.__name__ for m in MIGRATIONS]
     pg = PostgresStore(postgres_url)
@@ -119,8 +119,10 @@ def test_two_servers_on_one_postgres_hold_a_key_to_its_limit_together(make_serve
         assert c.get("/api/v1/prompts").status_code == 200  # another key, its own window
     store = PostgresStore(postgres_url)
     try:
-        rows = {r[0]: r[1] for r in store.query("SELECT k.name, w.hits FROM rate_windows w "
-                                                "JOIN api_keys k ON k.id = w.key_id")}
+        rows = {
+            r[0]: r[1]
+            for r in store.query("SELECT k.name, w.hits FROM rate_windows w " "JOIN api_keys k ON k.id = w.key_id")
+        }
     finally:
         store.close()
     assert rows["shared-limit"] == limit + 1 and rows["other"] == 1  # one count for both servers

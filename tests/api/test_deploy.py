@@ -21,8 +21,12 @@ def test_manifest_validates_against_the_kubernetes_schema(path):
 
 
 def test_the_manifests_are_a_complete_deployment():
-    docs = {d["kind"]: d for p in MANIFESTS if p.name != "worker.yaml"  # the workers: tests/jobs
-            for d in yaml.safe_load_all(p.read_text(encoding="utf-8"))}
+    docs = {
+        d["kind"]: d
+        for p in MANIFESTS
+        if p.name != "worker.yaml"  # the workers: tests/jobs
+        for d in yaml.safe_load_all(p.read_text(encoding="utf-8"))
+    }
     assert {"Deployment", "Service", "Secret", "ConfigMap"} <= set(docs)
     dep = docs["Deployment"]["spec"]
     assert dep["replicas"] == 3

@@ -9,8 +9,15 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("params, field", [({"provider": "\x1f"}, "provider"), ({"provider": "a\x00b"}, "provider"),
-                                           ({"phase": "alembic"}, "phase"), ({"since": "yesterday-ish"}, "since")])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"provider": "\x1f"}, "provider"),
+        ({"provider": "a\x00b"}, "provider"),
+        ({"phase": "alembic"}, "phase"),
+        ({"since": "yesterday-ish"}, "since"),
+    ],
+)
 def test_usage_report_filters_are_checked_at_the_route(open_server, params, field):
     """A control character in ?provider= reached storage and came back as a 500; now the route's typed filters
     refuse it with a JSON 400 that names the field."""
@@ -23,17 +30,24 @@ def test_usage_report_filters_are_checked_at_the_route(open_server, params, fiel
         assert c.get("/api/v1/metrics", params={"provider": "scripted"}).status_code == 200
 
 
-@pytest.mark.parametrize("method, path, status, code", [
-    ("GET", "/nowhere", 404, "not_found"), ("GET", "/api/v1", 404, "not_found"),
-    ("POST", "/livez", 405, "method_not_allowed"), ("DELETE", "/api/v1/search", 405, "method_not_allowed"),
-    ("BREW", "/metrics", 405, "method_not_allowed")])
+@pytest.mark.parametrize(
+    "method, path, status, code",
+    [
+        ("GET", "/nowhere", 404, "not_found"),
+        ("GET", "/api/v1", 404, "not_found"),
+        ("POST", "/livez", 405, "method_not_allowed"),
+        ("DELETE", "/api/v1/search", 405, "method_not_allowed"),
+        ("BREW", "/metrics", 405, "method_not_allowed"),
+    ],
+)
 def test_every_path_answers_in_the_json_error_shape(open_server, method, path, status, code):
     with open_server.client() as c:
         r = c.request(method, path)
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
-    assert r.json() == {"error": {"code": code, "message": r.json()["error"]["message"],
-                                  "request_id": r.headers["x-request-id"]}}
+    assert r.json() == {
+        "error": {"code": code, "message": r.json()["error"]["message"], "request_id": r.headers["x-request-id"]}
+    }
 
 
 def test_metrics_behind_a_key_when_required(make_server):

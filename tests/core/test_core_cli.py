@@ -7,7 +7,6 @@ import sqlite3
 
 import pytest
 import yaml
-
 from testkit import parse_json
 
 
@@ -29,8 +28,16 @@ def test_version_and_help(cli):
 
 
 def test_generate_json_from_stdin(cli, home):
-    proc = cli("generate", "--provider", "scripted", "--output", "json", "--count", "2",
-               input="a recipe recommender for leftovers\n")
+    proc = cli(
+        "generate",
+        "--provider",
+        "scripted",
+        "--output",
+        "json",
+        "--count",
+        "2",
+        input="a recipe recommender for leftovers\n",
+    )
     data = parse_json(proc)
     assert data["idea"] == "a recipe recommender for leftovers"
     assert len(data["prompts"]) == 6
@@ -60,18 +67,21 @@ def test_no_save(cli, home):
     assert data["saved"] is False and _count(home) == 0
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["generate", "--provider", "scripted", ""], "idea is empty"),
-    (["generate", "--provider", "scripted", "--phases", "fermentatio", "x"], "unknown phase 'fermentatio'"),
-    (["generate", "--provider", "scripted", "--persona", "pirate", "x"], "unknown persona 'pirate'"),
-    (["generate", "--provider", "nosuch", "x"], "unknown provider 'nosuch'"),
-    (["generate", "--provider", "scripted", "--temperature", "2.5", "x"], "temperature"),
-    (["generate", "--provider", "scripted", "--count", "11", "x"], "count"),
-    (["generate", "--provider", "scripted", "--count", "0", "x"], "count"),
-    (["generate", "--provider", "scripted", "--context", "/nonexistent/file.md", "x"], "cannot read --context"),
-    (["generate", "--provider", "scripted", "--output", "xml", "x"], "xml"),
-    (["generate", "--bogus-flag", "x"], "bogus-flag"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["generate", "--provider", "scripted", ""], "idea is empty"),
+        (["generate", "--provider", "scripted", "--phases", "fermentatio", "x"], "unknown phase 'fermentatio'"),
+        (["generate", "--provider", "scripted", "--persona", "pirate", "x"], "unknown persona 'pirate'"),
+        (["generate", "--provider", "nosuch", "x"], "unknown provider 'nosuch'"),
+        (["generate", "--provider", "scripted", "--temperature", "2.5", "x"], "temperature"),
+        (["generate", "--provider", "scripted", "--count", "11", "x"], "count"),
+        (["generate", "--provider", "scripted", "--count", "0", "x"], "count"),
+        (["generate", "--provider", "scripted", "--context", "/nonexistent/file.md", "x"], "cannot read --context"),
+        (["generate", "--provider", "scripted", "--output", "xml", "x"], "xml"),
+        (["generate", "--bogus-flag", "x"], "bogus-flag"),
+    ],
+)
 def test_bad_input_exit_2_one_line_nothing_written(cli, home, args, needle):
     proc = cli(*args)
     assert proc.returncode == 2, proc.stderr
@@ -84,22 +94,43 @@ def test_bad_input_exit_2_one_line_nothing_written(cli, home, args, needle):
 def test_idea_over_limit(cli, home):
     proc = cli("generate", "--provider", "scripted", input="x" * 20_001)
     assert proc.returncode == 2 and "limit is 20,000" in proc.stderr and _count(home) == 0
-    ok = cli("generate", "--provider", "scripted", "-n", "1", "-o", "json", input="x" * 300,
-             env={"PROMPT_ALCHEMY_GENERATION__MAX_IDEA_LENGTH": "400"})
+    ok = cli(
+        "generate",
+        "--provider",
+        "scripted",
+        "-n",
+        "1",
+        "-o",
+        "json",
+        input="x" * 300,
+        env={"PROMPT_ALCHEMY_GENERATION__MAX_IDEA_LENGTH": "400"},
+    )
     assert ok.returncode == 0, ok.stderr
 
 
 def test_provider_failure_names_phase_and_saves_nothing(cli, home):
-    proc = cli("generate", "--provider", "scripted", "-n", "2", "x",
-               env={"PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__FAIL_PHASES": '["coagulatio"]'})
+    proc = cli(
+        "generate",
+        "--provider",
+        "scripted",
+        "-n",
+        "2",
+        "x",
+        env={"PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__FAIL_PHASES": '["coagulatio"]'},
+    )
     assert proc.returncode == 1
     assert "phase 'coagulatio' failed with provider 'scripted'" in proc.stderr and "nothing was saved" in proc.stderr
     assert proc.stderr.count("\n") == 1 and _count(home) == 0
 
 
 def test_unusable_local_model_gives_clear_message(cli, home):
-    proc = cli("generate", "--provider", "local", "x",
-               env={"PROMPT_ALCHEMY_PROVIDERS__LOCAL__MODEL_PATH": str(home / "missing.gguf")})
+    proc = cli(
+        "generate",
+        "--provider",
+        "local",
+        "x",
+        env={"PROMPT_ALCHEMY_PROVIDERS__LOCAL__MODEL_PATH": str(home / "missing.gguf")},
+    )
     assert proc.returncode == 2
     assert "missing.gguf does not exist" in proc.stderr and "Traceback" not in proc.stderr
     assert _count(home) == 0
@@ -114,8 +145,24 @@ def test_progress_bar_on_a_terminal_stderr(home):
 
     master, slave = pty.openpty()
     env = dict(os.environ, PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY="0.3", TERM="xterm")
-    proc = subprocess.Popen([sys.executable, "-m", "prompt_alchemy", "generate", "--provider", "scripted", "-n", "1",
-                             "-o", "json", "an idea"], stdout=subprocess.PIPE, stderr=slave, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prompt_alchemy",
+            "generate",
+            "--provider",
+            "scripted",
+            "-n",
+            "1",
+            "-o",
+            "json",
+            "an idea",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+    )
     os.close(slave)
     out, _ = proc.communicate(timeout=120)
     drawn = b""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from prompt_alchemy.models import ContextItem, MetricRecord, Phase, Prompt
-from prompt_alchemy.storage.sqlite.migrations import MIGRATIONS
 from prompt_alchemy.storage.sqlite import PROMPT_COLUMNS, SQLiteStore
+from prompt_alchemy.storage.sqlite.migrations import MIGRATIONS
 
 
 def test_migrations_from_empty(tmp_path):
@@ -29,16 +29,44 @@ def test_migrations_from_empty(tmp_path):
 def test_every_column_round_trips(tmp_path):
     store = SQLiteStore(tmp_path / "rt.db")
     parent = Prompt(content="parent")
-    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     prompt = Prompt(
-        content="Role: x\nTask: y", title="t", phase=Phase.SOLUTIO, variant=2, provider="scripted",
-        model="scripted-v1", temperature=0.7, max_tokens=123, input_tokens=10, output_tokens=20, cost_usd=0.0012,
-        latency_ms=45.5, tags=["a", "b"], parent_id=parent.id, session_id="s1", source_type="generated",
-        enhancement_method="none", relevance_score=0.9, score=0.75, usage_count=3, generation_count=1,
-        last_used_at=when, created_at=when, updated_at=when, embedding=[0.5, -0.25, 0.125],
-        embedding_model="m", embedding_provider="local", embedding_dim=3, original_input="idea",
-        generation_request={"idea": "idea", "count": 1}, generation_context=[{"source": "f", "type": "file"}],
-        persona_used="code", target_model_family="claude", target_model="claude-sonnet-4", notes="n")
+        content="Role: x\nTask: y",
+        title="t",
+        phase=Phase.SOLUTIO,
+        variant=2,
+        provider="scripted",
+        model="scripted-v1",
+        temperature=0.7,
+        max_tokens=123,
+        input_tokens=10,
+        output_tokens=20,
+        cost_usd=0.0012,
+        latency_ms=45.5,
+        tags=["a", "b"],
+        parent_id=parent.id,
+        session_id="s1",
+        source_type="generated",
+        enhancement_method="none",
+        relevance_score=0.9,
+        score=0.75,
+        usage_count=3,
+        generation_count=1,
+        last_used_at=when,
+        created_at=when,
+        updated_at=when,
+        embedding=[0.5, -0.25, 0.125],
+        embedding_model="m",
+        embedding_provider="local",
+        embedding_dim=3,
+        original_input="idea",
+        generation_request={"idea": "idea", "count": 1},
+        generation_context=[{"source": "f", "type": "file"}],
+        persona_used="code",
+        target_model_family="claude",
+        target_model="claude-sonnet-4",
+        notes="n",
+    )
     store.save_session([parent, prompt])
     loaded = store.get_prompt(prompt.id)
     assert loaded is not None
@@ -55,8 +83,9 @@ def test_session_is_all_or_nothing(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):
         store.save_session([good, clash], metrics=[MetricRecord(kind="generation")])
     assert store.count_prompts() == 0 and store.list_metrics() == []
-    store.save_session([good], {good.id: [ContextItem(source="s", content="c")]},
-                       [MetricRecord(kind="generation", prompt_id=good.id)])
+    store.save_session(
+        [good], {good.id: [ContextItem(source="s", content="c")]}, [MetricRecord(kind="generation", prompt_id=good.id)]
+    )
     assert store.count_prompts() == 1
     assert store.get_context(good.id)[0].content == "c"
     store.close()

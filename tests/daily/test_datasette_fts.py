@@ -7,7 +7,6 @@ import json
 import sqlite3
 
 import pytest
-
 from testkit import parse_json
 
 
@@ -16,8 +15,13 @@ def test_datasette_detects_and_searches_the_fts_table(cli, tmp_path, home):
     from datasette.utils import detect_fts
 
     seed = tmp_path / "seed.jsonl"
-    seed.write_text(json.dumps({"content": "Review this pull request for security problems"}) + "\n"
-                    + json.dumps({"content": "Plan a vegetarian week of dinners"}) + "\n", encoding="utf-8")
+    seed.write_text(
+        json.dumps({"content": "Review this pull request for security problems"})
+        + "\n"
+        + json.dumps({"content": "Plan a vegetarian week of dinners"})
+        + "\n",
+        encoding="utf-8",
+    )
     assert parse_json(cli("import", str(seed), "-o", "json"))["imported"] == 2
     db_path = next(home.rglob("*.db"))
     with sqlite3.connect(db_path) as conn:
@@ -37,8 +41,7 @@ def test_datasette_detects_and_searches_the_fts_table(cli, tmp_path, home):
 
 def test_an_older_library_keeps_its_index_through_the_migration(tmp_path):
     from prompt_alchemy.models import Prompt
-    from prompt_alchemy.storage.sqlite import migrations
-    from prompt_alchemy.storage.sqlite import SQLiteStore
+    from prompt_alchemy.storage.sqlite import SQLiteStore, migrations
 
     path = tmp_path / "old.db"
     older = [m for m in migrations.MIGRATIONS if m.__name__ < "m006"]

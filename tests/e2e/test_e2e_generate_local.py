@@ -18,8 +18,14 @@ pytestmark = pytest.mark.e2e
 def _run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
     # The freeform path, where the real model writes every phase; the default structured path (which calls the
     # model in prima-materia only) is tested end to end in test_e2e_structured_local.py.
-    return subprocess.run([str(SCRIPT), *args], input=input, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, PROMPT_ALCHEMY_GENERATION__MODE="freeform"))
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PROMPT_ALCHEMY_GENERATION__MODE="freeform"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +34,18 @@ def local_run(tmp_path_factory):
     env_home = os.environ.get("PROMPT_ALCHEMY_HOME")
     os.environ["PROMPT_ALCHEMY_HOME"] = str(home)
     try:
-        proc = _run("generate", "--count", "1", "--max-tokens", "48", "--tags", "e2e", "--output", "json",
-                    input="a recipe recommender for leftovers")
+        proc = _run(
+            "generate",
+            "--count",
+            "1",
+            "--max-tokens",
+            "48",
+            "--tags",
+            "e2e",
+            "--output",
+            "json",
+            input="a recipe recommender for leftovers",
+        )
     finally:
         if env_home is not None:
             os.environ["PROMPT_ALCHEMY_HOME"] = env_home
@@ -73,9 +89,23 @@ def test_database_holds_the_chained_session(local_run):
 
 def test_text_output_and_progress_stay_off_stdout_json(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMPT_ALCHEMY_HOME", str(tmp_path))
-    proc = _run("generate", "--phases", "precision", "--count", "1", "--max-tokens", "24", "--all",
-                "--target-model", "claude-sonnet-4", "--no-save", "summarize a meeting")
+    proc = _run(
+        "generate",
+        "--phases",
+        "precision",
+        "--count",
+        "1",
+        "--max-tokens",
+        "24",
+        "--all",
+        "--target-model",
+        "claude-sonnet-4",
+        "--no-save",
+        "summarize a meeting",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "coagulatio (precision)" in proc.stdout and "<" in proc.stdout and "★ best" in proc.stdout
-    assert not (tmp_path / "prompts.db").exists() or sqlite3.connect(tmp_path / "prompts.db").execute(
-        "SELECT COUNT(*) FROM prompts").fetchone()[0] == 0
+    assert (
+        not (tmp_path / "prompts.db").exists()
+        or sqlite3.connect(tmp_path / "prompts.db").execute("SELECT COUNT(*) FROM prompts").fetchone()[0] == 0
+    )

@@ -20,21 +20,37 @@ def _prompts(idea: str, pattern: str) -> list[str]:
 
 
 def test_a_bot_brief_splits_into_persona_scope_and_rules() -> None:
-    persona, scope, rules = brief_of("chat assistant for our ferry company Bluewake. tickets, pets on board, "
-                                     "timetables. refunds only up to 48 hours before departure")
+    persona, scope, rules = brief_of(
+        "chat assistant for our ferry company Bluewake. tickets, pets on board, "
+        "timetables. refunds only up to 48 hours before departure"
+    )
     assert persona == "the chat assistant for the ferry company Bluewake"
     assert scope == ("Tickets, pets on board, timetables.",)
     assert rules == ("Refunds only up to 48 hours before departure.",)
 
 
-@pytest.mark.parametrize("idea, pattern, kept", [
-    ("chat assistant for our ferry company Bluewake. tickets, pets on board, timetables. refunds only up to 48 "
-     "hours before departure", "support-bot", ["Bluewake", "pets on board", "48 hours"]),
-    ("a violin tutor for adult beginners working on vibrato; never play the passage for them, max 3 hints",
-     "tutor", ["vibrato", "adult beginners", "3 hints", "Never play the passage"]),
-    ("agent with the tools get_weather(), list_trails() and notify(): plans weekend hikes, must ask before "
-     "sending anything", "agent-with-tools", ["get_weather()", "list_trails()", "notify()", "ask before"]),
-])
+@pytest.mark.parametrize(
+    "idea, pattern, kept",
+    [
+        (
+            "chat assistant for our ferry company Bluewake. tickets, pets on board, timetables. refunds only up to 48 "
+            "hours before departure",
+            "support-bot",
+            ["Bluewake", "pets on board", "48 hours"],
+        ),
+        (
+            "a violin tutor for adult beginners working on vibrato; never play the passage for them, max 3 hints",
+            "tutor",
+            ["vibrato", "adult beginners", "3 hints", "Never play the passage"],
+        ),
+        (
+            "agent with the tools get_weather(), list_trails() and notify(): plans weekend hikes, must ask before "
+            "sending anything",
+            "agent-with-tools",
+            ["get_weather()", "list_trails()", "notify()", "ask before"],
+        ),
+    ],
+)
 def test_every_variant_keeps_the_ideas_own_details(idea: str, pattern: str, kept: list[str]) -> None:
     for text in _prompts(idea, pattern):
         for detail in kept:
@@ -58,7 +74,9 @@ def test_behaviour_prompts_and_requests_about_a_bot_are_not_a_business_bot() -> 
 
     assert asyncio.run(chosen("a prompt that makes the model reply only in lowercase letters")) == "general"
     assert asyncio.run(chosen("grade our chatbot's replies to refund requests for politeness")) not in (
-        "support-bot", "internal-helpdesk-bot")
+        "support-bot",
+        "internal-helpdesk-bot",
+    )
     assert asyncio.run(chosen("support bot for a ski rental shop, refunds within 14 days")) == "support-bot"
 
 
@@ -75,4 +93,7 @@ def test_request_shapes_rule_out_patterns_that_do_not_fit() -> None:
     assert asyncio.run(chosen("how long do I boil a soft egg")) != "meal-plan"
     assert asyncio.run(chosen("weekly meal plan for a vegan runner")) == "meal-plan"
     assert asyncio.run(chosen("build a CLI that extracts the titles from a folder of PDFs")) not in (
-        "extract-json", "summarize", "classify")
+        "extract-json",
+        "summarize",
+        "classify",
+    )

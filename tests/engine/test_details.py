@@ -15,8 +15,11 @@ from prompt_alchemy.models import ContextItem
 
 def test_numbers_keep_their_units_and_qualifiers():
     assert numbers_with_units("suggest 12 slogans for a gym, under 8 words each") == ["12 slogans", "under 8 words"]
-    assert numbers_with_units("a 4-week strength plan, $300 budget, 3 sessions a week") == \
-        ["4-week", "$300", "3 sessions"]
+    assert numbers_with_units("a 4-week strength plan, $300 budget, 3 sessions a week") == [
+        "4-week",
+        "$300",
+        "3 sessions",
+    ]
     assert numbers_with_units("a wallpaper in 9:16 of a fox") == ["9:16"]
     assert numbers_with_units("a history of jazz since 1950") == []  # a year is not a limit
     assert numbers_with_units("plan a day out for two kids") == ["two kids"]
@@ -24,10 +27,11 @@ def test_numbers_keep_their_units_and_qualifiers():
 
 
 def test_rule_clauses_become_instructions_in_the_users_words():
-    details = extract_details("a system prompt for a florist's order bot; it must never take payments in the chat "
-                              "and must hand any wedding order over $2,000 to the owner")
-    assert details.rules == ("Never take payments in the chat.",
-                             "Hand any wedding order over $2,000 to the owner.")
+    details = extract_details(
+        "a system prompt for a florist's order bot; it must never take payments in the chat "
+        "and must hand any wedding order over $2,000 to the owner"
+    )
+    assert details.rules == ("Never take payments in the chat.", "Hand any wedding order over $2,000 to the owner.")
     assert details.request == "a system prompt for a florist's order bot"
     assert details.domain == "a florist"
     assert as_instruction("the bot should not mention competitors") == "Do not mention competitors."
@@ -37,8 +41,9 @@ def test_rule_clauses_become_instructions_in_the_users_words():
 
 
 def test_entities_audience_and_purpose():
-    details = extract_details("a chatbot that answers nurses' questions about the night-shift rota at "
-                              "St Mary's Hospital in Leeds")
+    details = extract_details(
+        "a chatbot that answers nurses' questions about the night-shift rota at " "St Mary's Hospital in Leeds"
+    )
     assert "Leeds" in details.entities and "St Mary" in " ".join(details.entities)
     assert details.audience == "nurses"
     assert details.purpose == "Answer nurses' questions about the night-shift rota at St Mary's Hospital in Leeds."
@@ -69,8 +74,11 @@ def test_inputs_labels_and_fields_are_named_for_what_they_are():
 
 
 def test_context_file_facts_are_kept_and_rated_examples_are_not():
-    items = [ContextItem(source="notes.md", content="# Project\nWritten in Go on the Zorblax framework.\n"
-                                                    "- Dates are in ISO 8601"),
-             ContextItem(source="library", content="ROLE:\nYou are a poet.", context_type="example")]
+    items = [
+        ContextItem(
+            source="notes.md", content="# Project\nWritten in Go on the Zorblax framework.\n" "- Dates are in ISO 8601"
+        ),
+        ContextItem(source="library", content="ROLE:\nYou are a poet.", context_type="example"),
+    ]
     details = extract_details("write unit tests for our date parser", items)
     assert details.facts == ("Project.", "Written in Go on the Zorblax framework.", "Dates are in ISO 8601.")

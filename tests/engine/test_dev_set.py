@@ -19,20 +19,61 @@ PATTERNS_DIR = ROOT / "src" / "prompt_alchemy" / "engine" / "patterns"
 
 #: The pattern names of the pattern-library contract (more may be added, none renamed).
 CONTRACT_PATTERNS = (
-    "assistant-system-prompt", "support-bot", "internal-helpdesk-bot", "tutor", "coach", "agent-with-tools",
-    "roleplay-character", "image-midjourney", "image-stable-diffusion", "image-dalle", "general",
-    "extract-json", "classify", "summarize", "translate", "rewrite-tone",
-    "code-write", "code-debug", "code-review", "security-review", "code-convert", "code-tests", "code-explain",
-    "sql-query", "data-analysis",
-    "compare-decide", "root-cause", "report-from-notes", "explain-topic",
-    "trip-plan", "study-plan", "training-plan", "meal-plan", "project-plan",
-    "brainstorm", "naming", "story", "poem", "song-lyrics",
-    "email", "cover-letter", "grant-proposal", "product-description", "profile-bio", "social-post", "blog-article",
-    "interview-prep", "red-team", "grade-rubric",
+    "assistant-system-prompt",
+    "support-bot",
+    "internal-helpdesk-bot",
+    "tutor",
+    "coach",
+    "agent-with-tools",
+    "roleplay-character",
+    "image-midjourney",
+    "image-stable-diffusion",
+    "image-dalle",
+    "general",
+    "extract-json",
+    "classify",
+    "summarize",
+    "translate",
+    "rewrite-tone",
+    "code-write",
+    "code-debug",
+    "code-review",
+    "security-review",
+    "code-convert",
+    "code-tests",
+    "code-explain",
+    "sql-query",
+    "data-analysis",
+    "compare-decide",
+    "root-cause",
+    "report-from-notes",
+    "explain-topic",
+    "trip-plan",
+    "study-plan",
+    "training-plan",
+    "meal-plan",
+    "project-plan",
+    "brainstorm",
+    "naming",
+    "story",
+    "poem",
+    "song-lyrics",
+    "email",
+    "cover-letter",
+    "grant-proposal",
+    "product-description",
+    "profile-bio",
+    "social-post",
+    "blog-article",
+    "interview-prep",
+    "red-team",
+    "grade-rubric",
 )
 LANGUAGES = {"es": "Spanish", "de": "German", "fr": "French", "pt": "Portuguese", "it": "Italian"}
-NUMBER_WORDS = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|dozen|half|"
-                          r"tres|cinco|deux|quatre)\b", re.I)
+NUMBER_WORDS = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|dozen|half|" r"tres|cinco|deux|quatre)\b",
+    re.I,
+)
 #: The ideas of the product issue's examples table; the dev set may not reuse them either.
 ISSUE_EXAMPLES = (
     "a system prompt for a pet supplies store's support bot; it must never give veterinary advice and must pass to "
@@ -181,8 +222,12 @@ def test_no_pattern_example_paraphrases_a_dev_idea(ideas: list[dict]) -> None:
     examples = _pattern_examples()
     if not examples:
         pytest.skip("the pattern folder has no YAML with examples yet")
-    close = [(round(_jaccard(_tokens(i["idea"]), _tokens(e)), 2), i["idea"], f"{name}: {e}")
-             for i in ideas for name, e in examples if _jaccard(_tokens(i["idea"]), _tokens(e)) >= 0.5]
+    close = [
+        (round(_jaccard(_tokens(i["idea"]), _tokens(e)), 2), i["idea"], f"{name}: {e}")
+        for i in ideas
+        for name, e in examples
+        if _jaccard(_tokens(i["idea"]), _tokens(e)) >= 0.5
+    ]
     assert not close, close
 
 
@@ -194,7 +239,9 @@ def test_no_dev_idea_reuses_the_issue_examples(ideas: list[dict]) -> None:
 
 def test_the_near_duplicate_measure_catches_a_lightly_edited_copy() -> None:
     original = "write a system prompt for our bike shop's website chat assistant"
-    assert _jaccard(_tokens(original), _tokens("Write a system prompt for our bike shop's website chat assistant!")) >= 0.8
+    assert (
+        _jaccard(_tokens(original), _tokens("Write a system prompt for our bike shop's website chat assistant!")) >= 0.8
+    )
     assert _jaccard(_tokens(original), _tokens("write a system prompt for our bike shop website chat assistant")) >= 0.8
     assert _jaccard(_tokens(original), _tokens("a haiku about the first snow in the city")) < 0.8
 
@@ -202,11 +249,16 @@ def test_the_near_duplicate_measure_catches_a_lightly_edited_copy() -> None:
 # ------------------------------------------------------------------------------------------------ the checker
 
 
-IDEA = {"idea": "support bot for Billwise, refunds only within 30 days", "pattern": "support-bot",
-        "must": [["Billwise"], ["30 days", "thirty days"], ["re:human|escalat"]],
-        "must_not": ["fenced code block", "re:senior software engineer"]}
-FITTING = ("You are the support assistant for Billwise. Refunds only within 30 days of purchase. "
-           "Escalate anything about data deletion to a human agent.")
+IDEA = {
+    "idea": "support bot for Billwise, refunds only within 30 days",
+    "pattern": "support-bot",
+    "must": [["Billwise"], ["30 days", "thirty days"], ["re:human|escalat"]],
+    "must_not": ["fenced code block", "re:senior software engineer"],
+}
+FITTING = (
+    "You are the support assistant for Billwise. Refunds only within 30 days of purchase. "
+    "Escalate anything about data deletion to a human agent."
+)
 
 
 def test_a_fitting_prompt_passes() -> None:
@@ -218,12 +270,14 @@ def test_a_prompt_that_misses_a_must_fails() -> None:
     failed = bench.check_prompt(FITTING.replace("within 30 days", "soon"), IDEA)
     assert failed == ["missing: 30 days | thirty days"]
     assert bench.check_prompt(FITTING.replace("Escalate", "Send").replace("a human agent", "the team"), IDEA) == [
-        "missing: re:human|escalat"]
+        "missing: re:human|escalat"
+    ]
 
 
 def test_a_prompt_that_has_a_must_not_fails() -> None:
     assert bench.check_prompt("You are a Senior Software Engineer. " + FITTING, IDEA) == [
-        "has: re:senior software engineer"]
+        "has: re:senior software engineer"
+    ]
     assert bench.check_prompt(FITTING + " Put the code in a fenced code block.", IDEA) == ["has: fenced code block"]
 
 
@@ -235,20 +289,34 @@ def test_regexes_match_at_line_starts() -> None:
 
 def test_groups_and_global_entries_expand(tmp_path: Path) -> None:
     path = tmp_path / "set.yaml"
-    path.write_text(yaml.safe_dump({
-        "global_must_not": ["<idea>"], "groups": {"notcode": ["fenced code block"]},
-        "ideas": [{"idea": "a poem", "pattern": "poem", "must": [["poem"]], "must_not": ["@notcode", "Dear "]}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "global_must_not": ["<idea>"],
+                "groups": {"notcode": ["fenced code block"]},
+                "ideas": [{"idea": "a poem", "pattern": "poem", "must": [["poem"]], "must_not": ["@notcode", "Dear "]}],
+            }
+        )
+    )
     (idea,) = bench.load_dev_set(path)
     assert idea["must_not"] == ["fenced code block", "Dear ", "<idea>"]
-    path.write_text(yaml.safe_dump({
-        "shapes": {"image": {"only_for": ["image-dalle"], "must_not": ["--ar"]}},
-        "ideas": [{"idea": "a poem", "pattern": "poem", "must": [["poem"]]},
-                  {"idea": "a dalle cat", "pattern": "image-dalle", "must": [["cat"]]},
-                  {"idea": "a cat picture", "pattern": "story", "also_ok": ["image-dalle"], "must": [["cat"]]}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "shapes": {"image": {"only_for": ["image-dalle"], "must_not": ["--ar"]}},
+                "ideas": [
+                    {"idea": "a poem", "pattern": "poem", "must": [["poem"]]},
+                    {"idea": "a dalle cat", "pattern": "image-dalle", "must": [["cat"]]},
+                    {"idea": "a cat picture", "pattern": "story", "also_ok": ["image-dalle"], "must": [["cat"]]},
+                ],
+            }
+        )
+    )
     assert [i["must_not"] for i in bench.load_dev_set(path)] == [["--ar"], [], []]
     assert bench.check_prompt("Write a poem. <idea>", idea) == ["has: <idea>"]
-    path.write_text(yaml.safe_dump({"ideas": [{"idea": "x", "pattern": "poem", "must": [["x"]],
-                                               "must_not": ["@nosuch"]}]}))
+    path.write_text(
+        yaml.safe_dump({"ideas": [{"idea": "x", "pattern": "poem", "must": [["x"]], "must_not": ["@nosuch"]}]})
+    )
     with pytest.raises(ValueError, match="nosuch"):
         bench.load_dev_set(path)
 
@@ -257,4 +325,4 @@ def test_the_run_order_covers_every_pattern_early(ideas: list[dict]) -> None:
     order = bench.run_order(ideas)
     assert sorted(i["idea"] for i in order) == sorted(i["idea"] for i in ideas)
     patterns = {i["pattern"] for i in ideas}
-    assert {i["pattern"] for i in order[:len(patterns)]} == patterns
+    assert {i["pattern"] for i in order[: len(patterns)]} == patterns

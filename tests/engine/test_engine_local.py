@@ -30,7 +30,8 @@ async def _generate(idea: str, target: str | None = None, context: list | None =
 async def test_a_support_bot_system_prompt_has_its_rules_as_rules_and_no_code_task(home):
     result, spec, finals = await _generate(
         "system prompt for a garden centre's chat assistant; it must never recommend pesticides and must send "
-        "any question about a landscaping quote to a human")
+        "any question about a landscaping quote to a human"
+    )
     assert "Kind of task: support-bot" in spec
     best = result.best.content
     rules = best.split("RULES:")[1]
@@ -44,8 +45,9 @@ async def test_a_support_bot_system_prompt_has_its_rules_as_rules_and_no_code_ta
 
 
 async def test_an_image_prompt_is_one_paragraph_with_the_models_parameters(home):
-    result, spec, finals = await _generate("midjourney prompt of a fox librarian in a candle-lit library, 4:5, "
-                                           "no text", target="claude-sonnet-4")
+    result, spec, finals = await _generate(
+        "midjourney prompt of a fox librarian in a candle-lit library, 4:5, " "no text", target="claude-sonnet-4"
+    )
     assert "Kind of task: image-midjourney" in spec
     for text in finals:
         assert "\n\n" not in text and not re.search(r"^[A-Z ]+:$|<\w+>|^## ", text, re.M)  # no sections
@@ -64,16 +66,18 @@ async def test_a_spanish_idea_keeps_its_request_and_asks_for_spanish(home):
 
 
 async def test_numbers_and_names_survive(home):
-    result, spec, finals = await _generate("suggest 8 names for a vegan food truck in Lisbon, at most three "
-                                           "words each")
+    result, spec, finals = await _generate(
+        "suggest 8 names for a vegan food truck in Lisbon, at most three " "words each"
+    )
     for text in finals:
         assert "8 names" in text and "Lisbon" in text
         assert "at most three words each" in text.lower()
 
 
 async def test_a_tutor_asks_instead_of_telling(home):
-    result, spec, finals = await _generate("a geometry tutor bot that helps teenagers with proofs by asking "
-                                           "guiding questions")
+    result, spec, finals = await _generate(
+        "a geometry tutor bot that helps teenagers with proofs by asking " "guiding questions"
+    )
     assert "Kind of task: tutor" in spec
     best = result.best.content
     assert "You are a patient geometry tutor." in best
@@ -84,8 +88,10 @@ async def test_a_tutor_asks_instead_of_telling(home):
 async def test_context_file_facts_reach_the_final_prompt(home):
     from prompt_alchemy.models import ContextItem
 
-    facts = ContextItem(source="project.md", content="The service is written in Go on the Zorblax framework.\n"
-                                                     "All dates are in ISO 8601.")
+    facts = ContextItem(
+        source="project.md",
+        content="The service is written in Go on the Zorblax framework.\n" "All dates are in ISO 8601.",
+    )
     result, spec, finals = await _generate("write unit tests for our date parser", context=[facts])
     assert "Zorblax" in result.best.content and "ISO 8601" in result.best.content
     assert "Write unit tests for the user's date parser." in result.best.content

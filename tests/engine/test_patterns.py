@@ -15,9 +15,19 @@ from prompt_alchemy.engine.patterns import (
     validate_all,
 )
 
-AI_FACING = ("assistant-system-prompt", "support-bot", "internal-helpdesk-bot", "tutor", "coach",
-             "agent-with-tools", "roleplay-character", "image-midjourney", "image-stable-diffusion", "image-dalle",
-             GENERAL)
+AI_FACING = (
+    "assistant-system-prompt",
+    "support-bot",
+    "internal-helpdesk-bot",
+    "tutor",
+    "coach",
+    "agent-with-tools",
+    "roleplay-character",
+    "image-midjourney",
+    "image-stable-diffusion",
+    "image-dalle",
+    GENERAL,
+)
 DEV_SET = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "dev_ideas.yaml"
 
 
@@ -33,7 +43,10 @@ def test_every_pattern_file_loads_and_validates():
 def test_paragraph_patterns_are_the_image_ones_and_have_parameters_where_the_model_has_them():
     patterns = load_patterns()
     assert {p.name for p in patterns.values() if p.form == "paragraph"} >= {
-        "image-midjourney", "image-stable-diffusion", "image-dalle"}
+        "image-midjourney",
+        "image-stable-diffusion",
+        "image-dalle",
+    }
     assert "--ar" in patterns["image-midjourney"].parameters
     assert patterns["image-stable-diffusion"].parameters.startswith("Negative prompt:")
     assert patterns["image-dalle"].parameters == ""
@@ -72,8 +85,10 @@ def test_slots_fill_with_agreeing_articles_and_drop_lines_without_a_value():
     assert fill("a {domain} tutor", {"domain": "English"}) == "an English tutor"
     assert fill("A {domain} tutor", {"domain": "an algebra"}) == "An algebra tutor"
     assert fill("a {domain} coach", {"domain": "the user's first marathon"}) is None  # not a modifier
-    assert fill("the assistant for {domain}", {"domain": "a pet supplies store"}) == \
-        "the assistant for a pet supplies store"
+    assert (
+        fill("the assistant for {domain}", {"domain": "a pet supplies store"})
+        == "the assistant for a pet supplies store"
+    )
     assert fill("Help {audience} with {domain}.", {"audience": "kids"}) is None
     assert fill("{purpose}", {"purpose": "answer questions."}) == "Answer questions."
 

@@ -42,15 +42,35 @@ def test_the_worker_role_serves_its_probes_and_queue_depth(tmp_path, postgres_ur
     import time
 
     import httpx
-
     from testkit import SCRIPT, SCRIPTED
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPT_ALCHEMY_")}
-    env.update(SCRIPTED, PROMPT_ALCHEMY_HOME=str(tmp_path), PROMPT_ALCHEMY_DATABASE_URL=postgres_url,
-               PROMPT_ALCHEMY_LEARNING__ENABLED="false")
+    env.update(
+        SCRIPTED,
+        PROMPT_ALCHEMY_HOME=str(tmp_path),
+        PROMPT_ALCHEMY_DATABASE_URL=postgres_url,
+        PROMPT_ALCHEMY_LEARNING__ENABLED="false",
+    )
     log = tmp_path / "worker.log"
-    proc = subprocess.Popen([str(SCRIPT), "serve", "--role", "worker", "--transport", "http", "--host", "127.0.0.1",
-                             "--port", "0", "--log-file", str(log)], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            str(SCRIPT),
+            "serve",
+            "--role",
+            "worker",
+            "--transport",
+            "http",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--log-file",
+            str(log),
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline, match = time.monotonic() + 60, None
         while match is None and time.monotonic() < deadline and proc.poll() is None:

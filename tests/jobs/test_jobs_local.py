@@ -8,7 +8,6 @@ import json
 import sqlite3
 
 import pytest
-
 from testkit import SCRIPTED
 
 SCRIPTED_ENV = {**SCRIPTED, "PROMPT_ALCHEMY_GENERATION__EMBEDDING_PROVIDER": "scripted"}
@@ -43,8 +42,9 @@ def test_sqlite_batch_async_runs_in_process_as_a_job(cli, home, tmp_path):
 
 def test_sqlite_failed_job_is_retried_without_redoing_stored_items(cli, home, tmp_path):
     ideas = tmp_path / "ideas.jsonl"
-    ideas.write_text('{"idea": "first idea"}\n{"idea": "second idea", "provider": "nowhere-provider"}\n',
-                     encoding="utf-8")
+    ideas.write_text(
+        '{"idea": "first idea"}\n{"idea": "second idea", "provider": "nowhere-provider"}\n', encoding="utf-8"
+    )
     refused = cli("batch", str(ideas), "--async", "-o", "json", env=SCRIPTED_ENV)
     assert refused.returncode == 2 and "batch item 2" in refused.stderr  # bad input: no job is created
     assert json.loads(cli("jobs", "list", "-o", "json", env=SCRIPTED_ENV).stdout)["count"] == 0
@@ -67,9 +67,12 @@ def test_sqlite_failed_job_is_retried_without_redoing_stored_items(cli, home, tm
 def jobs_service(backend):
     from prompt_alchemy.services import AlchemyService
 
-    svc = AlchemyService.from_environment(overrides={
-        **{f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")},
-        "generation.embedding_provider": "scripted"})
+    svc = AlchemyService.from_environment(
+        overrides={
+            **{f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")},
+            "generation.embedding_provider": "scripted",
+        }
+    )
     yield svc
     asyncio.run(svc.aclose())
 

@@ -21,9 +21,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*(deprecated|removed) as of 202
 def jobs_svc(backend):
     from prompt_alchemy.services import AlchemyService
 
-    svc = AlchemyService.from_environment(overrides={
-        **{f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")},
-        "generation.embedding_provider": "scripted", "learning.enabled": False})
+    svc = AlchemyService.from_environment(
+        overrides={
+            **{f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")},
+            "generation.embedding_provider": "scripted",
+            "learning.enabled": False,
+        }
+    )
     yield svc
     asyncio.run(svc.aclose())
 
@@ -70,8 +74,9 @@ async def test_submit_batch_returns_a_job_and_job_status_waits_reporting_progres
         assert submitted.structured_content["progress"]["total"] == 4
         assert f"job_status(job={job}, wait=true)" in submitted.content[0].text
 
-        done = await client.call_tool("job_status", {"job": job, "wait": True, "items": True},
-                                      progress_callback=on_progress)
+        done = await client.call_tool(
+            "job_status", {"job": job, "wait": True, "items": True}, progress_callback=on_progress
+        )
         assert not done.is_error, done.content
         info = done.structured_content
         assert info["status"] == "succeeded" and info["progress"]["done"] == 4
@@ -92,7 +97,8 @@ async def test_a_bad_item_creates_no_job_and_unknown_or_finished_jobs_are_tool_e
     svc = jobs_svc
     async with workers(svc), Client(build_server(svc)) as client:
         refused = await client.call_tool(
-            "submit_batch", {"items": [{"idea": "fine"}, {"idea": "bad", "provider": "nowhere-provider"}]})
+            "submit_batch", {"items": [{"idea": "fine"}, {"idea": "bad", "provider": "nowhere-provider"}]}
+        )
         assert refused.is_error and "batch item 2" in refused.content[0].text
         assert (await client.call_tool("list_jobs", {})).structured_content["count"] == 0
 
@@ -101,8 +107,9 @@ async def test_a_bad_item_creates_no_job_and_unknown_or_finished_jobs_are_tool_e
         bad_status = await client.call_tool("list_jobs", {"status": "done"})
         assert bad_status.is_error
 
-        job = (await client.call_tool("submit_batch", {"items": [{"idea": "one"}], "defaults": {"count": 1}})
-               ).structured_content["job"]
+        job = (
+            await client.call_tool("submit_batch", {"items": [{"idea": "one"}], "defaults": {"count": 1}})
+        ).structured_content["job"]
         finished = await client.call_tool("job_status", {"job": job, "wait": True})
         assert finished.structured_content["status"] == "succeeded"
         for tool in ("cancel_job", "retry_job"):
@@ -120,8 +127,9 @@ async def test_cancel_then_retry_runs_each_item_once(jobs_svc, monkeypatch):
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(workers(svc, start=False))
         client = await stack.enter_async_context(Client(build_server(svc)))
-        job = (await client.call_tool("submit_batch", {"items": items, "defaults": {"count": 1}})
-               ).structured_content["job"]
+        job = (await client.call_tool("submit_batch", {"items": items, "defaults": {"count": 1}})).structured_content[
+            "job"
+        ]
         cancelled = await client.call_tool("cancel_job", {"job": job})
         assert not cancelled.is_error, cancelled.content
         ended = (await client.call_tool("job_status", {"job": job, "wait": True, "items": True})).structured_content
@@ -178,10 +186,26 @@ def test_sqlite_optimize_async_is_a_job_with_the_examples_read_at_submit(cli, ho
 
     env = {**SCRIPTED, "PROMPT_ALCHEMY_GENERATION__EMBEDDING_PROVIDER": "scripted"}
     examples = tmp_path / "examples.jsonl"
-    examples.write_text("".join(json.dumps({"input": f"{n} + {n}", "expected": str(2 * n)}) + "\n"
-                                for n in range(6)), encoding="utf-8")
-    proc = cli("optimize", "--prompt", "Add the two numbers.", "--task", "add two numbers", "--examples",
-               str(examples), "--metric", "accuracy", "--max-iterations", "1", "--async", "-o", "json", env=env)
+    examples.write_text(
+        "".join(json.dumps({"input": f"{n} + {n}", "expected": str(2 * n)}) + "\n" for n in range(6)), encoding="utf-8"
+    )
+    proc = cli(
+        "optimize",
+        "--prompt",
+        "Add the two numbers.",
+        "--task",
+        "add two numbers",
+        "--examples",
+        str(examples),
+        "--metric",
+        "accuracy",
+        "--max-iterations",
+        "1",
+        "--async",
+        "-o",
+        "json",
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     job = json.loads(proc.stdout)
     assert job["kind"] == "optimize" and job["status"] == "succeeded", job

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from testkit import SCRIPT, SCRIPTED
 
 pytest.importorskip("procrastinate")
@@ -33,12 +32,21 @@ class Proc:
         home.mkdir(parents=True, exist_ok=True)
         self.log = home / "serve.log"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPT_ALCHEMY_")}
-        self.env.update(SCRIPTED, PROMPT_ALCHEMY_HOME=str(home), PROMPT_ALCHEMY_DATABASE_URL=url,
-                        PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY=LATENCY,
-                        PROMPT_ALCHEMY_GENERATION__EMBEDDING_PROVIDER="scripted",
-                        PROMPT_ALCHEMY_LEARNING__ENABLED="false")
-        self.proc = subprocess.Popen([str(SCRIPT), "serve", *args, "--log-file", str(self.log)], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.env.update(
+            SCRIPTED,
+            PROMPT_ALCHEMY_HOME=str(home),
+            PROMPT_ALCHEMY_DATABASE_URL=url,
+            PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY=LATENCY,
+            PROMPT_ALCHEMY_GENERATION__EMBEDDING_PROVIDER="scripted",
+            PROMPT_ALCHEMY_LEARNING__ENABLED="false",
+        )
+        self.proc = subprocess.Popen(
+            [str(SCRIPT), "serve", *args, "--log-file", str(self.log)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
         deadline = time.monotonic() + timeout
@@ -80,8 +88,18 @@ def cluster(tmp_path, postgres_url):
 
 
 def start_api(cluster) -> tuple[Proc, httpx.Client]:
-    api = cluster("api", "--role", "api", "--transport", "http", "--host", "127.0.0.1", "--port", "0",
-                  ready=r"listening on http://127\.0\.0\.1:\d+/mcp")
+    api = cluster(
+        "api",
+        "--role",
+        "api",
+        "--transport",
+        "http",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        ready=r"listening on http://127\.0\.0\.1:\d+/mcp",
+    )
     url = api.wait_for(r"listening on (http://127\.0\.0\.1:\d+)/mcp").group(1)
     return api, httpx.Client(base_url=url, timeout=60)
 
@@ -107,8 +125,11 @@ def stored_sessions(url: str) -> tuple[int, dict[str, int], dict[str, int]]:
     with psycopg.connect(url) as conn:
         total = conn.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]
         per_session = dict(conn.execute("SELECT session_id, COUNT(*) FROM prompts GROUP BY session_id").fetchall())
-        per_idea = dict(conn.execute("SELECT original_input, COUNT(DISTINCT session_id) FROM prompts "
-                                     "GROUP BY original_input").fetchall())
+        per_idea = dict(
+            conn.execute(
+                "SELECT original_input, COUNT(DISTINCT session_id) FROM prompts " "GROUP BY original_input"
+            ).fetchall()
+        )
     return total, per_session, per_idea
 
 
@@ -116,8 +137,10 @@ def test_batch_of_300_over_rest_survives_a_killed_worker(cluster, postgres_url):
     api, client = start_api(cluster)
     workers = [start_worker(cluster, f"worker{i}") for i in range(3)]
     ideas = [f"write a short poem about the number {i} for a child" for i in range(300)]
-    answer = client.post("/api/v1/batch", json={"items": [{"idea": idea} for idea in ideas],
-                                                "defaults": {"count": 1, "provider": "scripted"}})
+    answer = client.post(
+        "/api/v1/batch",
+        json={"items": [{"idea": idea} for idea in ideas], "defaults": {"count": 1, "provider": "scripted"}},
+    )
     assert answer.status_code == 202, answer.text
     job = answer.json()["job"]
     assert answer.headers["location"] == f"/api/v1/jobs/{job}"
@@ -177,8 +200,9 @@ def test_cancel_then_retry_and_async_generate(cluster, postgres_url):
     assert info["status"] == "succeeded" and info["progress"]["done"] == 20
     assert stored_sessions(postgres_url)[0] == 60
 
-    generate = client.post("/api/v1/generate", json={"idea": "a haiku about queues", "count": 2},
-                           headers={"Prefer": "respond-async"})
+    generate = client.post(
+        "/api/v1/generate", json={"idea": "a haiku about queues", "count": 2}, headers={"Prefer": "respond-async"}
+    )
     assert generate.status_code == 202 and generate.headers["preference-applied"] == "respond-async"
     done = wait_job(client, generate.json()["job"], lambda i: i["status"] in ("succeeded", "failed"))
     assert done["kind"] == "generate" and done["status"] == "succeeded"

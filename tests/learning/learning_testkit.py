@@ -26,8 +26,9 @@ FORMAT_SENTENCES = (
     "Put any code in a single code block and nothing else.",
     "Return the output formatted as YAML.",
 )
-_USER_FORMAT = re.compile(r"\b(format(?:ted)?|json|yaml|markdown|table|bullet|numbered|code block|"
-                          r"reply with|respond with|output)\b", re.I)
+_USER_FORMAT = re.compile(
+    r"\b(format(?:ted)?|json|yaml|markdown|table|bullet|numbered|code block|" r"reply with|respond with|output)\b", re.I
+)
 
 
 def wants_format(text: str) -> bool:
@@ -72,7 +73,7 @@ def build_prompts(n: int, *, seed: int, offset: int = 0, prefix: str = "sim") ->
     random.Random(1234).shuffle(rows)
     rng = random.Random(seed)
     out = []
-    for i, row in enumerate(rows[offset:offset + n]):
+    for i, row in enumerate(rows[offset : offset + n]):
         text = " ".join(row["prompt"].split())
         if rng.random() < 0.5:
             text = _shorten(text, rng.choice((200, 300, 380)))
@@ -95,7 +96,7 @@ def pairwise_accuracy(scores: dict[str, float], prompts: list[SimPrompt]) -> flo
     """Share of pairs with different true ratings that `scores` orders the user's way (ties count half)."""
     won = total = 0.0
     for i, a in enumerate(prompts):
-        for b in prompts[i + 1:]:
+        for b in prompts[i + 1 :]:
             ra, rb = true_rating(a.content), true_rating(b.content)
             if ra == rb:
                 continue
@@ -121,8 +122,9 @@ def store_prompts(service, prompts: list[SimPrompt]) -> None:
     """Library rows built directly through the store (imported prompts: no session, no idea, no embedding)."""
     from prompt_alchemy.models import Prompt
 
-    service.store.save_session([Prompt(id=p.id, content=p.content, title=p.act, source_type="imported",
-                                       tags=[p.act]) for p in prompts])
+    service.store.save_session(
+        [Prompt(id=p.id, content=p.content, title=p.act, source_type="imported", tags=[p.act]) for p in prompts]
+    )
 
 
 def _rate(service, ratings: list[tuple[str, int]]) -> None:
@@ -184,8 +186,11 @@ def sim_home(home, sim_db, backend, request) -> Path:
     import shutil
 
     if backend == "postgres":
-        pg_clone(request.getfixturevalue("pg_server"), request.getfixturevalue("sim_pg"),
-                 request.getfixturevalue("postgres_url"))
+        pg_clone(
+            request.getfixturevalue("pg_server"),
+            request.getfixturevalue("sim_pg"),
+            request.getfixturevalue("postgres_url"),
+        )
         return home
     for suffix in ("", "-wal", "-shm"):
         src = Path(f"{sim_db}{suffix}")
@@ -273,8 +278,11 @@ def make_service(**overrides):
 
 # ------------------------------------------------------------------------------------------------ varied prompts and tastes
 
-ROLE_SENTENCE = re.compile(r"^\s*(?:i want you to act as|i want you to be|act as|you are|you're|i would like you to "
-                           r"act as|imagine you are|pretend (?:to be|you are))\b[^.!?]*[.!?]\s*", re.I)
+ROLE_SENTENCE = re.compile(
+    r"^\s*(?:i want you to act as|i want you to be|act as|you are|you're|i would like you to "
+    r"act as|imagine you are|pretend (?:to be|you are))\b[^.!?]*[.!?]\s*",
+    re.I,
+)
 EXAMPLE_SENTENCES = (
     "For example, if I ask about recursion, start with a one-line definition and then a tiny code sample.",
     "Example input: 'my printer is offline'. Example output: 'Check the cable, then restart the spooler.'",
@@ -283,8 +291,10 @@ EXAMPLE_SENTENCES = (
     "E.g. when I send a headline, reply with three alternatives ranked by clarity.",
 )
 CONSTRAINT_SENTENCES = (
-    "Never invent facts; say when you do not know.", "Keep every answer under 150 words.",
-    "Do not use jargon without explaining it.", "Always ask one clarifying question first if the request is vague.",
+    "Never invent facts; say when you do not know.",
+    "Keep every answer under 150 words.",
+    "Do not use jargon without explaining it.",
+    "Always ask one clarifying question first if the request is vague.",
 )
 IMPERATIVE_OPENERS = ("Help me with this:", "Work as follows.", "Please read carefully.", "Your task is below.")
 
@@ -303,8 +313,9 @@ def build_varied_prompts(n: int, *, seed: int, offset: int = 0, prefix: str = "v
     ranker's non-prompt gate passes: learning never moves a text the gate rejects, so those say nothing about
     learning); the transforms are tried on the next rows until `n` are kept."""
     with open(AWESOME_CSV, encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if len(r["prompt"].split()) >= 25 and not r["prompt"].lstrip()
-                .startswith("{")]
+        rows = [
+            r for r in csv.DictReader(fh) if len(r["prompt"].split()) >= 25 and not r["prompt"].lstrip().startswith("{")
+        ]
     random.Random(4321).shuffle(rows)
     rng = random.Random(seed)
     out: list[SimPrompt] = []
@@ -329,8 +340,11 @@ def build_varied_prompts(n: int, *, seed: int, offset: int = 0, prefix: str = "v
     return out
 
 
-_USER_ROLE = re.compile(r"\b(act as|acting as|you are|you're|your role|i want you to be|pretend to be|imagine you are|"
-                        r"as an? (?:expert|assistant|consultant)\b)", re.I)
+_USER_ROLE = re.compile(
+    r"\b(act as|acting as|you are|you're|your role|i want you to be|pretend to be|imagine you are|"
+    r"as an? (?:expert|assistant|consultant)\b)",
+    re.I,
+)
 _USER_EXAMPLE = re.compile(r"\b(for example|e\.g\.|for instance|example|such as|sample)\b", re.I)
 
 
@@ -349,8 +363,12 @@ def examples_taste(text: str) -> int:
     return 5 if _USER_EXAMPLE.search(text) else 1
 
 
-TASTES = {"concise": concise_taste, "no_role": no_role_taste, "examples": examples_taste,
-          "format_and_detail": true_rating}
+TASTES = {
+    "concise": concise_taste,
+    "no_role": no_role_taste,
+    "examples": examples_taste,
+    "format_and_detail": true_rating,
+}
 
 
 def taste_accuracy(scores: dict[str, float], prompts: list[SimPrompt], taste) -> float:
@@ -358,7 +376,7 @@ def taste_accuracy(scores: dict[str, float], prompts: list[SimPrompt], taste) ->
     won = total = 0.0
     truth = {p.id: taste(p.content) for p in prompts}
     for i, a in enumerate(prompts):
-        for b in prompts[i + 1:]:
+        for b in prompts[i + 1 :]:
             ra, rb = truth[a.id], truth[b.id]
             if ra == rb:
                 continue

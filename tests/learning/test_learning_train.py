@@ -7,9 +7,18 @@ import asyncio
 import json
 
 import pytest
+from learning_testkit import (
+    HELD_N,
+    TRAIN_N,
+    integrity_error,
+    library_rows,
+    make_service,
+    ranker_accuracy,
+    rate_all,  # noqa: F401
+    sim_prompts,
+    store_prompts,
+)
 from testkit import parse_json
-from learning_testkit import (HELD_N, TRAIN_N, integrity_error, library_rows, make_service, rate_all,  # noqa: F401
-                              ranker_accuracy, sim_db, sim_home, sim_pg, sim_prompts, store_prompts)
 
 from prompt_alchemy.errors import InputError
 
@@ -39,8 +48,10 @@ def test_training_learns_the_hidden_preference(sim_home, cli, capsys):
     after = ranker_accuracy(fresh, held)
     asyncio.run(fresh.aclose())
     with capsys.disabled():
-        print(f"\nheld-out pairwise accuracy of the ranker on {HELD_N} unrated prompts: before {before:.3f}, "
-              f"after {after:.3f} (validation: {report.current_accuracy:.3f} -> {report.candidate_accuracy:.3f})")
+        print(
+            f"\nheld-out pairwise accuracy of the ranker on {HELD_N} unrated prompts: before {before:.3f}, "
+            f"after {after:.3f} (validation: {report.current_accuracy:.3f} -> {report.candidate_accuracy:.3f})"
+        )
     assert after >= 0.8
     assert after >= before + 0.08
 
@@ -126,7 +137,6 @@ def test_a_worse_model_is_not_adopted(sim_home):
 
 
 def test_a_failure_while_storing_leaves_the_previous_model_active(sim_home):
-
     service = make_service()
     asyncio.run(service.train())
     v1 = service.store.active_model()

@@ -309,11 +309,14 @@ def test_a_running_batch_holds_its_results_file(cli, home, tmp_path):
     """While a batch run writes its results file, another process cannot take the file's lock."""
     out = tmp_path / "held.jsonl"
     ideas = write_ideas(tmp_path, 1)
-    code = ("import sys\nfrom prompt_alchemy.engine.batch import ResultsFile\n"
-            "f = ResultsFile(sys.argv[1], resume=False, source='x'); f.open(); print('open', flush=True)\n"
-            "sys.stdin.readline(); f.close(); print('closed', flush=True); sys.stdin.readline()\n")
-    writer = subprocess.Popen([sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+    code = (
+        "import sys\nfrom prompt_alchemy.engine.batch import ResultsFile\n"
+        "f = ResultsFile(sys.argv[1], resume=False, source='x'); f.open(); print('open', flush=True)\n"
+        "sys.stdin.readline(); f.close(); print('closed', flush=True); sys.stdin.readline()\n"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert writer.stdin is not None and writer.stdout is not None
     try:
         assert writer.stdout.readline().strip() == "open"
@@ -322,8 +325,7 @@ def test_a_running_batch_holds_its_results_file(cli, home, tmp_path):
         writer.stdin.write("\n")
         writer.stdin.flush()
         assert writer.stdout.readline().strip() == "closed"  # close() releases it with the process still alive
-        proc = cli("batch", str(ideas), "--provider", "scripted", "--count", "1", "--output-file", str(out),
-                   "--resume")
+        proc = cli("batch", str(ideas), "--provider", "scripted", "--count", "1", "--output-file", str(out), "--resume")
         assert proc.returncode == 0, proc.stderr
     finally:
         writer.kill()

@@ -15,8 +15,8 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from prompt_alchemy.mcp.server import build_server
 from prompt_alchemy.logging_setup import get_logger
+from prompt_alchemy.mcp.server import build_server
 
 SCRIPT = Path(sys.executable).parent / "prompt-alchemy"
 pytestmark = pytest.mark.filterwarnings("ignore:.*(deprecated|removed) as of 2026-07-28")
@@ -63,10 +63,15 @@ async def test_log_records_reach_a_client_at_or_above_its_level_redacted(make_se
     svc = make_service(**{"providers.openai.api_key": "sk-test-secret-value-1234567890"})
     inbox, quiet = Inbox(), Inbox()
     server = build_server(svc)
-    async with Client(server, mode="legacy", message_handler=inbox) as client, \
-            Client(server, mode="legacy", message_handler=quiet) as other:
-        assert (await client.set_logging_level("info")).model_dump(exclude_none=True, by_alias=True) \
-            in ({}, {"result_type": "complete"}, {"resultType": "complete"})
+    async with (
+        Client(server, mode="legacy", message_handler=inbox) as client,
+        Client(server, mode="legacy", message_handler=quiet) as other,
+    ):
+        assert (await client.set_logging_level("info")).model_dump(exclude_none=True, by_alias=True) in (
+            {},
+            {"result_type": "complete"},
+            {"resultType": "complete"},
+        )
         await other.set_logging_level("error")
         log = get_logger("providers.registry")
         log.warning("failover in solutio: openai -> local (key sk-test-secret-value-1234567890 refused)")
@@ -88,8 +93,10 @@ async def test_a_log_record_of_a_request_goes_to_the_client_that_made_it(service
         return "done"
 
     server.add_tool(noisy, name="noisy_for_test")
-    async with Client(server, mode="legacy", message_handler=a) as first, \
-            Client(server, mode="legacy", message_handler=b) as second:
+    async with (
+        Client(server, mode="legacy", message_handler=a) as first,
+        Client(server, mode="legacy", message_handler=b) as second,
+    ):
         await first.set_logging_level("debug")
         await second.set_logging_level("debug")
         await first.call_tool("noisy_for_test", {})
@@ -111,7 +118,8 @@ async def test_an_invalid_level_is_invalid_params(service):
         with pytest.raises(MCPError) as caught:
             await client.session.send_request(
                 types.SetLevelRequest(params=types.SetLevelRequestParams.model_construct(level="loud")),
-                types.EmptyResult)
+                types.EmptyResult,
+            )
         assert caught.value.error.code == -32602
 
 
@@ -152,11 +160,19 @@ async def test_another_process_changing_the_library_is_announced(service, home):
         await generated(client, "summarize git logs")
         await asyncio.sleep(0.2)
         before = len(inbox.of(types.PromptListChangedNotification))
-        env = dict(os.environ, **{f"PROMPT_ALCHEMY_PHASES__{p}__PROVIDER": "scripted"
-                                  for p in ("PRIMA_MATERIA", "SOLUTIO", "COAGULATIO")})
+        env = dict(
+            os.environ,
+            **{f"PROMPT_ALCHEMY_PHASES__{p}__PROVIDER": "scripted" for p in ("PRIMA_MATERIA", "SOLUTIO", "COAGULATIO")},
+        )
         listed = await client.list_resources()
-        await asyncio.to_thread(subprocess.run, [str(SCRIPT), "generate", "write a haiku about {topic}", "--count",
-                                                 "1"], env=env, capture_output=True, check=True, timeout=120)
+        await asyncio.to_thread(
+            subprocess.run,
+            [str(SCRIPT), "generate", "write a haiku about {topic}", "--count", "1"],
+            env=env,
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
         await inbox.wait_for(types.ResourceListChangedNotification, 2)
         await inbox.wait_for(types.PromptListChangedNotification, before + 1)
         assert len((await client.list_resources()).resources) > len(listed.resources)
@@ -178,8 +194,9 @@ async def complete(client: Client, ref, name: str, value: str) -> types.Completi
 
 async def test_completion_of_prompt_ids_labels_personas_phases_providers_and_tags(service):
     async with Client(build_server(service), mode="legacy") as client:
-        result = await client.call_tool("generate_prompts", {"idea": "summarize git logs", "count": 1,
-                                                             "tags": ["release", "git"]})
+        result = await client.call_tool(
+            "generate_prompts", {"idea": "summarize git logs", "count": 1, "tags": ["release", "git"]}
+        )
         best = result.structured_content["best"]["id"]
         await service.set_label(best, "release-notes")
         template = types.ResourceTemplateReference(type="ref/resource", uri="prompt://{prompt_id}")
@@ -190,11 +207,9 @@ async def test_completion_of_prompt_ids_labels_personas_phases_providers_and_tag
         assert (await complete(client, ref_tool("generate_prompts"), "persona", "co")).values == ["code"]
         assert (await complete(client, ref_tool("generate_prompts"), "phases", "so")).values == ["solutio"]
         assert "local" in (await complete(client, ref_tool("generate_prompts"), "provider", "lo")).values
-        assert (await complete(client, ref_tool("search_prompts"), "mode", "")).values == \
-            ["hybrid", "semantic", "text"]
+        assert (await complete(client, ref_tool("search_prompts"), "mode", "")).values == ["hybrid", "semantic", "text"]
         assert (await complete(client, ref_tool("generate_prompts"), "tags", "re")).values == ["release"]
-        assert (await complete(client, ref_tool("generate_prompts"), "target_model", "scr")).values == \
-            ["scripted-v1"]
+        assert (await complete(client, ref_tool("generate_prompts"), "target_model", "scr")).values == ["scripted-v1"]
 
 
 async def test_completion_of_a_published_prompt_argument_and_unknown_names(service):
@@ -208,11 +223,13 @@ async def test_completion_of_a_published_prompt_argument_and_unknown_names(servi
         argument_names = [a.name for a in prompts[published].arguments or ()]
         for name in argument_names[:1]:
             assert (await complete(client, {"type": "ref/prompt", "name": published}, name, "")).values == []
-        bad = [({"type": "ref/prompt", "name": "test_prompt_with_arguments"}, "arg1"),
-               ({"type": "ref/prompt", "name": published}, "no_such_argument"),
-               (types.ResourceTemplateReference(type="ref/resource", uri="test://template/{id}"), "id"),
-               (ref_tool("transmute_lead"), "id"),
-               (ref_tool("generate_prompts"), "no_such_argument")]
+        bad = [
+            ({"type": "ref/prompt", "name": "test_prompt_with_arguments"}, "arg1"),
+            ({"type": "ref/prompt", "name": published}, "no_such_argument"),
+            (types.ResourceTemplateReference(type="ref/resource", uri="test://template/{id}"), "id"),
+            (ref_tool("transmute_lead"), "id"),
+            (ref_tool("generate_prompts"), "no_such_argument"),
+        ]
         for ref, argument in bad:
             with pytest.raises(MCPError) as caught:
                 await complete(client, ref, argument, "x")

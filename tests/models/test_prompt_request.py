@@ -24,7 +24,14 @@ MCP_EXCLUDED = {"context_files": SERVER_PATHS}
 CLI_EXCLUDED = {"context": "the CLI gives files (--context FILE), read into context items"}
 #: Options that are about the interface, not the request.
 REST_ONLY = {"stream"}
-CLI_ONLY = {"output", "interactive", "stream", "run_async", "show_all", "quiet"}  # how the CLI prints or runs, not what it asks
+CLI_ONLY = {
+    "output",
+    "interactive",
+    "stream",
+    "run_async",
+    "show_all",
+    "quiet",
+}  # how the CLI prints or runs, not what it asks
 
 _LIMIT_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength")
 
@@ -53,8 +60,13 @@ def test_the_model_takes_every_description_and_limit_from_the_one_table():
     for name, spec in REQUEST_FIELDS.items():
         prop = MODEL_PROPS[name]
         assert prop["description"] == spec.description
-        expected = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "min_length": "minLength",
-                    "max_length": "maxLength"}
+        expected = {
+            "ge": "minimum",
+            "le": "maximum",
+            "gt": "exclusiveMinimum",
+            "min_length": "minLength",
+            "max_length": "maxLength",
+        }
         assert limits(prop) == {expected[k]: v for k, v in spec.limits().items()}, name
     assert limits(MODEL_PROPS["count"]) == {"minimum": 1, "maximum": 10}  # the table is not empty of limits
 
@@ -90,12 +102,15 @@ def test_cli_options_cover_every_field_with_help_from_the_model():
     assert "1 to 10" in params["count"].help
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--count", "11"], "invalid count: Input should be less than or equal to 10"),
-    (["--temperature", "2.5"], "invalid temperature: Input should be less than or equal to 2"),
-    (["--max-cost", "0"], "invalid max_cost: Input should be greater than 0"),
-    (["--persona", "p" * 101], "invalid persona: String should have at most 100 characters"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--count", "11"], "invalid count: Input should be less than or equal to 10"),
+        (["--temperature", "2.5"], "invalid temperature: Input should be less than or equal to 2"),
+        (["--max-cost", "0"], "invalid max_cost: Input should be greater than 0"),
+        (["--persona", "p" * 101], "invalid persona: String should have at most 100 characters"),
+    ],
+)
 def test_cli_limits_are_the_models_and_errors_are_one_line_exit_2(cli, home, args, expected):
     proc = cli("generate", "--provider", "scripted", *args, "an idea")
     assert proc.returncode == 2, proc.stderr
@@ -108,16 +123,21 @@ def test_cli_limits_are_the_models_and_errors_are_one_line_exit_2(cli, home, arg
 
 @pytest.fixture(scope="module")
 def judge_server(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("request"), {"PROMPT_ALCHEMY_RANKING__JUDGE_PROVIDER": "scripted",
-                                                         "PROMPT_ALCHEMY_GATEWAY__CACHE_SKIP_PROVIDERS": "[]"})
+    server = Server(
+        tmp_path_factory.mktemp("request"),
+        {"PROMPT_ALCHEMY_RANKING__JUDGE_PROVIDER": "scripted", "PROMPT_ALCHEMY_GATEWAY__CACHE_SKIP_PROVIDERS": "[]"},
+    )
     yield server
     server.stop()
 
 
 def _judged(gen: dict[str, Any]) -> bool:
     finals = [p["id"] for p in gen["prompts"] if p["phase"] == gen["phases"][-1]]
-    return all(any(c["name"] == "judge" for c in gen["scores"][pid]["components"])
-               or any("judge" in n for n in gen["scores"][pid]["notes"]) for pid in finals)
+    return all(
+        any(c["name"] == "judge" for c in gen["scores"][pid]["components"])
+        or any("judge" in n for n in gen["scores"][pid]["notes"])
+        for pid in finals
+    )
 
 
 @pytest.mark.e2e
@@ -131,9 +151,15 @@ def test_rest_generate_takes_judge_cache_and_context(judge_server):
     assert not _judged(plain_gen)
 
     note = "Our team uses PostgreSQL 16 and every migration must be reversible. " * 40
-    with_context = c.post("/api/v1/generate", json={
-        **idea, "use_cache": False, "judge": True,
-        "context": [{"source": "team-notes.md", "content": note, "context_type": "text"}]})
+    with_context = c.post(
+        "/api/v1/generate",
+        json={
+            **idea,
+            "use_cache": False,
+            "judge": True,
+            "context": [{"source": "team-notes.md", "content": note, "context_type": "text"}],
+        },
+    )
     assert with_context.status_code == 200, with_context.text
     gen = with_context.json()
     assert _judged(gen)

@@ -11,20 +11,26 @@ import pytest
 
 OLD = [f"m00{i}" for i in range(1, 9)]  # the migrations before named prompts
 NOW = "2026-01-02T03:04:05+00:00"
-PROMPTS = [("p-term", "Act as a Linux terminal. Reply only with the output.", "Linux Terminal", None),
-           ("p-letter", "Write a cover letter for the job below.", None, "cover letter for a nurse"),
-           ("p-plain", "Plain prompt without labels.", None, None)]
+PROMPTS = [
+    ("p-term", "Act as a Linux terminal. Reply only with the output.", "Linux Terminal", None),
+    ("p-letter", "Write a cover letter for the job below.", None, "cover letter for a nurse"),
+    ("p-plain", "Plain prompt without labels.", None, None),
+]
 LABELS = [("production", "p-term"), ("staging", "p-term"), ("beta", "p-letter")]
 
 
 def _seed(execute) -> None:
     for pid, content, title, idea in PROMPTS:
-        execute("INSERT INTO prompts (id, content, content_hash, title, original_input, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (pid, content, pid, title, idea, NOW, NOW))
+        execute(
+            "INSERT INTO prompts (id, content, content_hash, title, original_input, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (pid, content, pid, title, idea, NOW, NOW),
+        )
     for name, pid in LABELS:
         execute("INSERT INTO labels (name, prompt_id, updated_at) VALUES (?, ?, ?)", (name, pid, NOW))
-        execute("INSERT INTO label_history (name, prompt_id, action, created_at) VALUES (?, ?, 'set', ?)",
-                (name, pid, NOW))
+        execute(
+            "INSERT INTO label_history (name, prompt_id, action, created_at) VALUES (?, ?, 'set', ?)", (name, pid, NOW)
+        )
 
 
 def _old_sqlite_library(path) -> None:
@@ -83,15 +89,23 @@ def test_global_labels_move_to_derived_names(old_store, caplog):
     try:
         assert "m009_named_prompts" in store.applied_migrations
         labels = {(r["prompt_name"], r["name"]): (r["prompt_id"], r["version"]) for r in store.list_labels()}
-        assert labels == {("linux-terminal", "production"): ("p-term", 1),
-                          ("linux-terminal", "staging"): ("p-term", 1),
-                          ("cover-letter-for-a-nurse", "beta"): ("p-letter", 1)}
+        assert labels == {
+            ("linux-terminal", "production"): ("p-term", 1),
+            ("linux-terminal", "staging"): ("p-term", 1),
+            ("cover-letter-for-a-nurse", "beta"): ("p-letter", 1),
+        }
         assert store.names_for(["p-term", "p-letter", "p-plain"]) == {
-            "p-term": ("linux-terminal", 1), "p-letter": ("cover-letter-for-a-nurse", 1)}
+            "p-term": ("linux-terminal", 1),
+            "p-letter": ("cover-letter-for-a-nurse", 1),
+        }
         moved = [h for h in store.label_history(limit=10) if h["actor"] == "migration"]
         assert sorted((h["prompt_name"], h["name"], h["prompt_id"]) for h in moved) == sorted(
-            [("linux-terminal", "production", "p-term"), ("linux-terminal", "staging", "p-term"),
-             ("cover-letter-for-a-nurse", "beta", "p-letter")])
+            [
+                ("linux-terminal", "production", "p-term"),
+                ("linux-terminal", "staging", "p-term"),
+                ("cover-letter-for-a-nurse", "beta", "p-letter"),
+            ]
+        )
         old_rows = [h for h in store.label_history(limit=10) if h["actor"] == "local"]
         assert len(old_rows) == 3 and all(h["prompt_name"] is None for h in old_rows)  # the old history is kept
         audited = store.list_audit(action="label.migrate")

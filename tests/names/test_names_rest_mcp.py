@@ -8,7 +8,6 @@ import os
 
 import httpx
 import pytest
-
 from testkit import Server
 
 TEXT = "You are a film critic. Review {movie} in {words} words."
@@ -39,11 +38,14 @@ async def test_rest_and_mcp_by_name_and_label(server):
 
     got = writer.get("/api/v1/prompts/movie-critic@production").json()["prompt"]
     assert (got["id"], got["name"], got["version"], got["labels"]) == (
-        v1.json()["prompt_id"], "movie-critic", 1, ["production"])
+        v1.json()["prompt_id"],
+        "movie-critic",
+        1,
+        ["production"],
+    )
     assert writer.get("/api/v1/prompts/movie-critic").json()["prompt"]["id"] == v2["prompt_id"]
     assert writer.get("/api/v1/prompts/movie-critic@2").json()["prompt"]["version"] == 2
-    assert writer.get("/api/v1/prompts/linux-terminal@production").json()["prompt"]["id"] == \
-        other.json()["prompt_id"]
+    assert writer.get("/api/v1/prompts/linux-terminal@production").json()["prompt"]["id"] == other.json()["prompt_id"]
     missing = writer.get("/api/v1/prompts/movie-critic@9")
     assert missing.status_code == 404 and "has no version 9" in missing.json()["error"]["message"]
     versions = writer.get("/api/v1/names/movie-critic").json()
@@ -58,8 +60,10 @@ async def test_rest_and_mcp_by_name_and_label(server):
     moved = boss.put("/api/v1/names/movie-critic/labels/production", json={"version": 2}).json()
     assert (moved["previous_version"], moved["version"]) == (1, 2)
     audit = boss.get("/api/v1/audit", params={"action": "label.set"}).json()["rows"]
-    assert [r["actor"] for r in audit][:1] == ["boss"] and audit[0]["targets"] == [v2["prompt_id"],
-                                                                                  v1.json()["prompt_id"]]
+    assert [r["actor"] for r in audit][:1] == ["boss"] and audit[0]["targets"] == [
+        v2["prompt_id"],
+        v1.json()["prompt_id"],
+    ]
 
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
@@ -67,8 +71,12 @@ async def test_rest_and_mcp_by_name_and_label(server):
     http = httpx.AsyncClient(headers={"Authorization": writer.headers["Authorization"]}, timeout=60)
     async with Client(streamable_http_client(f"{server.url}/mcp", http_client=http)) as client:
         listed = {p.name for p in (await client.list_prompts()).prompts}
-        assert {"movie-critic", "movie-critic@production", "movie-critic@staging",
-                "linux-terminal@production"} <= listed
+        assert {
+            "movie-critic",
+            "movie-critic@production",
+            "movie-critic@staging",
+            "linux-terminal@production",
+        } <= listed
         filled = await client.get_prompt("movie-critic@production", {"movie": "Alien", "words": "50"})
         assert filled.messages[0].content.text == "You are a film critic. Review Alien in 50 words."
         resource = await client.read_resource("prompt://movie-critic@production")
@@ -78,5 +86,7 @@ async def test_rest_and_mcp_by_name_and_label(server):
         shown = json.loads(resource.contents[0].text)
         assert (shown["name"], shown["version"], shown["labels"]) == ("movie-critic", 2, ["production", "staging"])
         assert (json.loads(old.contents[0].text)["name"], json.loads(old.contents[0].text)["version"]) == (
-            "movie-critic", 1)
+            "movie-critic",
+            1,
+        )
     await http.aclose()

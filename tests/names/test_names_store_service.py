@@ -46,8 +46,9 @@ def test_setting_production_on_another_name_no_longer_moves_this_one(backend, se
     # an unnamed prompt labelled by id gets a name of its own; the other names keep their labels
     from prompt_alchemy.models import Prompt, content_hash
 
-    bare = Prompt(content="Act as a travel guide.", title="Travel Guide", content_hash=content_hash("Act as a "
-                                                                                                   "travel guide."))
+    bare = Prompt(
+        content="Act as a travel guide.", title="Travel Guide", content_hash=content_hash("Act as a " "travel guide.")
+    )
     service.store.save_prompts([bare])
     named = _run(service.set_label(bare.id, "production"))
     assert (named["prompt_name"], named["version"], named["previous_id"]) == ("travel-guide", 1, None)
@@ -62,7 +63,10 @@ def test_label_moves_within_a_name_are_audited_in_their_transaction(backend, ser
         _run(service.set_label("greeter", "production", version=version))
     history = list(reversed(_run(service.label_history("production", prompt_name="greeter"))))
     assert [(h["action"], h["prompt_id"], h["previous_id"]) for h in history] == [
-        ("set", ids[0], None), ("move", ids[2], ids[0]), ("move", ids[1], ids[2])]
+        ("set", ids[0], None),
+        ("move", ids[2], ids[0]),
+        ("move", ids[1], ids[2]),
+    ]
     audited = list(reversed(service.store.list_audit(action="label.set")))
     assert [r["targets"] for r in audited] == [[ids[0]], [ids[2], ids[0]], [ids[1], ids[2]]]
     assert all("label=production" in r["detail"] for r in audited)

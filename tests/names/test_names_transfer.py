@@ -74,8 +74,11 @@ def test_a_round_trip_keeps_names_versions_labels_and_ratings(backend, service, 
     report = _run(target.import_prompts(path))
     assert report.imported == 4 and not report.errors, report
     assert _run(target.names_for([v1["prompt_id"], v2["prompt_id"], v3["prompt_id"], other["prompt_id"]])) == {
-        v1["prompt_id"]: ("movie-critic", 1), v2["prompt_id"]: ("movie-critic", 2),
-        v3["prompt_id"]: ("movie-critic", 3), other["prompt_id"]: ("linux-terminal", 1)}
+        v1["prompt_id"]: ("movie-critic", 1),
+        v2["prompt_id"]: ("movie-critic", 2),
+        v3["prompt_id"]: ("movie-critic", 3),
+        other["prompt_id"]: ("linux-terminal", 1),
+    }
     assert _run(target.resolve_id("movie-critic@production")) == v2["prompt_id"]
     assert _run(target.resolve_id("movie-critic@staging")) == v3["prompt_id"]
     assert _run(target.resolve_id("linux-terminal@production")) == other["prompt_id"]
@@ -107,19 +110,30 @@ def test_a_version_taken_in_the_target_becomes_the_next_one(backend, service, se
 
 def test_bad_name_fields_are_one_error_per_row_and_nothing_written(service, tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in [
-        {"content": "A", "version": 2},
-        {"content": "B", "name": "x", "version": 0},
-        {"content": "C", "name": "x", "version": True},
-        {"content": "D", "name": 5},
-        {"content": "E", "ratings": [{"rating": 9}]},
-        {"content": "F", "ratings": "five"},
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"content": "A", "version": 2},
+                {"content": "B", "name": "x", "version": 0},
+                {"content": "C", "name": "x", "version": True},
+                {"content": "D", "name": 5},
+                {"content": "E", "ratings": [{"rating": 9}]},
+                {"content": "F", "ratings": "five"},
+            ]
+        )
+        + "\n"
+    )
     report = _run(service.import_prompts(path))
     assert report.imported == 0 and report.failed == 6
     assert [e.split(": ", 1)[1][:25] for e in report.errors] == [
-        "'version' needs a 'name'", "'version' must be a whole", "'version' must be a whole", "'name' must be text",
-        "invalid ratings.rating: I", "'ratings' must be a list "]
+        "'version' needs a 'name'",
+        "'version' must be a whole",
+        "'version' must be a whole",
+        "'name' must be text",
+        "invalid ratings.rating: I",
+        "'ratings' must be a list ",
+    ]
 
 
 def test_markdown_export_and_show_name_the_version(service, cli, tmp_path):

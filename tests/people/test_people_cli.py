@@ -13,8 +13,10 @@ pytestmark = pytest.mark.e2e
 
 
 def _rows(*ids: str, **extra: str) -> str:
-    return "".join(json.dumps({"id": i, "content": f"Prompt {i}: explain the tide tables to a sailor.", **extra})
-                   + "\n" for i in ids)
+    return "".join(
+        json.dumps({"id": i, "content": f"Prompt {i}: explain the tide tables to a sailor.", **extra}) + "\n"
+        for i in ids
+    )
 
 
 def test_local_user_export_and_erase_with_nothing_set_up(backend, cli, tmp_path):
@@ -46,8 +48,11 @@ def test_local_user_export_and_erase_with_nothing_set_up(backend, cli, tmp_path)
 
 def test_retention_setting_purges_old_sessions_and_audit(backend, cli, tmp_path, write_config):
     path = tmp_path / "old.jsonl"
-    path.write_text(_rows("old-0001", "old-0002", session_id="s-old", created_at="2020-01-01T00:00:00+00:00")
-                    + _rows("new-0001", session_id="s-new"), encoding="utf-8")
+    path.write_text(
+        _rows("old-0001", "old-0002", session_id="s-old", created_at="2020-01-01T00:00:00+00:00")
+        + _rows("new-0001", session_id="s-new"),
+        encoding="utf-8",
+    )
     assert cli("import", str(path)).returncode == 0
     assert parse_json(cli("users", "purge", "--output", "json")) == {"prompts": 0, "metrics": 0, "audit_rows": 0}
     write_config("retention:\n  sessions_days: 30\n  audit_days: 3650\n")

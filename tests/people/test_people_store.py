@@ -34,9 +34,15 @@ def _import(service, tmp_path, rows: list[dict], name: str) -> None:
 
 
 def _user(service, handle: str, project: str, role: str) -> dict:
-    user, created = service.store.upsert_user(user_id=f"u-{handle}", issuer="https://id.example", subject=handle,
-                                              handle=handle, email=f"{handle}@example.org", display_name=None,
-                                              when=utcnow())
+    user, created = service.store.upsert_user(
+        user_id=f"u-{handle}",
+        issuer="https://id.example",
+        subject=handle,
+        handle=handle,
+        email=f"{handle}@example.org",
+        display_name=None,
+        when=utcnow(),
+    )
     assert created
     asyncio.run(service.people.set_role(handle, project, role))
     return user
@@ -45,11 +51,19 @@ def _user(service, handle: str, project: str, role: str) -> dict:
 def test_two_projects_cannot_see_or_change_each_others_prompts(backend, service, tmp_path):
     asyncio.run(service.people.create_project("team-b"))
     with acting("default", "alice"):
-        _import(service, tmp_path, [{"id": "alpha-1", "content": "Summarise the quarterly sales memo for the board."},
-                                    {"id": "alpha-2", "content": "Write a haiku about green tea and rain."}], "a")
+        _import(
+            service,
+            tmp_path,
+            [
+                {"id": "alpha-1", "content": "Summarise the quarterly sales memo for the board."},
+                {"id": "alpha-2", "content": "Write a haiku about green tea and rain."},
+            ],
+            "a",
+        )
     with acting("team-b", "bob"):
-        _import(service, tmp_path, [{"id": "beta-1", "content": "Draft a polite reminder about the sales invoice."}],
-                "b")
+        _import(
+            service, tmp_path, [{"id": "beta-1", "content": "Draft a polite reminder about the sales invoice."}], "b"
+        )
         assert [p.id for p in asyncio.run(service.list_prompts(limit=10))] == ["beta-1"]
         assert asyncio.run(service.count_prompts()) == 1
         with pytest.raises(NotFoundError):
@@ -68,7 +82,10 @@ def test_two_projects_cannot_see_or_change_each_others_prompts(backend, service,
     # the local user (the CLI) sees every project; each prompt records its project and creator
     stored = {p.id: p for p in asyncio.run(service.list_prompts(limit=10))}
     assert {i: (p.project_id, p.created_by) for i, p in stored.items()} == {
-        "alpha-1": ("default", "alice"), "alpha-2": ("default", "alice"), "beta-1": ("team-b", "bob")}
+        "alpha-1": ("default", "alice"),
+        "alpha-2": ("default", "alice"),
+        "beta-1": ("team-b", "bob"),
+    }
     projects = {p["id"]: p["prompts"] for p in asyncio.run(service.people.list_projects())}
     assert projects == {"default": 2, "team-b": 1}
 
@@ -104,11 +121,17 @@ def test_roles_bound_what_a_users_key_holds(backend, service):
 def test_export_holds_a_persons_rows_and_erase_leaves_none(backend, service, tmp_path):
     user = _user(service, "erin", "default", "member")
     _user(service, "other", "default", "member")
-    secret, key_row = asyncio.run(service.people.create_project_key("default", "erin-key", "write",
-                                                                    user_ref="erin"))
+    secret, key_row = asyncio.run(service.people.create_project_key("default", "erin-key", "write", user_ref="erin"))
     with acting("default", "erin", user_id=user["id"]):
-        _import(service, tmp_path, [{"id": "e-1", "content": "Plan a week of vegetarian dinners."},
-                                    {"id": "e-2", "content": "Explain compound interest to a teenager."}], "e")
+        _import(
+            service,
+            tmp_path,
+            [
+                {"id": "e-1", "content": "Plan a week of vegetarian dinners."},
+                {"id": "e-2", "content": "Explain compound interest to a teenager."},
+            ],
+            "e",
+        )
         asyncio.run(service.rate("e-1", 5, "great"))
     with acting("default", "other"):
         _import(service, tmp_path, [{"id": "o-1", "content": "List five icebreakers for a team meeting."}], "o")
@@ -154,16 +177,24 @@ def test_erase_can_keep_prompts_anonymised(backend, service, tmp_path):
 
 def test_retention_purges_old_sessions_and_audit_rows(backend, service, tmp_path):
     old, new = "2020-01-01T00:00:00+00:00", utcnow().isoformat()
-    rows = [{"id": "s-old-1", "content": "Old essence of an idea.", "session_id": "old", "created_at": old},
-            {"id": "s-old-2", "content": "Old final prompt of an idea.", "session_id": "old", "created_at": old,
-             "parent_id": "s-old-1"},
-            {"id": "s-rated", "content": "Old but rated prompt.", "session_id": "old2", "created_at": old},
-            {"id": "s-new", "content": "A recent generation.", "session_id": "new", "created_at": new},
-            {"id": "saved", "content": "A hand-saved prompt without a session.", "created_at": old}]
+    rows = [
+        {"id": "s-old-1", "content": "Old essence of an idea.", "session_id": "old", "created_at": old},
+        {
+            "id": "s-old-2",
+            "content": "Old final prompt of an idea.",
+            "session_id": "old",
+            "created_at": old,
+            "parent_id": "s-old-1",
+        },
+        {"id": "s-rated", "content": "Old but rated prompt.", "session_id": "old2", "created_at": old},
+        {"id": "s-new", "content": "A recent generation.", "session_id": "new", "created_at": new},
+        {"id": "saved", "content": "A hand-saved prompt without a session.", "created_at": old},
+    ]
     _import(service, tmp_path, rows, "r")
     asyncio.run(service.rate("s-rated", 4))
-    service.store.append_audit(actor="local", action="generate", targets=["x"], outcome="ok",
-                               when=utcnow().replace(year=2020))
+    service.store.append_audit(
+        actor="local", action="generate", targets=["x"], outcome="ok", when=utcnow().replace(year=2020)
+    )
     assert asyncio.run(service.people.purge()) == {"prompts": 0, "metrics": 0, "audit_rows": 0}  # nothing set
     counts = asyncio.run(service.people.purge(sessions_days=30, audit_days=30))
     assert counts["prompts"] == 2 and counts["audit_rows"] == 1

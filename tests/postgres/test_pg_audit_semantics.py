@@ -55,8 +55,10 @@ def test_parent_and_child_deleted_at_once_relink_the_grandchild(backend, service
 
 def test_concurrent_label_moves_keep_one_history_chain(backend, service, tmp_path):
     async def versions():  # a label moves between the versions of one name
-        return [(await service.save_version("greeter", f"Version {i}: greet the guest warmly."))["prompt_id"]
-                for i in range(20)]
+        return [
+            (await service.save_version("greeter", f"Version {i}: greet the guest warmly."))["prompt_id"]
+            for i in range(20)
+        ]
 
     ids = asyncio.run(versions())
 

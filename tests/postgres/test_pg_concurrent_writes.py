@@ -145,8 +145,10 @@ def test_thirty_concurrent_label_moves_leave_one_history_chain(servers, store):
     versions: dict[int, str] = {}
     with a.client(key) as client:
         for i in range(30):
-            reply = client.post("/api/v1/names/support-reply/versions",
-                                json={"content": f"Version {i}: answer the customer politely and briefly."})
+            reply = client.post(
+                "/api/v1/names/support-reply/versions",
+                json={"content": f"Version {i}: answer the customer politely and briefly."},
+            )
             assert reply.status_code == 201, reply.text
             versions[reply.json()["version"]] = reply.json()["prompt_id"]
     assert sorted(versions) == list(range(1, 31))
@@ -154,7 +156,10 @@ def test_thirty_concurrent_label_moves_leave_one_history_chain(servers, store):
     def move(server: Server, version: int):
         def call() -> int:
             with server.client(key) as client:
-                return client.put("/api/v1/names/support-reply/labels/production", json={"version": version}).status_code
+                return client.put(
+                    "/api/v1/names/support-reply/labels/production", json={"version": version}
+                ).status_code
+
         return call
 
     codes = _at_once([move(a if v % 2 else b, v) for v in versions])

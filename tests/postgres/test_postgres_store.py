@@ -8,13 +8,14 @@ import asyncio
 import inspect
 import json
 import sys
-
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "learning"))
+from datetime import UTC
+
 from learning_testkit import TRAIN_N, make_service, ranker_accuracy, rate_all, sim_prompts, store_prompts
 from testkit import run_cli
 
@@ -42,9 +43,15 @@ def _prompts(n=40, d=16, seed=0):
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
-        p = Prompt(content=(f"Write a haiku about autumn leaves, take {i}" if i % 2 else
-                            f"Explain quantum tunnelling to a child, take {i}"),
-                   title="Poetry" if i % 2 else "Physics", tags=["verse"] if i % 2 else ["science"])
+        p = Prompt(
+            content=(
+                f"Write a haiku about autumn leaves, take {i}"
+                if i % 2
+                else f"Explain quantum tunnelling to a child, take {i}"
+            ),
+            title="Poetry" if i % 2 else "Physics",
+            tags=["verse"] if i % 2 else ["science"],
+        )
         p.embedding, p.embedding_model, p.embedding_provider, p.embedding_dim = _unit(rng, d).tolist(), "m", "t", d
         out.append(p)
     return out
@@ -52,8 +59,14 @@ def _prompts(n=40, d=16, seed=0):
 
 def test_the_postgres_store_implements_every_part_of_the_protocol(pg):
     assert isinstance(pg, base.Store)
-    for part in (base.PromptRepository, base.FeedbackStore, base.CacheStore, base.AccessStore, base.LabelStore,
-                 base.MaintenanceStore):
+    for part in (
+        base.PromptRepository,
+        base.FeedbackStore,
+        base.CacheStore,
+        base.AccessStore,
+        base.LabelStore,
+        base.MaintenanceStore,
+    ):
         for name, value in vars(part).items():
             if inspect.isfunction(value) and not name.startswith("_"):
                 assert callable(getattr(pg, name)), f"{part.__name__}.{name}"
@@ -95,8 +108,14 @@ def test_vector_search_exact_and_hnsw_agree_with_brute_force(pg):
         assert abs(exact[0][1] - float(np.max(matrix @ q))) < 1e-5
         assert [pid for pid, _ in pg._nearest(q, "m", 16, 5, exact=False)][:3] == want[:3]  # HNSW
         verse = [pid for pid, _ in pg.search_vectors(q, "m", 16, 5, SearchFilters(tags=["verse"]))]
-        assert verse == [p for p in [prompts[i].id for i in np.argsort(-(matrix @ q))] if
-                         int(next(x for x in prompts if x.id == p).content.split()[-1]) % 2][:5]
+        assert (
+            verse
+            == [
+                p
+                for p in [prompts[i].id for i in np.argsort(-(matrix @ q))]
+                if int(next(x for x in prompts if x.id == p).content.split()[-1]) % 2
+            ][:5]
+        )
     assert pg.search_vectors(_unit(rng, 16), "other-model", 16, 5) == []  # other models are never compared
     space = pg.vector_index("m", 16)
     assert len(space) == 60 and prompts[0].id in space
@@ -118,7 +137,7 @@ def test_delete_relinks_and_reembedding_moves_vectors(pg):
 
 def test_feedback_models_cache_labels_keys_and_maintenance(pg, tmp_path):
     import sqlite3
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     p = _prompts(1)[0]
     pg.save_prompts([p])
@@ -130,12 +149,13 @@ def test_feedback_models_cache_labels_keys_and_maintenance(pg, tmp_path):
     pg.cache_vectors([("e", "local", "m", 2, b"\x00" * 8, 100.0, 200.0)])
     assert pg.cached_vectors(["e", "x"], 150.0) == {"e": b"\x00" * 8}
     assert pg.cache_stats(150.0) == {"responses": 1, "response_hits": 1, "embeddings": 1}
-    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
     assert pg.set_label("production", p.id, when) is None and pg.get_label("production") == p.id
     pg.insert_api_key(key_id="k1", name="ci", scope="read", salt="s", secret_hash="h", rate_limit=None, created_at=when)
     with pytest.raises(sqlite3.IntegrityError):
-        pg.insert_api_key(key_id="k2", name="ci", scope="read", salt="s", secret_hash="h", rate_limit=None,
-                          created_at=when)
+        pg.insert_api_key(
+            key_id="k2", name="ci", scope="read", salt="s", secret_hash="h", rate_limit=None, created_at=when
+        )
     assert pg.append_audit(actor="ci", action="rate", targets=[p.id], outcome="ok", when=when) >= 1
     assert pg.creators([p.id]) == {p.id: "ci"}
     pg.delete_prompts([p.id])
@@ -156,9 +176,21 @@ def _all_rows(store) -> dict[str, list[tuple]]:
         norm = []
         for r in rows:
             d = {k: r[k] for k in r.keys() if k not in ("search", "seq")}
-            norm.append(tuple(sorted((k, bytes(v) if isinstance(v, (bytes, memoryview)) else
-                                      float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v)
-                                     for k, v in d.items())))
+            norm.append(
+                tuple(
+                    sorted(
+                        (
+                            k,
+                            bytes(v)
+                            if isinstance(v, (bytes, memoryview))
+                            else float(v)
+                            if hasattr(v, "as_integer_ratio") and not isinstance(v, int)
+                            else v,
+                        )
+                        for k, v in d.items()
+                    )
+                )
+            )
         out[table] = sorted(norm, key=repr)
     return out
 
@@ -168,15 +200,21 @@ async def test_db_copy_round_trips_sqlite_postgres_sqlite_with_every_row(service
     model, labels, keys, audit rows, cache) copied to PostgreSQL and back: every row of every table is equal."""
     ctx = tmp_path / "ctx.txt"
     ctx.write_text("background notes", encoding="utf-8")
-    result = await service.generate(service.build_request("a haiku generator", count=2, context_files=[ctx],
-                                                          tags=["poetry"]))
+    result = await service.generate(
+        service.build_request("a haiku generator", count=2, context_files=[ctx], tags=["poetry"])
+    )
     await service.update_prompt(result.prompts[-1].id, content="An edited haiku prompt")
     await service.rate(result.prompts[-1].id, 5, comment="great")
     service.store.set_label("production", result.prompts[-1].id, result.prompts[-1].created_at)
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    service.store.append_audit(actor="ci", action="generate", targets=[p.id for p in result.prompts],
-                               outcome="ok", when=datetime.now(timezone.utc))
+    service.store.append_audit(
+        actor="ci",
+        action="generate",
+        targets=[p.id for p in result.prompts],
+        outcome="ok",
+        when=datetime.now(UTC),
+    )
     service.store.cache_response("k", "scripted", "s", "{}", 1.0, 9e12)
     original = _all_rows(service.store)
     assert original["prompts"] and original["prompt_context"] and original["metrics"] and original["feedback"]
@@ -251,12 +289,15 @@ def test_cli_on_postgres_masks_the_password_and_works(postgres_url, home, monkey
     assert not (home / "prompts.db").exists()
 
 
-@pytest.mark.parametrize("url, needle", [
-    ("postgresql://nobody:pw-secret@127.0.0.1:1/x", "cannot connect"),
-    ("postgresql://nobody:pw-secret@127.0.0.1:notaport/x", "not a valid URL"),
-    ("mysql://nobody:pw-secret@127.0.0.1/x", "expected a PostgreSQL URL"),
-    ("not a url at all pw-secret", "expected a PostgreSQL URL"),
-])
+@pytest.mark.parametrize(
+    "url, needle",
+    [
+        ("postgresql://nobody:pw-secret@127.0.0.1:1/x", "cannot connect"),
+        ("postgresql://nobody:pw-secret@127.0.0.1:notaport/x", "not a valid URL"),
+        ("mysql://nobody:pw-secret@127.0.0.1/x", "expected a PostgreSQL URL"),
+        ("not a url at all pw-secret", "expected a PostgreSQL URL"),
+    ],
+)
 def test_bad_urls_and_unreachable_servers_are_one_line_and_write_nothing(url, needle, home, monkeypatch):
     monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL", url)
     out = run_cli("list")
@@ -273,7 +314,6 @@ def test_a_missing_database_is_one_line(pg_server, home, monkeypatch):
     assert out.returncode == 1 and "no_such_db" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
-
 def test_a_wrong_password_is_one_line_without_the_password(pg_server, home, monkeypatch):
     """A role that must give a password (scram-sha-256 for it in pg_hba.conf), given the wrong one."""
     import psycopg
@@ -281,8 +321,9 @@ def test_a_wrong_password_is_one_line_without_the_password(pg_server, home, monk
     hba = pg_server.pgdata / "pg_hba.conf"
     text = hba.read_text()
     if "alchemy_pw_role" not in text:
-        hba.write_text("local all alchemy_pw_role scram-sha-256\nhost all alchemy_pw_role 127.0.0.1/32 scram-sha-256\n"
-                       + text)
+        hba.write_text(
+            "local all alchemy_pw_role scram-sha-256\nhost all alchemy_pw_role 127.0.0.1/32 scram-sha-256\n" + text
+        )
         with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
             conn.execute("CREATE ROLE alchemy_pw_role LOGIN PASSWORD 'right-one'")
             conn.execute("SELECT pg_reload_conf()")
@@ -295,8 +336,8 @@ def test_a_wrong_password_is_one_line_without_the_password(pg_server, home, monk
 
 
 def test_a_server_without_pgvector_is_refused_before_anything_is_written():
-    from prompt_alchemy.storage.postgres.store import PostgresStore
     from prompt_alchemy.errors import StorageError
+    from prompt_alchemy.storage.postgres.store import PostgresStore
 
     class NoVector:  # what pg_extension and pg_available_extensions answer on a server without pgvector
         def execute(self, sql, params=()):
@@ -319,8 +360,9 @@ async def test_backup_restore_and_doctor_on_postgres(postgres_url, home, monkeyp
     from prompt_alchemy.storage.sqlite import SQLiteStore
 
     monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL", postgres_url)
-    service = AlchemyService.from_environment(overrides={
-        f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")})
+    service = AlchemyService.from_environment(
+        overrides={f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")}
+    )
     try:
         result = await service.generate(service.build_request("a limerick about queues", count=1))
         await service.rate(result.prompts[-1].id, 4)
@@ -353,8 +395,9 @@ def test_a_role_that_may_not_create_the_schema_is_one_line_and_writes_nothing(pg
             conn.execute("CREATE ROLE alchemy_limited LOGIN")
         conn.execute("DROP DATABASE IF EXISTS limited_db")
         conn.execute("CREATE DATABASE limited_db")  # owned by postgres; PUBLIC may not create in its schema
-    monkeypatch.setenv("PROMPT_ALCHEMY_DATABASE_URL",
-                       pg_server.get_uri("limited_db").replace("postgres:@", "alchemy_limited:@"))
+    monkeypatch.setenv(
+        "PROMPT_ALCHEMY_DATABASE_URL", pg_server.get_uri("limited_db").replace("postgres:@", "alchemy_limited:@")
+    )
     out = run_cli("list")
     assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "cannot prepare the PostgreSQL library" in out.stderr and "nothing was written" in out.stderr

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from providers_testkit import fake_servers, gateway_yaml, sentinel_env  # noqa: F401  (fixtures)
 from fake_llm_servers import Fault
+from providers_testkit import fake_servers, gateway_yaml, sentinel_env  # noqa: F401  (fixtures)
 
 ALL = ("prima-materia", "solutio", "coagulatio")
 
@@ -110,8 +110,7 @@ def test_providers_command_lists_status_models_and_embeddings(cli, fake_servers,
     assert text.returncode == 0 and "gpt-4o-mini" in text.stdout and "available" in text.stdout
 
 
-def test_providers_check_contacts_configured_providers(cli, fake_servers, write_config, sentinel_env,
-                                                       monkeypatch):
+def test_providers_check_contacts_configured_providers(cli, fake_servers, write_config, sentinel_env, monkeypatch):
     monkeypatch.delenv("OPENROUTER_API_KEY")  # no fake for it here; an unconfigured provider is not contacted
     servers = fake_servers("openai", "anthropic", "google", "ollama")
     write_config(gateway_yaml(servers))

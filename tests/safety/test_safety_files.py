@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from safety_kit import count_prompts, library_state, run_inproc
 
 SCRIPTED = ("--provider", "scripted", "--count", "1")
@@ -227,12 +226,15 @@ def test_cache_dir_variable_is_not_a_setting(home, monkeypatch, tmp_path):
 # ------------------------------------------------------------------ 9: bad bytes and ranges
 
 
-@pytest.mark.parametrize("args", [
-    ("generate", *SCRIPTED),
-    ("score", "--text", "-"),
-    ("optimize", "--prompt", "-", "--task", "t"),
-    ("batch", "-", *SCRIPTED),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("generate", *SCRIPTED),
+        ("score", "--text", "-"),
+        ("optimize", "--prompt", "-", "--task", "t"),
+        ("batch", "-", *SCRIPTED),
+    ],
+)
 def test_invalid_utf8_on_stdin_is_bad_input(home, args):
     before = library_state(home)
     line = one_error_line(run_inproc(*args, stdin=b"an idea \xff\xfe\xc3("))
@@ -253,10 +255,16 @@ def test_binary_config_is_one_line(home, write_config):
     assert "config" in line
 
 
-@pytest.mark.parametrize("args", [("list", "--since", "99999999d"), ("list", "--until", "9999-12-31"),
-                                  ("list", "--since", "0001-01-01T00:00:00+05:00"),
-                                  ("list", "--page", str(10**20)), ("export", "-", "-f", "jsonl", "--since",
-                                                                     "999999999999w")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list", "--since", "99999999d"),
+        ("list", "--until", "9999-12-31"),
+        ("list", "--since", "0001-01-01T00:00:00+05:00"),
+        ("list", "--page", str(10**20)),
+        ("export", "-", "-f", "jsonl", "--since", "999999999999w"),
+    ],
+)
 def test_out_of_range_dates_and_pages_are_bad_input(library, args):
     one_error_line(run_inproc(*args))
 
@@ -284,8 +292,9 @@ def test_read_only_library_reads_and_refuses_writes_clearly(library, tmp_path):
         pytest.skip("the unprivileged user cannot run this interpreter")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout)["total"] == 3
-    wrote = subprocess.run(base + ["generate", "new idea", *SCRIPTED], capture_output=True, text=True, env=env,
-                           timeout=120)
+    wrote = subprocess.run(
+        base + ["generate", "new idea", *SCRIPTED], capture_output=True, text=True, env=env, timeout=120
+    )
     assert wrote.returncode == 1
     lines = wrote.stderr.strip().splitlines()
     assert len(lines) == 1 and "read-only" in lines[0] and "no write permission" in lines[0], wrote.stderr

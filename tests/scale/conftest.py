@@ -11,8 +11,10 @@ def redis_binary() -> str:
     pytest.importorskip("redis")
     binary = find_binary("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed and scripts/test-services.sh could not install it "
-                    "(apt-get install redis-server as root)")
+        pytest.skip(
+            "redis-server is not installed and scripts/test-services.sh could not install it "
+            "(apt-get install redis-server as root)"
+        )
     return binary
 
 
@@ -20,8 +22,10 @@ def redis_binary() -> str:
 def haproxy_binary() -> str:
     binary = find_binary("haproxy")
     if binary is None:
-        pytest.skip("haproxy is not installed and scripts/test-services.sh could not install it "
-                    "(apt-get install haproxy as root)")
+        pytest.skip(
+            "haproxy is not installed and scripts/test-services.sh could not install it "
+            "(apt-get install haproxy as root)"
+        )
     return binary
 
 

@@ -66,9 +66,25 @@ class RedisServer:
         folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                                      "--appendonly", "no", "--dir", str(folder), "--protected-mode", "yes"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(folder),
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_port(self.port, self.proc, "redis-server")
 
     def stop(self) -> None:
@@ -89,10 +105,27 @@ class Replica:
         self.start()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([str(SCRIPT), "serve", "--transport", "http", "--host", "127.0.0.1", "--port",
-                                      str(self.port), "--role", self.role, "--concurrency", str(self.concurrency),
-                                      "--log-file", str(self.log)], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                str(SCRIPT),
+                "serve",
+                "--transport",
+                "http",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--role",
+                self.role,
+                "--concurrency",
+                str(self.concurrency),
+                "--log-file",
+                str(self.log),
+            ],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -178,8 +211,9 @@ class HAProxy:
             raise RuntimeError("haproxy rejected its configuration: " + check.stdout + check.stderr)
         self.log = folder / "haproxy.log"
         self._out = self.log.open("w")
-        self.proc = subprocess.Popen([binary, "-db", "-f", str(self.config)], stdout=self._out,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [binary, "-db", "-f", str(self.config)], stdout=self._out, stderr=subprocess.STDOUT
+        )
         wait_port(self.port, self.proc, "haproxy")
 
     def stop(self) -> None:
@@ -190,10 +224,12 @@ class HAProxy:
 def shared_env(database_url: str, *, latency: float, redis_url: str | None = None) -> dict[str, str]:
     """The settings every replica shares: one PostgreSQL library, the scripted provider with `latency` seconds per
     call, no learning loop, and optionally the Redis cache."""
-    env = {"PROMPT_ALCHEMY_DATABASE_URL": database_url,
-           "PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY": str(latency),
-           "PROMPT_ALCHEMY_GENERATION__EMBEDDING_PROVIDER": "scripted",
-           "PROMPT_ALCHEMY_LEARNING__ENABLED": "false"}
+    env = {
+        "PROMPT_ALCHEMY_DATABASE_URL": database_url,
+        "PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY": str(latency),
+        "PROMPT_ALCHEMY_GENERATION__EMBEDDING_PROVIDER": "scripted",
+        "PROMPT_ALCHEMY_LEARNING__ENABLED": "false",
+    }
     if redis_url:
         env["PROMPT_ALCHEMY_CACHE__URL"] = redis_url
     return env

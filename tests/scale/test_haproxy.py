@@ -40,8 +40,13 @@ def drive(url: str, stop: threading.Event, results: list[tuple[str, int, dict]],
             calls: list[tuple[str, Callable[[], httpx.Response]]] = [
                 ("read", lambda: client.get("/api/v1/prompts", params={"limit": 5})),
                 ("generate", lambda i=idea: client.post("/api/v1/generate", json={"idea": i, "count": 1})),
-                ("job", lambda i=idea: client.post("/api/v1/generate", json={"idea": i + " (job)", "count": 1},
-                                                   headers={"Prefer": "respond-async"}))]
+                (
+                    "job",
+                    lambda i=idea: client.post(
+                        "/api/v1/generate", json={"idea": i + " (job)", "count": 1}, headers={"Prefer": "respond-async"}
+                    ),
+                ),
+            ]
             for kind, call in calls:
                 try:
                     answer = call()
@@ -72,8 +77,9 @@ def run_load(url: str, during: Callable[[], None], settle: float = 1.5) -> list[
     return results
 
 
-def check_nothing_lost(proxy: HAProxy, postgres_url: str, results: list[tuple[str, int, dict]], *,
-                       cut_off: int = 0) -> None:
+def check_nothing_lost(
+    proxy: HAProxy, postgres_url: str, results: list[tuple[str, int, dict]], *, cut_off: int = 0
+) -> None:
     """Every accepted request kept: each 200 generate stored, each 202 job succeeded. At most `cut_off` requests
     may have failed, each with HAProxy's 502 or a closed connection: those in flight on a killed replica (never
     accepted, so nothing to lose; retrying them could store a generate twice)."""

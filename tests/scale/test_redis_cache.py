@@ -19,8 +19,9 @@ from prompt_alchemy.storage.redis_cache import PREFIX, RedisCache
 
 def test_answers_and_vectors_round_trip_with_hits_stats_and_clear(redis_server):
     cache = ResponseCache(RedisCache(redis_server.url), ttl_seconds=600)
-    answer = GenerationResponse(text="a refined prompt", provider="openai", model="gpt-x", input_tokens=7,
-                                output_tokens=3, finish_reason="stop")
+    answer = GenerationResponse(
+        text="a refined prompt", provider="openai", model="gpt-x", input_tokens=7, output_tokens=3, finish_reason="stop"
+    )
     assert cache.get("k1") is None
     assert cache.put("k1", answer)
     got = cache.get("k1")
@@ -28,8 +29,11 @@ def test_answers_and_vectors_round_trip_with_hits_stats_and_clear(redis_server):
     assert (got.text, got.model, got.output_tokens) == ("a refined prompt", "gpt-x", 3)
     cache.get("k1")
     cache.put_embeddings("local", "minilm", 3, ["one", "two"], [[0.5, 1.0, 2.0], [1.0, 0.0, -1.0]])
-    assert cache.get_embeddings("local", "minilm", 3, ["two", "three", "one"]) == [[1.0, 0.0, -1.0], None,
-                                                                                  [0.5, 1.0, 2.0]]
+    assert cache.get_embeddings("local", "minilm", 3, ["two", "three", "one"]) == [
+        [1.0, 0.0, -1.0],
+        None,
+        [0.5, 1.0, 2.0],
+    ]
     assert cache.stats() == {"responses": 1, "response_hits": 2, "embeddings": 2}
     assert cache.clear() == 3
     assert cache.stats() == {"responses": 0, "response_hits": 0, "embeddings": 0}
@@ -83,9 +87,13 @@ def test_bad_cache_url_is_one_clear_error(cli):
 def test_generate_answers_from_redis_and_not_the_library(redis_server, home):
     from prompt_alchemy.services import AlchemyService
 
-    svc = AlchemyService.from_environment(overrides={
-        **{f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")},
-        "cache.url": redis_server.url, "gateway.cache_skip_providers": []})
+    svc = AlchemyService.from_environment(
+        overrides={
+            **{f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")},
+            "cache.url": redis_server.url,
+            "gateway.cache_skip_providers": [],
+        }
+    )
     try:
         from prompt_alchemy.models import PromptRequest
 
@@ -103,8 +111,10 @@ def test_generate_answers_from_redis_and_not_the_library(redis_server, home):
 def test_two_servers_share_one_keys_limit_through_redis(tmp_path, redis_server):
     """Two servers on one SQLite library count in their own memory without Redis (each would let the key send
     its whole limit); with cache.url they count in Redis, so the limit holds across both."""
-    shared = {"PROMPT_ALCHEMY_STORAGE__DATABASE_PATH": str(tmp_path / "library.db"),
-              "PROMPT_ALCHEMY_CACHE__URL": redis_server.url}
+    shared = {
+        "PROMPT_ALCHEMY_STORAGE__DATABASE_PATH": str(tmp_path / "library.db"),
+        "PROMPT_ALCHEMY_CACHE__URL": redis_server.url,
+    }
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     a = Server(tmp_path / "a", shared)

@@ -19,8 +19,16 @@ from prompt_alchemy.services.library import LibraryService
 from prompt_alchemy.services.maintenance import MaintenanceService
 from prompt_alchemy.services.ranking import RankingService
 
-SERVICES = (AccessService, AuditLog, GenerationService, LibraryService, MaintenanceService, RankingService,
-            BatchService, LearningService)
+SERVICES = (
+    AccessService,
+    AuditLog,
+    GenerationService,
+    LibraryService,
+    MaintenanceService,
+    RankingService,
+    BatchService,
+    LearningService,
+)
 SCRIPTED = {f"phases.{p}.provider": "scripted" for p in ("prima-materia", "solutio", "coagulatio")}
 
 
@@ -33,14 +41,29 @@ def test_each_service_is_a_plain_class_built_from_what_it_uses(cls):
 
 def test_the_facade_forwards_every_operation_to_one_owner(home):
     service = AlchemyService.from_environment()
-    owners = {name: [type(s).__name__ for s in (service.access, service.audit, service.generation,
-                                                 service.library_service, service.maintenance, service.ranking,
-                                                 service.batch, service.learning) if hasattr(s, name)]
-              for name in dir(AlchemyService) if not name.startswith("_")
-              and inspect.isfunction(getattr(AlchemyService, name))}
-    forwarded = {name: found for name, found in owners.items()
-                 if name not in ("aclose", "from_environment", "library_exists", "persona_names",
-                                    "validate_configuration")}
+    owners = {
+        name: [
+            type(s).__name__
+            for s in (
+                service.access,
+                service.audit,
+                service.generation,
+                service.library_service,
+                service.maintenance,
+                service.ranking,
+                service.batch,
+                service.learning,
+            )
+            if hasattr(s, name)
+        ]
+        for name in dir(AlchemyService)
+        if not name.startswith("_") and inspect.isfunction(getattr(AlchemyService, name))
+    }
+    forwarded = {
+        name: found
+        for name, found in owners.items()
+        if name not in ("aclose", "from_environment", "library_exists", "persona_names", "validate_configuration")
+    }
     assert len(forwarded) >= 60
     assert all(len(found) == 1 for found in forwarded.values()), {n: f for n, f in forwarded.items() if len(f) != 1}
     assert not (home / "data").exists() or not any((home / "data").glob("*.db"))  # building opened nothing

@@ -25,8 +25,11 @@ def test_every_pyproject_requirement_is_pinned_and_satisfied():
     pinned = pins()
     unpinned = [str(r) for r in _requirements() if canonical(r.name) not in pinned]
     assert not unpinned, f"not in {constraints_path().name} (run 'make lock'): {unpinned}"
-    outside = [f"{r} (pinned {pinned[canonical(r.name)]})" for r in _requirements()
-               if not r.specifier.contains(Version(pinned[canonical(r.name)]), prereleases=True)]
+    outside = [
+        f"{r} (pinned {pinned[canonical(r.name)]})"
+        for r in _requirements()
+        if not r.specifier.contains(Version(pinned[canonical(r.name)]), prereleases=True)
+    ]
     assert not outside, f"pins outside pyproject's ranges (run 'make lock'): {outside}"
 
 
@@ -50,5 +53,5 @@ def test_the_constraints_ship_in_the_package_and_setup_and_ci_use_them():
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert any(Path(relative).relative_to("prompt_alchemy").match(p) for p in package_data["prompt_alchemy"])
     setup = (ROOT / "scripts" / "setup.sh").read_text()
-    assert "-c \"$CONSTRAINTS\"" in setup and "CONSTRAINTS=src/prompt_alchemy/data/constraints.txt" in setup
+    assert '-c "$CONSTRAINTS"' in setup and "CONSTRAINTS=src/prompt_alchemy/data/constraints.txt" in setup
     assert "setup-dev" in (ROOT / ".ci" / "run").read_text()

@@ -14,16 +14,27 @@ from pathlib import Path
 
 import pytest
 
-from prompt_alchemy.localstack import (LLAMA_PACKAGE, cached_wheel, cmake_args, constraints_path, pins, wheel_cache,
-                                       wheel_dir)
+from prompt_alchemy.localstack import (
+    LLAMA_PACKAGE,
+    cached_wheel,
+    cmake_args,
+    constraints_path,
+    pins,
+    wheel_cache,
+    wheel_dir,
+)
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 # Read at import time: the autouse `home` fixture clears PROMPT_ALCHEMY_* variables before each test.
 _KNOBS = {k: v for k, v in os.environ.items() if k in ("PROMPT_ALCHEMY_WHEEL_CACHE", "PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS")}
 _LLAMA_DIR = wheel_dir(pins()[LLAMA_PACKAGE], cmake_args(_KNOBS), wheel_cache(_KNOBS))
-_OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "",
-            "HF_HUB_OFFLINE": "1"}
+_OFFLINE = {
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "",
+    "HF_HUB_OFFLINE": "1",
+}
 
 
 def _run(argv: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -44,16 +55,25 @@ def wheel_venv(tmp_path_factory):
     made = _run([sys.executable, "-m", "venv", str(venv)], env)
     assert made.returncode == 0, made.stderr
     # Outside the checkout, as a pipx user would be (no repository on the path).
-    installed = _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-c", str(constraints_path()),
-                      str(package)], env)
+    installed = _run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-c", str(constraints_path()), str(package)], env
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     return venv, env, work
 
 
 def test_the_wheel_ships_the_constraints(wheel_venv):
     venv, env, work = wheel_venv
-    proc = _run([str(venv / "bin" / "python"), "-c", "from prompt_alchemy.localstack import constraints_path, pins;"
-                 "print(constraints_path()); print(pins()['llama-cpp-python'])"], dict(env), timeout=60)
+    proc = _run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "from prompt_alchemy.localstack import constraints_path, pins;"
+            "print(constraints_path()); print(pins()['llama-cpp-python'])",
+        ],
+        dict(env),
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     where, version = proc.stdout.split()
     assert str(venv) in where and version == pins()[LLAMA_PACKAGE]
@@ -73,8 +93,10 @@ def test_local_install_then_generate_offline_with_no_key(wheel_venv):
     assert all(line.startswith("setup: ") for line in progress), installed.stderr  # quiet: progress lines only
     assert installed.stdout == ""
 
-    proc = _run([cli, "generate", "--count", "1", "--max-tokens", "48", "--output", "json",
-                 "a CLI that summarizes git logs"], dict(env, **_OFFLINE))
+    proc = _run(
+        [cli, "generate", "--count", "1", "--max-tokens", "48", "--output", "json", "a CLI that summarizes git logs"],
+        dict(env, **_OFFLINE),
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["prompts"] and all(p["provider"] == "local" and p["content"].strip() for p in data["prompts"])

@@ -6,8 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from prompt_alchemy import localstack
-from prompt_alchemy.localstack import (PORTABLE_CPU_FLAGS, cmake_args, cached_wheel, fix_command, local_extra,
-                                       wheel_cache, wheel_dir)
+from prompt_alchemy.localstack import (
+    PORTABLE_CPU_FLAGS,
+    cached_wheel,
+    cmake_args,
+    fix_command,
+    local_extra,
+    wheel_cache,
+    wheel_dir,
+)
 
 
 def _flags(args: str) -> dict[str, str]:
@@ -18,8 +25,10 @@ def test_the_default_build_is_portable_and_library_only():
     flags = _flags(cmake_args({}))
     assert flags["GGML_NATIVE"] == "OFF" and flags["GGML_AVX512"] == "OFF"
     assert all(flags[f] == "OFF" for f in ("GGML_AMX_TILE", "GGML_AMX_INT8", "GGML_AMX_BF16", "GGML_BACKEND_DL"))
-    assert all(flags[f] == "OFF" for f in ("LLAVA_BUILD", "LLAMA_BUILD_TESTS", "LLAMA_BUILD_EXAMPLES",
-                                            "LLAMA_BUILD_TOOLS", "LLAMA_BUILD_SERVER"))
+    assert all(
+        flags[f] == "OFF"
+        for f in ("LLAVA_BUILD", "LLAMA_BUILD_TESTS", "LLAMA_BUILD_EXAMPLES", "LLAMA_BUILD_TOOLS", "LLAMA_BUILD_SERVER")
+    )
 
 
 def test_custom_cpu_flags_replace_the_portable_ones_but_still_build_only_the_library():
@@ -31,8 +40,10 @@ def test_custom_cpu_flags_replace_the_portable_ones_but_still_build_only_the_lib
 def test_the_wheel_cache_is_keyed_by_version_and_flags(tmp_path):
     cache = wheel_cache({"PROMPT_ALCHEMY_WHEEL_CACHE": str(tmp_path)})
     assert cache == tmp_path
-    a, b = wheel_dir("0.3.36", cmake_args({}), cache), wheel_dir("0.3.36", cmake_args(
-        {"PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS": "-DGGML_NATIVE=ON"}), cache)
+    a, b = (
+        wheel_dir("0.3.36", cmake_args({}), cache),
+        wheel_dir("0.3.36", cmake_args({"PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS": "-DGGML_NATIVE=ON"}), cache),
+    )
     assert a != b and a.parent == b.parent == tmp_path and a.name.startswith("llama-0.3.36-")
     assert cached_wheel(a, "0.3.36") is None
     a.mkdir()

@@ -10,8 +10,11 @@ from prompt_alchemy.config import load_settings
 from prompt_alchemy.errors import ConfigError
 from prompt_alchemy.localstack import SETUP_ENV
 
-KNOBS = {"PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS": "-DGGML_NATIVE=OFF -DGGML_AVX2=OFF",
-         "PROMPT_ALCHEMY_WHEEL_CACHE": "/tmp/wheels", "PROMPT_ALCHEMY_ADMIN_KEY": "s3cret-admin"}
+KNOBS = {
+    "PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS": "-DGGML_NATIVE=OFF -DGGML_AVX2=OFF",
+    "PROMPT_ALCHEMY_WHEEL_CACHE": "/tmp/wheels",
+    "PROMPT_ALCHEMY_ADMIN_KEY": "s3cret-admin",
+}
 
 
 def test_the_knobs_the_installer_reads_are_the_ones_the_configuration_ignores():
@@ -33,12 +36,15 @@ def test_commands_run_with_every_knob_set(cli):
     assert proc.stderr.count("PROMPT_ALCHEMY_ADMIN_KEY") == 1
 
 
-@pytest.mark.parametrize("var,hint", [
-    ("PROMPT_ALCHEMY_GENERATION__EMBEDING_PROVIDER", "generation.embedding_provider"),
-    ("PROMPT_ALCHEMY_GENERATON__EMBEDDING_PROVIDER", "generation"),
-    ("PROMPT_ALCHEMY_PROVIDERS__OPENAI__API_KYE", "providers.openai.api_key"),
-    ("PROMPT_ALCHEMY_LLAMA_CMAKE_ARG", None),  # no real setting is near: unknown, no hint
-])
+@pytest.mark.parametrize(
+    "var,hint",
+    [
+        ("PROMPT_ALCHEMY_GENERATION__EMBEDING_PROVIDER", "generation.embedding_provider"),
+        ("PROMPT_ALCHEMY_GENERATON__EMBEDDING_PROVIDER", "generation"),
+        ("PROMPT_ALCHEMY_PROVIDERS__OPENAI__API_KYE", "providers.openai.api_key"),
+        ("PROMPT_ALCHEMY_LLAMA_CMAKE_ARG", None),  # no real setting is near: unknown, no hint
+    ],
+)
 def test_a_mistyped_setting_fails_with_the_nearest_real_one(var, hint, home):
     with pytest.raises(ConfigError) as err:
         load_settings(env={"PROMPT_ALCHEMY_HOME": str(home), var: "local"})
@@ -54,5 +60,7 @@ def test_a_mistyped_setting_in_the_file_gets_the_hint(cli, write_config):
     write_config("generation:\n  embeding_provider: local\n")
     proc = cli("config", "validate")
     assert proc.returncode == 2
-    assert "generation.embeding_provider: unknown setting; did you mean 'generation.embedding_provider'?" in \
-        proc.stdout + proc.stderr
+    assert (
+        "generation.embeding_provider: unknown setting; did you mean 'generation.embedding_provider'?"
+        in proc.stdout + proc.stderr
+    )

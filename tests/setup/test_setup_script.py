@@ -46,8 +46,15 @@ def setup_run(tmp_path_factory):
     env.update(_KNOBS, PROMPT_ALCHEMY_HOME=str(work / "home"), PYTHON=sys.executable, VENV=str(work / "venv"))
 
     def run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", "scripts/setup.sh"], cwd=checkout, env=env, capture_output=True, text=True,
-                              timeout=900, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            ["bash", "scripts/setup.sh"],
+            cwd=checkout,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            stdin=subprocess.DEVNULL,
+        )
 
     return checkout, work / "venv", run(), run
 

@@ -22,8 +22,9 @@ with store.exclusive("train") as mine:
 def test_another_process_holding_a_task_refuses_it_until_it_dies(tmp_path: Path) -> None:
     db = tmp_path / "lib.db"
     SQLiteStore(db).close()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     store = SQLiteStore(db)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
@@ -35,15 +36,15 @@ def test_another_process_holding_a_task_refuses_it_until_it_dies(tmp_path: Path)
         holder.wait()
         with store.exclusive("train") as mine:
             assert mine
-            second = subprocess.run([sys.executable, "-c", HOLD, str(db)], input="\n", capture_output=True,
-                                    text=True, timeout=120)
+            second = subprocess.run(
+                [sys.executable, "-c", HOLD, str(db)], input="\n", capture_output=True, text=True, timeout=120
+            )
             assert second.stdout.strip() == "refused", second.stderr
     finally:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
         store.close()
-
 
 
 def test_no_module_locks_files_with_posix_only_calls() -> None:

@@ -4,13 +4,13 @@ against FTS syntax in queries; consistent after VACUUM; filters built as SQL."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from prompt_alchemy.models import Phase, Prompt, SearchFilters
-from prompt_alchemy.storage.sqlite.migrations import m001_initial
 from prompt_alchemy.storage.sqlite import SQLiteStore, fts_query
+from prompt_alchemy.storage.sqlite.migrations import m001_initial
 
 
 @pytest.fixture
@@ -33,8 +33,10 @@ def test_insert_update_delete_keep_the_index_in_sync(store):
     assert _ids(store.search_text("physics")) == [b.id]  # titles are indexed
 
     with store.transaction() as db:
-        db.execute("UPDATE prompts SET content = ?, tags = ? WHERE id = ?",
-                   ("Compose a sonnet about winter frost", '["rhyme"]', a.id))
+        db.execute(
+            "UPDATE prompts SET content = ?, tags = ? WHERE id = ?",
+            ("Compose a sonnet about winter frost", '["rhyme"]', a.id),
+        )
     assert store.search_text("haiku") == []
     assert store.search_text("verse") == []
     assert _ids(store.search_text("sonnet")) == [a.id]
@@ -61,8 +63,20 @@ def test_stemming_and_bm25_order(store):
     assert hits[0][1] > hits[1][1]
 
 
-@pytest.mark.parametrize("query", ['"unbalanced', "NEAR(a b", "a AND OR NOT", "col:value", "*", "^start",
-                                   "'; DROP TABLE prompts; --", "(((", "-minus +plus"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"unbalanced',
+        "NEAR(a b",
+        "a AND OR NOT",
+        "col:value",
+        "*",
+        "^start",
+        "'; DROP TABLE prompts; --",
+        "(((",
+        "-minus +plus",
+    ],
+)
 def test_fts_syntax_in_queries_is_never_interpreted(store, query):
     store.save_prompts([Prompt(content="plain words about value and start")])
     store.search_text(query)  # must not raise
@@ -82,8 +96,10 @@ def test_migration_backfills_existing_rows(tmp_path):
     m001_initial(db)
     db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     db.execute("INSERT INTO _migrations VALUES ('m001_initial', '2024-01-01T00:00:00+00:00')")
-    db.execute("INSERT INTO prompts (id, content, content_hash, created_at, updated_at) "
-               "VALUES ('old-1', 'legacy prompt about gardening', 'h', '2024-01-01', '2024-01-01')")
+    db.execute(
+        "INSERT INTO prompts (id, content, content_hash, created_at, updated_at) "
+        "VALUES ('old-1', 'legacy prompt about gardening', 'h', '2024-01-01', '2024-01-01')"
+    )
     db.execute("COMMIT")
     db.close()
     store = SQLiteStore(path)
@@ -108,18 +124,35 @@ def test_vacuum_keeps_text_search_pointing_at_the_right_rows(store):
 
 
 def test_filters_as_sql(store):
-    now = datetime.now(timezone.utc)
-    old = Prompt(content="alpha task", phase=Phase.SOLUTIO, provider="openai", model="m1", persona_used="code",
-                 tags=["Work", "x"], created_at=now - timedelta(days=10))
-    new = Prompt(content="alpha task again", phase=Phase.COAGULATIO, provider="scripted", model="m2",
-                 persona_used="writing", tags=["work"], created_at=now)
+    now = datetime.now(UTC)
+    old = Prompt(
+        content="alpha task",
+        phase=Phase.SOLUTIO,
+        provider="openai",
+        model="m1",
+        persona_used="code",
+        tags=["Work", "x"],
+        created_at=now - timedelta(days=10),
+    )
+    new = Prompt(
+        content="alpha task again",
+        phase=Phase.COAGULATIO,
+        provider="scripted",
+        model="m2",
+        persona_used="writing",
+        tags=["work"],
+        created_at=now,
+    )
     store.save_prompts([old, new])
     with store.transaction() as db:
         for rating in (5, 4):
-            db.execute("INSERT INTO feedback (id, prompt_id, rating, created_at) VALUES (?, ?, ?, ?)",
-                       (f"f{rating}", old.id, rating, now.isoformat()))
-        db.execute("INSERT INTO feedback (id, prompt_id, rating, created_at) VALUES ('f1', ?, 2, ?)",
-                   (new.id, now.isoformat()))
+            db.execute(
+                "INSERT INTO feedback (id, prompt_id, rating, created_at) VALUES (?, ?, ?, ?)",
+                (f"f{rating}", old.id, rating, now.isoformat()),
+            )
+        db.execute(
+            "INSERT INTO feedback (id, prompt_id, rating, created_at) VALUES ('f1', ?, 2, ?)", (new.id, now.isoformat())
+        )
 
     def ids(**kw):
         return {p.id for p in store.list_prompts(filters=SearchFilters(**kw))}

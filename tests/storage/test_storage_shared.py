@@ -12,13 +12,24 @@ from prompt_alchemy.storage.sqlite import SQLiteStore
 
 def test_no_store_borrows_the_other_ones_methods():
     for store, other in ((PostgresStore, "SQLiteStore."), (SQLiteStore, "PostgresStore.")):
-        borrowed = [name for name, value in inspect.getmembers(store, inspect.isfunction)
-                    if value.__qualname__.startswith(other)]
+        borrowed = [
+            name
+            for name, value in inspect.getmembers(store, inspect.isfunction)
+            if value.__qualname__.startswith(other)
+        ]
         assert borrowed == [], (store.__name__, borrowed)
 
 
 def test_the_portable_methods_exist_once():
-    for name in ("schema_version", "save_prompts", "save_session", "record_metrics", "embedding_counts",
-                 "library_counts", "metrics_summary", "iter_prompts"):
+    for name in (
+        "schema_version",
+        "save_prompts",
+        "save_session",
+        "record_metrics",
+        "embedding_counts",
+        "library_counts",
+        "metrics_summary",
+        "iter_prompts",
+    ):
         assert getattr(SQLiteStore, name) is getattr(PromptRecords, name), name
         assert getattr(PostgresStore, name) is getattr(PromptRecords, name), name

@@ -47,7 +47,9 @@ def test_the_prompt_page_names_its_version_the_other_versions_and_the_labels(nam
     assert (page["name"], page["version"], page["latest"]) == ("movie-critic", 3, 3)
     assert [v["version"] for v in page["versions"]] == [1, 2, 3]
     assert {(lb["name"], lb["version"], lb["protected"]) for lb in page["labels"]} == {
-        ("production", 1, True), ("staging", 2, False)}
+        ("production", 1, True),
+        ("staging", 2, False),
+    }
     assert named.get(f"/api/prompts/{ids[1]}")["named"]["version"] == 1
     unnamed = named.get("/api/prompts/bbbb0001-other")  # seeded by the kit, never labelled: no name
     assert unnamed["named"] is None
@@ -73,15 +75,25 @@ def test_a_move_without_the_pages_headers_is_refused_and_changes_nothing(named):
     ids = _ids(named)
     before = named.get(f"/api/prompts/{ids[1]}")["named"]["labels"]
     with httpx.Client(base_url=named.origin, timeout=60) as client:
-        no_csrf = client.put("/api/names/movie-critic/labels/staging", json={"version": 1},
-                             headers={"Origin": named.origin})
+        no_csrf = client.put(
+            "/api/names/movie-critic/labels/staging", json={"version": 1}, headers={"Origin": named.origin}
+        )
         error_of(no_csrf, 403)
-        form = client.put("/api/names/movie-critic/labels/staging", content=b"version=1",
-                          headers={"Origin": named.origin, "X-Prompt-Alchemy": "1",
-                                   "Content-Type": "application/x-www-form-urlencoded"})
+        form = client.put(
+            "/api/names/movie-critic/labels/staging",
+            content=b"version=1",
+            headers={
+                "Origin": named.origin,
+                "X-Prompt-Alchemy": "1",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
         error_of(form, 415)
-        crafted = client.put("/api/names/movie-critic/labels/sta%2F..%2Fging", json={"version": 1},
-                             headers={"Origin": named.origin, "X-Prompt-Alchemy": "1"})
+        crafted = client.put(
+            "/api/names/movie-critic/labels/sta%2F..%2Fging",
+            json={"version": 1},
+            headers={"Origin": named.origin, "X-Prompt-Alchemy": "1"},
+        )
         assert crafted.status_code in (400, 404), crafted.text
     assert named.get(f"/api/prompts/{ids[1]}")["named"]["labels"] == before
 

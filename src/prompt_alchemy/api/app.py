@@ -40,9 +40,9 @@ from prompt_alchemy.api.auth import ApiKeyBackend, Protected, request_key
 from prompt_alchemy.api.errors import ApiError, error_response, from_exception, validation_message
 from prompt_alchemy.api.middleware import BodyCap, HostOriginGuard, RequestContext
 from prompt_alchemy.api.routes import ENDPOINTS, PREFIX, Call, Endpoint
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.mcp.http import MCP_PATH, is_loopback
 from prompt_alchemy.models import Phase
-from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.server.hosts import HostPolicy
 
 if TYPE_CHECKING:
@@ -78,9 +78,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own refusals (no such route 404, wrong method 405) in the JSON error shape."""
     status = getattr(exc, "status_code", 400)
     code = {404: "not_found", 405: "method_not_allowed"}.get(status, "bad_input")
-    message = {404: f"no route {request.url.path} (see {PREFIX}/docs)",
-               405: f"{request.method} is not allowed on {request.url.path}"}.get(status,
-                                                                                 str(getattr(exc, "detail", "")))
+    message = {
+        404: f"no route {request.url.path} (see {PREFIX}/docs)",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }.get(status, str(getattr(exc, "detail", "")))
     return error_response(ApiError(code, message, status=status))
 
 
@@ -102,8 +103,11 @@ class TeamServer:
         self.metrics_require_auth = bool(cfg.metrics_require_auth)
         #: key id -> time.monotonic() until which the key's window is full (api.auth.RateLimit)
         self.refused_until: dict[str, float] = {}
-        self.limits = {"service": service, "default_rate": cfg.rate_limit_per_minute,
-                       "refused_until": self.refused_until}
+        self.limits = {
+            "service": service,
+            "default_rate": cfg.rate_limit_per_minute,
+            "refused_until": self.refused_until,
+        }
         self.backend = ApiKeyBackend(service)
         self.search_slots = asyncio.Semaphore(4)
         self._openapi: bytes | None = None
@@ -118,8 +122,7 @@ class TeamServer:
 
     def _build(self) -> Starlette:
         mcp = Protected(self.inner, **self._protected(required=self.require_auth, scope=MCP_SCOPE))
-        metrics_auth = [Middleware(Protected, **self._protected(required=True))] if self.metrics_require_auth \
-            else None
+        metrics_auth = [Middleware(Protected, **self._protected(required=True))] if self.metrics_require_auth else None
         rest = Router([Route(e.path, self._endpoint(e), methods=[e.method]) for e in ENDPOINTS])
         routes = [
             Route("/livez", self._livez, methods=["GET"]),
@@ -128,17 +131,25 @@ class TeamServer:
             Route("/metrics", self._metrics, methods=["GET"], middleware=metrics_auth),
             Route(MCP_PATH, mcp),
             Route(MCP_PATH + "/", mcp),
-            Mount(PREFIX, routes=[
-                Route("/openapi.json", self._openapi_json, methods=["GET"]),
-                Route("/docs", self._docs, methods=["GET"]),
-                Mount("", app=Protected(rest, **self._protected(required=self.require_auth))),
-            ]),
+            Mount(
+                PREFIX,
+                routes=[
+                    Route("/openapi.json", self._openapi_json, methods=["GET"]),
+                    Route("/docs", self._docs, methods=["GET"]),
+                    Mount("", app=Protected(rest, **self._protected(required=self.require_auth))),
+                ],
+            ),
         ]
-        middleware = [Middleware(RequestContext, route_label=route_label),
-                      Middleware(HostOriginGuard, policy=self.hosts, exempt=frozenset(PROBES)),
-                      Middleware(BodyCap, cap=body_cap)]
-        app = Starlette(routes=routes, middleware=middleware,
-                        exception_handlers={HTTPException: http_error, Exception: server_error})
+        middleware = [
+            Middleware(RequestContext, route_label=route_label),
+            Middleware(HostOriginGuard, policy=self.hosts, exempt=frozenset(PROBES)),
+            Middleware(BodyCap, cap=body_cap),
+        ]
+        app = Starlette(
+            routes=routes,
+            middleware=middleware,
+            exception_handlers={HTTPException: http_error, Exception: server_error},
+        )
         app.router.redirect_slashes = False
         return app
 
@@ -151,11 +162,14 @@ class TeamServer:
     async def _readyz(self, request: Request) -> Response:
         """The database answers and every phase has a usable model; 503 naming what is not ready (the details go
         to the log, never to the unauthenticated caller)."""
-        checks = {"database": await self._ready("database", self.service.count_prompts()),
-                  "model": await self._ready("model", asyncio.to_thread(self._models_usable))}
+        checks = {
+            "database": await self._ready("database", self.service.count_prompts()),
+            "model": await self._ready("model", asyncio.to_thread(self._models_usable)),
+        }
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+        )
 
     def _models_usable(self) -> None:
         for phase in Phase:
@@ -210,8 +224,9 @@ class TeamServer:
                 return error_response(err)
             if isinstance(result, Response):
                 return result
-            return Response(json.dumps(result, default=str, ensure_ascii=False), status_code=e.status,
-                            media_type="application/json")
+            return Response(
+                json.dumps(result, default=str, ensure_ascii=False), status_code=e.status, media_type="application/json"
+            )
 
         return handle
 
@@ -219,8 +234,10 @@ class TeamServer:
         """What the handler gets: the scope checked, the query and body validated into the route's models."""
         key = request_key(request.scope)
         if key is not None and e.scope not in request.auth.scopes:
-            raise ApiError("forbidden", f"the key '{key.name}' has scope '{key.scope}'; {e.method} {PREFIX}{e.path} "
-                                        f"needs '{e.scope}'")
+            raise ApiError(
+                "forbidden",
+                f"the key '{key.name}' has scope '{key.scope}'; {e.method} {PREFIX}{e.path} " f"needs '{e.scope}'",
+            )
         query = body = None
         if e.query is not None:
             params: dict[str, Any] = {}
@@ -238,5 +255,12 @@ class TeamServer:
                 body = e.body.model_validate_json(raw or b"{}")
             except ValidationError as exc:
                 raise ApiError("bad_input", validation_message(exc)) from None
-        return Call(self.service, dict(request.path_params), query, body, self.search_slots,
-                    request.headers.get("accept", ""), request.headers.get("prefer", ""))
+        return Call(
+            self.service,
+            dict(request.path_params),
+            query,
+            body,
+            self.search_slots,
+            request.headers.get("accept", ""),
+            request.headers.get("prefer", ""),
+        )

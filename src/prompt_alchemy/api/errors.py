@@ -13,8 +13,8 @@ from prompt_alchemy.errors import (
     AlchemyError,
     ConfigError,
     ConflictError,
-    ForbiddenError,
     CostLimitError,
+    ForbiddenError,
     GenerationError,
     InputError,
     NotFoundError,
@@ -25,10 +25,22 @@ from prompt_alchemy.public_errors import public_message
 
 #: Every code the API answers with, and its status (documented in the OpenAPI schema).
 CODES: dict[str, int] = {
-    "bad_input": 400, "invalid_config": 400, "provider_unavailable": 400, "cost_limit": 400,
-    "unauthorized": 401, "forbidden": 403, "not_found": 404, "method_not_allowed": 405, "conflict": 409,
-    "payload_too_large": 413, "misdirected_request": 421, "rate_limited": 429, "internal_error": 500,
-    "provider_error": 502, "generation_failed": 502, "storage_error": 503,
+    "bad_input": 400,
+    "invalid_config": 400,
+    "provider_unavailable": 400,
+    "cost_limit": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "payload_too_large": 413,
+    "misdirected_request": 421,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "provider_error": 502,
+    "generation_failed": 502,
+    "storage_error": 503,
 }
 
 
@@ -36,8 +48,9 @@ class ApiError(Exception):
     """An error answer: a stable `code` (its status comes from CODES unless `status` is given: the viewer's own
     codes), a one-line message, extra headers."""
 
-    def __init__(self, code: str, message: str, *, headers: dict[str, str] | None = None,
-                 status: int | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, headers: dict[str, str] | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.status = status or CODES[code]
@@ -55,8 +68,9 @@ def error_response(err: ApiError) -> JSONResponse:
     headers = dict(err.headers)
     if err.status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="prompt-alchemy"')
-    return JSONResponse(error_body(err.code, public_message(err.message), request_id.get()),
-                        status_code=err.status, headers=headers)
+    return JSONResponse(
+        error_body(err.code, public_message(err.message), request_id.get()), status_code=err.status, headers=headers
+    )
 
 
 def from_exception(exc: BaseException) -> ApiError:

@@ -79,9 +79,20 @@ class RequestContext:
             telemetry.observe_http(request_state["route"], method, status[0], elapsed)
             user = scope.get("user")
             actor = user.display_name if user is not None and user.is_authenticated else None
-            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status[0], elapsed * 1000,
-                            extra={"method": scope["method"], "path": scope["path"], "status": status[0],
-                                   "duration_ms": round(elapsed * 1000, 2), "actor": actor})
+            access_log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"],
+                status[0],
+                elapsed * 1000,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status[0],
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "actor": actor,
+                },
+            )
             request_id.reset(token)
 
 
@@ -103,8 +114,9 @@ class HostOriginGuard:
 
     def refusal(self, headers: Headers) -> ApiError | None:
         if not self.policy.allows_host(headers.get("host")):
-            return ApiError("misdirected_request", "the Host header does not name this server (see "
-                                                   "server.allowed_hosts)")
+            return ApiError(
+                "misdirected_request", "the Host header does not name this server (see " "server.allowed_hosts)"
+            )
         if not self.policy.allows_origin(headers.get("origin")):
             return ApiError("forbidden", "requests from this Origin are not allowed (see server.allowed_hosts)")
         return None
@@ -134,8 +146,11 @@ async def read_body(receive: Receive, headers: Headers, cap: int) -> Receive:
     declared = headers.get("content-length")
     if declared is None and "chunked" not in headers.get("transfer-encoding", "").lower():
         return receive
-    too_large = ApiError("payload_too_large", f"the request body is larger than {cap // (1024 * 1024)} MiB",
-                         headers={"Connection": "close"})
+    too_large = ApiError(
+        "payload_too_large",
+        f"the request body is larger than {cap // (1024 * 1024)} MiB",
+        headers={"Connection": "close"},
+    )
     if declared is not None and declared.strip().isdigit() and int(declared) > cap:
         raise too_large
     body = bytearray()

@@ -64,14 +64,53 @@ def name_endpoints(endpoint: Any, any_object: Any) -> list[Any]:
     tags = ("names",)
     return [
         e("GET", "/names", list_names, "read", "Prompt names with their version counts", any_object, tags=tags),
-        e("GET", "/names/{name}", get_name, "read", "A name's versions (oldest first, with their labels) and its "
-          "labels", any_object, tags=tags),
-        e("POST", "/names/{name}/versions", save_version, "write", "Store a prompt as the next version of a name",
-          any_object, body=SaveVersionIn, status=201, tags=tags),
-        e("PUT", "/names/{name}/labels/{label}", set_label, "write", "Point a label of a name at one version "
-          "(a protected label needs an admin key)", any_object, body=LabelIn, tags=tags),
-        e("DELETE", "/names/{name}/labels/{label}", remove_label, "write", "Remove a label of a name (a protected "
-          "label needs an admin key)", any_object, tags=tags),
-        e("PUT", "/labels/{label}/protection", protect_label, "admin", "Protect a label for every name (or lift "
-          "it)", any_object, body=ProtectIn, tags=tags),
+        e(
+            "GET",
+            "/names/{name}",
+            get_name,
+            "read",
+            "A name's versions (oldest first, with their labels) and its " "labels",
+            any_object,
+            tags=tags,
+        ),
+        e(
+            "POST",
+            "/names/{name}/versions",
+            save_version,
+            "write",
+            "Store a prompt as the next version of a name",
+            any_object,
+            body=SaveVersionIn,
+            status=201,
+            tags=tags,
+        ),
+        e(
+            "PUT",
+            "/names/{name}/labels/{label}",
+            set_label,
+            "write",
+            "Point a label of a name at one version " "(a protected label needs an admin key)",
+            any_object,
+            body=LabelIn,
+            tags=tags,
+        ),
+        e(
+            "DELETE",
+            "/names/{name}/labels/{label}",
+            remove_label,
+            "write",
+            "Remove a label of a name (a protected " "label needs an admin key)",
+            any_object,
+            tags=tags,
+        ),
+        e(
+            "PUT",
+            "/labels/{label}/protection",
+            protect_label,
+            "admin",
+            "Protect a label for every name (or lift " "it)",
+            any_object,
+            body=ProtectIn,
+            tags=tags,
+        ),
     ]

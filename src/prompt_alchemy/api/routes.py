@@ -54,6 +54,7 @@ class Endpoint:
 
 # ------------------------------------------------------------------ helpers
 
+
 def prompt_out(p: Prompt, creators: dict[str, str] | None = None) -> dict[str, Any]:
     data = p.model_dump(mode="json", exclude={"embedding", "generation_request", "generation_context"})
     data["created_by"] = (creators or {}).get(p.id)
@@ -72,11 +73,22 @@ def filters_from(query: Any, names: tuple[str, ...]) -> Any:
         raise ApiError("bad_input", str(exc)) from None
 
 
-_LIST_FILTERS = ("phase", "provider", "model", "persona", "tags", "since", "until", "min_rating", "session_id",
-                 "source_type")
+_LIST_FILTERS = (
+    "phase",
+    "provider",
+    "model",
+    "persona",
+    "tags",
+    "since",
+    "until",
+    "min_rating",
+    "session_id",
+    "source_type",
+)
 
 
 # ------------------------------------------------------------------ handlers
+
 
 async def generate(c: Call) -> Any:
     body: BaseModel = c.body  # an schemas.GenerateIn: PromptRequest's fields, but server paths, and `stream`
@@ -108,8 +120,12 @@ def _generate_events(svc: AlchemyService, request: Any) -> Any:
         loop.call_soon_threadsafe(queue.put_nowait, ("progress", data))
 
     def on_token(event: Any) -> None:
-        data = {"phase": event.phase.value, "variant": event.variant, "delta": event.delta,
-                "assembled": event.assembled}
+        data = {
+            "phase": event.phase.value,
+            "variant": event.variant,
+            "delta": event.delta,
+            "assembled": event.assembled,
+        }
         loop.call_soon_threadsafe(queue.put_nowait, ("token", data))
 
     async def run() -> None:
@@ -149,8 +165,11 @@ async def list_prompts(c: Call) -> Any:
     filters = filters_from(q, _LIST_FILTERS)
     prompts = await c.service.list_prompts(filters, limit=q.limit, offset=q.offset)
     creators = await c.service.creators([p.id for p in prompts])
-    return {"total": await c.service.count_prompts(filters), "count": len(prompts),
-            "prompts": [prompt_out(p, creators) for p in prompts]}
+    return {
+        "total": await c.service.count_prompts(filters),
+        "count": len(prompts),
+        "prompts": [prompt_out(p, creators) for p in prompts],
+    }
 
 
 async def get_prompt(c: Call) -> Any:
@@ -198,11 +217,11 @@ async def rate(c: Call) -> Any:
 
 async def feedback(c: Call) -> Any:
     q: schemas.FeedbackQuery = c.query
-    rows = await c.service.list_feedback(q.prompt_id, session_id=q.session_id, kind=q.kind, since=q.since,
-                                         limit=q.limit, offset=q.offset)
+    rows = await c.service.list_feedback(
+        q.prompt_id, session_id=q.session_id, kind=q.kind, since=q.since, limit=q.limit, offset=q.offset
+    )
     actors = await c.service.creators([r.id for r in rows])
-    return {"count": len(rows), "feedback": [{**r.model_dump(mode="json"), "actor": actors.get(r.id)}
-                                             for r in rows]}
+    return {"count": len(rows), "feedback": [{**r.model_dump(mode="json"), "actor": actors.get(r.id)} for r in rows]}
 
 
 async def metrics(c: Call) -> Any:
@@ -256,15 +275,20 @@ async def export(c: Call) -> Any:
     filters = filters_from(q, ("phase", "provider", "tags", "since"))
     buf = io.StringIO()
     count = await c.service.export_prompts(buf, q.format, filters)
-    media = {"jsonl": "application/x-ndjson", "json": "application/json", "markdown": "text/markdown",
-             "text": "text/plain"}[q.format]
+    media = {
+        "jsonl": "application/x-ndjson",
+        "json": "application/json",
+        "markdown": "text/markdown",
+        "text": "text/plain",
+    }[q.format]
     return Response(buf.getvalue(), media_type=f"{media}; charset=utf-8", headers={"X-Prompt-Count": str(count)})
 
 
 async def audit(c: Call) -> Any:
     q: schemas.AuditQuery = c.query
-    rows = await c.service.list_audit(actor_name=q.actor, action=q.action, target=q.target, since=q.since,
-                                      limit=q.limit, offset=q.offset)
+    rows = await c.service.list_audit(
+        actor_name=q.actor, action=q.action, target=q.target, since=q.since, limit=q.limit, offset=q.offset
+    )
     return {"count": len(rows), "rows": rows}
 
 
@@ -279,9 +303,12 @@ def _accepted(info: Any) -> Any:
     """202 with the job, `Location` naming where to follow it."""
     from starlette.responses import Response
 
-    return Response(json.dumps(info.model_dump(mode="json", exclude_none=True)), status_code=202,
-                    media_type="application/json",
-                    headers={"Location": f"{PREFIX}/jobs/{info.job}", "Preference-Applied": "respond-async"})
+    return Response(
+        json.dumps(info.model_dump(mode="json", exclude_none=True)),
+        status_code=202,
+        media_type="application/json",
+        headers={"Location": f"{PREFIX}/jobs/{info.job}", "Preference-Applied": "respond-async"},
+    )
 
 
 async def submit_batch(c: Call) -> Any:
@@ -336,49 +363,207 @@ async def _job_call(call: Awaitable[Any]) -> Any:
 
 
 ENDPOINTS: list[Endpoint] = [
-    Endpoint("POST", "/generate", generate, "write", "Generate prompts from an idea (SSE with stream=true or "
-      "Accept: text/event-stream)", schemas.GenerationOut, body=schemas.GenerateIn, tags=("generation",)),
-    Endpoint("GET", "/search", search, "read", "Search the library by words and/or meaning", schemas.SearchOut,
-      query=schemas.SearchQuery, tags=("library",)),
-    Endpoint("GET", "/prompts", list_prompts, "read", "List stored prompts, most recent first", schemas.PromptList,
-      query=schemas.ListQuery, tags=("library",)),
-    Endpoint("GET", "/prompts/{id}", get_prompt, "read", "Read one prompt (id, unique prefix, NAME, NAME@LABEL or "
-      "NAME@VERSION) with its lineage",
-      schemas.PromptDetail, query=schemas.GetQuery, tags=("library",)),
-    Endpoint("PATCH", "/prompts/{id}", update_prompt, "write", "Edit a prompt: saved as a new version linked to the old",
-      schemas.AnyObject, body=schemas.UpdateIn, tags=("library",)),
-    Endpoint("DELETE", "/prompts/{id}", delete_prompt, "write", "Delete a prompt with its vector, context and feedback",
-      schemas.DeletedOut, tags=("library",)),
-    Endpoint("GET", "/prompts/{id}/history", history, "read", "Every version of a prompt, oldest first", schemas.HistoryOut,
-      tags=("library",)),
-    Endpoint("POST", "/prompts/{id}/ratings", rate, "write", "Rate a prompt 1-5", schemas.FeedbackOut, body=schemas.RateIn,
-      status=201, tags=("feedback",)),
-    Endpoint("GET", "/feedback", feedback, "read", "Feedback rows (ratings and choices), newest first", schemas.FeedbackList,
-      query=schemas.FeedbackQuery, tags=("feedback",)),
-    Endpoint("GET", "/metrics", metrics, "read", "Usage report: prompts, tokens, cost, latency, provider error rates",
-      schemas.AnyObject, query=schemas.MetricsQuery, tags=("operations",)),
-    Endpoint("GET", "/providers", providers, "read", "Providers: configured, available, models, prices",
-      schemas.ProviderList, query=schemas.ProvidersQuery, tags=("operations",)),
-    Endpoint("POST", "/learning/train", train, "write", "Train the ranking model on the feedback", schemas.AnyObject,
-      body=schemas.TrainIn, tags=("feedback",)),
-    Endpoint("GET", "/learning/status", learning_status, "read", "The learned model and the feedback counts",
-      schemas.AnyObject, tags=("feedback",)),
-    Endpoint("POST", "/import", import_prompts, "write", "Import prompts (JSON, JSONL or CSV text)", schemas.ImportOut,
-      body=schemas.ImportIn, tags=("library",)),
-    Endpoint("GET", "/export", export, "read", "Export prompts as JSONL, JSON, Markdown or text", None,
-      query=schemas.ExportQuery, media="application/x-ndjson", tags=("library",)),
-    Endpoint("POST", "/batch", submit_batch, "write", "Submit a batch of ideas as a job (202; follow it at "
-      "/jobs/{id})", schemas.AnyObject, body=jm.BatchSubmission, status=202, tags=("jobs",)),
-    Endpoint("GET", "/jobs", list_jobs, "read", "Jobs, newest first", schemas.AnyObject, query=jm.JobsQuery,
-      tags=("jobs",)),
-    Endpoint("GET", "/jobs/{id}", get_job, "read", "A job's status, progress and result", schemas.AnyObject,
-      query=jm.JobQuery, tags=("jobs",)),
-    Endpoint("POST", "/jobs/{id}/cancel", cancel_job, "write", "Cancel a job's items that have not started",
-      schemas.AnyObject, tags=("jobs",)),
-    Endpoint("POST", "/jobs/{id}/retry", retry_job, "write", "Queue a failed or cancelled job's unfinished items again",
-      schemas.AnyObject, tags=("jobs",)),
-    Endpoint("GET", "/audit", audit, "admin", "The audit log of every write, newest first", schemas.AuditList,
-      query=schemas.AuditQuery, tags=("operations",)),
+    Endpoint(
+        "POST",
+        "/generate",
+        generate,
+        "write",
+        "Generate prompts from an idea (SSE with stream=true or " "Accept: text/event-stream)",
+        schemas.GenerationOut,
+        body=schemas.GenerateIn,
+        tags=("generation",),
+    ),
+    Endpoint(
+        "GET",
+        "/search",
+        search,
+        "read",
+        "Search the library by words and/or meaning",
+        schemas.SearchOut,
+        query=schemas.SearchQuery,
+        tags=("library",),
+    ),
+    Endpoint(
+        "GET",
+        "/prompts",
+        list_prompts,
+        "read",
+        "List stored prompts, most recent first",
+        schemas.PromptList,
+        query=schemas.ListQuery,
+        tags=("library",),
+    ),
+    Endpoint(
+        "GET",
+        "/prompts/{id}",
+        get_prompt,
+        "read",
+        "Read one prompt (id, unique prefix, NAME, NAME@LABEL or " "NAME@VERSION) with its lineage",
+        schemas.PromptDetail,
+        query=schemas.GetQuery,
+        tags=("library",),
+    ),
+    Endpoint(
+        "PATCH",
+        "/prompts/{id}",
+        update_prompt,
+        "write",
+        "Edit a prompt: saved as a new version linked to the old",
+        schemas.AnyObject,
+        body=schemas.UpdateIn,
+        tags=("library",),
+    ),
+    Endpoint(
+        "DELETE",
+        "/prompts/{id}",
+        delete_prompt,
+        "write",
+        "Delete a prompt with its vector, context and feedback",
+        schemas.DeletedOut,
+        tags=("library",),
+    ),
+    Endpoint(
+        "GET",
+        "/prompts/{id}/history",
+        history,
+        "read",
+        "Every version of a prompt, oldest first",
+        schemas.HistoryOut,
+        tags=("library",),
+    ),
+    Endpoint(
+        "POST",
+        "/prompts/{id}/ratings",
+        rate,
+        "write",
+        "Rate a prompt 1-5",
+        schemas.FeedbackOut,
+        body=schemas.RateIn,
+        status=201,
+        tags=("feedback",),
+    ),
+    Endpoint(
+        "GET",
+        "/feedback",
+        feedback,
+        "read",
+        "Feedback rows (ratings and choices), newest first",
+        schemas.FeedbackList,
+        query=schemas.FeedbackQuery,
+        tags=("feedback",),
+    ),
+    Endpoint(
+        "GET",
+        "/metrics",
+        metrics,
+        "read",
+        "Usage report: prompts, tokens, cost, latency, provider error rates",
+        schemas.AnyObject,
+        query=schemas.MetricsQuery,
+        tags=("operations",),
+    ),
+    Endpoint(
+        "GET",
+        "/providers",
+        providers,
+        "read",
+        "Providers: configured, available, models, prices",
+        schemas.ProviderList,
+        query=schemas.ProvidersQuery,
+        tags=("operations",),
+    ),
+    Endpoint(
+        "POST",
+        "/learning/train",
+        train,
+        "write",
+        "Train the ranking model on the feedback",
+        schemas.AnyObject,
+        body=schemas.TrainIn,
+        tags=("feedback",),
+    ),
+    Endpoint(
+        "GET",
+        "/learning/status",
+        learning_status,
+        "read",
+        "The learned model and the feedback counts",
+        schemas.AnyObject,
+        tags=("feedback",),
+    ),
+    Endpoint(
+        "POST",
+        "/import",
+        import_prompts,
+        "write",
+        "Import prompts (JSON, JSONL or CSV text)",
+        schemas.ImportOut,
+        body=schemas.ImportIn,
+        tags=("library",),
+    ),
+    Endpoint(
+        "GET",
+        "/export",
+        export,
+        "read",
+        "Export prompts as JSONL, JSON, Markdown or text",
+        None,
+        query=schemas.ExportQuery,
+        media="application/x-ndjson",
+        tags=("library",),
+    ),
+    Endpoint(
+        "POST",
+        "/batch",
+        submit_batch,
+        "write",
+        "Submit a batch of ideas as a job (202; follow it at " "/jobs/{id})",
+        schemas.AnyObject,
+        body=jm.BatchSubmission,
+        status=202,
+        tags=("jobs",),
+    ),
+    Endpoint(
+        "GET", "/jobs", list_jobs, "read", "Jobs, newest first", schemas.AnyObject, query=jm.JobsQuery, tags=("jobs",)
+    ),
+    Endpoint(
+        "GET",
+        "/jobs/{id}",
+        get_job,
+        "read",
+        "A job's status, progress and result",
+        schemas.AnyObject,
+        query=jm.JobQuery,
+        tags=("jobs",),
+    ),
+    Endpoint(
+        "POST",
+        "/jobs/{id}/cancel",
+        cancel_job,
+        "write",
+        "Cancel a job's items that have not started",
+        schemas.AnyObject,
+        tags=("jobs",),
+    ),
+    Endpoint(
+        "POST",
+        "/jobs/{id}/retry",
+        retry_job,
+        "write",
+        "Queue a failed or cancelled job's unfinished items again",
+        schemas.AnyObject,
+        tags=("jobs",),
+    ),
+    Endpoint(
+        "GET",
+        "/audit",
+        audit,
+        "admin",
+        "The audit log of every write, newest first",
+        schemas.AuditList,
+        query=schemas.AuditQuery,
+        tags=("operations",),
+    ),
 ]
 
 from prompt_alchemy.api.names import name_endpoints  # noqa: E402  (named prompts: versions and labels)

@@ -29,9 +29,16 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    config: str = typer.Option(None, "--config", metavar="FILE", help="Config file (default: ~/.config/prompt-alchemy/config.yaml, or $PROMPT_ALCHEMY_HOME/config.yaml)."),
+    config: str = typer.Option(
+        None,
+        "--config",
+        metavar="FILE",
+        help="Config file (default: ~/.config/prompt-alchemy/config.yaml, or $PROMPT_ALCHEMY_HOME/config.yaml).",
+    ),
     debug: bool = typer.Option(False, "--debug", help="Verbose logs on stderr and full tracebacks."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     ctx.obj = State(config_file=config, debug=debug)
     from prompt_alchemy.logging_setup import setup_logging

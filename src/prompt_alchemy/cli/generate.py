@@ -9,8 +9,15 @@ from typing import TYPE_CHECKING, TextIO
 
 import typer
 
-from prompt_alchemy.cli._common import (RichOutput, print_json, print_yaml, progress_bar, run_with_service,
-                                        stderr_console, stdout_console)
+from prompt_alchemy.cli._common import (
+    RichOutput,
+    print_json,
+    print_yaml,
+    progress_bar,
+    run_with_service,
+    stderr_console,
+    stdout_console,
+)
 from prompt_alchemy.request_fields import field_help
 
 if TYPE_CHECKING:
@@ -32,18 +39,46 @@ def generate(
     provider: str = typer.Option(None, "--provider", help=field_help("provider")),
     temperature: float = typer.Option(None, "--temperature", help=field_help("temperature")),
     max_tokens: int = typer.Option(None, "--max-tokens", help=field_help("max_tokens")),
-    tags: list[str] = typer.Option(None, "--tags", "-t", metavar="TAG[,TAG]", help=field_help("tags") + " Comma-separated, repeatable."),
-    context_files: list[Path] = typer.Option(None, "--context", metavar="FILE", help=field_help("context_files") + " Repeatable."),
+    tags: list[str] = typer.Option(
+        None, "--tags", "-t", metavar="TAG[,TAG]", help=field_help("tags") + " Comma-separated, repeatable."
+    ),
+    context_files: list[Path] = typer.Option(
+        None, "--context", metavar="FILE", help=field_help("context_files") + " Repeatable."
+    ),
     output: RichOutput = typer.Option(RichOutput.text, "--output", "-o", help="text, json, yaml or markdown."),
     save: bool = typer.Option(True, "--save/--no-save", help=field_help("save")),
     use_cache: bool = typer.Option(True, "--cache/--no-cache", help=field_help("use_cache")),
     max_cost: float = typer.Option(None, "--max-cost", metavar="USD", help=field_help("max_cost")),
     judge: bool = typer.Option(False, "--judge", help=field_help("judge")),
-    interactive: bool = typer.Option(False, "--interactive", "-i", help="Then pick the best final prompt (a line read from stdin); it is recorded as chosen and its siblings as skipped, to teach the ranker."),
-    stream: bool = typer.Option(False, "--stream", "-s", help="Print the final phase's text as it arrives (one variant at a time), then the best prompt."),
-    show_all: bool = typer.Option(False, "--all", "-a", help="Text output: every variant of every phase, then the best prompt (default: the best prompt alone)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Text output: the best prompt alone, with no summary on stderr (notes still go there)."),
-    run_async: bool = typer.Option(False, "--async", help="Run it as a job and print the job (see 'jobs show'): on a PostgreSQL library a worker runs it."),
+    interactive: bool = typer.Option(
+        False,
+        "--interactive",
+        "-i",
+        help="Then pick the best final prompt (a line read from stdin); it is recorded as chosen and its siblings as skipped, to teach the ranker.",
+    ),
+    stream: bool = typer.Option(
+        False,
+        "--stream",
+        "-s",
+        help="Print the final phase's text as it arrives (one variant at a time), then the best prompt.",
+    ),
+    show_all: bool = typer.Option(
+        False,
+        "--all",
+        "-a",
+        help="Text output: every variant of every phase, then the best prompt (default: the best prompt alone).",
+    ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="Text output: the best prompt alone, with no summary on stderr (notes still go there).",
+    ),
+    run_async: bool = typer.Option(
+        False,
+        "--async",
+        help="Run it as a job and print the job (see 'jobs show'): on a PostgreSQL library a worker runs it.",
+    ),
 ) -> None:
     """Generate refined prompts from an idea through the alchemical phases."""
     from prompt_alchemy.errors import InputError
@@ -63,10 +98,22 @@ def generate(
         from prompt_alchemy.security import read_stdin_text
 
         idea = read_stdin_text("the idea")
-    fields = {"idea": idea, "phases": phases, "count": count, "persona": persona, "target_model": target_model,
-              "provider": provider, "temperature": temperature, "max_tokens": max_tokens,
-              "tags": [t for group in tags or [] for t in group.split(",")], "context_files": context_files,
-              "save": save, "use_cache": use_cache, "max_cost": max_cost, "judge": judge}
+    fields = {
+        "idea": idea,
+        "phases": phases,
+        "count": count,
+        "persona": persona,
+        "target_model": target_model,
+        "provider": provider,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "tags": [t for group in tags or [] for t in group.split(",")],
+        "context_files": context_files,
+        "save": save,
+        "use_cache": use_cache,
+        "max_cost": max_cost,
+        "judge": judge,
+    }
     if run_async:
         from prompt_alchemy.cli.jobs import submit
 
@@ -82,7 +129,9 @@ def generate(
             finally:
                 live.close()
         with progress_bar("generating", len(request.phases) * request.count) as bar:
-            on_progress = (lambda e: bar(e.done, e.total, f"{e.phase.value} · variant {e.variant + 1}")) if bar else None
+            on_progress = (
+                (lambda e: bar(e.done, e.total, f"{e.phase.value} · variant {e.variant + 1}")) if bar else None
+            )
             return await service.generate(request, on_progress)
 
     where: list[str] = []
@@ -124,18 +173,27 @@ def _pick_best(ctx: typer.Context, result: GenerationResult) -> None:
     for n, p in enumerate(finals, 1):
         score = f"score {p.score:.2f} · " if p.score is not None else ""
         star = " ★" if p.id == result.best_id else ""
-        err.print(f"[{n}] {p.id[:8]} · {score}{' '.join(p.content.split())[:70]}{star}", markup=False,
-                  highlight=False, soft_wrap=True)
+        err.print(
+            f"[{n}] {p.id[:8]} · {score}{' '.join(p.content.split())[:70]}{star}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     err.print(f"Which final prompt is best? [1-{len(finals)}, or Enter to skip]: ", end="", markup=False)
     answer = (sys.stdin.readline() if sys.stdin is not None else "").strip()
     if not answer:
         err.print("no choice recorded", markup=False)
         return
-    chosen = finals[int(answer) - 1] if answer.isdigit() and 1 <= int(answer) <= len(finals) else next(
-        (p for p in finals if len(answer) >= 4 and p.id.startswith(answer)), None)
+    chosen = (
+        finals[int(answer) - 1]
+        if answer.isdigit() and 1 <= int(answer) <= len(finals)
+        else next((p for p in finals if len(answer) >= 4 and p.id.startswith(answer)), None)
+    )
     if chosen is None:
-        raise InputError(f"'{answer}' is not a variant number from 1 to {len(finals)} or a final prompt's id; "
-                         f"nothing recorded (rate prompts later with 'prompt-alchemy rate ID SCORE')")
+        raise InputError(
+            f"'{answer}' is not a variant number from 1 to {len(finals)} or a final prompt's id; "
+            f"nothing recorded (rate prompts later with 'prompt-alchemy rate ID SCORE')"
+        )
 
     async def record(service):
         return await service.record_choice(result.session_id, chosen.id, source="cli")
@@ -150,9 +208,13 @@ def render_text(result: GenerationResult) -> None:
     from rich.text import Text
 
     console = stdout_console()
-    console.print(Text(f"session {result.session_id[:8]} · persona {result.persona}"
-                       + (f" · target {result.target_model}" if result.target_model else "")
-                       + ("" if result.saved else " · not saved")))
+    console.print(
+        Text(
+            f"session {result.session_id[:8]} · persona {result.persona}"
+            + (f" · target {result.target_model}" if result.target_model else "")
+            + ("" if result.saved else " · not saved")
+        )
+    )
     for phase in result.phases:
         console.print(Rule(f"{phase.value} ({phase.alias})", style="cyan"))
         for p in (x for x in result.prompts if x.phase == phase):
@@ -161,8 +223,11 @@ def render_text(result: GenerationResult) -> None:
             verdict = result.scores.get(p.id)
             if verdict is not None and verdict.rejected:
                 star = (f"{star} · " if star else "") + f"✗ not a usable prompt: {verdict.rejected[0]}"
-            head = Text(f"[{p.variant + 1}] {p.id[:8]} · {p.provider}/{p.model} · {p.actual_tokens} tok · "
-                        f"{p.latency_ms / 1000:.1f}s{score} {star}".rstrip(), style="bold" if star else "")
+            head = Text(
+                f"[{p.variant + 1}] {p.id[:8]} · {p.provider}/{p.model} · {p.actual_tokens} tok · "
+                f"{p.latency_ms / 1000:.1f}s{score} {star}".rstrip(),
+                style="bold" if star else "",
+            )
             console.print(head)
             console.print(Text(p.content), "")
     render_best(result, rule=True)
@@ -194,24 +259,29 @@ def summary_lines(result: GenerationResult, location: str | None) -> list[str]:
     """What the run made, in two or three short lines: variants and their scores, where they are stored (or not),
     the chosen pattern when the result names one, tokens, cost and time."""
     finals = sorted(result.final_prompts(), key=lambda p: p.variant or 0)
-    scores = ", ".join((f"{p.score:.2f}" if p.score is not None else "-") + ("*" if p.id == result.best_id else "")
-                       for p in finals)
+    scores = ", ".join(
+        (f"{p.score:.2f}" if p.score is not None else "-") + ("*" if p.id == result.best_id else "") for p in finals
+    )
     made = f"{len(finals)} variant{'s' if len(finals) != 1 else ''}"
     if len(result.phases) > 1:
         made += f" ({len(result.prompts)} prompts over {len(result.phases)} phases)"
     lines = [f"{made} · scores {scores} (* best)" if scores else made]
     if result.saved:
-        lines.append(f"stored in {location or 'the library'} · session {result.session_id[:8]}"
-                     + (f" · best {result.best_id[:8]}" if result.best_id else "")
-                     + " (--all shows every variant)")
+        lines.append(
+            f"stored in {location or 'the library'} · session {result.session_id[:8]}"
+            + (f" · best {result.best_id[:8]}" if result.best_id else "")
+            + " (--all shows every variant)"
+        )
     else:
         lines.append("not saved (--no-save) · --all shows every variant")
     pattern = getattr(result, "pattern", None)
     if pattern:
         lines.append(f"pattern: {getattr(pattern, 'name', pattern)}")
     tokens_in = sum(p.input_tokens for p in result.prompts)
-    lines.append(f"{result.total_tokens} tokens ({tokens_in} in, {result.total_tokens - tokens_in} out) · "
-                 f"${result.total_cost:.4f} · {result.wall_ms / 1000:.1f}s")
+    lines.append(
+        f"{result.total_tokens} tokens ({tokens_in} in, {result.total_tokens - tokens_in} out) · "
+        f"${result.total_cost:.4f} · {result.wall_ms / 1000:.1f}s"
+    )
     return lines
 
 
@@ -247,8 +317,9 @@ class LiveText:
     def progress(self, event: ProgressEvent) -> None:
         if event.phase != self.final_phase:
             if self.status:
-                sys.stderr.write(f"  {event.phase.value} · variant {event.variant + 1} done ({event.done}/"
-                                 f"{event.total})\n")
+                sys.stderr.write(
+                    f"  {event.phase.value} · variant {event.variant + 1} done ({event.done}/" f"{event.total})\n"
+                )
             return
         self.finished.add(event.variant)
         if event.variant == self.live:
@@ -288,7 +359,12 @@ def render_markdown(result: GenerationResult) -> str:
         lines += [f"## {phase.value} ({phase.alias})", ""]
         for p in (x for x in result.prompts if x.phase == phase):
             mark = " ★ best" if p.id == result.best_id else ""
-            lines += [f"### Variant {p.variant + 1}{mark}", "",
-                      f"`{p.id}` · {p.provider}/{p.model}" + (f" · score {p.score:.2f}" if p.score is not None else ""),
-                      "", p.content, ""]
+            lines += [
+                f"### Variant {p.variant + 1}{mark}",
+                "",
+                f"`{p.id}` · {p.provider}/{p.model}" + (f" · score {p.score:.2f}" if p.score is not None else ""),
+                "",
+                p.content,
+                "",
+            ]
     return "\n".join(lines) + "\n"

@@ -11,8 +11,9 @@ from prompt_alchemy.cli._common import Output, print_json, run_with_service, std
 if TYPE_CHECKING:
     from prompt_alchemy.jobs.models import JobInfo
 
-jobs_app = typer.Typer(help="Jobs: batch, optimize, train and --async generate runs, with status and progress.",
-                       no_args_is_help=True)
+jobs_app = typer.Typer(
+    help="Jobs: batch, optimize, train and --async generate runs, with status and progress.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +44,7 @@ def show(
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
 ) -> None:
     """A job's status, progress and result."""
+
     async def work(svc):
         if wait:
             await svc.jobs.wait(job_id)
@@ -88,9 +90,13 @@ def render(info: JobInfo, output) -> None:  # type: ignore[no-untyped-def]
         return
     console = stdout_console()
     p = info.progress
-    console.print(f"job {info.job} · {info.kind} · {info.status} · {p.done}/{p.total} done"
-                  + (f" · {p.failed} failed" if p.failed else "") + (f" · {p.running} running" if p.running else ""),
-                  markup=False, highlight=False)
+    console.print(
+        f"job {info.job} · {info.kind} · {info.status} · {p.done}/{p.total} done"
+        + (f" · {p.failed} failed" if p.failed else "")
+        + (f" · {p.running} running" if p.running else ""),
+        markup=False,
+        highlight=False,
+    )
     if info.error:
         console.print(f"error: {info.error}", markup=False, highlight=False)
     if info.result:

@@ -7,8 +7,11 @@ import typer
 
 from prompt_alchemy.cli._common import Output, print_json, run_with_service, stdout_console
 
-app = typer.Typer(help="Labels of a prompt name: `production` of movie-critic points at one of its versions; use "
-                       "it as NAME@LABEL wherever an ID goes.", no_args_is_help=True)
+app = typer.Typer(
+    help="Labels of a prompt name: `production` of movie-critic points at one of its versions; use "
+    "it as NAME@LABEL wherever an ID goes.",
+    no_args_is_help=True,
+)
 OutputOpt = typer.Option(Output.text, "--output", "-o", help="text or json.")
 ForceOpt = typer.Option(False, "--force", help="Move a protected label.")
 
@@ -16,11 +19,11 @@ ForceOpt = typer.Option(False, "--force", help="Move a protected label.")
 @app.command("set")
 def set_cmd(
     ctx: typer.Context,
-    target: str = typer.Argument(..., metavar="NAME", help="The prompt name (or a prompt id, prefix or "
-                                                           "NAME@VERSION: its name is used)."),
+    target: str = typer.Argument(
+        ..., metavar="NAME", help="The prompt name (or a prompt id, prefix or " "NAME@VERSION: its name is used)."
+    ),
     label: str = typer.Argument(..., metavar="LABEL", help="The label (letters, digits, '.', '_', '-')."),
-    version: int = typer.Argument(None, metavar="[VERSION]", help="The version of NAME (default: its latest).",
-                                  min=1),
+    version: int = typer.Argument(None, metavar="[VERSION]", help="The version of NAME (default: its latest).", min=1),
     force: bool = ForceOpt,
     output: Output = OutputOpt,
 ) -> None:
@@ -37,8 +40,9 @@ def set_cmd(
     if not out["changed"]:
         typer.echo(f"{where} already points at version {out['version']} ({out['prompt_id']})")
     elif out["previous_id"]:
-        typer.echo(f"moved {where} from version {out['previous_version']} to version {out['version']} "
-                   f"({out['prompt_id']})")
+        typer.echo(
+            f"moved {where} from version {out['previous_version']} to version {out['version']} " f"({out['prompt_id']})"
+        )
     else:
         typer.echo(f"{where} -> version {out['version']} ({out['prompt_id']})")
 
@@ -65,17 +69,23 @@ def list_cmd(
         table.add_column(column, overflow="fold" if column == "prompt" else None)
     for row in labels:
         flat = " ".join((row["content"] or "").split())
-        table.add_row(Text(row["prompt_name"]), Text(row["name"] + (" (protected)" if row["protected"] else "")),
-                      str(row["version"]), row["prompt_id"][:8], row["updated_at"][:16],
-                      Text(flat[:69] + "…" if len(flat) > 70 else flat))
+        table.add_row(
+            Text(row["prompt_name"]),
+            Text(row["name"] + (" (protected)" if row["protected"] else "")),
+            str(row["version"]),
+            row["prompt_id"][:8],
+            row["updated_at"][:16],
+            Text(flat[:69] + "…" if len(flat) > 70 else flat),
+        )
     stdout_console().print(table)
 
 
 @app.command("rm")
 def rm_cmd(
     ctx: typer.Context,
-    first: str = typer.Argument(..., metavar="NAME", help="The prompt name (or the label, when only one name "
-                                                          "has it)."),
+    first: str = typer.Argument(
+        ..., metavar="NAME", help="The prompt name (or the label, when only one name " "has it)."
+    ),
     label: str = typer.Argument(None, metavar="[LABEL]", help="The label to remove (the version is kept)."),
     force: bool = ForceOpt,
     output: Output = OutputOpt,
@@ -103,9 +113,12 @@ def history_cmd(
         print_json({"history": rows})
         return
     for r in rows:
-        where = {"set": f"-> {r['prompt_id']}", "move": f"{r['previous_id']} -> {r['prompt_id']}",
-                 "remove": f"removed (was {r['previous_id']})",
-                 "deleted": f"removed: version {r['previous_id']} was deleted"}[r["action"]]
+        where = {
+            "set": f"-> {r['prompt_id']}",
+            "move": f"{r['previous_id']} -> {r['prompt_id']}",
+            "remove": f"removed (was {r['previous_id']})",
+            "deleted": f"removed: version {r['previous_id']} was deleted",
+        }[r["action"]]
         label = f"{r['prompt_name']}@{r['name']}" if r["prompt_name"] else f"{r['name']} (global)"
         typer.echo(f"{r['created_at'][:19]}  {label:<28} {where}  ({r['actor']}, {r['source']})")
 
@@ -152,5 +165,4 @@ def versions_cmd(
         return
     for v in out["versions"]:
         labels = list(v["labels"]) + (["latest"] if v["version"] == out["latest"] else [])
-        typer.echo(f"{out['name']}@{v['version']}  {v['prompt_id']}  {v['created_at'][:16]}  "
-                   f"{', '.join(labels)}")
+        typer.echo(f"{out['name']}@{v['version']}  {v['prompt_id']}  {v['created_at'][:16]}  " f"{', '.join(labels)}")

@@ -50,14 +50,20 @@ def feedback_list(
     session: str = typer.Option(None, "--session", metavar="ID", help="Only feedback from this generation session."),
     source: str = typer.Option(None, "--source", help="Only feedback given through cli, mcp or api."),
     kind: str = typer.Option(None, "--kind", help="rating or choice."),
-    since: str = typer.Option(None, "--since", help="Given at or after: a date (YYYY-MM-DD), a datetime or an age like 7d."),
+    since: str = typer.Option(
+        None, "--since", help="Given at or after: a date (YYYY-MM-DD), a datetime or an age like 7d."
+    ),
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many rows (1-1000)."),
     offset: int = typer.Option(0, "--offset", help="Skip this many rows first."),
     output: Output = OutputOpt,
 ) -> None:
     """Ratings and choices, newest first."""
-    rows = run_with_service(ctx, lambda s: s.list_feedback(prompt_id, session_id=session, source=source,
-                                                           kind=kind, since=since, limit=limit, offset=offset))
+    rows = run_with_service(
+        ctx,
+        lambda s: s.list_feedback(
+            prompt_id, session_id=session, source=source, kind=kind, since=since, limit=limit, offset=offset
+        ),
+    )
     if output is Output.json:
         print_json([r.model_dump(mode="json") for r in rows])
         return
@@ -81,12 +87,27 @@ def feedback_list(
 def train(
     ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="Train and validate, report, but store and adopt nothing."),
-    install_schedule: bool = typer.Option(False, "--install-schedule", help="Add a crontab entry that trains daily at learning.schedule (other entries are kept)."),
-    uninstall_schedule: bool = typer.Option(False, "--uninstall-schedule", help="Remove that crontab entry (other entries are kept)."),
-    crontab_file: Path = typer.Option(None, "--crontab-file", metavar="FILE", help="With --install/--uninstall-schedule: edit this crontab file instead of yours (for containers and tests)."),
+    install_schedule: bool = typer.Option(
+        False,
+        "--install-schedule",
+        help="Add a crontab entry that trains daily at learning.schedule (other entries are kept).",
+    ),
+    uninstall_schedule: bool = typer.Option(
+        False, "--uninstall-schedule", help="Remove that crontab entry (other entries are kept)."
+    ),
+    crontab_file: Path = typer.Option(
+        None,
+        "--crontab-file",
+        metavar="FILE",
+        help="With --install/--uninstall-schedule: edit this crontab file instead of yours (for containers and tests).",
+    ),
     trigger: str = typer.Option("cli", "--trigger", hidden=True),
     output: Output = OutputOpt,
-    run_async: bool = typer.Option(False, "--async", help="Run training as a job and print the job (see 'jobs show'): on a PostgreSQL library a worker runs it."),
+    run_async: bool = typer.Option(
+        False,
+        "--async",
+        help="Run training as a job and print the job (see 'jobs show'): on a PostgreSQL library a worker runs it.",
+    ),
 ) -> None:
     """Train the learned ranking model on your ratings and choices; it is adopted only if it ranks the held-out
     feedback better than the current ranker."""
@@ -107,8 +128,10 @@ def train(
             print_json(data)
         elif install_schedule:
             verb = "replaced" if data["replaced"] else "installed"
-            typer.echo(f"{verb} the nightly training entry in {data['crontab']} ({data['schedule']} local time; "
-                       f"log: {data['log_file']})")
+            typer.echo(
+                f"{verb} the nightly training entry in {data['crontab']} ({data['schedule']} local time; "
+                f"log: {data['log_file']})"
+            )
         elif data["removed"]:
             typer.echo(f"removed the nightly training entry from {data['crontab']}")
         else:
@@ -136,16 +159,28 @@ def _render_report(report: Any) -> None:
 
     console = stdout_console()
     title = "dry run" if report.dry_run else f"model v{report.version}"
-    console.print(Text(
-        f"{title}: trained on {report.ratings} ratings and {report.choices} choices of {report.prompts} prompts "
-        f"({report.train_pairs} training pairs, {report.validation_pairs} validation pairs)", style="bold"))
+    console.print(
+        Text(
+            f"{title}: trained on {report.ratings} ratings and {report.choices} choices of {report.prompts} prompts "
+            f"({report.train_pairs} training pairs, {report.validation_pairs} validation pairs)",
+            style="bold",
+        )
+    )
     current = f"v{report.current_version}" if report.current_version else "rubric alone"
-    console.print(Text(f"validation pairwise accuracy: with the candidate {report.candidate_accuracy:.3f} · "
-                       f"current ranker ({current}) {report.current_accuracy:.3f} · rubric alone "
-                       f"{report.baseline_accuracy:.3f} · model alone {report.model_accuracy:.3f}"))
+    console.print(
+        Text(
+            f"validation pairwise accuracy: with the candidate {report.candidate_accuracy:.3f} · "
+            f"current ranker ({current}) {report.current_accuracy:.3f} · rubric alone "
+            f"{report.baseline_accuracy:.3f} · model alone {report.model_accuracy:.3f}"
+        )
+    )
     console.print(Text(report.reason, style="green" if report.adopted else "yellow"))
-    console.print(Text(f"trust {report.trust:.2f} = evidence {report.evidence:.2f} × confidence "
-                       f"{report.confidence:.2f} (fully learned ranker: {report.full_accuracy:.3f})"))
+    console.print(
+        Text(
+            f"trust {report.trust:.2f} = evidence {report.evidence:.2f} × confidence "
+            f"{report.confidence:.2f} (fully learned ranker: {report.full_accuracy:.3f})"
+        )
+    )
     if report.trust > 0:
         console.print(Text("the rubric's weights with the candidate (largest changes first):"))
         for w in report.learned_weights[:8]:

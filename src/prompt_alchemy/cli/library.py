@@ -24,20 +24,42 @@ def register(app: typer.Typer) -> None:
 
 # ------------------------------------------------------------------------------------------- shared options
 
-PhaseOpt = typer.Option(None, "--phase", metavar="PHASE", help="Only this phase: prima-materia/idea, solutio/human, coagulatio/precision (repeatable).")
+PhaseOpt = typer.Option(
+    None,
+    "--phase",
+    metavar="PHASE",
+    help="Only this phase: prima-materia/idea, solutio/human, coagulatio/precision (repeatable).",
+)
 ProviderOpt = typer.Option(None, "--provider", help="Only prompts made by this provider.")
 ModelOpt = typer.Option(None, "--model", help="Only prompts made by this model.")
 PersonaOpt = typer.Option(None, "--persona", help="Only prompts made with this persona.")
-TagOpt = typer.Option(None, "--tag", "-t", metavar="TAG[,TAG]", help="Only prompts with this tag (repeatable, or comma-separated: all must match).")
-SinceOpt = typer.Option(None, "--since", help="Created at or after: YYYY-MM-DD, an ISO datetime, or an age like 7d, 12h.")
-UntilOpt = typer.Option(None, "--until", help="Created before: YYYY-MM-DD (that day included), an ISO datetime, or an age.")
+TagOpt = typer.Option(
+    None,
+    "--tag",
+    "-t",
+    metavar="TAG[,TAG]",
+    help="Only prompts with this tag (repeatable, or comma-separated: all must match).",
+)
+SinceOpt = typer.Option(
+    None, "--since", help="Created at or after: YYYY-MM-DD, an ISO datetime, or an age like 7d, 12h."
+)
+UntilOpt = typer.Option(
+    None, "--until", help="Created before: YYYY-MM-DD (that day included), an ISO datetime, or an age."
+)
 MinRatingOpt = typer.Option(None, "--min-rating", help="Average feedback rating at least this (1-5).")
 OutputOpt = typer.Option(Output.text, "--output", "-o", help="text or json.")
 
 
-def build_filters(phase: list[str] | None = None, provider: str | None = None, model: str | None = None,
-                  persona: str | None = None, tag: list[str] | None = None, since: str | None = None,
-                  until: str | None = None, min_rating: float | None = None) -> SearchFilters:
+def build_filters(
+    phase: list[str] | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    persona: str | None = None,
+    tag: list[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    min_rating: float | None = None,
+) -> SearchFilters:
     """The filter options as SearchFilters; a bad value is an InputError naming the option."""
     from pydantic import ValidationError
 
@@ -45,8 +67,16 @@ def build_filters(phase: list[str] | None = None, provider: str | None = None, m
     from prompt_alchemy.models import SearchFilters
 
     try:
-        return SearchFilters(phase=phase or [], provider=provider, model=model, persona=persona, tags=tag or [],
-                             since=since, until=until, min_rating=min_rating)
+        return SearchFilters(
+            phase=phase or [],
+            provider=provider,
+            model=model,
+            persona=persona,
+            tags=tag or [],
+            since=since,
+            until=until,
+            min_rating=min_rating,
+        )
     except ValidationError as exc:
         err = exc.errors()[0]
         option = "--" + str(err["loc"][0]).replace("_", "-").replace("tags", "tag") if err["loc"] else "filter"
@@ -59,15 +89,27 @@ def prompt_dict(p: Prompt, *, full: bool = False) -> dict[str, Any]:
         data = p.model_dump(mode="json", exclude={"embedding"})
         data["has_embedding"] = p.embedding is not None
         return data
-    return {"id": p.id, "title": p.title, "phase": p.phase.value if p.phase else None, "variant": p.variant,
-            "provider": p.provider, "model": p.model, "persona": p.persona_used, "tags": p.tags,
-            "score": p.score, "parent_id": p.parent_id, "session_id": p.session_id, "source_type": p.source_type,
-            "created_at": p.created_at.isoformat(), "content": p.content}
+    return {
+        "id": p.id,
+        "title": p.title,
+        "phase": p.phase.value if p.phase else None,
+        "variant": p.variant,
+        "provider": p.provider,
+        "model": p.model,
+        "persona": p.persona_used,
+        "tags": p.tags,
+        "score": p.score,
+        "parent_id": p.parent_id,
+        "session_id": p.session_id,
+        "source_type": p.source_type,
+        "created_at": p.created_at.isoformat(),
+        "content": p.content,
+    }
 
 
 def _one_line(text: str, width: int = 70) -> str:
     flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[:width - 1] + "…"
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def _label(p: Prompt) -> str:
@@ -88,8 +130,13 @@ def _table(prompts: list[Prompt], title: str | None = None, extra: dict[str, lis
     for i, p in enumerate(prompts):
         cells = [values[i] for values in (extra or {}).values()]
         head = f"[{p.title}] " if p.title else ""
-        table.add_row(*cells, p.id[:8], Text(_label(p)), p.created_at.strftime("%Y-%m-%d %H:%M"),
-                      Text(_one_line(head + p.content)))  # Text: brackets in prompts are not Rich markup
+        table.add_row(
+            *cells,
+            p.id[:8],
+            Text(_label(p)),
+            p.created_at.strftime("%Y-%m-%d %H:%M"),
+            Text(_one_line(head + p.content)),
+        )  # Text: brackets in prompts are not Rich markup
     return table
 
 
@@ -101,8 +148,14 @@ def search(
     query: str = typer.Argument(..., help="Words or a description of what you are looking for."),
     mode: str = typer.Option("hybrid", "--mode", "-m", help="hybrid (words and meaning, fused), semantic or text."),
     limit: int = typer.Option(10, "--limit", "-n", help="How many results (1-1000)."),
-    phase: list[str] = PhaseOpt, provider: str = ProviderOpt, model: str = ModelOpt, persona: str = PersonaOpt,
-    tag: list[str] = TagOpt, since: str = SinceOpt, until: str = UntilOpt, min_rating: float = MinRatingOpt,
+    phase: list[str] = PhaseOpt,
+    provider: str = ProviderOpt,
+    model: str = ModelOpt,
+    persona: str = PersonaOpt,
+    tag: list[str] = TagOpt,
+    since: str = SinceOpt,
+    until: str = UntilOpt,
+    min_rating: float = MinRatingOpt,
     output: Output = OutputOpt,
 ) -> None:
     """Find prompts by words (FTS5, bm25), by meaning (embeddings) or both (reciprocal rank fusion)."""
@@ -124,8 +177,9 @@ def search(
         typer.echo("no matching prompts", err=True)
         return
     scores = [f"{r.score:.3f}" for r in results]
-    stdout_console().print(_table([r.prompt for r in results], extra={"#": [str(i) for i in range(1, len(results) + 1)],
-                                                                     "score": scores}))
+    stdout_console().print(
+        _table([r.prompt for r in results], extra={"#": [str(i) for i in range(1, len(results) + 1)], "score": scores})
+    )
 
 
 def show(
@@ -139,18 +193,27 @@ def show(
 
     async def work(service):
         prompt = await service.get_prompt(prompt_id)
-        return (prompt, await service.get_context(prompt.id), await service.lineage(prompt.id),
-                (await service.labels_for([prompt.id])).get(prompt.id, []),
-                (await service.names_for([prompt.id])).get(prompt.id))
+        return (
+            prompt,
+            await service.get_context(prompt.id),
+            await service.lineage(prompt.id),
+            (await service.labels_for([prompt.id])).get(prompt.id, []),
+            (await service.names_for([prompt.id])).get(prompt.id),
+        )
 
     prompt, context, lineage, labels, named = run_with_service(ctx, work)
     name, version = named if named else (None, None)
     variables = variable_names(prompt.content)
     if output is Output.json:
-        print_json({"prompt": dict(prompt_dict(prompt, full=True), name=name, version=version),
-                    "variables": variables, "labels": labels,
-                    "context": [c.model_dump() for c in context],
-                    "lineage": {k: [prompt_dict(p) for p in v] for k, v in lineage.items()}})
+        print_json(
+            {
+                "prompt": dict(prompt_dict(prompt, full=True), name=name, version=version),
+                "variables": variables,
+                "labels": labels,
+                "context": [c.model_dump() for c in context],
+                "lineage": {k: [prompt_dict(p) for p in v] for k, v in lineage.items()},
+            }
+        )
         return
     from rich.rule import Rule
     from rich.table import Table
@@ -162,21 +225,29 @@ def show(
     meta.add_column(style="bold")
     meta.add_column(overflow="fold")
     rows = {
-        "name": name, "version": None if version is None else str(version), "title": prompt.title, "phase": f"{prompt.phase.value} ({prompt.phase.alias})" if prompt.phase else None,
+        "name": name,
+        "version": None if version is None else str(version),
+        "title": prompt.title,
+        "phase": f"{prompt.phase.value} ({prompt.phase.alias})" if prompt.phase else None,
         "variant": None if prompt.variant is None else str(prompt.variant + 1),
         "source": prompt.source_type + (f" ({prompt.enhancement_method})" if prompt.enhancement_method else ""),
         "provider": f"{prompt.provider}/{prompt.model}" if prompt.provider else None,
-        "persona": prompt.persona_used, "target model": prompt.target_model,
+        "persona": prompt.persona_used,
+        "target model": prompt.target_model,
         "temperature": None if prompt.temperature is None else str(prompt.temperature),
         "tokens": f"{prompt.input_tokens} in / {prompt.output_tokens} out" if prompt.actual_tokens else None,
         "cost": f"${prompt.cost_usd:.6f}" if prompt.cost_usd else None,
         "latency": f"{prompt.latency_ms:.0f} ms" if prompt.latency_ms else None,
         "score": None if prompt.score is None else f"{prompt.score:.3f}",
-        "tags": ", ".join(prompt.tags) or None, "labels": ", ".join(labels) or None,
-        "variables": ", ".join(variables) or None, "session": prompt.session_id, "parent": prompt.parent_id,
-        "created": prompt.created_at.isoformat(), "embedding": (f"{prompt.embedding_model} ({prompt.embedding_dim}-d)"
-                                                                if prompt.embedding_model else "none"),
-        "idea": _one_line(prompt.original_input, 100) if prompt.original_input else None, "notes": prompt.notes,
+        "tags": ", ".join(prompt.tags) or None,
+        "labels": ", ".join(labels) or None,
+        "variables": ", ".join(variables) or None,
+        "session": prompt.session_id,
+        "parent": prompt.parent_id,
+        "created": prompt.created_at.isoformat(),
+        "embedding": (f"{prompt.embedding_model} ({prompt.embedding_dim}-d)" if prompt.embedding_model else "none"),
+        "idea": _one_line(prompt.original_input, 100) if prompt.original_input else None,
+        "notes": prompt.notes,
     }
     for key, value in rows.items():
         if value:
@@ -200,8 +271,14 @@ def list_cmd(
     ctx: typer.Context,
     limit: int = typer.Option(20, "--limit", "-n", help="Prompts per page (1-1000)."),
     page: int = typer.Option(1, "--page", help="Page number, from 1."),
-    phase: list[str] = PhaseOpt, provider: str = ProviderOpt, model: str = ModelOpt, persona: str = PersonaOpt,
-    tag: list[str] = TagOpt, since: str = SinceOpt, until: str = UntilOpt, min_rating: float = MinRatingOpt,
+    phase: list[str] = PhaseOpt,
+    provider: str = ProviderOpt,
+    model: str = ModelOpt,
+    persona: str = PersonaOpt,
+    tag: list[str] = TagOpt,
+    since: str = SinceOpt,
+    until: str = UntilOpt,
+    min_rating: float = MinRatingOpt,
     output: Output = OutputOpt,
 ) -> None:
     """List the library, most recent first, one page at a time."""
@@ -212,8 +289,10 @@ def list_cmd(
     filters = build_filters(phase, provider, model, persona, tag, since, until, min_rating)
 
     async def work(service):
-        return (await service.list_prompts(filters, limit=limit, offset=(page - 1) * limit),
-                await service.count_prompts(filters))
+        return (
+            await service.list_prompts(filters, limit=limit, offset=(page - 1) * limit),
+            await service.count_prompts(filters),
+        )
 
     prompts, total = run_with_service(ctx, work)
     if output is Output.json:
@@ -227,10 +306,16 @@ def update(
     ctx: typer.Context,
     prompt_id: str = typer.Argument(..., metavar="ID", help="A prompt id or a unique prefix of one."),
     content: str = typer.Option(None, "--content", help="The new content ('-' reads it from stdin)."),
-    tags: list[str] = typer.Option(None, "--tags", metavar="TAG[,TAG]", help="Replace the tags (comma-separated, repeatable; '' clears them)."),
+    tags: list[str] = typer.Option(
+        None, "--tags", metavar="TAG[,TAG]", help="Replace the tags (comma-separated, repeatable; '' clears them)."
+    ),
     notes: str = typer.Option(None, "--notes", help="Replace the notes ('' clears them)."),
-    edit: bool = typer.Option(False, "--edit", "-e", help="Edit the content in $VISUAL or $EDITOR; a new version is "
-                                                        "saved only if the text changed."),
+    edit: bool = typer.Option(
+        False,
+        "--edit",
+        "-e",
+        help="Edit the content in $VISUAL or $EDITOR; a new version is " "saved only if the text changed.",
+    ),
     output: Output = OutputOpt,
 ) -> None:
     """Save a new version of a prompt (linked to the old one by parent_id; the old one is kept) and re-embed it."""
@@ -279,12 +364,24 @@ def history(
 
     versions, labels = run_with_service(ctx, work)
     if output is Output.json:
-        print_json({"versions": [dict(prompt_dict(p), version=i, labels=labels.get(p.id, []))
-                                 for i, p in enumerate(versions, 1)]})
+        print_json(
+            {
+                "versions": [
+                    dict(prompt_dict(p), version=i, labels=labels.get(p.id, [])) for i, p in enumerate(versions, 1)
+                ]
+            }
+        )
         return
-    stdout_console().print(_table(versions, title=f"{len(versions)} version(s)",
-                                  extra={"v": [str(i) for i in range(1, len(versions) + 1)],
-                                         "labels": [", ".join(labels.get(p.id, [])) for p in versions]}))
+    stdout_console().print(
+        _table(
+            versions,
+            title=f"{len(versions)} version(s)",
+            extra={
+                "v": [str(i) for i in range(1, len(versions) + 1)],
+                "labels": [", ".join(labels.get(p.id, [])) for p in versions],
+            },
+        )
+    )
 
 
 def edit_text(text: str, suffix: str = ".txt") -> str:
@@ -317,8 +414,9 @@ def edit_text(text: str, suffix: str = ".txt") -> str:
         try:
             code = subprocess.call([*command, str(path)])
         except OSError as exc:
-            raise AlchemyError(f"cannot start the editor '{command[0]}': {exc.strerror or exc}; nothing saved") \
-                from None
+            raise AlchemyError(
+                f"cannot start the editor '{command[0]}': {exc.strerror or exc}; nothing saved"
+            ) from None
         if code != 0:
             raise AlchemyError(f"the editor '{command[0]}' exited with status {code}; nothing saved")
         return read_text_file(path, "the edited prompt")

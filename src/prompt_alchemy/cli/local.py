@@ -8,8 +8,9 @@ import sys
 
 import typer
 
-app = typer.Typer(help="The embedded offline model: install it without the repository (pip, pipx, uv tool).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The embedded offline model: install it without the repository (pip, pipx, uv tool).", no_args_is_help=True
+)
 
 
 def register(parent: typer.Typer) -> None:

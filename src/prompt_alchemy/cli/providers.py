@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
 
 def providers(
     ctx: typer.Context,
-    check: bool = typer.Option(False, "--check", help="Contact each configured provider: host reachable, key accepted (exit 1 if any fails)."),
+    check: bool = typer.Option(
+        False, "--check", help="Contact each configured provider: host reachable, key accepted (exit 1 if any fails)."
+    ),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
 ) -> None:
     """Show every provider: configured and available, default and phase-assigned models, embeddings, and price with
@@ -49,20 +51,32 @@ def render_text(rows: list[dict[str, Any]], check: bool) -> None:
     if check:
         table.add_column("check", overflow="fold")
     for row in rows:
-        phases = ", ".join(phase + (" (fallback)" if info["role"] == "fallback" else "")
-                           + (f": {info['model']}" if info["model"] != row["default_model"] else "")
-                           for phase, info in row["phases"].items())
+        phases = ", ".join(
+            phase
+            + (" (fallback)" if info["role"] == "fallback" else "")
+            + (f": {info['model']}" if info["model"] != row["default_model"] else "")
+            for phase, info in row["phases"].items()
+        )
         embed = (row["embedding_model"] or "yes") if row["embeddings"] else "no"
         if row["embedder"]:
             embed += " (in use)"
         price = row["price_per_million"]
         source = f" ({row['price_source']})" if row.get("price_source") else ""
-        cells = [row["name"], _status(row), row["default_model"], phases or "-", embed,
-                 f"${price['input']:g} / ${price['output']:g}{source}" if price else "unknown"]
+        cells = [
+            row["name"],
+            _status(row),
+            row["default_model"],
+            phases or "-",
+            embed,
+            f"${price['input']:g} / ${price['output']:g}{source}" if price else "unknown",
+        ]
         if check:
             outcome = row.get("check")
-            cells.append("skipped (not configured)" if outcome is None else
-                         ("ok: " if outcome["ok"] else "FAILED: ") + outcome["detail"])
+            cells.append(
+                "skipped (not configured)"
+                if outcome is None
+                else ("ok: " if outcome["ok"] else "FAILED: ") + outcome["detail"]
+            )
         table.add_row(*cells)
     console = stdout_console()
     console.print(table)

@@ -37,7 +37,9 @@ def score(
     ctx: typer.Context,
     ids: list[str] = typer.Argument(None, metavar="[ID]...", help="IDs of stored prompts to score and rank."),
     text: str = typer.Option(None, "--text", help="Score this prompt text instead ('-' reads stdin)."),
-    idea: str = typer.Option(None, "--idea", help="The original idea, for the intent check (default: a stored prompt's own idea)."),
+    idea: str = typer.Option(
+        None, "--idea", help="The original idea, for the intent check (default: a stored prompt's own idea)."
+    ),
     judge: bool = typer.Option(False, "--judge", help="Add the AI judge's rubric score (calls a provider)."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
 ) -> None:
@@ -108,12 +110,17 @@ def judge(
         how = "the two orders disagreed" if not verdict["agreed"] else "both orders called it a tie"
         console.print(Text(f"tie ({how})", style="bold"))
     else:
-        console.print(Text(f"winner: {verdict['winner'].upper()} {verdict['winner_id']} (both orders agree)",
-                           style="bold green"))
+        console.print(
+            Text(f"winner: {verdict['winner'].upper()} {verdict['winner_id']} (both orders agree)", style="bold green")
+        )
     for order in verdict["orders"]:
         shown = "A first" if order["first"] == "a" else "B first"
-        console.print(Text(f"- {shown}: {order['winner'] if order['winner'] == 'tie' else order['winner'].upper()}"
-                           f" · {order['reasoning']}"))
+        console.print(
+            Text(
+                f"- {shown}: {order['winner'] if order['winner'] == 'tie' else order['winner'].upper()}"
+                f" · {order['reasoning']}"
+            )
+        )
 
 
 def _render_rubric(console: Any, verdict: dict[str, Any], who: str) -> None:
@@ -139,16 +146,35 @@ def optimize(
     prompt_id: str = typer.Argument(None, metavar="[ID]", help="A stored prompt to optimize (or use --prompt)."),
     prompt: str = typer.Option(None, "--prompt", help="Prompt text to optimize ('-' reads stdin)."),
     task: str = typer.Option(None, "--task", help="What the prompt must get a model to do (required)."),
-    examples: Path = typer.Option(None, "--examples", metavar="FILE", help="JSONL of {\"input\", \"expected\"[, \"match\": exact|contains|regex][, \"split\": propose|heldout]}: score objectively on held-out examples."),
+    examples: Path = typer.Option(
+        None,
+        "--examples",
+        metavar="FILE",
+        help='JSONL of {"input", "expected"[, "match": exact|contains|regex][, "split": propose|heldout]}: score objectively on held-out examples.',
+    ),
     max_iterations: int = typer.Option(3, "--max-iterations", help="Rounds of critique and rewrite, 1-20."),
     target_score: float = typer.Option(None, "--target-score", help="Stop once the best score reaches this (0-1]."),
-    max_cost: float = typer.Option(None, "--max-cost", metavar="USD", help="Stop before spending more than USD on provider calls."),
-    metric: str = typer.Option("auto", "--metric", help="judge (no examples), accuracy or loglik (with examples); auto picks loglik when the local model is installed."),
-    provider: str = typer.Option(None, "--provider", help="Provider that critiques and rewrites (default: the coagulatio phase's)."),
-    task_provider: str = typer.Option(None, "--task-provider", help="Provider that answers the examples for accuracy (default: local)."),
+    max_cost: float = typer.Option(
+        None, "--max-cost", metavar="USD", help="Stop before spending more than USD on provider calls."
+    ),
+    metric: str = typer.Option(
+        "auto",
+        "--metric",
+        help="judge (no examples), accuracy or loglik (with examples); auto picks loglik when the local model is installed.",
+    ),
+    provider: str = typer.Option(
+        None, "--provider", help="Provider that critiques and rewrites (default: the coagulatio phase's)."
+    ),
+    task_provider: str = typer.Option(
+        None, "--task-provider", help="Provider that answers the examples for accuracy (default: local)."
+    ),
     no_save: bool = typer.Option(False, "--no-save", help="Do not store the iterations in the library."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
-    run_async: bool = typer.Option(False, "--async", help="Run it as a job and print the job (see 'jobs show'): on a PostgreSQL library a worker runs it."),
+    run_async: bool = typer.Option(
+        False,
+        "--async",
+        help="Run it as a job and print the job (see 'jobs show'): on a PostgreSQL library a worker runs it.",
+    ),
 ) -> None:
     """Improve a prompt: evaluate, critique with the latest evaluation, rewrite, re-evaluate; keep the best and
     store every iteration with its lineage."""
@@ -157,19 +183,38 @@ def optimize(
     if run_async:
         from prompt_alchemy.cli.jobs import submit
 
-        options = {"prompt_id": prompt_id, "prompt": prompt, "task": task,
-                   "examples_path": str(examples) if examples is not None else None,
-                   "max_iterations": max_iterations, "target_score": target_score, "max_cost": max_cost,
-                   "metric": metric, "provider": provider, "task_provider": task_provider, "save": not no_save}
+        options = {
+            "prompt_id": prompt_id,
+            "prompt": prompt,
+            "task": task,
+            "examples_path": str(examples) if examples is not None else None,
+            "max_iterations": max_iterations,
+            "target_score": target_score,
+            "max_cost": max_cost,
+            "metric": metric,
+            "provider": provider,
+            "task_provider": task_provider,
+            "save": not no_save,
+        }
         submit(ctx, lambda svc: svc.jobs.submit_optimize(options, wait=not svc.jobs.queued), output)
         return
 
     async def work(service):
         with _status() as on_progress:
             return await service.optimize(
-                prompt_id=prompt_id, prompt=prompt, task=task, examples_path=examples,
-                max_iterations=max_iterations, target_score=target_score, max_cost=max_cost, metric=metric,
-                provider=provider, task_provider=task_provider, save=not no_save, progress=on_progress)
+                prompt_id=prompt_id,
+                prompt=prompt,
+                task=task,
+                examples_path=examples,
+                max_iterations=max_iterations,
+                target_score=target_score,
+                max_cost=max_cost,
+                metric=metric,
+                provider=provider,
+                task_provider=task_provider,
+                save=not no_save,
+                progress=on_progress,
+            )
 
     result = run_with_service(ctx, work)
     if output is Output.json:
@@ -208,23 +253,42 @@ def render_optimization(result: OptimizationResult) -> None:
 
     console = stdout_console()
     seed, best = result.seed, result.best
-    console.print(Text(f"run {result.run_id} · metric {result.metric} · {result.iterations} round(s) · stopped: "
-                       f"{result.stop_reason} · ${result.total_cost_usd:.4f}", style="bold"))
+    console.print(
+        Text(
+            f"run {result.run_id} · metric {result.metric} · {result.iterations} round(s) · stopped: "
+            f"{result.stop_reason} · ${result.total_cost_usd:.4f}",
+            style="bold",
+        )
+    )
     if result.examples:
-        console.print(Text(f"examples: {result.examples['propose']} propose (shown to the rewriter), "
-                           f"{result.examples['heldout']} held-out (scored)"))
+        console.print(
+            Text(
+                f"examples: {result.examples['propose']} propose (shown to the rewriter), "
+                f"{result.examples['heldout']} held-out (scored)"
+            )
+        )
     console.print(Text(f"before: {_fmt(seed.score)} · {seed.describe()}"))
     console.print(Text(f"after:  {_fmt(best.score)} · {best.describe()}", style="green" if result.improved else ""))
     if result.improvement:
         imp = result.improvement
-        console.print(Text(f"gain per held-out example: {imp['mean']:+.3f} (95% CI {imp['ci_low']:+.3f} to "
-                           f"{imp['ci_high']:+.3f})"))
+        console.print(
+            Text(
+                f"gain per held-out example: {imp['mean']:+.3f} (95% CI {imp['ci_low']:+.3f} to "
+                f"{imp['ci_high']:+.3f})"
+            )
+        )
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for column in ("round", "id", "method", "score", "parent", "best"):
         table.add_column(column)
     for s in result.steps:
-        table.add_row(str(s.iteration), s.prompt_id[:8], s.method, _fmt(s.score),
-                      (s.parent_id or "")[:8], "★" if s is best or s.prompt_id == best.prompt_id else "")
+        table.add_row(
+            str(s.iteration),
+            s.prompt_id[:8],
+            s.method,
+            _fmt(s.score),
+            (s.parent_id or "")[:8],
+            "★" if s is best or s.prompt_id == best.prompt_id else "",
+        )
     console.print(table)
     if result.improved:
         console.print(Rule("what changed and why", style="cyan"))

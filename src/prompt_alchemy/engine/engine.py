@@ -25,6 +25,7 @@ from prompt_alchemy.engine.targets import (
     target_family,
 )
 from prompt_alchemy.errors import CostLimitError, GenerationError, ProviderError
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.models import (
     GenerationResult,
     MetricRecord,
@@ -34,7 +35,6 @@ from prompt_alchemy.models import (
     PromptRequest,
     new_id,
 )
-from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.providers.base import GenerationRequest, GenerationResponse
 from prompt_alchemy.providers.registry import ProviderRegistry
 from prompt_alchemy.ranking.ranker import Ranker, feature_contexts, prompt_meta
@@ -96,8 +96,15 @@ class Engine:
             temperature = persona.temperatures.get(phase.value, cfg.temperature)
         return temperature, request.max_tokens or cfg.max_tokens
 
-    async def run(self, request: PromptRequest, persona: Persona, progress: ProgressCallback | None = None,
-                  session_id: str | None = None, *, on_token: TokenCallback | None = None) -> GenerationResult:
+    async def run(
+        self,
+        request: PromptRequest,
+        persona: Persona,
+        progress: ProgressCallback | None = None,
+        session_id: str | None = None,
+        *,
+        on_token: TokenCallback | None = None,
+    ) -> GenerationResult:
         """`session_id` may be chosen by the caller (batch runs pre-assign it so that --resume can tell whether an
         interrupted item was saved); a new one is made otherwise. `on_token` streams the final phase: it receives
         a :class:`TokenEvent` per delta of each variant's final text (variants run concurrently, so their events
@@ -110,12 +117,20 @@ class Engine:
             if run.idea_vector is not None:
                 run.idea_vector.cancel()
             raise
-        prompts = sorted((p for chain in chains_out for p in chain),
-                         key=lambda p: (request.phases.index(p.phase), p.variant))
+        prompts = sorted(
+            (p for chain in chains_out for p in chain), key=lambda p: (request.phases.index(p.phase), p.variant)
+        )
         result = GenerationResult(
-            session_id=run.session_id, idea=request.idea, phases=request.phases, persona=persona.name,
-            target_model=request.target_model, prompts=prompts, saved=False, events=run.events,
-            metrics=run.metrics)
+            session_id=run.session_id,
+            idea=request.idea,
+            phases=request.phases,
+            persona=persona.name,
+            target_model=request.target_model,
+            prompts=prompts,
+            saved=False,
+            events=run.events,
+            metrics=run.metrics,
+        )
         if run.embed_reason is not None:
             result.events.append(f"final prompts not embedded: {run.embed_reason}")
             log.info("final prompts not embedded: %s", run.embed_reason)  # the result's note says it
@@ -132,11 +147,16 @@ class Engine:
         for index, phase in enumerate(request.phases):
             name = self.registry.chain(phase, request.provider)[0]
             _, max_tokens = self.phase_params(phase, request, persona)
-            messages = build_messages(phase, idea=request.idea, draft="" if index else None, persona=persona,
-                                      variant=0, context=request.context)
+            messages = build_messages(
+                phase,
+                idea=request.idea,
+                draft="" if index else None,
+                persona=persona,
+                variant=0,
+                context=request.context,
+            )
             input_tokens = sum(len(m.content) for m in messages) // 4 + previous_output
-            total += self.registry.estimate_cost(name, self.registry.model_for(phase, name), input_tokens,
-                                                 max_tokens)
+            total += self.registry.estimate_cost(name, self.registry.model_for(phase, name), input_tokens, max_tokens)
             previous_output = max_tokens
         return total * request.count
 
@@ -146,8 +166,9 @@ class Engine:
         mode = self.settings.generation.mode
         if mode != "auto":
             return mode == "structured"
-        return bool(chains) and all(chain[0] == "local" and self.registry.get("local").is_small()
-                                    for chain in chains.values())
+        return bool(chains) and all(
+            chain[0] == "local" and self.registry.get("local").is_small() for chain in chains.values()
+        )
 
     async def _run_variants(self, run_chain, count: int) -> list[list[Prompt]]:
         if not self.settings.generation.use_parallel or count == 1:
@@ -168,10 +189,12 @@ class Engine:
         finals = result.final_prompts()
         embedded = bool(finals) and all(p.embedding is not None for p in finals)
         contexts = feature_contexts(
-            [p.content for p in finals], idea=result.idea,
+            [p.content for p in finals],
+            idea=result.idea,
             vectors=[p.embedding for p in finals] if embedded else None,
             idea_vector=idea_vector if embedded else None,
-            metas=[prompt_meta(p) for p in finals])
+            metas=[prompt_meta(p) for p in finals],
+        )
         if embedded and idea_vector is not None:
             from prompt_alchemy.ranking.drift import with_drift
 
@@ -198,8 +221,12 @@ class Engine:
             except (ProviderError, CostLimitError) as exc:
                 from prompt_alchemy.ranking.judge import JudgeScore
 
-                verdict = JudgeScore(scored=False, provider=judge.provider_name, model=judge.model,
-                                     error=f"unscored: the judge call failed ({exc})")
+                verdict = JudgeScore(
+                    scored=False,
+                    provider=judge.provider_name,
+                    model=judge.model,
+                    error=f"unscored: the judge call failed ({exc})",
+                )
             if not verdict.scored:
                 result.events.append(f"judge could not score variant {(prompt.variant or 0) + 1}: {verdict.error}")
             verdicts.append(verdict)
@@ -214,8 +241,15 @@ class GenerationRun:
     every variant, and the progress count. Each variant's chain of phases is one call of `freeform_chain` (the
     phase templates) or `structured_chain` (the small-model path); the variants run concurrently."""
 
-    def __init__(self, engine: Engine, request: PromptRequest, persona: Persona, session_id: str,
-                 progress: ProgressCallback | None, on_token: TokenCallback | None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        request: PromptRequest,
+        persona: Persona,
+        session_id: str,
+        progress: ProgressCallback | None,
+        on_token: TokenCallback | None,
+    ) -> None:
         self.engine = engine
         self.request = request
         self.persona = persona
@@ -235,23 +269,51 @@ class GenerationRun:
         self.embed_reason = embedder.unavailable_reason() if embedder else "no embedder configured"
         # The idea is embedded while the phases run, and each final prompt as soon as its chain ends, so
         # embedding stays off the critical path.
-        self.idea_vector = (asyncio.ensure_future(embedder.embed([request.idea]))
-                            if embedder is not None and self.embed_reason is None else None)
+        self.idea_vector = (
+            asyncio.ensure_future(embedder.embed([request.idea]))
+            if embedder is not None and self.embed_reason is None
+            else None
+        )
 
-    def make_prompt(self, phase: Phase, variant: int, text: str, resp: GenerationResponse, temperature: float,
-                    max_tokens: int, parent: Prompt | None, method: str | None = None,
-                    notes: str | None = None) -> Prompt:
+    def make_prompt(
+        self,
+        phase: Phase,
+        variant: int,
+        text: str,
+        resp: GenerationResponse,
+        temperature: float,
+        max_tokens: int,
+        parent: Prompt | None,
+        method: str | None = None,
+        notes: str | None = None,
+    ) -> Prompt:
         request = self.request
         return Prompt(
-            content=text, title=request.idea.splitlines()[0][:80], phase=phase, variant=variant,
-            provider=resp.provider, model=resp.model, temperature=temperature, max_tokens=max_tokens,
-            input_tokens=resp.input_tokens, output_tokens=resp.output_tokens, cost_usd=resp.cost_usd,
-            latency_ms=round(resp.latency_ms, 2), tags=list(request.tags),
-            parent_id=parent.id if parent else None, session_id=self.session_id,
-            source_type="generated", enhancement_method=method, notes=notes, original_input=request.idea,
+            content=text,
+            title=request.idea.splitlines()[0][:80],
+            phase=phase,
+            variant=variant,
+            provider=resp.provider,
+            model=resp.model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            input_tokens=resp.input_tokens,
+            output_tokens=resp.output_tokens,
+            cost_usd=resp.cost_usd,
+            latency_ms=round(resp.latency_ms, 2),
+            tags=list(request.tags),
+            parent_id=parent.id if parent else None,
+            session_id=self.session_id,
+            source_type="generated",
+            enhancement_method=method,
+            notes=notes,
+            original_input=request.idea,
             generation_request=request.model_dump(mode="json", exclude={"context"}),
             generation_context=[{"source": c.source, "type": c.context_type} for c in request.context] or None,
-            persona_used=self.persona.name, target_model=request.target_model, target_model_family=self.family)
+            persona_used=self.persona.name,
+            target_model=request.target_model,
+            target_model_family=self.family,
+        )
 
     async def finish(self, prompt: Prompt) -> None:
         """Embed a final prompt as soon as its chain ends."""
@@ -263,10 +325,20 @@ class GenerationRun:
         for m in call_metrics:
             m.session_id = self.session_id
         self.metrics.extend(call_metrics)
-        self.metrics.append(MetricRecord(
-            kind="generation", prompt_id=prompt.id, session_id=self.session_id, phase=prompt.phase.value,
-            provider=resp.provider, model=resp.model, input_tokens=resp.input_tokens,
-            output_tokens=resp.output_tokens, latency_ms=resp.latency_ms, cost_usd=resp.cost_usd))
+        self.metrics.append(
+            MetricRecord(
+                kind="generation",
+                prompt_id=prompt.id,
+                session_id=self.session_id,
+                phase=prompt.phase.value,
+                provider=resp.provider,
+                model=resp.model,
+                input_tokens=resp.input_tokens,
+                output_tokens=resp.output_tokens,
+                latency_ms=resp.latency_ms,
+                cost_usd=resp.cost_usd,
+            )
+        )
 
     def step_done(self, phase: Phase, variant: int) -> None:
         self.done += 1
@@ -291,8 +363,15 @@ class GenerationRun:
         temperature, _max_tokens = engine.phase_params(first, request, self.persona)
         vector = (await asyncio.shield(self.idea_vector))[0] if self.idea_vector is not None else None
         run = await extractor_type(engine.registry, engine.embedder).extract(
-            phase=first, chain=chains[first], idea=request.idea, idea_vector=vector, variant=0,
-            temperature=min(temperature, 0.3), persona_guidance=self.persona.guidance, context=request.context)
+            phase=first,
+            chain=chains[first],
+            idea=request.idea,
+            idea_vector=vector,
+            variant=0,
+            temperature=min(temperature, 0.3),
+            persona_guidance=self.persona.guidance,
+            context=request.context,
+        )
         for outcome in run.outcomes:
             for m in outcome.metrics:
                 m.session_id = self.session_id
@@ -300,8 +379,9 @@ class GenerationRun:
             self.events.extend(outcome.events)
         return run
 
-    async def structured_chain(self, variant: int, chains: dict[Phase, list[str]] | None = None,
-                               counted: int = 0) -> list[Prompt]:
+    async def structured_chain(
+        self, variant: int, chains: dict[Phase, list[str]] | None = None, counted: int = 0
+    ) -> list[Prompt]:
         """The small-model path: the model fills the spec once (prima-materia); every phase's text is rendered
         from it, the final one assembled for the strategy and the target. `chains` replaces the run's (a variant
         moved to the local model); the first `counted` phases' progress was reported already."""
@@ -314,9 +394,11 @@ class GenerationRun:
         spec = run.spec
         provider = chains[first][0]
         # the spec's model calls are made once per idea: the first variant to ask carries their tokens and cost
-        answered = (run.response(provider, engine.registry.model_for(first, provider)) if owner == variant
-                    else GenerationResponse(text="", provider=provider,
-                                            model=engine.registry.model_for(first, provider)))
+        answered = (
+            run.response(provider, engine.registry.model_for(first, provider))
+            if owner == variant
+            else GenerationResponse(text="", provider=provider, model=engine.registry.model_for(first, provider))
+        )
         prompts: list[Prompt] = []
         for index, phase in enumerate(request.phases):
             final = index == len(request.phases) - 1
@@ -329,12 +411,23 @@ class GenerationRun:
                 text = assemble(spec, variant, self.family)
             if final and self.on_token is not None:
                 self.on_token(TokenEvent(phase=phase, variant=variant, delta=text, assembled=True))
-            resp = answered if index == 0 else GenerationResponse(text="", provider=answered.provider,
-                                                                  model=answered.model)
+            resp = (
+                answered
+                if index == 0
+                else GenerationResponse(text="", provider=answered.provider, model=answered.model)
+            )
             notes = "; ".join(run.notes) if index == 0 and run.notes and owner == variant else None
-            prompt = self.make_prompt(phase, variant, text, resp, temperature, max_tokens,
-                                      prompts[-1] if prompts else None,
-                                      method=f"structured:{strategy_name(variant)}", notes=notes)
+            prompt = self.make_prompt(
+                phase,
+                variant,
+                text,
+                resp,
+                temperature,
+                max_tokens,
+                prompts[-1] if prompts else None,
+                method=f"structured:{strategy_name(variant)}",
+                notes=notes,
+            )
             if final:
                 await self.finish(prompt)
             prompts.append(prompt)
@@ -366,12 +459,21 @@ class GenerationRun:
             final = index == len(request.phases) - 1
             temperature, max_tokens = engine.phase_params(phase, request, self.persona)
             messages = build_messages(
-                phase, idea=request.idea, draft=draft, persona=self.persona, variant=variant,
+                phase,
+                idea=request.idea,
+                draft=draft,
+                persona=self.persona,
+                variant=variant,
                 context=request.context,
                 target_instructions=FAMILY_INSTRUCTIONS.get(self.family or "", "") if final else "",
-                guidance=guidance)
-            call = GenerationRequest(messages=messages, temperature=temperature, max_tokens=max_tokens,
-                                     metadata={"phase": phase.value, "variant": variant})
+                guidance=guidance,
+            )
+            call = GenerationRequest(
+                messages=messages,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                metadata={"phase": phase.value, "variant": variant},
+            )
             streaming = final and self.on_token is not None
             on_delta = _token_relay(self.on_token, phase, variant) if streaming else None  # type: ignore[arg-type]
             try:
@@ -386,8 +488,9 @@ class GenerationRun:
             resp = outcome.response
             if self._small_fallback(phase, resp.provider):
                 return await self._restart_structured(variant, phase, prompts, outcome.metrics, outcome.events)
-            prompt = self.make_prompt(phase, variant, text, resp, temperature, max_tokens,
-                                      prompts[-1] if prompts else None)
+            prompt = self.make_prompt(
+                phase, variant, text, resp, temperature, max_tokens, prompts[-1] if prompts else None
+            )
             if final:
                 await self.finish(prompt)
             prompts.append(prompt)
@@ -401,11 +504,16 @@ class GenerationRun:
         """Whether a phase's call failed over from another provider to the small local model, which cannot
         follow the phase templates (under `generation.mode: auto`)."""
         engine = self.engine
-        return (provider == "local" and self.chains[phase][0] != "local"
-                and engine.settings.generation.mode == "auto" and engine.registry.get("local").is_small())
+        return (
+            provider == "local"
+            and self.chains[phase][0] != "local"
+            and engine.settings.generation.mode == "auto"
+            and engine.registry.get("local").is_small()
+        )
 
-    async def _restart_structured(self, variant: int, phase: Phase, made: list[Prompt], call_metrics: list,
-                                  call_events: list[str]) -> list[Prompt]:
+    async def _restart_structured(
+        self, variant: int, phase: Phase, made: list[Prompt], call_metrics: list, call_events: list[str]
+    ) -> list[Prompt]:
         """Make the variant again on the small-model path, every phase on the local model: its earlier drafts
         are dropped (their calls' metrics and costs are kept), and progress goes on from where it was."""
         dropped = {p.id for p in made}
@@ -414,8 +522,10 @@ class GenerationRun:
             m.session_id = self.session_id
         self.metrics.extend(call_metrics)
         self.events.extend(call_events)
-        self.events.append(f"variant {variant + 1}: {phase.value} failed over to the small local model, which "
-                           f"cannot follow the phase templates; the variant was made on the small-model path")
+        self.events.append(
+            f"variant {variant + 1}: {phase.value} failed over to the small local model, which "
+            f"cannot follow the phase templates; the variant was made on the small-model path"
+        )
         local = {p: ["local"] for p in self.request.phases}
         return await self.structured_chain(variant, chains=local, counted=len(made))
 

@@ -29,16 +29,21 @@ if TYPE_CHECKING:
 log = get_logger("exemplars")
 
 CSV_NAME = "awesome-chatgpt-prompts.csv"
-_ACT_AS = re.compile(r"^\s*(?:I want you to act|I want you to be|act|please act) (?:as|like) (?:an? |the |my )?([^.,;:!?\n]{2,48}?)\s*[.,;:]\s*(.+)$",
-                     re.S | re.I)
+_ACT_AS = re.compile(
+    r"^\s*(?:I want you to act|I want you to be|act|please act) (?:as|like) (?:an? |the |my )?([^.,;:!?\n]{2,48}?)\s*[.,;:]\s*(.+)$",
+    re.S | re.I,
+)
 _REQUEST_LEAD = re.compile(
     r"^(?:(?:and |then )?(?:you will|you should|you must|you need to|you'll|your task is to|your job is to|"
-    r"your role is to|i want you to|i need you to|please)\s+)", re.I)
+    r"your role is to|i want you to|i need you to|please)\s+)",
+    re.I,
+)
 _VERB_START = re.compile(
     r"^(?:write|create|provide|generate|suggest|explain|help|give|answer|reply|translate|review|analy[sz]e|"
     r"develop|design|come up|compose|recommend|research|list|summari[sz]e|teach|correct|check|make|plan|"
     r"offer|produce|draft|craft|identify|evaluate|describe|find|improve|use|ask|respond|act|assist|guide|build)\b",
-    re.I)
+    re.I,
+)
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\[[^\]]*\]|\"[^\"]{0,3}\"")
 
 
@@ -69,13 +74,18 @@ def _triple(act: str, prompt: str) -> Exemplar | None:
     rest = " ".join(rest.split())
     for sentence in re.split(r"(?<=[.!?])\s+", rest)[:4]:
         body = _REQUEST_LEAD.sub("", sentence.strip(), count=1)
-        if _VERB_START.match(body) and 4 <= len(body.split()) <= 28 \
-                and not _PLACEHOLDER.search(body) and "my first" not in body.lower() \
-                and not re.search(r"\*\*|\s-\s|:\s*$", body):
+        if (
+            _VERB_START.match(body)
+            and 4 <= len(body.split()) <= 28
+            and not _PLACEHOLDER.search(body)
+            and "my first" not in body.lower()
+            and not re.search(r"\*\*|\s-\s|:\s*$", body)
+        ):
             task = body[0].upper() + body[1:].rstrip(" .!?") + "."
             request = f"{act.strip().lower()}: {body[0].lower() + body[1:].rstrip(' .!?')}"
-            return Exemplar(request=request, role=_article(role_noun.lower() if not role_noun.isupper()
-                                                           else role_noun), task=task)
+            return Exemplar(
+                request=request, role=_article(role_noun.lower() if not role_noun.isupper() else role_noun), task=task
+            )
     return None
 
 

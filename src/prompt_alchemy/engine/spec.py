@@ -20,13 +20,15 @@ if TYPE_CHECKING:
     from prompt_alchemy.engine.patterns import Pattern, PatternChoice
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#'-]*")
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an the and or but if then else of for to in on at by with from into onto about as is are was were be been being
 it its this that these those i me my we our you your he she they them their his her what which who whom whose how
 why when where can could would should will shall may might must do does did done have has had having not no so
 than too very just also please want need like some any each every all more most much many few such own same other
 using use make help get let one two up out over under again there here only new good best way ways thing things
-""".split())
+""".split()
+)
 
 
 def key_words(text: str) -> list[str]:
@@ -49,7 +51,8 @@ def keeps_key_words(text: str, idea: str, share: float = 0.6) -> bool:
     return sum(1 for w in wanted if w[:5] in have) >= share * len(wanted)
 
 
-ROLE_NOUNS = frozenset("""
+ROLE_NOUNS = frozenset(
+    """
 guide writer engineer developer analyst planner advisor adviser coach teacher tutor editor reviewer critic
 designer consultant scientist physicist chemist biologist expert strategist manager marketer copywriter
 journalist poet novelist screenwriter storyteller translator lawyer attorney doctor nurse therapist counselor
@@ -61,15 +64,18 @@ diplomat debater speaker presenter host comedian linguist philosopher theologian
 pilot navigator scholar student judge moderator facilitator curator archivist inspector investigator detective
 librarian pharmacist veterinarian dentist surgeon physician paramedic firefighter soldier strategist salesperson
 representative clerk secretary owner stylist illustrator animator filmmaker critic interviewer
-""".split())
+""".split()
+)
 _ROLE_SUFFIXES = ("ist", "er", "or", "ian", "ant", "ent", "eer", "smith")
 #: Words with a person's ending that name things ("a newsletter" is the deliverable, not its writer).
-_NOT_PEOPLE = frozenset("""
+_NOT_PEOPLE = frozenset(
+    """
 newsletter letter paper computer server browser order number poster cover water matter layer parameter filter timer
 folder container answer character chapter register counter printer monitor header footer border corner center
 centre error sensor vector factor motor tractor reactor generator calculator indicator editor's twitter
 transcript component client document agent's content event student's talent patent statement comment element
-""".split())
+""".split()
+)
 
 
 def names_a_person(role: str) -> bool:
@@ -109,12 +115,16 @@ class PromptSpec(BaseModel):
 
     def render(self) -> str:
         """The readable rendering stored as the prima-materia artefact."""
+
         def bullets(items: list[str]) -> str:
             return "\n".join(f"- {item}" for item in items)
 
-        parts = [f"Kind of task: {self.kind}" + (f" ({self.choice})" if self.choice else ""),
-                 f"Role: {self.role or '(none: ' + self.form + ')'}", f"Task: {self.task}",
-                 f"Audience: {self.audience}"]
+        parts = [
+            f"Kind of task: {self.kind}" + (f" ({self.choice})" if self.choice else ""),
+            f"Role: {self.role or '(none: ' + self.form + ')'}",
+            f"Task: {self.task}",
+            f"Audience: {self.audience}",
+        ]
         if self.language:
             parts.append(f"Language: {self.language}")
         if self.brief:
@@ -132,8 +142,12 @@ class PromptSpec(BaseModel):
             parts.append("Inputs: " + ", ".join(f"{{{name}}}" for name in self.inputs))
         if self.context:
             parts.append("Context:\n" + bullets(self.context))
-        for label, items in (("Requirements", self.requirements), ("Constraints", self.constraints),
-                             ("Success criteria", self.success_criteria), ("Open questions", self.open_questions)):
+        for label, items in (
+            ("Requirements", self.requirements),
+            ("Constraints", self.constraints),
+            ("Success criteria", self.success_criteria),
+            ("Open questions", self.open_questions),
+        ):
             if items:
                 parts.append(f"{label}:\n" + bullets(items))
         if self.output_format:
@@ -147,9 +161,11 @@ _LEADING = re.compile(
     r"(?:(?:(?:i\s+)?(?:want|need)|create|write|make|give\s+me)\s+)?an?\s+prompt\s+(?:that|which|to|for)\s+|"
     r"(?:can|could|would|will)\s+you\s+(?:please\s+)?|"
     r"i\s+(?:want|need|would like|'d like)\s+(?:you\s+)?(?:to\s+)?|help\s+me\s+(?:to\s+)?)?",
-    re.I)
-_META = re.compile(r"^\s*(?:(?:i\s+(?:want|need)|create|write|make|give\s+me)\s+)?an?\s+prompt\s+(?:that|which)\s+",
-                   re.I)
+    re.I,
+)
+_META = re.compile(
+    r"^\s*(?:(?:i\s+(?:want|need)|create|write|make|give\s+me)\s+)?an?\s+prompt\s+(?:that|which)\s+", re.I
+)
 
 
 def strip_lead(sentence: str) -> str:
@@ -158,14 +174,17 @@ def strip_lead(sentence: str) -> str:
     meta = _META.match(sentence)
     body = _LEADING.sub("", sentence, count=1)
     if meta and body.split():
-        verb, rest = body.split(maxsplit=1)[0], body[len(body.split(maxsplit=1)[0]):]
+        verb, rest = body.split(maxsplit=1)[0], body[len(body.split(maxsplit=1)[0]) :]
         low = verb.lower()
         for ending, base in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("xes", "x"), ("s", "")):
-            if low.endswith(ending) and low[:-len(ending)] + base in _VERBS | {"grade", "rate", "score", "check"}:
-                body = low[:-len(ending)] + base + rest
+            if low.endswith(ending) and low[: -len(ending)] + base in _VERBS | {"grade", "rate", "score", "check"}:
+                body = low[: -len(ending)] + base + rest
                 break
     return body
-_VERBS = frozenset("""
+
+
+_VERBS = frozenset(
+    """
 write draft compose create build make design develop implement generate produce explain teach describe summarize
 grade rate score
 summarise translate rewrite convert review critique audit proofread analyze analyse compare plan schedule organize
@@ -173,7 +192,8 @@ organise classify categorize label extract list find suggest brainstorm recommen
 refactor optimize improve edit simplify shorten answer evaluate assess estimate calculate compute prepare propose
 teach tutor coach help tell give show find name draft craft set tag sort detect identify research investigate
 convert format check test validate solve teach turn advise negotiate red-team stress-test jailbreak
-""".split())
+""".split()
+)
 #: Words an instruction may start with.
 INSTRUCTION_VERBS = _VERBS | frozenset("answer find tell show ask act respond reply return provide".split())
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z{\"'(])")
@@ -186,7 +206,9 @@ _AUDIENCE = re.compile(
     r"doctors|newcomers|employees|colleagues|stakeholders|marketers|designers|researchers|scientists|novices|"
     r"experts|seniors|adults|owners|founders|subscribers|followers|audiences?|team|staff|volunteers|members|"
     r"learners|analysts|buyers|shoppers|tourists|travellers|travelers|retirees|homeowners|landlords|tenants|"
-    r"voters|donors|candidates|applicants))\b", re.I)
+    r"voters|donors|candidates|applicants))\b",
+    re.I,
+)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -195,13 +217,26 @@ def split_sentences(text: str) -> list[str]:
 
 _MODALS = frozenset("can could will would should shall may might must was did".split())
 _AUXILIARIES = _MODALS | frozenset("do does am are is have has".split())
-_QUESTION = re.compile(r"^\s*(?:what|which|where|when|why|how|who|whom|whose|should|can|could|would|is|are|do|"
-                       r"does|did|will)\b", re.I)
-_NEGATIONS = {"don't": "doesn't", "do not": "does not", "didn't": "didn't", "can't": "can't", "cannot": "cannot",
-              "won't": "won't", "haven't": "hasn't", "have not": "has not", "am not": "is not", "'m not": "is not"}
+_QUESTION = re.compile(
+    r"^\s*(?:what|which|where|when|why|how|who|whom|whose|should|can|could|would|is|are|do|" r"does|did|will)\b", re.I
+)
+_NEGATIONS = {
+    "don't": "doesn't",
+    "do not": "does not",
+    "didn't": "didn't",
+    "can't": "can't",
+    "cannot": "cannot",
+    "won't": "won't",
+    "haven't": "hasn't",
+    "have not": "has not",
+    "am not": "is not",
+    "'m not": "is not",
+}
 #: Irregular past forms: "what I wrote" stays "what the user wrote".
-_PAST = frozenset("""wrote went did had made said got took came saw ran ate read felt left lost bought sent spent thought
-told knew found gave kept began brought built paid met sat stood heard won""".split())
+_PAST = frozenset(
+    """wrote went did had made said got took came saw ran ate read felt left lost bought sent spent thought
+told knew found gave kept began brought built paid met sat stood heard won""".split()
+)
 _IRREGULAR = {"am": "is", "have": "has", "do": "does", "go": "goes", "'m": "is", "'ve": "has"}
 
 
@@ -221,29 +256,48 @@ def _third_person_verb(verb: str) -> str:
 def third_person(text: str) -> str:
     """The user's first person as the third person, so the prompt speaks to the model about the user ("Help me
     plan my week" becomes "Help the user plan their week"). Quoted text is left alone."""
+
     def subject(match: re.Match) -> str:
         adverb, verb = match.group(2) or "", match.group(3)
-        before = match.string[:match.start()].split()
+        before = match.string[: match.start()].split()
         if before and before[-1].lower() in _AUXILIARIES:  # a question: "should I cook" keeps "cook"
             return "the user " + adverb + verb
-        return f"{'The' if match.group(0)[0].isupper() and match.start() == 0 else 'the'} user " + adverb + (
-            _third_person_verb(verb) if verb else "")
+        return (
+            f"{'The' if match.group(0)[0].isupper() and match.start() == 0 else 'the'} user "
+            + adverb
+            + (_third_person_verb(verb) if verb else "")
+        )
 
     parts = re.split(r"(\"[^\"]*\"|“[^”]*”)", text)
     for i in range(0, len(parts), 2):
         t = parts[i]
         t = re.sub(r"\bI\s*('m|'ve|am|have)\b", lambda m: "the user " + _IRREGULAR[m.group(1)], t)
-        t = re.sub(r"\bI (don't|do not|didn't|can't|cannot|won't|haven't|have not|am not|'m not)\b",
-                   lambda m: "the user " + _NEGATIONS[m.group(1)], t)
+        t = re.sub(
+            r"\bI (don't|do not|didn't|can't|cannot|won't|haven't|have not|am not|'m not)\b",
+            lambda m: "the user " + _NEGATIONS[m.group(1)],
+            t,
+        )
         t = re.sub(r"\b(I) ((?:only|also|just|really|always|never|usually|often|still|already) )?(\w+)", subject, t)
         t = re.sub(r"\bI\b", "the user", t)
         t = re.sub(r"\b(me|myself)\b", "the user", t, flags=re.I)
-        t = re.sub(r"\b(my|mine)\b", lambda m: "their" if "the user" in m.string[:m.start()].lower()
-                   else "the user's", t, flags=re.I)
-        t = re.sub(r"\b(?:we|We) (are|were|have|need|want)\b", lambda m: "the user " + {
-            "are": "is", "were": "was", "have": "has", "need": "needs", "want": "wants"}[m.group(1)], t)
-        t = re.sub(r"\b(our|ours)\b", lambda m: "their" if "the user" in m.string[:m.start()].lower()
-                   else "the user's", t, flags=re.I)
+        t = re.sub(
+            r"\b(my|mine)\b",
+            lambda m: "their" if "the user" in m.string[: m.start()].lower() else "the user's",
+            t,
+            flags=re.I,
+        )
+        t = re.sub(
+            r"\b(?:we|We) (are|were|have|need|want)\b",
+            lambda m: "the user "
+            + {"are": "is", "were": "was", "have": "has", "need": "needs", "want": "wants"}[m.group(1)],
+            t,
+        )
+        t = re.sub(
+            r"\b(our|ours)\b",
+            lambda m: "their" if "the user" in m.string[: m.start()].lower() else "the user's",
+            t,
+            flags=re.I,
+        )
         parts[i] = t
     out = "".join(parts)
     return out[0].upper() + out[1:] if out and out[0].islower() and text[:1].isupper() else out
@@ -257,13 +311,16 @@ def task_sentence(idea: str) -> tuple[str, list[str]]:
         body = strip_lead(sentence)
         first = (body.split() or [""])[0].lower().strip(",")
         if first in _VERBS or re.match(r"^\s*help me\b", sentence, re.I):
-            return sentence, sentences[:index] + sentences[index + 1:]
+            return sentence, sentences[:index] + sentences[index + 1 :]
     return sentences[0], sentences[1:]
 
 
-_TEXT_NOUNS = re.compile(r"\b(letter|email|e-mail|post|poem|story|stories|newsletter|article|summary|description|"
-                         r"bio|speech|toast|essay|note|message|caption|headline|slogan|tagline|review|report|"
-                         r"proposal|song|lyrics|haiku|limerick|script|announcement|invitation|tweet|blog)s?\b", re.I)
+_TEXT_NOUNS = re.compile(
+    r"\b(letter|email|e-mail|post|poem|story|stories|newsletter|article|summary|description|"
+    r"bio|speech|toast|essay|note|message|caption|headline|slogan|tagline|review|report|"
+    r"proposal|song|lyrics|haiku|limerick|script|announcement|invitation|tweet|blog)s?\b",
+    re.I,
+)
 
 
 def imperative_task(idea: str) -> str:
@@ -286,8 +343,11 @@ def imperative_task(idea: str) -> str:
         text = first[0].upper() + first[1:]
     elif lead in ("i", "i'm", "we", "we're", "my", "our"):
         ing = re.match(r"^(?:i am|i'm|we are|we're)\s+(\w+ing)\b\s*(.*)$", first, re.I)
-        text = (f"Help the user with {ing.group(1)} {ing.group(2)}".rstrip() if ing
-                else f"Help the user with this: {third_person(first)}")
+        text = (
+            f"Help the user with {ing.group(1)} {ing.group(2)}".rstrip()
+            if ing
+            else f"Help the user with this: {third_person(first)}"
+        )
     else:
         article = "" if lead in ("a", "an", "the") or first[0] == "{" else ("an " if lead[0] in "aeiou" else "a ")
         verb = "Write" if _TEXT_NOUNS.search(" ".join(words[:6])) else "Create"
@@ -298,18 +358,30 @@ def imperative_task(idea: str) -> str:
 #: Who reads a kind of deliverable, when the idea names the deliverable but not its audience.
 _DELIVERABLE_AUDIENCE = (
     ("cover letter", "the hiring manager who reads the application"),
-    ("resume", "recruiters and hiring managers"), ("cv", "recruiters and hiring managers"),
-    ("job posting", "candidates considering the job"), ("job description", "candidates considering the job"),
-    ("newsletter", "the newsletter's subscribers"), ("blog", "the blog's readers"),
-    ("product description", "shoppers deciding whether to buy"), ("landing page", "potential customers"),
-    ("ad", "potential customers"), ("press release", "journalists and the public"),
-    ("speech", "the people listening to the speech"), ("toast", "the guests at the event"),
-    ("linkedin", "professional contacts on LinkedIn"), ("tweet", "followers on social media"),
-    ("proposal", "the decision makers who review the proposal"), ("grant", "the grant reviewers"),
-    ("email", "the person who receives the email"), ("story", "readers of the story"),
-    ("bedtime story", "a child at bedtime"), ("poem", "readers of the poem"),
-    ("documentation", "developers who use the software"), ("readme", "developers who use the project"),
-    ("lesson", "the students in the class"), ("quiz", "the students taking the quiz"),
+    ("resume", "recruiters and hiring managers"),
+    ("cv", "recruiters and hiring managers"),
+    ("job posting", "candidates considering the job"),
+    ("job description", "candidates considering the job"),
+    ("newsletter", "the newsletter's subscribers"),
+    ("blog", "the blog's readers"),
+    ("product description", "shoppers deciding whether to buy"),
+    ("landing page", "potential customers"),
+    ("ad", "potential customers"),
+    ("press release", "journalists and the public"),
+    ("speech", "the people listening to the speech"),
+    ("toast", "the guests at the event"),
+    ("linkedin", "professional contacts on LinkedIn"),
+    ("tweet", "followers on social media"),
+    ("proposal", "the decision makers who review the proposal"),
+    ("grant", "the grant reviewers"),
+    ("email", "the person who receives the email"),
+    ("story", "readers of the story"),
+    ("bedtime story", "a child at bedtime"),
+    ("poem", "readers of the poem"),
+    ("documentation", "developers who use the software"),
+    ("readme", "developers who use the project"),
+    ("lesson", "the students in the class"),
+    ("quiz", "the students taking the quiz"),
 )
 
 
@@ -355,7 +427,6 @@ def audience_from_idea(idea: str) -> str | None:
     return None
 
 
-
 # ------------------------------------------------------------------------------------------------ from a pattern
 
 
@@ -365,9 +436,14 @@ def slots_for(pattern: Pattern, details: IdeaDetails, inputs: list[str]) -> dict
     audience = details.audience or pattern.audience or ("" if persona_kind else audience_from_idea(details.idea)) or ""
     return {
         "subject": details.image_subject if pattern.form == "paragraph" else details.subject,
-        "domain": details.domain, "audience": audience, "count": details.count,
-        "language": details.language_name, "input": f"{{{inputs[0]}}}" if inputs else "",
-        "labels": ", ".join(details.labels), "fields": ", ".join(details.fields), "purpose": details.purpose,
+        "domain": details.domain,
+        "audience": audience,
+        "count": details.count,
+        "language": details.language_name,
+        "input": f"{{{inputs[0]}}}" if inputs else "",
+        "labels": ", ".join(details.labels),
+        "fields": ", ".join(details.fields),
+        "purpose": details.purpose,
     }
 
 
@@ -399,8 +475,9 @@ def _negatives(rules: list[str]) -> list[str]:
     """What an image must not show, from the idea's "no text" / "do not include people" rules."""
     out = []
     for rule in rules:
-        match = re.match(r"^(?:no|without|do not (?:include|show|add|use)|never (?:include|show))\s+(.+?)\.?$",
-                         rule, re.I)
+        match = re.match(
+            r"^(?:no|without|do not (?:include|show|add|use)|never (?:include|show))\s+(.+?)\.?$", rule, re.I
+        )
         if match:
             out.append(match.group(1))
     return out
@@ -443,12 +520,18 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
     brief, rules = [], list(details.rules)
     if ai_facing:
         said_by_pattern = {w[:4] for w in key_words(" ".join([roles[0] if roles else "", *pattern_task[:1]]))}
-        new_words = [w for w in key_words(details.persona) if w[:4] not in said_by_pattern and w not in _BOT_WORDS
-                     and w.rstrip("s") not in STOPWORDS]
+        new_words = [
+            w
+            for w in key_words(details.persona)
+            if w[:4] not in said_by_pattern and w not in _BOT_WORDS and w.rstrip("s") not in STOPWORDS
+        ]
         if new_words and "{subject}" not in pattern.roles[0]:  # the idea's persona says more than the pattern's
             roles = [details.persona, *roles]
-        brief = [line for line in details.scope  # a character's subject is already its role
-                 if "{subject}" not in pattern.roles[0] or line.rstrip(".").lower() != slots["subject"].lower()]
+        brief = [
+            line
+            for line in details.scope  # a character's subject is already its role
+            if "{subject}" not in pattern.roles[0] or line.rstrip(".").lower() != slots["subject"].lower()
+        ]
         # the idea's rules clause by clause; a longer one only when it says more than the clauses
         rules, said = [], " ".join([details.persona, *brief]).lower()
         plain = [r for r in details.rules if len(r.split()) <= 20 and ". " not in r]  # split on "and must"
@@ -478,11 +561,16 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
     output_format = form or " ".join(_filled([pattern.output_format], slots))
     audience = slots["audience"]
     context = list(details.context)
-    sources = {"role": "pattern" if roles else "rule", "task": task_source,
-               "audience": "idea" if details.audience else ("pattern" if pattern.audience else "rule"),
-               "inputs": inputs_source, "sections": "pattern", "requirements": "pattern",
-               "constraints": "idea+pattern" if rules else "pattern",
-               "output_format": "idea" if form else "pattern"}
+    sources = {
+        "role": "pattern" if roles else "rule",
+        "task": task_source,
+        "audience": "idea" if details.audience else ("pattern" if pattern.audience else "rule"),
+        "inputs": inputs_source,
+        "sections": "pattern",
+        "requirements": "pattern",
+        "constraints": "idea+pattern" if rules else "pattern",
+        "output_format": "idea" if form else "pattern",
+    }
     if details.context:
         sources["context"] = "idea"
     if details.facts:
@@ -490,12 +578,28 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
     if roles and re.match(r"(?:A|An|The) [a-z]", roles[0]):  # "{subject}" filled at the line's start
         roles[0] = roles[0][0].lower() + roles[0][1:]
     return PromptSpec(
-        kind=pattern.name, role=roles[0] if roles else "", task=task, audience=audience, inputs=inputs,
-        context=context, requirements=requirements, constraints=constraints, output_format=output_format,
-        example=pattern.example_output.strip(), sources=sources,
-        choice=(f"{choice.method} {choice.similarity:.2f}, margin {choice.margin:.2f}"
-                + (f"; nearest was {choice.nearest}, not clear enough" if choice.fallback else "")),
-        form=pattern.form, sections=sections, details_section=pattern.details_section, rules=rules,
-        facts=list(details.facts), language=details.language_name, brief=brief,
+        kind=pattern.name,
+        role=roles[0] if roles else "",
+        task=task,
+        audience=audience,
+        inputs=inputs,
+        context=context,
+        requirements=requirements,
+        constraints=constraints,
+        output_format=output_format,
+        example=pattern.example_output.strip(),
+        sources=sources,
+        choice=(
+            f"{choice.method} {choice.similarity:.2f}, margin {choice.margin:.2f}"
+            + (f"; nearest was {choice.nearest}, not clear enough" if choice.fallback else "")
+        ),
+        form=pattern.form,
+        sections=sections,
+        details_section=pattern.details_section,
+        rules=rules,
+        facts=list(details.facts),
+        language=details.language_name,
+        brief=brief,
         parameters=image_parameters(pattern, details) if pattern.form == "paragraph" else pattern.parameters,
-        alternatives=roles[1:])
+        alternatives=roles[1:],
+    )

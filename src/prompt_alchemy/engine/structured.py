@@ -49,23 +49,44 @@ if TYPE_CHECKING:
 
 #: Variant i follows strategy i (modulo): what the final prompt includes and in which order.
 STRATEGY_NAMES: tuple[str, ...] = (
-    "structured", "concise", "example-driven", "step-by-step", "critical", "audience-first", "quality-focused",
-    "minimal-assumption", "persona-rich", "format-first",
+    "structured",
+    "concise",
+    "example-driven",
+    "step-by-step",
+    "critical",
+    "audience-first",
+    "quality-focused",
+    "minimal-assumption",
+    "persona-rich",
+    "format-first",
 )
 
-ROLE_SCHEMA = {"type": "object", "properties": {"expert": {
-    "type": "string", "pattern": "^(a|an) [a-z][a-z-]*( [a-z][a-z-]*){0,3}$"}}, "required": ["expert"]}
-TASK_SCHEMA = {"type": "object", "properties": {"task": {"type": "string", "minLength": 8, "maxLength": 240}},
-               "required": ["task"]}
+ROLE_SCHEMA = {
+    "type": "object",
+    "properties": {"expert": {"type": "string", "pattern": "^(a|an) [a-z][a-z-]*( [a-z][a-z-]*){0,3}$"}},
+    "required": ["expert"],
+}
+TASK_SCHEMA = {
+    "type": "object",
+    "properties": {"task": {"type": "string", "minLength": 8, "maxLength": 240}},
+    "required": ["task"],
+}
 _ROLE_SYSTEM = "Name the expert best suited to each request."
 _TASK_SYSTEM = "Restate each request as one clear instruction to an AI assistant. Keep every detail and {name}."
 _FALLBACK_SHOTS = (
-    Exemplar("suggest a place to visit near my location", "a travel guide", "Suggest a place to visit near my "
-                                                                            "location."),
-    Exemplar("fix the memory leak in my C++ server", "a senior C++ engineer",
-             "Find and fix the memory leak in my C++ server."),
-    Exemplar("create a monthly budget for a family of four", "a financial planner",
-             "Create a monthly budget for a family of four."),
+    Exemplar(
+        "suggest a place to visit near my location", "a travel guide", "Suggest a place to visit near my " "location."
+    ),
+    Exemplar(
+        "fix the memory leak in my C++ server",
+        "a senior C++ engineer",
+        "Find and fix the memory leak in my C++ server.",
+    ),
+    Exemplar(
+        "create a monthly budget for a family of four",
+        "a financial planner",
+        "Create a monthly budget for a family of four.",
+    ),
 )
 _BAD_ROLE_WORDS = re.compile(r"\b(request|expert|role|task|json|assistant|ai|user|prompt|model)\b", re.I)
 
@@ -95,11 +116,14 @@ class SpecRun:
             return GenerationResponse(text="", provider=provider, model=model)
         last = self.outcomes[-1].response
         return GenerationResponse(
-            text="", provider=last.provider, model=last.model,
+            text="",
+            provider=last.provider,
+            model=last.model,
             input_tokens=sum(o.response.input_tokens for o in self.outcomes),
             output_tokens=sum(o.response.output_tokens for o in self.outcomes),
             latency_ms=sum(o.response.latency_ms for o in self.outcomes),
-            cost_usd=sum(o.response.cost_usd for o in self.outcomes))
+            cost_usd=sum(o.response.cost_usd for o in self.outcomes),
+        )
 
 
 def strategy_name(variant: int) -> str:
@@ -131,9 +155,18 @@ class SpecExtractor:
         self.registry = registry
         self.embedder = embedder
 
-    async def extract(self, *, phase: Phase, chain: list[str], idea: str, idea_vector: np.ndarray | None,
-                      variant: int, temperature: float, persona_guidance: str = "",
-                      context: list[ContextItem] | None = None) -> SpecRun:
+    async def extract(
+        self,
+        *,
+        phase: Phase,
+        chain: list[str],
+        idea: str,
+        idea_vector: np.ndarray | None,
+        variant: int,
+        temperature: float,
+        persona_guidance: str = "",
+        context: list[ContextItem] | None = None,
+    ) -> SpecRun:
         """The spec of one idea, made once per run and shared by its variants: the pattern chosen, the idea's
         details extracted, the pattern filled; then the model restates the task (unless the pattern states it,
         or the idea is not in English) and names a role (only when the pattern has none that fits)."""
@@ -153,14 +186,34 @@ class SpecExtractor:
             await self._fill_task(run, phase, chain, details, idea_vector, pool, temperature, variant)
         return run
 
-    async def _fill_role(self, run: SpecRun, phase: Phase, chain: list[str], idea: str, idea_vector: Any,
-                         pool: list[Exemplar], temperature: float, variant: int) -> None:
+    async def _fill_role(
+        self,
+        run: SpecRun,
+        phase: Phase,
+        chain: list[str],
+        idea: str,
+        idea_vector: Any,
+        pool: list[Exemplar],
+        temperature: float,
+        variant: int,
+    ) -> None:
         for attempt in range(2):
             # the second ask uses other exemplars and a warmer temperature
-            shots = pool[attempt * 3:attempt * 3 + 3] or list(_FALLBACK_SHOTS)
-            role = await self._ask(run, phase, chain, _ROLE_SYSTEM, shots, idea, "expert", ROLE_SCHEMA,
-                                   temperature=min(1.0, temperature + 0.3 * attempt), seed=variant + 17 * attempt,
-                                   max_tokens=24, example=lambda s: {"expert": s.role})
+            shots = pool[attempt * 3 : attempt * 3 + 3] or list(_FALLBACK_SHOTS)
+            role = await self._ask(
+                run,
+                phase,
+                chain,
+                _ROLE_SYSTEM,
+                shots,
+                idea,
+                "expert",
+                ROLE_SCHEMA,
+                temperature=min(1.0, temperature + 0.3 * attempt),
+                seed=variant + 17 * attempt,
+                max_tokens=24,
+                example=lambda s: {"expert": s.role},
+            )
             verdict = await self._check_role(role, idea, idea_vector, shots, "") if role else "no answer"
             if verdict is None:
                 noun = role.split(" ", 1)[1]
@@ -169,14 +222,34 @@ class SpecExtractor:
                 return
             run.notes.append(f"role {role!r} rejected: {verdict}")
 
-    async def _fill_task(self, run: SpecRun, phase: Phase, chain: list[str], details: IdeaDetails,
-                         idea_vector: Any, pool: list[Exemplar], temperature: float, variant: int) -> None:
+    async def _fill_task(
+        self,
+        run: SpecRun,
+        phase: Phase,
+        chain: list[str],
+        details: IdeaDetails,
+        idea_vector: Any,
+        pool: list[Exemplar],
+        temperature: float,
+        variant: int,
+    ) -> None:
         request = details.request or details.idea  # the request without the idea's rule clauses
         for attempt in range(2):
-            shots = pool[attempt * 3:attempt * 3 + 3] or list(_FALLBACK_SHOTS)
-            task = await self._ask(run, phase, chain, _TASK_SYSTEM, shots, request, "task", TASK_SCHEMA,
-                                   temperature=min(1.0, temperature + 0.3 * attempt), seed=variant + 17 * attempt,
-                                   max_tokens=90, example=lambda s: {"task": s.task})
+            shots = pool[attempt * 3 : attempt * 3 + 3] or list(_FALLBACK_SHOTS)
+            task = await self._ask(
+                run,
+                phase,
+                chain,
+                _TASK_SYSTEM,
+                shots,
+                request,
+                "task",
+                TASK_SCHEMA,
+                temperature=min(1.0, temperature + 0.3 * attempt),
+                seed=variant + 17 * attempt,
+                max_tokens=90,
+                example=lambda s: {"task": s.task},
+            )
             task = (split_sentences(task) or [""])[0]
             if re.search(r"\b(my|me|i)\b", request, re.I):  # the model turned "my app" into "your app"
                 task = re.sub(r"\byour\b", "my", re.sub(r"\bYour\b", "My", task))
@@ -190,17 +263,34 @@ class SpecExtractor:
         run.spec.task = imperative_task(request)  # the user's own words, third person
         run.spec.sources["task"] = "idea"
 
-    async def _ask(self, run: SpecRun, phase: Phase, chain: list[str], system: str, shots: list[Exemplar],
-                   idea: str, key: str, schema: dict[str, Any], *, temperature: float, seed: int, max_tokens: int,
-                   example: Any) -> str:
+    async def _ask(
+        self,
+        run: SpecRun,
+        phase: Phase,
+        chain: list[str],
+        system: str,
+        shots: list[Exemplar],
+        idea: str,
+        key: str,
+        schema: dict[str, Any],
+        *,
+        temperature: float,
+        seed: int,
+        max_tokens: int,
+        example: Any,
+    ) -> str:
         messages = [Message("system", system)]
         for shot in shots:
             messages.append(Message("user", f"Request: {shot.request}"))
             messages.append(Message("assistant", json.dumps(example(shot))))
         messages.append(Message("user", f"Request: {' '.join(idea.split())[:600]}"))
-        request = GenerationRequest(messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                                    metadata={"phase": phase.value, "json_schema": schema, "field": key,
-                                              "repeat_penalty": 1.0})
+        request = GenerationRequest(
+            messages=messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            metadata={"phase": phase.value, "json_schema": schema, "field": key, "repeat_penalty": 1.0},
+        )
         try:
             outcome = await self.registry.generate(phase, chain, request)
         except ProviderError as exc:
@@ -221,8 +311,9 @@ class SpecExtractor:
         vector = (await self.embedder.embed([text]))[0]
         return float(np.asarray(vector) @ np.asarray(idea_vector, dtype=np.float32))
 
-    async def _check_role(self, role: str, idea: str, idea_vector: Any, shots: list[Exemplar],
-                          kind_role: str) -> str | None:
+    async def _check_role(
+        self, role: str, idea: str, idea_vector: Any, shots: list[Exemplar], kind_role: str
+    ) -> str | None:
         """None when the role can be used, else why not."""
         if not re.fullmatch(r"(a|an) [a-z][a-z-]*( [a-z][a-z-]*){0,3}", role):
             return "not a short 'a/an <expert>' phrase"
@@ -241,15 +332,19 @@ class SpecExtractor:
         role_vec, kind_vec = await self.embedder.embed([role, kind_role or role])
         to_idea = float(np.asarray(role_vec) @ np.asarray(idea_vector, dtype=np.float32))
         to_kind = float(np.asarray(role_vec) @ np.asarray(kind_vec)) if kind_role else 0.0
-        if to_idea >= ROLE_MIN_SIMILARITY or (to_idea >= ROLE_MIN_SIMILARITY_WITH_KIND
-                                              and to_kind >= ROLE_KIND_SIMILARITY):
+        if to_idea >= ROLE_MIN_SIMILARITY or (
+            to_idea >= ROLE_MIN_SIMILARITY_WITH_KIND and to_kind >= ROLE_KIND_SIMILARITY
+        ):
             return None
         copied = any(role == s.role for s in shots)
-        return (f"{'copies an exemplar and ' if copied else ''}is off the idea (similarity {to_idea:.2f} to the "
-                f"idea, {to_kind:.2f} to {kind_role!r})")
+        return (
+            f"{'copies an exemplar and ' if copied else ''}is off the idea (similarity {to_idea:.2f} to the "
+            f"idea, {to_kind:.2f} to {kind_role!r})"
+        )
 
-    async def _check_task(self, task: str, idea: str, idea_vector: Any, shots: list[Exemplar],
-                          details: IdeaDetails | None = None) -> str | None:
+    async def _check_task(
+        self, task: str, idea: str, idea_vector: Any, shots: list[Exemplar], details: IdeaDetails | None = None
+    ) -> str | None:
         """None when the task can be used, else why not; `idea` is the idea's own request sentence."""
         idea = third_person(idea)
         lowered = task.lower()
@@ -278,16 +373,15 @@ class SpecExtractor:
         new = [w for w in key_words(task) if w[:5] not in {k[:5] for k in key_words(idea)}]
         if len(new) > 2:
             return f"adds words the idea does not have ({', '.join(new[:4])})"
-        if re.match(r"^(i|i.m|i am|we|my|dear|here|the user)\b", task, re.I) or \
-                task.split()[0].lower().strip(",") not in INSTRUCTION_VERBS:
+        if (
+            re.match(r"^(i|i.m|i am|we|my|dear|here|the user)\b", task, re.I)
+            or task.split()[0].lower().strip(",") not in INSTRUCTION_VERBS
+        ):
             return "is not an instruction"
         sim = await self._similarity(task, idea_vector)
         if sim is not None and sim < TASK_MIN_SIMILARITY:
             return f"drifts from the idea (similarity {sim:.2f})"
         return None
-
-
-
 
 
 # ------------------------------------------------------------------------------------------------ rendering
@@ -356,11 +450,16 @@ def paragraph(spec: PromptSpec, variant: int) -> str:
     if sentences:
         extra = [r for r in spec.rules if not r.lower().startswith(("no ", "without "))]
         negatives = [r for r in spec.rules if r.lower().startswith(("no ", "without "))]
-        text = " ".join([_sentence(subject)] + [_sentence(a) for a in aspects] + [_sentence(r) for r in extra]
-                        + [_sentence(n) for n in negatives])
+        text = " ".join(
+            [_sentence(subject)]
+            + [_sentence(a) for a in aspects]
+            + [_sentence(r) for r in extra]
+            + [_sentence(n) for n in negatives]
+        )
     else:
-        extra = [r.rstrip(".") for r in spec.rules if not r.lower().startswith(("no ", "without ", "do not ",
-                                                                                  "never "))]
+        extra = [
+            r.rstrip(".") for r in spec.rules if not r.lower().startswith(("no ", "without ", "do not ", "never "))
+        ]
         text = ", ".join([subject, *extra, *aspects])
     params = spec.parameters.strip()
     if not params:
@@ -416,11 +515,16 @@ def assemble(spec: PromptSpec, variant: int, family: str | None) -> str:
     if strategy == "concise":
         if context:
             sections["Context"] = " ".join(_sentence(c) for c in context[:2])
-        rules = spec.brief + (spec.rules or [next((line for line in lines if line not in spec.brief), "")
-                                             for lines in pattern_sections.values()][:2])
+        rules = spec.brief + (
+            spec.rules
+            or [next((line for line in lines if line not in spec.brief), "") for lines in pattern_sections.values()][:2]
+        )
         rules = [line for line in dict.fromkeys(rules) if line]
-        firsts = [next((line for line in lines if line not in spec.brief), "") for h, lines in
-                  pattern_sections.items() if h != spec.details_section]
+        firsts = [
+            next((line for line in lines if line not in spec.brief), "")
+            for h, lines in pattern_sections.items()
+            if h != spec.details_section
+        ]
         kept = rules + [line for line in firsts if line and line not in rules][:3]
         if kept or constraints:
             sections["Rules"] = _bullets(kept or constraints[:1])
@@ -438,14 +542,19 @@ def assemble(spec: PromptSpec, variant: int, family: str | None) -> str:
             sections["Never break these"] = _bullets(must)
         constraints = []
         if spec.details_section in pattern_sections:
-            pattern_sections[spec.details_section] = [line for line in pattern_sections[spec.details_section]
-                                                      if line not in spec.rules]
+            pattern_sections[spec.details_section] = [
+                line for line in pattern_sections[spec.details_section] if line not in spec.rules
+            ]
     if strategy == "persona-rich":
         tone = {h: v for h, v in pattern_sections.items() if h.lower() in ("tone", "voice", "character")}
         pattern_sections = {**tone, **{h: v for h, v in pattern_sections.items() if h not in tone}}
     if strategy == "step-by-step":
-        steps = [line for lines in pattern_sections.values() for line in lines
-                 if line not in spec.rules and line not in spec.brief]
+        steps = [
+            line
+            for lines in pattern_sections.values()
+            for line in lines
+            if line not in spec.rules and line not in spec.brief
+        ]
         steps += spec.requirements
         if spec.brief:
             sections["Scope"] = _bullets(spec.brief)
@@ -460,8 +569,7 @@ def assemble(spec: PromptSpec, variant: int, family: str | None) -> str:
         if spec.requirements:
             sections["Requirements"] = _numbered(spec.requirements)
     if strategy == "minimal-assumption":
-        constraints.append("If the request leaves out something you need, state your assumption before you "
-                           "answer")
+        constraints.append("If the request leaves out something you need, state your assumption before you " "answer")
     if constraints:
         sections["Constraints"] = _bullets(constraints)
     if strategy == "example-driven" and spec.example:
@@ -469,11 +577,14 @@ def assemble(spec: PromptSpec, variant: int, family: str | None) -> str:
     if strategy == "quality-focused":
         checks = spec.rules + spec.requirements
         if checks:
-            sections["Success criteria"] = _bullets(checks + ["Before you answer, check your response against "
-                                                              "each of these"])
+            sections["Success criteria"] = _bullets(
+                checks + ["Before you answer, check your response against " "each of these"]
+            )
     if spec.output_format:
         sections["Output format"] = _sentence(spec.output_format)
         if strategy in ("format-first", "example-driven") and not (strategy == "example-driven" and spec.example):
-            sections = {"Output format": sections["Output format"],
-                        **{k: v for k, v in sections.items() if k != "Output format"}}
+            sections = {
+                "Output format": sections["Output format"],
+                **{k: v for k, v in sections.items() if k != "Output format"},
+            }
     return render_sections(sections, family)

@@ -11,16 +11,32 @@ import re
 
 SECTION_ORDER = ["Role", "Task", "Context", "Requirements", "Constraints", "Examples", "Output format"]
 _SYNONYMS = {
-    "role": "Role", "persona": "Role", "task": "Task", "goal": "Task", "objective": "Task", "instructions": "Task",
-    "context": "Context", "background": "Context", "audience": "Context",
-    "requirements": "Requirements", "constraints": "Constraints", "rules": "Constraints", "limits": "Constraints",
-    "example": "Examples", "examples": "Examples",
-    "output format": "Output format", "output": "Output format", "format": "Output format",
+    "role": "Role",
+    "persona": "Role",
+    "task": "Task",
+    "goal": "Task",
+    "objective": "Task",
+    "instructions": "Task",
+    "context": "Context",
+    "background": "Context",
+    "audience": "Context",
+    "requirements": "Requirements",
+    "constraints": "Constraints",
+    "rules": "Constraints",
+    "limits": "Constraints",
+    "example": "Examples",
+    "examples": "Examples",
+    "output format": "Output format",
+    "output": "Output format",
+    "format": "Output format",
     "response format": "Output format",
 }
 _HEADING = re.compile(
-    r"^\s*(?:#{1,6}\s*|<)?\**\s*(" + "|".join(sorted(map(re.escape, _SYNONYMS), key=len, reverse=True))
-    + r")\s*\**\s*(?::|>|\*\*:|:\*\*)?\s*\**\s*(.*)$", re.I)
+    r"^\s*(?:#{1,6}\s*|<)?\**\s*("
+    + "|".join(sorted(map(re.escape, _SYNONYMS), key=len, reverse=True))
+    + r")\s*\**\s*(?::|>|\*\*:|:\*\*)?\s*\**\s*(.*)$",
+    re.I,
+)
 _CLOSE_TAG = re.compile(r"^\s*</[a-z_ ]+>\s*$", re.I)
 
 FAMILY_INSTRUCTIONS = {
@@ -52,7 +68,9 @@ def parse_sections(text: str) -> dict[str, str]:
         if _CLOSE_TAG.match(line):
             continue
         match = _HEADING.match(line)
-        if match and (match.group(2).strip() or line.rstrip().endswith((":", "**", ">")) or line.lstrip().startswith("#")):
+        if match and (
+            match.group(2).strip() or line.rstrip().endswith((":", "**", ">")) or line.lstrip().startswith("#")
+        ):
             current = _SYNONYMS[match.group(1).lower()]
             rest = match.group(2).strip().strip("*").strip()
             sections.setdefault(current, [])
@@ -78,8 +96,9 @@ def render_sections(sections: dict[str, str], family: str | None) -> str:
     """Named sections in the target's form: XML tags (claude), Markdown headings (gpt, gemini), or plain
     `SECTION:` blocks (any other model, or none named)."""
     if family == "claude":
-        return "\n\n".join(f"<{n.lower().replace(' ', '_')}>\n{b}\n</{n.lower().replace(' ', '_')}>"
-                           for n, b in sections.items())
+        return "\n\n".join(
+            f"<{n.lower().replace(' ', '_')}>\n{b}\n</{n.lower().replace(' ', '_')}>" for n, b in sections.items()
+        )
     if family in ("gpt", "gemini"):
         return "\n\n".join(f"## {n}\n{b}" for n, b in sections.items())
     return "\n\n".join(f"{n.upper()}:\n{b}" for n, b in sections.items())

@@ -65,8 +65,9 @@ class BatchSubmission(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    items: list[dict[str, Any]] = Field(min_length=1, max_length=10_000,
-                                        description="One object per idea: {\"idea\": ..., options}, as a JSONL line")
+    items: list[dict[str, Any]] = Field(
+        min_length=1, max_length=10_000, description='One object per idea: {"idea": ..., options}, as a JSONL line'
+    )
     defaults: dict[str, Any] | None = Field(None, description="Options for items that set none (BatchOptions)")
     save: bool = True
 

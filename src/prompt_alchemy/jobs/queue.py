@@ -26,6 +26,7 @@ HEARTBEAT_S = 2.0
 #: ... and is taken for dead when it has not for this long (s); its running items then go back on the queue
 STALLED_AFTER_S = 10.0
 
+
 async def run_item(context: procrastinate.JobContext, job_id: int, key: str) -> None:
     """Run one item of a job (a batch idea, or the whole of any other job)."""
     jobs: JobsService = context.additional_context["jobs"]
@@ -52,7 +53,7 @@ async def defer_items(app: procrastinate.App, job_id: int, keys: list[str]) -> N
     """One queue job per item, in one statement."""
     task = app.tasks[TASK]
     for start in range(0, len(keys), 1000):
-        await task.batch_defer_async(*({"job_id": job_id, "key": key} for key in keys[start:start + 1000]))
+        await task.batch_defer_async(*({"job_id": job_id, "key": key} for key in keys[start : start + 1000]))
 
 
 async def retry_stalled(app: procrastinate.App) -> int:
@@ -70,12 +71,19 @@ async def retry_stalled(app: procrastinate.App) -> int:
     return retried
 
 
-async def run_worker(app: procrastinate.App, jobs: JobsService, *, concurrency: int, name: str,
-                     install_signal_handlers: bool) -> None:
+async def run_worker(
+    app: procrastinate.App, jobs: JobsService, *, concurrency: int, name: str, install_signal_handlers: bool
+) -> None:
     """Run queue jobs until cancelled (or a stop signal, with `install_signal_handlers`)."""
     options: dict[str, Any] = {
-        "queues": [QUEUE], "concurrency": concurrency, "name": name, "additional_context": {"jobs": jobs},
-        "install_signal_handlers": install_signal_handlers, "update_heartbeat_interval": HEARTBEAT_S,
-        "stalled_worker_timeout": STALLED_AFTER_S, "fetch_job_polling_interval": 2.0,
-        "delete_jobs": "successful"}
+        "queues": [QUEUE],
+        "concurrency": concurrency,
+        "name": name,
+        "additional_context": {"jobs": jobs},
+        "install_signal_handlers": install_signal_handlers,
+        "update_heartbeat_interval": HEARTBEAT_S,
+        "stalled_worker_timeout": STALLED_AFTER_S,
+        "fetch_job_polling_interval": 2.0,
+        "delete_jobs": "successful",
+    }
     await app.run_worker_async(**options)

@@ -43,13 +43,18 @@ def prompt_name(p: Prompt) -> str:
 def _arguments(p: Prompt) -> list[PromptArgument]:
     from prompt_alchemy.ranking.features import variable_names
 
-    return [PromptArgument(name=name, description=f"the value of {{{name}}} in the prompt", required=True)
-            for name in variable_names(p.content)]
+    return [
+        PromptArgument(name=name, description=f"the value of {{{name}}} in the prompt", required=True)
+        for name in variable_names(p.content)
+    ]
 
 
 def _describe(p: Prompt, head: str) -> str:
-    return (f"{head} {p.id} · " + (f"score {p.score:.2f}" if p.score is not None else "unscored")
-            + f" · {p.phase.value if p.phase else p.source_type}")
+    return (
+        f"{head} {p.id} · "
+        + (f"score {p.score:.2f}" if p.score is not None else "unscored")
+        + f" · {p.phase.value if p.phase else p.source_type}"
+    )
 
 
 async def _published(service: AlchemyService) -> list[tuple[str, Prompt, str]]:
@@ -59,8 +64,7 @@ async def _published(service: AlchemyService) -> list[tuple[str, Prompt, str]]:
     names = await service.list_names()
     labels = await service.list_labels()
     latest = {row["name"]: await service.label_target(row["name"]) for row in names}
-    prompts = await service.get_prompts([pid for pid in latest.values() if pid]
-                                        + [lb["prompt_id"] for lb in labels])
+    prompts = await service.get_prompts([pid for pid in latest.values() if pid] + [lb["prompt_id"] for lb in labels])
     by_name: dict[str, list[dict]] = {}
     for lb in labels:
         by_name.setdefault(lb["prompt_name"], []).append(lb)
@@ -80,8 +84,10 @@ async def _published(service: AlchemyService) -> list[tuple[str, Prompt, str]]:
 
 async def list_stored_prompts(service: AlchemyService) -> list[MCPPrompt]:
     published = await _published(service)
-    return [MCPPrompt(name=name, title=short(p.title or p.content, 80), description=description,
-                      arguments=_arguments(p)) for name, p, description in published]
+    return [
+        MCPPrompt(name=name, title=short(p.title or p.content, 80), description=description, arguments=_arguments(p))
+        for name, p, description in published
+    ]
 
 
 async def _find(service: AlchemyService, name: str) -> tuple[Prompt, str] | None:
@@ -100,8 +106,9 @@ async def _find(service: AlchemyService, name: str) -> tuple[Prompt, str] | None
     return (prompt, "stored prompt") if prompt is not None else None
 
 
-async def get_stored_prompt(service: AlchemyService, name: str,
-                            arguments: dict[str, str] | None) -> GetPromptResult | None:
+async def get_stored_prompt(
+    service: AlchemyService, name: str, arguments: dict[str, str] | None
+) -> GetPromptResult | None:
     """The published prompt `name` with `arguments` filled, or None when no stored prompt has that name. A missing
     or unknown argument is an invalid-params error naming each one."""
     found = await _find(service, name)
@@ -109,9 +116,12 @@ async def get_stored_prompt(service: AlchemyService, name: str,
         return None
     prompt, head = found
     try:
-        rendered = await service.use_prompt(prompt.id, dict(arguments or {}),
-                                            missing_hint=" (pass them as the prompt's arguments)")
+        rendered = await service.use_prompt(
+            prompt.id, dict(arguments or {}), missing_hint=" (pass them as the prompt's arguments)"
+        )
     except AlchemyError as exc:
         raise MCPError(INVALID_PARAMS, redact(str(exc))) from None
-    return GetPromptResult(description=f"{head} {prompt.id}",
-                           messages=[PromptMessage(role="user", content=TextContent(type="text", text=rendered.text))])
+    return GetPromptResult(
+        description=f"{head} {prompt.id}",
+        messages=[PromptMessage(role="user", content=TextContent(type="text", text=rendered.text))],
+    )

@@ -41,7 +41,8 @@ INSTRUCTIONS = (
     "Prompt Alchemy turns a raw idea into refined, ready-to-use LLM prompts through three phases: prima-materia "
     "(extract the essence), solutio (natural language) and coagulatio (the precise final prompt). Use "
     "generate_prompts for one idea and batch_generate for many; generated prompts are saved in a searchable "
-    "library. Stored prompts are resources at prompt://ID.")
+    "library. Stored prompts are resources at prompt://ID."
+)
 RECENT_RESOURCES = 100
 
 
@@ -51,8 +52,13 @@ def build_server(service: AlchemyService) -> AlchemyMCPServer:
 
     server = AlchemyMCPServer(ServerState(service))
     register_tools(server, {"persona": tuple(service.persona_names()), "provider": PROVIDER_NAMES})
-    server.resource("prompt://{prompt_id}", name="stored-prompt", title="Stored prompt", mime_type="application/json",
-                    description="A stored prompt with its metadata; the id may be a unique prefix.")(read_prompt)
+    server.resource(
+        "prompt://{prompt_id}",
+        name="stored-prompt",
+        title="Stored prompt",
+        mime_type="application/json",
+        description="A stored prompt with its metadata; the id may be a unique prefix.",
+    )(read_prompt)
     from prompt_alchemy.mcp import completions, notifications
 
     server.hub = notifications.install(server, service)  # logging, subscriptions, list_changed
@@ -76,8 +82,14 @@ class AlchemyMCPServer(MCPServer[ServerState]):
             async with self.hub.running():
                 yield state
 
-        super().__init__(SERVER_NAME, title="Prompt Alchemy", version=__version__, instructions=INSTRUCTIONS,
-                         log_level="WARNING", lifespan=lifespan)
+        super().__init__(
+            SERVER_NAME,
+            title="Prompt Alchemy",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            log_level="WARNING",
+            lifespan=lifespan,
+        )
 
     async def call_tool(self, name, arguments, context=None):  # type: ignore[no-untyped-def]
         """Unknown arguments are an error, not silently dropped: a client that sends one (a misspelt option, or
@@ -92,8 +104,10 @@ class AlchemyMCPServer(MCPServer[ServerState]):
             known = set((tool.parameters or {}).get("properties", {}))
             unknown = sorted(str(k) for k in arguments if k not in known)
             if known and unknown:
-                raise ToolError(f"unknown argument(s) for {name}: {short(', '.join(unknown), 120)}; it takes: "
-                                f"{', '.join(sorted(known))}")
+                raise ToolError(
+                    f"unknown argument(s) for {name}: {short(', '.join(unknown), 120)}; it takes: "
+                    f"{', '.join(sorted(known))}"
+                )
         from prompt_alchemy import telemetry
 
         with telemetry.attached(request_scope(context)):  # the tool's spans under the HTTP request's server span
@@ -102,11 +116,16 @@ class AlchemyMCPServer(MCPServer[ServerState]):
     async def list_resources(self) -> list[Resource]:
         listed = await super().list_resources()
         for p in await self.state.service.list_prompts(limit=RECENT_RESOURCES):
-            listed.append(Resource(
-                uri=f"prompt://{p.id}", name=_prompt_name(p), title=short(p.title or p.content, 80),
-                mime_type="application/json",
-                description=f"{p.phase.value if p.phase else 'prompt'} · {p.provider or p.source_type}"
-                            + (f" · score {p.score:.2f}" if p.score is not None else "")))
+            listed.append(
+                Resource(
+                    uri=f"prompt://{p.id}",
+                    name=_prompt_name(p),
+                    title=short(p.title or p.content, 80),
+                    mime_type="application/json",
+                    description=f"{p.phase.value if p.phase else 'prompt'} · {p.provider or p.source_type}"
+                    + (f" · score {p.score:.2f}" if p.score is not None else ""),
+                )
+            )
         return listed
 
     async def list_prompts(self) -> list[MCPPrompt]:
@@ -152,8 +171,10 @@ def scope_refusal(tool: str, key: Any) -> str | None:
     needed = TOOL_SCOPES.get(tool, "write")
     if key is None or scope_allows(key.scope, needed):
         return None
-    return (f"the key '{key.name}' has scope '{key.scope}'; the tool {tool} needs scope '{needed}' (use a key "
-            f"created with --scope {needed})")
+    return (
+        f"the key '{key.name}' has scope '{key.scope}'; the tool {tool} needs scope '{needed}' (use a key "
+        f"created with --scope {needed})"
+    )
 
 
 async def read_prompt(prompt_id: str, ctx: Context[ServerState, Any]) -> str:
@@ -171,4 +192,3 @@ async def read_prompt(prompt_id: str, ctx: Context[ServerState, Any]) -> str:
     data["name"], data["version"] = named if named else (None, None)
     data["labels"] = (await service.labels_for([prompt.id])).get(prompt.id, [])
     return json.dumps(data, ensure_ascii=False, indent=2)
-

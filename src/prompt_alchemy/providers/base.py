@@ -103,7 +103,8 @@ class ProviderConfig(ProviderSettings):
     max_retries: int = Field(2, ge=0, le=10)
     requests_per_minute: int | None = Field(None, ge=1)
     fallback_models: list[str] = Field(
-        default_factory=list, description="OpenRouter only: models tried in order when `model` is unavailable")
+        default_factory=list, description="OpenRouter only: models tried in order when `model` is unavailable"
+    )
 
 
 class LocalProviderConfig(ProviderSettings):
@@ -116,11 +117,13 @@ class LocalProviderConfig(ProviderSettings):
     seed: int = 0
     repeat_penalty: float = Field(1.15, ge=1.0, le=2.0)
     small: bool | None = Field(
-        None, description="run this model on the structured small-model path under generation.mode auto "
-                          "(default: true for the bundled SmolLM2-135M, false for any other GGUF)")
+        None,
+        description="run this model on the structured small-model path under generation.mode auto "
+        "(default: true for the bundled SmolLM2-135M, false for any other GGUF)",
+    )
     max_tokens_cap: int = Field(
-        384, ge=16,
-        description="upper bound on tokens per call for the small local model, which rambles at high limits")
+        384, ge=16, description="upper bound on tokens per call for the small local model, which rambles at high limits"
+    )
 
     @field_validator("model_path")
     @classmethod
@@ -253,8 +256,9 @@ class Provider(Protocol):
         (see :data:`StreamItem`). :class:`BaseProvider` supplies a one-delta fallback built on `generate`."""
         ...
 
-    async def embed(self, texts: list[str], model: str | None = None,
-                    dimensions: int | None = None) -> list[list[float]]: ...
+    async def embed(
+        self, texts: list[str], model: str | None = None, dimensions: int | None = None
+    ) -> list[list[float]]: ...
 
     async def aclose(self) -> None: ...
 
@@ -297,12 +301,14 @@ class BaseProvider:
             yield response.text
         yield response
 
-    async def embed(self, texts: list[str], model: str | None = None,
-                    dimensions: int | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], model: str | None = None, dimensions: int | None = None
+    ) -> list[list[float]]:
         from prompt_alchemy.errors import ProviderError
 
-        raise ProviderError(self.name, "this provider does not produce embeddings; choose another "
-                                       "generation.embedding_provider")
+        raise ProviderError(
+            self.name, "this provider does not produce embeddings; choose another " "generation.embedding_provider"
+        )
 
     async def check(self) -> str:
         """Confirm the provider answers (host reachable, key accepted); raises ProviderError when it does not.

@@ -28,16 +28,29 @@ def _digest(payload: Any) -> str:
 
 
 def response_key(provider: str, endpoint: str | None, model: str, request: GenerationRequest) -> str:
-    return _digest({
-        "provider": provider, "endpoint": endpoint or "", "model": model,
-        "messages": [[m.role, m.content] for m in request.messages],
-        "temperature": request.temperature, "max_tokens": request.max_tokens, "seed": request.seed,
-        "stop": list(request.stop or [])})
+    return _digest(
+        {
+            "provider": provider,
+            "endpoint": endpoint or "",
+            "model": model,
+            "messages": [[m.role, m.content] for m in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "seed": request.seed,
+            "stop": list(request.stop or []),
+        }
+    )
 
 
 def embedding_key(provider: str, model: str, dimensions: int | None, text: str) -> str:
-    return _digest({"provider": provider, "model": model, "dimensions": dimensions,
-                    "text": hashlib.sha256(text.encode("utf-8")).hexdigest()})
+    return _digest(
+        {
+            "provider": provider,
+            "model": model,
+            "dimensions": dimensions,
+            "text": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        }
+    )
 
 
 def _contains_secret(text: str) -> bool:
@@ -60,10 +73,15 @@ class ResponseCache:
         if payload is None:
             return None
         data = json.loads(payload)
-        return GenerationResponse(text=data["text"], provider=data["provider"], model=data["model"],
-                                  input_tokens=int(data.get("input_tokens", 0)),
-                                  output_tokens=int(data.get("output_tokens", 0)),
-                                  finish_reason=data.get("finish_reason"), cached=True)
+        return GenerationResponse(
+            text=data["text"],
+            provider=data["provider"],
+            model=data["model"],
+            input_tokens=int(data.get("input_tokens", 0)),
+            output_tokens=int(data.get("output_tokens", 0)),
+            finish_reason=data.get("finish_reason"),
+            cached=True,
+        )
 
     def put(self, key: str, response: GenerationResponse) -> bool:
         """Store an answer; returns False (and stores nothing) when it contains a secret."""
@@ -71,32 +89,59 @@ class ResponseCache:
             log.warning("a %s answer contained a configured secret; it was not cached", response.provider)
             return False
         now = self._clock()
-        payload = json.dumps({"text": response.text, "provider": response.provider, "model": response.model,
-                              "input_tokens": response.input_tokens, "output_tokens": response.output_tokens,
-                              "finish_reason": response.finish_reason}, ensure_ascii=False)
-        self.store.cache_response(key, response.provider, response.model, payload, now, now + self.ttl,
-                                  purge_expired=not self._purged)
+        payload = json.dumps(
+            {
+                "text": response.text,
+                "provider": response.provider,
+                "model": response.model,
+                "input_tokens": response.input_tokens,
+                "output_tokens": response.output_tokens,
+                "finish_reason": response.finish_reason,
+            },
+            ensure_ascii=False,
+        )
+        self.store.cache_response(
+            key, response.provider, response.model, payload, now, now + self.ttl, purge_expired=not self._purged
+        )
         self._purged = True
         return True
 
     # ------------------------------------------------------------------ embeddings
 
-    def get_embeddings(self, provider: str, model: str, dimensions: int | None,
-                       texts: Sequence[str]) -> list[list[float] | None]:
+    def get_embeddings(
+        self, provider: str, model: str, dimensions: int | None, texts: Sequence[str]
+    ) -> list[list[float] | None]:
         import numpy as np
 
         keys = [embedding_key(provider, model, dimensions, t) for t in texts]
         found = self.store.cached_vectors(keys, self._clock())
         return [np.frombuffer(found[k], dtype=np.float32).tolist() if k in found else None for k in keys]
 
-    def put_embeddings(self, provider: str, model: str, dimensions: int | None, texts: Sequence[str],
-                       vectors: Sequence[Sequence[float]]) -> None:
+    def put_embeddings(
+        self,
+        provider: str,
+        model: str,
+        dimensions: int | None,
+        texts: Sequence[str],
+        vectors: Sequence[Sequence[float]],
+    ) -> None:
         import numpy as np
 
         now = self._clock()
-        self.store.cache_vectors([(embedding_key(provider, model, dimensions, t), provider, model, len(v),
-                                   np.asarray(v, dtype=np.float32).tobytes(), now, now + self.ttl)
-                                  for t, v in zip(texts, vectors)])
+        self.store.cache_vectors(
+            [
+                (
+                    embedding_key(provider, model, dimensions, t),
+                    provider,
+                    model,
+                    len(v),
+                    np.asarray(v, dtype=np.float32).tobytes(),
+                    now,
+                    now + self.ttl,
+                )
+                for t, v in zip(texts, vectors)
+            ]
+        )
 
     # ------------------------------------------------------------------ housekeeping
 

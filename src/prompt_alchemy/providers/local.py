@@ -123,8 +123,12 @@ class LocalProvider(BaseProvider):
                     atexit.register(_free_models)
                 try:
                     _models[key] = llama_cpp.Llama(
-                        model_path=path, n_ctx=self.config.n_ctx, n_threads=self.config.n_threads or default_threads(),
-                        seed=self.config.seed, verbose=False)
+                        model_path=path,
+                        n_ctx=self.config.n_ctx,
+                        n_threads=self.config.n_threads or default_threads(),
+                        seed=self.config.seed,
+                        verbose=False,
+                    )
                 except (ValueError, RuntimeError) as exc:
                     raise ProviderError(self.name, f"cannot load model {path}: {exc}") from exc
             return _models[key]
@@ -170,8 +174,9 @@ class LocalProvider(BaseProvider):
         finally:
             cancelled.set()
 
-    def _complete_sync(self, request: GenerationRequest, cancelled: threading.Event,
-                       on_text: Callable[[str], None] | None) -> GenerationResponse:
+    def _complete_sync(
+        self, request: GenerationRequest, cancelled: threading.Event, on_text: Callable[[str], None] | None
+    ) -> GenerationResponse:
         """One chat completion, read token by token from llama.cpp's streaming API (whether or not the caller
         streams), so that cancelling ends it at the next token, schema-constrained calls included.
 
@@ -193,12 +198,16 @@ class LocalProvider(BaseProvider):
                 import llama_cpp
 
                 chunks = llm.create_chat_completion(
-                    messages=messages, temperature=request.temperature, max_tokens=max_tokens,
+                    messages=messages,
+                    temperature=request.temperature,
+                    max_tokens=max_tokens,
                     # ranking: plain greedy decoding when scoring a prompt on examples
                     repeat_penalty=float(request.metadata.get("repeat_penalty", self.config.repeat_penalty)),
                     seed=request.seed if request.seed is not None else self.config.seed,
                     response_format={"type": "json_object", "schema": schema} if schema else None,
-                    logits_processor=llama_cpp.LogitsProcessorList([counter]), stream=True)
+                    logits_processor=llama_cpp.LogitsProcessorList([counter]),
+                    stream=True,
+                )
                 try:
                     for chunk in chunks:
                         if cancelled.is_set():
@@ -229,9 +238,14 @@ class LocalProvider(BaseProvider):
             on_text(text[sent:])
         sampled_end_of_text = finish == "stop" and not stopped
         return GenerationResponse(
-            text=text, provider=self.name, model=self.default_model(), input_tokens=counter.prompt_tokens,
-            output_tokens=max(0, counter.sampled - (1 if sampled_end_of_text else 0)), latency_ms=latency,
-            finish_reason=finish)
+            text=text,
+            provider=self.name,
+            model=self.default_model(),
+            input_tokens=counter.prompt_tokens,
+            output_tokens=max(0, counter.sampled - (1 if sampled_end_of_text else 0)),
+            latency_ms=latency,
+            finish_reason=finish,
+        )
 
 
 class _TokenCounter:
@@ -276,8 +290,8 @@ def _chat_prefix(llm: Any, messages: list[dict[str, str]]) -> str:
 
 
 def _loglikelihood_sync(provider: LocalProvider, items: list[tuple[list[Any], str]]) -> list[tuple[float, int]]:
-    import numpy as np
     import llama_cpp
+    import numpy as np
 
     llm = provider._llama()
     out: list[tuple[float, int]] = []
@@ -294,20 +308,24 @@ def _loglikelihood_sync(provider: LocalProvider, items: list[tuple[list[Any], st
                 out.append((0.0, 0))
                 continue
             if len(full) > llm.n_ctx():
-                raise ProviderError(provider.name, f"prompt and expected output need {len(full)} tokens, more than "
-                                                   f"providers.local.n_ctx ({llm.n_ctx()})")
-            cached = llm.input_ids[:llm.n_tokens].tolist()
+                raise ProviderError(
+                    provider.name,
+                    f"prompt and expected output need {len(full)} tokens, more than "
+                    f"providers.local.n_ctx ({llm.n_ctx()})",
+                )
+            cached = llm.input_ids[: llm.n_tokens].tolist()
             keep = 0
             while keep < min(len(cached), len(context)) and cached[keep] == context[keep]:
                 keep += 1
             llm.n_tokens = min(keep, len(context) - 1)  # re-evaluate at least one token to get fresh logits
-            llm.eval(context[llm.n_tokens:])
+            llm.eval(context[llm.n_tokens :])
             total = 0.0
             for i, token in enumerate(continuation):
                 if i:
                     llm.eval([continuation[i - 1]])
-                logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1),
-                                               shape=(llm.n_vocab(),)).astype(np.float64)
+                logits = np.ctypeslib.as_array(
+                    llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),)
+                ).astype(np.float64)
                 peak = logits.max()
                 total += float(logits[token] - peak - np.log(np.exp(logits - peak).sum()))
             out.append((total, len(continuation)))

@@ -26,13 +26,19 @@ from typing import Any, TypeVar
 from prompt_alchemy import telemetry
 from prompt_alchemy.config import Settings
 from prompt_alchemy.errors import CostLimitError, InputError, ProviderError, ProviderUnavailableError
-from prompt_alchemy.models import MetricRecord, Phase
 from prompt_alchemy.logging_setup import get_logger
-from prompt_alchemy.providers.base import (BaseProvider, DeltaCallback, GenerationRequest, GenerationResponse,
-                                           Provider, StreamItem)
+from prompt_alchemy.models import MetricRecord, Phase
+from prompt_alchemy.providers.base import (
+    BaseProvider,
+    DeltaCallback,
+    GenerationRequest,
+    GenerationResponse,
+    Provider,
+    StreamItem,
+)
 from prompt_alchemy.providers.catalog import all_providers
-from prompt_alchemy.providers.resilience import RetryPolicy, StreamProgress, TokenBucket, interrupted_stream_error
 from prompt_alchemy.providers.pricing import PriceTable, price_source
+from prompt_alchemy.providers.resilience import RetryPolicy, StreamProgress, TokenBucket, interrupted_stream_error
 
 log = get_logger("providers")
 T = TypeVar("T")
@@ -130,7 +136,8 @@ class ProviderRegistry:
                 provider = info.load()(config)
             except Exception as exc:  # noqa: BLE001 - a broken implementation disables that provider only
                 reason = f"its implementation {info.implementation} could not be loaded: " + " ".join(
-                    f"{type(exc).__name__}: {exc}".split())
+                    f"{type(exc).__name__}: {exc}".split()
+                )
                 if name not in _unloadable_warned:
                     _unloadable_warned.add(name)
                     log.warning("provider '%s': %s", name, reason)
@@ -168,10 +175,13 @@ class ProviderRegistry:
         if not usable:
             from prompt_alchemy.localstack import setup_hint
 
-            reasons = "; ".join(f"{n}: {self.get(n).unavailable_reason()}" for n in ordered) or \
-                f"no provider is configured or installed (add an API key, or {setup_hint()} for the local model)"
-            raise ProviderUnavailableError(ordered[0] if ordered else "none",
-                                           f"no usable provider for phase {phase.value}: {reasons}")
+            reasons = (
+                "; ".join(f"{n}: {self.get(n).unavailable_reason()}" for n in ordered)
+                or f"no provider is configured or installed (add an API key, or {setup_hint()} for the local model)"
+            )
+            raise ProviderUnavailableError(
+                ordered[0] if ordered else "none", f"no usable provider for phase {phase.value}: {reasons}"
+            )
         return usable
 
     def local_is_automatic_fallback(self, phase: Phase) -> bool:
@@ -188,8 +198,9 @@ class ProviderRegistry:
     # ------------------------------------------------------------------ gateway plumbing
 
     @contextmanager
-    def run_options(self, *, read_cache: bool = True, write_cache: bool = True,
-                    max_cost: float | None = None) -> Iterator[RunOptions]:
+    def run_options(
+        self, *, read_cache: bool = True, write_cache: bool = True, max_cost: float | None = None
+    ) -> Iterator[RunOptions]:
         """Gateway options for everything called inside the block (and the tasks it starts)."""
         options = RunOptions(read_cache=read_cache, write_cache=write_cache, max_cost=max_cost)
         token = _run_options.set(options)
@@ -210,8 +221,11 @@ class ProviderRegistry:
 
     def retry_policy(self, name: str) -> RetryPolicy:
         gw = self.settings.gateway
-        return RetryPolicy(max_retries=getattr(self.settings.providers.get(name), "max_retries", 0),
-                           base_delay=gw.backoff_base_seconds, max_delay=gw.backoff_max_seconds)
+        return RetryPolicy(
+            max_retries=getattr(self.settings.providers.get(name), "max_retries", 0),
+            base_delay=gw.backoff_base_seconds,
+            max_delay=gw.backoff_max_seconds,
+        )
 
     @property
     def cache(self) -> Any:
@@ -242,9 +256,16 @@ class ProviderRegistry:
         if callable(make_client) and getattr(provider, "_client", None) is None and provider.is_available():
             make_client()
 
-    async def call_with_retries(self, name: str, make_call: Callable[[], Awaitable[T]], *, phase: str | None = None,
-                                model: str | None = None, metrics: list[MetricRecord] | None = None,
-                                stream: StreamProgress | None = None) -> T:
+    async def call_with_retries(
+        self,
+        name: str,
+        make_call: Callable[[], Awaitable[T]],
+        *,
+        phase: str | None = None,
+        model: str | None = None,
+        metrics: list[MetricRecord] | None = None,
+        stream: StreamProgress | None = None,
+    ) -> T:
         """Rate-limit and call `make_call()`, retrying retryable ProviderErrors per the provider's policy.
         Raises the last error when retries are exhausted (or the server asks for a longer wait than allowed).
 
@@ -259,8 +280,16 @@ class ProviderRegistry:
         while True:
             waited = await limiter.acquire()
             if waited > 0:
-                metrics.append(MetricRecord(kind="throttle", phase=phase, provider=name, model=model,
-                                            latency_ms=waited * 1000.0, detail="client-side rate limit"))
+                metrics.append(
+                    MetricRecord(
+                        kind="throttle",
+                        phase=phase,
+                        provider=name,
+                        model=model,
+                        latency_ms=waited * 1000.0,
+                        detail="client-side rate limit",
+                    )
+                )
             start = time.perf_counter()
             try:
                 if timeout and stream is None:
@@ -268,48 +297,73 @@ class ProviderRegistry:
                         return await make_call()
                 return await make_call()
             except TimeoutError:
-                exc = ProviderError(name, f"timed out after {timeout:g}s; raise providers.{name}.timeout if this "
-                                          f"persists", retryable=True)
+                exc = ProviderError(
+                    name,
+                    f"timed out after {timeout:g}s; raise providers.{name}.timeout if this " f"persists",
+                    retryable=True,
+                )
             except ProviderError as err:
                 exc = err
             elapsed = (time.perf_counter() - start) * 1000.0
             if stream is not None and stream.started:
                 exc = interrupted_stream_error(exc, stream)
-            metrics.append(MetricRecord(kind="provider_error", phase=phase, provider=name, model=model,
-                                        latency_ms=elapsed, success=False, detail=str(exc)))
+            metrics.append(
+                MetricRecord(
+                    kind="provider_error",
+                    phase=phase,
+                    provider=name,
+                    model=model,
+                    latency_ms=elapsed,
+                    success=False,
+                    detail=str(exc),
+                )
+            )
             if not exc.retryable or attempt >= policy.max_retries:
                 raise exc
             delay = policy.delay(attempt, exc.retry_after)
             if delay is None:
-                log.info("%s asks to wait %.0fs (over gateway.backoff_max_seconds); not retrying", name,
-                         exc.retry_after or 0)
+                log.info(
+                    "%s asks to wait %.0fs (over gateway.backoff_max_seconds); not retrying", name, exc.retry_after or 0
+                )
                 raise exc
             if exc.retry_after:
                 limiter.defer(exc.retry_after)
             attempt += 1
-            metrics.append(MetricRecord(kind="retry", phase=phase, provider=name, model=model,
-                                        latency_ms=delay * 1000.0, success=False,
-                                        detail=f"attempt {attempt + 1} of {policy.max_retries + 1} after "
-                                               f"{delay:.2f}s: {exc}"))
-            log.info("retrying %s in %.2fs (attempt %d of %d): %s", name, delay, attempt + 1,
-                     policy.max_retries + 1, exc)
+            metrics.append(
+                MetricRecord(
+                    kind="retry",
+                    phase=phase,
+                    provider=name,
+                    model=model,
+                    latency_ms=delay * 1000.0,
+                    success=False,
+                    detail=f"attempt {attempt + 1} of {policy.max_retries + 1} after " f"{delay:.2f}s: {exc}",
+                )
+            )
+            log.info(
+                "retrying %s in %.2fs (attempt %d of %d): %s", name, delay, attempt + 1, policy.max_retries + 1, exc
+            )
             await asyncio.sleep(delay)
 
     # ------------------------------------------------------------------ calls
 
-    async def generate(self, phase: Phase, chain: list[str], request: GenerationRequest, *,
-                       on_delta: DeltaCallback | None = None) -> CallOutcome:
+    async def generate(
+        self, phase: Phase, chain: list[str], request: GenerationRequest, *, on_delta: DeltaCallback | None = None
+    ) -> CallOutcome:
         """Call the chain in order until one provider answers; retryable failures are retried, then fail over to
         the next provider; non-retryable ones (auth, bad request) fail fast.
 
         With `on_delta` the call streams: each text delta goes to `on_delta` as it arrives, and only the provider
         that delivers the first delta ever delivers any (a stream that breaks later ends the call)."""
-        with telemetry.span(f"phase {phase.value}", **{"prompt_alchemy.phase": phase.value,
-                                                        "prompt_alchemy.variant": request.metadata.get("variant")}):
+        with telemetry.span(
+            f"phase {phase.value}",
+            **{"prompt_alchemy.phase": phase.value, "prompt_alchemy.variant": request.metadata.get("variant")},
+        ):
             return await self._generate(phase, chain, request, on_delta)
 
-    async def _generate(self, phase: Phase, chain: list[str], request: GenerationRequest,
-                        on_delta: DeltaCallback | None) -> CallOutcome:
+    async def _generate(
+        self, phase: Phase, chain: list[str], request: GenerationRequest, on_delta: DeltaCallback | None
+    ) -> CallOutcome:
         options = self.current_options()
         events: list[str] = []
         metrics: list[MetricRecord] = []
@@ -321,19 +375,31 @@ class ProviderRegistry:
                 if not exc.retryable or position == len(chain) - 1:
                     raise
                 nxt = chain[position + 1]
-                why = (f" (the embedded model, every remote provider's last fallback; set phases.{phase.value}."
-                       f"fallbacks to choose another)" if nxt == "local" and position == len(chain) - 2
-                       and self.local_is_automatic_fallback(phase) else "")
+                why = (
+                    f" (the embedded model, every remote provider's last fallback; set phases.{phase.value}."
+                    f"fallbacks to choose another)"
+                    if nxt == "local" and position == len(chain) - 2 and self.local_is_automatic_fallback(phase)
+                    else ""
+                )
                 events.append(f"{phase.value}: {name} failed ({exc}); failed over to {nxt}{why}")
-                metrics.append(MetricRecord(kind="failover", phase=phase.value, provider=name, model=call.model,
-                                            success=False, detail=f"{name} -> {nxt}: {exc}"))
+                metrics.append(
+                    MetricRecord(
+                        kind="failover",
+                        phase=phase.value,
+                        provider=name,
+                        model=call.model,
+                        success=False,
+                        detail=f"{name} -> {nxt}: {exc}",
+                    )
+                )
                 log.info("failover in %s: %s -> %s (%s)", phase.value, name, nxt, exc)  # the result's note says it
                 continue
             return CallOutcome(response=response, events=events, metrics=metrics)
         raise ProviderUnavailableError("none", f"no provider in the chain for {phase.value}")
 
-    async def call(self, name: str, request: GenerationRequest, *, phase: str | None = None,
-                   on_delta: DeltaCallback | None = None) -> CallOutcome:
+    async def call(
+        self, name: str, request: GenerationRequest, *, phase: str | None = None, on_delta: DeltaCallback | None = None
+    ) -> CallOutcome:
         """One provider through the gateway: response cache, cost limit, rate limit, retries and pricing, without
         failover. For callers outside the phase chains (a judge, an optimizer). `on_delta` streams the call."""
         call = dataclasses.replace(request, model=request.model or self.get(name).default_model())
@@ -341,14 +407,28 @@ class ProviderRegistry:
         response = await self._call_one(name, call, phase, self.current_options(), metrics, on_delta)
         return CallOutcome(response=response, metrics=metrics)
 
-    async def _call_one(self, name: str, call: GenerationRequest, phase: str | None, options: RunOptions,
-                        metrics: list[MetricRecord], on_delta: DeltaCallback | None = None) -> GenerationResponse:
+    async def _call_one(
+        self,
+        name: str,
+        call: GenerationRequest,
+        phase: str | None,
+        options: RunOptions,
+        metrics: list[MetricRecord],
+        on_delta: DeltaCallback | None = None,
+    ) -> GenerationResponse:
         cached = self._cache_lookup(name, call, options)
         if cached is not None:
             options.cache_hits += 1
-            metrics.append(MetricRecord(kind="cache_hit", phase=phase, provider=cached.provider,
-                                        model=cached.model, latency_ms=cached.latency_ms,
-                                        detail="answered from the response cache"))
+            metrics.append(
+                MetricRecord(
+                    kind="cache_hit",
+                    phase=phase,
+                    provider=cached.provider,
+                    model=cached.model,
+                    latency_ms=cached.latency_ms,
+                    detail="answered from the response cache",
+                )
+            )
             if on_delta is not None and cached.text:
                 on_delta(cached.text)  # a cached answer is delivered whole, as one delta
             return cached
@@ -356,20 +436,32 @@ class ProviderRegistry:
             raise CostLimitError(
                 f"the run reached --max-cost ${options.max_cost:g} (spent ${options.spent:.4f}) before "
                 f"{phase or 'the next call'}; nothing was saved. Answers so far are cached: rerun with a higher "
-                f"--max-cost to continue without paying for them again")
+                f"--max-cost to continue without paying for them again"
+            )
         provider = self.get(name)
         await self.prepare(provider)
-        with telemetry.model_call(name, call.model, temperature=call.temperature, max_tokens=call.max_tokens,
-                                  remote=all_providers()[name].kind in ("cloud", "remote"),
-                                  server=self.endpoint(name)) as traced:
+        with telemetry.model_call(
+            name,
+            call.model,
+            temperature=call.temperature,
+            max_tokens=call.max_tokens,
+            remote=all_providers()[name].kind in ("cloud", "remote"),
+            server=self.endpoint(name),
+        ) as traced:
             if on_delta is None:
-                response = await self.call_with_retries(name, lambda: provider.generate(call), phase=phase,
-                                                        model=call.model, metrics=metrics)
+                response = await self.call_with_retries(
+                    name, lambda: provider.generate(call), phase=phase, model=call.model, metrics=metrics
+                )
             else:
                 progress = StreamProgress()
                 response = await self.call_with_retries(
-                    name, lambda: self._read_stream(name, provider, call, on_delta, progress), phase=phase,
-                    model=call.model, metrics=metrics, stream=progress)
+                    name,
+                    lambda: self._read_stream(name, provider, call, on_delta, progress),
+                    phase=phase,
+                    model=call.model,
+                    metrics=metrics,
+                    stream=progress,
+                )
             traced.answered(response.model, response.input_tokens, response.output_tokens, response.finish_reason)
         options.calls += 1
         if not response.cost_usd:
@@ -378,8 +470,9 @@ class ProviderRegistry:
         self._cache_store(name, call, response, options)
         return response
 
-    async def _read_stream(self, name: str, provider: Provider, call: GenerationRequest, on_delta: DeltaCallback,
-                           progress: StreamProgress) -> GenerationResponse:
+    async def _read_stream(
+        self, name: str, provider: Provider, call: GenerationRequest, on_delta: DeltaCallback, progress: StreamProgress
+    ) -> GenerationResponse:
         """One attempt at a streamed call: hand each delta to `on_delta` (noting it in `progress`) and return the
         final response. The wait for each next item is bounded by the provider's timeout (plus the backstop's
         second), so a long answer that keeps arriving is never cut, while a stalled one is."""
@@ -398,16 +491,21 @@ class ProviderRegistry:
                     break
                 except TimeoutError:
                     waiting = "the next token" if progress.started else "the first token"
-                    raise ProviderError(name, f"timed out after {timeout:g}s waiting for {waiting}; raise "
-                                              f"providers.{name}.timeout if this persists", retryable=True) from None
+                    raise ProviderError(
+                        name,
+                        f"timed out after {timeout:g}s waiting for {waiting}; raise "
+                        f"providers.{name}.timeout if this persists",
+                        retryable=True,
+                    ) from None
                 if isinstance(item, GenerationResponse):
                     response = item
                 elif item:
                     progress.delivered(item)
                     on_delta(item)
         if response is None:
-            raise ProviderError(name, "the stream ended without its final response (a cut or malformed stream)",
-                                retryable=True)
+            raise ProviderError(
+                name, "the stream ended without its final response (a cut or malformed stream)", retryable=True
+            )
         return response
 
     def _cache_lookup(self, name: str, call: GenerationRequest, options: RunOptions) -> GenerationResponse | None:
@@ -424,8 +522,9 @@ class ProviderRegistry:
             hit.latency_ms = (time.perf_counter() - start) * 1000.0
         return hit
 
-    def _cache_store(self, name: str, call: GenerationRequest, response: GenerationResponse,
-                     options: RunOptions) -> None:
+    def _cache_store(
+        self, name: str, call: GenerationRequest, response: GenerationResponse, options: RunOptions
+    ) -> None:
         if not (options.write_cache and self._cacheable(name)) or not response.text.strip():
             return
         cache = self.cache
@@ -477,12 +576,18 @@ class ProviderRegistry:
             embedding_model = (default_embed() if callable(default_embed) else info.embedding_model) or None
         price = self.prices.lookup(name, provider.default_model())
         return {
-            "name": name, "configured": configured, "available": reason is None, "reason": reason,
-            "default_model": provider.default_model(), "phases": phases, "embeddings": embeds,
+            "name": name,
+            "configured": configured,
+            "available": reason is None,
+            "reason": reason,
+            "default_model": provider.default_model(),
+            "phases": phases,
+            "embeddings": embeds,
             "embedding_model": embedding_model,
             "embedder": name == self.settings.generation.embedding_provider,
             "endpoint": getattr(provider, "endpoint", None),
-            "timeout": cfg.timeout, "max_retries": getattr(cfg, "max_retries", None),
+            "timeout": cfg.timeout,
+            "max_retries": getattr(cfg, "max_retries", None),
             "requests_per_minute": getattr(cfg, "requests_per_minute", None),
             "price_per_million": {"input": price.input, "output": price.output} if price else None,
             "price_source": price_source(price),
@@ -494,8 +599,9 @@ class ProviderRegistry:
         await self.prepare(provider)
         start = time.perf_counter()
         try:
-            detail = await asyncio.wait_for(provider.check(), timeout=min(
-                30.0, (self.settings.providers.get(name).timeout or 30.0) + 1.0))
+            detail = await asyncio.wait_for(
+                provider.check(), timeout=min(30.0, (self.settings.providers.get(name).timeout or 30.0) + 1.0)
+            )
             ok = True
         except ProviderError as exc:
             detail, ok = str(exc).removeprefix(f"provider '{name}': "), False
@@ -534,8 +640,9 @@ class EmbeddingClient:
     def default_model(self) -> str:
         return self._provider.default_model()
 
-    async def embed(self, texts: list[str], model: str | None = None,
-                    dimensions: int | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], model: str | None = None, dimensions: int | None = None
+    ) -> list[list[float]]:
         registry = self._registry
         options = registry.current_options()
         model = model or getattr(self._provider, "default_embedding_model", lambda: "")()
@@ -548,7 +655,8 @@ class EmbeddingClient:
             await registry.prepare(self._provider)
             todo = [texts[i] for i in missing]
             vectors = await registry.call_with_retries(
-                self.name, lambda: self._provider.embed(todo, model=model, dimensions=dimensions), model=model)
+                self.name, lambda: self._provider.embed(todo, model=model, dimensions=dimensions), model=model
+            )
             for i, vector in zip(missing, vectors):
                 found[i] = vector
             if cache is not None and options.write_cache:

@@ -65,8 +65,16 @@ def configure_logging(level: str, log_file: Path | None) -> None:
     root.setLevel("WARNING")
 
 
-async def run(service: AlchemyService, transport: Transport, host: str, port: int, *, role: str = "all",
-              concurrency: int = 2, schedule: bool = True) -> None:
+async def run(
+    service: AlchemyService,
+    transport: Transport,
+    host: str,
+    port: int,
+    *,
+    role: str = "all",
+    concurrency: int = 2,
+    schedule: bool = True,
+) -> None:
     """Serve `service` over `transport` until stdin closes (stdio) or SIGINT/SIGTERM arrives; maintenance and the
     training schedule run beside it. The service is closed on the way out. `role`: `all` serves and (on a
     PostgreSQL library) runs queued jobs; `api` only serves; `worker` runs queued jobs and the training schedule,
@@ -77,8 +85,13 @@ async def run(service: AlchemyService, transport: Transport, host: str, port: in
     from prompt_alchemy.mcp.server import build_server
     from prompt_alchemy.public_errors import register_paths
 
-    register_paths({service.examples_dir(): "server.examples_dir", service.loaded.paths.data_dir: "(data folder)",
-                    str(service.loaded.database_path): "(database file)"})
+    register_paths(
+        {
+            service.examples_dir(): "server.examples_dir",
+            service.loaded.paths.data_dir: "(data folder)",
+            str(service.loaded.database_path): "(database file)",
+        }
+    )
     server = build_server(service)
     if transport == "http":
         from prompt_alchemy import telemetry
@@ -101,8 +114,10 @@ async def run(service: AlchemyService, transport: Transport, host: str, port: in
         if transport == "stdio":
             from prompt_alchemy.mcp.stdio import run_stdio
 
-            await until_terminated(run_stdio(server), lambda: log.info(
-                "prompt-alchemy MCP server on stdio (database %s)", service.loaded.database_location))
+            await until_terminated(
+                run_stdio(server),
+                lambda: log.info("prompt-alchemy MCP server on stdio (database %s)", service.loaded.database_location),
+            )
         else:
             await serve_http(server, service, host, port)
     finally:
@@ -113,8 +128,7 @@ async def run(service: AlchemyService, transport: Transport, host: str, port: in
         log.info("prompt-alchemy MCP server stopped")
 
 
-async def run_worker_role(service: AlchemyService, concurrency: int, *,
-                          probes: tuple[str, int] | None = None) -> None:
+async def run_worker_role(service: AlchemyService, concurrency: int, *, probes: tuple[str, int] | None = None) -> None:
     """`serve --role worker`: queued jobs and the training schedule, until SIGINT/SIGTERM (running items finish);
     with `--transport http`, /livez, /readyz and /metrics on --host/--port for the orchestrator."""
     from prompt_alchemy.server.schedule import run_learning_loop
@@ -167,8 +181,9 @@ def arm_exit_deadline() -> None:
     if getattr(arm_exit_deadline, "armed", False):
         return
     arm_exit_deadline.armed = True  # type: ignore[attr-defined]
-    log.info("stopping: requests in flight get %.0f s, the process ends within %.0f s", SHUTDOWN_GRACE_S,
-             SHUTDOWN_DEADLINE_S)
+    log.info(
+        "stopping: requests in flight get %.0f s, the process ends within %.0f s", SHUTDOWN_GRACE_S, SHUTDOWN_DEADLINE_S
+    )
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.alarm(int(SHUTDOWN_DEADLINE_S))
 
@@ -190,7 +205,6 @@ async def serve_http(server: Any, service: AlchemyService, host: str, port: int)
     import uvicorn
 
     from prompt_alchemy.mcp.http import build_http_app, is_loopback
-
     from prompt_alchemy.server.hosts import HostPolicy
 
     _add_health_route(server, service)
@@ -211,25 +225,43 @@ async def serve_http(server: Any, service: AlchemyService, host: str, port: int)
     keys = len(await service.list_keys()) if app.require_auth else 0
 
     def announce() -> None:
-        log.info("prompt-alchemy MCP server listening on http://%s:%d/mcp (REST API: /api/v1, health: /health, "
-                 "metrics: /metrics, database %s)", shown, bound, service.loaded.database_location)
+        log.info(
+            "prompt-alchemy MCP server listening on http://%s:%d/mcp (REST API: /api/v1, health: /health, "
+            "metrics: /metrics, database %s)",
+            shown,
+            bound,
+            service.loaded.database_location,
+        )
         if app.require_auth:
             log.info("API keys are required on /api/v1 and /mcp (%d active)", keys)
             if keys == 0:
-                log.warning("no API key exists: every request will be refused; create one with "
-                            "'prompt-alchemy api-keys create --name NAME --scope write'")
+                log.warning(
+                    "no API key exists: every request will be refused; create one with "
+                    "'prompt-alchemy api-keys create --name NAME --scope write'"
+                )
         if not is_loopback(host):
-            checks = (f"Host/Origin limited to server.allowed_hosts ({', '.join(allowed_hosts)})" if allowed_hosts
-                      else "no Host/Origin check (set server.allowed_hosts to the names clients use)")
-            message = (f"listening on {host} beyond loopback: API keys are required, but {checks}; serve it over "
-                       f"TLS (a reverse proxy) so keys are not sent in the clear")
+            checks = (
+                f"Host/Origin limited to server.allowed_hosts ({', '.join(allowed_hosts)})"
+                if allowed_hosts
+                else "no Host/Origin check (set server.allowed_hosts to the names clients use)"
+            )
+            message = (
+                f"listening on {host} beyond loopback: API keys are required, but {checks}; serve it over "
+                f"TLS (a reverse proxy) so keys are not sent in the clear"
+            )
             log.warning(message)
             if not _logs_to_stderr():  # impossible to miss: on stderr too when the log goes to a file
                 sys.stderr.write(f"warning: {message}\n")
                 sys.stderr.flush()
 
-    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S))
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
+    )
     await _uvicorn_server_class(announce)(config).serve(sockets=[sock])
 
 
@@ -247,10 +279,23 @@ def _add_health_route(server: Any, service: AlchemyService) -> None:
             prompts = await service.count_prompts()
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
             log.warning("/health: the database did not answer: %s", exc)
-            return JSONResponse({"status": "error", "version": __version__, "error": "the database did not "
-                                 "answer (the server log has the reason)"}, status_code=503)
-        return JSONResponse({"status": "ok", "version": __version__, "server": "prompt-alchemy",
-                             "transport": "streamable-http", "prompts": prompts})
+            return JSONResponse(
+                {
+                    "status": "error",
+                    "version": __version__,
+                    "error": "the database did not " "answer (the server log has the reason)",
+                },
+                status_code=503,
+            )
+        return JSONResponse(
+            {
+                "status": "ok",
+                "version": __version__,
+                "server": "prompt-alchemy",
+                "transport": "streamable-http",
+                "prompts": prompts,
+            }
+        )
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -265,16 +310,19 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise AlchemyError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port "
-                           f"or --host") from None
+        raise AlchemyError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port " f"or --host"
+        ) from None
     sock.listen(128)
     return sock
 
 
 def _logs_to_stderr() -> bool:
-    return any(getattr(h, "target", None) == "stderr"
-               or (isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr)
-               for h in logging.getLogger().handlers)
+    return any(
+        getattr(h, "target", None) == "stderr"
+        or (isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr)
+        for h in logging.getLogger().handlers
+    )
 
 
 def _uvicorn_server_class(announce: Callable[[], None]) -> Any:

@@ -25,12 +25,14 @@ async def run_queue_worker(service: AlchemyService, *, concurrency: int, install
 
     app = await service.jobs.queue_app()
     name = f"{socket.gethostname()}-{os.getpid()}"
-    log.info("job worker %s: %d item(s) at a time from the queue on %s", name, concurrency,
-             service.loaded.database_location)
+    log.info(
+        "job worker %s: %d item(s) at a time from the queue on %s", name, concurrency, service.loaded.database_location
+    )
     reaper = asyncio.create_task(_reap(app))
     try:
-        await run_worker(app, service.jobs, concurrency=concurrency, name=name,
-                         install_signal_handlers=install_signal_handlers)
+        await run_worker(
+            app, service.jobs, concurrency=concurrency, name=name, install_signal_handlers=install_signal_handlers
+        )
     finally:
         reaper.cancel()
         log.info("job worker %s stopped", name)

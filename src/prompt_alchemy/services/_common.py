@@ -92,9 +92,16 @@ def backup_dir(loaded: LoadedSettings) -> Path:
     return loaded.database_path.parent / "backups"
 
 
-def guard_output_path(loaded: LoadedSettings, path: str | Path, *, force: bool, what: str = "output file",
-                      allow_existing: bool = False) -> Path:
+def guard_output_path(
+    loaded: LoadedSettings, path: str | Path, *, force: bool, what: str = "output file", allow_existing: bool = False
+) -> Path:
     """The guard every written file goes through: never the database, its -wal/-shm, a backup, a device or other
     non-regular file; an existing file only with `force` (see security.check_output_path)."""
-    return check_output_path(path, force=force, what=what, allow_existing=allow_existing,
-                             protected=[loaded.database_path], protected_dirs=[backup_dir(loaded)])
+    return check_output_path(
+        path,
+        force=force,
+        what=what,
+        allow_existing=allow_existing,
+        protected=[loaded.database_path],
+        protected_dirs=[backup_dir(loaded)],
+    )

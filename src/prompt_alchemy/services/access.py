@@ -94,9 +94,14 @@ class AuditLog:
         from prompt_alchemy.security import redact
 
         try:
-            self.app.store.append_audit(actor=self.actor(), action=action, targets=[str(t) for t in targets],
-                                        outcome=outcome, detail=redact(detail)[:500] if detail else None,
-                                        when=utcnow())
+            self.app.store.append_audit(
+                actor=self.actor(),
+                action=action,
+                targets=[str(t) for t in targets],
+                outcome=outcome,
+                detail=redact(detail)[:500] if detail else None,
+                when=utcnow(),
+            )
         except Exception as exc:  # noqa: BLE001 - see the docstring
             _log.warning("could not record the audit row for %s: %s", action, exc)
 
@@ -106,13 +111,24 @@ class AuditLog:
         newer: the audit row could not be written either, and the error already says why) are not."""
         from prompt_alchemy.errors import StorageError
 
-        if isinstance(exc, AlchemyError) and not isinstance(exc, (InputError, StorageError)) \
-                and self.app.library_exists():
+        if (
+            isinstance(exc, AlchemyError)
+            and not isinstance(exc, (InputError, StorageError))
+            and self.app.library_exists()
+        ):
             self.record(action, targets, outcome=f"error:{type(exc).__name__}", detail=str(exc)[:300])
 
     @in_thread
-    def list_audit(self, *, actor_name: str | None = None, action: str | None = None, target: str | None = None,
-                   since: Any = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    def list_audit(
+        self,
+        *,
+        actor_name: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        since: Any = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         """Audit rows, newest first."""
         from prompt_alchemy.models import parse_when
 
@@ -123,8 +139,9 @@ class AuditLog:
             raise InputError(str(exc)) from None
         if not self.app.library_exists():
             return []
-        return self.app.store.list_audit(actor=actor_name, action=action, target=target, since=when, limit=limit,
-                                         offset=offset)
+        return self.app.store.list_audit(
+            actor=actor_name, action=action, target=target, since=when, limit=limit, offset=offset
+        )
 
     @in_thread
     def creators(self, ids: list[str]) -> dict[str, str]:
@@ -154,18 +171,23 @@ def _nothing_written(result: Any, call: Call) -> Written:
     return None
 
 
-def audited(action: str, *, targets: Callable[[Call], list[str]] = _no_targets,
-            written: Callable[[Any, Call], Written] = _nothing_written,
-            failures: Callable[[Call], bool] | bool = True,
-            ) -> Callable[[Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]],
-                          Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]]:
+def audited(
+    action: str,
+    *,
+    targets: Callable[[Call], list[str]] = _no_targets,
+    written: Callable[[Any, Call], Written] = _nothing_written,
+    failures: Callable[[Call], bool] | bool = True,
+) -> Callable[
+    [Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]], Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]
+]:
     """Record each call of a service's write in its audit log as `action`. `written(result, call)` gives the ids
     written and a detail line (None: the write changed nothing, or the store committed the row with the write);
     a failure is recorded against `targets(call)` when `failures` (or `failures(call)`) is true, as
     :meth:`AuditLog.record_failure` says, and raised. `call` is the call's arguments by name."""
 
-    def decorate(method: Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]],
-                 ) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]:
+    def decorate(
+        method: Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]],
+    ) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]:
         signature = inspect.signature(method)
 
         @functools.wraps(method)
@@ -208,8 +230,10 @@ class AccessService:
 
         name = (name or "").strip()
         if not _NAME.match(name):
-            raise InputError(f"invalid key name '{name}': use 1-64 letters, digits, '.', '_', '@' or '-', starting "
-                             f"with a letter or digit")
+            raise InputError(
+                f"invalid key name '{name}': use 1-64 letters, digits, '.', '_', '@' or '-', starting "
+                f"with a letter or digit"
+            )
         if scope not in SCOPES:
             raise InputError(f"unknown scope '{scope}'; use one of: {', '.join(SCOPES)}")
         if rate_limit is not None and not 1 <= rate_limit <= 1_000_000:
@@ -219,14 +243,28 @@ class AccessService:
         salt = secrets.token_hex(16)
         now = utcnow()
         try:
-            self.app.store.insert_api_key(key_id=key_id, name=name, scope=scope, salt=salt,
-                                      secret_hash=_hash(salt, secret), rate_limit=rate_limit, created_at=now)
+            self.app.store.insert_api_key(
+                key_id=key_id,
+                name=name,
+                scope=scope,
+                salt=salt,
+                secret_hash=_hash(salt, secret),
+                rate_limit=rate_limit,
+                created_at=now,
+            )
         except sqlite3.IntegrityError:
-            raise ConflictError(f"an active key named '{name}' exists; revoke it first or choose another "
-                                f"name") from None
+            raise ConflictError(
+                f"an active key named '{name}' exists; revoke it first or choose another " f"name"
+            ) from None
         self.audit.record("key.create", [key_id], detail=f"name={name} scope={scope}")
-        row = {"id": key_id, "name": name, "scope": scope, "rate_limit": rate_limit,
-               "created_at": now.isoformat(), "revoked_at": None}
+        row = {
+            "id": key_id,
+            "name": name,
+            "scope": scope,
+            "rate_limit": rate_limit,
+            "created_at": now.isoformat(),
+            "revoked_at": None,
+        }
         return f"{KEY_PREFIX}{key_id}_{secret}", row
 
     @in_thread

@@ -45,8 +45,12 @@ class App:
             register_url_secret(loaded.database_url)
 
     @classmethod
-    def from_environment(cls, config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
-                         env: Mapping[str, str] | None = None) -> App:
+    def from_environment(
+        cls,
+        config_file: str | Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> App:
         return cls(load_settings(config_file=config_file, overrides=overrides, env=env))
 
     # ------------------------------------------------------------------ components (lazy, shared)
@@ -152,4 +156,3 @@ class App:
         """Re-read the configuration file the service was loaded from (plus the environment): (path, problems)."""
         path = self.loaded.paths.config_file
         return path, check_configuration(path if path.exists() else None)
-

@@ -39,10 +39,19 @@ class BatchService:
             text = read_text_file(path, "batch file", limit=MAX_BATCH_BYTES)
         return parse_items(text, fmt or detect_format(path, text), str(path))
 
-    async def batch_generate(self, items: list[BatchItem], *, workers: int = 2, defaults: BatchOptions | None = None,
-                             save: bool = True, results_file: str | Path | None = None, resume: bool = False,
-                             dry_run: bool = False, source: str = "batch",
-                             progress: BatchProgress | None = None) -> BatchReport:
+    async def batch_generate(
+        self,
+        items: list[BatchItem],
+        *,
+        workers: int = 2,
+        defaults: BatchOptions | None = None,
+        save: bool = True,
+        results_file: str | Path | None = None,
+        resume: bool = False,
+        dry_run: bool = False,
+        source: str = "batch",
+        progress: BatchProgress | None = None,
+    ) -> BatchReport:
         """Generate every item, at most `workers` at a time; per-item options override `defaults`. Every item is
         validated (and every provider chain resolved) before anything runs or is written. With `results_file`,
         each finished item is appended to it and `resume` skips the items it already holds."""
@@ -58,11 +67,19 @@ class BatchService:
         async def generate(job: BatchJob, session_id: str | None) -> GenerationResult:
             return await self.generation.generate(job.request, session_id=session_id)
 
-        return await run_batch(jobs, workers=workers, generate=generate, recover=self._recover_batch_item,
-                               results=results, progress=progress, dry_run=dry_run)
+        return await run_batch(
+            jobs,
+            workers=workers,
+            generate=generate,
+            recover=self._recover_batch_item,
+            results=results,
+            progress=progress,
+            dry_run=dry_run,
+        )
 
-    def plan(self, items: list[BatchItem], *, defaults: BatchOptions | None = None,
-             save: bool = True) -> list[BatchJob]:
+    def plan(
+        self, items: list[BatchItem], *, defaults: BatchOptions | None = None, save: bool = True
+    ) -> list[BatchJob]:
         """One validated request per item, keyed (see engine.batch.item_keys); every provider chain is resolved.
         Raises InputError naming the first bad item; nothing runs or is written."""
         from prompt_alchemy.engine.batch import BatchJob, item_keys
@@ -72,8 +89,10 @@ class BatchService:
         defaults = defaults or BatchOptions()
         jobs: list[BatchJob] = []
         for index, (item, key) in enumerate(zip(items, item_keys(items)), 1):
-            options = {name: getattr(item, name) if getattr(item, name) is not None else getattr(defaults, name)
-                       for name in BatchOptions.model_fields}
+            options = {
+                name: getattr(item, name) if getattr(item, name) is not None else getattr(defaults, name)
+                for name in BatchOptions.model_fields
+            }
             try:
                 request = self.generation.build_request(item.idea, save=save, **options)
             except InputError as exc:
@@ -98,8 +117,16 @@ class BatchService:
         scored = [p for p in prompts if p.score is not None]
         best = max(scored, key=lambda p: p.score or 0.0) if scored else None
         return BatchItemResult(
-            key=job.key, index=job.index, idea=job.request.idea, status="ok", session_id=session_id,
-            best_id=best.id if best else None, best=best.content if best else None,
-            best_score=best.score if best else None, prompt_ids=[p.id for p in prompts], saved=True,
-            total_tokens=sum(p.actual_tokens for p in prompts), cost_usd=round(sum(p.cost_usd for p in prompts), 6))
-
+            key=job.key,
+            index=job.index,
+            idea=job.request.idea,
+            status="ok",
+            session_id=session_id,
+            best_id=best.id if best else None,
+            best=best.content if best else None,
+            best_score=best.score if best else None,
+            prompt_ids=[p.id for p in prompts],
+            saved=True,
+            total_tokens=sum(p.actual_tokens for p in prompts),
+            cost_usd=round(sum(p.cost_usd for p in prompts), 6),
+        )

@@ -233,8 +233,9 @@ class AlchemyService:
     ) -> ImportReport:
         return await self.library_service.import_prompts(path, fmt, progress)
 
-    async def label_history(self, name: str | None = None, limit: int = 100, *,
-                            prompt_name: str | None = None) -> list[dict[str, Any]]:
+    async def label_history(
+        self, name: str | None = None, limit: int = 100, *, prompt_name: str | None = None
+    ) -> list[dict[str, Any]]:
         return await self.library_service.label_history(name, limit, prompt_name=prompt_name)
 
     async def label_target(self, name: str) -> str | None:
@@ -267,8 +268,9 @@ class AlchemyService:
     async def protected_labels(self) -> list[str]:
         return await self.library_service.protected_labels()
 
-    async def save_version(self, name: str, text: str, *, title: str | None = None, tags: list[str] | None = None,
-                           source: str = "cli") -> dict[str, Any]:
+    async def save_version(
+        self, name: str, text: str, *, title: str | None = None, tags: list[str] | None = None, source: str = "cli"
+    ) -> dict[str, Any]:
         return await self.library_service.save_version(name, text, title=title, tags=tags, source=source)
 
     async def list_prompts(
@@ -282,8 +284,9 @@ class AlchemyService:
     async def metrics_report(self, since: Any = None, phase: str | None = None, provider: str | None = None) -> dict:
         return await self.library_service.metrics_report(since, phase, provider)
 
-    async def remove_label(self, name: str, *, prompt_name: str | None = None, source: str = "cli",
-                           force: bool = False) -> dict[str, Any]:
+    async def remove_label(
+        self, name: str, *, prompt_name: str | None = None, source: str = "cli", force: bool = False
+    ) -> dict[str, Any]:
         return await self.library_service.remove_label(name, prompt_name=prompt_name, source=source, force=force)
 
     async def render_prompt(
@@ -312,8 +315,9 @@ class AlchemyService:
     ) -> list[SearchResult]:
         return await self.library_service.search(query, mode=mode, filters=filters, limit=limit)
 
-    async def set_label(self, prompt_id: str, name: str, *, version: int | None = None, source: str = "cli",
-                        force: bool = False) -> dict[str, Any]:
+    async def set_label(
+        self, prompt_id: str, name: str, *, version: int | None = None, source: str = "cli", force: bool = False
+    ) -> dict[str, Any]:
         return await self.library_service.set_label(prompt_id, name, version=version, source=source, force=force)
 
     async def top_prompts(self, limit: int = 20) -> list[Prompt]:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from prompt_alchemy.engine.engine import ProgressCallback, TokenCallback
 from prompt_alchemy.engine.personas import resolve_persona
 from prompt_alchemy.errors import InputError
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.models import (
     CONFIG_DEFAULTS,
     ContextItem,
@@ -19,7 +20,6 @@ from prompt_alchemy.models import (
     PromptRequest,
     SearchFilters,
 )
-from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.security import MAX_CONTEXT_BYTES, check_length, read_text_file
 from prompt_alchemy.services._common import _MAX_EXAMPLE_CHARS, mask_result_secrets
 from prompt_alchemy.services.access import AuditLog, Call, Written, audited
@@ -86,8 +86,10 @@ class GenerationService:
             data["context"] = [*data.get("context", []), *(self._read_context(path) for path in files)]
         request = _validated(data)
         if sum(len(c.content) for c in request.context) > gen.max_context_chars:
-            raise InputError(f"the context totals more than {gen.max_context_chars:,} characters "
-                             f"(raise generation.max_context_chars to allow more)")
+            raise InputError(
+                f"the context totals more than {gen.max_context_chars:,} characters "
+                f"(raise generation.max_context_chars to allow more)"
+            )
         resolve_persona(request.persona, self.settings)
         if request.provider:
             self.registry.check_name(request.provider)
@@ -102,10 +104,20 @@ class GenerationService:
         text = read_text_file(path, "--context file", limit=MAX_CONTEXT_BYTES)
         return ContextItem(source=str(Path(path).expanduser()), content=text, context_type="file")
 
-    @audited("generate", targets=lambda call: [call["session_id"]] if call["session_id"] else [],
-             written=_generated, failures=lambda call: bool(call["request"].save))
-    async def generate(self, request: PromptRequest, progress: ProgressCallback | None = None, *,
-                       session_id: str | None = None, on_token: TokenCallback | None = None) -> GenerationResult:
+    @audited(
+        "generate",
+        targets=lambda call: [call["session_id"]] if call["session_id"] else [],
+        written=_generated,
+        failures=lambda call: bool(call["request"].save),
+    )
+    async def generate(
+        self,
+        request: PromptRequest,
+        progress: ProgressCallback | None = None,
+        *,
+        session_id: str | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> GenerationResult:
         """Run the phases and, unless `save` is off, store the whole session in one transaction. `progress` hears
         of each finished phase call; `on_token` receives the final phase's text as it arrives (see
         :class:`TokenEvent`)."""
@@ -117,10 +129,15 @@ class GenerationService:
             if estimate > request.max_cost:
                 from prompt_alchemy.errors import CostLimitError
 
-                _log.info("budget stop: the estimated cost $%.4f exceeds max-cost $%g; nothing generated",
-                          estimate, request.max_cost)
-                raise CostLimitError(f"the estimated cost ${estimate:.4f} exceeds --max-cost ${request.max_cost:g}; "
-                                     f"lower --count or --max-tokens, choose a cheaper model, or raise the limit")
+                _log.info(
+                    "budget stop: the estimated cost $%.4f exceeds max-cost $%g; nothing generated",
+                    estimate,
+                    request.max_cost,
+                )
+                raise CostLimitError(
+                    f"the estimated cost ${estimate:.4f} exceeds --max-cost ${request.max_cost:g}; "
+                    f"lower --count or --max-tokens, choose a cheaper model, or raise the limit"
+                )
         examples = await self._rated_examples(request.idea) if self.settings.generation.include_context else []
         if examples:  # top-rated similar library prompts as examples for the phases
             request = request.model_copy(update={"context": [*request.context, *examples]})
@@ -130,21 +147,28 @@ class GenerationService:
         from prompt_alchemy import telemetry
 
         started = time.perf_counter()
-        with telemetry.span("generate", **{"prompt_alchemy.variants": request.count,
-                                           "prompt_alchemy.persona": persona.name}), \
-                self.registry.run_options(read_cache=read_cache, write_cache=request.save,
-                                          max_cost=request.max_cost) as gateway:
-            result = await self.app.engine.run(request, persona, progress, session_id=session_id,
-                                               on_token=on_token)
+        with (
+            telemetry.span(
+                "generate", **{"prompt_alchemy.variants": request.count, "prompt_alchemy.persona": persona.name}
+            ),
+            self.registry.run_options(
+                read_cache=read_cache, write_cache=request.save, max_cost=request.max_cost
+            ) as gateway,
+        ):
+            result = await self.app.engine.run(request, persona, progress, session_id=session_id, on_token=on_token)
             telemetry.annotate(**{"prompt_alchemy.session_id": result.session_id})
         telemetry.observe_generation(result, time.perf_counter() - started)
         if examples:
-            result.events.append(f"the phases were given {len(examples)} top-rated similar library prompt(s) as "
-                                 f"examples (generation.include_context)")
+            result.events.append(
+                f"the phases were given {len(examples)} top-rated similar library prompt(s) as "
+                f"examples (generation.include_context)"
+            )
         if gateway.cache_hits:
             total = gateway.cache_hits + gateway.calls
-            result.events.append(f"{gateway.cache_hits} of {total} calls answered from the response cache "
-                                 f"(--no-cache to call the providers)")
+            result.events.append(
+                f"{gateway.cache_hits} of {total} calls answered from the response cache "
+                f"(--no-cache to call the providers)"
+            )
         result = mask_result_secrets(result)
         if request.save:
             roots = [p for p in result.prompts if p.parent_id is None]
@@ -152,7 +176,6 @@ class GenerationService:
             await asyncio.to_thread(self.app.store.save_session, result.prompts, contexts, result.metrics)
             result.saved = True
         return result
-
 
     def estimate_cost(self, request: PromptRequest) -> float:
         """An upper bound on a run's cost in USD (see Engine.estimate_cost)."""
@@ -167,13 +190,13 @@ class GenerationService:
         rows = [self.registry.describe(n) for n in PROVIDER_NAMES if n in IMPLEMENTATIONS]
         rows = [r for r in rows if r["name"] not in EXPLICIT_ONLY or r["phases"] or r["embedder"]]
         if check:
+
             async def probe(row: dict[str, Any]) -> dict[str, Any] | None:
                 return await self.registry.check(row["name"]) if row["configured"] else None
 
             for row, outcome in zip(rows, await asyncio.gather(*(probe(r) for r in rows))):
                 row["check"] = outcome
         return rows
-
 
     async def _rated_examples(self, idea: str) -> list[ContextItem]:
         """For `generation.include_context`: the library prompts most similar to the idea (by embedding) whose
@@ -186,9 +209,9 @@ class GenerationService:
         if reason is not None:
             _log.warning("include_context: no examples from the library: %s", reason)
             return []
-        hits = await self.library.search(idea, mode="semantic",
-                                         filters=SearchFilters(min_rating=gen.context_min_rating),
-                                         limit=gen.context_examples)
+        hits = await self.library.search(
+            idea, mode="semantic", filters=SearchFilters(min_rating=gen.context_min_rating), limit=gen.context_examples
+        )
         ratings = self.app.store.average_ratings([h.prompt.id for h in hits])
         budget = gen.max_context_chars
         examples = []
@@ -198,8 +221,11 @@ class GenerationService:
                 break
             budget -= len(text)
             avg, n = ratings.get(hit.prompt.id, (0.0, 0))
-            examples.append(ContextItem(
-                source=f"example from the library: prompt {hit.prompt.id[:8]}, rated {avg:.1f}/5 ({n} ratings)",
-                content=text, context_type="example"))
+            examples.append(
+                ContextItem(
+                    source=f"example from the library: prompt {hit.prompt.id[:8]}, rated {avg:.1f}/5 ({n} ratings)",
+                    content=text,
+                    context_type="example",
+                )
+            )
         return examples
-

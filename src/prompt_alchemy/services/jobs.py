@@ -48,8 +48,14 @@ def item_session_id(job_id: int, key: str) -> str:
 class JobsService:
     """Submit, run, list, cancel and retry jobs."""
 
-    def __init__(self, app: App, batch: BatchService, generation: GenerationService, ranking: RankingService,
-                 learning: LearningService) -> None:
+    def __init__(
+        self,
+        app: App,
+        batch: BatchService,
+        generation: GenerationService,
+        ranking: RankingService,
+        learning: LearningService,
+    ) -> None:
         self.app = app
         self.batch = batch
         self.generation = generation
@@ -83,8 +89,10 @@ class JobsService:
     async def queue_app(self) -> procrastinate.App:
         """The procrastinate app, open (PostgreSQL only)."""
         if not self.queued:
-            raise InputError("the job queue needs a PostgreSQL library (storage.url); with SQLite jobs run in the "
-                             "process that submits them")
+            raise InputError(
+                "the job queue needs a PostgreSQL library (storage.url); with SQLite jobs run in the "
+                "process that submits them"
+            )
         await asyncio.to_thread(lambda: self.records)  # the schema exists before anything uses the queue
         if self._queue is None:
             from prompt_alchemy.jobs.queue import make_app
@@ -107,8 +115,15 @@ class JobsService:
 
     # ------------------------------------------------------------------ submitting
 
-    async def submit_batch(self, items: list[BatchItem], *, defaults: BatchOptions | None = None, save: bool = True,
-                           source: str = "batch", wait: bool = False) -> JobInfo:
+    async def submit_batch(
+        self,
+        items: list[BatchItem],
+        *,
+        defaults: BatchOptions | None = None,
+        save: bool = True,
+        source: str = "batch",
+        wait: bool = False,
+    ) -> JobInfo:
         """A batch job: every item validated first (nothing is queued on bad input), then one item per idea."""
         plan = self.batch.plan(items, defaults=defaults, save=save)
         rows = [(job.key, job.index, {"request": job.request.model_dump(mode="json")}) for job in plan]
@@ -132,8 +147,9 @@ class JobsService:
     async def submit_train(self, *, dry_run: bool = False, wait: bool = False) -> JobInfo:
         return await self._submit("train", {"dry_run": dry_run}, [(SINGLE_KEY, 1, {"dry_run": dry_run})], wait)
 
-    async def _submit(self, kind: JobKind, params: dict[str, Any], rows: list[tuple[str, int, dict[str, Any]]],
-                      wait: bool) -> JobInfo:
+    async def _submit(
+        self, kind: JobKind, params: dict[str, Any], rows: list[tuple[str, int, dict[str, Any]]], wait: bool
+    ) -> JobInfo:
         job_id = await asyncio.to_thread(self.records.create, kind, params, rows)
         log.info("job %d (%s, %d item(s)) submitted", job_id, kind, len(rows))
         await self._dispatch(job_id, [key for key, _, _ in rows], wait=wait)
@@ -162,8 +178,14 @@ class JobsService:
 
         await asyncio.gather(*(worker() for _ in range(min(LOCAL_CONCURRENCY, len(keys)))))
 
-    async def wait(self, job_id: int, *, poll: float = 0.5, timeout: float | None = None,
-                   on_poll: Callable[[JobInfo], Awaitable[None]] | None = None) -> JobInfo:
+    async def wait(
+        self,
+        job_id: int,
+        *,
+        poll: float = 0.5,
+        timeout: float | None = None,
+        on_poll: Callable[[JobInfo], Awaitable[None]] | None = None,
+    ) -> JobInfo:
         """Until the job is succeeded, failed or cancelled (or `timeout` seconds have passed: the job as it is
         then). `on_poll` sees the job at every look, the last one included."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -271,24 +293,47 @@ def _info(row: JobRow, items: list[ItemRow] | None, *, with_items: bool = False)
     counts = row.counts
     total = sum(counts.values())
     status = job_status(row.cancelled, counts)
-    progress = JobProgress(done=counts.get("succeeded", 0) + counts.get("failed", 0), total=total,
-                           succeeded=counts.get("succeeded", 0), failed=counts.get("failed", 0),
-                           running=counts.get("running", 0))
+    progress = JobProgress(
+        done=counts.get("succeeded", 0) + counts.get("failed", 0),
+        total=total,
+        succeeded=counts.get("succeeded", 0),
+        failed=counts.get("failed", 0),
+        running=counts.get("running", 0),
+    )
     result: dict[str, Any] | None = None
     error: str | None = None
     if items is not None:
         errors = [i for i in items if i.status == "failed"]
         if row.kind == "batch":
             done = [i for i in items if i.status == "succeeded" and i.result]
-            result = {"generated": len(done), "failed": len(errors),
-                      "prompts": sum(len(i.result.get("prompt_ids") or []) for i in done if i.result)}
+            result = {
+                "generated": len(done),
+                "failed": len(errors),
+                "prompts": sum(len(i.result.get("prompt_ids") or []) for i in done if i.result),
+            }
         elif items and items[0].result is not None:
             result = items[0].result
         if errors:
-            error = f"{len(errors)} item(s) failed; first: {errors[0].error}" if row.kind == "batch" \
-                else errors[0].error
-    listed = [JobItemInfo(key=i.key, index=i.index, status=i.status, attempts=i.attempts, result=i.result,
-                          error=i.error) for i in items] if with_items and items is not None else None
-    return JobInfo(job=row.id, kind=row.kind, status=status, progress=progress,  # type: ignore[arg-type]
-                   created_at=row.created_at, updated_at=row.updated_at, params=row.params, result=result,
-                   error=error, items=listed)
+            error = (
+                f"{len(errors)} item(s) failed; first: {errors[0].error}" if row.kind == "batch" else errors[0].error
+            )
+    listed = (
+        [
+            JobItemInfo(key=i.key, index=i.index, status=i.status, attempts=i.attempts, result=i.result, error=i.error)
+            for i in items
+        ]
+        if with_items and items is not None
+        else None
+    )
+    return JobInfo(
+        job=row.id,
+        kind=row.kind,
+        status=status,
+        progress=progress,  # type: ignore[arg-type]
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        params=row.params,
+        result=result,
+        error=error,
+        items=listed,
+    )

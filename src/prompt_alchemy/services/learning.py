@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.errors import InputError
-from prompt_alchemy.models import Prompt
 from prompt_alchemy.logging_setup import get_logger
+from prompt_alchemy.models import Prompt
 from prompt_alchemy.security import check_length, check_text
 from prompt_alchemy.services._common import (
     _MAX_COMMENT,
@@ -42,8 +42,10 @@ def _chosen(out: dict[str, Any], call: Call) -> Written:
 def _trained(report: TrainingReport, call: Call) -> Written:
     if call["dry_run"]:
         return None
-    return ([f"model-v{report.version}"] if report.version else [],
-            f"trigger={call['trigger']} adopted={report.adopted} stored={report.stored}")
+    return (
+        [f"model-v{report.version}"] if report.version else [],
+        f"trigger={call['trigger']} adopted={report.adopted} stored={report.stored}",
+    )
 
 
 class LearningService:
@@ -70,8 +72,7 @@ class LearningService:
             check_length("the comment", comment, _MAX_COMMENT)
             check_text("comment", comment)
         prompt = self._feedback_prompt(prompt_id)
-        row = Feedback(prompt_id=prompt.id, session_id=prompt.session_id, rating=rating, comment=comment,
-                       source=source)
+        row = Feedback(prompt_id=prompt.id, session_id=prompt.session_id, rating=rating, comment=comment, source=source)
         self.app.store.insert_feedback([row])
         return row
 
@@ -88,8 +89,11 @@ class LearningService:
         chosen = self._feedback_prompt(chosen_id)
         if chosen.session_id != session_id:
             raise InputError(f"prompt {chosen.id} is not part of session {session_id}")
-        siblings = [p for p in self.app.store.list_prompts(session_id=session_id, limit=_MAX_LIMIT)
-                    if p.phase == chosen.phase and p.id != chosen.id]
+        siblings = [
+            p
+            for p in self.app.store.list_prompts(session_id=session_id, limit=_MAX_LIMIT)
+            if p.phase == chosen.phase and p.id != chosen.id
+        ]
         rows = [Feedback(prompt_id=chosen.id, session_id=session_id, chosen=True, source=source)]
         rows += [Feedback(prompt_id=p.id, session_id=session_id, chosen=False, source=source) for p in siblings]
         self.app.store.insert_feedback(rows)
@@ -101,9 +105,17 @@ class LearningService:
         return self.app.store.average_ratings(list(ids)) if ids else {}
 
     @in_thread
-    def list_feedback(self, prompt_id: str | None = None, *, session_id: str | None = None,
-                      source: str | None = None, kind: str | None = None, since: Any = None, limit: int = 50,
-                      offset: int = 0) -> list:
+    def list_feedback(
+        self,
+        prompt_id: str | None = None,
+        *,
+        session_id: str | None = None,
+        source: str | None = None,
+        kind: str | None = None,
+        since: Any = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list:
         """Feedback rows (ratings and choices), newest first."""
         from prompt_alchemy.models import parse_when
 
@@ -121,20 +133,23 @@ class LearningService:
                 raise InputError(f"no prompt with id '{prompt_id}' (the library is empty)")
             return []
         full = self.ranking.prompt_argument(prompt_id).id if prompt_id is not None else None
-        return self.app.store.list_feedback(prompt_id=full, session_id=session_id, source=source, since=when,
-                             kind=kind, limit=limit, offset=offset)
+        return self.app.store.list_feedback(
+            prompt_id=full, session_id=session_id, source=source, since=when, kind=kind, limit=limit, offset=offset
+        )
 
     @audited("train", written=_trained, failures=lambda call: not call["dry_run"])
-    async def train(self, dry_run: bool = False, *, trigger: str = "cli",
-                    now: datetime | None = None) -> TrainingReport:
+    async def train(
+        self, dry_run: bool = False, *, trigger: str = "cli", now: datetime | None = None
+    ) -> TrainingReport:
         """Fit a learning-to-rank model on all feedback, validate it against the current ranker, and adopt it only
         if it is better (never with `dry_run`). Too little feedback is bad input (exit 2) and changes nothing."""
         from prompt_alchemy.ranking.learning import check_enough, run_training
 
         if not self.app.library_exists():
             check_enough(0, self.app.settings.learning.min_feedback)
-        report = await run_training(self.app.store, self.app.settings, self.stored_feature_contexts, dry_run=dry_run,
-                                    trigger=trigger, now=now)
+        report = await run_training(
+            self.app.store, self.app.settings, self.stored_feature_contexts, dry_run=dry_run, trigger=trigger, now=now
+        )
         if report.adopted:
             await self.refresh_learned_model()
         return report
@@ -150,23 +165,36 @@ class LearningService:
         models = self.app.store.list_models(limit=10) if exists else []
         active = next((m for m in models if m.active), None)
         if active is None and exists:
-
             active = self.app.store.active_model()
 
         def summary(m) -> dict[str, Any]:
             metrics = {k: v for k, v in m.metrics.items() if k != "top_features"}
             params = {k: v for k, v in m.params.items() if k != "reweighting"}
-            return {"version": m.version, "status": m.status, "active": m.active, "kind": m.kind,
-                    "created_at": m.created_at.isoformat(), "trigger": m.trigger, "training_size": m.training_size,
-                    "train_pairs": m.train_pairs, "validation_pairs": m.validation_pairs, "metrics": metrics,
-                    "params": params}
+            return {
+                "version": m.version,
+                "status": m.status,
+                "active": m.active,
+                "kind": m.kind,
+                "created_at": m.created_at.isoformat(),
+                "trigger": m.trigger,
+                "training_size": m.training_size,
+                "train_pairs": m.train_pairs,
+                "validation_pairs": m.validation_pairs,
+                "metrics": metrics,
+                "params": params,
+            }
 
-        counts = self.app.store.feedback_counts() if exists else {
-            "total": 0, "ratings": 0, "choices": 0, "rated_prompts": 0, "choice_sessions": 0}
+        counts = (
+            self.app.store.feedback_counts()
+            if exists
+            else {"total": 0, "ratings": 0, "choices": 0, "rated_prompts": 0, "choice_sessions": 0}
+        )
         return {
-            "enabled": cfg.enabled, "schedule": cfg.schedule,
+            "enabled": cfg.enabled,
+            "schedule": cfg.schedule,
             "next_run": next_slot(local_now(), cfg.schedule).isoformat(timespec="minutes")
-            if cfg.enabled and cfg.schedule else None,
+            if cfg.enabled and cfg.schedule
+            else None,
             "feedback": {**counts, "needed": cfg.min_feedback},
             "active": {**summary(active), "top_features": active.metrics.get("top_features", [])} if active else None,
             "versions": [summary(m) for m in models],
@@ -207,9 +235,11 @@ class LearningService:
             from prompt_alchemy.storage.url import url_password
 
             if url_password(url):
-                raise InputError("the library's URL holds a password, which a crontab line would show in plain "
-                                 "text: keep the password in PostgreSQL's password file (~/.pgpass) and drop it "
-                                 "from storage.url, or let 'prompt-alchemy serve' train on schedule")
+                raise InputError(
+                    "the library's URL holds a password, which a crontab line would show in plain "
+                    "text: keep the password in PostgreSQL's password file (~/.pgpass) and drop it "
+                    "from storage.url, or let 'prompt-alchemy serve' train on schedule"
+                )
             env["PROMPT_ALCHEMY_DATABASE_URL"] = url
         command = [sys.executable, "-m", "prompt_alchemy"]
         if self.app.loaded.paths.config_file.exists():
@@ -217,8 +247,11 @@ class LearningService:
         command += ["train", "--trigger", "cron"]
         log_file = self.app.loaded.database_path.parent / "training.log"
         line = cron_line(cfg.schedule, command, env, log_file)
-        return {**install_cron(line, Path(crontab_file) if crontab_file else None), "schedule": cfg.schedule,
-                "log_file": str(log_file)}
+        return {
+            **install_cron(line, Path(crontab_file) if crontab_file else None),
+            "schedule": cfg.schedule,
+            "log_file": str(log_file),
+        }
 
     @in_thread
     def uninstall_training_schedule(self, crontab_file: str | Path | None = None) -> dict[str, Any]:
@@ -296,14 +329,14 @@ class LearningService:
             if len(group) == 1 and not p.original_input:  # nothing to compare with: no embedding needed
                 out[p.id] = feature_contexts([p.content], metas=metas)[0]
             else:
-                out[p.id] = (await self.ranking.feature_contexts([g.content for g in group], p.original_input, metas))[0]
+                out[p.id] = (await self.ranking.feature_contexts([g.content for g in group], p.original_input, metas))[
+                    0
+                ]
         return out
-
 
     @staticmethod
     def _check_score(score: Any) -> int:
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or score != int(score) \
-                or not 1 <= score <= 5:
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or score != int(score) or not 1 <= score <= 5:
             raise InputError(f"the score must be a whole number from 1 to 5, got {score!r}")
         return int(score)
 
@@ -320,5 +353,3 @@ class LearningService:
         if not self.app.library_exists():
             raise InputError(f"no prompt with id '{prompt_id}' (the library is empty)")
         return self.ranking.prompt_argument(prompt_id)
-
-

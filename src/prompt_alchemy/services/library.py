@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,8 @@ from prompt_alchemy.errors import (
     MissingVariablesError,
     NotFoundError,
 )
+from prompt_alchemy.library import SEARCH_MODES
+from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.models import (
     ContextItem,
     Feedback,
@@ -24,9 +25,7 @@ from prompt_alchemy.models import (
     SearchFilters,
     SearchResult,
 )
-from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.security import check_length, check_text, mask_secrets, write_text_atomically
-from prompt_alchemy.library import SEARCH_MODES
 from prompt_alchemy.services._common import (
     _IMPORT_BATCH,
     _MAX_CANDIDATES,
@@ -89,8 +88,13 @@ class LibraryService:
 
         start = time.perf_counter()
         index = self.app.library.vector_index()
-        return {"model": index.model, "dimensions": index.dimensions, "vectors": len(index),
-                "bytes": index.nbytes, "load_ms": round((time.perf_counter() - start) * 1000, 2)}
+        return {
+            "model": index.model,
+            "dimensions": index.dimensions,
+            "vectors": len(index),
+            "bytes": index.nbytes,
+            "load_ms": round((time.perf_counter() - start) * 1000, 2),
+        }
 
     def _known_dimensions(self) -> dict[str, set[int]]:
         """The vector lengths a labelled embedding model may have on import: its native size, the configured size
@@ -142,8 +146,10 @@ class LibraryService:
                 return named
             owners = self.app.store.label_owners(prefix)
             if len(owners) > 1:
-                raise InputError(f"the label '{prefix}' is on several prompt names ({', '.join(owners[:5])}); "
-                                 f"say which: {owners[0]}@{prefix}")
+                raise InputError(
+                    f"the label '{prefix}' is on several prompt names ({', '.join(owners[:5])}); "
+                    f"say which: {owners[0]}@{prefix}"
+                )
             if owners:
                 labelled = self.app.store.get_label(prefix, owners[0])
                 if labelled is not None:
@@ -153,11 +159,14 @@ class LibraryService:
         if not rows:
             if _ID_LIKE.match(prefix):
                 raise NotFoundError(f"no prompt with id '{prefix}' (see 'prompt-alchemy list')")
-            raise NotFoundError(f"no prompt with id '{prefix}', nor a name or label of that name (see "
-                                f"'prompt-alchemy list' and 'prompt-alchemy label list')")
+            raise NotFoundError(
+                f"no prompt with id '{prefix}', nor a name or label of that name (see "
+                f"'prompt-alchemy list' and 'prompt-alchemy label list')"
+            )
         if len(rows) > 1:
-            shown = "; ".join(f"{r['id']} ({r['phase'] or 'no phase'}: {(r['title'] or '')[:30]})"
-                              for r in rows[:_MAX_CANDIDATES])
+            shown = "; ".join(
+                f"{r['id']} ({r['phase'] or 'no phase'}: {(r['title'] or '')[:30]})" for r in rows[:_MAX_CANDIDATES]
+            )
             more = " ..." if len(rows) > _MAX_CANDIDATES else ""
             raise NotFoundError(f"prompt id prefix '{prefix}' is ambiguous; candidates: {shown}{more}")
         return rows[0]["id"]
@@ -178,13 +187,17 @@ class LibraryService:
             return found
         versions = self.app.store.name_versions(name)
         if not versions:
-            raise NotFoundError(f"no prompt named '{name}' (see 'prompt-alchemy label list' or save one with "
-                                f"'prompt-alchemy save {name}')")
+            raise NotFoundError(
+                f"no prompt named '{name}' (see 'prompt-alchemy label list' or save one with "
+                f"'prompt-alchemy save {name}')"
+            )
         if selector.isdigit():
             raise NotFoundError(f"'{name}' has no version {selector} (it has versions 1-{versions[-1]['version']})")
         labels = sorted(row["name"] for row in self.app.store.list_labels(name))
-        raise NotFoundError(f"'{name}' has no label '{selector}' (its labels: {', '.join(labels) or 'none'}; "
-                            f"'{name}@latest' is its newest version)")
+        raise NotFoundError(
+            f"'{name}' has no label '{selector}' (its labels: {', '.join(labels) or 'none'}; "
+            f"'{name}@latest' is its newest version)"
+        )
 
     def lookup_prompt(self, id_or_prefix: str) -> Prompt:
         prompt = self.app.store.get_prompt(self.lookup_id(id_or_prefix))
@@ -195,8 +208,15 @@ class LibraryService:
     # ------------------------------------------------------------------ using a prompt: its variables filled
 
     @in_thread
-    def render_prompt(self, id_or_label: str, values: Mapping[str, str] | None = None, *, raw: bool = False,
-                      missing_hint: str = "", strict: bool = True) -> RenderedPrompt:
+    def render_prompt(
+        self,
+        id_or_label: str,
+        values: Mapping[str, str] | None = None,
+        *,
+        raw: bool = False,
+        missing_hint: str = "",
+        strict: bool = True,
+    ) -> RenderedPrompt:
         """The prompt named by an id, prefix or label with its ``{name}`` / ``{{name}}`` variables filled from
         `values`. Every variable needs a value (MissingVariablesError names each missing one); with `strict`, a
         value for a name the prompt does not use is bad input too. `raw` returns the template unfilled."""
@@ -213,18 +233,28 @@ class LibraryService:
         unknown = [k for k in values if k not in names]
         if strict and unknown:
             known = f"its variables are: {', '.join(names)}" if names else "it has no variables"
-            raise InputError(f"prompt {prompt.id[:8]} has no variable{'s' if len(unknown) > 1 else ''} "
-                             f"{', '.join(unknown)}; {known}")
+            raise InputError(
+                f"prompt {prompt.id[:8]} has no variable{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(unknown)}; {known}"
+            )
         missing = [n for n in names if n not in values]
         if missing:
             raise MissingVariablesError(missing, missing_hint)
         for name, value in values.items():
             check_length(f"the value of {name}", value, self.app.settings.generation.max_idea_length * 10)
-        return RenderedPrompt(prompt, fill_variables(prompt.content, values), names,
-                              {k: v for k, v in values.items() if k in names}, labels, prompt_name, version)
+        return RenderedPrompt(
+            prompt,
+            fill_variables(prompt.content, values),
+            names,
+            {k: v for k, v in values.items() if k in names},
+            labels,
+            prompt_name,
+            version,
+        )
 
-    async def use_prompt(self, id_or_label: str, values: Mapping[str, str] | None = None, *, raw: bool = False,
-                         missing_hint: str = "") -> RenderedPrompt:
+    async def use_prompt(
+        self, id_or_label: str, values: Mapping[str, str] | None = None, *, raw: bool = False, missing_hint: str = ""
+    ) -> RenderedPrompt:
         """A prompt rendered for use (`prompt-alchemy use`, MCP `prompts/get`): `render_prompt`, then one more use
         counted on the prompt (its usage_count and last_used_at). A render that fails counts nothing."""
         rendered = await self.render_prompt(id_or_label, values, raw=raw, missing_hint=missing_hint)
@@ -250,11 +280,14 @@ class LibraryService:
     def _label_name(self, name: str) -> str:
         name = (name or "").strip()
         if not LABEL_NAME.match(name):
-            raise InputError(f"invalid label '{name[:80]}': use 1-64 letters, digits, '.', '_' or '-', starting "
-                             f"with a letter")
+            raise InputError(
+                f"invalid label '{name[:80]}': use 1-64 letters, digits, '.', '_' or '-', starting " f"with a letter"
+            )
         if _ID_LIKE.match(name):
-            raise InputError(f"invalid label '{name}': it could be read as a prompt id prefix; use a name with a "
-                             f"letter after 'f' (production, staging, v2-draft)")
+            raise InputError(
+                f"invalid label '{name}': it could be read as a prompt id prefix; use a name with a "
+                f"letter after 'f' (production, staging, v2-draft)"
+            )
         if name == LATEST:
             raise InputError("'latest' is implicit (the newest version of a name); it cannot be set or removed")
         return name
@@ -262,8 +295,10 @@ class LibraryService:
     def _prompt_name(self, name: str) -> str:
         name = (name or "").strip()
         if not LABEL_NAME.match(name) or _ID_LIKE.match(name):
-            raise InputError(f"invalid prompt name '{name[:80]}': use 1-64 letters, digits, '.', '_' or '-', "
-                             f"starting with a letter, not readable as an id prefix (movie-critic, summarizer)")
+            raise InputError(
+                f"invalid prompt name '{name[:80]}': use 1-64 letters, digits, '.', '_' or '-', "
+                f"starting with a letter, not readable as an id prefix (movie-critic, summarizer)"
+            )
         return name
 
     def _check_protected(self, label: str, source: str, force: bool) -> None:
@@ -307,8 +342,9 @@ class LibraryService:
 
     @audited("label.set", targets=_prompt_target, failures=False)
     @in_thread
-    def set_label(self, prompt_id: str, name: str, *, version: int | None = None, source: str = "cli",
-                  force: bool = False) -> dict[str, Any]:
+    def set_label(
+        self, prompt_id: str, name: str, *, version: int | None = None, source: str = "cli", force: bool = False
+    ) -> dict[str, Any]:
         """Point the label `name` of a prompt name at one version: `prompt_id` is the name (with `version`, else
         its latest) or any prompt reference (an unnamed prompt is named first, from its title, idea or text).
         Labels of other names never move. The move is recorded in the label's history and the audit log, in the
@@ -320,28 +356,44 @@ class LibraryService:
         full = self._label_target(prompt_id, version)
         self._check_protected(name, source, force)
         self.check_writable()
-        previous = self.app.store.set_label(name, full, utcnow(), actor=self.audit.actor(), source=source,
-                                            audit=self.audit.note("label.set", f"label={name} source={source}"))
+        previous = self.app.store.set_label(
+            name,
+            full,
+            utcnow(),
+            actor=self.audit.actor(),
+            source=source,
+            audit=self.audit.note("label.set", f"label={name} source={source}"),
+        )
         owner, at = self.app.store.names_for([full])[full]
         moved = previous if previous != full else None
-        return {"name": name, "prompt_name": owner, "version": at, "prompt_id": full, "previous_id": moved,
-                "previous_version": self._version_of(moved), "changed": previous != full}
+        return {
+            "name": name,
+            "prompt_name": owner,
+            "version": at,
+            "prompt_id": full,
+            "previous_id": moved,
+            "previous_version": self._version_of(moved),
+            "changed": previous != full,
+        }
 
     def _label_owner(self, name: str, prompt_name: str | None) -> str:
         if prompt_name:
             return self._prompt_name(prompt_name)
         owners = self.app.store.label_owners(name)
         if len(owners) > 1:
-            raise InputError(f"the label '{name}' is on several prompt names ({', '.join(owners[:5])}); say which: "
-                             f"label rm {owners[0]} {name}")
+            raise InputError(
+                f"the label '{name}' is on several prompt names ({', '.join(owners[:5])}); say which: "
+                f"label rm {owners[0]} {name}"
+            )
         if not owners:
             raise NotFoundError(f"no label named '{name[:80]}' (see 'prompt-alchemy label list')")
         return owners[0]
 
     @audited("label.remove", failures=False)
     @in_thread
-    def remove_label(self, name: str, *, prompt_name: str | None = None, source: str = "cli",
-                     force: bool = False) -> dict[str, Any]:
+    def remove_label(
+        self, name: str, *, prompt_name: str | None = None, source: str = "cli", force: bool = False
+    ) -> dict[str, Any]:
         """Remove the label `name` of `prompt_name` (None: of the only name that has it); the version it pointed at
         is kept and the removal is recorded."""
         from prompt_alchemy.models import utcnow
@@ -350,10 +402,14 @@ class LibraryService:
         owner = self._label_owner(name, prompt_name)
         self._check_protected(name, source, force)
         self.check_writable()
-        previous = self.app.store.remove_label(name, utcnow(), actor=self.audit.actor(), source=source,
-                                               prompt_name=owner,
-                                               audit=self.audit.note("label.remove", f"label={name[:80]} "
-                                                                                      f"name={owner} source={source}"))
+        previous = self.app.store.remove_label(
+            name,
+            utcnow(),
+            actor=self.audit.actor(),
+            source=source,
+            prompt_name=owner,
+            audit=self.audit.note("label.remove", f"label={name[:80]} " f"name={owner} source={source}"),
+        )
         if previous is None:
             raise NotFoundError(f"'{owner}' has no label '{name[:80]}' (see 'prompt-alchemy label list')")
         return {"name": name, "prompt_name": owner, "prompt_id": previous}
@@ -367,8 +423,12 @@ class LibraryService:
 
         name = self._label_name(name)
         self.check_writable()
-        changed = self.app.store.protect_label(name, protected, utcnow(), audit=self.audit.note(
-            "label.protect", f"label={name} protected={str(protected).lower()}"))
+        changed = self.app.store.protect_label(
+            name,
+            protected,
+            utcnow(),
+            audit=self.audit.note("label.protect", f"label={name} protected={str(protected).lower()}"),
+        )
         return {"name": name, "protected": protected, "changed": changed}
 
     @in_thread
@@ -386,20 +446,29 @@ class LibraryService:
         out = []
         for row in labels:
             p = prompts.get(row["prompt_id"])
-            out.append({**row, "title": p.title if p else None, "phase": p.phase.value if p and p.phase else None,
-                        "content": p.content if p else None})
+            out.append(
+                {
+                    **row,
+                    "title": p.title if p else None,
+                    "phase": p.phase.value if p and p.phase else None,
+                    "content": p.content if p else None,
+                }
+            )
         return out
 
     @in_thread
-    def label_history(self, name: str | None = None, limit: int = 100, *,
-                      prompt_name: str | None = None) -> list[dict[str, Any]]:
+    def label_history(
+        self, name: str | None = None, limit: int = 100, *, prompt_name: str | None = None
+    ) -> list[dict[str, Any]]:
         """Every change of one label (or of all; of one prompt name), newest first."""
         check_page(limit)
         if not self.app.library_exists():
             return []
-        return self.app.store.label_history(check_text("label", name.strip()) if name else None, limit,
-                                            prompt_name=check_text("name", prompt_name.strip())
-                                            if prompt_name else None)
+        return self.app.store.label_history(
+            check_text("label", name.strip()) if name else None,
+            limit,
+            prompt_name=check_text("name", prompt_name.strip()) if prompt_name else None,
+        )
 
     @in_thread
     def label_target(self, name: str) -> str | None:
@@ -411,8 +480,9 @@ class LibraryService:
 
     # ------------------------------------------------------------------ named prompts: versions
 
-    async def save_version(self, name: str, text: str, *, title: str | None = None, tags: list[str] | None = None,
-                           source: str = "cli") -> dict[str, Any]:
+    async def save_version(
+        self, name: str, text: str, *, title: str | None = None, tags: list[str] | None = None, source: str = "cli"
+    ) -> dict[str, Any]:
         """Store hand-written `text` as the next version of `name` (version 1 of a new name), linked to the previous
         version as an edit and embedded when the embedder is available; audited in the write's transaction."""
         from prompt_alchemy.models import content_hash, utcnow
@@ -428,14 +498,21 @@ class LibraryService:
         content = mask_secrets(content)
         previous_id = await asyncio.to_thread(self.app.store.resolve_name, name)
         now = utcnow()
-        prompt = Prompt(content=content, content_hash=content_hash(content), title=(title or "").strip() or name,
-                        tags=list(dict.fromkeys(t.strip() for t in tags or [] if t.strip())),
-                        source_type="manual", parent_id=previous_id,
-                        enhancement_method="edit" if previous_id else None, created_at=now, updated_at=now)
+        prompt = Prompt(
+            content=content,
+            content_hash=content_hash(content),
+            title=(title or "").strip() or name,
+            tags=list(dict.fromkeys(t.strip() for t in tags or [] if t.strip())),
+            source_type="manual",
+            parent_id=previous_id,
+            enhancement_method="edit" if previous_id else None,
+            created_at=now,
+            updated_at=now,
+        )
         await self._embed(prompt)
         version = await asyncio.to_thread(
-            self.app.store.save_version, prompt, name,
-            audit=self.audit.note("save", f"name={name} source={source}"))
+            self.app.store.save_version, prompt, name, audit=self.audit.note("save", f"name={name} source={source}")
+        )
         return {"name": name, "version": version, "prompt_id": prompt.id, "previous_id": previous_id}
 
     async def _embed(self, prompt: Prompt) -> None:
@@ -455,9 +532,12 @@ class LibraryService:
         if not versions:
             raise NotFoundError(f"no prompt named '{name}' (save one with 'prompt-alchemy save {name}')")
         labels = self.app.store.labels_for([v["prompt_id"] for v in versions])
-        return {"name": name, "latest": versions[-1]["version"],
-                "versions": [{**v, "labels": labels.get(v["prompt_id"], [])} for v in versions],
-                "labels": self.app.store.list_labels(name)}
+        return {
+            "name": name,
+            "latest": versions[-1]["version"],
+            "versions": [{**v, "labels": labels.get(v["prompt_id"], [])} for v in versions],
+            "labels": self.app.store.list_labels(name),
+        }
 
     @in_thread
     def list_names(self) -> list[dict[str, Any]]:
@@ -507,17 +587,20 @@ class LibraryService:
             return None
         embedder = self.app.embedder
         counts = [r for r in self.app.store.embedding_counts() if r["model"]]
-        if not counts or any(r["model"] == embedder.model and r["dimensions"] == embedder.dimensions
-                             for r in counts):
+        if not counts or any(r["model"] == embedder.model and r["dimensions"] == embedder.dimensions for r in counts):
             return None
-        other = ", ".join(f"{r['prompts']} with {r['provider'] or '?'}/{r['model']} ({r['dimensions']}-d)"
-                          for r in counts)
-        return (f"the library's prompts are embedded by another model ({other}), the embedder is now "
-                f"{embedder.provider}/{embedder.model} ({embedder.dimensions}-d), and the two are never mixed: "
-                f"run 'prompt-alchemy reembed' to embed them with it")
+        other = ", ".join(
+            f"{r['prompts']} with {r['provider'] or '?'}/{r['model']} ({r['dimensions']}-d)" for r in counts
+        )
+        return (
+            f"the library's prompts are embedded by another model ({other}), the embedder is now "
+            f"{embedder.provider}/{embedder.model} ({embedder.dimensions}-d), and the two are never mixed: "
+            f"run 'prompt-alchemy reembed' to embed them with it"
+        )
 
-    async def search(self, query: str, *, mode: str = "hybrid", filters: SearchFilters | None = None,
-                     limit: int = 10) -> list[SearchResult]:
+    async def search(
+        self, query: str, *, mode: str = "hybrid", filters: SearchFilters | None = None, limit: int = 10
+    ) -> list[SearchResult]:
         """Find prompts by words, by meaning or both fused (see :meth:`Library.search`), after checking the
         request."""
         import time
@@ -539,8 +622,9 @@ class LibraryService:
         return results
 
     @audited("update", targets=_prompt_target, written=_updated)
-    async def update_prompt(self, prompt_id: str, *, content: str | None = None, tags: list[str] | None = None,
-                            notes: str | None = None) -> Prompt:
+    async def update_prompt(
+        self, prompt_id: str, *, content: str | None = None, tags: list[str] | None = None, notes: str | None = None
+    ) -> Prompt:
         """A new version linked to the old one by parent_id (the old one is kept), re-embedded."""
         from prompt_alchemy.models import content_hash, new_id, utcnow
 
@@ -560,13 +644,28 @@ class LibraryService:
         new_content = old.content if content is None else mask_secrets(content)
         clean_tags = old.tags if tags is None else list(dict.fromkeys(t.strip() for t in tags if t.strip()))
         now = utcnow()
-        new = old.model_copy(update={
-            "id": new_id(), "content": new_content, "content_hash": content_hash(new_content), "tags": clean_tags,
-            "notes": old.notes if notes is None else (notes.strip() or None), "parent_id": old.id,
-            "enhancement_method": "edit", "created_at": now, "updated_at": now, "usage_count": 0,
-            "generation_count": 0, "last_used_at": None, "input_tokens": 0, "output_tokens": 0,
-            "actual_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0,
-            "score": old.score if new_content == old.content else None})
+        new = old.model_copy(
+            update={
+                "id": new_id(),
+                "content": new_content,
+                "content_hash": content_hash(new_content),
+                "tags": clean_tags,
+                "notes": old.notes if notes is None else (notes.strip() or None),
+                "parent_id": old.id,
+                "enhancement_method": "edit",
+                "created_at": now,
+                "updated_at": now,
+                "usage_count": 0,
+                "generation_count": 0,
+                "last_used_at": None,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "actual_tokens": 0,
+                "cost_usd": 0.0,
+                "latency_ms": 0.0,
+                "score": old.score if new_content == old.content else None,
+            }
+        )
         embedder = self.app.embedder
         current = old.embedding_model == embedder.model and old.embedding_dim == embedder.dimensions
         if new_content != old.content or not current:
@@ -607,8 +706,9 @@ class LibraryService:
             raise NotFoundError(f"no prompt with id '{full}' (it was deleted)")
 
     @audited("import")
-    async def import_prompts(self, path: str | Path, fmt: str | None = None,
-                             progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    async def import_prompts(
+        self, path: str | Path, fmt: str | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> ImportReport:
         """Import JSON, JSONL or CSV (including the awesome-chatgpt-prompts layout). Malformed rows are reported
         by line and skipped; duplicates by content hash are skipped and counted; valid rows are embedded (unless
         they carry vectors, or say `"embedding": null` as exports do) and written in batches, one transaction
@@ -628,7 +728,7 @@ class LibraryService:
         total = len(fresh)
         if progress:
             progress(0, total)
-        batches = [fresh[start:start + _IMPORT_BATCH] for start in range(0, total, _IMPORT_BATCH)]
+        batches = [fresh[start : start + _IMPORT_BATCH] for start in range(0, total, _IMPORT_BATCH)]
         todos = [[r.prompt for r in batch if r.embed] if reason is None else [] for batch in batches]
 
         def embedding(i: int) -> asyncio.Task | None:
@@ -650,8 +750,10 @@ class LibraryService:
                 # the same rows since this one looked
                 note = self.audit.note("import", f"batch {i + 1}/{len(batches)} format={report.format}")
                 inserted, duplicates, clashes = await asyncio.to_thread(
-                    functools.partial(self.app.store.insert_new_prompts, [r.prompt for r in batch], contexts, remap,
-                                      audit=note))
+                    functools.partial(
+                        self.app.store.insert_new_prompts, [r.prompt for r in batch], contexts, remap, audit=note
+                    )
+                )
                 report.imported += len(inserted)
                 report.duplicates += len(duplicates)
                 for r in batch:
@@ -677,14 +779,19 @@ class LibraryService:
         row of its own). Its batches' rows, naming the ids written, are committed already."""
         from prompt_alchemy.models import utcnow
 
-        note = self.audit.note("import", f"done imported={report.imported} duplicates={report.duplicates} "
-                                          f"failed={report.failed} format={report.format} "
-                                          f"labels={','.join(dict.fromkeys(moved)) or '-'}")
-        self.app.store.append_audit(actor=note.actor, action=note.action, targets=[], outcome="ok", detail=note.detail,
-                                when=utcnow())
+        note = self.audit.note(
+            "import",
+            f"done imported={report.imported} duplicates={report.duplicates} "
+            f"failed={report.failed} format={report.format} "
+            f"labels={','.join(dict.fromkeys(moved)) or '-'}",
+        )
+        self.app.store.append_audit(
+            actor=note.actor, action=note.action, targets=[], outcome="ok", detail=note.detail, when=utcnow()
+        )
 
-    def _plan_import(self, path: str | Path, fmt: str | None) -> tuple[ImportReport, list, list, dict[str, str],
-                                                                      set[str]]:
+    def _plan_import(
+        self, path: str | Path, fmt: str | None
+    ) -> tuple[ImportReport, list, list, dict[str, str], set[str]]:
         """Read and check the file: (the report so far, every valid row, the rows to write with parents first,
         the ids of rows whose content the library holds already mapped to the stored ids, the ids not written)."""
         from prompt_alchemy.storage.transfer import read_prompt_file
@@ -696,8 +803,9 @@ class LibraryService:
         unique_rows = []
         for row in rows:  # an id given twice in one file is an error, not a silent drop
             if row.prompt.id in first_seen:
-                report.errors.append(f"{row.where}: id {row.prompt.id} is already used by "
-                                     f"{first_seen[row.prompt.id]} of this file")
+                report.errors.append(
+                    f"{row.where}: id {row.prompt.id} is already used by " f"{first_seen[row.prompt.id]} of this file"
+                )
                 report.failed += 1
                 continue
             first_seen[row.prompt.id] = row.where
@@ -736,13 +844,15 @@ class LibraryService:
             if target not in stored:
                 continue
             if not LABEL_NAME.match(row.name) or _ID_LIKE.match(row.name):
-                report.warnings.append(f"{row.where}: name '{row.name[:80]}' is not a valid prompt name; "
-                                       f"imported without it")
+                report.warnings.append(
+                    f"{row.where}: name '{row.name[:80]}' is not a valid prompt name; " f"imported without it"
+                )
                 continue
             got = self.app.store.assign_name(target, row.name, version=row.version)
             if got is not None and got[0] == row.name and row.version is not None and got[1] != row.version:
-                report.warnings.append(f"{row.where}: {row.name}@{row.version} is another prompt here; imported "
-                                       f"as {row.name}@{got[1]}")
+                report.warnings.append(
+                    f"{row.where}: {row.name}@{row.version} is another prompt here; imported " f"as {row.name}@{got[1]}"
+                )
 
     def _import_ratings(self, rows: list, remap: dict[str, str]) -> int:
         """Store the ratings the rows carry on the row's prompt (or the stored copy of its content); a rating
@@ -775,8 +885,14 @@ class LibraryService:
                 if not LABEL_NAME.match(name) or _ID_LIKE.match(name):
                     report.warnings.append(f"{row.where}: label '{name[:80]}' is not a valid label name; skipped")
                     continue
-                previous = self.app.store.set_label(name, target, utcnow(), actor=self.audit.actor(), source="import",
-                                                audit=self.audit.note("label.set", f"label={name} source=import"))
+                previous = self.app.store.set_label(
+                    name,
+                    target,
+                    utcnow(),
+                    actor=self.audit.actor(),
+                    source="import",
+                    audit=self.audit.note("label.set", f"label={name} source=import"),
+                )
                 if previous not in (None, target):
                     report.warnings.append(f"{row.where}: label '{name}' moved from {previous} to {target}")
                 if previous != target:
@@ -793,8 +909,9 @@ class LibraryService:
             if parent is not None and parent in remap:
                 r.prompt.parent_id = parent = remap[parent]
             if parent is not None and parent not in by_id and parent not in self.app.store.existing_ids([parent]):
-                report.warnings.append(f"{r.where}: parent {parent} is not in the file or the library; "
-                                       f"imported without it")
+                report.warnings.append(
+                    f"{r.where}: parent {parent} is not in the file or the library; " f"imported without it"
+                )
                 r.prompt.parent_id = None
         ordered: list = []
         state: dict[str, str] = {}
@@ -818,8 +935,13 @@ class LibraryService:
         return ordered
 
     @in_thread
-    def export_prompts(self, path: str | Path | IO[str], fmt: str | None = None,
-                       filters: SearchFilters | None = None, force: bool = False) -> int:
+    def export_prompts(
+        self,
+        path: str | Path | IO[str],
+        fmt: str | None = None,
+        filters: SearchFilters | None = None,
+        force: bool = False,
+    ) -> int:
         """Write the matching prompts (oldest first) as JSONL, JSON, Markdown or text to a file (never over an
         existing one unless `force`; written beside it and renamed into place) or an open stream."""
 
@@ -830,24 +952,33 @@ class LibraryService:
         )
 
         if not isinstance(path, (str, Path)):  # an open stream
-            return self._write_export(path, normalize_format(fmt, None, EXPORT_FORMATS, "export"), filters,
-                                      PromptWriter)
+            return self._write_export(
+                path, normalize_format(fmt, None, EXPORT_FORMATS, "export"), filters, PromptWriter
+            )
         chosen = normalize_format(fmt, path, EXPORT_FORMATS, "export")
         target = guard_output_path(self.app.loaded, path, force=force, what="export file")
-        return write_text_atomically(target, lambda fh: self._write_export(fh, chosen, filters, PromptWriter),
-                                     what="export file")
+        return write_text_atomically(
+            target, lambda fh: self._write_export(fh, chosen, filters, PromptWriter), what="export file"
+        )
 
     def _ratings_of(self, ids: list[str]) -> dict[str, list[Feedback]]:
         """The ratings of each of `ids` that has any, oldest first."""
         rated = self.app.store.average_ratings(ids)
-        return {i: sorted(self.app.store.list_feedback(prompt_id=i, kind="rating", limit=rated[i][1] + 10),
-                          key=lambda f: (f.created_at, f.id)) for i in ids if i in rated}
+        return {
+            i: sorted(
+                self.app.store.list_feedback(prompt_id=i, kind="rating", limit=rated[i][1] + 10),
+                key=lambda f: (f.created_at, f.id),
+            )
+            for i in ids
+            if i in rated
+        }
 
     def _write_export(self, stream: IO[str], fmt: str, filters: SearchFilters | None, writer_cls) -> int:
         from prompt_alchemy.storage.transfer import Extras
 
         page: list[Prompt] = []
         with writer_cls(stream, fmt) as writer:
+
             def flush() -> None:
                 ids = [p.id for p in page]
                 full = fmt in ("json", "jsonl")
@@ -856,8 +987,15 @@ class LibraryService:
                 names = self.app.store.names_for(ids)
                 ratings = self._ratings_of(ids) if fmt != "text" else {}
                 for p in page:
-                    writer.write(p, Extras(context=contexts.get(p.id), labels=labels.get(p.id),
-                                           named=names.get(p.id), ratings=ratings.get(p.id)))
+                    writer.write(
+                        p,
+                        Extras(
+                            context=contexts.get(p.id),
+                            labels=labels.get(p.id),
+                            named=names.get(p.id),
+                            ratings=ratings.get(p.id),
+                        ),
+                    )
                 page.clear()
 
             for prompt in self.app.store.iter_prompts(filters):
@@ -883,7 +1021,6 @@ class LibraryService:
         report["database"] = {"path": str(self.app.store.path), **self.app.store.file_sizes()}
         return report
 
-
     @in_thread
     def library_version(self) -> int:
         """A number that changes when the library changes: with every commit from any connection when the store
@@ -895,4 +1032,3 @@ class LibraryService:
     def top_prompts(self, limit: int = 20) -> list[Prompt]:
         """The best prompts first: by average feedback rating where rated, then by ranking score."""
         return self.app.store.top_prompts(limit)
-

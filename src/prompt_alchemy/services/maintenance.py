@@ -12,7 +12,6 @@ from prompt_alchemy.errors import AlchemyError, InputError
 from prompt_alchemy.services._common import _IMPORT_BATCH, backup_dir, guard_output_path, in_thread
 from prompt_alchemy.services.app import App
 
-
 #: The files an unfinished backup copy may leave: the copy and SQLite's journal files beside it.
 _PARTIAL_SUFFIXES = ("", "-journal", "-wal", "-shm")
 
@@ -48,12 +47,17 @@ class MaintenanceService:
     @in_thread
     def db_stats(self) -> dict[str, Any]:
         stats = self.app.store.stats()
-        stats["configured_embedding"] = {"provider": self.app.settings.generation.embedding_provider,
-                                         "model": self.app.embedder.model, "dimensions": self.app.embedder.dimensions}
+        stats["configured_embedding"] = {
+            "provider": self.app.settings.generation.embedding_provider,
+            "model": self.app.embedder.model,
+            "dimensions": self.app.embedder.dimensions,
+        }
         stats["backups"] = [str(p) for p in self._backups()]
         partials = self._partials()
-        stats["partial_backups"] = {"files": len(partials),
-                                    "bytes": sum(p.stat().st_size for p in partials if p.exists())}
+        stats["partial_backups"] = {
+            "files": len(partials),
+            "bytes": sum(p.stat().st_size for p in partials if p.exists()),
+        }
         stats["cache"] = self.app.response_cache.stats()
         return stats
 
@@ -72,8 +76,9 @@ class MaintenanceService:
         folder = self._backup_dir()
         return sorted(folder.glob(f"{stem}-*Z.db")) if folder.is_dir() else []
 
-    def check_output_path(self, path: str | Path, *, force: bool, what: str = "output file",
-                          allow_existing: bool = False) -> Path:
+    def check_output_path(
+        self, path: str | Path, *, force: bool, what: str = "output file", allow_existing: bool = False
+    ) -> Path:
         """The guard every written file goes through (see :func:`guard_output_path`)."""
         return guard_output_path(self.app.loaded, path, force=force, what=what, allow_existing=allow_existing)
 
@@ -92,7 +97,7 @@ class MaintenanceService:
 
         groups: dict[Path, list[Path]] = {}
         for path in self._partials():
-            base = path.with_name(path.name[:path.name.rindex(".partial") + len(".partial")])
+            base = path.with_name(path.name[: path.name.rindex(".partial") + len(".partial")])
             groups.setdefault(base, []).append(path)
         removed = []
         for base, files in groups.items():
@@ -111,19 +116,21 @@ class MaintenanceService:
         return removed
 
     @in_thread
-    def backup_database(self, path: str | Path | None = None, force: bool = False, *,
-                        now: datetime | None = None) -> dict[str, Any]:
+    def backup_database(
+        self, path: str | Path | None = None, force: bool = False, *, now: datetime | None = None
+    ) -> dict[str, Any]:
         return self._backup(path, force, now=now)
 
-    def _backup(self, path: str | Path | None = None, force: bool = False, *,
-                now: datetime | None = None) -> dict[str, Any]:
+    def _backup(
+        self, path: str | Path | None = None, force: bool = False, *, now: datetime | None = None
+    ) -> dict[str, Any]:
         """An online backup. Without `path`, into the backups folder beside the database, keeping the newest
         `storage.max_backups`; with `path`, to that file (never over an existing one unless `force`). The source is
         checked (`quick_check`) before copying and the copy (`integrity_check`) before it is kept; old backups are
         pruned only after both pass, so a damaged library never pushes good backups out. Unfinished copies left by
         an interrupted backup are removed."""
-        from prompt_alchemy.models import utcnow
         from prompt_alchemy.errors import StorageError
+        from prompt_alchemy.models import utcnow
         from prompt_alchemy.storage.sqlite import damaged_message
 
         now = now or utcnow()
@@ -142,8 +149,10 @@ class MaintenanceService:
             raise InputError(f"there is no library to back up at {self.app.loaded.database_location}")
         problems = self.app.store.check_integrity(quick=True)
         if problems:
-            raise StorageError(damaged_message(self.app.loaded.database_path, problems[0])
-                               + "; no backup was made and no old backup was removed")
+            raise StorageError(
+                damaged_message(self.app.loaded.database_path, problems[0])
+                + "; no backup was made and no old backup was removed"
+            )
         removed_partials = self._remove_stale_partials()
         try:
             size = self.app.store.backup_to(target)
@@ -156,12 +165,18 @@ class MaintenanceService:
                 old.unlink(missing_ok=True)
                 pruned.append(str(old))
         self.app.store.record_maintenance("backup", now, str(target))
-        return {"path": str(target), "bytes": size, "pruned": pruned, "at": now.isoformat(),
-                "removed_partials": removed_partials}
+        return {
+            "path": str(target),
+            "bytes": size,
+            "pruned": pruned,
+            "at": now.isoformat(),
+            "removed_partials": removed_partials,
+        }
 
     @in_thread
-    def restore_database(self, backup: str | Path | None = None, force: bool = False, *,
-                         now: datetime | None = None) -> dict[str, Any]:
+    def restore_database(
+        self, backup: str | Path | None = None, force: bool = False, *, now: datetime | None = None
+    ) -> dict[str, Any]:
         """Put a backup back in place of the library: `backup` (a file), else the newest backup in backups/ that
         passes its integrity check. The current file is kept beside it as `<name>.replaced-<time>`. A library that
         is still sound is replaced only with `force`. Run it while no server uses the library."""
@@ -171,8 +186,10 @@ class MaintenanceService:
         now = now or utcnow()
         db_path = self.app.loaded.database_path
         if self.app.loaded.database_url:
-            raise InputError("the library is in PostgreSQL: restore a backup into an empty database with "
-                             "'prompt-alchemy db copy --from BACKUP --to URL' (backups are SQLite library files)")
+            raise InputError(
+                "the library is in PostgreSQL: restore a backup into an empty database with "
+                "'prompt-alchemy db copy --from BACKUP --to URL' (backups are SQLite library files)"
+            )
         self.app.reset_store()
         skipped: list[str] = []
         if backup is not None:
@@ -188,18 +205,26 @@ class MaintenanceService:
                 found = candidate
                 break
             if found is None:
-                raise InputError(f"no sound backup in {self._backup_dir()}"
-                                 + (f" ({len(skipped)} damaged)" if skipped else "")
-                                 + "; give a backup file: prompt-alchemy db restore FILE")
+                raise InputError(
+                    f"no sound backup in {self._backup_dir()}"
+                    + (f" ({len(skipped)} damaged)" if skipped else "")
+                    + "; give a backup file: prompt-alchemy db restore FILE"
+                )
             chosen = found
         if chosen.resolve() == db_path.resolve():
             raise InputError("the backup to restore is the library itself")
         if db_path.is_file() and not integrity_check(db_path, quick=True) and not force:
-            raise InputError(f"the library {db_path} passes its integrity check; use --force to replace it "
-                             f"with {chosen} anyway (the current file is kept beside it)")
+            raise InputError(
+                f"the library {db_path} passes its integrity check; use --force to replace it "
+                f"with {chosen} anyway (the current file is kept beside it)"
+            )
         moved = restore_database(db_path, chosen, stamp=f"{now:%Y%m%dT%H%M%SZ}")
-        return {"restored": str(chosen), "database": str(db_path), "previous": str(moved) if moved else None,
-                "skipped_damaged": skipped}
+        return {
+            "restored": str(chosen),
+            "database": str(db_path),
+            "previous": str(moved) if moved else None,
+            "skipped_damaged": skipped,
+        }
 
     @in_thread
     def vacuum_database(self, *, now: datetime | None = None) -> dict[str, Any]:
@@ -259,19 +284,29 @@ class MaintenanceService:
                 dst.close()
             if source is not None:
                 src.close()
-        return {"from": mask_url(str(source)) if source else str(self.app.store.path), "to": mask_url(to),
-                "rows": copied, "prompts": copied.get("prompts", 0), "nul_stripped": stripped,
-                "wall_ms": round((time.perf_counter() - started) * 1000, 1)}
+        return {
+            "from": mask_url(str(source)) if source else str(self.app.store.path),
+            "to": mask_url(to),
+            "rows": copied,
+            "prompts": copied.get("prompts", 0),
+            "nul_stripped": stripped,
+            "wall_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
 
     @in_thread
     def migrate_database(self) -> dict[str, Any]:
         """Apply pending schema migrations (opening the store applies them too): which ran, which exist."""
         applied = list(self.app.store.applied_migrations) + self.app.store.migrate()
-        return {"applied": applied, "migrations": self.app.store.stats()["migrations"],
-                "version": self.app.store.schema_version(), "path": str(self.app.store.path)}
+        return {
+            "applied": applied,
+            "migrations": self.app.store.stats()["migrations"],
+            "version": self.app.store.schema_version(),
+            "path": str(self.app.store.path),
+        }
 
-    async def reembed(self, include_all: bool = False,
-                      progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    async def reembed(
+        self, include_all: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> dict[str, Any]:
         """Re-embed the prompts whose vectors come from another embedding model or dimension (with `include_all`,
         every prompt) with the configured embedder, in batches, one transaction each."""
         import time
@@ -288,16 +323,25 @@ class MaintenanceService:
             progress(0, len(targets))
         done = 0
         for start in range(0, len(targets), _IMPORT_BATCH):
-            batch = targets[start:start + _IMPORT_BATCH]
+            batch = targets[start : start + _IMPORT_BATCH]
             vectors = await self.app.library.embed_texts([content for _, content in batch])
-            await asyncio.to_thread(self.app.store.set_embeddings,
-                                    [(pid, vector_to_blob(v)) for (pid, _), v in zip(batch, vectors)],
-                                    embedder.model, embedder.provider, embedder.dimensions)
+            await asyncio.to_thread(
+                self.app.store.set_embeddings,
+                [(pid, vector_to_blob(v)) for (pid, _), v in zip(batch, vectors)],
+                embedder.model,
+                embedder.provider,
+                embedder.dimensions,
+            )
             done += len(batch)
             if progress:
                 progress(done, len(targets))
-        return {"reembedded": done, "model": embedder.model, "provider": embedder.provider,
-                "dimensions": embedder.dimensions, "wall_ms": round((time.perf_counter() - started) * 1000, 1)}
+        return {
+            "reembedded": done,
+            "model": embedder.model,
+            "provider": embedder.provider,
+            "dimensions": embedder.dimensions,
+            "wall_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
 
     @in_thread
     def run_maintenance_if_due(self, now: Any = None) -> dict[str, Any]:
@@ -308,12 +352,13 @@ class MaintenanceService:
         now = parse_when(now) or utcnow()
         ran: dict[str, Any] = {}
         storage = self.app.settings.storage
-        for task, interval, run in (("backup", storage.backup_interval, self._backup),
-                                    ("vacuum", storage.vacuum_interval, self._vacuum)):
+        for task, interval, run in (
+            ("backup", storage.backup_interval, self._backup),
+            ("vacuum", storage.vacuum_interval, self._vacuum),
+        ):
             if not interval:
                 continue
             last = self.app.store.last_maintenance(task)
             if last is None or (now - last).total_seconds() >= parse_duration(interval):
                 ran[task] = run(now=now)
         return ran
-

@@ -65,8 +65,10 @@ def check_role(role: str) -> str:
 def check_project(name: str) -> str:
     name = (name or "").strip()
     if not _SLUG.match(name):
-        raise InputError(f"invalid project name '{name}': use 1-64 lowercase letters, digits, '.', '_' or '-', "
-                         f"starting with a letter or digit")
+        raise InputError(
+            f"invalid project name '{name}': use 1-64 lowercase letters, digits, '.', '_' or '-', "
+            f"starting with a letter or digit"
+        )
     return name
 
 
@@ -138,8 +140,12 @@ class PeopleService:
         if scope is None:
             raise Refused(f"the user of the key '{key.name}' has no role in the project '{project_id}'")
         bounded = ApiKey(id=key.id, name=key.name, scope=scope, rate_limit=key.rate_limit)
-        return Caller(Principal(project_id=project_id, role=binding["role"], handle=binding["handle"],
-                                user_id=binding["user_id"]), bounded)
+        return Caller(
+            Principal(
+                project_id=project_id, role=binding["role"], handle=binding["handle"], user_id=binding["user_id"]
+            ),
+            bounded,
+        )
 
     @in_thread
     def sign_in(self, claims: dict[str, Any], project: str | None = None) -> Caller:
@@ -153,9 +159,16 @@ class PeopleService:
         store = self.app.store
         now = self._now()
         handle = self._free_handle(email or subject)  # used only when the user is new
-        user, created = store.upsert_user(user_id=secrets.token_hex(8), issuer=issuer, subject=subject,
-                                          handle=handle, email=email, display_name=name, when=now,
-                                          audit=self.audit.note("user.create", f"handle={handle}"))
+        user, created = store.upsert_user(
+            user_id=secrets.token_hex(8),
+            issuer=issuer,
+            subject=subject,
+            handle=handle,
+            email=email,
+            display_name=name,
+            when=now,
+            audit=self.audit.note("user.create", f"handle={handle}"),
+        )
         if user["disabled_at"]:
             raise Refused(f"the user '{user['handle']}' is disabled")
         if oidc.role_claim and oidc.role_claim in claims:
@@ -167,8 +180,10 @@ class PeopleService:
         chosen = project or (next(iter(roles)) if len(roles) == 1 else DEFAULT_PROJECT)
         role = roles.get(chosen)
         if role is None:
-            raise Refused(f"the user '{user['handle']}' has no role in the project '{chosen}' (an admin gives one: "
-                          f"prompt-alchemy users role {user['handle']} {chosen} member)")
+            raise Refused(
+                f"the user '{user['handle']}' has no role in the project '{chosen}' (an admin gives one: "
+                f"prompt-alchemy users role {user['handle']} {chosen} member)"
+            )
         scope = ROLE_SCOPE[role]
         key = ApiKey(id=f"user:{user['id']}", name=user["handle"], scope=scope, rate_limit=None)
         if created:
@@ -192,12 +207,19 @@ class PeopleService:
                 continue
             if not store.project_exists(project):
                 store.create_project(project, now, audit=self.audit.note("project.create", "source=claim"))
-            store.set_membership(user["id"], project, role, "claim", now,
-                                 audit=self.audit.note("role.set", f"project={project} role={role} source=claim"))
+            store.set_membership(
+                user["id"],
+                project,
+                role,
+                "claim",
+                now,
+                audit=self.audit.note("role.set", f"project={project} role={role} source=claim"),
+            )
         for project, m in current.items():
             if m["source"] == "claim" and project not in wanted:
-                store.remove_membership(user["id"], project, now,
-                                        audit=self.audit.note("role.remove", f"project={project} source=claim"))
+                store.remove_membership(
+                    user["id"], project, now, audit=self.audit.note("role.remove", f"project={project} source=claim")
+                )
 
     # ------------------------------------------------------------------ projects and roles
 
@@ -230,8 +252,16 @@ class PeopleService:
         ref = (ref or "").strip()
         user = self.app.store.find_user(ref) if ref and self.app.library_exists() else None
         if user is None and local and ref == LOCAL_USER and self.app.library_exists():
-            return {"id": LOCAL_USER, "handle": LOCAL_USER, "issuer": None, "subject": None, "email": None,
-                    "display_name": "the local user (the CLI)", "created_at": None, "disabled_at": None}
+            return {
+                "id": LOCAL_USER,
+                "handle": LOCAL_USER,
+                "issuer": None,
+                "subject": None,
+                "email": None,
+                "display_name": "the local user (the CLI)",
+                "created_at": None,
+                "disabled_at": None,
+            }
         if user is None:
             raise NotFoundError(f"no user '{ref}' (see 'prompt-alchemy users list')")
         return user
@@ -243,8 +273,13 @@ class PeopleService:
         return name
 
     @in_thread
-    def set_role(self, user_ref: str, project: str, role: str | None, caller: Principal | None = None,
-                 ) -> dict[str, Any]:
+    def set_role(
+        self,
+        user_ref: str,
+        project: str,
+        role: str | None,
+        caller: Principal | None = None,
+    ) -> dict[str, Any]:
         """Give `user_ref` `role` in `project` (None: take their role away). An admin may give up to admin; only an
         owner makes or unmakes owners."""
         user, project = self._user(user_ref), self._project(project)
@@ -255,24 +290,39 @@ class PeopleService:
         self._require(caller, project, needed)
         now = self._now()
         if role is None:
-            self.app.store.remove_membership(user["id"], project, now,
-                                             audit=self.audit.note("role.remove", f"project={project}"))
+            self.app.store.remove_membership(
+                user["id"], project, now, audit=self.audit.note("role.remove", f"project={project}")
+            )
         else:
-            self.app.store.set_membership(user["id"], project, role, "admin", now,
-                                          audit=self.audit.note("role.set", f"project={project} role={role}"))
+            self.app.store.set_membership(
+                user["id"],
+                project,
+                role,
+                "admin",
+                now,
+                audit=self.audit.note("role.set", f"project={project} role={role}"),
+            )
         return {"user": user["handle"], "project": project, "role": role}
 
     @in_thread
     def set_disabled(self, user_ref: str, disabled: bool) -> dict[str, Any]:
         user = self._user(user_ref)
-        self.app.store.set_user_disabled(user["id"], disabled, self._now(),
-                                         audit=self.audit.note("user.disable" if disabled else "user.enable"))
+        self.app.store.set_user_disabled(
+            user["id"], disabled, self._now(), audit=self.audit.note("user.disable" if disabled else "user.enable")
+        )
         return {"user": user["handle"], "disabled": disabled}
 
     @in_thread
-    def create_project_key(self, project: str, name: str, scope: str, *, user_ref: str | None = None,
-                           rate_limit: int | None = None, caller: Principal | None = None,
-                           ) -> tuple[str, dict[str, Any]]:
+    def create_project_key(
+        self,
+        project: str,
+        name: str,
+        scope: str,
+        *,
+        user_ref: str | None = None,
+        rate_limit: int | None = None,
+        caller: Principal | None = None,
+    ) -> tuple[str, dict[str, Any]]:
         """A new key of `project` (and of a user, whose role bounds its scope): (the secret, shown once; its row)."""
         project = self._project(project)
         self._require(caller, project, "admin")
@@ -290,23 +340,41 @@ class PeopleService:
             if role is None:
                 raise InputError(f"the user '{user['handle']}' has no role in the project '{project}'")
             if not scope_allows(ROLE_SCOPE[role], scope):
-                raise InputError(f"the user '{user['handle']}' is a {role} in '{project}': their keys may hold at "
-                                 f"most the scope '{ROLE_SCOPE[role]}'")
+                raise InputError(
+                    f"the user '{user['handle']}' is a {role} in '{project}': their keys may hold at "
+                    f"most the scope '{ROLE_SCOPE[role]}'"
+                )
             user_id = user["id"]
         key_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
         now = self._now()
         try:
             self.app.store.insert_project_key(
-                key_id=key_id, name=name, scope=scope, salt=salt, secret_hash=_hash(salt, secret),
-                rate_limit=rate_limit, created_at=now, project_id=project, user_id=user_id,
-                audit=self.audit.note("key.create", f"name={name} scope={scope} project={project}"))
+                key_id=key_id,
+                name=name,
+                scope=scope,
+                salt=salt,
+                secret_hash=_hash(salt, secret),
+                rate_limit=rate_limit,
+                created_at=now,
+                project_id=project,
+                user_id=user_id,
+                audit=self.audit.note("key.create", f"name={name} scope={scope} project={project}"),
+            )
         except Exception as exc:
             if "unique" in str(exc).lower() or "integrity" in type(exc).__name__.lower():
-                raise ConflictError(f"an active key named '{name}' exists; revoke it first or choose another "
-                                    f"name") from None
+                raise ConflictError(
+                    f"an active key named '{name}' exists; revoke it first or choose another " f"name"
+                ) from None
             raise
-        row = {"id": key_id, "name": name, "scope": scope, "project_id": project, "user_id": user_id,
-               "rate_limit": rate_limit, "created_at": now.isoformat()}
+        row = {
+            "id": key_id,
+            "name": name,
+            "scope": scope,
+            "project_id": project,
+            "user_id": user_id,
+            "rate_limit": rate_limit,
+            "created_at": now.isoformat(),
+        }
         return f"{KEY_PREFIX}{key_id}_{secret}", row
 
     # ------------------------------------------------------------------ data rights
@@ -326,8 +394,9 @@ class PeopleService:
         without their name); the audit rows they acted in stay, anonymised. The erase itself is audited."""
         user = self._user(user_ref, local=True)
         detail = "prompts=kept-anonymised" if keep_prompts else "prompts=deleted"
-        return self.app.store.erase_person(user, self._now(), keep_prompts=keep_prompts,
-                                           audit=self.audit.note("user.erase", detail))
+        return self.app.store.erase_person(
+            user, self._now(), keep_prompts=keep_prompts, audit=self.audit.note("user.erase", detail)
+        )
 
     @in_thread
     def purge(self, *, sessions_days: int | None = None, audit_days: int | None = None) -> dict[str, int]:
@@ -343,5 +412,7 @@ class PeopleService:
         now = self._now()
         return self.app.store.purge_before(
             sessions_before=now - timedelta(days=sessions_days) if sessions_days else None,
-            audit_before=now - timedelta(days=audit_days) if audit_days else None, when=now,
-            audit=self.audit.note("retention.purge", f"sessions_days={sessions_days} audit_days={audit_days}"))
+            audit_before=now - timedelta(days=audit_days) if audit_days else None,
+            when=now,
+            audit=self.audit.note("retention.purge", f"sessions_days={sessions_days} audit_days={audit_days}"),
+        )

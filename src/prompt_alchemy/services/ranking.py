@@ -25,8 +25,10 @@ _METRICS: dict[str, OptimizeMetric] = {"judge": "judge", "accuracy": "accuracy",
 def _optimized(result: OptimizationResult, call: Call) -> Written:
     if not (call["save"] and result.saved):
         return None
-    return ([step.prompt_id for step in result.steps if step.prompt_id],
-            f"metric={result.metric} iterations={result.iterations} improved={result.improved}")
+    return (
+        [step.prompt_id for step in result.steps if step.prompt_id],
+        f"metric={result.metric} iterations={result.iterations} improved={result.improved}",
+    )
 
 
 class RankingService:
@@ -49,8 +51,9 @@ class RankingService:
         except NotFoundError as exc:
             raise InputError(f"{exc}; list prompts with 'prompt-alchemy list' or search for them") from None
 
-    async def feature_contexts(self, texts: list[str], idea: str | None,
-                               metas: list[dict[str, Any]]) -> list[FeatureContext]:
+    async def feature_contexts(
+        self, texts: list[str], idea: str | None, metas: list[dict[str, Any]]
+    ) -> list[FeatureContext]:
         """The ranking context of each text: against `idea` and each other (by embedding, where one is
         available), with drift from the idea."""
         from prompt_alchemy.ranking.ranker import feature_contexts
@@ -58,16 +61,22 @@ class RankingService:
         if not texts or self.app.embedder.unavailable_reason() is not None:
             return feature_contexts(texts, idea=idea, metas=metas)
         vectors = await self.app.embedder.embed(list(texts) + ([idea] if idea else []))
-        contexts = feature_contexts(texts, idea=idea, vectors=vectors[:len(texts)],
-                                    idea_vector=vectors[len(texts)] if idea else None, metas=metas)
+        contexts = feature_contexts(
+            texts,
+            idea=idea,
+            vectors=vectors[: len(texts)],
+            idea_vector=vectors[len(texts)] if idea else None,
+            metas=metas,
+        )
         if not idea:
             return contexts
         from prompt_alchemy.ranking.drift import with_drift
 
         return await with_drift(self.app.embedder, contexts, texts, vectors[len(texts)])
 
-    async def score_prompts(self, ids: list[str] | None = None, text: str | None = None, idea: str | None = None,
-                            judge: bool = False) -> list:
+    async def score_prompts(
+        self, ids: list[str] | None = None, text: str | None = None, idea: str | None = None, judge: bool = False
+    ) -> list:
         """Rank stored prompts (by id) or one ad-hoc text, best first; every result carries its score components,
         feature vector and (with `judge`) the judge's rubric. A stored prompt is compared with its sibling
         variants for distinctness and with `idea` (default: its original idea) for intent."""
@@ -86,8 +95,11 @@ class RankingService:
         if idea is not None and not idea.strip():
             raise InputError("--idea is empty")
         prompts = [self.prompt_argument(i) for i in ids]
-        judge_ = Judge(self.app.settings, self.app.registry, avoid={p.provider for p in prompts if p.provider}) \
-            if judge else None
+        judge_ = (
+            Judge(self.app.settings, self.app.registry, avoid={p.provider for p in prompts if p.provider})
+            if judge
+            else None
+        )
         items: list[tuple[Any, str, FeatureContext, JudgeScore | None]] = []  # None: the ad-hoc text
 
         async def verdict(content: str, reference: str | None) -> JudgeScore | None:
@@ -99,8 +111,11 @@ class RankingService:
         for prompt in prompts:
             siblings = []
             if prompt.session_id and prompt.phase is not None:
-                siblings = [s for s in self.app.store.list_prompts(session_id=prompt.session_id, limit=200)
-                            if s.phase == prompt.phase and s.id != prompt.id]
+                siblings = [
+                    s
+                    for s in self.app.store.list_prompts(session_id=prompt.session_id, limit=200)
+                    if s.phase == prompt.phase and s.id != prompt.id
+                ]
             group = [prompt] + siblings
             reference = idea or prompt.original_input
             metas = [prompt_meta(g) for g in group]
@@ -132,14 +147,29 @@ class RankingService:
             self.app.store.record_metrics(judge.metrics)
         return out
 
-    @audited("optimize", targets=lambda call: [call["prompt_id"]] if call["prompt_id"] else [], written=_optimized,
-             failures=lambda call: bool(call["save"]))
-    async def optimize(self, prompt_id: str | None = None, prompt: str | None = None, task: str | None = None,
-                       examples_path: str | Path | None = None, max_iterations: int = 3,
-                       target_score: float | None = None, max_cost: float | None = None, metric: str = "auto",
-                       provider: str | None = None, task_provider: str | None = None, save: bool = True,
-                       progress: Any = None, examples: list[Any] | None = None,
-                       examples_file: str | None = None) -> OptimizationResult:
+    @audited(
+        "optimize",
+        targets=lambda call: [call["prompt_id"]] if call["prompt_id"] else [],
+        written=_optimized,
+        failures=lambda call: bool(call["save"]),
+    )
+    async def optimize(
+        self,
+        prompt_id: str | None = None,
+        prompt: str | None = None,
+        task: str | None = None,
+        examples_path: str | Path | None = None,
+        max_iterations: int = 3,
+        target_score: float | None = None,
+        max_cost: float | None = None,
+        metric: str = "auto",
+        provider: str | None = None,
+        task_provider: str | None = None,
+        save: bool = True,
+        progress: Any = None,
+        examples: list[Any] | None = None,
+        examples_file: str | None = None,
+    ) -> OptimizationResult:
         """Improve a prompt (a stored one by id, or text) for `task`; see ranking/optimizer.py. Everything is
         validated before any provider call or write; each round's candidates are stored in one transaction.
         Examples come from `examples_path` (a file: the CLI), or, for clients of the server, inline (`examples`)
@@ -162,8 +192,10 @@ class RankingService:
         if not 1 <= max_iterations <= MAX_ITERATIONS:
             raise InputError(f"--max-iterations must be between 1 and {MAX_ITERATIONS}, got {max_iterations}")
         if target_score is not None and not 0 < target_score <= 1:
-            raise InputError(f"--target-score must be above 0 and at most 1 (scores are 0-1; the judge's 1-10 "
-                             f"is divided by 10), got {target_score:g}")
+            raise InputError(
+                f"--target-score must be above 0 and at most 1 (scores are 0-1; the judge's 1-10 "
+                f"is divided by 10), got {target_score:g}"
+            )
         if max_cost is not None and not max_cost > 0:
             raise InputError(f"--max-cost must be a positive amount in USD, got {max_cost:g}")
         if metric not in ("auto", "judge", "accuracy", "loglik"):
@@ -202,11 +234,14 @@ class RankingService:
             if metric == "auto":
                 metric = "loglik" if local_ok else "accuracy"
             if metric == "loglik" and not local_ok:
-                raise InputError(f"--metric loglik needs the local model: "
-                                 f"{self.app.registry.get('local').unavailable_reason()}")
+                raise InputError(
+                    f"--metric loglik needs the local model: " f"{self.app.registry.get('local').unavailable_reason()}"
+                )
         elif metric in ("accuracy", "loglik"):
-            raise InputError(f"--metric {metric} needs --examples FILE (JSONL lines with input and expected; over "
-                             f"MCP: examples or examples_file)")
+            raise InputError(
+                f"--metric {metric} needs --examples FILE (JSONL lines with input and expected; over "
+                f"MCP: examples or examples_file)"
+            )
         else:
             metric = "judge"
         if provider is not None:
@@ -235,10 +270,21 @@ class RankingService:
             await asyncio.to_thread(self.app.store.save_session, prompts, metrics=metrics)
 
         optimizer = Optimizer(
-            self.app.settings, self.app.registry, task=task, metric=_METRICS[metric], proposer=proposer,
-            judge=judge, propose_set=propose_set, heldout_set=heldout_set, task_provider=task_provider,
-            max_iterations=max_iterations, target_score=target_score, max_cost=max_cost,
-            persist=persist if save else None, progress=progress)
+            self.app.settings,
+            self.app.registry,
+            task=task,
+            metric=_METRICS[metric],
+            proposer=proposer,
+            judge=judge,
+            propose_set=propose_set,
+            heldout_set=heldout_set,
+            task_provider=task_provider,
+            max_iterations=max_iterations,
+            target_score=target_score,
+            max_cost=max_cost,
+            persist=persist if save else None,
+            progress=progress,
+        )
         return await optimizer.run(seed_text, seed_id)
 
     def examples_dir(self) -> Path:
@@ -250,11 +296,17 @@ class RankingService:
         """The examples file `name` inside examples_dir(); a path, a hidden name or a link out of the folder is
         refused without saying whether anything exists there."""
         folder = self.examples_dir()
-        bad = (not isinstance(name, str) or not name.strip() or len(name) > 255 or name.startswith(".")
-               or any(c in name for c in "/\\\x00:"))
+        bad = (
+            not isinstance(name, str)
+            or not name.strip()
+            or len(name) > 255
+            or name.startswith(".")
+            or any(c in name for c in "/\\\x00:")
+        )
         if bad:
-            raise InputError(f"examples_file must be the name of a file in the examples folder {folder} "
-                             f"(a name, not a path)")
+            raise InputError(
+                f"examples_file must be the name of a file in the examples folder {folder} " f"(a name, not a path)"
+            )
         path = folder / name
         try:
             inside = path.is_file() and folder.resolve() in path.resolve().parents
@@ -263,4 +315,3 @@ class RankingService:
         if not inside:
             raise InputError(f"there is no examples file '{name}' in the examples folder {folder}")
         return path
-

@@ -42,15 +42,28 @@ def _audit_row(row: Any) -> dict[str, Any]:
     return data
 
 
-def write_audit(db: Any, *, actor: str, action: str, targets: list[str], outcome: str = "ok",
-                detail: str | None = None, when: datetime) -> int:
+def write_audit(
+    db: Any,
+    *,
+    actor: str,
+    action: str,
+    targets: list[str],
+    outcome: str = "ok",
+    detail: str | None = None,
+    when: datetime,
+) -> int:
     """Append one audit row and its target index in the open transaction `db` (either store's); returns its id.
     Portable SQL: both stores use it, for rows of their own and for rows committed with the write they describe."""
-    audit_id = int(db.execute("INSERT INTO audit_log (created_at, actor, action, targets, outcome, detail) "
-                              "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                              (to_iso(when), actor, action, json.dumps(targets), outcome, detail)).fetchall()[0][0])
-    db.executemany("INSERT INTO audit_targets (audit_id, target_id) VALUES (?, ?)",
-                   [(audit_id, t) for t in dict.fromkeys(targets)])
+    audit_id = int(
+        db.execute(
+            "INSERT INTO audit_log (created_at, actor, action, targets, outcome, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (to_iso(when), actor, action, json.dumps(targets), outcome, detail),
+        ).fetchall()[0][0]
+    )
+    db.executemany(
+        "INSERT INTO audit_targets (audit_id, target_id) VALUES (?, ?)", [(audit_id, t) for t in dict.fromkeys(targets)]
+    )
     return audit_id
 
 
@@ -69,13 +82,24 @@ class AccessRepository:
 
     # ------------------------------------------------------------------ keys
 
-    def insert_api_key(self, *, key_id: str, name: str, scope: str, salt: str, secret_hash: str,
-                       rate_limit: int | None, created_at: datetime) -> None:
+    def insert_api_key(
+        self,
+        *,
+        key_id: str,
+        name: str,
+        scope: str,
+        salt: str,
+        secret_hash: str,
+        rate_limit: int | None,
+        created_at: datetime,
+    ) -> None:
         """Store a new key; an active key of the same name is a conflict (sqlite3.IntegrityError)."""
         with self.transaction() as db:
-            db.execute("INSERT INTO api_keys (id, name, scope, salt, secret_hash, rate_limit, created_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (key_id, name, scope, salt, secret_hash, rate_limit, to_iso(created_at)))
+            db.execute(
+                "INSERT INTO api_keys (id, name, scope, salt, secret_hash, rate_limit, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key_id, name, scope, salt, secret_hash, rate_limit, to_iso(created_at)),
+            )
 
     def api_key_secret(self, key_id: str) -> dict[str, Any] | None:
         """The row of one key with its salt and hash (for verification only), or None."""
@@ -90,8 +114,11 @@ class AccessRepository:
     def revoke_api_key(self, name_or_id: str, when: datetime) -> dict[str, Any] | None:
         """Revoke the active key with this name or id; the revoked row, or None when there is no such key."""
         with self.transaction() as db:
-            row = db.execute("SELECT * FROM api_keys WHERE revoked_at IS NULL AND (id = ? OR name = ?) "
-                             "ORDER BY created_at LIMIT 1", (name_or_id, name_or_id)).fetchone()
+            row = db.execute(
+                "SELECT * FROM api_keys WHERE revoked_at IS NULL AND (id = ? OR name = ?) "
+                "ORDER BY created_at LIMIT 1",
+                (name_or_id, name_or_id),
+            ).fetchone()
             if row is None:
                 return None
             db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (to_iso(when), row["id"]))
@@ -101,15 +128,25 @@ class AccessRepository:
 
     # ------------------------------------------------------------------ audit
 
-    def append_audit(self, *, actor: str, action: str, targets: list[str], outcome: str,
-                     detail: str | None = None, when: datetime) -> int:
+    def append_audit(
+        self, *, actor: str, action: str, targets: list[str], outcome: str, detail: str | None = None, when: datetime
+    ) -> int:
         """Append one audit row (and its target index) in a transaction of its own; returns its id."""
         with self.transaction() as db:
-            return write_audit(db, actor=actor, action=action, targets=targets, outcome=outcome, detail=detail,
-                               when=when)
+            return write_audit(
+                db, actor=actor, action=action, targets=targets, outcome=outcome, detail=detail, when=when
+            )
 
-    def list_audit(self, *, actor: str | None = None, action: str | None = None, target: str | None = None,
-                   since: datetime | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    def list_audit(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         """Audit rows, newest first."""
         clauses: list[str] = ["1 = 1"]  # true in both dialects
         params: list[Any] = []
@@ -123,8 +160,10 @@ class AccessRepository:
         if since is not None:
             clauses.append("a.created_at >= ?")
             params.append(to_iso(since))
-        rows = self.query(f"SELECT a.* FROM audit_log a WHERE {' AND '.join(clauses)} "
-                          f"ORDER BY a.id DESC LIMIT ? OFFSET ?", params + [limit, offset])
+        rows = self.query(
+            f"SELECT a.* FROM audit_log a WHERE {' AND '.join(clauses)} " f"ORDER BY a.id DESC LIMIT ? OFFSET ?",
+            params + [limit, offset],
+        )
         return [_audit_row(r) for r in rows]
 
     def creators(self, ids: list[str]) -> dict[str, str]:
@@ -132,12 +171,14 @@ class AccessRepository:
         out: dict[str, str] = {}
         actions = ", ".join("?" for _ in CREATING_ACTIONS)
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             for row in self.query(
-                    f"SELECT t.target_id, a.actor FROM audit_targets t JOIN audit_log a ON a.id = t.audit_id "
-                    f"WHERE t.target_id IN ({marks}) AND a.outcome = 'ok' AND a.action IN ({actions}) "
-                    f"ORDER BY a.id DESC", [*chunk, *CREATING_ACTIONS]):
+                f"SELECT t.target_id, a.actor FROM audit_targets t JOIN audit_log a ON a.id = t.audit_id "
+                f"WHERE t.target_id IN ({marks}) AND a.outcome = 'ok' AND a.action IN ({actions}) "
+                f"ORDER BY a.id DESC",
+                [*chunk, *CREATING_ACTIONS],
+            ):
                 out[row["target_id"]] = row["actor"]  # ascending by overwrite: the earliest row wins
         return out
 

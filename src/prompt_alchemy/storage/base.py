@@ -55,15 +55,25 @@ class PromptRepository(Protocol):
     path: Path
     write_refusal: str | None
 
-    def save_session(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
-                     metrics: list[MetricRecord] | None = None) -> None:
+    def save_session(
+        self,
+        prompts: list[Prompt],
+        contexts: dict[str, list[ContextItem]] | None = None,
+        metrics: list[MetricRecord] | None = None,
+    ) -> None:
         """Write a whole generation session in one transaction: all of it or none of it."""
         ...
 
     def save_prompts(self, prompts: list[Prompt]) -> None: ...
 
-    def insert_new_prompts(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
-                           remap: dict[str, str] | None = None, *, audit: AuditNote | None = None) -> Any:
+    def insert_new_prompts(
+        self,
+        prompts: list[Prompt],
+        contexts: dict[str, list[ContextItem]] | None = None,
+        remap: dict[str, str] | None = None,
+        *,
+        audit: AuditNote | None = None,
+    ) -> Any:
         """Insert prompts whose content is not stored yet, deciding inside the write transaction; with `audit`,
         its row (naming every id written) is committed in the same transaction when anything was written."""
         ...
@@ -76,8 +86,9 @@ class PromptRepository(Protocol):
 
     def get_prompts(self, ids: list[str], *, with_embedding: bool = False) -> dict[str, Prompt]: ...
 
-    def list_prompts(self, *, session_id: str | None = None, filters: SearchFilters | None = None,
-                     limit: int = 50, offset: int = 0) -> list[Prompt]:
+    def list_prompts(
+        self, *, session_id: str | None = None, filters: SearchFilters | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Prompt]:
         """A session's prompts in generation order, or the library (matching `filters`) most recent first."""
         ...
 
@@ -112,8 +123,7 @@ class PromptRepository(Protocol):
         deletes of related prompts from any process: lineage stays whole and no foreign key fails."""
         ...
 
-    def search_text(self, query: str, filters: SearchFilters | None = None,
-                    limit: int = 10) -> list[tuple[str, float]]:
+    def search_text(self, query: str, filters: SearchFilters | None = None, limit: int = 10) -> list[tuple[str, float]]:
         """(id, score) by full-text relevance over content, title and tags; higher is better."""
         ...
 
@@ -127,14 +137,14 @@ class PromptRepository(Protocol):
         """The stored vectors of one model and dimension, as a space to count, test membership of and search."""
         ...
 
-    def search_vectors(self, vector: Any, model: str, dimensions: int, limit: int,
-                       filters: SearchFilters | None = None) -> list[tuple[str, float]]:
+    def search_vectors(
+        self, vector: Any, model: str, dimensions: int, limit: int, filters: SearchFilters | None = None
+    ) -> list[tuple[str, float]]:
         """(id, cosine similarity) of the `limit` nearest vectors of this model and dimension among the prompts
         matching `filters`, best first. Vectors of other models or dimensions are never compared."""
         ...
 
-    def embedding_targets(self, model: str, dimensions: int, *,
-                          include_all: bool = False) -> list[tuple[str, str]]: ...
+    def embedding_targets(self, model: str, dimensions: int, *, include_all: bool = False) -> list[tuple[str, str]]: ...
 
     def set_embeddings(self, rows: list[tuple[str, bytes]], model: str, provider: str, dimensions: int) -> None: ...
 
@@ -144,8 +154,9 @@ class PromptRepository(Protocol):
 
     def list_metrics(self, *, session_id: str | None = None, kind: str | None = None) -> list[MetricRecord]: ...
 
-    def metrics_summary(self, *, since: datetime | None = None, phase: str | None = None,
-                        provider: str | None = None) -> dict[str, Any]: ...
+    def metrics_summary(
+        self, *, since: datetime | None = None, phase: str | None = None, provider: str | None = None
+    ) -> dict[str, Any]: ...
 
 
 class FeedbackStore(Protocol):
@@ -153,9 +164,17 @@ class FeedbackStore(Protocol):
 
     def insert_feedback(self, rows: list[Feedback]) -> None: ...
 
-    def list_feedback(self, *, prompt_id: str | None = None, session_id: str | None = None,
-                      source: str | None = None, since: datetime | None = None, kind: str | None = None,
-                      limit: int = 50, offset: int = 0) -> list[Feedback]: ...
+    def list_feedback(
+        self,
+        *,
+        prompt_id: str | None = None,
+        session_id: str | None = None,
+        source: str | None = None,
+        since: datetime | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Feedback]: ...
 
     def training_feedback(self) -> list[Feedback]: ...
 
@@ -177,8 +196,17 @@ class CacheStore(Protocol):
 
     def cached_response(self, key: str, now: float) -> str | None: ...
 
-    def cache_response(self, key: str, provider: str, model: str, payload: str, now: float, expires_at: float, *,
-                       purge_expired: bool = False) -> None: ...
+    def cache_response(
+        self,
+        key: str,
+        provider: str,
+        model: str,
+        payload: str,
+        now: float,
+        expires_at: float,
+        *,
+        purge_expired: bool = False,
+    ) -> None: ...
 
     def cached_vectors(self, keys: Sequence[str], now: float) -> dict[str, bytes]: ...
 
@@ -192,8 +220,17 @@ class CacheStore(Protocol):
 class AccessStore(Protocol):
     """API keys (a name, a scope, a salted hash of the secret; never the secret) and the append-only audit log."""
 
-    def insert_api_key(self, *, key_id: str, name: str, scope: str, salt: str, secret_hash: str,
-                       rate_limit: int | None, created_at: datetime) -> None:
+    def insert_api_key(
+        self,
+        *,
+        key_id: str,
+        name: str,
+        scope: str,
+        salt: str,
+        secret_hash: str,
+        rate_limit: int | None,
+        created_at: datetime,
+    ) -> None:
         """Store a new key; an active key with the same name is a conflict."""
         ...
 
@@ -207,11 +244,20 @@ class AccessStore(Protocol):
 
     def revoke_api_key(self, name_or_id: str, when: datetime) -> dict[str, Any] | None: ...
 
-    def append_audit(self, *, actor: str, action: str, targets: list[str], outcome: str,
-                     detail: str | None = None, when: datetime) -> int: ...
+    def append_audit(
+        self, *, actor: str, action: str, targets: list[str], outcome: str, detail: str | None = None, when: datetime
+    ) -> int: ...
 
-    def list_audit(self, *, actor: str | None = None, action: str | None = None, target: str | None = None,
-                   since: datetime | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    def list_audit(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         """Audit rows (id, created_at, actor, action, targets, outcome, detail), newest first."""
         ...
 
@@ -232,14 +278,16 @@ class LabelStore(Protocol):
     at one version of one name (`latest` is implicit), the append-only history of every label change, and the
     labels protected for the whole library."""
 
-    def save_version(self, prompt: Prompt, name: str, *, contexts: list[ContextItem] | None = None,
-                     audit: AuditNote | None = None) -> int:
+    def save_version(
+        self, prompt: Prompt, name: str, *, contexts: list[ContextItem] | None = None, audit: AuditNote | None = None
+    ) -> int:
         """Insert `prompt` as the next version of `name`, with its `audit` row, in one transaction under the
         name's lock; the version."""
         ...
 
-    def assign_name(self, prompt_id: str, name: str | None = None, *,
-                    version: int | None = None) -> tuple[str, int] | None:
+    def assign_name(
+        self, prompt_id: str, name: str | None = None, *, version: int | None = None
+    ) -> tuple[str, int] | None:
         """Name an unnamed prompt (`name` as `version` when free, else as its next version; or a name derived from
         it); (name, version)."""
         ...
@@ -254,16 +302,33 @@ class LabelStore(Protocol):
 
     def list_names(self) -> list[dict[str, Any]]: ...
 
-    def set_label(self, name: str, prompt_id: str, when: datetime, *, actor: str = "local",
-                  source: str = "cli", audit: AuditNote | None = None, prompt_name: str | None = None) -> str | None:
+    def set_label(
+        self,
+        name: str,
+        prompt_id: str,
+        when: datetime,
+        *,
+        actor: str = "local",
+        source: str = "cli",
+        audit: AuditNote | None = None,
+        prompt_name: str | None = None,
+    ) -> str | None:
         """Point the label `name` of the prompt's name at `prompt_id` (create or move; an unnamed prompt is named
         first) and record it; the id it pointed at before, or None. The read of the previous id, the move and its
         history row (and the `audit` row, when the label changed) are one transaction under the name's lock, so
         concurrent moves from any process leave a history whose every row names the true previous version."""
         ...
 
-    def remove_label(self, name: str, when: datetime, *, actor: str = "local", source: str = "cli",
-                     audit: AuditNote | None = None, prompt_name: str | None = None) -> str | None:
+    def remove_label(
+        self,
+        name: str,
+        when: datetime,
+        *,
+        actor: str = "local",
+        source: str = "cli",
+        audit: AuditNote | None = None,
+        prompt_name: str | None = None,
+    ) -> str | None:
         """Remove the label `name` of `prompt_name` (None: of the only name that has it) and record it (with the
         `audit` row, in one transaction under the name's lock); the id it pointed at, or None."""
         ...
@@ -278,14 +343,14 @@ class LabelStore(Protocol):
 
     def label_owners(self, name: str) -> list[str]: ...
 
-    def label_history(self, name: str | None = None, limit: int = 100, *,
-                      prompt_name: str | None = None) -> list[dict[str, Any]]:
+    def label_history(
+        self, name: str | None = None, limit: int = 100, *, prompt_name: str | None = None
+    ) -> list[dict[str, Any]]:
         """Changes (prompt_name, name, action: set/move/remove/deleted, prompt_id, previous_id, actor, source,
         created_at), newest first."""
         ...
 
-    def protect_label(self, name: str, protected: bool, when: datetime, *, audit: AuditNote | None = None) -> bool:
-        ...
+    def protect_label(self, name: str, protected: bool, when: datetime, *, audit: AuditNote | None = None) -> bool: ...
 
     def protected_labels(self) -> list[str]: ...
 
@@ -299,9 +364,18 @@ class PeopleStore(Protocol):
 
     def project_exists(self, project_id: str) -> bool: ...
 
-    def upsert_user(self, *, user_id: str, issuer: str, subject: str, handle: str, email: str | None,
-                    display_name: str | None, when: datetime, audit: AuditNote | None = None,
-                    ) -> tuple[dict[str, Any], bool]:
+    def upsert_user(
+        self,
+        *,
+        user_id: str,
+        issuer: str,
+        subject: str,
+        handle: str,
+        email: str | None,
+        display_name: str | None,
+        when: datetime,
+        audit: AuditNote | None = None,
+    ) -> tuple[dict[str, Any], bool]:
         """The user of (issuer, subject), created on first sign-in; (row, created)."""
 
     def handle_taken(self, handle: str) -> bool: ...
@@ -310,22 +384,36 @@ class PeopleStore(Protocol):
 
     def list_users(self) -> list[dict[str, Any]]: ...
 
-    def set_user_disabled(self, user_id: str, disabled: bool, when: datetime, *,
-                          audit: AuditNote | None = None) -> None: ...
+    def set_user_disabled(
+        self, user_id: str, disabled: bool, when: datetime, *, audit: AuditNote | None = None
+    ) -> None: ...
 
-    def set_membership(self, user_id: str, project_id: str, role: str, source: str, when: datetime, *,
-                       audit: AuditNote | None = None) -> None: ...
+    def set_membership(
+        self, user_id: str, project_id: str, role: str, source: str, when: datetime, *, audit: AuditNote | None = None
+    ) -> None: ...
 
-    def remove_membership(self, user_id: str, project_id: str, when: datetime, *,
-                          audit: AuditNote | None = None) -> bool: ...
+    def remove_membership(
+        self, user_id: str, project_id: str, when: datetime, *, audit: AuditNote | None = None
+    ) -> bool: ...
 
     def memberships(self, user_id: str) -> dict[str, dict[str, str]]: ...
 
     def project_owners(self, project_id: str) -> list[str]: ...
 
-    def insert_project_key(self, *, key_id: str, name: str, scope: str, salt: str, secret_hash: str,
-                           rate_limit: int | None, created_at: datetime, project_id: str, user_id: str | None,
-                           audit: AuditNote | None = None) -> None: ...
+    def insert_project_key(
+        self,
+        *,
+        key_id: str,
+        name: str,
+        scope: str,
+        salt: str,
+        secret_hash: str,
+        rate_limit: int | None,
+        created_at: datetime,
+        project_id: str,
+        user_id: str | None,
+        audit: AuditNote | None = None,
+    ) -> None: ...
 
     def key_binding(self, key_id: str) -> dict[str, Any] | None:
         """The project, user, user's handle, disabled time and role of a key."""
@@ -333,12 +421,19 @@ class PeopleStore(Protocol):
     def person_data(self, user: dict[str, Any]) -> dict[str, Any]:
         """Everything stored about a user (prompts, ratings, keys without secrets, audit rows)."""
 
-    def erase_person(self, user: dict[str, Any], when: datetime, *, keep_prompts: bool,
-                     audit: AuditNote | None = None) -> dict[str, int]:
+    def erase_person(
+        self, user: dict[str, Any], when: datetime, *, keep_prompts: bool, audit: AuditNote | None = None
+    ) -> dict[str, int]:
         """Delete or anonymise everything of a user, in one transaction."""
 
-    def purge_before(self, *, sessions_before: datetime | None, audit_before: datetime | None, when: datetime,
-                     audit: AuditNote | None = None) -> dict[str, int]:
+    def purge_before(
+        self,
+        *,
+        sessions_before: datetime | None,
+        audit_before: datetime | None,
+        when: datetime,
+        audit: AuditNote | None = None,
+    ) -> dict[str, int]:
         """The retention purge of old generation sessions and audit rows, in one transaction."""
 
 
@@ -383,6 +478,7 @@ class MaintenanceStore(Protocol):
 
 
 @runtime_checkable
-class Store(PromptRepository, FeedbackStore, CacheStore, AccessStore, LabelStore, PeopleStore, MaintenanceStore,
-            Protocol):
+class Store(
+    PromptRepository, FeedbackStore, CacheStore, AccessStore, LabelStore, PeopleStore, MaintenanceStore, Protocol
+):
     """The whole library store."""

@@ -26,44 +26,59 @@ class CacheRepository:
             db.execute("UPDATE response_cache SET hits = hits + 1 WHERE key = ?", (key,))
         return rows[0][0]
 
-    def cache_response(self, key: str, provider: str, model: str, payload: str, now: float, expires_at: float, *,
-                       purge_expired: bool = False) -> None:
+    def cache_response(
+        self,
+        key: str,
+        provider: str,
+        model: str,
+        payload: str,
+        now: float,
+        expires_at: float,
+        *,
+        purge_expired: bool = False,
+    ) -> None:
         """Store an answer; with `purge_expired`, first drop every expired answer and vector (same transaction)."""
         with self.transaction() as db:
             if purge_expired:
                 db.execute("DELETE FROM response_cache WHERE expires_at <= ?", (now,))
                 db.execute("DELETE FROM embedding_cache WHERE expires_at <= ?", (now,))
-            db.execute("INSERT INTO response_cache (key, provider, model, response, created_at, expires_at, hits) "
-                       "VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (key) DO UPDATE SET provider = excluded.provider, "
-                       "model = excluded.model, response = excluded.response, created_at = excluded.created_at, "
-                       "expires_at = excluded.expires_at, hits = 0",
-                       (key, provider, model, payload, now, now if expires_at is None else expires_at))
+            db.execute(
+                "INSERT INTO response_cache (key, provider, model, response, created_at, expires_at, hits) "
+                "VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (key) DO UPDATE SET provider = excluded.provider, "
+                "model = excluded.model, response = excluded.response, created_at = excluded.created_at, "
+                "expires_at = excluded.expires_at, hits = 0",
+                (key, provider, model, payload, now, now if expires_at is None else expires_at),
+            )
 
     def cached_vectors(self, keys: Sequence[str], now: float) -> dict[str, bytes]:
         """The unexpired vectors (float32 bytes) stored under any of `keys`."""
         found: dict[str, bytes] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start:start + _CHUNK]
+            chunk = unique[start : start + _CHUNK]
             marks = ", ".join("?" for _ in chunk)
             for key, blob in self.query(
-                    f"SELECT key, vector FROM embedding_cache WHERE expires_at > ? AND key IN ({marks})",
-                    [now, *chunk]):
+                f"SELECT key, vector FROM embedding_cache WHERE expires_at > ? AND key IN ({marks})", [now, *chunk]
+            ):
                 found[key] = blob
         return found
 
     def cache_vectors(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Store (key, provider, model, dimensions, vector bytes, created_at, expires_at) rows."""
         with self.transaction() as db:
-            db.executemany("INSERT INTO embedding_cache (key, provider, model, dimensions, vector, created_at, "
-                           "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                           "provider = excluded.provider, model = excluded.model, dimensions = excluded.dimensions, "
-                           "vector = excluded.vector, created_at = excluded.created_at, "
-                           "expires_at = excluded.expires_at", rows)
+            db.executemany(
+                "INSERT INTO embedding_cache (key, provider, model, dimensions, vector, created_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "provider = excluded.provider, model = excluded.model, dimensions = excluded.dimensions, "
+                "vector = excluded.vector, created_at = excluded.created_at, "
+                "expires_at = excluded.expires_at",
+                rows,
+            )
 
     def cache_stats(self, now: float) -> dict[str, int]:
-        responses = self.query("SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM response_cache "
-                               "WHERE expires_at > ?", (now,))[0]
+        responses = self.query(
+            "SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM response_cache " "WHERE expires_at > ?", (now,)
+        )[0]
         embeddings = self.query("SELECT COUNT(*) FROM embedding_cache WHERE expires_at > ?", (now,))[0]
         return {"responses": int(responses[0]), "response_hits": int(responses[1]), "embeddings": int(embeddings[0])}
 

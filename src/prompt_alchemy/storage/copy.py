@@ -69,8 +69,9 @@ def _row_name(table: str, key: str | None, row: Any, bad: list[str]) -> str:
     return f"{table}{which} ({', '.join(bad)})"
 
 
-def copy_library(source: Any, target: Any, progress: Callable[[str, int], None] | None = None, *,
-                 strip_nul: bool = False) -> dict[str, int]:
+def copy_library(
+    source: Any, target: Any, progress: Callable[[str, int], None] | None = None, *, strip_nul: bool = False
+) -> dict[str, int]:
     """Copy every row of `source` into the empty `target` in one transaction; rows copied per table (and
     `nul_stripped`: the rows whose NUL characters were removed). PostgreSQL cannot store NUL in text, which an old
     SQLite library may hold: such a copy is refused with every row that cannot move named (nothing is written),
@@ -128,9 +129,11 @@ def copy_library(source: Any, target: Any, progress: Callable[[str, int], None] 
         if unmovable:  # raised inside the transaction: it is rolled back and the target stays empty
             more = f" and {len(unmovable) - _NAMED_ROWS} more" if len(unmovable) > _NAMED_ROWS else ""
             where = getattr(target, "shown_url", target.path)  # the URL as text: a Path folds its '//'
-            raise InputError(f"{len(unmovable)} row(s) hold NUL characters, which {where} (PostgreSQL) cannot "
-                             f"store: {'; '.join(unmovable[:_NAMED_ROWS])}{more}; nothing was copied. Copy again "
-                             f"with --strip-nul to remove the NULs from those rows")
+            raise InputError(
+                f"{len(unmovable)} row(s) hold NUL characters, which {where} (PostgreSQL) cannot "
+                f"store: {'; '.join(unmovable[:_NAMED_ROWS])}{more}; nothing was copied. Copy again "
+                f"with --strip-nul to remove the NULs from those rows"
+            )
         after = getattr(target, "_after_copy", None)
         if after is not None:
             after(db)

@@ -33,12 +33,22 @@ def _percent_style(sql: str) -> str:
 
 
 SQLITE = Dialect(
-    name="sqlite", true="1",
+    name="sqlite",
+    true="1",
     tag_clause="EXISTS (SELECT 1 FROM json_each({a}.tags) AS t WHERE lower(t.value) = lower(?))",
-    insertion_order="rowid", distinct_from="IS NOT", placeholder="?")
+    insertion_order="rowid",
+    distinct_from="IS NOT",
+    placeholder="?",
+)
 
 POSTGRES = Dialect(
-    name="postgresql", true="TRUE",
-    tag_clause=("EXISTS (SELECT 1 FROM jsonb_array_elements_text({a}.tags::jsonb) AS t(value) "
-                "WHERE lower(t.value) = lower(?))"),
-    insertion_order="seq", distinct_from="IS DISTINCT FROM", placeholder="%s")
+    name="postgresql",
+    true="TRUE",
+    tag_clause=(
+        "EXISTS (SELECT 1 FROM jsonb_array_elements_text({a}.tags::jsonb) AS t(value) "
+        "WHERE lower(t.value) = lower(?))"
+    ),
+    insertion_order="seq",
+    distinct_from="IS DISTINCT FROM",
+    placeholder="%s",
+)

@@ -30,8 +30,9 @@ def _row_to_feedback(row: Any) -> Feedback:
     return Feedback(**data)
 
 
-def _where(*, prompt_id: str | None, session_id: str | None, source: str | None, since: datetime | None,
-           kind: str | None) -> tuple[str, list[Any]]:
+def _where(
+    *, prompt_id: str | None, session_id: str | None, source: str | None, since: datetime | None, kind: str | None
+) -> tuple[str, list[Any]]:
     clauses, params = ["1 = 1"], []  # true in both dialects
     for column, value in (("prompt_id", prompt_id), ("session_id", session_id), ("source", source)):
         if value is not None:
@@ -76,39 +77,63 @@ class FeedbackRepository:
                 db.execute(
                     "INSERT INTO feedback (id, prompt_id, session_id, rating, chosen, comment, source, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (f.id, f.prompt_id, f.session_id, f.rating, None if f.chosen is None else int(f.chosen), f.comment,
-                     f.source, _iso(f.created_at)))
+                    (
+                        f.id,
+                        f.prompt_id,
+                        f.session_id,
+                        f.rating,
+                        None if f.chosen is None else int(f.chosen),
+                        f.comment,
+                        f.source,
+                        _iso(f.created_at),
+                    ),
+                )
 
-    def list_feedback(self, *, prompt_id: str | None = None, session_id: str | None = None,
-                      source: str | None = None, since: datetime | None = None, kind: str | None = None,
-                      limit: int = 50, offset: int = 0) -> list[Feedback]:
+    def list_feedback(
+        self,
+        *,
+        prompt_id: str | None = None,
+        session_id: str | None = None,
+        source: str | None = None,
+        since: datetime | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Feedback]:
         """Feedback rows, newest first. `kind` is "rating" or "choice"."""
         clauses, params = _where(prompt_id=prompt_id, session_id=session_id, source=source, since=since, kind=kind)
-        rows = self.query(f"SELECT * FROM feedback WHERE {clauses} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-                           params + [limit, offset])
+        rows = self.query(
+            f"SELECT * FROM feedback WHERE {clauses} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            params + [limit, offset],
+        )
         return [_row_to_feedback(r) for r in rows]
 
     def training_feedback(self) -> list[Feedback]:
         """Every rating and choice, oldest first: what a model is trained on."""
-        rows = self.query("SELECT * FROM feedback WHERE rating IS NOT NULL OR chosen IS NOT NULL "
-                           "ORDER BY created_at, id")
+        rows = self.query(
+            "SELECT * FROM feedback WHERE rating IS NOT NULL OR chosen IS NOT NULL " "ORDER BY created_at, id"
+        )
         return [_row_to_feedback(r) for r in rows]
 
     def feedback_counts(self) -> dict[str, int]:
         row = self.query(
             "SELECT COUNT(*) AS total, COUNT(rating) AS ratings, COUNT(chosen) AS choices, "
             "COUNT(DISTINCT CASE WHEN rating IS NOT NULL THEN prompt_id END) AS rated_prompts, "
-            "COUNT(DISTINCT CASE WHEN chosen IS NOT NULL THEN session_id END) AS choice_sessions FROM feedback")[0]
+            "COUNT(DISTINCT CASE WHEN chosen IS NOT NULL THEN session_id END) AS choice_sessions FROM feedback"
+        )[0]
         return {key: int(row[key] or 0) for key in row.keys()}
 
     def average_ratings(self, ids: list[str]) -> dict[str, tuple[float, int]]:
         """(average rating, number of ratings) of each of `ids` that has been rated."""
         out: dict[str, tuple[float, int]] = {}
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            for row in self.query(f"SELECT prompt_id, AVG(rating) AS avg, COUNT(rating) AS n FROM feedback "
-                                   f"WHERE rating IS NOT NULL AND prompt_id IN ({marks}) GROUP BY prompt_id", chunk):
+            for row in self.query(
+                f"SELECT prompt_id, AVG(rating) AS avg, COUNT(rating) AS n FROM feedback "
+                f"WHERE rating IS NOT NULL AND prompt_id IN ({marks}) GROUP BY prompt_id",
+                chunk,
+            ):
                 out[row["prompt_id"]] = (float(row["avg"]), int(row["n"]))
         return out
 
@@ -124,10 +149,24 @@ class FeedbackRepository:
                 "INSERT INTO models (id, version, kind, status, active, feature_names, weights, normalization, params, "
                 "metrics, training_size, train_pairs, validation_pairs, trigger, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (saved.id, version, saved.kind, saved.status, int(saved.active), json.dumps(saved.feature_names),
-                 json.dumps(saved.weights), json.dumps(saved.normalization), json.dumps(saved.params, default=str),
-                 json.dumps(saved.metrics, default=str), saved.training_size, saved.train_pairs,
-                 saved.validation_pairs, saved.trigger, _iso(saved.created_at)))
+                (
+                    saved.id,
+                    version,
+                    saved.kind,
+                    saved.status,
+                    int(saved.active),
+                    json.dumps(saved.feature_names),
+                    json.dumps(saved.weights),
+                    json.dumps(saved.normalization),
+                    json.dumps(saved.params, default=str),
+                    json.dumps(saved.metrics, default=str),
+                    saved.training_size,
+                    saved.train_pairs,
+                    saved.validation_pairs,
+                    saved.trigger,
+                    _iso(saved.created_at),
+                ),
+            )
         return saved
 
     def active_model(self) -> ModelVersion | None:

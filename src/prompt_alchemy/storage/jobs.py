@@ -17,8 +17,8 @@ import json
 import sqlite3
 import threading
 import zlib
-from collections.abc import AsyncIterator, Iterator, Sequence
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,8 +88,9 @@ class JobRecords(Protocol):
     def items(self, job_id: int, *, status: str | None = None) -> list[ItemRow]: ...
     def item(self, job_id: int, key: str) -> ItemRow | None: ...
     def start_item(self, job_id: int, key: str) -> ItemRow | None: ...
-    def finish_item(self, job_id: int, key: str, status: str, result: dict[str, Any] | None,
-                    error: str | None) -> None: ...
+    def finish_item(
+        self, job_id: int, key: str, status: str, result: dict[str, Any] | None, error: str | None
+    ) -> None: ...
     def cancel(self, job_id: int) -> list[str]: ...
     def requeue(self, job_id: int) -> list[str]: ...
     def queue_depth(self) -> int: ...
@@ -120,16 +121,23 @@ class _Records(ABC):
     def create(self, kind: str, params: dict[str, Any], items: Sequence[tuple[str, int, dict[str, Any]]]) -> int:
         now = _now()
         with self._tx() as db:
-            job_id = int(self._run(db, "INSERT INTO alchemy_jobs (kind, params, created_at, updated_at) "
-                                       "VALUES (?, ?, ?, ?) RETURNING id",
-                                   (kind, json.dumps(params), now, now)).fetchone()[0])
-            self._insert_items(db, [(job_id, key, index, json.dumps(payload), "queued", now)
-                                    for key, index, payload in items])
+            job_id = int(
+                self._run(
+                    db,
+                    "INSERT INTO alchemy_jobs (kind, params, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?) RETURNING id",
+                    (kind, json.dumps(params), now, now),
+                ).fetchone()[0]
+            )
+            self._insert_items(
+                db, [(job_id, key, index, json.dumps(payload), "queued", now) for key, index, payload in items]
+            )
         return job_id
 
     def _insert_items(self, db: Any, rows: list[tuple[Any, ...]]) -> None:
-        sql = self.dialect.statement("INSERT INTO alchemy_job_items (job_id, key, idx, payload, status, updated_at) "
-                                     "VALUES (?, ?, ?, ?, ?, ?)")
+        sql = self.dialect.statement(
+            "INSERT INTO alchemy_job_items (job_id, key, idx, payload, status, updated_at) " "VALUES (?, ?, ?, ?, ?, ?)"
+        )
         db.cursor().executemany(sql, rows)
 
     def get(self, job_id: int) -> JobRow | None:
@@ -145,54 +153,72 @@ class _Records(ABC):
         return jobs
 
     def _jobs(self, where: str, params: Sequence[Any], limit: int) -> list[JobRow]:
-        rows = self._rows(f"SELECT j.id, j.kind, j.params, j.cancelled, j.created_at, j.updated_at, i.status, "
-                          f"COUNT(i.key) FROM alchemy_jobs j LEFT JOIN alchemy_job_items i ON i.job_id = j.id "
-                          f"{where} GROUP BY j.id, j.kind, j.params, j.cancelled, j.created_at, j.updated_at, "
-                          f"i.status ORDER BY j.id DESC", params)
+        rows = self._rows(
+            f"SELECT j.id, j.kind, j.params, j.cancelled, j.created_at, j.updated_at, i.status, "
+            f"COUNT(i.key) FROM alchemy_jobs j LEFT JOIN alchemy_job_items i ON i.job_id = j.id "
+            f"{where} GROUP BY j.id, j.kind, j.params, j.cancelled, j.created_at, j.updated_at, "
+            f"i.status ORDER BY j.id DESC",
+            params,
+        )
         jobs: dict[int, JobRow] = {}
         for job_id, kind, params_json, cancelled, created, updated, status, count in rows:
             job = jobs.get(job_id)
             if job is None:
                 if len(jobs) >= limit:
                     break
-                job = jobs[job_id] = JobRow(int(job_id), kind, json.loads(params_json), bool(cancelled),
-                                            str(created), str(updated), {})
+                job = jobs[job_id] = JobRow(
+                    int(job_id), kind, json.loads(params_json), bool(cancelled), str(created), str(updated), {}
+                )
             if status is not None:
                 job.counts[status] = int(count)
         return list(jobs.values())
 
     def items(self, job_id: int, *, status: str | None = None) -> list[ItemRow]:
         where, params = ("AND status = ?", (job_id, status)) if status else ("", (job_id,))
-        return [self._item(r) for r in self._rows(
-            f"SELECT job_id, key, idx, payload, status, attempts, result, error FROM alchemy_job_items "
-            f"WHERE job_id = ? {where} ORDER BY idx", params)]
+        return [
+            self._item(r)
+            for r in self._rows(
+                f"SELECT job_id, key, idx, payload, status, attempts, result, error FROM alchemy_job_items "
+                f"WHERE job_id = ? {where} ORDER BY idx",
+                params,
+            )
+        ]
 
     def item(self, job_id: int, key: str) -> ItemRow | None:
-        rows = self._rows("SELECT job_id, key, idx, payload, status, attempts, result, error FROM alchemy_job_items "
-                          "WHERE job_id = ? AND key = ?", (job_id, key))
+        rows = self._rows(
+            "SELECT job_id, key, idx, payload, status, attempts, result, error FROM alchemy_job_items "
+            "WHERE job_id = ? AND key = ?",
+            (job_id, key),
+        )
         return self._item(rows[0]) if rows else None
 
     @staticmethod
     def _item(r: Sequence[Any]) -> ItemRow:
-        return ItemRow(int(r[0]), r[1], int(r[2]), json.loads(r[3]), r[4], int(r[5]),
-                       json.loads(r[6]) if r[6] else None, r[7])
+        return ItemRow(
+            int(r[0]), r[1], int(r[2]), json.loads(r[3]), r[4], int(r[5]), json.loads(r[6]) if r[6] else None, r[7]
+        )
 
     def start_item(self, job_id: int, key: str) -> ItemRow | None:
         """Mark a queued (or interrupted) item running and return it; None when it is finished or cancelled."""
         with self._tx() as db:
-            rows = self._run(db, "UPDATE alchemy_job_items SET status = 'running', attempts = attempts + 1, "
-                                 "updated_at = ? WHERE job_id = ? AND key = ? AND status IN ('queued', 'running') "
-                                 "RETURNING job_id, key, idx, payload, status, attempts, result, error",
-                             (_now(), job_id, key)).fetchall()
+            rows = self._run(
+                db,
+                "UPDATE alchemy_job_items SET status = 'running', attempts = attempts + 1, "
+                "updated_at = ? WHERE job_id = ? AND key = ? AND status IN ('queued', 'running') "
+                "RETURNING job_id, key, idx, payload, status, attempts, result, error",
+                (_now(), job_id, key),
+            ).fetchall()
         return self._item(rows[0]) if rows else None
 
-    def finish_item(self, job_id: int, key: str, status: str, result: dict[str, Any] | None,
-                    error: str | None) -> None:
+    def finish_item(self, job_id: int, key: str, status: str, result: dict[str, Any] | None, error: str | None) -> None:
         now = _now()
         with self._tx() as db:
-            self._run(db, "UPDATE alchemy_job_items SET status = ?, result = ?, error = ?, updated_at = ? "
-                          "WHERE job_id = ? AND key = ?",
-                      (status, json.dumps(result) if result is not None else None, error, now, job_id, key))
+            self._run(
+                db,
+                "UPDATE alchemy_job_items SET status = ?, result = ?, error = ?, updated_at = ? "
+                "WHERE job_id = ? AND key = ?",
+                (status, json.dumps(result) if result is not None else None, error, now, job_id, key),
+            )
             self._run(db, "UPDATE alchemy_jobs SET updated_at = ? WHERE id = ?", (now, job_id))
 
     def cancel(self, job_id: int) -> list[str]:
@@ -200,8 +226,12 @@ class _Records(ABC):
         now = _now()
         with self._tx() as db:
             self._run(db, "UPDATE alchemy_jobs SET cancelled = 1, updated_at = ? WHERE id = ?", (now, job_id))
-            rows = self._run(db, "UPDATE alchemy_job_items SET status = 'cancelled', updated_at = ? "
-                                 "WHERE job_id = ? AND status = 'queued' RETURNING key", (now, job_id)).fetchall()
+            rows = self._run(
+                db,
+                "UPDATE alchemy_job_items SET status = 'cancelled', updated_at = ? "
+                "WHERE job_id = ? AND status = 'queued' RETURNING key",
+                (now, job_id),
+            ).fetchall()
         return [r[0] for r in rows]
 
     def requeue(self, job_id: int) -> list[str]:
@@ -209,9 +239,12 @@ class _Records(ABC):
         now = _now()
         with self._tx() as db:
             self._run(db, "UPDATE alchemy_jobs SET cancelled = 0, updated_at = ? WHERE id = ?", (now, job_id))
-            rows = self._run(db, "UPDATE alchemy_job_items SET status = 'queued', error = NULL, updated_at = ? "
-                                 "WHERE job_id = ? AND status IN ('failed', 'cancelled') RETURNING key",
-                             (now, job_id)).fetchall()
+            rows = self._run(
+                db,
+                "UPDATE alchemy_job_items SET status = 'queued', error = NULL, updated_at = ? "
+                "WHERE job_id = ? AND status IN ('failed', 'cancelled') RETURNING key",
+                (now, job_id),
+            ).fetchall()
         return [r[0] for r in rows]
 
     def queue_depth(self) -> int:
@@ -322,5 +355,13 @@ def open_records(database_url: str | None, database_path: Path) -> JobRecords:
     return SqliteJobRecords(database_path.with_suffix(".jobs.db"))
 
 
-__all__ = ["ITEM_STATUSES", "ItemRow", "JobRecords", "JobRow", "PostgresJobRecords", "SqliteJobRecords",
-           "StorageError", "open_records"]
+__all__ = [
+    "ITEM_STATUSES",
+    "ItemRow",
+    "JobRecords",
+    "JobRow",
+    "PostgresJobRecords",
+    "SqliteJobRecords",
+    "StorageError",
+    "open_records",
+]

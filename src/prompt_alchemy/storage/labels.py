@@ -37,6 +37,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 def derive_name(prompt: Any, taken: set[str]) -> str:
     """A name for an unnamed prompt (a row or a Prompt with title, original_input and content): a slug of the first
     words of its title, else of its idea, else of its text; never id-like; `-2`, `-3` ... when `taken` holds it."""
+
     def get(key: str) -> Any:
         return prompt[key] if isinstance(prompt, dict) or hasattr(prompt, "keys") else getattr(prompt, key)
 
@@ -65,9 +66,11 @@ def migrate_global_labels(db: Any, when: datetime) -> list[str]:
     one derived from it (see `derive_name`) as version 1. Each move is recorded in `label_history` (actor
     'migration', source 'migration') and the audit log (action 'label.migrate'). Returns one line per label, saying
     how it moved."""
-    rows = db.execute("SELECT l.name AS label, l.prompt_id, l.updated_at, p.title, p.original_input, p.content, "
-                      "p.name, p.version FROM labels_m008 l JOIN prompts p ON p.id = l.prompt_id "
-                      "ORDER BY l.name").fetchall()
+    rows = db.execute(
+        "SELECT l.name AS label, l.prompt_id, l.updated_at, p.title, p.original_input, p.content, "
+        "p.name, p.version FROM labels_m008 l JOIN prompts p ON p.id = l.prompt_id "
+        "ORDER BY l.name"
+    ).fetchall()
     taken = {r[0] for r in db.execute("SELECT DISTINCT name FROM prompts WHERE name IS NOT NULL").fetchall()}
     named: dict[str, tuple[str, int]] = {}
     lines: list[str] = []
@@ -84,13 +87,19 @@ def migrate_global_labels(db: Any, when: datetime) -> list[str]:
                 db.execute("UPDATE prompts SET name = ?, version = 1 WHERE id = ?", (name, prompt_id))
                 named[prompt_id] = (name, 1)
         name, version = named[prompt_id]
-        db.execute("INSERT INTO labels (prompt_name, name, prompt_id, updated_at) VALUES (?, ?, ?, ?)",
-                   (name, label, prompt_id, row[2]))
-        db.execute("INSERT INTO label_history (prompt_name, name, prompt_id, previous_id, action, actor, source, "
-                   "created_at) VALUES (?, ?, ?, NULL, 'set', 'migration', 'migration', ?)",
-                   (name, label, prompt_id, to_iso(when)))
-        line = (f"label '{label}' (global, on prompt {prompt_id}) is now '{name}@{label}': version {version} of "
-                f"the name '{name}'")
+        db.execute(
+            "INSERT INTO labels (prompt_name, name, prompt_id, updated_at) VALUES (?, ?, ?, ?)",
+            (name, label, prompt_id, row[2]),
+        )
+        db.execute(
+            "INSERT INTO label_history (prompt_name, name, prompt_id, previous_id, action, actor, source, "
+            "created_at) VALUES (?, ?, ?, NULL, 'set', 'migration', 'migration', ?)",
+            (name, label, prompt_id, to_iso(when)),
+        )
+        line = (
+            f"label '{label}' (global, on prompt {prompt_id}) is now '{name}@{label}': version {version} of "
+            f"the name '{name}'"
+        )
         write_note(db, AuditNote(actor="migration", action="label.migrate", detail=line[:500]), [prompt_id], when)
         lines.append(line)
     return lines
@@ -118,8 +127,9 @@ class LabelRepository:
         row = db.execute("SELECT MAX(version) FROM prompts WHERE name = ?", (name,)).fetchone()
         return int(row[0] or 0) + 1
 
-    def save_version(self, prompt: Prompt, name: str, *, contexts: list[ContextItem] | None = None,
-                     audit: AuditNote | None = None) -> int:
+    def save_version(
+        self, prompt: Prompt, name: str, *, contexts: list[ContextItem] | None = None, audit: AuditNote | None = None
+    ) -> int:
         """Insert `prompt` as the next version of `name` (version 1 for a new name), with its `audit` row, in one
         transaction under the name's lock; returns the version."""
         self._before_write([prompt])
@@ -134,13 +144,15 @@ class LabelRepository:
         self._after_write([prompt])
         return version
 
-    def _name_prompt(self, db: Any, prompt_id: str, name: str | None,
-                     version: int | None = None) -> tuple[str, int] | None:
+    def _name_prompt(
+        self, db: Any, prompt_id: str, name: str | None, version: int | None = None
+    ) -> tuple[str, int] | None:
         """The (name, version) of `prompt_id`, naming it first when it has none: `name` (as `version` when that is
         free, else as its next version), or a name derived from the prompt. None when there is no such prompt.
         Inside the caller's transaction."""
-        row = db.execute("SELECT name, version, title, original_input, content FROM prompts WHERE id = ?",
-                         (prompt_id,)).fetchone()
+        row = db.execute(
+            "SELECT name, version, title, original_input, content FROM prompts WHERE id = ?", (prompt_id,)
+        ).fetchone()
         if row is None:
             return None
         if row[0] is not None:
@@ -149,14 +161,18 @@ class LabelRepository:
             taken = {r[0] for r in db.execute("SELECT DISTINCT name FROM prompts WHERE name IS NOT NULL").fetchall()}
             name = derive_name({"title": row[2], "original_input": row[3], "content": row[4]}, taken)
         self._lock_label(db, name)
-        if version is None or db.execute("SELECT 1 FROM prompts WHERE name = ? AND version = ?",
-                                         (name, version)).fetchone() is not None:
+        if (
+            version is None
+            or db.execute("SELECT 1 FROM prompts WHERE name = ? AND version = ?", (name, version)).fetchone()
+            is not None
+        ):
             version = self._next_version(db, name)
         db.execute("UPDATE prompts SET name = ?, version = ? WHERE id = ? AND name IS NULL", (name, version, prompt_id))
         return name, version
 
-    def assign_name(self, prompt_id: str, name: str | None = None, *,
-                    version: int | None = None) -> tuple[str, int] | None:
+    def assign_name(
+        self, prompt_id: str, name: str | None = None, *, version: int | None = None
+    ) -> tuple[str, int] | None:
         """Name an unnamed prompt (`name` as `version` when that is free, else as its next version; or a derived
         name); a named one keeps its name. Returns (name, version), or None when there is no such prompt."""
         with self.transaction() as db:
@@ -172,31 +188,49 @@ class LabelRepository:
 
     def name_versions(self, name: str) -> list[dict[str, Any]]:
         """Every version of `name` (version, prompt_id, created_at, title), oldest first."""
-        return [dict(r) for r in self.query(
-            "SELECT version, id AS prompt_id, created_at, title FROM prompts WHERE name = ? ORDER BY version",
-            (name,))]
+        return [
+            dict(r)
+            for r in self.query(
+                "SELECT version, id AS prompt_id, created_at, title FROM prompts WHERE name = ? ORDER BY version",
+                (name,),
+            )
+        ]
 
     def names_for(self, ids: list[str]) -> dict[str, tuple[str, int]]:
         """The (name, version) of each of `ids` that has a name."""
         out: dict[str, tuple[str, int]] = {}
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            for row in self.query(f"SELECT id, name, version FROM prompts WHERE name IS NOT NULL AND id IN ({marks})",
-                                  chunk):
+            for row in self.query(
+                f"SELECT id, name, version FROM prompts WHERE name IS NOT NULL AND id IN ({marks})", chunk
+            ):
                 out[row[0]] = (row[1], int(row[2]))
         return out
 
     def list_names(self) -> list[dict[str, Any]]:
         """Every name (name, versions, latest_version, updated_at), by name."""
-        return [dict(r) for r in self.query(
-            "SELECT name, COUNT(*) AS versions, MAX(version) AS latest_version, MAX(created_at) AS updated_at "
-            "FROM prompts WHERE name IS NOT NULL GROUP BY name ORDER BY name")]
+        return [
+            dict(r)
+            for r in self.query(
+                "SELECT name, COUNT(*) AS versions, MAX(version) AS latest_version, MAX(created_at) AS updated_at "
+                "FROM prompts WHERE name IS NOT NULL GROUP BY name ORDER BY name"
+            )
+        ]
 
     # ------------------------------------------------------------------ labels
 
-    def set_label(self, name: str, prompt_id: str, when: datetime, *, actor: str = "local",
-                  source: str = "cli", audit: AuditNote | None = None, prompt_name: str | None = None) -> str | None:
+    def set_label(
+        self,
+        name: str,
+        prompt_id: str,
+        when: datetime,
+        *,
+        actor: str = "local",
+        source: str = "cli",
+        audit: AuditNote | None = None,
+        prompt_name: str | None = None,
+    ) -> str | None:
         """Point the label `name` of the prompt's name at `prompt_id` (creating or moving it) and record the change;
         returns the id it pointed at before (None for a new label). A prompt without a name is named first
         (`prompt_name`, else a derived name). Setting a label to where it already points records nothing. The
@@ -208,23 +242,36 @@ class LabelRepository:
                 raise LookupError(f"no prompt with id '{prompt_id}'")
             owner = named[0]
             self._lock_label(db, owner)
-            row = db.execute("SELECT prompt_id FROM labels WHERE prompt_name = ? AND name = ?",
-                             (owner, name)).fetchone()
+            row = db.execute(
+                "SELECT prompt_id FROM labels WHERE prompt_name = ? AND name = ?", (owner, name)
+            ).fetchone()
             previous = row[0] if row else None
             if previous == prompt_id:
                 return previous
-            db.execute("INSERT INTO labels (prompt_name, name, prompt_id, updated_at) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT(prompt_name, name) DO UPDATE SET prompt_id = excluded.prompt_id, "
-                       "updated_at = excluded.updated_at", (owner, name, prompt_id, to_iso(when)))
-            db.execute("INSERT INTO label_history (prompt_name, name, prompt_id, previous_id, action, actor, source, "
-                       "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (owner, name, prompt_id, previous, "move" if previous else "set", actor, source,
-                        to_iso(when)))
+            db.execute(
+                "INSERT INTO labels (prompt_name, name, prompt_id, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(prompt_name, name) DO UPDATE SET prompt_id = excluded.prompt_id, "
+                "updated_at = excluded.updated_at",
+                (owner, name, prompt_id, to_iso(when)),
+            )
+            db.execute(
+                "INSERT INTO label_history (prompt_name, name, prompt_id, previous_id, action, actor, source, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (owner, name, prompt_id, previous, "move" if previous else "set", actor, source, to_iso(when)),
+            )
             write_note(db, audit, [prompt_id, *([previous] if previous else [])], when)
         return previous
 
-    def remove_label(self, name: str, when: datetime, *, actor: str = "local", source: str = "cli",
-                     audit: AuditNote | None = None, prompt_name: str | None = None) -> str | None:
+    def remove_label(
+        self,
+        name: str,
+        when: datetime,
+        *,
+        actor: str = "local",
+        source: str = "cli",
+        audit: AuditNote | None = None,
+        prompt_name: str | None = None,
+    ) -> str | None:
         """Remove the label `name` of `prompt_name` (None: of the only name that has it) and record it (and
         `audit`), under the name's lock; returns the id it pointed at, or None when there was no such label."""
         owner = prompt_name or self._only_owner(name)
@@ -232,14 +279,17 @@ class LabelRepository:
             return None
         with self.transaction() as db:
             self._lock_label(db, owner)
-            row = db.execute("SELECT prompt_id FROM labels WHERE prompt_name = ? AND name = ?",
-                             (owner, name)).fetchone()
+            row = db.execute(
+                "SELECT prompt_id FROM labels WHERE prompt_name = ? AND name = ?", (owner, name)
+            ).fetchone()
             if row is None:
                 return None
             db.execute("DELETE FROM labels WHERE prompt_name = ? AND name = ?", (owner, name))
-            db.execute("INSERT INTO label_history (prompt_name, name, prompt_id, previous_id, action, actor, source, "
-                       "created_at) VALUES (?, ?, NULL, ?, 'remove', ?, ?, ?)",
-                       (owner, name, row[0], actor, source, to_iso(when)))
+            db.execute(
+                "INSERT INTO label_history (prompt_name, name, prompt_id, previous_id, action, actor, source, "
+                "created_at) VALUES (?, ?, NULL, ?, 'remove', ?, ?, ?)",
+                (owner, name, row[0], actor, source, to_iso(when)),
+            )
             write_note(db, audit, [row[0]], when)
         return row[0]
 
@@ -263,27 +313,30 @@ class LabelRepository:
         rows = self.query(
             "SELECT l.prompt_name, l.name, l.prompt_id, p.version, l.updated_at, "
             f"(SELECT COUNT(*) FROM protected_labels AS x WHERE x.name = l.name) AS protected "
-            f"FROM labels l JOIN prompts p ON p.id = l.prompt_id {where} ORDER BY l.prompt_name, l.name", params)
+            f"FROM labels l JOIN prompts p ON p.id = l.prompt_id {where} ORDER BY l.prompt_name, l.name",
+            params,
+        )
         return [{**dict(r), "protected": bool(r["protected"])} for r in rows]
 
     def labels_for(self, ids: list[str]) -> dict[str, list[str]]:
         """The label names of each of `ids` that has any, sorted."""
         out: dict[str, list[str]] = {}
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            for row in self.query(f"SELECT name, prompt_id FROM labels WHERE prompt_id IN ({marks}) ORDER BY name",
-                                  chunk):
+            for row in self.query(
+                f"SELECT name, prompt_id FROM labels WHERE prompt_id IN ({marks}) ORDER BY name", chunk
+            ):
                 out.setdefault(row["prompt_id"], []).append(row["name"])
         return out
 
     def label_owners(self, name: str) -> list[str]:
         """The prompt names that have a label `name`, sorted."""
-        return [r[0] for r in self.query("SELECT prompt_name FROM labels WHERE name = ? ORDER BY prompt_name",
-                                         (name,))]
+        return [r[0] for r in self.query("SELECT prompt_name FROM labels WHERE name = ? ORDER BY prompt_name", (name,))]
 
-    def label_history(self, name: str | None = None, limit: int = 100, *,
-                      prompt_name: str | None = None) -> list[dict[str, Any]]:
+    def label_history(
+        self, name: str | None = None, limit: int = 100, *, prompt_name: str | None = None
+    ) -> list[dict[str, Any]]:
         """Label changes (prompt_name, name, action, prompt_id, previous_id, actor, source, created_at), newest
         first; of one label `name` and/or of one `prompt_name`."""
         clauses, params = [], list[Any]()
@@ -292,9 +345,14 @@ class LabelRepository:
         if prompt_name:
             clauses, params = clauses + ["prompt_name = ?"], params + [prompt_name]
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        return [dict(r) for r in self.query(
-            f"SELECT prompt_name, name, action, prompt_id, previous_id, actor, source, created_at FROM label_history "
-            f"{where} ORDER BY id DESC LIMIT ?", [*params, limit])]
+        return [
+            dict(r)
+            for r in self.query(
+                f"SELECT prompt_name, name, action, prompt_id, previous_id, actor, source, created_at FROM label_history "
+                f"{where} ORDER BY id DESC LIMIT ?",
+                [*params, limit],
+            )
+        ]
 
     # ------------------------------------------------------------------ protected labels
 

@@ -72,14 +72,16 @@ def row_to_prompt(row: Any) -> Prompt:
 #: Every prompt column but the embedding BLOB: what lists and search results read.
 _LIGHT = ", ".join(f"p.{c}" for c in PROMPT_COLUMNS if c != "embedding")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
-_STOPWORDS = frozenset("""
+_STOPWORDS = frozenset(
+    """
 a about above after again all also am an and any are as at be because been before being below between both but by
 can could did do does doing down during each few for from further had has have having he her here hers him his how
 i if in into is it its itself just me more most my myself no nor not now of off on once only or other our ours out
 over own please same she should so some such than that the their theirs them then there these they this those
 through to too under until up very was we were what when where which while who whom why will with would you your
 yours
-""".split())
+""".split()
+)
 _MAX_TERMS = 32
 
 
@@ -103,9 +105,13 @@ def filter_sql(filters: SearchFilters | None, dialect: Dialect = SQLITE, alias: 
     if filters.phase:
         clauses.append(f"{a}.phase IN ({', '.join('?' for _ in filters.phase)})")
         params += [ph.value for ph in filters.phase]
-    for column, value in (("provider", filters.provider), ("model", filters.model),
-                          ("persona_used", filters.persona), ("session_id", filters.session_id),
-                          ("source_type", filters.source_type)):
+    for column, value in (
+        ("provider", filters.provider),
+        ("model", filters.model),
+        ("persona_used", filters.persona),
+        ("session_id", filters.session_id),
+        ("source_type", filters.source_type),
+    ):
         if value:
             clauses.append(f"{a}.{column} = ?")
             params.append(value)
@@ -195,19 +201,38 @@ class PromptRecords:
         db.execute(
             "INSERT INTO prompt_context (id, prompt_id, session_id, context_type, source, content, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (new_id(), prompt.id, prompt.session_id, item.context_type, item.source, item.content,
-             _to_iso(utcnow())))
+            (new_id(), prompt.id, prompt.session_id, item.context_type, item.source, item.content, _to_iso(utcnow())),
+        )
 
     def _insert_metric(self, db: Any, m: MetricRecord) -> None:
         db.execute(
             "INSERT INTO metrics (id, kind, prompt_id, session_id, phase, provider, model, input_tokens, "
             "output_tokens, latency_ms, cost_usd, success, detail, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (m.id, m.kind, m.prompt_id, m.session_id, m.phase, m.provider, m.model, m.input_tokens,
-             m.output_tokens, m.latency_ms, m.cost_usd, int(m.success), m.detail, _to_iso(m.created_at)))
+            (
+                m.id,
+                m.kind,
+                m.prompt_id,
+                m.session_id,
+                m.phase,
+                m.provider,
+                m.model,
+                m.input_tokens,
+                m.output_tokens,
+                m.latency_ms,
+                m.cost_usd,
+                int(m.success),
+                m.detail,
+                _to_iso(m.created_at),
+            ),
+        )
 
-    def save_session(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
-                     metrics: list[MetricRecord] | None = None) -> None:
+    def save_session(
+        self,
+        prompts: list[Prompt],
+        contexts: dict[str, list[ContextItem]] | None = None,
+        metrics: list[MetricRecord] | None = None,
+    ) -> None:
         contexts = contexts or {}
         self._before_write(prompts)
         with self.transaction() as db:
@@ -232,8 +257,10 @@ class PromptRecords:
         statement, so concurrent uses are never lost. Whether the prompt was there (in the caller's project)."""
         where, params = scoped("prompts.id = ?", [prompt_id], alias="prompts")
         with self.transaction() as db:
-            cursor = db.execute(f"UPDATE prompts SET usage_count = usage_count + 1, last_used_at = ? WHERE {where}",
-                                [_to_iso(when), *params])
+            cursor = db.execute(
+                f"UPDATE prompts SET usage_count = usage_count + 1, last_used_at = ? WHERE {where}",
+                [_to_iso(when), *params],
+            )
             return bool(cursor.rowcount)
 
     def get_prompt(self, prompt_id: str) -> Prompt | None:
@@ -241,17 +268,22 @@ class PromptRecords:
         rows = self.query(f"SELECT * FROM prompts p WHERE {where}", params)
         return row_to_prompt(rows[0]) if rows else None
 
-    def list_prompts(self, *, session_id: str | None = None, filters: SearchFilters | None = None,
-                     limit: int = 50, offset: int = 0) -> list[Prompt]:
+    def list_prompts(
+        self, *, session_id: str | None = None, filters: SearchFilters | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Prompt]:
         """A session's prompts in generation order, or the library (matching `filters`) most recent first."""
         if session_id:
             where, params = scoped("p.session_id = ?", [session_id])
-            rows = self.query(f"SELECT * FROM prompts p WHERE {where} ORDER BY p.created_at, p.phase, p.variant "
-                              "LIMIT ? OFFSET ?", params + [limit, offset])
+            rows = self.query(
+                f"SELECT * FROM prompts p WHERE {where} ORDER BY p.created_at, p.phase, p.variant " "LIMIT ? OFFSET ?",
+                params + [limit, offset],
+            )
         else:
             where, params = filter_sql(filters, self.dialect)
-            rows = self.query(f"SELECT {_LIGHT} FROM prompts p WHERE {where} "
-                              "ORDER BY p.created_at DESC, p.id LIMIT ? OFFSET ?", params + [limit, offset])
+            rows = self.query(
+                f"SELECT {_LIGHT} FROM prompts p WHERE {where} " "ORDER BY p.created_at DESC, p.id LIMIT ? OFFSET ?",
+                params + [limit, offset],
+            )
         return [row_to_prompt(r) for r in rows]
 
     def top_prompts(self, limit: int = 20) -> list[Prompt]:
@@ -259,16 +291,21 @@ class PromptRecords:
         stored ranking score; prompts with neither are left out."""
         rating = "(SELECT AVG(f.rating) FROM feedback AS f WHERE f.prompt_id = p.id)"
         where, params = scoped(f"p.score IS NOT NULL OR {rating} IS NOT NULL", [])
-        rows = self.query(f"SELECT {_LIGHT} FROM prompts p WHERE {where} "
-                          f"ORDER BY {rating} IS NULL, {rating} DESC, p.score DESC, p.created_at DESC LIMIT ?",
-                          params + [limit])
+        rows = self.query(
+            f"SELECT {_LIGHT} FROM prompts p WHERE {where} "
+            f"ORDER BY {rating} IS NULL, {rating} DESC, p.score DESC, p.created_at DESC LIMIT ?",
+            params + [limit],
+        )
         return [row_to_prompt(r) for r in rows]
 
     def get_context(self, prompt_id: str) -> list[ContextItem]:
-        rows = self.query("SELECT context_type, source, content FROM prompt_context WHERE prompt_id = ? "
-                          "ORDER BY created_at", (prompt_id,))
-        return [ContextItem(context_type=r["context_type"], source=r["source"] or "", content=r["content"])
-                for r in rows]
+        rows = self.query(
+            "SELECT context_type, source, content FROM prompt_context WHERE prompt_id = ? " "ORDER BY created_at",
+            (prompt_id,),
+        )
+        return [
+            ContextItem(context_type=r["context_type"], source=r["source"] or "", content=r["content"]) for r in rows
+        ]
 
     def list_metrics(self, *, session_id: str | None = None, kind: str | None = None) -> list[MetricRecord]:
         sql, params = "SELECT * FROM metrics WHERE 1=1", list[Any]()
@@ -287,7 +324,7 @@ class PromptRecords:
         cols = "*" if with_embedding else _LIGHT
         out: dict[str, Prompt] = {}
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             where, params = scoped(f"p.id IN ({marks})", chunk)
             for row in self.read(f"SELECT {cols} FROM prompts p WHERE {where}", params):
@@ -301,14 +338,16 @@ class PromptRecords:
     def ancestors(self, prompt_id: str, max_depth: int = 1000) -> list[Prompt]:
         """The chain of parents, root first."""
         where, params = scoped(self.dialect.true, [])
-        rows = self.query(f"""
+        rows = self.query(
+            f"""
             WITH RECURSIVE anc(id, depth) AS (
                 SELECT parent_id, 1 FROM prompts WHERE id = ? AND parent_id IS NOT NULL
                 UNION ALL
                 SELECT p.parent_id, anc.depth + 1 FROM prompts p JOIN anc ON p.id = anc.id
                 WHERE p.parent_id IS NOT NULL AND anc.depth < ?)
             SELECT {_LIGHT} FROM anc JOIN prompts p ON p.id = anc.id WHERE {where} ORDER BY anc.depth DESC""",
-                          (prompt_id, max_depth, *params))
+            (prompt_id, max_depth, *params),
+        )
         return [row_to_prompt(r) for r in rows]
 
     def descendants(self, prompt_id: str, *, edits_only: bool = False, max_depth: int = 1000) -> list[Prompt]:
@@ -316,39 +355,50 @@ class PromptRecords:
         links made by editing (new versions)."""
         edit = " AND p.enhancement_method = 'edit'" if edits_only else ""
         where, params = scoped(self.dialect.true, [])
-        rows = self.query(f"""
+        rows = self.query(
+            f"""
             WITH RECURSIVE des(id, depth) AS (
                 SELECT p.id, 1 FROM prompts p WHERE p.parent_id = ?{edit}
                 UNION ALL
                 SELECT p.id, des.depth + 1 FROM prompts p JOIN des ON p.parent_id = des.id
                 WHERE des.depth < ?{edit})
             SELECT {_LIGHT} FROM des JOIN prompts p ON p.id = des.id WHERE {where}
-            ORDER BY des.depth, p.created_at, p.id""", (prompt_id, max_depth, *params))
+            ORDER BY des.depth, p.created_at, p.id""",
+            (prompt_id, max_depth, *params),
+        )
         return [row_to_prompt(r) for r in rows]
 
     def ids_by_hash(self) -> dict[str, str]:
         """content_hash -> the oldest prompt id with that content."""
         where, params = scoped(self.dialect.true, [])
-        return {r[0]: r[1] for r in self.query(
-            f"SELECT p.content_hash, p.id FROM prompts p WHERE {where} ORDER BY p.created_at DESC, p.id DESC",
-            params)}
+        return {
+            r[0]: r[1]
+            for r in self.query(
+                f"SELECT p.content_hash, p.id FROM prompts p WHERE {where} ORDER BY p.created_at DESC, p.id DESC",
+                params,
+            )
+        }
 
     def contexts_for(self, ids: list[str]) -> dict[str, list[ContextItem]]:
         out: dict[str, list[ContextItem]] = {}
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            for r in self.query(f"SELECT prompt_id, context_type, source, content FROM prompt_context "
-                                f"WHERE prompt_id IN ({marks}) ORDER BY created_at, {self.dialect.insertion_order}", chunk):
+            for r in self.query(
+                f"SELECT prompt_id, context_type, source, content FROM prompt_context "
+                f"WHERE prompt_id IN ({marks}) ORDER BY created_at, {self.dialect.insertion_order}",
+                chunk,
+            ):
                 out.setdefault(r["prompt_id"], []).append(
-                    ContextItem(context_type=r["context_type"], source=r["source"] or "", content=r["content"]))
+                    ContextItem(context_type=r["context_type"], source=r["source"] or "", content=r["content"])
+                )
         return out
 
     def existing_ids(self, ids: Iterable[str]) -> set[str]:
         ids = list(ids)
         found: set[str] = set()
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             found |= {r[0] for r in self.query(f"SELECT id FROM prompts WHERE id IN ({marks})", chunk)}
         return found
@@ -358,8 +408,11 @@ class PromptRecords:
         where, params = filter_sql(filters, self.dialect)
         last: tuple[str, str] = ("", "")
         while True:
-            rows = self.query(f"SELECT * FROM prompts p WHERE {where} AND (p.created_at, p.id) > (?, ?) "
-                              "ORDER BY p.created_at, p.id LIMIT ?", params + [last[0], last[1], page])
+            rows = self.query(
+                f"SELECT * FROM prompts p WHERE {where} AND (p.created_at, p.id) > (?, ?) "
+                "ORDER BY p.created_at, p.id LIMIT ?",
+                params + [last[0], last[1], page],
+            )
             for row in rows:
                 yield row_to_prompt(row)
             if len(rows) < page:
@@ -371,16 +424,25 @@ class PromptRecords:
         of every prompt."""
         if include_all:
             return [(r[0], r[1]) for r in self.query("SELECT id, content FROM prompts ORDER BY created_at")]
-        return [(r[0], r[1]) for r in self.query(
-            "SELECT id, content FROM prompts WHERE embedding IS NOT NULL AND "
-            f"(embedding_model {self.dialect.distinct_from} ? OR embedding_dim {self.dialect.distinct_from} ?) "
-            "ORDER BY created_at", (model, dimensions))]
+        return [
+            (r[0], r[1])
+            for r in self.query(
+                "SELECT id, content FROM prompts WHERE embedding IS NOT NULL AND "
+                f"(embedding_model {self.dialect.distinct_from} ? OR embedding_dim {self.dialect.distinct_from} ?) "
+                "ORDER BY created_at",
+                (model, dimensions),
+            )
+        ]
 
     def embedding_counts(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.query(
-            "SELECT embedding_model AS model, embedding_provider AS provider, embedding_dim AS dimensions, "
-            "COUNT(*) AS prompts FROM prompts WHERE embedding IS NOT NULL "
-            "GROUP BY embedding_model, embedding_provider, embedding_dim ORDER BY prompts DESC")]
+        return [
+            dict(r)
+            for r in self.query(
+                "SELECT embedding_model AS model, embedding_provider AS provider, embedding_dim AS dimensions, "
+                "COUNT(*) AS prompts FROM prompts WHERE embedding IS NOT NULL "
+                "GROUP BY embedding_model, embedding_provider, embedding_dim ORDER BY prompts DESC"
+            )
+        ]
 
     def library_counts(self) -> dict[str, Any]:
         """What `stats` reports in portable SQL (both stores): prompts, sessions, rows per table, embeddings,
@@ -389,10 +451,14 @@ class PromptRecords:
         return {
             "prompts": self.count_prompts(),
             "sessions": one("SELECT COUNT(DISTINCT session_id) FROM prompts WHERE session_id IS NOT NULL"),
-            "by_phase": {(r[0] or "none"): r[1] for r in self.query(
-                "SELECT phase, COUNT(*) FROM prompts GROUP BY phase ORDER BY 2 DESC")},
-            "by_source": {r[0]: r[1] for r in self.query(
-                "SELECT source_type, COUNT(*) FROM prompts GROUP BY source_type ORDER BY 2 DESC")},
+            "by_phase": {
+                (r[0] or "none"): r[1]
+                for r in self.query("SELECT phase, COUNT(*) FROM prompts GROUP BY phase ORDER BY 2 DESC")
+            },
+            "by_source": {
+                r[0]: r[1]
+                for r in self.query("SELECT source_type, COUNT(*) FROM prompts GROUP BY source_type ORDER BY 2 DESC")
+            },
             "embeddings": self.embedding_counts(),
             "without_embedding": one("SELECT COUNT(*) FROM prompts WHERE embedding IS NULL"),
             "context_rows": one("SELECT COUNT(*) FROM prompt_context"),
@@ -408,29 +474,43 @@ class PromptRecords:
 
     def record_maintenance(self, task: str, when: datetime, detail: str | None = None) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO maintenance (task, last_run_at, detail) VALUES (?, ?, ?) "
-                       "ON CONFLICT(task) DO UPDATE SET last_run_at = excluded.last_run_at, detail = excluded.detail",
-                       (task, _to_iso(when), detail))
+            db.execute(
+                "INSERT INTO maintenance (task, last_run_at, detail) VALUES (?, ?, ?) "
+                "ON CONFLICT(task) DO UPDATE SET last_run_at = excluded.last_run_at, detail = excluded.detail",
+                (task, _to_iso(when), detail),
+            )
 
-    def metrics_summary(self, *, since: datetime | None = None, phase: str | None = None,
-                        provider: str | None = None) -> dict[str, Any]:
+    def metrics_summary(
+        self, *, since: datetime | None = None, phase: str | None = None, provider: str | None = None
+    ) -> dict[str, Any]:
         """Counts of prompts by phase, provider, model and persona and per day; tokens and cost; per-phase
         generation latency p50/p95; per-provider call latency and error rate."""
         chosen = SearchFilters.model_validate({"since": since, "phase": phase or [], "provider": provider})
         where, params = filter_sql(chosen, self.dialect)
 
         def group(column: str) -> dict[str, int]:
-            return {(r[0] if r[0] not in (None, "") else "none"): r[1] for r in self.query(
-                f"SELECT p.{column}, COUNT(*) FROM prompts p WHERE {where} GROUP BY p.{column} ORDER BY 2 DESC",
-                params)}
+            return {
+                (r[0] if r[0] not in (None, "") else "none"): r[1]
+                for r in self.query(
+                    f"SELECT p.{column}, COUNT(*) FROM prompts p WHERE {where} GROUP BY p.{column} ORDER BY 2 DESC",
+                    params,
+                )
+            }
 
         prompts = {
             "total": int(self.query(f"SELECT COUNT(*) FROM prompts p WHERE {where}", params)[0][0]),
-            "by_phase": group("phase"), "by_provider": group("provider"), "by_model": group("model"),
-            "by_persona": group("persona_used"), "by_source": group("source_type"),
-            "per_day": {r[0]: r[1] for r in self.query(
-                f"SELECT substr(p.created_at, 1, 10), COUNT(*) FROM prompts p WHERE {where} GROUP BY 1 ORDER BY 1",
-                params)},
+            "by_phase": group("phase"),
+            "by_provider": group("provider"),
+            "by_model": group("model"),
+            "by_persona": group("persona_used"),
+            "by_source": group("source_type"),
+            "per_day": {
+                r[0]: r[1]
+                for r in self.query(
+                    f"SELECT substr(p.created_at, 1, 10), COUNT(*) FROM prompts p WHERE {where} GROUP BY 1 ORDER BY 1",
+                    params,
+                )
+            },
         }
         mclauses, mparams = [self.dialect.true], []
         if since is not None:
@@ -443,8 +523,11 @@ class PromptRecords:
             mclauses.append("m.provider = ?")
             mparams.append(provider)
         mwhere = " AND ".join(mclauses)
-        rows = self.query(f"SELECT m.kind, m.phase, m.provider, m.model, m.input_tokens, m.output_tokens, "
-                          f"m.cost_usd, m.latency_ms, m.success FROM metrics m WHERE {mwhere}", mparams)
+        rows = self.query(
+            f"SELECT m.kind, m.phase, m.provider, m.model, m.input_tokens, m.output_tokens, "
+            f"m.cost_usd, m.latency_ms, m.success FROM metrics m WHERE {mwhere}",
+            mparams,
+        )
         totals = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "calls": 0, "failovers": 0}
         phase_latency: dict[str, list[float]] = {}
         providers: dict[str, dict[str, Any]] = {}
@@ -459,8 +542,10 @@ class PromptRecords:
                 phase_latency.setdefault(r["phase"], []).append(r["latency_ms"] or 0.0)
             if r["provider"]:
                 totals["calls"] += 1
-                entry = providers.setdefault(r["provider"], {"calls": 0, "errors": 0, "latencies": [],
-                                                             "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0})
+                entry = providers.setdefault(
+                    r["provider"],
+                    {"calls": 0, "errors": 0, "latencies": [], "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+                )
                 entry["calls"] += 1
                 entry["input_tokens"] += r["input_tokens"] or 0
                 entry["output_tokens"] += r["output_tokens"] or 0
@@ -473,14 +558,23 @@ class PromptRecords:
         return {
             "prompts": prompts,
             "totals": totals,
-            "phase_latency_ms": {ph: {"count": len(v), "p50": percentile(v, 50), "p95": percentile(v, 95)}
-                                 for ph, v in sorted(phase_latency.items())},
-            "providers": {name: {"calls": e["calls"], "errors": e["errors"],
-                                 "error_rate": round(e["errors"] / e["calls"], 4) if e["calls"] else 0.0,
-                                 "p50_ms": percentile(e["latencies"], 50), "p95_ms": percentile(e["latencies"], 95),
-                                 "input_tokens": e["input_tokens"], "output_tokens": e["output_tokens"],
-                                 "cost_usd": round(e["cost_usd"], 6)}
-                          for name, e in sorted(providers.items())},
+            "phase_latency_ms": {
+                ph: {"count": len(v), "p50": percentile(v, 50), "p95": percentile(v, 95)}
+                for ph, v in sorted(phase_latency.items())
+            },
+            "providers": {
+                name: {
+                    "calls": e["calls"],
+                    "errors": e["errors"],
+                    "error_rate": round(e["errors"] / e["calls"], 4) if e["calls"] else 0.0,
+                    "p50_ms": percentile(e["latencies"], 50),
+                    "p95_ms": percentile(e["latencies"], 95),
+                    "input_tokens": e["input_tokens"],
+                    "output_tokens": e["output_tokens"],
+                    "cost_usd": round(e["cost_usd"], 6),
+                }
+                for name, e in sorted(providers.items())
+            },
         }
 
     def schema_version(self) -> int:

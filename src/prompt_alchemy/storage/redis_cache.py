@@ -84,8 +84,9 @@ class RedisCache:
         self.url = url
         self.where = mask_cache_url(url)
         self.prefix = prefix
-        self.client: redis.Redis = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                                        health_check_interval=30)
+        self.client: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
+        )
         self._read_answer = self.client.register_script(_READ_ANSWER)
         self._count = self.client.register_script(_COUNT)
         self._warned_at = 0.0
@@ -102,8 +103,10 @@ class RedisCache:
             log.warning("the Redis cache at %s failed (%s: %s); %s", self.where, type(exc).__name__, exc, what)
 
     def _failed(self, what: str, exc: Exception) -> StorageError:
-        return StorageError(f"the Redis cache at {self.where} failed to {what} ({type(exc).__name__}: {exc}); "
-                            f"check that it is running, or unset cache.url")
+        return StorageError(
+            f"the Redis cache at {self.where} failed to {what} ({type(exc).__name__}: {exc}); "
+            f"check that it is running, or unset cache.url"
+        )
 
     def _scan(self, kind: str) -> Iterator[bytes]:
         yield from self.client.scan_iter(match=f"{self.prefix}{kind}:*", count=1000)
@@ -120,8 +123,17 @@ class RedisCache:
             return None
         return None if found is None else found.decode("utf-8")
 
-    def cache_response(self, key: str, provider: str, model: str, payload: str, now: float, expires_at: float, *,
-                       purge_expired: bool = False) -> None:
+    def cache_response(
+        self,
+        key: str,
+        provider: str,
+        model: str,
+        payload: str,
+        now: float,
+        expires_at: float,
+        *,
+        purge_expired: bool = False,
+    ) -> None:
         """Store an answer for `expires_at - now` seconds (Redis drops it then; `purge_expired` has nothing to do)."""
         import redis
 

@@ -26,8 +26,15 @@ from prompt_alchemy.security import MAX_IMPORT_BYTES, first_control_char, read_t
 IMPORT_FORMATS = ("jsonl", "json", "csv")
 EXPORT_FORMATS = ("jsonl", "json", "markdown", "text")
 _ALIASES = {"ndjson": "jsonl", "md": "markdown", "txt": "text", "text": "text"}
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".md": "markdown",
-             ".markdown": "markdown", ".txt": "text"}
+_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+}
 _PROMPT_FIELDS = set(Prompt.model_fields)
 #: Fields a file may not set: derived from the content, or recomputed on import.
 _DERIVED = {"content_hash"}
@@ -62,16 +69,18 @@ def normalize_format(fmt: str | None, path: str | Path | None, allowed: tuple[st
     suffix = Path(str(path)).suffix.lower() if path is not None else ""
     guessed = _SUFFIXES.get(suffix)
     if guessed is None or guessed not in allowed:
-        raise InputError(f"cannot tell the {verb} format of '{path}' from its name; pass --format "
-                         f"({', '.join(allowed)})")
+        raise InputError(
+            f"cannot tell the {verb} format of '{path}' from its name; pass --format " f"({', '.join(allowed)})"
+        )
     return guessed
 
 
 # ------------------------------------------------------------------------------------------------ reading
 
 
-def read_prompt_file(path: str | Path, fmt: str | None = None, *, dimensions: dict[str, set[int]] | None = None
-                     ) -> tuple[str, list[ImportRow], list[str], int]:
+def read_prompt_file(
+    path: str | Path, fmt: str | None = None, *, dimensions: dict[str, set[int]] | None = None
+) -> tuple[str, list[ImportRow], list[str], int]:
     """(format, valid rows, one error line per malformed row, number of rows seen). Raises InputError when the
     file cannot be read at all, or is a CSV without a content column. `dimensions` maps embedding models to the
     vector lengths they may have; a labelled vector of another length is a malformed row."""
@@ -131,6 +140,7 @@ def _json_records(text: str, name: str) -> Iterable[tuple[str, dict[str, Any] | 
 
 def _loads(text: str) -> Any:
     """json.loads without the NaN and Infinity that Python's json accepts (they are not JSON)."""
+
     def refuse(name: str) -> Any:
         raise ValueError(f"{name} is not a JSON number")
 
@@ -149,8 +159,10 @@ def _csv_records(text: str, name: str = "the CSV file") -> list[tuple[str, dict[
     except csv.Error as exc:
         raise InputError(f"{name}: malformed CSV header ({exc})") from None
     if not {"content", "prompt"} & set(header):
-        raise InputError(f"{name}: the CSV header needs a 'content' or 'prompt' column; found: "
-                         f"{', '.join(h for h in header if h)[:200] or 'no column names'}")
+        raise InputError(
+            f"{name}: the CSV header needs a 'content' or 'prompt' column; found: "
+            f"{', '.join(h for h in header if h)[:200] or 'no column names'}"
+        )
     return list(_csv_rows(reader, header))
 
 
@@ -175,8 +187,9 @@ def _csv_rows(reader: Any, header: list[str]) -> Iterable[tuple[str, dict[str, A
         yield where, {k: v for k, v in zip(header, values) if k and v != ""}
 
 
-def _to_row(where: str, record: dict[str, Any], *, from_csv: bool,
-            dimensions: dict[str, set[int]] | None = None) -> ImportRow:
+def _to_row(
+    where: str, record: dict[str, Any], *, from_csv: bool, dimensions: dict[str, set[int]] | None = None
+) -> ImportRow:
     from pydantic import ValidationError
 
     found = first_control_char(record)
@@ -208,8 +221,11 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool,
         raise ValueError(f"'id' must be a non-empty string of at most {_MAX_ID} characters")
     embedding = data.get("embedding")
     if embedding is not None:
-        if not isinstance(embedding, list) or not embedding or \
-                not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in embedding):
+        if (
+            not isinstance(embedding, list)
+            or not embedding
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in embedding)
+        ):
             raise ValueError("'embedding' must be a non-empty list of numbers")
         if not all(_finite32(x) for x in embedding):
             raise ValueError("'embedding' holds NaN, Infinity or a number too large for a float32 vector")
@@ -217,8 +233,10 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool,
             raise ValueError("an 'embedding' needs its 'embedding_model'")
         allowed = (dimensions or {}).get(str(data["embedding_model"]))
         if allowed and len(embedding) not in allowed:
-            raise ValueError(f"'embedding' has {len(embedding)} numbers but {data['embedding_model']} vectors have "
-                             f"{' or '.join(str(d) for d in sorted(allowed))}")
+            raise ValueError(
+                f"'embedding' has {len(embedding)} numbers but {data['embedding_model']} vectors have "
+                f"{' or '.join(str(d) for d in sorted(allowed))}"
+            )
         dim: Any = data.get("embedding_dim")
         if dim not in (None, "") and int(dim) != len(embedding):
             raise ValueError(f"'embedding' has {len(embedding)} numbers but embedding_dim is {dim}")
@@ -256,9 +274,16 @@ def _to_row(where: str, record: dict[str, Any], *, from_csv: bool,
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"'{name}' is {value}; it must be a finite number")
     prompt.content_hash = content_hash(prompt.content)
-    return ImportRow(where=where, prompt=prompt, context=items, labels=[x.strip() for x in labels],
-                     embed=prompt.embedding is None and not ("embedding" in record and record["embedding"] is None),
-                     name=prompt_name, version=version, ratings=_ratings(ratings, prompt.id))
+    return ImportRow(
+        where=where,
+        prompt=prompt,
+        context=items,
+        labels=[x.strip() for x in labels],
+        embed=prompt.embedding is None and not ("embedding" in record and record["embedding"] is None),
+        name=prompt_name,
+        version=version,
+        ratings=_ratings(ratings, prompt.id),
+    )
 
 
 def _name_fields(name: Any, version: Any, *, from_csv: bool) -> tuple[str | None, int | None]:
@@ -294,8 +319,10 @@ def _ratings(value: Any, prompt_id: str) -> list[Feedback]:
             out.append(Feedback(prompt_id=prompt_id, **fields))
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise ValueError(f"invalid ratings.{'.'.join(str(x) for x in err['loc'])}: "
-                             f"{err['msg'].removeprefix('Value error, ')}") from None
+            raise ValueError(
+                f"invalid ratings.{'.'.join(str(x) for x in err['loc'])}: "
+                f"{err['msg'].removeprefix('Value error, ')}"
+            ) from None
     return out
 
 
@@ -349,8 +376,16 @@ def prompt_record(prompt: Prompt, extras: Extras | None = None) -> dict[str, Any
     if extras.labels:
         record["labels"] = list(extras.labels)
     if extras.ratings:
-        record["ratings"] = [{"id": f.id, "rating": f.rating, "comment": f.comment, "source": f.source,
-                              "created_at": f.created_at.isoformat()} for f in extras.ratings]
+        record["ratings"] = [
+            {
+                "id": f.id,
+                "rating": f.rating,
+                "comment": f.comment,
+                "source": f.source,
+                "created_at": f.created_at.isoformat(),
+            }
+            for f in extras.ratings
+        ]
     return record
 
 
@@ -374,8 +409,9 @@ class PromptWriter:
         if self.fmt == "jsonl":
             out.write(json.dumps(prompt_record(prompt, extras), ensure_ascii=False) + "\n")
         elif self.fmt == "json":
-            out.write(("," if self.count else "") + "\n  " + json.dumps(prompt_record(prompt, extras),
-                                                                         ensure_ascii=False))
+            out.write(
+                ("," if self.count else "") + "\n  " + json.dumps(prompt_record(prompt, extras), ensure_ascii=False)
+            )
         elif self.fmt == "markdown":
             out.write(_markdown(prompt, extras or Extras()))
         else:

@@ -36,14 +36,17 @@ def check_database_url(url: str) -> str:
     url = url.strip()
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in POSTGRES_SCHEMES:
-        raise ValueError("expected a PostgreSQL URL such as postgresql://user:password@host:5432/dbname "
-                         "(unset it to use the SQLite file at storage.database_path)")
+        raise ValueError(
+            "expected a PostgreSQL URL such as postgresql://user:password@host:5432/dbname "
+            "(unset it to use the SQLite file at storage.database_path)"
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as exc:
-        raise ValueError(f"not a valid URL ({mask_url(str(exc))}); expected "
-                         f"postgresql://user:password@host:5432/dbname") from None
+        raise ValueError(
+            f"not a valid URL ({mask_url(str(exc))}); expected " f"postgresql://user:password@host:5432/dbname"
+        ) from None
     if not parts.hostname and "host" not in parse_qs(parts.query):
         raise ValueError("the PostgreSQL URL names no host; expected postgresql://user:password@host:5432/dbname")
     return url

@@ -44,7 +44,7 @@ class VectorIndex:
 
     @property
     def _matrix(self):
-        return self._buf[:self._n]
+        return self._buf[: self._n]
 
     def load(self, rows: Iterable[tuple[str, bytes]]) -> None:
         """Replace the contents with (id, float32 blob) rows."""
@@ -82,7 +82,7 @@ class VectorIndex:
             if need > self._buf.shape[0]:
                 capacity = max(need, self._n + max(64, self._n // 8))
                 grown = np.empty((capacity, self.dimensions), dtype=np.float32)
-                grown[:self._n] = self._buf[:self._n]
+                grown[: self._n] = self._buf[: self._n]
                 self._buf = grown
             for pid, vec in fresh:
                 self._buf[self._n] = vec

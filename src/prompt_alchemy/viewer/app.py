@@ -70,10 +70,11 @@ def _error(exc: BaseException) -> JSONResponse:
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own refusals (unknown route 404, wrong method 405) in the same JSON shape."""
     status = getattr(exc, "status_code", 500)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "bad_input" if status < 500 else
-                                                             "internal_error")
-    message = {404: f"no such page or route: {request.url.path[:100]}",
-               405: f"{request.method} is not allowed here"}.get(status, str(getattr(exc, "detail", "")))
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "bad_input" if status < 500 else "internal_error")
+    message = {
+        404: f"no such page or route: {request.url.path[:100]}",
+        405: f"{request.method} is not allowed here",
+    }.get(status, str(getattr(exc, "detail", "")))
     return _error(ViewerError(code, message, status))
 
 
@@ -82,14 +83,27 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _summary(p: Prompt) -> dict[str, Any]:
-    return {"id": p.id, "title": p.title, "phase": p.phase.value if p.phase else None, "variant": p.variant,
-            "provider": p.provider, "model": p.model, "tags": p.tags, "score": p.score, "parent_id": p.parent_id,
-            "session_id": p.session_id, "source_type": p.source_type, "enhancement_method": p.enhancement_method,
-            "created_at": p.created_at.isoformat(), "content": p.content}
+    return {
+        "id": p.id,
+        "title": p.title,
+        "phase": p.phase.value if p.phase else None,
+        "variant": p.variant,
+        "provider": p.provider,
+        "model": p.model,
+        "tags": p.tags,
+        "score": p.score,
+        "parent_id": p.parent_id,
+        "session_id": p.session_id,
+        "source_type": p.source_type,
+        "enhancement_method": p.enhancement_method,
+        "created_at": p.created_at.isoformat(),
+        "content": p.content,
+    }
 
 
 def _handler(fn):
     """A JSON route: `fn(service, request)` answers a dict; every failure is the JSON error shape."""
+
     async def endpoint(request: Request) -> Response:
         try:
             return JSONResponse(await fn(request.app.state.service, request))
@@ -97,6 +111,7 @@ def _handler(fn):
             return _error(ViewerError("bad_input", redact(str(exc))[:300]))
         except Exception as exc:  # noqa: BLE001 - anticipated (AlchemyError) or not: JSON either way
             return _error(exc)
+
     return endpoint
 
 
@@ -128,8 +143,9 @@ async def _body(request: Request) -> dict[str, Any]:
     """The JSON object the request carries: JSON content type, at most MAX_BODY bytes, nested at most _MAX_DEPTH
     levels."""
     if not is_json(request.headers.get("content-type")):
-        raise ViewerError("unsupported_media_type", "a request body must be JSON sent with "
-                                                    "'Content-Type: application/json'")
+        raise ViewerError(
+            "unsupported_media_type", "a request body must be JSON sent with " "'Content-Type: application/json'"
+        )
     raw = await _read(request)
     try:
         data = json.loads(raw)
@@ -167,8 +183,10 @@ def _ref(value: str | None, what: str = "prompt id") -> str:
     """A prompt reference from a path or query, checked against the library's id, prefix and label format."""
     if not value or not _REF.match(value):
         shown = (value or "")[:40]
-        raise ViewerError("bad_input", f"'{shown}' is not a {what}: ids, id prefixes and labels are letters, digits, "
-                                       f"'.', '_' and '-'")
+        raise ViewerError(
+            "bad_input",
+            f"'{shown}' is not a {what}: ids, id prefixes and labels are letters, digits, " f"'.', '_' and '-'",
+        )
     return value
 
 
@@ -179,14 +197,21 @@ def _filters(request: Request):
 
     q = request.query_params
     try:
-        return SearchFilters(phase=[p for p in q.getlist("phase") if p], provider=q.get("provider") or None,
-                             model=q.get("model") or None, persona=q.get("persona") or None,
-                             tags=[t for t in q.getlist("tag") if t], since=q.get("since") or None,
-                             until=q.get("until") or None, min_rating=q.get("min_rating") or None)
+        return SearchFilters(
+            phase=[p for p in q.getlist("phase") if p],
+            provider=q.get("provider") or None,
+            model=q.get("model") or None,
+            persona=q.get("persona") or None,
+            tags=[t for t in q.getlist("tag") if t],
+            since=q.get("since") or None,
+            until=q.get("until") or None,
+            min_rating=q.get("min_rating") or None,
+        )
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "filter"
         raise InputError(f"invalid {name}: {err['msg'].removeprefix('Value error, ')}") from None
+
 
 async def search(service: AlchemyService, request: Request) -> dict[str, Any]:
     q = request.query_params
@@ -204,6 +229,7 @@ async def search(service: AlchemyService, request: Request) -> dict[str, Any]:
         item["labels"] = labels.get(item["id"], [])
     return {"query": query, "results": items}
 
+
 async def _prompt_page(service: AlchemyService, ref: str) -> dict[str, Any]:
     from prompt_alchemy.ranking.features import variable_names
 
@@ -216,19 +242,27 @@ async def _prompt_page(service: AlchemyService, ref: str) -> dict[str, Any]:
     feedback = await service.list_feedback(prompt.id, kind="rating", limit=20)
     return {
         "named": await _named(service, prompt.id),
-        "prompt": dict(_summary(prompt), notes=prompt.notes, persona=prompt.persona_used,
-                       original_input=prompt.original_input, input_tokens=prompt.input_tokens,
-                       output_tokens=prompt.output_tokens, cost_usd=prompt.cost_usd,
-                       latency_ms=prompt.latency_ms),
+        "prompt": dict(
+            _summary(prompt),
+            notes=prompt.notes,
+            persona=prompt.persona_used,
+            original_input=prompt.original_input,
+            input_tokens=prompt.input_tokens,
+            output_tokens=prompt.output_tokens,
+            cost_usd=prompt.cost_usd,
+            latency_ms=prompt.latency_ms,
+        ),
         "variables": variable_names(prompt.content),
         "labels": labels.get(prompt.id, []),
         "lineage": {k: [dict(_summary(p), labels=labels.get(p.id, [])) for p in v] for k, v in family.items()},
-        "versions": [dict(_summary(p), version=i, labels=labels.get(p.id, []))
-                     for i, p in enumerate(versions, 1)],
+        "versions": [dict(_summary(p), version=i, labels=labels.get(p.id, [])) for i, p in enumerate(versions, 1)],
         "rating": {"average": round(ratings[0], 2), "count": ratings[1]} if ratings else None,
-        "feedback": [{"rating": f.rating, "comment": f.comment, "source": f.source,
-                      "created_at": f.created_at.isoformat()} for f in feedback],
+        "feedback": [
+            {"rating": f.rating, "comment": f.comment, "source": f.source, "created_at": f.created_at.isoformat()}
+            for f in feedback
+        ],
     }
+
 
 async def _named(service: AlchemyService, prompt_id: str) -> dict[str, Any] | None:
     """The prompt's name and version, the name's versions (with their labels) and its labels (each marked
@@ -237,19 +271,36 @@ async def _named(service: AlchemyService, prompt_id: str) -> dict[str, Any] | No
     if named is None:
         return None
     versions = await service.name_versions(named[0])
-    return {"name": named[0], "version": named[1], "latest": versions["latest"],
-            "versions": [{"version": v["version"], "prompt_id": v["prompt_id"], "title": v["title"],
-                          "created_at": str(v["created_at"]), "labels": v["labels"]} for v in versions["versions"]],
-            "labels": [{"name": lb["name"], "version": lb["version"], "prompt_id": lb["prompt_id"],
-                        "protected": lb["protected"]} for lb in versions["labels"]]}
+    return {
+        "name": named[0],
+        "version": named[1],
+        "latest": versions["latest"],
+        "versions": [
+            {
+                "version": v["version"],
+                "prompt_id": v["prompt_id"],
+                "title": v["title"],
+                "created_at": str(v["created_at"]),
+                "labels": v["labels"],
+            }
+            for v in versions["versions"]
+        ],
+        "labels": [
+            {"name": lb["name"], "version": lb["version"], "prompt_id": lb["prompt_id"], "protected": lb["protected"]}
+            for lb in versions["labels"]
+        ],
+    }
+
 
 async def get_prompt(service: AlchemyService, request: Request) -> dict[str, Any]:
     return await _prompt_page(service, _ref(request.path_params["ref"]))
+
 
 async def score(service: AlchemyService, request: Request) -> dict[str, Any]:
     full = await service.resolve_id(_ref(request.path_params["ref"]))
     scored = (await service.score_prompts([full]))[0]
     return scored.model_dump(mode="json", exclude={"features"})
+
 
 async def render(service: AlchemyService, request: Request) -> dict[str, Any]:
     ref = _ref(request.path_params["ref"])
@@ -260,6 +311,7 @@ async def render(service: AlchemyService, request: Request) -> dict[str, Any]:
     rendered = await service.render_prompt(ref, values, missing_hint=" (fill in each field)")
     return {"id": rendered.prompt.id, "text": rendered.text, "variables": rendered.variables}
 
+
 async def rate(service: AlchemyService, request: Request) -> dict[str, Any]:
     ref = _ref(request.path_params["ref"])
     data = await _body(request)
@@ -268,22 +320,30 @@ async def rate(service: AlchemyService, request: Request) -> dict[str, Any]:
         raise ViewerError("invalid_field", "'rating' must be a whole number from 1 to 5")
     row = await service.rate(ref, rating, _text(data, "comment"), _SOURCE)
     average = (await service.average_ratings([row.prompt_id])).get(row.prompt_id)
-    return {"prompt_id": row.prompt_id, "rating": row.rating,
-            "average": round(average[0], 2) if average else None, "count": average[1] if average else 0}
+    return {
+        "prompt_id": row.prompt_id,
+        "rating": row.rating,
+        "average": round(average[0], 2) if average else None,
+        "count": average[1] if average else 0,
+    }
+
 
 async def set_label(service: AlchemyService, request: Request) -> dict[str, Any]:
     ref = _ref(request.path_params["ref"])
     data = await _body(request)
     return await service.set_label(ref, _text(data, "name", required=True) or "", source=_SOURCE)
 
+
 async def remove_label(service: AlchemyService, request: Request) -> dict[str, Any]:
     return await service.remove_label(request.path_params["name"], source=_SOURCE)
+
 
 def _version(data: dict[str, Any]) -> int | None:
     value = data.get("version")
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
         raise ViewerError("invalid_field", "'version' must be a whole number from 1")
     return value
+
 
 async def move_name_label(service: AlchemyService, request: Request) -> dict[str, Any]:
     """Point a label of a name at one of its versions (the latest when `version` is absent). A protected label is
@@ -293,13 +353,18 @@ async def move_name_label(service: AlchemyService, request: Request) -> dict[str
     version = _version(await _body(request))
     return await service.set_label(name, label, version=version, source=_SOURCE)
 
+
 async def remove_name_label(service: AlchemyService, request: Request) -> dict[str, Any]:
-    return await service.remove_label(_ref(request.path_params["label"], "label"),
-                                      prompt_name=_ref(request.path_params["name"], "prompt name"), source=_SOURCE)
+    return await service.remove_label(
+        _ref(request.path_params["label"], "label"),
+        prompt_name=_ref(request.path_params["name"], "prompt name"),
+        source=_SOURCE,
+    )
+
 
 async def labels(service: AlchemyService, request: Request) -> dict[str, Any]:
-    return {"labels": await service.list_labels(),
-            "history": await service.label_history(None, 50)}
+    return {"labels": await service.list_labels(), "history": await service.label_history(None, 50)}
+
 
 async def diff(service: AlchemyService, request: Request) -> dict[str, Any]:
     a_ref, b_ref = _ref(request.query_params.get("a")), _ref(request.query_params.get("b"))
@@ -307,9 +372,11 @@ async def diff(service: AlchemyService, request: Request) -> dict[str, Any]:
     b = await service.get_prompt(b_ref)
     return {"a": a.id, "b": b.id, "lines": diff_lines(a.content, b.content)}
 
+
 async def metrics(service: AlchemyService, request: Request) -> dict[str, Any]:
     q = request.query_params
     return await service.metrics_report(since=q.get("since") or None)
+
 
 async def start_generate(service: AlchemyService, request: Request) -> dict[str, Any]:
     jobs: dict[str, Job] = request.app.state.jobs
@@ -321,23 +388,32 @@ async def start_generate(service: AlchemyService, request: Request) -> dict[str,
     if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
         tags = ",".join(tags)
     tags = _text({"tags": tags}, "tags") or ""
-    req = service.build_request({"idea": _text(data, "idea") or "", "count": count or None,
-                                 "persona": _text(data, "persona"), "provider": _text(data, "provider"),
-                                 "tags": [t.strip() for t in tags.split(",") if t.strip()]})
-    for old in [j for j in jobs.values() if j.status != "running"][:max(0, len(jobs) - _MAX_JOBS + 1)]:
+    req = service.build_request(
+        {
+            "idea": _text(data, "idea") or "",
+            "count": count or None,
+            "persona": _text(data, "persona"),
+            "provider": _text(data, "provider"),
+            "tags": [t.strip() for t in tags.split(",") if t.strip()],
+        }
+    )
+    for old in [j for j in jobs.values() if j.status != "running"][: max(0, len(jobs) - _MAX_JOBS + 1)]:
         jobs.pop(old.id, None)
     job = Job(id=uuid.uuid4().hex[:12], idea=req.idea)
 
     def progress(event: Any) -> None:
-        job.events.append({"phase": event.phase.value, "variant": event.variant, "done": event.done,
-                           "total": event.total})
+        job.events.append(
+            {"phase": event.phase.value, "variant": event.variant, "done": event.done, "total": event.total}
+        )
 
     async def run() -> None:
         try:
             result = await service.generate(req, progress)
-            job.result = {"session_id": result.session_id,
-                          "best": result.best_id,
-                          "prompts": [_summary(p) for p in result.prompts]}
+            job.result = {
+                "session_id": result.session_id,
+                "best": result.best_id,
+                "prompts": [_summary(p) for p in result.prompts],
+            }
             job.status = "done"
         except Exception as exc:  # noqa: BLE001 - reported to the page
             job.error, job.status = redact(str(exc)), "error"
@@ -346,20 +422,28 @@ async def start_generate(service: AlchemyService, request: Request) -> dict[str,
     job.task = asyncio.create_task(run())
     return {"job": job.id}
 
+
 async def generate_status(service: AlchemyService, request: Request) -> dict[str, Any]:
     given = request.path_params["job"]
     job = request.app.state.jobs.get(given) if _JOB.match(given) else None
     if job is None:
         raise NotFoundError(f"no generation job {request.path_params['job'][:20]}")
-    return {"job": job.id, "idea": job.idea, "status": job.status, "events": job.events,
-            "result": job.result, "error": job.error}
+    return {
+        "job": job.id,
+        "idea": job.idea,
+        "status": job.status,
+        "events": job.events,
+        "result": job.result,
+        "error": job.error,
+    }
+
 
 async def personas(service: AlchemyService, request: Request) -> dict[str, Any]:
     return {"personas": service.persona_names()}
 
+
 async def index(request: Request) -> Response:
     return FileResponse(STATIC / "index.html")
-
 
 
 def build_app(service: AlchemyService) -> ViewerGuard:

@@ -31,9 +31,17 @@ CSRF_VALUE = "1"
 MAX_BODY = 256 * 1024  # the page sends a few KB at most (an idea, a comment, template values)
 
 #: code -> status for every error the viewer answers with (the REST API's codes plus the viewer's own checks).
-STATUS = {"bad_input": 400, "forbidden": 403, "not_found": 404, "method_not_allowed": 405,
-          "payload_too_large": 413, "unsupported_media_type": 415, "misdirected_request": 421,
-          "invalid_field": 422, "internal_error": 500}
+STATUS = {
+    "bad_input": 400,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "misdirected_request": 421,
+    "invalid_field": 422,
+    "internal_error": 500,
+}
 
 
 class ViewerError(ApiError):
@@ -85,15 +93,19 @@ class ViewerGuard:
         port = server[1] if server else None
         hosts = headers.get("host", [])
         if port is None or len(hosts) != 1 or not is_local_authority(parse_host(hosts[0]), port):
-            return ViewerError("misdirected_request", "this viewer answers only to http://127.0.0.1:<its port> "
-                                                      "or http://localhost:<its port>")
+            return ViewerError(
+                "misdirected_request",
+                "this viewer answers only to http://127.0.0.1:<its port> " "or http://localhost:<its port>",
+            )
         if scope["method"] not in WRITES:
             return None
         origin = headers.get("origin", [None])[0]
         parsed = parse_origin(origin) if origin is not None else referer_origin(headers.get("referer", [None])[0])
         if parsed is None or parsed[0] != "http" or not is_local_authority(parsed[1], port):
-            return ViewerError("forbidden", "a change must come from the viewer's own page (its Origin or Referer "
-                                            "is missing or another site)")
+            return ViewerError(
+                "forbidden",
+                "a change must come from the viewer's own page (its Origin or Referer " "is missing or another site)",
+            )
         if headers.get(CSRF_HEADER, [None])[0] != CSRF_VALUE:
             return ViewerError("forbidden", f"a change must carry the header '{CSRF_HEADER}: {CSRF_VALUE}'")
         lengths = headers.get("content-length", [])
@@ -103,6 +115,7 @@ class ViewerGuard:
             return ViewerError("payload_too_large", f"the request body is larger than {MAX_BODY} bytes")
         has_body = (lengths and int(lengths[0]) > 0) or "transfer-encoding" in headers
         if has_body and not is_json(headers.get("content-type", [None])[0]):
-            return ViewerError("unsupported_media_type", "a request body must be JSON sent with "
-                                                         "'Content-Type: application/json'")
+            return ViewerError(
+                "unsupported_media_type", "a request body must be JSON sent with " "'Content-Type: application/json'"
+            )
         return None

@@ -101,8 +101,9 @@ class Pattern(BaseModel):
         for text in self.template_lines():
             unknown = set(_SLOT.findall(text)) - SLOTS
             if unknown:
-                raise ValueError(f"unknown slot(s) {', '.join(sorted(unknown))} in {text!r}; "
-                                 f"known: {', '.join(sorted(SLOTS))}")
+                raise ValueError(
+                    f"unknown slot(s) {', '.join(sorted(unknown))} in {text!r}; " f"known: {', '.join(sorted(SLOTS))}"
+                )
         if self.form == "paragraph" and not self.task:
             raise ValueError("a paragraph pattern needs a task line (its subject)")
         if self.name != GENERAL and not self.form == "paragraph" and not self.roles:
@@ -120,10 +121,11 @@ class Pattern(BaseModel):
         constraints and output format (slots left as they are)."""
         parts = [f"Kind of request: {self.name} - {self.description}"]
         if self.form == "paragraph":
-            parts.append("Form: ONE descriptive paragraph, no headings: "
-                         + ", ".join(h.lower() for h in self.sections) + (
-                             f"; then the model's parameters: {self.parameters.splitlines()[0]}"
-                             if self.parameters else ""))
+            parts.append(
+                "Form: ONE descriptive paragraph, no headings: "
+                + ", ".join(h.lower() for h in self.sections)
+                + (f"; then the model's parameters: {self.parameters.splitlines()[0]}" if self.parameters else "")
+            )
         elif self.sections:
             parts.append("Sections: Role, Task, " + ", ".join(self.sections) + ", Output format")
             for heading, lines in self.sections.items():
@@ -142,8 +144,9 @@ class Pattern(BaseModel):
 
 def _files() -> list[tuple[str, str]]:
     folder = resources.files(__name__)
-    return sorted((entry.name, entry.read_text(encoding="utf-8")) for entry in folder.iterdir()
-                  if entry.name.endswith(".yaml"))
+    return sorted(
+        (entry.name, entry.read_text(encoding="utf-8")) for entry in folder.iterdir() if entry.name.endswith(".yaml")
+    )
 
 
 def parse_pattern(file_name: str, text: str) -> Pattern:
@@ -170,7 +173,8 @@ def parse_pattern(file_name: str, text: str) -> Pattern:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'file'}: "
             + ("unknown key (see docs/patterns.md for the schema)" if e["type"] == "extra_forbidden" else e["msg"])
-            for e in exc.errors())
+            for e in exc.errors()
+        )
         raise ValueError(f"{file_name}: {problems}") from None
     if pattern.name != file_name.removesuffix(".yaml"):
         raise ValueError(f"{file_name}: name {pattern.name!r} must equal the file name")
@@ -325,16 +329,19 @@ def pattern_scores(sims: list[float], labels: list[str], top: int = 2) -> dict[s
 
 #: Patterns whose prompts share one shape (a bot's system prompt; one image paragraph): when the two nearest are of
 #: one family, either fits far better than the general pattern, so the margin does not apply between them.
-FAMILIES = (frozenset({"support-bot", "internal-helpdesk-bot", "assistant-system-prompt"}),
-            frozenset({"image-midjourney", "image-stable-diffusion", "image-dalle"}))
+FAMILIES = (
+    frozenset({"support-bot", "internal-helpdesk-bot", "assistant-system-prompt"}),
+    frozenset({"image-midjourney", "image-stable-diffusion", "image-dalle"}),
+)
 
 
 def _same_family(first: str, second: str) -> bool:
     return any(first in family and second in family for family in FAMILIES)
 
 
-def decide(scores: dict[str, float], floor: float = FLOOR, margin: float = MARGIN,
-           method: str = "embedding") -> PatternChoice:
+def decide(
+    scores: dict[str, float], floor: float = FLOOR, margin: float = MARGIN, method: str = "embedding"
+) -> PatternChoice:
     """The best-scoring pattern when it is clearly nearest (or its runner-up is of its family), else general."""
     patterns = load_patterns()
     ranked = sorted(scores.items(), key=lambda item: -item[1])
@@ -351,9 +358,11 @@ def decide(scores: dict[str, float], floor: float = FLOOR, margin: float = MARGI
 
 
 _STEM = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("""a an the and or but of for to in on at by with from into about as is are be it its this that
+_STOP = frozenset(
+    """a an the and or but of for to in on at by with from into about as is are be it its this that
 i me my we our you your can could would should will please want need make write create give some any each
-prompt""".split())
+prompt""".split()
+)
 
 
 def _stems(text: str) -> set[str]:
@@ -386,15 +395,20 @@ async def choose_pattern(idea: str, embedder: Embedder | None, idea_vector: np.n
     matrix = await example_vectors(embedder)
     if idea_vector is None or english != idea:
         idea_vector = (await embedder.embed([english]))[0]
-    return decide(_named_model(english, _asked_kind(english, language, embedding_scores(matrix,
-                                                                                       np.asarray(idea_vector)))))
+    return decide(
+        _named_model(english, _asked_kind(english, language, embedding_scores(matrix, np.asarray(idea_vector))))
+    )
 
 
 #: An image model named in the idea decides which image pattern (its parameters and syntax differ).
-_IMAGE_MODELS = (("image-midjourney", re.compile(r"\b(?:midjourney|mj|/imagine)\b", re.I)),
-                 ("image-stable-diffusion", re.compile(r"\b(?:stable diffusion|sdxl|sd ?1\.5|sd ?3|automatic1111|"
-                                                       r"comfyui)\b", re.I)),
-                 ("image-dalle", re.compile(r"\b(?:dall-?e(?: ?[23])?)\b", re.I)))
+_IMAGE_MODELS = (
+    ("image-midjourney", re.compile(r"\b(?:midjourney|mj|/imagine)\b", re.I)),
+    (
+        "image-stable-diffusion",
+        re.compile(r"\b(?:stable diffusion|sdxl|sd ?1\.5|sd ?3|automatic1111|" r"comfyui)\b", re.I),
+    ),
+    ("image-dalle", re.compile(r"\b(?:dall-?e(?: ?[23])?)\b", re.I)),
+)
 #: How near an image pattern must already be to the best for a named image model to decide.
 NAMED_MODEL_REACH = 0.06
 
@@ -413,20 +427,31 @@ _TRANSLATE_WORD = re.compile(r"\btranslat|\binto (?:english|spanish|german|frenc
 
 #: A request that acts on a bot (tests it, labels or grades its chats) or sets a model's behaviour is not a request
 #: for a business's chatbot, however near its words are to the support examples.
-_ACTS_ON = frozenset("""label classify categorize categorise tag sort grade score rate evaluate assess review audit test
-red red-team stress-test summarize summarise translate extract compare analyze analyse""".split())
-_BEHAVIOUR = re.compile(r"\b(?:makes?|making|gets?|so|that|until)\s+(?:the\s+|an?\s+)?(?:model|ai|llm|chatgpt|gpt|"
-                        r"claude|gemini|bot|assistant)\s+(?:always\s+|never\s+|only\s+|to\s+)?(?:answers?|responds?|"
-                        r"repl(?:y|ies)|ends?|asks?|starts?|picks?|writes?|talks?|speaks?|uses?|says?|act)\b", re.I)
+_ACTS_ON = frozenset(
+    """label classify categorize categorise tag sort grade score rate evaluate assess review audit test
+red red-team stress-test summarize summarise translate extract compare analyze analyse""".split()
+)
+_BEHAVIOUR = re.compile(
+    r"\b(?:makes?|making|gets?|so|that|until)\s+(?:the\s+|an?\s+)?(?:model|ai|llm|chatgpt|gpt|"
+    r"claude|gemini|bot|assistant)\s+(?:always\s+|never\s+|only\s+|to\s+)?(?:answers?|responds?|"
+    r"repl(?:y|ies)|ends?|asks?|starts?|picks?|writes?|talks?|speaks?|uses?|says?|act)\b",
+    re.I,
+)
 _BUSINESS_BOTS = ("support-bot", "internal-helpdesk-bot")
-_SPAN_OF_MEALS = re.compile(r"\b(?:plan|planning|week|weekly|days?|month|menus?|meals|dinners|lunches|breakfasts|"
-                            r"prep|diet|calories|macros|semana|woche|semaine|settimana|plano|piano|wochenplan|"
-                            r"speiseplan|menú|repas|pasti|refeições|comidas)\b", re.I)
+_SPAN_OF_MEALS = re.compile(
+    r"\b(?:plan|planning|week|weekly|days?|month|menus?|meals|dinners|lunches|breakfasts|"
+    r"prep|diet|calories|macros|semana|woche|semaine|settimana|plano|piano|wochenplan|"
+    r"speiseplan|menú|repas|pasti|refeições|comidas)\b",
+    re.I,
+)
 _CHOICE = re.compile(r"^\s*(?:should|which|is it better)\b[^.?!]{3,120}\s(?:or|vs\.?|versus)\s[^.!]{2,80}\?", re.I)
 _ON_MATERIAL = ("extract-json", "classify", "summarize", "translate", "rewrite-tone")
-_BUILDS_A_PROGRAM = re.compile(r"^(?:build|write|create|make|implement|code|develop)\s+(?:me\s+)?(?:an?\s+|the\s+)?"
-                               r"(?:[\w+#.-]+\s+){0,3}?(?:cli|command-line tool|script|app|application|program|"
-                               r"extension|plugin|library|tool|service|api|endpoint|function|component)\b", re.I)
+_BUILDS_A_PROGRAM = re.compile(
+    r"^(?:build|write|create|make|implement|code|develop)\s+(?:me\s+)?(?:an?\s+|the\s+)?"
+    r"(?:[\w+#.-]+\s+){0,3}?(?:cli|command-line tool|script|app|application|program|"
+    r"extension|plugin|library|tool|service|api|endpoint|function|component)\b",
+    re.I,
+)
 
 
 def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> dict[str, float]:
@@ -459,13 +484,19 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
 
 
 #: A naming request asks for a name (or a title, tagline, what to call something), in the idea's own language.
-_ASKS_FOR_NAMES = re.compile(r"\b(?:names?|naming|call|titles?|taglines?|slogans?|nombres?|llamar|namen?|"
-                             r"nennen|noms?|appeler|nomes?|chamar|nomi|chiamare)\b", re.I)
+_ASKS_FOR_NAMES = re.compile(
+    r"\b(?:names?|naming|call|titles?|taglines?|slogans?|nombres?|llamar|namen?|"
+    r"nennen|noms?|appeler|nomes?|chamar|nomi|chiamare)\b",
+    re.I,
+)
 
 
 #: Words that make a behaviour request a persona's prompt (a business's bot, a tutor, a character) after all.
-_HAS_PERSONA = re.compile(r"\b(?:customers?|employees?|staff|store|shop|company|clinic|business|tutor|coach|"
-                          r"character|agent|persona|students?)\b", re.I)
+_HAS_PERSONA = re.compile(
+    r"\b(?:customers?|employees?|staff|store|shop|company|clinic|business|tutor|coach|"
+    r"character|agent|persona|students?)\b",
+    re.I,
+)
 
 
 # ------------------------------------------------------------------------------------------------ filling
@@ -476,10 +507,11 @@ _LEADING_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
 
 
 def article_for(word: str) -> str:
-    """"a" or "an" for the word that follows, by its sound ("an hour", "a user", "an MBA")."""
+    """ "a" or "an" for the word that follows, by its sound ("an hour", "a user", "an MBA")."""
     low = word.lower()
-    if re.match(r"(?:hour|honest|honou?r|heir)", low) or (word.isupper() and len(word) > 1 and
-                                                            word[0] in "AEFHILMNORSX"):
+    if re.match(r"(?:hour|honest|honou?r|heir)", low) or (
+        word.isupper() and len(word) > 1 and word[0] in "AEFHILMNORSX"
+    ):
         return "an"
     if re.match(r"(?:uni|use|usu|uti|eu|one\b|once|ur[ai])", low):
         return "a"
@@ -490,6 +522,7 @@ def fill(line: str, slots: dict[str, str]) -> str | None:
     """A pattern line with its slots filled, or None when a slot it uses has no value. A slot after "a"/"an" is
     used as a modifier ("a {domain} coach" -> "a running coach"): its own article goes, the article agrees, and a
     value too long or possessive for that place counts as missing."""
+
     def with_article(match: re.Match[str]) -> str:
         value = slots.get(match.group(2)) or ""
         value = _LEADING_ARTICLE.sub("", value)
@@ -522,13 +555,20 @@ def first_filled(lines: tuple[str, ...] | list[str], slots: dict[str, str]) -> s
 def pattern_guidance(choice: PatternChoice, details: IdeaDetails) -> str:
     """Guidance for a model that writes the prompt itself (the free-form and cloud path): the chosen pattern's
     skeleton and the idea's details that the prompt must keep."""
-    parts = [f"The request fits the pattern \"{choice.pattern.name}\". Build the prompt on this skeleton, "
-             f"filled for this idea (leave out any part that does not apply):", choice.pattern.skeleton()]
+    parts = [
+        f'The request fits the pattern "{choice.pattern.name}". Build the prompt on this skeleton, '
+        f"filled for this idea (leave out any part that does not apply):",
+        choice.pattern.skeleton(),
+    ]
     kept = details.must_keep()
     if kept:
-        parts.append("Keep every one of these details of the idea, in the user's words:\n"
-                     + "\n".join(f"- {item}" for item in kept))
+        parts.append(
+            "Keep every one of these details of the idea, in the user's words:\n"
+            + "\n".join(f"- {item}" for item in kept)
+        )
     if details.language:
-        parts.append(f"The idea is in {details.language_name}: keep its request as written and tell the model "
-                     f"to answer in {details.language_name}.")
+        parts.append(
+            f"The idea is in {details.language_name}: keep its request as written and tell the model "
+            f"to answer in {details.language_name}."
+        )
     return "\n\n".join(parts)

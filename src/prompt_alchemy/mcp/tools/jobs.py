@@ -50,9 +50,7 @@ async def submit_batch(
         ),
     ],
     ctx: ToolContext,
-    defaults: Annotated[
-        BatchOptions | None, Field(description="Options for the items that do not set them.")
-    ] = None,
+    defaults: Annotated[BatchOptions | None, Field(description="Options for the items that do not set them.")] = None,
     save: Annotated[bool, Field(description="Store the prompts in the library (default true).")] = True,
 ) -> CallToolResult:
     """Submit many ideas as one background job and return its id at once, without waiting for the prompts.
@@ -70,8 +68,10 @@ async def job_status(
     items: Annotated[bool, Field(description="Include each item with its status and result.")] = False,
     wait: Annotated[
         bool,
-        Field(description="Wait until the job is succeeded, failed or cancelled (at most timeout seconds), "
-              "sending a progress notification as items finish."),
+        Field(
+            description="Wait until the job is succeeded, failed or cancelled (at most timeout seconds), "
+            "sending a progress notification as items finish."
+        ),
     ] = False,
     timeout: Annotated[
         float, Field(gt=0, le=3600, description="With wait: seconds to wait at most (default 300).")
@@ -107,8 +107,11 @@ class ProgressReport:
         if self.sent is not None and progress <= self.sent:  # final without new items: a step past the last
             progress = self.sent + 0.5
         self.sent = progress
-        message = f"{info.status}: {p.done}/{p.total} done" + (f", {p.failed} failed" if p.failed else "") \
+        message = (
+            f"{info.status}: {p.done}/{p.total} done"
+            + (f", {p.failed} failed" if p.failed else "")
             + (f", {p.running} running" if p.running else "")
+        )
         try:
             await self.ctx.report_progress(progress, float(p.total), message)
         except Exception as exc:  # noqa: BLE001 - a lost notification must not fail the call
@@ -125,11 +128,12 @@ async def list_jobs(
     with tool_errors():
         listed = await service(ctx).jobs.list_jobs(status=status, limit=limit)
     lines = [f"{len(listed)} job(s)."] + [
-        f"{j.job} · {j.kind} · {j.status} · {j.progress.done}/{j.progress.total} · {j.created_at[:19]}"
-        for j in listed
+        f"{j.job} · {j.kind} · {j.status} · {j.progress.done}/{j.progress.total} · {j.created_at[:19]}" for j in listed
     ]
-    data: dict[str, Any] = {"count": len(listed), "jobs": [j.model_dump(mode="json", exclude_none=True)
-                                                           for j in listed]}
+    data: dict[str, Any] = {
+        "count": len(listed),
+        "jobs": [j.model_dump(mode="json", exclude_none=True) for j in listed],
+    }
     return text_result(data, "\n".join(lines), json_ready=True)
 
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from prompt_alchemy.errors import StorageError
-from prompt_alchemy.models import ContextItem, Prompt, SearchFilters, utcnow
 from prompt_alchemy.logging_setup import get_logger
+from prompt_alchemy.models import ContextItem, Prompt, SearchFilters, utcnow
 from prompt_alchemy.storage.access import AccessRepository, write_note
 from prompt_alchemy.storage.base import AuditNote
 from prompt_alchemy.storage.cache import CacheRepository
@@ -43,10 +43,10 @@ from prompt_alchemy.storage.prompts import (
     PromptRecords,
     delete_relinking,
     filter_sql,
-    scoped,
-    unfiltered,
     fts_terms,
     prompt_to_row,
+    scoped,
+    unfiltered,
 )
 from prompt_alchemy.storage.timefmt import to_iso as _to_iso
 from prompt_alchemy.storage.url import mask_url
@@ -246,8 +246,9 @@ class PgVectorSpace:
 # ------------------------------------------------------------------------------------------------ the store
 
 
-class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepository, LabelRepository,
-                    PeopleRepository):
+class PostgresStore(
+    PromptRecords, FeedbackRepository, CacheRepository, AccessRepository, LabelRepository, PeopleRepository
+):
     """The library in PostgreSQL. Thread-safe: every call borrows a pooled connection."""
 
     dialect = POSTGRES
@@ -277,20 +278,34 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         # check: every borrowed connection is tested first, so after the server restarts (or the network comes back)
         # the pool replaces dead connections by itself and the store recovers without a restart of this process.
         _route_pool_log()
-        self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, configure=configure,
-                                    check=ConnectionPool.check_connection, reconnect_timeout=24 * 3600,
-                                    kwargs={"autocommit": True, "connect_timeout": int(connect_timeout)},
-                                    timeout=5.0, name="prompt-alchemy")
+        self._pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            configure=configure,
+            check=ConnectionPool.check_connection,
+            reconnect_timeout=24 * 3600,
+            kwargs={"autocommit": True, "connect_timeout": int(connect_timeout)},
+            timeout=5.0,
+            name="prompt-alchemy",
+        )
         try:
             self._pool.open(wait=True, timeout=connect_timeout + 5)
             self.applied_migrations: list[str] = self.migrate()
         except psycopg.Error as exc:  # e.g. no right to create tables or the vector extension: nothing was written
             self._pool.close()
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            hint = (" (run CREATE EXTENSION vector as a superuser once, or grant this role the right to)"
-                    if "extension" in first.lower() else "")
-            raise StorageError(mask_url(f"cannot prepare the PostgreSQL library {self.shown_url}: {first}{hint}; "
-                                        f"nothing was written")) from None
+            hint = (
+                " (run CREATE EXTENSION vector as a superuser once, or grant this role the right to)"
+                if "extension" in first.lower()
+                else ""
+            )
+            raise StorageError(
+                mask_url(
+                    f"cannot prepare the PostgreSQL library {self.shown_url}: {first}{hint}; " f"nothing was written"
+                )
+            ) from None
         except BaseException:
             self._pool.close()
             raise
@@ -298,11 +313,12 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
     def _check_pgvector(self, conn: Any) -> None:
         """StorageError (before anything is written) when the server has no pgvector."""
         installed = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
-        available = installed or conn.execute(
-            "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+        available = installed or conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
         if not available:
-            raise StorageError(f"the PostgreSQL server of {self.shown_url} has no pgvector extension; install "
-                               f"pgvector (https://github.com/pgvector/pgvector) on it; nothing was written")
+            raise StorageError(
+                f"the PostgreSQL server of {self.shown_url} has no pgvector extension; install "
+                f"pgvector (https://github.com/pgvector/pgvector) on it; nothing was written"
+            )
 
     # ------------------------------------------------------------------ plumbing
 
@@ -350,9 +366,11 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
             done = {r[0] for r in db.execute("SELECT name FROM _migrations").fetchall()}
             unknown = sorted(done - set(POSTGRES_DIALECT))
             if unknown:
-                self.write_refusal = (f"the PostgreSQL library {self.shown_url} was written by a newer version of "
-                                      f"prompt-alchemy (schema migrations unknown here: {', '.join(unknown)}); "
-                                      f"upgrade prompt-alchemy to write to it")
+                self.write_refusal = (
+                    f"the PostgreSQL library {self.shown_url} was written by a newer version of "
+                    f"prompt-alchemy (schema migrations unknown here: {', '.join(unknown)}); "
+                    f"upgrade prompt-alchemy to write to it"
+                )
                 return []
             for name, script in POSTGRES_DIALECT.items():
                 if name in done:
@@ -389,10 +407,15 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
             table = _table_name(model, dimensions)
             with self.transaction() as db:
                 db.execute(f"SELECT pg_advisory_xact_lock({LOCK_SPACE})")
-                db.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY REFERENCES prompts(id) "
-                           f"ON DELETE CASCADE, embedding vector({int(dimensions)}) NOT NULL)")
-                db.execute("INSERT INTO vector_spaces (model, dimensions, table_name) VALUES (?, ?, ?) "
-                           "ON CONFLICT DO NOTHING", (model, dimensions, table))
+                db.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY REFERENCES prompts(id) "
+                    f"ON DELETE CASCADE, embedding vector({int(dimensions)}) NOT NULL)"
+                )
+                db.execute(
+                    "INSERT INTO vector_spaces (model, dimensions, table_name) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (model, dimensions, table),
+                )
         with self._spaces_lock:
             self._spaces[key] = table
         return table
@@ -406,8 +429,11 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         for (model, dims), rows in by_space.items():
             table = self._spaces.get((model, dims))
             assert table is not None  # created by _prepare_spaces before the transaction
-            db.executemany(f"INSERT INTO {table} (id, embedding) VALUES (?, ?::vector) "
-                           f"ON CONFLICT (id) DO UPDATE SET embedding = excluded.embedding", rows)
+            db.executemany(
+                f"INSERT INTO {table} (id, embedding) VALUES (?, ?::vector) "
+                f"ON CONFLICT (id) DO UPDATE SET embedding = excluded.embedding",
+                rows,
+            )
 
     def _before_write(self, prompts: Iterable[Prompt]) -> None:
         """Create the vector spaces `prompts` write to (each in a transaction of its own) before their insert."""
@@ -418,14 +444,24 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
     def vector_index(self, model: str, dimensions: int) -> PgVectorSpace:
         return PgVectorSpace(self, model, dimensions)
 
-    def search_vectors(self, vector: Any, model: str, dimensions: int, limit: int,
-                       filters: SearchFilters | None = None) -> list[tuple[str, float]]:
+    def search_vectors(
+        self, vector: Any, model: str, dimensions: int, limit: int, filters: SearchFilters | None = None
+    ) -> list[tuple[str, float]]:
         """(id, cosine similarity) of the nearest vectors: HNSW on a large space, exact on a small one; with
         filters, HNSW filtered afterwards, and exact when that leaves fewer than `limit` hits."""
         return self._nearest(vector, model, dimensions, limit, filters=filters)
 
-    def _nearest(self, vector: Any, model: str, dimensions: int, limit: int, *, filters: SearchFilters | None = None,
-                 allowed_ids: set[str] | None = None, exact: bool | None = None) -> list[tuple[str, float]]:
+    def _nearest(
+        self,
+        vector: Any,
+        model: str,
+        dimensions: int,
+        limit: int,
+        *,
+        filters: SearchFilters | None = None,
+        allowed_ids: set[str] | None = None,
+        exact: bool | None = None,
+    ) -> list[tuple[str, float]]:
         import numpy as np
 
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
@@ -439,8 +475,10 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         if allowed_ids is not None:
             where, params = f"({where}) AND v.id = ANY(?)", params + [list(allowed_ids)]
         join = "" if where == "TRUE" else "JOIN prompts p ON p.id = v.id "
-        sql = (f"SELECT v.id, 1 - (v.embedding <=> ?::vector) AS similarity FROM {table} v {join}WHERE {where} "
-               f"ORDER BY v.embedding <=> ?::vector LIMIT ?")
+        sql = (
+            f"SELECT v.id, 1 - (v.embedding <=> ?::vector) AS similarity FROM {table} v {join}WHERE {where} "
+            f"ORDER BY v.embedding <=> ?::vector LIMIT ?"
+        )
         args = [literal, *params, literal, limit]
         if exact is None:
             exact = dimensions > _HNSW_MAX_DIMS or self._estimated_rows(table) < EXACT_LIMIT
@@ -482,17 +520,24 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
                                 conn.execute(f"SET LOCAL maintenance_work_mem = '{mem}'")
                             if workers is not None:
                                 conn.execute(f"SET LOCAL max_parallel_maintenance_workers = {int(workers)}")
-                            conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} USING hnsw "
-                                         f"(embedding vector_cosine_ops) WITH (m = {HNSW_M}, "
-                                         f"ef_construction = {HNSW_EF_CONSTRUCTION})")
+                            conn.execute(
+                                f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} USING hnsw "
+                                f"(embedding vector_cosine_ops) WITH (m = {HNSW_M}, "
+                                f"ef_construction = {HNSW_EF_CONSTRUCTION})"
+                            )
                         break
                     except psycopg.errors.InsufficientResources as exc:  # shared memory, memory or disk (53xxx)
                         reason = str(exc).strip().splitlines()[0]
                         if i == len(attempts) - 1:
-                            raise StorageError(mask_url(f"cannot build the vector index of {self.shown_url}: "
-                                                        f"{reason}")) from None
-                        _log.warning("building the vector index %s failed (%s); trying again %s", table, reason,
-                                     "in one process" if i == 0 else "with the server's maintenance_work_mem")
+                            raise StorageError(
+                                mask_url(f"cannot build the vector index of {self.shown_url}: " f"{reason}")
+                            ) from None
+                        _log.warning(
+                            "building the vector index %s failed (%s); trying again %s",
+                            table,
+                            reason,
+                            "in one process" if i == 0 else "with the server's maintenance_work_mem",
+                        )
                     finally:
                         conn.remove_notice_handler(self._build_notice)
         self._indexed.add(table)
@@ -500,8 +545,11 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
     @staticmethod
     def _build_notice(diag: Any) -> None:
         """pgvector's notices during an index build (e.g. that the graph outgrew maintenance_work_mem) are logged."""
-        _log.warning("building a vector index: %s%s", diag.message_primary,
-                     f" ({diag.message_detail})" if diag.message_detail else "")
+        _log.warning(
+            "building a vector index: %s%s",
+            diag.message_primary,
+            f" ({diag.message_detail})" if diag.message_detail else "",
+        )
 
     def _estimated_rows(self, table: str) -> int:
         rows = self.query("SELECT reltuples::bigint FROM pg_class WHERE oid = ?::regclass", (table,))
@@ -513,8 +561,11 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
     def load_embeddings(self, model: str, dimensions: int) -> tuple[list[str], Any]:
         import numpy as np
 
-        rows = self.query("SELECT id, embedding FROM prompts WHERE embedding IS NOT NULL AND embedding_model = ? "
-                          "AND embedding_dim = ?", (model, dimensions))
+        rows = self.query(
+            "SELECT id, embedding FROM prompts WHERE embedding IS NOT NULL AND embedding_model = ? "
+            "AND embedding_dim = ?",
+            (model, dimensions),
+        )
         rows = [r for r in rows if len(r[1]) == dimensions * 4]
         matrix = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype=np.float32).reshape(len(rows), dimensions)
         return [r[0] for r in rows], matrix.copy()
@@ -523,32 +574,41 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         table = self._space(model, dimensions, create=True)
         others = [t for (m, d), t in self._all_spaces().items() if (m, d) != (model, dimensions)]
         with self.transaction() as db:
-            db.executemany("UPDATE prompts SET embedding = ?, embedding_model = ?, embedding_provider = ?, "
-                           "embedding_dim = ? WHERE id = ?",
-                           [(blob, model, provider, dimensions, pid) for pid, blob in rows])
+            db.executemany(
+                "UPDATE prompts SET embedding = ?, embedding_model = ?, embedding_provider = ?, "
+                "embedding_dim = ? WHERE id = ?",
+                [(blob, model, provider, dimensions, pid) for pid, blob in rows],
+            )
             ids = [pid for pid, _ in rows]
             for other in others:
                 db.execute(f"DELETE FROM {other} WHERE id = ANY(?)", (ids,))
-            db.executemany(f"INSERT INTO {table} (id, embedding) SELECT ?, ?::vector WHERE EXISTS "
-                           f"(SELECT 1 FROM prompts WHERE id = ?) ON CONFLICT (id) DO UPDATE SET "
-                           f"embedding = excluded.embedding", [(pid, vector_literal(blob), pid) for pid, blob in rows])
+            db.executemany(
+                f"INSERT INTO {table} (id, embedding) SELECT ?, ?::vector WHERE EXISTS "
+                f"(SELECT 1 FROM prompts WHERE id = ?) ON CONFLICT (id) DO UPDATE SET "
+                f"embedding = excluded.embedding",
+                [(pid, vector_literal(blob), pid) for pid, blob in rows],
+            )
 
     def _all_spaces(self) -> dict[tuple[str, int], str]:
         return {(r[0], int(r[1])): r[2] for r in self.query("SELECT model, dimensions, table_name FROM vector_spaces")}
 
     # ------------------------------------------------------------------ writes
 
-    _INSERT = (f"INSERT INTO prompts ({', '.join(PROMPT_COLUMNS)}) "
-               f"VALUES ({', '.join('?' for _ in PROMPT_COLUMNS)})")
+    _INSERT = f"INSERT INTO prompts ({', '.join(PROMPT_COLUMNS)}) " f"VALUES ({', '.join('?' for _ in PROMPT_COLUMNS)})"
 
     def _insert_prompts(self, db: Connection, prompts: list[Prompt]) -> None:
         if prompts:
             db.executemany(self._INSERT, [tuple(prompt_to_row(p).values()) for p in prompts])
             self._write_vectors(db, prompts)
 
-    def insert_new_prompts(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
-                           remap: dict[str, str] | None = None, *, audit: AuditNote | None = None
-                           ) -> tuple[list[Prompt], dict[str, str], set[str]]:
+    def insert_new_prompts(
+        self,
+        prompts: list[Prompt],
+        contexts: dict[str, list[ContextItem]] | None = None,
+        remap: dict[str, str] | None = None,
+        *,
+        audit: AuditNote | None = None,
+    ) -> tuple[list[Prompt], dict[str, str], set[str]]:
         """Like the SQLite store's: inserts the prompts whose content is not stored yet, in one transaction that
         holds an advisory lock, so that concurrent imports (from any process) store each content once. The `audit`
         row, naming the ids inserted, commits in the same transaction.
@@ -574,10 +634,11 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
                 deadline = deadline or time.monotonic() + RECONNECT_WAIT
                 if time.monotonic() >= deadline:
                     reason = str(exc).split(": ", 1)[-1] if str(exc).startswith("lost the") else str(exc)
-                    raise StorageError(f"lost the PostgreSQL library {self.shown_url} during an import and it was "
-                                       f"not back within {RECONNECT_WAIT:g} s ({reason}); the batches written "
-                                       f"before are kept whole, and importing the file again adds the rest"
-                                       ) from exc
+                    raise StorageError(
+                        f"lost the PostgreSQL library {self.shown_url} during an import and it was "
+                        f"not back within {RECONNECT_WAIT:g} s ({reason}); the batches written "
+                        f"before are kept whole, and importing the file again adds the rest"
+                    ) from exc
                 _log.info("the PostgreSQL library went away during an import batch (%s); writing it again", exc)
                 for prompt, parent in zip(prompts, parents):  # undo what the lost attempt changed
                     prompt.parent_id = parent
@@ -586,17 +647,29 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
                 attempt += 1
                 time.sleep(min(2.0, 0.25 * attempt))
 
-    def _insert_new(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]], remap: dict[str, str], *,
-                    again: bool, audit: AuditNote | None) -> tuple[list[Prompt], dict[str, str], set[str]]:
+    def _insert_new(
+        self,
+        prompts: list[Prompt],
+        contexts: dict[str, list[ContextItem]],
+        remap: dict[str, str],
+        *,
+        again: bool,
+        audit: AuditNote | None,
+    ) -> tuple[list[Prompt], dict[str, str], set[str]]:
         inserted: list[Prompt] = []
         duplicates: dict[str, str] = {}
         taken: set[str] = set()
         with self.transaction() as db:
             db.execute(f"SELECT pg_advisory_xact_lock({LOCK_INSERT})")
             hashes = list({p.content_hash for p in prompts})
-            stored = {r[0]: r[1] for r in db.execute(
-                "SELECT DISTINCT ON (content_hash) content_hash, id FROM prompts WHERE content_hash = ANY(?) "
-                "ORDER BY content_hash, created_at, id", (hashes,)).fetchall()}
+            stored = {
+                r[0]: r[1]
+                for r in db.execute(
+                    "SELECT DISTINCT ON (content_hash) content_hash, id FROM prompts WHERE content_hash = ANY(?) "
+                    "ORDER BY content_hash, created_at, id",
+                    (hashes,),
+                ).fetchall()
+            }
             ids = list({p.id for p in prompts} | {p.parent_id for p in prompts if p.parent_id})
             existing = {r[0] for r in db.execute("SELECT id FROM prompts WHERE id = ANY(?)", (ids,)).fetchall()}
             committed: list[Prompt] = []  # written by a lost attempt whose commit went through after all
@@ -649,8 +722,9 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
             except (psycopg.Error, StorageError) as exc:
                 if attempt == DELETE_ATTEMPTS or not _retryable(exc):
                     raise
-                _log.info("a delete met a concurrent write (%s); trying again", getattr(
-                    exc.__cause__ or exc, "sqlstate", ""))
+                _log.info(
+                    "a delete met a concurrent write (%s); trying again", getattr(exc.__cause__ or exc, "sqlstate", "")
+                )
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
 
@@ -662,8 +736,10 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         if exact:
             return exact
         where, params = scoped("starts_with(p.id, ?)", [prefix])
-        return self.query(f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where} "
-                          "ORDER BY p.id LIMIT ?", params + [limit])
+        return self.query(
+            f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where} " "ORDER BY p.id LIMIT ?",
+            params + [limit],
+        )
 
     def filter_ids(self, filters: SearchFilters | None) -> frozenset[str]:
         where, params = filter_sql(filters, POSTGRES)
@@ -671,8 +747,7 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
 
     # ------------------------------------------------------------------ text search
 
-    def search_text(self, query: str, filters: SearchFilters | None = None,
-                    limit: int = 10) -> list[tuple[str, float]]:
+    def search_text(self, query: str, filters: SearchFilters | None = None, limit: int = 10) -> list[tuple[str, float]]:
         """(id, score) by `ts_rank` over the weighted tsvector (title twice the body), best first. The words are
         OR-ed (quoted phrases stay phrases) like the SQLite store's FTS5 query; `websearch_to_tsquery` applies
         English stemming and stop words and never fails on odd syntax."""
@@ -681,9 +756,11 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
             return []
         text = " or ".join(self._selective_terms(terms))
         where, params = ("TRUE", []) if unfiltered(filters) else filter_sql(filters, POSTGRES)
-        sql = (f"SELECT p.id, ts_rank('{_RANK_WEIGHTS}', p.search, q, 1) AS rank "
-               f"FROM prompts p, websearch_to_tsquery('{TEXT_CONFIG}', ?) AS q "
-               f"WHERE p.search @@ q AND {where} ORDER BY rank DESC, p.id LIMIT ?")
+        sql = (
+            f"SELECT p.id, ts_rank('{_RANK_WEIGHTS}', p.search, q, 1) AS rank "
+            f"FROM prompts p, websearch_to_tsquery('{TEXT_CONFIG}', ?) AS q "
+            f"WHERE p.search @@ q AND {where} ORDER BY rank DESC, p.id LIMIT ?"
+        )
         return [(r[0], float(r[1])) for r in self.query(sql, [text, *params, limit])]
 
     def _selective_terms(self, terms: list[str]) -> list[str]:
@@ -695,10 +772,12 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
             return terms
         stamp, rows, freqs = self._lexeme_stats
         if time.monotonic() - stamp > 60:
-            stats = self.query("SELECT c.reltuples::bigint, s.most_common_elems::text, s.most_common_elem_freqs "
-                               "FROM pg_class c LEFT JOIN pg_stats s ON s.tablename = 'prompts' AND "
-                               "s.attname = 'search' AND s.schemaname = current_schema() "
-                               "WHERE c.oid = 'prompts'::regclass")
+            stats = self.query(
+                "SELECT c.reltuples::bigint, s.most_common_elems::text, s.most_common_elem_freqs "
+                "FROM pg_class c LEFT JOIN pg_stats s ON s.tablename = 'prompts' AND "
+                "s.attname = 'search' AND s.schemaname = current_schema() "
+                "WHERE c.oid = 'prompts'::regclass"
+            )
             rows, freqs = 0, {}
             if stats:
                 rows = max(0, int(stats[0][0] or 0))
@@ -708,8 +787,11 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
             self._lexeme_stats = (time.monotonic(), rows, freqs)
         if rows <= _TEXT_BUDGET or not freqs:
             return terms
-        lexed = self.query(f"SELECT t, ARRAY(SELECT lexeme FROM unnest(to_tsvector('{TEXT_CONFIG}', t))) "
-                           f"FROM unnest(?::text[]) AS t", ([t.strip('"') for t in terms],))
+        lexed = self.query(
+            f"SELECT t, ARRAY(SELECT lexeme FROM unnest(to_tsvector('{TEXT_CONFIG}', t))) "
+            f"FROM unnest(?::text[]) AS t",
+            ([t.strip('"') for t in terms],),
+        )
         estimated = []
         for i, (term, (_, lexemes)) in enumerate(zip(terms, lexed)):
             df = min((freqs.get(lx, 0.0) for lx in lexemes), default=0.0) * rows if lexemes else 0.0
@@ -725,31 +807,48 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
 
     def fts_check(self) -> None:
         """Raise StorageError when a stored tsvector disagrees with its row (it is generated, so it never should)."""
-        bad = self.query(f"SELECT COUNT(*) FROM prompts WHERE search IS DISTINCT FROM ("
-                         f"setweight(to_tsvector('{TEXT_CONFIG}', coalesce(title, '')), 'A') || "
-                         f"setweight(to_tsvector('{TEXT_CONFIG}', content), 'B') || "
-                         f"setweight(to_tsvector('{TEXT_CONFIG}', coalesce(tags, '')), 'B'))")[0][0]
+        bad = self.query(
+            f"SELECT COUNT(*) FROM prompts WHERE search IS DISTINCT FROM ("
+            f"setweight(to_tsvector('{TEXT_CONFIG}', coalesce(title, '')), 'A') || "
+            f"setweight(to_tsvector('{TEXT_CONFIG}', content), 'B') || "
+            f"setweight(to_tsvector('{TEXT_CONFIG}', coalesce(tags, '')), 'B'))"
+        )[0][0]
         if bad:
             raise StorageError(f"{bad} prompts have a stale text index")
 
     # ------------------------------------------------------------------ the response cache
 
     def cached_response(self, key: str, now: float) -> str | None:
-        rows = self.query("UPDATE response_cache SET hits = hits + 1 WHERE key = ? AND expires_at > ? "
-                          "RETURNING response", (key, now))
+        rows = self.query(
+            "UPDATE response_cache SET hits = hits + 1 WHERE key = ? AND expires_at > ? " "RETURNING response",
+            (key, now),
+        )
         return rows[0][0] if rows else None
 
     def cached_vectors(self, keys: Sequence[str], now: float) -> dict[str, bytes]:
         unique = list(dict.fromkeys(keys))
         if not unique:
             return {}
-        return {r[0]: bytes(r[1]) for r in self.query(
-            "SELECT key, vector FROM embedding_cache WHERE expires_at > ? AND key = ANY(?)", (now, unique))}
+        return {
+            r[0]: bytes(r[1])
+            for r in self.query(
+                "SELECT key, vector FROM embedding_cache WHERE expires_at > ? AND key = ANY(?)", (now, unique)
+            )
+        }
 
     # ------------------------------------------------------------------ access (what differs from SQLite)
 
-    def insert_api_key(self, *, key_id: str, name: str, scope: str, salt: str, secret_hash: str,
-                       rate_limit: int | None, created_at: datetime) -> None:
+    def insert_api_key(
+        self,
+        *,
+        key_id: str,
+        name: str,
+        scope: str,
+        salt: str,
+        secret_hash: str,
+        rate_limit: int | None,
+        created_at: datetime,
+    ) -> None:
         """Store a new key; an active key of the same name is a conflict (sqlite3.IntegrityError, as the SQLite
         store raises: the service's contract)."""
         import sqlite3
@@ -757,8 +856,15 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         import psycopg
 
         try:
-            super().insert_api_key(key_id=key_id, name=name, scope=scope, salt=salt,
-                                            secret_hash=secret_hash, rate_limit=rate_limit, created_at=created_at)
+            super().insert_api_key(
+                key_id=key_id,
+                name=name,
+                scope=scope,
+                salt=salt,
+                secret_hash=secret_hash,
+                rate_limit=rate_limit,
+                created_at=created_at,
+            )
         except psycopg.errors.UniqueViolation as exc:
             raise sqlite3.IntegrityError(str(exc)) from None
 
@@ -788,10 +894,16 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
         one = lambda sql: self.query(sql)[0][0]  # noqa: E731
         size = self.file_sizes()
         return {
-            "path": self.shown_url, "backend": "postgresql", **self.library_counts(),
+            "path": self.shown_url,
+            "backend": "postgresql",
+            **self.library_counts(),
             "fts_documents": one("SELECT COUNT(*) FROM prompts WHERE search <> ''::tsvector"),
-            "vector_spaces": [dict(r) for r in self.query(
-                "SELECT model, dimensions, table_name FROM vector_spaces ORDER BY model, dimensions")],
+            "vector_spaces": [
+                dict(r)
+                for r in self.query(
+                    "SELECT model, dimensions, table_name FROM vector_spaces ORDER BY model, dimensions"
+                )
+            ],
             "page_size": 8192,
             "page_count": size["database"] // 8192,
             "freelist_pages": 0,
@@ -843,12 +955,17 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
 
     def _after_copy(self, db: Connection) -> None:
         """Inside the copy's transaction: the vector tables filled from the copied rows, identities moved on."""
-        spaces = {(r[0], int(r[1])): r[2] for r in db.execute(
-            "SELECT model, dimensions, table_name FROM vector_spaces").fetchall()}
+        spaces = {
+            (r[0], int(r[1])): r[2]
+            for r in db.execute("SELECT model, dimensions, table_name FROM vector_spaces").fetchall()
+        }
         last = ""
         while True:
-            rows = db.execute("SELECT id, embedding, embedding_model, embedding_dim FROM prompts WHERE id > ? AND "
-                              "embedding IS NOT NULL ORDER BY id LIMIT 2000", (last,)).fetchall()
+            rows = db.execute(
+                "SELECT id, embedding, embedding_model, embedding_dim FROM prompts WHERE id > ? AND "
+                "embedding IS NOT NULL ORDER BY id LIMIT 2000",
+                (last,),
+            ).fetchall()
             if not rows:
                 break
             by_table: dict[str, list[tuple[str, str]]] = {}
@@ -860,8 +977,10 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
                 db.executemany(f"INSERT INTO {table} (id, embedding) VALUES (?, ?::vector)", values)
             last = rows[-1][0]
         for table in ("audit_log", "label_history"):
-            db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                       f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)")
+            db.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+            )
 
     # ------------------------------------------------------------------ several servers
 
@@ -896,7 +1015,9 @@ class PostgresStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRe
                 f"THEN w.window_start ELSE EXCLUDED.window_start END, "
                 f"hits = CASE WHEN w.window_start > EXCLUDED.window_start - %(window)s "
                 f"THEN LEAST(w.hits, %(limit)s) + 1 ELSE 1 END "
-                f"RETURNING hits, window_start, {clock}", params).fetchone()
+                f"RETURNING hits, window_start, {clock}",
+                params,
+            ).fetchone()
             swept = getattr(self, "_rate_swept", None)
             if swept is None or at - swept >= window:
                 self._rate_swept = at

@@ -9,5 +9,13 @@ from prompt_alchemy.storage.sqlite.store import (
     restore_database,
 )
 
-__all__ = ["PROMPT_COLUMNS", "SQLiteStore", "damaged_message", "fts_query", "integrity_check", "prompt_to_row",
-           "restore_database", "vector_to_blob"]
+__all__ = [
+    "PROMPT_COLUMNS",
+    "SQLiteStore",
+    "damaged_message",
+    "fts_query",
+    "integrity_check",
+    "prompt_to_row",
+    "restore_database",
+    "vector_to_blob",
+]

@@ -22,7 +22,9 @@ def run_script(db: sqlite3.Connection, script: str) -> None:
 
 
 def m001_initial(db: sqlite3.Connection) -> None:
-    run_script(db, """
+    run_script(
+        db,
+        """
     CREATE TABLE prompts (
         id TEXT PRIMARY KEY,
         content TEXT NOT NULL,
@@ -116,13 +118,16 @@ def m001_initial(db: sqlite3.Connection) -> None:
         created_at TEXT NOT NULL
     );
     CREATE INDEX idx_feedback_prompt ON feedback(prompt_id);
-    """)
+    """,
+    )
 
 
 def m002_fts(db: sqlite3.Connection) -> None:
     """Full-text search: an FTS5 index over content, title and tags of `prompts`, kept in sync by
     triggers and backfilled from existing rows; plus `maintenance`, when backup and vacuum last ran."""
-    run_script(db, """
+    run_script(
+        db,
+        """
     CREATE VIRTUAL TABLE prompts_fts USING fts5(
         content, title, tags,
         content='prompts', content_rowid='rowid',
@@ -148,12 +153,15 @@ def m002_fts(db: sqlite3.Connection) -> None:
         last_run_at TEXT NOT NULL,
         detail TEXT
     );
-    """)
+    """,
+    )
 
 
 def m003_response_cache(db: sqlite3.Connection) -> None:
     """Provider response and embedding caches. Keys are hashes; no request text, no secrets."""
-    run_script(db, """
+    run_script(
+        db,
+        """
     CREATE TABLE response_cache (
         key TEXT PRIMARY KEY,
         provider TEXT NOT NULL,
@@ -175,13 +183,16 @@ def m003_response_cache(db: sqlite3.Connection) -> None:
         expires_at REAL NOT NULL
     );
     CREATE INDEX idx_embedding_cache_expires ON embedding_cache(expires_at);
-    """)
+    """,
+    )
 
 
 def m004_learning(db: sqlite3.Connection) -> None:
     """Learning from feedback: every trained model version with its metrics, feature names and weights
     (JSON); at most one is active. No settings, no secrets. Plus feedback indexes for sessions and time."""
-    run_script(db, """
+    run_script(
+        db,
+        """
     CREATE TABLE models (
         id TEXT PRIMARY KEY,
         version INTEGER NOT NULL UNIQUE,
@@ -202,12 +213,15 @@ def m004_learning(db: sqlite3.Connection) -> None:
     CREATE UNIQUE INDEX idx_models_one_active ON models(active) WHERE active = 1;
     CREATE INDEX idx_feedback_session ON feedback(session_id);
     CREATE INDEX idx_feedback_created ON feedback(created_at);
-    """)
+    """,
+    )
 
 
 def m005_access(db: sqlite3.Connection) -> None:
     """API keys (only a salted hash of each secret) and the append-only audit log of every write."""
-    run_script(db, """
+    run_script(
+        db,
+        """
     CREATE TABLE api_keys (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -236,13 +250,16 @@ def m005_access(db: sqlite3.Connection) -> None:
         target_id TEXT NOT NULL
     );
     CREATE INDEX idx_audit_targets_target ON audit_targets(target_id);
-    """)
+    """,
+    )
 
 
 def m006_labels(db: sqlite3.Connection) -> None:
     """Labels: a name pointing at exactly one prompt version (`production` -> a version), and the append-only
     history of every set, move and removal. Deleting a labelled prompt removes its labels and records that."""
-    run_script(db, """
+    run_script(
+        db,
+        """
     CREATE TABLE labels (
         name TEXT PRIMARY KEY,
         prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
@@ -265,13 +282,16 @@ def m006_labels(db: sqlite3.Connection) -> None:
             SELECT name, NULL, old.id, 'deleted', 'delete', strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
             FROM labels WHERE prompt_id = old.id;
     END;
-    """)
+    """,
+    )
 
 
 def m007_fts_datasette(db: sqlite3.Connection) -> None:
     """The full-text index declared as `content="prompts"` (double quotes), the form Datasette detects, so
     `datasette prompts.db` offers a search box on `prompts`. Same columns, tokenizer, ranking and triggers."""
-    run_script(db, """
+    run_script(
+        db,
+        """
     DROP TRIGGER IF EXISTS prompts_fts_insert;
     DROP TRIGGER IF EXISTS prompts_fts_delete;
     DROP TRIGGER IF EXISTS prompts_fts_update;
@@ -295,7 +315,8 @@ def m007_fts_datasette(db: sqlite3.Connection) -> None:
     END;
     INSERT INTO prompts_fts(prompts_fts, rank) VALUES ('rank', 'bm25(1.0, 2.0, 1.0)');
     INSERT INTO prompts_fts(prompts_fts) VALUES ('rebuild');
-    """)
+    """,
+    )
 
 
 def m008_rate_windows(db: sqlite3.Connection) -> None:
@@ -312,7 +333,9 @@ def m009_named_prompts(db: sqlite3.Connection) -> None:
     from prompt_alchemy.models import utcnow
     from prompt_alchemy.storage.labels import migrate_global_labels
 
-    run_script(db, """
+    run_script(
+        db,
+        """
     ALTER TABLE prompts ADD COLUMN name TEXT;
     ALTER TABLE prompts ADD COLUMN version INTEGER;
     CREATE UNIQUE INDEX idx_prompts_name_version ON prompts(name, version);
@@ -334,16 +357,20 @@ def m009_named_prompts(db: sqlite3.Connection) -> None:
         name TEXT PRIMARY KEY,
         created_at TEXT NOT NULL
     );
-    """)
+    """,
+    )
     log_label_moves(migrate_global_labels(db, utcnow()))
-    run_script(db, """
+    run_script(
+        db,
+        """
     DROP TABLE labels_m008;
     CREATE TRIGGER labels_prompt_deleted BEFORE DELETE ON prompts BEGIN
         INSERT INTO label_history (prompt_name, name, prompt_id, previous_id, action, source, created_at)
             SELECT prompt_name, name, NULL, old.id, 'deleted', 'delete', strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
             FROM labels WHERE prompt_id = old.id;
     END;
-    """)
+    """,
+    )
 
 
 def log_label_moves(lines: list[str]) -> None:

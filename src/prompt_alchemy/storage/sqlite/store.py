@@ -23,14 +23,14 @@ from prompt_alchemy.storage.prompts import (
     PromptRecords,
     delete_relinking,
     filter_sql,
-    scoped,
-    unfiltered,
     fts_terms,
     prompt_to_row,
+    scoped,
+    unfiltered,
 )
 from prompt_alchemy.storage.sqlite.migrations import MIGRATIONS
-from prompt_alchemy.tenancy import project_scope
 from prompt_alchemy.storage.timefmt import to_iso as _to_iso
+from prompt_alchemy.tenancy import project_scope
 
 if TYPE_CHECKING:
     from prompt_alchemy.storage.base import AuditNote
@@ -59,9 +59,11 @@ def is_damage(exc: BaseException) -> bool:
 
 def damaged_message(path: Path, detail: str) -> str:
     """One line for a damaged library: the path, what SQLite said, and how to restore from backups/."""
-    return (f"the library database {path} is damaged ({detail}); restore the newest sound backup with "
-            f"'prompt-alchemy db restore' (backups are kept in {path.parent / 'backups'}), or move the file away "
-            f"to start an empty library")
+    return (
+        f"the library database {path} is damaged ({detail}); restore the newest sound backup with "
+        f"'prompt-alchemy db restore' (backups are kept in {path.parent / 'backups'}), or move the file away "
+        f"to start an empty library"
+    )
 
 
 def integrity_check(path: str | Path, *, quick: bool = False, max_findings: int = 10) -> list[str]:
@@ -105,13 +107,14 @@ def restore_database(path: Path, backup: Path, *, stamp: str) -> Path | None:
         os.replace(path, moved)
     for side in sidecar_files(path):
         if side.exists():
-            os.replace(side, Path(str(moved or path) + side.name[len(path.name):]))
+            os.replace(side, Path(str(moved or path) + side.name[len(path.name) :]))
     os.replace(partial, path)
     return moved
 
 
-class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepository, LabelRepository,
-                  PeopleRepository):
+class SQLiteStore(
+    PromptRecords, FeedbackRepository, CacheRepository, AccessRepository, LabelRepository, PeopleRepository
+):
     """One connection per store, shared across threads behind a lock (SQLite serializes writers anyway)."""
 
     dialect = SQLITE
@@ -135,7 +138,8 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
             if unknown:
                 self.write_refusal = (
                     f"the library database {self.path} was written by a newer version of prompt-alchemy (schema "
-                    f"migrations unknown here: {', '.join(unknown)}); upgrade prompt-alchemy to write to it")
+                    f"migrations unknown here: {', '.join(unknown)}); upgrade prompt-alchemy to write to it"
+                )
             self.applied_migrations: list[str] = [] if self.write_refusal else self.migrate()
         except StorageError:
             if getattr(self, "_db", None) is not None:
@@ -154,8 +158,10 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
                 if reason is not None:
                     raise StorageError(f"cannot create the library database {self.path}: {reason}") from None
                 raise
-            self.write_refusal = (f"the library {self.path} is read-only ({reason}); commands that only read it "
-                                  f"work, this one needs to write")
+            self.write_refusal = (
+                f"the library {self.path} is read-only ({reason}); commands that only read it "
+                f"work, this one needs to write"
+            )
             self._uri = True
             # mode=ro needs the -shm file (or a writable folder to create it); immutable reads the file as it is
             shm = Path(str(self.path) + "-shm").exists()
@@ -238,8 +244,10 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
             for migration in MIGRATIONS:
                 if migration.__name__ not in done:
                     migration(db)
-                    db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                               (migration.__name__, _to_iso(utcnow())))
+                    db.execute(
+                        "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                        (migration.__name__, _to_iso(utcnow())),
+                    )
                     applied.append(migration.__name__)
         return applied
 
@@ -307,8 +315,9 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
                 self._vector_versions[key] = version
             return index
 
-    def search_vectors(self, vector: Any, model: str, dimensions: int, limit: int,
-                       filters: SearchFilters | None = None) -> list[tuple[str, float]]:
+    def search_vectors(
+        self, vector: Any, model: str, dimensions: int, limit: int, filters: SearchFilters | None = None
+    ) -> list[tuple[str, float]]:
         """(id, cosine similarity) of the `limit` nearest stored vectors of this model and dimension, best first,
         among the prompts matching `filters`: exact, over the in-memory index."""
         allowed = None if unfiltered(filters) else self.filter_ids(filters)
@@ -379,9 +388,14 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
     def _after_write(self, prompts: list[Prompt]) -> None:
         self._index_written(prompts)
 
-    def insert_new_prompts(self, prompts: list[Prompt], contexts: dict[str, list[ContextItem]] | None = None,
-                           remap: dict[str, str] | None = None, *, audit: AuditNote | None = None
-                           ) -> tuple[list[Prompt], dict[str, str], set[str]]:
+    def insert_new_prompts(
+        self,
+        prompts: list[Prompt],
+        contexts: dict[str, list[ContextItem]] | None = None,
+        remap: dict[str, str] | None = None,
+        *,
+        audit: AuditNote | None = None,
+    ) -> tuple[list[Prompt], dict[str, str], set[str]]:
         """Insert the prompts whose content is not stored yet, in one transaction. BEGIN IMMEDIATE takes the write
         lock before anything is read, so the checks see every commit of every other process: concurrent imports
         of the same rows store each content once. A parent link to a skipped row follows `remap` (updated here)
@@ -399,16 +413,20 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
                     prompt.parent_id = remap[prompt.parent_id]
                 if prompt.parent_id in taken:
                     prompt.parent_id = None
-                row = db.execute("SELECT id FROM prompts WHERE content_hash = ? ORDER BY created_at, id LIMIT 1",
-                                 (prompt.content_hash,)).fetchone()
+                row = db.execute(
+                    "SELECT id FROM prompts WHERE content_hash = ? ORDER BY created_at, id LIMIT 1",
+                    (prompt.content_hash,),
+                ).fetchone()
                 if row is not None:
                     remap[prompt.id] = duplicates[prompt.id] = row[0]
                     continue
                 if db.execute("SELECT 1 FROM prompts WHERE id = ?", (prompt.id,)).fetchone() is not None:
                     taken.add(prompt.id)
                     continue
-                if prompt.parent_id is not None and db.execute(
-                        "SELECT 1 FROM prompts WHERE id = ?", (prompt.parent_id,)).fetchone() is None:
+                if (
+                    prompt.parent_id is not None
+                    and db.execute("SELECT 1 FROM prompts WHERE id = ?", (prompt.parent_id,)).fetchone() is None
+                ):
                     prompt.parent_id = None
                 self._insert_prompts(db, [prompt])
                 for item in contexts.get(prompt.id, []):
@@ -421,7 +439,6 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
 
     # ------------------------------------------------------------------ reads
 
-
     # ------------------------------------------------------------------ library
 
     def resolve_prefix(self, prefix: str, limit: int = 10) -> list[sqlite3.Row]:
@@ -431,24 +448,29 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
         if exact:
             return exact
         where, params = scoped("p.id >= ? AND p.id < ?", [prefix, prefix + "\U0010ffff"])
-        return self.query(f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where} "
-                          "ORDER BY p.id LIMIT ?", params + [limit])
+        return self.query(
+            f"SELECT p.id, p.phase, p.title, p.created_at FROM prompts p WHERE {where} " "ORDER BY p.id LIMIT ?",
+            params + [limit],
+        )
 
-    def search_text(self, query: str, filters: SearchFilters | None = None,
-                    limit: int = 10) -> list[tuple[str, float]]:
+    def search_text(self, query: str, filters: SearchFilters | None = None, limit: int = 10) -> list[tuple[str, float]]:
         """(id, score) by FTS5 bm25 over content, title and tags, best first; higher score is better."""
         terms = fts_terms(query)
         if not terms:
             return []
         match = " OR ".join(self._selective_terms(terms))
         if unfiltered(filters):
-            sql = ("SELECT p.id, f.rank FROM (SELECT rowid, rank FROM prompts_fts WHERE prompts_fts MATCH ? "
-                   "ORDER BY rank LIMIT ?) AS f JOIN prompts p ON p.rowid = f.rowid ORDER BY f.rank")
+            sql = (
+                "SELECT p.id, f.rank FROM (SELECT rowid, rank FROM prompts_fts WHERE prompts_fts MATCH ? "
+                "ORDER BY rank LIMIT ?) AS f JOIN prompts p ON p.rowid = f.rowid ORDER BY f.rank"
+            )
             params: list[Any] = [match, limit]
         else:
             where, fparams = filter_sql(filters, self.dialect)
-            sql = (f"SELECT p.id, prompts_fts.rank FROM prompts_fts JOIN prompts p ON p.rowid = prompts_fts.rowid "
-                   f"WHERE prompts_fts MATCH ? AND {where} ORDER BY prompts_fts.rank LIMIT ?")
+            sql = (
+                f"SELECT p.id, prompts_fts.rank FROM prompts_fts JOIN prompts p ON p.rowid = prompts_fts.rowid "
+                f"WHERE prompts_fts MATCH ? AND {where} ORDER BY prompts_fts.rank LIMIT ?"
+            )
             params = [match] + fparams + [limit]
         return [(r[0], -float(r[1])) for r in self.read(sql, params)]
 
@@ -472,8 +494,9 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
         scale = top / min(_DF_SAMPLE, top)
         for term in terms:
             if term not in counts:
-                counts[term] = self.read("SELECT COUNT(*) FROM prompts_fts WHERE prompts_fts MATCH ? AND rowid > ?",
-                                         (term, floor))[0][0]
+                counts[term] = self.read(
+                    "SELECT COUNT(*) FROM prompts_fts WHERE prompts_fts MATCH ? AND rowid > ?", (term, floor)
+                )[0][0]
         estimated = sorted((counts[term] * scale, i, term) for i, term in enumerate(terms))
         chosen: list[tuple[int, str]] = []
         total = 0.0
@@ -516,33 +539,40 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
         params = (model, dimensions)
         with self._lock, self._guard():
             # counted from the (embedding_model, embedding_dim) index alone; rows without a vector are skipped below
-            count = self._db.execute("SELECT COUNT(*) FROM prompts WHERE embedding_model = ? AND embedding_dim = ?",
-                                     params).fetchone()[0]
+            count = self._db.execute(
+                "SELECT COUNT(*) FROM prompts WHERE embedding_model = ? AND embedding_dim = ?", params
+            ).fetchone()[0]
             matrix = np.empty((count, dimensions), dtype=np.float32)
             ids: list[str] = []
             width = dimensions * 4
             self._db.execute(f"PRAGMA mmap_size={_LOAD_MMAP}")
             try:
-                cursor = self._db.execute("SELECT id, embedding FROM prompts WHERE embedding IS NOT NULL AND "
-                                          "embedding_model = ? AND embedding_dim = ?", params)
+                cursor = self._db.execute(
+                    "SELECT id, embedding FROM prompts WHERE embedding IS NOT NULL AND "
+                    "embedding_model = ? AND embedding_dim = ?",
+                    params,
+                )
                 while True:
                     chunk = cursor.fetchmany(4096)
                     if not chunk:
                         break
-                    rows = [r for r in chunk if len(r[1]) == width][:count - len(ids)]
+                    rows = [r for r in chunk if len(r[1]) == width][: count - len(ids)]
                     if rows:
-                        matrix[len(ids):len(ids) + len(rows)] = np.frombuffer(
-                            b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimensions)
+                        matrix[len(ids) : len(ids) + len(rows)] = np.frombuffer(
+                            b"".join(r[1] for r in rows), dtype=np.float32
+                        ).reshape(len(rows), dimensions)
                         ids.extend(r[0] for r in rows)
             finally:
                 self._db.execute("PRAGMA mmap_size=0")
-        return ids, matrix[:len(ids)]
+        return ids, matrix[: len(ids)]
 
     def set_embeddings(self, rows: list[tuple[str, bytes]], model: str, provider: str, dimensions: int) -> None:
         with self.transaction() as db:
-            db.executemany("UPDATE prompts SET embedding = ?, embedding_model = ?, embedding_provider = ?, "
-                           "embedding_dim = ? WHERE id = ?",
-                           [(blob, model, provider, dimensions, pid) for pid, blob in rows])
+            db.executemany(
+                "UPDATE prompts SET embedding = ?, embedding_model = ?, embedding_provider = ?, "
+                "embedding_dim = ? WHERE id = ?",
+                [(blob, model, provider, dimensions, pid) for pid, blob in rows],
+            )
         if self._vector_indexes:
             import numpy as np
 
@@ -565,7 +595,8 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
     def stats(self) -> dict[str, Any]:
         one = lambda sql: self.query(sql)[0][0]  # noqa: E731
         return {
-            "path": str(self.path), **self.library_counts(),
+            "path": str(self.path),
+            **self.library_counts(),
             "fts_documents": one("SELECT COUNT(*) FROM prompts_fts_docsize"),
             "page_size": one("PRAGMA page_size"),
             "page_count": one("PRAGMA page_count"),
@@ -595,8 +626,10 @@ class SQLiteStore(PromptRecords, FeedbackRepository, CacheRepository, AccessRepo
                 dst.close()
             problems = integrity_check(partial)
             if problems:
-                raise StorageError(f"the backup copy of {self.path} fails its integrity check ({problems[0]}); "
-                                   f"no backup was written and no old backup was removed")
+                raise StorageError(
+                    f"the backup copy of {self.path} fails its integrity check ({problems[0]}); "
+                    f"no backup was written and no old backup was removed"
+                )
             os.replace(partial, target)
         except BaseException:
             partial.unlink(missing_ok=True)
