@@ -66,7 +66,7 @@ def test_the_schema_refuses_unknown_keys_few_examples_unknown_slots_and_a_wrong_
     with pytest.raises(ValueError, match="at least 6 examples"):
         parse_pattern("demo.yaml", MINIMAL.replace(", six f", ""))
     with pytest.raises(ValueError, match="unknown slot"):
-        parse_pattern("demo.yaml", MINIMAL.replace('"a tester"', '"a {topic} tester"'))
+        parse_pattern("demo.yaml", MINIMAL.replace('"a tester"', '"a {colour} tester"'))
     with pytest.raises(ValueError, match="must equal the file name"):
         parse_pattern("other.yaml", MINIMAL)
     with pytest.raises(ValueError, match="not valid YAML"):

@@ -200,12 +200,12 @@ class ResultsFile:
                     continue
                 data.pop("type")
                 result = BatchItemResult.model_validate(data)
-            except (json.JSONDecodeError, ValueError, AttributeError):
+            except (json.JSONDecodeError, ValueError, AttributeError) as exc:
                 if number == len(lines) and not text.endswith("\n"):  # cut short when the previous run died
                     log.warning("ignoring the incomplete last line of %s", self.path)
                     self._partial_tail = True
                     continue
-                raise InputError(f"{self.path} line {number} is not a batch result; fix or remove that line")
+                raise InputError(f"{self.path} line {number} is not a batch result; fix or remove that line") from exc
             if result.status == "ok":
                 self.done[result.key] = result
             else:

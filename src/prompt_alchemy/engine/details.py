@@ -361,6 +361,540 @@ _GLOSS = {
     "pour": "for",
     "mit": "with",
     "avec": "with",
+    # common words of requests (articles, verbs, things people ask about)
+    "un": "a",
+    "una": "a",
+    "une": "a",
+    "uno": "a",
+    "um": "a",
+    "uma": "a",
+    "ein": "a",
+    "eine": "a",
+    "einen": "a",
+    "einem": "a",
+    "einer": "a",
+    "een": "a",
+    "el": "the",
+    "la": "the",
+    "los": "the",
+    "las": "the",
+    "le": "the",
+    "il": "the",
+    "lo": "the",
+    "gli": "the",
+    "der": "the",
+    "die": "the",
+    "das": "the",
+    "den": "the",
+    "dem": "the",
+    "het": "the",
+    "o": "the",
+    "os": "the",
+    "as": "the",
+    "para": "for",
+    "por": "for",
+    "per": "for",
+    "voor": "for",
+    "sobre": "about",
+    "über": "about",
+    "sur": "about",
+    "su": "about",
+    "over": "about",
+    "con": "with",
+    "com": "with",
+    "met": "with",
+    "sin": "without",
+    "ohne": "without",
+    "sans": "without",
+    "senza": "without",
+    "sem": "without",
+    "zonder": "without",
+    "mi": "my",
+    "mis": "my",
+    "mein": "my",
+    "meine": "my",
+    "meinen": "my",
+    "meinem": "my",
+    "mon": "my",
+    "ma": "my",
+    "mes": "my",
+    "mio": "my",
+    "mia": "my",
+    "meu": "my",
+    "minha": "my",
+    "mijn": "my",
+    "nuestro": "our",
+    "nuestra": "our",
+    "unser": "our",
+    "unsere": "our",
+    "unseren": "our",
+    "notre": "our",
+    "nos": "our",
+    "nostro": "our",
+    "nostra": "our",
+    "nosso": "our",
+    "nossa": "our",
+    "onze": "our",
+    "menos": "under",
+    "moins": "under",
+    "weniger": "under",
+    "meno": "under",
+    "minder": "under",
+    "palabras": "words",
+    "wörter": "words",
+    "wörtern": "words",
+    "mots": "words",
+    "parole": "words",
+    "palavras": "words",
+    "woorden": "words",
+    "redacta": "write",
+    "rédige": "write",
+    "rédiger": "write",
+    "verfasse": "write",
+    "redigi": "write",
+    "redija": "write",
+    "escribir": "write",
+    "écrire": "write",
+    "scrivere": "write",
+    "schreiben": "write",
+    "escrever": "write",
+    "crea": "create",
+    "créé": "create",
+    "crée": "create",
+    "erstelle": "create",
+    "crie": "create",
+    "maak": "create",
+    "genera": "generate",
+    "génère": "generate",
+    "generiere": "generate",
+    "gere": "generate",
+    "haz": "make",
+    "fais": "make",
+    "mach": "make",
+    "fai": "make",
+    "faça": "make",
+    "dame": "give me",
+    "donne-moi": "give me",
+    "gib": "give",
+    "dammi": "give me",
+    "dê-me": "give me",
+    "ayúdame": "help me",
+    "aide-moi": "help me",
+    "hilf": "help",
+    "aiutami": "help me",
+    "ajude-me": "help me",
+    "helpen": "help",
+    "necesito": "I need",
+    "brauche": "need",
+    "besoin": "need",
+    "ho bisogno": "I need",
+    "preciso": "I need",
+    "pedir": "ask for",
+    "demander": "ask for",
+    "bitten": "ask for",
+    "chiedere": "ask for",
+    "pedindo": "asking for",
+    "mensaje": "message",
+    "nachricht": "message",
+    "message": "message",
+    "messaggio": "message",
+    "mensagem": "message",
+    "bericht": "report",
+    "día": "day",
+    "dia": "day",
+    "tag": "day",
+    "jour": "day",
+    "giorno": "day",
+    "dag": "day",
+    "libre": "off",
+    "frei": "off",
+    "libero": "off",
+    "livre": "off",
+    "congé": "day off",
+    "viernes": "Friday",
+    "freitag": "Friday",
+    "vendredi": "Friday",
+    "venerdì": "Friday",
+    "sexta-feira": "Friday",
+    "lunes": "Monday",
+    "montag": "Monday",
+    "lundi": "Monday",
+    "lunedì": "Monday",
+    "bougie": "candle",
+    "vela": "candle",
+    "kerze": "candle",
+    "candela": "candle",
+    "kaars": "candle",
+    "parfumée": "scented",
+    "perfumada": "scented",
+    "duftkerze": "scented candle",
+    "profumata": "scented",
+    "tienda": "store",
+    "laden": "store",
+    "geschäft": "store",
+    "boutique": "store",
+    "negozio": "store",
+    "loja": "store",
+    "winkel": "store",
+    "empresa": "company",
+    "unternehmen": "company",
+    "firma": "company",
+    "entreprise": "company",
+    "société": "company",
+    "azienda": "company",
+    "informe": "report",
+    "rapport": "report",
+    "rapporto": "report",
+    "relatório": "report",
+    "verslag": "report",
+    "comparar": "compare",
+    "compara": "compare",
+    "vergleiche": "compare",
+    "compare": "compare",
+    "confronta": "compare",
+    "vergelijk": "compare",
+    "lista": "list",
+    "liste": "list",
+    "elenco": "list",
+    "lijst": "list",
+    "consejos": "tips",
+    "tipps": "tips",
+    "conseils": "tips",
+    "consigli": "tips",
+    "dicas": "tips",
+    "tips": "tips",
+    "poesía": "poem",
+    "canción": "song",
+    "lied": "song",
+    "chanson": "song",
+    "canzone": "song",
+    "canção": "song",
+    "artículo": "article",
+    "artikel": "article",
+    "article": "article",
+    "articolo": "article",
+    "artigo": "article",
+    "blog": "blog",
+    "entrada": "post",
+    "revisa": "review",
+    "überprüfe": "review",
+    "relis": "review",
+    "rivedi": "review",
+    "revise": "review",
+    "corrige": "fix",
+    "korrigiere": "correct",
+    "correggi": "correct",
+    "corrija": "correct",
+    "error": "error",
+    "fehler": "error",
+    "erreur": "error",
+    "errore": "error",
+    "erro": "error",
+    "consulta": "query",
+    "abfrage": "query",
+    "requête": "query",
+    "query": "query",
+    "datos": "data",
+    "daten": "data",
+    "données": "data",
+    "dati": "data",
+    "dados": "data",
+    "tabla": "table",
+    "tabelle": "table",
+    "tableau": "table",
+    "tabella": "table",
+    "tabela": "table",
+    "pruebas": "tests",
+    "tests": "tests",
+    "testes": "tests",
+    "menú": "menu",
+    "comidas": "meals",
+    "mahlzeiten": "meals",
+    "repas": "meals",
+    "pasti": "meals",
+    "refeições": "meals",
+    "cena": "dinner",
+    "abendessen": "dinner",
+    "dîner": "dinner",
+    "jantar": "dinner",
+    "semanal": "weekly",
+    "wöchentlich": "weekly",
+    "hebdomadaire": "weekly",
+    "settimanale": "weekly",
+    "niños": "kids",
+    "kinder": "kids",
+    "enfants": "kids",
+    "bambini": "kids",
+    "crianças": "kids",
+    "kinderen": "kids",
+    "familia": "family",
+    "familie": "family",
+    "famille": "family",
+    "famiglia": "family",
+    "família": "family",
+    "fin de semana": "weekend",
+    "wochenende": "weekend",
+    "week-end": "weekend",
+    "fine settimana": "weekend",
+    "cliente": "customer",
+    "kunde": "customer",
+    "client": "customer",
+    "klant": "customer",
+    "queja": "complaint",
+    "beschwerde": "complaint",
+    "plainte": "complaint",
+    "reclamo": "complaint",
+    "reclamação": "complaint",
+    "klacht": "complaint",
+    "respuesta": "reply",
+    "antwort": "reply",
+    "réponse": "reply",
+    "risposta": "reply",
+    "resposta": "reply",
+    "antwoord": "reply",
+    "disculpa": "apology",
+    "entschuldigung": "apology",
+    "excuses": "apology",
+    "scuse": "apology",
+    "desculpas": "apology",
+    "ofertas": "offers",
+    "angebot": "offer",
+    "offre": "offer",
+    "offerta": "offer",
+    "oferta": "offer",
+    "trabajo": "job",
+    "stelle": "job",
+    "emploi": "job",
+    "lavoro": "job",
+    "emprego": "job",
+    "baan": "job",
+    "puesto": "position",
+    "poste": "position",
+    "carta de presentación": "cover letter",
+    "lettre de motivation": "cover letter",
+    "nombre": "name",
+    "name": "name",
+    "nom": "name",
+    "nome": "name",
+    "naam": "name",
+    "marca": "brand",
+    "marke": "brand",
+    "marque": "brand",
+    "merk": "brand",
+    "eslogan": "slogan",
+    "slogan": "slogan",
+    "hijo": "son",
+    "hija": "daughter",
+    "sohn": "son",
+    "tochter": "daughter",
+    "fils": "son",
+    "fille": "daughter",
+    "cumpleaños": "birthday",
+    "geburtstag": "birthday",
+    "anniversaire": "birthday",
+    "compleanno": "birthday",
+    "aniversário": "birthday",
+    "fiesta": "party",
+    "feier": "party",
+    "fête": "party",
+    "festa": "party",
+    "discurso": "speech",
+    "rede": "speech",
+    "discours": "speech",
+    "discorso": "speech",
+    "boda": "wedding",
+    "hochzeit": "wedding",
+    "mariage": "wedding",
+    "matrimonio": "wedding",
+    "casamento": "wedding",
+    "präsentation": "presentation",
+    "présentation": "presentation",
+    "presentazione": "presentation",
+    "apresentação": "presentation",
+    "diapositivas": "slides",
+    "folien": "slides",
+    "diapositives": "slides",
+    "estudiar": "study",
+    "studieren": "study",
+    "étudier": "study",
+    "studiare": "study",
+    "estudar": "study",
+    "inglés": "English",
+    "englisch": "English",
+    "anglais": "English",
+    "inglese": "English",
+    "inglês": "English",
+    "español": "Spanish",
+    "spanisch": "Spanish",
+    "espagnol": "Spanish",
+    "spagnolo": "Spanish",
+    "espanhol": "Spanish",
+    "alemán": "German",
+    "deutsch": "German",
+    "allemand": "German",
+    "tedesco": "German",
+    "alemão": "German",
+    "francés": "French",
+    "französisch": "French",
+    "français": "French",
+    "francese": "French",
+    "francês": "French",
+    "correr": "running",
+    "laufen": "running",
+    "courir": "running",
+    "correre": "running",
+    "maratón": "marathon",
+    "maratona": "marathon",
+    "gimnasio": "gym",
+    "fitnessstudio": "gym",
+    "salle": "gym",
+    "palestra": "gym",
+    "academia": "gym",
+    "dieta": "diet",
+    "diät": "diet",
+    "régime": "diet",
+    "clase": "class",
+    "unterricht": "lesson",
+    "cours": "lesson",
+    "lezione": "lesson",
+    "aula": "lesson",
+    "explicar": "explain",
+    "erklären": "explain",
+    "expliquer": "explain",
+    "spiegare": "explain",
+    "cómo": "how",
+    "wie": "how",
+    "comment": "how",
+    "come": "how",
+    "como": "how",
+    "hoe": "how",
+    "qué": "what",
+    "was": "what",
+    "quoi": "what",
+    "cosa": "what",
+    "wat": "what",
+    "por qué": "why",
+    "warum": "why",
+    "pourquoi": "why",
+    "perché": "why",
+    "porque": "why",
+    "waarom": "why",
+    "funciona": "works",
+    "funktioniert": "works",
+    "fonctionne": "works",
+    "funziona": "works",
+    "niño": "child",
+    "kind": "child",
+    "enfant": "child",
+    "bambino": "child",
+    "criança": "child",
+    "años": "years old",
+    "jahre": "years old",
+    "ans": "years old",
+    "anni": "years old",
+    "anos": "years old",
+    "jaar": "years old",
+    "vecino": "neighbour",
+    "nachbar": "neighbour",
+    "voisin": "neighbour",
+    "vicino": "neighbour",
+    "vizinho": "neighbour",
+    "ruido": "noise",
+    "lärm": "noise",
+    "bruit": "noise",
+    "rumore": "noise",
+    "barulho": "noise",
+    "alquiler": "rent",
+    "miete": "rent",
+    "loyer": "rent",
+    "affitto": "rent",
+    "aluguel": "rent",
+    "reparación": "repair",
+    "reparatur": "repair",
+    "réparation": "repair",
+    "riparazione": "repair",
+    "reparo": "repair",
+    "factura": "invoice",
+    "rechnung": "invoice",
+    "facture": "invoice",
+    "fattura": "invoice",
+    "fatura": "invoice",
+    "reembolso": "refund",
+    "rückerstattung": "refund",
+    "remboursement": "refund",
+    "rimborso": "refund",
+    "pedido": "order",
+    "bestellung": "order",
+    "commande": "order",
+    "ordine": "order",
+    "bestelling": "order",
+    "envío": "shipping",
+    "versand": "shipping",
+    "livraison": "delivery",
+    "spedizione": "shipping",
+    "entrega": "delivery",
+    "lieferung": "delivery",
+    "paciente": "patient",
+    "patient": "patient",
+    "paziente": "patient",
+    "médico": "doctor",
+    "arzt": "doctor",
+    "médecin": "doctor",
+    "medico": "doctor",
+    "abogado": "lawyer",
+    "anwalt": "lawyer",
+    "avocat": "lawyer",
+    "avvocato": "lawyer",
+    "advogado": "lawyer",
+    "contrato": "contract",
+    "vertrag": "contract",
+    "contrat": "contract",
+    "contratto": "contract",
+    "ventas": "sales",
+    "vertrieb": "sales",
+    "verkauf": "sales",
+    "ventes": "sales",
+    "vendite": "sales",
+    "vendas": "sales",
+    "marketing": "marketing",
+    "redes sociales": "social media",
+    "instagram": "Instagram",
+    "linkedin": "LinkedIn",
+    "hotel": "hotel",
+    "restaurante": "restaurant",
+    "restaurant": "restaurant",
+    "ristorante": "restaurant",
+    "panadería": "bakery",
+    "bäckerei": "bakery",
+    "boulangerie": "bakery",
+    "panetteria": "bakery",
+    "padaria": "bakery",
+    "bakkerij": "bakery",
+    "café": "cafe",
+    "cafetería": "cafe",
+    "chiste": "joke",
+    "witz": "joke",
+    "blague": "joke",
+    "barzelletta": "joke",
+    "piada": "joke",
+    "adivinanza": "riddle",
+    "rätsel": "riddle",
+    "devinette": "riddle",
+    "indovinello": "riddle",
+    "enseña": "teach",
+    "lehre": "teach",
+    "enseigne": "teach",
+    "insegna": "teach",
+    "ensine": "teach",
+    "practicar": "practise",
+    "üben": "practise",
+    "pratiquer": "practise",
+    "praticare": "practise",
+    "praticar": "practise",
+    "conversación": "conversation",
+    "gespräch": "conversation",
+    "conversazione": "conversation",
+    "conversa": "conversation",
 }
 
 
@@ -474,13 +1008,22 @@ _LIMIT = re.compile(
     r"within|exactly|keep it|make sure|avoid|no)\b",
     re.I,
 )
+#: Verbs in the third person that start an action of their own after a rule: "never books rooms itself and sends
+#: guests to the front desk" is two instructions. (Words that are also common plural nouns are left out.)
+_ACTION_VERBS = (
+    r"(?:sends|passes|asks|refers|tells|escalates|forwards|directs|suggests|replies|explains|keeps|gives|routes|"
+    r"confirms|reminds|flags|notifies|alerts|pings|transfers|collects|redirects|invites|apologi[sz]es)"
+)
 _CLAUSE_SPLIT = re.compile(
-    r"\s*;\s*|\s*:\s+(?=[a-z])|,\s+(?=(?:and |but )?(?:it|they|he|she|you|the [\w-]+|each [\w-]+|i|we)\s+"
+    r"\s*;\s*|\s*:\s+(?=(?:it |they |you )?(?:must|never|always|only|don't|do not|no|keep|avoid)\b)|"
+    r",\s+(?=(?:and |but )?(?:it|they|he|she|you|the [\w-]+|each [\w-]+|i|we)\s+"
     r"(?:must|should|never|always|only|can't|cannot|don't|do not|doesn't|has to|have to|needs to)\b)|"
-    r",?\s+(?:and|but)\s+(?=(?:it |they |you |the \w+ )?(?:must|should|never|always|can't|cannot|don't|do not|"
+    r",?\s+(?:and|but)\s+(?!never\s+\w+ed\b)"  # "users who signed up but never logged in" is no rule
+    r"(?=(?:it |they |you |the \w+ )?(?:must|should|never|always|can't|cannot|don't|do not|"
     r"doesn't|has to|have to|needs to|keep|make sure|avoid)\b)|"
     r",\s+(?=(?:never|always|only|no more than|at most|at least|keep|make sure|avoid|don't|do not|no|under)\b)|"
-    r"\s+(?:that|which|who)\s+(?=(?:must|should|never|always|only|can't|cannot|doesn't|does not)\b)",
+    r"\s+(?:that|which|who)\s+(?=(?:must|should|never|always|only|can't|cannot|doesn't|does not)\b)|"
+    r",?\s+and\s+(?=" + _ACTION_VERBS + r"\b)",
     re.I,
 )
 _IRREGULAR_BASE = {"has": "have", "does": "do", "goes": "go", "is": "be"}
@@ -520,7 +1063,9 @@ def as_instruction(clause: str) -> str:
         text = f"{prefix} {rest}" if prefix else rest
     else:
         text = clause
-    text = third_person(text)
+    text = re.sub(r"\bitself\b", "yourself", third_person(text))  # the rule is said to the assistant itself
+    if re.match(r"only\s+(?:from|about|in|with|using|on|based on)\b", text, re.I):  # "only from the agreement"
+        text = "Answer " + text[0].lower() + text[1:]
     text = text[0].upper() + text[1:] if text else text
     return text if text.endswith((".", "!", "?")) else text + "."
 
@@ -594,9 +1139,15 @@ _AUDIENCE_FOR = re.compile(
 )
 
 
+_AUDIENCE_AGE = re.compile(
+    r"\b(?:to|for)\s+((?:a|an|my|our)\s+(?:\d{1,2}|\w+)-year-old(?:\s+(?:kid|child|boy|girl|son|daughter|student))?)\b",
+    re.I,
+)
+
+
 def stated_audience(text: str) -> str:
     """Who the result is for, when the idea says so ("for beginners", "helps kids", "employees' questions")."""
-    for regex in (_AUDIENCE, _AUDIENCE_VERBS, _AUDIENCE_POSSESSIVE):
+    for regex in (_AUDIENCE, _AUDIENCE_AGE, _AUDIENCE_VERBS, _AUDIENCE_POSSESSIVE):
         match = regex.search(text)
         if match:
             return third_person(match.group(1).strip())
@@ -730,12 +1281,17 @@ _PURPOSE = re.compile(
     r"\s(?:that|which|who|to)\s+(?:can\s+|will\s+|should\s+)?(.+)$",
     re.I,
 )
+_QUESTIONS_FOR = re.compile(
+    r"\b(?:bot|chatbot|assistant|agent|helper|gpt|widget)s?\s+(?:for|to answer)\s+((?:[\w-]+\s+){0,4}?[\w-]+'s?\s+"
+    r"questions\s+(?:about|on)\s+[^;.,]+)",
+    re.I,
+)
 _COMMON_VERBS = frozenset(
     """help answer read send draft reply label ask book report check run open restart page find
 compare suggest explain quiz guide correct track remind escalate flag summarize summarise translate schedule collect
 search fetch give keep pass hand tell notify create update delete post monitor triage handle teach coach review
 write plan research list fix test watch greet recommend sort file tag route look respond practise practice take
-walk build give teach""".split()
+walk build give teach ping alert assign merge archive""".split()
 )
 
 
@@ -765,7 +1321,129 @@ def image_subject(request: str) -> str:
     )
     body = re.sub(r"[,;]?\s*(?:--\w+\s*[\w:.]*\s*)+$", "", body)  # parameters the user typed go to parameters
     body = re.sub(r",?\s*\b\d{1,2}:\d{1,2}\b", "", body)
+    # "..., with a negative prompt": what the prompt should have, not what the image shows
+    body = re.sub(
+        r"[,;]?\s*(?:and|with|plus|include|including|add)\s+(?:a\s+)?negative prompts?\b[^,;]*", "", body, flags=re.I
+    )
     return body.strip().lstrip(" ,;:.-").rstrip(" .!?,")
+
+
+#: The expert a person would ask about an idea's field, by the words that name the field (first match wins, so the
+#: more specific fields come first). Used for roles a person would write: "a database architect", not "an
+#: impartial advisor who knows a small inventory app".
+_EXPERTS = (
+    (r"etl|data pipelines?|airflow|dbt|spark|kafka|data warehouse|data lake", "a data engineer"),
+    (
+        r"postgres(?:ql)?|mysql|mariadb|mongodb|mongo|sqlite|redis|dynamodb|cassandra|elasticsearch|databases?|"
+        r"sql server|snowflake|bigquery|supabase|firebase|schema design",
+        "a database architect",
+    ),
+    (
+        r"kubernetes|k8s|terraform|aws|azure|gcp|google cloud|serverless|lambda|cloud hosting|heroku|vercel",
+        "a cloud architect",
+    ),
+    (
+        r"xss|csrf|sql injection|vulnerabilit(?:y|ies)|penetration|pentest|oauth|authentication|encryption",
+        "a security engineer",
+    ),
+    (r"react|vue|angular|svelte|next\.js|nuxt|tailwind|css|front-?end", "a front-end architect"),
+    (r"ios|android|swiftui|kotlin|flutter|react native|mobile app", "a mobile engineer"),
+    (
+        r"django|flask|fastapi|rails|spring boot|node\.js|express|laravel|graphql|rest api|back-?end|microservices?",
+        "a senior back-end engineer",
+    ),
+    (
+        r"machine learning|deep learning|pytorch|tensorflow|neural network|llms?|fine-tun\w*|embeddings",
+        "a machine learning engineer",
+    ),
+    (
+        r"outages?|incidents?|latency|on-call|uptime|deploys?|deployments?|ci/cd|cron jobs?|servers?|timeouts?",
+        "a site reliability engineer",
+    ),
+    (r"dns|tcp|vpn|wi-?fi|router|network(?:ing)?|firewall", "a network engineer"),
+    (r"taxes|tax return|bookkeeping|accounting|invoices?|vat", "an accountant"),
+    (
+        r"invest\w*|stocks|etfs?|portfolio|retirement savings|mortgage|loans?|pension|budget(?:ing)?",
+        "a financial planner",
+    ),
+    (r"contracts?|lease|gdpr|trademark|copyright|lawsuit|legal", "a lawyer"),
+    (
+        r"seo|marketing|ad campaigns?|advertising|newsletter|social media|branding|go-to-market",
+        "a marketing strategist",
+    ),
+    (r"hiring|recruit\w*|onboarding|performance reviews?|payroll|hr policy", "an HR manager"),
+    (r"roadmap|user research|product strategy|feature prioriti[sz]ation|ux|user experience", "a product manager"),
+    (r"marathons?|half marathon|5k|10k|running", "a running coach"),
+    (r"workouts?|strength training|weightlifting|gym|fitness", "a personal trainer"),
+    (r"nutrition|diet|calories|macros|meal prep", "a registered dietitian"),
+    (r"heat (?:exchanger|pump)s?|thermodynamics|engines?|turbines?|hvac|refrigerat\w*", "a mechanical engineer"),
+    (r"circuits?|electronics|voltage|transistors?|arduino|raspberry pi", "an electrical engineer"),
+    (r"electric (?:cars?|vehicles?)|\bevs?\b|hybrid cars?|cars?", "an automotive expert"),
+    (r"laptops?|smartphones?|phones?|cameras?|headphones|tablets?|monitors?", "a consumer technology reviewer"),
+    (r"gardens?|gardening|plants?|lawn|compost", "a horticulturist"),
+    (r"recipes?|cooking|baking|cuisine|dishes", "a professional chef"),
+    (r"photosynthesis|biology|cells?|dna|genetics|evolution", "a biologist"),
+    (r"physics|quantum|gravity|relativity|black holes?", "a physicist"),
+    (r"chemistry|molecules?|reactions?|atoms?", "a chemist"),
+    (r"economics|inflation|interest rates|recession|supply and demand", "an economist"),
+    (r"history|historical|ancient|medieval|world war", "a historian"),
+)
+
+
+#: Poem forms and what each demands, for a poem that names its form.
+_POEM_FORMS = (
+    (r"haikus?", "a haiku: 3 lines of 5-7-5 syllables"),
+    (r"tankas?", "a tanka: 5 lines of 5-7-5-7-7 syllables"),
+    (r"limericks?", "a limerick: 5 lines rhyming AABBA, lines 1, 2 and 5 longer than 3 and 4"),
+    (r"petrarchan sonnets?|italian sonnets?", "a Petrarchan sonnet: 14 lines, an octave ABBAABBA and a sestet"),
+    (r"sonnets?", "a Shakespearean sonnet: 14 lines of iambic pentameter rhyming ABAB CDCD EFEF GG"),
+    (r"villanelles?", "a villanelle: 19 lines, five tercets and a quatrain, with two refrains"),
+    (r"cinquains?", "a cinquain: 5 lines of 2-4-6-8-2 syllables"),
+    (r"acrostics?", "an acrostic: the first letters of the lines spell the given word"),
+    (r"free verse", "free verse: no fixed meter or rhyme, line breaks that follow the sense"),
+    (r"ballads?", "a ballad: quatrains rhyming ABCB that tell a story"),
+    (r"odes?", "an ode: a formal address to its subject, in stanzas"),
+)
+
+
+def poem_form(text: str) -> str:
+    """The form a poem idea names, with what the form demands ("a haiku: 3 lines of 5-7-5 syllables"), or ""."""
+    for words, form in _POEM_FORMS:
+        if re.search(rf"\b(?:{words})\b", text, re.I):
+            return form
+    return ""
+
+
+def expert_for(text: str) -> str:
+    """The expert for the idea's field ("compare Postgres and MongoDB" -> "a database architect"), or ""."""
+    for words, expert in _EXPERTS:
+        if re.search(rf"\b(?:{words})\b", text, re.I):
+            return expert
+    return ""
+
+
+#: Words before "bot"/"assistant" that say what kind of helper it is, not what it helps with.
+_HELPER_WORDS = frozenset(
+    """customer customers support service services help helpdesk chat website web site ai virtual friendly smart
+helpful online whatsapp sms email voice phone slack discord telegram internal employee hr it faq general
+front desk desk concierge""".split()
+)
+
+
+def topic_of(persona: str, domain: str) -> str:
+    """What a bot is for when its name says it ("a dental clinic's booking assistant" -> "booking", "an
+    order-tracking chatbot" -> "order-tracking"), or "" for a generic helper ("a customer support bot")."""
+    body = persona
+    if domain:
+        body = body.replace(f"{domain}'s", " ").replace(domain, " ")
+    match = re.search(r"((?:[\w-]+\s+){1,2})(?:bot|chatbot|assistant|agent|helper|concierge)s?\b", body, re.I)
+    if not match:
+        return ""
+    words = [w for w in match.group(1).split() if w.lower() not in _HELPER_WORDS]
+    words = [w for w in words if w.lower() not in ("a", "an", "the", "our", "my", "for")]
+    if not words or any("'" in w for w in words) or re.fullmatch(_BUSINESS, words[-1], re.I):
+        return ""  # "a hotel concierge bot": the business, not what the bot is for
+    return " ".join(words).lower()
 
 
 def purpose_of(request: str) -> str:
@@ -773,7 +1451,8 @@ def purpose_of(request: str) -> str:
     employees' questions about X" -> "Answer employees' questions about X.")."""
     match = _PURPOSE.search(request)
     if not match:
-        return ""
+        asked = _QUESTIONS_FOR.search(request)  # "a bot for our nurses' questions about the shift-swap rules"
+        return f"Answer {third_person(_ours(asked.group(1)))}." if asked else ""
     text = match.group(1).strip().rstrip(" .!?,")
     words = text.split()
     if not words:
@@ -796,7 +1475,10 @@ def purpose_of(request: str) -> str:
 #: semicolons, dashes, colons, and commas outside brackets.
 _BRIEF_SPLIT = re.compile(
     r"(?<=[a-z0-9)\]'\"])[.!?]\s+|\s*;\s*|\s+[-\u2013\u2014]\s+|\s*:\s+|"
-    r",\s+(?![^()]*\))(?!(?:and|or)\s)(?![\w.]+\(\))",
+    r",\s+(?![^()]*\))(?!(?:and|or)\s)(?![\w.]+\(\))|"
+    # "a returns bot that never promises refunds": the bot, then its rule; "never X and must Y": two rules
+    r"\s+(?:that|which|who|and)\s+(?=(?:must|never|should|always|only|cannot|can't|won't|do not|don't)\b)|"
+    r",?\s+and\s+(?=" + _ACTION_VERBS + r"\b)",
     re.I,
 )
 _MODAL_WORD = re.compile(
@@ -860,6 +1542,9 @@ def brief_of(idea: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
         if not clause:
             continue
         ruled = _is_rule(clause) or bool(_MODAL_WORD.search(clause))
+        if rules and not ruled and re.match(_ACTION_VERBS + r"\b", clause, re.I):  # "... and sends guests on"
+            first, _, rest = clause.partition(" ")
+            clause, ruled = f"{base_verb(first)} {rest}", True
         if ruled and not (not persona and _BOT_WORD.search(clause) and not _MODAL_WORD.search(clause)):
             flush()
             rule = as_instruction(_ours(clause))
@@ -925,9 +1610,10 @@ def domain_of(request: str, audience: str) -> str:
 
 
 _BUSINESS = (
-    r"(?:store|shop|company|business|startup|clinic|practice|restaurant|bakery|cafe|café|agency|firm|brand|"
+    r"(?:store|shop|company|business|startup|clinic|practice|restaurant|bakery|cafe|café|agency|firm|brand|chain|"
     r"school|hotel|gym|salon|studio|nonprofit|charity|bank|hospital|library|museum|team|club|app|website|"
-    r"platform|service|marketplace|brewery|winery|farm|garage|pharmacy|university|airline)"
+    r"platform|service|marketplace|brewery|winery|farm|garage|pharmacy|university|airline|retailer|franchise|"
+    r"dealership|insurer|utility|council|city|landlord|coworking space|hostel|campsite|cinema|theater|theatre)"
 )
 _GENERIC_MODIFIERS = frozenset(
     """a an the my our patient friendly personal ai virtual socratic bot chatbot
@@ -977,6 +1663,9 @@ class IdeaDetails:
     facts: tuple[str, ...] = ()
     aspect_ratio: str = ""
     persona: str = ""  # the bot, tutor, coach or agent the idea describes, in its words
+    topic: str = ""  # what that bot is for when its name says it ("booking" for "a booking assistant")
+    expert: str = ""  # the expert a person would ask about the idea's field ("a database architect")
+    form: str = ""  # the form a poem idea names, with its rules ("a haiku: 3 lines of 5-7-5 syllables")
     scope: tuple[str, ...] = ()  # the idea's other clauses (what the bot covers), in its words
     brief_rules: tuple[str, ...] = ()  # its must / never / only clauses, clause by clause
     sources: dict[str, str] = field(default_factory=dict)
@@ -1011,6 +1700,11 @@ def _split_request(sentence: str) -> tuple[str, list[str]]:
         return sentence, []
     request, rules = [parts[0]], list[str]()
     for part in parts[1:]:
+        if rules and re.match(_ACTION_VERBS + r"\b", part.strip(), re.I):  # "... and sends guests to the desk"
+            first, _, rest = part.strip().partition(" ")
+            part = f"{base_verb(first)} {rest}"
+            rules.append(part[0].upper() + part[1:])
+            continue
         (rules if _is_rule(part) else request).append(part)
     return ", ".join(p.strip().rstrip(",") for p in request), rules
 
@@ -1107,6 +1801,9 @@ def extract_details(idea: str, context_items: list[ContextItem] | None = None) -
         facts=context_facts(context_items),
         aspect_ratio=ratio_value,
         persona=persona,
+        topic=topic_of(persona, domain) if persona else "",
+        expert=expert_for(request) if language is None else "",
+        form=poem_form(text),
         scope=scope,
         brief_rules=brief_rules,
     )

@@ -30,7 +30,8 @@ log = get_logger("exemplars")
 
 CSV_NAME = "awesome-chatgpt-prompts.csv"
 _ACT_AS = re.compile(
-    r"^\s*(?:I want you to act|I want you to be|act|please act) (?:as|like) (?:an? |the |my )?([^.,;:!?\n]{2,48}?)\s*[.,;:]\s*(.+)$",
+    r"^\s*(?:I want you to act|I want you to be|act|please act) (?:as|like) (?:an? |the |my )?"
+    r"([^.,;:!?\n]{2,48}?)\s*[.,;:]\s*(.+)$",
     re.S | re.I,
 )
 _REQUEST_LEAD = re.compile(

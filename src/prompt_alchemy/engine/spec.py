@@ -11,6 +11,7 @@ Every field records where it came from: ``model``, ``pattern``, ``idea`` or ``ru
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -279,7 +280,7 @@ def third_person(text: str) -> str:
         )
         t = re.sub(r"\b(I) ((?:only|also|just|really|always|never|usually|often|still|already) )?(\w+)", subject, t)
         t = re.sub(r"\bI\b", "the user", t)
-        t = re.sub(r"\b(me|myself)\b", "the user", t, flags=re.I)
+        t = re.sub(r"(?<!-)\b(me|myself)\b(?!-)", "the user", t, flags=re.I)  # "about-me" is a name
         t = re.sub(
             r"\b(my|mine)\b",
             lambda m: "their" if "the user" in m.string[: m.start()].lower() else "the user's",
@@ -323,9 +324,10 @@ _TEXT_NOUNS = re.compile(
 )
 
 
-def imperative_task(idea: str) -> str:
+def imperative_task(idea: str, verb: str = "") -> str:
     """The idea's request as an imperative instruction in the user's own words (first person turned to third),
-    keeping its `{variables}`; an idea without a verb gets "Write" (a text) or "Create" (anything else)."""
+    keeping its `{variables}`. A request without a verb of its own gets one in front: `verb` (the pattern's,
+    "Plan 5 days in Kyoto"), else "Write" (a text) or "Create"; an article only before a singular noun."""
     sentence, _rest = task_sentence(idea)
     asks = not _LEADING.match(sentence).group(0).strip()  # "can you explain DNS?" is a request, not a question
     if asks and (sentence.rstrip().endswith("?") or _QUESTION.match(sentence)):
@@ -334,12 +336,17 @@ def imperative_task(idea: str) -> str:
     helped = re.match(r"^\s*(?:please\s+)?help me\s+(?:to\s+)?(.*)$", sentence, re.I | re.S)
     if helped:  # "help me plan my week": the model helps the user
         return third_person(f"Help the user {helped.group(1).rstrip(' .!?;:')}") + "."
-    first = strip_lead(sentence).rstrip(" .!?;:")
+    first = re.sub(r"^(?:(?:i|we)\s+)?(?:need|want)\s+(?=\S)", "", strip_lead(sentence), flags=re.I)
+    first = first.rstrip(" .!?;:")
     words = first.split()
     if not words:
         return ""
     lead = words[0].lower().strip(",")
-    if lead in _VERBS:
+    if lead.endswith("ing") and (base := _base_of_gerund(lead)):  # "reviewing PRs in our engine"
+        text = base.capitalize() + " " + " ".join(words[1:])
+    elif lead in _GOAL_VERBS:  # "learn to read music in 2 months": the user learns, the model plans
+        text = f"Make a plan for the user to {first}"
+    elif lead in _VERBS or lead in _MORE_VERBS:
         text = first[0].upper() + first[1:]
     elif lead in ("i", "i'm", "we", "we're", "my", "our"):
         ing = re.match(r"^(?:i am|i'm|we are|we're)\s+(\w+ing)\b\s*(.*)$", first, re.I)
@@ -348,11 +355,95 @@ def imperative_task(idea: str) -> str:
             if ing
             else f"Help the user with this: {third_person(first)}"
         )
+    elif lead in _PREPOSITIONS and (at := _first_verb(words[1:7])) is not None:
+        # "with pandas find which channel ...": the verb leads after its phrase
+        text = " ".join(words[: at + 1]).rstrip(",") + ", " + " ".join(words[at + 1 :])
+        text = text[0].upper() + text[1:]
     else:
-        article = "" if lead in ("a", "an", "the") or first[0] == "{" else ("an " if lead[0] in "aeiou" else "a ")
-        verb = "Write" if _TEXT_NOUNS.search(" ".join(words[:6])) else "Create"
-        text = f"{verb} {article}{first}"
+        verb = verb or ("Write" if _TEXT_NOUNS.search(" ".join(words[:6])) else "Create")
+        if verb == "Plan" and re.search(r"\bplan\b", first, re.I):  # not "Plan a 7-day meal plan"
+            verb = "Create"
+        text = f"{verb} {_article_for_phrase(words)}{first}"
     return third_person(text) + "."
+
+
+#: Verbs an idea may lead with besides the instruction verbs (said as commands: "pull the flight number ...").
+_MORE_VERBS = frozenset(
+    """pull get take move port rephrase reword walk mock prep quiz probe try look mark roll run clean pick choose
+decide predict forecast pitch persuade remind monitor watch read reply respond draw paint sketch show convince
+ask invite announce thank apologize apologise congratulate welcome introduce interview role-play roleplay play
+act pretend imagine simulate red rank reorder merge split parse scrape fetch automate migrate deploy configure
+install setup set-up document comment annotate transcribe proofread polish tighten expand lengthen paraphrase
+critique roast praise argue debate defend justify prove verify double-check spot catch flag break stress""".split()
+)
+_PREPOSITIONS = frozenset("with using in from for on by via after before".split())
+#: Heads that take no article ("Write SQL", "Create documentation").
+_MASS_NOUNS = frozenset(
+    """sql code python javascript typescript pandas documentation docs copy content feedback advice guidance
+software music art marketing research data bash rust go java""".split()
+)
+
+
+#: Goals a person reaches with a plan ("learn Spanish in 6 weeks", "lose 5 kg before summer").
+_GOAL_VERBS = frozenset("learn become lose gain master".split())
+
+
+def _base_of_gerund(word: str) -> str:
+    for base in (word[:-3], word[:-3] + "e", word[:-4]):  # reviewing, writing, planning
+        if base in _VERBS or base in _MORE_VERBS:
+            return base
+    return ""
+
+
+def _first_verb(words: list[str]) -> int | None:
+    for i, word in enumerate(words):
+        if word.lower().strip(",") in _VERBS or word.lower().strip(",") in _MORE_VERBS:
+            return i
+    return None
+
+
+def _article_for_phrase(words: list[str]) -> str:
+    """ "a " / "an " before a singular noun phrase; "" before an article, a number, a plural or a mass noun."""
+    from prompt_alchemy.engine.patterns import article_for
+
+    lead = words[0].lower().strip(",")
+    if lead in ("a", "an", "the", "some", "any", "this", "these", "those", "my", "our", "their", "exactly"):
+        return ""
+    if re.fullmatch(r"[\d.,]+", lead) or words[0][0] in "{$€£" or lead in _NUMBER_WORDS:
+        return ""  # "8 names", "two ideas"
+    if re.search(r"\s(?:vs\.?|versus|or)\s", " ".join(words[:6]), re.I):
+        return ""  # "kindle vs kobo"
+    before: list[str] = []
+    for word in words[:5]:
+        if word.lower() in ("for", "to", "of", "that", "which", "about", "on", "in", "from", "with"):
+            break
+        before.append(word)
+        if word.endswith((",", ":", ";")):
+            break
+    last = before[-1].lower().strip(",:;") if before else lead
+    if last in _MASS_NOUNS or last == "lyrics":
+        return ""  # "sql to get ...", "lyrics for a song"
+    if re.search(r"[a-z]s$", last) and not re.search(r"(?:ss|us|is|ics)$", last):
+        return ""  # "jest unit tests for ...", "ideas for ..."
+    if re.match(r"\d", lead):  # "12-week plan", "8-week plan"
+        return "an " if re.match(r"(?:8|11|18|80)\b|8\d", lead) else "a "
+    return article_for(words[0]) + " "
+
+
+_NUMBER_WORDS = frozenset("one two three four five six seven eight nine ten twelve twenty fifty hundred".split())
+
+
+def says_its_verb(idea: str) -> bool:
+    """Whether the idea's request leads with its own instruction ("write ...", "help me ...", a question), so
+    that its own words, third person, make the task; else (a noun phrase, "I have ...") the model may restate it."""
+    sentence, _rest = task_sentence(idea)
+    if re.match(r"^\s*(?:please\s+)?help me\b", sentence, re.I) or sentence.rstrip().endswith("?"):
+        return True
+    words = re.sub(r"^(?:(?:i|we)\s+)?(?:need|want)\s+(?=\S)", "", strip_lead(sentence), flags=re.I).split()
+    if not words:
+        return False
+    lead = words[0].lower().strip(",")
+    return lead in _VERBS or lead in _MORE_VERBS or (lead in _PREPOSITIONS and _first_verb(words[1:7]) is not None)
 
 
 #: Who reads a kind of deliverable, when the idea names the deliverable but not its audience.
@@ -375,9 +466,7 @@ _DELIVERABLE_AUDIENCE = (
     ("proposal", "the decision makers who review the proposal"),
     ("grant", "the grant reviewers"),
     ("email", "the person who receives the email"),
-    ("story", "readers of the story"),
     ("bedtime story", "a child at bedtime"),
-    ("poem", "readers of the poem"),
     ("documentation", "developers who use the software"),
     ("readme", "developers who use the project"),
     ("lesson", "the students in the class"),
@@ -411,8 +500,17 @@ def format_from_idea(idea: str) -> str | None:
     lowered = idea.lower()
     for cue, form in _FORMAT_CUES:
         if re.search(rf"\b{re.escape(cue)}s?\b", lowered):
+            if cue == "table" and _DATABASE_TABLE.search(lowered):  # "from an orders table" is data, not a format
+                continue
             return form
     return None
+
+
+#: "table" naming a database table or a spreadsheet's, not a format the answer should take.
+_DATABASE_TABLE = re.compile(
+    r"\b(?:sql|query|queries|database|schema|columns?|rows|joins?|postgres\w*|mysql|sqlite|bigquery|"
+    r"spreadsheet|excel|csv)\b|\b\w+s table\b|\btables?\s+(?:named|called)\b"
+)
 
 
 def audience_from_idea(idea: str) -> str | None:
@@ -444,6 +542,9 @@ def slots_for(pattern: Pattern, details: IdeaDetails, inputs: list[str]) -> dict
         "labels": ", ".join(details.labels),
         "fields": ", ".join(details.fields),
         "purpose": details.purpose,
+        "topic": details.topic,
+        "expert": details.expert,
+        "form": details.form,
     }
 
 
@@ -463,7 +564,11 @@ def _inputs(pattern: Pattern, details: IdeaDetails) -> tuple[list[str], str]:
     if details.variables:
         # the idea's own {variables} are inputs; when it names its material in words and not as a variable
         # ("grades essays against a {rubric}"), that material comes first: it is what {input} lines refer to
-        material = [n for n in details.inputs if n not in details.variables][:1] if pattern.inputs else []
+        material = (
+            [n for n in details.inputs if not any(n.rstrip("s") in v or v in n for v in details.variables)][:1]
+            if pattern.inputs
+            else []
+        )  # "from {invoice_text}": the invoice is that variable, not an input of its own
         return [*material, *details.variables], "idea"
     if not pattern.inputs or _INLINE_MATERIAL.search(details.idea):  # the material is in the idea itself
         return [], "idea"
@@ -497,6 +602,32 @@ def image_parameters(pattern: Pattern, details: IdeaDetails) -> str:
     return params
 
 
+#: Units of length a pattern line may state and an idea may set ("250-400 words" against "under 300 words").
+_LENGTH_UNITS = ("words", "sentences", "paragraphs", "lines", "characters", "pages", "bullets", "slides")
+
+
+def _as_asked(asked: str, match: re.Match[str]) -> str:
+    return ("of " if match.group(0).lower().startswith("of ") else "") + asked
+
+
+def _agree(lines: list[str], details: IdeaDetails) -> list[str]:
+    """The pattern's lines with any length they state in a unit the idea also sets replaced by the idea's own
+    ("A one-page letter of 250-400 words" for an idea "under 300 words" -> "... of under 300 words")."""
+    for unit in _LENGTH_UNITS:
+        asked = next((n for n in details.numbers if re.search(rf"\b{unit}\b", n, re.I)), None)
+        if not asked:
+            continue
+        stated = re.compile(
+            r"(?:(?:about|around|roughly|up to|at most|under|no more than|at least|of)\s+)?"
+            rf"(?:\d[\d,]*(?:\s*[-\u2013]\s*\d[\d,]*)?|(?:one|two|three|four|five|six)(?: to \w+)?)\s+"
+            rf"(?:short\s+)?{unit}\b",
+            re.I,
+        )
+        lines = [stated.sub(partial(_as_asked, asked), line) for line in lines]
+    return lines
+
+
+_KNOWS_DOMAIN = re.compile(r"\b(?:knows|in|specialised in|works on|writes in)\s+\{domain\}")
 _BOT_WORDS = frozenset("bot chatbot assistant chat widget system user's the".split())
 
 
@@ -507,14 +638,18 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
     pattern = choice.pattern
     inputs, inputs_source = _inputs(pattern, details)
     slots = slots_for(pattern, details, inputs)
-    roles = _filled(pattern.roles, slots)
+    # a place or thing is no field of expertise: "an advisor who knows a small inventory app" is no role
+    thing = re.match(r"(?:a|an|the)\s", slots["domain"], re.I) is not None
+    roles = _filled([r for r in pattern.roles if not (thing and _KNOWS_DOMAIN.search(r))], slots)
     pattern_task = _filled(pattern.task, slots)
     if details.language:
         task, task_source = details.request.rstrip(" .") + ".", "idea"
     elif pattern_task:
         task, task_source = pattern_task[0], "pattern"
     else:
-        task, task_source = imperative_task(details.request or details.idea), "rule"
+        request = details.request or details.idea
+        task = imperative_task(request, pattern.verb)
+        task_source = "idea" if says_its_verb(request) or pattern.verb else "rule"
     # a bot, tutor, coach or agent: the idea's own persona, scope clauses and rules, clause by clause
     ai_facing = pattern.form == "sections" and bool(pattern.task) and not details.language
     brief, rules = [], list(details.rules)
@@ -527,10 +662,12 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
         ]
         if new_words and "{subject}" not in pattern.roles[0]:  # the idea's persona says more than the pattern's
             roles = [details.persona, *roles]
+        task_words = {w[:4] for w in key_words(task)}
         brief = [
             line
             for line in details.scope  # a character's subject is already its role
-            if "{subject}" not in pattern.roles[0] or line.rstrip(".").lower() != slots["subject"].lower()
+            if ("{subject}" not in pattern.roles[0] or line.rstrip(".").lower() != slots["subject"].lower())
+            and not {w[:4] for w in key_words(line)} <= task_words  # the task already says it
         ]
         # the idea's rules clause by clause; a longer one only when it says more than the clauses
         rules, said = [], " ".join([details.persona, *brief]).lower()
@@ -544,21 +681,21 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
     carried = " ".join([details.request, *rules, *brief, details.persona if ai_facing else ""]).lower()
     limits = [n for n in details.numbers if n.lower() not in carried]
     rules += [f"{n[0].upper()}{n[1:]}." for n in limits]
-    sections = {heading: _filled(lines, slots) for heading, lines in pattern.sections.items()}
+    sections = {heading: _agree(_filled(lines, slots), details) for heading, lines in pattern.sections.items()}
     if brief and sections:
         scope_heading = "Scope" if "Scope" in sections else next(iter(sections))
         sections[scope_heading] = brief + sections[scope_heading]
-    requirements = _filled(pattern.requirements, slots)
+    requirements = _agree(_filled(pattern.requirements, slots), details)
     if persona_guidance:
         requirements.append(persona_guidance.strip())
-    constraints = _filled(pattern.constraints, slots)
+    constraints = _agree(_filled(pattern.constraints, slots), details)
     if pattern.form == "sections":
         if pattern.details_section in sections:
             sections[pattern.details_section] = rules + sections[pattern.details_section]
         else:
             constraints = rules + constraints
     form = None if ai_facing else format_from_idea(details.idea)  # "email" in an agent's tools is no format
-    output_format = form or " ".join(_filled([pattern.output_format], slots))
+    output_format = form or " ".join(_agree(_filled([pattern.output_format], slots), details))
     audience = slots["audience"]
     context = list(details.context)
     sources = {

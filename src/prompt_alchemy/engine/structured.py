@@ -439,13 +439,49 @@ def _bullets(items: list[str]) -> str:
     return "\n".join(f"- {_sentence(item)}" for item in items)
 
 
+#: What an image idea may already say about each aspect of an image pattern; the pattern's own line for an aspect
+#: the idea states is left out ("oil painting style" needs no "digital illustration", a storm no golden hour).
+_IMAGE_ASPECTS = {
+    "Style": re.compile(
+        r"\b(?:style|styled|painting|painted|watercolou?r|oil|pastels?|sketch(?:ed)?|illustration|photo|photograph|"
+        r"photographic|photorealistic|realistic|hyperrealistic|anime|manga|cartoon|pixel art|3d|render(?:ed)?|"
+        r"comic|line art|ink|charcoal|pencil|low[- ]poly|claymation|isometric|vector|flat design|polaroid|"
+        r"digital art|concept art|art deco|art nouveau|ukiyo-e|impressionist|cubist|surrealist|gouache|"
+        r"lego|origami|papercraft|stained glass|woodcut|linocut|storybook)\b",
+        re.I,
+    ),
+    "Lighting": re.compile(
+        r"\b(?:light|lights|lighting|lit|sunset|sunrise|dawn|dusk|golden hour|night|nighttime|midnight|"
+        r"moonlit|moonlight|storm|stormy|thunderstorm|rain|rainy|fog|foggy|mist|misty|neon|candlelit|candlelight|"
+        r"glow|glowing|shadows?|dark|overcast|noon|twilight|backlit|aurora|fireworks|lantern|lanterns)\b",
+        re.I,
+    ),
+    "Composition": re.compile(
+        r"\b(?:close-up|closeup|close up|wide shot|wide-angle|aerial|bird'?s[- ]eye|overhead|top-down|"
+        r"full[- ]body|macro|panorama|panoramic|centered|symmetrical|silhouetted?|from above|from below|"
+        r"portrait of|headshot|flat lay)\b",
+        re.I,
+    ),
+    "Camera": re.compile(
+        r"\b(?:\d+ ?mm|lens|camera|shot on|f/\d|bokeh|drone|aerial|gopro|dslr|telephoto|fisheye|"
+        r"eye level|low angle|high angle|tilt-shift)\b",
+        re.I,
+    ),
+}
+
+
 def paragraph(spec: PromptSpec, variant: int) -> str:
     """An image prompt: ONE descriptive paragraph (the subject from the idea, then the pattern's style, lighting,
     composition and camera, the variant choosing among the pattern's alternatives), then the model's parameters.
     Natural-sentence patterns (DALL-E) read as sentences, tag patterns (Midjourney, Stable Diffusion) as phrases."""
     subject = spec.task.strip().lstrip(" ,;:.-").rstrip(".")
     subject = subject[0].upper() + subject[1:] if subject else subject
-    aspects = [lines[variant % len(lines)] for lines in spec.sections.values() if lines]
+    said = " ".join([subject, *spec.rules])
+    aspects = [
+        lines[variant % len(lines)]
+        for heading, lines in spec.sections.items()
+        if lines and not (heading in _IMAGE_ASPECTS and _IMAGE_ASPECTS[heading].search(said))
+    ]
     sentences = any(a.rstrip().endswith(".") for a in aspects)
     if sentences:
         extra = [r for r in spec.rules if not r.lower().startswith(("no ", "without "))]
@@ -470,7 +506,12 @@ def paragraph(spec: PromptSpec, variant: int) -> str:
 def _context_lines(spec: PromptSpec) -> list[str]:
     lines = []
     mentioned = " ".join([spec.task, *(line for body in spec.sections.values() for line in body)]).lower()
-    if spec.audience and spec.audience.lower() not in mentioned:
+    persona = spec.sources.get("task") == "pattern"  # a bot's reader is the one it talks to, said by its task
+    if (
+        spec.audience
+        and spec.audience.lower() not in mentioned
+        and not (persona and spec.sources.get("audience") == "pattern")
+    ):
         lines.append(f"The result is for {spec.audience}.")
     lines.extend(spec.context)
     if spec.facts:

@@ -37,8 +37,12 @@ log = get_logger("patterns")
 GENERAL = "general"
 MIN_EXAMPLES = 6
 #: The slots a pattern's lines may use; the engine fills them from the idea (a line whose slot has no value for an
-#: idea is dropped). `purpose` is what a bot or agent is for, in the idea's words, as an instruction.
-SLOTS = frozenset({"subject", "domain", "audience", "count", "language", "input", "labels", "fields", "purpose"})
+#: idea is dropped). `purpose` is what a bot or agent is for, in the idea's words, as an instruction; `topic` what its
+#: name says it is for ("booking" for a booking assistant).
+SLOTS = frozenset(
+    {"subject", "domain", "audience", "count", "language", "input", "labels", "fields", "purpose", "topic", "expert"}
+    | {"form"}
+)
 _SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # Choosing. Calibrated on the pattern examples only (leave-one-out: each example is held out and chosen against the
@@ -65,6 +69,7 @@ class Pattern(BaseModel):
     roles: tuple[str, ...] = ()
     audience: str = ""
     task: tuple[str, ...] = ()  # lines that state the task themselves (bots, agents, images); first that fills
+    verb: str = ""  # the instruction verb for an idea that names only its deliverable ("Plan" 5 days in Kyoto)
     sections: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     details_section: str = "Constraints"
     requirements: tuple[str, ...] = ()
@@ -477,10 +482,22 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
     kept = {name: score for name, score in scores.items() if name not in drop} if drop else scores
     if _CHOICE.search(idea) and "compare-decide" in kept:  # "should we use A or B?" asks for a decision
         kept = {**kept, "compare-decide": max(FLOOR, *kept.values()) + MARGIN + 0.001}
+    if _SORTS_INTO_LABELS.search(idea) and "classify" in kept and not _NAMES_A_BOT.search(idea):
+        # "classifies support emails into billing, bug or other": the labels decide it, not the word "emails"
+        kept = {**kept, "classify": max(FLOOR, *kept.values()) + MARGIN + 0.001}
     if _BEHAVIOUR.search(idea) and not _HAS_PERSONA.search(idea):
         # "a prompt that makes the model answer only yes or no": the prompt is the behaviour, said plainly
         return {**kept, GENERAL: max(kept.values()) + MARGIN + 0.001}
     return kept
+
+
+#: A request to sort material into given labels ("classify reviews into positive, negative or mixed").
+_SORTS_INTO_LABELS = re.compile(
+    r"\b(?:classif(?:y|ies|ied|ying|ication)|categori[sz](?:e|es|ing)|triages?|tags?|labels?|sorts?)\b"
+    r"[^.;]{0,100}?\b(?:into|as (?:one of|either)|by (?:category|type|topic|urgency|sentiment))\b",
+    re.I,
+)
+_NAMES_A_BOT = re.compile(r"\b(?:bot|chatbot|assistant|agent)s?\b", re.I)
 
 
 #: A naming request asks for a name (or a title, tagline, what to call something), in the idea's own language.
@@ -502,6 +519,7 @@ _HAS_PERSONA = re.compile(
 # ------------------------------------------------------------------------------------------------ filling
 
 
+_UNLESS_SLOT = re.compile(r"^\{!([a-z_]+)\}\s*")
 _ARTICLE_SLOT = re.compile(r"\b([Aa]n?) \{([a-z_]+)\}")
 _LEADING_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
 
@@ -533,6 +551,11 @@ def fill(line: str, slots: dict[str, str]) -> str | None:
             article = article.capitalize()
         return f"{article} {value}"
 
+    unless = _UNLESS_SLOT.match(line)  # "{!form} If no form is given, ...": only when the idea gives no form
+    if unless:
+        if slots.get(unless.group(1)):
+            return None
+        line = line[unless.end() :]
     try:
         line = _ARTICLE_SLOT.sub(with_article, line)
     except KeyError:
@@ -541,6 +564,7 @@ def fill(line: str, slots: dict[str, str]) -> str | None:
     if missing:
         return None
     out = _SLOT.sub(lambda m: slots[m.group(1)], line)
+    out = re.sub(r"(?<=[^s]s)'s\b", "'", out)  # "{audience}'s" of "the employees": "the employees'"
     return out[0].upper() + out[1:] if out and line.startswith("{") else out
 
 

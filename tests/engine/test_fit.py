@@ -1,0 +1,136 @@
+"""A prompt fits its idea: what the idea says is kept as the user said it, and nothing the pattern adds contradicts it
+(a length, a style, a form, a role that knows "a small inventory app"). Ideas written for this test, not from the
+development set or the pattern files."""
+
+from __future__ import annotations
+
+import pytest
+
+from prompt_alchemy.engine.details import extract_details
+from prompt_alchemy.engine.patterns import PatternChoice, load_patterns
+from prompt_alchemy.engine.spec import imperative_task, pattern_spec, says_its_verb
+from prompt_alchemy.engine.structured import STRATEGY_NAMES, assemble
+
+
+def _prompts(idea: str, pattern: str) -> list[str]:
+    choice = PatternChoice(load_patterns()[pattern], 0.5, 0.1, False, pattern)
+    spec = pattern_spec(choice, extract_details(idea))
+    return [assemble(spec, variant, None) for variant in range(len(STRATEGY_NAMES))]
+
+
+def test_a_rule_joined_to_an_action_is_two_rules_said_to_the_assistant() -> None:
+    details = extract_details(
+        "a ski resort concierge bot that never sells lift passes itself and sends guests to the ticket office"
+    )
+    assert details.rules == ("Never sell lift passes yourself.", "Send guests to the ticket office.")
+    assert details.persona == "a ski resort concierge bot"
+
+
+def test_a_persona_with_its_rule_in_one_clause_keeps_both() -> None:
+    details = extract_details("a returns assistant for an online lamp shop that never promises refunds")
+    assert details.persona == "a returns assistant for an online lamp shop"
+    assert details.brief_rules == ("Never promise refunds.",)
+
+
+def test_a_past_tense_never_describes_data_and_is_no_rule() -> None:
+    details = extract_details("MySQL query: customers who ordered twice but never reviewed a product")
+    assert details.rules == ()
+    assert "never reviewed a product" in details.request
+
+
+def test_what_a_bots_name_says_it_is_for_becomes_its_task() -> None:
+    for text in _prompts("a system prompt for a vet clinic's appointment assistant", "support-bot"):
+        assert "appointment questions" in text, text
+        assert "orders, products, accounts" not in text, text
+
+
+def test_a_bot_for_peoples_questions_answers_them_and_hands_over_to_a_team() -> None:
+    for text in _prompts("bot for our drivers' questions about the fuel card rules", "internal-helpdesk-bot"):
+        assert "Answer the drivers' questions about the fuel card rules" in text, text
+        assert "'s questions" not in text.replace("the drivers' questions", ""), text
+
+
+@pytest.mark.parametrize(
+    "idea, pattern, absent",
+    [
+        (
+            "midjourney prompt of a fox asleep in a library during a thunderstorm, watercolor style",
+            "image-midjourney",
+            ["golden-hour", "digital illustration", "concept art", "painterly"],
+        ),
+        (
+            "stable diffusion prompt for a neon noodle bar at night, with a negative prompt",
+            "image-stable-diffusion",
+            ["with a negative prompt", "soft natural lighting", "studio lighting"],
+        ),
+    ],
+)
+def test_an_image_prompt_adds_no_aspect_the_idea_already_states(idea: str, pattern: str, absent: list[str]) -> None:
+    for text in _prompts(idea, pattern):
+        for phrase in absent:
+            assert phrase not in text, (phrase, text)
+
+
+def test_a_comparison_of_databases_is_judged_by_a_database_architect() -> None:
+    for text in _prompts("compare SQLite and DynamoDB for a tiny recipe app and recommend one", "compare-decide"):
+        assert "a database architect" in text or "analyst" in text, text
+        assert "who knows a tiny recipe app" not in text, text
+
+
+def test_a_poem_states_only_the_form_asked_and_asks_to_choose_one_when_none_is() -> None:
+    for text in _prompts("write a limerick about my cat knocking over plants", "poem"):
+        assert "limerick: 5 lines rhyming AABBA" in text, text
+        assert "haiku" not in text and "sonnet" not in text and "No form is given" not in text, text
+    texts = _prompts("a poem for my sister's wedding", "poem")
+    assert any("No form is given" in text for text in texts)
+
+
+def test_a_database_table_is_no_request_for_a_markdown_table() -> None:
+    for text in _prompts("write SQL that lists each store's best-selling item from the sales table", "sql-query"):
+        assert "Markdown table" not in text, text
+
+
+def test_the_ideas_length_replaces_the_patterns() -> None:
+    for text in _prompts("a cover letter for a barista job at a small roastery, under 200 words", "cover-letter"):
+        assert "250-400 words" not in text, text
+        assert "under 200 words" in text, text
+
+
+def test_a_variable_named_for_its_material_is_that_material() -> None:
+    for text in _prompts("pull the sender, amount and due date out of {bill_text} as JSON", "extract-json"):
+        assert "{bill}" not in text, text
+        assert "{bill_text}" in text, text
+
+
+def test_an_age_is_the_audience() -> None:
+    assert extract_details("explain how a dishwasher works to a 10-year-old").audience == "a 10-year-old"
+
+
+@pytest.mark.parametrize(
+    "idea, verb, task",
+    [
+        ("rust script that renames files by date", "Write", "Write a rust script that renames files by date."),
+        ("unit tests for our invoice rounding", "Write", "Write unit tests for the user's invoice rounding."),
+        ("8-week plan to learn to swim", "", "Create an 8-week plan to learn to swim."),
+        ("lyrics for a song about a lost umbrella", "Write", "Write lyrics for a song about a lost umbrella."),
+        ("6 names for a bike repair van", "Suggest", "Suggest 6 names for a bike repair van."),
+        ("vue vs svelte for a small dashboard", "Compare", "Compare vue vs svelte for a small dashboard."),
+        (
+            "I want a prompt for reviewing pull requests in our Go service",
+            "",
+            "Review pull requests in the user's Go service.",
+        ),
+        ("with numpy find the outliers in {readings}", "", "With numpy, find the outliers in {readings}."),
+        ("need 12 test cases for a date parser", "", "Create 12 test cases for a date parser."),
+        ("learn to juggle in 3 weeks", "", "Make a plan for the user to learn to juggle in 3 weeks."),
+        ("about-me page for my pottery studio", "Write", "Write an about-me page for the user's pottery studio."),
+    ],
+)
+def test_a_task_from_the_users_own_words_is_never_garbled(idea: str, verb: str, task: str) -> None:
+    assert imperative_task(idea, verb) == task
+
+
+def test_an_idea_that_leads_with_its_verb_needs_no_restating() -> None:
+    assert says_its_verb("pull the totals out of {report}")
+    assert says_its_verb("help me plan a picnic")
+    assert not says_its_verb("a haiku about rain")
