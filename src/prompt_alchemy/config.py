@@ -34,9 +34,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prompt_alchemy.errors import ConfigError
 from prompt_alchemy.models import BUILTIN_PERSONAS, Phase, PhaseConfig
-from prompt_alchemy.providers.base import (
-    ProviderInfo,  # noqa: F401
-    )
+from prompt_alchemy.providers.base import (  # noqa: F401  (the provider settings are part of the config API)
+    LocalProviderConfig,
+    ProviderConfig,
+    ProviderInfo,
+    ScriptedProviderConfig,
+)
 from prompt_alchemy.providers.catalog import all_providers
 
 ENV_PREFIX = "PROMPT_ALCHEMY_"

@@ -14,7 +14,10 @@ from learning_testkit import (
     library_rows,
     make_service,
     ranker_accuracy,
-    rate_all,  # noqa: F401
+    rate_all,
+    sim_db,  # noqa: F401  (fixtures)
+    sim_home,  # noqa: F401
+    sim_pg,  # noqa: F401
     sim_prompts,
     store_prompts,
 )
