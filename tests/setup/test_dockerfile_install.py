@@ -6,6 +6,7 @@ llama.cpp flags itself."""
 
 from __future__ import annotations
 
+import io
 import re
 import shlex
 from pathlib import Path
@@ -29,8 +30,7 @@ def test_the_constraints_path_is_the_one_the_package_ships():
 def _stages(text: str) -> list[list[dict]]:
     from dockerfile_parse import DockerfileParser
 
-    parser = DockerfileParser(fileobj=None)
-    parser.content = text
+    parser = DockerfileParser(fileobj=io.BytesIO(text.encode()))  # in memory: no file written
     stages: list[list[dict]] = []
     for instruction in parser.structure:
         if instruction["instruction"] == "FROM":
