@@ -428,3 +428,48 @@ def test_the_variable_check_finds_unread_ones():
     assert variable_problem("PROMPT_ALCHEMY_SERVER__HOSTNAME", retired_ok=True)
     assert variable_problem("PROMPT_ALCHEMY_SERVER__PORT", retired_ok=False) is None
     assert variable_problem("PROMPT_ALCHEMY_WHEEL_CACHE", retired_ok=False) is None
+
+
+# ------------------------------------------------------------------------------------------------ where files live
+
+
+def _documented_paths() -> dict[str, list[str]]:
+    """The deployment page's table of where files live: platform -> [config file, data dir, cache dir]."""
+    rows = {}
+    for line in (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in ("Linux", "macOS", "Windows"):
+            rows[cells[0]] = [re.match(r"`([^`]+)`", c).group(1) for c in cells[1:]]  # type: ignore[union-attr]
+    return rows
+
+
+def test_the_documented_paths_are_the_ones_platformdirs_gives(monkeypatch):
+    """Each platform's row, computed with the arguments prompt-alchemy passes (config.resolve_paths: no app
+    author directory) by platformdirs' own class for that platform."""
+    import platformdirs.windows
+    from platformdirs.macos import MacOS
+    from platformdirs.unix import Unix
+
+    monkeypatch.setattr(platformdirs.windows, "get_win_folder", lambda csidl: r"%LOCALAPPDATA%")
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    home = str(Path.home())
+    rows = _documented_paths()
+    assert set(rows) == {"Linux", "macOS", "Windows"}
+    for name, cls, sep in (
+        ("Linux", Unix, "/"),
+        ("macOS", MacOS, "/"),
+        ("Windows", platformdirs.windows.Windows, "\\"),
+    ):
+        dirs = cls("prompt-alchemy", appauthor=False)
+        expected = [dirs.user_config_dir + sep + "config.yaml", dirs.user_data_dir + sep, dirs.user_cache_dir + sep]
+        expected = [p.replace(home, "~", 1) for p in expected]
+        if sep == "\\":  # platformdirs joins with this machine's os.path.join
+            expected = [p.replace("/", sep) for p in expected]
+        assert rows[name] == expected, name
+
+
+def test_the_code_asks_platformdirs_for_no_app_author_directory():
+    source = (ROOT / "src" / "prompt_alchemy" / "config.py").read_text(encoding="utf-8")
+    calls = re.findall(r"platformdirs\.user_\w+_dir\(([^)]*)\)", source)
+    assert len(calls) == 3 and all(c == '"prompt-alchemy", appauthor=False' for c in calls), calls
