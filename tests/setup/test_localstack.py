@@ -67,3 +67,12 @@ def test_the_fix_names_make_setup_in_a_checkout_and_local_install_elsewhere(monk
     monkeypatch.setattr(localstack, "checkout_root", lambda: None)
     assert fix_command() == "prompt-alchemy local install"
     assert localstack.setup_hint() == "run 'prompt-alchemy local install'"
+
+
+def test_other_architectures_get_the_generic_build_not_the_x86_flags():
+    for machine in ("x86_64", "AMD64"):
+        assert cmake_args({}, machine=machine).startswith(PORTABLE_CPU_FLAGS)
+    for machine in ("aarch64", "arm64"):
+        flags = _flags(cmake_args({}, machine=machine))
+        assert flags["GGML_NATIVE"] == "OFF" and "GGML_AVX2" not in flags and flags["LLAMA_BUILD_TESTS"] == "OFF"
+    assert "GGML_AVX2" in _flags(cmake_args({"PROMPT_ALCHEMY_LLAMA_CMAKE_ARGS": "-DGGML_AVX2=ON"}, machine="arm64"))

@@ -307,10 +307,12 @@ def judge_chain(registry: ProviderRegistry, settings: Settings, avoid: set[str] 
         return others[0]
     if available:
         return available[0]
+    from prompt_alchemy.localstack import setup_hint
+
     raise ProviderUnavailableError(
         "none",
-        "no provider is available for the judge; add an API key, run 'make "
-        "setup' for the local model, or set ranking.judge_provider",
+        f"no provider is available for the judge; add an API key, {setup_hint()} for the local model, "
+        "or set ranking.judge_provider",
     )
 
 

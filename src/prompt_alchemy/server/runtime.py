@@ -161,14 +161,19 @@ async def until_terminated(work: Awaitable[None], announce: Callable[[], None]) 
         arm_exit_deadline()
         stop.set()
 
-    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        handled = True
+    except NotImplementedError:  # Windows' event loops take no signal handlers: closing stdin or Ctrl+C stops it
+        handled = False
     announce()
     serving = asyncio.ensure_future(work)
     stopping = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        loop.remove_signal_handler(signal.SIGTERM)
+        if handled:
+            loop.remove_signal_handler(signal.SIGTERM)
         for task in (serving, stopping):
             task.cancel()
     if serving.done() and not serving.cancelled() and (error := serving.exception()) is not None:
@@ -184,8 +189,9 @@ def arm_exit_deadline() -> None:
     log.info(
         "stopping: requests in flight get %.0f s, the process ends within %.0f s", SHUTDOWN_GRACE_S, SHUTDOWN_DEADLINE_S
     )
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.alarm(int(SHUTDOWN_DEADLINE_S))
+    if hasattr(signal, "SIGALRM"):  # POSIX; Windows has no alarm, and the grace period alone applies
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(int(SHUTDOWN_DEADLINE_S))
 
 
 async def run_maintenance(service: AlchemyService) -> None:
@@ -346,8 +352,13 @@ def _uvicorn_server_class(announce: Callable[[], None]) -> Any:
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, self.handle_exit, sig, None)
+            try:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, self.handle_exit, sig, None)
+            except NotImplementedError:  # Windows' event loops: uvicorn's own handlers (signal.signal)
+                with super().capture_signals():
+                    yield
+                return
             try:
                 yield
             finally:

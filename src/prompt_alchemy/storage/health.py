@@ -23,6 +23,7 @@ class DatabaseHealth:
     pending: list[str] = field(default_factory=list)  # known to this code, not yet applied
     unknown: list[str] = field(default_factory=list)  # applied by a newer version of the code
     prompts: int | None = None
+    fix: str | None = None  # what to do about `error` when the database itself is not the problem
 
     @property
     def sound(self) -> bool:
@@ -73,8 +74,11 @@ def check_postgres(url: str) -> DatabaseHealth:
     health = DatabaseHealth(path=Path(mask_url(url)), exists=True)
     try:
         import psycopg
-    except ImportError:
-        health.error = "psycopg is not installed (pip install 'prompt-alchemy[postgres]')"
+    except ImportError as exc:
+        from prompt_alchemy.localstack import extra_command
+
+        health.error = f"the postgres extra is not installed ({exc.name or exc})"
+        health.fix = f"run '{extra_command('postgres')}'"
         return health
     try:
         with psycopg.connect(url, connect_timeout=10, autocommit=True) as db:

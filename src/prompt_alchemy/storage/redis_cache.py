@@ -79,7 +79,12 @@ class RedisCache:
     """The response cache (`CacheStore`) and the rate windows (`RateWindows`) on one Redis connection pool."""
 
     def __init__(self, url: str, *, prefix: str = PREFIX, timeout: float = 5.0) -> None:
-        import redis
+        try:
+            import redis
+        except ImportError as exc:
+            from prompt_alchemy.localstack import missing_extra
+
+            raise StorageError(f"cache.url is a Redis server, but {missing_extra('redis', exc)}") from None
 
         self.url = url
         self.where = mask_cache_url(url)

@@ -254,8 +254,13 @@ class PostgresStore(
     dialect = POSTGRES
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, connect_timeout: float = 10) -> None:
-        import psycopg
-        from psycopg_pool import ConnectionPool
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError as exc:
+            from prompt_alchemy.localstack import missing_extra
+
+            raise StorageError(f"storage.url is a PostgreSQL database, but {missing_extra('postgres', exc)}") from None
 
         self.url = url
         self.shown_url = mask_url(url)
