@@ -134,3 +134,29 @@ def test_an_idea_that_leads_with_its_verb_needs_no_restating() -> None:
     assert says_its_verb("pull the totals out of {report}")
     assert says_its_verb("help me plan a picnic")
     assert not says_its_verb("a haiku about rain")
+
+
+def test_a_trip_is_planned_over_its_duration_not_over_its_travellers() -> None:
+    texts = _prompts("plan a weekend in Lyon for a couple with three dogs", "trip-plan")
+    assert all("three dogs:" not in text for text in texts), texts[0]
+    assert any("Plan day by day for a weekend" in text for text in texts), texts[0]
+    assert any("Plan day by day:" in text for text in _prompts("plan a trip to Porto for my parents", "trip-plan"))
+
+
+def test_a_listing_follows_only_the_platform_it_names() -> None:
+    for text in _prompts("write an Etsy listing for hand-dyed silk scarves", "product-description"):
+        assert "Amazon" not in text and "App Store" not in text, text
+    assert any("Etsy's format" in text for text in _prompts("an Etsy listing for silk scarves", "product-description"))
+
+
+def test_a_second_verb_of_the_user_agrees_too() -> None:
+    assert imperative_task("I have a list of leads and need a script that dedupes them") == (
+        "Help the user with this: The user has a list of leads and needs a script that dedupes them."
+    )
+
+
+def test_the_concise_variant_names_an_input_once_in_its_context() -> None:
+    concise = _prompts("turn weekly sales notes into a report for the board", "report-from-notes")[
+        STRATEGY_NAMES.index("concise")
+    ]
+    assert concise.count("{notes}") == 1, concise

@@ -972,6 +972,23 @@ def numbers_with_units(text: str) -> list[str]:
     return out
 
 
+_TIME_UNIT = re.compile(r"\b(?:days?|nights?|weeks?|months?)$", re.I)
+
+
+def duration_of(text: str, numbers: list[str]) -> str:
+    """How long a plan spans, in the idea's words: "4 days", "6 weeks", else "the weekend" / "a week" when the idea
+    says so, else "". Not the count of other things ("two kids")."""
+    for phrase in numbers:
+        count = _count([phrase])
+        if count and _TIME_UNIT.search(count):
+            return count
+    match = re.search(r"\b((?:a |the |one )?(?:long )?weekend|a week|a fortnight|a month)\b", text, re.I)
+    if match:
+        value = match.group(1).lower()
+        return value if value.startswith(("a ", "the ", "one ")) else "the " + value
+    return ""
+
+
 def _count(numbers: list[str]) -> str:
     """The number the idea asks for with its unit: the first number that has a unit word."""
     for phrase in numbers:
@@ -1406,6 +1423,27 @@ _POEM_FORMS = (
 )
 
 
+#: Sales platforms and the listing format each asks for.
+_PLATFORMS = (
+    (r"amazon", "Amazon's format: a title under 200 characters and five benefit bullets"),
+    (r"etsy", "Etsy's format: a title under 140 characters, the description, and 13 tags"),
+    (r"shopify", "Shopify's format: a product title, the description, and an SEO title and meta description"),
+    (r"ebay", "eBay's format: an 80-character title with the key search words, then the condition and details"),
+    (
+        r"app store|google play|play store",
+        "the store's format: a 30-character subtitle and a 170-character promotional text",
+    ),
+)
+
+
+def platform_format(text: str) -> str:
+    """The listing format of the sales platform the idea names ("Etsy's format: ..."), or ""."""
+    for words, rule in _PLATFORMS:
+        if re.search(rf"\b(?:{words})\b", text, re.I):
+            return rule
+    return ""
+
+
 def poem_form(text: str) -> str:
     """The form a poem idea names, with what the form demands ("a haiku: 3 lines of 5-7-5 syllables"), or ""."""
     for words, form in _POEM_FORMS:
@@ -1666,6 +1704,8 @@ class IdeaDetails:
     topic: str = ""  # what that bot is for when its name says it ("booking" for "a booking assistant")
     expert: str = ""  # the expert a person would ask about the idea's field ("a database architect")
     form: str = ""  # the form a poem idea names, with its rules ("a haiku: 3 lines of 5-7-5 syllables")
+    duration: str = ""  # how long a plan spans ("4 days", "6 weeks", "the weekend")
+    platform: str = ""  # the sales platform an idea names, with its format ("Etsy: a title plus 13 tags")
     scope: tuple[str, ...] = ()  # the idea's other clauses (what the bot covers), in its words
     brief_rules: tuple[str, ...] = ()  # its must / never / only clauses, clause by clause
     sources: dict[str, str] = field(default_factory=dict)
@@ -1804,6 +1844,8 @@ def extract_details(idea: str, context_items: list[ContextItem] | None = None) -
         topic=topic_of(persona, domain) if persona else "",
         expert=expert_for(request) if language is None else "",
         form=poem_form(text),
+        duration=duration_of(text, list(numbers)),
+        platform=platform_format(text),
         scope=scope,
         brief_rules=brief_rules,
     )

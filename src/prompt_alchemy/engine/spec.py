@@ -299,6 +299,11 @@ def third_person(text: str) -> str:
             t,
             flags=re.I,
         )
+        t = re.sub(  # "the user has a spreadsheet ... and need SQL": the second verb agrees too
+            r"(\bthe user (?:has|is|wants|needs|uses)\b[^.;]*?\band) (need|want|have|use)\b",
+            lambda m: f"{m.group(1)} {_IRREGULAR.get(m.group(2), m.group(2) + 's')}",
+            t,
+        )
         parts[i] = t
     out = "".join(parts)
     return out[0].upper() + out[1:] if out and out[0].islower() and text[:1].isupper() else out
@@ -545,6 +550,8 @@ def slots_for(pattern: Pattern, details: IdeaDetails, inputs: list[str]) -> dict
         "topic": details.topic,
         "expert": details.expert,
         "form": details.form,
+        "duration": details.duration,
+        "platform": details.platform,
     }
 
 

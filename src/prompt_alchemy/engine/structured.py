@@ -558,11 +558,14 @@ def assemble(spec: PromptSpec, variant: int, family: str | None) -> str:
             sections["Context"] = " ".join(_sentence(c) for c in context[:2])
         rules = spec.brief + (
             spec.rules
-            or [next((line for line in lines if line not in spec.brief), "") for lines in pattern_sections.values()][:2]
+            or [
+                next((line for line in lines if line not in spec.brief and "{" not in line), "")
+                for lines in pattern_sections.values()
+            ][:2]
         )
         rules = [line for line in dict.fromkeys(rules) if line]
-        firsts = [
-            next((line for line in lines if line not in spec.brief), "")
+        firsts = [  # an input's line is already in the context
+            next((line for line in lines if line not in spec.brief and "{" not in line), "")
             for h, lines in pattern_sections.items()
             if h != spec.details_section
         ]

@@ -41,7 +41,7 @@ MIN_EXAMPLES = 6
 #: name says it is for ("booking" for a booking assistant).
 SLOTS = frozenset(
     {"subject", "domain", "audience", "count", "language", "input", "labels", "fields", "purpose", "topic", "expert"}
-    | {"form"}
+    | {"form", "duration", "platform"}
 )
 _SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -482,6 +482,8 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
     kept = {name: score for name, score in scores.items() if name not in drop} if drop else scores
     if _CHOICE.search(idea) and "compare-decide" in kept:  # "should we use A or B?" asks for a decision
         kept = {**kept, "compare-decide": max(FLOOR, *kept.values()) + MARGIN + 0.001}
+    if _INSIDE_A_COMPANY.search(idea) and not _OUTSIDE_PEOPLE.search(idea):
+        kept = {name: score for name, score in kept.items() if name != "support-bot"}  # employees ask inside
     if _SORTS_INTO_LABELS.search(idea) and "classify" in kept and not _NAMES_A_BOT.search(idea):
         # "classifies support emails into billing, bug or other": the labels decide it, not the word "emails"
         kept = {**kept, "classify": max(FLOOR, *kept.values()) + MARGIN + 0.001}
@@ -495,6 +497,18 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
 _SORTS_INTO_LABELS = re.compile(
     r"\b(?:classif(?:y|ies|ied|ying|ication)|categori[sz](?:e|es|ing)|triages?|tags?|labels?|sorts?)\b"
     r"[^.;]{0,100}?\b(?:into|as (?:one of|either)|by (?:category|type|topic|urgency|sentiment))\b",
+    re.I,
+)
+#: People inside an organisation: their bot is a help desk, not a customer support bot.
+_INSIDE_A_COMPANY = re.compile(
+    r"\b(?:employees?'?|colleagues|co-?workers|new hires|internal|onboarding|(?:for|our|the) (?:\w+ )?staff|"
+    r"hr (?:policy|policies|questions|bot|assistant|helpdesk)|"
+    r"staff(?:'s|')? questions|mitarbeiter\w*|empleados|dipendenti|employés|funcionários)\b",
+    re.I,
+)
+_OUTSIDE_PEOPLE = re.compile(
+    r"\b(?:customers?|guests?|clients?|patients?|shoppers?|visitors?|players?|members?|students?|parents?|"
+    r"passengers?|travell?ers?|buyers?|tenants?|users?)\b",
     re.I,
 )
 _NAMES_A_BOT = re.compile(r"\b(?:bot|chatbot|assistant|agent)s?\b", re.I)
