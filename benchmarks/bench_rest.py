@@ -10,11 +10,19 @@ process:
   several rounds: p50/p99/max latency, errors, server CPU per call;
 - `mcp_search` (the baseline): 50 lightweight MCP wire clients (bench_mcp.WireClient: initialize, then
   tools/call search_prompts) do the same with the same number of distinct queries;
+- `rest_search_repeated`: the same REST load repeating the first round's queries, already searched: the
+  query-vector cache answers (agents repeat searches), the text and vector search still run;
 - `floor`: the same 50 httpx clients against a bare Starlette route under uvicorn in its own process (no auth, no
-  search: a fixed JSON answer), the least any HTTP route can cost here; `rest_p99_vs_floor` compares the two.
+  search) whose answer is a fixed copy of a real 10-result search answer, so that the clients read and parse as
+  many bytes as from the real route: the least any HTTP route giving this answer can cost here.
+  `rest_p99_vs_floor` and `rest_repeated_p99_vs_floor` compare the two.
 
-Every call uses a query not searched before (the query-vector cache never answers). Both clients run in this
-process, on the same cores as the server. Prints one JSON object.
+Every call of `rest_search` and `mcp_search` uses a query not searched before (the query-vector cache never
+answers). Both clients run in this process, on the same cores as the server: `client_cpu_ms_per_call` is this
+process's CPU per call, `server_loop_cpu_ms_per_call` the server's event loop thread's (HTTP, auth, the route; the
+rest of `server_cpu_ms_per_call` is the search in worker threads). On 2 cores a round of 50 calls cannot end
+before 50 x (server + client CPU per call) / 2 ms. Timings are noisy when other work runs on the machine
+(`load_average_*`). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_mcp  # noqa: E402
-from bench_mcp import CLIENTS, ROUNDS, _cpu_s, _pct  # noqa: E402
+from bench_mcp import CLIENTS, ROUNDS, _cpu_s, _loop_cpu_s, _pct  # noqa: E402
 
 
 async def rest_bursts(url: str, key: str, rounds: list[list[str]], pid: int) -> dict:
@@ -62,27 +70,44 @@ async def rest_bursts(url: str, key: str, rounds: list[list[str]], pid: int) -> 
 
 
 FLOOR_APP = """
-import sys, uvicorn
+import pathlib, sys, uvicorn
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
+ANSWER = pathlib.Path(sys.argv[2]).read_bytes()
+
 async def search(request):
-    return JSONResponse({"query": request.query_params.get("q"), "count": 1, "results": [{"id": "x"}]})
+    return Response(ANSWER, media_type="application/json")
 
 uvicorn.run(Starlette(routes=[Route("/api/v1/search", search)]), host="127.0.0.1", port=int(sys.argv[1]),
             log_level="warning", access_log=False)
 """
 
 
-def start_floor() -> tuple[subprocess.Popen, str]:
+def sample_answer(url: str, key: str, query: str, path: Path) -> int:
+    """A real 10-result search answer of the server, written to `path` for the floor to return: its size."""
+    import httpx
+
+    answer = httpx.get(
+        url + "/api/v1/search",
+        params={"q": query, "limit": 10},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    answer.raise_for_status()
+    path.write_bytes(answer.content)
+    return len(answer.content)
+
+
+def start_floor(answer: Path) -> tuple[subprocess.Popen, str]:
     """The bare Starlette + uvicorn route in a process of its own, once it answers."""
     import httpx
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", FLOOR_APP, str(port)])
+    proc = subprocess.Popen([sys.executable, "-c", FLOOR_APP, str(port), str(answer)])
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -113,10 +138,13 @@ async def mcp_bursts(url: str, key: str, rounds: list[list[str]], pid: int) -> d
 
 async def _measure(clients: list, rounds: list[list[str]], pid: int, one) -> dict:
     latencies: list[float] = []
+    rounds_ms: list[float] = []
     errors = 0
-    cpu0, t0 = _cpu_s(pid), time.perf_counter()
+    cpu0, loop0, client0, t0 = _cpu_s(pid), _loop_cpu_s(pid), _cpu_s(), time.perf_counter()
     for queries in rounds:
+        start = time.perf_counter()
         results = await asyncio.gather(*(one(c, q) for c, q in zip(clients, queries)))
+        rounds_ms.append((time.perf_counter() - start) * 1000.0)
         latencies += [ms for ms, _ in results]
         errors += sum(1 for _, ok in results if not ok)
     wall = time.perf_counter() - t0
@@ -128,8 +156,12 @@ async def _measure(clients: list, rounds: list[list[str]], pid: int, one) -> dic
         "p50_ms": _pct(latencies, 50),
         "p99_ms": _pct(latencies, 99),
         "max_ms": round(max(latencies), 1),
+        "round_wall_ms_median": _pct(rounds_ms, 50),
         "calls_per_s": round(calls / wall, 1),
         "server_cpu_ms_per_call": round((_cpu_s(pid) - cpu0) * 1000 / calls, 2),
+        "server_loop_cpu_ms_per_call": round((_loop_cpu_s(pid) - loop0) * 1000 / calls, 2),
+        "client_cpu_ms_per_call": round((_cpu_s() - client0) * 1000 / calls, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
     }
 
 
@@ -154,13 +186,16 @@ def main() -> None:
     per = CLIENTS * ROUNDS
     rest_rounds = [queries[i * CLIENTS : (i + 1) * CLIENTS] for i in range(ROUNDS)]
     mcp_rounds = [queries[per + i * CLIENTS : per + (i + 1) * CLIENTS] for i in range(ROUNDS)]
+    answer = Path(tmp) / "answer.json"
     try:
+        answer_bytes = sample_answer(url, key, queries[2 * per], answer)
         mcp = asyncio.run(mcp_bursts(url, key, mcp_rounds, proc.pid))
         rest = asyncio.run(rest_bursts(url, key, rest_rounds, proc.pid))
+        repeated = asyncio.run(rest_bursts(url, key, [rest_rounds[0]] * ROUNDS, proc.pid))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    floor_proc, floor_url = start_floor()
+    floor_proc, floor_url = start_floor(answer)
     try:
         floor = asyncio.run(rest_bursts(floor_url, key, rest_rounds, floor_proc.pid))
     finally:
@@ -173,11 +208,16 @@ def main() -> None:
                 "prompts": bench_mcp.N,
                 "build_s": round(build_s, 1),
                 "authenticated": True,
+                "answer_bytes": answer_bytes,
                 "rest_search": rest,
+                "rest_search_repeated": repeated,
                 "mcp_search": mcp,
                 "rest_vs_mcp_p50": round(rest["p50_ms"] / mcp["p50_ms"], 2) if mcp["p50_ms"] else None,
                 "floor": floor,
                 "rest_p99_vs_floor": round(rest["p99_ms"] / floor["p99_ms"], 2) if floor["p99_ms"] else None,
+                "rest_repeated_p99_vs_floor": (
+                    round(repeated["p99_ms"] / floor["p99_ms"], 2) if floor["p99_ms"] else None
+                ),
                 "server_exit_code": proc.returncode,
                 "load_average_start": load_start,
                 "load_average_end": round(os.getloadavg()[0], 2),

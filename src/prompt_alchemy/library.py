@@ -71,6 +71,9 @@ class Library:
         embedding = None
         if mode in ("semantic", "hybrid"):
             reason = self.embedder_problem
+            vector = self.query_embedder.cached(query) if reason is None else None
+            if vector is not None:  # a repeated query: the whole search in one trip to a worker thread
+                return await asyncio.to_thread(self._hits, mode, query, vector, filters, pool, None, limit)
             if reason is None:  # the query is embedded (batched with concurrent ones) while the text search runs
                 embedding = asyncio.ensure_future(self.query_embedder.embed(query))
             elif mode == "semantic":

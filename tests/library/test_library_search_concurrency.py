@@ -159,3 +159,33 @@ async def test_concurrent_searches_answer_what_sequential_ones_do(service):
     for (_query, _mode, f), results in zip(calls, concurrent):
         if f is not None:
             assert all("t1" in r.prompt.tags for r in results)
+
+
+async def test_a_repeated_search_answers_from_the_cached_vector_what_the_first_did(service):
+    if service.embedder.unavailable_reason():
+        pytest.skip(service.embedder.unavailable_reason())
+    contents = [f"{t}, step by step" for t in TEXTS]
+    vectors = service.embedder.embed_sync(contents)
+    service.store.save_prompts(
+        [
+            Prompt(
+                content=c,
+                embedding=v.tolist(),
+                embedding_model=service.embedder.model,
+                embedding_provider=service.embedder.provider,
+                embedding_dim=service.embedder.dimensions,
+            )
+            for c, v in zip(contents, vectors)
+        ]
+    )
+
+    def shape(results):
+        return [(r.prompt.id, r.score, r.text_rank, r.semantic_rank, r.similarity) for r in results]
+
+    for mode in ("hybrid", "semantic"):
+        service.library.query_embedder.clear()
+        first = shape(await service.search("a unix shell to pretend with", mode=mode, limit=4))
+        calls = service.library.query_embedder.calls
+        again = shape(await service.search("a unix shell to pretend with", mode=mode, limit=4))
+        assert service.library.query_embedder.calls == calls  # the vector came from the cache
+        assert again == first and len(first) == 4

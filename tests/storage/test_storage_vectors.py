@@ -54,6 +54,38 @@ def test_search_matches_brute_force(seed, n, k, removed, subset):
     assert got == _brute(live_ids, live_matrix, q, k, allowed)
 
 
+def test_a_kept_filter_stays_right_as_rows_move():
+    """The store hands the same frozenset to every search until the next write; the index keeps its row mask, which
+    must follow additions, removals and reloads."""
+    rng = np.random.default_rng(3)
+    ids = [f"p{i}" for i in range(40)]
+    matrix = _unit(rng, 40, 8)
+    index = VectorIndex("m", 8)
+    index.add(ids, matrix)
+    most = frozenset(ids[5:])  # masked (more than a quarter of the rows)
+    every = frozenset(ids) | {"unknown"}  # allows every row
+    live_ids, live_matrix = ids, matrix
+
+    def check() -> None:
+        for allowed in (most, every, most, every):
+            q = _unit(rng, 1, 8)[0]
+            got = [pid for pid, _ in index.search(q, 12, allowed)]
+            assert got == _brute(live_ids, live_matrix, q, 12, allowed)
+
+    check()
+    index.remove(["p7", "p0", "p20"])  # the last rows move into the holes
+    keep = [i for i, pid in enumerate(ids) if pid not in {"p7", "p0", "p20"}]
+    live_ids, live_matrix = [ids[i] for i in keep], matrix[keep]
+    check()
+    extra = _unit(rng, 2, 8)
+    index.add(["p0", "p41"], extra)  # p0 is allowed by `every` only; p41 by neither
+    live_ids, live_matrix = live_ids + ["p0", "p41"], np.vstack([live_matrix, extra])
+    check()
+    index.load_matrix(ids[:10], matrix[:10])
+    live_ids, live_matrix = ids[:10], matrix[:10]
+    check()
+
+
 def test_replace_and_reload():
     index = VectorIndex("m", 3)
     index.add(["a", "b"], [[1, 0, 0], [0, 1, 0]])

@@ -320,15 +320,19 @@ class PromptRecords:
         return int(self.query("SELECT COUNT(*) FROM prompts")[0][0])
 
     def get_prompts(self, ids: list[str], *, with_embedding: bool = False) -> dict[str, Prompt]:
-        """The prompts with these ids that exist, by id."""
+        """The prompts with these ids that exist (in the caller's project), by id. The rows are found by id and
+        the project is checked on each: in SQL, `project_id = ?` beside `id IN (...)` makes SQLite, which has no
+        statistics, walk the project's index (every prompt of the project) instead of the ids' (20 ms against
+        0.06 ms for ten ids in 10,000)."""
         cols = "*" if with_embedding else _LIGHT
+        project = project_scope()
         out: dict[str, Prompt] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            where, params = scoped(f"p.id IN ({marks})", chunk)
-            for row in self.read(f"SELECT {cols} FROM prompts p WHERE {where}", params):
-                out[row["id"]] = row_to_prompt(row)
+            for row in self.read(f"SELECT {cols} FROM prompts p WHERE p.id IN ({marks})", chunk):
+                if project is None or row["project_id"] == project:
+                    out[row["id"]] = row_to_prompt(row)
         return out
 
     def count_matching(self, filters: SearchFilters | None = None) -> int:

@@ -34,6 +34,8 @@ class VectorIndex:
         self._n = 0
         self._ids: list[str] = []
         self._pos: dict[str, int] = {}
+        #: id(allowed) -> (allowed, its row mask, or None when it allows every row); emptied when rows move
+        self._masks: dict[int, tuple[frozenset[str], Any]] = {}
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -63,6 +65,7 @@ class VectorIndex:
         matrix = np.ascontiguousarray(matrix, dtype=np.float32).reshape(len(ids), self.dimensions)
         with self._lock:
             self._buf, self._n = matrix, len(ids)
+            self._masks.clear()
             self._ids = list(ids)
             self._pos = {pid: i for i, pid in enumerate(self._ids)}
 
@@ -78,6 +81,7 @@ class VectorIndex:
                     self._buf[self._pos[pid]] = vec
             if not fresh:
                 return
+            self._masks.clear()
             need = self._n + len(fresh)
             if need > self._buf.shape[0]:
                 capacity = max(need, self._n + max(64, self._n // 8))
@@ -92,6 +96,7 @@ class VectorIndex:
 
     def remove(self, ids: Iterable[str]) -> None:
         with self._lock:
+            self._masks.clear()
             for pid in ids:
                 i = self._pos.pop(pid, None)
                 if i is None:
@@ -125,13 +130,30 @@ class VectorIndex:
                 top = top[np.argsort(-scores[top], kind="stable")]
                 return [(self._ids[int(rows[i])], float(scores[i])) for i in top]
             scores = _dot(self._matrix, q)
-            if allowed is not None:
-                mask = np.fromiter((pid in allowed for pid in self._ids), dtype=bool, count=self._n)
+            mask = None if allowed is None else self._mask(allowed)
+            if mask is not None:
                 scores = np.where(mask, scores, -np.inf)
             k = min(k, self._n)
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.argsort(-scores[top], kind="stable")]
             return [(self._ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
+
+    def _mask(self, allowed: set[str] | frozenset[str]) -> Any:
+        """Which rows `allowed` holds (None: every row). A frozenset's mask is kept until rows move: the store
+        keeps one frozenset per filter (the project's, on a team server) until the next write, and testing 10,000
+        ids against it costs more than the product itself."""
+        import numpy as np
+
+        kept = self._masks.get(id(allowed))
+        if kept is not None and kept[0] is allowed:
+            return kept[1]
+        mask = np.fromiter((pid in allowed for pid in self._ids), dtype=bool, count=self._n)
+        found = None if mask.all() else mask
+        if isinstance(allowed, frozenset):
+            if len(self._masks) >= 16:
+                self._masks.clear()
+            self._masks[id(allowed)] = (allowed, found)
+        return found
 
     @property
     def nbytes(self) -> int:
