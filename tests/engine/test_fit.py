@@ -160,3 +160,8 @@ def test_the_concise_variant_names_an_input_once_in_its_context() -> None:
         STRATEGY_NAMES.index("concise")
     ]
     assert concise.count("{notes}") == 1, concise
+
+
+def test_the_material_worked_on_is_neither_the_output_form_nor_its_reader() -> None:
+    for text in _prompts("a prompt that sorts customer emails into refund, delivery or other", "classify"):
+        assert "subject line" not in text and "receives the email" not in text, text

@@ -501,9 +501,13 @@ _FORMAT_CUES = (
 )
 
 
-def format_from_idea(idea: str) -> str | None:
+def format_from_idea(idea: str, material: tuple[str, ...] = ()) -> str | None:
+    """The output form the idea asks for; a word naming the material worked on ("classify support emails") is
+    not a form."""
     lowered = idea.lower()
     for cue, form in _FORMAT_CUES:
+        if any(name.rstrip("s") == cue.rstrip("s") for name in material):
+            continue
         if re.search(rf"\b{re.escape(cue)}s?\b", lowered):
             if cue == "table" and _DATABASE_TABLE.search(lowered):  # "from an orders table" is data, not a format
                 continue
@@ -518,13 +522,16 @@ _DATABASE_TABLE = re.compile(
 )
 
 
-def audience_from_idea(idea: str) -> str | None:
-    """Who the result is for: named in the idea ("for beginners"), else implied by the deliverable."""
+def audience_from_idea(idea: str, material: tuple[str, ...] = ()) -> str | None:
+    """Who the result is for: named in the idea ("for beginners"), else implied by the deliverable (not by the
+    material worked on: the emails of "classify support emails" are read by no one)."""
     match = _AUDIENCE.search(idea)
     if match:
         return match.group(1).strip()
     lowered = idea.lower()
     for cue, audience in sorted(_DELIVERABLE_AUDIENCE, key=lambda item: -len(item[0])):
+        if any(name.rstrip("s") == cue.rstrip("s") for name in material):
+            continue
         if re.search(rf"\b{re.escape(cue)}s?\b", lowered):
             return audience
     return None
@@ -536,7 +543,12 @@ def audience_from_idea(idea: str) -> str | None:
 def slots_for(pattern: Pattern, details: IdeaDetails, inputs: list[str]) -> dict[str, str]:
     """The values of a pattern's slots for one idea (see the pattern contract)."""
     persona_kind = pattern.form == "sections" and bool(pattern.task)  # a bot's reader is its user, no deliverable's
-    audience = details.audience or pattern.audience or ("" if persona_kind else audience_from_idea(details.idea)) or ""
+    audience = (
+        details.audience
+        or pattern.audience
+        or ("" if persona_kind else audience_from_idea(details.idea, details.inputs))
+        or ""
+    )
     return {
         "subject": details.image_subject if pattern.form == "paragraph" else details.subject,
         "domain": details.domain,
@@ -701,7 +713,9 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
             sections[pattern.details_section] = rules + sections[pattern.details_section]
         else:
             constraints = rules + constraints
-    form = None if ai_facing else format_from_idea(details.idea)  # "email" in an agent's tools is no format
+    form = (
+        None if ai_facing else format_from_idea(details.idea, details.inputs)
+    )  # "email" in an agent's tools is no format
     output_format = form or " ".join(_agree(_filled([pattern.output_format], slots), details))
     audience = slots["audience"]
     context = list(details.context)
