@@ -165,3 +165,40 @@ def test_the_concise_variant_names_an_input_once_in_its_context() -> None:
 def test_the_material_worked_on_is_neither_the_output_form_nor_its_reader() -> None:
     for text in _prompts("a prompt that sorts customer emails into refund, delivery or other", "classify"):
         assert "subject line" not in text and "receives the email" not in text, text
+
+
+def test_code_roles_name_the_language_not_a_word_of_the_idea() -> None:
+    for text in _prompts("debug my Vue component that flickers on every scroll", "code-debug"):
+        assert "senior Vue developer" in text, text
+        assert "every scroll developer" not in text, text
+
+
+def test_a_roleplay_partner_is_the_character_it_plays() -> None:
+    for text in _prompts(
+        "a roleplay partner that plays a strict customs officer so I can practice my German", "roleplay-character"
+    ):
+        assert "You are a strict customs officer" in text or "a strict customs officer" in text, text
+
+
+def test_a_coach_for_practising_something_helps_the_user_practise_it() -> None:
+    details = extract_details("a coach bot for rehearsing job interview answers in Spanish")
+    assert details.purpose == "Help the user with rehearsing job interview answers in Spanish."
+
+
+@pytest.mark.parametrize(
+    "idea, pattern",
+    [
+        ("explain the difference between HTTP and HTTPS for a new intern", "explain-topic"),
+        ("brainstorm 12 podcast episode ideas for a gardening show", "brainstorm"),
+        ("a chatbot that answers employees' questions about the parental leave policy", "internal-helpdesk-bot"),
+        ("a prompt that sorts incoming invoices into paid, overdue or disputed", "classify"),
+        ("escribe un mensaje a mi vecino para pedirle que baje la música", "email"),
+    ],
+)
+def test_the_kind_of_task_the_idea_asks_for_is_chosen(idea: str, pattern: str) -> None:
+    import asyncio
+
+    from prompt_alchemy.embeddings.local import LocalEmbedder
+    from prompt_alchemy.engine.patterns import choose_pattern
+
+    assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name == pattern

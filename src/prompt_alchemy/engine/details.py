@@ -1303,6 +1303,11 @@ _QUESTIONS_FOR = re.compile(
     r"questions\s+(?:about|on)\s+[^;.,]+)",
     re.I,
 )
+_FOR_DOING = re.compile(
+    r"\b(?:bot|chatbot|assistant|coach|tutor|partner|gpt|helper|companion)s?\b[^;.]*?\bfor\s+"
+    r"((?:practi[cs]ing|learning|improving|preparing for|rehearsing|building|training for|reviewing)\b[^;.,]+)",
+    re.I,
+)
 _COMMON_VERBS = frozenset(
     """help answer read send draft reply label ask book report check run open restart page find
 compare suggest explain quiz guide correct track remind escalate flag summarize summarise translate schedule collect
@@ -1444,6 +1449,60 @@ def platform_format(text: str) -> str:
     return ""
 
 
+#: Programming languages and frameworks, as a developer names them ("a senior Go developer").
+_STACKS = (
+    ("React Native", r"react native"),
+    ("TypeScript", r"typescript|\bts\b"),
+    ("JavaScript", r"javascript|\bjs\b|node\.?js"),
+    ("React", r"react"),
+    ("Vue", r"vue(?:\.js)?"),
+    ("Angular", r"angular"),
+    ("Svelte", r"svelte"),
+    ("Django", r"django"),
+    ("Flask", r"flask"),
+    ("FastAPI", r"fastapi"),
+    ("Rails", r"rails"),
+    ("Python", r"python|pandas|pytest"),
+    ("Rust", r"rust"),
+    ("Kotlin", r"kotlin"),
+    ("Swift", r"swift(?:ui)?"),
+    ("Java", r"java(?!script)|spring boot"),
+    ("C#", r"c#|\.net|dotnet"),
+    ("C++", r"c\+\+"),
+    ("Ruby", r"ruby"),
+    ("PHP", r"php|laravel"),
+    ("Go", r"golang|\bin go\b|\bgo (?:cli|service|program|app|code|function|module)"),
+    ("Bash", r"bash|shell script"),
+    ("SQL", r"\bsql\b"),
+    ("Terraform", r"terraform"),
+    ("Elixir", r"elixir"),
+    ("Scala", r"scala"),
+    ("Haskell", r"haskell"),
+    ("Dart", r"dart|flutter"),
+    ("R", r"\bin r\b|\br script"),
+)
+
+
+def character_of(request: str) -> str:
+    """The character a role-play idea names after "plays", "roleplay as", "act as", "pretend to be" ("a roleplay
+    partner that plays a tough landlord so I can ..." -> "a tough landlord"), or ""."""
+    match = re.search(
+        r"\b(?:plays?|playing|role-?plays?(?:\s+as)?|acts?\s+as|pretends?\s+to\s+be|is)\s+"
+        r"((?:an?|the)\s+[^,;.]+?)(?=\s+(?:so|to|and|who|that|for|while|because)\b|[,;.]|$)",
+        request,
+        re.I,
+    )
+    return match.group(1).strip() if match else ""
+
+
+def stack_of(text: str) -> str:
+    """The programming language or framework the idea names ("Go", "React"), or ""."""
+    for name, words in _STACKS:
+        if re.search(rf"(?<![\w#+])(?:{words})(?![\w#+])", text, re.I):
+            return name
+    return ""
+
+
 def poem_form(text: str) -> str:
     """The form a poem idea names, with what the form demands ("a haiku: 3 lines of 5-7-5 syllables"), or ""."""
     for words, form in _POEM_FORMS:
@@ -1490,7 +1549,10 @@ def purpose_of(request: str) -> str:
     match = _PURPOSE.search(request)
     if not match:
         asked = _QUESTIONS_FOR.search(request)  # "a bot for our nurses' questions about the shift-swap rules"
-        return f"Answer {third_person(_ours(asked.group(1)))}." if asked else ""
+        if asked:
+            return f"Answer {third_person(_ours(asked.group(1)))}."
+        doing = _FOR_DOING.search(request)  # "a coach bot for practicing small talk in English"
+        return f"Help the user with {third_person(doing.group(1)).strip()}." if doing else ""
     text = match.group(1).strip().rstrip(" .!?,")
     words = text.split()
     if not words:
@@ -1704,6 +1766,8 @@ class IdeaDetails:
     topic: str = ""  # what that bot is for when its name says it ("booking" for "a booking assistant")
     expert: str = ""  # the expert a person would ask about the idea's field ("a database architect")
     form: str = ""  # the form a poem idea names, with its rules ("a haiku: 3 lines of 5-7-5 syllables")
+    stack: str = ""  # the programming language or framework the idea names ("Go")
+    character: str = ""  # the character a role-play idea asks the model to play ("a tough landlord")
     duration: str = ""  # how long a plan spans ("4 days", "6 weeks", "the weekend")
     platform: str = ""  # the sales platform an idea names, with its format ("Etsy: a title plus 13 tags")
     scope: tuple[str, ...] = ()  # the idea's other clauses (what the bot covers), in its words
@@ -1844,6 +1908,8 @@ def extract_details(idea: str, context_items: list[ContextItem] | None = None) -
         topic=topic_of(persona, domain) if persona else "",
         expert=expert_for(request) if language is None else "",
         form=poem_form(text),
+        stack=stack_of(text),
+        character=character_of(request),
         duration=duration_of(text, list(numbers)),
         platform=platform_format(text),
         scope=scope,

@@ -550,7 +550,7 @@ def slots_for(pattern: Pattern, details: IdeaDetails, inputs: list[str]) -> dict
         or ""
     )
     return {
-        "subject": details.image_subject if pattern.form == "paragraph" else details.subject,
+        "subject": details.image_subject if pattern.form == "paragraph" else (details.character or details.subject),
         "domain": details.domain,
         "audience": audience,
         "count": details.count,
@@ -563,6 +563,7 @@ def slots_for(pattern: Pattern, details: IdeaDetails, inputs: list[str]) -> dict
         "expert": details.expert,
         "form": details.form,
         "duration": details.duration,
+        "stack": details.stack,
         "platform": details.platform,
     }
 
@@ -662,7 +663,8 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
     roles = _filled([r for r in pattern.roles if not (thing and _KNOWS_DOMAIN.search(r))], slots)
     pattern_task = _filled(pattern.task, slots)
     if details.language:
-        task, task_source = details.request.rstrip(" .") + ".", "idea"
+        request = details.request.rstrip(" .")
+        task, task_source = request[:1].upper() + request[1:] + ".", "idea"
     elif pattern_task:
         task, task_source = pattern_task[0], "pattern"
     else:

@@ -41,7 +41,7 @@ MIN_EXAMPLES = 6
 #: name says it is for ("booking" for a booking assistant).
 SLOTS = frozenset(
     {"subject", "domain", "audience", "count", "language", "input", "labels", "fields", "purpose", "topic", "expert"}
-    | {"form", "duration", "platform"}
+    | {"form", "duration", "platform", "stack"}
 )
 _SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -400,9 +400,48 @@ async def choose_pattern(idea: str, embedder: Embedder | None, idea_vector: np.n
     matrix = await example_vectors(embedder)
     if idea_vector is None or english != idea:
         idea_vector = (await embedder.embed([english]))[0]
-    return decide(
-        _named_model(english, _asked_kind(english, language, embedding_scores(matrix, np.asarray(idea_vector))))
-    )
+    scores = _named_model(english, _asked_kind(english, language, embedding_scores(matrix, np.asarray(idea_vector))))
+    choice = decide(scores)
+    return _by_lead_verb(english, choice, scores) if choice.pattern.name == GENERAL else choice
+
+
+#: When no pattern is clearly nearest, the idea's own verb names the kind of task: "explain the difference between
+#: TCP and UDP" is an explanation. (verb pattern, the pattern; an idea about code takes the code pattern.)
+_LEAD_VERBS = (
+    (r"explain|describe|teach me|eli5", "explain-topic"),
+    (
+        r"write (?:me )?(?:a |an )?(?:short |quick |polite |formal |friendly )?(?:message|note|letter|text|e-?mail)",
+        "email",
+    ),
+    (r"brainstorm|come up with|list (?:some |\d+ )?ideas", "brainstorm"),
+    (r"summari[sz]e|condense|tl;?dr", "summarize"),
+    (r"translate", "translate"),
+    (r"compare", "compare-decide"),
+    (r"extract|pull", "extract-json"),
+    (r"debug|fix", "code-debug"),
+    (r"review|audit", "code-review"),
+)
+_ABOUT_CODE = re.compile(
+    r"\{code\}|\b(?:code|function|method|class|script|regex|snippet|query|component|module|stack trace)\b", re.I
+)
+_ASKS_FOR_IDEAS = re.compile(r"\b(?:\d+|some|a few|ten|twenty)\s+(?:[\w-]+\s+){0,3}ideas\b|\bideas for\b", re.I)
+
+
+def _by_lead_verb(idea: str, choice: PatternChoice, scores: dict[str, float]) -> PatternChoice:
+    from prompt_alchemy.engine.spec import strip_lead
+
+    body = strip_lead(idea.strip()).lower()
+    wanted = "brainstorm" if _ASKS_FOR_IDEAS.search(idea) and not _ASKS_FOR_NAMES.search(idea) else None
+    for verb, name in _LEAD_VERBS:
+        if wanted is None and re.match(rf"(?:{verb})\b", body):
+            wanted = name
+    if wanted == "explain-topic" and _ABOUT_CODE.search(idea):
+        wanted = "code-explain"
+    if wanted == "code-review" and re.search(r"\bsecurity|vulnerab|injection|owasp", idea, re.I):
+        wanted = "security-review"
+    if wanted is None or wanted not in scores:
+        return choice
+    return PatternChoice(load_patterns()[wanted], scores[wanted], choice.margin, False, wanted, "embedding+verb")
 
 
 #: An image model named in the idea decides which image pattern (its parameters and syntax differ).
@@ -477,6 +516,8 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
         drop.add("meal-plan")
     if not _ASKS_FOR_NAMES.search(idea):  # a product description of an Etsy shop's mugs is not its name
         drop.add("naming")
+    if not _ASKS_FOR_A_SONG.search(idea):  # a message asking a neighbour to turn the music down is no song
+        drop.add("song-lyrics")
     if _BUILDS_A_PROGRAM.match(body):  # a program that summarizes is code, not a summary of given material
         drop.update(_ON_MATERIAL)
     kept = {name: score for name, score in scores.items() if name not in drop} if drop else scores
@@ -491,6 +532,14 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
         # "a prompt that makes the model answer only yes or no": the prompt is the behaviour, said plainly
         return {**kept, GENERAL: max(kept.values()) + MARGIN + 0.001}
     return kept
+
+
+#: A song request names a song (or lyrics, a jingle, a verse or chorus), in the idea's own language.
+_ASKS_FOR_A_SONG = re.compile(
+    r"\b(?:songs?|lyrics|jingles?|raps?|anthems?|ballads?|chorus|verses?|hooks?|lullab(?:y|ies)|ditty|"
+    r"canci[oó]n\w*|letra|lied\w*|songtext|chansons?|paroles|canzon[ei]|testo|can[cç][aã]o|liedje)\b",
+    re.I,
+)
 
 
 #: A request to sort material into given labels ("classify reviews into positive, negative or mixed").
