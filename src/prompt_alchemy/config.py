@@ -25,6 +25,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     create_model,
     field_validator,
@@ -36,7 +37,7 @@ from prompt_alchemy.errors import ConfigError
 from prompt_alchemy.models import BUILTIN_PERSONAS, Phase, PhaseConfig
 from prompt_alchemy.providers.base import (
     ProviderInfo,  # noqa: F401
-    )
+)
 from prompt_alchemy.providers.catalog import all_providers
 
 ENV_PREFIX = "PROMPT_ALCHEMY_"
@@ -386,7 +387,29 @@ class OidcConfig(_Section):
         description="the audience ('aud') access tokens must be issued for: this "
         "API's identifier at the provider; required with an issuer",
     )
-    client_id: str | None = Field(None, description="the OAuth client of the viewer's sign-in (public, with PKCE)")
+    client_id: str | None = Field(
+        None,
+        description="the OAuth client of the viewer's sign-in on the team server (authorization code with PKCE); "
+        "unset, the team server serves no viewer",
+    )
+    client_secret: SecretStr | None = Field(
+        None, description="the viewer client's secret, for providers whose web clients have one (Google); else unset"
+    )
+    scopes: str = Field(
+        "openid email profile offline_access",
+        description="the scopes the viewer's sign-in asks for (offline_access: a refresh token)",
+    )
+    authorize_params: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra parameters of the sign-in request: {'audience': ...} for Auth0, "
+        "{'access_type': 'offline', 'prompt': 'consent'} for Google",
+    )
+    session_secret: SecretStr | None = Field(
+        None,
+        description="signs the viewer's session cookie; the same on every replica (unset: a new one at each start, "
+        "and people sign in again after a restart)",
+    )
+    session_hours: int = Field(12, ge=1, le=24 * 30, description="how long a viewer session lasts at most")
     role_claim: str | None = Field(
         None,
         description="the token claim holding roles: 'admin', ['team-a:member', "

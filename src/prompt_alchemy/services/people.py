@@ -23,12 +23,10 @@ from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.services._common import in_thread
 from prompt_alchemy.services.access import KEY_PREFIX, SCOPES, ApiKey, AuditLog, _hash, scope_allows
 from prompt_alchemy.services.app import App
-from prompt_alchemy.tenancy import DEFAULT_PROJECT, LOCAL_USER, Principal
+from prompt_alchemy.tenancy import DEFAULT_PROJECT, LOCAL_USER, ROLES, Principal, role_at_least
 
 _log = get_logger("services.people")
 
-#: The roles, least first (Langfuse's).
-ROLES = ("viewer", "member", "admin", "owner")
 #: The highest key scope each role allows (its routes and MCP tools).
 ROLE_SCOPE = {"viewer": "read", "member": "write", "admin": "admin", "owner": "admin"}
 #: What each role may do: (what, the least role that may). docs/teams.md shows this table.
@@ -41,10 +39,6 @@ PERMISSIONS: tuple[tuple[str, str], ...] = (
 )
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-
-
-def role_at_least(role: str | None, needed: str) -> bool:
-    return role is not None and ROLES.index(role) >= ROLES.index(needed)
 
 
 def bounded_scope(scope: str, role: str | None) -> str | None:
@@ -242,6 +236,11 @@ class PeopleService:
     @in_thread
     def list_projects(self) -> list[dict[str, Any]]:
         return self.app.store.list_projects() if self.app.library_exists() else []
+
+    @in_thread
+    def user_projects(self, user_id: str) -> dict[str, str]:
+        """project -> the user's role there."""
+        return {p: m["role"] for p, m in self.app.store.memberships(user_id).items()}
 
     @in_thread
     def list_users(self) -> list[dict[str, Any]]:
