@@ -406,8 +406,8 @@ class LabelRepository:
         return [
             dict(r)
             for r in self.query(
-                f"SELECT prompt_name, name, action, prompt_id, previous_id, actor, source, created_at FROM label_history "
-                f"{where} ORDER BY id DESC LIMIT ?",
+                "SELECT prompt_name, name, action, prompt_id, previous_id, actor, source, created_at "
+                f"FROM label_history {where} ORDER BY id DESC LIMIT ?",
                 [*params, limit],
             )
         ]
