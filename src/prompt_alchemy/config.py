@@ -450,6 +450,22 @@ class RetentionConfig(_Section):
 
     sessions_days: int | None = Field(None, ge=1, description="purge generation sessions older than this")
     audit_days: int | None = Field(None, ge=1, description="purge audit rows older than this")
+    interval: str = Field(
+        "1d", description="how often the server purges when a setting above is set (s, m, h, d or w: 1d, 6h)"
+    )
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        from prompt_alchemy.models import parse_duration
+
+        if parse_duration(v) <= 0:
+            raise ValueError("the interval must be longer than zero")
+        return v
+
+    def active(self) -> bool:
+        """Whether anything is to be purged."""
+        return self.sessions_days is not None or self.audit_days is not None
 
 
 class CacheConfig(_Section):

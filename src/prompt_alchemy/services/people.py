@@ -398,17 +398,37 @@ class PeopleService:
         )
 
     @in_thread
+    def purge_if_due(self, now: Any = None) -> dict[str, Any] | None:
+        """The server's scheduled purge: when `retention` sets a limit and `retention.interval` has passed since the
+        last one (recorded in the library, so replicas share it), purge and record it; None when not due."""
+        from prompt_alchemy.models import parse_duration
+
+        retention = self.app.settings.retention
+        if not retention.active() or not self.app.library_exists():
+            return None
+        now = now or self._now()
+        last = self.app.store.last_maintenance("retention")
+        if last is not None and (now - last).total_seconds() < parse_duration(retention.interval):
+            return None
+        counts = self._purge(None, None, now)
+        self.app.store.record_maintenance("retention", now, ", ".join(f"{k}={v}" for k, v in counts.items()))
+        return counts
+
+    @in_thread
     def purge(self, *, sessions_days: int | None = None, audit_days: int | None = None) -> dict[str, int]:
         """The retention purge: the days given, else `retention` in the settings; nothing set, nothing purged."""
-        retention = self.app.settings.retention
-        sessions_days = retention.sessions_days if sessions_days is None else sessions_days
-        audit_days = retention.audit_days if audit_days is None else audit_days
         for label, days in (("--sessions-days", sessions_days), ("--audit-days", audit_days)):
             if days is not None and days < 1:
                 raise InputError(f"{label} must be at least 1, got {days}")
+        return self._purge(sessions_days, audit_days, self._now())
+
+    def _purge(self, sessions_days: int | None, audit_days: int | None, now: Any) -> dict[str, int]:
+        """Purge by the days given (None: the setting's), in one transaction with its audit row."""
+        retention = self.app.settings.retention
+        sessions_days = retention.sessions_days if sessions_days is None else sessions_days
+        audit_days = retention.audit_days if audit_days is None else audit_days
         if not self.app.library_exists() or (sessions_days is None and audit_days is None):
             return {"prompts": 0, "metrics": 0, "audit_rows": 0}
-        now = self._now()
         return self.app.store.purge_before(
             sessions_before=now - timedelta(days=sessions_days) if sessions_days else None,
             audit_before=now - timedelta(days=audit_days) if audit_days else None,
