@@ -25,6 +25,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     create_model,
     field_validator,
@@ -389,7 +390,29 @@ class OidcConfig(_Section):
         description="the audience ('aud') access tokens must be issued for: this "
         "API's identifier at the provider; required with an issuer",
     )
-    client_id: str | None = Field(None, description="the OAuth client of the viewer's sign-in (public, with PKCE)")
+    client_id: str | None = Field(
+        None,
+        description="the OAuth client of the viewer's sign-in on the team server (authorization code with PKCE); "
+        "unset, the team server serves no viewer",
+    )
+    client_secret: SecretStr | None = Field(
+        None, description="the viewer client's secret, for providers whose web clients have one (Google); else unset"
+    )
+    scopes: str = Field(
+        "openid email profile offline_access",
+        description="the scopes the viewer's sign-in asks for (offline_access: a refresh token)",
+    )
+    authorize_params: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra parameters of the sign-in request: {'audience': ...} for Auth0, "
+        "{'access_type': 'offline', 'prompt': 'consent'} for Google",
+    )
+    session_secret: SecretStr | None = Field(
+        None,
+        description="signs the viewer's session cookie; the same on every replica (unset: a new one at each start, "
+        "and people sign in again after a restart)",
+    )
+    session_hours: int = Field(12, ge=1, le=24 * 30, description="how long a viewer session lasts at most")
     role_claim: str | None = Field(
         None,
         description="the token claim holding roles: 'admin', ['team-a:member', "
@@ -430,6 +453,22 @@ class RetentionConfig(_Section):
 
     sessions_days: int | None = Field(None, ge=1, description="purge generation sessions older than this")
     audit_days: int | None = Field(None, ge=1, description="purge audit rows older than this")
+    interval: str = Field(
+        "1d", description="how often the server purges when a setting above is set (s, m, h, d or w: 1d, 6h)"
+    )
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        from prompt_alchemy.models import parse_duration
+
+        if parse_duration(v) <= 0:
+            raise ValueError("the interval must be longer than zero")
+        return v
+
+    def active(self) -> bool:
+        """Whether anything is to be purged."""
+        return self.sessions_days is not None or self.audit_days is not None
 
 
 class CacheConfig(_Section):

@@ -16,6 +16,13 @@ from dataclasses import dataclass
 DEFAULT_PROJECT = "default"
 #: The name the local user writes as (the audit log's actor of the CLI).
 LOCAL_USER = "local"
+#: The roles in a project, least first (Langfuse's); services/people.py has what each may do.
+ROLES = ("viewer", "member", "admin", "owner")
+
+
+def role_at_least(role: str | None, needed: str) -> bool:
+    """Whether `role` is `needed` or above it."""
+    return role is not None and ROLES.index(role) >= ROLES.index(needed)
 
 
 @dataclass(frozen=True)

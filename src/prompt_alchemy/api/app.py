@@ -11,6 +11,7 @@ MCP app.
       /mcp              [key check, key required + scope read, rate limit] -> the MCP app
       /api/v1           openapi.json and docs (public), then
                         [key check, key required, rate limit] -> the REST routes (api/routes.py)
+      /viewer           the web viewer behind OIDC sign-in (viewer/signin.py), when auth.oidc.client_id is set
 
 The key check is `api.auth.ApiKeyBackend` under Starlette's `AuthenticationMiddleware`: it runs once per request,
 and the key lands in `scope["user"]` (its scopes in `scope["auth"]`), where the REST routes check the scope each
@@ -31,7 +32,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -44,6 +45,7 @@ from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.mcp.http import MCP_PATH, is_loopback
 from prompt_alchemy.models import Phase
 from prompt_alchemy.server.hosts import HostPolicy
+from prompt_alchemy.viewer.signin import VIEWER_PATH
 
 if TYPE_CHECKING:
     from prompt_alchemy.services import AlchemyService
@@ -67,6 +69,8 @@ def route_label(path: str) -> str:
         return MCP_PATH
     if path in ("/health", "/metrics", *PROBES):
         return path
+    if path == VIEWER_PATH or path.startswith(VIEWER_PATH + "/"):
+        return VIEWER_PATH
     return f"{PREFIX}/unmatched" if is_api(path) else "other"
 
 
@@ -140,6 +144,7 @@ class TeamServer:
                 ],
             ),
         ]
+        routes += self._viewer_routes()
         middleware = [
             Middleware(RequestContext, route_label=route_label),
             Middleware(HostOriginGuard, policy=self.hosts, exempt=frozenset(PROBES)),
@@ -152,6 +157,24 @@ class TeamServer:
         )
         app.router.redirect_slashes = False
         return app
+
+    def _viewer_routes(self) -> list[Any]:
+        """The viewer at /viewer behind sign-in when the viewer's OIDC client is configured (`/` leads there)."""
+        oidc = self.service.settings.auth.oidc
+        if not (oidc.issuer and oidc.audience and oidc.client_id):
+            return []
+        from prompt_alchemy.viewer.signin import SignedInViewer
+
+        site = SignedInViewer(self.service, limits=self.limits)
+
+        async def to_viewer(request: Request) -> Response:
+            return RedirectResponse(VIEWER_PATH + "/", status_code=307)
+
+        return [
+            Route("/", to_viewer, methods=["GET"]),
+            Route(VIEWER_PATH, to_viewer, methods=["GET"]),
+            Mount(VIEWER_PATH, app=site),
+        ]
 
     # ------------------------------------------------------------------ probes, metrics, docs
 

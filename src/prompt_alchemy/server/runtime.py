@@ -195,7 +195,8 @@ def arm_exit_deadline() -> None:
 
 
 async def run_maintenance(service: AlchemyService) -> None:
-    """Run the library's maintenance hook (backups, vacuum) every few minutes; it acts only when one is due."""
+    """Run the library's maintenance hook (backups, vacuum, the retention purge) every few minutes (or every
+    `retention.interval` when that is shorter); it acts only when one is due."""
     while True:
         try:
             ran = await service.run_maintenance_if_due()
@@ -203,7 +204,7 @@ async def run_maintenance(service: AlchemyService) -> None:
                 log.info("maintenance: %s", ", ".join(ran))
         except Exception as exc:  # noqa: BLE001 - maintenance must never take the server down
             log.warning("maintenance failed: %s", exc)
-        await asyncio.sleep(MAINTENANCE_INTERVAL_S)
+        await asyncio.sleep(service.maintenance_poll_seconds(MAINTENANCE_INTERVAL_S))
 
 
 async def serve_http(server: Any, service: AlchemyService, host: str, port: int) -> None:

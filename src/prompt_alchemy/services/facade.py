@@ -363,7 +363,19 @@ class AlchemyService:
         return await self.maintenance.restore_database(backup, force, now=now)
 
     async def run_maintenance_if_due(self, now: Any = None) -> dict[str, Any]:
-        return await self.maintenance.run_maintenance_if_due(now)
+        """Backup, vacuum and the retention purge, each when its interval has passed."""
+        ran = await self.maintenance.run_maintenance_if_due(now)
+        purged = await self.people.purge_if_due(now)
+        if purged is not None:
+            ran["retention"] = purged
+        return ran
+
+    def maintenance_poll_seconds(self, longest: float) -> float:
+        """How often the server looks for due maintenance: `longest`, or the retention interval when shorter."""
+        from prompt_alchemy.models import parse_duration
+
+        retention = self.settings.retention
+        return min(longest, parse_duration(retention.interval)) if retention.active() else longest
 
     async def vacuum_database(self, *, now: datetime | None = None) -> dict[str, Any]:
         return await self.maintenance.vacuum_database(now=now)

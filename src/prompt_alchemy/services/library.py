@@ -39,6 +39,7 @@ from prompt_alchemy.services._common import (
 from prompt_alchemy.services.access import AuditLog, Call, Written, audited
 from prompt_alchemy.services.app import App
 from prompt_alchemy.storage.labels import ID_LIKE, LATEST, NAME_PATTERN
+from prompt_alchemy.tenancy import principal, role_at_least
 
 _log = get_logger("services")
 
@@ -302,10 +303,19 @@ class LibraryService:
         return name
 
     def _check_protected(self, label: str, source: str, force: bool) -> None:
-        """Refuse to move a protected label unless the caller may: locally (CLI, viewer) with `force`; over REST
-        or MCP with an admin key."""
+        """Refuse to move a protected label unless the caller may: a caller of a project (a key, a signed-in person
+        over REST, MCP or the team server's viewer) when their role there is admin or owner; the local user (CLI,
+        the local viewer) with `force`; over a key-less server, nobody."""
         if label not in self.app.store.protected_labels():
             return
+        caller = principal.get()
+        if caller is not None:  # a key or a signed-in person of a project: their role there decides
+            if role_at_least(caller.role, "admin"):
+                return
+            raise ForbiddenError(
+                f"the label '{label}' is protected; only an admin or owner of the project '{caller.project_id}' "
+                f"may move it (you are a {caller.role})"
+            )
         if source in _LOCAL_SOURCES:
             if force:
                 return

@@ -23,12 +23,10 @@ from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.services._common import in_thread
 from prompt_alchemy.services.access import KEY_PREFIX, SCOPES, ApiKey, AuditLog, _hash, scope_allows
 from prompt_alchemy.services.app import App
-from prompt_alchemy.tenancy import DEFAULT_PROJECT, LOCAL_USER, Principal
+from prompt_alchemy.tenancy import DEFAULT_PROJECT, LOCAL_USER, ROLES, Principal, role_at_least
 
 _log = get_logger("services.people")
 
-#: The roles, least first (Langfuse's).
-ROLES = ("viewer", "member", "admin", "owner")
 #: The highest key scope each role allows (its routes and MCP tools).
 ROLE_SCOPE = {"viewer": "read", "member": "write", "admin": "admin", "owner": "admin"}
 #: What each role may do: (what, the least role that may). docs/teams.md shows this table.
@@ -41,10 +39,6 @@ PERMISSIONS: tuple[tuple[str, str], ...] = (
 )
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-
-
-def role_at_least(role: str | None, needed: str) -> bool:
-    return role is not None and ROLES.index(role) >= ROLES.index(needed)
 
 
 def bounded_scope(scope: str, role: str | None) -> str | None:
@@ -244,6 +238,11 @@ class PeopleService:
         return self.app.store.list_projects() if self.app.library_exists() else []
 
     @in_thread
+    def user_projects(self, user_id: str) -> dict[str, str]:
+        """project -> the user's role there."""
+        return {p: m["role"] for p, m in self.app.store.memberships(user_id).items()}
+
+    @in_thread
     def list_users(self) -> list[dict[str, Any]]:
         return self.app.store.list_users() if self.app.library_exists() else []
 
@@ -399,17 +398,37 @@ class PeopleService:
         )
 
     @in_thread
+    def purge_if_due(self, now: Any = None) -> dict[str, Any] | None:
+        """The server's scheduled purge: when `retention` sets a limit and `retention.interval` has passed since the
+        last one (recorded in the library, so replicas share it), purge and record it; None when not due."""
+        from prompt_alchemy.models import parse_duration
+
+        retention = self.app.settings.retention
+        if not retention.active() or not self.app.library_exists():
+            return None
+        now = now or self._now()
+        last = self.app.store.last_maintenance("retention")
+        if last is not None and (now - last).total_seconds() < parse_duration(retention.interval):
+            return None
+        counts = self._purge(None, None, now)
+        self.app.store.record_maintenance("retention", now, ", ".join(f"{k}={v}" for k, v in counts.items()))
+        return counts
+
+    @in_thread
     def purge(self, *, sessions_days: int | None = None, audit_days: int | None = None) -> dict[str, int]:
         """The retention purge: the days given, else `retention` in the settings; nothing set, nothing purged."""
-        retention = self.app.settings.retention
-        sessions_days = retention.sessions_days if sessions_days is None else sessions_days
-        audit_days = retention.audit_days if audit_days is None else audit_days
         for label, days in (("--sessions-days", sessions_days), ("--audit-days", audit_days)):
             if days is not None and days < 1:
                 raise InputError(f"{label} must be at least 1, got {days}")
+        return self._purge(sessions_days, audit_days, self._now())
+
+    def _purge(self, sessions_days: int | None, audit_days: int | None, now: Any) -> dict[str, int]:
+        """Purge by the days given (None: the setting's), in one transaction with its audit row."""
+        retention = self.app.settings.retention
+        sessions_days = retention.sessions_days if sessions_days is None else sessions_days
+        audit_days = retention.audit_days if audit_days is None else audit_days
         if not self.app.library_exists() or (sessions_days is None and audit_days is None):
             return {"prompts": 0, "metrics": 0, "audit_rows": 0}
-        now = self._now()
         return self.app.store.purge_before(
             sessions_before=now - timedelta(days=sessions_days) if sessions_days else None,
             audit_before=now - timedelta(days=audit_days) if audit_days else None,

@@ -15,8 +15,8 @@ TABLES: list[tuple[str, str | None]] = [
     ("metrics", "id"),
     ("feedback", "id"),
     ("models", "id"),
-    ("labels", None),  # keyed by (prompt_name, name): few rows, read at once
-    ("protected_labels", "name"),
+    ("labels", None),  # keyed by (project_id, prompt_name, name): few rows, read at once
+    ("protected_labels", None),  # keyed by (project_id, name): read at once
     ("label_history", "id"),
     ("api_keys", "id"),
     ("audit_log", "id"),

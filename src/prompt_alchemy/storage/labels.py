@@ -1,12 +1,16 @@
 """Named prompts and their labels, shared by both stores (statements written once with `?` placeholders).
 
-A prompt may have a name (`movie-critic`): the prompts of one name are its versions 1..n (`prompts.name`,
-`prompts.version`, unique together). A label (`production`) points at exactly one version of one name
-(`labels`: prompt_name, name, prompt_id); `latest` is implicit (the highest version) and is never stored. Every set,
-move and removal is appended to `label_history`. A protected label (`protected_labels`, one row per label name, for
-the whole library) may be moved only by someone allowed to (the service decides who). Versions and label moves of
-one name are serialized under the name's lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock on the
-name), so versions never collide and the label history names the true previous version.
+Names and labels belong to a project: a name is unique within its project (two projects may each have their own
+`movie-critic`), and every statement here reads and writes the current caller's project only
+(`prompt_alchemy.tenancy.current_project`: the caller's project, or `default` for the local user).
+
+A prompt may have a name (`movie-critic`): the prompts of one name are its versions 1..n (`prompts.project_id`,
+`prompts.name`, `prompts.version`, unique together). A label (`production`) points at exactly one version of one
+name (`labels`: project_id, prompt_name, name, prompt_id); `latest` is implicit (the highest version) and is never
+stored. Every set, move and removal is appended to `label_history`. A protected label (`protected_labels`, one row
+per project and label name) may be moved only by someone allowed to (the service decides who). Versions and label
+moves of one name are serialized under the name's lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock on
+the project and name), so versions never collide and the label history names the true previous version.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.storage.access import write_note
 from prompt_alchemy.storage.timefmt import to_iso
+from prompt_alchemy.tenancy import current_project
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -119,13 +124,24 @@ class LabelRepository:
     def _lock_label(self, db: Any, name: str) -> None:
         """Hold the prompt name `name` (its versions and labels) until the open transaction ends. SQLite's BEGIN
         IMMEDIATE already serializes every writer; the PostgreSQL store takes a lock of the name's own (which
-        covers a name not created yet)."""
+        covers a name not created yet). `name` is `project/name` (see `_lock_name`)."""
+
+    def _lock_name(self, db: Any, project: str, name: str) -> None:
+        self._lock_label(db, f"{project}/{name}")
 
     # ------------------------------------------------------------------ names and versions
 
-    def _next_version(self, db: Any, name: str) -> int:
-        row = db.execute("SELECT MAX(version) FROM prompts WHERE name = ?", (name,)).fetchone()
+    def _next_version(self, db: Any, project: str, name: str) -> int:
+        row = db.execute(
+            "SELECT MAX(version) FROM prompts WHERE project_id = ? AND name = ?", (project, name)
+        ).fetchone()
         return int(row[0] or 0) + 1
+
+    def _taken_names(self, db: Any, project: str) -> set[str]:
+        rows = db.execute(
+            "SELECT DISTINCT name FROM prompts WHERE project_id = ? AND name IS NOT NULL", (project,)
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def save_version(
         self, prompt: Prompt, name: str, *, contexts: list[ContextItem] | None = None, audit: AuditNote | None = None
@@ -134,8 +150,8 @@ class LabelRepository:
         transaction under the name's lock; returns the version."""
         self._before_write([prompt])
         with self.transaction() as db:
-            self._lock_label(db, name)
-            version = self._next_version(db, name)
+            self._lock_name(db, prompt.project_id, name)
+            version = self._next_version(db, prompt.project_id, name)
             self._insert_prompts(db, [prompt])
             db.execute("UPDATE prompts SET name = ?, version = ? WHERE id = ?", (name, version, prompt.id))
             for item in contexts or []:
@@ -151,22 +167,27 @@ class LabelRepository:
         free, else as its next version), or a name derived from the prompt. None when there is no such prompt.
         Inside the caller's transaction."""
         row = db.execute(
-            "SELECT name, version, title, original_input, content FROM prompts WHERE id = ?", (prompt_id,)
+            "SELECT name, version, title, original_input, content, project_id FROM prompts WHERE id = ?",
+            (prompt_id,),
         ).fetchone()
         if row is None:
             return None
         if row[0] is not None:
             return row[0], int(row[1])
+        project = row[5]
         if name is None:
-            taken = {r[0] for r in db.execute("SELECT DISTINCT name FROM prompts WHERE name IS NOT NULL").fetchall()}
-            name = derive_name({"title": row[2], "original_input": row[3], "content": row[4]}, taken)
-        self._lock_label(db, name)
+            name = derive_name(
+                {"title": row[2], "original_input": row[3], "content": row[4]}, self._taken_names(db, project)
+            )
+        self._lock_name(db, project, name)
         if (
             version is None
-            or db.execute("SELECT 1 FROM prompts WHERE name = ? AND version = ?", (name, version)).fetchone()
+            or db.execute(
+                "SELECT 1 FROM prompts WHERE project_id = ? AND name = ? AND version = ?", (project, name, version)
+            ).fetchone()
             is not None
         ):
-            version = self._next_version(db, name)
+            version = self._next_version(db, project, name)
         db.execute("UPDATE prompts SET name = ?, version = ? WHERE id = ? AND name IS NULL", (name, version, prompt_id))
         return name, version
 
@@ -179,20 +200,27 @@ class LabelRepository:
             return self._name_prompt(db, prompt_id, name, version)
 
     def resolve_name(self, name: str, version: int | None = None) -> str | None:
-        """The id of version `version` of `name` (the latest when None), or None."""
+        """The id of version `version` of `name` (the latest when None) in the current project, or None."""
+        project = current_project()
         if version is None:
-            rows = self.query("SELECT id FROM prompts WHERE name = ? ORDER BY version DESC LIMIT 1", (name,))
+            rows = self.query(
+                "SELECT id FROM prompts WHERE project_id = ? AND name = ? ORDER BY version DESC LIMIT 1",
+                (project, name),
+            )
         else:
-            rows = self.query("SELECT id FROM prompts WHERE name = ? AND version = ?", (name, version))
+            rows = self.query(
+                "SELECT id FROM prompts WHERE project_id = ? AND name = ? AND version = ?", (project, name, version)
+            )
         return rows[0][0] if rows else None
 
     def name_versions(self, name: str) -> list[dict[str, Any]]:
-        """Every version of `name` (version, prompt_id, created_at, title), oldest first."""
+        """Every version of `name` in the current project (version, prompt_id, created_at, title), oldest first."""
         return [
             dict(r)
             for r in self.query(
-                "SELECT version, id AS prompt_id, created_at, title FROM prompts WHERE name = ? ORDER BY version",
-                (name,),
+                "SELECT version, id AS prompt_id, created_at, title FROM prompts WHERE project_id = ? AND name = ? "
+                "ORDER BY version",
+                (current_project(), name),
             )
         ]
 
@@ -209,12 +237,13 @@ class LabelRepository:
         return out
 
     def list_names(self) -> list[dict[str, Any]]:
-        """Every name (name, versions, latest_version, updated_at), by name."""
+        """Every name of the current project (name, versions, latest_version, updated_at), by name."""
         return [
             dict(r)
             for r in self.query(
                 "SELECT name, COUNT(*) AS versions, MAX(version) AS latest_version, MAX(created_at) AS updated_at "
-                "FROM prompts WHERE name IS NOT NULL GROUP BY name ORDER BY name"
+                "FROM prompts WHERE project_id = ? AND name IS NOT NULL GROUP BY name ORDER BY name",
+                (current_project(),),
             )
         ]
 
@@ -241,23 +270,35 @@ class LabelRepository:
             if named is None:
                 raise LookupError(f"no prompt with id '{prompt_id}'")
             owner = named[0]
-            self._lock_label(db, owner)
+            project = db.execute("SELECT project_id FROM prompts WHERE id = ?", (prompt_id,)).fetchone()[0]
+            self._lock_name(db, project, owner)
             row = db.execute(
-                "SELECT prompt_id FROM labels WHERE prompt_name = ? AND name = ?", (owner, name)
+                "SELECT prompt_id FROM labels WHERE project_id = ? AND prompt_name = ? AND name = ?",
+                (project, owner, name),
             ).fetchone()
             previous = row[0] if row else None
             if previous == prompt_id:
                 return previous
             db.execute(
-                "INSERT INTO labels (prompt_name, name, prompt_id, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(prompt_name, name) DO UPDATE SET prompt_id = excluded.prompt_id, "
+                "INSERT INTO labels (project_id, prompt_name, name, prompt_id, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(project_id, prompt_name, name) DO UPDATE SET prompt_id = excluded.prompt_id, "
                 "updated_at = excluded.updated_at",
-                (owner, name, prompt_id, to_iso(when)),
+                (project, owner, name, prompt_id, to_iso(when)),
             )
             db.execute(
-                "INSERT INTO label_history (prompt_name, name, prompt_id, previous_id, action, actor, source, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (owner, name, prompt_id, previous, "move" if previous else "set", actor, source, to_iso(when)),
+                "INSERT INTO label_history (project_id, prompt_name, name, prompt_id, previous_id, action, actor, "
+                "source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    project,
+                    owner,
+                    name,
+                    prompt_id,
+                    previous,
+                    "move" if previous else "set",
+                    actor,
+                    source,
+                    to_iso(when),
+                ),
             )
             write_note(db, audit, [prompt_id, *([previous] if previous else [])], when)
         return previous
@@ -277,24 +318,30 @@ class LabelRepository:
         owner = prompt_name or self._only_owner(name)
         if owner is None:
             return None
+        project = current_project()
         with self.transaction() as db:
-            self._lock_label(db, owner)
+            self._lock_name(db, project, owner)
             row = db.execute(
-                "SELECT prompt_id FROM labels WHERE prompt_name = ? AND name = ?", (owner, name)
+                "SELECT prompt_id FROM labels WHERE project_id = ? AND prompt_name = ? AND name = ?",
+                (project, owner, name),
             ).fetchone()
             if row is None:
                 return None
-            db.execute("DELETE FROM labels WHERE prompt_name = ? AND name = ?", (owner, name))
             db.execute(
-                "INSERT INTO label_history (prompt_name, name, prompt_id, previous_id, action, actor, source, "
-                "created_at) VALUES (?, ?, NULL, ?, 'remove', ?, ?, ?)",
-                (owner, name, row[0], actor, source, to_iso(when)),
+                "DELETE FROM labels WHERE project_id = ? AND prompt_name = ? AND name = ?", (project, owner, name)
+            )
+            db.execute(
+                "INSERT INTO label_history (project_id, prompt_name, name, prompt_id, previous_id, action, actor, "
+                "source, created_at) VALUES (?, ?, ?, NULL, ?, 'remove', ?, ?, ?)",
+                (project, owner, name, row[0], actor, source, to_iso(when)),
             )
             write_note(db, audit, [row[0]], when)
         return row[0]
 
     def _only_owner(self, label: str) -> str | None:
-        rows = self.query("SELECT prompt_name FROM labels WHERE name = ?", (label,))
+        rows = self.query(
+            "SELECT prompt_name FROM labels WHERE project_id = ? AND name = ?", (current_project(), label)
+        )
         return rows[0][0] if len(rows) == 1 else None
 
     def get_label(self, name: str, prompt_name: str | None = None) -> str | None:
@@ -303,18 +350,23 @@ class LabelRepository:
         owner = prompt_name or self._only_owner(name)
         if owner is None:
             return None
-        rows = self.query("SELECT prompt_id FROM labels WHERE prompt_name = ? AND name = ?", (owner, name))
+        rows = self.query(
+            "SELECT prompt_id FROM labels WHERE project_id = ? AND prompt_name = ? AND name = ?",
+            (current_project(), owner, name),
+        )
         return rows[0][0] if rows else None
 
     def list_labels(self, prompt_name: str | None = None) -> list[dict[str, Any]]:
         """Every label (prompt_name, name, prompt_id, version, protected, updated_at), by name and label; of one
         name with `prompt_name`."""
-        where, params = ("WHERE l.prompt_name = ?", [prompt_name]) if prompt_name else ("", [])
+        where, params = ("AND l.prompt_name = ?", [prompt_name]) if prompt_name else ("", [])
         rows = self.query(
             "SELECT l.prompt_name, l.name, l.prompt_id, p.version, l.updated_at, "
-            f"(SELECT COUNT(*) FROM protected_labels AS x WHERE x.name = l.name) AS protected "
-            f"FROM labels l JOIN prompts p ON p.id = l.prompt_id {where} ORDER BY l.prompt_name, l.name",
-            params,
+            "(SELECT COUNT(*) FROM protected_labels AS x WHERE x.project_id = l.project_id AND x.name = l.name) "
+            "AS protected "
+            f"FROM labels l JOIN prompts p ON p.id = l.prompt_id WHERE l.project_id = ? {where} "
+            "ORDER BY l.prompt_name, l.name",
+            [current_project(), *params],
         )
         return [{**dict(r), "protected": bool(r["protected"])} for r in rows]
 
@@ -332,24 +384,30 @@ class LabelRepository:
 
     def label_owners(self, name: str) -> list[str]:
         """The prompt names that have a label `name`, sorted."""
-        return [r[0] for r in self.query("SELECT prompt_name FROM labels WHERE name = ? ORDER BY prompt_name", (name,))]
+        return [
+            r[0]
+            for r in self.query(
+                "SELECT prompt_name FROM labels WHERE project_id = ? AND name = ? ORDER BY prompt_name",
+                (current_project(), name),
+            )
+        ]
 
     def label_history(
         self, name: str | None = None, limit: int = 100, *, prompt_name: str | None = None
     ) -> list[dict[str, Any]]:
         """Label changes (prompt_name, name, action, prompt_id, previous_id, actor, source, created_at), newest
         first; of one label `name` and/or of one `prompt_name`."""
-        clauses, params = [], list[Any]()
+        clauses, params = ["project_id = ?"], [current_project()]
         if name:
             clauses, params = clauses + ["name = ?"], params + [name]
         if prompt_name:
             clauses, params = clauses + ["prompt_name = ?"], params + [prompt_name]
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where = f"WHERE {' AND '.join(clauses)}"
         return [
             dict(r)
             for r in self.query(
-                f"SELECT prompt_name, name, action, prompt_id, previous_id, actor, source, created_at FROM label_history "
-                f"{where} ORDER BY id DESC LIMIT ?",
+                "SELECT prompt_name, name, action, prompt_id, previous_id, actor, source, created_at "
+                f"FROM label_history {where} ORDER BY id DESC LIMIT ?",
                 [*params, limit],
             )
         ]
@@ -357,17 +415,33 @@ class LabelRepository:
     # ------------------------------------------------------------------ protected labels
 
     def protect_label(self, name: str, protected: bool, when: datetime, *, audit: AuditNote | None = None) -> bool:
-        """Protect (or unprotect) the label `name` for every prompt name; whether anything changed."""
+        """Protect (or unprotect) the label `name` for every prompt name of the current project; whether anything
+        changed."""
+        project = current_project()
         with self.transaction() as db:
-            held = db.execute("SELECT 1 FROM protected_labels WHERE name = ?", (name,)).fetchone() is not None
+            held = (
+                db.execute(
+                    "SELECT 1 FROM protected_labels WHERE project_id = ? AND name = ?", (project, name)
+                ).fetchone()
+                is not None
+            )
             if held == protected:
                 return False
             if protected:
-                db.execute("INSERT INTO protected_labels (name, created_at) VALUES (?, ?)", (name, to_iso(when)))
+                db.execute(
+                    "INSERT INTO protected_labels (project_id, name, created_at) VALUES (?, ?, ?)",
+                    (project, name, to_iso(when)),
+                )
             else:
-                db.execute("DELETE FROM protected_labels WHERE name = ?", (name,))
+                db.execute("DELETE FROM protected_labels WHERE project_id = ? AND name = ?", (project, name))
             write_note(db, audit, [], when)
         return True
 
     def protected_labels(self) -> list[str]:
-        return [r[0] for r in self.query("SELECT name FROM protected_labels ORDER BY name")]
+        """The protected label names of the current project."""
+        return [
+            r[0]
+            for r in self.query(
+                "SELECT name FROM protected_labels WHERE project_id = ? ORDER BY name", (current_project(),)
+            )
+        ]

@@ -29,6 +29,7 @@ from prompt_alchemy.api.errors import ApiError, error_response, from_exception
 from prompt_alchemy.errors import AlchemyError, InputError, NotFoundError
 from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.security import redact
+from prompt_alchemy.tenancy import principal
 from prompt_alchemy.viewer.guard import MAX_BODY, ViewerError, ViewerGuard, is_json
 
 if TYPE_CHECKING:
@@ -57,6 +58,13 @@ class Job:
     result: dict[str, Any] | None = None
     error: str | None = None
     task: asyncio.Task | None = None
+    #: who started it (project, handle) on the team server; None for the local user
+    owner: tuple[str, str] | None = None
+
+
+def _owner() -> tuple[str, str] | None:
+    caller = principal.get()
+    return (caller.project_id, caller.handle) if caller is not None else None
 
 
 def _error(exc: BaseException) -> JSONResponse:
@@ -101,11 +109,26 @@ def _summary(p: Prompt) -> dict[str, Any]:
     }
 
 
-def _handler(fn):
-    """A JSON route: `fn(service, request)` answers a dict; every failure is the JSON error shape."""
+def _allowed(request: Request, needs: str) -> None:
+    """On the team server (a signed-in caller: `scope["auth"]` holds the scopes their role allows) refuse a route
+    that needs more than their role gives; the local viewer's user may do anything."""
+    auth = request.scope.get("auth")
+    if auth is None or needs in auth.scopes:
+        return
+    caller = principal.get()
+    role, project = (caller.role, caller.project_id) if caller else ("none", "?")
+    raise ViewerError(
+        "forbidden", f"your role in the project '{project}' is '{role}', which may read only; this needs 'member'"
+    )
+
+
+def _handler(fn, needs: str = "read"):
+    """A JSON route: `fn(service, request)` answers a dict; every failure is the JSON error shape. `needs`: the
+    scope the route needs from a signed-in caller (`write` for every change)."""
 
     async def endpoint(request: Request) -> Response:
         try:
+            _allowed(request, needs)
             return JSONResponse(await fn(request.app.state.service, request))
         except ValueError as exc:  # a malformed query value
             return _error(ViewerError("bad_input", redact(str(exc))[:300]))
@@ -399,7 +422,7 @@ async def start_generate(service: AlchemyService, request: Request) -> dict[str,
     )
     for old in [j for j in jobs.values() if j.status != "running"][: max(0, len(jobs) - _MAX_JOBS + 1)]:
         jobs.pop(old.id, None)
-    job = Job(id=uuid.uuid4().hex[:12], idea=req.idea)
+    job = Job(id=uuid.uuid4().hex[:12], idea=req.idea, owner=_owner())
 
     def progress(event: Any) -> None:
         job.events.append(
@@ -426,7 +449,7 @@ async def start_generate(service: AlchemyService, request: Request) -> dict[str,
 async def generate_status(service: AlchemyService, request: Request) -> dict[str, Any]:
     given = request.path_params["job"]
     job = request.app.state.jobs.get(given) if _JOB.match(given) else None
-    if job is None:
+    if job is None or job.owner != _owner():
         raise NotFoundError(f"no generation job {request.path_params['job'][:20]}")
     return {
         "job": job.id,
@@ -446,32 +469,38 @@ async def index(request: Request) -> Response:
     return FileResponse(STATIC / "index.html")
 
 
-def build_app(service: AlchemyService) -> ViewerGuard:
-    """The viewer over `service` (which the caller owns and closes), behind its guard; handlers reach the service
-    through `app.state`."""
+def viewer_app(service: AlchemyService, extra_routes: list[Any] | None = None) -> Starlette:
+    """The viewer's pages and JSON routes over `service` (which the caller owns and closes), unguarded: handlers
+    reach the service through `app.state`. `extra_routes` come first (the team server's sign-in routes)."""
     routes = [
+        *(extra_routes or []),
         Route("/", index),
         Route("/api/search", _handler(search)),
         Route("/api/prompts/{ref}", _handler(get_prompt)),
         Route("/api/prompts/{ref}/score", _handler(score)),
         Route("/api/prompts/{ref}/render", _handler(render), methods=["POST"]),
-        Route("/api/prompts/{ref}/rate", _handler(rate), methods=["POST"]),
-        Route("/api/prompts/{ref}/labels", _handler(set_label), methods=["POST"]),
+        Route("/api/prompts/{ref}/rate", _handler(rate, "write"), methods=["POST"]),
+        Route("/api/prompts/{ref}/labels", _handler(set_label, "write"), methods=["POST"]),
         Route("/api/labels", _handler(labels)),
-        Route("/api/labels/{name}", _handler(remove_label), methods=["DELETE"]),
-        Route("/api/names/{name}/labels/{label}", _handler(move_name_label), methods=["PUT"]),
-        Route("/api/names/{name}/labels/{label}", _handler(remove_name_label), methods=["DELETE"]),
+        Route("/api/labels/{name}", _handler(remove_label, "write"), methods=["DELETE"]),
+        Route("/api/names/{name}/labels/{label}", _handler(move_name_label, "write"), methods=["PUT"]),
+        Route("/api/names/{name}/labels/{label}", _handler(remove_name_label, "write"), methods=["DELETE"]),
         Route("/api/diff", _handler(diff)),
         Route("/api/metrics", _handler(metrics)),
         Route("/api/personas", _handler(personas)),
-        Route("/api/generate", _handler(start_generate), methods=["POST"]),
+        Route("/api/generate", _handler(start_generate, "write"), methods=["POST"]),
         Route("/api/generate/{job}", _handler(generate_status)),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _unexpected})
     app.state.service = service
     app.state.jobs = {}
-    return ViewerGuard(app)
+    return app
+
+
+def build_app(service: AlchemyService) -> ViewerGuard:
+    """The local viewer (`prompt-alchemy view`): the viewer app behind its loopback guard."""
+    return ViewerGuard(viewer_app(service))
 
 
 def diff_lines(a: str, b: str) -> list[dict[str, str]]:

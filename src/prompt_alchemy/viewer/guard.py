@@ -9,6 +9,10 @@
   - a body is `Content-Type: application/json` (415 otherwise) and at most MAX_BODY bytes by its Content-Length
     (413); the route counts the bytes again while reading, for bodies sent without a length.
 
+Behind the team server (`site=True`, the viewer at `/viewer` behind sign-in) the server's own Host check and request
+id apply instead of the loopback ones, and a write's Origin (or Referer) must name the host the request was sent to
+(the session cookie is SameSite=Lax besides); the CSRF header, type and size checks are the same.
+
 Every refusal is the team server's JSON error answer (`api.errors.error_response`, one implementation for both):
 `{"error": {"code", "message", "request_id"}}`, with the request's id also in `x-request-id`.
 """
@@ -21,7 +25,14 @@ from typing import Any
 
 from prompt_alchemy.api.errors import ApiError, error_body, error_response
 from prompt_alchemy.api.logs import request_id
-from prompt_alchemy.http_guard import is_local_authority, parse_host, parse_origin, referer_origin
+from prompt_alchemy.http_guard import (
+    DEFAULT_PORTS,
+    Authority,
+    is_local_authority,
+    parse_host,
+    parse_origin,
+    referer_origin,
+)
 
 __all__ = ["CSRF_HEADER", "CSRF_VALUE", "MAX_BODY", "ViewerError", "ViewerGuard", "error_body", "is_json"]
 
@@ -60,11 +71,19 @@ def is_json(content_type: str | None) -> bool:
 class ViewerGuard:
     """ASGI middleware in front of the viewer app: the Host, Origin, CSRF-header, size and type checks above."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, site: bool = False) -> None:
         self.app = app
+        self.site = site
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.site:  # the team server set the request id and checked the Host
+            refusal = self.refusal(scope)
+            if refusal is not None:
+                await error_response(refusal)(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         rid = uuid.uuid4().hex[:16]
@@ -84,7 +103,7 @@ class ViewerGuard:
         finally:
             request_id.reset(token)
 
-    def refusal(self, scope: dict[str, Any]) -> ViewerError | None:
+    def refusal(self, scope: MutableMapping[str, Any]) -> ViewerError | None:
         """Why this request is refused, or None to let it through."""
         headers: dict[str, list[str]] = {}
         for key, value in scope.get("headers", []):
@@ -92,7 +111,7 @@ class ViewerGuard:
         server = scope.get("server")
         port = server[1] if server else None
         hosts = headers.get("host", [])
-        if port is None or len(hosts) != 1 or not is_local_authority(parse_host(hosts[0]), port):
+        if not self.site and (port is None or len(hosts) != 1 or not is_local_authority(parse_host(hosts[0]), port)):
             return ViewerError(
                 "misdirected_request",
                 "this viewer answers only to http://127.0.0.1:<its port> " "or http://localhost:<its port>",
@@ -101,7 +120,13 @@ class ViewerGuard:
             return None
         origin = headers.get("origin", [None])[0]
         parsed = parse_origin(origin) if origin is not None else referer_origin(headers.get("referer", [None])[0])
-        if parsed is None or parsed[0] != "http" or not is_local_authority(parsed[1], port):
+        if self.site:
+            same = parsed is not None and len(hosts) == 1 and same_authority(parse_host(hosts[0]), parsed)
+        else:
+            same = (
+                parsed is not None and parsed[0] == "http" and port is not None and is_local_authority(parsed[1], port)
+            )
+        if not same:
             return ViewerError(
                 "forbidden",
                 "a change must come from the viewer's own page (its Origin or Referer " "is missing or another site)",
@@ -119,3 +144,12 @@ class ViewerGuard:
                 "unsupported_media_type", "a request body must be JSON sent with " "'Content-Type: application/json'"
             )
         return None
+
+
+def same_authority(host: Authority | None, origin: tuple[str, Authority]) -> bool:
+    """Whether an Origin (scheme, authority with its port filled in) names the host a request was sent to (a Host
+    without a port means the origin scheme's default port)."""
+    if host is None:
+        return False
+    scheme, authority = origin
+    return host.host == authority.host and (host.port or DEFAULT_PORTS[scheme]) == authority.port

@@ -303,6 +303,35 @@ END $$;
 """
 
 
+#: m011: names and labels per project (see storage/sqlite/migrations.py). PostgreSQL changes the keys in place.
+_PROJECT_NAMES = """
+DROP INDEX IF EXISTS idx_prompts_name_version;
+CREATE UNIQUE INDEX idx_prompts_project_name_version ON prompts(project_id, name, version);
+ALTER TABLE labels ADD COLUMN project_id TEXT NOT NULL DEFAULT 'default';
+UPDATE labels l SET project_id = p.project_id FROM prompts p WHERE p.id = l.prompt_id;
+ALTER TABLE labels DROP CONSTRAINT labels_pkey;
+ALTER TABLE labels ADD PRIMARY KEY (project_id, prompt_name, name);
+DROP INDEX IF EXISTS idx_labels_name;
+CREATE INDEX idx_labels_name ON labels(project_id, name);
+ALTER TABLE label_history ADD COLUMN project_id TEXT NOT NULL DEFAULT 'default';
+UPDATE label_history h SET project_id = p.project_id FROM prompts p WHERE p.id = COALESCE(h.prompt_id, h.previous_id);
+CREATE INDEX idx_label_history_project ON label_history(project_id, prompt_name);
+ALTER TABLE protected_labels ADD COLUMN project_id TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE protected_labels DROP CONSTRAINT protected_labels_pkey;
+INSERT INTO protected_labels (project_id, name, created_at)
+    SELECT pr.id, x.name, x.created_at FROM protected_labels x CROSS JOIN projects pr WHERE pr.id <> 'default';
+ALTER TABLE protected_labels ADD PRIMARY KEY (project_id, name);
+CREATE OR REPLACE FUNCTION labels_prompt_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO label_history (project_id, prompt_name, name, prompt_id, previous_id, action, source, created_at)
+        SELECT project_id, prompt_name, name, NULL, OLD.id, 'deleted', 'delete',
+               to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+        FROM labels WHERE prompt_id = OLD.id;
+    RETURN OLD;
+END $$;
+"""
+
+
 def _move_global_labels(db: Any) -> None:
     """m009's data step (after its statements, in the same transaction): the global labels move to names, and the
     old table goes."""
@@ -331,4 +360,5 @@ POSTGRES_DIALECT: dict[str, str] = {
     "m008_rate_windows": _RATE_WINDOWS,
     "m009_named_prompts": _NAMED_PROMPTS,
     "m010_people": PEOPLE_SQL,
+    "m011_project_names": _PROJECT_NAMES,
 }

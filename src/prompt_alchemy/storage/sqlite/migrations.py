@@ -430,6 +430,59 @@ CREATE INDEX idx_api_keys_user ON api_keys(user_id);
 """
 
 
+def m011_project_names(db: sqlite3.Connection) -> None:
+    """Names and labels per project: a name is unique within its project (`prompts`: project_id, name, version),
+    a label within its project and name (`labels` keyed by project_id, prompt_name, name), the label history names
+    the project, and a label is protected per project (each protection of the whole library is kept in every
+    project). Existing labels and history rows take the project of their prompt."""
+    run_script(db, PROJECT_NAMES_SQL)
+
+
+#: m011's statements for SQLite (a table's key cannot change in place: `labels` and `protected_labels` are built
+#: anew and filled from the old ones).
+PROJECT_NAMES_SQL = """
+DROP INDEX IF EXISTS idx_prompts_name_version;
+CREATE UNIQUE INDEX idx_prompts_project_name_version ON prompts(project_id, name, version);
+DROP TRIGGER IF EXISTS labels_prompt_deleted;
+CREATE TABLE labels_m011 (
+    project_id TEXT NOT NULL DEFAULT 'default',
+    prompt_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (project_id, prompt_name, name)
+);
+INSERT INTO labels_m011 (project_id, prompt_name, name, prompt_id, updated_at)
+    SELECT p.project_id, l.prompt_name, l.name, l.prompt_id, l.updated_at
+    FROM labels l JOIN prompts p ON p.id = l.prompt_id;
+DROP TABLE labels;
+ALTER TABLE labels_m011 RENAME TO labels;
+CREATE INDEX idx_labels_prompt ON labels(prompt_id);
+CREATE INDEX idx_labels_name ON labels(project_id, name);
+ALTER TABLE label_history ADD COLUMN project_id TEXT NOT NULL DEFAULT 'default';
+UPDATE label_history SET project_id = COALESCE(
+    (SELECT p.project_id FROM prompts p WHERE p.id = COALESCE(label_history.prompt_id, label_history.previous_id)),
+    'default');
+CREATE INDEX idx_label_history_project ON label_history(project_id, prompt_name);
+CREATE TABLE protected_labels_m011 (
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (project_id, name)
+);
+INSERT INTO protected_labels_m011 (project_id, name, created_at)
+    SELECT pr.id, x.name, x.created_at FROM protected_labels x CROSS JOIN projects pr;
+DROP TABLE protected_labels;
+ALTER TABLE protected_labels_m011 RENAME TO protected_labels;
+CREATE TRIGGER labels_prompt_deleted BEFORE DELETE ON prompts BEGIN
+    INSERT INTO label_history (project_id, prompt_name, name, prompt_id, previous_id, action, source, created_at)
+        SELECT project_id, prompt_name, name, NULL, old.id, 'deleted', 'delete',
+               strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
+        FROM labels WHERE prompt_id = old.id;
+END;
+"""
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_fts,
@@ -441,4 +494,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m008_rate_windows,  # the API keys' rate-limit windows (PostgreSQL; SQLite counts in memory)
     m009_named_prompts,  # prompt names with versions; labels per name; protected labels
     m010_people,  # users, projects and roles; prompts and keys belong to a project
+    m011_project_names,  # names, labels and protected labels per project
 ]

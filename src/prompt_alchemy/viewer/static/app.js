@@ -34,10 +34,33 @@ async function api(path, options) {
     opts.body = JSON.stringify(opts.body);
     opts.headers["content-type"] = "application/json";
   }
-  const res = await fetch(path, opts);
+  // Paths are relative to the page: `/api/x` is /api/x for `prompt-alchemy view`, /viewer/api/x on the team server.
+  const res = await fetch(path.replace(/^\//, ""), opts);
   const data = await res.json().catch(() => ({}));
+  if (res.status === 401 && ME) {  // the team server's sign-in ended (expired, revoked): sign in again
+    location.assign("login?next=" + enc(location.pathname + location.hash));
+  }
   if (!res.ok) throw new Error((data.error && (data.error.message || data.error)) || `HTTP ${res.status}`);
   return data;
+}
+
+// Who is signed in (the team server only; `prompt-alchemy view` has no /api/me and shows nothing here).
+let ME = null;
+const mayAdminister = () => ME && (ME.role === "admin" || ME.role === "owner");
+async function showUser() {
+  const res = await fetch("api/me", { credentials: "same-origin" }).catch(() => null);
+  if (!res || !res.ok) return;
+  ME = await res.json();
+  const projects = Object.keys(ME.projects || {});
+  const choose = el("select", { id: "project", title: "project", onchange: async ev => {
+    try { await api("/api/project", { method: "POST", body: { project: ev.target.value } }); location.hash = "#/"; location.reload(); }
+    catch (e) { $app.prepend(errorBox(e)); }
+  } }, projects.map(p => el("option", { value: p, selected: p === ME.project }, `${p} (${ME.projects[p]})`)));
+  const out = el("button", { type: "button", class: "secondary", id: "sign-out", onclick: async () => {
+    await api("/logout", { method: "POST" }).catch(() => null); location.assign("login");
+  } }, "Sign out");
+  document.querySelector("header").append(el("span", { class: "who", id: "who", "data-user": ME.user, "data-role": ME.role },
+    `${ME.user} · `, choose, " ", out));
 }
 
 const short = (t, n) => { const s = (t || "").replace(/\s+/g, " ").trim(); return s.length > n ? s.slice(0, n - 1) + "…" : s; };
@@ -60,7 +83,7 @@ function route() {
   (pages[page] || searchPage)(params).catch(e => $app.append(errorBox(e)));
 }
 window.addEventListener("hashchange", route);
-window.addEventListener("DOMContentLoaded", route);
+window.addEventListener("DOMContentLoaded", () => showUser().finally(route));
 
 // ---------------------------------------------------------------------------------------------------- search
 
@@ -164,7 +187,7 @@ function nameCard(p, named) {
   const labels = named.labels.map(l => el("li", { "data-label": l.name, "data-version": l.version },
     el("span", { class: "chip label" }, l.name), ` → v${l.version}`,
     l.protected ? el("span", { class: "muted protected", title: "moves only with the CLI's --force or an admin key" }, " (protected)") : "",
-    !l.protected && l.prompt_id !== p.id
+    (!l.protected || mayAdminister()) && l.prompt_id !== p.id
       ? el("button", { type: "button", class: "secondary move-label", "data-label": l.name, onclick: () => move(l.name) }, `Move ${l.name} to v${named.version}`)
       : ""));
   const input = el("input", { name: "label", id: "label-name", value: "staging", size: 12 });

