@@ -202,3 +202,39 @@ def test_the_kind_of_task_the_idea_asks_for_is_chosen(idea: str, pattern: str) -
     from prompt_alchemy.engine.patterns import choose_pattern
 
     assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name == pattern
+
+
+def test_a_translation_is_answered_in_its_target_language() -> None:
+    assert extract_details("traduire ce texte en anglais en gardant le ton formel: {text}").target_language == "English"
+    assert extract_details("translate our menu into Greek, keep dish names in Spanish").target_language == "Greek"
+    assert extract_details("translate our menu into Italian, keep dish names in Spanish").target_language == "Italian"
+
+
+def test_an_image_models_version_is_not_part_of_the_subject() -> None:
+    from prompt_alchemy.engine.details import image_subject
+
+    assert image_subject("Stable Diffusion XL prompt for a red kite over a dune") == "a red kite over a dune"
+    assert image_subject("midjourney v6 prompt: a red kite over a dune") == "a red kite over a dune"
+
+
+def test_a_tutor_of_a_school_subject_is_that_subjects_tutor() -> None:
+    assert extract_details("an AI tutor that teaches middle school geometry by asking questions").domain == "geometry"
+
+
+@pytest.mark.parametrize(
+    "idea, pattern",
+    [
+        ("why does my nginx container restart every minute?", "code-debug"),
+        ("why do cats purr?", "explain-topic"),
+        ("give me 8 slogan ideas for a bike repair shop", "naming"),
+        ("summarize these support tickets into the 3 most common problems: {tickets}", "summarize"),
+        ("traduis ce texte en allemand: {text}", "translate"),
+    ],
+)
+def test_the_ideas_own_verb_decides_when_it_is_plain(idea: str, pattern: str) -> None:
+    import asyncio
+
+    from prompt_alchemy.embeddings.local import LocalEmbedder
+    from prompt_alchemy.engine.patterns import choose_pattern
+
+    assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name == pattern

@@ -361,6 +361,15 @@ _GLOSS = {
     "pour": "for",
     "mit": "with",
     "avec": "with",
+    "traduire": "translate",
+    "traducir": "translate",
+    "traduzir": "translate",
+    "tradurre": "translate",
+    "übersetzen": "translate",
+    "vertalen": "translate",
+    "résumer": "summarize",
+    "zusammenfassen": "summarize",
+    "riassumere": "summarize",
     # common words of requests (articles, verbs, things people ask about)
     "un": "a",
     "una": "a",
@@ -1283,8 +1292,8 @@ _PROMPT_LEAD = re.compile(
     re.I,
 )
 _IMAGE_WORDS = re.compile(
-    r"\b(?:midjourney|mj|stable diffusion|sdxl|sd ?1\.5|automatic1111|comfyui|dall-?e(?: ?3)?|"
-    r"chatgpt|firefly|imagen|v\d)\b\s*(?:prompt|image)?\s*(?:for|of|showing|:)?\s*",
+    r"\b(?:midjourney(?: v?\d)?|mj|stable diffusion(?: xl| \d(?:\.\d)?)?|sdxl|sd ?1\.5|automatic1111|comfyui|"
+    r"dall-?e(?: ?3)?|chatgpt|firefly|imagen|flux|v\d)\b\s*(?:prompt|image)?\s*(?:for|of|showing|:)?\s*",
     re.I,
 )
 _SUBJECT_END = re.compile(
@@ -1313,7 +1322,8 @@ _COMMON_VERBS = frozenset(
 compare suggest explain quiz guide correct track remind escalate flag summarize summarise translate schedule collect
 search fetch give keep pass hand tell notify create update delete post monitor triage handle teach coach review
 write plan research list fix test watch greet recommend sort file tag route look respond practise practice take
-walk build give teach ping alert assign merge archive""".split()
+walk build give teach ping alert assign merge archive match reconcile approve reject sync import export
+upload download scan classify draft""".split()
 )
 
 
@@ -1385,7 +1395,12 @@ _EXPERTS = (
     (r"dns|tcp|vpn|wi-?fi|router|network(?:ing)?|firewall", "a network engineer"),
     (r"taxes|tax return|bookkeeping|accounting|invoices?|vat", "an accountant"),
     (
-        r"invest\w*|stocks|etfs?|portfolio|retirement savings|mortgage|loans?|pension|budget(?:ing)?",
+        r"laptops?|smartphones?|phones?|iphones?|pixel \d+|galaxy s\d+|macbooks?|ipads?|cameras?|headphones|"
+        r"tablets?|monitors?",
+        "a consumer technology reviewer",
+    ),
+    (
+        r"invest\w*|stocks|etfs?|portfolio|retirement savings|mortgage|loans?|pension|budgeting",
         "a financial planner",
     ),
     (r"contracts?|lease|gdpr|trademark|copyright|lawsuit|legal", "a lawyer"),
@@ -1401,7 +1416,6 @@ _EXPERTS = (
     (r"heat (?:exchanger|pump)s?|thermodynamics|engines?|turbines?|hvac|refrigerat\w*", "a mechanical engineer"),
     (r"circuits?|electronics|voltage|transistors?|arduino|raspberry pi", "an electrical engineer"),
     (r"electric (?:cars?|vehicles?)|\bevs?\b|hybrid cars?|cars?", "an automotive expert"),
-    (r"laptops?|smartphones?|phones?|cameras?|headphones|tablets?|monitors?", "a consumer technology reviewer"),
     (r"gardens?|gardening|plants?|lawn|compost", "a horticulturist"),
     (r"recipes?|cooking|baking|cuisine|dishes", "a professional chef"),
     (r"photosynthesis|biology|cells?|dna|genetics|evolution", "a biologist"),
@@ -1501,6 +1515,43 @@ def stack_of(text: str) -> str:
         if re.search(rf"(?<![\w#+])(?:{words})(?![\w#+])", text, re.I):
             return name
     return ""
+
+
+#: Language names as the supported languages write them, for the target of a translation.
+_LANGUAGE_WORDS = {
+    "English": "english|inglés|ingles|anglais|englisch|inglese|inglês|engels",
+    "Spanish": "spanish|español|espagnol|spanisch|spagnolo|espanhol|spaans",
+    "French": "french|francés|français|französisch|francese|francês|frans",
+    "German": "german|alemán|allemand|deutsch|tedesco|alemão|duits",
+    "Italian": "italian|italiano|italien|italienisch|italiaans",
+    "Portuguese": "portuguese|portugués|portugais|portugiesisch|portoghese|português|portugees",
+    "Dutch": "dutch|neerlandés|néerlandais|niederländisch|olandese|holandês|nederlands",
+    "Japanese": "japanese|japonés|japonais|japanisch|giapponese|japonês|japans",
+    "Chinese": "chinese|chino|chinois|chinesisch|cinese|chinês|chinees|mandarin",
+    "Greek": "greek|griego|grec|griechisch|greco|grego|grieks",
+    "Russian": "russian|ruso|russe|russisch|russo|russisch",
+    "Korean": "korean|coreano|coréen|koreanisch|coreano",
+    "Arabic": "arabic|árabe|arabe|arabisch|arabo",
+    "Polish": "polish|polaco|polonais|polnisch|polacco",
+    "Turkish": "turkish|turco|turc|türkisch",
+    "Swedish": "swedish|sueco|suédois|schwedisch|svedese",
+    "Hindi": "hindi",
+}
+
+
+def translation_target(text: str) -> str:
+    """The language a translation request names as its target ("en anglais" -> "English"), the first one named
+    ("into Italian, keep dish names in Spanish" -> "Italian"), or ""."""
+    found = []
+    for name, words in _LANGUAGE_WORDS.items():
+        match = re.search(
+            rf"\b(?:into|to|in|en|al|a|auf|ins|para(?: o)?|em|naar|nach)\s+(?:el |le |l'|il |o )?(?:{words})\b",
+            text,
+            re.I,
+        )
+        if match:
+            found.append((match.start(), name))
+    return min(found)[1] if found else ""
 
 
 def poem_form(text: str) -> str:
@@ -1690,6 +1741,10 @@ def domain_of(request: str, audience: str) -> str:
         words = [w for w in modifier.group(1).split() if w.lower() not in _GENERIC_MODIFIERS]
         if words:
             return " ".join(words)
+    if re.search(r"\b(?:tutor|teacher|teaches|teaching)\b", request, re.I):
+        subject = _SCHOOL_SUBJECT.search(request)  # "an AI tutor that teaches high school chemistry"
+        if subject:
+            return subject.group(0) if subject.group(0)[0].isupper() else subject.group(0).lower()
     business = re.search(r"\bfor\s+((?:a|an|the|our|my)\s+(?:[\w'-]+\s+){0,3}?" + _BUSINESS + r")\b", request, re.I)
     if business:
         return re.sub(r"^(?:our|my)\s+", "a ", business.group(1), flags=re.I)
@@ -1714,6 +1769,12 @@ _BUSINESS = (
     r"school|hotel|gym|salon|studio|nonprofit|charity|bank|hospital|library|museum|team|club|app|website|"
     r"platform|service|marketplace|brewery|winery|farm|garage|pharmacy|university|airline|retailer|franchise|"
     r"dealership|insurer|utility|council|city|landlord|coworking space|hostel|campsite|cinema|theater|theatre)"
+)
+_SCHOOL_SUBJECT = re.compile(
+    r"\b(?:math(?:s|ematics)?|algebra|geometry|calculus|statistics|chemistry|physics|biology|history|geography|"
+    r"economics|philosophy|literature|grammar|English|Spanish|French|German|Italian|Japanese|Mandarin|Latin|"
+    r"programming|coding|Python|JavaScript|music theory|piano|guitar|reading|writing|phonics)\b",
+    re.I,
 )
 _GENERIC_MODIFIERS = frozenset(
     """a an the my our patient friendly personal ai virtual socratic bot chatbot
@@ -1767,6 +1828,7 @@ class IdeaDetails:
     expert: str = ""  # the expert a person would ask about the idea's field ("a database architect")
     form: str = ""  # the form a poem idea names, with its rules ("a haiku: 3 lines of 5-7-5 syllables")
     stack: str = ""  # the programming language or framework the idea names ("Go")
+    target_language: str = ""  # the language a translation request names as its target ("English")
     character: str = ""  # the character a role-play idea asks the model to play ("a tough landlord")
     duration: str = ""  # how long a plan spans ("4 days", "6 weeks", "the weekend")
     platform: str = ""  # the sales platform an idea names, with its format ("Etsy: a title plus 13 tags")
@@ -1909,6 +1971,7 @@ def extract_details(idea: str, context_items: list[ContextItem] | None = None) -
         expert=expert_for(request) if language is None else "",
         form=poem_form(text),
         stack=stack_of(text),
+        target_language=translation_target(text),
         character=character_of(request),
         duration=duration_of(text, list(numbers)),
         platform=platform_format(text),

@@ -758,7 +758,8 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
         details_section=pattern.details_section,
         rules=rules,
         facts=list(details.facts),
-        language=details.language_name,
+        # a translation is answered in its target language, not in the language the request is written in
+        language=(details.target_language if pattern.name == "translate" else details.language_name),
         brief=brief,
         parameters=image_parameters(pattern, details) if pattern.form == "paragraph" else pattern.parameters,
         alternatives=roles[1:],

@@ -402,7 +402,9 @@ async def choose_pattern(idea: str, embedder: Embedder | None, idea_vector: np.n
         idea_vector = (await embedder.embed([english]))[0]
     scores = _named_model(english, _asked_kind(english, language, embedding_scores(matrix, np.asarray(idea_vector))))
     choice = decide(scores)
-    return _by_lead_verb(english, choice, scores) if choice.pattern.name == GENERAL else choice
+    if choice.pattern.name == GENERAL:
+        return _by_lead_verb(english, choice, scores)
+    return _by_decisive_verb(english, choice, scores)
 
 
 #: When no pattern is clearly nearest, the idea's own verb names the kind of task: "explain the difference between
@@ -424,14 +426,41 @@ _LEAD_VERBS = (
 _ABOUT_CODE = re.compile(
     r"\{code\}|\b(?:code|function|method|class|script|regex|snippet|query|component|module|stack trace)\b", re.I
 )
+_TECH_TROUBLE = re.compile(
+    r"\b(?:docker|container|server|app|build|deploy\w*|error|crash\w*|exception|tests?|api|database|query|"
+    r"kubernetes|pod|script|code|function|compiler?|npm|pip|git|ssl|cors|timeout|memory leak|segfault)\b",
+    re.I,
+)
 _ASKS_FOR_IDEAS = re.compile(r"\b(?:\d+|some|a few|ten|twenty)\s+(?:[\w-]+\s+){0,3}ideas\b|\bideas for\b", re.I)
+
+
+#: Verbs that decide the kind of task whatever else the idea mentions ("summarize reviews into the top complaints"
+#: is a summary, not a classification; "translate this text" a translation, not a summary).
+_DECISIVE_VERBS = ((r"summari[sz]e|tl;?dr", "summarize"), (r"translate", "translate"))
+
+
+def _by_decisive_verb(idea: str, choice: PatternChoice, scores: dict[str, float]) -> PatternChoice:
+    from prompt_alchemy.engine.spec import strip_lead
+
+    body = strip_lead(idea.strip()).lower()
+    for verb, name in _DECISIVE_VERBS:
+        if re.match(rf"(?:{verb})\b", body) and name in scores and choice.pattern.name != name:
+            if not _BUILDS_A_PROGRAM.match(body):
+                return PatternChoice(load_patterns()[name], scores[name], choice.margin, False, name, "embedding+verb")
+    return choice
 
 
 def _by_lead_verb(idea: str, choice: PatternChoice, scores: dict[str, float]) -> PatternChoice:
     from prompt_alchemy.engine.spec import strip_lead
 
     body = strip_lead(idea.strip()).lower()
-    wanted = "brainstorm" if _ASKS_FOR_IDEAS.search(idea) and not _ASKS_FOR_NAMES.search(idea) else None
+    wanted = None
+    if _ASKS_FOR_IDEAS.search(idea):  # "10 tagline ideas" asks for names, "20 blog post ideas" for ideas
+        wanted = "naming" if _ASKS_FOR_NAMES.search(idea) else "brainstorm"
+    if re.match(r"(?:why|how) (?:does|do|is|are|did|won't|can't|doesn't|isn't)\b|what (?:is|are) ", body):
+        # "why does my Docker container exit right after starting?" is debugging; "why is the sky blue?" a topic
+        trouble = re.match(r"why\b", body) and _TECH_TROUBLE.search(idea) and re.search(r"\b(?:my|our)\b", body)
+        wanted = "code-debug" if trouble else "explain-topic"
     for verb, name in _LEAD_VERBS:
         if wanted is None and re.match(rf"(?:{verb})\b", body):
             wanted = name
