@@ -114,3 +114,35 @@ def test_a_generate_job_run_again_saves_its_prompts_once(svc, monkeypatch):
     assert info.status == "succeeded"
     stored = svc.store.list_prompts(limit=1000)
     assert len(stored) == 6 and sorted(info.result["prompt_ids"]) == sorted(p.id for p in stored)
+
+
+def test_a_train_job_run_again_stores_no_second_model_version(backend, monkeypatch):
+    from prompt_alchemy.models import Prompt
+    from prompt_alchemy.services import AlchemyService
+
+    svc = AlchemyService.from_environment(
+        overrides={"generation.embedding_provider": "scripted", "learning.min_feedback": 10}
+    )
+    good = "Write a clear, specific answer with examples and a numbered list. "
+    prompts = [
+        Prompt(id=f"p{n:02d}", content=good * (1 + n % 4) if n % 2 else f"do thing {n}", source_type="imported")
+        for n in range(30)
+    ]
+    svc.store.save_session(prompts)
+
+    async def scenario():
+        for p in prompts:
+            await svc.rate(p.id, 5 if "numbered" in p.content else 1, source="cli")
+        job = await _submitted_not_run(svc, monkeypatch, lambda: svc.jobs.submit_train())
+        await _died_after_storing(svc, job)
+        stored = [m.version for m in svc.store.list_models(limit=10)]
+        await svc.jobs.run_item(job, "main")
+        return stored, [m.version for m in svc.store.list_models(limit=10)], await svc.jobs.show(job)
+
+    try:
+        stored, after, info = asyncio.run(scenario())
+    finally:
+        asyncio.run(svc.aclose())
+    assert len(stored) == 1, "the first run stored no version: nothing was tested"
+    assert info.status == "succeeded" and info.result["version"] == stored[0]
+    assert after == stored  # no second version
