@@ -369,6 +369,13 @@ class ServerConfig(_Section):
         description="requests per minute per API key (a key's own " "--rate-limit overrides it); more answer 429",
     )
     metrics_require_auth: bool = Field(False, description="require a read key on /metrics too")
+    worker_stalled_after: float = Field(
+        10.0,
+        ge=1,
+        le=3600,
+        description="seconds without a heartbeat after which a job worker is taken for dead and its running items "
+        "go back on the queue (workers send one every fifth of this)",
+    )
 
     @field_validator("examples_dir")
     @classmethod

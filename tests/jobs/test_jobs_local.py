@@ -127,9 +127,24 @@ def test_sqlite_generate_and_train_async_are_jobs(cli):
     assert proc.returncode == 0, proc.stderr
     job = json.loads(proc.stdout)
     assert job["kind"] == "generate" and job["status"] == "succeeded" and len(job["result"]["prompt_ids"]) == 6
-    train = cli("train", "--async", "-o", "json", env=SCRIPTED_ENV)  # too little feedback: the job fails
-    assert train.returncode == 1
-    failed = json.loads(train.stdout)
-    assert failed["kind"] == "train" and failed["status"] == "failed" and "at least" in failed["error"]
     kinds = [j["kind"] for j in json.loads(cli("jobs", "list", "-o", "json", env=SCRIPTED_ENV).stdout)["jobs"]]
-    assert kinds == ["train", "generate"]
+    assert kinds == ["generate"]
+
+
+def test_bad_options_of_async_commands_are_refused_at_submit(cli, home):
+    """Checked at submit by the code the synchronous command runs: one error line, exit 2, and no job."""
+    refusals = [
+        (("optimize", "--prompt", "Add.", "--task", "add", "--max-iterations", "0"), "--max-iterations"),
+        (("optimize", "no-such-prompt", "--task", "add"), "no-such-prompt"),
+        (("train",), "at least"),  # too little feedback
+    ]
+    for args, named in refusals:
+        proc = cli(*args, "--async", "-o", "json", env=SCRIPTED_ENV)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], (args, proc.stderr)
+        assert proc.stdout == ""
+    assert json.loads(cli("jobs", "list", "-o", "json", env=SCRIPTED_ENV).stdout)["count"] == 0
+    assert not (home / "prompts.db").exists() or sqlite3.connect(home / "prompts.db").execute(
+        "SELECT COUNT(*) FROM prompts"
+    ).fetchone() == (0,)

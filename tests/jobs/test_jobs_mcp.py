@@ -199,6 +199,8 @@ def test_sqlite_optimize_async_is_a_job_with_the_examples_read_at_submit(cli, ho
         str(examples),
         "--metric",
         "accuracy",
+        "--task-provider",
+        "scripted",  # not the local model: which model answers the examples proves nothing here
         "--max-iterations",
         "1",
         "--async",

@@ -23,6 +23,8 @@ pytest.importorskip("procrastinate")
 
 #: seconds each provider call takes: long enough that a killed worker dies holding items
 LATENCY = "0.06"
+#: a killed worker's items go back on the queue after this many seconds without its heartbeat (default 10)
+STALLED_AFTER = "3"
 
 
 class Proc:
@@ -39,6 +41,7 @@ class Proc:
             PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY=LATENCY,
             PROMPT_ALCHEMY_GENERATION__EMBEDDING_PROVIDER="scripted",
             PROMPT_ALCHEMY_LEARNING__ENABLED="false",
+            PROMPT_ALCHEMY_SERVER__WORKER_STALLED_AFTER=STALLED_AFTER,
         )
         self.proc = subprocess.Popen(
             [str(SCRIPT), "serve", *args, "--log-file", str(self.log)],
@@ -74,38 +77,49 @@ class Proc:
 
 @pytest.fixture
 def cluster(tmp_path, postgres_url):
+    """`cluster(name, *args, ready=PATTERN)` starts a process and returns it once its log shows PATTERN;
+    `cluster.many([(name, args, ready), ...])` starts several at once and waits for them all."""
     procs: list[Proc] = []
 
+    def launch(name: str, *args: str) -> Proc:
+        procs.append(Proc(tmp_path / name, postgres_url, *args))
+        return procs[-1]
+
     def start(name: str, *args: str, ready: str) -> Proc:
-        proc = Proc(tmp_path / name, postgres_url, *args)
-        procs.append(proc)
+        proc = launch(name, *args)
         proc.wait_for(ready)
         return proc
 
+    def many(specs: list[tuple[str, tuple[str, ...], str]]) -> list[Proc]:
+        started = [(launch(name, *args), ready) for name, args, ready in specs]
+        for proc, ready in started:
+            proc.wait_for(ready)
+        return [proc for proc, _ in started]
+
+    start.many = many  # type: ignore[attr-defined]
     yield start
     for proc in procs:
         proc.stop()
 
 
-def start_api(cluster) -> tuple[Proc, httpx.Client]:
-    api = cluster(
-        "api",
-        "--role",
-        "api",
-        "--transport",
-        "http",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        ready=r"listening on http://127\.0\.0\.1:\d+/mcp",
-    )
+API_ARGS = ("--role", "api", "--transport", "http", "--host", "127.0.0.1", "--port", "0")
+API_READY = r"listening on http://127\.0\.0\.1:\d+/mcp"
+WORKER_ARGS = ("--role", "worker", "--concurrency", "2")
+WORKER_READY = r"job worker \S+: 2 item"
+
+
+def api_client(api: Proc) -> httpx.Client:
     url = api.wait_for(r"listening on (http://127\.0\.0\.1:\d+)/mcp").group(1)
-    return api, httpx.Client(base_url=url, timeout=60)
+    return httpx.Client(base_url=url, timeout=60)
+
+
+def start_api(cluster) -> tuple[Proc, httpx.Client]:
+    api = cluster("api", *API_ARGS, ready=API_READY)
+    return api, api_client(api)
 
 
 def start_worker(cluster, name: str) -> Proc:
-    return cluster(name, "--role", "worker", "--concurrency", "2", ready=r"job worker \S+: 2 item")
+    return cluster(name, *WORKER_ARGS, ready=WORKER_READY)
 
 
 def wait_job(client: httpx.Client, job: int, until, timeout: float = 300) -> dict:
@@ -114,7 +128,7 @@ def wait_job(client: httpx.Client, job: int, until, timeout: float = 300) -> dic
         info = client.get(f"/api/v1/jobs/{job}").json()
         if until(info):
             return info
-        time.sleep(0.3)
+        time.sleep(0.1)
     raise AssertionError(f"job {job} still {info['status']} {info['progress']}")
 
 
@@ -133,9 +147,20 @@ def stored_sessions(url: str) -> tuple[int, dict[str, int], dict[str, int]]:
     return total, per_session, per_idea
 
 
+def queued_in_procrastinate(url: str, job: int) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT COUNT(*) FROM procrastinate_jobs WHERE status = 'todo' AND (args->>'job_id')::bigint = %s", (job,)
+        ).fetchone()[0]
+
+
 def test_batch_of_300_over_rest_survives_a_killed_worker(cluster, postgres_url):
-    api, client = start_api(cluster)
-    workers = [start_worker(cluster, f"worker{i}") for i in range(3)]
+    api, *workers = cluster.many(
+        [("api", API_ARGS, API_READY)] + [(f"worker{i}", WORKER_ARGS, WORKER_READY) for i in range(3)]
+    )
+    client = api_client(api)
     ideas = [f"write a short poem about the number {i} for a child" for i in range(300)]
     answer = client.post(
         "/api/v1/batch",
@@ -189,9 +214,15 @@ def test_cancel_then_retry_and_async_generate(cluster, postgres_url):
     again = client.post(f"/api/v1/jobs/{job}/cancel")
     assert again.status_code == 409
 
-    worker = start_worker(cluster, "worker")
-    time.sleep(3)  # the worker takes the queued items and skips every one: they are cancelled
+    assert queued_in_procrastinate(postgres_url, job) == 0  # the cancelled items left the queue: none runs
     assert client.get(f"/api/v1/jobs/{job}").json()["progress"]["done"] == 0
+
+    # bad options of an async command are refused at submit, as the synchronous call refuses them: no job
+    refused = client.post("/api/v1/learning/train", json={}, headers={"Prefer": "respond-async"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "bad_input", refused.text
+    assert "learning is disabled" in refused.json()["error"]["message"]
+
+    worker = start_worker(cluster, "worker")
     assert stored_sessions(postgres_url)[0] == 0
 
     retried = api.cli("jobs", "retry", str(job), "--output", "json")

@@ -94,7 +94,9 @@ class RedisServer:
 class Replica:
     """One `prompt-alchemy serve --transport http` process on a fixed port, in its own home, on a shared library."""
 
-    def __init__(self, home: Path, env: dict[str, str], *, role: str = "all", concurrency: int = 2) -> None:
+    def __init__(
+        self, home: Path, env: dict[str, str], *, role: str = "all", concurrency: int = 2, wait: bool = True
+    ) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.home, self.port, self.role, self.concurrency = home, free_port(), role, concurrency
         self.url = f"http://127.0.0.1:{self.port}"
@@ -102,9 +104,17 @@ class Replica:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPT_ALCHEMY_")}
         self.env.update(SCRIPTED, PROMPT_ALCHEMY_HOME=str(home), **env)
         self.proc: subprocess.Popen | None = None
-        self.start()
+        self.start(wait=wait)
 
-    def start(self) -> None:
+    @classmethod
+    def many(cls, homes: list[Path], env: dict[str, str], **options) -> list[Replica]:
+        """Replicas started at once (their start-ups overlap), returned when every one is ready."""
+        replicas = [cls(home, env, wait=False, **options) for home in homes]
+        for replica in replicas:
+            replica.wait_ready()
+        return replicas
+
+    def start(self, *, wait: bool = True) -> None:
         self.proc = subprocess.Popen(
             [
                 str(SCRIPT),
@@ -126,7 +136,8 @@ class Replica:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.wait_ready()
+        if wait:
+            self.wait_ready()
 
     def wait_ready(self, timeout: float = 60) -> None:
         import httpx
@@ -158,6 +169,16 @@ class Replica:
         if self.proc is not None:
             _stop(self.proc)
 
+    @staticmethod
+    def stop_all(replicas: list[Replica]) -> None:
+        """SIGTERM to every replica at once, then wait for each (their shutdowns overlap)."""
+        for replica in replicas:
+            if replica.proc is not None and replica.proc.poll() is None:
+                replica.proc.terminate()
+        for replica in replicas:
+            if replica.proc is not None:
+                _stop(replica.proc)
+
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(SCRIPT), *args], env=self.env, capture_output=True, text=True, timeout=120)
 
@@ -185,6 +206,11 @@ frontend api
     bind 127.0.0.1:{port}
     default_backend replicas
 
+listen stats
+    bind 127.0.0.1:{stats_port}
+    stats enable
+    stats uri /stats
+
 backend replicas
     balance leastconn
     option httpchk GET /readyz
@@ -201,11 +227,13 @@ class HAProxy:
 
     def __init__(self, binary: str, folder: Path, ports: list[int]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port, self.stats_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         servers = "\n".join(f"    server r{i} 127.0.0.1:{p} check" for i, p in enumerate(ports))
         self.config = folder / "haproxy.cfg"
-        self.config.write_text(HAPROXY_CONFIG.format(port=self.port, servers=servers), encoding="utf-8")
+        self.config.write_text(
+            HAPROXY_CONFIG.format(port=self.port, stats_port=self.stats_port, servers=servers), encoding="utf-8"
+        )
         check = subprocess.run([binary, "-c", "-f", str(self.config)], capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError("haproxy rejected its configuration: " + check.stdout + check.stderr)
@@ -216,20 +244,47 @@ class HAProxy:
         )
         wait_port(self.port, self.proc, "haproxy")
 
+    def server_status(self) -> dict[str, str]:
+        """Each replica's state in HAProxy's rotation ({"r0": "UP", "r1": "DOWN", ...}), from its stats page."""
+        import csv
+        import io
+
+        import httpx
+
+        text = httpx.get(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=5).text.lstrip("# ")
+        return {
+            row["svname"]: row["status"].split()[0]
+            for row in csv.DictReader(io.StringIO(text))
+            if row["pxname"] == "replicas" and row["svname"] not in ("FRONTEND", "BACKEND")
+        }
+
+    def wait_up(self, name: str, timeout: float = 30) -> None:
+        """Until HAProxy has replica `name` (r0, r1, ...) back in its rotation."""
+        deadline = time.monotonic() + timeout
+        while self.server_status().get(name) != "UP":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"HAProxy did not put {name} back in rotation: {self.server_status()}")
+            time.sleep(0.05)
+
     def stop(self) -> None:
         _stop(self.proc)
         self._out.close()
 
 
-def shared_env(database_url: str, *, latency: float, redis_url: str | None = None) -> dict[str, str]:
+def shared_env(
+    database_url: str, *, latency: float, redis_url: str | None = None, stalled_after: float | None = None
+) -> dict[str, str]:
     """The settings every replica shares: one PostgreSQL library, the scripted provider with `latency` seconds per
-    call, no learning loop, and optionally the Redis cache."""
+    call, no learning loop, and optionally the Redis cache and a shorter wait before a dead worker's items go back
+    on the queue (server.worker_stalled_after)."""
     env = {
         "PROMPT_ALCHEMY_DATABASE_URL": database_url,
         "PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY": str(latency),
         "PROMPT_ALCHEMY_GENERATION__EMBEDDING_PROVIDER": "scripted",
         "PROMPT_ALCHEMY_LEARNING__ENABLED": "false",
     }
+    if stalled_after is not None:
+        env["PROMPT_ALCHEMY_SERVER__WORKER_STALLED_AFTER"] = str(stalled_after)
     if redis_url:
         env["PROMPT_ALCHEMY_CACHE__URL"] = redis_url
     return env

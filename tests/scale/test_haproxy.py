@@ -17,17 +17,45 @@ from scalekit import HAProxy, Replica, shared_env
 pytest.importorskip("procrastinate")
 
 CLIENTS = 4
+#: seconds without a heartbeat before a killed replica's running job items go back on the queue (default 10)
+STALLED_AFTER = 3
+
+
+@pytest.fixture(scope="module")
+def library_url(pg_server):
+    """One migrated PostgreSQL database for the module's cluster (the tests add to it; each checks its own)."""
+    import psycopg
+    from pg_testkit import _TEMPLATE
+
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE haproxy_library TEMPLATE {_TEMPLATE}")
+    yield pg_server.get_uri("haproxy_library")
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS haproxy_library WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def replicas_and_proxy(tmp_path_factory, library_url, haproxy_binary):
+    """Three replicas behind HAProxy, started once for the module (their start-ups overlap)."""
+    root = tmp_path_factory.mktemp("haproxy")
+    env = shared_env(library_url, latency=0.05, stalled_after=STALLED_AFTER)
+    replicas = Replica.many([root / f"r{i}" for i in range(3)], env)
+    proxy = HAProxy(haproxy_binary, root / "haproxy", [r.port for r in replicas])
+    yield replicas, proxy
+    proxy.stop()
+    Replica.stop_all(replicas)
 
 
 @pytest.fixture
-def cluster(tmp_path, postgres_url, haproxy_binary):
-    env = shared_env(postgres_url, latency=0.05)
-    replicas = [Replica(tmp_path / f"r{i}", env) for i in range(3)]
-    proxy = HAProxy(haproxy_binary, tmp_path / "haproxy", [r.port for r in replicas])
-    yield replicas, proxy
-    proxy.stop()
-    for replica in replicas:
-        replica.stop()
+def cluster(replicas_and_proxy):
+    """The module's cluster with every replica running and in HAProxy's rotation (a test before may have killed
+    one)."""
+    replicas, proxy = replicas_and_proxy
+    for i, replica in enumerate(replicas):
+        if replica.proc is None or replica.proc.poll() is not None:
+            replica.start()
+        proxy.wait_up(f"r{i}")
+    return replicas, proxy
 
 
 def drive(url: str, stop: threading.Event, results: list[tuple[str, int, dict]], tag: str) -> None:
@@ -60,7 +88,7 @@ def drive(url: str, stop: threading.Event, results: list[tuple[str, int, dict]],
                 results.append((kind, answer.status_code, body))
 
 
-def run_load(url: str, during: Callable[[], None], settle: float = 1.5) -> list[tuple[str, int, dict]]:
+def run_load(url: str, during: Callable[[], None], settle: float = 1.0) -> list[tuple[str, int, dict]]:
     results: list[tuple[str, int, dict]] = []
     stop = threading.Event()
     threads = [threading.Thread(target=drive, args=(url, stop, results, f"c{i}")) for i in range(CLIENTS)]
@@ -104,27 +132,27 @@ def check_nothing_lost(
                 assert status not in ("failed", "cancelled"), (job, status)
                 if status == "succeeded":
                     pending.discard(job)
-            time.sleep(0.3)
+            time.sleep(0.1)
     assert not pending, f"jobs not finished: {sorted(pending)}"
 
 
-def test_killing_a_replica_mid_run_loses_no_accepted_request_or_job(cluster, postgres_url):
+def test_killing_a_replica_mid_run_loses_no_accepted_request_or_job(cluster, library_url):
     replicas, proxy = cluster
     results = run_load(proxy.url, replicas[0].kill)
     assert replicas[0].proc.returncode == -9
-    check_nothing_lost(proxy, postgres_url, results, cut_off=CLIENTS)  # one request in flight per client at most
+    check_nothing_lost(proxy, library_url, results, cut_off=CLIENTS)  # one request in flight per client at most
 
 
-def test_a_rolling_restart_drops_no_request(cluster, postgres_url):
+def test_a_rolling_restart_drops_no_request(cluster, library_url):
     replicas, proxy = cluster
 
     def restart_each() -> None:
-        for replica in replicas:
+        for i, replica in enumerate(replicas):
             replica.stop()  # SIGTERM: stops accepting, finishes what it holds
             time.sleep(0.5)  # requests meanwhile meet a refused port: HAProxy retries them elsewhere
             replica.start()
-            time.sleep(1.5)  # back in HAProxy's rotation (checked every 500 ms)
+            proxy.wait_up(f"r{i}")  # back in HAProxy's rotation before the next one goes
 
     results = run_load(proxy.url, restart_each)
     assert all(r.proc.poll() is None for r in replicas)
-    check_nothing_lost(proxy, postgres_url, results)
+    check_nothing_lost(proxy, library_url, results)

@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING, Any
 import procrastinate
 
 from prompt_alchemy.logging_setup import get_logger
+from prompt_alchemy.storage.jobs import QUEUE_NAME
 
 if TYPE_CHECKING:
     from prompt_alchemy.services.jobs import JobsService
 
 log = get_logger("jobs")
 
-QUEUE = "alchemy"
+QUEUE = QUEUE_NAME
 TASK = "alchemy:run_item"
-#: a worker writes its heartbeat this often (s) ...
-HEARTBEAT_S = 2.0
-#: ... and is taken for dead when it has not for this long (s); its running items then go back on the queue
+#: a worker is taken for dead when it has not written its heartbeat for this long (s; server.worker_stalled_after);
+#: its running items then go back on the queue. It writes one every fifth of this.
 STALLED_AFTER_S = 10.0
 
 
@@ -53,12 +53,13 @@ async def defer_items(app: procrastinate.App, job_id: int, keys: list[str]) -> N
     """One queue job per item, in one statement."""
     task = app.tasks[TASK]
     for start in range(0, len(keys), 1000):
-        await task.batch_defer_async(*({"job_id": job_id, "key": key} for key in keys[start : start + 1000]))
+        args: list[dict[str, Any]] = [{"job_id": job_id, "key": key} for key in keys[start : start + 1000]]
+        await task.batch_defer_async(*args)
 
 
-async def retry_stalled(app: procrastinate.App) -> int:
+async def retry_stalled(app: procrastinate.App, stalled_after: float = STALLED_AFTER_S) -> int:
     """Put back on the queue the items whose worker stopped sending heartbeats; returns how many."""
-    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_S)
+    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after)
     retried = 0
     for job in stalled:
         try:
@@ -72,7 +73,13 @@ async def retry_stalled(app: procrastinate.App) -> int:
 
 
 async def run_worker(
-    app: procrastinate.App, jobs: JobsService, *, concurrency: int, name: str, install_signal_handlers: bool
+    app: procrastinate.App,
+    jobs: JobsService,
+    *,
+    concurrency: int,
+    name: str,
+    install_signal_handlers: bool,
+    stalled_after: float = STALLED_AFTER_S,
 ) -> None:
     """Run queue jobs until cancelled (or a stop signal, with `install_signal_handlers`)."""
     options: dict[str, Any] = {
@@ -81,8 +88,8 @@ async def run_worker(
         "name": name,
         "additional_context": {"jobs": jobs},
         "install_signal_handlers": install_signal_handlers,
-        "update_heartbeat_interval": HEARTBEAT_S,
-        "stalled_worker_timeout": STALLED_AFTER_S,
+        "update_heartbeat_interval": stalled_after / 5,
+        "stalled_worker_timeout": stalled_after,
         "fetch_job_polling_interval": 2.0,
         "delete_jobs": "successful",
     }

@@ -618,6 +618,16 @@ class TrainingReport(BaseModel):
 ContextBuilder = Callable[[list[Prompt]], Awaitable[dict[str, FeatureContext]]]
 
 
+def training_feedback(store: Store, settings: Settings) -> list[Any]:
+    """The feedback a training run learns from; bad input (nothing is trained) when learning is disabled or
+    there is too little of it. What `train` checks first, and what a submitted train job is checked with."""
+    if not settings.learning.enabled:
+        raise InputError("learning is disabled (learning.enabled: false); enable it to train a model")
+    feedback = store.training_feedback()
+    check_enough(len(feedback), settings.learning.min_feedback)
+    return list(feedback)
+
+
 def check_enough(rows: int, needed: int) -> None:
     if rows < needed:
         raise InputError(
@@ -635,19 +645,18 @@ async def run_training(
     dry_run: bool = False,
     trigger: str = "cli",
     now: datetime | None = None,
+    run_id: str | None = None,
 ) -> TrainingReport:
     """Train a candidate on all feedback, validate it against the ranker as it is, and (unless `dry_run`) store
-    it as a new version, active only if it is better. Too little feedback is bad input and changes nothing."""
+    it as a new version, active only if it is better. Too little feedback is bad input and changes nothing.
+    `run_id` (a train job's) is kept in the version's params, so a re-run of the job finds it stored."""
     import asyncio
 
     from prompt_alchemy.ranking.ranker import DEFAULT_LEARNED_WEIGHT, Ranker
 
     started = time.perf_counter()
     cfg = settings.learning
-    if not cfg.enabled:
-        raise InputError("learning is disabled (learning.enabled: false); enable it to train a model")
-    feedback = store.training_feedback()
-    check_enough(len(feedback), cfg.min_feedback)
+    feedback = training_feedback(store, settings)
     prompts = store.get_prompts(sorted({f.prompt_id for f in feedback}))
     contexts = await contexts_for(list(prompts.values()))
     when = now or utcnow()
@@ -676,6 +685,7 @@ async def run_training(
         "seed": cfg.seed,
         "l2": L2,
         "half_life_days": cfg.half_life_days,
+        **({"run": run_id} if run_id else {}),
     }
     result = await asyncio.to_thread(
         fit,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -120,6 +121,17 @@ class OptimizationResult(BaseModel):
     events: list[str] = Field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class StoredRounds:
+    """What an earlier run with the same run id stored: a run that is run again (an optimize job retried after
+    its worker died, or `jobs retry`) goes on after `last_round`, from the better of the seed and `best`."""
+
+    last_round: int
+    seed_id: str | None = None
+    best: OptimizationStep | None = None
+    contents: list[str] = field(default_factory=list)
+
+
 class _BudgetExhausted(Exception):
     pass
 
@@ -159,6 +171,7 @@ class Optimizer:
         max_cost: float | None = None,
         persist: Persist | None = None,
         progress: Callable[[str], None] | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -175,17 +188,22 @@ class Optimizer:
         self.budget = Budget(max_cost)
         self.persist = persist
         self.progress = progress or (lambda message: None)
-        self.run_id = new_id()
+        self.run_id = run_id or new_id()
         self.metrics: list[MetricRecord] = []
         self.events: list[str] = []
         self._propose_evals: dict[str, list[ExampleResult]] = {}
 
     # ------------------------------------------------------------------ the loop
 
-    async def run(self, seed_text: str, seed_id: str | None = None) -> OptimizationResult:
+    async def run(
+        self, seed_text: str, seed_id: str | None = None, resume: StoredRounds | None = None
+    ) -> OptimizationResult:
         """Optimize `seed_text`. With `seed_id` (a stored prompt) the seed is not stored again; candidates of the
-        first round name it as their parent."""
+        first round name it as their parent. With `resume` (what an earlier run of this run id stored) the stored
+        rounds are neither run nor stored again: the run goes on after them, from the better of the seed and their
+        best candidate (both evaluated again, since their evaluations are not stored)."""
         required = variables(seed_text)
+        seed_id = seed_id or (resume.seed_id if resume is not None else None)
         self.progress("evaluating the seed prompt")
         seed = OptimizationStep(iteration=0, prompt_id=seed_id or new_id(), method="seed", content=seed_text)
         try:
@@ -208,9 +226,14 @@ class Optimizer:
         steps = [seed]
         best = seed
         seen = {_canon(seed_text)}
+        first = 1
+        if resume is not None:
+            best = await self._resumed(resume, seed, steps)
+            seen.update(_canon(text) for text in resume.contents)
+            first = resume.last_round + 1
         stop: StopReason = "max_iterations"
-        iterations = 0
-        for iteration in range(1, self.max_iterations + 1):
+        iterations = first - 1
+        for iteration in range(first, self.max_iterations + 1):
             if self._reached(best):
                 stop = "target"
                 break
@@ -283,6 +306,32 @@ class Optimizer:
         else:
             stop = "target" if self._reached(best) else "max_iterations"
         return self._result(seed, best, steps, iterations, stop)
+
+    async def _resumed(
+        self, resume: StoredRounds, seed: OptimizationStep, steps: list[OptimizationStep]
+    ) -> OptimizationStep:
+        """The best to go on from after the stored rounds: their best candidate, evaluated again, when it beats
+        the seed. Nothing of it is stored again."""
+        self.events.append(
+            f"rounds 1-{resume.last_round} were stored by an earlier run of {self.run_id}; going on after them"
+            if resume.last_round
+            else f"the seed was stored by an earlier run of {self.run_id}"
+        )
+        best = seed
+        if resume.best is not None:
+            step = resume.best.model_copy()
+            self.progress(f"evaluating the best candidate of round {step.iteration} again")
+            try:
+                await self._evaluate(step)
+            except _BudgetExhausted:
+                return seed
+            steps.append(step)
+            if step.score is not None and step.score > (seed.score or 0.0):
+                best = step
+        for step in steps:
+            step.best_so_far = step is best
+        await self._save(resume.last_round, [])  # the metrics of those calls; the prompts are stored already
+        return best
 
     def _reached(self, best: OptimizationStep) -> bool:
         return self.target_score is not None and best.score is not None and best.score >= self.target_score

@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
 log = get_logger("worker")
 
-#: seconds between looks for the items of stopped workers
-REAP_EVERY_S = 3.0
 
 
 async def run_queue_worker(service: AlchemyService, *, concurrency: int, install_signal_handlers: bool) -> None:
@@ -28,23 +26,30 @@ async def run_queue_worker(service: AlchemyService, *, concurrency: int, install
     log.info(
         "job worker %s: %d item(s) at a time from the queue on %s", name, concurrency, service.loaded.database_location
     )
-    reaper = asyncio.create_task(_reap(app))
+    stalled_after = service.settings.server.worker_stalled_after
+    reaper = asyncio.create_task(_reap(app, stalled_after))
     try:
         await run_worker(
-            app, service.jobs, concurrency=concurrency, name=name, install_signal_handlers=install_signal_handlers
+            app,
+            service.jobs,
+            concurrency=concurrency,
+            name=name,
+            install_signal_handlers=install_signal_handlers,
+            stalled_after=stalled_after,
         )
     finally:
         reaper.cancel()
         log.info("job worker %s stopped", name)
 
 
-async def _reap(app: object) -> None:
+async def _reap(app: object, stalled_after: float) -> None:
+    """Every third of `stalled_after`: put the items of stopped workers back on the queue."""
     from prompt_alchemy.jobs.queue import retry_stalled
 
     while True:
-        await asyncio.sleep(REAP_EVERY_S)
+        await asyncio.sleep(stalled_after / 3)
         try:
-            await retry_stalled(app)  # type: ignore[arg-type]
+            await retry_stalled(app, stalled_after)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - a database hiccup must not stop the worker
             log.warning("looking for stalled items failed: %s", exc)
 

@@ -134,18 +134,31 @@ class JobsService:
         return await self._submit("generate", {"idea": request.idea[:200], "save": request.save}, [row], wait)
 
     async def submit_optimize(self, options: dict[str, Any], *, wait: bool = False) -> JobInfo:
-        """`options` are RankingService.optimize's keyword arguments (JSON values; no progress callback)."""
+        """`options` are RankingService.optimize's keyword arguments (JSON values; no progress callback). They are
+        checked here by the code the synchronous optimize runs (bad options: InputError, and no job). The job
+        carries a run id fixed now: a run of it that is run again stores nothing twice."""
+        from prompt_alchemy.models import new_id
+
         options = dict(options)
         path = options.pop("examples_path", None)
         if path:  # read here: the worker that runs the job cannot read the submitter's files
             from prompt_alchemy.ranking.evaluation import load_examples
 
             options["examples"] = [e.model_dump(mode="json", exclude={"line"}) for e in load_examples(path)]
+        checked = {k: v for k, v in options.items() if k not in ("save", "progress", "run_id")}
+        await asyncio.to_thread(lambda: self.ranking.plan_optimize(**checked))
         summary = {k: v for k, v in options.items() if k in ("prompt_id", "task", "metric", "max_iterations")}
-        return await self._submit("optimize", summary, [(SINGLE_KEY, 1, {"options": options})], wait)
+        payload = {"options": options, "run_id": new_id()}
+        return await self._submit("optimize", summary, [(SINGLE_KEY, 1, payload)], wait)
 
     async def submit_train(self, *, dry_run: bool = False, wait: bool = False) -> JobInfo:
-        return await self._submit("train", {"dry_run": dry_run}, [(SINGLE_KEY, 1, {"dry_run": dry_run})], wait)
+        """Checked as `train` checks (learning disabled, too little feedback: InputError, and no job). The job
+        carries a run id fixed now, kept with the version it stores: a re-run finds that version stored."""
+        from prompt_alchemy.models import new_id
+
+        await asyncio.to_thread(self.learning.check_training)
+        payload = {"dry_run": dry_run, "run_id": new_id()}
+        return await self._submit("train", {"dry_run": dry_run}, [(SINGLE_KEY, 1, payload)], wait)
 
     async def _submit(
         self, kind: JobKind, params: dict[str, Any], rows: list[tuple[str, int, dict[str, Any]]], wait: bool
@@ -225,9 +238,25 @@ class JobsService:
         if job.kind in ("batch", "generate"):
             return await self._generate_item(job, item)
         if job.kind == "optimize":
-            result = await self.ranking.optimize(**item.payload["options"])
+            run_id = item.payload.get("run_id")
+            result = await self.ranking.optimize(**item.payload["options"], run_id=run_id)
             return result.model_dump(mode="json")
-        report = await self.learning.train(bool(item.payload.get("dry_run")), trigger="job")
+        return await self._train_item(job, item)
+
+    async def _train_item(self, job: JobRow, item: ItemRow) -> dict[str, Any]:
+        dry_run, run_id = bool(item.payload.get("dry_run")), item.payload.get("run_id")
+        stored = await asyncio.to_thread(self.learning.trained_by, run_id) if run_id and not dry_run else None
+        if stored is not None:  # an earlier run of this job stored its version, then died before recording it
+            log.info("job %d stored model v%d in an earlier run; recovered", job.id, stored.version)
+            return {
+                "dry_run": False,
+                "stored": True,
+                "adopted": stored.status == "adopted",
+                "version": stored.version,
+                "reason": f"v{stored.version} ({stored.status}) was stored by an earlier run of this job",
+                "trigger": stored.trigger,
+            }
+        report = await self.learning.train(dry_run, trigger="job", run_id=run_id)
         return report.model_dump(mode="json")
 
     async def _generate_item(self, job: JobRow, item: ItemRow) -> dict[str, Any]:
@@ -329,7 +358,7 @@ def _info(row: JobRow, items: list[ItemRow] | None, *, with_items: bool = False)
         job=row.id,
         kind=row.kind,
         status=status,
-        progress=progress,  # type: ignore[arg-type]
+        progress=progress,
         created_at=row.created_at,
         updated_at=row.updated_at,
         params=row.params,

@@ -24,7 +24,7 @@ from prompt_alchemy.services.app import App
 from prompt_alchemy.services.ranking import RankingService
 
 if TYPE_CHECKING:
-    from prompt_alchemy.models import Feedback
+    from prompt_alchemy.models import Feedback, ModelVersion
     from prompt_alchemy.ranking.features import FeatureContext
     from prompt_alchemy.ranking.learning import TrainingReport
 
@@ -139,20 +139,40 @@ class LearningService:
 
     @audited("train", written=_trained, failures=lambda call: not call["dry_run"])
     async def train(
-        self, dry_run: bool = False, *, trigger: str = "cli", now: datetime | None = None
+        self, dry_run: bool = False, *, trigger: str = "cli", now: datetime | None = None, run_id: str | None = None
     ) -> TrainingReport:
         """Fit a learning-to-rank model on all feedback, validate it against the current ranker, and adopt it only
-        if it is better (never with `dry_run`). Too little feedback is bad input (exit 2) and changes nothing."""
-        from prompt_alchemy.ranking.learning import check_enough, run_training
+        if it is better (never with `dry_run`). Too little feedback is bad input (exit 2) and changes nothing.
+        `run_id`: a train job's, kept with the stored version (see `trained_by`)."""
+        from prompt_alchemy.ranking.learning import run_training
 
-        if not self.app.library_exists():
-            check_enough(0, self.app.settings.learning.min_feedback)
+        self.check_training()
         report = await run_training(
-            self.app.store, self.app.settings, self.stored_feature_contexts, dry_run=dry_run, trigger=trigger, now=now
+            self.app.store,
+            self.app.settings,
+            self.stored_feature_contexts,
+            dry_run=dry_run,
+            trigger=trigger,
+            now=now,
+            run_id=run_id,
         )
         if report.adopted:
             await self.refresh_learned_model()
         return report
+
+    def check_training(self) -> None:
+        """What `train` refuses before training (learning disabled, too little feedback): bad input, exit 2."""
+        from prompt_alchemy.ranking.learning import check_enough, training_feedback
+
+        if not self.app.library_exists():
+            check_enough(0, self.app.settings.learning.min_feedback)
+        training_feedback(self.app.store, self.app.settings)
+
+    def trained_by(self, run_id: str) -> ModelVersion | None:
+        """The model version a training run with `run_id` stored, if it stored one (among the recent ones)."""
+        if not self.app.library_exists():
+            return None
+        return next((m for m in self.app.store.list_models(limit=50) if m.params.get("run") == run_id), None)
 
     @in_thread
     def learning_status(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +16,29 @@ from prompt_alchemy.services.app import App
 from prompt_alchemy.services.library import LibraryService
 
 if TYPE_CHECKING:
+    from prompt_alchemy.ranking.evaluation import Example
     from prompt_alchemy.ranking.features import FeatureContext
-    from prompt_alchemy.ranking.optimizer import OptimizationResult, OptimizeMetric
+    from prompt_alchemy.ranking.optimizer import OptimizationResult, OptimizeMetric, StoredRounds
     from prompt_alchemy.ranking.ranker import Ranker
 
 _METRICS: dict[str, OptimizeMetric] = {"judge": "judge", "accuracy": "accuracy", "loglik": "loglik"}
+
+
+@dataclass(frozen=True)
+class OptimizePlan:
+    """An optimization's checked options: what the optimizer is built with."""
+
+    task: str
+    seed_text: str
+    seed_id: str | None
+    metric: OptimizeMetric
+    propose_set: list[Example] | None
+    heldout_set: list[Example] | None
+    proposer: str
+    task_provider: str | None
+    max_iterations: int
+    target_score: float | None
+    max_cost: float | None
 
 
 def _optimized(result: OptimizationResult, call: Call) -> Written:
@@ -147,13 +166,7 @@ class RankingService:
             self.app.store.record_metrics(judge.metrics)
         return out
 
-    @audited(
-        "optimize",
-        targets=lambda call: [call["prompt_id"]] if call["prompt_id"] else [],
-        written=_optimized,
-        failures=lambda call: bool(call["save"]),
-    )
-    async def optimize(
+    def plan_optimize(
         self,
         prompt_id: str | None = None,
         prompt: str | None = None,
@@ -165,23 +178,14 @@ class RankingService:
         metric: str = "auto",
         provider: str | None = None,
         task_provider: str | None = None,
-        save: bool = True,
-        progress: Any = None,
         examples: list[Any] | None = None,
         examples_file: str | None = None,
-    ) -> OptimizationResult:
-        """Improve a prompt (a stored one by id, or text) for `task`; see ranking/optimizer.py. Everything is
-        validated before any provider call or write; each round's candidates are stored in one transaction.
-        Examples come from `examples_path` (a file: the CLI), or, for clients of the server, inline (`examples`)
-        or by name from the examples folder (`examples_file`): a server never opens a path a client names."""
+    ) -> OptimizePlan:
+        """Every check of an optimization's options, before any provider call or write: what `optimize` runs, and
+        what a submitted optimize job is checked with (so bad options are refused at submit, not in the job)."""
         from prompt_alchemy.models import Phase
-        from prompt_alchemy.ranking.evaluation import (
-            load_examples,
-            parse_examples,
-            split_examples,
-        )
-        from prompt_alchemy.ranking.judge import Judge
-        from prompt_alchemy.ranking.optimizer import MAX_ITERATIONS, Optimizer
+        from prompt_alchemy.ranking.evaluation import load_examples, parse_examples, split_examples
+        from prompt_alchemy.ranking.optimizer import MAX_ITERATIONS
 
         if (prompt_id is None) == (prompt is None):
             raise InputError("give the prompt to optimize: a prompt ID or --prompt TEXT (one of them)")
@@ -259,7 +263,73 @@ class RankingService:
                 raise InputError(f"--task-provider {task_provider} cannot be used: {reason}")
         elif metric != "judge":
             task_provider = "local" if local_ok else proposer
-        judge = Judge(self.app.settings, self.app.registry, avoid={proposer}) if metric == "judge" else None
+        return OptimizePlan(
+            task=task,
+            seed_text=seed_text,
+            seed_id=seed_id,
+            metric=_METRICS[metric],
+            propose_set=propose_set,
+            heldout_set=heldout_set,
+            proposer=proposer,
+            task_provider=task_provider,
+            max_iterations=max_iterations,
+            target_score=target_score,
+            max_cost=max_cost,
+        )
+
+    @audited(
+        "optimize",
+        targets=lambda call: [call["prompt_id"]] if call["prompt_id"] else [],
+        written=_optimized,
+        failures=lambda call: bool(call["save"]),
+    )
+    async def optimize(
+        self,
+        prompt_id: str | None = None,
+        prompt: str | None = None,
+        task: str | None = None,
+        examples_path: str | Path | None = None,
+        max_iterations: int = 3,
+        target_score: float | None = None,
+        max_cost: float | None = None,
+        metric: str = "auto",
+        provider: str | None = None,
+        task_provider: str | None = None,
+        save: bool = True,
+        progress: Any = None,
+        examples: list[Any] | None = None,
+        examples_file: str | None = None,
+        run_id: str | None = None,
+    ) -> OptimizationResult:
+        """Improve a prompt (a stored one by id, or text) for `task`; see ranking/optimizer.py. Everything is
+        validated before any provider call or write (plan_optimize); each round's candidates are stored in one
+        transaction. Examples come from `examples_path` (a file: the CLI), or, for clients of the server, inline
+        (`examples`) or by name from the examples folder (`examples_file`): a server never opens a path a client
+        names.
+
+        `run_id` (an optimize job's, fixed when it was submitted) makes a run that is run again idempotent: the
+        rounds an earlier run of it stored are not redone nor stored again; it goes on from the best of them."""
+        from prompt_alchemy.ranking.judge import Judge
+        from prompt_alchemy.ranking.optimizer import Optimizer
+
+        plan = self.plan_optimize(
+            prompt_id,
+            prompt,
+            task,
+            examples_path,
+            max_iterations,
+            target_score,
+            max_cost,
+            metric,
+            provider,
+            task_provider,
+            examples,
+            examples_file,
+        )
+        resume = None
+        if run_id is not None and save:
+            resume = await asyncio.to_thread(self._stored_rounds, run_id)
+        judge = Judge(self.app.settings, self.app.registry, avoid={plan.proposer}) if plan.metric == "judge" else None
 
         async def persist(prompts: list[Prompt], metrics: list[Any]) -> None:
             mask_prompt_secrets(prompts)
@@ -272,20 +342,50 @@ class RankingService:
         optimizer = Optimizer(
             self.app.settings,
             self.app.registry,
-            task=task,
-            metric=_METRICS[metric],
-            proposer=proposer,
+            task=plan.task,
+            metric=plan.metric,
+            proposer=plan.proposer,
             judge=judge,
-            propose_set=propose_set,
-            heldout_set=heldout_set,
-            task_provider=task_provider,
-            max_iterations=max_iterations,
-            target_score=target_score,
-            max_cost=max_cost,
+            propose_set=plan.propose_set,
+            heldout_set=plan.heldout_set,
+            task_provider=plan.task_provider,
+            max_iterations=plan.max_iterations,
+            target_score=plan.target_score,
+            max_cost=plan.max_cost,
             persist=persist if save else None,
             progress=progress,
+            run_id=run_id,
         )
-        return await optimizer.run(seed_text, seed_id)
+        return await optimizer.run(plan.seed_text, plan.seed_id, resume=resume)
+
+    def _stored_rounds(self, run_id: str) -> StoredRounds | None:
+        """What an earlier run of `run_id` stored (None: nothing): its rounds are not run, nor stored, again."""
+        from prompt_alchemy.ranking.optimizer import OptimizationStep, StoredRounds
+
+        stored = [p for p in self.app.store.list_prompts(session_id=run_id, limit=1000) if p.source_type == "optimized"]
+        if not stored:
+            return None
+
+        def meta(p: Prompt) -> dict[str, Any]:
+            return dict((p.generation_request or {}).get("optimizer") or {})
+
+        seed = next((p for p in stored if meta(p).get("method") == "seed"), None)
+        candidates = [p for p in stored if meta(p).get("method") != "seed" and p.score is not None]
+        best = max(candidates, key=lambda p: p.score or 0.0, default=None)
+        return StoredRounds(
+            last_round=max(int(meta(p).get("iteration") or 0) for p in stored),
+            seed_id=seed.id if seed is not None else None,
+            best=OptimizationStep(
+                iteration=int(meta(best).get("iteration") or 1),
+                prompt_id=best.id,
+                parent_id=best.parent_id,
+                method=meta(best).get("method") or "rewrite",
+                content=best.content,
+            )
+            if best is not None
+            else None,
+            contents=[p.content for p in stored],
+        )
 
     def examples_dir(self) -> Path:
         """The one folder whose files MCP clients may name as optimization examples (server.examples_dir)."""

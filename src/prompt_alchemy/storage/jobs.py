@@ -28,6 +28,8 @@ from typing import Any, Protocol
 from prompt_alchemy.errors import StorageError
 from prompt_alchemy.storage.dialect import POSTGRES, SQLITE, Dialect
 
+#: the procrastinate queue the items go on (jobs/queue.py)
+QUEUE_NAME = "alchemy"
 #: the advisory-lock key that serializes creating the queue's schema across processes
 _SCHEMA_LOCK = 0x6A6F6273  # "jobs"
 
@@ -222,7 +224,8 @@ class _Records(ABC):
             self._run(db, "UPDATE alchemy_jobs SET updated_at = ? WHERE id = ?", (now, job_id))
 
     def cancel(self, job_id: int) -> list[str]:
-        """Mark the job cancelled and its queued items cancelled; returns those items' keys."""
+        """Mark the job cancelled and its queued items cancelled (running items finish); returns those items'
+        keys. On the queue their waiting queue jobs go too, in the same transaction."""
         now = _now()
         with self._tx() as db:
             self._run(db, "UPDATE alchemy_jobs SET cancelled = 1, updated_at = ? WHERE id = ?", (now, job_id))
@@ -232,7 +235,13 @@ class _Records(ABC):
                 "WHERE job_id = ? AND status = 'queued' RETURNING key",
                 (now, job_id),
             ).fetchall()
-        return [r[0] for r in rows]
+            keys = [r[0] for r in rows]
+            self._drop_queued(db, job_id, keys)
+        return keys
+
+    def _drop_queued(self, db: Any, job_id: int, keys: list[str]) -> None:
+        """Remove the waiting queue jobs of these items (the in-process runner has none)."""
+        return None
 
     def requeue(self, job_id: int) -> list[str]:
         """Queue the failed and cancelled items again (the job is no longer cancelled); returns their keys."""
@@ -344,6 +353,26 @@ class PostgresJobRecords(_Records):
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", (lock,))
 
+    def _drop_queued(self, db: Any, job_id: int, keys: list[str]) -> None:
+        """Delete the procrastinate jobs of cancelled items that no worker has taken (as procrastinate's own
+        cancel with delete_job does): a worker then never fetches them, and a retry queues each item once."""
+        if keys:
+            self._run(
+                db,
+                "DELETE FROM procrastinate_jobs WHERE status = 'todo' AND queue_name = ? "
+                "AND (args->>'job_id')::bigint = ? AND args->>'key' = ANY(?)",
+                (QUEUE_NAME, job_id, keys),
+            )
+
+    def queued_jobs(self, job_id: int) -> int:
+        """Queue jobs of this job's items that wait for a worker."""
+        rows = self._rows(
+            "SELECT COUNT(*) FROM procrastinate_jobs WHERE status = 'todo' AND queue_name = ? "
+            "AND (args->>'job_id')::bigint = ?",
+            (QUEUE_NAME, job_id),
+        )
+        return int(rows[0][0])
+
     def close(self) -> None:
         self._pool.close()
 
@@ -361,6 +390,7 @@ __all__ = [
     "JobRecords",
     "JobRow",
     "PostgresJobRecords",
+    "QUEUE_NAME",
     "SqliteJobRecords",
     "StorageError",
     "open_records",
