@@ -238,3 +238,23 @@ def test_the_ideas_own_verb_decides_when_it_is_plain(idea: str, pattern: str) ->
     from prompt_alchemy.engine.patterns import choose_pattern
 
     assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name == pattern
+
+
+@pytest.mark.parametrize(
+    "idea, pattern",
+    [
+        ("Klassifiziere Support-Tickets nach Dringlichkeit: hoch, mittel, niedrig", "classify"),
+        ("our nginx reverse proxy returns 502 after the upgrade", "code-debug"),
+        ("explain how a wind turbine works to a school class", "explain-topic"),
+        ("an agent that can call our CRM API and Slack to chase unpaid invoices", "agent-with-tools"),
+        ("a go cli that counts lines of code per language, with tests", "code-write"),
+        ("bio for my website as a legal translator, 80 words", "profile-bio"),
+    ],
+)
+def test_candidates_the_ideas_own_words_rule_out(idea: str, pattern: str) -> None:
+    import asyncio
+
+    from prompt_alchemy.embeddings.local import LocalEmbedder
+    from prompt_alchemy.engine.patterns import choose_pattern
+
+    assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name == pattern

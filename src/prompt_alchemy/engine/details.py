@@ -907,6 +907,22 @@ _GLOSS = {
 }
 
 
+_REQUEST_VERBS = frozenset(
+    "write translate summarize explain classify create generate make compare review correct sort give".split()
+)
+
+
+def foreign_request_verb(text: str) -> str | None:
+    """ "foreign" when a short idea that language detection cannot place starts with a request verb of another
+    language ("Klassifiziere Kundenanfragen nach Abteilung: ..."), so that it is compared through its gloss."""
+    words = _TOKEN.findall(text)
+    if not words:
+        return None
+    first = words[0].lower()
+    meaning = _GLOSS.get(first, first)
+    return "foreign" if meaning != first and meaning.split()[0] in _REQUEST_VERBS else None
+
+
 def gloss(text: str) -> str:
     """The idea with the request words this module knows put in English, word by word (names and unknown words
     kept), for choosing a pattern."""

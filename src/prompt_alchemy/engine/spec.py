@@ -663,8 +663,7 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
     roles = _filled([r for r in pattern.roles if not (thing and _KNOWS_DOMAIN.search(r))], slots)
     pattern_task = _filled(pattern.task, slots)
     if details.language:
-        request = details.request.rstrip(" .")
-        task, task_source = request[:1].upper() + request[1:] + ".", "idea"
+        task, task_source = details.request.rstrip(" .") + ".", "idea"  # as written
     elif pattern_task:
         task, task_source = pattern_task[0], "pattern"
     else:

@@ -389,9 +389,9 @@ def keyword_scores(idea: str) -> dict[str, float]:
 async def choose_pattern(idea: str, embedder: Embedder | None, idea_vector: np.ndarray | None) -> PatternChoice:
     """The pattern that fits the idea (see the module doc). A non-English idea is compared through an English
     gloss of its request words (see details.gloss) as well as its own words."""
-    from prompt_alchemy.engine.details import detect_language, gloss
+    from prompt_alchemy.engine.details import detect_language, foreign_request_verb, gloss
 
-    language = detect_language(idea)
+    language = detect_language(idea) or foreign_request_verb(idea)
     english = gloss(idea) if language else idea
     if embedder is None or embedder.unavailable_reason() is not None:
         return decide(keyword_scores(english), KEYWORD_FLOOR, 0.0, method="keywords")
@@ -421,6 +421,8 @@ _LEAD_VERBS = (
     (r"compare", "compare-decide"),
     (r"extract|pull", "extract-json"),
     (r"debug|fix", "code-debug"),
+    (r"classify|categori[sz]e", "classify"),
+    (r"role-?play|act as|pretend to be|you are (?:a|an)\b", "roleplay-character"),
     (r"review|audit", "code-review"),
 )
 _ABOUT_CODE = re.compile(
@@ -428,7 +430,13 @@ _ABOUT_CODE = re.compile(
 )
 _TECH_TROUBLE = re.compile(
     r"\b(?:docker|container|server|app|build|deploy\w*|error|crash\w*|exception|tests?|api|database|query|"
-    r"kubernetes|pod|script|code|function|compiler?|npm|pip|git|ssl|cors|timeout|memory leak|segfault)\b",
+    r"kubernetes|pod|script|code|function|compiler?|npm|pip|git|ssl|cors|timeout|memory leak|segfault|nginx|"
+    r"apache|proxy|dns|certificate|cron|queue|worker|endpoint|service|pipeline|job)\b",
+    re.I,
+)
+_BROKEN = re.compile(
+    r"\b(?:can'?t|cannot|won'?t|doesn'?t|isn'?t|fails?|failing|failed|errors?|refused|broken|crash\w*|hangs?|"
+    r"stuck|not working|returns? (?:a )?[45]\d\d|slow|leaks?|timeouts?|times out)\b",
     re.I,
 )
 _ASKS_FOR_IDEAS = re.compile(r"\b(?:\d+|some|a few|ten|twenty)\s+(?:[\w-]+\s+){0,3}ideas\b|\bideas for\b", re.I)
@@ -451,6 +459,7 @@ def _by_decisive_verb(idea: str, choice: PatternChoice, scores: dict[str, float]
 
 
 def _by_lead_verb(idea: str, choice: PatternChoice, scores: dict[str, float]) -> PatternChoice:
+    from prompt_alchemy.engine.details import stack_of
     from prompt_alchemy.engine.spec import strip_lead
 
     body = strip_lead(idea.strip()).lower()
@@ -464,6 +473,10 @@ def _by_lead_verb(idea: str, choice: PatternChoice, scores: dict[str, float]) ->
     for verb, name in _LEAD_VERBS:
         if wanted is None and re.match(rf"(?:{verb})\b", body):
             wanted = name
+    if wanted is None and re.match(r"(?:my|our)\b", body) and _TECH_TROUBLE.search(idea) and _BROKEN.search(idea):
+        wanted = "code-debug"  # "my docker compose app can't reach postgres"
+    if wanted is None and stack_of(idea) and _ABOUT_CODE.search(idea):  # "C# method that splits a list ..."
+        wanted = "code-write"
     if wanted == "explain-topic" and _ABOUT_CODE.search(idea):
         wanted = "code-explain"
     if wanted == "code-review" and re.search(r"\bsecurity|vulnerab|injection|owasp", idea, re.I):
@@ -495,7 +508,16 @@ def _named_model(idea: str, scores: dict[str, float]) -> dict[str, float]:
     return scores
 
 
-_TRANSLATE_WORD = re.compile(r"\btranslat|\binto (?:english|spanish|german|french|italian|portuguese|dutch)\b", re.I)
+_ASKS_TO_TRANSLATE = re.compile(
+    r"\btranslat(?:e|es|ing|ion)\b(?!\s+(?:agency|business|website|company|services?))|"
+    r"\binto (?:english|spanish|german|french|italian|portuguese|dutch|japanese|chinese)\b",
+    re.I,
+)
+_AGENT_WITH_TOOLS = re.compile(
+    r"\bagents?\b[^.;]{0,80}\b(?:tools?|can (?:read|call|access|use|run|query|search|open|book|send)|access to|"
+    r"apis?|functions?)\b",
+    re.I,
+)
 
 
 #: A request that acts on a bot (tests it, labels or grades its chats) or sets a model's behaviour is not a request
@@ -531,12 +553,18 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
     """Candidates the idea's own request rules out. A non-English idea is near the translation examples by its
     foreign words alone: translation is a candidate only when the idea asks to translate. A business's bot is not
     a candidate when the request acts on a bot (red-team it, label its chats) or sets a model's behaviour."""
-    from prompt_alchemy.engine.details import _PROMPT_LEAD
+    from prompt_alchemy.engine.details import _PROMPT_LEAD, stack_of
     from prompt_alchemy.engine.spec import strip_lead
 
     drop: set[str] = set()
-    if language and not _TRANSLATE_WORD.search(idea):
+    if not _ASKS_TO_TRANSLATE.search(idea):  # "a translator's about-me page" asks for no translation
         drop.add("translate")
+    if not (_ABOUT_CODE.search(idea) or _TECH_TROUBLE.search(idea) or stack_of(idea)):  # a heat pump is no code
+        drop.update(("code-explain", "code-debug", "code-review", "code-tests", "code-convert"))
+    if re.search(r"\bwith (?:unit |integration |some )?tests\b", idea, re.I):  # a program that comes with its tests
+        drop.add("code-tests")
+    if _AGENT_WITH_TOOLS.search(idea):  # "an agent that can read our Stripe dashboard and Zendesk"
+        drop.update(_BUSINESS_BOTS)
     body = _PROMPT_LEAD.sub("", strip_lead(idea.strip()), count=1)
     first = re.split(r"[\s,:;]+", body.lower(), maxsplit=1)[0] if body.strip() else ""
     if first in _ACTS_ON:
@@ -547,6 +575,8 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
         drop.add("naming")
     if not _ASKS_FOR_A_SONG.search(idea):  # a message asking a neighbour to turn the music down is no song
         drop.add("song-lyrics")
+    if not _ASKS_FOR_A_POEM.search(idea):  # nor a poem
+        drop.add("poem")
     if _BUILDS_A_PROGRAM.match(body):  # a program that summarizes is code, not a summary of given material
         drop.update(_ON_MATERIAL)
     kept = {name: score for name, score in scores.items() if name not in drop} if drop else scores
@@ -567,6 +597,13 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
 _ASKS_FOR_A_SONG = re.compile(
     r"\b(?:songs?|lyrics|jingles?|raps?|anthems?|ballads?|chorus|verses?|hooks?|lullab(?:y|ies)|ditty|"
     r"canci[oó]n\w*|letra|lied\w*|songtext|chansons?|paroles|canzon[ei]|testo|can[cç][aã]o|liedje)\b",
+    re.I,
+)
+
+
+_ASKS_FOR_A_POEM = re.compile(
+    r"\b(?:poems?|poetry|haikus?|tankas?|limericks?|sonnets?|villanelles?|odes?|verses?|rhym\w*|acrostics?|"
+    r"cinquains?|elegy|poem[ae]s?|poes[ií]a|gedichte?|po[eè]mes?|poesie|poesias?|haïkus?)\b",
     re.I,
 )
 
