@@ -258,3 +258,21 @@ def test_candidates_the_ideas_own_words_rule_out(idea: str, pattern: str) -> Non
     from prompt_alchemy.engine.patterns import choose_pattern
 
     assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name == pattern
+
+
+@pytest.mark.parametrize(
+    "idea, not_pattern",
+    [
+        ("plan my move to a new flat with a budget of 3000 euros", "meal-plan"),
+        ("write a toast for my sister's graduation party", "brainstorm"),
+        ("design a rubric for grading 10th grade lab reports", "grade-rubric"),
+        ("write a note to my neighbour about the loud music at night", "song-lyrics"),
+    ],
+)
+def test_a_kind_the_idea_does_not_ask_for_is_not_chosen(idea: str, not_pattern: str) -> None:
+    import asyncio
+
+    from prompt_alchemy.embeddings.local import LocalEmbedder
+    from prompt_alchemy.engine.patterns import choose_pattern
+
+    assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name != not_pattern

@@ -439,7 +439,9 @@ _BROKEN = re.compile(
     r"stuck|not working|returns? (?:a )?[45]\d\d|slow|leaks?|timeouts?|times out)\b",
     re.I,
 )
-_ASKS_FOR_IDEAS = re.compile(r"\b(?:\d+|some|a few|ten|twenty)\s+(?:[\w-]+\s+){0,3}ideas\b|\bideas for\b", re.I)
+_ASKS_FOR_IDEAS = re.compile(
+    r"\b(?:\d+|some|a few|ten|twenty)\s+(?:[\w-]+\s+){0,3}ideas\b|\bideas for\b|^\s*ways to\b", re.I
+)
 
 
 #: Verbs that decide the kind of task whatever else the idea mentions ("summarize reviews into the top complaints"
@@ -577,6 +579,12 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
         drop.add("song-lyrics")
     if not _ASKS_FOR_A_POEM.search(idea):  # nor a poem
         drop.add("poem")
+    if not _ABOUT_FOOD.search(idea):  # "plan my wedding budget" is no meal plan
+        drop.add("meal-plan")
+    if not _ASKS_FOR_OPTIONS.search(idea):  # "write a short speech for my friend's wedding" is no list of ideas
+        drop.add("brainstorm")
+    if _MAKES_A_RUBRIC.search(idea) and not _GRADES_AGAINST.search(idea):
+        drop.add("grade-rubric")  # making a rubric is not grading work against one
     if _BUILDS_A_PROGRAM.match(body):  # a program that summarizes is code, not a summary of given material
         drop.update(_ON_MATERIAL)
     kept = {name: score for name, score in scores.items() if name not in drop} if drop else scores
@@ -601,6 +609,20 @@ _ASKS_FOR_A_SONG = re.compile(
 )
 
 
+_MAKES_A_RUBRIC = re.compile(r"\b(?:create|design|write|make|build|draft|develop)\b[^.]{0,40}\brubric\b", re.I)
+_GRADES_AGAINST = re.compile(
+    r"\b(?:grade|grading|score|scoring|mark|marking|assess)\b[^.]{0,60}\b(?:against|using|with)\b", re.I
+)
+_ABOUT_FOOD = re.compile(
+    r"\b(?:meals?|dinners?|lunch(?:es)?|breakfasts?|food|recipes?|diet\w*|menus?|calories|kcal|eat\w*|cook\w*|"
+    r"nutrition|protein|vegan|vegetarian|keto|snacks?|comidas?|repas|essen|pasti|refeições|speiseplan|menú)\b",
+    re.I,
+)
+_ASKS_FOR_OPTIONS = re.compile(
+    r"\b(?:ideas?|brainstorm\w*|ways to|options|suggestions|angles|themes|topics|concepts|names?|list of|"
+    r"ideen|idées|ideias|ideeën)\b",
+    re.I,
+)
 _ASKS_FOR_A_POEM = re.compile(
     r"\b(?:poems?|poetry|haikus?|tankas?|limericks?|sonnets?|villanelles?|odes?|verses?|rhym\w*|acrostics?|"
     r"cinquains?|elegy|poem[ae]s?|poes[ií]a|gedichte?|po[eè]mes?|poesie|poesias?|haïkus?)\b",
