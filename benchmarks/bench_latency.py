@@ -2,9 +2,9 @@
 embedded model and embedder, choosing, three variants, ranking), no key, `--no-cache`, nothing saved; one home per
 checkout, warmed by one run first (a user's caches, such as the pattern examples' vectors, persist).
 
-The ideas are a fixed sample of the development set (one per pattern, in the set's run order). `--baseline SRC`
-runs the same ideas against another checkout's `src` (e.g. `git worktree add /tmp/pa-before <commit>`), idea by
-idea in turn with the current one, so both see the same machine; the ratio is taken pair by pair.
+The ideas are a fixed sample of the development set (the first idea of every Nth pattern, in the set's run order).
+`--baseline SRC` runs the same ideas against another checkout's `src` (e.g. `git worktree add /tmp/pa-before
+<commit>`), idea by idea in turn with the current one, so both see the same machine; ratios are taken pair by pair.
 
     python benchmarks/bench_latency.py [--ideas N] [--src SRC] [--baseline SRC]
 
@@ -34,16 +34,14 @@ from bench_quality import load_dev_set, run_order  # noqa: E402
 
 
 def sample(count: int) -> list[str]:
-    ideas = run_order(load_dev_set())
-    seen: set[str] = set()
-    out = []
-    for idea in ideas:
-        if idea["pattern"] not in seen:
-            seen.add(idea["pattern"])
-            out.append(idea["idea"])
-        if len(out) == count:
-            break
-    return out
+    """The first idea of every pattern in the set's run order, then `count` of them evenly spread over the
+    patterns (so bots and images, which never needed the model, are not all of the sample)."""
+    seen: dict[str, str] = {}
+    for idea in run_order(load_dev_set()):
+        seen.setdefault(idea["pattern"], idea["idea"])
+    firsts = list(seen.values())
+    step = max(1.0, len(firsts) / count)
+    return [firsts[int(i * step)] for i in range(min(count, len(firsts)))]
 
 
 def run_once(src: Path, idea: str, home: str) -> tuple[float, float]:
