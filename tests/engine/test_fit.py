@@ -276,3 +276,16 @@ def test_a_kind_the_idea_does_not_ask_for_is_not_chosen(idea: str, not_pattern: 
     from prompt_alchemy.engine.patterns import choose_pattern
 
     assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name != not_pattern
+
+
+def test_a_code_question_without_code_gets_no_invented_input() -> None:
+    for text in _prompts("why does my redis container restart every night?", "code-debug"):
+        assert "{code}" not in text, text
+    assert any("{code}" in text for text in _prompts("find the bug in this function: it loops forever", "code-debug"))
+
+
+def test_a_section_read_without_its_heading_still_says_what_to_do() -> None:
+    concise = _prompts("translate this FAQ into Dutch: {faq}", "translate")[STRATEGY_NAMES.index("concise")]
+    assert "Placeholders and variables" not in concise, concise
+    for text in _prompts("summarize this podcast transcript in 5 bullet points: {transcript}", "summarize"):
+        assert "Length: 5 bullet points" in text or "5 bullet points" in text, text

@@ -1014,6 +1014,18 @@ def duration_of(text: str, numbers: list[str]) -> str:
     return ""
 
 
+_LENGTH_UNIT = re.compile(
+    r"\b(?:words?|sentences?|paragraphs?|lines?|bullets?|bullet points?|pages?|characters?|stanzas?|"
+    r"tweets?|posts?|minutes? read)\b",
+    re.I,
+)
+
+
+def length_of(numbers: list[str]) -> str:
+    """How long a text should be, in the idea's words ("under 120 words", "5 bullet points"), or ""."""
+    return next((phrase for phrase in numbers if _LENGTH_UNIT.search(phrase)), "")
+
+
 def _count(numbers: list[str]) -> str:
     """The number the idea asks for with its unit: the first number that has a unit word."""
     for phrase in numbers:
@@ -1847,6 +1859,7 @@ class IdeaDetails:
     target_language: str = ""  # the language a translation request names as its target ("English")
     character: str = ""  # the character a role-play idea asks the model to play ("a tough landlord")
     duration: str = ""  # how long a plan spans ("4 days", "6 weeks", "the weekend")
+    length: str = ""  # how long a text should be ("300 words", "5 bullet points", "under 120 words")
     platform: str = ""  # the sales platform an idea names, with its format ("Etsy: a title plus 13 tags")
     scope: tuple[str, ...] = ()  # the idea's other clauses (what the bot covers), in its words
     brief_rules: tuple[str, ...] = ()  # its must / never / only clauses, clause by clause
@@ -1990,6 +2003,7 @@ def extract_details(idea: str, context_items: list[ContextItem] | None = None) -
         target_language=translation_target(text),
         character=character_of(request),
         duration=duration_of(text, list(numbers)),
+        length=length_of(list(numbers)),
         platform=platform_format(text),
         scope=scope,
         brief_rules=brief_rules,

@@ -563,6 +563,7 @@ def slots_for(pattern: Pattern, details: IdeaDetails, inputs: list[str]) -> dict
         "expert": details.expert,
         "form": details.form,
         "duration": details.duration,
+        "length": details.length,
         "stack": details.stack,
         "platform": details.platform,
     }
@@ -574,6 +575,13 @@ def _filled(lines: tuple[str, ...] | list[str], slots: dict[str, str]) -> list[s
     return [f for f in (fill(line, slots) for line in lines) if f]
 
 
+#: An idea that points at material it will supply ("this function", "here's the traceback", "my code").
+_POINTS_AT_MATERIAL = re.compile(
+    r"\b(?:this|these|the following|below|attached|pasted|here'?s|here is|here are)\b|"
+    r"\bmy (?:code|function|script|query|component|class|module|method|program|stack ?trace|traceback|logs?)\b|"
+    r"\bour (?:code|codebase|function|module|script|PRs?|pull requests?)\b|:\s*$",
+    re.I,
+)
 #: Material given inline: a code span, or a token dense with code symbols (a regex, a one-liner, a formula).
 _INLINE_MATERIAL = re.compile(r"`[^`]{4,}`|(?<!\S)(?=\S*[(){}\[\]^$*+?\\|=<>;])\S{8,}(?!\S)(?<![.,!?:)])")
 
@@ -592,6 +600,9 @@ def _inputs(pattern: Pattern, details: IdeaDetails) -> tuple[list[str], str]:
         return [*material, *details.variables], "idea"
     if not pattern.inputs or _INLINE_MATERIAL.search(details.idea):  # the material is in the idea itself
         return [], "idea"
+    if pattern.name.startswith("code-") or pattern.name == "security-review":
+        if not _POINTS_AT_MATERIAL.search(details.idea):  # "why does my container exit?" comes with no code
+            return [], "idea"
     named = [n for n in details.inputs if n not in pattern.inputs[1:]]
     return ([named[0], *pattern.inputs[1:]] if named else list(pattern.inputs)), ("idea" if named else "pattern")
 

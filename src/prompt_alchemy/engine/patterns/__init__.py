@@ -41,7 +41,7 @@ MIN_EXAMPLES = 6
 #: name says it is for ("booking" for a booking assistant).
 SLOTS = frozenset(
     {"subject", "domain", "audience", "count", "language", "input", "labels", "fields", "purpose", "topic", "expert"}
-    | {"form", "duration", "platform", "stack"}
+    | {"form", "duration", "platform", "stack", "length"}
 )
 _SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
