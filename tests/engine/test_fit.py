@@ -4,12 +4,22 @@ development set or the pattern files."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from prompt_alchemy.engine.details import extract_details
 from prompt_alchemy.engine.patterns import PatternChoice, load_patterns
 from prompt_alchemy.engine.spec import imperative_task, pattern_spec, says_its_verb
 from prompt_alchemy.engine.structured import STRATEGY_NAMES, assemble
+
+
+def _chosen(idea: str) -> str:
+    """The pattern the real chooser picks, with the real local embedder."""
+    from prompt_alchemy.embeddings.local import LocalEmbedder
+    from prompt_alchemy.engine.patterns import choose_pattern
+
+    return asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name
 
 
 def _prompts(idea: str, pattern: str) -> list[str]:
@@ -196,12 +206,7 @@ def test_a_coach_for_practising_something_helps_the_user_practise_it() -> None:
     ],
 )
 def test_the_kind_of_task_the_idea_asks_for_is_chosen(idea: str, pattern: str) -> None:
-    import asyncio
-
-    from prompt_alchemy.embeddings.local import LocalEmbedder
-    from prompt_alchemy.engine.patterns import choose_pattern
-
-    assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name == pattern
+    assert _chosen(idea) == pattern
 
 
 def test_a_translation_is_answered_in_its_target_language() -> None:
@@ -232,12 +237,7 @@ def test_a_tutor_of_a_school_subject_is_that_subjects_tutor() -> None:
     ],
 )
 def test_the_ideas_own_verb_decides_when_it_is_plain(idea: str, pattern: str) -> None:
-    import asyncio
-
-    from prompt_alchemy.embeddings.local import LocalEmbedder
-    from prompt_alchemy.engine.patterns import choose_pattern
-
-    assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name == pattern
+    assert _chosen(idea) == pattern
 
 
 @pytest.mark.parametrize(
@@ -252,12 +252,7 @@ def test_the_ideas_own_verb_decides_when_it_is_plain(idea: str, pattern: str) ->
     ],
 )
 def test_candidates_the_ideas_own_words_rule_out(idea: str, pattern: str) -> None:
-    import asyncio
-
-    from prompt_alchemy.embeddings.local import LocalEmbedder
-    from prompt_alchemy.engine.patterns import choose_pattern
-
-    assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name == pattern
+    assert _chosen(idea) == pattern
 
 
 @pytest.mark.parametrize(
@@ -270,12 +265,7 @@ def test_candidates_the_ideas_own_words_rule_out(idea: str, pattern: str) -> Non
     ],
 )
 def test_a_kind_the_idea_does_not_ask_for_is_not_chosen(idea: str, not_pattern: str) -> None:
-    import asyncio
-
-    from prompt_alchemy.embeddings.local import LocalEmbedder
-    from prompt_alchemy.engine.patterns import choose_pattern
-
-    assert asyncio.run(choose_pattern(idea, LocalEmbedder(), None)).pattern.name != not_pattern
+    assert _chosen(idea) != not_pattern
 
 
 def test_a_code_question_without_code_gets_no_invented_input() -> None:
