@@ -539,6 +539,20 @@ class Settings(BaseSettings):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     personas: dict[str, PersonaConfig] = Field(default_factory=dict)
+    #: The project the CLI's commands for named prompts and labels work in (`save`, `label`, `use`, `show`); their
+    #: `--project` overrides it. Env: PROMPT_ALCHEMY_PROJECT.
+    project: str = Field("default", description="the project the local user works in (names, labels, saves)")
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, v: str) -> str:
+        from prompt_alchemy.tenancy import PROJECT_SLUG
+
+        if not PROJECT_SLUG.match(v):
+            raise ValueError(
+                "a project name is 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        return v
 
     @classmethod
     def settings_customise_sources(

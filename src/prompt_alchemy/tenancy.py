@@ -2,18 +2,22 @@
 
 The team server's authentication (api/auth.py) sets :data:`principal` for each request from the API key or the
 signed-in user; it is ``None`` for the local user (the CLI, stdio MCP, a key-less server on loopback, the server's
-own schedule), who sees every project and writes to the default one. Storage reads it in one place
+own schedule), who sees every project and works in the default one, or in the one a CLI command names with
+``--project`` (:data:`local_project`, set by ``PeopleService.work_in``). Storage reads it in one place
 (:func:`project_scope`), so that every prompt query of a request is bounded by its project, and new prompts record
 their project and creator (:class:`prompt_alchemy.models.Prompt` takes its defaults from here).
 """
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 #: The project every library has, that the local user writes to and every prompt before projects belonged to.
 DEFAULT_PROJECT = "default"
+#: A project's name (its id): lowercase letters, digits, '.', '_' or '-', starting with a letter or digit.
+PROJECT_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: The name the local user writes as (the audit log's actor of the CLI).
 LOCAL_USER = "local"
 #: The roles in a project, least first (Langfuse's); services/people.py has what each may do.
@@ -39,6 +43,10 @@ class Principal:
 principal: ContextVar[Principal | None] = ContextVar("prompt_alchemy_principal", default=None)
 
 
+#: The project the local user works in: names and labels resolve there and new prompts go there.
+local_project: ContextVar[str] = ContextVar("prompt_alchemy_local_project", default=DEFAULT_PROJECT)
+
+
 def project_scope() -> str | None:
     """The project the current caller is bounded to, or None (the local user: every project)."""
     caller = principal.get()
@@ -46,8 +54,9 @@ def project_scope() -> str | None:
 
 
 def current_project() -> str:
-    """The project new prompts of the current caller belong to."""
-    return project_scope() or DEFAULT_PROJECT
+    """The project new prompts of the current caller belong to, and whose names and labels it reads: the caller's
+    project, else the one the local user works in."""
+    return project_scope() or local_project.get()
 
 
 def current_handle() -> str:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import typer
 
@@ -36,6 +36,16 @@ class RichOutput(str, Enum):
     markdown = "markdown"
 
 
+#: --project of the commands that read or write named prompts and labels (run_with_service's `project`).
+ProjectOpt = typer.Option(
+    None,
+    "--project",
+    metavar="SLUG",
+    help="The project whose names and labels to use, and where new prompts go (default: the 'project' setting, "
+    "PROMPT_ALCHEMY_PROJECT, else 'default').",
+)
+
+
 def state(ctx: typer.Context) -> State:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, State) else State()
@@ -50,15 +60,25 @@ def make_service(ctx: typer.Context, overrides: dict[str, Any] | None = None) ->
 
 
 def run_with_service(
-    ctx: typer.Context, work: Callable[[AlchemyService], Awaitable[T]], overrides: dict[str, Any] | None = None
+    ctx: typer.Context,
+    work: Callable[[AlchemyService], Awaitable[T]],
+    overrides: dict[str, Any] | None = None,
+    *,
+    project: str | None | Literal[False] = False,
 ) -> T:
-    """Create the service, await `work(service)` on one event loop, and always release the service."""
+    """Create the service, await `work(service)` on one event loop, and always release the service. A command that
+    works in one project (its names and labels) passes `project`: its --project, or None for the `project`
+    setting; an unknown project fails before `work` runs."""
     import asyncio
 
+    if project is not False:
+        overrides = {**(overrides or {}), "project": project}
     service = make_service(ctx, overrides)
 
     async def _go() -> T:
         try:
+            if project is not False:
+                await service.people.work_in()
             return await work(service)
         finally:
             await service.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from prompt_alchemy.cli._common import Output, print_json, run_with_service, stdout_console
+from prompt_alchemy.cli._common import Output, ProjectOpt, print_json, run_with_service, stdout_console
 
 app = typer.Typer(
     help="Labels of a prompt name: `production` of movie-critic points at one of its versions; use "
@@ -26,13 +26,16 @@ def set_cmd(
     version: int = typer.Argument(None, metavar="[VERSION]", help="The version of NAME (default: its latest).", min=1),
     force: bool = ForceOpt,
     output: Output = OutputOpt,
+    project: str = ProjectOpt,
 ) -> None:
     """Point a label of a name at one of its versions; if it points at another version of that name it moves, and
     the move is recorded. Labels of other names are never touched.
 
     Example: prompt-alchemy label set movie-critic production 7
     """
-    out = run_with_service(ctx, lambda service: service.set_label(target, label, version=version, force=force))
+    out = run_with_service(
+        ctx, lambda service: service.set_label(target, label, version=version, force=force), project=project
+    )
     if output is Output.json:
         print_json(out)
         return
@@ -52,9 +55,10 @@ def list_cmd(
     ctx: typer.Context,
     name: str = typer.Argument(None, metavar="[NAME]", help="One prompt name (default: all)."),
     output: Output = OutputOpt,
+    project: str = ProjectOpt,
 ) -> None:
     """Every label and the version it points at."""
-    labels = run_with_service(ctx, lambda service: service.list_labels(name))
+    labels = run_with_service(ctx, lambda service: service.list_labels(name), project=project)
     if output is Output.json:
         print_json({"labels": labels})
         return
@@ -89,10 +93,13 @@ def rm_cmd(
     label: str = typer.Argument(None, metavar="[LABEL]", help="The label to remove (the version is kept)."),
     force: bool = ForceOpt,
     output: Output = OutputOpt,
+    project: str = ProjectOpt,
 ) -> None:
     """Remove a label of a name; the version it pointed at is kept, and the removal is recorded."""
     prompt_name, name = (first, label) if label else (None, first)
-    out = run_with_service(ctx, lambda service: service.remove_label(name, prompt_name=prompt_name, force=force))
+    out = run_with_service(
+        ctx, lambda service: service.remove_label(name, prompt_name=prompt_name, force=force), project=project
+    )
     if output is Output.json:
         print_json(out)
     else:
@@ -106,9 +113,12 @@ def history_cmd(
     prompt_name: str = typer.Option(None, "--name", help="Only the labels of this prompt name."),
     limit: int = typer.Option(50, "--limit", "-n", help="How many changes, newest first."),
     output: Output = OutputOpt,
+    project: str = ProjectOpt,
 ) -> None:
     """Every set, move and removal of a label, newest first."""
-    rows = run_with_service(ctx, lambda service: service.label_history(name, limit, prompt_name=prompt_name))
+    rows = run_with_service(
+        ctx, lambda service: service.label_history(name, limit, prompt_name=prompt_name), project=project
+    )
     if output is Output.json:
         print_json({"history": rows})
         return
@@ -123,8 +133,8 @@ def history_cmd(
         typer.echo(f"{r['created_at'][:19]}  {label:<28} {where}  ({r['actor']}, {r['source']})")
 
 
-def _protect(ctx: typer.Context, label: str, protected: bool, output: Output) -> None:
-    out = run_with_service(ctx, lambda service: service.protect_label(label, protected))
+def _protect(ctx: typer.Context, label: str, protected: bool, output: Output, project: str | None) -> None:
+    out = run_with_service(ctx, lambda service: service.protect_label(label, protected), project=project)
     if output is Output.json:
         print_json(out)
     else:
@@ -135,11 +145,14 @@ def _protect(ctx: typer.Context, label: str, protected: bool, output: Output) ->
 @app.command("protect")
 def protect_cmd(
     ctx: typer.Context,
-    label: str = typer.Argument(..., metavar="LABEL", help="The label, for every prompt name (production)."),
+    label: str = typer.Argument(
+        ..., metavar="LABEL", help="The label, for every prompt name of the project (production)."
+    ),
     output: Output = OutputOpt,
+    project: str = ProjectOpt,
 ) -> None:
     """Protect a label: it then moves only with --force here, or with an admin key over REST and MCP."""
-    _protect(ctx, label, True, output)
+    _protect(ctx, label, True, output, project)
 
 
 @app.command("unprotect")
@@ -147,9 +160,10 @@ def unprotect_cmd(
     ctx: typer.Context,
     label: str = typer.Argument(..., metavar="LABEL", help="The label."),
     output: Output = OutputOpt,
+    project: str = ProjectOpt,
 ) -> None:
     """Lift a label's protection."""
-    _protect(ctx, label, False, output)
+    _protect(ctx, label, False, output, project)
 
 
 @app.command("versions")
@@ -157,9 +171,10 @@ def versions_cmd(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="The prompt name."),
     output: Output = OutputOpt,
+    project: str = ProjectOpt,
 ) -> None:
     """Every version of a name, oldest first, with the labels pointing at each (latest is the last)."""
-    out = run_with_service(ctx, lambda service: service.name_versions(name))
+    out = run_with_service(ctx, lambda service: service.name_versions(name), project=project)
     if output is Output.json:
         print_json(out)
         return

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from prompt_alchemy.cli._common import Output, print_json, run_with_service, stdout_console
+from prompt_alchemy.cli._common import Output, ProjectOpt, print_json, run_with_service, stdout_console
 
 if TYPE_CHECKING:
     from prompt_alchemy.models import Prompt, SearchFilters
@@ -186,6 +186,7 @@ def show(
     ctx: typer.Context,
     prompt_id: str = typer.Argument(..., metavar="ID", help="A prompt id or a unique prefix of one."),
     output: Output = OutputOpt,
+    project: str = ProjectOpt,
 ) -> None:
     """Everything about one prompt, with its context and lineage (ancestors and descendants)."""
 
@@ -201,7 +202,7 @@ def show(
             (await service.names_for([prompt.id])).get(prompt.id),
         )
 
-    prompt, context, lineage, labels, named = run_with_service(ctx, work)
+    prompt, context, lineage, labels, named = run_with_service(ctx, work, project=project)
     name, version = named if named else (None, None)
     variables = variable_names(prompt.content)
     if output is Output.json:
@@ -317,6 +318,7 @@ def update(
         help="Edit the content in $VISUAL or $EDITOR; a new version is " "saved only if the text changed.",
     ),
     output: Output = OutputOpt,
+    project: str = ProjectOpt,
 ) -> None:
     """Save a new version of a prompt (linked to the old one by parent_id; the old one is kept) and re-embed it."""
     from prompt_alchemy.errors import InputError
@@ -324,7 +326,7 @@ def update(
     if edit and content is not None:
         raise InputError("give either --edit or --content, not both")
     if edit:
-        current = run_with_service(ctx, lambda service: service.get_prompt(prompt_id))
+        current = run_with_service(ctx, lambda service: service.get_prompt(prompt_id), project=project)
         edited = edit_text(current.content, suffix=".md")
         if edited.strip() == current.content.strip():
             if tags is None and notes is None:
@@ -344,7 +346,7 @@ def update(
     async def work(service):
         return await service.update_prompt(prompt_id, content=content, tags=tag_list, notes=notes)
 
-    new = run_with_service(ctx, work)
+    new = run_with_service(ctx, work, project=project)
     if output is Output.json:
         print_json({"prompt": prompt_dict(new, full=True), "previous_id": new.parent_id})
         return
@@ -355,6 +357,7 @@ def history(
     ctx: typer.Context,
     prompt_id: str = typer.Argument(..., metavar="ID", help="A prompt id, a unique prefix of one, or a label."),
     output: Output = OutputOpt,
+    project: str = ProjectOpt,
 ) -> None:
     """Every version of a prompt, oldest first, with the labels pointing at each."""
 
@@ -362,7 +365,7 @@ def history(
         versions = await service.history(prompt_id)
         return versions, await service.labels_for([p.id for p in versions])
 
-    versions, labels = run_with_service(ctx, work)
+    versions, labels = run_with_service(ctx, work, project=project)
     if output is Output.json:
         print_json(
             {
@@ -439,6 +442,7 @@ def delete(
     prompt_ids: list[str] = typer.Argument(..., metavar="ID...", help="Prompt ids or unique prefixes."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     output: Output = OutputOpt,
+    project: str = ProjectOpt,
 ) -> None:
     """Delete prompts with their vectors, context and metrics. Their children are relinked to their parents."""
     from prompt_alchemy.errors import AlchemyError, InputError
@@ -456,7 +460,7 @@ def delete(
             await service.delete_prompt(p.id)
         return [p.id for p in prompts]
 
-    deleted = run_with_service(ctx, work)
+    deleted = run_with_service(ctx, work, project=project)
     if output is Output.json:
         print_json({"deleted": deleted})
         return

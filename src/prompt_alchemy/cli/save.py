@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from prompt_alchemy.cli._common import Output, print_json, run_with_service
+from prompt_alchemy.cli._common import Output, ProjectOpt, print_json, run_with_service
 
 #: The most `save NAME -` reads from stdin.
 MAX_STDIN_BYTES = 8 << 20
@@ -49,6 +49,7 @@ def save(
     tags: list[str] = typer.Option(None, "--tag", "-t", metavar="TAG", help="A tag (repeatable)."),
     label: str = typer.Option(None, "--label", "-l", help="Also point this label of NAME at the new version."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
+    project: str = ProjectOpt,
 ) -> None:
     """Store a hand-written prompt as the next version of NAME (version 1 of a new name).
 
@@ -66,7 +67,7 @@ def save(
             out["label"] = await service.set_label(out["name"], label, version=out["version"])
         return out
 
-    out = run_with_service(ctx, work)
+    out = run_with_service(ctx, work, project=project)
     if output is Output.json:
         print_json(out)
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from prompt_alchemy.cli._common import Output, print_json, run_with_service
+from prompt_alchemy.cli._common import Output, ProjectOpt, print_json, run_with_service
 
 #: The largest file `-p NAME @FILE` reads.
 MAX_VALUE_FILE_BYTES = 8 << 20
@@ -76,6 +76,7 @@ def use(
     ),
     raw: bool = typer.Option(False, "--raw", help="Print the template itself, variables unfilled."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
+    project: str = ProjectOpt,
 ) -> None:
     """Print a stored prompt with its {variables} (or {{variables}}) filled: ready to paste or pipe into a model.
 
@@ -87,6 +88,7 @@ def use(
     rendered = run_with_service(
         ctx,
         lambda service: service.use_prompt(prompt_id, values, raw=raw, missing_hint=" (pass -p NAME VALUE for each)"),
+        project=project,
     )
     if output is Output.json:
         print_json(

@@ -302,11 +302,11 @@ class LibraryService:
             )
         return name
 
-    def _check_protected(self, label: str, source: str, force: bool) -> None:
-        """Refuse to move a protected label unless the caller may: a caller of a project (a key, a signed-in person
-        over REST, MCP or the team server's viewer) when their role there is admin or owner; the local user (CLI,
-        the local viewer) with `force`; over a key-less server, nobody."""
-        if label not in self.app.store.protected_labels():
+    def _check_protected(self, label: str, source: str, force: bool, project: str | None = None) -> None:
+        """Refuse to move a protected label of `project` (None: the caller's) unless the caller may: a caller of a
+        project (a key, a signed-in person over REST, MCP or the team server's viewer) when their role there is
+        admin or owner; the local user (CLI, the local viewer) with `force`; over a key-less server, nobody."""
+        if label not in self.app.store.protected_labels(project):
             return
         caller = principal.get()
         if caller is not None:  # a key or a signed-in person of a project: their role there decides
@@ -364,7 +364,8 @@ class LibraryService:
 
         name = self._label_name(name)
         full = self._label_target(prompt_id, version)
-        self._check_protected(name, source, force)
+        target = self.app.store.get_prompt(full)  # the label is the prompt's project's, wherever the caller works
+        self._check_protected(name, source, force, target.project_id if target is not None else None)
         self.check_writable()
         previous = self.app.store.set_label(
             name,

@@ -12,6 +12,7 @@ visible, new prompts go to the default project, nothing is to be set up.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,7 +24,15 @@ from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.services._common import in_thread
 from prompt_alchemy.services.access import KEY_PREFIX, SCOPES, ApiKey, AuditLog, _hash, scope_allows
 from prompt_alchemy.services.app import App
-from prompt_alchemy.tenancy import DEFAULT_PROJECT, LOCAL_USER, ROLES, Principal, role_at_least
+from prompt_alchemy.tenancy import (
+    DEFAULT_PROJECT,
+    LOCAL_USER,
+    PROJECT_SLUG,
+    ROLES,
+    Principal,
+    local_project,
+    role_at_least,
+)
 
 _log = get_logger("services.people")
 
@@ -37,7 +46,7 @@ PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("give and take roles up to admin; create projects", "admin"),
     ("make or unmake owners", "owner"),
 )
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_SLUG = PROJECT_SLUG
 _KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
@@ -223,6 +232,22 @@ class PeopleService:
             return
         if caller.project_id != project or not role_at_least(caller.role, role):
             raise ForbiddenError(f"this needs the role '{role}' in the project '{project}'")
+
+    async def work_in(self, project: str | None = None) -> str:
+        """Make the local user work in `project` (None: the `project` setting, PROMPT_ALCHEMY_PROJECT) for the rest
+        of the current task (one CLI command): names and labels resolve there and new prompts go there; prompts of
+        every project stay reachable by id. An unknown project is bad input, and nothing is created for it."""
+        project = check_project(project or self.app.settings.project)
+        if project != DEFAULT_PROJECT and not await asyncio.to_thread(self._known_project, project):
+            raise InputError(
+                f"no project '{project}' (see 'prompt-alchemy projects list'; create it with "
+                f"'prompt-alchemy projects create {project}')"
+            )
+        local_project.set(project)
+        return project
+
+    def _known_project(self, project: str) -> bool:
+        return self.app.library_exists() and self.app.store.project_exists(project)
 
     @in_thread
     def create_project(self, name: str, caller: Principal | None = None) -> dict[str, Any]:

@@ -437,11 +437,11 @@ class LabelRepository:
             write_note(db, audit, [], when)
         return True
 
-    def protected_labels(self) -> list[str]:
-        """The protected label names of the current project."""
+    def protected_labels(self, project: str | None = None) -> list[str]:
+        """The protected label names of `project` (None: the current project)."""
         return [
             r[0]
             for r in self.query(
-                "SELECT name FROM protected_labels WHERE project_id = ? ORDER BY name", (current_project(),)
+                "SELECT name FROM protected_labels WHERE project_id = ? ORDER BY name", (project or current_project(),)
             )
         ]
