@@ -53,6 +53,8 @@ def test_the_facade_forwards_every_operation_to_one_owner(home):
                 service.ranking,
                 service.batch,
                 service.learning,
+                service.people,
+                service.jobs,
             )
             if hasattr(s, name)
         ]

@@ -59,9 +59,10 @@ def show(ctx: typer.Context, output: Output = typer.Option(Output.text, "--outpu
     from rich.table import Table
 
     table = Table(title=f"config: {loaded.paths.config_file}", show_lines=False)
-    table.add_column("key")
+    # a key cut short ("providers.openai.timeo…") or broken across lines says nothing: keys keep their width
+    table.add_column("key", no_wrap=True, min_width=max((len(key) for key in flat), default=3))
     table.add_column("value", overflow="fold")
-    table.add_column("source")
+    table.add_column("source", overflow="fold")
     for key, value in flat.items():
         table.add_row(key, "" if value is None else str(value), sources[key])
     stdout_console().print(table)

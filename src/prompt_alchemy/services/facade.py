@@ -371,11 +371,7 @@ class AlchemyService:
         return ran
 
     def maintenance_poll_seconds(self, longest: float) -> float:
-        """How often the server looks for due maintenance: `longest`, or the retention interval when shorter."""
-        from prompt_alchemy.models import parse_duration
-
-        retention = self.settings.retention
-        return min(longest, parse_duration(retention.interval)) if retention.active() else longest
+        return self.people.maintenance_poll_seconds(longest)
 
     async def vacuum_database(self, *, now: datetime | None = None) -> dict[str, Any]:
         return await self.maintenance.vacuum_database(now=now)

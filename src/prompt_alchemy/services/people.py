@@ -422,6 +422,13 @@ class PeopleService:
             user, self._now(), keep_prompts=keep_prompts, audit=self.audit.note("user.erase", detail)
         )
 
+    def maintenance_poll_seconds(self, longest: float) -> float:
+        """How often the server looks for due maintenance: `longest`, or the retention interval when shorter."""
+        from prompt_alchemy.models import parse_duration
+
+        retention = self.app.settings.retention
+        return min(longest, parse_duration(retention.interval)) if retention.active() else longest
+
     @in_thread
     def purge_if_due(self, now: Any = None) -> dict[str, Any] | None:
         """The server's scheduled purge: when `retention` sets a limit and `retention.interval` has passed since the
