@@ -22,7 +22,8 @@ def batch(
     ctx: typer.Context,
     file: str = typer.Argument(
         ...,
-        help="Ideas: JSONL (.jsonl: {\"idea\": ..., options} per line), CSV (.csv: an 'idea' or 'prompt' column) or one idea per line; '-' reads stdin.",
+        help="Ideas: JSONL (.jsonl: {\"idea\": ..., options} per line), CSV (.csv: an 'idea' or 'prompt' column) "
+        "or one idea per line; '-' reads stdin.",
     ),
     workers: int = typer.Option(2, "--workers", "-w", help="Items generated at the same time, 1-32."),
     output_file: Path = typer.Option(
@@ -52,7 +53,8 @@ def batch(
     run_async: bool = typer.Option(
         False,
         "--async",
-        help="Submit the batch as a job and print its id (see 'jobs show'): on a PostgreSQL library any worker runs it; on SQLite it runs here, as a job.",
+        help="Submit the batch as a job and print its id (see 'jobs show'): on a PostgreSQL library any worker "
+        "runs it; on SQLite it runs here, as a job.",
     ),
 ) -> None:
     """Generate prompts for every idea in FILE; per-item options override these defaults."""

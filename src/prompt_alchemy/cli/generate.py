@@ -54,7 +54,8 @@ def generate(
         False,
         "--interactive",
         "-i",
-        help="Then pick the best final prompt (a line read from stdin); it is recorded as chosen and its siblings as skipped, to teach the ranker.",
+        help="Then pick the best final prompt (a line read from stdin); it is recorded as chosen and its siblings "
+        "as skipped, to teach the ranker.",
     ),
     stream: bool = typer.Option(
         False,

@@ -150,7 +150,8 @@ def optimize(
         None,
         "--examples",
         metavar="FILE",
-        help='JSONL of {"input", "expected"[, "match": exact|contains|regex][, "split": propose|heldout]}: score objectively on held-out examples.',
+        help='JSONL of {"input", "expected"[, "match": exact|contains|regex][, "split": propose|heldout]}: '
+        "score objectively on held-out examples.",
     ),
     max_iterations: int = typer.Option(3, "--max-iterations", help="Rounds of critique and rewrite, 1-20."),
     target_score: float = typer.Option(None, "--target-score", help="Stop once the best score reaches this (0-1]."),
@@ -160,7 +161,8 @@ def optimize(
     metric: str = typer.Option(
         "auto",
         "--metric",
-        help="judge (no examples), accuracy or loglik (with examples); auto picks loglik when the local model is installed.",
+        help="judge (no examples), accuracy or loglik (with examples); auto picks loglik when the local model is "
+        "installed.",
     ),
     provider: str = typer.Option(
         None, "--provider", help="Provider that critiques and rewrites (default: the coagulatio phase's)."
