@@ -166,7 +166,7 @@ def render_text(report: BatchReport) -> None:
     console = stdout_console()
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("#", "status", "best", "score", "idea"):
-        table.add_column(column, overflow="fold" if column == "idea" else None)
+        table.add_column(column, overflow="fold")  # long values wrap (rich folds a cell without an overflow too)
     styles = {"ok": "green", "error": "red", "skipped": "dim", "planned": "cyan"}
     for item in report.items:
         detail = item.error if item.status == "error" else " ".join(item.idea.split())[:70]

@@ -11,6 +11,10 @@ import typer
 from prompt_alchemy.cli._common import Output, print_json, run_with_service, stderr_console, stdout_console
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.status import Status
+
     from prompt_alchemy.ranking.optimizer import OptimizationResult
 
 
@@ -229,14 +233,14 @@ class _status:
     """A spinner with the current step on stderr; silent when stderr is not a terminal."""
 
     def __init__(self) -> None:
-        self.status = None
+        self.status: Status | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> Callable[[str], None] | None:
         if not sys.stderr.isatty():
             return None
-        self.status = stderr_console().status("optimizing")
-        self.status.start()
-        return lambda message: self.status.update(message)
+        status = self.status = stderr_console().status("optimizing")
+        status.start()
+        return status.update
 
     def __exit__(self, *exc) -> None:
         if self.status is not None:
