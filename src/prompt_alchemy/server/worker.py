@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 log = get_logger("worker")
 
 
-
 async def run_queue_worker(service: AlchemyService, *, concurrency: int, install_signal_handlers: bool) -> None:
     """Run until cancelled (or, with `install_signal_handlers`, until SIGINT/SIGTERM: running items finish)."""
     from prompt_alchemy.jobs.queue import run_worker
