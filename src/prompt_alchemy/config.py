@@ -31,7 +31,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from prompt_alchemy.errors import ConfigError
 from prompt_alchemy.models import BUILTIN_PERSONAS, Phase, PhaseConfig
@@ -557,12 +557,12 @@ class Settings(BaseSettings):
     @classmethod
     def settings_customise_sources(
         cls,
-        settings_cls,
-        init_settings,
-        env_settings,
-        dotenv_settings,  # type: ignore[override]
-        file_secret_settings,
-    ):
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The layers are merged by `load_settings` (which records provenance); the model only validates them.
         return (init_settings,)
 
@@ -631,13 +631,15 @@ def key_file_layer(paths: Paths, merged: Mapping[str, Any]) -> tuple[dict[str, A
     from prompt_alchemy.keyfile import read_keys
 
     stored = read_keys(paths.keys_file)
-    providers = merged.get("providers") if isinstance(merged.get("providers"), Mapping) else {}
+    found = merged.get("providers")
+    providers: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     layer: dict[str, Any] = {}
     origin: dict[str, str] = {}
     for name, key in stored.items():
         if name not in all_providers():
             continue  # a key for a provider (plugin) that is not installed now: kept in the file, not loaded
-        section = providers.get(name) if isinstance(providers.get(name), Mapping) else {}
+        entry = providers.get(name)
+        section: Mapping[str, Any] = entry if isinstance(entry, Mapping) else {}
         if not section.get("api_key"):
             _set_path(layer, ["providers", name, "api_key"], key)
             origin[f"providers.{name}.api_key"] = f"keys:{paths.keys_file}"

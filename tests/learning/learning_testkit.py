@@ -276,7 +276,7 @@ def make_service(**overrides):
     return AlchemyService.from_environment(overrides={**SCRIPTED, **overrides})
 
 
-# ------------------------------------------------------------------------------------------------ varied prompts and tastes
+# ---------------------------------------------------------------------------------------- varied prompts and tastes
 
 ROLE_SENTENCE = re.compile(
     r"^\s*(?:i want you to act as|i want you to be|act as|you are|you're|i would like you to "

@@ -46,8 +46,9 @@ def build_openapi(version: str) -> dict[str, Any]:
                 if description:
                     param["description"] = description
                 params.append(param)
+        path_id = e.path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
         op: dict[str, Any] = {
-            "operationId": f"{e.method.lower()}_{e.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+            "operationId": f"{e.method.lower()}_{path_id}",
             "summary": e.summary,
             "tags": list(e.tags),
             "parameters": params,

@@ -8,6 +8,7 @@ import typer
 
 from prompt_alchemy import __version__
 from prompt_alchemy.cli._common import State, clean_help_types
+from prompt_alchemy.cli._lazy import LazyGroup, lazy_root
 
 app = typer.Typer(
     name="prompt-alchemy",
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=LazyGroup,
 )
 
 
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     unless --debug."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        code = app(args=argv, prog_name="prompt-alchemy", standalone_mode=False)
+        code = lazy_root(app).main(args=argv, prog_name="prompt-alchemy", standalone_mode=False)
     except typer.Abort:
         _fail("aborted", 130)
     except KeyboardInterrupt:

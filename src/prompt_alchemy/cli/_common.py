@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from prompt_alchemy.services import AlchemyService
 
 T = TypeVar("T")
@@ -98,13 +100,13 @@ def print_yaml(data: Any) -> None:
     )
 
 
-def stdout_console():
+def stdout_console() -> Console:
     from rich.console import Console
 
     return Console(highlight=False, soft_wrap=True)
 
 
-def stderr_console():
+def stderr_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)

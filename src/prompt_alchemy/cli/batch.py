@@ -22,7 +22,8 @@ def batch(
     ctx: typer.Context,
     file: str = typer.Argument(
         ...,
-        help="Ideas: JSONL (.jsonl: {\"idea\": ..., options} per line), CSV (.csv: an 'idea' or 'prompt' column) or one idea per line; '-' reads stdin.",
+        help="Ideas: JSONL (.jsonl: {\"idea\": ..., options} per line), CSV (.csv: an 'idea' or 'prompt' column) "
+        "or one idea per line; '-' reads stdin.",
     ),
     workers: int = typer.Option(2, "--workers", "-w", help="Items generated at the same time, 1-32."),
     output_file: Path = typer.Option(
@@ -52,7 +53,8 @@ def batch(
     run_async: bool = typer.Option(
         False,
         "--async",
-        help="Submit the batch as a job and print its id (see 'jobs show'): on a PostgreSQL library any worker runs it; on SQLite it runs here, as a job.",
+        help="Submit the batch as a job and print its id (see 'jobs show'): on a PostgreSQL library any worker "
+        "runs it; on SQLite it runs here, as a job.",
     ),
 ) -> None:
     """Generate prompts for every idea in FILE; per-item options override these defaults."""
@@ -164,7 +166,7 @@ def render_text(report: BatchReport) -> None:
     console = stdout_console()
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("#", "status", "best", "score", "idea"):
-        table.add_column(column, overflow="fold" if column == "idea" else None)
+        table.add_column(column, overflow="fold")  # long values wrap (rich folds a cell without an overflow too)
     styles = {"ok": "green", "error": "red", "skipped": "dim", "planned": "cyan"}
     for item in report.items:
         detail = item.error if item.status == "error" else " ".join(item.idea.split())[:70]

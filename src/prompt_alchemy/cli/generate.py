@@ -22,7 +22,7 @@ from prompt_alchemy.request_fields import field_help
 
 if TYPE_CHECKING:
     from prompt_alchemy.engine.engine import ProgressEvent, TokenEvent
-    from prompt_alchemy.models import GenerationResult, Phase
+    from prompt_alchemy.models import GenerationResult, Phase, Prompt
 
 
 def register(app: typer.Typer) -> None:
@@ -54,7 +54,8 @@ def generate(
         False,
         "--interactive",
         "-i",
-        help="Then pick the best final prompt (a line read from stdin); it is recorded as chosen and its siblings as skipped, to teach the ranker.",
+        help="Then pick the best final prompt (a line read from stdin); it is recorded as chosen and its siblings "
+        "as skipped, to teach the ranker.",
     ),
     stream: bool = typer.Option(
         False,
@@ -184,11 +185,11 @@ def _pick_best(ctx: typer.Context, result: GenerationResult) -> None:
     if not answer:
         err.print("no choice recorded", markup=False)
         return
-    chosen = (
-        finals[int(answer) - 1]
-        if answer.isdigit() and 1 <= int(answer) <= len(finals)
-        else next((p for p in finals if len(answer) >= 4 and p.id.startswith(answer)), None)
-    )
+    chosen: Prompt | None
+    if answer.isdigit() and 1 <= int(answer) <= len(finals):
+        chosen = finals[int(answer) - 1]
+    else:
+        chosen = next((p for p in finals if len(answer) >= 4 and p.id.startswith(answer)), None)
     if chosen is None:
         raise InputError(
             f"'{answer}' is not a variant number from 1 to {len(finals)} or a final prompt's id; "
@@ -224,7 +225,7 @@ def render_text(result: GenerationResult) -> None:
             if verdict is not None and verdict.rejected:
                 star = (f"{star} · " if star else "") + f"✗ not a usable prompt: {verdict.rejected[0]}"
             head = Text(
-                f"[{p.variant + 1}] {p.id[:8]} · {p.provider}/{p.model} · {p.actual_tokens} tok · "
+                f"[{(p.variant or 0) + 1}] {p.id[:8]} · {p.provider}/{p.model} · {p.actual_tokens} tok · "
                 f"{p.latency_ms / 1000:.1f}s{score} {star}".rstrip(),
                 style="bold" if star else "",
             )
@@ -360,7 +361,7 @@ def render_markdown(result: GenerationResult) -> str:
         for p in (x for x in result.prompts if x.phase == phase):
             mark = " ★ best" if p.id == result.best_id else ""
             lines += [
-                f"### Variant {p.variant + 1}{mark}",
+                f"### Variant {(p.variant or 0) + 1}{mark}",
                 "",
                 f"`{p.id}` · {p.provider}/{p.model}" + (f" · score {p.score:.2f}" if p.score is not None else ""),
                 "",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import TYPE_CHECKING
 
 import typer
@@ -10,6 +12,7 @@ from prompt_alchemy.cli._common import Output, print_json, run_with_service, std
 
 if TYPE_CHECKING:
     from prompt_alchemy.jobs.models import JobInfo
+    from prompt_alchemy.services import AlchemyService
 
 jobs_app = typer.Typer(
     help="Jobs: batch, optimize, train and --async generate runs, with status and progress.", no_args_is_help=True
@@ -74,7 +77,7 @@ def retry(
     render(run_with_service(ctx, lambda svc: svc.jobs.retry(job_id, wait=not svc.jobs.queued)), output)
 
 
-def submit(ctx: typer.Context, make, output) -> None:  # type: ignore[no-untyped-def]
+def submit(ctx: typer.Context, make: Callable[[AlchemyService], Awaitable[JobInfo]], output: Enum | str) -> None:
     """`--async` on batch, generate, optimize and train: `make(service)` submits the job (queued on PostgreSQL; run
     here, as a job, on SQLite); prints it; exit 1 when it failed."""
     info = run_with_service(ctx, make)
@@ -83,7 +86,7 @@ def submit(ctx: typer.Context, make, output) -> None:  # type: ignore[no-untyped
         raise typer.Exit(1)
 
 
-def render(info: JobInfo, output) -> None:  # type: ignore[no-untyped-def]
+def render(info: JobInfo, output: Enum | str) -> None:
     """`output`: any --output choice; json prints the job, anything else a short text."""
     if getattr(output, "value", output) == "json":
         print_json(info.model_dump(mode="json", exclude_none=True))

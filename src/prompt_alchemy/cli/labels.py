@@ -70,7 +70,7 @@ def list_cmd(
 
     table = Table()
     for column in ("name", "label", "version", "id", "since", "prompt"):
-        table.add_column(column, overflow="fold" if column == "prompt" else None)
+        table.add_column(column, overflow="fold")  # long values wrap (rich folds a cell without an overflow too)
     for row in labels:
         flat = " ".join((row["content"] or "").split())
         table.add_row(

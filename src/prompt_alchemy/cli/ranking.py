@@ -11,6 +11,10 @@ import typer
 from prompt_alchemy.cli._common import Output, print_json, run_with_service, stderr_console, stdout_console
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.status import Status
+
     from prompt_alchemy.ranking.optimizer import OptimizationResult
 
 
@@ -150,7 +154,8 @@ def optimize(
         None,
         "--examples",
         metavar="FILE",
-        help='JSONL of {"input", "expected"[, "match": exact|contains|regex][, "split": propose|heldout]}: score objectively on held-out examples.',
+        help='JSONL of {"input", "expected"[, "match": exact|contains|regex][, "split": propose|heldout]}: '
+        "score objectively on held-out examples.",
     ),
     max_iterations: int = typer.Option(3, "--max-iterations", help="Rounds of critique and rewrite, 1-20."),
     target_score: float = typer.Option(None, "--target-score", help="Stop once the best score reaches this (0-1]."),
@@ -160,7 +165,8 @@ def optimize(
     metric: str = typer.Option(
         "auto",
         "--metric",
-        help="judge (no examples), accuracy or loglik (with examples); auto picks loglik when the local model is installed.",
+        help="judge (no examples), accuracy or loglik (with examples); auto picks loglik when the local model is "
+        "installed.",
     ),
     provider: str = typer.Option(
         None, "--provider", help="Provider that critiques and rewrites (default: the coagulatio phase's)."
@@ -227,14 +233,14 @@ class _status:
     """A spinner with the current step on stderr; silent when stderr is not a terminal."""
 
     def __init__(self) -> None:
-        self.status = None
+        self.status: Status | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> Callable[[str], None] | None:
         if not sys.stderr.isatty():
             return None
-        self.status = stderr_console().status("optimizing")
-        self.status.start()
-        return lambda message: self.status.update(message)
+        status = self.status = stderr_console().status("optimizing")
+        status.start()
+        return status.update
 
     def __exit__(self, *exc) -> None:
         if self.status is not None:

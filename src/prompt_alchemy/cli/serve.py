@@ -41,18 +41,21 @@ def serve(
     port: int = typer.Option(
         None,
         "--port",
-        help="HTTP: port to listen on, 0 picks a free one (default: server.port, env PROMPT_ALCHEMY_SERVER__PORT, else 8080).",
+        help="HTTP: port to listen on, 0 picks a free one (default: server.port, env PROMPT_ALCHEMY_SERVER__PORT, "
+        "else 8080).",
     ),
     schedule: bool = typer.Option(
         None,
         "--schedule/--no-schedule",
-        help="Run the library's maintenance (backups, vacuum) and the nightly training beside the server (default: on for http, off for stdio, which desktop clients start and stop).",
+        help="Run the library's maintenance (backups, vacuum) and the nightly training beside the server "
+        "(default: on for http, off for stdio, which desktop clients start and stop).",
     ),
     log_file: Path = typer.Option(None, "--log-file", help="Write logs to this file instead of stderr."),
     role: Role = typer.Option(
         Role.all,
         "--role",
-        help="all: serve and run jobs (one machine); api: serve and queue jobs; worker: run queued jobs and the nightly training (api and worker need a PostgreSQL library; docs/jobs.md).",
+        help="all: serve and run jobs (one machine); api: serve and queue jobs; worker: run queued jobs and the "
+        "nightly training (api and worker need a PostgreSQL library; docs/jobs.md).",
     ),
     concurrency: int = typer.Option(2, "--concurrency", help="Worker: job items run at the same time, 1-32."),
 ) -> None:

@@ -64,6 +64,8 @@ class LocalEmbedder:
                 from tokenizers import Tokenizer
 
                 onnx, tok = model_files()
+                if onnx is None or tok is None:  # they were there a moment ago (unavailable_reason)
+                    raise ProviderError("local", f"the local embedding model files are not installed; {setup_hint()}")
                 options = ort.SessionOptions()
                 options.log_severity_level = 3
                 # One thread per run, without busy-waiting: parallelism comes from running texts side by side

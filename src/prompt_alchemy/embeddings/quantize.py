@@ -7,9 +7,9 @@ which turns each MatMul into an int8 `DynamicQuantizeMatMul`: measured 1.6-1.8x 
 to the float32 vectors (per-tensor scales were as fast but drifted to 0.951).
 
 The result is built once per machine into the cache directory (`$PROMPT_ALCHEMY_CACHE_DIR`, else the platform's
-user cache directory from platformdirs: `$XDG_CACHE_HOME/prompt-alchemy` or `~/.cache/prompt-alchemy` on Linux), named after everything that shapes it, and
-written atomically, so concurrent first runs never see half a file. `make setup` builds it ahead of time:
-`python -m prompt_alchemy.embeddings.quantize`.
+user cache directory from platformdirs: `$XDG_CACHE_HOME/prompt-alchemy` or `~/.cache/prompt-alchemy` on Linux),
+named after everything that shapes it, and written atomically, so concurrent first runs never see half a file.
+`make setup` builds it ahead of time: `python -m prompt_alchemy.embeddings.quantize`.
 """
 
 from __future__ import annotations

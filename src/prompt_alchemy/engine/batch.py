@@ -124,12 +124,12 @@ def _records(text: str, fmt: str, source: str) -> Iterator[tuple[int, dict[str, 
             idea = (row.get(idea_column) or "").strip()
             if not idea:
                 continue
-            data: dict[str, Any] = {"idea": idea}
+            record: dict[str, Any] = {"idea": idea}
             for key, name in options.items():
                 value = (row.get(name) or "").strip()
                 if value:
-                    data[key] = value
-            yield reader.line_num, data
+                    record[key] = value
+            yield reader.line_num, record
 
 
 def item_keys(items: list[BatchItem]) -> list[str]:

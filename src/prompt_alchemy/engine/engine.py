@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from prompt_alchemy.config import Settings
 from prompt_alchemy.embeddings.base import Embedder
@@ -41,6 +41,7 @@ from prompt_alchemy.ranking.ranker import Ranker, feature_contexts, prompt_meta
 
 if TYPE_CHECKING:
     from prompt_alchemy.engine.structured import SpecRun
+    from prompt_alchemy.providers.local import LocalProvider
 
 log = get_logger("engine")
 
@@ -117,8 +118,9 @@ class Engine:
             if run.idea_vector is not None:
                 run.idea_vector.cancel()
             raise
-        prompts = sorted(
-            (p for chain in chains_out for p in chain), key=lambda p: (request.phases.index(p.phase), p.variant)
+        prompts = sorted(  # every prompt the engine makes has its phase and variant
+            (p for chain in chains_out for p in chain),
+            key=lambda p: (request.phases.index(cast(Phase, p.phase)), p.variant),
         )
         result = GenerationResult(
             session_id=run.session_id,
@@ -167,7 +169,8 @@ class Engine:
         if mode != "auto":
             return mode == "structured"
         return bool(chains) and all(
-            chain[0] == "local" and self.registry.get("local").is_small() for chain in chains.values()
+            chain[0] == "local" and cast("LocalProvider", self.registry.get("local")).is_small()
+            for chain in chains.values()
         )
 
     async def _run_variants(self, run_chain, count: int) -> list[list[Prompt]]:
@@ -195,7 +198,7 @@ class Engine:
             idea_vector=idea_vector if embedded else None,
             metas=[prompt_meta(p) for p in finals],
         )
-        if embedded and idea_vector is not None:
+        if embedded and idea_vector is not None and self.embedder is not None:
             from prompt_alchemy.ranking.drift import with_drift
 
             contexts = await with_drift(self.embedder, contexts, [p.content for p in finals], idea_vector)
@@ -320,7 +323,7 @@ class GenerationRun:
         if self.embed_reason is None and self.engine.embedder is not None:
             prompt.set_embedding((await self.engine.embedder.embed([prompt.content]))[0], self.engine.embedder)
 
-    def record(self, prompt: Prompt, resp: GenerationResponse, call_metrics: list[MetricRecord] = ()) -> None:
+    def record(self, prompt: Prompt, resp: GenerationResponse, call_metrics: Sequence[MetricRecord] = ()) -> None:
         """The metrics of a phase's calls and of the prompt it made, all under this session."""
         for m in call_metrics:
             m.session_id = self.session_id
@@ -330,7 +333,7 @@ class GenerationRun:
                 kind="generation",
                 prompt_id=prompt.id,
                 session_id=self.session_id,
-                phase=prompt.phase.value,
+                phase=prompt.phase.value if prompt.phase else None,
                 provider=resp.provider,
                 model=resp.model,
                 input_tokens=resp.input_tokens,
@@ -508,7 +511,7 @@ class GenerationRun:
             provider == "local"
             and self.chains[phase][0] != "local"
             and engine.settings.generation.mode == "auto"
-            and engine.registry.get("local").is_small()
+            and cast("LocalProvider", engine.registry.get("local")).is_small()
         )
 
     async def _restart_structured(

@@ -334,7 +334,8 @@ def imperative_task(idea: str, verb: str = "") -> str:
     keeping its `{variables}`. A request without a verb of its own gets one in front: `verb` (the pattern's,
     "Plan 5 days in Kyoto"), else "Write" (a text) or "Create"; an article only before a singular noun."""
     sentence, _rest = task_sentence(idea)
-    asks = not _LEADING.match(sentence).group(0).strip()  # "can you explain DNS?" is a request, not a question
+    leading = _LEADING.match(sentence)  # every part of it is optional: it always matches
+    asks = not (leading and leading.group(0).strip())  # "can you explain DNS?" is a request, not a question
     if asks and (sentence.rstrip().endswith("?") or _QUESTION.match(sentence)):
         question = third_person(sentence.strip().rstrip(" .!?"))
         return f"Answer the user's question: {question[0].lower() + question[1:]}?"

@@ -103,7 +103,7 @@ def build_http_app(server: Any, *, host: str, allowed_hosts: list[str] | None = 
         """The SDK's transport; its JSON-or-SSE switch is read per request from `_plain_reply`."""
 
         @property
-        def is_json_response_enabled(self) -> bool:  # type: ignore[override]
+        def is_json_response_enabled(self) -> bool:
             return _plain_reply.get()
 
         @is_json_response_enabled.setter

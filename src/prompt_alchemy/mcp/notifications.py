@@ -238,7 +238,7 @@ class ClientHub:
             params=types.LoggingMessageNotificationParams(
                 level=mcp_level(record.levelno), data=text, logger=logger_name
             )
-        )  # type: ignore[arg-type]
+        )
         for client in targets:
             self._loop.call_soon_threadsafe(self._enqueue, client, notification)
 

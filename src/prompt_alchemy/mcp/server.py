@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, Resource
+from mcp_types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, Resource
 from mcp_types import Prompt as MCPPrompt
 
 from prompt_alchemy import __version__
@@ -91,7 +91,9 @@ class AlchemyMCPServer(MCPServer[ServerState]):
             lifespan=lifespan,
         )
 
-    async def call_tool(self, name, arguments, context=None):  # type: ignore[no-untyped-def]
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[ServerState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
         """Unknown arguments are an error, not silently dropped: a client that sends one (a misspelt option, or
         `examples_path` from an older version) must learn that it was not used."""
         tool = self._tool_manager.get_tool(name) if hasattr(self, "_tool_manager") else None
@@ -133,7 +135,9 @@ class AlchemyMCPServer(MCPServer[ServerState]):
 
         return [*await super().list_prompts(), *await list_stored_prompts(self.state.service)]
 
-    async def get_prompt(self, name, arguments=None, context=None):  # type: ignore[no-untyped-def]
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[ServerState, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
         from prompt_alchemy.mcp.prompts import get_stored_prompt
 
         unknown = f"Unknown prompt: {short(str(name), 80)}; list the prompts again (the top prompts change)"

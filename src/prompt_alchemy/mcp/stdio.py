@@ -12,9 +12,14 @@ from __future__ import annotations
 import json
 import sys
 from io import TextIOWrapper
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from prompt_alchemy.logging_setup import get_logger
+
+if TYPE_CHECKING:
+    import anyio
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+    from mcp_types import JSONRPCMessage
 
 log = get_logger("mcp.stdio")
 
@@ -122,9 +127,13 @@ async def run_stdio(server: Any) -> None:
     if lowlevel is None:  # a future SDK without the hook: its own transport (no replies to malformed lines)
         await server.run_stdio_async()
         return
+    send_reply: MemoryObjectSendStream[JSONRPCMessage]
+    replies: MemoryObjectReceiveStream[JSONRPCMessage]
     send_reply, replies = anyio.create_memory_object_stream(16)
     stdin = anyio.wrap_file(TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace"))
-    async with stdio_server(stdin=_CheckedLines(stdin, send_reply)) as (read_stream, write_stream):
+    # the transport only iterates over its stdin's lines, which is all _CheckedLines offers
+    checked = cast("anyio.AsyncFile[str]", _CheckedLines(stdin, send_reply))
+    async with stdio_server(stdin=checked) as (read_stream, write_stream):
 
         async def forward_replies() -> None:
             async with replies:

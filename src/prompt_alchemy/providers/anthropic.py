@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -71,7 +71,8 @@ class AnthropicProvider(SDKProvider):
         status = getattr(exc, "status_code", None)
         body = getattr(exc, "body", None)
         if isinstance(status, int) and status < 400 and isinstance(body, dict):
-            error = body.get("error") if isinstance(body.get("error"), dict) else body
+            inner = body.get("error")
+            error: dict[str, Any] = inner if isinstance(inner, dict) else body
             return stream_error(self.name, error.get("type"), error.get("message"), model=model)
         return super()._error(exc, model)
 
@@ -119,7 +120,7 @@ class AnthropicProvider(SDKProvider):
         )
         return self._response(message, model, (time.perf_counter() - start) * 1000.0)
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[StreamItem, None]:
         model = request.model or self.default_model()
         params = self._params(request, model)
         start = time.perf_counter()

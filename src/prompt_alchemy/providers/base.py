@@ -6,9 +6,9 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -251,9 +251,13 @@ class Provider(Protocol):
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse: ...
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    def stream(self, request: GenerationRequest) -> AsyncGenerator[StreamItem, None]:
         """The same call through the provider's streaming API: text deltas as they arrive, then the response
         (see :data:`StreamItem`). :class:`BaseProvider` supplies a one-delta fallback built on `generate`."""
+        ...
+
+    async def check(self) -> str:
+        """Confirm the provider answers; raises ProviderError when it does not (:class:`BaseProvider` has one)."""
         ...
 
     async def embed(
@@ -294,12 +298,13 @@ class BaseProvider:
     def supports_embeddings(self) -> bool:
         return False
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    if TYPE_CHECKING:  # every subclass defines it; declared here for `stream`
+
+        async def generate(self, request: GenerationRequest) -> GenerationResponse: ...
+
+    def stream(self, request: GenerationRequest) -> AsyncGenerator[StreamItem, None]:
         """For providers without a streaming API (plugins): the whole answer as one delta, when it is ready."""
-        response = await self.generate(request)  # type: ignore[attr-defined]  (every provider defines it)
-        if response.text:
-            yield response.text
-        yield response
+        return stream_from_generate(self, request)
 
     async def embed(
         self, texts: list[str], model: str | None = None, dimensions: int | None = None
@@ -376,3 +381,15 @@ class SDKProvider(BaseProvider):
                 await getattr(client, self.close_method)()
             except RuntimeError:  # the event loop that owned the connections is gone
                 pass
+
+
+class _Generates(Protocol):
+    async def generate(self, request: GenerationRequest) -> GenerationResponse: ...
+
+
+async def stream_from_generate(provider: _Generates, request: GenerationRequest) -> AsyncGenerator[StreamItem, None]:
+    """The stream of a provider without a streaming API: its whole answer as one delta, when it is ready."""
+    response = await provider.generate(request)
+    if response.text:
+        yield response.text
+    yield response

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -82,7 +82,7 @@ class GoogleProvider(SDKProvider):
             raise self._no_candidates(response)
         return self._response(_text(candidates[0]), response, candidates[0], model, latency)
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[StreamItem, None]:
         model = request.model or self.default_model()
         start = time.perf_counter()
         parts: list[str] = []

@@ -16,19 +16,23 @@ import importlib.util
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.localstack import setup_hint
 from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse, StreamItem
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 _models: dict[tuple[str, int], Any] = {}
 _load_lock = threading.Lock()
 _infer_lock = threading.Lock()
+_log_callback: dict[str, Any] = {}  # llama.cpp's log callback, kept alive while C holds it
 
 
 def bundled_model_path() -> Path | None:
@@ -69,7 +73,7 @@ def _silence_llama_logs() -> None:
             return None
 
         llama_cpp.llama_log_set(_quiet, ctypes.c_void_p(0))
-        _silence_llama_logs.callback = _quiet  # keep a reference alive
+        _log_callback["quiet"] = _quiet
     except (AttributeError, TypeError):
         pass
 
@@ -141,7 +145,7 @@ class LocalProvider(BaseProvider):
             cancelled.set()  # the worker thread skips the call, or ends it at the next token
             raise
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[StreamItem, None]:
         """The same completion as `generate`, with each piece of text handed from the worker thread to the event
         loop as llama.cpp produces it. Closing the stream early (or cancelling its reader) ends the generation at
         the next token and frees the model."""
@@ -286,7 +290,7 @@ def _chat_prefix(llm: Any, messages: list[dict[str, str]]) -> str:
 
     eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", errors="replace")
     formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
-    return formatter(messages=messages).prompt
+    return formatter(messages=cast("list[ChatCompletionRequestMessage]", messages)).prompt  # role/content dicts
 
 
 def _loglikelihood_sync(provider: LocalProvider, items: list[tuple[list[Any], str]]) -> list[tuple[float, int]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from contextvars import ContextVar
 from typing import Any
@@ -117,7 +117,7 @@ class OllamaProvider(SDKProvider):
             raise ProviderError(self.name, "returned no message (a malformed response)", retryable=True)
         return self._response(message.content or "", response, model, latency)
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[StreamItem, None]:
         model = request.model or self.default_model()
         start = time.perf_counter()
         parts: list[str] = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from prompt_alchemy.errors import ProviderError
@@ -177,7 +177,7 @@ class OpenAIProvider(SDKProvider):
             finish_reason=choice.finish_reason,
         )
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[StreamItem, None]:
         model = request.model or self.default_model()
         start = time.perf_counter()
         chunks = await self._create(request, model, stream=True, stream_options={"include_usage": True})

@@ -18,7 +18,7 @@ import asyncio
 import contextvars
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -35,6 +35,7 @@ from prompt_alchemy.providers.base import (
     GenerationResponse,
     Provider,
     StreamItem,
+    stream_from_generate,
 )
 from prompt_alchemy.providers.catalog import all_providers
 from prompt_alchemy.providers.pricing import PriceTable, price_source
@@ -165,7 +166,9 @@ class ProviderRegistry:
             names = [self.check_name(cfg.provider)] + [self.check_name(f) for f in cfg.fallbacks]
         else:
             preferred = next((n for n, i in all_providers().items() if phase in i.preferred_phases), None)
-            auto = preferred if preferred in self.available() else next(iter(self.available()), None)
+            auto = preferred
+            if auto not in self.available():
+                auto = next(iter(self.available()), None)
             names = ([auto] if auto else []) + [self.check_name(f) for f in cfg.fallbacks]
         remote = [n for n in names if all_providers()[n].kind in ("cloud", "remote")]
         if not override and self.local_is_automatic_fallback(phase) and remote:
@@ -615,12 +618,12 @@ class ProviderRegistry:
         self._instances.clear()
 
 
-def _open_stream(provider: Provider, call: GenerationRequest) -> AsyncIterator[StreamItem]:
+def _open_stream(provider: Provider, call: GenerationRequest) -> AsyncGenerator[StreamItem, None]:
     """The provider's stream; a plugin object without `stream` answers through `generate`, as one delta."""
     stream = getattr(provider, "stream", None)
     if callable(stream):
         return stream(call)
-    return BaseProvider.stream(provider, call)  # type: ignore[arg-type]  (uses only provider.generate)
+    return stream_from_generate(provider, call)
 
 
 class EmbeddingClient:

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from prompt_alchemy.errors import ProviderError
 from prompt_alchemy.providers.base import BaseProvider, GenerationRequest, GenerationResponse, StreamItem, collect
@@ -32,7 +32,7 @@ class ScriptedProvider(BaseProvider):
     async def generate(self, request: GenerationRequest) -> GenerationResponse:
         return await collect(self.stream(request))
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[StreamItem, None]:
         """The answer word by word. `latency` is the whole call's: half of it before the first word, the rest
         spread over the words, so streaming callers see the text arrive and others wait as long as before."""
         start = time.perf_counter()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from prompt_alchemy.logging_setup import get_logger
@@ -73,7 +74,7 @@ async def run_learning_loop(
         if ran_at is not None and (last is None or last < ran_at):
             last = ran_at  # the attempt could not be recorded: do not repeat it
         if is_due(now, cfg.schedule, last, started):
-            await service.scheduled_train(now, lambda fresh, now=now: is_due(now, cfg.schedule, fresh, started))
+            await service.scheduled_train(now, partial(is_due, now, cfg.schedule, started=started))
             ran_at = now
             continue
         wait = (next_slot(now, cfg.schedule) - now).total_seconds()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prompt_alchemy.logging_setup import get_logger
@@ -14,7 +15,6 @@ if TYPE_CHECKING:
     from prompt_alchemy.services import AlchemyService
 
 log = get_logger("worker")
-
 
 
 async def run_queue_worker(service: AlchemyService, *, concurrency: int, install_signal_handlers: bool) -> None:
@@ -93,7 +93,7 @@ async def serve_probes(service: AlchemyService, worker: asyncio.Task[None], host
 
     class _Server(uvicorn.Server):
         @contextlib.contextmanager
-        def capture_signals(self):  # type: ignore[no-untyped-def]
+        def capture_signals(self) -> Iterator[None]:
             yield  # the worker handles SIGINT/SIGTERM
 
     sock = _listen(host, port)

@@ -45,7 +45,10 @@ async def generate_prompts(ctx: ToolContext, **fields: Any) -> CallToolResult:
     ]
     if best is not None:
         lines += [f"Best final prompt ({best.id}, score {best.score:.2f}):", "", best.content, ""]
-    lines.append("All prompts: " + ", ".join(f"{p.phase.value}[{p.variant + 1}] {p.id}" for p in result.prompts))
+    lines.append(
+        "All prompts: "
+        + ", ".join(f"{p.phase and p.phase.value}[{(p.variant or 0) + 1}] {p.id}" for p in result.prompts)
+    )
     lines += [f"note: {e}" for e in result.events]
     return text_result(result.public_dict(), "\n".join(lines))
 

@@ -1,9 +1,9 @@
-"""The PostgreSQL dialect of every migration in ``storage/sqlite/migrations.py``: the same names in the same order, each the
-statements that give PostgreSQL the same tables (times stay ISO 8601 text in UTC, JSON stays text, so both stores
-hold the same values). Full text is a generated `tsvector` column with a GIN index; vectors live in pgvector tables,
-one per (model, dimensions), registered in `vector_spaces` and created on first use (see store.py). Every write to
-prompts, feedback or models moves the `library_changes` sequence on: the store's data_version, which every process
-sees (sequences are not transactional, so writers never wait on it)."""
+"""The PostgreSQL dialect of every migration in ``storage/sqlite/migrations.py``: the same names in the same order,
+each the statements that give PostgreSQL the same tables (times stay ISO 8601 text in UTC, JSON stays text, so both
+stores hold the same values). Full text is a generated `tsvector` column with a GIN index; vectors live in pgvector
+tables, one per (model, dimensions), registered in `vector_spaces` and created on first use (see store.py). Every
+write to prompts, feedback or models moves the `library_changes` sequence on: the store's data_version, which every
+process sees (sequences are not transactional, so writers never wait on it)."""
 
 from __future__ import annotations
 
