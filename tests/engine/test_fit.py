@@ -279,3 +279,22 @@ def test_a_section_read_without_its_heading_still_says_what_to_do() -> None:
     assert "Placeholders and variables" not in concise, concise
     for text in _prompts("summarize this podcast transcript in 5 bullet points: {transcript}", "summarize"):
         assert "Length: 5 bullet points" in text or "5 bullet points" in text, text
+
+
+@pytest.mark.parametrize(
+    "idea, pattern",
+    [
+        ("plan to open a second cafe location: budget, hiring, opening date", "project-plan"),
+        ("weekly status report from our Jira export {issues}", "report-from-notes"),
+        ("condense this chat log for my manager: {log}", "summarize"),
+    ],
+)
+def test_a_summary_or_a_bot_needs_the_idea_to_ask_for_one(idea: str, pattern: str) -> None:
+    assert _chosen(idea) == pattern
+
+
+def test_a_short_request_in_another_language_is_told_by_its_verb() -> None:
+    from prompt_alchemy.engine.details import detect_language
+
+    assert detect_language("Klassifiziere Bewertungen nach Stimmung: positiv, negativ") == "de"
+    assert detect_language("write a plan for the day") is None

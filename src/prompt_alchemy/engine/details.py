@@ -25,26 +25,27 @@ _STOP_WORDS = {
     "en": "the a an and of to for in on with my our is are that this it be please write make give me about".split(),
     "es": (
         "el la los las un una unos unas y de del para por con sin en mi mis nuestro que es son al lo "
-        "escribe escribir crea haz dame hazme sobre como muy pero cómo qué necesito quiero ayúdame"
+        "escribe escribir crea haz dame hazme sobre como muy pero cómo qué necesito quiero ayúdame "
+        "redacta resume traduce explica clasifica genera prepara planifica"
     ).split(),
     "de": (
         "der die das den dem des ein eine einen einem einer und oder für mit ohne mein meine meinen meinem "
         "unser ist sind nicht zu im auf wegen über schreibe schreib erstelle mach gib bitte ich wir wie "
-        "was auch"
+        "was auch klassifiziere fasse erkläre übersetze formuliere plane entwirf generiere nach"
     ).split(),
     "fr": (
         "le la les un une des et de du pour avec sans en mon ma mes notre nos est sont pas que qui au aux ce "
         "cette par explique-moi "
-        "écris écrire crée fais donne-moi moi sur comment je nous très"
+        "écris écrire crée fais donne-moi moi sur comment je nous très rédige résume traduis classe génère"
     ).split(),
     "it": (
         "il lo la gli le un una uno e di del della per con senza in mio mia miei nostro è sono non che al "
-        "scrivi crea fammi dammi su come io noi molto"
+        "scrivi crea fammi dammi su come io noi molto riassumi traduci spiega classifica genera prepara"
     ).split(),
     "pt": (
         "o a os as um uma e de do da dos das para com sem em meu minha nosso é são não que ao vezes você "
         "durante pelo pela num numa "
-        "escreva escreve crie faça me sobre como eu nós muito"
+        "escreva escreve crie faça me sobre como eu nós muito resuma traduza explique classifique gere"
     ).split(),
     "nl": (
         "de het een en van voor met zonder in op mijn onze is zijn niet dat die te schrijf maak geef "

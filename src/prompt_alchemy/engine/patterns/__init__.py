@@ -422,6 +422,11 @@ _LEAD_VERBS = (
     (r"extract|pull", "extract-json"),
     (r"debug|fix", "code-debug"),
     (r"classify|categori[sz]e", "classify"),
+    (
+        r"(?:an? )?(?:incident |status |progress |weekly |monthly )?(?:report|postmortem|post-mortem|write-?up|minutes)"
+        r"\b[^.]{0,60}\bfrom\b",
+        "report-from-notes",
+    ),
     (r"role-?play|act as|pretend to be|you are (?:a|an)\b", "roleplay-character"),
     (r"review|audit", "code-review"),
 )
@@ -446,17 +451,26 @@ _ASKS_FOR_IDEAS = re.compile(
 
 #: Verbs that decide the kind of task whatever else the idea mentions ("summarize reviews into the top complaints"
 #: is a summary, not a classification; "translate this text" a translation, not a summary).
-_DECISIVE_VERBS = ((r"summari[sz]e|tl;?dr", "summarize"), (r"translate", "translate"))
+_PLANS = ("trip-plan", "meal-plan", "training-plan", "study-plan", "project-plan")
+_DECISIVE_VERBS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"summari[sz]e|tl;?dr|condense", ("summarize",)),
+    (r"translate", ("translate",)),
+    # "plan ..." asks for a plan: the nearest kind of plan, not a cover letter because the idea mentions hiring
+    (r"plan|planifica|plane|planifie|pianifica|planeje", _PLANS),
+)
 
 
 def _by_decisive_verb(idea: str, choice: PatternChoice, scores: dict[str, float]) -> PatternChoice:
     from prompt_alchemy.engine.spec import strip_lead
 
     body = strip_lead(idea.strip()).lower()
-    for verb, name in _DECISIVE_VERBS:
-        if re.match(rf"(?:{verb})\b", body) and name in scores and choice.pattern.name != name:
-            if not _BUILDS_A_PROGRAM.match(body):
-                return PatternChoice(load_patterns()[name], scores[name], choice.margin, False, name, "embedding+verb")
+    if _BUILDS_A_PROGRAM.match(body):
+        return choice
+    for verb, names in _DECISIVE_VERBS:
+        kinds = [name for name in names if name in scores]
+        if re.match(rf"(?:{verb})\b", body) and kinds and choice.pattern.name not in names:
+            name = max(kinds, key=lambda n: scores[n])
+            return PatternChoice(load_patterns()[name], scores[name], choice.margin, False, name, "embedding+verb")
     return choice
 
 
@@ -581,6 +595,12 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
         drop.add("poem")
     if not _ABOUT_FOOD.search(idea):  # "plan my wedding budget" is no meal plan
         drop.add("meal-plan")
+    if not _ABOUT_TRAVEL.search(idea):  # "plan to open a second cafe location" goes nowhere
+        drop.add("trip-plan")
+    if not _NAMES_A_HELPER.search(idea):  # a postmortem from a Slack thread is no help-desk bot
+        drop.update(_BUSINESS_BOTS)
+    if not _ASKS_FOR_A_SUMMARY.search(idea):  # "plan to launch our podcast: first 6 episodes" summarizes nothing
+        drop.add("summarize")
     if not _ASKS_FOR_OPTIONS.search(idea):  # "write a short speech for my friend's wedding" is no list of ideas
         drop.add("brainstorm")
     if _MAKES_A_RUBRIC.search(idea) and not _GRADES_AGAINST.search(idea):
@@ -612,6 +632,24 @@ _ASKS_FOR_A_SONG = re.compile(
 _MAKES_A_RUBRIC = re.compile(r"\b(?:create|design|write|make|build|draft|develop)\b[^.]{0,40}\brubric\b", re.I)
 _GRADES_AGAINST = re.compile(
     r"\b(?:grade|grading|score|scoring|mark|marking|assess)\b[^.]{0,60}\b(?:against|using|with)\b", re.I
+)
+_ABOUT_TRAVEL = re.compile(
+    r"\b(?:trips?|travel\w*|itinerar\w*|vacations?|holidays?|visit\w*|honeymoon|tours?|getaway|backpacking|"
+    r"cruise|city break|sightseeing|(?:days?|nights?|weekend|week) in|viajes?|reisen?|voyages?|viaggi[oa]?|"
+    r"viagem|vacaciones|urlaub|vacances|ferien|férias|vakantie|giorni a|jours à|días en|tage in)\b",
+    re.I,
+)
+#: A bot's system prompt names the bot (or assistant, chat, helpdesk, agent), in the idea's own language.
+_NAMES_A_HELPER = re.compile(
+    r"\b(?:bots?|chatbots?|assistants?|assistente|asistente|assistent\w*|assistant\w*|chat|widget|helpdesk|"
+    r"help desk|agents?|ai|gpt|system prompt|custom instructions|concierge|receptionist|front desk)\b",
+    re.I,
+)
+_ASKS_FOR_A_SUMMARY = re.compile(
+    r"\b(?:summar\w*|tl;?\s?dr|recap\w*|digest|gist|condense\w*|boil\w* down|key (?:points|takeaways)|"
+    r"takeaways|show notes|abstract|synopsis|brief(?:ing)?|overview|resum\w*|résum\w*|zusammenfass\w*|fasse|"
+    r"riassum\w*|samenvat\w*|shorten)\b",
+    re.I,
 )
 _ABOUT_FOOD = re.compile(
     r"\b(?:meals?|dinners?|lunch(?:es)?|breakfasts?|food|recipes?|diet\w*|menus?|calories|kcal|eat\w*|cook\w*|"
