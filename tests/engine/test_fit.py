@@ -298,3 +298,8 @@ def test_a_short_request_in_another_language_is_told_by_its_verb() -> None:
 
     assert detect_language("Klassifiziere Bewertungen nach Stimmung: positiv, negativ") == "de"
     assert detect_language("write a plan for the day") is None
+
+
+def test_an_image_prompt_needs_the_idea_to_ask_for_an_image() -> None:
+    assert not _chosen("un prompt pour que l'IA me réponde toujours en vers").startswith("image-")
+    assert _chosen("Stable-Diffusion-Prompt für eine Burg im Nebel, Ölgemälde-Stil") == "image-stable-diffusion"

@@ -595,6 +595,8 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
         drop.add("poem")
     if not _ABOUT_FOOD.search(idea):  # "plan my wedding budget" is no meal plan
         drop.add("meal-plan")
+    if not _ASKS_FOR_AN_IMAGE.search(idea):  # "a prompt so the AI always answers with emojis" draws nothing
+        drop.update(("image-midjourney", "image-stable-diffusion", "image-dalle"))
     if not _ABOUT_TRAVEL.search(idea):  # "plan to open a second cafe location" goes nowhere
         drop.add("trip-plan")
     if not _NAMES_A_HELPER.search(idea):  # a postmortem from a Slack thread is no help-desk bot
@@ -632,6 +634,13 @@ _ASKS_FOR_A_SONG = re.compile(
 _MAKES_A_RUBRIC = re.compile(r"\b(?:create|design|write|make|build|draft|develop)\b[^.]{0,40}\brubric\b", re.I)
 _GRADES_AGAINST = re.compile(
     r"\b(?:grade|grading|score|scoring|mark|marking|assess)\b[^.]{0,60}\b(?:against|using|with)\b", re.I
+)
+_ASKS_FOR_AN_IMAGE = re.compile(
+    r"\b(?:images?|pictures?|photos?|photograph\w*|illustrations?|art|artwork|drawings?|paintings?|renders?|"
+    r"posters?|logos?|wallpapers?|portraits?|scenes?|icons?|covers?|thumbnails?|midjourney|mj|dall-?e|"
+    r"stable[- ]diffusion|sdxl|sd|flux|firefly|imagen(?:es)?|bild(?:er)?|immagin[ei]|imagem|dessins?|"
+    r"ilustraci[oó]n|illustrazione|ilustração|fotos?|foto\w*|concept|shot|visual|render\w*)\b",
+    re.I,
 )
 _ABOUT_TRAVEL = re.compile(
     r"\b(?:trips?|travel\w*|itinerar\w*|vacations?|holidays?|visit\w*|honeymoon|tours?|getaway|backpacking|"
