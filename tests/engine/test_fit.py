@@ -303,3 +303,18 @@ def test_a_short_request_in_another_language_is_told_by_its_verb() -> None:
 def test_an_image_prompt_needs_the_idea_to_ask_for_an_image() -> None:
     assert not _chosen("un prompt pour que l'IA me réponde toujours en vers").startswith("image-")
     assert _chosen("Stable-Diffusion-Prompt für eine Burg im Nebel, Ölgemälde-Stil") == "image-stable-diffusion"
+
+
+def test_a_bug_report_is_debugged_and_an_analysis_has_no_deliverables_reader() -> None:
+    assert _chosen("my SQLAlchemy query is returning duplicate users, here is the code: {code}") == "code-debug"
+    for text in _prompts("should we host our small blog on Ghost or WordPress?", "compare-decide"):
+        assert "blog's readers" not in text, text
+
+
+def test_an_image_ideas_own_negative_prompt_is_in_the_negative_prompt() -> None:
+    text = _prompts(
+        "stable diffusion prompt: a foggy harbour at dawn, negative prompt for boats and birds",
+        "image-stable-diffusion",
+    )[0]
+    assert "negative prompt for" not in text.split("\n")[0].lower(), text
+    assert "boats" in text.split("Negative prompt:")[1] and "birds" in text.split("Negative prompt:")[1], text

@@ -362,6 +362,8 @@ _GLOSS = {
     "pour": "for",
     "mit": "with",
     "avec": "with",
+    "lernplan": "study plan",
+    "studienplan": "study plan",
     "traduire": "translate",
     "traducir": "translate",
     "traduzir": "translate",
@@ -1067,7 +1069,8 @@ _LIMIT = re.compile(
 #: guests to the front desk" is two instructions. (Words that are also common plural nouns are left out.)
 _ACTION_VERBS = (
     r"(?:sends|passes|asks|refers|tells|escalates|forwards|directs|suggests|replies|explains|keeps|gives|routes|"
-    r"confirms|reminds|flags|notifies|alerts|pings|transfers|collects|redirects|invites|apologi[sz]es)"
+    r"confirms|reminds|flags|notifies|alerts|pings|transfers|collects|redirects|invites|apologi[sz]es|send|pass|"
+    r"forward|escalate|refer|direct|route|transfer|hand)"
 )
 _CLAUSE_SPLIT = re.compile(
     r"\s*;\s*|\s*:\s+(?=(?:it |they |you )?(?:must|never|always|only|don't|do not|no|keep|avoid)\b)|"
@@ -1078,7 +1081,7 @@ _CLAUSE_SPLIT = re.compile(
     r"doesn't|has to|have to|needs to|keep|make sure|avoid)\b)|"
     r",\s+(?=(?:never|always|only|no more than|at most|at least|keep|make sure|avoid|don't|do not|no|under)\b)|"
     r"\s+(?:that|which|who)\s+(?=(?:must|should|never|always|only|can't|cannot|doesn't|does not)\b)|"
-    r",?\s+and\s+(?=" + _ACTION_VERBS + r"\b)",
+    r"(?:,\s+(?:and\s+)?|\s+and\s+)(?=" + _ACTION_VERBS + r"\b)",
     re.I,
 )
 _IRREGULAR_BASE = {"has": "have", "does": "do", "goes": "go", "is": "be"}
@@ -1331,11 +1334,8 @@ _SUBJECT_END = re.compile(
 _BOT_NOUN = re.compile(
     r"\b(bot|chatbot|assistant|agent|tutor|coach|gpt|helper|character|npc|widget|" r"system prompt|prompt)s?\b", re.I
 )
-_PURPOSE = re.compile(
-    r"\b(?:bot|chatbot|assistant|agent|tutor|coach|gpt|helper|ai|model|widget|npc)\b[^;.]*?"
-    r"\s(?:that|which|who|to)\s+(?:can\s+|will\s+|should\s+)?(.+)$",
-    re.I,
-)
+_PURPOSE_BOT = re.compile(r"\b(?:bot|chatbot|assistant|agent|tutor|coach|gpt|helper|ai|model|widget|npc)\b", re.I)
+_PURPOSE_LINK = re.compile(r"\s(?:that|which|who|to)\s+(?:can\s+|will\s+|should\s+)?(?=([^;.]+)$)", re.I)
 _QUESTIONS_FOR = re.compile(
     r"\b(?:bot|chatbot|assistant|agent|helper|gpt|widget)s?\s+(?:for|to answer)\s+((?:[\w-]+\s+){0,4}?[\w-]+'s?\s+"
     r"questions\s+(?:about|on)\s+[^;.,]+)",
@@ -1352,7 +1352,7 @@ compare suggest explain quiz guide correct track remind escalate flag summarize 
 search fetch give keep pass hand tell notify create update delete post monitor triage handle teach coach review
 write plan research list fix test watch greet recommend sort file tag route look respond practise practice take
 walk build give teach ping alert assign merge archive match reconcile approve reject sync import export
-upload download scan classify draft""".split()
+upload download scan classify draft cite quote check""".split()
 )
 
 
@@ -1384,7 +1384,10 @@ def image_subject(request: str) -> str:
     body = re.sub(r",?\s*\b\d{1,2}:\d{1,2}\b", "", body)
     # "..., with a negative prompt": what the prompt should have, not what the image shows
     body = re.sub(
-        r"[,;]?\s*(?:and|with|plus|include|including|add)\s+(?:a\s+)?negative prompts?\b[^,;]*", "", body, flags=re.I
+        r"[,;]?\s*(?:(?:and|with|plus|include|including|add)\s+)?(?:a\s+)?negative(?:[- ]prompts?)?\b[^,;]*",
+        "",
+        body,
+        flags=re.I,
     )
     return body.strip().lstrip(" ,;:.-").rstrip(" .!?,")
 
@@ -1439,7 +1442,7 @@ _EXPERTS = (
     ),
     (r"hiring|recruit\w*|onboarding|performance reviews?|payroll|hr policy", "an HR manager"),
     (r"roadmap|user research|product strategy|feature prioriti[sz]ation|ux|user experience", "a product manager"),
-    (r"marathons?|half marathon|5k|10k|running", "a running coach"),
+    (r"marathons?|half marathon|(?:5|10)k (?:run|race)|couch to 5k|running|jogging", "a running coach"),
     (r"workouts?|strength training|weightlifting|gym|fitness", "a personal trainer"),
     (r"nutrition|diet|calories|macros|meal prep", "a registered dietitian"),
     (r"heat (?:exchanger|pump)s?|thermodynamics|engines?|turbines?|hvac|refrigerat\w*", "a mechanical engineer"),
@@ -1514,7 +1517,11 @@ _STACKS = (
     ("C++", r"c\+\+"),
     ("Ruby", r"ruby"),
     ("PHP", r"php|laravel"),
-    ("Go", r"golang|\bin go\b|\bgo (?:cli|service|program|app|code|function|module)"),
+    (
+        "Go",
+        r"golang|\bin go\b|\bgo (?:cli|service|program|app|code|function|module|http|handler|api|server|struct|"
+        r"library|test)",
+    ),
     ("Bash", r"bash|shell script"),
     ("SQL", r"\bsql\b"),
     ("Terraform", r"terraform"),
@@ -1603,7 +1610,7 @@ def expert_for(text: str) -> str:
 _HELPER_WORDS = frozenset(
     """customer customers support service services help helpdesk chat website web site ai virtual friendly smart
 helpful online whatsapp sms email voice phone slack discord telegram internal employee hr it faq general
-front desk desk concierge""".split()
+front desk desk concierge front-desk reception receptionist""".split()
 )
 
 
@@ -1623,10 +1630,17 @@ def topic_of(persona: str, domain: str) -> str:
     return " ".join(words).lower()
 
 
+def _leads_with_verb(text: str) -> bool:
+    word = (text.split() or [""])[0].lower().strip(",")
+    return base_verb(word) in _COMMON_VERBS
+
+
 def purpose_of(request: str) -> str:
     """What a bot, assistant or agent is for, as an instruction in the idea's words ("a bot that answers
     employees' questions about X" -> "Answer employees' questions about X.")."""
-    match = _PURPOSE.search(request)
+    bot = _PURPOSE_BOT.search(request)
+    links = _PURPOSE_LINK.finditer(request, bot.end()) if bot else iter(())
+    match = next((m for m in links if _leads_with_verb(m.group(1))), None)  # "agent with access to X that books"
     if not match:
         asked = _QUESTIONS_FOR.search(request)  # "a bot for our nurses' questions about the shift-swap rules"
         if asked:
@@ -1646,7 +1660,7 @@ def purpose_of(request: str) -> str:
         base = base_verb(m.group(2))
         return m.group(1) + (base if base.lower() in _COMMON_VERBS else m.group(2))
 
-    text = re.sub(r"(,\s+|\band\s+)(\w+)", conj, " ".join(words))
+    text = re.sub(r"(,\s+(?:and\s+)?|\band\s+)(\w+)", conj, " ".join(words))
     text = third_person(text)
     return text[0].upper() + text[1:] + "."
 

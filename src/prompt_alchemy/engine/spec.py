@@ -544,10 +544,12 @@ def audience_from_idea(idea: str, material: tuple[str, ...] = ()) -> str | None:
 def slots_for(pattern: Pattern, details: IdeaDetails, inputs: list[str]) -> dict[str, str]:
     """The values of a pattern's slots for one idea (see the pattern contract)."""
     persona_kind = pattern.form == "sections" and bool(pattern.task)  # a bot's reader is its user, no deliverable's
+    # the reader a deliverable implies ("a blog post": its readers) only when the prompt writes that deliverable
+    writes = pattern.verb == "Write" or pattern.name == "general"
     audience = (
         details.audience
         or pattern.audience
-        or ("" if persona_kind else audience_from_idea(details.idea, details.inputs))
+        or (audience_from_idea(details.idea, details.inputs) if writes and not persona_kind else "")
         or ""
     )
     return {
@@ -620,10 +622,22 @@ def _negatives(rules: list[str]) -> list[str]:
     return out
 
 
+_NEGATIVE_FOR = re.compile(r"\bnegative(?:[- ]prompt)?s?\s*(?:for|against|:)\s+([^;.]+)", re.I)
+
+
+def negatives_named(idea: str) -> list[str]:
+    """What the idea's own negative prompt names ("a negative prompt for people and text" -> people, text)."""
+    match = _NEGATIVE_FOR.search(idea)
+    if not match:
+        return []
+    return [part.strip() for part in re.split(r",\s*|\s+and\s+|\s+or\s+", match.group(1)) if part.strip()]
+
+
 def image_parameters(pattern: Pattern, details: IdeaDetails) -> str:
     """The image model's parameters: the pattern's, with the idea's aspect ratio and the things it must not show."""
     params = pattern.parameters
-    negatives = _negatives(list(details.rules))
+    negatives = [*_negatives(list(details.rules)), *negatives_named(details.idea)]
+    negatives = [n for n in dict.fromkeys(negatives) if n.lower() not in params.lower()]
     if "--ar" in params and details.aspect_ratio:
         params = re.sub(r"--ar \S+", f"--ar {details.aspect_ratio}", params)
     if "--" in params and negatives:
@@ -635,7 +649,22 @@ def image_parameters(pattern: Pattern, details: IdeaDetails) -> str:
 
 
 #: Units of length a pattern line may state and an idea may set ("250-400 words" against "under 300 words").
-_LENGTH_UNITS = ("words", "sentences", "paragraphs", "lines", "characters", "pages", "bullets", "slides")
+_LENGTH_UNITS = (
+    "words",
+    "sentences",
+    "paragraphs",
+    "lines",
+    "characters",
+    "pages",
+    "bullets",
+    "slides",
+    "questions",
+    "ideas",
+    "names",
+    "tips",
+    "examples",
+    "steps",
+)
 
 
 def _as_asked(asked: str, match: re.Match[str]) -> str:
@@ -651,8 +680,8 @@ def _agree(lines: list[str], details: IdeaDetails) -> list[str]:
             continue
         stated = re.compile(
             r"(?:(?:about|around|roughly|up to|at most|under|no more than|at least|of)\s+)?"
-            rf"(?:\d[\d,]*(?:\s*[-\u2013]\s*\d[\d,]*)?|(?:one|two|three|four|five|six)(?: to \w+)?)\s+"
-            rf"(?:short\s+)?{unit}\b",
+            rf"(?:\d[\d,]*(?:\s*[-\u2013]\s*\d[\d,]*)?|(?:one|two|three|four|five|six|seven|eight|nine|ten|"
+            rf"twelve|fifteen|twenty)(?: to \w+)?)\s+(?:(?:short|most likely|likely|key|main)\s+)?{unit}\b",
             re.I,
         )
         lines = [stated.sub(partial(_as_asked, asked), line) for line in lines]

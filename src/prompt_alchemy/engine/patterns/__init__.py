@@ -421,6 +421,7 @@ _LEAD_VERBS = (
     (r"compare", "compare-decide"),
     (r"extract|pull", "extract-json"),
     (r"debug|fix", "code-debug"),
+    (r"red[- ]team|stress[- ]test|jailbreak|probe", "red-team"),
     (r"classify|categori[sz]e", "classify"),
     (
         r"(?:an? )?(?:incident |status |progress |weekly |monthly )?(?:report|postmortem|post-mortem|write-?up|minutes)"
@@ -431,7 +432,9 @@ _LEAD_VERBS = (
     (r"review|audit", "code-review"),
 )
 _ABOUT_CODE = re.compile(
-    r"\{code\}|\b(?:code|function|method|class|script|regex|snippet|query|component|module|stack trace)\b", re.I
+    r"\{code\}|\b(?:code|function|method|class|script|regex|snippet|query|component|module|stack trace|handler|"
+    r"endpoint|api|cli|library|struct|hook|migration|unit tests?)\b",
+    re.I,
 )
 _TECH_TROUBLE = re.compile(
     r"\b(?:docker|container|server|app|build|deploy\w*|error|crash\w*|exception|tests?|api|database|query|"
@@ -441,7 +444,8 @@ _TECH_TROUBLE = re.compile(
 )
 _BROKEN = re.compile(
     r"\b(?:can'?t|cannot|won'?t|doesn'?t|isn'?t|fails?|failing|failed|errors?|refused|broken|crash\w*|hangs?|"
-    r"stuck|not working|returns? (?:a )?[45]\d\d|slow|leaks?|timeouts?|times out)\b",
+    r"stuck|not working|returns? (?:a )?[45]\d\d|slow|leaks?|timeouts?|times out|duplicates?|duplicate rows|"
+    r"wrong|incorrect|unexpected|instead of|keeps? \w+ing|throws?|raises?)\b",
     re.I,
 )
 _ASKS_FOR_IDEAS = re.compile(
@@ -466,6 +470,12 @@ def _by_decisive_verb(idea: str, choice: PatternChoice, scores: dict[str, float]
     body = strip_lead(idea.strip()).lower()
     if _BUILDS_A_PROGRAM.match(body):
         return choice
+    if re.match(r"(?:my|our)\b", body) and _BROKEN.search(idea) and "code-debug" in scores:
+        if (_ABOUT_CODE.search(idea) or _TECH_TROUBLE.search(idea)) and choice.pattern.name != "code-debug":
+            # "my pandas merge is creating duplicate rows, here is the code": a bug report, not a request to build
+            return PatternChoice(
+                load_patterns()["code-debug"], scores["code-debug"], choice.margin, False, "code-debug"
+            )
     for verb, names in _DECISIVE_VERBS:
         kinds = [name for name in names if name in scores]
         if re.match(rf"(?:{verb})\b", body) and kinds and choice.pattern.name not in names:
@@ -601,6 +611,8 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
         drop.add("trip-plan")
     if not _NAMES_A_HELPER.search(idea):  # a postmortem from a Slack thread is no help-desk bot
         drop.update(_BUSINESS_BOTS)
+    if not _ASKS_TO_EXTRACT.search(idea):  # "a restaurant review for Google Maps, 100 words" extracts nothing
+        drop.add("extract-json")
     if not _ASKS_FOR_A_SUMMARY.search(idea):  # "plan to launch our podcast: first 6 episodes" summarizes nothing
         drop.add("summarize")
     if not _ASKS_FOR_OPTIONS.search(idea):  # "write a short speech for my friend's wedding" is no list of ideas
@@ -652,6 +664,11 @@ _ABOUT_TRAVEL = re.compile(
 _NAMES_A_HELPER = re.compile(
     r"\b(?:bots?|chatbots?|assistants?|assistente|asistente|assistent\w*|assistant\w*|chat|widget|helpdesk|"
     r"help desk|agents?|ai|gpt|system prompt|custom instructions|concierge|receptionist|front desk)\b",
+    re.I,
+)
+_ASKS_TO_EXTRACT = re.compile(
+    r"\b(?:extract\w*|pull\w*|get\b[^.]{0,60}\bout of|parse\w*|json|fields?|structured|scrap\w*|"
+    r"extra(?:e|er|ire|ia|ir|hieren)\w*|estrai\w*|extrahier\w*)\b",
     re.I,
 )
 _ASKS_FOR_A_SUMMARY = re.compile(
