@@ -377,9 +377,11 @@ class AccessService:
     def generation(self) -> int | None:
         """The library's change counter where reading it costs no round trip (a SQLite file: every commit of any
         process moves it), else None (PostgreSQL, whose counter does not follow the keys; no library yet)."""
-        if self.app.loaded.database_url or not self.app.library_exists():
+        if self.app.loaded.database_url:
             return None
-        return self.app.store.generation()
+        if self.app.is_built("store") or self.app.library_exists():  # a stat only until the store is open
+            return self.app.store.generation()
+        return None
 
     @property
     def counts_in_process(self) -> bool:
