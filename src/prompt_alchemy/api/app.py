@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,10 @@ MAX_BODY = 24 * 1024 * 1024  # a REST request body
 MAX_MCP_BODY = 4 * 1024 * 1024  # any other request body (a JSON-RPC message to /mcp): the MCP SDK's own limit
 PROBES = ("/livez", "/readyz")
 READY_TIMEOUT_S = 2.5  # /readyz answers within the probe's timeoutSeconds (3) even when a check hangs
+#: Searches run at once (the rest wait their turn on the event loop): two per core. Measured with 50 concurrent
+#: clients on 2 cores (benchmarks/bench_rest.py), 2, 4, 8 and 16 slots cost the same server CPU per search within
+#: the noise, and 4 had the lowest p99; more slots only add threads contending for the same cores.
+SEARCH_SLOTS = 2 * (os.cpu_count() or 1)
 
 
 def is_api(path: str) -> bool:
@@ -113,7 +118,7 @@ class TeamServer:
             "refused_until": self.refused_until,
         }
         self.backend = ApiKeyBackend(service)
-        self.search_slots = asyncio.Semaphore(4)
+        self.search_slots = asyncio.Semaphore(SEARCH_SLOTS)
         self._openapi: bytes | None = None
         self.app = self._build()
         telemetry.enable_metrics()

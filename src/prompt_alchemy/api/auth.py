@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from prompt_alchemy.api.errors import ApiError, error_response, from_exception
 from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.services.access import SCOPES, ApiKey, actor
-from prompt_alchemy.services.people import Refused
+from prompt_alchemy.services.people import Caller, Refused
 from prompt_alchemy.tenancy import Principal, principal
 
 if TYPE_CHECKING:
@@ -180,10 +180,7 @@ class ApiKeyBackend(AuthenticationBackend):
                 claims = await asyncio.to_thread(self.verifier.verify, token)
                 caller = await self.service.people.sign_in(claims, project)
             else:
-                key = await self.service.authenticate(token)
-                if key is None:
-                    raise ApiError("unauthorized", "the API key is not valid (unknown, mistyped or revoked)")
-                caller = await self.service.people.key_caller(key, project)
+                caller = await self.key_caller(token, project)
         except ApiError as err:
             raise KeyRefused(err) from None
         except Refused as exc:
@@ -199,6 +196,26 @@ class ApiKeyBackend(AuthenticationBackend):
             )
             raise KeyRefused(failure) from None
         return AuthCredentials(granted_scopes(caller.key.scope)), ApiKeyUser(caller.key, caller.principal)
+
+    async def key_caller(self, token: str, project: str | None) -> Caller:
+        """The caller of an API key: remembered from a recent request (no worker thread, no database read), else
+        looked up in one worker-thread trip and remembered (services.access.VerifiedKeys)."""
+        verified = self.service.access.verified
+        remembered: Caller | None = verified.get(token, project, self.service.access.generation)
+        if remembered is not None:
+            return remembered
+        epoch = verified.epoch
+        caller, generation = await asyncio.to_thread(self._look_up_key, token, project)
+        verified.put(token, project, caller, generation, epoch)
+        return caller
+
+    def _look_up_key(self, token: str, project: str | None) -> tuple[Caller, int | None]:
+        """The key's caller and the change counter read before it was looked up (a worker thread)."""
+        generation = self.service.access.generation()
+        key = self.service.access.verify_token(token)
+        if key is None:
+            raise ApiError("unauthorized", "the API key is not valid (unknown, mistyped or revoked)")
+        return self.service.people.caller_of_key(key, project), generation
 
 
 def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:

@@ -7,6 +7,12 @@ choose, train, import, optimize) carry the decorator :func:`audited`, which reco
 holds the time, the actor, the action, the ids written and the outcome, never the text written or any secret.
 Deletes, label changes and import batches commit their rows with the write itself (an AuditNote handed to the
 store); for them the decorator records only failures.
+
+A server verifies a key once and then trusts it for a moment (:class:`VerifiedKeys`): a request with a key seen
+recently takes no worker-thread trip and no database read to be authenticated. A revocation (or a user disabled,
+or a role changed) takes effect at once on SQLite, where every commit moves the library's change counter, and on
+the server that made it; elsewhere (another PostgreSQL replica, the CLI against a PostgreSQL library) within
+:data:`KEY_CACHE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ import hmac
 import inspect
 import re
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
 from prompt_alchemy.errors import AlchemyError, ConflictError, InputError, NotFoundError
 from prompt_alchemy.logging_setup import get_logger
@@ -38,6 +46,11 @@ _TOKEN = re.compile(r"^pa_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 LOCAL_ACTOR = "local"
 #: The rate-limit window: a key's limit counts requests per minute.
 RATE_WINDOW = 60.0
+#: How long a verified key is trusted without being looked up again: the longest a revocation can take to reach a
+#: server where the library's change counter cannot tell (see the module docstring).
+KEY_CACHE_SECONDS = 5.0
+#: Verified keys remembered at once (the least recently used are forgotten first).
+KEY_CACHE_SIZE = 1024
 
 #: The name of whoever the current request acts for (an API key's name), or None for the local user.
 actor: ContextVar[str | None] = ContextVar("prompt_alchemy_actor", default=None)
@@ -64,6 +77,59 @@ class ApiKey:
     name: str
     scope: str
     rate_limit: int | None
+
+
+_V = TypeVar("_V")
+
+
+class VerifiedKeys(Generic[_V]):
+    """What a recently verified key stands for (its caller), by a digest of the key and the project asked for, so
+    that its next requests are authenticated without a database read. An entry holds while it is younger than
+    `ttl` seconds and the library's change counter, when it can be read for free, is what it was before the key
+    was looked up (any commit, a revocation by another process included, moves it); :meth:`clear` (a revocation
+    on this server) forgets every entry and every lookup still under way. Only keys that passed are remembered.
+    Used from the event loop; the secret itself is never kept."""
+
+    def __init__(
+        self, ttl: float = KEY_CACHE_SECONDS, size: int = KEY_CACHE_SIZE, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        #: Moves on every clear(): a lookup that started before it is not remembered.
+        self.epoch = 0
+        self._entries: OrderedDict[bytes, tuple[_V, int | None, float]] = OrderedDict()
+
+    @staticmethod
+    def _digest(token: str, project: str | None) -> bytes:
+        return hashlib.sha256(f"{project or ''}\n{token}".encode()).digest()
+
+    def get(self, token: str, project: str | None, generation: Callable[[], int | None]) -> _V | None:
+        """The remembered value of `token` in `project`, or None (never seen, expired or the library changed)."""
+        digest = self._digest(token, project)
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        value, seen, expires = entry
+        if self.clock() >= expires or (seen is not None and generation() != seen):
+            self._entries.pop(digest, None)
+            return None
+        return value
+
+    def put(self, token: str, project: str | None, value: _V, generation: int | None, epoch: int) -> None:
+        """Remember `value`, looked up when the change counter was `generation` (None: unknown, the TTL alone
+        bounds it) and :attr:`epoch` was `epoch`."""
+        if epoch != self.epoch:
+            return
+        digest = self._digest(token, project)
+        self._entries[digest] = (value, generation, self.clock() + self.ttl)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self.epoch += 1
+        self._entries.clear()
 
 
 #: The arguments of an audited call by name (defaults filled in), as the decorator hands them to its functions.
@@ -218,6 +284,8 @@ class AccessService:
     def __init__(self, app: App, audit: AuditLog) -> None:
         self.app = app
         self.audit = audit
+        #: The callers of recently verified keys (filled and read by the HTTP server's key check).
+        self.verified: VerifiedKeys[Any] = VerifiedKeys()
 
     # ------------------------------------------------------------------ keys
 
@@ -285,12 +353,17 @@ class AccessService:
         row = self.app.store.revoke_api_key(name_or_id, utcnow())
         if row is None:
             raise NotFoundError(f"no active key named '{name_or_id}' (see 'prompt-alchemy api-keys list')")
+        self.verified.clear()
         self.audit.record("key.revoke", [row["id"]], detail=f"name={row['name']}")
         return row
 
     @in_thread
     def authenticate(self, token: str | None) -> ApiKey | None:
         """The active key whose secret `token` is, or None (unknown, malformed, wrong secret or revoked)."""
+        return self.verify_token(token)
+
+    def verify_token(self, token: str | None) -> ApiKey | None:
+        """:meth:`authenticate`, here in the calling thread (it reads the database)."""
         match = _TOKEN.match((token or "").strip())
         if match is None:
             return None
@@ -301,9 +374,28 @@ class AccessService:
             return None
         return ApiKey(id=row["id"], name=row["name"], scope=row["scope"], rate_limit=row["rate_limit"])
 
-    @in_thread
-    def count_request(self, key: ApiKey, default_limit: int) -> float:
+    def generation(self) -> int | None:
+        """The library's change counter where reading it costs no round trip (a SQLite file: every commit of any
+        process moves it), else None (PostgreSQL, whose counter does not follow the keys; no library yet)."""
+        if self.app.loaded.database_url:
+            return None
+        if self.app.is_built("store") or self.app.library_exists():  # a stat only until the store is open
+            return self.app.store.generation()
+        return None
+
+    @property
+    def counts_in_process(self) -> bool:
+        """Whether requests are counted in this process's memory (a SQLite library without cache.url): then
+        counting is a dictionary update, done without a worker thread."""
+        return not self.app.loaded.database_url and not self.app.settings.cache.url
+
+    async def count_request(self, key: ApiKey, default_limit: int) -> float:
         """Count one request of `key` against its rate limit (its own, else `default_limit`) per minute: 0.0 when
         it is within, else the seconds until the key may send again. Shared by every server on a PostgreSQL
-        library (or one Redis: cache.url)."""
+        library (or one Redis: cache.url); counted in memory, without a worker thread, on a SQLite library."""
+        if self.counts_in_process:
+            return self._count(key, default_limit)
+        return await asyncio.to_thread(self._count, key, default_limit)
+
+    def _count(self, key: ApiKey, default_limit: int) -> float:
         return self.app.rate_windows.count_request(key.id, key.rate_limit or default_limit, window=RATE_WINDOW)

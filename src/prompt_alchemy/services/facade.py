@@ -70,7 +70,7 @@ class AlchemyService:
         self.app = App(loaded)
         self.audit = AuditLog(self.app)
         self.access = AccessService(self.app, self.audit)
-        self.people = PeopleService(self.app, self.audit)
+        self.people = PeopleService(self.app, self.audit, self.access.verified)
         self.library_service = LibraryService(self.app, self.audit)
         self.generation = GenerationService(self.app, self.library_service, self.audit)
         self.batch = BatchService(self.app, self.generation)

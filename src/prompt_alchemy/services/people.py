@@ -22,7 +22,7 @@ from typing import Any
 from prompt_alchemy.errors import ConflictError, ForbiddenError, InputError, NotFoundError
 from prompt_alchemy.logging_setup import get_logger
 from prompt_alchemy.services._common import in_thread
-from prompt_alchemy.services.access import KEY_PREFIX, SCOPES, ApiKey, AuditLog, _hash, scope_allows
+from prompt_alchemy.services.access import KEY_PREFIX, SCOPES, ApiKey, AuditLog, VerifiedKeys, _hash, scope_allows
 from prompt_alchemy.services.app import App
 from prompt_alchemy.tenancy import (
     DEFAULT_PROJECT,
@@ -114,9 +114,15 @@ def roles_from_claim(value: Any) -> dict[str, str]:
 class PeopleService:
     """Users, projects, roles and a project's keys; a person's export and erase; the retention purge."""
 
-    def __init__(self, app: App, audit: AuditLog) -> None:
+    def __init__(self, app: App, audit: AuditLog, verified: VerifiedKeys[Any] | None = None) -> None:
         self.app = app
         self.audit = audit
+        #: The server's verified keys, forgotten when a role or a user changes (their callers change).
+        self.verified = verified
+
+    def _callers_changed(self) -> None:
+        if self.verified is not None:
+            self.verified.clear()
 
     def _now(self) -> Any:
         from prompt_alchemy.models import utcnow
@@ -130,6 +136,10 @@ class PeopleService:
         """The caller of a verified API key: its project and, for a user's key, the user with the scope bounded by
         their role there. Refused when the user is disabled or has no role in the key's project, or when the
         request asks for another project than the key's."""
+        return self.caller_of_key(key, project)
+
+    def caller_of_key(self, key: ApiKey, project: str | None = None) -> Caller:
+        """:meth:`key_caller`, here in the calling thread (it reads the database)."""
         binding = self.app.store.key_binding(key.id) or {"project_id": DEFAULT_PROJECT, "user_id": None}
         project_id = binding["project_id"]
         if project and project != project_id:
@@ -326,6 +336,7 @@ class PeopleService:
                 now,
                 audit=self.audit.note("role.set", f"project={project} role={role}"),
             )
+        self._callers_changed()
         return {"user": user["handle"], "project": project, "role": role}
 
     @in_thread
@@ -334,6 +345,7 @@ class PeopleService:
         self.app.store.set_user_disabled(
             user["id"], disabled, self._now(), audit=self.audit.note("user.disable" if disabled else "user.enable")
         )
+        self._callers_changed()
         return {"user": user["handle"], "disabled": disabled}
 
     @in_thread
@@ -418,9 +430,11 @@ class PeopleService:
         without their name); the audit rows they acted in stay, anonymised. The erase itself is audited."""
         user = self._user(user_ref, local=True)
         detail = "prompts=kept-anonymised" if keep_prompts else "prompts=deleted"
-        return self.app.store.erase_person(
+        erased = self.app.store.erase_person(
             user, self._now(), keep_prompts=keep_prompts, audit=self.audit.note("user.erase", detail)
         )
+        self._callers_changed()
+        return erased
 
     def maintenance_poll_seconds(self, longest: float) -> float:
         """How often the server looks for due maintenance: `longest`, or the retention interval when shorter."""
