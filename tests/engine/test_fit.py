@@ -318,3 +318,11 @@ def test_an_image_ideas_own_negative_prompt_is_in_the_negative_prompt() -> None:
     )[0]
     assert "negative prompt for" not in text.split("\n")[0].lower(), text
     assert "boats" in text.split("Negative prompt:")[1] and "birds" in text.split("Negative prompt:")[1], text
+
+
+def test_a_character_keeps_what_it_knows() -> None:
+    for text in _prompts(
+        "play a lighthouse keeper named Ewan who knows the legend of the drowned bell, for my D&D group",
+        "roleplay-character",
+    ):
+        assert "drowned bell" in text, text

@@ -1538,7 +1538,7 @@ def character_of(request: str) -> str:
     partner that plays a tough landlord so I can ..." -> "a tough landlord"), or ""."""
     match = re.search(
         r"\b(?:plays?|playing|role-?plays?(?:\s+as)?|acts?\s+as|pretends?\s+to\s+be|is)\s+"
-        r"((?:an?|the)\s+[^,;.]+?)(?=\s+(?:so|to|and|who|that|for|while|because)\b|[,;.]|$)",
+        r"((?:an?|the)\s+[^,;.]+?)(?=\s+(?:so|to|for|while|because)\b|[,;.]|$)",  # "... who knows rumours" stays
         request,
         re.I,
     )
