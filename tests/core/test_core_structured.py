@@ -16,7 +16,9 @@ from prompt_alchemy.models import Phase
 from prompt_alchemy.ranking.features import variables
 
 ROLE = json.dumps({"expert": "a career coach"})
-TASK = json.dumps({"task": "Write a cover letter for a junior data analyst job."})
+TASK = json.dumps({"task": "Review the user's login endpoint for security problems."})
+#: An idea with no verb of its own under a pattern that names none: the model is asked to restate its task.
+NOUN_IDEA = "a security review of our login endpoint"
 
 
 def spec_for(idea: str, pattern: str):
@@ -40,10 +42,25 @@ def _service(responses: list[str], **more):
     return AlchemyService.from_environment(overrides=overrides)
 
 
-async def test_structured_run_stores_three_phases_with_lineage_and_model_fields(home):
+async def test_an_idea_that_says_its_verb_needs_no_model_call(home):
     svc = _service([TASK])
     try:
         result = await svc.generate(svc.build_request("write a cover letter for a junior data analyst job", count=2))
+        spec_text = next(p for p in result.prompts if p.phase is Phase.PRIMA_MATERIA).content
+        assert "Kind of task: cover-letter" in spec_text  # the pattern, chosen by meaning
+        assert "role=pattern" in spec_text and "task=idea" in spec_text  # the user's own words, no model call
+        assert "Audience: the hiring manager" in spec_text  # from the pattern, not the model
+        assert "Write a cover letter for a junior data analyst job." in result.best.content
+        assert svc.registry.get("scripted").calls == []
+        assert all(p.input_tokens == 0 for p in result.prompts)
+    finally:
+        await svc.aclose()
+
+
+async def test_structured_run_stores_three_phases_with_lineage_and_model_fields(home):
+    svc = _service([TASK])
+    try:
+        result = await svc.generate(svc.build_request(NOUN_IDEA, count=2))
         assert len(result.prompts) == 6
         by_variant = {}
         for p in result.prompts:
@@ -53,13 +70,12 @@ async def test_structured_run_stores_three_phases_with_lineage_and_model_fields(
             assert chain[1].parent_id == chain[0].id and chain[2].parent_id == chain[1].id
             assert all(p.enhancement_method.startswith("structured:") for p in chain)
             spec_text = chain[0].content
-            assert "Kind of task: cover-letter" in spec_text  # the pattern, chosen by meaning
+            assert "Kind of task: security-review" in spec_text  # the pattern, chosen by meaning
             assert "role=pattern" in spec_text and "task=model" in spec_text  # the role fits: no role call
-            assert "Audience: the hiring manager" in spec_text  # from the pattern, not the model
             final = chain[2].content
             for section in ("ROLE:", "TASK:", "OUTPUT FORMAT:"):
                 assert section in final
-            assert "Write a cover letter for a junior data analyst job." in final
+            assert "Review the user's login endpoint for security problems." in final
             assert chain[2].input_tokens == 0  # only prima-materia calls the model
         # the task is asked once per idea and shared by the variants; the first variant carries its tokens
         assert len(svc.registry.get("scripted").calls) == 1
@@ -73,20 +89,19 @@ async def test_structured_run_stores_three_phases_with_lineage_and_model_fields(
 
 
 async def test_a_failing_field_is_asked_again_once_then_comes_from_a_rule(home):
-    # The task drops the idea's {transcript} and {team} variables (the pattern's role fits: no role call).
-    bad_task = json.dumps({"task": "Summarize the meeting for the team."})
+    # The task drops the idea's {endpoint} and {team} variables (the pattern's role fits: no role call).
+    bad_task = json.dumps({"task": "Review the login code for security problems."})
     svc = _service([bad_task, bad_task])
     try:
-        result = await svc.generate(svc.build_request("summarize {transcript} into action items for {team}", count=1))
+        result = await svc.generate(svc.build_request("a security review of {endpoint} for {team}", count=1))
         spec = next(p for p in result.prompts if p.phase is Phase.PRIMA_MATERIA)
         calls = svc.registry.get("scripted").calls
         assert len(calls) == 2  # the task twice: one retry
         assert "role=pattern" in spec.content and "task=idea" in spec.content  # the user's own words
-        assert "drops {team}, {transcript}" in spec.notes
+        assert "drops {endpoint}, {team}" in spec.notes
         final = result.best.content
-        assert variables(final) == {"transcript", "team"}
-        assert "Summarize {transcript} into action items for {team}." in final
-        assert "action items" in final.split("OUTPUT FORMAT:")[1]  # the form the idea asked for
+        assert variables(final) == {"endpoint", "team"}
+        assert "Write a security review of {endpoint} for {team}." in final
     finally:
         await svc.aclose()
 
@@ -94,12 +109,12 @@ async def test_a_failing_field_is_asked_again_once_then_comes_from_a_rule(home):
 async def test_an_unparseable_answer_falls_back_to_rules(home):
     svc = _service(["Dear hiring manager, I am thrilled to apply"])
     try:
-        result = await svc.generate(svc.build_request("write a Python CLI that summarizes git logs", count=1))
+        result = await svc.generate(svc.build_request(NOUN_IDEA, count=1))
         final = result.best.content
         spec = next(p for p in result.prompts if p.phase is Phase.PRIMA_MATERIA).content
-        assert "Kind of task: code-write" in spec
-        assert "You are a senior software engineer" in final  # the pattern's role
-        assert "Write a Python CLI that summarizes git logs." in final
+        assert "Kind of task: security-review" in spec
+        assert "You are an application security engineer" in final  # the pattern's role
+        assert "Write a security review of the user's login endpoint." in final
         assert "Dear" not in final
     finally:
         await svc.aclose()
@@ -207,7 +222,7 @@ async def test_the_users_top_rated_prompts_join_the_exemplars(home):
             context_type="example",
             content="ROLE:\nYou are a wine sommelier.\n\nTASK:\nRecommend a wine for a dinner party.",
         )
-        request = svc.build_request("write a cover letter for a junior data analyst job", count=1)
+        request = svc.build_request(NOUN_IDEA, count=1)
         request.context.append(rated)
         await svc.generate(request)
         first_call = svc.registry.get("scripted").calls[0]

@@ -582,7 +582,8 @@ def _filled(lines: tuple[str, ...] | list[str], slots: dict[str, str]) -> list[s
 _POINTS_AT_MATERIAL = re.compile(
     r"\b(?:this|these|the following|below|attached|pasted|here'?s|here is|here are)\b|"
     r"\bmy (?:code|function|script|query|component|class|module|method|program|stack ?trace|traceback|logs?)\b|"
-    r"\bour (?:code|codebase|function|module|script|PRs?|pull requests?)\b|:\s*$",
+    r"\bour (?:code|codebase|function|module|script|PRs?|pull requests?)\b|:\s*$|"
+    r"\bmy (?:pull requests?|PRs?|diff|changes|commits?|branch)\b",  # a review of my pull request needs its diff
     re.I,
 )
 #: Material given inline: a code span, or a token dense with code symbols (a regex, a one-liner, a formula).
