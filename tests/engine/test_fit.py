@@ -326,3 +326,21 @@ def test_a_character_keeps_what_it_knows() -> None:
         "roleplay-character",
     ):
         assert "drowned bell" in text, text
+
+
+@pytest.mark.parametrize(
+    "idea, not_pattern",
+    [
+        ("a prompt that turns call recordings' transcripts into action items with owners", "assistant-system-prompt"),
+        ("help me write a retirement speech for my boss, warm, 4 minutes", "story"),
+        ("help me write a retirement speech for my boss, warm, 4 minutes", "summarize"),
+        ("help me write a retirement speech for my boss, warm, 4 minutes", "email"),
+        ("help me write a retirement speech for my boss, warm, 4 minutes", "rewrite-tone"),
+    ],
+)
+def test_a_kind_needs_the_idea_to_name_it(idea: str, not_pattern: str) -> None:
+    assert _chosen(idea) != not_pattern
+
+
+def test_a_number_of_subject_lines_is_a_list_of_options() -> None:
+    assert _chosen("generate 8 subject lines for a spring sale newsletter") == "brainstorm"

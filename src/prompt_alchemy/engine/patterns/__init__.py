@@ -449,7 +449,9 @@ _BROKEN = re.compile(
     re.I,
 )
 _ASKS_FOR_IDEAS = re.compile(
-    r"\b(?:\d+|some|a few|ten|twenty)\s+(?:[\w-]+\s+){0,3}ideas\b|\bideas for\b|^\s*ways to\b", re.I
+    r"\b(?:\d+|some|a few|ten|twenty)\s+(?:[\w-]+\s+){0,3}(?:ideas|options|subject lines|headlines|hooks|variations)\b|"
+    r"\bideas for\b|^\s*ways to\b",
+    re.I,
 )
 
 
@@ -610,7 +612,13 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
     if not _ABOUT_TRAVEL.search(idea):  # "plan to open a second cafe location" goes nowhere
         drop.add("trip-plan")
     if not _NAMES_A_HELPER.search(idea):  # a postmortem from a Slack thread is no help-desk bot
-        drop.update(_BUSINESS_BOTS)
+        drop.update((*_BUSINESS_BOTS, "assistant-system-prompt"))  # nor "a prompt that turns X into Y" an assistant
+    if not _ASKS_FOR_A_STORY.search(idea):  # a wedding toast is no short story
+        drop.add("story")
+    if not _ASKS_TO_REWRITE.search(idea):  # nor a rewrite of a text the user does not give
+        drop.add("rewrite-tone")
+    if not _ASKS_FOR_A_MESSAGE.search(idea):  # nor an email
+        drop.add("email")
     if not _ASKS_TO_EXTRACT.search(idea):  # "a restaurant review for Google Maps, 100 words" extracts nothing
         drop.add("extract-json")
     if not _ASKS_FOR_A_SUMMARY.search(idea):  # "plan to launch our podcast: first 6 episodes" summarizes nothing
@@ -662,8 +670,8 @@ _ABOUT_TRAVEL = re.compile(
 )
 #: A bot's system prompt names the bot (or assistant, chat, helpdesk, agent), in the idea's own language.
 _NAMES_A_HELPER = re.compile(
-    r"\b(?:bots?|chatbots?|assistants?|assistente|asistente|assistent\w*|assistant\w*|chat|widget|helpdesk|"
-    r"help desk|agents?|ai|gpt|system prompt|custom instructions|concierge|receptionist|front desk)\b",
+    r"\b(?:\w*bots?|chatbots?|\w*assist\w*|asistente|chat|widget|helpdesk|help desk|agents?|ai|gpt|llm|chatgpt|"
+    r"claude|gemini|persona|helper|system[- ]?prompt|custom instructions|concierge|receptionist|front desk)\b",
     re.I,
 )
 _ASKS_TO_EXTRACT = re.compile(
@@ -671,9 +679,27 @@ _ASKS_TO_EXTRACT = re.compile(
     r"extra(?:e|er|ire|ia|ir|hieren)\w*|estrai\w*|extrahier\w*)\b",
     re.I,
 )
+_ASKS_TO_REWRITE = re.compile(
+    r"\b(?:rewrite|re-write|rephrase|reword|paraphrase|polish|soften|tone|sound (?:more|less|like)|make (?:this|it|my|"
+    r"the)|formal|informal|friendl\w*|firmer|simpler|less \w+|more \w+|edit|turn (?:my|this|these|the|our)|"
+    r"umschreib\w*|formulier\w*|reescrib\w*|"
+    r"réécri\w*|reformul\w*|riscriv\w*|reescrev\w*|\{[\w]+\})",
+    re.I,
+)
+_ASKS_FOR_A_MESSAGE = re.compile(
+    r"\b(?:e-?mails?|mails?|letters?|messages?|notes?|memos?|repl(?:y|ies)|respond|newsletters?|invitations?|"
+    r"correos?|cartas?|lettres?|briefe?|nachrichten?|mensajes?|messaggi[oa]?|mensage(?:m|ns)|courriels?|lettera)\b",
+    re.I,
+)
+_ASKS_FOR_A_STORY = re.compile(
+    r"\b(?:stor(?:y|ies)|tales?|fiction|fables?|narratives?|novel\w*|short story|chapters?|plot|"
+    r"cuentos?|historias?|geschichten?|märchen|histoires?|contes?|storia|storie|racconto|conto|história)\b",
+    re.I,
+)
 _ASKS_FOR_A_SUMMARY = re.compile(
     r"\b(?:summar\w*|tl;?\s?dr|recap\w*|digest|gist|condense\w*|boil\w* down|key (?:points|takeaways)|"
     r"takeaways|show notes|abstract|synopsis|brief(?:ing)?|overview|resum\w*|résum\w*|zusammenfass\w*|fasse|"
+    r"action items|meeting minutes|"
     r"riassum\w*|samenvat\w*|shorten)\b",
     re.I,
 )
@@ -684,6 +710,7 @@ _ABOUT_FOOD = re.compile(
 )
 _ASKS_FOR_OPTIONS = re.compile(
     r"\b(?:ideas?|brainstorm\w*|ways to|options|suggestions|angles|themes|topics|concepts|names?|list of|"
+    r"subject lines|headlines|hooks|variations|alternatives|"
     r"ideen|idées|ideias|ideeën)\b",
     re.I,
 )
