@@ -344,3 +344,17 @@ def test_a_kind_needs_the_idea_to_name_it(idea: str, not_pattern: str) -> None:
 
 def test_a_number_of_subject_lines_is_a_list_of_options() -> None:
     assert _chosen("generate 8 subject lines for a spring sale newsletter") == "brainstorm"
+
+
+@pytest.mark.parametrize(
+    "idea, not_pattern",
+    [
+        ("write a job description for a data engineer at a logistics company", "cover-letter"),
+        ("a chatbot for a museum that helps students find the right exhibition", "tutor"),
+        ("write a launch announcement for our new AI budgeting app", "assistant-system-prompt"),
+        ("create a lesson plan on photosynthesis for 6th graders", "grade-rubric"),
+        ("draft a polite reminder to a tenant about the rent due on Friday", "report-from-notes"),
+    ],
+)
+def test_a_kind_needs_the_idea_to_ask_for_it_too(idea: str, not_pattern: str) -> None:
+    assert _chosen(idea) != not_pattern

@@ -1279,7 +1279,7 @@ def named_inputs(text: str) -> list[str]:
     lowered = text.lower()
     found: list[tuple[int, str]] = []
     for phrase, name in _MATERIALS:
-        match = re.search(rf"\b{re.escape(phrase)}\b", lowered)
+        match = re.search(rf"\b{re.escape(phrase)}\b(?!-)", lowered)  # "a note-taking app" names no notes
         if (
             match
             and name not in (n for _, n in found)

@@ -612,13 +612,23 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
     if not _ABOUT_TRAVEL.search(idea):  # "plan to open a second cafe location" goes nowhere
         drop.add("trip-plan")
     if not _NAMES_A_HELPER.search(idea):  # a postmortem from a Slack thread is no help-desk bot
-        drop.update((*_BUSINESS_BOTS, "assistant-system-prompt"))  # nor "a prompt that turns X into Y" an assistant
+        drop.update(_BUSINESS_BOTS)
+    if not _ASKS_FOR_A_SYSTEM_PROMPT.search(idea):  # "a prompt that turns X into Y" or "an AI app's launch" is none
+        drop.add("assistant-system-prompt")
+    if not _ASKS_TO_GRADE.search(idea):  # a lesson plan grades nothing
+        drop.add("grade-rubric")
     if not _ASKS_FOR_A_STORY.search(idea):  # a wedding toast is no short story
         drop.add("story")
     if not _ASKS_TO_REWRITE.search(idea):  # nor a rewrite of a text the user does not give
         drop.add("rewrite-tone")
     if not _ASKS_FOR_A_MESSAGE.search(idea):  # nor an email
         drop.add("email")
+    if not _ASKS_FOR_A_COVER_LETTER.search(idea):  # a job description is no cover letter
+        drop.add("cover-letter")
+    if not _ASKS_FOR_A_TUTOR.search(idea):  # a library bot that helps students find books is no tutor
+        drop.add("tutor")
+    if not _ASKS_FOR_A_REPORT.search(idea):  # a reminder about an invoice is no report from notes
+        drop.add("report-from-notes")
     if not _ASKS_TO_EXTRACT.search(idea):  # "a restaurant review for Google Maps, 100 words" extracts nothing
         drop.add("extract-json")
     if not _ASKS_FOR_A_SUMMARY.search(idea):  # "plan to launch our podcast: first 6 episodes" summarizes nothing
@@ -686,8 +696,37 @@ _ASKS_TO_REWRITE = re.compile(
     r"réécri\w*|reformul\w*|riscriv\w*|reescrev\w*|\{[\w]+\})",
     re.I,
 )
+_ASKS_FOR_A_SYSTEM_PROMPT = re.compile(
+    r"\b(?:system[- ]?prompts?|custom instructions|personas?|\w*assist\w*|asistente|\w*bots?|gpt|chatgpt|llm|"
+    r"claude|gemini|act as|acts as|helper|instructions for (?:an? |the )?(?:ai|model|llm)|"
+    r"(?:the|an?) (?:ai|model) (?:to|that|should|who))\b",
+    re.I,
+)
+_ASKS_TO_GRADE = re.compile(
+    r"\b(?:grad(?:e|es|ed|ing)\b|scor\w*|mark(?:s|ed|ing)?\b|rubrics?|assess\w*|evaluat\w*|feedback|bewert\w*|calific\w*|not(?:e|er)\b|"
+    r"valut\w*|avali\w*|correct\w*|korrigier\w*)",
+    re.I,
+)
+_ASKS_FOR_A_COVER_LETTER = re.compile(
+    r"\b(?:cover letters?|motivation letters?|application letters?|letters? of (?:motivation|application)|"
+    r"anschreiben|bewerbung\w*|lettres? de motivation|cartas? de presentaci[oó]n|lettera di presentazione|"
+    r"carta de apresentação|sollicitatiebrief)\b",
+    re.I,
+)
+_ASKS_FOR_A_TUTOR = re.compile(
+    r"\b(?:tutor\w*|socratic|quiz\w*|homework|nachhilfe|tuteur|tutore|profesor particular)\b|"
+    r"\b(?:bot|assistant|ai|chatbot|gpt|coach)\b[^.]{0,60}\b(?:teach\w*|learn\w*|explain\w*|practi[cs]\w*|study\w*)",
+    re.I,
+)
+_ASKS_FOR_A_REPORT = re.compile(
+    r"\b(?:reports?|notes|minutes|transcripts?|postmortem|post-mortem|write-?ups?|status|recap|summar\w*|logs?|"
+    r"threads?|exports?|digest|methods section|findings|updates?|berichte?|informes?|rapports?|relat[oó]rios?|"
+    r"verslag|notas|notizen|appunti)\b",
+    re.I,
+)
 _ASKS_FOR_A_MESSAGE = re.compile(
     r"\b(?:e-?mails?|mails?|letters?|messages?|notes?|memos?|repl(?:y|ies)|respond|newsletters?|invitations?|"
+    r"reminders?|follow-?ups?|"
     r"correos?|cartas?|lettres?|briefe?|nachrichten?|mensajes?|messaggi[oa]?|mensage(?:m|ns)|courriels?|lettera)\b",
     re.I,
 )
@@ -753,7 +792,7 @@ _ASKS_FOR_NAMES = re.compile(
 #: Words that make a behaviour request a persona's prompt (a business's bot, a tutor, a character) after all.
 _HAS_PERSONA = re.compile(
     r"\b(?:customers?|employees?|staff|store|shop|company|clinic|business|tutor|coach|"
-    r"character|agent|persona|students?)\b",
+    r"character|agent|persona|students?|act as|acts as|pretend\w*|checker|reviewer|assistant)\b",
     re.I,
 )
 
