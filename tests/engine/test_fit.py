@@ -358,3 +358,8 @@ def test_a_number_of_subject_lines_is_a_list_of_options() -> None:
 )
 def test_a_kind_needs_the_idea_to_ask_for_it_too(idea: str, not_pattern: str) -> None:
     assert _chosen(idea) != not_pattern
+
+
+def test_act_as_names_the_persona() -> None:
+    for text in _prompts("a prompt that makes ChatGPT act as a patient Latin teacher", "assistant-system-prompt"):
+        assert "You are a patient Latin teacher" in text, text

@@ -1747,6 +1747,9 @@ def brief_of(idea: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
             continue
         if not persona and _BOT_WORD.search(clause) and len(_BOT_WORD.sub("", clause).split()) == 0:
             continue  # "agent prompt": only the kind of prompt, said again
+        if not persona and _AS_PERSONA.match(clause) and not _BOT_WORD.search(clause):
+            persona = _AS_PERSONA.sub("", clause).strip()  # "makes ChatGPT act as a strict grammar checker"
+            continue
         if not persona and _BOT_WORD.search(clause) and len(clause.split()) <= 30:
             body = _AS_PERSONA.sub("", clause) if _AS_PERSONA.match(clause) else clause
             body = re.sub(r"\s+(?:persona|prompt|system prompt)\b", "", body, flags=re.I)

@@ -88,7 +88,12 @@ _FALLBACK_SHOTS = (
         "Create a monthly budget for a family of four.",
     ),
 )
-_BAD_ROLE_WORDS = re.compile(r"\b(request|expert|role|task|json|assistant|ai|user|prompt|model)\b", re.I)
+#: Words a role the model names must not have: the instructions' own words, and an expert who is not one yet.
+_BAD_ROLE_WORDS = re.compile(
+    r"\b(request|expert|role|task|json|assistant|ai|user|prompt|model|new|junior|beginner|novice|aspiring|"
+    r"student|intern|trainee)\b",
+    re.I,
+)
 
 # Similarity floors, measured with MiniLM on this project's ideas. A short role phrase is far from any idea in
 # embedding space ("a software engineer" scores 0.11 against "build a CLI that summarizes git logs", "a poet" 0.01),
