@@ -102,9 +102,11 @@ def test_resume_skips_finished_items_and_generates_new_ones(cli, home, tmp_path)
 
 
 def test_interrupted_batch_resumes_without_duplicates_or_losses(home, tmp_path):
-    ideas = write_ideas(tmp_path, 6)
+    # enough items, slow enough, that the batch cannot finish between the second result and the signal
+    total = 16
+    ideas = write_ideas(tmp_path, total)
     out = tmp_path / "results.jsonl"
-    env = dict(os.environ, PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY="0.15")
+    env = dict(os.environ, PROMPT_ALCHEMY_PROVIDERS__SCRIPTED__LATENCY="0.3")
     args = CLI + [
         "batch",
         str(ideas),
@@ -128,7 +130,7 @@ def test_interrupted_batch_resumes_without_duplicates_or_losses(home, tmp_path):
     assert proc.returncode == 130, stderr
     assert "--resume" in stderr
     _, first = results(out)
-    assert 2 <= len(first) < 6
+    assert 2 <= len(first) < total
     assert len(sessions_by_idea(home)) >= len(first)
 
     resumed = subprocess.run(
@@ -136,10 +138,10 @@ def test_interrupted_batch_resumes_without_duplicates_or_losses(home, tmp_path):
     )
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout)
-    assert report["skipped"] == len(first) and report["generated"] == 6 - len(first)
-    assert sessions_by_idea(home) == Counter({f"idea number {i}": 1 for i in range(1, 7)})
+    assert report["skipped"] == len(first) and report["generated"] == total - len(first)
+    assert sessions_by_idea(home) == Counter({f"idea number {i}": 1 for i in range(1, total + 1)})
     _, items = results(out)
-    assert sorted(i["index"] for i in items) == [1, 2, 3, 4, 5, 6]
+    assert sorted(i["index"] for i in items) == list(range(1, total + 1))
 
 
 def test_an_item_saved_but_not_recorded_is_recovered_not_regenerated(cli, home, tmp_path):
