@@ -81,6 +81,8 @@ def test_the_worker_role_serves_its_probes_and_queue_depth(tmp_path, postgres_ur
             assert client.get("/livez").status_code == 200
             assert client.get("/readyz").json() == {"status": "ok", "checks": {"database": "ok"}}
             assert re.search(r"^prompt_alchemy_job_queue_depth 0(\.0)?$", client.get("/metrics").text, re.M)
+        while "item(s) at a time" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)  # the worker itself has started (its probes answer first), so it can say it stopped
         proc.terminate()
         assert proc.wait(timeout=30) == 0
         assert "stopped" in log.read_text()
