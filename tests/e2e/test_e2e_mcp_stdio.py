@@ -136,12 +136,14 @@ def test_stdio_server_exits_cleanly_when_the_client_closes_stdin(session):
 
 
 async def test_search_is_answered_while_the_local_model_generates(home):
-    """Over stdio with the real local model: a search sent while generate_prompts runs comes back before it."""
+    """Over stdio with the real local model: a search sent while generate_prompts runs comes back before it. The
+    free-form path keeps the model busy in every phase (the structured default needs it for a moment at most)."""
     import asyncio
 
     from mcp import Client, StdioServerParameters
 
-    params = StdioServerParameters(command=str(SCRIPT), args=["serve"], env=dict(os.environ))
+    env = dict(os.environ, PROMPT_ALCHEMY_GENERATION__MODE="freeform")
+    params = StdioServerParameters(command=str(SCRIPT), args=["serve"], env=env)
     async with Client(params) as client:
         seeded = await client.call_tool(
             "generate_prompts",
