@@ -363,3 +363,19 @@ def test_a_kind_needs_the_idea_to_ask_for_it_too(idea: str, not_pattern: str) ->
 def test_act_as_names_the_persona() -> None:
     for text in _prompts("a prompt that makes ChatGPT act as a patient Latin teacher", "assistant-system-prompt"):
         assert "You are a patient Latin teacher" in text, text
+
+
+@pytest.mark.parametrize(
+    "idea, pattern",
+    [
+        ("write a tweet thread about the benefits of learning to cook", "social-post"),
+        ("design a database schema for a dog grooming booking system", "sql-query"),
+    ],
+)
+def test_a_thread_is_a_social_post_and_a_schema_is_sql(idea: str, pattern: str) -> None:
+    assert _chosen(idea) == pattern
+
+
+def test_a_role_slot_takes_a_field_not_a_phrase() -> None:
+    for text in _prompts("write a blog post about the benefits of remote work", "blog-article"):
+        assert "an experienced the" not in text and "a the benefits" not in text, text

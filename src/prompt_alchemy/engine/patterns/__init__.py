@@ -407,6 +407,10 @@ async def choose_pattern(idea: str, embedder: Embedder | None, idea_vector: np.n
     return _by_decisive_verb(english, choice, scores)
 
 
+#: "design a database schema for ...": SQL work, whatever the system is for.
+_DESIGNS_A_SCHEMA = (
+    r"design (?:an? |the |my |our )?(?:database|db|sql|relational|postgres\w*|mysql) (?:schema|model|tables)"
+)
 #: When no pattern is clearly nearest, the idea's own verb names the kind of task: "explain the difference between
 #: TCP and UDP" is an explanation. (verb pattern, the pattern; an idea about code takes the code pattern.)
 _LEAD_VERBS = (
@@ -423,6 +427,7 @@ _LEAD_VERBS = (
     (r"debug|fix", "code-debug"),
     (r"red[- ]team|stress[- ]test|jailbreak|probe", "red-team"),
     (r"classify|categori[sz]e", "classify"),
+    (_DESIGNS_A_SCHEMA, "sql-query"),
     (
         r"(?:an? )?(?:incident |status |progress |weekly |monthly )?(?:report|postmortem|post-mortem|write-?up|minutes)"
         r"\b[^.]{0,60}\bfrom\b",
@@ -463,6 +468,7 @@ _DECISIVE_VERBS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"translate", ("translate",)),
     # "plan ..." asks for a plan: the nearest kind of plan, not a cover letter because the idea mentions hiring
     (r"plan|planifica|plane|planifie|pianifica|planeje", _PLANS),
+    (_DESIGNS_A_SCHEMA, ("sql-query",)),  # a database schema is SQL work, whatever the system is for
 )
 
 
@@ -625,6 +631,10 @@ def _asked_kind(idea: str, language: str | None, scores: dict[str, float]) -> di
         drop.add("email")
     if not _ASKS_FOR_A_COVER_LETTER.search(idea):  # a job description is no cover letter
         drop.add("cover-letter")
+    if not _ASKS_FOR_AN_ARTICLE.search(idea):  # a tweet thread is no blog article
+        drop.add("blog-article")
+    if not (_ASKS_TO_CLASSIFY.search(idea) or _SORTS_INTO_LABELS.search(idea)):  # a database schema sorts nothing
+        drop.add("classify")
     if not _ASKS_FOR_A_TUTOR.search(idea):  # a library bot that helps students find books is no tutor
         drop.add("tutor")
     if not _ASKS_FOR_A_REPORT.search(idea):  # a reminder about an invoice is no report from notes
@@ -705,6 +715,16 @@ _ASKS_FOR_A_SYSTEM_PROMPT = re.compile(
 _ASKS_TO_GRADE = re.compile(
     r"\b(?:grad(?:e|es|ed|ing)\b|scor\w*|mark(?:s|ed|ing)?\b|rubrics?|assess\w*|evaluat\w*|feedback|bewert\w*|calific\w*|not(?:e|er)\b|"
     r"valut\w*|avali\w*|correct\w*|korrigier\w*)",
+    re.I,
+)
+_ASKS_FOR_AN_ARTICLE = re.compile(
+    r"\b(?:blogs?|articles?|essays?|long-?form|pieces?|columns?|op-?eds?|guides?|posts?|artículos?|artikel|"
+    r"articolos?|artigos?|beitrag|billet)\b",
+    re.I,
+)
+_ASKS_TO_CLASSIFY = re.compile(
+    r"\b(?:classif\w*|categori[sz]\w*|labels?|label(?:l)?ing|tag(?:s|ging)?|sort\w*|triage\w*|sentiment|intents?|"
+    r"klassifizier\w*|clasific\w*|classe\w*|classific\w*|catégor\w*)\b",
     re.I,
 )
 _ASKS_FOR_A_COVER_LETTER = re.compile(
