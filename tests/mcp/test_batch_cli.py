@@ -119,7 +119,17 @@ def test_interrupted_batch_resumes_without_duplicates_or_losses(home, tmp_path):
         "--output-file",
         str(out),
     ]
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a run started in the background (nohup, `&` without job control) inherits SIGINT ignored: give the batch
+        # the terminal's default, as a user pressing Ctrl-C has
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if out.exists() and len(out.read_text().splitlines()) >= 3:  # header + two finished items
