@@ -379,3 +379,9 @@ def test_a_thread_is_a_social_post_and_a_schema_is_sql(idea: str, pattern: str) 
 def test_a_role_slot_takes_a_field_not_a_phrase() -> None:
     for text in _prompts("write a blog post about the benefits of remote work", "blog-article"):
         assert "an experienced the" not in text and "a the benefits" not in text, text
+
+
+def test_a_number_of_ideas_for_posts_is_a_list_of_ideas_not_one_post() -> None:
+    assert _chosen("generate 15 tweet ideas for a bakery's anniversary") == "brainstorm"
+    for text in _prompts("generate 15 tweet ideas for a bakery's anniversary", "brainstorm"):
+        assert "A single post" not in text, text

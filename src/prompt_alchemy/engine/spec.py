@@ -757,7 +757,10 @@ def pattern_spec(choice: PatternChoice, details: IdeaDetails, persona_guidance: 
         else:
             constraints = rules + constraints
     form = (
-        None if ai_facing else format_from_idea(details.idea, details.inputs)
+        # a bot's tools and a list of options ("20 tweet ideas") have their pattern's form, not one tweet's
+        None
+        if ai_facing or pattern.name in ("brainstorm", "naming")
+        else format_from_idea(details.idea, details.inputs)
     )  # "email" in an agent's tools is no format
     output_format = form or " ".join(_agree(_filled([pattern.output_format], slots), details))
     audience = slots["audience"]

@@ -472,12 +472,27 @@ _DECISIVE_VERBS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+#: The patterns whose answer is a list of options (ideas, names).
+_OPTION_LISTS = ("brainstorm", "naming")
+
+
+def _asked_options(idea: str) -> str | None:
+    """ "naming" or "brainstorm" when the idea asks for a number of options ("10 tagline ideas" asks for names,
+    "20 blog post ideas" for ideas), else None."""
+    if not _ASKS_FOR_IDEAS.search(idea):
+        return None
+    return "naming" if _ASKS_FOR_NAMES.search(idea) else "brainstorm"
+
+
 def _by_decisive_verb(idea: str, choice: PatternChoice, scores: dict[str, float]) -> PatternChoice:
     from prompt_alchemy.engine.spec import strip_lead
 
     body = strip_lead(idea.strip()).lower()
     if _BUILDS_A_PROGRAM.match(body):
         return choice
+    options = _asked_options(idea)  # "20 tweet ideas" is a list of ideas, not one tweet
+    if options in scores and choice.pattern.name not in _OPTION_LISTS:
+        return PatternChoice(load_patterns()[options], scores[options], choice.margin, False, options, "embedding+verb")
     if re.match(r"(?:my|our)\b", body) and _BROKEN.search(idea) and "code-debug" in scores:
         if (_ABOUT_CODE.search(idea) or _TECH_TROUBLE.search(idea)) and choice.pattern.name != "code-debug":
             # "my pandas merge is creating duplicate rows, here is the code": a bug report, not a request to build
@@ -497,9 +512,7 @@ def _by_lead_verb(idea: str, choice: PatternChoice, scores: dict[str, float]) ->
     from prompt_alchemy.engine.spec import strip_lead
 
     body = strip_lead(idea.strip()).lower()
-    wanted = None
-    if _ASKS_FOR_IDEAS.search(idea):  # "10 tagline ideas" asks for names, "20 blog post ideas" for ideas
-        wanted = "naming" if _ASKS_FOR_NAMES.search(idea) else "brainstorm"
+    wanted = _asked_options(idea)
     if re.match(r"(?:why|how) (?:does|do|is|are|did|won't|can't|doesn't|isn't)\b|what (?:is|are) ", body):
         # "why does my Docker container exit right after starting?" is debugging; "why is the sky blue?" a topic
         trouble = re.match(r"why\b", body) and _TECH_TROUBLE.search(idea) and re.search(r"\b(?:my|our)\b", body)
